@@ -1,0 +1,48 @@
+# make demo: install what is missing, build, run netmaster on its embedded store and drive it with netctl.
+# make test: install what is missing, build, run every test.
+SHELL := /bin/bash
+APT_PACKAGES := etcd-server etcd-client iproute2 nftables
+PREFIX ?= /usr/local
+
+.PHONY: all deps apt-deps npm-deps build test demo install clean bench
+
+all: build
+
+apt-deps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+npm-deps: node_modules/.package-lock.json
+
+deps: apt-deps npm-deps
+
+build: npm-deps
+	npx tsc -p tsconfig.json
+	@mkdir -p bin
+	@for b in netmaster netctl; do \
+	  printf '#!/bin/sh\nexec node "$$(dirname "$$(readlink -f "$$0")")/../dist/src/bin/%s.js" "$$@"\n' $$b > bin/$$b; \
+	  chmod +x bin/$$b; \
+	done
+
+test: deps build
+	node --test --test-concurrency=2 dist/
+
+bench: deps build
+	node dist/bench/run.js
+
+demo: deps build
+	./scripts/demo.sh
+
+install: build
+	ln -sf $(CURDIR)/bin/netmaster $(PREFIX)/bin/netmaster
+	ln -sf $(CURDIR)/bin/netctl $(PREFIX)/bin/netctl
+
+clean:
+	rm -rf dist bin
