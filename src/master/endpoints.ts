@@ -1,0 +1,195 @@
+// Endpoints: a container's attachment to a network, created and deleted by
+// the host agents. Creating one allocates its addresses (from the group's
+// ip pool when the group has one, else from the network) and its MAC.
+
+import { z } from "zod";
+import { ConflictError, NotFoundError, ValidationError } from "../lib/errors.js";
+import type { EndpointGroup, Network, Tenant } from "../model/index.js";
+import { Ipv4Allocator, Ipv6Allocator, PoolAllocator } from "./alloc/index.js";
+import { endpointKey, groupStateKey, networkStateKey } from "./keys.js";
+import type { EndpointState, GroupState, NetworkState } from "./records.js";
+import type { Tx } from "./tx.js";
+import { getObject } from "./objects/common.js";
+import { getNetworkState } from "./objects/network.js";
+
+const Name = z.string().max(256);
+
+export const EndpointRequest = z.object({
+  tenantName: Name.default("default"),
+  networkName: Name.default(""),
+  groupName: Name.default(""),
+  containerID: z.string().min(1).max(256),
+  containerName: Name.default(""),
+  host: z.string().min(1).max(256),
+  intfName: Name.default(""),
+  vtepIP: Name.default(""),
+  ipAddress: z.string().max(64).default(""),
+  ipv6Address: z.string().max(64).default(""),
+  macAddress: z
+    .string()
+    .regex(/^$|^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/, "macAddress must look like 02:42:ac:11:00:02")
+    .default(""),
+  labels: z.record(z.string(), z.string()).default({}),
+});
+export type EndpointRequest = z.infer<typeof EndpointRequest>;
+
+/** What the agent needs to plumb the endpoint, beside the endpoint itself. */
+export interface EndpointReply {
+  endpoint: EndpointState;
+  network: {
+    subnetLen: number;
+    gateway: string;
+    ipv6SubnetLen: number;
+    ipv6Gateway: string;
+    pktTag: number;
+    extPktTag: number;
+    encap: string;
+  };
+  groupId: number;
+}
+
+/** Same naming as Contiv: "<network>.<tenant>-<container>". */
+export function endpointId(network: string, tenant: string, container: string): string {
+  return `${network}.${tenant}-${container}`;
+}
+
+/** Locally administered MAC derived from the IPv4 address, as Contiv does: 02:02:<ip bytes>. */
+export function macFromIpv4(ip: string): string {
+  return "02:02:" + ip.split(".").map((b) => Number(b).toString(16).padStart(2, "0")).join(":");
+}
+
+function prefixLength(cidr: string): number {
+  return Number(cidr.split("/")[1] ?? 0);
+}
+
+function resolveNetwork(tx: Tx, req: EndpointRequest): { net: Network; group?: EndpointGroup } {
+  if (!getObject<Tenant>(tx, "tenant", req.tenantName)) throw new NotFoundError("Tenant not found");
+  let networkName = req.networkName;
+  let group: EndpointGroup | undefined;
+  if (req.groupName) {
+    group = getObject<EndpointGroup>(tx, "endpointGroup", `${req.tenantName}:${req.groupName}`);
+    if (!group) throw new NotFoundError(`EndpointGroup ${req.groupName} not found`);
+    if (networkName && networkName !== group.networkName) {
+      throw new ValidationError(
+        `Cannot create endpoint: group "${req.groupName}" belongs to network "${group.networkName}", not "${networkName}"`,
+      );
+    }
+    networkName = group.networkName;
+  }
+  if (!networkName) throw new ValidationError("Cannot create endpoint: a network or a group is required");
+  const net = getObject<Network>(tx, "network", `${req.tenantName}:${networkName}`);
+  if (!net) throw new NotFoundError(`Network ${networkName} not found`);
+  return group ? { net, group } : { net };
+}
+
+function reply(tx: Tx, ep: EndpointState, net: Network): EndpointReply {
+  const state = getNetworkState(tx, net.key);
+  const groupId = ep.groupName
+    ? (tx.get<GroupState>(groupStateKey(`${ep.tenantName}:${ep.groupName}`))?.groupId ?? 0)
+    : 0;
+  return {
+    endpoint: ep,
+    network: {
+      subnetLen: prefixLength(net.subnet),
+      gateway: net.gateway,
+      ipv6SubnetLen: net.ipv6Subnet ? prefixLength(net.ipv6Subnet) : 0,
+      ipv6Gateway: net.ipv6Gateway,
+      pktTag: state.pktTag,
+      extPktTag: state.extPktTag,
+      encap: net.encap,
+    },
+    groupId,
+  };
+}
+
+/** Idempotent: asking again for an existing endpoint returns it unchanged. */
+export function createEndpoint(tx: Tx, req: EndpointRequest): EndpointReply {
+  const { net, group } = resolveNetwork(tx, req);
+  const id = endpointId(net.networkName, net.tenantName, req.containerID);
+  const existing = tx.get<EndpointState>(endpointKey(id));
+  if (existing) {
+    if (existing.homingHost !== req.host) {
+      throw new ConflictError(`Cannot create endpoint "${id}": it already exists on host "${existing.homingHost}"`);
+    }
+    return reply(tx, existing, net);
+  }
+
+  const netState = getNetworkState(tx, net.key);
+  const ipv4 = Ipv4Allocator.fromJSON(netState.ipv4);
+  const groupKey = group ? `${group.tenantName}:${group.groupName}` : "";
+  const groupState = group ? tx.get<GroupState>(groupStateKey(groupKey)) : undefined;
+  const pool = groupState?.pool ? PoolAllocator.fromJSON(groupState.pool) : undefined;
+
+  let ipAddress: string;
+  if (pool) {
+    if (req.ipAddress) pool.reserve(req.ipAddress);
+    ipAddress = req.ipAddress || pool.allocate();
+    tx.put(groupStateKey(groupKey), { ...groupState!, pool: pool.toJSON() } satisfies GroupState);
+  } else {
+    if (req.ipAddress) ipv4.reserve(req.ipAddress);
+    ipAddress = req.ipAddress || ipv4.allocate();
+  }
+
+  let ipv6Address = "";
+  const next: NetworkState = { ...netState, ipv4: ipv4.toJSON() };
+  if (netState.ipv6) {
+    const ipv6 = Ipv6Allocator.fromJSON(netState.ipv6);
+    if (req.ipv6Address) ipv6.reserve(req.ipv6Address);
+    ipv6Address = req.ipv6Address || ipv6.allocate();
+    next.ipv6 = ipv6.toJSON();
+  } else if (req.ipv6Address) {
+    throw new ValidationError(`Cannot create endpoint: network ${net.networkName} has no IPv6 subnet`);
+  }
+  tx.put(networkStateKey(net.key), next);
+
+  const ep: EndpointState = {
+    endpointID: id,
+    tenantName: net.tenantName,
+    networkName: net.networkName,
+    groupName: group?.groupName ?? "",
+    containerID: req.containerID,
+    containerName: req.containerName,
+    ipAddress,
+    ipv6Address,
+    macAddress: (req.macAddress || macFromIpv4(ipAddress)).toLowerCase(),
+    homingHost: req.host,
+    intfName: req.intfName,
+    vtepIP: req.vtepIP,
+    labels: req.labels,
+    requestedIp: req.ipAddress !== "",
+  };
+  tx.put(endpointKey(id), ep);
+  return reply(tx, ep, net);
+}
+
+/** Releases the endpoint's addresses and forgets it; NotFoundError when it does not exist. */
+export function deleteEndpoint(tx: Tx, id: string): EndpointState {
+  const ep = tx.get<EndpointState>(endpointKey(id));
+  if (!ep) throw new NotFoundError(`Endpoint ${id} not found`);
+  const netKey = `${ep.tenantName}:${ep.networkName}`;
+  const netState = tx.get<NetworkState>(networkStateKey(netKey));
+  const groupKey = `${ep.tenantName}:${ep.groupName}`;
+  const groupState = ep.groupName ? tx.get<GroupState>(groupStateKey(groupKey)) : undefined;
+
+  if (groupState?.pool) {
+    const pool = PoolAllocator.fromJSON(groupState.pool);
+    pool.release(ep.ipAddress);
+    tx.put(groupStateKey(groupKey), { ...groupState, pool: pool.toJSON() } satisfies GroupState);
+  }
+  if (netState) {
+    const next: NetworkState = { ...netState };
+    if (!groupState?.pool) {
+      const ipv4 = Ipv4Allocator.fromJSON(netState.ipv4);
+      ipv4.release(ep.ipAddress);
+      next.ipv4 = ipv4.toJSON();
+    }
+    if (netState.ipv6 && ep.ipv6Address) {
+      const ipv6 = Ipv6Allocator.fromJSON(netState.ipv6);
+      ipv6.release(ep.ipv6Address);
+      next.ipv6 = ipv6.toJSON();
+    }
+    tx.put(networkStateKey(netKey), next);
+  }
+  tx.delete(endpointKey(id));
+  return ep;
+}

@@ -1,0 +1,124 @@
+// netmaster's HTTP surface: Contiv's /api/v1 paths and JSON, the agent-facing
+// endpoint calls, /version and /info. Errors become a status here and only
+// here (400 invalid, 404 unknown, 409 conflict or in use, 413 too large,
+// 503 no leader or store down), with the message as a plain-text body as
+// Contiv clients expect; anything unexpected is logged and answered with a
+// bare 500, never a stack trace.
+
+import { Hono, type Context } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import type { Logger } from "pino";
+import { ConflictError, NotFoundError, UpstreamError, ValidationError } from "../lib/errors.js";
+import type { Netmaster } from "./master.js";
+import { VERSION_INFO } from "./version.js";
+
+const MAX_BODY_BYTES = 1024 * 1024;
+
+type Status = 400 | 404 | 409 | 413 | 500 | 503;
+
+function statusOf(err: unknown): Status {
+  if (err instanceof ValidationError) return 400;
+  if (err instanceof NotFoundError) return 404;
+  if (err instanceof ConflictError) return 409;
+  if (err instanceof UpstreamError) return 503;
+  return 500;
+}
+
+async function readJson(c: Context): Promise<unknown> {
+  const text = await c.req.text();
+  if (text.trim() === "") throw new ValidationError("Request body is empty: expected a JSON object");
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new ValidationError(`Request body is not valid JSON: ${(err as Error).message}`, [], { cause: err });
+  }
+}
+
+/** Followers pass writes to the leader unchanged and relay its answer. */
+async function forwardToLeader(c: Context, master: Netmaster): Promise<Response> {
+  const leader = await master.leaderUrl();
+  if (!leader) throw new UpstreamError("No netmaster leader is elected yet: try again in a few seconds");
+  const url = new URL(c.req.url);
+  const init: RequestInit = { method: c.req.method, headers: { "content-type": "application/json" } };
+  if (c.req.method !== "GET" && c.req.method !== "DELETE") init.body = await c.req.text();
+  let res: Response;
+  try {
+    res = await fetch(leader + url.pathname + url.search, { ...init, signal: AbortSignal.timeout(30_000) });
+  } catch (err) {
+    throw new UpstreamError(`Cannot reach the netmaster leader at ${leader}: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+  return new Response(await res.arrayBuffer(), {
+    status: res.status,
+    headers: { "content-type": res.headers.get("content-type") ?? "text/plain" },
+  });
+}
+
+export function createApp(master: Netmaster, log: Logger): Hono {
+  const app = new Hono({ strict: false });
+
+  app.onError((err, c) => {
+    const status = statusOf(err);
+    if (status === 500) {
+      log.error({ err, method: c.req.method, path: c.req.path }, "request failed");
+      return c.text("Internal server error", 500);
+    }
+    return c.text(err.message, status);
+  });
+  app.notFound((c) => c.text(`Not found: ${c.req.method} ${c.req.path}`, 404));
+
+  app.use(
+    "*",
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      onError: (c) => c.text(`Request body too large: the limit is ${MAX_BODY_BYTES} bytes`, 413),
+    }),
+  );
+  // Writes go to the leader; a follower relays them.
+  app.use("*", async (c, next) => {
+    const write = c.req.method !== "GET" && c.req.method !== "HEAD";
+    if (write && !master.isLeader) return forwardToLeader(c, master);
+    await next();
+  });
+
+  app.get("/version", (c) => c.json(VERSION_INFO));
+  app.get("/info", async (c) =>
+    c.json({
+      "local-ip": master.advertiseUrl,
+      "leader-ip": (await master.leaderUrl()) ?? "",
+      "current-state": master.isLeader ? "leader" : "follower",
+    }),
+  );
+  app.get("/debug/state", (c) => c.json(master.dump()));
+
+  // Agent-facing: endpoints (addresses are allocated here).
+  app.post("/api/v1/agent/endpoints", async (c) => c.json(await master.createEndpoint(await readJson(c))));
+  app.delete("/api/v1/agent/endpoints/:id", async (c) => c.json(await master.deleteEndpoint(c.req.param("id")!)));
+
+  app.get("/api/v1/inspect/endpoints/:id", (c) => c.json(master.inspectEndpoint(c.req.param("id")!)));
+  app.get("/api/v1/inspect/:collection/:key", (c) => {
+    const kind = master.kind(c.req.param("collection")!);
+    return c.json(master.inspect(kind, c.req.param("key")!));
+  });
+
+  app.get("/api/v1/:collection", (c) => c.json(master.list(master.kind(c.req.param("collection")!))));
+  app.get("/api/v1/:collection/:key", (c) => {
+    const kind = master.kind(c.req.param("collection")!);
+    return c.json(master.get(kind, c.req.param("key")!));
+  });
+  const upsert = async (c: Context) => {
+    const kind = master.kind(c.req.param("collection")!);
+    return c.json(await master.upsert(kind, c.req.param("key")!, await readJson(c)));
+  };
+  app.post("/api/v1/:collection/:key", upsert);
+  app.put("/api/v1/:collection/:key", upsert);
+  app.delete("/api/v1/:collection/:key", async (c) => {
+    const kind = master.kind(c.req.param("collection")!);
+    const key = c.req.param("key")!;
+    await master.remove(kind, key);
+    return c.json(key);
+  });
+
+  return app;
+}

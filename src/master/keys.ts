@@ -1,0 +1,47 @@
+// Where netmaster keeps each kind of record in the state store. Every key of
+// ours lives under ROOT so that one list/watch of ROOT sees the whole state.
+
+export const ROOT = "/netplugin/";
+
+/** Config objects exactly as the REST API accepted them, by modeldb type name. */
+export function objectKey(type: string, key: string): string {
+  return `${ROOT}obj/${type}/${key}`;
+}
+export function objectPrefix(type: string): string {
+  return `${ROOT}obj/${type}/`;
+}
+
+/** Runtime state of a network: packet tags and address allocators. */
+export function networkStateKey(networkKey: string): string {
+  return `${ROOT}state/nets/${networkKey}`;
+}
+
+/** Runtime state of an endpoint group: its id and its ip-pool allocator. */
+export function groupStateKey(groupKey: string): string {
+  return `${ROOT}state/epgs/${groupKey}`;
+}
+
+/** Runtime state of a service load balancer: its allocated VIP. */
+export function serviceStateKey(serviceKey: string): string {
+  return `${ROOT}state/services/${serviceKey}`;
+}
+
+/** Endpoints (containers attached to a network), by endpoint id. */
+export function endpointKey(endpointId: string): string {
+  return `${ROOT}state/eps/${endpointId}`;
+}
+export const ENDPOINT_PREFIX = `${ROOT}state/eps/`;
+
+/** VLAN and VXLAN allocators shared by all networks. */
+export const TAGS_KEY = `${ROOT}state/global/tags`;
+
+/** Next endpoint group id: a persisted counter, so ids are never reused after a restart. */
+export const EPG_ID_KEY = `${ROOT}state/global/epg-id`;
+
+/** Hosts registered by their agents. */
+export function hostKey(name: string): string {
+  return `${ROOT}state/hosts/${name}`;
+}
+
+/** Held by the netmaster replica that currently leads. Outside ROOT: it is not state, and its value is not JSON. */
+export const LEADER_KEY = "/netplugin-leader";

@@ -1,0 +1,180 @@
+// Netmaster: owns intent. It validates and stores config objects, runs their
+// controllers, allocates, and answers inspect queries. Only the leader
+// mutates; every replica serves reads from its cache (cache.ts).
+
+import type { Logger } from "pino";
+import { NotFoundError, UpstreamError, ValidationError } from "../lib/errors.js";
+import { kindByCollection, parseObject, type ModelObject, type ObjectKind } from "../model/index.js";
+import { LeaderElection } from "../store/index.js";
+import type { Store } from "../store/types.js";
+import { StateCache } from "./cache.js";
+import { createEndpoint, deleteEndpoint, EndpointRequest, type EndpointReply } from "./endpoints.js";
+import { inspectEndpoint, inspectObject } from "./inspect.js";
+import { LEADER_KEY, objectKey, objectPrefix } from "./keys.js";
+import { controllerFor, defaultGlobal, GLOBAL_KEY, type MasterSettings } from "./objects/index.js";
+import type { EndpointState } from "./records.js";
+import { Mutator, Tx } from "./tx.js";
+
+export interface NetmasterOptions {
+  store: Store;
+  settings: MasterSettings;
+  /** How other replicas reach this one, e.g. "http://127.0.0.1:9999"; also its leader-election id. */
+  advertiseUrl: string;
+  log: Logger;
+  /** Leader lease time to live; a dead leader is replaced within about this long. */
+  leaderTtlSeconds?: number;
+}
+
+export class Netmaster {
+  private constructor(
+    private readonly options: NetmasterOptions,
+    readonly cache: StateCache,
+    private readonly mutator: Mutator,
+    private readonly election: LeaderElection,
+  ) {}
+
+  static async start(options: NetmasterOptions): Promise<Netmaster> {
+    const { store, log } = options;
+    const cache = await StateCache.open(store, (err) => log.warn({ err: err.message }, "state watch restarted"));
+    // Late-bound: the election's callbacks need the master, which needs the election.
+    let master: Netmaster | undefined;
+    const election = new LeaderElection({
+      store,
+      key: LEADER_KEY,
+      id: options.advertiseUrl,
+      ttlSeconds: options.leaderTtlSeconds ?? 5,
+      onElected: () => {
+        log.info({ id: options.advertiseUrl }, "became leader");
+        master?.initDefaults().catch((err: unknown) => log.error({ err }, "cannot write default objects"));
+      },
+      onLostLeadership: () => log.warn({ id: options.advertiseUrl }, "lost leadership"),
+      onError: (err) => log.warn({ err: err.message }, "leader election"),
+    });
+    const fence = {
+      compare: { key: LEADER_KEY, target: "value" as const, equals: options.advertiseUrl },
+      holds: () => election.isLeader(),
+    };
+    const mutator = new Mutator(store, cache, fence);
+    master = new Netmaster(options, cache, mutator, election);
+    election.start();
+    return master;
+  }
+
+  get advertiseUrl(): string {
+    return this.options.advertiseUrl;
+  }
+
+  get isLeader(): boolean {
+    return this.election.isLeader();
+  }
+
+  /** URL of the current leader, if any; read from the store so followers know where to forward writes. */
+  async leaderUrl(): Promise<string | undefined> {
+    return this.election.leader();
+  }
+
+  async stop(): Promise<void> {
+    await this.election.resign().catch(() => undefined);
+    this.cache.close();
+  }
+
+  /** The global object and the tenant "default" exist on a fresh system; existing ones are left alone. */
+  private async initDefaults(): Promise<void> {
+    await this.mutate((tx) => {
+      if (!tx.get(objectKey("global", GLOBAL_KEY))) {
+        const g = defaultGlobal(this.options.settings);
+        controllerFor("global").create(tx, g, this.options.settings);
+        tx.put(objectKey("global", GLOBAL_KEY), g);
+      }
+      if (!tx.get(objectKey("tenant", "default"))) {
+        tx.put(objectKey("tenant", "default"), { key: "default", tenantName: "default", defaultNetwork: "" });
+      }
+    });
+  }
+
+  private mutate<R>(fn: (tx: Tx) => R): Promise<R> {
+    if (!this.isLeader) throw new UpstreamError("This netmaster is not the leader");
+    return this.mutator.run(fn);
+  }
+
+  private view(): Tx {
+    return new Tx(this.cache);
+  }
+
+  kind(collection: string): ObjectKind {
+    const kind = kindByCollection(collection);
+    if (!kind) throw new NotFoundError(`Unknown object type "${collection}"`);
+    return kind;
+  }
+
+  list(kind: ObjectKind): ModelObject[] {
+    return this.view()
+      .list<ModelObject>(objectPrefix(kind.type))
+      .map(([, v]) => v);
+  }
+
+  get(kind: ObjectKind, key: string): ModelObject {
+    const obj = this.view().get<ModelObject>(objectKey(kind.type, key));
+    if (!obj) throw new NotFoundError(`${kind.type} not found`);
+    return obj;
+  }
+
+  /** Create or update, as Contiv's POST/PUT: re-sending the stored object unchanged is a no-op. */
+  upsert(kind: ObjectKind, key: string, body: unknown): Promise<ModelObject> {
+    const obj = parseObject(kind, key, body) as ModelObject;
+    const controller = controllerFor(kind.type);
+    const settings = this.options.settings;
+    return this.mutate((tx) => {
+      const k = objectKey(kind.type, key);
+      const old = tx.get<ModelObject>(k);
+      if (old && JSON.stringify(old) === JSON.stringify(obj)) return old;
+      if (old) controller.update(tx, old, obj, settings);
+      else controller.create(tx, obj, settings);
+      tx.put(k, obj);
+      return obj;
+    });
+  }
+
+  remove(kind: ObjectKind, key: string): Promise<void> {
+    const controller = controllerFor(kind.type);
+    return this.mutate((tx) => {
+      const k = objectKey(kind.type, key);
+      const old = tx.get<ModelObject>(k);
+      if (!old) throw new NotFoundError(`${kind.type} not found`);
+      controller.remove(tx, old, this.options.settings);
+      tx.delete(k);
+    });
+  }
+
+  inspect(kind: ObjectKind, key: string): { Config: ModelObject; Oper?: unknown } {
+    const tx = this.view();
+    const obj = tx.get<ModelObject>(objectKey(kind.type, key));
+    if (!obj) throw new NotFoundError(`${kind.type} not found`);
+    return inspectObject(tx, kind.type, obj);
+  }
+
+  inspectEndpoint(id: string): unknown {
+    return inspectEndpoint(this.view(), id);
+  }
+
+  createEndpoint(body: unknown): Promise<EndpointReply> {
+    const parsed = EndpointRequest.safeParse(body);
+    if (!parsed.success) {
+      const issues = parsed.error.issues.map((i) => ({ path: i.path.join("."), message: i.message }));
+      throw new ValidationError(`Invalid endpoint request: ${issues.map((i) => `${i.path}: ${i.message}`).join("; ")}`, issues);
+    }
+    return this.mutate((tx) => createEndpoint(tx, parsed.data));
+  }
+
+  deleteEndpoint(id: string): Promise<EndpointState> {
+    return this.mutate((tx) => deleteEndpoint(tx, id));
+  }
+
+  /** Every key and value under our root, for operators and for tests that check nothing changed. */
+  dump(): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    for (const [key, entry] of this.cache.list("")) if (key !== LEADER_KEY) out[key] = entry.value;
+    return out;
+  }
+}
+

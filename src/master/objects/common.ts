@@ -1,0 +1,52 @@
+// Shared reads used by the object controllers: config objects by type and
+// key, and the records that link them (who refers to whom).
+
+import type { Tx } from "../tx.js";
+import { ENDPOINT_PREFIX, objectKey, objectPrefix } from "../keys.js";
+import type { EndpointState } from "../records.js";
+
+export function getObject<T>(tx: Tx, type: string, key: string): T | undefined {
+  return tx.get<T>(objectKey(type, key));
+}
+
+export function listObjects<T>(tx: Tx, type: string): T[] {
+  return tx.list<T>(objectPrefix(type)).map(([, v]) => v);
+}
+
+/** Objects of a tenant-scoped type whose key starts with "<tenant>:". */
+export function listTenantObjects<T>(tx: Tx, type: string, tenant: string): T[] {
+  return tx.list<T>(objectPrefix(type) + tenant + ":").map(([, v]) => v);
+}
+
+export function listEndpoints(tx: Tx): EndpointState[] {
+  return tx.list<EndpointState>(ENDPOINT_PREFIX).map(([, v]) => v);
+}
+
+export function endpointsOfNetwork(tx: Tx, tenant: string, network: string): EndpointState[] {
+  return listEndpoints(tx).filter((ep) => ep.tenantName === tenant && ep.networkName === network);
+}
+
+export function endpointsOfGroup(tx: Tx, tenant: string, group: string): EndpointState[] {
+  return listEndpoints(tx).filter((ep) => ep.tenantName === tenant && ep.groupName === group);
+}
+
+/** Deep equality of two JSON values, for "re-POST of the same object is a no-op". */
+export function sameJson(a: unknown, b: unknown): boolean {
+  return JSON.stringify(canonical(a)) === JSON.stringify(canonical(b));
+}
+
+function canonical(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(canonical);
+  if (v && typeof v === "object") {
+    return Object.fromEntries(
+      Object.entries(v as Record<string, unknown>)
+        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+        .map(([k, x]) => [k, canonical(x)]),
+    );
+  }
+  return v;
+}
+
+export function plural(n: number, word: string): string {
+  return `${n} ${word}`;
+}

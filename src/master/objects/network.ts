@@ -1,0 +1,86 @@
+import { ConflictError, NotFoundError } from "../../lib/errors.js";
+import type { EndpointGroup, Network, ServiceLB, Tenant } from "../../model/index.js";
+import { Ipv4Allocator, Ipv6Allocator, subnetBounds, ipv6SubnetBounds } from "../alloc/index.js";
+import { networkStateKey } from "../keys.js";
+import type { NetworkState } from "../records.js";
+import type { Tx } from "../tx.js";
+import type { Controller } from "./controller.js";
+import { endpointsOfNetwork, getObject, listTenantObjects } from "./common.js";
+import { loadTags, saveTags } from "./global.js";
+
+export function networkKey(tenant: string, network: string): string {
+  return `${tenant}:${network}`;
+}
+
+export function getNetworkState(tx: Tx, key: string): NetworkState {
+  const state = tx.get<NetworkState>(networkStateKey(key));
+  if (!state) throw new NotFoundError(`Network ${key} not found`);
+  return state;
+}
+
+function checkOverlap(tx: Tx, net: Network): void {
+  const mine = subnetBounds(net.subnet);
+  const mine6 = net.ipv6Subnet ? ipv6SubnetBounds(net.ipv6Subnet) : undefined;
+  for (const other of listTenantObjects<Network>(tx, "network", net.tenantName)) {
+    if (other.networkName === net.networkName) continue;
+    const theirs = subnetBounds(other.subnet);
+    if (mine.first <= theirs.last && theirs.first <= mine.last) {
+      throw new ConflictError(`network ${other.networkName} conflicts with subnet ${net.subnet}`);
+    }
+    if (mine6 && other.ipv6Subnet) {
+      const theirs6 = ipv6SubnetBounds(other.ipv6Subnet);
+      if (mine6.first <= theirs6.last && theirs6.first <= mine6.last) {
+        throw new ConflictError(`network ${other.networkName} conflicts with subnetv6 ${net.ipv6Subnet}`);
+      }
+    }
+  }
+}
+
+export const networkController: Controller<Network> = {
+  create(tx, net) {
+    if (!getObject<Tenant>(tx, "tenant", net.tenantName)) throw new NotFoundError("Tenant not found");
+    if (getObject<EndpointGroup>(tx, "endpointGroup", net.key)) {
+      throw new ConflictError(`EndpointGroup ${net.networkName} conflicts with the network name`);
+    }
+    checkOverlap(tx, net);
+    const ipv4 = Ipv4Allocator.create(net.subnet, net.gateway);
+    const ipv6 = net.ipv6Subnet ? Ipv6Allocator.create(net.ipv6Subnet, net.ipv6Gateway) : undefined;
+
+    const tags = loadTags(tx);
+    let state: NetworkState;
+    if (net.encap === "vlan") {
+      state = { pktTag: tags.vlan.allocate(net.pktTag || undefined), extPktTag: 0, ipv4: ipv4.toJSON() };
+    } else {
+      const { vni, localVlan } = tags.vxlan.allocate(net.pktTag || undefined);
+      state = { pktTag: localVlan, extPktTag: vni, ipv4: ipv4.toJSON() };
+    }
+    if (ipv6) state.ipv6 = ipv6.toJSON();
+    saveTags(tx, tags);
+    tx.put(networkStateKey(net.key), state);
+  },
+
+  update() {
+    throw new ConflictError("Cant change network parameters after its created");
+  },
+
+  remove(tx, net) {
+    const name = net.networkName;
+    const groups = listTenantObjects<EndpointGroup>(tx, "endpointGroup", net.tenantName).filter(
+      (g) => g.networkName === name,
+    );
+    if (groups.length > 0) throw new ConflictError(`cannot delete ${name} has ${groups.length} endpoint groups`);
+    const services = listTenantObjects<ServiceLB>(tx, "serviceLB", net.tenantName).filter(
+      (s) => s.networkName === name,
+    );
+    if (services.length > 0) throw new ConflictError(`cannot delete ${name} has ${services.length} services `);
+    if (endpointsOfNetwork(tx, net.tenantName, name).length > 0) {
+      throw new ConflictError("Error: Network has active endpoints");
+    }
+    const state = getNetworkState(tx, net.key);
+    const tags = loadTags(tx);
+    if (net.encap === "vlan") tags.vlan.free(state.pktTag);
+    else tags.vxlan.free(state.extPktTag, state.pktTag);
+    saveTags(tx, tags);
+    tx.delete(networkStateKey(net.key));
+  },
+};

@@ -1,0 +1,87 @@
+import { ConflictError, NotFoundError, ValidationError } from "../../lib/errors.js";
+import type { EndpointGroup, Network, Policy, Rule, Tenant } from "../../model/index.js";
+import { objectKey } from "../keys.js";
+import type { Tx } from "../tx.js";
+import type { Controller } from "./controller.js";
+import { endpointsOfGroup, getObject, listTenantObjects } from "./common.js";
+
+export function groupsUsingPolicy(tx: Tx, tenant: string, policy: string): EndpointGroup[] {
+  return listTenantObjects<EndpointGroup>(tx, "endpointGroup", tenant).filter((g) => g.policies.includes(policy));
+}
+
+export function rulesOfPolicy(tx: Tx, tenant: string, policy: string): Rule[] {
+  return listTenantObjects<Rule>(tx, "rule", `${tenant}:${policy}`);
+}
+
+export const policyController: Controller<Policy> = {
+  create(tx, p) {
+    if (!getObject<Tenant>(tx, "tenant", p.tenantName)) throw new NotFoundError("Tenant not found");
+  },
+  update() {},
+  remove(tx, p) {
+    if (groupsUsingPolicy(tx, p.tenantName, p.policyName).length > 0) throw new ConflictError("Policy is being used");
+    for (const rule of rulesOfPolicy(tx, p.tenantName, p.policyName)) tx.delete(objectKey("rule", rule.key));
+  },
+};
+
+function checkDirection(r: Rule): void {
+  if (r.direction === "in") {
+    if (r.toNetwork || r.toEndpointGroup) throw new ValidationError("can not specify 'to' parameters in incoming rule");
+    if (r.fromNetwork && r.fromIpAddress) {
+      throw new ValidationError("can not specify both from network and from ip address");
+    }
+    if (r.fromNetwork && r.fromEndpointGroup) {
+      throw new ValidationError("can not specify both from network and from endpoint group");
+    }
+  } else if (r.direction === "out") {
+    if (r.fromNetwork || r.fromEndpointGroup || r.fromIpAddress) {
+      throw new ValidationError("can not specify 'from' parameters in outgoing rule");
+    }
+    if (r.toNetwork && r.toIpAddress) throw new ValidationError("can not specify both to network and to ip address");
+    if (r.toNetwork && r.toEndpointGroup) {
+      throw new ValidationError("can not specify both to network and to endpoint group");
+    }
+  } else {
+    throw new ValidationError("invalid direction for the rule");
+  }
+  if (/^[0-9]+$/.test(r.protocol) && Number(r.protocol) > 255) {
+    throw new ValidationError(`invalid protocol ${r.protocol}: protocol numbers go up to 255`);
+  }
+}
+
+/** An `in` rule naming a destination address: only for a policy on exactly one group holding that address. */
+function checkToAddress(tx: Tx, r: Rule): void {
+  const groups = groupsUsingPolicy(tx, r.tenantName, r.policyName);
+  if (groups.length !== 1) {
+    throw new ConflictError(
+      `failed to configure ${r.toIpAddress}, ${groups.length} endpoint groups linked to policy ${r.policyName} `,
+    );
+  }
+  const group = groups[0]!;
+  const held = endpointsOfGroup(tx, r.tenantName, group.groupName).some((ep) => ep.ipAddress === r.toIpAddress);
+  if (!held) throw new ConflictError(`failed to configure ${r.toIpAddress}, ip address is not in epg ${group.groupName}`);
+}
+
+export const ruleController: Controller<Rule> = {
+  create(tx, r) {
+    checkDirection(r);
+    const t = r.tenantName;
+    for (const g of [r.fromEndpointGroup, r.toEndpointGroup]) {
+      if (g && !getObject<EndpointGroup>(tx, "endpointGroup", `${t}:${g}`)) {
+        throw new NotFoundError("endpoint group not found");
+      }
+    }
+    if (r.fromNetwork && !getObject<Network>(tx, "network", `${t}:${r.fromNetwork}`)) {
+      throw new NotFoundError("from Network not found");
+    }
+    if (r.toNetwork && !getObject<Network>(tx, "network", `${t}:${r.toNetwork}`)) {
+      throw new NotFoundError("to Network not found");
+    }
+    if (!getObject<Policy>(tx, "policy", `${t}:${r.policyName}`)) throw new NotFoundError("Policy not found");
+    if (r.direction === "in" && r.toIpAddress) checkToAddress(tx, r);
+  },
+  update() {
+    throw new ConflictError("can not update a rule after its created");
+  },
+  remove() {},
+};

@@ -1,0 +1,45 @@
+// Runtime records netmaster keeps beside the config objects (see keys.ts for
+// where each lives). Allocator fields hold the allocators' own toJSON() output.
+
+export interface NetworkState {
+  /** VLAN id for vlan networks; the cluster-wide local VLAN for vxlan networks (as Contiv). */
+  pktTag: number;
+  /** VXLAN VNI; 0 for vlan networks. */
+  extPktTag: number;
+  ipv4: unknown;
+  ipv6?: unknown;
+}
+
+export interface GroupState {
+  /** Persisted, never reused: see EPG_ID_KEY. */
+  groupId: number;
+  /** Allocator over the group's ipPool, when it has one. */
+  pool?: unknown;
+}
+
+export interface ServiceState {
+  vip: string;
+}
+
+export interface EndpointState {
+  endpointID: string;
+  tenantName: string;
+  networkName: string;
+  /** "" when the endpoint joined the network without a group. */
+  groupName: string;
+  containerID: string;
+  containerName: string;
+  ipAddress: string;
+  ipv6Address: string;
+  macAddress: string;
+  homingHost: string;
+  intfName: string;
+  vtepIP: string;
+  labels: Record<string, string>;
+  /** True when the IPv4 address was asked for rather than chosen by netmaster. */
+  requestedIp: boolean;
+}
+
+export interface EpgIdCounter {
+  next: number;
+}

@@ -1,0 +1,59 @@
+// network: an L2/L3 segment of a tenant. Key `tenantName:networkName` (reference §1.3).
+
+import { z } from "zod";
+import {
+  goEnum,
+  goInt,
+  goString,
+  IPV4_OR_EMPTY,
+  IPV4_SUBNET,
+  IPV6_OR_EMPTY,
+  IPV6_SUBNET_OR_EMPTY,
+  NAME,
+  NAME_OR_EMPTY,
+  objectKey,
+} from "./common.js";
+import { EndpointOper } from "./endpoint.js";
+
+const S = "Network";
+
+/** Largest pktTag the original accepts (a VNI is 24 bits; the original allows 2^24 itself). */
+export const MAX_PKT_TAG = 16777216;
+
+// Fields in the ASCII order of their JSON names: the order the original checks them in.
+export const Network = z.object({
+  /** "" → the derived tag `<network>.<tenant>`. */
+  cfgdTag: goString(S, "cfgdTag", { max: 128, pattern: NAME_OR_EMPTY }),
+  /** Required at REST level (netctl sends vxlan by default). */
+  encap: goEnum(S, "encap", ["vlan", "vxlan"]),
+  gateway: goString(S, "gateway", { pattern: IPV4_OR_EMPTY }),
+  ipv6Gateway: goString(S, "ipv6Gateway", { pattern: IPV6_OR_EMPTY }),
+  /** Accepts prefix lengths /1-/128 (the original's regex rejected a few; see common.ts). */
+  ipv6Subnet: goString(S, "ipv6Subnet", { pattern: IPV6_SUBNET_OR_EMPTY }),
+  networkName: goString(S, "networkName", { max: 64, pattern: NAME }),
+  /** "" → "data", as the original's Validate does. */
+  nwType: goEnum(S, "nwType", ["infra", "data"], { fallback: "data" }),
+  /** vlan: the 802.1Q id; vxlan: the VNI. 0 = allocate one. */
+  pktTag: goInt(S, "pktTag", { max: MAX_PKT_TAG }),
+  /** `a.b.c.d/len` or `a.b.c.d-e.f.g.h/len`; required. */
+  subnet: goString(S, "subnet", { pattern: IPV4_SUBNET }),
+  tenantName: goString(S, "tenantName", { max: 64, pattern: NAME }),
+  key: objectKey,
+});
+export type Network = z.infer<typeof Network>;
+
+export const NetworkOper = z.object({
+  /** Addresses handed out automatically (the gateway is not counted). */
+  allocatedAddressesCount: z.int().optional(),
+  /** Comma+space separated ranges, e.g. "10.1.1.1-10.1.1.3, 10.1.1.254". */
+  allocatedIPAddresses: z.string().optional(),
+  availableIPAddresses: z.string().optional(),
+  endpoints: z.array(EndpointOper).optional(),
+  /** The VXLAN VNI; 0 (absent) for vlan networks. */
+  externalPktTag: z.int().optional(),
+  networkTag: z.string().optional(),
+  numEndpoints: z.int().optional(),
+  /** The VLAN: the 802.1Q id, or the host-local VLAN of a vxlan network. */
+  pktTag: z.int().optional(),
+});
+export type NetworkOper = z.infer<typeof NetworkOper>;

@@ -1,0 +1,276 @@
+// The REST API's create/update/delete semantics, run against a real netmaster
+// process on each store backend.
+
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { Api } from "../harness/api.js";
+import { startNetmaster, waitForLeader, type NetmasterProcess } from "../harness/netmaster.js";
+import { STORE_KINDS, storeKinds, type StoreFixture } from "../harness/stores.js";
+
+interface Inspect {
+  Config: Record<string, unknown>;
+  Oper: Record<string, unknown>;
+}
+
+for (const kind of STORE_KINDS) {
+  describe(`REST objects on ${kind}`, () => {
+    let store: StoreFixture;
+    let nm: NetmasterProcess;
+    let api: Api;
+
+    before(async () => {
+      store = await storeKinds[kind]();
+      nm = await startNetmaster({ store: store.url });
+      await waitForLeader(nm.url);
+      api = new Api(nm.url);
+    });
+    after(async () => {
+      await nm?.stop();
+      await store?.teardown();
+    });
+
+    test("a fresh netmaster has the global object, tenant default and a version", async () => {
+      const g = await api.get<Record<string, unknown>>("/api/v1/globals/global/");
+      assert.equal(g.status, 200);
+      assert.equal(g.body.vlans, "1-4094");
+      assert.equal(g.body.vxlans, "1-10000");
+      assert.equal(g.body.fwdMode, "bridge");
+      assert.equal(g.body.arpMode, "proxy");
+      assert.equal((await api.get("/api/v1/tenants/default/")).status, 200);
+      const v = await api.get<Record<string, string>>("/version");
+      assert.ok(v.body.Version);
+    });
+
+    test("tenants: create, re-post unchanged, refuse changes, list, inspect", async () => {
+      await api.create("/api/v1/tenants/blue/", { tenantName: "blue" });
+      assert.equal((await api.post("/api/v1/tenants/blue/", { tenantName: "blue" })).status, 200);
+      const changed = await api.post("/api/v1/tenants/blue/", { tenantName: "blue", defaultNetwork: "x" });
+      assert.equal(changed.status, 409);
+      assert.equal(changed.text, "Cant change tenant parameters after its created");
+      const list = await api.get<{ tenantName: string }[]>("/api/v1/tenants/");
+      assert.deepEqual(list.body.map((t) => t.tenantName).sort(), ["blue", "default"]);
+      const ins = await api.get<Inspect>("/api/v1/inspect/tenants/blue/");
+      assert.equal(ins.body.Oper.totalNetworks, 0);
+    });
+
+    test("networks: allocation strings, tags, overlap only within a tenant", async () => {
+      await api.create("/api/v1/networks/blue:net1/", {
+        tenantName: "blue",
+        networkName: "net1",
+        encap: "vxlan",
+        subnet: "10.1.1.0/24",
+        gateway: "10.1.1.254",
+      });
+      const ins = await api.get<Inspect>("/api/v1/inspect/networks/blue:net1/");
+      assert.equal(ins.body.Oper.availableIPAddresses, "10.1.1.1-10.1.1.253");
+      assert.equal(ins.body.Oper.allocatedIPAddresses, "10.1.1.254");
+      assert.equal(ins.body.Oper.externalPktTag, 1);
+      assert.equal(ins.body.Config.nwType, "data");
+
+      const overlap = await api.post("/api/v1/networks/blue:net2/", {
+        tenantName: "blue", networkName: "net2", encap: "vxlan", subnet: "10.1.1.128/25",
+      });
+      assert.equal(overlap.status, 409);
+      assert.equal(overlap.text, "network net1 conflicts with subnet 10.1.1.128/25");
+
+      await api.create("/api/v1/tenants/red/", { tenantName: "red" });
+      await api.create("/api/v1/networks/red:net1/", {
+        tenantName: "red", networkName: "net1", encap: "vxlan", subnet: "10.1.1.0/24",
+      });
+      const red = await api.get<Inspect>("/api/v1/inspect/networks/red:net1/");
+      assert.equal(red.body.Oper.externalPktTag, 2);
+      assert.equal(red.body.Oper.availableIPAddresses, "10.1.1.1-10.1.1.254");
+
+      const noTenant = await api.post("/api/v1/networks/nope:n/", {
+        tenantName: "nope", networkName: "n", encap: "vxlan", subnet: "10.9.0.0/16",
+      });
+      assert.equal(noTenant.status, 404);
+      assert.equal(noTenant.text, "Tenant not found");
+
+      const taken = await api.post("/api/v1/networks/red:v2/", {
+        tenantName: "red", networkName: "v2", encap: "vxlan", subnet: "10.2.0.0/16", pktTag: 2,
+      });
+      assert.equal(taken.status, 409);
+      assert.match(taken.text, /requested vxlan not available/);
+
+      await api.create("/api/v1/networks/red:ranged/", {
+        tenantName: "red", networkName: "ranged", encap: "vlan", subnet: "10.100.100.194-10.100.100.222/27",
+      });
+      const ranged = await api.get<Inspect>("/api/v1/inspect/networks/red:ranged/");
+      assert.equal(ranged.body.Oper.availableIPAddresses, "10.100.100.194-10.100.100.222");
+      assert.equal(ranged.body.Oper.pktTag, 1);
+
+      const changed = await api.post("/api/v1/networks/red:ranged/", {
+        tenantName: "red", networkName: "ranged", encap: "vlan", subnet: "10.100.100.0/24",
+      });
+      assert.equal(changed.status, 409);
+      assert.equal(changed.text, "Cant change network parameters after its created");
+    });
+
+    test("groups: ip pools, ids, references, deletes", async () => {
+      await api.create("/api/v1/networks/blue:pooled/", {
+        tenantName: "blue", networkName: "pooled", encap: "vxlan", subnet: "10.3.1.0/24",
+      });
+      const badPool = await api.post("/api/v1/endpointGroups/blue:g0/", {
+        tenantName: "blue", groupName: "g0", networkName: "pooled", ipPool: "10.3.1.0-10.3.1.5",
+      });
+      assert.equal(badPool.status, 409);
+      await api.create("/api/v1/endpointGroups/blue:g1/", {
+        tenantName: "blue", groupName: "g1", networkName: "pooled", ipPool: "10.3.1.11-10.3.1.20",
+      });
+      const net = await api.get<Inspect>("/api/v1/inspect/networks/blue:pooled/");
+      assert.equal(net.body.Oper.allocatedIPAddresses, "10.3.1.11-10.3.1.20");
+      assert.equal(net.body.Oper.availableIPAddresses, "10.3.1.1-10.3.1.10, 10.3.1.21-10.3.1.254");
+
+      await api.create("/api/v1/endpointGroups/blue:g2/", { tenantName: "blue", groupName: "g2", networkName: "pooled" });
+      const g1 = await api.get<Inspect>("/api/v1/inspect/endpointGroups/blue:g1/");
+      const g2 = await api.get<Inspect>("/api/v1/inspect/endpointGroups/blue:g2/");
+      assert.equal(g1.body.Oper.availableIPAddresses, "10.3.1.11-10.3.1.20");
+      assert.ok((g2.body.Oper.endpointGroupId as number) > (g1.body.Oper.endpointGroupId as number));
+
+      const missingNet = await api.post("/api/v1/endpointGroups/blue:g3/", { tenantName: "blue", groupName: "g3", networkName: "zz" });
+      assert.equal(missingNet.status, 404);
+      assert.equal(missingNet.text, "Network zz not found");
+      const missingPolicy = await api.post("/api/v1/endpointGroups/blue:g3/", {
+        tenantName: "blue", groupName: "g3", networkName: "pooled", policies: ["nope"],
+      });
+      assert.equal(missingPolicy.status, 404);
+      assert.equal(missingPolicy.text, "Policy not found");
+      const clash = await api.post("/api/v1/endpointGroups/blue:net1/", { tenantName: "blue", groupName: "net1", networkName: "pooled" });
+      assert.equal(clash.status, 409);
+      assert.equal(clash.text, "Network net1 conflicts with the endpointGroup name");
+
+      const moved = await api.post("/api/v1/endpointGroups/blue:g2/", { tenantName: "blue", groupName: "g2", networkName: "net1" });
+      assert.equal(moved.status, 409);
+      assert.equal(moved.text, "Cannot change network association after epg is created.");
+
+      const inUse = await api.del("/api/v1/networks/blue:pooled/");
+      assert.equal(inUse.status, 409);
+      assert.equal(inUse.text, "cannot delete pooled has 2 endpoint groups");
+
+      assert.equal((await api.del("/api/v1/endpointGroups/blue:g1/")).status, 200);
+      const after = await api.get<Inspect>("/api/v1/inspect/networks/blue:pooled/");
+      assert.equal(after.body.Oper.availableIPAddresses, "10.3.1.1-10.3.1.254");
+    });
+
+    test("endpoints: lowest free, pools, requested addresses, release, in-use refusals", async () => {
+      const ep = async (container: string, extra: Record<string, unknown> = {}) =>
+        api.post<{ endpoint: { ipAddress: string; macAddress: string; endpointID: string } }>("/api/v1/agent/endpoints/", {
+          tenantName: "blue", networkName: "net1", containerID: container, host: "h1", ...extra,
+        });
+      const a = await ep("c1");
+      assert.equal(a.status, 200, a.text);
+      assert.equal(a.body.endpoint.ipAddress, "10.1.1.1");
+      assert.equal(a.body.endpoint.macAddress, "02:02:0a:01:01:01");
+      assert.equal((await ep("c1")).body.endpoint.ipAddress, "10.1.1.1", "create is idempotent");
+      assert.equal((await ep("c2")).body.endpoint.ipAddress, "10.1.1.2");
+      const dup = await ep("c3", { ipAddress: "10.1.1.2" });
+      assert.equal(dup.status, 409);
+      assert.equal((await ep("c4", { ipAddress: "10.1.1.100" })).body.endpoint.ipAddress, "10.1.1.100");
+
+      await api.create("/api/v1/endpointGroups/blue:web/", {
+        tenantName: "blue", groupName: "web", networkName: "pooled", ipPool: "10.3.1.50-10.3.1.51",
+      });
+      const p1 = await api.post<{ endpoint: { ipAddress: string } }>("/api/v1/agent/endpoints/", {
+        tenantName: "blue", groupName: "web", containerID: "w1", host: "h1",
+      });
+      assert.equal(p1.body.endpoint.ipAddress, "10.3.1.50");
+      await api.create("/api/v1/agent/endpoints/", { tenantName: "blue", groupName: "web", containerID: "w2", host: "h1" });
+      const full = await api.post("/api/v1/agent/endpoints/", { tenantName: "blue", groupName: "web", containerID: "w3", host: "h1" });
+      assert.equal(full.status, 409);
+      assert.match(full.text, /address exhaustion in pool/);
+
+      const busyGroup = await api.del("/api/v1/endpointGroups/blue:web/");
+      assert.equal(busyGroup.status, 409);
+      assert.equal(busyGroup.text, "Error: EPG web has active endpoints");
+
+      const found = await api.get<{ Oper: { ipAddress: string[] } }>("/api/v1/inspect/endpoints/w1/");
+      assert.deepEqual(found.body.Oper.ipAddress, ["10.3.1.50", ""]);
+
+      assert.equal((await api.del(`/api/v1/agent/endpoints/${a.body.endpoint.endpointID}/`)).status, 200);
+      assert.equal((await api.del(`/api/v1/agent/endpoints/${a.body.endpoint.endpointID}/`)).status, 404);
+      assert.equal((await ep("c5")).body.endpoint.ipAddress, "10.1.1.1", "a released address is handed out again");
+    });
+
+    test("endpoints: concurrent requests never share an address", async () => {
+      await api.create("/api/v1/networks/red:busy/", { tenantName: "red", networkName: "busy", encap: "vxlan", subnet: "10.50.0.0/16" });
+      const replies = await Promise.all(
+        Array.from({ length: 100 }, (_, i) =>
+          api.post<{ endpoint: { ipAddress: string } }>("/api/v1/agent/endpoints/", {
+            tenantName: "red", networkName: "busy", containerID: `par-${i}`, host: "h1",
+          }),
+        ),
+      );
+      for (const r of replies) assert.equal(r.status, 200, r.text);
+      const ips = new Set(replies.map((r) => r.body.endpoint.ipAddress));
+      assert.equal(ips.size, 100);
+      const ins = await api.get<Inspect>("/api/v1/inspect/networks/red:busy/");
+      assert.equal(ins.body.Oper.allocatedIPAddresses, "10.50.0.1-10.50.0.100");
+      assert.equal(ins.body.Oper.numEndpoints, 100);
+    });
+
+    test("policies and rules: references, direction checks, immutability, in-use", async () => {
+      await api.create("/api/v1/policys/blue:p1/", { tenantName: "blue", policyName: "p1" });
+      const rule = { tenantName: "blue", policyName: "p1", ruleId: "1", direction: "in", protocol: "tcp", action: "deny" };
+      await api.create("/api/v1/rules/blue:p1:1/", rule);
+      const stored = await api.get<Record<string, unknown>>("/api/v1/rules/blue:p1:1/");
+      assert.equal(stored.body.priority, 1, "priority 0 defaults to 1");
+      const changed = await api.post("/api/v1/rules/blue:p1:1/", { ...rule, action: "allow" });
+      assert.equal(changed.status, 409);
+      assert.equal(changed.text, "can not update a rule after its created");
+      const to = await api.post("/api/v1/rules/blue:p1:2/", { ...rule, ruleId: "2", toEndpointGroup: "g2" });
+      assert.equal(to.status, 400);
+      assert.equal(to.text, "can not specify 'to' parameters in incoming rule");
+      const from = await api.post("/api/v1/rules/blue:p1:3/", { ...rule, ruleId: "3", direction: "out", fromEndpointGroup: "g2" });
+      assert.equal(from.text, "can not specify 'from' parameters in outgoing rule");
+      const missing = await api.post("/api/v1/rules/blue:p1:4/", { ...rule, ruleId: "4", fromEndpointGroup: "nope" });
+      assert.equal(missing.status, 404);
+      assert.equal(missing.text, "endpoint group not found");
+      const noPolicy = await api.post("/api/v1/rules/blue:p9:1/", { ...rule, policyName: "p9" });
+      assert.equal(noPolicy.text, "Policy not found");
+
+      await api.create("/api/v1/endpointGroups/blue:g2/", { tenantName: "blue", groupName: "g2", networkName: "pooled", policies: ["p1"] });
+      const used = await api.del("/api/v1/policys/blue:p1/");
+      assert.equal(used.status, 409);
+      assert.equal(used.text, "Policy is being used");
+      await api.create("/api/v1/endpointGroups/blue:g2/", { tenantName: "blue", groupName: "g2", networkName: "pooled" });
+      assert.equal((await api.del("/api/v1/policys/blue:p1/")).status, 200);
+      assert.equal((await api.get("/api/v1/rules/blue:p1:1/")).status, 404, "rules go with their policy");
+    });
+
+    test("netprofiles, global settings, services, tenant deletion", async () => {
+      const burst = await api.post("/api/v1/netprofiles/blue:slow/", { tenantName: "blue", profileName: "slow", bandwidth: "10Mbps", burst: 1 });
+      assert.equal(burst.status, 400);
+      assert.equal(burst.text, "Invalid Burst size. burst size > 1500 bytes");
+      await api.create("/api/v1/netprofiles/blue:slow/", { tenantName: "blue", profileName: "slow", bandwidth: "10Mbps", burst: 100, DSCP: 10 });
+      await api.create("/api/v1/endpointGroups/blue:g2/", { tenantName: "blue", groupName: "g2", networkName: "pooled", netProfile: "slow" });
+      const used = await api.del("/api/v1/netprofiles/blue:slow/");
+      assert.equal(used.text, "NetProfile is being used");
+
+      const global = (await api.get<Record<string, unknown>>("/api/v1/globals/global/")).body;
+      const fwd = await api.post("/api/v1/globals/global/", { ...global, fwdMode: "routing" });
+      assert.equal(fwd.status, 409);
+      assert.match(fwd.text, /^Unable to update forwarding mode due to existing \d+ vlans and \d+ vxlans$/);
+      const range = await api.post("/api/v1/globals/global/", { ...global, vxlans: "5-100" });
+      assert.equal(range.status, 409);
+      assert.match(range.text, /cannot update the vxlan range due to existing vxlans/);
+      assert.equal((await api.post("/api/v1/globals/global/", { ...global, arpMode: "flood" })).status, 200);
+      const ginspect = await api.get<Inspect>("/api/v1/inspect/globals/global/");
+      assert.match(ginspect.body.Oper.vxlansInUse as string, /^1-\d+$/);
+
+      await api.create("/api/v1/serviceLBs/blue:svc/", {
+        tenantName: "blue", serviceName: "svc", networkName: "net1", selectors: ["app=web"], ports: ["80:8080:TCP"],
+      });
+      const svc = await api.get<Inspect>("/api/v1/inspect/serviceLBs/blue:svc/");
+      assert.match(svc.body.Oper.serviceVip as string, /^10\.1\.1\.\d+$/);
+      const taken = await api.post("/api/v1/serviceLBs/blue:svc2/", {
+        tenantName: "blue", serviceName: "svc2", networkName: "net1", selectors: ["app=web"], ports: ["80:8080:TCP"], ipAddress: svc.body.Oper.serviceVip,
+      });
+      assert.equal(taken.status, 409);
+
+      const busy = await api.del("/api/v1/tenants/blue/");
+      assert.equal(busy.status, 409);
+      assert.match(busy.text, /^cannot delete blue has \d+ endpoint groups$/);
+    });
+  });
+}
