@@ -5,7 +5,13 @@ import type { CommandContext, CommandSpec, FlagSpec } from "./command.js";
 import { filterTenant, printList, verifyTenant } from "./listing.js";
 import { TabWriter } from "./table.js";
 
-const groupFlag: FlagSpec = { name: "group", short: "g", kind: "string", value: "groups", usage: "Endpoint Group List (separated by commas)" };
+const groupFlag: FlagSpec = {
+  name: "group",
+  short: "g",
+  kind: "string",
+  value: "groups",
+  usage: "Endpoint Group List (separated by commas)",
+};
 
 async function postAppProfile(ctx: CommandContext): Promise<string> {
   ctx.requireArgs(1, "Profile name required");

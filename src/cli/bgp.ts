@@ -46,7 +46,8 @@ async function listBgp(ctx: CommandContext): Promise<void> {
     w.write("HostName\tRouterIP\tAS\tNeighbor\tNeighborAS\n");
     w.write("---------\t--------\t-------\t--------\t-------\n");
     for (const b of list) {
-      w.row(fieldStr(b, "hostname"), fieldStr(b, "routerip"), fieldStr(b, "as"), fieldStr(b, "neighbor"), fieldStr(b, "neighbor-as"));
+      const f = (k: string): string => fieldStr(b, k);
+      w.row(f("hostname"), f("routerip"), f("as"), f("neighbor"), f("neighbor-as"));
     }
     return w.flush();
   });

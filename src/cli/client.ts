@@ -142,7 +142,7 @@ export class NetmasterClient {
   private async send(method: string, path: string, body?: unknown): Promise<RawResponse> {
     const res = await this.roundTrip(method, path, body);
     if (res.status < 200 || res.status > 299) {
-      const text = res.body.trim();
+      const text = errorText(res.body);
       throw new ServerError(text !== "" ? text : `${res.status} ${res.statusText}`.trim(), res.status);
     }
     return res;
@@ -199,6 +199,28 @@ function objectPath(collection: Collection, key: string): string {
 /** Keys are `a:b:c`; keep the colons readable but never let a name add path segments. */
 function encodeKey(key: string): string {
   return encodeURIComponent(key).replace(/%3A/gi, ":");
+}
+
+/**
+ * The message of an error answer. netmaster sends it as plain text; a JSON string, or an object with a
+ * string `message`/`error`/`Err` field (what proxies and other servers tend to send), is unwrapped.
+ */
+export function errorText(body: string): string {
+  const text = body.trim();
+  if (!text.startsWith("{") && !text.startsWith('"')) return text;
+  try {
+    const v: unknown = JSON.parse(text);
+    if (typeof v === "string") return v.trim();
+    if (isObject(v)) {
+      for (const k of ["message", "error", "Err"]) {
+        const m = v[k];
+        if (typeof m === "string" && m.trim() !== "") return m.trim();
+      }
+    }
+  } catch {
+    // not JSON after all: show it as it is
+  }
+  return text;
 }
 
 function isObject(v: unknown): v is ApiObject {

@@ -45,7 +45,14 @@ export interface GlobalOptions {
 }
 
 // Shared flags, named and worded as in Contiv's netctl/commands.go.
-export const tenantFlag: FlagSpec = { name: "tenant", short: "t", kind: "string", default: "default", value: "tenant", usage: "Name of the tenant" };
+export const tenantFlag: FlagSpec = {
+  name: "tenant",
+  short: "t",
+  kind: "string",
+  default: "default",
+  value: "tenant",
+  usage: "Name of the tenant",
+};
 export const allFlag: FlagSpec = { name: "all", short: "a", kind: "bool", usage: "List all items" };
 export const jsonFlag: FlagSpec = { name: "json", short: "j", kind: "bool", usage: "Output list in JSON format" };
 export const quietFlag: FlagSpec = { name: "quiet", short: "q", kind: "bool", usage: "Only display name field" };

@@ -17,9 +17,8 @@ async function listExternalContracts(ctx: CommandContext): Promise<void> {
     w.write("------\t------\t\t------\t\t-------\n");
     for (const g of groups) {
       // Contiv's rows lacked the second empty column, which put Contracts two columns off its header.
-      w.write(
-        `${fieldStr(g, "tenantName")}\t${fieldStr(g, "contractsGroupName")}\t\t${fieldStr(g, "contractsType")}\t\t${goValue(fieldList(g, "contracts"))}\n`,
-      );
+      const f = (k: string): string => fieldStr(g, k);
+      w.write(`${f("tenantName")}\t${f("contractsGroupName")}\t\t${f("contractsType")}\t\t${goValue(fieldList(g, "contracts"))}\n`);
     }
     return w.flush();
   });

@@ -62,7 +62,9 @@ export class FakeNetmaster {
   /** The body of the only request with this method and path. */
   bodyOf(route: string): unknown {
     const matches = this.requests.filter((r) => `${r.method} ${r.path}` === route);
-    if (matches.length !== 1) throw new Error(`expected one ${route}, got ${matches.length}: ${this.calls().join(", ")}`);
+    if (matches.length !== 1) {
+      throw new Error(`expected one ${route}, got ${matches.length}: ${this.calls().join(", ")}`);
+    }
     return matches[0]?.body;
   }
 

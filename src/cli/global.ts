@@ -7,7 +7,15 @@ import { ServerError } from "./errors.js";
 import { printInspect } from "./listing.js";
 
 const GLOBAL_FIELDS = ["key", "arpMode", "fwdMode", "name", "networkInfraType", "pvtSubnet", "vlans", "vxlans"];
-const ACIGW_FIELDS = ["key", "enforcePolicies", "includeCommonTenant", "name", "nodeBindings", "pathBindings", "physicalDomain"];
+const ACIGW_FIELDS = [
+  "key",
+  "enforcePolicies",
+  "includeCommonTenant",
+  "name",
+  "nodeBindings",
+  "pathBindings",
+  "physicalDomain",
+];
 
 /** The configuration fields of `o` only, as the Go client's typed struct kept them. */
 function pick(o: ApiObject, fields: string[]): Record<string, unknown> {
@@ -104,12 +112,24 @@ export const globalCommand: CommandSpec = {
       name: "set",
       usage: "Set global parameters (only the fields given change)",
       flags: [
-        { name: "fabric-mode", short: "f", kind: "string", value: "mode", usage: "Fabric mode (aci, aci-opflex or default)" },
+        {
+          name: "fabric-mode",
+          short: "f",
+          kind: "string",
+          value: "mode",
+          usage: "Fabric mode (aci, aci-opflex or default)",
+        },
         { name: "vlan-range", short: "v", kind: "string", value: "range", usage: "Allowed Vlan id range" },
         { name: "vxlan-range", short: "x", kind: "string", value: "range", usage: "Allowed Vxlan VNID range" },
         { name: "fwd-mode", short: "b", kind: "string", value: "mode", usage: "forwarding mode (bridge,routing)" },
         { name: "arp-mode", short: "a", kind: "string", value: "mode", usage: "arp mode (proxy,flood)" },
-        { name: "private-subnet", short: "s", kind: "string", value: "cidr", usage: "Select a /16 private subnet for host access" },
+        {
+          name: "private-subnet",
+          short: "s",
+          kind: "string",
+          value: "cidr",
+          usage: "Select a /16 private subnet for host access",
+        },
       ],
       action: setGlobal,
     },
@@ -126,11 +146,43 @@ export const aciGwCommand: CommandSpec = {
       name: "set",
       usage: "Set aci-gw parameters",
       flags: [
-        { name: "path-bindings", short: "p", kind: "string", value: "paths", usage: "Blank or comma separated paths of the form topology/pod-1/paths-101/pathep-[eth1/14]" },
-        { name: "node-bindings", short: "n", kind: "string", value: "nodes", usage: "Blank or comma separated nodes of the form topology/pod-1/node-101" },
-        { name: "phys-dom", short: "d", kind: "string", value: "domain", usage: "ACI physical domain name (e.g. containerDom)" },
-        { name: "enforce-policies", short: "e", kind: "string", default: "yes", value: "yes|no", usage: "Should security policies be enforced (yes,no)" },
-        { name: "include-common-tenant", short: "i", kind: "string", default: "no", value: "yes|no", usage: "Should gateway look up objects in common tenant as well(yes,no)" },
+        {
+          name: "path-bindings",
+          short: "p",
+          kind: "string",
+          value: "paths",
+          usage: "Blank or comma separated paths of the form topology/pod-1/paths-101/pathep-[eth1/14]",
+        },
+        {
+          name: "node-bindings",
+          short: "n",
+          kind: "string",
+          value: "nodes",
+          usage: "Blank or comma separated nodes of the form topology/pod-1/node-101",
+        },
+        {
+          name: "phys-dom",
+          short: "d",
+          kind: "string",
+          value: "domain",
+          usage: "ACI physical domain name (e.g. containerDom)",
+        },
+        {
+          name: "enforce-policies",
+          short: "e",
+          kind: "string",
+          default: "yes",
+          value: "yes|no",
+          usage: "Should security policies be enforced (yes,no)",
+        },
+        {
+          name: "include-common-tenant",
+          short: "i",
+          kind: "string",
+          default: "no",
+          value: "yes|no",
+          usage: "Should gateway look up objects in common tenant as well(yes,no)",
+        },
       ],
       action: setAciGw,
     },

@@ -79,7 +79,13 @@ export const netprofileCommand: CommandSpec = {
       argsUsage: "<netprofile>",
       flags: [
         tenantFlag,
-        { name: "bandwidth", short: "b", kind: "string", value: "rate", usage: "Bandwidth (e.g., 10 kbps, 100 mbps, 1gbps)" },
+        {
+          name: "bandwidth",
+          short: "b",
+          kind: "string",
+          value: "rate",
+          usage: "Bandwidth (e.g., 10 kbps, 100 mbps, 1gbps)",
+        },
         { name: "dscp", short: "d", kind: "int", value: "n", usage: "DSCP" },
         { name: "burst", short: "s", kind: "int", value: "kb", usage: "burst size(Must be in kilobytes)" },
       ],

@@ -27,7 +27,9 @@ const loginCommand: CommandSpec = {
   name: "login",
   usage: "authenticate to Contiv's auth_proxy (not supported: netctl talks to netmaster directly)",
   action: async () => {
-    throw new UsageError("login is not supported: auth_proxy is not part of this netplugin; netctl talks to netmaster directly");
+    throw new UsageError(
+      "login is not supported: auth_proxy is not part of this netplugin; netctl talks to netmaster directly",
+    );
   },
 };
 
@@ -116,7 +118,7 @@ function addCommand(parent: Command, spec: CommandSpec, io: Io, state: RunState,
 }
 
 /** Build the commander program for one run; output goes to `io`, exits become exceptions. */
-export function buildProgram(spec: CommandSpec, io: Io, state: RunState = { exitCode: 0 }): Command {
+function buildProgram(spec: CommandSpec, io: Io, state: RunState = { exitCode: 0 }): Command {
   const program = new Command(spec.name)
     .description(spec.usage)
     .exitOverride()
@@ -130,7 +132,11 @@ export function buildProgram(spec: CommandSpec, io: Io, state: RunState = { exit
       getErrHasColors: () => false,
     })
     // No -v: `global set -v` must reach its own flag (program options are matched anywhere in argv).
-    .version("netctl version\n" + formatVersion(clientVersion(io.env)).trimEnd(), "--version", "Print the client version");
+    .version(
+      "netctl version\n" + formatVersion(clientVersion(io.env)).trimEnd(),
+      "--version",
+      "Print the client version",
+    );
   for (const f of spec.flags ?? []) program.addOption(toOption(f));
   for (const sub of spec.subcommands ?? []) addCommand(program, sub, io, state, program);
   return program;

@@ -6,7 +6,13 @@ import { filterTenant, printInspect, printList, verifyTenant } from "./listing.j
 import { goValue, TabWriter } from "./table.js";
 
 /** `service create` and `rm` have a -t without default; an empty tenant means "default". */
-const serviceTenantFlag: FlagSpec = { name: "tenant", short: "t", kind: "string", value: "tenant", usage: "service tenant" };
+const serviceTenantFlag: FlagSpec = {
+  name: "tenant",
+  short: "t",
+  kind: "string",
+  value: "tenant",
+  usage: "service tenant",
+};
 
 function tenantOf(ctx: CommandContext): string {
   return ctx.str("tenant") || "default";
@@ -55,9 +61,8 @@ async function listServices(ctx: CommandContext): Promise<void> {
     w.write("---------\t--------\t-------\t-------\n");
     for (const s of services) {
       // The trailing tab is Contiv's: it makes Selectors a padded column of its own.
-      w.write(
-        `${fieldStr(s, "serviceName")}\t${fieldStr(s, "tenantName")}\t${fieldStr(s, "networkName")}\t${goValue(fieldList(s, "selectors"))}\t\n`,
-      );
+      const f = (k: string): string => fieldStr(s, k);
+      w.write(`${f("serviceName")}\t${f("tenantName")}\t${f("networkName")}\t${goValue(fieldList(s, "selectors"))}\t\n`);
     }
     return w.flush();
   });
@@ -74,13 +79,31 @@ export const serviceCommand: CommandSpec = {
       flags: [
         serviceTenantFlag,
         { name: "network", short: "s", kind: "string", value: "network", usage: "service network name" },
-        { name: "selector", short: "l", kind: "list", value: "key=value", usage: "service selector (repeatable): --selector=key1=value1 --selector=key2=value2" },
-        { name: "port", short: "p", kind: "list", value: "svc:prov:proto", usage: "service/provider port (repeatable): --port=svcPort1:provPort1:protocol" },
+        {
+          name: "selector",
+          short: "l",
+          kind: "list",
+          value: "key=value",
+          usage: "service selector (repeatable): --selector=key1=value1 --selector=key2=value2",
+        },
+        {
+          name: "port",
+          short: "p",
+          kind: "list",
+          value: "svc:prov:proto",
+          usage: "service/provider port (repeatable): --port=svcPort1:provPort1:protocol",
+        },
         { name: "preferred-ip", aliases: ["ip"], kind: "string", value: "ip", usage: "preferred ip address" },
       ],
       action: createService,
     },
-    { name: "inspect", usage: "Inspect a service", argsUsage: "<service>", flags: [tenantFlag], action: inspectService },
+    {
+      name: "inspect",
+      usage: "Inspect a service",
+      argsUsage: "<service>",
+      flags: [tenantFlag],
+      action: inspectService,
+    },
     {
       name: "ls",
       aliases: ["list"],

@@ -48,7 +48,11 @@ describe("tabwrite", () => {
       want: "Name     \n------   \ndefault  \n",
     },
     { name: "empty input", input: "", want: "" },
-    { name: "lines without tabs pass through", input: "Fabric mode: default\nARP mode: proxy\n", want: "Fabric mode: default\nARP mode: proxy\n" },
+    {
+      name: "lines without tabs pass through",
+      input: "Fabric mode: default\nARP mode: proxy\n",
+      want: "Fabric mode: default\nARP mode: proxy\n",
+    },
   ];
   for (const c of cases) {
     it(c.name, () => assert.equal(tabwrite(c.input), c.want));

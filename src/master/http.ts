@@ -72,7 +72,9 @@ export function createApp(master: Netmaster, log: Logger): Hono {
     "*",
     bodyLimit({
       maxSize: MAX_BODY_BYTES,
-      onError: (c) => c.text(`Request body too large: the limit is ${MAX_BODY_BYTES} bytes`, 413),
+      // The rest of the body is never read: close the connection so it is not parsed as the next request.
+      onError: (c) =>
+        c.text(`Request body too large: the limit is ${MAX_BODY_BYTES} bytes`, 413, { connection: "close" }),
     }),
   );
   // Writes go to the leader; a follower relays them.

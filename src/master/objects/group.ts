@@ -72,10 +72,10 @@ export const groupController: Controller<EndpointGroup> = {
     const state: GroupState = { groupId: allocateGroupId(tx) };
     if (g.ipPool) {
       if (g.ipPool.includes(":")) throw new ValidationError("ipv6 address pool is not supported for Endpoint Groups");
-      const [start, end] = poolBounds(g.ipPool);
       const netState = getNetworkState(tx, netKey);
       const ipv4 = Ipv4Allocator.fromJSON(netState.ipv4);
-      ipv4.reserveRange(start, end);
+      ipv4.reservePool(g.ipPool);
+      const [start, end] = poolBounds(g.ipPool);
       state.pool = PoolAllocator.create(start, end).toJSON();
       tx.put(networkStateKey(netKey), { ...netState, ipv4: ipv4.toJSON() });
     }
@@ -103,8 +103,7 @@ export const groupController: Controller<EndpointGroup> = {
       const netKey = `${g.tenantName}:${g.networkName}`;
       const netState = getNetworkState(tx, netKey);
       const ipv4 = Ipv4Allocator.fromJSON(netState.ipv4);
-      const [start, end] = poolBounds(g.ipPool);
-      ipv4.releaseRange(start, end);
+      ipv4.releasePool(g.ipPool);
       tx.put(networkStateKey(netKey), { ...netState, ipv4: ipv4.toJSON() });
     }
     tx.delete(groupStateKey(g.key));

@@ -1,0 +1,45 @@
+// Spawns the built binary for the few things in-process tests cannot show: argv and exit codes of a
+// real process. Everything else is tested in-process through run().
+
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { after, before, describe, it } from "node:test";
+
+import { fakeNetmaster, type FakeNetmaster } from "./fakeNetmaster.js";
+
+const BIN = fileURLToPath(new URL("../bin/netctl.js", import.meta.url));
+
+function netctl(argv: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [BIN, ...argv], { env: { ...process.env, ...env } }, (err, stdout, stderr) => {
+      const code = err ? (typeof err.code === "number" ? err.code : -1) : 0;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+describe("netctl binary", () => {
+  let fake: FakeNetmaster;
+  before(async () => {
+    fake = await fakeNetmaster({ "GET /api/v1/tenants/": { json: [{ tenantName: "default" }] } });
+  });
+  after(() => fake.close());
+
+  it("lists tenants and exits 0", async () => {
+    const r = await netctl(["tenant", "ls"], { NETMASTER: fake.url });
+    assert.equal(r.stderr, "");
+    assert.equal(r.code, 0);
+    assert.equal(r.stdout, "Name     \n------   \ndefault  \n");
+  });
+
+  it("exits 1 on a usage error and 3 on a server error", async () => {
+    const usage = await netctl(["network", "create", "-s6", "fd00::/64", "n1"], { NETMASTER: fake.url });
+    assert.equal(usage.code, 1);
+    assert.match(usage.stderr, /^Error: Subnet is required\n/);
+    fake.on("POST /api/v1/tenants/x/", { status: 409, text: 'tenant "x" exists' });
+    const server = await netctl(["tenant", "create", "x"], { NETMASTER: fake.url });
+    assert.equal(server.code, 3);
+    assert.equal(server.stderr, 'Error: tenant "x" exists\n');
+  });
+});

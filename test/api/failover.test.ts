@@ -1,0 +1,72 @@
+// Three netmaster replicas on a three-member etcd cluster: one leads, the
+// others forward writes to it; a killed leader is replaced within seconds and
+// allocation carries on without handing out an address twice.
+
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { startEtcd } from "../../src/store/testing/etcd.js";
+import { Api } from "../harness/api.js";
+import { startNetmaster, waitUntil, type NetmasterProcess } from "../harness/netmaster.js";
+
+type Etcd = Awaited<ReturnType<typeof startEtcd>>;
+
+async function info(nm: NetmasterProcess): Promise<Record<string, string> | undefined> {
+  const res = await fetch(`${nm.url}/info`).catch(() => undefined);
+  return res?.ok ? ((await res.json()) as Record<string, string>) : undefined;
+}
+
+describe("leader failover on a three-member etcd cluster", () => {
+  let etcd: Etcd;
+  const masters: NetmasterProcess[] = [];
+
+  before(async () => {
+    etcd = await startEtcd({ members: 3 });
+    for (let i = 0; i < 3; i++) masters.push(await startNetmaster({ store: etcd.url, args: ["--leader-ttl", "2"] }));
+  });
+  after(async () => {
+    for (const m of masters) await m.stop();
+    await etcd?.stop();
+  });
+
+  async function leaders(alive: NetmasterProcess[]): Promise<NetmasterProcess[]> {
+    const states = await Promise.all(alive.map(info));
+    return alive.filter((_, i) => states[i]?.["current-state"] === "leader");
+  }
+
+  test("exactly one leader; followers forward writes; a killed leader is replaced", async () => {
+    await waitUntil(async () => (await leaders(masters)).length === 1, 15_000, () => "no single leader");
+    const [leader] = await leaders(masters);
+    const followers = masters.filter((m) => m !== leader);
+    const viaFollower = new Api(followers[0]!.url);
+    await waitUntil(async () => (await viaFollower.get("/api/v1/globals/global/")).status === 200, 10_000, () => "defaults not written");
+
+    await viaFollower.create("/api/v1/networks/default:n1/", {
+      tenantName: "default", networkName: "n1", encap: "vxlan", subnet: "198.18.10.0/24",
+    });
+    const ips = new Set<string>();
+    for (let i = 0; i < 5; i++) {
+      const r = await viaFollower.create<{ endpoint: { ipAddress: string } }>("/api/v1/agent/endpoints/", {
+        tenantName: "default", networkName: "n1", containerID: `a${i}`, host: "h1",
+      });
+      ips.add(r.endpoint.ipAddress);
+    }
+
+    const killedAt = Date.now();
+    await leader!.kill();
+    const survivors = followers;
+    await waitUntil(async () => (await leaders(survivors)).length === 1, 15_000, () => "no new leader");
+    const takeover = Date.now() - killedAt;
+    assert.ok(takeover < 10_000, `new leader after ${takeover} ms`);
+
+    const api = new Api(survivors[1]!.url);
+    await waitUntil(async () => (await api.post("/api/v1/tenants/after/", { tenantName: "after" })).status === 200, 10_000, () => "writes not accepted after failover");
+    for (let i = 0; i < 5; i++) {
+      const r = await api.create<{ endpoint: { ipAddress: string } }>("/api/v1/agent/endpoints/", {
+        tenantName: "default", networkName: "n1", containerID: `b${i}`, host: "h1",
+      });
+      assert.ok(!ips.has(r.endpoint.ipAddress), `${r.endpoint.ipAddress} handed out twice`);
+      ips.add(r.endpoint.ipAddress);
+    }
+    assert.equal(ips.size, 10);
+  });
+});
