@@ -1,0 +1,98 @@
+// netctl against a real netmaster: the commands users type, their output and exit codes.
+
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { after, before, describe, test } from "node:test";
+import { startNetmaster, tempDir, sqliteUrl, waitForLeader, type NetmasterProcess } from "../harness/netmaster.js";
+import { freePort } from "../harness/ports.js";
+
+const NETCTL_JS = fileURLToPath(new URL("../../src/bin/netctl.js", import.meta.url));
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function netctl(netmaster: string, ...args: string[]): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [NETCTL_JS, ...args], { env: { ...process.env, NETMASTER: netmaster } }, (err, stdout, stderr) => {
+      const code = err ? (typeof err.code === "number" ? err.code : 1) : 0;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+describe("netctl against netmaster", () => {
+  let nm: NetmasterProcess;
+  const dir = tempDir();
+  let run: (...args: string[]) => Promise<Run>;
+
+  before(async () => {
+    nm = await startNetmaster({ store: sqliteUrl(dir.path) });
+    await waitForLeader(nm.url);
+    run = (...args) => netctl(nm.url, ...args);
+  });
+  after(async () => {
+    await nm?.stop();
+    dir.remove();
+  });
+
+  test("tenant, network, group, policy and rules round trip", async () => {
+    assert.equal((await run("tenant", "create", "blue")).stdout, "Creating tenant: blue\n");
+    const net = await run("net", "create", "-t", "blue", "-s", "198.18.5.0/24", "-g", "198.18.5.254", "-s6", "fd00:5::/64", "n1");
+    assert.equal(net.code, 0, net.stderr);
+    assert.deepEqual((await run("net", "ls", "-t", "blue", "-q")).stdout.trim().split("\n"), ["n1"]);
+    const ls = await run("net", "ls", "-t", "blue");
+    assert.match(ls.stdout, /^Tenant +Network +Nw Type/);
+    assert.match(ls.stdout, /blue +n1 +data +vxlan +0 +198\.18\.5\.0\/24 +198\.18\.5\.254 +fd00:5::\/64/);
+
+    assert.equal((await run("policy", "create", "-t", "blue", "p")).code, 0);
+    assert.equal((await run("policy", "rule-add", "-t", "blue", "-d", "in", "-l", "tcp", "-j", "deny", "-p", "1", "p", "1")).code, 0);
+    assert.equal((await run("policy", "rule-add", "-t", "blue", "-d", "in", "-l", "tcp", "-P", "80", "-j", "allow", "-p", "100", "p", "2")).code, 0);
+    const rules = await run("policy", "rule-ls", "-t", "blue", "p");
+    const lines = rules.stdout.split("\n");
+    assert.equal(lines[0], "Incoming Rules:");
+    assert.match(lines[3]!, /^1 +1 +tcp +0 +deny$/);
+    assert.match(lines[4]!, /^2 +100 +tcp +80 +allow$/);
+
+    assert.equal((await run("group", "create", "-t", "blue", "-p", "p", "-r", "198.18.5.10-198.18.5.20", "n1", "web")).code, 0);
+    const inspect = await run("group", "inspect", "-t", "blue", "web");
+    const body = JSON.parse(inspect.stdout) as { Config: { policies: string[] }; Oper: { availableIPAddresses: string } };
+    assert.deepEqual(body.Config.policies, ["p"]);
+    assert.equal(body.Oper.availableIPAddresses, "198.18.5.10-198.18.5.20");
+
+    const json = JSON.parse((await run("group", "ls", "-t", "blue", "-j")).stdout) as { groupName: string }[];
+    assert.deepEqual(json.map((g) => g.groupName), ["web"]);
+  });
+
+  test("server refusals print the message and exit 3", async () => {
+    const overlap = await run("net", "create", "-t", "blue", "-s", "198.18.5.128/25", "n2");
+    assert.equal(overlap.code, 3);
+    assert.match(overlap.stderr, /network n1 conflicts with subnet 198\.18\.5\.128\/25/);
+    const busy = await run("tenant", "rm", "blue");
+    assert.equal(busy.code, 3);
+    assert.match(busy.stderr, /cannot delete blue has 1 endpoint groups/);
+    const missing = await run("group", "inspect", "-t", "blue", "nope");
+    assert.equal(missing.code, 3);
+  });
+
+  test("usage errors exit 1 before any request", async () => {
+    const noSubnet = await run("net", "create", "-t", "blue", "n3");
+    assert.equal(noSubnet.code, 1);
+    assert.match(noSubnet.stderr, /Subnet is required/);
+    const badGw = await run("net", "create", "-t", "blue", "-s", "198.18.6.0/24", "-g", "nope", "n3");
+    assert.equal(badGw.code, 1);
+    assert.match(badGw.stderr, /Invalid gateway - Enter in A.B.C.D format/);
+  });
+
+  test("an unreachable netmaster is reported, not a crash", async () => {
+    const port = await freePort();
+    const r = await netctl(`http://127.0.0.1:${port}`, "tenant", "ls");
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /Error connecting to netmaster/);
+    const v = await netctl(`http://127.0.0.1:${port}`, "version");
+    assert.equal(v.code, 2);
+  });
+});
