@@ -7,6 +7,7 @@
 
 import { Hono, type Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
+import { stream } from "hono/streaming";
 import type { Logger } from "pino";
 import { ConflictError, NotFoundError, UpstreamError, ValidationError } from "../lib/errors.js";
 import type { Netmaster } from "./master.js";
@@ -97,6 +98,16 @@ export function createApp(master: Netmaster, log: Logger): Hono {
   // Agent-facing: endpoints (addresses are allocated here).
   app.post("/api/v1/agent/endpoints", async (c) => c.json(await master.createEndpoint(await readJson(c))));
   app.delete("/api/v1/agent/endpoints/:id", async (c) => c.json(await master.deleteEndpoint(c.req.param("id")!)));
+  app.put("/api/v1/agent/endpoints/:id/oper", async (c) =>
+    c.json(await master.reportEndpointOper(c.req.param("id")!, await readJson(c))),
+  );
+  app.put("/api/v1/agent/hosts/:name", async (c) => c.json(await master.registerHost(c.req.param("name")!, await readJson(c))));
+  app.get("/api/v1/agent/watch", (c) => {
+    const from = Number(c.req.query("revision") ?? 0);
+    if (!Number.isSafeInteger(from) || from < 0) throw new ValidationError("revision must be a non-negative integer");
+    c.header("content-type", "application/x-ndjson");
+    return stream(c, (out) => master.streamState(from, out));
+  });
 
   app.get("/api/v1/inspect/endpoints/:id", (c) => c.json(master.inspectEndpoint(c.req.param("id")!)));
   app.get("/api/v1/inspect/:collection/:key", (c) => {

@@ -13,6 +13,10 @@ import { inspectEndpoint, inspectObject } from "./inspect.js";
 import { LEADER_KEY, objectKey, objectPrefix } from "./keys.js";
 import { controllerFor, defaultGlobal, GLOBAL_KEY, type MasterSettings } from "./objects/index.js";
 import type { EndpointState } from "./records.js";
+import { EndpointOperReport, HostName, HostRegistration, registerHost, reportEndpointOper, type HostRecord } from "./hosts.js";
+import type { StreamingApi } from "hono/utils/stream";
+import { streamState } from "./watch-stream.js";
+import type { z } from "zod";
 import { Mutator, Tx } from "./tx.js";
 
 export interface NetmasterOptions {
@@ -158,12 +162,24 @@ export class Netmaster {
   }
 
   createEndpoint(body: unknown): Promise<EndpointReply> {
-    const parsed = EndpointRequest.safeParse(body);
-    if (!parsed.success) {
-      const issues = parsed.error.issues.map((i) => ({ path: i.path.join("."), message: i.message }));
-      throw new ValidationError(`Invalid endpoint request: ${issues.map((i) => `${i.path}: ${i.message}`).join("; ")}`, issues);
-    }
-    return this.mutate((tx) => createEndpoint(tx, parsed.data));
+    const req = parseBody(EndpointRequest, body, "endpoint request");
+    return this.mutate((tx) => createEndpoint(tx, req));
+  }
+
+  reportEndpointOper(id: string, body: unknown): Promise<EndpointState> {
+    const report = parseBody(EndpointOperReport, body, "endpoint oper report");
+    return this.mutate((tx) => reportEndpointOper(tx, id, report));
+  }
+
+  registerHost(name: string, body: unknown): Promise<HostRecord> {
+    parseBody(HostName, name, "host name");
+    const reg = parseBody(HostRegistration, body, "host registration");
+    return this.mutate((tx) => registerHost(tx, name, reg));
+  }
+
+  /** Follows the state for an agent until the client disconnects (watch-stream.ts). */
+  streamState(fromRevision: number, out: StreamingApi): Promise<void> {
+    return streamState(this.options.store, this.cache, fromRevision, out);
   }
 
   deleteEndpoint(id: string): Promise<EndpointState> {
@@ -178,3 +194,11 @@ export class Netmaster {
   }
 }
 
+
+function parseBody<T extends z.ZodType>(schema: T, body: unknown, what: string): z.infer<T> {
+  const parsed = schema.safeParse(body);
+  if (parsed.success) return parsed.data;
+  const issues = parsed.error.issues.map((i) => ({ path: i.path.join("."), message: i.message }));
+  const detail = issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join("; ");
+  throw new ValidationError(`Invalid ${what}: ${detail}`, issues);
+}
