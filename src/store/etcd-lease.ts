@@ -8,6 +8,7 @@
 // longer. That errs on the early side, never the late one.
 
 import type { IDuplexStream, ILeaseKeepAliveRequest, ILeaseKeepAliveResponse, LeaseClient } from "etcd3";
+import { closeStream } from "./etcd-stream.js";
 import type { Lease } from "./types.js";
 
 export interface EtcdLeaseDeps {
@@ -83,7 +84,7 @@ export class EtcdLease implements Lease {
       (stream) => {
         this.#opening = false;
         if (this.#stopped) {
-          stream.cancel();
+          closeStream(stream);
           return;
         }
         this.#stream = stream;
@@ -128,12 +129,7 @@ export class EtcdLease implements Lease {
     const stream = this.#stream;
     this.#stream = undefined;
     this.#pending = [];
-    if (stream === undefined) return;
-    try {
-      stream.cancel();
-    } catch {
-      // Already closed.
-    }
+    if (stream !== undefined) closeStream(stream);
   }
 
   #lost(): void {

@@ -8,6 +8,7 @@
 
 import type { IDuplexStream, IEvent, IWatchRequest, IWatchResponse, WatchClient } from "etcd3";
 import { UpstreamError, errorMessage } from "../lib/errors.js";
+import { closeStream } from "./etcd-stream.js";
 import { prefixEndBytes } from "./key-range.js";
 import { CompactedError, type WatchEvent, type Watcher } from "./types.js";
 
@@ -58,7 +59,7 @@ export class EtcdWatch implements Watcher {
     this.#opts.watchClient.watch().then(
       (stream) => {
         if (this.#closed) {
-          stream.cancel();
+          closeStream(stream);
           return;
         }
         this.#stream = stream;
@@ -132,12 +133,7 @@ export class EtcdWatch implements Watcher {
   #dropStream(): void {
     const stream = this.#stream;
     this.#stream = undefined;
-    if (stream === undefined) return;
-    try {
-      stream.cancel();
-    } catch {
-      // Already closed.
-    }
+    if (stream !== undefined) closeStream(stream);
   }
 
   #fail(err: Error): void {

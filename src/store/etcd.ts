@@ -104,6 +104,8 @@ export class EtcdStore implements Store {
     onError: (err: Error) => void,
     options: WatchOptions = {},
   ): Watcher {
+    const signal = options.signal;
+    const onAbort = () => watch.close();
     const watch = new EtcdWatch({
       watchClient: this.#client.watchClient,
       endpoints: this.endpoints,
@@ -111,13 +113,16 @@ export class EtcdStore implements Store {
       onEvent,
       onError,
       fromRevision: options.fromRevision,
+      // A closed client cannot reconnect: report the failure at once.
       reconnectTimeoutMs: this.#closed ? 0 : this.#watchReconnectTimeoutMs,
-      onDone: (done) => this.#watches.delete(done),
+      onDone: (done) => {
+        this.#watches.delete(done);
+        signal?.removeEventListener("abort", onAbort);
+      },
     });
     this.#watches.add(watch);
-    const signal = options.signal;
     if (signal?.aborted) watch.close();
-    else signal?.addEventListener("abort", () => watch.close(), { once: true });
+    else signal?.addEventListener("abort", onAbort, { once: true });
     return watch;
   }
 

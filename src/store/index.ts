@@ -18,4 +18,3 @@ export { SqliteStore, DEFAULT_EVENT_RETENTION, type SqliteStoreOptions } from ".
 export { EtcdStore, type EtcdStoreOptions } from "./etcd.js";
 export { openStore, parseStoreUrl, DEFAULT_STORE_URL, type StoreLocation } from "./open.js";
 export { LeaderElection, type LeaderElectionOptions } from "./leader.js";
-export { prefixEnd } from "./key-range.js";

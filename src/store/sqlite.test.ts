@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
@@ -112,9 +112,14 @@ describe("sqlite: failures", () => {
   });
 
   test("an unopenable file is an UpstreamError naming it", () => {
-    assert.throws(() => new SqliteStore({ file: "/proc/no-such-dir/x.db" }), (err: Error) => {
+    // The "directory" is a regular file, so neither mkdir nor open can succeed.
+    const notADir = newFile();
+    writeFileSync(notADir, "");
+    const file = join(notADir, "x.db");
+    assert.throws(() => new SqliteStore({ file }), (err: Error) => {
       assert.ok(err instanceof UpstreamError);
-      assert.match(err.message, /Cannot open SQLite store "\/proc\/no-such-dir\/x\.db"/);
+      assert.ok(err.message.startsWith(`Cannot open SQLite store "${file}": `), err.message);
+      assert.ok(err.cause instanceof Error);
       return true;
     });
   });

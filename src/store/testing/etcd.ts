@@ -11,6 +11,7 @@
 // replaced within about a second, and etcd's minimum lease TTL drops to 1 s.
 
 import { spawn, type ChildProcess } from "node:child_process";
+import { rmSync } from "node:fs";
 import { mkdtemp, mkdir, rm } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -50,10 +51,13 @@ interface Member {
 
 /** Every member started in this process and not yet stopped: the exit handler kills these. */
 const running = new Set<ChildProcess>();
+/** Temporary directories created here and not yet removed: the exit handler removes these. */
+const ownedDirs = new Set<string>();
 
 export async function startEtcd(options: StartEtcdOptions): Promise<EtcdCluster> {
   const ownDataDir = options.dataDir === undefined;
   const baseDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), "netplugin-etcd-")));
+  if (ownDataDir) ownedDirs.add(baseDir);
   let lastError: unknown;
   // A free port can be taken by someone else between our probe and etcd's bind: retry with new ones.
   for (let attempt = 1; attempt <= START_ATTEMPTS; attempt++) {
@@ -66,7 +70,7 @@ export async function startEtcd(options: StartEtcdOptions): Promise<EtcdCluster>
       await stopMembers(members);
     }
   }
-  if (ownDataDir) await rm(baseDir, { recursive: true, force: true });
+  if (ownDataDir) await removeOwnedDir(baseDir);
   throw new Error(`Cannot start etcd (${options.members} member(s)): ${(lastError as Error).message}`, {
     cause: lastError,
   });
@@ -85,6 +89,8 @@ async function planMembers(count: number, baseDir: string, attempt: number): Pro
 
 async function launch(members: Member[], timeoutMs: number): Promise<void> {
   const initialCluster = members.map((m) => `${m.name}=http://127.0.0.1:${m.peerPort}`).join(",");
+  // One token for the whole cluster: members with different tokens form different clusters.
+  const token = `netplugin-test-${process.pid}-${members[0]?.peerPort}`;
   for (const member of members) {
     const client = `http://127.0.0.1:${member.clientPort}`;
     const peer = `http://127.0.0.1:${member.peerPort}`;
@@ -99,7 +105,7 @@ async function launch(members: Member[], timeoutMs: number): Promise<void> {
         `--initial-advertise-peer-urls=${peer}`,
         `--initial-cluster=${initialCluster}`,
         "--initial-cluster-state=new",
-        `--initial-cluster-token=netplugin-test-${process.pid}-${member.peerPort}`,
+        `--initial-cluster-token=${token}`,
         "--heartbeat-interval=50",
         "--election-timeout=500",
         "--logger=zap",
@@ -172,7 +178,7 @@ function cluster(members: Member[], ownedBaseDir: string | undefined): EtcdClust
     stop() {
       stopped ??= (async () => {
         await stopMembers(members);
-        if (ownedBaseDir !== undefined) await rm(ownedBaseDir, { recursive: true, force: true });
+        if (ownedBaseDir !== undefined) await removeOwnedDir(ownedBaseDir);
       })();
       return stopped;
     },
@@ -215,7 +221,12 @@ async function freePorts(count: number): Promise<number[]> {
   return ports;
 }
 
-function killAllRunning(): void {
+async function removeOwnedDir(dir: string): Promise<void> {
+  await rm(dir, { recursive: true, force: true });
+  ownedDirs.delete(dir);
+}
+
+function cleanUpAtExit(): void {
   for (const child of running) {
     if (child.pid !== undefined) {
       try {
@@ -226,14 +237,23 @@ function killAllRunning(): void {
     }
   }
   running.clear();
+  for (const dir of ownedDirs) {
+    try {
+      rmSync(dir, { recursive: true, force: true });
+    } catch {
+      // Best effort: a member may still be writing as it dies.
+    }
+  }
+  ownedDirs.clear();
 }
 
-// Safety net for a test process that ends without calling stop(). Signal handlers re-raise the
+// Safety net for a test process that ends without calling stop(): members are killed and
+// temporary directories removed. Signal handlers re-raise the
 // signal once our members are gone, so the process still ends the way it would have.
-process.once("exit", killAllRunning);
+process.once("exit", cleanUpAtExit);
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   process.once(signal, () => {
-    killAllRunning();
+    cleanUpAtExit();
     process.kill(process.pid, signal);
   });
 }
