@@ -1,0 +1,250 @@
+// End to end: DnsSupervisor runs a server in a network namespace this test makes; a client
+// process inside that namespace asks it questions; a fake upstream there answers forwarded ones.
+
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync, spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { fileURLToPath } from "node:url";
+import { ValidationError } from "../../lib/errors.js";
+import { formatAddress } from "./addresses.js";
+import { decodeMessage, encodeQuery, Rcode, RRType, type DnsMessage } from "./message.js";
+import type { TenantRecords } from "./records.js";
+import { DnsSupervisor, type DnsConfig } from "./supervisor.js";
+import { FAKE_UPSTREAM_A } from "./testing/fakeUpstream.js";
+import type { ClientReply, ClientRequest } from "./testing/dnsClient.js";
+
+const FAKE_UPSTREAM = fileURLToPath(new URL("./testing/fakeUpstream.js", import.meta.url));
+const CLIENT = fileURLToPath(new URL("./testing/dnsClient.js", import.meta.url));
+
+function skipReason(): string | false {
+  if (process.getuid?.() !== 0) return "needs root to create a network namespace";
+  if (spawnSync("ip", ["-V"]).status !== 0) return "needs iproute2 (ip)";
+  return false;
+}
+
+const GATEWAY = "198.18.53.1";
+const GATEWAY6 = "2001:db8:53::1";
+const LATE = "198.18.53.3";
+const UPSTREAM = "198.18.53.2";
+/** On the bridge's subnet, nobody there: packets vanish, the forwarder must time out. */
+const BLACK_HOLE = "198.18.53.99";
+
+function waitFor(what: string, check: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  return new Promise((resolve, reject) => {
+    const poll = (): void => {
+      if (check()) return resolve();
+      if (Date.now() > deadline) return reject(new Error(`Timed out waiting for ${what}`));
+      setTimeout(poll, 50);
+    };
+    poll();
+  });
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe("DnsSupervisor in a network namespace", { skip: skipReason() }, () => {
+  const ns = `npd${randomBytes(2).toString("hex")}`;
+  const supervisor = new DnsSupervisor({ logLevel: "warn", backoff: { initialMs: 100, maxMs: 400 } });
+  const helpers: ChildProcess[] = [];
+  let client: ChildProcess;
+  let nextId = 1;
+  const pending = new Map<number, (reply: ClientReply) => void>();
+
+  const ip = (...args: string[]): void => void execFileSync("ip", args, { stdio: ["ignore", "ignore", "pipe"] });
+
+  const records: TenantRecords = {
+    services: [{ name: "web", ipv4: ["10.254.0.1"], ipv6: [] }],
+    groups: [{ name: "db", ipv4: Array.from({ length: 12 }, (_, i) => `10.1.2.${i + 1}`), ipv6: ["2001:db8::2"] }],
+    endpoints: [{ name: "/app1", ipv4: ["10.1.3.1"], ipv6: ["2001:db8::31"] }],
+    domain: "blue.example",
+  };
+  const config: DnsConfig = { addresses: [GATEWAY, GATEWAY6], records, upstream: [UPSTREAM] };
+
+  /** Asks from inside the namespace; undefined when no reply came. */
+  async function ask(
+    name: string,
+    type: number,
+    options: { host?: string; transport?: "udp" | "tcp"; timeoutMs?: number } = {},
+  ): Promise<{ message?: DnsMessage; ms: number }> {
+    const id = nextId++;
+    const request: ClientRequest = {
+      id,
+      host: options.host ?? GATEWAY,
+      port: 53,
+      transport: options.transport ?? "udp",
+      timeoutMs: options.timeoutMs ?? 4000,
+      packet: Buffer.from(encodeQuery({ id: id & 0xffff, name, type })).toString("base64"),
+    };
+    const reply = await new Promise<ClientReply>((resolve) => {
+      pending.set(id, resolve);
+      client.send(request);
+    });
+    if (!reply.packet) return { ms: reply.ms };
+    const decoded = decodeMessage(Buffer.from(reply.packet, "base64"));
+    assert.ok(decoded.ok, "the server's reply decodes");
+    assert.equal(decoded.message.header.id, id & 0xffff);
+    return { message: decoded.message, ms: reply.ms };
+  }
+
+  async function addresses(name: string, type: number, options?: { host?: string; transport?: "udp" | "tcp" }): Promise<string[]> {
+    const { message } = await ask(name, type, options);
+    assert.ok(message, `a reply for ${name}`);
+    assert.equal(message.rcode, Rcode.NOERROR, name);
+    return message.answers.map((a) => formatAddress(a.data));
+  }
+
+  function spawnInNamespace(script: string, args: string[], ipc: boolean): ChildProcess {
+    const child = spawn("ip", ["netns", "exec", ns, process.execPath, script, ...args], {
+      stdio: ipc ? ["ignore", "inherit", "inherit", "ipc"] : ["ignore", "pipe", "inherit"],
+    });
+    helpers.push(child);
+    return child;
+  }
+
+  before(async () => {
+    ip("netns", "add", ns);
+    ip("-n", ns, "link", "set", "lo", "up");
+    // A bridge with the gateway addresses, as the agent makes, with a veth port for carrier.
+    ip("-n", ns, "link", "add", "dns0", "type", "bridge");
+    ip("-n", ns, "link", "add", "dnsport0", "type", "veth", "peer", "name", "dnsport1");
+    ip("-n", ns, "link", "set", "dnsport0", "master", "dns0", "up");
+    ip("-n", ns, "link", "set", "dnsport1", "up");
+    ip("-n", ns, "addr", "add", `${GATEWAY}/24`, "dev", "dns0");
+    ip("-n", ns, "addr", "add", `${UPSTREAM}/24`, "dev", "dns0");
+    ip("-n", ns, "-6", "addr", "add", `${GATEWAY6}/64`, "dev", "dns0", "nodad");
+    ip("-n", ns, "link", "set", "dns0", "up");
+
+    const fakeUpstream = spawnInNamespace(FAKE_UPSTREAM, [UPSTREAM, "53"], false);
+    await new Promise<void>((resolve, reject) => {
+      fakeUpstream.stdout?.on("data", (chunk: Buffer) => chunk.toString().includes("ready") && resolve());
+      fakeUpstream.once("exit", (code) => reject(new Error(`fakeUpstream exited ${code}`)));
+    });
+    client = spawnInNamespace(CLIENT, [], true);
+    await new Promise<void>((resolve) => {
+      client.on("message", (raw: unknown) => {
+        const reply = raw as ClientReply;
+        if (reply.id === 0) return resolve();
+        pending.get(reply.id)?.(reply);
+        pending.delete(reply.id);
+      });
+    });
+  });
+
+  after(async () => {
+    await supervisor.stopAll();
+    for (const child of helpers) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+    spawnSync("ip", ["netns", "del", ns]);
+  });
+
+  it("rejects a bad config before starting anything", () => {
+    assert.throws(() => supervisor.ensure(ns, { ...config, addresses: ["198.18.53.300"] }), ValidationError);
+    assert.throws(() => supervisor.ensure(ns, { ...config, upstream: ["dns.example"] }), ValidationError);
+    assert.throws(() => supervisor.ensure("bad/ns", config), ValidationError);
+    assert.equal(supervisor.status(ns), undefined);
+  });
+
+  it("starts a server that answers the tenant's names on UDP and TCP, IPv4 and IPv6", async () => {
+    supervisor.ensure(ns, config);
+    await waitFor("listening on both gateways", () => supervisor.status(ns)?.listening.length === 2);
+    assert.deepEqual(await addresses("web", RRType.A), ["10.254.0.1"]);
+    assert.deepEqual(await addresses("DB.blue.example.", RRType.A), Array.from({ length: 10 }, (_, i) => `10.1.2.${i + 1}`));
+    assert.deepEqual(await addresses("app1", RRType.AAAA, { transport: "tcp" }), ["2001:db8::31"]);
+    assert.deepEqual(await addresses("app1", RRType.ANY, { host: GATEWAY6 }), ["10.1.3.1", "2001:db8::31"]);
+    assert.deepEqual(await addresses("web", RRType.AAAA), [], "known name without AAAA: NOERROR, no answers");
+    const { message } = await ask("web", RRType.A);
+    assert.equal(message?.header.aa, true);
+    assert.equal(message?.answers[0]?.ttl, 120);
+  });
+
+  it("answers NXDOMAIN for unknown names in the tenant domain", async () => {
+    const { message } = await ask("nobody.blue.example", RRType.A);
+    assert.equal(message?.rcode, Rcode.NXDOMAIN);
+  });
+
+  it("forwards other names to the upstream resolver", async () => {
+    assert.deepEqual(await addresses("www.example.org", RRType.A), [FAKE_UPSTREAM_A]);
+    assert.deepEqual(await addresses("www.example.org", RRType.A, { transport: "tcp" }), [FAKE_UPSTREAM_A]);
+    const { message } = await ask("nx.example", RRType.A);
+    assert.equal(message?.rcode, Rcode.NXDOMAIN);
+  });
+
+  it("serves updated records", async () => {
+    const updated = { ...records, services: [{ name: "web", ipv4: ["10.254.0.9"], ipv6: [] }] };
+    supervisor.ensure(ns, { ...config, records: updated });
+    const deadline = Date.now() + 3000;
+    let answer: string[] = [];
+    while (Date.now() < deadline) {
+      answer = await addresses("web", RRType.A);
+      if (answer[0] === "10.254.0.9") break;
+    }
+    assert.deepEqual(answer, ["10.254.0.9"]);
+  });
+
+  it("binds an address that appears after it was asked for", async () => {
+    const current = supervisor.status(ns);
+    assert.ok(current);
+    supervisor.ensure(ns, { ...config, records: { ...records, services: [{ name: "web", ipv4: ["10.254.0.9"], ipv6: [] }] }, addresses: [GATEWAY, GATEWAY6, LATE] });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.equal(supervisor.status(ns)?.listening.includes(LATE), false);
+    ip("-n", ns, "addr", "add", `${LATE}/24`, "dev", "dns0");
+    await waitFor("the late address bound", () => supervisor.status(ns)?.listening.includes(LATE) === true, 3000);
+    assert.deepEqual(await addresses("app1", RRType.A, { host: LATE }), ["10.1.3.1"]);
+  });
+
+  it("restarts a killed server and sends it the current config", async () => {
+    const before = supervisor.status(ns);
+    assert.ok(before?.pid);
+    process.kill(before.pid, "SIGKILL");
+    await waitFor("a new server listening", () => {
+      const s = supervisor.status(ns);
+      return s?.pid !== undefined && s.pid !== before.pid && s.ready && s.listening.length === 3;
+    });
+    assert.equal(supervisor.status(ns)?.restarts, before.restarts + 1);
+    assert.deepEqual(await addresses("web", RRType.A), ["10.254.0.9"], "records re-sent after the restart");
+    assert.deepEqual(await addresses("www.example.org", RRType.A), [FAKE_UPSTREAM_A], "upstream re-sent");
+  });
+
+  it("answers SERVFAIL within about 2 s when the upstream is unreachable", async () => {
+    supervisor.ensure(ns, { ...config, upstream: [BLACK_HOLE] });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const { message, ms } = await ask("www.example.org", RRType.A);
+    assert.equal(message?.rcode, Rcode.SERVFAIL);
+    assert.ok(ms < 2500, `took ${ms} ms`);
+  });
+
+  it("reports stats (counted since the last restart)", async () => {
+    const stats = await supervisor.stats(ns);
+    assert.ok(stats);
+    assert.ok(stats.found >= 1, JSON.stringify(stats));
+    assert.ok(stats.forwarded >= 2);
+    assert.equal(stats.forwardFailed, 1);
+    assert.equal(stats.invalid, 0);
+  });
+
+  it("stops the server on remove", async () => {
+    const pid = supervisor.status(ns)?.pid;
+    assert.ok(pid);
+    supervisor.remove(ns);
+    assert.equal(supervisor.status(ns), undefined);
+    assert.equal(await supervisor.stats(ns), undefined);
+    await waitFor("the server gone", () => !alive(pid), 3000);
+  });
+
+  it("keeps retrying, with backoff, a namespace that does not exist", async () => {
+    const missing = `${ns}-missing`;
+    supervisor.ensure(missing, config);
+    await waitFor("two restarts", () => (supervisor.status(missing)?.restarts ?? 0) >= 2, 3000);
+    assert.equal(supervisor.status(missing)?.ready, false);
+    supervisor.remove(missing);
+    assert.deepEqual(supervisor.namespaces(), []);
+  });
+});
