@@ -1,0 +1,145 @@
+// netmaster: the central API and allocator. Parses flags, opens the store,
+// starts the HTTP server, and stops cleanly on SIGTERM/SIGINT.
+
+import { serve } from "@hono/node-server";
+import { Command, CommanderError, Option } from "commander";
+import { createLogger, parseLogLevel } from "../lib/log.js";
+import { errorMessage } from "../lib/errors.js";
+import { createApp } from "../master/http.js";
+import { Netmaster } from "../master/master.js";
+import { DEFAULT_STORE_URL, openStore } from "../store/index.js";
+
+/** Contiv's daemons exit 22 on bad flags; so do we. */
+const EXIT_BAD_FLAGS = 22;
+
+interface Flags {
+  listenUrl: string;
+  controlUrl?: string;
+  store?: string;
+  etcd?: string;
+  consul?: string;
+  fwdmode: "bridge" | "routing";
+  infra: "default" | "aci" | "aci-opflex";
+  mode?: string;
+  netmode?: string;
+  logLevel: string;
+  useJsonLog: boolean;
+  leaderTtl: number;
+}
+
+function parseHostPort(text: string, flag: string): { host: string; port: number } {
+  const m = /^(?:https?:\/\/)?(\[[0-9a-fA-F:]+\]|[^:/]+):(\d{1,5})\/?$/.exec(text);
+  const port = m ? Number(m[2]) : NaN;
+  if (!m || port < 1 || port > 65535) throw new Error(`Invalid ${flag} "${text}": expected HOST:PORT`);
+  return { host: m[1]!.replace(/^\[|\]$/g, ""), port };
+}
+
+function storeUrl(flags: Flags): string {
+  if (flags.consul) throw new Error("consul is not supported: use --store etcd://host:port or the embedded store");
+  if (flags.store && flags.etcd) throw new Error("Give either --store or --etcd, not both");
+  if (flags.etcd) return flags.etcd;
+  return flags.store ?? DEFAULT_STORE_URL;
+}
+
+function parseFlags(argv: string[]): Flags {
+  const program = new Command("netmaster")
+    .description("netplugin's central API, allocator and state owner")
+    .exitOverride()
+    .addOption(new Option("--listen-url <host:port>", "address to serve the REST API on").default("0.0.0.0:9999"))
+    .addOption(new Option("--external-address <host:port>").hideHelp())
+    .addOption(new Option("--control-url <host:port>", "address other replicas and agents reach this one on"))
+    .addOption(new Option("--internal-address <host:port>").hideHelp())
+    .addOption(new Option("--store <url>", `state store: sqlite:///path/file.db or etcd://host:port[,host:port] (default ${DEFAULT_STORE_URL})`))
+    .addOption(new Option("--etcd <urls>", "etcd endpoints, as Contiv's --etcd (same as --store etcd://...)"))
+    .addOption(new Option("--etcd-endpoints <urls>").hideHelp())
+    .addOption(new Option("--consul <urls>").hideHelp())
+    .addOption(new Option("--consul-endpoints <urls>").hideHelp())
+    .addOption(new Option("--fwdmode <mode>", "forwarding mode for a fresh global config").choices(["bridge", "routing"]).default("bridge"))
+    .addOption(new Option("--forward-mode <mode>").choices(["bridge", "routing"]).hideHelp())
+    .addOption(new Option("--infra <type>", "fabric type for a fresh global config").choices(["default", "aci", "aci-opflex"]).default("default"))
+    .addOption(new Option("--infra-type <type>").choices(["default", "aci", "aci-opflex"]).hideHelp())
+    .addOption(new Option("--mode <mode>", "cluster mode (accepted for Contiv compatibility)").choices(["docker", "kubernetes", "swarm-mode", "test"]))
+    .addOption(new Option("--plugin-mode <mode>").hideHelp())
+    .addOption(new Option("--cluster-mode <mode>").hideHelp())
+    .addOption(new Option("--netmode <mode>", "accepted for Contiv compatibility").choices(["vlan", "vxlan"]))
+    .addOption(new Option("--network-mode <mode>").hideHelp())
+    .addOption(new Option("--name <name>", "accepted for Contiv compatibility").hideHelp())
+    .addOption(new Option("--plugin-name <name>").hideHelp())
+    .addOption(new Option("--log-level <level>", "trace, debug, info, warn, error").default("info"))
+    .addOption(new Option("--use-json-log", "log JSON lines").default(false))
+    .addOption(new Option("--json-log").hideHelp())
+    .addOption(new Option("--leader-ttl <seconds>", "leader lease TTL: a dead leader is replaced within about this long").argParser(Number).default(5))
+    .allowExcessArguments(false);
+  program.parse(argv, { from: "user" });
+  const o = program.opts();
+  return {
+    listenUrl: o.externalAddress ?? o.listenUrl,
+    controlUrl: o.internalAddress ?? o.controlUrl,
+    store: o.store,
+    etcd: o.etcdEndpoints ?? o.etcd,
+    consul: o.consulEndpoints ?? o.consul,
+    fwdmode: o.forwardMode ?? o.fwdmode,
+    infra: o.infraType ?? o.infra,
+    mode: o.pluginMode ?? o.clusterMode ?? o.mode,
+    netmode: o.networkMode ?? o.netmode,
+    logLevel: o.logLevel,
+    useJsonLog: Boolean(o.useJsonLog || o.jsonLog),
+    leaderTtl: o.leaderTtl,
+  };
+}
+
+async function main(): Promise<void> {
+  let flags: Flags;
+  let listen: { host: string; port: number };
+  let advertise: { host: string; port: number };
+  let level;
+  try {
+    flags = parseFlags(process.argv.slice(2));
+    listen = parseHostPort(flags.listenUrl, "--listen-url");
+    advertise = flags.controlUrl ? parseHostPort(flags.controlUrl, "--control-url") : listen;
+    if (advertise.host === "0.0.0.0" || advertise.host === "::") advertise = { ...advertise, host: "127.0.0.1" };
+    level = parseLogLevel(flags.logLevel);
+    if (!Number.isFinite(flags.leaderTtl) || flags.leaderTtl < 1) throw new Error("--leader-ttl must be a positive number of seconds");
+  } catch (err) {
+    if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? 0 : EXIT_BAD_FLAGS);
+    process.stderr.write(`netmaster: ${errorMessage(err)}\n`);
+    process.exit(EXIT_BAD_FLAGS);
+  }
+
+  const log = createLogger({ name: "netmaster", level, json: flags.useJsonLog });
+  const store = await openStore(storeUrl(flags));
+  const host = advertise.host.includes(":") ? `[${advertise.host}]` : advertise.host;
+  const master = await Netmaster.start({
+    store,
+    settings: { fwdMode: flags.fwdmode, infra: flags.infra },
+    advertiseUrl: `http://${host}:${advertise.port}`,
+    log,
+    leaderTtlSeconds: flags.leaderTtl,
+  });
+  const app = createApp(master, log);
+  const server = serve({ fetch: app.fetch, hostname: listen.host, port: listen.port }, (info) =>
+    log.info({ address: info.address, port: info.port, store: storeUrl(flags).replace(/\/\/.*@/, "//") }, "netmaster listening"),
+  );
+  server.on("error", (err) => {
+    log.fatal({ err: err.message }, "cannot serve");
+    process.exit(1);
+  });
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, "stopping");
+    server.close();
+    await master.stop();
+    await store.close();
+    process.exit(0);
+  };
+  process.on("SIGTERM", () => void stop("SIGTERM"));
+  process.on("SIGINT", () => void stop("SIGINT"));
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`netmaster: ${errorMessage(err)}\n`);
+  process.exit(1);
+});
