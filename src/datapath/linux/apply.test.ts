@@ -1,0 +1,92 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+
+import { applyPlan, invocations } from "./apply.js";
+import { FakeExecutor } from "./fakeExecutor.js";
+import type { Plan, Step } from "./plan.js";
+import { StepBuilder } from "./stepBuilder.js";
+
+function tenantPlan(namespace: string): Step[] {
+  const b = new StepBuilder(namespace);
+  b.netns("create", ["add", namespace]);
+  b.sysctl("sysctls", ["-w", "net.ipv4.ip_forward=1"]);
+  b.ip("bridge", "create", "bridge nb1", ["link", "add", "nb1", "type", "bridge"]);
+  b.ip("address", "create", "address 198.18.1.254/24 on nb1", ["addr", "add", "198.18.1.254/24", "dev", "nb1"]);
+  b.ip("veth", "create", "veth ne1", ["link", "add", "ne1", "type", "veth", "peer", "name", "eth0", "netns", "/run/netns/c1"]);
+  b.containerIp("container", "create", "interface eth0", "/run/netns/c1", ["link", "set", "eth0", "up"]);
+  b.containerIp("route", "create", "default route", "/run/netns/c1", ["route", "add", "default", "via", "198.18.1.254", "dev", "eth0"]);
+  b.tc("create", "tbf on ne1", ["qdisc", "replace", "dev", "ne1", "root", "handle", "1:", "tbf", "rate", "8bit"]);
+  b.nft("create", "nft table", ["-f", "-"], "table inet netplugin {}\n");
+  return b.steps();
+}
+
+describe("applyPlan", () => {
+  it("batches consecutive ip/tc lines per target and runs everything in plan order", async () => {
+    const fake = new FakeExecutor({ stdout: "" });
+    const plan: Plan = { steps: tenantPlan("np-t-a"), problems: [] };
+    const result = await applyPlan(fake, plan);
+    assert.deepEqual(result.failures, []);
+    assert.equal(result.applied.length, plan.steps.length);
+    assert.deepEqual(
+      fake.calls.map((c) => [c.argv.join(" "), c.stdin]),
+      [
+        ["ip netns add np-t-a", undefined],
+        ["ip netns exec np-t-a sysctl -w net.ipv4.ip_forward=1", undefined],
+        [
+          "ip -n np-t-a -force -batch -",
+          "link add nb1 type bridge\naddr add 198.18.1.254/24 dev nb1\nlink add ne1 type veth peer name eth0 netns /run/netns/c1\n",
+        ],
+        [
+          "nsenter --net=/run/netns/c1 ip -force -batch -",
+          "link set eth0 up\nroute add default via 198.18.1.254 dev eth0\n",
+        ],
+        ["tc -n np-t-a -force -batch -", "qdisc replace dev ne1 root handle 1: tbf rate 8bit\n"],
+        ["ip netns exec np-t-a nft -f -", "table inet netplugin {}\n"],
+      ],
+    );
+  });
+
+  it("maps 'Command failed -:N' to the failed step and keeps going", async () => {
+    const fake = new FakeExecutor({ stdout: "" }).on("ip -n np-t-a -force -batch -", {
+      stderr: 'Error: ipv4: Address already assigned.\nCommand failed -:2\n',
+      exitCode: 1,
+    });
+    const result = await applyPlan(fake, { steps: tenantPlan("np-t-a"), problems: [] });
+    assert.equal(result.failures.length, 1);
+    assert.deepEqual(result.failures[0]!.steps.map((s) => s.object), ["address 198.18.1.254/24 on nb1"]);
+    assert.match(result.failures[0]!.message, /Address already assigned/);
+    assert.equal(result.applied.length, 8);
+    assert.equal(fake.calls.length, 6, "later invocations still ran");
+  });
+
+  it("skips the rest of a tenant whose namespace cannot be created, and applies the other tenants", async () => {
+    const fake = new FakeExecutor({ stdout: "" }).on("ip netns add np-t-a", {
+      stderr: 'Cannot create namespace file "/run/netns/np-t-a": Permission denied',
+    });
+    const result = await applyPlan(fake, { steps: [...tenantPlan("np-t-a"), ...tenantPlan("np-t-b")], problems: [] }, { concurrency: 1 });
+    assert.equal(result.failures.length, 2);
+    assert.ok(result.failures.every((f) => f.namespace === "np-t-a"));
+    assert.equal(result.failures[1]!.steps.length, 8);
+    assert.equal(result.applied.length, 9);
+    assert.ok(result.applied.every((s) => s.namespace === "np-t-b"));
+    assert.equal(fake.commands().filter((c) => c.includes("np-t-a")).length, 1);
+  });
+
+  it("starts a new batch when the target or the tool changes", () => {
+    const b = new StepBuilder("ns");
+    b.ip("bridge", "create", "x", ["link", "add", "a"]);
+    b.containerIp("container", "create", "y", "/p", ["link", "set", "eth0", "up"]);
+    b.tc("create", "q", ["qdisc", "add"]);
+    b.ip("veth", "create", "z", ["link", "add", "b"]);
+    const steps = b.steps(); // phase order: bridge, veth (one batch), container, qdisc
+    assert.deepEqual(
+      invocations(steps).map((i) => i.argv.join(" ")),
+      ["ip -n ns -force -batch -", "nsenter --net=/p ip -force -batch -", "tc -n ns -force -batch -"],
+    );
+    const [bridge, veth, container] = steps;
+    assert.deepEqual(
+      invocations([bridge!, container!, veth!]).map((i) => i.argv.join(" ")),
+      ["ip -n ns -force -batch -", "nsenter --net=/p ip -force -batch -", "ip -n ns -force -batch -"],
+    );
+  });
+});

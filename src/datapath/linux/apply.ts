@@ -1,0 +1,143 @@
+// Carries out a Plan through the Executor and decides nothing. Steps of one tenant
+// namespace run in plan order; consecutive ip (or tc) lines for the same namespace become
+// one `ip -batch -` (`tc -batch -`) call run with -force, so one bad line does not keep the
+// others from being applied, and "Command failed -:N" tells which step failed. Namespaces
+// run independently: a failure in one never stops another.
+
+import { errorMessage } from "../../lib/errors.js";
+import { KernelError, type Executor } from "./executor.js";
+import { mapLimit } from "./mapLimit.js";
+import type { Plan, Step, StepTarget } from "./plan.js";
+
+export interface StepFailure {
+  namespace: string;
+  /** The steps that did not take effect. */
+  steps: Step[];
+  message: string;
+  error: Error;
+}
+
+export interface ApplyResult {
+  applied: Step[];
+  failures: StepFailure[];
+}
+
+export interface ApplyOptions {
+  /** Namespaces applied at the same time; default 4. */
+  concurrency?: number;
+  signal?: AbortSignal;
+}
+
+/** One process to spawn: argv (+ namespace for ip netns exec) and the steps it carries. */
+export interface Invocation {
+  argv: string[];
+  netns?: string;
+  stdin?: string;
+  /** Set for -batch invocations: line N of stdin is steps[N-1]. */
+  batch: boolean;
+  steps: Step[];
+}
+
+function sameTarget(a: StepTarget, b: StepTarget): boolean {
+  if (a.kind === "host" || b.kind === "host") return a.kind === b.kind;
+  if (a.kind === "namespace" && b.kind === "namespace") return a.name === b.name;
+  if (a.kind === "container" && b.kind === "container") return a.path === b.path;
+  return false;
+}
+
+function batchArgv(tool: "ip" | "tc", target: StepTarget): string[] {
+  switch (target.kind) {
+    case "namespace":
+      return [tool, "-n", target.name, "-force", "-batch", "-"];
+    case "container":
+      return ["nsenter", `--net=${target.path}`, tool, "-force", "-batch", "-"];
+    case "host":
+      return [tool, "-force", "-batch", "-"];
+  }
+}
+
+function single(step: Step): Invocation {
+  const netns = step.target.kind === "namespace" ? step.target.name : undefined;
+  const base = { batch: false, steps: [step], ...(step.stdin === undefined ? {} : { stdin: step.stdin }) };
+  switch (step.tool) {
+    case "netns":
+      return { ...base, argv: ["ip", "netns", ...step.args] };
+    case "sysctl":
+      return { ...base, argv: ["sysctl", ...step.args], ...(netns === undefined ? {} : { netns }) };
+    case "nft":
+      return { ...base, argv: ["nft", ...step.args], ...(netns === undefined ? {} : { netns }) };
+    case "ip":
+    case "tc":
+      return { ...base, argv: [step.tool, ...step.args] };
+  }
+}
+
+/** Groups one namespace's steps into the processes that carry them out, in order. */
+export function invocations(steps: Step[]): Invocation[] {
+  const result: Invocation[] = [];
+  for (const step of steps) {
+    if (step.tool !== "ip" && step.tool !== "tc") {
+      result.push(single(step));
+      continue;
+    }
+    const last = result[result.length - 1];
+    const lastStep = last?.steps[0];
+    if (last !== undefined && last.batch && lastStep?.tool === step.tool && sameTarget(lastStep.target, step.target)) {
+      last.steps.push(step);
+      last.stdin += `${step.args.join(" ")}\n`;
+    } else {
+      result.push({ argv: batchArgv(step.tool, step.target), stdin: `${step.args.join(" ")}\n`, batch: true, steps: [step] });
+    }
+  }
+  return result;
+}
+
+async function applyNamespace(executor: Executor, steps: Step[], result: ApplyResult, signal?: AbortSignal): Promise<void> {
+  const namespace = steps[0]!.namespace;
+  const runs = invocations(steps);
+  for (let i = 0; i < runs.length; i++) {
+    const run = runs[i]!;
+    try {
+      await executor.run(run.argv, {
+        ...(run.stdin === undefined ? {} : { stdin: run.stdin }),
+        ...(run.netns === undefined ? {} : { netns: run.netns }),
+        ...(signal === undefined ? {} : { signal }),
+      });
+      result.applied.push(...run.steps);
+    } catch (err) {
+      const error = err instanceof Error ? err : new Error(String(err));
+      const lines = run.batch && error instanceof KernelError ? error.failedBatchLines() : [];
+      const failed = lines.length > 0 ? run.steps.filter((_, n) => lines.includes(n + 1)) : run.steps;
+      result.applied.push(...run.steps.filter((s) => !failed.includes(s)));
+      result.failures.push({ namespace, steps: failed, message: errorMessage(error), error });
+      // Without its namespace nothing else of this tenant can succeed.
+      if (run.steps.some((s) => s.tool === "netns" && s.action === "create")) {
+        const skipped = runs.slice(i + 1).flatMap((r) => r.steps);
+        if (skipped.length > 0) {
+          result.failures.push({
+            namespace,
+            steps: skipped,
+            message: `Skipped ${skipped.length} steps: namespace "${namespace}" could not be created`,
+            error,
+          });
+        }
+        return;
+      }
+    }
+  }
+}
+
+/** Applies the plan; never throws for a kernel failure, which is reported in the result instead. */
+export async function applyPlan(executor: Executor, plan: Plan, options: ApplyOptions = {}): Promise<ApplyResult> {
+  const byNamespace = new Map<string, Step[]>();
+  for (const step of plan.steps) {
+    const list = byNamespace.get(step.namespace);
+    if (list === undefined) byNamespace.set(step.namespace, [step]);
+    else list.push(step);
+  }
+  const result: ApplyResult = { applied: [], failures: [] };
+  await mapLimit([...byNamespace.values()], options.concurrency ?? 4, (steps) =>
+    applyNamespace(executor, steps, result, options.signal),
+  );
+  return result;
+}

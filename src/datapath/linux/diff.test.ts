@@ -1,0 +1,211 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+
+import { diffHost } from "./diff.js";
+import { emptyTenant } from "./observe.js";
+import { describeStep, phaseIndex, type Plan } from "./plan.js";
+import { renderHost } from "./render.js";
+import type { ObservedHost } from "./state.js";
+import { appliedScripts, desiredHost, endpoint, NS_A, observedHost, PREFIX, SCRIPT } from "./testFixtures.js";
+
+function lines(plan: Plan): string[] {
+  return plan.steps.map(describeStep);
+}
+
+function inSync() {
+  const want = renderHost(desiredHost());
+  return { want, have: observedHost(want), applied: appliedScripts(want) };
+}
+
+describe("diffHost", () => {
+  it("plans nothing when the kernel is already right", () => {
+    const { want, have, applied } = inSync();
+    const plan = diffHost(want, have, { appliedNft: applied });
+    assert.deepEqual(plan, { steps: [], problems: [] });
+  });
+
+  it("plans a new tenant from scratch in phase order (golden)", () => {
+    const want = renderHost(desiredHost());
+    const have: ObservedHost = {
+      namespaces: [],
+      tenants: [
+        emptyTenant(
+          NS_A,
+          want.tenants[0]!.endpoints.map((e) => ({ hostLink: e.hostLink, netns: e.container.netns, netnsMissing: false, link: null, routes: [] })),
+        ),
+      ],
+      unwanted: [],
+      failures: [],
+    };
+    const c1 = "ip[/var/run/netns/c1]";
+    const c2 = "ip[/var/run/netns/c2]";
+    assert.deepEqual(lines(diffHost(want, have)), [
+      `${NS_A}: create namespace ${NS_A} | netns[host] add ${NS_A}`,
+      `${NS_A}: update sysctls net.ipv6.conf.all.accept_dad, net.ipv6.conf.default.accept_dad, net.bridge.bridge-nf-call-iptables, net.bridge.bridge-nf-call-ip6tables, net.ipv4.ip_forward, net.ipv6.conf.all.forwarding | sysctl[${NS_A}] -w net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0 net.bridge.bridge-nf-call-iptables=1 net.bridge.bridge-nf-call-ip6tables=1 net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1`,
+      `${NS_A}: update loopback | ip[${NS_A}] link set lo up`,
+      `${NS_A}: create bridge nb00000001 | ip[${NS_A}] link add nb00000001 address ${want.tenants[0]!.bridges[0]!.mac} mtu 1450 type bridge mcast_snooping 1`,
+      `${NS_A}: create bridge nb00000001 | ip[${NS_A}] link set nb00000001 up`,
+      `${NS_A}: create address 198.18.1.254/24 on nb00000001 | ip[${NS_A}] addr add 198.18.1.254/24 dev nb00000001`,
+      `${NS_A}: create address fd00:1::fe/64 on nb00000001 | ip[${NS_A}] addr add fd00:1::fe/64 dev nb00000001 nodad`,
+      `${NS_A}: create veth ne0000000001 | ip[${NS_A}] link add ne0000000001 mtu 1450 type veth peer name eth0 address 02:00:00:00:00:01 mtu 1450 netns /var/run/netns/c1`,
+      `${NS_A}: create veth ne0000000001 | ip[${NS_A}] link set ne0000000001 master nb00000001 up`,
+      `${NS_A}: create veth ne0000000002 | ip[${NS_A}] link add ne0000000002 mtu 1450 type veth peer name eth0 address 02:00:00:00:00:02 mtu 1450 netns /var/run/netns/c2`,
+      `${NS_A}: create veth ne0000000002 | ip[${NS_A}] link set ne0000000002 master nb00000001 up`,
+      `${NS_A}: create interface eth0 in /var/run/netns/c1 | ${c1} link set eth0 up`,
+      `${NS_A}: create address 198.18.1.1/24 on eth0 in /var/run/netns/c1 | ${c1} addr add 198.18.1.1/24 dev eth0`,
+      `${NS_A}: create address fd00:1::1/64 on eth0 in /var/run/netns/c1 | ${c1} addr add fd00:1::1/64 dev eth0 nodad`,
+      `${NS_A}: create interface eth0 in /var/run/netns/c2 | ${c2} link set eth0 up`,
+      `${NS_A}: create address 198.18.1.2/24 on eth0 in /var/run/netns/c2 | ${c2} addr add 198.18.1.2/24 dev eth0`,
+      `${NS_A}: create address fd00:1::2/64 on eth0 in /var/run/netns/c2 | ${c2} addr add fd00:1::2/64 dev eth0 nodad`,
+      `${NS_A}: create default route via 198.18.1.254 on eth0 in /var/run/netns/c1 | ${c1} route add default via 198.18.1.254 dev eth0`,
+      `${NS_A}: create default route via fd00:1::fe on eth0 in /var/run/netns/c1 | ${c1} route add default via fd00:1::fe dev eth0`,
+      `${NS_A}: create default route via 198.18.1.254 on eth0 in /var/run/netns/c2 | ${c2} route add default via 198.18.1.254 dev eth0`,
+      `${NS_A}: create default route via fd00:1::fe on eth0 in /var/run/netns/c2 | ${c2} route add default via fd00:1::fe dev eth0`,
+      `${NS_A}: create nft table inet netplugin | nft[${NS_A}] -f -`,
+    ]);
+  });
+
+  it("puts deletions first, from the last phase back, then creations in phase order", () => {
+    const { want, have, applied } = inSync();
+    const tenant = have.tenants[0]!;
+    tenant.bridges.push({ name: "nbstale", mac: "02:00:00:00:00:99", mtu: 1500, up: true, mcastSnooping: true, addresses: [] });
+    tenant.veths.push({ name: "nestale", ifindex: 99, peerIfindex: 3, master: "nbstale", mtu: 1500, up: true });
+    tenant.bridges[0]!.addresses = ["198.18.1.1/24", "fd00:1::fe/64"];
+    tenant.qdiscs.push({ dev: "ne0000000001", kind: "ingress", handle: "ffff:", root: false, shaper: null });
+    const plan = diffHost(want, have, { appliedNft: applied });
+    assert.deepEqual(
+      plan.steps.map((s) => `${s.action} ${s.object}`),
+      [
+        "delete ingress on ne0000000001",
+        "delete veth nestale",
+        "delete address 198.18.1.1/24 on nb00000001",
+        "delete bridge nbstale",
+        "create address 198.18.1.254/24 on nb00000001",
+      ],
+    );
+    const deletes = plan.steps.filter((s) => s.action === "delete").map((s) => phaseIndex(s.phase));
+    assert.deepEqual(deletes, [...deletes].sort((a, b) => b - a));
+  });
+
+  it("changes only what differs on a link (MTU, master, up, MAC) without re-creating it", () => {
+    const { want, have, applied } = inSync();
+    const tenant = have.tenants[0]!;
+    tenant.veths[0]!.mtu = 1500;
+    tenant.veths[0]!.up = false;
+    tenant.containers[0]!.link!.mac = "02:00:00:00:00:77";
+    tenant.bridges[0]!.mcastSnooping = false;
+    tenant.sysctls["net.ipv4.ip_forward"] = "0";
+    assert.deepEqual(
+      diffHost(want, have, { appliedNft: applied }).steps.map((s) => s.args.join(" ")),
+      [
+        "-w net.ipv4.ip_forward=1",
+        "link set nb00000001 type bridge mcast_snooping 1",
+        "link set ne0000000001 mtu 1450 up",
+        "link set eth0 address 02:00:00:00:00:01",
+      ],
+    );
+  });
+
+  it("re-creates a veth whose peer is gone", () => {
+    const { want, have, applied } = inSync();
+    have.tenants[0]!.containers[0]!.link = null;
+    have.tenants[0]!.containers[0]!.routes = [];
+    const steps = diffHost(want, have, { appliedNft: applied }).steps;
+    assert.deepEqual(steps.slice(0, 3).map((s) => `${s.action} ${s.args.slice(0, 3).join(" ")}`), [
+      "delete link del ne0000000001",
+      "create link add ne0000000001",
+      "create link set ne0000000001",
+    ]);
+    assert.equal(steps.filter((s) => s.target.kind === "container").length, 5); // up, 2 addresses, 2 routes
+  });
+
+  it("replaces a changed default route and removes addresses that are no longer wanted", () => {
+    const { want, have, applied } = inSync();
+    const c1 = have.tenants[0]!.containers[0]!;
+    c1.routes = [{ family: 4, via: "198.18.1.1" }, { family: 6, via: "fd00:1::fe" }];
+    c1.link!.addresses.push("198.18.1.99/24");
+    assert.deepEqual(
+      diffHost(want, have, { appliedNft: applied }).steps.map((s) => s.args.join(" ")),
+      [
+        "route del default via 198.18.1.1 dev eth0",
+        "addr del 198.18.1.99/24 dev eth0",
+        "route add default via 198.18.1.254 dev eth0",
+      ],
+    );
+  });
+
+  it("reports a container whose namespace is gone and plans nothing for it", () => {
+    const { want, have, applied } = inSync();
+    have.tenants[0]!.containers[0] = { ...have.tenants[0]!.containers[0]!, netnsMissing: true, link: null, routes: [] };
+    const plan = diffHost(want, have, { appliedNft: applied });
+    assert.deepEqual(plan.steps, []);
+    assert.equal(plan.problems.length, 1);
+    assert.match(plan.problems[0]!.message, /does not exist/);
+  });
+
+  it("refuses to take over an interface in the container that is not our veth's peer", () => {
+    const { want, have, applied } = inSync();
+    have.tenants[0]!.veths.shift();
+    const plan = diffHost(want, have, { appliedNft: applied });
+    assert.deepEqual(plan.steps, []);
+    assert.match(plan.problems[0]!.message, /exists and is not the peer/);
+  });
+
+  it("adds, changes and removes shapers and their ifb", () => {
+    const host = desiredHost();
+    const { want: before } = { want: renderHost(host) };
+    const have = observedHost(before);
+    host.tenants[0]!.endpoints[0] = endpoint(1, { qos: { egressBps: 8_000_000, ingressBps: 4_000_000, burstBytes: 0 } });
+    const withQos = renderHost(host);
+    assert.deepEqual(
+      diffHost(withQos, have, { appliedNft: appliedScripts(withQos) }).steps.map((s) => `${s.tool} ${s.args.join(" ")}`),
+      [
+        "ip link add ni0000000001 mtu 1450 type ifb",
+        "ip link set ni0000000001 up",
+        "tc qdisc replace dev ne0000000001 root handle 1: tbf rate 4000000bit burst 5856b latency 50ms",
+        "tc qdisc replace dev ni0000000001 root handle 1: tbf rate 8000000bit burst 10000b latency 50ms",
+        "tc qdisc add dev ne0000000001 handle ffff: ingress",
+        "tc filter add dev ne0000000001 parent ffff: protocol all prio 1 u32 match u32 0 0 action mirred egress redirect dev ni0000000001",
+      ],
+    );
+    // In sync with QoS: nothing; the burst tc reads back a byte off is still right.
+    const synced = observedHost(withQos);
+    synced.tenants[0]!.qdiscs.find((q) => q.dev === "ni0000000001")!.shaper!.burstBytes = 9_999;
+    assert.deepEqual(diffHost(withQos, synced, { appliedNft: appliedScripts(withQos) }).steps, []);
+    // Back to no QoS: root qdisc, ingress qdisc and ifb go.
+    assert.deepEqual(
+      diffHost(before, synced, { appliedNft: appliedScripts(before) }).steps.map((s) => `${s.action} ${s.object}`),
+      ["delete tbf on ne0000000001", "delete ingress on ne0000000001", "delete ifb ni0000000001"],
+    );
+  });
+
+  it("applies the nft script when the table is missing or the text differs from the last one applied", () => {
+    const { want, have, applied } = inSync();
+    assert.equal(diffHost(want, have).steps.length, 1, "no record (restart): apply once");
+    const step = diffHost(want, have).steps[0]!;
+    assert.deepEqual([step.tool, step.action, step.args, step.stdin], ["nft", "update", ["-f", "-"], SCRIPT]);
+    have.tenants[0]!.nftTable = false;
+    assert.equal(diffHost(want, have, { appliedNft: applied }).steps[0]?.action, "create");
+    have.tenants[0]!.nftTable = true;
+    want.tenants[0]!.nftScript = "";
+    assert.deepEqual(diffHost(want, have, { appliedNft: applied }).steps.map((s) => s.args.join(" ")), [
+      "delete table inet netplugin",
+    ]);
+  });
+
+  it("deletes tenant namespaces of the prefix that are no longer wanted, and only those", () => {
+    const { want, have, applied } = inSync();
+    have.namespaces.push(`${PREFIX}-t-old`, `${PREFIX}-c-1`, "other-t-old");
+    have.unwanted.push({ namespace: `${PREFIX}-t-old`, veths: ["ne0000000009"] });
+    const plan = diffHost(want, have, { appliedNft: applied });
+    assert.deepEqual(lines(plan), [
+      `${PREFIX}-t-old: delete veth ne0000000009 | ip[${PREFIX}-t-old] link del ne0000000009`,
+      `${PREFIX}-t-old: delete namespace ${PREFIX}-t-old | netns[host] del ${PREFIX}-t-old`,
+    ]);
+  });
+
+  it("leaves a tenant that could not be observed alone", () => {
+    const { want } = inSync();
+    assert.deepEqual(diffHost(want, { namespaces: [NS_A], tenants: [], unwanted: [], failures: [] }), { steps: [], problems: [] });
+  });
+});

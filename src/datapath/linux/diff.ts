@@ -1,0 +1,119 @@
+// Pure: rendered HostState + ObservedHost (+ the nft scripts this process applied) → Plan.
+// Anything already right produces no step, so a restarted agent that finds the kernel as
+// it left it plans nothing that disturbs traffic (the one exception is the nft script, see
+// diffNft). Only objects we own are compared: the tenant namespaces of our prefix, every
+// bridge, veth and ifb inside them, and in a container only the interface we made.
+
+import { NFT_TABLE, tenantNamespace } from "../names.js";
+import { diffEndpoint } from "./diffEndpoint.js";
+import type { Plan } from "./plan.js";
+import { StepBuilder } from "./stepBuilder.js";
+import type { HostState, ObservedHost, ObservedTenant, TenantState } from "./state.js";
+
+export interface DiffOptions {
+  /** nft script last applied by this process, per tenant namespace. */
+  appliedNft?: ReadonlyMap<string, string>;
+}
+
+function diffBridges(b: StepBuilder, want: TenantState, have: ObservedTenant): void {
+  if (!have.loopbackUp) b.ip("bridge", "update", "loopback", ["link", "set", "lo", "up"]);
+  const wanted = new Set(want.bridges.map((br) => br.name));
+  for (const stale of have.bridges.filter((br) => !wanted.has(br.name))) {
+    b.ip("bridge", "delete", `bridge ${stale.name}`, ["link", "del", stale.name]);
+  }
+  for (const bridge of want.bridges) {
+    const current = have.bridges.find((br) => br.name === bridge.name);
+    const snooping = bridge.mcastSnooping ? "1" : "0";
+    if (current === undefined) {
+      b.ip("bridge", "create", `bridge ${bridge.name}`, [
+        "link", "add", bridge.name, "address", bridge.mac, "mtu", String(bridge.mtu), "type", "bridge", "mcast_snooping", snooping,
+      ]);
+      b.ip("bridge", "create", `bridge ${bridge.name}`, ["link", "set", bridge.name, "up"]);
+    } else {
+      const set: string[] = [];
+      if (current.mac !== bridge.mac) set.push("address", bridge.mac);
+      if (current.mtu !== bridge.mtu) set.push("mtu", String(bridge.mtu));
+      if (!current.up) set.push("up");
+      if (set.length > 0) b.ip("bridge", "update", `bridge ${bridge.name}`, ["link", "set", bridge.name, ...set]);
+      if (current.mcastSnooping !== bridge.mcastSnooping) {
+        b.ip("bridge", "update", `bridge ${bridge.name}`, ["link", "set", bridge.name, "type", "bridge", "mcast_snooping", snooping]);
+      }
+    }
+    const have_ = current?.addresses ?? [];
+    for (const address of have_.filter((a) => !bridge.addresses.includes(a))) {
+      b.ip("address", "delete", `address ${address} on ${bridge.name}`, ["addr", "del", address, "dev", bridge.name]);
+    }
+    for (const address of bridge.addresses.filter((a) => !have_.includes(a))) {
+      const nodad = address.includes(":") ? ["nodad"] : [];
+      b.ip("address", "create", `address ${address} on ${bridge.name}`, ["addr", "add", address, "dev", bridge.name, ...nodad]);
+    }
+  }
+}
+
+/**
+ * The script is applied when this process has not applied this exact text, or the table is
+ * missing. After a restart the script is therefore sent once more: one atomic transaction that
+ * rebuilds the table, with conntrack (and so established connections) untouched.
+ */
+function diffNft(b: StepBuilder, want: TenantState, have: ObservedTenant, applied: ReadonlyMap<string, string>): void {
+  const object = `nft table inet ${NFT_TABLE}`;
+  if (want.nftScript === "") {
+    if (have.nftTable) b.nft("delete", object, ["delete", "table", "inet", NFT_TABLE]);
+    return;
+  }
+  if (!have.nftTable || applied.get(want.namespace) !== want.nftScript) {
+    b.nft(have.nftTable ? "update" : "create", object, ["-f", "-"], want.nftScript);
+  }
+}
+
+function diffTenant(want: TenantState, have: ObservedTenant, applied: ReadonlyMap<string, string>): StepBuilder {
+  const b = new StepBuilder(want.namespace);
+  if (!have.exists) b.netns("create", ["add", want.namespace]);
+
+  const changed = want.sysctls.filter((s) => have.sysctls[s.key] !== s.value);
+  if (changed.length > 0) {
+    b.sysctl(`sysctls ${changed.map((s) => s.key).join(", ")}`, ["-w", ...changed.map((s) => `${s.key}=${s.value}`)]);
+  }
+
+  diffBridges(b, want, have);
+
+  const wantedLinks = new Set(want.endpoints.map((e) => e.hostLink));
+  for (const stale of have.veths.filter((v) => !wantedLinks.has(v.name))) {
+    b.ip("veth", "delete", `veth ${stale.name}`, ["link", "del", stale.name]);
+  }
+  for (const endpoint of want.endpoints) diffEndpoint(b, have, endpoint);
+  const wantedIfbs = new Set(want.endpoints.flatMap((e) => (e.egressLimit === null ? [] : [e.egressLimit.ifb])));
+  for (const stale of have.ifbs.filter((i) => !wantedIfbs.has(i.name))) {
+    b.ip("veth", "delete", `ifb ${stale.name}`, ["link", "del", stale.name]);
+  }
+
+  diffNft(b, want, have, applied);
+  return b;
+}
+
+/** The plan that makes the kernel match `want`. Tenants that could not be observed get no step. */
+export function diffHost(want: HostState, have: ObservedHost, options: DiffOptions = {}): Plan {
+  const applied = options.appliedNft ?? new Map<string, string>();
+  const plan: Plan = { steps: [], problems: [] };
+  for (const tenant of want.tenants) {
+    const observed = have.tenants.find((t) => t.namespace === tenant.namespace);
+    if (observed === undefined) continue;
+    const b = diffTenant(tenant, observed, applied);
+    plan.steps.push(...b.steps());
+    plan.problems.push(...b.problems);
+  }
+  // Tenant namespaces of our prefix that are no longer wanted go last, whole. Their veths are
+  // deleted first: that removes the container sides at once, where the kernel would tear the
+  // namespace (and so the veths) down only some time after `ip netns del`.
+  const wanted = new Set(want.tenants.map((t) => t.namespace));
+  const start = tenantNamespace(want.prefix, "");
+  for (const namespace of have.namespaces.filter((n) => n.startsWith(start) && !wanted.has(n))) {
+    const b = new StepBuilder(namespace);
+    for (const veth of have.unwanted.find((u) => u.namespace === namespace)?.veths ?? []) {
+      b.ip("veth", "delete", `veth ${veth}`, ["link", "del", veth]);
+    }
+    b.netns("delete", ["del", namespace]);
+    plan.steps.push(...b.steps());
+  }
+  return plan;
+}

@@ -1,0 +1,162 @@
+// Pure: the steps that bring one endpoint (veth pair, container side, shapers) from what
+// was observed to what was rendered. Part of diff.ts, split out by kernel object.
+
+import { TBF_LATENCY } from "./render.js";
+import type { StepBuilder } from "./stepBuilder.js";
+import type { DefaultRoute, EndpointState, ObservedContainer, ObservedTenant, Shaper } from "./state.js";
+
+/** tc stores the burst as a time at the rate, so it reads back a few bytes off. */
+export function sameShaper(observed: Shaper | null, wanted: Shaper): boolean {
+  if (observed === null) return false;
+  const slack = Math.max(2, Math.ceil(wanted.burstBytes * 0.01));
+  return observed.rateBytes === wanted.rateBytes && Math.abs(observed.burstBytes - wanted.burstBytes) <= slack;
+}
+
+function tbfArgs(dev: string, shaper: Shaper): string[] {
+  return [
+    "qdisc", "replace", "dev", dev, "root", "handle", "1:", "tbf",
+    "rate", `${shaper.rateBytes * 8}bit`, "burst", `${shaper.burstBytes}b`, "latency", TBF_LATENCY,
+  ];
+}
+
+function addressArgs(verb: "add" | "del", address: string, dev: string): string[] {
+  // nodad: an IPv6 address is usable at once instead of after ~1 s of duplicate detection.
+  const nodad = verb === "add" && address.includes(":") ? ["nodad"] : [];
+  return ["addr", verb, address, "dev", dev, ...nodad];
+}
+
+/** The endpoint's veth pair exists and its two ends are each other's peer. */
+function isPaired(observed: ObservedTenant, endpoint: EndpointState, container: ObservedContainer): boolean {
+  const veth = observed.veths.find((v) => v.name === endpoint.hostLink);
+  const link = container.link;
+  return (
+    veth !== undefined &&
+    link !== null &&
+    link.kind === "veth" &&
+    link.peerIfindex === veth.ifindex &&
+    veth.peerIfindex === link.ifindex
+  );
+}
+
+/**
+ * Plans one endpoint. Returns false when it planned nothing because the container side cannot be
+ * reached or is not ours (recorded as a problem).
+ */
+export function diffEndpoint(b: StepBuilder, observed: ObservedTenant, endpoint: EndpointState): boolean {
+  const { hostLink, container: want } = endpoint;
+  const name = `endpoint ${endpoint.id}`;
+  const container = observed.containers.find((c) => c.hostLink === hostLink && c.netns === want.netns);
+  if (container === undefined) {
+    b.problem(name, `container namespace "${want.netns}" was not observed`);
+    return false;
+  }
+  if (container.netnsMissing) {
+    b.problem(name, `container namespace "${want.netns}" does not exist`);
+    return false;
+  }
+  const veth = observed.veths.find((v) => v.name === hostLink);
+  const paired = isPaired(observed, endpoint, container);
+  if (!paired && container.link !== null) {
+    b.problem(name, `interface "${want.ifname}" in "${want.netns}" exists and is not the peer of "${hostLink}"`);
+    return false;
+  }
+
+  // --- veth (tenant side) ---
+  if (!paired) {
+    if (veth !== undefined) b.ip("veth", "delete", `veth ${hostLink} (peer gone)`, ["link", "del", hostLink]);
+    b.ip("veth", "create", `veth ${hostLink}`, [
+      "link", "add", hostLink, "mtu", String(endpoint.mtu), "type", "veth",
+      "peer", "name", want.ifname, "address", want.mac, "mtu", String(want.mtu), "netns", want.netns,
+    ]);
+    b.ip("veth", "create", `veth ${hostLink}`, ["link", "set", hostLink, "master", endpoint.bridge, "up"]);
+  } else if (veth !== undefined) {
+    const set: string[] = [];
+    if (veth.mtu !== endpoint.mtu) set.push("mtu", String(endpoint.mtu));
+    if (veth.master !== endpoint.bridge) set.push("master", endpoint.bridge);
+    if (!veth.up) set.push("up");
+    if (set.length > 0) b.ip("veth", "update", `veth ${hostLink}`, ["link", "set", hostLink, ...set]);
+  }
+
+  // --- container side ---
+  const link = paired ? container.link : null;
+  const where = `${want.ifname} in ${want.netns}`;
+  const set: string[] = [];
+  if (link !== null && link.mac !== want.mac) set.push("address", want.mac);
+  if (link !== null && link.mtu !== want.mtu) set.push("mtu", String(want.mtu));
+  if (link === null || !link.up) set.push("up");
+  if (set.length > 0) {
+    b.containerIp("container", link === null ? "create" : "update", `interface ${where}`, want.netns, ["link", "set", want.ifname, ...set]);
+  }
+  const have = link?.addresses ?? [];
+  for (const address of have.filter((a) => !want.addresses.includes(a))) {
+    b.containerIp("container", "delete", `address ${address} on ${where}`, want.netns, addressArgs("del", address, want.ifname));
+  }
+  for (const address of want.addresses.filter((a) => !have.includes(a))) {
+    b.containerIp("container", "create", `address ${address} on ${where}`, want.netns, addressArgs("add", address, want.ifname));
+  }
+  diffRoutes(b, where, want.netns, want.ifname, paired ? container.routes : [], want.routes);
+
+  diffShapers(b, observed, endpoint, !paired);
+  return true;
+}
+
+function diffRoutes(
+  b: StepBuilder,
+  where: string,
+  netns: string,
+  ifname: string,
+  have: DefaultRoute[],
+  want: DefaultRoute[],
+): void {
+  for (const route of have.filter((r) => !want.some((w) => w.family === r.family && w.via === r.via))) {
+    b.containerIp("route", "delete", `default route via ${route.via} on ${where}`, netns, ["route", "del", "default", "via", route.via, "dev", ifname]);
+  }
+  for (const route of want.filter((w) => !have.some((r) => r.family === w.family && r.via === w.via))) {
+    b.containerIp("route", "create", `default route via ${route.via} on ${where}`, netns, ["route", "add", "default", "via", route.via, "dev", ifname]);
+  }
+}
+
+/** Shapers of one endpoint; `fresh` = its veth is created by this plan, so it has no qdisc yet. */
+function diffShapers(b: StepBuilder, observed: ObservedTenant, endpoint: EndpointState, fresh: boolean): void {
+  const { hostLink } = endpoint;
+  const qdiscs = fresh ? [] : observed.qdiscs.filter((q) => q.dev === hostLink);
+  const root = qdiscs.find((q) => q.root);
+
+  // What the container receives: the host link's root qdisc.
+  if (endpoint.ingressLimit !== null) {
+    if (!(root?.kind === "tbf" && sameShaper(root.shaper, endpoint.ingressLimit))) {
+      b.tc(root?.kind === "tbf" ? "update" : "create", `tbf on ${hostLink}`, tbfArgs(hostLink, endpoint.ingressLimit));
+    }
+  } else if (root !== undefined && root.kind !== "noqueue") {
+    b.tc("delete", `${root.kind} on ${hostLink}`, ["qdisc", "del", "dev", hostLink, "root"]);
+  }
+
+  // What the container sends: host link ingress → mirred → ifb whose root is a tbf.
+  const ingress = qdiscs.find((q) => q.kind === "ingress");
+  const egress = endpoint.egressLimit;
+  if (egress === null) {
+    if (ingress !== undefined) b.tc("delete", `ingress on ${hostLink}`, ["qdisc", "del", "dev", hostLink, "ingress"]);
+    return; // its ifb, if any, goes with the stale ifbs (diff.ts)
+  }
+  const ifb = observed.ifbs.find((i) => i.name === egress.ifb);
+  if (ifb === undefined) {
+    b.ip("veth", "create", `ifb ${egress.ifb}`, ["link", "add", egress.ifb, "mtu", String(endpoint.mtu), "type", "ifb"]);
+    b.ip("veth", "create", `ifb ${egress.ifb}`, ["link", "set", egress.ifb, "up"]);
+  } else if (ifb.mtu !== endpoint.mtu || !ifb.up) {
+    b.ip("veth", "update", `ifb ${egress.ifb}`, ["link", "set", egress.ifb, "mtu", String(endpoint.mtu), "up"]);
+  }
+  const ifbRoot = ifb === undefined ? undefined : observed.qdiscs.find((q) => q.dev === egress.ifb && q.root);
+  if (!(ifbRoot?.kind === "tbf" && sameShaper(ifbRoot.shaper, egress.shaper))) {
+    b.tc(ifbRoot?.kind === "tbf" ? "update" : "create", `tbf on ${egress.ifb}`, tbfArgs(egress.ifb, egress.shaper));
+  }
+  const redirects = observed.redirects.filter((r) => r.dev === hostLink);
+  const redirectRight = ingress !== undefined && redirects.length === 1 && redirects[0]!.toDev === egress.ifb;
+  if (!redirectRight) {
+    if (ingress !== undefined) b.tc("delete", `ingress on ${hostLink}`, ["qdisc", "del", "dev", hostLink, "ingress"]);
+    b.tc("create", `ingress on ${hostLink}`, ["qdisc", "add", "dev", hostLink, "handle", "ffff:", "ingress"]);
+    b.tc("create", `redirect ${hostLink} to ${egress.ifb}`, [
+      "filter", "add", "dev", hostLink, "parent", "ffff:", "protocol", "all", "prio", "1",
+      "u32", "match", "u32", "0", "0", "action", "mirred", "egress", "redirect", "dev", egress.ifb,
+    ]);
+  }
+}

@@ -1,0 +1,58 @@
+// Start-up probe: builds one of everything the driver uses inside a throw-away namespace
+// ("<prefix>-probe", removed again, and by cleanup(prefix) if the agent dies meanwhile) and
+// names the first feature the kernel or the tools lack, instead of failing later mid-plan.
+
+import { UpstreamError } from "../../lib/errors.js";
+import { KernelError, type Executor } from "./executor.js";
+
+interface Check {
+  feature: string;
+  argv: string[];
+  netns?: boolean;
+  stdin?: string;
+}
+
+function checks(ns: string): Check[] {
+  const ip = (...args: string[]): string[] => ["ip", "-n", ns, ...args];
+  const tc = (...args: string[]): string[] => ["tc", "-n", ns, ...args];
+  return [
+    { feature: "bridge devices", argv: ip("link", "add", "nbprobe", "type", "bridge", "mcast_snooping", "1") },
+    { feature: "veth devices", argv: ip("link", "add", "neprobe", "type", "veth", "peer", "name", "neprobe2") },
+    { feature: "ifb devices", argv: ip("link", "add", "niprobe", "type", "ifb") },
+    { feature: "tc tbf qdisc", argv: tc("qdisc", "add", "dev", "neprobe", "root", "handle", "1:", "tbf", "rate", "8mbit", "burst", "10kb", "latency", "50ms") },
+    { feature: "tc ingress qdisc", argv: tc("qdisc", "add", "dev", "neprobe", "handle", "ffff:", "ingress") },
+    {
+      feature: "tc u32 filter with mirred action",
+      argv: tc("filter", "add", "dev", "neprobe", "parent", "ffff:", "protocol", "all", "prio", "1", "u32", "match", "u32", "0", "0", "action", "mirred", "egress", "redirect", "dev", "niprobe"),
+    },
+    { feature: "br_netfilter (net.bridge.bridge-nf-call-iptables)", argv: ["sysctl", "-w", "net.bridge.bridge-nf-call-iptables=1"], netns: true },
+    { feature: "nftables inet family", argv: ["nft", "-f", "-"], netns: true, stdin: "table inet netplugin_probe {\n  chain forward { type filter hook forward priority 0; policy accept; ct state established accept; }\n}\n" },
+    { feature: "nsenter --net", argv: ["nsenter", `--net=/var/run/netns/${ns}`, "ip", "link", "show", "lo"] },
+  ];
+}
+
+/**
+ * Checks that this machine can run the driver. Resolves when it can; throws UpstreamError naming the
+ * missing feature (with the tool's error as cause) when it cannot. Leaves nothing behind.
+ */
+export async function probeFeatures(executor: Executor, prefix: string): Promise<void> {
+  const ns = `${prefix}-probe`;
+  await executor.run(["ip", "netns", "del", ns]).catch(() => undefined);
+  try {
+    await executor.run(["ip", "netns", "add", ns]);
+  } catch (error) {
+    throw new UpstreamError(`Cannot use the Linux datapath: network namespaces are not available`, { cause: error });
+  }
+  try {
+    for (const check of checks(ns)) {
+      try {
+        await executor.run(check.argv, { ...(check.netns === true ? { netns: ns } : {}), ...(check.stdin === undefined ? {} : { stdin: check.stdin }) });
+      } catch (error) {
+        const detail = error instanceof KernelError ? `: ${error.stderr.trim().split("\n")[0] ?? ""}` : "";
+        throw new UpstreamError(`Cannot use the Linux datapath: ${check.feature} not available${detail}`, { cause: error });
+      }
+    }
+  } finally {
+    await executor.run(["ip", "netns", "del", ns]).catch(() => undefined);
+  }
+}

@@ -1,0 +1,28 @@
+// The Linux datapath driver: makes one host's kernel (network namespaces, bridges, veths,
+// addresses, routes, tc shapers, nft table) match a DesiredHost. Public API, by name.
+
+export { LinuxDatapath } from "./driver.js";
+export type { ChangeSummary, LinuxDatapathOptions, ReconcileError, ReconcileReport } from "./driver.js";
+export { KernelError, RealExecutor } from "./executor.js";
+export type { Executor, RealExecutorOptions, RunOptions } from "./executor.js";
+export { FakeExecutor } from "./fakeExecutor.js";
+export { probeFeatures } from "./features.js";
+export type { FakeCall, FakeResponse } from "./fakeExecutor.js";
+export { renderHost, tenantSysctls, defaultBurst } from "./render.js";
+export { observeHost } from "./observe.js";
+export { diffHost } from "./diff.js";
+export type { DiffOptions } from "./diff.js";
+export { applyPlan } from "./apply.js";
+export type { ApplyOptions, ApplyResult, StepFailure } from "./apply.js";
+export { describeStep, PHASES } from "./plan.js";
+export type { Action, Phase, Plan, Problem, Step, StepTarget, Tool } from "./plan.js";
+export { gatewayMac, ifbName } from "./addr.js";
+export type {
+  BridgeState,
+  EndpointState,
+  HostState,
+  ObservedHost,
+  ObservedTenant,
+  Shaper,
+  TenantState,
+} from "./state.js";

@@ -1,0 +1,135 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+
+import { KernelError } from "./executor.js";
+import { FakeExecutor } from "./fakeExecutor.js";
+import { observeHost } from "./observe.js";
+import { renderHost } from "./render.js";
+import { desiredHost, endpoint, NS_A, PREFIX } from "./testFixtures.js";
+
+// Trimmed from what iproute2 6.1 / nft 1.0.6 print.
+const LINKS = JSON.stringify([
+  { ifindex: 1, ifname: "lo", flags: ["LOOPBACK", "UP", "LOWER_UP"], mtu: 65536, address: "00:00:00:00:00:00", addr_info: [{ family: "inet", local: "127.0.0.1", prefixlen: 8, scope: "host" }] },
+  {
+    ifindex: 2, ifname: "nb00000001", flags: ["BROADCAST", "MULTICAST", "UP", "LOWER_UP"], mtu: 1450, address: "02:AD:8F:12:8B:16",
+    linkinfo: { info_kind: "bridge", info_data: { mcast_snooping: 1, stp_state: 0 } },
+    addr_info: [
+      { family: "inet", local: "198.18.1.254", prefixlen: 24, scope: "global", label: "nb00000001" },
+      { family: "inet6", local: "fd00:1::fe", prefixlen: 64, scope: "global", nodad: true },
+      { family: "inet6", local: "fe80::ff:fe00:1", prefixlen: 64, scope: "link" },
+    ],
+  },
+  {
+    ifindex: 3, link_index: 2, ifname: "ne0000000001", flags: ["BROADCAST", "MULTICAST", "UP", "LOWER_UP"], mtu: 1450, master: "nb00000001",
+    address: "7e:c4:5a:cc:58:66", link_netnsid: 0, linkinfo: { info_kind: "veth", info_slave_kind: "bridge" }, addr_info: [],
+  },
+  { ifindex: 4, ifname: "ni0000000001", flags: ["BROADCAST", "NOARP"], mtu: 1450, linkinfo: { info_kind: "ifb" }, addr_info: [] },
+]);
+const QDISCS = JSON.stringify([
+  { kind: "noqueue", handle: "0:", dev: "lo", root: true, refcnt: 2, options: {} },
+  { kind: "tbf", handle: "1:", dev: "ne0000000001", root: true, refcnt: 3, options: { rate: 500000, burst: 5856, lat: 50000 } },
+  { kind: "ingress", handle: "ffff:", dev: "ne0000000001", parent: "ffff:fff1", options: {} },
+]);
+const FILTERS = JSON.stringify([
+  { parent: "ffff:", protocol: "all", pref: 1, kind: "u32", chain: 0 },
+  {
+    parent: "ffff:", protocol: "all", pref: 1, kind: "u32", chain: 0,
+    options: { fh: "800::800", actions: [{ order: 1, kind: "mirred", mirred_action: "redirect", direction: "egress", to_dev: "ni0000000001" }] },
+  },
+]);
+const NFT = JSON.stringify({
+  nftables: [{ metainfo: { version: "1.0.6", json_schema_version: 1 } }, { table: { family: "inet", name: "netplugin", handle: 1 } }],
+});
+const C1_LINKS = JSON.stringify([
+  { ifindex: 1, ifname: "lo", flags: ["LOOPBACK"], mtu: 65536, addr_info: [] },
+  {
+    ifindex: 2, link_index: 3, ifname: "eth0", flags: ["BROADCAST", "MULTICAST", "UP", "LOWER_UP"], mtu: 1450, address: "02:00:00:00:00:01",
+    linkinfo: { info_kind: "veth" },
+    addr_info: [
+      { family: "inet", local: "198.18.1.1", prefixlen: 24, scope: "global" },
+      { family: "inet6", local: "fd00:1:0::1", prefixlen: 64, scope: "global" },
+    ],
+  },
+]);
+const C1_ROUTES = JSON.stringify([
+  { dst: "default", gateway: "198.18.1.254", dev: "eth0", flags: [] },
+  { dst: "198.18.1.0/24", dev: "eth0", protocol: "kernel", scope: "link", prefsrc: "198.18.1.1", flags: [] },
+  { type: "local", dst: "198.18.1.1", table: "local", dev: "eth0", protocol: "kernel", scope: "host", flags: [] },
+  { dst: "default", gateway: "fd00:1::fe", dev: "eth0", metric: 1024, flags: [], pref: "medium" },
+  { dst: "default", gateway: "198.18.9.1", dev: "eth1", flags: [] },
+]);
+
+function scripted(): FakeExecutor {
+  const sysctls = [
+    "net.ipv6.conf.all.accept_dad = 0",
+    "net.ipv6.conf.default.accept_dad = 0",
+    "net.bridge.bridge-nf-call-iptables = 1",
+    "net.bridge.bridge-nf-call-ip6tables = 1",
+    "net.ipv4.ip_forward = 1",
+    "net.ipv6.conf.all.forwarding = 1",
+  ].join("\n");
+  return new FakeExecutor()
+    .on("ip -json netns list", { stdout: JSON.stringify([{ name: NS_A }, { name: `${PREFIX}-t-old` }, { name: `${PREFIX}-c-1` }, { name: "other" }]) })
+    .on(`ip -n ${NS_A} -json -d addr show`, { stdout: LINKS })
+    .on(`ip -n ${PREFIX}-t-old -json -d link show`, { stdout: LINKS })
+    .on(/^ip netns exec \S+ sysctl -e /, { stdout: `${sysctls}\n` })
+    .on(`tc -n ${NS_A} -json qdisc show`, { stdout: QDISCS })
+    .on(`tc -n ${NS_A} -json -batch -`, { stdout: `${FILTERS}\n` })
+    .on(`ip netns exec ${NS_A} nft -j list tables`, { stdout: NFT })
+    .on("nsenter --net=/var/run/netns/c1 ip -json -d -batch -", { stdout: `${C1_LINKS}\n${C1_ROUTES}\n` })
+    .on("nsenter --net=/var/run/netns/c2 ip -json -d -batch -", {
+      stderr: "nsenter: cannot open /var/run/netns/c2: No such file or directory",
+    });
+}
+
+describe("observeHost", () => {
+  it("reads links, addresses, qdiscs, redirects, nft table and container sides into ObservedTenant", async () => {
+    const fake = scripted();
+    const observed = await observeHost(fake, renderHost(desiredHost()));
+    assert.deepEqual(observed.namespaces, [NS_A, `${PREFIX}-t-old`]);
+    assert.deepEqual(observed.failures, []);
+    assert.deepEqual(observed.unwanted, [{ namespace: `${PREFIX}-t-old`, veths: ["ne0000000001"] }]);
+    const t = observed.tenants[0]!;
+    assert.equal(t.exists, true);
+    assert.equal(t.loopbackUp, true);
+    assert.equal(t.sysctls["net.ipv4.ip_forward"], "1");
+    assert.deepEqual(t.bridges, [
+      { name: "nb00000001", mac: "02:ad:8f:12:8b:16", mtu: 1450, up: true, mcastSnooping: true, addresses: ["198.18.1.254/24", "fd00:1::fe/64"] },
+    ]);
+    assert.deepEqual(t.veths, [{ name: "ne0000000001", ifindex: 3, peerIfindex: 2, master: "nb00000001", mtu: 1450, up: true }]);
+    assert.deepEqual(t.ifbs, [{ name: "ni0000000001", mtu: 1450, up: false }]);
+    assert.deepEqual(t.qdiscs[1], { dev: "ne0000000001", kind: "tbf", handle: "1:", root: true, shaper: { rateBytes: 500000, burstBytes: 5856 } });
+    assert.deepEqual(t.redirects, [{ dev: "ne0000000001", toDev: "ni0000000001" }]);
+    assert.equal(t.nftTable, true);
+    assert.deepEqual(t.containers[0], {
+      hostLink: "ne0000000001",
+      netns: "/var/run/netns/c1",
+      netnsMissing: false,
+      link: { ifname: "eth0", ifindex: 2, peerIfindex: 3, kind: "veth", mac: "02:00:00:00:00:01", mtu: 1450, up: true, addresses: ["198.18.1.1/24", "fd00:1::1/64"] },
+      routes: [{ family: 4, via: "198.18.1.254" }, { family: 6, via: "fd00:1::fe" }],
+    });
+    assert.deepEqual(t.containers[1], { hostLink: "ne0000000002", netns: "/var/run/netns/c2", netnsMissing: true, link: null, routes: [] });
+    assert.equal(fake.calls.find((c) => c.argv[0] === "tc" && c.argv.includes("-batch"))?.stdin, "filter show dev ne0000000001 ingress\n");
+  });
+
+  it("observes a tenant whose namespace does not exist as empty, containers included", async () => {
+    const fake = new FakeExecutor()
+      .on("ip -json netns list", { stdout: "" })
+      .on(/^nsenter/, { stdout: `${JSON.stringify([{ ifindex: 1, ifname: "lo", flags: [], mtu: 65536 }])}\n[]\n` });
+    const observed = await observeHost(fake, renderHost(desiredHost()));
+    assert.equal(observed.tenants[0]!.exists, false);
+    assert.equal(observed.tenants[0]!.containers[0]!.link, null);
+    assert.ok(fake.commands().every((c) => c.startsWith("nsenter") || c === "ip -json netns list"));
+  });
+
+  it("turns output it cannot parse into a failure of that tenant, not a throw", async () => {
+    const host = desiredHost();
+    host.tenants[0]!.endpoints = [endpoint(1)];
+    const fake = scripted().on(`ip -n ${NS_A} -json -d addr show`, { stdout: '[{"ifname": 3}]' });
+    const observed = await observeHost(fake, renderHost(host));
+    assert.equal(observed.tenants.length, 0);
+    assert.equal(observed.failures.length, 1);
+    assert.ok(observed.failures[0]!.error instanceof KernelError);
+    assert.match(observed.failures[0]!.error.message, /unexpected output/);
+  });
+});

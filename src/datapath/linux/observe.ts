@@ -1,0 +1,225 @@
+// Reads what the kernel holds into ObservedHost, touching only what we own: tenant
+// namespaces of our prefix (every link in them is ours), and in each container namespace
+// only the interface a desired endpoint names. Read-only: nothing here changes the kernel.
+
+import { NFT_TABLE, tenantNamespace } from "../names.js";
+import { KernelError, type Executor } from "./executor.js";
+import { mapLimit } from "./mapLimit.js";
+import {
+  defaultRoutes,
+  hasNftTable,
+  linkAddresses,
+  linkKind,
+  linkMac,
+  linkUp,
+  parseLinks,
+  parseNetnsList,
+  parseQdiscs,
+  parseRedirects,
+  parseRoutes,
+  parseSysctls,
+  splitBatchJson,
+} from "./parse.js";
+import type {
+  EndpointState,
+  HostState,
+  ObservedContainer,
+  ObservedHost,
+  ObservedRedirect,
+  ObservedTenant,
+  TenantState,
+} from "./state.js";
+
+export interface ObserveOptions {
+  /** Tenants read at the same time; default 4. */
+  concurrency?: number;
+  signal?: AbortSignal;
+}
+
+/** Every namespace name `ip netns list` shows. */
+export async function listNamespaces(executor: Executor, signal?: AbortSignal): Promise<string[]> {
+  const argv = ["ip", "-json", "netns", "list"];
+  return parseNetnsList(await executor.run(argv, { signal }), argv);
+}
+
+/** Tenant namespaces of this prefix that exist now. */
+export async function listTenantNamespaces(executor: Executor, prefix: string, signal?: AbortSignal): Promise<string[]> {
+  const start = tenantNamespace(prefix, "");
+  return (await listNamespaces(executor, signal)).filter((name) => name.startsWith(start)).sort();
+}
+
+/** ip, run inside a container's namespace given by path. */
+function containerIp(path: string, args: string[]): string[] {
+  return ["nsenter", `--net=${path}`, "ip", ...args];
+}
+
+function isMissingNamespace(error: unknown): boolean {
+  // "nsenter: cannot open PATH: No such file or directory", or a path that is no namespace
+  // (a bind mount already gone): "reassociate to namespace 'ns/net' failed: Invalid argument".
+  return error instanceof KernelError && /nsenter: (cannot open|reassociate)/.test(error.stderr);
+}
+
+export async function observeContainer(
+  executor: Executor,
+  endpoint: EndpointState,
+  signal?: AbortSignal,
+): Promise<ObservedContainer> {
+  const { netns, ifname } = endpoint.container;
+  const argv = containerIp(netns, ["-json", "-d", "-batch", "-"]);
+  let stdout: string;
+  try {
+    stdout = await executor.run(argv, { stdin: "addr show\nroute show table all\n", signal });
+  } catch (error) {
+    if (isMissingNamespace(error)) {
+      return { hostLink: endpoint.hostLink, netns, netnsMissing: true, link: null, routes: [] };
+    }
+    throw error;
+  }
+  const [linkText, routeText] = splitBatchJson(stdout, 2, argv);
+  const link = parseLinks(linkText!, argv).find((l) => l.ifname === ifname);
+  return {
+    hostLink: endpoint.hostLink,
+    netns,
+    netnsMissing: false,
+    link:
+      link === undefined
+        ? null
+        : {
+            ifname,
+            ifindex: link.ifindex,
+            peerIfindex: link.link_index ?? null,
+            kind: linkKind(link),
+            mac: linkMac(link),
+            mtu: link.mtu,
+            up: linkUp(link),
+            addresses: linkAddresses(link),
+          },
+    routes: link === undefined ? [] : defaultRoutes(parseRoutes(routeText!, argv), ifname),
+  };
+}
+
+async function readRedirects(
+  executor: Executor,
+  namespace: string,
+  devs: string[],
+  signal?: AbortSignal,
+): Promise<ObservedRedirect[]> {
+  if (devs.length === 0) return [];
+  const argv = ["tc", "-n", namespace, "-json", "-batch", "-"];
+  const stdout = await executor.run(argv, { stdin: devs.map((d) => `filter show dev ${d} ingress\n`).join(""), signal });
+  const docs = splitBatchJson(stdout, devs.length, argv);
+  return devs.flatMap((dev, i) => parseRedirects(dev, docs[i]!, argv));
+}
+
+/** An ObservedTenant for a namespace that does not exist yet. */
+export function emptyTenant(namespace: string, containers: ObservedContainer[] = []): ObservedTenant {
+  return {
+    namespace,
+    exists: false,
+    sysctls: {},
+    loopbackUp: false,
+    bridges: [],
+    veths: [],
+    ifbs: [],
+    qdiscs: [],
+    redirects: [],
+    containers,
+    nftTable: false,
+  };
+}
+
+/** Reads one tenant namespace (and the containers its endpoints name). */
+export async function observeTenant(
+  executor: Executor,
+  tenant: TenantState,
+  exists: boolean,
+  signal?: AbortSignal,
+): Promise<ObservedTenant> {
+  const ns = tenant.namespace;
+  const containers = Promise.all(tenant.endpoints.map((e) => observeContainer(executor, e, signal)));
+  if (!exists) return emptyTenant(ns, await containers);
+
+  const linkArgv = ["ip", "-n", ns, "-json", "-d", "addr", "show"];
+  const qdiscArgv = ["tc", "-n", ns, "-json", "qdisc", "show"];
+  const nftArgv = ["nft", "-j", "list", "tables"];
+  const [linkText, sysctlText, qdiscText, nftText] = await Promise.all([
+    executor.run(linkArgv, { signal }),
+    executor.run(["sysctl", "-e", ...tenant.sysctls.map((s) => s.key)], { netns: ns, signal }),
+    executor.run(qdiscArgv, { signal }),
+    executor.run(nftArgv, { netns: ns, signal }),
+  ]);
+  const links = parseLinks(linkText, linkArgv);
+  const qdiscs = parseQdiscs(qdiscText, qdiscArgv);
+  const veths = links.filter((l) => linkKind(l) === "veth");
+  const ingressDevs = veths
+    .map((v) => v.ifname)
+    .filter((dev) => qdiscs.some((q) => q.dev === dev && q.kind === "ingress"));
+
+  return {
+    namespace: ns,
+    exists: true,
+    sysctls: parseSysctls(sysctlText),
+    loopbackUp: links.some((l) => l.ifname === "lo" && linkUp(l)),
+    bridges: links
+      .filter((l) => linkKind(l) === "bridge")
+      .map((l) => ({
+        name: l.ifname,
+        mac: linkMac(l),
+        mtu: l.mtu,
+        up: linkUp(l),
+        mcastSnooping: l.linkinfo?.info_data?.mcast_snooping !== 0,
+        addresses: linkAddresses(l),
+      })),
+    veths: veths.map((l) => ({
+      name: l.ifname,
+      ifindex: l.ifindex,
+      peerIfindex: l.link_index ?? null,
+      master: l.master ?? null,
+      mtu: l.mtu,
+      up: linkUp(l),
+    })),
+    ifbs: links.filter((l) => linkKind(l) === "ifb").map((l) => ({ name: l.ifname, mtu: l.mtu, up: linkUp(l) })),
+    qdiscs,
+    redirects: await readRedirects(executor, ns, ingressDevs, signal),
+    containers: await containers,
+    nftTable: hasNftTable(nftText, "inet", NFT_TABLE, nftArgv),
+  };
+}
+
+/** Reads the kernel state of every wanted tenant; a tenant that cannot be read is a failure, not a throw. */
+export async function observeHost(
+  executor: Executor,
+  wanted: HostState,
+  options: ObserveOptions = {},
+): Promise<ObservedHost> {
+  const namespaces = await listTenantNamespaces(executor, wanted.prefix, options.signal);
+  const existing = new Set(namespaces);
+  const observed: ObservedHost = { namespaces, tenants: [], unwanted: [], failures: [] };
+  const wantedNames = new Set(wanted.tenants.map((t) => t.namespace));
+  await mapLimit(
+    namespaces.filter((ns) => !wantedNames.has(ns)),
+    options.concurrency ?? 4,
+    async (namespace) => {
+      const argv = ["ip", "-n", namespace, "-json", "-d", "link", "show"];
+      // Unreadable: the namespace is deleted anyway, only not its veths first.
+      const text = await executor.run(argv, { signal: options.signal }).catch(() => "[]");
+      const veths = parseLinks(text, argv).filter((l) => linkKind(l) === "veth").map((l) => l.ifname);
+      observed.unwanted.push({ namespace, veths });
+    },
+  );
+  await mapLimit(wanted.tenants, options.concurrency ?? 4, async (tenant) => {
+    try {
+      observed.tenants.push(await observeTenant(executor, tenant, existing.has(tenant.namespace), options.signal));
+    } catch (error) {
+      observed.failures.push({
+        namespace: tenant.namespace,
+        error: error instanceof Error ? error : new Error(String(error)),
+      });
+    }
+  });
+  const byNamespace = (a: { namespace: string }, b: { namespace: string }): number =>
+    a.namespace < b.namespace ? -1 : a.namespace > b.namespace ? 1 : 0;
+  observed.tenants.sort(byNamespace);
+  observed.unwanted.sort(byNamespace);
+  return observed;
+}

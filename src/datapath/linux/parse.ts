@@ -1,0 +1,185 @@
+// Schemas for what ip, tc, nft and sysctl print, and parsers that turn it into the
+// observed-state objects. Output that does not fit the schema is a KernelError naming
+// the command, never a half-read state.
+
+import { z } from "zod";
+
+import { canonicalIp, canonicalMac, familyOf } from "./addr.js";
+import { KernelError } from "./executor.js";
+import type { DefaultRoute, ObservedQdisc, ObservedRedirect } from "./state.js";
+
+const AddrInfo = z.object({
+  family: z.string(),
+  local: z.string(),
+  prefixlen: z.number(),
+  scope: z.string().optional(),
+});
+
+/** One entry of `ip -json -d addr show` (also fits `ip -json -d link show`). */
+export const IpLink = z.object({
+  ifindex: z.number(),
+  link_index: z.number().optional(),
+  ifname: z.string(),
+  flags: z.array(z.string()).default([]),
+  mtu: z.number(),
+  master: z.string().optional(),
+  address: z.string().optional(),
+  linkinfo: z
+    .object({
+      info_kind: z.string().optional(),
+      info_data: z.object({ mcast_snooping: z.number().optional() }).optional(),
+    })
+    .optional(),
+  addr_info: z.array(AddrInfo).default([]),
+});
+export type IpLink = z.infer<typeof IpLink>;
+
+/** One entry of `ip -json route show table all`. */
+export const IpRoute = z.object({
+  dst: z.string(),
+  gateway: z.string().optional(),
+  dev: z.string().optional(),
+  table: z.string().optional(),
+  type: z.string().optional(),
+  metric: z.number().optional(),
+});
+export type IpRoute = z.infer<typeof IpRoute>;
+
+const TcQdisc = z.object({
+  kind: z.string(),
+  handle: z.string(),
+  dev: z.string(),
+  root: z.boolean().optional(),
+  options: z.object({ rate: z.number().optional(), burst: z.number().optional() }).optional(),
+});
+
+const TcFilter = z.object({
+  kind: z.string().optional(),
+  options: z
+    .object({
+      actions: z.array(z.object({ kind: z.string(), to_dev: z.string().optional() })).optional(),
+    })
+    .optional(),
+});
+
+const NftTables = z.object({
+  nftables: z.array(z.object({ table: z.object({ family: z.string(), name: z.string() }).optional() })),
+});
+
+const NetnsList = z.array(z.object({ name: z.string() }));
+
+function fail(argv: string[], what: string): never {
+  throw new KernelError(argv, 0, `unexpected output: ${what}`);
+}
+
+function parseWith<T>(schema: z.ZodType<T>, text: string, argv: string[]): T {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    fail(argv, `not JSON: ${text.slice(0, 200)}`);
+  }
+  const result = schema.safeParse(json);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    fail(argv, `${issue?.path.join(".") ?? ""}: ${issue?.message ?? "invalid"}`);
+  }
+  return result.data;
+}
+
+/**
+ * Splits the output of `ip -json -batch` / `tc -json -batch`: each command prints one JSON
+ * document on its own line. Returns exactly `count` documents or throws.
+ */
+export function splitBatchJson(text: string, count: number, argv: string[]): string[] {
+  const lines = text.split("\n").filter((line) => line.trim() !== "");
+  if (lines.length !== count) fail(argv, `expected ${count} JSON documents, got ${lines.length}`);
+  return lines;
+}
+
+/** `ip -json netns list` (prints nothing at all when there is no namespace). */
+export function parseNetnsList(text: string, argv: string[]): string[] {
+  if (text.trim() === "") return [];
+  return parseWith(NetnsList, text, argv).map((n) => n.name);
+}
+
+export function parseLinks(text: string, argv: string[]): IpLink[] {
+  return parseWith(z.array(IpLink), text, argv);
+}
+
+export function parseRoutes(text: string, argv: string[]): IpRoute[] {
+  return parseWith(z.array(IpRoute), text, argv);
+}
+
+/** Global-scope addresses of a link as canonical "addr/len" (link-local and host scope are the kernel's). */
+export function linkAddresses(link: IpLink): string[] {
+  return link.addr_info
+    .filter((a) => (a.family === "inet" || a.family === "inet6") && (a.scope ?? "global") === "global")
+    .map((a) => `${canonicalIp(a.local) ?? a.local}/${a.prefixlen}`);
+}
+
+export function linkMac(link: IpLink): string {
+  return canonicalMac(link.address ?? "") ?? (link.address ?? "");
+}
+
+export function linkUp(link: IpLink): boolean {
+  return link.flags.includes("UP");
+}
+
+export function linkKind(link: IpLink): string {
+  return link.linkinfo?.info_kind ?? "";
+}
+
+/** Default routes with a gateway through `dev` in the main table. */
+export function defaultRoutes(routes: IpRoute[], dev: string): DefaultRoute[] {
+  return routes
+    .filter(
+      (r) =>
+        r.dev === dev &&
+        (r.dst === "default" || r.dst === "0.0.0.0/0" || r.dst === "::/0") &&
+        r.gateway !== undefined &&
+        (r.table === undefined || r.table === "main") &&
+        (r.type === undefined || r.type === "unicast"),
+    )
+    .map((r) => {
+      const via = canonicalIp(r.gateway!) ?? r.gateway!;
+      return { family: familyOf(via), via };
+    });
+}
+
+export function parseQdiscs(text: string, argv: string[]): ObservedQdisc[] {
+  return parseWith(z.array(TcQdisc), text, argv).map((q) => ({
+    dev: q.dev,
+    kind: q.kind,
+    handle: q.handle,
+    root: q.root === true,
+    shaper:
+      q.kind === "tbf" && q.options?.rate !== undefined && q.options.burst !== undefined
+        ? { rateBytes: q.options.rate, burstBytes: q.options.burst }
+        : null,
+  }));
+}
+
+/** Mirred redirects among the filters `tc -json filter show dev DEV ingress` printed. */
+export function parseRedirects(dev: string, text: string, argv: string[]): ObservedRedirect[] {
+  return parseWith(z.array(TcFilter), text, argv).flatMap((f) =>
+    (f.options?.actions ?? [])
+      .filter((a) => a.kind === "mirred" && a.to_dev !== undefined)
+      .map((a) => ({ dev, toDev: a.to_dev! })),
+  );
+}
+
+/** Whether `nft -j list tables` shows the table. */
+export function hasNftTable(text: string, family: string, name: string, argv: string[]): boolean {
+  return parseWith(NftTables, text, argv).nftables.some((e) => e.table?.family === family && e.table.name === name);
+}
+
+/** `sysctl -e k1 k2 …` prints "key = value" lines. */
+export function parseSysctls(text: string): Record<string, string> {
+  const values: Record<string, string> = {};
+  for (const line of text.split("\n")) {
+    const eq = line.indexOf(" = ");
+    if (eq > 0) values[line.slice(0, eq).trim()] = line.slice(eq + 3).trim();
+  }
+  return values;
+}

@@ -1,0 +1,60 @@
+// A Plan is what diff() decided and apply() carries out: ordered steps, each one kernel
+// command (one line of an ip/tc batch, or one nft/sysctl/netns call), plus the problems
+// that kept diff from planning something (a container namespace that is gone).
+
+/** Creation order; deletions run first, in the reverse order. */
+export const PHASES = ["namespace", "sysctl", "bridge", "address", "veth", "container", "route", "qdisc", "nft"] as const;
+export type Phase = (typeof PHASES)[number];
+
+export type Action = "create" | "update" | "delete";
+
+/**
+ * Where a step runs. `namespace`: a named tenant namespace (ip -n / tc -n / ip netns exec);
+ * `container`: a namespace given by path (nsenter --net=PATH); `host`: the agent's own namespace.
+ */
+export type StepTarget = { kind: "host" } | { kind: "namespace"; name: string } | { kind: "container"; path: string };
+
+/**
+ * ip / tc: args is one batch line ("link add …"); consecutive steps with the same tool and target
+ * run as one `-batch -`. netns: `ip netns ARGS`. sysctl: `sysctl ARGS` in the target namespace.
+ * nft: `nft ARGS` in the target namespace, with stdin.
+ */
+export type Tool = "ip" | "tc" | "sysctl" | "nft" | "netns";
+
+export interface Step {
+  /** The tenant namespace this step belongs to: steps of one namespace run in order, apart from the others. */
+  namespace: string;
+  phase: Phase;
+  action: Action;
+  /** What changes, for reports and logs: "bridge nb1a2b3c4d", "address 10.1.1.254/24 on nb1a2b3c4d". */
+  object: string;
+  tool: Tool;
+  target: StepTarget;
+  args: string[];
+  stdin?: string;
+}
+
+/** Something diff could not plan; the agent should retry later. */
+export interface Problem {
+  namespace: string;
+  object: string;
+  message: string;
+}
+
+export interface Plan {
+  steps: Step[];
+  problems: Problem[];
+}
+
+const PHASE_INDEX = new Map<Phase, number>(PHASES.map((p, i) => [p, i]));
+
+export function phaseIndex(phase: Phase): number {
+  return PHASE_INDEX.get(phase)!;
+}
+
+/** One step per line, for logs and golden tests: "ns: delete veth ne01 | ip[ns] link del ne01". */
+export function describeStep(step: Step): string {
+  const where =
+    step.target.kind === "host" ? "host" : step.target.kind === "namespace" ? step.target.name : step.target.path;
+  return `${step.namespace}: ${step.action} ${step.object} | ${step.tool}[${where}] ${step.args.join(" ")}`;
+}
