@@ -110,6 +110,14 @@ export const CniErrorCode = {
   AgentInternal: 100,
   /** Plugin-specific: the agent's answer was not a CniResponse. */
   AgentProtocol: 101,
+  /** Plugin-specific: netmaster does not know the tenant, network or group asked for. */
+  UnknownNetwork: 102,
+  /** Plugin-specific: the request clashes with current state (address taken, pool exhausted, already attached). */
+  Conflict: 103,
+  /** Plugin-specific: netmaster refused the request as invalid (the message says why). */
+  Rejected: 104,
+  /** Plugin-specific: the kernel could not be configured; nothing was left behind. */
+  DatapathFailed: 105,
 } as const;
 
 export type CniErrorCode = (typeof CniErrorCode)[keyof typeof CniErrorCode];

@@ -1,0 +1,157 @@
+// netplugin, the host agent: registers its host, follows netmaster's state,
+// keeps the host's datapath and DNS converged to it, and serves the CNI
+// executable on a unix socket. Wiring only; each part lives in its own module.
+
+import { readFileSync } from "node:fs";
+import type { Server } from "node:http";
+import { Hono } from "hono";
+import type { Logger } from "pino";
+import { hostPrefix } from "../datapath/names.js";
+import { LinuxDatapath, RealExecutor, probeFeatures } from "../datapath/linux/index.js";
+import { endpointKey } from "../master/keys.js";
+import type { EndpointState } from "../master/records.js";
+import { VERSION_INFO } from "../master/version.js";
+import { compilePolicy } from "../policy/index.js";
+import { AttachmentStore } from "./attachments.js";
+import { CniHandler } from "./cni-handler.js";
+import type { TenantDns } from "./compile.js";
+import { DnsSupervisor } from "./dns/index.js";
+import { listenOnSocket } from "./local-api.js";
+import { MasterClient, sleep } from "./master-client.js";
+import { StateMirror } from "./mirror.js";
+import { Reconciler } from "./reconciler.js";
+
+export interface AgentOptions {
+  host: string;
+  netmasterUrls: string[];
+  vtepIP: string;
+  socketPath: string;
+  stateDir: string;
+  mtu: number;
+  log: Logger;
+}
+
+/** Nameservers of the host, for names the tenant DNS does not know. Loopback resolvers are useless inside a tenant. */
+function hostResolvers(): string[] {
+  for (const file of ["/run/systemd/resolve/resolv.conf", "/etc/resolv.conf"]) {
+    try {
+      const servers = readFileSync(file, "utf8")
+        .split("\n")
+        .map((l) => /^\s*nameserver\s+(\S+)/.exec(l)?.[1])
+        .filter((s): s is string => s !== undefined && !s.startsWith("127.") && s !== "::1");
+      if (servers.length > 0) return servers;
+    } catch {
+      // try the next file
+    }
+  }
+  return [];
+}
+
+export class Agent {
+  private readonly abort = new AbortController();
+
+  private constructor(
+    private readonly o: AgentOptions,
+    private readonly mirror: StateMirror,
+    private readonly reconciler: Reconciler,
+    private readonly dns: DnsSupervisor,
+    private readonly server: Server,
+  ) {}
+
+  static async start(o: AgentOptions): Promise<Agent> {
+    const { log } = o;
+    const prefix = hostPrefix(o.host);
+    const executor = new RealExecutor();
+    await probeFeatures(executor, prefix);
+
+    const master = new MasterClient(o.netmasterUrls);
+    const attachments = new AttachmentStore(o.stateDir);
+    const pending = new Map<string, EndpointState>();
+    const mirror = new StateMirror(master, (err) => log.warn({ err: err.message }, "state stream interrupted; reconnecting"));
+    const datapath = new LinuxDatapath(executor, { logger: log });
+    const dns = new DnsSupervisor({ log });
+    const upstream = hostResolvers();
+    const dnsNamespaces = new Set<string>();
+    const applyDns = (tenants: TenantDns[]) => {
+      const wanted = new Set(tenants.map((t) => t.namespace));
+      for (const ns of dnsNamespaces) if (!wanted.has(ns)) (dns.remove(ns), dnsNamespaces.delete(ns));
+      for (const t of tenants) {
+        if (t.addresses.length === 0) continue;
+        dns.ensure(t.namespace, { addresses: t.addresses, records: t.records, upstream });
+        dnsNamespaces.add(t.namespace);
+      }
+    };
+
+    const reconciler = new Reconciler({
+      view: mirror,
+      attachments,
+      pending,
+      ctx: { host: o.host, prefix, mtu: o.mtu },
+      datapath: {
+        reconcile: async (desired) => {
+          const report = await datapath.reconcile(desired);
+          return { errors: report.errors.map((e) => ({ namespace: e.namespace, objects: e.objects, message: e.message })) };
+        },
+      },
+      dns: { apply: applyDns },
+      nftScriptFor: (input) => compilePolicy(input).script,
+      forget: (orphans) => {
+        // Endpoints netmaster deleted while we were away (or behind our back): their kernel objects are gone now.
+        if (!mirror.synced) return;
+        for (const a of orphans) {
+          if (pending.has(a.endpointId)) continue;
+          attachments.delete(a.containerId, a.ifname);
+          log.info({ endpoint: a.endpointId }, "forgot endpoint netmaster no longer has");
+        }
+      },
+      log,
+    });
+
+    mirror.onChange(() => {
+      for (const id of pending.keys()) if (mirror.get(endpointKey(id))) pending.delete(id);
+      if (mirror.synced) reconciler.trigger();
+    });
+    mirror.start();
+
+    const cni = new CniHandler({ host: o.host, master, attachments, pending, reconciler, ready: () => mirror.synced, log });
+    const app = new Hono();
+    app.post("/cni/v1/:command", async (c) => c.json(await cni.handle(await c.req.json().catch(() => undefined))));
+    app.get("/health", (c) => c.json({ host: o.host, prefix, synced: mirror.synced, revision: mirror.currentRevision }));
+    app.get("/inspect", (c) =>
+      c.json({ host: o.host, prefix, synced: mirror.synced, revision: mirror.currentRevision, attachments: attachments.all(), desired: reconciler.lastCompiled?.desired }),
+    );
+    const server = await listenOnSocket(app, o.socketPath);
+
+    const agent = new Agent(o, mirror, reconciler, dns, server);
+    void agent.register(master);
+    void mirror.waitSynced().then(() => {
+      log.info({ revision: mirror.currentRevision }, "following netmaster's state");
+      reconciler.start();
+    });
+    log.info({ host: o.host, prefix, socket: o.socketPath }, "netplugin agent started");
+    return agent;
+  }
+
+  /** Registers the host, retrying until netmaster answers. */
+  private async register(master: MasterClient): Promise<void> {
+    for (let attempt = 0; !this.abort.signal.aborted; attempt++) {
+      try {
+        await master.registerHost(this.o.host, { vtepIP: this.o.vtepIP, mtu: this.o.mtu, agentVersion: VERSION_INFO.Version });
+        this.o.log.info({ host: this.o.host }, "host registered");
+        return;
+      } catch (err) {
+        this.o.log.warn({ err: (err as Error).message }, "cannot register host; retrying");
+        await sleep(Math.min(10_000, 500 * 2 ** attempt), this.abort.signal);
+      }
+    }
+  }
+
+  /** Stops serving and following; the kernel state stays as it is, so containers keep working. */
+  async stop(): Promise<void> {
+    this.abort.abort();
+    this.reconciler.stop();
+    this.mirror.stop();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    await this.dns.stopAll();
+  }
+}

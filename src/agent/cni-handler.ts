@@ -1,0 +1,205 @@
+// The agent's side of CNI: ADD asks netmaster for the endpoint (it allocates the
+// addresses), records the attachment, and has the reconciler plumb it before
+// answering; any failure on the way undoes what was done, so a failed ADD
+// leaves no interface, address or record behind. DEL is idempotent and works
+// with an empty netns. Results are formatted for the caller's cniVersion.
+
+import { existsSync } from "node:fs";
+import type { Logger } from "pino";
+import { ConflictError, NotFoundError, UpstreamError, ValidationError } from "../lib/errors.js";
+import { CniError, cniError, formatResult, parseCniCall, toCniErrorBody, type AddCall, type CheckCall, type CniCall, type CniResult, type DelCall, type GcCall } from "../cni/spec.js";
+import { CniErrorCode, type CniResponse } from "../cni/wire.js";
+import { endpointLinkName } from "../datapath/names.js";
+import type { EndpointReply } from "../master/endpoints.js";
+import type { EndpointState } from "../master/records.js";
+import type { AttachmentStore } from "./attachments.js";
+import type { MasterClient } from "./master-client.js";
+import type { Reconciler } from "./reconciler.js";
+
+export interface CniHandlerDeps {
+  host: string;
+  master: MasterClient;
+  attachments: AttachmentStore;
+  pending: Map<string, EndpointState>;
+  reconciler: Reconciler;
+  /** True when the agent follows netmaster's state and can serve ADD. */
+  ready: () => boolean;
+  log: Logger;
+}
+
+/** netmaster's errors as CNI errors with our plugin-specific codes. */
+function asCniError(err: unknown, action: string): CniError {
+  if (err instanceof CniError) return err;
+  const msg = `${action}: ${(err as Error).message}`;
+  if (err instanceof NotFoundError) return cniError(CniErrorCode.UnknownNetwork, msg);
+  if (err instanceof ConflictError) return cniError(CniErrorCode.Conflict, msg);
+  if (err instanceof ValidationError) return cniError(CniErrorCode.Rejected, msg);
+  if (err instanceof UpstreamError) return cniError(CniErrorCode.TryAgainLater, msg);
+  return cniError(CniErrorCode.AgentInternal, msg);
+}
+
+/** Netmaster's container id for an attachment: one endpoint per (container, interface). */
+function endpointContainerId(containerId: string, ifname: string): string {
+  return ifname === "eth0" ? containerId : `${containerId}-${ifname}`;
+}
+
+function buildResult(call: AddCall | CheckCall, reply: EndpointReply): CniResult {
+  const { endpoint: ep, network: net } = reply;
+  const result: CniResult = {
+    interfaces: [{ name: call.ifname, mac: ep.macAddress, sandbox: call.netns }],
+    ips: [],
+    routes: [],
+    dns: {},
+  };
+  result.ips.push({ address: `${ep.ipAddress}/${net.subnetLen}`, interface: 0, ...(net.gateway ? { gateway: net.gateway } : {}) });
+  if (net.gateway) result.routes.push({ dst: "0.0.0.0/0", gw: net.gateway });
+  if (ep.ipv6Address) {
+    result.ips.push({ address: `${ep.ipv6Address}/${net.ipv6SubnetLen}`, interface: 0, ...(net.ipv6Gateway ? { gateway: net.ipv6Gateway } : {}) });
+    if (net.ipv6Gateway) result.routes.push({ dst: "::/0", gw: net.ipv6Gateway });
+  }
+  // The tenant's DNS answers on the gateway addresses (agent/dns).
+  const nameservers = [net.gateway, net.ipv6Gateway].filter((a) => a !== "");
+  if (nameservers.length > 0) result.dns = { nameservers };
+  return result;
+}
+
+export class CniHandler {
+  constructor(private readonly d: CniHandlerDeps) {}
+
+  /** Never throws: every failure becomes a CNI error body. */
+  async handle(body: unknown): Promise<CniResponse> {
+    try {
+      const call = parseCniCall(body);
+      return await this.dispatch(call);
+    } catch (err) {
+      const out = toCniErrorBody(err);
+      this.d.log.warn({ op: "cni", code: out.code, err: out.msg }, "CNI call failed");
+      return { error: out };
+    }
+  }
+
+  private dispatch(call: CniCall): Promise<CniResponse> {
+    switch (call.command) {
+      case "ADD":
+        return this.add(call);
+      case "DEL":
+        return this.del(call);
+      case "CHECK":
+        return this.check(call);
+      case "STATUS":
+        if (!this.d.ready()) throw cniError(CniErrorCode.PluginNotAvailable, "netplugin agent is not following netmaster's state yet");
+        return Promise.resolve({ result: null });
+      case "GC":
+        return this.gc(call);
+    }
+  }
+
+  private async add(call: AddCall): Promise<CniResponse> {
+    const { attachments, master, log } = this.d;
+    if (attachments.get(call.containerId, call.ifname)) {
+      throw cniError(CniErrorCode.Conflict, `container ${call.containerId} already has interface ${call.ifname} on this host: DEL it first`);
+    }
+    if (!existsSync(call.netns)) throw cniError(CniErrorCode.InvalidEnvironment, `network namespace ${call.netns} does not exist`);
+    if (!this.d.ready()) throw cniError(CniErrorCode.TryAgainLater, "netplugin agent is not following netmaster's state yet");
+
+    const spec = call.endpoint;
+    const v4 = spec.ips.map((a) => a.split("/")[0]!).filter((a) => !a.includes(":"));
+    const v6 = spec.ips.map((a) => a.split("/")[0]!).filter((a) => a.includes(":"));
+    if (v4.length > 1 || v6.length > 1) throw cniError(CniErrorCode.UnsupportedField, "at most one IPv4 and one IPv6 address can be requested");
+
+    let reply: EndpointReply;
+    try {
+      reply = await master.createEndpoint({
+        tenantName: spec.tenant,
+        networkName: spec.network,
+        groupName: spec.group ?? "",
+        containerID: endpointContainerId(call.containerId, call.ifname),
+        containerName: call.pod.name ?? "",
+        host: this.d.host,
+        ipAddress: v4[0] ?? "",
+        ipv6Address: v6[0] ?? "",
+        macAddress: spec.mac ?? "",
+        labels: {},
+      });
+    } catch (err) {
+      throw asCniError(err, "Cannot create endpoint");
+    }
+    const ep = reply.endpoint;
+    const attachment = {
+      endpointId: ep.endpointID,
+      containerId: call.containerId,
+      ifname: call.ifname,
+      netns: call.netns,
+      tenant: ep.tenantName,
+      network: ep.networkName,
+      group: ep.groupName,
+      cniNetwork: call.netConf.name,
+    };
+    try {
+      this.d.pending.set(ep.endpointID, ep);
+      attachments.put(attachment);
+      const { compiled, errors } = await this.d.reconciler.run();
+      const tenant = compiled.desired.tenants.find((t) => t.name === ep.tenantName);
+      const desired = tenant?.endpoints.find((e) => e.id === ep.endpointID);
+      if (!tenant || !desired) throw new Error("the endpoint is not part of the host's desired state");
+      const mine = errors.filter(
+        (e) => e.namespace === tenant.namespace && (e.objects.length === 0 || e.objects.some((o) => o.includes(desired.hostLink) || o.includes(call.netns))),
+      );
+      if (mine.length > 0) throw new Error(mine.map((e) => e.message).join("; "));
+      await master.reportOper(ep.endpointID, { intfName: endpointLinkName(ep.endpointID), vtepIP: "" }).catch((err: Error) =>
+        log.warn({ endpoint: ep.endpointID, err: err.message }, "cannot report endpoint oper state"),
+      );
+      log.info({ op: "add", endpoint: ep.endpointID, container: call.containerId, ip: ep.ipAddress }, "endpoint attached");
+      return { result: formatResult(call.cniVersion, buildResult(call, reply)) };
+    } catch (err) {
+      // Undo in reverse: forget the attachment, let the datapath remove what it made, release the addresses.
+      attachments.delete(call.containerId, call.ifname);
+      this.d.pending.delete(ep.endpointID);
+      await this.d.reconciler.run().catch(() => undefined);
+      await master.deleteEndpoint(ep.endpointID).catch((e: Error) => log.error({ endpoint: ep.endpointID, err: e.message }, "cannot release endpoint after failed ADD"));
+      throw cniError(CniErrorCode.DatapathFailed, `Cannot plumb endpoint ${ep.endpointID}: ${(err as Error).message}; rolled back`);
+    }
+  }
+
+  private async del(call: DelCall): Promise<CniResponse> {
+    const a = this.d.attachments.get(call.containerId, call.ifname);
+    if (!a) return { result: null }; // never added here, or already deleted: DEL is idempotent
+    this.d.attachments.delete(call.containerId, call.ifname);
+    this.d.pending.delete(a.endpointId);
+    // Kernel objects that fail to go (a vanished container namespace) are retried by later runs.
+    await this.d.reconciler.run();
+    try {
+      await this.d.master.deleteEndpoint(a.endpointId);
+    } catch (err) {
+      // Keep the record so a retried DEL releases the addresses.
+      this.d.attachments.put(a);
+      throw asCniError(err, "Cannot delete endpoint");
+    }
+    this.d.log.info({ op: "del", endpoint: a.endpointId, container: call.containerId }, "endpoint detached");
+    return { result: null };
+  }
+
+  private async check(call: CheckCall): Promise<CniResponse> {
+    const a = this.d.attachments.get(call.containerId, call.ifname);
+    if (!a) throw cniError(CniErrorCode.UnknownContainer, `container ${call.containerId} has no interface ${call.ifname} on this host`);
+    if (!existsSync(call.netns)) throw cniError(CniErrorCode.UnknownContainer, `network namespace ${call.netns} does not exist`);
+    const { compiled, errors } = await this.d.reconciler.run();
+    const ns = compiled.desired.tenants.find((t) => t.name === a.tenant)?.namespace;
+    const mine = errors.filter((e) => e.namespace === ns);
+    if (mine.length > 0) {
+      throw cniError(CniErrorCode.DatapathFailed, `endpoint ${a.endpointId} is not as it should be: ${mine.map((e) => e.message).join("; ")}`);
+    }
+    return { result: null };
+  }
+
+  private async gc(call: GcCall): Promise<CniResponse> {
+    const keep = new Set(call.validAttachments.map((v) => `${v.containerId}/${v.ifname}`));
+    const stale = this.d.attachments
+      .all()
+      .filter((a) => a.cniNetwork === call.netConf.name && !keep.has(`${a.containerId}/${a.ifname}`));
+    for (const a of stale) {
+      await this.del({ ...call, command: "DEL", containerId: a.containerId, ifname: a.ifname, netns: "", pod: {} } as DelCall);
+    }
+    return { result: null };
+  }
+}

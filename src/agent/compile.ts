@@ -1,0 +1,228 @@
+// From netmaster's state (the mirror) and this host's attachments to what the
+// host's datapath, policy and DNS should be. Pure: the reconciler feeds it and
+// hands the result to the datapath driver and the DNS supervisor.
+
+import type { EndpointGroup, NetProfile, Network, Policy, Rule, ServiceLB } from "../model/index.js";
+import { parseBandwidth } from "../model/index.js";
+import type { DesiredEndpoint, DesiredHost, DesiredNetwork, DesiredTenant, FwdMode } from "../datapath/types.js";
+import { bridgeName, endpointLinkName, tenantNamespace } from "../datapath/names.js";
+import { ENDPOINT_PREFIX, groupStateKey, objectKey, objectPrefix, serviceStateKey } from "../master/keys.js";
+import type { EndpointState, GroupState, ServiceState } from "../master/records.js";
+import type { PolicyInput } from "../policy/index.js";
+import type { Attachment } from "./attachments.js";
+
+export interface StateView {
+  get<T>(key: string): T | undefined;
+  list<T>(prefix: string): [string, T][];
+}
+
+export interface HostContext {
+  host: string;
+  prefix: string;
+  /** MTU for endpoints and bridges. */
+  mtu: number;
+}
+
+export interface TenantDns {
+  namespace: string;
+  /** Gateway addresses in the tenant namespace: where containers send DNS queries. */
+  addresses: string[];
+  records: {
+    services: { name: string; ipv4: string[]; ipv6: string[] }[];
+    groups: { name: string; ipv4: string[]; ipv6: string[] }[];
+    endpoints: { name: string; ipv4: string[]; ipv6: string[] }[];
+  };
+}
+
+export interface CompiledHost {
+  desired: DesiredHost;
+  policies: Map<string, PolicyInput>;
+  dns: TenantDns[];
+  /** Attachments whose endpoint netmaster no longer has (deleted while we were away). */
+  orphans: Attachment[];
+}
+
+const PROTOCOLS: Record<string, number> = { tcp: 6, udp: 17, icmp: 1 };
+
+function values<T>(view: StateView, prefix: string): T[] {
+  return view.list<T>(prefix).map(([, v]) => v);
+}
+
+function prefixLen(cidr: string): string {
+  return cidr.split("/")[1] ?? "32";
+}
+
+/** Contiv networks may use the range form "a.b.c.d-e.f.g.h/len": the CIDR is the first address with the length. */
+function networkCidr(subnet: string): string {
+  const [addr, len] = subnet.split("/");
+  const first = addr!.split("-")[0]!;
+  const mask = Number(len) === 0 ? 0 : (~0 << (32 - Number(len))) >>> 0;
+  const n = first.split(".").reduce((acc, o) => (acc << 8) + Number(o), 0) >>> 0;
+  const net = (n & mask) >>> 0;
+  return `${[24, 16, 8, 0].map((s) => (net >>> s) & 255).join(".")}/${len}`;
+}
+
+function fwdMode(view: StateView): FwdMode {
+  return view.get<{ fwdMode: string }>(objectKey("global", "global"))?.fwdMode === "routing" ? "routing" : "bridge";
+}
+
+export function compileHost(
+  view: StateView,
+  attachments: Attachment[],
+  pending: Map<string, EndpointState>,
+  ctx: HostContext,
+  nftScriptFor: (input: PolicyInput) => string,
+): CompiledHost {
+  const endpoints = new Map<string, EndpointState>(pending);
+  for (const ep of values<EndpointState>(view, ENDPOINT_PREFIX)) endpoints.set(ep.endpointID, ep);
+
+  const orphans: Attachment[] = [];
+  const localByTenant = new Map<string, { attachment: Attachment; ep: EndpointState }[]>();
+  for (const a of attachments) {
+    const ep = endpoints.get(a.endpointId);
+    if (!ep) {
+      orphans.push(a);
+      continue;
+    }
+    const list = localByTenant.get(ep.tenantName) ?? [];
+    list.push({ attachment: a, ep });
+    localByTenant.set(ep.tenantName, list);
+  }
+
+  const mode = fwdMode(view);
+  const tenants: DesiredTenant[] = [];
+  const policies = new Map<string, PolicyInput>();
+  const dns: TenantDns[] = [];
+
+  for (const [tenant, locals] of [...localByTenant].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    const namespace = tenantNamespace(ctx.prefix, tenant);
+    const nets = values<Network>(view, objectPrefix("network") + tenant + ":");
+    const networks: DesiredNetwork[] = nets.map((n) => ({
+      name: n.networkName,
+      bridge: bridgeName(n.networkName),
+      subnet: networkCidr(n.subnet),
+      gateway: n.gateway,
+      ipv6Subnet: n.ipv6Subnet,
+      ipv6Gateway: n.ipv6Gateway,
+      mtu: ctx.mtu,
+    }));
+    const netByName = new Map(nets.map((n) => [n.networkName, n]));
+    const groups = values<EndpointGroup>(view, objectPrefix("endpointGroup") + tenant + ":");
+    const groupByName = new Map(groups.map((g) => [g.groupName, g]));
+    const profile = (g: EndpointGroup | undefined): NetProfile | undefined =>
+      g?.netProfile ? view.get<NetProfile>(objectKey("netprofile", `${tenant}:${g.netProfile}`)) : undefined;
+
+    const desiredEndpoints: DesiredEndpoint[] = [];
+    for (const { attachment, ep } of locals) {
+      const net = netByName.get(ep.networkName);
+      if (!net) continue; // the network went away; netmaster refuses that while endpoints exist
+      const p = profile(groupByName.get(ep.groupName));
+      const bps = p ? (parseBandwidth(p.bandwidth) ?? 0) : 0;
+      desiredEndpoints.push({
+        id: ep.endpointID,
+        network: ep.networkName,
+        hostLink: endpointLinkName(ep.endpointID),
+        netns: attachment.netns,
+        ifname: attachment.ifname,
+        mac: ep.macAddress,
+        ipv4: `${ep.ipAddress}/${prefixLen(net.subnet)}`,
+        ipv6: ep.ipv6Address ? `${ep.ipv6Address}/${prefixLen(net.ipv6Subnet)}` : "",
+        gateway: net.gateway,
+        ipv6Gateway: net.ipv6Gateway,
+        mtu: ctx.mtu,
+        qos: { egressBps: bps, ingressBps: bps, burstBytes: p ? p.burst * 1024 : 0 },
+      });
+    }
+
+    const tenantEndpoints = [...endpoints.values()].filter((ep) => ep.tenantName === tenant);
+    const policyInput = policyFor(view, tenant, mode, networks, groups, tenantEndpoints, profile);
+    policies.set(tenant, policyInput);
+    tenants.push({ name: tenant, namespace, fwdMode: mode, networks, endpoints: desiredEndpoints, nftScript: nftScriptFor(policyInput) });
+
+    const services = values<ServiceLB>(view, objectPrefix("serviceLB") + tenant + ":");
+    dns.push({
+      namespace,
+      addresses: networks.flatMap((n) => [n.gateway, n.ipv6Gateway]).filter((a) => a !== ""),
+      records: {
+        services: services
+          .map((s) => ({ name: s.serviceName, ipv4: [view.get<ServiceState>(serviceStateKey(s.key))?.vip ?? ""].filter(Boolean), ipv6: [] }))
+          .filter((s) => s.ipv4.length > 0),
+        groups: groups.map((g) => {
+          const members = tenantEndpoints.filter((ep) => ep.groupName === g.groupName);
+          return { name: g.groupName, ipv4: members.map((ep) => ep.ipAddress), ipv6: members.map((ep) => ep.ipv6Address).filter(Boolean) };
+        }),
+        endpoints: tenantEndpoints
+          .filter((ep) => ep.containerName)
+          .map((ep) => ({ name: ep.containerName.replace(/^\//, ""), ipv4: [ep.ipAddress], ipv6: ep.ipv6Address ? [ep.ipv6Address] : [] })),
+      },
+    });
+  }
+
+  return { desired: { prefix: ctx.prefix, tenants }, policies, dns, orphans };
+}
+
+function policyFor(
+  view: StateView,
+  tenant: string,
+  mode: FwdMode,
+  networks: DesiredNetwork[],
+  groups: EndpointGroup[],
+  endpoints: EndpointState[],
+  profile: (g: EndpointGroup) => NetProfile | undefined,
+): PolicyInput {
+  const groupId = (name: string) => view.get<GroupState>(groupStateKey(`${tenant}:${name}`))?.groupId;
+  const netByName = new Map(networks.map((n) => [n.name, n]));
+  const rules: PolicyInput["rules"] = [];
+  for (const g of groups) {
+    const id = groupId(g.groupName);
+    if (id === undefined) continue;
+    for (const policyName of g.policies) {
+      if (!view.get<Policy>(objectKey("policy", `${tenant}:${policyName}`))) continue;
+      for (const r of values<Rule>(view, objectPrefix("rule") + `${tenant}:${policyName}:`)) {
+        const inbound = r.direction === "in";
+        const peerGroup = inbound ? r.fromEndpointGroup : r.toEndpointGroup;
+        const peerNet = inbound ? r.fromNetwork : r.toNetwork;
+        const peerIp = inbound ? r.fromIpAddress : r.toIpAddress;
+        const peerGroupId = peerGroup ? groupId(peerGroup) : undefined;
+        if (peerGroup && peerGroupId === undefined) continue; // group not there yet: the rule waits for it
+        const peerCidrs: string[] = [];
+        if (peerNet) {
+          const n = netByName.get(peerNet);
+          if (!n) continue;
+          peerCidrs.push(n.subnet, ...(n.ipv6Subnet ? [n.ipv6Subnet] : []));
+        }
+        // An `in` rule's toIpAddress (Contiv's Kubernetes form) would narrow the protected group to one address: not modelled yet.
+        if (peerIp) peerCidrs.push(peerIp);
+        const protocol = r.protocol === "" ? undefined : (PROTOCOLS[r.protocol] ?? Number(r.protocol));
+        rules.push({
+          key: r.key,
+          groupId: id,
+          direction: r.direction as "in" | "out",
+          priority: r.priority,
+          action: r.action as "allow" | "deny",
+          ...(peerGroupId !== undefined ? { peerGroupId } : {}),
+          ...(peerCidrs.length > 0 ? { peerCidrs } : {}),
+          ...(protocol !== undefined ? { protocol } : {}),
+          ...(r.port ? { port: r.port } : {}),
+        });
+      }
+    }
+  }
+  return {
+    fwdMode: mode,
+    networks: networks.map((n) => ({ name: n.name, bridge: n.bridge, subnet: n.subnet, ipv6Subnet: n.ipv6Subnet })),
+    groups: groups
+      .map((g) => {
+        const members = endpoints.filter((ep) => ep.groupName === g.groupName);
+        return {
+          id: groupId(g.groupName) ?? 0,
+          name: g.groupName,
+          ipv4: members.map((ep) => ep.ipAddress),
+          ipv6: members.map((ep) => ep.ipv6Address).filter(Boolean),
+          dscp: profile(g)?.DSCP ?? 0,
+        };
+      })
+      .filter((g) => g.id > 0),
+    rules,
+  };
+}

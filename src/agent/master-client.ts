@@ -1,0 +1,97 @@
+// The agent's calls to netmaster. Any replica answers (followers forward
+// writes), so a list of URLs is tried in turn; 503 (no leader yet, store
+// down) and connection failures are retried for a while before giving up.
+
+import { ConflictError, NotFoundError, UpstreamError, ValidationError } from "../lib/errors.js";
+import type { EndpointReply } from "../master/endpoints.js";
+import type { HostRecord } from "../master/hosts.js";
+import type { EndpointState } from "../master/records.js";
+
+export interface CreateEndpointRequest {
+  tenantName: string;
+  networkName: string;
+  groupName: string;
+  containerID: string;
+  containerName: string;
+  host: string;
+  ipAddress: string;
+  ipv6Address: string;
+  macAddress: string;
+  labels: Record<string, string>;
+}
+
+const RETRY_FOR_MS = 15_000;
+
+export class MasterClient {
+  private current = 0;
+
+  constructor(readonly urls: string[]) {
+    if (urls.length === 0) throw new ValidationError("At least one netmaster URL is required");
+  }
+
+  get url(): string {
+    return this.urls[this.current % this.urls.length]!;
+  }
+
+  /** Moves on to the next replica after a connection failure. */
+  rotate(): void {
+    this.current++;
+  }
+
+  async request<T>(method: string, path: string, body?: unknown, options: { signal?: AbortSignal } = {}): Promise<T> {
+    const deadline = Date.now() + RETRY_FOR_MS;
+    for (let attempt = 0; ; attempt++) {
+      let res: Response;
+      try {
+        const init: RequestInit = { method, headers: { "content-type": "application/json" }, signal: options.signal ?? AbortSignal.timeout(30_000) };
+        if (body !== undefined) init.body = JSON.stringify(body);
+        res = await fetch(this.url + path, init);
+      } catch (err) {
+        this.rotate();
+        if (Date.now() > deadline || options.signal?.aborted) {
+          throw new UpstreamError(`Cannot reach netmaster at ${this.urls.join(", ")}: ${(err as Error).message}`, { cause: err });
+        }
+        await sleep(Math.min(1000, 100 * 2 ** attempt));
+        continue;
+      }
+      const text = await res.text();
+      if (res.ok) return (text ? JSON.parse(text) : undefined) as T;
+      if (res.status === 503 && Date.now() < deadline) {
+        await sleep(Math.min(1000, 100 * 2 ** attempt));
+        continue;
+      }
+      if (res.status === 400) throw new ValidationError(text);
+      if (res.status === 404) throw new NotFoundError(text);
+      if (res.status === 409) throw new ConflictError(text);
+      throw new UpstreamError(`netmaster answered ${res.status}: ${text}`);
+    }
+  }
+
+  registerHost(name: string, reg: { vtepIP: string; mtu: number; agentVersion: string }): Promise<HostRecord> {
+    return this.request("PUT", `/api/v1/agent/hosts/${encodeURIComponent(name)}/`, reg);
+  }
+
+  createEndpoint(req: CreateEndpointRequest): Promise<EndpointReply> {
+    return this.request("POST", "/api/v1/agent/endpoints/", req);
+  }
+
+  /** Idempotent: an endpoint netmaster no longer knows counts as deleted. */
+  async deleteEndpoint(id: string): Promise<void> {
+    try {
+      await this.request<EndpointState>("DELETE", `/api/v1/agent/endpoints/${encodeURIComponent(id)}/`);
+    } catch (err) {
+      if (!(err instanceof NotFoundError)) throw err;
+    }
+  }
+
+  reportOper(id: string, report: { intfName: string; vtepIP: string }): Promise<EndpointState> {
+    return this.request("PUT", `/api/v1/agent/endpoints/${encodeURIComponent(id)}/oper`, report);
+  }
+}
+
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(resolve, ms);
+    signal?.addEventListener("abort", () => (clearTimeout(t), resolve()), { once: true });
+  });
+}

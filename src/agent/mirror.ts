@@ -1,0 +1,147 @@
+// The agent's copy of netmaster's state, followed through the NDJSON stream
+// (master/watch-stream.ts). It reconnects by itself, resuming from the last
+// revision it applied; after a "reset" it replaces everything. Listeners hear
+// about every applied batch; `synced` says the copy is complete at least once.
+
+import type { MasterClient } from "./master-client.js";
+import { sleep } from "./master-client.js";
+
+type StreamEvent =
+  | { type: "reset"; revision: number }
+  | { type: "synced"; revision: number }
+  | { type: "ping"; revision: number }
+  | { type: "put"; revision: number; key: string; value: unknown }
+  | { type: "delete"; revision: number; key: string };
+
+export class StateMirror {
+  private entries = new Map<string, unknown>();
+  /** Entries being collected after a reset, swapped in at "synced". */
+  private pending: Map<string, unknown> | undefined;
+  private revision = 0;
+  private everSynced = false;
+  private readonly listeners = new Set<() => void>();
+  private readonly abort = new AbortController();
+  private syncedWaiters: (() => void)[] = [];
+
+  constructor(
+    private readonly master: MasterClient,
+    private readonly onError: (err: Error) => void = () => {},
+  ) {}
+
+  get synced(): boolean {
+    return this.everSynced;
+  }
+
+  get currentRevision(): number {
+    return this.revision;
+  }
+
+  get<T>(key: string): T | undefined {
+    return this.entries.get(key) as T | undefined;
+  }
+
+  /** Values under prefix (unsorted). */
+  list<T>(prefix: string): [string, T][] {
+    const out: [string, T][] = [];
+    for (const [k, v] of this.entries) if (k.startsWith(prefix)) out.push([k, v as T]);
+    return out;
+  }
+
+  onChange(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  waitSynced(): Promise<void> {
+    if (this.everSynced) return Promise.resolve();
+    return new Promise((resolve) => this.syncedWaiters.push(resolve));
+  }
+
+  start(): void {
+    void this.run();
+  }
+
+  stop(): void {
+    this.abort.abort();
+  }
+
+  private async run(): Promise<void> {
+    const signal = this.abort.signal;
+    let failures = 0;
+    while (!signal.aborted) {
+      try {
+        await this.follow(signal);
+        failures = 0;
+      } catch (err) {
+        if (signal.aborted) return;
+        this.onError(err as Error);
+        this.master.rotate();
+        failures++;
+      }
+      await sleep(Math.min(5000, 200 * 2 ** Math.min(failures, 5)), signal);
+    }
+  }
+
+  private async follow(signal: AbortSignal): Promise<void> {
+    this.pending = undefined; // a snapshot cut short by a broken stream is discarded
+    const res = await fetch(`${this.master.url}/api/v1/agent/watch?revision=${this.revision}`, { signal });
+    if (!res.ok || !res.body) throw new Error(`state stream refused: ${res.status} ${await res.text()}`);
+    const decoder = new TextDecoder();
+    let buffer = "";
+    // A silent stream (no ping for three intervals) is a dead one.
+    let lastData = Date.now();
+    const watchdog = setInterval(() => {
+      if (Date.now() - lastData > 30_000) void reader.cancel();
+    }, 5000);
+    const reader = res.body.getReader();
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) return;
+        lastData = Date.now();
+        buffer += decoder.decode(value, { stream: true });
+        let nl: number;
+        let changed = false;
+        while ((nl = buffer.indexOf("\n")) >= 0) {
+          const line = buffer.slice(0, nl);
+          buffer = buffer.slice(nl + 1);
+          if (line.trim()) changed = this.apply(JSON.parse(line) as StreamEvent) || changed;
+        }
+        if (changed) for (const l of this.listeners) l();
+      }
+    } finally {
+      clearInterval(watchdog);
+    }
+  }
+
+  /** Returns true when the visible state changed. */
+  private apply(event: StreamEvent): boolean {
+    switch (event.type) {
+      case "reset":
+        this.pending = new Map();
+        return false;
+      case "synced":
+        if (this.pending) {
+          this.entries = this.pending;
+          this.pending = undefined;
+        }
+        this.revision = Math.max(this.revision, event.revision);
+        if (!this.everSynced) {
+          this.everSynced = true;
+          for (const w of this.syncedWaiters) w();
+          this.syncedWaiters = [];
+        }
+        return true;
+      case "ping":
+        return false;
+      case "put":
+        (this.pending ?? this.entries).set(event.key, event.value);
+        if (!this.pending) this.revision = Math.max(this.revision, event.revision);
+        return !this.pending;
+      case "delete":
+        (this.pending ?? this.entries).delete(event.key);
+        if (!this.pending) this.revision = Math.max(this.revision, event.revision);
+        return !this.pending;
+    }
+  }
+}

@@ -1,0 +1,120 @@
+// netplugin: the host agent. Parses flags, then either removes everything this
+// host's agent ever made (--cleanup) or runs the agent until SIGTERM/SIGINT.
+
+import { rmSync } from "node:fs";
+import { hostname } from "node:os";
+import { Command, CommanderError, Option } from "commander";
+import { Agent } from "../agent/agent.js";
+import { DEFAULT_SOCKET } from "../cni/wire.js";
+import { hostPrefix } from "../datapath/names.js";
+import { LinuxDatapath, RealExecutor } from "../datapath/linux/index.js";
+import { errorMessage } from "../lib/errors.js";
+import { createLogger, parseLogLevel } from "../lib/log.js";
+
+const EXIT_BAD_FLAGS = 22;
+const IPV4 = /^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}$/;
+
+interface Flags {
+  netmaster: string[];
+  host: string;
+  vtepIp: string;
+  socket: string;
+  stateDir: string;
+  mtu: number;
+  cleanup: boolean;
+  logLevel: string;
+  useJsonLog: boolean;
+}
+
+function parseFlags(argv: string[]): Flags {
+  const program = new Command("netplugin")
+    .description("netplugin host agent: converges this host's container networking to netmaster's intent")
+    .exitOverride()
+    .addOption(new Option("--netmaster <urls>", "netmaster URL(s), comma separated").default("http://127.0.0.1:9999"))
+    .addOption(new Option("--host <name>", "this host's name in the cluster").default(hostname()))
+    .addOption(new Option("--host-label <name>").hideHelp())
+    .addOption(new Option("--vtep-ip <ip>", "this host's address on the underlay").default(""))
+    .addOption(new Option("--ctrl-ip <ip>").hideHelp())
+    .addOption(new Option("--socket <path>", "local API socket for the CNI executable").default(DEFAULT_SOCKET))
+    .addOption(new Option("--state-dir <path>", "where the agent keeps its endpoint attachments (default /var/lib/netplugin/agent-<host>)"))
+    .addOption(new Option("--mtu <bytes>", "MTU of bridges and container interfaces").argParser(Number).default(1500))
+    .addOption(new Option("--cleanup", "remove every kernel object and record this host's agent made, then exit").default(false))
+    .addOption(new Option("--mode <mode>").hideHelp())
+    .addOption(new Option("--netmode <mode>").hideHelp())
+    .addOption(new Option("--fwdmode <mode>").hideHelp())
+    .addOption(new Option("--log-level <level>", "trace, debug, info, warn, error").default("info"))
+    .addOption(new Option("--use-json-log", "log JSON lines").default(false))
+    .allowExcessArguments(false);
+  program.parse(argv, { from: "user" });
+  const o = program.opts();
+  const host: string = o.hostLabel ?? o.host;
+  const netmaster = String(o.netmaster)
+    .split(",")
+    .map((u) => u.trim())
+    .filter(Boolean)
+    .map((u) => (/^https?:\/\//.test(u) ? u : `http://${u}`).replace(/\/+$/, ""));
+  if (netmaster.length === 0) throw new Error("--netmaster needs at least one URL");
+  if (!/^[A-Za-z0-9]([A-Za-z0-9._-]{0,253}[A-Za-z0-9])?$/.test(host)) throw new Error(`Invalid --host "${host}"`);
+  const vtepIp: string = o.vtepIp || o.ctrlIp || "";
+  if (vtepIp && !IPV4.test(vtepIp)) throw new Error(`Invalid --vtep-ip "${vtepIp}": expected an IPv4 address`);
+  if (!Number.isInteger(o.mtu) || o.mtu < 576 || o.mtu > 65535) throw new Error(`Invalid --mtu "${o.mtu}": expected 576..65535`);
+  if (!String(o.socket).startsWith("/") || String(o.socket).length > 107) throw new Error(`Invalid --socket "${o.socket}": an absolute path of at most 107 bytes`);
+  return {
+    netmaster,
+    host,
+    vtepIp,
+    socket: o.socket,
+    stateDir: o.stateDir ?? `/var/lib/netplugin/agent-${host}`,
+    mtu: o.mtu,
+    cleanup: o.cleanup,
+    logLevel: o.logLevel,
+    useJsonLog: o.useJsonLog,
+  };
+}
+
+async function main(): Promise<void> {
+  let flags: Flags;
+  let level;
+  try {
+    flags = parseFlags(process.argv.slice(2));
+    level = parseLogLevel(flags.logLevel);
+  } catch (err) {
+    if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? 0 : EXIT_BAD_FLAGS);
+    process.stderr.write(`netplugin: ${errorMessage(err)}\n`);
+    process.exit(EXIT_BAD_FLAGS);
+  }
+  const log = createLogger({ name: "netplugin", level, json: flags.useJsonLog });
+
+  if (flags.cleanup) {
+    const removed = await new LinuxDatapath(new RealExecutor(), { logger: log }).cleanup(hostPrefix(flags.host));
+    rmSync(flags.stateDir, { recursive: true, force: true });
+    rmSync(flags.socket, { force: true });
+    log.info({ host: flags.host, removed: removed.length }, "cleaned up");
+    return;
+  }
+
+  const agent = await Agent.start({
+    host: flags.host,
+    netmasterUrls: flags.netmaster,
+    vtepIP: flags.vtepIp,
+    socketPath: flags.socket,
+    stateDir: flags.stateDir,
+    mtu: flags.mtu,
+    log,
+  });
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, "stopping; containers keep their networking");
+    await agent.stop();
+    process.exit(0);
+  };
+  process.on("SIGTERM", () => void stop("SIGTERM"));
+  process.on("SIGINT", () => void stop("SIGINT"));
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`netplugin: ${errorMessage(err)}\n`);
+  process.exit(1);
+});

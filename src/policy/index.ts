@@ -1,0 +1,28 @@
+// Policy: compiles a tenant's Contiv endpoint-group policy (groups, rules, DSCP,
+// forwarding mode) into one atomic nft script for the tenant namespace, and reads
+// per-rule counters back. Pure: running the script is the datapath's job.
+
+export { compilePolicy, groupChainName } from "./compile.js";
+export { ruleCounters } from "./counters.js";
+export { tracePacket } from "./trace.js";
+export { evaluateNaive } from "./naive.js";
+export { elementId, TABLE_NAME } from "./render.js";
+export type {
+  AddressFamily,
+  CompiledPolicy,
+  CompileStats,
+  CtState,
+  Direction,
+  FwdMode,
+  Hook,
+  Packet,
+  PolicyGroup,
+  PolicyInput,
+  PolicyNetwork,
+  PolicyRule,
+  PolicyTables,
+  RuleAction,
+  RuleCounter,
+  TraceReason,
+  TraceResult,
+} from "./types.js";
