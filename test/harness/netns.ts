@@ -1,0 +1,73 @@
+// Container stand-ins for tests: plain named network namespaces with a run
+// prefix, and the traffic tools run inside them (ping, and netprobe for TCP/UDP).
+
+import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { fileURLToPath } from "node:url";
+
+const NETPROBE_JS = fileURLToPath(new URL("../../src/datapath/linux/netprobe.js", import.meta.url));
+
+export function runPrefix(base = "npe"): string {
+  return `${base}${randomBytes(2).toString("hex")}`;
+}
+
+export function sh(argv: string[], input?: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = execFile(argv[0]!, argv.slice(1), { timeout: 60_000 }, (err, stdout, stderr) =>
+      resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, stdout, stderr }),
+    );
+    if (input !== undefined) child.stdin!.end(input);
+  });
+}
+
+export class TestNetns {
+  private servers: ChildProcess[] = [];
+  constructor(readonly name: string) {}
+
+  get path(): string {
+    return `/var/run/netns/${this.name}`;
+  }
+
+  static async create(name: string): Promise<TestNetns> {
+    const r = await sh(["ip", "netns", "add", name]);
+    if (r.code !== 0) throw new Error(`ip netns add ${name}: ${r.stderr}`);
+    await sh(["ip", "-n", name, "link", "set", "lo", "up"]);
+    return new TestNetns(name);
+  }
+
+  exec(argv: string[]) {
+    return sh(["ip", "netns", "exec", this.name, ...argv]);
+  }
+
+  /** ping count packets; true when all come back. */
+  async ping(address: string, count = 2): Promise<boolean> {
+    const r = await this.exec(["ping", address.includes(":") ? "-6" : "-4", "-c", String(count), "-i", "0.2", "-W", "1", "-q", address]);
+    return r.code === 0;
+  }
+
+  /** Starts a TCP+UDP echo server answering "tag:payload" on every address. */
+  async serve(tag: string, port: number): Promise<void> {
+    const child = spawn("ip", ["netns", "exec", this.name, process.execPath, NETPROBE_JS, "serve", tag, String(port)], { stdio: ["ignore", "pipe", "ignore"] });
+    this.servers.push(child);
+    await new Promise<void>((resolve, reject) => {
+      child.stdout!.once("data", () => resolve());
+      child.once("exit", (code) => reject(new Error(`netprobe serve exited ${code}`)));
+    });
+  }
+
+  async probe(kind: "tcp" | "udp" | "hold", ...args: (string | number)[]): Promise<Record<string, unknown>> {
+    const r = await this.exec([process.execPath, NETPROBE_JS, kind, ...args.map(String)]);
+    return JSON.parse(r.stdout.trim().split("\n").pop() || "{}") as Record<string, unknown>;
+  }
+
+  /** TCP connect with a reply from the server tagged `tag`? */
+  async tcpReaches(address: string, port: number, timeoutMs = 1500): Promise<string> {
+    const r = await this.probe("tcp", address, port, timeoutMs);
+    return r.result === "reply" ? String(r.tag) : String(r.result);
+  }
+
+  async destroy(): Promise<void> {
+    for (const s of this.servers) s.kill("SIGKILL");
+    await sh(["ip", "netns", "del", this.name]);
+  }
+}
