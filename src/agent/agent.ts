@@ -11,7 +11,8 @@ import { LinuxDatapath, RealExecutor, probeFeatures } from "../datapath/linux/in
 import { endpointKey } from "../master/keys.js";
 import type { EndpointState } from "../master/records.js";
 import { VERSION_INFO } from "../master/version.js";
-import { compilePolicy } from "../policy/index.js";
+import { compilePolicy, type CompiledPolicy } from "../policy/index.js";
+import { CounterCollector } from "./counters.js";
 import { AttachmentStore } from "./attachments.js";
 import { CniHandler } from "./cni-handler.js";
 import type { TenantDns } from "./compile.js";
@@ -56,6 +57,7 @@ export class Agent {
     private readonly reconciler: Reconciler,
     private readonly dns: DnsSupervisor,
     private readonly server: Server,
+    private readonly counters: CounterCollector,
   ) {}
 
   static async start(o: AgentOptions): Promise<Agent> {
@@ -82,6 +84,7 @@ export class Agent {
       }
     };
 
+    const policies = new Map<string, CompiledPolicy>();
     const reconciler = new Reconciler({
       view: mirror,
       attachments,
@@ -94,7 +97,11 @@ export class Agent {
         },
       },
       dns: { apply: applyDns },
-      nftScriptFor: (input) => compilePolicy(input).script,
+      nftScriptFor: (namespace, input) => {
+        const compiled = compilePolicy(input);
+        policies.set(namespace, compiled);
+        return compiled.script;
+      },
       forget: (orphans) => {
         // Endpoints netmaster deleted while we were away (or behind our back): their kernel objects are gone now.
         if (!mirror.synced) return;
@@ -113,16 +120,29 @@ export class Agent {
     });
     mirror.start();
 
+    const counters = new CounterCollector(
+      executor,
+      () => {
+        // Only namespaces still desired: the map also holds tenants that went away.
+        const live = new Set(reconciler.lastCompiled?.desired.tenants.map((t) => t.namespace) ?? []);
+        return new Map([...policies].filter(([ns]) => live.has(ns)));
+      },
+      master,
+      o.host,
+      log,
+    );
+    counters.start();
     const cni = new CniHandler({ host: o.host, master, attachments, pending, reconciler, ready: () => mirror.synced, log });
     const app = new Hono();
     app.post("/cni/v1/:command", async (c) => c.json(await cni.handle(await c.req.json().catch(() => undefined))));
+    app.get("/counters", async (c) => c.json(await counters.collect()));
     app.get("/health", (c) => c.json({ host: o.host, prefix, synced: mirror.synced, revision: mirror.currentRevision }));
     app.get("/inspect", (c) =>
       c.json({ host: o.host, prefix, synced: mirror.synced, revision: mirror.currentRevision, attachments: attachments.all(), desired: reconciler.lastCompiled?.desired }),
     );
     const server = await listenOnSocket(app, o.socketPath);
 
-    const agent = new Agent(o, mirror, reconciler, dns, server);
+    const agent = new Agent(o, mirror, reconciler, dns, server, counters);
     void agent.register(master);
     void mirror.waitSynced().then(() => {
       log.info({ revision: mirror.currentRevision }, "following netmaster's state");
@@ -150,6 +170,7 @@ export class Agent {
   async stop(): Promise<void> {
     this.abort.abort();
     this.reconciler.stop();
+    this.counters.stop();
     this.mirror.stop();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
     await this.dns.stopAll();

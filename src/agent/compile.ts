@@ -71,7 +71,7 @@ export function compileHost(
   attachments: Attachment[],
   pending: Map<string, EndpointState>,
   ctx: HostContext,
-  nftScriptFor: (input: PolicyInput) => string,
+  nftScriptFor: (namespace: string, input: PolicyInput) => string,
 ): CompiledHost {
   const endpoints = new Map<string, EndpointState>(pending);
   for (const ep of values<EndpointState>(view, ENDPOINT_PREFIX)) endpoints.set(ep.endpointID, ep);
@@ -137,7 +137,7 @@ export function compileHost(
     const tenantEndpoints = [...endpoints.values()].filter((ep) => ep.tenantName === tenant);
     const policyInput = policyFor(view, tenant, mode, networks, groups, tenantEndpoints, profile);
     policies.set(tenant, policyInput);
-    tenants.push({ name: tenant, namespace, fwdMode: mode, networks, endpoints: desiredEndpoints, nftScript: nftScriptFor(policyInput) });
+    tenants.push({ name: tenant, namespace, fwdMode: mode, networks, endpoints: desiredEndpoints, nftScript: nftScriptFor(namespace, policyInput) });
 
     const services = values<ServiceLB>(view, objectPrefix("serviceLB") + tenant + ":");
     dns.push({

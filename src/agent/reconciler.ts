@@ -39,7 +39,7 @@ export interface ReconcilerOptions {
   ctx: HostContext;
   datapath: DatapathDriver;
   dns: DnsDriver;
-  nftScriptFor: (input: PolicyInput) => string;
+  nftScriptFor: (namespace: string, input: PolicyInput) => string;
   /** Attachments whose endpoint netmaster no longer has, after each run. */
   forget: (orphans: CompiledHost["orphans"]) => void;
   log: Logger;

@@ -78,10 +78,11 @@ export function createApp(master: Netmaster, log: Logger): Hono {
         c.text(`Request body too large: the limit is ${MAX_BODY_BYTES} bytes`, 413, { connection: "close" }),
     }),
   );
-  // Writes go to the leader; a follower relays them.
+  // Writes go to the leader; a follower relays them, and policy inspects (rule counters live on the leader).
   app.use("*", async (c, next) => {
     const write = c.req.method !== "GET" && c.req.method !== "HEAD";
-    if (write && !master.isLeader) return forwardToLeader(c, master);
+    const leaderRead = c.req.path.startsWith("/api/v1/inspect/policys/");
+    if ((write || leaderRead) && !master.isLeader) return forwardToLeader(c, master);
     await next();
   });
 
@@ -101,6 +102,10 @@ export function createApp(master: Netmaster, log: Logger): Hono {
   app.put("/api/v1/agent/endpoints/:id/oper", async (c) =>
     c.json(await master.reportEndpointOper(c.req.param("id")!, await readJson(c))),
   );
+  app.put("/api/v1/agent/hosts/:name/counters", async (c) => {
+    master.reportCounters(c.req.param("name")!, await readJson(c));
+    return c.json({});
+  });
   app.put("/api/v1/agent/hosts/:name", async (c) => c.json(await master.registerHost(c.req.param("name")!, await readJson(c))));
   app.get("/api/v1/agent/watch", (c) => {
     const from = Number(c.req.query("revision") ?? 0);

@@ -16,7 +16,7 @@ import type { EndpointState } from "./records.js";
 import { EndpointOperReport, HostName, HostRegistration, registerHost, reportEndpointOper, type HostRecord } from "./hosts.js";
 import type { StreamingApi } from "hono/utils/stream";
 import { streamState } from "./watch-stream.js";
-import type { z } from "zod";
+import { z } from "zod";
 import { Mutator, Tx } from "./tx.js";
 
 export interface NetmasterOptions {
@@ -29,7 +29,17 @@ export interface NetmasterOptions {
   leaderTtlSeconds?: number;
 }
 
+const Counters = z.object({
+  rules: z.record(z.string().max(256), z.object({ packets: z.number().int().min(0), bytes: z.number().int().min(0) })),
+});
+
 export class Netmaster {
+  /**
+   * Per-rule packet counters as each host last reported them. Kept in the leader's memory only:
+   * they change every few seconds and are worthless after a restart of the hosts' tables anyway.
+   */
+  private readonly hostCounters = new Map<string, z.infer<typeof Counters>["rules"]>();
+
   private constructor(
     private readonly options: NetmasterOptions,
     readonly cache: StateCache,
@@ -154,7 +164,27 @@ export class Netmaster {
     const tx = this.view();
     const obj = tx.get<ModelObject>(objectKey(kind.type, key));
     if (!obj) throw new NotFoundError(`${kind.type} not found`);
-    return inspectObject(tx, kind.type, obj);
+    const result = inspectObject(tx, kind.type, obj);
+    if (kind.type === "policy" && result.Oper) {
+      const rules = tx.list<{ key: string; ruleId: string }>(objectKey("rule", `${key}:`));
+      (result.Oper as Record<string, unknown>).ruleStats = rules.map(([, r]) => {
+        let packets = 0;
+        let bytes = 0;
+        for (const counters of this.hostCounters.values()) {
+          packets += counters[r.key]?.packets ?? 0;
+          bytes += counters[r.key]?.bytes ?? 0;
+        }
+        return { ruleId: r.ruleId, packets, bytes };
+      });
+    }
+    return result;
+  }
+
+  /** Counters are only read on the leader; followers forward policy inspects to it. */
+  reportCounters(host: string, body: unknown): void {
+    parseBody(HostName, host, "host name");
+    if (!this.isLeader) throw new UpstreamError("This netmaster is not the leader");
+    this.hostCounters.set(host, parseBody(Counters, body, "counters").rules);
   }
 
   inspectEndpoint(id: string): unknown {

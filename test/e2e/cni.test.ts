@@ -129,10 +129,17 @@ describe("one host through CNI", () => {
     assert.equal(udp.received, 5, "udp is not tcp");
   });
 
-  test("policy inspect shows per-rule counters", async () => {
-    // Counters are read by the agent on demand in a later step; here the policy oper lists web's endpoints.
-    const ins = await api.get<{ Oper: { numEndpoints: number } }>("/api/v1/inspect/policys/t1:web-only/");
-    assert.equal(ins.body.Oper.numEndpoints, 1);
+  test("policy inspect shows per-rule packet counters", async () => {
+    type Stats = { Oper: { numEndpoints: number; ruleStats: { ruleId: string; packets: number }[] } };
+    let stats: Stats["Oper"]["ruleStats"] = [];
+    await waitUntil(async () => {
+      const ins = await api.get<Stats>("/api/v1/inspect/policys/t1:web-only/");
+      assert.equal(ins.body.Oper.numEndpoints, 1);
+      stats = ins.body.Oper.ruleStats;
+      return stats.every((r) => r.packets > 0);
+    }, 20_000, () => `counters did not arrive: ${JSON.stringify(stats)}`);
+    // The blocked connects of the whitelist test (SYN retries, v4 and v6) hit the deny rule; the allowed ones the allow rule.
+    assert.deepEqual(stats.map((r) => r.ruleId).sort(), ["1", "2"]);
   });
 
   test("DNS answers container and group names of the tenant", async () => {
@@ -176,6 +183,26 @@ describe("one host through CNI", () => {
     assert.ok(await containers.get("a")!.ping(ip(b)), "the container that was ADDed twice still works");
     const malformed = await agent.cni("ADD", { containerId: `${prefix}bad`, netns: ns.path }, { tenant: 5 });
     assert.equal(malformed.code, 1);
+  });
+
+  test("CHECK, STATUS and GC", async () => {
+    const A = containers.get("a")!;
+    const prev = { cniVersion: "1.0.0", interfaces: [{ name: "eth0", mac: a.interfaces[0]!.mac, sandbox: A.path }], ips: a.ips };
+    const check = await agent.cni("CHECK", { containerId: `${prefix}a`, netns: A.path }, { tenant: "t1", network: "net", group: "client", prevResult: prev });
+    assert.equal(check.code, 0, check.stdout);
+    const unknown = await agent.cni("CHECK", { containerId: `${prefix}zz`, netns: A.path }, { tenant: "t1", network: "net", prevResult: prev });
+    assert.equal(unknown.code, 1);
+    assert.equal(unknown.out.code, 3);
+    assert.equal((await agent.cni("STATUS", {}, { tenant: "t1", network: "net" })).code, 0);
+
+    const ns = await TestNetns.create(`${prefix}-g`);
+    containers.set("g", ns);
+    const add = await agent.cni("ADD", { containerId: `${prefix}g`, netns: ns.path }, { name: "gc-net", tenant: "t1", network: "net" });
+    assert.equal(add.code, 0, add.stdout);
+    const gc = await agent.cni("GC", {}, { name: "gc-net", tenant: "t1", network: "net", "cni.dev/valid-attachments": [] });
+    assert.equal(gc.code, 0, gc.stdout);
+    assert.equal((await ns.exec(["ip", "-o", "link"])).stdout.split("\n").filter(Boolean).length, 1, "GC removed the stale attachment");
+    assert.ok(await A.ping(ip(b)), "attachments of other network configs are kept");
   });
 
   test("DEL is idempotent, also with an empty netns", async () => {
