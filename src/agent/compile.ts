@@ -137,7 +137,7 @@ export function compileHost(
     const tenantEndpoints = [...endpoints.values()].filter((ep) => ep.tenantName === tenant);
     const policyInput = policyFor(view, tenant, mode, networks, groups, tenantEndpoints, profile);
     policies.set(tenant, policyInput);
-    tenants.push({ name: tenant, namespace, fwdMode: mode, networks, endpoints: desiredEndpoints, nftScript: nftScriptFor(namespace, policyInput) });
+    tenants.push({ name: tenant, namespace, fwdMode: mode, networks, endpoints: desiredEndpoints, nftScript: nftScriptFor(namespace, policyInput), hostEndpoints: [] });
 
     const services = values<ServiceLB>(view, objectPrefix("serviceLB") + tenant + ":");
     dns.push({
@@ -158,7 +158,7 @@ export function compileHost(
     });
   }
 
-  return { desired: { prefix: ctx.prefix, tenants }, policies, dns, orphans };
+  return { desired: { prefix: ctx.prefix, tenants, host: { natOutbound: false } }, policies, dns, orphans };
 }
 
 function policyFor(

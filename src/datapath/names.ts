@@ -35,3 +35,31 @@ export function endpointLinkName(endpointId: string): string {
 
 /** The nft table we own in each tenant namespace. */
 export const NFT_TABLE = "netplugin";
+
+/** A network's VXLAN device (in the tenant namespace once moved; created briefly in the agent's namespace). */
+export function vxlanName(vni: number): string {
+  return `nv${vni}`;
+}
+
+/** Agent-namespace end of a tenant's uplink veth: carries the prefix (it lives outside our namespaces). */
+export function uplinkHostLink(prefix: string, tenant: string): string {
+  return `${prefix}u${shortHash(tenant, 5)}`;
+}
+
+/** Tenant-namespace end of the uplink veth. */
+export const UPLINK_TENANT_LINK = "nuplink";
+
+/** Agent-namespace end of a host endpoint on an infra network: carries the prefix. */
+export function hostEndpointLink(prefix: string, tenant: string, network: string): string {
+  return `${prefix}h${shortHash(`${tenant}:${network}`, 5)}`;
+}
+
+/** Tenant-namespace end of a host endpoint. */
+export function hostEndpointTenantLink(network: string): string {
+  return `nh${shortHash(network, 8)}`;
+}
+
+/** Our nft table in the agent's own namespace (NAT for tenant uplinks). */
+export function hostNftTable(prefix: string): string {
+  return `netplugin_${prefix}`;
+}

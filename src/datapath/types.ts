@@ -14,6 +14,17 @@ export interface DesiredHost {
    */
   prefix: string;
   tenants: DesiredTenant[];
+  /** Objects in the agent's own namespace (the host's): NAT for tenants' outbound traffic. */
+  host: DesiredHostNamespace;
+}
+
+export interface DesiredHostNamespace {
+  /**
+   * Outbound NAT in the agent's namespace: traffic arriving from tenant uplinks (169.254.0.0/16 after the
+   * tenant's own NAT) and leaving through any other interface is masqueraded to that interface's address.
+   * Needs ip_forward in the agent's namespace. Our nft table there is named names.ts hostNftTable(prefix).
+   */
+  natOutbound: boolean;
 }
 
 export interface DesiredTenant {
@@ -26,6 +37,42 @@ export interface DesiredTenant {
   endpoints: DesiredEndpoint[];
   /** Complete nft script for the tenant's private table (policy/compile.ts), applied as one transaction. */
   nftScript: string;
+  /**
+   * A veth between the agent's namespace and the tenant namespace, for traffic to addresses outside the
+   * cluster: the tenant namespace gets a default route through it and masquerades to tenantAddr what
+   * leaves through it (tenants may share subnets, so their traffic must be told apart before the host's
+   * own NAT); the host side routes replies back by conntrack. Absent: the tenant reaches nothing outside.
+   */
+  uplink?: DesiredUplink;
+  /**
+   * Host endpoints: for each infra network, a veth whose host side (in the agent's namespace) holds the
+   * host's own address on that network, and whose tenant side is enslaved to the network's bridge, so
+   * containers reach their host (reference contiv.md §3.11).
+   */
+  hostEndpoints: DesiredHostEndpoint[];
+}
+
+export interface DesiredUplink {
+  /** veth end in the agent's namespace (names.ts uplinkHostLink: carries the prefix). */
+  hostLink: string;
+  /** veth end in the tenant namespace (names.ts uplinkTenantLink). */
+  tenantLink: string;
+  /** "169.254.a.b/30" on hostLink. */
+  hostAddr: string;
+  /** "169.254.a.c/30" on tenantLink; the tenant's default route goes via hostAddr's address. */
+  tenantAddr: string;
+}
+
+export interface DesiredHostEndpoint {
+  network: string;
+  /** veth end in the agent's namespace, holding `address` (names.ts hostEndpointLink: carries the prefix). */
+  hostLink: string;
+  /** veth end in the tenant namespace, enslaved to the network's bridge. */
+  tenantLink: string;
+  /** "a.b.c.d/len": the host's address on the infra network. */
+  address: string;
+  mac: string;
+  mtu: number;
 }
 
 export interface DesiredNetwork {
@@ -42,6 +89,41 @@ export interface DesiredNetwork {
   ipv6Gateway: string;
   /** MTU of the bridge and every endpoint on it. */
   mtu: number;
+  /** Present for VXLAN networks in a cluster: the overlay device on the bridge and what it must know. */
+  vxlan?: DesiredVxlan;
+}
+
+/**
+ * The network's VXLAN device: created in the agent's namespace (so its UDP socket and underlay routing stay
+ * there, bound to localVtep), then moved into the tenant namespace and enslaved to the network's bridge,
+ * with bridge learning off on that port. No data-plane learning anywhere: every remote MAC is a static FDB
+ * entry pointing at its host's VTEP, broadcast/unknown/multicast frames are replicated to every peer VTEP
+ * (an all-zero FDB entry per peer), and in proxy mode the device answers ARP/ND for remote endpoints from
+ * static neighbour entries instead of flooding the request.
+ */
+export interface DesiredVxlan {
+  vni: number;
+  /** Device name (names.ts vxlanName). */
+  device: string;
+  /** This host's underlay address. */
+  localVtep: string;
+  /** UDP port, 4789 unless configured. */
+  port: number;
+  /** VTEPs of the other hosts that have this network: the flood list. */
+  peers: string[];
+  /** proxy: ARP/ND answered by the device from `remotes`; flood: requests replicated to peers. */
+  arpMode: "proxy" | "flood";
+  /** Endpoints of this network on other hosts. */
+  remotes: DesiredRemoteEndpoint[];
+}
+
+export interface DesiredRemoteEndpoint {
+  mac: string;
+  /** Addresses without prefix; ipv6 may be "". */
+  ipv4: string;
+  ipv6: string;
+  /** VTEP of the host it lives on. */
+  vtep: string;
 }
 
 export interface EndpointQos {
