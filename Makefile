@@ -34,7 +34,7 @@ build: npm-deps
 	@chmod +x bin/*
 
 test: deps build
-	node --test --test-concurrency=2 dist/
+	node --test --test-concurrency=2 $$(find dist -name '*.test.js' | sort)
 
 bench: deps build
 	node dist/bench/run.js

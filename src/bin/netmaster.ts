@@ -1,7 +1,10 @@
 // netmaster: the central API and allocator. Parses flags, opens the store,
 // starts the HTTP server, and stops cleanly on SIGTERM/SIGINT.
 
-import { serve } from "@hono/node-server";
+import { createAdaptorServer, serve } from "@hono/node-server";
+import { mkdirSync, rmSync } from "node:fs";
+import { dirname } from "node:path";
+import type { Server } from "node:http";
 import { Command, CommanderError, Option } from "commander";
 import { createLogger, parseLogLevel } from "../lib/log.js";
 import { errorMessage } from "../lib/errors.js";
@@ -14,6 +17,7 @@ const EXIT_BAD_FLAGS = 22;
 
 interface Flags {
   listenUrl: string;
+  listenSocket?: string;
   controlUrl?: string;
   store?: string;
   etcd?: string;
@@ -47,6 +51,7 @@ function parseFlags(argv: string[]): Flags {
     .exitOverride()
     .addOption(new Option("--listen-url <host:port>", "address to serve the REST API on").default("0.0.0.0:9999"))
     .addOption(new Option("--external-address <host:port>").hideHelp())
+    .addOption(new Option("--listen-socket <path>", "also serve the REST API on this unix socket (for local tools)"))
     .addOption(new Option("--control-url <host:port>", "address other replicas and agents reach this one on"))
     .addOption(new Option("--internal-address <host:port>").hideHelp())
     .addOption(new Option("--store <url>", `state store: sqlite:///path/file.db or etcd://host:port[,host:port] (default ${DEFAULT_STORE_URL})`))
@@ -74,6 +79,7 @@ function parseFlags(argv: string[]): Flags {
   const o = program.opts();
   return {
     listenUrl: o.externalAddress ?? o.listenUrl,
+    listenSocket: o.listenSocket,
     controlUrl: o.internalAddress ?? o.controlUrl,
     store: o.store,
     etcd: o.etcdEndpoints ?? o.etcd,
@@ -125,12 +131,22 @@ async function main(): Promise<void> {
     process.exit(1);
   });
 
+  let socketServer: Server | undefined;
+  if (flags.listenSocket) {
+    const path = flags.listenSocket;
+    mkdirSync(dirname(path), { recursive: true });
+    rmSync(path, { force: true });
+    socketServer = createAdaptorServer({ fetch: app.fetch }) as Server;
+    socketServer.listen(path, () => log.info({ socket: path }, "netmaster listening on socket"));
+  }
+
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, "stopping");
     server.close();
+    socketServer?.close();
     await master.stop();
     await store.close();
     process.exit(0);

@@ -1,4 +1,20 @@
 // A tiny client for tests: every call returns status and parsed body, never throws on 4xx.
+// The base is an http:// URL or "unix:/path/to.sock" (netmaster's --listen-socket, for clusters
+// whose netmaster lives in a namespace the test process cannot route to).
+
+import { request } from "node:http";
+
+function viaSocket(socketPath: string, method: string, path: string, body: string | undefined): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ socketPath, path, method, headers: { "content-type": "application/json" } }, (res) => {
+      let text = "";
+      res.on("data", (d: Buffer) => (text += d.toString()));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, text }));
+    });
+    req.on("error", reject);
+    req.end(body);
+  });
+}
 
 export interface Reply<T = unknown> {
   status: number;
@@ -10,18 +26,25 @@ export class Api {
   constructor(readonly base: string) {}
 
   async call<T = unknown>(method: string, path: string, body?: unknown, raw?: string): Promise<Reply<T>> {
-    const init: RequestInit = { method, headers: { "content-type": "application/json" } };
-    if (raw !== undefined) init.body = raw;
-    else if (body !== undefined) init.body = JSON.stringify(body);
-    const res = await fetch(this.base + path, init);
-    const text = await res.text();
+    const payload = raw !== undefined ? raw : body !== undefined ? JSON.stringify(body) : undefined;
+    let status: number;
+    let text: string;
+    if (this.base.startsWith("unix:")) {
+      ({ status, text } = await viaSocket(this.base.slice("unix:".length), method, path, payload));
+    } else {
+      const init: RequestInit = { method, headers: { "content-type": "application/json" } };
+      if (payload !== undefined) init.body = payload;
+      const res = await fetch(this.base + path, init);
+      status = res.status;
+      text = await res.text();
+    }
     let parsed: unknown = text;
     try {
       parsed = JSON.parse(text);
     } catch {
       // plain-text error bodies stay text
     }
-    return { status: res.status, body: parsed as T, text };
+    return { status, body: parsed as T, text };
   }
 
   get<T = unknown>(path: string) {
