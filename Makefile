@@ -26,7 +26,7 @@ deps: apt-deps npm-deps
 build: npm-deps
 	npx tsc -p tsconfig.json
 	@mkdir -p bin
-	@for b in netmaster netctl netplugin; do \
+	@for b in netmaster netctl netplugin netplugin-cluster; do \
 	  printf '#!/bin/sh\nexec node "$$(dirname "$$(readlink -f "$$0")")/../dist/src/bin/%s.js" "$$@"\n' $$b > bin/$$b; \
 	done
 	@# The CNI executable runs once per container: it only talks to a unix socket, so skip loading extra CA files (~30 ms).

@@ -21,6 +21,7 @@ import { listenOnSocket } from "./local-api.js";
 import { MasterClient, sleep } from "./master-client.js";
 import { StateMirror } from "./mirror.js";
 import { Reconciler } from "./reconciler.js";
+import { detectMtu } from "./mtu.js";
 
 export interface AgentOptions {
   host: string;
@@ -28,7 +29,8 @@ export interface AgentOptions {
   vtepIP: string;
   socketPath: string;
   stateDir: string;
-  mtu: number;
+  /** Undefined: detected from the VTEP interface (detectMtu). */
+  mtu: number | undefined;
   log: Logger;
 }
 
@@ -65,6 +67,7 @@ export class Agent {
     const prefix = hostPrefix(o.host);
     const executor = new RealExecutor();
     await probeFeatures(executor, prefix);
+    const mtu = o.mtu ?? (await detectMtu(executor, o.vtepIP));
 
     const master = new MasterClient(o.netmasterUrls);
     const attachments = new AttachmentStore(o.stateDir);
@@ -89,7 +92,7 @@ export class Agent {
       view: mirror,
       attachments,
       pending,
-      ctx: { host: o.host, prefix, mtu: o.mtu },
+      ctx: { host: o.host, prefix, mtu, vtepIP: o.vtepIP, vxlanPort: 4789 },
       datapath: {
         reconcile: async (desired) => {
           const report = await datapath.reconcile(desired);
@@ -143,7 +146,7 @@ export class Agent {
     const server = await listenOnSocket(app, o.socketPath);
 
     const agent = new Agent(o, mirror, reconciler, dns, server, counters);
-    void agent.register(master);
+    void agent.register(master, mtu);
     void mirror.waitSynced().then(() => {
       log.info({ revision: mirror.currentRevision }, "following netmaster's state");
       reconciler.start();
@@ -153,10 +156,10 @@ export class Agent {
   }
 
   /** Registers the host, retrying until netmaster answers. */
-  private async register(master: MasterClient): Promise<void> {
+  private async register(master: MasterClient, mtu: number): Promise<void> {
     for (let attempt = 0; !this.abort.signal.aborted; attempt++) {
       try {
-        await master.registerHost(this.o.host, { vtepIP: this.o.vtepIP, mtu: this.o.mtu, agentVersion: VERSION_INFO.Version });
+        await master.registerHost(this.o.host, { vtepIP: this.o.vtepIP, mtu, agentVersion: VERSION_INFO.Version });
         this.o.log.info({ host: this.o.host }, "host registered");
         return;
       } catch (err) {

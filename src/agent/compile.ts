@@ -5,9 +5,10 @@
 import type { EndpointGroup, NetProfile, Network, Policy, Rule, ServiceLB } from "../model/index.js";
 import { parseBandwidth } from "../model/index.js";
 import type { DesiredEndpoint, DesiredHost, DesiredNetwork, DesiredTenant, FwdMode } from "../datapath/types.js";
-import { bridgeName, endpointLinkName, tenantNamespace } from "../datapath/names.js";
-import { ENDPOINT_PREFIX, groupStateKey, objectKey, objectPrefix, serviceStateKey } from "../master/keys.js";
-import type { EndpointState, GroupState, ServiceState } from "../master/records.js";
+import { bridgeName, endpointLinkName, tenantNamespace, vxlanName } from "../datapath/names.js";
+import { ENDPOINT_PREFIX, groupStateKey, hostKey, networkStateKey, objectKey, objectPrefix, serviceStateKey } from "../master/keys.js";
+import type { EndpointState, GroupState, NetworkState, ServiceState } from "../master/records.js";
+import type { HostRecord } from "../master/hosts.js";
 import type { PolicyInput } from "../policy/index.js";
 import type { Attachment } from "./attachments.js";
 
@@ -19,8 +20,19 @@ export interface StateView {
 export interface HostContext {
   host: string;
   prefix: string;
-  /** MTU for endpoints and bridges. */
+  /** MTU for endpoints and bridges (the underlay's minus the VXLAN overhead in a cluster). */
   mtu: number;
+  /** This host's underlay address; "" for a host on its own (no overlay). */
+  vtepIP: string;
+  vxlanPort: number;
+}
+
+/**
+ * The VXLAN network identifier of a network. VLAN networks ride the overlay too (the kernels here have no
+ * 802.1Q devices): they take VNIs from a block above anything Contiv's VXLAN range can hand out.
+ */
+export function networkVni(net: Network, state: NetworkState): number {
+  return net.encap === "vxlan" ? state.extPktTag : 0xfff000 + state.pktTag;
 }
 
 export interface TenantDns {
@@ -90,6 +102,8 @@ export function compileHost(
   }
 
   const mode = fwdMode(view);
+  const arpMode = view.get<{ arpMode: string }>(objectKey("global", "global"))?.arpMode === "flood" ? "flood" : "proxy";
+  const vtepOf = (host: string): string => view.get<HostRecord>(hostKey(host))?.vtepIP ?? "";
   const tenants: DesiredTenant[] = [];
   const policies = new Map<string, PolicyInput>();
   const dns: TenantDns[] = [];
@@ -97,15 +111,41 @@ export function compileHost(
   for (const [tenant, locals] of [...localByTenant].sort(([a], [b]) => (a < b ? -1 : 1))) {
     const namespace = tenantNamespace(ctx.prefix, tenant);
     const nets = values<Network>(view, objectPrefix("network") + tenant + ":");
-    const networks: DesiredNetwork[] = nets.map((n) => ({
-      name: n.networkName,
-      bridge: bridgeName(n.networkName),
-      subnet: networkCidr(n.subnet),
-      gateway: n.gateway,
-      ipv6Subnet: n.ipv6Subnet,
-      ipv6Gateway: n.ipv6Gateway,
-      mtu: ctx.mtu,
-    }));
+    const tenantEndpoints = [...endpoints.values()].filter((ep) => ep.tenantName === tenant);
+    // Head-end replication goes to every other host where the tenant has endpoints: they have all its networks.
+    const peers = [...new Set(tenantEndpoints.map((ep) => ep.homingHost))]
+      .filter((h) => h !== ctx.host)
+      .map(vtepOf)
+      .filter((v) => v !== "" && v !== ctx.vtepIP)
+      .sort();
+    const networks: DesiredNetwork[] = nets.map((n) => {
+      const desired: DesiredNetwork = {
+        name: n.networkName,
+        bridge: bridgeName(n.networkName),
+        subnet: networkCidr(n.subnet),
+        gateway: n.gateway,
+        ipv6Subnet: n.ipv6Subnet,
+        ipv6Gateway: n.ipv6Gateway,
+        mtu: ctx.mtu,
+      };
+      const state = view.get<NetworkState>(networkStateKey(n.key));
+      if (ctx.vtepIP && state) {
+        const vni = networkVni(n, state);
+        desired.vxlan = {
+          vni,
+          device: vxlanName(vni),
+          localVtep: ctx.vtepIP,
+          port: ctx.vxlanPort,
+          peers,
+          arpMode,
+          remotes: tenantEndpoints
+            .filter((ep) => ep.networkName === n.networkName && ep.homingHost !== ctx.host && vtepOf(ep.homingHost) !== "")
+            .map((ep) => ({ mac: ep.macAddress, ipv4: ep.ipAddress, ipv6: ep.ipv6Address, vtep: vtepOf(ep.homingHost) }))
+            .sort((a, b) => (a.mac < b.mac ? -1 : 1)),
+        };
+      }
+      return desired;
+    });
     const netByName = new Map(nets.map((n) => [n.networkName, n]));
     const groups = values<EndpointGroup>(view, objectPrefix("endpointGroup") + tenant + ":");
     const groupByName = new Map(groups.map((g) => [g.groupName, g]));
@@ -134,7 +174,6 @@ export function compileHost(
       });
     }
 
-    const tenantEndpoints = [...endpoints.values()].filter((ep) => ep.tenantName === tenant);
     const policyInput = policyFor(view, tenant, mode, networks, groups, tenantEndpoints, profile);
     policies.set(tenant, policyInput);
     tenants.push({ name: tenant, namespace, fwdMode: mode, networks, endpoints: desiredEndpoints, nftScript: nftScriptFor(namespace, policyInput), hostEndpoints: [] });

@@ -20,7 +20,7 @@ interface Flags {
   vtepIp: string;
   socket: string;
   stateDir: string;
-  mtu: number;
+  mtu: number | undefined;
   cleanup: boolean;
   logLevel: string;
   useJsonLog: boolean;
@@ -37,7 +37,7 @@ function parseFlags(argv: string[]): Flags {
     .addOption(new Option("--ctrl-ip <ip>").hideHelp())
     .addOption(new Option("--socket <path>", "local API socket for the CNI executable").default(DEFAULT_SOCKET))
     .addOption(new Option("--state-dir <path>", "where the agent keeps its endpoint attachments (default /var/lib/netplugin/agent-<host>)"))
-    .addOption(new Option("--mtu <bytes>", "MTU of bridges and container interfaces").argParser(Number).default(1500))
+    .addOption(new Option("--mtu <bytes>", "MTU of bridges and container interfaces (default: the VTEP interface's minus 50, or 1500)").argParser(Number))
     .addOption(new Option("--cleanup", "remove every kernel object and record this host's agent made, then exit").default(false))
     .addOption(new Option("--mode <mode>").hideHelp())
     .addOption(new Option("--netmode <mode>").hideHelp())
@@ -57,7 +57,7 @@ function parseFlags(argv: string[]): Flags {
   if (!/^[A-Za-z0-9]([A-Za-z0-9._-]{0,253}[A-Za-z0-9])?$/.test(host)) throw new Error(`Invalid --host "${host}"`);
   const vtepIp: string = o.vtepIp || o.ctrlIp || "";
   if (vtepIp && !IPV4.test(vtepIp)) throw new Error(`Invalid --vtep-ip "${vtepIp}": expected an IPv4 address`);
-  if (!Number.isInteger(o.mtu) || o.mtu < 576 || o.mtu > 65535) throw new Error(`Invalid --mtu "${o.mtu}": expected 576..65535`);
+  if (o.mtu !== undefined && (!Number.isInteger(o.mtu) || o.mtu < 576 || o.mtu > 65535)) throw new Error(`Invalid --mtu "${o.mtu}": expected 576..65535`);
   if (!String(o.socket).startsWith("/") || String(o.socket).length > 107) throw new Error(`Invalid --socket "${o.socket}": an absolute path of at most 107 bytes`);
   return {
     netmaster,

@@ -1,18 +1,21 @@
 // Forwarding of names we do not own to the upstream resolvers (the host's, given by the agent).
 //
-// The server runs inside a tenant namespace, which often has no route to those resolvers: then
-// the send fails at once (ENETUNREACH) or nothing ever comes back. Either way the whole attempt
-// is bounded by one deadline (default 1.8 s) so the client gets SERVFAIL before its own ~5 s
-// timeout, and tries its next server. Each attempt uses a fresh connected socket (random source
-// port, ICMP errors reported) and a fresh random ID, and only a reply with that ID and the same
-// question is accepted. TCP clients are forwarded over TCP, UDP clients over UDP; a UDP reply
-// too large for the client is cut to header + question with TC set, so the client retries on TCP.
+// This runs in the supervisor, i.e. in the agent's own namespace: a tenant namespace has no
+// route to the host's resolvers, so its server relays such queries over IPC (see ipc.ts and
+// relay.ts) and the supervisor asks the upstreams with forwardQuery().
+//
+// The client's packet is sent exactly as received, so the reply carries the client's ID and
+// answers its EDNS size. Upstreams are tried in order, each on a fresh connected UDP socket
+// (random source port, ICMP errors reported at once), with a share of one overall deadline
+// (default 1.8 s, under the server's 2 s relay timeout, so the client gets SERVFAIL well before
+// its own ~5 s timeout). Only a reply with the query's ID and question is accepted. A truncated
+// UDP reply (TC) is asked again over TCP from the same upstream; if that fails, the truncated
+// reply is returned (the client may retry over TCP itself). Fitting the reply to the client's
+// transport is the server's job (fitResponse in resolve.ts).
 
 import { createSocket } from "node:dgram";
-import { randomInt } from "node:crypto";
 import { connect, isIP, isIPv6 } from "node:net";
-import { decodeHeader, decodeName, HEADER_SIZE, type DnsMessage } from "./message.js";
-import { maxResponseSize, type Transport } from "./resolve.js";
+import { decodeHeader, decodeMessage, decodeName, HEADER_SIZE, type DnsQuestion } from "./message.js";
 
 export interface Upstream {
   host: string;
@@ -34,55 +37,76 @@ export function parseUpstream(text: string): Upstream | undefined {
 }
 
 export interface ForwardOptions {
-  transport: Transport;
   /** Default FORWARD_TIMEOUT_MS. */
   timeoutMs?: number;
+  /** Ends all attempts at once (the asking server went away); the result is then undefined. */
+  signal?: AbortSignal;
 }
 
 /**
- * Sends the client's packet to each upstream in turn until one answers. Returns the reply with
- * the client's ID, or undefined when none answered within the deadline. Never throws.
+ * Sends the query to each upstream in turn until one answers. Returns the reply (the query's ID,
+ * as sent), or undefined when the packet is not a single-question query, or no upstream answered
+ * within the deadline. Never throws.
  */
-export async function forwardQuery(
-  packet: Uint8Array,
-  query: DnsMessage,
-  upstreams: readonly Upstream[],
-  options: ForwardOptions,
-): Promise<Uint8Array | undefined> {
+export async function forwardQuery(packet: Uint8Array, upstreams: readonly Upstream[], options: ForwardOptions = {}): Promise<Uint8Array | undefined> {
+  const decoded = decodeMessage(packet);
+  if (!decoded.ok || decoded.message.header.qr || decoded.message.questions.length !== 1) return undefined;
+  const id = decoded.message.header.id;
+  const question = decoded.message.questions[0]!;
+  const accept = (reply: Uint8Array): boolean => matches(reply, id, question);
+  const signal = options.signal;
   const deadline = Date.now() + (options.timeoutMs ?? FORWARD_TIMEOUT_MS);
   for (let i = 0; i < upstreams.length; i++) {
     const remaining = deadline - Date.now();
-    if (remaining <= 0) break;
+    if (remaining <= 0 || signal?.aborted) break;
     const budget = Math.min(remaining, Math.max(MIN_ATTEMPT_MS, Math.floor(remaining / (upstreams.length - i))));
-    const id = randomInt(0, 0x10000);
-    const outgoing = Uint8Array.from(packet);
-    outgoing[0] = id >> 8;
-    outgoing[1] = id & 0xff;
-    const accept = (reply: Uint8Array): boolean => matches(reply, id, query);
     const upstream = upstreams[i]!;
-    const reply =
-      options.transport === "tcp" ? await attemptTcp(upstream, outgoing, accept, budget) : await attemptUdp(upstream, outgoing, accept, budget);
+    const reply = await attemptUdp(upstream, packet, accept, budget, signal);
     if (!reply) continue;
-    const out = Uint8Array.from(reply);
-    out[0] = query.header.id >> 8;
-    out[1] = query.header.id & 0xff;
-    return options.transport === "udp" ? fitUdp(out, query) : out;
+    if (!decodeHeader(reply)?.tc) return reply;
+    const left = deadline - Date.now();
+    const whole = left > 0 ? await attemptTcp(upstream, packet, accept, left, signal) : undefined;
+    return whole ?? reply;
   }
   return undefined;
 }
 
-function attemptUdp(upstream: Upstream, packet: Uint8Array, accept: (reply: Uint8Array) => boolean, ms: number): Promise<Uint8Array | undefined> {
+/** Runs `start` until it calls finish, the time is up or the signal fires; then `cleanup`. */
+function attempt(
+  ms: number,
+  signal: AbortSignal | undefined,
+  start: (finish: (reply: Uint8Array | undefined) => void) => () => void,
+): Promise<Uint8Array | undefined> {
   return new Promise((resolve) => {
-    const socket = createSocket(isIPv6(upstream.host) ? "udp6" : "udp4");
+    if (signal?.aborted) return resolve(undefined);
     let done = false;
+    let cleanup = (): void => undefined;
+    const onAbort = (): void => finish(undefined);
     const finish = (reply: Uint8Array | undefined): void => {
       if (done) return;
       done = true;
       clearTimeout(timer);
-      socket.close();
+      signal?.removeEventListener("abort", onAbort);
+      cleanup();
       resolve(reply);
     };
     const timer = setTimeout(() => finish(undefined), ms);
+    signal?.addEventListener("abort", onAbort, { once: true });
+    const close = start(finish);
+    if (done) close();
+    else cleanup = close;
+  });
+}
+
+function attemptUdp(
+  upstream: Upstream,
+  packet: Uint8Array,
+  accept: (reply: Uint8Array) => boolean,
+  ms: number,
+  signal: AbortSignal | undefined,
+): Promise<Uint8Array | undefined> {
+  return attempt(ms, signal, (finish) => {
+    const socket = createSocket(isIPv6(upstream.host) ? "udp6" : "udp4");
     socket.on("error", () => finish(undefined)); // ECONNREFUSED (ICMP), ENETUNREACH, ...
     socket.on("message", (msg) => {
       if (accept(msg)) finish(msg);
@@ -92,22 +116,26 @@ function attemptUdp(upstream: Upstream, packet: Uint8Array, accept: (reply: Uint
         if (err) finish(undefined);
       });
     });
+    return () => {
+      try {
+        socket.close();
+      } catch {
+        // already closed
+      }
+    };
   });
 }
 
-function attemptTcp(upstream: Upstream, packet: Uint8Array, accept: (reply: Uint8Array) => boolean, ms: number): Promise<Uint8Array | undefined> {
-  return new Promise((resolve) => {
+function attemptTcp(
+  upstream: Upstream,
+  packet: Uint8Array,
+  accept: (reply: Uint8Array) => boolean,
+  ms: number,
+  signal: AbortSignal | undefined,
+): Promise<Uint8Array | undefined> {
+  return attempt(ms, signal, (finish) => {
     const socket = connect({ host: upstream.host, port: upstream.port });
     let buffered: Buffer = Buffer.alloc(0);
-    let done = false;
-    const finish = (reply: Uint8Array | undefined): void => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      socket.destroy();
-      resolve(reply);
-    };
-    const timer = setTimeout(() => finish(undefined), ms);
     socket.on("error", () => finish(undefined));
     socket.on("close", () => finish(undefined));
     socket.on("connect", () => {
@@ -124,38 +152,18 @@ function attemptTcp(upstream: Upstream, packet: Uint8Array, accept: (reply: Uint
         if (accept(reply)) return finish(reply);
       }
     });
+    return () => socket.destroy();
   });
 }
 
-/** A reply to our query: our ID, QR set, and the same question (or none, as some FORMERR replies). */
-function matches(reply: Uint8Array, id: number, query: DnsMessage): boolean {
+/** A reply to our query: its ID, QR set, and the same question (or none, as some FORMERR replies). */
+function matches(reply: Uint8Array, id: number, question: DnsQuestion): boolean {
   const header = decodeHeader(reply);
   if (!header || header.id !== id || !header.qr) return false;
   if (header.qdcount === 0) return header.rcode !== 0;
-  const question = query.questions[0];
   const name = decodeName(reply, HEADER_SIZE);
-  if (!question || !name || name.next + 4 > reply.length) return false;
+  if (!name || name.next + 4 > reply.length) return false;
   const type = (reply[name.next]! << 8) | reply[name.next + 1]!;
   const klass = (reply[name.next + 2]! << 8) | reply[name.next + 3]!;
   return type === question.type && klass === question.class && name.name.toLowerCase() === question.name.toLowerCase();
-}
-
-/** Cuts a UDP reply the client cannot take to header + question, with TC set. */
-function fitUdp(reply: Uint8Array, query: DnsMessage): Uint8Array {
-  if (reply.length <= maxResponseSize(query, "udp")) return reply;
-  const question = query.questions[0];
-  const questionSize = question ? question.wire.length + 4 : 0;
-  const out = new Uint8Array(HEADER_SIZE + questionSize);
-  out.set(reply.subarray(0, 4));
-  out[2] = out[2]! | 0x02;
-  out[5] = question ? 1 : 0;
-  if (question) {
-    out.set(question.wire, HEADER_SIZE);
-    const p = HEADER_SIZE + question.wire.length;
-    out[p] = question.type >> 8;
-    out[p + 1] = question.type & 0xff;
-    out[p + 2] = question.class >> 8;
-    out[p + 3] = question.class & 0xff;
-  }
-  return out;
 }

@@ -1,5 +1,6 @@
 // What to do with one incoming packet: drop it, answer it from the tenant's records, or forward
-// it upstream. Pure; the server carries the decision out and counts the outcome.
+// it upstream (relayed through the supervisor). Pure; the server carries the decision out and
+// counts the outcome.
 //
 // Rejections follow Contiv (responses and TSIG-signed queries are refused) and RFC 1035/6891:
 // unreadable packets with a readable header get FORMERR, other opcodes NOTIMP, EDNS versions
@@ -11,10 +12,12 @@ import {
   CLASS_IN,
   decodeMessage,
   encodeResponse,
+  HEADER_SIZE,
   Rcode,
   RRType,
   UDP_MAX_SIZE,
   UDP_MIN_SIZE,
+  writeU16,
   type Answer,
   type DnsHeader,
   type DnsMessage,
@@ -90,6 +93,34 @@ export function resolveQuery(index: RecordIndex, packet: Uint8Array, options: Re
 /** SERVFAIL for a query that could not be forwarded (no upstream answered in time). */
 export function servfail(query: DnsMessage, transport: Transport): Uint8Array {
   return respond(query, query.questions[0], Rcode.SERVFAIL, false, [], { transport, canForward: true });
+}
+
+/**
+ * An upstream's reply (relayed by the supervisor) as the client gets it: the client's ID, and on
+ * UDP, when larger than the client can take, cut to header + question with TC set so the client
+ * asks again over TCP. Undefined when it is not even a DNS header.
+ */
+export function fitResponse(reply: Uint8Array, query: DnsMessage, transport: Transport): Uint8Array | undefined {
+  if (reply.length < HEADER_SIZE) return undefined;
+  if (transport === "udp" && reply.length > maxResponseSize(query, "udp")) {
+    const question = query.questions[0];
+    const questionSize = question ? question.wire.length + 4 : 0;
+    const out = new Uint8Array(HEADER_SIZE + questionSize);
+    out.set(reply.subarray(0, 4));
+    out[2] = out[2]! | 0x02;
+    out[5] = question ? 1 : 0;
+    if (question) {
+      out.set(question.wire, HEADER_SIZE);
+      const p = HEADER_SIZE + question.wire.length;
+      writeU16(out, p, question.type);
+      writeU16(out, p + 2, question.class);
+    }
+    writeU16(out, 0, query.header.id);
+    return out;
+  }
+  const out = Uint8Array.from(reply);
+  writeU16(out, 0, query.header.id);
+  return out;
 }
 
 /** Size limit for an answer: 64 KiB on TCP; on UDP 512, or the client's EDNS size up to 1232. */

@@ -1,24 +1,24 @@
-// One tenant's DNS service without the sockets: holds the current records and upstreams, turns
-// a query packet into a reply packet (answer, forward, or SERVFAIL) and counts what happened.
+// One tenant's DNS service without the sockets: holds the current records, turns a query packet
+// into a reply packet (answer, forward, or SERVFAIL) and counts what happened. Forwarding itself
+// is someone else's: the server passes a Forwarder that relays to the supervisor (relay.ts).
 
 import type { DnsStats } from "./ipc.js";
-import { forwardQuery, type ForwardOptions, type Upstream } from "./forward.js";
 import { EMPTY_RECORDS, RecordIndex, type TenantRecords } from "./records.js";
-import { resolveQuery, servfail, type Transport } from "./resolve.js";
+import { fitResponse, resolveQuery, servfail, type Transport } from "./resolve.js";
+
+/** Gets the upstream reply to the client's packet (sent as is), or undefined when none came. */
+export type Forwarder = (packet: Uint8Array) => Promise<Uint8Array | undefined>;
 
 export interface ResponderOptions {
-  /** Most forwards in flight; beyond it, queries get SERVFAIL at once. Default 256. */
-  maxInFlight?: number;
-  /** Per query deadline for upstream attempts; see forward.ts. */
-  forwardTimeoutMs?: number;
+  /** Where names we do not own go; without it, a forward gets SERVFAIL. */
+  forward?: Forwarder;
   /** Called when a forward fails, for rate-limited logging. */
   onForwardFailure?: (qname: string) => void;
 }
 
 export class Responder {
   #index = new RecordIndex(EMPTY_RECORDS);
-  #upstreams: Upstream[] = [];
-  #inFlight = 0;
+  #forwarding = false;
   readonly #options: ResponderOptions;
   readonly stats: DnsStats = { found: 0, notFound: 0, forwarded: 0, forwardFailed: 0, invalid: 0 };
 
@@ -32,14 +32,14 @@ export class Responder {
     return this.#index.size;
   }
 
-  setUpstreams(upstreams: Upstream[]): void {
-    this.#upstreams = [...upstreams];
+  /** Whether upstream resolvers exist: unknown names are forwarded, else answered REFUSED. */
+  setForwarding(enabled: boolean): void {
+    this.#forwarding = enabled;
   }
 
   /** The reply to send, or undefined to send nothing. Never throws. */
   async handle(packet: Uint8Array, transport: Transport): Promise<Uint8Array | undefined> {
-    const upstreams = this.#upstreams;
-    const resolution = resolveQuery(this.#index, packet, { transport, canForward: upstreams.length > 0 });
+    const resolution = resolveQuery(this.#index, packet, { transport, canForward: this.#forwarding });
     if (resolution.action === "drop") {
       this.stats.invalid++;
       return undefined;
@@ -50,17 +50,12 @@ export class Responder {
     }
     const query = resolution.query;
     this.stats.forwarded++;
-    const max = this.#options.maxInFlight ?? 256;
     let reply: Uint8Array | undefined;
-    if (this.#inFlight < max) {
-      this.#inFlight++;
-      try {
-        const options: ForwardOptions = { transport };
-        if (this.#options.forwardTimeoutMs !== undefined) options.timeoutMs = this.#options.forwardTimeoutMs;
-        reply = await forwardQuery(packet, query, upstreams, options);
-      } finally {
-        this.#inFlight--;
-      }
+    try {
+      const upstream = await this.#options.forward?.(packet);
+      if (upstream) reply = fitResponse(upstream, query, transport);
+    } catch {
+      reply = undefined;
     }
     if (reply) return reply;
     this.stats.forwardFailed++;

@@ -2,14 +2,15 @@
 //   ip netns exec <namespace> node server.js --namespace <namespace> [--port 53] [--log-level info] [--log-json]
 // with a Node IPC channel (fd 3 survives `ip netns exec`, which execs). Configuration arrives
 // only over IPC (see ipc.ts); the process exits when the channel closes, so a dead agent leaves
-// no server behind.
+// no server behind. Names it does not own are relayed to the supervisor over the same channel
+// (the tenant namespace has no route to the host's resolvers): see relay.ts.
 
 import { parseArgs } from "node:util";
 import { errorMessage } from "../../lib/errors.js";
 import { createLogger, parseLogLevel } from "../../lib/log.js";
-import { parseUpstream, type Upstream } from "./forward.js";
 import { ServerRequest, type ServerReport } from "./ipc.js";
 import { Listeners } from "./listeners.js";
+import { ForwardRelay } from "./relay.js";
 import { Responder } from "./responder.js";
 
 /** At most one "forwarding failed" warning per this long; the rest are counted. */
@@ -31,13 +32,20 @@ function main(): void {
   if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`Invalid --port "${values.port}": expected 1-65535`);
   if (!process.send) throw new Error("Cannot start the DNS server: it must be started with an IPC channel");
 
-  const report = (message: ServerReport): void => {
-    if (process.connected) process.send?.(message);
+  const report = (message: ServerReport): boolean => {
+    if (!process.connected || !process.send) return false;
+    process.send(message);
+    return true;
   };
+
+  const relay = new ForwardRelay({
+    send: (id, packet) => report({ type: "forward", id, packet: Buffer.from(packet).toString("base64") }),
+  });
 
   let lastWarn = 0;
   let suppressed = 0;
   const responder = new Responder({
+    forward: (packet) => relay.forward(packet),
     onForwardFailure: (qname) => {
       const now = Date.now();
       if (now - lastWarn < FORWARD_WARN_INTERVAL_MS) return void suppressed++;
@@ -74,12 +82,13 @@ function main(): void {
       case "listen":
         listeners.setAddresses(message.addresses);
         break;
-      case "upstream": {
-        const upstreams = message.servers.map(parseUpstream).filter((u): u is Upstream => u !== undefined);
-        responder.setUpstreams(upstreams);
-        log.info({ upstream: message.servers }, "DNS upstream resolvers set");
+      case "upstream":
+        responder.setForwarding(message.servers.length > 0);
+        log.info({ upstream: message.servers }, "DNS upstream resolvers set (asked by the agent)");
         break;
-      }
+      case "forwarded":
+        relay.settle(message.id, message.packet === undefined ? undefined : Buffer.from(message.packet, "base64"));
+        break;
       case "stats":
         report({ type: "stats", id: message.id, stats: { ...responder.stats } });
         break;
@@ -89,6 +98,7 @@ function main(): void {
   const stop = (why: string): void => {
     log.info({ why }, "DNS server stopping");
     listeners.close();
+    relay.close();
     process.exit(0);
   };
   process.on("disconnect", () => stop("IPC channel closed"));

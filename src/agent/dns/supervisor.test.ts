@@ -1,20 +1,22 @@
 // End to end: DnsSupervisor runs a server in a network namespace this test makes; a client
-// process inside that namespace asks it questions; a fake upstream there answers forwarded ones.
+// process inside that namespace asks it questions. The fake upstream runs here, in the test's
+// own (root) namespace on 127.0.0.1, which the tenant namespace cannot reach: names it answers
+// prove the relay through the supervisor.
 
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync, spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { createSocket, type Socket } from "node:dgram";
 import { fileURLToPath } from "node:url";
 import { ValidationError } from "../../lib/errors.js";
 import { formatAddress } from "./addresses.js";
 import { decodeMessage, encodeQuery, Rcode, RRType, type DnsMessage } from "./message.js";
 import type { TenantRecords } from "./records.js";
 import { DnsSupervisor, type DnsConfig } from "./supervisor.js";
-import { FAKE_UPSTREAM_A } from "./testing/fakeUpstream.js";
+import { FAKE_UPSTREAM_A, startFakeUpstream, type FakeUpstream } from "./testing/fakeUpstream.js";
 import type { ClientReply, ClientRequest } from "./testing/dnsClient.js";
 
-const FAKE_UPSTREAM = fileURLToPath(new URL("./testing/fakeUpstream.js", import.meta.url));
 const CLIENT = fileURLToPath(new URL("./testing/dnsClient.js", import.meta.url));
 
 function skipReason(): string | false {
@@ -26,9 +28,6 @@ function skipReason(): string | false {
 const GATEWAY = "198.18.53.1";
 const GATEWAY6 = "2001:db8:53::1";
 const LATE = "198.18.53.3";
-const UPSTREAM = "198.18.53.2";
-/** On the bridge's subnet, nobody there: packets vanish, the forwarder must time out. */
-const BLACK_HOLE = "198.18.53.99";
 
 function waitFor(what: string, check: () => boolean, timeoutMs = 5000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -56,6 +55,11 @@ describe("DnsSupervisor in a network namespace", { skip: skipReason() }, () => {
   const supervisor = new DnsSupervisor({ logLevel: "warn", backoff: { initialMs: 100, maxMs: 400 } });
   const helpers: ChildProcess[] = [];
   let client: ChildProcess;
+  /** In this (root) namespace, on 127.0.0.1. */
+  let fake: FakeUpstream | undefined;
+  /** A UDP socket here that swallows every query: the upstream never answers. */
+  let blackHole: Socket | undefined;
+  let blackHolePort = 0;
   let nextId = 1;
   const pending = new Map<number, (reply: ClientReply) => void>();
 
@@ -67,19 +71,19 @@ describe("DnsSupervisor in a network namespace", { skip: skipReason() }, () => {
     endpoints: [{ name: "/app1", ipv4: ["10.1.3.1"], ipv6: ["2001:db8::31"] }],
     domain: "blue.example",
   };
-  const config: DnsConfig = { addresses: [GATEWAY, GATEWAY6], records, upstream: [UPSTREAM] };
+  let config: DnsConfig = { addresses: [GATEWAY, GATEWAY6], records, upstream: [] };
 
   /** Asks from inside the namespace; undefined when no reply came. */
   async function ask(
     name: string,
     type: number,
-    options: { host?: string; transport?: "udp" | "tcp"; timeoutMs?: number } = {},
+    options: { host?: string; port?: number; transport?: "udp" | "tcp"; timeoutMs?: number } = {},
   ): Promise<{ message?: DnsMessage; ms: number }> {
     const id = nextId++;
     const request: ClientRequest = {
       id,
       host: options.host ?? GATEWAY,
-      port: 53,
+      port: options.port ?? 53,
       transport: options.transport ?? "udp",
       timeoutMs: options.timeoutMs ?? 4000,
       packet: Buffer.from(encodeQuery({ id: id & 0xffff, name, type })).toString("base64"),
@@ -111,6 +115,13 @@ describe("DnsSupervisor in a network namespace", { skip: skipReason() }, () => {
   }
 
   before(async () => {
+    fake = await startFakeUpstream("127.0.0.1", 0);
+    config = { ...config, upstream: [`127.0.0.1:${fake.port}`] };
+    const hole = createSocket("udp4");
+    blackHole = hole;
+    await new Promise<void>((resolve) => hole.bind(0, "127.0.0.1", resolve));
+    blackHolePort = hole.address().port;
+
     ip("netns", "add", ns);
     ip("-n", ns, "link", "set", "lo", "up");
     // A bridge with the gateway addresses, as the agent makes, with a veth port for carrier.
@@ -119,17 +130,12 @@ describe("DnsSupervisor in a network namespace", { skip: skipReason() }, () => {
     ip("-n", ns, "link", "set", "dnsport0", "master", "dns0", "up");
     ip("-n", ns, "link", "set", "dnsport1", "up");
     ip("-n", ns, "addr", "add", `${GATEWAY}/24`, "dev", "dns0");
-    ip("-n", ns, "addr", "add", `${UPSTREAM}/24`, "dev", "dns0");
     ip("-n", ns, "-6", "addr", "add", `${GATEWAY6}/64`, "dev", "dns0", "nodad");
     ip("-n", ns, "link", "set", "dns0", "up");
 
-    const fakeUpstream = spawnInNamespace(FAKE_UPSTREAM, [UPSTREAM, "53"], false);
-    await new Promise<void>((resolve, reject) => {
-      fakeUpstream.stdout?.on("data", (chunk: Buffer) => chunk.toString().includes("ready") && resolve());
-      fakeUpstream.once("exit", (code) => reject(new Error(`fakeUpstream exited ${code}`)));
-    });
     client = spawnInNamespace(CLIENT, [], true);
-    await new Promise<void>((resolve) => {
+    await new Promise<void>((resolve, reject) => {
+      client.once("exit", (code) => reject(new Error(`DNS client exited ${code}`)));
       client.on("message", (raw: unknown) => {
         const reply = raw as ClientReply;
         if (reply.id === 0) return resolve();
@@ -140,9 +146,23 @@ describe("DnsSupervisor in a network namespace", { skip: skipReason() }, () => {
   });
 
   after(async () => {
-    await supervisor.stopAll();
-    for (const child of helpers) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-    spawnSync("ip", ["netns", "del", ns]);
+    // Each step on its own: one failing must not leave the others' leftovers behind.
+    const steps: (() => unknown)[] = [
+      () => supervisor.stopAll(),
+      () => {
+        for (const child of helpers) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+      },
+      () => fake?.close(),
+      () => blackHole?.close(),
+      () => spawnSync("ip", ["netns", "del", ns]),
+    ];
+    for (const step of steps) {
+      try {
+        await step();
+      } catch {
+        // keep cleaning up
+      }
+    }
   });
 
   it("rejects a bad config before starting anything", () => {
@@ -170,11 +190,26 @@ describe("DnsSupervisor in a network namespace", { skip: skipReason() }, () => {
     assert.equal(message?.rcode, Rcode.NXDOMAIN);
   });
 
-  it("forwards other names to the upstream resolver", async () => {
+  it("cannot reach the upstream from inside the namespace directly", async () => {
+    assert.ok(fake);
+    const { message } = await ask("direct.example", RRType.A, { host: "127.0.0.1", port: fake.port, timeoutMs: 1000 });
+    assert.equal(message, undefined, "the namespace's 127.0.0.1 is its own");
+    assert.equal(fake.queries.includes("direct.example"), false);
+  });
+
+  it("forwards other names to the upstream resolver, relayed through the supervisor", async () => {
+    assert.ok(fake);
     assert.deepEqual(await addresses("www.example.org", RRType.A), [FAKE_UPSTREAM_A]);
-    assert.deepEqual(await addresses("www.example.org", RRType.A, { transport: "tcp" }), [FAKE_UPSTREAM_A]);
+    assert.ok(fake.queries.includes("www.example.org"), "the upstream in the root namespace was asked");
+    assert.deepEqual(await addresses("relayed.example", RRType.A, { transport: "tcp" }), [FAKE_UPSTREAM_A]);
+    assert.deepEqual(await addresses("relayed.example", RRType.AAAA, { host: GATEWAY6 }), ["2001:db8::7"]);
     const { message } = await ask("nx.example", RRType.A);
     assert.equal(message?.rcode, Rcode.NXDOMAIN);
+    const big = await ask("big.example", RRType.A, { transport: "tcp" });
+    assert.equal(big.message?.answers.length, 60, "a large reply reaches a TCP client whole");
+    const cut = await ask("big.example", RRType.A);
+    assert.equal(cut.message?.header.tc, true, "and a UDP client gets TC");
+    assert.deepEqual(await addresses("tc.example", RRType.A), [FAKE_UPSTREAM_A], "a truncated upstream reply is asked again over TCP");
   });
 
   it("serves updated records", async () => {
@@ -214,7 +249,7 @@ describe("DnsSupervisor in a network namespace", { skip: skipReason() }, () => {
   });
 
   it("answers SERVFAIL within about 2 s when the upstream is unreachable", async () => {
-    supervisor.ensure(ns, { ...config, upstream: [BLACK_HOLE] });
+    supervisor.ensure(ns, { ...config, upstream: [`127.0.0.1:${blackHolePort}`] });
     await new Promise((resolve) => setTimeout(resolve, 200));
     const { message, ms } = await ask("www.example.org", RRType.A);
     assert.equal(message?.rcode, Rcode.SERVFAIL);

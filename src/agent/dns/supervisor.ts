@@ -6,12 +6,17 @@
 // again after a backoff (250 ms doubling to 30 s; back to 250 ms once a server stayed up 10 s),
 // and the whole config is sent again once the new process says it is ready. Servers exit by
 // themselves when the agent dies (their IPC channel closes), so nothing is left to sweep at start.
+//
+// Forwarding goes through the supervisor: a tenant namespace has no route to the host's
+// resolvers, so a server sends each query it cannot answer here ("forward"), the supervisor asks
+// the upstreams from its own namespace (forward.ts) and sends the reply back ("forwarded").
 
 import { spawn, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { pino, type Logger } from "pino";
 import { ValidationError, type Issue } from "../../lib/errors.js";
 import type { LogLevel } from "../../lib/log.js";
+import { forwardQuery, parseUpstream, type Upstream } from "./forward.js";
 import { ServerReport, ServerRequest, type DnsStats } from "./ipc.js";
 import { TenantRecords } from "./records.js";
 
@@ -19,7 +24,10 @@ export interface DnsConfig {
   /** Gateway addresses in the namespace to serve on (UDP and TCP port 53). */
   addresses: string[];
   records: TenantRecords;
-  /** Resolvers for names we do not own ("192.0.2.1", "[2001:db8::1]:53"); empty: answer REFUSED. */
+  /**
+   * Resolvers for names we do not own ("192.0.2.1", "[2001:db8::1]:53"), tried in order; empty:
+   * answer REFUSED. Asked by the supervisor from its own namespace, not from the tenant's.
+   */
   upstream: string[];
 }
 
@@ -68,10 +76,23 @@ export interface DnsServerStatus {
 
 type SentKey = "records" | "upstream" | "listen";
 
+/** Most queries one server may have relayed upstream at once; beyond, they fail at once. */
+const MAX_FORWARDS_PER_SERVER = 512;
+
+/** Forwarding state of one server process. */
+interface ChildForwards {
+  inFlight: number;
+  /** Aborted when the process goes (exit or remove): its queries are not worth finishing. */
+  abort: AbortController;
+}
+
 interface Managed {
   namespace: string;
   config: DnsConfig;
+  /** config.upstream, parsed. */
+  upstreams: Upstream[];
   child?: ChildProcess;
+  forwards?: ChildForwards;
   ready: boolean;
   /** JSON of what the current child has been sent, per message type. */
   sent: Partial<Record<SentKey, string>>;
@@ -106,13 +127,15 @@ export class DnsSupervisor {
   ensure(namespace: string, config: DnsConfig): void {
     validate(namespace, config);
     const wanted: DnsConfig = structuredClone(config);
+    const upstreams = wanted.upstream.map(parseUpstream).filter((u): u is Upstream => u !== undefined);
     const managed = this.#servers.get(namespace);
     if (managed) {
       managed.config = wanted;
+      managed.upstreams = upstreams;
       this.#sync(managed);
       return;
     }
-    const fresh: Managed = { namespace, config: wanted, ready: false, sent: {}, startedAt: 0, restarts: 0, failures: 0, listening: [] };
+    const fresh: Managed = { namespace, config: wanted, upstreams, ready: false, sent: {}, startedAt: 0, restarts: 0, failures: 0, listening: [] };
     this.#servers.set(namespace, fresh);
     this.#start(fresh);
   }
@@ -125,6 +148,8 @@ export class DnsSupervisor {
     if (managed.timer) clearTimeout(managed.timer);
     const child = managed.child;
     managed.child = undefined;
+    managed.forwards?.abort.abort();
+    managed.forwards = undefined;
     if (child) this.#stop(child);
     this.#log.info({ namespace }, "DNS server removed");
   }
@@ -172,7 +197,9 @@ export class DnsSupervisor {
     args.push("--port", String(o.port ?? 53), "--log-level", o.logLevel ?? "info");
     if (o.logJson) args.push("--log-json");
     const child = spawn(o.ipPath ?? "ip", args, { stdio: ["ignore", "inherit", "inherit", "ipc"] });
+    const forwards: ChildForwards = { inFlight: 0, abort: new AbortController() };
     m.child = child;
+    m.forwards = forwards;
     m.ready = false;
     m.sent = {};
     m.listening = [];
@@ -181,14 +208,15 @@ export class DnsSupervisor {
     const onGone = (code: number | null, signal: string | null, error?: Error): void => {
       if (gone) return;
       gone = true;
+      forwards.abort.abort();
       this.#exited(m, child, code, signal, error);
     };
     child.on("error", (error) => onGone(null, null, error));
     child.on("exit", (code, signal) => onGone(code, signal));
-    child.on("message", (raw: unknown) => this.#received(m, child, raw));
+    child.on("message", (raw: unknown) => this.#received(m, child, forwards, raw));
   }
 
-  #received(m: Managed, child: ChildProcess, raw: unknown): void {
+  #received(m: Managed, child: ChildProcess, forwards: ChildForwards, raw: unknown): void {
     const parsed = ServerReport.safeParse(raw);
     if (!parsed.success) {
       this.#log.warn({ namespace: m.namespace }, "Ignoring malformed message from DNS server");
@@ -207,7 +235,33 @@ export class DnsSupervisor {
       case "stats":
         this.#pendingStats.get(report.id)?.(report.stats);
         break;
+      case "forward":
+        this.#forward(m, child, forwards, report.id, report.packet);
+        break;
     }
+  }
+
+  /** Asks the upstreams for a server's query and answers "forwarded" (no packet when none replied). */
+  #forward(m: Managed, child: ChildProcess, forwards: ChildForwards, id: number, packet: string): void {
+    const answer = (reply: Uint8Array | undefined): void => {
+      if (forwards.abort.signal.aborted) return;
+      const message: ServerRequest = { type: "forwarded", id };
+      if (reply) message.packet = Buffer.from(reply).toString("base64");
+      this.#send(child, message);
+    };
+    const upstreams = m.upstreams;
+    if (upstreams.length === 0) return answer(undefined);
+    if (forwards.inFlight >= MAX_FORWARDS_PER_SERVER) {
+      this.#log.debug({ namespace: m.namespace }, "Too many DNS queries relayed upstream: failing one");
+      return answer(undefined);
+    }
+    forwards.inFlight++;
+    void forwardQuery(Buffer.from(packet, "base64"), upstreams, { signal: forwards.abort.signal })
+      .catch(() => undefined)
+      .then((reply) => {
+        forwards.inFlight--;
+        answer(reply);
+      });
   }
 
   /** Sends the parts of the config the current child has not seen; records first, listen last. */
@@ -237,6 +291,7 @@ export class DnsSupervisor {
   #exited(m: Managed, child: ChildProcess, code: number | null, signal: string | null, error?: Error): void {
     if (m.child !== child) return; // removed, or already replaced
     m.child = undefined;
+    m.forwards = undefined;
     m.ready = false;
     m.listening = [];
     if (this.#servers.get(m.namespace) !== m) return;

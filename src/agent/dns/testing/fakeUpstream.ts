@@ -1,8 +1,9 @@
 // A tiny upstream resolver for tests (UDP and TCP). Every name answers A 203.0.113.7 and
 // AAAA 2001:db8::7, except: "nx.example" → NXDOMAIN, "silent.example" → no reply at all,
-// "big.example" → 60 A records (more than fits 512 bytes).
-// In-process: startFakeUpstream(). As a process (inside a test namespace):
-//   node fakeUpstream.js <host> <port>   → prints "ready <port>" once bound.
+// "big.example" → 60 A records (more than fits 512 bytes), "tc.example" → over UDP truncated (TC,
+// no answers), over TCP the A record.
+// In-process: startFakeUpstream() (the end-to-end test runs it in the root namespace, where the
+// supervisor forwards from). As a process: node fakeUpstream.js <host> <port> → prints "ready <port>" once bound.
 
 import { createSocket } from "node:dgram";
 import { createServer, isIPv6 } from "node:net";
@@ -36,7 +37,10 @@ export function fakeAnswer(packet: Uint8Array, tcp: boolean, queries: string[]):
     for (let i = 0; i < 60; i++) answers.push({ type: RRType.A, ttl: 60, data: Uint8Array.of(198, 51, 100, i) });
   } else if (question.type === RRType.A) answers.push({ type: RRType.A, ttl: 60, data: addressBytes(FAKE_UPSTREAM_A)! });
   else if (question.type === RRType.AAAA) answers.push({ type: RRType.AAAA, ttl: 60, data: addressBytes(FAKE_UPSTREAM_AAAA)! });
-  // Like a careless server: no truncation of its own, so the forwarder's limit is what we test.
+  if (name === "tc.example" && !tcp) {
+    return encodeResponse({ id: query.header.id, rd: query.header.rd, aa: false, ra: true, rcode, question, answers, maxSize: 12 + question.wire.length + 4 });
+  }
+  // Like a careless server: no truncation of its own, so the server's limit is what we test.
   return encodeResponse({
     id: query.header.id,
     rd: query.header.rd,

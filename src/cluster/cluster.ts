@@ -1,0 +1,241 @@
+// A cluster of simulated hosts on one machine, for tests, benchmarks and the
+// demo. Every host is a network namespace with one interface on an underlay
+// bridge (in its own namespace, never connected to the machine's uplink);
+// netmaster (and etcd, when asked) live on the underlay; one real netplugin
+// agent runs in each host namespace. Everything carries the run's prefix and
+// down() removes all of it, also after a failure part-way through up().
+//
+// Underlay 198.18.0.0/24: .1 netmaster (and etcd), .11… hosts, .250 "outside".
+
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { randomBytes } from "node:crypto";
+import { fileURLToPath } from "node:url";
+import { unixRequest } from "./http.js";
+import { NsProcess } from "./process.js";
+import { must, run, waitFor } from "./shell.js";
+
+const BIN = (name: string) => fileURLToPath(new URL(`../bin/${name}.js`, import.meta.url));
+export const UNDERLAY_PREFIX = "198.18.0";
+export const NETMASTER_ADDRESS = `${UNDERLAY_PREFIX}.1`;
+export const OUTSIDE_ADDRESS = `${UNDERLAY_PREFIX}.250`;
+const UNDERLAY_MTU = 1500;
+
+export interface ClusterOptions {
+  hosts: number;
+  /** Name prefix of everything the cluster makes; random when omitted. */
+  prefix?: string;
+  /** Where sockets, state and logs go; a temp directory when omitted (removed by down()). */
+  dir?: string;
+  store?: "sqlite" | "etcd";
+  fwdMode?: "bridge" | "routing";
+  logLevel?: string;
+}
+
+export interface ClusterHost {
+  index: number;
+  name: string;
+  namespace: string;
+  address: string;
+  socket: string;
+  stateDir: string;
+  agent: NsProcess | undefined;
+}
+
+export interface CniOutcome {
+  code: number;
+  out: Record<string, unknown>;
+}
+
+export class Cluster {
+  readonly underlay: string;
+  readonly hosts: ClusterHost[] = [];
+  readonly netmasterSocket: string;
+  readonly netmasterUrl = `http://${NETMASTER_ADDRESS}:9999`;
+  private netmaster: NsProcess | undefined;
+  private etcd: NsProcess | undefined;
+  private readonly containers = new Set<string>();
+  private outside = false;
+
+  private constructor(
+    readonly prefix: string,
+    readonly dir: string,
+    private readonly ownsDir: boolean,
+    private readonly options: ClusterOptions,
+  ) {
+    this.underlay = `${prefix}-ul`;
+    this.netmasterSocket = join(dir, "netmaster.sock");
+  }
+
+  /** Brings the whole cluster up; on failure removes what it made and rethrows. */
+  static async up(options: ClusterOptions): Promise<Cluster> {
+    if (!Number.isInteger(options.hosts) || options.hosts < 1 || options.hosts > 200) throw new Error("hosts must be 1..200");
+    const prefix = options.prefix ?? `npc${randomBytes(2).toString("hex")}`;
+    const ownsDir = options.dir === undefined;
+    const dir = options.dir ?? mkdtempSync(join(tmpdir(), `${prefix}-`));
+    mkdirSync(dir, { recursive: true });
+    const cluster = new Cluster(prefix, dir, ownsDir, options);
+    try {
+      await cluster.makeUnderlay();
+      await cluster.startStore();
+      for (let i = 1; i <= options.hosts; i++) await cluster.makeHost(i);
+      await Promise.all(cluster.hosts.map((h) => cluster.startAgent(h)));
+    } catch (err) {
+      await cluster.down();
+      throw err;
+    }
+    return cluster;
+  }
+
+  /** For the netmaster REST API from this process: "unix:<socket>" (the underlay is not routed here). */
+  get apiBase(): string {
+    return `unix:${this.netmasterSocket}`;
+  }
+
+  async api(method: string, path: string, body?: unknown): Promise<{ status: number; text: string }> {
+    return unixRequest(this.netmasterSocket, method, path, body);
+  }
+
+  private log(name: string): string {
+    return join(this.dir, `${name}.log`);
+  }
+
+  private async makeUnderlay(): Promise<void> {
+    await must(["ip", "netns", "add", this.underlay]);
+    await must(["ip", "-n", this.underlay, "link", "set", "lo", "up"]);
+    await must(["ip", "-n", this.underlay, "link", "add", "ul0", "mtu", String(UNDERLAY_MTU), "type", "bridge"]);
+    await must(["ip", "-n", this.underlay, "addr", "add", `${NETMASTER_ADDRESS}/24`, "dev", "ul0"]);
+    await must(["ip", "-n", this.underlay, "link", "set", "ul0", "up"]);
+  }
+
+  private async startStore(): Promise<void> {
+    let storeUrl = `sqlite://${join(this.dir, "netmaster.db")}`;
+    if (this.options.store === "etcd") {
+      const data = join(this.dir, "etcd");
+      this.etcd = NsProcess.start(
+        this.underlay,
+        ["etcd", "--name", "ul", "--data-dir", data, "--listen-client-urls", `http://${NETMASTER_ADDRESS}:2379`, "--advertise-client-urls", `http://${NETMASTER_ADDRESS}:2379`, "--listen-peer-urls", `http://${NETMASTER_ADDRESS}:2380`, "--initial-advertise-peer-urls", `http://${NETMASTER_ADDRESS}:2380`, "--initial-cluster", `ul=http://${NETMASTER_ADDRESS}:2380`],
+        this.log("etcd"),
+      );
+      storeUrl = `etcd://${NETMASTER_ADDRESS}:2379`;
+      await waitFor(async () => (await run(["ip", "netns", "exec", this.underlay, "etcdctl", "--endpoints", `${NETMASTER_ADDRESS}:2379`, "endpoint", "health"])).code === 0, 20_000, () => `etcd: ${this.etcd?.logs()}`);
+    }
+    const args = [process.execPath, BIN("netmaster"), "--listen-url", `${NETMASTER_ADDRESS}:9999`, "--listen-socket", this.netmasterSocket, "--store", storeUrl, "--log-level", this.options.logLevel ?? "info"];
+    if (this.options.fwdMode) args.push("--fwdmode", this.options.fwdMode);
+    this.netmaster = NsProcess.start(this.underlay, args, this.log("netmaster"));
+    await waitFor(async () => {
+      if (!this.netmaster?.alive) throw new Error("netmaster exited");
+      return (await this.api("GET", "/api/v1/globals/global/")).status === 200;
+    }, 20_000, () => `netmaster: ${this.netmaster?.logs()}`);
+  }
+
+  private async makeHost(index: number): Promise<void> {
+    const host: ClusterHost = {
+      index,
+      name: `${this.prefix}-h${index}`,
+      namespace: `${this.prefix}-h${index}`,
+      address: `${UNDERLAY_PREFIX}.${10 + index}`,
+      socket: join(this.dir, `h${index}.sock`),
+      stateDir: join(this.dir, `h${index}`),
+      agent: undefined,
+    };
+    this.hosts.push(host);
+    await must(["ip", "netns", "add", host.namespace]);
+    await must(["ip", "-n", host.namespace, "link", "set", "lo", "up"]);
+    await must(["ip", "-n", this.underlay, "link", "add", `h${index}`, "mtu", String(UNDERLAY_MTU), "type", "veth", "peer", "name", "eth0", "mtu", String(UNDERLAY_MTU), "netns", host.namespace]);
+    await must(["ip", "-n", this.underlay, "link", "set", `h${index}`, "master", "ul0", "up"]);
+    await must(["ip", "-n", host.namespace, "addr", "add", `${host.address}/24`, "dev", "eth0"]);
+    await must(["ip", "-n", host.namespace, "link", "set", "eth0", "up"]);
+  }
+
+  async startAgent(host: ClusterHost): Promise<void> {
+    host.agent = NsProcess.start(
+      host.namespace,
+      [process.execPath, BIN("netplugin"), "--netmaster", this.netmasterUrl, "--host", host.name, "--vtep-ip", host.address, "--socket", host.socket, "--state-dir", host.stateDir, "--log-level", this.options.logLevel ?? "info"],
+      this.log(`h${host.index}`),
+    );
+    await waitFor(async () => {
+      if (!host.agent?.alive) throw new Error(`agent ${host.name} exited: ${host.agent?.logs()}`);
+      const r = await unixRequest(host.socket, "GET", "/health");
+      return r.status === 200 && (JSON.parse(r.text) as { synced: boolean }).synced;
+    }, 30_000, () => `agent ${host.name}: ${host.agent?.logs()}`);
+  }
+
+  /** An "outside" namespace on the underlay at OUTSIDE_ADDRESS: stands for anything beyond the cluster. */
+  async addOutside(): Promise<string> {
+    const ns = `${this.prefix}-out`;
+    if (this.outside) return ns;
+    this.outside = true;
+    await must(["ip", "netns", "add", ns]);
+    await must(["ip", "-n", ns, "link", "set", "lo", "up"]);
+    await must(["ip", "-n", this.underlay, "link", "add", "out", "type", "veth", "peer", "name", "eth0", "netns", ns]);
+    await must(["ip", "-n", this.underlay, "link", "set", "out", "master", "ul0", "up"]);
+    await must(["ip", "-n", ns, "addr", "add", `${OUTSIDE_ADDRESS}/24`, "dev", "eth0"]);
+    await must(["ip", "-n", ns, "link", "set", "eth0", "up"]);
+    return ns;
+  }
+
+  /** A container namespace on a host, attached through the host's agent with the real CNI executable. */
+  async addContainer(hostIndex: number, name: string, config: Record<string, unknown>, cniArgs = ""): Promise<{ namespace: string; path: string; result: CniOutcome }> {
+    const host = this.hosts[hostIndex - 1];
+    if (!host) throw new Error(`no host ${hostIndex}`);
+    const namespace = `${this.prefix}-c-${name}`;
+    await must(["ip", "netns", "add", namespace]);
+    this.containers.add(namespace);
+    await must(["ip", "-n", namespace, "link", "set", "lo", "up"]);
+    const path = `/var/run/netns/${namespace}`;
+    const result = await this.cni(host, "ADD", `${this.prefix}${name}`, path, config, cniArgs);
+    return { namespace, path, result };
+  }
+
+  async removeContainer(hostIndex: number, name: string, config: Record<string, unknown>): Promise<CniOutcome> {
+    const host = this.hosts[hostIndex - 1]!;
+    const namespace = `${this.prefix}-c-${name}`;
+    const r = await this.cni(host, "DEL", `${this.prefix}${name}`, `/var/run/netns/${namespace}`, config, "");
+    await run(["ip", "netns", "del", namespace]);
+    this.containers.delete(namespace);
+    return r;
+  }
+
+  async cni(host: ClusterHost, command: string, containerId: string, netns: string, config: Record<string, unknown>, cniArgs: string): Promise<CniOutcome> {
+    const stdin = JSON.stringify({ cniVersion: "1.0.0", name: "cluster", type: "netplugin", socket: host.socket, ...config });
+    const r = await run([process.execPath, BIN("netplugin-cni")], {
+      input: stdin,
+      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", CNI_COMMAND: command, CNI_CONTAINERID: containerId, CNI_NETNS: netns, CNI_IFNAME: "eth0", CNI_ARGS: cniArgs, CNI_PATH: "/opt/cni/bin" },
+      timeoutMs: 90_000,
+    });
+    let out: Record<string, unknown> = {};
+    try {
+      out = r.stdout.trim() ? (JSON.parse(r.stdout) as Record<string, unknown>) : {};
+    } catch {
+      out = { unparsable: r.stdout };
+    }
+    return { code: r.code, out };
+  }
+
+  /** Stops everything and removes every namespace, link and file the cluster made. Safe to call twice. */
+  async down(): Promise<void> {
+    await Promise.all(this.hosts.map((h) => h.agent?.stop()));
+    for (const h of this.hosts) {
+      await run(["ip", "netns", "exec", h.namespace, process.execPath, BIN("netplugin"), "--cleanup", "--host", h.name, "--socket", h.socket, "--state-dir", h.stateDir]);
+    }
+    await this.netmaster?.stop();
+    await this.etcd?.stop();
+    for (const ns of this.containers) await run(["ip", "netns", "del", ns]);
+    this.containers.clear();
+    await removeNamespaces(this.prefix);
+    if (this.ownsDir) rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** Deletes every network namespace whose name starts with `<prefix>-` (crash leftovers included). */
+export async function removeNamespaces(prefix: string): Promise<string[]> {
+  const list = await run(["ip", "netns", "list"]);
+  const mine = list.stdout
+    .split("\n")
+    .map((l) => l.split(" ")[0] ?? "")
+    .filter((n) => n.startsWith(`${prefix}-`));
+  for (const ns of mine) await run(["ip", "netns", "del", ns]);
+  return mine;
+}
