@@ -12,6 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
+import { hostPrefix } from "../datapath/names.js";
 import { unixRequest } from "./http.js";
 import { NsProcess } from "./process.js";
 import { must, run, waitFor } from "./shell.js";
@@ -229,13 +230,17 @@ export class Cluster {
   }
 }
 
-/** Deletes every network namespace whose name starts with `<prefix>-` (crash leftovers included). */
+/**
+ * Deletes every network namespace of a cluster run: those named `<prefix>-…`, and the tenant namespaces
+ * its agents made (named after each host's own prefix), so a crashed run can be cleaned up by its prefix.
+ */
 export async function removeNamespaces(prefix: string): Promise<string[]> {
   const list = await run(["ip", "netns", "list"]);
+  const owners = [`${prefix}-`, ...Array.from({ length: 200 }, (_, i) => `${hostPrefix(`${prefix}-h${i + 1}`)}-`)];
   const mine = list.stdout
     .split("\n")
     .map((l) => l.split(" ")[0] ?? "")
-    .filter((n) => n.startsWith(`${prefix}-`));
+    .filter((n) => owners.some((o) => n.startsWith(o)));
   for (const ns of mine) await run(["ip", "netns", "del", ns]);
   return mine;
 }
