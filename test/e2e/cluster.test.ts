@@ -17,11 +17,15 @@ interface AddOut {
   interfaces: { mac: string }[];
 }
 
+/** Container namespaces whose servers must be stopped before the cluster goes. */
+const made: TestNetns[] = [];
+
 async function container(cluster: Cluster, host: number, name: string, config: Record<string, unknown>) {
   const c = await cluster.addContainer(host, name, config);
   assert.equal(c.result.code, 0, `ADD ${name} on h${host}: ${JSON.stringify(c.result.out)}`);
   const out = c.result.out as unknown as AddOut;
   const ns = new TestNetns(c.namespace);
+  made.push(ns);
   return {
     ns,
     ip: out.ips.find((i) => !i.address.includes(":"))!.address.split("/")[0]!,
@@ -62,6 +66,7 @@ describe("a three-host cluster over VXLAN", () => {
     }
   });
   after(async () => {
+    for (const ns of made.splice(0)) await ns.destroy();
     await cluster?.down();
   });
 
@@ -131,6 +136,7 @@ describe("routing mode across hosts", () => {
     cluster = await Cluster.up({ hosts: 2, fwdMode: "routing", logLevel: "warn" });
   });
   after(async () => {
+    for (const ns of made.splice(0)) await ns.destroy();
     await cluster?.down();
   });
 
