@@ -22,6 +22,7 @@ import { MasterClient, sleep } from "./master-client.js";
 import { StateMirror } from "./mirror.js";
 import { Reconciler } from "./reconciler.js";
 import { detectMtu } from "./mtu.js";
+import { InfraEndpoints } from "./infra.js";
 
 export interface AgentOptions {
   host: string;
@@ -34,14 +35,14 @@ export interface AgentOptions {
   log: Logger;
 }
 
-/** Nameservers of the host, for names the tenant DNS does not know. Loopback resolvers are useless inside a tenant. */
+/** Nameservers of the host, for names the tenant DNS does not know (relayed from the agent's namespace, so loopback ones work). */
 function hostResolvers(): string[] {
-  for (const file of ["/run/systemd/resolve/resolv.conf", "/etc/resolv.conf"]) {
+  for (const file of ["/etc/resolv.conf"]) {
     try {
       const servers = readFileSync(file, "utf8")
         .split("\n")
         .map((l) => /^\s*nameserver\s+(\S+)/.exec(l)?.[1])
-        .filter((s): s is string => s !== undefined && !s.startsWith("127.") && s !== "::1");
+        .filter((s): s is string => s !== undefined);
       if (servers.length > 0) return servers;
     } catch {
       // try the next file
@@ -117,9 +118,12 @@ export class Agent {
       log,
     });
 
+    const infra = new InfraEndpoints(mirror, master, o.host, pending, () => reconciler.trigger(), log);
     mirror.onChange(() => {
       for (const id of pending.keys()) if (mirror.get(endpointKey(id))) pending.delete(id);
-      if (mirror.synced) reconciler.trigger();
+      if (!mirror.synced) return;
+      infra.ensure();
+      reconciler.trigger();
     });
     mirror.start();
 

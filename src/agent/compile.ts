@@ -5,9 +5,19 @@
 import type { EndpointGroup, NetProfile, Network, Policy, Rule, ServiceLB } from "../model/index.js";
 import { parseBandwidth } from "../model/index.js";
 import type { DesiredEndpoint, DesiredHost, DesiredNetwork, DesiredTenant, FwdMode } from "../datapath/types.js";
-import { bridgeName, endpointLinkName, tenantNamespace, vxlanName } from "../datapath/names.js";
-import { ENDPOINT_PREFIX, groupStateKey, hostKey, networkStateKey, objectKey, objectPrefix, serviceStateKey } from "../master/keys.js";
-import type { EndpointState, GroupState, NetworkState, ServiceState } from "../master/records.js";
+import {
+  bridgeName,
+  endpointLinkName,
+  hostEndpointLink,
+  hostEndpointTenantLink,
+  tenantNamespace,
+  UPLINK_TENANT_LINK,
+  uplinkHostLink,
+  vxlanName,
+} from "../datapath/names.js";
+import type { DesiredHostEndpoint, DesiredUplink } from "../datapath/types.js";
+import { ENDPOINT_PREFIX, groupStateKey, hostKey, networkStateKey, objectKey, objectPrefix, serviceStateKey, tenantStateKey } from "../master/keys.js";
+import { HOST_ENDPOINT_PREFIX, type EndpointState, type GroupState, type NetworkState, type ServiceState, type TenantState } from "../master/records.js";
 import type { HostRecord } from "../master/hosts.js";
 import type { PolicyInput } from "../policy/index.js";
 import type { Attachment } from "./attachments.js";
@@ -60,6 +70,18 @@ function values<T>(view: StateView, prefix: string): T[] {
   return view.list<T>(prefix).map(([, v]) => v);
 }
 
+/** The container id of a host's own endpoint on an infra network. */
+export function hostEndpointContainer(host: string): string {
+  return `${HOST_ENDPOINT_PREFIX}${host}`;
+}
+
+/** Tenant uplink addresses: the index-th /30 of 169.254.0.0/16 (.1 host side, .2 tenant side). */
+export function uplinkFor(prefix: string, tenant: string, index: number): DesiredUplink {
+  const base = index * 4;
+  const addr = (n: number) => `169.254.${(base + n) >> 8}.${(base + n) & 255}/30`;
+  return { hostLink: uplinkHostLink(prefix, tenant), tenantLink: UPLINK_TENANT_LINK, hostAddr: addr(1), tenantAddr: addr(2) };
+}
+
 function prefixLen(cidr: string): string {
   return cidr.split("/")[1] ?? "32";
 }
@@ -107,6 +129,10 @@ export function compileHost(
   const tenants: DesiredTenant[] = [];
   const policies = new Map<string, PolicyInput>();
   const dns: TenantDns[] = [];
+
+  // Tenants with an infra network are on every host: the host's own endpoint lives on it.
+  const hostEndpoints = [...endpoints.values()].filter((ep) => ep.homingHost === ctx.host && ep.containerID === hostEndpointContainer(ctx.host));
+  for (const ep of hostEndpoints) if (!localByTenant.has(ep.tenantName)) localByTenant.set(ep.tenantName, []);
 
   for (const [tenant, locals] of [...localByTenant].sort(([a], [b]) => (a < b ? -1 : 1))) {
     const namespace = tenantNamespace(ctx.prefix, tenant);
@@ -176,7 +202,27 @@ export function compileHost(
 
     const policyInput = policyFor(view, tenant, mode, networks, groups, tenantEndpoints, profile);
     policies.set(tenant, policyInput);
-    tenants.push({ name: tenant, namespace, fwdMode: mode, networks, endpoints: desiredEndpoints, nftScript: nftScriptFor(namespace, policyInput), hostEndpoints: [] });
+    const tenantIndex = view.get<TenantState>(tenantStateKey(tenant))?.index;
+    const ownHostEndpoints: DesiredHostEndpoint[] = hostEndpoints
+      .filter((ep) => ep.tenantName === tenant && netByName.get(ep.networkName)?.nwType === "infra")
+      .map((ep) => ({
+        network: ep.networkName,
+        hostLink: hostEndpointLink(ctx.prefix, tenant, ep.networkName),
+        tenantLink: hostEndpointTenantLink(ep.networkName),
+        address: `${ep.ipAddress}/${prefixLen(netByName.get(ep.networkName)!.subnet)}`,
+        mac: ep.macAddress,
+        mtu: ctx.mtu,
+      }));
+    tenants.push({
+      name: tenant,
+      namespace,
+      fwdMode: mode,
+      networks,
+      endpoints: desiredEndpoints,
+      nftScript: nftScriptFor(namespace, policyInput),
+      hostEndpoints: ownHostEndpoints,
+      ...(tenantIndex ? { uplink: uplinkFor(ctx.prefix, tenant, tenantIndex) } : {}),
+    });
 
     const services = values<ServiceLB>(view, objectPrefix("serviceLB") + tenant + ":");
     dns.push({
@@ -197,7 +243,8 @@ export function compileHost(
     });
   }
 
-  return { desired: { prefix: ctx.prefix, tenants, host: { natOutbound: false } }, policies, dns, orphans };
+  const natOutbound = tenants.some((t) => t.uplink !== undefined);
+  return { desired: { prefix: ctx.prefix, tenants, host: { natOutbound } }, policies, dns, orphans };
 }
 
 function policyFor(

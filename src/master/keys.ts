@@ -32,6 +32,14 @@ export function endpointKey(endpointId: string): string {
 }
 export const ENDPOINT_PREFIX = `${ROOT}state/eps/`;
 
+/** Runtime state of a tenant: its index (which link-local /30 its uplinks use on every host). */
+export function tenantStateKey(tenant: string): string {
+  return `${ROOT}state/tenants/${tenant}`;
+}
+
+/** Next tenant index: a persisted counter, as for group ids. */
+export const TENANT_INDEX_KEY = `${ROOT}state/global/tenant-index`;
+
 /** VLAN and VXLAN allocators shared by all networks. */
 export const TAGS_KEY = `${ROOT}state/global/tags`;
 

@@ -101,7 +101,9 @@ export class Netmaster {
         tx.put(objectKey("global", GLOBAL_KEY), g);
       }
       if (!tx.get(objectKey("tenant", "default"))) {
-        tx.put(objectKey("tenant", "default"), { key: "default", tenantName: "default", defaultNetwork: "" });
+        const tenant = { key: "default", tenantName: "default", defaultNetwork: "" };
+        controllerFor("tenant").create(tx, tenant as ModelObject, this.options.settings);
+        tx.put(objectKey("tenant", "default"), tenant);
       }
     });
   }

@@ -43,3 +43,11 @@ export interface EndpointState {
 export interface EpgIdCounter {
   next: number;
 }
+
+export interface TenantState {
+  /** 1..16383: the tenant's uplinks use 169.254.0.0/16's /30 number `index` (see agent/compile.ts). */
+  index: number;
+}
+
+/** Endpoints of hosts on infra networks carry this container id prefix (reference contiv.md §3.11). */
+export const HOST_ENDPOINT_PREFIX = "host-";

@@ -1,6 +1,7 @@
 // The tenant DNS: one small server process per tenant namespace answering service, group and
 // container names from the tenant's records (Contiv's inline DNS, reference §3.9) and
-// forwarding everything else to the host's resolvers.
+// forwarding everything else to the host's resolvers (relayed over IPC through the supervisor,
+// which runs in the agent's namespace: tenant namespaces have no route to those resolvers).
 
 export { DnsSupervisor } from "./supervisor.js";
 export type { DnsBackoff, DnsConfig, DnsServerStatus, DnsSupervisorOptions } from "./supervisor.js";

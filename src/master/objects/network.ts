@@ -1,8 +1,8 @@
 import { ConflictError, NotFoundError } from "../../lib/errors.js";
 import type { EndpointGroup, Network, ServiceLB, Tenant } from "../../model/index.js";
 import { Ipv4Allocator, Ipv6Allocator, subnetBounds, ipv6SubnetBounds } from "../alloc/index.js";
-import { networkStateKey } from "../keys.js";
-import type { NetworkState } from "../records.js";
+import { endpointKey, networkStateKey } from "../keys.js";
+import { HOST_ENDPOINT_PREFIX, type NetworkState } from "../records.js";
 import type { Tx } from "../tx.js";
 import type { Controller } from "./controller.js";
 import { endpointsOfNetwork, getObject, listTenantObjects } from "./common.js";
@@ -73,9 +73,11 @@ export const networkController: Controller<Network> = {
       (s) => s.networkName === name,
     );
     if (services.length > 0) throw new ConflictError(`cannot delete ${name} has ${services.length} services `);
-    if (endpointsOfNetwork(tx, net.tenantName, name).length > 0) {
-      throw new ConflictError("Error: Network has active endpoints");
-    }
+    // Hosts' own endpoints on an infra network go with it (Contiv's agents removed them); containers block the delete.
+    const eps = endpointsOfNetwork(tx, net.tenantName, name);
+    const hostEps = net.nwType === "infra" ? eps.filter((ep) => ep.containerID.startsWith(HOST_ENDPOINT_PREFIX)) : [];
+    if (eps.length > hostEps.length) throw new ConflictError("Error: Network has active endpoints");
+    for (const ep of hostEps) tx.delete(endpointKey(ep.endpointID));
     const state = getNetworkState(tx, net.key);
     const tags = loadTags(tx);
     if (net.encap === "vlan") tags.vlan.free(state.pktTag);

@@ -1,10 +1,31 @@
 import { ConflictError } from "../../lib/errors.js";
 import type { Tenant } from "../../model/index.js";
+import { TENANT_INDEX_KEY, tenantStateKey } from "../keys.js";
+import type { EpgIdCounter, TenantState } from "../records.js";
+import type { Tx } from "../tx.js";
 import type { Controller } from "./controller.js";
 import { listTenantObjects } from "./common.js";
 
+const MAX_TENANT_INDEX = 16383;
+
+/** Gives the tenant an index from the persisted counter; after wrapping, the lowest one no tenant holds. */
+export function allocateTenantIndex(tx: Tx, tenant: string): void {
+  const counter = tx.get<EpgIdCounter>(TENANT_INDEX_KEY) ?? { next: 1 };
+  let index = counter.next;
+  if (index > MAX_TENANT_INDEX) {
+    const used = new Set(tx.list<TenantState>(tenantStateKey("")).map(([, s]) => s.index));
+    index = 1;
+    while (used.has(index) && index <= MAX_TENANT_INDEX) index++;
+    if (index > MAX_TENANT_INDEX) throw new ConflictError(`Cannot create tenant ${tenant}: all ${MAX_TENANT_INDEX} tenant indexes are in use`);
+  }
+  tx.put(TENANT_INDEX_KEY, { next: Math.max(counter.next, index + 1) } satisfies EpgIdCounter);
+  tx.put(tenantStateKey(tenant), { index } satisfies TenantState);
+}
+
 export const tenantController: Controller<Tenant> = {
-  create() {},
+  create(tx, tenant) {
+    allocateTenantIndex(tx, tenant.tenantName);
+  },
   update() {
     throw new ConflictError("Cant change tenant parameters after its created");
   },
@@ -23,5 +44,6 @@ export const tenantController: Controller<Tenant> = {
       const n = listTenantObjects(tx, type, name).length;
       if (n > 0) throw new ConflictError(message(n));
     }
+    tx.delete(tenantStateKey(name));
   },
 };
