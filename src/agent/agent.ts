@@ -23,6 +23,8 @@ import { StateMirror } from "./mirror.js";
 import { Reconciler } from "./reconciler.js";
 import { detectMtu } from "./mtu.js";
 import { InfraEndpoints } from "./infra.js";
+import { BgpSpeaker, type BgpConfig } from "./bgp/index.js";
+import { join } from "node:path";
 
 export interface AgentOptions {
   host: string;
@@ -88,6 +90,14 @@ export class Agent {
       }
     };
 
+    const speaker = new BgpSpeaker({ run: (argv, opts) => executor.run(argv, opts), stateDir: join(o.stateDir, "bgp"), log });
+    // true at start: the first run stops a speaker left from before if this host no longer has a Bgp object.
+    let bgpConfigured = true;
+    const applyBgp = async (config: BgpConfig | undefined) => {
+      if (!config && !bgpConfigured) return;
+      await speaker.apply(config);
+      bgpConfigured = config !== undefined;
+    };
     const policies = new Map<string, CompiledPolicy>();
     const reconciler = new Reconciler({
       view: mirror,
@@ -101,6 +111,7 @@ export class Agent {
         },
       },
       dns: { apply: applyDns },
+      bgp: { apply: applyBgp },
       nftScriptFor: (namespace, input) => {
         const compiled = compilePolicy(input);
         policies.set(namespace, compiled);
@@ -139,6 +150,15 @@ export class Agent {
       log,
     );
     counters.start();
+    // BGP session and routes, for `netctl bgp inspect` (netmaster keeps the last report in memory).
+    const bgpReport = setInterval(() => {
+      if (!bgpConfigured) return;
+      void speaker
+        .inspect()
+        .then((state) => master.request("PUT", `/api/v1/agent/hosts/${encodeURIComponent(o.host)}/bgp`, state))
+        .catch((err: Error) => log.debug({ err: err.message }, "bgp report failed"));
+    }, 3000);
+    bgpReport.unref();
     const cni = new CniHandler({ host: o.host, master, attachments, pending, reconciler, ready: () => mirror.synced, log });
     const app = new Hono();
     app.post("/cni/v1/:command", async (c) => c.json(await cni.handle(await c.req.json().catch(() => undefined))));

@@ -19,6 +19,8 @@ import type { DesiredHostEndpoint, DesiredUplink } from "../datapath/types.js";
 import { ENDPOINT_PREFIX, groupStateKey, hostKey, networkStateKey, objectKey, objectPrefix, serviceStateKey, tenantStateKey } from "../master/keys.js";
 import { HOST_ENDPOINT_PREFIX, type EndpointState, type GroupState, type NetworkState, type ServiceState, type TenantState } from "../master/records.js";
 import type { HostRecord } from "../master/hosts.js";
+import type { Bgp } from "../model/index.js";
+import type { BgpConfig } from "./bgp/index.js";
 import type { PolicyInput } from "../policy/index.js";
 import type { Attachment } from "./attachments.js";
 
@@ -58,6 +60,8 @@ export interface TenantDns {
 
 export interface CompiledHost {
   desired: DesiredHost;
+  /** BGP for this host (a Bgp object named after it), announcing its containers' addresses; undefined: none. */
+  bgp: BgpConfig | undefined;
   policies: Map<string, PolicyInput>;
   dns: TenantDns[];
   /** Attachments whose endpoint netmaster no longer has (deleted while we were away). */
@@ -244,7 +248,17 @@ export function compileHost(
   }
 
   const natOutbound = tenants.some((t) => t.uplink !== undefined);
-  return { desired: { prefix: ctx.prefix, tenants, host: { natOutbound } }, policies, dns, orphans };
+  return { desired: { prefix: ctx.prefix, tenants, host: { natOutbound } }, bgp: bgpFor(view, ctx.host, tenants), policies, dns, orphans };
+}
+
+/** Contiv's routed mode has one routing domain: every local container's /32 (and /128) is announced. */
+function bgpFor(view: StateView, host: string, tenants: DesiredTenant[]): BgpConfig | undefined {
+  const b = view.get<Bgp>(objectKey("Bgp", host));
+  if (!b) return undefined;
+  const announce = tenants.flatMap((t) =>
+    t.endpoints.flatMap((e) => [`${e.ipv4.split("/")[0]}/32`, ...(e.ipv6 ? [`${e.ipv6.split("/")[0]}/128`] : [])]),
+  );
+  return { routerIp: b.routerip, as: b.as, neighbor: b.neighbor, neighborAs: b["neighbor-as"], announce: [...new Set(announce)].sort() };
 }
 
 function policyFor(

@@ -31,6 +31,10 @@ export interface DnsDriver {
   apply(dns: CompiledHost["dns"]): void;
 }
 
+export interface BgpDriver {
+  apply(config: CompiledHost["bgp"]): Promise<void>;
+}
+
 export interface ReconcilerOptions {
   view: StateView;
   attachments: AttachmentStore;
@@ -39,6 +43,7 @@ export interface ReconcilerOptions {
   ctx: HostContext;
   datapath: DatapathDriver;
   dns: DnsDriver;
+  bgp: BgpDriver;
   nftScriptFor: (namespace: string, input: PolicyInput) => string;
   /** Attachments whose endpoint netmaster no longer has, after each run. */
   forget: (orphans: CompiledHost["orphans"]) => void;
@@ -101,6 +106,11 @@ export class Reconciler {
     const compiled = compileHost(this.o.view, this.o.attachments.all(), this.o.pending, this.o.ctx, this.o.nftScriptFor);
     const { errors } = await this.o.datapath.reconcile(compiled.desired);
     this.o.dns.apply(compiled.dns);
+    try {
+      await this.o.bgp.apply(compiled.bgp);
+    } catch (err) {
+      errors.push({ namespace: "", objects: ["bgp"], message: `BGP: ${(err as Error).message}` });
+    }
     this.last = compiled;
     if (compiled.orphans.length > 0) this.o.forget(compiled.orphans);
     if (errors.length > 0) {

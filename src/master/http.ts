@@ -81,7 +81,7 @@ export function createApp(master: Netmaster, log: Logger): Hono {
   // Writes go to the leader; a follower relays them, and policy inspects (rule counters live on the leader).
   app.use("*", async (c, next) => {
     const write = c.req.method !== "GET" && c.req.method !== "HEAD";
-    const leaderRead = c.req.path.startsWith("/api/v1/inspect/policys/");
+    const leaderRead = c.req.path.startsWith("/api/v1/inspect/policys/") || c.req.path.startsWith("/api/v1/inspect/Bgps/");
     if ((write || leaderRead) && !master.isLeader) return forwardToLeader(c, master);
     await next();
   });
@@ -102,6 +102,10 @@ export function createApp(master: Netmaster, log: Logger): Hono {
   app.put("/api/v1/agent/endpoints/:id/oper", async (c) =>
     c.json(await master.reportEndpointOper(c.req.param("id")!, await readJson(c))),
   );
+  app.put("/api/v1/agent/hosts/:name/bgp", async (c) => {
+    master.reportBgp(c.req.param("name")!, await readJson(c));
+    return c.json({});
+  });
   app.put("/api/v1/agent/hosts/:name/counters", async (c) => {
     master.reportCounters(c.req.param("name")!, await readJson(c));
     return c.json({});

@@ -29,6 +29,13 @@ export interface NetmasterOptions {
   leaderTtlSeconds?: number;
 }
 
+const BgpReport = z.object({
+  neighborStatus: z.string().max(64),
+  adminStatus: z.string().max(64),
+  numRoutes: z.number().int().min(0),
+  routes: z.array(z.string().max(128)).max(100_000),
+});
+
 const Counters = z.object({
   rules: z.record(z.string().max(256), z.object({ packets: z.number().int().min(0), bytes: z.number().int().min(0) })),
 });
@@ -39,6 +46,8 @@ export class Netmaster {
    * they change every few seconds and are worthless after a restart of the hosts' tables anyway.
    */
   private readonly hostCounters = new Map<string, z.infer<typeof Counters>["rules"]>();
+  /** Each host's last BGP report (session and learned routes), leader memory only like the counters. */
+  private readonly hostBgp = new Map<string, z.infer<typeof BgpReport>>();
 
   private constructor(
     private readonly options: NetmasterOptions,
@@ -167,6 +176,10 @@ export class Netmaster {
     const obj = tx.get<ModelObject>(objectKey(kind.type, key));
     if (!obj) throw new NotFoundError(`${kind.type} not found`);
     const result = inspectObject(tx, kind.type, obj);
+    if (kind.type === "Bgp") {
+      const report = this.hostBgp.get(key);
+      result.Oper = report ?? { numRoutes: 0, neighborStatus: "", adminStatus: "", routes: [] };
+    }
     if (kind.type === "policy" && result.Oper) {
       const rules = tx.list<{ key: string; ruleId: string }>(objectKey("rule", `${key}:`));
       (result.Oper as Record<string, unknown>).ruleStats = rules.map(([, r]) => {
@@ -180,6 +193,12 @@ export class Netmaster {
       });
     }
     return result;
+  }
+
+  reportBgp(host: string, body: unknown): void {
+    parseBody(HostName, host, "host name");
+    if (!this.isLeader) throw new UpstreamError("This netmaster is not the leader");
+    this.hostBgp.set(host, parseBody(BgpReport, body, "BGP report"));
   }
 
   /** Counters are only read on the leader; followers forward policy inspects to it. */
