@@ -1,13 +1,14 @@
 // Carries out a Plan through the Executor and decides nothing. Steps of one tenant
-// namespace run in plan order; consecutive ip (or tc) lines for the same namespace become
-// one `ip -batch -` (`tc -batch -`) call run with -force, so one bad line does not keep the
-// others from being applied, and "Command failed -:N" tells which step failed. Namespaces
-// run independently: a failure in one never stops another.
+// namespace run in plan order; consecutive ip (tc, bridge) lines for the same target become
+// one `ip -batch -` (`tc -batch -`, `bridge -batch -`) call run with -force, so one bad line
+// does not keep the others from being applied, and "Command failed -:N" tells which step
+// failed. Namespaces run independently: a failure in one never stops another. Steps for the
+// agent's own namespace run there, or in `hostNamespace` when a test simulates hosts.
 
 import { errorMessage } from "../../lib/errors.js";
-import { KernelError, type Executor } from "./executor.js";
+import { hostCommand, KernelError, type Executor } from "./executor.js";
 import { mapLimit } from "./mapLimit.js";
-import type { Plan, Step, StepTarget } from "./plan.js";
+import { isBatchTool, type Plan, type Step, type StepTarget } from "./plan.js";
 
 export interface StepFailure {
   namespace: string;
@@ -25,6 +26,8 @@ export interface ApplyResult {
 export interface ApplyOptions {
   /** Namespaces applied at the same time; default 4. */
   concurrency?: number;
+  /** Named namespace standing in for the agent's own (tests that simulate hosts); default: the process's. */
+  hostNamespace?: string;
   signal?: AbortSignal;
 }
 
@@ -45,39 +48,46 @@ function sameTarget(a: StepTarget, b: StepTarget): boolean {
   return false;
 }
 
-function batchArgv(tool: "ip" | "tc", target: StepTarget): string[] {
+function batchArgv(tool: "ip" | "tc" | "bridge", target: StepTarget, hostNamespace?: string): string[] {
   switch (target.kind) {
     case "namespace":
       return [tool, "-n", target.name, "-force", "-batch", "-"];
     case "container":
       return ["nsenter", `--net=${target.path}`, tool, "-force", "-batch", "-"];
     case "host":
-      return [tool, "-force", "-batch", "-"];
+      return hostCommand([tool, "-force", "-batch", "-"], hostNamespace).argv;
   }
 }
 
-function single(step: Step): Invocation {
-  const netns = step.target.kind === "namespace" ? step.target.name : undefined;
+function single(step: Step, hostNamespace?: string): Invocation {
   const base = { batch: false, steps: [step], ...(step.stdin === undefined ? {} : { stdin: step.stdin }) };
+  const inTarget = (argv: string[]): Invocation => {
+    if (step.target.kind === "namespace") return { ...base, argv, netns: step.target.name };
+    if (step.target.kind === "container") return { ...base, argv: ["nsenter", `--net=${step.target.path}`, ...argv] };
+    const host = hostCommand(argv, hostNamespace);
+    return { ...base, argv: host.argv, ...(host.netns === undefined ? {} : { netns: host.netns }) };
+  };
   switch (step.tool) {
     case "netns":
+      // Namespace names are files: never run inside another namespace.
       return { ...base, argv: ["ip", "netns", ...step.args] };
     case "sysctl":
-      return { ...base, argv: ["sysctl", ...step.args], ...(netns === undefined ? {} : { netns }) };
+      return inTarget(["sysctl", ...step.args]);
     case "nft":
-      return { ...base, argv: ["nft", ...step.args], ...(netns === undefined ? {} : { netns }) };
+      return inTarget(["nft", ...step.args]);
     case "ip":
     case "tc":
+    case "bridge":
       return { ...base, argv: [step.tool, ...step.args] };
   }
 }
 
 /** Groups one namespace's steps into the processes that carry them out, in order. */
-export function invocations(steps: Step[]): Invocation[] {
+export function invocations(steps: Step[], hostNamespace?: string): Invocation[] {
   const result: Invocation[] = [];
   for (const step of steps) {
-    if (step.tool !== "ip" && step.tool !== "tc") {
-      result.push(single(step));
+    if (!isBatchTool(step.tool)) {
+      result.push(single(step, hostNamespace));
       continue;
     }
     const last = result[result.length - 1];
@@ -86,15 +96,21 @@ export function invocations(steps: Step[]): Invocation[] {
       last.steps.push(step);
       last.stdin += `${step.args.join(" ")}\n`;
     } else {
-      result.push({ argv: batchArgv(step.tool, step.target), stdin: `${step.args.join(" ")}\n`, batch: true, steps: [step] });
+      result.push({ argv: batchArgv(step.tool, step.target, hostNamespace), stdin: `${step.args.join(" ")}\n`, batch: true, steps: [step] });
     }
   }
   return result;
 }
 
-async function applyNamespace(executor: Executor, steps: Step[], result: ApplyResult, signal?: AbortSignal): Promise<void> {
+async function applyNamespace(
+  executor: Executor,
+  steps: Step[],
+  result: ApplyResult,
+  options: ApplyOptions,
+): Promise<void> {
+  const { signal } = options;
   const namespace = steps[0]!.namespace;
-  const runs = invocations(steps);
+  const runs = invocations(steps, options.hostNamespace);
   for (let i = 0; i < runs.length; i++) {
     const run = runs[i]!;
     try {
@@ -137,7 +153,7 @@ export async function applyPlan(executor: Executor, plan: Plan, options: ApplyOp
   }
   const result: ApplyResult = { applied: [], failures: [] };
   await mapLimit([...byNamespace.values()], options.concurrency ?? 4, (steps) =>
-    applyNamespace(executor, steps, result, options.signal),
+    applyNamespace(executor, steps, result, options),
   );
   return result;
 }

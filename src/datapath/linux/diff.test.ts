@@ -36,6 +36,7 @@ describe("diffHost", () => {
       ],
       unwanted: [],
       failures: [],
+      host: { links: [], sysctls: {}, nftTag: null },
     };
     const c1 = "ip[/var/run/netns/c1]";
     const c2 = "ip[/var/run/netns/c2]";
@@ -43,7 +44,7 @@ describe("diffHost", () => {
       `${NS_A}: create namespace ${NS_A} | netns[host] add ${NS_A}`,
       `${NS_A}: update sysctls net.ipv6.conf.all.accept_dad, net.ipv6.conf.default.accept_dad, net.bridge.bridge-nf-call-iptables, net.bridge.bridge-nf-call-ip6tables, net.ipv4.ip_forward, net.ipv6.conf.all.forwarding | sysctl[${NS_A}] -w net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0 net.bridge.bridge-nf-call-iptables=1 net.bridge.bridge-nf-call-ip6tables=1 net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1`,
       `${NS_A}: update loopback | ip[${NS_A}] link set lo up`,
-      `${NS_A}: create bridge nb00000001 | ip[${NS_A}] link add nb00000001 address ${want.tenants[0]!.bridges[0]!.mac} mtu 1450 type bridge mcast_snooping 1`,
+      `${NS_A}: create bridge nb00000001 | ip[${NS_A}] link add nb00000001 address ${want.tenants[0]!.bridges[0]!.mac} mtu 1450 type bridge mcast_snooping 1 mcast_querier 1`,
       `${NS_A}: create bridge nb00000001 | ip[${NS_A}] link set nb00000001 up`,
       `${NS_A}: create address 198.18.1.254/24 on nb00000001 | ip[${NS_A}] addr add 198.18.1.254/24 dev nb00000001`,
       `${NS_A}: create address fd00:1::fe/64 on nb00000001 | ip[${NS_A}] addr add fd00:1::fe/64 dev nb00000001 nodad`,
@@ -68,8 +69,8 @@ describe("diffHost", () => {
   it("puts deletions first, from the last phase back, then creations in phase order", () => {
     const { want, have, applied } = inSync();
     const tenant = have.tenants[0]!;
-    tenant.bridges.push({ name: "nbstale", mac: "02:00:00:00:00:99", mtu: 1500, up: true, mcastSnooping: true, addresses: [] });
-    tenant.veths.push({ name: "nestale", ifindex: 99, peerIfindex: 3, master: "nbstale", mtu: 1500, up: true });
+    tenant.bridges.push({ name: "nbstale", mac: "02:00:00:00:00:99", mtu: 1500, up: true, mcastSnooping: true, mcastQuerier: true, addresses: [] });
+    tenant.veths.push({ name: "nestale", ifindex: 99, peerIfindex: 3, master: "nbstale", mtu: 1500, up: true, addresses: [] });
     tenant.bridges[0]!.addresses = ["198.18.1.1/24", "fd00:1::fe/64"];
     tenant.qdiscs.push({ dev: "ne0000000001", kind: "ingress", handle: "ffff:", root: false, shaper: null });
     const plan = diffHost(want, have, { appliedNft: applied });
@@ -99,7 +100,7 @@ describe("diffHost", () => {
       diffHost(want, have, { appliedNft: applied }).steps.map((s) => s.args.join(" ")),
       [
         "-w net.ipv4.ip_forward=1",
-        "link set nb00000001 type bridge mcast_snooping 1",
+        "link set nb00000001 type bridge mcast_snooping 1 mcast_querier 1",
         "link set ne0000000001 mtu 1450 up",
         "link set eth0 address 02:00:00:00:00:01",
       ],
@@ -196,16 +197,18 @@ describe("diffHost", () => {
   it("deletes tenant namespaces of the prefix that are no longer wanted, and only those", () => {
     const { want, have, applied } = inSync();
     have.namespaces.push(`${PREFIX}-t-old`, `${PREFIX}-c-1`, "other-t-old");
-    have.unwanted.push({ namespace: `${PREFIX}-t-old`, veths: ["ne0000000009"] });
+    have.unwanted.push({ namespace: `${PREFIX}-t-old`, veths: ["ne0000000009", "nuplink"], vxlans: ["nv7"] });
     const plan = diffHost(want, have, { appliedNft: applied });
     assert.deepEqual(lines(plan), [
       `${PREFIX}-t-old: delete veth ne0000000009 | ip[${PREFIX}-t-old] link del ne0000000009`,
+      `${PREFIX}-t-old: delete veth nuplink | ip[${PREFIX}-t-old] link del nuplink`,
+      `${PREFIX}-t-old: delete vxlan nv7 | ip[${PREFIX}-t-old] link del nv7`,
       `${PREFIX}-t-old: delete namespace ${PREFIX}-t-old | netns[host] del ${PREFIX}-t-old`,
     ]);
   });
 
   it("leaves a tenant that could not be observed alone", () => {
     const { want } = inSync();
-    assert.deepEqual(diffHost(want, { namespaces: [NS_A], tenants: [], unwanted: [], failures: [] }), { steps: [], problems: [] });
+    assert.deepEqual(diffHost(want, { namespaces: [NS_A], tenants: [], unwanted: [], failures: [], host: null }), { steps: [], problems: [] });
   });
 });

@@ -6,9 +6,14 @@
 
 import { NFT_TABLE, tenantNamespace } from "../names.js";
 import { diffEndpoint } from "./diffEndpoint.js";
+import { diffHostEndpoints, diffHostNamespace, diffOwnedTable, diffUplink, diffVxlans } from "./diffOverlay.js";
 import type { Plan } from "./plan.js";
+import { NAT_TABLE } from "./renderOverlay.js";
 import { StepBuilder } from "./stepBuilder.js";
-import type { HostState, ObservedHost, ObservedTenant, TenantState } from "./state.js";
+import type { HostState, ObservedHost, ObservedHostNamespace, ObservedTenant, TenantState } from "./state.js";
+
+/** Step.object of the policy table: the only nft step whose script the driver remembers. */
+export const POLICY_NFT_OBJECT = `nft table inet ${NFT_TABLE}`;
 
 export interface DiffOptions {
   /** nft script last applied by this process, per tenant namespace. */
@@ -23,10 +28,10 @@ function diffBridges(b: StepBuilder, want: TenantState, have: ObservedTenant): v
   }
   for (const bridge of want.bridges) {
     const current = have.bridges.find((br) => br.name === bridge.name);
-    const snooping = bridge.mcastSnooping ? "1" : "0";
+    const multicast = ["mcast_snooping", bridge.mcastSnooping ? "1" : "0", "mcast_querier", bridge.mcastQuerier ? "1" : "0"];
     if (current === undefined) {
       b.ip("bridge", "create", `bridge ${bridge.name}`, [
-        "link", "add", bridge.name, "address", bridge.mac, "mtu", String(bridge.mtu), "type", "bridge", "mcast_snooping", snooping,
+        "link", "add", bridge.name, "address", bridge.mac, "mtu", String(bridge.mtu), "type", "bridge", ...multicast,
       ]);
       b.ip("bridge", "create", `bridge ${bridge.name}`, ["link", "set", bridge.name, "up"]);
     } else {
@@ -35,8 +40,8 @@ function diffBridges(b: StepBuilder, want: TenantState, have: ObservedTenant): v
       if (current.mtu !== bridge.mtu) set.push("mtu", String(bridge.mtu));
       if (!current.up) set.push("up");
       if (set.length > 0) b.ip("bridge", "update", `bridge ${bridge.name}`, ["link", "set", bridge.name, ...set]);
-      if (current.mcastSnooping !== bridge.mcastSnooping) {
-        b.ip("bridge", "update", `bridge ${bridge.name}`, ["link", "set", bridge.name, "type", "bridge", "mcast_snooping", snooping]);
+      if (current.mcastSnooping !== bridge.mcastSnooping || current.mcastQuerier !== bridge.mcastQuerier) {
+        b.ip("bridge", "update", `bridge ${bridge.name}`, ["link", "set", bridge.name, "type", "bridge", ...multicast]);
       }
     }
     const have_ = current?.addresses ?? [];
@@ -56,7 +61,7 @@ function diffBridges(b: StepBuilder, want: TenantState, have: ObservedTenant): v
  * rebuilds the table, with conntrack (and so established connections) untouched.
  */
 function diffNft(b: StepBuilder, want: TenantState, have: ObservedTenant, applied: ReadonlyMap<string, string>): void {
-  const object = `nft table inet ${NFT_TABLE}`;
+  const object = POLICY_NFT_OBJECT;
   if (want.nftScript === "") {
     if (have.nftTable) b.nft("delete", object, ["delete", "table", "inet", NFT_TABLE]);
     return;
@@ -66,7 +71,12 @@ function diffNft(b: StepBuilder, want: TenantState, have: ObservedTenant, applie
   }
 }
 
-function diffTenant(want: TenantState, have: ObservedTenant, applied: ReadonlyMap<string, string>): StepBuilder {
+function diffTenant(
+  want: TenantState,
+  have: ObservedTenant,
+  host: ObservedHostNamespace | null,
+  applied: ReadonlyMap<string, string>,
+): StepBuilder {
   const b = new StepBuilder(want.namespace);
   if (!have.exists) b.netns("create", ["add", want.namespace]);
 
@@ -76,8 +86,14 @@ function diffTenant(want: TenantState, have: ObservedTenant, applied: ReadonlyMa
   }
 
   diffBridges(b, want, have);
+  diffVxlans(b, want, have);
 
-  const wantedLinks = new Set(want.endpoints.map((e) => e.hostLink));
+  // Tenant ends of uplinks and host endpoints are veths too: deleting one removes its agent-side end.
+  const wantedLinks = new Set([
+    ...want.endpoints.map((e) => e.hostLink),
+    ...(want.uplink === null ? [] : [want.uplink.tenantLink]),
+    ...want.hostEndpoints.map((e) => e.tenantLink),
+  ]);
   for (const stale of have.veths.filter((v) => !wantedLinks.has(v.name))) {
     b.ip("veth", "delete", `veth ${stale.name}`, ["link", "del", stale.name]);
   }
@@ -87,6 +103,13 @@ function diffTenant(want: TenantState, have: ObservedTenant, applied: ReadonlyMa
     b.ip("veth", "delete", `ifb ${stale.name}`, ["link", "del", stale.name]);
   }
 
+  // Without the agent's namespace read (a failure reports it) its ends cannot be checked: leave them.
+  if (host !== null) {
+    diffUplink(b, want, have, host);
+    diffHostEndpoints(b, want, have, host);
+  }
+
+  diffOwnedTable(b, want.natTable, { family: "ip", name: NAT_TABLE }, have.natTag);
   diffNft(b, want, have, applied);
   return b;
 }
@@ -95,22 +118,28 @@ function diffTenant(want: TenantState, have: ObservedTenant, applied: ReadonlyMa
 export function diffHost(want: HostState, have: ObservedHost, options: DiffOptions = {}): Plan {
   const applied = options.appliedNft ?? new Map<string, string>();
   const plan: Plan = { steps: [], problems: [] };
+  if (have.host !== null) plan.steps.push(...diffHostNamespace(want, have.host).steps());
   for (const tenant of want.tenants) {
     const observed = have.tenants.find((t) => t.namespace === tenant.namespace);
     if (observed === undefined) continue;
-    const b = diffTenant(tenant, observed, applied);
+    const b = diffTenant(tenant, observed, have.host, applied);
     plan.steps.push(...b.steps());
     plan.problems.push(...b.problems);
   }
-  // Tenant namespaces of our prefix that are no longer wanted go last, whole. Their veths are
-  // deleted first: that removes the container sides at once, where the kernel would tear the
-  // namespace (and so the veths) down only some time after `ip netns del`.
+  // Tenant namespaces of our prefix that are no longer wanted go last, whole. Their veths and
+  // VXLAN devices are deleted first: that removes the container sides and the agent-side ends at
+  // once, and frees the VNIs, where the kernel would tear the namespace (and so the links) down
+  // only some time after `ip netns del`.
   const wanted = new Set(want.tenants.map((t) => t.namespace));
   const start = tenantNamespace(want.prefix, "");
   for (const namespace of have.namespaces.filter((n) => n.startsWith(start) && !wanted.has(n))) {
     const b = new StepBuilder(namespace);
-    for (const veth of have.unwanted.find((u) => u.namespace === namespace)?.veths ?? []) {
+    const unwanted = have.unwanted.find((u) => u.namespace === namespace);
+    for (const veth of unwanted?.veths ?? []) {
       b.ip("veth", "delete", `veth ${veth}`, ["link", "del", veth]);
+    }
+    for (const vxlan of unwanted?.vxlans ?? []) {
+      b.ip("vxlan", "delete", `vxlan ${vxlan}`, ["link", "del", vxlan]);
     }
     b.netns("delete", ["del", namespace]);
     plan.steps.push(...b.steps());

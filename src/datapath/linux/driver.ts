@@ -5,22 +5,30 @@
 
 import type { Logger } from "pino";
 
-import { ownsNamespace } from "../names.js";
+import { hostNftTable, ownsNamespace } from "../names.js";
 import type { DesiredHost } from "../types.js";
 import { ValidationError } from "../../lib/errors.js";
 import { applyPlan, type StepFailure } from "./apply.js";
-import { diffHost } from "./diff.js";
-import { KernelError, type Executor } from "./executor.js";
+import { diffHost, POLICY_NFT_OBJECT } from "./diff.js";
+import { hostCommand, KernelError, type Executor } from "./executor.js";
 import { listNamespaces, observeHost } from "./observe.js";
 import { parseLinks, linkKind } from "./parse.js";
 import { ifbName } from "./addr.js";
-import type { Action, Phase, Plan, Problem } from "./plan.js";
+import { HOST_GROUP, type Action, type Phase, type Plan, type Problem } from "./plan.js";
 import { renderHost } from "./render.js";
 import { StepBuilder } from "./stepBuilder.js";
 
 export interface LinuxDatapathOptions {
   /** Tenant namespaces observed and applied at the same time; default 4. */
   concurrency?: number;
+  /**
+   * Named network namespace that stands in for the agent's own: every command the driver would run in
+   * its own namespace (creating VXLAN devices, the agent-side ends of uplinks and host endpoints, ip_forward,
+   * the outbound NAT table, cleanup of prefixed links) runs there via `ip -n NAME` / `ip netns exec NAME`.
+   * Unset in production, where the agent itself runs inside its host's namespace; tests set it to simulate
+   * several hosts from one process.
+   */
+  hostNamespace?: string;
   logger?: Logger;
 }
 
@@ -65,6 +73,7 @@ export class LinuxDatapath {
   private readonly appliedNft = new Map<string, string>();
   private queue: Promise<unknown> = Promise.resolve();
   private readonly concurrency: number;
+  private readonly hostNamespace: string | undefined;
   private readonly logger: Logger | undefined;
 
   constructor(
@@ -72,7 +81,18 @@ export class LinuxDatapath {
     options: LinuxDatapathOptions = {},
   ) {
     this.concurrency = options.concurrency ?? 4;
+    this.hostNamespace = options.hostNamespace;
     this.logger = options.logger;
+  }
+
+  private applyOptions(): { concurrency: number; hostNamespace?: string } {
+    return { concurrency: this.concurrency, ...(this.hostNamespace === undefined ? {} : { hostNamespace: this.hostNamespace }) };
+  }
+
+  /** A command of the agent's own namespace (see LinuxDatapathOptions.hostNamespace). */
+  private runInHost(argv: string[]): Promise<string> {
+    const command = hostCommand(argv, this.hostNamespace);
+    return this.executor.run(command.argv, command.netns === undefined ? {} : { netns: command.netns });
   }
 
   private serial<T>(fn: () => Promise<T>): Promise<T> {
@@ -88,12 +108,15 @@ export class LinuxDatapath {
 
   private async observeAndDiff(desired: DesiredHost): Promise<{ plan: Plan; errors: ReconcileError[] }> {
     const wanted = renderHost(desired);
-    const observed = await observeHost(this.executor, wanted, { concurrency: this.concurrency });
+    const observed = await observeHost(this.executor, wanted, {
+      concurrency: this.concurrency,
+      ...(this.hostNamespace === undefined ? {} : { hostNamespace: this.hostNamespace }),
+    });
     const plan = diffHost(wanted, observed, { appliedNft: this.appliedNft });
     const errors = observed.failures.map((f) => ({
       namespace: f.namespace,
       objects: [],
-      message: `Cannot read namespace "${f.namespace}": ${f.error.message}`,
+      message: `Cannot read ${f.namespace === HOST_GROUP ? "the agent's namespace" : `namespace "${f.namespace}"`}: ${f.error.message}`,
       cause: f.error,
     }));
     return { plan, errors };
@@ -108,13 +131,15 @@ export class LinuxDatapath {
     return this.serial(async () => {
       const started = Date.now();
       const { plan, errors } = await this.observeAndDiff(desired);
-      const result = await applyPlan(this.executor, plan, { concurrency: this.concurrency });
+      const result = await applyPlan(this.executor, plan, this.applyOptions());
+      // Only the policy script is remembered; the tables we render whole carry their own tag.
       for (const step of result.applied) {
-        if (step.tool === "nft" && step.action !== "delete") this.appliedNft.set(step.namespace, step.stdin ?? "");
-        else if (step.tool === "nft" || step.tool === "netns") this.appliedNft.delete(step.namespace);
+        const policy = step.tool === "nft" && step.object === POLICY_NFT_OBJECT;
+        if (policy && step.action !== "delete") this.appliedNft.set(step.namespace, step.stdin ?? "");
+        else if (policy || step.tool === "netns") this.appliedNft.delete(step.namespace);
       }
       for (const failure of result.failures) {
-        if (failure.steps.some((s) => s.tool === "nft")) this.appliedNft.delete(failure.namespace);
+        if (failure.steps.some((s) => s.tool === "nft" && s.object === POLICY_NFT_OBJECT)) this.appliedNft.delete(failure.namespace);
       }
       const report: ReconcileReport = {
         changes: result.applied.map(summary),
@@ -162,8 +187,10 @@ export class LinuxDatapath {
   }
 
   /**
-   * Removes every namespace carrying the prefix ("<prefix>-…") and every link in this namespace whose
-   * name starts with it. Returns what it removed. Idempotent.
+   * Removes every namespace carrying the prefix ("<prefix>-…"), every link in the agent's namespace whose
+   * name starts with it (agent-side ends of uplinks and host endpoints) and our NAT table there. Veths and
+   * VXLAN devices in a namespace go before it, so container sides vanish and VNIs are free at once.
+   * Returns what it removed. Idempotent.
    */
   cleanup(prefix: string): Promise<string[]> {
     return this.serial(async () => {
@@ -174,6 +201,7 @@ export class LinuxDatapath {
       }
       const removed: string[] = [];
       for (const namespace of (await listNamespaces(this.executor)).filter((n) => ownsNamespace(prefix, n))) {
+        await this.removeLinksOf(namespace);
         try {
           await this.executor.run(["ip", "netns", "del", namespace]);
           removed.push(`namespace ${namespace}`);
@@ -183,16 +211,37 @@ export class LinuxDatapath {
         this.appliedNft.delete(namespace);
       }
       const argv = ["ip", "-json", "link", "show"];
-      for (const link of parseLinks(await this.executor.run(argv), argv).filter((l) => l.ifname.startsWith(prefix))) {
+      for (const link of parseLinks(await this.runInHost(argv), argv).filter((l) => l.ifname.startsWith(prefix))) {
         try {
-          await this.executor.run(["ip", "link", "del", link.ifname]);
+          await this.runInHost(["ip", "link", "del", link.ifname]);
           removed.push(`link ${link.ifname}`);
         } catch (error) {
           if (!(error instanceof KernelError && error.isNotFound())) throw error;
         }
       }
+      const table = hostNftTable(prefix);
+      try {
+        await this.runInHost(["nft", "delete", "table", "ip", table]);
+        removed.push(`nft table ip ${table}`);
+      } catch (error) {
+        if (!(error instanceof KernelError && error.isNotFound())) throw error;
+      }
       this.logger?.info({ op: "cleanup", prefix, removed: removed.length }, "datapath cleaned up");
       return removed;
     });
+  }
+
+  /** Best effort: the namespace is deleted right after anyway. */
+  private async removeLinksOf(namespace: string): Promise<void> {
+    const argv = ["ip", "-n", namespace, "-json", "-d", "link", "show"];
+    try {
+      const links = parseLinks(await this.executor.run(argv), argv).filter((l) => ["veth", "vxlan"].includes(linkKind(l)));
+      if (links.length === 0) return;
+      await this.executor.run(["ip", "-n", namespace, "-force", "-batch", "-"], {
+        stdin: links.map((l) => `link del ${l.ifname}\n`).join(""),
+      });
+    } catch {
+      // a link already gone, or the namespace with it
+    }
   }
 }

@@ -24,6 +24,19 @@ export function spawnedArgv(argv: string[], netns?: string): string[] {
   return netns === undefined ? argv : ["ip", "netns", "exec", netns, ...argv];
 }
 
+/**
+ * A command for the agent's own namespace. In production the agent runs inside its host's namespace and
+ * commands run as they are; a test that simulates several hosts from one process names each host's
+ * namespace: ip / tc / bridge then get `-n NAME`, anything else runs under `ip netns exec NAME`.
+ * (`ip netns add/del` never goes through here: namespace names are a file system matter.)
+ */
+export function hostCommand(argv: string[], hostNamespace?: string): { argv: string[]; netns?: string } {
+  if (hostNamespace === undefined) return { argv };
+  const [tool, ...rest] = argv;
+  if (tool === "ip" || tool === "tc" || tool === "bridge") return { argv: [tool, "-n", hostNamespace, ...rest] };
+  return { argv, netns: hostNamespace };
+}
+
 const NOT_FOUND =
   /No such file or directory|Cannot find device|does not exist|No such device|No such process|Address not found|Cannot delete qdisc with handle of zero|Cannot find specified qdisc/i;
 const EXISTS = /File exists|already exists|Address already assigned/i;

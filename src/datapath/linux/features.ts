@@ -15,8 +15,9 @@ interface Check {
 function checks(ns: string): Check[] {
   const ip = (...args: string[]): string[] => ["ip", "-n", ns, ...args];
   const tc = (...args: string[]): string[] => ["tc", "-n", ns, ...args];
+  const bridge = (...args: string[]): string[] => ["bridge", "-n", ns, ...args];
   return [
-    { feature: "bridge devices", argv: ip("link", "add", "nbprobe", "type", "bridge", "mcast_snooping", "1") },
+    { feature: "bridge devices with an IGMP/MLD querier", argv: ip("link", "add", "nbprobe", "type", "bridge", "mcast_snooping", "1", "mcast_querier", "1") },
     { feature: "veth devices", argv: ip("link", "add", "neprobe", "type", "veth", "peer", "name", "neprobe2") },
     { feature: "ifb devices", argv: ip("link", "add", "niprobe", "type", "ifb") },
     { feature: "tc tbf qdisc", argv: tc("qdisc", "add", "dev", "neprobe", "root", "handle", "1:", "tbf", "rate", "8mbit", "burst", "10kb", "latency", "50ms") },
@@ -28,6 +29,21 @@ function checks(ns: string): Check[] {
     { feature: "br_netfilter (net.bridge.bridge-nf-call-iptables)", argv: ["sysctl", "-w", "net.bridge.bridge-nf-call-iptables=1"], netns: true },
     { feature: "nftables inet family", argv: ["nft", "-f", "-"], netns: true, stdin: "table inet netplugin_probe {\n  chain forward { type filter hook forward priority 0; policy accept; ct state established accept; }\n}\n" },
     { feature: "nsenter --net", argv: ["nsenter", `--net=/var/run/netns/${ns}`, "ip", "link", "show", "lo"] },
+    {
+      feature: "vxlan devices",
+      argv: ip("link", "add", "nvprobe", "type", "vxlan", "id", "1", "local", "198.18.0.1", "dstport", "4789", "nolearning", "proxy", "ttl", "64"),
+    },
+    { feature: "vxlan as a bridge port", argv: ip("link", "set", "nvprobe", "master", "nbprobe") },
+    { feature: "bridge port flags learning, mcast_router", argv: ip("link", "set", "nvprobe", "type", "bridge_slave", "learning", "off", "mcast_router", "2") },
+    { feature: "vxlan FDB entries (bridge fdb … self)", argv: bridge("fdb", "append", "00:00:00:00:00:00", "dev", "nvprobe", "dst", "198.18.0.2", "self", "permanent") },
+    { feature: "bridge FDB entries (bridge fdb … master static)", argv: bridge("fdb", "replace", "02:00:00:00:00:01", "dev", "nvprobe", "master", "static") },
+    { feature: "permanent neighbours on a vxlan device", argv: ip("neigh", "replace", "198.18.0.3", "lladdr", "02:00:00:00:00:01", "dev", "nvprobe", "nud", "permanent") },
+    {
+      feature: "nftables ip nat (masquerade) with table comments",
+      argv: ["nft", "-f", "-"],
+      netns: true,
+      stdin: 'table ip netplugin_probe {\n  comment "netplugin:0"\n  chain postrouting { type nat hook postrouting priority srcnat; policy accept; oifname "nvprobe" masquerade; }\n}\n',
+    },
   ];
 }
 

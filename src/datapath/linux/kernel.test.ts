@@ -8,7 +8,7 @@ import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
 
-import { bridgeName, endpointLinkName, tenantNamespace } from "../names.js";
+import { bridgeName, endpointLinkName, tenantNamespace, UPLINK_TENANT_LINK, uplinkHostLink } from "../names.js";
 import type { DesiredEndpoint, DesiredHost, DesiredNetwork, DesiredTenant } from "../types.js";
 import { ifbName } from "./addr.js";
 import { LinuxDatapath } from "./driver.js";
@@ -25,6 +25,11 @@ const exec = new RealExecutor({ timeoutMs: 20_000 });
 const children = new Set<ChildProcess>();
 
 const containerNs = (name: string): string => `${P}-c-${name}`;
+/**
+ * Stands in for the agent's own namespace, so nothing of this test is ever made in the machine's. Not
+ * "<P>-…": cleanup(P) must not remove it before it cleans up inside it.
+ */
+const HOST_NS = `${P}host`;
 const nsA = tenantNamespace(P, "a");
 const nsB = tenantNamespace(P, "b");
 const nsR = tenantNamespace(P, "r");
@@ -59,7 +64,7 @@ function ep(container: string, network: string, third: number, host: number, mac
 }
 
 function tenant(name: string, fwdMode: DesiredTenant["fwdMode"], networks: DesiredNetwork[], endpoints: DesiredEndpoint[]): DesiredTenant {
-  return { name, namespace: tenantNamespace(P, name), fwdMode, networks, endpoints, nftScript: SCRIPT };
+  return { name, namespace: tenantNamespace(P, name), fwdMode, networks, endpoints, nftScript: SCRIPT, hostEndpoints: [] };
 }
 
 /** Tenants a and b: the same network name and subnet, apart; tenant r routes between two networks. */
@@ -71,6 +76,7 @@ function desired(): DesiredHost {
       tenant("b", "bridge", [net("blue", 1)], [ep("b1", "blue", 1, 1, "b0"), ep("b3", "blue", 1, 3, "b0")]),
       tenant("r", "routing", [net("red", 1), net("green", 2)], [ep("r1", "red", 1, 1, "c0"), ep("r2", "green", 2, 1, "c0")]),
     ],
+    host: { natOutbound: false },
   };
 }
 
@@ -130,16 +136,17 @@ async function links(ns: string): Promise<string[]> {
 async function removeTestNamespaces(): Promise<void> {
   const out = await exec.run(["ip", "-json", "netns", "list"]);
   const names = out.trim() === "" ? [] : (JSON.parse(out) as Array<{ name: string }>).map((n) => n.name);
-  for (const name of names.filter((n) => n.startsWith(`${P}-`))) {
+  for (const name of names.filter((n) => n.startsWith(P))) {
     await exec.run(["ip", "netns", "del", name]).catch(() => undefined);
   }
 }
 
 describe("LinuxDatapath in network namespaces", { skip: isRoot ? false : "needs root" }, () => {
-  let dp = new LinuxDatapath(exec);
+  let dp = new LinuxDatapath(exec, { hostNamespace: HOST_NS });
   const containers = ["a1", "a2", "b1", "b3", "r1", "r2"];
 
   before(async () => {
+    await exec.run(["ip", "netns", "add", HOST_NS]);
     for (const c of containers) {
       await exec.run(["ip", "netns", "add", containerNs(c)]);
       await exec.run(["ip", "-n", containerNs(c), "link", "set", "lo", "up"]);
@@ -201,13 +208,40 @@ describe("LinuxDatapath in network namespaces", { skip: isRoot ? false : "needs 
     assert.equal(await tcp("r1", "198.18.2.1"), "reply r2");
   });
 
+  it("gives bridge-mode and routing tenants an uplink to the agent's namespace; a bridge-mode tenant still does not route", async () => {
+    const up = desired();
+    const uplink = (tenantName: string, third: number): DesiredTenant["uplink"] => ({
+      hostLink: uplinkHostLink(P, tenantName),
+      tenantLink: UPLINK_TENANT_LINK,
+      hostAddr: `169.254.0.${third}/30`,
+      tenantAddr: `169.254.0.${third + 1}/30`,
+    });
+    up.tenants[0]!.uplink = uplink("a", 1);
+    up.tenants[2]!.uplink = uplink("r", 5);
+    up.tenants[2]!.fwdMode = "bridge";
+    const report = await dp.reconcile(up);
+    assert.deepEqual(report.errors, []);
+    assert.deepEqual((await dp.plan(up)).steps, []);
+    // Bridged traffic passes the uplink table's forward chain (bridge as input and output).
+    assert.equal(await tcp("a1", "198.18.1.2"), "reply a2");
+    // Through the uplink to the agent's namespace: no listener there, a RST is the round trip.
+    assert.equal(await tcp("a1", "169.254.0.1"), "refused");
+    assert.equal(await tcp("r1", "169.254.0.5"), "refused");
+    // Forwarding is on in r for its uplink, yet its two bridges are not routed.
+    assert.equal(await tcp("r1", "198.18.2.1"), "timeout");
+    const back = await dp.reconcile(desired());
+    assert.deepEqual(back.errors, []);
+    assert.deepEqual(await links(HOST_NS), ["lo"], "the agent-side ends went with the tenant ends");
+    assert.equal(await tcp("r1", "198.18.2.1"), "reply r2");
+  });
+
   it("loses no packet and no connection when the same state is reconciled again, also after a restart", async () => {
     const flood = probe("a1", "udp", "198.18.1.2", PORT, 1500, 1);
     const held = probe("a1", "hold", "198.18.1.2", PORT, 100, 15);
     await new Promise((resolve) => setTimeout(resolve, 200));
     const again = await dp.reconcile(desired());
     assert.deepEqual([again.changes, again.errors], [[], []]);
-    dp = new LinuxDatapath(exec); // a restarted agent: no memory of what it applied
+    dp = new LinuxDatapath(exec, { hostNamespace: HOST_NS }); // a restarted agent: no memory of what it applied
     const restarted = await dp.reconcile(desired());
     assert.deepEqual(restarted.errors, []);
     // The only thing re-done is the nft script, one atomic transaction per tenant.

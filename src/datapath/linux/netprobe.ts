@@ -1,8 +1,12 @@
 // Test helper, not part of the driver: a tiny traffic tool the kernel tests run inside
-// network namespaces (`ip netns exec NS node netprobe.js …`), because the machines have no
-// ping. Each command prints one JSON line on stdout.
+// network namespaces (`ip netns exec NS node netprobe.js …`). Each command prints one JSON
+// line on stdout (servers and receivers print {ready: true} first).
 //
 //   serve TAG PORT                    UDP + TCP echo on every address; replies "TAG:payload"
+//   serve-peer PORT                   TCP echo on 0.0.0.0 replying "PEER:payload": the tag is the
+//                                     client's address as this side sees it (after any NAT)
+//   mrecv GROUP PORT DURATION_MS      joins the IPv4 multicast group, counts datagrams; {received}
+//   msend GROUP PORT COUNT INTERVAL_MS  datagrams to the group (TTL 1); {sent}
 //   udp ADDR PORT COUNT INTERVAL_MS   numbered datagrams; {sent, received, lost, tags}
 //   tcp ADDR PORT TIMEOUT_MS          {result: "reply"|"refused"|"timeout"|"error", tag?}
 //                                     ("refused" proves a round trip: the peer answered with a RST)
@@ -28,6 +32,47 @@ function serve(tag: string, port: number): void {
   };
   udp.bind(port, "::", done);
   tcp.listen({ port, host: "::", ipv6Only: false }, done);
+}
+
+function servePeer(port: number): void {
+  const tcp = createServer((socket) => {
+    socket.on("data", (data) => socket.write(`${socket.remoteAddress ?? "?"}:${data.toString()}`));
+    socket.on("error", () => undefined);
+  });
+  tcp.listen({ port, host: "0.0.0.0" }, () => print({ ready: true }));
+}
+
+function multicastReceive(group: string, port: number, durationMs: number): void {
+  const socket = createSocket({ type: "udp4", reuseAddr: true });
+  let received = 0;
+  socket.on("message", () => (received += 1));
+  socket.bind(port, () => {
+    socket.addMembership(group);
+    print({ ready: true });
+    setTimeout(() => {
+      print({ received });
+      socket.close();
+    }, durationMs);
+  });
+}
+
+function multicastSend(group: string, port: number, count: number, intervalMs: number): void {
+  const socket = createSocket("udp4");
+  let sent = 0;
+  socket.bind(() => {
+    socket.setMulticastTTL(1);
+    const tick = (): void => {
+      if (sent >= count) {
+        print({ sent });
+        socket.close();
+        return;
+      }
+      socket.send(String(sent), port, group);
+      sent += 1;
+      setTimeout(tick, intervalMs);
+    };
+    tick();
+  });
 }
 
 function udpProbe(address: string, port: number, count: number, intervalMs: number): void {
@@ -114,6 +159,15 @@ switch (command) {
   case "serve":
     serve(args[0] ?? "server", n(1));
     break;
+  case "serve-peer":
+    servePeer(n(0));
+    break;
+  case "mrecv":
+    multicastReceive(args[0]!, n(1), n(2));
+    break;
+  case "msend":
+    multicastSend(args[0]!, n(1), n(2), n(3));
+    break;
   case "udp":
     udpProbe(args[0]!, n(1), n(2), n(3));
     break;
@@ -124,6 +178,6 @@ switch (command) {
     hold(args[0]!, n(1), n(2), n(3));
     break;
   default:
-    process.stderr.write("usage: netprobe serve|udp|tcp|hold …\n");
+    process.stderr.write("usage: netprobe serve|serve-peer|mrecv|msend|udp|tcp|hold …\n");
     process.exit(2);
 }

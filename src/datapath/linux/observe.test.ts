@@ -59,6 +59,15 @@ const C1_ROUTES = JSON.stringify([
   { dst: "default", gateway: "198.18.9.1", dev: "eth1", flags: [] },
 ]);
 
+const HOST_LINKS = JSON.stringify([
+  { ifindex: 1, ifname: "lo", flags: ["LOOPBACK", "UP"], mtu: 65536, addr_info: [] },
+  { ifindex: 2, ifname: "eth0", flags: ["UP"], mtu: 1500, address: "52:54:00:00:00:01", addr_info: [{ family: "inet", local: "198.18.0.11", prefixlen: 24 }] },
+  {
+    ifindex: 7, link_index: 5, ifname: `${PREFIX}u12345`, flags: ["BROADCAST", "UP", "LOWER_UP"], mtu: 1500, address: "9a:00:00:00:00:01",
+    linkinfo: { info_kind: "veth" }, addr_info: [{ family: "inet", local: "169.254.0.1", prefixlen: 30, scope: "global" }],
+  },
+]);
+
 function scripted(): FakeExecutor {
   const sysctls = [
     "net.ipv6.conf.all.accept_dad = 0",
@@ -70,7 +79,10 @@ function scripted(): FakeExecutor {
   ].join("\n");
   return new FakeExecutor()
     .on("ip -json netns list", { stdout: JSON.stringify([{ name: NS_A }, { name: `${PREFIX}-t-old` }, { name: `${PREFIX}-c-1` }, { name: "other" }]) })
-    .on(`ip -n ${NS_A} -json -d addr show`, { stdout: LINKS })
+    .on(`ip -n ${NS_A} -json -d -batch -`, { stdout: `${LINKS}\n[]\n[]\n` })
+    .on("ip -json -d addr show", { stdout: HOST_LINKS })
+    .on("sysctl -e net.ipv4.ip_forward", { stdout: "net.ipv4.ip_forward = 0\n" })
+    .on(`nft list table ip netplugin_${PREFIX}`, { stderr: `Error: No such file or directory\nlist table ip netplugin_${PREFIX}\n` })
     .on(`ip -n ${PREFIX}-t-old -json -d link show`, { stdout: LINKS })
     .on(/^ip netns exec \S+ sysctl -e /, { stdout: `${sysctls}\n` })
     .on(`tc -n ${NS_A} -json qdisc show`, { stdout: QDISCS })
@@ -88,15 +100,15 @@ describe("observeHost", () => {
     const observed = await observeHost(fake, renderHost(desiredHost()));
     assert.deepEqual(observed.namespaces, [NS_A, `${PREFIX}-t-old`]);
     assert.deepEqual(observed.failures, []);
-    assert.deepEqual(observed.unwanted, [{ namespace: `${PREFIX}-t-old`, veths: ["ne0000000001"] }]);
+    assert.deepEqual(observed.unwanted, [{ namespace: `${PREFIX}-t-old`, veths: ["ne0000000001"], vxlans: [] }]);
     const t = observed.tenants[0]!;
     assert.equal(t.exists, true);
     assert.equal(t.loopbackUp, true);
     assert.equal(t.sysctls["net.ipv4.ip_forward"], "1");
     assert.deepEqual(t.bridges, [
-      { name: "nb00000001", mac: "02:ad:8f:12:8b:16", mtu: 1450, up: true, mcastSnooping: true, addresses: ["198.18.1.254/24", "fd00:1::fe/64"] },
+      { name: "nb00000001", mac: "02:ad:8f:12:8b:16", mtu: 1450, up: true, mcastSnooping: true, mcastQuerier: false, addresses: ["198.18.1.254/24", "fd00:1::fe/64"] },
     ]);
-    assert.deepEqual(t.veths, [{ name: "ne0000000001", ifindex: 3, peerIfindex: 2, master: "nb00000001", mtu: 1450, up: true }]);
+    assert.deepEqual(t.veths, [{ name: "ne0000000001", ifindex: 3, peerIfindex: 2, master: "nb00000001", mtu: 1450, up: true, addresses: [] }]);
     assert.deepEqual(t.ifbs, [{ name: "ni0000000001", mtu: 1450, up: false }]);
     assert.deepEqual(t.qdiscs[1], { dev: "ne0000000001", kind: "tbf", handle: "1:", root: true, shaper: { rateBytes: 500000, burstBytes: 5856 } });
     assert.deepEqual(t.redirects, [{ dev: "ne0000000001", toDev: "ni0000000001" }]);
@@ -110,22 +122,34 @@ describe("observeHost", () => {
     });
     assert.deepEqual(t.containers[1], { hostLink: "ne0000000002", netns: "/var/run/netns/c2", netnsMissing: true, link: null, routes: [] });
     assert.equal(fake.calls.find((c) => c.argv[0] === "tc" && c.argv.includes("-batch"))?.stdin, "filter show dev ne0000000001 ingress\n");
+    assert.deepEqual(observed.host, {
+      links: [{ name: `${PREFIX}u12345`, kind: "veth", ifindex: 7, peerIfindex: 5, mac: "9a:00:00:00:00:01", mtu: 1500, up: true, addresses: ["169.254.0.1/30"] }],
+      sysctls: { "net.ipv4.ip_forward": "0" },
+      nftTag: null,
+    });
+    assert.ok(!fake.commands().some((c) => c.startsWith("bridge")), "no FDB read without a VXLAN network");
   });
 
   it("observes a tenant whose namespace does not exist as empty, containers included", async () => {
     const fake = new FakeExecutor()
       .on("ip -json netns list", { stdout: "" })
-      .on(/^nsenter/, { stdout: `${JSON.stringify([{ ifindex: 1, ifname: "lo", flags: [], mtu: 65536 }])}\n[]\n` });
-    const observed = await observeHost(fake, renderHost(desiredHost()));
+      .on(/^nsenter/, { stdout: `${JSON.stringify([{ ifindex: 1, ifname: "lo", flags: [], mtu: 65536 }])}\n[]\n` })
+      .on(/^ip -n h1 -json -d addr show$/, { stdout: "[]" })
+      .on(/^ip netns exec h1 (sysctl|nft) /, { stdout: "" });
+    const observed = await observeHost(fake, renderHost(desiredHost()), { hostNamespace: "h1" });
     assert.equal(observed.tenants[0]!.exists, false);
     assert.equal(observed.tenants[0]!.containers[0]!.link, null);
-    assert.ok(fake.commands().every((c) => c.startsWith("nsenter") || c === "ip -json netns list"));
+    assert.deepEqual(observed.host, { links: [], sysctls: {}, nftTag: "" });
+    assert.ok(
+      fake.commands().every((c) => c.startsWith("nsenter") || c === "ip -json netns list" || c.includes(" h1 ")),
+      "only the container namespaces, the namespace list and the host namespace are read",
+    );
   });
 
   it("turns output it cannot parse into a failure of that tenant, not a throw", async () => {
     const host = desiredHost();
     host.tenants[0]!.endpoints = [endpoint(1)];
-    const fake = scripted().on(`ip -n ${NS_A} -json -d addr show`, { stdout: '[{"ifname": 3}]' });
+    const fake = scripted().on(`ip -n ${NS_A} -json -d -batch -`, { stdout: '[{"ifname": 3}]\n[]\n[]\n' });
     const observed = await observeHost(fake, renderHost(host));
     assert.equal(observed.tenants.length, 0);
     assert.equal(observed.failures.length, 1);

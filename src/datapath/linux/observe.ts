@@ -3,16 +3,22 @@
 // only the interface a desired endpoint names. Read-only: nothing here changes the kernel.
 
 import { NFT_TABLE, tenantNamespace } from "../names.js";
-import { KernelError, type Executor } from "./executor.js";
+import { canonicalIp } from "./addr.js";
+import { hostCommand, KernelError, type Executor } from "./executor.js";
 import { mapLimit } from "./mapLimit.js";
 import {
   defaultRoutes,
   hasNftTable,
+  type IpLink,
   linkAddresses,
   linkKind,
   linkMac,
   linkUp,
+  nftTableTag,
+  parseDefaultRoutes,
+  parseFdb,
   parseLinks,
+  parseNeighbours,
   parseNetnsList,
   parseQdiscs,
   parseRedirects,
@@ -20,19 +26,25 @@ import {
   parseSysctls,
   splitBatchJson,
 } from "./parse.js";
+import { HOST_GROUP } from "./plan.js";
+import { NAT_TABLE } from "./renderOverlay.js";
 import type {
   EndpointState,
   HostState,
   ObservedContainer,
   ObservedHost,
+  ObservedHostNamespace,
   ObservedRedirect,
   ObservedTenant,
+  ObservedVxlan,
   TenantState,
 } from "./state.js";
 
 export interface ObserveOptions {
   /** Tenants read at the same time; default 4. */
   concurrency?: number;
+  /** Named namespace standing in for the agent's own (tests that simulate hosts); default: the process's. */
+  hostNamespace?: string;
   signal?: AbortSignal;
 }
 
@@ -125,7 +137,47 @@ export function emptyTenant(namespace: string, containers: ObservedContainer[] =
     redirects: [],
     containers,
     nftTable: false,
+    vxlans: [],
+    fdb: [],
+    neighbours: [],
+    routes: [],
+    natTag: null,
   };
+}
+
+function observeVxlan(l: IpLink): ObservedVxlan {
+  const data = l.linkinfo?.info_data;
+  const port = l.linkinfo?.info_slave_kind === "bridge" ? l.linkinfo.info_slave_data : undefined;
+  const local = data?.local ?? data?.local6;
+  return {
+    name: l.ifname,
+    vni: data?.id ?? null,
+    local: local === undefined ? null : (canonicalIp(local) ?? local),
+    port: data?.port ?? null,
+    proxy: data?.proxy === true,
+    learning: data?.learning !== false,
+    ttl: data?.ttl ?? null,
+    mtu: l.mtu,
+    up: linkUp(l),
+    master: l.master ?? null,
+    portLearning: port === undefined ? null : port.learning !== false,
+    mcastRouter: port?.multicast_router ?? null,
+  };
+}
+
+/** Runs `nft list table FAMILY NAME` and returns its netplugin tag, or null when the table does not exist. */
+async function readTableTag(
+  executor: Executor,
+  argv: string[],
+  netns: string | undefined,
+  signal?: AbortSignal,
+): Promise<string | null> {
+  try {
+    return nftTableTag(await executor.run(argv, { ...(netns === undefined ? {} : { netns }), signal }));
+  } catch (error) {
+    if (error instanceof KernelError && error.isNotFound()) return null;
+    throw error;
+  }
 }
 
 /** Reads one tenant namespace (and the containers its endpoints name). */
@@ -139,21 +191,31 @@ export async function observeTenant(
   const containers = Promise.all(tenant.endpoints.map((e) => observeContainer(executor, e, signal)));
   if (!exists) return emptyTenant(ns, await containers);
 
-  const linkArgv = ["ip", "-n", ns, "-json", "-d", "addr", "show"];
+  const ipArgv = ["ip", "-n", ns, "-json", "-d", "-batch", "-"];
   const qdiscArgv = ["tc", "-n", ns, "-json", "qdisc", "show"];
   const nftArgv = ["nft", "-j", "list", "tables"];
-  const [linkText, sysctlText, qdiscText, nftText] = await Promise.all([
-    executor.run(linkArgv, { signal }),
+  const fdbArgv = ["bridge", "-n", ns, "-json", "fdb", "show"];
+  const [ipText, sysctlText, qdiscText, nftText, fdbText] = await Promise.all([
+    executor.run(ipArgv, { stdin: "addr show\nroute show\nneigh show\n", signal }),
     executor.run(["sysctl", "-e", ...tenant.sysctls.map((s) => s.key)], { netns: ns, signal }),
     executor.run(qdiscArgv, { signal }),
     executor.run(nftArgv, { netns: ns, signal }),
+    // FDB entries matter only on VXLAN devices we keep; an unwanted device goes whole.
+    tenant.vxlans.length > 0 ? executor.run(fdbArgv, { signal }) : Promise.resolve(""),
   ]);
-  const links = parseLinks(linkText, linkArgv);
+  const [linkText, routeText, neighText] = splitBatchJson(ipText, 3, ipArgv);
+  const links = parseLinks(linkText!, ipArgv);
   const qdiscs = parseQdiscs(qdiscText, qdiscArgv);
   const veths = links.filter((l) => linkKind(l) === "veth");
+  const vxlans = links.filter((l) => linkKind(l) === "vxlan").map(observeVxlan);
   const ingressDevs = veths
     .map((v) => v.ifname)
     .filter((dev) => qdiscs.some((q) => q.dev === dev && q.kind === "ingress"));
+  const natExists = hasNftTable(nftText, "ip", NAT_TABLE, nftArgv);
+  const natTag =
+    !natExists ? null
+    : tenant.natTable === null ? ""
+    : await readTableTag(executor, ["nft", "list", "table", "ip", NAT_TABLE], ns, signal);
 
   return {
     namespace: ns,
@@ -168,6 +230,7 @@ export async function observeTenant(
         mtu: l.mtu,
         up: linkUp(l),
         mcastSnooping: l.linkinfo?.info_data?.mcast_snooping !== 0,
+        mcastQuerier: l.linkinfo?.info_data?.mcast_querier === 1,
         addresses: linkAddresses(l),
       })),
     veths: veths.map((l) => ({
@@ -177,12 +240,54 @@ export async function observeTenant(
       master: l.master ?? null,
       mtu: l.mtu,
       up: linkUp(l),
+      addresses: linkAddresses(l),
     })),
     ifbs: links.filter((l) => linkKind(l) === "ifb").map((l) => ({ name: l.ifname, mtu: l.mtu, up: linkUp(l) })),
     qdiscs,
     redirects: await readRedirects(executor, ns, ingressDevs, signal),
     containers: await containers,
     nftTable: hasNftTable(nftText, "inet", NFT_TABLE, nftArgv),
+    vxlans,
+    fdb: parseFdb(fdbText, new Set(vxlans.map((v) => v.name)), fdbArgv),
+    neighbours: parseNeighbours(neighText!, ipArgv).filter((n) => vxlans.some((v) => v.name === n.dev)),
+    routes: parseDefaultRoutes(parseRoutes(routeText!, ipArgv)).filter((r) => r.family === 4),
+    natTag,
+  };
+}
+
+/**
+ * Reads what we own in the agent's own namespace: links carrying the prefix (agent-side ends of uplinks
+ * and host endpoints), ip_forward, and our NAT table's tag.
+ */
+export async function observeHostNamespace(
+  executor: Executor,
+  wanted: HostState,
+  hostNamespace?: string,
+  signal?: AbortSignal,
+): Promise<ObservedHostNamespace> {
+  const linkCmd = hostCommand(["ip", "-json", "-d", "addr", "show"], hostNamespace);
+  const sysctlCmd = hostCommand(["sysctl", "-e", "net.ipv4.ip_forward"], hostNamespace);
+  const nftCmd = hostCommand(["nft", "list", "table", "ip", wanted.host.nftName], hostNamespace);
+  const [linkText, sysctlText, nftTag] = await Promise.all([
+    executor.run(linkCmd.argv, { ...(linkCmd.netns === undefined ? {} : { netns: linkCmd.netns }), signal }),
+    executor.run(sysctlCmd.argv, { ...(sysctlCmd.netns === undefined ? {} : { netns: sysctlCmd.netns }), signal }),
+    readTableTag(executor, nftCmd.argv, nftCmd.netns, signal),
+  ]);
+  return {
+    links: parseLinks(linkText, linkCmd.argv)
+      .filter((l) => l.ifname.startsWith(wanted.prefix))
+      .map((l) => ({
+        name: l.ifname,
+        kind: linkKind(l),
+        ifindex: l.ifindex,
+        peerIfindex: l.link_index ?? null,
+        mac: linkMac(l),
+        mtu: l.mtu,
+        up: linkUp(l),
+        addresses: linkAddresses(l),
+      })),
+    sysctls: parseSysctls(sysctlText),
+    nftTag,
   };
 }
 
@@ -194,7 +299,15 @@ export async function observeHost(
 ): Promise<ObservedHost> {
   const namespaces = await listTenantNamespaces(executor, wanted.prefix, options.signal);
   const existing = new Set(namespaces);
-  const observed: ObservedHost = { namespaces, tenants: [], unwanted: [], failures: [] };
+  const observed: ObservedHost = { namespaces, tenants: [], unwanted: [], failures: [], host: null };
+  const host = observeHostNamespace(executor, wanted, options.hostNamespace, options.signal).then(
+    (value) => {
+      observed.host = value;
+    },
+    (error: unknown) => {
+      observed.failures.push({ namespace: HOST_GROUP, error: error instanceof Error ? error : new Error(String(error)) });
+    },
+  );
   const wantedNames = new Set(wanted.tenants.map((t) => t.namespace));
   await mapLimit(
     namespaces.filter((ns) => !wantedNames.has(ns)),
@@ -203,8 +316,9 @@ export async function observeHost(
       const argv = ["ip", "-n", namespace, "-json", "-d", "link", "show"];
       // Unreadable: the namespace is deleted anyway, only not its veths first.
       const text = await executor.run(argv, { signal: options.signal }).catch(() => "[]");
-      const veths = parseLinks(text, argv).filter((l) => linkKind(l) === "veth").map((l) => l.ifname);
-      observed.unwanted.push({ namespace, veths });
+      const links = parseLinks(text, argv);
+      const named = (kind: string): string[] => links.filter((l) => linkKind(l) === kind).map((l) => l.ifname);
+      observed.unwanted.push({ namespace, veths: named("veth"), vxlans: named("vxlan") });
     },
   );
   await mapLimit(wanted.tenants, options.concurrency ?? 4, async (tenant) => {
@@ -217,6 +331,7 @@ export async function observeHost(
       });
     }
   });
+  await host;
   const byNamespace = (a: { namespace: string }, b: { namespace: string }): number =>
     a.namespace < b.namespace ? -1 : a.namespace > b.namespace ? 1 : 0;
   observed.tenants.sort(byNamespace);

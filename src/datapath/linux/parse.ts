@@ -6,7 +6,7 @@ import { z } from "zod";
 
 import { canonicalIp, canonicalMac, familyOf } from "./addr.js";
 import { KernelError } from "./executor.js";
-import type { DefaultRoute, ObservedQdisc, ObservedRedirect } from "./state.js";
+import type { DefaultRoute, ObservedFdb, ObservedNeighbour, ObservedQdisc, ObservedRedirect, ObservedRoute } from "./state.js";
 
 const AddrInfo = z.object({
   family: z.string(),
@@ -27,7 +27,23 @@ export const IpLink = z.object({
   linkinfo: z
     .object({
       info_kind: z.string().optional(),
-      info_data: z.object({ mcast_snooping: z.number().optional() }).optional(),
+      info_data: z
+        .object({
+          // bridge
+          mcast_snooping: z.number().optional(),
+          mcast_querier: z.number().optional(),
+          // vxlan
+          id: z.number().optional(),
+          local: z.string().optional(),
+          local6: z.string().optional(),
+          port: z.number().optional(),
+          learning: z.boolean().optional(),
+          proxy: z.boolean().optional(),
+          ttl: z.number().optional(),
+        })
+        .optional(),
+      info_slave_kind: z.string().optional(),
+      info_slave_data: z.object({ learning: z.boolean().optional(), multicast_router: z.number().optional() }).optional(),
     })
     .optional(),
   addr_info: z.array(AddrInfo).default([]),
@@ -67,6 +83,24 @@ const NftTables = z.object({
 });
 
 const NetnsList = z.array(z.object({ name: z.string() }));
+
+/** One entry of `bridge -json fdb show`. */
+const FdbEntry = z.object({
+  mac: z.string(),
+  ifname: z.string().optional(),
+  dst: z.string().optional(),
+  master: z.string().optional(),
+  flags: z.array(z.string()).default([]),
+  state: z.string().default(""),
+});
+
+/** One entry of `ip -json neigh show`. */
+const Neighbour = z.object({
+  dst: z.string(),
+  dev: z.string().optional(),
+  lladdr: z.string().optional(),
+  state: z.array(z.string()).default([]),
+});
 
 function fail(argv: string[], what: string): never {
   throw new KernelError(argv, 0, `unexpected output: ${what}`);
@@ -182,4 +216,47 @@ export function parseSysctls(text: string): Record<string, string> {
     if (eq > 0) values[line.slice(0, eq).trim()] = line.slice(eq + 3).trim();
   }
   return values;
+}
+
+/** `bridge -json fdb show`: entries of the named devices only (the JSON names the device unless filtered by dev). */
+export function parseFdb(text: string, devs: ReadonlySet<string>, argv: string[]): ObservedFdb[] {
+  if (text.trim() === "") return [];
+  return parseWith(z.array(FdbEntry), text, argv)
+    .filter((e) => e.ifname !== undefined && devs.has(e.ifname))
+    .map((e) => ({
+      dev: e.ifname!,
+      mac: canonicalMac(e.mac) ?? e.mac,
+      dst: e.dst === undefined ? null : (canonicalIp(e.dst) ?? e.dst),
+      self: e.flags.includes("self"),
+      master: e.master ?? null,
+      state: e.state,
+    }));
+}
+
+/** `ip -json neigh show` (IPv4 and IPv6). */
+export function parseNeighbours(text: string, argv: string[]): ObservedNeighbour[] {
+  if (text.trim() === "") return [];
+  return parseWith(z.array(Neighbour), text, argv)
+    .filter((n) => n.dev !== undefined)
+    .map((n) => ({
+      dev: n.dev!,
+      ip: canonicalIp(n.dst) ?? n.dst,
+      mac: n.lladdr === undefined ? null : (canonicalMac(n.lladdr) ?? n.lladdr),
+      permanent: n.state.includes("PERMANENT"),
+    }));
+}
+
+/** IPv4/IPv6 default routes with a gateway in the main table, on any device. */
+export function parseDefaultRoutes(routes: IpRoute[]): ObservedRoute[] {
+  return [...new Set(routes.map((r) => r.dev ?? ""))].flatMap((dev) =>
+    defaultRoutes(routes, dev).map((r) => ({ ...r, dev })),
+  );
+}
+
+/**
+ * The tag in `comment "netplugin:<tag>"` of a table as `nft list table` prints it (the JSON output of
+ * nft 1.0.6 leaves table comments out); "" when the table has no such comment.
+ */
+export function nftTableTag(text: string): string {
+  return /^\s*comment "netplugin:([0-9a-f]+)"\s*$/m.exec(text)?.[1] ?? "";
 }

@@ -2,8 +2,14 @@
 // command (one line of an ip/tc batch, or one nft/sysctl/netns call), plus the problems
 // that kept diff from planning something (a container namespace that is gone).
 
-/** Creation order; deletions run first, in the reverse order. */
-export const PHASES = ["namespace", "sysctl", "bridge", "address", "veth", "container", "route", "qdisc", "nft"] as const;
+/**
+ * Creation order; deletions run first, in the reverse order. vxlan: the overlay device (needs its bridge);
+ * uplink / hostEndpoint: veths between the agent's namespace and the tenant's, their addresses and the
+ * tenant's default route; fdb: FDB and proxy-neighbour entries of the VXLAN devices.
+ */
+export const PHASES = [
+  "namespace", "sysctl", "bridge", "address", "vxlan", "veth", "container", "route", "uplink", "hostEndpoint", "fdb", "qdisc", "nft",
+] as const;
 export type Phase = (typeof PHASES)[number];
 
 export type Action = "create" | "update" | "delete";
@@ -15,11 +21,22 @@ export type Action = "create" | "update" | "delete";
 export type StepTarget = { kind: "host" } | { kind: "namespace"; name: string } | { kind: "container"; path: string };
 
 /**
- * ip / tc: args is one batch line ("link add …"); consecutive steps with the same tool and target
- * run as one `-batch -`. netns: `ip netns ARGS`. sysctl: `sysctl ARGS` in the target namespace.
+ * ip / tc / bridge: args is one batch line ("link add …"); consecutive steps with the same tool and
+ * target run as one `-batch -`. netns: `ip netns ARGS`. sysctl: `sysctl ARGS` in the target namespace.
  * nft: `nft ARGS` in the target namespace, with stdin.
  */
-export type Tool = "ip" | "tc" | "sysctl" | "nft" | "netns";
+export type Tool = "ip" | "tc" | "bridge" | "sysctl" | "nft" | "netns";
+
+/** Tools whose steps are lines of one `TOOL -force -batch -`. */
+export function isBatchTool(tool: Tool): tool is "ip" | "tc" | "bridge" {
+  return tool === "ip" || tool === "tc" || tool === "bridge";
+}
+
+/**
+ * Step.namespace of what belongs to no tenant: sysctls and the NAT table of the agent's own namespace.
+ * Never a tenant namespace name (those start with the prefix).
+ */
+export const HOST_GROUP = "host";
 
 export interface Step {
   /** The tenant namespace this step belongs to: steps of one namespace run in order, apart from the others. */

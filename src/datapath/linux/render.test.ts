@@ -29,6 +29,7 @@ describe("renderHost", () => {
               mac: gatewayMac("nb00000001"),
               mtu: 1450,
               mcastSnooping: true,
+              mcastQuerier: true,
               // gateway with the subnet's prefix; the IPv6 gateway in canonical form
               addresses: ["198.18.1.254/24", "fd00:1::fe/64"],
             },
@@ -53,8 +54,13 @@ describe("renderHost", () => {
             egressLimit: null,
           })),
           nftScript: SCRIPT,
+          vxlans: [],
+          uplink: null,
+          natTable: null,
+          hostEndpoints: [],
         },
       ],
+      host: { sysctls: [], nftName: `netplugin_${PREFIX}`, nftTable: null },
     });
   });
 

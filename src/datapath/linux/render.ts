@@ -2,16 +2,13 @@
 // about what exists and how it is configured is made here or in diff.ts; apply.ts only
 // carries out a plan. Input that cannot be rendered is a ValidationError listing each path.
 
-import { tenantNamespace } from "../names.js";
+import { hostNftTable, tenantNamespace } from "../names.js";
 import type { DesiredEndpoint, DesiredHost, DesiredNetwork, DesiredTenant, FwdMode } from "../types.js";
-import { ValidationError, type Issue } from "../../lib/errors.js";
+import { ValidationError } from "../../lib/errors.js";
 import { canonicalCidr, canonicalIp, canonicalMac, gatewayMac, ifbName, parseCidr } from "./addr.js";
-import type { BridgeState, EndpointState, HostState, Shaper, Sysctl, TenantState } from "./state.js";
-
-/** Interface names the kernel accepts (IFNAMSIZ 16 incl. NUL; no '/', ':' or whitespace). */
-const IFNAME = /^[A-Za-z0-9_.-]{1,15}$/;
-/** Tokens we put on ip/tc batch lines must not contain whitespace or quotes. */
-const TOKEN = /^[^\s"'\\#]+$/;
+import { hostNatTable, renderHostEndpoint, renderUplink, renderVxlan, tenantNatTable } from "./renderOverlay.js";
+import type { BridgeState, EndpointState, HostNamespaceState, HostState, Shaper, Sysctl, TenantState, UplinkState, VxlanState } from "./state.js";
+import { byName, IFNAME, IssueList, TOKEN } from "./validate.js";
 
 /** Queueing latency of the tbf shapers: bounds the queue to rate × 50 ms + burst. */
 export const TBF_LATENCY = "50ms";
@@ -21,16 +18,17 @@ export const TBF_LATENCY = "50ms";
  * Sysctls of a tenant namespace. DAD is off for every link made there (bridges, host veths), so
  * gateway addresses are usable at once; br_netfilter passes bridged packets through the inet hooks
  * (policy sees traffic between two endpoints of one network); forwarding is on only in routing
- * mode, which is what keeps bridge-mode networks apart at L3.
+ * mode, which is what keeps bridge-mode networks apart at L3. A bridge-mode tenant with an uplink
+ * forwards IPv4 too, and its uplink table drops routing between its bridges (renderOverlay.ts).
  */
-export function tenantSysctls(fwdMode: FwdMode): Sysctl[] {
+export function tenantSysctls(fwdMode: FwdMode, uplink = false): Sysctl[] {
   const forward = fwdMode === "routing" ? "1" : "0";
   return [
     { key: "net.ipv6.conf.all.accept_dad", value: "0" },
     { key: "net.ipv6.conf.default.accept_dad", value: "0" },
     { key: "net.bridge.bridge-nf-call-iptables", value: "1" },
     { key: "net.bridge.bridge-nf-call-ip6tables", value: "1" },
-    { key: "net.ipv4.ip_forward", value: forward },
+    { key: "net.ipv4.ip_forward", value: uplink ? "1" : forward },
     { key: "net.ipv6.conf.all.forwarding", value: forward },
   ];
 }
@@ -44,20 +42,6 @@ function shaper(bps: number, burstBytes: number, mtu: number): Shaper | null {
   if (bps <= 0) return null;
   const rateBytes = Math.max(1, Math.floor(bps / 8));
   return { rateBytes, burstBytes: burstBytes > 0 ? burstBytes : defaultBurst(rateBytes, mtu) };
-}
-
-class IssueList {
-  readonly issues: Issue[] = [];
-  add(path: string, message: string): void {
-    this.issues.push({ path, message });
-  }
-  name(path: string, value: string, pattern: RegExp, what: string): void {
-    if (!pattern.test(value)) this.add(path, `invalid ${what} "${value}"`);
-  }
-}
-
-function byName<T extends { name: string }>(a: T, b: T): number {
-  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
 }
 
 function renderBridge(network: DesiredNetwork, path: string, issues: IssueList): BridgeState {
@@ -74,7 +58,7 @@ function renderBridge(network: DesiredNetwork, path: string, issues: IssueList):
   };
   gateway(network.gateway, network.subnet, "gateway", "subnet");
   gateway(network.ipv6Gateway, network.ipv6Subnet, "ipv6Gateway", "ipv6Subnet");
-  return { name: network.bridge, mac: gatewayMac(network.bridge), mtu: network.mtu, mcastSnooping: true, addresses };
+  return { name: network.bridge, mac: gatewayMac(network.bridge), mtu: network.mtu, mcastSnooping: true, mcastQuerier: true, addresses };
 }
 
 function renderEndpoint(
@@ -126,30 +110,79 @@ function renderEndpoint(
   };
 }
 
-function renderTenant(tenant: DesiredTenant, path: string, prefix: string, issues: IssueList): TenantState {
+/** Link names of one namespace must not collide across kinds (bridge, veth, ifb, VXLAN device). */
+class LinkNames {
+  private readonly seen = new Map<string, string>();
+  constructor(private readonly issues: IssueList) {}
+  claim(name: string, path: string): void {
+    const other = this.seen.get(name);
+    if (other !== undefined && other !== path) this.issues.add(path, `link name "${name}" is also used by ${other}`);
+    else this.seen.set(name, path);
+  }
+}
+
+function renderTenant(tenant: DesiredTenant, path: string, prefix: string, issues: IssueList, hostLinks: LinkNames): TenantState {
   if (!tenant.namespace.startsWith(tenantNamespace(prefix, ""))) {
     issues.add(`${path}.namespace`, `namespace "${tenant.namespace}" is not a tenant namespace of "${prefix}"`);
   }
   issues.name(`${path}.namespace`, tenant.namespace, /^[A-Za-z0-9_.-]{1,200}$/, "namespace name");
+  const names = new LinkNames(issues);
   const networks = new Map<string, DesiredNetwork>();
+  const vxlans: VxlanState[] = [];
   const bridges = tenant.networks.map((network, i) => {
-    if (networks.has(network.name)) issues.add(`${path}.networks[${i}].name`, `duplicate network "${network.name}"`);
+    const at = `${path}.networks[${i}]`;
+    if (networks.has(network.name)) issues.add(`${at}.name`, `duplicate network "${network.name}"`);
     networks.set(network.name, network);
-    return renderBridge(network, `${path}.networks[${i}]`, issues);
+    names.claim(network.bridge, `${at}.bridge`);
+    const vxlan = renderVxlan(network, `${at}.vxlan`, issues);
+    if (vxlan !== null) {
+      names.claim(vxlan.device, `${at}.vxlan.device`);
+      vxlans.push(vxlan);
+    }
+    return renderBridge(network, at, issues);
   });
-  const hostLinks = new Set<string>();
   const endpoints = tenant.endpoints.map((endpoint, i) => {
-    if (hostLinks.has(endpoint.hostLink)) issues.add(`${path}.endpoints[${i}].hostLink`, `duplicate link "${endpoint.hostLink}"`);
-    hostLinks.add(endpoint.hostLink);
-    return renderEndpoint(endpoint, `${path}.endpoints[${i}]`, networks, issues);
+    const at = `${path}.endpoints[${i}]`;
+    names.claim(endpoint.hostLink, `${at}.hostLink`);
+    names.claim(ifbName(endpoint.hostLink), `${at}.hostLink`);
+    return renderEndpoint(endpoint, at, networks, issues);
   });
+  bridges.sort(byName);
+
+  let uplink: UplinkState | null = null;
+  if (tenant.uplink !== undefined) {
+    uplink = renderUplink(tenant.uplink, prefix, `${path}.uplink`, issues);
+    names.claim(uplink.tenantLink, `${path}.uplink.tenantLink`);
+    hostLinks.claim(uplink.hostLink, `${path}.uplink.hostLink`);
+  }
+  const hostEndpoints = (tenant.hostEndpoints ?? []).map((endpoint, i) => {
+    const at = `${path}.hostEndpoints[${i}]`;
+    names.claim(endpoint.tenantLink, `${at}.tenantLink`);
+    hostLinks.claim(endpoint.hostLink, `${at}.hostLink`);
+    return renderHostEndpoint(endpoint, prefix, at, networks, issues);
+  });
+
   return {
     tenant: tenant.name,
     namespace: tenant.namespace,
-    sysctls: tenantSysctls(tenant.fwdMode),
-    bridges: bridges.sort(byName),
+    sysctls: tenantSysctls(tenant.fwdMode, uplink !== null),
+    bridges,
     endpoints: endpoints.sort((a, b) => byName({ name: a.hostLink }, { name: b.hostLink })),
     nftScript: tenant.nftScript,
+    vxlans: vxlans.sort((a, b) => byName({ name: a.device }, { name: b.device })),
+    uplink,
+    natTable: uplink === null ? null : tenantNatTable(uplink, tenant.fwdMode, bridges),
+    hostEndpoints: hostEndpoints.sort((a, b) => byName({ name: a.tenantLink }, { name: b.tenantLink })),
+  };
+}
+
+function renderHostNamespace(desired: DesiredHost): HostNamespaceState {
+  const nat = desired.host?.natOutbound === true;
+  const name = hostNftTable(desired.prefix);
+  return {
+    sysctls: nat ? [{ key: "net.ipv4.ip_forward", value: "1" }] : [],
+    nftName: name,
+    nftTable: nat ? hostNatTable(desired.prefix, name) : null,
   };
 }
 
@@ -158,10 +191,19 @@ export function renderHost(desired: DesiredHost): HostState {
   const issues = new IssueList();
   if (!/^[A-Za-z0-9]{3,}$/.test(desired.prefix)) issues.add("prefix", `invalid prefix "${desired.prefix}"`);
   const seen = new Set<string>();
+  const hostLinks = new LinkNames(issues);
+  const vnis = new Map<number, string>();
   const tenants = desired.tenants.map((tenant, i) => {
     if (seen.has(tenant.namespace)) issues.add(`tenants[${i}].namespace`, `duplicate namespace "${tenant.namespace}"`);
     seen.add(tenant.namespace);
-    return renderTenant(tenant, `tenants[${i}]`, desired.prefix, issues);
+    const state = renderTenant(tenant, `tenants[${i}]`, desired.prefix, issues, hostLinks);
+    // Every VXLAN socket lives in the agent's namespace, where the kernel allows a VNI once per port.
+    for (const vxlan of state.vxlans) {
+      const other = vnis.get(vxlan.vni);
+      if (other !== undefined) issues.add(`tenants[${i}].networks`, `VNI ${vxlan.vni} is also used in ${other}`);
+      vnis.set(vxlan.vni, tenant.namespace);
+    }
+    return state;
   });
   if (issues.issues.length > 0) {
     const first = issues.issues[0]!;
@@ -171,5 +213,5 @@ export function renderHost(desired: DesiredHost): HostState {
     );
   }
   tenants.sort((a, b) => byName({ name: a.namespace }, { name: b.namespace }));
-  return { prefix: desired.prefix, tenants };
+  return { prefix: desired.prefix, tenants, host: renderHostNamespace(desired) };
 }

@@ -23,6 +23,8 @@ export interface BridgeState {
   mac: string;
   mtu: number;
   mcastSnooping: boolean;
+  /** The bridge sends IGMP/MLD queries itself, so snooping has memberships to act on. */
+  mcastQuerier: boolean;
   /** "addr/len", v4 first then v6; only global-scope addresses are ours. */
   addresses: string[];
 }
@@ -67,6 +69,73 @@ export interface EndpointState {
   egressLimit: EgressLimit | null;
 }
 
+/** A remote MAC: a static entry in the VXLAN device's FDB (→ VTEP) and in the bridge's (→ the VXLAN port). */
+export interface RemoteMac {
+  mac: string;
+  vtep: string;
+}
+
+/** A static neighbour on the VXLAN device, from which it answers ARP/ND itself (proxy mode). */
+export interface ProxyNeighbour {
+  ip: string;
+  mac: string;
+}
+
+/**
+ * A network's VXLAN device: created from the agent's namespace straight into the tenant namespace (its UDP
+ * socket stays in the agent's namespace), a bridge port with learning off and a permanent multicast-router
+ * flag (every multicast frame goes out to the peers; each receiving bridge prunes by its own memberships).
+ */
+export interface VxlanState {
+  device: string;
+  bridge: string;
+  vni: number;
+  local: string;
+  port: number;
+  proxy: boolean;
+  mtu: number;
+  /** Flood list: one all-zero FDB entry per peer VTEP (canonical, sorted, unique). */
+  peers: string[];
+  remotes: RemoteMac[];
+  /** Empty unless proxy. */
+  neighbours: ProxyNeighbour[];
+}
+
+/** Tenant uplink: veth agent namespace ↔ tenant namespace, default route and NAT in the tenant. */
+export interface UplinkState {
+  hostLink: string;
+  tenantLink: string;
+  /** "169.254.a.b/30" */
+  hostAddr: string;
+  tenantAddr: string;
+  /** hostAddr without its length: the tenant's default route. */
+  gateway: string;
+}
+
+/** A host endpoint: veth whose agent-namespace end holds the host's address on an infra network. */
+export interface HostEndpointState {
+  network: string;
+  bridge: string;
+  hostLink: string;
+  tenantLink: string;
+  /** "addr/len" */
+  address: string;
+  mac: string;
+  mtu: number;
+}
+
+/**
+ * An nft table we own that is rendered whole from constants and the desired state. Its script carries
+ * `comment "netplugin:<tag>"` with a hash of the rest, so reading the comment back tells whether the
+ * kernel holds exactly this text (no re-apply after a restart).
+ */
+export interface OwnedNftTable {
+  family: "ip" | "inet";
+  name: string;
+  tag: string;
+  script: string;
+}
+
 export interface TenantState {
   /** The tenant's name, for reports. */
   tenant: string;
@@ -76,12 +145,28 @@ export interface TenantState {
   endpoints: EndpointState[];
   /** Complete nft script for the tenant's private table; "" = the table must not exist. */
   nftScript: string;
+  vxlans: VxlanState[];
+  uplink: UplinkState | null;
+  /** `table ip netplugin_nat` (uplink masquerade, inbound guard); null when the tenant has no uplink. */
+  natTable: OwnedNftTable | null;
+  hostEndpoints: HostEndpointState[];
+}
+
+/** What we own in the agent's own namespace apart from the veth ends (which their tenants manage). */
+export interface HostNamespaceState {
+  /** Set only when wanted; nothing is ever switched back off in the agent's namespace. */
+  sysctls: Sysctl[];
+  /** Name of our table there (hostNftTable(prefix)), wanted or not. */
+  nftName: string;
+  /** The outbound NAT table; null = it must not exist. */
+  nftTable: OwnedNftTable | null;
 }
 
 /** The wanted kernel state of one host. */
 export interface HostState {
   prefix: string;
   tenants: TenantState[];
+  host: HostNamespaceState;
 }
 
 // --- observed ---------------------------------------------------------------------------------
@@ -92,6 +177,7 @@ export interface ObservedBridge {
   mtu: number;
   up: boolean;
   mcastSnooping: boolean;
+  mcastQuerier: boolean;
   addresses: string[];
 }
 
@@ -103,6 +189,51 @@ export interface ObservedVeth {
   master: string | null;
   mtu: number;
   up: boolean;
+  /** Global-scope addresses (only the uplink's tenant end has one). */
+  addresses: string[];
+}
+
+export interface ObservedVxlan {
+  name: string;
+  vni: number | null;
+  local: string | null;
+  port: number | null;
+  proxy: boolean;
+  learning: boolean;
+  ttl: number | null;
+  mtu: number;
+  up: boolean;
+  master: string | null;
+  /** Bridge port flags; null when the device is no bridge port. */
+  portLearning: boolean | null;
+  mcastRouter: number | null;
+}
+
+/** One entry of `bridge fdb show` on a VXLAN device. */
+export interface ObservedFdb {
+  dev: string;
+  mac: string;
+  /** The VXLAN remote of a `self` entry; null for bridge (`master`) entries. */
+  dst: string | null;
+  self: boolean;
+  /** Bridge the entry belongs to (`master` entries), or null. */
+  master: string | null;
+  /** "permanent", "static", "" (learned), … */
+  state: string;
+}
+
+export interface ObservedNeighbour {
+  dev: string;
+  ip: string;
+  mac: string | null;
+  permanent: boolean;
+}
+
+/** A default route in a tenant namespace (main table). */
+export interface ObservedRoute {
+  family: Family;
+  via: string;
+  dev: string;
 }
 
 export interface ObservedIfb {
@@ -163,6 +294,33 @@ export interface ObservedTenant {
   containers: ObservedContainer[];
   /** Our nft table exists in the namespace. */
   nftTable: boolean;
+  vxlans: ObservedVxlan[];
+  /** Entries on VXLAN devices (read only when the tenant wants a VXLAN device). */
+  fdb: ObservedFdb[];
+  neighbours: ObservedNeighbour[];
+  /** IPv4 default routes. */
+  routes: ObservedRoute[];
+  /** Tag of `table ip netplugin_nat`, "" when it has none, null when the table does not exist. */
+  natTag: string | null;
+}
+
+/** A link of ours in the agent's namespace (name starts with the prefix). */
+export interface ObservedHostLink {
+  name: string;
+  kind: string;
+  ifindex: number;
+  peerIfindex: number | null;
+  mac: string;
+  mtu: number;
+  up: boolean;
+  addresses: string[];
+}
+
+export interface ObservedHostNamespace {
+  links: ObservedHostLink[];
+  sysctls: Record<string, string>;
+  /** Tag of our nft table there, "" when it has none, null when it does not exist. */
+  nftTag: string | null;
 }
 
 export interface ObservedHost {
@@ -177,11 +335,16 @@ export interface ObservedHost {
   unwanted: UnwantedTenant[];
   /** Wanted tenants that could not be read; diff leaves them alone. */
   failures: ObserveFailure[];
+  /** The agent's own namespace; null when it could not be read (a failure names it). */
+  host: ObservedHostNamespace | null;
 }
 
 export interface UnwantedTenant {
   namespace: string;
+  /** All veths, also the tenant ends of uplinks and host endpoints (that removes their agent-side ends). */
   veths: string[];
+  /** VXLAN devices: deleted before the namespace so their VNIs are free at once. */
+  vxlans: string[];
 }
 
 export interface ObserveFailure {

@@ -3,7 +3,9 @@
 // creations and updates from the first phase on (namespace → … → nft). Within a phase the
 // order of calls is kept, so "delete the stale veth" comes before "create it again".
 
-import { phaseIndex, type Action, type Phase, type Problem, type Step, type StepTarget, type Tool } from "./plan.js";
+import { phaseIndex, type Action, type Phase, type Problem, type Step, type StepTarget } from "./plan.js";
+
+const HOST: StepTarget = { kind: "host" };
 
 export class StepBuilder {
   private readonly creates: Step[] = [];
@@ -25,6 +27,16 @@ export class StepBuilder {
     this.push({ phase, action, object, tool: "ip", target: this.tenantTarget, args });
   }
 
+  /** One `ip` batch line in the agent's own namespace. */
+  hostIp(phase: Phase, action: Action, object: string, args: string[]): void {
+    this.push({ phase, action, object, tool: "ip", target: HOST, args });
+  }
+
+  /** One `bridge` batch line inside the tenant namespace. */
+  bridge(phase: Phase, action: Action, object: string, args: string[]): void {
+    this.push({ phase, action, object, tool: "bridge", target: this.tenantTarget, args });
+  }
+
   /** One `ip` batch line inside a container namespace (by path). */
   containerIp(phase: Phase, action: Action, object: string, path: string, args: string[]): void {
     this.push({ phase, action, object, tool: "ip", target: { kind: "container", path }, args });
@@ -35,16 +47,16 @@ export class StepBuilder {
     this.push({ phase: "qdisc", action, object, tool: "tc", target: this.tenantTarget, args });
   }
 
-  sysctl(object: string, args: string[]): void {
-    this.push({ phase: "sysctl", action: "update", object, tool: "sysctl", target: this.tenantTarget, args });
+  sysctl(object: string, args: string[], target: StepTarget = this.tenantTarget): void {
+    this.push({ phase: "sysctl", action: "update", object, tool: "sysctl", target, args });
   }
 
-  nft(action: Action, object: string, args: string[], stdin?: string): void {
-    this.push({ phase: "nft", action, object, tool: "nft", target: this.tenantTarget, args, ...(stdin === undefined ? {} : { stdin }) });
+  nft(action: Action, object: string, args: string[], stdin?: string, target: StepTarget = this.tenantTarget): void {
+    this.push({ phase: "nft", action, object, tool: "nft", target, args, ...(stdin === undefined ? {} : { stdin }) });
   }
 
   netns(action: Action, args: string[]): void {
-    this.push({ phase: "namespace", action, object: `namespace ${this.namespace}`, tool: "netns", target: { kind: "host" }, args });
+    this.push({ phase: "namespace", action, object: `namespace ${this.namespace}`, tool: "netns", target: HOST, args });
   }
 
   problem(object: string, message: string): void {

@@ -2,7 +2,7 @@
 // built from rendered state, so diff tests can start from an in-sync observation.
 
 import type { DesiredEndpoint, DesiredHost, DesiredNetwork } from "../types.js";
-import type { HostState, ObservedHost, ObservedTenant, TenantState } from "./state.js";
+import type { HostState, ObservedHost, ObservedHostNamespace, ObservedTenant, TenantState } from "./state.js";
 
 export const PREFIX = "npu0";
 export const NS_A = `${PREFIX}-t-a`;
@@ -50,8 +50,10 @@ export function desiredHost(): DesiredHost {
         networks: [network()],
         endpoints: [endpoint(1), endpoint(2)],
         nftScript: SCRIPT,
+        hostEndpoints: [],
       },
     ],
+    host: { natOutbound: false },
   };
 }
 
@@ -65,6 +67,7 @@ export function observedTenant(tenant: TenantState): ObservedTenant {
     master: e.bridge,
     mtu: e.mtu,
     up: true,
+    addresses: [] as string[],
   }));
   return {
     namespace: tenant.namespace,
@@ -103,13 +106,94 @@ export function observedTenant(tenant: TenantState): ObservedTenant {
       routes: e.container.routes.map((r) => ({ ...r })),
     })),
     nftTable: tenant.nftScript !== "",
+    vxlans: tenant.vxlans.map((v) => ({
+      name: v.device,
+      vni: v.vni,
+      local: v.local,
+      port: v.port,
+      proxy: v.proxy,
+      learning: false,
+      ttl: 64,
+      mtu: v.mtu,
+      up: true,
+      master: v.bridge,
+      portLearning: false,
+      mcastRouter: 2,
+    })),
+    fdb: tenant.vxlans.flatMap((v) => [
+      { dev: v.device, mac: "9a:00:00:00:00:99", dst: null, self: false, master: v.bridge, state: "permanent" },
+      ...v.peers.map((dst) => ({ dev: v.device, mac: "00:00:00:00:00:00", dst, self: true, master: null, state: "permanent" })),
+      ...v.remotes.flatMap((r) => [
+        { dev: v.device, mac: r.mac, dst: r.vtep, self: true, master: null, state: "permanent" },
+        { dev: v.device, mac: r.mac, dst: null, self: false, master: v.bridge, state: "static" },
+      ]),
+    ]),
+    neighbours: tenant.vxlans.flatMap((v) => v.neighbours.map((n) => ({ dev: v.device, ip: n.ip, mac: n.mac, permanent: true }))),
+    routes: tenant.uplink === null ? [] : [{ family: 4 as const, via: tenant.uplink.gateway, dev: tenant.uplink.tenantLink }],
+    natTag: tenant.natTable?.tag ?? null,
   };
 }
 
+/**
+ * Uplink and host-endpoint veths: the tenant ends are appended to `tenant.veths`, the agent-side ends
+ * returned, each pair pointing at the other.
+ */
+function pairs(state: TenantState, tenant: ObservedTenant, start: number): ObservedHostNamespace["links"] {
+  let ifindex = start;
+  const links: ObservedHostNamespace["links"] = [];
+  const pair = (hostLink: string, tenantLink: string, hostAddress: string[], tenantAddress: string[], mac: string, mtu: number, master: string | null): void => {
+    const h = ifindex++;
+    const t = ifindex++;
+    links.push({ name: hostLink, kind: "veth", ifindex: h, peerIfindex: t, mac, mtu, up: true, addresses: hostAddress });
+    tenant.veths.push({ name: tenantLink, ifindex: t, peerIfindex: h, master, mtu, up: true, addresses: tenantAddress });
+  };
+  if (state.uplink !== null) {
+    pair(state.uplink.hostLink, state.uplink.tenantLink, [state.uplink.hostAddr], [state.uplink.tenantAddr], "9a:00:00:00:00:01", 1500, null);
+  }
+  for (const ep of state.hostEndpoints) pair(ep.hostLink, ep.tenantLink, [ep.address], [], ep.mac, ep.mtu, ep.bridge);
+  return links;
+}
+
 export function observedHost(state: HostState): ObservedHost {
-  return { namespaces: state.tenants.map((t) => t.namespace), tenants: state.tenants.map(observedTenant), unwanted: [], failures: [] };
+  const tenants = state.tenants.map(observedTenant);
+  const links = state.tenants.flatMap((t, i) => pairs(t, tenants[i]!, 100 + 100 * i));
+  return {
+    namespaces: state.tenants.map((t) => t.namespace),
+    tenants,
+    unwanted: [],
+    failures: [],
+    host: {
+      links,
+      sysctls: Object.fromEntries(state.host.sysctls.map((s) => [s.key, s.value])),
+      nftTag: state.host.nftTable?.tag ?? null,
+    },
+  };
 }
 
 export function appliedScripts(state: HostState): Map<string, string> {
   return new Map(state.tenants.map((t) => [t.namespace, t.nftScript]));
+}
+
+/** desiredHost() on a cluster: the network is a VXLAN (proxy) with two peers, plus uplink, host endpoint, NAT. */
+export function clusterHost(): DesiredHost {
+  const host = desiredHost();
+  const tenant = host.tenants[0]!;
+  tenant.networks[0]!.vxlan = {
+    vni: 100,
+    device: "nv100",
+    localVtep: "198.18.0.11",
+    port: 4789,
+    peers: ["198.18.0.13", "198.18.0.12"],
+    arpMode: "proxy",
+    remotes: [
+      { mac: "02:00:00:00:02:01", ipv4: "198.18.1.21", ipv6: "fd00:1::21", vtep: "198.18.0.12" },
+      { mac: "02:00:00:00:03:01", ipv4: "198.18.1.31", ipv6: "", vtep: "198.18.0.13" },
+    ],
+  };
+  tenant.uplink = { hostLink: `${PREFIX}u00001`, tenantLink: "nuplink", hostAddr: "169.254.0.1/30", tenantAddr: "169.254.0.2/30" };
+  tenant.hostEndpoints = [
+    { network: "blue", hostLink: `${PREFIX}h00001`, tenantLink: "nh00000001", address: "198.18.1.200/24", mac: "02:00:00:00:00:c8", mtu: 1450 },
+  ];
+  host.host = { natOutbound: true };
+  return host;
 }

@@ -1,0 +1,192 @@
+// Pure: the cluster-facing part of a tenant's kernel state — VXLAN devices with their FDB and
+// proxy-neighbour entries, the uplink to the agent's namespace with its NAT table, host endpoints —
+// and the outbound NAT table of the agent's own namespace. Part of render.ts, split out by concern.
+
+import { createHash } from "node:crypto";
+
+import type { DesiredHostEndpoint, DesiredNetwork, DesiredUplink, FwdMode } from "../types.js";
+import { canonicalCidr, canonicalIp, canonicalMac, familyOf, parseCidr } from "./addr.js";
+import type { BridgeState, HostEndpointState, OwnedNftTable, ProxyNeighbour, RemoteMac, UplinkState, VxlanState } from "./state.js";
+import { compareText, IFNAME, type IssueList } from "./validate.js";
+
+/** The tenant's uplink NAT table (family ip), beside the policy table `inet netplugin` that we never touch here. */
+export const NAT_TABLE = "netplugin_nat";
+/** Addresses of tenant uplinks (DesiredUplink): what the agent's namespace masquerades. */
+export const UPLINK_RANGE = "169.254.0.0/16";
+export const VXLAN_TTL = 64;
+const VNI_MAX = 16_777_215;
+
+/**
+ * Agent-side uplink ends all start with this (names.ts uplinkHostLink: prefix + "u" + hash); render checks
+ * every uplink against it, because the agent's NAT table matches them by this wildcard.
+ */
+export function uplinkHostPattern(prefix: string): string {
+  return `${prefix}u`;
+}
+
+/** A whole table as one atomic script that replaces it, tagged with a hash of its content. */
+export function ownedTable(family: OwnedNftTable["family"], name: string, body: string[]): OwnedNftTable {
+  const text = body.join("\n");
+  const tag = createHash("sha256").update(`${family} ${name}\n${text}`).digest("hex").slice(0, 16);
+  const script =
+    `table ${family} ${name}\ndelete table ${family} ${name}\n` +
+    `table ${family} ${name} {\n  comment "netplugin:${tag}"\n${text}\n}\n`;
+  return { family, name, tag, script };
+}
+
+/**
+ * The tenant's uplink table: masquerade to the uplink address what leaves through it; let in through it only
+ * replies. In bridge mode forwarding is on only for the uplink, so routing between two bridges is dropped
+ * here (bridged traffic passes the hook with the bridge as both input and output).
+ */
+export function tenantNatTable(uplink: UplinkState, fwdMode: FwdMode, bridges: BridgeState[]): OwnedNftTable {
+  const up = uplink.tenantLink;
+  const confine =
+    fwdMode === "bridge" ? bridges.map((b) => `    iifname "${b.name}" oifname != { "${b.name}", "${up}" } drop`) : [];
+  return ownedTable("ip", NAT_TABLE, [
+    "  chain postrouting {",
+    "    type nat hook postrouting priority srcnat; policy accept;",
+    `    oifname "${up}" masquerade`,
+    "  }",
+    "  chain forward {",
+    "    type filter hook forward priority filter; policy accept;",
+    `    iifname "${up}" ct state established,related accept`,
+    `    iifname "${up}" drop`,
+    ...confine,
+    "  }",
+  ]);
+}
+
+/**
+ * The agent namespace's outbound NAT: tenants' uplink traffic (already masqueraded to their uplink
+ * addresses) leaving through any other interface is masqueraded to that interface's address; forwarding
+ * for it is accepted, and one tenant's uplink never reaches another's.
+ */
+export function hostNatTable(prefix: string, name: string): OwnedNftTable {
+  const uplinks = `${uplinkHostPattern(prefix)}*`;
+  return ownedTable("ip", name, [
+    "  chain postrouting {",
+    "    type nat hook postrouting priority srcnat; policy accept;",
+    `    ip saddr ${UPLINK_RANGE} oifname != "${uplinks}" masquerade`,
+    "  }",
+    "  chain forward {",
+    "    type filter hook forward priority filter; policy accept;",
+    `    iifname "${uplinks}" oifname "${uplinks}" drop`,
+    `    iifname "${uplinks}" ip saddr ${UPLINK_RANGE} accept`,
+    `    oifname "${uplinks}" ct state established,related accept`,
+    "  }",
+  ]);
+}
+
+function ip(value: string, family: 4 | 6 | null, path: string, issues: IssueList): string | null {
+  const address = canonicalIp(value);
+  if (address === null || (family !== null && familyOf(address) !== family)) {
+    issues.add(path, `invalid ${family === null ? "" : `IPv${family} `}address "${value}"`);
+    return null;
+  }
+  return address;
+}
+
+export function renderVxlan(network: DesiredNetwork, path: string, issues: IssueList): VxlanState | null {
+  const v = network.vxlan;
+  if (v === undefined) return null;
+  if (!Number.isInteger(v.vni) || v.vni < 1 || v.vni > VNI_MAX) issues.add(`${path}.vni`, `invalid VNI ${v.vni}`);
+  issues.name(`${path}.device`, v.device, IFNAME, "device name");
+  if (!Number.isInteger(v.port) || v.port < 1 || v.port > 65_535) issues.add(`${path}.port`, `invalid port ${v.port}`);
+  if (v.arpMode !== "proxy" && v.arpMode !== "flood") issues.add(`${path}.arpMode`, `invalid ARP mode "${String(v.arpMode)}"`);
+  const local = ip(v.localVtep, null, `${path}.localVtep`, issues) ?? v.localVtep;
+
+  const peers = new Set<string>();
+  v.peers.forEach((peer, i) => {
+    const address = ip(peer, null, `${path}.peers[${i}]`, issues);
+    if (address === local) issues.add(`${path}.peers[${i}]`, `peer ${peer} is the local VTEP`);
+    else if (address !== null) peers.add(address);
+  });
+
+  const proxy = v.arpMode === "proxy";
+  const remotes = new Map<string, string>();
+  const neighbours = new Map<string, string>();
+  v.remotes.forEach((remote, i) => {
+    const at = `${path}.remotes[${i}]`;
+    const mac = canonicalMac(remote.mac);
+    if (mac === null) issues.add(`${at}.mac`, `invalid MAC "${remote.mac}"`);
+    const vtep = ip(remote.vtep, null, `${at}.vtep`, issues);
+    if (mac === null || vtep === null) return;
+    if (remotes.has(mac) && remotes.get(mac) !== vtep) issues.add(`${at}.mac`, `MAC ${mac} is on two VTEPs`);
+    remotes.set(mac, vtep);
+    for (const [field, family] of [["ipv4", 4], ["ipv6", 6]] as const) {
+      if (remote[field] === "") continue;
+      const address = ip(remote[field], family, `${at}.${field}`, issues);
+      if (address === null || !proxy) continue;
+      if (neighbours.has(address) && neighbours.get(address) !== mac) issues.add(`${at}.${field}`, `address ${address} has two MACs`);
+      neighbours.set(address, mac);
+    }
+  });
+
+  return {
+    device: v.device,
+    bridge: network.bridge,
+    vni: v.vni,
+    local,
+    port: v.port,
+    proxy,
+    mtu: network.mtu,
+    peers: [...peers].sort(compareText),
+    remotes: [...remotes].map(([mac, vtep]): RemoteMac => ({ mac, vtep })).sort((a, b) => compareText(a.mac, b.mac)),
+    neighbours: [...neighbours].map(([ip_, mac]): ProxyNeighbour => ({ ip: ip_, mac })).sort((a, b) => compareText(a.ip, b.ip)),
+  };
+}
+
+export function renderUplink(uplink: DesiredUplink, prefix: string, path: string, issues: IssueList): UplinkState {
+  issues.name(`${path}.hostLink`, uplink.hostLink, IFNAME, "interface name");
+  if (!uplink.hostLink.startsWith(uplinkHostPattern(prefix))) {
+    issues.add(`${path}.hostLink`, `uplink "${uplink.hostLink}" does not start with "${uplinkHostPattern(prefix)}"`);
+  }
+  issues.name(`${path}.tenantLink`, uplink.tenantLink, IFNAME, "interface name");
+  const v4 = (field: "hostAddr" | "tenantAddr"): [string, number] | null => {
+    const cidr = parseCidr(uplink[field]);
+    if (cidr === null || familyOf(cidr[0]) !== 4) {
+      issues.add(`${path}.${field}`, `invalid IPv4 address "${uplink[field]}"`);
+      return null;
+    }
+    return cidr;
+  };
+  const host = v4("hostAddr");
+  const tenant = v4("tenantAddr");
+  return {
+    hostLink: uplink.hostLink,
+    tenantLink: uplink.tenantLink,
+    hostAddr: host === null ? uplink.hostAddr : `${host[0]}/${host[1]}`,
+    tenantAddr: tenant === null ? uplink.tenantAddr : `${tenant[0]}/${tenant[1]}`,
+    gateway: host?.[0] ?? "",
+  };
+}
+
+export function renderHostEndpoint(
+  endpoint: DesiredHostEndpoint,
+  prefix: string,
+  path: string,
+  networks: Map<string, DesiredNetwork>,
+  issues: IssueList,
+): HostEndpointState {
+  const network = networks.get(endpoint.network);
+  if (network === undefined) issues.add(`${path}.network`, `unknown network "${endpoint.network}"`);
+  issues.name(`${path}.hostLink`, endpoint.hostLink, IFNAME, "interface name");
+  if (!endpoint.hostLink.startsWith(prefix)) issues.add(`${path}.hostLink`, `"${endpoint.hostLink}" does not carry the prefix "${prefix}"`);
+  issues.name(`${path}.tenantLink`, endpoint.tenantLink, IFNAME, "interface name");
+  const address = canonicalCidr(endpoint.address);
+  if (address === null) issues.add(`${path}.address`, `invalid address "${endpoint.address}"`);
+  const mac = canonicalMac(endpoint.mac);
+  if (mac === null) issues.add(`${path}.mac`, `invalid MAC "${endpoint.mac}"`);
+  const mtu = endpoint.mtu > 0 ? endpoint.mtu : (network?.mtu ?? 0);
+  if (!Number.isInteger(mtu) || mtu < 68) issues.add(`${path}.mtu`, `invalid MTU ${endpoint.mtu}`);
+  return {
+    network: endpoint.network,
+    bridge: network?.bridge ?? "",
+    hostLink: endpoint.hostLink,
+    tenantLink: endpoint.tenantLink,
+    address: address ?? endpoint.address,
+    mac: mac ?? endpoint.mac,
+    mtu,
+  };
+}
