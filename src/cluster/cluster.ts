@@ -199,11 +199,12 @@ export class Cluster {
     return r;
   }
 
-  async cni(host: ClusterHost, command: string, containerId: string, netns: string, config: Record<string, unknown>, cniArgs: string): Promise<CniOutcome> {
+  /** Runs the real CNI executable against a host's agent, as a runtime on that host would. */
+  async cni(host: ClusterHost, command: string, containerId: string, netns: string, config: Record<string, unknown>, cniArgs: string, ifname = "eth0"): Promise<CniOutcome> {
     const stdin = JSON.stringify({ cniVersion: "1.0.0", name: "cluster", type: "netplugin", socket: host.socket, ...config });
     const r = await run([process.execPath, BIN("netplugin-cni")], {
       input: stdin,
-      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", CNI_COMMAND: command, CNI_CONTAINERID: containerId, CNI_NETNS: netns, CNI_IFNAME: "eth0", CNI_ARGS: cniArgs, CNI_PATH: "/opt/cni/bin" },
+      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", CNI_COMMAND: command, CNI_CONTAINERID: containerId, CNI_NETNS: netns, CNI_IFNAME: ifname, CNI_ARGS: cniArgs, CNI_PATH: "/opt/cni/bin" },
       timeoutMs: 90_000,
     });
     let out: Record<string, unknown> = {};
@@ -219,7 +220,7 @@ export class Cluster {
   async down(): Promise<void> {
     await Promise.all(this.hosts.map((h) => h.agent?.stop()));
     for (const h of this.hosts) {
-      await run(["ip", "netns", "exec", h.namespace, process.execPath, BIN("netplugin"), "--cleanup", "--host", h.name, "--socket", h.socket, "--state-dir", h.stateDir]);
+      await run(["nsenter", `--net=/var/run/netns/${h.namespace}`, "--", process.execPath, BIN("netplugin"), "--cleanup", "--host", h.name, "--socket", h.socket, "--state-dir", h.stateDir]);
     }
     await this.netmaster?.stop();
     await this.etcd?.stop();

@@ -1,6 +1,11 @@
-// Processes of a test cluster: each runs inside a network namespace
-// (`ip netns exec NS node …`), logs to a file in the cluster directory, and is
-// stopped by its PID (the same PID as node's: `ip netns exec` execs).
+// Processes of a test cluster: each runs inside a network namespace, logs to a
+// file in the cluster directory, and is stopped by its PID (nsenter execs, so
+// it is node's PID).
+//
+// nsenter, not `ip netns exec`: the latter also gives the process a private
+// mount namespace, so the namespaces an agent then creates with `ip netns add`
+// (its tenants) would be bind-mounted where nobody else, not even
+// `netplugin --cleanup`, could see them.
 
 import { spawn, type ChildProcess } from "node:child_process";
 import { openSync, closeSync, readFileSync } from "node:fs";
@@ -23,7 +28,7 @@ export class NsProcess {
   static start(namespace: string, argv: string[], logFile: string): NsProcess {
     const fd = openSync(logFile, "a");
     try {
-      const child = spawn("ip", ["netns", "exec", namespace, ...argv], { stdio: ["ignore", fd, fd] });
+      const child = spawn("nsenter", [`--net=/var/run/netns/${namespace}`, "--", ...argv], { stdio: ["ignore", fd, fd] });
       running.add(child);
       return new NsProcess(child, logFile);
     } finally {

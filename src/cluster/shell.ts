@@ -12,6 +12,8 @@ export function run(argv: string[], options: { input?: string; env?: NodeJS.Proc
     const child = execFile(argv[0]!, argv.slice(1), { timeout: options.timeoutMs ?? 60_000, env: options.env ?? process.env, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) =>
       resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, stdout, stderr }),
     );
+    // A command that exits without reading its input closes the pipe: that is not an error here.
+    child.stdin?.on("error", () => undefined);
     child.stdin?.end(options.input ?? "");
   });
 }

@@ -8,7 +8,7 @@ import { fileURLToPath } from "node:url";
 import { after, before, describe, test } from "node:test";
 import { Api } from "../harness/api.js";
 import { agentGet, TestAgent } from "../harness/agent.js";
-import { startNetmaster, tempDir, sqliteUrl, waitForLeader, waitUntil, type NetmasterProcess } from "../harness/netmaster.js";
+import { waitUntil } from "../harness/netmaster.js";
 import { runPrefix, sh, TestNetns } from "../harness/netns.js";
 
 const DNS_QUERY_JS = fileURLToPath(new URL("../harness/dns-query.js", import.meta.url));
@@ -21,8 +21,6 @@ interface AddResult {
 
 describe("one host through CNI", () => {
   const prefix = runPrefix("npe");
-  const dir = tempDir();
-  let nm: NetmasterProcess;
   let api: Api;
   let agent: TestAgent;
   const containers = new Map<string, TestNetns>();
@@ -40,9 +38,8 @@ describe("one host through CNI", () => {
   let a: AddResult, b: AddResult, a2: AddResult, b2: AddResult, c: AddResult;
 
   before(async () => {
-    nm = await startNetmaster({ store: sqliteUrl(dir.path) });
-    await waitForLeader(nm.url);
-    api = new Api(nm.url);
+    agent = await TestAgent.start();
+    api = new Api(agent.apiBase);
     for (const t of ["t1", "t2"]) {
       await api.create(`/api/v1/tenants/${t}/`, { tenantName: t });
       await api.create(`/api/v1/networks/${t}:net/`, {
@@ -57,8 +54,6 @@ describe("one host through CNI", () => {
     await api.create("/api/v1/endpointGroups/t1:web/", { tenantName: "t1", groupName: "web", networkName: "net", policies: ["web-only"] });
     await api.create("/api/v1/endpointGroups/t1:client/", { tenantName: "t1", groupName: "client", networkName: "net" });
 
-    agent = new TestAgent(`${prefix}-host`, nm.url);
-    await agent.start();
 
     a = await container("a", { tenant: "t1", network: "net", group: "client" }, { args: "K8S_POD_NAME=alpha" });
     b = await container("b", { tenant: "t1", network: "net", group: "web" }, { args: "K8S_POD_NAME=bravo" });
@@ -74,8 +69,6 @@ describe("one host through CNI", () => {
   after(async () => {
     for (const ns of containers.values()) await ns.destroy();
     await agent?.destroy();
-    await nm?.stop();
-    dir.remove();
   });
 
   test("results carry the interface, addresses, routes and DNS", () => {

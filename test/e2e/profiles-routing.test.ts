@@ -7,7 +7,7 @@ import { spawn } from "node:child_process";
 import { after, before, describe, test } from "node:test";
 import { Api } from "../harness/api.js";
 import { TestAgent } from "../harness/agent.js";
-import { startNetmaster, tempDir, sqliteUrl, waitForLeader, waitUntil, type NetmasterProcess } from "../harness/netmaster.js";
+import { waitUntil } from "../harness/netmaster.js";
 import { runPrefix, TestNetns } from "../harness/netns.js";
 
 interface AddResult {
@@ -21,19 +21,10 @@ interface Cluster {
   teardown(): Promise<void>;
 }
 
-async function startCluster(prefix: string, args: string[] = []): Promise<Cluster> {
-  const dir = tempDir();
-  const nm: NetmasterProcess = await startNetmaster({ store: sqliteUrl(dir.path), args });
-  await waitForLeader(nm.url);
-  const api = new Api(nm.url);
-  const agent = new TestAgent(`${prefix}-host`, nm.url);
+async function startCluster(prefix: string, fwdMode: "bridge" | "routing" = "bridge"): Promise<Cluster> {
+  const agent = await TestAgent.start({ fwdMode });
+  const api = new Api(agent.apiBase);
   const namespaces: TestNetns[] = [];
-  try {
-    await agent.start();
-  } catch (err) {
-    await nm.stop();
-    throw err;
-  }
   return {
     api,
     agent,
@@ -47,8 +38,6 @@ async function startCluster(prefix: string, args: string[] = []): Promise<Cluste
     async teardown() {
       for (const ns of namespaces) await ns.destroy();
       await agent.destroy();
-      await nm.stop();
-      dir.remove();
     },
   };
 }
@@ -127,7 +116,7 @@ describe("routing mode", () => {
   let cl: Cluster;
 
   before(async () => {
-    cl = await startCluster(prefix, ["--fwdmode", "routing"]);
+    cl = await startCluster(prefix, "routing");
   });
   after(async () => {
     await cl?.teardown();

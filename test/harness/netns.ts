@@ -16,7 +16,8 @@ export function sh(argv: string[], input?: string): Promise<{ code: number; stdo
     const child = execFile(argv[0]!, argv.slice(1), { timeout: 60_000 }, (err, stdout, stderr) =>
       resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, stdout, stderr }),
     );
-    if (input !== undefined) child.stdin!.end(input);
+    child.stdin!.on("error", () => undefined);
+    child.stdin!.end(input ?? "");
   });
 }
 

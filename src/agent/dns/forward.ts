@@ -112,9 +112,14 @@ function attemptUdp(
       if (accept(msg)) finish(msg);
     });
     socket.connect(upstream.port, upstream.host, () => {
-      socket.send(packet, (err) => {
-        if (err) finish(undefined);
-      });
+      // connect() calls back even when it failed (no route): send() then throws instead of erroring.
+      try {
+        socket.send(packet, (err) => {
+          if (err) finish(undefined);
+        });
+      } catch {
+        finish(undefined);
+      }
     });
     return () => {
       try {
