@@ -79,11 +79,23 @@ export function hostEndpointContainer(host: string): string {
   return `${HOST_ENDPOINT_PREFIX}${host}`;
 }
 
-/** Tenant uplink addresses: the index-th /30 of 169.254.0.0/16 (.1 host side, .2 tenant side). */
-export function uplinkFor(prefix: string, tenant: string, index: number): DesiredUplink {
+/**
+ * Tenant uplink addresses: the index-th /30 of 169.254.0.0/16 (.1 host side, .2 tenant side). `routes`: IPv4
+ * addresses of the tenant's local containers on routed networks, routed to the tenant from the host.
+ */
+export function uplinkFor(prefix: string, tenant: string, index: number, routes: string[] = []): DesiredUplink {
   const base = index * 4;
   const addr = (n: number) => `169.254.${(base + n) >> 8}.${(base + n) & 255}/30`;
-  return { hostLink: uplinkHostLink(prefix, tenant), tenantLink: UPLINK_TENANT_LINK, hostAddr: addr(1), tenantAddr: addr(2) };
+  return { hostLink: uplinkHostLink(prefix, tenant), tenantLink: UPLINK_TENANT_LINK, hostAddr: addr(1), tenantAddr: addr(2), routes };
+}
+
+/**
+ * Routed mode (Contiv's routing + VLAN with BGP): on a host that has a Bgp object, `vlan` networks are routed
+ * to the physical network instead of riding the VXLAN overlay; `vxlan` networks stay on the overlay, and so
+ * do infra networks (the host's own endpoint on them needs the subnet on the bridge).
+ */
+export function isRouted(net: Network, hasBgp: boolean): boolean {
+  return hasBgp && net.encap === "vlan" && net.nwType !== "infra";
 }
 
 function prefixLen(cidr: string): string {
@@ -128,6 +140,7 @@ export function compileHost(
   }
 
   const mode = fwdMode(view);
+  const hasBgp = view.get<Bgp>(objectKey("Bgp", ctx.host)) !== undefined;
   const arpMode = view.get<{ arpMode: string }>(objectKey("global", "global"))?.arpMode === "flood" ? "flood" : "proxy";
   const vtepOf = (host: string): string => view.get<HostRecord>(hostKey(host))?.vtepIP ?? "";
   const tenants: DesiredTenant[] = [];
@@ -157,9 +170,10 @@ export function compileHost(
         ipv6Subnet: n.ipv6Subnet,
         ipv6Gateway: n.ipv6Gateway,
         mtu: ctx.mtu,
+        routed: isRouted(n, hasBgp),
       };
       const state = view.get<NetworkState>(networkStateKey(n.key));
-      if (ctx.vtepIP && state) {
+      if (ctx.vtepIP && state && !desired.routed) {
         const vni = networkVni(n, state);
         desired.vxlan = {
           vni,
@@ -225,7 +239,7 @@ export function compileHost(
       endpoints: desiredEndpoints,
       nftScript: nftScriptFor(namespace, policyInput),
       hostEndpoints: ownHostEndpoints,
-      ...(tenantIndex ? { uplink: uplinkFor(ctx.prefix, tenant, tenantIndex) } : {}),
+      ...(tenantIndex ? { uplink: uplinkFor(ctx.prefix, tenant, tenantIndex, routedAddresses(networks, desiredEndpoints)) } : {}),
     });
 
     const services = values<ServiceLB>(view, objectPrefix("serviceLB") + tenant + ":");
@@ -251,13 +265,24 @@ export function compileHost(
   return { desired: { prefix: ctx.prefix, tenants, host: { natOutbound } }, bgp: bgpFor(view, ctx.host, tenants), policies, dns, orphans };
 }
 
-/** Contiv's routed mode has one routing domain: every local container's /32 (and /128) is announced. */
+/** IPv4 addresses (no prefix) of the local containers on the tenant's routed networks, sorted. */
+function routedAddresses(networks: DesiredNetwork[], endpoints: DesiredEndpoint[]): string[] {
+  const routed = new Set(networks.filter((n) => n.routed).map((n) => n.name));
+  return [...new Set(endpoints.filter((e) => routed.has(e.network)).map((e) => e.ipv4.split("/")[0]!))].sort();
+}
+
+/**
+ * Contiv's routed mode has one routing domain: the /32 of every local container on a routed network is
+ * announced (each tenant's uplink carries it to the tenant; a tenant without an uplink has no way in).
+ * Containers on the overlay are not: nothing on this host routes to them from outside. Neither are IPv6
+ * addresses: routed networks carry only IPv4 across hosts (their IPv6 stays on the local bridge), so a
+ * /128 announced would lead nowhere.
+ */
 function bgpFor(view: StateView, host: string, tenants: DesiredTenant[]): BgpConfig | undefined {
   const b = view.get<Bgp>(objectKey("Bgp", host));
   if (!b) return undefined;
-  const announce = tenants.flatMap((t) =>
-    t.endpoints.flatMap((e) => [`${e.ipv4.split("/")[0]}/32`, ...(e.ipv6 ? [`${e.ipv6.split("/")[0]}/128`] : [])]),
-  );
+  // Exactly what the tenants' uplinks route from the host to the containers.
+  const announce = tenants.flatMap((t) => (t.uplink?.routes ?? []).map((ip) => `${ip}/32`));
   return { routerIp: b.routerip, as: b.as, neighbor: b.neighbor, neighborAs: b["neighbor-as"], announce: [...new Set(announce)].sort() };
 }
 

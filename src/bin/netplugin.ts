@@ -4,7 +4,9 @@
 import { rmSync } from "node:fs";
 import { hostname } from "node:os";
 import { Command, CommanderError, Option } from "commander";
+import { join } from "node:path";
 import { Agent } from "../agent/agent.js";
+import { BgpSpeaker } from "../agent/bgp/index.js";
 import { DEFAULT_SOCKET } from "../cni/wire.js";
 import { hostPrefix } from "../datapath/names.js";
 import { LinuxDatapath, RealExecutor } from "../datapath/linux/index.js";
@@ -86,7 +88,10 @@ async function main(): Promise<void> {
   const log = createLogger({ name: "netplugin", level, json: flags.useJsonLog });
 
   if (flags.cleanup) {
-    const removed = await new LinuxDatapath(new RealExecutor(), { logger: log }).cleanup(hostPrefix(flags.host));
+    const executor = new RealExecutor();
+    // The BGP speaker first: its pid file lives in the state directory removed below.
+    await new BgpSpeaker({ run: (argv, opts) => executor.run(argv, opts), stateDir: join(flags.stateDir, "bgp"), log }).apply(undefined);
+    const removed = await new LinuxDatapath(executor, { logger: log }).cleanup(hostPrefix(flags.host));
     rmSync(flags.stateDir, { recursive: true, force: true });
     rmSync(flags.socket, { force: true });
     log.info({ host: flags.host, removed: removed.length }, "cleaned up");

@@ -61,6 +61,12 @@ export interface DesiredUplink {
   hostAddr: string;
   /** "169.254.a.c/30" on tenantLink; the tenant's default route goes via hostAddr's address. */
   tenantAddr: string;
+  /**
+   * IPv4 addresses (no prefix) of this tenant's local containers on routed networks: the agent's namespace
+   * routes each as a /32 via tenantAddr's address over hostLink, so traffic from the physical network (BGP)
+   * reaches them. Empty when the tenant has no routed network.
+   */
+  routes: string[];
 }
 
 export interface DesiredHostEndpoint {
@@ -89,6 +95,15 @@ export interface DesiredNetwork {
   ipv6Gateway: string;
   /** MTU of the bridge and every endpoint on it. */
   mtu: number;
+  /**
+   * Routed to the physical network (Contiv's routing + VLAN with BGP) instead of bridged across hosts: no
+   * VXLAN device; the IPv4 gateway carries no subnet route (noprefixroute), each local container gets a
+   * host route on the bridge, and the bridge answers ARP for every other address of the subnet (proxy ARP),
+   * so traffic to containers on other hosts takes the tenant's default route to its uplink and from there
+   * the host's BGP routes. Needs the tenant's uplink (and DesiredUplink.routes for the way back). IPv6 stays
+   * on the local bridge: the IPv6 gateway keeps its subnet route. Never set together with `vxlan`.
+   */
+  routed: boolean;
   /** Present for VXLAN networks in a cluster: the overlay device on the bridge and what it must know. */
   vxlan?: DesiredVxlan;
 }

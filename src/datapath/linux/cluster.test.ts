@@ -121,6 +121,7 @@ function network(def: NetworkDef, h: Host, o: Options): DesiredNetwork {
     ipv6Subnet: def.v6 ? `fd00:${def.third}::/64` : "",
     ipv6Gateway: def.v6 ? `fd00:${def.third}::fe` : "",
     mtu: MTU,
+    routed: false,
     vxlan: {
       vni: def.vni,
       device: vxlanName(def.vni),
@@ -169,7 +170,7 @@ function desired(h: Host, options: Partial<Options> = {}): DesiredHost {
       {
         ...tenant("a"),
         fwdMode: "routing",
-        uplink: { hostLink: uplinkHostLink(prefix, "a"), tenantLink: UPLINK_TENANT_LINK, hostAddr: "169.254.0.1/30", tenantAddr: "169.254.0.2/30" },
+        uplink: { hostLink: uplinkHostLink(prefix, "a"), tenantLink: UPLINK_TENANT_LINK, hostAddr: "169.254.0.1/30", tenantAddr: "169.254.0.2/30", routes: [] },
         hostEndpoints: [
           {
             network: "infra",

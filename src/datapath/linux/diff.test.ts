@@ -36,7 +36,7 @@ describe("diffHost", () => {
       ],
       unwanted: [],
       failures: [],
-      host: { links: [], sysctls: {}, nftTag: null },
+      host: { links: [], routes: [], sysctls: {}, nftTag: null },
     };
     const c1 = "ip[/var/run/netns/c1]";
     const c2 = "ip[/var/run/netns/c2]";
@@ -69,7 +69,7 @@ describe("diffHost", () => {
   it("puts deletions first, from the last phase back, then creations in phase order", () => {
     const { want, have, applied } = inSync();
     const tenant = have.tenants[0]!;
-    tenant.bridges.push({ name: "nbstale", mac: "02:00:00:00:00:99", mtu: 1500, up: true, mcastSnooping: true, mcastQuerier: true, addresses: [] });
+    tenant.bridges.push({ name: "nbstale", mac: "02:00:00:00:00:99", mtu: 1500, up: true, mcastSnooping: true, mcastQuerier: true, addresses: [], noPrefixRoute: [] });
     tenant.veths.push({ name: "nestale", ifindex: 99, peerIfindex: 3, master: "nbstale", mtu: 1500, up: true, addresses: [] });
     tenant.bridges[0]!.addresses = ["198.18.1.1/24", "fd00:1::fe/64"];
     tenant.qdiscs.push({ dev: "ne0000000001", kind: "ingress", handle: "ffff:", root: false, shaper: null });

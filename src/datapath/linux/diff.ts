@@ -8,6 +8,7 @@ import { NFT_TABLE, tenantNamespace } from "../names.js";
 import { diffEndpoint } from "./diffEndpoint.js";
 import { diffHostEndpoints, diffHostNamespace, diffOwnedTable, diffUplink, diffVxlans } from "./diffOverlay.js";
 import type { Plan } from "./plan.js";
+import { newBridgeSysctl } from "./render.js";
 import { NAT_TABLE } from "./renderOverlay.js";
 import { StepBuilder } from "./stepBuilder.js";
 import type { HostState, ObservedHost, ObservedHostNamespace, ObservedTenant, TenantState } from "./state.js";
@@ -44,13 +45,58 @@ function diffBridges(b: StepBuilder, want: TenantState, have: ObservedTenant): v
         b.ip("bridge", "update", `bridge ${bridge.name}`, ["link", "set", bridge.name, "type", "bridge", ...multicast]);
       }
     }
+    // An address whose noprefixroute flag is wrong is deleted and added again: `ip addr replace` keeps the
+    // flags of an existing address.
+    const flagged = (list: string[], a: string): boolean => list.includes(a);
+    const right = (a: string): boolean =>
+      current !== undefined &&
+      current.addresses.includes(a) &&
+      flagged(current.noPrefixRoute, a) === flagged(bridge.noPrefixRoute, a);
     const have_ = current?.addresses ?? [];
-    for (const address of have_.filter((a) => !bridge.addresses.includes(a))) {
+    for (const address of have_.filter((a) => !bridge.addresses.includes(a) || !right(a))) {
       b.ip("address", "delete", `address ${address} on ${bridge.name}`, ["addr", "del", address, "dev", bridge.name]);
     }
-    for (const address of bridge.addresses.filter((a) => !have_.includes(a))) {
+    for (const address of bridge.addresses.filter((a) => !right(a))) {
       const nodad = address.includes(":") ? ["nodad"] : [];
-      b.ip("address", "create", `address ${address} on ${bridge.name}`, ["addr", "add", address, "dev", bridge.name, ...nodad]);
+      const noPrefixRoute = flagged(bridge.noPrefixRoute, address) ? ["noprefixroute"] : [];
+      b.ip("address", have_.includes(address) ? "update" : "create", `address ${address} on ${bridge.name}`, [
+        "addr", "add", address, "dev", bridge.name, ...nodad, ...noPrefixRoute,
+      ]);
+    }
+    // The bridge's own sysctls exist only once it does: set in the bridge phase, after its creation (where
+    // a new bridge already has the value, nothing is run).
+    const changed = bridge.sysctls.filter(
+      (s) => (current === undefined ? newBridgeSysctl(s.key) : have.sysctls[s.key]) !== s.value,
+    );
+    if (changed.length > 0) {
+      b.sysctl(
+        `sysctls ${changed.map((s) => s.key).join(", ")}`,
+        ["-w", ...changed.map((s) => `${s.key}=${s.value}`)],
+        undefined,
+        "bridge",
+      );
+    }
+  }
+}
+
+/**
+ * Host routes on the bridges of routed networks ("a.b.c.d/32 dev BRIDGE", one per local container). Any
+ * other host route on a bridge of ours is stale. `replace`, not `add`: it also fixes a route that points
+ * elsewhere. Routes on bridges deleted by this plan go with them.
+ */
+function diffHostRoutes(b: StepBuilder, want: TenantState, have: ObservedTenant): void {
+  const wanted = new Map(want.bridges.map((br) => [br.name, new Set(br.hostRoutes)]));
+  for (const route of have.hostRoutes) {
+    if (!wanted.has(route.dev) || wanted.get(route.dev)!.has(route.dst)) continue;
+    b.ip("route", "delete", `route ${route.dst} on ${route.dev}`, ["route", "del", route.dst, "dev", route.dev]);
+  }
+  for (const bridge of want.bridges) {
+    for (const dst of bridge.hostRoutes) {
+      const current = have.hostRoutes.filter((r) => r.dst === dst);
+      if (current.length === 1 && current[0]!.dev === bridge.name) continue;
+      b.ip("route", current.length === 0 ? "create" : "update", `route ${dst} on ${bridge.name}`, [
+        "route", "replace", dst, "dev", bridge.name,
+      ]);
     }
   }
 }
@@ -86,6 +132,7 @@ function diffTenant(
   }
 
   diffBridges(b, want, have);
+  diffHostRoutes(b, want, have);
   diffVxlans(b, want, have);
 
   // Tenant ends of uplinks and host endpoints are veths too: deleting one removes its agent-side end.

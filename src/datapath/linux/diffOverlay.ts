@@ -217,6 +217,20 @@ export function diffUplink(b: StepBuilder, want: TenantState, have: ObservedTena
   if (!routes.some((r) => r.via === up.gateway && r.dev === up.tenantLink)) {
     b.ip("uplink", "create", `default route via ${up.gateway}`, ["route", "add", "default", "via", up.gateway, "dev", up.tenantLink]);
   }
+
+  // Routed containers: a /32 in the agent's namespace via the tenant end. Routes through a re-created link
+  // vanish with it. `replace`: a BGP-learned route for an address that has just moved here is taken over.
+  const hostRoutes = ok ? host.routes.filter((r) => r.dev === up.hostLink) : [];
+  for (const r of hostRoutes.filter((x) => !up.routes.includes(x.dst))) {
+    b.hostIp("uplink", "delete", `route ${r.dst} via ${r.via}`, ["route", "del", r.dst, "via", r.via, "dev", r.dev]);
+  }
+  for (const dst of up.routes) {
+    const current = hostRoutes.filter((r) => r.dst === dst);
+    if (current.length === 1 && current[0]!.via === up.tenantGateway) continue;
+    b.hostIp("uplink", current.length === 0 ? "create" : "update", `route ${dst} via ${up.tenantGateway}`, [
+      "route", "replace", dst, "via", up.tenantGateway, "dev", up.hostLink,
+    ]);
+  }
 }
 
 export function diffHostEndpoints(b: StepBuilder, want: TenantState, have: ObservedTenant, host: ObservedHostNamespace): void {

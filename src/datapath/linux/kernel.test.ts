@@ -43,6 +43,7 @@ function net(name: string, third: number): DesiredNetwork {
     ipv6Subnet: `fd00:${third}::/64`,
     ipv6Gateway: `fd00:${third}::fe`,
     mtu: 1450,
+    routed: false,
   };
 }
 
@@ -215,6 +216,7 @@ describe("LinuxDatapath in network namespaces", { skip: isRoot ? false : "needs 
       tenantLink: UPLINK_TENANT_LINK,
       hostAddr: `169.254.0.${third}/30`,
       tenantAddr: `169.254.0.${third + 1}/30`,
+      routes: [],
     });
     up.tenants[0]!.uplink = uplink("a", 1);
     up.tenants[2]!.uplink = uplink("r", 5);

@@ -14,7 +14,7 @@ const LINKS = JSON.stringify([
     ifindex: 2, ifname: "nb00000001", flags: ["BROADCAST", "MULTICAST", "UP", "LOWER_UP"], mtu: 1450, address: "02:AD:8F:12:8B:16",
     linkinfo: { info_kind: "bridge", info_data: { mcast_snooping: 1, stp_state: 0 } },
     addr_info: [
-      { family: "inet", local: "198.18.1.254", prefixlen: 24, scope: "global", label: "nb00000001" },
+      { family: "inet", local: "198.18.1.254", prefixlen: 24, scope: "global", noprefixroute: true, label: "nb00000001" },
       { family: "inet6", local: "fd00:1::fe", prefixlen: 64, scope: "global", nodad: true },
       { family: "inet6", local: "fe80::ff:fe00:1", prefixlen: 64, scope: "link" },
     ],
@@ -59,6 +59,20 @@ const C1_ROUTES = JSON.stringify([
   { dst: "default", gateway: "198.18.9.1", dev: "eth1", flags: [] },
 ]);
 
+const TENANT_ROUTES = JSON.stringify([
+  { dst: "default", gateway: "169.254.0.1", dev: "nuplink", flags: [] },
+  { dst: "198.18.1.1", dev: "nb00000001", scope: "link", flags: [] },
+  { dst: "198.18.1.7", dev: "nb00000001", protocol: "static", scope: "link", flags: [] },
+  { dst: "198.18.2.0/24", dev: "nb00000001", protocol: "kernel", scope: "link", prefsrc: "198.18.2.254", flags: [] },
+  { dst: "198.18.1.9", gateway: "169.254.0.1", dev: "nuplink", flags: [] },
+]);
+const HOST_ROUTES = JSON.stringify([
+  { dst: "default", gateway: "198.18.0.1", dev: "eth0", flags: [] },
+  { dst: "169.254.0.0/30", dev: `${PREFIX}u12345`, protocol: "kernel", scope: "link", prefsrc: "169.254.0.1", flags: [] },
+  { dst: "198.18.1.1", gateway: "169.254.0.2", dev: `${PREFIX}u12345`, flags: [] },
+  { dst: "198.18.1.21", gateway: "198.18.0.200", dev: "eth0", protocol: "bgp", flags: [] },
+]);
+
 const HOST_LINKS = JSON.stringify([
   { ifindex: 1, ifname: "lo", flags: ["LOOPBACK", "UP"], mtu: 65536, addr_info: [] },
   { ifindex: 2, ifname: "eth0", flags: ["UP"], mtu: 1500, address: "52:54:00:00:00:01", addr_info: [{ family: "inet", local: "198.18.0.11", prefixlen: 24 }] },
@@ -79,8 +93,9 @@ function scripted(): FakeExecutor {
   ].join("\n");
   return new FakeExecutor()
     .on("ip -json netns list", { stdout: JSON.stringify([{ name: NS_A }, { name: `${PREFIX}-t-old` }, { name: `${PREFIX}-c-1` }, { name: "other" }]) })
-    .on(`ip -n ${NS_A} -json -d -batch -`, { stdout: `${LINKS}\n[]\n[]\n` })
+    .on(`ip -n ${NS_A} -json -d -batch -`, { stdout: `${LINKS}\n${TENANT_ROUTES}\n[]\n` })
     .on("ip -json -d addr show", { stdout: HOST_LINKS })
+    .on("ip -json route show", { stdout: HOST_ROUTES })
     .on("sysctl -e net.ipv4.ip_forward", { stdout: "net.ipv4.ip_forward = 0\n" })
     .on(`nft list table ip netplugin_${PREFIX}`, { stderr: `Error: No such file or directory\nlist table ip netplugin_${PREFIX}\n` })
     .on(`ip -n ${PREFIX}-t-old -json -d link show`, { stdout: LINKS })
@@ -106,8 +121,17 @@ describe("observeHost", () => {
     assert.equal(t.loopbackUp, true);
     assert.equal(t.sysctls["net.ipv4.ip_forward"], "1");
     assert.deepEqual(t.bridges, [
-      { name: "nb00000001", mac: "02:ad:8f:12:8b:16", mtu: 1450, up: true, mcastSnooping: true, mcastQuerier: false, addresses: ["198.18.1.254/24", "fd00:1::fe/64"] },
+      {
+        name: "nb00000001", mac: "02:ad:8f:12:8b:16", mtu: 1450, up: true, mcastSnooping: true, mcastQuerier: false,
+        addresses: ["198.18.1.254/24", "fd00:1::fe/64"], noPrefixRoute: ["198.18.1.254/24"],
+      },
     ]);
+    // Host routes on bridges other than the kernel's; the default route apart.
+    assert.deepEqual(t.hostRoutes, [
+      { dst: "198.18.1.1/32", dev: "nb00000001" },
+      { dst: "198.18.1.7/32", dev: "nb00000001" },
+    ]);
+    assert.deepEqual(t.routes, [{ family: 4, via: "169.254.0.1", dev: "nuplink" }]);
     assert.deepEqual(t.veths, [{ name: "ne0000000001", ifindex: 3, peerIfindex: 2, master: "nb00000001", mtu: 1450, up: true, addresses: [] }]);
     assert.deepEqual(t.ifbs, [{ name: "ni0000000001", mtu: 1450, up: false }]);
     assert.deepEqual(t.qdiscs[1], { dev: "ne0000000001", kind: "tbf", handle: "1:", root: true, shaper: { rateBytes: 500000, burstBytes: 5856 } });
@@ -124,6 +148,8 @@ describe("observeHost", () => {
     assert.equal(fake.calls.find((c) => c.argv[0] === "tc" && c.argv.includes("-batch"))?.stdin, "filter show dev ne0000000001 ingress\n");
     assert.deepEqual(observed.host, {
       links: [{ name: `${PREFIX}u12345`, kind: "veth", ifindex: 7, peerIfindex: 5, mac: "9a:00:00:00:00:01", mtu: 1500, up: true, addresses: ["169.254.0.1/30"] }],
+      // only routes through our links: not the BGP speaker's, not the kernel's
+      routes: [{ dst: "198.18.1.1/32", via: "169.254.0.2", dev: `${PREFIX}u12345` }],
       sysctls: { "net.ipv4.ip_forward": "0" },
       nftTag: null,
     });
@@ -135,11 +161,12 @@ describe("observeHost", () => {
       .on("ip -json netns list", { stdout: "" })
       .on(/^nsenter/, { stdout: `${JSON.stringify([{ ifindex: 1, ifname: "lo", flags: [], mtu: 65536 }])}\n[]\n` })
       .on(/^ip -n h1 -json -d addr show$/, { stdout: "[]" })
+      .on(/^ip -n h1 -json route show$/, { stdout: "[]" })
       .on(/^ip netns exec h1 (sysctl|nft) /, { stdout: "" });
     const observed = await observeHost(fake, renderHost(desiredHost()), { hostNamespace: "h1" });
     assert.equal(observed.tenants[0]!.exists, false);
     assert.equal(observed.tenants[0]!.containers[0]!.link, null);
-    assert.deepEqual(observed.host, { links: [], sysctls: {}, nftTag: "" });
+    assert.deepEqual(observed.host, { links: [], routes: [], sysctls: {}, nftTag: "" });
     assert.ok(
       fake.commands().every((c) => c.startsWith("nsenter") || c === "ip -json netns list" || c.includes(" h1 ")),
       "only the container namespaces, the namespace list and the host namespace are read",

@@ -13,10 +13,12 @@ import {
   linkAddresses,
   linkKind,
   linkMac,
+  linkNoPrefixRoute,
   linkUp,
   nftTableTag,
   parseDefaultRoutes,
   parseFdb,
+  parseHostRoutes,
   parseLinks,
   parseNeighbours,
   parseNetnsList,
@@ -141,6 +143,7 @@ export function emptyTenant(namespace: string, containers: ObservedContainer[] =
     fdb: [],
     neighbours: [],
     routes: [],
+    hostRoutes: [],
     natTag: null,
   };
 }
@@ -197,7 +200,11 @@ export async function observeTenant(
   const fdbArgv = ["bridge", "-n", ns, "-json", "fdb", "show"];
   const [ipText, sysctlText, qdiscText, nftText, fdbText] = await Promise.all([
     executor.run(ipArgv, { stdin: "addr show\nroute show\nneigh show\n", signal }),
-    executor.run(["sysctl", "-e", ...tenant.sysctls.map((s) => s.key)], { netns: ns, signal }),
+    // Bridge sysctls of bridges that do not exist yet are left out by -e (and so planned).
+    executor.run(["sysctl", "-e", ...tenant.sysctls.map((s) => s.key), ...tenant.bridges.flatMap((b) => b.sysctls.map((s) => s.key))], {
+      netns: ns,
+      signal,
+    }),
     executor.run(qdiscArgv, { signal }),
     executor.run(nftArgv, { netns: ns, signal }),
     // FDB entries matter only on VXLAN devices we keep; an unwanted device goes whole.
@@ -205,6 +212,8 @@ export async function observeTenant(
   ]);
   const [linkText, routeText, neighText] = splitBatchJson(ipText, 3, ipArgv);
   const links = parseLinks(linkText!, ipArgv);
+  const routes = parseRoutes(routeText!, ipArgv);
+  const bridgeNames = new Set(links.filter((l) => linkKind(l) === "bridge").map((l) => l.ifname));
   const qdiscs = parseQdiscs(qdiscText, qdiscArgv);
   const veths = links.filter((l) => linkKind(l) === "veth");
   const vxlans = links.filter((l) => linkKind(l) === "vxlan").map(observeVxlan);
@@ -232,6 +241,7 @@ export async function observeTenant(
         mcastSnooping: l.linkinfo?.info_data?.mcast_snooping !== 0,
         mcastQuerier: l.linkinfo?.info_data?.mcast_querier === 1,
         addresses: linkAddresses(l),
+        noPrefixRoute: linkNoPrefixRoute(l),
       })),
     veths: veths.map((l) => ({
       name: l.ifname,
@@ -250,7 +260,10 @@ export async function observeTenant(
     vxlans,
     fdb: parseFdb(fdbText, new Set(vxlans.map((v) => v.name)), fdbArgv),
     neighbours: parseNeighbours(neighText!, ipArgv).filter((n) => vxlans.some((v) => v.name === n.dev)),
-    routes: parseDefaultRoutes(parseRoutes(routeText!, ipArgv)).filter((r) => r.family === 4),
+    routes: parseDefaultRoutes(routes).filter((r) => r.family === 4),
+    hostRoutes: parseHostRoutes(routes)
+      .filter((r) => r.via === null && bridgeNames.has(r.dev))
+      .map((r) => ({ dst: r.dst, dev: r.dev })),
     natTag,
   };
 }
@@ -268,10 +281,12 @@ export async function observeHostNamespace(
   const linkCmd = hostCommand(["ip", "-json", "-d", "addr", "show"], hostNamespace);
   const sysctlCmd = hostCommand(["sysctl", "-e", "net.ipv4.ip_forward"], hostNamespace);
   const nftCmd = hostCommand(["nft", "list", "table", "ip", wanted.host.nftName], hostNamespace);
-  const [linkText, sysctlText, nftTag] = await Promise.all([
+  const routeCmd = hostCommand(["ip", "-json", "route", "show"], hostNamespace);
+  const [linkText, sysctlText, nftTag, routeText] = await Promise.all([
     executor.run(linkCmd.argv, { ...(linkCmd.netns === undefined ? {} : { netns: linkCmd.netns }), signal }),
     executor.run(sysctlCmd.argv, { ...(sysctlCmd.netns === undefined ? {} : { netns: sysctlCmd.netns }), signal }),
     readTableTag(executor, nftCmd.argv, nftCmd.netns, signal),
+    executor.run(routeCmd.argv, { ...(routeCmd.netns === undefined ? {} : { netns: routeCmd.netns }), signal }),
   ]);
   return {
     links: parseLinks(linkText, linkCmd.argv)
@@ -286,6 +301,10 @@ export async function observeHostNamespace(
         up: linkUp(l),
         addresses: linkAddresses(l),
       })),
+    // Ours: host routes through a gateway on a link carrying the prefix (routed containers behind uplinks).
+    routes: parseHostRoutes(parseRoutes(routeText, routeCmd.argv))
+      .filter((r) => r.via !== null && r.dev.startsWith(wanted.prefix))
+      .map((r) => ({ dst: r.dst, via: r.via!, dev: r.dev })),
     sysctls: parseSysctls(sysctlText),
     nftTag,
   };

@@ -71,6 +71,8 @@ describe("render: VXLAN, uplink, host endpoints, NAT", () => {
       hostAddr: "169.254.0.1/30",
       tenantAddr: "169.254.0.2/30",
       gateway: "169.254.0.1",
+      routes: [],
+      tenantGateway: "169.254.0.2",
     });
     assert.deepEqual(tenant.hostEndpoints, [
       {
@@ -184,7 +186,7 @@ describe("diff: VXLAN, uplink, host endpoints, NAT", () => {
     const tenant = have.tenants[0]!;
     Object.assign(tenant, { vxlans: [], fdb: [], neighbours: [], routes: [], natTag: null });
     tenant.veths = tenant.veths.filter((v) => v.name.startsWith("ne"));
-    have.host = { links: [], sysctls: { "net.ipv4.ip_forward": "0" }, nftTag: null };
+    have.host = { links: [], routes: [], sysctls: { "net.ipv4.ip_forward": "0" }, nftTag: null };
     const h = `ip[host]`;
     assert.deepEqual(lines(diffHost(want, have, { appliedNft: applied })), [
       "host: update sysctls net.ipv4.ip_forward | sysctl[host] -w net.ipv4.ip_forward=1",

@@ -13,6 +13,7 @@ const AddrInfo = z.object({
   local: z.string(),
   prefixlen: z.number(),
   scope: z.string().optional(),
+  noprefixroute: z.boolean().optional(),
 });
 
 /** One entry of `ip -json -d addr show` (also fits `ip -json -d link show`). */
@@ -58,6 +59,8 @@ export const IpRoute = z.object({
   table: z.string().optional(),
   type: z.string().optional(),
   metric: z.number().optional(),
+  /** Absent for "boot" (what `ip route add` sets unless told otherwise). */
+  protocol: z.string().optional(),
 });
 export type IpRoute = z.infer<typeof IpRoute>;
 
@@ -149,6 +152,13 @@ export function parseRoutes(text: string, argv: string[]): IpRoute[] {
 export function linkAddresses(link: IpLink): string[] {
   return link.addr_info
     .filter((a) => (a.family === "inet" || a.family === "inet6") && (a.scope ?? "global") === "global")
+    .map((a) => `${canonicalIp(a.local) ?? a.local}/${a.prefixlen}`);
+}
+
+/** Those of linkAddresses() flagged noprefixroute (the kernel made no subnet route for them). */
+export function linkNoPrefixRoute(link: IpLink): string[] {
+  return link.addr_info
+    .filter((a) => (a.family === "inet" || a.family === "inet6") && (a.scope ?? "global") === "global" && a.noprefixroute === true)
     .map((a) => `${canonicalIp(a.local) ?? a.local}/${a.prefixlen}`);
 }
 
@@ -251,6 +261,26 @@ export function parseDefaultRoutes(routes: IpRoute[]): ObservedRoute[] {
   return [...new Set(routes.map((r) => r.dev ?? ""))].flatMap((dev) =>
     defaultRoutes(routes, dev).map((r) => ({ ...r, dev })),
   );
+}
+
+/**
+ * Host routes ("a.b.c.d/32", "x::y/128") of the main table, unicast, not the kernel's own (`proto kernel`),
+ * on any device. `ip -json route` prints a host route's dst without its length.
+ */
+export function parseHostRoutes(routes: IpRoute[]): { dst: string; via: string | null; dev: string }[] {
+  const result: { dst: string; via: string | null; dev: string }[] = [];
+  for (const r of routes) {
+    if (r.dev === undefined || r.protocol === "kernel") continue;
+    if ((r.table !== undefined && r.table !== "main") || (r.type !== undefined && r.type !== "unicast")) continue;
+    const [text, len] = r.dst.split("/");
+    const address = canonicalIp(text ?? "");
+    if (address === null) continue;
+    const full = familyOf(address) === 4 ? 32 : 128;
+    if (len !== undefined && Number(len) !== full) continue;
+    const via = r.gateway === undefined ? null : (canonicalIp(r.gateway) ?? r.gateway);
+    result.push({ dst: `${address}/${full}`, via, dev: r.dev });
+  }
+  return result;
 }
 
 /**

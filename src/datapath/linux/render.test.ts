@@ -32,6 +32,9 @@ describe("renderHost", () => {
               mcastQuerier: true,
               // gateway with the subnet's prefix; the IPv6 gateway in canonical form
               addresses: ["198.18.1.254/24", "fd00:1::fe/64"],
+              noPrefixRoute: [],
+              sysctls: [{ key: "net.ipv4.conf.nb00000001.proxy_arp", value: "0" }],
+              hostRoutes: [],
             },
           ],
           endpoints: [1, 2].map((n) => ({

@@ -5,10 +5,10 @@
 import { hostNftTable, tenantNamespace } from "../names.js";
 import type { DesiredEndpoint, DesiredHost, DesiredNetwork, DesiredTenant, FwdMode } from "../types.js";
 import { ValidationError } from "../../lib/errors.js";
-import { canonicalCidr, canonicalIp, canonicalMac, gatewayMac, ifbName, parseCidr } from "./addr.js";
+import { canonicalCidr, canonicalIp, canonicalMac, familyOf, gatewayMac, ifbName, parseCidr } from "./addr.js";
 import { hostNatTable, renderHostEndpoint, renderUplink, renderVxlan, tenantNatTable } from "./renderOverlay.js";
 import type { BridgeState, EndpointState, HostNamespaceState, HostState, Shaper, Sysctl, TenantState, UplinkState, VxlanState } from "./state.js";
-import { byName, IFNAME, IssueList, TOKEN } from "./validate.js";
+import { byName, compareText, IFNAME, IssueList, TOKEN } from "./validate.js";
 
 /** Queueing latency of the tbf shapers: bounds the queue to rate × 50 ms + burst. */
 export const TBF_LATENCY = "50ms";
@@ -33,6 +33,21 @@ export function tenantSysctls(fwdMode: FwdMode, uplink = false): Sysctl[] {
   ];
 }
 
+/**
+ * Sysctls of a network's bridge. A routed network's bridge answers ARP for every address of its subnet
+ * that it routes elsewhere (proxy_arp: the route to it does not go back out of the bridge), at once
+ * instead of after a random delay of up to 0.8 s (proxy_delay). Off on every other bridge.
+ */
+export function bridgeSysctls(bridge: string, routed: boolean): Sysctl[] {
+  const proxyArp = { key: `net.ipv4.conf.${bridge}.proxy_arp`, value: routed ? "1" : "0" };
+  return routed ? [proxyArp, { key: `net.ipv4.neigh.${bridge}.proxy_delay`, value: "0" }] : [proxyArp];
+}
+
+/** What a bridge's sysctl (bridgeSysctls) holds when the bridge is new: proxy ARP off. Unknown keys: undefined. */
+export function newBridgeSysctl(key: string): string | undefined {
+  return key.endsWith(".proxy_arp") ? "0" : undefined;
+}
+
 /** Burst when none is given: 10 ms at the rate, at least four full frames. */
 export function defaultBurst(rateBytes: number, mtu: number): number {
   return Math.max(Math.ceil(rateBytes / 100), 4 * (mtu + 14));
@@ -47,18 +62,50 @@ function shaper(bps: number, burstBytes: number, mtu: number): Shaper | null {
 function renderBridge(network: DesiredNetwork, path: string, issues: IssueList): BridgeState {
   issues.name(`${path}.bridge`, network.bridge, IFNAME, "bridge name");
   if (!Number.isInteger(network.mtu) || network.mtu < 68) issues.add(`${path}.mtu`, `invalid MTU ${network.mtu}`);
+  const routed = network.routed === true;
+  if (routed && network.vxlan !== undefined) issues.add(`${path}.routed`, "a routed network has no VXLAN device");
   const addresses: string[] = [];
+  const noPrefixRoute: string[] = [];
   const gateway = (value: string, subnet: string, field: string, subnetField: string): void => {
     if (value === "") return;
     const address = canonicalIp(value);
     const cidr = parseCidr(subnet);
     if (address === null) issues.add(`${path}.${field}`, `invalid address "${value}"`);
     else if (cidr === null) issues.add(`${path}.${subnetField}`, `invalid subnet "${subnet}"`);
-    else addresses.push(`${address}/${cidr[1]}`);
+    else {
+      addresses.push(`${address}/${cidr[1]}`);
+      // Routed: no connected route for the subnet, only host routes to the local containers (IPv4 only).
+      if (routed && familyOf(address) === 4) noPrefixRoute.push(`${address}/${cidr[1]}`);
+    }
   };
   gateway(network.gateway, network.subnet, "gateway", "subnet");
   gateway(network.ipv6Gateway, network.ipv6Subnet, "ipv6Gateway", "ipv6Subnet");
-  return { name: network.bridge, mac: gatewayMac(network.bridge), mtu: network.mtu, mcastSnooping: true, mcastQuerier: true, addresses };
+  return {
+    name: network.bridge,
+    mac: gatewayMac(network.bridge),
+    mtu: network.mtu,
+    mcastSnooping: true,
+    mcastQuerier: true,
+    addresses,
+    noPrefixRoute,
+    sysctls: bridgeSysctls(network.bridge, routed),
+    hostRoutes: [],
+  };
+}
+
+/** IPv4 subnets ("a.b.c.0/len") of the tenant's routed networks, sorted: their addresses are never NATed. */
+function routedSubnets(networks: DesiredNetwork[]): string[] {
+  const subnets = new Set<string>();
+  for (const n of networks) {
+    if (n.routed !== true) continue;
+    const cidr = parseCidr(n.subnet);
+    if (cidr === null || familyOf(cidr[0]) !== 4) continue;
+    // The network address, so that nft accepts the element whatever host bits the subnet was written with.
+    const n32 = cidr[0].split(".").reduce((acc, o) => acc * 256 + Number(o), 0);
+    const base = cidr[1] === 0 ? 0 : n32 - (n32 % 2 ** (32 - cidr[1]));
+    subnets.add(`${[24, 16, 8, 0].map((shift) => Math.floor(base / 2 ** shift) % 256).join(".")}/${cidr[1]}`);
+  }
+  return [...subnets].sort(compareText);
 }
 
 function renderEndpoint(
@@ -148,6 +195,18 @@ function renderTenant(tenant: DesiredTenant, path: string, prefix: string, issue
     return renderEndpoint(endpoint, at, networks, issues);
   });
   bridges.sort(byName);
+  // Routed networks: a host route on the bridge per local container (the subnet itself has no route).
+  for (const bridge of bridges) {
+    const network = tenant.networks.find((n) => n.bridge === bridge.name);
+    if (network?.routed !== true) continue;
+    const routes = new Set<string>();
+    for (const e of endpoints) {
+      if (e.bridge !== bridge.name) continue;
+      const v4 = e.container.addresses.find((a) => familyOf(a.split("/")[0]!) === 4);
+      if (v4 !== undefined) routes.add(`${v4.split("/")[0]!}/32`);
+    }
+    bridge.hostRoutes = [...routes].sort(compareText);
+  }
 
   let uplink: UplinkState | null = null;
   if (tenant.uplink !== undefined) {
@@ -171,7 +230,7 @@ function renderTenant(tenant: DesiredTenant, path: string, prefix: string, issue
     nftScript: tenant.nftScript,
     vxlans: vxlans.sort((a, b) => byName({ name: a.device }, { name: b.device })),
     uplink,
-    natTable: uplink === null ? null : tenantNatTable(uplink, tenant.fwdMode, bridges),
+    natTable: uplink === null ? null : tenantNatTable(uplink, tenant.fwdMode, bridges, routedSubnets(tenant.networks)),
     hostEndpoints: hostEndpoints.sort((a, b) => byName({ name: a.tenantLink }, { name: b.tenantLink })),
   };
 }
@@ -213,5 +272,13 @@ export function renderHost(desired: DesiredHost): HostState {
     );
   }
   tenants.sort((a, b) => byName({ name: a.namespace }, { name: b.namespace }));
+  // The agent's namespace has one routing table: an address routed to two tenants (overlapping routed
+  // subnets) goes to the first of them only.
+  const routed = new Set<string>();
+  for (const tenant of tenants) {
+    if (tenant.uplink === null) continue;
+    tenant.uplink.routes = tenant.uplink.routes.filter((dst) => !routed.has(dst));
+    for (const dst of tenant.uplink.routes) routed.add(dst);
+  }
   return { prefix: desired.prefix, tenants, host: renderHostNamespace(desired) };
 }

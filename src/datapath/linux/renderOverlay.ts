@@ -37,20 +37,26 @@ export function ownedTable(family: OwnedNftTable["family"], name: string, body: 
 /**
  * The tenant's uplink table: masquerade to the uplink address what leaves through it; let in through it only
  * replies. In bridge mode forwarding is on only for the uplink, so routing between two bridges is dropped
- * here (bridged traffic passes the hook with the bridge as both input and output).
+ * here (bridged traffic passes the hook with the bridge as both input and output). Routed networks
+ * (`routedSubnets`, IPv4 CIDRs) are the exception both ways: their addresses are announced over BGP as they
+ * are, so what they send leaves unchanged, and new connections to them come in through the uplink (the
+ * policy table still judges them).
  */
-export function tenantNatTable(uplink: UplinkState, fwdMode: FwdMode, bridges: BridgeState[]): OwnedNftTable {
+export function tenantNatTable(uplink: UplinkState, fwdMode: FwdMode, bridges: BridgeState[], routedSubnets: string[] = []): OwnedNftTable {
   const up = uplink.tenantLink;
   const confine =
     fwdMode === "bridge" ? bridges.map((b) => `    iifname "${b.name}" oifname != { "${b.name}", "${up}" } drop`) : [];
+  const routed = routedSubnets.length === 0 ? "" : `{ ${routedSubnets.join(", ")} }`;
   return ownedTable("ip", NAT_TABLE, [
     "  chain postrouting {",
     "    type nat hook postrouting priority srcnat; policy accept;",
+    ...(routed === "" ? [] : [`    oifname "${up}" ip saddr ${routed} accept`]),
     `    oifname "${up}" masquerade`,
     "  }",
     "  chain forward {",
     "    type filter hook forward priority filter; policy accept;",
     `    iifname "${up}" ct state established,related accept`,
+    ...(routed === "" ? [] : [`    iifname "${up}" ip daddr ${routed} accept`]),
     `    iifname "${up}" drop`,
     ...confine,
     "  }",
@@ -153,12 +159,19 @@ export function renderUplink(uplink: DesiredUplink, prefix: string, path: string
   };
   const host = v4("hostAddr");
   const tenant = v4("tenantAddr");
+  const routes = new Set<string>();
+  (uplink.routes ?? []).forEach((address, i) => {
+    const canonical = ip(address, 4, `${path}.routes[${i}]`, issues);
+    if (canonical !== null) routes.add(`${canonical}/32`);
+  });
   return {
     hostLink: uplink.hostLink,
     tenantLink: uplink.tenantLink,
     hostAddr: host === null ? uplink.hostAddr : `${host[0]}/${host[1]}`,
     tenantAddr: tenant === null ? uplink.tenantAddr : `${tenant[0]}/${tenant[1]}`,
     gateway: host?.[0] ?? "",
+    routes: [...routes].sort(compareText),
+    tenantGateway: tenant?.[0] ?? "",
   };
 }
 

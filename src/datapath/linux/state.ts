@@ -27,6 +27,15 @@ export interface BridgeState {
   mcastQuerier: boolean;
   /** "addr/len", v4 first then v6; only global-scope addresses are ours. */
   addresses: string[];
+  /** Those of `addresses` that carry `noprefixroute` (the IPv4 gateway of a routed network). */
+  noPrefixRoute: string[];
+  /**
+   * Sysctls of the bridge device (net.ipv4.conf.BR.proxy_arp, net.ipv4.neigh.BR.proxy_delay), set once it
+   * exists: a routed network's bridge answers ARP for the addresses of its subnet that live elsewhere.
+   */
+  sysctls: Sysctl[];
+  /** Routed network: a host route "a.b.c.d/32" on the bridge per local container, sorted. */
+  hostRoutes: string[];
 }
 
 export type Family = 4 | 6;
@@ -110,6 +119,10 @@ export interface UplinkState {
   tenantAddr: string;
   /** hostAddr without its length: the tenant's default route. */
   gateway: string;
+  /** "a.b.c.d/32" of the tenant's containers on routed networks: routes in the agent's namespace via tenantAddr. */
+  routes: string[];
+  /** tenantAddr without its length: the next hop of `routes`. */
+  tenantGateway: string;
 }
 
 /** A host endpoint: veth whose agent-namespace end holds the host's address on an infra network. */
@@ -179,6 +192,8 @@ export interface ObservedBridge {
   mcastSnooping: boolean;
   mcastQuerier: boolean;
   addresses: string[];
+  /** Those of `addresses` flagged noprefixroute. */
+  noPrefixRoute: string[];
 }
 
 export interface ObservedVeth {
@@ -232,6 +247,19 @@ export interface ObservedNeighbour {
 /** A default route in a tenant namespace (main table). */
 export interface ObservedRoute {
   family: Family;
+  via: string;
+  dev: string;
+}
+
+/** A host route without gateway on a bridge of a tenant namespace (main table, not the kernel's): "a.b.c.d/32". */
+export interface ObservedHostRoute {
+  dst: string;
+  dev: string;
+}
+
+/** A host route through a gateway on one of our links in the agent's namespace (main table). */
+export interface ObservedGatewayRoute {
+  dst: string;
   via: string;
   dev: string;
 }
@@ -300,6 +328,8 @@ export interface ObservedTenant {
   neighbours: ObservedNeighbour[];
   /** IPv4 default routes. */
   routes: ObservedRoute[];
+  /** Host routes (IPv4 /32, IPv6 /128) on bridges, other than the kernel's. */
+  hostRoutes: ObservedHostRoute[];
   /** Tag of `table ip netplugin_nat`, "" when it has none, null when the table does not exist. */
   natTag: string | null;
 }
@@ -318,6 +348,8 @@ export interface ObservedHostLink {
 
 export interface ObservedHostNamespace {
   links: ObservedHostLink[];
+  /** Host routes with a gateway through links carrying the prefix (routed containers behind uplinks). */
+  routes: ObservedGatewayRoute[];
   sysctls: Record<string, string>;
   /** Tag of our nft table there, "" when it has none, null when it does not exist. */
   nftTag: string | null;

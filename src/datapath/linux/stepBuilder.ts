@@ -47,8 +47,9 @@ export class StepBuilder {
     this.push({ phase: "qdisc", action, object, tool: "tc", target: this.tenantTarget, args });
   }
 
-  sysctl(object: string, args: string[], target: StepTarget = this.tenantTarget): void {
-    this.push({ phase: "sysctl", action: "update", object, tool: "sysctl", target, args });
+  /** `phase`: "sysctl" unless the keys belong to a device made in a later phase (a bridge's). */
+  sysctl(object: string, args: string[], target: StepTarget = this.tenantTarget, phase: Phase = "sysctl"): void {
+    this.push({ phase, action: "update", object, tool: "sysctl", target, args });
   }
 
   nft(action: Action, object: string, args: string[], stdin?: string, target: StepTarget = this.tenantTarget): void {

@@ -17,6 +17,7 @@ export function network(overrides: Partial<DesiredNetwork> = {}): DesiredNetwork
     ipv6Subnet: "fd00:1::/64",
     ipv6Gateway: "FD00:1:0::FE",
     mtu: 1450,
+    routed: false,
     ...overrides,
   };
 }
@@ -72,9 +73,18 @@ export function observedTenant(tenant: TenantState): ObservedTenant {
   return {
     namespace: tenant.namespace,
     exists: true,
-    sysctls: Object.fromEntries(tenant.sysctls.map((s) => [s.key, s.value])),
+    sysctls: Object.fromEntries([...tenant.sysctls, ...tenant.bridges.flatMap((b) => b.sysctls)].map((s) => [s.key, s.value])),
     loopbackUp: true,
-    bridges: tenant.bridges.map((b) => ({ ...b, up: true, addresses: [...b.addresses] })),
+    bridges: tenant.bridges.map((b) => ({
+      name: b.name,
+      mac: b.mac,
+      mtu: b.mtu,
+      up: true,
+      mcastSnooping: b.mcastSnooping,
+      mcastQuerier: b.mcastQuerier,
+      addresses: [...b.addresses],
+      noPrefixRoute: [...b.noPrefixRoute],
+    })),
     veths,
     ifbs: tenant.endpoints.flatMap((e) => (e.egressLimit === null ? [] : [{ name: e.egressLimit.ifb, mtu: e.mtu, up: true }])),
     qdiscs: tenant.endpoints.flatMap((e) => [
@@ -130,6 +140,7 @@ export function observedTenant(tenant: TenantState): ObservedTenant {
     ]),
     neighbours: tenant.vxlans.flatMap((v) => v.neighbours.map((n) => ({ dev: v.device, ip: n.ip, mac: n.mac, permanent: true }))),
     routes: tenant.uplink === null ? [] : [{ family: 4 as const, via: tenant.uplink.gateway, dev: tenant.uplink.tenantLink }],
+    hostRoutes: tenant.bridges.flatMap((b) => b.hostRoutes.map((dst) => ({ dst, dev: b.name }))),
     natTag: tenant.natTable?.tag ?? null,
   };
 }
@@ -164,6 +175,9 @@ export function observedHost(state: HostState): ObservedHost {
     failures: [],
     host: {
       links,
+      routes: state.tenants.flatMap((t) =>
+        t.uplink === null ? [] : t.uplink.routes.map((dst) => ({ dst, via: t.uplink!.tenantGateway, dev: t.uplink!.hostLink })),
+      ),
       sysctls: Object.fromEntries(state.host.sysctls.map((s) => [s.key, s.value])),
       nftTag: state.host.nftTable?.tag ?? null,
     },
@@ -190,7 +204,7 @@ export function clusterHost(): DesiredHost {
       { mac: "02:00:00:00:03:01", ipv4: "198.18.1.31", ipv6: "", vtep: "198.18.0.13" },
     ],
   };
-  tenant.uplink = { hostLink: `${PREFIX}u00001`, tenantLink: "nuplink", hostAddr: "169.254.0.1/30", tenantAddr: "169.254.0.2/30" };
+  tenant.uplink = { hostLink: `${PREFIX}u00001`, tenantLink: "nuplink", hostAddr: "169.254.0.1/30", tenantAddr: "169.254.0.2/30", routes: [] };
   tenant.hostEndpoints = [
     { network: "blue", hostLink: `${PREFIX}h00001`, tenantLink: "nh00000001", address: "198.18.1.200/24", mac: "02:00:00:00:00:c8", mtu: 1450 },
   ];
