@@ -43,7 +43,8 @@ function endpointContainerId(containerId: string, ifname: string): string {
   return ifname === "eth0" ? containerId : `${containerId}-${ifname}`;
 }
 
-function buildResult(call: AddCall | CheckCall, reply: EndpointReply): CniResult {
+/** primary: the container's first interface, which alone gets default routes (compile.ts does the same). */
+function buildResult(call: AddCall | CheckCall, reply: EndpointReply, primary: boolean): CniResult {
   const { endpoint: ep, network: net } = reply;
   const result: CniResult = {
     interfaces: [{ name: call.ifname, mac: ep.macAddress, sandbox: call.netns }],
@@ -52,10 +53,10 @@ function buildResult(call: AddCall | CheckCall, reply: EndpointReply): CniResult
     dns: {},
   };
   result.ips.push({ address: `${ep.ipAddress}/${net.subnetLen}`, interface: 0, ...(net.gateway ? { gateway: net.gateway } : {}) });
-  if (net.gateway) result.routes.push({ dst: "0.0.0.0/0", gw: net.gateway });
+  if (net.gateway && primary) result.routes.push({ dst: "0.0.0.0/0", gw: net.gateway });
   if (ep.ipv6Address) {
     result.ips.push({ address: `${ep.ipv6Address}/${net.ipv6SubnetLen}`, interface: 0, ...(net.ipv6Gateway ? { gateway: net.ipv6Gateway } : {}) });
-    if (net.ipv6Gateway) result.routes.push({ dst: "::/0", gw: net.ipv6Gateway });
+    if (net.ipv6Gateway && primary) result.routes.push({ dst: "::/0", gw: net.ipv6Gateway });
   }
   // The tenant's DNS answers on the gateway addresses (agent/dns).
   const nameservers = [net.gateway, net.ipv6Gateway].filter((a) => a !== "");
@@ -150,7 +151,8 @@ export class CniHandler {
         log.warn({ endpoint: ep.endpointID, err: err.message }, "cannot report endpoint oper state"),
       );
       log.info({ op: "add", endpoint: ep.endpointID, container: call.containerId, ip: ep.ipAddress }, "endpoint attached");
-      return { result: formatResult(call.cniVersion, buildResult(call, reply)) };
+      const primary = !attachments.all().some((o) => o.containerId === call.containerId && o.ifname < call.ifname);
+      return { result: formatResult(call.cniVersion, buildResult(call, reply, primary)) };
     } catch (err) {
       // Undo in reverse: forget the attachment, let the datapath remove what it made, release the addresses.
       attachments.delete(call.containerId, call.ifname);

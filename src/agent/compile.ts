@@ -139,6 +139,13 @@ export function compileHost(
     localByTenant.set(ep.tenantName, list);
   }
 
+  const firstIfname = new Map<string, string>();
+  for (const a of attachments) {
+    const seen = firstIfname.get(a.containerId);
+    if (seen === undefined || a.ifname < seen) firstIfname.set(a.containerId, a.ifname);
+  }
+  const primary = (a: Attachment) => firstIfname.get(a.containerId) === a.ifname;
+
   const mode = fwdMode(view);
   const hasBgp = view.get<Bgp>(objectKey("Bgp", ctx.host)) !== undefined;
   const arpMode = view.get<{ arpMode: string }>(objectKey("global", "global"))?.arpMode === "flood" ? "flood" : "proxy";
@@ -211,8 +218,9 @@ export function compileHost(
         mac: ep.macAddress,
         ipv4: `${ep.ipAddress}/${prefixLen(net.subnet)}`,
         ipv6: ep.ipv6Address ? `${ep.ipv6Address}/${prefixLen(net.ipv6Subnet)}` : "",
-        gateway: net.gateway,
-        ipv6Gateway: net.ipv6Gateway,
+        // One default route per container: on its first interface (a second one would clash with it).
+        gateway: primary(attachment) ? net.gateway : "",
+        ipv6Gateway: primary(attachment) ? net.ipv6Gateway : "",
         mtu: ctx.mtu,
         qos: { egressBps: bps, ingressBps: bps, burstBytes: p ? p.burst * 1024 : 0 },
       });
