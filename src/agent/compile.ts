@@ -22,6 +22,7 @@ import type { HostRecord } from "../master/hosts.js";
 import type { Bgp } from "../model/index.js";
 import type { BgpConfig } from "./bgp/index.js";
 import type { PolicyInput } from "../policy/index.js";
+import { formatIpv4, parseIpv4Subnet } from "../master/alloc/index.js";
 import type { Attachment } from "./attachments.js";
 
 export interface StateView {
@@ -102,14 +103,10 @@ function prefixLen(cidr: string): string {
   return cidr.split("/")[1] ?? "32";
 }
 
-/** Contiv networks may use the range form "a.b.c.d-e.f.g.h/len": the CIDR is the first address with the length. */
+/** Contiv networks may use the range form "a.b.c.d-e.f.g.h/len": the bridge gets the whole CIDR. */
 function networkCidr(subnet: string): string {
-  const [addr, len] = subnet.split("/");
-  const first = addr!.split("-")[0]!;
-  const mask = Number(len) === 0 ? 0 : (~0 << (32 - Number(len))) >>> 0;
-  const n = first.split(".").reduce((acc, o) => (acc << 8) + Number(o), 0) >>> 0;
-  const net = (n & mask) >>> 0;
-  return `${[24, 16, 8, 0].map((s) => (net >>> s) & 255).join(".")}/${len}`;
+  const parsed = parseIpv4Subnet(subnet);
+  return `${formatIpv4(parsed.network)}/${parsed.prefixLen}`;
 }
 
 function fwdMode(view: StateView): FwdMode {

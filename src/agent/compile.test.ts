@@ -1,0 +1,99 @@
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { hostPrefix } from "../datapath/names.js";
+import { endpointKey, hostKey, networkStateKey, objectKey, tenantStateKey } from "../master/keys.js";
+import type { EndpointState } from "../master/records.js";
+import type { Attachment } from "./attachments.js";
+import { compileHost, type HostContext, type StateView } from "./compile.js";
+
+function view(entries: Record<string, unknown>): StateView {
+  const map = new Map(Object.entries(entries));
+  return {
+    get: <T>(key: string) => map.get(key) as T | undefined,
+    list: <T>(prefix: string) => [...map].filter(([k]) => k.startsWith(prefix)) as [string, T][],
+  };
+}
+
+function endpoint(id: string, host: string, ip: string, network = "net", extra: Partial<EndpointState> = {}): EndpointState {
+  return {
+    endpointID: id, tenantName: "t", networkName: network, groupName: "", containerID: id, containerName: id,
+    ipAddress: ip, ipv6Address: "", macAddress: `02:02:${ip.split(".").map((o) => Number(o).toString(16).padStart(2, "0")).join(":")}`,
+    homingHost: host, intfName: "", vtepIP: "", labels: {}, requestedIp: false, ...extra,
+  };
+}
+
+function attachment(id: string, ifname = "eth0", containerId = id): Attachment {
+  return { endpointId: id, containerId, ifname, netns: `/var/run/netns/${id}`, tenant: "t", network: "net", group: "", cniNetwork: "n" };
+}
+
+const base = {
+  [objectKey("global", "global")]: { fwdMode: "bridge", arpMode: "proxy" },
+  [objectKey("tenant", "t")]: { tenantName: "t" },
+  [tenantStateKey("t")]: { index: 3 },
+  [objectKey("network", "t:net")]: { key: "t:net", tenantName: "t", networkName: "net", encap: "vxlan", nwType: "data", subnet: "198.18.1.10-198.18.1.20/24", gateway: "198.18.1.254", ipv6Subnet: "", ipv6Gateway: "" },
+  [networkStateKey("t:net")]: { pktTag: 1, extPktTag: 42, ipv4: {} },
+  [hostKey("h1")]: { name: "h1", vtepIP: "198.18.0.11", mtu: 1450 },
+  [hostKey("h2")]: { name: "h2", vtepIP: "198.18.0.12", mtu: 1450 },
+};
+
+const ctx = (vtepIP: string): HostContext => ({ host: "h1", prefix: hostPrefix("h1"), mtu: 1450, vtepIP, vxlanPort: 4789 });
+const noPolicy = () => "";
+
+describe("compileHost", () => {
+  test("a local endpoint becomes a tenant namespace with its network, endpoint and uplink", () => {
+    const state = view({ ...base, [endpointKey("a")]: endpoint("a", "h1", "198.18.1.10") });
+    const out = compileHost(state, [attachment("a")], new Map(), ctx(""), noPolicy);
+    const [tenant] = out.desired.tenants;
+    assert.equal(tenant!.namespace, `${hostPrefix("h1")}-t-t`);
+    assert.equal(tenant!.networks[0]!.subnet, "198.18.1.0/24", "the range form becomes its CIDR");
+    assert.equal(tenant!.networks[0]!.vxlan, undefined, "no VTEP: no overlay");
+    assert.deepEqual(tenant!.endpoints.map((e) => [e.ipv4, e.gateway]), [["198.18.1.10/24", "198.18.1.254"]]);
+    assert.equal(tenant!.uplink?.tenantAddr, "169.254.0.14/30", "tenant index 3 takes the fourth /30");
+    assert.equal(out.desired.host.natOutbound, true);
+    assert.deepEqual(out.orphans, []);
+  });
+
+  test("in a cluster the network gets a VXLAN device with its peers and remote endpoints", () => {
+    const state = view({
+      ...base,
+      [endpointKey("a")]: endpoint("a", "h1", "198.18.1.10"),
+      [endpointKey("b")]: endpoint("b", "h2", "198.18.1.11"),
+    });
+    const vx = compileHost(state, [attachment("a")], new Map(), ctx("198.18.0.11"), noPolicy).desired.tenants[0]!.networks[0]!.vxlan!;
+    assert.equal(vx.vni, 42);
+    assert.deepEqual(vx.peers, ["198.18.0.12"]);
+    assert.deepEqual(vx.remotes, [{ mac: "02:02:c6:12:01:0b", ipv4: "198.18.1.11", ipv6: "", vtep: "198.18.0.12" }]);
+    assert.equal(vx.arpMode, "proxy");
+  });
+
+  test("an attachment whose endpoint netmaster no longer has is an orphan; a pending one is not", () => {
+    const pending = new Map([["p", endpoint("p", "h1", "198.18.1.12")]]);
+    const out = compileHost(view(base), [attachment("gone"), attachment("p")], pending, ctx(""), noPolicy);
+    assert.deepEqual(out.orphans.map((a) => a.endpointId), ["gone"]);
+    assert.deepEqual(out.desired.tenants[0]!.endpoints.map((e) => e.id), ["p"]);
+  });
+
+  test("only a container's first interface gets default routes", () => {
+    const state = view({
+      ...base,
+      [endpointKey("c0")]: endpoint("c0", "h1", "198.18.1.13"),
+      [endpointKey("c1")]: endpoint("c1", "h1", "198.18.1.14"),
+    });
+    const eps = compileHost(state, [attachment("c1", "eth1", "c"), attachment("c0", "eth0", "c")], new Map(), ctx(""), noPolicy).desired.tenants[0]!.endpoints;
+    assert.deepEqual(eps.map((e) => [e.ifname, e.gateway]).sort(), [["eth0", "198.18.1.254"], ["eth1", ""]]);
+  });
+
+  test("a Bgp object for the host routes its vlan networks and announces their containers", () => {
+    const state = view({
+      ...base,
+      [objectKey("network", "t:net")]: { ...(base[objectKey("network", "t:net")] as object), encap: "vlan" },
+      [objectKey("Bgp", "h1")]: { hostname: "h1", routerip: "198.18.0.11/24", as: "65001", neighbor: "198.18.0.200", "neighbor-as": "65000" },
+      [endpointKey("a")]: endpoint("a", "h1", "198.18.1.10"),
+    });
+    const out = compileHost(state, [attachment("a")], new Map(), ctx("198.18.0.11"), noPolicy);
+    const net = out.desired.tenants[0]!.networks[0]!;
+    assert.equal(net.routed, true);
+    assert.equal(net.vxlan, undefined);
+    assert.deepEqual(out.bgp?.announce, ["198.18.1.10/32"]);
+  });
+});
