@@ -134,15 +134,20 @@ export function renderScript(t: PolicyTables): string {
   );
   out.push(...judgeMap("portless_any", "meta mark", t.portlessAny, ([c]) => `${c}`));
 
+  // Hooks cost every packet, established ones included: leave out what has nothing to do.
+  if (dscpValues.length > 0) {
+    out.push(
+      "\tchain prerouting {",
+      "\t\ttype filter hook prerouting priority mangle; policy accept;",
+      "\t\tip saddr vmap @dscp4",
+      "\t\tip6 saddr vmap @dscp6",
+      "\t}",
+    );
+  }
   out.push(
-    "\tchain prerouting {",
-    "\t\ttype filter hook prerouting priority mangle; policy accept;",
-    "\t\tip saddr vmap @dscp4",
-    "\t\tip6 saddr vmap @dscp6",
-    "\t}",
     "\tchain forward {",
     "\t\ttype filter hook forward priority filter; policy accept;",
-    "\t\tiifname . oifname @cross_bridge drop",
+    ...(t.crossBridge.length > 0 ? ["\t\tiifname . oifname @cross_bridge drop"] : []),
     "\t\tjump enforce",
     "\t}",
     "\tchain input {",
