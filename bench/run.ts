@@ -1,4 +1,9 @@
 // `make bench`: every benchmark, each with its baseline measured in the same run.
 import { benchControlPlane } from "./control-plane.js";
+import { benchCniLatency } from "./cni-latency.js";
+import { benchDatapath } from "./datapath.js";
 
 await benchControlPlane();
+await benchCniLatency();
+await benchDatapath();
+await (await import("./cluster.js")).benchCluster();

@@ -1,0 +1,243 @@
+// Container to container on two different hosts: our VXLAN overlay (a
+// two-host Cluster, containers added through CNI, a policy on the server's
+// group) against two plain namespaces joined by a plain VXLAN device over the
+// same kind of underlay, built by hand in the same shape: an underlay bridge
+// namespace; per host a namespace with eth0 on the underlay, whose VXLAN device
+// (same VNI, static FDB towards the other host) is moved onto a bridge in a
+// "tenant" namespace, with a veth into a "container" namespace. MTUs as ours
+// (underlay 1500, overlay 1450). Optionally also the plain shape with
+// br_netfilter and a one-rule stateful nft table (conntrack), to split our cost.
+//
+// Measured interleaved (rep by rep, setup by setup, every other rep backwards),
+// median per setup, printed as ratios to the plain VXLAN pair of the same run.
+// The agents are stopped (SIGTERM leaves the kernel as it is) once everything
+// is applied, so their periodic resync does not land in our runs only.
+
+import { Cluster } from "../src/cluster/index.js";
+import { hostPrefix, NFT_TABLE, tenantNamespace } from "../src/datapath/names.js";
+import { Background, printTable, run, Teardown, timedSpawn } from "./lab.js";
+import { fmt, median } from "./stats.js";
+
+const IPERF_PORT = 5201;
+const VNI = 42;
+
+export interface ThroughputOptions {
+  prefix: string;
+  seconds: number;
+  reps: number;
+  /** CPU every sender and receiver is pinned to ("" = not pinned). */
+  cpu: string;
+  breakdown: boolean;
+  verbose: boolean;
+}
+
+interface Setup {
+  label: string;
+  /** layer: a step of the breakdown between plain and ours. */
+  kind: "plain" | "layer" | "ours";
+  client: string;
+  server: string;
+  serverIp: string;
+  tcp: number[];
+  udp: number[];
+}
+
+const ns = (name: string) => ["ip", "netns", "exec", name];
+
+async function iperf(s: Setup, udp: boolean, o: ThroughputOptions): Promise<number> {
+  const argv = [...ns(s.client), "iperf3", "-c", s.serverIp, "-p", String(IPERF_PORT), "-t", String(o.seconds), "-J"];
+  if (udp) argv.push("-u", "-l", "64", "-b", "0");
+  if (o.cpu !== "") argv.push("-A", `${o.cpu},${o.cpu}`);
+  for (let attempt = 1; ; attempt++) {
+    const r = await timedSpawn(argv, { timeoutMs: (o.seconds + 30) * 1000 });
+    try {
+      if (r.code !== 0) throw new Error(`exit ${r.code}: ${r.stdout.slice(0, 300)} ${r.stderr.slice(0, 300)}`);
+      const end = (JSON.parse(r.stdout) as { end: Record<string, { bits_per_second: number; packets?: number; lost_packets?: number; seconds: number }> }).end;
+      if (!udp) return end.sum_received!.bits_per_second / 1e9;
+      const got = end.sum_received ?? end.sum!;
+      return (got.packets! - got.lost_packets!) / got.seconds / 1000;
+    } catch (err) {
+      // iperf3's server now and then refuses a run right after the previous one ("busy"): retry once.
+      if (attempt >= 2) throw new Error(`iperf3 ${udp ? "udp" : "tcp"} on ${s.label}: ${(err as Error).message}`);
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+}
+
+/**
+ * The plain shape by hand, all in 198.19.0.0/16 (inside 198.18.0.0/15). `conntrack`: br_netfilter on in the
+ * tenant namespaces and a stateful nft forward chain there (established accepted, new accepted), as a stand-in
+ * for the hooks our policy table needs, without our rules.
+ */
+async function plainPair(prefix: string, label: string, conntrack: "none" | "tenant" | "tenant+host", teardown: Teardown): Promise<Setup> {
+  const name = (s: string) => `${prefix}-${s}`;
+  const made = async (n: string) => {
+    await run(["ip", "netns", "add", n]);
+    teardown.add(`delete ${n}`, () => timedSpawn(["ip", "netns", "del", n]));
+    await run(["ip", "-n", n, "link", "set", "lo", "up"]);
+  };
+  const ul = name("ul");
+  await made(ul);
+  await run(["ip", "-n", ul, "link", "add", "ul0", "mtu", "1500", "type", "bridge"]);
+  await run(["ip", "-n", ul, "link", "set", "ul0", "up"]);
+  const vtep = (i: number) => `198.19.0.${10 + i}`;
+  const mac = (i: number) => `02:00:c6:13:64:0${i}`;
+  for (const i of [1, 2]) {
+    const host = name(`h${i}`);
+    const tenant = name(`t${i}`);
+    const container = name(`c${i}`);
+    for (const n of [host, tenant, container]) await made(n);
+    await run(["ip", "-n", ul, "link", "add", `h${i}`, "mtu", "1500", "type", "veth", "peer", "name", "eth0", "mtu", "1500", "netns", host]);
+    await run(["ip", "-n", ul, "link", "set", `h${i}`, "master", "ul0", "up"]);
+    await run(["ip", "-n", host, "addr", "add", `${vtep(i)}/24`, "dev", "eth0"]);
+    await run(["ip", "-n", host, "link", "set", "eth0", "up"]);
+    // Like ours: the VXLAN device is made in the host's namespace (its socket stays on the underlay), then moved.
+    await run(["ip", "-n", host, "link", "add", "vx0", "mtu", "1450", "type", "vxlan", "id", String(VNI), "local", vtep(i), "dstport", "4789", "nolearning", "ttl", "64", "udpcsum"]);
+    await run(["ip", "-n", host, "link", "set", "vx0", "netns", tenant]);
+    await run(["ip", "-n", tenant, "link", "add", "br0", "mtu", "1450", "type", "bridge"]);
+    await run(["ip", "-n", tenant, "link", "set", "br0", "up"]);
+    await run(["ip", "-n", tenant, "link", "set", "vx0", "master", "br0", "up"]);
+    await run(["bridge", "-n", tenant, "link", "set", "dev", "vx0", "learning", "off"]);
+    const other = i === 1 ? 2 : 1;
+    await run(["bridge", "-n", tenant, "fdb", "append", "00:00:00:00:00:00", "dev", "vx0", "dst", vtep(other)]);
+    await run(["bridge", "-n", tenant, "fdb", "add", mac(other), "dev", "vx0", "dst", vtep(other), "self", "permanent"]);
+    await run(["ip", "-n", tenant, "link", "add", "e0", "mtu", "1450", "type", "veth", "peer", "name", "eth0", "mtu", "1450", "netns", container]);
+    await run(["ip", "-n", tenant, "link", "set", "e0", "master", "br0", "up"]);
+    await run(["ip", "-n", container, "link", "set", "eth0", "address", mac(i)]);
+    await run(["ip", "-n", container, "addr", "add", `198.19.100.${i}/24`, "dev", "eth0"]);
+    await run(["ip", "-n", container, "link", "set", "eth0", "up"]);
+    // br_netfilter: off in the plain shape (a missing key means the module is not loaded: off anyway).
+    const on = conntrack === "none" ? 0 : 1;
+    await timedSpawn([...ns(tenant), "sysctl", "-q", "-w", `net.bridge.bridge-nf-call-iptables=${on}`, `net.bridge.bridge-nf-call-ip6tables=${on}`]);
+    if (conntrack !== "none") await run([...ns(tenant), "nft", "-f", "-"], statefulTable("forward"));
+    // Ours has a NAT table in the host's namespace (outbound traffic of the tenants): conntrack sees the underlay's UDP there.
+    if (conntrack === "tenant+host") await run([...ns(host), "nft", "-f", "-"], statefulTable("input") + statefulTable("output").replace("table inet bench", "table inet bench2"));
+  }
+  const c1 = name("c1");
+  const ping = await timedSpawn([...ns(c1), "ping", "-c", "3", "-i", "0.2", "-W", "2", "-q", "198.19.100.2"]);
+  if (ping.code !== 0) throw new Error(`${label}: the two containers do not reach each other: ${ping.stdout}`);
+  return { label, kind: conntrack === "none" ? "plain" : "layer", client: c1, server: name("c2"), serverIp: "198.19.100.2", tcp: [], udp: [] };
+}
+
+/** A stateful nft chain on one hook that accepts everything: conntrack on, no rules of ours. */
+function statefulTable(hook: "forward" | "input" | "output"): string {
+  return `table inet bench {\n  chain ${hook} {\n    type filter hook ${hook} priority filter; policy accept;\n    ct state established,related accept\n    ct state new accept\n  }\n}\n`;
+}
+
+async function apiOk(cluster: Cluster, method: string, path: string, body?: unknown): Promise<void> {
+  const r = await cluster.api(method, path, body);
+  if (r.status !== 200) throw new Error(`${method} ${path} -> ${r.status}: ${r.text}`);
+}
+
+type Strip = "none" | "policy" | "all";
+
+/**
+ * Ours: a two-host cluster; per tenant a client container on h1 and a server on h2, whose group has a policy
+ * (other tcp/udp denied, the iperf3 port allowed). With the agents stopped, the breakdown tenants lose tables
+ * their agents made in their tenant namespaces: the policy table, or every table (policy and the uplink's NAT).
+ */
+async function ourPairs(prefix: string, strips: Strip[], teardown: Teardown, details: string[]): Promise<Setup[]> {
+  const started = performance.now();
+  const cluster = await Cluster.up({ hosts: 2, prefix, logLevel: "warn" });
+  teardown.add("tear the two-host cluster down", () => cluster.down());
+  details.push(`two-host cluster up in ${fmt((performance.now() - started) / 1000)} s`);
+  const pairs: { strip: Strip; tenant: string; client: { namespace: string; ip: string }; server: { namespace: string; ip: string } }[] = [];
+  for (const strip of strips) {
+    const t = `t${strip}`;
+    await apiOk(cluster, "POST", `/api/v1/tenants/${t}/`, { tenantName: t });
+    await apiOk(cluster, "POST", `/api/v1/networks/${t}:net/`, { tenantName: t, networkName: "net", encap: "vxlan", subnet: "198.18.100.0/24", gateway: "198.18.100.254" });
+    await apiOk(cluster, "POST", `/api/v1/policys/${t}:iperf/`, { tenantName: t, policyName: "iperf" });
+    const rules = [
+      { ruleId: "1", protocol: "tcp", action: "deny", priority: 1 },
+      { ruleId: "2", protocol: "udp", action: "deny", priority: 1 },
+      { ruleId: "3", protocol: "tcp", port: IPERF_PORT, action: "allow", priority: 100 },
+      { ruleId: "4", protocol: "udp", port: IPERF_PORT, action: "allow", priority: 100 },
+    ];
+    for (const r of rules) await apiOk(cluster, "POST", `/api/v1/rules/${t}:iperf:${r.ruleId}/`, { tenantName: t, policyName: "iperf", direction: "in", ...r });
+    await apiOk(cluster, "POST", `/api/v1/endpointGroups/${t}:srv/`, { tenantName: t, groupName: "srv", networkName: "net", policies: ["iperf"] });
+    const add = async (host: number, name: string, config: Record<string, unknown>) => {
+      const c = await cluster.addContainer(host, name, config);
+      if (c.result.code !== 0) throw new Error(`ADD ${name}: ${JSON.stringify(c.result.out)}`);
+      const ips = (c.result.out as { ips: { address: string }[] }).ips;
+      return { namespace: c.namespace, ip: ips.find((i) => !i.address.includes(":"))!.address.split("/")[0]! };
+    };
+    const client = await add(1, `cli${strip}`, { tenant: t, network: "net" });
+    const server = await add(2, `srv${strip}`, { tenant: t, network: "net", group: "srv" });
+    pairs.push({ strip, tenant: t, client, server });
+  }
+  for (const p of pairs) {
+    const deadline = Date.now() + 20_000;
+    while ((await timedSpawn([...ns(p.client.namespace), "ping", "-c", "1", "-W", "1", "-q", p.server.ip])).code !== 0) {
+      if (Date.now() > deadline) throw new Error(`tenant ${p.tenant}: our client container never reached the server on the other host`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  await Promise.all(cluster.hosts.map((h) => h.agent?.stop()));
+  const labels: Record<Strip, string> = {
+    none: "netplugin overlay (policy on server)",
+    policy: "  ours without the policy table",
+    all: "  ours without any tenant-ns table",
+  };
+  for (const p of pairs) {
+    const left: string[] = [];
+    for (const h of cluster.hosts) {
+      const tenantNs = tenantNamespace(hostPrefix(h.name), p.tenant);
+      if (p.strip !== "none") await run([...ns(tenantNs), "nft", ...(p.strip === "all" ? ["flush", "ruleset"] : ["delete", "table", "inet", NFT_TABLE])]);
+      const tables = (await run([...ns(tenantNs), "nft", "list", "tables"])).trim().split("\n").filter(Boolean).map((t) => t.replace(/^table /, ""));
+      left.push(`h${h.index} [${tables.join(", ")}]`);
+    }
+    details.push(`${labels[p.strip].trim()}: nft tables in the tenant namespaces: ${left.join(" ")}`);
+  }
+  return pairs.map((p) => ({ label: labels[p.strip], kind: p.strip === "none" ? "ours" : "layer", client: p.client.namespace, server: p.server.namespace, serverIp: p.server.ip, tcp: [], udp: [] }));
+}
+
+export async function benchThroughput(o: ThroughputOptions, teardown: Teardown): Promise<void> {
+  const details: string[] = [];
+  const setups: Setup[] = [];
+  // Ours first: its agents load br_netfilter, which the conntrack variant of the plain shape needs.
+  const ourSetups = await ourPairs(`${o.prefix}k`, o.breakdown ? ["none", "policy", "all"] : ["none"], teardown, details);
+  const ours = ourSetups[0]!;
+  setups.push(await plainPair(`${o.prefix}p`, "plain VXLAN (no netfilter)", "none", teardown));
+  if (o.breakdown) {
+    setups.push(await plainPair(`${o.prefix}q`, "  + br_netfilter, conntrack in tenant ns", "tenant", teardown));
+    setups.push(await plainPair(`${o.prefix}r`, "  + conntrack in host ns (underlay)", "tenant+host", teardown));
+  }
+  setups.push(...ourSetups);
+
+  const servers = new Background();
+  teardown.add("stop iperf3 servers", () => servers.stopAll());
+  for (const s of setups) await servers.start([...ns(s.server), "iperf3", "-s", "--forceflush", "-p", String(IPERF_PORT)], "Server listening");
+  for (const metric of ["tcp", "udp"] as const) {
+    for (let rep = 0; rep < o.reps; rep++) {
+      for (const s of rep % 2 === 0 ? setups : [...setups].reverse()) {
+        const v = await iperf(s, metric === "udp", o);
+        s[metric].push(v);
+        if (o.verbose) console.log(`  ${metric} rep ${rep + 1} ${s.label}: ${fmt(v, 2)}`);
+      }
+    }
+  }
+  await servers.stopAll();
+
+  const plain = setups.find((s) => s.kind === "plain")!;
+  const base = { tcp: median(plain.tcp), udp: median(plain.udp) };
+  console.log(`\ncluster throughput: container to container on two hosts over VXLAN, median of ${o.reps} runs per setup, setups interleaved`);
+  console.log(`TCP: iperf3 ${o.seconds} s, one stream; UDP: iperf3 -u -l 64 -b 0 ${o.seconds} s, thousand 64-byte packets received per second`);
+  console.log(o.cpu === "" ? "senders and receivers not pinned" : `sender, receiver and the path between them all on CPU ${o.cpu} (rate = inverse of the path's CPU cost)`);
+  console.log("x plain = value / plain VXLAN pair of the same run (target: >= 0.95); our agents stopped after setup\n");
+  printTable(
+    ["setup", "TCP Gbit/s", "x plain", "UDP kpps", "x plain", "TCP runs", "UDP runs"],
+    setups.map((s) => [
+      s.label,
+      fmt(median(s.tcp), 2),
+      fmt(median(s.tcp) / base.tcp, 3),
+      fmt(median(s.udp), 0),
+      fmt(median(s.udp) / base.udp, 3),
+      s.tcp.map((v) => fmt(v, 2)).join(" "),
+      s.udp.map((v) => fmt(v, 0)).join(" "),
+    ]),
+  );
+  const ratio = { tcp: median(ours.tcp) / base.tcp, udp: median(ours.udp) / base.udp };
+  const verdict = (r: number) => (r >= 0.95 ? "within 5%" : `${fmt((1 - r) * 100, 1)}% below`);
+  console.log(`\nours vs plain VXLAN: TCP ${verdict(ratio.tcp)}, 64-byte UDP ${verdict(ratio.udp)}`);
+  for (const d of details) console.log(d);
+}

@@ -1,0 +1,177 @@
+// Plumbing shared by the kernel benchmarks (CNI latency, datapath): a teardown
+// stack that also runs on SIGINT/SIGTERM, so every namespace and process a run
+// made goes away even when it is interrupted; timed child processes; background
+// processes stopped by PID; and the env-var knobs that make a quick run possible.
+
+import { spawn, type ChildProcess } from "node:child_process";
+import { realpathSync } from "node:fs";
+import { pathToFileURL } from "node:url";
+
+type Step = { what: string; fn: () => unknown };
+
+/** Undo steps run last-in first-out; `run()` is idempotent and never throws (failures go to stderr). */
+export class Teardown {
+  private steps: Step[] = [];
+  private running: Promise<void> | undefined;
+
+  add(what: string, fn: () => unknown): void {
+    this.steps.push({ what, fn });
+  }
+
+  run(): Promise<void> {
+    this.running ??= (async () => {
+      while (this.steps.length > 0) {
+        const step = this.steps.pop()!;
+        try {
+          await step.fn();
+        } catch (err) {
+          process.stderr.write(`bench teardown: ${step.what}: ${(err as Error).message}\n`);
+        }
+      }
+    })();
+    return this.running;
+  }
+
+  /** Also runs on SIGINT/SIGTERM (then exits 130); the returned function unhooks the signals. */
+  onSignals(): () => void {
+    const handler = (signal: NodeJS.Signals) => {
+      process.stderr.write(`bench: ${signal}, cleaning up\n`);
+      void this.run().finally(() => process.exit(130));
+    };
+    process.on("SIGINT", handler);
+    process.on("SIGTERM", handler);
+    return () => {
+      process.off("SIGINT", handler);
+      process.off("SIGTERM", handler);
+    };
+  }
+}
+
+export interface Timed {
+  ms: number;
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Spawns argv (no shell), feeds stdin, and measures from spawn to exit. */
+export function timedSpawn(argv: string[], options: { env?: NodeJS.ProcessEnv; stdin?: string; timeoutMs?: number } = {}): Promise<Timed> {
+  return new Promise((resolve) => {
+    const start = performance.now();
+    const child = spawn(argv[0]!, argv.slice(1), { env: options.env ?? process.env, stdio: ["pipe", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill("SIGKILL"), options.timeoutMs ?? 120_000);
+    child.once("error", (err) => {
+      clearTimeout(timer);
+      resolve({ ms: performance.now() - start, code: 127, stdout, stderr: stderr + err.message });
+    });
+    child.once("close", (code, signal) => {
+      clearTimeout(timer);
+      resolve({ ms: performance.now() - start, code: code ?? (signal ? 128 : 1), stdout, stderr });
+    });
+    child.stdin.on("error", () => undefined); // a program that exits without reading stdin
+    child.stdin.end(options.stdin ?? "");
+  });
+}
+
+/** Like timedSpawn, but a non-zero exit is an error naming the command. */
+export async function run(argv: string[], stdin?: string): Promise<string> {
+  const r = await timedSpawn(argv, stdin === undefined ? {} : { stdin });
+  if (r.code !== 0) throw new Error(`${argv.join(" ")} exited ${r.code}: ${r.stderr.trim() || r.stdout.trim()}`);
+  return r.stdout;
+}
+
+/** Long-running helpers (traffic servers) started by the benchmark and stopped by their PID. */
+export class Background {
+  private children: ChildProcess[] = [];
+
+  /** Starts argv; resolves once its stdout or stderr contains `ready` (or at once without it). */
+  start(argv: string[], ready?: string, timeoutMs = 10_000): Promise<ChildProcess> {
+    const child = spawn(argv[0]!, argv.slice(1), { stdio: ["ignore", "pipe", "pipe"] });
+    this.children.push(child);
+    if (ready === undefined) return Promise.resolve(child);
+    return new Promise((resolve, reject) => {
+      let seen = "";
+      const timer = setTimeout(() => reject(new Error(`${argv.join(" ")} not ready in ${timeoutMs} ms: ${seen}`)), timeoutMs);
+      const look = (d: Buffer) => {
+        seen += d.toString();
+        if (seen.includes(ready)) {
+          clearTimeout(timer);
+          child.stdout!.off("data", look);
+          child.stderr!.off("data", look);
+          child.stdout!.resume();
+          child.stderr!.resume();
+          resolve(child);
+        }
+      };
+      child.stdout!.on("data", look);
+      child.stderr!.on("data", look);
+      child.once("exit", (code) => {
+        clearTimeout(timer);
+        reject(new Error(`${argv.join(" ")} exited ${code}: ${seen}`));
+      });
+    });
+  }
+
+  async stopAll(): Promise<void> {
+    await Promise.all(
+      this.children.map(async (child) => {
+        if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
+        const exited = new Promise((r) => child.once("exit", r));
+        process.kill(child.pid, "SIGKILL");
+        await exited;
+      }),
+    );
+    this.children = [];
+  }
+}
+
+export function envNumber(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n < 0) throw new Error(`${name}="${raw}": expected a non-negative number`);
+  return n;
+}
+
+export function envNumbers(name: string, fallback: number[]): number[] {
+  const raw = process.env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const list = raw.split(",").map((s) => Number(s.trim()));
+  if (list.some((n) => !Number.isInteger(n) || n < 0)) throw new Error(`${name}="${raw}": expected comma-separated non-negative integers`);
+  return list;
+}
+
+/** Why a kernel benchmark cannot run here, or undefined when it can. */
+export async function missingPrerequisite(commands: string[]): Promise<string | undefined> {
+  if (process.getuid?.() !== 0) return "needs root (network namespaces)";
+  for (const c of commands) {
+    const r = await timedSpawn(["sh", "-c", `command -v ${c}`]);
+    if (r.code !== 0) return `needs ${c}`;
+  }
+  return undefined;
+}
+
+/** True when the module at `moduleUrl` is the program node was started with. */
+export function isMain(moduleUrl: string): boolean {
+  const entry = process.argv[1];
+  if (!entry) return false;
+  try {
+    return pathToFileURL(realpathSync(entry)).href === moduleUrl;
+  } catch {
+    return false;
+  }
+}
+
+/** Prints rows under a header; the first `leftColumns` columns are left-aligned, the rest right-aligned. */
+export function printTable(header: string[], rows: string[][], leftColumns = 1): void {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const line = (cells: string[]) =>
+    cells.map((c, i) => (i < leftColumns ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ").trimEnd();
+  console.log(line(header));
+  console.log(widths.map((w) => "-".repeat(w)).join("  "));
+  for (const r of rows) console.log(line(r));
+}
