@@ -1,6 +1,7 @@
 // netplugin, the host agent: registers its host, follows netmaster's state,
 // keeps the host's datapath and DNS converged to it, and serves the CNI
-// executable on a unix socket. Wiring only; each part lives in its own module.
+// executable on a unix socket and Docker's network and IPAM driver on a plugin
+// socket. Wiring only; each part lives in its own module.
 
 import { readFileSync } from "node:fs";
 import type { Server } from "node:http";
@@ -24,6 +25,8 @@ import { Reconciler } from "./reconciler.js";
 import { detectMtu } from "./mtu.js";
 import { InfraEndpoints } from "./infra.js";
 import { BgpSpeaker, type BgpConfig } from "./bgp/index.js";
+import { DockerPlugin } from "./docker/index.js";
+import { EndpointPlumber } from "./endpoints.js";
 import { join } from "node:path";
 
 export interface AgentOptions {
@@ -34,6 +37,19 @@ export interface AgentOptions {
   stateDir: string;
   /** Undefined: detected from the VTEP interface (detectMtu). */
   mtu: number | undefined;
+  /** The Docker network and IPAM driver; undefined: none. */
+  docker?: {
+    /** Plugin socket, e.g. /run/docker/plugins/netplugin.sock (the driver is named after it). */
+    socketPath: string;
+    /** dockerd's network namespace, as a path. */
+    netns: string;
+    /** dockerd's Engine API socket. */
+    apiSocket: string;
+    /** Where netmaster picks a pool when Docker asks for any. */
+    poolRange: string;
+    /** Make netmaster's networks and groups Docker networks. */
+    sync: boolean;
+  };
   log: Logger;
 }
 
@@ -63,6 +79,7 @@ export class Agent {
     private readonly dns: DnsSupervisor,
     private readonly server: Server,
     private readonly counters: CounterCollector,
+    private readonly docker: DockerPlugin | undefined,
   ) {}
 
   static async start(o: AgentOptions): Promise<Agent> {
@@ -99,6 +116,15 @@ export class Agent {
       bgpConfigured = config !== undefined;
     };
     const policies = new Map<string, CompiledPolicy>();
+    // Set once the reconciler exists: Docker's endpoints are adjusted before each datapath run (docker/desired.ts),
+    // and no run may happen before the driver has loaded its state.
+    let docker: DockerPlugin | undefined;
+    let dockerLoaded!: () => void;
+    const dockerReady = new Promise<void>((resolve) => (dockerLoaded = resolve));
+    const datapathRun = async (desired: Parameters<LinuxDatapath["reconcile"]>[0]) => {
+      const report = await datapath.reconcile(desired);
+      return { errors: report.errors.map((e) => ({ namespace: e.namespace, objects: e.objects, message: e.message })) };
+    };
     const reconciler = new Reconciler({
       view: mirror,
       attachments,
@@ -106,8 +132,8 @@ export class Agent {
       ctx: { host: o.host, prefix, mtu, vtepIP: o.vtepIP, vxlanPort: 4789 },
       datapath: {
         reconcile: async (desired) => {
-          const report = await datapath.reconcile(desired);
-          return { errors: report.errors.map((e) => ({ namespace: e.namespace, objects: e.objects, message: e.message })) };
+          await dockerReady;
+          return docker ? docker.reconcile(desired, datapathRun) : datapathRun(desired);
         },
       },
       dns: { apply: applyDns },
@@ -168,8 +194,32 @@ export class Agent {
       c.json({ host: o.host, prefix, synced: mirror.synced, revision: mirror.currentRevision, attachments: attachments.all(), desired: reconciler.lastCompiled?.desired }),
     );
     const server = await listenOnSocket(app, o.socketPath);
+    if (o.docker) {
+      docker = await DockerPlugin.start({
+        host: o.host,
+        prefix,
+        socketPath: o.docker.socketPath,
+        dockerNetns: o.docker.netns,
+        engineSocket: o.docker.apiSocket,
+        defaultPoolRange: o.docker.poolRange,
+        sync: o.docker.sync,
+        stateDir: o.stateDir,
+        master,
+        view: mirror,
+        synced: () => mirror.waitSynced(),
+        onStateChange: (listener) => mirror.onChange(listener),
+        attachments,
+        plumber: new EndpointPlumber({ attachments, pending, reconciler, log }),
+        reconciler,
+        executor,
+        log,
+      })
+        .catch((err: Error) => (log.error({ err: err.message }, "cannot start the docker driver"), undefined))
+        .finally(dockerLoaded);
+    }
+    dockerLoaded();
 
-    const agent = new Agent(o, mirror, reconciler, dns, server, counters);
+    const agent = new Agent(o, mirror, reconciler, dns, server, counters, docker);
     void agent.register(master, mtu);
     void mirror.waitSynced().then(() => {
       log.info({ revision: mirror.currentRevision }, "following netmaster's state");
@@ -200,6 +250,7 @@ export class Agent {
     this.counters.stop();
     this.mirror.stop();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    await this.docker?.stop();
     await this.dns.stopAll();
   }
 }

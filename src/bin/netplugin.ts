@@ -6,6 +6,13 @@ import { hostname } from "node:os";
 import { Command, CommanderError, Option } from "commander";
 import { join } from "node:path";
 import { Agent } from "../agent/agent.js";
+import {
+  DEFAULT_DOCKER_API_SOCKET,
+  DEFAULT_DOCKER_NETNS,
+  DEFAULT_DOCKER_PLUGIN_SOCKET,
+  DEFAULT_DOCKER_POOL_RANGE,
+  removeStalePluginSocket,
+} from "../agent/docker/index.js";
 import { BgpSpeaker } from "../agent/bgp/index.js";
 import { DEFAULT_SOCKET } from "../cni/wire.js";
 import { hostPrefix } from "../datapath/names.js";
@@ -23,6 +30,12 @@ interface Flags {
   socket: string;
   stateDir: string;
   mtu: number | undefined;
+  /** "" = no Docker driver. */
+  dockerPluginSocket: string;
+  dockerNetns: string;
+  dockerApiSocket: string;
+  dockerPoolRange: string;
+  dockerSync: boolean;
   cleanup: boolean;
   logLevel: string;
   useJsonLog: boolean;
@@ -40,6 +53,11 @@ function parseFlags(argv: string[]): Flags {
     .addOption(new Option("--socket <path>", "local API socket for the CNI executable").default(DEFAULT_SOCKET))
     .addOption(new Option("--state-dir <path>", "where the agent keeps its endpoint attachments (default /var/lib/netplugin/agent-<host>)"))
     .addOption(new Option("--mtu <bytes>", "MTU of bridges and container interfaces (default: the VTEP interface's minus 50, or 1500)").argParser(Number))
+    .addOption(new Option("--docker-plugin-socket <path>", 'Docker network and IPAM driver socket, named after its base name ("" = none)').default(DEFAULT_DOCKER_PLUGIN_SOCKET))
+    .addOption(new Option("--docker-netns <path>", "dockerd's network namespace").default(DEFAULT_DOCKER_NETNS))
+    .addOption(new Option("--docker-api-socket <path>", "dockerd's Engine API socket (network names; netctl's networks made in Docker)").default(DEFAULT_DOCKER_API_SOCKET))
+    .addOption(new Option("--docker-pool-range <cidr>", "where pools come from when Docker asks for any (no --subnet); /24 each").default(DEFAULT_DOCKER_POOL_RANGE))
+    .addOption(new Option("--no-docker-sync", "do not make netmaster's networks and groups Docker networks"))
     .addOption(new Option("--cleanup", "remove every kernel object and record this host's agent made, then exit").default(false))
     .addOption(new Option("--mode <mode>").hideHelp())
     .addOption(new Option("--netmode <mode>").hideHelp())
@@ -61,6 +79,12 @@ function parseFlags(argv: string[]): Flags {
   if (vtepIp && !IPV4.test(vtepIp)) throw new Error(`Invalid --vtep-ip "${vtepIp}": expected an IPv4 address`);
   if (o.mtu !== undefined && (!Number.isInteger(o.mtu) || o.mtu < 576 || o.mtu > 65535)) throw new Error(`Invalid --mtu "${o.mtu}": expected 576..65535`);
   if (!String(o.socket).startsWith("/") || String(o.socket).length > 107) throw new Error(`Invalid --socket "${o.socket}": an absolute path of at most 107 bytes`);
+  const dockerSocket = String(o.dockerPluginSocket);
+  if (dockerSocket !== "" && (!dockerSocket.startsWith("/") || !dockerSocket.endsWith(".sock") || dockerSocket.length > 107)) {
+    throw new Error(`Invalid --docker-plugin-socket "${dockerSocket}": an absolute path ending in .sock, at most 107 bytes, or ""`);
+  }
+  if (!String(o.dockerNetns).startsWith("/")) throw new Error(`Invalid --docker-netns "${o.dockerNetns}": an absolute path`);
+  if (!/^\d+\.\d+\.\d+\.\d+\/([89]|1\d|2[0-4])$/.test(String(o.dockerPoolRange))) throw new Error(`Invalid --docker-pool-range "${o.dockerPoolRange}": an IPv4 block of /8 to /24`);
   return {
     netmaster,
     host,
@@ -68,6 +92,11 @@ function parseFlags(argv: string[]): Flags {
     socket: o.socket,
     stateDir: o.stateDir ?? `/var/lib/netplugin/agent-${host}`,
     mtu: o.mtu,
+    dockerPluginSocket: dockerSocket,
+    dockerNetns: o.dockerNetns,
+    dockerApiSocket: o.dockerApiSocket,
+    dockerPoolRange: o.dockerPoolRange,
+    dockerSync: o.dockerSync,
     cleanup: o.cleanup,
     logLevel: o.logLevel,
     useJsonLog: o.useJsonLog,
@@ -94,6 +123,7 @@ async function main(): Promise<void> {
     const removed = await new LinuxDatapath(executor, { logger: log }).cleanup(hostPrefix(flags.host));
     rmSync(flags.stateDir, { recursive: true, force: true });
     rmSync(flags.socket, { force: true });
+    if (flags.dockerPluginSocket) await removeStalePluginSocket(flags.dockerPluginSocket);
     log.info({ host: flags.host, removed: removed.length }, "cleaned up");
     return;
   }
@@ -105,6 +135,9 @@ async function main(): Promise<void> {
     socketPath: flags.socket,
     stateDir: flags.stateDir,
     mtu: flags.mtu,
+    ...(flags.dockerPluginSocket
+      ? { docker: { socketPath: flags.dockerPluginSocket, netns: flags.dockerNetns, apiSocket: flags.dockerApiSocket, poolRange: flags.dockerPoolRange, sync: flags.dockerSync } }
+      : {}),
     log,
   });
   let stopping = false;

@@ -153,7 +153,9 @@ export class Cluster {
   async startAgent(host: ClusterHost): Promise<void> {
     host.agent = NsProcess.start(
       host.namespace,
-      [process.execPath, BIN("netplugin"), "--netmaster", this.netmasterUrl, "--host", host.name, "--vtep-ip", host.address, "--socket", host.socket, "--state-dir", host.stateDir, "--log-level", this.options.logLevel ?? "info"],
+      [process.execPath, BIN("netplugin"), "--netmaster", this.netmasterUrl, "--host", host.name, "--vtep-ip", host.address, "--socket", host.socket, "--state-dir", host.stateDir, "--log-level", this.options.logLevel ?? "info",
+        // Simulated hosts share the machine's /run/docker/plugins: none of them serves Docker unless a test asks.
+        "--docker-plugin-socket", ""],
       this.log(`h${host.index}`),
     );
     await waitFor(async () => {

@@ -102,6 +102,20 @@ export function createApp(master: Netmaster, log: Logger): Hono {
   app.put("/api/v1/agent/endpoints/:id/oper", async (c) =>
     c.json(await master.reportEndpointOper(c.req.param("id")!, await readJson(c))),
   );
+  // Agent-facing: Docker's IPAM pools and addresses, networks and endpoints (docker.ts).
+  app.post("/api/v1/agent/docker/pools", async (c) => c.json(await master.dockerRequestPool(await readJson(c))));
+  app.delete("/api/v1/agent/docker/pools/:id", async (c) => {
+    await master.dockerReleasePool(c.req.param("id")!);
+    return c.json({});
+  });
+  app.post("/api/v1/agent/docker/pools/:id/addresses", async (c) => c.json(await master.dockerRequestAddress(c.req.param("id")!, await readJson(c))));
+  app.post("/api/v1/agent/docker/pools/:id/release", async (c) => {
+    await master.dockerReleaseAddress(c.req.param("id")!, await readJson(c));
+    return c.json({});
+  });
+  app.post("/api/v1/agent/docker/networks", async (c) => c.json(await master.dockerCreateNetwork(await readJson(c))));
+  app.post("/api/v1/agent/docker/endpoints", async (c) => c.json(await master.dockerCreateEndpoint(await readJson(c))));
+  app.delete("/api/v1/agent/docker/endpoints/:id", async (c) => c.json(await master.dockerDeleteEndpoint(c.req.param("id")!)));
   app.put("/api/v1/agent/hosts/:name/bgp", async (c) => {
     master.reportBgp(c.req.param("name")!, await readJson(c));
     return c.json({});

@@ -9,6 +9,7 @@ import { LeaderElection } from "../store/index.js";
 import type { Store } from "../store/types.js";
 import { StateCache } from "./cache.js";
 import { createEndpoint, deleteEndpoint, EndpointRequest, type EndpointReply } from "./endpoints.js";
+import * as docker from "./docker.js";
 import { inspectEndpoint, inspectObject } from "./inspect.js";
 import { LEADER_KEY, objectKey, objectPrefix } from "./keys.js";
 import { controllerFor, defaultGlobal, GLOBAL_KEY, type MasterSettings } from "./objects/index.js";
@@ -235,6 +236,40 @@ export class Netmaster {
 
   deleteEndpoint(id: string): Promise<EndpointState> {
     return this.mutate((tx) => deleteEndpoint(tx, id));
+  }
+
+  // Docker's IPAM and network driver, served by the agents (docker.ts).
+  dockerRequestPool(body: unknown): Promise<docker.DockerPoolReply> {
+    const req = parseBody(docker.DockerPoolRequest, body, "pool request");
+    return this.mutate((tx) => docker.requestDockerPool(tx, req));
+  }
+
+  dockerReleasePool(poolId: string): Promise<void> {
+    return this.mutate((tx) => docker.releaseDockerPool(tx, poolId));
+  }
+
+  dockerRequestAddress(poolId: string, body: unknown): Promise<{ address: string }> {
+    const req = parseBody(docker.DockerAddressRequest, body, "address request");
+    return this.mutate((tx) => docker.requestDockerAddress(tx, poolId, req));
+  }
+
+  dockerReleaseAddress(poolId: string, body: unknown): Promise<void> {
+    const { address } = parseBody(docker.DockerAddressRelease, body, "address release");
+    return this.mutate((tx) => docker.releaseDockerAddress(tx, poolId, address));
+  }
+
+  dockerCreateNetwork(body: unknown): Promise<unknown> {
+    const req = parseBody(docker.DockerNetworkRequest, body, "network request");
+    return this.mutate((tx) => docker.createDockerNetwork(tx, req, this.options.settings));
+  }
+
+  dockerCreateEndpoint(body: unknown): Promise<EndpointReply> {
+    const req = parseBody(EndpointRequest, body, "endpoint request");
+    return this.mutate((tx) => docker.createDockerEndpoint(tx, req));
+  }
+
+  dockerDeleteEndpoint(id: string): Promise<EndpointState> {
+    return this.mutate((tx) => docker.deleteDockerEndpoint(tx, id));
   }
 
   /** Every key and value under our root, for operators and for tests that check nothing changed. */

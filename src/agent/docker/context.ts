@@ -1,0 +1,73 @@
+// What the Docker driver's parts share: their dependencies, the kernel lock,
+// names, and small helpers.
+
+import { createHash } from "node:crypto";
+import type { Logger } from "pino";
+import type { StateView } from "../compile.js";
+import type { EndpointPlumber } from "../endpoints.js";
+import type { AttachmentStore } from "../attachments.js";
+import type { MasterClient } from "../master-client.js";
+import type { Reconciler } from "../reconciler.js";
+import type { DockerEngine } from "./engine.js";
+import type { Handoff } from "./handoff.js";
+import type { DockerStore } from "./state.js";
+
+export interface DockerContext {
+  host: string;
+  /** This agent's kernel name prefix (names.ts hostPrefix). */
+  prefix: string;
+  master: MasterClient;
+  /** netmaster's state as this agent follows it. */
+  view: StateView;
+  /** Resolves once the agent follows netmaster's state. */
+  synced: () => Promise<void>;
+  store: DockerStore;
+  attachments: AttachmentStore;
+  plumber: EndpointPlumber;
+  reconciler: Reconciler;
+  handoff: Handoff;
+  engine: DockerEngine;
+  /** Serialises kernel hand-overs with datapath runs (see handoff.ts). */
+  lock: Mutex;
+  /** Where netmaster picks pools from when Docker asks for any. */
+  defaultPoolRange: string;
+  log: Logger;
+}
+
+/** A FIFO mutex: run() waits for every earlier holder. */
+export class Mutex {
+  private tail: Promise<unknown> = Promise.resolve();
+
+  run<T>(fn: () => Promise<T> | T): Promise<T> {
+    const next = this.tail.then(fn, fn);
+    this.tail = next.catch(() => undefined);
+    return next;
+  }
+}
+
+/**
+ * The container side's name while it travels (staging namespace, then dockerd's namespace until dockerd
+ * renames it): the agent's prefix, "d", 6 hex of the endpoint id — 15 characters, unique on the machine.
+ */
+export function transitLinkName(prefix: string, endpointId: string): string {
+  return `${prefix}d${createHash("sha256").update(endpointId).digest("hex").slice(0, 6)}`;
+}
+
+/** Our staging namespace, where a Docker endpoint's container side waits before dockerd takes it. */
+export function stagingNamespace(prefix: string): string {
+  return `${prefix}-docker`;
+}
+
+export function stripLength(address: string): string {
+  return address.split("/")[0] ?? "";
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Option values as strings (Docker passes -o values as strings; anything else is JSON-encoded). */
+export function stringOptions(value: unknown): Record<string, string> {
+  if (!value || typeof value !== "object") return {};
+  return Object.fromEntries(Object.entries(value as Record<string, unknown>).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)]));
+}

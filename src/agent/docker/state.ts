@@ -1,0 +1,127 @@
+// What this host's Docker driver remembers, because dockerd replays nothing
+// after a restart (of either side): the pools it asked netmaster for, the
+// Docker networks and what each one maps, and the Docker endpoints with where
+// their interface is. One JSON file in the agent's state directory, replaced
+// atomically on every change.
+
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { z } from "zod";
+
+export const PoolRecord = z.object({
+  poolId: z.string(),
+  pool: z.string(),
+  v6: z.boolean(),
+  mode: z.enum(["map", "create"]),
+  tenant: z.string(),
+  network: z.string(),
+  group: z.string(),
+  /** "a.b.c.d/len" or "". */
+  gateway: z.string(),
+  /** The Docker network it was given to at CreateNetwork; "" before. */
+  networkId: z.string().default(""),
+});
+export type PoolRecord = z.infer<typeof PoolRecord>;
+
+export const NetworkRecord = z.object({
+  /** Docker's network id. */
+  id: z.string(),
+  tenant: z.string(),
+  /** The network at netmaster; "" while its name is being learnt (networks.ts). */
+  network: z.string(),
+  group: z.string(),
+  /** netmaster's network was made for this Docker network: DeleteNetwork removes it. */
+  owned: z.boolean(),
+  poolIds: z.array(z.string()),
+  /** A network to make once Docker's name for it is known. */
+  pending: z
+    .object({
+      name: z.string(),
+      encap: z.enum(["vxlan", "vlan"]),
+      pktTag: z.number(),
+      subnet: z.string(),
+      gateway: z.string(),
+      ipv6Subnet: z.string(),
+      ipv6Gateway: z.string(),
+    })
+    .optional(),
+  /** Why the network could not be made at netmaster; endpoints are refused with it. */
+  error: z.string().default(""),
+  /** Made by this agent's sync (a network or group netctl created), removed by it too. */
+  synced: z.boolean().default(false),
+});
+export type NetworkRecord = z.infer<typeof NetworkRecord>;
+
+/**
+ * Where a Docker endpoint's interface is (see handoff.ts):
+ * created — netmaster has the endpoint, nothing is plumbed;
+ * staging — the veth is being made, its container side in our staging namespace;
+ * transit — the container side was handed to dockerd, which moves it into the sandbox and renames it;
+ * joined — found in the sandbox as `ifname`;
+ * leaving — Leave came, dockerd takes the interface out; DeleteEndpoint follows.
+ */
+export const EndpointPhase = z.enum(["created", "staging", "transit", "joined", "leaving"]);
+export type EndpointPhase = z.infer<typeof EndpointPhase>;
+
+export const EndpointRecord = z.object({
+  /** Docker's endpoint id (also the container id netmaster knows the endpoint by). */
+  id: z.string(),
+  networkId: z.string(),
+  /** netmaster's endpoint id. */
+  endpointId: z.string(),
+  tenant: z.string(),
+  network: z.string(),
+  group: z.string(),
+  mac: z.string(),
+  /** The container side's name until dockerd renames it (SrcName). */
+  srcName: z.string(),
+  sandbox: z.string().default(""),
+  /** The name dockerd gave it in the sandbox. */
+  ifname: z.string().default(""),
+  phase: EndpointPhase,
+  /** Whether dockerd put the sandbox's default route (IPv4, IPv6) on this interface: routes there are dockerd's. */
+  routes: z.object({ v4: z.boolean(), v6: z.boolean() }).default({ v4: false, v6: false }),
+});
+export type EndpointRecord = z.infer<typeof EndpointRecord>;
+
+const FileFormat = z.object({
+  version: z.literal(1),
+  pools: z.array(PoolRecord),
+  networks: z.array(NetworkRecord),
+  endpoints: z.array(EndpointRecord),
+});
+
+export class DockerStore {
+  readonly pools = new Map<string, PoolRecord>();
+  readonly networks = new Map<string, NetworkRecord>();
+  readonly endpoints = new Map<string, EndpointRecord>();
+  private readonly file: string;
+
+  constructor(stateDir: string) {
+    mkdirSync(stateDir, { recursive: true });
+    this.file = join(stateDir, "docker.json");
+    let text: string | undefined;
+    try {
+      text = readFileSync(this.file, "utf8");
+    } catch {
+      text = undefined; // first start
+    }
+    if (text === undefined) return;
+    const parsed = FileFormat.parse(JSON.parse(text));
+    for (const p of parsed.pools) this.pools.set(p.poolId, p);
+    for (const n of parsed.networks) this.networks.set(n.id, n);
+    for (const e of parsed.endpoints) this.endpoints.set(e.id, e);
+  }
+
+  byEndpointId(endpointId: string): EndpointRecord | undefined {
+    for (const e of this.endpoints.values()) if (e.endpointId === endpointId) return e;
+    return undefined;
+  }
+
+  save(): void {
+    const tmp = `${this.file}.tmp`;
+    const out = { version: 1, pools: [...this.pools.values()], networks: [...this.networks.values()], endpoints: [...this.endpoints.values()] };
+    writeFileSync(tmp, JSON.stringify(out));
+    renameSync(tmp, this.file);
+  }
+}

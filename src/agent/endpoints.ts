@@ -1,0 +1,74 @@
+// Plumbing one endpoint on this host, for every way containers arrive (CNI,
+// Docker): the attachment is recorded, the endpoint netmaster created is made
+// known to the reconciler before the state stream shows it, and one reconcile
+// run must bring it up without errors. A failure undoes the record and the
+// kernel objects (the netmaster endpoint is the caller's to release), so a
+// failed attach leaves nothing behind on the host.
+
+import type { Logger } from "pino";
+import type { DesiredEndpoint } from "../datapath/types.js";
+import type { EndpointState } from "../master/records.js";
+import type { Attachment, AttachmentStore } from "./attachments.js";
+import type { DatapathError, Reconciler } from "./reconciler.js";
+
+export interface EndpointPlumberDeps {
+  attachments: AttachmentStore;
+  /** Endpoints netmaster created for us that the state stream has not shown yet. */
+  pending: Map<string, EndpointState>;
+  reconciler: Reconciler;
+  log: Logger;
+}
+
+/** Errors of one endpoint in a reconcile run: its tenant namespace as a whole, or objects naming it. */
+export function endpointErrors(errors: DatapathError[], namespace: string, endpoint: DesiredEndpoint): DatapathError[] {
+  return errors.filter(
+    (e) =>
+      e.namespace === namespace &&
+      (e.objects.length === 0 ||
+        e.objects.some((o) => o.includes(endpoint.hostLink) || o.includes(endpoint.id) || o.includes(endpoint.netns))),
+  );
+}
+
+export class EndpointPlumber {
+  constructor(private readonly d: EndpointPlumberDeps) {}
+
+  /**
+   * Records the attachment and waits for a reconcile run to plumb it. Throws when the run leaves the
+   * endpoint (or its tenant namespace) in error, after removing the record and what the run made.
+   */
+  async attach(ep: EndpointState, attachment: Attachment): Promise<DesiredEndpoint> {
+    const { attachments, pending, reconciler } = this.d;
+    try {
+      pending.set(ep.endpointID, ep);
+      attachments.put(attachment);
+      const { compiled, errors } = await reconciler.run();
+      const tenant = compiled.desired.tenants.find((t) => t.name === ep.tenantName);
+      const desired = tenant?.endpoints.find((e) => e.id === ep.endpointID);
+      if (!tenant || !desired) throw new Error("the endpoint is not part of the host's desired state");
+      const mine = endpointErrors(errors, tenant.namespace, desired);
+      if (mine.length > 0) throw new Error(mine.map((e) => e.message).join("; "));
+      return desired;
+    } catch (err) {
+      attachments.delete(attachment.containerId, attachment.ifname);
+      pending.delete(ep.endpointID);
+      await reconciler.run().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /**
+   * Forgets the attachment and lets a reconcile run remove the endpoint's kernel objects. Idempotent.
+   * Objects that fail to go (a vanished container namespace) are retried by later runs.
+   */
+  async detach(attachment: Attachment): Promise<void> {
+    this.d.attachments.delete(attachment.containerId, attachment.ifname);
+    this.d.pending.delete(attachment.endpointId);
+    await this.d.reconciler.run();
+  }
+
+  /** Replaces an attachment's record (the container side moved or was renamed) without touching the kernel. */
+  move(from: Attachment, to: Attachment): void {
+    if (from.containerId !== to.containerId || from.ifname !== to.ifname) this.d.attachments.delete(from.containerId, from.ifname);
+    this.d.attachments.put(to);
+  }
+}

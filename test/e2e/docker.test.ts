@@ -1,0 +1,392 @@
+// Docker end to end on one host: a real dockerd (its own data, exec root and
+// API socket under a temp dir; no bridge, iptables, masquerading or forwarding
+// of its own) uses the agent's network and IPAM driver. The agent runs in the
+// host namespace of a one-host cluster; dockerd runs in this process's
+// namespace, which the agent is told about (--docker-netns), and only the
+// containers' interfaces pass through it. Addresses from 198.18.0.0/15 only.
+//
+// Covered: networks created through Docker appear at netmaster under Docker's
+// name and netctl's appear in Docker; containers reach each other (IPv4, IPv6),
+// --ip/--mac-address/--ip-range, Docker's own IPAM, connect/disconnect; policy
+// set at netmaster applies; contiv-tag mapping; an empty pool request never
+// gets a pool twice; bad input gives Docker's error with our message and
+// leaves no state behind; a killed agent and a restarted dockerd keep
+// everything working; removal leaves netmaster as it was.
+// NP_KEEP_LOGS=/some/prefix keeps the agent's and dockerd's logs of a run.
+
+import assert from "node:assert/strict";
+import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import {
+  chmodSync,
+  closeSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmdirSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { after, before, describe, test } from "node:test";
+import { Cluster, type ClusterHost } from "../../src/cluster/index.js";
+import { NsProcess } from "../../src/cluster/process.js";
+import { unixRequest } from "../../src/cluster/index.js";
+import { hostPrefix } from "../../src/datapath/names.js";
+import { Api } from "../harness/api.js";
+import { waitUntil } from "../harness/netmaster.js";
+import { sh } from "../harness/netns.js";
+
+const DOCKER = "/usr/bin/docker"; // the Debian CLI that matches dockerd 20.10 (not /usr/local/bin/docker)
+const DOCKERD = "/usr/sbin/dockerd";
+const BUSYBOX = "/bin/busybox";
+const NETPLUGIN = fileURLToPath(new URL("../../src/bin/netplugin.js", import.meta.url));
+const missing = [DOCKER, DOCKERD, BUSYBOX].filter((p) => !existsSync(p));
+
+interface Exec {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+describe("Docker network and IPAM driver", { skip: missing.length > 0 ? `not installed: ${missing.join(", ")}` : false }, () => {
+  const run = randomBytes(2).toString("hex");
+  const driver = `npd${run}`;
+  const pluginSocket = `/run/docker/plugins/${driver}.sock`;
+  let dir: string;
+  let cluster: Cluster;
+  let host: ClusterHost;
+  let api: Api;
+  let dockerd: ChildProcess | undefined;
+  let dockerdExit: Promise<void> = Promise.resolve();
+  // The agent makes /run/docker/plugins when it is missing (dockerd, with its exec root elsewhere, does not).
+  const pluginDirs = ["/run/docker/plugins", "/run/docker"].filter((d) => !existsSync(d));
+  process.on("exit", () => dockerd?.kill("SIGKILL")); // a test run interrupted must not leave dockerd behind
+
+  const dockerSocket = () => join(dir, "docker.sock");
+  const docker = (...args: string[]): Promise<Exec> => sh(["timeout", "90", DOCKER, "-H", `unix://${dockerSocket()}`, ...args]);
+  const must = async (...args: string[]): Promise<string> => {
+    const r = await docker(...args);
+    assert.equal(r.code, 0, `docker ${args.join(" ")}: ${r.stderr}\n--- agent:\n${host?.agent?.logs().slice(-4000)}`);
+    return r.stdout.trim();
+  };
+  const ipOf = async (container: string, network: string): Promise<string> =>
+    must("inspect", container, "--format", `{{(index .NetworkSettings.Networks "${network}").IPAddress}}`);
+  const ping = async (from: string, address: string, count = 2): Promise<boolean> =>
+    (await docker("exec", from, "ping", address.includes(":") ? "-6" : "-4", "-c", String(count), "-W", "1", "-q", address)).code === 0;
+
+  async function startAgent(): Promise<void> {
+    host.agent = NsProcess.start(
+      host.namespace,
+      [
+        process.execPath, NETPLUGIN, "--netmaster", cluster.netmasterUrl, "--host", host.name, "--vtep-ip", host.address,
+        "--socket", host.socket, "--state-dir", host.stateDir, "--log-level", "info",
+        "--docker-plugin-socket", pluginSocket,
+        // dockerd runs in this process's namespace, the machine's: only the containers' interfaces pass through it.
+        "--docker-netns", `/proc/${process.pid}/ns/net`,
+        "--docker-api-socket", dockerSocket(),
+        "--docker-pool-range", "198.19.240.0/23",
+      ],
+      join(dir, "agent.log"),
+    );
+    await waitUntil(async () => {
+      if (!host.agent?.alive) throw new Error(`agent exited: ${host.agent?.logs()}`);
+      const r = await unixRequest(host.socket, "GET", "/health").catch(() => undefined);
+      return r?.status === 200 && (JSON.parse(r.text) as { synced: boolean }).synced && existsSync(pluginSocket);
+    }, 30_000, () => `agent: ${host.agent?.logs()}`);
+  }
+
+  async function startDockerd(): Promise<void> {
+    const log = openSync(join(dir, "dockerd.log"), "a");
+    dockerd = spawn(
+      DOCKERD,
+      [
+        "--config-file", join(dir, "daemon.json"),
+        "--iptables=false", "--ip-masq=false", "--bridge=none", "--ip-forward=false", "--userland-proxy=false",
+        "--storage-driver=overlay2",
+        "--data-root", join(dir, "data"), "--exec-root", join(dir, "exec"), "--pidfile", join(dir, "docker.pid"),
+        "-H", `unix://${dockerSocket()}`,
+      ],
+      { stdio: ["ignore", log, log] },
+    );
+    closeSync(log);
+    const child = dockerd;
+    dockerdExit = new Promise((resolve) => child.once("exit", () => resolve()));
+    await waitUntil(async () => {
+      if (child.exitCode !== null) throw new Error(`dockerd exited: ${readFileSync(join(dir, "dockerd.log"), "utf8").slice(-2000)}`);
+      return (await docker("info", "--format", "{{.ServerVersion}}")).code === 0;
+    }, 60_000, () => "dockerd did not answer");
+  }
+
+  /** SIGTERM, then SIGKILL after 30 s; dockerd stops its containers (no live-restore) and its containerd. */
+  async function stopDockerd(): Promise<void> {
+    const child = dockerd;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    child.kill("SIGTERM");
+    const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
+    await dockerdExit;
+    clearTimeout(timer);
+  }
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), `npdocker-${run}-`));
+    writeFileSync(join(dir, "daemon.json"), "{}");
+    // An offline image: a busybox root file system.
+    const rootfs = join(dir, "rootfs");
+    for (const d of ["bin", "etc", "proc", "sys", "dev", "tmp"]) mkdirSync(join(rootfs, d), { recursive: true });
+    copyFileSync(BUSYBOX, join(rootfs, "bin/busybox"));
+    chmodSync(join(rootfs, "bin/busybox"), 0o755);
+    for (const applet of ["sh", "ip", "ping", "sleep", "cat", "echo", "nc", "ls"]) symlinkSync("busybox", join(rootfs, "bin", applet));
+
+    cluster = await Cluster.up({ hosts: 1, logLevel: "warn" });
+    host = cluster.hosts[0]!;
+    api = new Api(cluster.apiBase);
+    await host.agent?.stop();
+    await startAgent();
+    await startDockerd();
+    const tar = await sh(["sh", "-c", `tar -C '${rootfs}' -c . | '${DOCKER}' -H 'unix://${dockerSocket()}' import - local/busybox:latest`]);
+    assert.equal(tar.code, 0, tar.stderr);
+  });
+
+  after(async () => {
+    if (dockerd && dockerd.exitCode === null) {
+      const ids = (await docker("ps", "-aq")).stdout.split("\n").filter(Boolean);
+      if (ids.length > 0) await docker("rm", "-f", ...ids);
+      const nets = (await docker("network", "ls", "--filter", `driver=${driver}`, "-q")).stdout.split("\n").filter(Boolean);
+      for (const n of nets) await docker("network", "rm", n);
+    }
+    await stopDockerd();
+    // Mounts of a dockerd that had to be killed would keep the directory busy.
+    const mounts = readFileSync("/proc/self/mountinfo", "utf8").split("\n").map((l) => l.split(" ")[4] ?? "").filter((m) => dir && m.startsWith(dir));
+    for (const m of mounts.reverse()) await sh(["umount", "-l", m]);
+    await cluster?.down();
+    rmSync(pluginSocket, { force: true });
+    for (const d of pluginDirs) if (existsSync(d) && readdirSync(d).length === 0) rmdirSync(d);
+    if (process.env["NP_KEEP_LOGS"] && dir) {
+      for (const f of ["agent.log", "dockerd.log"]) if (existsSync(join(dir, f))) copyFileSync(join(dir, f), `${process.env["NP_KEEP_LOGS"]}-${f}`);
+    }
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("a network created through Docker appears at netmaster under Docker's name", async () => {
+    await must("network", "create", "-d", driver, "--ipam-driver", driver, "--subnet", "198.18.30.0/24", "--gateway", "198.18.30.254", "dnet");
+    let net: { subnet?: string; gateway?: string } = {};
+    await waitUntil(async () => {
+      const r = await api.get<{ subnet: string; gateway: string }>("/api/v1/networks/default:dnet/");
+      net = r.body;
+      return r.status === 200;
+    }, 20_000, () => "network dnet did not appear at netmaster");
+    assert.equal(net.subnet, "198.18.30.0/24");
+    assert.equal(net.gateway, "198.18.30.254");
+  });
+
+  test("two containers on it reach each other and their gateway", async () => {
+    await must("run", "-d", "--restart", "always", "--name", "c1", "--net", "dnet", "local/busybox", "sleep", "3600");
+    await must("run", "-d", "--restart", "always", "--name", "c2", "--net", "dnet", "local/busybox", "sleep", "3600");
+    const ip1 = await ipOf("c1", "dnet");
+    const ip2 = await ipOf("c2", "dnet");
+    assert.match(ip1, /^198\.18\.30\.\d+$/);
+    assert.notEqual(ip1, ip2);
+    assert.ok(await ping("c1", ip2), "c1 reaches c2");
+    assert.ok(await ping("c2", ip1), "c2 reaches c1");
+    assert.ok(await ping("c1", "198.18.30.254"), "c1 reaches the gateway");
+    assert.match(await must("exec", "c1", "ip", "route"), /default via 198\.18\.30\.254 dev eth0/);
+    const ep = await api.get<{ Oper: { homingHost: string } }>(`/api/v1/inspect/endpoints/dnet.default-${await must("inspect", "c1", "--format", "{{.NetworkSettings.Networks.dnet.EndpointID}}")}/`);
+    assert.equal(ep.status, 200, ep.text);
+    assert.equal(ep.body.Oper.homingHost, host.name);
+  });
+
+  test("--ip and --mac-address are honoured", async () => {
+    await must("run", "-d", "--name", "c3", "--net", "dnet", "--ip", "198.18.30.50", "--mac-address", "02:42:c6:12:1e:32", "local/busybox", "sleep", "3600");
+    const addr = await must("exec", "c3", "ip", "addr", "show", "eth0");
+    assert.match(addr, /inet 198\.18\.30\.50\/24/);
+    assert.match(addr, /02:42:c6:12:1e:32/);
+    assert.ok(await ping("c1", "198.18.30.50"));
+    await must("rm", "-f", "c3");
+  });
+
+  test("--ip-range hands out addresses from the range only", async () => {
+    await must("network", "create", "-d", driver, "--ipam-driver", driver, "--subnet", "198.18.37.0/24", "--ip-range", "198.18.37.128/25", "ranged");
+    await waitUntil(async () => (await api.get("/api/v1/networks/default:ranged/")).status === 200, 20_000, () => "ranged did not appear");
+    assert.equal((await api.get<{ subnet: string }>("/api/v1/networks/default:ranged/")).body.subnet, "198.18.37.128-198.18.37.254/24");
+    await must("run", "-d", "--name", "g1", "--net", "ranged", "local/busybox", "sleep", "3600");
+    assert.equal(await ipOf("g1", "ranged"), "198.18.37.128");
+    assert.ok(await ping("g1", "198.18.37.1"), "the gateway (first address of the subnet) answers");
+    await must("rm", "-f", "g1");
+    await must("network", "rm", "ranged");
+  });
+
+  test("with Docker's own IPAM driver the addresses are Docker's, the network ours", async () => {
+    await must("network", "create", "-d", driver, "--subnet", "198.18.38.0/24", "--gateway", "198.18.38.1", "plain");
+    await waitUntil(async () => (await api.get("/api/v1/networks/default:plain/")).status === 200, 20_000, () => "plain did not appear");
+    await must("run", "-d", "--name", "h1", "--net", "plain", "local/busybox", "sleep", "3600");
+    await must("run", "-d", "--name", "h2", "--net", "plain", "local/busybox", "sleep", "3600");
+    assert.ok(await ping("h1", await ipOf("h2", "plain")));
+    await must("rm", "-f", "h1", "h2");
+    await must("network", "rm", "plain");
+  });
+
+  test("docker network connect and disconnect", async () => {
+    await must("network", "create", "-d", driver, "--ipam-driver", driver, "--subnet", "198.18.33.0/24", "dnet2");
+    await must("run", "-d", "--name", "e1", "--net", "dnet2", "local/busybox", "sleep", "3600");
+    await must("network", "connect", "dnet2", "c1");
+    const ip = await ipOf("c1", "dnet2");
+    assert.match(ip, /^198\.18\.33\.\d+$/);
+    assert.ok(await ping("e1", ip), "e1 reaches c1 on the second network");
+    // The sandbox's default route stays where dockerd put it, and the agent leaves it there.
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.match(await must("exec", "c1", "ip", "route"), /default via 198\.18\.30\.254 dev eth0/);
+    assert.ok(await ping("c1", await ipOf("c2", "dnet")), "c1 still reaches c2");
+    await must("network", "disconnect", "dnet2", "c1");
+    assert.doesNotMatch(await must("exec", "c1", "ip", "-o", "link"), /eth1/);
+    assert.equal(await ping("e1", ip, 1), false);
+    await must("rm", "-f", "e1");
+    await must("network", "rm", "dnet2");
+    assert.equal((await api.get("/api/v1/networks/default:dnet2/")).status, 404, "the network made for Docker is gone");
+  });
+
+  test("IPv6: a dual-stack network", async () => {
+    await must("network", "create", "-d", driver, "--ipam-driver", driver, "--ipv6", "--subnet", "198.18.32.0/24", "--subnet", "fd00:32::/64", "dual");
+    await must("run", "-d", "--name", "v1", "--net", "dual", "local/busybox", "sleep", "3600");
+    await must("run", "-d", "--name", "v2", "--net", "dual", "local/busybox", "sleep", "3600");
+    const v6 = await must("inspect", "v2", "--format", "{{.NetworkSettings.Networks.dual.GlobalIPv6Address}}");
+    assert.match(v6, /^fd00:32::/);
+    // Docker adds the address with duplicate address detection: it is usable after a second or two.
+    await waitUntil(() => ping("v1", v6, 1), 10_000, () => "v1 does not reach v2 over IPv6");
+    await must("rm", "-f", "v1", "v2");
+    await must("network", "rm", "dual");
+  });
+
+  test("networks and groups made at netmaster appear in Docker; policy set there applies to Docker's containers", async () => {
+    await api.create("/api/v1/networks/default:pnet/", { tenantName: "default", networkName: "pnet", encap: "vxlan", subnet: "198.18.31.0/24", gateway: "198.18.31.254" });
+    await api.create("/api/v1/policys/default:noping/", { tenantName: "default", policyName: "noping" });
+    await api.create("/api/v1/rules/default:noping:1/", { tenantName: "default", policyName: "noping", ruleId: "1", direction: "in", protocol: "icmp", action: "deny", priority: 1 });
+    await api.create("/api/v1/endpointGroups/default:web/", { tenantName: "default", groupName: "web", networkName: "pnet", policies: ["noping"] });
+    await api.create("/api/v1/endpointGroups/default:client/", { tenantName: "default", groupName: "client", networkName: "pnet" });
+    await waitUntil(async () => {
+      const names = (await docker("network", "ls", "--format", "{{.Name}}")).stdout.split("\n");
+      return ["pnet", "web", "client"].every((n) => names.includes(n));
+    }, 30_000, () => `docker networks: ${readFileSync(join(dir, "agent.log"), "utf8").slice(-3000)}`);
+
+    await must("run", "-d", "--name", "w1", "--net", "web", "local/busybox", "sleep", "3600");
+    await must("run", "-d", "--name", "k1", "--net", "client", "local/busybox", "sleep", "3600");
+    await must("run", "-d", "--name", "p1", "--net", "pnet", "local/busybox", "sleep", "3600");
+    const web = await ipOf("w1", "web");
+    const client = await ipOf("k1", "client");
+    assert.equal(await ping("k1", web, 1), false, "icmp into web is denied");
+    assert.equal(await ping("p1", web, 1), false, "also from outside any group");
+    assert.ok(await ping("w1", client), "web's own pings go out, and their replies come back");
+    assert.ok(await ping("p1", client), "client has no policy");
+    const ep = await api.get<{ Config: { groupName?: string }; Oper: { groupName?: string } }>(
+      `/api/v1/inspect/endpoints/pnet.default-${await must("inspect", "w1", "--format", "{{.NetworkSettings.Networks.web.EndpointID}}")}/`,
+    );
+    assert.equal(ep.status, 200, ep.text);
+    assert.match(ep.text, /"web"/, "the container is in group web");
+
+    // Contiv's contiv-tag maps a Docker network of any name to a group.
+    await must("network", "create", "-d", driver, "--ipam-driver", driver, "--ipam-opt", "contiv-tag=web.default", "tagged");
+    await must("run", "-d", "--name", "w2", "--net", "tagged", "local/busybox", "sleep", "3600");
+    assert.match(await ipOf("w2", "tagged"), /^198\.18\.31\.\d+$/);
+    assert.equal(await ping("k1", await ipOf("w2", "tagged"), 1), false, "the tagged network's container is in web too");
+  });
+
+  test("Docker asking for any pool never gets the same one twice", async () => {
+    await must("network", "create", "-d", driver, "--ipam-driver", driver, "any1");
+    await must("network", "create", "-d", driver, "--ipam-driver", driver, "any2");
+    const subnet = (n: string) => must("network", "inspect", n, "--format", "{{(index .IPAM.Config 0).Subnet}}");
+    const [s1, s2] = [await subnet("any1"), await subnet("any2")];
+    assert.match(s1, /^198\.19\.24[01]\.0\/24$/);
+    assert.match(s2, /^198\.19\.24[01]\.0\/24$/);
+    assert.notEqual(s1, s2);
+    await must("network", "rm", "any1", "any2");
+  });
+
+  test("bad input through Docker gives a clear message and leaves no state behind", async () => {
+    await must("network", "create", "-d", driver, "--ipam-driver", driver, "--subnet", "198.18.34.0/30", "tiny");
+    await must("run", "-d", "--name", "t1", "--net", "tiny", "local/busybox", "sleep", "3600");
+    const prefix = hostPrefix(host.name);
+    const stateOf = async () => {
+      const s = await api.state();
+      delete s["/netplugin/state/docker/pool-id"]; // a counter, like group ids: never reused
+      return s;
+    };
+    const before = await stateOf();
+    const links = async () =>
+      (await sh(["ip", "-n", `${prefix}-t-default`, "-o", "link"])).stdout.split("\n").map((l) => (l.split(":")[1] ?? "").split("@")[0]!.trim()).sort().join(" ");
+    const linksBefore = await links();
+    const networksBefore = await must("network", "ls", "-q");
+    const c1 = await ipOf("c1", "dnet");
+    const cases: [string, string[], RegExp][] = [
+      ["overlapping subnet", ["network", "create", "-d", driver, "--ipam-driver", driver, "--subnet", "198.18.30.128/25", "bad1"], /overlaps subnet 198\.18\.30\.0\/24 of network dnet/],
+      ["unknown tag", ["network", "create", "-d", driver, "--ipam-driver", driver, "--ipam-opt", "contiv-tag=nope", "bad2"], /contiv-tag "nope"/],
+      ["unknown tenant", ["network", "create", "-d", driver, "--ipam-driver", driver, "--ipam-opt", "tenant=nope", "--subnet", "198.18.35.0/24", "bad3"], /Tenant nope not found/],
+      ["IPv6 without subnet", ["network", "create", "-d", driver, "--ipam-driver", driver, "--ipv6", "--subnet", "198.18.36.0/24", "bad4"], /IPv6/],
+      ["exhausted pool", ["run", "--rm", "--net", "tiny", "local/busybox", "true"], /address exhaustion/],
+      ["address in use", ["run", "--rm", "--net", "dnet", "--ip", c1, "local/busybox", "true"], new RegExp(`address ${c1.replace(/\./g, "\\.")} .*not available`)],
+    ];
+    for (const [name, args, message] of cases) {
+      const r = await docker(...args);
+      assert.notEqual(r.code, 0, `${name}: succeeded`);
+      assert.match(r.stderr, /Error response from daemon: remote: /, `${name}: ${r.stderr}`);
+      assert.match(r.stderr, message, `${name}: ${r.stderr}`);
+    }
+    assert.deepEqual(await stateOf(), before, "netmaster's state is unchanged");
+    assert.equal(await links(), linksBefore, "no link left in the tenant namespace");
+    assert.equal(await must("network", "ls", "-q"), networksBefore, "no Docker network left");
+    assert.equal((await sh(["ip", "-o", "link"])).stdout.includes(`${prefix}d`), false, "no interface left in dockerd's namespace");
+    assert.ok(await ping("c1", await ipOf("c2", "dnet")), "the network still works");
+    await must("rm", "-f", "t1");
+    await must("network", "rm", "tiny");
+  });
+
+  test("a killed agent loses no packet, and serves Docker again when it is back", async () => {
+    const target = await ipOf("c2", "dnet");
+    const flood = docker("exec", "c1", "ping", "-c", "300", "-i", "0.01", "-q", target);
+    await new Promise((r) => setTimeout(r, 300));
+    await host.agent?.kill();
+    await startAgent();
+    const out = await flood;
+    assert.match(out.stdout, / 0% packet loss/, out.stdout);
+    await must("run", "-d", "--name", "c4", "--net", "dnet", "local/busybox", "sleep", "3600");
+    assert.ok(await ping("c4", target), "a container started after the restart works");
+    await must("rm", "-f", "c4");
+  });
+
+  test("a dockerd restart keeps networks and containers working", async () => {
+    await stopDockerd();
+    await startDockerd();
+    await waitUntil(async () => (await docker("inspect", "c1", "c2", "--format", "{{.State.Running}}")).stdout.trim() === "true\ntrue", 60_000, () => "c1 and c2 did not come back");
+    const ip2 = await ipOf("c2", "dnet");
+    await waitUntil(() => ping("c1", ip2, 1), 20_000, () => `c1 does not reach c2: ${host.agent?.logs().slice(-3000)}`);
+    assert.ok(await ping("c2", await ipOf("c1", "dnet")));
+    await must("start", "w1", "k1");
+    assert.ok(await ping("w1", await ipOf("k1", "client")), "netctl's networks are there too");
+  });
+
+  test("removal leaves netmaster without Docker's pools, addresses, endpoints or networks", async () => {
+    await must("rm", "-f", "c1", "c2", "w1", "w2", "k1", "p1");
+    await must("network", "rm", "dnet", "tagged");
+    await waitUntil(async () => (await api.get("/api/v1/networks/default:dnet/")).status === 404, 10_000, () => "dnet is still at netmaster");
+    // The networks netctl made keep their Docker networks (and so their pools), nothing else stays.
+    const dockerKeys = async (): Promise<string[]> =>
+      Object.keys(await api.state()).filter((k) => k.startsWith("/netplugin/state/eps/") || (k.startsWith("/netplugin/state/docker/") && !k.endsWith("/pool-id")));
+    let left: string[] = [];
+    await waitUntil(async () => {
+      left = await dockerKeys();
+      return left.length === 3 && left.every((k) => k.startsWith("/netplugin/state/docker/pools/"));
+    }, 10_000, () => `pools of pnet, web and client only: ${left.join(", ")}`);
+    // netctl's objects going makes their Docker networks go.
+    await api.del("/api/v1/endpointGroups/default:web/");
+    await api.del("/api/v1/endpointGroups/default:client/");
+    await api.del("/api/v1/networks/default:pnet/");
+    await waitUntil(async () => (await docker("network", "ls", "--filter", `driver=${driver}`, "-q")).stdout.trim() === "", 30_000, () => "docker networks stayed");
+    await waitUntil(async () => (left = await dockerKeys()).length === 0, 10_000, () => `left at netmaster: ${left.join(", ")}`);
+  });
+});
