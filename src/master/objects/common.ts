@@ -29,24 +29,3 @@ export function endpointsOfNetwork(tx: Tx, tenant: string, network: string): End
 export function endpointsOfGroup(tx: Tx, tenant: string, group: string): EndpointState[] {
   return listEndpoints(tx).filter((ep) => ep.tenantName === tenant && ep.groupName === group);
 }
-
-/** Deep equality of two JSON values, for "re-POST of the same object is a no-op". */
-export function sameJson(a: unknown, b: unknown): boolean {
-  return JSON.stringify(canonical(a)) === JSON.stringify(canonical(b));
-}
-
-function canonical(v: unknown): unknown {
-  if (Array.isArray(v)) return v.map(canonical);
-  if (v && typeof v === "object") {
-    return Object.fromEntries(
-      Object.entries(v as Record<string, unknown>)
-        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-        .map(([k, x]) => [k, canonical(x)]),
-    );
-  }
-  return v;
-}
-
-export function plural(n: number, word: string): string {
-  return `${n} ${word}`;
-}
