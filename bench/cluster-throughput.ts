@@ -129,12 +129,15 @@ async function apiOk(cluster: Cluster, method: string, path: string, body?: unkn
   if (r.status !== 200) throw new Error(`${method} ${path} -> ${r.status}: ${r.text}`);
 }
 
-type Strip = "none" | "policy" | "all";
+/** open: no policy on the path; none: the server's group has a policy; policy/all: that, with tables removed. */
+type Strip = "open" | "none" | "policy" | "all";
 
 /**
- * Ours: a two-host cluster; per tenant a client container on h1 and a server on h2, whose group has a policy
- * (other tcp/udp denied, the iperf3 port allowed). With the agents stopped, the breakdown tenants lose tables
- * their agents made in their tenant namespaces: the policy table, or every table (policy and the uplink's NAT).
+ * Ours: a two-host cluster; per tenant a client container on h1 and a server on h2. The server's group has a
+ * policy (other tcp/udp denied, the iperf3 port allowed), except in the `open` tenant, where neither container
+ * is in a group with rules (so neither bridge passes netfilter). With the agents stopped, the breakdown tenants
+ * lose tables their agents made in their tenant namespaces: the policy table, or every table (policy and the
+ * uplink's NAT).
  */
 async function ourPairs(prefix: string, strips: Strip[], teardown: Teardown, details: string[]): Promise<Setup[]> {
   const started = performance.now();
@@ -162,7 +165,7 @@ async function ourPairs(prefix: string, strips: Strip[], teardown: Teardown, det
       return { namespace: c.namespace, ip: ips.find((i) => !i.address.includes(":"))!.address.split("/")[0]! };
     };
     const client = await add(1, `cli${strip}`, { tenant: t, network: "net" });
-    const server = await add(2, `srv${strip}`, { tenant: t, network: "net", group: "srv" });
+    const server = await add(2, `srv${strip}`, { tenant: t, network: "net", ...(strip === "open" ? {} : { group: "srv" }) });
     pairs.push({ strip, tenant: t, client, server });
   }
   for (const p of pairs) {
@@ -174,7 +177,8 @@ async function ourPairs(prefix: string, strips: Strip[], teardown: Teardown, det
   }
   await Promise.all(cluster.hosts.map((h) => h.agent?.stop()));
   const labels: Record<Strip, string> = {
-    none: "netplugin overlay (policy on server)",
+    open: "netplugin overlay, no policy on the path",
+    none: "netplugin overlay, policy on the server",
     policy: "  ours without the policy table",
     all: "  ours without any tenant-ns table",
   };
@@ -182,21 +186,20 @@ async function ourPairs(prefix: string, strips: Strip[], teardown: Teardown, det
     const left: string[] = [];
     for (const h of cluster.hosts) {
       const tenantNs = tenantNamespace(hostPrefix(h.name), p.tenant);
-      if (p.strip !== "none") await run([...ns(tenantNs), "nft", ...(p.strip === "all" ? ["flush", "ruleset"] : ["delete", "table", "inet", NFT_TABLE])]);
+      if (p.strip === "policy" || p.strip === "all") await run([...ns(tenantNs), "nft", ...(p.strip === "all" ? ["flush", "ruleset"] : ["delete", "table", "inet", NFT_TABLE])]);
       const tables = (await run([...ns(tenantNs), "nft", "list", "tables"])).trim().split("\n").filter(Boolean).map((t) => t.replace(/^table /, ""));
       left.push(`h${h.index} [${tables.join(", ")}]`);
     }
     details.push(`${labels[p.strip].trim()}: nft tables in the tenant namespaces: ${left.join(" ")}`);
   }
-  return pairs.map((p) => ({ label: labels[p.strip], kind: p.strip === "none" ? "ours" : "layer", client: p.client.namespace, server: p.server.namespace, serverIp: p.server.ip, tcp: [], udp: [] }));
+  return pairs.map((p) => ({ label: labels[p.strip], kind: p.strip === "policy" || p.strip === "all" ? "layer" : "ours", client: p.client.namespace, server: p.server.namespace, serverIp: p.server.ip, tcp: [], udp: [] }));
 }
 
 export async function benchThroughput(o: ThroughputOptions, teardown: Teardown): Promise<void> {
   const details: string[] = [];
   const setups: Setup[] = [];
   // Ours first: its agents load br_netfilter, which the conntrack variant of the plain shape needs.
-  const ourSetups = await ourPairs(`${o.prefix}k`, o.breakdown ? ["none", "policy", "all"] : ["none"], teardown, details);
-  const ours = ourSetups[0]!;
+  const ourSetups = await ourPairs(`${o.prefix}k`, o.breakdown ? ["open", "none", "policy", "all"] : ["open", "none"], teardown, details);
   setups.push(await plainPair(`${o.prefix}p`, "plain VXLAN (no netfilter)", "none", teardown));
   if (o.breakdown) {
     setups.push(await plainPair(`${o.prefix}q`, "  + br_netfilter, conntrack in tenant ns", "tenant", teardown));
@@ -236,8 +239,11 @@ export async function benchThroughput(o: ThroughputOptions, teardown: Teardown):
       s.udp.map((v) => fmt(v, 0)).join(" "),
     ]),
   );
-  const ratio = { tcp: median(ours.tcp) / base.tcp, udp: median(ours.udp) / base.udp };
   const verdict = (r: number) => (r >= 0.95 ? "within 5%" : `${fmt((1 - r) * 100, 1)}% below`);
-  console.log(`\nours vs plain VXLAN: TCP ${verdict(ratio.tcp)}, 64-byte UDP ${verdict(ratio.udp)}`);
+  console.log("");
+  for (const ours of setups.filter((s) => s.kind === "ours")) {
+    const ratio = { tcp: median(ours.tcp) / base.tcp, udp: median(ours.udp) / base.udp };
+    console.log(`${ours.label.trim()} vs plain VXLAN: TCP ${verdict(ratio.tcp)}, 64-byte UDP ${verdict(ratio.udp)}`);
+  }
   for (const d of details) console.log(d);
 }

@@ -7,3 +7,4 @@ await benchControlPlane();
 await benchCniLatency();
 await benchDatapath();
 await (await import("./cluster.js")).benchCluster();
+await (await import("./docker-run.js")).benchDockerRun();

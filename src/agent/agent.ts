@@ -53,6 +53,9 @@ export interface AgentOptions {
   log: Logger;
 }
 
+/** The overlay's UDP port (IANA's VXLAN port). */
+const VXLAN_PORT = 4789;
+
 /** Nameservers of the host, for names the tenant DNS does not know (relayed from the agent's namespace, so loopback ones work). */
 function hostResolvers(): string[] {
   try {
@@ -117,19 +120,19 @@ export class Agent {
     let docker: DockerPlugin | undefined;
     let dockerLoaded!: () => void;
     const dockerReady = new Promise<void>((resolve) => (dockerLoaded = resolve));
-    const datapathRun = async (desired: Parameters<LinuxDatapath["reconcile"]>[0]) => {
-      const report = await datapath.reconcile(desired);
+    const datapathRun = async (desired: Parameters<LinuxDatapath["reconcile"]>[0], options: { full: boolean }) => {
+      const report = await datapath.reconcile(desired, options);
       return { errors: report.errors.map((e) => ({ namespace: e.namespace, objects: e.objects, message: e.message })) };
     };
     const reconciler = new Reconciler({
       view: mirror,
       attachments,
       pending,
-      ctx: { host: o.host, prefix, mtu, vtepIP: o.vtepIP, vxlanPort: 4789 },
+      ctx: { host: o.host, prefix, mtu, vtepIP: o.vtepIP, vxlanPort: VXLAN_PORT },
       datapath: {
-        reconcile: async (desired) => {
+        reconcile: async (desired, options) => {
           await dockerReady;
-          return docker ? docker.reconcile(desired, datapathRun) : datapathRun(desired);
+          return docker ? docker.reconcile(desired, (adjusted) => datapathRun(adjusted, options)) : datapathRun(desired, options);
         },
       },
       dns: { apply: applyDns },
@@ -185,7 +188,7 @@ export class Agent {
         .catch((err: Error) => log.debug({ err: err.message }, "bgp report failed"));
     }, 3000);
     bgpReport.unref();
-    const cni = new CniHandler({ host: o.host, master, attachments, pending, reconciler, ready: () => mirror.synced, log });
+    const cni = new CniHandler({ host: o.host, master, attachments, pending, reconciler, ready: () => mirror.synced, vxlanPort: VXLAN_PORT, log });
     const app = new Hono();
     app.post("/cni/v1/:command", async (c) => c.json(await cni.handle(await c.req.json().catch(() => undefined))));
     app.get("/counters", async (c) => c.json(await counters.collect()));
@@ -209,6 +212,7 @@ export class Agent {
         synced: () => mirror.waitSynced(),
         onStateChange: (listener) => mirror.onChange(listener),
         attachments,
+        vxlanPort: VXLAN_PORT,
         plumber: new EndpointPlumber({ attachments, pending, reconciler, log }),
         reconciler,
         executor,

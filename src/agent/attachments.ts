@@ -1,11 +1,13 @@
 // What only this host knows about its endpoints: which container namespace and
-// interface each one is plumbed into. Persisted in the agent's state
-// directory (one JSON file, replaced atomically) so a restarted agent finds
-// its endpoints again and can remove the ones deleted while it was down.
+// interface each one is plumbed into, and the host ports published to it.
+// Persisted in the agent's state directory (one JSON file, replaced
+// atomically) so a restarted agent finds its endpoints again and can remove
+// the ones deleted while it was down.
 
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
+import { PortMapping } from "./ports.js";
 
 export const Attachment = z.object({
   /** Endpoint id at netmaster. */
@@ -19,6 +21,8 @@ export const Attachment = z.object({
   group: z.string(),
   /** The CNI network config name, for GC. */
   cniNetwork: z.string().default(""),
+  /** Host ports published to the container (ports.ts); files of older agents have none. */
+  portMappings: z.array(PortMapping).default([]),
 });
 export type Attachment = z.infer<typeof Attachment>;
 

@@ -14,6 +14,7 @@ import type { EndpointReply } from "../master/endpoints.js";
 import type { EndpointState } from "../master/records.js";
 import type { AttachmentStore } from "./attachments.js";
 import type { MasterClient } from "./master-client.js";
+import { normalizePorts, portConflict, portErrors, samePorts, type PortMapping } from "./ports.js";
 import type { Reconciler } from "./reconciler.js";
 
 export interface CniHandlerDeps {
@@ -24,6 +25,8 @@ export interface CniHandlerDeps {
   reconciler: Reconciler;
   /** True when the agent follows netmaster's state and can serve ADD. */
   ready: () => boolean;
+  /** The overlay's UDP port, never published. */
+  vxlanPort: number;
   log: Logger;
 }
 
@@ -107,6 +110,7 @@ export class CniHandler {
     const v4 = spec.ips.map((a) => a.split("/")[0]!).filter((a) => !a.includes(":"));
     const v6 = spec.ips.map((a) => a.split("/")[0]!).filter((a) => a.includes(":"));
     if (v4.length > 1 || v6.length > 1) throw cniError(CniErrorCode.UnsupportedField, "at most one IPv4 and one IPv6 address can be requested");
+    const ports = this.ports(call, spec.tenant);
 
     let reply: EndpointReply;
     try {
@@ -135,8 +139,12 @@ export class CniHandler {
       network: ep.networkName,
       group: ep.groupName,
       cniNetwork: call.netConf.name,
+      portMappings: ports,
     };
     try {
+      // Checked again right before the record: another ADD may have taken a port while netmaster answered.
+      const taken = portConflict({ ...attachment, tenant: ep.tenantName }, attachments.all());
+      if (taken !== undefined) throw cniError(CniErrorCode.Conflict, `Cannot publish host port: ${taken}`);
       this.d.pending.set(ep.endpointID, ep);
       attachments.put(attachment);
       const { compiled, errors } = await this.d.reconciler.run();
@@ -146,6 +154,10 @@ export class CniHandler {
       const mine = errors.filter(
         (e) => e.namespace === tenant.namespace && (e.objects.length === 0 || e.objects.some((o) => o.includes(desired.hostLink) || o.includes(call.netns))),
       );
+      if (ports.length > 0) {
+        if (!tenant.uplink) throw new Error(`tenant ${ep.tenantName} has no uplink to publish host ports through`);
+        mine.push(...portErrors(errors, tenant.namespace));
+      }
       if (mine.length > 0) throw new Error(mine.map((e) => e.message).join("; "));
       await master.reportOper(ep.endpointID, { intfName: endpointLinkName(ep.endpointID), vtepIP: "" }).catch((err: Error) =>
         log.warn({ endpoint: ep.endpointID, err: err.message }, "cannot report endpoint oper state"),
@@ -159,8 +171,37 @@ export class CniHandler {
       this.d.pending.delete(ep.endpointID);
       await this.d.reconciler.run().catch(() => undefined);
       await master.deleteEndpoint(ep.endpointID).catch((e: Error) => log.error({ endpoint: ep.endpointID, err: e.message }, "cannot release endpoint after failed ADD"));
+      if (err instanceof CniError) throw cniError(err.code, `${err.message}; rolled back`);
       throw cniError(CniErrorCode.DatapathFailed, `Cannot plumb endpoint ${ep.endpointID}: ${(err as Error).message}; rolled back`);
     }
+  }
+
+  /**
+   * The ADD's port mappings, checked against each other and against what the host's other containers
+   * publish. A container's interfaces share one list (podman passes it to every network); only the first
+   * interface, which carries the default route, gets it, so another one may only repeat it.
+   */
+  private ports(call: AddCall, tenant: string): PortMapping[] {
+    let ports: PortMapping[];
+    try {
+      ports = normalizePorts(call.endpoint.portMappings, this.d.vxlanPort);
+    } catch (err) {
+      throw cniError(CniErrorCode.InvalidNetworkConfig, (err as Error).message);
+    }
+    if (ports.length === 0) return ports;
+    const first = this.d.attachments
+      .all()
+      .filter((a) => a.containerId === call.containerId && a.ifname < call.ifname)
+      .sort((a, b) => (a.ifname < b.ifname ? -1 : 1))[0];
+    if (first !== undefined && !samePorts(first.portMappings, ports)) {
+      throw cniError(
+        CniErrorCode.InvalidNetworkConfig,
+        `Cannot publish host ports on ${call.ifname}: they go to the container's first interface, ${first.ifname}, which has ${first.portMappings.length === 0 ? "none" : "others"}`,
+      );
+    }
+    const taken = portConflict({ containerId: call.containerId, endpointId: "", tenant, portMappings: ports }, this.d.attachments.all());
+    if (taken !== undefined) throw cniError(CniErrorCode.Conflict, `Cannot publish host port: ${taken}`);
+    return ports;
   }
 
   private async del(call: DelCall): Promise<CniResponse> {
@@ -185,7 +226,8 @@ export class CniHandler {
     const a = this.d.attachments.get(call.containerId, call.ifname);
     if (!a) throw cniError(CniErrorCode.UnknownContainer, `container ${call.containerId} has no interface ${call.ifname} on this host`);
     if (!existsSync(call.netns)) throw cniError(CniErrorCode.UnknownContainer, `network namespace ${call.netns} does not exist`);
-    const { compiled, errors } = await this.d.reconciler.run();
+    // A full run: CHECK is about what the kernel holds, which only reading it tells.
+    const { compiled, errors } = await this.d.reconciler.run({ full: true });
     const ns = compiled.desired.tenants.find((t) => t.name === a.tenant)?.namespace;
     const mine = errors.filter((e) => e.namespace === ns);
     if (mine.length > 0) {

@@ -4,7 +4,7 @@ import { hostPrefix } from "../datapath/names.js";
 import { endpointKey, hostKey, networkStateKey, objectKey, tenantStateKey } from "../master/keys.js";
 import type { EndpointState } from "../master/records.js";
 import type { Attachment } from "./attachments.js";
-import { compileHost, type HostContext, type StateView } from "./compile.js";
+import { compileHost, netfilteredNetworks, type HostContext, type StateView } from "./compile.js";
 
 function view(entries: Record<string, unknown>): StateView {
   const map = new Map(Object.entries(entries));
@@ -22,8 +22,8 @@ function endpoint(id: string, host: string, ip: string, network = "net", extra: 
   };
 }
 
-function attachment(id: string, ifname = "eth0", containerId = id): Attachment {
-  return { endpointId: id, containerId, ifname, netns: `/var/run/netns/${id}`, tenant: "t", network: "net", group: "", cniNetwork: "n" };
+function attachment(id: string, ifname = "eth0", containerId = id, portMappings: Attachment["portMappings"] = []): Attachment {
+  return { endpointId: id, containerId, ifname, netns: `/var/run/netns/${id}`, tenant: "t", network: "net", group: "", cniNetwork: "n", portMappings };
 }
 
 const base = {
@@ -73,6 +73,19 @@ describe("compileHost", () => {
     assert.deepEqual(out.desired.tenants[0]!.endpoints.map((e) => e.id), ["p"]);
   });
 
+  test("published ports go to a container's first interface; a clash left by old state goes to the first holder", () => {
+    const web = { protocol: "tcp" as const, hostPort: 8080, containerPort: 80, hostIP: "" };
+    const state = view({
+      ...base,
+      [endpointKey("c0")]: endpoint("c0", "h1", "198.18.1.13"),
+      [endpointKey("c1")]: endpoint("c1", "h1", "198.18.1.14"),
+      [endpointKey("d")]: endpoint("d", "h1", "198.18.1.15"),
+    });
+    const attachments = [attachment("c0", "eth0", "c", [web]), attachment("c1", "eth1", "c", [web]), attachment("d", "eth0", "d", [web])];
+    const ports = compileHost(state, attachments, new Map(), ctx(""), noPolicy).desired.tenants[0]!.endpoints.map((e) => [e.id, e.portMappings]);
+    assert.deepEqual(ports, [["c0", [web]], ["c1", []], ["d", []]]);
+  });
+
   test("only a container's first interface gets default routes", () => {
     const state = view({
       ...base,
@@ -95,5 +108,24 @@ describe("compileHost", () => {
     assert.equal(net.routed, true);
     assert.equal(net.vxlan, undefined);
     assert.deepEqual(out.bgp?.announce, ["198.18.1.10/32"]);
+  });
+
+  test("without policy no bridge passes netfilter: a group with rules or DSCP switches on the bridges of its local endpoints", () => {
+    const state = view({ ...base, [endpointKey("a")]: endpoint("a", "h1", "198.18.1.10") });
+    assert.equal(compileHost(state, [attachment("a")], new Map(), ctx(""), noPolicy).desired.tenants[0]!.networks[0]!.netfilter, false);
+
+    const group = (id: number, name: string, dscp = 0) => ({ id, name, ipv4: [], ipv6: [], dscp });
+    const input = {
+      fwdMode: "bridge" as const,
+      networks: [],
+      groups: [group(1, "web"), group(2, "db"), group(3, "voice", 46), group(4, "idle")],
+      rules: [{ key: "t:p:1", groupId: 2, direction: "in" as const, priority: 1, action: "deny" as const, peerGroupId: 1 }],
+    };
+    const local = (network: string, groupName: string) => endpoint(`${network}-${groupName}`, "h1", "198.18.1.10", network, { groupName });
+    assert.deepEqual(
+      [...netfilteredNetworks(input, [local("n1", "web"), local("n2", "db"), local("n3", "voice"), local("n4", "idle"), local("n5", "")])].sort(),
+      ["n2", "n3"],
+      "rules protect db, voice sets DSCP; web, only the peer of a rule of db, is judged on the hosts of db",
+    );
   });
 });

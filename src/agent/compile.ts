@@ -24,6 +24,7 @@ import type { BgpConfig } from "./bgp/index.js";
 import type { PolicyInput } from "../policy/index.js";
 import { formatIpv4, parseIpv4Subnet } from "../master/alloc/index.js";
 import type { Attachment } from "./attachments.js";
+import { grantPorts } from "./ports.js";
 
 export interface StateView {
   get<T>(key: string): T | undefined;
@@ -142,6 +143,12 @@ export function compileHost(
     if (seen === undefined || a.ifname < seen) firstIfname.set(a.containerId, a.ifname);
   }
   const primary = (a: Attachment) => firstIfname.get(a.containerId) === a.ifname;
+  // Published ports go to the interface with the default route: the replies leave by it.
+  const ports = grantPorts(
+    attachments
+      .filter((a) => primary(a) && endpoints.has(a.endpointId))
+      .map((a) => ({ containerId: a.containerId, endpointId: a.endpointId, tenant: endpoints.get(a.endpointId)!.tenantName, portMappings: a.portMappings })),
+  );
 
   const mode = fwdMode(view);
   const hasBgp = view.get<Bgp>(objectKey("Bgp", ctx.host)) !== undefined;
@@ -165,8 +172,8 @@ export function compileHost(
       .map(vtepOf)
       .filter((v) => v !== "" && v !== ctx.vtepIP)
       .sort();
-    const networks: DesiredNetwork[] = nets.map((n) => {
-      const desired: DesiredNetwork = {
+    const bridged: BridgedNetwork[] = nets.map((n) => {
+      const desired: BridgedNetwork = {
         name: n.networkName,
         bridge: bridgeName(n.networkName),
         subnet: networkCidr(n.subnet),
@@ -220,11 +227,14 @@ export function compileHost(
         ipv6Gateway: primary(attachment) ? net.ipv6Gateway : "",
         mtu: ctx.mtu,
         qos: { egressBps: bps, ingressBps: bps, burstBytes: p ? p.burst * 1024 : 0 },
+        portMappings: ports.get(ep.endpointID) ?? [],
       });
     }
 
-    const policyInput = policyFor(view, tenant, mode, networks, groups, tenantEndpoints, profile);
+    const policyInput = policyFor(view, tenant, mode, bridged, groups, tenantEndpoints, profile);
     policies.set(tenant, policyInput);
+    const filtered = netfilteredNetworks(policyInput, locals.map(({ ep }) => ep));
+    const networks: DesiredNetwork[] = bridged.map((n) => ({ ...n, netfilter: filtered.has(n.name) }));
     const tenantIndex = view.get<TenantState>(tenantStateKey(tenant))?.index;
     const ownHostEndpoints: DesiredHostEndpoint[] = hostEndpoints
       .filter((ep) => ep.tenantName === tenant && netByName.get(ep.networkName)?.nwType === "infra")
@@ -270,8 +280,25 @@ export function compileHost(
   return { desired: { prefix: ctx.prefix, tenants, host: { natOutbound } }, bgp: bgpFor(view, ctx.host, tenants), policies, dns, orphans };
 }
 
+/** A network as the tenant's policy input needs it: before it is known which bridges policy must see. */
+type BridgedNetwork = Omit<DesiredNetwork, "netfilter">;
+
+/**
+ * Networks whose bridge must pass bridged frames through the tenant's inet hooks: those with a local
+ * endpoint in a group that has rules or sets DSCP. A packet is judged by the sender's `out` rules and the
+ * receiver's `in` rules, and each of those lives on the host of its endpoint, which sees the packet on that
+ * endpoint's bridge; so a bridge with no such endpoint has nothing to judge, and its traffic skips
+ * br_netfilter and conntrack (the costliest part of the path for small packets). Routed packets pass the
+ * hooks whatever this says.
+ */
+export function netfilteredNetworks(input: PolicyInput, locals: EndpointState[]): Set<string> {
+  const policedIds = new Set([...input.rules.map((r) => r.groupId), ...input.groups.filter((g) => g.dscp > 0).map((g) => g.id)]);
+  const policed = new Set(input.groups.filter((g) => policedIds.has(g.id)).map((g) => g.name));
+  return new Set(locals.filter((ep) => policed.has(ep.groupName)).map((ep) => ep.networkName));
+}
+
 /** IPv4 addresses (no prefix) of the local containers on the tenant's routed networks, sorted. */
-function routedAddresses(networks: DesiredNetwork[], endpoints: DesiredEndpoint[]): string[] {
+function routedAddresses(networks: BridgedNetwork[], endpoints: DesiredEndpoint[]): string[] {
   const routed = new Set(networks.filter((n) => n.routed).map((n) => n.name));
   return [...new Set(endpoints.filter((e) => routed.has(e.network)).map((e) => e.ipv4.split("/")[0]!))].sort();
 }
@@ -295,7 +322,7 @@ function policyFor(
   view: StateView,
   tenant: string,
   mode: FwdMode,
-  networks: DesiredNetwork[],
+  networks: BridgedNetwork[],
   groups: EndpointGroup[],
   endpoints: EndpointState[],
   profile: (g: EndpointGroup) => NetProfile | undefined,

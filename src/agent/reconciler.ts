@@ -3,7 +3,8 @@
 // the whole desired host from current inputs and lets the datapath apply the
 // difference. Runs never overlap; a request during a run causes one more run
 // after it. Failures are retried with backoff, and a periodic resync repairs
-// drift made behind our back.
+// drift made behind our back: the datapath reads only what changed since it
+// applied it, except on that resync, which asks it to read everything.
 
 import type { Logger } from "pino";
 import type { PolicyInput } from "../policy/index.js";
@@ -19,7 +20,8 @@ export interface DatapathError {
 }
 
 export interface DatapathDriver {
-  reconcile(desired: CompiledHost["desired"]): Promise<{ errors: DatapathError[] }>;
+  /** full: read the whole host, not only what changed since it was applied (LinuxDatapath ReconcileOptions). */
+  reconcile(desired: CompiledHost["desired"], options: { full: boolean }): Promise<{ errors: DatapathError[] }>;
 }
 
 export interface SyncResult {
@@ -58,6 +60,8 @@ export class Reconciler {
   private resync: NodeJS.Timeout | undefined;
   private failures = 0;
   private last: CompiledHost | undefined;
+  /** The next run reads the whole host: periodic resync, CNI CHECK. (The first reads everything anyway: the datapath has applied nothing yet.) */
+  private full = false;
 
   constructor(private readonly o: ReconcilerOptions) {}
 
@@ -66,7 +70,10 @@ export class Reconciler {
   }
 
   start(): void {
-    this.resync = setInterval(() => this.trigger(), this.o.resyncMs ?? 30_000);
+    this.resync = setInterval(() => {
+      this.full = true;
+      this.trigger();
+    }, this.o.resyncMs ?? 30_000);
     this.trigger();
   }
 
@@ -87,8 +94,10 @@ export class Reconciler {
   /**
    * Runs after any run in progress and resolves with what it applied and what failed (failures are retried).
    * Callers arriving while a run is queued but not started share it: it compiles when it starts, so it sees their change.
+   * full: that run reads the whole host (CNI CHECK), not only what changed since it was applied.
    */
-  run(): Promise<SyncResult> {
+  run(options: { full?: boolean } = {}): Promise<SyncResult> {
+    if (options.full === true) this.full = true;
     if (this.queued) return this.queued;
     const next = this.chain
       .catch(() => undefined)
@@ -103,8 +112,10 @@ export class Reconciler {
 
   private async once(): Promise<SyncResult> {
     const started = Date.now();
+    const full = this.full;
+    this.full = false;
     const compiled = compileHost(this.o.view, this.o.attachments.all(), this.o.pending, this.o.ctx, this.o.nftScriptFor);
-    const { errors } = await this.o.datapath.reconcile(compiled.desired);
+    const { errors } = await this.o.datapath.reconcile(compiled.desired, { full });
     this.o.dns.apply(compiled.dns);
     try {
       await this.o.bgp.apply(compiled.bgp);
@@ -121,7 +132,7 @@ export class Reconciler {
     } else {
       this.failures = 0;
     }
-    this.o.log.debug({ durationMs: Date.now() - started, tenants: compiled.desired.tenants.length }, "host synced");
+    this.o.log.debug({ durationMs: Date.now() - started, tenants: compiled.desired.tenants.length, full }, "host synced");
     return { compiled, errors };
   }
 }

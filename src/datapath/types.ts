@@ -104,6 +104,12 @@ export interface DesiredNetwork {
    * on the local bridge: the IPv6 gateway keeps its subnet route. Never set together with `vxlan`.
    */
   routed: boolean;
+  /**
+   * Bridged packets pass the tenant's inet hooks (br_netfilter, per bridge): needed where a local endpoint's
+   * group has rules or sets DSCP. Off, frames between the bridge's ports skip netfilter and conntrack
+   * entirely; routed packets pass the hooks either way.
+   */
+  netfilter: boolean;
   /** Present for VXLAN networks in a cluster: the overlay device on the bridge and what it must know. */
   vxlan?: DesiredVxlan;
 }
@@ -170,4 +176,20 @@ export interface DesiredEndpoint {
   ipv6Gateway: string;
   mtu: number;
   qos: EndpointQos;
+  /**
+   * Host ports published to this container (`-p`, CNI portMappings): traffic to the host's address and
+   * port goes through the tenant's uplink to the container's IPv4 address. Needs the tenant's uplink. The
+   * agent gives them only to a container's interface with the default route (replies leave by it). None when absent.
+   */
+  portMappings?: DesiredPortMapping[];
+}
+
+export type PortProtocol = "tcp" | "udp" | "sctp";
+
+export interface DesiredPortMapping {
+  protocol: PortProtocol;
+  hostPort: number;
+  containerPort: number;
+  /** An IPv4 address of the host, or "" for every address of the host (loopback included). */
+  hostIP: string;
 }

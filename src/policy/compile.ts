@@ -3,14 +3,16 @@
 // SEMANTICS (what a tenant's policy means; README material)
 //
 //  * Where: one `table inet netplugin` in the tenant's namespace judges every IPv4 and IPv6
-//    packet the namespace forwards (bridged, via br_netfilter, or routed between its networks),
+//    packet the namespace forwards (bridged, via br_netfilter on the bridges of policed endpoints,
+//    or routed between its networks),
 //    receives (to the gateway/host addresses) and sends. The source does not matter: another
 //    container on this or another host, the gateway, the host, another network.
 //  * Stateful: packets of established or related connections (conntrack) always pass; only
 //    packets that open a connection (ct state new, and untracked/invalid ones) are judged.
 //    Replies of an allowed connection therefore pass in every direction, for every protocol
 //    (ICMP echo replies too). A policy change replaces the table but not conntrack: it never
-//    cuts an established connection, it only judges new ones.
+//    cuts an established connection, it only judges new ones. A TCP segment without SYN that
+//    conntrack sees first (a connection begun before its bridge passed netfilter) passes too.
 //  * Membership: an endpoint belongs to its group by address (addresses are unique in a tenant;
 //    if one is listed in several groups, the group with the lowest id owns it).
 //  * `in` rules of group G judge packets whose destination belongs to G; `out` rules of G judge

@@ -229,6 +229,7 @@ table inet netplugin {
 	}
 	chain enforce {
 		ct state established,related accept
+		ct state new tcp flags & syn == 0 accept
 		icmpv6 type { nd-router-solicit, nd-router-advert, nd-neighbor-solicit, nd-neighbor-advert, nd-redirect } accept
 		jump out_check
 		jump in_check

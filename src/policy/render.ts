@@ -160,6 +160,11 @@ export function renderScript(t: PolicyTables): string {
     "\t}",
     "\tchain enforce {",
     "\t\tct state established,related accept",
+    // Conntrack's first sight of a TCP segment without SYN: a connection that began while its bridge did not pass
+    // netfilter (no policed endpoint on it, DesiredNetwork.netfilter), picked up mid-stream when the first policy
+    // arrived. It is let on and tracked from here, as any established connection survives a policy change; new
+    // connections begin with SYN and are judged.
+    "\t\tct state new tcp flags & syn == 0 accept",
     `\t\ticmpv6 type { ${ND_TYPES} } accept`,
     "\t\tjump out_check",
     "\t\tjump in_check",

@@ -7,7 +7,8 @@
 //
 // Covered: networks created through Docker appear at netmaster under Docker's
 // name and netctl's appear in Docker; containers reach each other (IPv4, IPv6),
-// --ip/--mac-address/--ip-range, Docker's own IPAM, connect/disconnect; policy
+// --ip/--mac-address/--ip-range, Docker's own IPAM, connect/disconnect; -p
+// (reached from an "outside" namespace through the host's address); policy
 // set at netmaster applies; contiv-tag mapping; an empty pool request never
 // gets a pool twice; bad input gives Docker's error with our message and
 // leaves no state behind; a killed agent and a restarted dockerd keep
@@ -48,6 +49,7 @@ const DOCKER = "/usr/bin/docker"; // the Debian CLI that matches dockerd 20.10 (
 const DOCKERD = "/usr/sbin/dockerd";
 const BUSYBOX = "/bin/busybox";
 const NETPLUGIN = fileURLToPath(new URL("../../src/bin/netplugin.js", import.meta.url));
+const NETPROBE = fileURLToPath(new URL("../../src/datapath/linux/netprobe.js", import.meta.url));
 const missing = [DOCKER, DOCKERD, BUSYBOX].filter((p) => !existsSync(p));
 
 interface Exec {
@@ -201,6 +203,38 @@ describe("Docker network and IPAM driver", { skip: missing.length > 0 ? `not ins
     const ep = await api.get<{ Oper: { homingHost: string } }>(`/api/v1/inspect/endpoints/dnet.default-${await must("inspect", "c1", "--format", "{{.NetworkSettings.Networks.dnet.EndpointID}}")}/`);
     assert.equal(ep.status, 200, ep.text);
     assert.equal(ep.body.Oper.homingHost, host.name);
+  });
+
+  test("docker run -p publishes host ports (a range gets its first free port); taken or missing ones are refused; stop withdraws them", async () => {
+    const outside = await cluster.addOutside();
+    const reach = async (port: number): Promise<string> => {
+      const r = await sh(["ip", "netns", "exec", outside, process.execPath, NETPROBE, "tcp", host.address, String(port), "1500"]);
+      const out = JSON.parse(r.stdout.trim().split("\n").pop() || "{}") as { result?: string; tag?: string };
+      return out.result === "reply" ? String(out.tag) : String(out.result);
+    };
+    const serve = (tag: string) => ["sh", "-c", `nc -ll -p 80 -e echo ${tag}:80 & nc -ll -p 81 -e echo ${tag}:81 & exec sleep 3600`];
+    await must("run", "-d", "--name", "pp1", "--net", "dnet", "-p", "18380:80", "-p", "18381-18383:81", "local/busybox", ...serve("pp1"));
+    await waitUntil(async () => (await reach(18380)) === "pp1", 10_000, () => `18380 does not reach pp1: ${host.agent?.logs().slice(-3000)}`);
+    assert.equal(await reach(18381), "pp1", "the range's first port");
+    await must("run", "-d", "--name", "pp2", "--net", "dnet", "-p", "18381-18383:81", "local/busybox", ...serve("pp2"));
+    assert.equal(await reach(18382), "pp2", "the range's first free port");
+    const links = (await sh(["ip", "-n", `${hostPrefix(host.name)}-t-default`, "-o", "link"])).stdout.split("\n").length;
+    for (const [name, publish, message] of [
+      ["pp3", "18380:80", /remote: Cannot publish host port: host port 18380\/tcp is published by container/],
+      ["pp4", "80", /remote: Cannot publish container port 80\/tcp: give it a host port/],
+    ] as const) {
+      const r = await docker("run", "-d", "--name", name, "--net", "dnet", "-p", publish, "local/busybox", "sleep", "3600");
+      assert.notEqual(r.code, 0, `${name} started`);
+      assert.match(r.stderr, message);
+      await must("rm", "-f", name);
+    }
+    assert.equal((await sh(["ip", "-n", `${hostPrefix(host.name)}-t-default`, "-o", "link"])).stdout.split("\n").length, links, "no link left");
+    assert.equal(await reach(18380), "pp1", "pp1 keeps its port");
+    await must("stop", "-t", "0", "pp1");
+    assert.notEqual(await reach(18380), "pp1", "stopped: the port is withdrawn");
+    assert.equal(await reach(18382), "pp2");
+    await must("rm", "-f", "pp1", "pp2");
+    assert.notEqual(await reach(18382), "pp2", "removed: the port is withdrawn");
   });
 
   test("--ip and --mac-address are honoured", async () => {

@@ -29,6 +29,7 @@ import { runPrefix } from "../harness/netns.js";
 import { cachedResults, Containerd, makeBusyboxRootfs, missingTools, Podman, readSpy, SystemCni, writeSpy, type CtrContainer, type SpyCall } from "../harness/runtimes.js";
 
 const NETCTL_JS = fileURLToPath(new URL("../../src/bin/netctl.js", import.meta.url));
+const NETPROBE_JS = fileURLToPath(new URL("../../src/datapath/linux/netprobe.js", import.meta.url));
 
 const TENANT = "rt";
 const NETWORK = "net";
@@ -132,7 +133,7 @@ describe("CNI under real runtimes: podman and ctr run --cni", { skip }, () => {
     const conflist = (name: string, group: string | undefined, capabilities: boolean, cniVersion = "1.0.0", network = NETWORK) => ({
       cniVersion,
       name,
-      plugins: [{ type: "netplugin", tenant: TENANT, network, ...(group ? { group } : {}), socket, ...(capabilities ? { capabilities: { ips: true, mac: true } } : {}) }],
+      plugins: [{ type: "netplugin", tenant: TENANT, network, ...(group ? { group } : {}), socket, ...(capabilities ? { capabilities: { ips: true, mac: true, portMappings: true } } : {}) }],
     });
     podman = Podman.setup(
       join(dir, "podman"),
@@ -275,6 +276,26 @@ describe("CNI under real runtimes: podman and ctr run --cni", { skip }, () => {
     await netctl("group", "create", "--tenant", TENANT, NETWORK, "web");
     await waitUntil(async () => (await tcp(pc2, b, 8080)) === "cc1:8080", 20_000, () => "tcp/8080 into web still blocked");
     assert.equal(await tcp(pc2, a, 8080), "pc1:8080");
+  });
+
+  test("podman -p publishes a host port: outside and the host reach the container, not after podman rm", async () => {
+    const name = `${prefix}-pc5`;
+    const host = cluster!.hosts[0]!;
+    const outside = await cluster!.addOutside();
+    const reach = async (ns: string): Promise<string> => {
+      const r = await run(["ip", "netns", "exec", ns, process.execPath, NETPROBE_JS, "tcp", host.address, "18280", "1500"]);
+      const out = JSON.parse(r.stdout.trim().split("\n").pop() || "{}") as { result?: string; tag?: string };
+      return out.result === "reply" ? String(out.tag) : String(out.result);
+    };
+    try {
+      const r = await podman!.run(name, rootfs, { network: netWeb, env: { TAG: "pc5" }, publish: ["18280:80"] }, ["/bin/np-serve", "80"]);
+      assert.equal(r.code, 0, `podman run -p: ${r.stderr}\n${agentLog()}`);
+      assert.equal(await reach(outside), "pc5", "from outside the cluster to the host's address");
+      assert.equal(await reach(host.namespace), "pc5", "from the host itself");
+    } finally {
+      await podman!.cmd(["rm", "-f", "-t", "0", name], 90);
+    }
+    assert.notEqual(await reach(outside), "pc5", "the port went with the container");
   });
 
   test("podman restart: DEL, then ADD in a new namespace with the same static IP and MAC", async () => {

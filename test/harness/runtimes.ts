@@ -121,6 +121,8 @@ export interface PodmanRunOptions {
   ip?: string;
   mac?: string;
   env?: Record<string, string>;
+  /** `-p` values ("HOSTPORT:PORT"); podman passes them to the plugin as runtimeConfig.portMappings. */
+  publish?: string[];
 }
 
 /** Podman with a private containers.conf, storage, run dir and CNI config dir, all under `dir`. */
@@ -184,6 +186,7 @@ export class Podman {
     const args = ["run", "-d", "--name", name, "--net", options.network];
     if (options.ip) args.push("--ip", options.ip);
     if (options.mac) args.push("--mac-address", options.mac);
+    for (const p of options.publish ?? []) args.push("-p", p);
     for (const [k, v] of Object.entries(options.env ?? {})) args.push("--env", `${k}=${v}`);
     args.push("--rootfs", rootfs, ...command);
     return this.cmd(args, 90);

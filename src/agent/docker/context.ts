@@ -31,6 +31,8 @@ export interface DockerContext {
   lock: Mutex;
   /** Where netmaster picks pools from when Docker asks for any. */
   defaultPoolRange: string;
+  /** The overlay's UDP port, never published. */
+  vxlanPort: number;
   log: Logger;
 }
 

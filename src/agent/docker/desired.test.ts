@@ -42,7 +42,7 @@ function host(...ids: string[]): DesiredHost {
         name: "t",
         namespace: "npx-t-t",
         fwdMode: "bridge",
-        networks: [{ name: "net", bridge: "nbx", subnet: "198.18.5.0/24", gateway: "198.18.5.1", ipv6Subnet: "fd00:5::/64", ipv6Gateway: "fd00:5::1", mtu: 1450, routed: false }],
+        networks: [{ name: "net", bridge: "nbx", subnet: "198.18.5.0/24", gateway: "198.18.5.1", ipv6Subnet: "fd00:5::/64", ipv6Gateway: "fd00:5::1", mtu: 1450, routed: false, netfilter: false }],
         // Compiled as a second interface of its container (no default routes): dockerd decides for Docker's.
         endpoints: ids.map((id) => ({ ...endpoint(id), gateway: "", ipv6Gateway: "" })),
         nftScript: "",
@@ -66,6 +66,7 @@ function record(id: string, phase: EndpointPhase, extra: Partial<EndpointRecord>
     ifname: "eth0",
     phase,
     routes: { v4: true, v6: false },
+    portMappings: [],
     ...extra,
   };
 }

@@ -4,20 +4,23 @@
 // which dockerd fills when the container starts, and from then on checked like
 // any other), Leave and DeleteEndpoint (the veth goes, the endpoint goes, the
 // addresses stay reserved until ReleaseAddress). EndpointOperInfo has nothing
-// to report. Every step that fails undoes what it did.
+// to report. ProgramExternalConnectivity publishes the container's `-p` ports
+// (kept with the record and its attachment, ../ports.ts); Revoke and Leave
+// withdraw them. Every step that fails undoes what it did.
 
 import { endpointLinkName, tenantNamespace } from "../../datapath/names.js";
-import { ConflictError, NotFoundError } from "../../lib/errors.js";
+import { ConflictError, NotFoundError, ValidationError } from "../../lib/errors.js";
 import type { EndpointReply } from "../../master/endpoints.js";
 import { endpointKey, objectKey } from "../../master/keys.js";
 import type { EndpointState } from "../../master/records.js";
 import type { Network } from "../../model/index.js";
 import type { Attachment } from "../attachments.js";
+import { describePort, hostIPsOverlap, normalizePorts, portConflict, portErrors, samePorts, type PortHolder, type PortMapping } from "../ports.js";
 import { sleep, stripLength, transitLinkName, type DockerContext } from "./context.js";
 import type { DefaultRoute } from "./handoff.js";
 import type { NetworkTracker } from "./networks.js";
 import type { EndpointRecord } from "./state.js";
-import type { CreateEndpoint, CreateEndpointResponse, EndpointOnly, Join, JoinResponse } from "./wire.js";
+import { portBindings, type CreateEndpoint, type CreateEndpointResponse, type EndpointOnly, type ExternalConnectivity, type Join, type JoinResponse, type PortBinding } from "./wire.js";
 
 /** How long after Join the interface is looked for: dockerd populates the sandbox only when the container starts. */
 const FIND_FOR_MS = 120_000;
@@ -25,6 +28,8 @@ const FIND_FOR_MS = 120_000;
 const SETTLE_MS = 300;
 /** How long an interface that is up may wait for the default routes its Join answer asked for. */
 const NO_ROUTE_WAIT_MS = 2000;
+/** libnetwork's protocol numbers. */
+const PROTOCOLS: Record<number, string> = { 6: "tcp", 17: "udp", 132: "sctp" };
 
 export class EndpointTracker {
   /** Endpoints as netmaster created them, for the reconciler before the state stream shows them. */
@@ -62,6 +67,7 @@ export class EndpointTracker {
       network: rec.network,
       group: rec.group,
       cniNetwork: "",
+      portMappings: rec.portMappings,
     };
   }
 
@@ -97,6 +103,7 @@ export class EndpointTracker {
       ifname: "",
       phase: "created",
       routes: { v4: false, v6: false },
+      portMappings: [],
     });
     this.c.store.save();
     const out: CreateEndpointResponse = { Interface: {} };
@@ -227,6 +234,93 @@ export class EndpointTracker {
     }
   }
 
+  /**
+   * Publishes the container's `-p` ports (only the network that gives the container its gateway gets this
+   * call, and so the default route the replies leave by). A range (HostPort..HostPortEnd) gets its first
+   * port free on this host, as Docker's bridge driver would pick one. No host port (`-p 80`) is refused:
+   * libnetwork shows a remote driver's choice nowhere, so nobody could find the port. Idempotent.
+   */
+  async program(req: ExternalConnectivity): Promise<Record<string, unknown>> {
+    await this.c.synced();
+    const rec = this.record(req.EndpointID);
+    const bindings = portBindings(req.Options, "ProgramExternalConnectivity");
+    await this.publish(rec, (others) => this.choosePorts(rec, bindings, others));
+    this.c.log.info({ op: "ProgramExternalConnectivity", endpoint: rec.endpointId, ports: rec.portMappings.map(describePort) }, "docker endpoint ports published");
+    return {};
+  }
+
+  /** Withdraws the endpoint's published ports. Idempotent. */
+  async revoke(req: EndpointOnly): Promise<Record<string, unknown>> {
+    const rec = this.c.store.endpoints.get(req.EndpointID);
+    if (!rec || rec.portMappings.length === 0) return {};
+    await this.publish(rec, () => []);
+    this.c.log.info({ op: "RevokeExternalConnectivity", endpoint: rec.endpointId }, "docker endpoint ports withdrawn");
+    return {};
+  }
+
+  private holder(rec: EndpointRecord, portMappings: PortMapping[]): PortHolder {
+    return { containerId: rec.id, endpointId: rec.endpointId, tenant: rec.tenant, portMappings };
+  }
+
+  /** Each binding as one mapping, a range's first free port chosen; throws ValidationError or ConflictError. */
+  private choosePorts(rec: EndpointRecord, bindings: PortBinding[], others: PortHolder[]): PortMapping[] {
+    const chosen: PortMapping[] = [];
+    for (const b of bindings) {
+      const protocol = PROTOCOLS[b.Proto] ?? String(b.Proto);
+      const what = `${b.HostIP ? `${b.HostIP}:` : ""}${b.HostPort}${b.HostPortEnd > b.HostPort ? `-${b.HostPortEnd}` : ""}/${protocol}`;
+      if (b.HostPort === 0) {
+        throw new ValidationError(`Cannot publish container port ${b.Port}/${protocol}: give it a host port (-p HOSTPORT:${b.Port}); netplugin could not tell Docker a port it picked`);
+      }
+      if (b.HostPortEnd !== 0 && b.HostPortEnd < b.HostPort) throw new ValidationError(`Cannot publish host port ${what}: the range ends before it starts`);
+      let why = "";
+      for (let port = b.HostPort; port <= Math.max(b.HostPort, b.HostPortEnd); port++) {
+        const [m] = normalizePorts([{ protocol, hostPort: port, containerPort: b.Port, hostIP: b.HostIP }], this.c.vxlanPort);
+        const twice = chosen.some((c) => c.protocol === m!.protocol && c.hostPort === m!.hostPort && hostIPsOverlap(c.hostIP, m!.hostIP) && c.containerPort !== m!.containerPort);
+        const conflict = portConflict(this.holder(rec, [m!]), others) ?? (twice ? `host port ${describePort(m!)} is asked for twice` : undefined);
+        if (conflict === undefined) {
+          chosen.push(m!);
+          why = "";
+          break;
+        }
+        why ||= conflict;
+      }
+      if (why !== "") throw new ConflictError(b.HostPortEnd > b.HostPort ? `Cannot publish host port ${what}: no port of the range is free` : `Cannot publish host port: ${why}`);
+    }
+    return normalizePorts(chosen, this.c.vxlanPort);
+  }
+
+  /**
+   * Gives the endpoint the mappings `choose` picks against the host's other attachments (chosen and
+   * recorded in one step, so two calls never take one port), and waits for the datapath to apply them;
+   * on failure the previous mappings come back.
+   */
+  private async publish(rec: EndpointRecord, choose: (others: PortHolder[]) => PortMapping[]): Promise<void> {
+    const previous = rec.portMappings;
+    const record = (mappings: PortMapping[]): void => {
+      rec.portMappings = mappings;
+      const attachment = this.c.attachments.byEndpoint(rec.endpointId);
+      if (attachment) this.c.attachments.put({ ...attachment, portMappings: mappings });
+      this.c.store.save();
+    };
+    const changed = await this.c.lock.run(() => {
+      const mappings = choose(this.c.attachments.all());
+      if (samePorts(mappings, previous)) return false;
+      record(mappings);
+      return true;
+    });
+    if (!changed || rec.portMappings.length === 0) {
+      if (changed) this.c.reconciler.trigger();
+      return;
+    }
+    const { compiled, errors } = await this.c.reconciler.run();
+    const tenant = compiled.desired.tenants.find((t) => t.name === rec.tenant);
+    const problems = tenant?.uplink ? portErrors(errors, tenant.namespace).map((e) => e.message) : [`tenant ${rec.tenant} has no uplink to publish host ports through`];
+    if (problems.length === 0) return;
+    await this.c.lock.run(() => record(previous));
+    await this.c.reconciler.run().catch(() => undefined);
+    throw new Error(`Cannot publish host ports of endpoint ${rec.endpointId}: ${problems.join("; ")}; rolled back`);
+  }
+
   operInfo(_req: EndpointOnly): Record<string, unknown> {
     return { Value: {} };
   }
@@ -239,6 +333,14 @@ export class EndpointTracker {
       if (rec.phase === "joined" || rec.phase === "transit") {
         rec.phase = "leaving";
         this.c.store.save();
+      }
+      // Revoke comes first from dockerd; a Leave without it still withdraws the ports.
+      if (rec.portMappings.length > 0) {
+        rec.portMappings = [];
+        const attachment = this.c.attachments.byEndpoint(rec.endpointId);
+        if (attachment) this.c.attachments.put({ ...attachment, portMappings: [] });
+        this.c.store.save();
+        this.c.reconciler.trigger();
       }
     });
     this.c.log.info({ op: "Leave", endpoint: rec.endpointId }, "docker endpoint leaving its sandbox");

@@ -43,6 +43,8 @@ export interface DockerPluginOptions {
   engineSocket: string;
   /** Where netmaster picks a pool when Docker asks for any (no --subnet). */
   defaultPoolRange: string;
+  /** The overlay's UDP port, never published. */
+  vxlanPort: number;
   /** Make netmaster's networks and groups Docker networks on this host. */
   sync: boolean;
   stateDir: string;
@@ -87,6 +89,7 @@ export class DockerPlugin {
       engine: new DockerEngine(o.engineSocket),
       lock: new Mutex(),
       defaultPoolRange: o.defaultPoolRange,
+      vxlanPort: o.vxlanPort,
       log,
     };
     const networks = new NetworkTracker(c);
@@ -102,8 +105,8 @@ export class DockerPlugin {
       ["NetworkDriver.EndpointOperInfo", (b) => endpoints.operInfo(wire.parseCall(wire.EndpointOnly, b, "EndpointOperInfo"))],
       ["NetworkDriver.Join", (b) => endpoints.join(wire.parseCall(wire.Join, b, "Join"))],
       ["NetworkDriver.Leave", (b) => endpoints.leave(wire.parseCall(wire.EndpointOnly, b, "Leave"))],
-      ["NetworkDriver.ProgramExternalConnectivity", () => ({})],
-      ["NetworkDriver.RevokeExternalConnectivity", () => ({})],
+      ["NetworkDriver.ProgramExternalConnectivity", (b) => endpoints.program(wire.parseCall(wire.ExternalConnectivity, b, "ProgramExternalConnectivity"))],
+      ["NetworkDriver.RevokeExternalConnectivity", (b) => endpoints.revoke(wire.parseCall(wire.EndpointOnly, b, "RevokeExternalConnectivity"))],
       ["NetworkDriver.DiscoverNew", () => ({})],
       ["NetworkDriver.DiscoverDelete", () => ({})],
       ["IpamDriver.GetCapabilities", () => ipam.capabilities()],

@@ -7,6 +7,7 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
+import { PortMapping } from "../ports.js";
 
 export const PoolRecord = z.object({
   poolId: z.string(),
@@ -81,6 +82,8 @@ export const EndpointRecord = z.object({
   phase: EndpointPhase,
   /** Whether dockerd put the sandbox's default route (IPv4, IPv6) on this interface: routes there are dockerd's. */
   routes: z.object({ v4: z.boolean(), v6: z.boolean() }).default({ v4: false, v6: false }),
+  /** Host ports published since ProgramExternalConnectivity, until RevokeExternalConnectivity or Leave. */
+  portMappings: z.array(PortMapping).default([]),
 });
 export type EndpointRecord = z.infer<typeof EndpointRecord>;
 

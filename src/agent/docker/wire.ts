@@ -23,6 +23,8 @@ export const Implements = ["NetworkDriver", "IpamDriver"] as const;
 export const GENERIC_OPTIONS = "com.docker.network.generic";
 export const ENABLE_IPV6 = "com.docker.network.enable_ipv6";
 export const GATEWAY_DATA = "com.docker.network.gateway";
+/** `-p`: [{Proto: 6|17|132, IP, Port, HostIP, HostPort, HostPortEnd}] on CreateEndpoint, Join and ProgramExternalConnectivity. */
+export const PORT_MAP = "com.docker.network.portmap";
 export const REQUEST_ADDRESS_TYPE = "RequestAddressType";
 
 // ---- IpamDriver ---------------------------------------------------------------------------
@@ -72,6 +74,28 @@ export const CreateEndpoint = z.object({ NetworkID: Id, EndpointID: Id, Interfac
 export type CreateEndpoint = z.infer<typeof CreateEndpoint>;
 
 export const EndpointOnly = z.object({ NetworkID: Id, EndpointID: Id });
+
+export const ExternalConnectivity = z.object({ NetworkID: Id, EndpointID: Id, Options: AnyMap });
+export type ExternalConnectivity = z.infer<typeof ExternalConnectivity>;
+
+/** One `-p` binding (libnetwork types.PortBinding); HostPortEnd > HostPort: any port of the range. */
+const PortBinding = z.object({
+  Proto: z.number().int(),
+  IP: Str.nullish().transform((v) => v ?? ""),
+  Port: z.number().int(),
+  HostIP: Str.nullish().transform((v) => v ?? ""),
+  HostPort: z.number().int(),
+  HostPortEnd: z.number().int().default(0),
+});
+export type PortBinding = z.infer<typeof PortBinding>;
+
+/** The port bindings in a call's Options; throws ValidationError naming the bad field. */
+export function portBindings(options: Record<string, unknown>, method: string): PortBinding[] {
+  const parsed = z.array(PortBinding).nullish().safeParse(options[PORT_MAP]);
+  if (parsed.success) return parsed.data ?? [];
+  const detail = parsed.error.issues.map((i) => `${[PORT_MAP, ...i.path].join(".")}: ${i.message}`).join("; ");
+  throw new ValidationError(`Invalid ${method} request: ${detail}`);
+}
 export type EndpointOnly = z.infer<typeof EndpointOnly>;
 
 export const Join = z.object({ NetworkID: Id, EndpointID: Id, SandboxKey: Str.min(1), Options: AnyMap });

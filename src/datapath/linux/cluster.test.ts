@@ -122,6 +122,7 @@ function network(def: NetworkDef, h: Host, o: Options): DesiredNetwork {
     ipv6Gateway: def.v6 ? `fd00:${def.third}::fe` : "",
     mtu: MTU,
     routed: false,
+    netfilter: false,
     vxlan: {
       vni: def.vni,
       device: vxlanName(def.vni),

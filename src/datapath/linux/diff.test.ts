@@ -42,9 +42,9 @@ describe("diffHost", () => {
     const c2 = "ip[/var/run/netns/c2]";
     assert.deepEqual(lines(diffHost(want, have)), [
       `${NS_A}: create namespace ${NS_A} | netns[host] add ${NS_A}`,
-      `${NS_A}: update sysctls net.ipv6.conf.all.accept_dad, net.ipv6.conf.default.accept_dad, net.bridge.bridge-nf-call-iptables, net.bridge.bridge-nf-call-ip6tables, net.ipv4.ip_forward, net.ipv6.conf.all.forwarding | sysctl[${NS_A}] -w net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0 net.bridge.bridge-nf-call-iptables=1 net.bridge.bridge-nf-call-ip6tables=1 net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1`,
+      `${NS_A}: update sysctls net.ipv6.conf.all.accept_dad, net.ipv6.conf.default.accept_dad, net.bridge.bridge-nf-call-iptables, net.bridge.bridge-nf-call-ip6tables, net.ipv4.ip_forward, net.ipv6.conf.all.forwarding | sysctl[${NS_A}] -w net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0 net.bridge.bridge-nf-call-iptables=0 net.bridge.bridge-nf-call-ip6tables=0 net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1`,
       `${NS_A}: update loopback | ip[${NS_A}] link set lo up`,
-      `${NS_A}: create bridge nb00000001 | ip[${NS_A}] link add nb00000001 address ${want.tenants[0]!.bridges[0]!.mac} mtu 1450 type bridge mcast_snooping 1 mcast_querier 1`,
+      `${NS_A}: create bridge nb00000001 | ip[${NS_A}] link add nb00000001 address ${want.tenants[0]!.bridges[0]!.mac} mtu 1450 type bridge mcast_snooping 1 mcast_querier 1 nf_call_iptables 1 nf_call_ip6tables 1`,
       `${NS_A}: create bridge nb00000001 | ip[${NS_A}] link set nb00000001 up`,
       `${NS_A}: create address 198.18.1.254/24 on nb00000001 | ip[${NS_A}] addr add 198.18.1.254/24 dev nb00000001`,
       `${NS_A}: create address fd00:1::fe/64 on nb00000001 | ip[${NS_A}] addr add fd00:1::fe/64 dev nb00000001 nodad`,
@@ -69,7 +69,7 @@ describe("diffHost", () => {
   it("puts deletions first, from the last phase back, then creations in phase order", () => {
     const { want, have, applied } = inSync();
     const tenant = have.tenants[0]!;
-    tenant.bridges.push({ name: "nbstale", mac: "02:00:00:00:00:99", mtu: 1500, up: true, mcastSnooping: true, mcastQuerier: true, addresses: [], noPrefixRoute: [] });
+    tenant.bridges.push({ name: "nbstale", mac: "02:00:00:00:00:99", mtu: 1500, up: true, mcastSnooping: true, mcastQuerier: true, netfilter: false, addresses: [], noPrefixRoute: [] });
     tenant.veths.push({ name: "nestale", ifindex: 99, peerIfindex: 3, master: "nbstale", mtu: 1500, up: true, addresses: [] });
     tenant.bridges[0]!.addresses = ["198.18.1.1/24", "fd00:1::fe/64"];
     tenant.qdiscs.push({ dev: "ne0000000001", kind: "ingress", handle: "ffff:", root: false, shaper: null });
@@ -100,7 +100,7 @@ describe("diffHost", () => {
       diffHost(want, have, { appliedNft: applied }).steps.map((s) => s.args.join(" ")),
       [
         "-w net.ipv4.ip_forward=1",
-        "link set nb00000001 type bridge mcast_snooping 1 mcast_querier 1",
+        "link set nb00000001 type bridge mcast_snooping 1 mcast_querier 1 nf_call_iptables 1 nf_call_ip6tables 1",
         "link set ne0000000001 mtu 1450 up",
         "link set eth0 address 02:00:00:00:00:01",
       ],

@@ -29,10 +29,14 @@ function diffBridges(b: StepBuilder, want: TenantState, have: ObservedTenant): v
   }
   for (const bridge of want.bridges) {
     const current = have.bridges.find((br) => br.name === bridge.name);
-    const multicast = ["mcast_snooping", bridge.mcastSnooping ? "1" : "0", "mcast_querier", bridge.mcastQuerier ? "1" : "0"];
+    const flag = (on: boolean): string => (on ? "1" : "0");
+    const options = [
+      ...["mcast_snooping", flag(bridge.mcastSnooping), "mcast_querier", flag(bridge.mcastQuerier)],
+      ...["nf_call_iptables", flag(bridge.netfilter), "nf_call_ip6tables", flag(bridge.netfilter)],
+    ];
     if (current === undefined) {
       b.ip("bridge", "create", `bridge ${bridge.name}`, [
-        "link", "add", bridge.name, "address", bridge.mac, "mtu", String(bridge.mtu), "type", "bridge", ...multicast,
+        "link", "add", bridge.name, "address", bridge.mac, "mtu", String(bridge.mtu), "type", "bridge", ...options,
       ]);
       b.ip("bridge", "create", `bridge ${bridge.name}`, ["link", "set", bridge.name, "up"]);
     } else {
@@ -41,8 +45,9 @@ function diffBridges(b: StepBuilder, want: TenantState, have: ObservedTenant): v
       if (current.mtu !== bridge.mtu) set.push("mtu", String(bridge.mtu));
       if (!current.up) set.push("up");
       if (set.length > 0) b.ip("bridge", "update", `bridge ${bridge.name}`, ["link", "set", bridge.name, ...set]);
-      if (current.mcastSnooping !== bridge.mcastSnooping || current.mcastQuerier !== bridge.mcastQuerier) {
-        b.ip("bridge", "update", `bridge ${bridge.name}`, ["link", "set", bridge.name, "type", "bridge", ...multicast]);
+      const changed = current.mcastSnooping !== bridge.mcastSnooping || current.mcastQuerier !== bridge.mcastQuerier;
+      if (changed || current.netfilter !== bridge.netfilter) {
+        b.ip("bridge", "update", `bridge ${bridge.name}`, ["link", "set", bridge.name, "type", "bridge", ...options]);
       }
     }
     // An address whose noprefixroute flag is wrong is deleted and added again: `ip addr replace` keeps the
@@ -150,7 +155,8 @@ function diffTenant(
     b.ip("veth", "delete", `ifb ${stale.name}`, ["link", "del", stale.name]);
   }
 
-  // Without the agent's namespace read (a failure reports it) its ends cannot be checked: leave them.
+  // Without the agent's namespace read (a failure reports it, or nothing of ours there changed since it was
+  // applied: incremental.ts) its ends cannot be checked: leave them.
   if (host !== null) {
     diffUplink(b, want, have, host);
     diffHostEndpoints(b, want, have, host);

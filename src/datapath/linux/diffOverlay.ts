@@ -6,6 +6,7 @@
 
 import { HOST_GROUP, type StepTarget } from "./plan.js";
 import { VXLAN_TTL } from "./renderOverlay.js";
+import { coversLoopback } from "./renderPorts.js";
 import { StepBuilder } from "./stepBuilder.js";
 import type {
   HostState,
@@ -210,6 +211,14 @@ export function diffUplink(b: StepBuilder, want: TenantState, have: ObservedTena
   if (!ok || !hostEnd!.up) b.hostIp("uplink", ok ? "update" : "create", `uplink ${up.hostLink}`, ["link", "set", up.hostLink, "up"]);
   diffAddresses((action, object, args) => b.ip("uplink", action, object, args), up.tenantLink, ok ? tenantEnd!.addresses : [], [up.tenantAddr]);
   if (!ok || !tenantEnd!.up) b.ip("uplink", ok ? "update" : "create", `uplink ${up.tenantLink}`, ["link", "set", up.tenantLink, "up"]);
+
+  // The host's own connections to a published loopback address leave through the agent-side end with a
+  // loopback source (renderPorts.ts); only while some mapping needs it. A new link starts with 0.
+  const localnet = `net.ipv4.conf.${up.hostLink}.route_localnet`;
+  const wantLocalnet = want.portForwards.some(coversLoopback) ? "1" : "0";
+  if ((ok ? host.sysctls[localnet] : "0") !== wantLocalnet) {
+    b.sysctl(`sysctl ${localnet}`, ["-w", `${localnet}=${wantLocalnet}`], HOST, "uplink");
+  }
 
   // Routes through a link that is re-created vanish with it.
   const routes = ok ? have.routes : have.routes.filter((r) => r.dev !== up.tenantLink);

@@ -2,6 +2,8 @@
 // level-triggered and restart-safe: given the same DesiredHost twice, or after a restart,
 // it changes nothing that is already right (no link re-created, no address flushed), so
 // established connections survive. Calls are serialised: one reconcile at a time.
+// Runs are incremental: the driver remembers what it applied without failure and reads only
+// what may differ from it (incremental.ts); a full run reads everything, to repair drift.
 
 import type { Logger } from "pino";
 
@@ -11,11 +13,13 @@ import { ValidationError } from "../../lib/errors.js";
 import { applyPlan, type StepFailure } from "./apply.js";
 import { diffHost, POLICY_NFT_OBJECT } from "./diff.js";
 import { hostCommand, KernelError, type Executor } from "./executor.js";
-import { listNamespaces, observeHost } from "./observe.js";
+import { NOTHING_APPLIED, nextApplied, selectScope, type AppliedState, type ObserveScope } from "./incremental.js";
+import { listNamespaces, listTenantNamespaces, observeHost } from "./observe.js";
 import { parseLinks, linkKind } from "./parse.js";
 import { ifbName } from "./addr.js";
 import { HOST_GROUP, type Action, type Phase, type Plan, type Problem } from "./plan.js";
 import { renderHost } from "./render.js";
+import type { HostState } from "./state.js";
 import { StepBuilder } from "./stepBuilder.js";
 
 export interface LinuxDatapathOptions {
@@ -67,10 +71,20 @@ function problemError(p: Problem): ReconcileError {
   return { namespace: p.namespace, objects: [p.object], message: `Cannot configure ${p.object}: ${p.message}`, cause: null };
 }
 
+export interface ReconcileOptions {
+  /**
+   * Read every tenant, container and the agent's namespace, not only what changed since it was applied:
+   * repairs what was changed behind our back. The agent asks for it on its periodic resync.
+   */
+  full?: boolean;
+}
+
 const PREFIX = /^[A-Za-z0-9]{3,}$/;
 
 export class LinuxDatapath {
   private readonly appliedNft = new Map<string, string>();
+  /** What was applied without failure (incremental.ts); forgotten whole when a run throws. */
+  private applied: AppliedState = NOTHING_APPLIED;
   private queue: Promise<unknown> = Promise.resolve();
   private readonly concurrency: number;
   private readonly hostNamespace: string | undefined;
@@ -101,16 +115,25 @@ export class LinuxDatapath {
     return run;
   }
 
-  /** What reconcile(desired) would do now, without doing it. Throws ValidationError for bad input. */
-  plan(desired: DesiredHost): Promise<Plan> {
-    return this.serial(async () => (await this.observeAndDiff(desired)).plan);
+  /** What reconcile(desired, options) would do now, without doing it. Throws ValidationError for bad input. */
+  plan(desired: DesiredHost, options: ReconcileOptions = {}): Promise<Plan> {
+    return this.serial(async () => (await this.observeAndDiff(renderHost(desired), this.trusted(options))).plan);
   }
 
-  private async observeAndDiff(desired: DesiredHost): Promise<{ plan: Plan; errors: ReconcileError[] }> {
-    const wanted = renderHost(desired);
+  /** What a run may take as applied without reading it. */
+  private trusted(options: ReconcileOptions): AppliedState {
+    return options.full === true ? NOTHING_APPLIED : this.applied;
+  }
+
+  private async observeAndDiff(
+    wanted: HostState,
+    applied: AppliedState,
+  ): Promise<{ scope: ObserveScope; plan: Plan; errors: ReconcileError[] }> {
+    const scope = selectScope(wanted, applied, await listTenantNamespaces(this.executor, wanted.prefix));
     const observed = await observeHost(this.executor, wanted, {
       concurrency: this.concurrency,
       ...(this.hostNamespace === undefined ? {} : { hostNamespace: this.hostNamespace }),
+      scope,
     });
     const plan = diffHost(wanted, observed, { appliedNft: this.appliedNft });
     const errors = observed.failures.map((f) => ({
@@ -119,19 +142,26 @@ export class LinuxDatapath {
       message: `Cannot read ${f.namespace === HOST_GROUP ? "the agent's namespace" : `namespace "${f.namespace}"`}: ${f.error.message}`,
       cause: f.error,
     }));
-    return { plan, errors };
+    return { scope, plan, errors };
   }
 
   /**
    * Makes the kernel match `desired` and removes tenant namespaces of its prefix that are no longer
    * wanted. Idempotent. Kernel failures do not throw: they are in the report, and one tenant's
    * failure does not stop the others. Throws ValidationError when `desired` cannot be rendered.
+   * Reads only what changed since it was applied, unless `options.full` (incremental.ts).
    */
-  reconcile(desired: DesiredHost): Promise<ReconcileReport> {
+  reconcile(desired: DesiredHost, options: ReconcileOptions = {}): Promise<ReconcileReport> {
     return this.serial(async () => {
       const started = Date.now();
-      const { plan, errors } = await this.observeAndDiff(desired);
+      const wanted = renderHost(desired);
+      // Whatever throws from here on may have left anything half done: trust nothing applied before.
+      const applied = this.trusted(options);
+      this.applied = NOTHING_APPLIED;
+      const { scope, plan, errors } = await this.observeAndDiff(wanted, applied);
       const result = await applyPlan(this.executor, plan, this.applyOptions());
+      const failed = new Set([...errors, ...plan.problems, ...result.failures].map((f) => f.namespace));
+      this.applied = nextApplied(applied, wanted, scope, failed);
       // Only the policy script is remembered; the tables we render whole carry their own tag.
       for (const step of result.applied) {
         const policy = step.tool === "nft" && step.object === POLICY_NFT_OBJECT;
@@ -147,9 +177,9 @@ export class LinuxDatapath {
         durationMs: Date.now() - started,
       };
       if (report.changes.length > 0) {
-        this.logger?.info({ op: "reconcile", changes: report.changes.length, durationMs: report.durationMs }, "datapath changed");
+        this.logger?.info({ op: "reconcile", changes: report.changes.length, read: scope.tenants.size, durationMs: report.durationMs }, "datapath changed");
       } else {
-        this.logger?.debug({ op: "reconcile", durationMs: report.durationMs }, "datapath in sync");
+        this.logger?.debug({ op: "reconcile", read: scope.tenants.size, durationMs: report.durationMs }, "datapath in sync");
       }
       return report;
     });
@@ -161,6 +191,8 @@ export class LinuxDatapath {
    */
   removeEndpoint(target: { namespace: string; hostLink: string }): Promise<boolean> {
     return this.serial(async () => {
+      // The tenant no longer holds what was applied: the next run reads it whole.
+      this.applied = { ...this.applied, tenants: new Map([...this.applied.tenants].filter(([ns]) => ns !== target.namespace)) };
       const argv = ["ip", "-n", target.namespace, "-json", "-d", "link", "show"];
       let links;
       try {
@@ -199,6 +231,8 @@ export class LinuxDatapath {
           { path: "prefix", message: "invalid prefix" },
         ]);
       }
+      // It removes tenants and what we own in the agent's namespace: nothing applied is there any more.
+      this.applied = NOTHING_APPLIED;
       const removed: string[] = [];
       for (const namespace of (await listNamespaces(this.executor)).filter((n) => ownsNamespace(prefix, n))) {
         await this.removeLinksOf(namespace);

@@ -12,7 +12,7 @@ const LINKS = JSON.stringify([
   { ifindex: 1, ifname: "lo", flags: ["LOOPBACK", "UP", "LOWER_UP"], mtu: 65536, address: "00:00:00:00:00:00", addr_info: [{ family: "inet", local: "127.0.0.1", prefixlen: 8, scope: "host" }] },
   {
     ifindex: 2, ifname: "nb00000001", flags: ["BROADCAST", "MULTICAST", "UP", "LOWER_UP"], mtu: 1450, address: "02:AD:8F:12:8B:16",
-    linkinfo: { info_kind: "bridge", info_data: { mcast_snooping: 1, stp_state: 0 } },
+    linkinfo: { info_kind: "bridge", info_data: { mcast_snooping: 1, stp_state: 0, nf_call_iptables: 1, nf_call_ip6tables: 0 } },
     addr_info: [
       { family: "inet", local: "198.18.1.254", prefixlen: 24, scope: "global", noprefixroute: true, label: "nb00000001" },
       { family: "inet6", local: "fd00:1::fe", prefixlen: 64, scope: "global", nodad: true },
@@ -122,7 +122,7 @@ describe("observeHost", () => {
     assert.equal(t.sysctls["net.ipv4.ip_forward"], "1");
     assert.deepEqual(t.bridges, [
       {
-        name: "nb00000001", mac: "02:ad:8f:12:8b:16", mtu: 1450, up: true, mcastSnooping: true, mcastQuerier: false,
+        name: "nb00000001", mac: "02:ad:8f:12:8b:16", mtu: 1450, up: true, mcastSnooping: true, mcastQuerier: false, netfilter: false,
         addresses: ["198.18.1.254/24", "fd00:1::fe/64"], noPrefixRoute: ["198.18.1.254/24"],
       },
     ]);
@@ -182,5 +182,28 @@ describe("observeHost", () => {
     assert.equal(observed.failures.length, 1);
     assert.ok(observed.failures[0]!.error instanceof KernelError);
     assert.match(observed.failures[0]!.error.message, /unexpected output/);
+  });
+
+  it("reads only what the scope names; a trusted container side is taken as applied while its veth is there", async () => {
+    const fake = scripted();
+    const want = renderHost(desiredHost());
+    // Both container sides trusted; only ne0000000001 is in the tenant namespace.
+    const trusted = new Set(["ne0000000001", "ne0000000002"]);
+    const observed = await observeHost(fake, want, { scope: { namespaces: [NS_A], tenants: new Map([[NS_A, trusted]]), host: false } });
+    assert.deepEqual(observed.failures, []);
+    assert.equal(observed.host, null);
+    const [c1, c2] = observed.tenants[0]!.containers;
+    const e1 = want.tenants[0]!.endpoints[0]!.container;
+    assert.deepEqual(c1, {
+      hostLink: "ne0000000001",
+      netns: e1.netns,
+      netnsMissing: false,
+      link: { ifname: "eth0", ifindex: 2, peerIfindex: 3, kind: "veth", mac: e1.mac, mtu: e1.mtu, up: true, addresses: e1.addresses },
+      routes: e1.routes,
+    });
+    assert.equal(c2!.netnsMissing, true, "no veth for ne0000000002: its container side is read");
+    const commands = fake.commands();
+    assert.deepEqual(commands.filter((c) => c.startsWith("nsenter")), ["nsenter --net=/var/run/netns/c2 ip -json -d -batch -"]);
+    assert.ok(!commands.some((c) => c.includes("netns list") || c.includes("addr show") || c.includes(`${PREFIX}-t-old`)), commands.join("\n"));
   });
 });

@@ -1,6 +1,8 @@
 // Reads what the kernel holds into ObservedHost, touching only what we own: tenant
 // namespaces of our prefix (every link in them is ours), and in each container namespace
 // only the interface a desired endpoint names. Read-only: nothing here changes the kernel.
+// A run may read only part of the host (ObserveOptions.scope, chosen by incremental.ts); the
+// container sides it does not read are taken as applied (appliedContainer).
 
 import { NFT_TABLE, tenantNamespace } from "../names.js";
 import { canonicalIp } from "./addr.js";
@@ -29,6 +31,7 @@ import {
   splitBatchJson,
 } from "./parse.js";
 import { HOST_GROUP } from "./plan.js";
+import type { ObserveScope } from "./incremental.js";
 import { NAT_TABLE } from "./renderOverlay.js";
 import type {
   EndpointState,
@@ -48,6 +51,8 @@ export interface ObserveOptions {
   /** Named namespace standing in for the agent's own (tests that simulate hosts); default: the process's. */
   hostNamespace?: string;
   signal?: AbortSignal;
+  /** What to read (incremental.ts); default: list the namespaces and read everything. */
+  scope?: ObserveScope;
 }
 
 /** Every namespace name `ip netns list` shows. */
@@ -183,22 +188,44 @@ async function readTableTag(
   }
 }
 
-/** Reads one tenant namespace (and the containers its endpoints name). */
+/**
+ * The container side of an endpoint whose container side this process applied and has not changed since
+ * (incremental.ts), as applied: paired with the host-side veth observed now. A veth's two ends live and die
+ * together, so that end being there means the container side is too (a container namespace that is
+ * deleted takes its end, and so the pair, along).
+ */
+function appliedContainer(endpoint: EndpointState, vethIfindex: number, peerIfindex: number): ObservedContainer {
+  const { netns, ifname, mac, mtu, addresses, routes } = endpoint.container;
+  return {
+    hostLink: endpoint.hostLink,
+    netns,
+    netnsMissing: false,
+    link: { ifname, ifindex: peerIfindex, peerIfindex: vethIfindex, kind: "veth", mac, mtu, up: true, addresses },
+    routes,
+  };
+}
+
+/**
+ * Reads one tenant namespace and the containers its endpoints name, except those of `trusted` (host links):
+ * their container sides are taken as applied when the host-side veth is there, and read otherwise.
+ */
 export async function observeTenant(
   executor: Executor,
   tenant: TenantState,
   exists: boolean,
   signal?: AbortSignal,
+  trusted: ReadonlySet<string> = new Set(),
 ): Promise<ObservedTenant> {
   const ns = tenant.namespace;
-  const containers = Promise.all(tenant.endpoints.map((e) => observeContainer(executor, e, signal)));
-  if (!exists) return emptyTenant(ns, await containers);
+  const read = (endpoints: EndpointState[]): Promise<ObservedContainer[]> =>
+    Promise.all(endpoints.map((e) => observeContainer(executor, e, signal)));
+  if (!exists) return emptyTenant(ns, await read(tenant.endpoints));
 
   const ipArgv = ["ip", "-n", ns, "-json", "-d", "-batch", "-"];
   const qdiscArgv = ["tc", "-n", ns, "-json", "qdisc", "show"];
   const nftArgv = ["nft", "-j", "list", "tables"];
   const fdbArgv = ["bridge", "-n", ns, "-json", "fdb", "show"];
-  const [ipText, sysctlText, qdiscText, nftText, fdbText] = await Promise.all([
+  const [ipText, sysctlText, qdiscText, nftText, fdbText, untrusted] = await Promise.all([
     executor.run(ipArgv, { stdin: "addr show\nroute show\nneigh show\n", signal }),
     // Bridge sysctls of bridges that do not exist yet are left out by -e (and so planned).
     executor.run(["sysctl", "-e", ...tenant.sysctls.map((s) => s.key), ...tenant.bridges.flatMap((b) => b.sysctls.map((s) => s.key))], {
@@ -209,6 +236,7 @@ export async function observeTenant(
     executor.run(nftArgv, { netns: ns, signal }),
     // FDB entries matter only on VXLAN devices we keep; an unwanted device goes whole.
     tenant.vxlans.length > 0 ? executor.run(fdbArgv, { signal }) : Promise.resolve(""),
+    read(tenant.endpoints.filter((e) => !trusted.has(e.hostLink))),
   ]);
   const [linkText, routeText, neighText] = splitBatchJson(ipText, 3, ipArgv);
   const links = parseLinks(linkText!, ipArgv);
@@ -216,15 +244,25 @@ export async function observeTenant(
   const bridgeNames = new Set(links.filter((l) => linkKind(l) === "bridge").map((l) => l.ifname));
   const qdiscs = parseQdiscs(qdiscText, qdiscArgv);
   const veths = links.filter((l) => linkKind(l) === "veth");
+  const applied: ObservedContainer[] = [];
+  const unpaired: EndpointState[] = [];
+  for (const endpoint of tenant.endpoints.filter((e) => trusted.has(e.hostLink))) {
+    const veth = veths.find((v) => v.ifname === endpoint.hostLink);
+    if (veth?.link_index !== undefined) applied.push(appliedContainer(endpoint, veth.ifindex, veth.link_index));
+    else unpaired.push(endpoint);
+  }
   const vxlans = links.filter((l) => linkKind(l) === "vxlan").map(observeVxlan);
   const ingressDevs = veths
     .map((v) => v.ifname)
     .filter((dev) => qdiscs.some((q) => q.dev === dev && q.kind === "ingress"));
   const natExists = hasNftTable(nftText, "ip", NAT_TABLE, nftArgv);
-  const natTag =
+  const [natTag, redirects, late] = await Promise.all([
     !natExists ? null
     : tenant.natTable === null ? ""
-    : await readTableTag(executor, ["nft", "list", "table", "ip", NAT_TABLE], ns, signal);
+    : readTableTag(executor, ["nft", "list", "table", "ip", NAT_TABLE], ns, signal),
+    readRedirects(executor, ns, ingressDevs, signal),
+    read(unpaired),
+  ]);
 
   return {
     namespace: ns,
@@ -240,6 +278,7 @@ export async function observeTenant(
         up: linkUp(l),
         mcastSnooping: l.linkinfo?.info_data?.mcast_snooping !== 0,
         mcastQuerier: l.linkinfo?.info_data?.mcast_querier === 1,
+        netfilter: l.linkinfo?.info_data?.nf_call_iptables === 1 && l.linkinfo.info_data.nf_call_ip6tables === 1,
         addresses: linkAddresses(l),
         noPrefixRoute: linkNoPrefixRoute(l),
       })),
@@ -254,8 +293,8 @@ export async function observeTenant(
     })),
     ifbs: links.filter((l) => linkKind(l) === "ifb").map((l) => ({ name: l.ifname, mtu: l.mtu, up: linkUp(l) })),
     qdiscs,
-    redirects: await readRedirects(executor, ns, ingressDevs, signal),
-    containers: await containers,
+    redirects,
+    containers: [...untrusted, ...applied, ...late],
     nftTable: hasNftTable(nftText, "inet", NFT_TABLE, nftArgv),
     vxlans,
     fdb: parseFdb(fdbText, new Set(vxlans.map((v) => v.name)), fdbArgv),
@@ -270,7 +309,7 @@ export async function observeTenant(
 
 /**
  * Reads what we own in the agent's own namespace: links carrying the prefix (agent-side ends of uplinks
- * and host endpoints), ip_forward, and our NAT table's tag.
+ * and host endpoints), ip_forward and the uplinks' route_localnet, and our NAT table's tag.
  */
 export async function observeHostNamespace(
   executor: Executor,
@@ -279,7 +318,9 @@ export async function observeHostNamespace(
   signal?: AbortSignal,
 ): Promise<ObservedHostNamespace> {
   const linkCmd = hostCommand(["ip", "-json", "-d", "addr", "show"], hostNamespace);
-  const sysctlCmd = hostCommand(["sysctl", "-e", "net.ipv4.ip_forward"], hostNamespace);
+  // route_localnet of every wanted uplink's agent-side end (diffUplink); -e: a link not made yet is skipped.
+  const localnets = wanted.tenants.flatMap((t) => (t.uplink === null ? [] : [`net.ipv4.conf.${t.uplink.hostLink}.route_localnet`]));
+  const sysctlCmd = hostCommand(["sysctl", "-e", "net.ipv4.ip_forward", ...localnets], hostNamespace);
   const nftCmd = hostCommand(["nft", "list", "table", "ip", wanted.host.nftName], hostNamespace);
   const routeCmd = hostCommand(["ip", "-json", "route", "show"], hostNamespace);
   const [linkText, sysctlText, nftTag, routeText] = await Promise.all([
@@ -310,16 +351,21 @@ export async function observeHostNamespace(
   };
 }
 
-/** Reads the kernel state of every wanted tenant; a tenant that cannot be read is a failure, not a throw. */
+/**
+ * Reads the kernel state of the wanted tenants and of the agent's namespace that `options.scope` names (all by
+ * default), and what is in tenant namespaces no longer wanted; a tenant that cannot be read is a failure,
+ * not a throw.
+ */
 export async function observeHost(
   executor: Executor,
   wanted: HostState,
   options: ObserveOptions = {},
 ): Promise<ObservedHost> {
-  const namespaces = await listTenantNamespaces(executor, wanted.prefix, options.signal);
+  const namespaces = options.scope?.namespaces ?? (await listTenantNamespaces(executor, wanted.prefix, options.signal));
   const existing = new Set(namespaces);
   const observed: ObservedHost = { namespaces, tenants: [], unwanted: [], failures: [], host: null };
-  const host = observeHostNamespace(executor, wanted, options.hostNamespace, options.signal).then(
+  const readHost = options.scope?.host ?? true;
+  const host = (readHost ? observeHostNamespace(executor, wanted, options.hostNamespace, options.signal) : Promise.resolve(null)).then(
     (value) => {
       observed.host = value;
     },
@@ -340,9 +386,12 @@ export async function observeHost(
       observed.unwanted.push({ namespace, veths: named("veth"), vxlans: named("vxlan") });
     },
   );
-  await mapLimit(wanted.tenants, options.concurrency ?? 4, async (tenant) => {
+  const scope = options.scope?.tenants;
+  const read = scope === undefined ? wanted.tenants : wanted.tenants.filter((t) => scope.has(t.namespace));
+  await mapLimit(read, options.concurrency ?? 4, async (tenant) => {
     try {
-      observed.tenants.push(await observeTenant(executor, tenant, existing.has(tenant.namespace), options.signal));
+      const trusted = scope?.get(tenant.namespace);
+      observed.tenants.push(await observeTenant(executor, tenant, existing.has(tenant.namespace), options.signal, trusted));
     } catch (error) {
       observed.failures.push({
         namespace: tenant.namespace,

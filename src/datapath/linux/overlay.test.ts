@@ -112,6 +112,10 @@ describe("render: VXLAN, uplink, host endpoints, NAT", () => {
     assert.equal(state.host.nftName, `netplugin_${PREFIX}`);
     assert.match(state.host.nftTable!.script, new RegExp(`ip saddr 169\\.254\\.0\\.0/16 oifname != "${PREFIX}u\\*" masquerade`));
     assert.match(state.host.nftTable!.script, new RegExp(`iifname "${PREFIX}u\\*" oifname "${PREFIX}u\\*" drop`));
+    // The overlay's own UDP is not tracked, in either direction, and only for this host's VTEP.
+    const vx = state.tenants[0]!.vxlans[0]!;
+    assert.ok(state.host.nftTable!.script.includes(`hook prerouting priority raw; policy accept;\n    ip daddr ${vx.local} udp dport ${vx.port} notrack`));
+    assert.ok(state.host.nftTable!.script.includes(`hook output priority raw; policy accept;\n    ip saddr ${vx.local} udp dport ${vx.port} notrack`));
   });
 
   it("in bridge mode with an uplink: IPv4 forwarding on, routing between bridges dropped by the uplink table", () => {
@@ -251,7 +255,7 @@ describe("diff: VXLAN, uplink, host endpoints, NAT", () => {
     tenant.bridges[0]!.mcastQuerier = false;
     tenant.fdb.push({ dev: "nv100", mac: "02:00:00:00:09:09", dst: null, self: false, master: "nb00000001", state: "" });
     assert.deepEqual(lines(diffHost(want, have, { appliedNft: applied })), [
-      `${NS_A}: update bridge nb00000001 | ${ip} link set nb00000001 type bridge mcast_snooping 1 mcast_querier 1`,
+      `${NS_A}: update bridge nb00000001 | ${ip} link set nb00000001 type bridge mcast_snooping 1 mcast_querier 1 nf_call_iptables 1 nf_call_ip6tables 1`,
       `${NS_A}: update vxlan nv100 | ${ip} link set nv100 mtu 1450 up`,
       `${NS_A}: update vxlan nv100 bridge port | ${ip} link set nv100 type bridge_slave learning off mcast_router 2`,
       `${NS_A}: update neighbour 198.18.1.21 on nv100 | ${ip} neigh replace 198.18.1.21 lladdr 02:00:00:00:02:01 dev nv100 nud permanent`,

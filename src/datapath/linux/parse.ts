@@ -33,6 +33,8 @@ export const IpLink = z.object({
           // bridge
           mcast_snooping: z.number().optional(),
           mcast_querier: z.number().optional(),
+          nf_call_iptables: z.number().optional(),
+          nf_call_ip6tables: z.number().optional(),
           // vxlan
           id: z.number().optional(),
           local: z.string().optional(),

@@ -18,8 +18,8 @@ describe("renderHost", () => {
           sysctls: [
             { key: "net.ipv6.conf.all.accept_dad", value: "0" },
             { key: "net.ipv6.conf.default.accept_dad", value: "0" },
-            { key: "net.bridge.bridge-nf-call-iptables", value: "1" },
-            { key: "net.bridge.bridge-nf-call-ip6tables", value: "1" },
+            { key: "net.bridge.bridge-nf-call-iptables", value: "0" },
+            { key: "net.bridge.bridge-nf-call-ip6tables", value: "0" },
             { key: "net.ipv4.ip_forward", value: "1" },
             { key: "net.ipv6.conf.all.forwarding", value: "1" },
           ],
@@ -30,6 +30,7 @@ describe("renderHost", () => {
               mtu: 1450,
               mcastSnooping: true,
               mcastQuerier: true,
+              netfilter: true,
               // gateway with the subnet's prefix; the IPv6 gateway in canonical form
               addresses: ["198.18.1.254/24", "fd00:1::fe/64"],
               noPrefixRoute: [],
@@ -61,6 +62,7 @@ describe("renderHost", () => {
           uplink: null,
           natTable: null,
           hostEndpoints: [],
+          portForwards: [],
         },
       ],
       host: { sysctls: [], nftName: `netplugin_${PREFIX}`, nftTable: null },

@@ -6,7 +6,8 @@ import { hostNftTable, tenantNamespace } from "../names.js";
 import type { DesiredEndpoint, DesiredHost, DesiredNetwork, DesiredTenant, FwdMode } from "../types.js";
 import { ValidationError } from "../../lib/errors.js";
 import { canonicalCidr, canonicalIp, canonicalMac, familyOf, gatewayMac, ifbName, parseCidr } from "./addr.js";
-import { hostNatTable, renderHostEndpoint, renderUplink, renderVxlan, tenantNatTable } from "./renderOverlay.js";
+import { hostNatTable, renderHostEndpoint, renderUplink, renderVxlan, tenantNatTable, type VxlanSocket } from "./renderOverlay.js";
+import { checkHostPorts, hostPortForwards, renderPortForwards } from "./renderPorts.js";
 import type { BridgeState, EndpointState, HostNamespaceState, HostState, Shaper, Sysctl, TenantState, UplinkState, VxlanState } from "./state.js";
 import { byName, compareText, IFNAME, IssueList, TOKEN } from "./validate.js";
 
@@ -16,8 +17,9 @@ export const TBF_LATENCY = "50ms";
 
 /**
  * Sysctls of a tenant namespace. DAD is off for every link made there (bridges, host veths), so
- * gateway addresses are usable at once; br_netfilter passes bridged packets through the inet hooks
- * (policy sees traffic between two endpoints of one network); forwarding is on only in routing
+ * gateway addresses are usable at once; br_netfilter is off for the namespace as a whole and switched
+ * on per bridge (BridgeState.netfilter) where policy must see traffic between two ports of one
+ * network, so bridges without policed endpoints skip the hooks and conntrack; forwarding is on only in routing
  * mode, which is what keeps bridge-mode networks apart at L3. A bridge-mode tenant with an uplink
  * forwards IPv4 too, and its uplink table drops routing between its bridges (renderOverlay.ts).
  */
@@ -26,8 +28,8 @@ export function tenantSysctls(fwdMode: FwdMode, uplink = false): Sysctl[] {
   return [
     { key: "net.ipv6.conf.all.accept_dad", value: "0" },
     { key: "net.ipv6.conf.default.accept_dad", value: "0" },
-    { key: "net.bridge.bridge-nf-call-iptables", value: "1" },
-    { key: "net.bridge.bridge-nf-call-ip6tables", value: "1" },
+    { key: "net.bridge.bridge-nf-call-iptables", value: "0" },
+    { key: "net.bridge.bridge-nf-call-ip6tables", value: "0" },
     { key: "net.ipv4.ip_forward", value: uplink ? "1" : forward },
     { key: "net.ipv6.conf.all.forwarding", value: forward },
   ];
@@ -86,6 +88,7 @@ function renderBridge(network: DesiredNetwork, path: string, issues: IssueList):
     mtu: network.mtu,
     mcastSnooping: true,
     mcastQuerier: true,
+    netfilter: network.netfilter,
     addresses,
     noPrefixRoute,
     sysctls: bridgeSysctls(network.bridge, routed),
@@ -220,6 +223,7 @@ function renderTenant(tenant: DesiredTenant, path: string, prefix: string, issue
     hostLinks.claim(endpoint.hostLink, `${at}.hostLink`);
     return renderHostEndpoint(endpoint, prefix, at, networks, issues);
   });
+  const portForwards = renderPortForwards(tenant.endpoints, `${path}.endpoints`, issues);
 
   return {
     tenant: tenant.name,
@@ -230,18 +234,30 @@ function renderTenant(tenant: DesiredTenant, path: string, prefix: string, issue
     nftScript: tenant.nftScript,
     vxlans: vxlans.sort((a, b) => byName({ name: a.device }, { name: b.device })),
     uplink,
-    natTable: uplink === null ? null : tenantNatTable(uplink, tenant.fwdMode, bridges, routedSubnets(tenant.networks)),
+    natTable: uplink === null ? null : tenantNatTable(uplink, tenant.fwdMode, bridges, routedSubnets(tenant.networks), portForwards),
     hostEndpoints: hostEndpoints.sort((a, b) => byName({ name: a.tenantLink }, { name: b.tenantLink })),
+    portForwards,
   };
 }
 
-function renderHostNamespace(desired: DesiredHost): HostNamespaceState {
+function renderHostNamespace(desired: DesiredHost, tenants: TenantState[]): HostNamespaceState {
   const nat = desired.host?.natOutbound === true;
   const name = hostNftTable(desired.prefix);
+  const sockets = new Map<string, VxlanSocket>();
+  for (const v of tenants.flatMap((t) => t.vxlans)) {
+    if (familyOf(v.local) === 4) sockets.set(`${v.local}:${v.port}`, { address: v.local, port: v.port });
+  }
   return {
     sysctls: nat ? [{ key: "net.ipv4.ip_forward", value: "1" }] : [],
     nftName: name,
-    nftTable: nat ? hostNatTable(desired.prefix, name) : null,
+    nftTable: nat
+      ? hostNatTable(
+          desired.prefix,
+          name,
+          [...sockets.values()].sort((a, b) => compareText(`${a.address}:${a.port}`, `${b.address}:${b.port}`)),
+          hostPortForwards(tenants),
+        )
+      : null,
   };
 }
 
@@ -264,6 +280,7 @@ export function renderHost(desired: DesiredHost): HostState {
     }
     return state;
   });
+  checkHostPorts(tenants, issues);
   if (issues.issues.length > 0) {
     const first = issues.issues[0]!;
     throw new ValidationError(
@@ -280,5 +297,5 @@ export function renderHost(desired: DesiredHost): HostState {
     tenant.uplink.routes = tenant.uplink.routes.filter((dst) => !routed.has(dst));
     for (const dst of tenant.uplink.routes) routed.add(dst);
   }
-  return { prefix: desired.prefix, tenants, host: renderHostNamespace(desired) };
+  return { prefix: desired.prefix, tenants, host: renderHostNamespace(desired, tenants) };
 }

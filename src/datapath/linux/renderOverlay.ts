@@ -6,7 +6,8 @@ import { createHash } from "node:crypto";
 
 import type { DesiredHostEndpoint, DesiredNetwork, DesiredUplink, FwdMode } from "../types.js";
 import { canonicalCidr, canonicalIp, canonicalMac, familyOf, parseCidr } from "./addr.js";
-import type { BridgeState, HostEndpointState, OwnedNftTable, ProxyNeighbour, RemoteMac, UplinkState, VxlanState } from "./state.js";
+import { hostPortChains, tenantPortChains, type HostPortForward } from "./renderPorts.js";
+import type { BridgeState, HostEndpointState, OwnedNftTable, PortForward, ProxyNeighbour, RemoteMac, UplinkState, VxlanState } from "./state.js";
 import { compareText, IFNAME, type IssueList } from "./validate.js";
 
 /** The tenant's uplink NAT table (family ip), beside the policy table `inet netplugin` that we never touch here. */
@@ -40,14 +41,22 @@ export function ownedTable(family: OwnedNftTable["family"], name: string, body: 
  * here (bridged traffic passes the hook with the bridge as both input and output). Routed networks
  * (`routedSubnets`, IPv4 CIDRs) are the exception both ways: their addresses are announced over BGP as they
  * are, so what they send leaves unchanged, and new connections to them come in through the uplink (the
- * policy table still judges them).
+ * policy table still judges them). Published host ports (`forwards`, renderPorts.ts) are DNATed here to
+ * their containers, and those connections are let in too (the policy table judges them as well).
  */
-export function tenantNatTable(uplink: UplinkState, fwdMode: FwdMode, bridges: BridgeState[], routedSubnets: string[] = []): OwnedNftTable {
+export function tenantNatTable(
+  uplink: UplinkState,
+  fwdMode: FwdMode,
+  bridges: BridgeState[],
+  routedSubnets: string[] = [],
+  forwards: PortForward[] = [],
+): OwnedNftTable {
   const up = uplink.tenantLink;
   const confine =
     fwdMode === "bridge" ? bridges.map((b) => `    iifname "${b.name}" oifname != { "${b.name}", "${up}" } drop`) : [];
   const routed = routedSubnets.length === 0 ? "" : `{ ${routedSubnets.join(", ")} }`;
   return ownedTable("ip", NAT_TABLE, [
+    ...tenantPortChains(up, forwards),
     "  chain postrouting {",
     "    type nat hook postrouting priority srcnat; policy accept;",
     ...(routed === "" ? [] : [`    oifname "${up}" ip saddr ${routed} accept`]),
@@ -57,23 +66,56 @@ export function tenantNatTable(uplink: UplinkState, fwdMode: FwdMode, bridges: B
     "    type filter hook forward priority filter; policy accept;",
     `    iifname "${up}" ct state established,related accept`,
     ...(routed === "" ? [] : [`    iifname "${up}" ip daddr ${routed} accept`]),
+    ...(forwards.length === 0 ? [] : [`    iifname "${up}" ct status dnat accept`]),
     `    iifname "${up}" drop`,
     ...confine,
     "  }",
   ]);
 }
 
+/** Where this host's VXLAN sockets listen: an IPv4 VTEP address and UDP port. */
+export interface VxlanSocket {
+  address: string;
+  port: number;
+}
+
 /**
  * The agent namespace's outbound NAT: tenants' uplink traffic (already masqueraded to their uplink
  * addresses) leaving through any other interface is masqueraded to that interface's address; forwarding
  * for it is accepted, and one tenant's uplink never reaches another's.
+ *
+ * The NAT makes the kernel track every connection of the namespace, the overlay's own UDP included,
+ * which gains nothing from it (VXLAN is stateless, never NATed, and a firewall has to let it in by port
+ * either way: each direction starts as new). Those packets are exempt (`notrack`): a few per cent of the
+ * overlay's packet rate.
+ *
+ * Published host ports (`forwards`) are DNATed to their tenants' uplinks (renderPorts.ts).
  */
-export function hostNatTable(prefix: string, name: string): OwnedNftTable {
+export function hostNatTable(prefix: string, name: string, vxlanSockets: VxlanSocket[] = [], forwards: HostPortForward[] = []): OwnedNftTable {
   const uplinks = `${uplinkHostPattern(prefix)}*`;
+  const ports = hostPortChains(uplinks, forwards);
+  const untracked = (field: "daddr" | "saddr") =>
+    vxlanSockets.map((s) => `    ip ${field} ${s.address} udp dport ${s.port} notrack`);
+  const notrack =
+    vxlanSockets.length === 0
+      ? []
+      : [
+          "  chain vxlan_in {",
+          "    type filter hook prerouting priority raw; policy accept;",
+          ...untracked("daddr"),
+          "  }",
+          "  chain vxlan_out {",
+          "    type filter hook output priority raw; policy accept;",
+          ...untracked("saddr"),
+          "  }",
+        ];
   return ownedTable("ip", name, [
+    ...notrack,
+    ...ports.chains,
     "  chain postrouting {",
     "    type nat hook postrouting priority srcnat; policy accept;",
     `    ip saddr ${UPLINK_RANGE} oifname != "${uplinks}" masquerade`,
+    ...ports.postrouting,
     "  }",
     "  chain forward {",
     "    type filter hook forward priority filter; policy accept;",

@@ -25,6 +25,8 @@ export interface BridgeState {
   mcastSnooping: boolean;
   /** The bridge sends IGMP/MLD queries itself, so snooping has memberships to act on. */
   mcastQuerier: boolean;
+  /** nf_call_iptables and nf_call_ip6tables: bridged frames pass the namespace's inet hooks (DesiredNetwork.netfilter). */
+  netfilter: boolean;
   /** "addr/len", v4 first then v6; only global-scope addresses are ours. */
   addresses: string[];
   /** Those of `addresses` that carry `noprefixroute` (the IPv4 gateway of a routed network). */
@@ -163,6 +165,21 @@ export interface TenantState {
   /** `table ip netplugin_nat` (uplink masquerade, inbound guard); null when the tenant has no uplink. */
   natTable: OwnedNftTable | null;
   hostEndpoints: HostEndpointState[];
+  /** Host ports published to this tenant's containers (renderPorts.ts), sorted; empty without an uplink. */
+  portForwards: PortForward[];
+}
+
+/**
+ * A published host port: the agent's namespace DNATs it to the tenant's uplink address at the same port,
+ * the tenant namespace DNATs what arrives through its uplink at that port to the container.
+ */
+export interface PortForward {
+  protocol: "tcp" | "udp" | "sctp";
+  /** Canonical IPv4 address of the host, or "" for every address of the host. */
+  hostIP: string;
+  hostPort: number;
+  containerIp: string;
+  containerPort: number;
 }
 
 /** What we own in the agent's own namespace apart from the veth ends (which their tenants manage). */
@@ -191,6 +208,7 @@ export interface ObservedBridge {
   up: boolean;
   mcastSnooping: boolean;
   mcastQuerier: boolean;
+  netfilter: boolean;
   addresses: string[];
   /** Those of `addresses` flagged noprefixroute. */
   noPrefixRoute: string[];
@@ -358,7 +376,7 @@ export interface ObservedHostNamespace {
 export interface ObservedHost {
   /** Every tenant namespace of our prefix that exists, wanted or not. */
   namespaces: string[];
-  /** Observation of each wanted tenant (also those whose namespace is still missing). */
+  /** Observation of each wanted tenant read (also those whose namespace is still missing); diff plans nothing for the others. */
   tenants: ObservedTenant[];
   /**
    * Veths in each tenant namespace that is no longer wanted. Deleting them before the namespace makes
@@ -367,7 +385,7 @@ export interface ObservedHost {
   unwanted: UnwantedTenant[];
   /** Wanted tenants that could not be read; diff leaves them alone. */
   failures: ObserveFailure[];
-  /** The agent's own namespace; null when it could not be read (a failure names it). */
+  /** The agent's own namespace; null when it could not be read (a failure names it) or was not read (incremental.ts). */
   host: ObservedHostNamespace | null;
 }
 

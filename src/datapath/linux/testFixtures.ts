@@ -3,6 +3,7 @@
 
 import type { DesiredEndpoint, DesiredHost, DesiredNetwork } from "../types.js";
 import type { HostState, ObservedHost, ObservedHostNamespace, ObservedTenant, TenantState } from "./state.js";
+import { coversLoopback } from "./renderPorts.js";
 
 export const PREFIX = "npu0";
 export const NS_A = `${PREFIX}-t-a`;
@@ -18,6 +19,7 @@ export function network(overrides: Partial<DesiredNetwork> = {}): DesiredNetwork
     ipv6Gateway: "FD00:1:0::FE",
     mtu: 1450,
     routed: false,
+    netfilter: true,
     ...overrides,
   };
 }
@@ -82,6 +84,7 @@ export function observedTenant(tenant: TenantState): ObservedTenant {
       up: true,
       mcastSnooping: b.mcastSnooping,
       mcastQuerier: b.mcastQuerier,
+      netfilter: b.netfilter,
       addresses: [...b.addresses],
       noPrefixRoute: [...b.noPrefixRoute],
     })),
@@ -178,7 +181,12 @@ export function observedHost(state: HostState): ObservedHost {
       routes: state.tenants.flatMap((t) =>
         t.uplink === null ? [] : t.uplink.routes.map((dst) => ({ dst, via: t.uplink!.tenantGateway, dev: t.uplink!.hostLink })),
       ),
-      sysctls: Object.fromEntries(state.host.sysctls.map((s) => [s.key, s.value])),
+      sysctls: Object.fromEntries([
+        ...state.host.sysctls.map((s) => [s.key, s.value]),
+        ...state.tenants.flatMap((t) =>
+          t.uplink === null ? [] : [[`net.ipv4.conf.${t.uplink.hostLink}.route_localnet`, t.portForwards.some(coversLoopback) ? "1" : "0"]],
+        ),
+      ]),
       nftTag: state.host.nftTable?.tag ?? null,
     },
   };

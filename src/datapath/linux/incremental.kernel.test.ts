@@ -1,0 +1,156 @@
+// Incremental runs against the real kernel, entirely inside namespaces this test creates ("npt" + 4 hex,
+// removed in after() even when a test fails): what a run reads is counted with a recording Executor.
+// Needs root; skipped otherwise.
+
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { after, before, describe, it } from "node:test";
+
+import { bridgeName, endpointLinkName, tenantNamespace } from "../names.js";
+import type { DesiredEndpoint, DesiredHost, DesiredTenant } from "../types.js";
+import { LinuxDatapath } from "./driver.js";
+import { spawnedArgv, type Executor } from "./executor.js";
+import { exec, killChildren, ping, removeNamespaces } from "./testNetns.js";
+
+const isRoot = process.getuid?.() === 0;
+const P = `npt${randomBytes(2).toString("hex")}`;
+const HOST_NS = `${P}host`; // not "<P>-…": cleanup(P) must not remove it
+const SCRIPT = "table inet netplugin\ndelete table inet netplugin\ntable inet netplugin {\n}\n";
+const nsA = tenantNamespace(P, "a");
+const nsB = tenantNamespace(P, "b");
+const containerNs = (name: string): string => `${P}-c-${name}`;
+const netnsPath = (name: string): string => `/var/run/netns/${containerNs(name)}`;
+
+/** Every command the driver spawns, as text. */
+const calls: string[] = [];
+const recording: Executor = {
+  run: (argv, options) => {
+    calls.push(spawnedArgv(argv, options?.netns).join(" "));
+    return exec.run(argv, options);
+  },
+};
+
+function ep(container: string, third: number, host: number): DesiredEndpoint {
+  return {
+    id: `${P}-${container}`,
+    network: "blue",
+    hostLink: endpointLinkName(`${P}-${container}`),
+    netns: netnsPath(container),
+    ifname: "eth0",
+    mac: `02:00:00:00:${third}0:${String(host).padStart(2, "0")}`,
+    ipv4: `198.18.${third}.${host}/24`,
+    ipv6: "",
+    gateway: `198.18.${third}.254`,
+    ipv6Gateway: "",
+    mtu: 1450,
+    qos: { egressBps: 0, ingressBps: 0, burstBytes: 0 },
+  };
+}
+
+function tenant(name: string, third: number, endpoints: DesiredEndpoint[]): DesiredTenant {
+  const network = {
+    name: "blue",
+    bridge: bridgeName("blue"),
+    subnet: `198.18.${third}.0/24`,
+    gateway: `198.18.${third}.254`,
+    ipv6Subnet: "",
+    ipv6Gateway: "",
+    mtu: 1450,
+    routed: false,
+    netfilter: false,
+  };
+  return { name, namespace: tenantNamespace(P, name), fwdMode: "bridge", networks: [network], endpoints, nftScript: SCRIPT, hostEndpoints: [] };
+}
+
+/** Tenant a with c1, c2 (and c4 when `withC4`), tenant b with c3. */
+function desired(withC4 = false): DesiredHost {
+  return {
+    prefix: P,
+    tenants: [
+      tenant("a", 1, [ep("c1", 1, 1), ep("c2", 1, 2), ...(withC4 ? [ep("c4", 1, 4)] : [])]),
+      tenant("b", 2, [ep("c3", 2, 3)]),
+    ],
+    host: { natOutbound: false },
+  };
+}
+
+/** Runs `fn` and returns the commands it spawned. */
+async function recorded(fn: () => Promise<unknown>): Promise<string[]> {
+  calls.length = 0;
+  await fn();
+  return [...calls];
+}
+
+const reads = (commands: string[], needle: string): string[] => commands.filter((c) => c.includes(needle));
+
+describe("incremental LinuxDatapath runs in network namespaces", { skip: isRoot ? false : "needs root" }, () => {
+  const dp = new LinuxDatapath(recording, { hostNamespace: HOST_NS });
+
+  before(async () => {
+    await exec.run(["ip", "netns", "add", HOST_NS]);
+    for (const c of ["c1", "c2", "c3", "c4"]) {
+      await exec.run(["ip", "netns", "add", containerNs(c)]);
+      await exec.run(["ip", "-n", containerNs(c), "link", "set", "lo", "up"]);
+    }
+  });
+
+  after(async () => {
+    killChildren();
+    try {
+      await dp.cleanup(P);
+    } finally {
+      await removeNamespaces(P);
+    }
+  });
+
+  it("reads everything on the first run, then nothing but the namespace list while nothing changes", async () => {
+    const first = await recorded(async () => assert.deepEqual((await dp.reconcile(desired())).errors, []));
+    for (const c of ["c1", "c2", "c3"]) assert.ok(reads(first, `nsenter --net=${netnsPath(c)} ip -json`).length > 0, c);
+    assert.ok(reads(first, `-n ${HOST_NS} -json -d addr show`).length > 0, "the agent's namespace is read");
+    assert.equal(await ping(containerNs("c1"), "198.18.1.2"), true);
+
+    const again = await recorded(async () => {
+      const report = await dp.reconcile(desired());
+      assert.deepEqual([report.changes, report.errors], [[], []]);
+    });
+    assert.deepEqual(again, ["ip -json netns list"]);
+  });
+
+  it("after an ADD reads tenant a and only the new container; tenant b and the agent's namespace are not read", async () => {
+    const commands = await recorded(async () => assert.deepEqual((await dp.reconcile(desired(true))).errors, []));
+    const containers = commands.filter((c) => c.startsWith("nsenter"));
+    assert.ok(containers.length > 0 && containers.every((c) => c.startsWith(`nsenter --net=${netnsPath("c4")} `)), containers.join("\n"));
+    assert.deepEqual(reads(commands, nsB), [], "tenant b is not read");
+    assert.deepEqual(reads(commands, HOST_NS), [], "the agent's namespace is not read");
+    assert.ok(reads(commands, `ip -n ${nsA} -json -d -batch -`).length === 1, "tenant a is read");
+    assert.equal(await ping(containerNs("c4"), "198.18.1.1"), true);
+  });
+
+  it("does not see drift made behind its back until the full resync, which repairs it", async () => {
+    await exec.run(["ip", "-n", containerNs("c1"), "addr", "del", "198.18.1.1/24", "dev", "eth0"]); // the default route goes with it
+    await exec.run(["ip", "-n", nsB, "link", "set", bridgeName("blue"), "down"]);
+    const incremental = await dp.reconcile(desired(true));
+    assert.deepEqual([incremental.changes, incremental.errors], [[], []], "an incremental run trusts what it applied");
+    assert.equal(await ping(containerNs("c2"), "198.18.1.1"), false);
+
+    const full = await dp.reconcile(desired(true), { full: true });
+    assert.deepEqual(full.errors, []);
+    // Tenants are applied concurrently: their changes interleave.
+    assert.deepEqual(full.changes.map((c) => `${c.namespace} ${c.action} ${c.object}`).sort(), [
+      `${nsA} create address 198.18.1.1/24 on eth0 in ${netnsPath("c1")}`,
+      `${nsA} create default route via 198.18.1.254 on eth0 in ${netnsPath("c1")}`,
+      `${nsB} update bridge ${bridgeName("blue")}`,
+    ]);
+    assert.equal(await ping(containerNs("c2"), "198.18.1.1"), true);
+    assert.equal(await ping(containerNs("c3"), "198.18.2.254"), true);
+  });
+
+  it("reads a tenant whole, every container, after a run in which it failed", async () => {
+    const ghost = desired(true);
+    ghost.tenants[0]!.endpoints.push(ep("ghost", 1, 9)); // no such namespace: a problem in tenant a
+    assert.match((await dp.reconcile(ghost)).errors[0]?.message ?? "", /does not exist/);
+    const commands = await recorded(async () => assert.deepEqual((await dp.reconcile(desired(true))).errors, []));
+    for (const c of ["c1", "c2", "c4"]) assert.ok(reads(commands, `nsenter --net=${netnsPath(c)} `).length > 0, c);
+    assert.deepEqual(reads(commands, nsB), [], "tenant b did not fail: not read");
+  });
+});

@@ -1,0 +1,153 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+
+import type { DesiredHost } from "../types.js";
+import { nextApplied, NOTHING_APPLIED, selectScope, type AppliedState, type ObserveScope } from "./incremental.js";
+import { HOST_GROUP } from "./plan.js";
+import { renderHost } from "./render.js";
+import type { HostState } from "./state.js";
+import { clusterHost, desiredHost, endpoint, NS_A, PREFIX } from "./testFixtures.js";
+
+const NS_B = `${PREFIX}-t-b`;
+const LINK = (n: number): string => endpoint(n).hostLink;
+
+/** desiredHost() plus tenant b with endpoint 3. */
+function twoTenants(): DesiredHost {
+  const host = desiredHost();
+  host.tenants.push({ ...structuredClone(host.tenants[0]!), name: "b", namespace: NS_B, endpoints: [endpoint(3)] });
+  return host;
+}
+
+/** What is read, compactly: "NS: trusted links", and "host" when the agent's namespace is read. */
+function describeScope(scope: ObserveScope): string[] {
+  return [
+    ...[...scope.tenants].map(([ns, trusted]) => `${ns}: ${[...trusted].sort().join(" ")}`.trimEnd()),
+    ...(scope.host ? ["host"] : []),
+  ];
+}
+
+/** The state after a run that read everything of `want` and failed nowhere. */
+function appliedAll(want: HostState): AppliedState {
+  return nextApplied(NOTHING_APPLIED, want, selectScope(want, NOTHING_APPLIED, namesOf(want)), new Set());
+}
+
+function namesOf(want: HostState): string[] {
+  return want.tenants.map((t) => t.namespace);
+}
+
+describe("selectScope", () => {
+  it("reads everything, trusting no container, when nothing is applied (agent start, full resync)", () => {
+    const want = renderHost(twoTenants());
+    assert.deepEqual(describeScope(selectScope(want, NOTHING_APPLIED, namesOf(want))), [`${NS_A}:`, `${NS_B}:`, "host"]);
+  });
+
+  it("reads nothing but the namespace list when what is wanted is what was applied", () => {
+    const want = renderHost(twoTenants());
+    const scope = selectScope(renderHost(twoTenants()), appliedAll(want), namesOf(want));
+    assert.deepEqual(describeScope(scope), []);
+    assert.deepEqual(scope.namespaces, namesOf(want));
+  });
+
+  it("after an ADD reads only that tenant, and of its containers only the new one", () => {
+    const before = renderHost(twoTenants());
+    const desired = twoTenants();
+    desired.tenants[0]!.endpoints.push(endpoint(4));
+    assert.deepEqual(describeScope(selectScope(renderHost(desired), appliedAll(before), namesOf(before))), [`${NS_A}: ${LINK(1)} ${LINK(2)}`]);
+  });
+
+  it("after a DEL reads that tenant (to delete the veth) and no container", () => {
+    const before = renderHost(twoTenants());
+    const desired = twoTenants();
+    desired.tenants[0]!.endpoints.pop();
+    assert.deepEqual(describeScope(selectScope(renderHost(desired), appliedAll(before), namesOf(before))), [`${NS_A}: ${LINK(1)}`]);
+  });
+
+  it("reads the container side of an endpoint whose address, MAC, MTU, namespace or routes changed", () => {
+    const before = renderHost(twoTenants());
+    const changes: Array<(d: DesiredHost) => void> = [
+      (d) => (d.tenants[0]!.endpoints[1]!.ipv4 = "198.18.1.9/24"),
+      (d) => (d.tenants[0]!.endpoints[1]!.mac = "02:00:00:00:00:09"),
+      (d) => (d.tenants[0]!.endpoints[1]!.mtu = 1400),
+      (d) => (d.tenants[0]!.endpoints[1]!.netns = "/var/run/netns/other"),
+      (d) => (d.tenants[0]!.endpoints[1]!.gateway = "198.18.1.253"),
+    ];
+    for (const change of changes) {
+      const desired = twoTenants();
+      change(desired);
+      assert.deepEqual(describeScope(selectScope(renderHost(desired), appliedAll(before), namesOf(before))), [`${NS_A}: ${LINK(1)}`], change.toString());
+    }
+  });
+
+  it("trusts the container sides when only the host side of an endpoint or the tenant changed", () => {
+    const before = renderHost(twoTenants());
+    const shaped = twoTenants();
+    shaped.tenants[0]!.endpoints[0]!.qos = { egressBps: 8_000_000, ingressBps: 0, burstBytes: 0 };
+    const policy = twoTenants();
+    policy.tenants[1]!.nftScript = `${policy.tenants[1]!.nftScript}# changed\n`;
+    assert.deepEqual(describeScope(selectScope(renderHost(shaped), appliedAll(before), namesOf(before))), [`${NS_A}: ${LINK(1)} ${LINK(2)}`]);
+    assert.deepEqual(describeScope(selectScope(renderHost(policy), appliedAll(before), namesOf(before))), [`${NS_B}: ${LINK(3)}`]);
+  });
+
+  it("reads a tenant whole, and the agent's namespace, when its namespace is gone", () => {
+    const want = renderHost(twoTenants());
+    assert.deepEqual(describeScope(selectScope(want, appliedAll(want), [NS_B])), [`${NS_A}:`, "host"]);
+  });
+
+  it("reads the agent's namespace only when its part, or a read tenant's uplink or host endpoints, changed", () => {
+    const before = renderHost(clusterHost());
+    const applied = appliedAll(before);
+    const added = clusterHost();
+    added.tenants[0]!.endpoints.push(endpoint(4));
+    assert.deepEqual(describeScope(selectScope(renderHost(added), applied, namesOf(before))), [`${NS_A}: ${LINK(1)} ${LINK(2)}`]);
+    const routed = clusterHost();
+    routed.tenants[0]!.uplink!.routes = ["198.18.1.1"];
+    assert.deepEqual(describeScope(selectScope(renderHost(routed), applied, namesOf(before))), [`${NS_A}: ${LINK(1)} ${LINK(2)}`, "host"]);
+    const hostEndpoint = clusterHost();
+    hostEndpoint.tenants[0]!.hostEndpoints[0]!.mtu = 1400;
+    assert.deepEqual(describeScope(selectScope(renderHost(hostEndpoint), applied, namesOf(before))), [`${NS_A}: ${LINK(1)} ${LINK(2)}`, "host"]);
+    const noNat = clusterHost();
+    noNat.host.natOutbound = false;
+    assert.deepEqual(describeScope(selectScope(renderHost(noNat), applied, namesOf(before))), ["host"]);
+  });
+});
+
+describe("nextApplied", () => {
+  it("forgets a tenant that failed, so the next run reads it whole; the others stay trusted", () => {
+    const before = renderHost(twoTenants());
+    const desired = twoTenants();
+    for (const tenant of desired.tenants) tenant.endpoints.push(endpoint(4));
+    const want = renderHost(desired);
+    const scope = selectScope(want, appliedAll(before), namesOf(want));
+    assert.deepEqual(describeScope(scope), [`${NS_A}: ${LINK(1)} ${LINK(2)}`, `${NS_B}: ${LINK(3)}`]);
+    const after = nextApplied(appliedAll(before), want, scope, new Set([NS_A]));
+    assert.deepEqual([...after.tenants.keys()], [NS_B]);
+    assert.deepEqual(describeScope(selectScope(want, after, namesOf(want))), [`${NS_A}:`, "host"]);
+  });
+
+  it("forgets the agent's namespace and every tenant of the run that failed there", () => {
+    const want = renderHost(clusterHost());
+    const scope = selectScope(want, NOTHING_APPLIED, namesOf(want));
+    const after = nextApplied(NOTHING_APPLIED, want, scope, new Set([HOST_GROUP]));
+    assert.deepEqual(after, { tenants: new Map(), host: null });
+    assert.deepEqual(describeScope(selectScope(want, after, namesOf(want))), [`${NS_A}:`, "host"]);
+  });
+
+  it("keeps the agent's namespace as it was when the run did not read it", () => {
+    const before = renderHost(clusterHost());
+    const desired = clusterHost();
+    desired.tenants[0]!.endpoints.push(endpoint(4));
+    const want = renderHost(desired);
+    const scope = selectScope(want, appliedAll(before), namesOf(want));
+    const after = nextApplied(appliedAll(before), want, scope, new Set([HOST_GROUP]));
+    assert.equal(after.host, before.host);
+    assert.equal(after.tenants.get(NS_A), want.tenants[0]);
+  });
+
+  it("forgets tenants no longer wanted", () => {
+    const before = renderHost(twoTenants());
+    const one = desiredHost();
+    const want = renderHost(one);
+    const after = nextApplied(appliedAll(before), want, selectScope(want, appliedAll(before), namesOf(before)), new Set());
+    assert.deepEqual([...after.tenants.keys()], [NS_A]);
+  });
+});

@@ -1,0 +1,97 @@
+// Pure: which parts of the host a reconcile reads, and what it takes as applied without reading.
+//
+// The driver remembers what it last applied without any failure: per tenant namespace the rendered
+// TenantState, and the agent-namespace part (HostNamespaceState). What it remembers is trusted to be what
+// the kernel holds, because nothing but this process changes our objects, so a run reads and diffs only
+// what may differ: tenants whose rendered state is not the one remembered, and within such a tenant the
+// container sides only of endpoints whose container side is new or changed (a tenant namespace is read
+// whole: one ip, tc, nft, sysctl and bridge call in parallel; a container costs one nsenter each, and
+// there are many). What breaks the trust, and what then happens:
+//  - any failure in a tenant (unreadable, a problem, a failed step): nothing is remembered for it, so
+//    the next run reads it whole, all its containers too (never trust a cache after a failed step);
+//  - a failure in the agent's namespace (or reading it): nothing is remembered for it, nor for any tenant
+//    of that run that needed it (their uplink and host-endpoint steps were skipped without it);
+//  - a tenant namespace that no longer exists (`ip netns list`, read on every run): read whole;
+//  - changes made behind our back (a link deleted by hand, a container namespace gone without a CNI
+//    DEL): seen only by a full run (`selectScope` with nothing applied), which the agent makes on its
+//    periodic resync, at start (nothing is remembered yet) and whenever the driver threw;
+//  - removeEndpoint and cleanup change the kernel outside reconcile: they forget what they touch.
+
+import { isDeepStrictEqual } from "node:util";
+
+import type { HostNamespaceState, HostState, TenantState } from "./state.js";
+import { HOST_GROUP } from "./plan.js";
+
+/** What the driver applied without a failure, by tenant namespace; host: the agent-namespace part, or null. */
+export interface AppliedState {
+  tenants: ReadonlyMap<string, TenantState>;
+  host: HostNamespaceState | null;
+}
+
+export const NOTHING_APPLIED: AppliedState = { tenants: new Map(), host: null };
+
+/** What one run reads. */
+export interface ObserveScope {
+  /** Tenant namespaces of our prefix that exist (one `ip netns list`, every run). */
+  namespaces: string[];
+  /**
+   * Wanted tenants to read, by namespace, each with the host links of endpoints whose container side is
+   * taken as applied (not read; observe.ts reads it still when the host-side veth is not there). Wanted
+   * tenants missing here are not read and get no step.
+   */
+  tenants: ReadonlyMap<string, ReadonlySet<string>>;
+  /** Read the agent's namespace. */
+  host: boolean;
+}
+
+/**
+ * What a tenant's diff compares with the agent's namespace (diffUplink, diffHostEndpoints): its uplink and
+ * host endpoints (their agent-side ends, the routes through the uplink) and its port forwards (route_localnet
+ * on the uplink's agent-side end).
+ */
+function agentSide(tenant: TenantState | undefined): unknown {
+  return tenant === undefined
+    ? undefined
+    : { uplink: tenant.uplink, hostEndpoints: tenant.hostEndpoints, portForwards: tenant.portForwards };
+}
+
+/** What a run must read to bring the kernel from `applied` to `wanted`; NOTHING_APPLIED gives a full run. */
+export function selectScope(wanted: HostState, applied: AppliedState, namespaces: string[]): ObserveScope {
+  const existing = new Set(namespaces);
+  const tenants = new Map<string, ReadonlySet<string>>();
+  let host = !isDeepStrictEqual(applied.host, wanted.host);
+  for (const tenant of wanted.tenants) {
+    // A namespace that is gone took everything in it along: what was applied there counts for nothing.
+    const last = existing.has(tenant.namespace) ? applied.tenants.get(tenant.namespace) : undefined;
+    if (last !== undefined && isDeepStrictEqual(last, tenant)) continue;
+    const trusted = new Set<string>();
+    for (const endpoint of tenant.endpoints) {
+      const before = last?.endpoints.find((e) => e.hostLink === endpoint.hostLink);
+      if (before !== undefined && isDeepStrictEqual(before.container, endpoint.container)) trusted.add(endpoint.hostLink);
+    }
+    tenants.set(tenant.namespace, trusted);
+    // A tenant read whole (nothing applied) is diffed whole: the agent's side of it too.
+    if (last === undefined || !isDeepStrictEqual(agentSide(last), agentSide(tenant))) host = true;
+  }
+  return { namespaces, tenants, host };
+}
+
+/**
+ * What is applied after a run that read `scope`: tenants it read are remembered as wanted unless their
+ * namespace (or, when it read the agent's namespace, that one: HOST_GROUP) is in `failed`; tenants it did
+ * not read stay as they were (they equal what is wanted); tenants no longer wanted are forgotten.
+ * `failed`: namespaces with an observe failure, a problem or a failed step.
+ */
+export function nextApplied(previous: AppliedState, wanted: HostState, scope: ObserveScope, failed: ReadonlySet<string>): AppliedState {
+  const hostFailed = scope.host && failed.has(HOST_GROUP);
+  const tenants = new Map<string, TenantState>();
+  for (const tenant of wanted.tenants) {
+    if (!scope.tenants.has(tenant.namespace)) {
+      const last = previous.tenants.get(tenant.namespace);
+      if (last !== undefined) tenants.set(tenant.namespace, last);
+    } else if (!hostFailed && !failed.has(tenant.namespace)) {
+      tenants.set(tenant.namespace, tenant);
+    }
+  }
+  return { tenants, host: !scope.host ? previous.host : hostFailed ? null : wanted.host };
+}
