@@ -2,11 +2,10 @@
 // code path serves both), the address forms Contiv rules accept, and printing
 // intervals back in the shortest form nft accepts.
 
-import { isIPv4, isIPv6 } from "node:net";
+import { formatIp, MAX4, MAX6, parseIp } from "../lib/ip.js";
 import type { AddressFamily } from "./types.js";
 
-export const MAX4 = (1n << 32n) - 1n;
-export const MAX6 = (1n << 128n) - 1n;
+export { MAX4, MAX6 };
 
 export function maxOf(family: AddressFamily): bigint {
   return family === 4 ? MAX4 : MAX6;
@@ -23,39 +22,9 @@ export interface AddressRange {
   hi: bigint;
 }
 
-function parse4(text: string): bigint {
-  let value = 0n;
-  for (const part of text.split(".")) value = (value << 8n) | BigInt(Number(part));
-  return value;
-}
-
-function parse6(text: string): bigint {
-  let t = text;
-  // A trailing dotted quad ("::ffff:1.2.3.4") stands for the last two groups.
-  const lastColon = t.lastIndexOf(":");
-  const tail = t.slice(lastColon + 1);
-  if (tail.includes(".")) {
-    const v4 = Number(parse4(tail));
-    t = `${t.slice(0, lastColon + 1)}${((v4 >>> 16) & 0xffff).toString(16)}:${(v4 & 0xffff).toString(16)}`;
-  }
-  const double = t.indexOf("::");
-  const head = double >= 0 ? t.slice(0, double) : t;
-  const rest = double >= 0 ? t.slice(double + 2) : "";
-  const headParts = head === "" ? [] : head.split(":");
-  const restParts = rest === "" ? [] : rest.split(":");
-  const fill = double >= 0 ? 8 - headParts.length - restParts.length : 0;
-  const groups = [...headParts, ...new Array<string>(fill).fill("0"), ...restParts];
-  let value = 0n;
-  for (const g of groups) value = (value << 16n) | BigInt(parseInt(g, 16));
-  return value;
-}
-
 /** Parses "a.b.c.d" or an IPv6 address, with an optional "/len" that is ignored. Returns undefined if malformed. */
 export function parseAddress(text: string): ParsedAddress | undefined {
-  const addr = text.trim().split("/")[0] ?? "";
-  if (isIPv4(addr)) return { family: 4, value: parse4(addr) };
-  if (isIPv6(addr)) return { family: 6, value: parse6(addr) };
-  return undefined;
+  return parseIp(text.trim().split("/")[0] ?? "");
 }
 
 function prefixRange(family: AddressFamily, value: bigint, len: number): AddressRange {
@@ -104,30 +73,7 @@ export function parseAddressRange(text: string): AddressRange | undefined {
 }
 
 export function formatAddress(family: AddressFamily, value: bigint): string {
-  if (family === 4) {
-    return [24n, 16n, 8n, 0n].map((s) => String((value >> s) & 0xffn)).join(".");
-  }
-  const groups: number[] = [];
-  for (let i = 7; i >= 0; i--) groups.push(Number((value >> BigInt(i * 16)) & 0xffffn));
-  // RFC 5952: compress the longest run (>= 2) of zero groups, the first one on a tie.
-  let bestStart = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen) {
-      bestStart = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = groups.map((g) => g.toString(16));
-  if (bestStart < 0) return hex.join(":");
-  return `${hex.slice(0, bestStart).join(":")}::${hex.slice(bestStart + bestLen).join(":")}`;
+  return formatIp(family, value);
 }
 
 /** "addr", "addr/len" when the interval is exactly a prefix, else "lo-hi". */
