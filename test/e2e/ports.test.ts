@@ -110,6 +110,26 @@ describe("published host ports (CNI portMappings) on a cluster host", { skip: pr
     assert.equal(await tcpFrom(outside.name, host.address, 18080), "pa", "pa keeps its port");
   });
 
+  test("containers reach a published port through their host's address: of their own tenant, another's, their own", async () => {
+    const pb = made.find((n) => n.name.endsWith("-c-pb"))!;
+    assert.equal(await tcpFrom(pb.name, host.address, 18080), "pa", "pb to pa, one tenant");
+    const pa = made.find((n) => n.name.endsWith("-c-pa"))!;
+    assert.equal(await tcpFrom(pa.name, host.address, 18080), "pa", "pa to its own port");
+    assert.deepEqual((await udpFrom(pb.name, host.address, 18081)).tags, ["pa"], "udp too");
+    await api.create(`/api/v1/tenants/${TENANT}2/`, { tenantName: `${TENANT}2` });
+    await api.create(`/api/v1/networks/${TENANT}2:net/`, { tenantName: `${TENANT}2`, networkName: "net", encap: "vxlan", subnet: "198.18.130.0/24", gateway: "198.18.130.254" });
+    const other = await cluster.addContainer(1, "px", { tenant: `${TENANT}2`, network: "net" });
+    assert.equal(other.result.code, 0, JSON.stringify(other.result.out));
+    const px = new TestNetns(other.namespace);
+    made.push(px);
+    assert.equal(await tcpFrom(px.name, host.address, 18080), "pa", "from another tenant with the same subnet");
+    // Only published ports cross: the other tenant's container still cannot reach pa's container port directly.
+    const paIp = JSON.parse((await pa.exec(["ip", "-j", "-4", "addr", "show", "eth0"])).stdout)[0].addr_info[0].local as string;
+    assert.notEqual(await tcpFrom(px.name, paIp, SERVE_PORT), "pa");
+    const removed = await cluster.removeContainer(1, "px", { tenant: `${TENANT}2`, network: "net" });
+    assert.equal(removed.code, 0);
+  });
+
   test("a host port asked for twice is refused and leaves nothing behind", async () => {
     const state = await api.state();
     const tables = [await hostTable(), await tenantTable()];

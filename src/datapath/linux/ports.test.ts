@@ -88,6 +88,11 @@ describe("render: published host ports", () => {
       "  }",
     ]);
     assert.ok(chain("postrouting").includes(`    oifname "${PREFIX}u*" ip saddr 127.0.0.0/8 masquerade`));
+    // Hairpin: a container connecting through its host's address crosses uplinks, only when DNATed, masqueraded.
+    assert.ok(chain("postrouting").includes(`    iifname "${PREFIX}u*" oifname "${PREFIX}u*" ct status dnat masquerade`));
+    const forward = chain("forward");
+    const hairpin = forward.indexOf(`    iifname "${PREFIX}u*" oifname "${PREFIX}u*" ct status dnat accept`);
+    assert.ok(hairpin > 0 && hairpin < forward.indexOf(`    iifname "${PREFIX}u*" oifname "${PREFIX}u*" drop`), forward.join("\n"));
   });
 
   it("renders no port chains, no loopback masquerade and the same tables as before without mappings", () => {
@@ -95,7 +100,7 @@ describe("render: published host ports", () => {
     const none = renderHost(published());
     assert.equal(none.tenants[0]!.natTable!.tag, plain.tenants[0]!.natTable!.tag);
     assert.equal(none.host.nftTable!.tag, plain.host.nftTable!.tag);
-    assert.doesNotMatch(plain.host.nftTable!.script, /ports|127\.0\.0\.0/);
+    assert.doesNotMatch(plain.host.nftTable!.script, /ports|127\.0\.0\.0|ct status dnat/);
     assert.doesNotMatch(renderHost(published(udp5353)).host.nftTable!.script, /127\.0\.0\.0/, "no mapping covers loopback");
   });
 

@@ -119,6 +119,7 @@ export function hostNatTable(prefix: string, name: string, vxlanSockets: VxlanSo
     "  }",
     "  chain forward {",
     "    type filter hook forward priority filter; policy accept;",
+    ...ports.forward,
     `    iifname "${uplinks}" oifname "${uplinks}" drop`,
     `    iifname "${uplinks}" ip saddr ${UPLINK_RANGE} accept`,
     `    oifname "${uplinks}" ct state established,related accept`,

@@ -107,9 +107,16 @@ export function tenantPortChains(uplink: string, forwards: PortForward[]): strin
  * connections arriving from elsewhere (prerouting) and the host's own (output). Only traffic addressed to
  * the host itself: containers' connections to other machines on the same port pass untouched. `uplinks`:
  * the wildcard of the agent-side uplink ends.
+ *
+ * A container that connects to a published port through its host's address (hairpin) arrives from one
+ * uplink and leaves through another, or the same one: otherwise dropped (tenants never meet through the
+ * host), let through for DNATed connections (`forward`), because a published port is open to anyone who
+ * can reach the host. Such a connection is masqueraded to the host's end of the uplink it leaves by
+ * (`postrouting`): its source is a tenant's uplink address, which the target tenant may hold itself (same
+ * tenant) or which its replies would not route back to otherwise.
  */
-export function hostPortChains(uplinks: string, forwards: HostPortForward[]): { chains: string[]; postrouting: string[] } {
-  if (forwards.length === 0) return { chains: [], postrouting: [] };
+export function hostPortChains(uplinks: string, forwards: HostPortForward[]): { chains: string[]; postrouting: string[]; forward: string[] } {
+  if (forwards.length === 0) return { chains: [], postrouting: [], forward: [] };
   const rules = forwards.map((f) => `    ${f.hostIP === "" ? "" : `ip daddr ${f.hostIP} `}${f.protocol} dport ${f.hostPort} dnat to ${f.tenantAddr}`);
   return {
     chains: [
@@ -126,7 +133,11 @@ export function hostPortChains(uplinks: string, forwards: HostPortForward[]): { 
       "    fib daddr type local jump ports",
       "  }",
     ],
-    postrouting: forwards.some(coversLoopback) ? [`    oifname "${uplinks}" ip saddr 127.0.0.0/8 masquerade`] : [],
+    postrouting: [
+      `    iifname "${uplinks}" oifname "${uplinks}" ct status dnat masquerade`,
+      ...(forwards.some(coversLoopback) ? [`    oifname "${uplinks}" ip saddr 127.0.0.0/8 masquerade`] : []),
+    ],
+    forward: [`    iifname "${uplinks}" oifname "${uplinks}" ct status dnat accept`],
   };
 }
 
