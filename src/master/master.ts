@@ -9,7 +9,7 @@ import { LeaderElection } from "../store/index.js";
 import type { Store } from "../store/types.js";
 import { StateCache } from "./cache.js";
 import { createEndpoint, deleteEndpoint, EndpointRequest, type EndpointReply } from "./endpoints.js";
-import * as docker from "./docker.js";
+import * as docker from "./docker/index.js";
 import { inspectEndpoint, inspectObject } from "./inspect.js";
 import { LEADER_KEY, objectKey, objectPrefix } from "./keys.js";
 import { controllerFor, defaultGlobal, GLOBAL_KEY, type MasterSettings } from "./objects/index.js";

@@ -1,0 +1,98 @@
+// Networks and endpoints the hosts' Docker drivers create at netmaster.
+
+import { ConflictError } from "../../lib/errors.js";
+import { kinds, parseObject, type EndpointGroup, type Network } from "../../model/index.js";
+import { formatIpv4 } from "../alloc/index.js";
+import { createEndpoint, deleteEndpoint, EndpointRequest, endpointId, type EndpointReply } from "../endpoints.js";
+import { endpointKey, objectKey } from "../keys.js";
+import { controllerFor, type MasterSettings } from "../objects/index.js";
+import { getObject } from "../objects/common.js";
+import type { EndpointState } from "../records.js";
+import type { Tx } from "../tx.js";
+import { block, isV6, stripLength } from "./blocks.js";
+import { allocatorOf, getPool, tenantExists } from "./lookup.js";
+import { poolKey, reservationKey, DockerNetworkRequest, type DockerPool, type DockerReservation } from "./wire.js";
+
+/** A network made for Docker's CreateNetwork, from the pools the host got; the pools are bound to it. */
+export function createDockerNetwork(tx: Tx, req: DockerNetworkRequest, settings: MasterSettings): Network {
+  tenantExists(tx, req.tenant);
+  const body: Record<string, unknown> = {
+    tenantName: req.tenant,
+    networkName: req.name,
+    encap: req.encap,
+    pktTag: req.pktTag,
+    subnet: req.subnet,
+    gateway: stripLength(req.gateway),
+    ipv6Subnet: req.ipv6Subnet,
+    ipv6Gateway: stripLength(req.ipv6Gateway),
+  };
+  const pools = req.poolIds.map((id) => getPool(tx, id));
+  for (const p of pools) {
+    if (p.mode !== "create" || p.bound) throw new ConflictError(`Cannot create network ${req.name} from pool ${p.poolId}: it is not a new network's pool`);
+    if (p.v6) {
+      body["ipv6Subnet"] = p.pool;
+      body["ipv6Gateway"] = p.gateway;
+    } else {
+      // --ip-range becomes Contiv's range form: only the range is handed out.
+      body["subnet"] = p.subPool ? rangeForm(p.pool, p.subPool) : p.pool;
+      body["gateway"] = p.gateway;
+    }
+  }
+  const key = `${req.tenant}:${req.name}`;
+  if (getObject<Network>(tx, "network", key)) throw new ConflictError(`Cannot create network ${req.name}: tenant ${req.tenant} has one already`);
+  const net = parseObject(kinds.network, key, body);
+  controllerFor("network").create(tx, net, settings);
+  tx.put(objectKey("network", key), net);
+  for (const p of pools) tx.put(poolKey(p.poolId), { ...p, tenant: req.tenant, network: req.name, bound: true } satisfies DockerPool);
+  return net;
+}
+
+function rangeForm(pool: string, subPool: string): string {
+  const p = block(pool);
+  const s = block(subPool);
+  // The network and broadcast addresses of the block are never handed out anyway.
+  const first = s.first > p.first ? s.first : p.first + 1n;
+  const last = s.last < p.last ? s.last : p.last - 1n;
+  return `${formatIpv4(Number(first))}-${formatIpv4(Number(last))}/${p.len}`;
+}
+
+function groupOf(tx: Tx, req: EndpointRequest): { network: string; group: string } {
+  if (!req.groupName) return { network: req.networkName, group: "" };
+  const g = getObject<EndpointGroup>(tx, "endpointGroup", `${req.tenantName}:${req.groupName}`);
+  return { network: g?.networkName ?? req.networkName, group: req.groupName };
+}
+
+/** Docker CreateEndpoint: createEndpoint, adopting the reservations of the addresses Docker got from RequestAddress. */
+export function createDockerEndpoint(tx: Tx, req: EndpointRequest): EndpointReply {
+  const { network } = groupOf(tx, req);
+  const id = endpointId(network, req.tenantName, req.containerID);
+  if (tx.get<EndpointState>(endpointKey(id))) return createEndpoint(tx, req); // a retried call: nothing to adopt again
+  const adopted: [string, DockerReservation][] = [];
+  for (const address of [req.ipAddress, req.ipv6Address]) {
+    if (!address) continue;
+    const key = reservationKey(req.tenantName, network, address);
+    const r = tx.get<DockerReservation>(key);
+    if (!r || r.endpointId !== "") continue;
+    // The bit passes to the endpoint: free it here, createEndpoint takes it again as a requested address.
+    allocatorOf(tx, r.tenant, r.network, r.poolGroup, isV6(r.address))?.release(r.address);
+    adopted.push([key, r]);
+  }
+  const reply = createEndpoint(tx, req);
+  for (const [key, r] of adopted) tx.put(key, { ...r, endpointId: reply.endpoint.endpointID } satisfies DockerReservation);
+  return reply;
+}
+
+/** Docker DeleteEndpoint: deleteEndpoint, handing adopted addresses back to their reservations until ReleaseAddress. */
+export function deleteDockerEndpoint(tx: Tx, id: string): EndpointState {
+  const ep = deleteEndpoint(tx, id);
+  for (const address of [ep.ipAddress, ep.ipv6Address]) {
+    if (!address) continue;
+    const key = reservationKey(ep.tenantName, ep.networkName, address);
+    const r = tx.get<DockerReservation>(key);
+    if (!r || r.endpointId !== id) continue;
+    const group = isV6(address) ? "" : ep.groupName;
+    allocatorOf(tx, ep.tenantName, ep.networkName, group, isV6(address))?.reserve(address);
+    tx.put(key, { ...r, poolGroup: group, endpointId: "" } satisfies DockerReservation);
+  }
+  return ep;
+}
