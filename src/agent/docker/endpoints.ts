@@ -238,12 +238,15 @@ export class EndpointTracker {
     const rec = this.c.store.endpoints.get(req.EndpointID);
     if (!rec) return {}; // idempotent
     const attachment = this.c.attachments.byEndpoint(rec.endpointId);
-    if (attachment) await this.c.plumber.detach(attachment);
-    try {
-      await this.c.master.request("DELETE", `/api/v1/agent/docker/endpoints/${encodeURIComponent(rec.endpointId)}`);
-    } catch (err) {
-      if (!(err instanceof NotFoundError)) throw err; // the record stays, so a retried DeleteEndpoint releases it
-    }
+    const release = async (): Promise<void> => {
+      try {
+        await this.c.master.request("DELETE", `/api/v1/agent/docker/endpoints/${encodeURIComponent(rec.endpointId)}`);
+      } catch (err) {
+        if (!(err instanceof NotFoundError)) throw err; // the record stays, so a retried DeleteEndpoint releases it
+      }
+    };
+    // Independent: the attachment is gone before either starts, so the run (incremental: this tenant only) deletes the veth.
+    await Promise.all([attachment ? this.c.plumber.detach(attachment) : undefined, release()]);
     this.created.delete(rec.endpointId);
     await this.c.lock.run(() => {
       this.c.store.endpoints.delete(rec.id);
