@@ -115,8 +115,7 @@ export class Agent {
       bgpConfigured = config !== undefined;
     };
     const policies = new Map<string, { input: string; compiled: CompiledPolicy }>();
-    // Set once the reconciler exists: Docker's endpoints are adjusted before each datapath run (docker/desired.ts),
-    // and no run may happen before the driver has loaded its state.
+    // No run may happen before the Docker driver has loaded its state (its attachments are brought up to date then).
     let docker: DockerPlugin | undefined;
     let dockerLoaded!: () => void;
     const dockerReady = new Promise<void>((resolve) => (dockerLoaded = resolve));
@@ -132,7 +131,7 @@ export class Agent {
       datapath: {
         reconcile: async (desired, options) => {
           await dockerReady;
-          return docker ? docker.reconcile(desired, (adjusted) => datapathRun(adjusted, options)) : datapathRun(desired, options);
+          return datapathRun(desired, options);
         },
       },
       dns: { apply: applyDns },

@@ -16,6 +16,8 @@ export const Attachment = z.object({
   ifname: z.string(),
   /** Container network namespace path; "" once the runtime no longer gives one. */
   netns: z.string(),
+  /** DesiredEndpoint.containerSide: "runtime" for Docker's (the veth's container end is made in dockerd's namespace as `ifname`). */
+  containerSide: z.enum(["ours", "runtime"]).default("ours"),
   tenant: z.string(),
   network: z.string(),
   group: z.string(),

@@ -138,6 +138,7 @@ export class CniHandler {
       tenant: ep.tenantName,
       network: ep.networkName,
       group: ep.groupName,
+      containerSide: "ours" as const,
       cniNetwork: call.netConf.name,
       portMappings: ports,
     };

@@ -23,7 +23,7 @@ function endpoint(id: string, host: string, ip: string, network = "net", extra: 
 }
 
 function attachment(id: string, ifname = "eth0", containerId = id, portMappings: Attachment["portMappings"] = []): Attachment {
-  return { endpointId: id, containerId, ifname, netns: `/var/run/netns/${id}`, tenant: "t", network: "net", group: "", cniNetwork: "n", portMappings };
+  return { endpointId: id, containerId, ifname, netns: `/var/run/netns/${id}`, containerSide: "ours", tenant: "t", network: "net", group: "", cniNetwork: "n", portMappings };
 }
 
 const base = {

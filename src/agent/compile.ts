@@ -219,6 +219,7 @@ export function compileHost(
         hostLink: endpointLinkName(ep.endpointID),
         netns: attachment.netns,
         ifname: attachment.ifname,
+        containerSide: attachment.containerSide,
         mac: ep.macAddress,
         ipv4: `${ep.ipAddress}/${prefixLen(net.subnet)}`,
         ipv6: ep.ipv6Address ? `${ep.ipv6Address}/${prefixLen(net.ipv6Subnet)}` : "",

@@ -166,6 +166,15 @@ export interface DesiredEndpoint {
   netns: string;
   /** Interface name inside the container (CNI_IFNAME). */
   ifname: string;
+  /**
+   * Who owns the container side of the veth. "ours" (absent): the datapath creates it in `netns` as `ifname`,
+   * configures it (MAC, MTU, addresses, default routes) and re-creates it when it is gone. "runtime": a runtime
+   * that takes the interface itself (Docker moves it into the sandbox, renames and configures it): when the
+   * host-side veth is missing the datapath makes the pair with the container end in `netns` as `ifname`, down,
+   * with `mac` and `mtu` (where the runtime picks it up), and otherwise manages the host side alone; it never
+   * reads or changes the container side, wherever the runtime has put it.
+   */
+  containerSide?: ContainerSide;
   mac: string;
   /** "a.b.c.d/len" */
   ipv4: string;
@@ -183,6 +192,8 @@ export interface DesiredEndpoint {
    */
   portMappings?: DesiredPortMapping[];
 }
+
+export type ContainerSide = "ours" | "runtime";
 
 export type PortProtocol = "tcp" | "udp" | "sctp";
 

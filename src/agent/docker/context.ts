@@ -27,7 +27,7 @@ export interface DockerContext {
   reconciler: Reconciler;
   handoff: Handoff;
   engine: DockerEngine;
-  /** Serialises kernel hand-overs with datapath runs (see handoff.ts). */
+  /** Serialises changes of endpoint records and their attachments (port choices, Leave, DeleteEndpoint). */
   lock: Mutex;
   /** Where netmaster picks pools from when Docker asks for any. */
   defaultPoolRange: string;
@@ -48,16 +48,11 @@ export class Mutex {
 }
 
 /**
- * The container side's name while it travels (staging namespace, then dockerd's namespace until dockerd
- * renames it): the agent's prefix, "d", 6 hex of the endpoint id — 15 characters, unique on the machine.
+ * The container side's name in dockerd's namespace (SrcName: before dockerd moves it into the sandbox and
+ * after Leave): the agent's prefix, "d", 6 hex of the endpoint id — 15 characters, unique on the machine.
  */
 export function transitLinkName(prefix: string, endpointId: string): string {
   return `${prefix}d${createHash("sha256").update(endpointId).digest("hex").slice(0, 6)}`;
-}
-
-/** Our staging namespace, where a Docker endpoint's container side waits before dockerd takes it. */
-export function stagingNamespace(prefix: string): string {
-  return `${prefix}-docker`;
 }
 
 export function stripLength(address: string): string {

@@ -1,53 +1,42 @@
 // libnetwork's endpoint calls: CreateEndpoint (netmaster creates the endpoint,
-// adopting the addresses IPAM handed out), Join (the veth is made and handed
-// to dockerd: handoff.ts; then the interface is looked for in the sandbox,
-// which dockerd fills when the container starts, and from then on checked like
-// any other), Leave and DeleteEndpoint (the veth goes, the endpoint goes, the
-// addresses stay reserved until ReleaseAddress). EndpointOperInfo has nothing
+// adopting the addresses IPAM handed out), Join (the veth is made, its
+// container side in dockerd's namespace, and handed to dockerd: handoff.ts),
+// Leave and DeleteEndpoint (the veth goes, the endpoint goes, the addresses
+// stay reserved until ReleaseAddress). EndpointOperInfo has nothing
 // to report. ProgramExternalConnectivity publishes the container's `-p` ports
 // (kept with the record and its attachment, ../ports.ts); Revoke and Leave
 // withdraw them. Every step that fails undoes what it did.
 
-import { endpointLinkName, tenantNamespace } from "../../datapath/names.js";
 import { ConflictError, NotFoundError, ValidationError } from "../../lib/errors.js";
 import type { EndpointReply } from "../../master/endpoints.js";
 import { endpointKey, objectKey } from "../../master/keys.js";
 import type { EndpointState } from "../../master/records.js";
 import type { Network } from "../../model/index.js";
-import type { Attachment } from "../attachments.js";
 import { describePort, hostIPsOverlap, normalizePorts, portConflict, portErrors, samePorts, type PortHolder, type PortMapping } from "../ports.js";
-import { sleep, stripLength, transitLinkName, type DockerContext } from "./context.js";
-import type { DefaultRoute } from "./handoff.js";
+import { stripLength, transitLinkName, type DockerContext } from "./context.js";
+import { dockerAttachment } from "./desired.js";
 import type { NetworkTracker } from "./networks.js";
 import type { EndpointRecord } from "./state.js";
 import { portBindings, type CreateEndpoint, type CreateEndpointResponse, type EndpointOnly, type ExternalConnectivity, type Join, type JoinResponse, type PortBinding } from "./wire.js";
 
-/** How long after Join the interface is looked for: dockerd populates the sandbox only when the container starts. */
-const FIND_FOR_MS = 120_000;
-/** dockerd sets the sandbox's gateway right after it brings the interface up: routes are read again after this. */
-const SETTLE_MS = 300;
-/** How long an interface that is up may wait for the default routes its Join answer asked for. */
-const NO_ROUTE_WAIT_MS = 2000;
 /** libnetwork's protocol numbers. */
 const PROTOCOLS: Record<number, string> = { 6: "tcp", 17: "udp", 132: "sctp" };
 
 export class EndpointTracker {
   /** Endpoints as netmaster created them, for the reconciler before the state stream shows them. */
   private readonly created = new Map<string, EndpointState>();
-  private readonly timers = new Set<NodeJS.Timeout>();
 
   constructor(
     private readonly c: DockerContext,
     private readonly networks: NetworkTracker,
   ) {}
 
-  /** Endpoints left in transit by a restart are looked for again. */
+  /** Attachments of joined endpoints as this agent describes them (those of older agents pointed elsewhere). */
   resume(): void {
-    for (const rec of this.c.store.endpoints.values()) if (rec.phase === "transit") this.findLater(rec.id);
-  }
-
-  stop(): void {
-    for (const t of this.timers) clearTimeout(t);
+    for (const rec of this.c.store.endpoints.values()) {
+      const attachment = this.c.attachments.byEndpoint(rec.endpointId);
+      if (rec.phase === "joined" && attachment) this.c.plumber.move(attachment, this.attachmentOf(rec));
+    }
   }
 
   private record(id: string): EndpointRecord {
@@ -56,19 +45,8 @@ export class EndpointTracker {
     return rec;
   }
 
-  private attachmentOf(rec: EndpointRecord, where: "staging" | "sandbox"): Attachment {
-    const staging = where === "staging";
-    return {
-      endpointId: rec.endpointId,
-      containerId: rec.id,
-      ifname: staging ? rec.srcName : rec.ifname,
-      netns: staging ? this.c.handoff.stagingPath : rec.sandbox,
-      tenant: rec.tenant,
-      network: rec.network,
-      group: rec.group,
-      cniNetwork: "",
-      portMappings: rec.portMappings,
-    };
+  private attachmentOf(rec: EndpointRecord) {
+    return dockerAttachment(rec, this.c.handoff.dockerNetns);
   }
 
   async create(req: CreateEndpoint): Promise<CreateEndpointResponse> {
@@ -100,9 +78,7 @@ export class EndpointTracker {
       mac: ep.macAddress.toLowerCase(),
       srcName: transitLinkName(this.c.prefix, ep.endpointID),
       sandbox: "",
-      ifname: "",
       phase: "created",
-      routes: { v4: false, v6: false },
       portMappings: [],
     });
     this.c.store.save();
@@ -134,104 +110,20 @@ export class EndpointTracker {
       DisableGatewayService: true,
     };
     if (rec.phase !== "created") {
-      if (rec.sandbox === req.SandboxKey && rec.phase !== "staging") return answer; // a retried call
+      if (rec.sandbox === req.SandboxKey) return answer; // a retried call
       throw new ConflictError(`Endpoint ${req.EndpointID.slice(0, 12)} has joined a sandbox already`);
     }
-    await this.c.handoff.ensureStaging();
-    rec.sandbox = req.SandboxKey;
-    rec.phase = "staging";
-    this.c.store.save();
-    const staged = this.attachmentOf(rec, "staging");
     try {
-      await this.c.plumber.attach(ep, staged);
+      // One reconcile run (incremental: it reads this tenant only) makes the pair; dockerd takes the container end once we answer.
+      await this.c.plumber.attach(ep, this.attachmentOf(rec));
     } catch (err) {
-      rec.phase = "created";
-      rec.sandbox = "";
-      this.c.store.save();
       throw new Error(`Cannot plumb endpoint ${rec.endpointId}: ${(err as Error).message}; rolled back`, { cause: err });
     }
-    try {
-      // No datapath run may be in flight when the link leaves staging: one that looked before would re-create it.
-      await this.c.lock.run(async () => {
-        rec.phase = "transit";
-        this.c.store.save();
-        await this.c.handoff.giveToDocker(rec.srcName);
-      });
-    } catch (err) {
-      await this.c.handoff.takeBack(rec.srcName).catch(() => undefined);
-      rec.phase = "created";
-      rec.sandbox = "";
-      this.c.store.save();
-      await this.c.plumber.detach(staged).catch(() => undefined);
-      throw new Error(`Cannot hand interface ${rec.srcName} to dockerd: ${(err as Error).message}; rolled back`, { cause: err });
-    }
-    this.findLater(rec.id);
+    rec.sandbox = req.SandboxKey;
+    rec.phase = "joined";
+    this.c.store.save();
     this.c.log.info({ op: "Join", endpoint: rec.endpointId, sandbox: req.SandboxKey, link: rec.srcName }, "docker endpoint handed to dockerd");
     return answer;
-  }
-
-  private findLater(id: string): void {
-    const t = setTimeout(() => {
-      this.timers.delete(t);
-      void this.find(id, FIND_FOR_MS).catch((err: Error) => this.c.log.warn({ endpoint: id.slice(0, 12), err: err.message }, "cannot find docker interface"));
-    }, 0);
-    t.unref();
-    this.timers.add(t);
-  }
-
-  /**
-   * Looks for the interface dockerd made of ours in the sandbox; true once the endpoint is joined. dockerd
-   * populates a container's sandbox when the container starts (runc's prestart hook), so this polls: the
-   * interface must be renamed and up, and the default routes the Join answer asked for must be there.
-   */
-  private async find(id: string, waitMs: number): Promise<boolean> {
-    const first = this.c.store.endpoints.get(id);
-    if (!first || first.phase !== "transit") return first?.phase === "joined";
-    const namespace = tenantNamespace(this.c.prefix, first.tenant);
-    const hostIndex = await this.c.handoff.hostIndex(namespace, endpointLinkName(first.endpointId));
-    const net = this.c.view.get<Network>(objectKey("network", `${first.tenant}:${first.network}`));
-    const ep = this.c.view.get<EndpointState>(endpointKey(first.endpointId)) ?? this.created.get(first.endpointId);
-    const wants = { v4: Boolean(net?.gateway), v6: Boolean(net?.ipv6Gateway && ep?.ipv6Address) };
-    const deadline = Date.now() + waitMs;
-    let upSince: number | undefined;
-    for (;; await sleep(50)) {
-      const rec = this.c.store.endpoints.get(id);
-      if (!rec || rec.phase !== "transit") return rec?.phase === "joined";
-      if (Date.now() > deadline) return false;
-      const links = await this.c.handoff.links(rec.sandbox);
-      const link = links?.find((l) => l.mac === rec.mac && l.ifname !== rec.srcName && l.up && (hostIndex === undefined || l.peerIndex === hostIndex));
-      if (!link) continue;
-      upSince ??= Date.now();
-      // A sandbox whose gateway comes from a network without one has no default route at all: then the interface will do.
-      const routes = await this.c.handoff.defaultRoutes(rec.sandbox);
-      const routed = !(wants.v4 && !routes.some((r) => !r.v6)) && !(wants.v6 && !routes.some((r) => r.v6));
-      if (!routed && Date.now() - upSince < NO_ROUTE_WAIT_MS) continue;
-      await sleep(SETTLE_MS);
-      await this.c.lock.run(async () => {
-        if (rec.phase !== "transit") return;
-        const settled = await this.c.handoff.defaultRoutes(rec.sandbox);
-        const staged = this.attachmentOf(rec, "staging");
-        rec.ifname = link.ifname;
-        rec.phase = "joined";
-        this.noteRoutes(rec.sandbox, settled);
-        this.c.plumber.move(staged, this.attachmentOf(rec, "sandbox"));
-        this.c.store.save();
-      });
-      const joined = this.c.store.endpoints.get(id)?.phase === "joined";
-      if (joined) {
-        this.c.reconciler.trigger();
-        this.c.log.info({ endpoint: rec.endpointId, sandbox: rec.sandbox, ifname: link.ifname, routes: rec.routes }, "docker interface found in sandbox");
-      }
-      return joined;
-    }
-  }
-
-  /** Which of a sandbox's joined interfaces carry dockerd's default routes now. */
-  private noteRoutes(sandbox: string, routes: DefaultRoute[]): void {
-    for (const e of this.c.store.endpoints.values()) {
-      if (e.sandbox !== sandbox || e.phase !== "joined") continue;
-      e.routes = { v4: routes.some((r) => !r.v6 && r.dev === e.ifname), v6: routes.some((r) => r.v6 && r.dev === e.ifname) };
-    }
   }
 
   /**
@@ -328,12 +220,7 @@ export class EndpointTracker {
   async leave(req: EndpointOnly): Promise<Record<string, unknown>> {
     const rec = this.c.store.endpoints.get(req.EndpointID);
     if (!rec) return {};
-    // From here dockerd takes the interface out and may move the sandbox's default route: hands off (desired.ts).
     await this.c.lock.run(() => {
-      if (rec.phase === "joined" || rec.phase === "transit") {
-        rec.phase = "leaving";
-        this.c.store.save();
-      }
       // Revoke comes first from dockerd; a Leave without it still withdraws the ports.
       if (rec.portMappings.length > 0) {
         rec.portMappings = [];
@@ -351,20 +238,20 @@ export class EndpointTracker {
     const rec = this.c.store.endpoints.get(req.EndpointID);
     if (!rec) return {}; // idempotent
     const attachment = this.c.attachments.byEndpoint(rec.endpointId);
-    if (attachment) await this.c.plumber.detach(attachment);
-    try {
-      await this.c.master.request("DELETE", `/api/v1/agent/docker/endpoints/${encodeURIComponent(rec.endpointId)}`);
-    } catch (err) {
-      if (!(err instanceof NotFoundError)) throw err; // the record stays, so a retried DeleteEndpoint releases it
-    }
+    const release = async (): Promise<void> => {
+      try {
+        await this.c.master.request("DELETE", `/api/v1/agent/docker/endpoints/${encodeURIComponent(rec.endpointId)}`);
+      } catch (err) {
+        if (!(err instanceof NotFoundError)) throw err; // the record stays, so a retried DeleteEndpoint releases it
+      }
+    };
+    // Independent: the attachment is gone before either starts, so the run (incremental: this tenant only) deletes the veth.
+    await Promise.all([attachment ? this.c.plumber.detach(attachment) : undefined, release()]);
     this.created.delete(rec.endpointId);
-    const routes = rec.sandbox ? await this.c.handoff.defaultRoutes(rec.sandbox) : [];
     await this.c.lock.run(() => {
       this.c.store.endpoints.delete(rec.id);
-      if (rec.sandbox) this.noteRoutes(rec.sandbox, routes);
       this.c.store.save();
     });
-    this.c.reconciler.trigger();
     this.c.log.info({ op: "DeleteEndpoint", endpoint: rec.endpointId }, "docker endpoint deleted");
     return {};
   }

@@ -9,14 +9,12 @@ import type { Server } from "node:http";
 import { basename } from "node:path";
 import type { Logger } from "pino";
 import type { Executor } from "../../datapath/linux/index.js";
-import type { DesiredHost } from "../../datapath/types.js";
 import type { AttachmentStore } from "../attachments.js";
 import type { StateView } from "../compile.js";
 import type { EndpointPlumber } from "../endpoints.js";
 import type { MasterClient } from "../master-client.js";
-import type { DatapathError, Reconciler } from "../reconciler.js";
-import { Mutex, stagingNamespace, type DockerContext } from "./context.js";
-import { adjustDesired, filterErrors } from "./desired.js";
+import type { Reconciler } from "../reconciler.js";
+import { Mutex, type DockerContext } from "./context.js";
 import { EndpointTracker } from "./endpoints.js";
 import { DockerEngine } from "./engine.js";
 import { Handoff } from "./handoff.js";
@@ -85,7 +83,7 @@ export class DockerPlugin {
       attachments: o.attachments,
       plumber: o.plumber,
       reconciler: o.reconciler,
-      handoff: new Handoff(o.executor, stagingNamespace(o.prefix), o.dockerNetns),
+      handoff: new Handoff(o.executor, o.dockerNetns),
       engine: new DockerEngine(o.engineSocket),
       lock: new Mutex(),
       defaultPoolRange: o.defaultPoolRange,
@@ -126,7 +124,6 @@ export class DockerPlugin {
       log.warn({ socket: o.socketPath, err: (err as Error).message }, "not serving the docker plugin");
       return undefined;
     }
-    await c.handoff.ensureStaging();
     networks.resume();
     endpoints.resume();
     const sync = o.sync ? new DockerSync(c, driverName, (networkId, id) => endpoints.delete({ NetworkID: networkId, EndpointID: id })) : undefined;
@@ -138,20 +135,7 @@ export class DockerPlugin {
     return new DockerPlugin(c, server, endpoints, sync, driverName);
   }
 
-  /**
-   * One datapath run with Docker's endpoints adjusted (desired.ts), under the lock that keeps runs and
-   * hand-overs to dockerd apart.
-   */
-  reconcile(desired: DesiredHost, run: (desired: DesiredHost) => Promise<{ errors: DatapathError[] }>): Promise<{ errors: DatapathError[] }> {
-    return this.c.lock.run(async () => {
-      const adjusted = adjustDesired(desired, this.c.store, this.c.handoff.stagingPath);
-      const report = await run(adjusted.desired);
-      return { errors: filterErrors(report.errors, adjusted.untouched) };
-    });
-  }
-
   async stop(): Promise<void> {
-    this.endpoints.stop();
     this.sync?.stop();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }

@@ -54,14 +54,11 @@ export const NetworkRecord = z.object({
 export type NetworkRecord = z.infer<typeof NetworkRecord>;
 
 /**
- * Where a Docker endpoint's interface is (see handoff.ts):
- * created — netmaster has the endpoint, nothing is plumbed;
- * staging — the veth is being made, its container side in our staging namespace;
- * transit — the container side was handed to dockerd, which moves it into the sandbox and renames it;
- * joined — found in the sandbox as `ifname`;
- * leaving — Leave came, dockerd takes the interface out; DeleteEndpoint follows.
+ * created — netmaster has the endpoint, nothing is plumbed; joined — Join made the veth and handed its
+ * container side to dockerd (handoff.ts). Files of older agents name the steps of a hand-over that no
+ * longer exists (staging, transit, leaving): each had a sandbox, as joined has.
  */
-export const EndpointPhase = z.enum(["created", "staging", "transit", "joined", "leaving"]);
+export const EndpointPhase = z.preprocess((p) => (p === "created" ? p : "joined"), z.enum(["created", "joined"]));
 export type EndpointPhase = z.infer<typeof EndpointPhase>;
 
 export const EndpointRecord = z.object({
@@ -74,14 +71,10 @@ export const EndpointRecord = z.object({
   network: z.string(),
   group: z.string(),
   mac: z.string(),
-  /** The container side's name until dockerd renames it (SrcName). */
+  /** The container side's name in dockerd's namespace (SrcName). */
   srcName: z.string(),
   sandbox: z.string().default(""),
-  /** The name dockerd gave it in the sandbox. */
-  ifname: z.string().default(""),
   phase: EndpointPhase,
-  /** Whether dockerd put the sandbox's default route (IPv4, IPv6) on this interface: routes there are dockerd's. */
-  routes: z.object({ v4: z.boolean(), v6: z.boolean() }).default({ v4: false, v6: false }),
   /** Host ports published since ProgramExternalConnectivity, until RevokeExternalConnectivity or Leave. */
   portMappings: z.array(PortMapping).default([]),
 });

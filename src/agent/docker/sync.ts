@@ -103,7 +103,7 @@ export class DockerSync {
    * sandbox is gone and their Docker network no longer lists them.
    */
   private async collectEndpoints(): Promise<void> {
-    const stale = [...this.c.store.endpoints.values()].filter((e) => (e.phase === "joined" || e.phase === "leaving") && !existsSync(e.sandbox));
+    const stale = [...this.c.store.endpoints.values()].filter((e) => e.phase === "joined" && !existsSync(e.sandbox));
     if (stale.length === 0) return;
     const known = new Set<string>();
     for (const id of new Set(stale.map((e) => e.networkId))) {

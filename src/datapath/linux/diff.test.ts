@@ -66,6 +66,47 @@ describe("diffHost", () => {
     ]);
   });
 
+  it("makes a runtime's veth pair with the container end where the runtime takes it, and configures nothing in it (golden)", () => {
+    const desired = desiredHost();
+    desired.tenants[0]!.endpoints = [endpoint(1, { containerSide: "runtime", netns: "/proc/1/ns/net", ifname: "npu0d1a2b3c" })];
+    const want = renderHost(desired);
+    const have = observedHost(want);
+    have.tenants[0]!.veths = [];
+    have.tenants[0]!.qdiscs = [];
+    assert.deepEqual(have.tenants[0]!.containers, [], "its container side is never observed");
+    assert.deepEqual(lines(diffHost(want, have, { appliedNft: appliedScripts(want) })), [
+      `${NS_A}: create veth ne0000000001 | ip[${NS_A}] link add ne0000000001 mtu 1450 type veth peer name npu0d1a2b3c address 02:00:00:00:00:01 mtu 1450 netns /proc/1/ns/net`,
+      `${NS_A}: create veth ne0000000001 | ip[${NS_A}] link set ne0000000001 master nb00000001 up`,
+    ]);
+  });
+
+  it("keeps a runtime's veth while its host side is there, managing that side alone (golden)", () => {
+    const desired = desiredHost();
+    desired.tenants[0]!.endpoints = [endpoint(1, { containerSide: "runtime", qos: { egressBps: 0, ingressBps: 4_000_000, burstBytes: 0 } })];
+    const want = renderHost(desired);
+    const have = observedHost(want);
+    assert.deepEqual(diffHost(want, have, { appliedNft: appliedScripts(want) }), { steps: [], problems: [] }, "in sync: nothing");
+    const veth = have.tenants[0]!.veths[0]!;
+    veth.mtu = 1500;
+    veth.up = false;
+    have.tenants[0]!.qdiscs = [];
+    assert.deepEqual(lines(diffHost(want, have, { appliedNft: appliedScripts(want) })), [
+      `${NS_A}: update veth ne0000000001 | ip[${NS_A}] link set ne0000000001 mtu 1450 up`,
+      `${NS_A}: create tbf on ne0000000001 | tc[${NS_A}] qdisc replace dev ne0000000001 root handle 1: tbf rate 4000000bit burst 5856b latency 50ms`,
+    ]);
+  });
+
+  it("deletes a runtime's veth that is no longer wanted from its host side (golden)", () => {
+    const desired = desiredHost();
+    desired.tenants[0]!.endpoints = [endpoint(1, { containerSide: "runtime" })];
+    const have = observedHost(renderHost(desired));
+    desired.tenants[0]!.endpoints = [];
+    const want = renderHost(desired);
+    assert.deepEqual(lines(diffHost(want, have, { appliedNft: appliedScripts(want) })), [
+      `${NS_A}: delete veth ne0000000001 | ip[${NS_A}] link del ne0000000001`,
+    ]);
+  });
+
   it("puts deletions first, from the last phase back, then creations in phase order", () => {
     const { want, have, applied } = inSync();
     const tenant = have.tenants[0]!;

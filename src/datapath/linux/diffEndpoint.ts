@@ -1,9 +1,10 @@
 // Pure: the steps that bring one endpoint (veth pair, container side, shapers) from what
-// was observed to what was rendered. Part of diff.ts, split out by kernel object.
+// was observed to what was rendered. Part of diff.ts, split out by kernel object. An endpoint
+// whose container side is a runtime's (Docker's) gets host-side steps only.
 
 import { TBF_LATENCY } from "./render.js";
 import type { StepBuilder } from "./stepBuilder.js";
-import type { DefaultRoute, EndpointState, ObservedContainer, ObservedTenant, Shaper } from "./state.js";
+import type { DefaultRoute, EndpointState, ObservedContainer, ObservedTenant, ObservedVeth, Shaper } from "./state.js";
 
 /** tc stores the burst as a time at the rate, so it reads back a few bytes off. */
 export function sameShaper(observed: Shaper | null, wanted: Shaper): boolean {
@@ -38,11 +39,44 @@ function isPaired(observed: ObservedTenant, endpoint: EndpointState, container: 
   );
 }
 
+/** Makes the veth pair, the container end in `netns` as `ifname` (down), the host side a port of the bridge. */
+function createPair(b: StepBuilder, endpoint: EndpointState): void {
+  const { hostLink, container: want } = endpoint;
+  b.ip("veth", "create", `veth ${hostLink}`, [
+    "link", "add", hostLink, "mtu", String(endpoint.mtu), "type", "veth",
+    "peer", "name", want.ifname, "address", want.mac, "mtu", String(want.mtu), "netns", want.netns,
+  ]);
+  b.ip("veth", "create", `veth ${hostLink}`, ["link", "set", hostLink, "master", endpoint.bridge, "up"]);
+}
+
+function updateHostSide(b: StepBuilder, endpoint: EndpointState, veth: ObservedVeth): void {
+  const set: string[] = [];
+  if (veth.mtu !== endpoint.mtu) set.push("mtu", String(endpoint.mtu));
+  if (veth.master !== endpoint.bridge) set.push("master", endpoint.bridge);
+  if (!veth.up) set.push("up");
+  if (set.length > 0) b.ip("veth", "update", `veth ${endpoint.hostLink}`, ["link", "set", endpoint.hostLink, ...set]);
+}
+
+/**
+ * An endpoint whose container side is the runtime's: its host side alone. A veth lives as long as both its
+ * ends, so the host side being there says the container side is too, wherever the runtime has put it.
+ */
+function diffRuntimeEndpoint(b: StepBuilder, observed: ObservedTenant, endpoint: EndpointState): void {
+  const veth = observed.veths.find((v) => v.name === endpoint.hostLink);
+  if (veth === undefined) createPair(b, endpoint);
+  else updateHostSide(b, endpoint, veth);
+  diffShapers(b, observed, endpoint, veth === undefined);
+}
+
 /**
  * Plans one endpoint. Returns false when it planned nothing because the container side cannot be
  * reached or is not ours (recorded as a problem).
  */
 export function diffEndpoint(b: StepBuilder, observed: ObservedTenant, endpoint: EndpointState): boolean {
+  if (endpoint.containerSide === "runtime") {
+    diffRuntimeEndpoint(b, observed, endpoint);
+    return true;
+  }
   const { hostLink, container: want } = endpoint;
   const name = `endpoint ${endpoint.id}`;
   const container = observed.containers.find((c) => c.hostLink === hostLink && c.netns === want.netns);
@@ -64,17 +98,9 @@ export function diffEndpoint(b: StepBuilder, observed: ObservedTenant, endpoint:
   // --- veth (tenant side) ---
   if (!paired) {
     if (veth !== undefined) b.ip("veth", "delete", `veth ${hostLink} (peer gone)`, ["link", "del", hostLink]);
-    b.ip("veth", "create", `veth ${hostLink}`, [
-      "link", "add", hostLink, "mtu", String(endpoint.mtu), "type", "veth",
-      "peer", "name", want.ifname, "address", want.mac, "mtu", String(want.mtu), "netns", want.netns,
-    ]);
-    b.ip("veth", "create", `veth ${hostLink}`, ["link", "set", hostLink, "master", endpoint.bridge, "up"]);
+    createPair(b, endpoint);
   } else if (veth !== undefined) {
-    const set: string[] = [];
-    if (veth.mtu !== endpoint.mtu) set.push("mtu", String(endpoint.mtu));
-    if (veth.master !== endpoint.bridge) set.push("master", endpoint.bridge);
-    if (!veth.up) set.push("up");
-    if (set.length > 0) b.ip("veth", "update", `veth ${hostLink}`, ["link", "set", hostLink, ...set]);
+    updateHostSide(b, endpoint, veth);
   }
 
   // --- container side ---

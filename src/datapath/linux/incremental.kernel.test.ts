@@ -88,7 +88,7 @@ describe("incremental LinuxDatapath runs in network namespaces", { skip: isRoot 
 
   before(async () => {
     await exec.run(["ip", "netns", "add", HOST_NS]);
-    for (const c of ["c1", "c2", "c3", "c4"]) {
+    for (const c of ["c1", "c2", "c3", "c4", "rt", "c5"]) {
       await exec.run(["ip", "netns", "add", containerNs(c)]);
       await exec.run(["ip", "-n", containerNs(c), "link", "set", "lo", "up"]);
     }
@@ -152,5 +152,39 @@ describe("incremental LinuxDatapath runs in network namespaces", { skip: isRoot 
     const commands = await recorded(async () => assert.deepEqual((await dp.reconcile(desired(true))).errors, []));
     for (const c of ["c1", "c2", "c4"]) assert.ok(reads(commands, `nsenter --net=${netnsPath(c)} `).length > 0, c);
     assert.deepEqual(reads(commands, nsB), [], "tenant b did not fail: not read");
+  });
+
+  it("makes a runtime's veth where the runtime takes it; once taken, no run reads, reports or repairs its container side", async () => {
+    // Namespace rt stands for dockerd's, c5 for a sandbox; the moves and the configuration are dockerd's.
+    const runtime = { ...ep("c5", 1, 5), containerSide: "runtime" as const, netns: netnsPath("rt"), ifname: `${P}d5`, gateway: "" };
+    const withRuntime = (): DesiredHost => {
+      const host = desired(true);
+      host.tenants[0]!.endpoints.push(runtime);
+      return host;
+    };
+    const made = await recorded(async () => assert.deepEqual((await dp.reconcile(withRuntime())).errors, []));
+    assert.deepEqual(reads(made, "nsenter"), [], "no container side is read");
+    const inRt = JSON.parse(await exec.run(["ip", "-n", containerNs("rt"), "-json", "link", "show", "dev", runtime.ifname])) as { address: string; flags: string[] }[];
+    assert.equal(inRt[0]?.address, runtime.mac);
+    assert.ok(!inRt[0]?.flags.includes("UP"), "left down for the runtime");
+    await exec.run(["ip", "-n", containerNs("rt"), "link", "set", runtime.ifname, "netns", netnsPath("c5")]);
+    await exec.run(["ip", "-n", containerNs("c5"), "link", "set", runtime.ifname, "name", "eth1"]);
+    await exec.run(["ip", "-n", containerNs("c5"), "addr", "add", runtime.ipv4, "dev", "eth1"]);
+    await exec.run(["ip", "-n", containerNs("c5"), "link", "set", "eth1", "up"]);
+    assert.equal(await ping(containerNs("c5"), "198.18.1.1"), true);
+
+    const steady = await recorded(async () => {
+      const report = await dp.reconcile(withRuntime());
+      assert.deepEqual([report.changes, report.errors], [[], []]);
+    });
+    assert.deepEqual(steady, ["ip -json netns list"], "a steady runtime endpoint: nothing read, no problem");
+    const full = await recorded(async () => {
+      const report = await dp.reconcile(withRuntime(), { full: true });
+      assert.deepEqual([report.changes, report.errors], [[], []]);
+    });
+    assert.deepEqual(reads(full, netnsPath("c5")).concat(reads(full, netnsPath("rt"))), [], "not even a full run looks at it");
+
+    await dp.reconcile(desired(true));
+    assert.equal((await exec.run(["ip", "-n", containerNs("c5"), "-o", "link"])).includes("eth1"), false, "its host side took it along");
   });
 });

@@ -78,6 +78,20 @@ describe("selectScope", () => {
     }
   });
 
+  it("reads no container side a runtime owns: a steady runtime endpoint leaves its tenant unread, a new one reads it only", () => {
+    const runtime = (): DesiredHost => {
+      const host = twoTenants();
+      host.tenants[0]!.endpoints[1] = endpoint(2, { containerSide: "runtime", netns: "/proc/1/ns/net", ifname: "npu0d000002" });
+      return host;
+    };
+    const before = renderHost(runtime());
+    assert.deepEqual(describeScope(selectScope(renderHost(runtime()), appliedAll(before), namesOf(before))), []);
+    const added = runtime();
+    added.tenants[0]!.endpoints.push(endpoint(4, { containerSide: "runtime", netns: "/proc/1/ns/net", ifname: "npu0d000004" }));
+    assert.deepEqual(describeScope(selectScope(renderHost(added), appliedAll(before), namesOf(before))), [`${NS_A}: ${LINK(1)}`]);
+    assert.deepEqual(describeScope(selectScope(before, NOTHING_APPLIED, namesOf(before))), [`${NS_A}:`, `${NS_B}:`, "host"]);
+  });
+
   it("trusts the container sides when only the host side of an endpoint or the tenant changed", () => {
     const before = renderHost(twoTenants());
     const shaped = twoTenants();

@@ -36,8 +36,9 @@ export interface ObserveScope {
   namespaces: string[];
   /**
    * Wanted tenants to read, by namespace, each with the host links of endpoints whose container side is
-   * taken as applied (not read; observe.ts reads it still when the host-side veth is not there). Wanted
-   * tenants missing here are not read and get no step.
+   * taken as applied (not read; observe.ts reads it still when the host-side veth is not there). Container
+   * sides a runtime owns are never read, so never listed. Wanted tenants missing here are not read and get
+   * no step.
    */
   tenants: ReadonlyMap<string, ReadonlySet<string>>;
   /** Read the agent's namespace. */
@@ -65,7 +66,7 @@ export function selectScope(wanted: HostState, applied: AppliedState, namespaces
     const last = existing.has(tenant.namespace) ? applied.tenants.get(tenant.namespace) : undefined;
     if (last !== undefined && isDeepStrictEqual(last, tenant)) continue;
     const trusted = new Set<string>();
-    for (const endpoint of tenant.endpoints) {
+    for (const endpoint of tenant.endpoints.filter((e) => e.containerSide === "ours")) {
       const before = last?.endpoints.find((e) => e.hostLink === endpoint.hostLink);
       if (before !== undefined && isDeepStrictEqual(before.container, endpoint.container)) trusted.add(endpoint.hostLink);
     }

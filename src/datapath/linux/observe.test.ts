@@ -173,6 +173,15 @@ describe("observeHost", () => {
     );
   });
 
+  it("never reads a container side the runtime owns, also when the whole tenant is read", async () => {
+    const host = desiredHost();
+    host.tenants[0]!.endpoints[1] = endpoint(2, { containerSide: "runtime" });
+    const fake = scripted();
+    const observed = await observeHost(fake, renderHost(host));
+    assert.deepEqual(observed.tenants[0]!.containers.map((c) => c.hostLink), ["ne0000000001"]);
+    assert.deepEqual(fake.commands().filter((c) => c.startsWith("nsenter")), ["nsenter --net=/var/run/netns/c1 ip -json -d -batch -"]);
+  });
+
   it("turns output it cannot parse into a failure of that tenant, not a throw", async () => {
     const host = desiredHost();
     host.tenants[0]!.endpoints = [endpoint(1)];

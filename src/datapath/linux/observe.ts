@@ -1,6 +1,7 @@
 // Reads what the kernel holds into ObservedHost, touching only what we own: tenant
 // namespaces of our prefix (every link in them is ours), and in each container namespace
-// only the interface a desired endpoint names. Read-only: nothing here changes the kernel.
+// only the interface a desired endpoint names (none where the runtime owns the container
+// side). Read-only: nothing here changes the kernel.
 // A run may read only part of the host (ObserveOptions.scope, chosen by incremental.ts); the
 // container sides it does not read are taken as applied (appliedContainer).
 
@@ -219,7 +220,9 @@ export async function observeTenant(
   const ns = tenant.namespace;
   const read = (endpoints: EndpointState[]): Promise<ObservedContainer[]> =>
     Promise.all(endpoints.map((e) => observeContainer(executor, e, signal)));
-  if (!exists) return emptyTenant(ns, await read(tenant.endpoints));
+  // A runtime's container side is never read: its host-side veth tells all diff needs.
+  const ours = tenant.endpoints.filter((e) => e.containerSide === "ours");
+  if (!exists) return emptyTenant(ns, await read(ours));
 
   const ipArgv = ["ip", "-n", ns, "-json", "-d", "-batch", "-"];
   const qdiscArgv = ["tc", "-n", ns, "-json", "qdisc", "show"];
@@ -236,7 +239,7 @@ export async function observeTenant(
     executor.run(nftArgv, { netns: ns, signal }),
     // FDB entries matter only on VXLAN devices we keep; an unwanted device goes whole.
     tenant.vxlans.length > 0 ? executor.run(fdbArgv, { signal }) : Promise.resolve(""),
-    read(tenant.endpoints.filter((e) => !trusted.has(e.hostLink))),
+    read(ours.filter((e) => !trusted.has(e.hostLink))),
   ]);
   const [linkText, routeText, neighText] = splitBatchJson(ipText, 3, ipArgv);
   const links = parseLinks(linkText!, ipArgv);
@@ -246,7 +249,7 @@ export async function observeTenant(
   const veths = links.filter((l) => linkKind(l) === "veth");
   const applied: ObservedContainer[] = [];
   const unpaired: EndpointState[] = [];
-  for (const endpoint of tenant.endpoints.filter((e) => trusted.has(e.hostLink))) {
+  for (const endpoint of ours.filter((e) => trusted.has(e.hostLink))) {
     const veth = veths.find((v) => v.ifname === endpoint.hostLink);
     if (veth?.link_index !== undefined) applied.push(appliedContainer(endpoint, veth.ifindex, veth.link_index));
     else unpaired.push(endpoint);

@@ -43,6 +43,7 @@ describe("renderHost", () => {
             hostLink: `ne000000000${n}`,
             bridge: "nb00000001",
             mtu: 1450,
+            containerSide: "ours",
             container: {
               netns: `/var/run/netns/c${n}`,
               ifname: "eth0",
@@ -104,6 +105,16 @@ describe("renderHost", () => {
     assert.deepEqual(tenant.bridges[0]!.addresses, ["198.18.1.254/24"]);
     assert.deepEqual(tenant.endpoints[0]!.container.addresses, ["198.18.1.1/24"]);
     assert.deepEqual(tenant.endpoints[0]!.container.routes, []);
+  });
+
+  it("renders a runtime's container side without routes, keeping its addresses (routed host routes)", () => {
+    const host = desiredHost();
+    host.tenants[0]!.endpoints[0] = endpoint(1, { containerSide: "runtime" });
+    const [e1, e2] = renderHost(host).tenants[0]!.endpoints;
+    assert.equal(e1!.containerSide, "runtime");
+    assert.deepEqual(e1!.container.routes, []);
+    assert.deepEqual(e1!.container.addresses, ["198.18.1.1/24", "fd00:1::1/64"]);
+    assert.equal(e2!.containerSide, "ours", "absent: ours");
   });
 
   const bad: Array<[string, (h: ReturnType<typeof desiredHost>) => void, string]> = [

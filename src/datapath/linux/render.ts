@@ -149,12 +149,15 @@ function renderEndpoint(
 
   const { egressBps, ingressBps, burstBytes } = endpoint.qos;
   const egress = shaper(egressBps, burstBytes, mtu);
+  const containerSide = endpoint.containerSide ?? "ours";
   return {
     id: endpoint.id,
     hostLink: endpoint.hostLink,
     bridge: network?.bridge ?? "",
     mtu,
-    container: { netns: endpoint.netns, ifname: endpoint.ifname, mac: mac ?? endpoint.mac, mtu, addresses, routes },
+    containerSide,
+    // The runtime sets the container's routes: none are ours to want.
+    container: { netns: endpoint.netns, ifname: endpoint.ifname, mac: mac ?? endpoint.mac, mtu, addresses, routes: containerSide === "ours" ? routes : [] },
     ingressLimit: shaper(ingressBps, burstBytes, mtu),
     egressLimit: egress === null ? null : { ifb: ifbName(endpoint.hostLink), shaper: egress },
   };

@@ -4,6 +4,8 @@
 // Addresses are canonical text ("198.18.1.254/24", "fd00::fe/64"), MACs lower case, so
 // diff() compares strings.
 
+import type { ContainerSide } from "../types.js";
+
 /** One sysctl inside a tenant namespace. */
 export interface Sysctl {
   key: string;
@@ -74,6 +76,8 @@ export interface EndpointState {
   hostLink: string;
   bridge: string;
   mtu: number;
+  /** "runtime": `container` says only where the pair is made; its addresses are the routed host routes' input, never applied. */
+  containerSide: ContainerSide;
   container: ContainerLinkState;
   /** Limit on what the container receives: tbf as the host-side veth's root qdisc; null = none. */
   ingressLimit: Shaper | null;

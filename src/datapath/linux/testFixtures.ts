@@ -102,14 +102,15 @@ export function observedTenant(tenant: TenantState): ObservedTenant {
           ]),
     ]),
     redirects: tenant.endpoints.flatMap((e) => (e.egressLimit === null ? [] : [{ dev: e.hostLink, toDev: e.egressLimit.ifb }])),
-    containers: tenant.endpoints.map((e, i) => ({
+    // A runtime's container side is never read.
+    containers: tenant.endpoints.filter((e) => e.containerSide === "ours").map((e) => ({
       hostLink: e.hostLink,
       netns: e.container.netns,
       netnsMissing: false,
       link: {
         ifname: e.container.ifname,
         ifindex: 2,
-        peerIfindex: veths[i]!.ifindex,
+        peerIfindex: veths.find((v) => v.name === e.hostLink)!.ifindex,
         kind: "veth",
         mac: e.container.mac,
         mtu: e.container.mtu,
