@@ -92,12 +92,16 @@ function renderBridge(network: DesiredNetwork, path: string, issues: IssueList):
   gateway(network.ipv6Gateway, network.ipv6Subnet, "ipv6Gateway", "ipv6Subnet");
   const ipv6 = network.ipv6Gateway !== "";
   const proxyNeighbours = new Set<string>();
-  (network.remoteIpv6 ?? []).forEach((value, i) => {
-    const address = canonicalIp(value);
-    if (!routed || !ipv6) issues.add(`${path}.remoteIpv6`, "only a routed network with an IPv6 gateway has remote IPv6 addresses");
-    else if (address === null || familyOf(address) !== 6) issues.add(`${path}.remoteIpv6[${i}]`, `invalid IPv6 address "${value}"`);
-    else proxyNeighbours.add(address);
-  });
+  const remotes = network.remoteIpv6 ?? [];
+  if (remotes.length > 0 && !(routed && ipv6)) {
+    issues.add(`${path}.remoteIpv6`, "only a routed network with an IPv6 gateway has remote IPv6 addresses");
+  } else {
+    remotes.forEach((value, i) => {
+      const address = canonicalIp(value);
+      if (address === null || familyOf(address) !== 6) issues.add(`${path}.remoteIpv6[${i}]`, `invalid IPv6 address "${value}"`);
+      else proxyNeighbours.add(address);
+    });
+  }
   return {
     name: network.bridge,
     mac: gatewayMac(network.bridge),

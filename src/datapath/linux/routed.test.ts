@@ -1,5 +1,5 @@
-// Routed networks (DesiredNetwork.routed: Contiv's routing + VLAN with BGP): render and diff goldens, pure;
-// then the real kernel: two simulated hosts and a router namespace that stands for the top-of-rack switch
+// Routed networks (DesiredNetwork.routed: Contiv's routing + VLAN with BGP), IPv4 and IPv6: render and diff
+// goldens, pure; then the real kernel: two simulated hosts and a router namespace that stands for the top-of-rack switch
 // (static routes in the hosts' namespaces stand for what BGP learns; the real daemons are in
 // test/e2e/bgp.test.ts). Everything carries the prefix "npt<4 hex>r" and is removed in after().
 
