@@ -110,6 +110,24 @@ describe("compileHost", () => {
     assert.deepEqual(out.bgp?.announce, ["198.18.1.10/32"]);
   });
 
+  test("a routed network with IPv6 announces /128s, routes them over the uplink and proxies NDP for remote containers", () => {
+    const state = view({
+      ...base,
+      [objectKey("network", "t:net")]: {
+        ...(base[objectKey("network", "t:net")] as object), encap: "vlan", ipv6Subnet: "fd00:1::/64", ipv6Gateway: "fd00:1::fe",
+      },
+      [objectKey("Bgp", "h1")]: { hostname: "h1", routerip: "198.18.0.11/24", as: "65001", neighbor: "198.18.0.200", "neighbor-as": "65000" },
+      [endpointKey("a")]: endpoint("a", "h1", "198.18.1.10", "net", { ipv6Address: "fd00:1::a" }),
+      [endpointKey("b")]: endpoint("b", "h2", "198.18.1.11", "net", { ipv6Address: "fd00:1::b" }),
+      [endpointKey("c")]: endpoint("c", "h2", "198.18.1.12"),
+    });
+    const out = compileHost(state, [attachment("a")], new Map(), ctx("198.18.0.11"), noPolicy);
+    const tenant = out.desired.tenants[0]!;
+    assert.deepEqual(tenant.networks[0]!.remoteIpv6, ["fd00:1::b"]);
+    assert.deepEqual(tenant.uplink?.routes, ["198.18.1.10", "fd00:1::a"]);
+    assert.deepEqual(out.bgp?.announce, ["198.18.1.10/32", "fd00:1::a/128"]);
+  });
+
   test("without policy no bridge passes netfilter: a group with rules or DSCP switches on the bridges of its local endpoints", () => {
     const state = view({ ...base, [endpointKey("a")]: endpoint("a", "h1", "198.18.1.10") });
     assert.equal(compileHost(state, [attachment("a")], new Map(), ctx(""), noPolicy).desired.tenants[0]!.networks[0]!.netfilter, false);

@@ -183,6 +183,13 @@ export function compileHost(
         mtu: ctx.mtu,
         routed: isRouted(n, hasBgp),
       };
+      // Routed IPv6: the bridge answers neighbour solicitations for the network's containers elsewhere.
+      if (desired.routed && n.ipv6Gateway !== "") {
+        desired.remoteIpv6 = tenantEndpoints
+          .filter((ep) => ep.networkName === n.networkName && ep.homingHost !== ctx.host && ep.ipv6Address !== "")
+          .map((ep) => ep.ipv6Address)
+          .sort();
+      }
       const state = view.get<NetworkState>(networkStateKey(n.key));
       if (ctx.vtepIP && state && !desired.routed) {
         const vni = networkVni(n, state);
@@ -298,24 +305,30 @@ export function netfilteredNetworks(input: PolicyInput, locals: EndpointState[])
   return new Set(locals.filter((ep) => policed.has(ep.groupName)).map((ep) => ep.networkName));
 }
 
-/** IPv4 addresses (no prefix) of the local containers on the tenant's routed networks, sorted. */
+/**
+ * IPv4 and IPv6 addresses (no prefix) of the local containers on the tenant's routed networks, sorted; IPv6
+ * only on networks with an IPv6 gateway (the bridge routes IPv6 only there).
+ */
 function routedAddresses(networks: BridgedNetwork[], endpoints: DesiredEndpoint[]): string[] {
-  const routed = new Set(networks.filter((n) => n.routed).map((n) => n.name));
-  return [...new Set(endpoints.filter((e) => routed.has(e.network)).map((e) => e.ipv4.split("/")[0]!))].sort();
+  const routed = new Map(networks.filter((n) => n.routed).map((n) => [n.name, n]));
+  const addresses = endpoints.flatMap((e) => {
+    const net = routed.get(e.network);
+    if (net === undefined) return [];
+    return [e.ipv4, ...(e.ipv6 !== "" && net.ipv6Gateway !== "" ? [e.ipv6] : [])].map((cidr) => cidr.split("/")[0]!);
+  });
+  return [...new Set(addresses)].sort();
 }
 
 /**
- * Contiv's routed mode has one routing domain: the /32 of every local container on a routed network is
- * announced (each tenant's uplink carries it to the tenant; a tenant without an uplink has no way in).
- * Containers on the overlay are not: nothing on this host routes to them from outside. Neither are IPv6
- * addresses: routed networks carry only IPv4 across hosts (their IPv6 stays on the local bridge), so a
- * /128 announced would lead nowhere.
+ * Contiv's routed mode has one routing domain: the /32 (and /128) of every local container on a routed
+ * network is announced (each tenant's uplink carries it to the tenant; a tenant without an uplink has no
+ * way in). Containers on the overlay are not: nothing on this host routes to them from outside.
  */
 function bgpFor(view: StateView, host: string, tenants: DesiredTenant[]): BgpConfig | undefined {
   const b = view.get<Bgp>(objectKey("Bgp", host));
   if (!b) return undefined;
   // Exactly what the tenants' uplinks route from the host to the containers.
-  const announce = tenants.flatMap((t) => (t.uplink?.routes ?? []).map((ip) => `${ip}/32`));
+  const announce = tenants.flatMap((t) => (t.uplink?.routes ?? []).map((ip) => `${ip}/${ip.includes(":") ? 128 : 32}`));
   return { routerIp: b.routerip, as: b.as, neighbor: b.neighbor, neighborAs: b["neighbor-as"], announce: [...new Set(announce)].sort() };
 }
 

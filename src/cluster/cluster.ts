@@ -5,7 +5,8 @@
 // agent runs in each host namespace. Everything carries the run's prefix and
 // down() removes all of it, also after a failure part-way through up().
 //
-// Underlay 198.18.0.0/24: .1 netmaster (and etcd), .11… hosts, .250 "outside".
+// Underlay 198.18.0.0/24: .1 netmaster (and etcd), .11… hosts, .250 "outside"; the same segment carries
+// fd00:198:18::/64 (::1 the underlay namespace, ::11… hosts), so that routed IPv6 has next hops on it.
 
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -21,6 +22,7 @@ const BIN = (name: string) => fileURLToPath(new URL(`../bin/${name}.js`, import.
 export const UNDERLAY_PREFIX = "198.18.0";
 export const NETMASTER_ADDRESS = `${UNDERLAY_PREFIX}.1`;
 export const OUTSIDE_ADDRESS = `${UNDERLAY_PREFIX}.250`;
+export const UNDERLAY6_PREFIX = "fd00:198:18:";
 const UNDERLAY_MTU = 1500;
 
 export interface ClusterOptions {
@@ -39,6 +41,8 @@ export interface ClusterHost {
   name: string;
   namespace: string;
   address: string;
+  /** The host's IPv6 address on the underlay ("fd00:198:18::11"): BGP's IPv6 next hop for its containers. */
+  address6: string;
   socket: string;
   stateDir: string;
   agent: NsProcess | undefined;
@@ -107,6 +111,7 @@ export class Cluster {
     await must(["ip", "-n", this.underlay, "link", "set", "lo", "up"]);
     await must(["ip", "-n", this.underlay, "link", "add", "ul0", "mtu", String(UNDERLAY_MTU), "type", "bridge"]);
     await must(["ip", "-n", this.underlay, "addr", "add", `${NETMASTER_ADDRESS}/24`, "dev", "ul0"]);
+    await must(["ip", "-n", this.underlay, "addr", "add", `${UNDERLAY6_PREFIX}:1/64`, "dev", "ul0", "nodad"]);
     await must(["ip", "-n", this.underlay, "link", "set", "ul0", "up"]);
   }
 
@@ -137,6 +142,7 @@ export class Cluster {
       name: `${this.prefix}-h${index}`,
       namespace: `${this.prefix}-h${index}`,
       address: `${UNDERLAY_PREFIX}.${10 + index}`,
+      address6: `${UNDERLAY6_PREFIX}:${10 + index}`,
       socket: join(this.dir, `h${index}.sock`),
       stateDir: join(this.dir, `h${index}`),
       agent: undefined,
@@ -147,6 +153,8 @@ export class Cluster {
     await must(["ip", "-n", this.underlay, "link", "add", `h${index}`, "mtu", String(UNDERLAY_MTU), "type", "veth", "peer", "name", "eth0", "mtu", String(UNDERLAY_MTU), "netns", host.namespace]);
     await must(["ip", "-n", this.underlay, "link", "set", `h${index}`, "master", "ul0", "up"]);
     await must(["ip", "-n", host.namespace, "addr", "add", `${host.address}/24`, "dev", "eth0"]);
+    // nodad: usable at once (BGP picks its IPv6 next hop from it when the session comes up).
+    await must(["ip", "-n", host.namespace, "addr", "add", `${host.address6}/64`, "dev", "eth0", "nodad"]);
     await must(["ip", "-n", host.namespace, "link", "set", "eth0", "up"]);
   }
 

@@ -62,9 +62,11 @@ export interface DesiredUplink {
   /** "169.254.a.c/30" on tenantLink; the tenant's default route goes via hostAddr's address. */
   tenantAddr: string;
   /**
-   * IPv4 addresses (no prefix) of this tenant's local containers on routed networks: the agent's namespace
-   * routes each as a /32 via tenantAddr's address over hostLink, so traffic from the physical network (BGP)
-   * reaches them. Empty when the tenant has no routed network.
+   * IPv4 and IPv6 addresses (no prefix) of this tenant's local containers on routed networks: the agent's
+   * namespace routes each as a /32 via tenantAddr's address (a /128 via the tenant end's fixed link-local
+   * address) over hostLink, so traffic from the physical network (BGP) reaches them. An IPv6 address here also
+   * gives the uplink IPv6 (link-local addresses, the tenant's IPv6 default route). Empty when the tenant has
+   * no routed network.
    */
   routes: string[];
 }
@@ -100,10 +102,14 @@ export interface DesiredNetwork {
    * VXLAN device; the IPv4 gateway carries no subnet route (noprefixroute), each local container gets a
    * host route on the bridge, and the bridge answers ARP for every other address of the subnet (proxy ARP),
    * so traffic to containers on other hosts takes the tenant's default route to its uplink and from there
-   * the host's BGP routes. Needs the tenant's uplink (and DesiredUplink.routes for the way back). IPv6 stays
-   * on the local bridge: the IPv6 gateway keeps its subnet route. Never set together with `vxlan`.
+   * the host's BGP routes. Needs the tenant's uplink (and DesiredUplink.routes for the way back). IPv6 the
+   * same way: the IPv6 gateway carries no subnet route either, each local container gets a /128 on the bridge,
+   * and the bridge answers neighbour solicitations for `remoteIpv6` (Linux proxies NDP per address only).
+   * Never set together with `vxlan`.
    */
   routed: boolean;
+  /** Routed network: IPv6 addresses (no prefix) of its containers on other hosts. None when absent. */
+  remoteIpv6?: string[];
   /**
    * Bridged packets pass the tenant's inet hooks (br_netfilter, per bridge): needed where a local endpoint's
    * group has rules or sets DSCP. Off, frames between the bridge's ports skip netfilter and conntrack

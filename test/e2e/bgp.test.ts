@@ -1,12 +1,13 @@
 // Routed mode to the physical network, with real daemons: a two-host cluster (fwdMode routing, one real
 // agent per host, each running gobgpd for its Bgp object) and a top-of-rack router, FRR (zebra + bgpd)
-// in a namespace on the cluster's underlay bridge. A `vlan` network is routed, not bridged across hosts:
-// each agent announces its containers' /32s to the router, installs what it learns, and containers on
-// the two hosts reach each other through the router with their own addresses.
+// in a namespace on the cluster's underlay bridge. A `vlan` network with an IPv6 subnet is routed, not
+// bridged across hosts: each agent announces its containers' /32s and /128s to the router (IPv6 unicast
+// over the same IPv4 session, with the host's IPv6 underlay address as next hop), installs what it
+// learns, and containers on the two hosts reach each other through the router with their own addresses.
 //
-//   <prefix>-h1 198.18.0.11 AS 65001 (gobgpd) ─┐
-//   <prefix>-h2 198.18.0.12 AS 65002 (gobgpd) ─┼─ ul0 in <prefix>-ul (netmaster .1)
-//   <prefix>-tor 198.18.0.200 AS 65000 (FRR)  ─┘
+//   <prefix>-h1 198.18.0.11 fd00:198:18::11 AS 65001 (gobgpd) ─┐
+//   <prefix>-h2 198.18.0.12 fd00:198:18::12 AS 65002 (gobgpd) ─┼─ ul0 in <prefix>-ul (netmaster .1)
+//   <prefix>-tor 198.18.0.200 fd00:198:18::200 AS 65000 (FRR) ─┘
 //
 // Everything lives in namespaces named after the cluster's prefix and is removed in after(), also on
 // failure; the only processes stopped there are the ones this run started (by their pid files).
@@ -31,10 +32,12 @@ const NETPROBE = fileURLToPath(new URL("../../src/datapath/linux/netprobe.js", i
 const NETCTL = fileURLToPath(new URL("../../src/bin/netctl.js", import.meta.url));
 const GOBGPD = "/usr/bin/gobgpd";
 const TOR_IP = "198.18.0.200";
+const TOR_IP6 = "fd00:198:18::200";
 const TOR_AS = 65000;
 const hostAs = (h: ClusterHost): number => 65000 + h.index;
 const NET = { tenant: "default", network: "rt" };
 const SUBNET = "198.18.130.0/24";
+const SUBNET6 = "fd00:130::/64";
 
 function missing(): string | undefined {
   if (process.getuid?.() !== 0) return "needs root (network namespaces)";
@@ -77,8 +80,8 @@ function alive(pid: number): boolean {
 }
 
 /** The host's kernel routes learned over BGP: "prefix via gateway". */
-async function bgpRoutes(h: ClusterHost): Promise<string[]> {
-  const out = await must(["ip", "-n", h.namespace, "-json", "-4", "route", "show", "proto", "bgp"]);
+async function bgpRoutes(h: ClusterHost, family: "-4" | "-6" = "-4"): Promise<string[]> {
+  const out = await must(["ip", "-n", h.namespace, "-json", family, "route", "show", "proto", "bgp"]);
   return (JSON.parse(out || "[]") as { dst: string; gateway?: string }[]).map((r) => `${r.dst} via ${r.gateway ?? "?"}`).sort();
 }
 
@@ -92,15 +95,16 @@ describe("routed mode: two hosts announce their containers to an FRR top-of-rack
   const servers: ChildProcess[] = [];
   let h1: ClusterHost;
   let h2: ClusterHost;
-  let a: { ns: TestNetns; ip: string };
-  let b: { ns: TestNetns; ip: string };
+  let a: { ns: TestNetns; ip: string; ip6: string };
+  let b: { ns: TestNetns; ip: string; ip6: string };
 
   async function container(host: number, name: string) {
     const c = await cluster!.addContainer(host, name, NET);
     assert.equal(c.result.code, 0, `ADD ${name} on h${host}: ${JSON.stringify(c.result.out)}`);
     const ns = new TestNetns(c.namespace);
     made.push(ns);
-    return { ns, ip: (c.result.out as unknown as AddOut).ips[0]!.address.split("/")[0]! };
+    const ips = (c.result.out as unknown as AddOut).ips.map((i) => i.address.split("/")[0]!);
+    return { ns, ip: ips.find((i) => !i.includes(":"))!, ip6: ips.find((i) => i.includes(":")) ?? "" };
   }
 
   const bgpObject = (h: ClusterHost) => ({
@@ -112,8 +116,8 @@ describe("routed mode: two hosts announce their containers to an FRR top-of-rack
   });
 
   /** Packets from the routed subnet the router forwarded (an nft counter of the test's own in the router's namespace). */
-  async function torForwarded(): Promise<number> {
-    const out = await must(["ip", "netns", "exec", tor, "nft", "-j", "list", "counter", "ip", "nptor", "routed"]);
+  async function torForwarded(family: "ip" | "ip6" = "ip"): Promise<number> {
+    const out = await must(["ip", "netns", "exec", tor, "nft", "-j", "list", "counter", family, "nptor", "routed"]);
     const entries = (JSON.parse(out) as { nftables: { counter?: { packets: number } }[] }).nftables;
     return entries.find((e) => e.counter !== undefined)?.counter?.packets ?? -1;
   }
@@ -130,11 +134,16 @@ describe("routed mode: two hosts announce their containers to an FRR top-of-rack
     await must(["ip", "-n", cluster.underlay, "link", "add", "tor", "type", "veth", "peer", "name", "eth0", "netns", tor]);
     await must(["ip", "-n", cluster.underlay, "link", "set", "tor", "master", "ul0", "up"]);
     await must(["ip", "-n", tor, "addr", "add", `${TOR_IP}/24`, "dev", "eth0"]);
+    // Before bgpd starts: FRR takes the IPv6 next hop it announces from the interface when a session comes up.
+    await must(["ip", "-n", tor, "addr", "add", `${TOR_IP6}/64`, "dev", "eth0", "nodad"]);
     await must(["ip", "-n", tor, "link", "set", "eth0", "up"]);
     // Hosts share the router's segment: it must not tell them to go round it (ICMP redirects).
     await must(["ip", "netns", "exec", tor, "sysctl", "-qw", "net.ipv4.conf.all.send_redirects=0", "net.ipv4.conf.eth0.send_redirects=0"]);
     await must(["ip", "netns", "exec", tor, "nft", "-f", "-"], {
       input: `table ip nptor {\n  counter routed {\n  }\n  chain forward {\n    type filter hook forward priority 0;\n    ip saddr ${SUBNET} counter name "routed"\n  }\n}\n`,
+    });
+    await must(["ip", "netns", "exec", tor, "nft", "-f", "-"], {
+      input: `table ip6 nptor {\n  counter routed {\n  }\n  chain forward {\n    type filter hook forward priority 0;\n    ip6 saddr ${SUBNET6} counter name "routed"\n  }\n}\n`,
     });
     frrDir = await mkdtemp(join(tmpdir(), `${cluster.prefix}-frr-`));
     await chmod(frrDir, 0o755); // FRR drops to the frr user and must reach its state dir
@@ -152,12 +161,17 @@ describe("routed mode: two hosts announce their containers to an FRR top-of-rack
     // the other (third-party next hop: they share a segment) and the hosts would talk directly.
     await must([
       "vtysh", "--vty_socket", join(frrDir, "tor", "vty"), "-d", "bgpd",
-      "-c", "configure terminal", "-c", `router bgp ${TOR_AS}`, "-c", "address-family ipv4 unicast",
-      ...cluster.hosts.flatMap((h) => ["-c", `neighbor ${h.address} next-hop-self`]),
+      "-c", "configure terminal", "-c", `router bgp ${TOR_AS}`,
+      ...["ipv4", "ipv6"].flatMap((family) => [
+        "-c", `address-family ${family} unicast`,
+        ...cluster!.hosts.flatMap((h) => ["-c", `neighbor ${h.address} next-hop-self`]),
+        "-c", "exit-address-family",
+      ]),
     ]);
 
     await api.create(`/api/v1/networks/${NET.tenant}:${NET.network}/`, {
       tenantName: NET.tenant, networkName: NET.network, encap: "vlan", subnet: SUBNET, gateway: "198.18.130.254",
+      ipv6Subnet: SUBNET6, ipv6Gateway: "fd00:130::fe",
     });
     for (const h of cluster.hosts) await api.create(`/api/v1/Bgps/${h.name}/`, bgpObject(h));
     a = await container(1, "a");
@@ -230,12 +244,49 @@ describe("routed mode: two hosts announce their containers to an FRR top-of-rack
     assert.equal(await a.ns.tcpReaches(b.ip, 8081), a.ip);
   });
 
+  test("IPv6: the router learns each host's container /128 with that host's IPv6 address as next hop", async () => {
+    assert.ok(a.ip6 !== "" && b.ip6 !== "", "the containers have IPv6 addresses");
+    let seen: [string, string[]][] = [];
+    await waitUntil(async () => {
+      const routes = await router!.routes("ipv6");
+      seen = [...routes];
+      return routes.get(`${a.ip6}/128`)?.includes(h1.address6) === true && routes.get(`${b.ip6}/128`)?.includes(h2.address6) === true;
+    }, 60_000, () => `the router's IPv6 routes: ${JSON.stringify(seen)}`);
+    assert.match(await must(["ip", "-n", tor, "-6", "route", "show", a.ip6]), new RegExp(`via ${h1.address6} .*proto bgp`));
+  });
+
+  test("IPv6: each host installs the other's /128 via the router; its own goes to the tenant uplink", async () => {
+    await waitUntil(async () => (await bgpRoutes(h1, "-6")).includes(`${b.ip6} via ${TOR_IP6}`), 30_000, () => "h1 has no IPv6 BGP route to b");
+    await waitUntil(async () => (await bgpRoutes(h2, "-6")).includes(`${a.ip6} via ${TOR_IP6}`), 30_000, () => "h2 has no IPv6 BGP route to a");
+    assert.ok(!(await bgpRoutes(h1, "-6")).some((r) => r.startsWith(`${a.ip6} `)), "a host never installs its own prefix");
+    assert.match(await must(["ip", "-n", h1.namespace, "-6", "route", "show", a.ip6]), /via fe80::2 dev \S+/);
+    const ns = tenantNamespace(hostPrefix(h1.name), NET.tenant);
+    const routes = await must(["ip", "-n", ns, "-6", "route", "show"]);
+    assert.ok(!routes.includes(SUBNET6), routes);
+    assert.match(routes, /^default via fe80::1 dev nuplink /m);
+  });
+
+  test("IPv6: containers on the two hosts reach each other both ways, through the router", async () => {
+    await waitUntil(async () => a.ns.ping(b.ip6, 1), 20_000, () => "a cannot reach b over IPv6");
+    const before_ = await torForwarded("ip6");
+    assert.ok(await a.ns.ping(b.ip6, 5), "a -> b");
+    assert.ok(await b.ns.ping(a.ip6, 5), "b -> a");
+    assert.ok((await torForwarded("ip6")) - before_ >= 20, "every echo request and reply crossed the router");
+    assert.equal(await a.ns.tcpReaches(b.ip6, 80), "b");
+    assert.equal(await b.ns.tcpReaches(a.ip6, 80), "a");
+  });
+
   test("bgp inspect (REST and netctl) shows the established session and the learned route", async () => {
     let oper: BgpOper | undefined;
     await waitUntil(async () => {
       const r = await api.get<{ Oper: BgpOper }>(`/api/v1/inspect/Bgps/${h1.name}/`);
       oper = r.body.Oper;
-      return r.status === 200 && oper.neighborStatus === "established" && oper.routes.includes(`${b.ip}/32 via ${TOR_IP}`);
+      return (
+        r.status === 200 &&
+        oper.neighborStatus === "established" &&
+        oper.routes.includes(`${b.ip}/32 via ${TOR_IP}`) &&
+        oper.routes.includes(`${b.ip6}/128 via ${TOR_IP6}`)
+      );
     }, 20_000, () => `inspect: ${JSON.stringify(oper)}`);
     assert.equal(oper!.adminStatus, "up");
     assert.equal(oper!.numRoutes, oper!.routes.length);
@@ -244,29 +295,39 @@ describe("routed mode: two hosts announce their containers to an FRR top-of-rack
     assert.equal(inspected.Config.hostname, h2.name);
     assert.equal(inspected.Oper.neighborStatus, "established");
     assert.ok(inspected.Oper.routes.includes(`${a.ip}/32 via ${TOR_IP}`), JSON.stringify(inspected.Oper));
+    assert.ok(inspected.Oper.routes.includes(`${a.ip6}/128 via ${TOR_IP6}`), JSON.stringify(inspected.Oper));
   });
 
   test("a restarted agent adopts its gobgpd and its routes: traffic goes on", async () => {
     const pid = gobgpdPid(h1);
     const routes = await bgpRoutes(h1);
+    const routes6 = await bgpRoutes(h1, "-6");
     await h1.agent!.kill();
     await cluster!.startAgent(h1);
     assert.equal(gobgpdPid(h1), pid, "the same gobgpd");
     assert.ok(await a.ns.ping(b.ip, 2));
+    assert.ok(await a.ns.ping(b.ip6, 2));
     assert.deepEqual(await bgpRoutes(h1), routes);
+    assert.deepEqual(await bgpRoutes(h1, "-6"), routes6);
     assert.equal((await router!.sessions()).get(h1.address), "Established");
   });
 
   test("a container that goes is withdrawn from the router and from the other host", async () => {
     const c = await container(2, "c");
     await waitUntil(async () => (await bgpRoutes(h1)).includes(`${c.ip} via ${TOR_IP}`), 30_000, () => "h1 never learned c");
+    await waitUntil(async () => (await bgpRoutes(h1, "-6")).includes(`${c.ip6} via ${TOR_IP6}`), 30_000, () => "h1 never learned c's /128");
     assert.ok(await a.ns.ping(c.ip, 1));
+    await waitUntil(async () => a.ns.ping(c.ip6, 1), 10_000, () => "a cannot reach c over IPv6");
     made.splice(made.indexOf(c.ns), 1);
     assert.equal((await cluster!.removeContainer(2, "c", NET)).code, 0);
     await waitUntil(async () => !(await router!.routes("ipv4")).has(`${c.ip}/32`), 20_000, () => "the router still has c");
     await waitUntil(async () => !(await bgpRoutes(h1)).some((r) => r.startsWith(`${c.ip} `)), 20_000, () => "h1 still routes to c");
+    await waitUntil(async () => !(await router!.routes("ipv6")).has(`${c.ip6}/128`), 20_000, () => "the router still has c's /128");
+    await waitUntil(async () => !(await bgpRoutes(h1, "-6")).some((r) => r.startsWith(`${c.ip6} `)), 20_000, () => "h1 still routes to c over IPv6");
+    assert.equal((await must(["ip", "-n", h2.namespace, "-6", "route", "show", c.ip6])).trim(), "", "h2 forgot its IPv6 route to c");
     assert.equal((await must(["ip", "-n", h2.namespace, "route", "show", c.ip])).trim(), "", "h2 forgot its route to c");
     assert.ok((await router!.routes("ipv4")).has(`${b.ip}/32`), "b stays announced");
+    assert.ok((await router!.routes("ipv6")).has(`${b.ip6}/128`), "b's /128 stays announced");
   });
 
   test("deleting a host's Bgp object stops its speaker; its routes go from the router and from the other host", async () => {

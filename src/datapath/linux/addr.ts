@@ -32,6 +32,27 @@ export function parseCidr(text: string): [string, number] | null {
   return [address, length];
 }
 
+/**
+ * "network/len" of a canonical address and length: the host bits cleared, so that nft accepts the element
+ * whatever host bits a subnet was written with.
+ */
+export function networkOf(address: string, length: number): string {
+  if (familyOf(address) === 4) {
+    const value = address.split(".").reduce((acc, o) => acc * 256 + Number(o), 0);
+    const base = length === 0 ? 0 : value - (value % 2 ** (32 - length));
+    return `${[24, 16, 8, 0].map((shift) => Math.floor(base / 2 ** shift) % 256).join(".")}/${length}`;
+  }
+  const [head = "", tail = ""] = address.split("::");
+  const part = (text: string): string[] => (text === "" ? [] : text.split(":"));
+  const groups = [...part(head), ...Array<string>(8 - part(head).length - part(tail).length).fill("0"), ...part(tail)];
+  const value = groups.reduce((acc, g) => (acc << 16n) | BigInt(parseInt(g, 16)), 0n);
+  const hostBits = 128n - BigInt(length);
+  const base = (value >> hostBits) << hostBits;
+  const out: string[] = [];
+  for (let shift = 112n; shift >= 0n; shift -= 16n) out.push(((base >> shift) & 0xffffn).toString(16));
+  return `${canonicalIp(out.join(":"))}/${length}`;
+}
+
 export function canonicalCidr(text: string): string | null {
   const parsed = parseCidr(text);
   return parsed === null ? null : `${parsed[0]}/${parsed[1]}`;

@@ -9,7 +9,7 @@ import { diffEndpoint } from "./diffEndpoint.js";
 import { diffHostEndpoints, diffHostNamespace, diffOwnedTable, diffUplink, diffVxlans } from "./diffOverlay.js";
 import type { Plan } from "./plan.js";
 import { newBridgeSysctl } from "./render.js";
-import { NAT_TABLE } from "./renderOverlay.js";
+import { NAT_TABLE, ROUTE6_TABLE } from "./renderOverlay.js";
 import { StepBuilder } from "./stepBuilder.js";
 import type { HostState, ObservedHost, ObservedHostNamespace, ObservedTenant, TenantState } from "./state.js";
 
@@ -85,9 +85,10 @@ function diffBridges(b: StepBuilder, want: TenantState, have: ObservedTenant): v
 }
 
 /**
- * Host routes on the bridges of routed networks ("a.b.c.d/32 dev BRIDGE", one per local container). Any
- * other host route on a bridge of ours is stale. `replace`, not `add`: it also fixes a route that points
- * elsewhere. Routes on bridges deleted by this plan go with them.
+ * Host routes on the bridges of routed networks ("a.b.c.d/32 dev BRIDGE", "x::y/128 dev BRIDGE", one per
+ * local container), and the proxy neighbours the bridge answers solicitations for (one per remote IPv6
+ * address). Any other host route or proxy entry on a bridge of ours is stale. `replace`, not `add`: it also
+ * fixes a route that points elsewhere. Routes and entries on bridges deleted by this plan go with them.
  */
 function diffHostRoutes(b: StepBuilder, want: TenantState, have: ObservedTenant): void {
   const wanted = new Map(want.bridges.map((br) => [br.name, new Set(br.hostRoutes)]));
@@ -102,6 +103,17 @@ function diffHostRoutes(b: StepBuilder, want: TenantState, have: ObservedTenant)
       b.ip("route", current.length === 0 ? "create" : "update", `route ${dst} on ${bridge.name}`, [
         "route", "replace", dst, "dev", bridge.name,
       ]);
+    }
+  }
+  const proxies = new Map(want.bridges.map((br) => [br.name, new Set(br.proxyNeighbours)]));
+  for (const entry of have.proxyNeighbours) {
+    if (!proxies.has(entry.dev) || proxies.get(entry.dev)!.has(entry.ip)) continue;
+    b.ip("route", "delete", `proxy neighbour ${entry.ip} on ${entry.dev}`, ["neigh", "del", "proxy", entry.ip, "dev", entry.dev]);
+  }
+  for (const bridge of want.bridges) {
+    for (const address of bridge.proxyNeighbours) {
+      if (have.proxyNeighbours.some((e) => e.ip === address && e.dev === bridge.name)) continue;
+      b.ip("route", "create", `proxy neighbour ${address} on ${bridge.name}`, ["neigh", "replace", "proxy", address, "dev", bridge.name]);
     }
   }
 }
@@ -163,6 +175,7 @@ function diffTenant(
   }
 
   diffOwnedTable(b, want.natTable, { family: "ip", name: NAT_TABLE }, have.natTag);
+  diffOwnedTable(b, want.route6Table, { family: "ip6", name: ROUTE6_TABLE }, have.route6Tag);
   diffNft(b, want, have, applied);
   return b;
 }

@@ -5,7 +5,7 @@
 // whether they are right, and deletes and re-creates them from either side.
 
 import { HOST_GROUP, type StepTarget } from "./plan.js";
-import { VXLAN_TTL } from "./renderOverlay.js";
+import { UPLINK_HOST_LL, UPLINK_TENANT_LL, VXLAN_TTL } from "./renderOverlay.js";
 import { coversLoopback } from "./renderPorts.js";
 import { StepBuilder } from "./stepBuilder.js";
 import type {
@@ -189,10 +189,25 @@ function diffAddresses(
   }
 }
 
+/** The uplink's fixed link-local address on one end: added when wanted, removed (only that one) when not. */
+function diffLinkLocal(
+  add: (action: "create" | "delete", object: string, args: string[]) => void,
+  dev: string,
+  have: string[],
+  address: string,
+  wanted: boolean,
+): void {
+  const cidr = `${address}/64`;
+  if (wanted && !have.includes(cidr)) add("create", `address ${cidr} on ${dev}`, ["addr", "add", cidr, "dev", dev, "nodad"]);
+  if (!wanted && have.includes(cidr)) add("delete", `address ${cidr} on ${dev}`, ["addr", "del", cidr, "dev", dev]);
+}
+
 export function diffUplink(b: StepBuilder, want: TenantState, have: ObservedTenant, host: ObservedHostNamespace): void {
   const up = want.uplink;
-  const routeDel = (r: { via: string; dev: string }): void =>
-    b.ip("uplink", "delete", `default route via ${r.via}`, ["route", "del", "default", "via", r.via, "dev", r.dev]);
+  // "default" is IPv4 to ip; IPv6 names its default route ::/0.
+  const dst = (r: { family: 4 | 6 }): string => (r.family === 4 ? "default" : "::/0");
+  const routeDel = (r: { family: 4 | 6; via: string; dev: string }): void =>
+    b.ip("uplink", "delete", `default route via ${r.via}`, ["route", "del", dst(r), "via", r.via, "dev", r.dev]);
   if (up === null) {
     // The tenant end goes with the stale veths (diff.ts), and with it the agent-side end.
     have.routes.forEach(routeDel);
@@ -207,9 +222,13 @@ export function diffUplink(b: StepBuilder, want: TenantState, have: ObservedTena
       "link", "add", up.hostLink, "type", "veth", "peer", "name", up.tenantLink, "netns", want.namespace,
     ]);
   }
-  diffAddresses((action, object, args) => b.hostIp("uplink", action, object, args), up.hostLink, ok ? hostEnd!.addresses : [], [up.hostAddr]);
+  const hostAdd = (action: "create" | "delete", object: string, args: string[]): void => b.hostIp("uplink", action, object, args);
+  const tenantAdd = (action: "create" | "delete", object: string, args: string[]): void => b.ip("uplink", action, object, args);
+  diffAddresses(hostAdd, up.hostLink, ok ? hostEnd!.addresses : [], [up.hostAddr]);
+  diffLinkLocal(hostAdd, up.hostLink, ok ? hostEnd!.linkLocal : [], UPLINK_HOST_LL, up.ipv6);
   if (!ok || !hostEnd!.up) b.hostIp("uplink", ok ? "update" : "create", `uplink ${up.hostLink}`, ["link", "set", up.hostLink, "up"]);
-  diffAddresses((action, object, args) => b.ip("uplink", action, object, args), up.tenantLink, ok ? tenantEnd!.addresses : [], [up.tenantAddr]);
+  diffAddresses(tenantAdd, up.tenantLink, ok ? tenantEnd!.addresses : [], [up.tenantAddr]);
+  diffLinkLocal(tenantAdd, up.tenantLink, ok ? tenantEnd!.linkLocal : [], UPLINK_TENANT_LL, up.ipv6);
   if (!ok || !tenantEnd!.up) b.ip("uplink", ok ? "update" : "create", `uplink ${up.tenantLink}`, ["link", "set", up.tenantLink, "up"]);
 
   // The host's own connections to a published loopback address leave through the agent-side end with a
@@ -220,24 +239,33 @@ export function diffUplink(b: StepBuilder, want: TenantState, have: ObservedTena
     b.sysctl(`sysctl ${localnet}`, ["-w", `${localnet}=${wantLocalnet}`], HOST, "uplink");
   }
 
-  // Routes through a link that is re-created vanish with it.
+  // Default routes: IPv4 via the agent's end, IPv6 via its fixed link-local address while the tenant routes
+  // IPv6. Routes through a link that is re-created vanish with it.
+  const defaults = [
+    { family: 4 as const, via: up.gateway },
+    ...(up.ipv6 ? [{ family: 6 as const, via: UPLINK_HOST_LL }] : []),
+  ];
+  const isWanted = (r: { family: 4 | 6; via: string; dev: string }): boolean =>
+    r.dev === up.tenantLink && defaults.some((d) => d.family === r.family && d.via === r.via);
   const routes = ok ? have.routes : have.routes.filter((r) => r.dev !== up.tenantLink);
-  routes.filter((r) => !(r.via === up.gateway && r.dev === up.tenantLink)).forEach(routeDel);
-  if (!routes.some((r) => r.via === up.gateway && r.dev === up.tenantLink)) {
-    b.ip("uplink", "create", `default route via ${up.gateway}`, ["route", "add", "default", "via", up.gateway, "dev", up.tenantLink]);
+  routes.filter((r) => !isWanted(r)).forEach(routeDel);
+  for (const d of defaults.filter((x) => !routes.some((r) => isWanted(r) && r.family === x.family))) {
+    b.ip("uplink", "create", `default route via ${d.via}`, ["route", "add", dst(d), "via", d.via, "dev", up.tenantLink]);
   }
 
-  // Routed containers: a /32 in the agent's namespace via the tenant end. Routes through a re-created link
-  // vanish with it. `replace`: a BGP-learned route for an address that has just moved here is taken over.
+  // Routed containers: a /32 (/128) in the agent's namespace via the tenant end. Routes through a re-created
+  // link vanish with it. `replace`: a BGP-learned route for an address that has just moved here is taken over.
+  const viaFor = (route: string): string => (route.includes(":") ? UPLINK_TENANT_LL : up.tenantGateway);
   const hostRoutes = ok ? host.routes.filter((r) => r.dev === up.hostLink) : [];
   for (const r of hostRoutes.filter((x) => !up.routes.includes(x.dst))) {
     b.hostIp("uplink", "delete", `route ${r.dst} via ${r.via}`, ["route", "del", r.dst, "via", r.via, "dev", r.dev]);
   }
-  for (const dst of up.routes) {
-    const current = hostRoutes.filter((r) => r.dst === dst);
-    if (current.length === 1 && current[0]!.via === up.tenantGateway) continue;
-    b.hostIp("uplink", current.length === 0 ? "create" : "update", `route ${dst} via ${up.tenantGateway}`, [
-      "route", "replace", dst, "via", up.tenantGateway, "dev", up.hostLink,
+  for (const route of up.routes) {
+    const via = viaFor(route);
+    const current = hostRoutes.filter((r) => r.dst === route);
+    if (current.length === 1 && current[0]!.via === via) continue;
+    b.hostIp("uplink", current.length === 0 ? "create" : "update", `route ${route} via ${via}`, [
+      "route", "replace", route, "via", via, "dev", up.hostLink,
     ]);
   }
 }

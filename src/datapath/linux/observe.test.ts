@@ -93,10 +93,12 @@ function scripted(): FakeExecutor {
   ].join("\n");
   return new FakeExecutor()
     .on("ip -json netns list", { stdout: JSON.stringify([{ name: NS_A }, { name: `${PREFIX}-t-old` }, { name: `${PREFIX}-c-1` }, { name: "other" }]) })
-    .on(`ip -n ${NS_A} -json -d -batch -`, { stdout: `${LINKS}\n${TENANT_ROUTES}\n[]\n` })
+    .on(`ip -n ${NS_A} -json -d -batch -`, { stdout: `${LINKS}\n${TENANT_ROUTES}\n[]\n[]\n` })
     .on("ip -json -d addr show", { stdout: HOST_LINKS })
     .on("ip -json route show", { stdout: HOST_ROUTES })
-    .on("sysctl -e net.ipv4.ip_forward", { stdout: "net.ipv4.ip_forward = 0\n" })
+    .on("ip -json -6 route show", { stdout: "[]" })
+    .on(`ip -n ${NS_A} -json -6 route show`, { stdout: "[]" })
+    .on("sysctl -e net.ipv4.ip_forward net.ipv6.conf.all.forwarding", { stdout: "net.ipv4.ip_forward = 0\n" })
     .on(`nft list table ip netplugin_${PREFIX}`, { stderr: `Error: No such file or directory\nlist table ip netplugin_${PREFIX}\n` })
     .on(`ip -n ${PREFIX}-t-old -json -d link show`, { stdout: LINKS })
     .on(/^ip netns exec \S+ sysctl -e /, { stdout: `${sysctls}\n` })
@@ -132,7 +134,7 @@ describe("observeHost", () => {
       { dst: "198.18.1.7/32", dev: "nb00000001" },
     ]);
     assert.deepEqual(t.routes, [{ family: 4, via: "169.254.0.1", dev: "nuplink" }]);
-    assert.deepEqual(t.veths, [{ name: "ne0000000001", ifindex: 3, peerIfindex: 2, master: "nb00000001", mtu: 1450, up: true, addresses: [] }]);
+    assert.deepEqual(t.veths, [{ name: "ne0000000001", ifindex: 3, peerIfindex: 2, master: "nb00000001", mtu: 1450, up: true, addresses: [], linkLocal: [] }]);
     assert.deepEqual(t.ifbs, [{ name: "ni0000000001", mtu: 1450, up: false }]);
     assert.deepEqual(t.qdiscs[1], { dev: "ne0000000001", kind: "tbf", handle: "1:", root: true, shaper: { rateBytes: 500000, burstBytes: 5856 } });
     assert.deepEqual(t.redirects, [{ dev: "ne0000000001", toDev: "ni0000000001" }]);
@@ -147,7 +149,7 @@ describe("observeHost", () => {
     assert.deepEqual(t.containers[1], { hostLink: "ne0000000002", netns: "/var/run/netns/c2", netnsMissing: true, link: null, routes: [] });
     assert.equal(fake.calls.find((c) => c.argv[0] === "tc" && c.argv.includes("-batch"))?.stdin, "filter show dev ne0000000001 ingress\n");
     assert.deepEqual(observed.host, {
-      links: [{ name: `${PREFIX}u12345`, kind: "veth", ifindex: 7, peerIfindex: 5, mac: "9a:00:00:00:00:01", mtu: 1500, up: true, addresses: ["169.254.0.1/30"] }],
+      links: [{ name: `${PREFIX}u12345`, kind: "veth", ifindex: 7, peerIfindex: 5, mac: "9a:00:00:00:00:01", mtu: 1500, up: true, addresses: ["169.254.0.1/30"], linkLocal: [] }],
       // only routes through our links: not the BGP speaker's, not the kernel's
       routes: [{ dst: "198.18.1.1/32", via: "169.254.0.2", dev: `${PREFIX}u12345` }],
       sysctls: { "net.ipv4.ip_forward": "0" },
@@ -161,7 +163,7 @@ describe("observeHost", () => {
       .on("ip -json netns list", { stdout: "" })
       .on(/^nsenter/, { stdout: `${JSON.stringify([{ ifindex: 1, ifname: "lo", flags: [], mtu: 65536 }])}\n[]\n` })
       .on(/^ip -n h1 -json -d addr show$/, { stdout: "[]" })
-      .on(/^ip -n h1 -json route show$/, { stdout: "[]" })
+      .on(/^ip -n h1 -json (-6 )?route show$/, { stdout: "[]" })
       .on(/^ip netns exec h1 (sysctl|nft) /, { stdout: "" });
     const observed = await observeHost(fake, renderHost(desiredHost()), { hostNamespace: "h1" });
     assert.equal(observed.tenants[0]!.exists, false);
@@ -185,7 +187,7 @@ describe("observeHost", () => {
   it("turns output it cannot parse into a failure of that tenant, not a throw", async () => {
     const host = desiredHost();
     host.tenants[0]!.endpoints = [endpoint(1)];
-    const fake = scripted().on(`ip -n ${NS_A} -json -d -batch -`, { stdout: '[{"ifname": 3}]\n[]\n[]\n' });
+    const fake = scripted().on(`ip -n ${NS_A} -json -d -batch -`, { stdout: '[{"ifname": 3}]\n[]\n[]\n[]\n' });
     const observed = await observeHost(fake, renderHost(host));
     assert.equal(observed.tenants.length, 0);
     assert.equal(observed.failures.length, 1);

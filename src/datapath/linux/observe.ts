@@ -15,6 +15,7 @@ import {
   type IpLink,
   linkAddresses,
   linkKind,
+  linkLocalAddresses,
   linkMac,
   linkNoPrefixRoute,
   linkUp,
@@ -25,6 +26,7 @@ import {
   parseLinks,
   parseNeighbours,
   parseNetnsList,
+  parseProxyNeighbours,
   parseQdiscs,
   parseRedirects,
   parseRoutes,
@@ -33,7 +35,7 @@ import {
 } from "./parse.js";
 import { HOST_GROUP } from "./plan.js";
 import type { ObserveScope } from "./incremental.js";
-import { NAT_TABLE } from "./renderOverlay.js";
+import { NAT_TABLE, ROUTE6_TABLE } from "./renderOverlay.js";
 import type {
   EndpointState,
   HostState,
@@ -150,7 +152,9 @@ export function emptyTenant(namespace: string, containers: ObservedContainer[] =
     neighbours: [],
     routes: [],
     hostRoutes: [],
+    proxyNeighbours: [],
     natTag: null,
+    route6Tag: null,
   };
 }
 
@@ -225,11 +229,14 @@ export async function observeTenant(
   if (!exists) return emptyTenant(ns, await read(ours));
 
   const ipArgv = ["ip", "-n", ns, "-json", "-d", "-batch", "-"];
+  // A batch line cannot choose the family: IPv6 routes are a call of their own.
+  const route6Argv = ["ip", "-n", ns, "-json", "-6", "route", "show"];
   const qdiscArgv = ["tc", "-n", ns, "-json", "qdisc", "show"];
   const nftArgv = ["nft", "-j", "list", "tables"];
   const fdbArgv = ["bridge", "-n", ns, "-json", "fdb", "show"];
-  const [ipText, sysctlText, qdiscText, nftText, fdbText, untrusted] = await Promise.all([
-    executor.run(ipArgv, { stdin: "addr show\nroute show\nneigh show\n", signal }),
+  const [ipText, route6Text, sysctlText, qdiscText, nftText, fdbText, untrusted] = await Promise.all([
+    executor.run(ipArgv, { stdin: "addr show\nroute show\nneigh show\nneigh show proxy\n", signal }),
+    executor.run(route6Argv, { signal }),
     // Bridge sysctls of bridges that do not exist yet are left out by -e (and so planned).
     executor.run(["sysctl", "-e", ...tenant.sysctls.map((s) => s.key), ...tenant.bridges.flatMap((b) => b.sysctls.map((s) => s.key))], {
       netns: ns,
@@ -241,9 +248,9 @@ export async function observeTenant(
     tenant.vxlans.length > 0 ? executor.run(fdbArgv, { signal }) : Promise.resolve(""),
     read(ours.filter((e) => !trusted.has(e.hostLink))),
   ]);
-  const [linkText, routeText, neighText] = splitBatchJson(ipText, 3, ipArgv);
+  const [linkText, routeText, neighText, proxyText] = splitBatchJson(ipText, 4, ipArgv);
   const links = parseLinks(linkText!, ipArgv);
-  const routes = parseRoutes(routeText!, ipArgv);
+  const routes = [...parseRoutes(routeText!, ipArgv), ...parseRoutes(route6Text, route6Argv)];
   const bridgeNames = new Set(links.filter((l) => linkKind(l) === "bridge").map((l) => l.ifname));
   const qdiscs = parseQdiscs(qdiscText, qdiscArgv);
   const veths = links.filter((l) => linkKind(l) === "veth");
@@ -259,10 +266,14 @@ export async function observeTenant(
     .map((v) => v.ifname)
     .filter((dev) => qdiscs.some((q) => q.dev === dev && q.kind === "ingress"));
   const natExists = hasNftTable(nftText, "ip", NAT_TABLE, nftArgv);
-  const [natTag, redirects, late] = await Promise.all([
+  const route6Exists = hasNftTable(nftText, "ip6", ROUTE6_TABLE, nftArgv);
+  const [natTag, route6Tag, redirects, late] = await Promise.all([
     !natExists ? null
     : tenant.natTable === null ? ""
     : readTableTag(executor, ["nft", "list", "table", "ip", NAT_TABLE], ns, signal),
+    !route6Exists ? null
+    : tenant.route6Table === null ? ""
+    : readTableTag(executor, ["nft", "list", "table", "ip6", ROUTE6_TABLE], ns, signal),
     readRedirects(executor, ns, ingressDevs, signal),
     read(unpaired),
   ]);
@@ -293,6 +304,7 @@ export async function observeTenant(
       mtu: l.mtu,
       up: linkUp(l),
       addresses: linkAddresses(l),
+      linkLocal: linkLocalAddresses(l),
     })),
     ifbs: links.filter((l) => linkKind(l) === "ifb").map((l) => ({ name: l.ifname, mtu: l.mtu, up: linkUp(l) })),
     qdiscs,
@@ -302,11 +314,13 @@ export async function observeTenant(
     vxlans,
     fdb: parseFdb(fdbText, new Set(vxlans.map((v) => v.name)), fdbArgv),
     neighbours: parseNeighbours(neighText!, ipArgv).filter((n) => vxlans.some((v) => v.name === n.dev)),
-    routes: parseDefaultRoutes(routes).filter((r) => r.family === 4),
+    routes: parseDefaultRoutes(routes),
     hostRoutes: parseHostRoutes(routes)
       .filter((r) => r.via === null && bridgeNames.has(r.dev))
       .map((r) => ({ dst: r.dst, dev: r.dev })),
+    proxyNeighbours: parseProxyNeighbours(proxyText!, ipArgv).filter((n) => bridgeNames.has(n.dev)),
     natTag,
+    route6Tag,
   };
 }
 
@@ -323,14 +337,18 @@ export async function observeHostNamespace(
   const linkCmd = hostCommand(["ip", "-json", "-d", "addr", "show"], hostNamespace);
   // route_localnet of every wanted uplink's agent-side end (diffUplink); -e: a link not made yet is skipped.
   const localnets = wanted.tenants.flatMap((t) => (t.uplink === null ? [] : [`net.ipv4.conf.${t.uplink.hostLink}.route_localnet`]));
-  const sysctlCmd = hostCommand(["sysctl", "-e", "net.ipv4.ip_forward", ...localnets], hostNamespace);
+  const sysctlCmd = hostCommand(["sysctl", "-e", "net.ipv4.ip_forward", "net.ipv6.conf.all.forwarding", ...localnets], hostNamespace);
   const nftCmd = hostCommand(["nft", "list", "table", "ip", wanted.host.nftName], hostNamespace);
   const routeCmd = hostCommand(["ip", "-json", "route", "show"], hostNamespace);
-  const [linkText, sysctlText, nftTag, routeText] = await Promise.all([
-    executor.run(linkCmd.argv, { ...(linkCmd.netns === undefined ? {} : { netns: linkCmd.netns }), signal }),
-    executor.run(sysctlCmd.argv, { ...(sysctlCmd.netns === undefined ? {} : { netns: sysctlCmd.netns }), signal }),
+  const route6Cmd = hostCommand(["ip", "-json", "-6", "route", "show"], hostNamespace);
+  const runCmd = (cmd: { argv: string[]; netns?: string | undefined }): Promise<string> =>
+    executor.run(cmd.argv, { ...(cmd.netns === undefined ? {} : { netns: cmd.netns }), signal });
+  const [linkText, sysctlText, nftTag, routeText, route6Text] = await Promise.all([
+    runCmd(linkCmd),
+    runCmd(sysctlCmd),
     readTableTag(executor, nftCmd.argv, nftCmd.netns, signal),
-    executor.run(routeCmd.argv, { ...(routeCmd.netns === undefined ? {} : { netns: routeCmd.netns }), signal }),
+    runCmd(routeCmd),
+    runCmd(route6Cmd),
   ]);
   return {
     links: parseLinks(linkText, linkCmd.argv)
@@ -344,9 +362,10 @@ export async function observeHostNamespace(
         mtu: l.mtu,
         up: linkUp(l),
         addresses: linkAddresses(l),
+        linkLocal: linkLocalAddresses(l),
       })),
     // Ours: host routes through a gateway on a link carrying the prefix (routed containers behind uplinks).
-    routes: parseHostRoutes(parseRoutes(routeText, routeCmd.argv))
+    routes: parseHostRoutes([...parseRoutes(routeText, routeCmd.argv), ...parseRoutes(route6Text, route6Cmd.argv)])
       .filter((r) => r.via !== null && r.dev.startsWith(wanted.prefix))
       .map((r) => ({ dst: r.dst, via: r.via!, dev: r.dev })),
     sysctls: parseSysctls(sysctlText),

@@ -73,6 +73,7 @@ describe("render: VXLAN, uplink, host endpoints, NAT", () => {
       gateway: "169.254.0.1",
       routes: [],
       tenantGateway: "169.254.0.2",
+      ipv6: false,
     });
     assert.deepEqual(tenant.hostEndpoints, [
       {
@@ -416,7 +417,7 @@ describe("apply and observe in a simulated host", () => {
     const tag = want.tenants[0]!.natTable!.tag;
     const fake = new FakeExecutor({ stdout: "[]" })
       .on("ip -json netns list", { stdout: JSON.stringify([{ name: NS_A }]) })
-      .on(`ip -n ${NS_A} -json -d -batch -`, { stdout: `${JSON.stringify(links)}\n${JSON.stringify(routes)}\n${JSON.stringify(neigh)}\n` })
+      .on(`ip -n ${NS_A} -json -d -batch -`, { stdout: `${JSON.stringify(links)}\n${JSON.stringify(routes)}\n${JSON.stringify(neigh)}\n[]\n` })
       .on(/sysctl -e/, { stdout: "" })
       .on(/nft -j list tables/, { stdout: JSON.stringify({ nftables: [{ table: { family: "ip", name: "netplugin_nat", handle: 2 } }] }) })
       .on(`ip netns exec ${NS_A} nft list table ip netplugin_nat`, { stdout: `table ip netplugin_nat {\n\tcomment "netplugin:${tag}"\n}\n` })

@@ -157,6 +157,13 @@ export function linkAddresses(link: IpLink): string[] {
     .map((a) => `${canonicalIp(a.local) ?? a.local}/${a.prefixlen}`);
 }
 
+/** Link-local IPv6 addresses of a link as canonical "addr/len" (the kernel's own and any we added). */
+export function linkLocalAddresses(link: IpLink): string[] {
+  return link.addr_info
+    .filter((a) => a.family === "inet6" && a.scope === "link")
+    .map((a) => `${canonicalIp(a.local) ?? a.local}/${a.prefixlen}`);
+}
+
 /** Those of linkAddresses() flagged noprefixroute (the kernel made no subnet route for them). */
 export function linkNoPrefixRoute(link: IpLink): string[] {
   return link.addr_info
@@ -256,6 +263,14 @@ export function parseNeighbours(text: string, argv: string[]): ObservedNeighbour
       mac: n.lladdr === undefined ? null : (canonicalMac(n.lladdr) ?? n.lladdr),
       permanent: n.state.includes("PERMANENT"),
     }));
+}
+
+/** `ip -json neigh show proxy`: proxy (NDP/ARP) entries by address and device. */
+export function parseProxyNeighbours(text: string, argv: string[]): { ip: string; dev: string }[] {
+  if (text.trim() === "") return [];
+  return parseWith(z.array(Neighbour), text, argv)
+    .filter((n) => n.dev !== undefined)
+    .map((n) => ({ ip: canonicalIp(n.dst) ?? n.dst, dev: n.dev! }));
 }
 
 /** IPv4/IPv6 default routes with a gateway in the main table, on any device. */

@@ -34,8 +34,12 @@ describe("renderHost", () => {
               // gateway with the subnet's prefix; the IPv6 gateway in canonical form
               addresses: ["198.18.1.254/24", "fd00:1::fe/64"],
               noPrefixRoute: [],
-              sysctls: [{ key: "net.ipv4.conf.nb00000001.proxy_arp", value: "0" }],
+              sysctls: [
+                { key: "net.ipv4.conf.nb00000001.proxy_arp", value: "0" },
+                { key: "net.ipv6.conf.nb00000001.proxy_ndp", value: "0" },
+              ],
               hostRoutes: [],
+              proxyNeighbours: [],
             },
           ],
           endpoints: [1, 2].map((n) => ({
@@ -62,6 +66,7 @@ describe("renderHost", () => {
           vxlans: [],
           uplink: null,
           natTable: null,
+          route6Table: null,
           hostEndpoints: [],
           portForwards: [],
         },

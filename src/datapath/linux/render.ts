@@ -5,8 +5,8 @@
 import { hostNftTable, tenantNamespace } from "../names.js";
 import type { DesiredEndpoint, DesiredHost, DesiredNetwork, DesiredTenant, FwdMode } from "../types.js";
 import { ValidationError } from "../../lib/errors.js";
-import { canonicalCidr, canonicalIp, canonicalMac, familyOf, gatewayMac, ifbName, parseCidr } from "./addr.js";
-import { hostNatTable, renderHostEndpoint, renderUplink, renderVxlan, tenantNatTable, type VxlanSocket } from "./renderOverlay.js";
+import { canonicalCidr, canonicalIp, canonicalMac, familyOf, gatewayMac, ifbName, networkOf, parseCidr } from "./addr.js";
+import { hostNatTable, renderHostEndpoint, renderUplink, renderVxlan, tenantNatTable, tenantRoute6Table, type VxlanSocket } from "./renderOverlay.js";
 import { checkHostPorts, hostPortForwards, renderPortForwards } from "./renderPorts.js";
 import type { BridgeState, EndpointState, HostNamespaceState, HostState, Shaper, Sysctl, TenantState, UplinkState, VxlanState } from "./state.js";
 import { byName, compareText, IFNAME, IssueList, TOKEN } from "./validate.js";
@@ -21,9 +21,10 @@ export const TBF_LATENCY = "50ms";
  * on per bridge (BridgeState.netfilter) where policy must see traffic between two ports of one
  * network, so bridges without policed endpoints skip the hooks and conntrack; forwarding is on only in routing
  * mode, which is what keeps bridge-mode networks apart at L3. A bridge-mode tenant with an uplink
- * forwards IPv4 too, and its uplink table drops routing between its bridges (renderOverlay.ts).
+ * forwards IPv4 too, and one that routes IPv6 (`routes6`) IPv6; their uplink tables drop routing between
+ * its bridges (renderOverlay.ts).
  */
-export function tenantSysctls(fwdMode: FwdMode, uplink = false): Sysctl[] {
+export function tenantSysctls(fwdMode: FwdMode, uplink = false, routes6 = false): Sysctl[] {
   const forward = fwdMode === "routing" ? "1" : "0";
   return [
     { key: "net.ipv6.conf.all.accept_dad", value: "0" },
@@ -31,23 +32,30 @@ export function tenantSysctls(fwdMode: FwdMode, uplink = false): Sysctl[] {
     { key: "net.bridge.bridge-nf-call-iptables", value: "0" },
     { key: "net.bridge.bridge-nf-call-ip6tables", value: "0" },
     { key: "net.ipv4.ip_forward", value: uplink ? "1" : forward },
-    { key: "net.ipv6.conf.all.forwarding", value: forward },
+    { key: "net.ipv6.conf.all.forwarding", value: routes6 ? "1" : forward },
   ];
 }
 
 /**
  * Sysctls of a network's bridge. A routed network's bridge answers ARP for every address of its subnet
- * that it routes elsewhere (proxy_arp: the route to it does not go back out of the bridge), at once
- * instead of after a random delay of up to 0.8 s (proxy_delay). Off on every other bridge.
+ * that it routes elsewhere (proxy_arp: the route to it does not go back out of the bridge), and neighbour
+ * solicitations for the IPv6 addresses of its containers elsewhere (proxy_ndp, with an entry per address;
+ * the kernel answers only while forwarding, which a tenant with routed IPv6 has on), at once instead of after
+ * a random delay of up to 0.8 s (proxy_delay). Off on every other bridge.
  */
-export function bridgeSysctls(bridge: string, routed: boolean): Sysctl[] {
-  const proxyArp = { key: `net.ipv4.conf.${bridge}.proxy_arp`, value: routed ? "1" : "0" };
-  return routed ? [proxyArp, { key: `net.ipv4.neigh.${bridge}.proxy_delay`, value: "0" }] : [proxyArp];
+export function bridgeSysctls(bridge: string, routed: boolean, ipv6 = false): Sysctl[] {
+  const on = (yes: boolean): string => (yes ? "1" : "0");
+  return [
+    { key: `net.ipv4.conf.${bridge}.proxy_arp`, value: on(routed) },
+    ...(routed ? [{ key: `net.ipv4.neigh.${bridge}.proxy_delay`, value: "0" }] : []),
+    { key: `net.ipv6.conf.${bridge}.proxy_ndp`, value: on(routed && ipv6) },
+    ...(routed && ipv6 ? [{ key: `net.ipv6.neigh.${bridge}.proxy_delay`, value: "0" }] : []),
+  ];
 }
 
-/** What a bridge's sysctl (bridgeSysctls) holds when the bridge is new: proxy ARP off. Unknown keys: undefined. */
+/** What a bridge's sysctl (bridgeSysctls) holds when the bridge is new: proxying off. Unknown keys: undefined. */
 export function newBridgeSysctl(key: string): string | undefined {
-  return key.endsWith(".proxy_arp") ? "0" : undefined;
+  return key.endsWith(".proxy_arp") || key.endsWith(".proxy_ndp") ? "0" : undefined;
 }
 
 /** Burst when none is given: 10 ms at the rate, at least four full frames. */
@@ -76,12 +84,24 @@ function renderBridge(network: DesiredNetwork, path: string, issues: IssueList):
     else if (cidr === null) issues.add(`${path}.${subnetField}`, `invalid subnet "${subnet}"`);
     else {
       addresses.push(`${address}/${cidr[1]}`);
-      // Routed: no connected route for the subnet, only host routes to the local containers (IPv4 only).
-      if (routed && familyOf(address) === 4) noPrefixRoute.push(`${address}/${cidr[1]}`);
+      // Routed: no connected route for the subnet, only host routes to the local containers.
+      if (routed) noPrefixRoute.push(`${address}/${cidr[1]}`);
     }
   };
   gateway(network.gateway, network.subnet, "gateway", "subnet");
   gateway(network.ipv6Gateway, network.ipv6Subnet, "ipv6Gateway", "ipv6Subnet");
+  const ipv6 = network.ipv6Gateway !== "";
+  const proxyNeighbours = new Set<string>();
+  const remotes = network.remoteIpv6 ?? [];
+  if (remotes.length > 0 && !(routed && ipv6)) {
+    issues.add(`${path}.remoteIpv6`, "only a routed network with an IPv6 gateway has remote IPv6 addresses");
+  } else {
+    remotes.forEach((value, i) => {
+      const address = canonicalIp(value);
+      if (address === null || familyOf(address) !== 6) issues.add(`${path}.remoteIpv6[${i}]`, `invalid IPv6 address "${value}"`);
+      else proxyNeighbours.add(address);
+    });
+  }
   return {
     name: network.bridge,
     mac: gatewayMac(network.bridge),
@@ -91,22 +111,20 @@ function renderBridge(network: DesiredNetwork, path: string, issues: IssueList):
     netfilter: network.netfilter,
     addresses,
     noPrefixRoute,
-    sysctls: bridgeSysctls(network.bridge, routed),
+    sysctls: bridgeSysctls(network.bridge, routed, ipv6),
     hostRoutes: [],
+    proxyNeighbours: [...proxyNeighbours].sort(compareText),
   };
 }
 
-/** IPv4 subnets ("a.b.c.0/len") of the tenant's routed networks, sorted: their addresses are never NATed. */
-function routedSubnets(networks: DesiredNetwork[]): string[] {
+/** Subnets ("network/len") of the tenant's routed networks in one family, sorted: their addresses are never NATed. */
+function routedSubnets(networks: DesiredNetwork[], family: 4 | 6): string[] {
   const subnets = new Set<string>();
   for (const n of networks) {
     if (n.routed !== true) continue;
-    const cidr = parseCidr(n.subnet);
-    if (cidr === null || familyOf(cidr[0]) !== 4) continue;
-    // The network address, so that nft accepts the element whatever host bits the subnet was written with.
-    const n32 = cidr[0].split(".").reduce((acc, o) => acc * 256 + Number(o), 0);
-    const base = cidr[1] === 0 ? 0 : n32 - (n32 % 2 ** (32 - cidr[1]));
-    subnets.add(`${[24, 16, 8, 0].map((shift) => Math.floor(base / 2 ** shift) % 256).join(".")}/${cidr[1]}`);
+    const cidr = parseCidr(family === 4 ? n.subnet : n.ipv6Subnet);
+    if (cidr === null || familyOf(cidr[0]) !== family) continue;
+    subnets.add(networkOf(cidr[0], cidr[1]));
   }
   return [...subnets].sort(compareText);
 }
@@ -201,15 +219,19 @@ function renderTenant(tenant: DesiredTenant, path: string, prefix: string, issue
     return renderEndpoint(endpoint, at, networks, issues);
   });
   bridges.sort(byName);
-  // Routed networks: a host route on the bridge per local container (the subnet itself has no route).
+  // Routed networks: a host route on the bridge per local container (the subnet itself has no route), IPv6
+  // only where the bridge has an IPv6 gateway (the uplink then routes IPv6 to it).
   for (const bridge of bridges) {
     const network = tenant.networks.find((n) => n.bridge === bridge.name);
     if (network?.routed !== true) continue;
     const routes = new Set<string>();
     for (const e of endpoints) {
       if (e.bridge !== bridge.name) continue;
-      const v4 = e.container.addresses.find((a) => familyOf(a.split("/")[0]!) === 4);
-      if (v4 !== undefined) routes.add(`${v4.split("/")[0]!}/32`);
+      for (const cidr of e.container.addresses) {
+        const address = cidr.split("/")[0]!;
+        if (familyOf(address) === 4) routes.add(`${address}/32`);
+        else if (network.ipv6Gateway !== "") routes.add(`${address}/128`);
+      }
     }
     bridge.hostRoutes = [...routes].sort(compareText);
   }
@@ -231,13 +253,14 @@ function renderTenant(tenant: DesiredTenant, path: string, prefix: string, issue
   return {
     tenant: tenant.name,
     namespace: tenant.namespace,
-    sysctls: tenantSysctls(tenant.fwdMode, uplink !== null),
+    sysctls: tenantSysctls(tenant.fwdMode, uplink !== null, uplink?.ipv6 === true),
     bridges,
     endpoints: endpoints.sort((a, b) => byName({ name: a.hostLink }, { name: b.hostLink })),
     nftScript: tenant.nftScript,
     vxlans: vxlans.sort((a, b) => byName({ name: a.device }, { name: b.device })),
     uplink,
-    natTable: uplink === null ? null : tenantNatTable(uplink, tenant.fwdMode, bridges, routedSubnets(tenant.networks), portForwards),
+    natTable: uplink === null ? null : tenantNatTable(uplink, tenant.fwdMode, bridges, routedSubnets(tenant.networks, 4), portForwards),
+    route6Table: uplink?.ipv6 === true ? tenantRoute6Table(uplink, tenant.fwdMode, bridges, routedSubnets(tenant.networks, 6)) : null,
     hostEndpoints: hostEndpoints.sort((a, b) => byName({ name: a.tenantLink }, { name: b.tenantLink })),
     portForwards,
   };
@@ -250,8 +273,14 @@ function renderHostNamespace(desired: DesiredHost, tenants: TenantState[]): Host
   for (const v of tenants.flatMap((t) => t.vxlans)) {
     if (familyOf(v.local) === 4) sockets.set(`${v.local}:${v.port}`, { address: v.local, port: v.port });
   }
+  // Routed IPv6 crosses this namespace between the underlay and the uplinks. Like ip_forward, never switched
+  // back off (forwarding also stops the namespace's interfaces from taking router advertisements).
+  const routes6 = tenants.some((t) => t.uplink?.ipv6 === true);
   return {
-    sysctls: nat ? [{ key: "net.ipv4.ip_forward", value: "1" }] : [],
+    sysctls: [
+      ...(nat ? [{ key: "net.ipv4.ip_forward", value: "1" }] : []),
+      ...(routes6 ? [{ key: "net.ipv6.conf.all.forwarding", value: "1" }] : []),
+    ],
     nftName: name,
     nftTable: nat
       ? hostNatTable(

@@ -14,6 +14,15 @@ import { compareText, IFNAME, type IssueList } from "./validate.js";
 export const NAT_TABLE = "netplugin_nat";
 /** Addresses of tenant uplinks (DesiredUplink): what the agent's namespace masquerades. */
 export const UPLINK_RANGE = "169.254.0.0/16";
+/** The tenant's IPv6 routing guard (routed networks with IPv6), beside the NAT table: nothing there is NATed. */
+export const ROUTE6_TABLE = "netplugin_route6";
+/**
+ * Fixed link-local addresses of the uplink's two ends when the tenant routes IPv6. Link-local scope is per
+ * link, so every uplink uses the same pair: nothing to allocate, nothing that can clash with a subnet, and
+ * the next hops stay the same across restarts (the kernel's own link-local addresses follow random MACs).
+ */
+export const UPLINK_HOST_LL = "fe80::1";
+export const UPLINK_TENANT_LL = "fe80::2";
 export const VXLAN_TTL = 64;
 const VNI_MAX = 16_777_215;
 
@@ -68,6 +77,28 @@ export function tenantNatTable(
     ...(routed === "" ? [] : [`    iifname "${up}" ip daddr ${routed} accept`]),
     ...(forwards.length === 0 ? [] : [`    iifname "${up}" ct status dnat accept`]),
     `    iifname "${up}" drop`,
+    ...confine,
+    "  }",
+  ]);
+}
+
+/**
+ * The tenant's IPv6 guard on its uplink: IPv6 is never NATed, so only the routed subnets (announced over BGP)
+ * may leave through it and only traffic to them may come in; the IPv6 default route carries nothing else. In
+ * bridge mode forwarding is on for the uplink only, so routing between two bridges is dropped, as in the NAT
+ * table.
+ */
+export function tenantRoute6Table(uplink: UplinkState, fwdMode: FwdMode, bridges: BridgeState[], routedSubnets: string[]): OwnedNftTable {
+  const up = uplink.tenantLink;
+  const routed = `{ ${routedSubnets.join(", ")} }`;
+  const confine =
+    fwdMode === "bridge" ? bridges.map((b) => `    iifname "${b.name}" oifname != { "${b.name}", "${up}" } drop`) : [];
+  return ownedTable("ip6", ROUTE6_TABLE, [
+    "  chain forward {",
+    "    type filter hook forward priority filter; policy accept;",
+    ...(routedSubnets.length === 0 ? [] : [`    iifname "${up}" ip6 daddr ${routed} accept`, `    oifname "${up}" ip6 saddr ${routed} accept`]),
+    `    iifname "${up}" drop`,
+    `    oifname "${up}" drop`,
     ...confine,
     "  }",
   ]);
@@ -204,17 +235,20 @@ export function renderUplink(uplink: DesiredUplink, prefix: string, path: string
   const tenant = v4("tenantAddr");
   const routes = new Set<string>();
   (uplink.routes ?? []).forEach((address, i) => {
-    const canonical = ip(address, 4, `${path}.routes[${i}]`, issues);
-    if (canonical !== null) routes.add(`${canonical}/32`);
+    const canonical = ip(address, null, `${path}.routes[${i}]`, issues);
+    if (canonical !== null) routes.add(`${canonical}/${familyOf(canonical) === 4 ? 32 : 128}`);
   });
+  const byFamily = (a: string, b: string): number => (a.includes(":") === b.includes(":") ? compareText(a, b) : a.includes(":") ? 1 : -1);
+  const sorted = [...routes].sort(byFamily);
   return {
     hostLink: uplink.hostLink,
     tenantLink: uplink.tenantLink,
     hostAddr: host === null ? uplink.hostAddr : `${host[0]}/${host[1]}`,
     tenantAddr: tenant === null ? uplink.tenantAddr : `${tenant[0]}/${tenant[1]}`,
     gateway: host?.[0] ?? "",
-    routes: [...routes].sort(compareText),
+    routes: sorted,
     tenantGateway: tenant?.[0] ?? "",
+    ipv6: sorted.some((r) => r.includes(":")),
   };
 }
 

@@ -31,15 +31,21 @@ export interface BridgeState {
   netfilter: boolean;
   /** "addr/len", v4 first then v6; only global-scope addresses are ours. */
   addresses: string[];
-  /** Those of `addresses` that carry `noprefixroute` (the IPv4 gateway of a routed network). */
+  /** Those of `addresses` that carry `noprefixroute` (the gateways of a routed network). */
   noPrefixRoute: string[];
   /**
-   * Sysctls of the bridge device (net.ipv4.conf.BR.proxy_arp, net.ipv4.neigh.BR.proxy_delay), set once it
-   * exists: a routed network's bridge answers ARP for the addresses of its subnet that live elsewhere.
+   * Sysctls of the bridge device (net.ipv4.conf.BR.proxy_arp, net.ipv4.neigh.BR.proxy_delay, and for IPv6
+   * net.ipv6.conf.BR.proxy_ndp, net.ipv6.neigh.BR.proxy_delay), set once it exists: a routed network's bridge
+   * answers ARP and neighbour solicitations for the addresses of its subnet that live elsewhere.
    */
   sysctls: Sysctl[];
-  /** Routed network: a host route "a.b.c.d/32" on the bridge per local container, sorted. */
+  /** Routed network: a host route ("a.b.c.d/32", "x::y/128") on the bridge per local container, sorted. */
   hostRoutes: string[];
+  /**
+   * Routed network: IPv6 addresses of its containers on other hosts, sorted. The bridge answers neighbour
+   * solicitations for each (`ip neigh add proxy ADDR dev BR`): Linux proxies NDP per address only.
+   */
+  proxyNeighbours: string[];
 }
 
 export type Family = 4 | 6;
@@ -125,10 +131,18 @@ export interface UplinkState {
   tenantAddr: string;
   /** hostAddr without its length: the tenant's default route. */
   gateway: string;
-  /** "a.b.c.d/32" of the tenant's containers on routed networks: routes in the agent's namespace via tenantAddr. */
+  /**
+   * "a.b.c.d/32" and "x::y/128" of the tenant's containers on routed networks: routes in the agent's namespace
+   * via tenantGateway (IPv4) or UPLINK_TENANT_LL (IPv6), over hostLink; IPv4 first, each family sorted.
+   */
   routes: string[];
-  /** tenantAddr without its length: the next hop of `routes`. */
+  /** tenantAddr without its length: the next hop of the IPv4 `routes`. */
   tenantGateway: string;
+  /**
+   * The tenant routes IPv6 (it has a routed network with IPv6): both ends carry fixed link-local addresses
+   * (UPLINK_HOST_LL, UPLINK_TENANT_LL) and the tenant an IPv6 default route via the agent's end.
+   */
+  ipv6: boolean;
 }
 
 /** A host endpoint: veth whose agent-namespace end holds the host's address on an infra network. */
@@ -149,7 +163,7 @@ export interface HostEndpointState {
  * kernel holds exactly this text (no re-apply after a restart).
  */
 export interface OwnedNftTable {
-  family: "ip" | "inet";
+  family: "ip" | "ip6" | "inet";
   name: string;
   tag: string;
   script: string;
@@ -168,6 +182,8 @@ export interface TenantState {
   uplink: UplinkState | null;
   /** `table ip netplugin_nat` (uplink masquerade, inbound guard); null when the tenant has no uplink. */
   natTable: OwnedNftTable | null;
+  /** `table ip6 netplugin_route6` (only routed IPv6 subnets cross the uplink); null unless uplink.ipv6. */
+  route6Table: OwnedNftTable | null;
   hostEndpoints: HostEndpointState[];
   /** Host ports published to this tenant's containers (renderPorts.ts), sorted; empty without an uplink. */
   portForwards: PortForward[];
@@ -228,6 +244,8 @@ export interface ObservedVeth {
   up: boolean;
   /** Global-scope addresses (only the uplink's tenant end has one). */
   addresses: string[];
+  /** Link-local addresses (the kernel's own and the uplink's fixed one). */
+  linkLocal: string[];
 }
 
 export interface ObservedVxlan {
@@ -348,12 +366,16 @@ export interface ObservedTenant {
   /** Entries on VXLAN devices (read only when the tenant wants a VXLAN device). */
   fdb: ObservedFdb[];
   neighbours: ObservedNeighbour[];
-  /** IPv4 default routes. */
+  /** IPv4 and IPv6 default routes. */
   routes: ObservedRoute[];
   /** Host routes (IPv4 /32, IPv6 /128) on bridges, other than the kernel's. */
   hostRoutes: ObservedHostRoute[];
+  /** Proxy neighbour entries (`ip neigh show proxy`) on bridges: "x::y" and the bridge. */
+  proxyNeighbours: { ip: string; dev: string }[];
   /** Tag of `table ip netplugin_nat`, "" when it has none, null when the table does not exist. */
   natTag: string | null;
+  /** Tag of `table ip6 netplugin_route6`, likewise. */
+  route6Tag: string | null;
 }
 
 /** A link of ours in the agent's namespace (name starts with the prefix). */
@@ -366,6 +388,8 @@ export interface ObservedHostLink {
   mtu: number;
   up: boolean;
   addresses: string[];
+  /** Link-local addresses (the kernel's own and the uplink's fixed one). */
+  linkLocal: string[];
 }
 
 export interface ObservedHostNamespace {

@@ -4,6 +4,7 @@
 import type { DesiredEndpoint, DesiredHost, DesiredNetwork } from "../types.js";
 import type { HostState, ObservedHost, ObservedHostNamespace, ObservedTenant, TenantState } from "./state.js";
 import { coversLoopback } from "./renderPorts.js";
+import { UPLINK_HOST_LL, UPLINK_TENANT_LL } from "./renderOverlay.js";
 
 export const PREFIX = "npu0";
 export const NS_A = `${PREFIX}-t-a`;
@@ -71,6 +72,7 @@ export function observedTenant(tenant: TenantState): ObservedTenant {
     mtu: e.mtu,
     up: true,
     addresses: [] as string[],
+    linkLocal: [] as string[],
   }));
   return {
     namespace: tenant.namespace,
@@ -143,9 +145,17 @@ export function observedTenant(tenant: TenantState): ObservedTenant {
       ]),
     ]),
     neighbours: tenant.vxlans.flatMap((v) => v.neighbours.map((n) => ({ dev: v.device, ip: n.ip, mac: n.mac, permanent: true }))),
-    routes: tenant.uplink === null ? [] : [{ family: 4 as const, via: tenant.uplink.gateway, dev: tenant.uplink.tenantLink }],
+    routes:
+      tenant.uplink === null
+        ? []
+        : [
+            { family: 4 as const, via: tenant.uplink.gateway, dev: tenant.uplink.tenantLink },
+            ...(tenant.uplink.ipv6 ? [{ family: 6 as const, via: UPLINK_HOST_LL, dev: tenant.uplink.tenantLink }] : []),
+          ],
     hostRoutes: tenant.bridges.flatMap((b) => b.hostRoutes.map((dst) => ({ dst, dev: b.name }))),
+    proxyNeighbours: tenant.bridges.flatMap((b) => b.proxyNeighbours.map((ip) => ({ ip, dev: b.name }))),
     natTag: tenant.natTable?.tag ?? null,
+    route6Tag: tenant.route6Table?.tag ?? null,
   };
 }
 
@@ -156,14 +166,26 @@ export function observedTenant(tenant: TenantState): ObservedTenant {
 function pairs(state: TenantState, tenant: ObservedTenant, start: number): ObservedHostNamespace["links"] {
   let ifindex = start;
   const links: ObservedHostNamespace["links"] = [];
-  const pair = (hostLink: string, tenantLink: string, hostAddress: string[], tenantAddress: string[], mac: string, mtu: number, master: string | null): void => {
+  // Every veth has the kernel's own link-local address; an IPv6 uplink also has its fixed one.
+  const kernelLl = "fe80::9800:ff:fe00:1/64";
+  const pair = (
+    hostLink: string,
+    tenantLink: string,
+    hostAddress: string[],
+    tenantAddress: string[],
+    mac: string,
+    mtu: number,
+    master: string | null,
+    ipv6 = false,
+  ): void => {
     const h = ifindex++;
     const t = ifindex++;
-    links.push({ name: hostLink, kind: "veth", ifindex: h, peerIfindex: t, mac, mtu, up: true, addresses: hostAddress });
-    tenant.veths.push({ name: tenantLink, ifindex: t, peerIfindex: h, master, mtu, up: true, addresses: tenantAddress });
+    const ll = (fixed: string): string[] => [kernelLl, ...(ipv6 ? [`${fixed}/64`] : [])];
+    links.push({ name: hostLink, kind: "veth", ifindex: h, peerIfindex: t, mac, mtu, up: true, addresses: hostAddress, linkLocal: ll(UPLINK_HOST_LL) });
+    tenant.veths.push({ name: tenantLink, ifindex: t, peerIfindex: h, master, mtu, up: true, addresses: tenantAddress, linkLocal: ll(UPLINK_TENANT_LL) });
   };
   if (state.uplink !== null) {
-    pair(state.uplink.hostLink, state.uplink.tenantLink, [state.uplink.hostAddr], [state.uplink.tenantAddr], "9a:00:00:00:00:01", 1500, null);
+    pair(state.uplink.hostLink, state.uplink.tenantLink, [state.uplink.hostAddr], [state.uplink.tenantAddr], "9a:00:00:00:00:01", 1500, null, state.uplink.ipv6);
   }
   for (const ep of state.hostEndpoints) pair(ep.hostLink, ep.tenantLink, [ep.address], [], ep.mac, ep.mtu, ep.bridge);
   return links;
@@ -180,7 +202,9 @@ export function observedHost(state: HostState): ObservedHost {
     host: {
       links,
       routes: state.tenants.flatMap((t) =>
-        t.uplink === null ? [] : t.uplink.routes.map((dst) => ({ dst, via: t.uplink!.tenantGateway, dev: t.uplink!.hostLink })),
+        t.uplink === null
+          ? []
+          : t.uplink.routes.map((dst) => ({ dst, via: dst.includes(":") ? UPLINK_TENANT_LL : t.uplink!.tenantGateway, dev: t.uplink!.hostLink })),
       ),
       sysctls: Object.fromEntries([
         ...state.host.sysctls.map((s) => [s.key, s.value]),

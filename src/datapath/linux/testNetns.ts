@@ -85,14 +85,14 @@ export async function removeNamespaces(start: string): Promise<void> {
  * A test-owned nft table `FAMILY nptest` in a namespace with one named counter "c" on `rule`; counts() reads it.
  * Re-installing resets the counter.
  */
-export async function installCounter(ns: string, family: "ip" | "netdev", hook: string, rule: string): Promise<void> {
+export async function installCounter(ns: string, family: "ip" | "ip6" | "netdev", hook: string, rule: string): Promise<void> {
   await exec.run(["nft", "-f", "-"], {
     netns: ns,
     stdin: `table ${family} nptest\ndelete table ${family} nptest\ntable ${family} nptest {\n  counter c {\n  }\n  chain c_in {\n    ${hook}\n    ${rule} counter name "c"\n  }\n}\n`,
   });
 }
 
-export async function counted(ns: string, family: "ip" | "netdev"): Promise<number> {
+export async function counted(ns: string, family: "ip" | "ip6" | "netdev"): Promise<number> {
   const out = await exec.run(["nft", "-j", "list", "counter", family, "nptest", "c"], { netns: ns });
   const entries = (JSON.parse(out) as { nftables: Array<{ counter?: { packets: number } }> }).nftables;
   return entries.find((e) => e.counter !== undefined)?.counter?.packets ?? -1;
