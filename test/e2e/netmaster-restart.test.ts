@@ -3,9 +3,12 @@
 // deny rule, a container on another host, a new network) reaches every host,
 // shown with real traffic. On SQLite the agents resume by revision; on etcd one
 // agent is frozen while the history it would resume from is compacted away, so
-// it must take a fresh snapshot instead.
+// it must take a fresh snapshot instead. And a store restored from a backup,
+// older than what the agents have seen, replaces what they have.
 
 import assert from "node:assert/strict";
+import { copyFileSync, existsSync, rmSync } from "node:fs";
+import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { Cluster, unixRequest } from "../../src/cluster/index.js";
 import { Api } from "../harness/api.js";
@@ -144,5 +147,42 @@ describe("netmaster killed and restarted on etcd, with the history compacted pas
     assert.ok((await agentRevision(cluster, 2)) > frozenAt);
     const c = await container(cluster, made, 1, "c", { tenant: "t", network: "net", group: "client" });
     await waitUntil(async () => b.ns.ping(c.ip, 1), 15_000, () => "h2 does not reach a container added after it re-listed");
+  });
+});
+
+describe("netmaster restarted on a SQLite store restored from an older backup", () => {
+  let cluster: Cluster;
+  let api: Api;
+  const made: TestNetns[] = [];
+  let a: Container, b: Container;
+  const FILES = ["netmaster.db", "netmaster.db-wal"];
+
+  before(async () => {
+    cluster = await Cluster.up({ hosts: 2, logLevel: "warn" });
+    api = new Api(cluster.apiBase);
+    await setup(api, "198.18.143");
+    a = await container(cluster, made, 1, "a", { tenant: "t", network: "net", group: "client" });
+    b = await container(cluster, made, 2, "b", { tenant: "t", network: "net", group: "web" });
+    await b.ns.serve("b", 8080);
+  });
+  after(async () => {
+    for (const ns of made.splice(0)) await ns.destroy();
+    await cluster?.down();
+  });
+
+  test("agents that saw later revisions than the backup's take the restored state", async () => {
+    await waitUntil(async () => (await a.ns.tcpReaches(b.ip, 8080)) === "b", 15_000, () => "a cannot reach b");
+    const db = (f: string) => join(cluster.dir, f);
+    await cluster.killNetmaster();
+    for (const f of FILES) if (existsSync(db(f))) copyFileSync(db(f), db(`${f}.backup`));
+    await cluster.startNetmaster();
+    await write(api, "/api/v1/rules/t:web:1/", DENY_8080);
+    await waitUntil(async () => (await a.ns.tcpReaches(b.ip, 8080, 800)) === "timeout", 15_000, () => "h2 does not enforce the rule");
+
+    await cluster.killNetmaster();
+    for (const f of ["netmaster.db-shm", ...FILES]) rmSync(db(f), { force: true });
+    for (const f of FILES) if (existsSync(db(`${f}.backup`))) copyFileSync(db(`${f}.backup`), db(f));
+    await cluster.startNetmaster();
+    await waitUntil(async () => (await a.ns.tcpReaches(b.ip, 8080, 800)) === "b", 20_000, () => "h2 still enforces the rule the restored store does not have");
   });
 });
