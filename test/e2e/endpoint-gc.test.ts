@@ -6,11 +6,12 @@
 // the state netmaster is left with is the same). The restarted agent releases
 // it, and its address goes back to the pool; a running agent does the same.
 // What something holds stays: attached containers, and the hosts' own
-// endpoints on an infra network.
+// endpoints on an infra network. The reverse, an attachment whose endpoint
+// netmaster deleted, loses its interface and its record.
 
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { Cluster } from "../../src/cluster/index.js";
+import { Cluster, unixRequest } from "../../src/cluster/index.js";
 import { Api } from "../harness/api.js";
 import { waitUntil } from "../harness/netmaster.js";
 import { TestNetns } from "../harness/netns.js";
@@ -90,5 +91,20 @@ describe("endpoints no host holds", () => {
     assert.ok(await exists(other.endpoint.endpointID), "h1 released an endpoint of h2");
     await cluster.startAgent(h2!);
     await waitUntil(async () => !(await exists(other.endpoint.endpointID)), 20_000, () => "h2 did not release its stray endpoint");
+  });
+
+  test("an attachment whose endpoint netmaster deleted loses its interface and its record", async () => {
+    const h1 = cluster.hosts[0]!;
+    const c = await cluster.addContainer(1, "gone", { tenant: "t", network: "net" });
+    assert.equal(c.result.code, 0, JSON.stringify(c.result.out));
+    const ns = new TestNetns(c.namespace);
+    made.push(ns);
+    const id = `net.t-${cluster.prefix}gone`;
+    assert.equal((await api.del(`/api/v1/agent/endpoints/${id}/`)).status, 200);
+    const links = async () => (await ns.exec(["ip", "-o", "link"])).stdout.split("\n").filter(Boolean).length;
+    await waitUntil(async () => (await links()) === 1, 15_000, () => "the container still has its interface");
+    // The record goes right after the run that removed the interface.
+    const recorded = async () => (JSON.parse((await unixRequest(h1.socket, "GET", "/inspect")).text) as { attachments: { endpointId: string }[] }).attachments.some((a) => a.endpointId === id);
+    await waitUntil(async () => !(await recorded()), 5_000, () => "the agent still has the attachment");
   });
 });
