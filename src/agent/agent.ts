@@ -27,6 +27,7 @@ import { InfraEndpoints } from "./infra.js";
 import { BgpSpeaker, type BgpConfig } from "./bgp/index.js";
 import { DockerPlugin } from "./docker/index.js";
 import { EndpointPlumber } from "./endpoints.js";
+import { DEFAULT_GRACE_MS, EndpointCollector } from "./endpoint-gc.js";
 import { join } from "node:path";
 
 export interface AgentOptions {
@@ -37,6 +38,8 @@ export interface AgentOptions {
   stateDir: string;
   /** Undefined: detected from the VTEP interface (detectMtu). */
   mtu: number | undefined;
+  /** How long an endpoint homed here may go unheld before it is deleted at netmaster (endpoint-gc.ts); default 60 s. */
+  endpointGcGraceMs?: number;
   /** The Docker network and IPAM driver; undefined: none. */
   docker?: {
     /** Plugin socket, e.g. /run/docker/plugins/netplugin.sock (the driver is named after it). */
@@ -79,6 +82,8 @@ export class Agent {
     private readonly server: Server,
     private readonly counters: CounterCollector,
     private readonly docker: DockerPlugin | undefined,
+    private readonly bgpReport: NodeJS.Timeout,
+    private readonly collector: EndpointCollector,
   ) {}
 
   static async start(o: AgentOptions): Promise<Agent> {
@@ -187,7 +192,10 @@ export class Agent {
         .catch((err: Error) => log.debug({ err: err.message }, "bgp report failed"));
     }, 3000);
     bgpReport.unref();
-    const cni = new CniHandler({ host: o.host, master, attachments, pending, reconciler, ready: () => mirror.synced, vxlanPort: VXLAN_PORT, log });
+    const collector = new EndpointCollector({ host: o.host, view: mirror, attachments, pending, stateDir: o.stateDir, master, graceMs: o.endpointGcGraceMs ?? DEFAULT_GRACE_MS, log });
+    const cni = new CniHandler({
+      host: o.host, master, attachments, pending, reconciler, ready: () => mirror.synced, vxlanPort: VXLAN_PORT, claim: (id) => collector.claim(id), log,
+    });
     const app = new Hono();
     app.post("/cni/v1/:command", async (c) => c.json(await cni.handle(await c.req.json().catch(() => undefined))));
     app.get("/counters", async (c) => c.json(await counters.collect()));
@@ -222,11 +230,12 @@ export class Agent {
     }
     dockerLoaded();
 
-    const agent = new Agent(o, mirror, reconciler, dns, server, counters, docker);
+    const agent = new Agent(o, mirror, reconciler, dns, server, counters, docker, bgpReport, collector);
     void agent.register(master, mtu);
     void mirror.waitSynced().then(() => {
       log.info({ revision: mirror.currentRevision }, "following netmaster's state");
       reconciler.start();
+      if (!agent.abort.signal.aborted) collector.start();
     });
     log.info({ host: o.host, prefix, socket: o.socketPath }, "netplugin agent started");
     return agent;
@@ -250,6 +259,8 @@ export class Agent {
   async stop(): Promise<void> {
     this.abort.abort();
     this.reconciler.stop();
+    this.collector.stop();
+    clearInterval(this.bgpReport);
     this.counters.stop();
     this.mirror.stop();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));

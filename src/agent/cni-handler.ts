@@ -27,6 +27,8 @@ export interface CniHandlerDeps {
   ready: () => boolean;
   /** The overlay's UDP port, never published. */
   vxlanPort: number;
+  /** Keeps the endpoint collector off a container while its ADD runs (endpoint-gc.ts). */
+  claim: (containerID: string) => Promise<() => void>;
   log: Logger;
 }
 
@@ -99,7 +101,7 @@ export class CniHandler {
   }
 
   private async add(call: AddCall): Promise<CniResponse> {
-    const { attachments, master, log } = this.d;
+    const { attachments } = this.d;
     if (attachments.get(call.containerId, call.ifname)) {
       throw cniError(CniErrorCode.Conflict, `container ${call.containerId} already has interface ${call.ifname} on this host: DEL it first`);
     }
@@ -111,7 +113,18 @@ export class CniHandler {
     const v6 = spec.ips.map((a) => a.split("/")[0]!).filter((a) => a.includes(":"));
     if (v4.length > 1 || v6.length > 1) throw cniError(CniErrorCode.UnsupportedField, "at most one IPv4 and one IPv6 address can be requested");
     const ports = this.ports(call, spec.tenant);
+    const release = await this.d.claim(endpointContainerId(call.containerId, call.ifname));
+    try {
+      return await this.attach(call, ports, v4[0] ?? "", v6[0] ?? "");
+    } finally {
+      release();
+    }
+  }
 
+  /** ADD once checked and claimed: netmaster's endpoint, the record, the plumbing; undone on failure. */
+  private async attach(call: AddCall, ports: PortMapping[], ipAddress: string, ipv6Address: string): Promise<CniResponse> {
+    const { attachments, master, log } = this.d;
+    const spec = call.endpoint;
     let reply: EndpointReply;
     try {
       reply = await master.createEndpoint({
@@ -121,8 +134,8 @@ export class CniHandler {
         containerID: endpointContainerId(call.containerId, call.ifname),
         containerName: call.pod.name ?? "",
         host: this.d.host,
-        ipAddress: v4[0] ?? "",
-        ipv6Address: v6[0] ?? "",
+        ipAddress,
+        ipv6Address,
         macAddress: spec.mac ?? "",
         labels: {},
       });

@@ -124,8 +124,11 @@ export class StateMirror {
         if (this.pending) {
           this.entries = this.pending;
           this.pending = undefined;
+          // The snapshot's revision, even a lower one (a restored store): resuming from a higher one would skip events.
+          this.revision = event.revision;
+        } else {
+          this.revision = Math.max(this.revision, event.revision);
         }
-        this.revision = Math.max(this.revision, event.revision);
         if (!this.everSynced) {
           this.everSynced = true;
           for (const w of this.syncedWaiters) w();

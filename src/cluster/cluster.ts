@@ -16,7 +16,7 @@ import { fileURLToPath } from "node:url";
 import { hostPrefix } from "../datapath/names.js";
 import { unixRequest } from "./http.js";
 import { NsProcess } from "./process.js";
-import { must, run, waitFor } from "./shell.js";
+import { must, run, waitFor, type RunResult } from "./shell.js";
 
 const BIN = (name: string) => fileURLToPath(new URL(`../bin/${name}.js`, import.meta.url));
 export const UNDERLAY_PREFIX = "198.18.0";
@@ -34,6 +34,8 @@ export interface ClusterOptions {
   store?: "sqlite" | "etcd";
   fwdMode?: "bridge" | "routing";
   logLevel?: string;
+  /** More flags for every agent, e.g. ["--endpoint-gc-grace", "2"]. */
+  agentArgs?: string[];
 }
 
 export interface ClusterHost {
@@ -60,6 +62,7 @@ export class Cluster {
   readonly netmasterUrl = `http://${NETMASTER_ADDRESS}:9999`;
   private netmaster: NsProcess | undefined;
   private etcd: NsProcess | undefined;
+  private storeUrl = "";
   private readonly containers = new Set<string>();
   private outside = false;
 
@@ -125,9 +128,27 @@ export class Cluster {
         this.log("etcd"),
       );
       storeUrl = `etcd://${NETMASTER_ADDRESS}:2379`;
-      await waitFor(async () => (await run(["ip", "netns", "exec", this.underlay, "etcdctl", "--endpoints", `${NETMASTER_ADDRESS}:2379`, "endpoint", "health"])).code === 0, 20_000, () => `etcd: ${this.etcd?.logs()}`);
+      await waitFor(async () => (await this.etcdctl(["endpoint", "health"])).code === 0, 20_000, () => `etcd: ${this.etcd?.logs()}`);
     }
-    const args = [process.execPath, BIN("netmaster"), "--listen-url", `${NETMASTER_ADDRESS}:9999`, "--listen-socket", this.netmasterSocket, "--store", storeUrl, "--log-level", this.options.logLevel ?? "info"];
+    this.storeUrl = storeUrl;
+    await this.startNetmaster();
+  }
+
+  /** etcdctl against the cluster's etcd (store "etcd" only), from the underlay namespace. */
+  etcdctl(args: string[]): Promise<RunResult> {
+    if (!this.etcd) throw new Error("this cluster's store is not etcd");
+    return run(["ip", "netns", "exec", this.underlay, "etcdctl", "--endpoints", `${NETMASTER_ADDRESS}:2379`, ...args]);
+  }
+
+  /** Kills netmaster (SIGKILL, by its PID) as a crash would: agents lose their state stream. */
+  async killNetmaster(): Promise<void> {
+    await this.netmaster?.kill();
+  }
+
+  /** Starts netmaster on the cluster's store (again, after killNetmaster) and waits until it answers. */
+  async startNetmaster(): Promise<void> {
+    if (this.netmaster?.alive) throw new Error("netmaster is running already");
+    const args = [process.execPath, BIN("netmaster"), "--listen-url", `${NETMASTER_ADDRESS}:9999`, "--listen-socket", this.netmasterSocket, "--store", this.storeUrl, "--log-level", this.options.logLevel ?? "info"];
     if (this.options.fwdMode) args.push("--fwdmode", this.options.fwdMode);
     this.netmaster = NsProcess.start(this.underlay, args, this.log("netmaster"));
     await waitFor(async () => {
@@ -163,7 +184,7 @@ export class Cluster {
       host.namespace,
       [process.execPath, BIN("netplugin"), "--netmaster", this.netmasterUrl, "--host", host.name, "--vtep-ip", host.address, "--socket", host.socket, "--state-dir", host.stateDir, "--log-level", this.options.logLevel ?? "info",
         // Simulated hosts share the machine's /run/docker/plugins: none of them serves Docker unless a test asks.
-        "--docker-plugin-socket", ""],
+        "--docker-plugin-socket", "", ...(this.options.agentArgs ?? [])],
       this.log(`h${host.index}`),
     );
     await waitFor(async () => {

@@ -61,7 +61,11 @@ export async function streamState(store: Store, cache: StateCache, fromRevision:
   };
 
   out.onAbort(close);
-  follow(fromRevision > 0 ? fromRevision + 1 : snapshot() + 1);
+  // A revision beyond the store's comes from another history (the store was restored from a backup, or
+  // replaced): resuming would skip everything up to it, so start over. (A replica whose copy lags another's
+  // by a moment also starts over: heavier, never wrong.)
+  const resumable = fromRevision > 0 && fromRevision <= cache.currentRevision;
+  follow(resumable ? fromRevision + 1 : snapshot() + 1);
   const ping = setInterval(() => send(`{"type":"ping","revision":${cache.currentRevision}}`), PING_INTERVAL_MS);
   await finished;
   clearInterval(ping);

@@ -1,0 +1,188 @@
+// netmaster crashes (SIGKILL) while agents follow its state stream, and comes
+// back on the same store: every agent resumes, and what changes afterwards (a
+// deny rule, a container on another host, a new network) reaches every host,
+// shown with real traffic. On SQLite the agents resume by revision; on etcd one
+// agent is frozen while the history it would resume from is compacted away, so
+// it must take a fresh snapshot instead. And a store restored from a backup,
+// older than what the agents have seen, replaces what they have.
+
+import assert from "node:assert/strict";
+import { copyFileSync, existsSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { Cluster, unixRequest } from "../../src/cluster/index.js";
+import { Api } from "../harness/api.js";
+import { waitUntil } from "../harness/netmaster.js";
+import { TestNetns } from "../harness/netns.js";
+
+interface AddOut {
+  ips: { address: string }[];
+}
+
+type Container = { ns: TestNetns; ip: string };
+
+async function container(cluster: Cluster, made: TestNetns[], host: number, name: string, config: Record<string, unknown>): Promise<Container> {
+  const c = await cluster.addContainer(host, name, config);
+  assert.equal(c.result.code, 0, `ADD ${name} on h${host}: ${JSON.stringify(c.result.out)}`);
+  const ns = new TestNetns(c.namespace);
+  made.push(ns);
+  const ip = (c.result.out as unknown as AddOut).ips.find((i) => !i.address.includes(":"))!.address.split("/")[0]!;
+  return { ns, ip };
+}
+
+/** A write that must succeed, retried while a restarted netmaster has no leader yet (503). */
+async function write(api: Api, path: string, body: unknown): Promise<void> {
+  let last = "";
+  await waitUntil(async () => {
+    const r = await api.post(path, body);
+    last = `${r.status} ${r.text}`;
+    if (r.status !== 200 && r.status !== 503) throw new Error(`POST ${path} -> ${last}`);
+    return r.status === 200;
+  }, 20_000, () => `POST ${path}: ${last}`);
+}
+
+async function agentRevision(cluster: Cluster, host: number): Promise<number> {
+  const r = await unixRequest(cluster.hosts[host - 1]!.socket, "GET", "/health");
+  return (JSON.parse(r.text) as { revision: number }).revision;
+}
+
+/** A tenant with a web group whose policy has no rule yet, and a client group. */
+async function setup(api: Api, subnet: string): Promise<void> {
+  await api.create("/api/v1/tenants/t/", { tenantName: "t" });
+  await api.create("/api/v1/networks/t:net/", { tenantName: "t", networkName: "net", encap: "vxlan", subnet: `${subnet}.0/24`, gateway: `${subnet}.254` });
+  await api.create("/api/v1/policys/t:web/", { tenantName: "t", policyName: "web" });
+  await api.create("/api/v1/endpointGroups/t:web/", { tenantName: "t", groupName: "web", networkName: "net", policies: ["web"] });
+  await api.create("/api/v1/endpointGroups/t:client/", { tenantName: "t", groupName: "client", networkName: "net" });
+}
+
+const DENY_8080 = { tenantName: "t", policyName: "web", ruleId: "1", direction: "in", protocol: "tcp", port: 8080, action: "deny", priority: 10 };
+
+describe("netmaster killed and restarted on its SQLite store", () => {
+  let cluster: Cluster;
+  let api: Api;
+  const made: TestNetns[] = [];
+  let a: Container, b: Container, c: Container;
+
+  before(async () => {
+    cluster = await Cluster.up({ hosts: 3, logLevel: "warn" });
+    api = new Api(cluster.apiBase);
+    await setup(api, "198.18.140");
+    a = await container(cluster, made, 1, "a", { tenant: "t", network: "net", group: "client" });
+    b = await container(cluster, made, 2, "b", { tenant: "t", network: "net", group: "web" });
+    c = await container(cluster, made, 3, "c", { tenant: "t", network: "net", group: "web" });
+    for (const [n, tag] of [[a, "a"], [b, "b"], [c, "c"]] as const) for (const port of [80, 8080]) await n.ns.serve(tag, port);
+  });
+  after(async () => {
+    for (const ns of made.splice(0)) await ns.destroy();
+    await cluster?.down();
+  });
+
+  test("agents resume the stream, and changes made after the restart reach every host", async () => {
+    await waitUntil(async () => (await a.ns.tcpReaches(b.ip, 8080)) === "b", 15_000, () => "a cannot reach b before the crash");
+    const before = await Promise.all([1, 2, 3].map((h) => agentRevision(cluster, h)));
+
+    await cluster.killNetmaster();
+    assert.equal(await a.ns.tcpReaches(c.ip, 8080), "c", "the datapath does not depend on netmaster");
+    await cluster.startNetmaster();
+    // Nothing changed while it was down: no agent lost or re-read state it had.
+    const resumed = await Promise.all([1, 2, 3].map((h) => agentRevision(cluster, h)));
+    resumed.forEach((r, i) => assert.ok(r >= before[i]!, `h${i + 1} went from revision ${before[i]} to ${r}`));
+
+    await write(api, "/api/v1/rules/t:web:1/", DENY_8080);
+    await waitUntil(async () => (await a.ns.tcpReaches(b.ip, 8080, 800)) === "timeout", 15_000, () => "h2 does not enforce the rule posted after the restart");
+    await waitUntil(async () => (await a.ns.tcpReaches(c.ip, 8080, 800)) === "timeout", 15_000, () => "h3 does not enforce the rule posted after the restart");
+    assert.equal(await a.ns.tcpReaches(b.ip, 80), "b", "what the rule does not name still passes");
+
+    const d = await container(cluster, made, 3, "d", { tenant: "t", network: "net", group: "client" });
+    await d.ns.serve("d", 8080);
+    await waitUntil(async () => (await a.ns.tcpReaches(d.ip, 8080)) === "d", 15_000, () => "h1 does not reach a container added on h3 after the restart");
+    assert.equal(await b.ns.tcpReaches(d.ip, 8080), "d", "h2 reaches it too");
+
+    await write(api, "/api/v1/networks/t:net2/", { tenantName: "t", networkName: "net2", encap: "vxlan", subnet: "198.18.141.0/24", gateway: "198.18.141.254" });
+    const e = await container(cluster, made, 1, "e", { tenant: "t", network: "net2" });
+    const f = await container(cluster, made, 2, "f", { tenant: "t", network: "net2" });
+    await waitUntil(async () => e.ns.ping(f.ip, 1), 15_000, () => "containers of a network made after the restart do not reach each other");
+  });
+});
+
+describe("netmaster killed and restarted on etcd, with the history compacted past an agent's revision", () => {
+  let cluster: Cluster;
+  let api: Api;
+  const made: TestNetns[] = [];
+  let a: Container, b: Container;
+
+  before(async () => {
+    cluster = await Cluster.up({ hosts: 2, store: "etcd", logLevel: "warn" });
+    api = new Api(cluster.apiBase);
+    await setup(api, "198.18.142");
+    a = await container(cluster, made, 1, "a", { tenant: "t", network: "net", group: "client" });
+    b = await container(cluster, made, 2, "b", { tenant: "t", network: "net", group: "web" });
+    await b.ns.serve("b", 8080);
+  });
+  after(async () => {
+    for (const ns of made.splice(0)) await ns.destroy();
+    await cluster?.down();
+  });
+
+  test("the frozen agent re-lists and enforces the rule posted while it was away", async () => {
+    await waitUntil(async () => (await a.ns.tcpReaches(b.ip, 8080)) === "b", 15_000, () => "a cannot reach b before the crash");
+    const h2 = cluster.hosts[1]!;
+    const pid = h2.agent!.child.pid!;
+    const frozenAt = await agentRevision(cluster, 2);
+    // Frozen, the agent cannot reconnect before the history it would resume from is gone.
+    process.kill(pid, "SIGSTOP");
+    try {
+      await cluster.killNetmaster();
+      await cluster.startNetmaster();
+      await write(api, "/api/v1/rules/t:web:1/", DENY_8080);
+      const status = await cluster.etcdctl(["endpoint", "status", "-w", "json"]);
+      const revision = (JSON.parse(status.stdout) as { Status: { header: { revision: number } } }[])[0]!.Status.header.revision;
+      assert.ok(revision > frozenAt + 1, `etcd at ${revision}, agent at ${frozenAt}`);
+      const compact = await cluster.etcdctl(["compact", String(revision)]);
+      assert.equal(compact.code, 0, compact.stderr);
+    } finally {
+      process.kill(pid, "SIGCONT");
+    }
+    await waitUntil(async () => (await a.ns.tcpReaches(b.ip, 8080, 800)) === "timeout", 20_000, () => "h2 does not enforce the rule posted while it was frozen");
+    assert.ok((await agentRevision(cluster, 2)) > frozenAt);
+    const c = await container(cluster, made, 1, "c", { tenant: "t", network: "net", group: "client" });
+    await waitUntil(async () => b.ns.ping(c.ip, 1), 15_000, () => "h2 does not reach a container added after it re-listed");
+  });
+});
+
+describe("netmaster restarted on a SQLite store restored from an older backup", () => {
+  let cluster: Cluster;
+  let api: Api;
+  const made: TestNetns[] = [];
+  let a: Container, b: Container;
+  const FILES = ["netmaster.db", "netmaster.db-wal"];
+
+  before(async () => {
+    cluster = await Cluster.up({ hosts: 2, logLevel: "warn" });
+    api = new Api(cluster.apiBase);
+    await setup(api, "198.18.143");
+    a = await container(cluster, made, 1, "a", { tenant: "t", network: "net", group: "client" });
+    b = await container(cluster, made, 2, "b", { tenant: "t", network: "net", group: "web" });
+    await b.ns.serve("b", 8080);
+  });
+  after(async () => {
+    for (const ns of made.splice(0)) await ns.destroy();
+    await cluster?.down();
+  });
+
+  test("agents that saw later revisions than the backup's take the restored state", async () => {
+    await waitUntil(async () => (await a.ns.tcpReaches(b.ip, 8080)) === "b", 15_000, () => "a cannot reach b");
+    const db = (f: string) => join(cluster.dir, f);
+    await cluster.killNetmaster();
+    for (const f of FILES) if (existsSync(db(f))) copyFileSync(db(f), db(`${f}.backup`));
+    await cluster.startNetmaster();
+    await write(api, "/api/v1/rules/t:web:1/", DENY_8080);
+    await waitUntil(async () => (await a.ns.tcpReaches(b.ip, 8080, 800)) === "timeout", 15_000, () => "h2 does not enforce the rule");
+
+    await cluster.killNetmaster();
+    for (const f of ["netmaster.db-shm", ...FILES]) rmSync(db(f), { force: true });
+    for (const f of FILES) if (existsSync(db(`${f}.backup`))) copyFileSync(db(`${f}.backup`), db(f));
+    await cluster.startNetmaster();
+    await waitUntil(async () => (await a.ns.tcpReaches(b.ip, 8080, 800)) === "b", 20_000, () => "h2 still enforces the rule the restored store does not have");
+  });
+});
