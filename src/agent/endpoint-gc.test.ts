@@ -119,7 +119,7 @@ describe("EndpointCollector", () => {
     writeFileSync(join(dir, "docker.json"), JSON.stringify({ version: 1, pools: [], networks: [], endpoints: [
       { id: "d1", networkId: "n", endpointId: "net.t-d1", tenant: "t", network: "net", group: "", mac: "02:02:c6:12:01:01", srcName: "x", phase: "created" },
     ] }));
-    attachments.put({ endpointId: "net.t-a1", containerId: "a1", ifname: "eth0", netns: "", tenant: "t", network: "net", group: "", cniNetwork: "", portMappings: [] });
+    attachments.put({ endpointId: "net.t-a1", containerId: "a1", ifname: "eth0", netns: "", containerSide: "ours", tenant: "t", network: "net", group: "", cniNetwork: "", portMappings: [] });
     await c.pass();
     await c.pass();
     assert.deepEqual(deleted, []);

@@ -11,10 +11,10 @@
 // endpoints on infra networks (infra.ts owns them), and Docker's endpoints:
 // between CreateEndpoint and Join they have no attachment by design, and
 // deleting one the CNI way would hand an address back that a Docker
-// reservation still accounts for (master/docker.ts).
+// reservation still accounts for (master/docker/).
 
 import type { Logger } from "pino";
-import { DOCKER_PREFIX, type DockerReservation } from "../master/docker.js";
+import { DOCKER_PREFIX, type DockerReservation } from "../master/docker/index.js";
 import { ENDPOINT_PREFIX } from "../master/keys.js";
 import type { EndpointState } from "../master/records.js";
 import type { AttachmentStore } from "./attachments.js";

@@ -102,7 +102,7 @@ export function createApp(master: Netmaster, log: Logger): Hono {
   app.put("/api/v1/agent/endpoints/:id/oper", async (c) =>
     c.json(await master.reportEndpointOper(c.req.param("id")!, await readJson(c))),
   );
-  // Agent-facing: Docker's IPAM pools and addresses, networks and endpoints (docker.ts).
+  // Agent-facing: Docker's IPAM pools and addresses, networks and endpoints (docker/).
   app.post("/api/v1/agent/docker/pools", async (c) => c.json(await master.dockerRequestPool(await readJson(c))));
   app.delete("/api/v1/agent/docker/pools/:id", async (c) => {
     await master.dockerReleasePool(c.req.param("id")!);

@@ -238,7 +238,7 @@ export class Netmaster {
     return this.mutate((tx) => deleteEndpoint(tx, id));
   }
 
-  // Docker's IPAM and network driver, served by the agents (docker.ts).
+  // Docker's IPAM and network driver, served by the agents (docker/).
   dockerRequestPool(body: unknown): Promise<docker.DockerPoolReply> {
     const req = parseBody(docker.DockerPoolRequest, body, "pool request");
     return this.mutate((tx) => docker.requestDockerPool(tx, req));

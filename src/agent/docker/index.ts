@@ -1,7 +1,7 @@
 // The Docker network and IPAM driver the agent serves on a plugin socket
 // (libnetwork remote API): `docker network create -d <name> --ipam-driver
 // <name>`, where <name> is the socket's base name. Pools, addresses,
-// networks and endpoints are netmaster's (master/docker.ts); the kernel work
+// networks and endpoints are netmaster's (master/docker/); the kernel work
 // is the reconciler's, with the hand-over to dockerd described in handoff.ts.
 // Public API: DockerPlugin.
 
