@@ -143,11 +143,14 @@ export function compileHost(
     if (seen === undefined || a.ifname < seen) firstIfname.set(a.containerId, a.ifname);
   }
   const primary = (a: Attachment) => firstIfname.get(a.containerId) === a.ifname;
-  // Published ports go to the interface with the default route: the replies leave by it.
+  // Published ports go to the interface with the default route: the replies leave by it; and only in
+  // tenants that have an uplink (an index at netmaster), which is their way in.
+  const hasUplink = (tenant: string) => Boolean(view.get<TenantState>(tenantStateKey(tenant))?.index);
   const ports = grantPorts(
     attachments
-      .filter((a) => primary(a) && endpoints.has(a.endpointId))
+      .filter((a) => primary(a) && endpoints.has(a.endpointId) && hasUplink(endpoints.get(a.endpointId)!.tenantName))
       .map((a) => ({ containerId: a.containerId, endpointId: a.endpointId, tenant: endpoints.get(a.endpointId)!.tenantName, portMappings: a.portMappings })),
+    ctx.vxlanPort,
   );
 
   const mode = fwdMode(view);

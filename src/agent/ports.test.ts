@@ -60,8 +60,13 @@ describe("portConflict", () => {
 
 describe("grantPorts", () => {
   it("gives a clashing mapping to the first holder only, and keeps the rest of the second's", () => {
-    const granted = grantPorts([holder("a", [m(8080)]), holder("b", [m(8080), m(9090)]), holder("c", [])]);
+    const granted = grantPorts([holder("a", [m(8080)]), holder("b", [m(8080), m(9090)]), holder("c", [])], 4789);
     assert.deepEqual([...granted], [["ep-a", [m(8080)]], ["ep-b", [m(9090)]], ["ep-c", []]]);
+  });
+
+  it("leaves out what admission would refuse (state files edited by hand): a bad host address, the VXLAN port", () => {
+    const granted = grantPorts([holder("a", [m(8080, 80, "not-an-ip"), m(4789, 80, "", "udp"), m(9090)])], 4789);
+    assert.deepEqual([...granted], [["ep-a", [m(9090)]]]);
   });
 });
 

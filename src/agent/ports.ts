@@ -8,7 +8,7 @@
 
 import { isIPv4, isIPv6 } from "node:net";
 import { z } from "zod";
-import { HOST_GROUP, NAT_TABLE } from "../datapath/linux/index.js";
+import { HOST_GROUP, hostIPsOverlap, NAT_TABLE } from "../datapath/linux/index.js";
 import { ConflictError, ValidationError } from "../lib/errors.js";
 import type { DatapathError } from "./reconciler.js";
 
@@ -70,11 +70,6 @@ function samePort(a: PortMapping, b: PortMapping): boolean {
   return a.protocol === b.protocol && a.hostPort === b.hostPort;
 }
 
-/** Whether one packet could match both host addresses: equal, or either is every address. */
-export function hostIPsOverlap(a: string, b: string): boolean {
-  return a === "" || b === "" || a === b;
-}
-
 /**
  * Why `holder` cannot have its mappings next to `others` (the host's attachments), or undefined. Another
  * interface of the same container never clashes: it carries the same list.
@@ -101,15 +96,23 @@ export function assertPortsFree(holder: PortHolder, others: PortHolder[]): void 
 }
 
 /**
- * The mappings each holder gets, in order: a mapping that clashes with one granted before is left out.
- * Admission (CNI ADD, Docker) refuses clashes, so this only matters for state that bypassed it (files
- * from an older agent, edited by hand), which must not keep the whole host from converging.
+ * The mappings each holder gets, in order: a mapping that admission would refuse (normalizePorts) or that
+ * clashes with one granted before is left out. Admission (CNI ADD, Docker) refuses both, so this only
+ * matters for state that bypassed it (files from an older agent, edited by hand), which must not keep the
+ * whole host from converging.
  */
-export function grantPorts(holders: PortHolder[]): Map<string, PortMapping[]> {
+export function grantPorts(holders: PortHolder[], vxlanPort: number): Map<string, PortMapping[]> {
+  const admissible = (m: PortMapping): boolean => {
+    try {
+      return normalizePorts([m], vxlanPort).length === 1;
+    } catch {
+      return false;
+    }
+  };
   const granted: PortHolder[] = [];
   const out = new Map<string, PortMapping[]>();
   for (const h of holders) {
-    const kept = h.portMappings.filter((m) => portConflict({ ...h, portMappings: [m] }, granted) === undefined);
+    const kept = h.portMappings.filter((m) => admissible(m) && portConflict({ ...h, portMappings: [m] }, granted) === undefined);
     granted.push({ ...h, portMappings: kept });
     out.set(h.endpointId, kept);
   }

@@ -114,8 +114,16 @@ export class Reconciler {
     const started = Date.now();
     const full = this.full;
     this.full = false;
-    const compiled = compileHost(this.o.view, this.o.attachments.all(), this.o.pending, this.o.ctx, this.o.nftScriptFor);
-    const { errors } = await this.o.datapath.reconcile(compiled.desired, { full });
+    let compiled: CompiledHost;
+    let errors: DatapathError[];
+    try {
+      compiled = compileHost(this.o.view, this.o.attachments.all(), this.o.pending, this.o.ctx, this.o.nftScriptFor);
+      ({ errors } = await this.o.datapath.reconcile(compiled.desired, { full }));
+    } catch (err) {
+      // A run that threw read nothing: a full one asked for is still owed.
+      if (full) this.full = true;
+      throw err;
+    }
     this.o.dns.apply(compiled.dns);
     try {
       await this.o.bgp.apply(compiled.bgp);

@@ -12,7 +12,8 @@
 //    Replies of an allowed connection therefore pass in every direction, for every protocol
 //    (ICMP echo replies too). A policy change replaces the table but not conntrack: it never
 //    cuts an established connection, it only judges new ones. A TCP segment without SYN that
-//    conntrack sees first (a connection begun before its bridge passed netfilter) passes too.
+//    conntrack sees first, bridged within one network (a connection begun before its bridge
+//    passed netfilter), passes too.
 //  * Membership: an endpoint belongs to its group by address (addresses are unique in a tenant;
 //    if one is listed in several groups, the group with the lowest id owns it).
 //  * `in` rules of group G judge packets whose destination belongs to G; `out` rules of G judge
@@ -207,9 +208,9 @@ export function compilePolicy(input: PolicyInput): CompiledPolicy {
     }
   }
 
+  const bridges = [...new Set(input.networks.map((n) => n.bridge))].sort();
   const crossBridge: [string, string][] = [];
   if (input.fwdMode === "bridge") {
-    const bridges = [...new Set(input.networks.map((n) => n.bridge))].sort();
     for (const a of bridges) for (const b of bridges) if (a !== b) crossBridge.push([a, b]);
   }
   const dscpOf = (members: AddrInterval<number>[]) =>
@@ -218,6 +219,7 @@ export function compilePolicy(input: PolicyInput): CompiledPolicy {
   const tables: PolicyTables = {
     fwdMode: input.fwdMode,
     crossBridge,
+    bridges,
     dscp4: dscpOf(norm.members4),
     dscp6: dscpOf(norm.members6),
     outGroups4: membersWithChain(norm.members4, outChains),

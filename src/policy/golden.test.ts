@@ -97,6 +97,13 @@ const GOLDEN_SCRIPT = `# netplugin tenant policy (src/policy/compile.ts): one tr
 table inet netplugin {}
 delete table inet netplugin
 table inet netplugin {
+	set bridged {
+		typeof iifname . oifname
+		elements = {
+			"nb1" . "nb1",
+			"nb2" . "nb2"
+		}
+	}
 	set cross_bridge {
 		typeof iifname . oifname
 		elements = {
@@ -229,7 +236,7 @@ table inet netplugin {
 	}
 	chain enforce {
 		ct state established,related accept
-		ct state new tcp flags & syn == 0 accept
+		ct state new tcp flags & syn == 0 iifname . oifname @bridged accept
 		icmpv6 type { nd-router-solicit, nd-router-advert, nd-neighbor-solicit, nd-neighbor-advert, nd-redirect } accept
 		jump out_check
 		jump in_check

@@ -105,6 +105,10 @@ export function renderScript(t: PolicyTables): string {
     `table inet ${TABLE_NAME} {`,
   ];
   out.push(
+    "\tset bridged {",
+    "\t\ttypeof iifname . oifname",
+    ...elementsBlock(t.bridges.map((b) => `"${b}" . "${b}"`)),
+    "\t}",
     "\tset cross_bridge {",
     "\t\ttypeof iifname . oifname",
     ...elementsBlock(t.crossBridge.map(([a, b]) => `"${a}" . "${b}"`)),
@@ -160,11 +164,12 @@ export function renderScript(t: PolicyTables): string {
     "\t}",
     "\tchain enforce {",
     "\t\tct state established,related accept",
-    // Conntrack's first sight of a TCP segment without SYN: a connection that began while its bridge did not pass
-    // netfilter (no policed endpoint on it, DesiredNetwork.netfilter), picked up mid-stream when the first policy
-    // arrived. It is let on and tracked from here, as any established connection survives a policy change; new
-    // connections begin with SYN and are judged.
-    "\t\tct state new tcp flags & syn == 0 accept",
+    // Conntrack's first sight of a TCP segment without SYN, bridged within one network: a connection that began
+    // while its bridge did not pass netfilter (no policed endpoint on it, DesiredNetwork.netfilter), picked up
+    // mid-stream when the first policy arrived. It is let on and tracked from here, as any established connection
+    // survives a policy change; new connections begin with SYN and are judged. Routed and uplink traffic always
+    // passed the hooks, so there conntrack saw every connection begin and nothing needs picking up.
+    "\t\tct state new tcp flags & syn == 0 iifname . oifname @bridged accept",
     `\t\ticmpv6 type { ${ND_TYPES} } accept`,
     "\t\tjump out_check",
     "\t\tjump in_check",

@@ -58,7 +58,8 @@ export type NetworkRecord = z.infer<typeof NetworkRecord>;
  * container side to dockerd (handoff.ts). Files of older agents name the steps of a hand-over that no
  * longer exists (staging, transit, leaving): each had a sandbox, as joined has.
  */
-export const EndpointPhase = z.preprocess((p) => (p === "created" ? p : "joined"), z.enum(["created", "joined"]));
+const LEGACY_PHASES = new Set(["staging", "transit", "leaving"]);
+export const EndpointPhase = z.preprocess((p) => (typeof p === "string" && LEGACY_PHASES.has(p) ? "joined" : p), z.enum(["created", "joined"]));
 export type EndpointPhase = z.infer<typeof EndpointPhase>;
 
 export const EndpointRecord = z.object({

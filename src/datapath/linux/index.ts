@@ -17,6 +17,7 @@ export { applyPlan } from "./apply.js";
 export type { ApplyOptions, ApplyResult, StepFailure } from "./apply.js";
 export { describeStep, HOST_GROUP, PHASES } from "./plan.js";
 export { NAT_TABLE, UPLINK_RANGE } from "./renderOverlay.js";
+export { hostIPsOverlap } from "./renderPorts.js";
 export type { Action, Phase, Plan, Problem, Step, StepTarget, Tool } from "./plan.js";
 export { gatewayMac, ifbName } from "./addr.js";
 export type {

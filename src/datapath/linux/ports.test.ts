@@ -49,8 +49,8 @@ describe("render: published host ports", () => {
     assert.deepEqual(tableBody(tenant.natTable!.script), [
       "  chain ports {",
       "    type nat hook prerouting priority dstnat; policy accept;",
-      '    iifname "nuplink" tcp dport 8080 dnat to 198.18.1.1:80',
-      '    iifname "nuplink" udp dport 5353 dnat to 198.18.1.1:53',
+      '    iifname "nuplink" ip daddr 169.254.0.2 tcp dport 8080 dnat to 198.18.1.1:80',
+      '    iifname "nuplink" ip daddr 169.254.0.2 udp dport 5353 dnat to 198.18.1.1:53',
       "  }",
       "  chain postrouting {",
       "    type nat hook postrouting priority srcnat; policy accept;",
@@ -89,9 +89,19 @@ describe("render: published host ports", () => {
     ]);
     assert.ok(chain("postrouting").includes(`    oifname "${PREFIX}u*" ip saddr 127.0.0.0/8 masquerade`));
     // Hairpin: a container connecting through its host's address crosses uplinks, only when DNATed, masqueraded.
-    assert.ok(chain("postrouting").includes(`    iifname "${PREFIX}u*" oifname "${PREFIX}u*" ct status dnat masquerade`));
+    // Only our own published ports after the DNAT, not any DNAT other software makes on the host.
+    const set = body.slice(body.indexOf("  set published {"), body.indexOf("  }", body.indexOf("  set published {")) + 1);
+    assert.deepEqual(set, [
+      "  set published {",
+      "    type ipv4_addr . inet_proto . inet_service",
+      "    elements = { 169.254.0.2 . tcp . 8080, 169.254.0.2 . udp . 5353 }",
+      "  }",
+    ]);
+    const ours = `iifname "${PREFIX}u*" oifname "${PREFIX}u*" ct status dnat ip daddr . meta l4proto . th dport @published`;
+    assert.ok(chain("postrouting").includes(`    ${ours} masquerade`));
     const forward = chain("forward");
-    const hairpin = forward.indexOf(`    iifname "${PREFIX}u*" oifname "${PREFIX}u*" ct status dnat accept`);
+    const hairpin = forward.indexOf(`    ${ours} accept`);
+    assert.equal(forward[hairpin + 1], `    iifname "${PREFIX}u*" oifname "${PREFIX}u*" ct state established,related accept`, "its replies");
     assert.ok(hairpin > 0 && hairpin < forward.indexOf(`    iifname "${PREFIX}u*" oifname "${PREFIX}u*" drop`), forward.join("\n"));
   });
 

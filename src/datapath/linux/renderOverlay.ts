@@ -65,7 +65,7 @@ export function tenantNatTable(
     fwdMode === "bridge" ? bridges.map((b) => `    iifname "${b.name}" oifname != { "${b.name}", "${up}" } drop`) : [];
   const routed = routedSubnets.length === 0 ? "" : `{ ${routedSubnets.join(", ")} }`;
   return ownedTable("ip", NAT_TABLE, [
-    ...tenantPortChains(up, forwards),
+    ...tenantPortChains(uplink, forwards),
     "  chain postrouting {",
     "    type nat hook postrouting priority srcnat; policy accept;",
     ...(routed === "" ? [] : [`    oifname "${up}" ip saddr ${routed} accept`]),

@@ -13,7 +13,7 @@
 
 import type { DesiredEndpoint } from "../types.js";
 import { canonicalIp, familyOf } from "./addr.js";
-import type { PortForward, TenantState } from "./state.js";
+import type { PortForward, TenantState, UplinkState } from "./state.js";
 import { compareText, type IssueList } from "./validate.js";
 
 const PROTOCOLS = new Set(["tcp", "udp", "sctp"]);
@@ -95,10 +95,15 @@ export function checkHostPorts(tenants: TenantState[], issues: IssueList): void 
   });
 }
 
-/** Chains of the tenant's uplink table: DNAT of what arrives through the uplink at a published port. */
-export function tenantPortChains(uplink: string, forwards: PortForward[]): string[] {
+/**
+ * Chains of the tenant's uplink table: DNAT of what arrives through the uplink at a published port. Only
+ * what is addressed to the uplink's tenant end, where the agent's namespace sends published ports: other
+ * connections through the uplink on the same port (to a routed container) keep their destination.
+ */
+export function tenantPortChains(uplink: UplinkState, forwards: PortForward[]): string[] {
   if (forwards.length === 0) return [];
-  const rules = new Set(forwards.map((f) => `    iifname "${uplink}" ${f.protocol} dport ${f.hostPort} dnat to ${f.containerIp}:${f.containerPort}`));
+  const to = `iifname "${uplink.tenantLink}" ip daddr ${uplink.tenantGateway}`;
+  const rules = new Set(forwards.map((f) => `    ${to} ${f.protocol} dport ${f.hostPort} dnat to ${f.containerIp}:${f.containerPort}`));
   return ["  chain ports {", "    type nat hook prerouting priority dstnat; policy accept;", ...rules, "  }"];
 }
 
@@ -110,16 +115,25 @@ export function tenantPortChains(uplink: string, forwards: PortForward[]): strin
  *
  * A container that connects to a published port through its host's address (hairpin) arrives from one
  * uplink and leaves through another, or the same one: otherwise dropped (tenants never meet through the
- * host), let through for DNATed connections (`forward`), because a published port is open to anyone who
- * can reach the host. Such a connection is masqueraded to the host's end of the uplink it leaves by
- * (`postrouting`): its source is a tenant's uplink address, which the target tenant may hold itself (same
- * tenant) or which its replies would not route back to otherwise.
+ * host), let through when it is one of our published ports after the DNAT (`forward`, the set
+ * `published`: tenant end . protocol . port), because a published port is open to anyone who can reach
+ * the host; any other DNAT made on the host (by other software) does not open the way (its first packet is
+ * dropped, so it never becomes an established connection whose packets the next rule lets by). Such a connection
+ * is masqueraded to the host's end of the uplink it leaves by (`postrouting`): its source is a tenant's
+ * uplink address, which the target tenant may hold itself (same tenant) or which its replies would not
+ * route back to otherwise.
  */
 export function hostPortChains(uplinks: string, forwards: HostPortForward[]): { chains: string[]; postrouting: string[]; forward: string[] } {
   if (forwards.length === 0) return { chains: [], postrouting: [], forward: [] };
   const rules = forwards.map((f) => `    ${f.hostIP === "" ? "" : `ip daddr ${f.hostIP} `}${f.protocol} dport ${f.hostPort} dnat to ${f.tenantAddr}`);
+  const published = [...new Set(forwards.map((f) => `${f.tenantAddr} . ${f.protocol} . ${f.hostPort}`))];
+  const ours = `iifname "${uplinks}" oifname "${uplinks}" ct status dnat ip daddr . meta l4proto . th dport @published`;
   return {
     chains: [
+      "  set published {",
+      "    type ipv4_addr . inet_proto . inet_service",
+      `    elements = { ${published.join(", ")} }`,
+      "  }",
       "  chain ports {",
       ...rules,
       "  }",
@@ -134,10 +148,11 @@ export function hostPortChains(uplinks: string, forwards: HostPortForward[]): { 
       "  }",
     ],
     postrouting: [
-      `    iifname "${uplinks}" oifname "${uplinks}" ct status dnat masquerade`,
+      `    ${ours} masquerade`,
       ...(forwards.some(coversLoopback) ? [`    oifname "${uplinks}" ip saddr 127.0.0.0/8 masquerade`] : []),
     ],
-    forward: [`    iifname "${uplinks}" oifname "${uplinks}" ct status dnat accept`],
+    // Only a connection whose first packet passed here is established across the uplinks: its replies follow.
+    forward: [`    ${ours} accept`, `    iifname "${uplinks}" oifname "${uplinks}" ct state established,related accept`],
   };
 }
 
