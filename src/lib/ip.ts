@@ -91,3 +91,19 @@ export function ipFromBytes(bytes: Uint8Array): IpValue {
   for (const b of bytes) value = (value << 8n) | BigInt(b);
   return { family: bytes.length === 4 ? 4 : 6, value };
 }
+
+/**
+ * Canonical text of an address without prefix: IPv4 as is, IPv6 compressed and lower case (RFC 5952, an
+ * IPv4-mapped tail as two hex groups); null when it is none (a zone index included).
+ */
+export function canonicalIp(text: string): string | null {
+  if (text.includes("%")) return null;
+  const ip = parseIp(text);
+  return ip === undefined ? null : formatIp(ip.family, ip.value);
+}
+
+/** The first address of the prefix `length` that holds `ip`: its host bits cleared. */
+export function maskIp(ip: IpValue, length: number): IpValue {
+  const hostBits = BigInt(bitsOf(ip.family) - length);
+  return { family: ip.family, value: (ip.value >> hostBits) << hostBits };
+}

@@ -1,17 +1,12 @@
 // Address and prefix text in one canonical form, so that what we want, what gobgp reports and what
 // `ip -json` prints compare as strings.
 
-import { isIPv4, isIPv6 } from "node:net";
+import { isIPv4 } from "node:net";
+import { canonicalIp, formatIp, maskIp, parseIp } from "../../lib/ip.js";
 
 export type Family = 4 | 6;
 
-/** Canonical text of an IP address (IPv6 compressed and lower case, RFC 5952), or null when it is not one. */
-export function canonicalIp(text: string): string | null {
-  if (isIPv4(text)) return text;
-  if (!isIPv6(text)) return null;
-  // WHATWG URL serialises IPv6 hosts in RFC 5952 form (an IPv4-mapped tail becomes two hex groups).
-  return new URL(`http://[${text}]/`).hostname.slice(1, -1);
-}
+export { canonicalIp };
 
 export function familyOf(address: string): Family {
   return isIPv4(address) ? 4 : 6;
@@ -62,34 +57,6 @@ export function unmapIpv4(address: string): string | null {
 }
 
 function maskAddress(address: string, length: number): string {
-  if (familyOf(address) === 4) {
-    const value = address.split(".").reduce((acc, octet) => (acc << 8n) | BigInt(octet), 0n);
-    const masked = value & mask(32, length);
-    return [24n, 16n, 8n, 0n].map((shift) => String((masked >> shift) & 255n)).join(".");
-  }
-  const value = ipv6ToBigInt(address) & mask(128, length);
-  const groups: string[] = [];
-  for (let shift = 112n; shift >= 0n; shift -= 16n) groups.push(((value >> shift) & 0xffffn).toString(16));
-  return canonicalIp(groups.join(":")) ?? address;
-}
-
-function mask(bits: number, length: number): bigint {
-  const all = (1n << BigInt(bits)) - 1n;
-  return length === 0 ? 0n : (all >> BigInt(bits - length)) << BigInt(bits - length);
-}
-
-function ipv6ToBigInt(address: string): bigint {
-  // Expand "::" and a dotted IPv4 tail into eight 16-bit groups.
-  let text = address;
-  const dotted = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
-  if (dotted?.[1] !== undefined) {
-    const o = dotted[1].split(".").map(Number);
-    text = text.slice(0, -dotted[1].length) + `${(((o[0] ?? 0) << 8) | (o[1] ?? 0)).toString(16)}:${(((o[2] ?? 0) << 8) | (o[3] ?? 0)).toString(16)}`;
-  }
-  const [head = "", tail] = text.split("::");
-  const headGroups = head === "" ? [] : head.split(":");
-  const tailGroups = tail === undefined || tail === "" ? [] : tail.split(":");
-  const zeros = tail === undefined ? 0 : 8 - headGroups.length - tailGroups.length;
-  const groups = [...headGroups, ...Array<string>(zeros).fill("0"), ...tailGroups];
-  return groups.reduce((acc, g) => (acc << 16n) | BigInt(parseInt(g, 16)), 0n);
+  const ip = maskIp(parseIp(address)!, length);
+  return formatIp(ip.family, ip.value);
 }

@@ -2,19 +2,13 @@
 // MACs in one canonical text so that diff compares strings.
 
 import { createHash } from "node:crypto";
-import { isIPv4, isIPv6 } from "node:net";
+import { isIPv4 } from "node:net";
+
+import { canonicalIp, formatIp, maskIp, parseIp } from "../../lib/ip.js";
 
 import type { Family } from "./state.js";
 
-const STRICT_V4 = /^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}$/;
-
-/** Canonical text of an IP address (IPv6 compressed, lower case), or null when it is not one. */
-export function canonicalIp(text: string): string | null {
-  if (STRICT_V4.test(text)) return text;
-  if (!isIPv6(text)) return null;
-  // WHATWG URL serialises IPv6 hosts in RFC 5952 form.
-  return new URL(`http://[${text}]/`).hostname.slice(1, -1);
-}
+export { canonicalIp };
 
 export function familyOf(address: string): Family {
   return isIPv4(address) ? 4 : 6;
@@ -37,20 +31,8 @@ export function parseCidr(text: string): [string, number] | null {
  * whatever host bits a subnet was written with.
  */
 export function networkOf(address: string, length: number): string {
-  if (familyOf(address) === 4) {
-    const value = address.split(".").reduce((acc, o) => acc * 256 + Number(o), 0);
-    const base = length === 0 ? 0 : value - (value % 2 ** (32 - length));
-    return `${[24, 16, 8, 0].map((shift) => Math.floor(base / 2 ** shift) % 256).join(".")}/${length}`;
-  }
-  const [head = "", tail = ""] = address.split("::");
-  const part = (text: string): string[] => (text === "" ? [] : text.split(":"));
-  const groups = [...part(head), ...Array<string>(8 - part(head).length - part(tail).length).fill("0"), ...part(tail)];
-  const value = groups.reduce((acc, g) => (acc << 16n) | BigInt(parseInt(g, 16)), 0n);
-  const hostBits = 128n - BigInt(length);
-  const base = (value >> hostBits) << hostBits;
-  const out: string[] = [];
-  for (let shift = 112n; shift >= 0n; shift -= 16n) out.push(((base >> shift) & 0xffffn).toString(16));
-  return `${canonicalIp(out.join(":"))}/${length}`;
+  const ip = maskIp(parseIp(address)!, length);
+  return `${formatIp(ip.family, ip.value)}/${length}`;
 }
 
 export function canonicalCidr(text: string): string | null {
