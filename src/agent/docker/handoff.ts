@@ -19,7 +19,8 @@
 // DeleteEndpoint deletes the host side, which takes the container end along
 // wherever it is. A pair that vanished with its sandbox (no Leave: dockerd
 // gone) is made again where dockerd takes new ones, until dockerd's
-// DeleteEndpoint or sync.ts's collection of forgotten endpoints removes it.
+// DeleteEndpoint or sync.ts's collection of forgotten endpoints (on unless
+// --no-docker-sync) removes it.
 
 import type { Executor } from "../../datapath/linux/index.js";
 
