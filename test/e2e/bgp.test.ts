@@ -209,8 +209,10 @@ describe("routed mode: two hosts announce their containers to an FRR top-of-rack
     const sessions = await router!.sessions();
     assert.equal(sessions.get(h1.address), "Established");
     assert.equal(sessions.get(h2.address), "Established");
-    // zebra put them into the router's kernel: it forwards to the hosts.
-    assert.match(await must(["ip", "-n", tor, "route", "show", a.ip]), new RegExp(`via ${h1.address.replaceAll(".", "\\.")} .*proto bgp`));
+    // zebra puts them into the router's kernel (a moment after its RIB has them): it forwards to the hosts.
+    const installed = new RegExp(`via ${h1.address.replaceAll(".", "\\.")} .*proto bgp`);
+    let kernel = "";
+    await waitUntil(async () => installed.test((kernel = await must(["ip", "-n", tor, "route", "show", a.ip]))), 10_000, () => `the router's kernel: ${kernel}`);
   });
 
   test("each host's kernel has the other's container via the router, learned over BGP; its own via the tenant uplink", async () => {
@@ -252,7 +254,9 @@ describe("routed mode: two hosts announce their containers to an FRR top-of-rack
       seen = [...routes];
       return routes.get(`${a.ip6}/128`)?.includes(h1.address6) === true && routes.get(`${b.ip6}/128`)?.includes(h2.address6) === true;
     }, 60_000, () => `the router's IPv6 routes: ${JSON.stringify(seen)}`);
-    assert.match(await must(["ip", "-n", tor, "-6", "route", "show", a.ip6]), new RegExp(`via ${h1.address6} .*proto bgp`));
+    const installed = new RegExp(`via ${h1.address6} .*proto bgp`);
+    let kernel = "";
+    await waitUntil(async () => installed.test((kernel = await must(["ip", "-n", tor, "-6", "route", "show", a.ip6]))), 10_000, () => `the router's kernel: ${kernel}`);
   });
 
   test("IPv6: each host installs the other's /128 via the router; its own goes to the tenant uplink", async () => {

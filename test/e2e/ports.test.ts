@@ -61,7 +61,7 @@ describe("published host ports (CNI portMappings) on a cluster host", { skip: pr
   }
 
   const prefix = () => hostPrefix(host.name);
-  const hostTable = async () => (await run(["ip", "netns", "exec", host.namespace, "nft", "list", "table", "ip", `netplugin_${prefix()}`])).stdout;
+  const hostTable = async () => (await run(["ip", "netns", "exec", host.namespace, "nft", "list", "table", "inet", `netplugin_${prefix()}`])).stdout;
   const tenantTable = async () => (await run(["ip", "netns", "exec", tenantNamespace(prefix(), TENANT), "nft", "list", "table", "ip", "netplugin_nat"])).stdout;
   const localnet = async () => {
     const links = await run(["ip", "-n", host.namespace, "-o", "link", "show"]);

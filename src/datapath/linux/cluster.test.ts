@@ -398,9 +398,9 @@ describe("LinuxDatapath on three simulated hosts (VXLAN, uplink NAT, host endpoi
 
   it("natOutbound off removes the agent's NAT table; cleanup leaves nothing of ours on any host", async () => {
     const report = await agents.get(1)!.reconcile(desired(1, { natOutbound: false }));
-    assert.deepEqual(report.changes.map((c) => `${c.namespace} ${c.action} ${c.object}`), [`host delete nft table ip ${hostNftTable(prefixOf(1))}`]);
+    assert.deepEqual(report.changes.map((c) => `${c.namespace} ${c.action} ${c.object}`), [`host delete nft table inet ${hostNftTable(prefixOf(1))}`]);
     const removed = await Promise.all(HOSTS.map((h) => agents.get(h)!.cleanup(prefixOf(h))));
-    assert.ok(removed[1]!.includes(`nft table ip ${hostNftTable(prefixOf(2))}`), removed[1]!.join(", "));
+    assert.ok(removed[1]!.includes(`nft table inet ${hostNftTable(prefixOf(2))}`), removed[1]!.join(", "));
     for (const h of HOSTS) {
       const names = (await linksIn(["ip", "-n", hostNs(h), "-json", "link", "show"])).map((l) => l.ifname).sort();
       assert.deepEqual(names, ["eth0", "lo"], `host ${h}`);

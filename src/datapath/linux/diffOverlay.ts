@@ -5,7 +5,7 @@
 // whether they are right, and deletes and re-creates them from either side.
 
 import { HOST_GROUP, type StepTarget } from "./plan.js";
-import { UPLINK_HOST_LL, UPLINK_TENANT_LL, VXLAN_TTL } from "./renderOverlay.js";
+import { HOST_TABLE_FAMILY, UPLINK_HOST_LL, UPLINK_TENANT_LL, VXLAN_TTL } from "./renderOverlay.js";
 import { coversLoopback } from "./renderPorts.js";
 import { StepBuilder } from "./stepBuilder.js";
 import type {
@@ -307,6 +307,6 @@ export function diffHostNamespace(want: HostState, have: ObservedHostNamespace):
   if (changed.length > 0) {
     b.sysctl(`sysctls ${changed.map((s) => s.key).join(", ")}`, ["-w", ...changed.map((s) => `${s.key}=${s.value}`)], HOST);
   }
-  diffOwnedTable(b, want.host.nftTable, { family: "ip", name: want.host.nftName }, have.nftTag, HOST);
+  diffOwnedTable(b, want.host.nftTable, { family: HOST_TABLE_FAMILY, name: want.host.nftName }, have.nftTag, HOST);
   return b;
 }

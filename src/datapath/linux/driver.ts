@@ -13,6 +13,7 @@ import { ValidationError } from "../../lib/errors.js";
 import { applyPlan, type StepFailure } from "./apply.js";
 import { diffHost, POLICY_NFT_OBJECT } from "./diff.js";
 import { hostCommand, KernelError, type Executor } from "./executor.js";
+import { HOST_TABLE_FAMILY } from "./renderOverlay.js";
 import { NOTHING_APPLIED, nextApplied, selectScope, type AppliedState, type ObserveScope } from "./incremental.js";
 import { listNamespaces, listTenantNamespaces, observeHost } from "./observe.js";
 import { parseLinks, linkKind } from "./parse.js";
@@ -254,11 +255,14 @@ export class LinuxDatapath {
         }
       }
       const table = hostNftTable(prefix);
-      try {
-        await this.runInHost(["nft", "delete", "table", "ip", table]);
-        removed.push(`nft table ip ${table}`);
-      } catch (error) {
-        if (!(error instanceof KernelError && error.isNotFound())) throw error;
+      // "ip": where an agent of an earlier version kept it.
+      for (const family of [HOST_TABLE_FAMILY, "ip"]) {
+        try {
+          await this.runInHost(["nft", "delete", "table", family, table]);
+          removed.push(`nft table ${family} ${table}`);
+        } catch (error) {
+          if (!(error instanceof KernelError && error.isNotFound())) throw error;
+        }
       }
       this.logger?.info({ op: "cleanup", prefix, removed: removed.length }, "datapath cleaned up");
       return removed;

@@ -99,7 +99,7 @@ function scripted(): FakeExecutor {
     .on("ip -json -6 route show", { stdout: "[]" })
     .on(`ip -n ${NS_A} -json -6 route show`, { stdout: "[]" })
     .on("sysctl -e net.ipv4.ip_forward net.ipv6.conf.all.forwarding", { stdout: "net.ipv4.ip_forward = 0\n" })
-    .on(`nft list table ip netplugin_${PREFIX}`, { stderr: `Error: No such file or directory\nlist table ip netplugin_${PREFIX}\n` })
+    .on(`nft list table inet netplugin_${PREFIX}`, { stderr: `Error: No such file or directory\nlist table inet netplugin_${PREFIX}\n` })
     .on(`ip -n ${PREFIX}-t-old -json -d link show`, { stdout: LINKS })
     .on(/^ip netns exec \S+ sysctl -e /, { stdout: `${sysctls}\n` })
     .on(`tc -n ${NS_A} -json qdisc show`, { stdout: QDISCS })

@@ -35,7 +35,7 @@ import {
 } from "./parse.js";
 import { HOST_GROUP } from "./plan.js";
 import type { ObserveScope } from "./incremental.js";
-import { NAT_TABLE, ROUTE6_TABLE } from "./renderOverlay.js";
+import { HOST_TABLE_FAMILY, NAT_TABLE, ROUTE6_TABLE } from "./renderOverlay.js";
 import type {
   EndpointState,
   HostState,
@@ -338,7 +338,7 @@ export async function observeHostNamespace(
   // route_localnet of every wanted uplink's agent-side end (diffUplink); -e: a link not made yet is skipped.
   const localnets = wanted.tenants.flatMap((t) => (t.uplink === null ? [] : [`net.ipv4.conf.${t.uplink.hostLink}.route_localnet`]));
   const sysctlCmd = hostCommand(["sysctl", "-e", "net.ipv4.ip_forward", "net.ipv6.conf.all.forwarding", ...localnets], hostNamespace);
-  const nftCmd = hostCommand(["nft", "list", "table", "ip", wanted.host.nftName], hostNamespace);
+  const nftCmd = hostCommand(["nft", "list", "table", HOST_TABLE_FAMILY, wanted.host.nftName], hostNamespace);
   const routeCmd = hostCommand(["ip", "-json", "route", "show"], hostNamespace);
   const route6Cmd = hostCommand(["ip", "-json", "-6", "route", "show"], hostNamespace);
   const runCmd = (cmd: { argv: string[]; netns?: string | undefined }): Promise<string> =>

@@ -113,6 +113,10 @@ describe("render: VXLAN, uplink, host endpoints, NAT", () => {
     assert.equal(state.host.nftName, `netplugin_${PREFIX}`);
     assert.match(state.host.nftTable!.script, new RegExp(`ip saddr 169\\.254\\.0\\.0/16 oifname != "${PREFIX}u\\*" masquerade`));
     assert.match(state.host.nftTable!.script, new RegExp(`iifname "${PREFIX}u\\*" oifname "${PREFIX}u\\*" drop`));
+    // One table for both families: tenants' uplinks never meet, IPv6 (routed /128s) included; the `ip` table
+    // an earlier agent kept goes in the same transaction.
+    assert.equal(state.host.nftTable!.family, "inet");
+    assert.ok(state.host.nftTable!.script.startsWith(`table ip netplugin_${PREFIX}\ndelete table ip netplugin_${PREFIX}\ntable inet netplugin_${PREFIX}\n`));
     // The overlay's own UDP is not tracked, in either direction, and only for this host's VTEP.
     const vx = state.tenants[0]!.vxlans[0]!;
     assert.ok(state.host.nftTable!.script.includes(`hook prerouting priority raw; policy accept;\n    ip daddr ${vx.local} udp dport ${vx.port} notrack`));
@@ -195,7 +199,7 @@ describe("diff: VXLAN, uplink, host endpoints, NAT", () => {
     const h = `ip[host]`;
     assert.deepEqual(lines(diffHost(want, have, { appliedNft: applied })), [
       "host: update sysctls net.ipv4.ip_forward | sysctl[host] -w net.ipv4.ip_forward=1",
-      `host: create nft table ip netplugin_${PREFIX} | nft[host] -f -`,
+      `host: create nft table inet netplugin_${PREFIX} | nft[host] -f -`,
       `${NS_A}: create vxlan nv100 | ${h} link add nv100 mtu 1450 netns ${NS_A} type vxlan id 100 local 198.18.0.11 dstport 4789 nolearning proxy ttl 64`,
       `${NS_A}: create vxlan nv100 | ${ip} link set nv100 master nb00000001`,
       `${NS_A}: create vxlan nv100 | ${ip} link set nv100 type bridge_slave learning off mcast_router 2`,
@@ -296,7 +300,7 @@ describe("diff: VXLAN, uplink, host endpoints, NAT", () => {
     host.tenants[0]!.uplink = undefined;
     host.host.natOutbound = false;
     assert.deepEqual(lines(diffHost(renderHost(host), have, { appliedNft: applied })), [
-      `host: delete nft table ip netplugin_${PREFIX} | nft[host] delete table ip netplugin_${PREFIX}`,
+      `host: delete nft table inet netplugin_${PREFIX} | nft[host] delete table inet netplugin_${PREFIX}`,
       `${NS_A}: delete nft table ip netplugin_nat | nft[${NS_A}] delete table ip netplugin_nat`,
       `${NS_A}: delete default route via 169.254.0.1 | ${ip} route del default via 169.254.0.1 dev nuplink`,
       `${NS_A}: delete veth nuplink | ${ip} link del nuplink`,
@@ -423,7 +427,7 @@ describe("apply and observe in a simulated host", () => {
       .on(`ip netns exec ${NS_A} nft list table ip netplugin_nat`, { stdout: `table ip netplugin_nat {\n\tcomment "netplugin:${tag}"\n}\n` })
       .on(`bridge -n ${NS_A} -json fdb show`, { stdout: JSON.stringify(fdb) })
       .on(/^nsenter/, { stdout: "[]\n[]\n" })
-      .on(`ip netns exec h1 nft list table ip netplugin_${PREFIX}`, { stderr: "Error: No such file or directory\n" });
+      .on(`ip netns exec h1 nft list table inet netplugin_${PREFIX}`, { stderr: "Error: No such file or directory\n" });
     const observed = await observeHost(fake, want, { hostNamespace: "h1" });
     assert.deepEqual(observed.failures, []);
     const t = observed.tenants[0]!;

@@ -71,8 +71,8 @@ describe("render: published host ports", () => {
     const chain = (name: string) => body.slice(body.indexOf(`  chain ${name} {`), body.indexOf("  }", body.indexOf(`  chain ${name} {`)) + 1);
     assert.deepEqual(chain("ports"), [
       "  chain ports {",
-      "    tcp dport 8080 dnat to 169.254.0.2",
-      "    ip daddr 198.18.0.11 udp dport 5353 dnat to 169.254.0.2",
+      "    tcp dport 8080 dnat ip to 169.254.0.2",
+      "    ip daddr 198.18.0.11 udp dport 5353 dnat ip to 169.254.0.2",
       "  }",
     ]);
     assert.deepEqual(chain("ports_in"), [
@@ -120,14 +120,14 @@ describe("render: published host ports", () => {
     const tenant = renderHost(host).tenants[0]!;
     assert.equal(tenant.portForwards.length, 2);
     assert.equal(tenant.natTable!.script.match(/dnat to/g)!.length, 1, "one rule at the uplink for both addresses");
-    assert.equal(renderHost(host).host.nftTable!.script.match(/dnat to/g)!.length, 2);
+    assert.equal(renderHost(host).host.nftTable!.script.match(/dnat ip to/g)!.length, 2);
   });
 
   it("lets two tenants publish one port on different host addresses", () => {
     const host = withTenantB(published({ ...tcp8080, hostIP: "198.18.0.11" }), [{ ...tcp8080, hostIP: "127.0.0.1" }]);
     const script = renderHost(host).host.nftTable!.script;
-    assert.match(script, /ip daddr 198\.18\.0\.11 tcp dport 8080 dnat to 169\.254\.0\.2/);
-    assert.match(script, /ip daddr 127\.0\.0\.1 tcp dport 8080 dnat to 169\.254\.0\.6/);
+    assert.match(script, /ip daddr 198\.18\.0\.11 tcp dport 8080 dnat ip to 169\.254\.0\.2/);
+    assert.match(script, /ip daddr 127\.0\.0\.1 tcp dport 8080 dnat ip to 169\.254\.0\.6/);
   });
 
   const bad: Array<[string, (h: DesiredHost) => DesiredHost, string, RegExp]> = [
@@ -179,12 +179,12 @@ describe("diff: published host ports", () => {
 
   it("publishing replaces both tables and sets route_localnet on the uplink; withdrawing undoes all three", () => {
     assert.deepEqual(lines(published(tcp8080), clusterHost()), [
-      `host: update nft table ip netplugin_${PREFIX} | nft[host] -f -`,
+      `host: update nft table inet netplugin_${PREFIX} | nft[host] -f -`,
       `${NS_A}: update sysctl ${localnet} | sysctl[host] -w ${localnet}=1`,
       `${NS_A}: update nft table ip netplugin_nat | nft[${NS_A}] -f -`,
     ]);
     assert.deepEqual(lines(clusterHost(), published(tcp8080)), [
-      `host: update nft table ip netplugin_${PREFIX} | nft[host] -f -`,
+      `host: update nft table inet netplugin_${PREFIX} | nft[host] -f -`,
       `${NS_A}: update sysctl ${localnet} | sysctl[host] -w ${localnet}=0`,
       `${NS_A}: update nft table ip netplugin_nat | nft[${NS_A}] -f -`,
     ]);

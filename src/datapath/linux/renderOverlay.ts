@@ -104,6 +104,9 @@ export function tenantRoute6Table(uplink: UplinkState, fwdMode: FwdMode, bridges
   ]);
 }
 
+/** Family of the agent namespace's table (names.ts hostNftTable). */
+export const HOST_TABLE_FAMILY = "inet";
+
 /** Where this host's VXLAN sockets listen: an IPv4 VTEP address and UDP port. */
 export interface VxlanSocket {
   address: string;
@@ -113,7 +116,9 @@ export interface VxlanSocket {
 /**
  * The agent namespace's outbound NAT: tenants' uplink traffic (already masqueraded to their uplink
  * addresses) leaving through any other interface is masqueraded to that interface's address; forwarding
- * for it is accepted, and one tenant's uplink never reaches another's.
+ * for it is accepted, and one tenant's uplink never reaches another's, in either family (`inet`: routed
+ * IPv6 containers have /128 routes through their tenants' uplinks too). An agent of an earlier version
+ * kept this table in the `ip` family: the script removes that one in the same transaction.
  *
  * The NAT makes the kernel track every connection of the namespace, the overlay's own UDP included,
  * which gains nothing from it (VXLAN is stateless, never NATed, and a firewall has to let it in by port
@@ -140,7 +145,7 @@ export function hostNatTable(prefix: string, name: string, vxlanSockets: VxlanSo
           ...untracked("saddr"),
           "  }",
         ];
-  return ownedTable("ip", name, [
+  const table = ownedTable(HOST_TABLE_FAMILY, name, [
     ...notrack,
     ...ports.chains,
     "  chain postrouting {",
@@ -156,6 +161,7 @@ export function hostNatTable(prefix: string, name: string, vxlanSockets: VxlanSo
     `    oifname "${uplinks}" ct state established,related accept`,
     "  }",
   ]);
+  return { ...table, script: `table ip ${name}\ndelete table ip ${name}\n${table.script}` };
 }
 
 function ip(value: string, family: 4 | 6 | null, path: string, issues: IssueList): string | null {

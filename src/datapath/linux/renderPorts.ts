@@ -125,7 +125,7 @@ export function tenantPortChains(uplink: UplinkState, forwards: PortForward[]): 
  */
 export function hostPortChains(uplinks: string, forwards: HostPortForward[]): { chains: string[]; postrouting: string[]; forward: string[] } {
   if (forwards.length === 0) return { chains: [], postrouting: [], forward: [] };
-  const rules = forwards.map((f) => `    ${f.hostIP === "" ? "" : `ip daddr ${f.hostIP} `}${f.protocol} dport ${f.hostPort} dnat to ${f.tenantAddr}`);
+  const rules = forwards.map((f) => `    ${f.hostIP === "" ? "" : `ip daddr ${f.hostIP} `}${f.protocol} dport ${f.hostPort} dnat ip to ${f.tenantAddr}`);
   const published = [...new Set(forwards.map((f) => `${f.tenantAddr} . ${f.protocol} . ${f.hostPort}`))];
   const ours = `iifname "${uplinks}" oifname "${uplinks}" ct status dnat ip daddr . meta l4proto . th dport @published`;
   return {

@@ -186,7 +186,7 @@ describe("routed networks: diff", () => {
     assert.deepEqual(lines(diffHost(want, have, { appliedNft: appliedScripts(want) })), [
       `host: update sysctls net.ipv6.conf.all.forwarding | sysctl[host] -w net.ipv6.conf.all.forwarding=1`,
       // No VXLAN socket left on the host: its notrack chains go.
-      `host: update nft table ip netplugin_${PREFIX} | nft[host] -f -`,
+      `host: update nft table inet netplugin_${PREFIX} | nft[host] -f -`,
       `${NS_A}: delete vxlan nv100 | ${ip} link del nv100`,
       `${NS_A}: delete address 198.18.1.254/24 on nb00000001 | ${ip} addr del 198.18.1.254/24 dev nb00000001`,
       `${NS_A}: delete address fd00:1::fe/64 on nb00000001 | ${ip} addr del fd00:1::fe/64 dev nb00000001`,
