@@ -107,3 +107,8 @@ export function maskIp(ip: IpValue, length: number): IpValue {
   const hostBits = BigInt(bitsOf(ip.family) - length);
   return { family: ip.family, value: (ip.value >> hostBits) << hostBits };
 }
+
+/** The address part of "address/len" (or the text itself when it has no length), unchecked. */
+export function withoutLength(text: string): string {
+  return text.split("/")[0] ?? "";
+}

@@ -9,7 +9,7 @@ import type { AttachmentStore } from "../attachments.js";
 import type { MasterClient } from "../master-client.js";
 import type { Reconciler } from "../reconciler.js";
 import type { DockerEngine } from "./engine.js";
-import type { Handoff } from "./handoff.js";
+import type { DockerNetns } from "./netns.js";
 import type { DockerStore } from "./state.js";
 
 export interface DockerContext {
@@ -25,7 +25,7 @@ export interface DockerContext {
   attachments: AttachmentStore;
   plumber: EndpointPlumber;
   reconciler: Reconciler;
-  handoff: Handoff;
+  dockerNetns: DockerNetns;
   engine: DockerEngine;
   /** Serialises changes of endpoint records and their attachments (port choices, Leave, DeleteEndpoint). */
   lock: Mutex;
@@ -53,10 +53,6 @@ export class Mutex {
  */
 export function transitLinkName(prefix: string, endpointId: string): string {
   return `${prefix}d${createHash("sha256").update(endpointId).digest("hex").slice(0, 6)}`;
-}
-
-export function stripLength(address: string): string {
-  return address.split("/")[0] ?? "";
 }
 
 export function sleep(ms: number): Promise<void> {

@@ -1,5 +1,5 @@
 // How a Docker endpoint is described to the datapath: an attachment whose
-// container side is the runtime's (handoff.ts), made in dockerd's namespace
+// container side is the runtime's (netns.ts), made in dockerd's namespace
 // as SrcName. It stays the same from Join to DeleteEndpoint, wherever dockerd
 // moves the interface meanwhile, so a steady Docker endpoint costs a
 // reconcile run nothing, and its tenant stays trusted between runs

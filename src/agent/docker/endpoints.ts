@@ -1,6 +1,6 @@
 // libnetwork's endpoint calls: CreateEndpoint (netmaster creates the endpoint,
 // adopting the addresses IPAM handed out), Join (the veth is made, its
-// container side in dockerd's namespace, and handed to dockerd: handoff.ts),
+// container side in dockerd's namespace, and handed to dockerd: netns.ts),
 // Leave and DeleteEndpoint (the veth goes, the endpoint goes, the addresses
 // stay reserved until ReleaseAddress). EndpointOperInfo has nothing
 // to report. ProgramExternalConnectivity publishes the container's `-p` ports
@@ -14,7 +14,8 @@ import type { EndpointState } from "../../master/records.js";
 import type { Network } from "../../model/index.js";
 import { hostIPsOverlap } from "../../datapath/linux/index.js";
 import { describePort, normalizePorts, portConflict, portErrors, samePorts, type PortHolder, type PortMapping } from "../ports.js";
-import { stripLength, transitLinkName, type DockerContext } from "./context.js";
+import { withoutLength } from "../../lib/ip.js";
+import { transitLinkName, type DockerContext } from "./context.js";
 import { dockerAttachment } from "./desired.js";
 import type { NetworkTracker } from "./networks.js";
 import type { EndpointRecord } from "./state.js";
@@ -47,7 +48,7 @@ export class EndpointTracker {
   }
 
   private attachmentOf(rec: EndpointRecord) {
-    return dockerAttachment(rec, this.c.handoff.dockerNetns);
+    return dockerAttachment(rec, this.c.dockerNetns.path);
   }
 
   async create(req: CreateEndpoint): Promise<CreateEndpointResponse> {
@@ -62,8 +63,8 @@ export class EndpointTracker {
       containerID: req.EndpointID,
       containerName: "",
       host: this.c.host,
-      ipAddress: stripLength(iface.Address),
-      ipv6Address: stripLength(iface.AddressIPv6),
+      ipAddress: withoutLength(iface.Address),
+      ipv6Address: withoutLength(iface.AddressIPv6),
       macAddress: iface.MacAddress,
       labels: {},
     });

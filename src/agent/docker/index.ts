@@ -2,7 +2,7 @@
 // (libnetwork remote API): `docker network create -d <name> --ipam-driver
 // <name>`, where <name> is the socket's base name. Pools, addresses,
 // networks and endpoints are netmaster's (master/docker/); the kernel work
-// is the reconciler's, with the hand-over to dockerd described in handoff.ts.
+// is the reconciler's, with the hand-over to dockerd described in netns.ts.
 // Public API: DockerPlugin.
 
 import type { Server } from "node:http";
@@ -17,7 +17,7 @@ import type { Reconciler } from "../reconciler.js";
 import { Mutex, type DockerContext } from "./context.js";
 import { EndpointTracker } from "./endpoints.js";
 import { DockerEngine } from "./engine.js";
-import { Handoff } from "./handoff.js";
+import { DockerNetns } from "./netns.js";
 import { DockerIpam } from "./ipam.js";
 import { NetworkTracker } from "./networks.js";
 import { removeStaleSocket, servePlugin, type Handler } from "./server.js";
@@ -83,7 +83,7 @@ export class DockerPlugin {
       attachments: o.attachments,
       plumber: o.plumber,
       reconciler: o.reconciler,
-      handoff: new Handoff(o.executor, o.dockerNetns),
+      dockerNetns: new DockerNetns(o.executor, o.dockerNetns),
       engine: new DockerEngine(o.engineSocket),
       lock: new Mutex(),
       defaultPoolRange: o.defaultPoolRange,

@@ -30,7 +30,7 @@ export class DockerIpam {
   /** The routes of dockerd's namespace: a pool netmaster picks must not overlap them, or dockerd asks again. */
   private async dockerRoutes(v6: boolean): Promise<string[]> {
     try {
-      const text = await this.c.handoff.run(["ip", v6 ? "-6" : "-4", "-json", "route", "show", "table", "all"]);
+      const text = await this.c.dockerNetns.run(["ip", v6 ? "-6" : "-4", "-json", "route", "show", "table", "all"]);
       return (JSON.parse(text || "[]") as IpRoute[])
         .map((r) => r.dst ?? "")
         .filter((d) => d !== "" && d !== "default" && !d.startsWith("fe80") && !d.startsWith("ff"))

@@ -18,7 +18,8 @@ import { ConflictError, NotFoundError, UpstreamError, ValidationError } from "..
 import { NAME } from "../../model/common.js";
 import type { EndpointGroup, Network } from "../../model/index.js";
 import { objectKey, objectPrefix } from "../../master/keys.js";
-import { sleep, stringOptions, stripLength, type DockerContext } from "./context.js";
+import { withoutLength } from "../../lib/ip.js";
+import { sleep, stringOptions, type DockerContext } from "./context.js";
 import type { NetworkRecord, PoolRecord } from "./state.js";
 import { GENERIC_OPTIONS, type CreateNetwork } from "./wire.js";
 
@@ -136,9 +137,9 @@ export class NetworkTracker {
           pktTag,
           // Only without our pools (another IPAM driver) do Docker's addresses make the network.
           subnet: pool4 ? "" : v4.Pool,
-          gateway: pool4 ? "" : stripLength(v4.Gateway),
+          gateway: pool4 ? "" : withoutLength(v4.Gateway),
           ipv6Subnet: pool6 || !v6 ? "" : v6.Pool,
-          ipv6Gateway: pool6 || !v6 ? "" : stripLength(v6.Gateway),
+          ipv6Gateway: pool6 || !v6 ? "" : withoutLength(v6.Gateway),
         },
       };
       if (name) {

@@ -55,7 +55,7 @@ export type NetworkRecord = z.infer<typeof NetworkRecord>;
 
 /**
  * created — netmaster has the endpoint, nothing is plumbed; joined — Join made the veth and handed its
- * container side to dockerd (handoff.ts). Files of older agents name the steps of a hand-over that no
+ * container side to dockerd (netns.ts). Files of older agents name the steps of a hand-over that no
  * longer exists (staging, transit, leaving): each had a sandbox, as joined has.
  */
 const LEGACY_PHASES = new Set(["staging", "transit", "leaving"]);

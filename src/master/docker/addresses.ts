@@ -4,7 +4,8 @@ import { ConflictError, NotFoundError, ValidationError } from "../../lib/errors.
 import type { Network } from "../../model/index.js";
 import { getObject } from "../objects/common.js";
 import type { Tx } from "../tx.js";
-import { addressValue, block, formatAddress, isV6, stripLength } from "./blocks.js";
+import { withoutLength } from "../../lib/ip.js";
+import { addressValue, block, formatAddress, isV6 } from "./blocks.js";
 import { allocatorOf, getPool } from "./lookup.js";
 import { poolKey, reservationKey, DockerAddressRequest, type DockerPool, type DockerReservation } from "./wire.js";
 
@@ -12,7 +13,7 @@ import { poolKey, reservationKey, DockerAddressRequest, type DockerPool, type Do
 export function requestDockerAddress(tx: Tx, poolId: string, req: DockerAddressRequest): { address: string } {
   const pool = getPool(tx, poolId);
   const len = block(pool.pool).len;
-  const wanted = stripLength(req.address);
+  const wanted = withoutLength(req.address);
   if (wanted && addressValue(pool.v6, wanted) === undefined) throw new ValidationError(`Cannot request address "${req.address}": not an ${pool.v6 ? "IPv6" : "IPv4"} address`);
 
   if (req.gateway) {
@@ -70,7 +71,7 @@ export function requestDockerAddress(tx: Tx, poolId: string, req: DockerAddressR
 export function releaseDockerAddress(tx: Tx, poolId: string, addressText: string): void {
   const pool = tx.get<DockerPool>(poolKey(poolId));
   if (!pool) return;
-  const address = stripLength(addressText);
+  const address = withoutLength(addressText);
   const key = reservationKey(pool.tenant, pool.network, address);
   const r = tx.get<DockerReservation>(key);
   if (!r) return;

@@ -47,6 +47,3 @@ export function isV6(address: string): boolean {
   return address.includes(":");
 }
 
-export function stripLength(address: string): string {
-  return address.split("/")[0]!;
-}

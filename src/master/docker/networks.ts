@@ -9,7 +9,8 @@ import { controllerFor, type MasterSettings } from "../objects/index.js";
 import { getObject } from "../objects/common.js";
 import type { EndpointState } from "../records.js";
 import type { Tx } from "../tx.js";
-import { block, isV6, stripLength } from "./blocks.js";
+import { withoutLength } from "../../lib/ip.js";
+import { block, isV6 } from "./blocks.js";
 import { allocatorOf, getPool, tenantExists } from "./lookup.js";
 import { poolKey, reservationKey, DockerNetworkRequest, type DockerPool, type DockerReservation } from "./wire.js";
 
@@ -22,9 +23,9 @@ export function createDockerNetwork(tx: Tx, req: DockerNetworkRequest, settings:
     encap: req.encap,
     pktTag: req.pktTag,
     subnet: req.subnet,
-    gateway: stripLength(req.gateway),
+    gateway: withoutLength(req.gateway),
     ipv6Subnet: req.ipv6Subnet,
-    ipv6Gateway: stripLength(req.ipv6Gateway),
+    ipv6Gateway: withoutLength(req.ipv6Gateway),
   };
   const pools = req.poolIds.map((id) => getPool(tx, id));
   for (const p of pools) {

@@ -1,4 +1,4 @@
-// Handing a veth's container side to dockerd.
+// dockerd's network namespace, and how a veth's container side is handed to dockerd there.
 //
 // libnetwork's Join answers only a name (SrcName): dockerd looks that link up
 // in its *own* network namespace, moves it into the container's sandbox,
@@ -24,15 +24,16 @@
 
 import type { Executor } from "../../datapath/linux/index.js";
 
-export class Handoff {
+/** dockerd's network namespace: where container sides are made, and where its routes are read. */
+export class DockerNetns {
   constructor(
     private readonly executor: Executor,
-    /** dockerd's network namespace, as a path. */
-    readonly dockerNetns: string,
+    /** The namespace, as a path. */
+    readonly path: string,
   ) {}
 
   /** Runs a command in dockerd's namespace. */
   run(argv: string[]): Promise<string> {
-    return this.executor.run(["nsenter", `--net=${this.dockerNetns}`, ...argv]);
+    return this.executor.run(["nsenter", `--net=${this.path}`, ...argv]);
   }
 }
