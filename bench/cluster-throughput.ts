@@ -15,7 +15,7 @@
 
 import { Cluster } from "../src/cluster/index.js";
 import { hostPrefix, NFT_TABLE, tenantNamespace } from "../src/datapath/names.js";
-import { Background, printTable, run, Teardown, timedSpawn } from "./lab.js";
+import { Background, iperfRate, printTable, run, Teardown, timedSpawn } from "./lab.js";
 import { fmt, median } from "./stats.js";
 
 const IPERF_PORT = 5201;
@@ -44,24 +44,8 @@ interface Setup {
 
 const ns = (name: string) => ["ip", "netns", "exec", name];
 
-async function iperf(s: Setup, udp: boolean, o: ThroughputOptions): Promise<number> {
-  const argv = [...ns(s.client), "iperf3", "-c", s.serverIp, "-p", String(IPERF_PORT), "-t", String(o.seconds), "-J"];
-  if (udp) argv.push("-u", "-l", "64", "-b", "0");
-  if (o.cpu !== "") argv.push("-A", `${o.cpu},${o.cpu}`);
-  for (let attempt = 1; ; attempt++) {
-    const r = await timedSpawn(argv, { timeoutMs: (o.seconds + 30) * 1000 });
-    try {
-      if (r.code !== 0) throw new Error(`exit ${r.code}: ${r.stdout.slice(0, 300)} ${r.stderr.slice(0, 300)}`);
-      const end = (JSON.parse(r.stdout) as { end: Record<string, { bits_per_second: number; packets?: number; lost_packets?: number; seconds: number }> }).end;
-      if (!udp) return end.sum_received!.bits_per_second / 1e9;
-      const got = end.sum_received ?? end.sum!;
-      return (got.packets! - got.lost_packets!) / got.seconds / 1000;
-    } catch (err) {
-      // iperf3's server now and then refuses a run right after the previous one ("busy"): retry once.
-      if (attempt >= 2) throw new Error(`iperf3 ${udp ? "udp" : "tcp"} on ${s.label}: ${(err as Error).message}`);
-      await new Promise((r) => setTimeout(r, 1000));
-    }
-  }
+function iperf(s: Setup, udp: boolean, o: ThroughputOptions): Promise<number> {
+  return iperfRate({ client: s.client, serverIp: s.serverIp, port: IPERF_PORT, seconds: o.seconds, udp, cpu: o.cpu, label: s.label });
 }
 
 /**

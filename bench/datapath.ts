@@ -34,7 +34,7 @@ import { Api } from "../test/harness/api.js";
 import { TestAgent } from "../test/harness/agent.js";
 import { runPrefix } from "../test/harness/netns.js";
 import { bridgePair, CONNECT_PORT, createOurTenants, IPERF_PORT, nftElements, ourPair, qdiscs, stripTenant, tableList, type Layer, type OurTenant, type Pair } from "./datapath-pairs.js";
-import { Background, envNumber, envNumbers, isMain, missingPrerequisite, printTable, run, Teardown, timedSpawn } from "./lab.js";
+import { Background, envNumber, envNumbers, iperfRate, isMain, missingPrerequisite, printTable, run, Teardown } from "./lab.js";
 import { fmt, median } from "./stats.js";
 
 const SECONDS = envNumber("BENCH_IPERF_SECONDS", 3);
@@ -65,24 +65,8 @@ interface Setup {
   samples: Record<Metric, number[]>;
 }
 
-async function iperf(pair: Pair, udp: boolean): Promise<number> {
-  const argv = ["ip", "netns", "exec", pair.client.name, "iperf3", "-c", pair.serverIp, "-p", String(IPERF_PORT), "-t", String(udp ? UDP_SECONDS : SECONDS), "-J"];
-  if (udp) argv.push("-u", "-l", "64", "-b", "0");
-  if (CPU !== "") argv.push("-A", `${CPU},${CPU}`);
-  for (let attempt = 1; ; attempt++) {
-    const r = await timedSpawn(argv, { timeoutMs: (Math.max(SECONDS, UDP_SECONDS) + 30) * 1000 });
-    try {
-      if (r.code !== 0) throw new Error(`exit ${r.code}: ${r.stdout.slice(0, 300)} ${r.stderr.slice(0, 300)}`);
-      const end = (JSON.parse(r.stdout) as { end: Record<string, { bits_per_second: number; packets?: number; lost_packets?: number; seconds: number }> }).end;
-      if (!udp) return end.sum_received!.bits_per_second / 1e9;
-      const got = end.sum_received ?? end.sum!;
-      return (got.packets! - got.lost_packets!) / got.seconds / 1000;
-    } catch (err) {
-      // iperf3's server occasionally refuses a run right after the previous one ended ("busy"): retry once.
-      if (attempt >= 2) throw new Error(`iperf3 ${udp ? "udp" : "tcp"} on ${pair.label}: ${(err as Error).message}`);
-      await new Promise((r) => setTimeout(r, 1000));
-    }
-  }
+function iperf(pair: Pair, udp: boolean): Promise<number> {
+  return iperfRate({ client: pair.client.name, serverIp: pair.serverIp, port: IPERF_PORT, seconds: udp ? UDP_SECONDS : SECONDS, udp, cpu: CPU, label: pair.label });
 }
 
 async function connectRate(pair: Pair): Promise<number> {

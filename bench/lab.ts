@@ -129,6 +129,41 @@ export class Background {
   }
 }
 
+export interface IperfRun {
+  /** Network namespace (by name) the client runs in. */
+  client: string;
+  serverIp: string;
+  port: number;
+  seconds: number;
+  /** 64-byte UDP at full speed instead of one TCP stream. */
+  udp: boolean;
+  /** CPU both ends are pinned to ("" = not pinned). */
+  cpu: string;
+  /** Names the setup in errors. */
+  label: string;
+}
+
+/** One iperf3 run: TCP Gbit/s received, or thousand 64-byte UDP packets received per second. */
+export async function iperfRate(o: IperfRun): Promise<number> {
+  const argv = ["ip", "netns", "exec", o.client, "iperf3", "-c", o.serverIp, "-p", String(o.port), "-t", String(o.seconds), "-J"];
+  if (o.udp) argv.push("-u", "-l", "64", "-b", "0");
+  if (o.cpu !== "") argv.push("-A", `${o.cpu},${o.cpu}`);
+  for (let attempt = 1; ; attempt++) {
+    const r = await timedSpawn(argv, { timeoutMs: (o.seconds + 30) * 1000 });
+    try {
+      if (r.code !== 0) throw new Error(`exit ${r.code}: ${r.stdout.slice(0, 300)} ${r.stderr.slice(0, 300)}`);
+      const end = (JSON.parse(r.stdout) as { end: Record<string, { bits_per_second: number; packets?: number; lost_packets?: number; seconds: number }> }).end;
+      if (!o.udp) return end.sum_received!.bits_per_second / 1e9;
+      const got = end.sum_received ?? end.sum!;
+      return (got.packets! - got.lost_packets!) / got.seconds / 1000;
+    } catch (err) {
+      // iperf3's server now and then refuses a run right after the previous one ("busy"): retry once.
+      if (attempt >= 2) throw new Error(`iperf3 ${o.udp ? "udp" : "tcp"} on ${o.label}: ${(err as Error).message}`);
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+}
+
 export function envNumber(name: string, fallback: number): number {
   const raw = process.env[name];
   if (raw === undefined || raw === "") return fallback;

@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { copyFileSync, existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { Cluster, unixRequest } from "../../src/cluster/index.js";
+import { Cluster, unixRequest, type ClusterOptions } from "../../src/cluster/index.js";
 import { Api } from "../harness/api.js";
 import { waitUntil } from "../harness/netmaster.js";
 import { TestNetns } from "../harness/netns.js";
@@ -55,6 +55,25 @@ async function setup(api: Api, subnet: string): Promise<void> {
   await api.create("/api/v1/endpointGroups/t:client/", { tenantName: "t", groupName: "client", networkName: "net" });
 }
 
+/**
+ * A cluster with the tenant of `setup` on `subnet`, a client container `a` on h1 and a web container `b` on h2
+ * serving 8080. Containers go into `made`, for `teardown`.
+ */
+async function scenario(options: ClusterOptions, subnet: string, made: TestNetns[]): Promise<{ cluster: Cluster; api: Api; a: Container; b: Container }> {
+  const cluster = await Cluster.up(options);
+  const api = new Api(cluster.apiBase);
+  await setup(api, subnet);
+  const a = await container(cluster, made, 1, "a", { tenant: "t", network: "net", group: "client" });
+  const b = await container(cluster, made, 2, "b", { tenant: "t", network: "net", group: "web" });
+  await b.ns.serve("b", 8080);
+  return { cluster, api, a, b };
+}
+
+async function teardown(cluster: Cluster | undefined, made: TestNetns[]): Promise<void> {
+  for (const ns of made.splice(0)) await ns.destroy();
+  await cluster?.down();
+}
+
 const DENY_8080 = { tenantName: "t", policyName: "web", ruleId: "1", direction: "in", protocol: "tcp", port: 8080, action: "deny", priority: 10 };
 
 describe("netmaster killed and restarted on its SQLite store", () => {
@@ -64,18 +83,13 @@ describe("netmaster killed and restarted on its SQLite store", () => {
   let a: Container, b: Container, c: Container;
 
   before(async () => {
-    cluster = await Cluster.up({ hosts: 3, logLevel: "warn" });
-    api = new Api(cluster.apiBase);
-    await setup(api, "198.18.140");
-    a = await container(cluster, made, 1, "a", { tenant: "t", network: "net", group: "client" });
-    b = await container(cluster, made, 2, "b", { tenant: "t", network: "net", group: "web" });
+    ({ cluster, api, a, b } = await scenario({ hosts: 3, logLevel: "warn" }, "198.18.140", made));
     c = await container(cluster, made, 3, "c", { tenant: "t", network: "net", group: "web" });
-    for (const [n, tag] of [[a, "a"], [b, "b"], [c, "c"]] as const) for (const port of [80, 8080]) await n.ns.serve(tag, port);
+    await a.ns.serve("a", 8080);
+    for (const [n, tag] of [[a, "a"], [b, "b"], [c, "c"]] as const) await n.ns.serve(tag, 80);
+    await c.ns.serve("c", 8080);
   });
-  after(async () => {
-    for (const ns of made.splice(0)) await ns.destroy();
-    await cluster?.down();
-  });
+  after(() => teardown(cluster, made));
 
   test("agents resume the stream, and changes made after the restart reach every host", async () => {
     await waitUntil(async () => (await a.ns.tcpReaches(b.ip, 8080)) === "b", 15_000, () => "a cannot reach b before the crash");
@@ -112,17 +126,9 @@ describe("netmaster killed and restarted on etcd, with the history compacted pas
   let a: Container, b: Container;
 
   before(async () => {
-    cluster = await Cluster.up({ hosts: 2, store: "etcd", logLevel: "warn" });
-    api = new Api(cluster.apiBase);
-    await setup(api, "198.18.142");
-    a = await container(cluster, made, 1, "a", { tenant: "t", network: "net", group: "client" });
-    b = await container(cluster, made, 2, "b", { tenant: "t", network: "net", group: "web" });
-    await b.ns.serve("b", 8080);
+    ({ cluster, api, a, b } = await scenario({ hosts: 2, store: "etcd", logLevel: "warn" }, "198.18.142", made));
   });
-  after(async () => {
-    for (const ns of made.splice(0)) await ns.destroy();
-    await cluster?.down();
-  });
+  after(() => teardown(cluster, made));
 
   test("the frozen agent re-lists and enforces the rule posted while it was away", async () => {
     await waitUntil(async () => (await a.ns.tcpReaches(b.ip, 8080)) === "b", 15_000, () => "a cannot reach b before the crash");
@@ -158,17 +164,9 @@ describe("netmaster restarted on a SQLite store restored from an older backup", 
   const FILES = ["netmaster.db", "netmaster.db-wal"];
 
   before(async () => {
-    cluster = await Cluster.up({ hosts: 2, logLevel: "warn" });
-    api = new Api(cluster.apiBase);
-    await setup(api, "198.18.143");
-    a = await container(cluster, made, 1, "a", { tenant: "t", network: "net", group: "client" });
-    b = await container(cluster, made, 2, "b", { tenant: "t", network: "net", group: "web" });
-    await b.ns.serve("b", 8080);
+    ({ cluster, api, a, b } = await scenario({ hosts: 2, logLevel: "warn" }, "198.18.143", made));
   });
-  after(async () => {
-    for (const ns of made.splice(0)) await ns.destroy();
-    await cluster?.down();
-  });
+  after(() => teardown(cluster, made));
 
   test("agents that saw later revisions than the backup's take the restored state", async () => {
     await waitUntil(async () => (await a.ns.tcpReaches(b.ip, 8080)) === "b", 15_000, () => "a cannot reach b");

@@ -3,26 +3,21 @@
 // in after() even when a test fails. Needs root; skipped otherwise.
 
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
 
 import { bridgeName, endpointLinkName, tenantNamespace, UPLINK_TENANT_LINK, uplinkHostLink } from "../names.js";
 import type { DesiredEndpoint, DesiredHost, DesiredNetwork, DesiredTenant } from "../types.js";
 import { ifbName } from "./addr.js";
 import { LinuxDatapath } from "./driver.js";
-import { RealExecutor } from "./executor.js";
 import { probeFeatures } from "./features.js";
 import { parseLinks, parseQdiscs } from "./parse.js";
+import { exec, killChildren, PROBE, probe as probeIn, removeNamespaces, runIn, spawnIn, tcp as tcpIn } from "./testNetns.js";
 
 const isRoot = process.getuid?.() === 0;
 const P = `npt${randomBytes(2).toString("hex")}`;
-const PROBE = fileURLToPath(new URL("./netprobe.js", import.meta.url));
 const PORT = 7007;
 const SCRIPT = "table inet netplugin\ndelete table inet netplugin\ntable inet netplugin {\n}\n";
-const exec = new RealExecutor({ timeoutMs: 20_000 });
-const children = new Set<ChildProcess>();
 
 const containerNs = (name: string): string => `${P}-c-${name}`;
 /**
@@ -83,39 +78,14 @@ function desired(): DesiredHost {
   };
 }
 
-function spawnIn(ns: string, argv: string[]): ChildProcess {
-  const child = spawn("ip", ["netns", "exec", ns, ...argv], { stdio: ["ignore", "pipe", "pipe"] });
-  children.add(child);
-  child.on("exit", () => children.delete(child));
-  return child;
-}
-
-/** Runs a command in a namespace to completion and returns its stdout. */
-function runIn(ns: string, argv: string[], timeoutMs = 15_000): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawnIn(ns, argv);
-    let out = "";
-    let err = "";
-    child.stdout!.on("data", (d) => (out += d));
-    child.stderr!.on("data", (d) => (err += d));
-    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      if (code === 0) resolve(out);
-      else reject(new Error(`${argv.join(" ")} in ${ns}: exit ${code}: ${err}`));
-    });
-  });
-}
-
-async function probe(container: string, ...args: Array<string | number>): Promise<Record<string, unknown>> {
-  const out = await runIn(containerNs(container), [process.execPath, PROBE, ...args.map(String)]);
-  return JSON.parse(out.trim().split("\n").pop()!) as Record<string, unknown>;
+/** netprobe from a container. */
+function probe(container: string, ...args: Array<string | number>): Promise<Record<string, unknown>> {
+  return probeIn(containerNs(container), ...args);
 }
 
 /** TCP to addr:PORT from a container: "reply" + the server's tag, "refused" (a RST came back), or "timeout". */
-async function tcp(container: string, address: string): Promise<string> {
-  const r = await probe(container, "tcp", address, PORT, 800);
-  return r.result === "reply" ? `reply ${String(r.tag)}` : String(r.result);
+function tcp(container: string, address: string): Promise<string> {
+  return tcpIn(containerNs(container), address, PORT, 800);
 }
 
 function startServer(container: string, argv: string[], readyText: string | null): Promise<void> {
@@ -136,14 +106,6 @@ async function links(ns: string): Promise<string[]> {
   return parseLinks(await exec.run(argv), argv).map((l) => l.ifname);
 }
 
-async function removeTestNamespaces(): Promise<void> {
-  const out = await exec.run(["ip", "-json", "netns", "list"]);
-  const names = out.trim() === "" ? [] : (JSON.parse(out) as Array<{ name: string }>).map((n) => n.name);
-  for (const name of names.filter((n) => n.startsWith(P))) {
-    await exec.run(["ip", "netns", "del", name]).catch(() => undefined);
-  }
-}
-
 describe("LinuxDatapath in network namespaces", { skip: isRoot ? false : "needs root" }, () => {
   let dp = new LinuxDatapath(exec, { hostNamespace: HOST_NS });
   const containers = ["a1", "a2", "b1", "b3", "r1", "r2"];
@@ -157,11 +119,11 @@ describe("LinuxDatapath in network namespaces", { skip: isRoot ? false : "needs 
   });
 
   after(async () => {
-    for (const child of children) child.kill("SIGKILL");
+    killChildren();
     try {
       await dp.cleanup(P);
     } finally {
-      await removeTestNamespaces();
+      await removeNamespaces(P);
     }
   });
 
@@ -276,7 +238,7 @@ describe("LinuxDatapath in network namespaces", { skip: isRoot ? false : "needs 
     // Real throughput through the shapers (TCP, 2 s each way).
     await startServer("a2", ["iperf3", "-s", "-p", "5201"], null);
     const measure = async (reverse: boolean): Promise<number> => {
-      const out = await runIn(containerNs("a1"), ["iperf3", "-c", "198.18.1.2", "-p", "5201", "-t", "2", "-J", ...(reverse ? ["-R"] : [])]);
+      const { out } = await runIn(containerNs("a1"), ["iperf3", "-c", "198.18.1.2", "-p", "5201", "-t", "2", "-J", ...(reverse ? ["-R"] : [])]);
       return (JSON.parse(out) as { end: { sum_received: { bits_per_second: number } } }).end.sum_received.bits_per_second;
     };
     const sent = await measure(false);

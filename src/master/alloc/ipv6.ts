@@ -11,42 +11,15 @@
 // IPv6 subnet.
 
 import { ConflictError, ValidationError } from "../../lib/errors.js";
+import { formatIp, MAX6, parseIp } from "../../lib/ip.js";
 import { CorruptStateError, expectObject, expectString, expectStringArray, loading } from "./corrupt.js";
-import { tryParseIpv4 } from "./ipv4.js";
 import { formatRuns, runsOf } from "./ranges.js";
 
-const HEX_GROUP = /^[0-9a-fA-F]{1,4}$/;
-const MAX128 = (1n << 128n) - 1n;
-
-function parseGroups(text: string, allowIpv4: boolean): number[] | undefined {
-  if (text === "") return [];
-  const parts = text.split(":");
-  const groups: number[] = [];
-  for (let k = 0; k < parts.length; k++) {
-    const part = parts[k]!;
-    if (allowIpv4 && k === parts.length - 1 && part.includes(".")) {
-      const v4 = tryParseIpv4(part);
-      if (v4 === undefined) return undefined;
-      groups.push(v4 >>> 16, v4 & 0xffff);
-    } else if (HEX_GROUP.test(part)) {
-      groups.push(parseInt(part, 16));
-    } else {
-      return undefined;
-    }
-  }
-  return groups;
-}
 
 /** RFC 4291 text form (with "::" and a trailing dotted quad) to bigint, or undefined. Zones are refused. */
 export function tryParseIpv6(text: string): bigint | undefined {
-  const halves = text.split("::");
-  if (halves.length > 2) return undefined;
-  const head = parseGroups(halves[0]!, halves.length === 1);
-  const tail = halves.length === 2 ? parseGroups(halves[1]!, true) : [];
-  if (!head || !tail) return undefined;
-  if (halves.length === 1 ? head.length !== 8 : head.length + tail.length > 7) return undefined;
-  const groups = [...head, ...new Array<number>(8 - head.length - tail.length).fill(0), ...tail];
-  return groups.reduce((acc, g) => (acc << 16n) | BigInt(g), 0n);
+  const ip = text.includes("%") ? undefined : parseIp(text);
+  return ip?.family === 6 ? ip.value : undefined;
 }
 
 export function parseIpv6(text: string): bigint {
@@ -55,32 +28,13 @@ export function parseIpv6(text: string): bigint {
   return value;
 }
 
-/** RFC 5952 canonical text: lower case, no leading zeros, the longest run of two or more zero groups as "::". */
+/** RFC 5952 canonical text (lib/ip.ts formatIp), except an IPv4-mapped address, which keeps its dotted quad (as Go prints it). */
 export function formatIpv6(value: bigint): string {
-  const groups: number[] = [];
-  for (let k = 7; k >= 0; k--) groups.push(Number((value >> BigInt(k * 16)) & 0xffffn));
-  if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) {
+  if (value >> 32n === 0xffffn) {
     const v4 = Number(value & 0xffffffffn);
     return `::ffff:${v4 >>> 24}.${(v4 >>> 16) & 0xff}.${(v4 >>> 8) & 0xff}.${v4 & 0xff}`;
   }
-  let bestStart = -1;
-  let bestLen = 1;
-  for (let k = 0; k < 8; ) {
-    if (groups[k] !== 0) {
-      k++;
-      continue;
-    }
-    let end = k;
-    while (end < 8 && groups[end] === 0) end++;
-    if (end - k > bestLen) {
-      bestStart = k;
-      bestLen = end - k;
-    }
-    k = end;
-  }
-  const hex = (gs: number[]) => gs.map((g) => g.toString(16)).join(":");
-  if (bestStart < 0) return hex(groups);
-  return `${hex(groups.slice(0, bestStart))}::${hex(groups.slice(bestStart + bestLen))}`;
+  return formatIp(6, value);
 }
 
 export interface Ipv6Subnet {
@@ -97,7 +51,7 @@ export function parseIpv6Subnet(text: string): Ipv6Subnet {
   const prefixLen = Number(lenText);
   if (prefixLen < 1 || prefixLen > 128) throw new ValidationError(`subnet length ${lenText} not supported`);
   const hostMask = (1n << BigInt(128 - prefixLen)) - 1n;
-  return { network: address & (MAX128 ^ hostMask), prefixLen };
+  return { network: address & (MAX6 ^ hostMask), prefixLen };
 }
 
 export function formatIpv6Subnet(subnet: Ipv6Subnet): string {
