@@ -3,7 +3,7 @@
 // executable on a unix socket and Docker's network and IPAM driver on a plugin
 // socket. Wiring only; each part lives in its own module.
 
-import { readFileSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import type { Server } from "node:http";
 import { Hono } from "hono";
 import type { Logger } from "pino";
@@ -94,6 +94,8 @@ export class Agent {
     const mtu = o.mtu ?? (await detectMtu(executor, o.vtepIP));
 
     const master = new MasterClient(o.netmasterUrls);
+    // Every part of the agent keeps its state below it (attachments, Docker, BGP).
+    mkdirSync(o.stateDir, { recursive: true });
     const attachments = new AttachmentStore(o.stateDir);
     const pending = new Map<string, EndpointState>();
     const mirror = new StateMirror(master, (err) => log.warn({ err: err.message }, "state stream interrupted; reconnecting"));

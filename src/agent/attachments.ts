@@ -4,9 +4,9 @@
 // atomically) so a restarted agent finds its endpoints again and can remove
 // the ones deleted while it was down.
 
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
+import { readStateFile, writeStateFile } from "../lib/state-file.js";
 import { PortMapping } from "./ports.js";
 
 export const Attachment = z.object({
@@ -39,18 +39,8 @@ export class AttachmentStore {
   private readonly file: string;
 
   constructor(stateDir: string) {
-    mkdirSync(stateDir, { recursive: true });
     this.file = join(stateDir, "attachments.json");
-    let text: string | undefined;
-    try {
-      text = readFileSync(this.file, "utf8");
-    } catch {
-      text = undefined; // first start
-    }
-    if (text !== undefined) {
-      const parsed = FileFormat.parse(JSON.parse(text));
-      for (const a of parsed.attachments) this.byKey.set(attachmentKey(a.containerId, a.ifname), a);
-    }
+    for (const a of readStateFile(this.file, FileFormat)?.attachments ?? []) this.byKey.set(attachmentKey(a.containerId, a.ifname), a);
   }
 
   all(): Attachment[] {
@@ -77,8 +67,6 @@ export class AttachmentStore {
   }
 
   private save(): void {
-    const tmp = `${this.file}.tmp`;
-    writeFileSync(tmp, JSON.stringify({ version: 1, attachments: this.all() }));
-    renameSync(tmp, this.file);
+    writeStateFile(this.file, { version: 1, attachments: this.all() });
   }
 }

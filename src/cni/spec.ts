@@ -15,7 +15,7 @@ import { parseCniArgs, type CniArgs } from "./args.js";
 import { CniError } from "./errors.js";
 import { parseNetConf, type GcAttachment, type NetConf, type PortMapping } from "./netconf.js";
 import { isObject, type CniResult } from "./result.js";
-import { CNI_COMMANDS, CniErrorCode, type CniCommand, type CniVersion } from "./wire.js";
+import { CNI_COMMANDS, CniErrorCode, type CniCommand, type CniRequest, type CniVersion } from "./wire.js";
 
 export { parseCniArgs, type CniArgs } from "./args.js";
 export { CniError, cniError, toCniErrorBody } from "./errors.js";
@@ -229,15 +229,8 @@ export function parseCniCall(body: unknown): CniCall {
   return add;
 }
 
-function checkRequest(body: unknown): {
-  command: CniCommand;
-  containerId: string;
-  netns: string;
-  ifname: string;
-  args: string;
-  path: string;
-  config: unknown;
-} {
+/** The request's fields, typed; `config` is checked by parseNetConf. */
+function checkRequest(body: unknown): Omit<CniRequest, "config"> & { config: unknown } {
   const fail = (what: string): never => {
     throw new CniError(CniErrorCode.DecodeFailure, `Cannot decode CNI request: ${what}`);
   };

@@ -4,9 +4,9 @@
 // their interface is. One JSON file in the agent's state directory, replaced
 // atomically on every change.
 
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
+import { readStateFile, writeStateFile } from "../../lib/state-file.js";
 import { PortMapping } from "../ports.js";
 
 export const PoolRecord = z.object({
@@ -95,19 +95,11 @@ export class DockerStore {
   private readonly file: string;
 
   constructor(stateDir: string) {
-    mkdirSync(stateDir, { recursive: true });
     this.file = join(stateDir, "docker.json");
-    let text: string | undefined;
-    try {
-      text = readFileSync(this.file, "utf8");
-    } catch {
-      text = undefined; // first start
-    }
-    if (text === undefined) return;
-    const parsed = FileFormat.parse(JSON.parse(text));
-    for (const p of parsed.pools) this.pools.set(p.poolId, p);
-    for (const n of parsed.networks) this.networks.set(n.id, n);
-    for (const e of parsed.endpoints) this.endpoints.set(e.id, e);
+    const parsed = readStateFile(this.file, FileFormat);
+    for (const p of parsed?.pools ?? []) this.pools.set(p.poolId, p);
+    for (const n of parsed?.networks ?? []) this.networks.set(n.id, n);
+    for (const e of parsed?.endpoints ?? []) this.endpoints.set(e.id, e);
   }
 
   byEndpointId(endpointId: string): EndpointRecord | undefined {
@@ -116,9 +108,7 @@ export class DockerStore {
   }
 
   save(): void {
-    const tmp = `${this.file}.tmp`;
-    const out = { version: 1, pools: [...this.pools.values()], networks: [...this.networks.values()], endpoints: [...this.endpoints.values()] };
-    writeFileSync(tmp, JSON.stringify(out));
-    renameSync(tmp, this.file);
+    writeStateFile(this.file, { version: 1, pools: [...this.pools.values()], networks: [...this.networks.values()], endpoints: [...this.endpoints.values()] });
   }
+
 }
