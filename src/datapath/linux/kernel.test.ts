@@ -237,9 +237,23 @@ describe("LinuxDatapath in network namespaces", { skip: isRoot ? false : "needs 
 
     // Real throughput through the shapers (TCP, 2 s each way).
     await startServer("a2", ["iperf3", "-s", "-p", "5201"], null);
+    // The server gets no readiness signal (iperf3 buffers its banner) and refuses a run now and then right after
+    // the previous one ("busy"): a run that reports an error is tried again.
     const measure = async (reverse: boolean): Promise<number> => {
-      const { out } = await runIn(containerNs("a1"), ["iperf3", "-c", "198.18.1.2", "-p", "5201", "-t", "2", "-J", ...(reverse ? ["-R"] : [])]);
-      return (JSON.parse(out) as { end: { sum_received: { bits_per_second: number } } }).end.sum_received.bits_per_second;
+      const argv = ["iperf3", "-c", "198.18.1.2", "-p", "5201", "-t", "2", "-J", ...(reverse ? ["-R"] : [])];
+      for (let attempt = 1; ; attempt++) {
+        const { out, err } = await runIn(containerNs("a1"), argv);
+        let report: { error?: string; end?: { sum_received?: { bits_per_second: number } } };
+        try {
+          report = JSON.parse(out) as typeof report;
+        } catch {
+          report = { error: `no JSON: ${out.slice(0, 200)} ${err.slice(0, 200)}` };
+        }
+        const bps = report.end?.sum_received?.bits_per_second;
+        if (bps !== undefined && report.error === undefined) return bps;
+        if (attempt >= 5) throw new Error(`iperf3 ${reverse ? "-R " : ""}failed 5 times, last: ${report.error ?? out.slice(0, 200)}`);
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
     };
     const sent = await measure(false);
     const received = await measure(true);
