@@ -1,10 +1,12 @@
 // The agent's copy of netmaster's state, followed through the NDJSON stream
 // (master/watch-stream.ts). It reconnects by itself, resuming from the last
-// revision it applied; after a "reset" it replaces everything. Listeners hear
+// revision it applied and the stream epoch it had it from (netmaster decides
+// whether that is safe); after a "reset" it replaces everything. Listeners hear
 // about every applied batch; `synced` says the copy is complete at least once.
 
 import type { MasterClient } from "./master-client.js";
 import { sleep } from "./master-client.js";
+import { EPOCH_HEADER } from "../master/watch-stream.js";
 
 type StreamEvent =
   | { type: "reset"; revision: number }
@@ -18,6 +20,10 @@ export class StateMirror {
   /** Entries being collected after a reset, swapped in at "synced". */
   private pending: Map<string, unknown> | undefined;
   private revision = 0;
+  /** The epoch of the stream the revision came from ("" before the first stream). */
+  private epoch = "";
+  /** The epoch of the stream being read: it becomes `epoch` only with a revision applied from it. */
+  private streamEpoch = "";
   private everSynced = false;
   private readonly listeners = new Set<() => void>();
   private readonly abort = new AbortController();
@@ -84,8 +90,10 @@ export class StateMirror {
 
   private async follow(signal: AbortSignal): Promise<void> {
     this.pending = undefined; // a snapshot cut short by a broken stream is discarded
-    const res = await fetch(`${this.master.url}/api/v1/agent/watch?revision=${this.revision}`, { signal });
+    const query = new URLSearchParams({ revision: String(this.revision), epoch: this.epoch });
+    const res = await fetch(`${this.master.url}/api/v1/agent/watch?${query}`, { signal });
     if (!res.ok || !res.body) throw new Error(`state stream refused: ${res.status} ${await res.text()}`);
+    this.streamEpoch = res.headers.get(EPOCH_HEADER) ?? "";
     const decoder = new TextDecoder();
     let buffer = "";
     // A silent stream (no ping for three intervals) is a dead one.
@@ -114,6 +122,11 @@ export class StateMirror {
     }
   }
 
+  private setRevision(revision: number): void {
+    this.revision = revision;
+    this.epoch = this.streamEpoch;
+  }
+
   /** Returns true when the visible state changed. */
   private apply(event: StreamEvent): boolean {
     switch (event.type) {
@@ -125,9 +138,9 @@ export class StateMirror {
           this.entries = this.pending;
           this.pending = undefined;
           // The snapshot's revision, even a lower one (a restored store): resuming from a higher one would skip events.
-          this.revision = event.revision;
+          this.setRevision(event.revision);
         } else {
-          this.revision = Math.max(this.revision, event.revision);
+          this.setRevision(Math.max(this.revision, event.revision));
         }
         if (!this.everSynced) {
           this.everSynced = true;
@@ -139,11 +152,11 @@ export class StateMirror {
         return false;
       case "put":
         (this.pending ?? this.entries).set(event.key, event.value);
-        if (!this.pending) this.revision = Math.max(this.revision, event.revision);
+        if (!this.pending) this.setRevision(Math.max(this.revision, event.revision));
         return !this.pending;
       case "delete":
         (this.pending ?? this.entries).delete(event.key);
-        if (!this.pending) this.revision = Math.max(this.revision, event.revision);
+        if (!this.pending) this.setRevision(Math.max(this.revision, event.revision));
         return !this.pending;
     }
   }

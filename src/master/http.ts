@@ -12,6 +12,7 @@ import type { Logger } from "pino";
 import { ConflictError, NotFoundError, UpstreamError, ValidationError } from "../lib/errors.js";
 import type { Netmaster } from "./master.js";
 import { VERSION_INFO } from "./version.js";
+import { EPOCH_HEADER } from "./watch-stream.js";
 
 const MAX_BODY_BYTES = 1024 * 1024;
 
@@ -126,10 +127,13 @@ export function createApp(master: Netmaster, log: Logger): Hono {
   });
   app.put("/api/v1/agent/hosts/:name", async (c) => c.json(await master.registerHost(c.req.param("name")!, await readJson(c))));
   app.get("/api/v1/agent/watch", (c) => {
-    const from = Number(c.req.query("revision") ?? 0);
-    if (!Number.isSafeInteger(from) || from < 0) throw new ValidationError("revision must be a non-negative integer");
+    const revision = Number(c.req.query("revision") ?? 0);
+    if (!Number.isSafeInteger(revision) || revision < 0) throw new ValidationError("revision must be a non-negative integer");
+    const epoch = c.req.query("epoch") ?? "";
+    if (epoch.length > 64) throw new ValidationError("epoch must be at most 64 characters");
     c.header("content-type", "application/x-ndjson");
-    return stream(c, (out) => master.streamState(from, out));
+    c.header(EPOCH_HEADER, master.streamEpoch);
+    return stream(c, (out) => master.streamState({ revision, epoch }, out));
   });
 
   app.get("/api/v1/inspect/endpoints/:id", (c) => c.json(master.inspectEndpoint(c.req.param("id")!)));

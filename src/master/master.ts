@@ -2,6 +2,7 @@
 // controllers, allocates, and answers inspect queries. Only the leader
 // mutates; every replica serves reads from its cache (cache.ts).
 
+import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
 import { NotFoundError, UpstreamError, ValidationError } from "../lib/errors.js";
 import { kindByCollection, parseObject, type ModelObject, type ObjectKind } from "../model/index.js";
@@ -16,7 +17,7 @@ import { controllerFor, defaultGlobal, GLOBAL_KEY, type MasterSettings } from ".
 import type { EndpointState } from "./records.js";
 import { EndpointOperReport, HostName, HostRegistration, registerHost, reportEndpointOper, type HostRecord } from "./hosts.js";
 import type { StreamingApi } from "hono/utils/stream";
-import { streamState } from "./watch-stream.js";
+import { streamState, type ResumePoint, type StreamHistory } from "./watch-stream.js";
 import { z } from "zod";
 import { Mutator, Tx } from "./tx.js";
 
@@ -50,12 +51,21 @@ export class Netmaster {
   /** Each host's last BGP report (session and learned routes), leader memory only like the counters. */
   private readonly hostBgp = new Map<string, z.infer<typeof BgpReport>>();
 
+  /** This process's state stream (watch-stream.ts): fixed when the store is opened. */
+  private readonly history: StreamHistory;
+
   private constructor(
     private readonly options: NetmasterOptions,
     readonly cache: StateCache,
     private readonly mutator: Mutator,
     private readonly election: LeaderElection,
-  ) {}
+  ) {
+    this.history = { epoch: randomUUID(), startRevision: cache.currentRevision };
+  }
+
+  get streamEpoch(): string {
+    return this.history.epoch;
+  }
 
   static async start(options: NetmasterOptions): Promise<Netmaster> {
     const { store, log } = options;
@@ -230,8 +240,8 @@ export class Netmaster {
   }
 
   /** Follows the state for an agent until the client disconnects (watch-stream.ts). */
-  streamState(fromRevision: number, out: StreamingApi): Promise<void> {
-    return streamState(this.options.store, this.cache, fromRevision, out);
+  streamState(from: ResumePoint, out: StreamingApi): Promise<void> {
+    return streamState(this.options.store, this.cache, this.history, from, out);
   }
 
   deleteEndpoint(id: string): Promise<EndpointState> {

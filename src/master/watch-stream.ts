@@ -10,6 +10,27 @@ import type { StateCache } from "./cache.js";
 import { ROOT } from "./keys.js";
 
 export const PING_INTERVAL_MS = 10_000;
+export const EPOCH_HEADER = "netplugin-stream-epoch";
+
+/** What the serving process knows about the history it streams. */
+export interface StreamHistory {
+  /** Names this process's stream; agents resume within it. */
+  epoch: string;
+  /** The store's revision when this process opened it. */
+  startRevision: number;
+}
+
+/** Where an agent asks to resume: the last revision it applied and the epoch it had it from ("" for none). */
+export interface ResumePoint {
+  revision: number;
+  epoch: string;
+}
+
+/** Whether the agent's copy is known to be a prefix of the store's history, so the stream may skip the snapshot. */
+export function canResume(from: ResumePoint, history: StreamHistory, currentRevision: number): boolean {
+  if (from.revision <= 0 || from.revision > currentRevision) return false;
+  return from.epoch === history.epoch || from.revision <= history.startRevision;
+}
 
 function putLine(key: string, valueJson: string, revision: number): string {
   return `{"type":"put","revision":${revision},"key":${JSON.stringify(key)},"value":${valueJson}}`;
@@ -20,8 +41,8 @@ function eventLine(event: WatchEvent): string {
   return `{"type":"delete","revision":${event.revision},"key":${JSON.stringify(event.key)}}`;
 }
 
-/** Streams state changes after fromRevision (0: snapshot first) until the client goes away. */
-export async function streamState(store: Store, cache: StateCache, fromRevision: number, out: StreamingApi): Promise<void> {
+/** Streams state changes after the resume point (or a snapshot first) until the client goes away. */
+export async function streamState(store: Store, cache: StateCache, history: StreamHistory, from: ResumePoint, out: StreamingApi): Promise<void> {
   let finish!: () => void;
   const finished = new Promise<void>((resolve) => (finish = resolve));
   let closed = false;
@@ -61,11 +82,9 @@ export async function streamState(store: Store, cache: StateCache, fromRevision:
   };
 
   out.onAbort(close);
-  // A revision beyond the store's comes from another history (the store was restored from a backup, or
-  // replaced): resuming would skip everything up to it, so start over. (A replica whose copy lags another's
-  // by a moment also starts over: heavier, never wrong.)
-  const resumable = fromRevision > 0 && fromRevision <= cache.currentRevision;
-  follow(resumable ? fromRevision + 1 : snapshot() + 1);
+  // An agent coming from another replica, or that saw revisions a restored store never had, starts over:
+  // heavier, never wrong.
+  follow(canResume(from, history, cache.currentRevision) ? from.revision + 1 : snapshot() + 1);
   const ping = setInterval(() => send(`{"type":"ping","revision":${cache.currentRevision}}`), PING_INTERVAL_MS);
   await finished;
   clearInterval(ping);

@@ -4,7 +4,9 @@
 // shown with real traffic. On SQLite the agents resume by revision; on etcd one
 // agent is frozen while the history it would resume from is compacted away, so
 // it must take a fresh snapshot instead. And a store restored from a backup,
-// older than what the agents have seen, replaces what they have.
+// older than what the agents have seen, replaces what they have, also for an
+// agent that comes back only after the restored store was written past its
+// revision.
 
 import assert from "node:assert/strict";
 import { copyFileSync, existsSync, rmSync } from "node:fs";
@@ -177,10 +179,26 @@ describe("netmaster restarted on a SQLite store restored from an older backup", 
     await write(api, "/api/v1/rules/t:web:1/", DENY_8080);
     await waitUntil(async () => (await a.ns.tcpReaches(b.ip, 8080, 800)) === "timeout", 15_000, () => "h2 does not enforce the rule");
 
-    await cluster.killNetmaster();
-    for (const f of ["netmaster.db-shm", ...FILES]) rmSync(db(f), { force: true });
-    for (const f of FILES) if (existsSync(db(`${f}.backup`))) copyFileSync(db(`${f}.backup`), db(f));
-    await cluster.startNetmaster();
+    // h2 is frozen until the restored store has been written past the revision it holds: by revision alone it
+    // would then resume and never hear that the rule is gone. h1 comes back at once, ahead of the store.
+    const h2 = cluster.hosts[1]!.agent!.child.pid!;
+    const frozenAt = await agentRevision(cluster, 2);
+    process.kill(h2, "SIGSTOP");
+    try {
+      await cluster.killNetmaster();
+      for (const f of ["netmaster.db-shm", ...FILES]) rmSync(db(f), { force: true });
+      for (const f of FILES) if (existsSync(db(`${f}.backup`))) copyFileSync(db(`${f}.backup`), db(f));
+      await cluster.startNetmaster();
+      await waitUntil(async () => (await agentRevision(cluster, 1)) < frozenAt, 15_000, () => "h1 does not take the restored store's snapshot");
+      for (let n = 0; (await agentRevision(cluster, 1)) <= frozenAt; n++) {
+        assert.ok(n < 20, `h1 at revision ${await agentRevision(cluster, 1)} after 20 writes, h2 at ${frozenAt}`);
+        const before = await agentRevision(cluster, 1);
+        await write(api, `/api/v1/tenants/filler${n}/`, { tenantName: `filler${n}` });
+        await waitUntil(async () => (await agentRevision(cluster, 1)) > before, 10_000, () => `h1 does not follow the write of filler${n}`);
+      }
+    } finally {
+      process.kill(h2, "SIGCONT");
+    }
     await waitUntil(async () => (await a.ns.tcpReaches(b.ip, 8080, 800)) === "b", 20_000, () => "h2 still enforces the rule the restored store does not have");
   });
 });
