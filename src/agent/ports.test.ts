@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { ValidationError } from "../lib/errors.js";
-import { grantPorts, normalizePorts, portConflict, samePorts, type PortHolder, type PortMapping } from "./ports.js";
+import { ConflictError, ValidationError } from "../lib/errors.js";
+import { grantPorts, normalizePorts, pickPorts, portConflict, samePorts, type PortHolder, type PortMapping } from "./ports.js";
 
 const m = (hostPort: number, containerPort = 80, hostIP = "", protocol: PortMapping["protocol"] = "tcp"): PortMapping => ({ protocol, hostPort, containerPort, hostIP });
 const holder = (containerId: string, portMappings: PortMapping[], tenant = "t"): PortHolder => ({ containerId, endpointId: `ep-${containerId}`, tenant, portMappings });
@@ -74,5 +74,33 @@ describe("samePorts", () => {
   it("ignores order", () => {
     assert.ok(samePorts([m(1), m(2)], [m(2), m(1)]));
     assert.ok(!samePorts([m(1)], [m(1, 81)]));
+  });
+});
+
+describe("pickPorts", () => {
+  const me = { containerId: "me", endpointId: "ep-me", tenant: "t" };
+  const range = (hostPort: number, hostPortEnd: number, protocol = "tcp", containerPort = 80) => ({ protocol, hostPort, hostPortEnd, containerPort, hostIP: "" });
+
+  it("takes a single port as asked, and a range's first port that nobody holds", () => {
+    const others = [holder("a", [m(8000), m(8001)])];
+    assert.deepEqual(pickPorts(me, [range(9000, 0), range(8000, 8005)], others, 4789), [m(9000), m(8002)]);
+  });
+
+  it("does not give two ranges of one container the same port for different container ports", () => {
+    assert.deepEqual(pickPorts(me, [range(8000, 8003, "tcp", 80), range(8000, 8003, "tcp", 81)], [], 4789), [m(8000, 80), m(8001, 81)]);
+  });
+
+  it("skips the VXLAN port inside a UDP range, and refuses it alone", () => {
+    assert.deepEqual(pickPorts(me, [range(4789, 4790, "udp")], [], 4789), [m(4790, 80, "", "udp")]);
+    assert.deepEqual(pickPorts(me, [range(4789, 4790, "tcp")], [], 4789), [m(4789)]);
+    assert.throws(() => pickPorts(me, [range(4789, 0, "udp")], [], 4789), (e) => e instanceof ValidationError && /VXLAN port/.test(e.message));
+    assert.throws(() => pickPorts(me, [range(4789, 4789, "udp")], [], 4789), /VXLAN port/);
+  });
+
+  it("refuses a range with no free port, a taken single port, and a range that ends before it starts", () => {
+    const others = [holder("a", [m(8000), m(8001)])];
+    assert.throws(() => pickPorts(me, [range(8000, 8001)], others, 4789), (e) => e instanceof ConflictError && /8000-8001\/tcp: no port of the range is free/.test(e.message));
+    assert.throws(() => pickPorts(me, [range(8001, 0)], others, 4789), /host port 8001\/tcp is published by container a already/);
+    assert.throws(() => pickPorts(me, [range(8005, 8001)], others, 4789), (e) => e instanceof ValidationError && /the range ends before it starts/.test(e.message));
   });
 });

@@ -89,6 +89,41 @@ export function portConflict(holder: PortHolder, others: PortHolder[]): string |
   return undefined;
 }
 
+/** A request that may name a range of host ports (Docker's HostPort..HostPortEnd): one of them is to be picked. */
+export interface PortRangeRequest extends PortRequest {
+  /** Last port of the range; equal to hostPort (or 0) for a single port. */
+  hostPortEnd: number;
+}
+
+/**
+ * One mapping per request, a range getting its first port that is free next to `others` and not taken by an
+ * earlier request of the same list, as Docker's bridge driver picks one. The VXLAN port inside a range is
+ * skipped; asked for alone it is refused (normalizePorts). Throws ValidationError or ConflictError.
+ */
+export function pickPorts(holder: Omit<PortHolder, "portMappings">, requests: PortRangeRequest[], others: PortHolder[], vxlanPort: number): PortMapping[] {
+  const chosen: PortMapping[] = [];
+  for (const r of requests) {
+    const last = Math.max(r.hostPort, r.hostPortEnd);
+    const what = `${r.hostIP ? `${r.hostIP}:` : ""}${r.hostPort}${last > r.hostPort ? `-${last}` : ""}/${r.protocol}`;
+    if (r.hostPortEnd !== 0 && r.hostPortEnd < r.hostPort) throw new ValidationError(`Cannot publish host port ${what}: the range ends before it starts`);
+    let why = "";
+    for (let port = r.hostPort; port <= last; port++) {
+      if (last > r.hostPort && r.protocol === "udp" && port === vxlanPort) continue;
+      const [m] = normalizePorts([{ ...r, hostPort: port }], vxlanPort);
+      const twice = chosen.some((c) => samePort(c, m!) && hostIPsOverlap(c.hostIP, m!.hostIP) && c.containerPort !== m!.containerPort);
+      const conflict = portConflict({ ...holder, portMappings: [m!] }, others) ?? (twice ? `host port ${describePort(m!)} is asked for twice` : undefined);
+      if (conflict === undefined) {
+        chosen.push(m!);
+        why = "";
+        break;
+      }
+      why ||= conflict;
+    }
+    if (why !== "") throw new ConflictError(last > r.hostPort ? `Cannot publish host port ${what}: no port of the range is free` : `Cannot publish host port: ${why}`);
+  }
+  return normalizePorts(chosen, vxlanPort);
+}
+
 /** Throws ConflictError when portConflict finds one. */
 export function assertPortsFree(holder: PortHolder, others: PortHolder[]): void {
   const why = portConflict(holder, others);

@@ -12,8 +12,7 @@ import type { EndpointReply } from "../../master/endpoints.js";
 import { endpointKey, objectKey } from "../../master/keys.js";
 import type { EndpointState } from "../../master/records.js";
 import type { Network } from "../../model/index.js";
-import { hostIPsOverlap } from "../../datapath/linux/index.js";
-import { describePort, normalizePorts, portConflict, portErrors, samePorts, type PortHolder, type PortMapping } from "../ports.js";
+import { describePort, pickPorts, portErrors, samePorts, type PortHolder, type PortMapping } from "../ports.js";
 import { withoutLength } from "../../lib/ip.js";
 import { transitLinkName, type DockerContext } from "./context.js";
 import { dockerAttachment } from "./desired.js";
@@ -158,29 +157,14 @@ export class EndpointTracker {
 
   /** Each binding as one mapping, a range's first free port chosen; throws ValidationError or ConflictError. */
   private choosePorts(rec: EndpointRecord, bindings: PortBinding[], others: PortHolder[]): PortMapping[] {
-    const chosen: PortMapping[] = [];
-    for (const b of bindings) {
+    const requests = bindings.map((b) => {
       const protocol = PROTOCOLS[b.Proto] ?? String(b.Proto);
-      const what = `${b.HostIP ? `${b.HostIP}:` : ""}${b.HostPort}${b.HostPortEnd > b.HostPort ? `-${b.HostPortEnd}` : ""}/${protocol}`;
       if (b.HostPort === 0) {
         throw new ValidationError(`Cannot publish container port ${b.Port}/${protocol}: give it a host port (-p HOSTPORT:${b.Port}); netplugin could not tell Docker a port it picked`);
       }
-      if (b.HostPortEnd !== 0 && b.HostPortEnd < b.HostPort) throw new ValidationError(`Cannot publish host port ${what}: the range ends before it starts`);
-      let why = "";
-      for (let port = b.HostPort; port <= Math.max(b.HostPort, b.HostPortEnd); port++) {
-        const [m] = normalizePorts([{ protocol, hostPort: port, containerPort: b.Port, hostIP: b.HostIP }], this.c.vxlanPort);
-        const twice = chosen.some((c) => c.protocol === m!.protocol && c.hostPort === m!.hostPort && hostIPsOverlap(c.hostIP, m!.hostIP) && c.containerPort !== m!.containerPort);
-        const conflict = portConflict(this.holder(rec, [m!]), others) ?? (twice ? `host port ${describePort(m!)} is asked for twice` : undefined);
-        if (conflict === undefined) {
-          chosen.push(m!);
-          why = "";
-          break;
-        }
-        why ||= conflict;
-      }
-      if (why !== "") throw new ConflictError(b.HostPortEnd > b.HostPort ? `Cannot publish host port ${what}: no port of the range is free` : `Cannot publish host port: ${why}`);
-    }
-    return normalizePorts(chosen, this.c.vxlanPort);
+      return { protocol, hostPort: b.HostPort, hostPortEnd: b.HostPortEnd, containerPort: b.Port, hostIP: b.HostIP };
+    });
+    return pickPorts(this.holder(rec, []), requests, others, this.c.vxlanPort);
   }
 
   /**
