@@ -219,7 +219,6 @@ export function compilePolicy(input: PolicyInput): CompiledPolicy {
   const tables: PolicyTables = {
     fwdMode: input.fwdMode,
     crossBridge,
-    bridges,
     dscp4: dscpOf(norm.members4),
     dscp6: dscpOf(norm.members6),
     outGroups4: membersWithChain(norm.members4, outChains),

@@ -99,10 +99,7 @@ delete table inet netplugin
 table inet netplugin {
 	set bridged {
 		typeof iifname . oifname
-		elements = {
-			"nb1" . "nb1",
-			"nb2" . "nb2"
-		}
+		flags timeout
 	}
 	set cross_bridge {
 		typeof iifname . oifname

@@ -13,6 +13,8 @@ import { NFPROTO_IPV4 } from "./normalize.js";
 import type { AddrInterval, GroupChain, JudgeElement, PolicyTables } from "./types.js";
 
 export const TABLE_NAME = "netplugin";
+/** Bridges whose connections are being picked up mid-stream, as `"br" . "br"` elements with a timeout. */
+export const PICKUP_SET = "bridged";
 export const JUDGE_MAPS = ["ported_exact", "ported_any", "portless_exact", "portless_any"] as const;
 export type JudgeMap = (typeof JUDGE_MAPS)[number];
 
@@ -105,9 +107,10 @@ export function renderScript(t: PolicyTables): string {
     `table inet ${TABLE_NAME} {`,
   ];
   out.push(
-    "\tset bridged {",
+    // Filled by the datapath, not here (see the enforce chain).
+    `\tset ${PICKUP_SET} {`,
     "\t\ttypeof iifname . oifname",
-    ...elementsBlock(t.bridges.map((b) => `"${b}" . "${b}"`)),
+    "\t\tflags timeout",
     "\t}",
     "\tset cross_bridge {",
     "\t\ttypeof iifname . oifname",
@@ -164,12 +167,13 @@ export function renderScript(t: PolicyTables): string {
     "\t}",
     "\tchain enforce {",
     "\t\tct state established,related accept",
-    // Conntrack's first sight of a TCP segment without SYN, bridged within one network: a connection that began
-    // while its bridge did not pass netfilter (no policed endpoint on it, DesiredNetwork.netfilter), picked up
-    // mid-stream when the first policy arrived. It is let on and tracked from here, as any established connection
-    // survives a policy change; new connections begin with SYN and are judged. Routed and uplink traffic always
-    // passed the hooks, so there conntrack saw every connection begin and nothing needs picking up.
-    "\t\tct state new tcp flags & syn == 0 iifname . oifname @bridged accept",
+    // Conntrack's first sight of a TCP segment without SYN, bridged within one network that has just begun to
+    // pass netfilter (its first policed endpoint, DesiredNetwork.netfilter): a connection that began before,
+    // picked up mid-stream. It is let on and tracked from here, as any established connection survives a policy
+    // change; new connections begin with SYN and are judged. The datapath puts the bridge in the set for a few
+    // minutes only (datapath/linux/pickup.ts): afterwards a bare ACK or FIN is judged like any new packet.
+    // Routed and uplink traffic always passed the hooks, so there conntrack saw every connection begin.
+    `\t\tct state new tcp flags & syn == 0 iifname . oifname @${PICKUP_SET} accept`,
     `\t\ticmpv6 type { ${ND_TYPES} } accept`,
     "\t\tjump out_check",
     "\t\tjump in_check",

@@ -98,8 +98,6 @@ export interface PolicyTables {
   fwdMode: FwdMode;
   /** Ordered pairs (iif, oif) of different bridges: dropped in the forward hook in bridge mode. */
   crossBridge: [string, string][];
-  /** The namespace's bridges, sorted: a frame bridged between two ports of one passes the forward hook with it as iif and oif. */
-  bridges: string[];
   /** Source address → DSCP value. */
   dscp4: AddrInterval<number>[];
   dscp6: AddrInterval<number>[];

@@ -3,7 +3,8 @@ import { describe, it } from "node:test";
 
 import { diffHost } from "./diff.js";
 import { emptyTenant } from "./observe.js";
-import { describeStep, phaseIndex, type Plan } from "./plan.js";
+import { PickupWindows } from "./pickup.js";
+import { describeStep, phaseIndex, type Plan, type Step } from "./plan.js";
 import { renderHost } from "./render.js";
 import type { ObservedHost } from "./state.js";
 import { appliedScripts, desiredHost, endpoint, NS_A, observedHost, PREFIX, SCRIPT } from "./testFixtures.js";
@@ -246,6 +247,40 @@ describe("diffHost", () => {
       `${PREFIX}-t-old: delete vxlan nv7 | ip[${PREFIX}-t-old] link del nv7`,
       `${PREFIX}-t-old: delete namespace ${PREFIX}-t-old | netns[host] del ${PREFIX}-t-old`,
     ]);
+  });
+
+  it("opens a pickup window for a bridge that starts passing netfilter, and puts an open one back when the table is replaced", () => {
+    const { want, have, applied } = inSync();
+    const bridge = want.tenants[0]!.bridges[0]!.name;
+    const element = (seconds: number) => `add element inet netplugin bridged { "${bridge}" . "${bridge}" timeout ${seconds}s }`;
+    const nft = (plan: Plan) => plan.steps.filter((s) => s.tool === "nft").map((s) => `${s.action} ${s.object}: ${s.args.join(" ")}`);
+    const none = { windowSeconds: 300, open: new Map() };
+    const open = { windowSeconds: 300, open: new Map([[NS_A, new Map([[bridge, 120]])]]) };
+
+    have.tenants[0]!.bridges[0]!.netfilter = false;
+    assert.deepEqual(nft(diffHost(want, have, { appliedNft: applied, pickup: none })), [`create pickup window of bridge ${bridge}: ${element(300)}`]);
+    assert.deepEqual(
+      nft(diffHost(want, have, { pickup: none })),
+      [`update nft table inet netplugin: -f -`, `create pickup window of bridge ${bridge}: ${element(300)}`],
+      "after the script that makes the set",
+    );
+
+    have.tenants[0]!.bridges[0]!.netfilter = true;
+    assert.deepEqual(nft(diffHost(want, have, { appliedNft: applied, pickup: open })), [], "the table stays: so does the element");
+    assert.deepEqual(nft(diffHost(want, have, { pickup: open })), [`update nft table inet netplugin: -f -`, `update pickup window of bridge ${bridge}: ${element(120)}`]);
+    assert.deepEqual(nft(diffHost(want, have, { pickup: none })), [`update nft table inet netplugin: -f -`], "a closed window stays closed");
+  });
+
+  it("remembers a window from its applied step until it closes or the namespace goes", () => {
+    const windows = new PickupWindows(300);
+    const step = (tool: Step["tool"], action: Step["action"], object: string, namespace = NS_A): Step => ({ namespace, phase: "nft", action, object, tool, target: { kind: "host" }, args: [] });
+    windows.record([step("nft", "create", "pickup window of bridge nb1"), step("nft", "update", "pickup window of bridge nb2")], 1_000);
+    assert.deepEqual(windows.state(1_000), { windowSeconds: 300, open: new Map([[NS_A, new Map([["nb1", 300]])]]) });
+    assert.deepEqual(windows.state(100_500).open, new Map([[NS_A, new Map([["nb1", 201]])]]));
+    assert.deepEqual(windows.state(301_000).open, new Map());
+    windows.record([step("nft", "create", "pickup window of bridge nb1")], 400_000);
+    windows.record([step("netns", "delete", `namespace ${NS_A}`)], 400_001);
+    assert.deepEqual(windows.state(400_002).open, new Map());
   });
 
   it("leaves a tenant that could not be observed alone", () => {

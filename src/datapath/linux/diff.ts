@@ -1,4 +1,5 @@
-// Pure: rendered HostState + ObservedHost (+ the nft scripts this process applied) → Plan.
+// Pure: rendered HostState + ObservedHost (+ the nft scripts this process applied, and the pickup
+// windows it keeps open) → Plan.
 // Anything already right produces no step, so a restarted agent that finds the kernel as
 // it left it plans nothing that disturbs traffic (the one exception is the nft script, see
 // diffNft). Only objects we own are compared: the tenant namespaces of our prefix, every
@@ -8,6 +9,7 @@ import { NFT_TABLE, tenantNamespace } from "../names.js";
 import { diffEndpoint } from "./diffEndpoint.js";
 import { diffHostEndpoints, diffHostNamespace, diffOwnedTable, diffUplink, diffVxlans } from "./diffOverlay.js";
 import type { Plan } from "./plan.js";
+import { diffPickup, PICKUP_WINDOW_SECONDS, type PickupState } from "./pickup.js";
 import { newBridgeSysctl } from "./render.js";
 import { NAT_TABLE, ROUTE6_TABLE } from "./renderOverlay.js";
 import { StepBuilder } from "./stepBuilder.js";
@@ -19,6 +21,8 @@ export const POLICY_NFT_OBJECT = `nft table inet ${NFT_TABLE}`;
 export interface DiffOptions {
   /** nft script last applied by this process, per tenant namespace. */
   appliedNft?: ReadonlyMap<string, string>;
+  /** Mid-stream pickup windows still open (pickup.ts). */
+  pickup?: PickupState;
 }
 
 function diffBridges(b: StepBuilder, want: TenantState, have: ObservedTenant): void {
@@ -123,22 +127,25 @@ function diffHostRoutes(b: StepBuilder, want: TenantState, have: ObservedTenant)
  * missing. After a restart the script is therefore sent once more: one atomic transaction that
  * rebuilds the table, with conntrack (and so established connections) untouched.
  */
-function diffNft(b: StepBuilder, want: TenantState, have: ObservedTenant, applied: ReadonlyMap<string, string>): void {
+/** Returns whether the script (re)places the table. */
+function diffNft(b: StepBuilder, want: TenantState, have: ObservedTenant, applied: ReadonlyMap<string, string>): boolean {
   const object = POLICY_NFT_OBJECT;
   if (want.nftScript === "") {
     if (have.nftTable) b.nft("delete", object, ["delete", "table", "inet", NFT_TABLE]);
-    return;
+    return false;
   }
   if (!have.nftTable || applied.get(want.namespace) !== want.nftScript) {
     b.nft(have.nftTable ? "update" : "create", object, ["-f", "-"], want.nftScript);
+    return true;
   }
+  return false;
 }
 
 function diffTenant(
   want: TenantState,
   have: ObservedTenant,
   host: ObservedHostNamespace | null,
-  applied: ReadonlyMap<string, string>,
+  options: Required<DiffOptions>,
 ): StepBuilder {
   const b = new StepBuilder(want.namespace);
   if (!have.exists) b.netns("create", ["add", want.namespace]);
@@ -176,19 +183,19 @@ function diffTenant(
 
   diffOwnedTable(b, want.natTable, { family: "ip", name: NAT_TABLE }, have.natTag);
   diffOwnedTable(b, want.route6Table, { family: "ip6", name: ROUTE6_TABLE }, have.route6Tag);
-  diffNft(b, want, have, applied);
+  diffPickup(b, want, have, diffNft(b, want, have, options.appliedNft), options.pickup);
   return b;
 }
 
 /** The plan that makes the kernel match `want`. Tenants that could not be observed get no step. */
 export function diffHost(want: HostState, have: ObservedHost, options: DiffOptions = {}): Plan {
-  const applied = options.appliedNft ?? new Map<string, string>();
+  const full: Required<DiffOptions> = { appliedNft: options.appliedNft ?? new Map(), pickup: options.pickup ?? { windowSeconds: PICKUP_WINDOW_SECONDS, open: new Map() } };
   const plan: Plan = { steps: [], problems: [] };
   if (have.host !== null) plan.steps.push(...diffHostNamespace(want, have.host).steps());
   for (const tenant of want.tenants) {
     const observed = have.tenants.find((t) => t.namespace === tenant.namespace);
     if (observed === undefined) continue;
-    const b = diffTenant(tenant, observed, have.host, applied);
+    const b = diffTenant(tenant, observed, have.host, full);
     plan.steps.push(...b.steps());
     plan.problems.push(...b.problems);
   }

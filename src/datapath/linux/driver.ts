@@ -12,6 +12,7 @@ import type { DesiredHost } from "../types.js";
 import { ValidationError } from "../../lib/errors.js";
 import { applyPlan, type StepFailure } from "./apply.js";
 import { diffHost, POLICY_NFT_OBJECT } from "./diff.js";
+import { PickupWindows } from "./pickup.js";
 import { hostCommand, KernelError, type Executor } from "./executor.js";
 import { HOST_TABLE_FAMILY } from "./renderOverlay.js";
 import { NOTHING_APPLIED, nextApplied, selectScope, type AppliedState, type ObserveScope } from "./incremental.js";
@@ -34,6 +35,8 @@ export interface LinuxDatapathOptions {
    * several hosts from one process.
    */
   hostNamespace?: string;
+  /** How long a bridge that starts passing netfilter picks up running TCP connections (pickup.ts); tests shorten it. */
+  pickupWindowSeconds?: number;
   logger?: Logger;
 }
 
@@ -84,6 +87,7 @@ const PREFIX = /^[A-Za-z0-9]{3,}$/;
 
 export class LinuxDatapath {
   private readonly appliedNft = new Map<string, string>();
+  private readonly pickup: PickupWindows;
   /** What was applied without failure (incremental.ts); forgotten whole when a run throws. */
   private applied: AppliedState = NOTHING_APPLIED;
   private queue: Promise<unknown> = Promise.resolve();
@@ -96,6 +100,7 @@ export class LinuxDatapath {
     options: LinuxDatapathOptions = {},
   ) {
     this.concurrency = options.concurrency ?? 4;
+    this.pickup = new PickupWindows(options.pickupWindowSeconds);
     this.hostNamespace = options.hostNamespace;
     this.logger = options.logger;
   }
@@ -136,7 +141,7 @@ export class LinuxDatapath {
       ...(this.hostNamespace === undefined ? {} : { hostNamespace: this.hostNamespace }),
       scope,
     });
-    const plan = diffHost(wanted, observed, { appliedNft: this.appliedNft });
+    const plan = diffHost(wanted, observed, { appliedNft: this.appliedNft, pickup: this.pickup.state(Date.now()) });
     const errors = observed.failures.map((f) => ({
       namespace: f.namespace,
       objects: [],
@@ -172,6 +177,7 @@ export class LinuxDatapath {
       for (const failure of result.failures) {
         if (failure.steps.some((s) => s.tool === "nft" && s.object === POLICY_NFT_OBJECT)) this.appliedNft.delete(failure.namespace);
       }
+      this.pickup.record(result.applied, Date.now());
       const report: ReconcileReport = {
         changes: result.applied.map(summary),
         errors: [...errors, ...plan.problems.map(problemError), ...result.failures.map(failureError)],

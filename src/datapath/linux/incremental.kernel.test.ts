@@ -10,7 +10,7 @@ import { bridgeName, endpointLinkName, tenantNamespace } from "../names.js";
 import type { DesiredEndpoint, DesiredHost, DesiredTenant } from "../types.js";
 import { LinuxDatapath } from "./driver.js";
 import { spawnedArgv, type Executor } from "./executor.js";
-import { exec, killChildren, ping, removeNamespaces } from "./testNetns.js";
+import { addTestNamespaces, exec, ping, removeTestState } from "./testNetns.js";
 
 const isRoot = process.getuid?.() === 0;
 const P = `npt${randomBytes(2).toString("hex")}`;
@@ -87,21 +87,10 @@ describe("incremental LinuxDatapath runs in network namespaces", { skip: isRoot 
   const dp = new LinuxDatapath(recording, { hostNamespace: HOST_NS });
 
   before(async () => {
-    await exec.run(["ip", "netns", "add", HOST_NS]);
-    for (const c of ["c1", "c2", "c3", "c4", "rt", "c5"]) {
-      await exec.run(["ip", "netns", "add", containerNs(c)]);
-      await exec.run(["ip", "-n", containerNs(c), "link", "set", "lo", "up"]);
-    }
+    await addTestNamespaces(HOST_NS, ["c1", "c2", "c3", "c4", "rt", "c5"].map(containerNs));
   });
 
-  after(async () => {
-    killChildren();
-    try {
-      await dp.cleanup(P);
-    } finally {
-      await removeNamespaces(P);
-    }
-  });
+  after(() => removeTestState(dp, P));
 
   it("reads everything on the first run, then nothing but the namespace list while nothing changes", async () => {
     const first = await recorded(async () => assert.deepEqual((await dp.reconcile(desired())).errors, []));

@@ -12,7 +12,7 @@ import { ifbName } from "./addr.js";
 import { LinuxDatapath } from "./driver.js";
 import { probeFeatures } from "./features.js";
 import { parseLinks, parseQdiscs } from "./parse.js";
-import { exec, killChildren, PROBE, probe as probeIn, removeNamespaces, runIn, spawnIn, tcp as tcpIn } from "./testNetns.js";
+import { addTestNamespaces, exec, PROBE, probe as probeIn, removeTestState, runIn, spawnIn, tcp as tcpIn } from "./testNetns.js";
 
 const isRoot = process.getuid?.() === 0;
 const P = `npt${randomBytes(2).toString("hex")}`;
@@ -111,21 +111,10 @@ describe("LinuxDatapath in network namespaces", { skip: isRoot ? false : "needs 
   const containers = ["a1", "a2", "b1", "b3", "r1", "r2"];
 
   before(async () => {
-    await exec.run(["ip", "netns", "add", HOST_NS]);
-    for (const c of containers) {
-      await exec.run(["ip", "netns", "add", containerNs(c)]);
-      await exec.run(["ip", "-n", containerNs(c), "link", "set", "lo", "up"]);
-    }
+    await addTestNamespaces(HOST_NS, containers.map(containerNs));
   });
 
-  after(async () => {
-    killChildren();
-    try {
-      await dp.cleanup(P);
-    } finally {
-      await removeNamespaces(P);
-    }
-  });
+  after(() => removeTestState(dp, P));
 
   it("finds every kernel feature it needs, and leaves no probe namespace behind", async () => {
     await probeFeatures(exec, P);

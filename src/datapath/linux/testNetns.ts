@@ -72,6 +72,28 @@ export function killChildren(): void {
   for (const child of children) child.kill("SIGKILL");
 }
 
+/** The namespaces a single-host driver test works in: the agent's stand-in, and one per container (loopback up). */
+export async function addTestNamespaces(hostNs: string, containerNamespaces: string[]): Promise<void> {
+  await exec.run(["ip", "netns", "add", hostNs]);
+  for (const ns of containerNamespaces) {
+    await exec.run(["ip", "netns", "add", ns]);
+    await exec.run(["ip", "-n", ns, "link", "set", "lo", "up"]);
+  }
+}
+
+/**
+ * The end of a driver test, also a failed one: the processes it started killed, what the driver made under
+ * `prefix` cleaned up by the driver itself, and every namespace of the prefix removed even if that fails.
+ */
+export async function removeTestState(driver: { cleanup(prefix: string): Promise<unknown> }, prefix: string): Promise<void> {
+  killChildren();
+  try {
+    await driver.cleanup(prefix);
+  } finally {
+    await removeNamespaces(prefix);
+  }
+}
+
 /** Every namespace whose name starts with `start` is deleted. */
 export async function removeNamespaces(start: string): Promise<void> {
   const out = await exec.run(["ip", "-json", "netns", "list"]);

@@ -1,0 +1,121 @@
+// Mid-stream pickup (pickup.ts) against the real kernel, inside namespaces this test creates ("npk" + 4 hex,
+// removed in after() even when a test fails), with a 2 s window: TCP connections running across a bridge
+// when it starts passing netfilter keep going if they send within the window, and one that first sends
+// after it is judged as new (here: dropped). Needs root; skipped otherwise.
+
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { after, before, describe, it } from "node:test";
+
+import { bridgeName, endpointLinkName, tenantNamespace } from "../names.js";
+import type { DesiredEndpoint, DesiredHost } from "../types.js";
+import { LinuxDatapath } from "./driver.js";
+import { addTestNamespaces, exec, probe, removeTestState, startProbe, tcp } from "./testNetns.js";
+
+const isRoot = process.getuid?.() === 0;
+const P = `npk${randomBytes(2).toString("hex")}`;
+const HOST_NS = `${P}host`; // not "<P>-…": cleanup(P) must not remove it
+const NS = tenantNamespace(P, "a");
+const PORT = 7000;
+const WINDOW_SECONDS = 2;
+const containerNs = (name: string): string => `${P}-c-${name}`;
+
+/** A stand-in for the tenant policy: what the real one has for pickup, and new TCP to c2:PORT dropped. */
+function script(comment: string): string {
+  return [
+    "table inet netplugin",
+    "delete table inet netplugin",
+    "table inet netplugin {",
+    `\tcomment "${comment}"`,
+    "\tset bridged {",
+    "\t\ttypeof iifname . oifname",
+    "\t\tflags timeout",
+    "\t}",
+    "\tchain forward {",
+    "\t\ttype filter hook forward priority filter; policy accept;",
+    "\t\tct state established,related accept",
+    "\t\tct state new tcp flags & syn == 0 iifname . oifname @bridged accept",
+    `\t\tip daddr 198.18.1.2 tcp dport ${PORT} drop`,
+    "\t}",
+    "}",
+    "",
+  ].join("\n");
+}
+
+function ep(container: string, host: number): DesiredEndpoint {
+  return {
+    id: `${P}-${container}`,
+    network: "blue",
+    hostLink: endpointLinkName(`${P}-${container}`),
+    netns: `/var/run/netns/${containerNs(container)}`,
+    ifname: "eth0",
+    mac: `02:00:00:00:10:${String(host).padStart(2, "0")}`,
+    ipv4: `198.18.1.${host}/24`,
+    ipv6: "",
+    gateway: "198.18.1.254",
+    ipv6Gateway: "",
+    mtu: 1450,
+    qos: { egressBps: 0, ingressBps: 0, burstBytes: 0 },
+  };
+}
+
+function desired(netfilter: boolean, comment = "first"): DesiredHost {
+  const network = {
+    name: "blue",
+    bridge: bridgeName("blue"),
+    subnet: "198.18.1.0/24",
+    gateway: "198.18.1.254",
+    ipv6Subnet: "",
+    ipv6Gateway: "",
+    mtu: 1450,
+    routed: false,
+    netfilter,
+  };
+  return {
+    prefix: P,
+    tenants: [{ name: "a", namespace: NS, fwdMode: "bridge", networks: [network], endpoints: [ep("c1", 1), ep("c2", 2)], nftScript: script(comment), hostEndpoints: [] }],
+    host: { natOutbound: false },
+  };
+}
+
+async function pickupElements(): Promise<string[]> {
+  const out = await exec.run(["nft", "-j", "list", "set", "inet", "netplugin", "bridged"], { netns: NS });
+  const set = (JSON.parse(out) as { nftables: { set?: { elem?: { elem: { val: { concat: string[] } } }[] } }[] }).nftables.find((e) => e.set)!.set!;
+  return (set.elem ?? []).map((e) => e.elem.val.concat.join(" . "));
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe("mid-stream pickup when a bridge starts passing netfilter", { skip: isRoot ? false : "needs root" }, () => {
+  const dp = new LinuxDatapath(exec, { hostNamespace: HOST_NS, pickupWindowSeconds: WINDOW_SECONDS });
+  const bridge = bridgeName("blue");
+
+  before(async () => {
+    await addTestNamespaces(HOST_NS, ["c1", "c2"].map(containerNs));
+    assert.deepEqual((await dp.reconcile(desired(false))).errors, []);
+    await startProbe(containerNs("c2"), "serve", "c2", PORT);
+  });
+
+  after(() => removeTestState(dp, P));
+
+  it("keeps connections that send within the window, judges one that first sends after it, and judges new ones", async () => {
+    assert.equal(await tcp(containerNs("c1"), "198.18.1.2", PORT), "reply c2", "no netfilter on the bridge: the drop rule sees nothing");
+    // Both connect and exchange one message now; `late` sends its second after the window, `early` within it.
+    const late = probe(containerNs("c1"), "hold", "198.18.1.2", PORT, 2, 6_000);
+    const early = probe(containerNs("c1"), "hold", "198.18.1.2", PORT, 3, 1_500);
+    await sleep(500);
+    const report = await dp.reconcile(desired(true));
+    assert.deepEqual(report.errors, []);
+    assert.ok(report.changes.some((c) => c.object === `pickup window of bridge ${bridge}`), JSON.stringify(report.changes));
+    assert.deepEqual(await pickupElements(), [`${bridge} . ${bridge}`]);
+
+    // Replacing the table within the window puts the element back.
+    assert.deepEqual((await dp.reconcile(desired(true, "second"))).errors, []);
+    assert.deepEqual(await pickupElements(), [`${bridge} . ${bridge}`]);
+    assert.equal(await tcp(containerNs("c1"), "198.18.1.2", PORT), "timeout", "a new connection is judged: dropped");
+
+    assert.deepEqual(await early, { sent: 3, received: 3, error: null });
+    assert.deepEqual(await late, { sent: 2, received: 1, error: null });
+    assert.deepEqual(await pickupElements(), [], "the window closed");
+  });
+});

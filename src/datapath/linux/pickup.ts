@@ -1,0 +1,84 @@
+// Mid-stream pickup of TCP connections on a bridge that starts passing netfilter.
+//
+// A bridge passes netfilter only while one of its endpoints is policed (DesiredNetwork.netfilter). When
+// it starts to, conntrack has never seen the connections already running across it, and their next
+// segment (an ACK, not a SYN) would be judged as a new connection: a reply towards a whitelisted group
+// would be dropped. The policy table accepts such segments on the bridges in its PICKUP_SET, and the
+// datapath puts a bridge there, with a timeout, only when it switches netfilter on for it: once every
+// running connection has sent a segment, conntrack knows it, and a bare ACK or FIN from a denied peer
+// must be judged again. Replacing the policy table empties the set, so while a window is open the
+// element goes back with the time that is left. A restarted agent knows of no open window: a bridge it
+// switched on just before it stopped loses the rest of its window.
+
+import { PICKUP_SET } from "../../policy/render.js";
+import { NFT_TABLE } from "../names.js";
+import type { Step } from "./plan.js";
+import type { StepBuilder } from "./stepBuilder.js";
+import type { ObservedTenant, TenantState } from "./state.js";
+
+/** How long a bridge picks up connections after it starts passing netfilter, unless the driver is told otherwise. */
+export const PICKUP_WINDOW_SECONDS = 300;
+
+const OBJECT_PREFIX = "pickup window of bridge ";
+
+export interface PickupState {
+  windowSeconds: number;
+  /** Seconds left of the open windows, by tenant namespace and bridge. */
+  open: ReadonlyMap<string, ReadonlyMap<string, number>>;
+}
+
+/**
+ * Steps after the policy script (last phase): a window for every bridge switched to netfilter in this plan
+ * ("create"), and, when the script replaces the table, the time left of windows still open ("update").
+ */
+export function diffPickup(b: StepBuilder, want: TenantState, have: ObservedTenant, tableReplaced: boolean, pickup: PickupState): void {
+  if (want.nftScript === "") return;
+  const left = pickup.open.get(want.namespace);
+  for (const bridge of want.bridges.filter((br) => br.netfilter)) {
+    const before = have.bridges.find((br) => br.name === bridge.name);
+    const seconds = left?.get(bridge.name) ?? 0;
+    if (before !== undefined && !before.netfilter) {
+      b.nft("create", `${OBJECT_PREFIX}${bridge.name}`, addElement(bridge.name, pickup.windowSeconds));
+    } else if (tableReplaced && seconds > 0) {
+      b.nft("update", `${OBJECT_PREFIX}${bridge.name}`, addElement(bridge.name, seconds));
+    }
+  }
+}
+
+function addElement(bridge: string, seconds: number): string[] {
+  return ["add", "element", "inet", NFT_TABLE, PICKUP_SET, `{ "${bridge}" . "${bridge}" timeout ${seconds}s }`];
+}
+
+/** The driver's memory of open windows: opened by applied "create" steps, closed by time or a deleted namespace. */
+export class PickupWindows {
+  /** Namespace → bridge → when its window closes (ms since the epoch). */
+  private readonly until = new Map<string, Map<string, number>>();
+
+  constructor(private readonly windowSeconds = PICKUP_WINDOW_SECONDS) {}
+
+  state(now: number): PickupState {
+    return { windowSeconds: this.windowSeconds, open: this.open(now) };
+  }
+
+  private open(now: number): Map<string, Map<string, number>> {
+    const out = new Map<string, Map<string, number>>();
+    for (const [namespace, bridges] of this.until) {
+      for (const [bridge, end] of bridges) {
+        if (end <= now) bridges.delete(bridge);
+        else out.set(namespace, (out.get(namespace) ?? new Map()).set(bridge, Math.ceil((end - now) / 1000)));
+      }
+      if (bridges.size === 0) this.until.delete(namespace);
+    }
+    return out;
+  }
+
+  record(applied: Step[], now: number): void {
+    for (const step of applied) {
+      if (step.tool === "netns" && step.action === "delete") this.until.delete(step.namespace);
+      if (step.tool !== "nft" || step.action !== "create" || !step.object.startsWith(OBJECT_PREFIX)) continue;
+      const bridges = this.until.get(step.namespace) ?? new Map<string, number>();
+      bridges.set(step.object.slice(OBJECT_PREFIX.length), now + this.windowSeconds * 1000);
+      this.until.set(step.namespace, bridges);
+    }
+  }
+}
