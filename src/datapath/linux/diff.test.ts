@@ -6,6 +6,7 @@ import { emptyTenant } from "./observe.js";
 import { PickupWindows } from "./pickup.js";
 import { describeStep, phaseIndex, type Plan, type Step } from "./plan.js";
 import { renderHost } from "./render.js";
+import { DELETE_GROUP } from "./stepBuilder.js";
 import type { ObservedHost } from "./state.js";
 import { appliedScripts, desiredHost, endpoint, NS_A, observedHost, PREFIX, SCRIPT } from "./testFixtures.js";
 
@@ -104,7 +105,8 @@ describe("diffHost", () => {
     desired.tenants[0]!.endpoints = [];
     const want = renderHost(desired);
     assert.deepEqual(lines(diffHost(want, have, { appliedNft: appliedScripts(want) })), [
-      `${NS_A}: delete veth ne0000000001 | ip[${NS_A}] link del ne0000000001`,
+      `${NS_A}: delete veth ne0000000001 | ip[${NS_A}] link set ne0000000001 group ${DELETE_GROUP}`,
+      `${NS_A}: delete links marked for deletion | ip[${NS_A}] link del group ${DELETE_GROUP}`,
     ]);
   });
 
@@ -121,6 +123,7 @@ describe("diffHost", () => {
       [
         "delete ingress on ne0000000001",
         "delete veth nestale",
+        "delete links marked for deletion",
         "delete address 198.18.1.1/24 on nb00000001",
         "delete bridge nbstale",
         "create address 198.18.1.254/24 on nb00000001",
@@ -154,8 +157,9 @@ describe("diffHost", () => {
     have.tenants[0]!.containers[0]!.link = null;
     have.tenants[0]!.containers[0]!.routes = [];
     const steps = diffHost(want, have, { appliedNft: applied }).steps;
-    assert.deepEqual(steps.slice(0, 3).map((s) => `${s.action} ${s.args.slice(0, 3).join(" ")}`), [
-      "delete link del ne0000000001",
+    assert.deepEqual(steps.slice(0, 4).map((s) => `${s.action} ${s.args.slice(0, 3).join(" ")}`), [
+      "delete link set ne0000000001",
+      "delete link del group",
       "create link add ne0000000001",
       "create link set ne0000000001",
     ]);
@@ -218,7 +222,7 @@ describe("diffHost", () => {
     // Back to no QoS: root qdisc, ingress qdisc and ifb go.
     assert.deepEqual(
       diffHost(before, synced, { appliedNft: appliedScripts(before) }).steps.map((s) => `${s.action} ${s.object}`),
-      ["delete tbf on ne0000000001", "delete ingress on ne0000000001", "delete ifb ni0000000001"],
+      ["delete tbf on ne0000000001", "delete ingress on ne0000000001", "delete ifb ni0000000001", "delete links marked for deletion"],
     );
   });
 
@@ -242,9 +246,11 @@ describe("diffHost", () => {
     have.unwanted.push({ namespace: `${PREFIX}-t-old`, veths: ["ne0000000009", "nuplink"], vxlans: ["nv7"] });
     const plan = diffHost(want, have, { appliedNft: applied });
     assert.deepEqual(lines(plan), [
-      `${PREFIX}-t-old: delete veth ne0000000009 | ip[${PREFIX}-t-old] link del ne0000000009`,
-      `${PREFIX}-t-old: delete veth nuplink | ip[${PREFIX}-t-old] link del nuplink`,
-      `${PREFIX}-t-old: delete vxlan nv7 | ip[${PREFIX}-t-old] link del nv7`,
+      `${PREFIX}-t-old: delete veth ne0000000009 | ip[${PREFIX}-t-old] link set ne0000000009 group ${DELETE_GROUP}`,
+      `${PREFIX}-t-old: delete veth nuplink | ip[${PREFIX}-t-old] link set nuplink group ${DELETE_GROUP}`,
+      `${PREFIX}-t-old: delete links marked for deletion | ip[${PREFIX}-t-old] link del group ${DELETE_GROUP}`,
+      `${PREFIX}-t-old: delete vxlan nv7 | ip[${PREFIX}-t-old] link set nv7 group ${DELETE_GROUP}`,
+      `${PREFIX}-t-old: delete links marked for deletion | ip[${PREFIX}-t-old] link del group ${DELETE_GROUP}`,
       `${PREFIX}-t-old: delete namespace ${PREFIX}-t-old | netns[host] del ${PREFIX}-t-old`,
     ]);
   });

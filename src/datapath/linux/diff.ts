@@ -166,12 +166,12 @@ function diffTenant(
     ...want.hostEndpoints.map((e) => e.tenantLink),
   ]);
   for (const stale of have.veths.filter((v) => !wantedLinks.has(v.name))) {
-    b.ip("veth", "delete", `veth ${stale.name}`, ["link", "del", stale.name]);
+    b.deleteLink("veth", `veth ${stale.name}`, stale.name);
   }
   for (const endpoint of want.endpoints) diffEndpoint(b, have, endpoint);
   const wantedIfbs = new Set(want.endpoints.flatMap((e) => (e.egressLimit === null ? [] : [e.egressLimit.ifb])));
   for (const stale of have.ifbs.filter((i) => !wantedIfbs.has(i.name))) {
-    b.ip("veth", "delete", `ifb ${stale.name}`, ["link", "del", stale.name]);
+    b.deleteLink("veth", `ifb ${stale.name}`, stale.name);
   }
 
   // Without the agent's namespace read (a failure reports it, or nothing of ours there changed since it was
@@ -209,10 +209,10 @@ export function diffHost(want: HostState, have: ObservedHost, options: DiffOptio
     const b = new StepBuilder(namespace);
     const unwanted = have.unwanted.find((u) => u.namespace === namespace);
     for (const veth of unwanted?.veths ?? []) {
-      b.ip("veth", "delete", `veth ${veth}`, ["link", "del", veth]);
+      b.deleteLink("veth", `veth ${veth}`, veth);
     }
     for (const vxlan of unwanted?.vxlans ?? []) {
-      b.ip("vxlan", "delete", `vxlan ${vxlan}`, ["link", "del", vxlan]);
+      b.deleteLink("vxlan", `vxlan ${vxlan}`, vxlan);
     }
     b.netns("delete", ["del", namespace]);
     plan.steps.push(...b.steps());

@@ -97,7 +97,7 @@ export function diffEndpoint(b: StepBuilder, observed: ObservedTenant, endpoint:
 
   // --- veth (tenant side) ---
   if (!paired) {
-    if (veth !== undefined) b.ip("veth", "delete", `veth ${hostLink} (peer gone)`, ["link", "del", hostLink]);
+    if (veth !== undefined) b.deleteLink("veth", `veth ${hostLink} (peer gone)`, hostLink);
     createPair(b, endpoint);
   } else if (veth !== undefined) {
     updateHostSide(b, endpoint, veth);

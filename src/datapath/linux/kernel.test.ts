@@ -266,7 +266,14 @@ describe("LinuxDatapath in network namespaces", { skip: isRoot ? false : "needs 
     const b = desired().tenants[1]!.endpoints.map((e) => e.hostLink);
     assert.deepEqual(
       report.changes.map((c) => `${c.action} ${c.object}`).sort(),
-      [`delete namespace ${nsB}`, `delete veth ${a2.hostLink}`, `delete veth ${b[0]}`, `delete veth ${b[1]}`].sort(),
+      [
+        `delete namespace ${nsB}`,
+        `delete veth ${a2.hostLink}`,
+        `delete veth ${b[0]}`,
+        `delete veth ${b[1]}`,
+        "delete links marked for deletion",
+        "delete links marked for deletion",
+      ].sort(),
     );
     assert.ok(!(await links(nsA)).includes(a2.hostLink));
     assert.deepEqual(await links(containerNs("a2")), ["lo"]);

@@ -11,6 +11,7 @@ import { FakeExecutor } from "./fakeExecutor.js";
 import { observeHost } from "./observe.js";
 import { describeStep, type Plan } from "./plan.js";
 import { renderHost } from "./render.js";
+import { DELETE_GROUP } from "./stepBuilder.js";
 import { StepBuilder } from "./stepBuilder.js";
 import { appliedScripts, clusterHost, NS_A, observedHost, PREFIX } from "./testFixtures.js";
 
@@ -303,7 +304,8 @@ describe("diff: VXLAN, uplink, host endpoints, NAT", () => {
       `host: delete nft table inet netplugin_${PREFIX} | nft[host] delete table inet netplugin_${PREFIX}`,
       `${NS_A}: delete nft table ip netplugin_nat | nft[${NS_A}] delete table ip netplugin_nat`,
       `${NS_A}: delete default route via 169.254.0.1 | ${ip} route del default via 169.254.0.1 dev nuplink`,
-      `${NS_A}: delete veth nuplink | ${ip} link del nuplink`,
+      `${NS_A}: delete veth nuplink | ${ip} link set nuplink group ${DELETE_GROUP}`,
+      `${NS_A}: delete links marked for deletion | ${ip} link del group ${DELETE_GROUP}`,
     ]);
   });
 

@@ -2,14 +2,24 @@
 // them in plan order: deletions first from the last phase back (nft → … → bridge), then
 // creations and updates from the first phase on (namespace → … → nft). Within a phase the
 // order of calls is kept, so "delete the stale veth" comes before "create it again".
+//
+// Links of a tenant namespace are deleted in one kernel call per phase: each is put in DELETE_GROUP,
+// and `ip link del group` unregisters them together. Deleted one by one, every link waits for its own
+// RCU grace period (~20 ms each here: 29 veths took 650 ms, as a group 30 ms). Tenant namespaces hold
+// only our links, and nothing else uses the group.
 
 import { phaseIndex, type Action, type Phase, type Problem, type Step, type StepTarget } from "./plan.js";
 
 const HOST: StepTarget = { kind: "host" };
 
+/** The link group of links about to be deleted (any number but 0, the default). */
+export const DELETE_GROUP = 57005;
+
 export class StepBuilder {
   private readonly creates: Step[] = [];
   private readonly deletes: Step[] = [];
+  /** Phases with links marked by deleteLink. */
+  private readonly groupDeletes = new Set<Phase>();
   readonly problems: Problem[] = [];
   private readonly tenantTarget: StepTarget;
 
@@ -25,6 +35,12 @@ export class StepBuilder {
   /** One `ip` batch line inside the tenant namespace. */
   ip(phase: Phase, action: Action, object: string, args: string[]): void {
     this.push({ phase, action, object, tool: "ip", target: this.tenantTarget, args });
+  }
+
+  /** Deletes a link of the tenant namespace, together with the others deleted in the same phase. */
+  deleteLink(phase: Phase, object: string, name: string): void {
+    this.ip(phase, "delete", object, ["link", "set", name, "group", String(DELETE_GROUP)]);
+    this.groupDeletes.add(phase);
   }
 
   /** One `ip` batch line in the agent's own namespace. */
@@ -66,11 +82,15 @@ export class StepBuilder {
 
   /** The steps in the order they must run. */
   steps(): Step[] {
+    const deletes = [...this.deletes];
+    for (const phase of this.groupDeletes) {
+      deletes.push({ namespace: this.namespace, phase, action: "delete", object: "links marked for deletion", tool: "ip", target: this.tenantTarget, args: ["link", "del", "group", String(DELETE_GROUP)] });
+    }
     const stable = (list: Step[], direction: 1 | -1): Step[] =>
       list
         .map((step, i) => ({ step, i }))
         .sort((a, b) => direction * (phaseIndex(a.step.phase) - phaseIndex(b.step.phase)) || a.i - b.i)
         .map((x) => x.step);
-    return [...stable(this.deletes, -1), ...stable(this.creates, 1)];
+    return [...stable(deletes, -1), ...stable(this.creates, 1)];
   }
 }
