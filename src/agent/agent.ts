@@ -26,6 +26,7 @@ import { detectMtu } from "./mtu.js";
 import { InfraEndpoints } from "./infra.js";
 import { BgpSpeaker, type BgpConfig } from "./bgp/index.js";
 import { DockerPlugin } from "./docker/index.js";
+import { DockerStore } from "./docker/state.js";
 import { EndpointPlumber } from "./endpoints.js";
 import { DEFAULT_GRACE_MS, EndpointCollector } from "./endpoint-gc.js";
 import { join } from "node:path";
@@ -194,7 +195,9 @@ export class Agent {
         .catch((err: Error) => log.debug({ err: err.message }, "bgp report failed"));
     }, 3000);
     bgpReport.unref();
-    const collector = new EndpointCollector({ host: o.host, view: mirror, attachments, pending, stateDir: o.stateDir, master, graceMs: o.endpointGcGraceMs ?? DEFAULT_GRACE_MS, log });
+    // The running driver's store, else its file: endpoints of a driver that is off now are still Docker's.
+    const dockerEndpointIds = () => [...(docker?.store ?? new DockerStore(o.stateDir)).endpoints.values()].map((r) => r.endpointId);
+    const collector = new EndpointCollector({ host: o.host, view: mirror, attachments, pending, dockerEndpointIds, master, graceMs: o.endpointGcGraceMs ?? DEFAULT_GRACE_MS, log });
     const cni = new CniHandler({
       host: o.host, master, attachments, pending, reconciler, ready: () => mirror.synced, vxlanPort: VXLAN_PORT, claim: (id) => collector.claim(id), log,
     });

@@ -7,6 +7,7 @@ import pino from "pino";
 import { endpointKey } from "../master/keys.js";
 import type { EndpointState } from "../master/records.js";
 import { AttachmentStore } from "./attachments.js";
+import { DockerStore } from "./docker/state.js";
 import { EndpointCollector, selectStray, type StraySelection } from "./endpoint-gc.js";
 import type { MasterClient } from "./master-client.js";
 
@@ -88,7 +89,7 @@ describe("EndpointCollector", () => {
       view: { get: <T>(k: string) => entries.get(k) as T, list: <T>(p: string) => [...entries].filter(([k]) => k.startsWith(p)) as [string, T][] },
       attachments,
       pending: new Map(),
-      stateDir: dir,
+      dockerEndpointIds: () => [...new DockerStore(dir).endpoints.values()].map((r) => r.endpointId),
       master,
       graceMs: 0,
       log: pino({ level: "silent" }),

@@ -19,7 +19,6 @@ import { ENDPOINT_PREFIX } from "../master/keys.js";
 import type { EndpointState } from "../master/records.js";
 import type { AttachmentStore } from "./attachments.js";
 import { hostEndpointContainer, type StateView } from "./compile.js";
-import { DockerStore } from "./docker/state.js";
 import type { MasterClient } from "./master-client.js";
 
 export const DEFAULT_GRACE_MS = 60_000;
@@ -64,8 +63,8 @@ export interface EndpointCollectorDeps {
   attachments: AttachmentStore;
   /** Endpoints netmaster created for us that the state stream has not shown yet. */
   pending: Map<string, EndpointState>;
-  /** Where the Docker driver keeps its endpoints (docker/state.ts), read whether or not it runs now. */
-  stateDir: string;
+  /** The Docker driver's endpoint ids (docker/state.ts), also when it does not run now; throws when unreadable. */
+  dockerEndpointIds: () => Iterable<string>;
   master: MasterClient;
   graceMs: number;
   log: Logger;
@@ -158,7 +157,7 @@ export class EndpointCollector {
     const { d } = this;
     const held = new Set<string>(d.pending.keys());
     for (const a of d.attachments.all()) held.add(a.endpointId);
-    for (const rec of new DockerStore(d.stateDir).endpoints.values()) held.add(rec.endpointId);
+    for (const id of d.dockerEndpointIds()) held.add(id);
     for (const [, r] of d.view.list<DockerReservation>(`${DOCKER_PREFIX}addresses/`)) if (r.endpointId) held.add(r.endpointId);
     return held;
   }

@@ -69,6 +69,11 @@ export class DockerPlugin {
     readonly driverName: string,
   ) {}
 
+  /** The driver's records, as it keeps them in memory (and in its state file). */
+  get store(): DockerStore {
+    return this.c.store;
+  }
+
   /** Serves the plugin socket; undefined (and a warning) when another live process serves it. */
   static async start(o: DockerPluginOptions): Promise<DockerPlugin | undefined> {
     const log = o.log.child({ component: "docker" });
