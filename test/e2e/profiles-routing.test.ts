@@ -3,7 +3,6 @@
 // mode, where the networks of a tenant reach each other through the gateway.
 
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { after, before, describe, test } from "node:test";
 import { Api } from "../harness/api.js";
 import { TestAgent } from "../harness/agent.js";
@@ -44,9 +43,8 @@ async function startCluster(prefix: string, fwdMode: "bridge" | "routing" = "bri
 
 /** Mbit/s measured by an iperf3 client in `from` against a server in `to`; reverse = the server sends. */
 async function iperf(from: TestNetns, to: TestNetns, toIp: string, port: number, seconds: number, reverse = false): Promise<number> {
-  const server = spawn("ip", ["netns", "exec", to.name, "iperf3", "-s", "-1", "-p", String(port)], { stdio: "ignore" });
+  const server = await to.iperfServer(port);
   try {
-    await new Promise((r) => setTimeout(r, 400));
     const r = await from.exec(["iperf3", "-c", toIp, "-p", String(port), "-t", String(seconds), "-J", ...(reverse ? ["-R"] : [])]);
     const json = JSON.parse(r.stdout) as { end: { sum_received: { bits_per_second: number } } };
     return json.end.sum_received.bits_per_second / 1e6;
@@ -93,9 +91,8 @@ describe("bandwidth profiles and established connections across policy changes",
   });
 
   test("a deny rule added during a running iperf3 session does not cut it; new connections are refused", async () => {
-    const server = spawn("ip", ["netns", "exec", dst.ns.name, "iperf3", "-s", "-1", "-p", "5301"], { stdio: "ignore" });
+    const server = await dst.ns.iperfServer(5301);
     try {
-      await new Promise((r) => setTimeout(r, 400));
       const run = src.ns.exec(["iperf3", "-c", dst.ip, "-p", "5301", "-t", "5", "-J"]);
       await new Promise((r) => setTimeout(r, 1500));
       await cl.api.create("/api/v1/rules/default:p:1/", { tenantName: "default", policyName: "p", ruleId: "1", direction: "in", protocol: "tcp", action: "deny", priority: 1 });

@@ -56,6 +56,18 @@ export class TestNetns {
     });
   }
 
+  /** Starts an iperf3 server for one test (-1) and returns once it listens; killed by destroy() if still there. */
+  async iperfServer(port: number): Promise<ChildProcess> {
+    const child = spawn("ip", ["netns", "exec", this.name, "iperf3", "-s", "-1", "-p", String(port)], { stdio: "ignore" });
+    this.servers.push(child);
+    for (let waited = 0; ; waited += 50) {
+      const r = await this.exec(["ss", "-Hltn", `sport = :${port}`]);
+      if (r.stdout.trim() !== "") return child;
+      if (waited >= 10_000 || child.exitCode !== null) throw new Error(`iperf3 -s -p ${port} in ${this.name} is not listening`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
   async probe(kind: "tcp" | "udp" | "hold", ...args: (string | number)[]): Promise<Record<string, unknown>> {
     const r = await this.exec([process.execPath, NETPROBE_JS, kind, ...args.map(String)]);
     return JSON.parse(r.stdout.trim().split("\n").pop() || "{}") as Record<string, unknown>;

@@ -12,7 +12,7 @@ import { ifbName } from "./addr.js";
 import { LinuxDatapath } from "./driver.js";
 import { probeFeatures } from "./features.js";
 import { parseLinks, parseQdiscs } from "./parse.js";
-import { addTestNamespaces, exec, PROBE, probe as probeIn, removeTestState, runIn, spawnIn, tcp as tcpIn } from "./testNetns.js";
+import { addTestNamespaces, exec, PROBE, probe as probeIn, removeTestState, runIn, spawnIn, tcp as tcpIn, waitListening } from "./testNetns.js";
 
 const isRoot = process.getuid?.() === 0;
 const P = `npt${randomBytes(2).toString("hex")}`;
@@ -88,9 +88,8 @@ function tcp(container: string, address: string): Promise<string> {
   return tcpIn(containerNs(container), address, PORT, 800);
 }
 
-function startServer(container: string, argv: string[], readyText: string | null): Promise<void> {
+function startServer(container: string, argv: string[], readyText: string): Promise<void> {
   const child = spawnIn(containerNs(container), argv);
-  if (readyText === null) return new Promise((resolve) => setTimeout(resolve, 300));
   return new Promise((resolve, reject) => {
     let out = "";
     child.stdout!.on("data", (d) => {
@@ -225,9 +224,10 @@ describe("LinuxDatapath in network namespaces", { skip: isRoot ? false : "needs 
     assert.deepEqual(qdiscs.find((q) => q.dev === ifbName(hostLink))?.shaper?.rateBytes, 1_000_000);
 
     // Real throughput through the shapers (TCP, 2 s each way).
-    await startServer("a2", ["iperf3", "-s", "-p", "5201"], null);
-    // The server gets no readiness signal (iperf3 buffers its banner) and refuses a run now and then right after
-    // the previous one ("busy"): a run that reports an error is tried again.
+    spawnIn(containerNs("a2"), ["iperf3", "-s", "-p", "5201"]);
+    await waitListening(containerNs("a2"), 5201);
+    // iperf3's server refuses a run now and then right after the previous one ("busy"): a run that reports an
+    // error is tried again.
     const measure = async (reverse: boolean): Promise<number> => {
       const argv = ["iperf3", "-c", "198.18.1.2", "-p", "5201", "-t", "2", "-J", ...(reverse ? ["-R"] : [])];
       for (let attempt = 1; ; attempt++) {

@@ -34,6 +34,16 @@ export function runIn(ns: string, argv: string[], timeoutMs = 15_000): Promise<{
   });
 }
 
+/** Resolves once something listens on TCP `port` in the namespace (for servers that print no readiness line). */
+export async function waitListening(ns: string, port: number, timeoutMs = 10_000): Promise<void> {
+  for (let waited = 0; ; waited += 50) {
+    const { out } = await runIn(ns, ["ss", "-Hltn", `sport = :${port}`]);
+    if (out.trim() !== "") return;
+    if (waited >= timeoutMs) throw new Error(`nothing listens on TCP port ${port} in ${ns}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
 /** netprobe in a namespace: its last JSON line. */
 export async function probe(ns: string, ...args: Array<string | number>): Promise<Record<string, unknown>> {
   const { code, out, err } = await runIn(ns, [process.execPath, PROBE, ...args.map(String)]);
