@@ -17,7 +17,7 @@ import { controllerFor, defaultGlobal, GLOBAL_KEY, type MasterSettings } from ".
 import type { EndpointState } from "./records.js";
 import { EndpointOperReport, HostName, HostRegistration, registerHost, reportEndpointOper, type HostRecord } from "./hosts.js";
 import type { StreamingApi } from "hono/utils/stream";
-import { streamState, type ResumePoint, type StreamHistory } from "./watch-stream.js";
+import { recordEpoch, streamState, type ResumePoint } from "./watch-stream.js";
 import { z } from "zod";
 import { Mutator, Tx } from "./tx.js";
 
@@ -51,21 +51,15 @@ export class Netmaster {
   /** Each host's last BGP report (session and learned routes), leader memory only like the counters. */
   private readonly hostBgp = new Map<string, z.infer<typeof BgpReport>>();
 
-  /** This process's state stream (watch-stream.ts): fixed when the store is opened. */
-  private readonly history: StreamHistory;
+  /** Names this process's state stream (watch-stream.ts). */
+  readonly streamEpoch = randomUUID();
 
   private constructor(
     private readonly options: NetmasterOptions,
     readonly cache: StateCache,
     private readonly mutator: Mutator,
     private readonly election: LeaderElection,
-  ) {
-    this.history = { epoch: randomUUID(), startRevision: cache.currentRevision };
-  }
-
-  get streamEpoch(): string {
-    return this.history.epoch;
-  }
+  ) {}
 
   static async start(options: NetmasterOptions): Promise<Netmaster> {
     const { store, log } = options;
@@ -90,6 +84,7 @@ export class Netmaster {
     };
     const mutator = new Mutator(store, cache, fence);
     master = new Netmaster(options, cache, mutator, election);
+    await recordEpoch(store, master.streamEpoch);
     election.start();
     return master;
   }
@@ -241,7 +236,7 @@ export class Netmaster {
 
   /** Follows the state for an agent until the client disconnects (watch-stream.ts). */
   streamState(from: ResumePoint, out: StreamingApi): Promise<void> {
-    return streamState(this.options.store, this.cache, this.history, from, out);
+    return streamState(this.options.store, this.cache, this.streamEpoch, from, out);
   }
 
   deleteEndpoint(id: string): Promise<EndpointState> {

@@ -179,8 +179,9 @@ describe("netmaster restarted on a SQLite store restored from an older backup", 
     await write(api, "/api/v1/rules/t:web:1/", DENY_8080);
     await waitUntil(async () => (await a.ns.tcpReaches(b.ip, 8080, 800)) === "timeout", 15_000, () => "h2 does not enforce the rule");
 
-    // h2 is frozen until the restored store has been written past the revision it holds: by revision alone it
-    // would then resume and never hear that the rule is gone. h1 comes back at once, ahead of the store.
+    // h2 is frozen until the restored store has been written past the revision it holds, and netmaster restarted
+    // on it: by revision alone it would then resume and never hear that the rule is gone. h1 comes back at once,
+    // ahead of the store.
     const h2 = cluster.hosts[1]!.agent!.child.pid!;
     const frozenAt = await agentRevision(cluster, 2);
     process.kill(h2, "SIGSTOP");
@@ -196,6 +197,9 @@ describe("netmaster restarted on a SQLite store restored from an older backup", 
         await write(api, `/api/v1/tenants/filler${n}/`, { tenantName: `filler${n}` });
         await waitUntil(async () => (await agentRevision(cluster, 1)) > before, 10_000, () => `h1 does not follow the write of filler${n}`);
       }
+      // And restarted once more: this netmaster opened a store that was already past h2's revision.
+      await cluster.killNetmaster();
+      await cluster.startNetmaster();
     } finally {
       process.kill(h2, "SIGCONT");
     }
