@@ -260,8 +260,8 @@ describe("diffHost", () => {
     const bridge = want.tenants[0]!.bridges[0]!.name;
     const element = (seconds: number) => `add element inet netplugin bridged { "${bridge}" . "${bridge}" timeout ${seconds}s }`;
     const nft = (plan: Plan) => plan.steps.filter((s) => s.tool === "nft").map((s) => `${s.action} ${s.object}: ${s.args.join(" ")}`);
-    const none = { windowSeconds: 300, open: new Map() };
-    const open = { windowSeconds: 300, open: new Map([[NS_A, new Map([[bridge, 120]])]]) };
+    const none = { windowSeconds: 300, open: new Map(), missing: new Set<string>() };
+    const open = { windowSeconds: 300, open: new Map([[NS_A, new Map([[bridge, 120]])]]), missing: new Set<string>() };
 
     have.tenants[0]!.bridges[0]!.netfilter = false;
     assert.deepEqual(nft(diffHost(want, have, { appliedNft: applied, pickup: none })), [`create pickup window of bridge ${bridge}: ${element(300)}`]);
@@ -275,18 +275,28 @@ describe("diffHost", () => {
     assert.deepEqual(nft(diffHost(want, have, { appliedNft: applied, pickup: open })), [], "the table stays: so does the element");
     assert.deepEqual(nft(diffHost(want, have, { pickup: open })), [`update nft table inet netplugin: -f -`, `update pickup window of bridge ${bridge}: ${element(120)}`]);
     assert.deepEqual(nft(diffHost(want, have, { pickup: none })), [`update nft table inet netplugin: -f -`], "a closed window stays closed");
+    const failedBefore = { ...open, missing: new Set([`${NS_A} ${bridge}`]) };
+    assert.deepEqual(nft(diffHost(want, have, { appliedNft: applied, pickup: failedBefore })), [`update pickup window of bridge ${bridge}: ${element(120)}`], "an element that did not take is tried again");
   });
 
-  it("remembers a window from its applied step until it closes or the namespace goes", () => {
+  it("remembers a window from its create step, taken or not, until it closes or the namespace goes or is made", () => {
     const windows = new PickupWindows(300);
     const step = (tool: Step["tool"], action: Step["action"], object: string, namespace = NS_A): Step => ({ namespace, phase: "nft", action, object, tool, target: { kind: "host" }, args: [] });
-    windows.record([step("nft", "create", "pickup window of bridge nb1"), step("nft", "update", "pickup window of bridge nb2")], 1_000);
-    assert.deepEqual(windows.state(1_000), { windowSeconds: 300, open: new Map([[NS_A, new Map([["nb1", 300]])]]) });
+    windows.record([step("nft", "create", "pickup window of bridge nb1"), step("nft", "update", "pickup window of bridge nb2")], [], 1_000);
+    assert.deepEqual(windows.state(1_000), { windowSeconds: 300, open: new Map([[NS_A, new Map([["nb1", 300]])]]), missing: new Set() });
     assert.deepEqual(windows.state(100_500).open, new Map([[NS_A, new Map([["nb1", 201]])]]));
     assert.deepEqual(windows.state(301_000).open, new Map());
-    windows.record([step("nft", "create", "pickup window of bridge nb1")], 400_000);
-    windows.record([step("netns", "delete", `namespace ${NS_A}`)], 400_001);
-    assert.deepEqual(windows.state(400_002).open, new Map());
+
+    windows.record([], [step("nft", "create", "pickup window of bridge nb1")], 400_000);
+    assert.deepEqual(windows.state(400_000), { windowSeconds: 300, open: new Map([[NS_A, new Map([["nb1", 300]])]]), missing: new Set([`${NS_A} nb1`]) });
+    windows.record([step("nft", "update", "pickup window of bridge nb1")], [], 400_100);
+    assert.deepEqual(windows.state(400_200).missing, new Set());
+    windows.record([step("netns", "delete", `namespace ${NS_A}`)], [], 400_300);
+    assert.deepEqual(windows.state(400_400).open, new Map());
+
+    windows.record([step("nft", "create", "pickup window of bridge nb1")], [], 500_000);
+    windows.record([step("netns", "create", `namespace ${NS_A}`)], [], 500_100);
+    assert.deepEqual(windows.state(500_200).open, new Map(), "a namespace made again has no bridge that was switched");
   });
 
   it("leaves a tenant that could not be observed alone", () => {

@@ -12,7 +12,7 @@ import type { Plan } from "./plan.js";
 import { diffPickup, PICKUP_WINDOW_SECONDS, type PickupState } from "./pickup.js";
 import { newBridgeSysctl } from "./render.js";
 import { NAT_TABLE, ROUTE6_TABLE } from "./renderOverlay.js";
-import { StepBuilder } from "./stepBuilder.js";
+import { DELETE_GROUP, StepBuilder } from "./stepBuilder.js";
 import type { HostState, ObservedHost, ObservedHostNamespace, ObservedTenant, TenantState } from "./state.js";
 
 /** Step.object of the policy table: the only nft step whose script the driver remembers. */
@@ -23,6 +23,8 @@ export interface DiffOptions {
   appliedNft?: ReadonlyMap<string, string>;
   /** Mid-stream pickup windows still open (pickup.ts). */
   pickup?: PickupState;
+  /** The link group this plan deletes links with (stepBuilder.ts); the driver picks one per run. */
+  deleteGroup?: number;
 }
 
 function diffBridges(b: StepBuilder, want: TenantState, have: ObservedTenant): void {
@@ -147,7 +149,7 @@ function diffTenant(
   host: ObservedHostNamespace | null,
   options: Required<DiffOptions>,
 ): StepBuilder {
-  const b = new StepBuilder(want.namespace);
+  const b = new StepBuilder(want.namespace, options.deleteGroup);
   if (!have.exists) b.netns("create", ["add", want.namespace]);
 
   const changed = want.sysctls.filter((s) => have.sysctls[s.key] !== s.value);
@@ -189,7 +191,11 @@ function diffTenant(
 
 /** The plan that makes the kernel match `want`. Tenants that could not be observed get no step. */
 export function diffHost(want: HostState, have: ObservedHost, options: DiffOptions = {}): Plan {
-  const full: Required<DiffOptions> = { appliedNft: options.appliedNft ?? new Map(), pickup: options.pickup ?? { windowSeconds: PICKUP_WINDOW_SECONDS, open: new Map() } };
+  const full: Required<DiffOptions> = {
+    appliedNft: options.appliedNft ?? new Map(),
+    pickup: options.pickup ?? { windowSeconds: PICKUP_WINDOW_SECONDS, open: new Map(), missing: new Set() },
+    deleteGroup: options.deleteGroup ?? DELETE_GROUP,
+  };
   const plan: Plan = { steps: [], problems: [] };
   if (have.host !== null) plan.steps.push(...diffHostNamespace(want, have.host).steps());
   for (const tenant of want.tenants) {
@@ -206,7 +212,7 @@ export function diffHost(want: HostState, have: ObservedHost, options: DiffOptio
   const wanted = new Set(want.tenants.map((t) => t.namespace));
   const start = tenantNamespace(want.prefix, "");
   for (const namespace of have.namespaces.filter((n) => n.startsWith(start) && !wanted.has(n))) {
-    const b = new StepBuilder(namespace);
+    const b = new StepBuilder(namespace, full.deleteGroup);
     const unwanted = have.unwanted.find((u) => u.namespace === namespace);
     for (const veth of unwanted?.veths ?? []) {
       b.deleteLink("veth", `veth ${veth}`, veth);

@@ -5,6 +5,7 @@
 // Runs are incremental: the driver remembers what it applied without failure and reads only
 // what may differ from it (incremental.ts); a full run reads everything, to repair drift.
 
+import { randomInt } from "node:crypto";
 import type { Logger } from "pino";
 
 import { hostNftTable, ownsNamespace } from "../names.js";
@@ -141,7 +142,8 @@ export class LinuxDatapath {
       ...(this.hostNamespace === undefined ? {} : { hostNamespace: this.hostNamespace }),
       scope,
     });
-    const plan = diffHost(wanted, observed, { appliedNft: this.appliedNft, pickup: this.pickup.state(Date.now()) });
+    const deleteGroup = randomInt(1, 2 ** 31);
+    const plan = diffHost(wanted, observed, { appliedNft: this.appliedNft, pickup: this.pickup.state(Date.now()), deleteGroup });
     const errors = observed.failures.map((f) => ({
       namespace: f.namespace,
       objects: [],
@@ -177,7 +179,7 @@ export class LinuxDatapath {
       for (const failure of result.failures) {
         if (failure.steps.some((s) => s.tool === "nft" && s.object === POLICY_NFT_OBJECT)) this.appliedNft.delete(failure.namespace);
       }
-      this.pickup.record(result.applied, Date.now());
+      this.pickup.record(result.applied, result.failures.flatMap((f) => f.steps), Date.now());
       const report: ReconcileReport = {
         changes: result.applied.map(summary),
         errors: [...errors, ...plan.problems.map(problemError), ...result.failures.map(failureError)],

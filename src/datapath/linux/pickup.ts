@@ -7,8 +7,10 @@
 // datapath puts a bridge there, with a timeout, only when it switches netfilter on for it: once every
 // running connection has sent a segment, conntrack knows it, and a bare ACK or FIN from a denied peer
 // must be judged again. Replacing the policy table empties the set, so while a window is open the
-// element goes back with the time that is left. A restarted agent knows of no open window: a bridge it
-// switched on just before it stopped loses the rest of its window.
+// element goes back with the time that is left; so it does after a run that could not add it (the table
+// failed to load, say): the window opened when the bridge was switched, whether or not the element took.
+// A restarted agent knows of no open window: a bridge it switched on just before it stopped loses the rest
+// of its window.
 
 import { PICKUP_SET } from "../../policy/render.js";
 import { NFT_TABLE } from "../names.js";
@@ -25,11 +27,14 @@ export interface PickupState {
   windowSeconds: number;
   /** Seconds left of the open windows, by tenant namespace and bridge. */
   open: ReadonlyMap<string, ReadonlyMap<string, number>>;
+  /** Open windows whose element the last try did not add, as "namespace bridge". */
+  missing: ReadonlySet<string>;
 }
 
 /**
  * Steps after the policy script (last phase): a window for every bridge switched to netfilter in this plan
- * ("create"), and, when the script replaces the table, the time left of windows still open ("update").
+ * ("create"), and the time left of windows still open ("update") when the script replaces the table or the
+ * element did not take.
  */
 export function diffPickup(b: StepBuilder, want: TenantState, have: ObservedTenant, tableReplaced: boolean, pickup: PickupState): void {
   if (want.nftScript === "") return;
@@ -39,7 +44,7 @@ export function diffPickup(b: StepBuilder, want: TenantState, have: ObservedTena
     const seconds = left?.get(bridge.name) ?? 0;
     if (before !== undefined && !before.netfilter) {
       b.nft("create", `${OBJECT_PREFIX}${bridge.name}`, addElement(bridge.name, pickup.windowSeconds));
-    } else if (tableReplaced && seconds > 0) {
+    } else if (seconds > 0 && (tableReplaced || pickup.missing.has(`${want.namespace} ${bridge.name}`))) {
       b.nft("update", `${OBJECT_PREFIX}${bridge.name}`, addElement(bridge.name, seconds));
     }
   }
@@ -49,15 +54,21 @@ function addElement(bridge: string, seconds: number): string[] {
   return ["add", "element", "inet", NFT_TABLE, PICKUP_SET, `{ "${bridge}" . "${bridge}" timeout ${seconds}s }`];
 }
 
-/** The driver's memory of open windows: opened by applied "create" steps, closed by time or a deleted namespace. */
+/** The driver's memory of open windows: opened by "create" steps, closed by time or a namespace deleted or made. */
 export class PickupWindows {
   /** Namespace → bridge → when its window closes (ms since the epoch). */
   private readonly until = new Map<string, Map<string, number>>();
+  private readonly missing = new Set<string>();
 
   constructor(private readonly windowSeconds = PICKUP_WINDOW_SECONDS) {}
 
   state(now: number): PickupState {
-    return { windowSeconds: this.windowSeconds, open: this.open(now) };
+    const open = this.open(now);
+    for (const key of this.missing) {
+      const [namespace, bridge] = key.split(" ") as [string, string];
+      if (!open.get(namespace)?.has(bridge)) this.missing.delete(key);
+    }
+    return { windowSeconds: this.windowSeconds, open, missing: new Set(this.missing) };
   }
 
   private open(now: number): Map<string, Map<string, number>> {
@@ -72,13 +83,21 @@ export class PickupWindows {
     return out;
   }
 
-  record(applied: Step[], now: number): void {
-    for (const step of applied) {
-      if (step.tool === "netns" && step.action === "delete") this.until.delete(step.namespace);
-      if (step.tool !== "nft" || step.action !== "create" || !step.object.startsWith(OBJECT_PREFIX)) continue;
-      const bridges = this.until.get(step.namespace) ?? new Map<string, number>();
-      bridges.set(step.object.slice(OBJECT_PREFIX.length), now + this.windowSeconds * 1000);
-      this.until.set(step.namespace, bridges);
+  /** `applied` and `failed`: the steps of a run that took and that did not. */
+  record(applied: Step[], failed: Step[], now: number): void {
+    for (const step of applied) if (step.tool === "netns") this.until.delete(step.namespace);
+    for (const [steps, took] of [[applied, true], [failed, false]] as const) {
+      for (const step of steps) {
+        if (step.tool !== "nft" || !step.object.startsWith(OBJECT_PREFIX)) continue;
+        const bridge = step.object.slice(OBJECT_PREFIX.length);
+        if (step.action === "create") {
+          const bridges = this.until.get(step.namespace) ?? new Map<string, number>();
+          bridges.set(bridge, now + this.windowSeconds * 1000);
+          this.until.set(step.namespace, bridges);
+        }
+        if (took) this.missing.delete(`${step.namespace} ${bridge}`);
+        else this.missing.add(`${step.namespace} ${bridge}`);
+      }
     }
   }
 }

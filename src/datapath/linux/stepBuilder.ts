@@ -3,16 +3,17 @@
 // creations and updates from the first phase on (namespace → … → nft). Within a phase the
 // order of calls is kept, so "delete the stale veth" comes before "create it again".
 //
-// Links of a tenant namespace are deleted in one kernel call per phase: each is put in DELETE_GROUP,
+// Links of a tenant namespace are deleted in one kernel call per phase: each is put in a link group,
 // and `ip link del group` unregisters them together. Deleted one by one, every link waits for its own
 // RCU grace period (~20 ms each here: 29 veths took 650 ms, as a group 30 ms). Tenant namespaces hold
-// only our links, and nothing else uses the group.
+// only our links. The driver gives every run its own group number, so a link marked by a run that never
+// got to the deletion (killed between the two lines) is not taken along by a later run that wants it.
 
 import { phaseIndex, type Action, type Phase, type Problem, type Step, type StepTarget } from "./plan.js";
 
 const HOST: StepTarget = { kind: "host" };
 
-/** The link group of links about to be deleted (any number but 0, the default). */
+/** The link group of links about to be deleted when the caller names none (any number but 0, the default). */
 export const DELETE_GROUP = 57005;
 
 export class StepBuilder {
@@ -23,7 +24,10 @@ export class StepBuilder {
   readonly problems: Problem[] = [];
   private readonly tenantTarget: StepTarget;
 
-  constructor(readonly namespace: string) {
+  constructor(
+    readonly namespace: string,
+    private readonly deleteGroup = DELETE_GROUP,
+  ) {
     this.tenantTarget = { kind: "namespace", name: namespace };
   }
 
@@ -39,7 +43,7 @@ export class StepBuilder {
 
   /** Deletes a link of the tenant namespace, together with the others deleted in the same phase. */
   deleteLink(phase: Phase, object: string, name: string): void {
-    this.ip(phase, "delete", object, ["link", "set", name, "group", String(DELETE_GROUP)]);
+    this.ip(phase, "delete", object, ["link", "set", name, "group", String(this.deleteGroup)]);
     this.groupDeletes.add(phase);
   }
 
@@ -84,7 +88,7 @@ export class StepBuilder {
   steps(): Step[] {
     const deletes = [...this.deletes];
     for (const phase of this.groupDeletes) {
-      deletes.push({ namespace: this.namespace, phase, action: "delete", object: "links marked for deletion", tool: "ip", target: this.tenantTarget, args: ["link", "del", "group", String(DELETE_GROUP)] });
+      deletes.push({ namespace: this.namespace, phase, action: "delete", object: "links marked for deletion", tool: "ip", target: this.tenantTarget, args: ["link", "del", "group", String(this.deleteGroup)] });
     }
     const stable = (list: Step[], direction: 1 | -1): Step[] =>
       list
