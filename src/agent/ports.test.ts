@@ -88,6 +88,8 @@ describe("pickPorts", () => {
 
   it("does not give two ranges of one container the same port for different container ports", () => {
     assert.deepEqual(pickPorts(me, [range(8000, 8003, "tcp", 80), range(8000, 8003, "tcp", 81)], [], 4789), [m(8000, 80), m(8001, 81)]);
+    const on = (hostIP: string, containerPort: number) => ({ ...range(8000, 8003, "tcp", containerPort), hostIP });
+    assert.deepEqual(pickPorts(me, [on("127.0.0.1", 80), on("198.18.0.1", 81)], [], 4789), [m(8000, 80, "127.0.0.1"), m(8001, 81, "198.18.0.1")], "on two addresses too");
   });
 
   it("skips the VXLAN port inside a UDP range, and refuses it alone", () => {

@@ -110,7 +110,8 @@ export function pickPorts(holder: Omit<PortHolder, "portMappings">, requests: Po
     for (let port = r.hostPort; port <= last; port++) {
       if (last > r.hostPort && r.protocol === "udp" && port === vxlanPort) continue;
       const [m] = normalizePorts([{ ...r, hostPort: port }], vxlanPort);
-      const twice = chosen.some((c) => samePort(c, m!) && hostIPsOverlap(c.hostIP, m!.hostIP) && c.containerPort !== m!.containerPort);
+      // Whatever the host addresses: a tenant has one target per host port (normalizePorts).
+      const twice = chosen.some((c) => samePort(c, m!) && c.containerPort !== m!.containerPort);
       const conflict = portConflict({ ...holder, portMappings: [m!] }, others) ?? (twice ? `host port ${describePort(m!)} is asked for twice` : undefined);
       if (conflict === undefined) {
         chosen.push(m!);
