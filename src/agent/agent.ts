@@ -18,7 +18,9 @@ import { AttachmentStore } from "./attachments.js";
 import { CniHandler } from "./cni-handler.js";
 import type { TenantDns } from "./compile.js";
 import { DnsSupervisor } from "./dns/index.js";
-import { listenOnSocket } from "./local-api.js";
+import { listenOnPort, listenOnSocket } from "./local-api.js";
+import { AgentMetrics } from "./metrics.js";
+import { serveMetrics } from "../lib/metrics.js";
 import { MasterClient, sleep } from "./master-client.js";
 import { StateMirror } from "./mirror.js";
 import { Reconciler } from "./reconciler.js";
@@ -54,6 +56,8 @@ export interface AgentOptions {
     /** Make netmaster's networks and groups Docker networks. */
     sync: boolean;
   };
+  /** Where to serve GET /metrics over TCP too (it is always on the local socket); undefined: nowhere. */
+  metricsListen?: { host: string; port: number };
   log: Logger;
 }
 
@@ -80,7 +84,8 @@ export class Agent {
     private readonly mirror: StateMirror,
     private readonly reconciler: Reconciler,
     private readonly dns: DnsSupervisor,
-    private readonly server: Server,
+    /** The local API socket, and the metrics port if any. */
+    private readonly servers: Server[],
     private readonly counters: CounterCollector,
     private readonly docker: DockerPlugin | undefined,
     private readonly bgpReport: NodeJS.Timeout,
@@ -99,7 +104,13 @@ export class Agent {
     mkdirSync(o.stateDir, { recursive: true });
     const attachments = new AttachmentStore(o.stateDir);
     const pending = new Map<string, EndpointState>();
-    const mirror = new StateMirror(master, (err) => log.warn({ err: err.message }, "state stream interrupted; reconnecting"));
+    // The gauges are read at scrape time only, when the mirror exists.
+    const metrics = new AgentMetrics({ revision: () => mirror.currentRevision, attachments: () => attachments.all().length });
+    const mirror = new StateMirror(
+      master,
+      (err) => log.warn({ err: err.message }, "state stream interrupted; reconnecting"),
+      () => metrics.snapshots.inc(),
+    );
     const datapath = new LinuxDatapath(executor, { logger: log });
     const dns = new DnsSupervisor({ log });
     const upstream = hostResolvers();
@@ -128,7 +139,11 @@ export class Agent {
     let dockerLoaded!: () => void;
     const dockerReady = new Promise<void>((resolve) => (dockerLoaded = resolve));
     const datapathRun = async (desired: Parameters<LinuxDatapath["reconcile"]>[0], options: { full: boolean }) => {
+      const done = metrics.syncs.startTimer({ kind: options.full ? "full" : "incremental" });
       const report = await datapath.reconcile(desired, options);
+      done();
+      metrics.kernelChanges.inc(report.changes.length);
+      metrics.syncErrors.inc(report.errors.length);
       return { errors: report.errors.map((e) => ({ namespace: e.namespace, objects: e.objects, message: e.message })) };
     };
     const reconciler = new Reconciler({
@@ -202,13 +217,24 @@ export class Agent {
       host: o.host, master, attachments, pending, reconciler, ready: () => mirror.synced, vxlanPort: VXLAN_PORT, claim: (id) => collector.claim(id), log,
     });
     const app = new Hono();
-    app.post("/cni/v1/:command", async (c) => c.json(await cni.handle(await c.req.json().catch(() => undefined))));
+    app.post("/cni/v1/:command", async (c) => {
+      const done = metrics.cniRequests.startTimer();
+      const answer = await cni.handle(await c.req.json().catch(() => undefined));
+      done({ command: c.req.param("command").toUpperCase().slice(0, 8), result: "error" in answer ? "error" : "ok" });
+      return c.json(answer);
+    });
+    app.get("/metrics", (c) => serveMetrics(c, metrics.registry));
     app.get("/counters", async (c) => c.json(await counters.collect()));
     app.get("/health", (c) => c.json({ host: o.host, prefix, synced: mirror.synced, revision: mirror.currentRevision }));
     app.get("/inspect", (c) =>
       c.json({ host: o.host, prefix, synced: mirror.synced, revision: mirror.currentRevision, attachments: attachments.all(), desired: reconciler.lastCompiled?.desired }),
     );
-    const server = await listenOnSocket(app, o.socketPath);
+    const servers = [await listenOnSocket(app, o.socketPath)];
+    if (o.metricsListen) {
+      const scrape = new Hono();
+      scrape.get("/metrics", (c) => serveMetrics(c, metrics.registry));
+      servers.push(await listenOnPort(scrape, o.metricsListen));
+    }
     if (o.docker) {
       docker = await DockerPlugin.start({
         host: o.host,
@@ -235,7 +261,7 @@ export class Agent {
     }
     dockerLoaded();
 
-    const agent = new Agent(o, mirror, reconciler, dns, server, counters, docker, bgpReport, collector);
+    const agent = new Agent(o, mirror, reconciler, dns, servers, counters, docker, bgpReport, collector);
     void agent.register(master, mtu);
     void mirror.waitSynced().then(() => {
       log.info({ revision: mirror.currentRevision }, "following netmaster's state");
@@ -268,7 +294,7 @@ export class Agent {
     clearInterval(this.bgpReport);
     this.counters.stop();
     this.mirror.stop();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    await Promise.all(this.servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
     await this.docker?.stop();
     await this.dns.stopAll();
   }

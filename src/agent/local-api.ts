@@ -20,3 +20,15 @@ export function listenOnSocket(app: Hono, socketPath: string): Promise<Server> {
     });
   });
 }
+
+/** Serves `app` on a TCP address (the metrics port); rejects when it cannot listen there. */
+export function listenOnPort(app: Hono, at: { host: string; port: number }): Promise<Server> {
+  const server = createAdaptorServer({ fetch: app.fetch }) as Server;
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(at.port, at.host, () => {
+      server.off("error", reject);
+      resolve(server);
+    });
+  });
+}

@@ -32,6 +32,8 @@ export class StateMirror {
   constructor(
     private readonly master: MasterClient,
     private readonly onError: (err: Error) => void = () => {},
+    /** Called when a snapshot replaced the copy. */
+    private readonly onSnapshot: () => void = () => {},
   ) {}
 
   get synced(): boolean {
@@ -139,6 +141,7 @@ export class StateMirror {
           this.pending = undefined;
           // The snapshot's revision, even a lower one (a restored store): resuming from a higher one would skip events.
           this.setRevision(event.revision);
+          this.onSnapshot();
         } else {
           this.setRevision(Math.max(this.revision, event.revision));
         }

@@ -8,6 +8,7 @@ import type { Server } from "node:http";
 import { Command, CommanderError, Option } from "commander";
 import { createLogger, parseLogLevel } from "../lib/log.js";
 import { errorMessage } from "../lib/errors.js";
+import { parseHostPort } from "../lib/host-port.js";
 import { createApp } from "../master/http.js";
 import { Netmaster } from "../master/master.js";
 import { DEFAULT_STORE_URL, openStore } from "../store/index.js";
@@ -29,13 +30,6 @@ interface Flags {
   logLevel: string;
   useJsonLog: boolean;
   leaderTtl: number;
-}
-
-function parseHostPort(text: string, flag: string): { host: string; port: number } {
-  const m = /^(?:https?:\/\/)?(\[[0-9a-fA-F:]+\]|[^:/]+):(\d{1,5})\/?$/.exec(text);
-  const port = m ? Number(m[2]) : NaN;
-  if (!m || port < 1 || port > 65535) throw new Error(`Invalid ${flag} "${text}": expected HOST:PORT`);
-  return { host: m[1]!.replace(/^\[|\]$/g, ""), port };
 }
 
 function storeUrl(flags: Flags): string {

@@ -18,6 +18,7 @@ import { DEFAULT_SOCKET } from "../cni/wire.js";
 import { hostPrefix } from "../datapath/names.js";
 import { LinuxDatapath, RealExecutor } from "../datapath/linux/index.js";
 import { errorMessage } from "../lib/errors.js";
+import { parseHostPort } from "../lib/host-port.js";
 import { createLogger, parseLogLevel } from "../lib/log.js";
 
 const EXIT_BAD_FLAGS = 22;
@@ -37,6 +38,8 @@ interface Flags {
   dockerApiSocket: string;
   dockerPoolRange: string;
   dockerSync: boolean;
+  /** Undefined: metrics only on the local socket. */
+  metricsListen: { host: string; port: number } | undefined;
   cleanup: boolean;
   logLevel: string;
   useJsonLog: boolean;
@@ -60,6 +63,7 @@ function parseFlags(argv: string[]): Flags {
     .addOption(new Option("--docker-api-socket <path>", "dockerd's Engine API socket (network names; netctl's networks made in Docker)").default(DEFAULT_DOCKER_API_SOCKET))
     .addOption(new Option("--docker-pool-range <cidr>", "where pools come from when Docker asks for any (no --subnet); /24 each").default(DEFAULT_DOCKER_POOL_RANGE))
     .addOption(new Option("--no-docker-sync", "do not make netmaster's networks and groups Docker networks"))
+    .addOption(new Option("--metrics-listen <host:port>", "also serve Prometheus metrics (GET /metrics) on this TCP address; they are always on the local socket"))
     .addOption(new Option("--cleanup", "remove every kernel object and record this host's agent made, then exit").default(false))
     .addOption(new Option("--mode <mode>").hideHelp())
     .addOption(new Option("--netmode <mode>").hideHelp())
@@ -102,6 +106,7 @@ function parseFlags(argv: string[]): Flags {
     dockerApiSocket: o.dockerApiSocket,
     dockerPoolRange: o.dockerPoolRange,
     dockerSync: o.dockerSync,
+    metricsListen: o.metricsListen === undefined ? undefined : parseHostPort(String(o.metricsListen), "--metrics-listen"),
     cleanup: o.cleanup,
     logLevel: o.logLevel,
     useJsonLog: o.useJsonLog,
@@ -141,6 +146,7 @@ async function main(): Promise<void> {
     stateDir: flags.stateDir,
     mtu: flags.mtu,
     endpointGcGraceMs: flags.endpointGcGraceMs,
+    ...(flags.metricsListen ? { metricsListen: flags.metricsListen } : {}),
     ...(flags.dockerPluginSocket
       ? { docker: { socketPath: flags.dockerPluginSocket, netns: flags.dockerNetns, apiSocket: flags.dockerApiSocket, poolRange: flags.dockerPoolRange, sync: flags.dockerSync } }
       : {}),

@@ -7,9 +7,11 @@
 
 import { Hono, type Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
+import { routePath } from "hono/route";
 import { stream } from "hono/streaming";
 import type { Logger } from "pino";
 import { ConflictError, NotFoundError, UpstreamError, ValidationError } from "../lib/errors.js";
+import { serveMetrics } from "../lib/metrics.js";
 import type { Netmaster } from "./master.js";
 import { VERSION_INFO } from "./version.js";
 import { EPOCH_HEADER } from "./watch-stream.js";
@@ -70,6 +72,18 @@ export function createApp(master: Netmaster, log: Logger): Hono {
   });
   app.notFound((c) => c.text(`Not found: ${c.req.method} ${c.req.path}`, 404));
 
+  // Timed by the route they matched (a pattern, so the label set stays small); the state stream lasts as
+  // long as its agent and is counted apart.
+  app.use("*", async (c, next) => {
+    if (c.req.path === "/api/v1/agent/watch") return next();
+    const done = master.metrics.requests.startTimer({ method: c.req.method });
+    try {
+      await next();
+    } finally {
+      done({ route: routePath(c), status: String(c.res.status) });
+    }
+  });
+
   app.use(
     "*",
     bodyLimit({
@@ -96,6 +110,7 @@ export function createApp(master: Netmaster, log: Logger): Hono {
     }),
   );
   app.get("/debug/state", (c) => c.json(master.dump()));
+  app.get("/metrics", (c) => serveMetrics(c, master.metrics.registry));
 
   // Agent-facing: endpoints (addresses are allocated here).
   app.post("/api/v1/agent/endpoints", async (c) => c.json(await master.createEndpoint(await readJson(c))));
@@ -133,7 +148,14 @@ export function createApp(master: Netmaster, log: Logger): Hono {
     if (epoch.length > 64) throw new ValidationError("epoch must be at most 64 characters");
     c.header("content-type", "application/x-ndjson");
     c.header(EPOCH_HEADER, master.streamEpoch);
-    return stream(c, (out) => master.streamState({ revision, epoch }, out));
+    return stream(c, async (out) => {
+      master.metrics.streams.inc();
+      try {
+        await master.streamState({ revision, epoch }, out);
+      } finally {
+        master.metrics.streams.dec();
+      }
+    });
   });
 
   app.get("/api/v1/inspect/endpoints/:id", (c) => c.json(master.inspectEndpoint(c.req.param("id")!)));

@@ -19,6 +19,7 @@ import { EndpointOperReport, HostName, HostRegistration, registerHost, reportEnd
 import type { StreamingApi } from "hono/utils/stream";
 import { recordEpoch, streamState, type ResumePoint } from "./watch-stream.js";
 import { z } from "zod";
+import { MasterMetrics } from "./metrics.js";
 import { Mutator, Tx } from "./tx.js";
 
 export interface NetmasterOptions {
@@ -53,13 +54,16 @@ export class Netmaster {
 
   /** Names this process's state stream (watch-stream.ts). */
   readonly streamEpoch = randomUUID();
+  readonly metrics: MasterMetrics;
 
   private constructor(
     private readonly options: NetmasterOptions,
     readonly cache: StateCache,
     private readonly mutator: Mutator,
     private readonly election: LeaderElection,
-  ) {}
+  ) {
+    this.metrics = new MasterMetrics({ revision: () => cache.currentRevision, isLeader: () => election.isLeader() });
+  }
 
   static async start(options: NetmasterOptions): Promise<Netmaster> {
     const { store, log } = options;
@@ -236,7 +240,7 @@ export class Netmaster {
 
   /** Follows the state for an agent until the client disconnects (watch-stream.ts). */
   streamState(from: ResumePoint, out: StreamingApi): Promise<void> {
-    return streamState(this.options.store, this.cache, this.streamEpoch, from, out);
+    return streamState(this.options.store, this.cache, this.streamEpoch, from, out, () => this.metrics.snapshots.inc());
   }
 
   deleteEndpoint(id: string): Promise<EndpointState> {

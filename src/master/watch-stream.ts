@@ -90,7 +90,14 @@ function eventLine(event: WatchEvent): string {
 }
 
 /** Streams state changes after the resume point (or a snapshot first) until the client goes away. */
-export async function streamState(store: Store, cache: StateCache, epoch: string, from: ResumePoint, out: StreamingApi): Promise<void> {
+export async function streamState(
+  store: Store,
+  cache: StateCache,
+  epoch: string,
+  from: ResumePoint,
+  out: StreamingApi,
+  onSnapshot: () => void = () => {},
+): Promise<void> {
   const epochs = from.epoch === epoch || from.revision === 0 ? [] : parseEpochs((await store.get(STREAM_EPOCHS_KEY))?.value);
   let finish!: () => void;
   const finished = new Promise<void>((resolve) => (finish = resolve));
@@ -109,6 +116,7 @@ export async function streamState(store: Store, cache: StateCache, epoch: string
   };
 
   const snapshot = (): number => {
+    onSnapshot();
     const revision = cache.currentRevision;
     send(`{"type":"reset","revision":${revision}}`);
     for (const [key, entry] of cache.list(ROOT)) send(putLine(key, JSON.stringify(entry.value), entry.modRevision));

@@ -1,0 +1,25 @@
+// The agent's flags are checked before it touches anything: a bad one is a message naming it and exit 22.
+
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { describe, it } from "node:test";
+
+const NETPLUGIN = fileURLToPath(new URL("./netplugin.js", import.meta.url));
+
+describe("netplugin flags", () => {
+  const bad: [string[], RegExp][] = [
+    [["--metrics-listen", "9464"], /Invalid --metrics-listen "9464": expected HOST:PORT/],
+    [["--metrics-listen", "127.0.0.1:70000"], /Invalid --metrics-listen/],
+    [["--vtep-ip", "198.18.0.300"], /Invalid --vtep-ip "198\.18\.0\.300"/],
+    [["--endpoint-gc-grace", "0"], /Invalid --endpoint-gc-grace "0"/],
+    [["--socket", "relative.sock"], /Invalid --socket "relative\.sock"/],
+  ];
+  for (const [args, message] of bad) {
+    it(`refuses ${args.join(" ")}`, () => {
+      const r = spawnSync(process.execPath, [NETPLUGIN, "--host", "h1", ...args], { encoding: "utf8", timeout: 20_000 });
+      assert.equal(r.status, 22, r.stderr);
+      assert.match(r.stderr, message);
+    });
+  }
+});
