@@ -20,6 +20,7 @@ import type { TenantDns } from "./compile.js";
 import { DnsSupervisor } from "./dns/index.js";
 import { listenOnPort, listenOnSocket } from "./local-api.js";
 import { AgentMetrics } from "./metrics.js";
+import { RealizationReporter } from "./realization.js";
 import { serveMetrics } from "../lib/metrics.js";
 import { MasterClient, sleep } from "./master-client.js";
 import { StateMirror } from "./mirror.js";
@@ -90,6 +91,7 @@ export class Agent {
     private readonly docker: DockerPlugin | undefined,
     private readonly bgpReport: NodeJS.Timeout,
     private readonly collector: EndpointCollector,
+    private readonly realized: RealizationReporter,
   ) {}
 
   static async start(o: AgentOptions): Promise<Agent> {
@@ -138,6 +140,7 @@ export class Agent {
     let docker: DockerPlugin | undefined;
     let dockerLoaded!: () => void;
     const dockerReady = new Promise<void>((resolve) => (dockerLoaded = resolve));
+    const realized = new RealizationReporter(master, o.host, log);
     const datapathRun = async (desired: Parameters<LinuxDatapath["reconcile"]>[0], options: { full: boolean }) => {
       const done = metrics.syncs.startTimer({ kind: options.full ? "full" : "incremental" });
       const report = await datapath.reconcile(desired, options);
@@ -153,8 +156,13 @@ export class Agent {
       ctx: { host: o.host, prefix, mtu, vtepIP: o.vtepIP, vxlanPort: VXLAN_PORT },
       datapath: {
         reconcile: async (desired, options) => {
+          // The reconciler compiled `desired` right before this call, in the same tick: this is its revision.
+          const revision = mirror.currentRevision;
           await dockerReady;
-          return datapathRun(desired, options);
+          const result = await datapathRun(desired, options);
+          const failing = new Set(result.errors.map((e) => e.namespace));
+          realized.report({ revision, failingTenants: desired.tenants.filter((t) => failing.has(t.namespace)).map((t) => t.name) });
+          return result;
         },
       },
       dns: { apply: applyDns },
@@ -261,12 +269,15 @@ export class Agent {
     }
     dockerLoaded();
 
-    const agent = new Agent(o, mirror, reconciler, dns, servers, counters, docker, bgpReport, collector);
+    const agent = new Agent(o, mirror, reconciler, dns, servers, counters, docker, bgpReport, collector, realized);
     void agent.register(master, mtu);
     void mirror.waitSynced().then(() => {
       log.info({ revision: mirror.currentRevision }, "following netmaster's state");
       reconciler.start();
-      if (!agent.abort.signal.aborted) collector.start();
+      if (!agent.abort.signal.aborted) {
+        collector.start();
+        realized.start();
+      }
     });
     log.info({ host: o.host, prefix, socket: o.socketPath }, "netplugin agent started");
     return agent;
@@ -291,6 +302,7 @@ export class Agent {
     this.abort.abort();
     this.reconciler.stop();
     this.collector.stop();
+    this.realized.stop();
     clearInterval(this.bgpReport);
     this.counters.stop();
     this.mirror.stop();

@@ -93,10 +93,11 @@ export function createApp(master: Netmaster, log: Logger): Hono {
         c.text(`Request body too large: the limit is ${MAX_BODY_BYTES} bytes`, 413, { connection: "close" }),
     }),
   );
-  // Writes go to the leader; a follower relays them, and policy inspects (rule counters live on the leader).
+  // Writes go to the leader; a follower relays them, and the inspects that show what hosts report (rule
+  // counters, BGP sessions, realization), which lives in the leader's memory.
   app.use("*", async (c, next) => {
     const write = c.req.method !== "GET" && c.req.method !== "HEAD";
-    const leaderRead = c.req.path.startsWith("/api/v1/inspect/policys/") || c.req.path.startsWith("/api/v1/inspect/Bgps/");
+    const leaderRead = ["/api/v1/inspect/policys/", "/api/v1/inspect/Bgps/", "/api/v1/inspect/endpoints/"].some((p) => c.req.path.startsWith(p));
     if ((write || leaderRead) && !master.isLeader) return forwardToLeader(c, master);
     await next();
   });
@@ -138,6 +139,10 @@ export function createApp(master: Netmaster, log: Logger): Hono {
   });
   app.put("/api/v1/agent/hosts/:name/counters", async (c) => {
     master.reportCounters(c.req.param("name")!, await readJson(c));
+    return c.json({});
+  });
+  app.put("/api/v1/agent/hosts/:name/realized", async (c) => {
+    master.reportRealized(c.req.param("name")!, await readJson(c));
     return c.json({});
   });
   app.put("/api/v1/agent/hosts/:name", async (c) => c.json(await master.registerHost(c.req.param("name")!, await readJson(c))));

@@ -176,7 +176,8 @@ export function inspectObject(tx: Tx, type: ObjectType, obj: ModelObject): { Con
 }
 
 /** Exact match on endpoint id, container id or container name; else a unique substring match (Contiv took the first). */
-export function inspectEndpoint(tx: Tx, id: string): { Oper: EndpointOper } {
+/** The one endpoint `id` names (exactly, else as a substring of its id, container id or name), and its oper view. */
+export function inspectEndpoint(tx: Tx, id: string): { Oper: EndpointOper; endpoint: EndpointState } {
   const eps = listEndpoints(tx);
   const exact = eps.filter((ep) => ep.endpointID === id || ep.containerID === id || ep.containerName === id);
   const matches = exact.length > 0 ? exact : eps.filter((ep) => `${ep.endpointID} ${ep.containerID} ${ep.containerName}`.includes(id));
@@ -184,5 +185,5 @@ export function inspectEndpoint(tx: Tx, id: string): { Oper: EndpointOper } {
   if (matches.length > 1) {
     throw new ConflictError(`endpoint ${id} is ambiguous: it matches ${matches.map((ep) => ep.endpointID).join(", ")}`);
   }
-  return { Oper: { key: id, ...endpointOper(tx, matches[0]!) } };
+  return { Oper: { key: id, ...endpointOper(tx, matches[0]!) }, endpoint: matches[0]! };
 }

@@ -48,8 +48,9 @@ export const EPG_ID_KEY = `${ROOT}state/global/epg-id`;
 
 /** Hosts registered by their agents. */
 export function hostKey(name: string): string {
-  return `${ROOT}state/hosts/${name}`;
+  return `${HOST_PREFIX}${name}`;
 }
+export const HOST_PREFIX = `${ROOT}state/hosts/`;
 
 /** Held by the netmaster replica that currently leads. Outside ROOT: it is not state, and its value is not JSON. */
 export const LEADER_KEY = "/netplugin-leader";

@@ -12,7 +12,7 @@ import { StateCache } from "./cache.js";
 import { createEndpoint, deleteEndpoint, EndpointRequest, type EndpointReply } from "./endpoints.js";
 import * as docker from "./docker/index.js";
 import { inspectEndpoint, inspectObject } from "./inspect.js";
-import { LEADER_KEY, objectKey, objectPrefix } from "./keys.js";
+import { endpointKey, HOST_PREFIX, LEADER_KEY, objectKey, objectPrefix } from "./keys.js";
 import { controllerFor, defaultGlobal, GLOBAL_KEY, type MasterSettings } from "./objects/index.js";
 import type { EndpointState } from "./records.js";
 import { EndpointOperReport, HostName, HostRegistration, registerHost, reportEndpointOper, type HostRecord } from "./hosts.js";
@@ -20,6 +20,7 @@ import type { StreamingApi } from "hono/utils/stream";
 import { recordEpoch, streamState, type ResumePoint } from "./watch-stream.js";
 import { z } from "zod";
 import { MasterMetrics } from "./metrics.js";
+import { realization, RealizationReport, type Realization } from "./realization.js";
 import { Mutator, Tx } from "./tx.js";
 
 export interface NetmasterOptions {
@@ -51,6 +52,8 @@ export class Netmaster {
   private readonly hostCounters = new Map<string, z.infer<typeof Counters>["rules"]>();
   /** Each host's last BGP report (session and learned routes), leader memory only like the counters. */
   private readonly hostBgp = new Map<string, z.infer<typeof BgpReport>>();
+  /** What each host's last datapath sync applied (realization.ts), leader memory only like the counters. */
+  private readonly hostRealized = new Map<string, RealizationReport>();
 
   /** Names this process's state stream (watch-stream.ts). */
   readonly streamEpoch = randomUUID();
@@ -192,6 +195,10 @@ export class Netmaster {
     }
     if (kind.type === "policy" && result.Oper) {
       const rules = tx.list<{ key: string; ruleId: string }>(objectKey("rule", `${key}:`));
+      (result.Oper as Record<string, unknown>).realization = this.realizationOf((obj as { tenantName: string }).tenantName, [
+        objectKey(kind.type, key),
+        ...rules.map(([k]) => k),
+      ]);
       (result.Oper as Record<string, unknown>).ruleStats = rules.map(([, r]) => {
         let packets = 0;
         let bytes = 0;
@@ -218,8 +225,34 @@ export class Netmaster {
     this.hostCounters.set(host, parseBody(Counters, body, "counters").rules);
   }
 
+  /** Counted from the host's report of its last sync, like the counters. */
+  reportRealized(host: string, body: unknown): void {
+    parseBody(HostName, host, "host name");
+    if (!this.isLeader) throw new UpstreamError("This netmaster is not the leader");
+    this.hostRealized.set(host, parseBody(RealizationReport, body, "realization report"));
+  }
+
+  /** The endpoint's oper state, and whether its membership and its group's policies are in force on every host. */
   inspectEndpoint(id: string): unknown {
-    return inspectEndpoint(this.view(), id);
+    const tx = this.view();
+    const { Oper, endpoint: ep } = inspectEndpoint(tx, id);
+    const keys = [endpointKey(ep.endpointID)];
+    if (ep.groupName) {
+      const groupKey = objectKey("endpointGroup", `${ep.tenantName}:${ep.groupName}`);
+      keys.push(groupKey);
+      for (const policy of tx.get<{ policies: string[] }>(groupKey)?.policies ?? []) {
+        const policyKey = `${ep.tenantName}:${policy}`;
+        keys.push(objectKey("policy", policyKey), ...tx.list(objectKey("rule", `${policyKey}:`)).map(([k]) => k));
+      }
+    }
+    return { Oper: { ...Oper, realization: this.realizationOf(ep.tenantName, keys) } };
+  }
+
+  /** Whether the newest change among `keys` (all of one tenant) is in force on every registered host. */
+  private realizationOf(tenant: string, keys: string[]): Realization {
+    const revision = Math.max(0, ...keys.map((k) => this.cache.get(k)?.modRevision ?? 0));
+    const hosts = this.cache.list(HOST_PREFIX).map(([, entry]) => (entry.value as HostRecord).name);
+    return realization(hosts, this.hostRealized, tenant, revision);
   }
 
   createEndpoint(body: unknown): Promise<EndpointReply> {

@@ -1,0 +1,61 @@
+// Tells netmaster what this host's datapath has in force (master/realization.ts): after every sync, the
+// state revision it applied and the tenants in which something failed. Reports are coalesced (one in
+// flight, the newest next) and the last one is sent again now and then: netmaster keeps them in the
+// leader's memory, which a restart or a failover empties.
+
+import type { Logger } from "pino";
+import type { RealizationReport } from "../master/realization.js";
+import type { MasterClient } from "./master-client.js";
+
+const RESEND_MS = 15_000;
+
+export class RealizationReporter {
+  private latest: RealizationReport | undefined;
+  private unsent = false;
+  private sending = false;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly master: MasterClient,
+    private readonly host: string,
+    private readonly log: Logger,
+  ) {}
+
+  start(): void {
+    this.timer = setInterval(() => {
+      this.unsent = this.latest !== undefined;
+      void this.flush();
+    }, RESEND_MS);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  report(report: RealizationReport): void {
+    this.latest = report;
+    this.unsent = true;
+    void this.flush();
+  }
+
+  private async flush(): Promise<void> {
+    if (this.sending) return;
+    this.sending = true;
+    try {
+      while (this.unsent) {
+        this.unsent = false;
+        try {
+          await this.master.request("PUT", `/api/v1/agent/hosts/${encodeURIComponent(this.host)}/realized`, this.latest);
+        } catch (err) {
+          // The next report or the periodic resend tries again.
+          this.log.debug({ err: (err as Error).message }, "cannot report what is in force");
+          this.unsent = true;
+          return;
+        }
+      }
+    } finally {
+      this.sending = false;
+    }
+  }
+}

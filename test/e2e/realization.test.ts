@@ -1,0 +1,77 @@
+// Whether a policy is in force on every host, as inspect tells it, matches what real traffic shows: while
+// one host's agent is frozen, a new deny rule is pending on that host (and its container still answers);
+// once inspect says it is realized everywhere, the rule holds.
+
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { Cluster } from "../../src/cluster/index.js";
+import { Api } from "../harness/api.js";
+import { waitUntil } from "../harness/netmaster.js";
+import { TestNetns } from "../harness/netns.js";
+
+interface Realization {
+  revision: number;
+  pendingHosts: string[];
+}
+
+describe("realization of policy on every host", () => {
+  let cluster: Cluster;
+  let api: Api;
+  const made: TestNetns[] = [];
+  let a: { ns: TestNetns; ip: string };
+  let b: { ns: TestNetns; ip: string };
+
+  const container = async (host: number, name: string, group: string) => {
+    const c = await cluster.addContainer(host, name, { tenant: "t", network: "net", group });
+    assert.equal(c.result.code, 0, JSON.stringify(c.result.out));
+    const ns = new TestNetns(c.namespace);
+    made.push(ns);
+    const ips = (c.result.out as unknown as { ips: { address: string }[] }).ips;
+    return { ns, ip: ips[0]!.address.split("/")[0]! };
+  };
+  const policy = async () => (await api.get<{ Oper: { realization: Realization } }>("/api/v1/inspect/policys/t:web/")).body.Oper.realization;
+  const endpoint = async (id: string) => (await api.get<{ Oper: { realization: Realization } }>(`/api/v1/inspect/endpoints/${id}/`)).body.Oper.realization;
+
+  before(async () => {
+    cluster = await Cluster.up({ hosts: 2, logLevel: "warn" });
+    api = new Api(cluster.apiBase);
+    await api.create("/api/v1/tenants/t/", { tenantName: "t" });
+    await api.create("/api/v1/networks/t:net/", { tenantName: "t", networkName: "net", encap: "vxlan", subnet: "198.18.152.0/24", gateway: "198.18.152.254" });
+    await api.create("/api/v1/policys/t:web/", { tenantName: "t", policyName: "web" });
+    await api.create("/api/v1/endpointGroups/t:web/", { tenantName: "t", groupName: "web", networkName: "net", policies: ["web"] });
+    await api.create("/api/v1/endpointGroups/t:client/", { tenantName: "t", groupName: "client", networkName: "net" });
+    a = await container(1, "a", "client");
+    b = await container(2, "b", "web");
+    await b.ns.serve("b", 8080);
+  });
+  after(async () => {
+    for (const ns of made.splice(0)) await ns.destroy();
+    await cluster?.down();
+  });
+
+  test("a new container and its group's policy are reported in force on both hosts", async () => {
+    let last: Realization | undefined;
+    await waitUntil(async () => (last = await endpoint(`${cluster.prefix}b`)).pendingHosts.length === 0, 15_000, () => `endpoint b: ${JSON.stringify(last)}`);
+    assert.ok(last!.revision > 0);
+    await waitUntil(async () => (last = await policy()).pendingHosts.length === 0, 15_000, () => `policy: ${JSON.stringify(last)}`);
+    assert.equal(await a.ns.tcpReaches(b.ip, 8080), "b");
+  });
+
+  test("a rule is pending on the host whose agent is frozen, and holds once realized everywhere", async () => {
+    const h2 = cluster.hosts[1]!;
+    const pid = h2.agent!.child.pid!;
+    process.kill(pid, "SIGSTOP");
+    try {
+      await api.create("/api/v1/rules/t:web:1/", { tenantName: "t", policyName: "web", ruleId: "1", direction: "in", protocol: "tcp", port: 8080, action: "deny", priority: 10 });
+      let last: Realization | undefined;
+      await waitUntil(async () => JSON.stringify((last = await policy()).pendingHosts) === JSON.stringify([h2.name]), 10_000, () => `policy: ${JSON.stringify(last)}`);
+      assert.equal(await a.ns.tcpReaches(b.ip, 8080), "b", "not in force on h2, and indeed not enforced there");
+      assert.deepEqual((await policy()).pendingHosts, [h2.name]);
+    } finally {
+      process.kill(pid, "SIGCONT");
+    }
+    let last: Realization | undefined;
+    await waitUntil(async () => (last = await policy()).pendingHosts.length === 0, 15_000, () => `policy: ${JSON.stringify(last)}`);
+    assert.equal(await a.ns.tcpReaches(b.ip, 8080, 800), "timeout", "realized everywhere: the rule holds at once");
+  });
+});
