@@ -141,14 +141,6 @@ export class Agent {
     let dockerLoaded!: () => void;
     const dockerReady = new Promise<void>((resolve) => (dockerLoaded = resolve));
     const realized = new RealizationReporter(master, o.host, log);
-    const datapathRun = async (desired: Parameters<LinuxDatapath["reconcile"]>[0], options: { full: boolean }) => {
-      const done = metrics.syncs.startTimer({ kind: options.full ? "full" : "incremental" });
-      const report = await datapath.reconcile(desired, options);
-      done();
-      metrics.kernelChanges.inc(report.changes.length);
-      metrics.syncErrors.inc(report.errors.length);
-      return { errors: report.errors.map((e) => ({ namespace: e.namespace, objects: e.objects, message: e.message })) };
-    };
     const reconciler = new Reconciler({
       view: mirror,
       attachments,
@@ -159,10 +151,14 @@ export class Agent {
           // The reconciler compiled `desired` right before this call, in the same tick: this is its revision.
           const revision = mirror.currentRevision;
           await dockerReady;
-          const result = await datapathRun(desired, options);
-          const failing = new Set(result.errors.map((e) => e.namespace));
+          const done = metrics.syncs.startTimer({ kind: options.full ? "full" : "incremental" });
+          const report = await datapath.reconcile(desired, options);
+          done();
+          metrics.kernelChanges.inc(report.changes.length);
+          metrics.syncErrors.inc(report.errors.length);
+          const failing = new Set(report.errors.map((e) => e.namespace));
           realized.report({ revision, failingTenants: desired.tenants.filter((t) => failing.has(t.namespace)).map((t) => t.name) });
-          return result;
+          return { errors: report.errors.map((e) => ({ namespace: e.namespace, objects: e.objects, message: e.message })) };
         },
       },
       dns: { apply: applyDns },
