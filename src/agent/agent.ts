@@ -19,6 +19,7 @@ import { CniHandler } from "./cni-handler.js";
 import type { TenantDns } from "./compile.js";
 import { DnsSupervisor } from "./dns/index.js";
 import { listenOnPort, listenOnSocket } from "./local-api.js";
+import { CNI_COMMANDS } from "../cni/wire.js";
 import { AgentMetrics } from "./metrics.js";
 import { RealizationReporter } from "./realization.js";
 import { serveMetrics } from "../lib/metrics.js";
@@ -108,6 +109,14 @@ export class Agent {
     const pending = new Map<string, EndpointState>();
     // The gauges are read at scrape time only, when the mirror exists.
     const metrics = new AgentMetrics({ revision: () => mirror.currentRevision, attachments: () => attachments.all().length });
+    // First, before anything runs: a port that cannot be had stops the agent with nothing started.
+    const servers: Server[] = [];
+    if (o.metricsListen) {
+      const scrape = new Hono();
+      scrape.get("/metrics", (c) => serveMetrics(c, metrics.registry));
+      const at = `${o.metricsListen.host}:${o.metricsListen.port}`;
+      servers.push(await listenOnPort(scrape, o.metricsListen).catch((err: Error) => Promise.reject(new Error(`Cannot serve metrics on ${at}: ${err.message}`))));
+    }
     const mirror = new StateMirror(
       master,
       (err) => log.warn({ err: err.message }, "state stream interrupted; reconnecting"),
@@ -148,16 +157,23 @@ export class Agent {
       ctx: { host: o.host, prefix, mtu, vtepIP: o.vtepIP, vxlanPort: VXLAN_PORT },
       datapath: {
         reconcile: async (desired, options) => {
-          // The reconciler compiled `desired` right before this call, in the same tick: this is its revision.
-          const revision = mirror.currentRevision;
+          // The reconciler compiled `desired` right before this call, in the same tick: this is its state.
+          const applies = mirror.completeRevision;
           await dockerReady;
           const done = metrics.syncs.startTimer({ kind: options.full ? "full" : "incremental" });
-          const report = await datapath.reconcile(desired, options);
-          done();
+          let report;
+          try {
+            report = await datapath.reconcile(desired, options);
+          } catch (err) {
+            metrics.syncErrors.inc();
+            throw err;
+          } finally {
+            done();
+          }
           metrics.kernelChanges.inc(report.changes.length);
           metrics.syncErrors.inc(report.errors.length);
           const failing = new Set(report.errors.map((e) => e.namespace));
-          realized.report({ revision, failingTenants: desired.tenants.filter((t) => failing.has(t.namespace)).map((t) => t.name) });
+          realized.report({ ...applies, failingTenants: desired.tenants.filter((t) => failing.has(t.namespace)).map((t) => t.name) });
           return { errors: report.errors.map((e) => ({ namespace: e.namespace, objects: e.objects, message: e.message })) };
         },
       },
@@ -224,7 +240,8 @@ export class Agent {
     app.post("/cni/v1/:command", async (c) => {
       const done = metrics.cniRequests.startTimer();
       const answer = await cni.handle(await c.req.json().catch(() => undefined));
-      done({ command: c.req.param("command").toUpperCase().slice(0, 8), result: "error" in answer ? "error" : "ok" });
+      const command = c.req.param("command").toUpperCase();
+      done({ command: (CNI_COMMANDS as readonly string[]).includes(command) ? command : "OTHER", result: "error" in answer ? "error" : "ok" });
       return c.json(answer);
     });
     app.get("/metrics", (c) => serveMetrics(c, metrics.registry));
@@ -233,12 +250,7 @@ export class Agent {
     app.get("/inspect", (c) =>
       c.json({ host: o.host, prefix, synced: mirror.synced, revision: mirror.currentRevision, attachments: attachments.all(), desired: reconciler.lastCompiled?.desired }),
     );
-    const servers = [await listenOnSocket(app, o.socketPath)];
-    if (o.metricsListen) {
-      const scrape = new Hono();
-      scrape.get("/metrics", (c) => serveMetrics(c, metrics.registry));
-      servers.push(await listenOnPort(scrape, o.metricsListen));
-    }
+    servers.push(await listenOnSocket(app, o.socketPath));
     if (o.docker) {
       docker = await DockerPlugin.start({
         host: o.host,

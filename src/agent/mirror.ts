@@ -20,6 +20,11 @@ export class StateMirror {
   /** Entries being collected after a reset, swapped in at "synced". */
   private pending: Map<string, unknown> | undefined;
   private revision = 0;
+  /**
+   * The newest revision whose events have all been applied: a write's events may arrive over several reads,
+   * and only a later event, a ping or the end of a snapshot shows that the last one is whole.
+   */
+  private complete = 0;
   /** The epoch of the stream the revision came from ("" before the first stream). */
   private epoch = "";
   /** The epoch of the stream being read: it becomes `epoch` only with a revision applied from it. */
@@ -42,6 +47,11 @@ export class StateMirror {
 
   get currentRevision(): number {
     return this.revision;
+  }
+
+  /** The last revision applied whole, and the stream epoch it came from (master/watch-stream.ts). */
+  get completeRevision(): { revision: number; epoch: string } {
+    return { revision: this.complete, epoch: this.epoch };
   }
 
   get<T>(key: string): T | undefined {
@@ -124,6 +134,12 @@ export class StateMirror {
     }
   }
 
+  /** An event of `revision`: a newer one shows that the revision before it is whole. */
+  private advance(revision: number): void {
+    if (revision > this.revision) this.complete = this.revision;
+    this.setRevision(Math.max(this.revision, revision));
+  }
+
   private setRevision(revision: number): void {
     this.revision = revision;
     this.epoch = this.streamEpoch;
@@ -145,21 +161,27 @@ export class StateMirror {
         } else {
           this.setRevision(Math.max(this.revision, event.revision));
         }
+        this.complete = this.revision;
         if (!this.everSynced) {
           this.everSynced = true;
           for (const w of this.syncedWaiters) w();
           this.syncedWaiters = [];
         }
         return true;
-      case "ping":
-        return false;
+      case "ping": {
+        // Everything before it has been sent: the last revision is whole. Listeners hear of it so that a sync
+        // that ran on half of a write is followed by one that can say the whole write is applied.
+        if (this.pending || this.complete === this.revision) return false;
+        this.complete = this.revision;
+        return true;
+      }
       case "put":
         (this.pending ?? this.entries).set(event.key, event.value);
-        if (!this.pending) this.setRevision(Math.max(this.revision, event.revision));
+        if (!this.pending) this.advance(event.revision);
         return !this.pending;
       case "delete":
         (this.pending ?? this.entries).delete(event.key);
-        if (!this.pending) this.setRevision(Math.max(this.revision, event.revision));
+        if (!this.pending) this.advance(event.revision);
         return !this.pending;
     }
   }

@@ -14,6 +14,7 @@ export class RealizationReporter {
   private unsent = false;
   private sending = false;
   private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
 
   constructor(
     private readonly master: MasterClient,
@@ -30,10 +31,12 @@ export class RealizationReporter {
   }
 
   stop(): void {
+    this.stopped = true;
     clearInterval(this.timer);
   }
 
   report(report: RealizationReport): void {
+    if (this.stopped) return;
     this.latest = report;
     this.unsent = true;
     void this.flush();
@@ -43,7 +46,7 @@ export class RealizationReporter {
     if (this.sending) return;
     this.sending = true;
     try {
-      while (this.unsent) {
+      while (this.unsent && !this.stopped) {
         this.unsent = false;
         try {
           await this.master.request("PUT", `/api/v1/agent/hosts/${encodeURIComponent(this.host)}/realized`, this.latest);

@@ -2,9 +2,11 @@
 // so netmaster and the other agents know where endpoints live.
 
 import { z } from "zod";
-import { NotFoundError } from "../lib/errors.js";
+import { ConflictError, NotFoundError } from "../lib/errors.js";
+import { deleteEndpoint } from "./endpoints.js";
 import { endpointKey, hostKey } from "./keys.js";
-import type { EndpointState } from "./records.js";
+import { listEndpoints } from "./objects/common.js";
+import { HOST_ENDPOINT_PREFIX, type EndpointState } from "./records.js";
 import type { Tx } from "./tx.js";
 
 const Ipv4 = /^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}$/;
@@ -27,6 +29,21 @@ export function registerHost(tx: Tx, name: string, reg: HostRegistration): HostR
   const old = tx.get<HostRecord>(hostKey(name));
   if (!old || JSON.stringify(old) !== JSON.stringify(record)) tx.put(hostKey(name), record);
   return record;
+}
+
+/**
+ * Forgets a host that is gone for good (its agent registers it again if it ever comes back). Its own endpoints
+ * on infra networks are released with it; containers still homed there refuse it.
+ */
+export function deregisterHost(tx: Tx, name: string): void {
+  if (!tx.get<HostRecord>(hostKey(name))) throw new NotFoundError(`Host ${name} is not registered`);
+  const homed = listEndpoints(tx).filter((ep) => ep.homingHost === name);
+  const own = homed.filter((ep) => ep.containerID === `${HOST_ENDPOINT_PREFIX}${name}`);
+  if (homed.length > own.length) {
+    throw new ConflictError(`Cannot deregister host ${name}: ${homed.length - own.length} container endpoints are homed on it; delete them first`);
+  }
+  for (const ep of own) deleteEndpoint(tx, ep.endpointID);
+  tx.delete(hostKey(name));
 }
 
 export const EndpointOperReport = z.object({

@@ -142,10 +142,14 @@ export function createApp(master: Netmaster, log: Logger): Hono {
     return c.json({});
   });
   app.put("/api/v1/agent/hosts/:name/realized", async (c) => {
-    master.reportRealized(c.req.param("name")!, await readJson(c));
+    await master.reportRealized(c.req.param("name")!, await readJson(c));
     return c.json({});
   });
   app.put("/api/v1/agent/hosts/:name", async (c) => c.json(await master.registerHost(c.req.param("name")!, await readJson(c))));
+  app.delete("/api/v1/agent/hosts/:name", async (c) => {
+    await master.deregisterHost(c.req.param("name")!);
+    return c.json({});
+  });
   app.get("/api/v1/agent/watch", (c) => {
     const revision = Number(c.req.query("revision") ?? 0);
     if (!Number.isSafeInteger(revision) || revision < 0) throw new ValidationError("revision must be a non-negative integer");

@@ -4,7 +4,7 @@
 
 import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
-import { NotFoundError, UpstreamError, ValidationError } from "../lib/errors.js";
+import { ConflictError, NotFoundError, UpstreamError, ValidationError } from "../lib/errors.js";
 import { kindByCollection, parseObject, type ModelObject, type ObjectKind } from "../model/index.js";
 import { LeaderElection } from "../store/index.js";
 import type { Store } from "../store/types.js";
@@ -15,9 +15,9 @@ import { inspectEndpoint, inspectObject } from "./inspect.js";
 import { endpointKey, HOST_PREFIX, LEADER_KEY, objectKey, objectPrefix } from "./keys.js";
 import { controllerFor, defaultGlobal, GLOBAL_KEY, type MasterSettings } from "./objects/index.js";
 import type { EndpointState } from "./records.js";
-import { EndpointOperReport, HostName, HostRegistration, registerHost, reportEndpointOper, type HostRecord } from "./hosts.js";
+import { deregisterHost, EndpointOperReport, HostName, HostRegistration, registerHost, reportEndpointOper, type HostRecord } from "./hosts.js";
 import type { StreamingApi } from "hono/utils/stream";
-import { recordEpoch, streamState, type ResumePoint } from "./watch-stream.js";
+import { canResume, readEpochs, recordEpoch, streamState, type ResumePoint } from "./watch-stream.js";
 import { z } from "zod";
 import { MasterMetrics } from "./metrics.js";
 import { realization, RealizationReport, type Realization } from "./realization.js";
@@ -80,6 +80,8 @@ export class Netmaster {
       ttlSeconds: options.leaderTtlSeconds ?? 5,
       onElected: () => {
         log.info({ id: options.advertiseUrl }, "became leader");
+        // Reports from an earlier term may be stale: hosts send theirs again within seconds.
+        master?.hostRealized.clear();
         master?.initDefaults().catch((err: unknown) => log.error({ err }, "cannot write default objects"));
       },
       onLostLeadership: () => log.warn({ id: options.advertiseUrl }, "lost leadership"),
@@ -225,11 +227,23 @@ export class Netmaster {
     this.hostCounters.set(host, parseBody(Counters, body, "counters").rules);
   }
 
-  /** Counted from the host's report of its last sync, like the counters. */
-  reportRealized(host: string, body: unknown): void {
+  /**
+   * What the host's last sync applied, kept like the counters. A revision this store's history cannot vouch
+   * for (an agent that has not yet taken the snapshot of a restored store) is refused.
+   */
+  async reportRealized(host: string, body: unknown): Promise<void> {
     parseBody(HostName, host, "host name");
+    const report = parseBody(RealizationReport, body, "realization report");
     if (!this.isLeader) throw new UpstreamError("This netmaster is not the leader");
-    this.hostRealized.set(host, parseBody(RealizationReport, body, "realization report"));
+    if (report.revision > 0 && !(await this.inThisHistory(report))) {
+      throw new ConflictError(`Revision ${report.revision} of stream ${report.epoch || "(none)"} is not part of this store's history`);
+    }
+    this.hostRealized.set(host, report);
+  }
+
+  private async inThisHistory(at: ResumePoint): Promise<boolean> {
+    const epochs = at.epoch === this.streamEpoch ? [] : await readEpochs(this.options.store);
+    return canResume(at, this.streamEpoch, epochs, this.cache.currentRevision);
   }
 
   /** The endpoint's oper state, and whether its membership and its group's policies are in force on every host. */
@@ -263,6 +277,15 @@ export class Netmaster {
   reportEndpointOper(id: string, body: unknown): Promise<EndpointState> {
     const report = parseBody(EndpointOperReport, body, "endpoint oper report");
     return this.mutate((tx) => reportEndpointOper(tx, id, report));
+  }
+
+  /** Forgets a host for good (hosts.ts), and what it reported. */
+  async deregisterHost(name: string): Promise<void> {
+    parseBody(HostName, name, "host name");
+    await this.mutate((tx) => deregisterHost(tx, name));
+    this.hostRealized.delete(name);
+    this.hostCounters.delete(name);
+    this.hostBgp.delete(name);
   }
 
   registerHost(name: string, body: unknown): Promise<HostRecord> {

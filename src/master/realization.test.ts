@@ -4,9 +4,9 @@ import { realization, type RealizationReport } from "./realization.js";
 
 describe("realization", () => {
   const reports = new Map<string, RealizationReport>([
-    ["h1", { revision: 50, failingTenants: [] }],
-    ["h2", { revision: 40, failingTenants: [] }],
-    ["h3", { revision: 60, failingTenants: ["red"] }],
+    ["h1", { revision: 50, epoch: "e", failingTenants: [] }],
+    ["h2", { revision: 40, epoch: "e", failingTenants: [] }],
+    ["h3", { revision: 60, epoch: "e", failingTenants: ["red"] }],
   ]);
   const hosts = ["h3", "h2", "h1", "h4"];
 

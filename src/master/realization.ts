@@ -7,8 +7,10 @@
 import { z } from "zod";
 
 export const RealizationReport = z.object({
-  /** The revision of netmaster's state the sync compiled. */
+  /** The revision of netmaster's state the sync compiled (whole: every event of it applied). */
   revision: z.number().int().min(0),
+  /** The state stream epoch the revision came from: a report from another history is refused. */
+  epoch: z.string().max(64),
   /** Tenants in whose namespace some kernel object could not be read or applied. */
   failingTenants: z.array(z.string().max(256)).max(100_000),
 });

@@ -65,6 +65,11 @@ function parseEpochs(value: string | undefined): StreamEpochs {
   }
 }
 
+/** The store's list of epochs. */
+export async function readEpochs(store: Store): Promise<StreamEpochs> {
+  return parseEpochs((await store.get(STREAM_EPOCHS_KEY))?.value);
+}
+
 /** Adds this process's epoch to the store's list, at the revision the store has now; throws when it keeps conflicting. */
 export async function recordEpoch(store: Store, epoch: string): Promise<void> {
   for (let attempt = 0; attempt < 5; attempt++) {
@@ -98,7 +103,7 @@ export async function streamState(
   out: StreamingApi,
   onSnapshot: () => void = () => {},
 ): Promise<void> {
-  const epochs = from.epoch === epoch || from.revision === 0 ? [] : parseEpochs((await store.get(STREAM_EPOCHS_KEY))?.value);
+  const epochs = from.epoch === epoch || from.revision === 0 ? [] : await readEpochs(store);
   let finish!: () => void;
   const finished = new Promise<void>((resolve) => (finish = resolve));
   let closed = false;
@@ -124,10 +129,24 @@ export async function streamState(
     return revision;
   };
 
+  // A store delivers the events of one write together: a ping in the next turn of the event loop tells the
+  // agent that every event up to its last revision has been sent, so what it holds is a whole revision.
+  let marking = false;
+  const markComplete = () => {
+    if (marking) return;
+    marking = true;
+    setImmediate(() => {
+      marking = false;
+      send(`{"type":"ping","revision":${cache.currentRevision}}`);
+    });
+  };
   const follow = (from: number) => {
     watcher = store.watch(
       ROOT,
-      (event) => send(eventLine(event)),
+      (event) => {
+        send(eventLine(event));
+        markComplete();
+      },
       (err) => {
         if (closed) return;
         // History gone: start over with a snapshot; anything else ends the stream and the agent reconnects.

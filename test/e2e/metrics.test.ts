@@ -54,7 +54,7 @@ describe("metrics", () => {
     assert.ok((value(local, "netplugin_state_revision") ?? 0) > 0);
     assert.ok((value(local, "netplugin_datapath_sync_duration_seconds_count", { kind: "incremental" }) ?? 0) >= 1);
     assert.ok((value(local, "netplugin_datapath_changes_total") ?? 0) > 0);
-    assert.equal(value(local, "netplugin_state_snapshots_total"), 1, "one snapshot, at start");
+    assert.ok((value(local, "netplugin_state_snapshots_total") ?? 0) >= 1, "a snapshot at start");
     assert.ok((value(local, "process_resident_memory_bytes") ?? 0) > 0, "and the process's own");
 
     // The same from the TCP port, inside the host's namespace where the agent runs.

@@ -74,4 +74,41 @@ describe("realization of policy on every host", () => {
     await waitUntil(async () => (last = await policy()).pendingHosts.length === 0, 15_000, () => `policy: ${JSON.stringify(last)}`);
     assert.equal(await a.ns.tcpReaches(b.ip, 8080, 800), "timeout", "realized everywhere: the rule holds at once");
   });
+
+  test("so is the removal of a rule: pending on the frozen host, which still blocks; gone once realized", async () => {
+    const h2 = cluster.hosts[1]!;
+    const pid = h2.agent!.child.pid!;
+    const before = (await policy()).revision;
+    process.kill(pid, "SIGSTOP");
+    try {
+      assert.equal((await api.del("/api/v1/rules/t:web:1/")).status, 200);
+      let last: Realization | undefined;
+      await waitUntil(async () => JSON.stringify((last = await policy()).pendingHosts) === JSON.stringify([h2.name]), 10_000, () => `policy: ${JSON.stringify(last)}`);
+      assert.ok(last!.revision > before, `the removal is a newer change (${last!.revision} > ${before})`);
+      assert.equal(await a.ns.tcpReaches(b.ip, 8080, 800), "timeout", "h2 still enforces the rule it has not heard is gone");
+    } finally {
+      process.kill(pid, "SIGCONT");
+    }
+    let last: Realization | undefined;
+    await waitUntil(async () => (last = await policy()).pendingHosts.length === 0, 15_000, () => `policy: ${JSON.stringify(last)}`);
+    assert.equal(await a.ns.tcpReaches(b.ip, 8080), "b");
+  });
+
+  test("a host gone for good stays pending until it is deregistered; one with containers cannot be", async () => {
+    assert.equal((await api.call("PUT", "/api/v1/agent/hosts/ghost/", {})).status, 200);
+    assert.deepEqual((await policy()).pendingHosts, ["ghost"], "registered, never reported");
+    const report = (body: unknown) => api.call("PUT", "/api/v1/agent/hosts/ghost/realized", body);
+    const foreign = await report({ revision: 1_000_000, epoch: "another-history", failingTenants: [] });
+    assert.equal(foreign.status, 409, foreign.text);
+    assert.match(foreign.text, /not part of this store's history/);
+    assert.equal((await report({ revision: -1, epoch: "", failingTenants: [] })).status, 400);
+    assert.equal((await report({ revision: 1 })).status, 400);
+    assert.deepEqual((await policy()).pendingHosts, ["ghost"], "refused reports change nothing");
+    const refused = await api.del(`/api/v1/agent/hosts/${cluster.hosts[1]!.name}/`);
+    assert.equal(refused.status, 409, refused.text);
+    assert.match(refused.text, /1 container endpoints are homed on it/);
+    assert.equal((await api.del("/api/v1/agent/hosts/ghost/")).status, 200);
+    assert.deepEqual((await policy()).pendingHosts, []);
+    assert.equal((await api.del("/api/v1/agent/hosts/ghost/")).status, 404);
+  });
 });

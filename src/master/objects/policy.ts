@@ -83,5 +83,11 @@ export const ruleController: Controller<Rule> = {
   update() {
     throw new ConflictError("can not update a rule after its created");
   },
-  remove() {},
+  remove(tx, r) {
+    // A policy is in force once the newest change among it and its rules is (master/realization.ts); a rule
+    // that goes leaves no key behind, so the policy is written again, unchanged, to carry the change.
+    const key = objectKey("policy", `${r.tenantName}:${r.policyName}`);
+    const policy = tx.get<Policy>(key);
+    if (policy) tx.put(key, policy);
+  },
 };

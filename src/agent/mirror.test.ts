@@ -1,0 +1,61 @@
+// The mirror against a stand-in netmaster that writes the state stream line by line, so the test decides
+// where a read ends: a write whose events are split over two reads is not whole until a later line says so.
+
+import assert from "node:assert/strict";
+import { createServer, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { after, before, describe, it } from "node:test";
+import { MasterClient } from "./master-client.js";
+import { StateMirror } from "./mirror.js";
+
+describe("StateMirror", () => {
+  let stream: ServerResponse | undefined;
+  let connected!: () => void;
+  const connection = new Promise<void>((resolve) => (connected = resolve));
+  const server = createServer((req, res) => {
+    res.writeHead(200, { "content-type": "application/x-ndjson", "netplugin-stream-epoch": "e1" });
+    res.flushHeaders();
+    stream = res;
+    connected();
+  });
+  let mirror: StateMirror;
+  let snapshots = 0;
+
+  before(async () => {
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const { port } = server.address() as AddressInfo;
+    mirror = new StateMirror(new MasterClient([`http://127.0.0.1:${port}`]), () => undefined, () => snapshots++);
+    mirror.start();
+    await connection;
+  });
+  after(() => {
+    mirror.stop();
+    stream?.destroy();
+    server.close();
+  });
+
+  /** Writes lines as one chunk and waits until the mirror has read them. */
+  const send = async (...lines: object[]) => {
+    stream!.write(lines.map((l) => `${JSON.stringify(l)}\n`).join(""));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  };
+
+  it("holds a revision as whole only once a later line shows all its events arrived", async () => {
+    await send({ type: "reset", revision: 4 }, { type: "put", revision: 3, key: "/netplugin/a", value: 1 }, { type: "synced", revision: 4 });
+    assert.equal(snapshots, 1);
+    assert.deepEqual(mirror.completeRevision, { revision: 4, epoch: "e1" });
+
+    // Revision 5 wrote two keys; the read ends between them.
+    await send({ type: "put", revision: 5, key: "/netplugin/b", value: 2 });
+    assert.equal(mirror.currentRevision, 5);
+    assert.deepEqual(mirror.completeRevision, { revision: 4, epoch: "e1" }, "half of 5 is not 5");
+    await send({ type: "put", revision: 5, key: "/netplugin/c", value: 3 });
+    assert.equal(mirror.completeRevision.revision, 4);
+    await send({ type: "ping", revision: 5 });
+    assert.equal(mirror.completeRevision.revision, 5, "the ping after the write's events");
+
+    await send({ type: "delete", revision: 6, key: "/netplugin/a" }, { type: "put", revision: 7, key: "/netplugin/a", value: 4 });
+    assert.equal(mirror.completeRevision.revision, 6, "an event of 7 shows 6 is whole");
+    assert.deepEqual(mirror.get("/netplugin/a"), 4);
+  });
+});
