@@ -264,7 +264,22 @@ describe("diffHost", () => {
     const open = { windowSeconds: 300, open: new Map([[NS_A, new Map([[bridge, 120]])]]), missing: new Set<string>() };
 
     have.tenants[0]!.bridges[0]!.netfilter = false;
-    assert.deepEqual(nft(diffHost(want, have, { appliedNft: applied, pickup: none })), [`create pickup window of bridge ${bridge}: ${element(300)}`]);
+    assert.deepEqual(
+      diffHost(want, have, { appliedNft: applied, pickup: none }).steps.map((s) => `${s.phase} ${s.tool} ${s.args.join(" ")}`),
+      [`nft nft ${element(300)}`, `nft ip link set ${bridge} type bridge nf_call_iptables 1 nf_call_ip6tables 1`],
+      "the window first, then the switch, after everything else",
+    );
+    have.tenants[0]!.bridges[0]!.mcastQuerier = false;
+    assert.deepEqual(
+      diffHost(want, have, { appliedNft: applied, pickup: none }).steps.map((s) => s.args.join(" ")),
+      [
+        `link set ${bridge} type bridge mcast_snooping 1 mcast_querier 1 nf_call_iptables 0 nf_call_ip6tables 0`,
+        element(300),
+        `link set ${bridge} type bridge nf_call_iptables 1 nf_call_ip6tables 1`,
+      ],
+      "another change to the bridge keeps netfilter off until then",
+    );
+    have.tenants[0]!.bridges[0]!.mcastQuerier = true;
     assert.deepEqual(
       nft(diffHost(want, have, { pickup: none })),
       [`update nft table inet netplugin: -f -`, `create pickup window of bridge ${bridge}: ${element(300)}`],

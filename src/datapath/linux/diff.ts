@@ -9,7 +9,7 @@ import { NFT_TABLE, tenantNamespace } from "../names.js";
 import { diffEndpoint } from "./diffEndpoint.js";
 import { diffHostEndpoints, diffHostNamespace, diffOwnedTable, diffUplink, diffVxlans } from "./diffOverlay.js";
 import type { Plan } from "./plan.js";
-import { diffPickup, PICKUP_WINDOW_SECONDS, type PickupState } from "./pickup.js";
+import { diffPickup, PICKUP_WINDOW_SECONDS, startsNetfilter, type PickupState } from "./pickup.js";
 import { newBridgeSysctl } from "./render.js";
 import { NAT_TABLE, ROUTE6_TABLE } from "./renderOverlay.js";
 import { DELETE_GROUP, StepBuilder } from "./stepBuilder.js";
@@ -35,10 +35,12 @@ function diffBridges(b: StepBuilder, want: TenantState, have: ObservedTenant): v
   }
   for (const bridge of want.bridges) {
     const current = have.bridges.find((br) => br.name === bridge.name);
+    // An existing bridge starts passing netfilter only after its pickup window is open (pickup.ts).
+    const netfilter = startsNetfilter(want, have, bridge.name) ? false : bridge.netfilter;
     const flag = (on: boolean): string => (on ? "1" : "0");
     const options = [
       ...["mcast_snooping", flag(bridge.mcastSnooping), "mcast_querier", flag(bridge.mcastQuerier)],
-      ...["nf_call_iptables", flag(bridge.netfilter), "nf_call_ip6tables", flag(bridge.netfilter)],
+      ...["nf_call_iptables", flag(netfilter), "nf_call_ip6tables", flag(netfilter)],
     ];
     if (current === undefined) {
       b.ip("bridge", "create", `bridge ${bridge.name}`, [
@@ -52,7 +54,7 @@ function diffBridges(b: StepBuilder, want: TenantState, have: ObservedTenant): v
       if (!current.up) set.push("up");
       if (set.length > 0) b.ip("bridge", "update", `bridge ${bridge.name}`, ["link", "set", bridge.name, ...set]);
       const changed = current.mcastSnooping !== bridge.mcastSnooping || current.mcastQuerier !== bridge.mcastQuerier;
-      if (changed || current.netfilter !== bridge.netfilter) {
+      if (changed || current.netfilter !== netfilter) {
         b.ip("bridge", "update", `bridge ${bridge.name}`, ["link", "set", bridge.name, "type", "bridge", ...options]);
       }
     }

@@ -4,9 +4,9 @@
 // it starts to, conntrack has never seen the connections already running across it, and their next
 // segment (an ACK, not a SYN) would be judged as a new connection: a reply towards a whitelisted group
 // would be dropped. The policy table accepts such segments on the bridges in its PICKUP_SET, and the
-// datapath puts a bridge there, with a timeout, only when it switches netfilter on for it: once every
-// running connection has sent a segment, conntrack knows it, and a bare ACK or FIN from a denied peer
-// must be judged again. Replacing the policy table empties the set, so while a window is open the
+// datapath puts a bridge there, with a timeout, only when it switches netfilter on for it, and switches
+// it on right after (the last step of the plan): once every running connection has sent a segment,
+// conntrack knows it, and a bare ACK or FIN from a denied peer must be judged again. Replacing the policy table empties the set, so while a window is open the
 // element goes back with the time that is left; so it does after a run that could not add it (the table
 // failed to load, say): the window opened when the bridge was switched, whether or not the element took.
 // A restarted agent knows of no open window: a bridge it switched on just before it stopped loses the rest
@@ -32,18 +32,29 @@ export interface PickupState {
 }
 
 /**
- * Steps after the policy script (last phase): a window for every bridge switched to netfilter in this plan
- * ("create"), and the time left of windows still open ("update") when the script replaces the table or the
- * element did not take.
+ * Whether this plan switches an existing bridge to netfilter. It does so last (diffPickup), once the policy
+ * table and the bridge's pickup window are in place: switched earlier, the running connections' next
+ * segments would meet a table without the window and be dropped.
+ */
+export function startsNetfilter(want: TenantState, have: ObservedTenant, bridge: string): boolean {
+  const wanted = want.bridges.find((br) => br.name === bridge);
+  const before = have.bridges.find((br) => br.name === bridge);
+  return want.nftScript !== "" && wanted?.netfilter === true && before !== undefined && !before.netfilter;
+}
+
+/**
+ * Steps after the policy script (last phase): for every bridge switched to netfilter in this plan a window
+ * ("create") and then the switch, and the time left of windows still open ("update") when the script
+ * replaces the table or the element did not take.
  */
 export function diffPickup(b: StepBuilder, want: TenantState, have: ObservedTenant, tableReplaced: boolean, pickup: PickupState): void {
   if (want.nftScript === "") return;
   const left = pickup.open.get(want.namespace);
   for (const bridge of want.bridges.filter((br) => br.netfilter)) {
-    const before = have.bridges.find((br) => br.name === bridge.name);
     const seconds = left?.get(bridge.name) ?? 0;
-    if (before !== undefined && !before.netfilter) {
+    if (startsNetfilter(want, have, bridge.name)) {
       b.nft("create", `${OBJECT_PREFIX}${bridge.name}`, addElement(bridge.name, pickup.windowSeconds));
+      b.ip("nft", "update", `bridge ${bridge.name}`, ["link", "set", bridge.name, "type", "bridge", "nf_call_iptables", "1", "nf_call_ip6tables", "1"]);
     } else if (seconds > 0 && (tableReplaced || pickup.missing.has(`${want.namespace} ${bridge.name}`))) {
       b.nft("update", `${OBJECT_PREFIX}${bridge.name}`, addElement(bridge.name, seconds));
     }
