@@ -4,7 +4,7 @@
 
 import { TBF_LATENCY } from "./render.js";
 import type { StepBuilder } from "./stepBuilder.js";
-import type { DefaultRoute, EndpointState, ObservedContainer, ObservedTenant, ObservedVeth, Shaper } from "./state.js";
+import type { EndpointState, ObservedContainer, ObservedTenant, ObservedVeth, Shaper } from "./state.js";
 
 /** tc stores the burst as a time at the rate, so it reads back a few bytes off. */
 export function sameShaper(observed: Shaper | null, wanted: Shaper): boolean {
@@ -113,6 +113,12 @@ export function diffEndpoint(b: StepBuilder, observed: ObservedTenant, endpoint:
   if (set.length > 0) {
     b.containerIp("container", link === null ? "create" : "update", `interface ${where}`, want.netns, ["link", "set", want.ifname, ...set]);
   }
+  // One phase for the whole container side, so a new container is configured by one process: a route goes
+  // before the address it uses, and comes after it.
+  const haveRoutes = paired ? container.routes : [];
+  for (const route of haveRoutes.filter((r) => !want.routes.some((w) => w.family === r.family && w.via === r.via))) {
+    b.containerIp("container", "delete", `default route via ${route.via} on ${where}`, want.netns, ["route", "del", "default", "via", route.via, "dev", want.ifname]);
+  }
   const have = link?.addresses ?? [];
   for (const address of have.filter((a) => !want.addresses.includes(a))) {
     b.containerIp("container", "delete", `address ${address} on ${where}`, want.netns, addressArgs("del", address, want.ifname));
@@ -120,26 +126,12 @@ export function diffEndpoint(b: StepBuilder, observed: ObservedTenant, endpoint:
   for (const address of want.addresses.filter((a) => !have.includes(a))) {
     b.containerIp("container", "create", `address ${address} on ${where}`, want.netns, addressArgs("add", address, want.ifname));
   }
-  diffRoutes(b, where, want.netns, want.ifname, paired ? container.routes : [], want.routes);
+  for (const route of want.routes.filter((w) => !haveRoutes.some((r) => r.family === w.family && r.via === w.via))) {
+    b.containerIp("container", "create", `default route via ${route.via} on ${where}`, want.netns, ["route", "add", "default", "via", route.via, "dev", want.ifname]);
+  }
 
   diffShapers(b, observed, endpoint, !paired);
   return true;
-}
-
-function diffRoutes(
-  b: StepBuilder,
-  where: string,
-  netns: string,
-  ifname: string,
-  have: DefaultRoute[],
-  want: DefaultRoute[],
-): void {
-  for (const route of have.filter((r) => !want.some((w) => w.family === r.family && w.via === r.via))) {
-    b.containerIp("route", "delete", `default route via ${route.via} on ${where}`, netns, ["route", "del", "default", "via", route.via, "dev", ifname]);
-  }
-  for (const route of want.filter((w) => !have.some((r) => r.family === w.family && r.via === w.via))) {
-    b.containerIp("route", "create", `default route via ${route.via} on ${where}`, netns, ["route", "add", "default", "via", route.via, "dev", ifname]);
-  }
 }
 
 /** Shapers of one endpoint; `fresh` = its veth is created by this plan, so it has no qdisc yet. */
