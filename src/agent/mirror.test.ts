@@ -10,9 +10,12 @@ import { StateMirror } from "./mirror.js";
 
 describe("StateMirror", () => {
   let stream: ServerResponse | undefined;
+  /** The query of every stream request. */
+  const asked: string[] = [];
   let connected!: () => void;
-  const connection = new Promise<void>((resolve) => (connected = resolve));
+  let connection = new Promise<void>((resolve) => (connected = resolve));
   const server = createServer((req, res) => {
+    asked.push(new URL(req.url!, "http://x").search);
     res.writeHead(200, { "content-type": "application/x-ndjson", "netplugin-stream-epoch": "e1" });
     res.flushHeaders();
     stream = res;
@@ -58,5 +61,16 @@ describe("StateMirror", () => {
 
     await send(() => mirror.get("/netplugin/a") === 4, { type: "delete", revision: 6, key: "/netplugin/a" }, { type: "put", revision: 7, key: "/netplugin/a", value: 4 });
     assert.equal(mirror.completeRevision.revision, 6, "an event of 7 shows 6 is whole");
+  });
+
+  it("resumes a broken stream from the last whole revision, so a write cut in half is sent again", async () => {
+    await send(() => mirror.completeRevision.revision === 7, { type: "ping", revision: 7 });
+    await send(() => mirror.get("/netplugin/d") === 5, { type: "put", revision: 8, key: "/netplugin/d", value: 5 });
+    connection = new Promise<void>((resolve) => (connected = resolve));
+    stream!.destroy(); // the rest of revision 8 never came
+    await connection;
+    assert.equal(asked.at(-1), "?revision=7&epoch=e1");
+    await send(() => mirror.completeRevision.revision === 8, { type: "put", revision: 8, key: "/netplugin/d", value: 5 }, { type: "put", revision: 8, key: "/netplugin/e", value: 6 }, { type: "ping", revision: 8 });
+    assert.deepEqual([mirror.get("/netplugin/d"), mirror.get("/netplugin/e")], [5, 6]);
   });
 });

@@ -1,6 +1,6 @@
 // The agent's copy of netmaster's state, followed through the NDJSON stream
 // (master/watch-stream.ts). It reconnects by itself, resuming from the last
-// revision it applied and the stream epoch it had it from (netmaster decides
+// revision it applied whole and the stream epoch it had it from (netmaster decides
 // whether that is safe); after a "reset" it replaces everything. Listeners hear
 // about every applied batch; `synced` says the copy is complete at least once.
 
@@ -102,7 +102,8 @@ export class StateMirror {
 
   private async follow(signal: AbortSignal): Promise<void> {
     this.pending = undefined; // a snapshot cut short by a broken stream is discarded
-    const query = new URLSearchParams({ revision: String(this.revision), epoch: this.epoch });
+    // From the last whole revision: a connection that broke among one write's events sends them all again.
+    const query = new URLSearchParams({ revision: String(this.complete), epoch: this.epoch });
     const res = await fetch(`${this.master.url}/api/v1/agent/watch?${query}`, { signal });
     if (!res.ok || !res.body) throw new Error(`state stream refused: ${res.status} ${await res.text()}`);
     this.streamEpoch = res.headers.get(EPOCH_HEADER) ?? "";

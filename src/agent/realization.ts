@@ -8,12 +8,14 @@ import type { RealizationReport } from "../master/realization.js";
 import type { MasterClient } from "./master-client.js";
 
 const RESEND_MS = 15_000;
+const RETRY_MS = 1_000;
 
 export class RealizationReporter {
   private latest: RealizationReport | undefined;
   private unsent = false;
   private sending = false;
   private timer: NodeJS.Timeout | undefined;
+  private retry: NodeJS.Timeout | undefined;
   private stopped = false;
 
   constructor(
@@ -33,6 +35,7 @@ export class RealizationReporter {
   stop(): void {
     this.stopped = true;
     clearInterval(this.timer);
+    clearTimeout(this.retry);
   }
 
   report(report: RealizationReport): void {
@@ -51,9 +54,17 @@ export class RealizationReporter {
         try {
           await this.master.request("PUT", `/api/v1/agent/hosts/${encodeURIComponent(this.host)}/realized`, this.latest);
         } catch (err) {
-          // The next report or the periodic resend tries again.
+          // Again in a second (the leader's copy of the state may be a moment behind a follower's), or with the
+          // next report, whichever comes first.
           this.log.debug({ err: (err as Error).message }, "cannot report what is in force");
           this.unsent = true;
+          if (this.retry === undefined) {
+            this.retry = setTimeout(() => {
+              this.retry = undefined;
+              void this.flush();
+            }, RETRY_MS);
+            this.retry.unref();
+          }
           return;
         }
       }

@@ -17,7 +17,7 @@ import { controllerFor, defaultGlobal, GLOBAL_KEY, type MasterSettings } from ".
 import type { EndpointState } from "./records.js";
 import { deregisterHost, EndpointOperReport, HostName, HostRegistration, registerHost, reportEndpointOper, type HostRecord } from "./hosts.js";
 import type { StreamingApi } from "hono/utils/stream";
-import { canResume, readEpochs, recordEpoch, streamState, type ResumePoint } from "./watch-stream.js";
+import { readEpochs, recordEpoch, streamState, type ResumePoint } from "./watch-stream.js";
 import { z } from "zod";
 import { MasterMetrics } from "./metrics.js";
 import { realization, RealizationReport, type Realization } from "./realization.js";
@@ -44,6 +44,9 @@ const Counters = z.object({
   rules: z.record(z.string().max(256), z.object({ packets: z.number().int().min(0), bytes: z.number().int().min(0) })),
 });
 
+/** An agent resends what it applied every 15 s (agent/realization.ts): silent for this long, it is not running. */
+const AGENT_SILENCE_MS = 40_000;
+
 export class Netmaster {
   /**
    * Per-rule packet counters as each host last reported them. Kept in the leader's memory only:
@@ -53,7 +56,7 @@ export class Netmaster {
   /** Each host's last BGP report (session and learned routes), leader memory only like the counters. */
   private readonly hostBgp = new Map<string, z.infer<typeof BgpReport>>();
   /** What each host's last datapath sync applied (realization.ts), leader memory only like the counters. */
-  private readonly hostRealized = new Map<string, RealizationReport>();
+  private readonly hostRealized = new Map<string, RealizationReport & { at: number }>();
 
   /** Names this process's state stream (watch-stream.ts). */
   readonly streamEpoch = randomUUID();
@@ -228,22 +231,20 @@ export class Netmaster {
   }
 
   /**
-   * What the host's last sync applied, kept like the counters. A revision this store's history cannot vouch
-   * for (an agent that has not yet taken the snapshot of a restored store) is refused.
+   * What the host's last sync applied, kept like the counters. Refused: a revision beyond this store's (an
+   * agent still on an older history, or a replica ahead of the leader for a moment: the agent tries again),
+   * and one from a netmaster process this store never had. Any replica's stream counts: agents follow
+   * followers too, so an epoch's place in the list says nothing about its revisions here.
    */
   async reportRealized(host: string, body: unknown): Promise<void> {
     parseBody(HostName, host, "host name");
     const report = parseBody(RealizationReport, body, "realization report");
-    if (!this.isLeader) throw new UpstreamError("This netmaster is not the leader");
-    if (report.revision > 0 && !(await this.inThisHistory(report))) {
+    const known = report.epoch === this.streamEpoch || (await readEpochs(this.options.store)).some((e) => e.epoch === report.epoch);
+    if (report.revision > this.cache.currentRevision || (report.revision > 0 && !known)) {
       throw new ConflictError(`Revision ${report.revision} of stream ${report.epoch || "(none)"} is not part of this store's history`);
     }
-    this.hostRealized.set(host, report);
-  }
-
-  private async inThisHistory(at: ResumePoint): Promise<boolean> {
-    const epochs = at.epoch === this.streamEpoch ? [] : await readEpochs(this.options.store);
-    return canResume(at, this.streamEpoch, epochs, this.cache.currentRevision);
+    if (!this.isLeader) throw new UpstreamError("This netmaster is not the leader");
+    this.hostRealized.set(host, { ...report, at: Date.now() });
   }
 
   /** The endpoint's oper state, and whether its membership and its group's policies are in force on every host. */
@@ -279,9 +280,13 @@ export class Netmaster {
     return this.mutate((tx) => reportEndpointOper(tx, id, report));
   }
 
-  /** Forgets a host for good (hosts.ts), and what it reported. */
+  /** Forgets a host for good (hosts.ts), and what it reported; refused while its agent still reports. */
   async deregisterHost(name: string): Promise<void> {
     parseBody(HostName, name, "host name");
+    const last = this.hostRealized.get(name)?.at;
+    if (last !== undefined && Date.now() - last < AGENT_SILENCE_MS) {
+      throw new ConflictError(`Cannot deregister host ${name}: its agent reported ${Math.round((Date.now() - last) / 1000)} s ago; stop it first`);
+    }
     await this.mutate((tx) => deregisterHost(tx, name));
     this.hostRealized.delete(name);
     this.hostCounters.delete(name);

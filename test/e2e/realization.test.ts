@@ -98,15 +98,22 @@ describe("realization of policy on every host", () => {
     assert.equal((await api.call("PUT", "/api/v1/agent/hosts/ghost/", {})).status, 200);
     assert.deepEqual((await policy()).pendingHosts, ["ghost"], "registered, never reported");
     const report = (body: unknown) => api.call("PUT", "/api/v1/agent/hosts/ghost/realized", body);
-    const foreign = await report({ revision: 1_000_000, epoch: "another-history", failingTenants: [] });
-    assert.equal(foreign.status, 409, foreign.text);
-    assert.match(foreign.text, /not part of this store's history/);
+    for (const [revision, epoch] of [[1_000_000, "another-history"], [1, "another-history"]] as const) {
+      const foreign = await report({ revision, epoch, failingTenants: [] });
+      assert.equal(foreign.status, 409, foreign.text);
+      assert.match(foreign.text, /not part of this store's history/);
+    }
     assert.equal((await report({ revision: -1, epoch: "", failingTenants: [] })).status, 400);
     assert.equal((await report({ revision: 1 })).status, 400);
     assert.deepEqual((await policy()).pendingHosts, ["ghost"], "refused reports change nothing");
-    const refused = await api.del(`/api/v1/agent/hosts/${cluster.hosts[1]!.name}/`);
-    assert.equal(refused.status, 409, refused.text);
-    assert.match(refused.text, /1 container endpoints are homed on it/);
+    const running = await api.del(`/api/v1/agent/hosts/${cluster.hosts[1]!.name}/`);
+    assert.equal(running.status, 409, running.text);
+    assert.match(running.text, /its agent reported \d+ s ago; stop it first/);
+    await api.create("/api/v1/agent/endpoints/", { tenantName: "t", networkName: "net", containerID: "left-behind", host: "ghost" });
+    const homed = await api.del("/api/v1/agent/hosts/ghost/");
+    assert.equal(homed.status, 409, homed.text);
+    assert.match(homed.text, /1 container endpoints are homed on it/);
+    assert.equal((await api.del("/api/v1/agent/endpoints/net.t-left-behind/")).status, 200);
     assert.equal((await api.del("/api/v1/agent/hosts/ghost/")).status, 200);
     assert.deepEqual((await policy()).pendingHosts, []);
     assert.equal((await api.del("/api/v1/agent/hosts/ghost/")).status, 404);
