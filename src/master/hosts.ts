@@ -3,6 +3,7 @@
 
 import { z } from "zod";
 import { ConflictError, NotFoundError } from "../lib/errors.js";
+import { POOL_PREFIX, releaseDockerPool, type DockerPool } from "./docker/index.js";
 import { deleteEndpoint } from "./endpoints.js";
 import { endpointKey, hostKey } from "./keys.js";
 import { listEndpoints } from "./objects/common.js";
@@ -33,7 +34,8 @@ export function registerHost(tx: Tx, name: string, reg: HostRegistration): HostR
 
 /**
  * Forgets a host that is gone for good (its agent registers it again if it ever comes back). Its own endpoints
- * on infra networks are released with it; containers still homed there refuse it.
+ * on infra networks, and the Docker pools its dockerd was given (with their addresses), are released with it;
+ * containers still homed there refuse it.
  */
 export function deregisterHost(tx: Tx, name: string): void {
   if (!tx.get<HostRecord>(hostKey(name))) throw new NotFoundError(`Host ${name} is not registered`);
@@ -43,6 +45,7 @@ export function deregisterHost(tx: Tx, name: string): void {
     throw new ConflictError(`Cannot deregister host ${name}: ${homed.length - own.length} container endpoints are homed on it; delete them first`);
   }
   for (const ep of own) deleteEndpoint(tx, ep.endpointID);
+  for (const [, pool] of tx.list<DockerPool>(POOL_PREFIX)) if (pool.host === name) releaseDockerPool(tx, pool.poolId);
   tx.delete(hostKey(name));
 }
 

@@ -114,7 +114,13 @@ describe("realization of policy on every host", () => {
     assert.equal(homed.status, 409, homed.text);
     assert.match(homed.text, /1 container endpoints are homed on it/);
     assert.equal((await api.del("/api/v1/agent/endpoints/net.t-left-behind/")).status, 200);
+    // Its dockerd had asked for a pool and an address: they go with it.
+    const pool = await api.create<{ poolId: string }>("/api/v1/agent/docker/pools", { host: "ghost", options: { tenant: "t", network: "net" } });
+    await api.create(`/api/v1/agent/docker/pools/${pool.poolId}/addresses`, { host: "ghost", address: "" });
+    const docker = async () => Object.keys(await api.state()).filter((k) => k.includes("/state/docker/pools/") || k.includes("/state/docker/addresses/"));
+    assert.equal((await docker()).length, 2, JSON.stringify(await docker()));
     assert.equal((await api.del("/api/v1/agent/hosts/ghost/")).status, 200);
+    assert.deepEqual(await docker(), []);
     assert.deepEqual((await policy()).pendingHosts, []);
     assert.equal((await api.del("/api/v1/agent/hosts/ghost/")).status, 404);
   });
