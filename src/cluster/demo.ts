@@ -24,6 +24,18 @@ async function show(what: string, argv: string[]): Promise<string> {
   return r.stdout;
 }
 
+/** Waits until netmaster says the container's endpoint and its group's policy are in force on every host. */
+async function inForce(cluster: Cluster, containerId: string): Promise<string[]> {
+  let pending: string[] = [];
+  for (const deadline = Date.now() + 15_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 50))) {
+    const r = await cluster.api("GET", `/api/v1/inspect/endpoints/${containerId}/`);
+    if (r.status !== 200) continue;
+    pending = (JSON.parse(r.text) as { Oper: { realization: { pendingHosts: string[] } } }).Oper.realization.pendingHosts;
+    if (pending.length === 0) return [];
+  }
+  return pending;
+}
+
 async function main(): Promise<void> {
   process.stdout.write("bringing up 3 hosts (network namespaces on a private underlay), netmaster and 3 agents…\n");
   const cluster = await Cluster.up({ hosts: 3, logLevel: "warn" });
@@ -59,11 +71,22 @@ async function main(): Promise<void> {
       process.stdout.write(`  ${name} on ${cluster.hosts[host - 1]!.name}: ${ip}\n`);
       made.push({ name, ns: c.namespace, ip });
       for (const port of ["80", "8080"]) {
-        servers.push(spawn("ip", ["netns", "exec", c.namespace, process.execPath, NETPROBE, "serve", name, port], { stdio: "ignore" }));
+        const server = spawn("ip", ["netns", "exec", c.namespace, process.execPath, NETPROBE, "serve", name, port], { stdio: ["ignore", "pipe", "ignore"] });
+        servers.push(server);
+        await new Promise<void>((resolve, reject) => {
+          server.stdout!.once("data", () => resolve()); // its {"ready":true} line
+          server.once("exit", (code) => reject(new Error(`the server in ${name} exited ${code}`)));
+        });
       }
     }
     const [client, web1, web2] = made as [typeof made[0], typeof made[0], typeof made[0]];
-    await new Promise((r) => setTimeout(r, 1000));
+    // Not a fixed sleep: netmaster knows when every host applied them (realization in endpoint inspect).
+    const started = Date.now();
+    for (const c of made) {
+      const pending = await inForce(cluster, `${cluster.prefix}${c.name}`);
+      if (pending.length > 0) process.stdout.write(`  ${c.name} is not in force yet on ${pending.join(", ")}\n`);
+    }
+    process.stdout.write(`  all three and web-policy in force on every host ${Date.now() - started} ms later (netctl endpoint inspect: realization)\n`);
     const ping = await show(`client-1 pings web-1 across hosts`, ["ip", "netns", "exec", client.ns, "ping", "-c", "3", "-i", "0.3", web1.ip]);
     process.stdout.write(ping.split("\n").filter((l) => /bytes from|packet loss/.test(l)).join("\n") + "\n");
     for (const [target, port] of [[web1, "80"], [web2, "80"], [web1, "8080"]] as const) {
