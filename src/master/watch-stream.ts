@@ -1,8 +1,10 @@
 // The state stream agents follow: newline-delimited JSON over a long-lived
 // HTTP response. It starts with a snapshot ("reset", one "put" per key,
 // "synced") unless the agent resumes from a revision the store still has, then
-// carries every change in revision order, and a "ping" now and then so both
-// ends notice a dead connection. Any replica serves it (followers too).
+// carries every change in revision order, with a "ping" right after each
+// write's events (so the agent knows that revision is whole) and every ten
+// seconds (so both ends notice a dead connection). Any replica serves it
+// (followers too).
 //
 // Revisions alone cannot tell two histories apart: a store restored from an
 // older backup and written again reaches the revision an agent holds with
