@@ -26,6 +26,7 @@ import { Cluster, must, run, type ClusterHost } from "../../src/cluster/index.js
 import { bridgeName, hostPrefix, tenantNamespace } from "../../src/datapath/names.js";
 import { Api } from "../harness/api.js";
 import { waitUntil } from "../harness/netmaster.js";
+import { attach } from "../harness/cluster.js";
 import { TestNetns } from "../harness/netns.js";
 
 const NETPROBE = fileURLToPath(new URL("../../src/datapath/linux/netprobe.js", import.meta.url));
@@ -49,10 +50,6 @@ function missing(): string | undefined {
 
 const runCmd = async (argv: string[], options: { netns?: string; stdin?: string } = {}): Promise<string> =>
   must(options.netns === undefined ? argv : ["ip", "netns", "exec", options.netns, ...argv], options.stdin === undefined ? {} : { input: options.stdin });
-
-interface AddOut {
-  ips: { address: string }[];
-}
 
 interface BgpOper {
   neighborStatus: string;
@@ -98,14 +95,7 @@ describe("routed mode: two hosts announce their containers to an FRR top-of-rack
   let a: { ns: TestNetns; ip: string; ip6: string };
   let b: { ns: TestNetns; ip: string; ip6: string };
 
-  async function container(host: number, name: string) {
-    const c = await cluster!.addContainer(host, name, NET);
-    assert.equal(c.result.code, 0, `ADD ${name} on h${host}: ${JSON.stringify(c.result.out)}`);
-    const ns = new TestNetns(c.namespace);
-    made.push(ns);
-    const ips = (c.result.out as unknown as AddOut).ips.map((i) => i.address.split("/")[0]!);
-    return { ns, ip: ips.find((i) => !i.includes(":"))!, ip6: ips.find((i) => i.includes(":")) ?? "" };
-  }
+  const container = (host: number, name: string) => attach(cluster!, made, host, name, NET);
 
   const bgpObject = (h: ClusterHost) => ({
     hostname: h.name,

@@ -8,26 +8,15 @@ import { after, before, describe, test } from "node:test";
 import { Cluster, OUTSIDE_ADDRESS, run } from "../../src/cluster/index.js";
 import { Api } from "../harness/api.js";
 import { waitUntil } from "../harness/netmaster.js";
+import { attach } from "../harness/cluster.js";
 import { TestNetns } from "../harness/netns.js";
 
 const NETPROBE = fileURLToPath(new URL("../../src/datapath/linux/netprobe.js", import.meta.url));
-
-interface AddOut {
-  ips: { address: string }[];
-}
 
 describe("multicast, host access and outbound NAT on a three-host cluster", () => {
   let cluster: Cluster;
   let api: Api;
   const made: TestNetns[] = [];
-
-  async function container(host: number, name: string, config: Record<string, unknown>) {
-    const c = await cluster.addContainer(host, name, config);
-    assert.equal(c.result.code, 0, `ADD ${name}: ${JSON.stringify(c.result.out)}`);
-    const ns = new TestNetns(c.namespace);
-    made.push(ns);
-    return { ns, ip: (c.result.out as unknown as AddOut).ips[0]!.address.split("/")[0]! };
-  }
 
   before(async () => {
     cluster = await Cluster.up({ hosts: 3, logLevel: "warn" });
@@ -40,9 +29,9 @@ describe("multicast, host access and outbound NAT on a three-host cluster", () =
   });
 
   test("a receiver on one host gets a sender's multicast from another; a host without receivers does not flood it to its containers", async () => {
-    const s = await container(1, "ms", { tenant: "default", network: "net" });
-    const r = await container(2, "mr", { tenant: "default", network: "net" });
-    const n = await container(3, "mn", { tenant: "default", network: "net" });
+    const s = await attach(cluster, made, 1, "ms", { tenant: "default", network: "net" });
+    const r = await attach(cluster, made, 2, "mr", { tenant: "default", network: "net" });
+    const n = await attach(cluster, made, 3, "mn", { tenant: "default", network: "net" });
     await waitUntil(async () => s.ns.ping(r.ip, 1), 15_000, () => "no unicast between sender and receiver");
     const rxPackets = async () =>
       (JSON.parse((await n.ns.exec(["ip", "-s", "-j", "link", "show", "eth0"])).stdout) as { stats64: { rx: { packets: number } } }[])[0]!.stats64.rx.packets;
@@ -71,7 +60,7 @@ describe("multicast, host access and outbound NAT on a three-host cluster", () =
     const out = new TestNetns(outside);
     made.push(out);
     const server = out.exec(["timeout", "20", process.execPath, NETPROBE, "serve-peer", "7000"]);
-    const c = await container(1, "out1", { tenant: "default", network: "net" });
+    const c = await attach(cluster, made, 1, "out1", { tenant: "default", network: "net" });
     await new Promise((res) => setTimeout(res, 500));
     let seen = "";
     await waitUntil(async () => {
@@ -90,7 +79,7 @@ describe("multicast, host access and outbound NAT on a three-host cluster", () =
       hostIps = new Map((ins.body.Oper.endpoints ?? []).map((e) => [e.homingHost, e.ipAddress[0]!]));
       return hostIps.size === 3;
     }, 20_000, () => `host endpoints: ${JSON.stringify([...hostIps])}`);
-    const c = await container(2, "inf", { tenant: "default", network: "infra" });
+    const c = await attach(cluster, made, 2, "inf", { tenant: "default", network: "infra" });
     const h2 = cluster.hosts[1]!;
     const h1 = cluster.hosts[0]!;
     await waitUntil(async () => c.ns.ping(hostIps.get(h2.name)!, 1), 15_000, () => "container cannot reach its host");

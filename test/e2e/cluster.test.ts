@@ -10,38 +10,20 @@ import { Cluster, run } from "../../src/cluster/index.js";
 import { hostPrefix, tenantNamespace } from "../../src/datapath/names.js";
 import { Api } from "../harness/api.js";
 import { waitUntil } from "../harness/netmaster.js";
+import { attach, type Attached } from "../harness/cluster.js";
 import { TestNetns } from "../harness/netns.js";
-
-interface AddOut {
-  ips: { address: string }[];
-  interfaces: { mac: string }[];
-}
 
 /** Container namespaces whose servers must be stopped before the cluster goes. */
 const made: TestNetns[] = [];
 
-async function container(cluster: Cluster, host: number, name: string, config: Record<string, unknown>) {
-  const c = await cluster.addContainer(host, name, config);
-  assert.equal(c.result.code, 0, `ADD ${name} on h${host}: ${JSON.stringify(c.result.out)}`);
-  const out = c.result.out as unknown as AddOut;
-  const ns = new TestNetns(c.namespace);
-  made.push(ns);
-  return {
-    ns,
-    ip: out.ips.find((i) => !i.address.includes(":"))!.address.split("/")[0]!,
-    ip6: out.ips.find((i) => i.address.includes(":"))?.address.split("/")[0] ?? "",
-    mac: out.interfaces[0]!.mac,
-  };
-}
-
 describe("a three-host cluster over VXLAN", () => {
   let cluster: Cluster;
   let api: Api;
-  let a: Awaited<ReturnType<typeof container>>;
-  let b: Awaited<ReturnType<typeof container>>;
-  let c: Awaited<ReturnType<typeof container>>;
-  let x: Awaited<ReturnType<typeof container>>;
-  let y: Awaited<ReturnType<typeof container>>;
+  let a: Attached;
+  let b: Attached;
+  let c: Attached;
+  let x: Attached;
+  let y: Attached;
 
   before(async () => {
     cluster = await Cluster.up({ hosts: 3, logLevel: "warn" });
@@ -55,11 +37,11 @@ describe("a three-host cluster over VXLAN", () => {
     await api.create("/api/v1/rules/t1:web-only:2/", { tenantName: "t1", policyName: "web-only", ruleId: "2", direction: "in", protocol: "tcp", port: 80, action: "allow", priority: 100 });
     await api.create("/api/v1/endpointGroups/t1:web/", { tenantName: "t1", groupName: "web", networkName: "net", policies: ["web-only"] });
     await api.create("/api/v1/endpointGroups/t1:client/", { tenantName: "t1", groupName: "client", networkName: "net" });
-    a = await container(cluster, 1, "a", { tenant: "t1", network: "net", group: "client" });
-    b = await container(cluster, 2, "b", { tenant: "t1", network: "net", group: "web" });
-    c = await container(cluster, 3, "c", { tenant: "t1", network: "net", group: "web" });
-    x = await container(cluster, 1, "x", { tenant: "t2", network: "net" });
-    y = await container(cluster, 2, "y", { tenant: "t2", network: "net" });
+    a = await attach(cluster, made, 1, "a", { tenant: "t1", network: "net", group: "client" });
+    b = await attach(cluster, made, 2, "b", { tenant: "t1", network: "net", group: "web" });
+    c = await attach(cluster, made, 3, "c", { tenant: "t1", network: "net", group: "web" });
+    x = await attach(cluster, made, 1, "x", { tenant: "t2", network: "net" });
+    y = await attach(cluster, made, 2, "y", { tenant: "t2", network: "net" });
     for (const [n, k] of [[a, "a"], [b, "b"], [c, "c"], [x, "x"], [y, "y"]] as const) {
       await n.ns.serve(k, 80);
       await n.ns.serve(k, 8080);
@@ -144,8 +126,8 @@ describe("routing mode across hosts", () => {
     const api = new Api(cluster.apiBase);
     await api.create("/api/v1/networks/default:n1/", { tenantName: "default", networkName: "n1", encap: "vxlan", subnet: "198.18.110.0/24", gateway: "198.18.110.254" });
     await api.create("/api/v1/networks/default:n2/", { tenantName: "default", networkName: "n2", encap: "vxlan", subnet: "198.18.111.0/24", gateway: "198.18.111.254" });
-    const p = await container(cluster, 1, "p", { tenant: "default", network: "n1" });
-    const q = await container(cluster, 2, "q", { tenant: "default", network: "n2" });
+    const p = await attach(cluster, made, 1, "p", { tenant: "default", network: "n1" });
+    const q = await attach(cluster, made, 2, "q", { tenant: "default", network: "n2" });
     await q.ns.serve("q", 80);
     await waitUntil(async () => p.ns.ping(q.ip, 1), 15_000, () => "p cannot reach q");
     assert.ok(await q.ns.ping(p.ip));

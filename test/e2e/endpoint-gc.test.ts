@@ -14,11 +14,8 @@ import { after, before, describe, test } from "node:test";
 import { Cluster, unixRequest } from "../../src/cluster/index.js";
 import { Api } from "../harness/api.js";
 import { waitUntil } from "../harness/netmaster.js";
-import { TestNetns } from "../harness/netns.js";
-
-interface AddOut {
-  ips: { address: string }[];
-}
+import { attach } from "../harness/cluster.js";
+import type { TestNetns } from "../harness/netns.js";
 
 interface EndpointReply {
   endpoint: { endpointID: string; ipAddress: string };
@@ -57,15 +54,8 @@ describe("endpoints no host holds", () => {
 
   test("a restarted agent releases the endpoint it never recorded; attached and host endpoints stay", async () => {
     const h1 = cluster.hosts[0]!;
-    const c = await cluster.addContainer(1, "a", { tenant: "t", network: "net" });
-    assert.equal(c.result.code, 0, JSON.stringify(c.result.out));
-    const a = new TestNetns(c.namespace);
-    made.push(a);
-    const d = await cluster.addContainer(2, "b", { tenant: "t", network: "net" });
-    assert.equal(d.result.code, 0, JSON.stringify(d.result.out));
-    const b = new TestNetns(d.namespace);
-    made.push(b);
-    const bIp = (d.result.out as unknown as AddOut).ips[0]!.address.split("/")[0]!;
+    const a = await attach(cluster, made, 1, "a", { tenant: "t", network: "net" });
+    const b = await attach(cluster, made, 2, "b", { tenant: "t", network: "net" });
     const hostEndpoint = `infra.t-host-${h1.name}`;
     await waitUntil(() => exists(hostEndpoint), 15_000, () => "h1 has no endpoint on the infra network");
 
@@ -78,7 +68,7 @@ describe("endpoints no host holds", () => {
 
     assert.ok(await exists(`net.t-${cluster.prefix}a`), "the attached container's endpoint stays");
     assert.ok(await exists(hostEndpoint), "the host's infra endpoint stays");
-    assert.ok(await a.ping(bIp), "the attached container still works");
+    assert.ok(await a.ns.ping(b.ip), "the attached container still works");
   });
 
   test("a running agent releases one too, and leaves other hosts' alone", async () => {
@@ -95,10 +85,7 @@ describe("endpoints no host holds", () => {
 
   test("an attachment whose endpoint netmaster deleted loses its interface and its record", async () => {
     const h1 = cluster.hosts[0]!;
-    const c = await cluster.addContainer(1, "gone", { tenant: "t", network: "net" });
-    assert.equal(c.result.code, 0, JSON.stringify(c.result.out));
-    const ns = new TestNetns(c.namespace);
-    made.push(ns);
+    const { ns } = await attach(cluster, made, 1, "gone", { tenant: "t", network: "net" });
     const id = `net.t-${cluster.prefix}gone`;
     assert.equal((await api.del(`/api/v1/agent/endpoints/${id}/`)).status, 200);
     const links = async () => (await ns.exec(["ip", "-o", "link"])).stdout.split("\n").filter(Boolean).length;

@@ -5,7 +5,8 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { Cluster, unixRequest } from "../../src/cluster/index.js";
 import { Api } from "../harness/api.js";
-import { sh } from "../harness/netns.js";
+import { attach } from "../harness/cluster.js";
+import { sh, TestNetns } from "../harness/netns.js";
 
 /** The samples of one metric: its label sets and values. */
 function samples(text: string, name: string): { labels: Record<string, string>; value: number }[] {
@@ -26,7 +27,7 @@ function value(text: string, name: string, labels: Record<string, string> = {}):
 describe("metrics", () => {
   let cluster: Cluster;
   let api: Api;
-  const made: string[] = [];
+  const made: TestNetns[] = [];
 
   before(async () => {
     cluster = await Cluster.up({ hosts: 1, logLevel: "warn", agentArgs: ["--metrics-listen", "127.0.0.1:9464"] });
@@ -34,16 +35,14 @@ describe("metrics", () => {
     await api.create("/api/v1/networks/default:net/", { tenantName: "default", networkName: "net", encap: "vxlan", subnet: "198.18.150.0/24", gateway: "198.18.150.254" });
   });
   after(async () => {
-    for (const ns of made) await sh(["ip", "netns", "del", ns]);
+    for (const ns of made) await ns.destroy();
     await cluster?.down();
   });
 
   test("the agent counts CNI calls by command and result, its syncs, attachments and state revision", async () => {
-    const ok = await cluster.addContainer(1, "m1", { tenant: "default", network: "net" });
-    made.push(ok.namespace);
-    assert.equal(ok.result.code, 0, JSON.stringify(ok.result.out));
+    await attach(cluster, made, 1, "m1", { tenant: "default", network: "net" });
     const bad = await cluster.addContainer(1, "m2", { tenant: "default", network: "nowhere" });
-    made.push(bad.namespace);
+    made.push(new TestNetns(bad.namespace));
     assert.notEqual(bad.result.code, 0);
 
     const host = cluster.hosts[0]!;

@@ -15,22 +15,8 @@ import { after, before, describe, test } from "node:test";
 import { Cluster, unixRequest, type ClusterOptions } from "../../src/cluster/index.js";
 import { Api } from "../harness/api.js";
 import { waitUntil } from "../harness/netmaster.js";
+import { attach, type Attached } from "../harness/cluster.js";
 import { TestNetns } from "../harness/netns.js";
-
-interface AddOut {
-  ips: { address: string }[];
-}
-
-type Container = { ns: TestNetns; ip: string };
-
-async function container(cluster: Cluster, made: TestNetns[], host: number, name: string, config: Record<string, unknown>): Promise<Container> {
-  const c = await cluster.addContainer(host, name, config);
-  assert.equal(c.result.code, 0, `ADD ${name} on h${host}: ${JSON.stringify(c.result.out)}`);
-  const ns = new TestNetns(c.namespace);
-  made.push(ns);
-  const ip = (c.result.out as unknown as AddOut).ips.find((i) => !i.address.includes(":"))!.address.split("/")[0]!;
-  return { ns, ip };
-}
 
 /** A write that must succeed, retried while a restarted netmaster has no leader yet (503). */
 async function write(api: Api, path: string, body: unknown): Promise<void> {
@@ -61,12 +47,12 @@ async function setup(api: Api, subnet: string): Promise<void> {
  * A cluster with the tenant of `setup` on `subnet`, a client container `a` on h1 and a web container `b` on h2
  * serving 8080. Containers go into `made`, for `teardown`.
  */
-async function scenario(options: ClusterOptions, subnet: string, made: TestNetns[]): Promise<{ cluster: Cluster; api: Api; a: Container; b: Container }> {
+async function scenario(options: ClusterOptions, subnet: string, made: TestNetns[]): Promise<{ cluster: Cluster; api: Api; a: Attached; b: Attached }> {
   const cluster = await Cluster.up(options);
   const api = new Api(cluster.apiBase);
   await setup(api, subnet);
-  const a = await container(cluster, made, 1, "a", { tenant: "t", network: "net", group: "client" });
-  const b = await container(cluster, made, 2, "b", { tenant: "t", network: "net", group: "web" });
+  const a = await attach(cluster, made, 1, "a", { tenant: "t", network: "net", group: "client" });
+  const b = await attach(cluster, made, 2, "b", { tenant: "t", network: "net", group: "web" });
   await b.ns.serve("b", 8080);
   return { cluster, api, a, b };
 }
@@ -82,11 +68,11 @@ describe("netmaster killed and restarted on its SQLite store", () => {
   let cluster: Cluster;
   let api: Api;
   const made: TestNetns[] = [];
-  let a: Container, b: Container, c: Container;
+  let a: Attached, b: Attached, c: Attached;
 
   before(async () => {
     ({ cluster, api, a, b } = await scenario({ hosts: 3, logLevel: "warn" }, "198.18.140", made));
-    c = await container(cluster, made, 3, "c", { tenant: "t", network: "net", group: "web" });
+    c = await attach(cluster, made, 3, "c", { tenant: "t", network: "net", group: "web" });
     await a.ns.serve("a", 8080);
     for (const [n, tag] of [[a, "a"], [b, "b"], [c, "c"]] as const) await n.ns.serve(tag, 80);
     await c.ns.serve("c", 8080);
@@ -109,14 +95,14 @@ describe("netmaster killed and restarted on its SQLite store", () => {
     await waitUntil(async () => (await a.ns.tcpReaches(c.ip, 8080, 800)) === "timeout", 15_000, () => "h3 does not enforce the rule posted after the restart");
     assert.equal(await a.ns.tcpReaches(b.ip, 80), "b", "what the rule does not name still passes");
 
-    const d = await container(cluster, made, 3, "d", { tenant: "t", network: "net", group: "client" });
+    const d = await attach(cluster, made, 3, "d", { tenant: "t", network: "net", group: "client" });
     await d.ns.serve("d", 8080);
     await waitUntil(async () => (await a.ns.tcpReaches(d.ip, 8080)) === "d", 15_000, () => "h1 does not reach a container added on h3 after the restart");
     assert.equal(await b.ns.tcpReaches(d.ip, 8080), "d", "h2 reaches it too");
 
     await write(api, "/api/v1/networks/t:net2/", { tenantName: "t", networkName: "net2", encap: "vxlan", subnet: "198.18.141.0/24", gateway: "198.18.141.254" });
-    const e = await container(cluster, made, 1, "e", { tenant: "t", network: "net2" });
-    const f = await container(cluster, made, 2, "f", { tenant: "t", network: "net2" });
+    const e = await attach(cluster, made, 1, "e", { tenant: "t", network: "net2" });
+    const f = await attach(cluster, made, 2, "f", { tenant: "t", network: "net2" });
     await waitUntil(async () => e.ns.ping(f.ip, 1), 15_000, () => "containers of a network made after the restart do not reach each other");
   });
 });
@@ -125,7 +111,7 @@ describe("netmaster killed and restarted on etcd, with the history compacted pas
   let cluster: Cluster;
   let api: Api;
   const made: TestNetns[] = [];
-  let a: Container, b: Container;
+  let a: Attached, b: Attached;
 
   before(async () => {
     ({ cluster, api, a, b } = await scenario({ hosts: 2, store: "etcd", logLevel: "warn" }, "198.18.142", made));
@@ -153,7 +139,7 @@ describe("netmaster killed and restarted on etcd, with the history compacted pas
     }
     await waitUntil(async () => (await a.ns.tcpReaches(b.ip, 8080, 800)) === "timeout", 20_000, () => "h2 does not enforce the rule posted while it was frozen");
     assert.ok((await agentRevision(cluster, 2)) > frozenAt);
-    const c = await container(cluster, made, 1, "c", { tenant: "t", network: "net", group: "client" });
+    const c = await attach(cluster, made, 1, "c", { tenant: "t", network: "net", group: "client" });
     await waitUntil(async () => b.ns.ping(c.ip, 1), 15_000, () => "h2 does not reach a container added after it re-listed");
   });
 });
@@ -162,7 +148,7 @@ describe("netmaster restarted on a SQLite store restored from an older backup", 
   let cluster: Cluster;
   let api: Api;
   const made: TestNetns[] = [];
-  let a: Container, b: Container;
+  let a: Attached, b: Attached;
   const FILES = ["netmaster.db", "netmaster.db-wal"];
 
   before(async () => {

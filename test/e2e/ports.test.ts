@@ -12,6 +12,7 @@ import { Cluster, OUTSIDE_ADDRESS, run, type ClusterHost } from "../../src/clust
 import { hostPrefix, tenantNamespace } from "../../src/datapath/names.js";
 import { Api } from "../harness/api.js";
 import { waitUntil } from "../harness/netmaster.js";
+import { attach } from "../harness/cluster.js";
 import { TestNetns } from "../harness/netns.js";
 
 const NETPROBE = fileURLToPath(new URL("../../src/datapath/linux/netprobe.js", import.meta.url));
@@ -40,12 +41,9 @@ describe("published host ports (CNI portMappings) on a cluster host", { skip: pr
   });
 
   async function container(name: string, portMappings: unknown[], group?: string): Promise<{ ns: TestNetns; ip: string }> {
-    const c = await cluster.addContainer(1, name, config(portMappings, group));
-    assert.equal(c.result.code, 0, `ADD ${name}: ${JSON.stringify(c.result.out)}`);
-    const ns = new TestNetns(c.namespace);
-    made.push(ns);
+    const { ns, ip } = await attach(cluster, made, 1, name, config(portMappings, group));
     await ns.serve(name, SERVE_PORT);
-    return { ns, ip: (c.result.out as AddOut).ips![0]!.address.split("/")[0]! };
+    return { ns, ip };
   }
 
   /** TCP from a namespace (by name) with netprobe: the server's tag, or "refused"/"timeout"/"error". */
@@ -118,10 +116,7 @@ describe("published host ports (CNI portMappings) on a cluster host", { skip: pr
     assert.deepEqual((await udpFrom(pb.name, host.address, 18081)).tags, ["pa"], "udp too");
     await api.create(`/api/v1/tenants/${TENANT}2/`, { tenantName: `${TENANT}2` });
     await api.create(`/api/v1/networks/${TENANT}2:net/`, { tenantName: `${TENANT}2`, networkName: "net", encap: "vxlan", subnet: "198.18.130.0/24", gateway: "198.18.130.254" });
-    const other = await cluster.addContainer(1, "px", { tenant: `${TENANT}2`, network: "net" });
-    assert.equal(other.result.code, 0, JSON.stringify(other.result.out));
-    const px = new TestNetns(other.namespace);
-    made.push(px);
+    const { ns: px } = await attach(cluster, made, 1, "px", { tenant: `${TENANT}2`, network: "net" });
     assert.equal(await tcpFrom(px.name, host.address, 18080), "pa", "from another tenant with the same subnet");
     // Only our published ports cross between uplinks: a DNAT made on the host by other software (here to pa's
     // tenant end, on a port the tenant does not publish) does not open the way from one tenant to another.

@@ -7,7 +7,8 @@ import { after, before, describe, test } from "node:test";
 import { Cluster } from "../../src/cluster/index.js";
 import { Api } from "../harness/api.js";
 import { waitUntil } from "../harness/netmaster.js";
-import { TestNetns } from "../harness/netns.js";
+import { attach, type Attached } from "../harness/cluster.js";
+import type { TestNetns } from "../harness/netns.js";
 
 interface Realization {
   revision: number;
@@ -18,17 +19,8 @@ describe("realization of policy on every host", () => {
   let cluster: Cluster;
   let api: Api;
   const made: TestNetns[] = [];
-  let a: { ns: TestNetns; ip: string };
-  let b: { ns: TestNetns; ip: string };
-
-  const container = async (host: number, name: string, group: string) => {
-    const c = await cluster.addContainer(host, name, { tenant: "t", network: "net", group });
-    assert.equal(c.result.code, 0, JSON.stringify(c.result.out));
-    const ns = new TestNetns(c.namespace);
-    made.push(ns);
-    const ips = (c.result.out as unknown as { ips: { address: string }[] }).ips;
-    return { ns, ip: ips[0]!.address.split("/")[0]! };
-  };
+  let a: Attached;
+  let b: Attached;
   const policy = async () => (await api.get<{ Oper: { realization: Realization } }>("/api/v1/inspect/policys/t:web/")).body.Oper.realization;
   const endpoint = async (id: string) => (await api.get<{ Oper: { realization: Realization } }>(`/api/v1/inspect/endpoints/${id}/`)).body.Oper.realization;
 
@@ -40,8 +32,8 @@ describe("realization of policy on every host", () => {
     await api.create("/api/v1/policys/t:web/", { tenantName: "t", policyName: "web" });
     await api.create("/api/v1/endpointGroups/t:web/", { tenantName: "t", groupName: "web", networkName: "net", policies: ["web"] });
     await api.create("/api/v1/endpointGroups/t:client/", { tenantName: "t", groupName: "client", networkName: "net" });
-    a = await container(1, "a", "client");
-    b = await container(2, "b", "web");
+    a = await attach(cluster, made, 1, "a", { tenant: "t", network: "net", group: "client" });
+    b = await attach(cluster, made, 2, "b", { tenant: "t", network: "net", group: "web" });
     await b.ns.serve("b", 8080);
   });
   after(async () => {
