@@ -151,6 +151,7 @@ export class Agent {
     const dockerReady = new Promise<void>((resolve) => (dockerLoaded = resolve));
     const realized = new RealizationReporter(master, o.host, log);
     const reconciler = new Reconciler({
+      startAfter: dockerReady,
       view: mirror,
       attachments,
       pending,
@@ -159,7 +160,6 @@ export class Agent {
         reconcile: async (desired, options) => {
           // The reconciler compiled `desired` right before this call, in the same tick: this is its state.
           const applies = mirror.completeRevision;
-          await dockerReady;
           const done = metrics.syncs.startTimer({ kind: options.full ? "full" : "incremental" });
           let report;
           try {
@@ -230,8 +230,10 @@ export class Agent {
         .catch((err: Error) => log.debug({ err: err.message }, "bgp report failed"));
     }, 3000);
     bgpReport.unref();
-    // The running driver's store, else its file: endpoints of a driver that is off now are still Docker's.
-    const dockerEndpointIds = () => [...(docker?.store ?? new DockerStore(o.stateDir)).endpoints.values()].map((r) => r.endpointId);
+    // The running driver's store, else its file (read once: nothing writes it while the driver is off):
+    // endpoints of a driver that is off now are still Docker's.
+    let dockerFile: DockerStore | undefined;
+    const dockerEndpointIds = () => [...(docker?.store ?? (dockerFile ??= new DockerStore(o.stateDir))).endpoints.values()].map((r) => r.endpointId);
     const collector = new EndpointCollector({ host: o.host, view: mirror, attachments, pending, dockerEndpointIds, master, graceMs: o.endpointGcGraceMs ?? DEFAULT_GRACE_MS, log });
     const cni = new CniHandler({
       host: o.host, master, attachments, pending, reconciler, ready: () => mirror.synced, vxlanPort: VXLAN_PORT, claim: (id) => collector.claim(id), log,
@@ -272,8 +274,7 @@ export class Agent {
         executor,
         log,
       })
-        .catch((err: Error) => (log.error({ err: err.message }, "cannot start the docker driver"), undefined))
-        .finally(dockerLoaded);
+        .catch((err: Error) => (log.error({ err: err.message }, "cannot start the docker driver"), undefined));
     }
     dockerLoaded();
 

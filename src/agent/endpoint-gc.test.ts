@@ -115,7 +115,8 @@ describe("EndpointCollector", () => {
     assert.deepEqual(deleted, ["net.t-c1"], "c2 was claimed");
   });
 
-  test("Docker's endpoints (its state file, or an adopted reservation) and attached ones are held", async () => {
+  // A regression would call deleteEndpoint, whose promise this fake never settles: fail, do not hang.
+  test("Docker's endpoints (its state file, or an adopted reservation) and attached ones are held", { timeout: 10_000 }, async () => {
     const { c, dir, deleted, attachments } = collector([endpoint("d1"), endpoint("a1")]);
     writeFileSync(join(dir, "docker.json"), JSON.stringify({ version: 1, pools: [], networks: [], endpoints: [
       { id: "d1", networkId: "n", endpointId: "net.t-d1", tenant: "t", network: "net", group: "", mac: "02:02:c6:12:01:01", srcName: "x", phase: "created" },

@@ -125,12 +125,6 @@ export function pickPorts(holder: Omit<PortHolder, "portMappings">, requests: Po
   return normalizePorts(chosen, vxlanPort);
 }
 
-/** Throws ConflictError when portConflict finds one. */
-export function assertPortsFree(holder: PortHolder, others: PortHolder[]): void {
-  const why = portConflict(holder, others);
-  if (why !== undefined) throw new ConflictError(`Cannot publish host port: ${why}`);
-}
-
 /**
  * The mappings each holder gets, in order: a mapping that admission would refuse (normalizePorts) or that
  * clashes with one granted before is left out. Admission (CNI ADD, Docker) refuses both, so this only

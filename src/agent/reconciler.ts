@@ -38,6 +38,8 @@ export interface BgpDriver {
 }
 
 export interface ReconcilerOptions {
+  /** No run compiles before this settles (the Docker driver bringing its attachments up to date). */
+  startAfter?: Promise<unknown>;
   view: StateView;
   attachments: AttachmentStore;
   /** Endpoints netmaster created for us that the state stream has not shown yet. */
@@ -54,7 +56,7 @@ export interface ReconcilerOptions {
 }
 
 export class Reconciler {
-  private chain: Promise<unknown> = Promise.resolve();
+  private chain: Promise<unknown>;
   private queued: Promise<SyncResult> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private resync: NodeJS.Timeout | undefined;
@@ -63,7 +65,9 @@ export class Reconciler {
   /** The next run reads the whole host: periodic resync, CNI CHECK. (The first reads everything anyway: the datapath has applied nothing yet.) */
   private full = false;
 
-  constructor(private readonly o: ReconcilerOptions) {}
+  constructor(private readonly o: ReconcilerOptions) {
+    this.chain = o.startAfter ?? Promise.resolve();
+  }
 
   get lastCompiled(): CompiledHost | undefined {
     return this.last;

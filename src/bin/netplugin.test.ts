@@ -14,6 +14,9 @@ describe("netplugin flags", () => {
     [["--vtep-ip", "198.18.0.300"], /Invalid --vtep-ip "198\.18\.0\.300"/],
     [["--endpoint-gc-grace", "0"], /Invalid --endpoint-gc-grace "0"/],
     [["--socket", "relative.sock"], /Invalid --socket "relative\.sock"/],
+    [["--docker-pool-range", "300.1.0.0/16"], /Invalid --docker-pool-range "300\.1\.0\.0\/16"/],
+    [["--docker-pool-range", "10.200.0.0/25"], /an IPv4 block of \/8 to \/24/],
+    [["--docker-plugin-socket", "/run/x.socket"], /Invalid --docker-plugin-socket/],
   ];
   for (const [args, message] of bad) {
     it(`refuses ${args.join(" ")}`, () => {

@@ -19,6 +19,7 @@ import { hostPrefix } from "../datapath/names.js";
 import { LinuxDatapath, RealExecutor } from "../datapath/linux/index.js";
 import { errorMessage } from "../lib/errors.js";
 import { parseHostPort } from "../lib/host-port.js";
+import { parseIpv4Subnet } from "../master/alloc/ipv4.js";
 import { createLogger, parseLogLevel } from "../lib/log.js";
 
 const EXIT_BAD_FLAGS = 22;
@@ -43,6 +44,16 @@ interface Flags {
   cleanup: boolean;
   logLevel: string;
   useJsonLog: boolean;
+}
+
+/** A plain CIDR block (no range form) from which /24 pools can be cut. */
+function isPoolRange(text: string): boolean {
+  if (text.includes("-")) return false;
+  try {
+    return parseIpv4Subnet(text).prefixLen <= 24;
+  } catch {
+    return false;
+  }
 }
 
 function parseFlags(argv: string[]): Flags {
@@ -92,7 +103,7 @@ function parseFlags(argv: string[]): Flags {
     throw new Error(`Invalid --docker-plugin-socket "${dockerSocket}": an absolute path ending in .sock, at most 107 bytes, or ""`);
   }
   if (!String(o.dockerNetns).startsWith("/")) throw new Error(`Invalid --docker-netns "${o.dockerNetns}": an absolute path`);
-  if (!/^\d+\.\d+\.\d+\.\d+\/([89]|1\d|2[0-4])$/.test(String(o.dockerPoolRange))) throw new Error(`Invalid --docker-pool-range "${o.dockerPoolRange}": an IPv4 block of /8 to /24`);
+  if (!isPoolRange(String(o.dockerPoolRange))) throw new Error(`Invalid --docker-pool-range "${o.dockerPoolRange}": an IPv4 block of /8 to /24`);
   return {
     netmaster,
     host,

@@ -175,8 +175,10 @@ export function inspectObject(tx: Tx, type: ObjectType, obj: ModelObject): { Con
   }
 }
 
-/** Exact match on endpoint id, container id or container name; else a unique substring match (Contiv took the first). */
-/** The one endpoint `id` names (exactly, else as a substring of its id, container id or name), and its oper view. */
+/**
+ * The one endpoint `id` names: an exact match on endpoint id, container id or name, else a unique substring
+ * match (Contiv took the first); and its oper view.
+ */
 export function inspectEndpoint(tx: Tx, id: string): { Oper: EndpointOper; endpoint: EndpointState } {
   const eps = listEndpoints(tx);
   const exact = eps.filter((ep) => ep.endpointID === id || ep.containerID === id || ep.containerName === id);

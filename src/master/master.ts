@@ -44,6 +44,11 @@ const Counters = z.object({
   rules: z.record(z.string().max(256), z.object({ packets: z.number().int().min(0), bytes: z.number().int().min(0) })),
 });
 
+/** The records a policy's realization is made of: it and its rules (a removed rule re-writes the policy). */
+function policyKeys(tx: Tx, policyKey: string): string[] {
+  return [objectKey("policy", policyKey), ...tx.list(objectKey("rule", `${policyKey}:`)).map(([k]) => k)];
+}
+
 /** An agent resends what it applied every 15 s (agent/realization.ts): silent for this long, it is not running. */
 const AGENT_SILENCE_MS = 40_000;
 
@@ -57,6 +62,8 @@ export class Netmaster {
   private readonly hostBgp = new Map<string, z.infer<typeof BgpReport>>();
   /** What each host's last datapath sync applied (realization.ts), leader memory only like the counters. */
   private readonly hostRealized = new Map<string, RealizationReport & { at: number }>();
+  /** Epochs seen on this store's list (watch-stream.ts): it only ever grows while this process runs. */
+  private readonly knownEpochs = new Set<string>();
 
   /** Names this process's state stream (watch-stream.ts). */
   readonly streamEpoch = randomUUID();
@@ -200,10 +207,7 @@ export class Netmaster {
     }
     if (kind.type === "policy" && result.Oper) {
       const rules = tx.list<{ key: string; ruleId: string }>(objectKey("rule", `${key}:`));
-      (result.Oper as Record<string, unknown>).realization = this.realizationOf((obj as { tenantName: string }).tenantName, [
-        objectKey(kind.type, key),
-        ...rules.map(([k]) => k),
-      ]);
+      (result.Oper as Record<string, unknown>).realization = this.realizationOf((obj as { tenantName: string }).tenantName, policyKeys(tx, key));
       (result.Oper as Record<string, unknown>).ruleStats = rules.map(([, r]) => {
         let packets = 0;
         let bytes = 0;
@@ -239,12 +243,18 @@ export class Netmaster {
   async reportRealized(host: string, body: unknown): Promise<void> {
     parseBody(HostName, host, "host name");
     const report = parseBody(RealizationReport, body, "realization report");
-    const known = report.epoch === this.streamEpoch || (await readEpochs(this.options.store)).some((e) => e.epoch === report.epoch);
-    if (report.revision > this.cache.currentRevision || (report.revision > 0 && !known)) {
+    if (!this.isLeader) throw new UpstreamError("This netmaster is not the leader");
+    if (report.revision > this.cache.currentRevision || (report.revision > 0 && !(await this.knownEpoch(report.epoch)))) {
       throw new ConflictError(`Revision ${report.revision} of stream ${report.epoch || "(none)"} is not part of this store's history`);
     }
-    if (!this.isLeader) throw new UpstreamError("This netmaster is not the leader");
     this.hostRealized.set(host, { ...report, at: Date.now() });
+  }
+
+  /** Whether a netmaster process with this epoch opened this store; the list is read again only for an epoch not seen yet. */
+  private async knownEpoch(epoch: string): Promise<boolean> {
+    if (this.knownEpochs.has(epoch)) return true;
+    for (const e of await readEpochs(this.options.store)) this.knownEpochs.add(e.epoch);
+    return this.knownEpochs.has(epoch);
   }
 
   /** The endpoint's oper state, and whether its membership and its group's policies are in force on every host. */
@@ -255,10 +265,7 @@ export class Netmaster {
     if (ep.groupName) {
       const groupKey = objectKey("endpointGroup", `${ep.tenantName}:${ep.groupName}`);
       keys.push(groupKey);
-      for (const policy of tx.get<{ policies: string[] }>(groupKey)?.policies ?? []) {
-        const policyKey = `${ep.tenantName}:${policy}`;
-        keys.push(objectKey("policy", policyKey), ...tx.list(objectKey("rule", `${policyKey}:`)).map(([k]) => k));
-      }
+      for (const policy of tx.get<{ policies: string[] }>(groupKey)?.policies ?? []) keys.push(...policyKeys(tx, `${ep.tenantName}:${policy}`));
     }
     return { Oper: { ...Oper, realization: this.realizationOf(ep.tenantName, keys) } };
   }

@@ -206,16 +206,8 @@ export class EndpointTracker {
   async leave(req: EndpointOnly): Promise<Record<string, unknown>> {
     const rec = this.c.store.endpoints.get(req.EndpointID);
     if (!rec) return {};
-    await this.c.lock.run(() => {
-      // Revoke comes first from dockerd; a Leave without it still withdraws the ports.
-      if (rec.portMappings.length > 0) {
-        rec.portMappings = [];
-        const attachment = this.c.attachments.byEndpoint(rec.endpointId);
-        if (attachment) this.c.attachments.put({ ...attachment, portMappings: [] });
-        this.c.store.save();
-        this.c.reconciler.trigger();
-      }
-    });
+    // Revoke comes first from dockerd; a Leave without it still withdraws the ports.
+    await this.revoke(req);
     this.c.log.info({ op: "Leave", endpoint: rec.endpointId }, "docker endpoint leaving its sandbox");
     return {};
   }

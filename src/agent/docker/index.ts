@@ -64,9 +64,7 @@ export class DockerPlugin {
   private constructor(
     private readonly c: DockerContext,
     private readonly server: Server,
-    private readonly endpoints: EndpointTracker,
     private readonly sync: DockerSync | undefined,
-    readonly driverName: string,
   ) {}
 
   /** The driver's records, as it keeps them in memory (and in its state file). */
@@ -137,7 +135,7 @@ export class DockerPlugin {
       sync.start();
     }
     log.info({ socket: o.socketPath, driver: driverName, dockerNetns: o.dockerNetns }, "serving the docker network and ipam driver");
-    return new DockerPlugin(c, server, endpoints, sync, driverName);
+    return new DockerPlugin(c, server, sync);
   }
 
   async stop(): Promise<void> {

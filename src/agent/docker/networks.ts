@@ -183,6 +183,8 @@ export class NetworkTracker {
 
   /** Learns Docker's name for the network from the Engine API, then makes the network at netmaster. */
   private async nameAndMake(id: string): Promise<void> {
+    // Resumed at start too: the tenant and name checks below read netmaster's state.
+    await this.c.synced();
     let dockerName = "";
     const deadline = Date.now() + NAME_WAIT_MS;
     while (this.c.engine.present && Date.now() < deadline && !this.deleting.has(id)) {

@@ -102,11 +102,6 @@ export class DockerStore {
     for (const e of parsed?.endpoints ?? []) this.endpoints.set(e.id, e);
   }
 
-  byEndpointId(endpointId: string): EndpointRecord | undefined {
-    for (const e of this.endpoints.values()) if (e.endpointId === endpointId) return e;
-    return undefined;
-  }
-
   save(): void {
     writeStateFile(this.file, { version: 1, pools: [...this.pools.values()], networks: [...this.networks.values()], endpoints: [...this.endpoints.values()] });
   }

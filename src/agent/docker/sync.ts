@@ -13,6 +13,7 @@ import type { EndpointGroup, Network } from "../../model/index.js";
 import { objectKey, objectPrefix } from "../../master/keys.js";
 import type { DockerContext } from "./context.js";
 import type { NetworkCreate } from "./engine.js";
+import { formatIpv4Subnet, parseIpv4Subnet } from "../../master/alloc/ipv4.js";
 
 const RESYNC_MS = 30_000;
 const LABEL = "io.contiv.netplugin";
@@ -22,16 +23,6 @@ interface Wanted {
   tenant: string;
   network: string;
   group: string;
-}
-
-/** The CIDR block of a subnet in Contiv's range form ("a-b/len" → network address/len). */
-function cidrOf(subnet: string): string {
-  const [addr, len] = subnet.split("/");
-  const first = (addr ?? "").split("-")[0] ?? "";
-  const n = first.split(".").reduce((acc, o) => acc * 256 + Number(o), 0);
-  const size = 2 ** (32 - Number(len));
-  const base = n - (n % size);
-  return `${[24, 16, 8, 0].map((s) => Math.floor(base / 2 ** s) % 256).join(".")}/${len}`;
 }
 
 function dockerName(name: string, tenant: string): string {
@@ -143,7 +134,7 @@ export class DockerSync {
       }
       const net = this.c.view.get<Network>(objectKey("network", `${w.tenant}:${w.network}`));
       if (!net) continue;
-      const config: NetworkCreate["IPAM"]["Config"] = [{ Subnet: cidrOf(net.subnet), ...(net.gateway ? { Gateway: net.gateway } : {}) }];
+      const config: NetworkCreate["IPAM"]["Config"] = [{ Subnet: formatIpv4Subnet(parseIpv4Subnet(net.subnet)), ...(net.gateway ? { Gateway: net.gateway } : {}) }];
       if (net.ipv6Subnet) config.push({ Subnet: net.ipv6Subnet, ...(net.ipv6Gateway ? { Gateway: net.ipv6Gateway } : {}) });
       const options = { tenant: w.tenant, network: w.network, ...(w.group ? { group: w.group } : {}) };
       // The IPAM pool maps by tag: a network or group deleted meanwhile fails the create, where its name would make a new one.

@@ -57,15 +57,15 @@ function rangeForm(pool: string, subPool: string): string {
   return `${formatIpv4(Number(first))}-${formatIpv4(Number(last))}/${p.len}`;
 }
 
-function groupOf(tx: Tx, req: EndpointRequest): { network: string; group: string } {
-  if (!req.groupName) return { network: req.networkName, group: "" };
-  const g = getObject<EndpointGroup>(tx, "endpointGroup", `${req.tenantName}:${req.groupName}`);
-  return { network: g?.networkName ?? req.networkName, group: req.groupName };
+/** The network an endpoint request lands on: its group's, when it names one. */
+function networkOf(tx: Tx, req: EndpointRequest): string {
+  if (!req.groupName) return req.networkName;
+  return getObject<EndpointGroup>(tx, "endpointGroup", `${req.tenantName}:${req.groupName}`)?.networkName ?? req.networkName;
 }
 
 /** Docker CreateEndpoint: createEndpoint, adopting the reservations of the addresses Docker got from RequestAddress. */
 export function createDockerEndpoint(tx: Tx, req: EndpointRequest): EndpointReply {
-  const { network } = groupOf(tx, req);
+  const network = networkOf(tx, req);
   const id = endpointId(network, req.tenantName, req.containerID);
   if (tx.get<EndpointState>(endpointKey(id))) return createEndpoint(tx, req); // a retried call: nothing to adopt again
   const adopted: [string, DockerReservation][] = [];

@@ -14,7 +14,7 @@ import { getObject, listObjects, listTenantObjects } from "../objects/common.js"
 import type { Tx } from "../tx.js";
 import { block, formatAddress, formatBlock, isV6, networkBlock, overlaps, type Block } from "./blocks.js";
 import { allocatorOf, tenantExists } from "./lookup.js";
-import { DOCKER_PREFIX, POOL_ID_KEY, POOL_PREFIX, poolKey, TAG_OPTION, type DockerPool, type DockerPoolReply, type DockerPoolRequest, type DockerReservation } from "./wire.js";
+import { POOL_ID_KEY, POOL_PREFIX, poolKey, reservationKey, TAG_OPTION, type DockerPool, type DockerPoolReply, type DockerPoolRequest, type DockerReservation } from "./wire.js";
 
 /** What a pool request maps: a group (by its tag or name) or a network, or undefined for "make a new network". */
 function resolveTarget(tx: Tx, options: Record<string, string>): { tenant: string; net: Network; group?: EndpointGroup } | undefined {
@@ -191,7 +191,8 @@ function poolReply(p: DockerPool): DockerPoolReply {
 export function releaseDockerPool(tx: Tx, poolId: string): void {
   const pool = tx.get<DockerPool>(poolKey(poolId));
   if (!pool) return;
-  for (const [key, r] of tx.list<DockerReservation>(`${DOCKER_PREFIX}addresses/`)) {
+  // A pool's reservations are all under its network (reservationKey).
+  for (const [key, r] of tx.list<DockerReservation>(reservationKey(pool.tenant, pool.network, ""))) {
     if (r.poolId !== poolId) continue;
     if (r.endpointId === "") allocatorOf(tx, r.tenant, r.network, r.poolGroup, isV6(r.address))?.release(r.address);
     tx.delete(key);
