@@ -248,7 +248,6 @@ describe("diffHost", () => {
     assert.deepEqual(lines(plan), [
       `${PREFIX}-t-old: delete veth ne0000000009 | ip[${PREFIX}-t-old] link set ne0000000009 group ${DELETE_GROUP}`,
       `${PREFIX}-t-old: delete veth nuplink | ip[${PREFIX}-t-old] link set nuplink group ${DELETE_GROUP}`,
-      `${PREFIX}-t-old: delete links marked for deletion | ip[${PREFIX}-t-old] link del group ${DELETE_GROUP}`,
       `${PREFIX}-t-old: delete vxlan nv7 | ip[${PREFIX}-t-old] link set nv7 group ${DELETE_GROUP}`,
       `${PREFIX}-t-old: delete links marked for deletion | ip[${PREFIX}-t-old] link del group ${DELETE_GROUP}`,
       `${PREFIX}-t-old: delete namespace ${PREFIX}-t-old | netns[host] del ${PREFIX}-t-old`,

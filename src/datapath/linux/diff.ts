@@ -219,8 +219,9 @@ export function diffHost(want: HostState, have: ObservedHost, options: DiffOptio
     for (const veth of unwanted?.veths ?? []) {
       b.deleteLink("veth", `veth ${veth}`, veth);
     }
+    // One phase for all of them: one `ip link del group` before the namespace goes.
     for (const vxlan of unwanted?.vxlans ?? []) {
-      b.deleteLink("vxlan", `vxlan ${vxlan}`, vxlan);
+      b.deleteLink("veth", `vxlan ${vxlan}`, vxlan);
     }
     b.netns("delete", ["del", namespace]);
     plan.steps.push(...b.steps());

@@ -23,7 +23,7 @@ import { ifbName } from "./addr.js";
 import { HOST_GROUP, type Action, type Phase, type Plan, type Problem } from "./plan.js";
 import { renderHost } from "./render.js";
 import type { HostState } from "./state.js";
-import { StepBuilder } from "./stepBuilder.js";
+import { DELETE_GROUP, StepBuilder } from "./stepBuilder.js";
 
 export interface LinuxDatapathOptions {
   /** Tenant namespaces observed and applied at the same time; default 4. */
@@ -283,8 +283,9 @@ export class LinuxDatapath {
     try {
       const links = parseLinks(await this.executor.run(argv), argv).filter((l) => ["veth", "vxlan"].includes(linkKind(l)));
       if (links.length === 0) return;
+      // As a plan deletes them (stepBuilder.ts): one group, one RCU wait.
       await this.executor.run(["ip", "-n", namespace, "-force", "-batch", "-"], {
-        stdin: links.map((l) => `link del ${l.ifname}\n`).join(""),
+        stdin: `${links.map((l) => `link set ${l.ifname} group ${DELETE_GROUP}\n`).join("")}link del group ${DELETE_GROUP}\n`,
       });
     } catch {
       // a link already gone, or the namespace with it

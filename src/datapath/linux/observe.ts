@@ -229,14 +229,12 @@ export async function observeTenant(
   if (!exists) return emptyTenant(ns, await read(ours));
 
   const ipArgv = ["ip", "-n", ns, "-json", "-d", "-batch", "-"];
-  // A batch line cannot choose the family: IPv6 routes are a call of their own.
-  const route6Argv = ["ip", "-n", ns, "-json", "-6", "route", "show"];
   const qdiscArgv = ["tc", "-n", ns, "-json", "qdisc", "show"];
   const nftArgv = ["nft", "-j", "list", "tables"];
   const fdbArgv = ["bridge", "-n", ns, "-json", "fdb", "show"];
-  const [ipText, route6Text, sysctlText, qdiscText, nftText, fdbText, untrusted] = await Promise.all([
-    executor.run(ipArgv, { stdin: "addr show\nroute show\nneigh show\nneigh show proxy\n", signal }),
-    executor.run(route6Argv, { signal }),
+  const [ipText, sysctlText, qdiscText, nftText, fdbText, untrusted] = await Promise.all([
+    // "table all" lists both families in one batch line (the parsers keep the main table).
+    executor.run(ipArgv, { stdin: "addr show\nroute show table all\nneigh show\nneigh show proxy\n", signal }),
     // Bridge sysctls of bridges that do not exist yet are left out by -e (and so planned).
     executor.run(["sysctl", "-e", ...tenant.sysctls.map((s) => s.key), ...tenant.bridges.flatMap((b) => b.sysctls.map((s) => s.key))], {
       netns: ns,
@@ -250,7 +248,7 @@ export async function observeTenant(
   ]);
   const [linkText, routeText, neighText, proxyText] = splitBatchJson(ipText, 4, ipArgv);
   const links = parseLinks(linkText!, ipArgv);
-  const routes = [...parseRoutes(routeText!, ipArgv), ...parseRoutes(route6Text, route6Argv)];
+  const routes = parseRoutes(routeText!, ipArgv);
   const bridgeNames = new Set(links.filter((l) => linkKind(l) === "bridge").map((l) => l.ifname));
   const qdiscs = parseQdiscs(qdiscText, qdiscArgv);
   const veths = links.filter((l) => linkKind(l) === "veth");
