@@ -6,23 +6,10 @@ import { after, before, describe, test } from "node:test";
 import { Cluster, unixRequest } from "../../src/cluster/index.js";
 import { Api } from "../harness/api.js";
 import { attach } from "../harness/cluster.js";
+import { metricValue, samples } from "../harness/metrics.js";
 import { sh, TestNetns } from "../harness/netns.js";
 
-/** The samples of one metric: its label sets and values. */
-function samples(text: string, name: string): { labels: Record<string, string>; value: number }[] {
-  const out: { labels: Record<string, string>; value: number }[] = [];
-  for (const line of text.split("\n")) {
-    const m = /^([a-z_:][a-z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!m || m[1] !== name) continue;
-    const labels = Object.fromEntries([...(m[2] ?? "").matchAll(/(\w+)="([^"]*)"/g)].map((l) => [l[1]!, l[2]!]));
-    out.push({ labels, value: Number(m[3]) });
-  }
-  return out;
-}
 
-function value(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
-  return samples(text, name).find((s) => Object.entries(labels).every(([k, v]) => s.labels[k] === v))?.value;
-}
 
 describe("metrics", () => {
   let cluster: Cluster;
@@ -47,20 +34,20 @@ describe("metrics", () => {
 
     const host = cluster.hosts[0]!;
     const local = (await unixRequest(host.socket, "GET", "/metrics")).text;
-    assert.equal(value(local, "netplugin_cni_request_duration_seconds_count", { command: "ADD", result: "ok" }), 1, local);
-    assert.equal(value(local, "netplugin_cni_request_duration_seconds_count", { command: "ADD", result: "error" }), 1);
-    assert.equal(value(local, "netplugin_attachments"), 1);
-    assert.ok((value(local, "netplugin_state_revision") ?? 0) > 0);
-    assert.ok((value(local, "netplugin_datapath_sync_duration_seconds_count", { kind: "incremental" }) ?? 0) >= 1);
-    assert.ok((value(local, "netplugin_datapath_changes_total") ?? 0) > 0);
-    assert.ok((value(local, "netplugin_state_snapshots_total") ?? 0) >= 1, "a snapshot at start");
-    assert.ok((value(local, "process_resident_memory_bytes") ?? 0) > 0, "and the process's own");
+    assert.equal(metricValue(local, "netplugin_cni_request_duration_seconds_count", { command: "ADD", result: "ok" }), 1, local);
+    assert.equal(metricValue(local, "netplugin_cni_request_duration_seconds_count", { command: "ADD", result: "error" }), 1);
+    assert.equal(metricValue(local, "netplugin_attachments"), 1);
+    assert.ok((metricValue(local, "netplugin_state_revision") ?? 0) > 0);
+    assert.ok((metricValue(local, "netplugin_datapath_sync_duration_seconds_count", { kind: "incremental" }) ?? 0) >= 1);
+    assert.ok((metricValue(local, "netplugin_datapath_changes_total") ?? 0) > 0);
+    assert.ok((metricValue(local, "netplugin_state_snapshots_total") ?? 0) >= 1, "a snapshot at start");
+    assert.ok((metricValue(local, "process_resident_memory_bytes") ?? 0) > 0, "and the process's own");
 
     // The same from the TCP port, inside the host's namespace where the agent runs.
     const fetchIn = `fetch("http://127.0.0.1:9464/metrics").then((r) => r.text()).then((t) => process.stdout.write(t))`;
     const remote = await sh(["ip", "netns", "exec", host.namespace, process.execPath, "-e", fetchIn]);
     assert.equal(remote.code, 0, remote.stderr);
-    assert.equal(value(remote.stdout, "netplugin_cni_request_duration_seconds_count", { command: "ADD", result: "ok" }), 1);
+    assert.equal(metricValue(remote.stdout, "netplugin_cni_request_duration_seconds_count", { command: "ADD", result: "ok" }), 1);
   });
 
   test("netmaster times API calls by route and status, and counts state streams", async () => {
@@ -69,8 +56,8 @@ describe("metrics", () => {
     const routes = samples(text, "netmaster_http_request_duration_seconds_count").map((s) => `${s.labels.method} ${s.labels.route} ${s.labels.status}`);
     assert.ok(routes.some((r) => /^POST \/api\/v1\/agent\/endpoints\/? 200$/.test(r)), routes.join("\n"));
     assert.ok(routes.some((r) => /^GET \S+:key\S* 404$/.test(r)), routes.join("\n"));
-    assert.equal(value(text, "netmaster_state_streams"), 1, "the agent follows the stream");
-    assert.equal(value(text, "netmaster_leader"), 1);
-    assert.ok((value(text, "netmaster_state_stream_snapshots_total") ?? 0) >= 1);
+    assert.equal(metricValue(text, "netmaster_state_streams"), 1, "the agent follows the stream");
+    assert.equal(metricValue(text, "netmaster_leader"), 1);
+    assert.ok((metricValue(text, "netmaster_state_stream_snapshots_total") ?? 0) >= 1);
   });
 });

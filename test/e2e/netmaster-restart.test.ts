@@ -16,6 +16,7 @@ import { Cluster, unixRequest, type ClusterOptions } from "../../src/cluster/ind
 import { Api } from "../harness/api.js";
 import { waitUntil } from "../harness/netmaster.js";
 import { attach, type Attached } from "../harness/cluster.js";
+import { metricValue } from "../harness/metrics.js";
 import { TestNetns } from "../harness/netns.js";
 
 /** A write that must succeed, retried while a restarted netmaster has no leader yet (503). */
@@ -86,7 +87,10 @@ describe("netmaster killed and restarted on its SQLite store", () => {
     await cluster.killNetmaster();
     assert.equal(await a.ns.tcpReaches(c.ip, 8080), "c", "the datapath does not depend on netmaster");
     await cluster.startNetmaster();
-    // Nothing changed while it was down: no agent lost or re-read state it had.
+    // Nothing changed while it was down: every agent follows the new process again without a snapshot.
+    const master = async (name: string) => metricValue((await unixRequest(cluster.netmasterSocket, "GET", "/metrics")).text, name);
+    await waitUntil(async () => (await master("netmaster_state_streams")) === 3, 20_000, () => "not every agent follows the restarted netmaster");
+    assert.equal(await master("netmaster_state_stream_snapshots_total"), 0, "an agent took a snapshot instead of resuming");
     const resumed = await Promise.all([1, 2, 3].map((h) => agentRevision(cluster, h)));
     resumed.forEach((r, i) => assert.ok(r >= before[i]!, `h${i + 1} went from revision ${before[i]} to ${r}`));
 

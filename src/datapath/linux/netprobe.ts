@@ -10,7 +10,8 @@
 //   udp ADDR PORT COUNT INTERVAL_MS   numbered datagrams; {sent, received, lost, tags}
 //   tcp ADDR PORT TIMEOUT_MS          {result: "reply"|"refused"|"timeout"|"error", tag?}
 //                                     ("refused" proves a round trip: the peer answered with a RST)
-//   hold ADDR PORT COUNT INTERVAL_MS  one TCP connection, COUNT request/replies; {sent, received, error}
+//   hold ADDR PORT COUNT INTERVAL_MS  one TCP connection, COUNT request/replies; {ready} after the first
+//                                     reply, then {sent, received, error}
 
 import { createSocket } from "node:dgram";
 import { createConnection, createServer, isIPv6 } from "node:net";
@@ -131,6 +132,8 @@ function hold(address: string, port: number, count: number, intervalMs: number):
     buffered += data.toString();
     const replies = buffered.split(";");
     buffered = replies.pop() ?? "";
+    // The first reply: the connection is established (startProbe waits for this line).
+    if (received === 0 && replies.length > 0) print({ ready: true });
     received += replies.length;
     if (received >= count) finish();
   });

@@ -10,7 +10,7 @@ import { after, before, describe, it } from "node:test";
 import { bridgeName, endpointLinkName, tenantNamespace } from "../names.js";
 import type { DesiredEndpoint, DesiredHost } from "../types.js";
 import { LinuxDatapath } from "./driver.js";
-import { addTestNamespaces, exec, probe, removeTestState, startProbe, tcp } from "./testNetns.js";
+import { addTestNamespaces, exec, removeTestState, startProbe, tcp } from "./testNetns.js";
 
 const isRoot = process.getuid?.() === 0;
 const P = `npk${randomBytes(2).toString("hex")}`;
@@ -84,7 +84,6 @@ async function pickupElements(): Promise<string[]> {
   return (set.elem ?? []).map((e) => e.elem.val.concat.join(" . "));
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe("mid-stream pickup when a bridge starts passing netfilter", { skip: isRoot ? false : "needs root" }, () => {
   const dp = new LinuxDatapath(exec, { hostNamespace: HOST_NS, pickupWindowSeconds: WINDOW_SECONDS });
@@ -101,9 +100,8 @@ describe("mid-stream pickup when a bridge starts passing netfilter", { skip: isR
   it("keeps connections that send within the window, judges one that first sends after it, and judges new ones", async () => {
     assert.equal(await tcp(containerNs("c1"), "198.18.1.2", PORT), "reply c2", "no netfilter on the bridge: the drop rule sees nothing");
     // Both connect and exchange one message now; `late` sends its second after the window, `early` within it.
-    const late = probe(containerNs("c1"), "hold", "198.18.1.2", PORT, 2, 6_000);
-    const early = probe(containerNs("c1"), "hold", "198.18.1.2", PORT, 3, 1_500);
-    await sleep(500);
+    const late = (await startProbe(containerNs("c1"), "hold", "198.18.1.2", PORT, 2, 6_000)).done;
+    const early = (await startProbe(containerNs("c1"), "hold", "198.18.1.2", PORT, 3, 1_500)).done;
     const report = await dp.reconcile(desired(true));
     assert.deepEqual(report.errors, []);
     assert.ok(report.changes.some((c) => c.object === `pickup window of bridge ${bridge}`), JSON.stringify(report.changes));
