@@ -217,7 +217,7 @@ describe("Docker network and IPAM driver", { skip: missing.length > 0 ? `not ins
     await waitUntil(async () => (await reach(18380)) === "pp1", 10_000, () => `18380 does not reach pp1: ${host.agent?.logs().slice(-3000)}`);
     assert.equal(await reach(18381), "pp1", "the range's first port");
     await must("run", "-d", "--name", "pp2", "--net", "dnet", "-p", "18381-18383:81", "local/busybox", ...serve("pp2"));
-    assert.equal(await reach(18382), "pp2", "the range's first free port");
+    await waitUntil(async () => (await reach(18382)) === "pp2", 10_000, () => "18382, the range's first free port, does not reach pp2");
     const links = (await sh(["ip", "-n", `${hostPrefix(host.name)}-t-default`, "-o", "link"])).stdout.split("\n").length;
     for (const [name, publish, message] of [
       ["pp3", "18380:80", /remote: Cannot publish host port: host port 18380\/tcp is published by container/],

@@ -196,8 +196,7 @@ describe("published host ports (CNI portMappings) on a cluster host", { skip: pr
     assert.ok(!t.includes(paIp), t);
     assert.equal(await localnet(), "0", "route_localnet is off again");
     // Outbound NAT is untouched: a container still reaches outside.
-    const server = outside.exec(["timeout", "10", process.execPath, NETPROBE, "serve-peer", "7001"]);
+    await outside.servePeer(7001);
     await waitUntil(async () => (await c.ns.tcpReaches(OUTSIDE_ADDRESS, 7001, 1000)) === host.address, 8000, () => "no outbound NAT");
-    void server;
   });
 });

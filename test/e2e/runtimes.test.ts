@@ -290,7 +290,7 @@ describe("CNI under real runtimes: podman and ctr run --cni", { skip }, () => {
     try {
       const r = await podman!.run(name, rootfs, { network: netWeb, env: { TAG: "pc5" }, publish: ["18280:80"] }, ["/bin/np-serve", "80"]);
       assert.equal(r.code, 0, `podman run -p: ${r.stderr}\n${agentLog()}`);
-      assert.equal(await reach(outside), "pc5", "from outside the cluster to the host's address");
+      await waitUntil(async () => (await reach(outside)) === "pc5", 10_000, () => "the published port does not reach pc5 from outside the cluster");
       assert.equal(await reach(host.namespace), "pc5", "from the host itself");
     } finally {
       await podman!.cmd(["rm", "-f", "-t", "0", name], 90);

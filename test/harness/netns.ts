@@ -47,12 +47,22 @@ export class TestNetns {
   }
 
   /** Starts a TCP+UDP echo server answering "tag:payload" on every address. */
-  async serve(tag: string, port: number): Promise<void> {
-    const child = spawn("ip", ["netns", "exec", this.name, process.execPath, NETPROBE_JS, "serve", tag, String(port)], { stdio: ["ignore", "pipe", "ignore"] });
+  serve(tag: string, port: number): Promise<void> {
+    return this.startServer(["serve", tag, String(port)]);
+  }
+
+  /** Starts a TCP server answering with the address it sees the client at ("a.b.c.d:payload"). */
+  servePeer(port: number): Promise<void> {
+    return this.startServer(["serve-peer", String(port)]);
+  }
+
+  /** A netprobe server, stopped by destroy(); resolves once it prints its ready line. */
+  private async startServer(args: string[]): Promise<void> {
+    const child = spawn("ip", ["netns", "exec", this.name, process.execPath, NETPROBE_JS, ...args], { stdio: ["ignore", "pipe", "ignore"] });
     this.servers.push(child);
     await new Promise<void>((resolve, reject) => {
       child.stdout!.once("data", () => resolve());
-      child.once("exit", (code) => reject(new Error(`netprobe serve exited ${code}`)));
+      child.once("exit", (code) => reject(new Error(`netprobe ${args[0]} exited ${code}`)));
     });
   }
 
