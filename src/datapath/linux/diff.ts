@@ -118,9 +118,11 @@ function diffHostRoutes(b: StepBuilder, want: TenantState, have: ObservedTenant)
     if (!proxies.has(entry.dev) || proxies.get(entry.dev)!.has(entry.ip)) continue;
     b.ip("route", "delete", `proxy neighbour ${entry.ip} on ${entry.dev}`, ["neigh", "del", "proxy", entry.ip, "dev", entry.dev]);
   }
+  // Every remote container of a routed IPv6 network is one: a set, not a scan per entry.
+  const present = new Set(have.proxyNeighbours.map((e) => `${e.dev} ${e.ip}`));
   for (const bridge of want.bridges) {
     for (const address of bridge.proxyNeighbours) {
-      if (have.proxyNeighbours.some((e) => e.ip === address && e.dev === bridge.name)) continue;
+      if (present.has(`${bridge.name} ${address}`)) continue;
       b.ip("route", "create", `proxy neighbour ${address} on ${bridge.name}`, ["neigh", "replace", "proxy", address, "dev", bridge.name]);
     }
   }
