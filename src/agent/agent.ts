@@ -235,8 +235,9 @@ export class Agent {
     let dockerFile: DockerStore | undefined;
     const dockerEndpointIds = () => [...(docker?.store ?? (dockerFile ??= new DockerStore(o.stateDir))).endpoints.values()].map((r) => r.endpointId);
     const collector = new EndpointCollector({ host: o.host, view: mirror, attachments, pending, dockerEndpointIds, master, graceMs: o.endpointGcGraceMs ?? DEFAULT_GRACE_MS, log });
+    const plumber = new EndpointPlumber({ attachments, pending, reconciler, log });
     const cni = new CniHandler({
-      host: o.host, master, attachments, pending, reconciler, ready: () => mirror.synced, vxlanPort: VXLAN_PORT, claim: (id) => collector.claim(id), log,
+      host: o.host, master, attachments, reconciler, plumber, ready: () => mirror.synced, vxlanPort: VXLAN_PORT, claim: (id) => collector.claim(id), log,
     });
     const app = new Hono();
     app.post("/cni/v1/:command", async (c) => {
@@ -269,7 +270,7 @@ export class Agent {
         onStateChange: (listener) => mirror.onChange(listener),
         attachments,
         vxlanPort: VXLAN_PORT,
-        plumber: new EndpointPlumber({ attachments, pending, reconciler, log }),
+        plumber,
         reconciler,
         executor,
         log,

@@ -11,18 +11,19 @@ import { CniError, cniError, formatResult, parseCniCall, toCniErrorBody, type Ad
 import { CniErrorCode, type CniResponse } from "../cni/wire.js";
 import { endpointLinkName } from "../datapath/names.js";
 import type { EndpointReply } from "../master/endpoints.js";
-import type { EndpointState } from "../master/records.js";
 import type { AttachmentStore } from "./attachments.js";
 import type { MasterClient } from "./master-client.js";
-import { normalizePorts, portConflict, portErrors, samePorts, type PortMapping } from "./ports.js";
+import { normalizePorts, portConflict, samePorts, type PortMapping } from "./ports.js";
+import type { EndpointPlumber } from "./endpoints.js";
 import type { Reconciler } from "./reconciler.js";
 
 export interface CniHandlerDeps {
   host: string;
   master: MasterClient;
   attachments: AttachmentStore;
-  pending: Map<string, EndpointState>;
   reconciler: Reconciler;
+  /** Records an attachment and has it plumbed, or undoes it (endpoints.ts); shared with the Docker driver. */
+  plumber: EndpointPlumber;
   /** True when the agent follows netmaster's state and can serve ADD. */
   ready: () => boolean;
   /** The overlay's UDP port, never published. */
@@ -159,35 +160,19 @@ export class CniHandler {
       // Checked again right before the record: another ADD may have taken a port while netmaster answered.
       const taken = portConflict({ ...attachment, tenant: ep.tenantName }, attachments.all());
       if (taken !== undefined) throw cniError(CniErrorCode.Conflict, `Cannot publish host port: ${taken}`);
-      this.d.pending.set(ep.endpointID, ep);
-      attachments.put(attachment);
-      const { compiled, errors } = await this.d.reconciler.run();
-      const tenant = compiled.desired.tenants.find((t) => t.name === ep.tenantName);
-      const desired = tenant?.endpoints.find((e) => e.id === ep.endpointID);
-      if (!tenant || !desired) throw new Error("the endpoint is not part of the host's desired state");
-      const mine = errors.filter(
-        (e) => e.namespace === tenant.namespace && (e.objects.length === 0 || e.objects.some((o) => o.includes(desired.hostLink) || o.includes(call.netns))),
-      );
-      if (ports.length > 0) {
-        if (!tenant.uplink) throw new Error(`tenant ${ep.tenantName} has no uplink to publish host ports through`);
-        mine.push(...portErrors(errors, tenant.namespace));
-      }
-      if (mine.length > 0) throw new Error(mine.map((e) => e.message).join("; "));
-      await master.reportOper(ep.endpointID, { intfName: endpointLinkName(ep.endpointID), vtepIP: "" }).catch((err: Error) =>
-        log.warn({ endpoint: ep.endpointID, err: err.message }, "cannot report endpoint oper state"),
-      );
-      log.info({ op: "add", endpoint: ep.endpointID, container: call.containerId, ip: ep.ipAddress }, "endpoint attached");
-      const primary = !attachments.all().some((o) => o.containerId === call.containerId && o.ifname < call.ifname);
-      return { result: formatResult(call.cniVersion, buildResult(call, reply, primary)) };
+      // Undoes its record and kernel objects itself when it fails.
+      await this.d.plumber.attach(ep, attachment);
     } catch (err) {
-      // Undo in reverse: forget the attachment, let the datapath remove what it made, release the addresses.
-      attachments.delete(call.containerId, call.ifname);
-      this.d.pending.delete(ep.endpointID);
-      await this.d.reconciler.run().catch(() => undefined);
       await master.deleteEndpoint(ep.endpointID).catch((e: Error) => log.error({ endpoint: ep.endpointID, err: e.message }, "cannot release endpoint after failed ADD"));
       if (err instanceof CniError) throw cniError(err.code, `${err.message}; rolled back`);
       throw cniError(CniErrorCode.DatapathFailed, `Cannot plumb endpoint ${ep.endpointID}: ${(err as Error).message}; rolled back`);
     }
+    await master.reportOper(ep.endpointID, { intfName: endpointLinkName(ep.endpointID), vtepIP: "" }).catch((err: Error) =>
+      log.warn({ endpoint: ep.endpointID, err: err.message }, "cannot report endpoint oper state"),
+    );
+    log.info({ op: "add", endpoint: ep.endpointID, container: call.containerId, ip: ep.ipAddress }, "endpoint attached");
+    const primary = !attachments.all().some((o) => o.containerId === call.containerId && o.ifname < call.ifname);
+    return { result: formatResult(call.cniVersion, buildResult(call, reply, primary)) };
   }
 
   /**
@@ -221,10 +206,7 @@ export class CniHandler {
   private async del(call: DelCall): Promise<CniResponse> {
     const a = this.d.attachments.get(call.containerId, call.ifname);
     if (!a) return { result: null }; // never added here, or already deleted: DEL is idempotent
-    this.d.attachments.delete(call.containerId, call.ifname);
-    this.d.pending.delete(a.endpointId);
-    // Kernel objects that fail to go (a vanished container namespace) are retried by later runs.
-    await this.d.reconciler.run();
+    await this.d.plumber.detach(a);
     try {
       await this.d.master.deleteEndpoint(a.endpointId);
     } catch (err) {

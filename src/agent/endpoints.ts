@@ -9,6 +9,7 @@ import type { Logger } from "pino";
 import type { DesiredEndpoint } from "../datapath/types.js";
 import type { EndpointState } from "../master/records.js";
 import type { Attachment, AttachmentStore } from "./attachments.js";
+import { portErrors } from "./ports.js";
 import type { DatapathError, Reconciler } from "./reconciler.js";
 
 export interface EndpointPlumberDeps {
@@ -46,6 +47,11 @@ export class EndpointPlumber {
       const desired = tenant?.endpoints.find((e) => e.id === ep.endpointID);
       if (!tenant || !desired) throw new Error("the endpoint is not part of the host's desired state");
       const mine = endpointErrors(errors, tenant.namespace, desired);
+      // Published ports live in the tenant's uplink table and the agent's namespace: theirs count too.
+      if (attachment.portMappings.length > 0) {
+        if (!tenant.uplink) throw new Error(`tenant ${ep.tenantName} has no uplink to publish host ports through`);
+        mine.push(...portErrors(errors, tenant.namespace));
+      }
       if (mine.length > 0) throw new Error(mine.map((e) => e.message).join("; "));
       return desired;
     } catch (err) {
