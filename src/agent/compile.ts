@@ -22,7 +22,7 @@ import type { HostRecord } from "../master/hosts.js";
 import type { Bgp } from "../model/index.js";
 import type { BgpConfig } from "./bgp/index.js";
 import type { PolicyInput } from "../policy/index.js";
-import { formatIpv4, parseIpv4Subnet } from "../master/alloc/index.js";
+import { formatIpv4, parseIpv4Subnet } from "../lib/ipv4.js";
 import type { Attachment } from "./attachments.js";
 import { grantPorts } from "./ports.js";
 

@@ -19,7 +19,7 @@ import { hostPrefix } from "../datapath/names.js";
 import { LinuxDatapath, RealExecutor } from "../datapath/linux/index.js";
 import { errorMessage } from "../lib/errors.js";
 import { parseHostPort } from "../lib/host-port.js";
-import { parseIpv4Subnet } from "../master/alloc/ipv4.js";
+import { parseIpv4Subnet } from "../lib/ipv4.js";
 import { createLogger, parseLogLevel } from "../lib/log.js";
 
 const EXIT_BAD_FLAGS = 22;

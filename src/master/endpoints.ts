@@ -2,12 +2,14 @@
 // the host agents. Creating one allocates its addresses (from the group's
 // ip pool when the group has one, else from the network) and its MAC.
 
+import { createHash } from "node:crypto";
 import { z } from "zod";
+import { macProblem } from "../lib/mac.js";
 import { ConflictError, NotFoundError, ValidationError } from "../lib/errors.js";
 import type { EndpointGroup, Network, Tenant } from "../model/index.js";
 import { Ipv4Allocator, Ipv6Allocator, PoolAllocator } from "./alloc/index.js";
-import { endpointKey, groupStateKey, networkStateKey } from "./keys.js";
-import type { EndpointState, GroupState, NetworkState } from "./records.js";
+import { endpointKey, groupStateKey, macKey, networkStateKey } from "./keys.js";
+import type { EndpointState, GroupState, MacHolder, NetworkState } from "./records.js";
 import type { Tx } from "./tx.js";
 import { getObject } from "./objects/common.js";
 import { getNetworkState } from "./objects/network.js";
@@ -27,8 +29,12 @@ export const EndpointRequest = z.object({
   ipv6Address: z.string().max(64).default(""),
   macAddress: z
     .string()
-    .regex(/^$|^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/, "macAddress must look like 02:42:ac:11:00:02")
-    .default(""),
+    .max(64)
+    .default("")
+    .superRefine((mac, ctx) => {
+      const problem = mac === "" ? undefined : macProblem(mac);
+      if (problem !== undefined) ctx.addIssue({ code: "custom", message: `macAddress ${problem}` });
+    }),
   labels: z.record(z.string(), z.string()).default({}),
 });
 export type EndpointRequest = z.infer<typeof EndpointRequest>;
@@ -56,6 +62,30 @@ export function endpointId(network: string, tenant: string, container: string): 
 /** Locally administered MAC derived from the IPv4 address, as Contiv does: 02:02:<ip bytes>. */
 export function macFromIpv4(ip: string): string {
   return "02:02:" + ip.split(".").map((b) => Number(b).toString(16).padStart(2, "0")).join(":");
+}
+
+/**
+ * The MAC for a new endpoint: the requested one, which must be free on the network, or the one derived from
+ * its IPv4 address, or (when a requested MAC took that one) a locally administered one derived from its id.
+ */
+function chooseMac(tx: Tx, networkKey: string, networkName: string, requested: string, ipAddress: string, id: string): string {
+  const holder = (mac: string) => tx.get<MacHolder>(macKey(networkKey, mac));
+  if (requested !== "") {
+    const mac = requested.toLowerCase();
+    const taken = holder(mac);
+    if (taken) throw new ConflictError(`MAC address ${mac} is already used by endpoint ${taken.endpointID} on network ${networkName}`);
+    return mac;
+  }
+  const derived = macFromIpv4(ipAddress);
+  if (!holder(derived)) return derived;
+  for (let attempt = 0; attempt < 64; attempt++) {
+    const bytes = createHash("sha256").update(`${id}/${attempt}`).digest().subarray(0, 6);
+    // Locally administered, unicast.
+    bytes[0] = (bytes[0]! & 0xfc) | 0x02;
+    const mac = [...bytes].map((b) => b.toString(16).padStart(2, "0")).join(":");
+    if (!holder(mac)) return mac;
+  }
+  throw new ConflictError(`Cannot choose a free MAC address on network ${networkName}`);
 }
 
 function prefixLength(cidr: string): number {
@@ -141,6 +171,8 @@ export function createEndpoint(tx: Tx, req: EndpointRequest): EndpointReply {
     throw new ValidationError(`Cannot create endpoint: network ${net.networkName} has no IPv6 subnet`);
   }
   tx.put(networkStateKey(net.key), next);
+  const macAddress = chooseMac(tx, net.key, net.networkName, req.macAddress, ipAddress, id);
+  tx.put(macKey(net.key, macAddress), { endpointID: id } satisfies MacHolder);
 
   const ep: EndpointState = {
     endpointID: id,
@@ -151,7 +183,7 @@ export function createEndpoint(tx: Tx, req: EndpointRequest): EndpointReply {
     containerName: req.containerName,
     ipAddress,
     ipv6Address,
-    macAddress: (req.macAddress || macFromIpv4(ipAddress)).toLowerCase(),
+    macAddress,
     homingHost: req.host,
     intfName: req.intfName,
     vtepIP: req.vtepIP,
@@ -190,6 +222,7 @@ export function deleteEndpoint(tx: Tx, id: string): EndpointState {
     }
     tx.put(networkStateKey(netKey), next);
   }
+  if (tx.get<MacHolder>(macKey(netKey, ep.macAddress))?.endpointID === id) tx.delete(macKey(netKey, ep.macAddress));
   tx.delete(endpointKey(id));
   return ep;
 }

@@ -32,6 +32,14 @@ export function endpointKey(endpointId: string): string {
 }
 export const ENDPOINT_PREFIX = `${ROOT}state/eps/`;
 
+/** Which endpoint holds a MAC address on a network: a MAC is unique per network (one L2 segment). */
+export function macKey(networkKey: string, mac: string): string {
+  return `${macPrefix(networkKey)}${mac}`;
+}
+export function macPrefix(networkKey: string): string {
+  return `${ROOT}state/macs/${networkKey}/`;
+}
+
 /** Runtime state of a tenant: its index (which link-local /30 its uplinks use on every host). */
 export function tenantStateKey(tenant: string): string {
   return `${ROOT}state/tenants/${tenant}`;

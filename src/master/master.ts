@@ -3,6 +3,7 @@
 // mutates; every replica serves reads from its cache (cache.ts).
 
 import { randomUUID } from "node:crypto";
+import { isDeepStrictEqual } from "node:util";
 import type { Logger } from "pino";
 import { ConflictError, NotFoundError, UpstreamError, ValidationError } from "../lib/errors.js";
 import { kindByCollection, parseObject, type ModelObject, type ObjectKind } from "../model/index.js";
@@ -177,7 +178,8 @@ export class Netmaster {
     return this.mutate((tx) => {
       const k = objectKey(kind.type, key);
       const old = tx.get<ModelObject>(k);
-      if (old && JSON.stringify(old) === JSON.stringify(obj)) return old;
+      // By value: the stored copy's key order is the store's, not the parser's.
+      if (old && isDeepStrictEqual(old, obj)) return old;
       if (old) controller.update(tx, old, obj, settings);
       else controller.create(tx, obj, settings);
       tx.put(k, obj);

@@ -40,6 +40,11 @@ export interface EndpointState {
   requestedIp: boolean;
 }
 
+/** The endpoint that holds a MAC address on a network (keys.ts macKey). */
+export interface MacHolder {
+  endpointID: string;
+}
+
 export interface EpgIdCounter {
   next: number;
 }

@@ -178,5 +178,11 @@ export function goStrings(struct: string, field: string) {
     .prefault([]);
 }
 
+/**
+ * For refinements that compare fields with each other: they run only once every field passed its own
+ * rules, so the first error stays the one the original reported, and they may rely on each format.
+ */
+export const ONCE_FIELDS_ARE_VALID = { when: (payload: { issues: readonly unknown[] }) => payload.issues.length === 0 };
+
 /** Every object carries the key it is stored under (set from the URL by parseObject). */
 export const objectKey = z.string().prefault("");

@@ -14,7 +14,7 @@ const base = {
 const cases: Case[] = [
   { name: "full body", want: base },
   ...formatCases("name", ["global"], ["Global", "globals"]),
-  { name: "name: missing (key global)", key: "global", unset: ["name"], want: { name: "global" } },
+  { name: "name: missing (key global)", key: "global", unset: ["name"], error: "Invalid Key" },
   { name: "name: 65 bytes", set: { name: "g".repeat(65) }, error: "name string too long" },
   ...formatCases("arpMode", ["", "proxy", "flood"], ["Proxy", "broadcast"]),
   { name: "arpMode: 65 bytes", set: { arpMode: "p".repeat(65) }, error: "arpMode string too long" },

@@ -3,7 +3,7 @@
 // responses, the kind registry, and the small parsers other layers share.
 
 export { AciGw, AciGwOper, AppProfile, CONTRACTS_TYPE_MESSAGE, ExtContractsGroup } from "./aci.js";
-export { Bgp, BgpOper } from "./bgp.js";
+export { Bgp, BgpOper, MAX_AS_NUMBER, parseAsNumber } from "./bgp.js";
 export { type Inspect, EndpointOper } from "./endpoint.js";
 export { EndpointGroup, EndpointGroupOper } from "./endpointGroup.js";
 export { Global, GLOBAL_DEFAULTS, GlobalOper } from "./global.js";

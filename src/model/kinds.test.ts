@@ -40,7 +40,7 @@ const valid: { [K in ObjectType]: { key: string; body: Record<string, unknown> }
     key: "aciGw",
     body: { name: "aciGw", enforcePolicies: "yes", includeCommonTenant: "no", physicalDomain: "dom" },
   },
-  Bgp: { key: "host1", body: { hostname: "host1", routerip: "10.0.0.1/24" } },
+  Bgp: { key: "host1", body: { hostname: "host1", routerip: "10.0.0.1/24", as: "65001", neighbor: "10.0.0.2", "neighbor-as": "65000" } },
   serviceLB: {
     key: "blue:svc",
     body: { tenantName: "blue", serviceName: "svc", networkName: "net1", selectors: ["a=b"], ports: ["80:80:TCP"] },
@@ -94,11 +94,12 @@ describe("every kind", () => {
       it("rejects a URL key that does not match the key fields", () => {
         expectInvalid(kind, `${key}x`, body, "Invalid Key");
       });
-      it("fills key fields the body leaves out from the URL key", () => {
-        const partial = { ...body };
-        for (const f of kind.keyFields) delete partial[f];
-        const obj = parseObject(kind, key, partial) as Record<string, unknown>;
-        assert.equal(keyOf(kind, obj), key);
+      it("requires the key fields in the body, as Contiv does", () => {
+        for (const field of kind.keyFields) {
+          const partial = { ...body };
+          delete partial[field];
+          expectInvalid(kind, key, partial, "Invalid Key");
+        }
       });
       it("re-parses its own output unchanged (rows read back from the store)", () => {
         const obj = parseObject(kind, key, body);
@@ -129,7 +130,10 @@ describe("parseObject decoding", () => {
   });
   it("treats a null body as an empty object (Go leaves the struct at zero)", () => {
     expectInvalid(kinds.tenant, "", null, "tenantName string invalid format");
-    assert.equal(parseObject(kinds.tenant, "t1", null).tenantName, "t1");
+    expectInvalid(kinds.tenant, "t1", null, "Invalid Key");
+  });
+  it("creates nothing from a body that names nothing", () => {
+    expectInvalid(kinds.tenant, "newt", { foo: 1 }, "Invalid Key");
   });
   it("treats a null field as absent", () => {
     const obj = parseObject(net, "blue:net1", { ...body, gateway: null, pktTag: null, nwType: null });
@@ -173,7 +177,7 @@ describe("parseObject decoding", () => {
       },
     );
   });
-  it("does not fill from a URL key with the wrong number of parts", () => {
+  it("refuses a URL key with the wrong number of parts", () => {
     expectInvalid(net, "blue:net1:x", { encap: "vxlan", subnet: "10.1.1.0/24" }, "Invalid Key");
   });
   it("checks key fields given in the body against the URL key", () => {

@@ -174,15 +174,6 @@ function decodeBody(kind: ObjectKind<unknown>, body: unknown): Record<string, un
   return out;
 }
 
-/** Fills key fields the body left out (absent or "") from the URL key, when it splits cleanly. */
-function fillKeyFields(kind: ObjectKind<unknown>, key: string, input: Record<string, unknown>): void {
-  const parts = kind.keyFields.length === 1 ? [key] : splitKey(key);
-  if (parts.length !== kind.keyFields.length) return;
-  kind.keyFields.forEach((field, i) => {
-    if (input[field] === undefined || input[field] === "") input[field] = parts[i];
-  });
-}
-
 function toIssue(issue: z.core.$ZodIssue): Issue {
   return { path: issue.path.map(String).join("."), message: issue.message };
 }
@@ -195,9 +186,9 @@ function toIssue(issue: z.core.$ZodIssue): Issue {
  */
 export function parseObject<T>(kind: ObjectKind<T>, key: string, body: unknown): T {
   const input = decodeBody(kind, body);
-  // The URL key wins over any `key` in the body, as in the original.
+  // The URL key wins over any `key` in the body, as in the original; the key fields must be in the body
+  // and spell the same key ("Invalid Key" otherwise), so a body that names nothing creates nothing.
   input.key = key;
-  fillKeyFields(kind, key, input);
 
   const result = kind.schema.safeParse(input);
   const zodIssues = result.success ? [] : result.error.issues;

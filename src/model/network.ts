@@ -12,8 +12,10 @@ import {
   NAME,
   NAME_OR_EMPTY,
   objectKey,
+  ONCE_FIELDS_ARE_VALID,
 } from "./common.js";
 import { EndpointOper } from "./endpoint.js";
+import { addressProblems } from "./network-addresses.js";
 
 const S = "Network";
 
@@ -39,7 +41,9 @@ export const Network = z.object({
   subnet: goString(S, "subnet", { pattern: IPV4_SUBNET }),
   tenantName: goString(S, "tenantName", { max: 64, pattern: NAME }),
   key: objectKey,
-});
+}).superRefine((net, ctx) => {
+  for (const { path, message } of addressProblems(net)) ctx.addIssue({ code: "custom", path: [path], message });
+}, ONCE_FIELDS_ARE_VALID);
 export type Network = z.infer<typeof Network>;
 
 export const NetworkOper = z.object({

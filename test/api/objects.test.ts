@@ -53,6 +53,41 @@ for (const kind of STORE_KINDS) {
       assert.equal(ins.body.Oper.totalNetworks, 0);
     });
 
+    test("re-sending an object netmaster made itself is a no-op whatever the key order", async () => {
+      const before = await api.state();
+      assert.equal((await api.post("/api/v1/tenants/default/", { tenantName: "default" })).status, 200);
+      const g = await api.get<Record<string, unknown>>("/api/v1/globals/global/");
+      const reversed = Object.fromEntries(Object.entries(g.body).reverse());
+      assert.equal((await api.post("/api/v1/globals/global/", reversed)).status, 200);
+      assert.deepEqual(await api.state(), before);
+    });
+
+    test("MACs are unique per network: a requested MAC moves the derived one of a later endpoint", async () => {
+      await api.create("/api/v1/tenants/macs/", { tenantName: "macs" });
+      const net = { tenantName: "macs", encap: "vxlan", subnet: "198.18.7.0/24", gateway: "198.18.7.254" };
+      await api.create("/api/v1/networks/macs:a/", { ...net, networkName: "a" });
+      await api.create("/api/v1/networks/macs:b/", { ...net, networkName: "b", subnet: "198.18.8.0/24", gateway: "198.18.8.254" });
+      type Reply = { endpoint: { macAddress: string; ipAddress: string; endpointID: string } };
+      const taker = await api.create<Reply>("/api/v1/agent/endpoints/", { tenantName: "macs", networkName: "a", containerID: "taker", host: "h", macAddress: "02:02:c6:12:07:02" });
+      const first = await api.create<Reply>("/api/v1/agent/endpoints/", { tenantName: "macs", networkName: "a", containerID: "first", host: "h" });
+      const second = await api.create<Reply>("/api/v1/agent/endpoints/", { tenantName: "macs", networkName: "a", containerID: "second", host: "h" });
+      assert.deepEqual([first.endpoint.ipAddress, second.endpoint.ipAddress], ["198.18.7.2", "198.18.7.3"]);
+      assert.equal(first.endpoint.macAddress === taker.endpoint.macAddress, false);
+      assert.match(first.endpoint.macAddress, /^[0-9a-f][26ae](:[0-9a-f]{2}){5}$/, "locally administered unicast");
+      assert.equal(second.endpoint.macAddress, "02:02:c6:12:07:03");
+      // Another network is another segment: the same MAC is fine there.
+      await api.create("/api/v1/agent/endpoints/", { tenantName: "macs", networkName: "b", containerID: "taker", host: "h", macAddress: "02:02:c6:12:07:02" });
+      // A released MAC can be taken again.
+      assert.equal((await api.del(`/api/v1/agent/endpoints/${taker.endpoint.endpointID}/`)).status, 200);
+      const again = await api.create<Reply>("/api/v1/agent/endpoints/", { tenantName: "macs", networkName: "a", containerID: "again", host: "h", macAddress: "02:02:c6:12:07:02" });
+      assert.equal(again.endpoint.macAddress, "02:02:c6:12:07:02");
+      for (const id of ["first", "second", "again"]) assert.equal((await api.del(`/api/v1/agent/endpoints/a.macs-${id}/`)).status, 200);
+      assert.equal((await api.del("/api/v1/agent/endpoints/b.macs-taker/")).status, 200);
+      for (const n of ["a", "b"]) assert.equal((await api.del(`/api/v1/networks/macs:${n}/`)).status, 200);
+      // Nothing of the networks or their endpoints is left, MAC holders included.
+      assert.deepEqual(Object.keys(await api.state()).filter((k) => /macs[:-]/.test(k)), []);
+    });
+
     test("networks: allocation strings, tags, overlap only within a tenant", async () => {
       await api.create("/api/v1/networks/blue:net1/", {
         tenantName: "blue",

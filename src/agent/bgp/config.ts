@@ -4,6 +4,7 @@
 import { z } from "zod";
 
 import { ValidationError, type Issue } from "../../lib/errors.js";
+import { MAX_AS_NUMBER, parseAsNumber } from "../../model/index.js";
 import { addressOfCidr, canonicalIp, canonicalPrefix, familyOf } from "./prefix.js";
 
 /** What the agent asks for, spelled as in Contiv's Bgp object (routerip "a.b.c.d/len", AS numbers as text). */
@@ -44,8 +45,6 @@ export interface DaemonSettings {
   /** Seconds between connection attempts to the neighbor. */
   connectRetrySec: number;
 }
-
-const AS_MAX = 4_294_967_295;
 
 /** Checks a BgpConfig; throws ValidationError listing every bad field. */
 export function parseBgpConfig(input: unknown): BgpSettings {
@@ -91,12 +90,9 @@ export function parseBgpConfig(input: unknown): BgpSettings {
 }
 
 function parseAs(text: string, path: string, issues: Issue[]): number {
-  const value = /^[0-9]{1,10}$/.test(text.trim()) ? Number(text.trim()) : NaN;
-  if (!(value >= 1 && value <= AS_MAX)) {
-    issues.push({ path, message: `"${text}" is not an AS number (1-${AS_MAX})` });
-    return 0;
-  }
-  return value;
+  const value = parseAsNumber(text.trim());
+  if (value === undefined) issues.push({ path, message: `"${text}" is not an AS number (1-${MAX_AS_NUMBER})` });
+  return value ?? 0;
 }
 
 /**

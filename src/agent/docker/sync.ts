@@ -13,7 +13,7 @@ import type { EndpointGroup, Network } from "../../model/index.js";
 import { objectKey, objectPrefix } from "../../master/keys.js";
 import type { DockerContext } from "./context.js";
 import type { NetworkCreate } from "./engine.js";
-import { formatIpv4Subnet, parseIpv4Subnet } from "../../master/alloc/ipv4.js";
+import { formatIpv4Subnet, parseIpv4Subnet } from "../../lib/ipv4.js";
 
 const RESYNC_MS = 30_000;
 const LABEL = "io.contiv.netplugin";

@@ -16,20 +16,19 @@ export {
   tryParseIpv4Range,
   type Ipv4Range,
   type Ipv4Subnet,
-} from "./ipv4.js";
+} from "../../lib/ipv4.js";
 export { Ipv4Allocator, type Ipv4AllocatorJSON } from "./ipv4-allocator.js";
 export { PoolAllocator, type PoolAllocatorJSON } from "./pool-allocator.js";
 export {
   formatIpv6,
   formatIpv6Subnet,
-  Ipv6Allocator,
   ipv6SubnetBounds,
   parseIpv6,
   parseIpv6Subnet,
   tryParseIpv6,
-  type Ipv6AllocatorJSON,
   type Ipv6Subnet,
-} from "./ipv6.js";
+} from "../../lib/ipv6.js";
+export { Ipv6Allocator, type Ipv6AllocatorJSON } from "./ipv6.js";
 export {
   formatTagRange,
   parseTagRange,

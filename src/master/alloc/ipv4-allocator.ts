@@ -24,7 +24,7 @@ import {
   tryParseIpv4Range,
   type Ipv4Range,
   type Ipv4Subnet,
-} from "./ipv4.js";
+} from "../../lib/ipv4.js";
 import { formatRuns } from "./ranges.js";
 
 export interface Ipv4AllocatorJSON {

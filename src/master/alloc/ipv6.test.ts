@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { ConflictError, ValidationError } from "../../lib/errors.js";
 import { CorruptStateError } from "./corrupt.js";
-import { formatIpv6, ipv6SubnetBounds, Ipv6Allocator, parseIpv6Subnet, tryParseIpv6 } from "./ipv6.js";
+import { formatIpv6, ipv6SubnetBounds, parseIpv6Subnet, tryParseIpv6 } from "../../lib/ipv6.js";
+import { Ipv6Allocator } from "./ipv6.js";
 
 describe("IPv6 addresses", () => {
   const canonical: [string, string][] = [

@@ -6,7 +6,7 @@
 import { ConflictError, ValidationError } from "../../lib/errors.js";
 import { Bitset } from "./bitset.js";
 import { expectObject, expectString, loading } from "./corrupt.js";
-import { formatIpv4, formatIpv4Range, parseIpv4, tryParseIpv4, tryParseIpv4Range, type Ipv4Range } from "./ipv4.js";
+import { formatIpv4, formatIpv4Range, parseIpv4, tryParseIpv4, tryParseIpv4Range, type Ipv4Range } from "../../lib/ipv4.js";
 import { formatRuns } from "./ranges.js";
 
 export interface PoolAllocatorJSON {

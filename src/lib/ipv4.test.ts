@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { ValidationError } from "../../lib/errors.js";
+import { ValidationError } from "./errors.js";
 import { formatIpv4, parseIpv4, parseIpv4Subnet, subnetBounds, tryParseIpv4, tryParseIpv4Range } from "./ipv4.js";
 
 describe("IPv4 addresses", () => {

@@ -1,6 +1,6 @@
 // IPv4 addresses as unsigned 32-bit numbers, and Contiv's subnet and range forms.
 
-import { ValidationError } from "../../lib/errors.js";
+import { ValidationError } from "./errors.js";
 
 const OCTET = /^(0|[1-9][0-9]{0,2})$/;
 
