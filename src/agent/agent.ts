@@ -21,7 +21,7 @@ import { DnsSupervisor } from "./dns/index.js";
 import { listenOnPort, listenOnSocket } from "./local-api.js";
 import { CNI_COMMANDS } from "../cni/wire.js";
 import { AgentMetrics } from "./metrics.js";
-import { RealizationReporter } from "./realization.js";
+import { realizationOf, RealizationReporter } from "./realization.js";
 import { serveMetrics } from "../lib/metrics.js";
 import { MasterClient, sleep } from "./master-client.js";
 import { StateMirror } from "./mirror.js";
@@ -156,10 +156,11 @@ export class Agent {
       attachments,
       pending,
       ctx: { host: o.host, prefix, mtu, vtepIP: o.vtepIP, vxlanPort: VXLAN_PORT },
+      stateMark: () => mirror.completeRevision,
+      onSynced: ({ compiled, errors, mark }) => realized.report(realizationOf(compiled, errors, mark)),
       datapath: {
+        check: (desired) => datapath.check(desired),
         reconcile: async (desired, options) => {
-          // The reconciler compiled `desired` right before this call, in the same tick: this is its state.
-          const applies = mirror.completeRevision;
           const done = metrics.syncs.startTimer({ kind: options.full ? "full" : "incremental" });
           let report;
           try {
@@ -172,8 +173,6 @@ export class Agent {
           }
           metrics.kernelChanges.inc(report.changes.length);
           metrics.syncErrors.inc(report.errors.length);
-          const failing = new Set(report.errors.map((e) => e.namespace));
-          realized.report({ ...applies, failingTenants: desired.tenants.filter((t) => failing.has(t.namespace)).map((t) => t.name) });
           return { errors: report.errors.map((e) => ({ namespace: e.namespace, objects: e.objects, message: e.message })) };
         },
       },

@@ -62,7 +62,7 @@ describe("compileHost", () => {
     const vx = compileHost(state, [attachment("a")], new Map(), ctx("198.18.0.11"), noPolicy).desired.tenants[0]!.networks[0]!.vxlan!;
     assert.equal(vx.vni, 42);
     assert.deepEqual(vx.peers, ["198.18.0.12"]);
-    assert.deepEqual(vx.remotes, [{ mac: "02:02:c6:12:01:0b", ipv4: "198.18.1.11", ipv6: "", vtep: "198.18.0.12" }]);
+    assert.deepEqual(vx.remotes, [{ id: "b", mac: "02:02:c6:12:01:0b", ipv4: "198.18.1.11", ipv6: "", vtep: "198.18.0.12" }]);
     assert.equal(vx.arpMode, "proxy");
   });
 
@@ -145,5 +145,39 @@ describe("compileHost", () => {
       ["n2", "n3"],
       "rules protect db, voice sets DSCP; web, only the peer of a rule of db, is judged on the hosts of db",
     );
+  });
+
+  test("a local endpoint whose record is not an endpoint record fails, and is no orphan: its container keeps running", () => {
+    const state = view({ ...base, [endpointKey("a")]: endpoint("a", "h1", "198.18.1.10"), [endpointKey("junk")]: { endpointID: 7 } });
+    const out = compileHost(state, [attachment("a"), attachment("junk")], new Map(), ctx(""), noPolicy);
+    assert.deepEqual(out.orphans, []);
+    assert.deepEqual(out.failures, [{ owner: { tenant: "t", network: "net", endpoint: "junk" }, message: "netmaster's record of it is not an endpoint record" }]);
+    assert.deepEqual(out.desired.tenants[0]!.endpoints.map((e) => e.id), ["a"]);
+  });
+
+  test("a record that cannot be compiled fails its own unit only: its network, or its tenant", () => {
+    const other = {
+      [objectKey("tenant", "u")]: { tenantName: "u" },
+      [objectKey("network", "u:net")]: { ...base[objectKey("network", "t:net")], key: "u:net", tenantName: "u", subnet: "198.18.2.0/24", gateway: "198.18.2.254" },
+      [endpointKey("u1")]: endpoint("u1", "h1", "198.18.2.10", "net", { tenantName: "u" }),
+    };
+    const state = view({
+      ...base,
+      ...other,
+      [objectKey("network", "t:bad")]: { key: "t:bad", tenantName: "t", networkName: "bad", encap: "vxlan", subnet: "not a subnet", gateway: "", ipv6Subnet: "", ipv6Gateway: "" },
+      [endpointKey("a")]: endpoint("a", "h1", "198.18.1.10"),
+    });
+    const attachments = [attachment("a"), attachment("u1")];
+    const out = compileHost(state, attachments, new Map(), ctx(""), noPolicy);
+    assert.deepEqual(out.failures, [{ owner: { tenant: "t", network: "bad" }, message: "invalid subnet not a subnet" }]);
+    assert.deepEqual(out.desired.tenants.map((t) => [t.name, t.networks.map((n) => n.name), t.endpoints.map((e) => e.id)]), [["t", ["net"], ["a"]], ["u", ["net"], ["u1"]]]);
+
+    const failingPolicy = (namespace: string) => {
+      if (namespace.endsWith("-t-t")) throw new Error("bad rule");
+      return "";
+    };
+    const policyOut = compileHost(view({ ...base, ...other, [endpointKey("a")]: endpoint("a", "h1", "198.18.1.10") }), attachments, new Map(), ctx(""), failingPolicy);
+    assert.deepEqual(policyOut.failures, [{ owner: { tenant: "t" }, message: "Cannot compile tenant t: bad rule" }]);
+    assert.deepEqual(policyOut.desired.tenants.map((t) => t.name), ["u"]);
   });
 });

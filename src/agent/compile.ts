@@ -15,9 +15,10 @@ import {
   uplinkHostLink,
   vxlanName,
 } from "../datapath/names.js";
-import type { DesiredHostEndpoint, DesiredUplink } from "../datapath/types.js";
-import { ENDPOINT_PREFIX, groupStateKey, hostKey, networkStateKey, objectKey, objectPrefix, serviceStateKey, tenantStateKey } from "../master/keys.js";
-import { HOST_ENDPOINT_PREFIX, type EndpointState, type GroupState, type NetworkState, type ServiceState, type TenantState } from "../master/records.js";
+import type { DesiredHostEndpoint, DesiredPortMapping, DesiredUplink } from "../datapath/types.js";
+import type { UnitFailure } from "./contain.js";
+import { ENDPOINT_PREFIX, endpointKey, groupStateKey, hostKey, networkStateKey, objectKey, objectPrefix, serviceStateKey, tenantStateKey } from "../master/keys.js";
+import { EndpointRecord, HOST_ENDPOINT_PREFIX, type EndpointState, type GroupState, type NetworkState, type ServiceState, type TenantState } from "../master/records.js";
 import type { HostRecord } from "../master/hosts.js";
 import type { Bgp } from "../model/index.js";
 import type { BgpConfig } from "./bgp/index.js";
@@ -68,6 +69,8 @@ export interface CompiledHost {
   dns: TenantDns[];
   /** Attachments whose endpoint netmaster no longer has (deleted while we were away). */
   orphans: Attachment[];
+  /** Units left out of `desired` because they could not be compiled (contain.ts keeps them as they run). */
+  failures: UnitFailure[];
 }
 
 const PROTOCOLS: Record<string, number> = { tcp: 6, udp: 17, icmp: 1 };
@@ -114,6 +117,104 @@ function fwdMode(view: StateView): FwdMode {
   return view.get<{ fwdMode: string }>(objectKey("global", "global"))?.fwdMode === "routing" ? "routing" : "bridge";
 }
 
+/** Everything a tenant's compile needs that is the same for every tenant of the host. */
+interface HostFacts {
+  view: StateView;
+  ctx: HostContext;
+  mode: FwdMode;
+  hasBgp: boolean;
+  arpMode: "proxy" | "flood";
+  vtepOf: (host: string) => string;
+  /** Every endpoint netmaster has, and those it made for us that the stream has not shown yet. */
+  endpoints: Map<string, EndpointState>;
+  /** This host's own endpoints (on infra networks). */
+  hostEndpoints: EndpointState[];
+  /** Whether an attachment is its container's first interface: only that one gets default routes and ports. */
+  primary: (a: Attachment) => boolean;
+  ports: Map<string, DesiredPortMapping[]>;
+  nftScriptFor: (namespace: string, input: PolicyInput) => string;
+}
+
+interface LocalEndpoint {
+  attachment: Attachment;
+  ep: EndpointState;
+}
+
+interface CompiledTenant {
+  desired: DesiredTenant;
+  policy: PolicyInput;
+  dns: TenantDns;
+  failures: UnitFailure[];
+}
+
+/** Whether each record seen is an endpoint record: records are replaced, never changed, so once per record. */
+const endpointShape = new WeakMap<object, boolean>();
+
+function isEndpointRecord(value: unknown): value is EndpointState {
+  if (typeof value !== "object" || value === null) return false;
+  let ok = endpointShape.get(value);
+  if (ok === undefined) endpointShape.set(value, (ok = EndpointRecord.safeParse(value).success));
+  return ok;
+}
+
+/** Every endpoint netmaster has (pending ones too), by id, and the keys that hold something else. */
+function knownEndpoints(view: StateView, pending: Map<string, EndpointState>): { endpoints: Map<string, EndpointState>; malformed: Set<string> } {
+  const endpoints = new Map<string, EndpointState>(pending);
+  const malformed = new Set<string>();
+  for (const [key, ep] of view.list<unknown>(ENDPOINT_PREFIX)) {
+    if (isEndpointRecord(ep)) endpoints.set(ep.endpointID, ep);
+    else malformed.add(key);
+  }
+  return { endpoints, malformed };
+}
+
+/**
+ * The host's attachments by tenant, those whose endpoint netmaster no longer has, and the failures of those
+ * whose record is not an endpoint record (kept as they run, never forgotten for it).
+ */
+function localEndpoints(
+  attachments: Attachment[],
+  endpoints: Map<string, EndpointState>,
+  malformed: Set<string>,
+): { byTenant: Map<string, LocalEndpoint[]>; orphans: Attachment[]; failures: UnitFailure[] } {
+  const orphans: Attachment[] = [];
+  const failures: UnitFailure[] = [];
+  const byTenant = new Map<string, LocalEndpoint[]>();
+  for (const a of attachments) {
+    const ep = endpoints.get(a.endpointId);
+    if (!ep && malformed.has(endpointKey(a.endpointId))) {
+      failures.push({ owner: { tenant: a.tenant, network: a.network, endpoint: a.endpointId }, message: `netmaster's record of it is not an endpoint record` });
+      continue;
+    }
+    if (!ep) {
+      orphans.push(a);
+      continue;
+    }
+    const list = byTenant.get(ep.tenantName) ?? [];
+    list.push({ attachment: a, ep });
+    byTenant.set(ep.tenantName, list);
+  }
+  return { byTenant, orphans, failures };
+}
+
+/** A container's first interface (by name) carries its default routes and published ports. */
+function firstInterfaces(attachments: Attachment[]): (a: Attachment) => boolean {
+  const first = new Map<string, string>();
+  for (const a of attachments) {
+    const seen = first.get(a.containerId);
+    if (seen === undefined || a.ifname < seen) first.set(a.containerId, a.ifname);
+  }
+  return (a) => first.get(a.containerId) === a.ifname;
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * The host's desired state. A tenant, network or endpoint that cannot be compiled (a record netmaster would
+ * never write, planted in its store) is left out and named in `failures`; the rest compiles as usual.
+ */
 export function compileHost(
   view: StateView,
   attachments: Attachment[],
@@ -121,28 +222,9 @@ export function compileHost(
   ctx: HostContext,
   nftScriptFor: (namespace: string, input: PolicyInput) => string,
 ): CompiledHost {
-  const endpoints = new Map<string, EndpointState>(pending);
-  for (const ep of values<EndpointState>(view, ENDPOINT_PREFIX)) endpoints.set(ep.endpointID, ep);
-
-  const orphans: Attachment[] = [];
-  const localByTenant = new Map<string, { attachment: Attachment; ep: EndpointState }[]>();
-  for (const a of attachments) {
-    const ep = endpoints.get(a.endpointId);
-    if (!ep) {
-      orphans.push(a);
-      continue;
-    }
-    const list = localByTenant.get(ep.tenantName) ?? [];
-    list.push({ attachment: a, ep });
-    localByTenant.set(ep.tenantName, list);
-  }
-
-  const firstIfname = new Map<string, string>();
-  for (const a of attachments) {
-    const seen = firstIfname.get(a.containerId);
-    if (seen === undefined || a.ifname < seen) firstIfname.set(a.containerId, a.ifname);
-  }
-  const primary = (a: Attachment) => firstIfname.get(a.containerId) === a.ifname;
+  const { endpoints, malformed } = knownEndpoints(view, pending);
+  const { byTenant, orphans, failures } = localEndpoints(attachments, endpoints, malformed);
+  const primary = firstInterfaces(attachments);
   // Published ports go to the interface with the default route: the replies leave by it; and only in
   // tenants that have an uplink (an index at netmaster), which is their way in.
   const hasUplink = (tenant: string) => Boolean(view.get<TenantState>(tenantStateKey(tenant))?.index);
@@ -152,143 +234,192 @@ export function compileHost(
       .map((a) => ({ containerId: a.containerId, endpointId: a.endpointId, tenant: endpoints.get(a.endpointId)!.tenantName, portMappings: a.portMappings })),
     ctx.vxlanPort,
   );
+  const facts: HostFacts = {
+    view,
+    ctx,
+    mode: fwdMode(view),
+    hasBgp: view.get<Bgp>(objectKey("Bgp", ctx.host)) !== undefined,
+    arpMode: view.get<{ arpMode: string }>(objectKey("global", "global"))?.arpMode === "flood" ? "flood" : "proxy",
+    vtepOf: (host) => view.get<HostRecord>(hostKey(host))?.vtepIP ?? "",
+    endpoints,
+    // Tenants with an infra network are on every host: the host's own endpoint lives on it.
+    hostEndpoints: [...endpoints.values()].filter((ep) => ep.homingHost === ctx.host && ep.containerID === hostEndpointContainer(ctx.host)),
+    primary,
+    ports,
+    nftScriptFor,
+  };
+  for (const ep of facts.hostEndpoints) if (!byTenant.has(ep.tenantName)) byTenant.set(ep.tenantName, []);
 
-  const mode = fwdMode(view);
-  const hasBgp = view.get<Bgp>(objectKey("Bgp", ctx.host)) !== undefined;
-  const arpMode = view.get<{ arpMode: string }>(objectKey("global", "global"))?.arpMode === "flood" ? "flood" : "proxy";
-  const vtepOf = (host: string): string => view.get<HostRecord>(hostKey(host))?.vtepIP ?? "";
   const tenants: DesiredTenant[] = [];
   const policies = new Map<string, PolicyInput>();
   const dns: TenantDns[] = [];
-
-  // Tenants with an infra network are on every host: the host's own endpoint lives on it.
-  const hostEndpoints = [...endpoints.values()].filter((ep) => ep.homingHost === ctx.host && ep.containerID === hostEndpointContainer(ctx.host));
-  for (const ep of hostEndpoints) if (!localByTenant.has(ep.tenantName)) localByTenant.set(ep.tenantName, []);
-
-  for (const [tenant, locals] of [...localByTenant].sort(([a], [b]) => (a < b ? -1 : 1))) {
-    const namespace = tenantNamespace(ctx.prefix, tenant);
-    const nets = values<Network>(view, objectPrefix("network") + tenant + ":");
-    const tenantEndpoints = [...endpoints.values()].filter((ep) => ep.tenantName === tenant);
-    // Head-end replication goes to every other host where the tenant has endpoints: they have all its networks.
-    const peers = [...new Set(tenantEndpoints.map((ep) => ep.homingHost))]
-      .filter((h) => h !== ctx.host)
-      .map(vtepOf)
-      .filter((v) => v !== "" && v !== ctx.vtepIP)
-      .sort();
-    const bridged: BridgedNetwork[] = nets.map((n) => {
-      const desired: BridgedNetwork = {
-        name: n.networkName,
-        bridge: bridgeName(n.networkName),
-        subnet: networkCidr(n.subnet),
-        gateway: n.gateway,
-        ipv6Subnet: n.ipv6Subnet,
-        ipv6Gateway: n.ipv6Gateway,
-        mtu: ctx.mtu,
-        routed: isRouted(n, hasBgp),
-      };
-      // Routed IPv6: the bridge answers neighbour solicitations for the network's containers elsewhere.
-      if (desired.routed && n.ipv6Gateway !== "") {
-        desired.remoteIpv6 = tenantEndpoints
-          .filter((ep) => ep.networkName === n.networkName && ep.homingHost !== ctx.host && ep.ipv6Address !== "")
-          .map((ep) => ep.ipv6Address)
-          .sort();
-      }
-      const state = view.get<NetworkState>(networkStateKey(n.key));
-      if (ctx.vtepIP && state && !desired.routed) {
-        const vni = networkVni(n, state);
-        desired.vxlan = {
-          vni,
-          device: vxlanName(vni),
-          localVtep: ctx.vtepIP,
-          port: ctx.vxlanPort,
-          peers,
-          arpMode,
-          remotes: tenantEndpoints
-            .filter((ep) => ep.networkName === n.networkName && ep.homingHost !== ctx.host && vtepOf(ep.homingHost) !== "")
-            .map((ep) => ({ mac: ep.macAddress, ipv4: ep.ipAddress, ipv6: ep.ipv6Address, vtep: vtepOf(ep.homingHost) }))
-            .sort((a, b) => (a.mac < b.mac ? -1 : 1)),
-        };
-      }
-      return desired;
-    });
-    const netByName = new Map(nets.map((n) => [n.networkName, n]));
-    const groups = values<EndpointGroup>(view, objectPrefix("endpointGroup") + tenant + ":");
-    const groupByName = new Map(groups.map((g) => [g.groupName, g]));
-    const profile = (g: EndpointGroup | undefined): NetProfile | undefined =>
-      g?.netProfile ? view.get<NetProfile>(objectKey("netprofile", `${tenant}:${g.netProfile}`)) : undefined;
-
-    const desiredEndpoints: DesiredEndpoint[] = [];
-    for (const { attachment, ep } of locals) {
-      const net = netByName.get(ep.networkName);
-      if (!net) continue; // the network went away; netmaster refuses that while endpoints exist
-      const p = profile(groupByName.get(ep.groupName));
-      const bps = p ? (parseBandwidth(p.bandwidth) ?? 0) : 0;
-      desiredEndpoints.push({
-        id: ep.endpointID,
-        network: ep.networkName,
-        hostLink: endpointLinkName(ep.endpointID),
-        netns: attachment.netns,
-        ifname: attachment.ifname,
-        containerSide: attachment.containerSide,
-        mac: ep.macAddress,
-        ipv4: `${ep.ipAddress}/${prefixLen(net.subnet)}`,
-        ipv6: ep.ipv6Address ? `${ep.ipv6Address}/${prefixLen(net.ipv6Subnet)}` : "",
-        // One default route per container: on its first interface (a second one would clash with it).
-        gateway: primary(attachment) ? net.gateway : "",
-        ipv6Gateway: primary(attachment) ? net.ipv6Gateway : "",
-        mtu: ctx.mtu,
-        qos: { egressBps: bps, ingressBps: bps, burstBytes: p ? p.burst * 1024 : 0 },
-        portMappings: ports.get(ep.endpointID) ?? [],
-      });
+  for (const [tenant, locals] of [...byTenant].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    try {
+      const compiled = compileTenant(facts, tenant, locals);
+      tenants.push(compiled.desired);
+      policies.set(tenant, compiled.policy);
+      dns.push(compiled.dns);
+      failures.push(...compiled.failures);
+    } catch (err) {
+      failures.push({ owner: { tenant }, message: `Cannot compile tenant ${tenant}: ${messageOf(err)}` });
     }
-
-    const policyInput = policyFor(view, tenant, mode, bridged, groups, tenantEndpoints, profile);
-    policies.set(tenant, policyInput);
-    const filtered = netfilteredNetworks(policyInput, locals.map(({ ep }) => ep));
-    const networks: DesiredNetwork[] = bridged.map((n) => ({ ...n, netfilter: filtered.has(n.name) }));
-    const tenantIndex = view.get<TenantState>(tenantStateKey(tenant))?.index;
-    const ownHostEndpoints: DesiredHostEndpoint[] = hostEndpoints
-      .filter((ep) => ep.tenantName === tenant && netByName.get(ep.networkName)?.nwType === "infra")
-      .map((ep) => ({
-        network: ep.networkName,
-        hostLink: hostEndpointLink(ctx.prefix, tenant, ep.networkName),
-        tenantLink: hostEndpointTenantLink(ep.networkName),
-        address: `${ep.ipAddress}/${prefixLen(netByName.get(ep.networkName)!.subnet)}`,
-        mac: ep.macAddress,
-        mtu: ctx.mtu,
-      }));
-    tenants.push({
-      name: tenant,
-      namespace,
-      fwdMode: mode,
-      networks,
-      endpoints: desiredEndpoints,
-      nftScript: nftScriptFor(namespace, policyInput),
-      hostEndpoints: ownHostEndpoints,
-      ...(tenantIndex ? { uplink: uplinkFor(ctx.prefix, tenant, tenantIndex, routedAddresses(networks, desiredEndpoints)) } : {}),
-    });
-
-    const services = values<ServiceLB>(view, objectPrefix("serviceLB") + tenant + ":");
-    dns.push({
-      namespace,
-      addresses: networks.flatMap((n) => [n.gateway, n.ipv6Gateway]).filter((a) => a !== ""),
-      records: {
-        services: services
-          .map((s) => ({ name: s.serviceName, ipv4: [view.get<ServiceState>(serviceStateKey(s.key))?.vip ?? ""].filter(Boolean), ipv6: [] }))
-          .filter((s) => s.ipv4.length > 0),
-        groups: groups.map((g) => {
-          const members = tenantEndpoints.filter((ep) => ep.groupName === g.groupName);
-          return { name: g.groupName, ipv4: members.map((ep) => ep.ipAddress), ipv6: members.map((ep) => ep.ipv6Address).filter(Boolean) };
-        }),
-        endpoints: tenantEndpoints
-          .filter((ep) => ep.containerName)
-          .map((ep) => ({ name: ep.containerName.replace(/^\//, ""), ipv4: [ep.ipAddress], ipv6: ep.ipv6Address ? [ep.ipv6Address] : [] })),
-      },
-    });
   }
 
   const natOutbound = tenants.some((t) => t.uplink !== undefined);
-  return { desired: { prefix: ctx.prefix, tenants, host: { natOutbound } }, bgp: bgpFor(view, ctx.host, tenants), policies, dns, orphans };
+  return { desired: { prefix: ctx.prefix, tenants, host: { natOutbound } }, bgp: bgpFor(view, ctx.host, tenants), policies, dns, orphans, failures };
+}
+
+/** A network of a tenant present on this host, before it is known which bridges policy must see. */
+function bridgedNetwork(facts: HostFacts, n: Network, tenantEndpoints: EndpointState[], peers: string[]): BridgedNetwork {
+  const { view, ctx, vtepOf } = facts;
+  const desired: BridgedNetwork = {
+    name: n.networkName,
+    bridge: bridgeName(n.networkName),
+    subnet: networkCidr(n.subnet),
+    gateway: n.gateway,
+    ipv6Subnet: n.ipv6Subnet,
+    ipv6Gateway: n.ipv6Gateway,
+    mtu: ctx.mtu,
+    routed: isRouted(n, facts.hasBgp),
+  };
+  // Routed IPv6: the bridge answers neighbour solicitations for the network's containers elsewhere.
+  if (desired.routed && n.ipv6Gateway !== "") {
+    desired.remoteIpv6 = tenantEndpoints
+      .filter((ep) => ep.networkName === n.networkName && ep.homingHost !== ctx.host && ep.ipv6Address !== "")
+      .map((ep) => ep.ipv6Address)
+      .sort();
+  }
+  const state = view.get<NetworkState>(networkStateKey(n.key));
+  if (ctx.vtepIP && state && !desired.routed) {
+    const vni = networkVni(n, state);
+    desired.vxlan = {
+      vni,
+      device: vxlanName(vni),
+      localVtep: ctx.vtepIP,
+      port: ctx.vxlanPort,
+      peers,
+      arpMode: facts.arpMode,
+      remotes: tenantEndpoints
+        .filter((ep) => ep.networkName === n.networkName && ep.homingHost !== ctx.host && vtepOf(ep.homingHost) !== "")
+        .map((ep) => ({ id: ep.endpointID, mac: ep.macAddress, ipv4: ep.ipAddress, ipv6: ep.ipv6Address, vtep: vtepOf(ep.homingHost) }))
+        .sort((a, b) => (a.mac < b.mac ? -1 : 1)),
+    };
+  }
+  return desired;
+}
+
+/** One of this host's containers on `net`, as the datapath must plumb it. */
+function desiredEndpoint(facts: HostFacts, { attachment, ep }: LocalEndpoint, net: Network, p: NetProfile | undefined): DesiredEndpoint {
+  const bps = p ? (parseBandwidth(p.bandwidth) ?? 0) : 0;
+  const primary = facts.primary(attachment);
+  return {
+    id: ep.endpointID,
+    network: ep.networkName,
+    hostLink: endpointLinkName(ep.endpointID),
+    netns: attachment.netns,
+    ifname: attachment.ifname,
+    containerSide: attachment.containerSide,
+    mac: ep.macAddress,
+    ipv4: `${ep.ipAddress}/${prefixLen(net.subnet)}`,
+    ipv6: ep.ipv6Address ? `${ep.ipv6Address}/${prefixLen(net.ipv6Subnet)}` : "",
+    // One default route per container: on its first interface (a second one would clash with it).
+    gateway: primary ? net.gateway : "",
+    ipv6Gateway: primary ? net.ipv6Gateway : "",
+    mtu: facts.ctx.mtu,
+    qos: { egressBps: bps, ingressBps: bps, burstBytes: p ? p.burst * 1024 : 0 },
+    portMappings: facts.ports.get(ep.endpointID) ?? [],
+  };
+}
+
+/** The names the tenant's DNS answers: its services, groups and containers. */
+function tenantDns(view: StateView, tenant: string, namespace: string, networks: DesiredNetwork[], groups: EndpointGroup[], tenantEndpoints: EndpointState[]): TenantDns {
+  const services = values<ServiceLB>(view, objectPrefix("serviceLB") + tenant + ":");
+  return {
+    namespace,
+    addresses: networks.flatMap((n) => [n.gateway, n.ipv6Gateway]).filter((a) => a !== ""),
+    records: {
+      services: services
+        .map((s) => ({ name: s.serviceName, ipv4: [view.get<ServiceState>(serviceStateKey(s.key))?.vip ?? ""].filter(Boolean), ipv6: [] }))
+        .filter((s) => s.ipv4.length > 0),
+      groups: groups.map((g) => {
+        const members = tenantEndpoints.filter((ep) => ep.groupName === g.groupName);
+        return { name: g.groupName, ipv4: members.map((ep) => ep.ipAddress), ipv6: members.map((ep) => ep.ipv6Address).filter(Boolean) };
+      }),
+      endpoints: tenantEndpoints
+        .filter((ep) => ep.containerName)
+        .map((ep) => ({ name: ep.containerName.replace(/^\//, ""), ipv4: [ep.ipAddress], ipv6: ep.ipv6Address ? [ep.ipv6Address] : [] })),
+    },
+  };
+}
+
+/**
+ * One tenant present on this host. A network or endpoint that cannot be compiled is left out and named in
+ * `failures`; anything else that throws fails the tenant (the caller contains it).
+ */
+function compileTenant(facts: HostFacts, tenant: string, locals: LocalEndpoint[]): CompiledTenant {
+  const { view, ctx } = facts;
+  const failures: UnitFailure[] = [];
+  const namespace = tenantNamespace(ctx.prefix, tenant);
+  const netPrefix = objectPrefix("network") + tenant + ":";
+  const nets = view.list<Network>(netPrefix).map(([key, n]) => ({ name: key.slice(netPrefix.length), n }));
+  const tenantEndpoints = [...facts.endpoints.values()].filter((ep) => ep.tenantName === tenant);
+  // Head-end replication goes to every other host where the tenant has endpoints: they have all its networks.
+  const peers = [...new Set(tenantEndpoints.map((ep) => ep.homingHost))]
+    .filter((h) => h !== ctx.host)
+    .map(facts.vtepOf)
+    .filter((v) => v !== "" && v !== ctx.vtepIP)
+    .sort();
+  const bridged: BridgedNetwork[] = [];
+  const netByName = new Map<string, Network>();
+  for (const { name, n } of nets) {
+    try {
+      bridged.push(bridgedNetwork(facts, n, tenantEndpoints, peers));
+      netByName.set(name, n);
+    } catch (err) {
+      failures.push({ owner: { tenant, network: name }, message: messageOf(err) });
+    }
+  }
+  const groups = values<EndpointGroup>(view, objectPrefix("endpointGroup") + tenant + ":");
+  const groupByName = new Map(groups.map((g) => [g.groupName, g]));
+  const profile = (g: EndpointGroup | undefined): NetProfile | undefined =>
+    g?.netProfile ? view.get<NetProfile>(objectKey("netprofile", `${tenant}:${g.netProfile}`)) : undefined;
+
+  const desiredEndpoints: DesiredEndpoint[] = [];
+  for (const local of locals) {
+    const net = netByName.get(local.ep.networkName);
+    if (!net) continue; // the network went away (netmaster refuses that while endpoints exist) or failed: its failure says why
+    try {
+      desiredEndpoints.push(desiredEndpoint(facts, local, net, profile(groupByName.get(local.ep.groupName))));
+    } catch (err) {
+      failures.push({ owner: { tenant, network: local.ep.networkName, endpoint: local.ep.endpointID }, message: messageOf(err) });
+    }
+  }
+
+  const policy = policyFor(view, tenant, facts.mode, bridged, groups, tenantEndpoints, profile);
+  const filtered = netfilteredNetworks(policy, locals.map(({ ep }) => ep));
+  const networks: DesiredNetwork[] = bridged.map((n) => ({ ...n, netfilter: filtered.has(n.name) }));
+  const tenantIndex = view.get<TenantState>(tenantStateKey(tenant))?.index;
+  const ownHostEndpoints: DesiredHostEndpoint[] = facts.hostEndpoints
+    .filter((ep) => ep.tenantName === tenant && netByName.get(ep.networkName)?.nwType === "infra")
+    .map((ep) => ({
+      network: ep.networkName,
+      hostLink: hostEndpointLink(ctx.prefix, tenant, ep.networkName),
+      tenantLink: hostEndpointTenantLink(ep.networkName),
+      address: `${ep.ipAddress}/${prefixLen(netByName.get(ep.networkName)!.subnet)}`,
+      mac: ep.macAddress,
+      mtu: ctx.mtu,
+    }));
+  const desired: DesiredTenant = {
+    name: tenant,
+    namespace,
+    fwdMode: facts.mode,
+    networks,
+    endpoints: desiredEndpoints,
+    nftScript: facts.nftScriptFor(namespace, policy),
+    hostEndpoints: ownHostEndpoints,
+    ...(tenantIndex ? { uplink: uplinkFor(ctx.prefix, tenant, tenantIndex, routedAddresses(networks, desiredEndpoints)) } : {}),
+  };
+  return { desired, policy, dns: tenantDns(view, tenant, namespace, networks, groups, tenantEndpoints), failures };
 }
 
 /** A network as the tenant's policy input needs it: before it is known which bridges policy must see. */
@@ -330,9 +461,13 @@ function routedAddresses(networks: BridgedNetwork[], endpoints: DesiredEndpoint[
 function bgpFor(view: StateView, host: string, tenants: DesiredTenant[]): BgpConfig | undefined {
   const b = view.get<Bgp>(objectKey("Bgp", host));
   if (!b) return undefined;
-  // Exactly what the tenants' uplinks route from the host to the containers.
+  return { routerIp: b.routerip, as: b.as, neighbor: b.neighbor, neighborAs: b["neighbor-as"], announce: announced(tenants) };
+}
+
+/** Exactly what the tenants' uplinks route from the host to the containers, as host prefixes. */
+export function announced(tenants: DesiredTenant[]): string[] {
   const announce = tenants.flatMap((t) => (t.uplink?.routes ?? []).map((ip) => `${ip}/${ip.includes(":") ? 128 : 32}`));
-  return { routerIp: b.routerip, as: b.as, neighbor: b.neighbor, neighborAs: b["neighbor-as"], announce: [...new Set(announce)].sort() };
+  return [...new Set(announce)].sort();
 }
 
 function policyFor(

@@ -10,7 +10,10 @@ import type { DesiredEndpoint } from "../datapath/types.js";
 import type { EndpointState } from "../master/records.js";
 import type { Attachment, AttachmentStore } from "./attachments.js";
 import { portErrors } from "./ports.js";
-import type { DatapathError, Reconciler } from "./reconciler.js";
+import type { DatapathError } from "../datapath/driver.js";
+import type { Reconciler } from "./reconciler.js";
+import { concerns } from "../master/realization.js";
+import { unitName } from "./contain.js";
 
 export interface EndpointPlumberDeps {
   attachments: AttachmentStore;
@@ -43,6 +46,9 @@ export class EndpointPlumber {
       pending.set(ep.endpointID, ep);
       attachments.put(attachment);
       const { compiled, errors } = await reconciler.run();
+      // Its tenant, its network or itself could not be built from netmaster's state (contain.ts): say why.
+      const failed = compiled.failures.filter((f) => concerns(f.owner, { tenant: ep.tenantName, network: ep.networkName, endpoint: ep.endpointID }));
+      if (failed.length > 0) throw new Error(failed.map((f) => `${unitName(f.owner)}: ${f.message}`).join("; "));
       const tenant = compiled.desired.tenants.find((t) => t.name === ep.tenantName);
       const desired = tenant?.endpoints.find((e) => e.id === ep.endpointID);
       if (!tenant || !desired) throw new Error("the endpoint is not part of the host's desired state");

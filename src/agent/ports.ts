@@ -10,7 +10,7 @@ import { isIPv4, isIPv6 } from "node:net";
 import { z } from "zod";
 import { HOST_GROUP, hostIPsOverlap, NAT_TABLE } from "../datapath/linux/index.js";
 import { ConflictError, ValidationError } from "../lib/errors.js";
-import type { DatapathError } from "./reconciler.js";
+import type { DatapathError } from "../datapath/driver.js";
 
 export const PortMapping = z.object({
   protocol: z.enum(["tcp", "udp", "sctp"]),

@@ -1,11 +1,32 @@
 // Tells netmaster what this host's datapath has in force (master/realization.ts): after every sync, the
-// state revision it applied and the tenants in which something failed. Reports are coalesced (one in
+// state revision it applied and what in it failed. Reports are coalesced (one in
 // flight, the newest next) and the last one is sent again now and then: netmaster keeps them in the
 // leader's memory, which a restart or a failover empties.
 
 import type { Logger } from "pino";
-import type { RealizationReport } from "../master/realization.js";
+import type { DatapathError } from "../datapath/driver.js";
+import { MAX_REPORTED_FAILURES, type RealizationReport, type UnitFailure } from "../master/realization.js";
+import type { CompiledHost } from "./compile.js";
 import type { MasterClient } from "./master-client.js";
+import type { StateMark } from "./reconciler.js";
+
+const MAX_MESSAGE = 2048;
+
+/**
+ * What a sync put in force: the revision it compiled, the units it left out or kept at older versions, and
+ * the tenants where the kernel did not take what was applied (a namespace's errors fail its tenant).
+ */
+export function realizationOf(compiled: CompiledHost, errors: DatapathError[], mark: StateMark): RealizationReport {
+  const tenantOf = new Map(compiled.desired.tenants.map((t) => [t.namespace, t.name]));
+  const failures: UnitFailure[] = compiled.failures.flatMap((f) =>
+    f.owner.tenant === undefined ? [] : [{ ...f.owner, tenant: f.owner.tenant, message: f.message.slice(0, MAX_MESSAGE) }],
+  );
+  for (const e of errors) {
+    const tenant = tenantOf.get(e.namespace);
+    if (tenant !== undefined) failures.push({ tenant, message: e.message.slice(0, MAX_MESSAGE) });
+  }
+  return { ...mark, failures: failures.slice(0, MAX_REPORTED_FAILURES) };
+}
 
 const RESEND_MS = 15_000;
 const RETRY_MS = 1_000;

@@ -9,24 +9,24 @@
 import type { Logger } from "pino";
 import type { PolicyInput } from "../policy/index.js";
 import type { AttachmentStore } from "./attachments.js";
-import { compileHost, type CompiledHost, type HostContext, type StateView } from "./compile.js";
+import { announced, compileHost, type CompiledHost, type HostContext, type StateView, type TenantDns } from "./compile.js";
+import { contain, type LastGood } from "./contain.js";
 import type { EndpointState } from "../master/records.js";
-
-export interface DatapathError {
-  namespace: string;
-  /** Kernel objects that did not reach the wanted state; empty when the namespace could not be read. */
-  objects: string[];
-  message: string;
-}
-
-export interface DatapathDriver {
-  /** full: read the whole host, not only what changed since it was applied (LinuxDatapath ReconcileOptions). */
-  reconcile(desired: CompiledHost["desired"], options: { full: boolean }): Promise<{ errors: DatapathError[] }>;
-}
+import type { DatapathDriver, DatapathError } from "../datapath/driver.js";
 
 export interface SyncResult {
+  /** What the run applied: units that failed are left out or at their last good versions (contain.ts). */
   compiled: CompiledHost;
+  /** What the datapath could not read or apply (retried). */
   errors: DatapathError[];
+  /** The mark `stateMark` gave as the run compiled. */
+  mark: StateMark;
+}
+
+/** Which state a run compiled: the mirror's last whole revision and its stream epoch. */
+export interface StateMark {
+  revision: number;
+  epoch: string;
 }
 
 export interface DnsDriver {
@@ -51,6 +51,10 @@ export interface ReconcilerOptions {
   nftScriptFor: (namespace: string, input: PolicyInput) => string;
   /** Attachments whose endpoint netmaster no longer has, after each run. */
   forget: (orphans: CompiledHost["orphans"]) => void;
+  /** Read as a run compiles, in the same tick: which state it applies. */
+  stateMark?: () => StateMark;
+  /** After every run that reached the datapath. */
+  onSynced?: (result: SyncResult) => void;
   log: Logger;
   resyncMs?: number;
 }
@@ -62,6 +66,12 @@ export class Reconciler {
   private resync: NodeJS.Timeout | undefined;
   private failures = 0;
   private last: CompiledHost | undefined;
+  /** Each tenant as the last run that could render it had it (contain.ts). */
+  private lastGood: LastGood = new Map();
+  /** The DNS of each tenant namespace as last compiled: a tenant that fails keeps answering as before. */
+  private lastDns = new Map<string, TenantDns>();
+  /** The failures of the last run, to log them once rather than on every run. */
+  private lastFailures = "[]";
   /** The next run reads the whole host: periodic resync, CNI CHECK. (The first reads everything anyway: the datapath has applied nothing yet.) */
   private full = false;
 
@@ -120,8 +130,10 @@ export class Reconciler {
     this.full = false;
     let compiled: CompiledHost;
     let errors: DatapathError[];
+    let mark: StateMark;
     try {
-      compiled = compileHost(this.o.view, this.o.attachments.all(), this.o.pending, this.o.ctx, this.o.nftScriptFor);
+      mark = this.o.stateMark?.() ?? { revision: 0, epoch: "" };
+      compiled = this.compile();
       ({ errors } = await this.o.datapath.reconcile(compiled.desired, { full }));
     } catch (err) {
       // A run that threw read nothing: a full one asked for is still owed.
@@ -136,7 +148,10 @@ export class Reconciler {
     }
     this.last = compiled;
     if (compiled.orphans.length > 0) this.o.forget(compiled.orphans);
-    if (errors.length > 0) {
+    const failing = JSON.stringify(compiled.failures);
+    if (failing !== this.lastFailures) for (const f of compiled.failures) this.o.log.warn({ ...f.owner, err: f.message }, "not in the datapath: kept as it runs");
+    this.lastFailures = failing;
+    if (errors.length > 0 || compiled.failures.length > 0) {
       this.failures++;
       const delay = Math.min(120_000, 2000 * 2 ** (this.failures - 1));
       for (const e of errors) this.o.log.warn({ namespace: e.namespace, objects: e.objects, err: e.message, retryMs: delay }, "datapath sync failed");
@@ -145,6 +160,28 @@ export class Reconciler {
       this.failures = 0;
     }
     this.o.log.debug({ durationMs: Date.now() - started, tenants: compiled.desired.tenants.length, full }, "host synced");
-    return { compiled, errors };
+    const result = { compiled, errors, mark };
+    this.o.onSynced?.(result);
+    return result;
+  }
+
+  /** The host's desired state with what cannot be built contained (contain.ts); DNS and BGP follow what is kept. */
+  private compile(): CompiledHost {
+    const attachments = this.o.attachments.all();
+    const compiled = compileHost(this.o.view, attachments, this.o.pending, this.o.ctx, this.o.nftScriptFor);
+    const attached = new Set(attachments.map((a) => a.endpointId));
+    const contained = contain(compiled.desired, compiled.failures, this.lastGood, attached, (d) => this.o.datapath.check(d));
+    this.lastGood = contained.lastGood;
+    const desired = contained.desired;
+    const kept = new Set([...desired.tenants.map((t) => t.namespace), ...(desired.frozen ?? [])]);
+    for (const d of compiled.dns) this.lastDns.set(d.namespace, d);
+    for (const ns of [...this.lastDns.keys()]) if (!kept.has(ns)) this.lastDns.delete(ns);
+    return {
+      ...compiled,
+      desired,
+      failures: contained.failures,
+      dns: [...this.lastDns.values()],
+      bgp: compiled.bgp === undefined ? undefined : { ...compiled.bgp, announce: announced(desired.tenants) },
+    };
   }
 }

@@ -16,6 +16,30 @@ export interface DesiredHost {
   tenants: DesiredTenant[];
   /** Objects in the agent's own namespace (the host's): NAT for tenants' outbound traffic. */
   host: DesiredHostNamespace;
+  /**
+   * Tenant namespaces of the prefix that are not in `tenants` but must be left exactly as they are, neither
+   * read nor changed nor removed: tenants whose desired state could not be made (DatapathProblem), so a
+   * problem there never takes down what already runs. None when absent.
+   */
+  frozen?: string[];
+}
+
+/**
+ * What a problem concerns, from the smallest unit up: an endpoint (of a network, of a tenant), a network (of a
+ * tenant), a tenant; nothing set: the host as a whole. An endpoint of a network on another host (a VXLAN
+ * remote) has its network and tenant set too.
+ */
+export interface DatapathOwner {
+  tenant?: string;
+  network?: string;
+  endpoint?: string;
+}
+
+/** Why part of a DesiredHost cannot be rendered, and the unit it concerns. */
+export interface DatapathProblem {
+  owner: DatapathOwner;
+  /** The field and what is wrong with it, e.g. `ipv6Subnet: invalid subnet ""`. */
+  message: string;
 }
 
 export interface DesiredHostNamespace {
@@ -145,6 +169,8 @@ export interface DesiredVxlan {
 }
 
 export interface DesiredRemoteEndpoint {
+  /** Endpoint id as netmaster knows it: names it in a DatapathProblem. */
+  id: string;
   mac: string;
   /** Addresses without prefix; ipv6 may be "". */
   ipv4: string;

@@ -21,7 +21,7 @@ import type { StreamingApi } from "hono/utils/stream";
 import { readEpochs, recordEpoch, streamState, type ResumePoint } from "./watch-stream.js";
 import { z } from "zod";
 import { MasterMetrics } from "./metrics.js";
-import { realization, RealizationReport, type Realization } from "./realization.js";
+import { realization, RealizationReport, type Realization, type RealizationScope } from "./realization.js";
 import { Mutator, Tx } from "./tx.js";
 
 export interface NetmasterOptions {
@@ -207,9 +207,14 @@ export class Netmaster {
       const report = this.hostBgp.get(key);
       result.Oper = report ?? { numRoutes: 0, neighborStatus: "", adminStatus: "", routes: [] };
     }
+    if (kind.type === "network" || kind.type === "tenant") {
+      const net = obj as { tenantName: string; networkName?: string };
+      const scope = net.networkName === undefined ? { tenant: net.tenantName } : { tenant: net.tenantName, network: net.networkName };
+      result.Oper = { ...(result.Oper as object), realization: this.realizationOf(scope, [objectKey(kind.type, key)]) };
+    }
     if (kind.type === "policy" && result.Oper) {
       const rules = tx.list<{ key: string; ruleId: string }>(objectKey("rule", `${key}:`));
-      (result.Oper as Record<string, unknown>).realization = this.realizationOf((obj as { tenantName: string }).tenantName, policyKeys(tx, key));
+      (result.Oper as Record<string, unknown>).realization = this.realizationOf({ tenant: (obj as { tenantName: string }).tenantName }, policyKeys(tx, key));
       (result.Oper as Record<string, unknown>).ruleStats = rules.map(([, r]) => {
         let packets = 0;
         let bytes = 0;
@@ -269,14 +274,14 @@ export class Netmaster {
       keys.push(groupKey);
       for (const policy of tx.get<{ policies: string[] }>(groupKey)?.policies ?? []) keys.push(...policyKeys(tx, `${ep.tenantName}:${policy}`));
     }
-    return { Oper: { ...Oper, realization: this.realizationOf(ep.tenantName, keys) } };
+    return { Oper: { ...Oper, realization: this.realizationOf({ tenant: ep.tenantName, network: ep.networkName, endpoint: ep.endpointID }, keys) } };
   }
 
-  /** Whether the newest change among `keys` (all of one tenant) is in force on every registered host. */
-  private realizationOf(tenant: string, keys: string[]): Realization {
+  /** Whether the newest change among `keys` (all of `scope`) is in force on every registered host, and why not. */
+  private realizationOf(scope: RealizationScope, keys: string[]): Realization {
     const revision = Math.max(0, ...keys.map((k) => this.cache.get(k)?.modRevision ?? 0));
     const hosts = this.cache.list(HOST_PREFIX).map(([, entry]) => (entry.value as HostRecord).name);
-    return realization(hosts, this.hostRealized, tenant, revision);
+    return realization(hosts, this.hostRealized, scope, revision);
   }
 
   createEndpoint(body: unknown): Promise<EndpointReply> {

@@ -1,6 +1,8 @@
 // Runtime records netmaster keeps beside the config objects (see keys.ts for
 // where each lives). Allocator fields hold the allocators' own toJSON() output.
 
+import { z } from "zod";
+
 export interface NetworkState {
   /** VLAN id for vlan networks; the cluster-wide local VLAN for vxlan networks (as Contiv). */
   pktTag: number;
@@ -20,6 +22,27 @@ export interface GroupState {
 export interface ServiceState {
   vip: string;
 }
+
+/**
+ * The shape of an EndpointState record, checked where agents take records in: a record that is not one (a
+ * store written by hand, a version that spells it otherwise) is named as such instead of breaking whoever reads it.
+ */
+export const EndpointRecord = z.object({
+  endpointID: z.string(),
+  tenantName: z.string(),
+  networkName: z.string(),
+  groupName: z.string(),
+  containerID: z.string(),
+  containerName: z.string(),
+  ipAddress: z.string(),
+  ipv6Address: z.string(),
+  macAddress: z.string(),
+  homingHost: z.string(),
+  intfName: z.string(),
+  vtepIP: z.string(),
+  labels: z.record(z.string(), z.string()),
+  requestedIp: z.boolean(),
+});
 
 export interface EndpointState {
   endpointID: string;

@@ -30,6 +30,7 @@ const cases: Case[] = [
   { name: "bad subnet", method: "POST", path: "/api/v1/networks/t1:n3/", body: { ...net, networkName: "n3", subnet: "198.18.2.0/33" }, status: 400, message: /subnet/ },
   { name: "gateway outside subnet", method: "POST", path: "/api/v1/networks/t1:n3/", body: { ...net, networkName: "n3", subnet: "198.18.3.0/24", gateway: "198.18.4.1" }, status: 400, message: /198.18.4.1/ },
   { name: "priority out of range", method: "POST", path: "/api/v1/rules/t1:p1:1/", body: { tenantName: "t1", policyName: "p1", ruleId: "1", direction: "in", action: "allow", priority: 101 }, status: 400, message: /priority/ },
+  { name: "a port on a protocol without ports", method: "POST", path: "/api/v1/rules/t1:p1:1/", body: { tenantName: "t1", policyName: "p1", ruleId: "1", direction: "in", action: "allow", protocol: "icmp", port: 80 }, status: 400, message: "can not specify port 80 with protocol icmp: only tcp, udp and sctp (132) have ports" },
   { name: "bad direction", method: "POST", path: "/api/v1/rules/t1:p1:1/", body: { tenantName: "t1", policyName: "p1", ruleId: "1", direction: "sideways", action: "allow" }, status: 400, message: /direction/ },
   { name: "bad service port", method: "POST", path: "/api/v1/serviceLBs/t1:s/", body: { tenantName: "t1", serviceName: "s", networkName: "n1", selectors: ["a=b"], ports: ["80"] }, status: 400, message: "Invalid Port maping . Port format is - Port:TargetPort:Protocol" },
   { name: "unknown collection", method: "GET", path: "/api/v1/widgets/", status: 404, message: /widgets/ },
@@ -65,6 +66,8 @@ const cases: Case[] = [
   { name: "endpoint with the all-zero MAC", method: "POST", path: "/api/v1/agent/endpoints/", body: { tenantName: "t1", networkName: "n1", containerID: "c", host: "h", macAddress: "00:00:00:00:00:00" }, status: 400, message: /all-zero/ },
   { name: "endpoint with a MAC another endpoint holds", method: "POST", path: "/api/v1/agent/endpoints/", body: { tenantName: "t1", networkName: "n1", containerID: "c", host: "h", macAddress: "02:02:C6:12:01:01" }, status: 409, message: "MAC address 02:02:c6:12:01:01 is already used by endpoint n1.t1-first on network n1" },
   { name: "endpoint with a v4-mapped ipv6 address", method: "POST", path: "/api/v1/agent/endpoints/", body: { tenantName: "t1", networkName: "n1", containerID: "c", host: "h", ipv6Address: "::ffff:198.18.1.5" }, status: 400, message: /no IPv6 subnet/ },
+  { name: "docker pool in the multicast block", method: "POST", path: "/api/v1/agent/docker/pools/", body: { host: "h", v6: true, pool: "ff05::/64" }, status: 400, message: /multicast block ff00::\/8/ },
+  { name: "docker pool in the loopback block", method: "POST", path: "/api/v1/agent/docker/pools/", body: { host: "h", pool: "127.1.0.0/16" }, status: 400, message: /loopback/ },
   { name: "endpoint group on other network", method: "POST", path: "/api/v1/agent/endpoints/", body: { tenantName: "t1", networkName: "n2", groupName: "g1", containerID: "c", host: "h" }, status: 400, message: /belongs to network "n1"/ },
 ];
 

@@ -91,11 +91,11 @@ describe("realization of policy on every host", () => {
     assert.deepEqual((await policy()).pendingHosts, ["ghost"], "registered, never reported");
     const report = (body: unknown) => api.call("PUT", "/api/v1/agent/hosts/ghost/realized", body);
     for (const [revision, epoch] of [[1_000_000, "another-history"], [1, "another-history"]] as const) {
-      const foreign = await report({ revision, epoch, failingTenants: [] });
+      const foreign = await report({ revision, epoch, failures: [] });
       assert.equal(foreign.status, 409, foreign.text);
       assert.match(foreign.text, /not part of this store's history/);
     }
-    assert.equal((await report({ revision: -1, epoch: "", failingTenants: [] })).status, 400);
+    assert.equal((await report({ revision: -1, epoch: "", failures: [] })).status, 400);
     assert.equal((await report({ revision: 1 })).status, 400);
     assert.deepEqual((await policy()).pendingHosts, ["ghost"], "refused reports change nothing");
     const running = await api.del(`/api/v1/agent/hosts/${cluster.hosts[1]!.name}/`);

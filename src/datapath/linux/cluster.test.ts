@@ -106,11 +106,11 @@ function address(c: ContainerDef): { v4: string; v6: string } {
 
 function network(def: NetworkDef, h: Host, o: Options): DesiredNetwork {
   const remotes: DesiredRemoteEndpoint[] = CONTAINERS.filter((c) => c.tenant === def.tenant && c.network === def.name && c.host !== h).map(
-    (c) => ({ mac: c.mac, ipv4: address(c).v4, ipv6: address(c).v6, vtep: vtep(c.host) }),
+    (c) => ({ id: `${c.network}.${c.tenant}-${c.index}`, mac: c.mac, ipv4: address(c).v4, ipv6: address(c).v6, vtep: vtep(c.host) }),
   );
   if (def.name === "infra") {
     for (const other of HOSTS.filter((x) => x !== h)) {
-      remotes.push({ mac: hostEndpointMac(other), ipv4: hostEndpointAddress(other), ipv6: "", vtep: vtep(other) });
+      remotes.push({ id: `host-${vtep(other)}`, mac: hostEndpointMac(other), ipv4: hostEndpointAddress(other), ipv6: "", vtep: vtep(other) });
     }
   }
   return {

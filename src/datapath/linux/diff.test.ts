@@ -254,6 +254,13 @@ describe("diffHost", () => {
     ]);
   });
 
+  it("leaves a frozen tenant namespace alone", () => {
+    const { want, have, applied } = inSync();
+    have.namespaces.push(`${PREFIX}-t-frozen`);
+    want.frozen = [`${PREFIX}-t-frozen`];
+    assert.deepEqual(lines(diffHost(want, have, { appliedNft: applied })), []);
+  });
+
   it("opens a pickup window for a bridge that starts passing netfilter, and puts an open one back when the table is replaced", () => {
     const { want, have, applied } = inSync();
     const bridge = want.tenants[0]!.bridges[0]!.name;

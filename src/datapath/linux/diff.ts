@@ -209,11 +209,11 @@ export function diffHost(want: HostState, have: ObservedHost, options: DiffOptio
     plan.steps.push(...b.steps());
     plan.problems.push(...b.problems);
   }
-  // Tenant namespaces of our prefix that are no longer wanted go last, whole. Their veths and
+  // Tenant namespaces of our prefix that are no longer wanted (nor frozen) go last, whole. Their veths and
   // VXLAN devices are deleted first: that removes the container sides and the agent-side ends at
   // once, and frees the VNIs, where the kernel would tear the namespace (and so the links) down
   // only some time after `ip netns del`.
-  const wanted = new Set(want.tenants.map((t) => t.namespace));
+  const wanted = new Set([...want.tenants.map((t) => t.namespace), ...want.frozen]);
   const start = tenantNamespace(want.prefix, "");
   for (const namespace of have.namespaces.filter((n) => n.startsWith(start) && !wanted.has(n))) {
     const b = new StepBuilder(namespace, full.deleteGroup);

@@ -9,7 +9,7 @@ import { randomInt } from "node:crypto";
 import type { Logger } from "pino";
 
 import { hostNftTable, ownsNamespace } from "../names.js";
-import type { DesiredHost } from "../types.js";
+import type { DatapathProblem, DesiredHost } from "../types.js";
 import { ValidationError } from "../../lib/errors.js";
 import { applyPlan, type StepFailure } from "./apply.js";
 import { diffHost, POLICY_NFT_OBJECT } from "./diff.js";
@@ -21,7 +21,7 @@ import { listNamespaces, listTenantNamespaces, observeHost } from "./observe.js"
 import { parseLinks, linkKind } from "./parse.js";
 import { ifbName } from "./addr.js";
 import { HOST_GROUP, type Action, type Phase, type Plan, type Problem } from "./plan.js";
-import { renderHost } from "./render.js";
+import { checkHost, renderHost } from "./render.js";
 import type { HostState } from "./state.js";
 import { DELETE_GROUP, StepBuilder } from "./stepBuilder.js";
 
@@ -120,6 +120,11 @@ export class LinuxDatapath {
     const run = this.queue.then(fn, fn);
     this.queue = run.catch(() => undefined);
     return run;
+  }
+
+  /** Pure: what in `desired` cannot be rendered, each with its unit (render.ts checkHost). */
+  check(desired: DesiredHost): DatapathProblem[] {
+    return checkHost(desired);
   }
 
   /** What reconcile(desired, options) would do now, without doing it. Throws ValidationError for bad input. */

@@ -393,7 +393,7 @@ export async function observeHost(
       observed.failures.push({ namespace: HOST_GROUP, error: error instanceof Error ? error : new Error(String(error)) });
     },
   );
-  const wantedNames = new Set(wanted.tenants.map((t) => t.namespace));
+  const wantedNames = new Set([...wanted.tenants.map((t) => t.namespace), ...wanted.frozen]);
   await mapLimit(
     namespaces.filter((ns) => !wantedNames.has(ns)),
     options.concurrency ?? 4,

@@ -150,7 +150,7 @@ describe("render: VXLAN, uplink, host endpoints, NAT", () => {
     ["port 0", (h) => (h.tenants[0]!.networks[0]!.vxlan!.port = 0), "tenants[0].networks[0].vxlan.port"],
     [
       "a MAC on two VTEPs",
-      (h) => h.tenants[0]!.networks[0]!.vxlan!.remotes.push({ mac: "02:00:00:00:02:01", ipv4: "", ipv6: "", vtep: "198.18.0.13" }),
+      (h) => h.tenants[0]!.networks[0]!.vxlan!.remotes.push({ id: "twin", mac: "02:00:00:00:02:01", ipv4: "", ipv6: "", vtep: "198.18.0.13" }),
       "tenants[0].networks[0].vxlan.remotes[2].mac",
     ],
     ["remote IPv4 with a length", (h) => (h.tenants[0]!.networks[0]!.vxlan!.remotes[0]!.ipv4 = "198.18.1.21/24"), "tenants[0].networks[0].vxlan.remotes[0].ipv4"],
@@ -165,7 +165,7 @@ describe("render: VXLAN, uplink, host endpoints, NAT", () => {
         other.hostEndpoints = [];
         h.tenants.push(other);
       },
-      "tenants[1].networks",
+      "tenants[1].networks[0].vxlan.vni",
     ],
     ["uplink without the prefix", (h) => (h.tenants[0]!.uplink!.hostLink = "xxu00001"), "tenants[0].uplink.hostLink"],
     ["uplink address not IPv4", (h) => (h.tenants[0]!.uplink!.tenantAddr = "fd00::2/126"), "tenants[0].uplink.tenantAddr"],

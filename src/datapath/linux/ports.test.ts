@@ -142,7 +142,7 @@ describe("render: published host ports", () => {
       "tenants[0].endpoints[0].portMappings[1].hostPort",
       /already goes to 198\.18\.1\.1:80/,
     ],
-    ["the VXLAN port", () => published({ ...udp5353, hostPort: 4789 }), "tenants[0].endpoints", /VXLAN port/],
+    ["the VXLAN port", () => published({ ...udp5353, hostPort: 4789 }), "tenants[0].endpoints[0].portMappings", /VXLAN port/],
     [
       "no uplink",
       () => {
@@ -150,10 +150,10 @@ describe("render: published host ports", () => {
         h.tenants[0]!.uplink = undefined;
         return h;
       },
-      "tenants[0].endpoints",
+      "tenants[0].endpoints[0].portMappings",
       /needs the tenant's uplink/,
     ],
-    ["two tenants on one port and address", (h) => withTenantB(h, [{ ...tcp8080, hostIP: "198.18.0.11" }]), "tenants[1].endpoints", /published by tenant "a" too/],
+    ["two tenants on one port and address", (h) => withTenantB(h, [{ ...tcp8080, hostIP: "198.18.0.11" }]), "tenants[1].endpoints[0].portMappings", /published by tenant "a" too/],
   ];
   for (const [name, make, path, message] of bad) {
     it(`rejects ${name} with a ValidationError naming ${path}`, () => {

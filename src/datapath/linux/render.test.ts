@@ -3,8 +3,8 @@ import { describe, it } from "node:test";
 
 import { ValidationError } from "../../lib/errors.js";
 import { gatewayMac } from "./addr.js";
-import { defaultBurst, renderHost, tenantSysctls } from "./render.js";
-import { desiredHost, endpoint, NS_A, PREFIX, SCRIPT } from "./testFixtures.js";
+import { checkHost, defaultBurst, renderHost, tenantSysctls } from "./render.js";
+import { clusterHost, desiredHost, endpoint, network, NS_A, PREFIX, SCRIPT } from "./testFixtures.js";
 
 describe("renderHost", () => {
   it("renders a tenant into namespace, sysctls, bridge, endpoints and script (golden)", () => {
@@ -72,6 +72,7 @@ describe("renderHost", () => {
         },
       ],
       host: { sysctls: [], nftName: `netplugin_${PREFIX}`, nftTable: null },
+      frozen: [],
     });
   });
 
@@ -144,4 +145,41 @@ describe("renderHost", () => {
       );
     });
   }
+});
+
+describe("checkHost", () => {
+  it("finds nothing in what renders", () => {
+    assert.deepEqual(checkHost(clusterHost()), []);
+  });
+
+  it("names the smallest unit of each problem: endpoint, remote endpoint, network, tenant, host", () => {
+    const host = clusterHost();
+    const tenant = host.tenants[0]!;
+    tenant.networks.push(network({ name: "bad6", bridge: "nb00000002", subnet: "198.18.9.0/24", gateway: "", ipv6Subnet: "", ipv6Gateway: "fd00:99::1" }));
+    tenant.endpoints[1]!.mac = "not-a-mac";
+    tenant.networks[0]!.vxlan!.remotes[1]!.ipv4 = "198.18.1.31/24";
+    tenant.uplink!.tenantAddr = "fd00::2/126";
+    const second = structuredClone(tenant);
+    second.name = "b";
+    second.namespace = `${PREFIX}-t-b`;
+    second.uplink = undefined;
+    second.hostEndpoints = [];
+    second.networks = [tenant.networks[0]!];
+    second.endpoints = [];
+    host.tenants.push(second);
+    assert.deepEqual(checkHost(host), [
+      { owner: { tenant: "a", network: "blue", endpoint: "net1.blue-31" }, message: 'ipv4: invalid IPv4 address "198.18.1.31/24"' },
+      { owner: { tenant: "a", network: "bad6" }, message: 'ipv6Subnet: invalid subnet ""' },
+      { owner: { tenant: "a", network: "blue", endpoint: "ep2" }, message: 'mac: invalid MAC "not-a-mac"' },
+      { owner: { tenant: "a" }, message: 'uplink.tenantAddr: invalid IPv4 address "fd00::2/126"' },
+      { owner: { tenant: "b", network: "blue", endpoint: "net1.blue-31" }, message: 'ipv4: invalid IPv4 address "198.18.1.31/24"' },
+      { owner: { tenant: "b", network: "blue" }, message: "vxlan.vni: VNI 100 is also used in npu0-t-a" },
+    ]);
+  });
+
+  it("gives what concerns no tenant to the host", () => {
+    const host = desiredHost();
+    host.prefix = "x";
+    assert.deepEqual(checkHost(host)[0], { owner: {}, message: 'prefix: invalid prefix "x"' });
+  });
 });

@@ -3,7 +3,7 @@
 // carries out a plan. Input that cannot be rendered is a ValidationError listing each path.
 
 import { hostNftTable, tenantNamespace } from "../names.js";
-import type { DesiredEndpoint, DesiredHost, DesiredNetwork, DesiredTenant, FwdMode } from "../types.js";
+import type { DatapathOwner, DatapathProblem, DesiredEndpoint, DesiredHost, DesiredNetwork, DesiredTenant, FwdMode } from "../types.js";
 import { ValidationError } from "../../lib/errors.js";
 import { canonicalCidr, canonicalIp, canonicalMac, familyOf, gatewayMac, ifbName, networkOf, parseCidr } from "./addr.js";
 import { hostNatTable, renderHostEndpoint, renderUplink, renderVxlan, tenantNatTable, tenantRoute6Table, type VxlanSocket } from "./renderOverlay.js";
@@ -293,8 +293,8 @@ function renderHostNamespace(desired: DesiredHost, tenants: TenantState[]): Host
   };
 }
 
-/** Computes the kernel state for a host; throws ValidationError listing every bad field. */
-export function renderHost(desired: DesiredHost): HostState {
+/** Renders every tenant, collecting what cannot be rendered instead of stopping at it. */
+function renderTenants(desired: DesiredHost): { tenants: TenantState[]; issues: IssueList } {
   const issues = new IssueList();
   if (!/^[A-Za-z0-9]{3,}$/.test(desired.prefix)) issues.add("prefix", `invalid prefix "${desired.prefix}"`);
   const seen = new Set<string>();
@@ -305,14 +305,57 @@ export function renderHost(desired: DesiredHost): HostState {
     seen.add(tenant.namespace);
     const state = renderTenant(tenant, `tenants[${i}]`, desired.prefix, issues, hostLinks);
     // Every VXLAN socket lives in the agent's namespace, where the kernel allows a VNI once per port.
-    for (const vxlan of state.vxlans) {
-      const other = vnis.get(vxlan.vni);
-      if (other !== undefined) issues.add(`tenants[${i}].networks`, `VNI ${vxlan.vni} is also used in ${other}`);
-      vnis.set(vxlan.vni, tenant.namespace);
-    }
+    tenant.networks.forEach((network, j) => {
+      if (network.vxlan === undefined) return;
+      const other = vnis.get(network.vxlan.vni);
+      if (other !== undefined) issues.add(`tenants[${i}].networks[${j}].vxlan.vni`, `VNI ${network.vxlan.vni} is also used in ${other}`);
+      else vnis.set(network.vxlan.vni, tenant.namespace);
+    });
     return state;
   });
-  checkHostPorts(tenants, issues);
+  checkHostPorts(desired.tenants, tenants, issues);
+  return { tenants, issues };
+}
+
+const ISSUE_PATH = /^tenants\[(\d+)\](?:\.(networks|endpoints|hostEndpoints)\[(\d+)\](?:\.vxlan\.remotes\[(\d+)\])?)?\.?(.*)$/;
+
+/** The unit an issue path of renderTenants concerns, and the rest of the path (the field within it). */
+function ownerOf(desired: DesiredHost, path: string): { owner: DatapathOwner; field: string } {
+  const m = ISSUE_PATH.exec(path);
+  const tenant = m === null ? undefined : desired.tenants[Number(m[1])];
+  if (m === null || tenant === undefined) return { owner: {}, field: path };
+  const [, , list, index, remote, field = ""] = m;
+  const owner: DatapathOwner = { tenant: tenant.name };
+  if (list === "networks") {
+    const network = tenant.networks[Number(index)];
+    if (network !== undefined) owner.network = network.name;
+    const endpoint = remote === undefined ? undefined : network?.vxlan?.remotes[Number(remote)]?.id;
+    if (endpoint !== undefined) owner.endpoint = endpoint;
+  } else if (list === "endpoints") {
+    const endpoint = tenant.endpoints[Number(index)];
+    if (endpoint !== undefined) Object.assign(owner, { network: endpoint.network, endpoint: endpoint.id });
+  } else if (list === "hostEndpoints") {
+    const endpoint = tenant.hostEndpoints[Number(index)];
+    if (endpoint !== undefined) owner.network = endpoint.network;
+  }
+  return { owner, field };
+}
+
+/**
+ * Pure: what in `desired` cannot be rendered, each problem with the smallest unit it concerns (an endpoint, a
+ * network, a tenant, or the host), so a caller can leave that unit out and render the rest. Empty: renderHost
+ * will not throw.
+ */
+export function checkHost(desired: DesiredHost): DatapathProblem[] {
+  return renderTenants(desired).issues.issues.map((issue) => {
+    const { owner, field } = ownerOf(desired, issue.path);
+    return { owner, message: field === "" ? issue.message : `${field}: ${issue.message}` };
+  });
+}
+
+/** Computes the kernel state for a host; throws ValidationError listing every bad field (checkHost says which). */
+export function renderHost(desired: DesiredHost): HostState {
+  const { tenants, issues } = renderTenants(desired);
   if (issues.issues.length > 0) {
     const first = issues.issues[0]!;
     throw new ValidationError(
@@ -329,5 +372,6 @@ export function renderHost(desired: DesiredHost): HostState {
     tenant.uplink.routes = tenant.uplink.routes.filter((dst) => !routed.has(dst));
     for (const dst of tenant.uplink.routes) routed.add(dst);
   }
-  return { prefix: desired.prefix, tenants, host: renderHostNamespace(desired, tenants) };
+  const frozen = (desired.frozen ?? []).filter((ns) => !tenants.some((t) => t.namespace === ns)).sort(compareText);
+  return { prefix: desired.prefix, tenants, host: renderHostNamespace(desired, tenants), frozen };
 }

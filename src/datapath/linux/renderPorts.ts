@@ -11,7 +11,7 @@
 // are masqueraded to the uplink's host address as they leave, so the container sees an address it can
 // answer (and the answer may come back in through that link).
 
-import type { DesiredEndpoint } from "../types.js";
+import type { DesiredEndpoint, DesiredTenant } from "../types.js";
 import { canonicalIp, familyOf } from "./addr.js";
 import type { PortForward, TenantState, UplinkState } from "./state.js";
 import { compareText, type IssueList } from "./validate.js";
@@ -77,12 +77,16 @@ export function renderPortForwards(endpoints: DesiredEndpoint[], path: string, i
  * Host-wide checks: a host port and protocol is published once per host address (tenants apart), never on
  * the overlay's own UDP port, and only to tenants with an uplink. `tenants` in the order of DesiredHost.tenants.
  */
-export function checkHostPorts(tenants: TenantState[], issues: IssueList): void {
+export function checkHostPorts(desired: DesiredTenant[], tenants: TenantState[], issues: IssueList): void {
   const vxlanPorts = new Set(tenants.flatMap((t) => t.vxlans.map((v) => v.port)));
   const seen: { forward: PortForward; tenant: string }[] = [];
   tenants.forEach((tenant, i) => {
-    const at = `tenants[${i}].endpoints`;
     for (const f of tenant.portForwards) {
+      // The endpoint that publishes it, so a clash is that endpoint's problem and no one else's.
+      const k = (desired[i]?.endpoints ?? []).findIndex(
+        (e) => e.ipv4.split("/")[0] === f.containerIp && (e.portMappings ?? []).some((m) => m.hostPort === f.hostPort && m.protocol === f.protocol),
+      );
+      const at = k < 0 ? `tenants[${i}].endpoints` : `tenants[${i}].endpoints[${k}].portMappings`;
       const what = `host port ${f.hostIP === "" ? "" : `${f.hostIP}:`}${f.hostPort}/${f.protocol}`;
       if (tenant.uplink === null) issues.add(at, `${what} needs the tenant's uplink`);
       if (f.protocol === "udp" && vxlanPorts.has(f.hostPort)) issues.add(at, `${what} is the VXLAN port`);

@@ -217,6 +217,8 @@ export interface HostState {
   prefix: string;
   tenants: TenantState[];
   host: HostNamespaceState;
+  /** Tenant namespaces to leave exactly as they are (DesiredHost.frozen): neither read, changed nor removed. */
+  frozen: string[];
 }
 
 // --- observed ---------------------------------------------------------------------------------

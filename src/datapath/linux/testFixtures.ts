@@ -233,8 +233,8 @@ export function clusterHost(): DesiredHost {
     peers: ["198.18.0.13", "198.18.0.12"],
     arpMode: "proxy",
     remotes: [
-      { mac: "02:00:00:00:02:01", ipv4: "198.18.1.21", ipv6: "fd00:1::21", vtep: "198.18.0.12" },
-      { mac: "02:00:00:00:03:01", ipv4: "198.18.1.31", ipv6: "", vtep: "198.18.0.13" },
+      { id: "net1.blue-21", mac: "02:00:00:00:02:01", ipv4: "198.18.1.21", ipv6: "fd00:1::21", vtep: "198.18.0.12" },
+      { id: "net1.blue-31", mac: "02:00:00:00:03:01", ipv4: "198.18.1.31", ipv6: "", vtep: "198.18.0.13" },
     ],
   };
   tenant.uplink = { hostLink: `${PREFIX}u00001`, tenantLink: "nuplink", hostAddr: "169.254.0.1/30", tenantAddr: "169.254.0.2/30", routes: [] };

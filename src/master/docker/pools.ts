@@ -9,6 +9,7 @@
 // overlaps its host's routes, and an answer it has seen makes it loop forever.
 
 import { ConflictError, NotFoundError, ValidationError } from "../../lib/errors.js";
+import { specialOverlap } from "../../lib/ip-scope.js";
 import type { EndpointGroup, Network } from "../../model/index.js";
 import { getObject, listObjects, listTenantObjects } from "../objects/common.js";
 import type { Tx } from "../tx.js";
@@ -144,6 +145,9 @@ export function requestDockerPool(tx: Tx, req: DockerPoolRequest): DockerPoolRep
     chosen = pickPool(tx, tenant, req);
   }
   if (!req.v6 && (chosen.len < 8 || chosen.len > 30)) throw new ValidationError(`Cannot request pool ${formatBlock(chosen)}: the prefix length must be 8 to 30`);
+  // Refused here, not first at CreateNetwork: Docker keeps a pool it was given until the network is made.
+  const special = specialOverlap(chosen.v6 ? 6 : 4, chosen.first, chosen.last);
+  if (special !== undefined) throw new ValidationError(`Cannot request pool ${formatBlock(chosen)}: it overlaps ${special}: containers cannot use it`);
   if (req.subPool) {
     const sub = block(req.subPool);
     if (req.v6) throw new ValidationError("Cannot request an IPv6 pool with --ip-range: not supported");

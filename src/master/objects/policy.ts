@@ -47,6 +47,11 @@ function checkDirection(r: Rule): void {
   if (/^[0-9]+$/.test(r.protocol) && Number(r.protocol) > 255) {
     throw new ValidationError(`invalid protocol ${r.protocol}: protocol numbers go up to 255`);
   }
+  // "" is any protocol: the port then applies to tcp, udp and sctp.
+  const ported = ["", "tcp", "udp"].includes(r.protocol) || [6, 17, 132].includes(Number(r.protocol));
+  if (r.port !== 0 && !ported) {
+    throw new ValidationError(`can not specify port ${r.port} with protocol ${r.protocol}: only tcp, udp and sctp (132) have ports`);
+  }
 }
 
 /** An `in` rule naming a destination address: only for a policy on exactly one group holding that address. */
