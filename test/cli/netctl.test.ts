@@ -96,3 +96,37 @@ describe("netctl against netmaster", () => {
     assert.equal(v.code, 2);
   });
 });
+
+for (const mode of ["http", "contiv"]) {
+  describe(`netctl shows the server's message with --error-status ${mode}`, () => {
+    let nm: NetmasterProcess;
+    const dir = tempDir();
+    let run: (...args: string[]) => Promise<Run>;
+
+    before(async () => {
+      nm = await startNetmaster({ store: sqliteUrl(dir.path), args: ["--error-status", mode] });
+      await waitForLeader(nm.url);
+      run = (...args) => netctl(nm.url, ...args);
+      assert.equal((await run("net", "create", "-s", "198.18.8.0/24", "n1")).code, 0);
+    });
+    after(async () => {
+      await nm?.stop();
+      dir.remove();
+    });
+
+    const refusals: [args: string[], stderr: string | RegExp][] = [
+      [["net", "rm", "nosuch"], "Error: network not found\n"],
+      [["net", "inspect", "nosuch"], "Error: network not found\n"],
+      [["net", "create", "-s", "198.18.8.128/25", "n2"], "Error: network n1 conflicts with subnet 198.18.8.128/25\n"],
+      [["tenant", "create", "bad_name"], /^Error: .*tenantName/],
+    ];
+    for (const [args, stderr] of refusals) {
+      test(`netctl ${args.join(" ")} exits 3 with the message`, async () => {
+        const r = await run(...args);
+        assert.equal(r.code, 3, r.stderr);
+        if (typeof stderr === "string") assert.equal(r.stderr, stderr);
+        else assert.match(r.stderr, stderr);
+      });
+    }
+  });
+}
