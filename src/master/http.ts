@@ -114,11 +114,13 @@ export function createApp(master: Netmaster, log: Logger, options: AppOptions = 
       onError: (c) => fail(c, 413, `Request body too large: the limit is ${MAX_BODY_BYTES} bytes`, { connection: "close" }),
     }),
   );
-  // Writes go to the leader; a follower relays them, and the inspects that show what hosts report (rule
-  // counters, BGP sessions, realization), which lives in the leader's memory.
+  // Writes go to the leader; a follower relays them, and the reads that show what hosts report (rule
+  // counters, BGP sessions, realization, the host list's last reports), which lives in the leader's memory.
   app.use("*", async (c, next) => {
     const write = c.req.method !== "GET" && c.req.method !== "HEAD";
-    const leaderRead = ["/api/v1/inspect/policys/", "/api/v1/inspect/Bgps/", "/api/v1/inspect/endpoints/"].some((p) => c.req.path.startsWith(p));
+    const leaderRead =
+      ["/api/v1/inspect/policys/", "/api/v1/inspect/Bgps/", "/api/v1/inspect/endpoints/"].some((p) => c.req.path.startsWith(p)) ||
+      c.req.path === "/api/v1/agent/hosts";
     if ((write || leaderRead) && !master.isLeader) return forwardToLeader(c, master);
     await next();
   });
@@ -167,9 +169,11 @@ export function createApp(master: Netmaster, log: Logger, options: AppOptions = 
     return c.json({});
   });
   app.put("/api/v1/agent/hosts/:name", async (c) => c.json(await master.registerHost(c.req.param("name")!, await readJson(c))));
+  app.get("/api/v1/agent/hosts", (c) => c.json(master.listHosts()));
   app.delete("/api/v1/agent/hosts/:name", async (c) => {
-    await master.deregisterHost(c.req.param("name")!);
-    return c.json({});
+    const force = c.req.query("force") ?? "false";
+    if (force !== "true" && force !== "false") throw new ValidationError(`Invalid force "${force}": expected true or false`);
+    return c.json(await master.deregisterHost(c.req.param("name")!, { force: force === "true" }));
   });
   app.get("/api/v1/agent/watch", (c) => {
     const revision = Number(c.req.query("revision") ?? 0);
