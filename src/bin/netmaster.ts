@@ -9,7 +9,7 @@ import { Command, CommanderError, Option } from "commander";
 import { createLogger, parseLogLevel } from "../lib/log.js";
 import { errorMessage } from "../lib/errors.js";
 import { parseHostPort } from "../lib/host-port.js";
-import { createApp } from "../master/http.js";
+import { createApp, ERROR_STATUS_MODES, type ErrorStatusMode } from "../master/http.js";
 import { Netmaster } from "../master/master.js";
 import { DEFAULT_STORE_URL, openStore } from "../store/index.js";
 
@@ -30,6 +30,7 @@ interface Flags {
   logLevel: string;
   useJsonLog: boolean;
   leaderTtl: number;
+  errorStatus: ErrorStatusMode;
 }
 
 function storeUrl(flags: Flags): string {
@@ -67,6 +68,11 @@ function parseFlags(argv: string[]): Flags {
     .addOption(new Option("--log-level <level>", "trace, debug, info, warn, error").default("info"))
     .addOption(new Option("--use-json-log", "log JSON lines").default(false))
     .addOption(new Option("--json-log").hideHelp())
+    .addOption(
+      new Option("--error-status <mode>", "http: each error gets its own status; contiv: every error is a 500 with the message, which Contiv's netctl needs to show it")
+        .choices(ERROR_STATUS_MODES)
+        .default("http"),
+    )
     .addOption(new Option("--leader-ttl <seconds>", "leader lease TTL: a dead leader is replaced within about this long").argParser(Number).default(5))
     .allowExcessArguments(false);
   program.parse(argv, { from: "user" });
@@ -85,6 +91,7 @@ function parseFlags(argv: string[]): Flags {
     logLevel: o.logLevel,
     useJsonLog: Boolean(o.useJsonLog || o.jsonLog),
     leaderTtl: o.leaderTtl,
+    errorStatus: o.errorStatus,
   };
 }
 
@@ -116,7 +123,7 @@ async function main(): Promise<void> {
     log,
     leaderTtlSeconds: flags.leaderTtl,
   });
-  const app = createApp(master, log);
+  const app = createApp(master, log, { errorStatus: flags.errorStatus });
   const server = serve({ fetch: app.fetch, hostname: listen.host, port: listen.port }, (info) =>
     log.info({ address: info.address, port: info.port, store: storeUrl(flags).replace(/\/\/.*@/, "//") }, "netmaster listening"),
   );

@@ -120,6 +120,24 @@ export class NetmasterClient {
     return this.json("GET", `/api/v1/inspect/${collection}/${encodeKey(key)}/`);
   }
 
+  /** GET /api/v1/agent/hosts/ — the hosts netmaster knows (ours: Contiv had no such call). */
+  async hosts(): Promise<ApiObject[]> {
+    const path = "/api/v1/agent/hosts/";
+    const data = await this.json("GET", path);
+    if (!Array.isArray(data) || !data.every(isObject)) {
+      throw new ResponseError(`Unexpected answer to GET ${path}: expected a JSON array of objects`);
+    }
+    return data;
+  }
+
+  /** DELETE /api/v1/agent/hosts/<name>/ — a host gone for good, with all it held; `force` even while its agent reports. */
+  async removeHost(name: string, options: { force?: boolean } = {}): Promise<ApiObject> {
+    const path = `/api/v1/agent/hosts/${encodeURIComponent(name)}/${options.force ? "?force=true" : ""}`;
+    const data = await this.json("DELETE", path);
+    if (!isObject(data)) throw new ResponseError(`Unexpected answer to DELETE ${path}: expected a JSON object`);
+    return data;
+  }
+
   /** GET /version */
   async version(): Promise<VersionInfo> {
     const data = await this.json("GET", "/version");

@@ -16,6 +16,7 @@ import { CliError, ExitCode, UsageError } from "./errors.js";
 import { extContractsCommand } from "./extContracts.js";
 import { aciGwCommand, globalCommand } from "./global.js";
 import { endpointCommand, groupCommand } from "./group.js";
+import { hostCommand } from "./host.js";
 import { netprofileCommand } from "./netprofile.js";
 import { networkCommand } from "./network.js";
 import { policyCommand } from "./policy.js";
@@ -55,6 +56,7 @@ export function netctlSpec(): CommandSpec {
       extContractsCommand,
       globalCommand,
       groupCommand,
+      hostCommand,
       loginCommand,
       netprofileCommand,
       networkCommand,

@@ -2,12 +2,12 @@
 // so netmaster and the other agents know where endpoints live.
 
 import { z } from "zod";
-import { ConflictError, NotFoundError } from "../lib/errors.js";
-import { POOL_PREFIX, releaseDockerPool, type DockerPool } from "./docker/index.js";
+import { NotFoundError } from "../lib/errors.js";
+import { releaseDockerHost } from "./docker/index.js";
 import { deleteEndpoint } from "./endpoints.js";
-import { endpointKey, hostKey } from "./keys.js";
+import { endpointKey, HOST_PREFIX, hostKey } from "./keys.js";
 import { listEndpoints } from "./objects/common.js";
-import { HOST_ENDPOINT_PREFIX, type EndpointState } from "./records.js";
+import type { EndpointState } from "./records.js";
 import type { Tx } from "./tx.js";
 
 const Ipv4 = /^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}$/;
@@ -32,21 +32,49 @@ export function registerHost(tx: Tx, name: string, reg: HostRegistration): HostR
   return record;
 }
 
+/** What removing a host released, beside its record. */
+export interface HostRemoval {
+  /** Ids of the endpoints that were homed on it. */
+  endpoints: string[];
+}
+
 /**
- * Forgets a host that is gone for good (its agent registers it again if it ever comes back). Its own endpoints
- * on infra networks, and the Docker pools its dockerd was given (with their addresses), are released with it;
- * containers still homed there refuse it.
+ * Removes a host gone for good with everything it held, in the caller's one transaction: every endpoint homed
+ * there (containers' and its own infra endpoints, with their addresses), what its dockerd holds (pools and
+ * address reservations), and its record. Its agent registers it again if it ever comes back. A host the store
+ * holds nothing of is a NotFoundError; leftovers of one whose record is gone already are removed like the rest.
  */
-export function deregisterHost(tx: Tx, name: string): void {
-  if (!tx.get<HostRecord>(hostKey(name))) throw new NotFoundError(`Host ${name} is not registered`);
-  const homed = listEndpoints(tx).filter((ep) => ep.homingHost === name);
-  const own = homed.filter((ep) => ep.containerID === `${HOST_ENDPOINT_PREFIX}${name}`);
-  if (homed.length > own.length) {
-    throw new ConflictError(`Cannot deregister host ${name}: ${homed.length - own.length} container endpoints are homed on it; delete them first`);
+export function deregisterHost(tx: Tx, name: string): HostRemoval {
+  const registered = tx.get<HostRecord>(hostKey(name)) !== undefined;
+  const endpoints = listEndpoints(tx)
+    .filter((ep) => ep.homingHost === name)
+    .map((ep) => deleteEndpoint(tx, ep.endpointID).endpointID);
+  const docker = releaseDockerHost(tx, name, new Set(endpoints));
+  if (!registered && endpoints.length === 0 && docker === 0) throw new NotFoundError(`Host ${name} not found`);
+  if (registered) tx.delete(hostKey(name));
+  return { endpoints };
+}
+
+/** A host as `netctl host ls` shows it: registered, or holding endpoints without a record. */
+export interface HostSummary {
+  name: string;
+  registered: boolean;
+  vtepIP: string;
+  mtu: number;
+  agentVersion: string;
+  /** Endpoints homed on it, its own infra endpoints included. */
+  endpoints: number;
+}
+
+/** Every host that is registered or has endpoints homed on it, by name. */
+export function listHosts(tx: Tx): HostSummary[] {
+  const hosts = new Map<string, HostSummary>();
+  for (const [, h] of tx.list<HostRecord>(HOST_PREFIX)) hosts.set(h.name, { ...h, registered: true, endpoints: 0 });
+  for (const ep of listEndpoints(tx)) {
+    const h = hosts.get(ep.homingHost) ?? { name: ep.homingHost, registered: false, vtepIP: "", mtu: 0, agentVersion: "", endpoints: 0 };
+    hosts.set(h.name, { ...h, endpoints: h.endpoints + 1 });
   }
-  for (const ep of own) deleteEndpoint(tx, ep.endpointID);
-  for (const [, pool] of tx.list<DockerPool>(POOL_PREFIX)) if (pool.host === name) releaseDockerPool(tx, pool.poolId);
-  tx.delete(hostKey(name));
+  return [...hosts.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
 export const EndpointOperReport = z.object({

@@ -1,9 +1,16 @@
 // netmaster's HTTP surface: Contiv's /api/v1 paths and JSON, the agent-facing
 // endpoint calls, /version and /info. Errors become a status here and only
-// here (400 invalid, 404 unknown, 409 conflict or in use, 413 too large,
-// 503 no leader or store down), with the message as a plain-text body as
-// Contiv clients expect; anything unexpected is logged and answered with a
-// bare 500, never a stack trace.
+// here (400 invalid, 404 unknown, 405 wrong method, 409 conflict or in use,
+// 413 too large, 503 no leader or store down), with the message as a
+// plain-text body as Contiv clients expect; anything unexpected is logged and
+// answered with a bare 500, never a stack trace.
+//
+// Contiv answered every error with a 500, and its Go client reads the message
+// only from a 500 (a 404 on DELETE even counts as success there). The
+// "contiv" error-status mode answers so for that client's sake; the agents'
+// calls under /api/v1/agent/ keep their statuses in both modes, because our
+// agents retry a 503, treat a 404 on delete as done and turn 404 and 409 into
+// CNI error codes.
 
 import { Hono, type Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
@@ -12,13 +19,26 @@ import { stream } from "hono/streaming";
 import type { Logger } from "pino";
 import { ConflictError, NotFoundError, UpstreamError, ValidationError } from "../lib/errors.js";
 import { serveMetrics } from "../lib/metrics.js";
+import { allowedMethods } from "./allow.js";
 import type { Netmaster } from "./master.js";
 import { VERSION_INFO } from "./version.js";
 import { EPOCH_HEADER } from "./watch-stream.js";
 
 const MAX_BODY_BYTES = 1024 * 1024;
 
-type Status = 400 | 404 | 409 | 413 | 500 | 503;
+type Status = 400 | 404 | 405 | 409 | 413 | 500 | 503;
+
+/** How errors are answered: "http" gives each its status, "contiv" answers all of them with a 500 (see above). */
+export type ErrorStatusMode = "http" | "contiv";
+export const ERROR_STATUS_MODES: readonly ErrorStatusMode[] = ["http", "contiv"];
+
+export interface AppOptions {
+  /** Default "http". */
+  errorStatus?: ErrorStatusMode;
+}
+
+/** The agents' own protocol: never Contiv's, always answered with the proper status. */
+const AGENT_PATH = /^\/api\/v1\/agent(\/|$)/;
 
 function statusOf(err: unknown): Status {
   if (err instanceof ValidationError) return 400;
@@ -53,14 +73,17 @@ async function forwardToLeader(c: Context, master: Netmaster): Promise<Response>
       cause: err,
     });
   }
-  return new Response(await res.arrayBuffer(), {
-    status: res.status,
-    headers: { "content-type": res.headers.get("content-type") ?? "text/plain" },
-  });
+  const headers: Record<string, string> = { "content-type": res.headers.get("content-type") ?? "text/plain" };
+  const allow = res.headers.get("allow");
+  if (allow !== null) headers["allow"] = allow;
+  return new Response(await res.arrayBuffer(), { status: res.status, headers });
 }
 
-export function createApp(master: Netmaster, log: Logger): Hono {
+export function createApp(master: Netmaster, log: Logger, options: AppOptions = {}): Hono {
   const app = new Hono({ strict: false });
+  const contiv = options.errorStatus === "contiv";
+  const fail = (c: Context, status: Status, message: string, headers: Record<string, string> = {}): Response =>
+    c.text(message, contiv && !AGENT_PATH.test(c.req.path) ? 500 : status, headers);
 
   app.onError((err, c) => {
     const status = statusOf(err);
@@ -68,9 +91,8 @@ export function createApp(master: Netmaster, log: Logger): Hono {
       log.error({ err, method: c.req.method, path: c.req.path }, "request failed");
       return c.text("Internal server error", 500);
     }
-    return c.text(err.message, status);
+    return fail(c, status, err.message);
   });
-  app.notFound((c) => c.text(`Not found: ${c.req.method} ${c.req.path}`, 404));
 
   // Timed by the route they matched (a pattern, so the label set stays small); the state stream lasts as
   // long as its agent and is counted apart.
@@ -89,15 +111,16 @@ export function createApp(master: Netmaster, log: Logger): Hono {
     bodyLimit({
       maxSize: MAX_BODY_BYTES,
       // The rest of the body is never read: close the connection so it is not parsed as the next request.
-      onError: (c) =>
-        c.text(`Request body too large: the limit is ${MAX_BODY_BYTES} bytes`, 413, { connection: "close" }),
+      onError: (c) => fail(c, 413, `Request body too large: the limit is ${MAX_BODY_BYTES} bytes`, { connection: "close" }),
     }),
   );
-  // Writes go to the leader; a follower relays them, and the inspects that show what hosts report (rule
-  // counters, BGP sessions, realization), which lives in the leader's memory.
+  // Writes go to the leader; a follower relays them, and the reads that show what hosts report (rule
+  // counters, BGP sessions, realization, the host list's last reports), which lives in the leader's memory.
   app.use("*", async (c, next) => {
     const write = c.req.method !== "GET" && c.req.method !== "HEAD";
-    const leaderRead = ["/api/v1/inspect/policys/", "/api/v1/inspect/Bgps/", "/api/v1/inspect/endpoints/"].some((p) => c.req.path.startsWith(p));
+    const leaderRead =
+      ["/api/v1/inspect/policys/", "/api/v1/inspect/Bgps/", "/api/v1/inspect/endpoints/"].some((p) => c.req.path.startsWith(p)) ||
+      c.req.path === "/api/v1/agent/hosts";
     if ((write || leaderRead) && !master.isLeader) return forwardToLeader(c, master);
     await next();
   });
@@ -146,9 +169,11 @@ export function createApp(master: Netmaster, log: Logger): Hono {
     return c.json({});
   });
   app.put("/api/v1/agent/hosts/:name", async (c) => c.json(await master.registerHost(c.req.param("name")!, await readJson(c))));
+  app.get("/api/v1/agent/hosts", (c) => c.json(master.listHosts()));
   app.delete("/api/v1/agent/hosts/:name", async (c) => {
-    await master.deregisterHost(c.req.param("name")!);
-    return c.json({});
+    const force = c.req.query("force") ?? "false";
+    if (force !== "true" && force !== "false") throw new ValidationError(`Invalid force "${force}": expected true or false`);
+    return c.json(await master.deregisterHost(c.req.param("name")!, { force: force === "true" }));
   });
   app.get("/api/v1/agent/watch", (c) => {
     const revision = Number(c.req.query("revision") ?? 0);
@@ -191,5 +216,12 @@ export function createApp(master: Netmaster, log: Logger): Hono {
     return c.json(key);
   });
 
+  // Last: the lookup sees only the routes registered before it.
+  const allowed = allowedMethods(app);
+  app.notFound((c) => {
+    const allow = allowed(c.req.path);
+    if (allow.length === 0) return fail(c, 404, `Not found: ${c.req.method} ${c.req.path}`);
+    return fail(c, 405, `Cannot ${c.req.method} ${c.req.path}: it allows ${allow.join(", ")}`, { allow: allow.join(", ") });
+  });
   return app;
 }

@@ -16,7 +16,7 @@ import { inspectEndpoint, inspectObject } from "./inspect.js";
 import { endpointKey, HOST_PREFIX, LEADER_KEY, objectKey, objectPrefix } from "./keys.js";
 import { controllerFor, defaultGlobal, GLOBAL_KEY, type MasterSettings } from "./objects/index.js";
 import type { EndpointState } from "./records.js";
-import { deregisterHost, EndpointOperReport, HostName, HostRegistration, registerHost, reportEndpointOper, type HostRecord } from "./hosts.js";
+import { deregisterHost, EndpointOperReport, HostName, HostRegistration, listHosts, registerHost, reportEndpointOper, type HostRecord, type HostRemoval, type HostSummary } from "./hosts.js";
 import type { StreamingApi } from "hono/utils/stream";
 import { readEpochs, recordEpoch, streamState, type ResumePoint } from "./watch-stream.js";
 import { z } from "zod";
@@ -294,17 +294,32 @@ export class Netmaster {
     return this.mutate((tx) => reportEndpointOper(tx, id, report));
   }
 
-  /** Forgets a host for good (hosts.ts), and what it reported; refused while its agent still reports. */
-  async deregisterHost(name: string): Promise<void> {
+  /**
+   * Removes a host gone for good with all it held (hosts.ts), and what it reported. Refused while its agent
+   * still reports, unless forced: a running agent would see its containers' endpoints vanish.
+   */
+  async deregisterHost(name: string, options: { force?: boolean } = {}): Promise<HostRemoval> {
     parseBody(HostName, name, "host name");
     const last = this.hostRealized.get(name)?.at;
-    if (last !== undefined && Date.now() - last < AGENT_SILENCE_MS) {
-      throw new ConflictError(`Cannot deregister host ${name}: its agent reported ${Math.round((Date.now() - last) / 1000)} s ago; stop it first`);
+    if (!options.force && last !== undefined && Date.now() - last < AGENT_SILENCE_MS) {
+      throw new ConflictError(
+        `Cannot remove host ${name}: its agent reported ${Math.round((Date.now() - last) / 1000)} s ago; stop it first, or remove the host anyway with --force`,
+      );
     }
-    await this.mutate((tx) => deregisterHost(tx, name));
+    const removal = await this.mutate((tx) => deregisterHost(tx, name));
     this.hostRealized.delete(name);
     this.hostCounters.delete(name);
     this.hostBgp.delete(name);
+    return removal;
+  }
+
+  /** Hosts (hosts.ts) and how long ago each one's agent last reported, as the leader heard it. */
+  listHosts(): (HostSummary & { reportedSecondsAgo: number | null })[] {
+    const now = Date.now();
+    return listHosts(this.view()).map((h) => {
+      const at = this.hostRealized.get(h.name)?.at;
+      return { ...h, reportedSecondsAgo: at === undefined ? null : Math.floor((now - at) / 1000) };
+    });
   }
 
   registerHost(name: string, body: unknown): Promise<HostRecord> {

@@ -33,6 +33,27 @@ describe("leader failover on a three-member etcd cluster", () => {
     return alive.filter((_, i) => states[i]?.["current-state"] === "leader");
   }
 
+  test("a follower relays the leader's 405 with its Allow header, and its hosts as the leader heard them", async () => {
+    await waitUntil(async () => (await leaders(masters)).length === 1, 15_000, () => "no single leader");
+    const [leader] = await leaders(masters);
+    const follower = masters.find((m) => m !== leader)!;
+    const viaFollower = new Api(follower.url);
+    await waitUntil(async () => (await viaFollower.get("/api/v1/globals/global/")).status === 200, 10_000, () => "defaults not written");
+
+    const patch = await fetch(`${follower.url}/api/v1/tenants/x/`, { method: "PATCH", body: "{}" });
+    assert.equal(patch.status, 405, await patch.text());
+    assert.equal(patch.headers.get("allow"), "GET, HEAD, POST, PUT, DELETE");
+
+    assert.equal((await viaFollower.call("PUT", "/api/v1/agent/hosts/h9/", {})).status, 200);
+    assert.equal((await viaFollower.call("PUT", "/api/v1/agent/hosts/h9/realized", { revision: 0, epoch: "", failingTenants: [] })).status, 200);
+    await waitUntil(async () => (await viaFollower.get<unknown[]>("/api/v1/agent/hosts/")).body.length === 1, 10_000, () => "h9 not listed");
+    const [h9] = (await viaFollower.get<{ name: string; reportedSecondsAgo: number | null }[]>("/api/v1/agent/hosts/")).body;
+    assert.equal(h9!.name, "h9");
+    assert.equal(typeof h9!.reportedSecondsAgo, "number", "the report lives in the leader's memory");
+    assert.equal((await viaFollower.del("/api/v1/agent/hosts/h9/")).status, 409);
+    assert.equal((await viaFollower.del("/api/v1/agent/hosts/h9/?force=true")).status, 200);
+  });
+
   test("exactly one leader; followers forward writes; a killed leader is replaced", async () => {
     await waitUntil(async () => (await leaders(masters)).length === 1, 15_000, () => "no single leader");
     const [leader] = await leaders(masters);

@@ -96,3 +96,97 @@ describe("netctl against netmaster", () => {
     assert.equal(v.code, 2);
   });
 });
+
+describe("netctl host against netmaster", () => {
+  let nm: NetmasterProcess;
+  const dir = tempDir();
+  let run: (...args: string[]) => Promise<Run>;
+  const call = (method: string, path: string, body: unknown) =>
+    fetch(nm.url + path, { method, headers: { "content-type": "application/json" }, body: JSON.stringify(body) }).then(async (r) => {
+      assert.equal(r.status, 200, await r.clone().text());
+      return r.json() as Promise<unknown>;
+    });
+
+  before(async () => {
+    nm = await startNetmaster({ store: sqliteUrl(dir.path) });
+    await waitForLeader(nm.url);
+    run = (...args) => netctl(nm.url, ...args);
+    await call("POST", "/api/v1/networks/default:n/", { tenantName: "default", networkName: "n", encap: "vxlan", subnet: "198.18.7.0/24" });
+    await call("PUT", "/api/v1/agent/hosts/dead/", { vtepIP: "198.18.0.2" });
+    await call("PUT", "/api/v1/agent/hosts/live/", { vtepIP: "198.18.0.3" });
+    for (const [c, host] of [["c1", "dead"], ["c2", "dead"], ["c3", "live"]]) {
+      await call("POST", "/api/v1/agent/endpoints/", { tenantName: "default", networkName: "n", containerID: c, host });
+    }
+    await call("PUT", "/api/v1/agent/hosts/live/realized", { revision: 0, epoch: "", failingTenants: [] });
+  });
+  after(async () => {
+    await nm?.stop();
+    dir.remove();
+  });
+
+  test("ls shows each host, its endpoints and when its agent last reported", async () => {
+    const ls = await run("host", "ls");
+    assert.equal(ls.code, 0, ls.stderr);
+    const lines = ls.stdout.trimEnd().split("\n");
+    assert.match(lines[0]!, /^Name +VTEP +Endpoints +Last report \(s ago\)$/);
+    assert.match(lines[2]!, /^dead +198\.18\.0\.2 +2 +-$/);
+    assert.match(lines[3]!, /^live +198\.18\.0\.3 +1 +\d+$/);
+    assert.equal(lines.length, 4);
+    assert.equal((await run("host", "ls", "-q")).stdout, "dead\nlive\n");
+  });
+
+  test("rm removes a dead host with its endpoints; a reporting one only with --force", async () => {
+    const dead = await run("host", "rm", "dead");
+    assert.equal(dead.code, 0, dead.stderr);
+    assert.equal(dead.stdout, "Deleting host dead\nReleased endpoints: n.default-c1, n.default-c2\n");
+
+    const live = await run("host", "rm", "live");
+    assert.equal(live.code, 3);
+    assert.match(live.stderr, /^Error: Cannot remove host live: its agent reported \d+ s ago; .*--force\n$/);
+    assert.equal((await run("host", "ls", "-q")).stdout, "live\n", "the refusal changed nothing");
+
+    const forced = await run("host", "rm", "--force", "live");
+    assert.equal(forced.code, 0, forced.stderr);
+    assert.equal(forced.stdout, "Deleting host live\nReleased endpoints: n.default-c3\n");
+    assert.equal((await run("host", "ls", "-q")).stdout, "");
+
+    const again = await run("host", "rm", "live");
+    assert.equal(again.code, 3);
+    assert.equal(again.stderr, "Error: Host live not found\n");
+  });
+});
+
+for (const mode of ["http", "contiv"]) {
+  describe(`netctl shows the server's message with --error-status ${mode}`, () => {
+    let nm: NetmasterProcess;
+    const dir = tempDir();
+    let run: (...args: string[]) => Promise<Run>;
+
+    before(async () => {
+      nm = await startNetmaster({ store: sqliteUrl(dir.path), args: ["--error-status", mode] });
+      await waitForLeader(nm.url);
+      run = (...args) => netctl(nm.url, ...args);
+      assert.equal((await run("net", "create", "-s", "198.18.8.0/24", "n1")).code, 0);
+    });
+    after(async () => {
+      await nm?.stop();
+      dir.remove();
+    });
+
+    const refusals: [args: string[], stderr: string | RegExp][] = [
+      [["net", "rm", "nosuch"], "Error: network not found\n"],
+      [["net", "inspect", "nosuch"], "Error: network not found\n"],
+      [["net", "create", "-s", "198.18.8.128/25", "n2"], "Error: network n1 conflicts with subnet 198.18.8.128/25\n"],
+      [["tenant", "create", "bad_name"], /^Error: .*tenantName/],
+      [["host", "rm", "nosuch"], "Error: Host nosuch not found\n"],
+    ];
+    for (const [args, stderr] of refusals) {
+      test(`netctl ${args.join(" ")} exits 3 with the message`, async () => {
+        const r = await run(...args);
+        assert.equal(r.code, 3, r.stderr);
+        if (typeof stderr === "string") assert.equal(r.stderr, stderr);
+        else assert.match(r.stderr, stderr);
+      });
+    }
+  });
+}

@@ -86,7 +86,7 @@ describe("realization of policy on every host", () => {
     assert.equal(await a.ns.tcpReaches(b.ip, 8080), "b");
   });
 
-  test("a host gone for good stays pending until it is deregistered; one with containers cannot be", async () => {
+  test("a host gone for good stays pending until it is removed, with its containers; a running one only with force", async () => {
     assert.equal((await api.call("PUT", "/api/v1/agent/hosts/ghost/", {})).status, 200);
     assert.deepEqual((await policy()).pendingHosts, ["ghost"], "registered, never reported");
     const report = (body: unknown) => api.call("PUT", "/api/v1/agent/hosts/ghost/realized", body);
@@ -100,19 +100,18 @@ describe("realization of policy on every host", () => {
     assert.deepEqual((await policy()).pendingHosts, ["ghost"], "refused reports change nothing");
     const running = await api.del(`/api/v1/agent/hosts/${cluster.hosts[1]!.name}/`);
     assert.equal(running.status, 409, running.text);
-    assert.match(running.text, /its agent reported \d+ s ago; stop it first/);
+    assert.match(running.text, /its agent reported \d+ s ago; stop it first, or remove the host anyway with --force/);
     await api.create("/api/v1/agent/endpoints/", { tenantName: "t", networkName: "net", containerID: "left-behind", host: "ghost" });
-    const homed = await api.del("/api/v1/agent/hosts/ghost/");
-    assert.equal(homed.status, 409, homed.text);
-    assert.match(homed.text, /1 container endpoints are homed on it/);
-    assert.equal((await api.del("/api/v1/agent/endpoints/net.t-left-behind/")).status, 200);
     // Its dockerd had asked for a pool and an address: they go with it.
     const pool = await api.create<{ poolId: string }>("/api/v1/agent/docker/pools", { host: "ghost", options: { tenant: "t", network: "net" } });
     await api.create(`/api/v1/agent/docker/pools/${pool.poolId}/addresses`, { host: "ghost", address: "" });
-    const docker = async () => Object.keys(await api.state()).filter((k) => k.includes("/state/docker/pools/") || k.includes("/state/docker/addresses/"));
-    assert.equal((await docker()).length, 2, JSON.stringify(await docker()));
-    assert.equal((await api.del("/api/v1/agent/hosts/ghost/")).status, 200);
-    assert.deepEqual(await docker(), []);
+    const held = async () =>
+      Object.keys(await api.state()).filter((k) => k.includes("/state/docker/pools/") || k.includes("/state/docker/addresses/") || k.endsWith("-left-behind"));
+    assert.equal((await held()).length, 3, JSON.stringify(await held()));
+    const removed = await api.del("/api/v1/agent/hosts/ghost/");
+    assert.equal(removed.status, 200, removed.text);
+    assert.deepEqual(removed.body, { endpoints: ["net.t-left-behind"] });
+    assert.deepEqual(await held(), []);
     assert.deepEqual((await policy()).pendingHosts, []);
     assert.equal((await api.del("/api/v1/agent/hosts/ghost/")).status, 404);
   });

@@ -16,3 +16,4 @@ export * from "./wire.js";
 export * from "./pools.js";
 export * from "./addresses.js";
 export * from "./networks.js";
+export { releaseDockerHost } from "./hosts.js";

@@ -13,8 +13,9 @@ export function poolKey(poolId: string): string {
 
 /** One record per address handed out by RequestAddress, under its network. */
 export function reservationKey(tenant: string, network: string, address: string): string {
-  return `${DOCKER_PREFIX}addresses/${tenant}:${network}/${address}`;
+  return `${RESERVATION_PREFIX}${tenant}:${network}/${address}`;
 }
+export const RESERVATION_PREFIX = `${DOCKER_PREFIX}addresses/`;
 
 /** The IPAM options (and Contiv's driver options) that name what a pool is for. */
 export const TAG_OPTION = "contiv-tag";

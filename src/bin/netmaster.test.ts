@@ -1,0 +1,33 @@
+// netmaster's flags are checked before it opens the store: a bad one is a message naming it and exit 22.
+
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { after, describe, it } from "node:test";
+
+const NETMASTER = fileURLToPath(new URL("./netmaster.js", import.meta.url));
+
+describe("netmaster flags", () => {
+  const dir = mkdtempSync(join(tmpdir(), "netmaster-flags-"));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  const bad: [string[], RegExp][] = [
+    [["--error-status", "go"], /option '--error-status <mode>' argument 'go' is invalid\. Allowed choices are http, contiv/],
+    [["--error-status"], /option '--error-status <mode>' argument missing/],
+    [["--fwdmode", "bogus"], /option '--fwdmode <mode>' argument 'bogus' is invalid/],
+    [["--leader-ttl", "0"], /--leader-ttl must be a positive number of seconds/],
+  ];
+  for (const [args, message] of bad) {
+    it(`refuses ${args.join(" ")}`, () => {
+      const r = spawnSync(process.execPath, [NETMASTER, "--listen-url", "127.0.0.1:9", "--store", `sqlite://${join(dir, "state.db")}`, ...args], {
+        encoding: "utf8",
+        timeout: 10_000,
+      });
+      assert.equal(r.status, 22, r.stderr);
+      assert.match(r.stderr, message);
+      assert.deepEqual(readdirSync(dir), [], "refused before the store was opened");
+    });
+  }
+});
