@@ -4,15 +4,15 @@
 // leaves no interface, address or record behind. DEL is idempotent and works
 // with an empty netns. Results are formatted for the caller's cniVersion.
 
-import { existsSync } from "node:fs";
 import type { Logger } from "pino";
 import { ConflictError, NotFoundError, UpstreamError, ValidationError } from "../lib/errors.js";
 import { CniError, cniError, formatResult, parseCniCall, toCniErrorBody, type AddCall, type CheckCall, type CniCall, type CniResult, type DelCall, type GcCall } from "../cni/spec.js";
-import { CniErrorCode, type CniResponse } from "../cni/wire.js";
+import { CniErrorCode, quoted, type CniResponse } from "../cni/wire.js";
 import { endpointLinkName } from "../datapath/names.js";
 import type { EndpointReply } from "../master/endpoints.js";
 import type { AttachmentStore } from "./attachments.js";
 import type { MasterClient } from "./master-client.js";
+import { netnsProblem } from "./netns.js";
 import { normalizePorts, portConflict, samePorts, type PortMapping } from "./ports.js";
 import type { EndpointPlumber } from "./endpoints.js";
 import type { Reconciler } from "./reconciler.js";
@@ -106,7 +106,8 @@ export class CniHandler {
     if (attachments.get(call.containerId, call.ifname)) {
       throw cniError(CniErrorCode.Conflict, `container ${call.containerId} already has interface ${call.ifname} on this host: DEL it first`);
     }
-    if (!existsSync(call.netns)) throw cniError(CniErrorCode.InvalidEnvironment, `network namespace ${call.netns} does not exist`);
+    const netns = netnsProblem(call.netns);
+    if (netns !== undefined) throw cniError(CniErrorCode.InvalidEnvironment, `Cannot ADD: CNI_NETNS ${quoted(call.netns)} ${netns.message}`);
     if (!this.d.ready()) throw cniError(CniErrorCode.TryAgainLater, "netplugin agent is not following netmaster's state yet");
 
     const spec = call.endpoint;
@@ -221,7 +222,11 @@ export class CniHandler {
   private async check(call: CheckCall): Promise<CniResponse> {
     const a = this.d.attachments.get(call.containerId, call.ifname);
     if (!a) throw cniError(CniErrorCode.UnknownContainer, `container ${call.containerId} has no interface ${call.ifname} on this host`);
-    if (!existsSync(call.netns)) throw cniError(CniErrorCode.UnknownContainer, `network namespace ${call.netns} does not exist`);
+    const netns = netnsProblem(call.netns);
+    if (netns !== undefined) {
+      // A namespace that is gone is a container that is gone; anything else at the path is a bad variable.
+      throw cniError(netns.missing ? CniErrorCode.UnknownContainer : CniErrorCode.InvalidEnvironment, `Cannot CHECK: CNI_NETNS ${quoted(call.netns)} ${netns.message}`);
+    }
     // A full run: CHECK is about what the kernel holds, which only reading it tells.
     const { compiled, errors } = await this.d.reconciler.run({ full: true });
     const ns = compiled.desired.tenants.find((t) => t.name === a.tenant)?.namespace;

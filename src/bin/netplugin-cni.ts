@@ -8,9 +8,10 @@
 // `cniVersion` — the agent validates everything else.
 //
 // stdout carries exactly one JSON document (a result, a VERSION answer or a CNI error) or nothing;
-// exit status 0 on success, 1 on any error.
+// exit status 0 on success, 1 on any error. stdin is read up to MAX_CONFIG_BYTES and no further: a
+// longer config is refused as soon as its next byte arrives.
 
-import { readFileSync, writeSync } from "node:fs";
+import { readSync, writeSync } from "node:fs";
 import { isatty } from "node:tty";
 
 import {
@@ -18,6 +19,8 @@ import {
   CniErrorCode,
   DEFAULT_SOCKET,
   LATEST_VERSION,
+  MAX_CONFIG_BYTES,
+  quoted,
   versionAnswer,
   type CniCommand,
   type CniErrorBody,
@@ -29,9 +32,9 @@ async function main(): Promise<number> {
   const env = process.env;
   const command = env["CNI_COMMAND"] ?? "";
 
-  let stdin: string;
+  let stdin: string | undefined;
   try {
-    stdin = command === "VERSION" && isatty(0) ? "" : await readStdin();
+    stdin = command === "VERSION" && isatty(0) ? "" : await readStdin(MAX_CONFIG_BYTES);
   } catch (err) {
     return printError(LATEST_VERSION, { code: CniErrorCode.IoFailure, msg: `Cannot read the network config from stdin: ${message(err)}` });
   }
@@ -39,7 +42,7 @@ async function main(): Promise<number> {
   if (command === "VERSION") {
     let config: unknown;
     try {
-      config = JSON.parse(stdin);
+      config = JSON.parse(stdin ?? "");
     } catch {
       config = undefined; // VERSION needs nothing from stdin; answer anyway.
     }
@@ -47,36 +50,26 @@ async function main(): Promise<number> {
     return 0;
   }
 
-  let config: unknown;
-  let decodeProblem: string | undefined;
-  try {
-    config = JSON.parse(stdin);
-  } catch (err) {
-    decodeProblem = stdin.trim() === "" ? "stdin is empty" : message(err);
-  }
-  if (decodeProblem === undefined && (typeof config !== "object" || config === null || Array.isArray(config))) {
-    decodeProblem = "it is not a JSON object";
-  }
-  const fields = (decodeProblem === undefined ? config : {}) as { cniVersion?: unknown; socket?: unknown };
-  const cniVersion = typeof fields.cniVersion === "string" && fields.cniVersion !== "" ? fields.cniVersion : LATEST_VERSION;
+  const decoded = decodeConfig(stdin);
+  const fields: { socket?: unknown } = decoded.ok ? decoded.config : {};
+  // Errors name the config's version when we speak it; anything else the config holds may be huge.
+  const cniVersion = versionAnswer(fields).cniVersion;
 
   if (!(CNI_COMMANDS as readonly string[]).includes(command)) {
     if (command === "") process.stderr.write(`netplugin CNI plugin: run by a container runtime with CNI_COMMAND set (CNI ${CNI_COMMANDS.join(", ")})\n`);
     return printError(cniVersion, {
       code: CniErrorCode.InvalidEnvironment,
-      msg: command === "" ? "Cannot run: CNI_COMMAND is missing" : `Cannot run: CNI_COMMAND "${command}" is not one of ${CNI_COMMANDS.join(", ")}`,
+      msg: command === "" ? "Cannot run: CNI_COMMAND is missing" : `Cannot run: CNI_COMMAND ${quoted(command)} is not one of ${CNI_COMMANDS.join(", ")}`,
     });
   }
-  if (decodeProblem !== undefined) {
-    return printError(cniVersion, { code: CniErrorCode.DecodeFailure, msg: `Cannot decode the network config on stdin: ${decodeProblem}` });
-  }
+  if (!decoded.ok) return printError(cniVersion, decoded.error);
 
   let socket = DEFAULT_SOCKET;
   if (fields.socket !== undefined && fields.socket !== "") {
     if (typeof fields.socket !== "string" || !fields.socket.startsWith("/")) {
       return printError(cniVersion, {
         code: CniErrorCode.InvalidNetworkConfig,
-        msg: `Cannot use network config: socket ${JSON.stringify(fields.socket)} must be an absolute path`,
+        msg: `Cannot use network config: socket ${quoted(fields.socket)} must be an absolute path`,
       });
     }
     socket = fields.socket;
@@ -91,7 +84,7 @@ async function main(): Promise<number> {
     args: env["CNI_ARGS"] ?? "",
     path: env["CNI_PATH"] ?? "",
   });
-  const body = `${head.slice(0, -1)},"config":${stdin.trim()}}`;
+  const body = `${head.slice(0, -1)},"config":${decoded.text.trim()}}`;
 
   const { callAgent } = await import("../cni/client.js");
   const outcome = await callAgent({ socket, body, command: command as CniCommand });
@@ -100,16 +93,55 @@ async function main(): Promise<number> {
   return 0;
 }
 
-async function readStdin(): Promise<string> {
+type Decoded = { ok: true; text: string; config: Record<string, unknown> } | { ok: false; error: CniErrorBody };
+
+/** stdin as the config object the agent needs; undefined stdin: it was longer than MAX_CONFIG_BYTES. */
+function decodeConfig(stdin: string | undefined): Decoded {
+  if (stdin === undefined) {
+    return {
+      ok: false,
+      error: { code: CniErrorCode.InvalidNetworkConfig, msg: `Cannot use the network config on stdin: it is larger than ${MAX_CONFIG_BYTES} bytes` },
+    };
+  }
+  const fail = (why: string): Decoded => ({ ok: false, error: { code: CniErrorCode.DecodeFailure, msg: `Cannot decode the network config on stdin: ${why}` } });
+  if (stdin.trim() === "") return fail("stdin is empty");
+  let config: unknown;
   try {
-    return readFileSync(0, "utf8");
+    config = JSON.parse(stdin);
+  } catch (err) {
+    return fail(message(err));
+  }
+  if (typeof config !== "object" || config === null || Array.isArray(config)) return fail("it is not a JSON object");
+  return { ok: true, text: stdin, config: config as Record<string, unknown> };
+}
+
+/**
+ * stdin as UTF-8 text, or undefined as soon as more than `limit` bytes arrive: nothing past the first
+ * limit + 1 bytes is read or kept.
+ */
+async function readStdin(limit: number): Promise<string | undefined> {
+  const buf = Buffer.allocUnsafe(limit + 1);
+  let length = 0;
+  try {
+    for (;;) {
+      const n = readSync(0, buf, length, buf.length - length, null);
+      if (n === 0) return buf.toString("utf8", 0, length);
+      length += n;
+      if (length > limit) return undefined;
+    }
   } catch (err) {
     // A non-blocking stdin (rare: an inherited O_NONBLOCK pipe) cannot be read synchronously.
     if ((err as NodeJS.ErrnoException).code !== "EAGAIN") throw err;
   }
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString("utf8");
+  for await (const chunk of process.stdin) {
+    const part = chunk as Buffer;
+    if (length + part.length > limit) {
+      process.stdin.destroy();
+      return undefined;
+    }
+    length += part.copy(buf, length);
+  }
+  return buf.toString("utf8", 0, length);
 }
 
 function printError(cniVersion: string, error: CniErrorBody): number {

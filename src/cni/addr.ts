@@ -2,6 +2,8 @@
 
 import { isIP } from "node:net";
 
+import { quoted } from "./wire.js";
+
 /** 4 or 6 for an address without prefix ("198.18.0.1", "fd00::1"), else 0. */
 export function ipFamily(s: string): 0 | 4 | 6 {
   const v = isIP(s);
@@ -29,12 +31,12 @@ export function ipOrCidrFamily(s: string): 0 | 4 | 6 {
  */
 export function normalizeMac(s: string): { mac: string } | { problem: string } {
   if (!/^[0-9a-fA-F]{2}([:-][0-9a-fA-F]{2}){5}$/.test(s)) {
-    return { problem: `"${s}" is not a MAC address: want six hex octets like "02:00:c6:12:d5:32"` };
+    return { problem: `${quoted(s)} is not a MAC address: want six hex octets like "02:00:c6:12:d5:32"` };
   }
   const mac = s.toLowerCase().replace(/-/g, ":");
-  if (mac === "00:00:00:00:00:00") return { problem: `"${s}" is the all-zero MAC address` };
+  if (mac === "00:00:00:00:00:00") return { problem: `${quoted(s)} is the all-zero MAC address` };
   if ((parseInt(mac.slice(0, 2), 16) & 1) === 1) {
-    return { problem: `"${s}" is a multicast MAC address: an interface needs a unicast one` };
+    return { problem: `${quoted(s)} is a multicast MAC address: an interface needs a unicast one` };
   }
   return { mac };
 }

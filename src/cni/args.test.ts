@@ -32,6 +32,7 @@ describe("parseCniArgs", () => {
     { name: "IgnoreUnknown=true keeps unknown keys in raw", raw: "IgnoreUnknown=true;FOO=bar=baz", want: { ignoreUnknown: true, raw: { IgnoreUnknown: "true", FOO: "bar=baz" } } },
     { name: "trailing and empty segments", raw: "K8S_POD_NAME=a;;", want: { k8sPodName: "a" } },
     { name: "empty values are absent", raw: "IP=;MAC=;K8S_POD_NAME=", want: { ips: [], k8sPodName: undefined, mac: undefined } },
+    { name: "a pod name of 253 characters", raw: `K8S_POD_NAME=${"p".repeat(253)}`, want: { k8sPodName: "p".repeat(253) } },
   ];
   for (const c of good) {
     it(`accepts ${c.name}`, () => {
@@ -50,6 +51,9 @@ describe("parseCniArgs", () => {
     { name: "a bad MAC", raw: "MAC=02:00:00:00:00", msg: /MAC: "02:00:00:00:00" is not a MAC address/ },
     { name: "a multicast MAC", raw: "MAC=01:00:5e:00:00:01", msg: /multicast/ },
     { name: "a bad tenant name", raw: "io.contiv.tenant=a_b", msg: /io.contiv.tenant: "a_b" is not a valid tenant name/ },
+    { name: "a pod name of 254 characters", raw: `K8S_POD_NAME=${"p".repeat(254)}`, msg: /^Cannot decode CNI_ARGS: K8S_POD_NAME: "p{64}"… \(254 characters\) is longer than 253 characters$/ },
+    { name: "a long pod namespace", raw: `IgnoreUnknown=1;K8S_POD_NAMESPACE=${"n".repeat(300)}`, msg: /K8S_POD_NAMESPACE: .* is longer than 253 characters/ },
+    { name: "a long unknown key", raw: `${"K".repeat(100)}=1`, msg: /^Cannot decode CNI_ARGS: "K{64}"… \(100 characters\): unknown key \(value "1"\)/ },
   ];
   for (const c of bad) {
     it(`rejects ${c.name} with code 6`, () => {

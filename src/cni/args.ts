@@ -7,10 +7,12 @@
 // Like libcni's LoadArgs, a key we do not know is an error unless IgnoreUnknown is true. Unlike it,
 // empty segments (a trailing ";") are skipped and a value may contain "=" (split at the first one).
 // Every failure here is CniErrorCode.DecodeFailure (6): the spec's "failed to unmarshal CNI_ARGS".
+// The K8S_* values are bounded: the pod name becomes the endpoint's containerName at netmaster (at
+// most 256 characters) and a DNS name of the tenant.
 
 import { ipOrCidrFamily, isContivName, normalizeMac, CONTIV_NAME_RULE } from "./addr.js";
 import { throwIssues, type CniIssue } from "./errors.js";
-import { CniErrorCode } from "./wire.js";
+import { CniErrorCode, quoted } from "./wire.js";
 
 export interface CniArgs {
   ignoreUnknown: boolean;
@@ -43,6 +45,9 @@ const KNOWN_KEYS = new Set([
   "io.contiv.net-group",
 ]);
 
+/** Kubernetes' longest name (a DNS subdomain), within netmaster's 256 for containerName. */
+export const MAX_K8S_VALUE = 253;
+
 /** Parse CNI_ARGS. Throws CniError DecodeFailure (6) naming the pair and the problem. */
 export function parseCniArgs(raw: string): CniArgs {
   const pairs: Record<string, string> = {};
@@ -55,7 +60,7 @@ export function parseCniArgs(raw: string): CniArgs {
     if (segment.trim() === "") continue;
     const eq = segment.indexOf("=");
     if (eq <= 0) {
-      bad(JSON.stringify(segment), "is not a KEY=VALUE pair");
+      bad(quoted(segment), "is not a KEY=VALUE pair");
       continue;
     }
     pairs[segment.slice(0, eq).trim()] = segment.slice(eq + 1).trim();
@@ -67,12 +72,12 @@ export function parseCniArgs(raw: string): CniArgs {
   if (ignore !== undefined) {
     const v = ignore.toLowerCase();
     if (v === "1" || v === "true") args.ignoreUnknown = true;
-    else if (v !== "0" && v !== "false" && v !== "") bad("IgnoreUnknown", `"${ignore}" is not a boolean: want 1, true, 0 or false`);
+    else if (v !== "0" && v !== "false" && v !== "") bad("IgnoreUnknown", `${quoted(ignore)} is not a boolean: want 1, true, 0 or false`);
   }
 
   if (!args.ignoreUnknown) {
     for (const [key, value] of Object.entries(pairs)) {
-      if (!KNOWN_KEYS.has(key)) bad(key, `unknown key (value "${value}"): add IgnoreUnknown=1 to pass keys netplugin does not use`);
+      if (!KNOWN_KEYS.has(key)) bad(shortKey(key), `unknown key (value ${quoted(value)}): add IgnoreUnknown=1 to pass keys netplugin does not use`);
     }
   }
 
@@ -80,7 +85,7 @@ export function parseCniArgs(raw: string): CniArgs {
   if (ip !== undefined && ip !== "") {
     for (const one of ip.split(",")) {
       const a = one.trim();
-      if (ipOrCidrFamily(a) === 0) bad("IP", `"${a}" is not an IP address (optionally with /prefix)`);
+      if (ipOrCidrFamily(a) === 0) bad("IP", `${quoted(a)} is not an IP address (optionally with /prefix)`);
       else if (!args.ips.includes(a)) args.ips.push(a);
     }
   }
@@ -96,13 +101,19 @@ export function parseCniArgs(raw: string): CniArgs {
     const v = pairs[key];
     return v === undefined || v === "" ? undefined : v;
   };
-  const ns = text("K8S_POD_NAMESPACE");
+  const k8s = (key: string): string | undefined => {
+    const v = text(key);
+    if (v === undefined || v.length <= MAX_K8S_VALUE) return v;
+    bad(key, `${quoted(v)} is longer than ${MAX_K8S_VALUE} characters`);
+    return undefined;
+  };
+  const ns = k8s("K8S_POD_NAMESPACE");
   if (ns !== undefined) args.k8sPodNamespace = ns;
-  const pod = text("K8S_POD_NAME");
+  const pod = k8s("K8S_POD_NAME");
   if (pod !== undefined) args.k8sPodName = pod;
-  const infra = text("K8S_POD_INFRA_CONTAINER_ID");
+  const infra = k8s("K8S_POD_INFRA_CONTAINER_ID");
   if (infra !== undefined) args.k8sPodInfraContainerId = infra;
-  const uid = text("K8S_POD_UID");
+  const uid = k8s("K8S_POD_UID");
   if (uid !== undefined) args.k8sPodUid = uid;
 
   for (const [key, field] of [
@@ -113,9 +124,14 @@ export function parseCniArgs(raw: string): CniArgs {
     const v = text(key);
     if (v === undefined) continue;
     if (isContivName(v)) args[field] = v;
-    else bad(key, `"${v}" is not a valid ${field} name: ${CONTIV_NAME_RULE}`);
+    else bad(key, `${quoted(v)} is not a valid ${field} name: ${CONTIV_NAME_RULE}`);
   }
 
   if (issues.length > 0) throwIssues("Cannot decode CNI_ARGS", issues);
   return args;
+}
+
+/** An unknown key as an issue's path: as given unless it is too long to repeat. */
+function shortKey(key: string): string {
+  return key.length <= 64 ? key : quoted(key);
 }

@@ -7,6 +7,7 @@ import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
 
 import { startFakeAgent, type FakeAgent } from "./fakeAgent.js";
+import { MAX_CONFIG_BYTES } from "./wire.js";
 
 const EXECUTABLE = fileURLToPath(new URL("../bin/netplugin-cni.js", import.meta.url));
 
@@ -16,19 +17,28 @@ interface Run {
   stderr: string;
 }
 
-function runCni(env: Record<string, string>, stdin: string): Promise<Run> {
+/**
+ * keepOpen: write stdin but never close it, as a writer that does not stop would. A run that has not
+ * ended after 10 s is killed and ends with status null.
+ */
+function runCni(env: Record<string, string>, stdin: string | Buffer, options: { keepOpen?: boolean } = {}): Promise<Run> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [EXECUTABLE], {
       env: { PATH: process.env["PATH"] ?? "/usr/bin:/bin", ...env },
       stdio: ["pipe", "pipe", "pipe"],
     });
+    const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
+    child.on("exit", () => clearTimeout(timer));
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
     child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
     child.on("error", reject);
     child.on("close", (status) => resolve({ status, stdout, stderr }));
-    child.stdin.end(stdin);
+    // The child may stop reading before the end: what it leaves unread is not this test's error.
+    child.stdin.on("error", () => undefined);
+    if (options.keepOpen) child.stdin.write(stdin);
+    else child.stdin.end(stdin);
   });
 }
 
@@ -204,6 +214,49 @@ describe("netplugin-cni executable", () => {
     assert.equal(unknown.status, 1);
     assert.equal(printed(unknown)["code"], 4);
     assert.match(String(printed(unknown)["msg"]), /CNI_COMMAND "INIT" is not one of ADD, DEL, CHECK, STATUS, GC, VERSION/);
+  });
+
+  it("forwards a config of exactly MAX_CONFIG_BYTES", async () => {
+    fake.requests.length = 0;
+    fake.handler = () => ({ body: {} });
+    const text = JSON.stringify({ ...config, pad: "" });
+    const stdin = text.replace('"pad":""', `"pad":"${"p".repeat(MAX_CONFIG_BYTES - Buffer.byteLength(text))}"`);
+    assert.equal(Buffer.byteLength(stdin), MAX_CONFIG_BYTES);
+    const run = await runCni({ ...env, CNI_COMMAND: "STATUS" }, stdin);
+    assert.equal(run.status, 0, run.stdout);
+    assert.equal(fake.requests.length, 1);
+  });
+
+  it("refuses a longer config with code 7 as soon as the extra byte arrives, without calling the agent", async () => {
+    fake.requests.length = 0;
+    // Never closed: the executable must not wait for the end.
+    const run = await runCni(env, Buffer.alloc(MAX_CONFIG_BYTES + 1, "{"), { keepOpen: true });
+    assert.equal(run.status, 1, "did not stop reading");
+    assert.deepEqual(printed(run), { cniVersion: "1.1.0", code: 7, msg: "Cannot use the network config on stdin: it is larger than 1048576 bytes" });
+    assert.equal(fake.requests.length, 0);
+  });
+
+  it("answers VERSION whatever stdin holds, a config too large included", async () => {
+    const run = await runCni({ CNI_COMMAND: "VERSION" }, Buffer.alloc(8 * MAX_CONFIG_BYTES, " "));
+    assert.equal(run.status, 0);
+    assert.equal(printed(run)["cniVersion"], "1.1.0");
+  });
+
+  it("names only a version it speaks in its errors", async () => {
+    for (const cniVersion of ["0.2.0", "v".repeat(100_000), 7]) {
+      const run = await runCni({ CNI_COMMAND: "INIT" }, JSON.stringify({ ...config, cniVersion }));
+      assert.equal(run.status, 1);
+      assert.equal(printed(run)["cniVersion"], "1.1.0");
+    }
+  });
+
+  it("quotes at most 64 characters of a bad CNI_COMMAND or socket", async () => {
+    const command = await runCni({ CNI_COMMAND: "X".repeat(100_000) }, JSON.stringify(config));
+    assert.equal(printed(command)["msg"], `Cannot run: CNI_COMMAND "${"X".repeat(64)}"… (100000 characters) is not one of ADD, DEL, CHECK, STATUS, GC, VERSION`);
+    const deep = `${"[".repeat(100_000)}"/x"${"]".repeat(100_000)}`;
+    const socket = await runCni(env, JSON.stringify({ ...config, socket: "" }).replace('"socket":""', `"socket":${deep}`));
+    assert.equal(socket.status, 1, socket.stderr);
+    assert.deepEqual(printed(socket), { cniVersion: "1.0.0", code: 7, msg: "Cannot use network config: socket […] must be an absolute path" });
   });
 
   it("reports a socket that is not an absolute path as code 7", async () => {

@@ -105,6 +105,8 @@ describe("parseNetConf", () => {
     { name: "an ipam section", config: { ...base, ipam: { type: "host-local" } }, code: 2, msg: /field "ipam" is not supported/ },
     { name: "a missing name", config: { cniVersion: "1.0.0", type: "netplugin" }, code: 7, msg: /^Cannot use network config: name: is missing/ },
     { name: "a bad name", config: { ...base, name: "-x" }, code: 7, msg: /name: "-x" is not a network config name/ },
+    { name: "a name of 257 characters", config: { ...base, name: "n".repeat(257) }, code: 7, msg: /^Cannot use network config "n{64}"… \(257 characters\): name: "n{64}"… \(257 characters\) is 257 characters long: at most 256$/ },
+    { name: "a name of a megabyte", config: { ...base, name: "n".repeat(1 << 20) }, code: 7, msg: /name: .* is 1048576 characters long/ },
     { name: "a missing type", config: { cniVersion: "1.0.0", name: "a" }, code: 7, msg: /type: is missing: want "netplugin"/ },
     { name: "another plugin's type", config: { ...base, type: "bridge" }, code: 7, msg: /type: is "bridge": this plugin is "netplugin"/ },
     { name: "a bad tenant", config: { ...base, tenant: "a_b" }, code: 7, msg: /tenant: "a_b" is not a valid tenant name/ },
@@ -131,6 +133,14 @@ describe("parseNetConf", () => {
   for (const c of bad) {
     it(`rejects ${c.name} with code ${c.code}`, () => expectCode(c.config, c.code, c.msg));
   }
+
+  it("quotes at most 64 characters of a value, also one nested too deep to print", () => {
+    let deep: unknown = {};
+    for (let n = 0; n < 100_000; n++) deep = { a: deep };
+    expectCode({ ...base, type: deep }, 7, /^Cannot use network config "blue": type: is \{…\}: this plugin is "netplugin"$/);
+    expectCode({ ...base, ipam: deep }, 2, /"ipam" is not supported/);
+    expectCode({ ...base, tenant: "t".repeat(100_000) }, 7, /^Cannot use network config "blue": tenant: "t{64}"… \(100000 characters\) is not a valid tenant name/);
+  });
 
   it("names the config and lists every problem", () => {
     assert.throws(

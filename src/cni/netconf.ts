@@ -19,8 +19,9 @@
 
 import { ipFamily, ipOrCidrFamily, isContivName, normalizeMac, CONTIV_NAME_RULE } from "./addr.js";
 import { CniError, throwIssues, type CniIssue } from "./errors.js";
+import { networkNameProblem } from "./ids.js";
 import { isObject, parseDns, readResult, type CniDns, type CniResult } from "./result.js";
-import { CniErrorCode, DEFAULT_SOCKET, SUPPORTED_VERSIONS, type CniVersion } from "./wire.js";
+import { CniErrorCode, DEFAULT_SOCKET, SUPPORTED_VERSIONS, quoted, type CniVersion } from "./wire.js";
 
 export const PLUGIN_TYPE = "netplugin";
 export const DEFAULT_TENANT = "default";
@@ -98,14 +99,14 @@ export function parseNetConf(config: unknown): NetConf {
   }
   const cniVersion = checkVersion(config["cniVersion"]);
   const nameValue = config["name"];
-  const label = typeof nameValue === "string" && nameValue !== "" ? ` "${nameValue}"` : "";
+  const label = typeof nameValue === "string" && nameValue !== "" ? ` ${quoted(nameValue)}` : "";
   const prefix = `Cannot use network config${label}`;
 
   if (config["ipam"] !== undefined) {
     throw new CniError(
       CniErrorCode.UnsupportedField,
       `${prefix}: field "ipam" is not supported: netplugin takes addresses from the network's subnet in netmaster; remove it`,
-      `ipam=${JSON.stringify(config["ipam"])}`,
+      `ipam=${quoted(config["ipam"])}`,
     );
   }
 
@@ -116,13 +117,15 @@ export function parseNetConf(config: unknown): NetConf {
 
   let name = "";
   if (typeof nameValue !== "string" || nameValue === "") bad("name", "is missing");
-  else if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(nameValue)) {
-    bad("name", `"${nameValue}" is not a network config name: want letters, digits, '_', '.' and '-', starting with a letter or digit`);
-  } else name = nameValue;
+  else {
+    const problem = networkNameProblem(nameValue);
+    if (problem === undefined) name = nameValue;
+    else bad("name", `${quoted(nameValue)} ${problem}`);
+  }
 
   const type = config["type"];
   if (type === undefined) bad("type", `is missing: want "${PLUGIN_TYPE}"`);
-  else if (type !== PLUGIN_TYPE) bad("type", `is ${JSON.stringify(type)}: this plugin is "${PLUGIN_TYPE}"`);
+  else if (type !== PLUGIN_TYPE) bad("type", `is ${quoted(type)}: this plugin is "${PLUGIN_TYPE}"`);
 
   const tenant = optionalName(config, "tenant", bad) ?? DEFAULT_TENANT;
   const network = optionalName(config, "network", bad);
@@ -132,7 +135,7 @@ export function parseNetConf(config: unknown): NetConf {
   const socketValue = config["socket"];
   if (socketValue !== undefined && socketValue !== "") {
     if (typeof socketValue !== "string" || !socketValue.startsWith("/")) bad("socket", "must be an absolute path");
-    else if (Buffer.byteLength(socketValue) > MAX_SOCKET_PATH) bad("socket", `"${socketValue}" is longer than ${MAX_SOCKET_PATH} bytes, too long for a unix socket`);
+    else if (Buffer.byteLength(socketValue) > MAX_SOCKET_PATH) bad("socket", `${quoted(socketValue)} is longer than ${MAX_SOCKET_PATH} bytes, too long for a unix socket`);
     else socket = socketValue;
   }
 
@@ -209,8 +212,8 @@ export function checkVersion(value: unknown): CniVersion {
   if (typeof value !== "string" || !(SUPPORTED_VERSIONS as readonly string[]).includes(value)) {
     throw new CniError(
       CniErrorCode.IncompatibleVersion,
-      `Cannot use network config: cniVersion ${JSON.stringify(value)} is not supported: this plugin supports ${supported}`,
-      `config is ${JSON.stringify(value)}, plugin supports ${JSON.stringify(SUPPORTED_VERSIONS)}`,
+      `Cannot use network config: cniVersion ${quoted(value)} is not supported: this plugin supports ${supported}`,
+      `config is ${quoted(value)}, plugin supports ${JSON.stringify(SUPPORTED_VERSIONS)}`,
     );
   }
   return value as CniVersion;
@@ -222,7 +225,7 @@ function optionalName(config: Record<string, unknown>, field: string, bad: Bad):
   const v = config[field];
   if (v === undefined || v === null || v === "") return undefined;
   if (typeof v !== "string" || !isContivName(v)) {
-    bad(field, `${JSON.stringify(v)} is not a valid ${field} name: ${CONTIV_NAME_RULE}`);
+    bad(field, `${quoted(v)} is not a valid ${field} name: ${CONTIV_NAME_RULE}`);
     return undefined;
   }
   return v;
@@ -237,7 +240,7 @@ function addressList(v: unknown, path: string, bad: Bad): string[] {
   const out: string[] = [];
   v.forEach((a, n) => {
     if (typeof a !== "string" || ipOrCidrFamily(a.trim()) === 0) {
-      bad(`${path}[${n}]`, `${JSON.stringify(a)} is not an IP address (optionally with /prefix)`);
+      bad(`${path}[${n}]`, `${quoted(a)} is not an IP address (optionally with /prefix)`);
     } else if (!out.includes(a.trim())) out.push(a.trim());
   });
   return out;
@@ -276,7 +279,7 @@ function portMappings(v: unknown, bad: Bad): PortMapping[] {
     const port = (k: string): number | undefined => {
       const p = get(k);
       if (typeof p === "number" && Number.isInteger(p) && p >= 1 && p <= 65535) return p;
-      bad(`${path}.${k}`, `${JSON.stringify(p ?? null)} is not a port number (1-65535)`);
+      bad(`${path}.${k}`, `${quoted(p ?? null)} is not a port number (1-65535)`);
       return undefined;
     };
     const hostPort = port("hostPort");
@@ -284,12 +287,12 @@ function portMappings(v: unknown, bad: Bad): PortMapping[] {
     const protoValue = get("protocol");
     const protocol = protoValue === undefined || protoValue === null || protoValue === "" ? "tcp" : typeof protoValue === "string" ? protoValue.toLowerCase() : null;
     if (protocol !== "tcp" && protocol !== "udp" && protocol !== "sctp") {
-      bad(`${path}.protocol`, `${JSON.stringify(protoValue)} is not one of "tcp", "udp", "sctp"`);
+      bad(`${path}.protocol`, `${quoted(protoValue)} is not one of "tcp", "udp", "sctp"`);
       return;
     }
     const hostIP = get("hostIP") ?? m["HostIp"];
     if (hostIP !== undefined && hostIP !== "" && (typeof hostIP !== "string" || ipFamily(hostIP) === 0)) {
-      bad(`${path}.hostIP`, `${JSON.stringify(hostIP)} is not an IP address`);
+      bad(`${path}.hostIP`, `${quoted(hostIP)} is not an IP address`);
       return;
     }
     if (hostPort === undefined || containerPort === undefined) return;

@@ -10,7 +10,7 @@
 
 import { cidrFamily, ipFamily, normalizeMac } from "./addr.js";
 import { throwIssues, type CniIssue } from "./errors.js";
-import { CniErrorCode, type CniVersion } from "./wire.js";
+import { CniErrorCode, quoted, type CniVersion } from "./wire.js";
 
 export interface CniInterface {
   name: string;
@@ -122,14 +122,14 @@ function checkResult(r: CniResult): CniIssue[] {
   };
   r.interfaces.forEach((i, n) => {
     if (i.name === "") bad(`interfaces[${n}].name`, "is empty");
-    if (i.mac !== "" && !("mac" in normalizeMac(i.mac))) bad(`interfaces[${n}].mac`, `"${i.mac}" is not a unicast MAC address`);
+    if (i.mac !== "" && !("mac" in normalizeMac(i.mac))) bad(`interfaces[${n}].mac`, `${quoted(i.mac)} is not a unicast MAC address`);
     if (i.mtu !== undefined && !(Number.isInteger(i.mtu) && i.mtu >= 0)) bad(`interfaces[${n}].mtu`, `${i.mtu} is not an MTU`);
   });
   r.ips.forEach((ip, n) => {
     const family = cidrFamily(ip.address);
-    if (family === 0) bad(`ips[${n}].address`, `"${ip.address}" is not an address with prefix length`);
+    if (family === 0) bad(`ips[${n}].address`, `${quoted(ip.address)} is not an address with prefix length`);
     if (ip.gateway !== undefined && ip.gateway !== "" && ipFamily(ip.gateway) !== family) {
-      bad(`ips[${n}].gateway`, `"${ip.gateway}" is not an IPv${family} address like "${ip.address}"`);
+      bad(`ips[${n}].gateway`, `${quoted(ip.gateway)} is not an IPv${family} address like ${quoted(ip.address)}`);
     }
     if (ip.interface !== undefined && !(Number.isInteger(ip.interface) && ip.interface >= 0 && ip.interface < r.interfaces.length)) {
       bad(`ips[${n}].interface`, `${ip.interface} is not an index into ${r.interfaces.length} interfaces`);
@@ -137,9 +137,9 @@ function checkResult(r: CniResult): CniIssue[] {
   });
   r.routes.forEach((route, n) => {
     const family = cidrFamily(route.dst);
-    if (family === 0) bad(`routes[${n}].dst`, `"${route.dst}" is not a prefix`);
+    if (family === 0) bad(`routes[${n}].dst`, `${quoted(route.dst)} is not a prefix`);
     if (route.gw !== undefined && route.gw !== "" && ipFamily(route.gw) !== family) {
-      bad(`routes[${n}].gw`, `"${route.gw}" is not an IPv${family} address like "${route.dst}"`);
+      bad(`routes[${n}].gw`, `${quoted(route.gw)} is not an IPv${family} address like ${quoted(route.dst)}`);
     }
   });
   return issues;

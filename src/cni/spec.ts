@@ -13,9 +13,10 @@
 
 import { parseCniArgs, type CniArgs } from "./args.js";
 import { CniError } from "./errors.js";
+import { containerIdProblem, ifnameProblem, netnsPathProblem } from "./ids.js";
 import { parseNetConf, type GcAttachment, type NetConf, type PortMapping } from "./netconf.js";
 import { isObject, type CniResult } from "./result.js";
-import { CNI_COMMANDS, CniErrorCode, type CniCommand, type CniRequest, type CniVersion } from "./wire.js";
+import { CNI_COMMANDS, CniErrorCode, quoted, type CniCommand, type CniRequest, type CniVersion } from "./wire.js";
 
 export { parseCniArgs, type CniArgs } from "./args.js";
 export { CniError, cniError, toCniErrorBody } from "./errors.js";
@@ -137,8 +138,8 @@ export type CniCall = AddCall | CheckCall | DelCall | StatusCall | GcCall;
 
 /**
  * Validate the CNI_* values of a command. Required: CNI_CONTAINERID and CNI_IFNAME for ADD, DEL and
- * CHECK; CNI_NETNS for ADD and CHECK (DEL tolerates ""). STATUS and GC need none. Throws CniError
- * InvalidEnvironment (4) naming every bad variable.
+ * CHECK; CNI_NETNS for ADD and CHECK (DEL tolerates ""). STATUS and GC need none. The rules are in
+ * ids.ts. Throws CniError InvalidEnvironment (4) naming every bad variable.
  */
 export function validateEnv(
   command: CniCommand,
@@ -150,19 +151,17 @@ export function validateEnv(
   }
   const problems: string[] = [];
   const missing: string[] = [];
+  const check = (variable: string, value: string, problem: (v: string) => string | undefined): void => {
+    const why = problem(value);
+    if (why !== undefined) problems.push(`${variable} ${quoted(value)} ${why}`);
+  };
   if (env.containerId === "") missing.push("CNI_CONTAINERID");
-  else if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(env.containerId)) {
-    problems.push(`CNI_CONTAINERID "${env.containerId}" must start with a letter or digit and hold only letters, digits, '_', '.' and '-'`);
-  }
+  else check("CNI_CONTAINERID", env.containerId, containerIdProblem);
   if (env.ifname === "") missing.push("CNI_IFNAME");
-  else if (env.ifname.length > 15 || env.ifname === "." || env.ifname === ".." || /[/:\s]/.test(env.ifname)) {
-    problems.push(`CNI_IFNAME "${env.ifname}" is not an interface name: at most 15 characters, no '/', ':' or whitespace, not "." or ".."`);
-  }
+  else check("CNI_IFNAME", env.ifname, ifnameProblem);
   if (env.netns === "") {
     if (command !== "DEL") missing.push("CNI_NETNS");
-  } else if (!env.netns.startsWith("/")) {
-    problems.push(`CNI_NETNS "${env.netns}" must be an absolute path`);
-  }
+  } else check("CNI_NETNS", env.netns, netnsPathProblem);
   if (missing.length === 1) problems.unshift(`required environment variable ${missing[0]} is missing`);
   if (missing.length > 1) problems.unshift(`required environment variables ${missing.join(", ")} are missing`);
   if (problems.length > 0) {
@@ -183,7 +182,7 @@ export function parseCniCall(body: unknown): CniCall {
   const env = validateEnv(req.command, req);
   const args = parseCniArgs(req.args);
   const base: CallBase = { cniVersion: netConf.cniVersion, netConf, args, path: env.path };
-  const configName = `Cannot use network config "${netConf.name}"`;
+  const configName = `Cannot use network config ${quoted(netConf.name)}`;
 
   switch (req.command) {
     case "STATUS":
@@ -197,7 +196,7 @@ export function parseCniCall(body: unknown): CniCall {
       }
       return { ...base, command: "GC", validAttachments: netConf.validAttachments };
     case "VERSION":
-      throw new CniError(CniErrorCode.InvalidEnvironment, "Cannot parse VERSION as a call: answer it with versionAnswer()");
+      throw new CniError(CniErrorCode.InvalidEnvironment, "Cannot run CNI_COMMAND VERSION in the agent: the executable answers it with versionAnswer()");
     default:
       break;
   }
@@ -237,7 +236,7 @@ function checkRequest(body: unknown): Omit<CniRequest, "config"> & { config: unk
   if (!isObject(body)) return fail("body must be a JSON object");
   const command = body["command"];
   if (typeof command !== "string" || !(CNI_COMMANDS as readonly string[]).includes(command)) {
-    return fail(`command ${JSON.stringify(command ?? null)} is not one of ${CNI_COMMANDS.join(", ")}`);
+    return fail(`command ${quoted(command ?? null)} is not one of ${CNI_COMMANDS.join(", ")}`);
   }
   const text = (k: string): string => {
     const v = body[k];

@@ -2,7 +2,7 @@
 //
 // The executable is a thin client: it forwards one CNI call and prints the answer. This module is
 // loaded by that executable on every container start, so it imports nothing and holds only types,
-// constants and one tiny function.
+// constants and two tiny functions.
 //
 // Endpoint contract (served by the agent, HTTP/1.1 on the unix socket, default DEFAULT_SOCKET):
 //
@@ -34,6 +34,13 @@ export const LATEST_VERSION: CniVersion = "1.1.0";
 
 /** Where the agent listens unless the network config's `socket` says otherwise. */
 export const DEFAULT_SOCKET = "/run/netplugin/netplugin.sock";
+
+/**
+ * Largest network config the executable reads from stdin. Real ones are a few kilobytes (a GC's
+ * valid-attachments for a few hundred containers, tens): the bound keeps a runaway writer from filling
+ * the plugin's and the agent's memory.
+ */
+export const MAX_CONFIG_BYTES = 1 << 20;
 
 /** Path prefix of the agent's CNI routes. */
 export const CNI_API_PREFIX = "/cni/v1/";
@@ -139,4 +146,25 @@ export function versionAnswer(config: unknown): VersionAnswer {
       ? requested
       : LATEST_VERSION;
   return { cniVersion, supportedVersions: [...SUPPORTED_VERSIONS] };
+}
+
+/** Longest part of a value a message quotes: input can be up to a megabyte, messages stay short. */
+const QUOTED_MAX = 64;
+
+/**
+ * A value as a message shows it: JSON, cut after QUOTED_MAX characters. Never throws, also for a value
+ * nested too deep for JSON.stringify.
+ */
+export function quoted(value: unknown): string {
+  if (typeof value === "string") {
+    if (value.length <= QUOTED_MAX) return JSON.stringify(value);
+    return `${JSON.stringify(value.slice(0, QUOTED_MAX))}… (${value.length} characters)`;
+  }
+  let text: string;
+  try {
+    text = JSON.stringify(value) ?? String(value);
+  } catch {
+    text = Array.isArray(value) ? "[…]" : "{…}";
+  }
+  return text.length <= QUOTED_MAX ? text : `${text.slice(0, QUOTED_MAX)}…`;
 }

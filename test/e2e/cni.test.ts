@@ -150,6 +150,7 @@ describe("one host through CNI", () => {
 
   test("bad CNI input gets a CNI error and leaves nothing behind", async () => {
     const before = await api.state();
+    const attachmentsBefore = (await agentGet<{ attachments: unknown[] }>(agent.socket, "/inspect")).attachments;
     const linksBefore = (await sh(["ip", "-n", `${agent.prefix}-t-t1`, "-o", "link"])).stdout;
     const ns = await TestNetns.create(`${prefix}-bad`);
     containers.set("bad", ns);
@@ -160,6 +161,11 @@ describe("one host through CNI", () => {
       ["no network", { tenant: "t1" }, {}, 7],
       ["bad cniVersion", { cniVersion: "9.9.9", tenant: "t1", network: "net" }, {}, 1],
       ["vanished netns", { tenant: "t1", network: "net" }, { netns: "/var/run/netns/does-not-exist" }, 4],
+      ["netns is a regular file", { tenant: "t1", network: "net" }, { netns: "/etc/passwd" }, 4],
+      ["netns is a directory", { tenant: "t1", network: "net" }, { netns: "/etc" }, 4],
+      ["container id of 300 characters", { tenant: "t1", network: "net" }, { containerId: "c".repeat(300) }, 4],
+      ["network name of 300 characters", { name: "n".repeat(300), tenant: "t1", network: "net" }, {}, 7],
+      ["config over 1 MiB", { tenant: "t1", network: "net", pad: "p".repeat(1 << 20) }, {}, 7],
       ["address taken", { tenant: "t1", network: "net" }, { args: `IgnoreUnknown=1;IP=${ip(a)}` }, 103],
       ["address outside subnet", { tenant: "t1", network: "net" }, { args: "IgnoreUnknown=1;IP=198.18.99.9" }, 104],
       ["second ADD for a container", { tenant: "t1", network: "net" }, { containerId: `${prefix}a`, netns: containers.get("a")!.path }, 103],
@@ -171,6 +177,7 @@ describe("one host through CNI", () => {
       assert.ok(typeof r.out.msg === "string" && r.out.msg.length > 0, name);
     }
     assert.deepEqual(await api.state(), before, "netmaster state unchanged");
+    assert.deepEqual((await agentGet<{ attachments: unknown[] }>(agent.socket, "/inspect")).attachments, attachmentsBefore, "agent's records unchanged");
     assert.equal((await sh(["ip", "-n", `${agent.prefix}-t-t1`, "-o", "link"])).stdout, linksBefore, "no link left in the tenant");
     assert.equal((await ns.exec(["ip", "-o", "link"])).stdout.split("\n").filter(Boolean).length, 1, "only lo in the container");
     assert.ok(await containers.get("a")!.ping(ip(b)), "the container that was ADDed twice still works");
