@@ -16,6 +16,8 @@ import { netnsProblem } from "./netns.js";
 import { normalizePorts, portConflict, samePorts, type PortMapping } from "./ports.js";
 import type { EndpointPlumber } from "./endpoints.js";
 import type { Reconciler } from "./reconciler.js";
+import { concerns } from "../master/realization.js";
+import { unitName } from "./contain.js";
 
 export interface CniHandlerDeps {
   host: string;
@@ -230,9 +232,13 @@ export class CniHandler {
     // A full run: CHECK is about what the kernel holds, which only reading it tells.
     const { compiled, errors } = await this.d.reconciler.run({ full: true });
     const ns = compiled.desired.tenants.find((t) => t.name === a.tenant)?.namespace;
-    const mine = errors.filter((e) => e.namespace === ns);
+    const mine = errors.filter((e) => e.namespace === ns).map((e) => e.message);
+    // Its tenant, network or itself could not be built from netmaster's state: it runs as it was, not as it should be.
+    for (const f of compiled.failures) {
+      if (concerns(f.owner, { tenant: a.tenant, network: a.network, endpoint: a.endpointId })) mine.push(`${unitName(f.owner)}: ${f.message}`);
+    }
     if (mine.length > 0) {
-      throw cniError(CniErrorCode.DatapathFailed, `endpoint ${a.endpointId} is not as it should be: ${mine.map((e) => e.message).join("; ")}`);
+      throw cniError(CniErrorCode.DatapathFailed, `endpoint ${a.endpointId} is not as it should be: ${mine.join("; ")}`);
     }
     return { result: null };
   }

@@ -94,7 +94,7 @@ export function startFakeCniAgent(): FakeCniAgent {
     attach: async (_ep: EndpointState, a: Attachment) => attachments.put(a),
     detach: async (a: Attachment) => void attachments.delete(a.containerId, a.ifname),
   };
-  const idle: SyncResult = { compiled: { desired: { tenants: [] } }, errors: [] } as unknown as SyncResult;
+  const idle: SyncResult = { compiled: { desired: { tenants: [] }, failures: [] }, errors: [], mark: { revision: 0, epoch: "" } } as unknown as SyncResult;
   const reconciler = { run: async () => idle };
   const make = (): CniHandler =>
     new CniHandler({

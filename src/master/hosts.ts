@@ -1,6 +1,7 @@
 // Hosts: each agent registers the host it runs on (name, VTEP address, MTU),
 // so netmaster and the other agents know where endpoints live.
 
+import { isDeepStrictEqual } from "node:util";
 import { z } from "zod";
 import { NotFoundError } from "../lib/errors.js";
 import { releaseDockerHost } from "./docker/index.js";
@@ -28,7 +29,7 @@ export interface HostRecord extends HostRegistration {
 export function registerHost(tx: Tx, name: string, reg: HostRegistration): HostRecord {
   const record: HostRecord = { name, ...reg };
   const old = tx.get<HostRecord>(hostKey(name));
-  if (!old || JSON.stringify(old) !== JSON.stringify(record)) tx.put(hostKey(name), record);
+  if (!old || !isDeepStrictEqual(old, record)) tx.put(hostKey(name), record);
   return record;
 }
 

@@ -45,7 +45,7 @@ describe("leader failover on a three-member etcd cluster", () => {
     assert.equal(patch.headers.get("allow"), "GET, HEAD, POST, PUT, DELETE");
 
     assert.equal((await viaFollower.call("PUT", "/api/v1/agent/hosts/h9/", {})).status, 200);
-    assert.equal((await viaFollower.call("PUT", "/api/v1/agent/hosts/h9/realized", { revision: 0, epoch: "", failingTenants: [] })).status, 200);
+    assert.equal((await viaFollower.call("PUT", "/api/v1/agent/hosts/h9/realized", { revision: 0, epoch: "", failures: [] })).status, 200);
     await waitUntil(async () => (await viaFollower.get<unknown[]>("/api/v1/agent/hosts/")).body.length === 1, 10_000, () => "h9 not listed");
     const [h9] = (await viaFollower.get<{ name: string; reportedSecondsAgo: number | null }[]>("/api/v1/agent/hosts/")).body;
     assert.equal(h9!.name, "h9");

@@ -123,7 +123,7 @@ for (const kind of STORE_KINDS) {
     test("refused while its agent reports, and then nothing changes; ?force=true removes it anyway", async () => {
       await register("busy", "198.18.0.3");
       await endpoint({ networkName: "net", containerID: "b1", host: "busy" });
-      const report = await api.call("PUT", "/api/v1/agent/hosts/busy/realized", { revision: 0, epoch: "", failingTenants: [] });
+      const report = await api.call("PUT", "/api/v1/agent/hosts/busy/realized", { revision: 0, epoch: "", failures: [] });
       assert.equal(report.status, 200, report.text);
       const row = (await hosts()).find((h) => h.name === "busy");
       assert.ok(row && row.reportedSecondsAgo !== null && row.reportedSecondsAgo <= 5, JSON.stringify(row));

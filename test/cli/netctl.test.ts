@@ -117,7 +117,7 @@ describe("netctl host against netmaster", () => {
     for (const [c, host] of [["c1", "dead"], ["c2", "dead"], ["c3", "live"]]) {
       await call("POST", "/api/v1/agent/endpoints/", { tenantName: "default", networkName: "n", containerID: c, host });
     }
-    await call("PUT", "/api/v1/agent/hosts/live/realized", { revision: 0, epoch: "", failingTenants: [] });
+    await call("PUT", "/api/v1/agent/hosts/live/realized", { revision: 0, epoch: "", failures: [] });
   });
   after(async () => {
     await nm?.stop();
