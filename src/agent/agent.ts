@@ -9,9 +9,9 @@ import { Hono } from "hono";
 import type { Logger } from "pino";
 import { hostPrefix } from "../datapath/names.js";
 import { LinuxDatapath, RealExecutor, probeFeatures } from "../datapath/linux/index.js";
-import { endpointKey } from "../master/keys.js";
-import type { EndpointState } from "../master/records.js";
-import { VERSION_INFO } from "../master/version.js";
+import { endpointKey } from "../contract/keys.js";
+import type { EndpointState } from "../contract/records.js";
+import { VERSION_INFO } from "../lib/version.js";
 import { compilePolicy, type CompiledPolicy } from "../policy/index.js";
 import { CounterCollector } from "./counters.js";
 import { AttachmentStore } from "./attachments.js";
@@ -119,6 +119,8 @@ export class Agent {
     }
     const mirror = new StateMirror(
       master,
+      // The Docker driver makes Docker networks for every network and group netmaster has.
+      { host: o.host, catalog: o.docker?.sync === true },
       (err) => log.warn({ err: err.message }, "state stream interrupted; reconnecting"),
       () => metrics.snapshots.inc(),
     );
@@ -234,7 +236,7 @@ export class Agent {
     let dockerFile: DockerStore | undefined;
     const dockerEndpointIds = () => [...(docker?.store ?? (dockerFile ??= new DockerStore(o.stateDir))).endpoints.values()].map((r) => r.endpointId);
     const collector = new EndpointCollector({ host: o.host, view: mirror, attachments, pending, dockerEndpointIds, master, graceMs: o.endpointGcGraceMs ?? DEFAULT_GRACE_MS, log });
-    const plumber = new EndpointPlumber({ attachments, pending, reconciler, log });
+    const plumber = new EndpointPlumber({ attachments, pending, reconciler, waitForRevision: (revision, ms) => mirror.waitForRevision(revision, ms), log });
     const cni = new CniHandler({
       host: o.host, master, attachments, reconciler, plumber, ready: () => mirror.synced, vxlanPort: VXLAN_PORT, claim: (id) => collector.claim(id), log,
     });
@@ -249,6 +251,12 @@ export class Agent {
     app.get("/metrics", (c) => serveMetrics(c, metrics.registry));
     app.get("/counters", async (c) => c.json(await counters.collect()));
     app.get("/health", (c) => c.json({ host: o.host, prefix, synced: mirror.synced, revision: mirror.currentRevision }));
+    // What this host holds of netmaster's state: its slice (contract/slices.ts).
+    app.get("/state", (c) => {
+      const prefix = c.req.query("prefix");
+      const records = prefix === undefined ? undefined : Object.fromEntries(mirror.list(prefix));
+      return c.json({ ...mirror.completeRevision, keys: mirror.keys(), malformed: Object.fromEntries(mirror.malformedRecords()), ...(records ? { records } : {}) });
+    });
     app.get("/inspect", (c) =>
       c.json({ host: o.host, prefix, synced: mirror.synced, revision: mirror.currentRevision, attachments: attachments.all(), desired: reconciler.lastCompiled?.desired }),
     );

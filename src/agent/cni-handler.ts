@@ -9,14 +9,14 @@ import { ConflictError, NotFoundError, UpstreamError, ValidationError } from "..
 import { CniError, cniError, formatResult, parseCniCall, toCniErrorBody, type AddCall, type CheckCall, type CniCall, type CniResult, type DelCall, type GcCall } from "../cni/spec.js";
 import { CniErrorCode, quoted, type CniResponse } from "../cni/wire.js";
 import { endpointLinkName } from "../datapath/names.js";
-import type { EndpointReply } from "../master/endpoints.js";
+import type { EndpointReply } from "../contract/api.js";
 import type { AttachmentStore } from "./attachments.js";
 import type { MasterClient } from "./master-client.js";
 import { netnsProblem } from "./netns.js";
 import { normalizePorts, portConflict, samePorts, type PortMapping } from "./ports.js";
 import type { EndpointPlumber } from "./endpoints.js";
 import type { Reconciler } from "./reconciler.js";
-import { concerns } from "../master/realization.js";
+import { concerns } from "../contract/api.js";
 import { unitName } from "./contain.js";
 
 export interface CniHandlerDeps {
@@ -164,7 +164,7 @@ export class CniHandler {
       const taken = portConflict({ ...attachment, tenant: ep.tenantName }, attachments.all());
       if (taken !== undefined) throw cniError(CniErrorCode.Conflict, `Cannot publish host port: ${taken}`);
       // Undoes its record and kernel objects itself when it fails.
-      await this.d.plumber.attach(ep, attachment);
+      await this.d.plumber.attach(ep, attachment, reply.revision);
     } catch (err) {
       await master.deleteEndpoint(ep.endpointID).catch((e: Error) => log.error({ endpoint: ep.endpointID, err: e.message }, "cannot release endpoint after failed ADD"));
       if (err instanceof CniError) throw cniError(err.code, `${err.message}; rolled back`);

@@ -1,16 +1,25 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { hostPrefix } from "../datapath/names.js";
-import { endpointKey, hostKey, networkStateKey, objectKey, tenantStateKey } from "../master/keys.js";
-import type { EndpointState } from "../master/records.js";
+import { endpointKey, hostKey, networkStateKey, objectKey, tenantStateKey } from "../contract/keys.js";
+import type { EndpointState } from "../contract/records.js";
 import type { Attachment } from "./attachments.js";
+import { recordProblem } from "../contract/validate.js";
 import { compileHost, netfilteredNetworks, type HostContext, type StateView } from "./compile.js";
 
+/** A mirror's view of these records: each checked as the mirror checks what arrives. */
 function view(entries: Record<string, unknown>): StateView {
-  const map = new Map(Object.entries(entries));
+  const map = new Map<string, unknown>();
+  const malformed = new Map<string, string>();
+  for (const [key, value] of Object.entries(entries)) {
+    const problem = recordProblem(key, value);
+    if (problem === undefined) map.set(key, value);
+    else malformed.set(key, problem);
+  }
   return {
     get: <T>(key: string) => map.get(key) as T | undefined,
     list: <T>(prefix: string) => [...map].filter(([k]) => k.startsWith(prefix)) as [string, T][],
+    malformedRecords: () => malformed,
   };
 }
 
@@ -32,8 +41,8 @@ const base = {
   [tenantStateKey("t")]: { index: 3 },
   [objectKey("network", "t:net")]: { key: "t:net", tenantName: "t", networkName: "net", encap: "vxlan", nwType: "data", subnet: "198.18.1.10-198.18.1.20/24", gateway: "198.18.1.254", ipv6Subnet: "", ipv6Gateway: "" },
   [networkStateKey("t:net")]: { pktTag: 1, extPktTag: 42, ipv4: {} },
-  [hostKey("h1")]: { name: "h1", vtepIP: "198.18.0.11", mtu: 1450 },
-  [hostKey("h2")]: { name: "h2", vtepIP: "198.18.0.12", mtu: 1450 },
+  [hostKey("h1")]: { name: "h1", vtepIP: "198.18.0.11", mtu: 1450, agentVersion: "" },
+  [hostKey("h2")]: { name: "h2", vtepIP: "198.18.0.12", mtu: 1450, agentVersion: "" },
 };
 
 const ctx = (vtepIP: string): HostContext => ({ host: "h1", prefix: hostPrefix("h1"), mtu: 1450, vtepIP, vxlanPort: 4789 });
@@ -151,11 +160,11 @@ describe("compileHost", () => {
     const state = view({ ...base, [endpointKey("a")]: endpoint("a", "h1", "198.18.1.10"), [endpointKey("junk")]: { endpointID: 7 } });
     const out = compileHost(state, [attachment("a"), attachment("junk")], new Map(), ctx(""), noPolicy);
     assert.deepEqual(out.orphans, []);
-    assert.deepEqual(out.failures, [{ owner: { tenant: "t", network: "net", endpoint: "junk" }, message: "netmaster's record of it is not an endpoint record" }]);
+    assert.deepEqual(out.failures, [{ owner: { tenant: "t", network: "net", endpoint: "junk" }, message: "netmaster's record of it cannot be read: endpointID: Invalid input: expected string, received number" }]);
     assert.deepEqual(out.desired.tenants[0]!.endpoints.map((e) => e.id), ["a"]);
   });
 
-  test("a record that cannot be compiled fails its own unit only: its network, or its tenant", () => {
+  test("a record that cannot be read or compiled fails its own unit only: its network, or its tenant", () => {
     const other = {
       [objectKey("tenant", "u")]: { tenantName: "u" },
       [objectKey("network", "u:net")]: { ...base[objectKey("network", "t:net")], key: "u:net", tenantName: "u", subnet: "198.18.2.0/24", gateway: "198.18.2.254" },
@@ -169,7 +178,7 @@ describe("compileHost", () => {
     });
     const attachments = [attachment("a"), attachment("u1")];
     const out = compileHost(state, attachments, new Map(), ctx(""), noPolicy);
-    assert.deepEqual(out.failures, [{ owner: { tenant: "t", network: "bad" }, message: "invalid subnet not a subnet" }]);
+    assert.deepEqual(out.failures, [{ owner: { tenant: "t", network: "bad" }, message: "netmaster's record /netplugin/obj/network/t:bad cannot be read: subnet: subnet string invalid format" }]);
     assert.deepEqual(out.desired.tenants.map((t) => [t.name, t.networks.map((n) => n.name), t.endpoints.map((e) => e.id)]), [["t", ["net"], ["a"]], ["u", ["net"], ["u1"]]]);
 
     const failingPolicy = (namespace: string) => {

@@ -17,9 +17,9 @@ import {
 } from "../datapath/names.js";
 import type { DesiredHostEndpoint, DesiredPortMapping, DesiredUplink } from "../datapath/types.js";
 import type { UnitFailure } from "./contain.js";
-import { ENDPOINT_PREFIX, endpointKey, groupStateKey, hostKey, networkStateKey, objectKey, objectPrefix, serviceStateKey, tenantStateKey } from "../master/keys.js";
-import { EndpointRecord, HOST_ENDPOINT_PREFIX, type EndpointState, type GroupState, type NetworkState, type ServiceState, type TenantState } from "../master/records.js";
-import type { HostRecord } from "../master/hosts.js";
+import { ENDPOINT_PREFIX, endpointKey, ROOT, groupStateKey, hostKey, networkStateKey, objectKey, objectPrefix, serviceStateKey, tenantStateKey } from "../contract/keys.js";
+import { HOST_ENDPOINT_PREFIX, type EndpointState, type GroupRecord, type NetworkTags, type ServiceState, type TenantState } from "../contract/records.js";
+import type { HostRecord } from "../contract/records.js";
 import type { Bgp } from "../model/index.js";
 import type { BgpConfig } from "./bgp/index.js";
 import type { PolicyInput } from "../policy/index.js";
@@ -27,9 +27,12 @@ import { formatIpv4, parseIpv4Subnet } from "../lib/ipv4.js";
 import type { Attachment } from "./attachments.js";
 import { grantPorts } from "./ports.js";
 
+/** The agent's copy of its slice (mirror.ts): records checked as they arrived, and those set apart. */
 export interface StateView {
   get<T>(key: string): T | undefined;
   list<T>(prefix: string): [string, T][];
+  /** Keys whose record is not what the key says, and why. */
+  malformedRecords(): ReadonlyMap<string, string>;
 }
 
 export interface HostContext {
@@ -46,7 +49,7 @@ export interface HostContext {
  * The VXLAN network identifier of a network. VLAN networks ride the overlay too (the kernels here have no
  * 802.1Q devices): they take VNIs from a block above anything Contiv's VXLAN range can hand out.
  */
-export function networkVni(net: Network, state: NetworkState): number {
+export function networkVni(net: Network, state: NetworkTags): number {
   return net.encap === "vxlan" ? state.extPktTag : 0xfff000 + state.pktTag;
 }
 
@@ -147,25 +150,29 @@ interface CompiledTenant {
   failures: UnitFailure[];
 }
 
-/** Whether each record seen is an endpoint record: records are replaced, never changed, so once per record. */
-const endpointShape = new WeakMap<object, boolean>();
-
-function isEndpointRecord(value: unknown): value is EndpointState {
-  if (typeof value !== "object" || value === null) return false;
-  let ok = endpointShape.get(value);
-  if (ok === undefined) endpointShape.set(value, (ok = EndpointRecord.safeParse(value).success));
-  return ok;
+/** Every endpoint netmaster has (pending ones too), by id. */
+function knownEndpoints(view: StateView, pending: Map<string, EndpointState>): Map<string, EndpointState> {
+  const endpoints = new Map<string, EndpointState>(pending);
+  for (const ep of values<EndpointState>(view, ENDPOINT_PREFIX)) endpoints.set(ep.endpointID, ep);
+  return endpoints;
 }
 
-/** Every endpoint netmaster has (pending ones too), by id, and the keys that hold something else. */
-function knownEndpoints(view: StateView, pending: Map<string, EndpointState>): { endpoints: Map<string, EndpointState>; malformed: Set<string> } {
-  const endpoints = new Map<string, EndpointState>(pending);
-  const malformed = new Set<string>();
-  for (const [key, ep] of view.list<unknown>(ENDPOINT_PREFIX)) {
-    if (isEndpointRecord(ep)) endpoints.set(ep.endpointID, ep);
-    else malformed.add(key);
+/**
+ * The failures of records set apart as malformed that belong to units present on this host: a network's
+ * records fail the network, any other record of a tenant fails the tenant. A local endpoint's own record
+ * fails that endpoint (localEndpoints).
+ */
+function malformedFailures(malformed: ReadonlyMap<string, string>, present: ReadonlySet<string>): UnitFailure[] {
+  const failures: UnitFailure[] = [];
+  for (const [key, problem] of malformed) {
+    const [area, kind, rest = ""] = key.slice(ROOT.length).split("/");
+    const tenant = rest.split(":")[0] ?? "";
+    if ((area !== "obj" && area !== "state") || !present.has(tenant) || kind === "eps") continue;
+    const message = `netmaster's record ${key} cannot be read: ${problem}`;
+    const network = (area === "obj" && kind === "network") || (area === "state" && kind === "nets") ? rest.split(":")[1] : undefined;
+    failures.push({ owner: network === undefined ? { tenant } : { tenant, network }, message });
   }
-  return { endpoints, malformed };
+  return failures;
 }
 
 /**
@@ -175,15 +182,16 @@ function knownEndpoints(view: StateView, pending: Map<string, EndpointState>): {
 function localEndpoints(
   attachments: Attachment[],
   endpoints: Map<string, EndpointState>,
-  malformed: Set<string>,
+  malformed: ReadonlyMap<string, string>,
 ): { byTenant: Map<string, LocalEndpoint[]>; orphans: Attachment[]; failures: UnitFailure[] } {
   const orphans: Attachment[] = [];
   const failures: UnitFailure[] = [];
   const byTenant = new Map<string, LocalEndpoint[]>();
   for (const a of attachments) {
     const ep = endpoints.get(a.endpointId);
-    if (!ep && malformed.has(endpointKey(a.endpointId))) {
-      failures.push({ owner: { tenant: a.tenant, network: a.network, endpoint: a.endpointId }, message: `netmaster's record of it is not an endpoint record` });
+    const problem = ep === undefined ? malformed.get(endpointKey(a.endpointId)) : undefined;
+    if (problem !== undefined) {
+      failures.push({ owner: { tenant: a.tenant, network: a.network, endpoint: a.endpointId }, message: `netmaster's record of it cannot be read: ${problem}` });
       continue;
     }
     if (!ep) {
@@ -222,8 +230,8 @@ export function compileHost(
   ctx: HostContext,
   nftScriptFor: (namespace: string, input: PolicyInput) => string,
 ): CompiledHost {
-  const { endpoints, malformed } = knownEndpoints(view, pending);
-  const { byTenant, orphans, failures } = localEndpoints(attachments, endpoints, malformed);
+  const endpoints = knownEndpoints(view, pending);
+  const { byTenant, orphans, failures } = localEndpoints(attachments, endpoints, view.malformedRecords());
   const primary = firstInterfaces(attachments);
   // Published ports go to the interface with the default route: the replies leave by it; and only in
   // tenants that have an uplink (an index at netmaster), which is their way in.
@@ -249,6 +257,7 @@ export function compileHost(
     nftScriptFor,
   };
   for (const ep of facts.hostEndpoints) if (!byTenant.has(ep.tenantName)) byTenant.set(ep.tenantName, []);
+  failures.push(...malformedFailures(view.malformedRecords(), new Set(byTenant.keys())));
 
   const tenants: DesiredTenant[] = [];
   const policies = new Map<string, PolicyInput>();
@@ -289,7 +298,7 @@ function bridgedNetwork(facts: HostFacts, n: Network, tenantEndpoints: EndpointS
       .map((ep) => ep.ipv6Address)
       .sort();
   }
-  const state = view.get<NetworkState>(networkStateKey(n.key));
+  const state = view.get<NetworkTags>(networkStateKey(n.key));
   if (ctx.vtepIP && state && !desired.routed) {
     const vni = networkVni(n, state);
     desired.vxlan = {
@@ -479,7 +488,7 @@ function policyFor(
   endpoints: EndpointState[],
   profile: (g: EndpointGroup) => NetProfile | undefined,
 ): PolicyInput {
-  const groupId = (name: string) => view.get<GroupState>(groupStateKey(`${tenant}:${name}`))?.groupId;
+  const groupId = (name: string) => view.get<GroupRecord>(groupStateKey(`${tenant}:${name}`))?.groupId;
   const netByName = new Map(networks.map((n) => [n.name, n]));
   const rules: PolicyInput["rules"] = [];
   for (const g of groups) {

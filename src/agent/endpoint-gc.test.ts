@@ -4,8 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import pino from "pino";
-import { endpointKey } from "../master/keys.js";
-import type { EndpointState } from "../master/records.js";
+import { endpointKey } from "../contract/keys.js";
+import type { EndpointState } from "../contract/records.js";
 import { AttachmentStore } from "./attachments.js";
 import { DockerStore } from "./docker/state.js";
 import { EndpointCollector, selectStray, type StraySelection } from "./endpoint-gc.js";
@@ -86,7 +86,7 @@ describe("EndpointCollector", () => {
     const attachments = new AttachmentStore(dir);
     const c = new EndpointCollector({
       host: "h1",
-      view: { get: <T>(k: string) => entries.get(k) as T, list: <T>(p: string) => [...entries].filter(([k]) => k.startsWith(p)) as [string, T][] },
+      view: { get: <T>(k: string) => entries.get(k) as T, list: <T>(p: string) => [...entries].filter(([k]) => k.startsWith(p)) as [string, T][], malformedRecords: () => new Map() },
       attachments,
       pending: new Map(),
       dockerEndpointIds: () => [...new DockerStore(dir).endpoints.values()].map((r) => r.endpointId),

@@ -14,9 +14,9 @@
 // reservation still accounts for (master/docker/).
 
 import type { Logger } from "pino";
-import { DOCKER_PREFIX, type DockerReservation } from "../master/docker/index.js";
-import { ENDPOINT_PREFIX } from "../master/keys.js";
-import type { EndpointState } from "../master/records.js";
+import { RESERVATION_PREFIX } from "../contract/keys.js";
+import { ENDPOINT_PREFIX } from "../contract/keys.js";
+import type { EndpointState } from "../contract/records.js";
 import type { AttachmentStore } from "./attachments.js";
 import { hostEndpointContainer, type StateView } from "./compile.js";
 import type { MasterClient } from "./master-client.js";
@@ -158,7 +158,7 @@ export class EndpointCollector {
     const held = new Set<string>(d.pending.keys());
     for (const a of d.attachments.all()) held.add(a.endpointId);
     for (const id of d.dockerEndpointIds()) held.add(id);
-    for (const [, r] of d.view.list<DockerReservation>(`${DOCKER_PREFIX}addresses/`)) if (r.endpointId) held.add(r.endpointId);
+    for (const [, r] of d.view.list<{ endpointId: string }>(RESERVATION_PREFIX)) if (r.endpointId) held.add(r.endpointId);
     return held;
   }
 }

@@ -7,12 +7,12 @@
 
 import type { Logger } from "pino";
 import type { DesiredEndpoint } from "../datapath/types.js";
-import type { EndpointState } from "../master/records.js";
+import type { EndpointState } from "../contract/records.js";
 import type { Attachment, AttachmentStore } from "./attachments.js";
 import { portErrors } from "./ports.js";
 import type { DatapathError } from "../datapath/driver.js";
 import type { Reconciler } from "./reconciler.js";
-import { concerns } from "../master/realization.js";
+import { concerns } from "../contract/api.js";
 import { unitName } from "./contain.js";
 
 export interface EndpointPlumberDeps {
@@ -20,8 +20,13 @@ export interface EndpointPlumberDeps {
   /** Endpoints netmaster created for us that the state stream has not shown yet. */
   pending: Map<string, EndpointState>;
   reconciler: Reconciler;
+  /** Waits until the agent's copy of its slice holds a revision whole (mirror.ts waitForRevision). */
+  waitForRevision: (revision: number, timeoutMs: number) => Promise<void>;
   log: Logger;
 }
+
+/** How long an attach waits for netmaster's state stream to bring the endpoint's tenant. */
+const STATE_WAIT_MS = 10_000;
 
 /** Errors of one endpoint in a reconcile run: its tenant namespace as a whole, or objects naming it. */
 export function endpointErrors(errors: DatapathError[], namespace: string, endpoint: DesiredEndpoint): DatapathError[] {
@@ -37,12 +42,16 @@ export class EndpointPlumber {
   constructor(private readonly d: EndpointPlumberDeps) {}
 
   /**
-   * Records the attachment and waits for a reconcile run to plumb it. Throws when the run leaves the
-   * endpoint (or its tenant namespace) in error, after removing the record and what the run made.
+   * Records the attachment and waits for a reconcile run to plumb it. `revision`: where netmaster's reply said
+   * the endpoint is. Throws when the run leaves the endpoint (or its tenant namespace) in error, after removing
+   * the record and what the run made.
    */
-  async attach(ep: EndpointState, attachment: Attachment): Promise<DesiredEndpoint> {
+  async attach(ep: EndpointState, attachment: Attachment, revision = 0): Promise<DesiredEndpoint> {
     const { attachments, pending, reconciler } = this.d;
     try {
+      // This host's copy holds a tenant's records only while the tenant has an endpoint here: the first one
+      // brings them, at the revision netmaster answered with.
+      await this.d.waitForRevision(revision, STATE_WAIT_MS);
       pending.set(ep.endpointID, ep);
       attachments.put(attachment);
       const { compiled, errors } = await reconciler.run();

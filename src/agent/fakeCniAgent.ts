@@ -12,8 +12,8 @@ import { join } from "node:path";
 import pino from "pino";
 
 import { ConflictError, ValidationError } from "../lib/errors.js";
-import { endpointId, EndpointRequest, type EndpointReply } from "../master/endpoints.js";
-import type { EndpointState } from "../master/records.js";
+import { endpointId, EndpointRequest, type EndpointReply } from "../contract/api.js";
+import type { EndpointState } from "../contract/records.js";
 import { AttachmentStore, type Attachment } from "./attachments.js";
 import { CniHandler } from "./cni-handler.js";
 import type { EndpointPlumber } from "./endpoints.js";
@@ -58,6 +58,7 @@ export class FakeMaster {
       endpoint,
       network: { subnetLen: 24, gateway: "198.18.0.254", ipv6SubnetLen: 0, ipv6Gateway: "", pktTag: 1, extPktTag: 1, encap: "vxlan" },
       groupId: 0,
+      revision: 0,
     };
   }
 

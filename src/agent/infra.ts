@@ -5,9 +5,9 @@
 
 import type { Logger } from "pino";
 import type { Network } from "../model/index.js";
-import { endpointKey, objectPrefix } from "../master/keys.js";
-import { endpointId } from "../master/endpoints.js";
-import type { EndpointState } from "../master/records.js";
+import { endpointKey, objectPrefix } from "../contract/keys.js";
+import { endpointId } from "../contract/api.js";
+import type { EndpointState } from "../contract/records.js";
 import { hostEndpointContainer, type StateView } from "./compile.js";
 import type { MasterClient } from "./master-client.js";
 

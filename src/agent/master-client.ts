@@ -3,9 +3,9 @@
 // down) and connection failures are retried for a while before giving up.
 
 import { ConflictError, NotFoundError, UpstreamError, ValidationError } from "../lib/errors.js";
-import type { EndpointReply } from "../master/endpoints.js";
-import type { HostRecord } from "../master/hosts.js";
-import type { EndpointState } from "../master/records.js";
+import type { EndpointReply } from "../contract/api.js";
+import type { HostRecord } from "../contract/records.js";
+import type { EndpointState } from "../contract/records.js";
 
 export interface CreateEndpointRequest {
   tenantName: string;

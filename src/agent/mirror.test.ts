@@ -27,7 +27,7 @@ describe("StateMirror", () => {
   before(async () => {
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     const { port } = server.address() as AddressInfo;
-    mirror = new StateMirror(new MasterClient([`http://127.0.0.1:${port}`]), () => undefined, () => snapshots++);
+    mirror = new StateMirror(new MasterClient([`http://127.0.0.1:${port}`]), { host: "h1", catalog: false }, () => undefined, () => snapshots++);
     mirror.start();
     await connection;
   });
@@ -69,8 +69,26 @@ describe("StateMirror", () => {
     connection = new Promise<void>((resolve) => (connected = resolve));
     stream!.destroy(); // the rest of revision 8 never came
     await connection;
-    assert.equal(asked.at(-1), "?revision=7&epoch=e1");
+    assert.equal(asked.at(-1), "?host=h1&revision=7&epoch=e1&catalog=0");
     await send(() => mirror.completeRevision.revision === 8, { type: "put", revision: 8, key: "/netplugin/d", value: 5 }, { type: "put", revision: 8, key: "/netplugin/e", value: 6 }, { type: "ping", revision: 8 });
     assert.deepEqual([mirror.get("/netplugin/d"), mirror.get("/netplugin/e")], [5, 6]);
+  });
+
+  it("takes a ping's revision as whole: nothing of this host's slice changed up to it", async () => {
+    await send(() => mirror.completeRevision.revision === 20, { type: "ping", revision: 20 });
+    assert.equal(mirror.currentRevision, 20);
+  });
+
+  it("keeps a record that is not what its key says apart, with the reason, until a good one replaces it", async () => {
+    const key = "/netplugin/state/eps/n.t-c1";
+    await send(() => mirror.malformedRecords().has(key), { type: "put", revision: 21, key, value: { endpointID: 7 } });
+    assert.equal(mirror.get(key), undefined);
+    assert.match(mirror.malformedRecords().get(key)!, /^endpointID: /);
+    const good = {
+      endpointID: "n.t-c1", tenantName: "t", networkName: "n", groupName: "", containerID: "c1", containerName: "", ipAddress: "198.18.1.2",
+      ipv6Address: "", macAddress: "02:02:c6:12:01:02", homingHost: "h1", intfName: "", vtepIP: "", labels: {}, requestedIp: false,
+    };
+    await send(() => mirror.get(key) !== undefined, { type: "put", revision: 22, key, value: good });
+    assert.equal(mirror.malformedRecords().has(key), false);
   });
 });

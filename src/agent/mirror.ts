@@ -1,24 +1,30 @@
-// The agent's copy of netmaster's state, followed through the NDJSON stream
-// (master/watch-stream.ts). It reconnects by itself, resuming from the last
-// revision it applied whole and the stream epoch it had it from (netmaster decides
-// whether that is safe); after a "reset" it replaces everything. Listeners hear
-// about every applied batch; `synced` says the copy is complete at least once.
+// The agent's copy of its host's slice of netmaster's state, followed through the NDJSON stream
+// (contract/stream.ts). It reconnects by itself, resuming from the last revision it holds whole and the
+// stream epoch it had it from (netmaster decides whether that is safe); after a "reset" it replaces
+// everything. Every record is checked as it arrives (contract/validate.ts): one that is not what its key
+// says is kept apart, invisible to get and list, with the reason. Listeners hear about every applied batch;
+// `synced` says the copy is complete at least once.
 
 import type { MasterClient } from "./master-client.js";
 import { sleep } from "./master-client.js";
-import { EPOCH_HEADER } from "../master/watch-stream.js";
+import { EPOCH_HEADER, StreamEvent } from "../contract/stream.js";
+import { recordProblem } from "../contract/validate.js";
 
-type StreamEvent =
-  | { type: "reset"; revision: number }
-  | { type: "synced"; revision: number }
-  | { type: "ping"; revision: number }
-  | { type: "put"; revision: number; key: string; value: unknown }
-  | { type: "delete"; revision: number; key: string };
+export interface MirrorOptions {
+  /** Whose slice to follow. */
+  host: string;
+  /** Every tenant, network and group object too (the Docker driver makes networks for them). */
+  catalog: boolean;
+}
+
 
 export class StateMirror {
   private entries = new Map<string, unknown>();
   /** Entries being collected after a reset, swapped in at "synced". */
   private pending: Map<string, unknown> | undefined;
+  /** Records that are not what their key says, with why (kept apart from `entries`). */
+  private malformed = new Map<string, string>();
+  private pendingMalformed: Map<string, string> | undefined;
   private revision = 0;
   /**
    * The newest revision whose events have all been applied: a write's events may arrive over several reads,
@@ -33,9 +39,11 @@ export class StateMirror {
   private readonly listeners = new Set<() => void>();
   private readonly abort = new AbortController();
   private syncedWaiters: (() => void)[] = [];
+  private revisionWaiters: { revision: number; resolve: () => void }[] = [];
 
   constructor(
     private readonly master: MasterClient,
+    private readonly options: MirrorOptions,
     private readonly onError: (err: Error) => void = () => {},
     /** Called when a snapshot replaced the copy. */
     private readonly onSnapshot: () => void = () => {},
@@ -58,6 +66,16 @@ export class StateMirror {
     return this.entries.get(key) as T | undefined;
   }
 
+  /** Every key the copy holds, sorted. */
+  keys(): string[] {
+    return [...this.entries.keys()].sort();
+  }
+
+  /** Keys whose record is not what the key says, and why. */
+  malformedRecords(): ReadonlyMap<string, string> {
+    return this.malformed;
+  }
+
   /** Values under prefix (unsorted). */
   list<T>(prefix: string): [string, T][] {
     const out: [string, T][] = [];
@@ -68,6 +86,30 @@ export class StateMirror {
   onChange(listener: () => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  /**
+   * Resolves once the copy holds its slice of `revision` whole (a write netmaster answered at that revision is
+   * in it), or rejects after `timeoutMs`.
+   */
+  waitForRevision(revision: number, timeoutMs: number): Promise<void> {
+    if (this.complete >= revision) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const waiter = { revision, resolve: () => (clearTimeout(timer), resolve()) };
+      const timer = setTimeout(() => {
+        this.revisionWaiters = this.revisionWaiters.filter((w) => w !== waiter);
+        reject(new Error(`netmaster's state stream did not reach revision ${revision} within ${timeoutMs / 1000} s (at ${this.complete})`));
+      }, timeoutMs);
+      this.revisionWaiters.push(waiter);
+    });
+  }
+
+  private setComplete(revision: number): void {
+    this.complete = revision;
+    if (this.revisionWaiters.length === 0) return;
+    const still: typeof this.revisionWaiters = [];
+    for (const w of this.revisionWaiters) (w.revision <= revision ? w.resolve() : still.push(w));
+    this.revisionWaiters = still;
   }
 
   waitSynced(): Promise<void> {
@@ -102,8 +144,14 @@ export class StateMirror {
 
   private async follow(signal: AbortSignal): Promise<void> {
     this.pending = undefined; // a snapshot cut short by a broken stream is discarded
+    this.pendingMalformed = undefined;
     // From the last whole revision: a connection that broke among one write's events sends them all again.
-    const query = new URLSearchParams({ revision: String(this.complete), epoch: this.epoch });
+    const query = new URLSearchParams({
+      host: this.options.host,
+      revision: String(this.complete),
+      epoch: this.epoch,
+      catalog: this.options.catalog ? "1" : "0",
+    });
     const res = await fetch(`${this.master.url}/api/v1/agent/watch?${query}`, { signal });
     if (!res.ok || !res.body) throw new Error(`state stream refused: ${res.status} ${await res.text()}`);
     this.streamEpoch = res.headers.get(EPOCH_HEADER) ?? "";
@@ -126,7 +174,7 @@ export class StateMirror {
         while ((nl = buffer.indexOf("\n")) >= 0) {
           const line = buffer.slice(0, nl);
           buffer = buffer.slice(nl + 1);
-          if (line.trim()) changed = this.apply(JSON.parse(line) as StreamEvent) || changed;
+          if (line.trim()) changed = this.apply(StreamEvent.parse(JSON.parse(line))) || changed;
         }
         if (changed) for (const l of this.listeners) l();
       }
@@ -137,7 +185,7 @@ export class StateMirror {
 
   /** An event of `revision`: a newer one shows that the revision before it is whole. */
   private advance(revision: number): void {
-    if (revision > this.revision) this.complete = this.revision;
+    if (revision > this.revision) this.setComplete(this.revision);
     this.setRevision(Math.max(this.revision, revision));
   }
 
@@ -151,18 +199,21 @@ export class StateMirror {
     switch (event.type) {
       case "reset":
         this.pending = new Map();
+        this.pendingMalformed = new Map();
         return false;
       case "synced":
         if (this.pending) {
           this.entries = this.pending;
+          this.malformed = this.pendingMalformed ?? new Map();
           this.pending = undefined;
+          this.pendingMalformed = undefined;
           // The snapshot's revision, even a lower one (a restored store): resuming from a higher one would skip events.
           this.setRevision(event.revision);
           this.onSnapshot();
         } else {
           this.setRevision(Math.max(this.revision, event.revision));
         }
-        this.complete = this.revision;
+        this.setComplete(this.revision);
         if (!this.everSynced) {
           this.everSynced = true;
           for (const w of this.syncedWaiters) w();
@@ -170,18 +221,33 @@ export class StateMirror {
         }
         return true;
       case "ping": {
-        // Everything before it has been sent: the last revision is whole. Listeners hear of it so that a sync
-        // that ran on half of a write is followed by one that can say the whole write is applied.
-        if (this.pending || this.complete === this.revision) return false;
-        this.complete = this.revision;
+        // Everything of this host's slice up to its revision has been sent: that revision is whole (the slice
+        // may have had nothing newer). Listeners hear of it so that a sync that ran on half of a write is
+        // followed by one that can say the whole write is applied.
+        if (this.pending) return false;
+        const revision = Math.max(this.revision, event.revision);
+        if (this.complete === revision) return false;
+        this.setRevision(revision);
+        this.setComplete(revision);
         return true;
       }
-      case "put":
-        (this.pending ?? this.entries).set(event.key, event.value);
+      case "put": {
+        const problem = recordProblem(event.key, event.value);
+        const entries = this.pending ?? this.entries;
+        const malformed = this.pendingMalformed ?? this.malformed;
+        if (problem === undefined) {
+          entries.set(event.key, event.value);
+          malformed.delete(event.key);
+        } else {
+          entries.delete(event.key);
+          malformed.set(event.key, problem);
+        }
         if (!this.pending) this.advance(event.revision);
         return !this.pending;
+      }
       case "delete":
         (this.pending ?? this.entries).delete(event.key);
+        (this.pendingMalformed ?? this.malformed).delete(event.key);
         if (!this.pending) this.advance(event.revision);
         return !this.pending;
     }

@@ -11,7 +11,7 @@ import type { PolicyInput } from "../policy/index.js";
 import type { AttachmentStore } from "./attachments.js";
 import { announced, compileHost, type CompiledHost, type HostContext, type StateView, type TenantDns } from "./compile.js";
 import { contain, type LastGood } from "./contain.js";
-import type { EndpointState } from "../master/records.js";
+import type { EndpointState } from "../contract/records.js";
 import type { DatapathDriver, DatapathError } from "../datapath/driver.js";
 
 export interface SyncResult {

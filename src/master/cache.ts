@@ -6,7 +6,7 @@
 
 import type { Store, WatchEvent, Watcher } from "../store/types.js";
 import { CompactedError } from "../store/types.js";
-import { ROOT } from "./keys.js";
+import { ROOT } from "../contract/keys.js";
 
 export interface CachedValue {
   value: unknown;
@@ -22,6 +22,7 @@ export class StateCache {
   private closed = false;
   private waiters: { revision: number; resolve: () => void }[] = [];
   private readonly listeners = new Set<ChangeListener>();
+  private readonly reloadListeners = new Set<() => void>();
 
   private constructor(
     private readonly store: Store,
@@ -61,6 +62,12 @@ export class StateCache {
     return () => this.listeners.delete(listener);
   }
 
+  /** Called after the whole state was read afresh (a compacted history or a broken watch): no change events tell what changed. */
+  onReload(listener: () => void): () => void {
+    this.reloadListeners.add(listener);
+    return () => this.reloadListeners.delete(listener);
+  }
+
   close(): void {
     this.closed = true;
     this.watcher?.close();
@@ -73,6 +80,7 @@ export class StateCache {
     this.entries.clear();
     for (const kv of items) this.entries.set(kv.key, { value: JSON.parse(kv.value), modRevision: kv.modRevision });
     this.advance(revision);
+    for (const listener of this.reloadListeners) listener();
     this.watcher = this.store.watch(
       ROOT,
       (event) => this.apply(event),

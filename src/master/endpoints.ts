@@ -3,61 +3,18 @@
 // ip pool when the group has one, else from the network) and its MAC.
 
 import { createHash } from "node:crypto";
-import { z } from "zod";
-import { macProblem } from "../lib/mac.js";
 import { ConflictError, NotFoundError, ValidationError } from "../lib/errors.js";
 import type { EndpointGroup, Network, Tenant } from "../model/index.js";
+import { endpointId, type EndpointReply, type EndpointRequest } from "../contract/api.js";
+
+/** An endpoint as a mutation makes it; the caller adds the revision the write landed in. */
+export type EndpointGrant = Omit<EndpointReply, "revision">;
 import { Ipv4Allocator, Ipv6Allocator, PoolAllocator } from "./alloc/index.js";
-import { endpointKey, groupStateKey, macKey, networkStateKey } from "./keys.js";
+import { endpointKey, groupStateKey, macKey, networkStateKey } from "../contract/keys.js";
 import type { EndpointState, GroupState, MacHolder, NetworkState } from "./records.js";
 import type { Tx } from "./tx.js";
 import { getObject } from "./objects/common.js";
 import { getNetworkState } from "./objects/network.js";
-
-const Name = z.string().max(256);
-
-export const EndpointRequest = z.object({
-  tenantName: Name.default("default"),
-  networkName: Name.default(""),
-  groupName: Name.default(""),
-  containerID: z.string().min(1).max(256),
-  containerName: Name.default(""),
-  host: z.string().min(1).max(256),
-  intfName: Name.default(""),
-  vtepIP: Name.default(""),
-  ipAddress: z.string().max(64).default(""),
-  ipv6Address: z.string().max(64).default(""),
-  macAddress: z
-    .string()
-    .max(64)
-    .default("")
-    .superRefine((mac, ctx) => {
-      const problem = mac === "" ? undefined : macProblem(mac);
-      if (problem !== undefined) ctx.addIssue({ code: "custom", message: `macAddress ${problem}` });
-    }),
-  labels: z.record(z.string(), z.string()).default({}),
-});
-export type EndpointRequest = z.infer<typeof EndpointRequest>;
-
-/** What the agent needs to plumb the endpoint, beside the endpoint itself. */
-export interface EndpointReply {
-  endpoint: EndpointState;
-  network: {
-    subnetLen: number;
-    gateway: string;
-    ipv6SubnetLen: number;
-    ipv6Gateway: string;
-    pktTag: number;
-    extPktTag: number;
-    encap: string;
-  };
-  groupId: number;
-}
-
-/** Same naming as Contiv: "<network>.<tenant>-<container>". */
-export function endpointId(network: string, tenant: string, container: string): string {
-  return `${network}.${tenant}-${container}`;
-}
 
 /** Locally administered MAC derived from the IPv4 address, as Contiv does: 02:02:<ip bytes>. */
 export function macFromIpv4(ip: string): string {
@@ -112,7 +69,7 @@ function resolveNetwork(tx: Tx, req: EndpointRequest): { net: Network; group?: E
   return group ? { net, group } : { net };
 }
 
-function reply(tx: Tx, ep: EndpointState, net: Network): EndpointReply {
+function reply(tx: Tx, ep: EndpointState, net: Network): EndpointGrant {
   const state = getNetworkState(tx, net.key);
   const groupId = ep.groupName
     ? (tx.get<GroupState>(groupStateKey(`${ep.tenantName}:${ep.groupName}`))?.groupId ?? 0)
@@ -133,7 +90,7 @@ function reply(tx: Tx, ep: EndpointState, net: Network): EndpointReply {
 }
 
 /** Idempotent: asking again for an existing endpoint returns it unchanged. */
-export function createEndpoint(tx: Tx, req: EndpointRequest): EndpointReply {
+export function createEndpoint(tx: Tx, req: EndpointRequest): EndpointGrant {
   const { net, group } = resolveNetwork(tx, req);
   const id = endpointId(net.networkName, net.tenantName, req.containerID);
   const existing = tx.get<EndpointState>(endpointKey(id));

@@ -2,29 +2,15 @@
 // so netmaster and the other agents know where endpoints live.
 
 import { isDeepStrictEqual } from "node:util";
-import { z } from "zod";
+import type { EndpointOperReport, HostRegistration } from "../contract/api.js";
+import type { HostRecord } from "../contract/records.js";
 import { NotFoundError } from "../lib/errors.js";
 import { releaseDockerHost } from "./docker/index.js";
 import { deleteEndpoint } from "./endpoints.js";
-import { endpointKey, HOST_PREFIX, hostKey } from "./keys.js";
+import { endpointKey, HOST_PREFIX, hostKey } from "../contract/keys.js";
 import { listEndpoints } from "./objects/common.js";
 import type { EndpointState } from "./records.js";
 import type { Tx } from "./tx.js";
-
-const Ipv4 = /^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}$/;
-
-export const HostName = z.string().regex(/^[A-Za-z0-9]([A-Za-z0-9._-]{0,253}[A-Za-z0-9])?$/, "host name must be a DNS-style name of at most 255 characters");
-
-export const HostRegistration = z.object({
-  vtepIP: z.string().regex(Ipv4, "vtepIP must be an IPv4 address").or(z.literal("")).default(""),
-  mtu: z.number().int().min(0).max(65535).default(0),
-  agentVersion: z.string().max(64).default(""),
-});
-export type HostRegistration = z.infer<typeof HostRegistration>;
-
-export interface HostRecord extends HostRegistration {
-  name: string;
-}
 
 export function registerHost(tx: Tx, name: string, reg: HostRegistration): HostRecord {
   const record: HostRecord = { name, ...reg };
@@ -77,12 +63,6 @@ export function listHosts(tx: Tx): HostSummary[] {
   }
   return [...hosts.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
-
-export const EndpointOperReport = z.object({
-  intfName: z.string().max(64).default(""),
-  vtepIP: z.string().max(64).default(""),
-});
-export type EndpointOperReport = z.infer<typeof EndpointOperReport>;
 
 /** Records where and how the agent plumbed the endpoint; unchanged reports write nothing. */
 export function reportEndpointOper(tx: Tx, id: string, report: EndpointOperReport): EndpointState {

@@ -17,12 +17,13 @@ import { bodyLimit } from "hono/body-limit";
 import { routePath } from "hono/route";
 import { stream } from "hono/streaming";
 import type { Logger } from "pino";
+import { z } from "zod";
 import { ConflictError, NotFoundError, UpstreamError, ValidationError } from "../lib/errors.js";
 import { serveMetrics } from "../lib/metrics.js";
 import { allowedMethods } from "./allow.js";
 import type { Netmaster } from "./master.js";
-import { VERSION_INFO } from "./version.js";
-import { EPOCH_HEADER } from "./watch-stream.js";
+import { VERSION_INFO } from "../lib/version.js";
+import { EPOCH_HEADER, WatchQuery } from "../contract/stream.js";
 
 const MAX_BODY_BYTES = 1024 * 1024;
 
@@ -46,6 +47,14 @@ function statusOf(err: unknown): Status {
   if (err instanceof ConflictError) return 409;
   if (err instanceof UpstreamError) return 503;
   return 500;
+}
+
+/** A query string checked by its schema; the first problem is the 400's message. */
+function parseQuery<T extends z.ZodType>(schema: T, query: Record<string, string>): z.infer<T> {
+  const parsed = schema.safeParse(query);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0]!;
+  throw new ValidationError(`Invalid query: ${issue.path.join(".")}: ${issue.message}`);
 }
 
 async function readJson(c: Context): Promise<unknown> {
@@ -176,16 +185,13 @@ export function createApp(master: Netmaster, log: Logger, options: AppOptions = 
     return c.json(await master.deregisterHost(c.req.param("name")!, { force: force === "true" }));
   });
   app.get("/api/v1/agent/watch", (c) => {
-    const revision = Number(c.req.query("revision") ?? 0);
-    if (!Number.isSafeInteger(revision) || revision < 0) throw new ValidationError("revision must be a non-negative integer");
-    const epoch = c.req.query("epoch") ?? "";
-    if (epoch.length > 64) throw new ValidationError("epoch must be at most 64 characters");
+    const query = parseQuery(WatchQuery, c.req.query());
     c.header("content-type", "application/x-ndjson");
     c.header(EPOCH_HEADER, master.streamEpoch);
     return stream(c, async (out) => {
       master.metrics.streams.inc();
       try {
-        await master.streamState({ revision, epoch }, out);
+        await master.streamState(query, out);
       } finally {
         master.metrics.streams.dec();
       }

@@ -16,7 +16,7 @@ import type {
 } from "../model/index.js";
 import { parseSelector } from "../model/index.js";
 import { Ipv4Allocator, PoolAllocator, parseTagRange, VlanAllocator, VxlanAllocator } from "./alloc/index.js";
-import { groupStateKey, networkStateKey, TAGS_KEY } from "./keys.js";
+import { groupStateKey, networkStateKey, TAGS_KEY } from "../contract/keys.js";
 import type { EndpointState, GroupState, NetworkState } from "./records.js";
 import type { Tx } from "./tx.js";
 import { listEndpoints, listObjects, listTenantObjects } from "./objects/common.js";

@@ -10,15 +10,19 @@ import { kindByCollection, parseObject, type ModelObject, type ObjectKind } from
 import { LeaderElection } from "../store/index.js";
 import type { Store } from "../store/types.js";
 import { StateCache } from "./cache.js";
-import { createEndpoint, deleteEndpoint, EndpointRequest, type EndpointReply } from "./endpoints.js";
+import { createEndpoint, deleteEndpoint } from "./endpoints.js";
+import { BgpReport, Counters, EndpointOperReport, EndpointRequest, HostName, HostRegistration, type EndpointReply } from "../contract/api.js";
+import type { HostRecord } from "../contract/records.js";
 import * as docker from "./docker/index.js";
 import { inspectEndpoint, inspectObject } from "./inspect.js";
-import { endpointKey, HOST_PREFIX, LEADER_KEY, objectKey, objectPrefix } from "./keys.js";
+import { endpointKey, HOST_PREFIX, LEADER_KEY, objectKey, objectPrefix } from "../contract/keys.js";
 import { controllerFor, defaultGlobal, GLOBAL_KEY, type MasterSettings } from "./objects/index.js";
 import type { EndpointState } from "./records.js";
-import { deregisterHost, EndpointOperReport, HostName, HostRegistration, listHosts, registerHost, reportEndpointOper, type HostRecord, type HostRemoval, type HostSummary } from "./hosts.js";
+import { deregisterHost, listHosts, registerHost, reportEndpointOper, type HostRemoval, type HostSummary } from "./hosts.js";
 import type { StreamingApi } from "hono/utils/stream";
-import { readEpochs, recordEpoch, streamState, type ResumePoint } from "./watch-stream.js";
+import { readEpochs, recordEpoch } from "./epochs.js";
+import { StateStreams, type ResumePoint } from "./watch-stream.js";
+import type { WatchQuery } from "../contract/stream.js";
 import { z } from "zod";
 import { MasterMetrics } from "./metrics.js";
 import { realization, RealizationReport, type Realization, type RealizationScope } from "./realization.js";
@@ -34,16 +38,7 @@ export interface NetmasterOptions {
   leaderTtlSeconds?: number;
 }
 
-const BgpReport = z.object({
-  neighborStatus: z.string().max(64),
-  adminStatus: z.string().max(64),
-  numRoutes: z.number().int().min(0),
-  routes: z.array(z.string().max(128)).max(100_000),
-});
 
-const Counters = z.object({
-  rules: z.record(z.string().max(256), z.object({ packets: z.number().int().min(0), bytes: z.number().int().min(0) })),
-});
 
 /** The records a policy's realization is made of: it and its rules (a removed rule re-writes the policy). */
 function policyKeys(tx: Tx, policyKey: string): string[] {
@@ -70,6 +65,9 @@ export class Netmaster {
   readonly streamEpoch = randomUUID();
   readonly metrics: MasterMetrics;
 
+  /** The agents' state streams, each its host's slice. */
+  private readonly streams: StateStreams;
+
   private constructor(
     private readonly options: NetmasterOptions,
     readonly cache: StateCache,
@@ -77,6 +75,7 @@ export class Netmaster {
     private readonly election: LeaderElection,
   ) {
     this.metrics = new MasterMetrics({ revision: () => cache.currentRevision, isLeader: () => election.isLeader() });
+    this.streams = new StateStreams(cache, this.streamEpoch);
   }
 
   static async start(options: NetmasterOptions): Promise<Netmaster> {
@@ -277,16 +276,25 @@ export class Netmaster {
     return { Oper: { ...Oper, realization: this.realizationOf({ tenant: ep.tenantName, network: ep.networkName, endpoint: ep.endpointID }, keys) } };
   }
 
-  /** Whether the newest change among `keys` (all of `scope`) is in force on every registered host, and why not. */
+  /**
+   * Whether the newest change among `keys` (all of `scope`) is in force on every host that must have it (the
+   * registered hosts where its tenant is present: they alone hold its records), and why not.
+   */
   private realizationOf(scope: RealizationScope, keys: string[]): Realization {
     const revision = Math.max(0, ...keys.map((k) => this.cache.get(k)?.modRevision ?? 0));
-    const hosts = this.cache.list(HOST_PREFIX).map(([, entry]) => (entry.value as HostRecord).name);
+    const present = new Set(this.streams.hostsOf(scope.tenant));
+    const hosts = this.cache.list(HOST_PREFIX).map(([, entry]) => (entry.value as HostRecord).name).filter((h) => present.has(h));
     return realization(hosts, this.hostRealized, scope, revision);
   }
 
   createEndpoint(body: unknown): Promise<EndpointReply> {
     const req = parseBody(EndpointRequest, body, "endpoint request");
-    return this.mutate((tx) => createEndpoint(tx, req));
+    return this.withRevision(this.mutate((tx) => createEndpoint(tx, req)));
+  }
+
+  /** The endpoint's reply with the revision the cache holds once the write is in (Mutator.run waits for it). */
+  private async withRevision(reply: Promise<Omit<EndpointReply, "revision">>): Promise<EndpointReply> {
+    return { ...(await reply), revision: this.cache.currentRevision };
   }
 
   reportEndpointOper(id: string, body: unknown): Promise<EndpointState> {
@@ -329,8 +337,15 @@ export class Netmaster {
   }
 
   /** Follows the state for an agent until the client disconnects (watch-stream.ts). */
-  streamState(from: ResumePoint, out: StreamingApi): Promise<void> {
-    return streamState(this.options.store, this.cache, this.streamEpoch, from, out, () => this.metrics.snapshots.inc());
+  streamState(query: WatchQuery, out: StreamingApi): Promise<void> {
+    const from: ResumePoint = { revision: query.revision, epoch: query.epoch };
+    return this.streams.serve(query.host, query.catalog === "1", from, out, {
+      lines: (count, bytes) => {
+        this.metrics.streamLines.inc(count);
+        this.metrics.streamBytes.inc(bytes);
+      },
+      snapshot: () => this.metrics.snapshots.inc(),
+    });
   }
 
   deleteEndpoint(id: string): Promise<EndpointState> {
@@ -364,7 +379,7 @@ export class Netmaster {
 
   dockerCreateEndpoint(body: unknown): Promise<EndpointReply> {
     const req = parseBody(EndpointRequest, body, "endpoint request");
-    return this.mutate((tx) => docker.createDockerEndpoint(tx, req));
+    return this.withRevision(this.mutate((tx) => docker.createDockerEndpoint(tx, req)));
   }
 
   dockerDeleteEndpoint(id: string): Promise<EndpointState> {

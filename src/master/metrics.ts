@@ -16,6 +16,8 @@ export class MasterMetrics {
   readonly requests: Histogram<"method" | "route" | "status">;
   readonly streams: Gauge;
   readonly snapshots: Counter;
+  readonly streamLines: Counter;
+  readonly streamBytes: Counter;
 
   constructor(gauges: MasterGauges) {
     const registers = [this.registry];
@@ -27,7 +29,9 @@ export class MasterMetrics {
       registers,
     });
     this.streams = new Gauge({ name: "netmaster_state_streams", help: "Agents following the state stream from this replica", registers });
-    this.snapshots = new Counter({ name: "netmaster_state_stream_snapshots_total", help: "State streams that began with a full snapshot instead of resuming", registers });
+    this.snapshots = new Counter({ name: "netmaster_state_stream_snapshots_total", help: "State streams that began with a snapshot of their host's slice instead of resuming", registers });
+    this.streamLines = new Counter({ name: "netmaster_state_stream_lines_total", help: "Lines sent to agents on their state streams (each host gets its slice only)", registers });
+    this.streamBytes = new Counter({ name: "netmaster_state_stream_bytes_total", help: "Bytes sent to agents on their state streams", registers });
     new Gauge({
       name: "netmaster_state_revision",
       help: "Revision of the state this replica has loaded",

@@ -1,169 +1,235 @@
-// The state stream agents follow: newline-delimited JSON over a long-lived
-// HTTP response. It starts with a snapshot ("reset", one "put" per key,
-// "synced") unless the agent resumes from a revision the store still has, then
-// carries every change in revision order, with a "ping" right after each
-// write's events (so the agent knows that revision is whole) and every ten
-// seconds (so both ends notice a dead connection). Any replica serves it
-// (followers too).
+// The state streams agents follow (contract/stream.ts), each carrying its host's slice only
+// (contract/slices.ts). One hub per netmaster process, driven by the cache's change feed in revision order:
+// every change goes to the hosts whose slice holds the record, and when a tenant's first endpoint arrives on
+// a host the host gets the tenant's records, when its last leaves they are deleted there. So each change is
+// sent to the hosts that need it (a tenant's few), not to the whole cluster.
 //
-// Revisions alone cannot tell two histories apart: a store restored from an
-// older backup and written again reaches the revision an agent holds with
-// different contents. So each netmaster process names its stream (an epoch,
-// sent as a response header; the agent hands it back when it resumes) and adds
-// it to a list kept in the store itself, with the store's revision when the
-// process opened it (STREAM_EPOCHS_KEY). An agent resumes from a revision of
-// the serving process's own stream, or of an epoch on that list up to where
-// the next epoch began; anything else starts over with a snapshot. A restored
-// store carries the list as it was at the backup, and the process that opens
-// it appends itself at the backup's revision: an agent that saw more of the
-// old history is past that point, or holds an epoch the list never had.
+// Each host has a feed that remembers its last lines (a bounded ring, in this process's memory), so an
+// agent whose connection broke resumes from the last revision it holds whole, from this process (its
+// epoch); anything else (a new netmaster process, a revision older than the ring) starts with a snapshot of
+// the slice. Any replica serves streams (followers too): each has its own cache and hub.
 
 import type { StreamingApi } from "hono/utils/stream";
-import { z } from "zod";
-import { CompactedError, type Store, type WatchEvent } from "../store/types.js";
+import { projectForAgent, type Audience } from "../contract/slices.js";
+import type { WatchEvent } from "../store/types.js";
 import type { StateCache } from "./cache.js";
-import { ROOT } from "./keys.js";
+import { SliceIndex } from "./slices.js";
 
 export const PING_INTERVAL_MS = 10_000;
-export const EPOCH_HEADER = "netplugin-stream-epoch";
+/** Lines a feed keeps for resuming: beyond them a reconnecting agent takes a snapshot of its slice. */
+const RING_LINES = 4096;
 
-/** Outside ROOT: not state agents follow, nor part of what a dump or a backup comparison shows. */
-export const STREAM_EPOCHS_KEY = "/netplugin-stream-epochs";
-/** The newest entries kept: an agent away for more netmaster starts than this takes a snapshot. */
-const EPOCHS_KEPT = 100;
-
-/** The netmaster processes that opened this store, oldest first, each with the store's revision then. */
-export const StreamEpochs = z.array(z.object({ epoch: z.string(), startRevision: z.number().int().nonnegative() }));
-export type StreamEpochs = z.infer<typeof StreamEpochs>;
-
-/** Where an agent asks to resume: the last revision it applied and the epoch it had it from ("" for none). */
 export interface ResumePoint {
   revision: number;
   epoch: string;
 }
 
-/**
- * Whether the agent's copy is known to be a prefix of the store's history, so the stream may skip the
- * snapshot: its revision came from this process (`epoch`), or from an epoch on the store's list and no
- * later than where the next one began (a replica that started in between makes it a snapshot: heavier,
- * never wrong).
- */
-export function canResume(from: ResumePoint, epoch: string, epochs: StreamEpochs, currentRevision: number): boolean {
-  if (from.revision <= 0 || from.revision > currentRevision) return false;
-  if (from.epoch === epoch) return true;
-  const i = epochs.findIndex((e) => e.epoch === from.epoch);
-  if (i < 0) return false;
-  const next = epochs[i + 1];
-  return next === undefined || from.revision <= next.startRevision;
+/** What the hub sent, for metrics: lines and bytes per connected stream. */
+export interface StreamMeter {
+  lines(count: number, bytes: number): void;
+  snapshot(): void;
 }
 
-function parseEpochs(value: string | undefined): StreamEpochs {
-  if (value === undefined) return [];
-  try {
-    const parsed = StreamEpochs.safeParse(JSON.parse(value));
-    return parsed.success ? parsed.data : [];
-  } catch {
-    return []; // unreadable: no agent can resume by it, which is safe
+interface Subscriber {
+  send(line: string): void;
+}
+
+/** One host's stream (with or without the catalog): its recent lines and who follows it. */
+class Feed {
+  private readonly ring: { revision: number; line: string }[] = [];
+  /** No line after this revision was evicted: a copy at or past it can resume from the ring. */
+  private resumableFrom: number;
+  readonly subscribers = new Set<Subscriber>();
+  /** Lines were sent since the last ping. */
+  unpinged = false;
+
+  constructor(
+    readonly host: string,
+    readonly catalog: boolean,
+    createdAt: number,
+  ) {
+    this.resumableFrom = createdAt;
+  }
+
+  push(revision: number, line: string): void {
+    this.ring.push({ revision, line });
+    if (this.ring.length > RING_LINES) this.resumableFrom = this.ring.shift()!.revision;
+    this.unpinged = true;
+    for (const s of this.subscribers) s.send(line);
+  }
+
+  /** The lines after `revision`, or undefined when some may have been evicted. */
+  since(revision: number): string[] | undefined {
+    if (revision < this.resumableFrom) return undefined;
+    return this.ring.filter((l) => l.revision > revision).map((l) => l.line);
+  }
+
+  /** Forgets what it remembered: nothing before `revision` can be resumed (the cache reloaded). */
+  restart(revision: number): void {
+    this.ring.length = 0;
+    this.resumableFrom = revision;
   }
 }
 
-/** The store's list of epochs. */
-export async function readEpochs(store: Store): Promise<StreamEpochs> {
-  return parseEpochs((await store.get(STREAM_EPOCHS_KEY))?.value);
+function putLine(key: string, value: unknown, revision: number): string {
+  return `{"type":"put","revision":${revision},"key":${JSON.stringify(key)},"value":${JSON.stringify(projectForAgent(key, value))}}`;
 }
 
-/** Adds this process's epoch to the store's list, at the revision the store has now; throws when it keeps conflicting. */
-export async function recordEpoch(store: Store, epoch: string): Promise<void> {
-  for (let attempt = 0; attempt < 5; attempt++) {
-    const { items, revision } = await store.list(STREAM_EPOCHS_KEY);
-    const current = items.find((kv) => kv.key === STREAM_EPOCHS_KEY);
-    const epochs = [...parseEpochs(current?.value), { epoch, startRevision: revision }].slice(-EPOCHS_KEPT);
-    const { succeeded } = await store.txn(
-      [{ key: STREAM_EPOCHS_KEY, target: "modRevision", equals: current?.modRevision ?? 0 }],
-      [{ type: "put", key: STREAM_EPOCHS_KEY, value: JSON.stringify(epochs) }],
-    );
-    if (succeeded) return;
+function deleteLine(key: string, revision: number): string {
+  return `{"type":"delete","revision":${revision},"key":${JSON.stringify(key)}}`;
+}
+
+export class StateStreams {
+  private readonly index = new SliceIndex();
+  private readonly feeds = new Map<string, Feed>();
+  private pinging = false;
+
+  constructor(
+    private readonly cache: StateCache,
+    /** This process's epoch: only its own revisions are resumed. */
+    readonly epoch: string,
+  ) {
+    this.rebuild();
+    cache.onChange((event, value) => this.onChange(event, value));
+    cache.onReload(() => this.reload());
   }
-  throw new Error("Cannot record the state stream's epoch: the store kept changing underneath");
-}
 
-function putLine(key: string, valueJson: string, revision: number): string {
-  return `{"type":"put","revision":${revision},"key":${JSON.stringify(key)},"value":${valueJson}}`;
-}
+  /** Where each tenant is present: the hosts that must have its changes in force (realization). */
+  hostsOf(tenant: string): string[] {
+    return this.index.hostsOf(tenant);
+  }
 
-function eventLine(event: WatchEvent): string {
-  if (event.type === "put") return putLine(event.key, event.value, event.revision);
-  return `{"type":"delete","revision":${event.revision},"key":${JSON.stringify(event.key)}}`;
-}
+  /** Follows the host's slice until the client goes away (see the file comment for resume and snapshot). */
+  async serve(host: string, catalog: boolean, from: ResumePoint, out: StreamingApi, meter: StreamMeter): Promise<void> {
+    const feed = this.feed(host, catalog);
+    let finish!: () => void;
+    const finished = new Promise<void>((resolve) => (finish = resolve));
+    let closed = false;
+    let tail: Promise<unknown> = Promise.resolve();
+    const close = () => {
+      if (closed) return;
+      closed = true;
+      feed.subscribers.delete(subscriber);
+      finish();
+    };
+    // Lines are chained so they never interleave; a failed write means the client left.
+    const subscriber: Subscriber = {
+      send: (line) => {
+        meter.lines(1, line.length + 1);
+        tail = tail.then(() => (closed ? undefined : out.writeln(line))).catch(close);
+      },
+    };
+    out.onAbort(close);
+    const replay = from.epoch === this.epoch && from.revision <= this.cache.currentRevision ? feed.since(from.revision) : undefined;
+    if (replay === undefined) {
+      meter.snapshot();
+      for (const line of this.snapshot(host, catalog)) subscriber.send(line);
+    } else {
+      for (const line of replay) subscriber.send(line);
+      subscriber.send(this.ping());
+    }
+    feed.subscribers.add(subscriber);
+    const ping = setInterval(() => subscriber.send(this.ping()), PING_INTERVAL_MS);
+    await finished;
+    clearInterval(ping);
+  }
 
-/** Streams state changes after the resume point (or a snapshot first) until the client goes away. */
-export async function streamState(
-  store: Store,
-  cache: StateCache,
-  epoch: string,
-  from: ResumePoint,
-  out: StreamingApi,
-  onSnapshot: () => void = () => {},
-): Promise<void> {
-  const epochs = from.epoch === epoch || from.revision === 0 ? [] : await readEpochs(store);
-  let finish!: () => void;
-  const finished = new Promise<void>((resolve) => (finish = resolve));
-  let closed = false;
-  let watcher: { close(): void } | undefined;
-  const close = () => {
-    if (closed) return;
-    closed = true;
-    watcher?.close();
-    finish();
-  };
-  // Writes are chained so lines never interleave; a failed write means the client left.
-  let tail: Promise<unknown> = Promise.resolve();
-  const send = (line: string) => {
-    tail = tail.then(() => (closed ? undefined : out.writeln(line))).catch(close);
-  };
+  private ping(): string {
+    return `{"type":"ping","revision":${this.cache.currentRevision}}`;
+  }
 
-  const snapshot = (): number => {
-    onSnapshot();
-    const revision = cache.currentRevision;
-    send(`{"type":"reset","revision":${revision}}`);
-    for (const [key, entry] of cache.list(ROOT)) send(putLine(key, JSON.stringify(entry.value), entry.modRevision));
-    send(`{"type":"synced","revision":${revision}}`);
-    return revision;
-  };
+  private feed(host: string, catalog: boolean): Feed {
+    const id = `${catalog ? "catalog" : "slice"}/${host}`;
+    let feed = this.feeds.get(id);
+    if (feed === undefined) this.feeds.set(id, (feed = new Feed(host, catalog, this.cache.currentRevision)));
+    return feed;
+  }
 
-  // A store delivers the events of one write together: a ping in the next turn of the event loop tells the
-  // agent that every event up to its last revision has been sent, so what it holds is a whole revision.
-  let marking = false;
-  const markComplete = () => {
-    if (marking) return;
-    marking = true;
+  private snapshot(host: string, catalog: boolean): string[] {
+    const revision = this.cache.currentRevision;
+    const lines = [`{"type":"reset","revision":${revision}}`];
+    for (const key of this.index.sliceOf(host, catalog)) lines.push(putLine(key, this.cache.get(key)?.value, revision));
+    lines.push(`{"type":"synced","revision":${revision}}`);
+    return lines;
+  }
+
+  private rebuild(): void {
+    for (const [key, entry] of this.cache.list("")) this.index.apply(key, entry.value);
+  }
+
+  /** The cache was loaded afresh (compacted history, broken watch): every stream starts over from a snapshot. */
+  private reload(): void {
+    Object.assign(this, { index: new SliceIndex() });
+    this.rebuild();
+    for (const feed of this.feeds.values()) {
+      feed.restart(this.cache.currentRevision);
+      for (const s of feed.subscribers) for (const line of this.snapshot(feed.host, feed.catalog)) s.send(line);
+    }
+  }
+
+  /** Feeds that hold a record with this audience. */
+  private feedsOf(audience: Audience): Feed[] {
+    const all = [...this.feeds.values()];
+    switch (audience.kind) {
+      case "none":
+        return [];
+      case "all":
+        return all;
+      case "host":
+        return this.feedsOfHost(audience.host);
+      case "tenant":
+        return all.filter((f) => (audience.catalog && f.catalog) || this.index.isPresent(audience.tenant, f.host));
+    }
+  }
+
+  private onChange(event: WatchEvent, value: unknown): void {
+    const revision = event.revision;
+    const key = event.key;
+    const change = this.index.apply(key, event.type === "put" ? value : undefined);
+    // Hosts that lose a tenant with this change get deletes for its records as they stood before it (this one
+    // included), hosts that gain one get its records as they stand after it (this one included).
+    const handled = new Set<Feed>();
+    for (const { tenant, host } of change.lost) {
+      const keys = this.index.keysOfTenant(tenant);
+      if (change.before.kind === "tenant" && change.before.tenant === tenant && !keys.includes(key)) keys.push(key);
+      for (const feed of this.feedsOfHost(host)) {
+        handled.add(feed);
+        for (const k of keys) if (!(feed.catalog && this.index.isCatalog(k))) feed.push(revision, deleteLine(k, revision));
+      }
+    }
+    for (const { tenant, host } of change.gained) {
+      for (const feed of this.feedsOfHost(host)) {
+        handled.add(feed);
+        for (const k of this.index.keysOfTenant(tenant, !feed.catalog)) feed.push(revision, putLine(k, this.cache.get(k)?.value, revision));
+      }
+    }
+    const now = new Set(this.feedsOf(change.after));
+    if (event.type === "put") {
+      const line = putLine(key, value, revision);
+      for (const feed of now) if (!handled.has(feed)) feed.push(revision, line);
+    }
+    // Feeds that held it and no longer do (deleted, or it left their slice) get a delete.
+    const line = deleteLine(key, revision);
+    for (const feed of this.feedsOf(change.before)) if (!handled.has(feed) && !(event.type === "put" && now.has(feed))) feed.push(revision, line);
+    this.schedulePing();
+  }
+
+  private feedsOfHost(host: string): Feed[] {
+    return [...this.feeds.values()].filter((f) => f.host === host);
+  }
+
+  /** A store delivers one write's events together: a ping in the next turn says they were all sent. */
+  private schedulePing(): void {
+    if (this.pinging) return;
+    this.pinging = true;
     setImmediate(() => {
-      marking = false;
-      send(`{"type":"ping","revision":${cache.currentRevision}}`);
+      this.pinging = false;
+      const line = this.ping();
+      for (const feed of this.feeds.values()) {
+        if (!feed.unpinged) continue;
+        feed.unpinged = false;
+        for (const s of feed.subscribers) s.send(line);
+      }
     });
-  };
-  const follow = (from: number) => {
-    watcher = store.watch(
-      ROOT,
-      (event) => {
-        send(eventLine(event));
-        markComplete();
-      },
-      (err) => {
-        if (closed) return;
-        // History gone: start over with a snapshot; anything else ends the stream and the agent reconnects.
-        if (err instanceof CompactedError) follow(snapshot() + 1);
-        else close();
-      },
-      { fromRevision: from },
-    );
-  };
-
-  out.onAbort(close);
-  // An agent coming from another replica, or that saw revisions a restored store never had, starts over:
-  // heavier, never wrong.
-  follow(canResume(from, epoch, epochs, cache.currentRevision) ? from.revision + 1 : snapshot() + 1);
-  const ping = setInterval(() => send(`{"type":"ping","revision":${cache.currentRevision}}`), PING_INTERVAL_MS);
-  await finished;
-  clearInterval(ping);
+  }
 }

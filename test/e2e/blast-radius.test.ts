@@ -1,7 +1,7 @@
 // What a host cannot build stays confined to the smallest unit it belongs to. Records netmaster's API would
 // refuse are planted straight into its store (etcd): a network with an IPv6 gateway and no IPv6 subnet (the
 // record that once stopped every CNI ADD on every host), an endpoint with a MAC no interface can carry, and a
-// rule the policy compiler cannot read. Each fails its own network, endpoint or tenant, with the reason in
+// rule record an agent cannot read. Each fails its own network, endpoint or tenant, with the reason in
 // inspect's realization; every other container keeps talking and every other ADD succeeds; once the record
 // is gone, everything converges again.
 
@@ -118,16 +118,16 @@ describe("blast radius: a record a host cannot build fails its own unit only", (
     assert.equal((await api.del("/api/v1/agent/hosts/ghost/")).status, 200);
   });
 
-  test("a rule the policy compiler cannot read fails its tenant, which keeps running as it was", async () => {
+  test("a rule record an agent cannot read fails its tenant, which keeps running as it was", async () => {
     await plant("/netplugin/obj/rule/sec:p:1", { key: "sec:p:1", tenantName: "sec", policyName: "p", ruleId: "1", direction: "in", priority: "high", action: "deny", protocol: "tcp", port: 8080 });
     let last: Realization | undefined;
     await waitUntil(async () => ((last = await realizationOf("/api/v1/inspect/tenants/sec/")).errors?.length ?? 0) === 2, 15_000, () => `sec: ${JSON.stringify(last)}`);
-    for (const e of last!.errors!) assert.match(e.message, /Cannot compile tenant sec: .*priority/);
+    for (const e of last!.errors!) assert.match(e.message, /record \/netplugin\/obj\/rule\/sec:p:1 cannot be read: priority: /);
 
     assert.equal(await a.ns.tcpReaches(b.ip, 8080), "b", "the tenant's datapath stays as it was: the unreadable deny rule is not in force");
     const refused = await refusedAdd(1, "g1", { tenant: "sec", network: "good", group: "g" });
     assert.equal(refused.code, 105);
-    assert.match(refused.msg, /tenant sec: Cannot compile tenant sec/);
+    assert.match(refused.msg, /tenant sec: netmaster's record \/netplugin\/obj\/rule\/sec:p:1 cannot be read/);
     const h = await attach(cluster, made, 1, "h", { tenant: "other", network: "o1" });
     assert.ok(await h.ns.ping("198.18.161.254"), "another tenant on the same host converges");
 

@@ -88,7 +88,9 @@ describe("realization of policy on every host", () => {
 
   test("a host gone for good stays pending until it is removed, with its containers; a running one only with force", async () => {
     assert.equal((await api.call("PUT", "/api/v1/agent/hosts/ghost/", {})).status, 200);
-    assert.deepEqual((await policy()).pendingHosts, ["ghost"], "registered, never reported");
+    assert.deepEqual((await policy()).pendingHosts, [], "a host without the tenant has nothing of it to put in force");
+    await api.create("/api/v1/agent/endpoints/", { tenantName: "t", networkName: "net", containerID: "left-behind", host: "ghost" });
+    assert.deepEqual((await policy()).pendingHosts, ["ghost"], "the tenant is there, and the host never reported");
     const report = (body: unknown) => api.call("PUT", "/api/v1/agent/hosts/ghost/realized", body);
     for (const [revision, epoch] of [[1_000_000, "another-history"], [1, "another-history"]] as const) {
       const foreign = await report({ revision, epoch, failures: [] });
@@ -101,7 +103,6 @@ describe("realization of policy on every host", () => {
     const running = await api.del(`/api/v1/agent/hosts/${cluster.hosts[1]!.name}/`);
     assert.equal(running.status, 409, running.text);
     assert.match(running.text, /its agent reported \d+ s ago; stop it first, or remove the host anyway with --force/);
-    await api.create("/api/v1/agent/endpoints/", { tenantName: "t", networkName: "net", containerID: "left-behind", host: "ghost" });
     // Its dockerd had asked for a pool and an address: they go with it.
     const pool = await api.create<{ poolId: string }>("/api/v1/agent/docker/pools", { host: "ghost", options: { tenant: "t", network: "net" } });
     await api.create(`/api/v1/agent/docker/pools/${pool.poolId}/addresses`, { host: "ghost", address: "" });

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { after, describe, it } from "node:test";
 
 import { hostPrefix } from "../../datapath/names.js";
-import { endpointKey, objectKey, networkStateKey, tenantStateKey } from "../../master/keys.js";
+import { endpointKey, objectKey, networkStateKey, tenantStateKey } from "../../contract/keys.js";
 import { Attachment } from "../attachments.js";
 import { compileHost } from "../compile.js";
 import { dockerAttachment } from "./desired.js";
@@ -49,7 +49,7 @@ describe("dockerAttachment", () => {
       [networkStateKey("t:net"), { pktTag: 1, extPktTag: 42, ipv4: {} }],
       [endpointKey("a"), { endpointID: "a", tenantName: "t", networkName: "net", groupName: "", containerID: "docker-a", containerName: "", ipAddress: "198.18.5.2", ipv6Address: "", macAddress: "02:02:c6:12:05:02", homingHost: "h1", intfName: "", vtepIP: "", labels: {}, requestedIp: false }],
     ]);
-    const view = { get: <T>(k: string) => entries.get(k) as T | undefined, list: <T>(p: string) => [...entries].filter(([k]) => k.startsWith(p)) as [string, T][] };
+    const view = { get: <T>(k: string) => entries.get(k) as T | undefined, list: <T>(p: string) => [...entries].filter(([k]) => k.startsWith(p)) as [string, T][], malformedRecords: () => new Map() };
     const ctx = { host: "h1", prefix: hostPrefix("h1"), mtu: 1450, vtepIP: "", vxlanPort: 4789 };
     const out = compileHost(view, [dockerAttachment(record(), DOCKERD)], new Map(), ctx, () => "");
     const [e] = out.desired.tenants[0]!.endpoints;

@@ -8,9 +8,9 @@
 // withdraw them. Every step that fails undoes what it did.
 
 import { ConflictError, NotFoundError, ValidationError } from "../../lib/errors.js";
-import type { EndpointReply } from "../../master/endpoints.js";
-import { endpointKey, objectKey } from "../../master/keys.js";
-import type { EndpointState } from "../../master/records.js";
+import type { EndpointReply } from "../../contract/api.js";
+import { endpointKey, objectKey } from "../../contract/keys.js";
+import type { EndpointState } from "../../contract/records.js";
 import type { Network } from "../../model/index.js";
 import { describePort, pickPorts, portErrors, samePorts, type PortHolder, type PortMapping } from "../ports.js";
 import { withoutLength } from "../../lib/ip.js";
@@ -26,6 +26,8 @@ const PROTOCOLS: Record<number, string> = { 6: "tcp", 17: "udp", 132: "sctp" };
 export class EndpointTracker {
   /** Endpoints as netmaster created them, for the reconciler before the state stream shows them. */
   private readonly created = new Map<string, EndpointState>();
+  /** The revision netmaster answered each creation with: Join waits until this host's copy holds it. */
+  private readonly createdAt = new Map<string, number>();
 
   constructor(
     private readonly c: DockerContext,
@@ -69,6 +71,7 @@ export class EndpointTracker {
     });
     const ep = reply.endpoint;
     this.created.set(ep.endpointID, ep);
+    this.createdAt.set(ep.endpointID, reply.revision);
     this.c.store.endpoints.set(req.EndpointID, {
       id: req.EndpointID,
       networkId: req.NetworkID,
@@ -116,7 +119,7 @@ export class EndpointTracker {
     }
     try {
       // One reconcile run (incremental: it reads this tenant only) makes the pair; dockerd takes the container end once we answer.
-      await this.c.plumber.attach(ep, this.attachmentOf(rec));
+      await this.c.plumber.attach(ep, this.attachmentOf(rec), this.createdAt.get(rec.endpointId) ?? 0);
     } catch (err) {
       throw new Error(`Cannot plumb endpoint ${rec.endpointId}: ${(err as Error).message}; rolled back`, { cause: err });
     }
@@ -226,6 +229,7 @@ export class EndpointTracker {
     // Independent: the attachment is gone before either starts, so the run (incremental: this tenant only) deletes the veth.
     await Promise.all([attachment ? this.c.plumber.detach(attachment) : undefined, release()]);
     this.created.delete(rec.endpointId);
+    this.createdAt.delete(rec.endpointId);
     await this.c.lock.run(() => {
       this.c.store.endpoints.delete(rec.id);
       this.c.store.save();

@@ -4,7 +4,7 @@
 // that CreateNetwork (which names no pool) can tell what a network is for.
 
 import { NotFoundError } from "../../lib/errors.js";
-import type { DockerPoolReply } from "../../master/docker/index.js";
+import type { DockerPoolReply } from "../../contract/docker.js";
 import type { DockerContext } from "./context.js";
 import type { NetworkTracker } from "./networks.js";
 import { GATEWAY_DATA, REQUEST_ADDRESS_TYPE, type RequestAddress, type RequestPool } from "./wire.js";

@@ -17,7 +17,7 @@
 import { ConflictError, NotFoundError, UpstreamError, ValidationError } from "../../lib/errors.js";
 import { NAME } from "../../model/common.js";
 import type { EndpointGroup, Network } from "../../model/index.js";
-import { objectKey, objectPrefix } from "../../master/keys.js";
+import { objectKey, objectPrefix } from "../../contract/keys.js";
 import { withoutLength } from "../../lib/ip.js";
 import { sleep, stringOptions, type DockerContext } from "./context.js";
 import type { NetworkRecord, PoolRecord } from "./state.js";

@@ -10,7 +10,7 @@
 
 import { existsSync } from "node:fs";
 import type { EndpointGroup, Network } from "../../model/index.js";
-import { objectKey, objectPrefix } from "../../master/keys.js";
+import { objectKey, objectPrefix } from "../../contract/keys.js";
 import type { DockerContext } from "./context.js";
 import type { NetworkCreate } from "./engine.js";
 import { formatIpv4Subnet, parseIpv4Subnet } from "../../lib/ipv4.js";

@@ -3,7 +3,7 @@
 import { NotFoundError } from "../../lib/errors.js";
 import type { Tenant } from "../../model/index.js";
 import { Ipv4Allocator, Ipv6Allocator, PoolAllocator } from "../alloc/index.js";
-import { groupStateKey, networkStateKey } from "../keys.js";
+import { groupStateKey, networkStateKey } from "../../contract/keys.js";
 import { getObject } from "../objects/common.js";
 import type { GroupState, NetworkState } from "../records.js";
 import type { Tx } from "../tx.js";

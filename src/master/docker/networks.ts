@@ -3,8 +3,9 @@
 import { ConflictError } from "../../lib/errors.js";
 import { kinds, parseObject, type EndpointGroup, type Network } from "../../model/index.js";
 import { formatIpv4 } from "../alloc/index.js";
-import { createEndpoint, deleteEndpoint, EndpointRequest, endpointId, type EndpointReply } from "../endpoints.js";
-import { endpointKey, objectKey } from "../keys.js";
+import { createEndpoint, deleteEndpoint, type EndpointGrant } from "../endpoints.js";
+import { EndpointRequest, endpointId } from "../../contract/api.js";
+import { endpointKey, objectKey } from "../../contract/keys.js";
 import { controllerFor, type MasterSettings } from "../objects/index.js";
 import { getObject } from "../objects/common.js";
 import type { EndpointState } from "../records.js";
@@ -64,7 +65,7 @@ function networkOf(tx: Tx, req: EndpointRequest): string {
 }
 
 /** Docker CreateEndpoint: createEndpoint, adopting the reservations of the addresses Docker got from RequestAddress. */
-export function createDockerEndpoint(tx: Tx, req: EndpointRequest): EndpointReply {
+export function createDockerEndpoint(tx: Tx, req: EndpointRequest): EndpointGrant {
   const network = networkOf(tx, req);
   const id = endpointId(network, req.tenantName, req.containerID);
   if (tx.get<EndpointState>(endpointKey(id))) return createEndpoint(tx, req); // a retried call: nothing to adopt again

@@ -2,7 +2,7 @@
 // key, and the records that link them (who refers to whom).
 
 import type { Tx } from "../tx.js";
-import { ENDPOINT_PREFIX, objectKey, objectPrefix } from "../keys.js";
+import { ENDPOINT_PREFIX, objectKey, objectPrefix } from "../../contract/keys.js";
 import type { EndpointState } from "../records.js";
 
 export function getObject<T>(tx: Tx, type: string, key: string): T | undefined {

@@ -1,7 +1,7 @@
 import { ConflictError, ValidationError } from "../../lib/errors.js";
 import type { Global, Network } from "../../model/index.js";
 import { parseTagRange, VlanAllocator, VxlanAllocator } from "../alloc/index.js";
-import { TAGS_KEY } from "../keys.js";
+import { TAGS_KEY } from "../../contract/keys.js";
 import type { Tx } from "../tx.js";
 import type { Controller, MasterSettings } from "./controller.js";
 import { listObjects } from "./common.js";

@@ -10,7 +10,7 @@ import type {
   Tenant,
 } from "../../model/index.js";
 import { Ipv4Allocator, PoolAllocator } from "../alloc/index.js";
-import { EPG_ID_KEY, groupStateKey, networkStateKey } from "../keys.js";
+import { EPG_ID_KEY, groupStateKey, networkStateKey } from "../../contract/keys.js";
 import type { EpgIdCounter, GroupState } from "../records.js";
 import type { Tx } from "../tx.js";
 import type { Controller } from "./controller.js";

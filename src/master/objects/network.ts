@@ -1,7 +1,7 @@
 import { ConflictError, NotFoundError } from "../../lib/errors.js";
 import type { EndpointGroup, Network, ServiceLB, Tenant } from "../../model/index.js";
 import { Ipv4Allocator, Ipv6Allocator, subnetBounds, ipv6SubnetBounds } from "../alloc/index.js";
-import { endpointKey, macPrefix, networkStateKey } from "../keys.js";
+import { endpointKey, macPrefix, networkStateKey } from "../../contract/keys.js";
 import { HOST_ENDPOINT_PREFIX, type NetworkState } from "../records.js";
 import type { Tx } from "../tx.js";
 import type { Controller } from "./controller.js";

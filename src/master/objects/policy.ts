@@ -1,6 +1,6 @@
 import { ConflictError, NotFoundError, ValidationError } from "../../lib/errors.js";
 import type { EndpointGroup, Network, Policy, Rule, Tenant } from "../../model/index.js";
-import { objectKey } from "../keys.js";
+import { objectKey } from "../../contract/keys.js";
 import type { Tx } from "../tx.js";
 import type { Controller } from "./controller.js";
 import { endpointsOfGroup, getObject, listTenantObjects } from "./common.js";

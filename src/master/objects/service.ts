@@ -1,7 +1,7 @@
 import { NotFoundError, ValidationError } from "../../lib/errors.js";
 import type { Network, ServiceLB, Tenant } from "../../model/index.js";
 import { Ipv4Allocator } from "../alloc/index.js";
-import { networkStateKey, serviceStateKey } from "../keys.js";
+import { networkStateKey, serviceStateKey } from "../../contract/keys.js";
 import type { ServiceState } from "../records.js";
 import type { Tx } from "../tx.js";
 import type { Controller } from "./controller.js";

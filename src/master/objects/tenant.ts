@@ -1,6 +1,6 @@
 import { ConflictError } from "../../lib/errors.js";
 import type { Tenant } from "../../model/index.js";
-import { TENANT_INDEX_KEY, tenantStateKey } from "../keys.js";
+import { TENANT_INDEX_KEY, tenantStateKey } from "../../contract/keys.js";
 import type { EpgIdCounter, TenantState } from "../records.js";
 import type { Tx } from "../tx.js";
 import type { Controller } from "./controller.js";

@@ -1,5 +1,5 @@
-// Where netmaster keeps each kind of record in the state store. Every key of
-// ours lives under ROOT so that one list/watch of ROOT sees the whole state.
+// Where netmaster keeps each kind of record in the state store, shared by netmaster and its agents. Every
+// key of ours lives under ROOT so that one list/watch of ROOT sees the whole state.
 
 export const ROOT = "/netplugin/";
 
@@ -62,3 +62,18 @@ export const HOST_PREFIX = `${ROOT}state/hosts/`;
 
 /** Held by the netmaster replica that currently leads. Outside ROOT: it is not state, and its value is not JSON. */
 export const LEADER_KEY = "/netplugin-leader";
+
+/** Docker's IPAM pools and address reservations (master/docker/). */
+export const DOCKER_PREFIX = `${ROOT}state/docker/`;
+export const POOL_PREFIX = `${DOCKER_PREFIX}pools/`;
+export const POOL_ID_KEY = `${DOCKER_PREFIX}pool-id`;
+
+export function poolKey(poolId: string): string {
+  return `${POOL_PREFIX}${poolId}`;
+}
+
+/** One record per address handed out by Docker's RequestAddress, under its network. */
+export function reservationKey(tenant: string, network: string, address: string): string {
+  return `${RESERVATION_PREFIX}${tenant}:${network}/${address}`;
+}
+export const RESERVATION_PREFIX = `${DOCKER_PREFIX}addresses/`;

@@ -1,0 +1,70 @@
+// The records agents receive on the state stream, one zod schema each: the TypeScript type and the check an
+// agent runs once, when a record arrives. Netmaster keeps more in some of them (address allocators, ip-pool
+// bitmaps); those parts never leave it (slices.ts projects them away), so the agent's schemas name only what
+// it gets. Config objects (keys.ts objectKey) are the model's (src/model) and are checked with its schemas.
+
+import { z } from "zod";
+
+/** A container's (or a host's own) attachment to a network: stored at endpointKey(endpointID). */
+export const EndpointRecord = z.object({
+  endpointID: z.string(),
+  tenantName: z.string(),
+  networkName: z.string(),
+  /** "" when the endpoint joined the network without a group. */
+  groupName: z.string(),
+  containerID: z.string(),
+  containerName: z.string(),
+  ipAddress: z.string(),
+  ipv6Address: z.string(),
+  macAddress: z.string(),
+  homingHost: z.string(),
+  intfName: z.string(),
+  vtepIP: z.string(),
+  labels: z.record(z.string(), z.string()),
+  /** True when the IPv4 address was asked for rather than chosen by netmaster. */
+  requestedIp: z.boolean(),
+});
+export type EndpointState = z.infer<typeof EndpointRecord>;
+
+/** Endpoints of hosts on infra networks carry this container id prefix (reference contiv.md §3.11). */
+export const HOST_ENDPOINT_PREFIX = "host-";
+
+/** A network's packet tags, at networkStateKey (netmaster's record also holds its address allocators). */
+export const NetworkTags = z.object({
+  /** VLAN id for vlan networks; the cluster-wide local VLAN for vxlan networks (as Contiv). */
+  pktTag: z.int(),
+  /** VXLAN VNI; 0 for vlan networks. */
+  extPktTag: z.int(),
+});
+export type NetworkTags = z.infer<typeof NetworkTags>;
+
+/** An endpoint group's id, at groupStateKey (netmaster's record also holds its ip-pool allocator). */
+export const GroupRecord = z.object({
+  /** Persisted, never reused (keys.ts EPG_ID_KEY). */
+  groupId: z.int(),
+});
+export type GroupRecord = z.infer<typeof GroupRecord>;
+
+/** A service load balancer's VIP, at serviceStateKey. */
+export const ServiceRecord = z.object({ vip: z.string() });
+export type ServiceState = z.infer<typeof ServiceRecord>;
+
+/** A tenant's index, at tenantStateKey: its uplinks use 169.254.0.0/16's /30 number `index` on every host. */
+export const TenantRecord = z.object({ index: z.int() });
+export type TenantState = z.infer<typeof TenantRecord>;
+
+/** A host as its agent registered it, at hostKey(name). */
+export const HostRecord = z.object({
+  name: z.string(),
+  vtepIP: z.string(),
+  mtu: z.int(),
+  agentVersion: z.string(),
+});
+export type HostRecord = z.infer<typeof HostRecord>;
+
+/** An address Docker's IPAM handed out (keys.ts reservationKey), as the agent of its host reads it. */
+export const DockerReservationRecord = z.object({
+  host: z.string(),
+  /** The endpoint that adopted the address; "" while the reservation holds it. */
+  endpointId: z.string(),
+});
