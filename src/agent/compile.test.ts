@@ -37,12 +37,11 @@ const base = {
 };
 
 const ctx = (vtepIP: string): HostContext => ({ host: "h1", prefix: hostPrefix("h1"), mtu: 1450, vtepIP, vxlanPort: 4789 });
-const noPolicy = () => "";
 
 describe("compileHost", () => {
   test("a local endpoint becomes a tenant namespace with its network, endpoint and uplink", () => {
     const state = view({ ...base, [endpointKey("a")]: endpoint("a", "h1", "198.18.1.10") });
-    const out = compileHost(state, [attachment("a")], new Map(), ctx(""), noPolicy);
+    const out = compileHost(state, [attachment("a")], new Map(), ctx(""));
     const [tenant] = out.desired.tenants;
     assert.equal(tenant!.namespace, `${hostPrefix("h1")}-t-t`);
     assert.equal(tenant!.networks[0]!.subnet, "198.18.1.0/24", "the range form becomes its CIDR");
@@ -59,7 +58,7 @@ describe("compileHost", () => {
       [endpointKey("a")]: endpoint("a", "h1", "198.18.1.10"),
       [endpointKey("b")]: endpoint("b", "h2", "198.18.1.11"),
     });
-    const vx = compileHost(state, [attachment("a")], new Map(), ctx("198.18.0.11"), noPolicy).desired.tenants[0]!.networks[0]!.vxlan!;
+    const vx = compileHost(state, [attachment("a")], new Map(), ctx("198.18.0.11")).desired.tenants[0]!.networks[0]!.vxlan!;
     assert.equal(vx.vni, 42);
     assert.deepEqual(vx.peers, ["198.18.0.12"]);
     assert.deepEqual(vx.remotes, [{ id: "b", mac: "02:02:c6:12:01:0b", ipv4: "198.18.1.11", ipv6: "", vtep: "198.18.0.12" }]);
@@ -68,7 +67,7 @@ describe("compileHost", () => {
 
   test("an attachment whose endpoint netmaster no longer has is an orphan; a pending one is not", () => {
     const pending = new Map([["p", endpoint("p", "h1", "198.18.1.12")]]);
-    const out = compileHost(view(base), [attachment("gone"), attachment("p")], pending, ctx(""), noPolicy);
+    const out = compileHost(view(base), [attachment("gone"), attachment("p")], pending, ctx(""));
     assert.deepEqual(out.orphans.map((a) => a.endpointId), ["gone"]);
     assert.deepEqual(out.desired.tenants[0]!.endpoints.map((e) => e.id), ["p"]);
   });
@@ -82,7 +81,7 @@ describe("compileHost", () => {
       [endpointKey("d")]: endpoint("d", "h1", "198.18.1.15"),
     });
     const attachments = [attachment("c0", "eth0", "c", [web]), attachment("c1", "eth1", "c", [web]), attachment("d", "eth0", "d", [web])];
-    const ports = compileHost(state, attachments, new Map(), ctx(""), noPolicy).desired.tenants[0]!.endpoints.map((e) => [e.id, e.portMappings]);
+    const ports = compileHost(state, attachments, new Map(), ctx("")).desired.tenants[0]!.endpoints.map((e) => [e.id, e.portMappings]);
     assert.deepEqual(ports, [["c0", [web]], ["c1", []], ["d", []]]);
   });
 
@@ -92,7 +91,7 @@ describe("compileHost", () => {
       [endpointKey("c0")]: endpoint("c0", "h1", "198.18.1.13"),
       [endpointKey("c1")]: endpoint("c1", "h1", "198.18.1.14"),
     });
-    const eps = compileHost(state, [attachment("c1", "eth1", "c"), attachment("c0", "eth0", "c")], new Map(), ctx(""), noPolicy).desired.tenants[0]!.endpoints;
+    const eps = compileHost(state, [attachment("c1", "eth1", "c"), attachment("c0", "eth0", "c")], new Map(), ctx("")).desired.tenants[0]!.endpoints;
     assert.deepEqual(eps.map((e) => [e.ifname, e.gateway]).sort(), [["eth0", "198.18.1.254"], ["eth1", ""]]);
   });
 
@@ -103,7 +102,7 @@ describe("compileHost", () => {
       [objectKey("Bgp", "h1")]: { hostname: "h1", routerip: "198.18.0.11/24", as: "65001", neighbor: "198.18.0.200", "neighbor-as": "65000" },
       [endpointKey("a")]: endpoint("a", "h1", "198.18.1.10"),
     });
-    const out = compileHost(state, [attachment("a")], new Map(), ctx("198.18.0.11"), noPolicy);
+    const out = compileHost(state, [attachment("a")], new Map(), ctx("198.18.0.11"));
     const net = out.desired.tenants[0]!.networks[0]!;
     assert.equal(net.routed, true);
     assert.equal(net.vxlan, undefined);
@@ -121,7 +120,7 @@ describe("compileHost", () => {
       [endpointKey("b")]: endpoint("b", "h2", "198.18.1.11", "net", { ipv6Address: "fd00:1::b" }),
       [endpointKey("c")]: endpoint("c", "h2", "198.18.1.12"),
     });
-    const out = compileHost(state, [attachment("a")], new Map(), ctx("198.18.0.11"), noPolicy);
+    const out = compileHost(state, [attachment("a")], new Map(), ctx("198.18.0.11"));
     const tenant = out.desired.tenants[0]!;
     assert.deepEqual(tenant.networks[0]!.remoteIpv6, ["fd00:1::b"]);
     assert.deepEqual(tenant.uplink?.routes, ["198.18.1.10", "fd00:1::a"]);
@@ -130,7 +129,7 @@ describe("compileHost", () => {
 
   test("without policy no bridge passes netfilter: a group with rules or DSCP switches on the bridges of its local endpoints", () => {
     const state = view({ ...base, [endpointKey("a")]: endpoint("a", "h1", "198.18.1.10") });
-    assert.equal(compileHost(state, [attachment("a")], new Map(), ctx(""), noPolicy).desired.tenants[0]!.networks[0]!.netfilter, false);
+    assert.equal(compileHost(state, [attachment("a")], new Map(), ctx("")).desired.tenants[0]!.networks[0]!.netfilter, false);
 
     const group = (id: number, name: string, dscp = 0) => ({ id, name, ipv4: [], ipv6: [], dscp });
     const input = {
@@ -149,13 +148,13 @@ describe("compileHost", () => {
 
   test("a local endpoint whose record is not an endpoint record fails, and is no orphan: its container keeps running", () => {
     const state = view({ ...base, [endpointKey("a")]: endpoint("a", "h1", "198.18.1.10"), [endpointKey("junk")]: { endpointID: 7 } });
-    const out = compileHost(state, [attachment("a"), attachment("junk")], new Map(), ctx(""), noPolicy);
+    const out = compileHost(state, [attachment("a"), attachment("junk")], new Map(), ctx(""));
     assert.deepEqual(out.orphans, []);
     assert.deepEqual(out.failures, [{ owner: { tenant: "t", network: "net", endpoint: "junk" }, message: "netmaster's record of it is not an endpoint record" }]);
     assert.deepEqual(out.desired.tenants[0]!.endpoints.map((e) => e.id), ["a"]);
   });
 
-  test("a record that cannot be compiled fails its own unit only: its network, or its tenant", () => {
+  test("a record that cannot be compiled fails its own unit only: its network", () => {
     const other = {
       [objectKey("tenant", "u")]: { tenantName: "u" },
       [objectKey("network", "u:net")]: { ...base[objectKey("network", "t:net")], key: "u:net", tenantName: "u", subnet: "198.18.2.0/24", gateway: "198.18.2.254" },
@@ -168,16 +167,8 @@ describe("compileHost", () => {
       [endpointKey("a")]: endpoint("a", "h1", "198.18.1.10"),
     });
     const attachments = [attachment("a"), attachment("u1")];
-    const out = compileHost(state, attachments, new Map(), ctx(""), noPolicy);
+    const out = compileHost(state, attachments, new Map(), ctx(""));
     assert.deepEqual(out.failures, [{ owner: { tenant: "t", network: "bad" }, message: "invalid subnet not a subnet" }]);
     assert.deepEqual(out.desired.tenants.map((t) => [t.name, t.networks.map((n) => n.name), t.endpoints.map((e) => e.id)]), [["t", ["net"], ["a"]], ["u", ["net"], ["u1"]]]);
-
-    const failingPolicy = (namespace: string) => {
-      if (namespace.endsWith("-t-t")) throw new Error("bad rule");
-      return "";
-    };
-    const policyOut = compileHost(view({ ...base, ...other, [endpointKey("a")]: endpoint("a", "h1", "198.18.1.10") }), attachments, new Map(), ctx(""), failingPolicy);
-    assert.deepEqual(policyOut.failures, [{ owner: { tenant: "t" }, message: "Cannot compile tenant t: bad rule" }]);
-    assert.deepEqual(policyOut.desired.tenants.map((t) => t.name), ["u"]);
   });
 });

@@ -8,7 +8,8 @@
 
 import { isIPv4, isIPv6 } from "node:net";
 import { z } from "zod";
-import { HOST_GROUP, hostIPsOverlap, NAT_TABLE } from "../datapath/linux/index.js";
+import { hostIPsOverlap } from "../datapath/index.js";
+import { HOST_GROUP, NAT_TABLE } from "../datapath/linux/index.js";
 import { ConflictError, ValidationError } from "../lib/errors.js";
 import type { DatapathError } from "../datapath/driver.js";
 

@@ -1,6 +1,7 @@
 // Shared by the unit tests: a sample DesiredHost and a "kernel that is exactly right"
 // built from rendered state, so diff tests can start from an in-sync observation.
 
+import { compilePolicy, type PolicyInput } from "../../policy/index.js";
 import type { DesiredEndpoint, DesiredHost, DesiredNetwork } from "../types.js";
 import type { HostState, ObservedHost, ObservedHostNamespace, ObservedTenant, TenantState } from "./state.js";
 import { coversLoopback } from "./renderPorts.js";
@@ -8,7 +9,14 @@ import { UPLINK_HOST_LL, UPLINK_TENANT_LL } from "./renderOverlay.js";
 
 export const PREFIX = "npu0";
 export const NS_A = `${PREFIX}-t-a`;
-export const SCRIPT = "table inet netplugin\ndelete table inet netplugin\ntable inet netplugin {\n}\n";
+
+/** A tenant's policy without groups or rules (each call a fresh object, for tests to change). */
+export function emptyPolicy(): PolicyInput {
+  return { fwdMode: "routing", networks: [], groups: [], rules: [] };
+}
+
+/** The nft script of emptyPolicy(). */
+export const SCRIPT = compilePolicy(emptyPolicy()).script;
 
 export function network(overrides: Partial<DesiredNetwork> = {}): DesiredNetwork {
   return {
@@ -53,7 +61,7 @@ export function desiredHost(): DesiredHost {
         fwdMode: "routing",
         networks: [network()],
         endpoints: [endpoint(1), endpoint(2)],
-        nftScript: SCRIPT,
+        policy: emptyPolicy(),
         hostEndpoints: [],
       },
     ],
@@ -121,7 +129,7 @@ export function observedTenant(tenant: TenantState): ObservedTenant {
       },
       routes: e.container.routes.map((r) => ({ ...r })),
     })),
-    nftTable: tenant.nftScript !== "",
+    nftTable: true,
     vxlans: tenant.vxlans.map((v) => ({
       name: v.device,
       vni: v.vni,
