@@ -8,11 +8,11 @@ import type { Server } from "node:http";
 import { Hono } from "hono";
 import type { Logger } from "pino";
 import { hostPrefix } from "../datapath/names.js";
-import { LinuxDatapath, RealExecutor, probeFeatures } from "../datapath/linux/index.js";
+import { createDatapath, type DatapathName } from "../datapath/index.js";
+import { RealExecutor } from "../lib/process.js";
 import { endpointKey } from "../contract/keys.js";
 import type { EndpointState } from "../contract/records.js";
 import { VERSION_INFO } from "../lib/version.js";
-import { compilePolicy, type CompiledPolicy } from "../policy/index.js";
 import { CounterCollector } from "./counters.js";
 import { AttachmentStore } from "./attachments.js";
 import { CniHandler } from "./cni-handler.js";
@@ -38,6 +38,8 @@ import { join } from "node:path";
 export interface AgentOptions {
   host: string;
   netmasterUrls: string[];
+  /** Which datapath driver makes the host's networking. */
+  datapath: DatapathName;
   vtepIP: string;
   socketPath: string;
   stateDir: string;
@@ -98,8 +100,8 @@ export class Agent {
   static async start(o: AgentOptions): Promise<Agent> {
     const { log } = o;
     const prefix = hostPrefix(o.host);
+    const datapath = await createDatapath(o.datapath, { prefix, logger: log });
     const executor = new RealExecutor();
-    await probeFeatures(executor, prefix);
     const mtu = o.mtu ?? (await detectMtu(executor, o.vtepIP));
 
     const master = new MasterClient(o.netmasterUrls);
@@ -124,7 +126,6 @@ export class Agent {
       (err) => log.warn({ err: err.message }, "state stream interrupted; reconnecting"),
       () => metrics.snapshots.inc(),
     );
-    const datapath = new LinuxDatapath(executor, { logger: log });
     const dns = new DnsSupervisor({ log });
     const upstream = hostResolvers();
     const dnsNamespaces = new Set<string>();
@@ -146,7 +147,6 @@ export class Agent {
       await speaker.apply(config);
       bgpConfigured = config !== undefined;
     };
-    const policies = new Map<string, { input: string; compiled: CompiledPolicy }>();
     // No run may happen before the Docker driver has loaded its state (its attachments are brought up to date then).
     let docker: DockerPlugin | undefined;
     let dockerLoaded!: () => void;
@@ -175,20 +175,11 @@ export class Agent {
           }
           metrics.kernelChanges.inc(report.changes.length);
           metrics.syncErrors.inc(report.errors.length);
-          return { errors: report.errors.map((e) => ({ namespace: e.namespace, objects: e.objects, message: e.message })) };
+          return report;
         },
       },
       dns: { apply: applyDns },
       bgp: { apply: applyBgp },
-      // Every sync compiles every tenant's policy; most syncs change no policy, and 10 000 rules take ~200 ms.
-      nftScriptFor: (namespace, input) => {
-        const key = JSON.stringify(input);
-        const last = policies.get(namespace);
-        if (last?.input === key) return last.compiled.script;
-        const compiled = compilePolicy(input);
-        policies.set(namespace, { input: key, compiled });
-        return compiled.script;
-      },
       forget: (orphans) => {
         // Endpoints netmaster deleted while we were away (or behind our back): their kernel objects are gone now.
         if (!mirror.synced) return;
@@ -210,17 +201,7 @@ export class Agent {
     });
     mirror.start();
 
-    const counters = new CounterCollector(
-      executor,
-      () => {
-        // Only namespaces still desired: the map also holds tenants that went away.
-        const live = new Set(reconciler.lastCompiled?.desired.tenants.map((t) => t.namespace) ?? []);
-        return new Map([...policies].filter(([ns]) => live.has(ns)).map(([ns, p]) => [ns, p.compiled]));
-      },
-      master,
-      o.host,
-      log,
-    );
+    const counters = new CounterCollector(async () => (await datapath.counters?.()) ?? {}, master, o.host, log);
     counters.start();
     // BGP session and routes, for `netctl bgp inspect` (netmaster keeps the last report in memory).
     const bgpReport = setInterval(() => {

@@ -135,7 +135,6 @@ interface HostFacts {
   /** Whether an attachment is its container's first interface: only that one gets default routes and ports. */
   primary: (a: Attachment) => boolean;
   ports: Map<string, DesiredPortMapping[]>;
-  nftScriptFor: (namespace: string, input: PolicyInput) => string;
 }
 
 interface LocalEndpoint {
@@ -228,7 +227,6 @@ export function compileHost(
   attachments: Attachment[],
   pending: Map<string, EndpointState>,
   ctx: HostContext,
-  nftScriptFor: (namespace: string, input: PolicyInput) => string,
 ): CompiledHost {
   const endpoints = knownEndpoints(view, pending);
   const { byTenant, orphans, failures } = localEndpoints(attachments, endpoints, view.malformedRecords());
@@ -254,7 +252,6 @@ export function compileHost(
     hostEndpoints: [...endpoints.values()].filter((ep) => ep.homingHost === ctx.host && ep.containerID === hostEndpointContainer(ctx.host)),
     primary,
     ports,
-    nftScriptFor,
   };
   for (const ep of facts.hostEndpoints) if (!byTenant.has(ep.tenantName)) byTenant.set(ep.tenantName, []);
   failures.push(...malformedFailures(view.malformedRecords(), new Set(byTenant.keys())));
@@ -424,7 +421,7 @@ function compileTenant(facts: HostFacts, tenant: string, locals: LocalEndpoint[]
     fwdMode: facts.mode,
     networks,
     endpoints: desiredEndpoints,
-    nftScript: facts.nftScriptFor(namespace, policy),
+    policy,
     hostEndpoints: ownHostEndpoints,
     ...(tenantIndex ? { uplink: uplinkFor(ctx.prefix, tenant, tenantIndex, routedAddresses(networks, desiredEndpoints)) } : {}),
   };

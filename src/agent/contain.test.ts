@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { checkHost } from "../datapath/linux/render.js";
-import { clusterHost, endpoint, network, NS_A, PREFIX } from "../datapath/linux/testFixtures.js";
+import { createDatapath } from "../datapath/index.js";
+import { clusterHost, emptyPolicy, endpoint, network, NS_A, PREFIX } from "../datapath/testing/desired.js";
 import type { DesiredHost, DesiredTenant } from "../datapath/types.js";
 import { contain, unitName, type LastGood } from "./contain.js";
 
@@ -14,12 +14,15 @@ function twoTenants(): DesiredHost {
     fwdMode: "bridge",
     networks: [network({ name: "green", bridge: "nb00000009", subnet: "198.18.9.0/24", gateway: "198.18.9.254", ipv6Subnet: "", ipv6Gateway: "" })],
     endpoints: [endpoint(7, { id: "g7", network: "green", hostLink: "ne0000000007", ipv4: "198.18.9.7/24", ipv6: "", gateway: "198.18.9.254", ipv6Gateway: "" })],
-    nftScript: "",
+    policy: emptyPolicy(),
     hostEndpoints: [],
   };
   host.tenants.push(b);
   return host;
 }
+
+const driver = await createDatapath("linux", { prefix: PREFIX, probe: false });
+const checkHost = (desired: DesiredHost) => driver.check(desired);
 
 const attachedAll = (host: DesiredHost) => new Set(host.tenants.flatMap((t) => t.endpoints.map((e) => e.id)));
 const none: LastGood = new Map();

@@ -1,29 +1,17 @@
-// Per-rule packet counters: read from each tenant's nft table, kept as running
-// totals (a policy reload recreates the table and restarts its counters at
-// zero, so a drop in a counter means "add what we had"), and pushed to
-// netmaster for `netctl policy inspect`.
+// Per-rule packet counters: read through the datapath driver (running totals per rule key, which it keeps
+// across its policy reloads) and pushed to netmaster for `netctl policy inspect`.
 
 import type { Logger } from "pino";
-import type { Executor } from "../datapath/linux/index.js";
-import { NFT_TABLE } from "../datapath/names.js";
-import { ruleCounters, type CompiledPolicy } from "../policy/index.js";
+import type { RuleCounters } from "../datapath/index.js";
 import type { MasterClient } from "./master-client.js";
 
-export interface Counter {
-  packets: number;
-  bytes: number;
-}
-
 export class CounterCollector {
-  /** Per namespace and rule: the last reading and what earlier generations of the table counted. */
-  private readonly seen = new Map<string, Map<string, { last: Counter; base: Counter }>>();
   private timer: NodeJS.Timeout | undefined;
   private lastPushed = "";
 
   constructor(
-    private readonly executor: Executor,
-    /** The policy currently applied in each tenant namespace. */
-    private readonly policies: () => Map<string, CompiledPolicy>,
+    /** The driver's counters (DatapathDriver.counters). */
+    private readonly read: () => Promise<RuleCounters>,
     private readonly master: MasterClient,
     private readonly host: string,
     private readonly log: Logger,
@@ -39,30 +27,8 @@ export class CounterCollector {
   }
 
   /** Running totals per rule key over every tenant namespace of this host. */
-  async collect(): Promise<Record<string, Counter>> {
-    const totals: Record<string, Counter> = {};
-    const policies = this.policies();
-    for (const ns of this.seen.keys()) if (!policies.has(ns)) this.seen.delete(ns);
-    for (const [ns, compiled] of policies) {
-      let json: string;
-      try {
-        json = await this.executor.run(["nft", "-j", "list", "table", "inet", NFT_TABLE], { netns: ns });
-      } catch {
-        continue; // table not there (yet): nothing counted
-      }
-      const rules = this.seen.get(ns) ?? new Map<string, { last: Counter; base: Counter }>();
-      this.seen.set(ns, rules);
-      for (const [key, now] of ruleCounters(json, compiled)) {
-        const prev = rules.get(key) ?? { last: { packets: 0, bytes: 0 }, base: { packets: 0, bytes: 0 } };
-        const reset = now.packets < prev.last.packets || now.bytes < prev.last.bytes;
-        const base = reset ? { packets: prev.base.packets + prev.last.packets, bytes: prev.base.bytes + prev.last.bytes } : prev.base;
-        rules.set(key, { last: now, base });
-        const t = (totals[key] ??= { packets: 0, bytes: 0 });
-        t.packets += base.packets + now.packets;
-        t.bytes += base.bytes + now.bytes;
-      }
-    }
-    return totals;
+  collect(): Promise<RuleCounters> {
+    return this.read();
   }
 
   /** Sends the totals to netmaster when they changed. */

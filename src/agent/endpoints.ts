@@ -9,8 +9,7 @@ import type { Logger } from "pino";
 import type { DesiredEndpoint } from "../datapath/types.js";
 import type { EndpointState } from "../contract/records.js";
 import type { Attachment, AttachmentStore } from "./attachments.js";
-import { portErrors } from "./ports.js";
-import type { DatapathError } from "../datapath/driver.js";
+import { errorsOfPorts, errorsOfUnit } from "../datapath/index.js";
 import type { Reconciler } from "./reconciler.js";
 import { concerns } from "../contract/api.js";
 import { unitName } from "./contain.js";
@@ -27,16 +26,6 @@ export interface EndpointPlumberDeps {
 
 /** How long an attach waits for netmaster's state stream to bring the endpoint's tenant. */
 const STATE_WAIT_MS = 10_000;
-
-/** Errors of one endpoint in a reconcile run: its tenant namespace as a whole, or objects naming it. */
-export function endpointErrors(errors: DatapathError[], namespace: string, endpoint: DesiredEndpoint): DatapathError[] {
-  return errors.filter(
-    (e) =>
-      e.namespace === namespace &&
-      (e.objects.length === 0 ||
-        e.objects.some((o) => o.includes(endpoint.hostLink) || o.includes(endpoint.id) || o.includes(endpoint.netns))),
-  );
-}
 
 export class EndpointPlumber {
   constructor(private readonly d: EndpointPlumberDeps) {}
@@ -61,11 +50,11 @@ export class EndpointPlumber {
       const tenant = compiled.desired.tenants.find((t) => t.name === ep.tenantName);
       const desired = tenant?.endpoints.find((e) => e.id === ep.endpointID);
       if (!tenant || !desired) throw new Error("the endpoint is not part of the host's desired state");
-      const mine = endpointErrors(errors, tenant.namespace, desired);
+      const mine = errorsOfUnit(errors, { tenant: ep.tenantName, network: ep.networkName, endpoint: ep.endpointID });
       // Published ports live in the tenant's uplink table and the agent's namespace: theirs count too.
       if (attachment.portMappings.length > 0) {
         if (!tenant.uplink) throw new Error(`tenant ${ep.tenantName} has no uplink to publish host ports through`);
-        mine.push(...portErrors(errors, tenant.namespace));
+        mine.push(...errorsOfPorts(errors, ep.tenantName));
       }
       if (mine.length > 0) throw new Error(mine.map((e) => e.message).join("; "));
       return desired;

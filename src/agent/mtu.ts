@@ -2,7 +2,7 @@
 // host's VTEP address minus the VXLAN encapsulation (50 bytes over IPv4).
 
 import { z } from "zod";
-import type { Executor } from "../datapath/linux/index.js";
+import type { Executor } from "../lib/process.js";
 
 export const VXLAN_OVERHEAD = 50;
 const DEFAULT_MTU = 1500;

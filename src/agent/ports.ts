@@ -8,9 +8,8 @@
 
 import { isIPv4, isIPv6 } from "node:net";
 import { z } from "zod";
-import { HOST_GROUP, hostIPsOverlap, NAT_TABLE } from "../datapath/linux/index.js";
+import { hostIPsOverlap } from "../datapath/index.js";
 import { ConflictError, ValidationError } from "../lib/errors.js";
-import type { DatapathError } from "../datapath/driver.js";
 
 export const PortMapping = z.object({
   protocol: z.enum(["tcp", "udp", "sctp"]),
@@ -147,16 +146,6 @@ export function grantPorts(holders: PortHolder[], vxlanPort: number): Map<string
     out.set(h.endpointId, kept);
   }
   return out;
-}
-
-/**
- * Errors of a datapath run that concern published ports of a tenant: its uplink table and route_localnet
- * (its namespace), and the agent namespace's table.
- */
-export function portErrors(errors: DatapathError[], namespace: string): DatapathError[] {
-  return errors.filter(
-    (e) => e.namespace === HOST_GROUP || (e.namespace === namespace && e.objects.some((o) => o.includes(NAT_TABLE) || o.includes("route_localnet"))),
-  );
 }
 
 /** The same mappings, whatever their order. */

@@ -7,7 +7,6 @@
 // applied it, except on that resync, which asks it to read everything.
 
 import type { Logger } from "pino";
-import type { PolicyInput } from "../policy/index.js";
 import type { AttachmentStore } from "./attachments.js";
 import { announced, compileHost, type CompiledHost, type HostContext, type StateView, type TenantDns } from "./compile.js";
 import { contain, type LastGood } from "./contain.js";
@@ -48,7 +47,6 @@ export interface ReconcilerOptions {
   datapath: DatapathDriver;
   dns: DnsDriver;
   bgp: BgpDriver;
-  nftScriptFor: (namespace: string, input: PolicyInput) => string;
   /** Attachments whose endpoint netmaster no longer has, after each run. */
   forget: (orphans: CompiledHost["orphans"]) => void;
   /** Read as a run compiles, in the same tick: which state it applies. */
@@ -144,7 +142,7 @@ export class Reconciler {
     try {
       await this.o.bgp.apply(compiled.bgp);
     } catch (err) {
-      errors.push({ namespace: "", objects: ["bgp"], message: `BGP: ${(err as Error).message}` });
+      errors.push({ owner: {}, namespace: "", objects: ["bgp"], message: `BGP: ${(err as Error).message}` });
     }
     this.last = compiled;
     if (compiled.orphans.length > 0) this.o.forget(compiled.orphans);
@@ -168,7 +166,7 @@ export class Reconciler {
   /** The host's desired state with what cannot be built contained (contain.ts); DNS and BGP follow what is kept. */
   private compile(): CompiledHost {
     const attachments = this.o.attachments.all();
-    const compiled = compileHost(this.o.view, attachments, this.o.pending, this.o.ctx, this.o.nftScriptFor);
+    const compiled = compileHost(this.o.view, attachments, this.o.pending, this.o.ctx);
     const attached = new Set(attachments.map((a) => a.endpointId));
     const contained = contain(compiled.desired, compiled.failures, this.lastGood, attached, (d) => this.o.datapath.check(d));
     this.lastGood = contained.lastGood;

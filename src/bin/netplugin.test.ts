@@ -17,6 +17,8 @@ describe("netplugin flags", () => {
     [["--docker-pool-range", "300.1.0.0/16"], /Invalid --docker-pool-range "300\.1\.0\.0\/16"/],
     [["--docker-pool-range", "10.200.0.0/25"], /an IPv4 block of \/8 to \/24/],
     [["--docker-plugin-socket", "/run/x.socket"], /Invalid --docker-plugin-socket/],
+    [["--datapath", "ovs"], /Invalid --datapath "ovs": expected linux/],
+    [["--datapath", "ovs", "--cleanup"], /Invalid --datapath "ovs": expected linux/],
   ];
   for (const [args, message] of bad) {
     it(`refuses ${args.join(" ")}`, () => {

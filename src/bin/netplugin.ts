@@ -15,12 +15,13 @@ import {
 } from "../agent/docker/index.js";
 import { BgpSpeaker } from "../agent/bgp/index.js";
 import { DEFAULT_SOCKET } from "../cni/wire.js";
+import { createDatapath, DATAPATH_DRIVERS, isDatapathName, type DatapathName } from "../datapath/index.js";
 import { hostPrefix } from "../datapath/names.js";
-import { LinuxDatapath, RealExecutor } from "../datapath/linux/index.js";
 import { errorMessage } from "../lib/errors.js";
 import { parseHostPort } from "../lib/host-port.js";
 import { parseIpv4Subnet } from "../lib/ipv4.js";
 import { createLogger, parseLogLevel } from "../lib/log.js";
+import { RealExecutor } from "../lib/process.js";
 
 const EXIT_BAD_FLAGS = 22;
 const IPV4 = /^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}$/;
@@ -28,6 +29,7 @@ const IPV4 = /^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\.(25[0-5]|2[0-4][0
 interface Flags {
   netmaster: string[];
   host: string;
+  datapath: DatapathName;
   vtepIp: string;
   socket: string;
   stateDir: string;
@@ -63,6 +65,7 @@ function parseFlags(argv: string[]): Flags {
     .addOption(new Option("--netmaster <urls>", "netmaster URL(s), comma separated").default("http://127.0.0.1:9999"))
     .addOption(new Option("--host <name>", "this host's name in the cluster").default(hostname()))
     .addOption(new Option("--host-label <name>").hideHelp())
+    .addOption(new Option("--datapath <driver>", `what makes the host's networking: ${DATAPATH_DRIVERS.join(", ")}`).default("linux"))
     .addOption(new Option("--vtep-ip <ip>", "this host's address on the underlay").default(""))
     .addOption(new Option("--ctrl-ip <ip>").hideHelp())
     .addOption(new Option("--socket <path>", "local API socket for the CNI executable").default(DEFAULT_SOCKET))
@@ -92,6 +95,8 @@ function parseFlags(argv: string[]): Flags {
     .map((u) => (/^https?:\/\//.test(u) ? u : `http://${u}`).replace(/\/+$/, ""));
   if (netmaster.length === 0) throw new Error("--netmaster needs at least one URL");
   if (!/^[A-Za-z0-9]([A-Za-z0-9._-]{0,253}[A-Za-z0-9])?$/.test(host)) throw new Error(`Invalid --host "${host}"`);
+  const datapath = String(o.datapath);
+  if (!isDatapathName(datapath)) throw new Error(`Invalid --datapath "${datapath}": expected ${DATAPATH_DRIVERS.join(" or ")}`);
   const vtepIp: string = o.vtepIp || o.ctrlIp || "";
   if (vtepIp && !IPV4.test(vtepIp)) throw new Error(`Invalid --vtep-ip "${vtepIp}": expected an IPv4 address`);
   if (o.mtu !== undefined && (!Number.isInteger(o.mtu) || o.mtu < 576 || o.mtu > 65535)) throw new Error(`Invalid --mtu "${o.mtu}": expected 576..65535`);
@@ -107,6 +112,7 @@ function parseFlags(argv: string[]): Flags {
   return {
     netmaster,
     host,
+    datapath,
     vtepIp,
     socket: o.socket,
     stateDir: o.stateDir ?? `/var/lib/netplugin/agent-${host}`,
@@ -139,9 +145,13 @@ async function main(): Promise<void> {
 
   if (flags.cleanup) {
     const executor = new RealExecutor();
+    const prefix = hostPrefix(flags.host);
+    // No probe: removing needs less than building, and must work on a machine that cannot build.
+    const datapath = await createDatapath(flags.datapath, { prefix, probe: false, logger: log });
     // The BGP speaker first: its pid file lives in the state directory removed below.
     await new BgpSpeaker({ run: (argv, opts) => executor.run(argv, opts), stateDir: join(flags.stateDir, "bgp"), log }).apply(undefined);
-    const removed = await new LinuxDatapath(executor, { logger: log }).cleanup(hostPrefix(flags.host));
+    if (datapath.cleanup === undefined) log.warn({ datapath: flags.datapath }, "this datapath cannot clean up: what it made stays");
+    const removed = (await datapath.cleanup?.(prefix)) ?? [];
     rmSync(flags.stateDir, { recursive: true, force: true });
     rmSync(flags.socket, { force: true });
     if (flags.dockerPluginSocket) await removeStalePluginSocket(flags.dockerPluginSocket);
@@ -152,6 +162,7 @@ async function main(): Promise<void> {
   const agent = await Agent.start({
     host: flags.host,
     netmasterUrls: flags.netmaster,
+    datapath: flags.datapath,
     vtepIP: flags.vtepIp,
     socketPath: flags.socket,
     stateDir: flags.stateDir,

@@ -1,16 +1,51 @@
 // What the agent asks of a datapath driver, whichever kernel mechanism it uses: check a DesiredHost (pure),
-// and make the host match it. Declared here, beside the desired-state types, so a driver implements it
-// without knowing the agent, and the agent uses any driver without knowing its internals.
+// and make the host match it; and, where the driver can, read per-rule counters and remove all it made.
+// Declared here, beside the desired-state types, so a driver implements it without knowing the agent, and
+// the agent uses any driver (index.ts createDatapath) without knowing its internals.
 
-import type { DatapathProblem, DesiredHost } from "./types.js";
+import type { RuleCounter } from "../policy/index.js";
+import type { DatapathOwner, DatapathProblem, DesiredHost } from "./types.js";
+
+/**
+ * What an error concerns: the smallest unit of the desired state it keeps from being in force (an endpoint,
+ * a network, a tenant; nothing set: the host as a whole, what the driver keeps outside every tenant). An
+ * endpoint of another host (a VXLAN remote) is named with its network and tenant, as in DatapathOwner.
+ */
+export interface DatapathErrorOwner extends DatapathOwner {
+  /**
+   * It concerns published host ports (DesiredEndpoint.portMappings): those of the tenant (what carries them
+   * through its uplink), or without a tenant those of every tenant (what carries them in the host's own
+   * namespace). Such an error is about the ports, not about the unit that holds them.
+   */
+  ports?: true;
+}
 
 /** Something a reconcile run could not read or bring to the wanted state (it is retried). */
 export interface DatapathError {
+  owner: DatapathErrorOwner;
+  /** Where the driver met it (the Linux driver: a network namespace, "host" for the agent's own), for logs. */
   namespace: string;
-  /** Kernel objects that did not reach the wanted state; empty when the namespace could not be read. */
+  /** Kernel objects that did not reach the wanted state, for logs; empty when the namespace could not be read. */
   objects: string[];
   message: string;
 }
+
+/** A change a reconcile run made to the host. */
+export interface DatapathChange {
+  namespace: string;
+  action: "create" | "update" | "delete";
+  object: string;
+}
+
+export interface DatapathReport {
+  /** Changes that took effect, in the order they were made. */
+  changes: DatapathChange[];
+  /** Failures and problems; non-empty means "try again later". */
+  errors: DatapathError[];
+}
+
+/** Packets and bytes each policy rule has judged, by rule key (PolicyRule.key). */
+export type RuleCounters = Record<string, RuleCounter>;
 
 export interface DatapathDriver {
   /**
@@ -18,6 +53,16 @@ export interface DatapathDriver {
    * makes the rest reconcilable; reconcile() refuses a DesiredHost with any problem.
    */
   check(desired: DesiredHost): DatapathProblem[];
-  /** full: read the whole host, not only what changed since it was applied. */
-  reconcile(desired: DesiredHost, options: { full: boolean }): Promise<{ errors: DatapathError[] }>;
+  /** Makes the host match `desired`. Idempotent. full: read the whole host, not only what changed since it was applied. */
+  reconcile(desired: DesiredHost, options: { full: boolean }): Promise<DatapathReport>;
+  /**
+   * Optional: the counters of every rule of every tenant of the last reconcile, as running totals over the
+   * driver's life: they never go down while the tenant stays, reloading its policy included.
+   */
+  counters?(): Promise<RuleCounters>;
+  /**
+   * Optional: removes everything a driver of this kind made for hosts of `prefix` (DesiredHost.prefix), in use
+   * or left by a crashed agent, and returns what it removed. Idempotent.
+   */
+  cleanup?(prefix: string): Promise<string[]>;
 }

@@ -4,6 +4,8 @@
 // difference. Every name here is already final (see names.ts): the driver
 // invents nothing, so a restarted agent finds exactly what it made before.
 
+import type { PolicyInput } from "../policy/index.js";
+
 export type FwdMode = "bridge" | "routing";
 
 export interface DesiredHost {
@@ -59,8 +61,11 @@ export interface DesiredTenant {
   fwdMode: FwdMode;
   networks: DesiredNetwork[];
   endpoints: DesiredEndpoint[];
-  /** Complete nft script for the tenant's private table (policy/compile.ts), applied as one transaction. */
-  nftScript: string;
+  /**
+   * The tenant's endpoint-group policy (groups, rules, DSCP) as the driver is to enforce it in the tenant
+   * namespace. The driver compiles it into its own mechanism (the Linux driver: one nft table, policy/compile.ts).
+   */
+  policy: PolicyInput;
   /**
    * A veth between the agent's namespace and the tenant namespace, for traffic to addresses outside the
    * cluster: the tenant namespace gets a default route through it and masquerades to tenantAddr what

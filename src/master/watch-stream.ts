@@ -82,6 +82,8 @@ function deleteLine(key: string, revision: number): string {
 export class StateStreams {
   private readonly index = new SliceIndex();
   private readonly feeds = new Map<string, Feed>();
+  /** What agents last saw of each record they see only part of (projectForAgent), as JSON. */
+  private readonly lastProjection = new Map<string, string>();
   private pinging = false;
 
   constructor(
@@ -154,7 +156,11 @@ export class StateStreams {
   }
 
   private rebuild(): void {
-    for (const [key, entry] of this.cache.list("")) this.index.apply(key, entry.value);
+    this.lastProjection.clear();
+    for (const [key, entry] of this.cache.list("")) {
+      this.index.apply(key, entry.value);
+      this.projected(key, entry.value);
+    }
   }
 
   /** The cache was loaded afresh (compacted history, broken watch): every stream starts over from a snapshot. */
@@ -204,7 +210,9 @@ export class StateStreams {
       }
     }
     const now = new Set(this.feedsOf(change.after));
-    if (event.type === "put") {
+    // A record agents see only part of (a network's tags, not its allocators) changes for them only when that part does.
+    const seen = this.projected(key, event.type === "put" ? value : undefined);
+    if (event.type === "put" && seen.changed) {
       const line = putLine(key, value, revision);
       for (const feed of now) if (!handled.has(feed)) feed.push(revision, line);
     }
@@ -212,6 +220,20 @@ export class StateStreams {
     const line = deleteLine(key, revision);
     for (const feed of this.feedsOf(change.before)) if (!handled.has(feed) && !(event.type === "put" && now.has(feed))) feed.push(revision, line);
     this.schedulePing();
+  }
+
+  /** Whether what agents see of the record changed; remembers it for records they see only part of. */
+  private projected(key: string, value: unknown): { changed: boolean } {
+    if (value === undefined) {
+      this.lastProjection.delete(key);
+      return { changed: true };
+    }
+    const projection = projectForAgent(key, value);
+    if (projection === value) return { changed: true };
+    const text = JSON.stringify(projection);
+    const changed = this.lastProjection.get(key) !== text;
+    this.lastProjection.set(key, text);
+    return { changed };
   }
 
   private feedsOfHost(host: string): Feed[] {

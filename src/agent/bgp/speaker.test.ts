@@ -14,7 +14,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 
-import { RealExecutor } from "../../datapath/linux/index.js";
+import { RealExecutor } from "../../lib/process.js";
 import { FrrRouter } from "./frrRouter.js";
 import { BgpSpeaker } from "./speaker.js";
 import type { BgpConfig } from "./config.js";

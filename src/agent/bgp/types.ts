@@ -1,9 +1,9 @@
 // The seams the speaker is built on.
 
 /**
- * Runs argv (no shell) and resolves with its stdout; rejects with a KernelError (argv, exit code,
+ * Runs argv (no shell) and resolves with its stdout; rejects with a ProcessError (argv, exit code,
  * stderr) when it fails. `netns` runs it inside that named network namespace. Executor.run from
- * src/datapath/linux fits.
+ * src/lib/process.ts fits.
  */
 export type RunCommand = (argv: string[], options?: { netns?: string; stdin?: string }) => Promise<string>;
 

@@ -51,7 +51,7 @@ describe("dockerAttachment", () => {
     ]);
     const view = { get: <T>(k: string) => entries.get(k) as T | undefined, list: <T>(p: string) => [...entries].filter(([k]) => k.startsWith(p)) as [string, T][], malformedRecords: () => new Map() };
     const ctx = { host: "h1", prefix: hostPrefix("h1"), mtu: 1450, vtepIP: "", vxlanPort: 4789 };
-    const out = compileHost(view, [dockerAttachment(record(), DOCKERD)], new Map(), ctx, () => "");
+    const out = compileHost(view, [dockerAttachment(record(), DOCKERD)], new Map(), ctx);
     const [e] = out.desired.tenants[0]!.endpoints;
     assert.deepEqual([e!.containerSide, e!.netns, e!.ifname, e!.ipv4], ["runtime", DOCKERD, "npxd0a1b2c", "198.18.5.2/24"]);
   });

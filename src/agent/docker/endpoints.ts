@@ -12,7 +12,8 @@ import type { EndpointReply } from "../../contract/api.js";
 import { endpointKey, objectKey } from "../../contract/keys.js";
 import type { EndpointState } from "../../contract/records.js";
 import type { Network } from "../../model/index.js";
-import { describePort, pickPorts, portErrors, samePorts, type PortHolder, type PortMapping } from "../ports.js";
+import { describePort, pickPorts, samePorts, type PortHolder, type PortMapping } from "../ports.js";
+import { errorsOfPorts } from "../../datapath/index.js";
 import { withoutLength } from "../../lib/ip.js";
 import { transitLinkName, type DockerContext } from "./context.js";
 import { dockerAttachment } from "./desired.js";
@@ -195,7 +196,7 @@ export class EndpointTracker {
     }
     const { compiled, errors } = await this.c.reconciler.run();
     const tenant = compiled.desired.tenants.find((t) => t.name === rec.tenant);
-    const problems = tenant?.uplink ? portErrors(errors, tenant.namespace).map((e) => e.message) : [`tenant ${rec.tenant} has no uplink to publish host ports through`];
+    const problems = tenant?.uplink ? errorsOfPorts(errors, rec.tenant).map((e) => e.message) : [`tenant ${rec.tenant} has no uplink to publish host ports through`];
     if (problems.length === 0) return;
     await this.c.lock.run(() => record(previous));
     await this.c.reconciler.run().catch(() => undefined);

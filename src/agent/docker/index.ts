@@ -8,7 +8,7 @@
 import type { Server } from "node:http";
 import { basename } from "node:path";
 import type { Logger } from "pino";
-import type { Executor } from "../../datapath/linux/index.js";
+import type { Executor } from "../../lib/process.js";
 import type { AttachmentStore } from "../attachments.js";
 import type { StateView } from "../compile.js";
 import type { EndpointPlumber } from "../endpoints.js";

@@ -22,7 +22,7 @@
 // DeleteEndpoint or sync.ts's collection of forgotten endpoints (on unless
 // --no-docker-sync) removes it.
 
-import type { Executor } from "../../datapath/linux/index.js";
+import type { Executor } from "../../lib/process.js";
 
 /** dockerd's network namespace: where container sides are made, and where its routes are read. */
 export class DockerNetns {

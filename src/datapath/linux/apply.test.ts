@@ -2,12 +2,12 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 
 import { applyPlan, invocations } from "./apply.js";
-import { FakeExecutor } from "./fakeExecutor.js";
+import { FakeExecutor } from "./testing/fakeExecutor.js";
 import type { Plan, Step } from "./plan.js";
 import { StepBuilder } from "./stepBuilder.js";
 
 function tenantPlan(namespace: string): Step[] {
-  const b = new StepBuilder(namespace);
+  const b = StepBuilder.of(namespace, { tenant: "a" });
   b.netns("create", ["add", namespace]);
   b.sysctl("sysctls", ["-w", "net.ipv4.ip_forward=1"]);
   b.ip("bridge", "create", "bridge nb1", ["link", "add", "nb1", "type", "bridge"]);
@@ -73,7 +73,7 @@ describe("applyPlan", () => {
   });
 
   it("starts a new batch when the target or the tool changes", () => {
-    const b = new StepBuilder("ns");
+    const b = StepBuilder.of("ns", {});
     b.ip("bridge", "create", "x", ["link", "add", "a"]);
     b.containerIp("container", "create", "y", "/p", ["link", "set", "eth0", "up"]);
     b.tc("create", "q", ["qdisc", "add"]);

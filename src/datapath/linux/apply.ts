@@ -6,7 +6,8 @@
 // agent's own namespace run there, or in `hostNamespace` when a test simulates hosts.
 
 import { errorMessage } from "../../lib/errors.js";
-import { hostCommand, KernelError, type Executor } from "./executor.js";
+import type { Executor } from "../../lib/process.js";
+import { failedBatchLines, hostCommand } from "./tools.js";
 import { mapLimit } from "./mapLimit.js";
 import { isBatchTool, type Plan, type Step, type StepTarget } from "./plan.js";
 
@@ -122,7 +123,7 @@ async function applyNamespace(
       result.applied.push(...run.steps);
     } catch (err) {
       const error = err instanceof Error ? err : new Error(String(err));
-      const lines = run.batch && error instanceof KernelError ? error.failedBatchLines() : [];
+      const lines = run.batch ? failedBatchLines(error) : [];
       const failed = lines.length > 0 ? run.steps.filter((_, n) => lines.includes(n + 1)) : run.steps;
       result.applied.push(...run.steps.filter((s) => !failed.includes(s)));
       result.failures.push({ namespace, steps: failed, message: errorMessage(error), error });

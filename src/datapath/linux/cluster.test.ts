@@ -21,6 +21,7 @@ import {
 } from "../names.js";
 import type { DesiredEndpoint, DesiredHost, DesiredNetwork, DesiredRemoteEndpoint } from "../types.js";
 import { LinuxDatapath } from "./driver.js";
+import { emptyPolicy } from "./testFixtures.js";
 import { parseLinks } from "./parse.js";
 import {
   counted,
@@ -47,7 +48,6 @@ const UNDERLAY_MTU = 1500;
 const MTU = UNDERLAY_MTU - 50;
 const PORT = 7007;
 const PEER_PORT = 7008;
-const SCRIPT = "table inet netplugin\ndelete table inet netplugin\ntable inet netplugin {\n}\n";
 
 const hostNs = (h: Host): string => `${P}-h${h}`;
 /** Each simulated host's agent has its own prefix, so its tenant namespaces do not collide with the others'. */
@@ -162,7 +162,7 @@ function desired(h: Host, options: Partial<Options> = {}): DesiredHost {
     namespace: tenantNamespace(prefix, name),
     networks: NETWORKS.filter((n) => n.tenant === name).map((n) => network(n, h, o)),
     endpoints: CONTAINERS.filter((c) => c.tenant === name && c.host === h).map(endpoint),
-    nftScript: SCRIPT,
+    policy: emptyPolicy(),
   });
   return {
     prefix,

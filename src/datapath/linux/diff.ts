@@ -1,13 +1,18 @@
 // Pure: rendered HostState + ObservedHost (+ the nft scripts this process applied, and the pickup
-// windows it keeps open) → Plan.
+// windows it keeps open) → Plan. Each step is owned by the unit it is for (stepBuilder.ts): a tenant's
+// own objects (namespace, sysctls, policy table, uplink) and what no unit wants any more by the tenant, a
+// bridge and what hangs on it as a whole by its network, a container's veth, shapers and routes by its
+// endpoint, a remote container's FDB and neighbour entries by that endpoint, what carries published ports
+// by `ports`.
 // Anything already right produces no step, so a restarted agent that finds the kernel as
 // it left it plans nothing that disturbs traffic (the one exception is the nft script, see
 // diffNft). Only objects we own are compared: the tenant namespaces of our prefix, every
 // bridge, veth and ifb inside them, and in a container only the interface we made.
 
+import type { DatapathErrorOwner } from "../driver.js";
 import { NFT_TABLE, tenantNamespace } from "../names.js";
 import { diffEndpoint } from "./diffEndpoint.js";
-import { diffHostEndpoints, diffHostNamespace, diffOwnedTable, diffUplink, diffVxlans } from "./diffOverlay.js";
+import { diffHostEndpoints, diffHostNamespace, diffOwnedTable, diffUplink, diffVxlans, hostRouteOwners } from "./diffOverlay.js";
 import type { Plan } from "./plan.js";
 import { diffPickup, PICKUP_WINDOW_SECONDS, startsNetfilter, type PickupState } from "./pickup.js";
 import { newBridgeSysctl } from "./render.js";
@@ -34,6 +39,7 @@ function diffBridges(b: StepBuilder, want: TenantState, have: ObservedTenant): v
     b.ip("bridge", "delete", `bridge ${stale.name}`, ["link", "del", stale.name]);
   }
   for (const bridge of want.bridges) {
+    const nb = b.unit({ tenant: want.tenant, network: bridge.network });
     const current = have.bridges.find((br) => br.name === bridge.name);
     // An existing bridge starts passing netfilter only after its pickup window is open (pickup.ts).
     const netfilter = startsNetfilter(want, have, bridge.name) ? false : bridge.netfilter;
@@ -43,19 +49,19 @@ function diffBridges(b: StepBuilder, want: TenantState, have: ObservedTenant): v
       ...["nf_call_iptables", flag(netfilter), "nf_call_ip6tables", flag(netfilter)],
     ];
     if (current === undefined) {
-      b.ip("bridge", "create", `bridge ${bridge.name}`, [
+      nb.ip("bridge", "create", `bridge ${bridge.name}`, [
         "link", "add", bridge.name, "address", bridge.mac, "mtu", String(bridge.mtu), "type", "bridge", ...options,
       ]);
-      b.ip("bridge", "create", `bridge ${bridge.name}`, ["link", "set", bridge.name, "up"]);
+      nb.ip("bridge", "create", `bridge ${bridge.name}`, ["link", "set", bridge.name, "up"]);
     } else {
       const set: string[] = [];
       if (current.mac !== bridge.mac) set.push("address", bridge.mac);
       if (current.mtu !== bridge.mtu) set.push("mtu", String(bridge.mtu));
       if (!current.up) set.push("up");
-      if (set.length > 0) b.ip("bridge", "update", `bridge ${bridge.name}`, ["link", "set", bridge.name, ...set]);
+      if (set.length > 0) nb.ip("bridge", "update", `bridge ${bridge.name}`, ["link", "set", bridge.name, ...set]);
       const changed = current.mcastSnooping !== bridge.mcastSnooping || current.mcastQuerier !== bridge.mcastQuerier;
       if (changed || current.netfilter !== netfilter) {
-        b.ip("bridge", "update", `bridge ${bridge.name}`, ["link", "set", bridge.name, "type", "bridge", ...options]);
+        nb.ip("bridge", "update", `bridge ${bridge.name}`, ["link", "set", bridge.name, "type", "bridge", ...options]);
       }
     }
     // An address whose noprefixroute flag is wrong is deleted and added again: `ip addr replace` keeps the
@@ -67,12 +73,12 @@ function diffBridges(b: StepBuilder, want: TenantState, have: ObservedTenant): v
       flagged(current.noPrefixRoute, a) === flagged(bridge.noPrefixRoute, a);
     const have_ = current?.addresses ?? [];
     for (const address of have_.filter((a) => !bridge.addresses.includes(a) || !right(a))) {
-      b.ip("address", "delete", `address ${address} on ${bridge.name}`, ["addr", "del", address, "dev", bridge.name]);
+      nb.ip("address", "delete", `address ${address} on ${bridge.name}`, ["addr", "del", address, "dev", bridge.name]);
     }
     for (const address of bridge.addresses.filter((a) => !right(a))) {
       const nodad = address.includes(":") ? ["nodad"] : [];
       const noPrefixRoute = flagged(bridge.noPrefixRoute, address) ? ["noprefixroute"] : [];
-      b.ip("address", have_.includes(address) ? "update" : "create", `address ${address} on ${bridge.name}`, [
+      nb.ip("address", have_.includes(address) ? "update" : "create", `address ${address} on ${bridge.name}`, [
         "addr", "add", address, "dev", bridge.name, ...nodad, ...noPrefixRoute,
       ]);
     }
@@ -82,7 +88,7 @@ function diffBridges(b: StepBuilder, want: TenantState, have: ObservedTenant): v
       (s) => (current === undefined ? newBridgeSysctl(s.key) : have.sysctls[s.key]) !== s.value,
     );
     if (changed.length > 0) {
-      b.sysctl(
+      nb.sysctl(
         `sysctls ${changed.map((s) => s.key).join(", ")}`,
         ["-w", ...changed.map((s) => `${s.key}=${s.value}`)],
         undefined,
@@ -99,16 +105,18 @@ function diffBridges(b: StepBuilder, want: TenantState, have: ObservedTenant): v
  * fixes a route that points elsewhere. Routes and entries on bridges deleted by this plan go with them.
  */
 function diffHostRoutes(b: StepBuilder, want: TenantState, have: ObservedTenant): void {
+  const networks = new Map(want.bridges.map((br) => [br.name, b.unit({ tenant: want.tenant, network: br.network })]));
   const wanted = new Map(want.bridges.map((br) => [br.name, new Set(br.hostRoutes)]));
   for (const route of have.hostRoutes) {
     if (!wanted.has(route.dev) || wanted.get(route.dev)!.has(route.dst)) continue;
-    b.ip("route", "delete", `route ${route.dst} on ${route.dev}`, ["route", "del", route.dst, "dev", route.dev]);
+    networks.get(route.dev)!.ip("route", "delete", `route ${route.dst} on ${route.dev}`, ["route", "del", route.dst, "dev", route.dev]);
   }
+  const owners = hostRouteOwners(want);
   for (const bridge of want.bridges) {
     for (const dst of bridge.hostRoutes) {
       const current = have.hostRoutes.filter((r) => r.dst === dst);
       if (current.length === 1 && current[0]!.dev === bridge.name) continue;
-      b.ip("route", current.length === 0 ? "create" : "update", `route ${dst} on ${bridge.name}`, [
+      b.unit(owners.get(dst) ?? { tenant: want.tenant, network: bridge.network }).ip("route", current.length === 0 ? "create" : "update", `route ${dst} on ${bridge.name}`, [
         "route", "replace", dst, "dev", bridge.name,
       ]);
     }
@@ -116,14 +124,14 @@ function diffHostRoutes(b: StepBuilder, want: TenantState, have: ObservedTenant)
   const proxies = new Map(want.bridges.map((br) => [br.name, new Set(br.proxyNeighbours)]));
   for (const entry of have.proxyNeighbours) {
     if (!proxies.has(entry.dev) || proxies.get(entry.dev)!.has(entry.ip)) continue;
-    b.ip("route", "delete", `proxy neighbour ${entry.ip} on ${entry.dev}`, ["neigh", "del", "proxy", entry.ip, "dev", entry.dev]);
+    networks.get(entry.dev)!.ip("route", "delete", `proxy neighbour ${entry.ip} on ${entry.dev}`, ["neigh", "del", "proxy", entry.ip, "dev", entry.dev]);
   }
   // Every remote container of a routed IPv6 network is one: a set, not a scan per entry.
   const present = new Set(have.proxyNeighbours.map((e) => `${e.dev} ${e.ip}`));
   for (const bridge of want.bridges) {
     for (const address of bridge.proxyNeighbours) {
       if (present.has(`${bridge.name} ${address}`)) continue;
-      b.ip("route", "create", `proxy neighbour ${address} on ${bridge.name}`, ["neigh", "replace", "proxy", address, "dev", bridge.name]);
+      networks.get(bridge.name)!.ip("route", "create", `proxy neighbour ${address} on ${bridge.name}`, ["neigh", "replace", "proxy", address, "dev", bridge.name]);
     }
   }
 }
@@ -132,19 +140,12 @@ function diffHostRoutes(b: StepBuilder, want: TenantState, have: ObservedTenant)
  * The script is applied when this process has not applied this exact text, or the table is
  * missing. After a restart the script is therefore sent once more: one atomic transaction that
  * rebuilds the table, with conntrack (and so established connections) untouched.
+ * Returns whether the script (re)places the table.
  */
-/** Returns whether the script (re)places the table. */
 function diffNft(b: StepBuilder, want: TenantState, have: ObservedTenant, applied: ReadonlyMap<string, string>): boolean {
-  const object = POLICY_NFT_OBJECT;
-  if (want.nftScript === "") {
-    if (have.nftTable) b.nft("delete", object, ["delete", "table", "inet", NFT_TABLE]);
-    return false;
-  }
-  if (!have.nftTable || applied.get(want.namespace) !== want.nftScript) {
-    b.nft(have.nftTable ? "update" : "create", object, ["-f", "-"], want.nftScript);
-    return true;
-  }
-  return false;
+  if (have.nftTable && applied.get(want.namespace) === want.nftScript) return false;
+  b.nft(have.nftTable ? "update" : "create", POLICY_NFT_OBJECT, ["-f", "-"], want.nftScript);
+  return true;
 }
 
 function diffTenant(
@@ -153,7 +154,8 @@ function diffTenant(
   host: ObservedHostNamespace | null,
   options: Required<DiffOptions>,
 ): StepBuilder {
-  const b = new StepBuilder(want.namespace, options.deleteGroup);
+  const tenant: DatapathErrorOwner = { tenant: want.tenant };
+  const b = StepBuilder.of(want.namespace, tenant, options.deleteGroup);
   if (!have.exists) b.netns("create", ["add", want.namespace]);
 
   const changed = want.sysctls.filter((s) => have.sysctls[s.key] !== s.value);
@@ -174,7 +176,7 @@ function diffTenant(
   for (const stale of have.veths.filter((v) => !wantedLinks.has(v.name))) {
     b.deleteLink("veth", `veth ${stale.name}`, stale.name);
   }
-  for (const endpoint of want.endpoints) diffEndpoint(b, have, endpoint);
+  for (const endpoint of want.endpoints) diffEndpoint(b.unit({ ...tenant, network: endpoint.network, endpoint: endpoint.id }), have, endpoint);
   const wantedIfbs = new Set(want.endpoints.flatMap((e) => (e.egressLimit === null ? [] : [e.egressLimit.ifb])));
   for (const stale of have.ifbs.filter((i) => !wantedIfbs.has(i.name))) {
     b.deleteLink("veth", `ifb ${stale.name}`, stale.name);
@@ -187,7 +189,8 @@ function diffTenant(
     diffHostEndpoints(b, want, have, host);
   }
 
-  diffOwnedTable(b, want.natTable, { family: "ip", name: NAT_TABLE }, have.natTag);
+  // The uplink's NAT table carries the tenant's published ports (and its outbound masquerade).
+  diffOwnedTable(b.unit({ ...tenant, ports: true }), want.natTable, { family: "ip", name: NAT_TABLE }, have.natTag);
   diffOwnedTable(b, want.route6Table, { family: "ip6", name: ROUTE6_TABLE }, have.route6Tag);
   diffPickup(b, want, have, diffNft(b, want, have, options.appliedNft), options.pickup);
   return b;
@@ -216,7 +219,7 @@ export function diffHost(want: HostState, have: ObservedHost, options: DiffOptio
   const wanted = new Set([...want.tenants.map((t) => t.namespace), ...want.frozen]);
   const start = tenantNamespace(want.prefix, "");
   for (const namespace of have.namespaces.filter((n) => n.startsWith(start) && !wanted.has(n))) {
-    const b = new StepBuilder(namespace, full.deleteGroup);
+    const b = StepBuilder.of(namespace, { tenant: namespace.slice(start.length) }, full.deleteGroup);
     const unwanted = have.unwanted.find((u) => u.namespace === namespace);
     for (const veth of unwanted?.veths ?? []) {
       b.deleteLink("veth", `veth ${veth}`, veth);

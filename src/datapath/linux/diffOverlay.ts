@@ -4,6 +4,8 @@
 // Veths between the agent's namespace and a tenant belong to that tenant's steps: the tenant decides
 // whether they are right, and deletes and re-creates them from either side.
 
+import type { DatapathErrorOwner } from "../driver.js";
+import { familyOf } from "./addr.js";
 import { HOST_GROUP, type StepTarget } from "./plan.js";
 import { HOST_TABLE_FAMILY, UPLINK_HOST_LL, UPLINK_TENANT_LL, VXLAN_TTL } from "./renderOverlay.js";
 import { coversLoopback } from "./renderPorts.js";
@@ -23,6 +25,22 @@ const HOST: StepTarget = { kind: "host" };
 const ZERO_MAC = "00:00:00:00:00:00";
 /** Bridge port flag "multicast_router": 2 = permanent router port, every multicast frame goes there. */
 const MCAST_ROUTER_PERMANENT = 2;
+
+/**
+ * The endpoint each host route to a local container is for ("a.b.c.d/32", "x::y/128": BridgeState.hostRoutes,
+ * UplinkState.routes), by route.
+ */
+export function hostRouteOwners(want: TenantState): Map<string, DatapathErrorOwner> {
+  const owners = new Map<string, DatapathErrorOwner>();
+  for (const e of want.endpoints) {
+    for (const cidr of e.container.addresses) {
+      const address = cidr.split("/")[0]!;
+      const route = `${address}/${familyOf(address) === 4 ? 32 : 128}`;
+      if (!owners.has(route)) owners.set(route, { tenant: want.tenant, network: e.network, endpoint: e.id });
+    }
+  }
+  return owners;
+}
 
 /** Creates, replaces or deletes a table we render whole, comparing the tag in its comment. */
 export function diffOwnedTable(
@@ -111,11 +129,12 @@ function diffVxlanEntries(b: StepBuilder, have: ObservedTenant, v: VxlanState, f
       b.bridge("fdb", "delete", `remote ${mac} on ${dev}`, ["fdb", "del", mac, "dev", dev, "self"]);
     }
   }
-  for (const { mac, vtep } of v.remotes) {
+  const remote = (endpoint: string): StepBuilder => b.unit({ ...b.owner, endpoint });
+  for (const { mac, vtep, endpoint } of v.remotes) {
     const dsts = remotes.get(mac) ?? [];
     if (dsts.length === 1 && dsts[0] === vtep) continue;
     const action = dsts.length === 1 ? "update" : "create";
-    b.bridge("fdb", action, `remote ${mac} on ${dev}`, ["fdb", "replace", mac, "dev", dev, "dst", vtep, "self", "permanent"]);
+    remote(endpoint).bridge("fdb", action, `remote ${mac} on ${dev}`, ["fdb", "replace", mac, "dev", dev, "dst", vtep, "self", "permanent"]);
   }
 
   // The same MACs in the bridge's FDB, on the VXLAN port: the bridge never learns on that port.
@@ -123,8 +142,8 @@ function diffVxlanEntries(b: StepBuilder, have: ObservedTenant, v: VxlanState, f
   for (const mac of statics.filter((m) => !wanted.has(m))) {
     b.bridge("fdb", "delete", `bridge entry ${mac} on ${dev}`, ["fdb", "del", mac, "dev", dev, "master"]);
   }
-  for (const { mac } of v.remotes.filter((r) => !statics.includes(r.mac))) {
-    b.bridge("fdb", "create", `bridge entry ${mac} on ${dev}`, ["fdb", "replace", mac, "dev", dev, "master", "static"]);
+  for (const { mac, endpoint } of v.remotes.filter((r) => !statics.includes(r.mac))) {
+    remote(endpoint).bridge("fdb", "create", `bridge entry ${mac} on ${dev}`, ["fdb", "replace", mac, "dev", dev, "master", "static"]);
   }
 
   // Proxy mode: permanent neighbours the device answers ARP/ND from.
@@ -135,7 +154,7 @@ function diffVxlanEntries(b: StepBuilder, have: ObservedTenant, v: VxlanState, f
   for (const w of v.neighbours) {
     const cur = neighbours.find((n) => n.ip === w.ip);
     if (cur?.permanent === true && cur.mac === w.mac) continue;
-    b.ip("fdb", cur === undefined ? "create" : "update", `neighbour ${w.ip} on ${dev}`, [
+    remote(w.endpoint).ip("fdb", cur === undefined ? "create" : "update", `neighbour ${w.ip} on ${dev}`, [
       "neigh", "replace", w.ip, "lladdr", w.mac, "dev", dev, "nud", "permanent",
     ]);
   }
@@ -147,8 +166,9 @@ export function diffVxlans(b: StepBuilder, want: TenantState, have: ObservedTena
     b.ip("vxlan", "delete", `vxlan ${stale.name}`, ["link", "del", stale.name]);
   }
   for (const v of want.vxlans) {
-    const fresh = diffVxlanDevice(b, want, have, v);
-    diffVxlanEntries(b, have, v, fresh);
+    const network = b.unit({ tenant: want.tenant, network: v.network });
+    const fresh = diffVxlanDevice(network, want, have, v);
+    diffVxlanEntries(network, have, v, fresh);
   }
 }
 
@@ -236,7 +256,7 @@ export function diffUplink(b: StepBuilder, want: TenantState, have: ObservedTena
   const localnet = `net.ipv4.conf.${up.hostLink}.route_localnet`;
   const wantLocalnet = want.portForwards.some(coversLoopback) ? "1" : "0";
   if ((ok ? host.sysctls[localnet] : "0") !== wantLocalnet) {
-    b.sysctl(`sysctl ${localnet}`, ["-w", `${localnet}=${wantLocalnet}`], HOST, "uplink");
+    b.unit({ ...b.owner, ports: true }).sysctl(`sysctl ${localnet}`, ["-w", `${localnet}=${wantLocalnet}`], HOST, "uplink");
   }
 
   // Default routes: IPv4 via the agent's end, IPv6 via its fixed link-local address while the tenant routes
@@ -256,6 +276,7 @@ export function diffUplink(b: StepBuilder, want: TenantState, have: ObservedTena
   // Routed containers: a /32 (/128) in the agent's namespace via the tenant end. Routes through a re-created
   // link vanish with it. `replace`: a BGP-learned route for an address that has just moved here is taken over.
   const viaFor = (route: string): string => (route.includes(":") ? UPLINK_TENANT_LL : up.tenantGateway);
+  const owners = hostRouteOwners(want);
   const hostRoutes = ok ? host.routes.filter((r) => r.dev === up.hostLink) : [];
   for (const r of hostRoutes.filter((x) => !up.routes.includes(x.dst))) {
     b.hostIp("uplink", "delete", `route ${r.dst} via ${r.via}`, ["route", "del", r.dst, "via", r.via, "dev", r.dev]);
@@ -264,14 +285,15 @@ export function diffUplink(b: StepBuilder, want: TenantState, have: ObservedTena
     const via = viaFor(route);
     const current = hostRoutes.filter((r) => r.dst === route);
     if (current.length === 1 && current[0]!.via === via) continue;
-    b.hostIp("uplink", current.length === 0 ? "create" : "update", `route ${route} via ${via}`, [
+    b.unit(owners.get(route) ?? b.owner).hostIp("uplink", current.length === 0 ? "create" : "update", `route ${route} via ${via}`, [
       "route", "replace", route, "via", via, "dev", up.hostLink,
     ]);
   }
 }
 
-export function diffHostEndpoints(b: StepBuilder, want: TenantState, have: ObservedTenant, host: ObservedHostNamespace): void {
+export function diffHostEndpoints(tenant: StepBuilder, want: TenantState, have: ObservedTenant, host: ObservedHostNamespace): void {
   for (const ep of want.hostEndpoints) {
+    const b = tenant.unit({ tenant: want.tenant, network: ep.network });
     const object = `host endpoint ${ep.hostLink}`;
     const hostEnd = host.links.find((l) => l.name === ep.hostLink);
     const tenantEnd = have.veths.find((v) => v.name === ep.tenantLink);
@@ -302,11 +324,12 @@ export function diffHostEndpoints(b: StepBuilder, want: TenantState, have: Obser
 
 /** ip_forward and the outbound NAT table; the veth ends there are their tenants' business. */
 export function diffHostNamespace(want: HostState, have: ObservedHostNamespace): StepBuilder {
-  const b = new StepBuilder(HOST_GROUP);
+  const b = StepBuilder.of(HOST_GROUP, {});
   const changed = want.host.sysctls.filter((s) => have.sysctls[s.key] !== s.value);
   if (changed.length > 0) {
     b.sysctl(`sysctls ${changed.map((s) => s.key).join(", ")}`, ["-w", ...changed.map((s) => `${s.key}=${s.value}`)], HOST);
   }
-  diffOwnedTable(b, want.host.nftTable, { family: HOST_TABLE_FAMILY, name: want.host.nftName }, have.nftTag, HOST);
+  // Its table carries every tenant's published ports (and the outbound NAT).
+  diffOwnedTable(b.unit({ ports: true }), want.host.nftTable, { family: HOST_TABLE_FAMILY, name: want.host.nftName }, have.nftTag, HOST);
   return b;
 }

@@ -4,26 +4,32 @@
 // established connections survive. Calls are serialised: one reconcile at a time.
 // Runs are incremental: the driver remembers what it applied without failure and reads only
 // what may differ from it (incremental.ts); a full run reads everything, to repair drift.
+// The per-rule counters are read from each tenant's policy table (`nft -j list table`) and mapped to
+// rules with the compiled policy of the script that table holds.
 
 import { randomInt } from "node:crypto";
 import type { Logger } from "pino";
 
-import { hostNftTable, ownsNamespace } from "../names.js";
+import { accumulateCounters, NO_COUNTER_HISTORY, type CounterHistory } from "../counters.js";
+import type { DatapathDriver, DatapathErrorOwner, DatapathError, RuleCounters } from "../driver.js";
+import { hostNftTable, NFT_TABLE, ownsNamespace } from "../names.js";
 import type { DatapathProblem, DesiredHost } from "../types.js";
 import { ValidationError } from "../../lib/errors.js";
+import type { Executor } from "../../lib/process.js";
+import { ruleCounters, type CompiledPolicy, type RuleCounter } from "../../policy/index.js";
 import { applyPlan, type StepFailure } from "./apply.js";
 import { diffHost, POLICY_NFT_OBJECT } from "./diff.js";
 import { PickupWindows } from "./pickup.js";
-import { hostCommand, KernelError, type Executor } from "./executor.js";
+import { PolicyCache } from "./policies.js";
 import { HOST_TABLE_FAMILY } from "./renderOverlay.js";
 import { NOTHING_APPLIED, nextApplied, selectScope, type AppliedState, type ObserveScope } from "./incremental.js";
 import { listNamespaces, listTenantNamespaces, observeHost } from "./observe.js";
 import { parseLinks, linkKind } from "./parse.js";
-import { ifbName } from "./addr.js";
-import { HOST_GROUP, type Action, type Phase, type Plan, type Problem } from "./plan.js";
+import { HOST_GROUP, type Action, type Phase, type Plan, type Problem, type Step } from "./plan.js";
 import { checkHost, renderHost } from "./render.js";
 import type { HostState } from "./state.js";
-import { DELETE_GROUP, StepBuilder } from "./stepBuilder.js";
+import { DELETE_GROUP } from "./stepBuilder.js";
+import { hostCommand, isNotFound } from "./tools.js";
 
 export interface LinuxDatapathOptions {
   /** Tenant namespaces observed and applied at the same time; default 4. */
@@ -48,11 +54,7 @@ export interface ChangeSummary {
   object: string;
 }
 
-export interface ReconcileError {
-  namespace: string;
-  /** Objects that were not brought to the wanted state (empty when the namespace could not be read). */
-  objects: string[];
-  message: string;
+export interface ReconcileError extends DatapathError {
   cause: Error | null;
 }
 
@@ -68,12 +70,30 @@ function summary(s: { namespace: string; phase: Phase; action: Action; object: s
   return { namespace: s.namespace, phase: s.phase, action: s.action, object: s.object };
 }
 
-function failureError(f: StepFailure): ReconcileError {
-  return { namespace: f.namespace, objects: [...new Set(f.steps.map((s) => s.object))], message: f.message, cause: f.error };
+function ownerKey(owner: DatapathErrorOwner): string {
+  return JSON.stringify([owner.tenant, owner.network, owner.endpoint, owner.ports]);
+}
+
+/** One error per unit whose steps failed: each reports what it concerns. */
+function failureErrors(f: StepFailure): ReconcileError[] {
+  const byOwner = new Map<string, { owner: DatapathErrorOwner; steps: Step[] }>();
+  for (const step of f.steps) {
+    const key = ownerKey(step.owner);
+    const entry = byOwner.get(key) ?? { owner: step.owner, steps: [] };
+    entry.steps.push(step);
+    byOwner.set(key, entry);
+  }
+  return [...byOwner.values()].map(({ owner, steps }) => ({
+    owner,
+    namespace: f.namespace,
+    objects: [...new Set(steps.map((s) => s.object))],
+    message: f.message,
+    cause: f.error,
+  }));
 }
 
 function problemError(p: Problem): ReconcileError {
-  return { namespace: p.namespace, objects: [p.object], message: `Cannot configure ${p.object}: ${p.message}`, cause: null };
+  return { owner: p.owner, namespace: p.namespace, objects: [p.object], message: `Cannot configure ${p.object}: ${p.message}`, cause: null };
 }
 
 export interface ReconcileOptions {
@@ -86,9 +106,18 @@ export interface ReconcileOptions {
 
 const PREFIX = /^[A-Za-z0-9]{3,}$/;
 
-export class LinuxDatapath {
+export class LinuxDatapath implements DatapathDriver {
   private readonly appliedNft = new Map<string, string>();
   private readonly pickup: PickupWindows;
+  private readonly policies = new PolicyCache();
+  /**
+   * Per tenant namespace of the last reconcile, the compiled policy of the script its table holds (what its
+   * counters are read with); null while that is not known (nothing applied there by this process yet).
+   */
+  private tables = new Map<string, CompiledPolicy | null>();
+  /** Namespaces whose table was (re)placed since counters were last read: their counters restarted. */
+  private readonly reloadedTables = new Set<string>();
+  private counterHistory: CounterHistory = NO_COUNTER_HISTORY;
   /** What was applied without failure (incremental.ts); forgotten whole when a run throws. */
   private applied: AppliedState = NOTHING_APPLIED;
   private queue: Promise<unknown> = Promise.resolve();
@@ -122,14 +151,14 @@ export class LinuxDatapath {
     return run;
   }
 
-  /** Pure: what in `desired` cannot be rendered, each with its unit (render.ts checkHost). */
+  /** Pure: what in `desired` cannot be rendered, each with its unit (render.ts checkHost), a policy that does not compile included. */
   check(desired: DesiredHost): DatapathProblem[] {
-    return checkHost(desired);
+    return checkHost(desired, this.policies.compile);
   }
 
   /** What reconcile(desired, options) would do now, without doing it. Throws ValidationError for bad input. */
   plan(desired: DesiredHost, options: ReconcileOptions = {}): Promise<Plan> {
-    return this.serial(async () => (await this.observeAndDiff(renderHost(desired), this.trusted(options))).plan);
+    return this.serial(async () => (await this.observeAndDiff(renderHost(desired, this.policies.compile), this.trusted(options))).plan);
   }
 
   /** What a run may take as applied without reading it. */
@@ -149,12 +178,17 @@ export class LinuxDatapath {
     });
     const deleteGroup = randomInt(1, 2 ** 31);
     const plan = diffHost(wanted, observed, { appliedNft: this.appliedNft, pickup: this.pickup.state(Date.now()), deleteGroup });
-    const errors = observed.failures.map((f) => ({
-      namespace: f.namespace,
-      objects: [],
-      message: `Cannot read ${f.namespace === HOST_GROUP ? "the agent's namespace" : `namespace "${f.namespace}"`}: ${f.error.message}`,
-      cause: f.error,
-    }));
+    const tenants = new Map(wanted.tenants.map((t) => [t.namespace, t.tenant]));
+    const errors = observed.failures.map((f) => {
+      const tenant = tenants.get(f.namespace);
+      return {
+        owner: tenant === undefined ? {} : { tenant },
+        namespace: f.namespace,
+        objects: [],
+        message: `Cannot read ${f.namespace === HOST_GROUP ? "the agent's namespace" : `namespace "${f.namespace}"`}: ${f.error.message}`,
+        cause: f.error,
+      };
+    });
     return { scope, plan, errors };
   }
 
@@ -167,7 +201,13 @@ export class LinuxDatapath {
   reconcile(desired: DesiredHost, options: ReconcileOptions = {}): Promise<ReconcileReport> {
     return this.serial(async () => {
       const started = Date.now();
-      const wanted = renderHost(desired);
+      const compiled = new Map<string, CompiledPolicy>();
+      const wanted = renderHost(desired, (namespace, input) => {
+        const policy = this.policies.compile(namespace, input);
+        compiled.set(namespace, policy);
+        return policy;
+      });
+      this.policies.keep(new Set(compiled.keys()));
       // Whatever throws from here on may have left anything half done: trust nothing applied before.
       const applied = this.trusted(options);
       this.applied = NOTHING_APPLIED;
@@ -184,10 +224,11 @@ export class LinuxDatapath {
       for (const failure of result.failures) {
         if (failure.steps.some((s) => s.tool === "nft" && s.object === POLICY_NFT_OBJECT)) this.appliedNft.delete(failure.namespace);
       }
+      this.tables = this.tablesAfter(compiled, result.applied);
       this.pickup.record(result.applied, result.failures.flatMap((f) => f.steps), Date.now());
       const report: ReconcileReport = {
         changes: result.applied.map(summary),
-        errors: [...errors, ...plan.problems.map(problemError), ...result.failures.map(failureError)],
+        errors: [...errors, ...plan.problems.map(problemError), ...result.failures.flatMap(failureErrors)],
         durationMs: Date.now() - started,
       };
       if (report.changes.length > 0) {
@@ -200,35 +241,46 @@ export class LinuxDatapath {
   }
 
   /**
-   * Removes an endpoint's veth (and with it the container side) and its ifb at once, without
-   * waiting for the next reconcile. Idempotent: returns false when there was nothing to remove.
+   * What each rendered tenant's table holds after a run that applied `applied`: the policy just rendered where
+   * its script took; where it did not (nft applies a script whole or not at all), what it held before; nothing
+   * known in a namespace made or removed. Each change restarts the table's counters.
    */
-  removeEndpoint(target: { namespace: string; hostLink: string }): Promise<boolean> {
+  private tablesAfter(rendered: ReadonlyMap<string, CompiledPolicy>, applied: Step[]): Map<string, CompiledPolicy | null> {
+    const tables = new Map<string, CompiledPolicy | null>([...rendered.keys()].map((namespace) => [namespace, this.tables.get(namespace) ?? null]));
+    for (const step of applied) {
+      if (step.tool === "netns") tables.set(step.namespace, null);
+      else if (step.tool === "nft" && step.object === POLICY_NFT_OBJECT) tables.set(step.namespace, rendered.get(step.namespace) ?? null);
+      else continue;
+      this.reloadedTables.add(step.namespace);
+    }
+    for (const namespace of tables.keys()) if (!rendered.has(namespace)) tables.delete(namespace);
+    return tables;
+  }
+
+  /**
+   * Per-rule counters of every tenant of the last reconcile, as running totals (../counters.ts). A tenant whose
+   * table cannot be read, or whose policy in force is not known, keeps the totals it had.
+   */
+  counters(): Promise<RuleCounters> {
     return this.serial(async () => {
-      // The tenant no longer holds what was applied: the next run reads it whole.
-      this.applied = { ...this.applied, tenants: new Map([...this.applied.tenants].filter(([ns]) => ns !== target.namespace)) };
-      const argv = ["ip", "-n", target.namespace, "-json", "-d", "link", "show"];
-      let links;
-      try {
-        links = parseLinks(await this.executor.run(argv), argv);
-      } catch (error) {
-        if (error instanceof KernelError && error.isNotFound()) return false;
-        throw error;
+      const readings = new Map<string, ReadonlyMap<string, RuleCounter> | null>();
+      for (const [namespace, policy] of this.tables) {
+        if (policy === null) {
+          readings.set(namespace, null);
+          continue;
+        }
+        try {
+          const json = await this.executor.run(["nft", "-j", "list", "table", "inet", NFT_TABLE], { netns: namespace });
+          readings.set(namespace, ruleCounters(json, policy));
+        } catch (error) {
+          this.logger?.debug({ op: "counters", namespace, err: (error as Error).message }, "cannot read rule counters");
+          readings.set(namespace, null);
+        }
       }
-      const b = new StepBuilder(target.namespace);
-      const ifb = ifbName(target.hostLink);
-      if (links.some((l) => l.ifname === target.hostLink && linkKind(l) === "veth")) {
-        b.ip("veth", "delete", `veth ${target.hostLink}`, ["link", "del", target.hostLink]);
-      }
-      if (links.some((l) => l.ifname === ifb && linkKind(l) === "ifb")) {
-        b.ip("veth", "delete", `ifb ${ifb}`, ["link", "del", ifb]);
-      }
-      const steps = b.steps();
-      if (steps.length === 0) return false;
-      const result = await applyPlan(this.executor, { steps, problems: [] });
-      const failure = result.failures[0];
-      if (failure !== undefined) throw failure.error;
-      return true;
+      const { history, totals } = accumulateCounters(this.counterHistory, readings, this.reloadedTables);
+      this.counterHistory = history;
+      this.reloadedTables.clear();
+      return totals;
     });
   }
 
@@ -254,9 +306,10 @@ export class LinuxDatapath {
           await this.executor.run(["ip", "netns", "del", namespace]);
           removed.push(`namespace ${namespace}`);
         } catch (error) {
-          if (!(error instanceof KernelError && error.isNotFound())) throw error;
+          if (!isNotFound(error)) throw error;
         }
         this.appliedNft.delete(namespace);
+        this.tables.delete(namespace);
       }
       const argv = ["ip", "-json", "link", "show"];
       for (const link of parseLinks(await this.runInHost(argv), argv).filter((l) => l.ifname.startsWith(prefix))) {
@@ -264,7 +317,7 @@ export class LinuxDatapath {
           await this.runInHost(["ip", "link", "del", link.ifname]);
           removed.push(`link ${link.ifname}`);
         } catch (error) {
-          if (!(error instanceof KernelError && error.isNotFound())) throw error;
+          if (!isNotFound(error)) throw error;
         }
       }
       const table = hostNftTable(prefix);
@@ -274,7 +327,7 @@ export class LinuxDatapath {
           await this.runInHost(["nft", "delete", "table", family, table]);
           removed.push(`nft table ${family} ${table}`);
         } catch (error) {
-          if (!(error instanceof KernelError && error.isNotFound())) throw error;
+          if (!isNotFound(error)) throw error;
         }
       }
       this.logger?.info({ op: "cleanup", prefix, removed: removed.length }, "datapath cleaned up");

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 
 import { UpstreamError } from "../../lib/errors.js";
-import { FakeExecutor } from "./fakeExecutor.js";
+import { FakeExecutor } from "./testing/fakeExecutor.js";
 import { probeFeatures } from "./features.js";
 
 describe("probeFeatures", () => {

@@ -3,7 +3,7 @@
 // names the first feature the kernel or the tools lack, instead of failing later mid-plan.
 
 import { UpstreamError } from "../../lib/errors.js";
-import { KernelError, type Executor } from "./executor.js";
+import { ProcessError, type Executor } from "../../lib/process.js";
 
 interface Check {
   feature: string;
@@ -64,7 +64,7 @@ export async function probeFeatures(executor: Executor, prefix: string): Promise
       try {
         await executor.run(check.argv, { ...(check.netns === true ? { netns: ns } : {}), ...(check.stdin === undefined ? {} : { stdin: check.stdin }) });
       } catch (error) {
-        const detail = error instanceof KernelError ? `: ${error.stderr.trim().split("\n")[0] ?? ""}` : "";
+        const detail = error instanceof ProcessError ? `: ${error.stderr.trim().split("\n")[0] ?? ""}` : "";
         throw new UpstreamError(`Cannot use the Linux datapath: ${check.feature} not available${detail}`, { cause: error });
       }
     }

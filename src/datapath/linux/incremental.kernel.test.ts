@@ -9,13 +9,13 @@ import { after, before, describe, it } from "node:test";
 import { bridgeName, endpointLinkName, tenantNamespace } from "../names.js";
 import type { DesiredEndpoint, DesiredHost, DesiredTenant } from "../types.js";
 import { LinuxDatapath } from "./driver.js";
-import { spawnedArgv, type Executor } from "./executor.js";
+import { spawnedArgv, type Executor } from "../../lib/process.js";
+import { emptyPolicy } from "./testFixtures.js";
 import { addTestNamespaces, exec, ping, removeTestState } from "./testNetns.js";
 
 const isRoot = process.getuid?.() === 0;
 const P = `npt${randomBytes(2).toString("hex")}`;
 const HOST_NS = `${P}host`; // not "<P>-…": cleanup(P) must not remove it
-const SCRIPT = "table inet netplugin\ndelete table inet netplugin\ntable inet netplugin {\n}\n";
 const nsA = tenantNamespace(P, "a");
 const nsB = tenantNamespace(P, "b");
 const containerNs = (name: string): string => `${P}-c-${name}`;
@@ -59,7 +59,7 @@ function tenant(name: string, third: number, endpoints: DesiredEndpoint[]): Desi
     routed: false,
     netfilter: false,
   };
-  return { name, namespace: tenantNamespace(P, name), fwdMode: "bridge", networks: [network], endpoints, nftScript: SCRIPT, hostEndpoints: [] };
+  return { name, namespace: tenantNamespace(P, name), fwdMode: "bridge", networks: [network], endpoints, policy: emptyPolicy(), hostEndpoints: [] };
 }
 
 /** Tenant a with c1, c2 (and c4 when `withC4`), tenant b with c3. */

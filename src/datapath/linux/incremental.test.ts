@@ -97,7 +97,7 @@ describe("selectScope", () => {
     const shaped = twoTenants();
     shaped.tenants[0]!.endpoints[0]!.qos = { egressBps: 8_000_000, ingressBps: 0, burstBytes: 0 };
     const policy = twoTenants();
-    policy.tenants[1]!.nftScript = `${policy.tenants[1]!.nftScript}# changed\n`;
+    policy.tenants[1]!.policy.groups.push({ id: 1, name: "g", ipv4: ["198.18.2.99"], ipv6: [], dscp: 3 });
     assert.deepEqual(describeScope(selectScope(renderHost(shaped), appliedAll(before), namesOf(before))), [`${NS_A}: ${LINK(1)} ${LINK(2)}`]);
     assert.deepEqual(describeScope(selectScope(renderHost(policy), appliedAll(before), namesOf(before))), [`${NS_B}: ${LINK(3)}`]);
   });

@@ -15,7 +15,7 @@
 //  - changes made behind our back (a link deleted by hand, a container namespace gone without a CNI
 //    DEL): seen only by a full run (`selectScope` with nothing applied), which the agent makes on its
 //    periodic resync, at start (nothing is remembered yet) and whenever the driver threw;
-//  - removeEndpoint and cleanup change the kernel outside reconcile: they forget what they touch.
+//  - cleanup changes the kernel outside reconcile: it forgets everything.
 
 import { isDeepStrictEqual } from "node:util";
 

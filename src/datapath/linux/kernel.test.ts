@@ -12,12 +12,12 @@ import { ifbName } from "./addr.js";
 import { LinuxDatapath } from "./driver.js";
 import { probeFeatures } from "./features.js";
 import { parseLinks, parseQdiscs } from "./parse.js";
+import { emptyPolicy } from "./testFixtures.js";
 import { addTestNamespaces, exec, PROBE, probe as probeIn, removeTestState, runIn, spawnIn, tcp as tcpIn, waitListening } from "./testNetns.js";
 
 const isRoot = process.getuid?.() === 0;
 const P = `npt${randomBytes(2).toString("hex")}`;
 const PORT = 7007;
-const SCRIPT = "table inet netplugin\ndelete table inet netplugin\ntable inet netplugin {\n}\n";
 
 const containerNs = (name: string): string => `${P}-c-${name}`;
 /**
@@ -62,7 +62,7 @@ function ep(container: string, network: string, third: number, host: number, mac
 }
 
 function tenant(name: string, fwdMode: DesiredTenant["fwdMode"], networks: DesiredNetwork[], endpoints: DesiredEndpoint[]): DesiredTenant {
-  return { name, namespace: tenantNamespace(P, name), fwdMode, networks, endpoints, nftScript: SCRIPT, hostEndpoints: [] };
+  return { name, namespace: tenantNamespace(P, name), fwdMode, networks, endpoints, policy: emptyPolicy(), hostEndpoints: [] };
 }
 
 /** Tenants a and b: the same network name and subnet, apart; tenant r routes between two networks. */
@@ -282,22 +282,17 @@ describe("LinuxDatapath in network namespaces", { skip: isRoot ? false : "needs 
     assert.equal(await tcp("a1", "198.18.1.254"), "refused", "the rest of tenant a is untouched");
   });
 
-  it("removes one endpoint at once on request, idempotently; reconcile brings it back", async () => {
-    const a1 = desired().tenants[0]!.endpoints[0]!;
-    assert.equal(await dp.removeEndpoint({ namespace: nsA, hostLink: a1.hostLink }), true);
-    assert.equal(await dp.removeEndpoint({ namespace: nsA, hostLink: a1.hostLink }), false);
-    assert.deepEqual(await links(containerNs("a1")), ["lo"]);
-    const report = await dp.reconcile(desired());
-    assert.deepEqual(report.errors, []);
-    assert.equal(await tcp("a1", "198.18.1.2"), "reply a2");
-  });
-
   it("reports an endpoint whose container namespace is gone and applies the rest", async () => {
+    assert.deepEqual((await dp.reconcile(desired())).errors, [], "everything back");
     const ghost = desired();
     ghost.tenants[0]!.endpoints.push(ep("ghost", "blue", 1, 9, "a0"));
-    ghost.tenants[0]!.nftScript = `${SCRIPT}table inet netplugin {\n  set x { type ipv4_addr; }\n}\n`;
+    ghost.tenants[0]!.policy = {
+      ...emptyPolicy(),
+      groups: [{ id: 1, name: "g", ipv4: ["198.18.1.99"], ipv6: [], dscp: 0 }],
+      rules: [{ key: "a:p:1", groupId: 1, direction: "in", priority: 1, action: "deny", protocol: 6, port: 9 }],
+    };
     const report = await dp.reconcile(ghost);
-    assert.deepEqual(report.errors.map((e) => e.objects), [[`endpoint ${P}-ghost`]]);
+    assert.deepEqual(report.errors.map((e) => [e.owner, e.objects]), [[{ tenant: "a", network: "blue", endpoint: `${P}-ghost` }, [`endpoint ${P}-ghost`]]]);
     assert.match(report.errors[0]!.message, /does not exist/);
     assert.deepEqual(report.changes.map((c) => c.object), ["nft table inet netplugin"]);
   });

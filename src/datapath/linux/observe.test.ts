@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 
-import { KernelError } from "./executor.js";
-import { FakeExecutor } from "./fakeExecutor.js";
+import { ProcessError } from "../../lib/process.js";
+import { FakeExecutor } from "./testing/fakeExecutor.js";
 import { observeHost } from "./observe.js";
 import { renderHost } from "./render.js";
 import { desiredHost, endpoint, NS_A, PREFIX } from "./testFixtures.js";
@@ -191,7 +191,7 @@ describe("observeHost", () => {
     const observed = await observeHost(fake, renderHost(host));
     assert.equal(observed.tenants.length, 0);
     assert.equal(observed.failures.length, 1);
-    assert.ok(observed.failures[0]!.error instanceof KernelError);
+    assert.ok(observed.failures[0]!.error instanceof ProcessError);
     assert.match(observed.failures[0]!.error.message, /unexpected output/);
   });
 

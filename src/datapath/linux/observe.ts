@@ -7,7 +7,8 @@
 
 import { NFT_TABLE, tenantNamespace } from "../names.js";
 import { canonicalIp } from "./addr.js";
-import { hostCommand, KernelError, type Executor } from "./executor.js";
+import { ProcessError, type Executor } from "../../lib/process.js";
+import { hostCommand, isNotFound } from "./tools.js";
 import { mapLimit } from "./mapLimit.js";
 import {
   defaultRoutes,
@@ -78,7 +79,7 @@ function containerIp(path: string, args: string[]): string[] {
 function isMissingNamespace(error: unknown): boolean {
   // "nsenter: cannot open PATH: No such file or directory", or a path that is no namespace
   // (a bind mount already gone): "reassociate to namespace 'ns/net' failed: Invalid argument".
-  return error instanceof KernelError && /nsenter: (cannot open|reassociate)/.test(error.stderr);
+  return error instanceof ProcessError && /nsenter: (cannot open|reassociate)/.test(error.stderr);
 }
 
 export async function observeContainer(
@@ -188,7 +189,7 @@ async function readTableTag(
   try {
     return nftTableTag(await executor.run(argv, { ...(netns === undefined ? {} : { netns }), signal }));
   } catch (error) {
-    if (error instanceof KernelError && error.isNotFound()) return null;
+    if (isNotFound(error)) return null;
     throw error;
   }
 }

@@ -7,7 +7,7 @@ import { describe, it } from "node:test";
 import { ValidationError } from "../../lib/errors.js";
 import { applyPlan, invocations } from "./apply.js";
 import { diffHost } from "./diff.js";
-import { FakeExecutor } from "./fakeExecutor.js";
+import { FakeExecutor } from "./testing/fakeExecutor.js";
 import { observeHost } from "./observe.js";
 import { describeStep, type Plan } from "./plan.js";
 import { renderHost } from "./render.js";
@@ -34,6 +34,7 @@ describe("render: VXLAN, uplink, host endpoints, NAT", () => {
       {
         device: "nv100",
         bridge: "nb00000001",
+        network: "blue",
         vni: 100,
         local: "198.18.0.11",
         port: 4789,
@@ -41,13 +42,13 @@ describe("render: VXLAN, uplink, host endpoints, NAT", () => {
         mtu: 1450,
         peers: ["198.18.0.12", "198.18.0.13"],
         remotes: [
-          { mac: "02:00:00:00:02:01", vtep: "198.18.0.12" },
-          { mac: "02:00:00:00:03:01", vtep: "198.18.0.13" },
+          { mac: "02:00:00:00:02:01", vtep: "198.18.0.12", endpoint: "net1.blue-21" },
+          { mac: "02:00:00:00:03:01", vtep: "198.18.0.13", endpoint: "net1.blue-31" },
         ],
         neighbours: [
-          { ip: "198.18.1.21", mac: "02:00:00:00:02:01" },
-          { ip: "198.18.1.31", mac: "02:00:00:00:03:01" },
-          { ip: "fd00:1::21", mac: "02:00:00:00:02:01" },
+          { ip: "198.18.1.21", mac: "02:00:00:00:02:01", endpoint: "net1.blue-21" },
+          { ip: "198.18.1.31", mac: "02:00:00:00:03:01", endpoint: "net1.blue-31" },
+          { ip: "fd00:1::21", mac: "02:00:00:00:02:01", endpoint: "net1.blue-21" },
         ],
       },
     ]);
@@ -352,7 +353,7 @@ describe("diff: VXLAN, uplink, host endpoints, NAT", () => {
 
 describe("apply and observe in a simulated host", () => {
   it("runs the agent's own steps with ip -n / ip netns exec of hostNamespace, and FDB lines as one bridge batch", async () => {
-    const b = new StepBuilder(NS_A);
+    const b = StepBuilder.of(NS_A, {});
     b.hostIp("vxlan", "create", "vxlan nv1", ["link", "add", "nv1", "netns", NS_A, "type", "vxlan", "id", "1"]);
     b.ip("vxlan", "create", "vxlan nv1", ["link", "set", "nv1", "up"]);
     b.bridge("fdb", "create", "flood", ["fdb", "append", "00:00:00:00:00:00", "dev", "nv1", "dst", "198.18.0.12", "self", "permanent"]);

@@ -1,11 +1,11 @@
 // Schemas for what ip, tc, nft and sysctl print, and parsers that turn it into the
-// observed-state objects. Output that does not fit the schema is a KernelError naming
+// observed-state objects. Output that does not fit the schema is a ProcessError naming
 // the command, never a half-read state.
 
 import { z } from "zod";
 
 import { canonicalIp, canonicalMac, familyOf } from "./addr.js";
-import { KernelError } from "./executor.js";
+import { unexpectedOutput } from "./tools.js";
 import type { DefaultRoute, ObservedFdb, ObservedNeighbour, ObservedQdisc, ObservedRedirect, ObservedRoute } from "./state.js";
 
 const AddrInfo = z.object({
@@ -108,7 +108,7 @@ const Neighbour = z.object({
 });
 
 function fail(argv: string[], what: string): never {
-  throw new KernelError(argv, 0, `unexpected output: ${what}`);
+  throw unexpectedOutput(argv, what);
 }
 
 function parseWith<T>(schema: z.ZodType<T>, text: string, argv: string[]): T {

@@ -8,6 +8,7 @@ import { randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 
 import { bridgeName, endpointLinkName, tenantNamespace } from "../names.js";
+import type { PolicyInput, PolicyRule } from "../../policy/index.js";
 import type { DesiredEndpoint, DesiredHost } from "../types.js";
 import { LinuxDatapath } from "./driver.js";
 import { addTestNamespaces, exec, removeTestState, startProbe, tcp } from "./testNetns.js";
@@ -20,26 +21,15 @@ const PORT = 7000;
 const WINDOW_SECONDS = 2;
 const containerNs = (name: string): string => `${P}-c-${name}`;
 
-/** A stand-in for the tenant policy: what the real one has for pickup, and new TCP to c2:PORT dropped. */
-function script(comment: string): string {
-  return [
-    "table inet netplugin",
-    "delete table inet netplugin",
-    "table inet netplugin {",
-    `\tcomment "${comment}"`,
-    "\tset bridged {",
-    "\t\ttypeof iifname . oifname",
-    "\t\tflags timeout",
-    "\t}",
-    "\tchain forward {",
-    "\t\ttype filter hook forward priority filter; policy accept;",
-    "\t\tct state established,related accept",
-    "\t\tct state new tcp flags & syn == 0 iifname . oifname @bridged accept",
-    `\t\tip daddr 198.18.1.2 tcp dport ${PORT} drop`,
-    "\t}",
-    "}",
-    "",
-  ].join("\n");
+/** The tenant's policy: new TCP to c2:PORT denied; `extra` adds a rule that changes the script and nothing else here. */
+function policy(extra: boolean): PolicyInput {
+  const deny = (key: string, protocol: number, port: number): PolicyRule => ({ key, groupId: 1, direction: "in", priority: 10, action: "deny", protocol, port });
+  return {
+    fwdMode: "bridge",
+    networks: [{ name: "blue", bridge: bridgeName("blue"), subnet: "198.18.1.0/24", ipv6Subnet: "" }],
+    groups: [{ id: 1, name: "servers", ipv4: ["198.18.1.2"], ipv6: [], dscp: 0 }],
+    rules: [deny("a:p:tcp", 6, PORT), ...(extra ? [deny("a:p:udp", 17, 9)] : [])],
+  };
 }
 
 function ep(container: string, host: number): DesiredEndpoint {
@@ -59,7 +49,7 @@ function ep(container: string, host: number): DesiredEndpoint {
   };
 }
 
-function desired(netfilter: boolean, comment = "first"): DesiredHost {
+function desired(netfilter: boolean, extra = false): DesiredHost {
   const network = {
     name: "blue",
     bridge: bridgeName("blue"),
@@ -73,7 +63,7 @@ function desired(netfilter: boolean, comment = "first"): DesiredHost {
   };
   return {
     prefix: P,
-    tenants: [{ name: "a", namespace: NS, fwdMode: "bridge", networks: [network], endpoints: [ep("c1", 1), ep("c2", 2)], nftScript: script(comment), hostEndpoints: [] }],
+    tenants: [{ name: "a", namespace: NS, fwdMode: "bridge", networks: [network], endpoints: [ep("c1", 1), ep("c2", 2)], policy: policy(extra), hostEndpoints: [] }],
     host: { natOutbound: false },
   };
 }
@@ -108,7 +98,7 @@ describe("mid-stream pickup when a bridge starts passing netfilter", { skip: isR
     assert.deepEqual(await pickupElements(), [`${bridge} . ${bridge}`]);
 
     // Replacing the table within the window puts the element back.
-    assert.deepEqual((await dp.reconcile(desired(true, "second"))).errors, []);
+    assert.deepEqual((await dp.reconcile(desired(true, true))).errors, []);
     assert.deepEqual(await pickupElements(), [`${bridge} . ${bridge}`]);
     assert.equal(await tcp(containerNs("c1"), "198.18.1.2", PORT), "timeout", "a new connection is judged: dropped");
 

@@ -39,7 +39,7 @@ export interface PickupState {
 export function startsNetfilter(want: TenantState, have: ObservedTenant, bridge: string): boolean {
   const wanted = want.bridges.find((br) => br.name === bridge);
   const before = have.bridges.find((br) => br.name === bridge);
-  return want.nftScript !== "" && wanted?.netfilter === true && before !== undefined && !before.netfilter;
+  return wanted?.netfilter === true && before !== undefined && !before.netfilter;
 }
 
 /**
@@ -47,10 +47,10 @@ export function startsNetfilter(want: TenantState, have: ObservedTenant, bridge:
  * ("create") and then the switch, and the time left of windows still open ("update") when the script
  * replaces the table or the element did not take.
  */
-export function diffPickup(b: StepBuilder, want: TenantState, have: ObservedTenant, tableReplaced: boolean, pickup: PickupState): void {
-  if (want.nftScript === "") return;
+export function diffPickup(tenant: StepBuilder, want: TenantState, have: ObservedTenant, tableReplaced: boolean, pickup: PickupState): void {
   const left = pickup.open.get(want.namespace);
   for (const bridge of want.bridges.filter((br) => br.netfilter)) {
+    const b = tenant.unit({ tenant: want.tenant, network: bridge.network });
     const seconds = left?.get(bridge.name) ?? 0;
     if (startsNetfilter(want, have, bridge.name)) {
       b.nft("create", `${OBJECT_PREFIX}${bridge.name}`, addElement(bridge.name, pickup.windowSeconds));

@@ -1,6 +1,9 @@
 // A Plan is what diff() decided and apply() carries out: ordered steps, each one kernel
 // command (one line of an ip/tc batch, or one nft/sysctl/netns call), plus the problems
-// that kept diff from planning something (a container namespace that is gone).
+// that kept diff from planning something (a container namespace that is gone). Each step
+// and problem names the unit of the desired state it is for, so a failure reports it.
+
+import type { DatapathErrorOwner } from "../driver.js";
 
 /**
  * Creation order; deletions run first, in the reverse order. vxlan: the overlay device (needs its bridge);
@@ -41,6 +44,8 @@ export const HOST_GROUP = "host";
 export interface Step {
   /** The tenant namespace this step belongs to: steps of one namespace run in order, apart from the others. */
   namespace: string;
+  /** The unit it is for: a failure of the step keeps that unit from being in force. */
+  owner: DatapathErrorOwner;
   phase: Phase;
   action: Action;
   /** What changes, for reports and logs: "bridge nb1a2b3c4d", "address 10.1.1.254/24 on nb1a2b3c4d". */
@@ -54,6 +59,7 @@ export interface Step {
 /** Something diff could not plan; the agent should retry later. */
 export interface Problem {
   namespace: string;
+  owner: DatapathErrorOwner;
   object: string;
   message: string;
 }

@@ -26,6 +26,7 @@ describe("renderHost", () => {
           bridges: [
             {
               name: "nb00000001",
+              network: "blue",
               mac: gatewayMac("nb00000001"),
               mtu: 1450,
               mcastSnooping: true,
@@ -44,6 +45,7 @@ describe("renderHost", () => {
           ],
           endpoints: [1, 2].map((n) => ({
             id: `ep${n}`,
+            network: "blue",
             hostLink: `ne000000000${n}`,
             bridge: "nb00000001",
             mtu: 1450,

@@ -7,6 +7,7 @@ import type { DatapathOwner, DatapathProblem, DesiredEndpoint, DesiredHost, Desi
 import { ValidationError } from "../../lib/errors.js";
 import { canonicalCidr, canonicalIp, canonicalMac, familyOf, gatewayMac, ifbName, networkOf, parseCidr } from "./addr.js";
 import { hostNatTable, renderHostEndpoint, renderUplink, renderVxlan, tenantNatTable, tenantRoute6Table, type VxlanSocket } from "./renderOverlay.js";
+import { compileEach, renderPolicy, type PolicyCompiler } from "./policies.js";
 import { checkHostPorts, hostPortForwards, renderPortForwards } from "./renderPorts.js";
 import type { BridgeState, EndpointState, HostNamespaceState, HostState, Shaper, Sysctl, TenantState, UplinkState, VxlanState } from "./state.js";
 import { byName, compareText, IFNAME, IssueList, TOKEN } from "./validate.js";
@@ -104,6 +105,7 @@ function renderBridge(network: DesiredNetwork, path: string, issues: IssueList):
   }
   return {
     name: network.bridge,
+    network: network.name,
     mac: gatewayMac(network.bridge),
     mtu: network.mtu,
     mcastSnooping: true,
@@ -170,6 +172,7 @@ function renderEndpoint(
   const containerSide = endpoint.containerSide ?? "ours";
   return {
     id: endpoint.id,
+    network: endpoint.network,
     hostLink: endpoint.hostLink,
     bridge: network?.bridge ?? "",
     mtu,
@@ -192,7 +195,14 @@ class LinkNames {
   }
 }
 
-function renderTenant(tenant: DesiredTenant, path: string, prefix: string, issues: IssueList, hostLinks: LinkNames): TenantState {
+function renderTenant(
+  tenant: DesiredTenant,
+  path: string,
+  prefix: string,
+  issues: IssueList,
+  hostLinks: LinkNames,
+  compile: PolicyCompiler,
+): TenantState {
   if (!tenant.namespace.startsWith(tenantNamespace(prefix, ""))) {
     issues.add(`${path}.namespace`, `namespace "${tenant.namespace}" is not a tenant namespace of "${prefix}"`);
   }
@@ -256,7 +266,7 @@ function renderTenant(tenant: DesiredTenant, path: string, prefix: string, issue
     sysctls: tenantSysctls(tenant.fwdMode, uplink !== null, uplink?.ipv6 === true),
     bridges,
     endpoints: endpoints.sort((a, b) => byName({ name: a.hostLink }, { name: b.hostLink })),
-    nftScript: tenant.nftScript,
+    nftScript: renderPolicy(tenant.namespace, tenant.policy, `${path}.policy`, compile, issues),
     vxlans: vxlans.sort((a, b) => byName({ name: a.device }, { name: b.device })),
     uplink,
     natTable: uplink === null ? null : tenantNatTable(uplink, tenant.fwdMode, bridges, routedSubnets(tenant.networks, 4), portForwards),
@@ -294,7 +304,7 @@ function renderHostNamespace(desired: DesiredHost, tenants: TenantState[]): Host
 }
 
 /** Renders every tenant, collecting what cannot be rendered instead of stopping at it. */
-function renderTenants(desired: DesiredHost): { tenants: TenantState[]; issues: IssueList } {
+function renderTenants(desired: DesiredHost, compile: PolicyCompiler): { tenants: TenantState[]; issues: IssueList } {
   const issues = new IssueList();
   if (!/^[A-Za-z0-9]{3,}$/.test(desired.prefix)) issues.add("prefix", `invalid prefix "${desired.prefix}"`);
   const seen = new Set<string>();
@@ -303,7 +313,7 @@ function renderTenants(desired: DesiredHost): { tenants: TenantState[]; issues: 
   const tenants = desired.tenants.map((tenant, i) => {
     if (seen.has(tenant.namespace)) issues.add(`tenants[${i}].namespace`, `duplicate namespace "${tenant.namespace}"`);
     seen.add(tenant.namespace);
-    const state = renderTenant(tenant, `tenants[${i}]`, desired.prefix, issues, hostLinks);
+    const state = renderTenant(tenant, `tenants[${i}]`, desired.prefix, issues, hostLinks, compile);
     // Every VXLAN socket lives in the agent's namespace, where the kernel allows a VNI once per port.
     tenant.networks.forEach((network, j) => {
       if (network.vxlan === undefined) return;
@@ -346,16 +356,16 @@ function ownerOf(desired: DesiredHost, path: string): { owner: DatapathOwner; fi
  * network, a tenant, or the host), so a caller can leave that unit out and render the rest. Empty: renderHost
  * will not throw.
  */
-export function checkHost(desired: DesiredHost): DatapathProblem[] {
-  return renderTenants(desired).issues.issues.map((issue) => {
+export function checkHost(desired: DesiredHost, compile: PolicyCompiler = compileEach): DatapathProblem[] {
+  return renderTenants(desired, compile).issues.issues.map((issue) => {
     const { owner, field } = ownerOf(desired, issue.path);
     return { owner, message: field === "" ? issue.message : `${field}: ${issue.message}` };
   });
 }
 
 /** Computes the kernel state for a host; throws ValidationError listing every bad field (checkHost says which). */
-export function renderHost(desired: DesiredHost): HostState {
-  const { tenants, issues } = renderTenants(desired);
+export function renderHost(desired: DesiredHost, compile: PolicyCompiler = compileEach): HostState {
+  const { tenants, issues } = renderTenants(desired, compile);
   if (issues.issues.length > 0) {
     const first = issues.issues[0]!;
     throw new ValidationError(

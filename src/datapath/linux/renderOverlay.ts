@@ -190,36 +190,39 @@ export function renderVxlan(network: DesiredNetwork, path: string, issues: Issue
   });
 
   const proxy = v.arpMode === "proxy";
-  const remotes = new Map<string, string>();
-  const neighbours = new Map<string, string>();
+  const remotes = new Map<string, RemoteMac>();
+  const neighbours = new Map<string, ProxyNeighbour>();
   v.remotes.forEach((remote, i) => {
     const at = `${path}.remotes[${i}]`;
     const mac = canonicalMac(remote.mac);
     if (mac === null) issues.add(`${at}.mac`, `invalid MAC "${remote.mac}"`);
     const vtep = ip(remote.vtep, null, `${at}.vtep`, issues);
     if (mac === null || vtep === null) return;
-    if (remotes.has(mac) && remotes.get(mac) !== vtep) issues.add(`${at}.mac`, `MAC ${mac} is on two VTEPs`);
-    remotes.set(mac, vtep);
+    const twin = remotes.get(mac);
+    if (twin !== undefined && twin.vtep !== vtep) issues.add(`${at}.mac`, `MAC ${mac} is on two VTEPs`);
+    if (twin === undefined) remotes.set(mac, { mac, vtep, endpoint: remote.id });
     for (const [field, family] of [["ipv4", 4], ["ipv6", 6]] as const) {
       if (remote[field] === "") continue;
       const address = ip(remote[field], family, `${at}.${field}`, issues);
       if (address === null || !proxy) continue;
-      if (neighbours.has(address) && neighbours.get(address) !== mac) issues.add(`${at}.${field}`, `address ${address} has two MACs`);
-      neighbours.set(address, mac);
+      const other = neighbours.get(address);
+      if (other !== undefined && other.mac !== mac) issues.add(`${at}.${field}`, `address ${address} has two MACs`);
+      if (other === undefined) neighbours.set(address, { ip: address, mac, endpoint: remote.id });
     }
   });
 
   return {
     device: v.device,
     bridge: network.bridge,
+    network: network.name,
     vni: v.vni,
     local,
     port: v.port,
     proxy,
     mtu: network.mtu,
     peers: [...peers].sort(compareText),
-    remotes: [...remotes].map(([mac, vtep]): RemoteMac => ({ mac, vtep })).sort((a, b) => compareText(a.mac, b.mac)),
-    neighbours: [...neighbours].map(([ip_, mac]): ProxyNeighbour => ({ ip: ip_, mac })).sort((a, b) => compareText(a.ip, b.ip)),
+    remotes: [...remotes.values()].sort((a, b) => compareText(a.mac, b.mac)),
+    neighbours: [...neighbours.values()].sort((a, b) => compareText(a.ip, b.ip)),
   };
 }
 

@@ -11,6 +11,7 @@
 // are masqueraded to the uplink's host address as they leave, so the container sees an address it can
 // answer (and the answer may come back in through that link).
 
+import { hostIPsOverlap } from "../ports.js";
 import type { DesiredEndpoint, DesiredTenant } from "../types.js";
 import { canonicalIp, familyOf } from "./addr.js";
 import type { PortForward, TenantState, UplinkState } from "./state.js";
@@ -29,11 +30,6 @@ export interface HostPortForward {
 /** The mapping is reachable at a loopback address of the host (so the uplink needs route_localnet). */
 export function coversLoopback(forward: { hostIP: string }): boolean {
   return forward.hostIP === "" || forward.hostIP.startsWith("127.");
-}
-
-/** Whether one packet could match both host addresses: equal, or either is every address. */
-export function hostIPsOverlap(a: string, b: string): boolean {
-  return a === "" || b === "" || a === b;
 }
 
 function compareForwards(a: PortForward, b: PortForward): number {

@@ -14,7 +14,7 @@ import { diffHost } from "./diff.js";
 import { LinuxDatapath } from "./driver.js";
 import { describeStep, type Plan } from "./plan.js";
 import { renderHost } from "./render.js";
-import { appliedScripts, clusterHost, NS_A, observedHost, PREFIX } from "./testFixtures.js";
+import { appliedScripts, clusterHost, emptyPolicy, NS_A, observedHost, PREFIX } from "./testFixtures.js";
 import { counted, exec, installCounter, killChildren, ping, removeNamespaces, runIn, startProbe, tcp } from "./testNetns.js";
 
 function lines(plan: Plan): string[] {
@@ -282,7 +282,6 @@ type Host = (typeof HOSTS)[number];
 const UNDERLAY = `${P}-ul`;
 const ROUTER = `${P}-tor`;
 const ROUTER_IP = "198.18.0.200";
-const SCRIPT = "table inet netplugin\ndelete table inet netplugin\ntable inet netplugin {\n}\n";
 const PORT = 7009;
 const hostNs = (h: Host): string => `${P}-h${h}`;
 const prefixOf = (h: Host): string => `${P}${h}`;
@@ -341,7 +340,7 @@ function routedDesired(h: Host, options: { containers?: number[]; routed?: boole
           },
         ],
         endpoints,
-        nftScript: SCRIPT,
+        policy: emptyPolicy(),
         uplink: {
           hostLink: uplinkHostLink(prefix, "t"),
           tenantLink: UPLINK_TENANT_LINK,

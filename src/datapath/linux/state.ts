@@ -21,6 +21,8 @@ export interface Shaper {
 /** A network's bridge inside the tenant namespace: always up, holding the gateway addresses. */
 export interface BridgeState {
   name: string;
+  /** The network it carries (DesiredNetwork.name). */
+  network: string;
   /** Fixed so the gateway MAC does not follow the lowest port MAC as endpoints come and go. */
   mac: string;
   mtu: number;
@@ -78,6 +80,8 @@ export interface EgressLimit {
 
 export interface EndpointState {
   id: string;
+  /** Its network (DesiredNetwork.name). */
+  network: string;
   /** Host-side veth in the tenant namespace. */
   hostLink: string;
   bridge: string;
@@ -94,12 +98,16 @@ export interface EndpointState {
 export interface RemoteMac {
   mac: string;
   vtep: string;
+  /** The remote endpoint's id (the first, should two share the MAC). */
+  endpoint: string;
 }
 
 /** A static neighbour on the VXLAN device, from which it answers ARP/ND itself (proxy mode). */
 export interface ProxyNeighbour {
   ip: string;
   mac: string;
+  /** The remote endpoint's id. */
+  endpoint: string;
 }
 
 /**
@@ -110,6 +118,8 @@ export interface ProxyNeighbour {
 export interface VxlanState {
   device: string;
   bridge: string;
+  /** The network it carries (DesiredNetwork.name). */
+  network: string;
   vni: number;
   local: string;
   port: number;
@@ -176,7 +186,7 @@ export interface TenantState {
   sysctls: Sysctl[];
   bridges: BridgeState[];
   endpoints: EndpointState[];
-  /** Complete nft script for the tenant's private table; "" = the table must not exist. */
+  /** Complete nft script for the tenant's private table (the tenant's compiled policy). */
   nftScript: string;
   vxlans: VxlanState[];
   uplink: UplinkState | null;

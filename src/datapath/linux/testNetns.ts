@@ -4,7 +4,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 
-import { RealExecutor } from "./executor.js";
+import { RealExecutor } from "../../lib/process.js";
 
 export const PROBE = fileURLToPath(new URL("./netprobe.js", import.meta.url));
 export const exec = new RealExecutor({ timeoutMs: 20_000 });

@@ -1,7 +1,7 @@
-// A scripted Executor for unit tests: replays argv → stdout or KernelError and records
+// A scripted Executor for unit tests: replays argv → stdout or ProcessError and records
 // every call, so tests can assert what would have run and in which order.
 
-import { KernelError, spawnedArgv, type Executor, type RunOptions } from "./executor.js";
+import { ProcessError, spawnedArgv, type Executor, type RunOptions } from "../../../lib/process.js";
 
 export interface FakeCall {
   /** argv as spawned, "ip netns exec NS" prefix included when options.netns was set. */
@@ -57,7 +57,7 @@ export class FakeExecutor implements Executor {
     if (rule !== undefined) rule.remaining -= 1;
     const response = rule?.response ?? this.fallback;
     if (response === undefined) throw new Error(`FakeExecutor: unexpected command "${text}"`);
-    if (response.stderr !== undefined) throw new KernelError(full, response.exitCode ?? 1, response.stderr);
+    if (response.stderr !== undefined) throw new ProcessError(full, response.exitCode ?? 1, response.stderr);
     return response.stdout ?? "";
   }
 

@@ -1,0 +1,49 @@
+// The datapath: what the agent asks of a host's networking (driver.ts DatapathDriver), the desired state it
+// hands over (types.ts), what errors and counters mean whatever driver made them, and the drivers themselves,
+// chosen by name: linux/ (plain kernel networking: ip, tc, nft). Public API, by name.
+
+import type { Logger } from "pino";
+
+import { ValidationError } from "../lib/errors.js";
+import { RealExecutor } from "../lib/process.js";
+import type { DatapathDriver } from "./driver.js";
+import { LinuxDatapath, probeFeatures } from "./linux/index.js";
+
+export type { DatapathChange, DatapathDriver, DatapathError, DatapathErrorOwner, DatapathReport, RuleCounters } from "./driver.js";
+export { concernsUnit, errorsOfPorts, errorsOfUnit } from "./errors.js";
+export type { DatapathUnit } from "./errors.js";
+export { hostIPsOverlap } from "./ports.js";
+
+/** The drivers netplugin has, by the name `--datapath` takes. */
+export const DATAPATH_DRIVERS = ["linux"] as const;
+export type DatapathName = (typeof DATAPATH_DRIVERS)[number];
+
+export function isDatapathName(name: string): name is DatapathName {
+  return (DATAPATH_DRIVERS as readonly string[]).includes(name);
+}
+
+export interface DatapathOptions {
+  /** The host's prefix (DesiredHost.prefix): what the start-up probe names what it makes after. */
+  prefix: string;
+  /**
+   * Check at once that this machine can run the driver, naming what it lacks, rather than failing later in the
+   * middle of a run; default true. Removing what an agent made (`--cleanup`) needs less, and must work anyway.
+   */
+  probe?: boolean;
+  logger?: Logger;
+}
+
+/**
+ * The driver of that name, ready to reconcile. Throws ValidationError for a name no driver has, UpstreamError
+ * (naming the missing feature) when the probe finds this machine cannot run it.
+ */
+export async function createDatapath(name: string, options: DatapathOptions): Promise<DatapathDriver> {
+  if (!isDatapathName(name)) {
+    throw new ValidationError(`Cannot use the datapath "${name}": expected one of ${DATAPATH_DRIVERS.join(", ")}`, [
+      { path: "datapath", message: `unknown driver "${name}"` },
+    ]);
+  }
+  const executor = new RealExecutor();
+  if (options.probe !== false) await probeFeatures(executor, options.prefix);
+  return new LinuxDatapath(executor, options.logger === undefined ? {} : { logger: options.logger });
+}
