@@ -8,3 +8,4 @@ await benchCniLatency();
 await benchDatapath();
 await (await import("./cluster.js")).benchCluster();
 await (await import("./docker-run.js")).benchDockerRun();
+await (await import("./slices.js")).benchSlices();

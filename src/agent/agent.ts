@@ -16,19 +16,21 @@ import { VERSION_INFO } from "../lib/version.js";
 import { CounterCollector } from "./counters.js";
 import { AttachmentStore } from "./attachments.js";
 import { CniHandler } from "./cni-handler.js";
-import type { TenantDns } from "./compile.js";
 import { DnsSupervisor } from "./dns/index.js";
-import { listenOnPort, listenOnSocket } from "./local-api.js";
-import { CNI_COMMANDS } from "../cni/wire.js";
+import { TenantDnsServers } from "./dns/tenants.js";
+import { listenOnPort, listenOnSocket, localApi } from "./local-api.js";
 import { AgentMetrics } from "./metrics.js";
 import { realizationOf, RealizationReporter } from "./realization.js";
 import { serveMetrics } from "../lib/metrics.js";
 import { MasterClient, sleep } from "./master-client.js";
-import { StateMirror } from "./mirror.js";
-import { Reconciler } from "./reconciler.js";
+import { StateMirror } from "./pipeline/mirror.js";
+import { Reconciler } from "./pipeline/reconciler.js";
 import { detectMtu } from "./mtu.js";
 import { InfraEndpoints } from "./infra.js";
-import { BgpSpeaker, type BgpConfig } from "./bgp/index.js";
+import { BgpSpeaker } from "./bgp/index.js";
+import { HostBgp } from "./bgp/host.js";
+import { meteredDatapath } from "./pipeline/metered.js";
+import { forgetOrphans } from "./orphans.js";
 import { DockerPlugin } from "./docker/index.js";
 import { DockerStore } from "./docker/state.js";
 import { EndpointPlumber } from "./endpoints.js";
@@ -92,7 +94,7 @@ export class Agent {
     private readonly servers: Server[],
     private readonly counters: CounterCollector,
     private readonly docker: DockerPlugin | undefined,
-    private readonly bgpReport: NodeJS.Timeout,
+    private readonly bgp: HostBgp,
     private readonly collector: EndpointCollector,
     private readonly realized: RealizationReporter,
   ) {}
@@ -127,26 +129,8 @@ export class Agent {
       () => metrics.snapshots.inc(),
     );
     const dns = new DnsSupervisor({ log });
-    const upstream = hostResolvers();
-    const dnsNamespaces = new Set<string>();
-    const applyDns = (tenants: TenantDns[]) => {
-      const wanted = new Set(tenants.map((t) => t.namespace));
-      for (const ns of dnsNamespaces) if (!wanted.has(ns)) (dns.remove(ns), dnsNamespaces.delete(ns));
-      for (const t of tenants) {
-        if (t.addresses.length === 0) continue;
-        dns.ensure(t.namespace, { addresses: t.addresses, records: t.records, upstream });
-        dnsNamespaces.add(t.namespace);
-      }
-    };
-
-    const speaker = new BgpSpeaker({ run: (argv, opts) => executor.run(argv, opts), stateDir: join(o.stateDir, "bgp"), log });
-    // true at start: the first run stops a speaker left from before if this host no longer has a Bgp object.
-    let bgpConfigured = true;
-    const applyBgp = async (config: BgpConfig | undefined) => {
-      if (!config && !bgpConfigured) return;
-      await speaker.apply(config);
-      bgpConfigured = config !== undefined;
-    };
+    const tenantDns = new TenantDnsServers(dns, hostResolvers());
+    const bgp = new HostBgp(new BgpSpeaker({ run: (argv, opts) => executor.run(argv, opts), stateDir: join(o.stateDir, "bgp"), log }), log);
     // No run may happen before the Docker driver has loaded its state (its attachments are brought up to date then).
     let docker: DockerPlugin | undefined;
     let dockerLoaded!: () => void;
@@ -160,40 +144,16 @@ export class Agent {
       ctx: { host: o.host, prefix, mtu, vtepIP: o.vtepIP, vxlanPort: VXLAN_PORT },
       stateMark: () => mirror.completeRevision,
       onSynced: ({ compiled, errors, mark }) => realized.report(realizationOf(compiled, errors, mark)),
-      datapath: {
-        check: (desired) => datapath.check(desired),
-        reconcile: async (desired, options) => {
-          const done = metrics.syncs.startTimer({ kind: options.full ? "full" : "incremental" });
-          let report;
-          try {
-            report = await datapath.reconcile(desired, options);
-          } catch (err) {
-            metrics.syncErrors.inc();
-            throw err;
-          } finally {
-            done();
-          }
-          metrics.kernelChanges.inc(report.changes.length);
-          metrics.syncErrors.inc(report.errors.length);
-          return report;
-        },
-      },
-      dns: { apply: applyDns },
-      bgp: { apply: applyBgp },
-      forget: (orphans) => {
-        // Endpoints netmaster deleted while we were away (or behind our back): their kernel objects are gone now.
-        if (!mirror.synced) return;
-        for (const a of orphans) {
-          if (pending.has(a.endpointId)) continue;
-          attachments.delete(a.containerId, a.ifname);
-          log.info({ endpoint: a.endpointId }, "forgot endpoint netmaster no longer has");
-        }
-      },
+      datapath: meteredDatapath(datapath, metrics),
+      dns: tenantDns,
+      bgp,
+      forget: (orphans) => forgetOrphans({ attachments, pending, synced: () => mirror.synced, log }, orphans),
       log,
     });
 
     const infra = new InfraEndpoints(mirror, master, o.host, pending, () => reconciler.trigger(), log);
     mirror.onChange(() => {
+      // Endpoints the stream now shows are no longer only ours to know.
       for (const id of pending.keys()) if (mirror.get(endpointKey(id))) pending.delete(id);
       if (!mirror.synced) return;
       infra.ensure();
@@ -204,14 +164,7 @@ export class Agent {
     const counters = new CounterCollector(async () => (await datapath.counters?.()) ?? {}, master, o.host, log);
     counters.start();
     // BGP session and routes, for `netctl bgp inspect` (netmaster keeps the last report in memory).
-    const bgpReport = setInterval(() => {
-      if (!bgpConfigured) return;
-      void speaker
-        .inspect()
-        .then((state) => master.request("PUT", `/api/v1/agent/hosts/${encodeURIComponent(o.host)}/bgp`, state))
-        .catch((err: Error) => log.debug({ err: err.message }, "bgp report failed"));
-    }, 3000);
-    bgpReport.unref();
+    bgp.startReports((state) => master.request("PUT", `/api/v1/agent/hosts/${encodeURIComponent(o.host)}/bgp`, state));
     // The running driver's store, else its file (read once: nothing writes it while the driver is off):
     // endpoints of a driver that is off now are still Docker's.
     let dockerFile: DockerStore | undefined;
@@ -221,26 +174,7 @@ export class Agent {
     const cni = new CniHandler({
       host: o.host, master, attachments, reconciler, plumber, ready: () => mirror.synced, vxlanPort: VXLAN_PORT, claim: (id) => collector.claim(id), log,
     });
-    const app = new Hono();
-    app.post("/cni/v1/:command", async (c) => {
-      const done = metrics.cniRequests.startTimer();
-      const answer = await cni.handle(await c.req.json().catch(() => undefined));
-      const command = c.req.param("command").toUpperCase();
-      done({ command: (CNI_COMMANDS as readonly string[]).includes(command) ? command : "OTHER", result: "error" in answer ? "error" : "ok" });
-      return c.json(answer);
-    });
-    app.get("/metrics", (c) => serveMetrics(c, metrics.registry));
-    app.get("/counters", async (c) => c.json(await counters.collect()));
-    app.get("/health", (c) => c.json({ host: o.host, prefix, synced: mirror.synced, revision: mirror.currentRevision }));
-    // What this host holds of netmaster's state: its slice (contract/slices.ts).
-    app.get("/state", (c) => {
-      const prefix = c.req.query("prefix");
-      const records = prefix === undefined ? undefined : Object.fromEntries(mirror.list(prefix));
-      return c.json({ ...mirror.completeRevision, keys: mirror.keys(), malformed: Object.fromEntries(mirror.malformedRecords()), ...(records ? { records } : {}) });
-    });
-    app.get("/inspect", (c) =>
-      c.json({ host: o.host, prefix, synced: mirror.synced, revision: mirror.currentRevision, attachments: attachments.all(), desired: reconciler.lastCompiled?.desired }),
-    );
+    const app = localApi({ host: o.host, prefix, cni, metrics, counters, mirror, attachments, reconciler });
     servers.push(await listenOnSocket(app, o.socketPath));
     if (o.docker) {
       docker = await DockerPlugin.start({
@@ -267,7 +201,7 @@ export class Agent {
     }
     dockerLoaded();
 
-    const agent = new Agent(o, mirror, reconciler, dns, servers, counters, docker, bgpReport, collector, realized);
+    const agent = new Agent(o, mirror, reconciler, dns, servers, counters, docker, bgp, collector, realized);
     void agent.register(master, mtu);
     void mirror.waitSynced().then(() => {
       log.info({ revision: mirror.currentRevision }, "following netmaster's state");
@@ -301,7 +235,7 @@ export class Agent {
     this.reconciler.stop();
     this.collector.stop();
     this.realized.stop();
-    clearInterval(this.bgpReport);
+    this.bgp.stop();
     this.counters.stop();
     this.mirror.stop();
     await Promise.all(this.servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));

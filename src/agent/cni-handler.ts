@@ -15,9 +15,9 @@ import type { MasterClient } from "./master-client.js";
 import { netnsProblem } from "./netns.js";
 import { normalizePorts, portConflict, samePorts, type PortMapping } from "./ports.js";
 import type { EndpointPlumber } from "./endpoints.js";
-import type { Reconciler } from "./reconciler.js";
+import type { Reconciler } from "./pipeline/reconciler.js";
 import { concerns } from "../contract/api.js";
-import { unitName } from "./contain.js";
+import { unitName } from "./pipeline/contain.js";
 
 export interface CniHandlerDeps {
   host: string;

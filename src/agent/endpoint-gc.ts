@@ -18,7 +18,7 @@ import { RESERVATION_PREFIX } from "../contract/keys.js";
 import { ENDPOINT_PREFIX } from "../contract/keys.js";
 import type { EndpointState } from "../contract/records.js";
 import type { AttachmentStore } from "./attachments.js";
-import { hostEndpointContainer, type StateView } from "./compile.js";
+import { hostEndpointContainer, type StateView } from "./pipeline/compile.js";
 import type { MasterClient } from "./master-client.js";
 
 export const DEFAULT_GRACE_MS = 60_000;

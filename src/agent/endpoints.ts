@@ -10,9 +10,9 @@ import type { DesiredEndpoint } from "../datapath/types.js";
 import type { EndpointState } from "../contract/records.js";
 import type { Attachment, AttachmentStore } from "./attachments.js";
 import { errorsOfPorts, errorsOfUnit } from "../datapath/index.js";
-import type { Reconciler } from "./reconciler.js";
+import type { Reconciler } from "./pipeline/reconciler.js";
 import { concerns } from "../contract/api.js";
-import { unitName } from "./contain.js";
+import { unitName } from "./pipeline/contain.js";
 
 export interface EndpointPlumberDeps {
   attachments: AttachmentStore;

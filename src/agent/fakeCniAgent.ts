@@ -18,7 +18,7 @@ import { AttachmentStore, type Attachment } from "./attachments.js";
 import { CniHandler } from "./cni-handler.js";
 import type { EndpointPlumber } from "./endpoints.js";
 import type { CreateEndpointRequest, MasterClient } from "./master-client.js";
-import type { Reconciler, SyncResult } from "./reconciler.js";
+import type { Reconciler, SyncResult } from "./pipeline/reconciler.js";
 
 export class FakeMaster {
   /** Every createEndpoint request, accepted or not. */

@@ -8,7 +8,7 @@ import type { Network } from "../model/index.js";
 import { endpointKey, objectPrefix } from "../contract/keys.js";
 import { endpointId } from "../contract/api.js";
 import type { EndpointState } from "../contract/records.js";
-import { hostEndpointContainer, type StateView } from "./compile.js";
+import { hostEndpointContainer, type StateView } from "./pipeline/compile.js";
 import type { MasterClient } from "./master-client.js";
 
 export class InfraEndpoints {

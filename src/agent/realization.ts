@@ -6,9 +6,9 @@
 import type { Logger } from "pino";
 import type { DatapathError } from "../datapath/driver.js";
 import { MAX_REPORTED_FAILURES, type RealizationReport, type UnitFailure } from "../contract/api.js";
-import type { CompiledHost } from "./compile.js";
+import type { CompiledHost } from "./pipeline/compile.js";
 import type { MasterClient } from "./master-client.js";
-import type { StateMark } from "./reconciler.js";
+import type { StateMark } from "./pipeline/reconciler.js";
 
 const MAX_MESSAGE = 2048;
 

@@ -3,11 +3,11 @@
 
 import { createHash } from "node:crypto";
 import type { Logger } from "pino";
-import type { StateView } from "../compile.js";
+import type { StateView } from "../pipeline/compile.js";
 import type { EndpointPlumber } from "../endpoints.js";
 import type { AttachmentStore } from "../attachments.js";
 import type { MasterClient } from "../master-client.js";
-import type { Reconciler } from "../reconciler.js";
+import type { Reconciler } from "../pipeline/reconciler.js";
 import type { DockerEngine } from "./engine.js";
 import type { DockerNetns } from "./netns.js";
 import type { DockerStore } from "./state.js";

@@ -7,7 +7,7 @@ import { after, describe, it } from "node:test";
 import { hostPrefix } from "../../datapath/names.js";
 import { endpointKey, objectKey, networkStateKey, tenantStateKey } from "../../contract/keys.js";
 import { Attachment } from "../attachments.js";
-import { compileHost } from "../compile.js";
+import { compileHost } from "../pipeline/compile.js";
 import { dockerAttachment } from "./desired.js";
 import { DockerStore, type EndpointRecord } from "./state.js";
 

@@ -5,10 +5,10 @@
 // says is kept apart, invisible to get and list, with the reason. Listeners hear about every applied batch;
 // `synced` says the copy is complete at least once.
 
-import type { MasterClient } from "./master-client.js";
-import { sleep } from "./master-client.js";
-import { EPOCH_HEADER, StreamEvent } from "../contract/stream.js";
-import { recordProblem } from "../contract/validate.js";
+import type { MasterClient } from "../master-client.js";
+import { sleep } from "../master-client.js";
+import { EPOCH_HEADER, StreamEvent } from "../../contract/stream.js";
+import { recordProblem } from "../../contract/validate.js";
 
 export interface MirrorOptions {
   /** Whose slice to follow. */

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { createDatapath } from "../datapath/index.js";
-import { clusterHost, emptyPolicy, endpoint, network, NS_A, PREFIX } from "../datapath/testing/desired.js";
-import type { DesiredHost, DesiredTenant } from "../datapath/types.js";
+import { createDatapath } from "../../datapath/index.js";
+import { clusterHost, emptyPolicy, endpoint, network, NS_A, PREFIX } from "../../datapath/testing/desired.js";
+import type { DesiredHost, DesiredTenant } from "../../datapath/types.js";
 import { contain, unitName, type LastGood } from "./contain.js";
 
 /** clusterHost with a second tenant "b" that has one network and one endpoint of its own. */

@@ -2,9 +2,9 @@
 // host's datapath, policy and DNS should be. Pure: the reconciler feeds it and
 // hands the result to the datapath driver and the DNS supervisor.
 
-import type { EndpointGroup, NetProfile, Network, Policy, Rule, ServiceLB } from "../model/index.js";
-import { parseBandwidth } from "../model/index.js";
-import type { DesiredEndpoint, DesiredHost, DesiredNetwork, DesiredTenant, FwdMode } from "../datapath/types.js";
+import type { EndpointGroup, NetProfile, Network, Policy, Rule, ServiceLB } from "../../model/index.js";
+import { parseBandwidth } from "../../model/index.js";
+import type { DesiredEndpoint, DesiredHost, DesiredNetwork, DesiredTenant, FwdMode } from "../../datapath/types.js";
 import {
   bridgeName,
   endpointLinkName,
@@ -14,18 +14,18 @@ import {
   UPLINK_TENANT_LINK,
   uplinkHostLink,
   vxlanName,
-} from "../datapath/names.js";
-import type { DesiredHostEndpoint, DesiredPortMapping, DesiredUplink } from "../datapath/types.js";
+} from "../../datapath/names.js";
+import type { DesiredHostEndpoint, DesiredPortMapping, DesiredUplink } from "../../datapath/types.js";
 import type { UnitFailure } from "./contain.js";
-import { ENDPOINT_PREFIX, endpointKey, ROOT, groupStateKey, hostKey, networkStateKey, objectKey, objectPrefix, serviceStateKey, tenantStateKey } from "../contract/keys.js";
-import { HOST_ENDPOINT_PREFIX, type EndpointState, type GroupRecord, type NetworkTags, type ServiceState, type TenantState } from "../contract/records.js";
-import type { HostRecord } from "../contract/records.js";
-import type { Bgp } from "../model/index.js";
-import type { BgpConfig } from "./bgp/index.js";
-import type { PolicyInput } from "../policy/index.js";
-import { formatIpv4, parseIpv4Subnet } from "../lib/ipv4.js";
-import type { Attachment } from "./attachments.js";
-import { grantPorts } from "./ports.js";
+import { ENDPOINT_PREFIX, endpointKey, ROOT, groupStateKey, hostKey, networkStateKey, objectKey, objectPrefix, serviceStateKey, tenantStateKey } from "../../contract/keys.js";
+import { HOST_ENDPOINT_PREFIX, type EndpointState, type GroupRecord, type NetworkTags, type ServiceState, type TenantState } from "../../contract/records.js";
+import type { HostRecord } from "../../contract/records.js";
+import type { Bgp } from "../../model/index.js";
+import type { BgpConfig } from "../bgp/index.js";
+import type { PolicyInput } from "../../policy/index.js";
+import { formatIpv4, parseIpv4Subnet } from "../../lib/ipv4.js";
+import type { Attachment } from "../attachments.js";
+import { grantPorts } from "../ports.js";
 
 /** The agent's copy of its slice (mirror.ts): records checked as they arrived, and those set apart. */
 export interface StateView {

@@ -3,8 +3,8 @@
 // that could be (it stays as it runs); a unit that never had one is left out, and a tenant that never had one
 // is frozen: its namespace is neither changed nor removed. Everything else converges as usual. Pure.
 
-import { tenantNamespace } from "../datapath/names.js";
-import type { DatapathOwner, DatapathProblem, DesiredEndpoint, DesiredHost, DesiredNetwork, DesiredTenant } from "../datapath/types.js";
+import { tenantNamespace } from "../../datapath/names.js";
+import type { DatapathOwner, DatapathProblem, DesiredEndpoint, DesiredHost, DesiredNetwork, DesiredTenant } from "../../datapath/types.js";
 
 /** A unit of the host's desired state that is not in force, and why. */
 export interface UnitFailure {

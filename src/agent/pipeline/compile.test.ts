@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { hostPrefix } from "../datapath/names.js";
-import { endpointKey, hostKey, networkStateKey, objectKey, tenantStateKey } from "../contract/keys.js";
-import type { EndpointState } from "../contract/records.js";
-import type { Attachment } from "./attachments.js";
-import { recordProblem } from "../contract/validate.js";
+import { hostPrefix } from "../../datapath/names.js";
+import { endpointKey, hostKey, networkStateKey, objectKey, tenantStateKey } from "../../contract/keys.js";
+import type { EndpointState } from "../../contract/records.js";
+import type { Attachment } from "../attachments.js";
+import { recordProblem } from "../../contract/validate.js";
 import { compileHost, netfilteredNetworks, type HostContext, type StateView } from "./compile.js";
 
 /** A mirror's view of these records: each checked as the mirror checks what arrives. */

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { createServer, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
-import { MasterClient } from "./master-client.js";
+import { MasterClient } from "../master-client.js";
 import { StateMirror } from "./mirror.js";
 
 describe("StateMirror", () => {

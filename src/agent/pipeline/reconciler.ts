@@ -7,11 +7,11 @@
 // applied it, except on that resync, which asks it to read everything.
 
 import type { Logger } from "pino";
-import type { AttachmentStore } from "./attachments.js";
+import type { AttachmentStore } from "../attachments.js";
 import { announced, compileHost, type CompiledHost, type HostContext, type StateView, type TenantDns } from "./compile.js";
 import { contain, type LastGood } from "./contain.js";
-import type { EndpointState } from "../contract/records.js";
-import type { DatapathDriver, DatapathError } from "../datapath/driver.js";
+import type { EndpointState } from "../../contract/records.js";
+import type { DatapathDriver, DatapathError } from "../../datapath/driver.js";
 
 export interface SyncResult {
   /** What the run applied: units that failed are left out or at their last good versions (contain.ts). */
