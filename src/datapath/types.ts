@@ -79,6 +79,45 @@ export interface DesiredTenant {
    * containers reach their host (reference contiv.md §3.11).
    */
   hostEndpoints: DesiredHostEndpoint[];
+  /**
+   * Service load balancers (Contiv's serviceLB): a new connection from anywhere in the tenant to a VIP and
+   * port goes to one of the providers, chosen evenly, at the provider port; replies come back from the VIP.
+   * The provider's own policy judges the connection as a direct one. None when absent.
+   */
+  services?: DesiredService[];
+}
+
+export interface DesiredService {
+  /** The service's name, for errors and logs. */
+  name: string;
+  /** The network whose bridge holds the VIPs (on every host of the tenant: ARP and ND are answered locally). */
+  network: string;
+  /** IPv4 VIP, no prefix. */
+  vip: string;
+  /** IPv6 VIP, no prefix, or "" (the network has no IPv6 subnet). */
+  vip6: string;
+  ports: DesiredServicePort[];
+  /**
+   * Where connections go, sorted. Empty: a connection to the VIP is refused at once (TCP reset, ICMP port
+   * unreachable), not left to time out. An IPv6 connection goes to the providers with an IPv6 address.
+   */
+  providers: DesiredServiceProvider[];
+}
+
+export interface DesiredServicePort {
+  protocol: "tcp" | "udp";
+  /** The port on the VIP. */
+  port: number;
+  /** The port on the provider. */
+  targetPort: number;
+}
+
+export interface DesiredServiceProvider {
+  /** The provider's endpoint id. */
+  endpoint: string;
+  ipv4: string;
+  /** "" when it has none. */
+  ipv6: string;
 }
 
 export interface DesiredUplink {
@@ -147,6 +186,12 @@ export interface DesiredNetwork {
   netfilter: boolean;
   /** Present for VXLAN networks in a cluster: the overlay device on the bridge and what it must know. */
   vxlan?: DesiredVxlan;
+  /**
+   * DNS queries that containers on this network send to resolvers elsewhere (Docker's embedded resolver
+   * forwards names it does not know from inside the container) are answered by the tenant's DNS at the
+   * network's gateway instead: it knows the tenant's names on every host, and asks upstream for the rest.
+   */
+  interceptDns?: boolean;
 }
 
 /**
