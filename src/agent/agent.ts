@@ -62,6 +62,8 @@ export interface AgentOptions {
     /** Make netmaster's networks and groups Docker networks. */
     sync: boolean;
   };
+  /** Where the tenants' DNS asks for names it does not know; undefined: the host's resolvers (/etc/resolv.conf). */
+  dnsUpstream?: string[];
   /** Where to serve GET /metrics over TCP too (it is always on the local socket); undefined: nowhere. */
   metricsListen?: { host: string; port: number };
   log: Logger;
@@ -129,7 +131,7 @@ export class Agent {
       () => metrics.snapshots.inc(),
     );
     const dns = new DnsSupervisor({ log });
-    const tenantDns = new TenantDnsServers(dns, hostResolvers());
+    const tenantDns = new TenantDnsServers(dns, o.dnsUpstream ?? hostResolvers());
     const bgp = new HostBgp(new BgpSpeaker({ run: (argv, opts) => executor.run(argv, opts), stateDir: join(o.stateDir, "bgp"), log }), log);
     // No run may happen before the Docker driver has loaded its state (its attachments are brought up to date then).
     let docker: DockerPlugin | undefined;

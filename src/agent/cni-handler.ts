@@ -141,7 +141,8 @@ export class CniHandler {
         ipAddress,
         ipv6Address,
         macAddress: spec.mac ?? "",
-        labels: {},
+        labels: spec.labels,
+        aliases: spec.aliases,
       });
     } catch (err) {
       throw asCniError(err, "Cannot create endpoint");

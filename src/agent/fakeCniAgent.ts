@@ -27,13 +27,14 @@ export class FakeMaster {
   readonly endpoints = new Map<string, EndpointState>();
   private created = 0;
 
-  async createEndpoint(req: CreateEndpointRequest): Promise<EndpointReply> {
-    this.requests.push(req);
-    const parsed = EndpointRequest.safeParse(req);
+  async createEndpoint(request: CreateEndpointRequest): Promise<EndpointReply> {
+    this.requests.push(request);
+    const parsed = EndpointRequest.safeParse(request);
     if (!parsed.success) {
       const issue = parsed.error.issues[0]!;
       throw new ValidationError(`${issue.path.join(".")}: ${issue.message}`);
     }
+    const req = parsed.data;
     const id = endpointId(req.networkName, req.tenantName, req.containerID);
     if (this.endpoints.has(id)) throw new ConflictError(`endpoint ${id} exists`);
     const n = this.created++ % 250;
@@ -50,7 +51,7 @@ export class FakeMaster {
       homingHost: req.host,
       intfName: "",
       vtepIP: "",
-      labels: {},
+      labels: req.labels,
       requestedIp: req.ipAddress !== "",
     };
     this.endpoints.set(id, endpoint);

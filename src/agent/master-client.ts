@@ -6,19 +6,11 @@ import { ConflictError, NotFoundError, UpstreamError, ValidationError } from "..
 import type { EndpointReply } from "../contract/api.js";
 import type { HostRecord } from "../contract/records.js";
 import type { EndpointState } from "../contract/records.js";
+import type { EndpointOperReport, EndpointRequest } from "../contract/api.js";
+import type { z } from "zod";
 
-export interface CreateEndpointRequest {
-  tenantName: string;
-  networkName: string;
-  groupName: string;
-  containerID: string;
-  containerName: string;
-  host: string;
-  ipAddress: string;
-  ipv6Address: string;
-  macAddress: string;
-  labels: Record<string, string>;
-}
+/** An endpoint request as the agent sends it (fields with defaults may be left out). */
+export type CreateEndpointRequest = z.input<typeof EndpointRequest>;
 
 const RETRY_FOR_MS = 15_000;
 
@@ -84,7 +76,7 @@ export class MasterClient {
     }
   }
 
-  reportOper(id: string, report: { intfName: string; vtepIP: string }): Promise<EndpointState> {
+  reportOper(id: string, report: z.input<typeof EndpointOperReport>): Promise<EndpointState> {
     return this.request("PUT", `/api/v1/agent/endpoints/${encodeURIComponent(id)}/oper`, report);
   }
 }

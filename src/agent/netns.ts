@@ -29,7 +29,8 @@ export function netnsProblem(path: string): NetnsProblem | undefined {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === "ENOENT" || code === "ENOTDIR") return { missing: true, message: "does not exist" };
-    return { missing: false, message: `cannot be read: ${(err as Error).message}` };
+    // The code, not the message: the message repeats the path, which may be long.
+    return { missing: false, message: `cannot be read: ${code ?? "error"}` };
   }
   if (type !== NSFS_MAGIC) return { missing: false, message: `is ${fileKind(path)}, not a network namespace` };
   let fd: number | undefined;
@@ -39,7 +40,7 @@ export function netnsProblem(path: string): NetnsProblem | undefined {
     if (kind !== undefined && kind !== "net") return { missing: false, message: `is a ${kind} namespace, not a network namespace` };
     return undefined;
   } catch (err) {
-    return { missing: false, message: `cannot be read: ${(err as Error).message}` };
+    return { missing: false, message: `cannot be read: ${(err as NodeJS.ErrnoException).code ?? "error"}` };
   } finally {
     if (fd !== undefined) closeSync(fd);
   }

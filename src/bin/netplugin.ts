@@ -5,6 +5,7 @@ import { rmSync } from "node:fs";
 import { hostname } from "node:os";
 import { Command, CommanderError, Option } from "commander";
 import { join } from "node:path";
+import { parseUpstream } from "../agent/dns/forward.js";
 import { Agent } from "../agent/agent.js";
 import {
   DEFAULT_DOCKER_API_SOCKET,
@@ -43,6 +44,7 @@ interface Flags {
   dockerSync: boolean;
   /** Undefined: metrics only on the local socket. */
   metricsListen: { host: string; port: number } | undefined;
+  dnsUpstream: string[] | undefined;
   cleanup: boolean;
   logLevel: string;
   useJsonLog: boolean;
@@ -77,6 +79,7 @@ function parseFlags(argv: string[]): Flags {
     .addOption(new Option("--docker-api-socket <path>", "dockerd's Engine API socket (network names; netctl's networks made in Docker)").default(DEFAULT_DOCKER_API_SOCKET))
     .addOption(new Option("--docker-pool-range <cidr>", "where pools come from when Docker asks for any (no --subnet); /24 each").default(DEFAULT_DOCKER_POOL_RANGE))
     .addOption(new Option("--no-docker-sync", "do not make netmaster's networks and groups Docker networks"))
+    .addOption(new Option("--dns-upstream <servers>", "where the tenants' DNS asks for names it does not know: IP or IP:port, comma separated (default: /etc/resolv.conf's nameservers)"))
     .addOption(new Option("--metrics-listen <host:port>", "also serve Prometheus metrics (GET /metrics) on this TCP address; they are always on the local socket"))
     .addOption(new Option("--cleanup", "remove every kernel object and record this host's agent made, then exit").default(false))
     .addOption(new Option("--mode <mode>").hideHelp())
@@ -109,6 +112,8 @@ function parseFlags(argv: string[]): Flags {
   }
   if (!String(o.dockerNetns).startsWith("/")) throw new Error(`Invalid --docker-netns "${o.dockerNetns}": an absolute path`);
   if (!isPoolRange(String(o.dockerPoolRange))) throw new Error(`Invalid --docker-pool-range "${o.dockerPoolRange}": an IPv4 block of /8 to /24`);
+  const dnsUpstream = o.dnsUpstream === undefined ? undefined : String(o.dnsUpstream).split(",").map((u) => u.trim()).filter(Boolean);
+  for (const u of dnsUpstream ?? []) if (parseUpstream(u) === undefined) throw new Error(`Invalid --dns-upstream "${u}": expected IP or IP:port ([IPv6]:port)`);
   return {
     netmaster,
     host,
@@ -124,6 +129,7 @@ function parseFlags(argv: string[]): Flags {
     dockerPoolRange: o.dockerPoolRange,
     dockerSync: o.dockerSync,
     metricsListen: o.metricsListen === undefined ? undefined : parseHostPort(String(o.metricsListen), "--metrics-listen"),
+    dnsUpstream,
     cleanup: o.cleanup,
     logLevel: o.logLevel,
     useJsonLog: o.useJsonLog,
@@ -169,6 +175,7 @@ async function main(): Promise<void> {
     mtu: flags.mtu,
     endpointGcGraceMs: flags.endpointGcGraceMs,
     ...(flags.metricsListen ? { metricsListen: flags.metricsListen } : {}),
+    ...(flags.dnsUpstream ? { dnsUpstream: flags.dnsUpstream } : {}),
     ...(flags.dockerPluginSocket
       ? { docker: { socketPath: flags.dockerPluginSocket, netns: flags.dockerNetns, apiSocket: flags.dockerApiSocket, poolRange: flags.dockerPoolRange, sync: flags.dockerSync } }
       : {}),

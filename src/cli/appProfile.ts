@@ -33,10 +33,12 @@ async function postAppProfile(ctx: CommandContext): Promise<string> {
 async function createAppProfile(ctx: CommandContext): Promise<void> {
   const key = await postAppProfile(ctx);
   ctx.print(`Creating AppProfile ${key}\n`);
+  ctx.noteAci();
 }
 
 async function updateAppProfile(ctx: CommandContext): Promise<void> {
   await postAppProfile(ctx);
+  ctx.noteAci();
 }
 
 async function deleteAppProfile(ctx: CommandContext): Promise<void> {
@@ -69,7 +71,7 @@ async function listAppProfileGroups(ctx: CommandContext): Promise<void> {
 
 export const appProfileCommand: CommandSpec = {
   name: "app-profile",
-  usage: "Application Profile manipulation tools",
+  usage: "Application Profile manipulation tools (ACI: stored only, this system does not program an ACI fabric)",
   subcommands: [
     {
       name: "create",

@@ -116,6 +116,14 @@ export class CommandContext {
     this.io.stdout.write(s);
   }
 
+  /**
+   * The note every ACI command ends with: the objects are kept for Contiv's tools, but nothing here programs
+   * an ACI fabric (that needs Cisco's APIC, which this system does not drive). On stderr: stdout stays Contiv's.
+   */
+  noteAci(): void {
+    this.io.stderr.write("note: ACI objects are stored for Contiv compatibility only; this system does not program an ACI fabric\n");
+  }
+
   /** Pretty JSON with a 2-space indent and a final newline, like Go's json.MarshalIndent + "\n". */
   printJson(v: unknown): void {
     this.io.stdout.write(JSON.stringify(v, null, 2) + "\n");

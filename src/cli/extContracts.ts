@@ -49,11 +49,12 @@ async function createExternalContracts(ctx: CommandContext): Promise<void> {
     contracts,
   });
   ctx.print(`Creating ExternalContracts ${tenant}:${name}\n`);
+  ctx.noteAci();
 }
 
 export const extContractsCommand: CommandSpec = {
   name: "external-contracts",
-  usage: "External contracts",
+  usage: "External contracts (ACI: stored only, this system does not program an ACI fabric)",
   subcommands: [
     {
       name: "create",

@@ -85,6 +85,7 @@ describe("netctl aci-gw", () => {
   it("set creates aciGw when missing, with Contiv's defaults", async () => {
     const r = await netctl("aci-gw", "set", "-d", "containerDom", "-n", "topology/pod-1/node-101");
     assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /ACI objects are stored for Contiv compatibility only; this system does not program an ACI fabric/);
     assert.deepEqual(fake.calls(), ["GET /api/v1/aciGws/aciGw/", "POST /api/v1/aciGws/aciGw/"]);
     assert.deepEqual(fake.bodyOf("POST /api/v1/aciGws/aciGw/"), {
       name: "aciGw",

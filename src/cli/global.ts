@@ -100,6 +100,7 @@ async function setAciGw(ctx: CommandContext): Promise<void> {
   gw["enforcePolicies"] = ctx.str("enforce-policies");
   gw["includeCommonTenant"] = ctx.str("include-common-tenant");
   await ctx.client.post("aciGws", "aciGw", omitEmpty(gw));
+  ctx.noteAci();
 }
 
 export const globalCommand: CommandSpec = {
@@ -138,7 +139,7 @@ export const globalCommand: CommandSpec = {
 
 export const aciGwCommand: CommandSpec = {
   name: "aci-gw",
-  usage: "ACI Gateway information",
+  usage: "ACI Gateway information (stored only: this system does not program an ACI fabric)",
   subcommands: [
     { name: "info", usage: "Show aci gateway information", flags: [tenantFlag, allFlag, jsonFlag], action: showAciGw },
     { name: "inspect", usage: "Inspect aci gateway operational information", action: inspectAciGw },

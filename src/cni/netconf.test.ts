@@ -27,7 +27,7 @@ describe("parseNetConf", () => {
       tenant: "default",
       socket: "/run/netplugin/netplugin.sock",
       runtimeConfig: { ips: [], portMappings: [], aliases: [] },
-      args: { ips: [] },
+      args: { ips: [], labels: {} },
       ignoredFields: [],
     });
   });
@@ -53,7 +53,7 @@ describe("parseNetConf", () => {
         aliases: { blue: ["web", "abc123", "web"], other: ["x"] },
         bandwidth: { ingressRate: 1 },
       },
-      args: { cni: { ips: ["198.18.5.10"], mac: "02:aa:00:00:00:0a" }, other: {} },
+      args: { cni: { ips: ["198.18.5.10"], mac: "02:aa:00:00:00:0a", labels: [{ key: "app", value: "web" }, { key: "tier", value: "front" }] }, other: {} },
       dns: { nameservers: ["198.18.5.1"], search: ["blue.t1"] },
       tenat: "typo",
     });
@@ -72,7 +72,7 @@ describe("parseNetConf", () => {
       ],
       aliases: ["web", "abc123"],
     });
-    assert.deepEqual(got.args, { ips: ["198.18.5.10"], mac: "02:aa:00:00:00:0a" });
+    assert.deepEqual(got.args, { ips: ["198.18.5.10"], mac: "02:aa:00:00:00:0a", labels: { app: "web", tier: "front" } });
     assert.deepEqual(got.dns, { nameservers: ["198.18.5.1"], search: ["blue.t1"] });
     assert.deepEqual(got.ignoredFields, ["tenat"]);
   });
@@ -120,6 +120,9 @@ describe("parseNetConf", () => {
     { name: "ips not a list", config: { ...base, runtimeConfig: { ips: "198.18.5.9" } }, code: 7, msg: /runtimeConfig.ips: must be a list/ },
     { name: "a bad MAC", config: { ...base, runtimeConfig: { mac: "02:00" } }, code: 7, msg: /runtimeConfig.mac: "02:00" is not a MAC address/ },
     { name: "a multicast MAC in args", config: { ...base, args: { cni: { mac: "03:00:00:00:00:01" } } }, code: 7, msg: /args.cni.mac: .* multicast/ },
+    { name: "a label that is not one", config: { ...base, args: { cni: { labels: [{ key: "bad key", value: "x" }] } } }, code: 7, msg: /args.cni.labels\[0\]: label key "bad key" is not a label key/ },
+    { name: "a label netmaster keeps for itself", config: { ...base, args: { cni: { labels: [{ key: "io.contiv.tenant", value: "x" }] } } }, code: 7, msg: /args.cni.labels\[0\]: label key "io.contiv.tenant" is netmaster's own/ },
+    { name: "labels not a list", config: { ...base, args: { cni: { labels: { app: "web" } } } }, code: 7, msg: /args.cni.labels: must be a list of \{key, value\}/ },
     { name: "a bad args.cni.ips", config: { ...base, args: { cni: { ips: [7] } } }, code: 7, msg: /args.cni.ips\[0\]: 7 is not an IP address/ },
     { name: "a port out of range", config: { ...base, runtimeConfig: { portMappings: [{ hostPort: 0, containerPort: 80 }] } }, code: 7, msg: /portMappings\[0\].hostPort: 0 is not a port number/ },
     { name: "a missing container port", config: { ...base, runtimeConfig: { portMappings: [{ hostPort: 80 }] } }, code: 7, msg: /portMappings\[0\].containerPort: null is not a port number/ },

@@ -17,6 +17,7 @@
 // wrong is 7, all problems listed in details. Unknown keys are kept out of the result but named in
 // ignoredFields so the agent can log likely typos.
 
+import { labelProblem, MAX_LABELS } from "../lib/labels.js";
 import { ipFamily, ipOrCidrFamily, isContivName, normalizeMac, CONTIV_NAME_RULE } from "./addr.js";
 import { CniError, throwIssues, type CniIssue } from "./errors.js";
 import { networkNameProblem } from "./ids.js";
@@ -61,8 +62,8 @@ export interface NetConf {
     /** runtimeConfig.aliases[<name>] (podman): extra DNS names for this container on this network. */
     aliases: string[];
   };
-  /** args.cni.ips / args.cni.mac (the CONVENTIONS "args in network config"). */
-  args: { ips: string[]; mac?: string };
+  /** args.cni.ips / args.cni.mac / args.cni.labels (the CONVENTIONS "args in network config"). */
+  args: { ips: string[]; mac?: string; labels: Record<string, string> };
   prevResult?: CniResult;
   /** GC: cni.dev/valid-attachments (or the older cni.dev/attachments); absent on other commands. */
   validAttachments?: GcAttachment[];
@@ -151,7 +152,7 @@ export function parseNetConf(config: unknown): NetConf {
     tenant,
     socket,
     runtimeConfig: { ips: [], portMappings: [], aliases: [] },
-    args: { ips: [] },
+    args: { ips: [], labels: {} },
     ignoredFields: Object.keys(config).filter((k) => !KNOWN_FIELDS.has(k)).sort(),
   };
   if (network !== undefined) out.network = network;
@@ -186,6 +187,7 @@ export function parseNetConf(config: unknown): NetConf {
           out.args.ips = addressList(cni["ips"], "args.cni.ips", bad);
           const mac = macValue(cni["mac"], "args.cni.mac", bad);
           if (mac !== undefined) out.args.mac = mac;
+          out.args.labels = labelList(cni["labels"], "args.cni.labels", bad);
         }
       }
     }
@@ -301,6 +303,27 @@ function portMappings(v: unknown, bad: Bad): PortMapping[] {
     out.push(pm);
   });
   return out;
+}
+
+/** The conventions' labels: a list of {key, value}; later keys win. */
+function labelList(v: unknown, path: string, bad: Bad): Record<string, string> {
+  if (v === undefined || v === null) return {};
+  if (!Array.isArray(v)) {
+    bad(path, "must be a list of {key, value}");
+    return {};
+  }
+  const labels: Record<string, string> = {};
+  v.forEach((l: unknown, n) => {
+    if (!isObject(l) || typeof l["key"] !== "string" || typeof l["value"] !== "string") {
+      bad(`${path}[${n}]`, "must be an object with string key and value");
+      return;
+    }
+    const problem = labelProblem(l["key"], l["value"]);
+    if (problem !== undefined) bad(`${path}[${n}]`, problem);
+    else labels[l["key"]] = l["value"];
+  });
+  if (Object.keys(labels).length > MAX_LABELS) bad(path, `at most ${MAX_LABELS} labels`);
+  return labels;
 }
 
 function aliases(v: unknown, name: string, bad: Bad): string[] {

@@ -106,6 +106,7 @@ describe("parseCniCall", () => {
       mac: "02:00:c6:12:d5:32",
       portMappings: [{ hostPort: 18081, containerPort: 80, protocol: "tcp", hostIP: "127.0.0.1" }],
       aliases: ["web", "3f6940ab5ab4"],
+      labels: {},
     });
   });
 

@@ -79,6 +79,8 @@ export interface EndpointSpec {
   portMappings: PortMapping[];
   /** Extra DNS names (podman's runtimeConfig.aliases for this network). */
   aliases: string[];
+  /** args.cni.labels: what service selectors match (netmaster adds the tenant's, network's and group's). */
+  labels: Record<string, string>;
 }
 
 /** Kubernetes pod identity from CNI_ARGS (containerd's CRI; podman sends only the name). */
@@ -267,6 +269,7 @@ function endpointSpec(netConf: NetConf, args: CniArgs): EndpointSpec | undefined
     ips,
     portMappings: netConf.runtimeConfig.portMappings,
     aliases: netConf.runtimeConfig.aliases,
+    labels: netConf.args.labels,
   };
   const group = args.group ?? netConf.group;
   if (group !== undefined) spec.group = group;

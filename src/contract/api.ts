@@ -2,10 +2,17 @@
 // TypeScript type and netmaster's check). Netmaster's handlers and the agent's client both import it.
 
 import { z } from "zod";
+import { labelsProblem } from "../lib/labels.js";
 import { macProblem } from "../lib/mac.js";
 import type { EndpointState } from "./records.js";
 
 const Name = z.string().max(256);
+/** A runtime's labels, by lib/labels.ts's rules. */
+const Labels = z.record(z.string(), z.string()).superRefine((labels, ctx) => {
+  const problem = labelsProblem(labels);
+  if (problem !== undefined) ctx.addIssue({ code: "custom", message: problem });
+});
+const DnsName = z.string().regex(/^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$/, "must be a DNS name");
 
 export const EndpointRequest = z.object({
   tenantName: Name.default("default"),
@@ -26,7 +33,10 @@ export const EndpointRequest = z.object({
       const problem = mac === "" ? undefined : macProblem(mac);
       if (problem !== undefined) ctx.addIssue({ code: "custom", message: `macAddress ${problem}` });
     }),
-  labels: z.record(z.string(), z.string()).default({}),
+  /** The runtime's labels (netmaster adds io.contiv.tenant, io.contiv.network and io.contiv.net-group). */
+  labels: Labels.default({}),
+  /** More names the tenant's DNS answers with the endpoint's addresses (podman's network aliases). */
+  aliases: z.array(DnsName).max(16).default([]),
 });
 export type EndpointRequest = z.infer<typeof EndpointRequest>;
 
@@ -69,6 +79,9 @@ export type HostRegistration = z.infer<typeof HostRegistration>;
 export const EndpointOperReport = z.object({
   intfName: z.string().max(64).default(""),
   vtepIP: z.string().max(64).default(""),
+  /** What the runtime said of the container after the endpoint was made (Docker tells at Join): its name and labels. */
+  containerName: z.string().max(256).optional(),
+  labels: Labels.optional(),
 });
 export type EndpointOperReport = z.infer<typeof EndpointOperReport>;
 

@@ -20,9 +20,12 @@ export const EndpointRecord = z.object({
   homingHost: z.string(),
   intfName: z.string(),
   vtepIP: z.string(),
+  /** The runtime's labels and netmaster's io.contiv.tenant, io.contiv.network and io.contiv.net-group. */
   labels: z.record(z.string(), z.string()),
   /** True when the IPv4 address was asked for rather than chosen by netmaster. */
   requestedIp: z.boolean(),
+  /** More names the tenant's DNS answers with the endpoint's addresses. */
+  aliases: z.array(z.string()).optional(),
 });
 export type EndpointState = z.infer<typeof EndpointRecord>;
 
@@ -45,8 +48,8 @@ export const GroupRecord = z.object({
 });
 export type GroupRecord = z.infer<typeof GroupRecord>;
 
-/** A service load balancer's VIP, at serviceStateKey. */
-export const ServiceRecord = z.object({ vip: z.string() });
+/** A service load balancer's VIPs, at serviceStateKey: IPv4, and IPv6 when its network has an IPv6 subnet. */
+export const ServiceRecord = z.object({ vip: z.string(), vip6: z.string().optional() });
 export type ServiceState = z.infer<typeof ServiceRecord>;
 
 /** A tenant's index, at tenantStateKey: its uplinks use 169.254.0.0/16's /30 number `index` on every host. */

@@ -51,6 +51,11 @@ export interface DesiredHostNamespace {
    * Needs ip_forward in the agent's namespace. Our nft table there is named names.ts hostNftTable(prefix).
    */
   natOutbound: boolean;
+  /**
+   * The /16 the tenants' uplinks take their /30s from (Contiv's global pvtSubnet): what arrives from an uplink
+   * with a source in it is the tenants' own traffic. Default 169.254.0.0/16.
+   */
+  uplinkRange?: string;
 }
 
 export interface DesiredTenant {

@@ -6,6 +6,7 @@ import { createHash } from "node:crypto";
 import { ConflictError, NotFoundError, ValidationError } from "../lib/errors.js";
 import type { EndpointGroup, Network, Tenant } from "../model/index.js";
 import { endpointId, type EndpointReply, type EndpointRequest } from "../contract/api.js";
+import { implicitLabels } from "../lib/labels.js";
 
 /** An endpoint as a mutation makes it; the caller adds the revision the write landed in. */
 export type EndpointGrant = Omit<EndpointReply, "revision">;
@@ -144,8 +145,9 @@ export function createEndpoint(tx: Tx, req: EndpointRequest): EndpointGrant {
     homingHost: req.host,
     intfName: req.intfName,
     vtepIP: req.vtepIP,
-    labels: req.labels,
+    labels: { ...req.labels, ...implicitLabels(net.tenantName, net.networkName, group?.groupName ?? "") },
     requestedIp: req.ipAddress !== "",
+    ...(req.aliases.length > 0 ? { aliases: req.aliases } : {}),
   };
   tx.put(endpointKey(id), ep);
   return reply(tx, ep, net);

@@ -11,6 +11,7 @@ import { endpointKey, HOST_PREFIX, hostKey } from "../contract/keys.js";
 import { listEndpoints } from "./objects/common.js";
 import type { EndpointState } from "./records.js";
 import type { Tx } from "./tx.js";
+import { implicitLabels } from "../lib/labels.js";
 
 export function registerHost(tx: Tx, name: string, reg: HostRegistration): HostRecord {
   const record: HostRecord = { name, ...reg };
@@ -68,8 +69,15 @@ export function listHosts(tx: Tx): HostSummary[] {
 export function reportEndpointOper(tx: Tx, id: string, report: EndpointOperReport): EndpointState {
   const ep = tx.get<EndpointState>(endpointKey(id));
   if (!ep) throw new NotFoundError(`Endpoint ${id} not found`);
-  if (ep.intfName === report.intfName && ep.vtepIP === report.vtepIP) return ep;
-  const next = { ...ep, ...report };
+  const next: EndpointState = {
+    ...ep,
+    intfName: report.intfName,
+    vtepIP: report.vtepIP,
+    ...(report.containerName === undefined ? {} : { containerName: report.containerName }),
+    // The runtime's labels replace the runtime's earlier ones; netmaster's own stay.
+    ...(report.labels === undefined ? {} : { labels: { ...report.labels, ...implicitLabels(ep.tenantName, ep.networkName, ep.groupName) } }),
+  };
+  if (isDeepStrictEqual(next, ep)) return ep;
   tx.put(endpointKey(id), next);
   return next;
 }

@@ -16,8 +16,8 @@ import type {
 } from "../model/index.js";
 import { parseSelector } from "../model/index.js";
 import { Ipv4Allocator, PoolAllocator, parseTagRange, VlanAllocator, VxlanAllocator } from "./alloc/index.js";
-import { groupStateKey, networkStateKey, TAGS_KEY } from "../contract/keys.js";
-import type { EndpointState, GroupState, NetworkState } from "./records.js";
+import { groupStateKey, networkStateKey, objectKey, serviceStateKey, TAGS_KEY } from "../contract/keys.js";
+import type { EndpointState, GroupState, NetworkState, ServiceState } from "./records.js";
 import type { Tx } from "./tx.js";
 import { listEndpoints, listObjects, listTenantObjects } from "./objects/common.js";
 import type { TagsState } from "./objects/global.js";
@@ -129,18 +129,27 @@ function globalOper(tx: Tx, g: Global): Record<string, unknown> {
   };
 }
 
-/** Endpoints of the service's tenant whose labels include every selector. */
+/**
+ * Endpoints of the service's tenant whose labels include every selector; in bridge mode only those on the
+ * service's network (the agents' rule: the tenant's networks are separate segments there).
+ */
 export function serviceProviders(tx: Tx, s: ServiceLB): EndpointState[] {
   const selectors = s.selectors.map(parseSelector);
+  const bridged = tx.get<{ fwdMode?: string }>(objectKey("global", "global"))?.fwdMode !== "routing";
   return listEndpoints(tx).filter(
-    (ep) => ep.tenantName === s.tenantName && selectors.every(({ key, value }) => ep.labels[key] === value),
+    (ep) =>
+      ep.tenantName === s.tenantName &&
+      (!bridged || ep.networkName === s.networkName) &&
+      selectors.every(({ key, value }) => ep.labels[key] === value),
   );
 }
 
 function serviceOper(tx: Tx, s: ServiceLB): Record<string, unknown> {
   const providers = serviceProviders(tx, s);
+  const vip6 = tx.get<ServiceState>(serviceStateKey(s.key))?.vip6;
   return {
     serviceVip: serviceVip(tx, s),
+    ...(vip6 ? { serviceVip6: vip6 } : {}),
     numProviders: providers.length,
     providers: providers.map((ep) => endpointOper(tx, ep)),
   };

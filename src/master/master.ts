@@ -6,7 +6,7 @@ import { randomUUID } from "node:crypto";
 import { isDeepStrictEqual } from "node:util";
 import type { Logger } from "pino";
 import { ConflictError, NotFoundError, UpstreamError, ValidationError } from "../lib/errors.js";
-import { kindByCollection, parseObject, type ModelObject, type ObjectKind } from "../model/index.js";
+import { kindByCollection, parseObject, type ModelObject, type ObjectKind, type ServiceLB } from "../model/index.js";
 import { LeaderElection } from "../store/index.js";
 import type { Store } from "../store/types.js";
 import { StateCache } from "./cache.js";
@@ -14,8 +14,8 @@ import { createEndpoint, deleteEndpoint } from "./endpoints.js";
 import { BgpReport, Counters, EndpointOperReport, EndpointRequest, HostName, HostRegistration, type EndpointReply } from "../contract/api.js";
 import type { HostRecord } from "../contract/records.js";
 import * as docker from "./docker/index.js";
-import { inspectEndpoint, inspectObject } from "./inspect.js";
-import { endpointKey, HOST_PREFIX, LEADER_KEY, objectKey, objectPrefix } from "../contract/keys.js";
+import { inspectEndpoint, inspectObject, serviceProviders } from "./inspect.js";
+import { endpointKey, HOST_PREFIX, LEADER_KEY, objectKey, objectPrefix, serviceStateKey } from "../contract/keys.js";
 import { controllerFor, defaultGlobal, GLOBAL_KEY, type MasterSettings } from "./objects/index.js";
 import type { EndpointState } from "./records.js";
 import { deregisterHost, listHosts, registerHost, reportEndpointOper, type HostRemoval, type HostSummary } from "./hosts.js";
@@ -205,6 +205,12 @@ export class Netmaster {
     if (kind.type === "Bgp") {
       const report = this.hostBgp.get(key);
       result.Oper = report ?? { numRoutes: 0, neighborStatus: "", adminStatus: "", routes: [] };
+    }
+    if (kind.type === "serviceLB") {
+      // A service is in force with its VIPs and its current providers.
+      const svc = obj as ServiceLB;
+      const keys = [objectKey(kind.type, key), serviceStateKey(key), ...serviceProviders(tx, svc).map((ep) => endpointKey(ep.endpointID))];
+      result.Oper = { ...(result.Oper as object), realization: this.realizationOf({ tenant: svc.tenantName }, keys) };
     }
     if (kind.type === "network" || kind.type === "tenant") {
       const net = obj as { tenantName: string; networkName?: string };

@@ -2,7 +2,9 @@
 // A single object; key and name are always "global" (reference §1.10).
 
 import { z } from "zod";
-import { goEnum, goString, objectKey, PVT_SUBNET, VLAN_RANGE, VXLAN_RANGE } from "./common.js";
+import { specialOverlap } from "../lib/ip-scope.js";
+import { tryParseIpv4 } from "../lib/ipv4.js";
+import { goEnum, goString, objectKey, ONCE_FIELDS_ARE_VALID, PVT_SUBNET, VLAN_RANGE, VXLAN_RANGE } from "./common.js";
 
 const S = "Global";
 
@@ -18,13 +20,26 @@ export const Global = z.object({
   /** One range `min-max`. Required. */
   vxlans: goString(S, "vxlans", { pattern: VXLAN_RANGE }),
   key: objectKey,
-});
+}).superRefine((g, ctx) => {
+  // The tenants' uplinks take their /30s from it: a whole /16 of ordinary (or link-local) addresses.
+  const start = tryParseIpv4(g.pvtSubnet.split("/")[0] ?? "")!;
+  const special = g.pvtSubnet.startsWith("169.254.") ? undefined : specialOverlap(4, BigInt(start), BigInt(start + 0xffff));
+  const problem =
+    start % 0x10000 !== 0 ? `pvtSubnet ${g.pvtSubnet} is not where a /16 starts: give it as a.b.0.0/16`
+    : special !== undefined ? `pvtSubnet ${g.pvtSubnet} overlaps ${special}`
+    : undefined;
+  if (problem !== undefined) ctx.addIssue({ code: "custom", path: ["pvtSubnet"], message: problem });
+}, ONCE_FIELDS_ARE_VALID);
 export type Global = z.infer<typeof Global>;
 
-/** What the leader writes when no global object exists yet (reference §1.10). */
+/**
+ * What the leader writes when no global object exists yet (reference §1.10). pvtSubnet is where tenant uplinks
+ * take their addresses from; Contiv's 172.19.0.0/16 is one of the blocks Docker gives its own networks, so ours
+ * is the link-local block, which no network of anyone's may use.
+ */
 export const GLOBAL_DEFAULTS = {
   arpMode: "proxy",
-  pvtSubnet: "172.19.0.0/16",
+  pvtSubnet: "169.254.0.0/16",
   vlans: "1-4094",
   vxlans: "1-10000",
 } as const;

@@ -78,7 +78,7 @@ const fields: Record<string, fc.Arbitrary<unknown>> = {
   vxlans: mostly(["1-10000"], ["1-10", "20000-30000"]),
   fwdMode: mostly(["bridge", "routing"], [""]),
   arpMode: mostly(["proxy", "flood"], [""]),
-  pvtSubnet: mostly(["172.19.0.0/16"], ["172.19.0.0/24"]),
+  pvtSubnet: mostly(["169.254.0.0/16", "10.250.0.0/16"], ["172.19.0.0/24", "127.0.0.0/16"]),
   networkInfraType: mostly(["default"], ["aci", ""]),
   routerip: pick("198.18.9.1/24", "198.18.9.0/24", "198.18.9.1-5/24", "224.0.0.1/24"),
   as: pick("65001", "abc", "", "0", "4294967296"),

@@ -15,6 +15,8 @@ import type { Network } from "../../model/index.js";
 import { describePort, pickPorts, samePorts, type PortHolder, type PortMapping } from "../ports.js";
 import { errorsOfPorts } from "../../datapath/index.js";
 import { withoutLength } from "../../lib/ip.js";
+import { labelProblem, MAX_LABELS } from "../../lib/labels.js";
+import { endpointLinkName } from "../../datapath/names.js";
 import { transitLinkName, type DockerContext } from "./context.js";
 import { dockerAttachment } from "./desired.js";
 import type { NetworkTracker } from "./networks.js";
@@ -23,6 +25,9 @@ import { portBindings, type CreateEndpoint, type CreateEndpointResponse, type En
 
 /** libnetwork's protocol numbers. */
 const PROTOCOLS: Record<number, string> = { 6: "tcp", 17: "udp", 132: "sctp" };
+/** How often, and how long apart, dockerd is asked for the container of a joined endpoint. */
+const DESCRIBE_ATTEMPTS = 40;
+const DESCRIBE_PAUSE_MS = 250;
 
 export class EndpointTracker {
   /** Endpoints as netmaster created them, for the reconciler before the state stream shows them. */
@@ -128,7 +133,33 @@ export class EndpointTracker {
     rec.phase = "joined";
     this.c.store.save();
     this.c.log.info({ op: "Join", endpoint: rec.endpointId, sandbox: req.SandboxKey, link: rec.srcName }, "docker endpoint handed to dockerd");
+    void this.describe(rec);
     return answer;
+  }
+
+  /**
+   * Tells netmaster the container's name (the tenant's DNS answers it on every host) and labels (what service
+   * selectors match), once dockerd lists the container: libnetwork never tells a driver, and asking dockerd
+   * inside Join would wait on the very container that waits for Join. Labels that are not label-shaped
+   * (Docker's own may hold anything) are left out.
+   */
+  private async describe(rec: EndpointRecord): Promise<void> {
+    if (!this.c.engine.present) return;
+    for (let attempt = 0; attempt < DESCRIBE_ATTEMPTS; attempt++) {
+      await new Promise((resolve) => setTimeout(resolve, DESCRIBE_PAUSE_MS));
+      if (!this.c.store.endpoints.has(rec.id)) return;
+      try {
+        const container = await this.c.engine.containerOf(rec.id, rec.networkId);
+        if (container === undefined) continue;
+        const labels = Object.fromEntries(Object.entries(container.Labels ?? {}).filter(([k, v]) => labelProblem(k, v) === undefined).slice(0, MAX_LABELS));
+        const containerName = (container.Names?.[0] ?? "").replace(/^\//, "");
+        await this.c.master.reportOper(rec.endpointId, { intfName: endpointLinkName(rec.endpointId), vtepIP: "", containerName, labels });
+        return;
+      } catch (err) {
+        this.c.log.debug({ endpoint: rec.endpointId, err: (err as Error).message }, "cannot describe the container yet");
+      }
+    }
+    this.c.log.warn({ endpoint: rec.endpointId }, "dockerd never listed the container of this endpoint: it has no name or labels at netmaster");
   }
 
   /**

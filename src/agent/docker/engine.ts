@@ -1,6 +1,7 @@
 // A few calls of the Docker Engine API (dockerd's own socket, not the plugin
-// socket): the name of a network, and creating and removing the networks that
-// stand for netmaster's networks and groups.
+// socket): the name of a network, creating and removing the networks that
+// stand for netmaster's networks and groups, and which container holds an
+// endpoint (its name and labels).
 
 import { request } from "node:http";
 import { existsSync } from "node:fs";
@@ -14,6 +15,15 @@ export interface EngineNetwork {
   IPAM?: { Driver?: string; Options?: Record<string, string> | null };
   Options?: Record<string, string> | null;
   Labels?: Record<string, string> | null;
+}
+
+/** What the container list says of a container (GET /containers/json). */
+export interface EngineContainer {
+  Id: string;
+  /** "/web": Docker's names start with a slash. */
+  Names?: string[];
+  Labels?: Record<string, string> | null;
+  NetworkSettings?: { Networks?: Record<string, { EndpointID?: string }> };
 }
 
 export interface NetworkCreate {
@@ -81,6 +91,17 @@ export class DockerEngine {
     const r = await this.call<EngineNetwork[]>("GET", "/networks");
     if (r.status !== 200 || !r.body) throw new UpstreamError(`dockerd: ${DockerEngine.message(r)}`);
     return r.body;
+  }
+
+  /**
+   * The container that holds a Docker endpoint, from the container list (dockerd serves it without taking the
+   * containers' locks, so it is safe to ask while a container starts); undefined while none shows it yet.
+   */
+  async containerOf(endpointId: string, networkId: string): Promise<EngineContainer | undefined> {
+    const filters = encodeURIComponent(JSON.stringify({ network: [networkId] }));
+    const r = await this.call<EngineContainer[]>("GET", `/containers/json?all=true&filters=${filters}`);
+    if (r.status !== 200 || !r.body) throw new UpstreamError(`dockerd: ${DockerEngine.message(r)}`);
+    return r.body.find((c) => Object.values(c.NetworkSettings?.Networks ?? {}).some((n) => n.EndpointID === endpointId));
   }
 
   /** Creates a network; dockerd calls our plugin on the way (mind the deadlock: never hold a lock the plugin needs). */

@@ -57,6 +57,10 @@ describe("compileHost", () => {
     assert.equal(tenant!.networks[0]!.vxlan, undefined, "no VTEP: no overlay");
     assert.deepEqual(tenant!.endpoints.map((e) => [e.ipv4, e.gateway]), [["198.18.1.10/24", "198.18.1.254"]]);
     assert.equal(tenant!.uplink?.tenantAddr, "169.254.0.14/30", "tenant index 3 takes the fourth /30");
+    assert.equal(out.desired.host.uplinkRange, "169.254.0.0/16");
+    const moved = compileHost(view({ ...base, [objectKey("global", "global")]: { name: "global", fwdMode: "bridge", arpMode: "proxy", pvtSubnet: "10.250.0.0/16", vlans: "1-4094", vxlans: "1-10000" }, [endpointKey("a")]: endpoint("a", "h1", "198.18.1.10") }), [attachment("a")], new Map(), ctx(""));
+    assert.equal(moved.desired.tenants[0]!.uplink?.tenantAddr, "10.250.0.14/30", "the global pvtSubnet is the uplinks' block");
+    assert.equal(moved.desired.host.uplinkRange, "10.250.0.0/16");
     assert.equal(out.desired.host.natOutbound, true);
     assert.deepEqual(out.orphans, []);
   });

@@ -3,7 +3,7 @@
 // hands the result to the datapath driver and the DNS supervisor.
 
 import type { EndpointGroup, NetProfile, Network, Policy, Rule, ServiceLB } from "../../model/index.js";
-import { parseBandwidth } from "../../model/index.js";
+import { parseBandwidth, parseSelector, parseServicePort } from "../../model/index.js";
 import type { DesiredEndpoint, DesiredHost, DesiredNetwork, DesiredTenant, FwdMode } from "../../datapath/types.js";
 import {
   bridgeName,
@@ -15,7 +15,7 @@ import {
   uplinkHostLink,
   vxlanName,
 } from "../../datapath/names.js";
-import type { DesiredHostEndpoint, DesiredPortMapping, DesiredUplink } from "../../datapath/types.js";
+import type { DesiredHostEndpoint, DesiredPortMapping, DesiredService, DesiredUplink } from "../../datapath/types.js";
 import type { UnitFailure } from "./contain.js";
 import { ENDPOINT_PREFIX, endpointKey, ROOT, groupStateKey, hostKey, networkStateKey, objectKey, objectPrefix, serviceStateKey, tenantStateKey } from "../../contract/keys.js";
 import { HOST_ENDPOINT_PREFIX, type EndpointState, type GroupRecord, type NetworkTags, type ServiceState, type TenantState } from "../../contract/records.js";
@@ -87,13 +87,16 @@ export function hostEndpointContainer(host: string): string {
   return `${HOST_ENDPOINT_PREFIX}${host}`;
 }
 
+/** Where tenant uplinks take their addresses when the global object names none (the global pvtSubnet). */
+export const DEFAULT_UPLINK_RANGE = "169.254.0.0/16";
+
 /**
- * Tenant uplink addresses: the index-th /30 of 169.254.0.0/16 (.1 host side, .2 tenant side). `routes`: IPv4
- * addresses of the tenant's local containers on routed networks, routed to the tenant from the host.
+ * Tenant uplink addresses: the index-th /30 of `range`, the global pvtSubnet (.1 host side, .2 tenant side).
+ * `routes`: IPv4 addresses of the tenant's local containers on routed networks, routed to the tenant from the host.
  */
-export function uplinkFor(prefix: string, tenant: string, index: number, routes: string[] = []): DesiredUplink {
-  const base = index * 4;
-  const addr = (n: number) => `169.254.${(base + n) >> 8}.${(base + n) & 255}/30`;
+export function uplinkFor(prefix: string, tenant: string, index: number, routes: string[] = [], range = DEFAULT_UPLINK_RANGE): DesiredUplink {
+  const base = parseIpv4Subnet(range).network + index * 4;
+  const addr = (n: number) => `${formatIpv4(base + n)}/30`;
   return { hostLink: uplinkHostLink(prefix, tenant), tenantLink: UPLINK_TENANT_LINK, hostAddr: addr(1), tenantAddr: addr(2), routes };
 }
 
@@ -125,6 +128,8 @@ interface HostFacts {
   view: StateView;
   ctx: HostContext;
   mode: FwdMode;
+  /** The /16 tenant uplinks take their addresses from (the global pvtSubnet). */
+  uplinkRange: string;
   hasBgp: boolean;
   arpMode: "proxy" | "flood";
   vtepOf: (host: string) => string;
@@ -244,6 +249,7 @@ export function compileHost(
     view,
     ctx,
     mode: fwdMode(view),
+    uplinkRange: view.get<{ pvtSubnet?: string }>(objectKey("global", "global"))?.pvtSubnet || DEFAULT_UPLINK_RANGE,
     hasBgp: view.get<Bgp>(objectKey("Bgp", ctx.host)) !== undefined,
     arpMode: view.get<{ arpMode: string }>(objectKey("global", "global"))?.arpMode === "flood" ? "flood" : "proxy",
     vtepOf: (host) => view.get<HostRecord>(hostKey(host))?.vtepIP ?? "",
@@ -272,7 +278,7 @@ export function compileHost(
   }
 
   const natOutbound = tenants.some((t) => t.uplink !== undefined);
-  return { desired: { prefix: ctx.prefix, tenants, host: { natOutbound } }, bgp: bgpFor(view, ctx.host, tenants), policies, dns, orphans, failures };
+  return { desired: { prefix: ctx.prefix, tenants, host: { natOutbound, uplinkRange: facts.uplinkRange } }, bgp: bgpFor(view, ctx.host, tenants), policies, dns, orphans, failures };
 }
 
 /** A network of a tenant present on this host, before it is known which bridges policy must see. */
@@ -337,6 +343,35 @@ function desiredEndpoint(facts: HostFacts, { attachment, ep }: LocalEndpoint, ne
   };
 }
 
+/** Whether an endpoint's labels include every `key=value` selector. */
+export function matchesSelectors(labels: Record<string, string>, selectors: string[]): boolean {
+  return selectors.every((s) => {
+    const { key, value } = parseSelector(s);
+    return labels[key] === value;
+  });
+}
+
+/**
+ * The tenant's service load balancers on this host: their VIPs on the service's network, their ports, and
+ * their providers: the tenant's endpoints, on any host, whose labels match every selector (in bridge mode only
+ * those on the service's network: the tenant's networks are separate segments there). Services on a network
+ * not built here are left out.
+ */
+function tenantServices(view: StateView, tenant: string, mode: FwdMode, nets: Map<string, Network>, endpoints: EndpointState[]): DesiredService[] {
+  const out: DesiredService[] = [];
+  for (const s of values<ServiceLB>(view, objectPrefix("serviceLB") + tenant + ":")) {
+    const state = view.get<ServiceState>(serviceStateKey(s.key));
+    if (state === undefined || !nets.has(s.networkName)) continue;
+    const providers = endpoints
+      .filter((ep) => (mode === "routing" ? nets.has(ep.networkName) : ep.networkName === s.networkName) && matchesSelectors(ep.labels, s.selectors))
+      .map((ep) => ({ endpoint: ep.endpointID, ipv4: ep.ipAddress, ipv6: ep.ipv6Address }))
+      .sort((a, b) => (a.endpoint < b.endpoint ? -1 : 1));
+    const ports = s.ports.map(parseServicePort).map((p) => ({ protocol: p.protocol, port: p.svcPort, targetPort: p.provPort }));
+    out.push({ name: s.serviceName, network: s.networkName, vip: state.vip, vip6: state.vip6 ?? "", ports, providers });
+  }
+  return out.sort((a, b) => (a.name < b.name ? -1 : 1));
+}
+
 /** The names the tenant's DNS answers: its services, groups and containers. */
 function tenantDns(view: StateView, tenant: string, namespace: string, networks: DesiredNetwork[], groups: EndpointGroup[], tenantEndpoints: EndpointState[]): TenantDns {
   const services = values<ServiceLB>(view, objectPrefix("serviceLB") + tenant + ":");
@@ -345,15 +380,21 @@ function tenantDns(view: StateView, tenant: string, namespace: string, networks:
     addresses: networks.flatMap((n) => [n.gateway, n.ipv6Gateway]).filter((a) => a !== ""),
     records: {
       services: services
-        .map((s) => ({ name: s.serviceName, ipv4: [view.get<ServiceState>(serviceStateKey(s.key))?.vip ?? ""].filter(Boolean), ipv6: [] }))
+        .map((s) => {
+          const state = view.get<ServiceState>(serviceStateKey(s.key));
+          return { name: s.serviceName, ipv4: [state?.vip ?? ""].filter(Boolean), ipv6: [state?.vip6 ?? ""].filter(Boolean) };
+        })
         .filter((s) => s.ipv4.length > 0),
       groups: groups.map((g) => {
         const members = tenantEndpoints.filter((ep) => ep.groupName === g.groupName);
         return { name: g.groupName, ipv4: members.map((ep) => ep.ipAddress), ipv6: members.map((ep) => ep.ipv6Address).filter(Boolean) };
       }),
-      endpoints: tenantEndpoints
-        .filter((ep) => ep.containerName)
-        .map((ep) => ({ name: ep.containerName.replace(/^\//, ""), ipv4: [ep.ipAddress], ipv6: ep.ipv6Address ? [ep.ipv6Address] : [] })),
+      // A container answers to its name and to its aliases (podman's network aliases).
+      endpoints: tenantEndpoints.flatMap((ep) =>
+        [ep.containerName.replace(/^\//, ""), ...(ep.aliases ?? [])]
+          .filter((name) => name !== "")
+          .map((name) => ({ name, ipv4: [ep.ipAddress], ipv6: ep.ipv6Address ? [ep.ipv6Address] : [] })),
+      ),
     },
   };
 }
@@ -402,8 +443,11 @@ function compileTenant(facts: HostFacts, tenant: string, locals: LocalEndpoint[]
   }
 
   const policy = policyFor(view, tenant, facts.mode, bridged, groups, tenantEndpoints, profile);
-  const filtered = netfilteredNetworks(policy, locals.map(({ ep }) => ep));
-  const networks: DesiredNetwork[] = bridged.map((n) => ({ ...n, netfilter: filtered.has(n.name) }));
+  const services = tenantServices(view, tenant, facts.mode, netByName, tenantEndpoints);
+  // Replies of a service's connections are un-NATed by conntrack wherever they cross a bridge of the client.
+  const filtered = services.length > 0 ? new Set(bridged.map((n) => n.name)) : netfilteredNetworks(policy, locals.map(({ ep }) => ep));
+  // Docker's embedded resolver asks outside resolvers for the names it does not know: the tenant's DNS answers.
+  const networks: DesiredNetwork[] = bridged.map((n) => ({ ...n, netfilter: filtered.has(n.name), ...(n.gateway !== "" ? { interceptDns: true } : {}) }));
   const tenantIndex = view.get<TenantState>(tenantStateKey(tenant))?.index;
   const ownHostEndpoints: DesiredHostEndpoint[] = facts.hostEndpoints
     .filter((ep) => ep.tenantName === tenant && netByName.get(ep.networkName)?.nwType === "infra")
@@ -423,7 +467,8 @@ function compileTenant(facts: HostFacts, tenant: string, locals: LocalEndpoint[]
     endpoints: desiredEndpoints,
     policy,
     hostEndpoints: ownHostEndpoints,
-    ...(tenantIndex ? { uplink: uplinkFor(ctx.prefix, tenant, tenantIndex, routedAddresses(networks, desiredEndpoints)) } : {}),
+    ...(services.length > 0 ? { services } : {}),
+    ...(tenantIndex ? { uplink: uplinkFor(ctx.prefix, tenant, tenantIndex, routedAddresses(networks, desiredEndpoints), facts.uplinkRange) } : {}),
   };
   return { desired, policy, dns: tenantDns(view, tenant, namespace, networks, groups, tenantEndpoints), failures };
 }
@@ -506,7 +551,6 @@ function policyFor(
           if (!n) continue;
           peerCidrs.push(n.subnet, ...(n.ipv6Subnet ? [n.ipv6Subnet] : []));
         }
-        // An `in` rule's toIpAddress (Contiv's Kubernetes form) would narrow the protected group to one address: not modelled yet.
         if (peerIp) peerCidrs.push(peerIp);
         const protocol = r.protocol === "" ? undefined : (PROTOCOLS[r.protocol] ?? Number(r.protocol));
         rules.push({

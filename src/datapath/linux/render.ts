@@ -298,6 +298,7 @@ function renderHostNamespace(desired: DesiredHost, tenants: TenantState[]): Host
           name,
           [...sockets.values()].sort((a, b) => compareText(`${a.address}:${a.port}`, `${b.address}:${b.port}`)),
           hostPortForwards(tenants),
+          desired.host.uplinkRange,
         )
       : null,
   };

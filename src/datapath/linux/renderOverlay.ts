@@ -13,6 +13,7 @@ import { compareText, IFNAME, type IssueList } from "./validate.js";
 /** The tenant's uplink NAT table (family ip), beside the policy table `inet netplugin` that we never touch here. */
 export const NAT_TABLE = "netplugin_nat";
 /** Addresses of tenant uplinks (DesiredUplink): what the agent's namespace masquerades. */
+/** Where the tenants' uplinks take their addresses unless DesiredHostNamespace.uplinkRange says otherwise. */
 export const UPLINK_RANGE = "169.254.0.0/16";
 /** The tenant's IPv6 routing guard (routed networks with IPv6), beside the NAT table: nothing there is NATed. */
 export const ROUTE6_TABLE = "netplugin_route6";
@@ -127,7 +128,7 @@ export interface VxlanSocket {
  *
  * Published host ports (`forwards`) are DNATed to their tenants' uplinks (renderPorts.ts).
  */
-export function hostNatTable(prefix: string, name: string, vxlanSockets: VxlanSocket[] = [], forwards: HostPortForward[] = []): OwnedNftTable {
+export function hostNatTable(prefix: string, name: string, vxlanSockets: VxlanSocket[] = [], forwards: HostPortForward[] = [], uplinkRange = UPLINK_RANGE): OwnedNftTable {
   const uplinks = `${uplinkHostPattern(prefix)}*`;
   const ports = hostPortChains(uplinks, forwards);
   const untracked = (field: "daddr" | "saddr") =>
@@ -150,14 +151,14 @@ export function hostNatTable(prefix: string, name: string, vxlanSockets: VxlanSo
     ...ports.chains,
     "  chain postrouting {",
     "    type nat hook postrouting priority srcnat; policy accept;",
-    `    ip saddr ${UPLINK_RANGE} oifname != "${uplinks}" masquerade`,
+    `    ip saddr ${uplinkRange} oifname != "${uplinks}" masquerade`,
     ...ports.postrouting,
     "  }",
     "  chain forward {",
     "    type filter hook forward priority filter; policy accept;",
     ...ports.forward,
     `    iifname "${uplinks}" oifname "${uplinks}" drop`,
-    `    iifname "${uplinks}" ip saddr ${UPLINK_RANGE} accept`,
+    `    iifname "${uplinks}" ip saddr ${uplinkRange} accept`,
     `    oifname "${uplinks}" ct state established,related accept`,
     "  }",
   ]);

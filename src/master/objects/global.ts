@@ -1,5 +1,5 @@
 import { ConflictError, ValidationError } from "../../lib/errors.js";
-import type { Global, Network } from "../../model/index.js";
+import { GLOBAL_DEFAULTS, type Global, type Network } from "../../model/index.js";
 import { parseTagRange, VlanAllocator, VxlanAllocator } from "../alloc/index.js";
 import { TAGS_KEY } from "../../contract/keys.js";
 import type { Tx } from "../tx.js";
@@ -18,11 +18,11 @@ export function defaultGlobal(settings: MasterSettings): Global {
     key: GLOBAL_KEY,
     name: GLOBAL_KEY,
     networkInfraType: settings.infra,
-    vlans: "1-4094",
-    vxlans: "1-10000",
+    vlans: GLOBAL_DEFAULTS.vlans,
+    vxlans: GLOBAL_DEFAULTS.vxlans,
     fwdMode: settings.fwdMode,
-    arpMode: "proxy",
-    pvtSubnet: "172.19.0.0/16",
+    arpMode: GLOBAL_DEFAULTS.arpMode,
+    pvtSubnet: GLOBAL_DEFAULTS.pvtSubnet,
   };
 }
 

@@ -1,12 +1,12 @@
 import { ConflictError, NotFoundError } from "../../lib/errors.js";
-import type { EndpointGroup, Network, ServiceLB, Tenant } from "../../model/index.js";
+import type { EndpointGroup, Global, Network, ServiceLB, Tenant } from "../../model/index.js";
 import { Ipv4Allocator, Ipv6Allocator, subnetBounds, ipv6SubnetBounds } from "../alloc/index.js";
 import { endpointKey, macPrefix, networkStateKey } from "../../contract/keys.js";
 import { HOST_ENDPOINT_PREFIX, type NetworkState } from "../records.js";
 import type { Tx } from "../tx.js";
 import type { Controller } from "./controller.js";
 import { endpointsOfNetwork, getObject, listTenantObjects } from "./common.js";
-import { loadTags, saveTags } from "./global.js";
+import { GLOBAL_KEY, loadTags, saveTags } from "./global.js";
 
 export function networkKey(tenant: string, network: string): string {
   return `${tenant}:${network}`;
@@ -36,6 +36,17 @@ function checkOverlap(tx: Tx, net: Network): void {
   }
 }
 
+/** The tenants' uplinks take their addresses from the global pvtSubnet: no network may overlap it. */
+function checkUplinkBlock(tx: Tx, net: Network): void {
+  const pvt = getObject<Global>(tx, "global", GLOBAL_KEY)?.pvtSubnet;
+  if (!pvt) return;
+  const mine = subnetBounds(net.subnet);
+  const theirs = subnetBounds(pvt);
+  if (mine.first <= theirs.last && theirs.first <= mine.last) {
+    throw new ConflictError(`subnet ${net.subnet} overlaps the tenants' uplink block, the global pvtSubnet ${pvt}`);
+  }
+}
+
 export const networkController: Controller<Network> = {
   create(tx, net) {
     if (!getObject<Tenant>(tx, "tenant", net.tenantName)) throw new NotFoundError("Tenant not found");
@@ -43,6 +54,7 @@ export const networkController: Controller<Network> = {
       throw new ConflictError(`EndpointGroup ${net.networkName} conflicts with the network name`);
     }
     checkOverlap(tx, net);
+    checkUplinkBlock(tx, net);
     const ipv4 = Ipv4Allocator.create(net.subnet, net.gateway);
     const ipv6 = net.ipv6Subnet ? Ipv6Allocator.create(net.ipv6Subnet, net.ipv6Gateway) : undefined;
 

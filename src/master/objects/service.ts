@@ -1,8 +1,8 @@
 import { NotFoundError, ValidationError } from "../../lib/errors.js";
 import type { Network, ServiceLB, Tenant } from "../../model/index.js";
-import { Ipv4Allocator } from "../alloc/index.js";
+import { Ipv4Allocator, Ipv6Allocator } from "../alloc/index.js";
 import { networkStateKey, serviceStateKey } from "../../contract/keys.js";
-import type { ServiceState } from "../records.js";
+import type { NetworkState, ServiceState } from "../records.js";
 import type { Tx } from "../tx.js";
 import type { Controller } from "./controller.js";
 import { getObject } from "./common.js";
@@ -16,8 +16,11 @@ function checkService(tx: Tx, s: ServiceLB): void {
   }
 }
 
-/** Takes the service's VIP from its network: the preferred address if it is free, else the lowest free one. */
-function takeVip(tx: Tx, s: ServiceLB): string {
+/**
+ * Takes the service's VIPs from its network: IPv4, the preferred address if it is free, else the lowest free
+ * one; and IPv6 when the network has an IPv6 subnet.
+ */
+function takeVips(tx: Tx, s: ServiceLB): ServiceState {
   const netKey = `${s.tenantName}:${s.networkName}`;
   const netState = getNetworkState(tx, netKey);
   const ipv4 = Ipv4Allocator.fromJSON(netState.ipv4);
@@ -28,16 +31,30 @@ function takeVip(tx: Tx, s: ServiceLB): string {
   } else {
     vip = ipv4.allocate();
   }
-  tx.put(networkStateKey(netKey), { ...netState, ipv4: ipv4.toJSON() });
-  return vip;
+  const next: NetworkState = { ...netState, ipv4: ipv4.toJSON() };
+  let vip6 = "";
+  if (netState.ipv6 !== undefined) {
+    const ipv6 = Ipv6Allocator.fromJSON(netState.ipv6);
+    vip6 = ipv6.allocate();
+    next.ipv6 = ipv6.toJSON();
+  }
+  tx.put(networkStateKey(netKey), next);
+  return vip6 === "" ? { vip } : { vip, vip6 };
 }
 
-function releaseVip(tx: Tx, s: ServiceLB, vip: string): void {
+function releaseVips(tx: Tx, s: ServiceLB, state: ServiceState | undefined): void {
+  if (state === undefined) return;
   const netKey = `${s.tenantName}:${s.networkName}`;
   const netState = getNetworkState(tx, netKey);
   const ipv4 = Ipv4Allocator.fromJSON(netState.ipv4);
-  ipv4.release(vip);
-  tx.put(networkStateKey(netKey), { ...netState, ipv4: ipv4.toJSON() });
+  ipv4.release(state.vip);
+  const next: NetworkState = { ...netState, ipv4: ipv4.toJSON() };
+  if (state.vip6 && netState.ipv6 !== undefined) {
+    const ipv6 = Ipv6Allocator.fromJSON(netState.ipv6);
+    ipv6.release(state.vip6);
+    next.ipv6 = ipv6.toJSON();
+  }
+  tx.put(networkStateKey(netKey), next);
 }
 
 export function serviceVip(tx: Tx, s: ServiceLB): string {
@@ -47,19 +64,19 @@ export function serviceVip(tx: Tx, s: ServiceLB): string {
 export const serviceController: Controller<ServiceLB> = {
   create(tx, s) {
     checkService(tx, s);
-    tx.put(serviceStateKey(s.key), { vip: takeVip(tx, s) } satisfies ServiceState);
+    tx.put(serviceStateKey(s.key), takeVips(tx, s));
   },
   update(tx, old, s) {
     checkService(tx, s);
-    const vip = serviceVip(tx, old);
-    const keep = old.networkName === s.networkName && (!s.ipAddress || s.ipAddress === vip);
+    const state = tx.get<ServiceState>(serviceStateKey(old.key));
+    const keep = old.networkName === s.networkName && (!s.ipAddress || s.ipAddress === state?.vip);
     if (keep) return;
     // Release first so that a preferred address equal to the old VIP on the same network stays possible.
-    releaseVip(tx, old, vip);
-    tx.put(serviceStateKey(s.key), { vip: takeVip(tx, s) } satisfies ServiceState);
+    releaseVips(tx, old, state);
+    tx.put(serviceStateKey(s.key), takeVips(tx, s));
   },
   remove(tx, s) {
-    releaseVip(tx, s, serviceVip(tx, s));
+    releaseVips(tx, s, tx.get<ServiceState>(serviceStateKey(s.key)));
     tx.delete(serviceStateKey(s.key));
   },
 };
