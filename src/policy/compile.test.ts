@@ -170,6 +170,10 @@ describe("policy semantics", () => {
     expectVerdict(input([], { fwdMode: "bridge", networks }), { ...packet, oif: "eth0" }, { verdict: "accept", reason: "established" });
     expectVerdict(input([], { fwdMode: "routing", networks }), packet, { verdict: "accept", reason: "established" });
     expectVerdict(input([], { fwdMode: "bridge", networks }), { ...packet, hook: "input" }, { verdict: "accept", reason: "established" });
+    // A service's VIP DNATed to a provider on the other network crosses, and is judged like any connection.
+    expectVerdict(input([], { fwdMode: "bridge", networks }), { ...packet, dnat: true }, { verdict: "accept", reason: "established" });
+    const deny = input([{ groupId: 2, direction: "in", priority: 1, action: "deny" }], { fwdMode: "bridge", networks });
+    expectVerdict(deny, { ...tcp("198.18.0.1", "198.18.0.3", 80), iif: "nb1", oif: "nb2", dnat: true }, dropIn("t:p:r0"));
   });
 
   it("an address in two groups belongs to the lowest id", () => {

@@ -38,7 +38,9 @@
 //    equivalent of ARP (which never reaches the IP hooks). MLD and IGMP are judged like
 //    any other traffic.
 //  * bridge forwarding mode: traffic routed between two different networks (bridges) of the
-//    tenant is dropped before anything else, even for established connections.
+//    tenant is dropped before anything else, even for established connections, except a
+//    connection the datapath DNATed from a service's VIP to a provider on another network
+//    (conntrack status dnat): that one is judged like any other, with the provider's address.
 //  * DSCP: every packet whose source belongs to a group with a DSCP ≠ 0 leaves with that DSCP
 //    (IPv4 and IPv6), set in prerouting at mangle priority.
 //  * Counters: every verdict element counts the packets and bytes it judged; each element

@@ -220,7 +220,7 @@ table inet netplugin {
 	}
 	chain forward {
 		type filter hook forward priority filter; policy accept;
-		iifname . oifname @cross_bridge drop
+		iifname . oifname @cross_bridge ct status ! dnat drop
 		jump enforce
 	}
 	chain input {

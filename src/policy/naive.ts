@@ -60,6 +60,7 @@ export function evaluateNaive(input: PolicyInput, p: Packet): TraceResult {
   if (
     input.fwdMode === "bridge" &&
     (p.hook ?? "forward") === "forward" &&
+    p.dnat !== true &&
     p.iif !== undefined &&
     p.oif !== undefined &&
     bridges.includes(p.iif) &&

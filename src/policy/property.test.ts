@@ -122,6 +122,7 @@ function randomPacket(g: Gen, pi: PolicyInput): Packet {
   if (g.chance(0.2)) {
     packet.iif = g.pick(["nba", "nbb", "eth0"]);
     packet.oif = g.pick(["nba", "nbb", "eth0"]);
+    if (g.chance(0.3)) packet.dnat = true;
   }
   return packet;
 }

@@ -154,7 +154,8 @@ export function renderScript(t: PolicyTables): string {
   out.push(
     "\tchain forward {",
     "\t\ttype filter hook forward priority filter; policy accept;",
-    ...(t.crossBridge.length > 0 ? ["\t\tiifname . oifname @cross_bridge drop"] : []),
+    // A service's VIP DNATed (datapath, prerouting) to a provider on another network may cross; policy judges it.
+    ...(t.crossBridge.length > 0 ? ["\t\tiifname . oifname @cross_bridge ct status ! dnat drop"] : []),
     "\t\tjump enforce",
     "\t}",
     "\tchain input {",

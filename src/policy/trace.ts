@@ -37,7 +37,7 @@ export function tracePacket(policy: CompiledPolicy | PolicyTables | PolicyInput,
   const hook = p.hook ?? "forward";
   const ct = p.ctState ?? "new";
 
-  if (hook === "forward" && t.crossBridge.some(([a, b]) => a === p.iif && b === p.oif)) {
+  if (hook === "forward" && p.dnat !== true && t.crossBridge.some(([a, b]) => a === p.iif && b === p.oif)) {
     return { verdict: "drop", reason: "cross-network" };
   }
   if (ct === "established" || ct === "related") return { verdict: "accept", reason: "established" };

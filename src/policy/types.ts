@@ -96,7 +96,7 @@ export interface GroupChain {
 
 export interface PolicyTables {
   fwdMode: FwdMode;
-  /** Ordered pairs (iif, oif) of different bridges: dropped in the forward hook in bridge mode. */
+  /** Ordered pairs (iif, oif) of different bridges: dropped in the forward hook in bridge mode (DNATed flows excepted). */
   crossBridge: [string, string][];
   /** Source address → DSCP value. */
   dscp4: AddrInterval<number>[];
@@ -173,6 +173,8 @@ export interface Packet {
   oif?: string;
   /** Default "new". */
   ctState?: CtState;
+  /** Conntrack status dnat: a connection to a service's VIP, DNATed to a provider (may cross bridges in bridge mode). */
+  dnat?: boolean;
 }
 
 export type TraceReason = "cross-network" | "established" | "neighbor-discovery" | "out-rule" | "in-rule" | "default";

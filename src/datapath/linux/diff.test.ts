@@ -114,7 +114,7 @@ describe("diffHost", () => {
     const { want, have, applied } = inSync();
     const tenant = have.tenants[0]!;
     tenant.bridges.push({ name: "nbstale", mac: "02:00:00:00:00:99", mtu: 1500, up: true, mcastSnooping: true, mcastQuerier: true, netfilter: false, addresses: [], noPrefixRoute: [] });
-    tenant.veths.push({ name: "nestale", ifindex: 99, peerIfindex: 3, master: "nbstale", mtu: 1500, up: true, addresses: [], linkLocal: [] });
+    tenant.veths.push({ name: "nestale", ifindex: 99, peerIfindex: 3, master: "nbstale", mtu: 1500, up: true, addresses: [], linkLocal: [], hairpin: false });
     tenant.bridges[0]!.addresses = ["198.18.1.1/24", "fd00:1::fe/64"];
     tenant.qdiscs.push({ dev: "ne0000000001", kind: "ingress", handle: "ffff:", root: false, shaper: null });
     const plan = diffHost(want, have, { appliedNft: applied });

@@ -17,6 +17,7 @@ import type { Plan } from "./plan.js";
 import { diffPickup, PICKUP_WINDOW_SECONDS, startsNetfilter, type PickupState } from "./pickup.js";
 import { newBridgeSysctl } from "./render.js";
 import { NAT_TABLE, ROUTE6_TABLE } from "./renderOverlay.js";
+import { LB_TABLE } from "./renderServices.js";
 import { DELETE_GROUP, StepBuilder } from "./stepBuilder.js";
 import type { HostState, ObservedHost, ObservedHostNamespace, ObservedTenant, TenantState } from "./state.js";
 
@@ -192,6 +193,8 @@ function diffTenant(
   // The uplink's NAT table carries the tenant's published ports (and its outbound masquerade).
   diffOwnedTable(b.unit({ ...tenant, ports: true }), want.natTable, { family: "ip", name: NAT_TABLE }, have.natTag);
   diffOwnedTable(b, want.route6Table, { family: "ip6", name: ROUTE6_TABLE }, have.route6Tag);
+  // Services have no owner of their own: their table is the tenant's.
+  diffOwnedTable(b, want.lbTable, { family: "inet", name: LB_TABLE }, have.lbTag);
   diffPickup(b, want, have, diffNft(b, want, have, options.appliedNft), options.pickup);
   return b;
 }

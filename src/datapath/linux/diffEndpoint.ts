@@ -47,6 +47,12 @@ function createPair(b: StepBuilder, endpoint: EndpointState): void {
     "peer", "name", want.ifname, "address", want.mac, "mtu", String(want.mtu), "netns", want.netns,
   ]);
   b.ip("veth", "create", `veth ${hostLink}`, ["link", "set", hostLink, "master", endpoint.bridge, "up"]);
+  if (endpoint.hairpin) b.ip("veth", "create", `veth ${hostLink}`, hairpinArgs(endpoint));
+}
+
+/** Port flags take effect only on a port: a separate command after `master`. */
+function hairpinArgs(endpoint: EndpointState): string[] {
+  return ["link", "set", endpoint.hostLink, "type", "bridge_slave", "hairpin", endpoint.hairpin ? "on" : "off"];
 }
 
 function updateHostSide(b: StepBuilder, endpoint: EndpointState, veth: ObservedVeth): void {
@@ -55,6 +61,9 @@ function updateHostSide(b: StepBuilder, endpoint: EndpointState, veth: ObservedV
   if (veth.master !== endpoint.bridge) set.push("master", endpoint.bridge);
   if (!veth.up) set.push("up");
   if (set.length > 0) b.ip("veth", "update", `veth ${endpoint.hostLink}`, ["link", "set", endpoint.hostLink, ...set]);
+  // A port moved to another bridge starts with the flag off.
+  const hairpin = veth.master === endpoint.bridge && veth.hairpin;
+  if (hairpin !== endpoint.hairpin) b.ip("veth", "update", `veth ${endpoint.hostLink}`, hairpinArgs(endpoint));
 }
 
 /**

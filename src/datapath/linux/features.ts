@@ -35,6 +35,7 @@ function checks(ns: string): Check[] {
     },
     { feature: "vxlan as a bridge port", argv: ip("link", "set", "nvprobe", "master", "nbprobe") },
     { feature: "bridge port flags learning, mcast_router", argv: ip("link", "set", "nvprobe", "type", "bridge_slave", "learning", "off", "mcast_router", "2") },
+    { feature: "bridge port flag hairpin", argv: ip("link", "set", "nvprobe", "type", "bridge_slave", "hairpin", "on") },
     { feature: "vxlan FDB entries (bridge fdb … self)", argv: bridge("fdb", "append", "00:00:00:00:00:00", "dev", "nvprobe", "dst", "198.18.0.2", "self", "permanent") },
     { feature: "bridge FDB entries (bridge fdb … master static)", argv: bridge("fdb", "replace", "02:00:00:00:00:01", "dev", "nvprobe", "master", "static") },
     { feature: "permanent neighbours on a vxlan device", argv: ip("neigh", "replace", "198.18.0.3", "lladdr", "02:00:00:00:00:01", "dev", "nvprobe", "nud", "permanent") },
@@ -43,6 +44,18 @@ function checks(ns: string): Check[] {
       argv: ["nft", "-f", "-"],
       netns: true,
       stdin: 'table ip netplugin_probe {\n  comment "netplugin:0"\n  chain postrouting { type nat hook postrouting priority srcnat; policy accept; oifname "nvprobe" masquerade; }\n}\n',
+    },
+    {
+      feature: "nftables inet nat with numgen maps, fib and reject (service load balancers)",
+      argv: ["nft", "-f", "-"],
+      netns: true,
+      stdin: [
+        "table inet netplugin_probe_lb {",
+        "  chain prerouting { type nat hook prerouting priority dstnat; policy accept; meta nfproto ipv4 meta l4proto tcp fib daddr type != local dnat ip to numgen random mod 2 map { 0 : 198.18.0.1 . 80, 1 : 198.18.0.2 . 80 }; }",
+        "  chain input { type filter hook input priority filter + 1; policy accept; ct status dnat accept; meta l4proto tcp reject with tcp reset; }",
+        "}",
+        "",
+      ].join("\n"),
     },
   ];
 }

@@ -21,7 +21,7 @@ const LINKS = JSON.stringify([
   },
   {
     ifindex: 3, link_index: 2, ifname: "ne0000000001", flags: ["BROADCAST", "MULTICAST", "UP", "LOWER_UP"], mtu: 1450, master: "nb00000001",
-    address: "7e:c4:5a:cc:58:66", link_netnsid: 0, linkinfo: { info_kind: "veth", info_slave_kind: "bridge" }, addr_info: [],
+    address: "7e:c4:5a:cc:58:66", link_netnsid: 0, linkinfo: { info_kind: "veth", info_slave_kind: "bridge", info_slave_data: { learning: true, hairpin: true } }, addr_info: [],
   },
   { ifindex: 4, ifname: "ni0000000001", flags: ["BROADCAST", "NOARP"], mtu: 1450, linkinfo: { info_kind: "ifb" }, addr_info: [] },
 ]);
@@ -134,7 +134,7 @@ describe("observeHost", () => {
       { dst: "198.18.1.7/32", dev: "nb00000001" },
     ]);
     assert.deepEqual(t.routes, [{ family: 4, via: "169.254.0.1", dev: "nuplink" }]);
-    assert.deepEqual(t.veths, [{ name: "ne0000000001", ifindex: 3, peerIfindex: 2, master: "nb00000001", mtu: 1450, up: true, addresses: [], linkLocal: [] }]);
+    assert.deepEqual(t.veths, [{ name: "ne0000000001", ifindex: 3, peerIfindex: 2, master: "nb00000001", mtu: 1450, up: true, addresses: [], linkLocal: [], hairpin: true }]);
     assert.deepEqual(t.ifbs, [{ name: "ni0000000001", mtu: 1450, up: false }]);
     assert.deepEqual(t.qdiscs[1], { dev: "ne0000000001", kind: "tbf", handle: "1:", root: true, shaper: { rateBytes: 500000, burstBytes: 5856 } });
     assert.deepEqual(t.redirects, [{ dev: "ne0000000001", toDev: "ni0000000001" }]);

@@ -37,6 +37,7 @@ import {
 import { HOST_GROUP } from "./plan.js";
 import type { ObserveScope } from "./incremental.js";
 import { HOST_TABLE_FAMILY, NAT_TABLE, ROUTE6_TABLE } from "./renderOverlay.js";
+import { LB_TABLE } from "./renderServices.js";
 import type {
   EndpointState,
   HostState,
@@ -46,6 +47,7 @@ import type {
   ObservedRedirect,
   ObservedTenant,
   ObservedVxlan,
+  OwnedNftTable,
   TenantState,
 } from "./state.js";
 
@@ -156,6 +158,7 @@ export function emptyTenant(namespace: string, containers: ObservedContainer[] =
     proxyNeighbours: [],
     natTag: null,
     route6Tag: null,
+    lbTag: null,
   };
 }
 
@@ -264,15 +267,15 @@ export async function observeTenant(
   const ingressDevs = veths
     .map((v) => v.ifname)
     .filter((dev) => qdiscs.some((q) => q.dev === dev && q.kind === "ingress"));
-  const natExists = hasNftTable(nftText, "ip", NAT_TABLE, nftArgv);
-  const route6Exists = hasNftTable(nftText, "ip6", ROUTE6_TABLE, nftArgv);
-  const [natTag, route6Tag, redirects, late] = await Promise.all([
-    !natExists ? null
-    : tenant.natTable === null ? ""
-    : readTableTag(executor, ["nft", "list", "table", "ip", NAT_TABLE], ns, signal),
-    !route6Exists ? null
-    : tenant.route6Table === null ? ""
-    : readTableTag(executor, ["nft", "list", "table", "ip6", ROUTE6_TABLE], ns, signal),
+  // A table we render whole: its tag is read only when it is wanted ("" stands for one to delete).
+  const tagOf = (family: string, name: string, wanted: OwnedNftTable | null): Promise<string | null> | string | null =>
+    !hasNftTable(nftText, family, name, nftArgv) ? null
+    : wanted === null ? ""
+    : readTableTag(executor, ["nft", "list", "table", family, name], ns, signal);
+  const [natTag, route6Tag, lbTag, redirects, late] = await Promise.all([
+    tagOf("ip", NAT_TABLE, tenant.natTable),
+    tagOf("ip6", ROUTE6_TABLE, tenant.route6Table),
+    tagOf("inet", LB_TABLE, tenant.lbTable),
     readRedirects(executor, ns, ingressDevs, signal),
     read(unpaired),
   ]);
@@ -304,6 +307,7 @@ export async function observeTenant(
       up: linkUp(l),
       addresses: linkAddresses(l),
       linkLocal: linkLocalAddresses(l),
+      hairpin: l.linkinfo?.info_slave_data?.hairpin === true,
     })),
     ifbs: links.filter((l) => linkKind(l) === "ifb").map((l) => ({ name: l.ifname, mtu: l.mtu, up: linkUp(l) })),
     qdiscs,
@@ -320,6 +324,7 @@ export async function observeTenant(
     proxyNeighbours: parseProxyNeighbours(proxyText!, ipArgv).filter((n) => bridgeNames.has(n.dev)),
     natTag,
     route6Tag,
+    lbTag,
   };
 }
 

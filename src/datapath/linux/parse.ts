@@ -46,7 +46,9 @@ export const IpLink = z.object({
         })
         .optional(),
       info_slave_kind: z.string().optional(),
-      info_slave_data: z.object({ learning: z.boolean().optional(), multicast_router: z.number().optional() }).optional(),
+      info_slave_data: z
+        .object({ learning: z.boolean().optional(), multicast_router: z.number().optional(), hairpin: z.boolean().optional() })
+        .optional(),
     })
     .optional(),
   addr_info: z.array(AddrInfo).default([]),

@@ -9,6 +9,7 @@ import { canonicalCidr, canonicalIp, canonicalMac, familyOf, gatewayMac, ifbName
 import { hostNatTable, renderHostEndpoint, renderUplink, renderVxlan, tenantNatTable, tenantRoute6Table, type VxlanSocket } from "./renderOverlay.js";
 import { compileEach, renderPolicy, type PolicyCompiler } from "./policies.js";
 import { checkHostPorts, hostPortForwards, renderPortForwards } from "./renderPorts.js";
+import { addVips, renderServices } from "./renderServices.js";
 import type { BridgeState, EndpointState, HostNamespaceState, HostState, Shaper, Sysctl, TenantState, UplinkState, VxlanState } from "./state.js";
 import { byName, compareText, IFNAME, IssueList, TOKEN } from "./validate.js";
 
@@ -16,24 +17,32 @@ import { byName, compareText, IFNAME, IssueList, TOKEN } from "./validate.js";
 export const TBF_LATENCY = "50ms";
 
 
+/** Forwarding a bridge-mode tenant needs all the same, by family (routing mode forwards both anyway). */
+export interface ForwardNeeds {
+  /** An uplink, or services. */
+  ipv4?: boolean;
+  /** Routed IPv6 through the uplink, or IPv6 VIPs. */
+  ipv6?: boolean;
+}
+
 /**
  * Sysctls of a tenant namespace. DAD is off for every link made there (bridges, host veths), so
  * gateway addresses are usable at once; br_netfilter is off for the namespace as a whole and switched
  * on per bridge (BridgeState.netfilter) where policy must see traffic between two ports of one
  * network, so bridges without policed endpoints skip the hooks and conntrack; forwarding is on only in routing
- * mode, which is what keeps bridge-mode networks apart at L3. A bridge-mode tenant with an uplink
- * forwards IPv4 too, and one that routes IPv6 (`routes6`) IPv6; their uplink tables drop routing between
- * its bridges (renderOverlay.ts).
+ * mode, which is what keeps bridge-mode networks apart at L3. A bridge-mode tenant with an uplink or services
+ * forwards IPv4 too, and one that routes IPv6 or has IPv6 VIPs IPv6 (`needs`); their tables drop routing between
+ * its bridges (renderOverlay.ts confineBridges).
  */
-export function tenantSysctls(fwdMode: FwdMode, uplink = false, routes6 = false): Sysctl[] {
-  const forward = fwdMode === "routing" ? "1" : "0";
+export function tenantSysctls(fwdMode: FwdMode, needs: ForwardNeeds = {}): Sysctl[] {
+  const forward = (needed: boolean | undefined): string => (fwdMode === "routing" || needed === true ? "1" : "0");
   return [
     { key: "net.ipv6.conf.all.accept_dad", value: "0" },
     { key: "net.ipv6.conf.default.accept_dad", value: "0" },
     { key: "net.bridge.bridge-nf-call-iptables", value: "0" },
     { key: "net.bridge.bridge-nf-call-ip6tables", value: "0" },
-    { key: "net.ipv4.ip_forward", value: uplink ? "1" : forward },
-    { key: "net.ipv6.conf.all.forwarding", value: routes6 ? "1" : forward },
+    { key: "net.ipv4.ip_forward", value: forward(needs.ipv4) },
+    { key: "net.ipv6.conf.all.forwarding", value: forward(needs.ipv6) },
   ];
 }
 
@@ -181,6 +190,7 @@ function renderEndpoint(
     container: { netns: endpoint.netns, ifname: endpoint.ifname, mac: mac ?? endpoint.mac, mtu, addresses, routes: containerSide === "ours" ? routes : [] },
     ingressLimit: shaper(ingressBps, burstBytes, mtu),
     egressLimit: egress === null ? null : { ifb: ifbName(endpoint.hostLink), shaper: egress },
+    hairpin: false,
   };
 }
 
@@ -259,11 +269,17 @@ function renderTenant(
     return renderHostEndpoint(endpoint, prefix, at, networks, issues);
   });
   const portForwards = renderPortForwards(tenant.endpoints, `${path}.endpoints`, issues);
+  const services = renderServices(tenant, path, networks, bridges, endpoints, uplink, issues);
+  for (const bridge of bridges) addVips(bridge, services.vips.get(bridge.name) ?? []);
+  for (const e of endpoints) e.hairpin = services.hairpin.has(e.id);
 
   return {
     tenant: tenant.name,
     namespace: tenant.namespace,
-    sysctls: tenantSysctls(tenant.fwdMode, uplink !== null, uplink?.ipv6 === true),
+    sysctls: tenantSysctls(tenant.fwdMode, {
+      ipv4: uplink !== null || services.forward.ipv4,
+      ipv6: uplink?.ipv6 === true || services.forward.ipv6,
+    }),
     bridges,
     endpoints: endpoints.sort((a, b) => byName({ name: a.hostLink }, { name: b.hostLink })),
     nftScript: renderPolicy(tenant.namespace, tenant.policy, `${path}.policy`, compile, issues),
@@ -273,6 +289,7 @@ function renderTenant(
     route6Table: uplink?.ipv6 === true ? tenantRoute6Table(uplink, tenant.fwdMode, bridges, routedSubnets(tenant.networks, 6)) : null,
     hostEndpoints: hostEndpoints.sort((a, b) => byName({ name: a.tenantLink }, { name: b.tenantLink })),
     portForwards,
+    lbTable: services.table,
   };
 }
 

@@ -46,9 +46,22 @@ export function ownedTable(family: OwnedNftTable["family"], name: string, body: 
 }
 
 /**
+ * Rules of a forward chain (filter priority) for a tenant in bridge mode whose namespace forwards anyway (for
+ * its uplink, its routed IPv6, its services): routing between two of its bridges is dropped, except for a
+ * connection to a service that was DNATed to a provider on another network (renderServices.ts). Bridged
+ * traffic passes the hook with the bridge as both input and output; `uplink` (the tenant end) is left to the
+ * uplink's tables. Nothing in routing mode.
+ */
+export function confineBridges(fwdMode: FwdMode, bridges: BridgeState[], uplink: string | null): string[] {
+  if (fwdMode !== "bridge") return [];
+  const allowed = (bridge: string): string => (uplink === null ? `"${bridge}"` : `{ "${bridge}", "${uplink}" }`);
+  return ["    ct status dnat accept", ...bridges.map((b) => `    iifname "${b.name}" oifname != ${allowed(b.name)} drop`)];
+}
+
+/**
  * The tenant's uplink table: masquerade to the uplink address what leaves through it; let in through it only
- * replies. In bridge mode forwarding is on only for the uplink, so routing between two bridges is dropped
- * here (bridged traffic passes the hook with the bridge as both input and output). Routed networks
+ * replies. In bridge mode forwarding is on only for the uplink (and services), so routing between two bridges is
+ * dropped here too (`confineBridges`). Routed networks
  * (`routedSubnets`, IPv4 CIDRs) are the exception both ways: their addresses are announced over BGP as they
  * are, so what they send leaves unchanged, and new connections to them come in through the uplink (the
  * policy table still judges them). Published host ports (`forwards`, renderPorts.ts) are DNATed here to
@@ -62,8 +75,6 @@ export function tenantNatTable(
   forwards: PortForward[] = [],
 ): OwnedNftTable {
   const up = uplink.tenantLink;
-  const confine =
-    fwdMode === "bridge" ? bridges.map((b) => `    iifname "${b.name}" oifname != { "${b.name}", "${up}" } drop`) : [];
   const routed = routedSubnets.length === 0 ? "" : `{ ${routedSubnets.join(", ")} }`;
   return ownedTable("ip", NAT_TABLE, [
     ...tenantPortChains(uplink, forwards),
@@ -78,7 +89,7 @@ export function tenantNatTable(
     ...(routed === "" ? [] : [`    iifname "${up}" ip daddr ${routed} accept`]),
     ...(forwards.length === 0 ? [] : [`    iifname "${up}" ct status dnat accept`]),
     `    iifname "${up}" drop`,
-    ...confine,
+    ...confineBridges(fwdMode, bridges, up),
     "  }",
   ]);
 }
@@ -86,21 +97,18 @@ export function tenantNatTable(
 /**
  * The tenant's IPv6 guard on its uplink: IPv6 is never NATed, so only the routed subnets (announced over BGP)
  * may leave through it and only traffic to them may come in; the IPv6 default route carries nothing else. In
- * bridge mode forwarding is on for the uplink only, so routing between two bridges is dropped, as in the NAT
- * table.
+ * bridge mode routing between two bridges is dropped (`confineBridges`), as in the NAT table.
  */
 export function tenantRoute6Table(uplink: UplinkState, fwdMode: FwdMode, bridges: BridgeState[], routedSubnets: string[]): OwnedNftTable {
   const up = uplink.tenantLink;
   const routed = `{ ${routedSubnets.join(", ")} }`;
-  const confine =
-    fwdMode === "bridge" ? bridges.map((b) => `    iifname "${b.name}" oifname != { "${b.name}", "${up}" } drop`) : [];
   return ownedTable("ip6", ROUTE6_TABLE, [
     "  chain forward {",
     "    type filter hook forward priority filter; policy accept;",
     ...(routedSubnets.length === 0 ? [] : [`    iifname "${up}" ip6 daddr ${routed} accept`, `    oifname "${up}" ip6 saddr ${routed} accept`]),
     `    iifname "${up}" drop`,
     `    oifname "${up}" drop`,
-    ...confine,
+    ...confineBridges(fwdMode, bridges, up),
     "  }",
   ]);
 }

@@ -92,6 +92,11 @@ export interface EndpointState {
   /** Limit on what the container receives: tbf as the host-side veth's root qdisc; null = none. */
   ingressLimit: Shaper | null;
   egressLimit: EgressLimit | null;
+  /**
+   * The host-side veth's bridge port sends frames back out of the port they came in by: a local provider of a
+   * service, whose connection to its own service may be load-balanced to itself (renderServices.ts).
+   */
+  hairpin: boolean;
 }
 
 /** A remote MAC: a static entry in the VXLAN device's FDB (→ VTEP) and in the bridge's (→ the VXLAN port). */
@@ -197,6 +202,11 @@ export interface TenantState {
   hostEndpoints: HostEndpointState[];
   /** Host ports published to this tenant's containers (renderPorts.ts), sorted; empty without an uplink. */
   portForwards: PortForward[];
+  /**
+   * `table inet netplugin_lb` (service load balancers, DNS interception: renderServices.ts); null when the tenant
+   * has neither.
+   */
+  lbTable: OwnedNftTable | null;
 }
 
 /**
@@ -258,6 +268,8 @@ export interface ObservedVeth {
   addresses: string[];
   /** Link-local addresses (the kernel's own and the uplink's fixed one). */
   linkLocal: string[];
+  /** Bridge port flag hairpin (false when the veth is no bridge port). */
+  hairpin: boolean;
 }
 
 export interface ObservedVxlan {
@@ -388,6 +400,8 @@ export interface ObservedTenant {
   natTag: string | null;
   /** Tag of `table ip6 netplugin_route6`, likewise. */
   route6Tag: string | null;
+  /** Tag of `table inet netplugin_lb`, likewise. */
+  lbTag: string | null;
 }
 
 /** A link of ours in the agent's namespace (name starts with the prefix). */

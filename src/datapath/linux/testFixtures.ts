@@ -24,6 +24,7 @@ export function observedTenant(tenant: TenantState): ObservedTenant {
     up: true,
     addresses: [] as string[],
     linkLocal: [] as string[],
+    hairpin: e.hairpin,
   }));
   return {
     namespace: tenant.namespace,
@@ -107,6 +108,7 @@ export function observedTenant(tenant: TenantState): ObservedTenant {
     proxyNeighbours: tenant.bridges.flatMap((b) => b.proxyNeighbours.map((ip) => ({ ip, dev: b.name }))),
     natTag: tenant.natTable?.tag ?? null,
     route6Tag: tenant.route6Table?.tag ?? null,
+    lbTag: tenant.lbTable?.tag ?? null,
   };
 }
 
@@ -133,7 +135,7 @@ function pairs(state: TenantState, tenant: ObservedTenant, start: number): Obser
     const t = ifindex++;
     const ll = (fixed: string): string[] => [kernelLl, ...(ipv6 ? [`${fixed}/64`] : [])];
     links.push({ name: hostLink, kind: "veth", ifindex: h, peerIfindex: t, mac, mtu, up: true, addresses: hostAddress, linkLocal: ll(UPLINK_HOST_LL) });
-    tenant.veths.push({ name: tenantLink, ifindex: t, peerIfindex: h, master, mtu, up: true, addresses: tenantAddress, linkLocal: ll(UPLINK_TENANT_LL) });
+    tenant.veths.push({ name: tenantLink, ifindex: t, peerIfindex: h, master, mtu, up: true, addresses: tenantAddress, linkLocal: ll(UPLINK_TENANT_LL), hairpin: false });
   };
   if (state.uplink !== null) {
     pair(state.uplink.hostLink, state.uplink.tenantLink, [state.uplink.hostAddr], [state.uplink.tenantAddr], "9a:00:00:00:00:01", 1500, null, state.uplink.ipv6);
