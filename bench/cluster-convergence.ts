@@ -35,10 +35,11 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Cluster, unixRequest } from "../src/cluster/index.js";
 import { LinuxDatapath } from "../src/datapath/linux/index.js";
-import { RealExecutor, type Executor } from "../src/lib/process.js";
+import { must, RealExecutor, type Executor } from "../src/lib/process.js";
+import { waitFor } from "../src/lib/wait.js";
 import { hostPrefix, NFT_TABLE, tenantNamespace } from "../src/datapath/names.js";
 import type { DesiredHost } from "../src/datapath/types.js";
-import { run, Teardown, timedSpawn } from "./lab.js";
+import { Teardown, timedSpawn } from "./lab.js";
 import { median } from "./stats.js";
 
 const PROBE_JS = fileURLToPath(new URL("./cluster-probe.js", import.meta.url));
@@ -146,14 +147,8 @@ class Prober {
 
 /** Waits until every prober's last STEADY attempts satisfy `want`. */
 async function steady(probers: Prober[], want: (r: Outcome) => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = now() + timeoutMs;
-  while (!probers.every((p) => p.trailing(want) >= STEADY)) {
-    if (now() > deadline) {
-      const state = probers.map((p) => `h${p.host}: ${p.attempts.slice(-5).map((a) => a.r).join(",") || "no attempts"}`).join("; ");
-      throw new Error(`${what}: not steady after ${timeoutMs} ms (${state})`);
-    }
-    await sleep(20);
-  }
+  const state = () => probers.map((p) => `h${p.host}: ${p.attempts.slice(-5).map((a) => a.r).join(",") || "no attempts"}`).join("; ");
+  await waitFor(() => probers.every((p) => p.trailing(want) >= STEADY), { timeoutMs, intervalMs: 20, what: () => `${what}: not steady (${state()})` });
 }
 
 /** Start of the first attempt in [from, to) from which on every attempt satisfies `want`. */
@@ -298,7 +293,7 @@ async function observeCost(cluster: Cluster): Promise<ObserveCost> {
     steps = (await datapath.plan(desired)).steps.map((s) => `${s.tool} ${s.action} ${s.object}`);
     counted = spawns;
   });
-  const spawnMs = await timedMedian(10, () => run(["ip", "-n", host.namespace, "-json", "link", "show"]).then(() => undefined));
+  const spawnMs = await timedMedian(10, () => must(["ip", "-n", host.namespace, "-json", "link", "show"]).then(() => undefined));
   return { ms, spawns: counted, steps, spawnMs };
 }
 
@@ -360,14 +355,14 @@ async function timedMedian(times: number, fn: (i: number) => Promise<void>): Pro
 /** The same kernel changes made by hand, one tool spawn per object, in a scratch namespace. */
 async function kernelFloor(prefix: string, nftTable: string, teardown: Teardown): Promise<ConvergenceResult["floor"]> {
   const scratch = `${prefix}-floor`;
-  await run(["ip", "netns", "add", scratch]);
+  await must(["ip", "netns", "add", scratch]);
   teardown.add(`delete ${scratch}`, () => timedSpawn(["ip", "netns", "del", scratch]));
-  await run(["ip", "-n", scratch, "link", "add", "vx0", "mtu", "1450", "type", "vxlan", "id", "42", "dstport", "4789", "nolearning", "proxy"]);
-  await run(["ip", "-n", scratch, "link", "set", "vx0", "up"]);
+  await must(["ip", "-n", scratch, "link", "add", "vx0", "mtu", "1450", "type", "vxlan", "id", "42", "dstport", "4789", "nolearning", "proxy"]);
+  await must(["ip", "-n", scratch, "link", "set", "vx0", "up"]);
   const fdbNeighMs = await timedMedian(10, async (i) => {
     const mac = `02:00:c6:12:7f:${(16 + i).toString(16)}`;
-    await run(["bridge", "-n", scratch, "fdb", "append", mac, "dev", "vx0", "dst", "198.18.0.99", "self", "permanent"]);
-    await run(["ip", "-n", scratch, "neigh", "replace", `198.18.127.${i + 1}`, "lladdr", mac, "dev", "vx0", "nud", "permanent"]);
+    await must(["bridge", "-n", scratch, "fdb", "append", mac, "dev", "vx0", "dst", "198.18.0.99", "self", "permanent"]);
+    await must(["ip", "-n", scratch, "neigh", "replace", `198.18.127.${i + 1}`, "lladdr", mac, "dev", "vx0", "nud", "permanent"]);
   });
   let nftMs = NaN;
   let nftNote = "";
@@ -375,7 +370,7 @@ async function kernelFloor(prefix: string, nftTable: string, teardown: Teardown)
   else {
     const script = `table inet ${NFT_TABLE}\ndelete table inet ${NFT_TABLE}\n${nftTable}`;
     try {
-      nftMs = await timedMedian(10, () => run(["ip", "netns", "exec", scratch, "nft", "-f", "-"], script).then(() => undefined));
+      nftMs = await timedMedian(10, () => must(["ip", "netns", "exec", scratch, "nft", "-f", "-"], { stdin: script }).then(() => undefined));
     } catch (err) {
       nftNote = `cannot load the copied table by hand: ${(err as Error).message.slice(0, 200)}`;
     }
@@ -429,7 +424,7 @@ async function measure(o: ConvergenceOptions, cluster: Cluster, probers: Prober[
     if (c.result.code !== 0) throw new Error(`ADD w${i}: ${JSON.stringify(c.result.out)}`);
     const ip = (c.result.out as { ips: { address: string }[] }).ips[0]!.address.split("/")[0]!;
     // The container's own ARP retry (and port range for many short connections); its namespace only.
-    await run(["ip", "netns", "exec", c.namespace, "sysctl", "-q", "-w", "net.ipv4.neigh.eth0.retrans_time_ms=10", "net.ipv4.ip_local_port_range=1024 65535", "net.ipv4.tcp_tw_reuse=1"]);
+    await must(["ip", "netns", "exec", c.namespace, "sysctl", "-q", "-w", "net.ipv4.neigh.eth0.retrans_time_ms=10", "net.ipv4.ip_local_port_range=1024 65535", "net.ipv4.tcp_tw_reuse=1"]);
     probers.push(await Prober.start(i, c.namespace, ip));
   }
   const containersMs = now() - startedContainers;

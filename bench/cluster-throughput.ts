@@ -15,7 +15,9 @@
 
 import { Cluster } from "../src/cluster/index.js";
 import { hostPrefix, NFT_TABLE, tenantNamespace } from "../src/datapath/names.js";
-import { Background, iperfRate, printTable, run, Teardown, timedSpawn } from "./lab.js";
+import { must } from "../src/lib/process.js";
+import { waitFor } from "../src/lib/wait.js";
+import { Background, iperfRate, printTable, Teardown, timedSpawn } from "./lab.js";
 import { fmt, median } from "./stats.js";
 
 const IPERF_PORT = 5201;
@@ -56,14 +58,14 @@ function iperf(s: Setup, udp: boolean, o: ThroughputOptions): Promise<number> {
 async function plainPair(prefix: string, label: string, conntrack: "none" | "tenant" | "tenant+host", teardown: Teardown): Promise<Setup> {
   const name = (s: string) => `${prefix}-${s}`;
   const made = async (n: string) => {
-    await run(["ip", "netns", "add", n]);
+    await must(["ip", "netns", "add", n]);
     teardown.add(`delete ${n}`, () => timedSpawn(["ip", "netns", "del", n]));
-    await run(["ip", "-n", n, "link", "set", "lo", "up"]);
+    await must(["ip", "-n", n, "link", "set", "lo", "up"]);
   };
   const ul = name("ul");
   await made(ul);
-  await run(["ip", "-n", ul, "link", "add", "ul0", "mtu", "1500", "type", "bridge"]);
-  await run(["ip", "-n", ul, "link", "set", "ul0", "up"]);
+  await must(["ip", "-n", ul, "link", "add", "ul0", "mtu", "1500", "type", "bridge"]);
+  await must(["ip", "-n", ul, "link", "set", "ul0", "up"]);
   const vtep = (i: number) => `198.19.0.${10 + i}`;
   const mac = (i: number) => `02:00:c6:13:64:0${i}`;
   for (const i of [1, 2]) {
@@ -71,31 +73,31 @@ async function plainPair(prefix: string, label: string, conntrack: "none" | "ten
     const tenant = name(`t${i}`);
     const container = name(`c${i}`);
     for (const n of [host, tenant, container]) await made(n);
-    await run(["ip", "-n", ul, "link", "add", `h${i}`, "mtu", "1500", "type", "veth", "peer", "name", "eth0", "mtu", "1500", "netns", host]);
-    await run(["ip", "-n", ul, "link", "set", `h${i}`, "master", "ul0", "up"]);
-    await run(["ip", "-n", host, "addr", "add", `${vtep(i)}/24`, "dev", "eth0"]);
-    await run(["ip", "-n", host, "link", "set", "eth0", "up"]);
+    await must(["ip", "-n", ul, "link", "add", `h${i}`, "mtu", "1500", "type", "veth", "peer", "name", "eth0", "mtu", "1500", "netns", host]);
+    await must(["ip", "-n", ul, "link", "set", `h${i}`, "master", "ul0", "up"]);
+    await must(["ip", "-n", host, "addr", "add", `${vtep(i)}/24`, "dev", "eth0"]);
+    await must(["ip", "-n", host, "link", "set", "eth0", "up"]);
     // Like ours: the VXLAN device is made in the host's namespace (its socket stays on the underlay), then moved.
-    await run(["ip", "-n", host, "link", "add", "vx0", "mtu", "1450", "type", "vxlan", "id", String(VNI), "local", vtep(i), "dstport", "4789", "nolearning", "ttl", "64", "udpcsum"]);
-    await run(["ip", "-n", host, "link", "set", "vx0", "netns", tenant]);
-    await run(["ip", "-n", tenant, "link", "add", "br0", "mtu", "1450", "type", "bridge"]);
-    await run(["ip", "-n", tenant, "link", "set", "br0", "up"]);
-    await run(["ip", "-n", tenant, "link", "set", "vx0", "master", "br0", "up"]);
-    await run(["bridge", "-n", tenant, "link", "set", "dev", "vx0", "learning", "off"]);
+    await must(["ip", "-n", host, "link", "add", "vx0", "mtu", "1450", "type", "vxlan", "id", String(VNI), "local", vtep(i), "dstport", "4789", "nolearning", "ttl", "64", "udpcsum"]);
+    await must(["ip", "-n", host, "link", "set", "vx0", "netns", tenant]);
+    await must(["ip", "-n", tenant, "link", "add", "br0", "mtu", "1450", "type", "bridge"]);
+    await must(["ip", "-n", tenant, "link", "set", "br0", "up"]);
+    await must(["ip", "-n", tenant, "link", "set", "vx0", "master", "br0", "up"]);
+    await must(["bridge", "-n", tenant, "link", "set", "dev", "vx0", "learning", "off"]);
     const other = i === 1 ? 2 : 1;
-    await run(["bridge", "-n", tenant, "fdb", "append", "00:00:00:00:00:00", "dev", "vx0", "dst", vtep(other)]);
-    await run(["bridge", "-n", tenant, "fdb", "add", mac(other), "dev", "vx0", "dst", vtep(other), "self", "permanent"]);
-    await run(["ip", "-n", tenant, "link", "add", "e0", "mtu", "1450", "type", "veth", "peer", "name", "eth0", "mtu", "1450", "netns", container]);
-    await run(["ip", "-n", tenant, "link", "set", "e0", "master", "br0", "up"]);
-    await run(["ip", "-n", container, "link", "set", "eth0", "address", mac(i)]);
-    await run(["ip", "-n", container, "addr", "add", `198.19.100.${i}/24`, "dev", "eth0"]);
-    await run(["ip", "-n", container, "link", "set", "eth0", "up"]);
+    await must(["bridge", "-n", tenant, "fdb", "append", "00:00:00:00:00:00", "dev", "vx0", "dst", vtep(other)]);
+    await must(["bridge", "-n", tenant, "fdb", "add", mac(other), "dev", "vx0", "dst", vtep(other), "self", "permanent"]);
+    await must(["ip", "-n", tenant, "link", "add", "e0", "mtu", "1450", "type", "veth", "peer", "name", "eth0", "mtu", "1450", "netns", container]);
+    await must(["ip", "-n", tenant, "link", "set", "e0", "master", "br0", "up"]);
+    await must(["ip", "-n", container, "link", "set", "eth0", "address", mac(i)]);
+    await must(["ip", "-n", container, "addr", "add", `198.19.100.${i}/24`, "dev", "eth0"]);
+    await must(["ip", "-n", container, "link", "set", "eth0", "up"]);
     // br_netfilter: off in the plain shape (a missing key means the module is not loaded: off anyway).
     const on = conntrack === "none" ? 0 : 1;
     await timedSpawn([...ns(tenant), "sysctl", "-q", "-w", `net.bridge.bridge-nf-call-iptables=${on}`, `net.bridge.bridge-nf-call-ip6tables=${on}`]);
-    if (conntrack !== "none") await run([...ns(tenant), "nft", "-f", "-"], statefulTable("forward"));
+    if (conntrack !== "none") await must([...ns(tenant), "nft", "-f", "-"], { stdin: statefulTable("forward") });
     // Ours has a NAT table in the host's namespace (outbound traffic of the tenants): conntrack sees the underlay's UDP there.
-    if (conntrack === "tenant+host") await run([...ns(host), "nft", "-f", "-"], statefulTable("input") + statefulTable("output").replace("table inet bench", "table inet bench2"));
+    if (conntrack === "tenant+host") await must([...ns(host), "nft", "-f", "-"], { stdin: statefulTable("input") + statefulTable("output").replace("table inet bench", "table inet bench2") });
   }
   const c1 = name("c1");
   const ping = await timedSpawn([...ns(c1), "ping", "-c", "3", "-i", "0.2", "-W", "2", "-q", "198.19.100.2"]);
@@ -153,11 +155,10 @@ async function ourPairs(prefix: string, strips: Strip[], teardown: Teardown, det
     pairs.push({ strip, tenant: t, client, server });
   }
   for (const p of pairs) {
-    const deadline = Date.now() + 20_000;
-    while ((await timedSpawn([...ns(p.client.namespace), "ping", "-c", "1", "-W", "1", "-q", p.server.ip])).code !== 0) {
-      if (Date.now() > deadline) throw new Error(`tenant ${p.tenant}: our client container never reached the server on the other host`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await waitFor(async () => (await timedSpawn([...ns(p.client.namespace), "ping", "-c", "1", "-W", "1", "-q", p.server.ip])).code === 0, {
+      timeoutMs: 20_000,
+      what: () => `tenant ${p.tenant}: our client container never reached the server on the other host`,
+    });
   }
   await Promise.all(cluster.hosts.map((h) => h.agent?.stop()));
   const labels: Record<Strip, string> = {
@@ -170,8 +171,8 @@ async function ourPairs(prefix: string, strips: Strip[], teardown: Teardown, det
     const left: string[] = [];
     for (const h of cluster.hosts) {
       const tenantNs = tenantNamespace(hostPrefix(h.name), p.tenant);
-      if (p.strip === "policy" || p.strip === "all") await run([...ns(tenantNs), "nft", ...(p.strip === "all" ? ["flush", "ruleset"] : ["delete", "table", "inet", NFT_TABLE])]);
-      const tables = (await run([...ns(tenantNs), "nft", "list", "tables"])).trim().split("\n").filter(Boolean).map((t) => t.replace(/^table /, ""));
+      if (p.strip === "policy" || p.strip === "all") await must([...ns(tenantNs), "nft", ...(p.strip === "all" ? ["flush", "ruleset"] : ["delete", "table", "inet", NFT_TABLE])]);
+      const tables = (await must([...ns(tenantNs), "nft", "list", "tables"])).trim().split("\n").filter(Boolean).map((t) => t.replace(/^table /, ""));
       left.push(`h${h.index} [${tables.join(", ")}]`);
     }
     details.push(`${labels[p.strip].trim()}: nft tables in the tenant namespaces: ${left.join(" ")}`);

@@ -7,11 +7,12 @@
 // Every namespace is named with the run's prefix and registered with the
 // teardown; nothing here touches the root namespace.
 
+import { must } from "../src/lib/process.js";
+import { waitFor } from "../src/lib/wait.js";
 import { Api } from "../test/harness/api.js";
 import { TestAgent } from "../test/harness/agent.js";
-import { waitUntil } from "../test/harness/netmaster.js";
 import { TestNetns } from "../test/harness/netns.js";
-import { run, Teardown } from "./lab.js";
+import { Teardown } from "./lab.js";
 import { timedPool } from "./stats.js";
 
 export const IPERF_PORT = 5201;
@@ -38,7 +39,7 @@ function fillerPort(i: number): number {
 }
 
 async function sysctl(ns: string, settings: Record<string, string>): Promise<void> {
-  await run(["ip", "netns", "exec", ns, "sysctl", "-q", "-w", ...Object.entries(settings).map(([k, v]) => `${k}=${v}`)]);
+  await must(["ip", "netns", "exec", ns, "sysctl", "-q", "-w", ...Object.entries(settings).map(([k, v]) => `${k}=${v}`)]);
 }
 
 /** Lets the client open many short connections in a row (its ports, its namespace). */
@@ -60,13 +61,13 @@ export async function bridgePair(prefix: string, tag: string, label: string, fil
   const br = await make("br");
   const client = await make("c");
   const server = await make("s");
-  await run(["ip", "-n", br.name, "link", "add", "br0", "type", "bridge"]);
-  await run(["ip", "-n", br.name, "link", "set", "br0", "up"]);
+  await must(["ip", "-n", br.name, "link", "add", "br0", "type", "bridge"]);
+  await must(["ip", "-n", br.name, "link", "set", "br0", "up"]);
   for (const [ns, host, port] of [[client, 1, "vc"], [server, 2, "vs"]] as const) {
-    await run(["ip", "-n", br.name, "link", "add", port, "type", "veth", "peer", "name", "eth0", "netns", ns.name]);
-    await run(["ip", "-n", br.name, "link", "set", port, "master", "br0", "up"]);
-    await run(["ip", "-n", ns.name, "addr", "add", `${BASELINE_SUBNET}.${host}/24`, "dev", "eth0"]);
-    await run(["ip", "-n", ns.name, "link", "set", "eth0", "up"]);
+    await must(["ip", "-n", br.name, "link", "add", port, "type", "veth", "peer", "name", "eth0", "netns", ns.name]);
+    await must(["ip", "-n", br.name, "link", "set", port, "master", "br0", "up"]);
+    await must(["ip", "-n", ns.name, "addr", "add", `${BASELINE_SUBNET}.${host}/24`, "dev", "eth0"]);
+    await must(["ip", "-n", ns.name, "link", "set", "eth0", "up"]);
   }
   const hooks = filler === null ? "0" : "1";
   await sysctl(br.name, { "net.bridge.bridge-nf-call-iptables": hooks, "net.bridge.bridge-nf-call-ip6tables": hooks });
@@ -80,7 +81,7 @@ export async function bridgePair(prefix: string, tag: string, label: string, fil
       "COMMIT",
       "",
     );
-    await run(["ip", "netns", "exec", br.name, "iptables-restore"], lines.join("\n"));
+    await must(["ip", "netns", "exec", br.name, "iptables-restore"], { stdin: lines.join("\n") });
   }
   await tuneClient(client);
   const serverIp = `${BASELINE_SUBNET}.2`;
@@ -127,7 +128,7 @@ export async function createOurTenants(api: Api, tenants: OurTenant[]): Promise<
 
 /** Number of elements in the tenant's nft table (sets and maps), as the kernel reports it. */
 export async function nftElements(namespace: string): Promise<number> {
-  const out = await run(["ip", "netns", "exec", namespace, "nft", "-j", "list", "table", "inet", "netplugin"]);
+  const out = await must(["ip", "netns", "exec", namespace, "nft", "-j", "list", "table", "inet", "netplugin"]);
   const doc = JSON.parse(out) as { nftables: Record<string, { elem?: unknown[] }>[] };
   let n = 0;
   for (const item of doc.nftables) for (const v of Object.values(item)) n += Array.isArray(v.elem) ? v.elem.length : 0;
@@ -149,10 +150,10 @@ export async function ourPair(prefix: string, agent: TestAgent, t: OurTenant, te
   const server = await add("server");
   await tuneClient(client.ns);
   const pair = { label: t.label, client: client.ns, server: server.ns, serverIp: server.ip };
-  await waitUntil(() => client.ns.ping(server.ip, 1), 10_000, () => `${t.label}: client cannot ping ${server.ip}`);
+  await waitFor(() => client.ns.ping(server.ip, 1), { timeoutMs: 10_000, what: () => `${t.label}: client cannot ping ${server.ip}` });
   // Applied means in the kernel: every filler rule adds at least one element to the tenant's maps.
   let elements = 0;
-  await waitUntil(async () => (elements = await nftElements(namespace).catch(() => 0)) >= t.filler, 60_000, () => `${t.label}: ${elements} nft elements, want at least ${t.filler}`);
+  await waitFor(async () => (elements = await nftElements(namespace).catch(() => 0)) >= t.filler, { timeoutMs: 60_000, what: () => `${t.label}: ${elements} nft elements, want at least ${t.filler}` });
   // The whitelist must be in force: tcp to a port it does not allow is dropped, not refused.
   const probe = await client.ns.tcpReaches(server.ip, 9, 600);
   if (probe !== "timeout") throw new Error(`${t.label}: tcp to a port the policy denies gave "${probe}", expected a drop`);
@@ -162,7 +163,7 @@ export async function ourPair(prefix: string, agent: TestAgent, t: OurTenant, te
 export type Layer = "no-policy" | "conntrack-only" | "br_netfilter-only" | "raw";
 
 async function nftTables(namespace: string): Promise<string[]> {
-  const out = await run(["ip", "netns", "exec", namespace, "nft", "list", "tables"]);
+  const out = await must(["ip", "netns", "exec", namespace, "nft", "list", "tables"]);
   return out.split("\n").map((l) => l.trim()).filter((l) => l.startsWith("table ")).sort();
 }
 
@@ -180,7 +181,7 @@ export async function stripTenant(namespace: string, layer: Layer): Promise<void
   if (layer === "conntrack-only") {
     script += "table inet nbench {\n\tchain forward {\n\t\ttype filter hook forward priority 0; policy accept;\n\t\tct state established,related accept\n\t}\n}\n";
   }
-  if (script !== "") await run(["ip", "netns", "exec", namespace, "nft", "-f", "-"], script);
+  if (script !== "") await must(["ip", "netns", "exec", namespace, "nft", "-f", "-"], { stdin: script });
   if (layer === "raw") await sysctl(namespace, { "net.bridge.bridge-nf-call-iptables": "0", "net.bridge.bridge-nf-call-ip6tables": "0" });
   const left = await nftTables(namespace);
   const want = layer === "no-policy" ? before.filter((t) => !drop.includes(t)) : layer === "conntrack-only" ? ["table inet nbench"] : [];
@@ -194,6 +195,6 @@ export async function tableList(namespace: string): Promise<string> {
 
 /** Shapers on the tenant's links: none are expected without a profile. */
 export async function qdiscs(namespace: string): Promise<string[]> {
-  const out = await run(["tc", "-n", namespace, "qdisc", "show"]);
+  const out = await must(["tc", "-n", namespace, "qdisc", "show"]);
   return out.split("\n").filter((l) => /\b(tbf|htb|ingress|clsact)\b/.test(l));
 }

@@ -30,11 +30,12 @@
 //   BENCH_VERBOSE=1              also print every sample
 
 import { fileURLToPath } from "node:url";
+import { must } from "../src/lib/process.js";
 import { Api } from "../test/harness/api.js";
 import { TestAgent } from "../test/harness/agent.js";
 import { runPrefix } from "../test/harness/netns.js";
 import { bridgePair, CONNECT_PORT, createOurTenants, IPERF_PORT, nftElements, ourPair, qdiscs, stripTenant, tableList, type Layer, type OurTenant, type Pair } from "./datapath-pairs.js";
-import { Background, envNumber, envNumbers, iperfRate, isMain, missingPrerequisite, printTable, run, Teardown } from "./lab.js";
+import { Background, envNumber, envNumbers, iperfRate, isMain, missingPrerequisite, printTable, Teardown } from "./lab.js";
 import { fmt, median } from "./stats.js";
 
 const SECONDS = envNumber("BENCH_IPERF_SECONDS", 3);
@@ -70,7 +71,7 @@ function iperf(pair: Pair, udp: boolean): Promise<number> {
 }
 
 async function connectRate(pair: Pair): Promise<number> {
-  const out = await run(["ip", "netns", "exec", pair.client.name, ...pin([process.execPath, CONNECT_JS, "connect", pair.serverIp, String(CONNECT_PORT), String(CONNECT_SECONDS), String(CONNECT_PARALLEL)])]);
+  const out = await must(["ip", "netns", "exec", pair.client.name, ...pin([process.execPath, CONNECT_JS, "connect", pair.serverIp, String(CONNECT_PORT), String(CONNECT_SECONDS), String(CONNECT_PARALLEL)])]);
   const r = JSON.parse(out) as { connections: number; errors: number; seconds: number };
   if (r.errors > 0) throw new Error(`connect-rate on ${pair.label}: ${r.errors} failed connections`);
   return r.connections / r.seconds;

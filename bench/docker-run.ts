@@ -50,8 +50,9 @@ import { chmodSync, closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync,
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { Cluster, unixRequest, waitFor, type ClusterHost } from "../src/cluster/index.js";
+import { Cluster, unixRequest, type ClusterHost } from "../src/cluster/index.js";
 import { NsProcess } from "../src/cluster/process.js";
+import { StopWaiting, waitFor } from "../src/lib/wait.js";
 import { runPrefix } from "../test/harness/netns.js";
 import { envNumber, isMain, missingPrerequisite, printTable, Teardown, timedSpawn, type Timed } from "./lab.js";
 import { fmt, median, percentile } from "./stats.js";
@@ -210,9 +211,9 @@ async function worker(): Promise<void> {
       for (const m of mounts.reverse()) await timedSpawn(["umount", "-l", m]);
     });
     await waitFor(async () => {
-      if (daemon.exitCode !== null || daemon.signalCode !== null) throw new Error(`dockerd exited: ${readFileSync(join(dir, "dockerd.log"), "utf8").slice(-2000)}`);
+      if (daemon.exitCode !== null || daemon.signalCode !== null) throw new StopWaiting(`dockerd exited: ${readFileSync(join(dir, "dockerd.log"), "utf8").slice(-2000)}`);
       return (await unixRequest(dockerSocket, "GET", "/_ping", undefined, 2_000)).status === 200;
-    }, 60_000, () => `dockerd: ${readFileSync(join(dir, "dockerd.log"), "utf8").slice(-2000)}`);
+    }, { timeoutMs: 60_000, what: () => `dockerd: ${readFileSync(join(dir, "dockerd.log"), "utf8").slice(-2000)}` });
 
     const docker = (args: string[], timeoutMs = 90_000): Promise<Timed> => timedSpawn([DOCKER, "-H", `unix://${dockerSocket}`, ...args], { timeoutMs });
     const must = async (...args: string[]): Promise<string> => {
@@ -364,10 +365,10 @@ async function startAgent(cluster: Cluster, host: ClusterHost, pluginSocket: str
     join(cluster.dir, `h${host.index}.log`),
   );
   await waitFor(async () => {
-    if (!host.agent?.alive) throw new Error(`agent exited: ${host.agent?.logs()}`);
+    if (!host.agent?.alive) throw new StopWaiting(`agent exited: ${host.agent?.logs()}`);
     const r = await unixRequest(host.socket, "GET", "/health");
     return r.status === 200 && (JSON.parse(r.text) as { synced: boolean }).synced && existsSync(pluginSocket);
-  }, 30_000, () => `agent: ${host.agent?.logs()}`);
+  }, { timeoutMs: 30_000, what: () => `agent: ${host.agent?.logs()}` });
 }
 
 if (isMain(import.meta.url)) {

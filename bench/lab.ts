@@ -6,6 +6,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { realpathSync } from "node:fs";
 import { pathToFileURL } from "node:url";
+import { run, type CommandOptions, type RunResult } from "../src/lib/process.js";
 
 type Step = { what: string; fn: () => unknown };
 
@@ -47,41 +48,15 @@ export class Teardown {
   }
 }
 
-export interface Timed {
+export interface Timed extends RunResult {
   ms: number;
-  code: number;
-  stdout: string;
-  stderr: string;
 }
 
-/** Spawns argv (no shell), feeds stdin, and measures from spawn to exit. */
-export function timedSpawn(argv: string[], options: { env?: NodeJS.ProcessEnv; stdin?: string; timeoutMs?: number } = {}): Promise<Timed> {
-  return new Promise((resolve) => {
-    const start = performance.now();
-    const child = spawn(argv[0]!, argv.slice(1), { env: options.env ?? process.env, stdio: ["pipe", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill("SIGKILL"), options.timeoutMs ?? 120_000);
-    child.once("error", (err) => {
-      clearTimeout(timer);
-      resolve({ ms: performance.now() - start, code: 127, stdout, stderr: stderr + err.message });
-    });
-    child.once("close", (code, signal) => {
-      clearTimeout(timer);
-      resolve({ ms: performance.now() - start, code: code ?? (signal ? 128 : 1), stdout, stderr });
-    });
-    child.stdin.on("error", () => undefined); // a program that exits without reading stdin
-    child.stdin.end(options.stdin ?? "");
-  });
-}
-
-/** Like timedSpawn, but a non-zero exit is an error naming the command. */
-export async function run(argv: string[], stdin?: string): Promise<string> {
-  const r = await timedSpawn(argv, stdin === undefined ? {} : { stdin });
-  if (r.code !== 0) throw new Error(`${argv.join(" ")} exited ${r.code}: ${r.stderr.trim() || r.stdout.trim()}`);
-  return r.stdout;
+/** Runs argv to its end (timeout 120 s unless given), measuring from spawn to exit. */
+export async function timedSpawn(argv: string[], options: CommandOptions = {}): Promise<Timed> {
+  const start = performance.now();
+  const r = await run(argv, { ...options, timeoutMs: options.timeoutMs ?? 120_000 });
+  return { ...r, ms: performance.now() - start };
 }
 
 /** Long-running helpers (traffic servers) started by the benchmark and stopped by their PID. */

@@ -6,6 +6,7 @@
 // every host: what every change cost before slices, when every host followed the whole state.
 
 import { readFileSync } from "node:fs";
+import { waitFor } from "../src/lib/wait.js";
 import { Api } from "../test/harness/api.js";
 import { startNetmaster, sqliteUrl, tempDir, waitForLeader, type NetmasterProcess } from "../test/harness/netmaster.js";
 import { fmt, timedPool } from "./stats.js";
@@ -120,10 +121,7 @@ async function benchHosts(count: number): Promise<string[]> {
     await timedPool(placements, 8, ([t, h]) => must(api.post("/api/v1/agent/endpoints/", { tenantName: t, networkName: "net", containerID: `c-${h}`, host: h })));
 
     for (const h of hosts) agents.push(follow(nm.url, h));
-    for (let waited = 0; agents.some((a) => !a.synced); waited += 100) {
-      if (waited > 120_000) throw new Error("the simulated agents did not all get their snapshot");
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    await waitFor(() => agents.every((a) => a.synced), { timeoutMs: 120_000, what: () => "the simulated agents did not all get their snapshot" });
     const snapshotKb = agents.reduce((n, a) => n + a.bytes, 0) / agents.length / 1024;
     const sliced = await measure(api, nm, agents, "t0", tenantHosts(0));
     const everywhere = await measure(api, nm, agents, "everywhere", hosts);

@@ -1,5 +1,5 @@
 // The CNI handler's refusals: what reaches netmaster and the state file, and what is answered instead.
-// The handler is the real one; netmaster and the datapath are stand-ins (fakeCniAgent.ts).
+// The handler is the real one; netmaster and the datapath are stand-ins (testing/fakeCniAgent.ts).
 
 import assert from "node:assert/strict";
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -7,7 +7,7 @@ import { after, beforeEach, describe, it } from "node:test";
 import { join } from "node:path";
 
 import type { CniRequest, CniResponse } from "../cni/wire.js";
-import { startFakeCniAgent } from "./fakeCniAgent.js";
+import { startFakeCniAgent } from "./testing/fakeCniAgent.js";
 
 const NETNS = `/proc/${process.pid}/ns/net`;
 const config = { cniVersion: "1.0.0", name: "blue", type: "netplugin", network: "blue-net" };

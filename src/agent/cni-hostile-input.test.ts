@@ -1,5 +1,5 @@
 // Generated hostile CNI calls, thousands of them: what a runtime, a typo or an attacker could put in
-// CNI_* and on stdin. Most go straight to the agent's handler (fakeCniAgent.ts: the real handler, a
+// CNI_* and on stdin. Most go straight to the agent's handler (testing/fakeCniAgent.ts: the real handler, a
 // stand-in netmaster that checks requests with its own schema, no datapath); a few hundred go through
 // the real executable to that handler served on a unix socket, since spawning node costs ~30 ms.
 //
@@ -8,16 +8,16 @@
 // (state file, netmaster) for a refused call, and only bounded strings recorded for an accepted one.
 
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
 import fc from "fast-check";
 
+import { run as runCommand, type RunResult } from "../lib/process.js";
 import { MAX_CONTAINER_ID, MAX_IFNAME_BYTES, MAX_NETNS_BYTES, MAX_NETWORK_NAME } from "../cni/ids.js";
 import { MAX_CONFIG_BYTES, SUPPORTED_VERSIONS, type CniResponse } from "../cni/wire.js";
-import { startFakeCniAgent, type FakeCniAgent } from "./fakeCniAgent.js";
+import { startFakeCniAgent, type FakeCniAgent } from "./testing/fakeCniAgent.js";
 
 const EXECUTABLE = fileURLToPath(new URL("../bin/netplugin-cni.js", import.meta.url));
 const IN_PROCESS_RUNS = 10_000;
@@ -365,10 +365,10 @@ describe("hostile CNI input", () => {
         const endpointsBefore = [...agent.master.endpoints.keys()];
         const run = await runCni(vars, input);
         tally.runs++;
-        assert.ok(run.status === 0 || run.status === 1, `status ${run.status}, signal ${run.signal}: ${run.stderr.slice(0, 500)}`);
+        assert.ok(run.code === 0 || run.code === 1, `status ${run.code}, signal ${run.signal}: ${run.stderr.slice(0, 500)}`);
         const cmd = vars.CNI_COMMAND ?? "";
         if (run.stdout === "") {
-          assert.equal(run.status, 0, "an error without a word");
+          assert.equal(run.code, 0, "an error without a word");
           assert.ok(["DEL", "CHECK", "STATUS", "GC"].includes(cmd), `${cmd} printed nothing`);
           count(tally.ok, cmd);
           checkKept(agent);
@@ -378,7 +378,7 @@ describe("hostile CNI input", () => {
         const doc = JSON.parse(run.stdout) as Record<string, unknown>;
         assert.ok(typeof doc === "object" && doc !== null && !Array.isArray(doc), "not one JSON object");
         assert.ok((SUPPORTED_VERSIONS as readonly string[]).includes(String(doc["cniVersion"])), `cniVersion ${String(doc["cniVersion"])}`);
-        if (run.status === 1) {
+        if (run.code === 1) {
           assert.deepEqual(Object.keys(doc).filter((k) => !["cniVersion", "code", "msg", "details"].includes(k)), [], "extra keys in an error");
           count(tally.codes, checkError(doc, "executable"));
           assert.equal(agent.stateText(), stateBefore, "a refused call changed the state file");
@@ -427,30 +427,9 @@ function paddedConfig(socket: string, bytes: number): Buffer {
   return Buffer.from(text.replace('"pad":""', `"pad":"${"p".repeat(bytes - Buffer.byteLength(text))}"`));
 }
 
-interface Run {
-  status: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** The executable with exactly these CNI_* variables; killed (status null) when it has not ended in 15 s. */
-function runCni(vars: Record<string, string | undefined>, stdin: Buffer): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const env: Record<string, string> = { PATH: process.env["PATH"] ?? "/usr/bin:/bin" };
-    for (const [k, v] of Object.entries(vars)) if (v !== undefined) env[k] = v;
-    const child = spawn(process.execPath, [EXECUTABLE], { env, stdio: ["pipe", "pipe", "pipe"] });
-    const timer = setTimeout(() => child.kill("SIGKILL"), 15_000);
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
-    child.on("error", reject);
-    child.on("close", (status, signal) => {
-      clearTimeout(timer);
-      resolve({ status, signal, stdout, stderr });
-    });
-    child.stdin.on("error", () => undefined); // a config too large is not read to its end
-    child.stdin.end(stdin);
-  });
+/** The executable with exactly these CNI_* variables; killed (code null) when it has not ended in 15 s. */
+function runCni(vars: Record<string, string | undefined>, stdin: Buffer): Promise<RunResult> {
+  const env: Record<string, string> = { PATH: process.env["PATH"] ?? "/usr/bin:/bin" };
+  for (const [k, v] of Object.entries(vars)) if (v !== undefined) env[k] = v;
+  return runCommand([process.execPath, EXECUTABLE], { env, stdin, timeoutMs: 15_000 });
 }

@@ -1,12 +1,13 @@
 // netmaster's flags are checked before it opens the store: a bad one is a message naming it and exit 22.
 
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, describe, it } from "node:test";
+
+import { run } from "../lib/process.js";
 
 const NETMASTER = fileURLToPath(new URL("./netmaster.js", import.meta.url));
 
@@ -20,12 +21,9 @@ describe("netmaster flags", () => {
     [["--leader-ttl", "0"], /--leader-ttl must be a positive number of seconds/],
   ];
   for (const [args, message] of bad) {
-    it(`refuses ${args.join(" ")}`, () => {
-      const r = spawnSync(process.execPath, [NETMASTER, "--listen-url", "127.0.0.1:9", "--store", `sqlite://${join(dir, "state.db")}`, ...args], {
-        encoding: "utf8",
-        timeout: 10_000,
-      });
-      assert.equal(r.status, 22, r.stderr);
+    it(`refuses ${args.join(" ")}`, async () => {
+      const r = await run([process.execPath, NETMASTER, "--listen-url", "127.0.0.1:9", "--store", `sqlite://${join(dir, "state.db")}`, ...args], { timeoutMs: 10_000 });
+      assert.equal(r.code, 22, r.stderr);
       assert.match(r.stderr, message);
       assert.deepEqual(readdirSync(dir), [], "refused before the store was opened");
     });

@@ -1,9 +1,10 @@
 // The agent's flags are checked before it touches anything: a bad one is a message naming it and exit 22.
 
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { describe, it } from "node:test";
+
+import { run } from "../lib/process.js";
 
 const NETPLUGIN = fileURLToPath(new URL("./netplugin.js", import.meta.url));
 
@@ -21,9 +22,9 @@ describe("netplugin flags", () => {
     [["--datapath", "ovs", "--cleanup"], /Invalid --datapath "ovs": expected linux/],
   ];
   for (const [args, message] of bad) {
-    it(`refuses ${args.join(" ")}`, () => {
-      const r = spawnSync(process.execPath, [NETPLUGIN, "--host", "h1", ...args], { encoding: "utf8", timeout: 20_000 });
-      assert.equal(r.status, 22, r.stderr);
+    it(`refuses ${args.join(" ")}`, async () => {
+      const r = await run([process.execPath, NETPLUGIN, "--host", "h1", ...args], { timeoutMs: 20_000 });
+      assert.equal(r.code, 22, r.stderr);
       assert.match(r.stderr, message);
     });
   }

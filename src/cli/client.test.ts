@@ -3,7 +3,7 @@ import { after, before, describe, it } from "node:test";
 
 import { errorText, NetmasterClient, resolveNetmasterUrl } from "./client.js";
 import { ServerError, UsageError } from "./errors.js";
-import { fakeNetmaster, type FakeNetmaster } from "./fakeNetmaster.js";
+import { fakeNetmaster, type FakeNetmaster } from "./testing/fakeNetmaster.js";
 
 describe("resolveNetmasterUrl", () => {
   const ok: Array<[flag: string | undefined, env: string | undefined, want: string]> = [

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { afterEach, beforeEach, describe, it } from "node:test";
 
-import { fakeNetmaster, runNetctl, type FakeNetmaster } from "./fakeNetmaster.js";
+import { fakeNetmaster, runNetctl, type FakeNetmaster } from "./testing/fakeNetmaster.js";
 
 const global = {
   key: "global",

@@ -2,21 +2,16 @@
 // real process. Everything else is tested in-process through run().
 
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
 
-import { fakeNetmaster, type FakeNetmaster } from "./fakeNetmaster.js";
+import { run as runCommand, type RunResult } from "../lib/process.js";
+import { fakeNetmaster, type FakeNetmaster } from "./testing/fakeNetmaster.js";
 
 const BIN = fileURLToPath(new URL("../bin/netctl.js", import.meta.url));
 
-function netctl(argv: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...argv], { env: { ...process.env, ...env } }, (err, stdout, stderr) => {
-      const code = err ? (typeof err.code === "number" ? err.code : -1) : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
+function netctl(argv: string[], env: Record<string, string>): Promise<RunResult> {
+  return runCommand([process.execPath, BIN, ...argv], { env: { ...process.env, ...env } });
 }
 
 describe("netctl binary", () => {

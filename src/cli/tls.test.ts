@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 
-import { runNetctl } from "./fakeNetmaster.js";
+import { runNetctl } from "./testing/fakeNetmaster.js";
 
 function selfSigned(): { key: Buffer; cert: Buffer } | undefined {
   const dir = mkdtempSync(join(tmpdir(), "netctl-tls-"));

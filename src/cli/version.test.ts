@@ -3,7 +3,7 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, beforeEach, describe, it } from "node:test";
 
-import { fakeNetmaster, runNetctl, type FakeNetmaster } from "./fakeNetmaster.js";
+import { fakeNetmaster, runNetctl, type FakeNetmaster } from "./testing/fakeNetmaster.js";
 
 describe("netctl version", () => {
   let fake: FakeNetmaster;

@@ -14,9 +14,10 @@ import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { hostPrefix } from "../datapath/names.js";
+import { must, run, type RunResult } from "../lib/process.js";
+import { StopWaiting, waitFor } from "../lib/wait.js";
 import { unixRequest } from "./http.js";
 import { NsProcess } from "./process.js";
-import { must, run, waitFor, type RunResult } from "./shell.js";
 
 const BIN = (name: string) => fileURLToPath(new URL(`../bin/${name}.js`, import.meta.url));
 export const UNDERLAY_PREFIX = "198.18.0";
@@ -51,7 +52,8 @@ export interface ClusterHost {
 }
 
 export interface CniOutcome {
-  code: number;
+  /** The executable's exit status; null when it was killed (it outran its 90 s). */
+  code: number | null;
   out: Record<string, unknown>;
 }
 
@@ -128,7 +130,7 @@ export class Cluster {
         this.log("etcd"),
       );
       storeUrl = `etcd://${NETMASTER_ADDRESS}:2379`;
-      await waitFor(async () => (await this.etcdctl(["endpoint", "health"])).code === 0, 20_000, () => `etcd: ${this.etcd?.logs()}`);
+      await waitFor(async () => (await this.etcdctl(["endpoint", "health"])).code === 0, { timeoutMs: 20_000, what: () => `etcd: ${this.etcd?.logs()}` });
     }
     this.storeUrl = storeUrl;
     await this.startNetmaster();
@@ -137,7 +139,7 @@ export class Cluster {
   /** etcdctl against the cluster's etcd (store "etcd" only), from the underlay namespace. */
   etcdctl(args: string[]): Promise<RunResult> {
     if (!this.etcd) throw new Error("this cluster's store is not etcd");
-    return run(["ip", "netns", "exec", this.underlay, "etcdctl", "--endpoints", `${NETMASTER_ADDRESS}:2379`, ...args]);
+    return run(["etcdctl", "--endpoints", `${NETMASTER_ADDRESS}:2379`, ...args], { netns: this.underlay });
   }
 
   /** Kills netmaster (SIGKILL, by its PID) as a crash would: agents lose their state stream. */
@@ -151,10 +153,13 @@ export class Cluster {
     const args = [process.execPath, BIN("netmaster"), "--listen-url", `${NETMASTER_ADDRESS}:9999`, "--listen-socket", this.netmasterSocket, "--store", this.storeUrl, "--log-level", this.options.logLevel ?? "info"];
     if (this.options.fwdMode) args.push("--fwdmode", this.options.fwdMode);
     this.netmaster = NsProcess.start(this.underlay, args, this.log("netmaster"));
-    await waitFor(async () => {
-      if (!this.netmaster?.alive) throw new Error("netmaster exited");
-      return (await this.api("GET", "/api/v1/globals/global/")).status === 200;
-    }, 20_000, () => `netmaster: ${this.netmaster?.logs()}`);
+    await waitFor(
+      async () => {
+        if (!this.netmaster?.alive) throw new StopWaiting(`netmaster exited: ${this.netmaster?.logs()}`);
+        return (await this.api("GET", "/api/v1/globals/global/")).status === 200;
+      },
+      { timeoutMs: 20_000, what: () => `netmaster: ${this.netmaster?.logs()}` },
+    );
   }
 
   private async makeHost(index: number): Promise<void> {
@@ -187,11 +192,14 @@ export class Cluster {
         "--docker-plugin-socket", "", ...(this.options.agentArgs ?? [])],
       this.log(`h${host.index}`),
     );
-    await waitFor(async () => {
-      if (!host.agent?.alive) throw new Error(`agent ${host.name} exited: ${host.agent?.logs()}`);
-      const r = await unixRequest(host.socket, "GET", "/health");
-      return r.status === 200 && (JSON.parse(r.text) as { synced: boolean }).synced;
-    }, 30_000, () => `agent ${host.name}: ${host.agent?.logs()}`);
+    await waitFor(
+      async () => {
+        if (!host.agent?.alive) throw new StopWaiting(`agent ${host.name} exited: ${host.agent?.logs()}`);
+        const r = await unixRequest(host.socket, "GET", "/health");
+        return r.status === 200 && (JSON.parse(r.text) as { synced: boolean }).synced;
+      },
+      { timeoutMs: 30_000, what: () => `agent ${host.name}: ${host.agent?.logs()}` },
+    );
   }
 
   /** An "outside" namespace on the underlay at OUTSIDE_ADDRESS: stands for anything beyond the cluster. */
@@ -234,7 +242,7 @@ export class Cluster {
   async cni(host: ClusterHost, command: string, containerId: string, netns: string, config: Record<string, unknown>, cniArgs: string, ifname = "eth0"): Promise<CniOutcome> {
     const stdin = JSON.stringify({ cniVersion: "1.0.0", name: "cluster", type: "netplugin", socket: host.socket, ...config });
     const r = await run([process.execPath, BIN("netplugin-cni")], {
-      input: stdin,
+      stdin,
       env: { PATH: process.env.PATH ?? "/usr/bin:/bin", CNI_COMMAND: command, CNI_CONTAINERID: containerId, CNI_NETNS: netns, CNI_IFNAME: ifname, CNI_ARGS: cniArgs, CNI_PATH: "/opt/cni/bin" },
       timeoutMs: 90_000,
     });

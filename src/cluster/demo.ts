@@ -6,7 +6,8 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { Cluster, NETMASTER_ADDRESS } from "./cluster.js";
-import { run } from "./shell.js";
+import { run } from "../lib/process.js";
+import { waitFor } from "../lib/wait.js";
 
 const NETCTL = fileURLToPath(new URL("../bin/netctl.js", import.meta.url));
 const NETPROBE = fileURLToPath(new URL("../datapath/linux/netprobe.js", import.meta.url));
@@ -24,16 +25,26 @@ async function show(what: string, argv: string[]): Promise<string> {
   return r.stdout;
 }
 
-/** Waits until netmaster says the container's endpoint and its group's policy are in force on every host. */
+/**
+ * Waits until netmaster says the container's endpoint and its group's policy are in force on every host; the
+ * hosts still pending when it gives up, for the demo to tell and go on.
+ */
 async function inForce(cluster: Cluster, containerId: string): Promise<string[]> {
   let pending: string[] = [];
-  for (const deadline = Date.now() + 15_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 50))) {
-    const r = await cluster.api("GET", `/api/v1/inspect/endpoints/${containerId}/`);
-    if (r.status !== 200) continue;
-    pending = (JSON.parse(r.text) as { Oper: { realization: { pendingHosts: string[] } } }).Oper.realization.pendingHosts;
-    if (pending.length === 0) return [];
+  try {
+    await waitFor(
+      async () => {
+        const r = await cluster.api("GET", `/api/v1/inspect/endpoints/${containerId}/`);
+        if (r.status !== 200) return false;
+        pending = (JSON.parse(r.text) as { Oper: { realization: { pendingHosts: string[] } } }).Oper.realization.pendingHosts;
+        return pending.length === 0;
+      },
+      { timeoutMs: 15_000, intervalMs: 50, what: () => `${containerId} not in force on every host` },
+    );
+    return [];
+  } catch {
+    return pending;
   }
-  return pending;
 }
 
 async function main(): Promise<void> {

@@ -2,4 +2,3 @@
 export { Cluster, NETMASTER_ADDRESS, OUTSIDE_ADDRESS, removeNamespaces } from "./cluster.js";
 export type { ClusterHost, ClusterOptions, CniOutcome } from "./cluster.js";
 export { unixRequest } from "./http.js";
-export { run, must, waitFor } from "./shell.js";

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 
 import { callAgent, classifyAnswer, parseHttpResponse } from "./client.js";
-import { startFakeAgent, type FakeAgent } from "./fakeAgent.js";
+import { startFakeAgent, type FakeAgent } from "./testing/fakeAgent.js";
 
 describe("classifyAnswer", () => {
   const where = 'netplugin agent on "/s"';

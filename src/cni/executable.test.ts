@@ -6,7 +6,7 @@ import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
 
-import { startFakeAgent, type FakeAgent } from "./fakeAgent.js";
+import { startFakeAgent, type FakeAgent } from "./testing/fakeAgent.js";
 import { MAX_CONFIG_BYTES } from "./wire.js";
 
 const EXECUTABLE = fileURLToPath(new URL("../bin/netplugin-cni.js", import.meta.url));

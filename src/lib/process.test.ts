@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 
 import { UpstreamError } from "./errors.js";
-import { ProcessError, RealExecutor, spawnedArgv } from "./process.js";
+import { must, ProcessError, RealExecutor, run, spawnedArgv } from "./process.js";
 
 describe("ProcessError", () => {
   it("is an UpstreamError whose message names the command, exit code and stderr", () => {
@@ -56,5 +56,46 @@ describe("RealExecutor", () => {
   it("prefixes ip netns exec for a named namespace", () => {
     assert.deepEqual(spawnedArgv(["nft", "-f", "-"], "ns1"), ["ip", "netns", "exec", "ns1", "nft", "-f", "-"]);
     assert.deepEqual(spawnedArgv(["nft"]), ["nft"]);
+  });
+});
+
+describe("run", () => {
+  it("returns a non-zero exit with its output instead of throwing", async () => {
+    assert.deepEqual(await run(["sh", "-c", "echo out; echo err >&2; exit 3"]), { code: 3, signal: null, stdout: "out\n", stderr: "err\n" });
+  });
+
+  it("feeds stdin, bytes included, and passes exactly the environment given", async () => {
+    assert.equal((await run(["cat"], { stdin: Buffer.from([0xff, 0x0a]) })).stdout, "\ufffd\n");
+    assert.equal((await run(["sh", "-c", 'echo "$ONLY,$HOME"'], { env: { ONLY: "this" } })).stdout, "this,\n");
+  });
+
+  it("kills a command past its timeout: no exit code, the signal", async () => {
+    const r = await run(["sleep", "5"], { timeoutMs: 100 });
+    assert.equal(r.code, null);
+    assert.equal(r.signal, "SIGKILL");
+  });
+
+  it("says why a command could not start", async () => {
+    const r = await run(["netplugin-no-such-tool"]);
+    assert.equal(r.code, null);
+    assert.match(r.stderr, /ENOENT/);
+  });
+});
+
+describe("must", () => {
+  it("returns stdout", async () => {
+    assert.equal(await must(["echo", "hi"]), "hi\n");
+  });
+
+  it("throws ProcessError with stderr, or stdout when a tool reports there", async () => {
+    await assert.rejects(must(["sh", "-c", "echo bad >&2; exit 1"]), (error: unknown) => error instanceof ProcessError && error.stderr === "bad\n");
+    await assert.rejects(
+      must(["sh", "-c", 'echo \'{"error": "busy"}\'; exit 1']),
+      (error: unknown) => error instanceof ProcessError && error.message === 'Cannot run "sh -c echo \'{"error": "busy"}\'; exit 1": exit 1: {"error": "busy"}',
+    );
+  });
+
+  it("names the namespace prefix in the argv it reports", async () => {
+    await assert.rejects(must(["true"], { netns: "netplugin-no-such-ns", timeoutMs: 5_000 }), (error: unknown) => error instanceof ProcessError && error.argv.slice(0, 4).join(" ") === "ip netns exec netplugin-no-such-ns");
   });
 });

@@ -1,6 +1,6 @@
 import { CONTRACTS_TYPE_MESSAGE } from "./aci.js";
 import { kinds } from "./kinds.js";
-import { type Case, formatCases, nameCases, runCases } from "./testutil.js";
+import { type Case, formatCases, nameCases, runCases } from "./testing/cases.js";
 
 runCases(kinds.appProfile, { tenantName: "default", appProfileName: "app1", endpointGroups: ["web", "db"] }, [
   { name: "groups kept", want: { endpointGroups: ["web", "db"] } },

@@ -1,5 +1,5 @@
 import { kinds } from "./kinds.js";
-import { type Case, formatCases, nameCases, runCases } from "./testutil.js";
+import { type Case, formatCases, nameCases, runCases } from "./testing/cases.js";
 
 const base = { hostname: "host1", routerip: "65.1.1.1/24", as: "65002", "neighbor-as": "500", neighbor: "65.1.1.2" };
 

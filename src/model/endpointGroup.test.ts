@@ -1,5 +1,5 @@
 import { kinds } from "./kinds.js";
-import { type Case, formatCases, nameCases, runCases } from "./testutil.js";
+import { type Case, formatCases, nameCases, runCases } from "./testing/cases.js";
 
 const base = { tenantName: "default", groupName: "web", networkName: "net1" };
 const typeError = (field: string, goType: string, kind = "number") =>

@@ -1,5 +1,5 @@
 import { kinds } from "./kinds.js";
-import { type Case, formatCases, runCases } from "./testutil.js";
+import { type Case, formatCases, runCases } from "./testing/cases.js";
 
 const base = {
   name: "global",

@@ -11,7 +11,7 @@ import {
   parseObject,
   splitKey,
 } from "./kinds.js";
-import { expectInvalid } from "./testutil.js";
+import { expectInvalid } from "./testing/cases.js";
 
 /** A valid body and key for every kind. */
 const valid: { [K in ObjectType]: { key: string; body: Record<string, unknown> } } = {

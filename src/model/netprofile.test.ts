@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { kinds } from "./kinds.js";
 import { normalizeBandwidth, parseBandwidth } from "./netprofile.js";
-import { type Case, formatCases, intCases, nameCases, runCases } from "./testutil.js";
+import { type Case, formatCases, intCases, nameCases, runCases } from "./testing/cases.js";
 
 const base = { tenantName: "default", profileName: "gold", bandwidth: "10Mbps", DSCP: 10, burst: 100 };
 

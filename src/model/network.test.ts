@@ -1,5 +1,5 @@
 import { kinds } from "./kinds.js";
-import { type Case, formatCases, intCases, nameCases, runCases } from "./testutil.js";
+import { type Case, formatCases, intCases, nameCases, runCases } from "./testing/cases.js";
 
 const base = { tenantName: "default", networkName: "net1", encap: "vxlan", subnet: "10.1.1.0/24" };
 

@@ -1,5 +1,5 @@
 import { kinds } from "./kinds.js";
-import { type Case, formatCases, intCases, nameCases, runCases } from "./testutil.js";
+import { type Case, formatCases, intCases, nameCases, runCases } from "./testing/cases.js";
 
 runCases(kinds.policy, { tenantName: "default", policyName: "prod" }, [
   { name: "minimal body", want: { tenantName: "default", policyName: "prod" } },

@@ -3,7 +3,7 @@ import { describe, it } from "node:test";
 import { ValidationError } from "../lib/errors.js";
 import { kinds } from "./kinds.js";
 import { parseSelector, parseServicePort, PORT_MESSAGE, SELECTORS_EMPTY_MESSAGE, selectorMessage } from "./serviceLB.js";
-import { type Case, formatCases, nameCases, runCases } from "./testutil.js";
+import { type Case, formatCases, nameCases, runCases } from "./testing/cases.js";
 
 const base = {
   tenantName: "default",

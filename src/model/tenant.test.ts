@@ -1,5 +1,5 @@
 import { kinds } from "./kinds.js";
-import { nameCases, runCases } from "./testutil.js";
+import { nameCases, runCases } from "./testing/cases.js";
 
 runCases(kinds.tenant, { tenantName: "blue" }, [
   { name: "minimal body: defaults", want: { tenantName: "blue", defaultNetwork: "" } },

@@ -7,8 +7,8 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { compilePolicy } from "./compile.js";
 import { ruleCounters } from "./counters.js";
-import { Netns, kernelSkipReason } from "./testkit/netns.js";
-import { manyGroups, portWhitelist } from "./testkit/scale.js";
+import { Netns, kernelSkipReason } from "./testing/netns.js";
+import { manyGroups, portWhitelist } from "./testing/largePolicies.js";
 import type { PolicyInput } from "./types.js";
 
 const skip = kernelSkipReason();
@@ -52,7 +52,7 @@ describe("compiled scripts in the kernel", { skip }, () => {
     await ns!.exec(["nft", "--check", "-f", "-"], script);
     await ns!.nft(script);
     await ns!.nft(script);
-    const { stdout } = await ns!.exec(["nft", "list", "table", "inet", "netplugin"]);
+    const stdout = await ns!.exec(["nft", "list", "table", "inet", "netplugin"]);
     assert.match(stdout, /chain in_g2 \{/);
     assert.match(stdout, /ip saddr vmap @out_groups4/);
   });
@@ -61,7 +61,7 @@ describe("compiled scripts in the kernel", { skip }, () => {
     const compiled = compilePolicy(small);
     await ns!.nft(compiled.script);
     for (const flags of [["-j"], ["-j", "-n"]]) {
-      const { stdout } = await ns!.exec(["nft", ...flags, "list", "table", "inet", "netplugin"]);
+      const stdout = await ns!.exec(["nft", ...flags, "list", "table", "inet", "netplugin"]);
       const counters = ruleCounters(stdout, compiled);
       assert.deepEqual([...counters.keys()].sort(), ["t:db:deny", "t:db:gre", "t:db:icmp", "t:db:pg", "t:web:out"]);
       for (const c of counters.values()) assert.deepEqual(c, { packets: 0, bytes: 0 });
@@ -84,7 +84,7 @@ describe("compiled scripts in the kernel", { skip }, () => {
         const [, loadMs] = await timed(() => ns!.nft(compiled.script));
         const [, reloadMs] = await timed(() => ns!.nft(compiled.script));
         const [listed, listMs] = await timed(() => ns!.exec(["nft", "-j", "list", "table", "inet", "netplugin"]));
-        const counters = ruleCounters(listed.stdout, compiled);
+        const counters = ruleCounters(listed, compiled);
         assert.equal(counters.size, new Set(input.rules.map((r) => r.key)).size);
         t.diagnostic(
           `${name}: ${n} rules → compile ${compileMs.toFixed(0)} ms, nft -f ${loadMs.toFixed(0)} ms, again ${reloadMs.toFixed(0)} ms, ` +

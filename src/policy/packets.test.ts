@@ -14,7 +14,7 @@ import { createInterface } from "node:readline";
 import { after, before, describe, it } from "node:test";
 import { compilePolicy } from "./compile.js";
 import { ruleCounters } from "./counters.js";
-import { Netns, deleteAll, kernelSkipReason } from "./testkit/netns.js";
+import { Netns, deleteAll, kernelSkipReason } from "./testing/netns.js";
 import type { PolicyInput, PolicyRule } from "./types.js";
 
 const SERVER = `
@@ -103,7 +103,7 @@ describe("real packets through the compiled policy", { skip }, () => {
   const v2: PolicyInput = { fwdMode: "routing", networks, groups, rules: [denyTcpToB] };
 
   const connect = async (from: Netns, targets: [string, number][]): Promise<string[]> => {
-    const { stdout } = await from.exec([process.execPath, "-e", CLIENT, JSON.stringify(targets)]);
+    const stdout = await from.exec([process.execPath, "-e", CLIENT, JSON.stringify(targets)]);
     return JSON.parse(stdout) as string[];
   };
 
@@ -196,7 +196,7 @@ describe("real packets through the compiled policy", { skip }, () => {
     assert.deepEqual(fromB, ["ok", "ok", "ok"], "B → A: no rules on B's out or A's in; A's out rule does not touch A's replies");
     assert.deepEqual(fromM, ["timeout", "ok"], "the gateway is judged too");
 
-    const { stdout } = await m!.exec(["nft", "-j", "list", "table", "inet", "netplugin"]);
+    const stdout = await m!.exec(["nft", "-j", "list", "table", "inet", "netplugin"]);
     const counters = ruleCounters(stdout, compiled);
     // Only connection-opening packets are judged: 2 SYNs to 8080 (v4, v6); SYN retries for the rest.
     assert.equal(counters.get("t:b:allow-8080")?.packets, 2);
@@ -205,7 +205,7 @@ describe("real packets through the compiled policy", { skip }, () => {
     assert.ok(counters.get("t:b:allow-8080")!.bytes > 0);
 
     const dscp = await b!.exec(["nft", "-j", "list", "counters", "table", "inet", "obs"]);
-    const packets = [...dscp.stdout.matchAll(/"name": "(dscp[46])".*?"packets": (\d+)/g)].map((x) => [x[1], Number(x[2])]);
+    const packets = [...dscp.matchAll(/"name": "(dscp[46])".*?"packets": (\d+)/g)].map((x) => [x[1], Number(x[2])]);
     assert.deepEqual(packets.map(([name]) => name).sort(), ["dscp4", "dscp6"]);
     for (const [name, n] of packets) assert.ok((n as number) > 0, `${name}: no packet from A arrived with DSCP 10`);
   });
@@ -259,11 +259,11 @@ describe("real packets through the compiled policy", { skip }, () => {
       ]),
     ]);
     await new Promise((r) => setTimeout(r, 300));
-    const { stdout } = await b!.exec(["nft", "-j", "list", "counters", "table", "inet", "arrivals"]);
+    const stdout = await b!.exec(["nft", "-j", "list", "counters", "table", "inet", "arrivals"]);
     const got = Object.fromEntries([...stdout.matchAll(/"name": "(\w+)".*?"packets": (\d+)/g)].map((x) => [x[1], Number(x[2])]));
     assert.deepEqual(got, { gre4: 3, gre6: 0, icmp4: 0, icmp6: 0, udp4800: 0, udp4801: 3 });
     const listed = await m!.exec(["nft", "-j", "-n", "list", "table", "inet", "netplugin"]);
-    assert.deepEqual(Object.fromEntries([...ruleCounters(listed.stdout, compiled)].map(([k, v]) => [k, v.packets])), {
+    assert.deepEqual(Object.fromEntries([...ruleCounters(listed, compiled)].map(([k, v]) => [k, v.packets])), {
       "t:b:gre": 3,
       "t:b:gre6": 3,
       "t:b:icmp": 6,

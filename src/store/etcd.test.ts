@@ -2,12 +2,13 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { Etcd3 } from "etcd3";
 import { UpstreamError } from "../lib/errors.js";
-import { runStoreConformance } from "./conformance.js";
+import { waitFor } from "../lib/wait.js";
+import { runStoreConformance } from "./testing/conformance.js";
 import { EtcdStore } from "./etcd.js";
 import { LeaderElection } from "./leader.js";
 import { startEtcd, type EtcdCluster } from "./testing/etcd.js";
 import { uniquePrefix } from "./testing/store-fixture.js";
-import { recordEvents, waitFor } from "./testing/wait.js";
+import { recordEvents } from "./testing/events.js";
 
 let etcd: EtcdCluster;
 before(async () => {
@@ -36,15 +37,15 @@ describe("etcd: leader election between processes", () => {
     const elections = stores.map((store, i) => new LeaderElection({ store, key, id: `candidate-${i}`, ttlSeconds: 1 }));
     try {
       for (const election of elections) election.start();
-      const leaderIndex = await waitFor("a leader", () => {
+      const leaderIndex = await waitFor(() => {
         const leading = elections.flatMap((e, i) => (e.isLeader() ? [i] : []));
         return leading.length === 1 ? leading[0] : undefined;
-      });
+      }, { what: () => "no leader" });
       const survivor = elections[1 - leaderIndex] as LeaderElection;
       // Closing the store stops its keep-alives without revoking: to etcd, the process is gone.
       const killedAt = Date.now();
       await stores[leaderIndex]?.close();
-      await waitFor("the survivor to lead", () => survivor.isLeader(), 4000);
+      await waitFor(() => survivor.isLeader(), { timeoutMs: 4000, what: () => "the survivor does not lead" });
       const takeoverMs = Date.now() - killedAt;
       assert.ok(takeoverMs < 3000, `took over after ${takeoverMs} ms with a 1 s TTL`);
       assert.equal(await survivor.leader(), `candidate-${1 - leaderIndex}`);
@@ -99,7 +100,7 @@ describe("etcd: three-member cluster", () => {
       cluster.kill(await raftLeaderIndex(cluster.endpoints));
 
       // A new raft leader is elected within about a second (500 ms election timeout).
-      await waitFor("a write to succeed", () => store.put(`${p}after`, "2").then(() => true, () => false), 10_000);
+      await waitFor(() => store.put(`${p}after`, "2").then(() => true, () => false), { timeoutMs: 10_000, what: () => "no write succeeded" });
       assert.deepEqual((await store.list(p)).items.map((kv) => kv.key), [`${p}after`, `${p}before`]);
       const txn = await store.txn([{ key: `${p}before`, target: "value", equals: "1" }], [{ type: "delete", key: `${p}before` }]);
       assert.equal(txn.succeeded, true);

@@ -3,10 +3,12 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
 import { UpstreamError } from "../lib/errors.js";
-import { runStoreConformance } from "./conformance.js";
+import { waitFor } from "../lib/wait.js";
+import { runStoreConformance } from "./testing/conformance.js";
 import { SqliteStore } from "./sqlite.js";
-import { recordEvents, sleep, waitFor } from "./testing/wait.js";
+import { recordEvents } from "./testing/events.js";
 import { CompactedError, type Store } from "./types.js";
 
 const dir = mkdtempSync(join(tmpdir(), "netplugin-sqlite-test-"));
@@ -63,7 +65,7 @@ describe("sqlite: persistence", () => {
     await first.close();
     const second = new SqliteStore({ file });
     try {
-      await waitFor("the leased key to expire", async () => (await second.get("/leased")) === undefined, 3000);
+      await waitFor(async () => (await second.get("/leased")) === undefined, { timeoutMs: 3000, what: () => "the leased key did not expire" });
     } finally {
       await second.close();
     }
@@ -133,7 +135,7 @@ describe("sqlite: failures", () => {
         if (event.key === "/w/1") void store.put("/w/2", "from callback");
       }, assert.fail);
       await store.put("/w/1", "x");
-      await waitFor("both events", () => seen.length === 2);
+      await waitFor(() => seen.length === 2, { what: () => `${seen.length} of 2 events` });
       assert.deepEqual(seen, ["/w/1", "/w/2"]);
       await sleep(50);
       watcher.close();

@@ -6,7 +6,8 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { startEtcd } from "../../src/store/testing/etcd.js";
 import { Api } from "../harness/api.js";
-import { startNetmaster, waitUntil, type NetmasterProcess } from "../harness/netmaster.js";
+import { waitFor } from "../../src/lib/wait.js";
+import { startNetmaster, type NetmasterProcess } from "../harness/netmaster.js";
 
 type Etcd = Awaited<ReturnType<typeof startEtcd>>;
 
@@ -34,11 +35,11 @@ describe("leader failover on a three-member etcd cluster", () => {
   }
 
   test("a follower relays the leader's 405 with its Allow header, and its hosts as the leader heard them", async () => {
-    await waitUntil(async () => (await leaders(masters)).length === 1, 15_000, () => "no single leader");
+    await waitFor(async () => (await leaders(masters)).length === 1, { timeoutMs: 15_000, what: () => "no single leader" });
     const [leader] = await leaders(masters);
     const follower = masters.find((m) => m !== leader)!;
     const viaFollower = new Api(follower.url);
-    await waitUntil(async () => (await viaFollower.get("/api/v1/globals/global/")).status === 200, 10_000, () => "defaults not written");
+    await waitFor(async () => (await viaFollower.get("/api/v1/globals/global/")).status === 200, { timeoutMs: 10_000, what: () => "defaults not written" });
 
     const patch = await fetch(`${follower.url}/api/v1/tenants/x/`, { method: "PATCH", body: "{}" });
     assert.equal(patch.status, 405, await patch.text());
@@ -46,7 +47,7 @@ describe("leader failover on a three-member etcd cluster", () => {
 
     assert.equal((await viaFollower.call("PUT", "/api/v1/agent/hosts/h9/", {})).status, 200);
     assert.equal((await viaFollower.call("PUT", "/api/v1/agent/hosts/h9/realized", { revision: 0, epoch: "", failures: [] })).status, 200);
-    await waitUntil(async () => (await viaFollower.get<unknown[]>("/api/v1/agent/hosts/")).body.length === 1, 10_000, () => "h9 not listed");
+    await waitFor(async () => (await viaFollower.get<unknown[]>("/api/v1/agent/hosts/")).body.length === 1, { timeoutMs: 10_000, what: () => "h9 not listed" });
     const [h9] = (await viaFollower.get<{ name: string; reportedSecondsAgo: number | null }[]>("/api/v1/agent/hosts/")).body;
     assert.equal(h9!.name, "h9");
     assert.equal(typeof h9!.reportedSecondsAgo, "number", "the report lives in the leader's memory");
@@ -55,11 +56,11 @@ describe("leader failover on a three-member etcd cluster", () => {
   });
 
   test("exactly one leader; followers forward writes; a killed leader is replaced", async () => {
-    await waitUntil(async () => (await leaders(masters)).length === 1, 15_000, () => "no single leader");
+    await waitFor(async () => (await leaders(masters)).length === 1, { timeoutMs: 15_000, what: () => "no single leader" });
     const [leader] = await leaders(masters);
     const followers = masters.filter((m) => m !== leader);
     const viaFollower = new Api(followers[0]!.url);
-    await waitUntil(async () => (await viaFollower.get("/api/v1/globals/global/")).status === 200, 10_000, () => "defaults not written");
+    await waitFor(async () => (await viaFollower.get("/api/v1/globals/global/")).status === 200, { timeoutMs: 10_000, what: () => "defaults not written" });
 
     await viaFollower.create("/api/v1/networks/default:n1/", {
       tenantName: "default", networkName: "n1", encap: "vxlan", subnet: "198.18.10.0/24",
@@ -75,12 +76,12 @@ describe("leader failover on a three-member etcd cluster", () => {
     const killedAt = Date.now();
     await leader!.kill();
     const survivors = followers;
-    await waitUntil(async () => (await leaders(survivors)).length === 1, 15_000, () => "no new leader");
+    await waitFor(async () => (await leaders(survivors)).length === 1, { timeoutMs: 15_000, what: () => "no new leader" });
     const takeover = Date.now() - killedAt;
     assert.ok(takeover < 10_000, `new leader after ${takeover} ms`);
 
     const api = new Api(survivors[1]!.url);
-    await waitUntil(async () => (await api.post("/api/v1/tenants/after/", { tenantName: "after" })).status === 200, 10_000, () => "writes not accepted after failover");
+    await waitFor(async () => (await api.post("/api/v1/tenants/after/", { tenantName: "after" })).status === 200, { timeoutMs: 10_000, what: () => "writes not accepted after failover" });
     for (let i = 0; i < 5; i++) {
       const r = await api.create<{ endpoint: { ipAddress: string } }>("/api/v1/agent/endpoints/", {
         tenantName: "default", networkName: "n1", containerID: `b${i}`, host: "h1",

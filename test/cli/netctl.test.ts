@@ -1,33 +1,22 @@
 // netctl against a real netmaster: the commands users type, their output and exit codes.
 
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, test } from "node:test";
+import { run as runCommand, type RunResult } from "../../src/lib/process.js";
 import { startNetmaster, tempDir, sqliteUrl, waitForLeader, type NetmasterProcess } from "../harness/netmaster.js";
 import { freePort } from "../harness/ports.js";
 
 const NETCTL_JS = fileURLToPath(new URL("../../src/bin/netctl.js", import.meta.url));
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function netctl(netmaster: string, ...args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [NETCTL_JS, ...args], { env: { ...process.env, NETMASTER: netmaster } }, (err, stdout, stderr) => {
-      const code = err ? (typeof err.code === "number" ? err.code : 1) : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
+function netctl(netmaster: string, ...args: string[]): Promise<RunResult> {
+  return runCommand([process.execPath, NETCTL_JS, ...args], { env: { ...process.env, NETMASTER: netmaster } });
 }
 
 describe("netctl against netmaster", () => {
   let nm: NetmasterProcess;
   const dir = tempDir();
-  let run: (...args: string[]) => Promise<Run>;
+  let run: (...args: string[]) => Promise<RunResult>;
 
   before(async () => {
     nm = await startNetmaster({ store: sqliteUrl(dir.path) });
@@ -100,7 +89,7 @@ describe("netctl against netmaster", () => {
 describe("netctl host against netmaster", () => {
   let nm: NetmasterProcess;
   const dir = tempDir();
-  let run: (...args: string[]) => Promise<Run>;
+  let run: (...args: string[]) => Promise<RunResult>;
   const call = (method: string, path: string, body: unknown) =>
     fetch(nm.url + path, { method, headers: { "content-type": "application/json" }, body: JSON.stringify(body) }).then(async (r) => {
       assert.equal(r.status, 200, await r.clone().text());
@@ -160,7 +149,7 @@ for (const mode of ["http", "contiv"]) {
   describe(`netctl shows the server's message with --error-status ${mode}`, () => {
     let nm: NetmasterProcess;
     const dir = tempDir();
-    let run: (...args: string[]) => Promise<Run>;
+    let run: (...args: string[]) => Promise<RunResult>;
 
     before(async () => {
       nm = await startNetmaster({ store: sqliteUrl(dir.path), args: ["--error-status", mode] });

@@ -22,10 +22,11 @@ import { fileURLToPath } from "node:url";
 import { after, before, describe, test } from "node:test";
 
 import { FrrRouter } from "../../src/agent/bgp/index.js";
-import { Cluster, must, run, type ClusterHost } from "../../src/cluster/index.js";
+import { Cluster, type ClusterHost } from "../../src/cluster/index.js";
 import { bridgeName, hostPrefix, tenantNamespace } from "../../src/datapath/names.js";
+import { must, run } from "../../src/lib/process.js";
+import { waitFor } from "../../src/lib/wait.js";
 import { Api } from "../harness/api.js";
-import { waitUntil } from "../harness/netmaster.js";
 import { attach } from "../harness/cluster.js";
 import { TestNetns } from "../harness/netns.js";
 
@@ -47,9 +48,6 @@ function missing(): string | undefined {
   }
   return undefined;
 }
-
-const runCmd = async (argv: string[], options: { netns?: string; stdin?: string } = {}): Promise<string> =>
-  must(options.netns === undefined ? argv : ["ip", "netns", "exec", options.netns, ...argv], options.stdin === undefined ? {} : { input: options.stdin });
 
 interface BgpOper {
   neighborStatus: string;
@@ -130,15 +128,15 @@ describe("routed mode: two hosts announce their containers to an FRR top-of-rack
     // Hosts share the router's segment: it must not tell them to go round it (ICMP redirects).
     await must(["ip", "netns", "exec", tor, "sysctl", "-qw", "net.ipv4.conf.all.send_redirects=0", "net.ipv4.conf.eth0.send_redirects=0"]);
     await must(["ip", "netns", "exec", tor, "nft", "-f", "-"], {
-      input: `table ip nptor {\n  counter routed {\n  }\n  chain forward {\n    type filter hook forward priority 0;\n    ip saddr ${SUBNET} counter name "routed"\n  }\n}\n`,
+      stdin: `table ip nptor {\n  counter routed {\n  }\n  chain forward {\n    type filter hook forward priority 0;\n    ip saddr ${SUBNET} counter name "routed"\n  }\n}\n`,
     });
     await must(["ip", "netns", "exec", tor, "nft", "-f", "-"], {
-      input: `table ip6 nptor {\n  counter routed {\n  }\n  chain forward {\n    type filter hook forward priority 0;\n    ip6 saddr ${SUBNET6} counter name "routed"\n  }\n}\n`,
+      stdin: `table ip6 nptor {\n  counter routed {\n  }\n  chain forward {\n    type filter hook forward priority 0;\n    ip6 saddr ${SUBNET6} counter name "routed"\n  }\n}\n`,
     });
     frrDir = await mkdtemp(join(tmpdir(), `${cluster.prefix}-frr-`));
     await chmod(frrDir, 0o755); // FRR drops to the frr user and must reach its state dir
     router = await FrrRouter.start({
-      run: runCmd,
+      run: must,
       netns: tor,
       stateDir: join(frrDir, "tor"),
       name: `${cluster.prefix}tor`,
@@ -177,7 +175,7 @@ describe("routed mode: two hosts announce their containers to an FRR top-of-rack
       // gobgpd is still left goes by its pid file (start-stop-daemon checks it is gobgpd), before
       // down() removes the state dirs holding those pid files.
       for (const h of cluster.hosts) await api.del(`/api/v1/Bgps/${h.name}/`).catch(() => undefined);
-      await waitUntil(async () => cluster!.hosts.every((h) => gobgpdPid(h) === undefined), 10_000, () => "").catch(() => undefined);
+      await waitFor(async () => cluster!.hosts.every((h) => gobgpdPid(h) === undefined), { timeoutMs: 10_000, what: () => "" }).catch(() => undefined);
       for (const h of cluster.hosts) await h.agent?.stop();
       for (const h of cluster.hosts) {
         await run(["start-stop-daemon", "--stop", "--pidfile", join(h.stateDir, "bgp", "gobgpd.pid"), "--exec", GOBGPD, "--retry", "TERM/5/KILL/2", "--oknodo"]);
@@ -191,23 +189,23 @@ describe("routed mode: two hosts announce their containers to an FRR top-of-rack
 
   test("the router learns each host's container /32 with that host as next hop", async () => {
     let seen: [string, string[]][] = [];
-    await waitUntil(async () => {
+    await waitFor(async () => {
       const routes = await router!.routes("ipv4");
       seen = [...routes];
       return routes.get(`${a.ip}/32`)?.includes(h1.address) === true && routes.get(`${b.ip}/32`)?.includes(h2.address) === true;
-    }, 60_000, () => `the router's routes: ${JSON.stringify(seen)}`);
+    }, { timeoutMs: 60_000, what: () => `the router's routes: ${JSON.stringify(seen)}` });
     const sessions = await router!.sessions();
     assert.equal(sessions.get(h1.address), "Established");
     assert.equal(sessions.get(h2.address), "Established");
     // zebra puts them into the router's kernel (a moment after its RIB has them): it forwards to the hosts.
     const installed = new RegExp(`via ${h1.address.replaceAll(".", "\\.")} .*proto bgp`);
     let kernel = "";
-    await waitUntil(async () => installed.test((kernel = await must(["ip", "-n", tor, "route", "show", a.ip]))), 10_000, () => `the router's kernel: ${kernel}`);
+    await waitFor(async () => installed.test((kernel = await must(["ip", "-n", tor, "route", "show", a.ip]))), { timeoutMs: 10_000, what: () => `the router's kernel: ${kernel}` });
   });
 
   test("each host's kernel has the other's container via the router, learned over BGP; its own via the tenant uplink", async () => {
-    await waitUntil(async () => (await bgpRoutes(h1)).includes(`${b.ip} via ${TOR_IP}`), 30_000, () => "h1 has no BGP route to b");
-    await waitUntil(async () => (await bgpRoutes(h2)).includes(`${a.ip} via ${TOR_IP}`), 30_000, () => "h2 has no BGP route to a");
+    await waitFor(async () => (await bgpRoutes(h1)).includes(`${b.ip} via ${TOR_IP}`), { timeoutMs: 30_000, what: () => "h1 has no BGP route to b" });
+    await waitFor(async () => (await bgpRoutes(h2)).includes(`${a.ip} via ${TOR_IP}`), { timeoutMs: 30_000, what: () => "h2 has no BGP route to a" });
     assert.ok(!(await bgpRoutes(h1)).some((r) => r.startsWith(`${a.ip} `)), "a host never installs its own prefix");
     assert.match(await must(["ip", "-n", h1.namespace, "route", "show", a.ip]), /^\S+ via 169\.254\.\d+\.\d+ dev \S+/);
     // The tenant namespace: no VXLAN device for a routed network, no subnet route, a host route per container.
@@ -219,7 +217,7 @@ describe("routed mode: two hosts announce their containers to an FRR top-of-rack
   });
 
   test("containers on the two hosts reach each other both ways, through the router, with their own addresses", async () => {
-    await waitUntil(async () => a.ns.ping(b.ip, 1), 20_000, () => "a cannot reach b");
+    await waitFor(async () => a.ns.ping(b.ip, 1), { timeoutMs: 20_000, what: () => "a cannot reach b" });
     const before_ = await torForwarded();
     assert.ok(await a.ns.ping(b.ip, 5), "a -> b");
     assert.ok(await b.ns.ping(a.ip, 5), "b -> a");
@@ -239,19 +237,19 @@ describe("routed mode: two hosts announce their containers to an FRR top-of-rack
   test("IPv6: the router learns each host's container /128 with that host's IPv6 address as next hop", async () => {
     assert.ok(a.ip6 !== "" && b.ip6 !== "", "the containers have IPv6 addresses");
     let seen: [string, string[]][] = [];
-    await waitUntil(async () => {
+    await waitFor(async () => {
       const routes = await router!.routes("ipv6");
       seen = [...routes];
       return routes.get(`${a.ip6}/128`)?.includes(h1.address6) === true && routes.get(`${b.ip6}/128`)?.includes(h2.address6) === true;
-    }, 60_000, () => `the router's IPv6 routes: ${JSON.stringify(seen)}`);
+    }, { timeoutMs: 60_000, what: () => `the router's IPv6 routes: ${JSON.stringify(seen)}` });
     const installed = new RegExp(`via ${h1.address6} .*proto bgp`);
     let kernel = "";
-    await waitUntil(async () => installed.test((kernel = await must(["ip", "-n", tor, "-6", "route", "show", a.ip6]))), 10_000, () => `the router's kernel: ${kernel}`);
+    await waitFor(async () => installed.test((kernel = await must(["ip", "-n", tor, "-6", "route", "show", a.ip6]))), { timeoutMs: 10_000, what: () => `the router's kernel: ${kernel}` });
   });
 
   test("IPv6: each host installs the other's /128 via the router; its own goes to the tenant uplink", async () => {
-    await waitUntil(async () => (await bgpRoutes(h1, "-6")).includes(`${b.ip6} via ${TOR_IP6}`), 30_000, () => "h1 has no IPv6 BGP route to b");
-    await waitUntil(async () => (await bgpRoutes(h2, "-6")).includes(`${a.ip6} via ${TOR_IP6}`), 30_000, () => "h2 has no IPv6 BGP route to a");
+    await waitFor(async () => (await bgpRoutes(h1, "-6")).includes(`${b.ip6} via ${TOR_IP6}`), { timeoutMs: 30_000, what: () => "h1 has no IPv6 BGP route to b" });
+    await waitFor(async () => (await bgpRoutes(h2, "-6")).includes(`${a.ip6} via ${TOR_IP6}`), { timeoutMs: 30_000, what: () => "h2 has no IPv6 BGP route to a" });
     assert.ok(!(await bgpRoutes(h1, "-6")).some((r) => r.startsWith(`${a.ip6} `)), "a host never installs its own prefix");
     assert.match(await must(["ip", "-n", h1.namespace, "-6", "route", "show", a.ip6]), /via fe80::2 dev \S+/);
     const ns = tenantNamespace(hostPrefix(h1.name), NET.tenant);
@@ -261,7 +259,7 @@ describe("routed mode: two hosts announce their containers to an FRR top-of-rack
   });
 
   test("IPv6: containers on the two hosts reach each other both ways, through the router", async () => {
-    await waitUntil(async () => a.ns.ping(b.ip6, 1), 20_000, () => "a cannot reach b over IPv6");
+    await waitFor(async () => a.ns.ping(b.ip6, 1), { timeoutMs: 20_000, what: () => "a cannot reach b over IPv6" });
     const before_ = await torForwarded("ip6");
     assert.ok(await a.ns.ping(b.ip6, 5), "a -> b");
     assert.ok(await b.ns.ping(a.ip6, 5), "b -> a");
@@ -272,7 +270,7 @@ describe("routed mode: two hosts announce their containers to an FRR top-of-rack
 
   test("bgp inspect (REST and netctl) shows the established session and the learned route", async () => {
     let oper: BgpOper | undefined;
-    await waitUntil(async () => {
+    await waitFor(async () => {
       const r = await api.get<{ Oper: BgpOper }>(`/api/v1/inspect/Bgps/${h1.name}/`);
       oper = r.body.Oper;
       return (
@@ -281,7 +279,7 @@ describe("routed mode: two hosts announce their containers to an FRR top-of-rack
         oper.routes.includes(`${b.ip}/32 via ${TOR_IP}`) &&
         oper.routes.includes(`${b.ip6}/128 via ${TOR_IP6}`)
       );
-    }, 20_000, () => `inspect: ${JSON.stringify(oper)}`);
+    }, { timeoutMs: 20_000, what: () => `inspect: ${JSON.stringify(oper)}` });
     assert.equal(oper!.adminStatus, "up");
     assert.equal(oper!.numRoutes, oper!.routes.length);
     const out = await must(["nsenter", `--net=/var/run/netns/${cluster!.underlay}`, process.execPath, NETCTL, "--netmaster", cluster!.netmasterUrl, "bgp", "inspect", h2.name]);
@@ -308,16 +306,16 @@ describe("routed mode: two hosts announce their containers to an FRR top-of-rack
 
   test("a container that goes is withdrawn from the router and from the other host", async () => {
     const c = await container(2, "c");
-    await waitUntil(async () => (await bgpRoutes(h1)).includes(`${c.ip} via ${TOR_IP}`), 30_000, () => "h1 never learned c");
-    await waitUntil(async () => (await bgpRoutes(h1, "-6")).includes(`${c.ip6} via ${TOR_IP6}`), 30_000, () => "h1 never learned c's /128");
+    await waitFor(async () => (await bgpRoutes(h1)).includes(`${c.ip} via ${TOR_IP}`), { timeoutMs: 30_000, what: () => "h1 never learned c" });
+    await waitFor(async () => (await bgpRoutes(h1, "-6")).includes(`${c.ip6} via ${TOR_IP6}`), { timeoutMs: 30_000, what: () => "h1 never learned c's /128" });
     assert.ok(await a.ns.ping(c.ip, 1));
-    await waitUntil(async () => a.ns.ping(c.ip6, 1), 10_000, () => "a cannot reach c over IPv6");
+    await waitFor(async () => a.ns.ping(c.ip6, 1), { timeoutMs: 10_000, what: () => "a cannot reach c over IPv6" });
     made.splice(made.indexOf(c.ns), 1);
     assert.equal((await cluster!.removeContainer(2, "c", NET)).code, 0);
-    await waitUntil(async () => !(await router!.routes("ipv4")).has(`${c.ip}/32`), 20_000, () => "the router still has c");
-    await waitUntil(async () => !(await bgpRoutes(h1)).some((r) => r.startsWith(`${c.ip} `)), 20_000, () => "h1 still routes to c");
-    await waitUntil(async () => !(await router!.routes("ipv6")).has(`${c.ip6}/128`), 20_000, () => "the router still has c's /128");
-    await waitUntil(async () => !(await bgpRoutes(h1, "-6")).some((r) => r.startsWith(`${c.ip6} `)), 20_000, () => "h1 still routes to c over IPv6");
+    await waitFor(async () => !(await router!.routes("ipv4")).has(`${c.ip}/32`), { timeoutMs: 20_000, what: () => "the router still has c" });
+    await waitFor(async () => !(await bgpRoutes(h1)).some((r) => r.startsWith(`${c.ip} `)), { timeoutMs: 20_000, what: () => "h1 still routes to c" });
+    await waitFor(async () => !(await router!.routes("ipv6")).has(`${c.ip6}/128`), { timeoutMs: 20_000, what: () => "the router still has c's /128" });
+    await waitFor(async () => !(await bgpRoutes(h1, "-6")).some((r) => r.startsWith(`${c.ip6} `)), { timeoutMs: 20_000, what: () => "h1 still routes to c over IPv6" });
     assert.equal((await must(["ip", "-n", h2.namespace, "-6", "route", "show", c.ip6])).trim(), "", "h2 forgot its IPv6 route to c");
     assert.equal((await must(["ip", "-n", h2.namespace, "route", "show", c.ip])).trim(), "", "h2 forgot its route to c");
     assert.ok((await router!.routes("ipv4")).has(`${b.ip}/32`), "b stays announced");
@@ -328,11 +326,11 @@ describe("routed mode: two hosts announce their containers to an FRR top-of-rack
     const pid = gobgpdPid(h2);
     assert.ok(pid !== undefined && alive(pid), "h2 runs gobgpd");
     assert.equal((await api.del(`/api/v1/Bgps/${h2.name}/`)).status, 200);
-    await waitUntil(async () => !alive(pid!), 20_000, () => "h2's gobgpd still runs");
-    await waitUntil(async () => (await bgpRoutes(h2)).length === 0, 10_000, () => "h2 kept its BGP routes");
-    await waitUntil(async () => (await router!.sessions()).get(h2.address) !== "Established", 20_000, () => "the router still has a session with h2");
-    await waitUntil(async () => !(await router!.routes("ipv4")).has(`${b.ip}/32`), 20_000, () => "the router still has b");
-    await waitUntil(async () => !(await bgpRoutes(h1)).some((r) => r.startsWith(`${b.ip} `)), 20_000, () => "h1 still routes to b");
+    await waitFor(async () => !alive(pid!), { timeoutMs: 20_000, what: () => "h2's gobgpd still runs" });
+    await waitFor(async () => (await bgpRoutes(h2)).length === 0, { timeoutMs: 10_000, what: () => "h2 kept its BGP routes" });
+    await waitFor(async () => (await router!.sessions()).get(h2.address) !== "Established", { timeoutMs: 20_000, what: () => "the router still has a session with h2" });
+    await waitFor(async () => !(await router!.routes("ipv4")).has(`${b.ip}/32`), { timeoutMs: 20_000, what: () => "the router still has b" });
+    await waitFor(async () => !(await bgpRoutes(h1)).some((r) => r.startsWith(`${b.ip} `)), { timeoutMs: 20_000, what: () => "h1 still routes to b" });
     assert.equal((await api.get(`/api/v1/inspect/Bgps/${h2.name}/`)).status, 404);
     // h1 keeps its session.
     assert.equal((await router!.sessions()).get(h1.address), "Established");

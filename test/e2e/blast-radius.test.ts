@@ -9,8 +9,8 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { Cluster } from "../../src/cluster/index.js";
 import { Ipv4Allocator } from "../../src/master/alloc/index.js";
+import { waitFor } from "../../src/lib/wait.js";
 import { Api } from "../harness/api.js";
-import { waitUntil } from "../harness/netmaster.js";
 import { attach, type Attached } from "../harness/cluster.js";
 import { TestNetns } from "../harness/netns.js";
 
@@ -69,11 +69,7 @@ describe("blast radius: a record a host cannot build fails its own unit only", (
 
     // Both hosts have the tenant, so both try to build the network; both say why they cannot.
     let last: Realization | undefined;
-    await waitUntil(
-      async () => (last = await realizationOf("/api/v1/inspect/networks/sec:bad6/")).pendingHosts.length === 2 && (last.errors?.length ?? 0) === 2,
-      15_000,
-      () => `bad6: ${JSON.stringify(last)}`,
-    );
+    await waitFor(async () => (last = await realizationOf("/api/v1/inspect/networks/sec:bad6/")).pendingHosts.length === 2 && (last.errors?.length ?? 0) === 2, { timeoutMs: 15_000, what: () => `bad6: ${JSON.stringify(last)}` });
     assert.deepEqual(last!.pendingHosts, cluster.hosts.map((h) => h.name).sort());
     for (const e of last!.errors!) assert.match(e.message, /ipv6Subnet: invalid subnet ""/);
 
@@ -83,7 +79,7 @@ describe("blast radius: a record a host cannot build fails its own unit only", (
     assert.ok(await a.ns.ping(c.ip), "and one already there");
     const d = await attach(cluster, made, 1, "d", { tenant: "other", network: "o1" });
     assert.ok(d.ip.startsWith("198.18.161."));
-    await waitUntil(async () => (await realizationOf("/api/v1/inspect/networks/sec:good/")).pendingHosts.length === 0, 15_000, () => "good stays in force");
+    await waitFor(async () => (await realizationOf("/api/v1/inspect/networks/sec:good/")).pendingHosts.length === 0, { timeoutMs: 15_000, what: () => "good stays in force" });
     assert.equal((await realizationOf("/api/v1/inspect/networks/sec:good/")).errors, undefined);
 
     // An ADD to the failing network fails with its reason, and leaves nothing behind.
@@ -107,12 +103,12 @@ describe("blast radius: a record a host cannot build fails its own unit only", (
     };
     await plant(`/netplugin/state/eps/${id}`, record);
     let last: Realization | undefined;
-    await waitUntil(async () => ((last = await realizationOf(`/api/v1/inspect/endpoints/${id}/`)).errors?.length ?? 0) === 2, 15_000, () => `planted: ${JSON.stringify(last)}`);
+    await waitFor(async () => ((last = await realizationOf(`/api/v1/inspect/endpoints/${id}/`)).errors?.length ?? 0) === 2, { timeoutMs: 15_000, what: () => `planted: ${JSON.stringify(last)}` });
     for (const e of last!.errors!) assert.match(e.message, /mac: invalid MAC "zz:zz:zz:zz:zz:zz"/);
     assert.equal(await a.ns.tcpReaches(b.ip, 8080), "b", "its network still carries traffic between hosts");
     const f = await attach(cluster, made, 2, "f", { tenant: "sec", network: "good", group: "g" });
     assert.ok(await a.ns.ping(f.ip));
-    await waitUntil(async () => (await realizationOf("/api/v1/inspect/networks/sec:good/")).errors === undefined, 15_000, () => "the network itself is in force");
+    await waitFor(async () => (await realizationOf("/api/v1/inspect/networks/sec:good/")).errors === undefined, { timeoutMs: 15_000, what: () => "the network itself is in force" });
 
     await unplant(`/netplugin/state/eps/${id}`);
     assert.equal((await api.del("/api/v1/agent/hosts/ghost/")).status, 200);
@@ -121,7 +117,7 @@ describe("blast radius: a record a host cannot build fails its own unit only", (
   test("a rule record an agent cannot read fails its tenant, which keeps running as it was", async () => {
     await plant("/netplugin/obj/rule/sec:p:1", { key: "sec:p:1", tenantName: "sec", policyName: "p", ruleId: "1", direction: "in", priority: "high", action: "deny", protocol: "tcp", port: 8080 });
     let last: Realization | undefined;
-    await waitUntil(async () => ((last = await realizationOf("/api/v1/inspect/tenants/sec/")).errors?.length ?? 0) === 2, 15_000, () => `sec: ${JSON.stringify(last)}`);
+    await waitFor(async () => ((last = await realizationOf("/api/v1/inspect/tenants/sec/")).errors?.length ?? 0) === 2, { timeoutMs: 15_000, what: () => `sec: ${JSON.stringify(last)}` });
     for (const e of last!.errors!) assert.match(e.message, /record \/netplugin\/obj\/rule\/sec:p:1 cannot be read: priority: /);
 
     assert.equal(await a.ns.tcpReaches(b.ip, 8080), "b", "the tenant's datapath stays as it was: the unreadable deny rule is not in force");
@@ -132,7 +128,7 @@ describe("blast radius: a record a host cannot build fails its own unit only", (
     assert.ok(await h.ns.ping("198.18.161.254"), "another tenant on the same host converges");
 
     await unplant("/netplugin/obj/rule/sec:p:1");
-    await waitUntil(async () => (await realizationOf("/api/v1/inspect/tenants/sec/")).errors === undefined, 15_000, () => "sec recovers");
+    await waitFor(async () => (await realizationOf("/api/v1/inspect/tenants/sec/")).errors === undefined, { timeoutMs: 15_000, what: () => "sec recovers" });
     const i = await attach(cluster, made, 1, "i", { tenant: "sec", network: "good", group: "g" });
     assert.equal(await i.ns.tcpReaches(b.ip, 8080), "b");
   });

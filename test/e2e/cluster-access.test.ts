@@ -5,9 +5,10 @@
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, test } from "node:test";
-import { Cluster, OUTSIDE_ADDRESS, run } from "../../src/cluster/index.js";
+import { Cluster, OUTSIDE_ADDRESS } from "../../src/cluster/index.js";
+import { run } from "../../src/lib/process.js";
+import { waitFor } from "../../src/lib/wait.js";
 import { Api } from "../harness/api.js";
-import { waitUntil } from "../harness/netmaster.js";
 import { attach } from "../harness/cluster.js";
 import { TestNetns } from "../harness/netns.js";
 
@@ -32,17 +33,17 @@ describe("multicast, host access and outbound NAT on a three-host cluster", () =
     const s = await attach(cluster, made, 1, "ms", { tenant: "default", network: "net" });
     const r = await attach(cluster, made, 2, "mr", { tenant: "default", network: "net" });
     const n = await attach(cluster, made, 3, "mn", { tenant: "default", network: "net" });
-    await waitUntil(async () => s.ns.ping(r.ip, 1), 15_000, () => "no unicast between sender and receiver");
+    await waitFor(async () => s.ns.ping(r.ip, 1), { timeoutMs: 15_000, what: () => "no unicast between sender and receiver" });
     const rxPackets = async () =>
       (JSON.parse((await n.ns.exec(["ip", "-s", "-j", "link", "show", "eth0"])).stdout) as { stats64: { rx: { packets: number } } }[])[0]!.stats64.rx.packets;
     // Snooping prunes once the bridges' queriers have settled (10-20 s after they start); until then
     // unregistered multicast is flooded, as on any Linux bridge. Wait for that with short bursts.
     const joined = r.ns.exec([process.execPath, NETPROBE, "mrecv", "239.1.2.3", "5000", "45000"]);
-    await waitUntil(async () => {
+    await waitFor(async () => {
       const start = await rxPackets();
       await s.ns.exec([process.execPath, NETPROBE, "msend", "239.1.2.3", "5000", "20", "10"]);
       return (await rxPackets()) - start < 3;
-    }, 45_000, () => "multicast still flooded to a container that did not join");
+    }, { timeoutMs: 45_000, what: () => "multicast still flooded to a container that did not join" });
     void joined;
     const receiving = r.ns.exec([process.execPath, NETPROBE, "mrecv", "239.1.2.3", "5001", "6000"]);
     await new Promise((res) => setTimeout(res, 1000));
@@ -63,10 +64,10 @@ describe("multicast, host access and outbound NAT on a three-host cluster", () =
     const c = await attach(cluster, made, 1, "out1", { tenant: "default", network: "net" });
     await new Promise((res) => setTimeout(res, 500));
     let seen = "";
-    await waitUntil(async () => {
+    await waitFor(async () => {
       seen = await c.ns.tcpReaches(OUTSIDE_ADDRESS, 7000, 1000);
       return seen === cluster.hosts[0]!.address;
-    }, 15_000, () => `outside saw ${seen}, expected host 1's address ${cluster.hosts[0]!.address}`);
+    }, { timeoutMs: 15_000, what: () => `outside saw ${seen}, expected host 1's address ${cluster.hosts[0]!.address}` });
     void server;
   });
 
@@ -74,15 +75,15 @@ describe("multicast, host access and outbound NAT on a three-host cluster", () =
     await api.create("/api/v1/networks/default:infra/", { tenantName: "default", networkName: "infra", nwType: "infra", encap: "vxlan", subnet: "198.18.121.0/24", gateway: "198.18.121.254" });
     type Inspect = { Oper: { endpoints?: { homingHost: string; ipAddress: string[] }[] } };
     let hostIps = new Map<string, string>();
-    await waitUntil(async () => {
+    await waitFor(async () => {
       const ins = await api.get<Inspect>("/api/v1/inspect/networks/default:infra/");
       hostIps = new Map((ins.body.Oper.endpoints ?? []).map((e) => [e.homingHost, e.ipAddress[0]!]));
       return hostIps.size === 3;
-    }, 20_000, () => `host endpoints: ${JSON.stringify([...hostIps])}`);
+    }, { timeoutMs: 20_000, what: () => `host endpoints: ${JSON.stringify([...hostIps])}` });
     const c = await attach(cluster, made, 2, "inf", { tenant: "default", network: "infra" });
     const h2 = cluster.hosts[1]!;
     const h1 = cluster.hosts[0]!;
-    await waitUntil(async () => c.ns.ping(hostIps.get(h2.name)!, 1), 15_000, () => "container cannot reach its host");
+    await waitFor(async () => c.ns.ping(hostIps.get(h2.name)!, 1), { timeoutMs: 15_000, what: () => "container cannot reach its host" });
     const fromHost1 = await run(["ip", "netns", "exec", h1.namespace, "ping", "-c", "2", "-i", "0.2", "-W", "1", c.ip]);
     assert.equal(fromHost1.code, 0, `host 1 -> container on host 2: ${fromHost1.stdout}`);
   });

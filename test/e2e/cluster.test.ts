@@ -6,10 +6,11 @@
 
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { Cluster, run } from "../../src/cluster/index.js";
+import { Cluster } from "../../src/cluster/index.js";
 import { hostPrefix, tenantNamespace } from "../../src/datapath/names.js";
+import { run } from "../../src/lib/process.js";
+import { waitFor } from "../../src/lib/wait.js";
 import { Api } from "../harness/api.js";
-import { waitUntil } from "../harness/netmaster.js";
 import { attach, type Attached } from "../harness/cluster.js";
 import { TestNetns } from "../harness/netns.js";
 
@@ -53,7 +54,7 @@ describe("a three-host cluster over VXLAN", () => {
   });
 
   test("containers on different hosts reach each other both ways, IPv4 and IPv6", async () => {
-    await waitUntil(async () => a.ns.ping(b.ip, 1), 15_000, () => "a cannot reach b");
+    await waitFor(async () => a.ns.ping(b.ip, 1), { timeoutMs: 15_000, what: () => "a cannot reach b" });
     for (const [from, to] of [[a, b], [b, a], [a, c], [c, a], [b, c]] as const) {
       assert.ok(await from.ns.ping(to.ip), `${from.ip} -> ${to.ip}`);
       assert.ok(await from.ns.ping(to.ip6), `${from.ip6} -> ${to.ip6}`);
@@ -90,11 +91,11 @@ describe("a three-host cluster over VXLAN", () => {
     const h1 = cluster.hosts[0]!;
     await h1.agent!.kill();
     await cluster.startAgent(h1);
-    await waitUntil(async () => {
+    await waitFor(async () => {
       const r = await run(["ip", "-n", tenantNamespace(hostPrefix(h1.name), "t1"), "-d", "-j", "link", "show", "type", "vxlan"]);
       const links = JSON.parse(r.stdout || "[]") as { linkinfo: { info_data: { proxy?: boolean } } }[];
       return links.length > 0 && links.every((l) => !l.linkinfo.info_data.proxy);
-    }, 15_000, () => "vxlan devices still in proxy mode");
+    }, { timeoutMs: 15_000, what: () => "vxlan devices still in proxy mode" });
     await run(["ip", "-n", a.ns.name, "neigh", "flush", "all"]);
     assert.ok(await a.ns.ping(b.ip));
     await api.create("/api/v1/globals/global/", { ...g, arpMode: "proxy" });
@@ -106,7 +107,7 @@ describe("a three-host cluster over VXLAN", () => {
     assert.ok(await fdbHas(c.mac));
     const r = await cluster.removeContainer(3, "c", { tenant: "t1", network: "net", group: "web" });
     assert.equal(r.code, 0);
-    await waitUntil(async () => !(await fdbHas(c.mac)), 10_000, () => "h1 still has c's MAC");
+    await waitFor(async () => !(await fdbHas(c.mac)), { timeoutMs: 10_000, what: () => "h1 still has c's MAC" });
     assert.ok(await a.ns.ping(b.ip), "the others are unaffected");
   });
 });
@@ -129,7 +130,7 @@ describe("routing mode across hosts", () => {
     const p = await attach(cluster, made, 1, "p", { tenant: "default", network: "n1" });
     const q = await attach(cluster, made, 2, "q", { tenant: "default", network: "n2" });
     await q.ns.serve("q", 80);
-    await waitUntil(async () => p.ns.ping(q.ip, 1), 15_000, () => "p cannot reach q");
+    await waitFor(async () => p.ns.ping(q.ip, 1), { timeoutMs: 15_000, what: () => "p cannot reach q" });
     assert.ok(await q.ns.ping(p.ip));
     assert.equal(await p.ns.tcpReaches(q.ip, 80), "q");
   });

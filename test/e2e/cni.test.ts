@@ -6,10 +6,11 @@
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, test } from "node:test";
+import { run } from "../../src/lib/process.js";
+import { StopWaiting, waitFor } from "../../src/lib/wait.js";
 import { Api } from "../harness/api.js";
 import { agentGet, TestAgent } from "../harness/agent.js";
-import { waitUntil } from "../harness/netmaster.js";
-import { runPrefix, sh, TestNetns } from "../harness/netns.js";
+import { runPrefix, TestNetns } from "../harness/netns.js";
 
 const DNS_QUERY_JS = fileURLToPath(new URL("../harness/dns-query.js", import.meta.url));
 
@@ -125,12 +126,12 @@ describe("one host through CNI", () => {
   test("policy inspect shows per-rule packet counters", async () => {
     type Stats = { Oper: { numEndpoints: number; ruleStats: { ruleId: string; packets: number }[] } };
     let stats: Stats["Oper"]["ruleStats"] = [];
-    await waitUntil(async () => {
+    await waitFor(async () => {
       const ins = await api.get<Stats>("/api/v1/inspect/policys/t1:web-only/");
-      assert.equal(ins.body.Oper.numEndpoints, 1);
+      if (ins.body.Oper.numEndpoints !== 1) throw new StopWaiting(`numEndpoints is ${ins.body.Oper.numEndpoints}, want 1`);
       stats = ins.body.Oper.ruleStats;
       return stats.every((r) => r.packets > 0);
-    }, 20_000, () => `counters did not arrive: ${JSON.stringify(stats)}`);
+    }, { timeoutMs: 20_000, what: () => `counters did not arrive: ${JSON.stringify(stats)}` });
     // The blocked connects of the whitelist test (SYN retries, v4 and v6) hit the deny rule; the allowed ones the allow rule.
     assert.deepEqual(stats.map((r) => r.ruleId).sort(), ["1", "2"]);
   });
@@ -139,7 +140,7 @@ describe("one host through CNI", () => {
     const A = containers.get("a")!;
     const q = async (name: string, type = "A") =>
       JSON.parse((await A.exec([process.execPath, DNS_QUERY_JS, "198.18.20.254", name, type])).stdout) as { rcode: number | string; addresses: string[] };
-    await waitUntil(async () => (await q("bravo")).addresses.length > 0, 10_000, () => "no DNS answer");
+    await waitFor(async () => (await q("bravo")).addresses.length > 0, { timeoutMs: 10_000, what: () => "no DNS answer" });
     assert.deepEqual((await q("bravo")).addresses, [ip(b)]);
     assert.deepEqual((await q("web")).addresses, [ip(b)]);
     assert.equal((await q("bravo", "AAAA")).addresses.length, 1);
@@ -151,7 +152,7 @@ describe("one host through CNI", () => {
   test("bad CNI input gets a CNI error and leaves nothing behind", async () => {
     const before = await api.state();
     const attachmentsBefore = (await agentGet<{ attachments: unknown[] }>(agent.socket, "/inspect")).attachments;
-    const linksBefore = (await sh(["ip", "-n", `${agent.prefix}-t-t1`, "-o", "link"])).stdout;
+    const linksBefore = (await run(["ip", "-n", `${agent.prefix}-t-t1`, "-o", "link"])).stdout;
     const ns = await TestNetns.create(`${prefix}-bad`);
     containers.set("bad", ns);
     const cases: [string, Record<string, unknown>, { containerId?: string; netns?: string; args?: string }, number][] = [
@@ -178,7 +179,7 @@ describe("one host through CNI", () => {
     }
     assert.deepEqual(await api.state(), before, "netmaster state unchanged");
     assert.deepEqual((await agentGet<{ attachments: unknown[] }>(agent.socket, "/inspect")).attachments, attachmentsBefore, "agent's records unchanged");
-    assert.equal((await sh(["ip", "-n", `${agent.prefix}-t-t1`, "-o", "link"])).stdout, linksBefore, "no link left in the tenant");
+    assert.equal((await run(["ip", "-n", `${agent.prefix}-t-t1`, "-o", "link"])).stdout, linksBefore, "no link left in the tenant");
     assert.equal((await ns.exec(["ip", "-o", "link"])).stdout.split("\n").filter(Boolean).length, 1, "only lo in the container");
     assert.ok(await containers.get("a")!.ping(ip(b)), "the container that was ADDed twice still works");
     const malformed = await agent.cni("ADD", { containerId: `${prefix}bad`, netns: ns.path }, { tenant: 5 });
@@ -236,7 +237,7 @@ describe("one host through CNI", () => {
     await agent.start();
     const out = await flood;
     assert.match(out.stdout, / 0% packet loss/, out.stdout);
-    await waitUntil(async () => (await containers.get("c")!.exec(["ip", "-o", "link"])).stdout.split("\n").filter(Boolean).length === 1, 10_000, () => "c's interface still there");
+    await waitFor(async () => (await containers.get("c")!.exec(["ip", "-o", "link"])).stdout.split("\n").filter(Boolean).length === 1, { timeoutMs: 10_000, what: () => "c's interface still there" });
     const inspect = await agentGet<{ attachments: { endpointId: string }[] }>(agent.socket, "/inspect");
     assert.ok(!inspect.attachments.some((x) => x.endpointId === cId));
     assert.ok(await A.ping(ip(b)));

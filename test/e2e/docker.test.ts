@@ -41,9 +41,9 @@ import { Cluster, type ClusterHost } from "../../src/cluster/index.js";
 import { NsProcess } from "../../src/cluster/process.js";
 import { unixRequest } from "../../src/cluster/index.js";
 import { hostPrefix } from "../../src/datapath/names.js";
+import { run, type RunResult } from "../../src/lib/process.js";
+import { StopWaiting, waitFor } from "../../src/lib/wait.js";
 import { Api } from "../harness/api.js";
-import { waitUntil } from "../harness/netmaster.js";
-import { sh } from "../harness/netns.js";
 
 const DOCKER = "/usr/bin/docker"; // the Debian CLI that matches dockerd 20.10 (not /usr/local/bin/docker)
 const DOCKERD = "/usr/sbin/dockerd";
@@ -52,15 +52,9 @@ const NETPLUGIN = fileURLToPath(new URL("../../src/bin/netplugin.js", import.met
 const NETPROBE = fileURLToPath(new URL("../../src/datapath/linux/netprobe.js", import.meta.url));
 const missing = [DOCKER, DOCKERD, BUSYBOX].filter((p) => !existsSync(p));
 
-interface Exec {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
 describe("Docker network and IPAM driver", { skip: missing.length > 0 ? `not installed: ${missing.join(", ")}` : false }, () => {
-  const run = randomBytes(2).toString("hex");
-  const driver = `npd${run}`;
+  const runId = randomBytes(2).toString("hex");
+  const driver = `npd${runId}`;
   const pluginSocket = `/run/docker/plugins/${driver}.sock`;
   let dir: string;
   let cluster: Cluster;
@@ -73,7 +67,7 @@ describe("Docker network and IPAM driver", { skip: missing.length > 0 ? `not ins
   process.on("exit", () => dockerd?.kill("SIGKILL")); // a test run interrupted must not leave dockerd behind
 
   const dockerSocket = () => join(dir, "docker.sock");
-  const docker = (...args: string[]): Promise<Exec> => sh(["timeout", "90", DOCKER, "-H", `unix://${dockerSocket()}`, ...args]);
+  const docker = (...args: string[]): Promise<RunResult> => run(["timeout", "90", DOCKER, "-H", `unix://${dockerSocket()}`, ...args]);
   const must = async (...args: string[]): Promise<string> => {
     const r = await docker(...args);
     assert.equal(r.code, 0, `docker ${args.join(" ")}: ${r.stderr}\n--- agent:\n${host?.agent?.logs().slice(-4000)}`);
@@ -98,11 +92,11 @@ describe("Docker network and IPAM driver", { skip: missing.length > 0 ? `not ins
       ],
       join(dir, "agent.log"),
     );
-    await waitUntil(async () => {
-      if (!host.agent?.alive) throw new Error(`agent exited: ${host.agent?.logs()}`);
+    await waitFor(async () => {
+      if (!host.agent?.alive) throw new StopWaiting(`agent exited: ${host.agent?.logs()}`);
       const r = await unixRequest(host.socket, "GET", "/health").catch(() => undefined);
       return r?.status === 200 && (JSON.parse(r.text) as { synced: boolean }).synced && existsSync(pluginSocket);
-    }, 30_000, () => `agent: ${host.agent?.logs()}`);
+    }, { timeoutMs: 30_000, what: () => `agent: ${host.agent?.logs()}` });
   }
 
   async function startDockerd(): Promise<void> {
@@ -121,10 +115,10 @@ describe("Docker network and IPAM driver", { skip: missing.length > 0 ? `not ins
     closeSync(log);
     const child = dockerd;
     dockerdExit = new Promise((resolve) => child.once("exit", () => resolve()));
-    await waitUntil(async () => {
-      if (child.exitCode !== null) throw new Error(`dockerd exited: ${readFileSync(join(dir, "dockerd.log"), "utf8").slice(-2000)}`);
+    await waitFor(async () => {
+      if (child.exitCode !== null) throw new StopWaiting(`dockerd exited: ${readFileSync(join(dir, "dockerd.log"), "utf8").slice(-2000)}`);
       return (await docker("info", "--format", "{{.ServerVersion}}")).code === 0;
-    }, 60_000, () => "dockerd did not answer");
+    }, { timeoutMs: 60_000, what: () => "dockerd did not answer" });
   }
 
   /** SIGTERM, then SIGKILL after 30 s; dockerd stops its containers (no live-restore) and its containerd. */
@@ -138,7 +132,7 @@ describe("Docker network and IPAM driver", { skip: missing.length > 0 ? `not ins
   }
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), `npdocker-${run}-`));
+    dir = mkdtempSync(join(tmpdir(), `npdocker-${runId}-`));
     writeFileSync(join(dir, "daemon.json"), "{}");
     // An offline image: a busybox root file system.
     const rootfs = join(dir, "rootfs");
@@ -153,7 +147,7 @@ describe("Docker network and IPAM driver", { skip: missing.length > 0 ? `not ins
     await host.agent?.stop();
     await startAgent();
     await startDockerd();
-    const tar = await sh(["sh", "-c", `tar -C '${rootfs}' -c . | '${DOCKER}' -H 'unix://${dockerSocket()}' import - local/busybox:latest`]);
+    const tar = await run(["sh", "-c", `tar -C '${rootfs}' -c . | '${DOCKER}' -H 'unix://${dockerSocket()}' import - local/busybox:latest`]);
     assert.equal(tar.code, 0, tar.stderr);
   });
 
@@ -167,7 +161,7 @@ describe("Docker network and IPAM driver", { skip: missing.length > 0 ? `not ins
     await stopDockerd();
     // Mounts of a dockerd that had to be killed would keep the directory busy.
     const mounts = readFileSync("/proc/self/mountinfo", "utf8").split("\n").map((l) => l.split(" ")[4] ?? "").filter((m) => dir && m.startsWith(dir));
-    for (const m of mounts.reverse()) await sh(["umount", "-l", m]);
+    for (const m of mounts.reverse()) await run(["umount", "-l", m]);
     await cluster?.down();
     rmSync(pluginSocket, { force: true });
     for (const d of pluginDirs) if (existsSync(d) && readdirSync(d).length === 0) rmdirSync(d);
@@ -180,11 +174,11 @@ describe("Docker network and IPAM driver", { skip: missing.length > 0 ? `not ins
   test("a network created through Docker appears at netmaster under Docker's name", async () => {
     await must("network", "create", "-d", driver, "--ipam-driver", driver, "--subnet", "198.18.30.0/24", "--gateway", "198.18.30.254", "dnet");
     let net: { subnet?: string; gateway?: string } = {};
-    await waitUntil(async () => {
+    await waitFor(async () => {
       const r = await api.get<{ subnet: string; gateway: string }>("/api/v1/networks/default:dnet/");
       net = r.body;
       return r.status === 200;
-    }, 20_000, () => "network dnet did not appear at netmaster");
+    }, { timeoutMs: 20_000, what: () => "network dnet did not appear at netmaster" });
     assert.equal(net.subnet, "198.18.30.0/24");
     assert.equal(net.gateway, "198.18.30.254");
   });
@@ -208,17 +202,17 @@ describe("Docker network and IPAM driver", { skip: missing.length > 0 ? `not ins
   test("docker run -p publishes host ports (a range gets its first free port); taken or missing ones are refused; stop withdraws them", async () => {
     const outside = await cluster.addOutside();
     const reach = async (port: number): Promise<string> => {
-      const r = await sh(["ip", "netns", "exec", outside, process.execPath, NETPROBE, "tcp", host.address, String(port), "1500"]);
+      const r = await run(["ip", "netns", "exec", outside, process.execPath, NETPROBE, "tcp", host.address, String(port), "1500"]);
       const out = JSON.parse(r.stdout.trim().split("\n").pop() || "{}") as { result?: string; tag?: string };
       return out.result === "reply" ? String(out.tag) : String(out.result);
     };
     const serve = (tag: string) => ["sh", "-c", `nc -ll -p 80 -e echo ${tag}:80 & nc -ll -p 81 -e echo ${tag}:81 & exec sleep 3600`];
     await must("run", "-d", "--name", "pp1", "--net", "dnet", "-p", "18380:80", "-p", "18381-18383:81", "local/busybox", ...serve("pp1"));
-    await waitUntil(async () => (await reach(18380)) === "pp1", 10_000, () => `18380 does not reach pp1: ${host.agent?.logs().slice(-3000)}`);
+    await waitFor(async () => (await reach(18380)) === "pp1", { timeoutMs: 10_000, what: () => `18380 does not reach pp1: ${host.agent?.logs().slice(-3000)}` });
     assert.equal(await reach(18381), "pp1", "the range's first port");
     await must("run", "-d", "--name", "pp2", "--net", "dnet", "-p", "18381-18383:81", "local/busybox", ...serve("pp2"));
-    await waitUntil(async () => (await reach(18382)) === "pp2", 10_000, () => "18382, the range's first free port, does not reach pp2");
-    const links = (await sh(["ip", "-n", `${hostPrefix(host.name)}-t-default`, "-o", "link"])).stdout.split("\n").length;
+    await waitFor(async () => (await reach(18382)) === "pp2", { timeoutMs: 10_000, what: () => "18382, the range's first free port, does not reach pp2" });
+    const links = (await run(["ip", "-n", `${hostPrefix(host.name)}-t-default`, "-o", "link"])).stdout.split("\n").length;
     for (const [name, publish, message] of [
       ["pp3", "18380:80", /remote: Cannot publish host port: host port 18380\/tcp is published by container/],
       ["pp4", "80", /remote: Cannot publish container port 80\/tcp: give it a host port/],
@@ -228,7 +222,7 @@ describe("Docker network and IPAM driver", { skip: missing.length > 0 ? `not ins
       assert.match(r.stderr, message);
       await must("rm", "-f", name);
     }
-    assert.equal((await sh(["ip", "-n", `${hostPrefix(host.name)}-t-default`, "-o", "link"])).stdout.split("\n").length, links, "no link left");
+    assert.equal((await run(["ip", "-n", `${hostPrefix(host.name)}-t-default`, "-o", "link"])).stdout.split("\n").length, links, "no link left");
     assert.equal(await reach(18380), "pp1", "pp1 keeps its port");
     await must("stop", "-t", "0", "pp1");
     assert.notEqual(await reach(18380), "pp1", "stopped: the port is withdrawn");
@@ -248,7 +242,7 @@ describe("Docker network and IPAM driver", { skip: missing.length > 0 ? `not ins
 
   test("--ip-range hands out addresses from the range only", async () => {
     await must("network", "create", "-d", driver, "--ipam-driver", driver, "--subnet", "198.18.37.0/24", "--ip-range", "198.18.37.128/25", "ranged");
-    await waitUntil(async () => (await api.get("/api/v1/networks/default:ranged/")).status === 200, 20_000, () => "ranged did not appear");
+    await waitFor(async () => (await api.get("/api/v1/networks/default:ranged/")).status === 200, { timeoutMs: 20_000, what: () => "ranged did not appear" });
     assert.equal((await api.get<{ subnet: string }>("/api/v1/networks/default:ranged/")).body.subnet, "198.18.37.128-198.18.37.254/24");
     await must("run", "-d", "--name", "g1", "--net", "ranged", "local/busybox", "sleep", "3600");
     assert.equal(await ipOf("g1", "ranged"), "198.18.37.128");
@@ -259,7 +253,7 @@ describe("Docker network and IPAM driver", { skip: missing.length > 0 ? `not ins
 
   test("with Docker's own IPAM driver the addresses are Docker's, the network ours", async () => {
     await must("network", "create", "-d", driver, "--subnet", "198.18.38.0/24", "--gateway", "198.18.38.1", "plain");
-    await waitUntil(async () => (await api.get("/api/v1/networks/default:plain/")).status === 200, 20_000, () => "plain did not appear");
+    await waitFor(async () => (await api.get("/api/v1/networks/default:plain/")).status === 200, { timeoutMs: 20_000, what: () => "plain did not appear" });
     await must("run", "-d", "--name", "h1", "--net", "plain", "local/busybox", "sleep", "3600");
     await must("run", "-d", "--name", "h2", "--net", "plain", "local/busybox", "sleep", "3600");
     assert.ok(await ping("h1", await ipOf("h2", "plain")));
@@ -293,7 +287,7 @@ describe("Docker network and IPAM driver", { skip: missing.length > 0 ? `not ins
     const v6 = await must("inspect", "v2", "--format", "{{.NetworkSettings.Networks.dual.GlobalIPv6Address}}");
     assert.match(v6, /^fd00:32::/);
     // Docker adds the address with duplicate address detection: it is usable after a second or two.
-    await waitUntil(() => ping("v1", v6, 1), 10_000, () => "v1 does not reach v2 over IPv6");
+    await waitFor(() => ping("v1", v6, 1), { timeoutMs: 10_000, what: () => "v1 does not reach v2 over IPv6" });
     await must("rm", "-f", "v1", "v2");
     await must("network", "rm", "dual");
   });
@@ -304,10 +298,10 @@ describe("Docker network and IPAM driver", { skip: missing.length > 0 ? `not ins
     await api.create("/api/v1/rules/default:noping:1/", { tenantName: "default", policyName: "noping", ruleId: "1", direction: "in", protocol: "icmp", action: "deny", priority: 1 });
     await api.create("/api/v1/endpointGroups/default:web/", { tenantName: "default", groupName: "web", networkName: "pnet", policies: ["noping"] });
     await api.create("/api/v1/endpointGroups/default:client/", { tenantName: "default", groupName: "client", networkName: "pnet" });
-    await waitUntil(async () => {
+    await waitFor(async () => {
       const names = (await docker("network", "ls", "--format", "{{.Name}}")).stdout.split("\n");
       return ["pnet", "web", "client"].every((n) => names.includes(n));
-    }, 30_000, () => `docker networks: ${readFileSync(join(dir, "agent.log"), "utf8").slice(-3000)}`);
+    }, { timeoutMs: 30_000, what: () => `docker networks: ${readFileSync(join(dir, "agent.log"), "utf8").slice(-3000)}` });
 
     await must("run", "-d", "--name", "w1", "--net", "web", "local/busybox", "sleep", "3600");
     await must("run", "-d", "--name", "k1", "--net", "client", "local/busybox", "sleep", "3600");
@@ -353,7 +347,7 @@ describe("Docker network and IPAM driver", { skip: missing.length > 0 ? `not ins
     };
     const before = await stateOf();
     const links = async () =>
-      (await sh(["ip", "-n", `${prefix}-t-default`, "-o", "link"])).stdout.split("\n").map((l) => (l.split(":")[1] ?? "").split("@")[0]!.trim()).sort().join(" ");
+      (await run(["ip", "-n", `${prefix}-t-default`, "-o", "link"])).stdout.split("\n").map((l) => (l.split(":")[1] ?? "").split("@")[0]!.trim()).sort().join(" ");
     const linksBefore = await links();
     const networksBefore = await must("network", "ls", "-q");
     const c1 = await ipOf("c1", "dnet");
@@ -374,7 +368,7 @@ describe("Docker network and IPAM driver", { skip: missing.length > 0 ? `not ins
     assert.deepEqual(await stateOf(), before, "netmaster's state is unchanged");
     assert.equal(await links(), linksBefore, "no link left in the tenant namespace");
     assert.equal(await must("network", "ls", "-q"), networksBefore, "no Docker network left");
-    assert.equal((await sh(["ip", "-o", "link"])).stdout.includes(`${prefix}d`), false, "no interface left in dockerd's namespace");
+    assert.equal((await run(["ip", "-o", "link"])).stdout.includes(`${prefix}d`), false, "no interface left in dockerd's namespace");
     assert.ok(await ping("c1", await ipOf("c2", "dnet")), "the network still works");
     await must("rm", "-f", "t1");
     await must("network", "rm", "tiny");
@@ -396,9 +390,9 @@ describe("Docker network and IPAM driver", { skip: missing.length > 0 ? `not ins
   test("a dockerd restart keeps networks and containers working", async () => {
     await stopDockerd();
     await startDockerd();
-    await waitUntil(async () => (await docker("inspect", "c1", "c2", "--format", "{{.State.Running}}")).stdout.trim() === "true\ntrue", 60_000, () => "c1 and c2 did not come back");
+    await waitFor(async () => (await docker("inspect", "c1", "c2", "--format", "{{.State.Running}}")).stdout.trim() === "true\ntrue", { timeoutMs: 60_000, what: () => "c1 and c2 did not come back" });
     const ip2 = await ipOf("c2", "dnet");
-    await waitUntil(() => ping("c1", ip2, 1), 20_000, () => `c1 does not reach c2: ${host.agent?.logs().slice(-3000)}`);
+    await waitFor(() => ping("c1", ip2, 1), { timeoutMs: 20_000, what: () => `c1 does not reach c2: ${host.agent?.logs().slice(-3000)}` });
     assert.ok(await ping("c2", await ipOf("c1", "dnet")));
     await must("start", "w1", "k1");
     assert.ok(await ping("w1", await ipOf("k1", "client")), "netctl's networks are there too");
@@ -407,20 +401,20 @@ describe("Docker network and IPAM driver", { skip: missing.length > 0 ? `not ins
   test("removal leaves netmaster without Docker's pools, addresses, endpoints or networks", async () => {
     await must("rm", "-f", "c1", "c2", "w1", "w2", "k1", "p1");
     await must("network", "rm", "dnet", "tagged");
-    await waitUntil(async () => (await api.get("/api/v1/networks/default:dnet/")).status === 404, 10_000, () => "dnet is still at netmaster");
+    await waitFor(async () => (await api.get("/api/v1/networks/default:dnet/")).status === 404, { timeoutMs: 10_000, what: () => "dnet is still at netmaster" });
     // The networks netctl made keep their Docker networks (and so their pools), nothing else stays.
     const dockerKeys = async (): Promise<string[]> =>
       Object.keys(await api.state()).filter((k) => k.startsWith("/netplugin/state/eps/") || (k.startsWith("/netplugin/state/docker/") && !k.endsWith("/pool-id")));
     let left: string[] = [];
-    await waitUntil(async () => {
+    await waitFor(async () => {
       left = await dockerKeys();
       return left.length === 3 && left.every((k) => k.startsWith("/netplugin/state/docker/pools/"));
-    }, 10_000, () => `pools of pnet, web and client only: ${left.join(", ")}`);
+    }, { timeoutMs: 10_000, what: () => `pools of pnet, web and client only: ${left.join(", ")}` });
     // netctl's objects going makes their Docker networks go.
     await api.del("/api/v1/endpointGroups/default:web/");
     await api.del("/api/v1/endpointGroups/default:client/");
     await api.del("/api/v1/networks/default:pnet/");
-    await waitUntil(async () => (await docker("network", "ls", "--filter", `driver=${driver}`, "-q")).stdout.trim() === "", 30_000, () => "docker networks stayed");
-    await waitUntil(async () => (left = await dockerKeys()).length === 0, 10_000, () => `left at netmaster: ${left.join(", ")}`);
+    await waitFor(async () => (await docker("network", "ls", "--filter", `driver=${driver}`, "-q")).stdout.trim() === "", { timeoutMs: 30_000, what: () => "docker networks stayed" });
+    await waitFor(async () => (left = await dockerKeys()).length === 0, { timeoutMs: 10_000, what: () => `left at netmaster: ${left.join(", ")}` });
   });
 });

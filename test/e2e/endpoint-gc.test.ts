@@ -12,8 +12,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { Cluster, unixRequest } from "../../src/cluster/index.js";
+import { waitFor } from "../../src/lib/wait.js";
 import { Api } from "../harness/api.js";
-import { waitUntil } from "../harness/netmaster.js";
 import { attach } from "../harness/cluster.js";
 import type { TestNetns } from "../harness/netns.js";
 
@@ -57,13 +57,13 @@ describe("endpoints no host holds", () => {
     const a = await attach(cluster, made, 1, "a", { tenant: "t", network: "net" });
     const b = await attach(cluster, made, 2, "b", { tenant: "t", network: "net" });
     const hostEndpoint = `infra.t-host-${h1.name}`;
-    await waitUntil(() => exists(hostEndpoint), 15_000, () => "h1 has no endpoint on the infra network");
+    await waitFor(() => exists(hostEndpoint), { timeoutMs: 15_000, what: () => "h1 has no endpoint on the infra network" });
 
     await h1.agent!.kill();
     const stray = await createAsAgent(h1.name, `${cluster.prefix}crashed`);
     assert.ok(await allocated(stray.endpoint.ipAddress));
     await cluster.startAgent(h1);
-    await waitUntil(async () => !(await exists(stray.endpoint.endpointID)), 20_000, () => "the stray endpoint is still at netmaster");
+    await waitFor(async () => !(await exists(stray.endpoint.endpointID)), { timeoutMs: 20_000, what: () => "the stray endpoint is still at netmaster" });
     assert.ok(!(await allocated(stray.endpoint.ipAddress)), "its address is back in the pool");
 
     assert.ok(await exists(`net.t-${cluster.prefix}a`), "the attached container's endpoint stays");
@@ -77,10 +77,10 @@ describe("endpoints no host holds", () => {
     await h2!.agent!.kill();
     const other = await createAsAgent(h2!.name, `${cluster.prefix}elsewhere`);
     const stray = await createAsAgent(h1!.name, `${cluster.prefix}lost`);
-    await waitUntil(async () => !(await exists(stray.endpoint.endpointID)), 20_000, () => "h1 did not release its stray endpoint");
+    await waitFor(async () => !(await exists(stray.endpoint.endpointID)), { timeoutMs: 20_000, what: () => "h1 did not release its stray endpoint" });
     assert.ok(await exists(other.endpoint.endpointID), "h1 released an endpoint of h2");
     await cluster.startAgent(h2!);
-    await waitUntil(async () => !(await exists(other.endpoint.endpointID)), 20_000, () => "h2 did not release its stray endpoint");
+    await waitFor(async () => !(await exists(other.endpoint.endpointID)), { timeoutMs: 20_000, what: () => "h2 did not release its stray endpoint" });
   });
 
   test("an attachment whose endpoint netmaster deleted loses its interface and its record", async () => {
@@ -89,9 +89,9 @@ describe("endpoints no host holds", () => {
     const id = `net.t-${cluster.prefix}gone`;
     assert.equal((await api.del(`/api/v1/agent/endpoints/${id}/`)).status, 200);
     const links = async () => (await ns.exec(["ip", "-o", "link"])).stdout.split("\n").filter(Boolean).length;
-    await waitUntil(async () => (await links()) === 1, 15_000, () => "the container still has its interface");
+    await waitFor(async () => (await links()) === 1, { timeoutMs: 15_000, what: () => "the container still has its interface" });
     // The record goes right after the run that removed the interface.
     const recorded = async () => (JSON.parse((await unixRequest(h1.socket, "GET", "/inspect")).text) as { attachments: { endpointId: string }[] }).attachments.some((a) => a.endpointId === id);
-    await waitUntil(async () => !(await recorded()), 5_000, () => "the agent still has the attachment");
+    await waitFor(async () => !(await recorded()), { timeoutMs: 5_000, what: () => "the agent still has the attachment" });
   });
 });

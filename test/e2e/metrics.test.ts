@@ -4,10 +4,11 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { Cluster, unixRequest } from "../../src/cluster/index.js";
+import { run } from "../../src/lib/process.js";
 import { Api } from "../harness/api.js";
 import { attach } from "../harness/cluster.js";
 import { metricValue, samples } from "../harness/metrics.js";
-import { sh, TestNetns } from "../harness/netns.js";
+import { TestNetns } from "../harness/netns.js";
 
 
 
@@ -45,7 +46,7 @@ describe("metrics", () => {
 
     // The same from the TCP port, inside the host's namespace where the agent runs.
     const fetchIn = `fetch("http://127.0.0.1:9464/metrics").then((r) => r.text()).then((t) => process.stdout.write(t))`;
-    const remote = await sh(["ip", "netns", "exec", host.namespace, process.execPath, "-e", fetchIn]);
+    const remote = await run(["ip", "netns", "exec", host.namespace, process.execPath, "-e", fetchIn]);
     assert.equal(remote.code, 0, remote.stderr);
     assert.equal(metricValue(remote.stdout, "netplugin_cni_request_duration_seconds_count", { command: "ADD", result: "ok" }), 1);
   });

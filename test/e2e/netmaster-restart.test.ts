@@ -12,8 +12,8 @@ import { copyFileSync, existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { Cluster, unixRequest, type ClusterOptions } from "../../src/cluster/index.js";
+import { StopWaiting, waitFor } from "../../src/lib/wait.js";
 import { Api } from "../harness/api.js";
-import { waitUntil } from "../harness/netmaster.js";
 import { attach, type Attached } from "../harness/cluster.js";
 import { metricValue } from "../harness/metrics.js";
 import { TestNetns } from "../harness/netns.js";
@@ -21,12 +21,12 @@ import { TestNetns } from "../harness/netns.js";
 /** A write that must succeed, retried while a restarted netmaster has no leader yet (503). */
 async function write(api: Api, path: string, body: unknown): Promise<void> {
   let last = "";
-  await waitUntil(async () => {
+  await waitFor(async () => {
     const r = await api.post(path, body);
     last = `${r.status} ${r.text}`;
-    if (r.status !== 200 && r.status !== 503) throw new Error(`POST ${path} -> ${last}`);
+    if (r.status !== 200 && r.status !== 503) throw new StopWaiting(`POST ${path} -> ${last}`);
     return r.status === 200;
-  }, 20_000, () => `POST ${path}: ${last}`);
+  }, { timeoutMs: 20_000, what: () => `POST ${path}: ${last}` });
 }
 
 async function agentRevision(cluster: Cluster, host: number): Promise<number> {
@@ -80,7 +80,7 @@ describe("netmaster killed and restarted on its SQLite store", () => {
   after(() => teardown(cluster, made));
 
   test("agents follow the restarted netmaster, and changes made after the restart reach every host", async () => {
-    await waitUntil(async () => (await a.ns.tcpReaches(b.ip, 8080)) === "b", 15_000, () => "a cannot reach b before the crash");
+    await waitFor(async () => (await a.ns.tcpReaches(b.ip, 8080)) === "b", { timeoutMs: 15_000, what: () => "a cannot reach b before the crash" });
     const before = await Promise.all([1, 2, 3].map((h) => agentRevision(cluster, h)));
 
     await cluster.killNetmaster();
@@ -88,25 +88,25 @@ describe("netmaster killed and restarted on its SQLite store", () => {
     await cluster.startNetmaster();
     // Each agent takes a snapshot of its slice from the new process; the datapath stays as it is.
     const master = async (name: string) => metricValue((await unixRequest(cluster.netmasterSocket, "GET", "/metrics")).text, name);
-    await waitUntil(async () => (await master("netmaster_state_streams")) === 3, 20_000, () => "not every agent follows the restarted netmaster");
+    await waitFor(async () => (await master("netmaster_state_streams")) === 3, { timeoutMs: 20_000, what: () => "not every agent follows the restarted netmaster" });
     assert.equal(await master("netmaster_state_stream_snapshots_total"), 3);
     const resumed = await Promise.all([1, 2, 3].map((h) => agentRevision(cluster, h)));
     resumed.forEach((r, i) => assert.ok(r >= before[i]!, `h${i + 1} went from revision ${before[i]} to ${r}`));
 
     await write(api, "/api/v1/rules/t:web:1/", DENY_8080);
-    await waitUntil(async () => (await a.ns.tcpReaches(b.ip, 8080, 800)) === "timeout", 15_000, () => "h2 does not enforce the rule posted after the restart");
-    await waitUntil(async () => (await a.ns.tcpReaches(c.ip, 8080, 800)) === "timeout", 15_000, () => "h3 does not enforce the rule posted after the restart");
+    await waitFor(async () => (await a.ns.tcpReaches(b.ip, 8080, 800)) === "timeout", { timeoutMs: 15_000, what: () => "h2 does not enforce the rule posted after the restart" });
+    await waitFor(async () => (await a.ns.tcpReaches(c.ip, 8080, 800)) === "timeout", { timeoutMs: 15_000, what: () => "h3 does not enforce the rule posted after the restart" });
     assert.equal(await a.ns.tcpReaches(b.ip, 80), "b", "what the rule does not name still passes");
 
     const d = await attach(cluster, made, 3, "d", { tenant: "t", network: "net", group: "client" });
     await d.ns.serve("d", 8080);
-    await waitUntil(async () => (await a.ns.tcpReaches(d.ip, 8080)) === "d", 15_000, () => "h1 does not reach a container added on h3 after the restart");
+    await waitFor(async () => (await a.ns.tcpReaches(d.ip, 8080)) === "d", { timeoutMs: 15_000, what: () => "h1 does not reach a container added on h3 after the restart" });
     assert.equal(await b.ns.tcpReaches(d.ip, 8080), "d", "h2 reaches it too");
 
     await write(api, "/api/v1/networks/t:net2/", { tenantName: "t", networkName: "net2", encap: "vxlan", subnet: "198.18.141.0/24", gateway: "198.18.141.254" });
     const e = await attach(cluster, made, 1, "e", { tenant: "t", network: "net2" });
     const f = await attach(cluster, made, 2, "f", { tenant: "t", network: "net2" });
-    await waitUntil(async () => e.ns.ping(f.ip, 1), 15_000, () => "containers of a network made after the restart do not reach each other");
+    await waitFor(async () => e.ns.ping(f.ip, 1), { timeoutMs: 15_000, what: () => "containers of a network made after the restart do not reach each other" });
   });
 });
 
@@ -122,7 +122,7 @@ describe("netmaster killed and restarted on etcd, with the history compacted pas
   after(() => teardown(cluster, made));
 
   test("the frozen agent re-lists and enforces the rule posted while it was away", async () => {
-    await waitUntil(async () => (await a.ns.tcpReaches(b.ip, 8080)) === "b", 15_000, () => "a cannot reach b before the crash");
+    await waitFor(async () => (await a.ns.tcpReaches(b.ip, 8080)) === "b", { timeoutMs: 15_000, what: () => "a cannot reach b before the crash" });
     const h2 = cluster.hosts[1]!;
     const pid = h2.agent!.child.pid!;
     const frozenAt = await agentRevision(cluster, 2);
@@ -140,10 +140,10 @@ describe("netmaster killed and restarted on etcd, with the history compacted pas
     } finally {
       process.kill(pid, "SIGCONT");
     }
-    await waitUntil(async () => (await a.ns.tcpReaches(b.ip, 8080, 800)) === "timeout", 20_000, () => "h2 does not enforce the rule posted while it was frozen");
+    await waitFor(async () => (await a.ns.tcpReaches(b.ip, 8080, 800)) === "timeout", { timeoutMs: 20_000, what: () => "h2 does not enforce the rule posted while it was frozen" });
     assert.ok((await agentRevision(cluster, 2)) > frozenAt);
     const c = await attach(cluster, made, 1, "c", { tenant: "t", network: "net", group: "client" });
-    await waitUntil(async () => b.ns.ping(c.ip, 1), 15_000, () => "h2 does not reach a container added after it re-listed");
+    await waitFor(async () => b.ns.ping(c.ip, 1), { timeoutMs: 15_000, what: () => "h2 does not reach a container added after it re-listed" });
   });
 });
 
@@ -160,13 +160,13 @@ describe("netmaster restarted on a SQLite store restored from an older backup", 
   after(() => teardown(cluster, made));
 
   test("agents that saw later revisions than the backup's take the restored state", async () => {
-    await waitUntil(async () => (await a.ns.tcpReaches(b.ip, 8080)) === "b", 15_000, () => "a cannot reach b");
+    await waitFor(async () => (await a.ns.tcpReaches(b.ip, 8080)) === "b", { timeoutMs: 15_000, what: () => "a cannot reach b" });
     const db = (f: string) => join(cluster.dir, f);
     await cluster.killNetmaster();
     for (const f of FILES) if (existsSync(db(f))) copyFileSync(db(f), db(`${f}.backup`));
     await cluster.startNetmaster();
     await write(api, "/api/v1/rules/t:web:1/", DENY_8080);
-    await waitUntil(async () => (await a.ns.tcpReaches(b.ip, 8080, 800)) === "timeout", 15_000, () => "h2 does not enforce the rule");
+    await waitFor(async () => (await a.ns.tcpReaches(b.ip, 8080, 800)) === "timeout", { timeoutMs: 15_000, what: () => "h2 does not enforce the rule" });
 
     // h2 is frozen until the restored store has been written past the revision it holds, and netmaster restarted
     // on it: by revision alone it would then resume and never hear that the rule is gone. h1 comes back at once,
@@ -179,7 +179,7 @@ describe("netmaster restarted on a SQLite store restored from an older backup", 
       for (const f of ["netmaster.db-shm", ...FILES]) rmSync(db(f), { force: true });
       for (const f of FILES) if (existsSync(db(`${f}.backup`))) copyFileSync(db(`${f}.backup`), db(f));
       await cluster.startNetmaster();
-      await waitUntil(async () => (await agentRevision(cluster, 1)) < frozenAt, 15_000, () => "h1 does not take the restored store's snapshot");
+      await waitFor(async () => (await agentRevision(cluster, 1)) < frozenAt, { timeoutMs: 15_000, what: () => "h1 does not take the restored store's snapshot" });
       const storeRevision = async () => metricValue((await unixRequest(cluster.netmasterSocket, "GET", "/metrics")).text, "netmaster_state_revision") ?? 0;
       for (let n = 0; (await storeRevision()) <= frozenAt; n++) {
         assert.ok(n < 20, `the store at revision ${await storeRevision()} after 20 writes, h2 at ${frozenAt}`);
@@ -191,6 +191,6 @@ describe("netmaster restarted on a SQLite store restored from an older backup", 
     } finally {
       process.kill(h2, "SIGCONT");
     }
-    await waitUntil(async () => (await a.ns.tcpReaches(b.ip, 8080, 800)) === "b", 20_000, () => "h2 still enforces the rule the restored store does not have");
+    await waitFor(async () => (await a.ns.tcpReaches(b.ip, 8080, 800)) === "b", { timeoutMs: 20_000, what: () => "h2 still enforces the rule the restored store does not have" });
   });
 });

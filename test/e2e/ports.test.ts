@@ -8,10 +8,11 @@
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, test } from "node:test";
-import { Cluster, OUTSIDE_ADDRESS, run, type ClusterHost } from "../../src/cluster/index.js";
+import { Cluster, OUTSIDE_ADDRESS, type ClusterHost } from "../../src/cluster/index.js";
 import { hostPrefix, tenantNamespace } from "../../src/datapath/names.js";
+import { run } from "../../src/lib/process.js";
+import { waitFor } from "../../src/lib/wait.js";
 import { Api } from "../harness/api.js";
-import { waitUntil } from "../harness/netmaster.js";
 import { attach } from "../harness/cluster.js";
 import { TestNetns } from "../harness/netns.js";
 
@@ -87,7 +88,7 @@ describe("published host ports (CNI portMappings) on a cluster host", { skip: pr
       { hostPort: 18081, containerPort: SERVE_PORT, protocol: "udp", hostIP: "" },
       { hostPort: 18083, containerPort: SERVE_PORT, protocol: "tcp", hostIP: "127.0.0.1" },
     ]);
-    await waitUntil(async () => (await tcpFrom(outside.name, host.address, 18080)) === "pa", 10_000, () => "outside does not reach pa through 18080/tcp");
+    await waitFor(async () => (await tcpFrom(outside.name, host.address, 18080)) === "pa", { timeoutMs: 10_000, what: () => "outside does not reach pa through 18080/tcp" });
     const udp = await udpFrom(outside.name, host.address, 18081);
     assert.ok(udp.received >= 4, `UDP from outside: ${JSON.stringify(udp)}`);
     assert.deepEqual(udp.tags, ["pa"]);
@@ -104,7 +105,7 @@ describe("published host ports (CNI portMappings) on a cluster host", { skip: pr
 
   test("containerd's capitalised keys work the same", async () => {
     await container("pb", [{ HostPort: 18090, ContainerPort: SERVE_PORT, Protocol: "tcp", HostIP: "" }]);
-    await waitUntil(async () => (await tcpFrom(outside.name, host.address, 18090)) === "pb", 10_000, () => "outside does not reach pb through 18090/tcp");
+    await waitFor(async () => (await tcpFrom(outside.name, host.address, 18090)) === "pb", { timeoutMs: 10_000, what: () => "outside does not reach pb through 18090/tcp" });
     assert.equal(await tcpFrom(outside.name, host.address, 18080), "pa", "pa keeps its port");
   });
 
@@ -122,7 +123,7 @@ describe("published host ports (CNI portMappings) on a cluster host", { skip: pr
     // tenant end, on a port the tenant does not publish) does not open the way from one tenant to another.
     const tenantEnd = JSON.parse((await run(["ip", "-n", tenantNamespace(prefix(), TENANT), "-j", "-4", "addr", "show", "nuplink"])).stdout)[0].addr_info[0].local as string;
     const foreign = `${cluster.prefix}fdnat`;
-    await run(["ip", "netns", "exec", host.namespace, "nft", "-f", "-"], { input: `table ip ${foreign} {\n chain pre {\n  type nat hook prerouting priority dstnat; policy accept;\n  tcp dport 18999 dnat to ${tenantEnd}:${SERVE_PORT}\n }\n}\n` });
+    await run(["ip", "netns", "exec", host.namespace, "nft", "-f", "-"], { stdin: `table ip ${foreign} {\n chain pre {\n  type nat hook prerouting priority dstnat; policy accept;\n  tcp dport 18999 dnat to ${tenantEnd}:${SERVE_PORT}\n }\n}\n` });
     try {
       assert.equal(await tcpFrom(px.name, host.address, 18999), "timeout", "dropped between the uplinks");
     } finally {
@@ -159,7 +160,7 @@ describe("published host ports (CNI portMappings) on a cluster host", { skip: pr
     await api.create(`/api/v1/rules/${TENANT}:shut:1/`, { tenantName: TENANT, policyName: "shut", ruleId: "1", direction: "in", protocol: "tcp", port: SERVE_PORT, action: "deny", priority: 1 });
     await api.create(`/api/v1/endpointGroups/${TENANT}:web/`, { tenantName: TENANT, groupName: "web", networkName: "net", policies: ["shut"] });
     await container("pw", [{ hostPort: 18100, containerPort: SERVE_PORT, protocol: "tcp" }, { hostPort: 18101, containerPort: SERVE_PORT, protocol: "udp" }], "web");
-    await waitUntil(async () => (await udpFrom(outside.name, host.address, 18101)).received > 0, 10_000, () => "udp into web does not pass");
+    await waitFor(async () => (await udpFrom(outside.name, host.address, 18101)).received > 0, { timeoutMs: 10_000, what: () => "udp into web does not pass" });
     assert.equal(await tcpFrom(outside.name, host.address, 18100), "timeout", "tcp/7000 into web is denied");
     assert.equal(await tcpFrom(host.namespace, host.address, 18100), "timeout", "from the host too");
     assert.equal(await tcpFrom(outside.name, host.address, 18080), "pa", "containers outside the group are not affected");
@@ -197,6 +198,6 @@ describe("published host ports (CNI portMappings) on a cluster host", { skip: pr
     assert.equal(await localnet(), "0", "route_localnet is off again");
     // Outbound NAT is untouched: a container still reaches outside.
     await outside.servePeer(7001);
-    await waitUntil(async () => (await c.ns.tcpReaches(OUTSIDE_ADDRESS, 7001, 1000)) === host.address, 8000, () => "no outbound NAT");
+    await waitFor(async () => (await c.ns.tcpReaches(OUTSIDE_ADDRESS, 7001, 1000)) === host.address, { timeoutMs: 8000, what: () => "no outbound NAT" });
   });
 });

@@ -4,9 +4,9 @@
 
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
+import { waitFor } from "../../src/lib/wait.js";
 import { Api } from "../harness/api.js";
 import { TestAgent } from "../harness/agent.js";
-import { waitUntil } from "../harness/netmaster.js";
 import { runPrefix, TestNetns } from "../harness/netns.js";
 
 interface AddResult {
@@ -84,10 +84,10 @@ describe("bandwidth profiles and established connections across policy changes",
     await cl.api.create("/api/v1/netprofiles/default:ten/", { tenantName: "default", profileName: "ten", bandwidth: "20Mbps", burst: 64 });
     const limit2 = (20 * 1024 * 1024) / 1e6;
     let now = 0;
-    await waitUntil(async () => {
+    await waitFor(async () => {
       now = await iperf(src.ns, dst.ns, dst.ip, 5203, 2);
       return Math.abs(now - limit2) / limit2 <= 0.15;
-    }, 20_000, () => `after the change: ${now.toFixed(2)} Mbit/s vs ${limit2.toFixed(2)}`);
+    }, { timeoutMs: 20_000, what: () => `after the change: ${now.toFixed(2)} Mbit/s vs ${limit2.toFixed(2)}` });
   });
 
   test("a deny rule added during a running iperf3 session does not cut it; new connections are refused", async () => {
@@ -97,7 +97,7 @@ describe("bandwidth profiles and established connections across policy changes",
       await new Promise((r) => setTimeout(r, 1500));
       await cl.api.create("/api/v1/rules/default:p:1/", { tenantName: "default", policyName: "p", ruleId: "1", direction: "in", protocol: "tcp", action: "deny", priority: 1 });
       await dst.ns.serve("d", 8080);
-      await waitUntil(async () => (await src.ns.tcpReaches(dst.ip, 8080, 500)) === "timeout", 10_000, () => "the new rule was not applied");
+      await waitFor(async () => (await src.ns.tcpReaches(dst.ip, 8080, 500)) === "timeout", { timeoutMs: 10_000, what: () => "the new rule was not applied" });
       const r = await run;
       const json = JSON.parse(r.stdout) as { end: { sum_received: { seconds: number; bytes: number } }; error?: string };
       assert.equal(json.error, undefined, r.stdout);

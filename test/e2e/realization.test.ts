@@ -5,8 +5,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { Cluster } from "../../src/cluster/index.js";
+import { waitFor } from "../../src/lib/wait.js";
 import { Api } from "../harness/api.js";
-import { waitUntil } from "../harness/netmaster.js";
 import { attach, type Attached } from "../harness/cluster.js";
 import type { TestNetns } from "../harness/netns.js";
 
@@ -43,9 +43,9 @@ describe("realization of policy on every host", () => {
 
   test("a new container and its group's policy are reported in force on both hosts", async () => {
     let last: Realization | undefined;
-    await waitUntil(async () => (last = await endpoint(`${cluster.prefix}b`)).pendingHosts.length === 0, 15_000, () => `endpoint b: ${JSON.stringify(last)}`);
+    await waitFor(async () => (last = await endpoint(`${cluster.prefix}b`)).pendingHosts.length === 0, { timeoutMs: 15_000, what: () => `endpoint b: ${JSON.stringify(last)}` });
     assert.ok(last!.revision > 0);
-    await waitUntil(async () => (last = await policy()).pendingHosts.length === 0, 15_000, () => `policy: ${JSON.stringify(last)}`);
+    await waitFor(async () => (last = await policy()).pendingHosts.length === 0, { timeoutMs: 15_000, what: () => `policy: ${JSON.stringify(last)}` });
     assert.equal(await a.ns.tcpReaches(b.ip, 8080), "b");
   });
 
@@ -56,14 +56,14 @@ describe("realization of policy on every host", () => {
     try {
       await api.create("/api/v1/rules/t:web:1/", { tenantName: "t", policyName: "web", ruleId: "1", direction: "in", protocol: "tcp", port: 8080, action: "deny", priority: 10 });
       let last: Realization | undefined;
-      await waitUntil(async () => JSON.stringify((last = await policy()).pendingHosts) === JSON.stringify([h2.name]), 10_000, () => `policy: ${JSON.stringify(last)}`);
+      await waitFor(async () => JSON.stringify((last = await policy()).pendingHosts) === JSON.stringify([h2.name]), { timeoutMs: 10_000, what: () => `policy: ${JSON.stringify(last)}` });
       assert.equal(await a.ns.tcpReaches(b.ip, 8080), "b", "not in force on h2, and indeed not enforced there");
       assert.deepEqual((await policy()).pendingHosts, [h2.name]);
     } finally {
       process.kill(pid, "SIGCONT");
     }
     let last: Realization | undefined;
-    await waitUntil(async () => (last = await policy()).pendingHosts.length === 0, 15_000, () => `policy: ${JSON.stringify(last)}`);
+    await waitFor(async () => (last = await policy()).pendingHosts.length === 0, { timeoutMs: 15_000, what: () => `policy: ${JSON.stringify(last)}` });
     assert.equal(await a.ns.tcpReaches(b.ip, 8080, 800), "timeout", "realized everywhere: the rule holds at once");
   });
 
@@ -75,14 +75,14 @@ describe("realization of policy on every host", () => {
     try {
       assert.equal((await api.del("/api/v1/rules/t:web:1/")).status, 200);
       let last: Realization | undefined;
-      await waitUntil(async () => JSON.stringify((last = await policy()).pendingHosts) === JSON.stringify([h2.name]), 10_000, () => `policy: ${JSON.stringify(last)}`);
+      await waitFor(async () => JSON.stringify((last = await policy()).pendingHosts) === JSON.stringify([h2.name]), { timeoutMs: 10_000, what: () => `policy: ${JSON.stringify(last)}` });
       assert.ok(last!.revision > before, `the removal is a newer change (${last!.revision} > ${before})`);
       assert.equal(await a.ns.tcpReaches(b.ip, 8080, 800), "timeout", "h2 still enforces the rule it has not heard is gone");
     } finally {
       process.kill(pid, "SIGCONT");
     }
     let last: Realization | undefined;
-    await waitUntil(async () => (last = await policy()).pendingHosts.length === 0, 15_000, () => `policy: ${JSON.stringify(last)}`);
+    await waitFor(async () => (last = await policy()).pendingHosts.length === 0, { timeoutMs: 15_000, what: () => `policy: ${JSON.stringify(last)}` });
     assert.equal(await a.ns.tcpReaches(b.ip, 8080), "b");
   });
 

@@ -20,11 +20,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, test } from "node:test";
-import { Cluster, run } from "../../src/cluster/index.js";
+import { Cluster } from "../../src/cluster/index.js";
 import { endpointLinkName, hostPrefix, tenantNamespace } from "../../src/datapath/names.js";
+import { run } from "../../src/lib/process.js";
+import { waitFor } from "../../src/lib/wait.js";
 import { agentGet } from "../harness/agent.js";
 import { Api } from "../harness/api.js";
-import { waitUntil } from "../harness/netmaster.js";
 import { runPrefix } from "../harness/netns.js";
 import { cachedResults, Containerd, makeBusyboxRootfs, missingTools, Podman, readSpy, SystemCni, writeSpy, type CtrContainer, type SpyCall } from "../harness/runtimes.js";
 
@@ -257,7 +258,7 @@ describe("CNI under real runtimes: podman and ctr run --cni", { skip }, () => {
     await netctl("policy", "rule-add", "--tenant", TENANT, "--direction", "in", "--protocol", "tcp", "--port", "80", "--action", "allow", "--priority", "100", "web-only", "2");
     await netctl("group", "create", "--tenant", TENANT, "--policy", "web-only", NETWORK, "web");
 
-    await waitUntil(async () => (await tcp(pc2, b, 8080)) === "timeout", 20_000, () => "tcp/8080 into web still open");
+    await waitFor(async () => (await tcp(pc2, b, 8080)) === "timeout", { timeoutMs: 20_000, what: () => "tcp/8080 into web still open" });
     // client → web: only tcp/80, on both the ctr and the podman member.
     assert.equal(await tcp(pc2, b, 80), "cc1:80");
     assert.equal(await tcp(pc2, a, 80), "pc1:80");
@@ -274,7 +275,7 @@ describe("CNI under real runtimes: podman and ctr run --cni", { skip }, () => {
 
     // Taking the policy off the group opens tcp/8080 again.
     await netctl("group", "create", "--tenant", TENANT, NETWORK, "web");
-    await waitUntil(async () => (await tcp(pc2, b, 8080)) === "cc1:8080", 20_000, () => "tcp/8080 into web still blocked");
+    await waitFor(async () => (await tcp(pc2, b, 8080)) === "cc1:8080", { timeoutMs: 20_000, what: () => "tcp/8080 into web still blocked" });
     assert.equal(await tcp(pc2, a, 8080), "pc1:8080");
   });
 
@@ -290,7 +291,7 @@ describe("CNI under real runtimes: podman and ctr run --cni", { skip }, () => {
     try {
       const r = await podman!.run(name, rootfs, { network: netWeb, env: { TAG: "pc5" }, publish: ["18280:80"] }, ["/bin/np-serve", "80"]);
       assert.equal(r.code, 0, `podman run -p: ${r.stderr}\n${agentLog()}`);
-      await waitUntil(async () => (await reach(outside)) === "pc5", 10_000, () => "the published port does not reach pc5 from outside the cluster");
+      await waitFor(async () => (await reach(outside)) === "pc5", { timeoutMs: 10_000, what: () => "the published port does not reach pc5 from outside the cluster" });
       assert.equal(await reach(host.namespace), "pc5", "from the host itself");
     } finally {
       await podman!.cmd(["rm", "-f", "-t", "0", name], 90);
@@ -405,10 +406,10 @@ describe("CNI under real runtimes: podman and ctr run --cni", { skip }, () => {
     for (const [name, ip] of ips) assert.ok(!free.includes(ip), `${name}'s ${ip} released: ${free.join(", ")}`);
     assert.deepEqual((await agentGet<Inspect>(host.socket, "/inspect")).attachments, []);
     const tenantNs = tenantNamespace(hostPrefix(host.name), TENANT);
-    await waitUntil(async () => {
+    await waitFor(async () => {
       const r = await run(["ip", "-n", tenantNs, "-o", "link"]);
       return r.code !== 0 || !links.some((l) => r.stdout.includes(`${l}`));
-    }, 15_000, () => `endpoint links ${links.join(", ")} still in ${tenantNs}`);
+    }, { timeoutMs: 15_000, what: () => `endpoint links ${links.join(", ")} still in ${tenantNs}` });
     const rootLinks = (await run(["ip", "-o", "link"])).stdout;
     for (const l of links) assert.ok(!rootLinks.includes(`: ${l}`), `${l} is not in the root namespace`);
     const hostLinks = (await run(["ip", "-n", host.namespace, "-o", "link"])).stdout;

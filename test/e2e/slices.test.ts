@@ -5,8 +5,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { Cluster, unixRequest } from "../../src/cluster/index.js";
+import { waitFor } from "../../src/lib/wait.js";
 import { Api } from "../harness/api.js";
-import { waitUntil } from "../harness/netmaster.js";
 import { attach } from "../harness/cluster.js";
 import type { TestNetns } from "../harness/netns.js";
 
@@ -75,6 +75,6 @@ describe("each host holds its own slice of the state", () => {
     const r = await cluster.removeContainer(3, "b3", { tenant: "blue", network: "net", group: "g" });
     assert.equal(r.code, 0, JSON.stringify(r.out));
     let left: string[] = [];
-    await waitUntil(async () => (left = await tenantKeys(3, "blue")).length === 0, 10_000, () => `h3 still holds ${JSON.stringify(left)}`);
+    await waitFor(async () => (left = await tenantKeys(3, "blue")).length === 0, { timeoutMs: 10_000, what: () => `h3 still holds ${JSON.stringify(left)}` });
   });
 });

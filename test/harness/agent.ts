@@ -7,7 +7,8 @@ import { hostPrefix } from "../../src/datapath/names.js";
 import { unixRequest } from "../../src/cluster/index.js";
 
 export interface CniRun {
-  code: number;
+  /** null when the executable was killed. */
+  code: number | null;
   out: Record<string, unknown>;
   stdout: string;
 }

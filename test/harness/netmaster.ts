@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { StopWaiting, waitFor } from "../../src/lib/wait.js";
 import { freePort } from "./ports.js";
 
 const NETMASTER_JS = fileURLToPath(new URL("../../src/bin/netmaster.js", import.meta.url));
@@ -51,30 +52,21 @@ export async function startNetmaster(options: { store: string; args?: string[]; 
       await exited;
     },
   };
-  await waitUntil(async () => {
-    if (child.exitCode !== null) throw new Error(`netmaster exited with ${child.exitCode}: ${stderr}`);
+  await waitFor(async () => {
+    if (child.exitCode !== null) throw new StopWaiting(`netmaster exited with ${child.exitCode}: ${stderr}`);
     const res = await fetch(`${url}/info`).catch(() => undefined);
     return res?.ok === true;
-  }, 15_000, () => `netmaster did not come up: ${stderr}`);
+  }, { timeoutMs: 15_000, what: () => `netmaster did not come up: ${stderr}` });
   return proc;
 }
 
 /** Waits until the netmaster at url says it leads and has written its default objects. */
 export async function waitForLeader(url: string, timeoutMs = 15_000): Promise<void> {
-  await waitUntil(async () => {
+  await waitFor(async () => {
     const res = await fetch(`${url}/api/v1/globals/global/`).catch(() => undefined);
     const info = await fetch(`${url}/info`).then((r) => r.json() as Promise<Record<string, string>>).catch(() => undefined);
     return res?.ok === true && info?.["leader-ip"] !== "";
-  }, timeoutMs, () => `no leader at ${url}`);
-}
-
-export async function waitUntil(check: () => Promise<boolean>, timeoutMs: number, what: () => string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > deadline) throw new Error(`timed out: ${what()}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  }, { timeoutMs, what: () => `no leader at ${url}` });
 }
 
 /** A temp directory removed by the returned function. */

@@ -1,24 +1,16 @@
 // Container stand-ins for tests: plain named network namespaces with a run
 // prefix, and the traffic tools run inside them (ping, and netprobe for TCP/UDP).
 
-import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
+import { must, run, type RunResult } from "../../src/lib/process.js";
+import { StopWaiting, waitFor } from "../../src/lib/wait.js";
 
 const NETPROBE_JS = fileURLToPath(new URL("../../src/datapath/linux/netprobe.js", import.meta.url));
 
 export function runPrefix(base = "npe"): string {
   return `${base}${randomBytes(2).toString("hex")}`;
-}
-
-export function sh(argv: string[], input?: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = execFile(argv[0]!, argv.slice(1), { timeout: 60_000 }, (err, stdout, stderr) =>
-      resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, stdout, stderr }),
-    );
-    child.stdin!.on("error", () => undefined);
-    child.stdin!.end(input ?? "");
-  });
 }
 
 export class TestNetns {
@@ -30,14 +22,13 @@ export class TestNetns {
   }
 
   static async create(name: string): Promise<TestNetns> {
-    const r = await sh(["ip", "netns", "add", name]);
-    if (r.code !== 0) throw new Error(`ip netns add ${name}: ${r.stderr}`);
-    await sh(["ip", "-n", name, "link", "set", "lo", "up"]);
+    await must(["ip", "netns", "add", name]);
+    await run(["ip", "-n", name, "link", "set", "lo", "up"]);
     return new TestNetns(name);
   }
 
-  exec(argv: string[]) {
-    return sh(["ip", "netns", "exec", this.name, ...argv]);
+  exec(argv: string[]): Promise<RunResult> {
+    return run(argv, { netns: this.name });
   }
 
   /** ping count packets; true when all come back. */
@@ -70,12 +61,14 @@ export class TestNetns {
   async iperfServer(port: number): Promise<ChildProcess> {
     const child = spawn("ip", ["netns", "exec", this.name, "iperf3", "-s", "-1", "-p", String(port)], { stdio: "ignore" });
     this.servers.push(child);
-    for (let waited = 0; ; waited += 50) {
-      const r = await this.exec(["ss", "-Hltn", `sport = :${port}`]);
-      if (r.stdout.trim() !== "") return child;
-      if (waited >= 10_000 || child.exitCode !== null) throw new Error(`iperf3 -s -p ${port} in ${this.name} is not listening`);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+    await waitFor(
+      async () => {
+        if (child.exitCode !== null) throw new StopWaiting(`iperf3 -s -p ${port} in ${this.name} exited (${child.exitCode})`);
+        return (await this.exec(["ss", "-Hltn", `sport = :${port}`])).stdout.trim() !== "";
+      },
+      { timeoutMs: 10_000, intervalMs: 50, what: () => `iperf3 -s -p ${port} in ${this.name} is not listening` },
+    );
+    return child;
   }
 
   async probe(kind: "tcp" | "udp" | "hold", ...args: (string | number)[]): Promise<Record<string, unknown>> {
@@ -91,6 +84,6 @@ export class TestNetns {
 
   async destroy(): Promise<void> {
     for (const s of this.servers) s.kill("SIGKILL");
-    await sh(["ip", "netns", "del", this.name]);
+    await run(["ip", "netns", "del", this.name]);
   }
 }

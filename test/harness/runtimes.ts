@@ -22,8 +22,8 @@ import { randomBytes } from "node:crypto";
 import { chmodSync, closeSync, copyFileSync, openSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmdirSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { run } from "../../src/cluster/index.js";
-import type { RunResult } from "../../src/cluster/shell.js";
+import { run, type RunResult } from "../../src/lib/process.js";
+import { StopWaiting, waitFor } from "../../src/lib/wait.js";
 
 /** The CNI wrapper `make build` writes (bin/netplugin-cni): what a runtime execs as type "netplugin". */
 export const CNI_WRAPPER = fileURLToPath(new URL("../../../bin/netplugin-cni", import.meta.url));
@@ -47,9 +47,9 @@ export function missingTools(): string[] {
 }
 
 /** `timeout -k 5 <seconds> argv…`: a runtime that hangs is killed, and the test sees exit code 124/137. */
-export function timed(argv: string[], options: { timeoutS?: number; env?: NodeJS.ProcessEnv; input?: string } = {}): Promise<RunResult> {
+export function timed(argv: string[], options: { timeoutS?: number; env?: NodeJS.ProcessEnv } = {}): Promise<RunResult> {
   const t = options.timeoutS ?? 60;
-  return run(["timeout", "-k", "5", String(t), ...argv], { env: options.env ?? process.env, timeoutMs: (t + 10) * 1000, ...(options.input !== undefined ? { input: options.input } : {}) });
+  return run(["timeout", "-k", "5", String(t), ...argv], { env: options.env, timeoutMs: (t + 10) * 1000 });
 }
 
 async function ok(what: string, r: Promise<RunResult>): Promise<string> {
@@ -292,16 +292,16 @@ export class Containerd {
     c.process = child;
     c.exited = new Promise((resolve) => child.once("exit", () => resolve()));
     const text = (): string => c.logs().slice(-4000);
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      if (child.exitCode !== null) throw new Error(`containerd exited (${child.exitCode}): ${text()}`);
-      if ((await c.ctr(["version"], 10)).code === 0) break;
-      if (Date.now() > deadline) {
-        await c.stop();
-        throw new Error(`containerd did not come up: ${text()}`);
-      }
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    await waitFor(
+      async () => {
+        if (child.exitCode !== null) throw new StopWaiting(`containerd exited (${child.exitCode}): ${text()}`);
+        return (await c.ctr(["version"], 10)).code === 0;
+      },
+      { timeoutMs: 30_000, intervalMs: 200, what: () => `containerd did not come up: ${text()}` },
+    ).catch(async (err: unknown) => {
+      await c.stop();
+      throw err;
+    });
     return c;
   }
 
@@ -335,14 +335,17 @@ export class Containerd {
     const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
     const container: CtrContainer = { id, child, exited, output: () => text };
     this.runs.set(id, container);
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      if (child.exitCode !== null) throw new Error(`ctr run ${id} exited (${child.exitCode}): ${text}`);
-      const r = await this.exec(id, ["ip", "-o", "-4", "addr", "show", "eth0"], 10);
-      if (r.code === 0 && /inet /.test(r.stdout)) return container;
-      if (Date.now() > deadline) throw new Error(`ctr run ${id} did not come up: ${text} ${r.stderr}`);
-      await new Promise((res) => setTimeout(res, 200));
-    }
+    let stderr = "";
+    await waitFor(
+      async () => {
+        if (child.exitCode !== null) throw new StopWaiting(`ctr run ${id} exited (${child.exitCode}): ${text}`);
+        const r = await this.exec(id, ["ip", "-o", "-4", "addr", "show", "eth0"], 10);
+        stderr = r.stderr;
+        return r.code === 0 && /inet /.test(r.stdout);
+      },
+      { timeoutMs: 60_000, intervalMs: 200, what: () => `ctr run ${id} did not come up: ${text} ${stderr}` },
+    );
+    return container;
   }
 
   exec(id: string, argv: string[], timeoutS = 30): Promise<RunResult> {

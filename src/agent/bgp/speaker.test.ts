@@ -15,6 +15,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 
 import { RealExecutor } from "../../lib/process.js";
+import { waitFor } from "../../lib/wait.js";
 import { FrrRouter } from "./frrRouter.js";
 import { BgpSpeaker } from "./speaker.js";
 import type { BgpConfig } from "./config.js";
@@ -37,21 +38,6 @@ function missingTools(): string | undefined {
 const skip = missingTools();
 const executor = new RealExecutor({ timeoutMs: 20_000 });
 const run: RunCommand = (argv, options) => executor.run(argv, options);
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last = "";
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value !== undefined && value !== false) return value;
-    } catch (err) {
-      last = err instanceof Error ? err.message : String(err);
-    }
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}${last === "" ? "" : `: ${last}`}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
 
 /** Our kernel routes in a namespace as "prefix via gw" lines. */
 async function bgpRoutes(ns: string): Promise<string[]> {
@@ -218,7 +204,7 @@ describe("BgpSpeaker with gobgpd against an FRR router", { skip, timeout: 90_000
       assert.ok(pid !== undefined, `gobgpd pid file for ${host}`);
       gobgpdPids.add(pid);
     }
-    await waitFor("router to learn both hosts' routes", async () => {
+    await waitFor(async () => {
       const v4 = await router!.routes("ipv4");
       const v6 = await router!.routes("ipv6");
       return (
@@ -227,29 +213,30 @@ describe("BgpSpeaker with gobgpd against an FRR router", { skip, timeout: 90_000
         v6.get("fd5e:60::5/128")?.includes("fd5e:50::11") === true &&
         v6.get("fd5e:61::7/128")?.includes("fd5e:50::12") === true
       );
-    });
-    const routesB = await waitFor("host B's kernel routes", async () => {
+    }, { timeoutMs: 20_000, what: () => "the router has not learned both hosts' routes" });
+    const routesB = await waitFor(async () => {
       const r = await bgpRoutes(ns.b);
       return r.includes("198.18.60.5 via 198.18.50.11") && r.some((l) => l.startsWith("fd5e:60::5 via ")) ? r : undefined;
-    });
+    }, { timeoutMs: 20_000, what: () => "host B lacks its kernel routes" });
     // The router's own routes, installed by its zebra, also point at the hosts.
     assert.match(await run(["ip", "route", "show", "198.18.60.5"], { netns: ns.tor }), /via 198\.18\.50\.11 .*proto bgp/);
     // Our own prefixes are never installed on the host that announces them.
     assert.ok(!routesB.some((l) => l.startsWith("198.18.61.7 ")));
-    await waitFor("host A's kernel route to B's container", async () =>
-      (await bgpRoutes(ns.a)).includes("198.18.61.7 via 198.18.50.12"),
-    );
+    await waitFor(async () => (await bgpRoutes(ns.a)).includes("198.18.61.7 via 198.18.50.12"), {
+      timeoutMs: 20_000,
+      what: () => "host A has no kernel route to B's container",
+    });
   });
 
   it("carries traffic between the containers' addresses, IPv4 and IPv6", async () => {
-    await waitFor("IPv4 ping B → A", async () => {
+    await waitFor(async () => {
       await run(["ping", "-c", "1", "-W", "1", "-I", "198.18.61.7", "198.18.60.5"], { netns: ns.b });
       return true;
-    }, 10_000);
-    await waitFor("IPv6 ping B → A", async () => {
+    }, { timeoutMs: 10_000, what: () => "no IPv4 ping B → A" });
+    await waitFor(async () => {
       await run(["ping", "-6", "-c", "1", "-W", "1", "-I", "fd5e:61::7", "fd5e:60::5"], { netns: ns.b });
       return true;
-    }, 10_000);
+    }, { timeoutMs: 10_000, what: () => "no IPv6 ping B → A" });
   });
 
   it("inspect() reports the session and the learned routes", async () => {
@@ -283,8 +270,8 @@ describe("BgpSpeaker with gobgpd against an FRR router", { skip, timeout: 90_000
 
   it("withdraws a prefix that leaves the announce list, from the router and from the other host", async () => {
     await a.apply({ ...configA, announce: ["fd5e:60::5/128"] });
-    await waitFor("router to drop 198.18.60.5/32", async () => !(await router!.routes("ipv4")).has("198.18.60.5/32"));
-    await waitFor("host B to remove its route", async () => !(await bgpRoutes(ns.b)).some((l) => l.startsWith("198.18.60.5 ")));
+    await waitFor(async () => !(await router!.routes("ipv4")).has("198.18.60.5/32"), { timeoutMs: 20_000, what: () => "the router still has 198.18.60.5/32" });
+    await waitFor(async () => !(await bgpRoutes(ns.b)).some((l) => l.startsWith("198.18.60.5 ")), { timeoutMs: 20_000, what: () => "host B kept its route" });
     assert.ok((await router!.routes("ipv6")).has("fd5e:60::5/128"), "the IPv6 prefix stays");
   });
 
@@ -292,15 +279,16 @@ describe("BgpSpeaker with gobgpd against an FRR router", { skip, timeout: 90_000
     const pid = await readPid(join(dir, "b", "gobgpd.pid"));
     assert.ok(pid !== undefined);
     process.kill(pid, "SIGKILL");
-    const newPid = await waitFor("a new gobgpd for B", async () => {
+    const newPid = await waitFor(async () => {
       const p = await readPid(join(dir, "b", "gobgpd.pid"));
       return p !== undefined && p !== pid && pidAlive(p) ? p : undefined;
-    });
+    }, { timeoutMs: 20_000, what: () => "no new gobgpd for B" });
     gobgpdPids.add(newPid);
-    await waitFor("B's session to come back", async () => (await b.inspect()).neighborStatus === "established", 30_000);
-    await waitFor("router to learn B's prefix again", async () =>
-      (await router!.routes("ipv4")).get("198.18.61.7/32")?.includes("198.18.50.12") === true,
-    );
+    await waitFor(async () => (await b.inspect()).neighborStatus === "established", { timeoutMs: 30_000, what: () => "B's session did not come back" });
+    await waitFor(async () => (await router!.routes("ipv4")).get("198.18.61.7/32")?.includes("198.18.50.12") === true, {
+      timeoutMs: 20_000,
+      what: () => "the router did not learn B's prefix again",
+    });
   });
 
   it("apply(undefined) stops gobgpd and removes the routes it installed", async () => {
@@ -314,6 +302,6 @@ describe("BgpSpeaker with gobgpd against an FRR router", { skip, timeout: 90_000
     assert.match(await run(["ip", "route", "show", "198.18.99.0/24"], { netns: ns.b }), /via 198\.18\.50\.1/);
     assert.deepEqual(await b.inspect(), { neighborStatus: "", adminStatus: "", numRoutes: 0, routes: [] });
     await b.apply(undefined); // idempotent
-    await waitFor("host A to remove B's routes", async () => (await bgpRoutes(ns.a)).length === 0);
+    await waitFor(async () => (await bgpRoutes(ns.a)).length === 0, { timeoutMs: 20_000, what: () => "host A kept B's routes" });
   });
 });

@@ -3,10 +3,11 @@
 
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { createSocket } from "node:dgram";
 import { once } from "node:events";
 import { fileURLToPath } from "node:url";
+import { run } from "../../lib/process.js";
 import { formatAddress } from "./addresses.js";
 import { ServerReport, type ServerRequest } from "./ipc.js";
 import { decodeMessage, encodeQuery, Rcode, RRType, type DnsMessage } from "./message.js";
@@ -154,9 +155,9 @@ describe("DNS server process", () => {
     assert.ok(Date.now() - started < 2000);
   });
 
-  it("refuses to run without an IPC channel", () => {
-    const r = spawnSync(process.execPath, [SERVER], { encoding: "utf8", timeout: 10_000 });
-    assert.equal(r.status, 2);
+  it("refuses to run without an IPC channel", async () => {
+    const r = await run([process.execPath, SERVER], { timeoutMs: 10_000 });
+    assert.equal(r.code, 2);
     assert.match(r.stderr, /IPC channel/);
   });
 });

@@ -10,6 +10,7 @@ import { randomBytes } from "node:crypto";
 import { createSocket, type Socket } from "node:dgram";
 import { fileURLToPath } from "node:url";
 import { ValidationError } from "../../lib/errors.js";
+import { waitFor } from "../../lib/wait.js";
 import { formatAddress } from "./addresses.js";
 import { decodeMessage, encodeQuery, Rcode, RRType, type DnsMessage } from "./message.js";
 import type { TenantRecords } from "./records.js";
@@ -28,18 +29,6 @@ function skipReason(): string | false {
 const GATEWAY = "198.18.53.1";
 const GATEWAY6 = "2001:db8:53::1";
 const LATE = "198.18.53.3";
-
-function waitFor(what: string, check: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  return new Promise((resolve, reject) => {
-    const poll = (): void => {
-      if (check()) return resolve();
-      if (Date.now() > deadline) return reject(new Error(`Timed out waiting for ${what}`));
-      setTimeout(poll, 50);
-    };
-    poll();
-  });
-}
 
 function alive(pid: number): boolean {
   try {
@@ -174,7 +163,7 @@ describe("DnsSupervisor in a network namespace", { skip: skipReason() }, () => {
 
   it("starts a server that answers the tenant's names on UDP and TCP, IPv4 and IPv6", async () => {
     supervisor.ensure(ns, config);
-    await waitFor("listening on both gateways", () => supervisor.status(ns)?.listening.length === 2);
+    await waitFor(() => supervisor.status(ns)?.listening.length === 2, { what: () => "not listening on both gateways" });
     assert.deepEqual(await addresses("web", RRType.A), ["10.254.0.1"]);
     assert.deepEqual(await addresses("DB.blue.example.", RRType.A), Array.from({ length: 10 }, (_, i) => `10.1.2.${i + 1}`));
     assert.deepEqual(await addresses("app1", RRType.AAAA, { transport: "tcp" }), ["2001:db8::31"]);
@@ -215,12 +204,8 @@ describe("DnsSupervisor in a network namespace", { skip: skipReason() }, () => {
   it("serves updated records", async () => {
     const updated = { ...records, services: [{ name: "web", ipv4: ["10.254.0.9"], ipv6: [] }] };
     supervisor.ensure(ns, { ...config, records: updated });
-    const deadline = Date.now() + 3000;
     let answer: string[] = [];
-    while (Date.now() < deadline) {
-      answer = await addresses("web", RRType.A);
-      if (answer[0] === "10.254.0.9") break;
-    }
+    await waitFor(async () => (answer = await addresses("web", RRType.A))[0] === "10.254.0.9", { timeoutMs: 3000, what: () => `web is ${answer.join(", ")}` });
     assert.deepEqual(answer, ["10.254.0.9"]);
   });
 
@@ -231,7 +216,7 @@ describe("DnsSupervisor in a network namespace", { skip: skipReason() }, () => {
     await new Promise((resolve) => setTimeout(resolve, 300));
     assert.equal(supervisor.status(ns)?.listening.includes(LATE), false);
     ip("-n", ns, "addr", "add", `${LATE}/24`, "dev", "dns0");
-    await waitFor("the late address bound", () => supervisor.status(ns)?.listening.includes(LATE) === true, 3000);
+    await waitFor(() => supervisor.status(ns)?.listening.includes(LATE) === true, { timeoutMs: 3000, what: () => "the late address is not bound" });
     assert.deepEqual(await addresses("app1", RRType.A, { host: LATE }), ["10.1.3.1"]);
   });
 
@@ -239,10 +224,10 @@ describe("DnsSupervisor in a network namespace", { skip: skipReason() }, () => {
     const before = supervisor.status(ns);
     assert.ok(before?.pid);
     process.kill(before.pid, "SIGKILL");
-    await waitFor("a new server listening", () => {
+    await waitFor(() => {
       const s = supervisor.status(ns);
       return s?.pid !== undefined && s.pid !== before.pid && s.ready && s.listening.length === 3;
-    });
+    }, { what: () => "no new server listening" });
     assert.equal(supervisor.status(ns)?.restarts, before.restarts + 1);
     assert.deepEqual(await addresses("web", RRType.A), ["10.254.0.9"], "records re-sent after the restart");
     assert.deepEqual(await addresses("www.example.org", RRType.A), [FAKE_UPSTREAM_A], "upstream re-sent");
@@ -271,13 +256,13 @@ describe("DnsSupervisor in a network namespace", { skip: skipReason() }, () => {
     supervisor.remove(ns);
     assert.equal(supervisor.status(ns), undefined);
     assert.equal(await supervisor.stats(ns), undefined);
-    await waitFor("the server gone", () => !alive(pid), 3000);
+    await waitFor(() => !alive(pid), { timeoutMs: 3000, what: () => "the server is still there" });
   });
 
   it("keeps retrying, with backoff, a namespace that does not exist", async () => {
     const missing = `${ns}-missing`;
     supervisor.ensure(missing, config);
-    await waitFor("two restarts", () => (supervisor.status(missing)?.restarts ?? 0) >= 2, 3000);
+    await waitFor(() => (supervisor.status(missing)?.restarts ?? 0) >= 2, { timeoutMs: 3000, what: () => "fewer than two restarts" });
     assert.equal(supervisor.status(missing)?.ready, false);
     supervisor.remove(missing);
     assert.deepEqual(supervisor.namespaces(), []);

@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { createServer, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
+import { waitFor } from "../../lib/wait.js";
 import { MasterClient } from "../master-client.js";
 import { StateMirror } from "./mirror.js";
 
@@ -40,10 +41,7 @@ describe("StateMirror", () => {
   /** Writes lines as one chunk and waits until `read` says the mirror has taken them. */
   const send = async (read: () => boolean, ...lines: object[]) => {
     stream!.write(lines.map((l) => `${JSON.stringify(l)}\n`).join(""));
-    for (let waited = 0; !read(); waited += 10) {
-      if (waited > 10_000) throw new Error(`the mirror did not take ${JSON.stringify(lines)}`);
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
+    await waitFor(read, { timeoutMs: 10_000, intervalMs: 10, what: () => `the mirror did not take ${JSON.stringify(lines)}` });
   };
 
   it("holds a revision as whole only once a later line shows all its events arrived", async () => {

@@ -21,7 +21,7 @@ import {
 } from "../names.js";
 import type { DesiredEndpoint, DesiredHost, DesiredNetwork, DesiredRemoteEndpoint } from "../types.js";
 import { LinuxDatapath } from "./driver.js";
-import { emptyPolicy } from "./testFixtures.js";
+import { emptyPolicy } from "../testing/desired.js";
 import { parseLinks } from "./parse.js";
 import {
   counted,
@@ -31,10 +31,9 @@ import {
   ping,
   probe,
   removeNamespaces,
-  runIn,
   startProbe,
   tcp,
-} from "./testNetns.js";
+} from "./testing/netns.js";
 
 const isRoot = process.getuid?.() === 0;
 const P = `npt${randomBytes(2).toString("hex")}`;
@@ -358,8 +357,8 @@ describe("LinuxDatapath on three simulated hosts (VXLAN, uplink NAT, host endpoi
     assert.equal(await tcp(containerNs("a2"), OUTSIDE, PEER_PORT), `reply ${vtep(2)}`);
     assert.equal(await ping(containerNs("a3"), OUTSIDE), true);
     assert.ok(!(await tcp(containerNs("b1"), OUTSIDE, PEER_PORT)).startsWith("reply"), "tenant b has no uplink: no way out");
-    const forward = await runIn(hostNs(1), ["sysctl", "-n", "net.ipv4.ip_forward"]);
-    assert.equal(forward.out.trim(), "1");
+    const forward = await exec.run(["sysctl", "-n", "net.ipv4.ip_forward"], { netns: hostNs(1) });
+    assert.equal(forward.trim(), "1");
   });
 
   it("host endpoint: the host reaches a container on its infra network, on its own host and across hosts", async () => {

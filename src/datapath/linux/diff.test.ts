@@ -8,7 +8,8 @@ import { describeStep, phaseIndex, type Plan, type Step } from "./plan.js";
 import { renderHost } from "./render.js";
 import { DELETE_GROUP } from "./stepBuilder.js";
 import type { ObservedHost } from "./state.js";
-import { appliedScripts, desiredHost, endpoint, NS_A, observedHost, PREFIX, SCRIPT } from "./testFixtures.js";
+import { desiredHost, endpoint, NS_A, PREFIX } from "../testing/desired.js";
+import { appliedScripts, observedHost, SCRIPT } from "./testing/observed.js";
 
 function lines(plan: Plan): string[] {
   return plan.steps.map(describeStep);

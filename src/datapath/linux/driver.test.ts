@@ -9,7 +9,7 @@ import { compilePolicy, type PolicyInput } from "../../policy/index.js";
 import type { DatapathDriver } from "../driver.js";
 import type { DesiredHost } from "../types.js";
 import { LinuxDatapath } from "./driver.js";
-import { clusterHost, NS_A } from "./testFixtures.js";
+import { clusterHost, NS_A } from "../testing/desired.js";
 
 /**
  * A host with nothing of ours on it but the namespaces made on it. Reads find nothing; a step fails when its

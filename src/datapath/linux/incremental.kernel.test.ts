@@ -10,8 +10,8 @@ import { bridgeName, endpointLinkName, tenantNamespace } from "../names.js";
 import type { DesiredEndpoint, DesiredHost, DesiredTenant } from "../types.js";
 import { LinuxDatapath } from "./driver.js";
 import { spawnedArgv, type Executor } from "../../lib/process.js";
-import { emptyPolicy } from "./testFixtures.js";
-import { addTestNamespaces, exec, ping, removeTestState } from "./testNetns.js";
+import { emptyPolicy } from "../testing/desired.js";
+import { addTestNamespaces, exec, ping, removeTestState } from "./testing/netns.js";
 
 const isRoot = process.getuid?.() === 0;
 const P = `npt${randomBytes(2).toString("hex")}`;

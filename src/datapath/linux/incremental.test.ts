@@ -6,7 +6,7 @@ import { nextApplied, NOTHING_APPLIED, selectScope, type AppliedState, type Obse
 import { HOST_GROUP } from "./plan.js";
 import { renderHost } from "./render.js";
 import type { HostState } from "./state.js";
-import { clusterHost, desiredHost, endpoint, NS_A, PREFIX } from "./testFixtures.js";
+import { clusterHost, desiredHost, endpoint, NS_A, PREFIX } from "../testing/desired.js";
 
 const NS_B = `${PREFIX}-t-b`;
 const LINK = (n: number): string => endpoint(n).hostLink;

@@ -8,12 +8,13 @@ import { after, before, describe, it } from "node:test";
 
 import { bridgeName, endpointLinkName, tenantNamespace, UPLINK_TENANT_LINK, uplinkHostLink } from "../names.js";
 import type { DesiredEndpoint, DesiredHost, DesiredNetwork, DesiredTenant } from "../types.js";
+import { run } from "../../lib/process.js";
 import { ifbName } from "./addr.js";
 import { LinuxDatapath } from "./driver.js";
 import { probeFeatures } from "./features.js";
 import { parseLinks, parseQdiscs } from "./parse.js";
-import { emptyPolicy } from "./testFixtures.js";
-import { addTestNamespaces, exec, PROBE, probe as probeIn, removeTestState, runIn, spawnIn, tcp as tcpIn, waitListening } from "./testNetns.js";
+import { emptyPolicy } from "../testing/desired.js";
+import { addTestNamespaces, exec, PROBE, probe as probeIn, removeTestState, spawnIn, tcp as tcpIn, waitListening } from "./testing/netns.js";
 
 const isRoot = process.getuid?.() === 0;
 const P = `npt${randomBytes(2).toString("hex")}`;
@@ -231,7 +232,7 @@ describe("LinuxDatapath in network namespaces", { skip: isRoot ? false : "needs 
     const measure = async (reverse: boolean): Promise<number> => {
       const argv = ["iperf3", "-c", "198.18.1.2", "-p", "5201", "-t", "2", "-J", ...(reverse ? ["-R"] : [])];
       for (let attempt = 1; ; attempt++) {
-        const { out, err } = await runIn(containerNs("a1"), argv);
+        const { stdout: out, stderr: err } = await run(argv, { netns: containerNs("a1"), timeoutMs: 15_000 });
         let report: { error?: string; end?: { sum_received?: { bits_per_second: number } } };
         try {
           report = JSON.parse(out) as typeof report;

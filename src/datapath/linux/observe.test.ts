@@ -5,7 +5,7 @@ import { ProcessError } from "../../lib/process.js";
 import { FakeExecutor } from "./testing/fakeExecutor.js";
 import { observeHost } from "./observe.js";
 import { renderHost } from "./render.js";
-import { desiredHost, endpoint, NS_A, PREFIX } from "./testFixtures.js";
+import { desiredHost, endpoint, NS_A, PREFIX } from "../testing/desired.js";
 
 // Trimmed from what iproute2 6.1 / nft 1.0.6 print.
 const LINKS = JSON.stringify([

@@ -13,7 +13,8 @@ import { describeStep, type Plan } from "./plan.js";
 import { renderHost } from "./render.js";
 import { DELETE_GROUP } from "./stepBuilder.js";
 import { StepBuilder } from "./stepBuilder.js";
-import { appliedScripts, clusterHost, NS_A, observedHost, PREFIX } from "./testFixtures.js";
+import { clusterHost, NS_A, PREFIX } from "../testing/desired.js";
+import { appliedScripts, observedHost } from "./testing/observed.js";
 
 function lines(plan: Plan): string[] {
   return plan.steps.map(describeStep);

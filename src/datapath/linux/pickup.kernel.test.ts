@@ -11,7 +11,7 @@ import { bridgeName, endpointLinkName, tenantNamespace } from "../names.js";
 import type { PolicyInput, PolicyRule } from "../../policy/index.js";
 import type { DesiredEndpoint, DesiredHost } from "../types.js";
 import { LinuxDatapath } from "./driver.js";
-import { addTestNamespaces, exec, removeTestState, startProbe, tcp } from "./testNetns.js";
+import { addTestNamespaces, exec, removeTestState, startProbe, tcp } from "./testing/netns.js";
 
 const isRoot = process.getuid?.() === 0;
 const P = `npk${randomBytes(2).toString("hex")}`;

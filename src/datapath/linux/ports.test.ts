@@ -9,7 +9,8 @@ import type { DesiredHost, DesiredPortMapping } from "../types.js";
 import { diffHost } from "./diff.js";
 import { describeStep } from "./plan.js";
 import { renderHost } from "./render.js";
-import { appliedScripts, clusterHost, NS_A, observedHost, PREFIX } from "./testFixtures.js";
+import { clusterHost, NS_A, PREFIX } from "../testing/desired.js";
+import { appliedScripts, observedHost } from "./testing/observed.js";
 
 const tcp8080: DesiredPortMapping = { protocol: "tcp", hostPort: 8080, containerPort: 80, hostIP: "" };
 const udp5353: DesiredPortMapping = { protocol: "udp", hostPort: 5353, containerPort: 53, hostIP: "198.18.0.11" };

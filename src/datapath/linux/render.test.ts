@@ -4,7 +4,8 @@ import { describe, it } from "node:test";
 import { ValidationError } from "../../lib/errors.js";
 import { gatewayMac } from "./addr.js";
 import { checkHost, defaultBurst, renderHost, tenantSysctls } from "./render.js";
-import { clusterHost, desiredHost, endpoint, network, NS_A, PREFIX, SCRIPT } from "./testFixtures.js";
+import { clusterHost, desiredHost, endpoint, network, NS_A, PREFIX } from "../testing/desired.js";
+import { SCRIPT } from "./testing/observed.js";
 
 describe("renderHost", () => {
   it("renders a tenant into namespace, sysctls, bridge, endpoints and script (golden)", () => {

@@ -9,7 +9,8 @@ import type { DesiredHost, DesiredService } from "../types.js";
 import { diffHost } from "./diff.js";
 import { describeStep } from "./plan.js";
 import { checkHost, renderHost } from "./render.js";
-import { appliedScripts, clusterHost, desiredHost, endpoint, network, NS_A, observedHost } from "./testFixtures.js";
+import { appliedScripts, observedHost } from "./testing/observed.js";
+import { clusterHost, desiredHost, endpoint, network, NS_A } from "../testing/desired.js";
 
 /** web: blue, two providers (ep1 here, a remote one without IPv6), two ports; db: red, no provider. */
 function services(): DesiredService[] {

@@ -10,12 +10,14 @@ import { after, before, describe, it } from "node:test";
 import { bridgeName, endpointLinkName, tenantNamespace, UPLINK_TENANT_LINK, uplinkHostLink } from "../names.js";
 import type { DesiredEndpoint, DesiredHost } from "../types.js";
 import { ValidationError } from "../../lib/errors.js";
+import { run } from "../../lib/process.js";
 import { diffHost } from "./diff.js";
 import { LinuxDatapath } from "./driver.js";
 import { describeStep, type Plan } from "./plan.js";
 import { renderHost } from "./render.js";
-import { appliedScripts, clusterHost, emptyPolicy, NS_A, observedHost, PREFIX } from "./testFixtures.js";
-import { counted, exec, installCounter, killChildren, ping, removeNamespaces, runIn, startProbe, tcp } from "./testNetns.js";
+import { clusterHost, emptyPolicy, NS_A, PREFIX } from "../testing/desired.js";
+import { appliedScripts, observedHost } from "./testing/observed.js";
+import { counted, exec, installCounter, killChildren, ping, removeNamespaces, startProbe, tcp } from "./testing/netns.js";
 
 function lines(plan: Plan): string[] {
   return plan.steps.map(describeStep);
@@ -377,9 +379,9 @@ describe("routed networks on two simulated hosts and a router", { skip: isRoot ?
     for (const h of HOSTS) await attach(hostNs(h), `u${h}`, underlayIp(h), underlayIp6(h));
     await attach(ROUTER, "utor", ROUTER_IP, ROUTER_IP6);
     // The router forwards (and tells no host to go round it), counting what it forwards.
-    await runIn(ROUTER, [
-      "sysctl", "-qw", "net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1", "net.ipv4.conf.all.send_redirects=0", "net.ipv4.conf.eth0.send_redirects=0",
-    ]);
+    await run(["sysctl", "-qw", "net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1", "net.ipv4.conf.all.send_redirects=0", "net.ipv4.conf.eth0.send_redirects=0"], {
+      netns: ROUTER,
+    });
     await installCounter(ROUTER, "ip", "type filter hook forward priority 0;", "ip saddr 198.18.131.0/24");
     await installCounter(ROUTER, "ip6", "type filter hook forward priority 0;", "ip6 saddr fd00:131::/64");
     for (const h of HOSTS) for (const i of [1, 2]) {
@@ -418,7 +420,7 @@ describe("routed networks on two simulated hosts and a router", { skip: isRoot ?
     const routes = await exec.run(["ip", "-n", ns, "route", "show"]);
     assert.match(routes, /^198\.18\.131\.11 dev nb\S+ scope link/m);
     assert.doesNotMatch(routes, /198\.18\.131\.0\/24/);
-    assert.equal((await runIn(ns, ["sysctl", "-n", `net.ipv4.conf.${bridgeName("vl")}.proxy_arp`])).out.trim(), "1");
+    assert.equal((await exec.run(["sysctl", "-n", `net.ipv4.conf.${bridgeName("vl")}.proxy_arp`], { netns: ns })).trim(), "1");
     assert.match(await exec.run(["ip", "-n", hostNs(1), "route", "show", "198.18.131.11"]), /via 169\.254\.0\.2 dev /);
     for (const [h, other] of [[1, 2], [2, 1]] as const) await routeViaRouter(h, other, 1);
     await startProbe(containerNs(2, 1), "serve-peer", PORT);
@@ -475,7 +477,7 @@ describe("routed networks on two simulated hosts and a router", { skip: isRoot ?
     assert.deepEqual((await agents.get(1)!.reconcile(routedDesired(1, { routed: false }))).errors, []);
     assert.match(await exec.run(["ip", "-n", ns, "route", "show"]), /^198\.18\.131\.0\/24 dev /m);
     assert.equal((await exec.run(["ip", "-n", hostNs(1), "route", "show", containerIp(1, 1)])).trim(), "");
-    assert.equal((await runIn(ns, ["sysctl", "-n", `net.ipv4.conf.${bridgeName("vl")}.proxy_arp`])).out.trim(), "0");
+    assert.equal((await exec.run(["sysctl", "-n", `net.ipv4.conf.${bridgeName("vl")}.proxy_arp`], { netns: ns })).trim(), "0");
     assert.deepEqual(await agents.get(1)!.plan(routedDesired(1, { routed: false })), { steps: [], problems: [] });
     assert.deepEqual((await agents.get(1)!.reconcile(routedDesired(1))).errors, []);
     assert.deepEqual(await agents.get(1)!.plan(routedDesired(1)), { steps: [], problems: [] });

@@ -15,7 +15,8 @@ import { bridgeName, endpointLinkName, tenantNamespace, vxlanName } from "../nam
 import type { DesiredEndpoint, DesiredHost, DesiredNetwork, DesiredService, DesiredServiceProvider } from "../types.js";
 import { LinuxDatapath } from "./driver.js";
 import { parseLinks } from "./parse.js";
-import { exec, killChildren, ping, removeNamespaces, runIn, spawnIn } from "./testNetns.js";
+import { run } from "../../lib/process.js";
+import { exec, killChildren, ping, removeNamespaces, spawnIn } from "./testing/netns.js";
 
 const isRoot = process.getuid?.() === 0;
 const P = `npt${randomBytes(2).toString("hex")}`;
@@ -187,7 +188,7 @@ interface Tally {
 
 /** COUNT connections (tcp) or flows (udp) from a container; what answered, whom they saw, what failed. */
 async function lb(container: string, kind: "tcp" | "udp", address: string, port: number, count: number, timeoutMs = 1_000): Promise<Tally> {
-  const { code, out, err } = await runIn(containerNs(container), [process.execPath, LBPROBE, kind, address, String(port), String(count), String(timeoutMs)], 60_000);
+  const { code, stdout: out, stderr: err } = await run([process.execPath, LBPROBE, kind, address, String(port), String(count), String(timeoutMs)], { netns: containerNs(container), timeoutMs: 60_000 });
   if (code !== 0) throw new Error(`lbprobe ${kind} ${address} in ${container}: exit ${code}: ${err}`);
   return JSON.parse(out.trim().split("\n").pop()!) as Tally;
 }

@@ -16,6 +16,7 @@ import { mkdtemp, mkdir, rm } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { StopWaiting, waitFor } from "../../lib/wait.js";
 
 export interface StartEtcdOptions {
   members: 1 | 3;
@@ -135,22 +136,19 @@ async function launch(members: Member[], timeoutMs: number): Promise<void> {
 }
 
 async function waitHealthy(members: Member[], timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
   const pending = new Set(members);
-  while (pending.size > 0) {
-    for (const member of [...pending]) {
-      if (member.process?.exitCode !== null || member.process.signalCode !== null) {
-        throw new Error(`member ${member.name} exited early: ${member.stderr.trim() || "no output"}`);
+  await waitFor(
+    async () => {
+      for (const member of [...pending]) {
+        if (member.process?.exitCode !== null || member.process.signalCode !== null) {
+          throw new StopWaiting(`member ${member.name} exited early: ${member.stderr.trim() || "no output"}`);
+        }
+        if (await isHealthy(member.clientPort)) pending.delete(member);
       }
-      if (await isHealthy(member.clientPort)) pending.delete(member);
-    }
-    if (pending.size === 0) return;
-    if (Date.now() > deadline) {
-      const names = [...pending].map((m) => `${m.name} (${m.stderr.trim().slice(-300) || "no output"})`);
-      throw new Error(`not healthy after ${timeoutMs} ms: ${names.join("; ")}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+      return pending.size === 0;
+    },
+    { timeoutMs, what: () => `not healthy: ${[...pending].map((m) => `${m.name} (${m.stderr.trim().slice(-300) || "no output"})`).join("; ")}` },
+  );
 }
 
 async function isHealthy(clientPort: number): Promise<boolean> {

@@ -1,27 +1,11 @@
 // Test helpers for kernel tests: throwaway network namespaces named
-// "npp<4 hex>" and a process runner. Tests create every namespace they use and
-// delete it in after(), also on failure; nothing here touches the root
-// namespace's ruleset.
+// "npp<4 hex>". Tests create every namespace they use and delete it in after(),
+// also on failure; nothing here touches the root namespace's ruleset.
 
-import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-
-export interface RunResult {
-  stdout: string;
-  stderr: string;
-}
-
-export function run(argv: string[], stdin?: string, timeoutMs = 30_000): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = execFile(argv[0]!, argv.slice(1), { maxBuffer: 256 << 20, timeout: timeoutMs }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`${argv.join(" ")} failed: ${stderr || err.message}`, { cause: err }));
-      else resolve({ stdout, stderr });
-    });
-    if (stdin !== undefined) child.stdin?.end(stdin);
-    else child.stdin?.end();
-  });
-}
+import { must, run } from "../../lib/process.js";
 
 /** Why kernel tests cannot run here, or undefined if they can. */
 export function kernelSkipReason(): string | undefined {
@@ -36,14 +20,15 @@ export class Netns {
 
   static async create(): Promise<Netns> {
     const name = `npp${randomBytes(2).toString("hex")}`;
-    await run(["ip", "netns", "add", name]);
+    await must(["ip", "netns", "add", name]);
     const ns = new Netns(name);
     await ns.exec(["ip", "link", "set", "lo", "up"]);
     return ns;
   }
 
-  exec(argv: string[], stdin?: string, timeoutMs?: number): Promise<RunResult> {
-    return run(["ip", "netns", "exec", this.name, ...argv], stdin, timeoutMs);
+  /** Runs argv in the namespace; its stdout, or a ProcessError. */
+  exec(argv: string[], stdin?: string): Promise<string> {
+    return must(argv, { netns: this.name, stdin, timeoutMs: 30_000 });
   }
 
   /** Starts a long-running process in the namespace. */
@@ -57,7 +42,7 @@ export class Netns {
   }
 
   async delete(): Promise<void> {
-    await run(["ip", "netns", "del", this.name]).catch(() => undefined);
+    await run(["ip", "netns", "del", this.name]);
   }
 }
 

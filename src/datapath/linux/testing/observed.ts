@@ -1,13 +1,11 @@
 // Shared by the Linux driver's unit tests: a "kernel that is exactly right" built from rendered state, so
-// diff tests can start from an in-sync observation (the sample DesiredHost is ../testing/desired.ts).
+// diff tests can start from an in-sync observation (the sample DesiredHost is ../../testing/desired.ts).
 
-import { compilePolicy } from "../../policy/index.js";
-import { emptyPolicy } from "../testing/desired.js";
-
-export { clusterHost, desiredHost, emptyPolicy, endpoint, network, NS_A, PREFIX } from "../testing/desired.js";
-import type { HostState, ObservedHost, ObservedHostNamespace, ObservedTenant, TenantState } from "./state.js";
-import { coversLoopback } from "./renderPorts.js";
-import { UPLINK_HOST_LL, UPLINK_TENANT_LL } from "./renderOverlay.js";
+import { compilePolicy } from "../../../policy/index.js";
+import { emptyPolicy } from "../../testing/desired.js";
+import type { HostState, ObservedHost, ObservedHostNamespace, ObservedTenant, TenantState } from "../state.js";
+import { coversLoopback } from "../renderPorts.js";
+import { UPLINK_HOST_LL, UPLINK_TENANT_LL } from "../renderOverlay.js";
 
 /** The nft script of emptyPolicy(). */
 export const SCRIPT = compilePolicy(emptyPolicy()).script;

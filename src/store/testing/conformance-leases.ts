@@ -5,10 +5,12 @@
 
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { withStore, type StoreFixture } from "./testing/store-fixture.js";
-import { LeaderElection } from "./leader.js";
-import { recordEvents, sleep, waitFor } from "./testing/wait.js";
-import type { Store } from "./types.js";
+import { setTimeout as sleep } from "node:timers/promises";
+import { waitFor } from "../../lib/wait.js";
+import { LeaderElection } from "../leader.js";
+import type { Store } from "../types.js";
+import { recordEvents } from "./events.js";
+import { withStore, type StoreFixture } from "./store-fixture.js";
 
 export function describeLeaseConformance(name: string, fixture: StoreFixture): void {
   const run = (body: (store: Store, p: string) => Promise<void>) => () => withStore(fixture, body);
@@ -22,7 +24,7 @@ export function describeLeaseConformance(name: string, fixture: StoreFixture): v
       assert.equal((await store.get(`${p}l/a`))?.lease, lease.id);
       const log = recordEvents(store, `${p}l/`, { fromRevision: revision });
       try {
-        await waitFor("the lease's keys to expire", async () => (await store.get(`${p}l/a`)) === undefined, 4000);
+        await waitFor(async () => (await store.get(`${p}l/a`)) === undefined, { timeoutMs: 4000, what: () => "the lease's keys did not expire" });
         assert.equal(await store.get(`${p}l/b`), undefined);
         assert.equal((await store.get(`${p}l/kept`))?.value, "3");
         const events = await log.waitForEvents(5);
@@ -64,7 +66,7 @@ export function describeLeaseConformance(name: string, fixture: StoreFixture): v
       lease.keepAlive(() => (lost += 1));
       await store.put(`${p}k`, "v", { lease: lease.id });
       await fixture.revokeLease(store, lease.id);
-      await waitFor("onLost", () => lost > 0, 3000);
+      await waitFor(() => lost > 0, { timeoutMs: 3000, what: () => "onLost was not called" });
       assert.equal(await store.get(`${p}k`), undefined);
       await sleep(200);
       assert.equal(lost, 1, "onLost fires once");
@@ -88,7 +90,7 @@ export function describeLeaseConformance(name: string, fixture: StoreFixture): v
       const all = candidates(store, `${p}leader`, ["http://a:9999", "http://b:9999"]);
       try {
         for (const c of all) c.election.start();
-        const [first] = await waitFor("a leader", () => leaders(all).length === 1 && leaders(all));
+        const [first] = await waitFor(() => leaders(all).length === 1 && leaders(all), { what: () => "no single leader" });
         assert.ok(first);
         await sleep(300);
         assert.equal(leaders(all).length, 1, "still exactly one leader");
@@ -98,7 +100,7 @@ export function describeLeaseConformance(name: string, fixture: StoreFixture): v
         assert.equal(await other.election.leader(), first.id, "followers read the leader's id");
         await first.election.resign();
         assert.deepEqual(first.events, ["elected", "lost"]);
-        await waitFor("the other candidate to lead", () => other.election.isLeader(), 3000);
+        await waitFor(() => other.election.isLeader(), { timeoutMs: 3000, what: () => "the other candidate does not lead" });
         assert.equal(await other.election.leader(), other.id);
         assert.equal(first.election.isLeader(), false);
       } finally {
@@ -110,13 +112,13 @@ export function describeLeaseConformance(name: string, fixture: StoreFixture): v
       const all = candidates(store, `${p}leader`, ["a", "b"]);
       try {
         for (const c of all) c.election.start();
-        const [first] = await waitFor("a leader", () => leaders(all).length === 1 && leaders(all));
+        const [first] = await waitFor(() => leaders(all).length === 1 && leaders(all), { what: () => "no single leader" });
         assert.ok(first);
         const held = await store.get(`${p}leader`);
         assert.ok(held);
         await fixture.revokeLease(store, held.lease);
-        await waitFor("the old leader to notice", () => first.events.includes("lost"), 3000);
-        const [next] = await waitFor("a new leader", () => leaders(all).length === 1 && leaders(all), 3000);
+        await waitFor(() => first.events.includes("lost"), { timeoutMs: 3000, what: () => "the old leader did not notice" });
+        const [next] = await waitFor(() => leaders(all).length === 1 && leaders(all), { timeoutMs: 3000, what: () => "no single new leader" });
         assert.ok(next);
         // The old leader campaigns again: it either won the race or follows; never two leaders.
         await sleep(300);
@@ -130,9 +132,9 @@ export function describeLeaseConformance(name: string, fixture: StoreFixture): v
       const abort = new AbortController();
       const election = new LeaderElection({ store, key: `${p}leader`, id: "solo", ttlSeconds: 1, signal: abort.signal });
       election.start();
-      await waitFor("leadership", () => election.isLeader());
+      await waitFor(() => election.isLeader(), { what: () => "not leading" });
       abort.abort();
-      await waitFor("the key to be released", async () => (await election.leader()) === undefined, 3000);
+      await waitFor(async () => (await election.leader()) === undefined, { timeoutMs: 3000, what: () => "the key was not released" });
       assert.equal(election.isLeader(), false);
       await election.resign();
     }));

@@ -1,5 +1,5 @@
-// The one test suite every Store implementation must pass (run by sqlite.test.ts and
-// etcd.test.ts): keys, lists, revisions, transactions and watches here; leases and leader
+// The one test suite every Store implementation must pass (run by ../sqlite.test.ts and
+// ../etcd.test.ts): keys, lists, revisions, transactions and watches here; leases and leader
 // election in conformance-leases.ts.
 //
 // Each test works under its own key prefix, so backends may share one server between tests
@@ -7,13 +7,13 @@
 
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { NotFoundError, ValidationError } from "../lib/errors.js";
+import { NotFoundError, ValidationError } from "../../lib/errors.js";
 import { describeLeaseConformance } from "./conformance-leases.js";
-import { withStore, type StoreFixture } from "./testing/store-fixture.js";
-import { recordEvents } from "./testing/wait.js";
-import { CompactedError, type Store } from "./types.js";
+import { withStore, type StoreFixture } from "./store-fixture.js";
+import { recordEvents } from "./events.js";
+import { CompactedError, type Store } from "../types.js";
 
-export type { StoreFixture } from "./testing/store-fixture.js";
+export type { StoreFixture } from "./store-fixture.js";
 
 export function runStoreConformance(name: string, fixture: StoreFixture): void {
   const run = (body: (store: Store, p: string) => Promise<void>) => () => withStore(fixture, body);

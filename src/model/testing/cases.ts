@@ -2,8 +2,8 @@
 
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { ValidationError } from "../lib/errors.js";
-import { keyOf, type ObjectKind, parseObject } from "./kinds.js";
+import { ValidationError } from "../../lib/errors.js";
+import { keyOf, type ObjectKind, parseObject } from "../kinds.js";
 
 export interface Case {
   name: string;

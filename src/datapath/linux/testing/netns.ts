@@ -4,9 +4,10 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 
-import { RealExecutor } from "../../lib/process.js";
+import { RealExecutor, run } from "../../../lib/process.js";
+import { waitFor } from "../../../lib/wait.js";
 
-export const PROBE = fileURLToPath(new URL("./netprobe.js", import.meta.url));
+export const PROBE = fileURLToPath(new URL("../netprobe.js", import.meta.url));
 export const exec = new RealExecutor({ timeoutMs: 20_000 });
 
 const children = new Set<ChildProcess>();
@@ -18,37 +19,20 @@ export function spawnIn(ns: string, argv: string[]): ChildProcess {
   return child;
 }
 
-/** Runs a command in a namespace to completion; resolves with stdout and the exit code. */
-export function runIn(ns: string, argv: string[], timeoutMs = 15_000): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve) => {
-    const child = spawnIn(ns, argv);
-    let out = "";
-    let err = "";
-    child.stdout!.on("data", (d) => (out += d));
-    child.stderr!.on("data", (d) => (err += d));
-    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, out, err });
-    });
-  });
-}
-
 /** Resolves once something listens on TCP `port` in the namespace (for servers that print no readiness line). */
 export async function waitListening(ns: string, port: number, timeoutMs = 10_000): Promise<void> {
-  for (let waited = 0; ; waited += 50) {
-    const { out } = await runIn(ns, ["ss", "-Hltn", `sport = :${port}`]);
-    if (out.trim() !== "") return;
-    if (waited >= timeoutMs) throw new Error(`nothing listens on TCP port ${port} in ${ns}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  await waitFor(async () => (await run(["ss", "-Hltn", `sport = :${port}`], { netns: ns, timeoutMs: 15_000 })).stdout.trim() !== "", {
+    timeoutMs,
+    intervalMs: 50,
+    what: () => `nothing listens on TCP port ${port} in ${ns}`,
+  });
 }
 
 /** netprobe in a namespace: its last JSON line. */
 export async function probe(ns: string, ...args: Array<string | number>): Promise<Record<string, unknown>> {
-  const { code, out, err } = await runIn(ns, [process.execPath, PROBE, ...args.map(String)]);
-  if (code !== 0) throw new Error(`netprobe ${args.join(" ")} in ${ns}: exit ${code}: ${err}`);
-  return JSON.parse(out.trim().split("\n").pop()!) as Record<string, unknown>;
+  const { code, stdout, stderr } = await run([process.execPath, PROBE, ...args.map(String)], { netns: ns, timeoutMs: 15_000 });
+  if (code !== 0) throw new Error(`netprobe ${args.join(" ")} in ${ns}: exit ${code}: ${stderr}`);
+  return JSON.parse(stdout.trim().split("\n").pop()!) as Record<string, unknown>;
 }
 
 /** TCP to addr:port: "reply <tag>", "refused" (a RST came back) or "timeout". */
@@ -59,7 +43,7 @@ export async function tcp(ns: string, address: string, port: number, timeoutMs =
 
 /** One ICMP echo (iputils ping); true when the reply came back. */
 export async function ping(ns: string, address: string): Promise<boolean> {
-  return (await runIn(ns, ["ping", "-c", "1", "-W", "1", "-n", "-q", address])).code === 0;
+  return (await run(["ping", "-c", "1", "-W", "1", "-n", "-q", address], { netns: ns, timeoutMs: 15_000 })).code === 0;
 }
 
 /** Starts a long-running netprobe (serve, serve-peer, mrecv) and waits for its {ready} line; resolves with its last line later. */

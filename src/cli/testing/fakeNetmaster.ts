@@ -5,7 +5,7 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 
-import { run } from "./run.js";
+import { run } from "../run.js";
 
 export interface RecordedRequest {
   method: string;

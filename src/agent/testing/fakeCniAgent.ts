@@ -11,14 +11,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pino from "pino";
 
-import { ConflictError, ValidationError } from "../lib/errors.js";
-import { endpointId, EndpointRequest, type EndpointReply } from "../contract/api.js";
-import type { EndpointState } from "../contract/records.js";
-import { AttachmentStore, type Attachment } from "./attachments.js";
-import { CniHandler } from "./cni-handler.js";
-import type { EndpointPlumber } from "./endpoints.js";
-import type { CreateEndpointRequest, MasterClient } from "./master-client.js";
-import type { Reconciler, SyncResult } from "./pipeline/reconciler.js";
+import { ConflictError, ValidationError } from "../../lib/errors.js";
+import { endpointId, EndpointRequest, type EndpointReply } from "../../contract/api.js";
+import type { EndpointState } from "../../contract/records.js";
+import { AttachmentStore, type Attachment } from "../attachments.js";
+import { CniHandler } from "../cni-handler.js";
+import type { EndpointPlumber } from "../endpoints.js";
+import type { CreateEndpointRequest, MasterClient } from "../master-client.js";
+import type { Reconciler, SyncResult } from "../pipeline/reconciler.js";
 
 export class FakeMaster {
   /** Every createEndpoint request, accepted or not. */
