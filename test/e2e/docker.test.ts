@@ -339,6 +339,11 @@ describe("Docker network and IPAM driver", { skip: missing.length > 0 ? `not ins
   test("bad input through Docker gives a clear message and leaves no state behind", async () => {
     await must("network", "create", "-d", driver, "--ipam-driver", driver, "--subnet", "198.18.34.0/30", "tiny");
     await must("run", "-d", "--name", "t1", "--net", "tiny", "local/busybox", "sleep", "3600");
+    // netmaster learns a container's name and labels from dockerd once it runs: that is a change too.
+    await waitFor(async () => Object.values(await api.state()).some((v) => (v as { containerName?: string }).containerName === "t1"), {
+      timeoutMs: 10_000,
+      what: () => "netmaster never learned the container's name t1",
+    });
     const prefix = hostPrefix(host.name);
     const stateOf = async () => {
       const s = await api.state();
