@@ -43,7 +43,7 @@ async function sysctl(ns: string, settings: Record<string, string>): Promise<voi
 }
 
 /** Lets the client open many short connections in a row (its ports, its namespace). */
-async function tuneClient(ns: TestNetns): Promise<void> {
+export async function tuneClient(ns: TestNetns): Promise<void> {
   await sysctl(ns.name, { "net.ipv4.ip_local_port_range": "1024 65535", "net.ipv4.tcp_tw_reuse": "1" });
 }
 

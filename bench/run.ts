@@ -9,3 +9,4 @@ await benchDatapath();
 await (await import("./cluster.js")).benchCluster();
 await (await import("./docker-run.js")).benchDockerRun();
 await (await import("./slices.js")).benchSlices();
+await (await import("./services.js")).benchServices();
