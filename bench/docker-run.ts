@@ -1,12 +1,12 @@
 // `docker run` on our network against `--net none` and against Docker's own
 // bridge driver, measured in the same run (issue 5).
 //
-// A real dockerd (20.10; its own data root, exec root and API socket under a
-// temp dir; no docker0, iptables, masquerading or forwarding of its own) runs
-// inside the host namespace of a one-host cluster (src/cluster), next to that
-// host's agent, which serves the libnetwork network + IPAM driver to it, as on
-// a real machine where both share the host's namespace. So Docker's bridge
-// (named with the run's prefix) and every container interface land in that
+// A real dockerd (20.10, src/cluster/docker.ts: its own data root, exec root
+// and API socket; no docker0, iptables, masquerading or forwarding of its own)
+// runs inside the host namespace of a one-host cluster, next to that host's
+// agent, which serves the libnetwork network + IPAM driver to it, as on a real
+// machine where both share the host's namespace. So Docker's bridge (named
+// with the run's prefix) and every container interface land in that
 // namespace, never in the machine's: the benchmark checks this and aborts if
 // the bridge shows up in the root namespace.
 //
@@ -31,11 +31,12 @@
 //
 // Safety: namespaces, containers, networks, the bridge and the driver are
 // named with a per-run prefix; everything is removed at the end, also on
-// failure or Ctrl-C: containers, networks, dockerd (by its PID; it runs in its
-// own process group so a terminal's Ctrl-C reaches only this process, which
-// then stops it), its mounts, the cluster and its namespaces, the temp dir and
-// the plugin socket. Addresses in 198.18.0.0/15. The image is local (a busybox
-// rootfs imported with `docker import`): no registry access.
+// failure or Ctrl-C (the work runs in a session of its own, src/cluster/session.ts,
+// so a terminal's Ctrl-C reaches only this process, which passes it on):
+// containers, networks, dockerd (by its PID), its mounts, the cluster and its
+// namespaces, the temp dirs and the plugin socket. Addresses in 198.18.0.0/15.
+// The image is local (a busybox rootfs imported with `docker import`): no
+// registry access.
 //
 // Run alone: node dist/bench/docker-run.js (root; docker.io and busybox-static). Knobs:
 //   BENCH_DOCKER_COUNT=20     counted reps (one container per mode per rep)
@@ -45,22 +46,14 @@
 //                             agent during the counted reps (debug logging costs the agent a little time)
 //   BENCH_VERBOSE=1           every sample
 
-import { spawn, type ChildProcess } from "node:child_process";
-import { chmodSync, closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { Cluster, unixRequest, type ClusterHost } from "../src/cluster/index.js";
-import { NsProcess } from "../src/cluster/process.js";
-import { StopWaiting, waitFor } from "../src/lib/wait.js";
+import { Cluster, DOCKER_IMAGE, DockerHost, inOwnSession, isSessionWorker, missingDockerTools, unixRequest } from "../src/cluster/index.js";
 import { runPrefix } from "../test/harness/netns.js";
 import { envNumber, isMain, missingPrerequisite, printTable, Teardown, timedSpawn, type Timed } from "./lab.js";
 import { fmt, median, percentile } from "./stats.js";
-
-const DOCKER = "/usr/bin/docker"; // the Debian CLI that matches dockerd 20.10 (not /usr/local/bin/docker)
-const DOCKERD = "/usr/sbin/dockerd";
-const BUSYBOX = "/bin/busybox";
-const NETPLUGIN = fileURLToPath(new URL("../src/bin/netplugin.js", import.meta.url));
 
 const COUNT = envNumber("BENCH_DOCKER_COUNT", 20);
 const WARMUP = envNumber("BENCH_DOCKER_WARMUP", 2);
@@ -72,7 +65,6 @@ const OUR_GATEWAY = "198.18.200.254";
 const BRIDGE_SUBNET = "198.19.200.0/24";
 const BRIDGE_GATEWAY = "198.19.200.1";
 const POOL_RANGE = "198.19.240.0/23"; // for empty pool requests (none are made here)
-const IMAGE = "local/busybox:latest";
 
 type ModeKey = "none" | "bridge" | "netplugin";
 
@@ -94,44 +86,20 @@ interface Inspect {
   NetworkSettings?: { Networks?: Record<string, { IPAddress?: string }> };
 }
 
-const WORKER_FLAG = "--docker-run-worker";
-
-/**
- * Runs the benchmark in a child process of its own session. A terminal's Ctrl-C goes to the whole
- * foreground process group: it would kill netmaster and the agent (children of the cluster) at the
- * moment the teardown needs them, since dockerd removes containers and networks of our driver only
- * through the agent. So the worker and its cluster live in their own session, and a SIGINT or
- * SIGTERM here is passed to the worker alone, whose teardown then runs with everything still alive.
- */
+/** Runs the benchmark in a worker of its own session (src/cluster/session.ts): Ctrl-C then cleans up with everything still alive. */
 export async function benchDockerRun(): Promise<void> {
-  const missing = await missingPrerequisite(["nsenter", "ip", "ping", "tar", DOCKER, DOCKERD, BUSYBOX]);
+  const missing = (await missingPrerequisite(["ip", "ping", "tar"])) ?? missingDockerTools().map((p) => `needs ${p}`)[0];
   if (missing) {
     console.log(`\ndocker run: skipped (${missing})`);
     return;
   }
-  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), WORKER_FLAG], { stdio: ["ignore", "inherit", "inherit"], detached: true });
-  let signalled = false;
-  const forward = (signal: NodeJS.Signals) => {
-    signalled = true;
-    process.stderr.write(`bench: ${signal}, passed to the docker-run worker (PID ${child.pid}), which cleans up\n`);
-    child.kill(signal);
-  };
-  process.on("SIGINT", forward);
-  process.on("SIGTERM", forward);
-  const code = await new Promise<number>((resolve) => {
-    child.once("error", () => resolve(127));
-    child.once("exit", (c, s) => resolve(c ?? (s ? 128 : 1)));
-  });
-  process.off("SIGINT", forward);
-  process.off("SIGTERM", forward);
+  const { code, signalled } = await inOwnSession(fileURLToPath(import.meta.url), { label: "bench docker-run" });
   if (signalled) process.exit(130);
   if (code !== 0) throw new Error(`docker run benchmark: the worker exited ${code}`);
 }
 
 async function worker(): Promise<void> {
   const prefix = runPrefix("nbd");
-  const driver = prefix; // the driver's name is the plugin socket's base name
-  const pluginSocket = `/run/docker/plugins/${driver}.sock`;
   const bridgeName = `${prefix}br`;
   const teardown = new Teardown();
   const unhook = teardown.onSignals();
@@ -143,99 +111,46 @@ async function worker(): Promise<void> {
     rm: [],
     pings: [],
   }));
-  let dockerd: ChildProcess | undefined;
   let versions = "";
   /** Driver call durations in the agent (ms by operation), from its debug log: BENCH_DOCKER_BREAKDOWN=1. */
   const calls = new Map<string, number[]>();
-  const killDockerd = () => dockerd?.kill("SIGKILL");
-  process.on("exit", killDockerd); // a run that dies hard must not leave dockerd behind
-  teardown.add("unhook the exit handler", () => process.off("exit", killDockerd));
 
   try {
     const dir = mkdtempSync(join(tmpdir(), `${prefix}-`));
-    const pluginDirs = ["/run/docker/plugins", "/run/docker"].filter((d) => !existsSync(d));
-    teardown.add("remove the temp dir, the plugin socket and the plugin dirs this run made", () => {
-      const keep = process.env.BENCH_DOCKER_KEEP;
-      if (keep) {
-        for (const [from, to] of [["cluster/h1.log", "agent.log"], ["dockerd.log", "dockerd.log"]] as const) {
-          if (existsSync(join(dir, from))) copyFileSync(join(dir, from), `${keep}-${to}`);
-        }
-      }
-      rmSync(pluginSocket, { force: true });
-      for (const d of pluginDirs) if (existsSync(d) && readdirSync(d).length === 0) rmdirSync(d);
-      rmSync(dir, { recursive: true, force: true });
-    });
+    teardown.add("remove the temp dir", () => rmSync(dir, { recursive: true, force: true }));
 
-    // The offline image: a busybox root file system.
-    const rootfs = join(dir, "rootfs");
-    for (const d of ["bin", "etc", "proc", "sys", "dev", "tmp"]) mkdirSync(join(rootfs, d), { recursive: true });
-    copyFileSync(BUSYBOX, join(rootfs, "bin/busybox"));
-    chmodSync(join(rootfs, "bin/busybox"), 0o755);
-    for (const applet of ["sh", "ip", "ping", "sleep", "cat"]) symlinkSync("busybox", join(rootfs, "bin", applet));
-    writeFileSync(join(dir, "daemon.json"), "{}");
-
-    // A one-host cluster; its agent restarted to serve Docker in its own (the host's) namespace.
+    // A one-host cluster; its agent restarted to serve the dockerd that runs in its (the host's) namespace.
     const cluster = await Cluster.up({ hosts: 1, logLevel: "warn", prefix, dir: join(dir, "cluster") });
     teardown.add("remove the one-host cluster and everything its agent made", () => cluster.down());
     const host = cluster.hosts[0]!;
-    const hostNetns = `/var/run/netns/${host.namespace}`;
-    const dockerSocket = join(dir, "docker.sock");
-    await host.agent?.stop();
-    await startAgent(cluster, host, pluginSocket, hostNetns, dockerSocket);
-
-    // dockerd in the same host namespace (nsenter execs: the PID is dockerd's), in its own process group.
-    const dockerdLog = openSync(join(dir, "dockerd.log"), "a");
-    dockerd = spawn(
-      "nsenter",
-      [
-        `--net=${hostNetns}`, "--", DOCKERD,
-        "--config-file", join(dir, "daemon.json"),
-        "--iptables=false", "--ip-masq=false", "--bridge=none", "--ip-forward=false", "--userland-proxy=false",
-        "--storage-driver=overlay2",
-        "--data-root", join(dir, "data"), "--exec-root", join(dir, "exec"), "--pidfile", join(dir, "docker.pid"),
-        "-H", `unix://${dockerSocket}`,
-      ],
-      { stdio: ["ignore", dockerdLog, dockerdLog], detached: true },
-    );
-    closeSync(dockerdLog);
-    const daemon = dockerd;
-    const daemonExit = new Promise<void>((resolve) => daemon.once("exit", () => resolve()));
-    teardown.add(`stop dockerd (PID ${daemon.pid}) and unmount what it left`, async () => {
-      if (daemon.exitCode === null && daemon.signalCode === null) {
-        daemon.kill("SIGTERM");
-        const timer = setTimeout(() => daemon.kill("SIGKILL"), 30_000);
-        await daemonExit;
-        clearTimeout(timer);
-      }
-      const mounts = readFileSync("/proc/self/mountinfo", "utf8").split("\n").map((l) => l.split(" ")[4] ?? "").filter((m) => m.startsWith(dir));
-      for (const m of mounts.reverse()) await timedSpawn(["umount", "-l", m]);
+    const dockerHost = await DockerHost.start(cluster, host, {
+      dir: join(dir, "docker"),
+      agentArgs: ["--docker-pool-range", POOL_RANGE, ...(BREAKDOWN ? ["--log-level", "debug"] : [])],
     });
-    await waitFor(async () => {
-      if (daemon.exitCode !== null || daemon.signalCode !== null) throw new StopWaiting(`dockerd exited: ${readFileSync(join(dir, "dockerd.log"), "utf8").slice(-2000)}`);
-      return (await unixRequest(dockerSocket, "GET", "/_ping", undefined, 2_000)).status === 200;
-    }, { timeoutMs: 60_000, what: () => `dockerd: ${readFileSync(join(dir, "dockerd.log"), "utf8").slice(-2000)}` });
-
-    const docker = (args: string[], timeoutMs = 90_000): Promise<Timed> => timedSpawn([DOCKER, "-H", `unix://${dockerSocket}`, ...args], { timeoutMs });
-    const must = async (...args: string[]): Promise<string> => {
-      const r = await docker(args);
-      if (r.code !== 0) throw new Error(`docker ${args.join(" ")} exited ${r.code}: ${r.stderr.trim()}\n--- agent:\n${host.agent?.logs().slice(-3000) ?? ""}`);
-      return r.stdout.trim();
-    };
+    teardown.add("remove the containers, the networks and dockerd", () => dockerHost.stop());
+    teardown.add("keep the logs (BENCH_DOCKER_KEEP)", () => {
+      const keep = process.env.BENCH_DOCKER_KEEP;
+      if (!keep) return;
+      for (const [from, to] of [[join(cluster.dir, "h1.log"), "agent.log"], [dockerHost.logFile, "dockerd.log"]] as const) {
+        if (existsSync(from)) copyFileSync(from, `${keep}-${to}`);
+      }
+    });
+    const driver = dockerHost.driver;
+    const dockerSocket = dockerHost.apiSocket;
+    const docker = (args: string[], timeoutMs = 90_000): Promise<Timed> => timedSpawn(dockerHost.argv(args), { timeoutMs });
+    const must = (...args: string[]): Promise<string> => dockerHost.must(...args);
     const inspect = async (id: string): Promise<Inspect> => {
       const r = await unixRequest(dockerSocket, "GET", `/containers/${id}/json`);
       if (r.status !== 200) throw new Error(`inspect ${id}: ${r.status} ${r.text}`);
       return JSON.parse(r.text) as Inspect;
     };
-    teardown.add("remove every container and network of this dockerd", async () => {
-      if (daemon.exitCode !== null || daemon.signalCode !== null) return;
+    teardown.add("remove the containers and networks of this run", async () => {
       const ids = (await docker(["ps", "-aq"])).stdout.split("\n").filter(Boolean);
       if (ids.length > 0) await docker(["rm", "-f", ...ids]);
       for (const m of modes) if (m.key !== "none") await docker(["network", "rm", m.net]);
     });
 
     versions = (await must("version", "--format", "CLI {{.Client.Version}}, dockerd {{.Server.Version}}")).trim();
-    const tar = await timedSpawn(["sh", "-c", `tar -C '${rootfs}' -c . | '${DOCKER}' -H 'unix://${dockerSocket}' import - ${IMAGE}`]);
-    if (tar.code !== 0) throw new Error(`docker import: ${tar.stderr}`);
 
     const bridge = modes.find((m) => m.key === "bridge")!;
     const ours = modes.find((m) => m.key === "netplugin")!;
@@ -251,7 +166,7 @@ async function worker(): Promise<void> {
 
     // One probe container per network, kept to the end: pings come from its namespace.
     for (const m of [bridge, ours]) {
-      const id = await must("run", "-d", "--name", `${m.net}-probe`, "--net", m.net, IMAGE, "sleep", "3600");
+      const id = await must("run", "-d", "--name", `${m.net}-probe`, "--net", m.net, DOCKER_IMAGE, "sleep", "3600");
       const pid = (await inspect(id)).State?.Pid;
       if (!pid) throw new Error(`probe on ${m.net} has no PID`);
       m.probePid = pid;
@@ -260,7 +175,7 @@ async function worker(): Promise<void> {
     /** One container: run, then ready (Running per the API, then one ping answered). */
     const start = async (m: Mode, name: string): Promise<{ id: string; run: number; ready: number; pings: number }> => {
       const t0 = performance.now();
-      const r = await docker(["run", "-d", "--name", name, "--net", m.net, IMAGE, "sleep", "3600"]);
+      const r = await docker(["run", "-d", "--name", name, "--net", m.net, DOCKER_IMAGE, "sleep", "3600"]);
       if (r.code !== 0) throw new Error(`docker run --net ${m.net}: ${r.stderr.trim()}\n--- agent:\n${host.agent?.logs().slice(-3000) ?? ""}`);
       const runMs = performance.now() - t0;
       const id = r.stdout.trim();
@@ -350,28 +265,7 @@ async function worker(): Promise<void> {
   }
 }
 
-/** The host's agent, serving Docker's plugin socket; dockerd lives in the agent's own namespace. */
-async function startAgent(cluster: Cluster, host: ClusterHost, pluginSocket: string, dockerNetns: string, dockerSocket: string): Promise<void> {
-  host.agent = NsProcess.start(
-    host.namespace,
-    [
-      process.execPath, NETPLUGIN, "--netmaster", cluster.netmasterUrl, "--host", host.name, "--vtep-ip", host.address,
-      "--socket", host.socket, "--state-dir", host.stateDir, "--log-level", BREAKDOWN ? "debug" : "warn",
-      "--docker-plugin-socket", pluginSocket,
-      "--docker-netns", dockerNetns,
-      "--docker-api-socket", dockerSocket,
-      "--docker-pool-range", POOL_RANGE,
-    ],
-    join(cluster.dir, `h${host.index}.log`),
-  );
-  await waitFor(async () => {
-    if (!host.agent?.alive) throw new StopWaiting(`agent exited: ${host.agent?.logs()}`);
-    const r = await unixRequest(host.socket, "GET", "/health");
-    return r.status === 200 && (JSON.parse(r.text) as { synced: boolean }).synced && existsSync(pluginSocket);
-  }, { timeoutMs: 30_000, what: () => `agent: ${host.agent?.logs()}` });
-}
-
 if (isMain(import.meta.url)) {
-  if (process.argv[2] === WORKER_FLAG) await worker();
+  if (isSessionWorker()) await worker();
   else await benchDockerRun();
 }

@@ -8,7 +8,7 @@
 // Underlay 198.18.0.0/24: .1 netmaster (and etcd), .11… hosts, .250 "outside"; the same segment carries
 // fd00:198:18::/64 (::1 the underlay namespace, ::11… hosts), so that routed IPv6 has next hops on it.
 
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
@@ -49,6 +49,10 @@ export interface ClusterHost {
   socket: string;
   stateDir: string;
   agent: NsProcess | undefined;
+  /** The Docker driver socket this host's agent serves ("" = none: simulated hosts share /run/docker/plugins). */
+  dockerPluginSocket: string;
+  /** Flags for this host's agent alone, after the cluster's (a later flag wins), e.g. the dockerd it serves. */
+  agentArgs: string[];
 }
 
 export interface CniOutcome {
@@ -172,6 +176,8 @@ export class Cluster {
       socket: join(this.dir, `h${index}.sock`),
       stateDir: join(this.dir, `h${index}`),
       agent: undefined,
+      dockerPluginSocket: "",
+      agentArgs: [],
     };
     this.hosts.push(host);
     await must(["ip", "netns", "add", host.namespace]);
@@ -184,19 +190,19 @@ export class Cluster {
     await must(["ip", "-n", host.namespace, "link", "set", "eth0", "up"]);
   }
 
+  /** Starts the host's agent (again, after its agent was stopped) and waits until it has synced and serves Docker if asked. */
   async startAgent(host: ClusterHost): Promise<void> {
     host.agent = NsProcess.start(
       host.namespace,
       [process.execPath, BIN("netplugin"), "--netmaster", this.netmasterUrl, "--host", host.name, "--vtep-ip", host.address, "--socket", host.socket, "--state-dir", host.stateDir, "--log-level", this.options.logLevel ?? "info",
-        // Simulated hosts share the machine's /run/docker/plugins: none of them serves Docker unless a test asks.
-        "--docker-plugin-socket", "", ...(this.options.agentArgs ?? [])],
+        "--docker-plugin-socket", host.dockerPluginSocket, ...(this.options.agentArgs ?? []), ...host.agentArgs],
       this.log(`h${host.index}`),
     );
     await waitFor(
       async () => {
         if (!host.agent?.alive) throw new StopWaiting(`agent ${host.name} exited: ${host.agent?.logs()}`);
         const r = await unixRequest(host.socket, "GET", "/health");
-        return r.status === 200 && (JSON.parse(r.text) as { synced: boolean }).synced;
+        return r.status === 200 && (JSON.parse(r.text) as { synced: boolean }).synced && (host.dockerPluginSocket === "" || existsSync(host.dockerPluginSocket));
       },
       { timeoutMs: 30_000, what: () => `agent ${host.name}: ${host.agent?.logs()}` },
     );
@@ -259,7 +265,7 @@ export class Cluster {
   async down(): Promise<void> {
     await Promise.all(this.hosts.map((h) => h.agent?.stop()));
     for (const h of this.hosts) {
-      await run(["nsenter", `--net=/var/run/netns/${h.namespace}`, "--", process.execPath, BIN("netplugin"), "--cleanup", "--host", h.name, "--socket", h.socket, "--state-dir", h.stateDir]);
+      await run(["nsenter", `--net=/var/run/netns/${h.namespace}`, "--", process.execPath, BIN("netplugin"), "--cleanup", "--host", h.name, "--socket", h.socket, "--state-dir", h.stateDir, "--docker-plugin-socket", h.dockerPluginSocket]);
     }
     await this.netmaster?.stop();
     await this.etcd?.stop();

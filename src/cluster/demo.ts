@@ -1,22 +1,46 @@
 // `make demo`: a three-host cluster on this machine, driven the way a user
 // would: netctl creates a tenant, a network, two groups and a policy; the CNI
 // plugin attaches containers on different hosts; ping and TCP show who
-// reaches whom. With a terminal it then waits for Ctrl-C; without one it stops.
+// reaches whom. When Docker is installed, Contiv's getting-started follows
+// with the real netctl and docker: a dockerd on hosts 1 and 2, `netctl net
+// create contiv-net`, `docker run --name=web` on one host and `--name=db` on
+// the other, and `ping db` from web. With a terminal it then waits for Ctrl-C;
+// without one it stops.
+//
+// Nothing leaves the machine: the hosts are namespaces on a private underlay;
+// the agents' upstream DNS and dockerd's (--dns) are NOWHERE_DNS, which no
+// namespace routes, so names nobody in a tenant knows fail at once. The work
+// runs in a session of its own (session.ts): Ctrl-C reaches only the front
+// process, which passes it on, and the teardown runs with the agents still
+// serving dockerd.
 
 import { spawn, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { Cluster, NETMASTER_ADDRESS } from "./cluster.js";
+import { DOCKER, DOCKER_IMAGE, DockerHost, missingDockerTools, NOWHERE_DNS } from "./docker.js";
+import { inOwnSession, isSessionWorker } from "./session.js";
 import { run } from "../lib/process.js";
 import { waitFor } from "../lib/wait.js";
 
 const NETCTL = fileURLToPath(new URL("../bin/netctl.js", import.meta.url));
 const NETPROBE = fileURLToPath(new URL("../datapath/linux/netprobe.js", import.meta.url));
+/** Set by the front process for the worker (which has no stdin): "1" when the demo was started from a terminal. */
+const TERMINAL = "NP_DEMO_TERMINAL";
 const bold = (s: string) => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s);
 
 async function netctl(cluster: Cluster, ...args: string[]): Promise<void> {
   process.stdout.write(`\n${bold(`$ netctl ${args.join(" ")}`)}\n`);
   const r = await run(["ip", "netns", "exec", cluster.underlay, process.execPath, NETCTL, "--netmaster", `http://${NETMASTER_ADDRESS}:9999`, ...args]);
   process.stdout.write(r.stdout + r.stderr);
+}
+
+/** One docker command on a host, printed with its output as a user would see it; throws when it fails. */
+async function docker(d: DockerHost, ...args: string[]): Promise<string> {
+  process.stdout.write(`\n${bold(`${d.host.name}$ docker ${args.join(" ")}`)}\n`);
+  const r = await d.docker(args);
+  process.stdout.write(r.stdout + r.stderr);
+  if (r.code !== 0) throw new Error(`docker ${args.join(" ")} on ${d.host.name} exited ${r.code}`);
+  return r.stdout;
 }
 
 async function show(what: string, argv: string[]): Promise<string> {
@@ -49,14 +73,18 @@ async function inForce(cluster: Cluster, containerId: string): Promise<string[]>
 
 async function main(): Promise<void> {
   process.stdout.write("bringing up 3 hosts (network namespaces on a private underlay), netmaster and 3 agents…\n");
-  const cluster = await Cluster.up({ hosts: 3, logLevel: "warn" });
+  const cluster = await Cluster.up({ hosts: 3, logLevel: "warn", agentArgs: ["--dns-upstream", NOWHERE_DNS] });
   const servers: ChildProcess[] = [];
+  const dockers: Promise<DockerHost>[] = [];
   let stopping = false;
   const stop = async (code: number) => {
     if (stopping) return;
     stopping = true;
     process.stdout.write("\nremoving the cluster…\n");
     for (const s of servers) s.kill("SIGKILL");
+    // Docker's containers and networks go through the agents, so before the cluster; a dockerd still starting
+    // is awaited (one that fails to start removes itself).
+    for (const d of dockers) await (await d.catch(() => undefined))?.stop();
     await cluster.down();
     process.stdout.write("done: nothing of the demo is left running\n");
     process.exit(code);
@@ -107,13 +135,22 @@ async function main(): Promise<void> {
     }
     await netctl(cluster, "policy", "inspect", "-t", "blue", "web-policy");
     await netctl(cluster, "group", "inspect", "-t", "blue", "web");
-    process.stdout.write(
-      `\nthe cluster keeps running. In another terminal:\n` +
-        `  ip netns exec ${cluster.underlay} bin/netctl --netmaster http://${NETMASTER_ADDRESS}:9999 net ls -a\n` +
-        `  ip netns exec ${client.ns} ping ${web2.ip}\n` +
-        `logs: ${cluster.dir}\n`,
-    );
-    if (process.stdin.isTTY) {
+    const play = [
+      `  ip netns exec ${cluster.underlay} bin/netctl --netmaster http://${NETMASTER_ADDRESS}:9999 net ls -a`,
+      `  ip netns exec ${client.ns} ping ${web2.ip}`,
+    ];
+    if (missingDockerTools().length === 0) {
+      const [d1, d2] = await gettingStarted(cluster, dockers);
+      play.push(
+        `  ${DOCKER} -H unix://${d1.apiSocket} exec -it web sh     (then: ping db, nslookup db)`,
+        `  ${DOCKER} -H unix://${d2.apiSocket} run --rm -it --net=contiv-net ${DOCKER_IMAGE} sh`,
+        `  (docker is ${DOCKER}, the CLI that matches dockerd 20.10; -H picks the host's dockerd)`,
+      );
+    } else {
+      process.stdout.write(`\n(Contiv's getting-started with Docker is skipped: not installed: ${missingDockerTools().join(", ")})\n`);
+    }
+    process.stdout.write(`\nthe cluster keeps running. In another terminal:\n${play.join("\n")}\nlogs: ${cluster.dir}\n`);
+    if (process.env[TERMINAL] === "1") {
       process.stdout.write("Ctrl-C stops it and removes everything.\n");
       return;
     }
@@ -125,4 +162,48 @@ async function main(): Promise<void> {
   }
 }
 
-void main();
+/**
+ * Contiv's getting-started, with a dockerd on hosts 1 and 2 next to their agents:
+ * netctl makes contiv-net, which appears in both Dockers; web runs on host 1, db on host 2, and web pings db by name.
+ * The dockerds join `dockers` as they begin to start, so the demo's teardown removes them whenever it comes.
+ */
+async function gettingStarted(cluster: Cluster, dockers: Promise<DockerHost>[]): Promise<[DockerHost, DockerHost]> {
+  process.stdout.write(`\n${bold("# Contiv's getting-started with Docker: a dockerd on host 1 and on host 2, next to their agents")}\n`);
+  const started: DockerHost[] = [];
+  for (const h of cluster.hosts.slice(0, 2)) {
+    const starting = DockerHost.start(cluster, h);
+    dockers.push(starting);
+    const d = await starting;
+    started.push(d);
+    process.stdout.write(`  ${h.name}: dockerd (PID ${d.dockerdPid}) in the host's namespace, its driver ${d.driver} served by the host's agent\n`);
+  }
+  const [d1, d2] = started as [DockerHost, DockerHost];
+  await netctl(cluster, "net", "create", "-s", "10.1.2.0/24", "-g", "10.1.2.254", "contiv-net");
+  for (const d of [d1, d2]) {
+    await waitFor(async () => (await d.docker(["network", "ls", "--format", "{{.Name}}"])).stdout.split("\n").includes("contiv-net"), {
+      timeoutMs: 30_000,
+      what: () => `contiv-net in the Docker of ${d.host.name}`,
+    });
+  }
+  await docker(d1, "network", "ls");
+  await docker(d1, "run", "-d", "--name=web", "--net=contiv-net", "--label", "app=web", DOCKER_IMAGE, "sleep", "1d");
+  await docker(d2, "run", "-d", "--name=db", "--net=contiv-net", DOCKER_IMAGE, "sleep", "1d");
+  // Neither dockerd knows the other's container: web's host learns db's name from netmaster once db's agent reported it.
+  const since = Date.now();
+  for (const name of ["web", "db"]) {
+    const pending = await inForce(cluster, name);
+    if (pending.length > 0) process.stdout.write(`  ${name} is not in force yet on ${pending.join(", ")}\n`);
+  }
+  await waitFor(async () => (await d1.docker(["exec", "web", "nslookup", "db"])).code === 0, { timeoutMs: 10_000, what: () => `${d1.host.name} to learn the name db` });
+  process.stdout.write(`  netmaster knows web and db by name, and every host has them, ${Date.now() - since} ms later\n`);
+  await netctl(cluster, "endpoint", "inspect", "web");
+  await docker(d1, "exec", "web", "ping", "-c", "3", "db");
+  return [d1, d2];
+}
+
+if (isSessionWorker()) {
+  void main();
+} else {
+  const { code } = await inOwnSession(fileURLToPath(import.meta.url), { label: "demo", env: { ...process.env, [TERMINAL]: process.stdin.isTTY ? "1" : "" } });
+  process.exit(code);
+}

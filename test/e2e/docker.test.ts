@@ -1,9 +1,8 @@
-// Docker end to end on one host: a real dockerd (its own data, exec root and
-// API socket under a temp dir; no bridge, iptables, masquerading or forwarding
-// of its own) uses the agent's network and IPAM driver. The agent runs in the
-// host namespace of a one-host cluster; dockerd runs in this process's
-// namespace, which the agent is told about (--docker-netns), and only the
-// containers' interfaces pass through it. Addresses from 198.18.0.0/15 only.
+// Docker end to end on one host: a real dockerd uses the agent's network and
+// IPAM driver, both in the host namespace of a one-host cluster
+// (src/cluster/docker.ts: its own data, exec root and API socket; no bridge,
+// iptables, masquerading or forwarding of its own). Addresses from
+// 198.18.0.0/15 only.
 //
 // Covered: networks created through Docker appear at netmaster under Docker's
 // name and netctl's appear in Docker; containers reach each other (IPv4, IPv6),
@@ -16,159 +15,50 @@
 // NP_KEEP_LOGS=/some/prefix keeps the agent's and dockerd's logs of a run.
 
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
-import { randomBytes } from "node:crypto";
-import {
-  chmodSync,
-  closeSync,
-  copyFileSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  rmdirSync,
-  rmSync,
-  symlinkSync,
-  writeFileSync,
-} from "node:fs";
-import { tmpdir } from "node:os";
+import { copyFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, test } from "node:test";
-import { Cluster, type ClusterHost } from "../../src/cluster/index.js";
-import { NsProcess } from "../../src/cluster/process.js";
-import { unixRequest } from "../../src/cluster/index.js";
+import { Cluster, DOCKER_IMAGE, DockerHost, missingDockerTools, type ClusterHost } from "../../src/cluster/index.js";
 import { hostPrefix } from "../../src/datapath/names.js";
 import { run, type RunResult } from "../../src/lib/process.js";
-import { StopWaiting, waitFor } from "../../src/lib/wait.js";
+import { waitFor } from "../../src/lib/wait.js";
 import { Api } from "../harness/api.js";
 
-const DOCKER = "/usr/bin/docker"; // the Debian CLI that matches dockerd 20.10 (not /usr/local/bin/docker)
-const DOCKERD = "/usr/sbin/dockerd";
-const BUSYBOX = "/bin/busybox";
-const NETPLUGIN = fileURLToPath(new URL("../../src/bin/netplugin.js", import.meta.url));
 const NETPROBE = fileURLToPath(new URL("../../src/datapath/linux/netprobe.js", import.meta.url));
-const missing = [DOCKER, DOCKERD, BUSYBOX].filter((p) => !existsSync(p));
+const missing = missingDockerTools();
 
 describe("Docker network and IPAM driver", { skip: missing.length > 0 ? `not installed: ${missing.join(", ")}` : false }, () => {
-  const runId = randomBytes(2).toString("hex");
-  const driver = `npd${runId}`;
-  const pluginSocket = `/run/docker/plugins/${driver}.sock`;
-  let dir: string;
   let cluster: Cluster;
   let host: ClusterHost;
   let api: Api;
-  let dockerd: ChildProcess | undefined;
-  let dockerdExit: Promise<void> = Promise.resolve();
-  // The agent makes /run/docker/plugins when it is missing (dockerd, with its exec root elsewhere, does not).
-  const pluginDirs = ["/run/docker/plugins", "/run/docker"].filter((d) => !existsSync(d));
-  process.on("exit", () => dockerd?.kill("SIGKILL")); // a test run interrupted must not leave dockerd behind
+  let dockerHost: DockerHost | undefined;
+  let driver = "";
 
-  const dockerSocket = () => join(dir, "docker.sock");
-  const docker = (...args: string[]): Promise<RunResult> => run(["timeout", "90", DOCKER, "-H", `unix://${dockerSocket()}`, ...args]);
-  const must = async (...args: string[]): Promise<string> => {
-    const r = await docker(...args);
-    assert.equal(r.code, 0, `docker ${args.join(" ")}: ${r.stderr}\n--- agent:\n${host?.agent?.logs().slice(-4000)}`);
-    return r.stdout.trim();
-  };
+  const docker = (...args: string[]): Promise<RunResult> => dockerHost!.docker(args);
+  const must = (...args: string[]): Promise<string> => dockerHost!.must(...args);
   const ipOf = async (container: string, network: string): Promise<string> =>
     must("inspect", container, "--format", `{{(index .NetworkSettings.Networks "${network}").IPAddress}}`);
   const ping = async (from: string, address: string, count = 2): Promise<boolean> =>
     (await docker("exec", from, "ping", address.includes(":") ? "-6" : "-4", "-c", String(count), "-W", "1", "-q", address)).code === 0;
 
-  async function startAgent(): Promise<void> {
-    host.agent = NsProcess.start(
-      host.namespace,
-      [
-        process.execPath, NETPLUGIN, "--netmaster", cluster.netmasterUrl, "--host", host.name, "--vtep-ip", host.address,
-        "--socket", host.socket, "--state-dir", host.stateDir, "--log-level", "info",
-        "--docker-plugin-socket", pluginSocket,
-        // dockerd runs in this process's namespace, the machine's: only the containers' interfaces pass through it.
-        "--docker-netns", `/proc/${process.pid}/ns/net`,
-        "--docker-api-socket", dockerSocket(),
-        "--docker-pool-range", "198.19.240.0/23",
-      ],
-      join(dir, "agent.log"),
-    );
-    await waitFor(async () => {
-      if (!host.agent?.alive) throw new StopWaiting(`agent exited: ${host.agent?.logs()}`);
-      const r = await unixRequest(host.socket, "GET", "/health").catch(() => undefined);
-      return r?.status === 200 && (JSON.parse(r.text) as { synced: boolean }).synced && existsSync(pluginSocket);
-    }, { timeoutMs: 30_000, what: () => `agent: ${host.agent?.logs()}` });
-  }
-
-  async function startDockerd(): Promise<void> {
-    const log = openSync(join(dir, "dockerd.log"), "a");
-    dockerd = spawn(
-      DOCKERD,
-      [
-        "--config-file", join(dir, "daemon.json"),
-        "--iptables=false", "--ip-masq=false", "--bridge=none", "--ip-forward=false", "--userland-proxy=false",
-        "--storage-driver=overlay2",
-        "--data-root", join(dir, "data"), "--exec-root", join(dir, "exec"), "--pidfile", join(dir, "docker.pid"),
-        "-H", `unix://${dockerSocket()}`,
-      ],
-      { stdio: ["ignore", log, log] },
-    );
-    closeSync(log);
-    const child = dockerd;
-    dockerdExit = new Promise((resolve) => child.once("exit", () => resolve()));
-    await waitFor(async () => {
-      if (child.exitCode !== null) throw new StopWaiting(`dockerd exited: ${readFileSync(join(dir, "dockerd.log"), "utf8").slice(-2000)}`);
-      return (await docker("info", "--format", "{{.ServerVersion}}")).code === 0;
-    }, { timeoutMs: 60_000, what: () => "dockerd did not answer" });
-  }
-
-  /** SIGTERM, then SIGKILL after 30 s; dockerd stops its containers (no live-restore) and its containerd. */
-  async function stopDockerd(): Promise<void> {
-    const child = dockerd;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    child.kill("SIGTERM");
-    const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
-    await dockerdExit;
-    clearTimeout(timer);
-  }
-
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), `npdocker-${runId}-`));
-    writeFileSync(join(dir, "daemon.json"), "{}");
-    // An offline image: a busybox root file system.
-    const rootfs = join(dir, "rootfs");
-    for (const d of ["bin", "etc", "proc", "sys", "dev", "tmp"]) mkdirSync(join(rootfs, d), { recursive: true });
-    copyFileSync(BUSYBOX, join(rootfs, "bin/busybox"));
-    chmodSync(join(rootfs, "bin/busybox"), 0o755);
-    for (const applet of ["sh", "ip", "ping", "sleep", "cat", "echo", "nc", "ls"]) symlinkSync("busybox", join(rootfs, "bin", applet));
-
     cluster = await Cluster.up({ hosts: 1, logLevel: "warn" });
     host = cluster.hosts[0]!;
     api = new Api(cluster.apiBase);
-    await host.agent?.stop();
-    await startAgent();
-    await startDockerd();
-    const tar = await run(["sh", "-c", `tar -C '${rootfs}' -c . | '${DOCKER}' -H 'unix://${dockerSocket()}' import - local/busybox:latest`]);
-    assert.equal(tar.code, 0, tar.stderr);
+    dockerHost = await DockerHost.start(cluster, host, { agentArgs: ["--log-level", "info", "--docker-pool-range", "198.19.240.0/23"] });
+    driver = dockerHost.driver;
   });
 
   after(async () => {
-    if (dockerd && dockerd.exitCode === null) {
-      const ids = (await docker("ps", "-aq")).stdout.split("\n").filter(Boolean);
-      if (ids.length > 0) await docker("rm", "-f", ...ids);
-      const nets = (await docker("network", "ls", "--filter", `driver=${driver}`, "-q")).stdout.split("\n").filter(Boolean);
-      for (const n of nets) await docker("network", "rm", n);
+    const keep = process.env["NP_KEEP_LOGS"];
+    if (keep) {
+      for (const [from, to] of [[join(cluster.dir, "h1.log"), "agent.log"], [dockerHost?.logFile ?? "", "dockerd.log"]] as const) {
+        if (existsSync(from)) copyFileSync(from, `${keep}-${to}`);
+      }
     }
-    await stopDockerd();
-    // Mounts of a dockerd that had to be killed would keep the directory busy.
-    const mounts = readFileSync("/proc/self/mountinfo", "utf8").split("\n").map((l) => l.split(" ")[4] ?? "").filter((m) => dir && m.startsWith(dir));
-    for (const m of mounts.reverse()) await run(["umount", "-l", m]);
+    await dockerHost?.stop();
     await cluster?.down();
-    rmSync(pluginSocket, { force: true });
-    for (const d of pluginDirs) if (existsSync(d) && readdirSync(d).length === 0) rmdirSync(d);
-    if (process.env["NP_KEEP_LOGS"] && dir) {
-      for (const f of ["agent.log", "dockerd.log"]) if (existsSync(join(dir, f))) copyFileSync(join(dir, f), `${process.env["NP_KEEP_LOGS"]}-${f}`);
-    }
-    if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   test("a network created through Docker appears at netmaster under Docker's name", async () => {
@@ -184,8 +74,8 @@ describe("Docker network and IPAM driver", { skip: missing.length > 0 ? `not ins
   });
 
   test("two containers on it reach each other and their gateway", async () => {
-    await must("run", "-d", "--restart", "always", "--name", "c1", "--net", "dnet", "local/busybox", "sleep", "3600");
-    await must("run", "-d", "--restart", "always", "--name", "c2", "--net", "dnet", "local/busybox", "sleep", "3600");
+    await must("run", "-d", "--restart", "always", "--name", "c1", "--net", "dnet", DOCKER_IMAGE, "sleep", "3600");
+    await must("run", "-d", "--restart", "always", "--name", "c2", "--net", "dnet", DOCKER_IMAGE, "sleep", "3600");
     const ip1 = await ipOf("c1", "dnet");
     const ip2 = await ipOf("c2", "dnet");
     assert.match(ip1, /^198\.18\.30\.\d+$/);
@@ -207,17 +97,17 @@ describe("Docker network and IPAM driver", { skip: missing.length > 0 ? `not ins
       return out.result === "reply" ? String(out.tag) : String(out.result);
     };
     const serve = (tag: string) => ["sh", "-c", `nc -ll -p 80 -e echo ${tag}:80 & nc -ll -p 81 -e echo ${tag}:81 & exec sleep 3600`];
-    await must("run", "-d", "--name", "pp1", "--net", "dnet", "-p", "18380:80", "-p", "18381-18383:81", "local/busybox", ...serve("pp1"));
+    await must("run", "-d", "--name", "pp1", "--net", "dnet", "-p", "18380:80", "-p", "18381-18383:81", DOCKER_IMAGE, ...serve("pp1"));
     await waitFor(async () => (await reach(18380)) === "pp1", { timeoutMs: 10_000, what: () => `18380 does not reach pp1: ${host.agent?.logs().slice(-3000)}` });
     assert.equal(await reach(18381), "pp1", "the range's first port");
-    await must("run", "-d", "--name", "pp2", "--net", "dnet", "-p", "18381-18383:81", "local/busybox", ...serve("pp2"));
+    await must("run", "-d", "--name", "pp2", "--net", "dnet", "-p", "18381-18383:81", DOCKER_IMAGE, ...serve("pp2"));
     await waitFor(async () => (await reach(18382)) === "pp2", { timeoutMs: 10_000, what: () => "18382, the range's first free port, does not reach pp2" });
     const links = (await run(["ip", "-n", `${hostPrefix(host.name)}-t-default`, "-o", "link"])).stdout.split("\n").length;
     for (const [name, publish, message] of [
       ["pp3", "18380:80", /remote: Cannot publish host port: host port 18380\/tcp is published by container/],
       ["pp4", "80", /remote: Cannot publish container port 80\/tcp: give it a host port/],
     ] as const) {
-      const r = await docker("run", "-d", "--name", name, "--net", "dnet", "-p", publish, "local/busybox", "sleep", "3600");
+      const r = await docker("run", "-d", "--name", name, "--net", "dnet", "-p", publish, DOCKER_IMAGE, "sleep", "3600");
       assert.notEqual(r.code, 0, `${name} started`);
       assert.match(r.stderr, message);
       await must("rm", "-f", name);
@@ -232,7 +122,7 @@ describe("Docker network and IPAM driver", { skip: missing.length > 0 ? `not ins
   });
 
   test("--ip and --mac-address are honoured", async () => {
-    await must("run", "-d", "--name", "c3", "--net", "dnet", "--ip", "198.18.30.50", "--mac-address", "02:42:c6:12:1e:32", "local/busybox", "sleep", "3600");
+    await must("run", "-d", "--name", "c3", "--net", "dnet", "--ip", "198.18.30.50", "--mac-address", "02:42:c6:12:1e:32", DOCKER_IMAGE, "sleep", "3600");
     const addr = await must("exec", "c3", "ip", "addr", "show", "eth0");
     assert.match(addr, /inet 198\.18\.30\.50\/24/);
     assert.match(addr, /02:42:c6:12:1e:32/);
@@ -244,7 +134,7 @@ describe("Docker network and IPAM driver", { skip: missing.length > 0 ? `not ins
     await must("network", "create", "-d", driver, "--ipam-driver", driver, "--subnet", "198.18.37.0/24", "--ip-range", "198.18.37.128/25", "ranged");
     await waitFor(async () => (await api.get("/api/v1/networks/default:ranged/")).status === 200, { timeoutMs: 20_000, what: () => "ranged did not appear" });
     assert.equal((await api.get<{ subnet: string }>("/api/v1/networks/default:ranged/")).body.subnet, "198.18.37.128-198.18.37.254/24");
-    await must("run", "-d", "--name", "g1", "--net", "ranged", "local/busybox", "sleep", "3600");
+    await must("run", "-d", "--name", "g1", "--net", "ranged", DOCKER_IMAGE, "sleep", "3600");
     assert.equal(await ipOf("g1", "ranged"), "198.18.37.128");
     assert.ok(await ping("g1", "198.18.37.1"), "the gateway (first address of the subnet) answers");
     await must("rm", "-f", "g1");
@@ -254,8 +144,8 @@ describe("Docker network and IPAM driver", { skip: missing.length > 0 ? `not ins
   test("with Docker's own IPAM driver the addresses are Docker's, the network ours", async () => {
     await must("network", "create", "-d", driver, "--subnet", "198.18.38.0/24", "--gateway", "198.18.38.1", "plain");
     await waitFor(async () => (await api.get("/api/v1/networks/default:plain/")).status === 200, { timeoutMs: 20_000, what: () => "plain did not appear" });
-    await must("run", "-d", "--name", "h1", "--net", "plain", "local/busybox", "sleep", "3600");
-    await must("run", "-d", "--name", "h2", "--net", "plain", "local/busybox", "sleep", "3600");
+    await must("run", "-d", "--name", "h1", "--net", "plain", DOCKER_IMAGE, "sleep", "3600");
+    await must("run", "-d", "--name", "h2", "--net", "plain", DOCKER_IMAGE, "sleep", "3600");
     assert.ok(await ping("h1", await ipOf("h2", "plain")));
     await must("rm", "-f", "h1", "h2");
     await must("network", "rm", "plain");
@@ -263,7 +153,7 @@ describe("Docker network and IPAM driver", { skip: missing.length > 0 ? `not ins
 
   test("docker network connect and disconnect", async () => {
     await must("network", "create", "-d", driver, "--ipam-driver", driver, "--subnet", "198.18.33.0/24", "dnet2");
-    await must("run", "-d", "--name", "e1", "--net", "dnet2", "local/busybox", "sleep", "3600");
+    await must("run", "-d", "--name", "e1", "--net", "dnet2", DOCKER_IMAGE, "sleep", "3600");
     await must("network", "connect", "dnet2", "c1");
     const ip = await ipOf("c1", "dnet2");
     assert.match(ip, /^198\.18\.33\.\d+$/);
@@ -282,8 +172,8 @@ describe("Docker network and IPAM driver", { skip: missing.length > 0 ? `not ins
 
   test("IPv6: a dual-stack network", async () => {
     await must("network", "create", "-d", driver, "--ipam-driver", driver, "--ipv6", "--subnet", "198.18.32.0/24", "--subnet", "fd00:32::/64", "dual");
-    await must("run", "-d", "--name", "v1", "--net", "dual", "local/busybox", "sleep", "3600");
-    await must("run", "-d", "--name", "v2", "--net", "dual", "local/busybox", "sleep", "3600");
+    await must("run", "-d", "--name", "v1", "--net", "dual", DOCKER_IMAGE, "sleep", "3600");
+    await must("run", "-d", "--name", "v2", "--net", "dual", DOCKER_IMAGE, "sleep", "3600");
     const v6 = await must("inspect", "v2", "--format", "{{.NetworkSettings.Networks.dual.GlobalIPv6Address}}");
     assert.match(v6, /^fd00:32::/);
     // Docker adds the address with duplicate address detection: it is usable after a second or two.
@@ -301,11 +191,11 @@ describe("Docker network and IPAM driver", { skip: missing.length > 0 ? `not ins
     await waitFor(async () => {
       const names = (await docker("network", "ls", "--format", "{{.Name}}")).stdout.split("\n");
       return ["pnet", "web", "client"].every((n) => names.includes(n));
-    }, { timeoutMs: 30_000, what: () => `docker networks: ${readFileSync(join(dir, "agent.log"), "utf8").slice(-3000)}` });
+    }, { timeoutMs: 30_000, what: () => `docker networks: ${host.agent?.logs().slice(-3000)}` });
 
-    await must("run", "-d", "--name", "w1", "--net", "web", "local/busybox", "sleep", "3600");
-    await must("run", "-d", "--name", "k1", "--net", "client", "local/busybox", "sleep", "3600");
-    await must("run", "-d", "--name", "p1", "--net", "pnet", "local/busybox", "sleep", "3600");
+    await must("run", "-d", "--name", "w1", "--net", "web", DOCKER_IMAGE, "sleep", "3600");
+    await must("run", "-d", "--name", "k1", "--net", "client", DOCKER_IMAGE, "sleep", "3600");
+    await must("run", "-d", "--name", "p1", "--net", "pnet", DOCKER_IMAGE, "sleep", "3600");
     const web = await ipOf("w1", "web");
     const client = await ipOf("k1", "client");
     assert.equal(await ping("k1", web, 1), false, "icmp into web is denied");
@@ -320,7 +210,7 @@ describe("Docker network and IPAM driver", { skip: missing.length > 0 ? `not ins
 
     // Contiv's contiv-tag maps a Docker network of any name to a group.
     await must("network", "create", "-d", driver, "--ipam-driver", driver, "--ipam-opt", "contiv-tag=web.default", "tagged");
-    await must("run", "-d", "--name", "w2", "--net", "tagged", "local/busybox", "sleep", "3600");
+    await must("run", "-d", "--name", "w2", "--net", "tagged", DOCKER_IMAGE, "sleep", "3600");
     assert.match(await ipOf("w2", "tagged"), /^198\.18\.31\.\d+$/);
     assert.equal(await ping("k1", await ipOf("w2", "tagged"), 1), false, "the tagged network's container is in web too");
   });
@@ -338,7 +228,7 @@ describe("Docker network and IPAM driver", { skip: missing.length > 0 ? `not ins
 
   test("bad input through Docker gives a clear message and leaves no state behind", async () => {
     await must("network", "create", "-d", driver, "--ipam-driver", driver, "--subnet", "198.18.34.0/30", "tiny");
-    await must("run", "-d", "--name", "t1", "--net", "tiny", "local/busybox", "sleep", "3600");
+    await must("run", "-d", "--name", "t1", "--net", "tiny", DOCKER_IMAGE, "sleep", "3600");
     // netmaster learns a container's name and labels from dockerd once it runs: that is a change too.
     await waitFor(async () => Object.values(await api.state()).some((v) => (v as { containerName?: string }).containerName === "t1"), {
       timeoutMs: 10_000,
@@ -361,8 +251,8 @@ describe("Docker network and IPAM driver", { skip: missing.length > 0 ? `not ins
       ["unknown tag", ["network", "create", "-d", driver, "--ipam-driver", driver, "--ipam-opt", "contiv-tag=nope", "bad2"], /contiv-tag "nope"/],
       ["unknown tenant", ["network", "create", "-d", driver, "--ipam-driver", driver, "--ipam-opt", "tenant=nope", "--subnet", "198.18.35.0/24", "bad3"], /Tenant nope not found/],
       ["IPv6 without subnet", ["network", "create", "-d", driver, "--ipam-driver", driver, "--ipv6", "--subnet", "198.18.36.0/24", "bad4"], /IPv6/],
-      ["exhausted pool", ["run", "--rm", "--net", "tiny", "local/busybox", "true"], /address exhaustion/],
-      ["address in use", ["run", "--rm", "--net", "dnet", "--ip", c1, "local/busybox", "true"], new RegExp(`address ${c1.replace(/\./g, "\\.")} .*not available`)],
+      ["exhausted pool", ["run", "--rm", "--net", "tiny", DOCKER_IMAGE, "true"], /address exhaustion/],
+      ["address in use", ["run", "--rm", "--net", "dnet", "--ip", c1, DOCKER_IMAGE, "true"], new RegExp(`address ${c1.replace(/\./g, "\\.")} .*not available`)],
     ];
     for (const [name, args, message] of cases) {
       const r = await docker(...args);
@@ -373,7 +263,7 @@ describe("Docker network and IPAM driver", { skip: missing.length > 0 ? `not ins
     assert.deepEqual(await stateOf(), before, "netmaster's state is unchanged");
     assert.equal(await links(), linksBefore, "no link left in the tenant namespace");
     assert.equal(await must("network", "ls", "-q"), networksBefore, "no Docker network left");
-    assert.equal((await run(["ip", "-o", "link"])).stdout.includes(`${prefix}d`), false, "no interface left in dockerd's namespace");
+    assert.equal((await run(["ip", "-n", host.namespace, "-o", "link"])).stdout.includes(`${prefix}d`), false, "no interface left in dockerd's namespace");
     assert.ok(await ping("c1", await ipOf("c2", "dnet")), "the network still works");
     await must("rm", "-f", "t1");
     await must("network", "rm", "tiny");
@@ -384,17 +274,17 @@ describe("Docker network and IPAM driver", { skip: missing.length > 0 ? `not ins
     const flood = docker("exec", "c1", "ping", "-c", "300", "-i", "0.01", "-q", target);
     await new Promise((r) => setTimeout(r, 300));
     await host.agent?.kill();
-    await startAgent();
+    await cluster.startAgent(host);
     const out = await flood;
     assert.match(out.stdout, / 0% packet loss/, out.stdout);
-    await must("run", "-d", "--name", "c4", "--net", "dnet", "local/busybox", "sleep", "3600");
+    await must("run", "-d", "--name", "c4", "--net", "dnet", DOCKER_IMAGE, "sleep", "3600");
     assert.ok(await ping("c4", target), "a container started after the restart works");
     await must("rm", "-f", "c4");
   });
 
   test("a dockerd restart keeps networks and containers working", async () => {
-    await stopDockerd();
-    await startDockerd();
+    await dockerHost!.stopDockerd();
+    await dockerHost!.startDockerd();
     await waitFor(async () => (await docker("inspect", "c1", "c2", "--format", "{{.State.Running}}")).stdout.trim() === "true\ntrue", { timeoutMs: 60_000, what: () => "c1 and c2 did not come back" });
     const ip2 = await ipOf("c2", "dnet");
     await waitFor(() => ping("c1", ip2, 1), { timeoutMs: 20_000, what: () => `c1 does not reach c2: ${host.agent?.logs().slice(-3000)}` });

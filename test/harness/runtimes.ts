@@ -123,6 +123,10 @@ export interface PodmanRunOptions {
   env?: Record<string, string>;
   /** `-p` values ("HOSTPORT:PORT"); podman passes them to the plugin as runtimeConfig.portMappings. */
   publish?: string[];
+  /** The container's nameserver (`--dns`); podman's default copies the machine's, which a test must never ask. */
+  dns?: string;
+  /** `--network-alias` names; podman passes them, with the container's name, as runtimeConfig.aliases. */
+  aliases?: string[];
 }
 
 /** Podman with a private containers.conf, storage, run dir and CNI config dir, all under `dir`. */
@@ -187,6 +191,8 @@ export class Podman {
     if (options.ip) args.push("--ip", options.ip);
     if (options.mac) args.push("--mac-address", options.mac);
     for (const p of options.publish ?? []) args.push("-p", p);
+    if (options.dns) args.push("--dns", options.dns);
+    for (const a of options.aliases ?? []) args.push("--network-alias", a);
     for (const [k, v] of Object.entries(options.env ?? {})) args.push("--env", `${k}=${v}`);
     args.push("--rootfs", rootfs, ...command);
     return this.cmd(args, 90);
