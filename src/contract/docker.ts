@@ -47,6 +47,8 @@ export type DockerAddressRequest = z.infer<typeof DockerAddressRequest>;
 export const DockerAddressRelease = z.object({ address: z.string().min(1).max(64) });
 
 export const DockerNetworkRequest = z.object({
+  /** The host whose dockerd asks: its agent alone may remove the network again. */
+  host: z.string().min(1).max(256),
   name: z.string().min(1).max(64),
   tenant: z.string().min(1).max(64),
   encap: z.enum(["vxlan", "vlan"]).default("vxlan"),

@@ -72,8 +72,37 @@ export function poolKey(poolId: string): string {
   return `${POOL_PREFIX}${poolId}`;
 }
 
+/** Which host's dockerd made a network (`tenant:name`): that host's agent may remove it again. */
+export function dockerNetworkKey(networkKey: string): string {
+  return `${DOCKER_PREFIX}networks/${networkKey}`;
+}
+
 /** One record per address handed out by Docker's RequestAddress, under its network. */
 export function reservationKey(tenant: string, network: string, address: string): string {
   return `${RESERVATION_PREFIX}${tenant}:${network}/${address}`;
 }
 export const RESERVATION_PREFIX = `${DOCKER_PREFIX}addresses/`;
+
+/**
+ * Users, authorizations, the LDAP configuration, the token signing key, the join token and each host's
+ * credential (master/auth/). Under ROOT so replicas share them through the cache; no agent ever receives
+ * them (slices.ts gives the area no audience) and the state dump leaves them out.
+ */
+export const AUTH_PREFIX = `${ROOT}auth/`;
+export const USER_PREFIX = `${AUTH_PREFIX}users/`;
+export const AUTHZ_PREFIX = `${AUTH_PREFIX}authorizations/`;
+export const LDAP_CONFIG_KEY = `${AUTH_PREFIX}ldap`;
+export const AUTH_SECRETS_KEY = `${AUTH_PREFIX}secrets`;
+export const HOST_CREDENTIAL_PREFIX = `${AUTH_PREFIX}hosts/`;
+
+export function userKey(username: string): string {
+  return `${USER_PREFIX}${username}`;
+}
+
+export function authzKey(uuid: string): string {
+  return `${AUTHZ_PREFIX}${uuid}`;
+}
+
+export function hostCredentialKey(host: string): string {
+  return `${HOST_CREDENTIAL_PREFIX}${host}`;
+}

@@ -18,6 +18,16 @@ export class ValidationError extends Error {
   }
 }
 
+/** No credential, or one that is malformed, expired or revoked: HTTP 401. */
+export class UnauthenticatedError extends Error {
+  override name = "UnauthenticatedError";
+}
+
+/** A valid credential that does not allow this request: HTTP 403. */
+export class ForbiddenError extends Error {
+  override name = "ForbiddenError";
+}
+
 /** The object, or one it refers to, does not exist: HTTP 404. */
 export class NotFoundError extends Error {
   override name = "NotFoundError";

@@ -1,7 +1,6 @@
 // Which methods a path is served for, read from the app's own routes: a 405's Allow header then
 // cannot drift from what is registered. Hono itself only knows "no route for this method and path".
 
-import type { Hono } from "hono";
 import { METHOD_NAME_ALL } from "hono/router";
 import { TrieRouter } from "hono/router/trie-router";
 
@@ -18,7 +17,7 @@ function rank(method: string): number {
  * answers it. Middleware (registered for every method) does not count. Call it once every route is
  * registered: routes added later are not seen.
  */
-export function allowedMethods(app: Hono): (path: string) => string[] {
+export function allowedMethods(app: { routes: readonly { method: string; path: string }[] }): (path: string) => string[] {
   // Every route goes in under ALL with its method as the handler, so one match returns them all.
   const router = new TrieRouter<string>();
   for (const r of app.routes) if (r.method !== METHOD_NAME_ALL) router.add(METHOD_NAME_ALL, r.path, r.method);

@@ -9,6 +9,7 @@ import { releaseDockerHost } from "./docker/index.js";
 import { deleteEndpoint } from "./endpoints.js";
 import { endpointKey, HOST_PREFIX, hostKey } from "../contract/keys.js";
 import { listEndpoints } from "./objects/common.js";
+import { revokeHost } from "./auth/cascade.js";
 import type { EndpointState } from "./records.js";
 import type { Tx } from "./tx.js";
 import { implicitLabels } from "../lib/labels.js";
@@ -38,7 +39,8 @@ export function deregisterHost(tx: Tx, name: string): HostRemoval {
     .filter((ep) => ep.homingHost === name)
     .map((ep) => deleteEndpoint(tx, ep.endpointID).endpointID);
   const docker = releaseDockerHost(tx, name, new Set(endpoints));
-  if (!registered && endpoints.length === 0 && docker === 0) throw new NotFoundError(`Host ${name} not found`);
+  const revoked = revokeHost(tx, name);
+  if (!registered && endpoints.length === 0 && docker === 0 && !revoked) throw new NotFoundError(`Host ${name} not found`);
   if (registered) tx.delete(hostKey(name));
   return { endpoints };
 }

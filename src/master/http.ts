@@ -12,13 +12,32 @@
 // agents retry a 503, treat a 404 on delete as done and turn 404 and 409 into
 // CNI error codes.
 
-import { Hono, type Context } from "hono";
+import { Hono, type Context, type Handler, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { routePath } from "hono/route";
 import { stream } from "hono/streaming";
 import type { Logger } from "pino";
 import { z } from "zod";
-import { ConflictError, NotFoundError, UpstreamError, ValidationError } from "../lib/errors.js";
+import { ConflictError, ForbiddenError, NotFoundError, UnauthenticatedError, UpstreamError, ValidationError } from "../lib/errors.js";
+import {
+  adminOnly,
+  anyPrincipal,
+  anyUser,
+  objectList,
+  open,
+  ownDockerNetwork,
+  ownEndpoint,
+  ownHostInBody,
+  ownHostParam,
+  ownPool,
+  ownStream,
+  selfOrAdmin,
+  tenantObject,
+  visibleTo,
+  type AccessRequest,
+  type AccessRule,
+} from "./auth/access.js";
+import type { Principal } from "./auth/principal.js";
 import { serveMetrics } from "../lib/metrics.js";
 import { allowedMethods } from "./allow.js";
 import type { Netmaster } from "./master.js";
@@ -27,7 +46,22 @@ import { EPOCH_HEADER, WatchQuery } from "../contract/stream.js";
 
 const MAX_BODY_BYTES = 1024 * 1024;
 
-type Status = 400 | 404 | 405 | 409 | 413 | 500 | 503;
+type Status = 400 | 401 | 403 | 404 | 405 | 409 | 413 | 415 | 500 | 503;
+
+type Env = { Variables: { principal: Principal | undefined } };
+type Method = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
+
+/** A route and who may call it, for tests that go through every route. */
+export interface DeclaredRoute {
+  method: Method;
+  path: string;
+  rule: AccessRule;
+}
+const routesOf = new WeakMap<Hono<Env>, DeclaredRoute[]>();
+
+export function declaredRoutes(app: Hono<Env>): DeclaredRoute[] {
+  return routesOf.get(app) ?? [];
+}
 
 /** How errors are answered: "http" gives each its status, "contiv" answers all of them with a 500 (see above). */
 export type ErrorStatusMode = "http" | "contiv";
@@ -36,6 +70,11 @@ export const ERROR_STATUS_MODES: readonly ErrorStatusMode[] = ["http", "contiv"]
 export interface AppOptions {
   /** Default "http". */
   errorStatus?: ErrorStatusMode;
+  /**
+   * The names and addresses clients reach this netmaster by: a request whose Host or Origin names anything
+   * else is refused (DNS rebinding, cross-site requests). Undefined: not checked (in-process tests).
+   */
+  serverNames?: string[];
 }
 
 /** The agents' own protocol: never Contiv's, always answered with the proper status. */
@@ -43,6 +82,8 @@ const AGENT_PATH = /^\/api\/v1\/agent(\/|$)/;
 
 function statusOf(err: unknown): Status {
   if (err instanceof ValidationError) return 400;
+  if (err instanceof UnauthenticatedError) return 401;
+  if (err instanceof ForbiddenError) return 403;
   if (err instanceof NotFoundError) return 404;
   if (err instanceof ConflictError) return 409;
   if (err instanceof UpstreamError) return 503;
@@ -88,13 +129,62 @@ async function forwardToLeader(c: Context, master: Netmaster): Promise<Response>
   return new Response(await res.arrayBuffer(), { status: res.status, headers });
 }
 
-export function createApp(master: Netmaster, log: Logger, options: AppOptions = {}): Hono {
-  const app = new Hono({ strict: false });
+/** The host name of a Host header value ("name", "name:port", "[v6]:port"), lower case. */
+function hostOfHeader(value: string): string {
+  const v = value.trim().toLowerCase();
+  if (v.startsWith("[")) return v.slice(1, v.indexOf("]") > 0 ? v.indexOf("]") : undefined);
+  const colon = v.lastIndexOf(":");
+  return colon > 0 && v.indexOf(":") === colon ? v.slice(0, colon) : v;
+}
+
+/** Refuses what a browser could be made to send: another site's Origin, a Host this server is not (rebinding). */
+function checkBrowserSafety(c: Context, names: ReadonlySet<string>): void {
+  const host = c.req.header("host");
+  if (host === undefined || !names.has(hostOfHeader(host))) throw new ForbiddenError(`Host ${JSON.stringify(host ?? "")} is not a name of this netmaster`);
+  const origin = c.req.header("origin");
+  if (origin === undefined) return;
+  let originHost: string;
+  try {
+    originHost = hostOfHeader(new URL(origin).host);
+  } catch {
+    throw new ForbiddenError(`Cross-origin request refused: origin ${JSON.stringify(origin)}`);
+  }
+  if (!names.has(originHost)) throw new ForbiddenError(`Cross-origin request refused: origin ${JSON.stringify(origin)}`);
+}
+
+/** What a write must carry: JSON, which a browser cannot send to another site without asking first (CORS). */
+function checkJsonBody(c: Context): void {
+  if (c.req.method !== "POST" && c.req.method !== "PUT" && c.req.method !== "PATCH") return;
+  const type = (c.req.header("content-type") ?? "").split(";")[0]!.trim().toLowerCase();
+  if (type !== "application/json") throw new UnsupportedMediaType(`A ${c.req.method} needs Content-Type: application/json, not ${JSON.stringify(type)}`);
+}
+
+class UnsupportedMediaType extends Error {}
+
+function accessRequest(c: Context<Env>): AccessRequest {
+  return {
+    method: c.req.method,
+    param: (name) => c.req.param(name),
+    query: (name) => c.req.query(name),
+    body: async () => {
+      try {
+        return JSON.parse(await c.req.text()) as unknown;
+      } catch {
+        return undefined;
+      }
+    },
+  };
+}
+
+export function createApp(master: Netmaster, log: Logger, options: AppOptions = {}): Hono<Env> {
+  const app = new Hono<Env>({ strict: false });
+  const serverNames = options.serverNames === undefined ? undefined : new Set([...options.serverNames, "localhost"].map((n) => hostOfHeader(n)));
   const contiv = options.errorStatus === "contiv";
   const fail = (c: Context, status: Status, message: string, headers: Record<string, string> = {}): Response =>
     c.text(message, contiv && !AGENT_PATH.test(c.req.path) ? 500 : status, headers);
 
   app.onError((err, c) => {
+    if (err instanceof UnsupportedMediaType) return fail(c, 415, err.message);
     const status = statusOf(err);
     if (status === 500) {
       log.error({ err, method: c.req.method, path: c.req.path }, "request failed");
@@ -123,6 +213,11 @@ export function createApp(master: Netmaster, log: Logger, options: AppOptions = 
       onError: (c) => fail(c, 413, `Request body too large: the limit is ${MAX_BODY_BYTES} bytes`, { connection: "close" }),
     }),
   );
+  app.use("*", async (c, next) => {
+    if (serverNames !== undefined) checkBrowserSafety(c, serverNames);
+    checkJsonBody(c);
+    await next();
+  });
   // Writes go to the leader; a follower relays them, and the reads that show what hosts report (rule
   // counters, BGP sessions, realization, the host list's last reports), which lives in the leader's memory.
   app.use("*", async (c, next) => {
@@ -134,57 +229,107 @@ export function createApp(master: Netmaster, log: Logger, options: AppOptions = 
     await next();
   });
 
-  app.get("/version", (c) => c.json(VERSION_INFO));
-  app.get("/info", async (c) =>
+  // Every route is declared with the rule that says who may call it (auth/access.ts).
+  const declared: DeclaredRoute[] = [];
+  const route = (method: Method, path: string, rule: AccessRule, handler: Handler<Env>) => {
+    declared.push({ method, path, rule });
+    app.on(method, path, guard(rule), handler);
+  };
+  const guard =
+    (rule: AccessRule): MiddlewareHandler<Env> =>
+    async (c, next) => {
+      const principal = rule === open ? undefined : await authenticate(c);
+      c.set("principal", principal);
+      await rule(principal, accessRequest(c), master.accessLookups());
+      await next();
+    };
+  const authenticate = async (c: Context<Env>): Promise<Principal | undefined> => {
+    const token = c.req.header("x-auth-token") ?? c.req.header("authorization")?.replace(/^Bearer\s+/i, "");
+    return token === undefined || token === "" ? undefined : master.auth.authenticate(token);
+  };
+  const principal = (c: Context<Env>): Principal => c.get("principal")!;
+
+  route("GET", "/version", open, (c) => c.json(VERSION_INFO));
+  route("GET", "/info", anyPrincipal, async (c) =>
     c.json({
       "local-ip": master.advertiseUrl,
       "leader-ip": (await master.leaderUrl()) ?? "",
       "current-state": master.isLeader ? "leader" : "follower",
     }),
   );
-  app.get("/debug/state", (c) => c.json(master.dump()));
-  app.get("/metrics", (c) => serveMetrics(c, master.metrics.registry));
+  route("GET", "/debug/state", adminOnly, (c) => c.json(master.dump()));
+  route("GET", "/metrics", anyPrincipal, (c) => serveMetrics(c, master.metrics.registry));
 
-  // Agent-facing: endpoints (addresses are allocated here).
-  app.post("/api/v1/agent/endpoints", async (c) => c.json(await master.createEndpoint(await readJson(c))));
-  app.delete("/api/v1/agent/endpoints/:id", async (c) => c.json(await master.deleteEndpoint(c.req.param("id")!)));
-  app.put("/api/v1/agent/endpoints/:id/oper", async (c) =>
+  // Contiv's auth_proxy, built in.
+  const AUTH = "/api/v1/auth_proxy";
+  route("POST", `${AUTH}/login`, open, async (c) => c.json(await master.auth.login(await readJson(c))));
+  route("GET", `${AUTH}/health`, open, (c) => c.json({ status: "ok", leader: master.isLeader }));
+  route("GET", `${AUTH}/version`, open, (c) => c.json(VERSION_INFO));
+  route("GET", `${AUTH}/local_users`, adminOnly, (c) => c.json(master.auth.listUsers()));
+  route("POST", `${AUTH}/local_users`, adminOnly, async (c) => c.json(await master.auth.createUser(await readJson(c)), 201));
+  route("GET", `${AUTH}/local_users/:name`, selfOrAdmin("name"), (c) => c.json(master.auth.getUser(c.req.param("name")!)));
+  route("PATCH", `${AUTH}/local_users/:name`, selfOrAdmin("name"), async (c) =>
+    c.json(await master.auth.patchUser(c.req.param("name")!, await readJson(c), principal(c))),
+  );
+  route("DELETE", `${AUTH}/local_users/:name`, adminOnly, async (c) => {
+    await master.auth.deleteUser(c.req.param("name")!);
+    return c.body(null, 204);
+  });
+  route("GET", `${AUTH}/authorizations`, adminOnly, (c) => c.json(master.auth.listAuthorizations()));
+  route("POST", `${AUTH}/authorizations`, adminOnly, async (c) => c.json(await master.auth.createAuthorization(await readJson(c)), 201));
+  route("GET", `${AUTH}/authorizations/:uuid`, adminOnly, (c) => c.json(master.auth.getAuthorization(c.req.param("uuid")!)));
+  route("DELETE", `${AUTH}/authorizations/:uuid`, adminOnly, async (c) => {
+    await master.auth.deleteAuthorization(c.req.param("uuid")!);
+    return c.body(null, 204);
+  });
+
+  // Agent-facing: a host trades the join token for its credential; then each host writes only its own records.
+  route("POST", "/api/v1/agent/join", open, async (c) => c.json(await master.auth.join(await readJson(c))));
+  route("POST", "/api/v1/agent/endpoints", ownHostInBody("host"), async (c) => c.json(await master.createEndpoint(await readJson(c))));
+  route("DELETE", "/api/v1/agent/endpoints/:id", ownEndpoint("id"), async (c) => c.json(await master.deleteEndpoint(c.req.param("id")!)));
+  route("PUT", "/api/v1/agent/endpoints/:id/oper", ownEndpoint("id"), async (c) =>
     c.json(await master.reportEndpointOper(c.req.param("id")!, await readJson(c))),
   );
   // Agent-facing: Docker's IPAM pools and addresses, networks and endpoints (docker/).
-  app.post("/api/v1/agent/docker/pools", async (c) => c.json(await master.dockerRequestPool(await readJson(c))));
-  app.delete("/api/v1/agent/docker/pools/:id", async (c) => {
+  route("POST", "/api/v1/agent/docker/pools", ownHostInBody("host"), async (c) => c.json(await master.dockerRequestPool(await readJson(c))));
+  route("DELETE", "/api/v1/agent/docker/pools/:id", ownPool("id"), async (c) => {
     await master.dockerReleasePool(c.req.param("id")!);
     return c.json({});
   });
-  app.post("/api/v1/agent/docker/pools/:id/addresses", async (c) => c.json(await master.dockerRequestAddress(c.req.param("id")!, await readJson(c))));
-  app.post("/api/v1/agent/docker/pools/:id/release", async (c) => {
+  route("POST", "/api/v1/agent/docker/pools/:id/addresses", ownPool("id"), async (c) =>
+    c.json(await master.dockerRequestAddress(c.req.param("id")!, await readJson(c))),
+  );
+  route("POST", "/api/v1/agent/docker/pools/:id/release", ownPool("id"), async (c) => {
     await master.dockerReleaseAddress(c.req.param("id")!, await readJson(c));
     return c.json({});
   });
-  app.post("/api/v1/agent/docker/networks", async (c) => c.json(await master.dockerCreateNetwork(await readJson(c))));
-  app.post("/api/v1/agent/docker/endpoints", async (c) => c.json(await master.dockerCreateEndpoint(await readJson(c))));
-  app.delete("/api/v1/agent/docker/endpoints/:id", async (c) => c.json(await master.dockerDeleteEndpoint(c.req.param("id")!)));
-  app.put("/api/v1/agent/hosts/:name/bgp", async (c) => {
+  route("POST", "/api/v1/agent/docker/networks", ownHostInBody("host"), async (c) => c.json(await master.dockerCreateNetwork(await readJson(c))));
+  route("DELETE", "/api/v1/agent/docker/networks/:key", ownDockerNetwork("key"), async (c) => {
+    await master.dockerDeleteNetwork(c.req.param("key")!);
+    return c.json({});
+  });
+  route("POST", "/api/v1/agent/docker/endpoints", ownHostInBody("host"), async (c) => c.json(await master.dockerCreateEndpoint(await readJson(c))));
+  route("DELETE", "/api/v1/agent/docker/endpoints/:id", ownEndpoint("id"), async (c) => c.json(await master.dockerDeleteEndpoint(c.req.param("id")!)));
+  route("PUT", "/api/v1/agent/hosts/:name/bgp", ownHostParam("name"), async (c) => {
     master.reportBgp(c.req.param("name")!, await readJson(c));
     return c.json({});
   });
-  app.put("/api/v1/agent/hosts/:name/counters", async (c) => {
+  route("PUT", "/api/v1/agent/hosts/:name/counters", ownHostParam("name"), async (c) => {
     master.reportCounters(c.req.param("name")!, await readJson(c));
     return c.json({});
   });
-  app.put("/api/v1/agent/hosts/:name/realized", async (c) => {
+  route("PUT", "/api/v1/agent/hosts/:name/realized", ownHostParam("name"), async (c) => {
     await master.reportRealized(c.req.param("name")!, await readJson(c));
     return c.json({});
   });
-  app.put("/api/v1/agent/hosts/:name", async (c) => c.json(await master.registerHost(c.req.param("name")!, await readJson(c))));
-  app.get("/api/v1/agent/hosts", (c) => c.json(master.listHosts()));
-  app.delete("/api/v1/agent/hosts/:name", async (c) => {
+  route("PUT", "/api/v1/agent/hosts/:name", ownHostParam("name"), async (c) => c.json(await master.registerHost(c.req.param("name")!, await readJson(c))));
+  route("GET", "/api/v1/agent/hosts", adminOnly, (c) => c.json(master.listHosts()));
+  route("DELETE", "/api/v1/agent/hosts/:name", adminOnly, async (c) => {
     const force = c.req.query("force") ?? "false";
     if (force !== "true" && force !== "false") throw new ValidationError(`Invalid force "${force}": expected true or false`);
     return c.json(await master.deregisterHost(c.req.param("name")!, { force: force === "true" }));
   });
-  app.get("/api/v1/agent/watch", (c) => {
+  route("GET", "/api/v1/agent/watch", ownStream, (c) => {
     const query = parseQuery(WatchQuery, c.req.query());
     c.header("content-type", "application/x-ndjson");
     c.header(EPOCH_HEADER, master.streamEpoch);
@@ -198,29 +343,39 @@ export function createApp(master: Netmaster, log: Logger, options: AppOptions = 
     });
   });
 
-  app.get("/api/v1/inspect/endpoints/:id", (c) => c.json(master.inspectEndpoint(c.req.param("id")!)));
-  app.get("/api/v1/inspect/:collection/:key", (c) => {
+  route("GET", "/api/v1/inspect/endpoints/:id", anyUser, (c) => {
+    const { inspect, tenant } = master.inspectEndpoint(c.req.param("id")!);
+    const who = principal(c);
+    if (who.kind === "user" && !who.admin && !who.tenants.has(tenant)) throw new ForbiddenError(`User ${who.name} may not inspect endpoints of tenant ${tenant}`);
+    return c.json(inspect);
+  });
+  route("GET", "/api/v1/inspect/:collection/:key", tenantObject, (c) => {
     const kind = master.kind(c.req.param("collection")!);
     return c.json(master.inspect(kind, c.req.param("key")!));
   });
 
-  app.get("/api/v1/:collection", (c) => c.json(master.list(master.kind(c.req.param("collection")!))));
-  app.get("/api/v1/:collection/:key", (c) => {
+  route("GET", "/api/v1/:collection", objectList, (c) => {
+    const kind = master.kind(c.req.param("collection")!);
+    const who = principal(c);
+    return c.json(master.list(kind).filter((obj) => visibleTo(who, kind, obj)));
+  });
+  route("GET", "/api/v1/:collection/:key", tenantObject, (c) => {
     const kind = master.kind(c.req.param("collection")!);
     return c.json(master.get(kind, c.req.param("key")!));
   });
-  const upsert = async (c: Context) => {
+  const upsert = async (c: Context<Env>) => {
     const kind = master.kind(c.req.param("collection")!);
     return c.json(await master.upsert(kind, c.req.param("key")!, await readJson(c)));
   };
-  app.post("/api/v1/:collection/:key", upsert);
-  app.put("/api/v1/:collection/:key", upsert);
-  app.delete("/api/v1/:collection/:key", async (c) => {
+  route("POST", "/api/v1/:collection/:key", tenantObject, upsert);
+  route("PUT", "/api/v1/:collection/:key", tenantObject, upsert);
+  route("DELETE", "/api/v1/:collection/:key", tenantObject, async (c) => {
     const kind = master.kind(c.req.param("collection")!);
     const key = c.req.param("key")!;
     await master.remove(kind, key);
     return c.json(key);
   });
+  routesOf.set(app, declared);
 
   // Last: the lookup sees only the routes registered before it.
   const allowed = allowedMethods(app);

@@ -5,7 +5,7 @@
 import { randomUUID } from "node:crypto";
 import { isDeepStrictEqual } from "node:util";
 import type { Logger } from "pino";
-import { ConflictError, NotFoundError, UpstreamError, ValidationError } from "../lib/errors.js";
+import { ConflictError, errorMessage, NotFoundError, UpstreamError, ValidationError } from "../lib/errors.js";
 import { kindByCollection, parseObject, type ModelObject, type ObjectKind, type ServiceLB } from "../model/index.js";
 import { LeaderElection } from "../store/index.js";
 import type { Store } from "../store/types.js";
@@ -15,7 +15,9 @@ import { BgpReport, Counters, EndpointOperReport, EndpointRequest, HostName, Hos
 import type { HostRecord } from "../contract/records.js";
 import * as docker from "./docker/index.js";
 import { inspectEndpoint, inspectObject, serviceProviders } from "./inspect.js";
-import { endpointKey, HOST_PREFIX, LEADER_KEY, objectKey, objectPrefix, serviceStateKey } from "../contract/keys.js";
+import { AUTH_PREFIX, AUTH_SECRETS_KEY, dockerNetworkKey, endpointKey, HOST_PREFIX, LEADER_KEY, objectKey, objectPrefix, serviceStateKey } from "../contract/keys.js";
+import { AuthService, type AuthOptions } from "./auth/service.js";
+import type { AccessLookups } from "./auth/access.js";
 import { controllerFor, defaultGlobal, GLOBAL_KEY, type MasterSettings } from "./objects/index.js";
 import type { EndpointState } from "./records.js";
 import { deregisterHost, listHosts, registerHost, reportEndpointOper, type HostRemoval, type HostSummary } from "./hosts.js";
@@ -36,6 +38,8 @@ export interface NetmasterOptions {
   log: Logger;
   /** Leader lease time to live; a dead leader is replaced within about this long. */
   leaderTtlSeconds?: number;
+  /** Users, tokens and host credentials (auth/service.ts). */
+  auth?: AuthOptions;
 }
 
 
@@ -67,6 +71,8 @@ export class Netmaster {
 
   /** The agents' state streams, each its host's slice. */
   private readonly streams: StateStreams;
+  /** Users, authorizations, logins and host credentials. */
+  readonly auth: AuthService;
 
   private constructor(
     private readonly options: NetmasterOptions,
@@ -76,6 +82,7 @@ export class Netmaster {
   ) {
     this.metrics = new MasterMetrics({ revision: () => cache.currentRevision, isLeader: () => election.isLeader() });
     this.streams = new StateStreams(cache, this.streamEpoch);
+    this.auth = new AuthService({ view: () => this.view(), mutate: (fn) => this.mutate(fn), log: options.log }, options.auth);
   }
 
   static async start(options: NetmasterOptions): Promise<Netmaster> {
@@ -93,6 +100,7 @@ export class Netmaster {
         // Reports from an earlier term may be stale: hosts send theirs again within seconds.
         master?.hostRealized.clear();
         master?.initDefaults().catch((err: unknown) => log.error({ err }, "cannot write default objects"));
+        master?.auth.bootstrap().catch((err: unknown) => log.error({ err: errorMessage(err) }, "cannot create the first admin and the cluster's secrets"));
       },
       onLostLeadership: () => log.warn({ id: options.advertiseUrl }, "lost leadership"),
       onError: (err) => log.warn({ err: err.message }, "leader election"),
@@ -103,6 +111,17 @@ export class Netmaster {
     };
     const mutator = new Mutator(store, cache, fence);
     master = new Netmaster(options, cache, mutator, election);
+    // Every replica keeps the join token file current for agents on its machine.
+    const auth = master.auth;
+    const writeJoinToken = () => {
+      try {
+        auth.writeJoinToken();
+      } catch (err) {
+        log.error({ err: errorMessage(err) }, "cannot write the join token file");
+      }
+    };
+    cache.onChange((event) => event.key === AUTH_SECRETS_KEY && writeJoinToken());
+    writeJoinToken();
     await recordEpoch(store, master.streamEpoch);
     election.start();
     return master;
@@ -269,8 +288,8 @@ export class Netmaster {
     return this.knownEpochs.has(epoch);
   }
 
-  /** The endpoint's oper state, and whether its membership and its group's policies are in force on every host. */
-  inspectEndpoint(id: string): unknown {
+  /** The endpoint's oper state, and whether its membership and its group's policies are in force on every host; and its tenant. */
+  inspectEndpoint(id: string): { inspect: { Oper: object }; tenant: string } {
     const tx = this.view();
     const { Oper, endpoint: ep } = inspectEndpoint(tx, id);
     const keys = [endpointKey(ep.endpointID)];
@@ -279,7 +298,8 @@ export class Netmaster {
       keys.push(groupKey);
       for (const policy of tx.get<{ policies: string[] }>(groupKey)?.policies ?? []) keys.push(...policyKeys(tx, `${ep.tenantName}:${policy}`));
     }
-    return { Oper: { ...Oper, realization: this.realizationOf({ tenant: ep.tenantName, network: ep.networkName, endpoint: ep.endpointID }, keys) } };
+    const realization = this.realizationOf({ tenant: ep.tenantName, network: ep.networkName, endpoint: ep.endpointID }, keys);
+    return { inspect: { Oper: { ...Oper, realization } }, tenant: ep.tenantName };
   }
 
   /**
@@ -388,15 +408,29 @@ export class Netmaster {
     return this.withRevision(this.mutate((tx) => docker.createDockerEndpoint(tx, req)));
   }
 
+  dockerDeleteNetwork(key: string): Promise<void> {
+    return this.mutate((tx) => docker.deleteDockerNetwork(tx, key, this.options.settings));
+  }
+
   dockerDeleteEndpoint(id: string): Promise<EndpointState> {
     return this.mutate((tx) => docker.deleteDockerEndpoint(tx, id));
   }
 
-  /** Every key and value under our root, for operators and for tests that check nothing changed. */
+  /** Every key and value under our root but secrets and credentials, for operators and for tests that check nothing changed. */
   dump(): Record<string, unknown> {
     const out: Record<string, unknown> = {};
-    for (const [key, entry] of this.cache.list("")) if (key !== LEADER_KEY) out[key] = entry.value;
+    for (const [key, entry] of this.cache.list("")) if (key !== LEADER_KEY && !key.startsWith(AUTH_PREFIX)) out[key] = entry.value;
     return out;
+  }
+
+  /** What access rules (auth/access.ts) need to know about existing records. */
+  accessLookups(): AccessLookups {
+    const tx = this.view();
+    return {
+      endpointHost: (id) => tx.get<EndpointState>(endpointKey(id))?.homingHost,
+      poolHost: (poolId) => tx.get<docker.DockerPool>(docker.poolKey(poolId))?.host,
+      dockerNetworkHost: (key) => tx.get<docker.DockerNetworkMaker>(dockerNetworkKey(key))?.host,
+    };
   }
 }
 

@@ -161,6 +161,7 @@ export class NetworkTracker {
     const p = rec.pending!;
     const poolIds = rec.poolIds.filter((id) => this.c.store.pools.get(id)?.mode === "create");
     return this.c.master.request("POST", "/api/v1/agent/docker/networks", {
+      host: this.c.host,
       name,
       tenant,
       encap: p.encap,
@@ -248,7 +249,7 @@ export class NetworkTracker {
     // The record stays until netmaster's network is gone: the sync must not take that network for one without a Docker network.
     if (made.owned && made.network) {
       try {
-        await this.c.master.request("DELETE", `/api/v1/networks/${encodeURIComponent(`${made.tenant}:${made.network}`)}/`);
+        await this.c.master.request("DELETE", `/api/v1/agent/docker/networks/${encodeURIComponent(`${made.tenant}:${made.network}`)}`);
       } catch (err) {
         if (!(err instanceof NotFoundError)) {
           // Still used elsewhere (another host's containers, groups): it stays at netmaster, where netctl can remove it.

@@ -1,11 +1,11 @@
 // Networks and endpoints the hosts' Docker drivers create at netmaster.
 
-import { ConflictError } from "../../lib/errors.js";
+import { ConflictError, NotFoundError } from "../../lib/errors.js";
 import { kinds, parseObject, type EndpointGroup, type Network } from "../../model/index.js";
 import { formatIpv4 } from "../alloc/index.js";
 import { createEndpoint, deleteEndpoint, type EndpointGrant } from "../endpoints.js";
 import { EndpointRequest, endpointId } from "../../contract/api.js";
-import { endpointKey, objectKey } from "../../contract/keys.js";
+import { dockerNetworkKey, endpointKey, objectKey } from "../../contract/keys.js";
 import { controllerFor, type MasterSettings } from "../objects/index.js";
 import { getObject } from "../objects/common.js";
 import type { EndpointState } from "../records.js";
@@ -46,7 +46,21 @@ export function createDockerNetwork(tx: Tx, req: DockerNetworkRequest, settings:
   controllerFor("network").create(tx, net, settings);
   tx.put(objectKey("network", key), net);
   for (const p of pools) tx.put(poolKey(p.poolId), { ...p, tenant: req.tenant, network: req.name, bound: true } satisfies DockerPool);
+  tx.put(dockerNetworkKey(key), { host: req.host } satisfies DockerNetworkMaker);
   return net;
+}
+
+/** Who made a network for Docker (access.ts lets that host's agent remove it). */
+export interface DockerNetworkMaker {
+  host: string;
+}
+
+/** The Docker driver's DeleteNetwork of a network its dockerd made: removed as netctl would (the controller's checks apply). */
+export function deleteDockerNetwork(tx: Tx, key: string, settings: MasterSettings): void {
+  const net = getObject<Network>(tx, "network", key);
+  if (!net) throw new NotFoundError(`network ${key} not found`);
+  controllerFor("network").remove(tx, net, settings);
+  tx.delete(objectKey("network", key));
 }
 
 function rangeForm(pool: string, subPool: string): string {

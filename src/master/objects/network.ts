@@ -1,7 +1,7 @@
 import { ConflictError, NotFoundError } from "../../lib/errors.js";
 import type { EndpointGroup, Global, Network, ServiceLB, Tenant } from "../../model/index.js";
 import { Ipv4Allocator, Ipv6Allocator, subnetBounds, ipv6SubnetBounds } from "../alloc/index.js";
-import { endpointKey, macPrefix, networkStateKey } from "../../contract/keys.js";
+import { dockerNetworkKey, endpointKey, macPrefix, networkStateKey } from "../../contract/keys.js";
 import { HOST_ENDPOINT_PREFIX, type NetworkState } from "../records.js";
 import type { Tx } from "../tx.js";
 import type { Controller } from "./controller.js";
@@ -97,5 +97,6 @@ export const networkController: Controller<Network> = {
     saveTags(tx, tags);
     tx.delete(networkStateKey(net.key));
     for (const [key] of tx.list(macPrefix(net.key))) tx.delete(key);
+    if (tx.get(dockerNetworkKey(net.key))) tx.delete(dockerNetworkKey(net.key));
   },
 };

@@ -5,6 +5,7 @@ import type { EpgIdCounter, TenantState } from "../records.js";
 import type { Tx } from "../tx.js";
 import type { Controller } from "./controller.js";
 import { listTenantObjects } from "./common.js";
+import { forgetTenantAuthorizations } from "../auth/cascade.js";
 
 const MAX_TENANT_INDEX = 16383;
 
@@ -45,5 +46,6 @@ export const tenantController: Controller<Tenant> = {
       if (n > 0) throw new ConflictError(message(n));
     }
     tx.delete(tenantStateKey(name));
+    forgetTenantAuthorizations(tx, name);
   },
 };

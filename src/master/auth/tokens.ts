@@ -1,0 +1,57 @@
+// Signed tokens (JWT, HS256 with the key all replicas share from the store). A token names who holds it;
+// what that allows is looked up on every request (principal.ts), so deleting a user, removing an
+// authorization or revoking a host takes effect at once, without waiting for the token to expire.
+
+import { jwtVerify, SignJWT, errors as joseErrors } from "jose";
+import { z } from "zod";
+import { UnauthenticatedError } from "../../lib/errors.js";
+
+const ISSUER = "netplugin";
+
+export const TokenClaims = z.discriminatedUnion("kind", [
+  z.object({
+    kind: z.literal("user"),
+    sub: z.string(),
+    /** The user record's uid (local) or "" (LDAP). */
+    uid: z.string(),
+    source: z.enum(["local", "ldap"]),
+    /** LDAP: the groups the directory listed at login (they cannot be asked again without the password). */
+    groups: z.array(z.string()).default([]),
+  }),
+  z.object({
+    kind: z.literal("host"),
+    sub: z.string(),
+    /** The host credential's id: a new join or the host's removal voids it. */
+    uid: z.string(),
+  }),
+]);
+export type TokenClaims = z.infer<typeof TokenClaims>;
+
+export class TokenSigner {
+  private readonly key: Uint8Array;
+
+  constructor(signingKeyBase64: string) {
+    this.key = Buffer.from(signingKeyBase64, "base64");
+  }
+
+  /** ttlSeconds undefined: no expiry (host credentials, revoked by removing the host). */
+  sign(claims: TokenClaims, ttlSeconds?: number): Promise<string> {
+    const { sub, ...rest } = claims;
+    const jwt = new SignJWT(rest).setProtectedHeader({ alg: "HS256" }).setIssuer(ISSUER).setSubject(sub).setIssuedAt();
+    if (ttlSeconds !== undefined) jwt.setExpirationTime(Math.floor(Date.now() / 1000) + ttlSeconds);
+    return jwt.sign(this.key);
+  }
+
+  async verify(token: string): Promise<TokenClaims> {
+    let payload: unknown;
+    try {
+      ({ payload } = await jwtVerify(token, this.key, { issuer: ISSUER, algorithms: ["HS256"] }));
+    } catch (err) {
+      if (err instanceof joseErrors.JWTExpired) throw new UnauthenticatedError("Token expired: log in again (netctl login)");
+      throw new UnauthenticatedError("Invalid token: log in again (netctl login)");
+    }
+    const parsed = TokenClaims.safeParse(payload);
+    if (!parsed.success) throw new UnauthenticatedError("Invalid token: log in again (netctl login)");
+    return parsed.data;
+  }
+}
