@@ -1,18 +1,24 @@
 # make demo: install what is missing, build, run netmaster on its embedded store and drive it with netctl.
 # make test: install what is missing, build, run every test.
 SHELL := /bin/bash
-APT_PACKAGES := etcd-server etcd-client iproute2 nftables iputils-ping iperf3 util-linux gobgpd frr docker.io podman containerd runc busybox-static containernetworking-plugins
+APT_PACKAGES := etcd-server etcd-client iproute2 nftables iputils-ping iperf3 util-linux gobgpd frr docker.io podman containerd runc busybox-static containernetworking-plugins slapd ldap-utils
 PREFIX ?= /usr/local
 
 .PHONY: all deps apt-deps npm-deps build test demo install clean bench
 
 all: build
 
+# Tests start their own slapd in a namespace: the system slapd that installing the package may start
+# (Debian's postinst does, unless policy-rc.d forbids it) is stopped and disabled, only when we installed it.
 apt-deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null || exit 1; \
+	  case " $$missing " in *" slapd "*) \
+	    if [ -d /run/systemd/system ]; then systemctl disable --now slapd; \
+	    else /etc/init.d/slapd stop; update-rc.d slapd disable; fi >/dev/null 2>&1 || true;; \
+	  esac; \
 	fi
 
 node_modules/.package-lock.json: package.json package-lock.json
