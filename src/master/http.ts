@@ -283,6 +283,14 @@ export function createApp(master: Netmaster, log: Logger, options: AppOptions = 
     return c.body(null, 204);
   });
 
+  route("GET", `${AUTH}/ldap_configuration`, adminOnly, (c) => c.json(master.auth.getLdap()));
+  route("PUT", `${AUTH}/ldap_configuration`, adminOnly, async (c) => c.json(await master.auth.putLdap(await readJson(c))));
+  route("PATCH", `${AUTH}/ldap_configuration`, adminOnly, async (c) => c.json(await master.auth.patchLdap(await readJson(c))));
+  route("DELETE", `${AUTH}/ldap_configuration`, adminOnly, async (c) => {
+    await master.auth.deleteLdap();
+    return c.body(null, 204);
+  });
+
   // Agent-facing: a host trades the join token for its credential; then each host writes only its own records.
   route("POST", "/api/v1/agent/join", open, async (c) => c.json(await master.auth.join(await readJson(c))));
   route("POST", "/api/v1/agent/endpoints", ownHostInBody("host"), async (c) => c.json(await master.createEndpoint(await readJson(c))));

@@ -99,6 +99,11 @@ describe("who may call what", () => {
     add("POST /api/v1/auth_proxy/authorizations", { method: "POST", path: "/api/v1/auth_proxy/authorizations/", body: { principalName: "opsB", local: true, role: "admin" } });
     add("GET /api/v1/auth_proxy/authorizations/:uuid", { method: "GET", path: `/api/v1/auth_proxy/authorizations/${ids["authz-opsA"]}/` });
     add("DELETE /api/v1/auth_proxy/authorizations/:uuid", { method: "DELETE", path: `/api/v1/auth_proxy/authorizations/${ids["spare-authz"]}/` });
+    const ldap = { server: "ldap.test", base_dn: "dc=test", service_account_dn: "cn=svc,dc=test", service_account_password: "svc-secret" };
+    add("PUT /api/v1/auth_proxy/ldap_configuration", { method: "PUT", path: "/api/v1/auth_proxy/ldap_configuration/", body: ldap });
+    add("GET /api/v1/auth_proxy/ldap_configuration", { method: "GET", path: "/api/v1/auth_proxy/ldap_configuration/" });
+    add("PATCH /api/v1/auth_proxy/ldap_configuration", { method: "PATCH", path: "/api/v1/auth_proxy/ldap_configuration/", body: { port: 390 } });
+    add("DELETE /api/v1/auth_proxy/ldap_configuration", { method: "DELETE", path: "/api/v1/auth_proxy/ldap_configuration/" });
     add("POST /api/v1/agent/join", { method: "POST", path: "/api/v1/agent/join/", body: { host: "h9", joinToken: ids["joinToken"] } }, everyone);
     add("POST /api/v1/agent/endpoints", { method: "POST", path: "/api/v1/agent/endpoints/", body: { tenantName: "A", networkName: "net", containerID: "c9", host: "h1" } }, h1Route);
     add("DELETE /api/v1/agent/endpoints/:id", { method: "DELETE", path: `/api/v1/agent/endpoints/${ids["ep2"]}/` }, h1Route);

@@ -12,7 +12,7 @@ import { AUTH_SECRETS_KEY, AUTHZ_PREFIX, authzKey, hostCredentialKey, LDAP_CONFI
 import { HostName } from "../../contract/api.js";
 import type { Tx } from "../tx.js";
 import { burnPasswordCheck, hashPassword, verifyPassword } from "./passwords.js";
-import { resolvePrincipal, rolesOf, type AuthView, type GroupMatcher, type Principal } from "./principal.js";
+import { resolvePrincipal, rolesOf, type AuthView, type Principal } from "./principal.js";
 import {
   AuthSecrets,
   AuthzCreate,
@@ -28,12 +28,12 @@ import {
   type UserView,
 } from "./records.js";
 import { TokenSigner } from "./tokens.js";
+import { ldapLogin } from "./ldap.js";
+import { LdapConfig, LdapConfigPatch } from "./ldap-config.js";
+import { groupMatches } from "./ldap-dn.js";
 
 export const DEFAULT_TOKEN_TTL_SECONDS = 3600;
 export const ADMIN_USER = "admin";
-
-/** What an LDAP login yields (ldap.ts): the user's DN and groups; undefined for a wrong user or password. */
-export type LdapLogin = (config: unknown, username: string, password: string) => Promise<{ dn: string; groups: string[] } | undefined>;
 
 export interface AuthOptions {
   tokenTtlSeconds?: number;
@@ -41,8 +41,8 @@ export interface AuthOptions {
   initialAdminPassword?: string;
   /** Where the admin password and the join token are written (0600); undefined: nowhere (in-process tests). */
   stateDir?: string;
-  ldapLogin?: LdapLogin;
-  groupMatches?: GroupMatcher;
+  /** PEM of the CA the LDAP server's certificate must chain to (StartTLS); default: the system's. */
+  ldapCa?: string;
 }
 
 interface Deps {
@@ -83,14 +83,12 @@ const exactly = (a: string, b: string) => a.length === b.length && timingSafeEqu
 export class AuthService {
   private signerCache: { key: string; signer: TokenSigner } | undefined;
   private readonly ttl: number;
-  private readonly groupMatches: GroupMatcher;
 
   constructor(
     private readonly deps: Deps,
     private readonly options: AuthOptions = {},
   ) {
     this.ttl = options.tokenTtlSeconds ?? DEFAULT_TOKEN_TTL_SECONDS;
-    this.groupMatches = options.groupMatches ?? ((name, group) => name.toLowerCase() === group.toLowerCase());
   }
 
   /**
@@ -152,7 +150,7 @@ export class AuthService {
   async authenticate(token: string): Promise<Principal> {
     const tx = this.deps.view();
     const claims = await this.signer(tx).verify(token);
-    return resolvePrincipal(claims, authView(tx), this.groupMatches);
+    return resolvePrincipal(claims, authView(tx), groupMatches);
   }
 
   /** auth_proxy's login: a local user first, else the LDAP directory if one is configured. */
@@ -163,18 +161,18 @@ export class AuthService {
     const user = tx.get<UserRecord>(userKey(username));
     if (user !== undefined) {
       if (!(await verifyPassword(password, user.passwordHash)) || user.disable) throw bad();
-      const roles = rolesOf(authView(tx).authorizations(), { local: username }, this.groupMatches);
+      const roles = rolesOf(authView(tx).authorizations(), { local: username }, groupMatches);
       if (!roles.admin && roles.tenants.size === 0) throw new ForbiddenError(`User ${username} has no authorization: an admin must give it a role`);
       return { token: await this.signer(tx).sign({ kind: "user", sub: username, uid: user.uid, source: "local", groups: [] }, this.ttl) };
     }
-    const ldap = tx.get<unknown>(LDAP_CONFIG_KEY);
-    if (ldap === undefined || this.options.ldapLogin === undefined || password === "") {
+    const ldap = tx.get<LdapConfig>(LDAP_CONFIG_KEY);
+    if (ldap === undefined || password === "") {
       await burnPasswordCheck(password);
       throw bad();
     }
-    const found = await this.options.ldapLogin(ldap, username, password);
+    const found = await ldapLogin(ldap, username, password, this.options.ldapCa === undefined ? {} : { ca: this.options.ldapCa });
     if (found === undefined) throw bad();
-    const roles = rolesOf(authView(tx).authorizations(), { groups: found.groups }, this.groupMatches);
+    const roles = rolesOf(authView(tx).authorizations(), { groups: found.groups }, groupMatches);
     if (!roles.admin && roles.tenants.size === 0) throw new ForbiddenError(`LDAP user ${username} is in no authorized group: an admin must authorize one of its groups`);
     return { token: await this.signer(tx).sign({ kind: "user", sub: username, uid: "", source: "ldap", groups: found.groups }, this.ttl) };
   }
@@ -265,6 +263,37 @@ export class AuthService {
       .filter(([, a]) => a.local && a.role === "admin" && a.AuthzUUID !== change.removingAuthz && a.principalName !== change.removingUser && a.principalName !== change.disabling)
       .filter(([, a]) => tx.get<UserRecord>(userKey(a.principalName))?.disable === false);
     if (admins.length === 0) throw new ConflictError("Cannot do that: no enabled local user would keep the admin role");
+  }
+
+  /** The LDAP configuration as the API shows it: never the service account's password. */
+  getLdap(): Omit<LdapConfig, "service_account_password"> {
+    const config = this.deps.view().get<LdapConfig>(LDAP_CONFIG_KEY);
+    if (config === undefined) throw new NotFoundError("No LDAP configuration");
+    const { service_account_password: _secret, ...shown } = config;
+    return shown;
+  }
+
+  async putLdap(body: unknown): Promise<Omit<LdapConfig, "service_account_password">> {
+    const config = parse(LdapConfig, body, "LDAP configuration");
+    await this.deps.mutate((tx) => tx.put(LDAP_CONFIG_KEY, config));
+    return this.getLdap();
+  }
+
+  async patchLdap(body: unknown): Promise<Omit<LdapConfig, "service_account_password">> {
+    const patch = parse(LdapConfigPatch, body, "LDAP configuration change");
+    await this.deps.mutate((tx) => {
+      const old = tx.get<LdapConfig>(LDAP_CONFIG_KEY);
+      if (old === undefined) throw new NotFoundError("No LDAP configuration: PUT a whole one first");
+      tx.put(LDAP_CONFIG_KEY, parse(LdapConfig, { ...old, ...patch }, "LDAP configuration"));
+    });
+    return this.getLdap();
+  }
+
+  deleteLdap(): Promise<void> {
+    return this.deps.mutate((tx) => {
+      if (!tx.get(LDAP_CONFIG_KEY)) throw new NotFoundError("No LDAP configuration");
+      tx.delete(LDAP_CONFIG_KEY);
+    });
   }
 
   /** A host's agent trades the cluster's join token for its own credential; a new join voids the host's old one. */
