@@ -3,13 +3,15 @@
 // executable on a unix socket and Docker's network and IPAM driver on a plugin
 // socket. Wiring only; each part lives in its own module.
 
-import { mkdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import type { Server } from "node:http";
 import { Hono } from "hono";
 import type { Logger } from "pino";
 import { hostPrefix } from "../datapath/names.js";
 import { createDatapath, type DatapathName } from "../datapath/index.js";
 import { RealExecutor } from "../lib/process.js";
+import { NetmasterFetch, type NetmasterFetchOptions } from "../lib/netmaster-fetch.js";
+import { makePrivateDir } from "../lib/private-files.js";
 import { endpointKey } from "../contract/keys.js";
 import type { EndpointState } from "../contract/records.js";
 import { VERSION_INFO } from "../lib/version.js";
@@ -40,6 +42,8 @@ import { join } from "node:path";
 export interface AgentOptions {
   host: string;
   netmasterUrls: string[];
+  /** How to reach netmaster: the CA to trust (default: the system's), a credential. */
+  netmasterFetch?: NetmasterFetchOptions;
   /** Which datapath driver makes the host's networking. */
   datapath: DatapathName;
   vtepIP: string;
@@ -108,9 +112,9 @@ export class Agent {
     const executor = new RealExecutor();
     const mtu = o.mtu ?? (await detectMtu(executor, o.vtepIP));
 
-    const master = new MasterClient(o.netmasterUrls);
-    // Every part of the agent keeps its state below it (attachments, Docker, BGP).
-    mkdirSync(o.stateDir, { recursive: true });
+    const master = new MasterClient(o.netmasterUrls, new NetmasterFetch(o.netmasterFetch));
+    // Every part of the agent keeps its state below it (attachments, Docker, BGP), root's alone.
+    makePrivateDir(o.stateDir);
     const attachments = new AttachmentStore(o.stateDir);
     const pending = new Map<string, EndpointState>();
     // The gauges are read at scrape time only, when the mirror exists.

@@ -1,8 +1,10 @@
 // The agent's calls to netmaster. Any replica answers (followers forward
 // writes), so a list of URLs is tried in turn; 503 (no leader yet, store
 // down) and connection failures are retried for a while before giving up.
+// Every request goes through one NetmasterFetch: HTTPS trusting netmaster's CA.
 
 import { ConflictError, NotFoundError, UpstreamError, ValidationError } from "../lib/errors.js";
+import { NetmasterFetch, type NetmasterRequest, type NetmasterResponse } from "../lib/netmaster-fetch.js";
 import type { EndpointReply } from "../contract/api.js";
 import type { HostRecord } from "../contract/records.js";
 import type { EndpointState } from "../contract/records.js";
@@ -17,7 +19,11 @@ const RETRY_FOR_MS = 15_000;
 export class MasterClient {
   private current = 0;
 
-  constructor(readonly urls: string[]) {
+  /** `http` defaults to a client that trusts the system's CAs. */
+  constructor(
+    readonly urls: string[],
+    private readonly http: NetmasterFetch = new NetmasterFetch(),
+  ) {
     if (urls.length === 0) throw new ValidationError("At least one netmaster URL is required");
   }
 
@@ -33,15 +39,15 @@ export class MasterClient {
   async request<T>(method: string, path: string, body?: unknown, options: { signal?: AbortSignal } = {}): Promise<T> {
     const deadline = Date.now() + RETRY_FOR_MS;
     for (let attempt = 0; ; attempt++) {
-      let res: Response;
+      let res: NetmasterResponse;
       try {
-        const init: RequestInit = { method, headers: { "content-type": "application/json" }, signal: options.signal ?? AbortSignal.timeout(30_000) };
+        const init: NetmasterRequest = { method, headers: { "content-type": "application/json" }, signal: options.signal ?? AbortSignal.timeout(30_000) };
         if (body !== undefined) init.body = JSON.stringify(body);
-        res = await fetch(this.url + path, init);
+        res = await this.http.fetch(this.url + path, init);
       } catch (err) {
         this.rotate();
         if (Date.now() > deadline || options.signal?.aborted) {
-          throw new UpstreamError(`Cannot reach netmaster at ${this.urls.join(", ")}: ${(err as Error).message}`, { cause: err });
+          throw new UpstreamError(`Cannot reach netmaster: ${(err as Error).message}`, { cause: err });
         }
         await sleep(Math.min(1000, 100 * 2 ** attempt));
         continue;
@@ -57,6 +63,11 @@ export class MasterClient {
       if (res.status === 409) throw new ConflictError(text);
       throw new UpstreamError(`netmaster answered ${res.status}: ${text}`);
     }
+  }
+
+  /** A GET of the current replica as it is, for a stream; no retries (the caller has its own). */
+  open(path: string, signal: AbortSignal): Promise<NetmasterResponse> {
+    return this.http.fetch(this.url + path, { signal });
   }
 
   registerHost(name: string, reg: { vtepIP: string; mtu: number; agentVersion: string }): Promise<HostRecord> {

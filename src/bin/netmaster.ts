@@ -1,20 +1,27 @@
 // netmaster: the central API and allocator. Parses flags, opens the store,
-// starts the HTTP server, and stops cleanly on SIGTERM/SIGINT.
+// starts the HTTPS server (master/tls.ts), and stops cleanly on SIGTERM/SIGINT.
 
 import { createAdaptorServer, serve } from "@hono/node-server";
-import { mkdirSync, rmSync } from "node:fs";
-import { dirname } from "node:path";
+import { chmodSync, mkdirSync, rmSync } from "node:fs";
+import { createServer as createHttpsServer, type Server as HttpsServer } from "node:https";
+import { hostname } from "node:os";
+import { dirname, isAbsolute, join } from "node:path";
 import type { Server } from "node:http";
 import { Command, CommanderError, Option } from "commander";
 import { createLogger, parseLogLevel } from "../lib/log.js";
 import { errorMessage } from "../lib/errors.js";
 import { parseHostPort } from "../lib/host-port.js";
+import { NetmasterFetch } from "../lib/netmaster-fetch.js";
 import { createApp, ERROR_STATUS_MODES, type ErrorStatusMode } from "../master/http.js";
 import { Netmaster } from "../master/master.js";
-import { DEFAULT_STORE_URL, openStore } from "../store/index.js";
+import { planServing, startServing, type ServingPlan } from "../master/tls.js";
+import { openStore } from "../store/index.js";
 
 /** Contiv's daemons exit 22 on bad flags; so do we. */
 const EXIT_BAD_FLAGS = 22;
+const DEFAULT_STATE_DIR = "/var/lib/netplugin";
+/** How often a generated serving certificate is checked for its end (it is re-issued 30 days before). */
+const RENEW_CHECK_MS = 24 * 3_600_000;
 
 interface Flags {
   listenUrl: string;
@@ -31,13 +38,19 @@ interface Flags {
   useJsonLog: boolean;
   leaderTtl: number;
   errorStatus: ErrorStatusMode;
+  stateDir: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  caFile?: string;
+  tlsNames: string[];
+  plainHttp: boolean;
 }
 
 function storeUrl(flags: Flags): string {
   if (flags.consul) throw new Error("consul is not supported: use --store etcd://host:port or the embedded store");
   if (flags.store && flags.etcd) throw new Error("Give either --store or --etcd, not both");
   if (flags.etcd) return flags.etcd;
-  return flags.store ?? DEFAULT_STORE_URL;
+  return flags.store ?? `sqlite://${join(flags.stateDir, "netmaster.db")}`;
 }
 
 function parseFlags(argv: string[]): Flags {
@@ -49,7 +62,7 @@ function parseFlags(argv: string[]): Flags {
     .addOption(new Option("--listen-socket <path>", "also serve the REST API on this unix socket (for local tools)"))
     .addOption(new Option("--control-url <host:port>", "address other replicas and agents reach this one on"))
     .addOption(new Option("--internal-address <host:port>").hideHelp())
-    .addOption(new Option("--store <url>", `state store: sqlite:///path/file.db or etcd://host:port[,host:port] (default ${DEFAULT_STORE_URL})`))
+    .addOption(new Option("--store <url>", "state store: sqlite:///path/file.db or etcd://host:port[,host:port] (default sqlite://<state-dir>/netmaster.db)"))
     .addOption(new Option("--etcd <urls>", "etcd endpoints, as Contiv's --etcd (same as --store etcd://...)"))
     .addOption(new Option("--etcd-endpoints <urls>").hideHelp())
     .addOption(new Option("--consul <urls>").hideHelp())
@@ -74,6 +87,12 @@ function parseFlags(argv: string[]): Flags {
         .default("http"),
     )
     .addOption(new Option("--leader-ttl <seconds>", "leader lease TTL: a dead leader is replaced within about this long").argParser(Number).default(5))
+    .addOption(new Option("--state-dir <path>", "where the generated CA and certificate and the default store live (made 0700)").default(DEFAULT_STATE_DIR))
+    .addOption(new Option("--tls-cert <file>", "serve this certificate (PEM, the chain after it) instead of generating one; with --tls-key"))
+    .addOption(new Option("--tls-key <file>", "the key of --tls-cert (PEM)"))
+    .addOption(new Option("--tls-names <names>", "more DNS names or IPs for the generated certificate, comma separated"))
+    .addOption(new Option("--ca-file <file>", "the CA other replicas' certificates chain to (default: the generated <state-dir>/ca.crt, or with --tls-cert the system's CAs and --tls-cert's certificates)"))
+    .addOption(new Option("--plain-http", "serve plain HTTP instead of HTTPS: only on a loopback --listen-url").default(false))
     .allowExcessArguments(false);
   program.parse(argv, { from: "user" });
   const o = program.opts();
@@ -92,6 +111,12 @@ function parseFlags(argv: string[]): Flags {
     useJsonLog: Boolean(o.useJsonLog || o.jsonLog),
     leaderTtl: o.leaderTtl,
     errorStatus: o.errorStatus,
+    stateDir: o.stateDir,
+    tlsCert: o.tlsCert,
+    tlsKey: o.tlsKey,
+    caFile: o.caFile,
+    tlsNames: o.tlsNames === undefined ? [] : String(o.tlsNames).split(",").map((n) => n.trim()).filter(Boolean),
+    plainHttp: o.plainHttp,
   };
 }
 
@@ -100,13 +125,17 @@ async function main(): Promise<void> {
   let listen: { host: string; port: number };
   let advertise: { host: string; port: number };
   let level;
+  let plan: ServingPlan;
   try {
     flags = parseFlags(process.argv.slice(2));
     listen = parseHostPort(flags.listenUrl, "--listen-url");
-    advertise = flags.controlUrl ? parseHostPort(flags.controlUrl, "--control-url") : listen;
+    const control = flags.controlUrl ? parseHostPort(flags.controlUrl, "--control-url") : undefined;
+    advertise = control ?? listen;
     if (advertise.host === "0.0.0.0" || advertise.host === "::") advertise = { ...advertise, host: "127.0.0.1" };
     level = parseLogLevel(flags.logLevel);
     if (!Number.isFinite(flags.leaderTtl) || flags.leaderTtl < 1) throw new Error("--leader-ttl must be a positive number of seconds");
+    if (!isAbsolute(flags.stateDir)) throw new Error(`Invalid --state-dir "${flags.stateDir}": expected an absolute path`);
+    plan = planServing({ ...flags, listenHost: listen.host, ...(control ? { controlHost: control.host } : {}), hostname: hostname() });
   } catch (err) {
     if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? 0 : EXIT_BAD_FLAGS);
     process.stderr.write(`netmaster: ${errorMessage(err)}\n`);
@@ -114,31 +143,51 @@ async function main(): Promise<void> {
   }
 
   const log = createLogger({ name: "netmaster", level, json: flags.useJsonLog });
+  const serving = await startServing(plan);
   const store = await openStore(storeUrl(flags));
   const host = advertise.host.includes(":") ? `[${advertise.host}]` : advertise.host;
   const master = await Netmaster.start({
     store,
     settings: { fwdMode: flags.fwdmode, infra: flags.infra },
-    advertiseUrl: `http://${host}:${advertise.port}`,
+    advertiseUrl: `${serving.scheme}://${host}:${advertise.port}`,
     log,
     leaderTtlSeconds: flags.leaderTtl,
   });
-  const app = createApp(master, log, { errorStatus: flags.errorStatus });
-  const server = serve({ fetch: app.fetch, hostname: listen.host, port: listen.port }, (info) =>
-    log.info({ address: info.address, port: info.port, store: storeUrl(flags).replace(/\/\/.*@/, "//") }, "netmaster listening"),
+  const peers = new NetmasterFetch(serving.peerCa === undefined ? {} : { ca: serving.peerCa });
+  const app = createApp(master, log, { errorStatus: flags.errorStatus, peers });
+  const listening = { fetch: app.fetch, hostname: listen.host, port: listen.port };
+  const server = serve(
+    serving.credentials ? { ...listening, createServer: createHttpsServer, serverOptions: serving.credentials } : listening,
+    (info) => log.info({ address: info.address, port: info.port, scheme: serving.scheme, ...serving.describe, store: storeUrl(flags).replace(/\/\/.*@/, "//") }, "netmaster listening"),
   );
   server.on("error", (err) => {
     log.fatal({ err: err.message }, "cannot serve");
     process.exit(1);
   });
+  const renew = serving.renew;
+  if (renew) {
+    setInterval(() => {
+      renew()
+        .then((fresh) => {
+          if (!fresh) return;
+          (server as HttpsServer).setSecureContext(fresh);
+          log.info({}, "serving certificate re-issued");
+        })
+        .catch((err: Error) => log.error({ err: err.message }, "cannot re-issue the serving certificate"));
+    }, RENEW_CHECK_MS).unref();
+  }
 
+  // Plain HTTP on a socket only root can open: for local tools, as the agent's socket.
   let socketServer: Server | undefined;
   if (flags.listenSocket) {
     const path = flags.listenSocket;
     mkdirSync(dirname(path), { recursive: true });
     rmSync(path, { force: true });
     socketServer = createAdaptorServer({ fetch: app.fetch }) as Server;
-    socketServer.listen(path, () => log.info({ socket: path }, "netmaster listening on socket"));
+    socketServer.listen(path, () => {
+      chmodSync(path, 0o600);
+      log.info({ socket: path }, "netmaster listening on socket");
+    });
   }
 
   let stopping = false;

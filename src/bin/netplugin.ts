@@ -1,7 +1,7 @@
 // netplugin: the host agent. Parses flags, then either removes everything this
 // host's agent ever made (--cleanup) or runs the agent until SIGTERM/SIGINT.
 
-import { rmSync } from "node:fs";
+import { existsSync, rmSync } from "node:fs";
 import { hostname } from "node:os";
 import { Command, CommanderError, Option } from "commander";
 import { join } from "node:path";
@@ -21,14 +21,19 @@ import { hostPrefix } from "../datapath/names.js";
 import { errorMessage } from "../lib/errors.js";
 import { parseHostPort } from "../lib/host-port.js";
 import { parseIpv4Subnet } from "../lib/ipv4.js";
+import { readCaFile } from "../lib/netmaster-fetch.js";
 import { createLogger, parseLogLevel } from "../lib/log.js";
 import { RealExecutor } from "../lib/process.js";
 
 const EXIT_BAD_FLAGS = 22;
+/** Where a netmaster on this machine keeps the CA it generated (its default --state-dir), or where one is copied to. */
+const DEFAULT_CA_FILE = "/var/lib/netplugin/ca.crt";
 const IPV4 = /^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}$/;
 
 interface Flags {
   netmaster: string[];
+  /** Undefined: the system's CAs. */
+  caFile: string | undefined;
   host: string;
   datapath: DatapathName;
   vtepIp: string;
@@ -64,7 +69,8 @@ function parseFlags(argv: string[]): Flags {
   const program = new Command("netplugin")
     .description("netplugin host agent: converges this host's container networking to netmaster's intent")
     .exitOverride()
-    .addOption(new Option("--netmaster <urls>", "netmaster URL(s), comma separated").default("http://127.0.0.1:9999"))
+    .addOption(new Option("--netmaster <urls>", "netmaster URL(s), comma separated; https:// unless given").default("https://127.0.0.1:9999"))
+    .addOption(new Option("--ca-file <file>", `the CA netmaster's certificate chains to (default: ${DEFAULT_CA_FILE} if it exists, else the system's CAs)`))
     .addOption(new Option("--host <name>", "this host's name in the cluster").default(hostname()))
     .addOption(new Option("--host-label <name>").hideHelp())
     .addOption(new Option("--datapath <driver>", `what makes the host's networking: ${DATAPATH_DRIVERS.join(", ")}`).default("linux"))
@@ -95,7 +101,7 @@ function parseFlags(argv: string[]): Flags {
     .split(",")
     .map((u) => u.trim())
     .filter(Boolean)
-    .map((u) => (/^https?:\/\//.test(u) ? u : `http://${u}`).replace(/\/+$/, ""));
+    .map((u) => (/^https?:\/\//.test(u) ? u : `https://${u}`).replace(/\/+$/, ""));
   if (netmaster.length === 0) throw new Error("--netmaster needs at least one URL");
   if (!/^[A-Za-z0-9]([A-Za-z0-9._-]{0,253}[A-Za-z0-9])?$/.test(host)) throw new Error(`Invalid --host "${host}"`);
   const datapath = String(o.datapath);
@@ -112,10 +118,13 @@ function parseFlags(argv: string[]): Flags {
   }
   if (!String(o.dockerNetns).startsWith("/")) throw new Error(`Invalid --docker-netns "${o.dockerNetns}": an absolute path`);
   if (!isPoolRange(String(o.dockerPoolRange))) throw new Error(`Invalid --docker-pool-range "${o.dockerPoolRange}": an IPv4 block of /8 to /24`);
+  const caFile: string | undefined = o.caFile ?? (existsSync(DEFAULT_CA_FILE) ? DEFAULT_CA_FILE : undefined);
+  if (caFile !== undefined) readCaFile(caFile);
   const dnsUpstream = o.dnsUpstream === undefined ? undefined : String(o.dnsUpstream).split(",").map((u) => u.trim()).filter(Boolean);
   for (const u of dnsUpstream ?? []) if (parseUpstream(u) === undefined) throw new Error(`Invalid --dns-upstream "${u}": expected IP or IP:port ([IPv6]:port)`);
   return {
     netmaster,
+    caFile,
     host,
     datapath,
     vtepIp,
@@ -168,6 +177,7 @@ async function main(): Promise<void> {
   const agent = await Agent.start({
     host: flags.host,
     netmasterUrls: flags.netmaster,
+    netmasterFetch: flags.caFile === undefined ? {} : { caFile: flags.caFile },
     datapath: flags.datapath,
     vtepIP: flags.vtepIp,
     socketPath: flags.socket,

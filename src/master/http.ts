@@ -38,6 +38,7 @@ import {
   type AccessRule,
 } from "./auth/access.js";
 import type { Principal } from "./auth/principal.js";
+import { NetmasterFetch, type NetmasterRequest, type NetmasterResponse } from "../lib/netmaster-fetch.js";
 import { serveMetrics } from "../lib/metrics.js";
 import { allowedMethods } from "./allow.js";
 import type { Netmaster } from "./master.js";
@@ -75,6 +76,8 @@ export interface AppOptions {
    * else is refused (DNS rebinding, cross-site requests). Undefined: not checked (in-process tests).
    */
   serverNames?: string[];
+  /** How a follower reaches its leader (trusting the replicas' CA); default: trusting the system's CAs. */
+  peers?: NetmasterFetch;
 }
 
 /** The agents' own protocol: never Contiv's, always answered with the proper status. */
@@ -108,25 +111,33 @@ async function readJson(c: Context): Promise<unknown> {
   }
 }
 
+/** The caller's credentials, which the leader checks as if the caller had come to it. */
+const FORWARDED_HEADERS = ["content-type", "x-auth-token", "authorization"];
+
 /** Followers pass writes to the leader unchanged and relay its answer. */
-async function forwardToLeader(c: Context, master: Netmaster): Promise<Response> {
+async function forwardToLeader(c: Context, master: Netmaster, peers: NetmasterFetch): Promise<Response> {
   const leader = await master.leaderUrl();
   if (!leader) throw new UpstreamError("No netmaster leader is elected yet: try again in a few seconds");
   const url = new URL(c.req.url);
-  const init: RequestInit = { method: c.req.method, headers: { "content-type": "application/json" } };
+  const headers: Record<string, string> = { "content-type": "application/json" };
+  for (const name of FORWARDED_HEADERS) {
+    const value = c.req.header(name);
+    if (value !== undefined) headers[name] = value;
+  }
+  const init: NetmasterRequest = { method: c.req.method, headers, signal: AbortSignal.timeout(30_000) };
   if (c.req.method !== "GET" && c.req.method !== "DELETE") init.body = await c.req.text();
-  let res: Response;
+  let res: NetmasterResponse;
   try {
-    res = await fetch(leader + url.pathname + url.search, { ...init, signal: AbortSignal.timeout(30_000) });
+    res = await peers.fetch(leader + url.pathname + url.search, init);
   } catch (err) {
-    throw new UpstreamError(`Cannot reach the netmaster leader at ${leader}: ${(err as Error).message}`, {
+    throw new UpstreamError(`Cannot reach the netmaster leader: ${(err as Error).message}`, {
       cause: err,
     });
   }
-  const headers: Record<string, string> = { "content-type": res.headers.get("content-type") ?? "text/plain" };
+  const answer: Record<string, string> = { "content-type": res.headers.get("content-type") ?? "text/plain" };
   const allow = res.headers.get("allow");
-  if (allow !== null) headers["allow"] = allow;
-  return new Response(await res.arrayBuffer(), { status: res.status, headers });
+  if (allow !== null) answer["allow"] = allow;
+  return new Response(await res.arrayBuffer(), { status: res.status, headers: answer });
 }
 
 /** The host name of a Host header value ("name", "name:port", "[v6]:port"), lower case. */
@@ -180,6 +191,7 @@ export function createApp(master: Netmaster, log: Logger, options: AppOptions = 
   const app = new Hono<Env>({ strict: false });
   const serverNames = options.serverNames === undefined ? undefined : new Set([...options.serverNames, "localhost"].map((n) => hostOfHeader(n)));
   const contiv = options.errorStatus === "contiv";
+  const peers = options.peers ?? new NetmasterFetch();
   const fail = (c: Context, status: Status, message: string, headers: Record<string, string> = {}): Response =>
     c.text(message, contiv && !AGENT_PATH.test(c.req.path) ? 500 : status, headers);
 
@@ -225,7 +237,7 @@ export function createApp(master: Netmaster, log: Logger, options: AppOptions = 
     const leaderRead =
       ["/api/v1/inspect/policys/", "/api/v1/inspect/Bgps/", "/api/v1/inspect/endpoints/"].some((p) => c.req.path.startsWith(p)) ||
       c.req.path === "/api/v1/agent/hosts";
-    if ((write || leaderRead) && !master.isLeader) return forwardToLeader(c, master);
+    if ((write || leaderRead) && !master.isLeader) return forwardToLeader(c, master, peers);
     await next();
   });
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
@@ -24,11 +24,14 @@ runStoreConformance("sqlite", {
 });
 
 describe("sqlite: persistence", () => {
-  test("creates the file's directory", async () => {
+  test("creates the file's directory 0700, and the file and its journals 0600", async () => {
     const file = join(dir, "nested", "deeper", "state.db");
     const store = new SqliteStore({ file });
-    await store.close();
+    await store.put("/k", "v");
     assert.ok(existsSync(file));
+    assert.equal(statSync(join(dir, "nested")).mode & 0o777, 0o700);
+    for (const f of [file, `${file}-wal`, `${file}-shm`]) assert.equal(statSync(f).mode & 0o777, 0o600, f);
+    await store.close();
   });
 
   test("reopening keeps keys, revisions and history", async () => {

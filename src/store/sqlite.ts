@@ -6,10 +6,9 @@
 // Watch, lease keep-alive and lease expiry are therefore in-process too: the file is meant
 // to be used by one process at a time (use etcd for several netmaster replicas).
 
-import { mkdirSync } from "node:fs";
-import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import { UpstreamError, ValidationError, errorMessage } from "../lib/errors.js";
+import { touchPrivateFile } from "../lib/private-files.js";
 import { assertKey, assertTxnKeys, prefixEnd } from "./key-range.js";
 import { LeaseKeeper } from "./sqlite-leases.js";
 import { createSchema, prepareStatements, type KvRow, type Statements } from "./sqlite-schema.js";
@@ -59,7 +58,8 @@ export class SqliteStore implements Store {
     }
     let db: Database.Database | undefined;
     try {
-      mkdirSync(dirname(this.file), { recursive: true });
+      // Root's alone: the store holds the whole cluster's state and its credentials.
+      touchPrivateFile(this.file);
       db = new Database(this.file);
       db.pragma("journal_mode = WAL");
       // FULL: a committed allocation must survive a power cut, not only a crash of this process.

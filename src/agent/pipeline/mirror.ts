@@ -152,7 +152,7 @@ export class StateMirror {
       epoch: this.epoch,
       catalog: this.options.catalog ? "1" : "0",
     });
-    const res = await fetch(`${this.master.url}/api/v1/agent/watch?${query}`, { signal });
+    const res = await this.master.open(`/api/v1/agent/watch?${query}`, signal);
     if (!res.ok || !res.body) throw new Error(`state stream refused: ${res.status} ${await res.text()}`);
     this.streamEpoch = res.headers.get(EPOCH_HEADER) ?? "";
     const decoder = new TextDecoder();
