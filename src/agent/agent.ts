@@ -15,7 +15,9 @@ import { makePrivateDir } from "../lib/private-files.js";
 import { endpointKey } from "../contract/keys.js";
 import type { EndpointState } from "../contract/records.js";
 import { VERSION_INFO } from "../lib/version.js";
+import { UnauthenticatedError } from "../lib/errors.js";
 import { CounterCollector } from "./counters.js";
+import { AgentCredential } from "./credential.js";
 import { AttachmentStore } from "./attachments.js";
 import { CniHandler } from "./cni-handler.js";
 import { DnsSupervisor } from "./dns/index.js";
@@ -42,8 +44,10 @@ import { join } from "node:path";
 export interface AgentOptions {
   host: string;
   netmasterUrls: string[];
-  /** How to reach netmaster: the CA to trust (default: the system's), a credential. */
+  /** How to reach netmaster: the CA to trust (default: the system's). */
   netmasterFetch?: NetmasterFetchOptions;
+  /** netmaster's join token, traded for this host's credential when stateDir has none (credential.ts). */
+  joinTokenFile?: string;
   /** Which datapath driver makes the host's networking. */
   datapath: DatapathName;
   vtepIP: string;
@@ -112,9 +116,17 @@ export class Agent {
     const executor = new RealExecutor();
     const mtu = o.mtu ?? (await detectMtu(executor, o.vtepIP));
 
-    const master = new MasterClient(o.netmasterUrls, new NetmasterFetch(o.netmasterFetch));
-    // Every part of the agent keeps its state below it (attachments, Docker, BGP), root's alone.
+    // Every part of the agent keeps its state below it (attachments, Docker, BGP, its credential), root's alone.
     makePrivateDir(o.stateDir);
+    let master!: MasterClient;
+    const credential = new AgentCredential({
+      stateDir: o.stateDir,
+      host: o.host,
+      ...(o.joinTokenFile === undefined ? {} : { joinTokenFile: o.joinTokenFile }),
+      join: (host, joinToken) => master.join(host, joinToken),
+    });
+    master = new MasterClient(o.netmasterUrls, new NetmasterFetch({ ...o.netmasterFetch, headers: () => credential.headers() }));
+    await credential.load();
     const attachments = new AttachmentStore(o.stateDir);
     const pending = new Map<string, EndpointState>();
     // The gauges are read at scrape time only, when the mirror exists.
@@ -208,7 +220,7 @@ export class Agent {
     dockerLoaded();
 
     const agent = new Agent(o, mirror, reconciler, dns, servers, counters, docker, bgp, collector, realized);
-    void agent.register(master, mtu);
+    void agent.register(master, credential, mtu);
     void mirror.waitSynced().then(() => {
       log.info({ revision: mirror.currentRevision }, "following netmaster's state");
       reconciler.start();
@@ -222,13 +234,17 @@ export class Agent {
   }
 
   /** Registers the host, retrying until netmaster answers. */
-  private async register(master: MasterClient, mtu: number): Promise<void> {
+  private async register(master: MasterClient, credential: AgentCredential, mtu: number): Promise<void> {
     for (let attempt = 0; !this.abort.signal.aborted; attempt++) {
       try {
         await master.registerHost(this.o.host, { vtepIP: this.o.vtepIP, mtu, agentVersion: VERSION_INFO.Version });
         this.o.log.info({ host: this.o.host }, "host registered");
         return;
       } catch (err) {
+        if (err instanceof UnauthenticatedError && (await credential.renew().catch(() => false))) {
+          this.o.log.warn({ err: err.message }, "netmaster refused this host's credential; joined again with the join token");
+          continue;
+        }
         this.o.log.warn({ err: (err as Error).message }, "cannot register host; retrying");
         await sleep(Math.min(10_000, 500 * 2 ** attempt), this.abort.signal);
       }

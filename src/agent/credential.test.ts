@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { CREDENTIAL_FILE, loadOrJoin } from "./credential.js";
+import { AgentCredential, CREDENTIAL_FILE, loadOrJoin } from "./credential.js";
 
 describe("the agent's credential", () => {
   const dir = mkdtempSync(join(tmpdir(), "np-cred-"));
@@ -28,5 +28,22 @@ describe("the agent's credential", () => {
     const join_ = async () => "never";
     await assert.rejects(loadOrJoin({ stateDir: join(dir, "agent-h2"), host: "h2", join: join_ }), /--join-token-file/);
     await assert.rejects(loadOrJoin({ stateDir: join(dir, "agent-h2"), host: "h2", joinTokenFile: join(dir, "nope"), join: join_ }), /missing or empty/);
+  });
+
+  it("is sent as X-Auth-Token, and joined again when refused only with a join token at hand", async () => {
+    let n = 0;
+    const join_ = async () => `cred-${++n}`;
+    const withToken = new AgentCredential({ stateDir: join(dir, "agent-h3"), host: "h3", joinTokenFile: tokenFile, join: join_ });
+    assert.deepEqual(withToken.headers(), {});
+    await withToken.load();
+    assert.deepEqual(withToken.headers(), { "x-auth-token": "cred-1" });
+    assert.equal(await withToken.renew(), true);
+    assert.deepEqual(withToken.headers(), { "x-auth-token": "cred-2" });
+
+    const kept = new AgentCredential({ stateDir: join(dir, "agent-h3"), host: "h3", join: join_ });
+    await kept.load();
+    assert.deepEqual(kept.headers(), { "x-auth-token": "cred-2" });
+    assert.equal(await kept.renew(), false);
+    assert.deepEqual(kept.headers(), { "x-auth-token": "cred-2" });
   });
 });

@@ -44,3 +44,25 @@ export async function loadOrJoin(source: CredentialSource, options: { fresh?: bo
   renameSync(tmp, path);
   return credential;
 }
+
+/** The credential an agent sends (X-Auth-Token), loaded or joined at start and joined again when refused. */
+export class AgentCredential {
+  private value: string | undefined;
+
+  constructor(private readonly source: CredentialSource) {}
+
+  async load(): Promise<void> {
+    this.value = await loadOrJoin(this.source);
+  }
+
+  /** After netmaster refused it (the host was removed, or the store is new): joins again if a join token is at hand. */
+  async renew(): Promise<boolean> {
+    if (this.source.joinTokenFile === undefined) return false;
+    this.value = await loadOrJoin(this.source, { fresh: true });
+    return true;
+  }
+
+  headers(): Record<string, string> {
+    return this.value === undefined ? {} : { "x-auth-token": this.value };
+  }
+}

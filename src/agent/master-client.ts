@@ -3,7 +3,7 @@
 // down) and connection failures are retried for a while before giving up.
 // Every request goes through one NetmasterFetch: HTTPS trusting netmaster's CA.
 
-import { ConflictError, NotFoundError, UpstreamError, ValidationError } from "../lib/errors.js";
+import { ConflictError, ForbiddenError, NotFoundError, UnauthenticatedError, UpstreamError, ValidationError } from "../lib/errors.js";
 import { NetmasterFetch, type NetmasterRequest, type NetmasterResponse } from "../lib/netmaster-fetch.js";
 import type { EndpointReply } from "../contract/api.js";
 import type { HostRecord } from "../contract/records.js";
@@ -59,6 +59,8 @@ export class MasterClient {
         continue;
       }
       if (res.status === 400) throw new ValidationError(text);
+      if (res.status === 401) throw new UnauthenticatedError(text);
+      if (res.status === 403) throw new ForbiddenError(text);
       if (res.status === 404) throw new NotFoundError(text);
       if (res.status === 409) throw new ConflictError(text);
       throw new UpstreamError(`netmaster answered ${res.status}: ${text}`);
@@ -68,6 +70,12 @@ export class MasterClient {
   /** A GET of the current replica as it is, for a stream; no retries (the caller has its own). */
   open(path: string, signal: AbortSignal): Promise<NetmasterResponse> {
     return this.http.fetch(this.url + path, { signal });
+  }
+
+  /** Trades the cluster's join token for this host's credential. */
+  async join(host: string, joinToken: string): Promise<string> {
+    const reply = await this.request<{ credential: string }>("POST", "/api/v1/agent/join", { host, joinToken });
+    return reply.credential;
   }
 
   registerHost(name: string, reg: { vtepIP: string; mtu: number; agentVersion: string }): Promise<HostRecord> {

@@ -19,6 +19,10 @@ describe("netmaster flags", () => {
     [["--error-status"], /option '--error-status <mode>' argument missing/],
     [["--fwdmode", "bogus"], /option '--fwdmode <mode>' argument 'bogus' is invalid/],
     [["--leader-ttl", "0"], /--leader-ttl must be a positive number of seconds/],
+    [["--token-ttl", "5"], /--token-ttl must be a whole number of seconds from 60/],
+    [["--token-ttl", "1.5e9"], /--token-ttl must be a whole number of seconds from 60/],
+    [["--initial-admin-password-file", "/nonexistent/pw"], /Cannot read --initial-admin-password-file \/nonexistent\/pw/],
+    [["--ldap-ca-file", "/nonexistent/ca.pem"], /--ldap-ca-file/],
   ];
   for (const [args, message] of bad) {
     it(`refuses ${args.join(" ")}`, async () => {

@@ -2,7 +2,7 @@
 // starts the HTTPS server (master/tls.ts), and stops cleanly on SIGTERM/SIGINT.
 
 import { createAdaptorServer, serve } from "@hono/node-server";
-import { chmodSync, mkdirSync, rmSync } from "node:fs";
+import { chmodSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { createServer as createHttpsServer, type Server as HttpsServer } from "node:https";
 import { hostname } from "node:os";
 import { dirname, isAbsolute, join } from "node:path";
@@ -11,8 +11,9 @@ import { Command, CommanderError, Option } from "commander";
 import { createLogger, parseLogLevel } from "../lib/log.js";
 import { errorMessage } from "../lib/errors.js";
 import { parseHostPort } from "../lib/host-port.js";
-import { NetmasterFetch } from "../lib/netmaster-fetch.js";
+import { NetmasterFetch, readCaFile } from "../lib/netmaster-fetch.js";
 import { createApp, ERROR_STATUS_MODES, type ErrorStatusMode } from "../master/http.js";
+import type { AuthOptions } from "../master/auth/service.js";
 import { Netmaster } from "../master/master.js";
 import { planServing, startServing, type ServingPlan } from "../master/tls.js";
 import { openStore } from "../store/index.js";
@@ -44,6 +45,9 @@ interface Flags {
   caFile?: string;
   tlsNames: string[];
   plainHttp: boolean;
+  tokenTtl: number;
+  initialAdminPasswordFile?: string;
+  ldapCaFile?: string;
 }
 
 function storeUrl(flags: Flags): string {
@@ -93,6 +97,9 @@ function parseFlags(argv: string[]): Flags {
     .addOption(new Option("--tls-names <names>", "more DNS names or IPs for the generated certificate, comma separated"))
     .addOption(new Option("--ca-file <file>", "the CA other replicas' certificates chain to (default: the generated <state-dir>/ca.crt, or with --tls-cert the system's CAs and --tls-cert's certificates)"))
     .addOption(new Option("--plain-http", "serve plain HTTP instead of HTTPS: only on a loopback --listen-url").default(false))
+    .addOption(new Option("--token-ttl <seconds>", "how long a login's token is valid").argParser(Number).default(3600))
+    .addOption(new Option("--initial-admin-password-file <file>", "the password of the first admin, made when the store has no users (default: a random one, written to <state-dir>/admin-password)"))
+    .addOption(new Option("--ldap-ca-file <file>", "the CA the LDAP server's certificate chains to, for StartTLS (default: the system's CAs)"))
     .allowExcessArguments(false);
   program.parse(argv, { from: "user" });
   const o = program.opts();
@@ -117,7 +124,30 @@ function parseFlags(argv: string[]): Flags {
     caFile: o.caFile,
     tlsNames: o.tlsNames === undefined ? [] : String(o.tlsNames).split(",").map((n) => n.trim()).filter(Boolean),
     plainHttp: o.plainHttp,
+    tokenTtl: o.tokenTtl,
+    initialAdminPasswordFile: o.initialAdminPasswordFile,
+    ldapCaFile: o.ldapCaFile,
   };
+}
+
+/** Reads the files the auth flags name; throws naming the flag. */
+function authOptions(flags: Flags): AuthOptions {
+  const options: AuthOptions = { tokenTtlSeconds: flags.tokenTtl, stateDir: flags.stateDir };
+  if (flags.initialAdminPasswordFile !== undefined) {
+    const password = readFlagFile(flags.initialAdminPasswordFile, "--initial-admin-password-file").replace(/\r?\n$/, "");
+    if (password.length < 8) throw new Error(`Invalid --initial-admin-password-file ${flags.initialAdminPasswordFile}: the password must have at least 8 characters`);
+    options.initialAdminPassword = password;
+  }
+  if (flags.ldapCaFile !== undefined) options.ldapCa = readCaFile(flags.ldapCaFile, "--ldap-ca-file");
+  return options;
+}
+
+function readFlagFile(file: string, flag: string): string {
+  try {
+    return readFileSync(file, "utf8");
+  } catch (err) {
+    throw new Error(`Cannot read ${flag} ${file}: ${errorMessage(err)}`);
+  }
 }
 
 async function main(): Promise<void> {
@@ -126,6 +156,7 @@ async function main(): Promise<void> {
   let advertise: { host: string; port: number };
   let level;
   let plan: ServingPlan;
+  let auth: AuthOptions;
   try {
     flags = parseFlags(process.argv.slice(2));
     listen = parseHostPort(flags.listenUrl, "--listen-url");
@@ -134,6 +165,8 @@ async function main(): Promise<void> {
     if (advertise.host === "0.0.0.0" || advertise.host === "::") advertise = { ...advertise, host: "127.0.0.1" };
     level = parseLogLevel(flags.logLevel);
     if (!Number.isFinite(flags.leaderTtl) || flags.leaderTtl < 1) throw new Error("--leader-ttl must be a positive number of seconds");
+    if (!Number.isInteger(flags.tokenTtl) || flags.tokenTtl < 60 || flags.tokenTtl > 30 * 86400) throw new Error("--token-ttl must be a whole number of seconds from 60 to 2592000 (30 days)");
+    auth = authOptions(flags);
     if (!isAbsolute(flags.stateDir)) throw new Error(`Invalid --state-dir "${flags.stateDir}": expected an absolute path`);
     plan = planServing({ ...flags, listenHost: listen.host, ...(control ? { controlHost: control.host } : {}), hostname: hostname() });
   } catch (err) {
@@ -152,9 +185,10 @@ async function main(): Promise<void> {
     advertiseUrl: `${serving.scheme}://${host}:${advertise.port}`,
     log,
     leaderTtlSeconds: flags.leaderTtl,
+    auth,
   });
   const peers = new NetmasterFetch(serving.peerCa === undefined ? {} : { ca: serving.peerCa });
-  const app = createApp(master, log, { errorStatus: flags.errorStatus, peers });
+  const app = createApp(master, log, { errorStatus: flags.errorStatus, peers, isServerName: serving.isServerName });
   const listening = { fetch: app.fetch, hostname: listen.host, port: listen.port };
   const server = serve(
     serving.credentials ? { ...listening, createServer: createHttpsServer, serverOptions: serving.credentials } : listening,

@@ -1,7 +1,7 @@
 // netplugin: the host agent. Parses flags, then either removes everything this
 // host's agent ever made (--cleanup) or runs the agent until SIGTERM/SIGINT.
 
-import { existsSync, rmSync } from "node:fs";
+import { existsSync, readFileSync, rmSync } from "node:fs";
 import { hostname } from "node:os";
 import { Command, CommanderError, Option } from "commander";
 import { join } from "node:path";
@@ -34,6 +34,7 @@ interface Flags {
   netmaster: string[];
   /** Undefined: the system's CAs. */
   caFile: string | undefined;
+  joinTokenFile: string | undefined;
   host: string;
   datapath: DatapathName;
   vtepIp: string;
@@ -65,12 +66,23 @@ function isPoolRange(text: string): boolean {
   }
 }
 
+function readJoinTokenFile(file: string): void {
+  let token: string;
+  try {
+    token = readFileSync(file, "utf8").trim();
+  } catch (err) {
+    throw new Error(`Cannot read --join-token-file ${file}: ${(err as Error).message}`);
+  }
+  if (token === "") throw new Error(`Invalid --join-token-file ${file}: it is empty`);
+}
+
 function parseFlags(argv: string[]): Flags {
   const program = new Command("netplugin")
     .description("netplugin host agent: converges this host's container networking to netmaster's intent")
     .exitOverride()
     .addOption(new Option("--netmaster <urls>", "netmaster URL(s), comma separated; https:// unless given").default("https://127.0.0.1:9999"))
     .addOption(new Option("--ca-file <file>", `the CA netmaster's certificate chains to (default: ${DEFAULT_CA_FILE} if it exists, else the system's CAs)`))
+    .addOption(new Option("--join-token-file <file>", "netmaster's join token (its <state-dir>/join-token), traded once for this host's credential, which is kept in --state-dir"))
     .addOption(new Option("--host <name>", "this host's name in the cluster").default(hostname()))
     .addOption(new Option("--host-label <name>").hideHelp())
     .addOption(new Option("--datapath <driver>", `what makes the host's networking: ${DATAPATH_DRIVERS.join(", ")}`).default("linux"))
@@ -118,6 +130,8 @@ function parseFlags(argv: string[]): Flags {
   }
   if (!String(o.dockerNetns).startsWith("/")) throw new Error(`Invalid --docker-netns "${o.dockerNetns}": an absolute path`);
   if (!isPoolRange(String(o.dockerPoolRange))) throw new Error(`Invalid --docker-pool-range "${o.dockerPoolRange}": an IPv4 block of /8 to /24`);
+  const joinTokenFile: string | undefined = o.joinTokenFile;
+  if (joinTokenFile !== undefined) readJoinTokenFile(joinTokenFile);
   const caFile: string | undefined = o.caFile ?? (existsSync(DEFAULT_CA_FILE) ? DEFAULT_CA_FILE : undefined);
   if (caFile !== undefined) readCaFile(caFile);
   const dnsUpstream = o.dnsUpstream === undefined ? undefined : String(o.dnsUpstream).split(",").map((u) => u.trim()).filter(Boolean);
@@ -125,6 +139,7 @@ function parseFlags(argv: string[]): Flags {
   return {
     netmaster,
     caFile,
+    joinTokenFile,
     host,
     datapath,
     vtepIp,
@@ -178,6 +193,7 @@ async function main(): Promise<void> {
     host: flags.host,
     netmasterUrls: flags.netmaster,
     netmasterFetch: flags.caFile === undefined ? {} : { caFile: flags.caFile },
+    ...(flags.joinTokenFile === undefined ? {} : { joinTokenFile: flags.joinTokenFile }),
     datapath: flags.datapath,
     vtepIP: flags.vtepIp,
     socketPath: flags.socket,

@@ -72,10 +72,11 @@ export interface AppOptions {
   /** Default "http". */
   errorStatus?: ErrorStatusMode;
   /**
-   * The names and addresses clients reach this netmaster by: a request whose Host or Origin names anything
-   * else is refused (DNS rebinding, cross-site requests). Undefined: not checked (in-process tests).
+   * Whether clients may name this netmaster so (the host part of a Host or Origin header, lower case,
+   * without brackets): a request naming anything else is refused (DNS rebinding, cross-site requests).
+   * "localhost" is always a name. Undefined: not checked.
    */
-  serverNames?: string[];
+  isServerName?: (host: string) => boolean;
   /** How a follower reaches its leader (trusting the replicas' CA); default: trusting the system's CAs. */
   peers?: NetmasterFetch;
 }
@@ -149,9 +150,9 @@ function hostOfHeader(value: string): string {
 }
 
 /** Refuses what a browser could be made to send: another site's Origin, a Host this server is not (rebinding). */
-function checkBrowserSafety(c: Context, names: ReadonlySet<string>): void {
+function checkBrowserSafety(c: Context, isServerName: (host: string) => boolean): void {
   const host = c.req.header("host");
-  if (host === undefined || !names.has(hostOfHeader(host))) throw new ForbiddenError(`Host ${JSON.stringify(host ?? "")} is not a name of this netmaster`);
+  if (host === undefined || !isServerName(hostOfHeader(host))) throw new ForbiddenError(`Host ${JSON.stringify(host ?? "")} is not a name of this netmaster`);
   const origin = c.req.header("origin");
   if (origin === undefined) return;
   let originHost: string;
@@ -160,7 +161,7 @@ function checkBrowserSafety(c: Context, names: ReadonlySet<string>): void {
   } catch {
     throw new ForbiddenError(`Cross-origin request refused: origin ${JSON.stringify(origin)}`);
   }
-  if (!names.has(originHost)) throw new ForbiddenError(`Cross-origin request refused: origin ${JSON.stringify(origin)}`);
+  if (!isServerName(originHost)) throw new ForbiddenError(`Cross-origin request refused: origin ${JSON.stringify(origin)}`);
 }
 
 /** What a write must carry: JSON, which a browser cannot send to another site without asking first (CORS). */
@@ -189,7 +190,8 @@ function accessRequest(c: Context<Env>): AccessRequest {
 
 export function createApp(master: Netmaster, log: Logger, options: AppOptions = {}): Hono<Env> {
   const app = new Hono<Env>({ strict: false });
-  const serverNames = options.serverNames === undefined ? undefined : new Set([...options.serverNames, "localhost"].map((n) => hostOfHeader(n)));
+  const given = options.isServerName;
+  const isServerName = given === undefined ? undefined : (host: string) => host === "localhost" || given(host);
   const contiv = options.errorStatus === "contiv";
   const peers = options.peers ?? new NetmasterFetch();
   const fail = (c: Context, status: Status, message: string, headers: Record<string, string> = {}): Response =>
@@ -226,7 +228,7 @@ export function createApp(master: Netmaster, log: Logger, options: AppOptions = 
     }),
   );
   app.use("*", async (c, next) => {
-    if (serverNames !== undefined) checkBrowserSafety(c, serverNames);
+    if (isServerName !== undefined) checkBrowserSafety(c, isServerName);
     checkJsonBody(c);
     await next();
   });

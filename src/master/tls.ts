@@ -7,10 +7,11 @@
 // generated CA, else (the operator's certificate) the system's CAs and the certificates of --tls-cert, which
 // covers a self-signed certificate shared by every replica.
 
+import type { X509Certificate } from "node:crypto";
 import { rootCertificates } from "node:tls";
 import { isLoopbackHost } from "../lib/host-port.js";
 import { readCaFile } from "../lib/netmaster-fetch.js";
-import { parseCertificates, servingNames, type CertAndKey } from "../lib/pki.js";
+import { missingNames, parseCertificates, servingNames, type CertAndKey } from "../lib/pki.js";
 import { loadOrCreateServing, readServingFiles } from "../lib/pki-store.js";
 
 export interface TlsFlags {
@@ -28,8 +29,8 @@ export interface TlsFlags {
 }
 
 export type ServingPlan =
-  | { scheme: "http" }
-  | { scheme: "https"; given: CertAndKey; peerCa: string[] }
+  | { scheme: "http"; names: string[] }
+  | { scheme: "https"; given: CertAndKey & { leaf: X509Certificate }; peerCa: string[] }
   | { scheme: "https"; generateIn: string; names: string[]; peerCa?: string };
 
 /** Throws an Error naming the flag for flags that do not go together or files that cannot be used. */
@@ -42,14 +43,14 @@ export function planServing(f: TlsFlags): ServingPlan {
         throw new Error(`Cannot serve plain HTTP on ${flag} host "${host}": only on loopback (127.0.0.0/8, ::1, localhost), since anyone on the network could read and change the cluster's state; leave out --plain-http for HTTPS`);
       }
     }
-    return { scheme: "http" };
+    return { scheme: "http", names: ["localhost", "127.0.0.1", "::1", f.listenHost, ...(f.controlHost ? [f.controlHost] : [])] };
   }
   const peerCa = f.caFile === undefined ? undefined : readCaFile(f.caFile);
   if ((f.tlsCert === undefined) !== (f.tlsKey === undefined)) throw new Error("Give both --tls-cert and --tls-key, or neither");
   if (f.tlsCert !== undefined && f.tlsKey !== undefined) {
     if (f.tlsNames.length > 0) throw new Error("Give --tls-names only without --tls-cert: it names the certificate netmaster makes");
     const given = readServingFiles(f.tlsCert, f.tlsKey);
-    return { scheme: "https", given: { cert: given.cert, key: given.key }, peerCa: peerCa !== undefined ? [peerCa] : [...rootCertificates, ...parseCertificates(given.cert).map((c) => c.toString())] };
+    return { scheme: "https", given, peerCa: peerCa !== undefined ? [peerCa] : [...rootCertificates, ...parseCertificates(given.cert).map((c) => c.toString())] };
   }
   const names = servingNames({ hostname: f.hostname, listenHost: f.listenHost, ...(f.controlHost ? { controlHost: f.controlHost } : {}), extra: f.tlsNames });
   return { scheme: "https", generateIn: f.stateDir, names, ...(peerCa !== undefined ? { peerCa } : {}) };
@@ -61,6 +62,8 @@ export interface Serving {
   credentials?: CertAndKey;
   /** What replicas trust when they reach each other; undefined: the system's CAs. */
   peerCa?: string | string[];
+  /** Whether a client may reach it by this name (a Host header's host): the names its certificate is for. */
+  isServerName: (host: string) => boolean;
   /** Fields to log about it. */
   describe: Record<string, unknown>;
   /** A generated certificate only: checks it again, and returns new credentials when it was re-issued. */
@@ -69,18 +72,35 @@ export interface Serving {
 
 /** Makes what the plan needs (a generated CA and certificate); throws when the state directory's CA is unusable. */
 export async function startServing(plan: ServingPlan): Promise<Serving> {
-  if (plan.scheme === "http") return { scheme: "http", describe: { tls: "off (--plain-http)" } };
-  if ("given" in plan) return { scheme: "https", credentials: plan.given, peerCa: plan.peerCa, describe: { tls: "--tls-cert" } };
+  if (plan.scheme === "http") return { scheme: "http", isServerName: oneOf(plan.names), describe: { tls: "off (--plain-http)" } };
+  if ("given" in plan) {
+    const { leaf, cert, key } = plan.given;
+    return { scheme: "https", credentials: { cert, key }, peerCa: plan.peerCa, isServerName: (host) => coversName(leaf, host), describe: { tls: "--tls-cert" } };
+  }
   const load = () => loadOrCreateServing({ dir: plan.generateIn, names: plan.names });
   const first = await load();
   return {
     scheme: "https",
     credentials: { cert: first.cert, key: first.key },
     peerCa: plan.peerCa ?? first.ca,
+    isServerName: oneOf(plan.names),
     describe: { tls: "generated", certificate: first.action, ...(first.reasons.length > 0 ? { why: first.reasons } : {}), ca: first.caFile, names: plan.names },
     renew: async () => {
       const again = await load();
       return again.action === "reused" ? undefined : { cert: again.cert, key: again.key };
     },
   };
+}
+
+function oneOf(names: string[]): (host: string) => boolean {
+  const set = new Set(names.map((n) => n.toLowerCase()));
+  return (host) => set.has(host);
+}
+
+function coversName(cert: X509Certificate, host: string): boolean {
+  try {
+    return missingNames(cert, [host]).length === 0;
+  } catch {
+    return false; // not a name a certificate could hold
+  }
 }

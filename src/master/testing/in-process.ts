@@ -46,7 +46,7 @@ export class InProcessNetmaster {
       log,
       auth: { initialAdminPassword: TEST_ADMIN_PASSWORD, stateDir: dir, ...auth },
     });
-    const nm = new InProcessNetmaster(dir, store, master, createApp(master, log, { serverNames: [TEST_HOST] }));
+    const nm = new InProcessNetmaster(dir, store, master, createApp(master, log, { isServerName: (host) => host === TEST_HOST }));
     await waitFor(async () => (await nm.store.list("/netplugin/auth/users/")).items.length > 0, { timeoutMs: 15_000, what: () => "the first admin was never created" });
     return nm;
   }
