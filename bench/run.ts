@@ -10,3 +10,4 @@ await (await import("./cluster.js")).benchCluster();
 await (await import("./docker-run.js")).benchDockerRun();
 await (await import("./slices.js")).benchSlices();
 await (await import("./services.js")).benchServices();
+await (await import("./auth.js")).benchAuth();

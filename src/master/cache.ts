@@ -17,6 +17,8 @@ export type ChangeListener = (event: WatchEvent, value: unknown) => void;
 
 export class StateCache {
   private readonly entries = new Map<string, CachedValue>();
+  /** Every key under each of its ancestor directories ("/a/", "/a/b/" for "/a/b/c"): a list reads one, not every key. */
+  private readonly dirs = new Map<string, Set<string>>();
   private revision = 0;
   private watcher: Watcher | undefined;
   private closed = false;
@@ -47,7 +49,9 @@ export class StateCache {
   /** Entries whose key starts with prefix, sorted by key. */
   list(prefix: string): [string, CachedValue][] {
     const out: [string, CachedValue][] = [];
-    for (const entry of this.entries) if (entry[0].startsWith(prefix)) out.push(entry);
+    const slash = prefix.lastIndexOf("/");
+    const keys = slash < 0 ? this.entries.keys() : (this.dirs.get(prefix.slice(0, slash + 1)) ?? []);
+    for (const key of keys) if (key.startsWith(prefix)) out.push([key, this.entries.get(key)!]);
     return out.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
   }
 
@@ -78,7 +82,8 @@ export class StateCache {
   private async load(): Promise<void> {
     const { items, revision } = await this.store.list(ROOT);
     this.entries.clear();
-    for (const kv of items) this.entries.set(kv.key, { value: JSON.parse(kv.value), modRevision: kv.modRevision });
+    this.dirs.clear();
+    for (const kv of items) this.set(kv.key, { value: JSON.parse(kv.value), modRevision: kv.modRevision });
     this.advance(revision);
     for (const listener of this.reloadListeners) listener();
     this.watcher = this.store.watch(
@@ -89,13 +94,35 @@ export class StateCache {
     );
   }
 
+  private set(key: string, value: CachedValue): void {
+    if (!this.entries.has(key)) {
+      for (let i = key.indexOf("/"); i >= 0; i = key.indexOf("/", i + 1)) {
+        const dir = key.slice(0, i + 1);
+        let keys = this.dirs.get(dir);
+        if (keys === undefined) this.dirs.set(dir, (keys = new Set()));
+        keys.add(key);
+      }
+    }
+    this.entries.set(key, value);
+  }
+
+  private remove(key: string): void {
+    if (!this.entries.delete(key)) return;
+    for (let i = key.indexOf("/"); i >= 0; i = key.indexOf("/", i + 1)) {
+      const dir = key.slice(0, i + 1);
+      const keys = this.dirs.get(dir);
+      keys?.delete(key);
+      if (keys?.size === 0) this.dirs.delete(dir);
+    }
+  }
+
   private apply(event: WatchEvent): void {
     let value: unknown;
     if (event.type === "put") {
       value = JSON.parse(event.value);
-      this.entries.set(event.key, { value, modRevision: event.revision });
+      this.set(event.key, { value, modRevision: event.revision });
     } else {
-      this.entries.delete(event.key);
+      this.remove(event.key);
     }
     for (const listener of this.listeners) listener(event, value);
     this.advance(event.revision);

@@ -27,8 +27,17 @@ export const TokenClaims = z.discriminatedUnion("kind", [
 ]);
 export type TokenClaims = z.infer<typeof TokenClaims>;
 
+/** How many verified tokens a signer remembers; past that it forgets them all and starts again. */
+const VERIFIED_CACHE_SIZE = 4096;
+
 export class TokenSigner {
   private readonly key: Uint8Array;
+  /**
+   * Tokens whose signature was checked, with their expiry: checking a signature again costs more than the
+   * request it guards (WebCrypto's HMAC runs on the thread pool). Expiry is still checked on every use, and
+   * what a token allows is looked up on every request (principal.ts), so remembering takes nothing back.
+   */
+  private readonly verified = new Map<string, { claims: TokenClaims; exp: number | undefined }>();
 
   constructor(signingKeyBase64: string) {
     this.key = Buffer.from(signingKeyBase64, "base64");
@@ -43,7 +52,9 @@ export class TokenSigner {
   }
 
   async verify(token: string): Promise<TokenClaims> {
-    let payload: unknown;
+    const known = this.verified.get(token);
+    if (known !== undefined && (known.exp === undefined || known.exp > Date.now() / 1000)) return known.claims;
+    let payload: { exp?: number };
     try {
       ({ payload } = await jwtVerify(token, this.key, { issuer: ISSUER, algorithms: ["HS256"] }));
     } catch (err) {
@@ -52,6 +63,8 @@ export class TokenSigner {
     }
     const parsed = TokenClaims.safeParse(payload);
     if (!parsed.success) throw new UnauthenticatedError("Invalid token: log in again (netctl login)");
+    if (this.verified.size >= VERIFIED_CACHE_SIZE) this.verified.clear();
+    this.verified.set(token, { claims: parsed.data, exp: payload.exp });
     return parsed.data;
   }
 }
