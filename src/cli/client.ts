@@ -106,19 +106,13 @@ export class NetmasterClient {
   /** GET /api/v1/<collection>/ — every object of a kind. */
   async list(collection: Collection): Promise<ApiObject[]> {
     const path = `/api/v1/${collection}/`;
-    const data = await this.callJson("GET", path);
-    if (!Array.isArray(data) || !data.every(isObject)) {
-      throw new ResponseError(`Unexpected answer to GET ${path}: expected a JSON array of objects`);
-    }
-    return data;
+    return expectObjects(await this.callJson("GET", path), `GET ${path}`);
   }
 
   /** GET /api/v1/<collection>/<key>/ */
   async get(collection: Collection, key: string): Promise<ApiObject> {
     const path = objectPath(collection, key);
-    const data = await this.callJson("GET", path);
-    if (!isObject(data)) throw new ResponseError(`Unexpected answer to GET ${path}: expected a JSON object`);
-    return data;
+    return expectObject(await this.callJson("GET", path), `GET ${path}`);
   }
 
   /** POST /api/v1/<collection>/<key>/ — create or update. */
@@ -139,19 +133,13 @@ export class NetmasterClient {
   /** GET /api/v1/agent/hosts/ — the hosts netmaster knows (ours: Contiv had no such call). */
   async hosts(): Promise<ApiObject[]> {
     const path = "/api/v1/agent/hosts/";
-    const data = await this.callJson("GET", path);
-    if (!Array.isArray(data) || !data.every(isObject)) {
-      throw new ResponseError(`Unexpected answer to GET ${path}: expected a JSON array of objects`);
-    }
-    return data;
+    return expectObjects(await this.callJson("GET", path), `GET ${path}`);
   }
 
   /** DELETE /api/v1/agent/hosts/<name>/ — a host gone for good, with all it held; `force` even while its agent reports. */
   async removeHost(name: string, options: { force?: boolean } = {}): Promise<ApiObject> {
     const path = `/api/v1/agent/hosts/${encodeURIComponent(name)}/${options.force ? "?force=true" : ""}`;
-    const data = await this.callJson("DELETE", path);
-    if (!isObject(data)) throw new ResponseError(`Unexpected answer to DELETE ${path}: expected a JSON object`);
-    return data;
+    return expectObject(await this.callJson("DELETE", path), `DELETE ${path}`);
   }
 
   /** GET /version */
@@ -160,6 +148,11 @@ export class NetmasterClient {
     if (!isObject(data)) throw new ResponseError("Unexpected answer to GET /version: expected a JSON object");
     const str = (v: unknown): string | undefined => (typeof v === "string" ? v : undefined);
     return { GitCommit: str(data["GitCommit"]), Version: str(data["Version"]), BuildTime: str(data["BuildTime"]) };
+  }
+
+  /** Any call whose answer only matters by its status (auth_proxy answers 201 and 204, with or without a body). */
+  async call(method: string, path: string, body?: unknown): Promise<void> {
+    await this.send(method, path, body);
   }
 
   /**
@@ -180,15 +173,18 @@ export class NetmasterClient {
     const res = await this.roundTrip(method, path, body, { sendToken: true });
     if (res.status < 200 || res.status > 299) {
       const text = errorText(res.body) || `${res.status} ${res.statusText}`.trim();
-      if (res.status === 401) throw new ServerError(`${text} (${this.loginHint()})`, res.status);
+      if (res.status === 401) throw new ServerError(this.withLoginHint(text), res.status);
       throw new ServerError(text, res.status);
     }
     return res;
   }
 
-  private loginHint(): string {
-    if (!this.token) return 'not logged in: run "netctl login" first';
-    return `the token from ${this.token.from} was refused, it may have expired: run "netctl login" again`;
+  /** A 401's message, saying to log in and which token was refused; netmaster's own already names netctl login. */
+  private withLoginHint(text: string): string {
+    const saysLogin = /netctl login/.test(text);
+    if (!this.token) return saysLogin ? text : `${text} (not logged in: run "netctl login" first)`;
+    if (saysLogin) return `${text} (the refused token came from ${this.token.from})`;
+    return `${text} (the token from ${this.token.from} was refused, it may have expired: run "netctl login" again)`;
   }
 
   private roundTrip(method: string, path: string, body: unknown, opts: { sendToken: boolean }): Promise<RawResponse> {
@@ -303,6 +299,18 @@ export function errorText(body: string): string {
 
 function isObject(v: unknown): v is ApiObject {
   return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/** `v` if it is a JSON object, else a ResponseError naming `call` ("GET /api/v1/…"). */
+export function expectObject(v: unknown, call: string): ApiObject {
+  if (!isObject(v)) throw new ResponseError(`Unexpected answer to ${call}: expected a JSON object`);
+  return v;
+}
+
+/** `v` if it is a JSON array of objects, else a ResponseError naming `call`. */
+export function expectObjects(v: unknown, call: string): ApiObject[] {
+  if (!Array.isArray(v) || !v.every(isObject)) throw new ResponseError(`Unexpected answer to ${call}: expected a JSON array of objects`);
+  return v;
 }
 
 function describe(err: Error): string {

@@ -57,7 +57,7 @@ describe("netctl login", { skip: pki ? false : "openssl is not installed" }, () 
   });
 
   it("keeps the password as given but for one line end (CRLF too)", async () => {
-    nm.auth.addUser("bob", " spaced\tpass ");
+    nm.auth.addUser("bob", " spaced\tpass ", "ops", "blue");
     assert.equal((await login(["-u", "bob", "--password-stdin"], " spaced\tpass \r\n")).code, 0);
     assert.deepEqual(nm.fake.bodyOf(LOGIN), { username: "bob", password: " spaced\tpass " });
   });
@@ -68,6 +68,13 @@ describe("netctl login", { skip: pki ? false : "openssl is not installed" }, () 
     const r = await login(["-u", "admin", "--password-stdin"], "wrong");
     assert.deepEqual(r, { code: 3, stdout: "", stderr: "Error: Login failed: Bad username or password.\n" });
     assert.equal(readFileSync(config(), "utf8"), '{"token":"old"}');
+  });
+
+  it("a user without a role: netmaster's 403 message, exit 3", async () => {
+    nm.auth.addUser("carol", "password");
+    const r = await login(["-u", "carol", "--password-stdin"], "password");
+    assert.deepEqual(r, { code: 3, stdout: "", stderr: "Error: Login failed: User carol has no authorization: an admin must give it a role\n" });
+    assert.equal(existsSync(config()), false);
   });
 
   it("another refusal shows the server's message", async () => {

@@ -130,4 +130,24 @@ describe("netctl on a terminal", { skip: !pki ? "openssl is not installed" : !ha
     assert.match(s.output, /(^|\s)icanon(\s|$)/m);
     assert.equal(s.output.includes("half"), false);
   });
+
+  it("user create asks twice without echo; a mismatch is refused", async () => {
+    const env = { NETMASTER_TOKEN: nm.auth.issueToken("admin") };
+    const s = start(["user", "create", "alice"], env);
+    await s.waitFor("Password: ");
+    s.type("one\r");
+    await s.waitFor("Repeat password: ");
+    s.type("two\r");
+    assert.equal(await s.exit(), 1, s.output);
+    assert.equal(s.output, 'Password: \r\nRepeat password: \r\nError: Cannot create user "alice": the passwords do not match\r\n');
+
+    const ok = start(["user", "create", "--password-stdin", "alice"], env);
+    await ok.waitFor("Password: ");
+    ok.type("wonderland\r");
+    await ok.waitFor("Repeat password: ");
+    ok.type("wonderland\r");
+    assert.equal(await ok.exit(), 0, ok.output);
+    assert.equal(ok.output, "Password: \r\nRepeat password: \r\nCreated user alice\r\n");
+    assert.equal(nm.auth.users.get("alice")?.password, "wonderland");
+  });
 });

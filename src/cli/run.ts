@@ -11,6 +11,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from "commander
 
 import { appProfileCommand } from "./appProfile.js";
 import { normalizeArgv } from "./argv.js";
+import { authorizationCommand } from "./authorization.js";
 import { bgpCommand } from "./bgp.js";
 import { CommandContext, type CommandSpec, type FlagSpec, type GlobalOptions, type Io } from "./command.js";
 import { DEFAULT_NETMASTER } from "./client.js";
@@ -19,6 +20,7 @@ import { extContractsCommand } from "./extContracts.js";
 import { aciGwCommand, globalCommand } from "./global.js";
 import { endpointCommand, groupCommand } from "./group.js";
 import { hostCommand } from "./host.js";
+import { ldapCommand } from "./ldap.js";
 import { loginCommand } from "./login.js";
 import { netprofileCommand } from "./netprofile.js";
 import { networkCommand } from "./network.js";
@@ -26,6 +28,7 @@ import { policyCommand } from "./policy.js";
 import { serviceCommand } from "./service.js";
 import { tenantCommand } from "./tenant.js";
 import { NETMASTER_CA_FILE } from "./trust.js";
+import { userCommand } from "./user.js";
 import { clientVersion, formatVersion, versionCommand } from "./version.js";
 
 /** The whole command tree, in Contiv's alphabetical order. */
@@ -51,18 +54,21 @@ export function netctlSpec(): CommandSpec {
     subcommands: [
       aciGwCommand,
       appProfileCommand,
+      authorizationCommand,
       bgpCommand,
       endpointCommand,
       extContractsCommand,
       globalCommand,
       groupCommand,
       hostCommand,
+      ldapCommand,
       loginCommand,
       netprofileCommand,
       networkCommand,
       policyCommand,
       serviceCommand,
       tenantCommand,
+      userCommand,
       versionCommand,
     ],
   };

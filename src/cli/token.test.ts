@@ -1,12 +1,12 @@
 // The token on every request: from ~/.netctl/config.json or $NETMASTER_TOKEN, never over http, and what
-// netctl says when netmaster refuses it (401).
+// netctl says when netmaster refuses it (401) or the role does not allow the call (403).
 
 import assert from "node:assert/strict";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, it } from "node:test";
 
-import { runNetctl } from "./testing/fakeNetmaster.js";
+import { fakeNetmaster, runNetctl } from "./testing/fakeNetmaster.js";
 import { makeTestPki } from "./testing/pki.js";
 import { startSecureNetmaster, type SecureNetmaster } from "./testing/secureNetmaster.js";
 
@@ -36,6 +36,8 @@ describe("netctl's token", { skip: pki ? false : "openssl is not installed" }, (
       ["tenant", "create", "blue"],
       ["tenant", "rm", "blue"],
       ["version"],
+      ["user", "ls"],
+      ["authorization", "ls"],
     ];
     for (const argv of commands) {
       const r = await runNetctl(argv, nm.env());
@@ -99,20 +101,38 @@ describe("netctl's token", { skip: pki ? false : "openssl is not installed" }, (
     assert.deepEqual(nm.fake.calls(), []);
   });
 
-  it("401 without a token: log in first", async () => {
+  it("401 without a token: netmaster's message, which says to log in", async () => {
     const r = await runNetctl(["tenant", "ls"], nm.env());
-    assert.deepEqual(r, { code: 3, stdout: "", stderr: 'Error: missing X-Auth-Token (not logged in: run "netctl login" first)\n' });
+    assert.deepEqual(r, { code: 3, stdout: "", stderr: "Error: Authentication required: log in (netctl login) and send the token as X-Auth-Token\n" });
   });
 
-  it("401 with a refused token: names where it came from and says it may have expired", async () => {
+  it("401 with a refused token: netmaster's message and where the token came from", async () => {
     writeConfig(JSON.stringify({ token: nm.auth.issueToken("admin") }));
     nm.auth.expireTokens();
     const file = join(nm.home, ".netctl", "config.json");
     const r = await runNetctl(["tenant", "ls"], nm.env());
     assert.equal(r.code, 3);
-    assert.equal(r.stderr, `Error: token expired (the token from ${file} was refused, it may have expired: run "netctl login" again)\n`);
+    assert.equal(r.stderr, `Error: Token expired: log in again (netctl login) (the refused token came from ${file})\n`);
     const env = await runNetctl(["tenant", "ls"], nm.env({ NETMASTER_TOKEN: "forged" }));
-    assert.equal(env.stderr, 'Error: invalid token (the token from NETMASTER_TOKEN was refused, it may have expired: run "netctl login" again)\n');
+    assert.equal(env.stderr, "Error: Invalid token: log in again (netctl login) (the refused token came from NETMASTER_TOKEN)\n");
+  });
+
+  it("401 from a server that does not say how to log in: netctl says it", async () => {
+    const other = await fakeNetmaster({ "GET /api/v1/tenants/": { status: 401, text: "Unauthorized" } }, { tls: { key: pki!.serverKey, cert: pki!.serverCert } });
+    try {
+      const none = await runNetctl(["tenant", "ls"], nm.env({ NETMASTER: other.url }));
+      assert.deepEqual(none, { code: 3, stdout: "", stderr: 'Error: Unauthorized (not logged in: run "netctl login" first)\n' });
+      const refused = await runNetctl(["tenant", "ls"], nm.env({ NETMASTER: other.url, NETMASTER_TOKEN: "t" }));
+      assert.equal(refused.stderr, 'Error: Unauthorized (the token from NETMASTER_TOKEN was refused, it may have expired: run "netctl login" again)\n');
+    } finally {
+      await other.close();
+    }
+  });
+
+  it("403: the server's message, exit 3", async () => {
+    nm.auth.addUser("olivia", "password", "ops", "blue");
+    const r = await runNetctl(["user", "ls"], nm.env({ NETMASTER_TOKEN: nm.auth.issueToken("olivia") }));
+    assert.deepEqual(r, { code: 3, stdout: "", stderr: "Error: User olivia may not GET this path: it needs the admin role\n" });
   });
 
   it("version and login need none", async () => {
