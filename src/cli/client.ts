@@ -1,13 +1,16 @@
 // The netmaster REST client netctl uses: Contiv's /api/v1 paths, JSON in and out, and one rule for
-// errors — any non-2xx answer becomes a ServerError carrying the body the server wrote.
+// errors — any non-2xx answer becomes a ServerError carrying the body the server wrote. A token, when
+// there is one, goes with every request as X-Auth-Token, the header Contiv's netctl used.
 //
-// node:http/https rather than global fetch, so that --insecure can switch off certificate checks for
-// this client alone (fetch offers no per-request TLS options without an extra dependency).
+// node:http/https rather than global fetch, so that --insecure and --ca-file can set certificate checks
+// for this client alone (fetch offers no per-request TLS options without an extra dependency).
 
 import http from "node:http";
 import https from "node:https";
 
+import type { Token } from "./config.js";
 import { ResponseError, ServerError, TransportError, UsageError } from "./errors.js";
+import { NETMASTER_CA_FILE } from "./trust.js";
 
 export const DEFAULT_NETMASTER = "http://netmaster:9999";
 
@@ -41,6 +44,12 @@ export interface ClientOptions {
   baseUrl: string;
   /** Skip TLS certificate verification (https only). Default false. */
   insecure?: boolean;
+  /** PEM certificates to verify an https netmaster against. Default: Node's roots. */
+  ca?: string[];
+  /** The file `ca` came from, named when verification fails. */
+  caFile?: string;
+  /** Sent as X-Auth-Token with every request but login. Default none. */
+  token?: Token;
   /** Give up on a request after this long. Default 30 000 ms. */
   timeoutMs?: number;
   signal?: AbortSignal;
@@ -68,7 +77,8 @@ export function resolveNetmasterUrl(flag: string | undefined, env: Record<string
   return url.replace(/\/+$/, "");
 }
 
-interface RawResponse {
+/** An answer whatever its status. */
+export interface RawResponse {
   status: number;
   statusText: string;
   body: string;
@@ -77,12 +87,18 @@ interface RawResponse {
 export class NetmasterClient {
   readonly baseUrl: string;
   private readonly insecure: boolean;
+  private readonly ca: string[] | undefined;
+  private readonly caFile: string | undefined;
+  private readonly token: Token | undefined;
   private readonly timeoutMs: number;
   private readonly signal: AbortSignal | undefined;
 
   constructor(opts: ClientOptions) {
     this.baseUrl = opts.baseUrl.replace(/\/+$/, "");
     this.insecure = opts.insecure ?? false;
+    this.ca = opts.ca;
+    this.caFile = opts.caFile;
+    this.token = opts.token;
     this.timeoutMs = opts.timeoutMs ?? 30_000;
     this.signal = opts.signal;
   }
@@ -90,19 +106,13 @@ export class NetmasterClient {
   /** GET /api/v1/<collection>/ — every object of a kind. */
   async list(collection: Collection): Promise<ApiObject[]> {
     const path = `/api/v1/${collection}/`;
-    const data = await this.json("GET", path);
-    if (!Array.isArray(data) || !data.every(isObject)) {
-      throw new ResponseError(`Unexpected answer to GET ${path}: expected a JSON array of objects`);
-    }
-    return data;
+    return expectObjects(await this.callJson("GET", path), `GET ${path}`);
   }
 
   /** GET /api/v1/<collection>/<key>/ */
   async get(collection: Collection, key: string): Promise<ApiObject> {
     const path = objectPath(collection, key);
-    const data = await this.json("GET", path);
-    if (!isObject(data)) throw new ResponseError(`Unexpected answer to GET ${path}: expected a JSON object`);
-    return data;
+    return expectObject(await this.callJson("GET", path), `GET ${path}`);
   }
 
   /** POST /api/v1/<collection>/<key>/ — create or update. */
@@ -117,56 +127,67 @@ export class NetmasterClient {
 
   /** GET /api/v1/inspect/<collection>/<key>/ — `{"Config":…,"Oper":…}`. */
   async inspect(collection: Collection, key: string): Promise<unknown> {
-    return this.json("GET", `/api/v1/inspect/${collection}/${encodeKey(key)}/`);
+    return this.callJson("GET", `/api/v1/inspect/${collection}/${encodeKey(key)}/`);
   }
 
   /** GET /api/v1/agent/hosts/ — the hosts netmaster knows (ours: Contiv had no such call). */
   async hosts(): Promise<ApiObject[]> {
     const path = "/api/v1/agent/hosts/";
-    const data = await this.json("GET", path);
-    if (!Array.isArray(data) || !data.every(isObject)) {
-      throw new ResponseError(`Unexpected answer to GET ${path}: expected a JSON array of objects`);
-    }
-    return data;
+    return expectObjects(await this.callJson("GET", path), `GET ${path}`);
   }
 
   /** DELETE /api/v1/agent/hosts/<name>/ — a host gone for good, with all it held; `force` even while its agent reports. */
   async removeHost(name: string, options: { force?: boolean } = {}): Promise<ApiObject> {
     const path = `/api/v1/agent/hosts/${encodeURIComponent(name)}/${options.force ? "?force=true" : ""}`;
-    const data = await this.json("DELETE", path);
-    if (!isObject(data)) throw new ResponseError(`Unexpected answer to DELETE ${path}: expected a JSON object`);
-    return data;
+    return expectObject(await this.callJson("DELETE", path), `DELETE ${path}`);
   }
 
   /** GET /version */
   async version(): Promise<VersionInfo> {
-    const data = await this.json("GET", "/version");
+    const data = await this.callJson("GET", "/version");
     if (!isObject(data)) throw new ResponseError("Unexpected answer to GET /version: expected a JSON object");
     const str = (v: unknown): string | undefined => (typeof v === "string" ? v : undefined);
     return { GitCommit: str(data["GitCommit"]), Version: str(data["Version"]), BuildTime: str(data["BuildTime"]) };
   }
 
-  private async json(method: string, path: string, body?: unknown): Promise<unknown> {
+  /** Any call whose answer only matters by its status (auth_proxy answers 201 and 204, with or without a body). */
+  async call(method: string, path: string, body?: unknown): Promise<void> {
+    await this.send(method, path, body);
+  }
+
+  /**
+   * One request and its answer whatever the status, without the token (login must not depend on an old
+   * one). Only transport failures throw.
+   */
+  async exchange(method: string, path: string, body?: unknown): Promise<RawResponse> {
+    return this.roundTrip(method, path, body, { sendToken: false });
+  }
+
+  /** Any call: the answer's JSON. */
+  async callJson(method: string, path: string, body?: unknown): Promise<unknown> {
     const res = await this.send(method, path, body);
-    try {
-      return JSON.parse(res.body) as unknown;
-    } catch (err) {
-      throw new ResponseError(`Cannot decode the answer to ${method} ${path}: ${(err as Error).message}`, {
-        cause: err,
-      });
-    }
+    return decode(method, path, res.body);
   }
 
   private async send(method: string, path: string, body?: unknown): Promise<RawResponse> {
-    const res = await this.roundTrip(method, path, body);
+    const res = await this.roundTrip(method, path, body, { sendToken: true });
     if (res.status < 200 || res.status > 299) {
-      const text = errorText(res.body);
-      throw new ServerError(text !== "" ? text : `${res.status} ${res.statusText}`.trim(), res.status);
+      const text = errorText(res.body) || `${res.status} ${res.statusText}`.trim();
+      if (res.status === 401) throw new ServerError(this.withLoginHint(text), res.status);
+      throw new ServerError(text, res.status);
     }
     return res;
   }
 
-  private roundTrip(method: string, path: string, body?: unknown): Promise<RawResponse> {
+  /** A 401's message, saying to log in and which token was refused; netmaster's own already names netctl login. */
+  private withLoginHint(text: string): string {
+    const saysLogin = /netctl login/.test(text);
+    if (!this.token) return saysLogin ? text : `${text} (not logged in: run "netctl login" first)`;
+    if (saysLogin) return `${text} (the refused token came from ${this.token.from})`;
+    return `${text} (the token from ${this.token.from} was refused, it may have expired: run "netctl login" again)`;
+  }
+
+  private roundTrip(method: string, path: string, body: unknown, opts: { sendToken: boolean }): Promise<RawResponse> {
     const url = new URL(this.baseUrl + path);
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
     const headers: Record<string, string> = { Accept: "application/json" };
@@ -174,10 +195,11 @@ export class NetmasterClient {
       headers["Content-Type"] = "application/json";
       headers["Content-Length"] = String(payload.length);
     }
+    if (opts.sendToken && this.token) headers["X-Auth-Token"] = this.token.value;
     const transport = url.protocol === "https:" ? https : http;
     return new Promise<RawResponse>((resolve, reject) => {
       const fail = (err: Error): void =>
-        reject(new TransportError(`${method} ${url.href}: ${describe(err)}`, { cause: err }));
+        reject(new TransportError(`${method} ${url.href}: ${describe(err)}${this.transportHint(url, err)}`, { cause: err }));
       const req = transport.request(
         url,
         {
@@ -186,6 +208,7 @@ export class NetmasterClient {
           agent: false,
           timeout: this.timeoutMs,
           rejectUnauthorized: !this.insecure,
+          ...(this.ca ? { ca: this.ca } : {}),
           ...(this.signal ? { signal: this.signal } : {}),
         },
         (res) => {
@@ -207,6 +230,39 @@ export class NetmasterClient {
       req.on("error", fail);
       req.end(payload);
     });
+  }
+
+  /** What to try next when the usual suspects of a secure netmaster break the connection. */
+  private transportHint(url: URL, err: Error): string {
+    const code = (err as NodeJS.ErrnoException).code ?? "";
+    if (url.protocol === "https:" && UNTRUSTED_CERT_CODES.has(code)) {
+      return this.caFile
+        ? ` (verified against the CA in ${this.caFile})`
+        : ` (netmaster's CA is ${NETMASTER_CA_FILE} on its host: pass a copy with --ca-file, or skip checks with --insecure)`;
+    }
+    // A TLS server drops a plain-HTTP request without an answer.
+    if (url.protocol === "http:" && (code === "ECONNRESET" || err.message === "socket hang up")) {
+      return ` (if netmaster serves https, use --netmaster https://${url.host})`;
+    }
+    return "";
+  }
+}
+
+/** OpenSSL's verdicts that a CA file would change. */
+const UNTRUSTED_CERT_CODES = new Set([
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "UNABLE_TO_GET_ISSUER_CERT",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "CERT_UNTRUSTED",
+]);
+
+function decode(method: string, path: string, body: string): unknown {
+  try {
+    return JSON.parse(body) as unknown;
+  } catch (err) {
+    throw new ResponseError(`Cannot decode the answer to ${method} ${path}: ${(err as Error).message}`, { cause: err });
   }
 }
 
@@ -243,6 +299,18 @@ export function errorText(body: string): string {
 
 function isObject(v: unknown): v is ApiObject {
   return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/** `v` if it is a JSON object, else a ResponseError naming `call` ("GET /api/v1/…"). */
+export function expectObject(v: unknown, call: string): ApiObject {
+  if (!isObject(v)) throw new ResponseError(`Unexpected answer to ${call}: expected a JSON object`);
+  return v;
+}
+
+/** `v` if it is a JSON array of objects, else a ResponseError naming `call`. */
+export function expectObjects(v: unknown, call: string): ApiObject[] {
+  if (!Array.isArray(v) || !v.every(isObject)) throw new ResponseError(`Unexpected answer to ${call}: expected a JSON array of objects`);
+  return v;
 }
 
 function describe(err: Error): string {

@@ -3,7 +3,10 @@
 // parses them, and program.ts can build the commander tree from the same description.
 
 import { NetmasterClient, resolveNetmasterUrl, type ApiObject } from "./client.js";
+import { resolveToken, type Token } from "./config.js";
 import { UsageError } from "./errors.js";
+import { UserInput, type InputStream } from "./prompt.js";
+import { resolveTrust } from "./trust.js";
 
 export type FlagKind = "string" | "int" | "bool" | "list";
 
@@ -37,11 +40,14 @@ export interface Io {
   env: Record<string, string | undefined>;
   stdout: { write(s: string): unknown };
   stderr: { write(s: string): unknown };
+  /** Where prompts and --password-stdin read; absent means this process's stdin (the binary passes none). */
+  stdin?: InputStream;
 }
 
 export interface GlobalOptions {
   netmaster?: string;
   insecure?: boolean;
+  caFile?: string;
 }
 
 // Shared flags, named and worded as in Contiv's netctl/commands.go.
@@ -60,6 +66,7 @@ export const quietFlag: FlagSpec = { name: "quiet", short: "q", kind: "bool", us
 /** What an action gets: its positional arguments, its flags by long name, output, and a client. */
 export class CommandContext {
   private clientInstance: NetmasterClient | undefined;
+  private inputInstance: UserInput | undefined;
 
   constructor(
     readonly args: string[],
@@ -68,16 +75,51 @@ export class CommandContext {
     readonly io: Io,
   ) {}
 
-  /** The netmaster client; resolving the URL here means bad URLs fail only for commands that need it. */
+  /**
+   * The netmaster client, with the token from $NETMASTER_TOKEN or ~/.netctl/config.json. Resolving URL,
+   * token and CA here means a bad one fails only the commands that talk to netmaster.
+   */
   get client(): NetmasterClient {
     if (!this.clientInstance) {
-      const envInsecure = this.io.env["INSECURE"] ?? "";
-      this.clientInstance = new NetmasterClient({
-        baseUrl: resolveNetmasterUrl(this.globals.netmaster, this.io.env),
-        insecure: this.globals.insecure === true || /^(1|t|true)$/i.test(envInsecure.trim()),
-      });
+      const baseUrl = this.netmasterUrl();
+      this.clientInstance = this.connect(baseUrl, { token: resolveToken(this.io.env, baseUrl) });
     }
     return this.clientInstance;
+  }
+
+  /** The --netmaster URL (or $NETMASTER, or the default); throws UsageError for a bad one. */
+  netmasterUrl(): string {
+    return resolveNetmasterUrl(this.globals.netmaster, this.io.env);
+  }
+
+  /** A client for `baseUrl` with this run's TLS settings and the given token, if any (login has none). */
+  connect(baseUrl: string, opts: { token?: Token | undefined } = {}): NetmasterClient {
+    const envInsecure = this.io.env["INSECURE"] ?? "";
+    const insecure = this.globals.insecure === true || /^(1|t|true)$/i.test(envInsecure.trim());
+    const trust = !insecure && baseUrl.startsWith("https://") ? resolveTrust(this.globals.caFile, this.io.env) : {};
+    return new NetmasterClient({
+      baseUrl,
+      insecure,
+      ...trust,
+      ...(opts.token ? { token: opts.token } : {}),
+    });
+  }
+
+  /** The user's input (prompts, --password-stdin), opened on first use and closed by close(). */
+  get input(): UserInput {
+    // process.stdin only here: opening it costs a handle that most commands never need.
+    this.inputInstance ??= new UserInput(this.io.stdin ?? process.stdin, this.io.stdout);
+    return this.inputInstance;
+  }
+
+  /** Release what the action opened: the terminal goes back to cooked mode and stdin stops being read. */
+  close(): void {
+    this.inputInstance?.close();
+  }
+
+  /** Whether a flag was given on the command line (a string flag may be given as ""). */
+  has(name: string): boolean {
+    return this.flags[camel(name)] !== undefined;
   }
 
   /** A string flag; "" when not given and without default. */

@@ -8,8 +8,10 @@ export const ExitCode = {
   request: 2,
   /** The server refused the request (validation, not found, conflict, internal). */
   invalid: 3,
-  /** Reading or decoding a response failed. */
+  /** Reading or decoding a response failed, or a local file (netctl's config, a CA file) could not be used. */
   io: 4,
+  /** Ctrl-C at a password prompt, where the terminal's own SIGINT is off: what a shell reports for SIGINT. */
+  interrupted: 130,
 } as const;
 
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
@@ -55,6 +57,22 @@ export class TransportError extends CliError {
   constructor(detail: string, options?: { cause?: unknown }) {
     super(`Error connecting to netmaster: ${detail}`, ExitCode.usage, options);
     this.detail = detail;
+  }
+}
+
+/** A token was found but cannot be used (Contiv's "error processing netctl config", exit 3). */
+export class ConfigError extends CliError {
+  override name = "ConfigError";
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, ExitCode.invalid, options);
+  }
+}
+
+/** A local file netctl needs (its config, a CA file) could not be read or written. */
+export class FileError extends CliError {
+  override name = "FileError";
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, ExitCode.io, options);
   }
 }
 

@@ -5,5 +5,5 @@ export { run, netctlSpec } from "./run.js";
 export type { Io } from "./command.js";
 export { NetmasterClient, resolveNetmasterUrl, DEFAULT_NETMASTER } from "./client.js";
 export type { ApiObject, Collection, ClientOptions, VersionInfo } from "./client.js";
-export { ExitCode, CliError, UsageError, ServerError, TransportError, ResponseError } from "./errors.js";
+export { ExitCode, CliError, UsageError, ServerError, TransportError, ResponseError, ConfigError, FileError } from "./errors.js";
 export { tabwrite, TabWriter } from "./table.js";

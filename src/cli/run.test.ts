@@ -109,10 +109,13 @@ describe("netctl run", () => {
     assert.equal((await runNetctl(["tenant", "ls"], { NETMASTER: fake.url, INSECURE: "true" })).code, 0);
   });
 
-  it("login explains that it is not supported", async () => {
-    const r = await runNetctl(["login"], { NETMASTER: fake.url });
-    assert.equal(r.code, 1);
-    assert.match(r.stderr, /^Error: login is not supported/);
+  it("the trust commands are in the tree, in Contiv's alphabetical order", async () => {
+    const help = (await runNetctl(["--help"])).stdout;
+    const section = help.slice(help.indexOf("Commands:"));
+    const commands = [...section.matchAll(/^ {2}([a-z-]+)/gm)].map((m) => m[1]).filter((c) => c !== "help");
+    assert.deepEqual(commands.filter((c) => ["authorization", "ldap", "login", "user"].includes(c ?? "")), ["authorization", "ldap", "login", "user"]);
+    assert.deepEqual([...commands].sort(), commands);
+    assert.match(help, /--ca-file <file>/);
   });
 
   it("--version prints the client version", async () => {

@@ -1,38 +1,35 @@
 // netctl in-process: build the command tree, parse argv with commander, run one action and return its
-// exit code. Nothing here touches process.*; the binary passes process.env/stdout/stderr in as Io.
+// exit code. The binary passes process.env/stdout/stderr in as Io; of process.* only stdin is touched,
+// by an action that reads input and was given no other stream (command.ts).
 //
 // Every failure is printed once, to stderr, as "Error: <message>" (a server error's message is the body
 // the server wrote), optionally followed by the command's help, and maps to Contiv's exit codes:
-// 0 ok, 1 usage (and "Error connecting to netmaster"), 2 version transport error, 3 server error, 4 I/O.
+// 0 ok, 1 usage (and "Error connecting to netmaster"), 2 version transport error, 3 server error, 4 I/O;
+// and 130 for Ctrl-C at a password prompt.
 
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 
 import { appProfileCommand } from "./appProfile.js";
 import { normalizeArgv } from "./argv.js";
+import { authorizationCommand } from "./authorization.js";
 import { bgpCommand } from "./bgp.js";
 import { CommandContext, type CommandSpec, type FlagSpec, type GlobalOptions, type Io } from "./command.js";
 import { DEFAULT_NETMASTER } from "./client.js";
-import { CliError, ExitCode, UsageError } from "./errors.js";
+import { CliError, ExitCode } from "./errors.js";
 import { extContractsCommand } from "./extContracts.js";
 import { aciGwCommand, globalCommand } from "./global.js";
 import { endpointCommand, groupCommand } from "./group.js";
 import { hostCommand } from "./host.js";
+import { ldapCommand } from "./ldap.js";
+import { loginCommand } from "./login.js";
 import { netprofileCommand } from "./netprofile.js";
 import { networkCommand } from "./network.js";
 import { policyCommand } from "./policy.js";
 import { serviceCommand } from "./service.js";
 import { tenantCommand } from "./tenant.js";
+import { NETMASTER_CA_FILE } from "./trust.js";
+import { userCommand } from "./user.js";
 import { clientVersion, formatVersion, versionCommand } from "./version.js";
-
-const loginCommand: CommandSpec = {
-  name: "login",
-  usage: "authenticate to Contiv's auth_proxy (not supported: netctl talks to netmaster directly)",
-  action: async () => {
-    throw new UsageError(
-      "login is not supported: auth_proxy is not part of this netplugin; netctl talks to netmaster directly",
-    );
-  },
-};
 
 /** The whole command tree, in Contiv's alphabetical order. */
 export function netctlSpec(): CommandSpec {
@@ -47,22 +44,31 @@ export function netctlSpec(): CommandSpec {
         usage: `The URL of the netmaster (env NETMASTER, default ${DEFAULT_NETMASTER})`,
       },
       { name: "insecure", kind: "bool", usage: "if true, strict certificate checking will be disabled (env INSECURE)" },
+      {
+        name: "ca-file",
+        kind: "string",
+        value: "file",
+        usage: `Trust only this CA (PEM) for an https netmaster (env NETMASTER_CA_FILE; default: ${NETMASTER_CA_FILE} if readable, with the system's CAs)`,
+      },
     ],
     subcommands: [
       aciGwCommand,
       appProfileCommand,
+      authorizationCommand,
       bgpCommand,
       endpointCommand,
       extContractsCommand,
       globalCommand,
       groupCommand,
       hostCommand,
+      ldapCommand,
       loginCommand,
       netprofileCommand,
       networkCommand,
       policyCommand,
       serviceCommand,
       tenantCommand,
+      userCommand,
       versionCommand,
     ],
   };
@@ -115,6 +121,8 @@ function addCommand(parent: Command, spec: CommandSpec, io: Io, state: RunState,
       io.stderr.write(`Error: ${err.message}\n`);
       if (err.showHelp) io.stderr.write("\n" + self.helpInformation());
       state.exitCode = err.exitCode;
+    } finally {
+      ctx.close();
     }
   });
 }

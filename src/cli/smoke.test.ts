@@ -7,11 +7,16 @@ import { after, before, describe, it } from "node:test";
 
 import { run as runCommand, type RunResult } from "../lib/process.js";
 import { fakeNetmaster, type FakeNetmaster } from "./testing/fakeNetmaster.js";
+import { tempDir } from "./testing/tempDir.js";
 
 const BIN = fileURLToPath(new URL("../bin/netctl.js", import.meta.url));
 
+// The user's own HOME, token or CA must not leak into these runs: a token and an http URL exit 3.
+const { NETMASTER_TOKEN: _token, NETMASTER_CA_FILE: _ca, ...parentEnv } = process.env;
+const home = tempDir();
+
 function netctl(argv: string[], env: Record<string, string>): Promise<RunResult> {
-  return runCommand([process.execPath, BIN, ...argv], { env: { ...process.env, ...env } });
+  return runCommand([process.execPath, BIN, ...argv], { env: { ...parentEnv, HOME: home.path, ...env } });
 }
 
 describe("netctl binary", () => {
@@ -19,7 +24,10 @@ describe("netctl binary", () => {
   before(async () => {
     fake = await fakeNetmaster({ "GET /api/v1/tenants/": { json: [{ tenantName: "default" }] } });
   });
-  after(() => fake.close());
+  after(async () => {
+    await fake.close();
+    home.remove();
+  });
 
   it("lists tenants and exits 0", async () => {
     const r = await netctl(["tenant", "ls"], { NETMASTER: fake.url });

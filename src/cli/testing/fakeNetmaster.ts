@@ -1,17 +1,28 @@
 // Test support, not a netmaster: an HTTP server on 127.0.0.1 that records every request and answers
-// from canned responses, so netctl tests can check the exact method, path and JSON body a command sends.
-// End-to-end tests against the real netmaster live elsewhere.
+// from canned responses, so netctl tests can check the exact method, path, token and JSON body a command
+// sends. With `tls` it serves https; with `auth` a FakeAuthProxy answers auth_proxy's routes and refuses
+// requests without a valid token before the canned routes are consulted. End-to-end tests against the
+// real netmaster live elsewhere.
 
+import { randomBytes } from "node:crypto";
 import http from "node:http";
+import https from "node:https";
 import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Readable } from "node:stream";
 
+import type { InputStream } from "../prompt.js";
 import { run } from "../run.js";
+import type { FakeAuthProxy } from "./fakeAuthProxy.js";
 
 export interface RecordedRequest {
   method: string;
   path: string;
   /** The parsed JSON body, or undefined when there was none. */
   body: unknown;
+  /** The X-Auth-Token header, if sent. */
+  token?: string;
 }
 
 export interface CannedResponse {
@@ -20,6 +31,14 @@ export interface CannedResponse {
   json?: unknown;
   /** Sent as text/plain (an error message, like the real server's errors). */
   text?: string;
+  /** Sent as is, as application/json: for answers whose exact bytes matter. */
+  raw?: string;
+}
+
+export interface FakeNetmasterOptions {
+  /** Serve https with this key and certificate (PEM). */
+  tls?: { key: string; cert: string };
+  auth?: FakeAuthProxy;
 }
 
 /**
@@ -33,18 +52,20 @@ export class FakeNetmaster {
   private constructor(
     private readonly server: http.Server,
     readonly url: string,
+    private readonly auth: FakeAuthProxy | undefined,
   ) {}
 
-  static async start(routes: Record<string, CannedResponse> = {}): Promise<FakeNetmaster> {
+  static async start(routes: Record<string, CannedResponse> = {}, options: FakeNetmasterOptions = {}): Promise<FakeNetmaster> {
     let fake: FakeNetmaster | undefined;
-    const server = http.createServer((req, res) => {
+    const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => {
       const chunks: Buffer[] = [];
       req.on("data", (c: Buffer) => chunks.push(c));
       req.on("end", () => fake?.answer(req, Buffer.concat(chunks).toString("utf8"), res));
-    });
+    };
+    const server = options.tls ? https.createServer({ key: options.tls.key, cert: options.tls.cert }, handler) : http.createServer(handler);
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     const { port } = server.address() as AddressInfo;
-    fake = new FakeNetmaster(server, `http://127.0.0.1:${port}`);
+    fake = new FakeNetmaster(server, `${options.tls ? "https" : "http"}://127.0.0.1:${port}`, options.auth);
     for (const [route, response] of Object.entries(routes)) fake.on(route, response);
     return fake;
   }
@@ -84,12 +105,18 @@ export class FakeNetmaster {
         body = raw;
       }
     }
-    this.requests.push({ method, path, body });
+    const header = req.headers["x-auth-token"];
+    const token = typeof header === "string" ? header : undefined;
+    this.requests.push({ method, path, body, ...(token !== undefined ? { token } : {}) });
     const canned =
+      this.auth?.handle(method, path, body, token) ??
       this.routes.get(`${method} ${path}`) ??
       (method === "GET" ? { status: 404, text: `fake netmaster: nothing canned for ${method} ${path}` } : { json: {} });
     const status = canned.status ?? 200;
-    if (canned.text !== undefined) {
+    if (canned.raw !== undefined) {
+      res.writeHead(status, { "Content-Type": "application/json" });
+      res.end(canned.raw);
+    } else if (canned.text !== undefined) {
       res.writeHead(status, { "Content-Type": "text/plain; charset=utf-8" });
       res.end(canned.text);
     } else {
@@ -99,8 +126,11 @@ export class FakeNetmaster {
   }
 }
 
-export async function fakeNetmaster(routes: Record<string, CannedResponse> = {}): Promise<FakeNetmaster> {
-  return FakeNetmaster.start(routes);
+export async function fakeNetmaster(
+  routes: Record<string, CannedResponse> = {},
+  options: FakeNetmasterOptions = {},
+): Promise<FakeNetmaster> {
+  return FakeNetmaster.start(routes, options);
 }
 
 export interface NetctlResult {
@@ -109,14 +139,26 @@ export interface NetctlResult {
   stderr: string;
 }
 
-/** Run netctl in-process against `netmaster` (a URL), capturing its output. */
-export async function runNetctl(argv: string[], env: Record<string, string | undefined> = {}): Promise<NetctlResult> {
+// A home that never exists, so that a test which does not choose its own HOME never reads or writes the
+// real ~/.netctl.
+const NO_HOME = join(tmpdir(), `netctl-test-no-home-${process.pid}-${randomBytes(6).toString("hex")}`);
+
+/**
+ * Run netctl in-process, capturing its output. `env` is its whole environment (HOME defaults to a
+ * directory that does not exist); `stdin` is what it reads (default: nothing, not a terminal).
+ */
+export async function runNetctl(
+  argv: string[],
+  env: Record<string, string | undefined> = {},
+  stdin: InputStream = Readable.from([]),
+): Promise<NetctlResult> {
   let stdout = "";
   let stderr = "";
   const code = await run(argv, {
-    env,
+    env: { HOME: NO_HOME, ...env },
     stdout: { write: (s: string) => (stdout += s) },
     stderr: { write: (s: string) => (stderr += s) },
+    stdin,
   });
   return { code, stdout, stderr };
 }
