@@ -1,8 +1,8 @@
 // The netmaster REST client netctl uses: Contiv's /api/v1 paths, JSON in and out, and one rule for
 // errors — any non-2xx answer becomes a ServerError carrying the body the server wrote.
 //
-// node:http/https rather than global fetch, so that --insecure can switch off certificate checks for
-// this client alone (fetch offers no per-request TLS options without an extra dependency).
+// node:http/https rather than global fetch, so that --insecure and --ca-file can set certificate checks
+// for this client alone (fetch offers no per-request TLS options without an extra dependency).
 
 import http from "node:http";
 import https from "node:https";
@@ -41,6 +41,10 @@ export interface ClientOptions {
   baseUrl: string;
   /** Skip TLS certificate verification (https only). Default false. */
   insecure?: boolean;
+  /** PEM certificates to verify an https netmaster against. Default: Node's roots. */
+  ca?: string[];
+  /** The file `ca` came from, named when verification fails. */
+  caFile?: string;
   /** Give up on a request after this long. Default 30 000 ms. */
   timeoutMs?: number;
   signal?: AbortSignal;
@@ -77,12 +81,16 @@ interface RawResponse {
 export class NetmasterClient {
   readonly baseUrl: string;
   private readonly insecure: boolean;
+  private readonly ca: string[] | undefined;
+  private readonly caFile: string | undefined;
   private readonly timeoutMs: number;
   private readonly signal: AbortSignal | undefined;
 
   constructor(opts: ClientOptions) {
     this.baseUrl = opts.baseUrl.replace(/\/+$/, "");
     this.insecure = opts.insecure ?? false;
+    this.ca = opts.ca;
+    this.caFile = opts.caFile;
     this.timeoutMs = opts.timeoutMs ?? 30_000;
     this.signal = opts.signal;
   }
@@ -177,7 +185,7 @@ export class NetmasterClient {
     const transport = url.protocol === "https:" ? https : http;
     return new Promise<RawResponse>((resolve, reject) => {
       const fail = (err: Error): void =>
-        reject(new TransportError(`${method} ${url.href}: ${describe(err)}`, { cause: err }));
+        reject(new TransportError(`${method} ${url.href}: ${describe(err)}${this.trustHint(url, err)}`, { cause: err }));
       const req = transport.request(
         url,
         {
@@ -186,6 +194,7 @@ export class NetmasterClient {
           agent: false,
           timeout: this.timeoutMs,
           rejectUnauthorized: !this.insecure,
+          ...(this.ca ? { ca: this.ca } : {}),
           ...(this.signal ? { signal: this.signal } : {}),
         },
         (res) => {
@@ -208,7 +217,26 @@ export class NetmasterClient {
       req.end(payload);
     });
   }
+
+  /** What to try when netmaster's certificate was not trusted. */
+  private trustHint(url: URL, err: Error): string {
+    const code = (err as NodeJS.ErrnoException).code ?? "";
+    if (url.protocol !== "https:" || !UNTRUSTED_CERT_CODES.has(code)) return "";
+    return this.caFile
+      ? ` (verified against the CA in ${this.caFile})`
+      : " (netmaster's CA is ca.crt in its --state-dir: pass a copy with --ca-file, or skip checks with --insecure)";
+  }
 }
+
+/** OpenSSL's verdicts that a CA file would change. */
+const UNTRUSTED_CERT_CODES = new Set([
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "UNABLE_TO_GET_ISSUER_CERT",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "CERT_UNTRUSTED",
+]);
 
 function objectPath(collection: Collection, key: string): string {
   return `/api/v1/${collection}/${encodeKey(key)}/`;

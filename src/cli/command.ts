@@ -4,6 +4,7 @@
 
 import { NetmasterClient, resolveNetmasterUrl, type ApiObject } from "./client.js";
 import { UsageError } from "./errors.js";
+import { resolveTrust } from "./trust.js";
 
 export type FlagKind = "string" | "int" | "bool" | "list";
 
@@ -42,6 +43,7 @@ export interface Io {
 export interface GlobalOptions {
   netmaster?: string;
   insecure?: boolean;
+  caFile?: string;
 }
 
 // Shared flags, named and worded as in Contiv's netctl/commands.go.
@@ -68,14 +70,17 @@ export class CommandContext {
     readonly io: Io,
   ) {}
 
-  /** The netmaster client; resolving the URL here means bad URLs fail only for commands that need it. */
+  /**
+   * The netmaster client; resolving the URL and the CA here means a bad one fails only the commands that talk
+   * to netmaster. With --insecure, or for an http:// netmaster, no CA file is read.
+   */
   get client(): NetmasterClient {
     if (!this.clientInstance) {
       const envInsecure = this.io.env["INSECURE"] ?? "";
-      this.clientInstance = new NetmasterClient({
-        baseUrl: resolveNetmasterUrl(this.globals.netmaster, this.io.env),
-        insecure: this.globals.insecure === true || /^(1|t|true)$/i.test(envInsecure.trim()),
-      });
+      const baseUrl = resolveNetmasterUrl(this.globals.netmaster, this.io.env);
+      const insecure = this.globals.insecure === true || /^(1|t|true)$/i.test(envInsecure.trim());
+      const trust = !insecure && baseUrl.startsWith("https://") ? resolveTrust(this.globals.caFile, this.io.env) : {};
+      this.clientInstance = new NetmasterClient({ baseUrl, insecure, ...trust });
     }
     return this.clientInstance;
   }

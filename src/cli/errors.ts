@@ -8,7 +8,7 @@ export const ExitCode = {
   request: 2,
   /** The server refused the request (validation, not found, conflict, internal). */
   invalid: 3,
-  /** Reading or decoding a response failed. */
+  /** Reading or decoding a response failed, or a local file (a CA file) could not be used. */
   io: 4,
 } as const;
 
@@ -55,6 +55,14 @@ export class TransportError extends CliError {
   constructor(detail: string, options?: { cause?: unknown }) {
     super(`Error connecting to netmaster: ${detail}`, ExitCode.usage, options);
     this.detail = detail;
+  }
+}
+
+/** A local file netctl needs (a CA file) could not be read. */
+export class FileError extends CliError {
+  override name = "FileError";
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, ExitCode.io, options);
   }
 }
 

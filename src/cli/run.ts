@@ -47,6 +47,12 @@ export function netctlSpec(): CommandSpec {
         usage: `The URL of the netmaster (env NETMASTER, default ${DEFAULT_NETMASTER})`,
       },
       { name: "insecure", kind: "bool", usage: "if true, strict certificate checking will be disabled (env INSECURE)" },
+      {
+        name: "ca-file",
+        kind: "string",
+        value: "file",
+        usage: "Trust only this CA (PEM) for an https netmaster, such as a copy of netmaster's <state-dir>/ca.crt (env NETMASTER_CA_FILE; default: the system's CAs)",
+      },
     ],
     subcommands: [
       aciGwCommand,
