@@ -8,7 +8,6 @@
 import { openStore } from "../src/store/index.js";
 import type { Store } from "../src/store/types.js";
 import { startEtcd } from "../src/store/testing/etcd.js";
-import { Api } from "../test/harness/api.js";
 import { startNetmaster, tempDir, sqliteUrl, waitForLeader } from "../test/harness/netmaster.js";
 import { fmt, median, timedPool } from "./stats.js";
 
@@ -57,8 +56,8 @@ async function benchStore(name: string, url: string): Promise<Row[]> {
   const baseline = await storeBaseline(url, 1000);
   const nm = await startNetmaster({ store: url });
   try {
-    await waitForLeader(nm.url);
-    const api = new Api(nm.url);
+    await waitForLeader(nm);
+    const api = nm.api();
     const results = [];
 
     results.push(

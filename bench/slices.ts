@@ -7,7 +7,7 @@
 
 import { readFileSync } from "node:fs";
 import { waitFor } from "../src/lib/wait.js";
-import { Api } from "../test/harness/api.js";
+import type { Api } from "../test/harness/api.js";
 import { startNetmaster, sqliteUrl, tempDir, waitForLeader, type NetmasterProcess } from "../test/harness/netmaster.js";
 import { fmt, timedPool } from "./stats.js";
 
@@ -26,10 +26,10 @@ interface Agent {
 }
 
 /** A stream client standing in for an agent: follows its host's slice and counts what arrives. */
-function follow(url: string, host: string): Agent {
+function follow(nm: NetmasterProcess, host: string): Agent {
   const agent: Agent = { host, lines: 0, bytes: 0, synced: false, abort: new AbortController() };
   void (async () => {
-    const res = await fetch(`${url}/api/v1/agent/watch?host=${host}`, { signal: agent.abort.signal });
+    const res = await nm.fetch(`/api/v1/agent/watch?host=${host}`, { signal: agent.abort.signal });
     const decoder = new TextDecoder();
     let buffer = "";
     for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
@@ -103,8 +103,8 @@ async function benchHosts(count: number): Promise<string[]> {
   const nm = await startNetmaster({ store: sqliteUrl(dir.path) });
   const agents: Agent[] = [];
   try {
-    await waitForLeader(nm.url);
-    const api = new Api(nm.url);
+    await waitForLeader(nm);
+    const api = nm.api();
     const hosts = Array.from({ length: count }, (_, i) => `h${i}`);
     await timedPool(hosts, 8, (h) => must(api.call("PUT", `/api/v1/agent/hosts/${h}/`, { vtepIP: "", mtu: 1450 })));
     const tenants = (count * TENANTS_PER_HOST) / HOSTS_PER_TENANT;
@@ -120,7 +120,7 @@ async function benchHosts(count: number): Promise<string[]> {
     ];
     await timedPool(placements, 8, ([t, h]) => must(api.post("/api/v1/agent/endpoints/", { tenantName: t, networkName: "net", containerID: `c-${h}`, host: h })));
 
-    for (const h of hosts) agents.push(follow(nm.url, h));
+    for (const h of hosts) agents.push(follow(nm, h));
     await waitFor(() => agents.every((a) => a.synced), { timeoutMs: 120_000, what: () => "the simulated agents did not all get their snapshot" });
     const snapshotKb = agents.reduce((n, a) => n + a.bytes, 0) / agents.length / 1024;
     const sliced = await measure(api, nm, agents, "t0", tenantHosts(0));

@@ -15,7 +15,7 @@ import { NetmasterFetch, readCaFile } from "../lib/netmaster-fetch.js";
 import { createApp, ERROR_STATUS_MODES, type ErrorStatusMode } from "../master/http.js";
 import type { AuthOptions } from "../master/auth/service.js";
 import { Netmaster } from "../master/master.js";
-import { planServing, startServing, type ServingPlan } from "../master/tls.js";
+import { planServing, startServing, type ServingPlan, type TlsFlags } from "../master/tls.js";
 import { openStore } from "../store/index.js";
 
 /** Contiv's daemons exit 22 on bad flags; so do we. */
@@ -24,7 +24,8 @@ const DEFAULT_STATE_DIR = "/var/lib/netplugin";
 /** How often a generated serving certificate is checked for its end (it is re-issued 30 days before). */
 const RENEW_CHECK_MS = 24 * 3_600_000;
 
-interface Flags {
+/** The TLS flags are master/tls.ts's; the hosts it also needs come from --listen-url and --control-url. */
+interface Flags extends Omit<TlsFlags, "listenHost" | "controlHost" | "hostname"> {
   listenUrl: string;
   listenSocket?: string;
   controlUrl?: string;
@@ -39,12 +40,6 @@ interface Flags {
   useJsonLog: boolean;
   leaderTtl: number;
   errorStatus: ErrorStatusMode;
-  stateDir: string;
-  tlsCert?: string;
-  tlsKey?: string;
-  caFile?: string;
-  tlsNames: string[];
-  plainHttp: boolean;
   tokenTtl: number;
   initialAdminPasswordFile?: string;
   ldapCaFile?: string;

@@ -5,6 +5,10 @@
 // agent runs in each host namespace. Everything carries the run's prefix and
 // down() removes all of it, also after a failure part-way through up().
 //
+// netmaster serves HTTPS with the CA it generates in its state directory (netmaster/ in the cluster's
+// directory, kept across a restart); the agents and netctl trust that CA (--ca-file). This process reaches
+// netmaster on its unix socket instead, which the underlay does not route to.
+//
 // Underlay 198.18.0.0/24: .1 netmaster (and etcd), .11… hosts, .250 "outside"; the same segment carries
 // fd00:198:18::/64 (::1 the underlay namespace, ::11… hosts), so that routed IPv6 has next hops on it.
 
@@ -14,6 +18,7 @@ import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { hostPrefix } from "../datapath/names.js";
+import { CA_CERT_FILE } from "../lib/pki-store.js";
 import { must, run, type RunResult } from "../lib/process.js";
 import { StopWaiting, waitFor } from "../lib/wait.js";
 import { unixRequest } from "./http.js";
@@ -65,7 +70,9 @@ export class Cluster {
   readonly underlay: string;
   readonly hosts: ClusterHost[] = [];
   readonly netmasterSocket: string;
-  readonly netmasterUrl = `http://${NETMASTER_ADDRESS}:9999`;
+  readonly netmasterUrl = `https://${NETMASTER_ADDRESS}:9999`;
+  /** netmaster's --state-dir: its generated CA and serving certificate. */
+  readonly netmasterStateDir: string;
   private netmaster: NsProcess | undefined;
   private etcd: NsProcess | undefined;
   private storeUrl = "";
@@ -80,6 +87,17 @@ export class Cluster {
   ) {
     this.underlay = `${prefix}-ul`;
     this.netmasterSocket = join(dir, "netmaster.sock");
+    this.netmasterStateDir = join(dir, "netmaster");
+  }
+
+  /** The CA netmaster's certificate chains to (there once netmaster has started). */
+  get caFile(): string {
+    return join(this.netmasterStateDir, CA_CERT_FILE);
+  }
+
+  /** netctl's flags to reach this cluster's netmaster from a namespace on the underlay. */
+  get netctlFlags(): string[] {
+    return ["--netmaster", this.netmasterUrl, "--ca-file", this.caFile];
   }
 
   /** Brings the whole cluster up; on failure removes what it made and rethrows. */
@@ -154,7 +172,7 @@ export class Cluster {
   /** Starts netmaster on the cluster's store (again, after killNetmaster) and waits until it answers. */
   async startNetmaster(): Promise<void> {
     if (this.netmaster?.alive) throw new Error("netmaster is running already");
-    const args = [process.execPath, BIN("netmaster"), "--listen-url", `${NETMASTER_ADDRESS}:9999`, "--listen-socket", this.netmasterSocket, "--store", this.storeUrl, "--log-level", this.options.logLevel ?? "info"];
+    const args = [process.execPath, BIN("netmaster"), "--listen-url", `${NETMASTER_ADDRESS}:9999`, "--listen-socket", this.netmasterSocket, "--state-dir", this.netmasterStateDir, "--store", this.storeUrl, "--log-level", this.options.logLevel ?? "info"];
     if (this.options.fwdMode) args.push("--fwdmode", this.options.fwdMode);
     this.netmaster = NsProcess.start(this.underlay, args, this.log("netmaster"));
     await waitFor(
@@ -194,7 +212,7 @@ export class Cluster {
   async startAgent(host: ClusterHost): Promise<void> {
     host.agent = NsProcess.start(
       host.namespace,
-      [process.execPath, BIN("netplugin"), "--netmaster", this.netmasterUrl, "--host", host.name, "--vtep-ip", host.address, "--socket", host.socket, "--state-dir", host.stateDir, "--log-level", this.options.logLevel ?? "info",
+      [process.execPath, BIN("netplugin"), "--netmaster", this.netmasterUrl, "--ca-file", this.caFile, "--host", host.name, "--vtep-ip", host.address, "--socket", host.socket, "--state-dir", host.stateDir, "--log-level", this.options.logLevel ?? "info",
         "--docker-plugin-socket", host.dockerPluginSocket, ...(this.options.agentArgs ?? []), ...host.agentArgs],
       this.log(`h${host.index}`),
     );

@@ -16,7 +16,7 @@
 
 import { spawn, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { Cluster, NETMASTER_ADDRESS } from "./cluster.js";
+import { Cluster } from "./cluster.js";
 import { DOCKER, DOCKER_IMAGE, DockerHost, missingDockerTools, NOWHERE_DNS } from "./docker.js";
 import { inOwnSession, isSessionWorker } from "./session.js";
 import { run } from "../lib/process.js";
@@ -30,7 +30,7 @@ const bold = (s: string) => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s);
 
 async function netctl(cluster: Cluster, ...args: string[]): Promise<void> {
   process.stdout.write(`\n${bold(`$ netctl ${args.join(" ")}`)}\n`);
-  const r = await run(["ip", "netns", "exec", cluster.underlay, process.execPath, NETCTL, "--netmaster", `http://${NETMASTER_ADDRESS}:9999`, ...args]);
+  const r = await run(["ip", "netns", "exec", cluster.underlay, process.execPath, NETCTL, ...cluster.netctlFlags, ...args]);
   process.stdout.write(r.stdout + r.stderr);
 }
 
@@ -136,7 +136,7 @@ async function main(): Promise<void> {
     await netctl(cluster, "policy", "inspect", "-t", "blue", "web-policy");
     await netctl(cluster, "group", "inspect", "-t", "blue", "web");
     const play = [
-      `  ip netns exec ${cluster.underlay} bin/netctl --netmaster http://${NETMASTER_ADDRESS}:9999 net ls -a`,
+      `  ip netns exec ${cluster.underlay} bin/netctl ${cluster.netctlFlags.join(" ")} net ls -a`,
       `  ip netns exec ${client.ns} ping ${web2.ip}`,
     ];
     if (missingDockerTools().length === 0) {

@@ -79,8 +79,8 @@ describe("bad input leaves state untouched", () => {
 
   before(async () => {
     nm = await startNetmaster({ store: sqliteUrl(dir.path) });
-    await waitForLeader(nm.url);
-    api = new Api(nm.url);
+    await waitForLeader(nm);
+    api = nm.api();
     await api.create("/api/v1/tenants/t1/", { tenantName: "t1" });
     await api.create("/api/v1/networks/t1:n1/", net);
     await api.create("/api/v1/networks/t1:n2/", { ...net, networkName: "n2", subnet: "198.18.2.0/24", gateway: "" });

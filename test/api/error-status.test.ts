@@ -49,8 +49,8 @@ for (const mode of ["http", "contiv"] as const) {
 
     before(async () => {
       nm = await startNetmaster({ store: sqliteUrl(dir.path), args: ["--error-status", mode] });
-      await waitForLeader(nm.url);
-      api = new Api(nm.url);
+      await waitForLeader(nm);
+      api = nm.api();
       await api.create("/api/v1/tenants/blue/", { tenantName: "blue" });
     });
     after(async () => {
@@ -81,17 +81,17 @@ for (const mode of ["http", "contiv"] as const) {
 
     test("a wrong method's Allow header lists exactly the methods the path answers", async () => {
       for (const c of [...cases, ...agentCases].filter((c) => c.allow)) {
-        const res = await fetch(nm.url + c.path, { method: c.method, body: c.method === "GET" ? null : "{}" });
+        const res = await nm.fetch(c.path, { method: c.method, ...(c.method === "GET" ? {} : { body: "{}" }) });
         assert.equal(res.headers.get("allow"), c.allow, `${c.method} ${c.path}`);
         assert.match(res.headers.get("content-type") ?? "", /^text\/plain/);
         await res.arrayBuffer();
         // Each allowed method is routed (whatever its handler then says); OPTIONS is not.
         for (const method of c.allow!.split(", ")) {
-          const other = await fetch(nm.url + c.path, { method, body: method === "GET" || method === "HEAD" ? null : "{}" });
+          const other = await nm.fetch(c.path, { method, ...(method === "GET" || method === "HEAD" ? {} : { body: "{}" }) });
           assert.equal(other.headers.get("allow"), null, `${method} ${c.path} is routed`);
           await other.arrayBuffer();
         }
-        const options = await fetch(nm.url + c.path, { method: "OPTIONS" });
+        const options = await nm.fetch(c.path, { method: "OPTIONS" });
         assert.equal(options.status, mode === "contiv" && !c.path.startsWith("/api/v1/agent/") ? 500 : 405);
         assert.equal(options.headers.get("allow"), c.allow);
         await options.arrayBuffer();
@@ -99,9 +99,9 @@ for (const mode of ["http", "contiv"] as const) {
     });
 
     test("HEAD follows GET; a HEAD on a path without GET is a 405", async () => {
-      const head = await fetch(`${nm.url}/version`, { method: "HEAD" });
+      const head = await nm.fetch("/version", { method: "HEAD" });
       assert.equal(head.status, 200);
-      const noGet = await fetch(`${nm.url}/api/v1/agent/hosts/h1/realized`, { method: "HEAD" });
+      const noGet = await nm.fetch("/api/v1/agent/hosts/h1/realized", { method: "HEAD" });
       assert.equal(noGet.status, 405, "an agent path keeps its status");
       assert.equal(noGet.headers.get("allow"), "PUT");
     });

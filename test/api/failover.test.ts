@@ -5,14 +5,13 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { startEtcd } from "../../src/store/testing/etcd.js";
-import { Api } from "../harness/api.js";
 import { waitFor } from "../../src/lib/wait.js";
 import { startNetmaster, type NetmasterProcess } from "../harness/netmaster.js";
 
 type Etcd = Awaited<ReturnType<typeof startEtcd>>;
 
 async function info(nm: NetmasterProcess): Promise<Record<string, string> | undefined> {
-  const res = await fetch(`${nm.url}/info`).catch(() => undefined);
+  const res = await nm.fetch("/info").catch(() => undefined);
   return res?.ok ? ((await res.json()) as Record<string, string>) : undefined;
 }
 
@@ -22,7 +21,8 @@ describe("leader failover on a three-member etcd cluster", () => {
 
   before(async () => {
     etcd = await startEtcd({ members: 3 });
-    for (let i = 0; i < 3; i++) masters.push(await startNetmaster({ store: etcd.url, args: ["--leader-ttl", "2"] }));
+    // Replicas share one CA, as the README tells operators: each trusts the others' certificates.
+    for (let i = 0; i < 3; i++) masters.push(await startNetmaster({ store: etcd.url, args: ["--leader-ttl", "2"], ...(i > 0 ? { shareCaWith: masters[0]! } : {}) }));
   });
   after(async () => {
     for (const m of masters) await m.stop();
@@ -38,10 +38,10 @@ describe("leader failover on a three-member etcd cluster", () => {
     await waitFor(async () => (await leaders(masters)).length === 1, { timeoutMs: 15_000, what: () => "no single leader" });
     const [leader] = await leaders(masters);
     const follower = masters.find((m) => m !== leader)!;
-    const viaFollower = new Api(follower.url);
+    const viaFollower = follower.api();
     await waitFor(async () => (await viaFollower.get("/api/v1/globals/global/")).status === 200, { timeoutMs: 10_000, what: () => "defaults not written" });
 
-    const patch = await fetch(`${follower.url}/api/v1/tenants/x/`, { method: "PATCH", body: "{}" });
+    const patch = await follower.fetch("/api/v1/tenants/x/", { method: "PATCH", body: "{}" });
     assert.equal(patch.status, 405, await patch.text());
     assert.equal(patch.headers.get("allow"), "GET, HEAD, POST, PUT, DELETE");
 
@@ -59,7 +59,7 @@ describe("leader failover on a three-member etcd cluster", () => {
     await waitFor(async () => (await leaders(masters)).length === 1, { timeoutMs: 15_000, what: () => "no single leader" });
     const [leader] = await leaders(masters);
     const followers = masters.filter((m) => m !== leader);
-    const viaFollower = new Api(followers[0]!.url);
+    const viaFollower = followers[0]!.api();
     await waitFor(async () => (await viaFollower.get("/api/v1/globals/global/")).status === 200, { timeoutMs: 10_000, what: () => "defaults not written" });
 
     await viaFollower.create("/api/v1/networks/default:n1/", {
@@ -80,7 +80,7 @@ describe("leader failover on a three-member etcd cluster", () => {
     const takeover = Date.now() - killedAt;
     assert.ok(takeover < 10_000, `new leader after ${takeover} ms`);
 
-    const api = new Api(survivors[1]!.url);
+    const api = survivors[1]!.api();
     await waitFor(async () => (await api.post("/api/v1/tenants/after/", { tenantName: "after" })).status === 200, { timeoutMs: 10_000, what: () => "writes not accepted after failover" });
     for (let i = 0; i < 5; i++) {
       const r = await api.create<{ endpoint: { ipAddress: string } }>("/api/v1/agent/endpoints/", {

@@ -10,6 +10,7 @@ import { after, before, describe, test } from "node:test";
 import fc from "fast-check";
 import { Ipv4Allocator, Ipv6Allocator, PoolAllocator } from "../../src/master/alloc/index.js";
 import { startNetmaster, tempDir, sqliteUrl, waitForLeader, type NetmasterProcess } from "../harness/netmaster.js";
+import type { NetmasterRequest } from "../../src/lib/netmaster-fetch.js";
 
 // ------------------------------------------------------------------------------------------------------
 // Generators. Names come mostly from small pools, so requests refer to each other and many succeed.
@@ -294,7 +295,7 @@ describe("hostile requests (property-based)", () => {
 
   before(async () => {
     nm = await startNetmaster({ store: sqliteUrl(dir.path) });
-    await waitForLeader(nm.url);
+    await waitForLeader(nm);
     // Something to refer to from the start; the requests delete and make objects as they go.
     const seed: [string, unknown][] = [
       ["/api/v1/tenants/t1/", { tenantName: "t1" }],
@@ -315,11 +316,11 @@ describe("hostile requests (property-based)", () => {
   });
 
   const send = async (r: Request): Promise<{ status: number; text: string }> => {
-    const init: RequestInit = { method: r.method, headers: { "content-type": "application/json" }, signal: AbortSignal.timeout(10_000) };
+    const init: NetmasterRequest = { method: r.method, headers: { "content-type": "application/json" }, signal: AbortSignal.timeout(10_000) };
     const payload = r.raw ?? (r.body === undefined ? undefined : JSON.stringify(r.body));
     if (payload !== undefined && r.method !== "GET" && r.method !== "HEAD") init.body = payload;
     try {
-      const res = await fetch(nm.url + r.path, init);
+      const res = await nm.fetch(r.path, init);
       return { status: res.status, text: await res.text() };
     } catch (err) {
       // netmaster answers a body over its limit at once and closes the connection; a client still sending then

@@ -53,8 +53,8 @@ for (const kind of STORE_KINDS) {
     before(async () => {
       store = await storeKinds[kind]();
       nm = await startNetmaster({ store: store.url });
-      await waitForLeader(nm.url);
-      api = new Api(nm.url);
+      await waitForLeader(nm);
+      api = nm.api();
       await api.create("/api/v1/tenants/t/", { tenantName: "t" });
       await api.create("/api/v1/networks/t:net/", {
         tenantName: "t", networkName: "net", encap: "vxlan", subnet: "10.5.0.0/24", gateway: "10.5.0.254", ipv6Subnet: "fd00:5::/64",

@@ -21,8 +21,8 @@ for (const kind of STORE_KINDS) {
     before(async () => {
       store = await storeKinds[kind]();
       nm = await startNetmaster({ store: store.url });
-      await waitForLeader(nm.url);
-      api = new Api(nm.url);
+      await waitForLeader(nm);
+      api = nm.api();
     });
     after(async () => {
       await nm?.stop();

@@ -12,8 +12,8 @@ describe("global pvtSubnet", () => {
   const dir = tempDir();
   before(async () => {
     nm = await startNetmaster({ store: sqliteUrl(dir.path) });
-    await waitForLeader(nm.url);
-    api = new Api(nm.url);
+    await waitForLeader(nm);
+    api = nm.api();
   });
   after(async () => {
     await nm?.stop();

@@ -26,8 +26,8 @@ for (const kind of STORE_KINDS) {
 
     async function start(): Promise<Api> {
       nm = await startNetmaster({ store: store.url });
-      await waitForLeader(nm.url);
-      return new Api(nm.url);
+      await waitForLeader(nm);
+      return nm.api();
     }
 
     test("objects, addresses and group ids survive; ids are not reused", async () => {

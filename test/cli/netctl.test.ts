@@ -1,6 +1,7 @@
 // netctl against a real netmaster: the commands users type, their output and exit codes.
 
 import assert from "node:assert/strict";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, test } from "node:test";
 import { run as runCommand, type RunResult } from "../../src/lib/process.js";
@@ -9,8 +10,11 @@ import { freePort } from "../harness/ports.js";
 
 const NETCTL_JS = fileURLToPath(new URL("../../src/bin/netctl.js", import.meta.url));
 
-function netctl(netmaster: string, ...args: string[]): Promise<RunResult> {
-  return runCommand([process.execPath, NETCTL_JS, ...args], { env: { ...process.env, NETMASTER: netmaster } });
+/** netctl against `netmaster`, trusting its CA through $NETMASTER_CA_FILE (none for http://). */
+function netctl(netmaster: { url: string; caFile?: string }, ...args: string[]): Promise<RunResult> {
+  const { NETMASTER_CA_FILE: _, INSECURE: __, ...env } = process.env;
+  const trust = netmaster.caFile ? { NETMASTER_CA_FILE: netmaster.caFile } : {};
+  return runCommand([process.execPath, NETCTL_JS, ...args], { env: { ...env, NETMASTER: netmaster.url, ...trust } });
 }
 
 describe("netctl against netmaster", () => {
@@ -20,8 +24,8 @@ describe("netctl against netmaster", () => {
 
   before(async () => {
     nm = await startNetmaster({ store: sqliteUrl(dir.path) });
-    await waitForLeader(nm.url);
-    run = (...args) => netctl(nm.url, ...args);
+    await waitForLeader(nm);
+    run = (...args) => netctl(nm, ...args);
   });
   after(async () => {
     await nm?.stop();
@@ -78,11 +82,65 @@ describe("netctl against netmaster", () => {
 
   test("an unreachable netmaster is reported, not a crash", async () => {
     const port = await freePort();
-    const r = await netctl(`http://127.0.0.1:${port}`, "tenant", "ls");
+    const r = await netctl({ url: `http://127.0.0.1:${port}` }, "tenant", "ls");
     assert.equal(r.code, 1);
     assert.match(r.stderr, /Error connecting to netmaster/);
-    const v = await netctl(`http://127.0.0.1:${port}`, "version");
+    const v = await netctl({ url: `http://127.0.0.1:${port}` }, "version");
     assert.equal(v.code, 2);
+  });
+});
+
+describe("netctl and netmaster's TLS", () => {
+  let nm: NetmasterProcess;
+  const dir = tempDir();
+
+  before(async () => {
+    nm = await startNetmaster({ store: sqliteUrl(dir.path) });
+    await waitForLeader(nm);
+  });
+  after(async () => {
+    await nm?.stop();
+    dir.remove();
+  });
+
+  test("trusts netmaster's generated CA from --ca-file or $NETMASTER_CA_FILE", async () => {
+    assert.match(nm.url, /^https:/);
+    for (const r of [await netctl(nm, "tenant", "ls", "-q"), await netctl({ url: nm.url }, "--ca-file", nm.caFile, "tenant", "ls", "-q")]) {
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout, "default\n");
+    }
+  });
+
+  test("without the CA, the certificate is refused and the message says where the CA is", async () => {
+    const r = await netctl({ url: nm.url }, "tenant", "ls");
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^Error: Error connecting to netmaster: GET https:.*certificate.*\(netmaster's CA is ca\.crt in its --state-dir: pass a copy with --ca-file/);
+    assert.equal((await netctl({ url: nm.url }, "--insecure", "tenant", "ls", "-q")).code, 0);
+  });
+
+  test("another CA is refused, naming the file; a CA file that cannot be used exits 4", async () => {
+    const other = await startNetmaster({ store: sqliteUrl(join(dir.path, "other")) });
+    try {
+      const r = await netctl({ url: nm.url }, "--ca-file", other.caFile, "tenant", "ls");
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, new RegExp(`certificate.*\\(verified against the CA in ${other.caFile.replace(/[.]/g, "\\.")}\\)\n$`));
+    } finally {
+      await other.stop();
+    }
+    const missing = await netctl({ url: nm.url, caFile: join(dir.path, "missing.crt") }, "tenant", "ls");
+    assert.equal(missing.code, 4);
+    assert.match(missing.stderr, /^Error: Cannot use CA file ".*missing\.crt": ENOENT/);
+  });
+
+  test("plain HTTP works against --plain-http on loopback", async () => {
+    const plain = await startNetmaster({ store: sqliteUrl(join(dir.path, "plain")), args: ["--plain-http"] });
+    try {
+      assert.match(plain.url, /^http:/);
+      const r = await netctl(plain, "tenant", "ls", "-q");
+      assert.equal(r.code, 0, r.stderr);
+    } finally {
+      await plain.stop();
+    }
   });
 });
 
@@ -91,15 +149,15 @@ describe("netctl host against netmaster", () => {
   const dir = tempDir();
   let run: (...args: string[]) => Promise<RunResult>;
   const call = (method: string, path: string, body: unknown) =>
-    fetch(nm.url + path, { method, headers: { "content-type": "application/json" }, body: JSON.stringify(body) }).then(async (r) => {
+    nm.fetch(path, { method, headers: { "content-type": "application/json" }, body: JSON.stringify(body) }).then(async (r) => {
       assert.equal(r.status, 200, await r.clone().text());
       return r.json() as Promise<unknown>;
     });
 
   before(async () => {
     nm = await startNetmaster({ store: sqliteUrl(dir.path) });
-    await waitForLeader(nm.url);
-    run = (...args) => netctl(nm.url, ...args);
+    await waitForLeader(nm);
+    run = (...args) => netctl(nm, ...args);
     await call("POST", "/api/v1/networks/default:n/", { tenantName: "default", networkName: "n", encap: "vxlan", subnet: "198.18.7.0/24" });
     await call("PUT", "/api/v1/agent/hosts/dead/", { vtepIP: "198.18.0.2" });
     await call("PUT", "/api/v1/agent/hosts/live/", { vtepIP: "198.18.0.3" });
@@ -153,8 +211,8 @@ for (const mode of ["http", "contiv"]) {
 
     before(async () => {
       nm = await startNetmaster({ store: sqliteUrl(dir.path), args: ["--error-status", mode] });
-      await waitForLeader(nm.url);
-      run = (...args) => netctl(nm.url, ...args);
+      await waitForLeader(nm);
+      run = (...args) => netctl(nm, ...args);
       assert.equal((await run("net", "create", "-s", "198.18.8.0/24", "n1")).code, 0);
     });
     after(async () => {

@@ -282,7 +282,7 @@ describe("routed mode: two hosts announce their containers to an FRR top-of-rack
     }, { timeoutMs: 20_000, what: () => `inspect: ${JSON.stringify(oper)}` });
     assert.equal(oper!.adminStatus, "up");
     assert.equal(oper!.numRoutes, oper!.routes.length);
-    const out = await must(["nsenter", `--net=/var/run/netns/${cluster!.underlay}`, process.execPath, NETCTL, "--netmaster", cluster!.netmasterUrl, "bgp", "inspect", h2.name]);
+    const out = await must(["nsenter", `--net=/var/run/netns/${cluster!.underlay}`, process.execPath, NETCTL, ...cluster!.netctlFlags, "bgp", "inspect", h2.name]);
     const inspected = JSON.parse(out) as { Config: { hostname: string }; Oper: BgpOper };
     assert.equal(inspected.Config.hostname, h2.name);
     assert.equal(inspected.Oper.neighborStatus, "established");

@@ -62,7 +62,7 @@ describe("Contiv's getting-started across hosts: containers find each other by n
   const ips = new Map<string, string>();
 
   const netctl = (...args: string[]): Promise<RunResult> =>
-    run([process.execPath, NETCTL, "--netmaster", cluster!.netmasterUrl, ...args], { netns: cluster!.underlay });
+    run([process.execPath, NETCTL, ...cluster!.netctlFlags, ...args], { netns: cluster!.underlay });
   /** The Docker of host 1 (where web runs) and of host 2 (db). */
   const d1 = (): DockerHost => dockers[0]!;
   const d2 = (): DockerHost => dockers[1]!;

@@ -94,7 +94,7 @@ describe("CNI under real runtimes: podman and ctr run --cni", { skip }, () => {
 
   async function netctl(...args: string[]): Promise<string> {
     const host = cluster!.hosts[0]!;
-    const r = await run(["nsenter", `--net=/var/run/netns/${host.namespace}`, "--", process.execPath, NETCTL_JS, "--netmaster", cluster!.netmasterUrl, ...args]);
+    const r = await run(["nsenter", `--net=/var/run/netns/${host.namespace}`, "--", process.execPath, NETCTL_JS, ...cluster!.netctlFlags, ...args]);
     assert.equal(r.code, 0, `netctl ${args.join(" ")}: ${r.stderr}${r.stdout}`);
     return r.stdout;
   }

@@ -1,8 +1,10 @@
 // A tiny client for tests: every call returns status and parsed body, never throws on 4xx.
-// The base is an http:// URL or "unix:/path/to.sock" (netmaster's --listen-socket, for clusters
-// whose netmaster lives in a namespace the test process cannot route to).
+// The base is an https:// URL (trusting the CA given), an http:// one (netmaster --plain-http), or
+// "unix:/path/to.sock" (netmaster's --listen-socket, plain HTTP, for clusters whose netmaster lives in a
+// namespace the test process cannot route to).
 
 import { request } from "node:http";
+import { NetmasterFetch } from "../../src/lib/netmaster-fetch.js";
 
 function viaSocket(socketPath: string, method: string, path: string, body: string | undefined): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
@@ -23,18 +25,24 @@ export interface Reply<T = unknown> {
 }
 
 export class Api {
-  constructor(readonly base: string) {}
+  private readonly http: NetmasterFetch | undefined;
+
+  /** `ca`: the PEM of the CA netmaster's certificate chains to (an https base); default: the system's CAs. */
+  constructor(
+    readonly base: string,
+    options: { ca?: string } = {},
+  ) {
+    if (!base.startsWith("unix:")) this.http = new NetmasterFetch(options.ca === undefined ? {} : { ca: options.ca });
+  }
 
   async call<T = unknown>(method: string, path: string, body?: unknown, raw?: string): Promise<Reply<T>> {
     const payload = raw !== undefined ? raw : body !== undefined ? JSON.stringify(body) : undefined;
     let status: number;
     let text: string;
-    if (this.base.startsWith("unix:")) {
+    if (this.http === undefined) {
       ({ status, text } = await viaSocket(this.base.slice("unix:".length), method, path, payload));
     } else {
-      const init: RequestInit = { method, headers: { "content-type": "application/json" } };
-      if (payload !== undefined) init.body = payload;
-      const res = await fetch(this.base + path, init);
+      const res = await this.http.fetch(this.base + path, { method, headers: { "content-type": "application/json" }, ...(payload === undefined ? {} : { body: payload }) });
       status = res.status;
       text = await res.text();
     }

@@ -1,72 +1,151 @@
 // Starts real netmaster processes for tests (the built dist/src/bin/netmaster.js)
-// and stops them by PID, also when the test process exits early.
+// and stops them by PID, also when the test process exits early. Each serves
+// HTTPS with the CA it generates in a temp --state-dir (removed when it stops);
+// tests reach it with nm.fetch or nm.api(), which trust that CA. With
+// "--plain-http" among the args, it serves plain HTTP on loopback instead.
 
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { NetmasterFetch, type NetmasterRequest, type NetmasterResponse } from "../../src/lib/netmaster-fetch.js";
 import { StopWaiting, waitFor } from "../../src/lib/wait.js";
+import { Api } from "./api.js";
 import { freePort } from "./ports.js";
 
 const NETMASTER_JS = fileURLToPath(new URL("../../src/bin/netmaster.js", import.meta.url));
 
 const running = new Set<ChildProcess>();
+const ownedDirs = new Set<string>();
 process.on("exit", () => {
   for (const child of running) child.kill("SIGKILL");
+  for (const dir of ownedDirs) rmSync(dir, { recursive: true, force: true });
 });
 
 export interface NetmasterProcess {
+  /** https://127.0.0.1:PORT (http:// with --plain-http). */
   url: string;
   port: number;
   child: ChildProcess;
+  /** Its --state-dir: the generated CA and certificate are there. */
+  stateDir: string;
+  /** The CA this netmaster's certificate chains to: file and PEM ("" with --plain-http). */
+  caFile: string;
+  ca: string;
+  /** A request to this netmaster (a path, or a whole URL), trusting its CA. */
+  fetch(pathOrUrl: string, init?: NetmasterRequest): Promise<NetmasterResponse>;
+  /** The test client on this netmaster, trusting its CA. */
+  api(): Api;
   /** stderr so far, for failure messages. */
   logs(): string;
-  /** SIGTERM and wait for exit. */
+  /** SIGTERM and wait for exit; removes the state directory the harness made. */
   stop(): Promise<void>;
-  /** SIGKILL and wait for exit. */
+  /** SIGKILL and wait for exit; removes the state directory the harness made. */
   kill(): Promise<void>;
 }
 
-export async function startNetmaster(options: { store: string; args?: string[]; port?: number }): Promise<NetmasterProcess> {
+export interface StartNetmasterOptions {
+  store: string;
+  args?: string[];
+  port?: number;
+  /** Its --state-dir, kept at stop; default: a temp directory removed at stop. */
+  stateDir?: string;
+  /** Serve with the CA of this netmaster (its ca.crt and ca.key copied), as HA replicas must. */
+  shareCaWith?: NetmasterProcess;
+}
+
+export async function startNetmaster(options: StartNetmasterOptions): Promise<NetmasterProcess> {
   const port = options.port ?? (await freePort());
-  const args = [NETMASTER_JS, "--listen-url", `127.0.0.1:${port}`, "--store", options.store, "--log-level", "warn", ...(options.args ?? [])];
+  const plain = options.args?.includes("--plain-http") === true;
+  const ownsDir = options.stateDir === undefined;
+  const stateDir = options.stateDir ?? mkdtempSync(join(tmpdir(), "netmaster-state-"));
+  if (ownsDir) ownedDirs.add(stateDir);
+  if (options.shareCaWith) {
+    mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+    for (const f of ["ca.crt", "ca.key"]) copyFileSync(join(options.shareCaWith.stateDir, f), join(stateDir, f));
+  }
+  const args = [NETMASTER_JS, "--listen-url", `127.0.0.1:${port}`, "--store", options.store, "--state-dir", stateDir, "--log-level", "warn", ...(options.args ?? [])];
   const child = spawn(process.execPath, args, { stdio: ["ignore", "ignore", "pipe"] });
   running.add(child);
   let stderr = "";
   child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<void>((resolve) => child.once("exit", () => (running.delete(child), resolve())));
-  const url = `http://127.0.0.1:${port}`;
+  const url = `${plain ? "http" : "https"}://127.0.0.1:${port}`;
+  const caFile = plain ? "" : join(stateDir, "ca.crt");
+  let client: NetmasterFetch | undefined;
+  // Once, however often stop() and kill() are called (a test kills, its after() stops).
+  let ending: Promise<void> | undefined;
+  const ended = () =>
+    (ending ??= (async () => {
+      await exited;
+      const closing = client;
+      client = undefined;
+      await closing?.close();
+      if (ownsDir) {
+        rmSync(stateDir, { recursive: true, force: true });
+        ownedDirs.delete(stateDir);
+      }
+    })());
 
   const proc: NetmasterProcess = {
     url,
     port,
     child,
+    stateDir,
+    caFile,
+    ca: "",
+    fetch: (pathOrUrl, init) => {
+      client ??= new NetmasterFetch(plain ? {} : { ca: proc.ca });
+      return client.fetch(/^https?:/.test(pathOrUrl) ? pathOrUrl : url + pathOrUrl, init);
+    },
+    api: () => new Api(url, plain ? {} : { ca: proc.ca }),
     logs: () => stderr,
     stop: async () => {
       if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
-      await exited;
+      await ended();
     },
     kill: async () => {
       if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-      await exited;
+      await ended();
     },
   };
-  await waitFor(async () => {
-    if (child.exitCode !== null) throw new StopWaiting(`netmaster exited with ${child.exitCode}: ${stderr}`);
-    const res = await fetch(`${url}/info`).catch(() => undefined);
-    return res?.ok === true;
-  }, { timeoutMs: 15_000, what: () => `netmaster did not come up: ${stderr}` });
+  try {
+    await waitFor(async () => {
+      if (child.exitCode !== null) throw new StopWaiting(`netmaster exited with ${child.exitCode}: ${stderr}`);
+      // The CA is written before netmaster listens.
+      if (!plain && proc.ca === "") proc.ca = readIfThere(caFile);
+      if (!plain && proc.ca === "") return false;
+      return ok(await proc.fetch("/info").catch(() => undefined));
+    }, { timeoutMs: 15_000, what: () => `netmaster did not come up: ${stderr}` });
+  } catch (err) {
+    await proc.kill();
+    throw err;
+  }
   return proc;
 }
 
-/** Waits until the netmaster at url says it leads and has written its default objects. */
-export async function waitForLeader(url: string, timeoutMs = 15_000): Promise<void> {
+/** Whether a response is a 2xx; reads the body, which undici needs before it can reuse the connection. */
+async function ok(res: NetmasterResponse | undefined): Promise<boolean> {
+  await res?.arrayBuffer().catch(() => undefined);
+  return res?.ok === true;
+}
+
+function readIfThere(file: string): string {
+  try {
+    return readFileSync(file, "utf8");
+  } catch {
+    return "";
+  }
+}
+
+/** Waits until the netmaster says it leads and has written its default objects. */
+export async function waitForLeader(nm: Pick<NetmasterProcess, "fetch" | "url">, timeoutMs = 15_000): Promise<void> {
   await waitFor(async () => {
-    const res = await fetch(`${url}/api/v1/globals/global/`).catch(() => undefined);
-    const info = await fetch(`${url}/info`).then((r) => r.json() as Promise<Record<string, string>>).catch(() => undefined);
-    return res?.ok === true && info?.["leader-ip"] !== "";
-  }, { timeoutMs, what: () => `no leader at ${url}` });
+    const defaults = await ok(await nm.fetch("/api/v1/globals/global/").catch(() => undefined));
+    const info = await nm.fetch("/info").then((r) => r.json() as Promise<Record<string, string>>).catch(() => undefined);
+    return defaults && info !== undefined && info["leader-ip"] !== "";
+  }, { timeoutMs, what: () => `no leader at ${nm.url}` });
 }
 
 /** A temp directory removed by the returned function. */

@@ -1,0 +1,57 @@
+// netmaster's transport as a client meets it: HTTPS with the CA it makes in --state-dir, the same CA after a
+// restart, and plain HTTP only when asked for (--plain-http, loopback).
+
+import assert from "node:assert/strict";
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { after, describe, test } from "node:test";
+import { NetmasterFetch } from "../../src/lib/netmaster-fetch.js";
+import { startNetmaster, sqliteUrl, tempDir } from "../harness/netmaster.js";
+
+describe("netmaster's TLS", () => {
+  const dir = tempDir();
+  after(() => dir.remove());
+
+  test("serves HTTPS with a CA it keeps in --state-dir, root's alone; a client without the CA is refused", async () => {
+    const stateDir = join(dir.path, "state");
+    const nm = await startNetmaster({ store: sqliteUrl(dir.path), stateDir });
+    const stranger = new NetmasterFetch();
+    try {
+      assert.match(nm.url, /^https:\/\/127\.0\.0\.1:\d+$/);
+      assert.equal((await nm.api().get("/info")).status, 200);
+      await assert.rejects(stranger.fetch(`${nm.url}/info`), /^Error: Cannot verify the TLS certificate of https:\/\/127\.0\.0\.1:\d+: .*; trusted: the system's CAs$/);
+      assert.deepEqual(readdirSync(stateDir).sort(), ["ca.crt", "ca.key", "server.crt", "server.key"]);
+      assert.equal(statSync(stateDir).mode & 0o777, 0o700);
+      for (const f of readdirSync(stateDir)) assert.equal(statSync(join(stateDir, f)).mode & 0o777, 0o600, f);
+
+      // A restart on the same state directory keeps the CA: what clients were given still works.
+      const ca = readFileSync(nm.caFile, "utf8");
+      const client = new NetmasterFetch({ caFile: nm.caFile });
+      await nm.stop();
+      const again = await startNetmaster({ store: sqliteUrl(dir.path), stateDir, port: nm.port });
+      try {
+        assert.equal(readFileSync(again.caFile, "utf8"), ca);
+        assert.equal((await client.fetch(`${again.url}/info`)).status, 200);
+      } finally {
+        await client.close();
+        await again.stop();
+      }
+    } finally {
+      await stranger.close();
+      await nm.stop();
+    }
+  });
+
+  test("--plain-http serves plain HTTP on loopback, and an https:// client is told so", async () => {
+    const nm = await startNetmaster({ store: sqliteUrl(join(dir.path, "plain")), args: ["--plain-http"] });
+    const client = new NetmasterFetch();
+    try {
+      assert.match(nm.url, /^http:\/\/127\.0\.0\.1:\d+$/);
+      assert.equal((await client.fetch(`${nm.url}/info`)).status, 200);
+      await assert.rejects(client.fetch(`${nm.url.replace("http:", "https:")}/info`), /does not speak TLS: .*then use http:\/\//);
+    } finally {
+      await client.close();
+      await nm.stop();
+    }
+  });
+});
