@@ -7,7 +7,7 @@ import { after, describe, it } from "node:test";
 
 import fc from "fast-check";
 
-import { configPath, resolveToken, tokenOf, writeConfig } from "./config.js";
+import { carriesTokens, configPath, resolveToken, tokenOf, writeConfig } from "./config.js";
 import { ConfigError, ExitCode } from "./errors.js";
 import { tempDir } from "./testing/tempDir.js";
 
@@ -81,5 +81,13 @@ describe("netctl config", () => {
       }),
     );
     for (const body of ["", "null", "{}", '{"token":null}', '{"token":["t"]}', '"t"']) assert.ok("problem" in tokenOf(body), body);
+  });
+
+  it("sends tokens over https anywhere, over http only to loopback", () => {
+    const port = fc.integer({ min: 1, max: 65535 });
+    fc.assert(fc.property(fc.domain(), port, (host, p) => carriesTokens(`https://${host}:${p}`)));
+    fc.assert(fc.property(fc.ipV4(), port, (ip, p) => carriesTokens(`http://${ip}:${p}`) === ip.startsWith("127.")));
+    for (const url of ["http://localhost:9999", "http://[::1]:9999", "http://127.1.2.3"]) assert.ok(carriesTokens(url), url);
+    for (const url of ["http://netmaster:9999", "http://[fd00::1]:9999", "http://127.0.0.1.example:1", "ftp://127.0.0.1", "not a url"]) assert.ok(!carriesTokens(url), url);
   });
 });

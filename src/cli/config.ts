@@ -2,14 +2,16 @@
 //
 // The file is the body of auth_proxy's login answer, byte for byte (`{"token": "…"}`): Contiv's netctl
 // wrote it that way and read only `token` back, so a file written by either netctl works with the other.
-// A token is only ever sent over https; with a token and an http:// netmaster Contiv exited 3 ("error
-// processing netctl config") rather than send it in the clear, and so do we.
+// A token is only ever sent over https, or plain http to this machine's loopback (where alone netmaster
+// serves plain http); with a token and another http:// netmaster Contiv exited 3 ("error processing netctl
+// config") rather than send it across a network in the clear, and so do we.
 
 import { randomBytes } from "node:crypto";
 import { chmodSync, closeSync, fchmodSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 
+import { isLoopbackHost } from "../lib/host-port.js";
 import { ConfigError, FileError } from "./errors.js";
 
 /** A token and where it came from, to name the culprit when netmaster refuses it. */
@@ -45,9 +47,21 @@ export function tokenOf(json: string): { token: string } | { problem: string } {
   return { token };
 }
 
+/** Whether a token may go to this netmaster: https, or http to a loopback address. */
+export function carriesTokens(baseUrl: string): boolean {
+  if (baseUrl.startsWith("https://")) return true;
+  try {
+    const url = new URL(baseUrl);
+    return url.protocol === "http:" && isLoopbackHost(url.hostname.replace(/^\[|\]$/g, ""));
+  } catch {
+    return false;
+  }
+}
+
 /**
  * The token to send to `baseUrl`: $NETMASTER_TOKEN if set, else the config file's, else none.
- * Throws ConfigError (exit 3) for an unreadable or malformed file, or any token with an http:// URL.
+ * Throws ConfigError (exit 3) for an unreadable or malformed file, or any token with an http:// URL
+ * that is not loopback.
  */
 export function resolveToken(env: Env, baseUrl: string): Token | undefined {
   const fromEnv = env["NETMASTER_TOKEN"]?.trim();
@@ -70,10 +84,10 @@ export function resolveToken(env: Env, baseUrl: string): Token | undefined {
     if ("problem" in parsed) throw new ConfigError(`Error processing netctl config ${path}: ${parsed.problem}`);
     token = { value: parsed.token, from: path };
   }
-  if (!baseUrl.startsWith("https://")) {
+  if (!carriesTokens(baseUrl)) {
     const what = token.from === "NETMASTER_TOKEN" ? "NETMASTER_TOKEN" : `netctl config ${token.from}`;
     throw new ConfigError(
-      `Error processing ${what}: a token is only sent over https, and the netmaster URL is "${baseUrl}" (use an https:// --netmaster)`,
+      `Error processing ${what}: a token is only sent over https (or http to this machine's loopback), and the netmaster URL is "${baseUrl}" (use an https:// --netmaster)`,
     );
   }
   return token;

@@ -4,7 +4,7 @@
 import { AuthProxy } from "./authProxy.js";
 import { errorText } from "./client.js";
 import type { CommandContext, CommandSpec } from "./command.js";
-import { tokenOf, writeConfig } from "./config.js";
+import { carriesTokens, tokenOf, writeConfig } from "./config.js";
 import { CliError, ExitCode, ResponseError, ServerError, UsageError } from "./errors.js";
 
 async function readCredentials(ctx: CommandContext): Promise<{ username: string; password: string }> {
@@ -29,8 +29,8 @@ async function login(ctx: CommandContext): Promise<void> {
   ctx.requireNoArgs();
   const baseUrl = ctx.netmasterUrl();
   // Before the prompts: asking for a password only to refuse it would be unkind.
-  if (!baseUrl.startsWith("https://")) {
-    throw new CliError(`login requires an https netmaster URL, not "${baseUrl}": give --netmaster https://…`, ExitCode.invalid);
+  if (!carriesTokens(baseUrl)) {
+    throw new CliError(`login requires an https netmaster URL (or http to this machine's loopback), not "${baseUrl}": give --netmaster https://…`, ExitCode.invalid);
   }
   const { username, password } = await readCredentials(ctx);
   const res = await new AuthProxy(ctx.connect(baseUrl)).login(username, password);

@@ -62,15 +62,15 @@ describe("netctl's token", { skip: pki ? false : "openssl is not installed" }, (
     assert.equal(nm.fake.requests[0]?.token, token);
   });
 
-  it("is never sent over http: exit 3, 'Error processing netctl config', nothing sent", async () => {
+  it("is never sent over http but to loopback: exit 3, 'Error processing netctl config', nothing sent", async () => {
     writeConfig('{"token":"t"}');
     const file = join(nm.home, ".netctl", "config.json");
-    const http = "http://127.0.0.1:1";
+    const http = "http://198.18.0.1:1";
     const r = await runNetctl(["tenant", "ls"], nm.env({ NETMASTER: http }));
     assert.equal(r.code, 3);
     assert.equal(
       r.stderr,
-      `Error: Error processing netctl config ${file}: a token is only sent over https, and the netmaster URL is "${http}" (use an https:// --netmaster)\n`,
+      `Error: Error processing netctl config ${file}: a token is only sent over https (or http to this machine's loopback), and the netmaster URL is "${http}" (use an https:// --netmaster)\n`,
     );
     const env = await runNetctl(["version"], { NETMASTER: http, NETMASTER_TOKEN: "t" });
     assert.equal(env.code, 3);

@@ -12,7 +12,7 @@
 // Underlay 198.18.0.0/24: .1 netmaster (and etcd), .11… hosts, .250 "outside"; the same segment carries
 // fd00:198:18::/64 (::1 the underlay namespace, ::11… hosts), so that routed IPv6 has next hops on it.
 
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
@@ -93,6 +93,16 @@ export class Cluster {
   /** The CA netmaster's certificate chains to (there once netmaster has started). */
   get caFile(): string {
     return join(this.netmasterStateDir, CA_CERT_FILE);
+  }
+
+  /** The token agents trade for their host's credential (netmaster writes it in its state directory). */
+  get joinTokenFile(): string {
+    return join(this.netmasterStateDir, "join-token");
+  }
+
+  /** The first admin's password, which netmaster made and wrote in its state directory. */
+  adminPassword(): string {
+    return readFileSync(join(this.netmasterStateDir, "admin-password"), "utf8").trim();
   }
 
   /** netctl's flags to reach this cluster's netmaster from a namespace on the underlay. */
@@ -178,7 +188,8 @@ export class Cluster {
     await waitFor(
       async () => {
         if (!this.netmaster?.alive) throw new StopWaiting(`netmaster exited: ${this.netmaster?.logs()}`);
-        return (await this.api("GET", "/api/v1/globals/global/")).status === 200;
+        // Agents join with the token netmaster writes once it leads.
+        return (await this.api("GET", "/api/v1/globals/global/")).status === 200 && existsSync(this.joinTokenFile);
       },
       { timeoutMs: 20_000, what: () => `netmaster: ${this.netmaster?.logs()}` },
     );
@@ -212,7 +223,7 @@ export class Cluster {
   async startAgent(host: ClusterHost): Promise<void> {
     host.agent = NsProcess.start(
       host.namespace,
-      [process.execPath, BIN("netplugin"), "--netmaster", this.netmasterUrl, "--ca-file", this.caFile, "--host", host.name, "--vtep-ip", host.address, "--socket", host.socket, "--state-dir", host.stateDir, "--log-level", this.options.logLevel ?? "info",
+      [process.execPath, BIN("netplugin"), "--netmaster", this.netmasterUrl, "--ca-file", this.caFile, "--join-token-file", this.joinTokenFile, "--host", host.name, "--vtep-ip", host.address, "--socket", host.socket, "--state-dir", host.stateDir, "--log-level", this.options.logLevel ?? "info",
         "--docker-plugin-socket", host.dockerPluginSocket, ...(this.options.agentArgs ?? []), ...host.agentArgs],
       this.log(`h${host.index}`),
     );

@@ -78,8 +78,9 @@ export interface AppOptions {
    */
   isServerName?: (host: string) => boolean;
   /**
-   * Who a request's token stands for; default: the token verified and resolved by master.auth. Only
-   * bench/auth.ts gives another, to measure what authentication costs.
+   * Who a request's token stands for; default: the token verified and resolved by master.auth. The
+   * root-only unix socket takes everyone for the admin (bin/netmaster.ts); bench/auth.ts does, to measure
+   * what authentication costs.
    */
   authenticate?: (token: string | undefined) => Promise<Principal | undefined>;
   /** How a follower reaches its leader (trusting the replicas' CA); default: trusting the system's CAs. */

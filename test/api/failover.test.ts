@@ -41,7 +41,7 @@ describe("leader failover on a three-member etcd cluster", () => {
     const viaFollower = follower.api();
     await waitFor(async () => (await viaFollower.get("/api/v1/globals/global/")).status === 200, { timeoutMs: 10_000, what: () => "defaults not written" });
 
-    const patch = await follower.fetch("/api/v1/tenants/x/", { method: "PATCH", body: "{}" });
+    const patch = await follower.fetch("/api/v1/tenants/x/", { method: "PATCH", headers: { "content-type": "application/json" }, body: "{}" });
     assert.equal(patch.status, 405, await patch.text());
     assert.equal(patch.headers.get("allow"), "GET, HEAD, POST, PUT, DELETE");
 

@@ -10,11 +10,12 @@ import { freePort } from "../harness/ports.js";
 
 const NETCTL_JS = fileURLToPath(new URL("../../src/bin/netctl.js", import.meta.url));
 
-/** netctl against `netmaster`, trusting its CA through $NETMASTER_CA_FILE (none for http://). */
-function netctl(netmaster: { url: string; caFile?: string }, ...args: string[]): Promise<RunResult> {
-  const { NETMASTER_CA_FILE: _, INSECURE: __, ...env } = process.env;
+/** netctl against `netmaster`, trusting its CA through $NETMASTER_CA_FILE (none for http://), as its admin ($NETMASTER_TOKEN). */
+async function netctl(netmaster: { url: string; caFile?: string; adminToken?: () => Promise<string> }, ...args: string[]): Promise<RunResult> {
+  const { NETMASTER_CA_FILE: _, INSECURE: __, NETMASTER_TOKEN: ___, ...env } = process.env;
   const trust = netmaster.caFile ? { NETMASTER_CA_FILE: netmaster.caFile } : {};
-  return runCommand([process.execPath, NETCTL_JS, ...args], { env: { ...env, NETMASTER: netmaster.url, ...trust } });
+  const token = netmaster.adminToken ? { NETMASTER_TOKEN: await netmaster.adminToken() } : {};
+  return runCommand([process.execPath, NETCTL_JS, ...args], { env: { ...env, NETMASTER: netmaster.url, ...trust, ...token } });
 }
 
 describe("netctl against netmaster", () => {
@@ -105,23 +106,23 @@ describe("netctl and netmaster's TLS", () => {
 
   test("trusts netmaster's generated CA from --ca-file or $NETMASTER_CA_FILE", async () => {
     assert.match(nm.url, /^https:/);
-    for (const r of [await netctl(nm, "tenant", "ls", "-q"), await netctl({ url: nm.url }, "--ca-file", nm.caFile, "tenant", "ls", "-q")]) {
+    for (const r of [await netctl(nm, "tenant", "ls", "-q"), await netctl({ url: nm.url, adminToken: nm.adminToken }, "--ca-file", nm.caFile, "tenant", "ls", "-q")]) {
       assert.equal(r.code, 0, r.stderr);
       assert.equal(r.stdout, "default\n");
     }
   });
 
   test("without the CA, the certificate is refused and the message says where the CA is", async () => {
-    const r = await netctl({ url: nm.url }, "tenant", "ls");
+    const r = await netctl({ url: nm.url, adminToken: nm.adminToken }, "tenant", "ls");
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /^Error: Error connecting to netmaster: GET https:.*certificate.*\(netmaster's CA is ca\.crt in its --state-dir: pass a copy with --ca-file/);
-    assert.equal((await netctl({ url: nm.url }, "--insecure", "tenant", "ls", "-q")).code, 0);
+    assert.match(r.stderr, /^Error: Error connecting to netmaster: GET https:.*certificate.*\(netmaster's CA is \/var\/lib\/netplugin\/ca\.crt on its host: pass a copy with --ca-file/);
+    assert.equal((await netctl({ url: nm.url, adminToken: nm.adminToken }, "--insecure", "tenant", "ls", "-q")).code, 0);
   });
 
   test("another CA is refused, naming the file; a CA file that cannot be used exits 4", async () => {
     const other = await startNetmaster({ store: sqliteUrl(join(dir.path, "other")) });
     try {
-      const r = await netctl({ url: nm.url }, "--ca-file", other.caFile, "tenant", "ls");
+      const r = await netctl({ url: nm.url, adminToken: nm.adminToken }, "--ca-file", other.caFile, "tenant", "ls");
       assert.equal(r.code, 1);
       assert.match(r.stderr, new RegExp(`certificate.*\\(verified against the CA in ${other.caFile.replace(/[.]/g, "\\.")}\\)\n$`));
     } finally {

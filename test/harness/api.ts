@@ -24,15 +24,23 @@ export interface Reply<T = unknown> {
   text: string;
 }
 
+export interface ApiOptions {
+  /** The PEM of the CA netmaster's certificate chains to (an https base); default: the system's CAs. */
+  ca?: string;
+  /** The token to send (X-Auth-Token); none over the unix socket, which takes every caller for the admin. */
+  token?: () => Promise<string>;
+}
+
 export class Api {
   private readonly http: NetmasterFetch | undefined;
+  private readonly token: (() => Promise<string>) | undefined;
 
-  /** `ca`: the PEM of the CA netmaster's certificate chains to (an https base); default: the system's CAs. */
   constructor(
     readonly base: string,
-    options: { ca?: string } = {},
+    options: ApiOptions = {},
   ) {
     if (!base.startsWith("unix:")) this.http = new NetmasterFetch(options.ca === undefined ? {} : { ca: options.ca });
+    this.token = options.token;
   }
 
   async call<T = unknown>(method: string, path: string, body?: unknown, raw?: string): Promise<Reply<T>> {
@@ -42,7 +50,9 @@ export class Api {
     if (this.http === undefined) {
       ({ status, text } = await viaSocket(this.base.slice("unix:".length), method, path, payload));
     } else {
-      const res = await this.http.fetch(this.base + path, { method, headers: { "content-type": "application/json" }, ...(payload === undefined ? {} : { body: payload }) });
+      const headers: Record<string, string> = { "content-type": "application/json" };
+      if (this.token) headers["x-auth-token"] = await this.token();
+      const res = await this.http.fetch(this.base + path, { method, headers, ...(payload === undefined ? {} : { body: payload }) });
       status = res.status;
       text = await res.text();
     }

@@ -5,7 +5,7 @@
 // "--plain-http" among the args, it serves plain HTTP on loopback instead.
 
 import { spawn, type ChildProcess } from "node:child_process";
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -16,8 +16,21 @@ import { freePort } from "./ports.js";
 
 const NETMASTER_JS = fileURLToPath(new URL("../../src/bin/netmaster.js", import.meta.url));
 
+/** The first admin's password of every netmaster the harness starts (--initial-admin-password-file). */
+export const TEST_ADMIN_PASSWORD = "harness-admin-password";
+
 const running = new Set<ChildProcess>();
 const ownedDirs = new Set<string>();
+let passwordFile: string | undefined;
+function adminPasswordFile(): string {
+  if (passwordFile === undefined) {
+    const dir = mkdtempSync(join(tmpdir(), "netmaster-harness-"));
+    ownedDirs.add(dir);
+    passwordFile = join(dir, "admin-password");
+    writeFileSync(passwordFile, `${TEST_ADMIN_PASSWORD}\n`, { mode: 0o600 });
+  }
+  return passwordFile;
+}
 process.on("exit", () => {
   for (const child of running) child.kill("SIGKILL");
   for (const dir of ownedDirs) rmSync(dir, { recursive: true, force: true });
@@ -35,7 +48,9 @@ export interface NetmasterProcess {
   ca: string;
   /** A request to this netmaster (a path, or a whole URL), trusting its CA. */
   fetch(pathOrUrl: string, init?: NetmasterRequest): Promise<NetmasterResponse>;
-  /** The test client on this netmaster, trusting its CA. */
+  /** The first admin's token (logged in with TEST_ADMIN_PASSWORD once, when first asked for). */
+  adminToken(): Promise<string>;
+  /** The test client on this netmaster, trusting its CA, as the admin. */
   api(): Api;
   /** stderr so far, for failure messages. */
   logs(): string;
@@ -65,7 +80,7 @@ export async function startNetmaster(options: StartNetmasterOptions): Promise<Ne
     mkdirSync(stateDir, { recursive: true, mode: 0o700 });
     for (const f of ["ca.crt", "ca.key"]) copyFileSync(join(options.shareCaWith.stateDir, f), join(stateDir, f));
   }
-  const args = [NETMASTER_JS, "--listen-url", `127.0.0.1:${port}`, "--store", options.store, "--state-dir", stateDir, "--log-level", "warn", ...(options.args ?? [])];
+  const args = [NETMASTER_JS, "--listen-url", `127.0.0.1:${port}`, "--store", options.store, "--state-dir", stateDir, "--initial-admin-password-file", adminPasswordFile(), "--log-level", "warn", ...(options.args ?? [])];
   const child = spawn(process.execPath, args, { stdio: ["ignore", "ignore", "pipe"] });
   running.add(child);
   let stderr = "";
@@ -88,6 +103,31 @@ export async function startNetmaster(options: StartNetmasterOptions): Promise<Ne
       }
     })());
 
+  const raw = (pathOrUrl: string, init?: NetmasterRequest) => {
+    client ??= new NetmasterFetch(plain ? {} : { ca: proc.ca });
+    return client.fetch(/^https?:/.test(pathOrUrl) ? pathOrUrl : url + pathOrUrl, init);
+  };
+  // The admin's token, logged in for once the first time a request needs it (again after a failed login).
+  // A netmaster that has just started may not have made its first admin yet: that is waited for.
+  let token: Promise<string> | undefined;
+  const login = async (): Promise<string> => {
+    let refused = "";
+    let value = "";
+    await waitFor(async () => {
+      const res = await raw("/api/v1/auth_proxy/login/", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ username: "admin", password: TEST_ADMIN_PASSWORD }) });
+      const text = await res.text();
+      if (res.ok) value = (JSON.parse(text) as { token: string }).token;
+      else refused = `${res.status} ${text}`;
+      return res.ok;
+    }, { timeoutMs: 15_000, what: () => `admin login: ${refused}` });
+    return value;
+  };
+  const adminToken = (): Promise<string> =>
+    (token ??= login()).catch((err: unknown) => {
+      token = undefined;
+      throw err;
+    });
+
   const proc: NetmasterProcess = {
     url,
     port,
@@ -95,11 +135,9 @@ export async function startNetmaster(options: StartNetmasterOptions): Promise<Ne
     stateDir,
     caFile,
     ca: "",
-    fetch: (pathOrUrl, init) => {
-      client ??= new NetmasterFetch(plain ? {} : { ca: proc.ca });
-      return client.fetch(/^https?:/.test(pathOrUrl) ? pathOrUrl : url + pathOrUrl, init);
-    },
-    api: () => new Api(url, plain ? {} : { ca: proc.ca }),
+    fetch: async (pathOrUrl, init = {}) => raw(pathOrUrl, { ...init, headers: { "x-auth-token": await adminToken(), ...init.headers } }),
+    adminToken,
+    api: () => new Api(url, { ...(plain ? {} : { ca: proc.ca }), token: adminToken }),
     logs: () => stderr,
     stop: async () => {
       if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
@@ -116,7 +154,7 @@ export async function startNetmaster(options: StartNetmasterOptions): Promise<Ne
       // The CA is written before netmaster listens.
       if (!plain && proc.ca === "") proc.ca = readIfThere(caFile);
       if (!plain && proc.ca === "") return false;
-      return ok(await proc.fetch("/info").catch(() => undefined));
+      return ok(await raw("/version").catch(() => undefined));
     }, { timeoutMs: 15_000, what: () => `netmaster did not come up: ${stderr}` });
   } catch (err) {
     await proc.kill();
