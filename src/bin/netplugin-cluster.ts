@@ -5,7 +5,7 @@
 //     removes what a crashed run left (namespaces named P-…).
 
 import { Command, Option } from "commander";
-import { Cluster, removeNamespaces } from "../cluster/index.js";
+import { Cluster, netctlHint, removeNamespaces } from "../cluster/index.js";
 import { errorMessage } from "../lib/errors.js";
 
 const program = new Command("netplugin-cluster").description("simulated netplugin clusters in network namespaces");
@@ -35,7 +35,7 @@ program
       [
         `cluster ${cluster.prefix} is up: ${cluster.hosts.length} hosts, logs in ${cluster.dir}`,
         ...cluster.hosts.map((h) => `  host ${h.name}: namespace ${h.namespace}, underlay ${h.address}, agent socket ${h.socket}`),
-        `netctl:  ip netns exec ${cluster.underlay} bin/netctl ${cluster.netctlFlags.join(" ")} net ls -a`,
+        ...netctlHint(cluster),
         `Ctrl-C removes everything.`,
         "",
       ].join("\n"),

@@ -110,6 +110,23 @@ export class Cluster {
     return ["--netmaster", this.netmasterUrl, "--ca-file", this.caFile];
   }
 
+  /** The HOME of the cluster's netctl: its ~/.netctl/config.json holds the admin's token (loginNetctl). */
+  get netctlHome(): string {
+    return join(this.dir, "netctl");
+  }
+
+  /** netctl as the cluster's admin, for a namespace on the underlay: argv up to the command. */
+  get netctl(): string[] {
+    return ["env", `HOME=${this.netctlHome}`, process.execPath, BIN("netctl"), ...this.netctlFlags];
+  }
+
+  /** `netctl login` as the admin, as a user would (the password on stdin), into netctlHome. */
+  async loginNetctl(): Promise<void> {
+    mkdirSync(this.netctlHome, { recursive: true, mode: 0o700 });
+    const r = await run([...this.netctl, "login", "--username", "admin", "--password-stdin"], { netns: this.underlay, stdin: `${this.adminPassword()}\n` });
+    if (r.code !== 0) throw new Error(`netctl login: ${r.stderr}${r.stdout}`);
+  }
+
   /** Brings the whole cluster up; on failure removes what it made and rethrows. */
   static async up(options: ClusterOptions): Promise<Cluster> {
     if (!Number.isInteger(options.hosts) || options.hosts < 1 || options.hosts > 200) throw new Error("hosts must be 1..200");
@@ -166,6 +183,7 @@ export class Cluster {
     }
     this.storeUrl = storeUrl;
     await this.startNetmaster();
+    await this.loginNetctl();
   }
 
   /** etcdctl against the cluster's etcd (store "etcd" only), from the underlay namespace. */
@@ -318,4 +336,15 @@ export async function removeNamespaces(prefix: string): Promise<string[]> {
     .filter((n) => owners.some((o) => n.startsWith(o)));
   for (const ns of mine) await run(["ip", "netns", "del", ns]);
   return mine;
+}
+
+/** How a person at this machine uses netctl against the cluster: logged in as the admin, or logging in. */
+export function netctlHint(cluster: Cluster): string[] {
+  const netctl = `ip netns exec ${cluster.underlay} bin/netctl ${cluster.netctlFlags.join(" ")}`;
+  return [
+    `netctl, as the admin (its token is in ${cluster.netctlHome}/.netctl):`,
+    `  HOME=${cluster.netctlHome} ${netctl} net ls -a`,
+    `or log in as a user would (user admin, password in ${join(cluster.netmasterStateDir, "admin-password")}):`,
+    `  ${netctl} login`,
+  ];
 }

@@ -16,13 +16,12 @@
 
 import { spawn, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { Cluster } from "./cluster.js";
+import { Cluster, netctlHint } from "./cluster.js";
 import { DOCKER, DOCKER_IMAGE, DockerHost, missingDockerTools, NOWHERE_DNS } from "./docker.js";
 import { inOwnSession, isSessionWorker } from "./session.js";
 import { run } from "../lib/process.js";
 import { waitFor } from "../lib/wait.js";
 
-const NETCTL = fileURLToPath(new URL("../bin/netctl.js", import.meta.url));
 const NETPROBE = fileURLToPath(new URL("../datapath/linux/netprobe.js", import.meta.url));
 /** Set by the front process for the worker (which has no stdin): "1" when the demo was started from a terminal. */
 const TERMINAL = "NP_DEMO_TERMINAL";
@@ -30,7 +29,7 @@ const bold = (s: string) => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s);
 
 async function netctl(cluster: Cluster, ...args: string[]): Promise<void> {
   process.stdout.write(`\n${bold(`$ netctl ${args.join(" ")}`)}\n`);
-  const r = await run(["ip", "netns", "exec", cluster.underlay, process.execPath, NETCTL, ...cluster.netctlFlags, ...args]);
+  const r = await run([...cluster.netctl, ...args], { netns: cluster.underlay });
   process.stdout.write(r.stdout + r.stderr);
 }
 
@@ -136,7 +135,7 @@ async function main(): Promise<void> {
     await netctl(cluster, "policy", "inspect", "-t", "blue", "web-policy");
     await netctl(cluster, "group", "inspect", "-t", "blue", "web");
     const play = [
-      `  ip netns exec ${cluster.underlay} bin/netctl ${cluster.netctlFlags.join(" ")} net ls -a`,
+      ...netctlHint(cluster).map((line) => `  ${line}`),
       `  ip netns exec ${client.ns} ping ${web2.ip}`,
     ];
     if (missingDockerTools().length === 0) {

@@ -31,7 +31,6 @@ import { attach } from "../harness/cluster.js";
 import { TestNetns } from "../harness/netns.js";
 
 const NETPROBE = fileURLToPath(new URL("../../src/datapath/linux/netprobe.js", import.meta.url));
-const NETCTL = fileURLToPath(new URL("../../src/bin/netctl.js", import.meta.url));
 const GOBGPD = "/usr/bin/gobgpd";
 const TOR_IP = "198.18.0.200";
 const TOR_IP6 = "fd00:198:18::200";
@@ -282,7 +281,7 @@ describe("routed mode: two hosts announce their containers to an FRR top-of-rack
     }, { timeoutMs: 20_000, what: () => `inspect: ${JSON.stringify(oper)}` });
     assert.equal(oper!.adminStatus, "up");
     assert.equal(oper!.numRoutes, oper!.routes.length);
-    const out = await must(["nsenter", `--net=/var/run/netns/${cluster!.underlay}`, process.execPath, NETCTL, ...cluster!.netctlFlags, "bgp", "inspect", h2.name]);
+    const out = await must(["nsenter", `--net=/var/run/netns/${cluster!.underlay}`, ...cluster!.netctl, "bgp", "inspect", h2.name]);
     const inspected = JSON.parse(out) as { Config: { hostname: string }; Oper: BgpOper };
     assert.equal(inspected.Config.hostname, h2.name);
     assert.equal(inspected.Oper.neighborStatus, "established");

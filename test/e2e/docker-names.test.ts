@@ -32,7 +32,6 @@ import { waitFor } from "../../src/lib/wait.js";
 import { runPrefix } from "../harness/netns.js";
 import { CNI_WRAPPER, makeBusyboxRootfs, Podman } from "../harness/runtimes.js";
 
-const NETCTL = fileURLToPath(new URL("../../src/bin/netctl.js", import.meta.url));
 const DNS_QUERY = fileURLToPath(new URL("../harness/dns-query.js", import.meta.url));
 const FAKE_UPSTREAM = fileURLToPath(new URL("../../src/agent/dns/testing/fakeUpstream.js", import.meta.url));
 
@@ -62,7 +61,7 @@ describe("Contiv's getting-started across hosts: containers find each other by n
   const ips = new Map<string, string>();
 
   const netctl = (...args: string[]): Promise<RunResult> =>
-    run([process.execPath, NETCTL, ...cluster!.netctlFlags, ...args], { netns: cluster!.underlay });
+    run([...cluster!.netctl, ...args], { netns: cluster!.underlay });
   /** The Docker of host 1 (where web runs) and of host 2 (db). */
   const d1 = (): DockerHost => dockers[0]!;
   const d2 = (): DockerHost => dockers[1]!;

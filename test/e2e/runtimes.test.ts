@@ -29,7 +29,6 @@ import { Api } from "../harness/api.js";
 import { runPrefix } from "../harness/netns.js";
 import { cachedResults, Containerd, makeBusyboxRootfs, missingTools, Podman, readSpy, SystemCni, writeSpy, type CtrContainer, type SpyCall } from "../harness/runtimes.js";
 
-const NETCTL_JS = fileURLToPath(new URL("../../src/bin/netctl.js", import.meta.url));
 const NETPROBE_JS = fileURLToPath(new URL("../../src/datapath/linux/netprobe.js", import.meta.url));
 
 const TENANT = "rt";
@@ -94,7 +93,7 @@ describe("CNI under real runtimes: podman and ctr run --cni", { skip }, () => {
 
   async function netctl(...args: string[]): Promise<string> {
     const host = cluster!.hosts[0]!;
-    const r = await run(["nsenter", `--net=/var/run/netns/${host.namespace}`, "--", process.execPath, NETCTL_JS, ...cluster!.netctlFlags, ...args]);
+    const r = await run(["nsenter", `--net=/var/run/netns/${host.namespace}`, "--", ...cluster!.netctl, ...args]);
     assert.equal(r.code, 0, `netctl ${args.join(" ")}: ${r.stderr}${r.stdout}`);
     return r.stdout;
   }
