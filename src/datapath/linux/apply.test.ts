@@ -72,6 +72,29 @@ describe("applyPlan", () => {
     assert.equal(fake.commands().filter((c) => c.includes("np-t-a")).length, 1);
   });
 
+  it("runs conntrack deletions last, consecutive ones as one `conntrack -R -` in the namespace; its failure fails them all", async () => {
+    const b = StepBuilder.of("np-t-a", { tenant: "a" });
+    b.conntrack("entries 1", ["-D", "-p", "udp", "--orig-dst", "198.18.1.100"]);
+    b.conntrack("entries 2", ["-D", "-p", "tcp", "--orig-dst", "198.18.1.100", "--state", "SYN_SENT"]);
+    b.nft("update", "nft table", ["-f", "-"], "table inet netplugin_lb {}\n");
+    b.ip("address", "delete", "address 198.18.1.101/32 on nb1", ["addr", "del", "198.18.1.101/32", "dev", "nb1"]);
+    const plan: Plan = { steps: b.steps(), problems: [] };
+    const ok = new FakeExecutor({ stdout: "" });
+    assert.deepEqual((await applyPlan(ok, plan)).failures, []);
+    assert.deepEqual(
+      ok.calls.map((c) => [c.argv.join(" "), c.stdin]),
+      [
+        ["ip -n np-t-a -force -batch -", "addr del 198.18.1.101/32 dev nb1\n"],
+        ["ip netns exec np-t-a nft -f -", "table inet netplugin_lb {}\n"],
+        ["ip netns exec np-t-a sh -c cat | conntrack -R -", "-D -p udp --orig-dst 198.18.1.100\n-D -p tcp --orig-dst 198.18.1.100 --state SYN_SENT\n"],
+      ],
+    );
+    const refused = new FakeExecutor({ stdout: "" }).on("ip netns exec np-t-a sh -c cat | conntrack -R -", { stderr: "conntrack v1.4.7 (conntrack-tools): Operation failed: Operation not permitted\n", exitCode: 1 });
+    const result = await applyPlan(refused, plan);
+    assert.deepEqual(result.failures.map((f) => f.steps.map((s) => s.object)), [["entries 1", "entries 2"]]);
+    assert.equal(result.applied.length, 2);
+  });
+
   it("starts a new batch when the target or the tool changes", () => {
     const b = StepBuilder.of("ns", {});
     b.ip("bridge", "create", "x", ["link", "add", "a"]);

@@ -2,12 +2,14 @@
 // namespace run in plan order; consecutive ip (tc, bridge) lines for the same target become
 // one `ip -batch -` (`tc -batch -`, `bridge -batch -`) call run with -force, so one bad line
 // does not keep the others from being applied, and "Command failed -:N" tells which step
-// failed. Namespaces run independently: a failure in one never stops another. Steps for the
-// agent's own namespace run there, or in `hostNamespace` when a test simulates hosts.
+// failed. Consecutive conntrack lines become one `conntrack -R -` (CONNTRACK_BATCH), which names
+// no line: when it fails, all of its steps did (deleting entries again is harmless). Namespaces run
+// independently: a failure in one never stops another. Steps for the agent's own namespace run
+// there, or in `hostNamespace` when a test simulates hosts.
 
 import { errorMessage } from "../../lib/errors.js";
 import type { Executor } from "../../lib/process.js";
-import { failedBatchLines, hostCommand } from "./tools.js";
+import { CONNTRACK_BATCH, failedBatchLines, hostCommand } from "./tools.js";
 import { mapLimit } from "./mapLimit.js";
 import { isBatchTool, type Plan, type Step, type StepTarget } from "./plan.js";
 
@@ -49,14 +51,16 @@ function sameTarget(a: StepTarget, b: StepTarget): boolean {
   return false;
 }
 
-function batchArgv(tool: "ip" | "tc" | "bridge", target: StepTarget, hostNamespace?: string): string[] {
+function batchCommand(tool: "ip" | "tc" | "bridge" | "conntrack", target: StepTarget, hostNamespace?: string): { argv: string[]; netns?: string } {
+  const argv = tool === "conntrack" ? CONNTRACK_BATCH : [tool, "-force", "-batch", "-"];
   switch (target.kind) {
     case "namespace":
-      return [tool, "-n", target.name, "-force", "-batch", "-"];
+      // ip, tc and bridge enter a named namespace themselves; conntrack has no such option.
+      return tool === "conntrack" ? { argv, netns: target.name } : { argv: [tool, "-n", target.name, ...argv.slice(1)] };
     case "container":
-      return ["nsenter", `--net=${target.path}`, tool, "-force", "-batch", "-"];
+      return { argv: ["nsenter", `--net=${target.path}`, ...argv] };
     case "host":
-      return hostCommand([tool, "-force", "-batch", "-"], hostNamespace).argv;
+      return hostCommand(argv, hostNamespace);
   }
 }
 
@@ -76,6 +80,8 @@ function single(step: Step, hostNamespace?: string): Invocation {
       return inTarget(["sysctl", ...step.args]);
     case "nft":
       return inTarget(["nft", ...step.args]);
+    case "conntrack":
+      return inTarget(["conntrack", ...step.args]);
     case "ip":
     case "tc":
     case "bridge":
@@ -97,7 +103,7 @@ export function invocations(steps: Step[], hostNamespace?: string): Invocation[]
       last.steps.push(step);
       last.stdin += `${step.args.join(" ")}\n`;
     } else {
-      result.push({ argv: batchArgv(step.tool, step.target, hostNamespace), stdin: `${step.args.join(" ")}\n`, batch: true, steps: [step] });
+      result.push({ ...batchCommand(step.tool, step.target, hostNamespace), stdin: `${step.args.join(" ")}\n`, batch: true, steps: [step] });
     }
   }
   return result;

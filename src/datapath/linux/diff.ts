@@ -1,9 +1,10 @@
-// Pure: rendered HostState + ObservedHost (+ the nft scripts this process applied, and the pickup
-// windows it keeps open) → Plan. Each step is owned by the unit it is for (stepBuilder.ts): a tenant's
-// own objects (namespace, sysctls, policy table, uplink) and what no unit wants any more by the tenant, a
-// bridge and what hangs on it as a whole by its network, a container's veth, shapers and routes by its
-// endpoint, a remote container's FDB and neighbour entries by that endpoint, what carries published ports
-// by `ports`.
+// Pure: rendered HostState + ObservedHost (+ the nft scripts this process applied, the pickup
+// windows it keeps open and the conntrack deletions that failed) → Plan. Each step is owned by the
+// unit it is for (stepBuilder.ts): a tenant's own objects (namespace, sysctls, policy table, uplink)
+// and what no unit wants any more by the tenant, a bridge and what hangs on it as a whole by its
+// network, a container's veth, shapers and routes by its endpoint, a remote container's FDB and
+// neighbour entries by that endpoint, what carries published ports by `ports`; a service's table and
+// conntrack entries by the tenant (diffServices.ts).
 // Anything already right produces no step, so a restarted agent that finds the kernel as
 // it left it plans nothing that disturbs traffic (the one exception is the nft script, see
 // diffNft). Only objects we own are compared: the tenant namespaces of our prefix, every
@@ -13,11 +14,11 @@ import type { DatapathErrorOwner } from "../driver.js";
 import { NFT_TABLE, tenantNamespace } from "../names.js";
 import { diffEndpoint } from "./diffEndpoint.js";
 import { diffHostEndpoints, diffHostNamespace, diffOwnedTable, diffUplink, diffVxlans, hostRouteOwners } from "./diffOverlay.js";
-import type { Plan } from "./plan.js";
+import { diffServices } from "./diffServices.js";
+import type { Plan, Step } from "./plan.js";
 import { diffPickup, PICKUP_WINDOW_SECONDS, startsNetfilter, type PickupState } from "./pickup.js";
 import { newBridgeSysctl } from "./render.js";
 import { NAT_TABLE, ROUTE6_TABLE } from "./renderOverlay.js";
-import { LB_TABLE } from "./renderServices.js";
 import { DELETE_GROUP, StepBuilder } from "./stepBuilder.js";
 import type { HostState, ObservedHost, ObservedHostNamespace, ObservedTenant, TenantState } from "./state.js";
 
@@ -31,6 +32,8 @@ export interface DiffOptions {
   pickup?: PickupState;
   /** The link group this plan deletes links with (stepBuilder.ts); the driver picks one per run. */
   deleteGroup?: number;
+  /** Conntrack deletions that failed, per tenant namespace, to plan again (diffServices.ts). */
+  unflushed?: ReadonlyMap<string, readonly Step[]>;
 }
 
 function diffBridges(b: StepBuilder, want: TenantState, have: ObservedTenant): void {
@@ -193,8 +196,8 @@ function diffTenant(
   // The uplink's NAT table carries the tenant's published ports (and its outbound masquerade).
   diffOwnedTable(b.unit({ ...tenant, ports: true }), want.natTable, { family: "ip", name: NAT_TABLE }, have.natTag);
   diffOwnedTable(b, want.route6Table, { family: "ip6", name: ROUTE6_TABLE }, have.route6Tag);
-  // Services have no owner of their own: their table is the tenant's.
-  diffOwnedTable(b, want.lbTable, { family: "inet", name: LB_TABLE }, have.lbTag);
+  // Services have no owner of their own: their table and conntrack entries are the tenant's.
+  diffServices(b, want, have, options.unflushed.get(want.namespace) ?? []);
   diffPickup(b, want, have, diffNft(b, want, have, options.appliedNft), options.pickup);
   return b;
 }
@@ -205,6 +208,7 @@ export function diffHost(want: HostState, have: ObservedHost, options: DiffOptio
     appliedNft: options.appliedNft ?? new Map(),
     pickup: options.pickup ?? { windowSeconds: PICKUP_WINDOW_SECONDS, open: new Map(), missing: new Set() },
     deleteGroup: options.deleteGroup ?? DELETE_GROUP,
+    unflushed: options.unflushed ?? new Map(),
   };
   const plan: Plan = { steps: [], problems: [] };
   if (have.host !== null) plan.steps.push(...diffHostNamespace(want, have.host).steps());

@@ -9,6 +9,8 @@ import { compilePolicy, type PolicyInput } from "../../policy/index.js";
 import type { DatapathDriver } from "../driver.js";
 import type { DesiredHost } from "../types.js";
 import { LinuxDatapath } from "./driver.js";
+import { renderHost } from "./render.js";
+import { dnatRule, servicesHost, servicesMap, withoutRemote } from "./testing/services.js";
 import { clusterHost, NS_A } from "../testing/desired.js";
 
 /**
@@ -204,5 +206,59 @@ describe("LinuxDatapath: rule counters", () => {
     const totals = await driver.counters();
     assert.deepEqual(Object.keys(totals).sort(), ["a:p:deny", "a:p:http"], "the rules of the table in force, not of the one that failed");
     assert.deepEqual(totals["a:p:http"], { packets: 2, bytes: 200 });
+  });
+});
+
+describe("LinuxDatapath: conntrack entries of providers that left", () => {
+  const lbTag = (desired: DesiredHost): string => renderHost(desired).tenants[0]!.lbTable!.tag;
+  /** What `nft -j list table inet netplugin_lb` finds: web's TCP port 80 on both of its IPv4 providers. */
+  const LB_JSON = JSON.stringify({
+    nftables: [servicesMap(4, [["198.18.1.100", "tcp", 80, "svc1_tcp_80"]]), dnatRule("svc1_tcp_80", 4, "tcp", [["198.18.1.1", 8080], ["198.18.1.21", 8080]])],
+  });
+  const LEFT = "-D -p tcp --orig-dst 198.18.1.100 --orig-port-dst 80 --reply-src 198.18.1.21 --reply-port-src 8080";
+
+  /** A tenant namespace whose services table carries `kernel.tag`; `conntrack -R -` records its lines, or fails while `refuse`. */
+  function servicesKernel(): { kernel: EmptyHost; state: { tag: string; refuse: boolean; conntrack: string[] } } {
+    const kernel = new EmptyHost();
+    kernel.namespaces.add(NS_A);
+    const state = { tag: lbTag(servicesHost()), refuse: false, conntrack: [] as string[] };
+    kernel.answer = (text, stdin) => {
+      if (text === `ip netns exec ${NS_A} nft -j list tables`) return JSON.stringify({ nftables: [{ table: { family: "inet", name: "netplugin_lb" } }] });
+      if (text === `ip netns exec ${NS_A} nft list table inet netplugin_lb`) return `table inet netplugin_lb {\n\tcomment "netplugin:${state.tag}"\n}\n`;
+      if (text === `ip netns exec ${NS_A} nft -j list table inet netplugin_lb`) return LB_JSON;
+      if (text !== `ip netns exec ${NS_A} sh -c cat | conntrack -R -`) return undefined;
+      state.conntrack.push(stdin);
+      if (state.refuse) throw new ProcessError(text.split(" "), 1, "conntrack v1.4.7 (conntrack-tools): Operation failed: Operation not permitted");
+      return "";
+    };
+    return { kernel, state };
+  }
+
+  it("deletes them after the table changed; a deletion that failed is made again on the next run, until it takes", async () => {
+    const { kernel, state } = servicesKernel();
+    const driver = new LinuxDatapath(kernel);
+    state.refuse = true;
+    const { errors } = await driver.reconcile(withoutRemote(), { full: false });
+    assert.deepEqual(errors.map((e) => [e.owner, e.objects]), [
+      [{ tenant: "a" }, ["conntrack entries 198.18.1.100:80/tcp → 198.18.1.21:8080 SYN_SENT", "conntrack entries 198.18.1.100:80/tcp → 198.18.1.21:8080 SYN_RECV"]],
+    ]);
+    // The table took: it no longer tells what left, the driver does.
+    state.tag = lbTag(withoutRemote());
+    state.refuse = false;
+    assert.deepEqual((await driver.reconcile(withoutRemote(), { full: false })).errors, []);
+    const lines = `${LEFT} --state SYN_SENT\n${LEFT} --state SYN_RECV\n`;
+    assert.deepEqual(state.conntrack, [lines, lines]);
+    await driver.reconcile(withoutRemote(), { full: true });
+    assert.equal(state.conntrack.length, 2, "nothing left to delete");
+  });
+
+  it("forgets a deletion that failed when the provider is back", async () => {
+    const { kernel, state } = servicesKernel();
+    const driver = new LinuxDatapath(kernel);
+    state.refuse = true;
+    assert.equal((await driver.reconcile(withoutRemote(), { full: false })).errors.length, 1);
+    state.refuse = false;
+    assert.deepEqual((await driver.reconcile(servicesHost(), { full: false })).errors, []);
+    assert.equal(state.conntrack.length, 1);
   });
 });

@@ -118,6 +118,8 @@ export class LinuxDatapath implements DatapathDriver {
   /** Namespaces whose table was (re)placed since counters were last read: their counters restarted. */
   private readonly reloadedTables = new Set<string>();
   private counterHistory: CounterHistory = NO_COUNTER_HISTORY;
+  /** Conntrack deletions that failed, by tenant namespace: planned again until they take (diffServices.ts). */
+  private unflushed = new Map<string, Step[]>();
   /** What was applied without failure (incremental.ts); forgotten whole when a run throws. */
   private applied: AppliedState = NOTHING_APPLIED;
   private queue: Promise<unknown> = Promise.resolve();
@@ -169,7 +171,7 @@ export class LinuxDatapath implements DatapathDriver {
   private async observeAndDiff(
     wanted: HostState,
     applied: AppliedState,
-  ): Promise<{ scope: ObserveScope; plan: Plan; errors: ReconcileError[] }> {
+  ): Promise<{ scope: ObserveScope; plan: Plan; errors: ReconcileError[]; diffed: Set<string> }> {
     const scope = selectScope(wanted, applied, await listTenantNamespaces(this.executor, wanted.prefix));
     const observed = await observeHost(this.executor, wanted, {
       concurrency: this.concurrency,
@@ -177,7 +179,7 @@ export class LinuxDatapath implements DatapathDriver {
       scope,
     });
     const deleteGroup = randomInt(1, 2 ** 31);
-    const plan = diffHost(wanted, observed, { appliedNft: this.appliedNft, pickup: this.pickup.state(Date.now()), deleteGroup });
+    const plan = diffHost(wanted, observed, { appliedNft: this.appliedNft, pickup: this.pickup.state(Date.now()), deleteGroup, unflushed: this.unflushed });
     const tenants = new Map(wanted.tenants.map((t) => [t.namespace, t.tenant]));
     const errors = observed.failures.map((f) => {
       const tenant = tenants.get(f.namespace);
@@ -189,7 +191,7 @@ export class LinuxDatapath implements DatapathDriver {
         cause: f.error,
       };
     });
-    return { scope, plan, errors };
+    return { scope, plan, errors, diffed: new Set(observed.tenants.map((t) => t.namespace)) };
   }
 
   /**
@@ -211,7 +213,7 @@ export class LinuxDatapath implements DatapathDriver {
       // Whatever throws from here on may have left anything half done: trust nothing applied before.
       const applied = this.trusted(options);
       this.applied = NOTHING_APPLIED;
-      const { scope, plan, errors } = await this.observeAndDiff(wanted, applied);
+      const { scope, plan, errors, diffed } = await this.observeAndDiff(wanted, applied);
       const result = await applyPlan(this.executor, plan, this.applyOptions());
       const failed = new Set([...errors, ...plan.problems, ...result.failures].map((f) => f.namespace));
       this.applied = nextApplied(applied, wanted, scope, failed);
@@ -226,6 +228,7 @@ export class LinuxDatapath implements DatapathDriver {
       }
       this.tables = this.tablesAfter(compiled, result.applied);
       this.pickup.record(result.applied, result.failures.flatMap((f) => f.steps), Date.now());
+      this.unflushed = this.unflushedAfter(wanted, diffed, result.failures);
       const report: ReconcileReport = {
         changes: result.applied.map(summary),
         errors: [...errors, ...plan.problems.map(problemError), ...result.failures.flatMap(failureErrors)],
@@ -255,6 +258,21 @@ export class LinuxDatapath implements DatapathDriver {
     }
     for (const namespace of tables.keys()) if (!rendered.has(namespace)) tables.delete(namespace);
     return tables;
+  }
+
+  /**
+   * The conntrack deletions left to do after a run: in a namespace it diffed (which planned again all that were
+   * left but those of providers that are back), those that failed; in one it did not (not read, or unreadable),
+   * those left before; none in a namespace no longer wanted.
+   */
+  private unflushedAfter(wanted: HostState, diffed: ReadonlySet<string>, failures: StepFailure[]): Map<string, Step[]> {
+    const failed = failures.flatMap((f) => f.steps).filter((s) => s.tool === "conntrack");
+    const next = new Map<string, Step[]>();
+    for (const { namespace } of wanted.tenants) {
+      const left = diffed.has(namespace) ? failed.filter((s) => s.namespace === namespace) : (this.unflushed.get(namespace) ?? []);
+      if (left.length > 0) next.set(namespace, left);
+    }
+    return next;
   }
 
   /**
@@ -297,8 +315,10 @@ export class LinuxDatapath implements DatapathDriver {
           { path: "prefix", message: "invalid prefix" },
         ]);
       }
-      // It removes tenants and what we own in the agent's namespace: nothing applied is there any more.
+      // It removes tenants and what we own in the agent's namespace: nothing applied is there any more, and no
+      // conntrack entry of a removed namespace is left to delete.
       this.applied = NOTHING_APPLIED;
+      this.unflushed = new Map();
       const removed: string[] = [];
       for (const namespace of (await listNamespaces(this.executor)).filter((n) => ownsNamespace(prefix, n))) {
         await this.removeLinksOf(namespace);

@@ -23,5 +23,6 @@ describe("probeFeatures", () => {
     const fake = new FakeExecutor({ stdout: "" });
     await probeFeatures(fake, "npu0");
     assert.ok(fake.commands().some((c) => c === "ip netns exec npu0-probe nft -f -"));
+    assert.ok(fake.commands().some((c) => c === "ip netns exec npu0-probe sh -c cat | conntrack -R -"));
   });
 });

@@ -4,6 +4,7 @@
 
 import { UpstreamError } from "../../lib/errors.js";
 import { ProcessError, type Executor } from "../../lib/process.js";
+import { CONNTRACK_BATCH } from "./tools.js";
 
 interface Check {
   feature: string;
@@ -54,6 +55,17 @@ function checks(ns: string): Check[] {
         "  chain prerouting { type nat hook prerouting priority dstnat; policy accept; meta nfproto ipv4 meta l4proto tcp fib daddr type != local dnat ip to numgen random mod 2 map { 0 : 198.18.0.1 . 80, 1 : 198.18.0.2 . 80 }; }",
         "  chain input { type filter hook input priority filter + 1; policy accept; ct status dnat accept; meta l4proto tcp reject with tcp reset; }",
         "}",
+        "",
+      ].join("\n"),
+    },
+    {
+      // Entries of providers that left a service are deleted this way (diffServices.ts); none match here.
+      feature: "conntrack -R with -D filters (Debian package conntrack)",
+      argv: CONNTRACK_BATCH,
+      netns: true,
+      stdin: [
+        "-D -p udp --orig-dst 198.18.0.1 --orig-port-dst 80 --reply-src 198.18.0.2 --reply-port-src 80",
+        "-D -p tcp --orig-dst fd00::1 --orig-port-dst 80 --reply-src fd00::2 --reply-port-src 80 --state SYN_SENT",
         "",
       ].join("\n"),
     },

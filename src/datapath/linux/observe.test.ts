@@ -5,6 +5,7 @@ import { ProcessError } from "../../lib/process.js";
 import { FakeExecutor } from "./testing/fakeExecutor.js";
 import { observeHost } from "./observe.js";
 import { renderHost } from "./render.js";
+import { dnatRule, services, servicesMap } from "./testing/services.js";
 import { desiredHost, endpoint, NS_A, PREFIX } from "../testing/desired.js";
 
 // Trimmed from what iproute2 6.1 / nft 1.0.6 print.
@@ -216,5 +217,29 @@ describe("observeHost", () => {
     const commands = fake.commands();
     assert.deepEqual(commands.filter((c) => c.startsWith("nsenter")), ["nsenter --net=/var/run/netns/c2 ip -json -d -batch -"]);
     assert.ok(!commands.some((c) => c.includes("netns list") || c.includes("addr show") || c.includes(`${PREFIX}-t-old`)), commands.join("\n"));
+  });
+
+  it("reads what the services table sends to only when that table is about to be replaced or deleted", async () => {
+    const host = desiredHost();
+    host.tenants[0]!.services = [services()[0]!];
+    const want = renderHost(host);
+    const lbJson = ["nft", "-j", "list", "table", "inet", "netplugin_lb"].join(" ");
+    const observe = async (wanted: typeof want, tag: string | null): Promise<{ backends: unknown; read: boolean }> => {
+      const tables = [{ table: { family: "inet", name: "netplugin" } }, ...(tag === null ? [] : [{ table: { family: "inet", name: "netplugin_lb" } }])];
+      const fake = scripted()
+        .on(`ip netns exec ${NS_A} nft -j list tables`, { stdout: JSON.stringify({ nftables: tables }) })
+        .on(`ip netns exec ${NS_A} nft list table inet netplugin_lb`, { stdout: `table inet netplugin_lb {\n\tcomment "netplugin:${tag}"\n}\n` })
+        .on(`ip netns exec ${NS_A} ${lbJson}`, {
+          stdout: JSON.stringify({ nftables: [servicesMap(4, [["198.18.1.100", "udp", 53, "svc0_udp_53"]]), dnatRule("svc0_udp_53", 4, "udp", [["198.18.1.21", 5353]])] }),
+        });
+      const observed = await observeHost(fake, wanted);
+      assert.deepEqual(observed.failures, []);
+      return { backends: observed.tenants[0]!.lbBackends, read: fake.commands().some((c) => c.endsWith(lbJson)) };
+    };
+    const old = [{ vip: "198.18.1.100", protocol: "udp", port: 53, address: "198.18.1.21", targetPort: 5353 }];
+    assert.deepEqual(await observe(want, want.tenants[0]!.lbTable!.tag), { backends: null, read: false }, "the wanted table");
+    assert.deepEqual(await observe(want, "0123abcd"), { backends: old, read: true }, "another table");
+    assert.deepEqual(await observe(want, null), { backends: null, read: false }, "no table");
+    assert.deepEqual(await observe(renderHost(desiredHost()), "0123abcd"), { backends: old, read: true }, "a table no longer wanted");
   });
 });

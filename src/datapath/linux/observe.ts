@@ -22,6 +22,7 @@ import {
   linkUp,
   nftTableTag,
   parseDefaultRoutes,
+  parseLbBackends,
   parseFdb,
   parseHostRoutes,
   parseLinks,
@@ -159,6 +160,7 @@ export function emptyTenant(namespace: string, containers: ObservedContainer[] =
     natTag: null,
     route6Tag: null,
     lbTag: null,
+    lbBackends: null,
   };
 }
 
@@ -279,6 +281,10 @@ export async function observeTenant(
     readRedirects(executor, ns, ingressDevs, signal),
     read(unpaired),
   ]);
+  // Only a table about to change is read whole: the conntrack entries of what it alone sends to go after the change.
+  const lbArgv = ["nft", "-j", "list", "table", "inet", LB_TABLE];
+  const lbBackends =
+    lbTag === null || lbTag === tenant.lbTable?.tag ? null : parseLbBackends(await executor.run(lbArgv, { netns: ns, signal }), lbArgv);
 
   return {
     namespace: ns,
@@ -325,6 +331,7 @@ export async function observeTenant(
     natTag,
     route6Tag,
     lbTag,
+    lbBackends,
   };
 }
 

@@ -6,7 +6,7 @@ import { z } from "zod";
 
 import { canonicalIp, canonicalMac, familyOf } from "./addr.js";
 import { unexpectedOutput } from "./tools.js";
-import type { DefaultRoute, ObservedFdb, ObservedNeighbour, ObservedQdisc, ObservedRedirect, ObservedRoute } from "./state.js";
+import type { DefaultRoute, ObservedFdb, ObservedNeighbour, ObservedQdisc, ObservedRedirect, ObservedRoute, ServiceBackend } from "./state.js";
 
 const AddrInfo = z.object({
   family: z.string(),
@@ -90,6 +90,29 @@ const NftTables = z.object({
 });
 
 const NetnsList = z.array(z.object({ name: z.string() }));
+
+/** `nft -j list table …`: each object is one of table, set, map, chain, rule. */
+const NftObjects = z.object({ nftables: z.array(z.record(z.string(), z.unknown())) });
+
+/** An element of the services table's maps services4/6: `VIP . PROTO . PORT : goto CHAIN`. */
+const ServiceElement = z.tuple([
+  z.object({ concat: z.tuple([z.string(), z.enum(["tcp", "udp"]), z.number()]) }),
+  z.object({ goto: z.object({ target: z.string() }) }),
+]);
+const NftMap = z.object({ map: z.object({ elem: z.array(z.unknown()) }) });
+const NftRule = z.object({ rule: z.object({ chain: z.string(), expr: z.array(z.unknown()) }) });
+
+/** `dnat ip to numgen random mod N map { 0 : ADDR . PORT, … }`: a service port's providers in one family. */
+const NumgenDnat = z.object({
+  dnat: z.object({
+    family: z.enum(["ip", "ip6"]),
+    addr: z.object({
+      map: z.object({
+        data: z.object({ set: z.array(z.tuple([z.number(), z.object({ concat: z.tuple([z.string(), z.number()]) })])) }),
+      }),
+    }),
+  }),
+});
 
 /** One entry of `bridge -json fdb show`. */
 const FdbEntry = z.object({
@@ -300,6 +323,44 @@ export function parseHostRoutes(routes: IpRoute[]): { dst: string; via: string |
     result.push({ dst: `${address}/${full}`, via, dev: r.dev });
   }
   return result;
+}
+
+/**
+ * What the services table (`nft -j list table inet netplugin_lb`, renderServices.ts) DNATs to: the VIP, protocol
+ * and port of each element of its verdict maps joined with the providers of the chain it goes to, in the VIP's
+ * family. Objects of any other shape (other maps and rules, a table of an older agent) give nothing.
+ */
+export function parseLbBackends(text: string, argv: string[]): ServiceBackend[] {
+  const ports: Array<{ vip: string; protocol: "tcp" | "udp"; port: number; chain: string }> = [];
+  const providers = new Map<string, Array<{ address: string; targetPort: number }>>();
+  for (const object of parseWith(NftObjects, text, argv).nftables) {
+    const map = NftMap.safeParse(object);
+    if (map.success) {
+      for (const element of map.data.map.elem) {
+        const parsed = ServiceElement.safeParse(element);
+        if (!parsed.success) continue;
+        const [{ concat: [vip, protocol, port] }, { goto }] = parsed.data;
+        const canonical = canonicalIp(vip);
+        if (canonical !== null) ports.push({ vip: canonical, protocol, port, chain: goto.target });
+      }
+    }
+    const rule = NftRule.safeParse(object);
+    if (rule.success) {
+      const list = providers.get(rule.data.rule.chain) ?? [];
+      for (const statement of rule.data.rule.expr) {
+        const dnat = NumgenDnat.safeParse(statement);
+        if (!dnat.success) continue;
+        for (const [, { concat: [address, targetPort] }] of dnat.data.dnat.addr.map.data.set) {
+          const canonical = canonicalIp(address);
+          if (canonical !== null) list.push({ address: canonical, targetPort });
+        }
+      }
+      providers.set(rule.data.rule.chain, list);
+    }
+  }
+  return ports.flatMap(({ chain, ...port }) =>
+    (providers.get(chain) ?? []).filter((p) => familyOf(p.address) === familyOf(port.vip)).map((p) => ({ ...port, ...p })),
+  );
 }
 
 /**

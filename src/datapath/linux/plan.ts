@@ -8,10 +8,12 @@ import type { DatapathErrorOwner } from "../driver.js";
 /**
  * Creation order; deletions run first, in the reverse order. vxlan: the overlay device (needs its bridge);
  * uplink / hostEndpoint: veths between the agent's namespace and the tenant's, their addresses and the
- * tenant's default route; fdb: FDB and proxy-neighbour entries of the VXLAN devices.
+ * tenant's default route; fdb: FDB and proxy-neighbour entries of the VXLAN devices; conntrack: entries to
+ * service providers that left, deleted after everything else (StepBuilder.conntrack): once the tables send
+ * no new connection there.
  */
 export const PHASES = [
-  "namespace", "sysctl", "bridge", "address", "vxlan", "veth", "container", "route", "uplink", "hostEndpoint", "fdb", "qdisc", "nft",
+  "namespace", "sysctl", "bridge", "address", "vxlan", "veth", "container", "route", "uplink", "hostEndpoint", "fdb", "qdisc", "nft", "conntrack",
 ] as const;
 export type Phase = (typeof PHASES)[number];
 
@@ -25,14 +27,15 @@ export type StepTarget = { kind: "host" } | { kind: "namespace"; name: string } 
 
 /**
  * ip / tc / bridge: args is one batch line ("link add …"); consecutive steps with the same tool and
- * target run as one `-batch -`. netns: `ip netns ARGS`. sysctl: `sysctl ARGS` in the target namespace.
+ * target run as one `-batch -`. conntrack: args is one line of `conntrack -R -` in the target namespace
+ * ("-D …"), consecutive ones likewise. netns: `ip netns ARGS`. sysctl: `sysctl ARGS` in the target namespace.
  * nft: `nft ARGS` in the target namespace, with stdin.
  */
-export type Tool = "ip" | "tc" | "bridge" | "sysctl" | "nft" | "netns";
+export type Tool = "ip" | "tc" | "bridge" | "conntrack" | "sysctl" | "nft" | "netns";
 
-/** Tools whose steps are lines of one `TOOL -force -batch -`. */
-export function isBatchTool(tool: Tool): tool is "ip" | "tc" | "bridge" {
-  return tool === "ip" || tool === "tc" || tool === "bridge";
+/** Tools whose steps are lines of one process: `TOOL -force -batch -`, `conntrack -R -`. */
+export function isBatchTool(tool: Tool): tool is "ip" | "tc" | "bridge" | "conntrack" {
+  return tool === "ip" || tool === "tc" || tool === "bridge" || tool === "conntrack";
 }
 
 /**

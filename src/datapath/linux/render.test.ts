@@ -74,6 +74,7 @@ describe("renderHost", () => {
           hostEndpoints: [],
           portForwards: [],
           lbTable: null,
+          lbBackends: [],
         },
       ],
       host: { sysctls: [], nftName: `netplugin_${PREFIX}`, nftTable: null },

@@ -290,6 +290,7 @@ function renderTenant(
     hostEndpoints: hostEndpoints.sort((a, b) => byName({ name: a.tenantLink }, { name: b.tenantLink })),
     portForwards,
     lbTable: services.table,
+    lbBackends: services.backends,
   };
 }
 

@@ -1,48 +1,14 @@
 // Unit tests of service load balancers and DNS interception: what render makes of them (the table, the VIPs on
-// the bridges, hairpin ports, forwarding), what check() says of bad input, and what diff plans as they change.
-// Render and diff are pure; services.kernel.test.ts sends the packets.
+// the bridges, hairpin ports, forwarding) and what check() says of bad input; diffServices.test.ts has what diff
+// plans as they change. Render and diff are pure; services.kernel.test.ts sends the packets.
 
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 
 import type { DesiredHost, DesiredService } from "../types.js";
-import { diffHost } from "./diff.js";
-import { describeStep } from "./plan.js";
 import { checkHost, renderHost } from "./render.js";
-import { appliedScripts, observedHost } from "./testing/observed.js";
-import { clusterHost, desiredHost, endpoint, network, NS_A } from "../testing/desired.js";
-
-/** web: blue, two providers (ep1 here, a remote one without IPv6), two ports; db: red, no provider. */
-function services(): DesiredService[] {
-  return [
-    {
-      name: "web",
-      network: "blue",
-      vip: "198.18.1.100",
-      vip6: "fd00:1::100",
-      ports: [
-        { protocol: "tcp", port: 80, targetPort: 8080 },
-        { protocol: "udp", port: 53, targetPort: 5353 },
-      ],
-      providers: [
-        { endpoint: "ep1", ipv4: "198.18.1.1", ipv6: "fd00:1::1" },
-        { endpoint: "net1.blue-21", ipv4: "198.18.1.21", ipv6: "" },
-      ],
-    },
-    { name: "db", network: "red", vip: "198.18.2.100", vip6: "", ports: [{ protocol: "tcp", port: 5432, targetPort: 5432 }], providers: [] },
-  ];
-}
-
-/** clusterHost() in bridge mode with a second network and both services; DNS intercepted on blue. */
-function servicesHost(): DesiredHost {
-  const host = clusterHost();
-  const tenant = host.tenants[0]!;
-  tenant.fwdMode = "bridge";
-  tenant.networks[0]!.interceptDns = true;
-  tenant.networks.push(network({ name: "red", bridge: "nb00000002", subnet: "198.18.2.0/24", gateway: "198.18.2.254", ipv6Subnet: "", ipv6Gateway: "" }));
-  tenant.services = services();
-  return host;
-}
+import { services, servicesHost } from "./testing/services.js";
+import { desiredHost } from "../testing/desired.js";
 
 function forwarding(host: DesiredHost): string[] {
   const sysctls = renderHost(host).tenants[0]!.sysctls;
@@ -224,70 +190,5 @@ describe("check: services", () => {
     host.tenants[0]!.services!.push({ ...services()[0]!, name: "www", ports: [{ protocol: "tcp", port: 443, targetPort: 8443 }] });
     assert.deepEqual(checkHost(host), []);
     assert.deepEqual(renderHost(host).tenants[0]!.bridges[0]!.addresses.filter((a) => a.endsWith("/32")), ["198.18.1.100/32"]);
-  });
-});
-
-describe("diff: services", () => {
-  function plan(from: DesiredHost, to: DesiredHost): string[] {
-    const have = observedHost(renderHost(from));
-    return diffHost(renderHost(to), have, { appliedNft: appliedScripts(renderHost(from)) }).steps.map(describeStep);
-  }
-
-  it("plans nothing when the kernel holds the services already", () => {
-    assert.deepEqual(plan(servicesHost(), servicesHost()), []);
-  });
-
-  it("replaces the table, and nothing else, when providers change", () => {
-    const to = servicesHost();
-    to.tenants[0]!.services![0]!.providers.pop();
-    to.tenants[0]!.services![1]!.providers.push({ endpoint: "ep2", ipv4: "198.18.1.2", ipv6: "" });
-    assert.deepEqual(plan(servicesHost(), to), [
-      `${NS_A}: update veth ne0000000002 | ip[${NS_A}] link set ne0000000002 type bridge_slave hairpin on`,
-      `${NS_A}: update nft table inet netplugin_lb | nft[${NS_A}] -f -`,
-    ]);
-  });
-
-  it("moves a VIP: the old address goes, the new one comes, the table is replaced", () => {
-    const to = servicesHost();
-    to.tenants[0]!.services![1]!.vip = "198.18.2.101";
-    assert.deepEqual(plan(servicesHost(), to), [
-      `${NS_A}: delete address 198.18.2.100/32 on nb00000002 | ip[${NS_A}] addr del 198.18.2.100/32 dev nb00000002`,
-      `${NS_A}: create address 198.18.2.101/32 on nb00000002 | ip[${NS_A}] addr add 198.18.2.101/32 dev nb00000002 noprefixroute`,
-      `${NS_A}: update nft table inet netplugin_lb | nft[${NS_A}] -f -`,
-    ]);
-  });
-
-  it("takes everything away with the last service: table, VIPs, hairpin, forwarding (DNS interception stays)", () => {
-    const to = servicesHost();
-    to.tenants[0]!.services = [];
-    const steps = plan(servicesHost(), to);
-    assert.deepEqual(steps, [
-      `${NS_A}: delete address 198.18.1.100/32 on nb00000001 | ip[${NS_A}] addr del 198.18.1.100/32 dev nb00000001`,
-      `${NS_A}: delete address fd00:1::100/128 on nb00000001 | ip[${NS_A}] addr del fd00:1::100/128 dev nb00000001`,
-      `${NS_A}: delete address 198.18.2.100/32 on nb00000002 | ip[${NS_A}] addr del 198.18.2.100/32 dev nb00000002`,
-      `${NS_A}: update sysctls net.ipv6.conf.all.forwarding | sysctl[${NS_A}] -w net.ipv6.conf.all.forwarding=0`,
-      `${NS_A}: update veth ne0000000001 | ip[${NS_A}] link set ne0000000001 type bridge_slave hairpin off`,
-      `${NS_A}: update nft table inet netplugin_lb | nft[${NS_A}] -f -`,
-    ]);
-    to.tenants[0]!.networks[0]!.interceptDns = false;
-    assert.ok(plan(servicesHost(), to).includes(`${NS_A}: delete nft table inet netplugin_lb | nft[${NS_A}] delete table inet netplugin_lb`));
-  });
-
-  it("makes a new provider's port a hairpin port when it creates the veth", () => {
-    const from = servicesHost();
-    const to = servicesHost();
-    to.tenants[0]!.endpoints.push(endpoint(3));
-    to.tenants[0]!.services![0]!.providers.push({ endpoint: "ep3", ipv4: "198.18.1.3", ipv6: "fd00:1::3" });
-    const have = observedHost(renderHost(from));
-    have.tenants[0]!.containers.push({ hostLink: "ne0000000003", netns: "/var/run/netns/c3", netnsMissing: false, link: null, routes: [] });
-    const steps = diffHost(renderHost(to), have, { appliedNft: appliedScripts(renderHost(from)) }).steps.map(describeStep);
-    assert.deepEqual(
-      steps.filter((s) => s.includes("veth ne0000000003")).map((s) => s.split(" | ")[1]),
-      [
-        `ip[${NS_A}] link add ne0000000003 mtu 1450 type veth peer name eth0 address 02:00:00:00:00:03 mtu 1450 netns /var/run/netns/c3`,
-        `ip[${NS_A}] link set ne0000000003 master nb00000001 up`,
-        `ip[${NS_A}] link set ne0000000003 type bridge_slave hairpin on`,
-      ],
-    );
   });
 });

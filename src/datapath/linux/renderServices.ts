@@ -22,12 +22,13 @@
 //  - No provider: nat chains cannot reject. A packet to a VIP that was not DNATed reaches input, where TCP
 //    gets a reset and UDP an ICMP port unreachable; ICMP echo is left to the kernel (the VIP answers ping).
 //  - A changed service replaces the table in one transaction: running connections keep their NAT in
-//    conntrack, new ones see only the new providers.
+//    conntrack, new ones see only the new providers. The UDP and not yet established TCP entries of a provider
+//    that left go (diffServices.ts): UDP flows would go on to it, and new connections that reuse a tuple too.
 
 import type { DesiredNetwork, DesiredService, DesiredTenant } from "../types.js";
 import { canonicalIp, familyOf, networkOf, parseCidr } from "./addr.js";
 import { confineBridges, ownedTable } from "./renderOverlay.js";
-import type { BridgeState, EndpointState, Family, OwnedNftTable, UplinkState } from "./state.js";
+import type { BridgeState, EndpointState, Family, OwnedNftTable, ServiceBackend, UplinkState } from "./state.js";
 import { compareText, type IssueList } from "./validate.js";
 
 /** The tenant's service and DNS interception table (family inet), beside the policy and NAT tables. */
@@ -45,6 +46,13 @@ export interface ServicesState {
   /** Forwarding the tenant needs in bridge mode too, by family. */
   forward: { ipv4: boolean; ipv6: boolean };
   table: OwnedNftTable | null;
+  /** What the table DNATs to, sorted by backendKey. */
+  backends: ServiceBackend[];
+}
+
+/** "vip port/protocol address targetPort": one text per backend, for sorting and comparing. */
+export function backendKey(b: ServiceBackend): string {
+  return `${b.vip} ${b.port}/${b.protocol} ${b.address} ${b.targetPort}`;
 }
 
 /** Where one VIP of a service port sends connections: the providers' addresses in the VIP's family, sorted. */
@@ -212,11 +220,19 @@ export function renderServices(
           selfPairs,
           dns,
         });
+  const backends = ports.flatMap((p) =>
+    ([4, 6] as const).flatMap((f) => {
+      const target = p.targets[f];
+      if (target === null) return [];
+      return target.providers.map((address) => ({ vip: target.vip, protocol: p.protocol, port: p.port, address, targetPort: p.targetPort }));
+    }),
+  );
   return {
     vips: new Map([...vips].map(([bridge, set]) => [bridge, [...set].sort(compareText)])),
     hairpin,
     forward: { ipv4: services.length > 0, ipv6: all.some((v) => familyOf(v.split("/")[0]!) === 6) },
     table,
+    backends: backends.sort((a, b) => compareText(backendKey(a), backendKey(b))),
   };
 }
 

@@ -184,6 +184,18 @@ export interface OwnedNftTable {
   script: string;
 }
 
+/**
+ * One provider of one service port in one family, as the services table DNATs to it: a connection to
+ * `vip`:`port`/`protocol` may go to `address`:`targetPort`. Addresses canonical, of one family.
+ */
+export interface ServiceBackend {
+  vip: string;
+  protocol: "tcp" | "udp";
+  port: number;
+  address: string;
+  targetPort: number;
+}
+
 export interface TenantState {
   /** The tenant's name, for reports. */
   tenant: string;
@@ -207,6 +219,8 @@ export interface TenantState {
    * has neither.
    */
   lbTable: OwnedNftTable | null;
+  /** What lbTable DNATs to, sorted by backendKey: when the table changes, entries to backends not here go (diffServices.ts). */
+  lbBackends: ServiceBackend[];
 }
 
 /**
@@ -402,6 +416,11 @@ export interface ObservedTenant {
   route6Tag: string | null;
   /** Tag of `table inet netplugin_lb`, likewise. */
   lbTag: string | null;
+  /**
+   * What that table DNATs to (read from its chains), when it is about to be replaced or deleted (its tag is not
+   * the wanted one); null when it was not read.
+   */
+  lbBackends: ServiceBackend[] | null;
 }
 
 /** A link of ours in the agent's namespace (name starts with the prefix). */

@@ -113,6 +113,15 @@ export class StepBuilder {
     this.push({ phase: "nft", action, object, tool: "nft", target, args, ...(stdin === undefined ? {} : { stdin }) });
   }
 
+  /**
+   * Deletes conntrack entries: one line of `conntrack -R -` ("-D …") in the tenant namespace. It runs after every
+   * other step, deletions included, though it deletes: it must follow whatever change of a table stops new
+   * connections from making such entries again (a table replaced is a creation, a table deleted a deletion).
+   */
+  conntrack(object: string, args: string[]): void {
+    this.lists.creates.push({ namespace: this.namespace, owner: this.owner, phase: "conntrack", action: "delete", object, tool: "conntrack", target: this.tenantTarget(), args });
+  }
+
   netns(action: Action, args: string[]): void {
     this.push({ phase: "namespace", action, object: `namespace ${this.namespace}`, tool: "netns", target: HOST, args });
   }

@@ -16,6 +16,12 @@ export function hostCommand(argv: string[], hostNamespace?: string): { argv: str
   return { argv, netns: hostNamespace };
 }
 
+/**
+ * Runs the lines on stdin as `conntrack` commands (`-R -`). conntrack opens /dev/stdin by name, which fails
+ * (ENXIO) on the socket a Node child gets as stdin: `cat` puts a pipe in between. The status is conntrack's.
+ */
+export const CONNTRACK_BATCH = ["sh", "-c", "cat | conntrack -R -"];
+
 const NOT_FOUND =
   /No such file or directory|Cannot find device|does not exist|No such device|No such process|Address not found|Cannot delete qdisc with handle of zero|Cannot find specified qdisc/i;
 

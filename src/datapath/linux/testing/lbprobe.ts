@@ -7,9 +7,13 @@
 //   serve TAG PORT [ADDR]             TCP and UDP on ADDR (default: every address, both families); answers
 //                                     each line (TCP) or datagram (UDP) with "TAG PEER" (PEER: the client's
 //                                     address as this side sees it)
-//   tcp ADDR PORT COUNT TIMEOUT_MS    COUNT connections one after another, one request each; a tally
-//   udp ADDR PORT COUNT TIMEOUT_MS    COUNT requests, each from a new connected socket (a new flow, and only
+//   tcp ADDR PORT COUNT TIMEOUT_MS [FROM]
+//                                     COUNT connections one after another, one request each; a tally
+//   udp ADDR PORT COUNT TIMEOUT_MS [FROM]
+//                                     COUNT requests, each from a new connected socket (a new flow, and only
 //                                     an answer from ADDR:PORT counts); a tally
+//                                     FROM: the local port of every connection or flow (with COUNT 1: a test
+//                                     that needs to meet the conntrack entry an earlier one left)
 //   hold ADDR PORT COUNT INTERVAL_MS  one TCP connection, COUNT requests; {ready, tag} after the first answer,
 //                                     then {sent, received, tags, error}
 //
@@ -81,10 +85,10 @@ async function tally(total: number, once: () => Promise<Outcome>): Promise<void>
   print(t);
 }
 
-function tcpOnce(address: string, port: number, timeoutMs: number): Promise<Outcome> {
+function tcpOnce(address: string, port: number, timeoutMs: number, from: number | undefined): Promise<Outcome> {
   const started = Date.now();
   return new Promise((resolve) => {
-    const socket = createConnection({ host: address, port });
+    const socket = createConnection({ host: address, port, ...(from === undefined ? {} : { localPort: from }) });
     const end = (outcome: Outcome): void => {
       clearTimeout(timer);
       socket.destroy();
@@ -103,7 +107,7 @@ function tcpOnce(address: string, port: number, timeoutMs: number): Promise<Outc
   });
 }
 
-function udpOnce(address: string, port: number, timeoutMs: number): Promise<Outcome> {
+function udpOnce(address: string, port: number, timeoutMs: number, from: number | undefined): Promise<Outcome> {
   const started = Date.now();
   return new Promise((resolve) => {
     const socket = createSocket(isIPv6(address) ? "udp6" : "udp4");
@@ -114,7 +118,9 @@ function udpOnce(address: string, port: number, timeoutMs: number): Promise<Outc
     };
     const timer = setTimeout(() => end({ failure: "timeout", ms: Date.now() - started }), timeoutMs);
     // Connected: the kernel passes on only datagrams from address:port, and reports an ICMP port unreachable.
-    socket.connect(port, address, () => socket.send("hello"));
+    const connect = (): void => socket.connect(port, address, () => socket.send("hello"));
+    if (from === undefined) connect();
+    else socket.bind(from, connect);
     socket.on("message", (msg) => end({ answer: msg.toString() }));
     socket.on("error", (error: NodeJS.ErrnoException) => end({ failure: error.code === "ECONNREFUSED" ? "refused" : "error", ms: Date.now() - started }));
   });
@@ -163,15 +169,16 @@ function hold(address: string, port: number, total: number, intervalMs: number):
 
 const [command, ...args] = process.argv.slice(2);
 const n = (i: number): number => Number(args[i]);
+const from = args[4] === undefined ? undefined : n(4);
 switch (command) {
   case "serve":
     serve(args[0]!, n(1), args[2]);
     break;
   case "tcp":
-    void tally(n(2), () => tcpOnce(args[0]!, n(1), n(3)));
+    void tally(n(2), () => tcpOnce(args[0]!, n(1), n(3), from));
     break;
   case "udp":
-    void tally(n(2), () => udpOnce(args[0]!, n(1), n(3)));
+    void tally(n(2), () => udpOnce(args[0]!, n(1), n(3), from));
     break;
   case "hold":
     hold(args[0]!, n(1), n(2), n(3));

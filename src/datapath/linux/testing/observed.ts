@@ -107,6 +107,8 @@ export function observedTenant(tenant: TenantState): ObservedTenant {
     natTag: tenant.natTable?.tag ?? null,
     route6Tag: tenant.route6Table?.tag ?? null,
     lbTag: tenant.lbTable?.tag ?? null,
+    // What the table holds, as observe reads it when it is about to change.
+    lbBackends: tenant.lbTable === null ? null : tenant.lbBackends,
   };
 }
 
