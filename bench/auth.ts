@@ -5,18 +5,13 @@
 // networks as the admin, and reading one as an ops user of its tenant. Prints medians and ratios.
 
 import { serve, type ServerType } from "@hono/node-server";
-import { mkdtempSync, rmSync } from "node:fs";
 import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import pino from "pino";
 import { NetmasterFetch } from "../src/lib/netmaster-fetch.js";
-import { waitFor } from "../src/lib/wait.js";
 import { createAuthority, issueServing } from "../src/lib/pki.js";
 import { createApp } from "../src/master/http.js";
-import { Netmaster } from "../src/master/master.js";
-import { SqliteStore } from "../src/store/index.js";
+import { InProcessNetmaster, TEST_ADMIN_PASSWORD } from "../src/master/testing/in-process.js";
 import { fmt, median, timedPool } from "./stats.js";
 
 const ROUNDS = Number(process.env.BENCH_AUTH_ROUNDS ?? 5);
@@ -24,7 +19,6 @@ const ROUNDS = Number(process.env.BENCH_AUTH_ROUNDS ?? 5);
 const CREATES_PER_ROUND = Number(process.env.BENCH_AUTH_CREATES ?? 200);
 const READS_PER_ROUND = Number(process.env.BENCH_AUTH_READS ?? 2000);
 const CONCURRENCY = 8;
-const ADMIN_PASSWORD = "bench-admin-password";
 
 async function listen(app: ReturnType<typeof createApp>, credentials: { cert: string; key: string }): Promise<{ server: ServerType; url: string }> {
   return new Promise((resolve) => {
@@ -35,22 +29,14 @@ async function listen(app: ReturnType<typeof createApp>, credentials: { cert: st
 }
 
 export async function benchAuth(): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), "np-bench-auth-"));
-  const store = new SqliteStore({ file: join(dir, "state.db") });
+  const nm = await InProcessNetmaster.start();
+  const { master } = nm;
   const log = pino({ level: "silent" });
-  const master = await Netmaster.start({
-    store,
-    settings: { fwdMode: "bridge", infra: "default" },
-    advertiseUrl: "https://127.0.0.1:1",
-    log,
-    auth: { initialAdminPassword: ADMIN_PASSWORD, stateDir: dir },
-  });
   const authority = await createAuthority({ commonName: "bench-auth CA" });
   const credentials = await issueServing(authority, ["127.0.0.1"]);
   const client = new NetmasterFetch({ ca: authority.cert });
   const servers: ServerType[] = [];
   try {
-    await waitFor(async () => master.isLeader && (await store.list("/netplugin/auth/users/")).items.length > 0, { timeoutMs: 15_000, what: () => "netmaster never made its first admin" });
     const guarded = await listen(createApp(master, log), credentials);
     const baseline = await listen(createApp(master, log, { authenticate: async () => ({ kind: "user", name: "admin", admin: true, tenants: new Set() }) }), credentials);
     servers.push(guarded.server, baseline.server);
@@ -67,7 +53,7 @@ export async function benchAuth(): Promise<void> {
     };
     const login = async (username: string, password: string) =>
       ((await call(guarded.url, "POST", "/api/v1/auth_proxy/login/", "", { username, password })) as { token: string }).token;
-    const adminToken = await login("admin", ADMIN_PASSWORD);
+    const adminToken = await login("admin", TEST_ADMIN_PASSWORD);
     await call(guarded.url, "POST", "/api/v1/auth_proxy/local_users/", adminToken, { username: "bench-ops", password: "bench-ops-password" });
     await call(guarded.url, "POST", "/api/v1/auth_proxy/authorizations/", adminToken, { principalName: "bench-ops", local: true, role: "ops", tenantName: "default" });
     const opsToken = await login("bench-ops", "bench-ops-password");
@@ -111,9 +97,7 @@ export async function benchAuth(): Promise<void> {
   } finally {
     for (const server of servers) server.close();
     await client.close();
-    await master.stop();
-    await store.close();
-    rmSync(dir, { recursive: true, force: true });
+    await nm.stop();
   }
 }
 
