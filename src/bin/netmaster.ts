@@ -13,14 +13,11 @@ import { errorMessage } from "../lib/errors.js";
 import { parseHostPort } from "../lib/host-port.js";
 import { NetmasterFetch, readCaFile } from "../lib/netmaster-fetch.js";
 import { createApp, ERROR_STATUS_MODES, type ErrorStatusMode } from "../master/http.js";
-import type { Principal } from "../master/auth/principal.js";
+import { LOCAL_ROOT } from "../master/auth/principal.js";
 import type { AuthOptions } from "../master/auth/service.js";
 import { Netmaster } from "../master/master.js";
 import { planServing, startServing, type ServingPlan, type TlsFlags } from "../master/tls.js";
 import { openStore } from "../store/index.js";
-
-/** Who a caller on --listen-socket is. */
-const LOCAL_ROOT: Principal = { kind: "user", name: "root", admin: true, tenants: new Set() };
 
 /** Contiv's daemons exit 22 on bad flags; so do we. */
 const EXIT_BAD_FLAGS = 22;
@@ -212,13 +209,16 @@ async function main(): Promise<void> {
 
   // Plain HTTP on a socket only root can open, for local tools, as the agent's socket and docker.sock: whoever
   // opens it is root on this machine, who can read the admin's password in --state-dir anyway, so it is
-  // taken for the admin without a token. The umask makes the socket 0600 from the start (no window before a chmod).
+  // taken for the admin without a token (with one, for the token's holder); what a follower forwards to its
+  // leader carries a short-lived token for it. The umask makes the socket 0600 from the start (no window before a chmod).
   let socketServer: Server | undefined;
   if (flags.listenSocket) {
     const path = flags.listenSocket;
     mkdirSync(dirname(path), { recursive: true });
     rmSync(path, { force: true });
-    const local = createApp(master, log, { errorStatus: flags.errorStatus, peers, authenticate: async () => LOCAL_ROOT });
+    const local = createApp(master, log, { errorStatus: flags.errorStatus, peers, authenticate: async (token) => (token ? master.auth.authenticate(token) : LOCAL_ROOT),
+      forwardToken: () => master.auth.localToken(),
+    });
     socketServer = createAdaptorServer({ fetch: local.fetch }) as Server;
     const umask = process.umask(0o177);
     socketServer.listen(path, () => log.info({ socket: path }, "netmaster listening on socket"));

@@ -83,6 +83,8 @@ export interface AppOptions {
    * what authentication costs.
    */
   authenticate?: (token: string | undefined) => Promise<Principal | undefined>;
+  /** The token a forwarded request carries when it has none of its own (the socket's callers). */
+  forwardToken?: () => Promise<string>;
   /** How a follower reaches its leader (trusting the replicas' CA); default: trusting the system's CAs. */
   peers?: NetmasterFetch;
 }
@@ -122,7 +124,7 @@ async function readJson(c: Context): Promise<unknown> {
 const FORWARDED_HEADERS = ["content-type", "x-auth-token", "authorization"];
 
 /** Followers pass writes to the leader unchanged and relay its answer. */
-async function forwardToLeader(c: Context, master: Netmaster, peers: NetmasterFetch): Promise<Response> {
+async function forwardToLeader(c: Context, master: Netmaster, peers: NetmasterFetch, forwardToken?: () => Promise<string>): Promise<Response> {
   const leader = await master.leaderUrl();
   if (!leader) throw new UpstreamError("No netmaster leader is elected yet: try again in a few seconds");
   const url = new URL(c.req.url);
@@ -131,6 +133,7 @@ async function forwardToLeader(c: Context, master: Netmaster, peers: NetmasterFe
     const value = c.req.header(name);
     if (value !== undefined) headers[name] = value;
   }
+  if (forwardToken && headers["x-auth-token"] === undefined && headers["authorization"] === undefined) headers["x-auth-token"] = await forwardToken();
   const init: NetmasterRequest = { method: c.req.method, headers, signal: AbortSignal.timeout(30_000) };
   if (c.req.method !== "GET" && c.req.method !== "DELETE") init.body = await c.req.text();
   let res: NetmasterResponse;
@@ -245,7 +248,7 @@ export function createApp(master: Netmaster, log: Logger, options: AppOptions = 
     const leaderRead =
       ["/api/v1/inspect/policys/", "/api/v1/inspect/Bgps/", "/api/v1/inspect/endpoints/"].some((p) => c.req.path.startsWith(p)) ||
       c.req.path === "/api/v1/agent/hosts";
-    if ((write || leaderRead) && !master.isLeader) return forwardToLeader(c, master, peers);
+    if ((write || leaderRead) && !master.isLeader) return forwardToLeader(c, master, peers, options.forwardToken);
     await next();
   });
 

@@ -30,8 +30,12 @@ export function rolesOf(authorizations: AuthzRecord[], who: { local: string } | 
   return { admin, tenants };
 }
 
+/** Root on a netmaster's machine: a caller on its --listen-socket, which only root can open. */
+export const LOCAL_ROOT: Principal = { kind: "user", name: "root", admin: true, tenants: new Set() };
+
 /** The principal a verified token stands for now; a token whose holder is gone or disabled is refused. */
 export function resolvePrincipal(claims: TokenClaims, view: AuthView, groupMatches: GroupMatcher): Principal {
+  if (claims.kind === "local") return LOCAL_ROOT;
   if (claims.kind === "host") {
     if (view.hostCredential(claims.sub)?.id !== claims.uid) throw new UnauthenticatedError(`The credential of host ${claims.sub} was revoked: join the host again (netplugin --join-token-file)`);
     return { kind: "host", host: claims.sub };

@@ -45,6 +45,8 @@ export interface AuthOptions {
   ldapCa?: string;
 }
 
+const LOCAL_TOKEN_TTL_SECONDS = 60;
+
 interface Deps {
   view(): Tx;
   mutate<R>(fn: (tx: Tx) => R): Promise<R>;
@@ -144,6 +146,11 @@ export class AuthService {
     if (secrets === undefined) throw new UnauthenticatedError("netmaster has no signing key yet: try again once a leader is elected");
     if (this.signerCache?.key !== secrets.signingKey) this.signerCache = { key: secrets.signingKey, signer: new TokenSigner(secrets.signingKey) };
     return this.signerCache.signer;
+  }
+
+  /** A token for root on this machine (the socket's callers), for a write forwarded to the leader: valid a minute. */
+  localToken(): Promise<string> {
+    return this.signer(this.deps.view()).sign({ kind: "local", sub: "root" }, LOCAL_TOKEN_TTL_SECONDS);
   }
 
   /** The principal a token stands for (401 when it is bad, expired or revoked). */

@@ -19,6 +19,11 @@ export const TokenClaims = z.discriminatedUnion("kind", [
     groups: z.array(z.string()).default([]),
   }),
   z.object({
+    /** Root on a netmaster's machine (its --listen-socket), for a write a follower forwards: minted there, short-lived. */
+    kind: z.literal("local"),
+    sub: z.literal("root"),
+  }),
+  z.object({
     kind: z.literal("host"),
     sub: z.string(),
     /** The host credential's id: a new join or the host's removal voids it. */

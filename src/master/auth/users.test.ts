@@ -187,6 +187,21 @@ describe("host credentials", () => {
   });
 });
 
+describe("root on netmaster's machine", () => {
+  it("gets a token only netmaster mints, for forwarding its writes, that stands for an admin", async () => {
+    const nm = await InProcessNetmaster.start();
+    try {
+      const token = await nm.master.auth.localToken();
+      assert.deepEqual(await nm.master.auth.authenticate(token), { kind: "user", name: "root", admin: true, tenants: new Set() });
+      assert.equal((await nm.call({ method: "POST", path: "/api/v1/tenants/red/", body: { tenantName: "red" } }, token)).status, 200);
+      // No route hands one out: a login as "root" is an unknown user.
+      assert.equal((await nm.call({ method: "POST", path: LOGIN, body: { username: "root", password: "whatever-it-is" } })).status, 401);
+    } finally {
+      await nm.stop();
+    }
+  });
+});
+
 describe("the first admin", () => {
   it("gets a random password in a file of its own when none is given", async () => {
     const nm = await InProcessNetmaster.start({ initialAdminPassword: undefined });
