@@ -1,8 +1,11 @@
-// What authentication costs a request. One netmaster in this process (SQLite), served over HTTPS twice:
-// once as deployed (each request's token verified, its holder looked up, its access rule checked) and once,
-// the baseline, with every request taken for the admin without its token being looked at (the access rule
-// still runs). The same requests, token header included, go to both, interleaved in rounds so that a noisy machine hurts both alike: creating
-// networks as the admin, and reading one as an ops user of its tenant. Prints medians and ratios.
+// What authentication costs a request. One netmaster in this process (SQLite), its API built twice: as
+// deployed (each request's token verified, its holder looked up, its access rule checked) and, the baseline,
+// taking every request for the admin without looking at its token (the access rule still runs). The same
+// requests, token header included, go to both, interleaved in rounds so that a noisy machine hurts both
+// alike: creating networks as the admin, and reading one as an ops user of its tenant. Each is measured
+// twice: over HTTPS with 8 in flight (what a client sees), and called in process one at a time (what the
+// server spends, without the network's noise). A third copy of the deployed API, measured against the
+// first, shows how far two identical servers measure apart on this machine. Prints medians and ratios.
 
 import { serve, type ServerType } from "@hono/node-server";
 import { createServer as createHttpsServer } from "node:https";
@@ -14,16 +17,16 @@ import { createApp } from "../src/master/http.js";
 import { InProcessNetmaster, TEST_ADMIN_PASSWORD } from "../src/master/testing/in-process.js";
 import { fmt, median, timedPool } from "./stats.js";
 
-const ROUNDS = Number(process.env.BENCH_AUTH_ROUNDS ?? 5);
-// Creates stay well below the 4094 local VLANs networks take; reads are cheap, so more of them make a sample.
-const CREATES_PER_ROUND = Number(process.env.BENCH_AUTH_CREATES ?? 200);
-const READS_PER_ROUND = Number(process.env.BENCH_AUTH_READS ?? 2000);
+const ROUNDS = Number(process.env.BENCH_AUTH_ROUNDS ?? 7);
+// Creates (two rows of them) stay below the 4094 local VLANs networks take; reads are cheap, so more of them make a sample.
+const CREATES_PER_ROUND = Number(process.env.BENCH_AUTH_CREATES ?? 120);
+const READS_PER_ROUND = Number(process.env.BENCH_AUTH_READS ?? 1500);
 const CONCURRENCY = 8;
 
-async function listen(app: ReturnType<typeof createApp>, credentials: { cert: string; key: string }): Promise<{ server: ServerType; url: string }> {
+async function listen(app: ReturnType<typeof createApp>, credentials: { cert: string; key: string }): Promise<{ app: ReturnType<typeof createApp>; server: ServerType; url: string }> {
   return new Promise((resolve) => {
     const server = serve({ fetch: app.fetch, hostname: "127.0.0.1", port: 0, createServer: createHttpsServer, serverOptions: credentials }, (info: AddressInfo) =>
-      resolve({ server, url: `https://127.0.0.1:${info.port}` }),
+      resolve({ app, server, url: `https://127.0.0.1:${info.port}` }),
     );
   });
 }
@@ -39,7 +42,8 @@ export async function benchAuth(): Promise<void> {
   try {
     const guarded = await listen(createApp(master, log), credentials);
     const baseline = await listen(createApp(master, log, { authenticate: async () => ({ kind: "user", name: "admin", admin: true, tenants: new Set() }) }), credentials);
-    servers.push(guarded.server, baseline.server);
+    const control = await listen(createApp(master, log), credentials);
+    servers.push(guarded.server, baseline.server, control.server);
 
     const call = async (url: string, method: string, path: string, token: string, body?: unknown): Promise<unknown> => {
       const res = await client.fetch(url + path, {
@@ -60,39 +64,61 @@ export async function benchAuth(): Promise<void> {
     await call(guarded.url, "POST", "/api/v1/networks/default:read-me/", adminToken, { tenantName: "default", networkName: "read-me", encap: "vxlan", subnet: "198.18.0.0/24" });
 
     let made = 0;
-    const workloads = [
-      {
-        what: "create network (admin)",
-        run: (url: string, token: string) => {
-          const i = made++;
-          return call(url, "POST", `/api/v1/networks/default:n${i}/`, token, { tenantName: "default", networkName: `n${i}`, encap: "vxlan", subnet: `10.${100 + (i >> 8)}.${i & 255}.0/24` });
-        },
-        token: adminToken,
-        count: CREATES_PER_ROUND,
+    const nextNetwork = () => {
+      const i = made++;
+      return { path: `/api/v1/networks/default:n${i}/`, body: { tenantName: "default", networkName: `n${i}`, encap: "vxlan", subnet: `10.${100 + (i >> 8)}.${i & 255}.0/24` } };
+    };
+    const READ_PATH = "/api/v1/networks/default:read-me/";
+    const overHttps = {
+      create: (url: string) => {
+        const n = nextNetwork();
+        return call(url, "POST", n.path, adminToken, n.body);
       },
-      { what: "get network (ops user)", run: (url: string, token: string) => call(url, "GET", "/api/v1/networks/default:read-me/", token), token: opsToken, count: READS_PER_ROUND },
+      read: (url: string) => call(url, "GET", READ_PATH, opsToken),
+    };
+    const inProcess = (app: ReturnType<typeof createApp>) => ({
+      create: async () => {
+        const n = nextNetwork();
+        const res = await app.request(n.path, { method: "POST", headers: { "content-type": "application/json", "x-auth-token": adminToken }, body: JSON.stringify(n.body) });
+        if (!res.ok) throw new Error(`POST ${n.path}: ${res.status} ${await res.text()}`);
+      },
+      read: async () => {
+        const res = await app.request(READ_PATH, { headers: { "x-auth-token": opsToken } });
+        if (!res.ok) throw new Error(`GET ${READ_PATH}: ${res.status} ${await res.text()}`);
+        await res.text();
+      },
+    });
+    const [checked, unchecked, again] = [inProcess(guarded.app), inProcess(baseline.app), inProcess(control.app)];
+
+    type Row = { what: string; via: string; versus: string; count: number; concurrency: number; left: () => Promise<unknown>; right: () => Promise<unknown> };
+    const rows: Row[] = [
+      { what: "create network (admin)", via: "HTTPS", versus: "not checked", count: CREATES_PER_ROUND, concurrency: CONCURRENCY, left: () => overHttps.create(guarded.url), right: () => overHttps.create(baseline.url) },
+      { what: "get network (ops user)", via: "HTTPS", versus: "not checked", count: READS_PER_ROUND, concurrency: CONCURRENCY, left: () => overHttps.read(guarded.url), right: () => overHttps.read(baseline.url) },
+      { what: "get network (ops user)", via: "HTTPS", versus: "checked too (noise floor)", count: READS_PER_ROUND, concurrency: CONCURRENCY, left: () => overHttps.read(guarded.url), right: () => overHttps.read(control.url) },
+      { what: "create network (admin)", via: "in process", versus: "not checked", count: CREATES_PER_ROUND, concurrency: 1, left: checked.create, right: unchecked.create },
+      { what: "get network (ops user)", via: "in process", versus: "not checked", count: READS_PER_ROUND, concurrency: 1, left: checked.read, right: unchecked.read },
+      { what: "get network (ops user)", via: "in process", versus: "checked too (noise floor)", count: READS_PER_ROUND, concurrency: 1, left: checked.read, right: again.read },
     ];
 
-    console.log("\n## What authentication costs a request (one netmaster, HTTPS, SQLite; token checked / not checked)\n");
-    console.log(`| request | rounds × requests | with auth, req/s (median) | baseline, req/s (median) | rate ratio | median latency ratio |`);
-    console.log(`|---|---|---|---|---|---|`);
-    for (const w of workloads) {
-      const rates = { auth: [] as number[], base: [] as number[] };
-      const latencies = { auth: [] as number[], base: [] as number[] };
+    console.log("\n## What authentication costs a request (one netmaster, SQLite; token checked / baseline)\n");
+    console.log(`| request | via | baseline: token | rounds × requests | checked, req/s (median) | baseline, req/s (median) | rate ratio | median latency ratio |`);
+    console.log(`|---|---|---|---|---|---|---|---|`);
+    for (const row of rows) {
+      const rates = { left: [] as number[], right: [] as number[] };
+      const latencies = { left: [] as number[], right: [] as number[] };
       for (let round = 0; round < ROUNDS; round++) {
         // Alternate which goes first: the store grows and the machine's load drifts during a round.
-        const order = round % 2 === 0 ? (["auth", "base"] as const) : (["base", "auth"] as const);
+        const order = round % 2 === 0 ? (["left", "right"] as const) : (["right", "left"] as const);
         for (const side of order) {
-          const url = side === "auth" ? guarded.url : baseline.url;
           const start = performance.now();
-          const durations = await timedPool(Array.from({ length: w.count }, (_, i) => i), CONCURRENCY, async () => void (await w.run(url, w.token)));
-          rates[side].push(w.count / ((performance.now() - start) / 1000));
+          const durations = await timedPool(Array.from({ length: row.count }, (_, i) => i), row.concurrency, async () => void (await row[side]()));
+          rates[side].push(row.count / ((performance.now() - start) / 1000));
           latencies[side].push(median(durations));
         }
       }
-      const authRate = median(rates.auth);
-      const baseRate = median(rates.base);
-      console.log(`| ${w.what} | ${ROUNDS} × ${w.count} | ${fmt(authRate, 0)} | ${fmt(baseRate, 0)} | ${fmt(authRate / baseRate, 2)} | ${fmt(median(latencies.auth) / median(latencies.base), 2)} |`);
+      const left = median(rates.left);
+      const right = median(rates.right);
+      console.log(`| ${row.what} | ${row.via} | ${row.versus} | ${ROUNDS} × ${row.count} | ${fmt(left, 0)} | ${fmt(right, 0)} | ${fmt(left / right, 2)} | ${fmt(median(latencies.left) / median(latencies.right), 2)} |`);
     }
   } finally {
     for (const server of servers) server.close();
