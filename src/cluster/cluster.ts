@@ -120,11 +120,22 @@ export class Cluster {
     return ["env", `HOME=${this.netctlHome}`, process.execPath, BIN("netctl"), ...this.netctlFlags];
   }
 
-  /** `netctl login` as the admin, as a user would (the password on stdin), into netctlHome. */
+  /**
+   * `netctl login` as the admin, as a user would (the password on stdin), into netctlHome. netmaster writes
+   * the password's file just before it stores the user (the password must not be lost), so a login may
+   * come too early: it is tried until it works.
+   */
   async loginNetctl(): Promise<void> {
     mkdirSync(this.netctlHome, { recursive: true, mode: 0o700 });
-    const r = await run([...this.netctl, "login", "--username", "admin", "--password-stdin"], { netns: this.underlay, stdin: `${this.adminPassword()}\n` });
-    if (r.code !== 0) throw new Error(`netctl login: ${r.stderr}${r.stdout}`);
+    let last = "";
+    await waitFor(
+      async () => {
+        const r = await run([...this.netctl, "login", "--username", "admin", "--password-stdin"], { netns: this.underlay, stdin: `${this.adminPassword()}\n` });
+        last = `${r.stderr}${r.stdout}`;
+        return r.code === 0;
+      },
+      { timeoutMs: 20_000, what: () => `netctl login: ${last}` },
+    );
   }
 
   /** Brings the whole cluster up; on failure removes what it made and rethrows. */
