@@ -21,6 +21,7 @@
 //   BENCH_OFFLOADS_ONLY=veth,bridge,vxlan   shapes to measure
 //   BENCH_VERBOSE=1            every sample
 
+import { parseFeatures } from "../src/datapath/linux/offloads.js";
 import { must } from "../src/lib/process.js";
 import { runPrefix } from "../test/harness/netns.js";
 import { Background, envNumber, iperfRate, isMain, missingPrerequisite, printTable, Teardown, timedSpawn } from "./lab.js";
@@ -166,13 +167,6 @@ export const VARIANTS: Variant[] = [
   { shape: "vxlan", label: "  vxlan: GRO + rx-udp-gro-forwarding on, underlay", devices: underlay, features: { gro: "on", "rx-udp-gro-forwarding": "on" } },
 ];
 
-/** `ethtool -k` text → feature → on/off (the "[fixed]" and "[requested …]" notes dropped). */
-function featureStates(text: string): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const m of text.matchAll(/^\s*([\w-]+): (on|off)/gm)) out.set(m[1]!, m[2]!);
-  return out;
-}
-
 /** ethtool's short names of `-K` and the long names `-k` prints. */
 const LONG_NAME: Record<string, string> = {
   gro: "generic-receive-offload",
@@ -189,9 +183,10 @@ async function toggle(setup: Setup): Promise<void> {
     const ns = setup.ns[dev.role]!;
     // ethtool exits non-zero when it could change nothing; what it did change is read back below.
     await timedSpawn([...exec(ns), "ethtool", "-K", dev.dev, ...features.flat()]);
-    const now = featureStates(await must([...exec(ns), "ethtool", "-k", dev.dev]));
+    const now = parseFeatures(await must([...exec(ns), "ethtool", "-k", dev.dev]))[dev.dev] ?? {};
     for (const [f, want] of features) {
-      const got = now.get(LONG_NAME[f] ?? f);
+      const state = now[LONG_NAME[f] ?? f];
+      const got = state === undefined ? undefined : state.on ? "on" : "off";
       if (got !== want) setup.notes.push(`${setup.variant.label.trim()}: ${dev.role}:${dev.dev} ${f} stayed ${got ?? "unknown"}`);
     }
   }

@@ -22,10 +22,12 @@ const SHORT_NAME: Record<OffloadFeature, string> = {
 export type OffloadDeviceKind = "veth" | "vxlan";
 
 /**
- * What each kind of device wants (true: on). Measured (bench/offloads.ts, TCP, one CPU): segmentation and tx
- * checksumming off cost 40–75% on every path (tx off takes TSO and scatter-gather down with it); GRO off on a VXLAN
- * device about 12%; GRO on a veth costs 25–35% (it turns on the veth's NAPI path: one more queue for super-packets
- * that need no merging, the sender already made them).
+ * What each kind of device wants (true: on), which is what kernel 6.18 makes. Measured (bench/offloads.ts, TCP, one
+ * CPU, three runs on a noisy shared machine; README "Offloads"): TSO+GSO or tx checksumming off (tx off takes TSO and
+ * scatter-gather down with it) cost 30–70% on every path (mostly); GRO off on the VXLAN devices 2–12%; GRO on veths never
+ * helped beyond noise and was 15–26% slower in five of nine rows over three passes (it puts the veth on its NAPI path: one more queue for
+ * super-packets the sender already built). The underlay's tx-udp_tnl-segmentation matters too (off: 0.79–0.95) but
+ * is the host NIC's, not a device we make: not set here.
  */
 export const WANTED_OFFLOADS: Record<OffloadDeviceKind, Record<OffloadFeature, boolean>> = {
   veth: { "generic-receive-offload": false, "generic-segmentation-offload": true, "tcp-segmentation-offload": true, "tx-checksumming": true },
