@@ -11,3 +11,4 @@ await (await import("./docker-run.js")).benchDockerRun();
 await (await import("./slices.js")).benchSlices();
 await (await import("./services.js")).benchServices();
 await (await import("./auth.js")).benchAuth();
+await (await import("./offloads.js")).benchOffloads();

@@ -82,6 +82,8 @@ function single(step: Step, hostNamespace?: string): Invocation {
       return inTarget(["nft", ...step.args]);
     case "conntrack":
       return inTarget(["conntrack", ...step.args]);
+    case "ethtool":
+      return inTarget(["ethtool", ...step.args]);
     case "ip":
     case "tc":
     case "bridge":

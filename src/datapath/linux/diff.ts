@@ -15,6 +15,7 @@ import { NFT_TABLE, tenantNamespace } from "../names.js";
 import { diffEndpoint } from "./diffEndpoint.js";
 import { diffHostEndpoints, diffHostNamespace, diffOwnedTable, diffUplink, diffVxlans, hostRouteOwners } from "./diffOverlay.js";
 import { diffServices } from "./diffServices.js";
+import { diffOffloads } from "./offloads.js";
 import type { Plan, Step } from "./plan.js";
 import { diffPickup, PICKUP_WINDOW_SECONDS, startsNetfilter, type PickupState } from "./pickup.js";
 import { newBridgeSysctl } from "./render.js";
@@ -198,6 +199,7 @@ function diffTenant(
   diffOwnedTable(b, want.route6Table, { family: "ip6", name: ROUTE6_TABLE }, have.route6Tag);
   // Services have no owner of their own: their table and conntrack entries are the tenant's.
   diffServices(b, want, have, options.unflushed.get(want.namespace) ?? []);
+  diffOffloads(b, want, have.offloads);
   diffPickup(b, want, have, diffNft(b, want, have, options.appliedNft), options.pickup);
   return b;
 }

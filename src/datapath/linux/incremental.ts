@@ -41,6 +41,11 @@ export interface ObserveScope {
    * no step.
    */
   tenants: ReadonlyMap<string, ReadonlySet<string>>;
+  /**
+   * Tenants read whole (nothing of them applied, or a full run): only there are offload features read, the one
+   * thing only a change behind our back alters (offloads.ts). Absent: every tenant read.
+   */
+  whole?: ReadonlySet<string>;
   /** Read the agent's namespace. */
   host: boolean;
 }
@@ -60,6 +65,7 @@ function agentSide(tenant: TenantState | undefined): unknown {
 export function selectScope(wanted: HostState, applied: AppliedState, namespaces: string[]): ObserveScope {
   const existing = new Set(namespaces);
   const tenants = new Map<string, ReadonlySet<string>>();
+  const whole = new Set<string>();
   let host = !isDeepStrictEqual(applied.host, wanted.host);
   for (const tenant of wanted.tenants) {
     // A namespace that is gone took everything in it along: what was applied there counts for nothing.
@@ -71,10 +77,11 @@ export function selectScope(wanted: HostState, applied: AppliedState, namespaces
       if (before !== undefined && isDeepStrictEqual(before.container, endpoint.container)) trusted.add(endpoint.hostLink);
     }
     tenants.set(tenant.namespace, trusted);
+    if (last === undefined) whole.add(tenant.namespace);
     // A tenant read whole (nothing applied) is diffed whole: the agent's side of it too.
     if (last === undefined || !isDeepStrictEqual(agentSide(last), agentSide(tenant))) host = true;
   }
-  return { namespaces, tenants, host };
+  return { namespaces, tenants, whole, host };
 }
 
 /**

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 
 import { ProcessError } from "../../lib/process.js";
+import { ETHTOOL_K_VETH_VXLAN } from "./testing/ethtool.js";
 import { FakeExecutor } from "./testing/fakeExecutor.js";
 import { observeHost } from "./observe.js";
 import { renderHost } from "./render.js";
@@ -106,6 +107,7 @@ function scripted(): FakeExecutor {
     .on(`tc -n ${NS_A} -json qdisc show`, { stdout: QDISCS })
     .on(`tc -n ${NS_A} -json -batch -`, { stdout: `${FILTERS}\n` })
     .on(`ip netns exec ${NS_A} nft -j list tables`, { stdout: NFT })
+    .on(/^ip netns exec \S+ sh -c command -v ethtool .* sh ne0000000001$/, { stdout: ETHTOOL_K_VETH_VXLAN.replace("Features for va:", "Features for ne0000000001:") })
     .on("nsenter --net=/var/run/netns/c1 ip -json -d -batch -", { stdout: `${C1_LINKS}\n${C1_ROUTES}\n` })
     .on("nsenter --net=/var/run/netns/c2 ip -json -d -batch -", {
       stderr: "nsenter: cannot open /var/run/netns/c2: No such file or directory",
@@ -123,6 +125,9 @@ describe("observeHost", () => {
     assert.equal(t.exists, true);
     assert.equal(t.loopbackUp, true);
     assert.equal(t.sysctls["net.ipv4.ip_forward"], "1");
+    // Offload features of the wanted devices that exist (one host-side veth here), in one process.
+    assert.ok(fake.commands().some((c) => c.endsWith("exit 0 sh ne0000000001")), "only the wanted device that exists is asked for");
+    assert.deepEqual(t.offloads?.ne0000000001?.["tcp-segmentation-offload"], { on: true, fixed: false });
     assert.deepEqual(t.bridges, [
       {
         name: "nb00000001", mac: "02:ad:8f:12:8b:16", mtu: 1450, up: true, mcastSnooping: true, mcastQuerier: false, netfilter: false,
@@ -201,7 +206,7 @@ describe("observeHost", () => {
     const want = renderHost(desiredHost());
     // Both container sides trusted; only ne0000000001 is in the tenant namespace.
     const trusted = new Set(["ne0000000001", "ne0000000002"]);
-    const observed = await observeHost(fake, want, { scope: { namespaces: [NS_A], tenants: new Map([[NS_A, trusted]]), host: false } });
+    const observed = await observeHost(fake, want, { scope: { namespaces: [NS_A], tenants: new Map([[NS_A, trusted]]), whole: new Set(), host: false } });
     assert.deepEqual(observed.failures, []);
     assert.equal(observed.host, null);
     const [c1, c2] = observed.tenants[0]!.containers;
@@ -217,6 +222,8 @@ describe("observeHost", () => {
     const commands = fake.commands();
     assert.deepEqual(commands.filter((c) => c.startsWith("nsenter")), ["nsenter --net=/var/run/netns/c2 ip -json -d -batch -"]);
     assert.ok(!commands.some((c) => c.includes("netns list") || c.includes("addr show") || c.includes(`${PREFIX}-t-old`)), commands.join("\n"));
+    assert.ok(!commands.some((c) => c.includes("ethtool")), "a tenant not read whole: no offloads read");
+    assert.equal(observed.tenants[0]!.offloads, undefined);
   });
 
   it("reads what the services table sends to only when that table is about to be replaced or deleted", async () => {

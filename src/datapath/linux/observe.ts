@@ -37,6 +37,7 @@ import {
 } from "./parse.js";
 import { HOST_GROUP } from "./plan.js";
 import type { ObserveScope } from "./incremental.js";
+import { offloadDevices, parseFeatures, readFeaturesArgv } from "./offloads.js";
 import { HOST_TABLE_FAMILY, NAT_TABLE, ROUTE6_TABLE } from "./renderOverlay.js";
 import { LB_TABLE } from "./renderServices.js";
 import type {
@@ -226,6 +227,7 @@ export async function observeTenant(
   exists: boolean,
   signal?: AbortSignal,
   trusted: ReadonlySet<string> = new Set(),
+  offloads = true,
 ): Promise<ObservedTenant> {
   const ns = tenant.namespace;
   const read = (endpoints: EndpointState[]): Promise<ObservedContainer[]> =>
@@ -274,12 +276,15 @@ export async function observeTenant(
     !hasNftTable(nftText, family, name, nftArgv) ? null
     : wanted === null ? ""
     : readTableTag(executor, ["nft", "list", "table", family, name], ns, signal);
-  const [natTag, route6Tag, lbTag, redirects, late] = await Promise.all([
+  const linkNames = new Set(links.map((l) => l.ifname));
+  const featureDevices = offloads ? offloadDevices(tenant).map((d) => d.device).filter((d) => linkNames.has(d)) : [];
+  const [natTag, route6Tag, lbTag, redirects, late, featureText] = await Promise.all([
     tagOf("ip", NAT_TABLE, tenant.natTable),
     tagOf("ip6", ROUTE6_TABLE, tenant.route6Table),
     tagOf("inet", LB_TABLE, tenant.lbTable),
     readRedirects(executor, ns, ingressDevs, signal),
     read(unpaired),
+    featureDevices.length === 0 ? Promise.resolve(undefined) : executor.run(readFeaturesArgv(featureDevices), { netns: ns, signal }),
   ]);
   // Only a table about to change is read whole: the conntrack entries of what it alone sends to go after the change.
   const lbArgv = ["nft", "-j", "list", "table", "inet", LB_TABLE];
@@ -332,6 +337,7 @@ export async function observeTenant(
     route6Tag,
     lbTag,
     lbBackends,
+    ...(featureText === undefined ? {} : { offloads: parseFeatures(featureText) }),
   };
 }
 
@@ -424,7 +430,8 @@ export async function observeHost(
   await mapLimit(read, options.concurrency ?? 4, async (tenant) => {
     try {
       const trusted = scope?.get(tenant.namespace);
-      observed.tenants.push(await observeTenant(executor, tenant, existing.has(tenant.namespace), options.signal, trusted));
+      const whole = options.scope?.whole?.has(tenant.namespace) ?? true;
+      observed.tenants.push(await observeTenant(executor, tenant, existing.has(tenant.namespace), options.signal, trusted, whole));
     } catch (error) {
       observed.failures.push({
         namespace: tenant.namespace,

@@ -10,10 +10,10 @@ import type { DatapathErrorOwner } from "../driver.js";
  * uplink / hostEndpoint: veths between the agent's namespace and the tenant's, their addresses and the
  * tenant's default route; fdb: FDB and proxy-neighbour entries of the VXLAN devices; conntrack: entries to
  * service providers that left, deleted after everything else (StepBuilder.conntrack): once the tables send
- * no new connection there.
+ * no new connection there; offload: features of veths and VXLAN devices (`ethtool -K`, offloads.ts).
  */
 export const PHASES = [
-  "namespace", "sysctl", "bridge", "address", "vxlan", "veth", "container", "route", "uplink", "hostEndpoint", "fdb", "qdisc", "nft", "conntrack",
+  "namespace", "sysctl", "bridge", "address", "vxlan", "veth", "container", "route", "uplink", "hostEndpoint", "fdb", "qdisc", "offload", "nft", "conntrack",
 ] as const;
 export type Phase = (typeof PHASES)[number];
 
@@ -29,9 +29,10 @@ export type StepTarget = { kind: "host" } | { kind: "namespace"; name: string } 
  * ip / tc / bridge: args is one batch line ("link add …"); consecutive steps with the same tool and
  * target run as one `-batch -`. conntrack: args is one line of `conntrack -R -` in the target namespace
  * ("-D …"), consecutive ones likewise. netns: `ip netns ARGS`. sysctl: `sysctl ARGS` in the target namespace.
- * nft: `nft ARGS` in the target namespace, with stdin.
+ * nft: `nft ARGS` in the target namespace, with stdin. ethtool: `ethtool ARGS` in the target namespace ("-K DEV …";
+ * ethtool has no batch mode: one process per step).
  */
-export type Tool = "ip" | "tc" | "bridge" | "conntrack" | "sysctl" | "nft" | "netns";
+export type Tool = "ip" | "tc" | "bridge" | "conntrack" | "sysctl" | "nft" | "netns" | "ethtool";
 
 /** Tools whose steps are lines of one process: `TOOL -force -batch -`, `conntrack -R -`. */
 export function isBatchTool(tool: Tool): tool is "ip" | "tc" | "bridge" | "conntrack" {

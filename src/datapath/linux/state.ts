@@ -4,6 +4,7 @@
 // Addresses are canonical text ("198.18.1.254/24", "fd00::fe/64"), MACs lower case, so
 // diff() compares strings.
 
+import type { DeviceFeatures } from "./offloads.js";
 import type { ContainerSide } from "../types.js";
 
 /** One sysctl inside a tenant namespace. */
@@ -421,6 +422,11 @@ export interface ObservedTenant {
    * the wanted one); null when it was not read.
    */
   lbBackends: ServiceBackend[] | null;
+  /**
+   * Offload features (`ethtool -k`) of the wanted host-side veths and VXLAN devices that exist, by device; read
+   * only when the tenant is read whole (offloads.ts). Absent: not read in this run.
+   */
+  offloads?: Record<string, DeviceFeatures>;
 }
 
 /** A link of ours in the agent's namespace (name starts with the prefix). */

@@ -122,6 +122,11 @@ export class StepBuilder {
     this.lists.creates.push({ namespace: this.namespace, owner: this.owner, phase: "conntrack", action: "delete", object, tool: "conntrack", target: this.tenantTarget(), args });
   }
 
+  /** One `ethtool` call in the tenant namespace ("-K DEV gro off …"): offload features of a device we made. */
+  ethtool(object: string, args: string[]): void {
+    this.push({ phase: "offload", action: "update", object, tool: "ethtool", target: this.tenantTarget(), args });
+  }
+
   netns(action: Action, args: string[]): void {
     this.push({ phase: "namespace", action, object: `namespace ${this.namespace}`, tool: "netns", target: HOST, args });
   }
