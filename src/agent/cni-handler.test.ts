@@ -119,4 +119,40 @@ describe("CniHandler", () => {
       assert.match(msg, /^Cannot ADD: CNI_IFNAME /);
     }
   });
+
+  describe("delegated IPAM", () => {
+    const ipamConfig = { ...config, ipam: { type: "host-local", ranges: [] } };
+    const ipamResult = { cniVersion: "1.0.0", ips: [{ address: "198.18.0.77/24", gateway: "198.18.0.1" }] };
+
+    it("registers the IPAM plugin's address, not CNI_ARGS', and names its source", async () => {
+      const answer = await agent.handler.handle(request({ config: ipamConfig, ipamResult, args: "IgnoreUnknown=1;IP=198.18.0.9" }));
+      assert.ok("result" in answer && answer.result, JSON.stringify(answer));
+      const sent = agent.master.requests[0]!;
+      assert.equal(sent.ipAddress, "198.18.0.77");
+      assert.equal(sent.ipamSource, "cni:host-local");
+      assert.equal((answer.result as { ips: { address: string }[] }).ips[0]!.address.split("/")[0], "198.18.0.77");
+    });
+
+    it("a config without ipam stays with netmaster's allocator", async () => {
+      await agent.handler.handle(request());
+      assert.equal(agent.master.requests[0]!.ipamSource, "netmaster");
+    });
+
+    it("refuses a second ADD of an attached container with keepDelegation, and a first one that fails without", async () => {
+      await agent.handler.handle(request({ config: ipamConfig, ipamResult }));
+      const again = await agent.handler.handle(request({ config: ipamConfig, ipamResult }));
+      assert.equal(errorOf(again).code, 103);
+      assert.equal((again as { keepDelegation?: boolean }).keepDelegation, true);
+      const two = { ...ipamResult, ips: [...ipamResult.ips, { address: "198.18.0.78/24" }] };
+      const other = await agent.handler.handle(request({ containerId: "c2", config: ipamConfig, ipamResult: two }));
+      assert.match(errorOf(other).msg, /^IPAM plugin "host-local" returned 2 addresses: at most one IPv4 and one IPv6/);
+      assert.equal((other as { keepDelegation?: boolean }).keepDelegation, undefined);
+    });
+
+    it("refuses an ADD of an ipam config that did not go through the executable, before asking netmaster", async () => {
+      const { code, msg } = await refused(request({ config: ipamConfig }));
+      assert.equal(code, 7);
+      assert.match(msg, /delegates IPAM to "host-local" but the call carries no IPAM result/);
+    });
+  });
 });

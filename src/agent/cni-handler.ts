@@ -17,6 +17,7 @@ import { normalizePorts, portConflict, samePorts, type PortMapping } from "./por
 import type { EndpointPlumber } from "./endpoints.js";
 import type { Reconciler } from "./pipeline/reconciler.js";
 import { concerns } from "../contract/api.js";
+import { ipamSourceOf } from "../cni/ipam.js";
 import { unitName } from "./pipeline/contain.js";
 
 export interface CniHandlerDeps {
@@ -77,12 +78,18 @@ export class CniHandler {
 
   /** Never throws: every failure becomes a CNI error body. */
   async handle(body: unknown): Promise<CniResponse> {
+    let call: CniCall | undefined;
     try {
-      const call = parseCniCall(body);
+      call = parseCniCall(body);
       return await this.dispatch(call);
     } catch (err) {
       const out = toCniErrorBody(err);
       this.d.log.warn({ op: "cni", code: out.code, err: out.msg }, "CNI call failed");
+      // A failed ADD leaves nothing, so an attachment under its name was there before (a second ADD): the
+      // executable must not release the delegated IPAM reservation, which is that attachment's.
+      if (call?.command === "ADD" && call.ipam !== undefined && this.d.attachments.get(call.containerId, call.ifname)) {
+        return { error: out, keepDelegation: true };
+      }
       return { error: out };
     }
   }
@@ -113,9 +120,15 @@ export class CniHandler {
     if (!this.d.ready()) throw cniError(CniErrorCode.TryAgainLater, "netplugin agent is not following netmaster's state yet");
 
     const spec = call.endpoint;
-    const v4 = spec.ips.map((a) => a.split("/")[0]!).filter((a) => !a.includes(":"));
-    const v6 = spec.ips.map((a) => a.split("/")[0]!).filter((a) => a.includes(":"));
-    if (v4.length > 1 || v6.length > 1) throw cniError(CniErrorCode.UnsupportedField, "at most one IPv4 and one IPv6 address can be requested");
+    // With delegated IPAM the IPAM plugin's addresses are the requested ones: static IPs in CNI_ARGS or
+    // runtimeConfig were the IPAM plugin's to honour (the static plugin reads them).
+    const ips = call.ipam ? call.ipam.result.ips.map((i) => i.address) : spec.ips;
+    const v4 = ips.map((a) => a.split("/")[0]!).filter((a) => !a.includes(":"));
+    const v6 = ips.map((a) => a.split("/")[0]!).filter((a) => a.includes(":"));
+    if (v4.length > 1 || v6.length > 1) {
+      const from = call.ipam ? `IPAM plugin ${quoted(call.ipam.type)} returned ${ips.length} addresses: ` : "";
+      throw cniError(CniErrorCode.UnsupportedField, `${from}at most one IPv4 and one IPv6 address can be requested`);
+    }
     const ports = this.ports(call, spec.tenant);
     const release = await this.d.claim(endpointContainerId(call.containerId, call.ifname));
     try {
@@ -143,11 +156,17 @@ export class CniHandler {
         macAddress: spec.mac ?? "",
         labels: spec.labels,
         aliases: spec.aliases,
+        ipamSource: call.ipam ? ipamSourceOf(call.ipam) : "netmaster",
       });
     } catch (err) {
-      throw asCniError(err, "Cannot create endpoint");
+      throw asCniError(err, call.ipam ? `Cannot register the address IPAM plugin ${quoted(call.ipam.type)} gave` : "Cannot create endpoint");
     }
     const ep = reply.endpoint;
+    if (call.ipam && (ep.ipAddress !== (ipAddress || ep.ipAddress) || ep.ipv6Address !== (ipv6Address || ep.ipv6Address))) {
+      // netmaster kept an endpoint of this container from before (an ADD cut short): not the IPAM plugin's address.
+      await master.deleteEndpoint(ep.endpointID).catch((e: Error) => log.error({ endpoint: ep.endpointID, err: e.message }, "cannot release endpoint after failed ADD"));
+      throw cniError(CniErrorCode.Conflict, `Cannot register the address IPAM plugin ${quoted(call.ipam.type)} gave: netmaster held endpoint ${ep.endpointID} with ${ep.ipAddress} from an earlier ADD; released it, retry`);
+    }
     const attachment = {
       endpointId: ep.endpointID,
       containerId: call.containerId,
@@ -174,7 +193,7 @@ export class CniHandler {
     await master.reportOper(ep.endpointID, { intfName: endpointLinkName(ep.endpointID), vtepIP: "" }).catch((err: Error) =>
       log.warn({ endpoint: ep.endpointID, err: err.message }, "cannot report endpoint oper state"),
     );
-    log.info({ op: "add", endpoint: ep.endpointID, container: call.containerId, ip: ep.ipAddress }, "endpoint attached");
+    log.info({ op: "add", endpoint: ep.endpointID, container: call.containerId, ip: ep.ipAddress, ipam: call.ipam ? ipamSourceOf(call.ipam) : "netmaster" }, "endpoint attached");
     const primary = !attachments.all().some((o) => o.containerId === call.containerId && o.ifname < call.ifname);
     return { result: formatResult(call.cniVersion, buildResult(call, reply, primary)) };
   }

@@ -51,7 +51,7 @@ async function main(): Promise<number> {
   }
 
   const decoded = decodeConfig(stdin);
-  const fields: { socket?: unknown } = decoded.ok ? decoded.config : {};
+  const fields: { socket?: unknown; ipam?: unknown } = decoded.ok ? decoded.config : {};
   // Errors name the config's version when we speak it; anything else the config holds may be huge.
   const cniVersion = versionAnswer(fields).cniVersion;
 
@@ -84,10 +84,31 @@ async function main(): Promise<number> {
     args: env["CNI_ARGS"] ?? "",
     path: env["CNI_PATH"] ?? "",
   });
-  const body = `${head.slice(0, -1)},"config":${decoded.text.trim()}}`;
+  const bodyWith = (ipamResult?: Record<string, unknown>): string =>
+    `${head.slice(0, -1)},${ipamResult === undefined ? "" : `"ipamResult":${JSON.stringify(ipamResult)},`}"config":${decoded.text.trim()}}`;
 
   const { callAgent } = await import("../cni/client.js");
-  const outcome = await callAgent({ socket, body, command: command as CniCommand });
+  const toAgent = (ipamResult?: Record<string, unknown>) => callAgent({ socket, body: bodyWith(ipamResult), command: command as CniCommand });
+
+  let outcome: Awaited<ReturnType<typeof callAgent>>;
+  if (fields.ipam === undefined || fields.ipam === null) outcome = await toAgent();
+  else {
+    // Delegated IPAM (src/cni/delegate.ts): this process runs the IPAM plugin, with our environment.
+    const { readIpamSection } = await import("../cni/ipam.js");
+    const ipam = readIpamSection(decoded.config);
+    if (!ipam.ok) {
+      return printError(cniVersion, { code: CniErrorCode.InvalidNetworkConfig, msg: `Cannot use network config: ${ipam.path}: ${ipam.message}` });
+    }
+    const { runDelegated } = await import("../cni/delegate.js");
+    outcome = await runDelegated({
+      command: command as Exclude<CniCommand, "VERSION">,
+      ipam: ipam.ipam!,
+      cniVersion: decoded.config["cniVersion"],
+      env,
+      stdin: decoded.text,
+      callAgent: toAgent,
+    });
+  }
   if (!outcome.ok) return printError(cniVersion, outcome.error);
   if (outcome.result !== null) print(outcome.result);
   return 0;

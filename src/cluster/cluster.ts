@@ -303,11 +303,12 @@ export class Cluster {
   }
 
   /** Runs the real CNI executable against a host's agent, as a runtime on that host would. */
-  async cni(host: ClusterHost, command: string, containerId: string, netns: string, config: Record<string, unknown>, cniArgs: string, ifname = "eth0"): Promise<CniOutcome> {
+  /** cniPath: the CNI_PATH the executable gets (where delegated IPAM plugins are looked up). */
+  async cni(host: ClusterHost, command: string, containerId: string, netns: string, config: Record<string, unknown>, cniArgs: string, ifname = "eth0", cniPath = "/opt/cni/bin"): Promise<CniOutcome> {
     const stdin = JSON.stringify({ cniVersion: "1.0.0", name: "cluster", type: "netplugin", socket: host.socket, ...config });
     const r = await run([process.execPath, BIN("netplugin-cni")], {
       stdin,
-      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", CNI_COMMAND: command, CNI_CONTAINERID: containerId, CNI_NETNS: netns, CNI_IFNAME: ifname, CNI_ARGS: cniArgs, CNI_PATH: "/opt/cni/bin" },
+      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", CNI_COMMAND: command, CNI_CONTAINERID: containerId, CNI_NETNS: netns, CNI_IFNAME: ifname, CNI_ARGS: cniArgs, CNI_PATH: cniPath },
       timeoutMs: 90_000,
     });
     let out: Record<string, unknown> = {};

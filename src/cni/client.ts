@@ -29,7 +29,7 @@ export const AGENT_TIMEOUT_MS: Readonly<Record<CniRequest["command"], number>> =
 /** Largest answer accepted from the agent. */
 const MAX_ANSWER_BYTES = 4 << 20;
 
-export type AgentOutcome = { ok: true; result: Record<string, unknown> | null } | { ok: false; error: CniErrorBody };
+export type AgentOutcome = { ok: true; result: Record<string, unknown> | null } | { ok: false; error: CniErrorBody; keepDelegation?: boolean };
 
 export interface CallAgentOptions {
   socket: string;
@@ -181,7 +181,7 @@ export function classifyAnswer(command: CniRequest["command"], where: string, st
     return protocol(`HTTP ${status} without a JSON body`);
   }
   if (typeof answer !== "object" || answer === null || Array.isArray(answer)) return protocol(`HTTP ${status}, body is not an object`);
-  const { error, result } = answer as { error?: unknown; result?: unknown };
+  const { error, result, keepDelegation } = answer as { error?: unknown; result?: unknown; keepDelegation?: unknown };
   if (error !== undefined && error !== null) {
     const e = error as { code?: unknown; msg?: unknown; details?: unknown };
     if (typeof e !== "object" || typeof e.code !== "number" || !Number.isInteger(e.code) || typeof e.msg !== "string") {
@@ -189,7 +189,7 @@ export function classifyAnswer(command: CniRequest["command"], where: string, st
     }
     const body: CniErrorBody = { code: e.code, msg: e.msg };
     if (typeof e.details === "string" && e.details !== "") body.details = e.details;
-    return { ok: false, error: body };
+    return keepDelegation === true ? { ok: false, error: body, keepDelegation: true } : { ok: false, error: body };
   }
   if (status < 200 || status > 299) return protocol(`HTTP ${status} without an error`);
   if (result === undefined || result === null) {

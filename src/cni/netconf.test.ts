@@ -102,7 +102,12 @@ describe("parseNetConf", () => {
     { name: "cniVersion 0.2.0", config: { ...base, cniVersion: "0.2.0" }, code: 1, msg: /cniVersion "0.2.0" is not supported/ },
     { name: "cniVersion 1.2.0", config: { ...base, cniVersion: "1.2.0" }, code: 1, msg: /cniVersion "1.2.0" is not supported/ },
     { name: "a numeric cniVersion", config: { ...base, cniVersion: 1 }, code: 1, msg: /cniVersion 1 is not supported/ },
-    { name: "an ipam section", config: { ...base, ipam: { type: "host-local" } }, code: 2, msg: /field "ipam" is not supported/ },
+    { name: "an ipam section that is not an object", config: { ...base, ipam: "host-local" }, code: 7, msg: /ipam: "host-local" must be an object with the IPAM plugin's "type"/ },
+    { name: "an ipam section without type", config: { ...base, ipam: { ranges: [] } }, code: 7, msg: /ipam.type: is missing: name the IPAM plugin/ },
+    { name: "an ipam type with a slash", config: { ...base, ipam: { type: "../../bin/sh" } }, code: 7, msg: /ipam.type: "..\/..\/bin\/sh" is not a plugin name: .* no '\/'/ },
+    { name: "an absolute ipam type", config: { ...base, ipam: { type: "/usr/lib/cni/host-local" } }, code: 7, msg: /ipam.type: .* is not a plugin name/ },
+    { name: "an ipam type naming this plugin", config: { ...base, ipam: { type: "netplugin" } }, code: 7, msg: /ipam.type: "netplugin" is this plugin itself/ },
+    { name: "a numeric ipam type", config: { ...base, ipam: { type: 5 } }, code: 7, msg: /ipam.type: 5 is not a string/ },
     { name: "a missing name", config: { cniVersion: "1.0.0", type: "netplugin" }, code: 7, msg: /^Cannot use network config: name: is missing/ },
     { name: "a bad name", config: { ...base, name: "-x" }, code: 7, msg: /name: "-x" is not a network config name/ },
     { name: "a name of 257 characters", config: { ...base, name: "n".repeat(257) }, code: 7, msg: /^Cannot use network config "n{64}"… \(257 characters\): name: "n{64}"… \(257 characters\) is 257 characters long: at most 256$/ },
@@ -141,7 +146,8 @@ describe("parseNetConf", () => {
     let deep: unknown = {};
     for (let n = 0; n < 100_000; n++) deep = { a: deep };
     expectCode({ ...base, type: deep }, 7, /^Cannot use network config "blue": type: is \{…\}: this plugin is "netplugin"$/);
-    expectCode({ ...base, ipam: deep }, 2, /"ipam" is not supported/);
+    expectCode({ ...base, ipam: deep }, 7, /^Cannot use network config "blue": ipam.type: is missing/);
+    expectCode({ ...base, ipam: { type: deep } }, 7, /^Cannot use network config "blue": ipam.type: \{…\} is not a string$/);
     expectCode({ ...base, tenant: "t".repeat(100_000) }, 7, /^Cannot use network config "blue": tenant: "t{64}"… \(100000 characters\) is not a valid tenant name/);
   });
 

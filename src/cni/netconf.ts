@@ -12,15 +12,18 @@
 //     "prevResult": { … },
 //     "cni.dev/valid-attachments": [ { "containerID": "…", "ifname": "eth0" } ] }   (GC)
 //
+//     "ipam": { "type": "host-local", … }                                (optional: delegated IPAM)
+//
 // Codes: a missing or unsupported cniVersion is 1 and checked first (nothing else is read in a
-// version we do not speak); an `ipam` section is 2 (addresses come from netmaster); everything else
-// wrong is 7, all problems listed in details. Unknown keys are kept out of the result but named in
+// version we do not speak); everything else wrong is 7 (a bad ipam.type included), all problems
+// listed in details. Unknown keys are kept out of the result but named in
 // ignoredFields so the agent can log likely typos.
 
 import { labelProblem, MAX_LABELS } from "../lib/labels.js";
 import { ipFamily, ipOrCidrFamily, isContivName, normalizeMac, CONTIV_NAME_RULE } from "./addr.js";
 import { CniError, throwIssues, type CniIssue } from "./errors.js";
 import { networkNameProblem } from "./ids.js";
+import { readIpamSection, type IpamSection } from "./ipam.js";
 import { isObject, parseDns, readResult, type CniDns, type CniResult } from "./result.js";
 import { CniErrorCode, DEFAULT_SOCKET, SUPPORTED_VERSIONS, quoted, type CniVersion } from "./wire.js";
 
@@ -65,6 +68,11 @@ export interface NetConf {
   /** args.cni.ips / args.cni.mac / args.cni.labels (the CONVENTIONS "args in network config"). */
   args: { ips: string[]; mac?: string; labels: Record<string, string> };
   prevResult?: CniResult;
+  /**
+   * The IPAM plugin the executable delegates to (delegate.ts); its addresses replace netmaster's
+   * allocation. Only `type` is ours to check: the rest of the section is the IPAM plugin's.
+   */
+  ipam?: IpamSection;
   /** GC: cni.dev/valid-attachments (or the older cni.dev/attachments); absent on other commands. */
   validAttachments?: GcAttachment[];
   /** Top-level keys this plugin does not use (likely typos), sorted. */
@@ -93,7 +101,7 @@ const KNOWN_FIELDS = new Set([
 /** Longest path a unix socket address can hold (sun_path is 108 bytes with the NUL). */
 const MAX_SOCKET_PATH = 107;
 
-/** Parse and validate the stdin config. Throws CniError (1, 2 or 7) as described above. */
+/** Parse and validate the stdin config. Throws CniError (1 or 7) as described above. */
 export function parseNetConf(config: unknown): NetConf {
   if (!isObject(config)) {
     throw new CniError(CniErrorCode.DecodeFailure, "Cannot decode network config: it must be a JSON object");
@@ -102,14 +110,6 @@ export function parseNetConf(config: unknown): NetConf {
   const nameValue = config["name"];
   const label = typeof nameValue === "string" && nameValue !== "" ? ` ${quoted(nameValue)}` : "";
   const prefix = `Cannot use network config${label}`;
-
-  if (config["ipam"] !== undefined) {
-    throw new CniError(
-      CniErrorCode.UnsupportedField,
-      `${prefix}: field "ipam" is not supported: netplugin takes addresses from the network's subnet in netmaster; remove it`,
-      `ipam=${quoted(config["ipam"])}`,
-    );
-  }
 
   const issues: CniIssue[] = [];
   const bad = (path: string, message: string): void => {
@@ -123,6 +123,9 @@ export function parseNetConf(config: unknown): NetConf {
     if (problem === undefined) name = nameValue;
     else bad("name", `${quoted(nameValue)} ${problem}`);
   }
+
+  const ipam = readIpamSection(config);
+  if (!ipam.ok) bad(ipam.path, ipam.message);
 
   const type = config["type"];
   if (type === undefined) bad("type", `is missing: want "${PLUGIN_TYPE}"`);
@@ -157,6 +160,7 @@ export function parseNetConf(config: unknown): NetConf {
   };
   if (network !== undefined) out.network = network;
   if (group !== undefined) out.group = group;
+  if (ipam.ok && ipam.ipam !== undefined) out.ipam = ipam.ipam;
 
   const dns = config["dns"];
   if (dns !== undefined && dns !== null) {

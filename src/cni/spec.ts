@@ -12,10 +12,10 @@
 // This module re-exports, by name, everything the agent needs from its siblings.
 
 import { parseCniArgs, type CniArgs } from "./args.js";
-import { CniError } from "./errors.js";
+import { CniError, throwIssues, type CniIssue } from "./errors.js";
 import { containerIdProblem, ifnameProblem, netnsPathProblem } from "./ids.js";
 import { parseNetConf, type GcAttachment, type NetConf, type PortMapping } from "./netconf.js";
-import { isObject, type CniResult } from "./result.js";
+import { isObject, readResult, type CniResult } from "./result.js";
 import { CNI_COMMANDS, CniErrorCode, quoted, type CniCommand, type CniRequest, type CniVersion } from "./wire.js";
 
 export { parseCniArgs, type CniArgs } from "./args.js";
@@ -98,10 +98,18 @@ interface CallBase {
   path: string[];
 }
 
+/** ADD of a config with an `ipam` section: the IPAM plugin the executable ran, and what it answered. */
+export interface DelegatedIpam {
+  type: string;
+  result: CniResult;
+}
+
 export interface AddCall extends CallBase, CniEnv {
   command: "ADD";
   endpoint: EndpointSpec;
   pod: PodRef;
+  /** Present when the config delegates IPAM: its addresses replace netmaster's allocation. */
+  ipam?: DelegatedIpam;
   /** Set when a plugin before us in a chain produced a result. */
   prevResult?: CniResult;
 }
@@ -213,6 +221,9 @@ export function parseCniCall(body: unknown): CniCall {
     if (netConf.prevResult !== undefined) del.prevResult = netConf.prevResult;
     return del;
   }
+  if (req.ipamResult !== undefined && (req.command !== "ADD" || netConf.ipam === undefined)) {
+    throw new CniError(CniErrorCode.DecodeFailure, `Cannot decode CNI request: ipamResult is only for an ADD whose config has an ipam section`);
+  }
   if (endpoint === undefined) {
     throw new CniError(
       CniErrorCode.InvalidNetworkConfig,
@@ -227,11 +238,31 @@ export function parseCniCall(body: unknown): CniCall {
   }
   const add: AddCall = { ...container, command: "ADD", endpoint };
   if (netConf.prevResult !== undefined) add.prevResult = netConf.prevResult;
+  if (netConf.ipam !== undefined) {
+    if (req.ipamResult === undefined) {
+      throw new CniError(
+        CniErrorCode.InvalidNetworkConfig,
+        `${configName}: it delegates IPAM to ${quoted(netConf.ipam.type)} but the call carries no IPAM result: the netplugin executable runs the IPAM plugin, so call it rather than the agent`,
+      );
+    }
+    add.ipam = { type: netConf.ipam.type, result: ipamResult(netConf.ipam.type, req.ipamResult) };
+  }
   return add;
 }
 
+/** The delegated IPAM plugin's result, checked as a result of the config's version (7 naming each problem). */
+function ipamResult(type: string, json: Record<string, unknown>): CniResult {
+  const issues: CniIssue[] = [];
+  const result = readResult(json, "ipamResult", (path, message) => issues.push({ path, message, code: CniErrorCode.InvalidNetworkConfig }));
+  if (issues.length > 0) throwIssues(`Cannot use the result of IPAM plugin ${quoted(type)}`, issues);
+  if (result.ips.length === 0) {
+    throw new CniError(CniErrorCode.InvalidNetworkConfig, `Cannot use the result of IPAM plugin ${quoted(type)}: it holds no address`);
+  }
+  return result;
+}
+
 /** The request's fields, typed; `config` is checked by parseNetConf. */
-function checkRequest(body: unknown): Omit<CniRequest, "config"> & { config: unknown } {
+function checkRequest(body: unknown): Omit<CniRequest, "config" | "ipamResult"> & { config: unknown; ipamResult?: Record<string, unknown> } {
   const fail = (what: string): never => {
     throw new CniError(CniErrorCode.DecodeFailure, `Cannot decode CNI request: ${what}`);
   };
@@ -245,7 +276,10 @@ function checkRequest(body: unknown): Omit<CniRequest, "config"> & { config: unk
     if (v === undefined || v === null) return "";
     return typeof v === "string" ? v : fail(`${k} must be a string`);
   };
+  const ipam = body["ipamResult"];
+  if (ipam !== undefined && ipam !== null && !isObject(ipam)) fail("ipamResult must be an object");
   return {
+    ...(isObject(ipam) ? { ipamResult: ipam } : {}),
     command: command as CniCommand,
     containerId: text("containerId"),
     netns: text("netns"),

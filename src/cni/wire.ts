@@ -68,6 +68,11 @@ export interface CniRequest {
   path: string;
   /** The network config from stdin (an object; cniVersion, name, type, runtimeConfig, prevResult, …). */
   config: Record<string, unknown>;
+  /**
+   * ADD of a config with an `ipam` section: the result the delegated IPAM plugin printed (the executable
+   * ran it, delegate.ts). The agent registers its addresses with netmaster.
+   */
+  ipamResult?: Record<string, unknown>;
 }
 
 /** A CNI error as the spec prints it, without the cniVersion the executable adds. */
@@ -84,6 +89,11 @@ export interface CniResultResponse {
 
 export interface CniErrorResponse {
   error: CniErrorBody;
+  /**
+   * A failed ADD whose container already has this interface (a second ADD): the executable must not
+   * undo the delegated IPAM ADD, whose reservation belongs to the running attachment.
+   */
+  keepDelegation?: boolean;
 }
 
 export type CniResponse = CniResultResponse | CniErrorResponse;
@@ -125,6 +135,8 @@ export const CniErrorCode = {
   Rejected: 104,
   /** Plugin-specific: the kernel could not be configured; nothing was left behind. */
   DatapathFailed: 105,
+  /** Plugin-specific: the delegated IPAM plugin could not be run, timed out, or failed without a CNI error. */
+  IpamFailed: 106,
 } as const;
 
 export type CniErrorCode = (typeof CniErrorCode)[keyof typeof CniErrorCode];

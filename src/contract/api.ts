@@ -4,7 +4,7 @@
 import { z } from "zod";
 import { labelsProblem } from "../lib/labels.js";
 import { macProblem } from "../lib/mac.js";
-import type { EndpointState } from "./records.js";
+import { IpamSource, type EndpointState } from "./records.js";
 
 const Name = z.string().max(256);
 /** A runtime's labels, by lib/labels.ts's rules. */
@@ -37,6 +37,8 @@ export const EndpointRequest = z.object({
   labels: Labels.default({}),
   /** More names the tenant's DNS answers with the endpoint's addresses (podman's network aliases). */
   aliases: z.array(DnsName).max(16).default([]),
+  /** Where the requested addresses come from (records.ts IpamSource); netmaster's allocator by default. */
+  ipamSource: IpamSource.default("netmaster"),
 });
 export type EndpointRequest = z.infer<typeof EndpointRequest>;
 

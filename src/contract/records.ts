@@ -5,6 +5,16 @@
 
 import { z } from "zod";
 
+/**
+ * Where an endpoint's addresses came from: "netmaster" (its allocator, or an address the runtime asked for
+ * by name) or "cni:<type>", the IPAM plugin a CNI config delegates to (src/cni/delegate.ts).
+ */
+export const IpamSource = z
+  .string()
+  .max(140)
+  .regex(/^(netmaster|cni:[A-Za-z0-9][A-Za-z0-9._+-]*)$/, 'ipamSource must be "netmaster" or "cni:<IPAM plugin>"');
+export type IpamSource = z.infer<typeof IpamSource>;
+
 /** A container's (or a host's own) attachment to a network: stored at endpointKey(endpointID). */
 export const EndpointRecord = z.object({
   endpointID: z.string(),
@@ -26,6 +36,8 @@ export const EndpointRecord = z.object({
   requestedIp: z.boolean(),
   /** More names the tenant's DNS answers with the endpoint's addresses. */
   aliases: z.array(z.string()).optional(),
+  /** Where its addresses came from (IpamSource); absent: "netmaster" (and records written before the field). */
+  ipamSource: z.string().optional(),
 });
 export type EndpointState = z.infer<typeof EndpointRecord>;
 

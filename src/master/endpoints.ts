@@ -148,6 +148,7 @@ export function createEndpoint(tx: Tx, req: EndpointRequest): EndpointGrant {
     labels: { ...req.labels, ...implicitLabels(net.tenantName, net.networkName, group?.groupName ?? "") },
     requestedIp: req.ipAddress !== "",
     ...(req.aliases.length > 0 ? { aliases: req.aliases } : {}),
+    ...(req.ipamSource !== "netmaster" ? { ipamSource: req.ipamSource } : {}),
   };
   tx.put(endpointKey(id), ep);
   return reply(tx, ep, net);

@@ -45,6 +45,7 @@ export function endpointOper(tx: Tx, ep: EndpointState): EndpointOper {
     homingHost: ep.homingHost,
     intfName: ep.intfName,
     ipAddress: [ep.ipAddress, ep.ipv6Address],
+    ipamSource: ep.ipamSource ?? "netmaster",
     labels: goMap(ep.labels),
     macAddress: ep.macAddress,
     network: `${ep.networkName}.${ep.tenantName}`,

@@ -17,6 +17,8 @@ export const EndpointOper = z.object({
   intfName: z.string().optional(),
   /** [IPv4, IPv6]; the IPv6 entry is "" when the endpoint has none. */
   ipAddress: z.array(z.string()).optional(),
+  /** Not Contiv's: where the addresses came from, "netmaster" or "cni:<IPAM plugin>" (delegated IPAM). */
+  ipamSource: z.string().optional(),
   /** Go's `%s` of the label map, e.g. `map[app:web]`. */
   labels: z.string().optional(),
   macAddress: z.string().optional(),

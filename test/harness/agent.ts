@@ -57,8 +57,9 @@ export class TestAgent {
     return this.cluster.down();
   }
 
-  async cni(command: string, env: { containerId?: string; netns?: string; ifname?: string; args?: string }, config: Record<string, unknown>): Promise<CniRun> {
-    const r = await this.cluster.cni(this.host, command, env.containerId ?? "", env.netns ?? "", { name: "netplugin-test", ...config }, env.args ?? "", env.ifname ?? "eth0");
+  /** env.path: CNI_PATH (default /opt/cni/bin). */
+  async cni(command: string, env: { containerId?: string; netns?: string; ifname?: string; args?: string; path?: string }, config: Record<string, unknown>): Promise<CniRun> {
+    const r = await this.cluster.cni(this.host, command, env.containerId ?? "", env.netns ?? "", { name: "netplugin-test", ...config }, env.args ?? "", env.ifname ?? "eth0", env.path);
     return { code: r.code, out: r.out, stdout: JSON.stringify(r.out) };
   }
 }
