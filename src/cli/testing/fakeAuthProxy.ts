@@ -8,7 +8,6 @@
 
 import { randomBytes, randomUUID } from "node:crypto";
 
-import type { CannedResponse } from "./fakeNetmaster.js";
 
 const BASE = "/api/v1/auth_proxy/";
 
@@ -38,6 +37,17 @@ const LDAP_REQUIRED = ["server", "base_dn", "service_account_dn", "service_accou
 const LDAP_DEFAULTS = { port: 389, start_tls: false, insecure_skip_verify: false };
 
 type Body = Record<string, unknown>;
+
+/** What a fake route answers (the fake netmaster's routes and the auth proxy's alike). */
+export interface CannedResponse {
+  status?: number;
+  /** Sent as application/json. */
+  json?: unknown;
+  /** Sent as text/plain (an error message, like the real server's errors). */
+  text?: string;
+  /** Sent as is, as application/json: for answers whose exact bytes matter. */
+  raw?: string;
+}
 
 function text(status: number, message: string): CannedResponse {
   return { status, text: message };

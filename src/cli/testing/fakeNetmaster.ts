@@ -14,7 +14,9 @@ import { Readable } from "node:stream";
 
 import type { InputStream } from "../prompt.js";
 import { run } from "../run.js";
-import type { FakeAuthProxy } from "./fakeAuthProxy.js";
+import type { CannedResponse, FakeAuthProxy } from "./fakeAuthProxy.js";
+
+export type { CannedResponse };
 
 export interface RecordedRequest {
   method: string;
@@ -25,15 +27,6 @@ export interface RecordedRequest {
   token?: string;
 }
 
-export interface CannedResponse {
-  status?: number;
-  /** Sent as application/json. */
-  json?: unknown;
-  /** Sent as text/plain (an error message, like the real server's errors). */
-  text?: string;
-  /** Sent as is, as application/json: for answers whose exact bytes matter. */
-  raw?: string;
-}
 
 export interface FakeNetmasterOptions {
   /** Serve https with this key and certificate (PEM). */

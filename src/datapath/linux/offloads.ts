@@ -6,7 +6,7 @@
 // never asked for.
 
 import type { StepBuilder } from "./stepBuilder.js";
-import type { TenantState } from "./state.js";
+import type { DeviceFeatures, TenantState } from "./state.js";
 
 /** The features we set, by the name `ethtool -k` prints. */
 export type OffloadFeature = "generic-receive-offload" | "generic-segmentation-offload" | "tcp-segmentation-offload" | "tx-checksumming";
@@ -34,14 +34,6 @@ export const WANTED_OFFLOADS: Record<OffloadDeviceKind, Record<OffloadFeature, b
   vxlan: { "generic-receive-offload": true, "generic-segmentation-offload": true, "tcp-segmentation-offload": true, "tx-checksumming": true },
 };
 
-export interface FeatureState {
-  on: boolean;
-  /** The kernel does not let it change ("[fixed]"). */
-  fixed: boolean;
-}
-
-/** A device's features as `ethtool -k` printed them, by name. */
-export type DeviceFeatures = Record<string, FeatureState>;
 
 /**
  * `ethtool -k DEV` output, one or more devices one after the other ("Features for DEV:" starts each), into

@@ -4,7 +4,6 @@
 // Addresses are canonical text ("198.18.1.254/24", "fd00::fe/64"), MACs lower case, so
 // diff() compares strings.
 
-import type { DeviceFeatures } from "./offloads.js";
 import type { ContainerSide } from "../types.js";
 
 /** One sysctl inside a tenant namespace. */
@@ -480,3 +479,12 @@ export interface ObserveFailure {
   namespace: string;
   error: Error;
 }
+
+export interface FeatureState {
+  on: boolean;
+  /** The kernel does not let it change ("[fixed]"). */
+  fixed: boolean;
+}
+
+/** A device's features as `ethtool -k` printed them, by name. */
+export type DeviceFeatures = Record<string, FeatureState>;
