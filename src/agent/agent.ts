@@ -51,6 +51,8 @@ export interface AgentOptions {
   /** Which datapath driver makes the host's networking. */
   datapath: DatapathName;
   vtepIP: string;
+  /** Host interface macvlan/ipvlan networks attach to on this host (--uplink-if); absent: the network's uplinkIf. */
+  uplinkIf?: string;
   socketPath: string;
   stateDir: string;
   /** Undefined: detected from the VTEP interface (detectMtu). */
