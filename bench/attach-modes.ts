@@ -24,6 +24,7 @@ import { must, RealExecutor } from "../src/lib/process.js";
 import type { PolicyInput } from "../src/policy/index.js";
 import { runPrefix } from "../test/harness/netns.js";
 import { Background, envNumber, iperfRate, isMain, missingPrerequisite, printTable, Teardown, timedSpawn } from "./lab.js";
+import { buildBridge, buildVeth, makeNamespaces } from "./offloads.js";
 import { fmt, median } from "./stats.js";
 
 const IPERF_PORT = 5201;
@@ -37,42 +38,6 @@ interface Setup {
   tcp: number[];
   /** Thousand 64-byte UDP packets received per second: the per-packet cost that large TCP segments hide. */
   udp: number[];
-}
-
-async function makeNamespaces(prefix: string, roles: string[], teardown: Teardown): Promise<Record<string, string>> {
-  const ns: Record<string, string> = {};
-  for (const role of roles) {
-    const name = `${prefix}-${role}`;
-    await must(["ip", "netns", "add", name]);
-    teardown.add(`delete ${name}`, () => timedSpawn(["ip", "netns", "del", name]));
-    await must(["ip", "-n", name, "link", "set", "lo", "up"]);
-    ns[role] = name;
-  }
-  return ns;
-}
-
-async function buildVeth(prefix: string, teardown: Teardown): Promise<Omit<Setup, "label" | "tcp" | "udp">> {
-  const ns = await makeNamespaces(prefix, ["c", "s"], teardown);
-  await must(["ip", "-n", ns.c!, "link", "add", "eth0", "type", "veth", "peer", "name", "eth0", "netns", ns.s!]);
-  for (const [role, host] of [["c", 1], ["s", 2]] as const) {
-    await must(["ip", "-n", ns[role]!, "addr", "add", `198.18.130.${host}/24`, "dev", "eth0"]);
-    await must(["ip", "-n", ns[role]!, "link", "set", "eth0", "up"]);
-  }
-  return { client: ns.c!, server: ns.s!, serverIp: "198.18.130.2" };
-}
-
-async function buildBridge(prefix: string, teardown: Teardown): Promise<Omit<Setup, "label" | "tcp" | "udp">> {
-  const ns = await makeNamespaces(prefix, ["t", "c", "s"], teardown);
-  await must(["ip", "-n", ns.t!, "link", "add", "br0", "type", "bridge"]);
-  await must(["ip", "-n", ns.t!, "link", "set", "br0", "up"]);
-  for (const [role, host] of [["c", 1], ["s", 2]] as const) {
-    await must(["ip", "-n", ns.t!, "link", "add", `e${role}`, "type", "veth", "peer", "name", "eth0", "netns", ns[role]!]);
-    await must(["ip", "-n", ns.t!, "link", "set", `e${role}`, "master", "br0", "up"]);
-    await must(["ip", "-n", ns[role]!, "addr", "add", `198.18.131.${host}/24`, "dev", "eth0"]);
-    await must(["ip", "-n", ns[role]!, "link", "set", "eth0", "up"]);
-  }
-  await timedSpawn([...exec(ns.t!), "sysctl", "-q", "-w", "net.bridge.bridge-nf-call-iptables=0", "net.bridge.bridge-nf-call-ip6tables=0"]);
-  return { client: ns.c!, server: ns.s!, serverIp: "198.18.131.2" };
 }
 
 /** A deny rule for a port this traffic never uses: the policy table is in the path, its verdict never drop. */
