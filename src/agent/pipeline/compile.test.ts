@@ -48,6 +48,14 @@ const base = {
 const ctx = (vtepIP: string): HostContext => ({ host: "h1", prefix: hostPrefix("h1"), mtu: 1450, vtepIP, vxlanPort: 4789 });
 
 describe("compileHost", () => {
+  test("an endpoint of a network with a direct attach mode is a failure of its own, never put on the bridge", () => {
+    const net = { ...(base[objectKey("network", "t:net")] as object), encap: "vlan", attachMode: "macvlan" };
+    const state = view({ ...base, [objectKey("network", "t:net")]: net, [endpointKey("a")]: endpoint("a", "h1", "198.18.1.10") });
+    const out = compileHost(state, [attachment("a")], new Map(), ctx(""));
+    assert.deepEqual(out.desired.tenants.flatMap((t) => t.endpoints), []);
+    assert.deepEqual(out.failures, [{ owner: { tenant: "t", network: "net", endpoint: "a" }, message: "attachMode macvlan is not plumbed by this agent yet: the endpoint is not made" }]);
+  });
+
   test("a local endpoint becomes a tenant namespace with its network, endpoint and uplink", () => {
     const state = view({ ...base, [endpointKey("a")]: endpoint("a", "h1", "198.18.1.10") });
     const out = compileHost(state, [attachment("a")], new Map(), ctx(""));

@@ -435,6 +435,12 @@ function compileTenant(facts: HostFacts, tenant: string, locals: LocalEndpoint[]
   for (const local of locals) {
     const net = netByName.get(local.ep.networkName);
     if (!net) continue; // the network went away (netmaster refuses that while endpoints exist) or failed: its failure says why
+    if (net.attachMode !== undefined && net.attachMode !== "bridge") {
+      // Not silently on the bridge instead: the datapath can make these (datapath/linux/attach.ts), the agent does not call it yet.
+      const message = `attachMode ${net.attachMode} is not plumbed by this agent yet: the endpoint is not made`;
+      failures.push({ owner: { tenant, network: local.ep.networkName, endpoint: local.ep.endpointID }, message });
+      continue;
+    }
     try {
       desiredEndpoints.push(desiredEndpoint(facts, local, net, profile(groupByName.get(local.ep.groupName))));
     } catch (err) {
