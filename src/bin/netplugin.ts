@@ -39,7 +39,7 @@ interface Flags {
   host: string;
   datapath: DatapathName;
   vtepIp: string;
-  /** Host interface for macvlan/ipvlan networks; "" = each network's uplinkIf. */
+  /** Host interface for macvlan/ipvlan networks that name no uplinkIf; "": none (each such network must name one). */
   uplinkIf: string;
   socket: string;
   stateDir: string;
@@ -91,7 +91,7 @@ function parseFlags(argv: string[]): Flags {
     .addOption(new Option("--datapath <driver>", `what makes the host's networking: ${DATAPATH_DRIVERS.join(", ")}`).default("linux"))
     .addOption(new Option("--vtep-ip <ip>", "this host's address on the underlay").default(""))
     .addOption(new Option("--ctrl-ip <ip>").hideHelp())
-    .addOption(new Option("--uplink-if <ifname>", "host interface macvlan and ipvlan networks attach containers to (default: each network's uplinkIf)").default(""))
+    .addOption(new Option("--uplink-if <ifname>", "host interface macvlan and ipvlan networks that name no uplinkIf of their own attach containers to").default(""))
     .addOption(new Option("--socket <path>", "local API socket for the CNI executable").default(DEFAULT_SOCKET))
     .addOption(new Option("--state-dir <path>", "where the agent keeps its endpoint attachments (default /var/lib/netplugin/agent-<host>)"))
     .addOption(new Option("--mtu <bytes>", "MTU of bridges and container interfaces (default: the VTEP interface's minus 50, or 1500)").argParser(Number))

@@ -310,7 +310,8 @@ export async function releaseAttachment(ctx: AttachContext, a: { mode: DirectMod
   if (observed !== null) {
     if (a.mode === "host-device") {
       if (observed.hostName === "") throw new Error(`Cannot give back "${a.ifname}" in ${a.netns}: it carries no host name (not moved in by us)`);
-      const back = ctx.hostNamespace === undefined ? "1" : `/var/run/netns/${ctx.hostNamespace}`;
+      // The agent's own namespace (this process's), which may not be PID 1's (an agent of a simulated host).
+      const back = ctx.hostNamespace === undefined ? String(process.pid) : `/var/run/netns/${ctx.hostNamespace}`;
       steps.push(
         c(["tc", "qdisc", "del", "dev", a.ifname, "root"]),
         c(["tc", "qdisc", "del", "dev", a.ifname, "ingress"]),
