@@ -63,7 +63,7 @@ interface Setup extends Built {
 
 const exec = (ns: string) => ["ip", "netns", "exec", ns];
 
-async function makeNamespaces(prefix: string, roles: string[], teardown: Teardown): Promise<Record<string, string>> {
+export async function makeNamespaces(prefix: string, roles: string[], teardown: Teardown): Promise<Record<string, string>> {
   const ns: Record<string, string> = {};
   for (const role of roles) {
     const name = `${prefix}-${role}`;
@@ -76,7 +76,7 @@ async function makeNamespaces(prefix: string, roles: string[], teardown: Teardow
 }
 
 /** (a) Two namespaces, one veth between them. */
-async function buildVeth(prefix: string, teardown: Teardown): Promise<Built> {
+export async function buildVeth(prefix: string, teardown: Teardown): Promise<Built> {
   const ns = await makeNamespaces(prefix, ["c", "s"], teardown);
   await must(["ip", "-n", ns.c!, "link", "add", "eth0", "type", "veth", "peer", "name", "eth0", "netns", ns.s!]);
   for (const [role, host] of [["c", 1], ["s", 2]] as const) {
@@ -87,7 +87,7 @@ async function buildVeth(prefix: string, teardown: Teardown): Promise<Built> {
 }
 
 /** (b) Two containers on a bridge in a third namespace (the tenant's), as ours on one host. */
-async function buildBridge(prefix: string, teardown: Teardown): Promise<Built> {
+export async function buildBridge(prefix: string, teardown: Teardown): Promise<Built> {
   const ns = await makeNamespaces(prefix, ["t", "c", "s"], teardown);
   await must(["ip", "-n", ns.t!, "link", "add", "br0", "type", "bridge"]);
   await must(["ip", "-n", ns.t!, "link", "set", "br0", "up"]);

@@ -51,6 +51,8 @@ export interface AgentOptions {
   /** Which datapath driver makes the host's networking. */
   datapath: DatapathName;
   vtepIP: string;
+  /** Host interface macvlan/ipvlan networks that name no uplinkIf of their own attach to on this host (--uplink-if). */
+  uplinkIf?: string;
   socketPath: string;
   stateDir: string;
   /** Undefined: detected from the VTEP interface (detectMtu). */
@@ -159,7 +161,7 @@ export class Agent {
       view: mirror,
       attachments,
       pending,
-      ctx: { host: o.host, prefix, mtu, vtepIP: o.vtepIP, vxlanPort: VXLAN_PORT },
+      ctx: { host: o.host, prefix, mtu, vtepIP: o.vtepIP, vxlanPort: VXLAN_PORT, ...(o.uplinkIf === undefined ? {} : { uplinkIf: o.uplinkIf }) },
       stateMark: () => mirror.completeRevision,
       onSynced: ({ compiled, errors, mark }) => realized.report(realizationOf(compiled, errors, mark)),
       datapath: meteredDatapath(datapath, metrics),

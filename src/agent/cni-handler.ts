@@ -17,6 +17,7 @@ import { normalizePorts, portConflict, samePorts, type PortMapping } from "./por
 import type { EndpointPlumber } from "./endpoints.js";
 import type { Reconciler } from "./pipeline/reconciler.js";
 import { concerns } from "../contract/api.js";
+import { errorsOfUnit } from "../datapath/index.js";
 import { ipamSourceOf } from "../cni/ipam.js";
 import { unitName } from "./pipeline/contain.js";
 
@@ -252,7 +253,9 @@ export class CniHandler {
     // A full run: CHECK is about what the kernel holds, which only reading it tells.
     const { compiled, errors } = await this.d.reconciler.run({ full: true });
     const ns = compiled.desired.tenants.find((t) => t.name === a.tenant)?.namespace;
-    const mine = errors.filter((e) => e.namespace === ns).map((e) => e.message);
+    // Its tenant namespace's, and its own wherever they were met (a direct attachment's are in the container's namespace).
+    const unit = { tenant: a.tenant, network: a.network, endpoint: a.endpointId };
+    const mine = [...new Set([...errors.filter((e) => e.namespace === ns), ...errorsOfUnit(errors, unit)])].map((e) => e.message);
     // Its tenant, network or itself could not be built from netmaster's state: it runs as it was, not as it should be.
     for (const f of compiled.failures) {
       if (concerns(f.owner, { tenant: a.tenant, network: a.network, endpoint: a.endpointId })) mine.push(`${unitName(f.owner)}: ${f.message}`);

@@ -13,6 +13,8 @@ describe("netplugin flags", () => {
     [["--metrics-listen", "9464"], /Invalid --metrics-listen "9464": expected HOST:PORT/],
     [["--metrics-listen", "127.0.0.1:70000"], /Invalid --metrics-listen/],
     [["--vtep-ip", "198.18.0.300"], /Invalid --vtep-ip "198\.18\.0\.300"/],
+    [["--uplink-if", "eth 0"], /Invalid --uplink-if "eth 0": expected an interface name/],
+    [["--uplink-if", "a234567890123456"], /Invalid --uplink-if "a234567890123456"/],
     [["--endpoint-gc-grace", "0"], /Invalid --endpoint-gc-grace "0"/],
     [["--socket", "relative.sock"], /Invalid --socket "relative\.sock"/],
     [["--docker-pool-range", "300.1.0.0/16"], /Invalid --docker-pool-range "300\.1\.0\.0\/16"/],

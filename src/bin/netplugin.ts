@@ -6,6 +6,7 @@ import { hostname } from "node:os";
 import { Command, CommanderError, Option } from "commander";
 import { join } from "node:path";
 import { parseUpstream } from "../agent/dns/forward.js";
+import { IFNAME } from "../model/index.js";
 import { Agent } from "../agent/agent.js";
 import {
   DEFAULT_DOCKER_API_SOCKET,
@@ -38,6 +39,8 @@ interface Flags {
   host: string;
   datapath: DatapathName;
   vtepIp: string;
+  /** Host interface for macvlan/ipvlan networks that name no uplinkIf; "": none (each such network must name one). */
+  uplinkIf: string;
   socket: string;
   stateDir: string;
   mtu: number | undefined;
@@ -88,6 +91,7 @@ function parseFlags(argv: string[]): Flags {
     .addOption(new Option("--datapath <driver>", `what makes the host's networking: ${DATAPATH_DRIVERS.join(", ")}`).default("linux"))
     .addOption(new Option("--vtep-ip <ip>", "this host's address on the underlay").default(""))
     .addOption(new Option("--ctrl-ip <ip>").hideHelp())
+    .addOption(new Option("--uplink-if <ifname>", "host interface macvlan and ipvlan networks that name no uplinkIf of their own attach containers to").default(""))
     .addOption(new Option("--socket <path>", "local API socket for the CNI executable").default(DEFAULT_SOCKET))
     .addOption(new Option("--state-dir <path>", "where the agent keeps its endpoint attachments (default /var/lib/netplugin/agent-<host>)"))
     .addOption(new Option("--mtu <bytes>", "MTU of bridges and container interfaces (default: the VTEP interface's minus 50, or 1500)").argParser(Number))
@@ -120,6 +124,8 @@ function parseFlags(argv: string[]): Flags {
   if (!isDatapathName(datapath)) throw new Error(`Invalid --datapath "${datapath}": expected ${DATAPATH_DRIVERS.join(" or ")}`);
   const vtepIp: string = o.vtepIp || o.ctrlIp || "";
   if (vtepIp && !IPV4.test(vtepIp)) throw new Error(`Invalid --vtep-ip "${vtepIp}": expected an IPv4 address`);
+  const uplinkIf = String(o.uplinkIf);
+  if (uplinkIf !== "" && !IFNAME.test(uplinkIf)) throw new Error(`Invalid --uplink-if "${uplinkIf}": expected an interface name (1-15 of A-Z a-z 0-9 . _ -)`);
   if (o.mtu !== undefined && (!Number.isInteger(o.mtu) || o.mtu < 576 || o.mtu > 65535)) throw new Error(`Invalid --mtu "${o.mtu}": expected 576..65535`);
   const grace = String(o.endpointGcGrace);
   if (!/^\d{1,6}$/.test(grace) || Number(grace) < 1) throw new Error(`Invalid --endpoint-gc-grace "${grace}": expected whole seconds, 1..999999`);
@@ -143,6 +149,7 @@ function parseFlags(argv: string[]): Flags {
     host,
     datapath,
     vtepIp,
+    uplinkIf,
     socket: o.socket,
     stateDir: o.stateDir ?? `/var/lib/netplugin/agent-${host}`,
     mtu: o.mtu,
@@ -196,6 +203,7 @@ async function main(): Promise<void> {
     ...(flags.joinTokenFile === undefined ? {} : { joinTokenFile: flags.joinTokenFile }),
     datapath: flags.datapath,
     vtepIP: flags.vtepIp,
+    ...(flags.uplinkIf ? { uplinkIf: flags.uplinkIf } : {}),
     socketPath: flags.socket,
     stateDir: flags.stateDir,
     mtu: flags.mtu,

@@ -78,6 +78,18 @@ describe("netctl network", () => {
     });
   });
 
+  it("create sends the attach mode and its interface", async () => {
+    const r = await netctl("net", "create", "-e", "vlan", "-s", "10.1.1.0/24", "--attach-mode", "macvlan", "--uplink-if", "eth1", "m1");
+    assert.equal(r.code, 0, r.stderr);
+    const body = fake.bodyOf("POST /api/v1/networks/default:m1/") as Record<string, unknown>;
+    assert.equal(body["attachMode"], "macvlan");
+    assert.equal(body["uplinkIf"], "eth1");
+    assert.equal(body["device"], undefined);
+    const d = await netctl("net", "create", "-e", "vlan", "-s", "10.1.2.0/24", "--attach-mode=host-device", "--device=ens1f0v2", "d1");
+    assert.equal(d.code, 0, d.stderr);
+    assert.equal((fake.bodyOf("POST /api/v1/networks/default:d1/") as Record<string, unknown>)["device"], "ens1f0v2");
+  });
+
   it("long forms work too", async () => {
     const r = await netctl(
       "network", "create", "--tenant", "t", "--nw-type", "data", "--encap", "vxlan", "--pkt-tag", "5", "--subnet", "10.0.0.0/8",

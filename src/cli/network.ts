@@ -61,6 +61,9 @@ async function createNetwork(ctx: CommandContext): Promise<void> {
       pktTag: ctx.int("pkt-tag"),
       nwType: ctx.str("nw-type"),
       cfgdTag: ctx.str("nw-tag"),
+      attachMode: ctx.str("attach-mode"),
+      uplinkIf: ctx.str("uplink-if"),
+      device: ctx.str("device"),
     }),
   );
   ctx.print(`Creating network ${tenant}:${network}\n`);
@@ -112,6 +115,14 @@ export const networkCommand: CommandSpec = {
         { name: "subnetv6", aliases: ["s6"], kind: "string", value: "cidr", usage: "IPv6 Subnet CIDR" },
         { name: "gatewayv6", aliases: ["g6"], kind: "string", value: "ip", usage: "IPv6 Gateway" },
         { name: "nw-tag", aliases: ["tag"], kind: "string", value: "tag", usage: "Configured Network Tag" },
+        {
+          name: "attach-mode",
+          kind: "string",
+          value: "mode",
+          usage: "How containers attach: bridge (default), macvlan, ipvlan or host-device (these need -e vlan)",
+        },
+        { name: "uplink-if", kind: "string", value: "ifname", usage: "macvlan/ipvlan: host interface (agents' --uplink-if wins)" },
+        { name: "device", kind: "string", value: "ifname", usage: "host-device: host interface moved into the container" },
       ],
       action: createNetwork,
     },

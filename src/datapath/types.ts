@@ -278,6 +278,20 @@ export interface DesiredEndpoint {
    * agent gives them only to a container's interface with the default route (replies leave by it). None when absent.
    */
   portMappings?: DesiredPortMapping[];
+  /**
+   * A direct attachment (NIC attach modes) instead of the veth on the network's bridge: the container's
+   * interface is made on a host interface (macvlan, ipvlan) or is a whole host interface moved in
+   * (host-device); the tenant's policy and the endpoint's qos are enforced inside the container's namespace.
+   * `hostLink` and `containerSide` are unused then, `mtu` 0 means the host interface's, and the network need not
+   * be among the tenant's `networks` (it has no bridge). Absent: the bridge path.
+   */
+  direct?: DesiredDirect;
+}
+
+export interface DesiredDirect {
+  mode: "macvlan" | "ipvlan" | "host-device";
+  /** macvlan/ipvlan: the host interface it is made on (the uplink); host-device: the host interface moved in. */
+  hostIf: string;
 }
 
 export type ContainerSide = "ours" | "runtime";

@@ -21,6 +21,7 @@ export {
 } from "./kinds.js";
 export { MAX_BURST, MAX_DSCP, NetProfile, normalizeBandwidth, parseBandwidth } from "./netprofile.js";
 export { MAX_PKT_TAG, Network, NetworkOper } from "./network.js";
+export { ATTACH_MODES, IFNAME, type AttachMode } from "./network-attach.js";
 export { Policy, PolicyOper } from "./policy.js";
 export { MAX_RULE_PRIORITY, Rule } from "./rule.js";
 export {

@@ -77,3 +77,20 @@ const addressCases: Case[] = [
 
 runCases(kinds.network, base, cases);
 runCases(kinds.network, base, addressCases);
+
+// NIC attach modes (network-attach.ts): the fields, and the combinations that cannot work.
+const vlan = { encap: "vlan" };
+const attachCases: Case[] = [
+  { name: "attachMode: absent stays absent (bridge)", want: { attachMode: undefined } },
+  ...(["bridge", "macvlan", "ipvlan", "host-device"] as const).map((m) => ({ name: `attachMode: ${m} with vlan`, set: { ...vlan, attachMode: m }, want: { attachMode: m } })),
+  { name: "attachMode: unknown", set: { ...vlan, attachMode: "sriov" }, error: "attachMode must be one of bridge, macvlan, ipvlan, host-device", paths: ["attachMode"] },
+  { name: "attachMode: macvlan with vxlan", set: { attachMode: "macvlan" }, error: "attachMode macvlan cannot carry encap vxlan: its containers sit on the host's segment, with no overlay; use encap vlan", paths: ["attachMode"] },
+  { name: "attachMode: host-device with vxlan", set: { attachMode: "host-device" }, error: "attachMode host-device cannot carry encap vxlan: its containers sit on the host's segment, with no overlay; use encap vlan" },
+  { name: "uplinkIf with macvlan", set: { ...vlan, attachMode: "ipvlan", uplinkIf: "eth1" }, want: { uplinkIf: "eth1" } },
+  { name: "uplinkIf without a direct mode", set: { uplinkIf: "eth1" }, error: "uplinkIf is for attachMode macvlan or ipvlan, not bridge", paths: ["uplinkIf"] },
+  { name: "uplinkIf: bad name", set: { ...vlan, attachMode: "macvlan", uplinkIf: "eth 1" }, error: "uplinkIf must be an interface name (1-15 of A-Z a-z 0-9 . _ -)" },
+  { name: "uplinkIf: too long", set: { ...vlan, attachMode: "macvlan", uplinkIf: "a".repeat(16) }, error: "uplinkIf must be an interface name (1-15 of A-Z a-z 0-9 . _ -)" },
+  { name: "device with host-device", set: { ...vlan, attachMode: "host-device", device: "ens1f0v3" }, want: { device: "ens1f0v3" } },
+  { name: "device with macvlan", set: { ...vlan, attachMode: "macvlan", device: "eth1" }, error: "device is for attachMode host-device, not macvlan", paths: ["device"] },
+];
+runCases(kinds.network, base, attachCases);

@@ -16,6 +16,7 @@ import {
 } from "./common.js";
 import { EndpointOper } from "./endpoint.js";
 import { addressProblems } from "./network-addresses.js";
+import { attachProblems, ATTACH_MODES, IFNAME } from "./network-attach.js";
 
 const S = "Network";
 
@@ -24,8 +25,16 @@ export const MAX_PKT_TAG = 16777216;
 
 // Fields in the ASCII order of their JSON names: the order the original checks them in.
 export const Network = z.object({
+  /**
+   * How containers join the network on a host (ours, not Contiv's; absent = "bridge"): a veth on the network's
+   * bridge, or directly on a host interface (macvlan, ipvlan L2) or a whole host interface (host-device).
+   * See the README "NIC attach modes" and network-attach.ts.
+   */
+  attachMode: z.enum(ATTACH_MODES, { error: `attachMode must be one of ${ATTACH_MODES.join(", ")}` }).optional(),
   /** "" → the derived tag `<network>.<tenant>`. */
   cfgdTag: goString(S, "cfgdTag", { max: 128, pattern: NAME_OR_EMPTY }),
+  /** host-device: the host interface moved into the container (CNI args `device=` may name it instead). */
+  device: z.string().regex(IFNAME, { error: "device must be an interface name (1-15 of A-Z a-z 0-9 . _ -)" }).optional(),
   /** Required at REST level (netctl sends vxlan by default). */
   encap: goEnum(S, "encap", ["vlan", "vxlan"]),
   gateway: goString(S, "gateway", { pattern: IPV4_OR_EMPTY }),
@@ -40,9 +49,12 @@ export const Network = z.object({
   /** `a.b.c.d/len` or `a.b.c.d-e.f.g.h/len`; required. */
   subnet: goString(S, "subnet", { pattern: IPV4_SUBNET }),
   tenantName: goString(S, "tenantName", { max: 64, pattern: NAME }),
+  /** macvlan/ipvlan: the host interface the containers' interfaces sit on; the agent's --uplink-if wins. */
+  uplinkIf: z.string().regex(IFNAME, { error: "uplinkIf must be an interface name (1-15 of A-Z a-z 0-9 . _ -)" }).optional(),
   key: objectKey,
 }).superRefine((net, ctx) => {
   for (const { path, message } of addressProblems(net)) ctx.addIssue({ code: "custom", path: [path], message });
+  for (const { path, message } of attachProblems(net)) ctx.addIssue({ code: "custom", path: [path], message });
 }, ONCE_FIELDS_ARE_VALID);
 export type Network = z.infer<typeof Network>;
 

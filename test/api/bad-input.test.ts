@@ -27,6 +27,8 @@ const cases: Case[] = [
   { name: "key mismatch", method: "POST", path: "/api/v1/networks/t1:other/", body: net, status: 400, message: "Invalid Key" },
   { name: "bad name", method: "POST", path: "/api/v1/tenants/bad_name/", body: { tenantName: "bad_name" }, status: 400, message: /tenantName/ },
   { name: "name too long", method: "POST", path: `/api/v1/tenants/${"a".repeat(65)}/`, body: { tenantName: "a".repeat(65) }, status: 400, message: /tenantName/ },
+  { name: "macvlan over vxlan", method: "POST", path: "/api/v1/networks/t1:n4/", body: { ...net, networkName: "n4", subnet: "198.18.4.0/24", gateway: "", attachMode: "macvlan" }, status: 400, message: /attachMode macvlan cannot carry encap vxlan/ },
+  { name: "unknown attach mode", method: "POST", path: "/api/v1/networks/t1:n4/", body: { ...net, networkName: "n4", encap: "vlan", subnet: "198.18.4.0/24", gateway: "", attachMode: "sriov" }, status: 400, message: /attachMode must be one of bridge, macvlan, ipvlan, host-device/ },
   { name: "bad subnet", method: "POST", path: "/api/v1/networks/t1:n3/", body: { ...net, networkName: "n3", subnet: "198.18.2.0/33" }, status: 400, message: /subnet/ },
   { name: "gateway outside subnet", method: "POST", path: "/api/v1/networks/t1:n3/", body: { ...net, networkName: "n3", subnet: "198.18.3.0/24", gateway: "198.18.4.1" }, status: 400, message: /198.18.4.1/ },
   { name: "priority out of range", method: "POST", path: "/api/v1/rules/t1:p1:1/", body: { tenantName: "t1", policyName: "p1", ruleId: "1", direction: "in", action: "allow", priority: 101 }, status: 400, message: /priority/ },

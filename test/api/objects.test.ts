@@ -88,6 +88,17 @@ for (const kind of STORE_KINDS) {
       assert.deepEqual(Object.keys(await api.state()).filter((k) => /macs[:-]/.test(k)), []);
     });
 
+    test("networks: an attach mode and its interface are stored and shown by inspect", async () => {
+      await api.create("/api/v1/tenants/nic/", { tenantName: "nic" });
+      const body = { tenantName: "nic", networkName: "m", encap: "vlan", subnet: "198.18.9.0/24", attachMode: "macvlan", uplinkIf: "eth1" };
+      await api.create("/api/v1/networks/nic:m/", body);
+      const ins = await api.get<{ Config: Record<string, unknown> }>("/api/v1/inspect/networks/nic:m/");
+      assert.equal(ins.body.Config["attachMode"], "macvlan");
+      assert.equal(ins.body.Config["uplinkIf"], "eth1");
+      assert.equal((await api.del("/api/v1/networks/nic:m/")).status, 200);
+      assert.equal((await api.del("/api/v1/tenants/nic/")).status, 200);
+    });
+
     test("networks: allocation strings, tags, overlap only within a tenant", async () => {
       await api.create("/api/v1/networks/blue:net1/", {
         tenantName: "blue",

@@ -48,6 +48,42 @@ const base = {
 const ctx = (vtepIP: string): HostContext => ({ host: "h1", prefix: hostPrefix("h1"), mtu: 1450, vtepIP, vxlanPort: 4789 });
 
 describe("compileHost", () => {
+  describe("a network with a direct attach mode", () => {
+    const direct = (extra: object) => ({ ...(base[objectKey("network", "t:net")] as object), encap: "vlan", ...extra });
+    const compile = (net: object, c: HostContext, a = attachment("a")) =>
+      compileHost(view({ ...base, [objectKey("network", "t:net")]: net, [endpointKey("a")]: endpoint("a", "h1", "198.18.1.10") }), [a], new Map(), c);
+
+    test("its endpoint is a direct attachment on the network's uplinkIf, which wins over the agent's --uplink-if; no bridge for it", () => {
+      const out = compile(direct({ attachMode: "macvlan", uplinkIf: "eth7" }), { ...ctx("198.18.0.11"), uplinkIf: "eth1" });
+      assert.deepEqual(out.failures, []);
+      const [tenant] = out.desired.tenants;
+      assert.deepEqual(tenant!.networks, []); // no bridge, no VXLAN device for a network on the host's segment
+      assert.deepEqual(tenant!.policy.networks, []);
+      const [e] = tenant!.endpoints;
+      assert.deepEqual(e!.direct, { mode: "macvlan", hostIf: "eth7" });
+      assert.equal(e!.mtu, 0); // the host interface's
+      assert.equal(e!.ipv4, "198.18.1.10/24");
+      assert.equal(e!.gateway, "198.18.1.254");
+    });
+
+    test("without an uplinkIf of its own, on the agent's --uplink-if; with neither, a failure of the endpoint naming both", () => {
+      const net = direct({ attachMode: "macvlan" });
+      assert.deepEqual(compile(net, { ...ctx(""), uplinkIf: "eth1" }).desired.tenants[0]!.endpoints[0]!.direct, { mode: "macvlan", hostIf: "eth1" });
+      const out = compile(net, ctx(""));
+      assert.deepEqual(out.desired.tenants.flatMap((t) => t.endpoints), []);
+      assert.deepEqual(out.failures, [
+        { owner: { tenant: "t", network: "net", endpoint: "a" }, message: "attachMode macvlan needs a host interface: the network's uplinkIf (netctl net create --uplink-if) or the agent's --uplink-if" },
+      ]);
+    });
+
+    test("host-device moves the network's device in; published host ports are refused", () => {
+      assert.deepEqual(compile(direct({ attachMode: "host-device", device: "vf3" }), { ...ctx(""), uplinkIf: "eth1" }).desired.tenants[0]!.endpoints[0]!.direct, { mode: "host-device", hostIf: "vf3" });
+      const out = compile(direct({ attachMode: "macvlan", uplinkIf: "eth7" }), ctx(""), attachment("a", "eth0", "a", [{ protocol: "tcp", hostPort: 8080, containerPort: 80, hostIP: "" }]));
+      assert.deepEqual(out.desired.tenants.flatMap((t) => t.endpoints), []);
+      assert.match(out.failures[0]!.message, /attachMode macvlan cannot publish host ports/);
+    });
+  });
+
   test("a local endpoint becomes a tenant namespace with its network, endpoint and uplink", () => {
     const state = view({ ...base, [endpointKey("a")]: endpoint("a", "h1", "198.18.1.10") });
     const out = compileHost(state, [attachment("a")], new Map(), ctx(""));

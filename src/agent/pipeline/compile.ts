@@ -43,6 +43,8 @@ export interface HostContext {
   /** This host's underlay address; "" for a host on its own (no overlay). */
   vtepIP: string;
   vxlanPort: number;
+  /** The agent's --uplink-if: where macvlan/ipvlan networks that name no uplinkIf of their own attach on this host. */
+  uplinkIf?: string;
 }
 
 /**
@@ -436,18 +438,23 @@ function compileTenant(facts: HostFacts, tenant: string, locals: LocalEndpoint[]
     const net = netByName.get(local.ep.networkName);
     if (!net) continue; // the network went away (netmaster refuses that while endpoints exist) or failed: its failure says why
     try {
-      desiredEndpoints.push(desiredEndpoint(facts, local, net, profile(groupByName.get(local.ep.groupName))));
+      const endpoint = desiredEndpoint(facts, local, net, profile(groupByName.get(local.ep.groupName)));
+      desiredEndpoints.push(isDirect(net) ? directEndpoint(facts, local, net, endpoint) : endpoint);
     } catch (err) {
       failures.push({ owner: { tenant, network: local.ep.networkName, endpoint: local.ep.endpointID }, message: messageOf(err) });
     }
   }
 
+  // A direct network has no bridge in the tenant namespace (its containers sit on the host's segment): the
+  // tenant's rules may still name it as a peer.
   const policy = policyFor(view, tenant, facts.mode, bridged, groups, tenantEndpoints, profile);
+  policy.networks = policy.networks.filter((n) => !isDirect(netByName.get(n.name)));
+  const bridgedOnly = bridged.filter((n) => !isDirect(netByName.get(n.name)));
   const services = tenantServices(view, tenant, facts.mode, netByName, tenantEndpoints);
   // Replies of a service's connections are un-NATed by conntrack wherever they cross a bridge of the client.
-  const filtered = services.length > 0 ? new Set(bridged.map((n) => n.name)) : netfilteredNetworks(policy, locals.map(({ ep }) => ep));
+  const filtered = services.length > 0 ? new Set(bridgedOnly.map((n) => n.name)) : netfilteredNetworks(policy, locals.map(({ ep }) => ep));
   // Docker's embedded resolver asks outside resolvers for the names it does not know: the tenant's DNS answers.
-  const networks: DesiredNetwork[] = bridged.map((n) => ({ ...n, netfilter: filtered.has(n.name), ...(n.gateway !== "" ? { interceptDns: true } : {}) }));
+  const networks: DesiredNetwork[] = bridgedOnly.map((n) => ({ ...n, netfilter: filtered.has(n.name), ...(n.gateway !== "" ? { interceptDns: true } : {}) }));
   const tenantIndex = view.get<TenantState>(tenantStateKey(tenant))?.index;
   const ownHostEndpoints: DesiredHostEndpoint[] = facts.hostEndpoints
     .filter((ep) => ep.tenantName === tenant && netByName.get(ep.networkName)?.nwType === "infra")
@@ -471,6 +478,30 @@ function compileTenant(facts: HostFacts, tenant: string, locals: LocalEndpoint[]
     ...(tenantIndex ? { uplink: uplinkFor(ctx.prefix, tenant, tenantIndex, routedAddresses(networks, desiredEndpoints), facts.uplinkRange) } : {}),
   };
   return { desired, policy, dns: tenantDns(view, tenant, namespace, networks, groups, tenantEndpoints), failures };
+}
+
+function isDirect(net: Network | undefined): boolean {
+  return net?.attachMode !== undefined && net.attachMode !== "bridge";
+}
+
+/**
+ * An endpoint of a network with a direct attach mode (README "NIC attach modes"): on the host interface the
+ * network names (`uplinkIf`), else the agent's `--uplink-if` (a network's own choice wins: it is set on purpose
+ * for that network; the flag is the host's default), or the network's `device` moved in. Its MTU is the host
+ * interface's. What these modes cannot do is refused rather than dropped: published host ports.
+ */
+function directEndpoint(facts: HostFacts, { attachment }: LocalEndpoint, net: Network, endpoint: DesiredEndpoint): DesiredEndpoint {
+  const mode = net.attachMode as "macvlan" | "ipvlan" | "host-device";
+  if (attachment.portMappings.length > 0) throw new Error(`attachMode ${mode} cannot publish host ports: there is no uplink of the tenant in its path`);
+  const hostIf = mode === "host-device" ? net.device : (net.uplinkIf ?? facts.ctx.uplinkIf);
+  if (hostIf === undefined || hostIf === "") {
+    throw new Error(
+      mode === "host-device"
+        ? "attachMode host-device needs the network's device (netctl net create --device)"
+        : `attachMode ${mode} needs a host interface: the network's uplinkIf (netctl net create --uplink-if) or the agent's --uplink-if`,
+    );
+  }
+  return { ...endpoint, mtu: 0, portMappings: [], direct: { mode, hostIf } };
 }
 
 /** A network as the tenant's policy input needs it: before it is known which bridges policy must see. */

@@ -19,6 +19,7 @@ import type { Executor } from "../../lib/process.js";
 import { ruleCounters, type CompiledPolicy, type RuleCounter } from "../../policy/index.js";
 import { applyPlan, type StepFailure } from "./apply.js";
 import { diffHost, POLICY_NFT_OBJECT } from "./diff.js";
+import { checkDirect, DirectAttachments, withoutDirect } from "./direct.js";
 import { PickupWindows } from "./pickup.js";
 import { PolicyCache } from "./policies.js";
 import { HOST_TABLE_FAMILY } from "./renderOverlay.js";
@@ -126,6 +127,8 @@ export class LinuxDatapath implements DatapathDriver {
   private readonly concurrency: number;
   private readonly hostNamespace: string | undefined;
   private readonly logger: Logger | undefined;
+  /** Endpoints with a direct attachment (direct.ts): outside the tenant namespaces, made beside them. */
+  private readonly direct: DirectAttachments;
 
   constructor(
     private readonly executor: Executor,
@@ -135,6 +138,7 @@ export class LinuxDatapath implements DatapathDriver {
     this.pickup = new PickupWindows(options.pickupWindowSeconds);
     this.hostNamespace = options.hostNamespace;
     this.logger = options.logger;
+    this.direct = new DirectAttachments(executor, options.hostNamespace);
   }
 
   private applyOptions(): { concurrency: number; hostNamespace?: string } {
@@ -155,12 +159,12 @@ export class LinuxDatapath implements DatapathDriver {
 
   /** Pure: what in `desired` cannot be rendered, each with its unit (render.ts checkHost), a policy that does not compile included. */
   check(desired: DesiredHost): DatapathProblem[] {
-    return checkHost(desired, this.policies.compile);
+    return [...checkHost(withoutDirect(desired), this.policies.compile), ...checkDirect(desired)];
   }
 
   /** What reconcile(desired, options) would do now, without doing it. Throws ValidationError for bad input. */
   plan(desired: DesiredHost, options: ReconcileOptions = {}): Promise<Plan> {
-    return this.serial(async () => (await this.observeAndDiff(renderHost(desired, this.policies.compile), this.trusted(options))).plan);
+    return this.serial(async () => (await this.observeAndDiff(renderHost(withoutDirect(desired), this.policies.compile), this.trusted(options))).plan);
   }
 
   /** What a run may take as applied without reading it. */
@@ -204,7 +208,7 @@ export class LinuxDatapath implements DatapathDriver {
     return this.serial(async () => {
       const started = Date.now();
       const compiled = new Map<string, CompiledPolicy>();
-      const wanted = renderHost(desired, (namespace, input) => {
+      const wanted = renderHost(withoutDirect(desired), (namespace, input) => {
         const policy = this.policies.compile(namespace, input);
         compiled.set(namespace, policy);
         return policy;
@@ -229,9 +233,11 @@ export class LinuxDatapath implements DatapathDriver {
       this.tables = this.tablesAfter(compiled, result.applied);
       this.pickup.record(result.applied, result.failures.flatMap((f) => f.steps), Date.now());
       this.unflushed = this.unflushedAfter(wanted, diffed, result.failures);
+      // Direct attachments after the tenant namespaces (their policy is the tenant's, nothing else of it).
+      const direct = await this.direct.reconcile(desired, options.full === true);
       const report: ReconcileReport = {
-        changes: result.applied.map(summary),
-        errors: [...errors, ...plan.problems.map(problemError), ...result.failures.flatMap(failureErrors)],
+        changes: [...result.applied.map(summary), ...direct.changes],
+        errors: [...errors, ...plan.problems.map(problemError), ...result.failures.flatMap(failureErrors), ...direct.errors],
         durationMs: Date.now() - started,
       };
       if (report.changes.length > 0) {
