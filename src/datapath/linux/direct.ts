@@ -12,7 +12,7 @@
 import type { DatapathProblem, DesiredEndpoint, DesiredHost, DesiredTenant } from "../types.js";
 import type { Executor } from "../../lib/process.js";
 import { applyAttachment, releaseAttachment, renderAttachment, type AttachContext, type DesiredAttachment, type DirectMode } from "./attach.js";
-import type { ChangeSummary, ReconcileError } from "./driver.js";
+import type { ChangeSummary, ReconcileError } from "./plan.js";
 
 interface Made {
   /** The rendered state applied (JSON), "" when the last apply of an attachment made before failed. */

@@ -26,7 +26,7 @@ import { HOST_TABLE_FAMILY } from "./renderOverlay.js";
 import { NOTHING_APPLIED, nextApplied, selectScope, type AppliedState, type ObserveScope } from "./incremental.js";
 import { listNamespaces, listTenantNamespaces, observeHost } from "./observe.js";
 import { parseLinks, linkKind } from "./parse.js";
-import { HOST_GROUP, type Action, type Phase, type Plan, type Problem, type Step } from "./plan.js";
+import { HOST_GROUP, type Action, type ChangeSummary, type Phase, type Plan, type Problem, type ReconcileError, type Step } from "./plan.js";
 import { checkHost, renderHost } from "./render.js";
 import type { HostState } from "./state.js";
 import { DELETE_GROUP } from "./stepBuilder.js";
@@ -46,17 +46,6 @@ export interface LinuxDatapathOptions {
   /** How long a bridge that starts passing netfilter picks up running TCP connections (pickup.ts); tests shorten it. */
   pickupWindowSeconds?: number;
   logger?: Logger;
-}
-
-export interface ChangeSummary {
-  namespace: string;
-  phase: Phase;
-  action: Action;
-  object: string;
-}
-
-export interface ReconcileError extends DatapathError {
-  cause: Error | null;
 }
 
 export interface ReconcileReport {

@@ -4,7 +4,8 @@
 // reaches it through ../index.ts createDatapath and the interface in ../driver.ts.
 
 export { LinuxDatapath } from "./driver.js";
-export type { ChangeSummary, LinuxDatapathOptions, ReconcileError, ReconcileOptions, ReconcileReport } from "./driver.js";
+export type { LinuxDatapathOptions, ReconcileOptions, ReconcileReport } from "./driver.js";
 export { probeFeatures } from "./features.js";
 export { HOST_GROUP } from "./plan.js";
+export type { ChangeSummary, ReconcileError } from "./plan.js";
 export { NAT_TABLE } from "./renderOverlay.js";

@@ -3,7 +3,7 @@
 // that kept diff from planning something (a container namespace that is gone). Each step
 // and problem names the unit of the desired state it is for, so a failure reports it.
 
-import type { DatapathErrorOwner } from "../driver.js";
+import type { DatapathError, DatapathErrorOwner } from "../driver.js";
 
 /**
  * Creation order; deletions run first, in the reverse order. vxlan: the overlay device (needs its bridge);
@@ -84,4 +84,17 @@ export function describeStep(step: Step): string {
   const where =
     step.target.kind === "host" ? "host" : step.target.kind === "namespace" ? step.target.name : step.target.path;
   return `${step.namespace}: ${step.action} ${step.object} | ${step.tool}[${where}] ${step.args.join(" ")}`;
+}
+
+/** A change a run made, for its report. */
+export interface ChangeSummary {
+  namespace: string;
+  phase: Phase;
+  action: Action;
+  object: string;
+}
+
+/** A failure or problem of a run, for its report. */
+export interface ReconcileError extends DatapathError {
+  cause: Error | null;
 }
