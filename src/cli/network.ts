@@ -61,6 +61,7 @@ async function createNetwork(ctx: CommandContext): Promise<void> {
       pktTag: ctx.int("pkt-tag"),
       nwType: ctx.str("nw-type"),
       cfgdTag: ctx.str("nw-tag"),
+      ipam: ctx.str("ipam"),
     }),
   );
   ctx.print(`Creating network ${tenant}:${network}\n`);
@@ -112,6 +113,12 @@ export const networkCommand: CommandSpec = {
         { name: "subnetv6", aliases: ["s6"], kind: "string", value: "cidr", usage: "IPv6 Subnet CIDR" },
         { name: "gatewayv6", aliases: ["g6"], kind: "string", value: "ip", usage: "IPv6 Gateway" },
         { name: "nw-tag", aliases: ["tag"], kind: "string", value: "tag", usage: "Configured Network Tag" },
+        {
+          name: "ipam",
+          kind: "string",
+          value: "source",
+          usage: "Where containers' IPv4 addresses come from: netmaster (default) or dhcp (the DHCP server on the network's vlan segment)",
+        },
       ],
       action: createNetwork,
     },

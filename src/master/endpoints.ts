@@ -90,6 +90,22 @@ function reply(tx: Tx, ep: EndpointState, net: Network): EndpointGrant {
   };
 }
 
+/**
+ * An `ipam: dhcp` network's IPv4 addresses are the leases its hosts' agents hold from the site's DHCP server
+ * (agent/dhcp): netmaster allocates none there, and takes a lease on no other network.
+ */
+function checkIpamSource(net: Network, req: EndpointRequest): void {
+  const dhcp = (net.ipam ?? "netmaster") === "dhcp";
+  if (dhcp && (req.ipamSource !== "dhcp" || req.ipAddress === "")) {
+    throw new ValidationError(
+      `Cannot create endpoint: network ${net.networkName} takes its addresses from DHCP (ipam dhcp): the agent leases them from the DHCP server on its segment`,
+    );
+  }
+  if (!dhcp && req.ipamSource === "dhcp") {
+    throw new ValidationError(`Cannot create endpoint: network ${net.networkName} does not take its addresses from DHCP (its ipam is netmaster)`);
+  }
+}
+
 /** Idempotent: asking again for an existing endpoint returns it unchanged. */
 export function createEndpoint(tx: Tx, req: EndpointRequest): EndpointGrant {
   const { net, group } = resolveNetwork(tx, req);
@@ -101,6 +117,7 @@ export function createEndpoint(tx: Tx, req: EndpointRequest): EndpointGrant {
     }
     return reply(tx, existing, net);
   }
+  checkIpamSource(net, req);
 
   const netState = getNetworkState(tx, net.key);
   const ipv4 = Ipv4Allocator.fromJSON(netState.ipv4);

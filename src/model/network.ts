@@ -23,12 +23,21 @@ const S = "Network";
 export const MAX_PKT_TAG = 16777216;
 
 // Fields in the ASCII order of their JSON names: the order the original checks them in.
+/** Where a network's containers get their IPv4 addresses. */
+export const NETWORK_IPAM = ["netmaster", "dhcp"] as const;
+export type NetworkIpam = (typeof NETWORK_IPAM)[number];
+
 export const Network = z.object({
   /** "" → the derived tag `<network>.<tenant>`. */
   cfgdTag: goString(S, "cfgdTag", { max: 128, pattern: NAME_OR_EMPTY }),
   /** Required at REST level (netctl sends vxlan by default). */
   encap: goEnum(S, "encap", ["vlan", "vxlan"]),
   gateway: goString(S, "gateway", { pattern: IPV4_OR_EMPTY }),
+  /**
+   * Where containers' IPv4 addresses come from: "netmaster" (its allocator; "" and absent mean it) or "dhcp"
+   * (the site's DHCP server on the network's segment; the agent leases them, see src/agent/dhcp). Not Contiv's.
+   */
+  ipam: goEnum(S, "ipam", NETWORK_IPAM, { fallback: "netmaster", message: 'ipam must be "netmaster" or "dhcp"' }),
   ipv6Gateway: goString(S, "ipv6Gateway", { pattern: IPV6_OR_EMPTY }),
   /** Accepts prefix lengths /1-/128 (the original's regex rejected a few; see common.ts). */
   ipv6Subnet: goString(S, "ipv6Subnet", { pattern: IPV6_SUBNET_OR_EMPTY }),
@@ -43,8 +52,24 @@ export const Network = z.object({
   key: objectKey,
 }).superRefine((net, ctx) => {
   for (const { path, message } of addressProblems(net)) ctx.addIssue({ code: "custom", path: [path], message });
+  const dhcp = dhcpProblem(net);
+  if (dhcp !== undefined) ctx.addIssue({ code: "custom", path: ["ipam"], message: dhcp });
 }, ONCE_FIELDS_ARE_VALID);
 export type Network = z.infer<typeof Network>;
+
+/**
+ * Why a network cannot take its addresses from DHCP, or undefined. The server must answer on the network's
+ * L2 segment: a vlan network's bridge, which a site's server (or its relay) reaches. A vxlan network's segment
+ * is our overlay, where no site server sits, and an infra network's host endpoints are netmaster's.
+ */
+export function dhcpProblem(net: { ipam: string; encap: string; nwType: string }): string | undefined {
+  if (net.ipam !== "dhcp") return undefined;
+  if (net.encap !== "vlan") {
+    return `ipam dhcp needs encap vlan: a DHCP server answers on the network's segment, and a ${net.encap} network's segment is the overlay, where the site's server is not`;
+  }
+  if (net.nwType === "infra") return "ipam dhcp is for data networks: the hosts' own addresses on an infra network come from netmaster";
+  return undefined;
+}
 
 export const NetworkOper = z.object({
   /** Addresses handed out automatically (the gateway is not counted). */

@@ -88,6 +88,33 @@ for (const kind of STORE_KINDS) {
       assert.deepEqual(Object.keys(await api.state()).filter((k) => /macs[:-]/.test(k)), []);
     });
 
+    test("an ipam dhcp network takes only the agents' leases; vxlan refuses dhcp; inspect shows the source", async () => {
+      await api.create("/api/v1/tenants/lease/", { tenantName: "lease" });
+      const net = { tenantName: "lease", encap: "vlan", subnet: "198.18.9.0/24", gateway: "198.18.9.254", ipam: "dhcp" };
+      const vx = await api.post("/api/v1/networks/lease:vx/", { ...net, networkName: "vx", encap: "vxlan" });
+      assert.equal(vx.status >= 400, true);
+      assert.match(JSON.stringify(vx.body), /ipam dhcp needs encap vlan/);
+      await api.create("/api/v1/networks/lease:d/", { ...net, networkName: "d" });
+      assert.equal((await api.get<Inspect>("/api/v1/inspect/networks/lease:d/")).body.Config.ipam, "dhcp");
+      await api.create("/api/v1/networks/lease:n/", { ...net, networkName: "n", ipam: undefined, subnet: "198.18.10.0/24", gateway: "198.18.10.254" });
+      assert.equal((await api.get<Inspect>("/api/v1/inspect/networks/lease:n/")).body.Config.ipam, "netmaster");
+      const ep = { tenantName: "lease", networkName: "d", host: "h" };
+      const alloc = await api.post("/api/v1/agent/endpoints/", { ...ep, containerID: "alloc" });
+      assert.match(JSON.stringify(alloc.body), /takes its addresses from DHCP/);
+      const outside = await api.post("/api/v1/agent/endpoints/", { ...ep, containerID: "out", ipAddress: "198.18.99.5", ipamSource: "dhcp" });
+      assert.equal(outside.status >= 400, true);
+      const wrong = await api.post("/api/v1/agent/endpoints/", { ...ep, networkName: "n", containerID: "w", ipAddress: "198.18.10.5", ipamSource: "dhcp" });
+      assert.match(JSON.stringify(wrong.body), /does not take its addresses from DHCP/);
+      type Reply = { endpoint: { ipAddress: string; endpointID: string } };
+      const leased = await api.create<Reply>("/api/v1/agent/endpoints/", { ...ep, containerID: "c1", ipAddress: "198.18.9.50", ipamSource: "dhcp" });
+      assert.equal(leased.endpoint.ipAddress, "198.18.9.50");
+      const oper = (await api.get<Inspect>(`/api/v1/inspect/endpoints/${leased.endpoint.endpointID}/`)).body.Oper;
+      assert.equal(oper.ipamSource, "dhcp");
+      assert.equal((await api.del(`/api/v1/agent/endpoints/${leased.endpoint.endpointID}/`)).status, 200);
+      for (const n of ["d", "n"]) assert.equal((await api.del(`/api/v1/networks/lease:${n}/`)).status, 200);
+      assert.deepEqual(Object.keys(await api.state()).filter((k) => /lease[:-]/.test(k)), []);
+    });
+
     test("networks: allocation strings, tags, overlap only within a tenant", async () => {
       await api.create("/api/v1/networks/blue:net1/", {
         tenantName: "blue",
