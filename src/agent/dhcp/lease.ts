@@ -30,6 +30,8 @@ export interface LeaseClientOptions {
   /** Seconds to wait for the first lease; default 15. */
   timeoutSeconds?: number;
   onEvent?: (e: LeaseEvent) => void;
+  /** udhcpc ended by itself after the first lease (it gives up when a lost lease cannot be had again). */
+  onExit?: (code: number | null) => void;
 }
 
 const SCRIPT = '#!/bin/sh\necho "netplugin-dhcp $1 ${ip:--} ${mask:--} ${lease:--} ${serverid:--}"\n';
@@ -53,6 +55,7 @@ export function parseLeaseLine(line: string): LeaseEvent | undefined {
 /** A running udhcpc for one interface. `lease` is the current one. */
 export class LeaseClient {
   lease: Lease | undefined;
+  private ending = false;
   private constructor(private readonly child: ChildProcess) {}
 
   get pid(): number | undefined {
@@ -96,12 +99,25 @@ export class LeaseClient {
         }
       });
       child.on("error", (err) => fail(err.message));
-      child.on("exit", (code) => fail(`udhcpc exited (${code})`));
+      child.on("exit", (code) => {
+        if (settled && !client.ending) o.onExit?.(code);
+        fail(`udhcpc exited (${code})`);
+      });
     });
   }
 
   /** Releases the lease (udhcpc -R sends DHCPRELEASE on SIGTERM) and waits for udhcpc to end. Idempotent. */
   stop(): Promise<void> {
+    return this.end("SIGTERM");
+  }
+
+  /** Ends udhcpc without releasing the lease (SIGKILL: the server keeps it until it runs out). Idempotent. */
+  abandon(): Promise<void> {
+    return this.end("SIGKILL");
+  }
+
+  private end(signal: NodeJS.Signals): Promise<void> {
+    this.ending = true;
     const c = this.child;
     if (c.exitCode !== null || c.signalCode !== null || c.pid === undefined) return Promise.resolve();
     return new Promise((resolve) => {
@@ -110,7 +126,7 @@ export class LeaseClient {
         clearTimeout(kill);
         resolve();
       });
-      c.kill("SIGTERM");
+      c.kill(signal);
     });
   }
 }
