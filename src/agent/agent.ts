@@ -179,7 +179,11 @@ export class Agent {
       datapath: meteredDatapath(datapath, metrics),
       dns: tenantDns,
       bgp,
-      forget: (orphans) => forgetOrphans({ attachments, pending, synced: () => mirror.synced, log }, orphans),
+      forget: (orphans) => {
+        forgetOrphans({ attachments, pending, synced: () => mirror.synced, log }, orphans);
+        // A forgotten endpoint's DHCP lease goes too (best effort: its interface may be gone already).
+        for (const o of orphans) if (!attachments.get(o.containerId, o.ifname)) void dhcp.release(o.endpointId);
+      },
       log,
     });
 

@@ -4,7 +4,7 @@
 // releases the lease when it is stopped (-R). The agent configures the address itself (the datapath does):
 // the script changes nothing in the namespace.
 
-import { spawn, type ChildProcess } from "node:child_process";
+import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 
@@ -56,7 +56,10 @@ export function parseLeaseLine(line: string): LeaseEvent | undefined {
 export class LeaseClient {
   lease: Lease | undefined;
   private ending = false;
-  private constructor(private readonly child: ChildProcess) {}
+  private constructor(
+    private readonly child: ChildProcess,
+    private readonly where: { netns: string; ifname: string },
+  ) {}
 
   get pid(): number | undefined {
     return this.child.pid;
@@ -69,7 +72,7 @@ export class LeaseClient {
     const argv = ["--net=" + o.netns, "busybox", "udhcpc", "-f", "-R", "-i", o.ifname, "-s", script, "-t", "5", "-T", "2", "-n"];
     if (o.requestIp) argv.push("-r", o.requestIp);
     const child = spawn("nsenter", argv, { stdio: ["ignore", "pipe", "pipe"] });
-    const client = new LeaseClient(child);
+    const client = new LeaseClient(child, { netns: o.netns, ifname: o.ifname });
     let stderr = "";
     child.stderr!.on("data", (b: Buffer) => (stderr = (stderr + b.toString()).slice(-2000)));
     return new Promise<LeaseClient>((resolve, reject) => {
@@ -107,8 +110,22 @@ export class LeaseClient {
   }
 
   /** Releases the lease (udhcpc -R sends DHCPRELEASE on SIGTERM) and waits for udhcpc to end. Idempotent. */
-  stop(): Promise<void> {
+  async stop(): Promise<void> {
+    // udhcpc sends the DHCPRELEASE from the leased address: the interface must hold it. It does once the datapath
+    // configured it; a lease netmaster refused never got there, so it is put there for the release (the
+    // interface is about to go anyway). Nothing to do when the namespace or interface is gone.
+    const l = this.lease;
+    if (l !== undefined && this.running) {
+      await new Promise<void>((resolve) =>
+        execFile("nsenter", [`--net=${this.where.netns}`, "ip", "addr", "replace", `${l.ip}/${l.prefixLength}`, "dev", this.where.ifname], () => resolve()),
+      );
+    }
     return this.end("SIGTERM");
+  }
+
+  private get running(): boolean {
+    const c = this.child;
+    return c.exitCode === null && c.signalCode === null && c.pid !== undefined;
   }
 
   /** Ends udhcpc without releasing the lease (SIGKILL: the server keeps it until it runs out). Idempotent. */
