@@ -40,6 +40,7 @@ import { DockerStore } from "./docker/state.js";
 import { EndpointPlumber } from "./endpoints.js";
 import { DEFAULT_GRACE_MS, EndpointCollector } from "./endpoint-gc.js";
 import { join } from "node:path";
+import { DhcpLeases } from "./dhcp/leases.js";
 
 export interface AgentOptions {
   host: string;
@@ -109,6 +110,7 @@ export class Agent {
     private readonly bgp: HostBgp,
     private readonly collector: EndpointCollector,
     private readonly realized: RealizationReporter,
+    private readonly dhcp: DhcpLeases,
   ) {}
 
   static async start(o: AgentOptions): Promise<Agent> {
@@ -156,18 +158,34 @@ export class Agent {
     let dockerLoaded!: () => void;
     const dockerReady = new Promise<void>((resolve) => (dockerLoaded = resolve));
     const realized = new RealizationReporter(master, o.host, log);
-    const reconciler = new Reconciler({
+    // Leases of containers on ipam dhcp networks (cni-handler.ts); their problems are reported as the endpoints'.
+    let cni!: CniHandler;
+    let reconciler!: Reconciler;
+    const dhcp = new DhcpLeases({
+      scriptDir: o.stateDir,
+      log,
+      onAddress: (owner, lease) => void cni.leaseMoved(owner, lease),
+      onProblem: () => reconciler.trigger(),
+    });
+    reconciler = new Reconciler({
       startAfter: dockerReady,
       view: mirror,
       attachments,
       pending,
       ctx: { host: o.host, prefix, mtu, vtepIP: o.vtepIP, vxlanPort: VXLAN_PORT, ...(o.uplinkIf === undefined ? {} : { uplinkIf: o.uplinkIf }) },
       stateMark: () => mirror.completeRevision,
-      onSynced: ({ compiled, errors, mark }) => realized.report(realizationOf(compiled, errors, mark)),
+      onSynced: ({ compiled, errors, mark }) => {
+        const report = realizationOf(compiled, errors, mark);
+        realized.report({ ...report, failures: [...report.failures, ...dhcp.failures()] });
+      },
       datapath: meteredDatapath(datapath, metrics),
       dns: tenantDns,
       bgp,
-      forget: (orphans) => forgetOrphans({ attachments, pending, synced: () => mirror.synced, log }, orphans),
+      forget: (orphans) => {
+        forgetOrphans({ attachments, pending, synced: () => mirror.synced, log }, orphans);
+        // A forgotten endpoint's DHCP lease goes too (best effort: its interface may be gone already).
+        for (const o of orphans) if (!attachments.get(o.containerId, o.ifname)) void dhcp.release(o.endpointId);
+      },
       log,
     });
 
@@ -191,8 +209,8 @@ export class Agent {
     const dockerEndpointIds = () => [...(docker?.store ?? (dockerFile ??= new DockerStore(o.stateDir))).endpoints.values()].map((r) => r.endpointId);
     const collector = new EndpointCollector({ host: o.host, view: mirror, attachments, pending, dockerEndpointIds, master, graceMs: o.endpointGcGraceMs ?? DEFAULT_GRACE_MS, log });
     const plumber = new EndpointPlumber({ attachments, pending, reconciler, waitForRevision: (revision, ms) => mirror.waitForRevision(revision, ms), log });
-    const cni = new CniHandler({
-      host: o.host, master, attachments, reconciler, plumber, ready: () => mirror.synced, vxlanPort: VXLAN_PORT, claim: (id) => collector.claim(id), log,
+    cni = new CniHandler({
+      host: o.host, master, attachments, reconciler, plumber, ready: () => mirror.synced, vxlanPort: VXLAN_PORT, claim: (id) => collector.claim(id), dhcp, log,
     });
     const app = localApi({ host: o.host, prefix, cni, metrics, counters, mirror, attachments, reconciler });
     servers.push(await listenOnSocket(app, o.socketPath));
@@ -221,11 +239,13 @@ export class Agent {
     }
     dockerLoaded();
 
-    const agent = new Agent(o, mirror, reconciler, dns, servers, counters, docker, bgp, collector, realized);
+    const agent = new Agent(o, mirror, reconciler, dns, servers, counters, docker, bgp, collector, realized, dhcp);
     void agent.register(master, credential, mtu);
     void mirror.waitSynced().then(() => {
       log.info({ revision: mirror.currentRevision }, "following netmaster's state");
       reconciler.start();
+      // After a restart: the containers on ipam dhcp networks get their lease clients again, asking for their address.
+      void cni.resumeLeases(mirror);
       if (!agent.abort.signal.aborted) {
         collector.start();
         realized.start();
@@ -265,5 +285,7 @@ export class Agent {
     await Promise.all(this.servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
     await this.docker?.stop();
     await this.dns.stopAll();
+    // Not released: the containers keep their addresses, and a restarted agent asks for them again.
+    await this.dhcp.abandonAll();
   }
 }

@@ -3,6 +3,13 @@
 // answering; any failure on the way undoes what was done, so a failed ADD
 // leaves no interface, address or record behind. DEL is idempotent and works
 // with an empty netns. Results are formatted for the caller's cniVersion.
+//
+// On an `ipam: dhcp` network netmaster makes the endpoint without IPv4 (waiting for its lease): the ADD plumbs
+// it on the bridge without an address, leases one with the container's MAC from the DHCP server on the segment
+// (a LeaseClient in the container's namespace, kept renewing until DEL), records the lease at netmaster (an
+// address of the subnet nothing else holds) and has the reconciler put the address and routes in. A lease that
+// cannot be had, or that netmaster refuses, undoes the ADD whole: lease released, interface removed, endpoint
+// deleted. DEL releases the lease before the interface goes.
 
 import type { Logger } from "pino";
 import { ConflictError, NotFoundError, UpstreamError, ValidationError } from "../lib/errors.js";
@@ -20,6 +27,11 @@ import { concerns } from "../contract/api.js";
 import { errorsOfUnit } from "../datapath/index.js";
 import { ipamSourceOf } from "../cni/ipam.js";
 import { unitName } from "./pipeline/contain.js";
+import type { Attachment } from "./attachments.js";
+import type { EndpointState } from "../contract/records.js";
+import { endpointKey } from "../contract/keys.js";
+import type { DhcpLeases, LeaseOwner } from "./dhcp/leases.js";
+import type { Lease } from "./dhcp/lease.js";
 
 export interface CniHandlerDeps {
   host: string;
@@ -34,6 +46,8 @@ export interface CniHandlerDeps {
   vxlanPort: number;
   /** Keeps the endpoint collector off a container while its ADD runs (endpoint-gc.ts). */
   claim: (containerID: string) => Promise<() => void>;
+  /** The leases of endpoints on ipam dhcp networks (dhcp/leases.ts); absent: such an ADD fails. */
+  dhcp?: DhcpLeases;
   log: Logger;
 }
 
@@ -162,7 +176,7 @@ export class CniHandler {
     } catch (err) {
       throw asCniError(err, call.ipam ? `Cannot register the address IPAM plugin ${quoted(call.ipam.type)} gave` : "Cannot create endpoint");
     }
-    const ep = reply.endpoint;
+    let ep = reply.endpoint;
     if (call.ipam && (ep.ipAddress !== (ipAddress || ep.ipAddress) || ep.ipv6Address !== (ipv6Address || ep.ipv6Address))) {
       // netmaster kept an endpoint of this container from before (an ADD cut short): not the IPAM plugin's address.
       await master.deleteEndpoint(ep.endpointID).catch((e: Error) => log.error({ endpoint: ep.endpointID, err: e.message }, "cannot release endpoint after failed ADD"));
@@ -186,17 +200,107 @@ export class CniHandler {
       if (taken !== undefined) throw cniError(CniErrorCode.Conflict, `Cannot publish host port: ${taken}`);
       // Undoes its record and kernel objects itself when it fails.
       await this.d.plumber.attach(ep, attachment, reply.revision);
+      // (An endpoint kept from an earlier ADD cut short may have its lease already: asked for again.)
+      if (ep.ipamSource === "dhcp") reply = await this.lease(call, reply, attachment);
     } catch (err) {
       await master.deleteEndpoint(ep.endpointID).catch((e: Error) => log.error({ endpoint: ep.endpointID, err: e.message }, "cannot release endpoint after failed ADD"));
       if (err instanceof CniError) throw cniError(err.code, `${err.message}; rolled back`);
       throw cniError(CniErrorCode.DatapathFailed, `Cannot plumb endpoint ${ep.endpointID}: ${(err as Error).message}; rolled back`);
     }
+    ep = reply.endpoint;
     await master.reportOper(ep.endpointID, { intfName: endpointLinkName(ep.endpointID), vtepIP: "" }).catch((err: Error) =>
       log.warn({ endpoint: ep.endpointID, err: err.message }, "cannot report endpoint oper state"),
     );
-    log.info({ op: "add", endpoint: ep.endpointID, container: call.containerId, ip: ep.ipAddress, ipam: call.ipam ? ipamSourceOf(call.ipam) : "netmaster" }, "endpoint attached");
+    log.info({ op: "add", endpoint: ep.endpointID, container: call.containerId, ip: ep.ipAddress, ipam: call.ipam ? ipamSourceOf(call.ipam) : (ep.ipamSource ?? "netmaster") }, "endpoint attached");
     const primary = !attachments.all().some((o) => o.containerId === call.containerId && o.ifname < call.ifname);
     return { result: formatResult(call.cniVersion, buildResult(call, reply, primary)) };
+  }
+
+  /**
+   * An endpoint plumbed without IPv4 on an ipam dhcp network: leases its address, has netmaster record it and
+   * the reconciler configure it. On failure the lease is released and the interface removed (the caller
+   * deletes the endpoint).
+   */
+  private async lease(call: AddCall, reply: EndpointReply, attachment: Attachment): Promise<EndpointReply> {
+    const { dhcp, master, plumber, log } = this.d;
+    const ep = reply.endpoint;
+    const owner: LeaseOwner = { endpointId: ep.endpointID, tenant: ep.tenantName, network: ep.networkName, netns: call.netns, ifname: call.ifname };
+    const undo = async () => {
+      await dhcp?.release(ep.endpointID);
+      await plumber.detach(attachment).catch((e: Error) => log.error({ endpoint: ep.endpointID, err: e.message }, "cannot remove interface after failed ADD"));
+    };
+    if (!dhcp) {
+      await undo();
+      throw cniError(CniErrorCode.AgentInternal, `network ${ep.networkName} takes its addresses from DHCP, and this agent runs no lease clients`);
+    }
+    let lease: Lease;
+    try {
+      lease = await dhcp.acquire(owner, ep.ipAddress || undefined);
+    } catch (err) {
+      await undo();
+      throw cniError(CniErrorCode.TryAgainLater, `Cannot lease an address on network ${ep.networkName} (ipam dhcp): ${(err as Error).message}`);
+    }
+    let leased: EndpointReply;
+    try {
+      leased = await master.setEndpointLease(ep.endpointID, lease.ip);
+    } catch (err) {
+      await undo();
+      throw asCniError(err, `The DHCP server gave ${lease.ip}, which netmaster refused (the lease was released)`);
+    }
+    dhcp.recorded(ep.endpointID, lease.ip);
+    if (lease.prefixLength !== reply.network.subnetLen) {
+      log.warn({ endpoint: ep.endpointID, ip: lease.ip, serverPrefix: lease.prefixLength, subnetLen: reply.network.subnetLen }, "DHCP server's mask differs from the network's subnet; the network's is used");
+    }
+    try {
+      // Undoes the record and the interface itself when it fails.
+      await plumber.attach(leased.endpoint, attachment, leased.revision);
+    } catch (err) {
+      await dhcp.release(ep.endpointID);
+      throw err;
+    }
+    log.info({ endpoint: ep.endpointID, ip: lease.ip, server: lease.serverId, seconds: lease.leaseSeconds }, "DHCP lease recorded");
+    return leased;
+  }
+
+  /**
+   * A lease came back with another address (after a lost one, or an agent restart): netmaster records it and
+   * the reconciler moves the container's address; a refusal leaves the endpoint reported as failed.
+   */
+  async leaseMoved(owner: LeaseOwner, lease: Lease): Promise<void> {
+    const { dhcp, master, log } = this.d;
+    const a = this.d.attachments.byEndpoint(owner.endpointId);
+    if (!a || !dhcp?.has(owner.endpointId)) return;
+    try {
+      await master.setEndpointLease(owner.endpointId, lease.ip);
+      dhcp.recorded(owner.endpointId, lease.ip);
+      // The state stream brings the new address, and the reconciler moves it.
+      this.d.reconciler.trigger();
+      log.info({ endpoint: owner.endpointId, ip: lease.ip }, "DHCP lease moved the endpoint's address");
+    } catch (err) {
+      log.error({ endpoint: owner.endpointId, ip: lease.ip, err: (err as Error).message }, "cannot take the DHCP lease's new address");
+    }
+  }
+
+  /**
+   * After an agent restart: a lease client again for every attached endpoint on an ipam dhcp network, asking
+   * for the address netmaster has for it (a lease the server gives with another address goes to leaseMoved).
+   */
+  async resumeLeases(view: { get<T>(key: string): T | undefined }): Promise<void> {
+    const { dhcp, log } = this.d;
+    if (!dhcp) return;
+    for (const a of this.d.attachments.all()) {
+      const ep = view.get<EndpointState>(endpointKey(a.endpointId));
+      if (ep?.ipamSource !== "dhcp" || dhcp.has(a.endpointId) || a.netns === "") continue;
+      const owner: LeaseOwner = { endpointId: ep.endpointID, tenant: ep.tenantName, network: ep.networkName, netns: a.netns, ifname: a.ifname };
+      try {
+        const lease = await dhcp.acquire(owner, ep.ipAddress || undefined);
+        dhcp.recorded(ep.endpointID, ep.ipAddress);
+        log.info({ endpoint: ep.endpointID, ip: lease.ip }, "DHCP lease client resumed");
+        if (lease.ip !== ep.ipAddress) await this.leaseMoved(owner, lease);
+      } catch (err) {
+        log.error({ endpoint: ep.endpointID, ip: ep.ipAddress, err: (err as Error).message }, "cannot resume the DHCP lease");
+      }
+    }
   }
 
   /**
@@ -230,6 +334,8 @@ export class CniHandler {
   private async del(call: DelCall): Promise<CniResponse> {
     const a = this.d.attachments.get(call.containerId, call.ifname);
     if (!a) return { result: null }; // never added here, or already deleted: DEL is idempotent
+    // DHCPRELEASE leaves from the container's interface: before it goes.
+    await this.d.dhcp?.release(a.endpointId);
     await this.d.plumber.detach(a);
     try {
       await this.d.master.deleteEndpoint(a.endpointId);

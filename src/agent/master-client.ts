@@ -95,6 +95,11 @@ export class MasterClient {
     }
   }
 
+  /** Records the DHCP lease the agent holds for an endpoint of an ipam dhcp network; the reply is the endpoint with it. */
+  setEndpointLease(id: string, ipAddress: string): Promise<EndpointReply> {
+    return this.request("PUT", `/api/v1/agent/endpoints/${encodeURIComponent(id)}/lease`, { ipAddress });
+  }
+
   reportOper(id: string, report: z.input<typeof EndpointOperReport>): Promise<EndpointState> {
     return this.request("PUT", `/api/v1/agent/endpoints/${encodeURIComponent(id)}/oper`, report);
   }

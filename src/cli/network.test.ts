@@ -102,6 +102,13 @@ describe("netctl network", () => {
     assert.equal(body["pktTag"], 5);
   });
 
+  it("--ipam dhcp is sent as the network's ipam; without it the field is left to netmaster's default", async () => {
+    assert.equal((await netctl("network", "create", "-e", "vlan", "-s", "10.2.0.0/24", "--ipam", "dhcp", "d")).code, 0);
+    assert.equal((fake.bodyOf("POST /api/v1/networks/default:d/") as Record<string, unknown>)["ipam"], "dhcp");
+    assert.equal((await netctl("network", "create", "-s", "10.3.0.0/24", "m")).code, 0);
+    assert.equal("ipam" in (fake.bodyOf("POST /api/v1/networks/default:m/") as Record<string, unknown>), false);
+  });
+
   const usageCases: Array<{ argv: string[]; message: string }> = [
     { argv: ["network", "create", "n1"], message: "Subnet is required" },
     {

@@ -64,6 +64,7 @@ async function createNetwork(ctx: CommandContext): Promise<void> {
       attachMode: ctx.str("attach-mode"),
       uplinkIf: ctx.str("uplink-if"),
       device: ctx.str("device"),
+      ipam: ctx.str("ipam"),
     }),
   );
   ctx.print(`Creating network ${tenant}:${network}\n`);
@@ -121,8 +122,14 @@ export const networkCommand: CommandSpec = {
           value: "mode",
           usage: "How containers attach: bridge (default), macvlan, ipvlan or host-device (these need -e vlan)",
         },
-        { name: "uplink-if", kind: "string", value: "ifname", usage: "macvlan/ipvlan: host interface (agents' --uplink-if wins)" },
+        { name: "uplink-if", kind: "string", value: "ifname", usage: "macvlan/ipvlan: host interface (wins over the agents' --uplink-if)" },
         { name: "device", kind: "string", value: "ifname", usage: "host-device: host interface moved into the container" },
+        {
+          name: "ipam",
+          kind: "string",
+          value: "source",
+          usage: "Where containers' IPv4 addresses come from: netmaster (default) or dhcp (the DHCP server on the network's vlan segment)",
+        },
       ],
       action: createNetwork,
     },

@@ -42,6 +42,12 @@ export const EndpointRequest = z.object({
 });
 export type EndpointRequest = z.infer<typeof EndpointRequest>;
 
+/** The DHCP lease an agent holds for an endpoint of an `ipam: dhcp` network (PUT .../endpoints/:id/lease). */
+export const EndpointLease = z.object({
+  ipAddress: z.string().regex(/^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}$/, "ipAddress must be an IPv4 address"),
+});
+export type EndpointLease = z.infer<typeof EndpointLease>;
+
 /** What the agent needs to plumb the endpoint, beside the endpoint itself. */
 export interface EndpointReply {
   endpoint: EndpointState;

@@ -7,12 +7,13 @@ import { z } from "zod";
 
 /**
  * Where an endpoint's addresses came from: "netmaster" (its allocator, or an address the runtime asked for
- * by name) or "cni:<type>", the IPAM plugin a CNI config delegates to (src/cni/delegate.ts).
+ * by name), "cni:<type>", the IPAM plugin a CNI config delegates to (src/cni/delegate.ts), or "dhcp", a lease
+ * the agent holds from the DHCP server on an `ipam: dhcp` network's segment.
  */
 export const IpamSource = z
   .string()
   .max(140)
-  .regex(/^(netmaster|cni:[A-Za-z0-9][A-Za-z0-9._+-]*)$/, 'ipamSource must be "netmaster" or "cni:<IPAM plugin>"');
+  .regex(/^(netmaster|dhcp|cni:[A-Za-z0-9][A-Za-z0-9._+-]*)$/, 'ipamSource must be "netmaster", "dhcp" or "cni:<IPAM plugin>"');
 export type IpamSource = z.infer<typeof IpamSource>;
 
 /** A container's (or a host's own) attachment to a network: stored at endpointKey(endpointID). */

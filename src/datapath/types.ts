@@ -263,7 +263,10 @@ export interface DesiredEndpoint {
    */
   containerSide?: ContainerSide;
   mac: string;
-  /** "a.b.c.d/len" */
+  /**
+   * "a.b.c.d/len"; "" for an endpoint waiting for its DHCP lease (an ipam dhcp network): plumbed on its bridge
+   * without IPv4 and without an IPv4 gateway, until the agent has the lease and netmaster recorded it.
+   */
   ipv4: string;
   /** "addr/len", or "". */
   ipv6: string;

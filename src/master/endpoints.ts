@@ -5,7 +5,7 @@
 import { createHash } from "node:crypto";
 import { ConflictError, NotFoundError, ValidationError } from "../lib/errors.js";
 import type { EndpointGroup, Network, Tenant } from "../model/index.js";
-import { endpointId, type EndpointReply, type EndpointRequest } from "../contract/api.js";
+import { endpointId, type EndpointLease, type EndpointReply, type EndpointRequest } from "../contract/api.js";
 import { implicitLabels } from "../lib/labels.js";
 
 /** An endpoint as a mutation makes it; the caller adds the revision the write landed in. */
@@ -34,8 +34,9 @@ function chooseMac(tx: Tx, networkKey: string, networkName: string, requested: s
     if (taken) throw new ConflictError(`MAC address ${mac} is already used by endpoint ${taken.endpointID} on network ${networkName}`);
     return mac;
   }
-  const derived = macFromIpv4(ipAddress);
-  if (!holder(derived)) return derived;
+  // An endpoint waiting for its DHCP lease has no IPv4 address yet: its MAC comes from its id.
+  const derived = ipAddress === "" ? "" : macFromIpv4(ipAddress);
+  if (derived !== "" && !holder(derived)) return derived;
   for (let attempt = 0; attempt < 64; attempt++) {
     const bytes = createHash("sha256").update(`${id}/${attempt}`).digest().subarray(0, 6);
     // Locally administered, unicast.
@@ -90,6 +91,28 @@ function reply(tx: Tx, ep: EndpointState, net: Network): EndpointGrant {
   };
 }
 
+/**
+ * An `ipam: dhcp` network's IPv4 addresses are the leases its hosts' agents hold from the DHCP server on its
+ * segment (agent/dhcp): netmaster allocates none there. A request that asks for no address (a plain CNI ADD)
+ * makes the endpoint without IPv4, waiting for its lease (`ipamSource: dhcp`, `ipAddress: ""`): the agent
+ * plumbs it, leases with its MAC and records the lease with setEndpointLease. A lease the agent already holds
+ * may be given at once (`ipamSource: dhcp` and the address). A runtime's requested address or a delegated
+ * IPAM plugin's is refused there, and a lease on any other network. Returns the endpoint's source.
+ */
+function ipamSourceFor(net: Network, req: EndpointRequest): EndpointRequest["ipamSource"] {
+  const dhcp = (net.ipam ?? "netmaster") === "dhcp";
+  if (dhcp) {
+    if (req.ipamSource === "dhcp" || (req.ipamSource === "netmaster" && req.ipAddress === "")) return "dhcp";
+    throw new ValidationError(
+      `Cannot create endpoint: network ${net.networkName} takes its addresses from DHCP (ipam dhcp): the agent leases them from the DHCP server on its segment`,
+    );
+  }
+  if (req.ipamSource === "dhcp") {
+    throw new ValidationError(`Cannot create endpoint: network ${net.networkName} does not take its addresses from DHCP (its ipam is netmaster)`);
+  }
+  return req.ipamSource;
+}
+
 /** Idempotent: asking again for an existing endpoint returns it unchanged. */
 export function createEndpoint(tx: Tx, req: EndpointRequest): EndpointGrant {
   const { net, group } = resolveNetwork(tx, req);
@@ -101,6 +124,9 @@ export function createEndpoint(tx: Tx, req: EndpointRequest): EndpointGrant {
     }
     return reply(tx, existing, net);
   }
+  const ipamSource = ipamSourceFor(net, req);
+  // On an ipam dhcp network without a lease yet: no IPv4 address until the agent records one.
+  const awaitingLease = ipamSource === "dhcp" && req.ipAddress === "";
 
   const netState = getNetworkState(tx, net.key);
   const ipv4 = Ipv4Allocator.fromJSON(netState.ipv4);
@@ -109,7 +135,9 @@ export function createEndpoint(tx: Tx, req: EndpointRequest): EndpointGrant {
   const pool = groupState?.pool ? PoolAllocator.fromJSON(groupState.pool) : undefined;
 
   let ipAddress: string;
-  if (pool) {
+  if (awaitingLease) {
+    ipAddress = "";
+  } else if (pool) {
     if (req.ipAddress) pool.reserve(req.ipAddress);
     ipAddress = req.ipAddress || pool.allocate();
     tx.put(groupStateKey(groupKey), { ...groupState!, pool: pool.toJSON() } satisfies GroupState);
@@ -148,7 +176,7 @@ export function createEndpoint(tx: Tx, req: EndpointRequest): EndpointGrant {
     labels: { ...req.labels, ...implicitLabels(net.tenantName, net.networkName, group?.groupName ?? "") },
     requestedIp: req.ipAddress !== "",
     ...(req.aliases.length > 0 ? { aliases: req.aliases } : {}),
-    ...(req.ipamSource !== "netmaster" ? { ipamSource: req.ipamSource } : {}),
+    ...(ipamSource !== "netmaster" ? { ipamSource } : {}),
   };
   tx.put(endpointKey(id), ep);
   return reply(tx, ep, net);
@@ -163,14 +191,14 @@ export function deleteEndpoint(tx: Tx, id: string): EndpointState {
   const groupKey = `${ep.tenantName}:${ep.groupName}`;
   const groupState = ep.groupName ? tx.get<GroupState>(groupStateKey(groupKey)) : undefined;
 
-  if (groupState?.pool) {
+  if (groupState?.pool && ep.ipAddress !== "") {
     const pool = PoolAllocator.fromJSON(groupState.pool);
     pool.release(ep.ipAddress);
     tx.put(groupStateKey(groupKey), { ...groupState, pool: pool.toJSON() } satisfies GroupState);
   }
   if (netState) {
     const next: NetworkState = { ...netState };
-    if (!groupState?.pool) {
+    if (!groupState?.pool && ep.ipAddress !== "") {
       const ipv4 = Ipv4Allocator.fromJSON(netState.ipv4);
       ipv4.release(ep.ipAddress);
       next.ipv4 = ipv4.toJSON();
@@ -185,4 +213,48 @@ export function deleteEndpoint(tx: Tx, id: string): EndpointState {
   if (tx.get<MacHolder>(macKey(netKey, ep.macAddress))?.endpointID === id) tx.delete(macKey(netKey, ep.macAddress));
   tx.delete(endpointKey(id));
   return ep;
+}
+
+/**
+ * Records the DHCP lease the endpoint's agent holds (an `ipam: dhcp` network's endpoint): checked like a
+ * delegated address (an address of the subnet, or of the group's ip-pool, that nothing else holds), the
+ * previous lease's address released. Asking again with the same address changes nothing.
+ */
+export function setEndpointLease(tx: Tx, id: string, req: EndpointLease): EndpointGrant {
+  const ep = tx.get<EndpointState>(endpointKey(id));
+  if (!ep) throw new NotFoundError(`Endpoint ${id} not found`);
+  const net = getObject<Network>(tx, "network", `${ep.tenantName}:${ep.networkName}`);
+  if (!net) throw new NotFoundError(`Network ${ep.networkName} not found`);
+  if (ep.ipamSource !== "dhcp") {
+    throw new ValidationError(`Cannot record a DHCP lease for endpoint ${id}: network ${net.networkName} does not take its addresses from DHCP`);
+  }
+  if (req.ipAddress === ep.ipAddress) return reply(tx, ep, net);
+  const what = (err: unknown): never => {
+    const msg = `Cannot record DHCP lease ${req.ipAddress} for endpoint ${id} on network ${net.networkName} (${net.subnet}): ${(err as Error).message}`;
+    throw err instanceof ConflictError ? new ConflictError(msg) : new ValidationError(msg);
+  };
+  /** The new address taken from `alloc`, the previous one given back. */
+  const move = (alloc: { reserve(ip: string): void; release(ip: string): boolean }) => {
+    try {
+      alloc.reserve(req.ipAddress);
+    } catch (err) {
+      what(err);
+    }
+    if (ep.ipAddress !== "") alloc.release(ep.ipAddress);
+  };
+  const groupKey = `${ep.tenantName}:${ep.groupName}`;
+  const groupState = ep.groupName ? tx.get<GroupState>(groupStateKey(groupKey)) : undefined;
+  if (groupState?.pool) {
+    const pool = PoolAllocator.fromJSON(groupState.pool);
+    move(pool);
+    tx.put(groupStateKey(groupKey), { ...groupState, pool: pool.toJSON() } satisfies GroupState);
+  } else {
+    const netState = getNetworkState(tx, net.key);
+    const ipv4 = Ipv4Allocator.fromJSON(netState.ipv4);
+    move(ipv4);
+    tx.put(networkStateKey(net.key), { ...netState, ipv4: ipv4.toJSON() } satisfies NetworkState);
+  }
+  const next: EndpointState = { ...ep, ipAddress: req.ipAddress, requestedIp: true };
+  tx.put(endpointKey(id), next);
+  return reply(tx, next, net);
 }

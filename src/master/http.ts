@@ -317,6 +317,7 @@ export function createApp(master: Netmaster, log: Logger, options: AppOptions = 
   route("POST", "/api/v1/agent/join", open, async (c) => c.json(await master.auth.join(await readJson(c))));
   route("POST", "/api/v1/agent/endpoints", ownHostInBody("host"), async (c) => c.json(await master.createEndpoint(await readJson(c))));
   route("DELETE", "/api/v1/agent/endpoints/:id", ownEndpoint("id"), async (c) => c.json(await master.deleteEndpoint(c.req.param("id")!)));
+  route("PUT", "/api/v1/agent/endpoints/:id/lease", ownEndpoint("id"), async (c) => c.json(await master.setEndpointLease(c.req.param("id")!, await readJson(c))));
   route("PUT", "/api/v1/agent/endpoints/:id/oper", ownEndpoint("id"), async (c) =>
     c.json(await master.reportEndpointOper(c.req.param("id")!, await readJson(c))),
   );

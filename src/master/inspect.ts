@@ -83,7 +83,7 @@ function groupOper(tx: Tx, g: EndpointGroup): Record<string, unknown> {
     available = pool.availableString();
   } else if (netState) {
     const ipv4 = Ipv4Allocator.fromJSON(netState.ipv4);
-    allocated = eps.map((ep) => ep.ipAddress).join(", ");
+    allocated = eps.map((ep) => ep.ipAddress).filter((a) => a !== "").join(", ");
     available = ipv4.availableString();
   }
   return {

@@ -10,8 +10,8 @@ import { kindByCollection, parseObject, type ModelObject, type ObjectKind, type 
 import { LeaderElection } from "../store/index.js";
 import type { Store } from "../store/types.js";
 import { StateCache } from "./cache.js";
-import { createEndpoint, deleteEndpoint } from "./endpoints.js";
-import { BgpReport, Counters, EndpointOperReport, EndpointRequest, HostName, HostRegistration, type EndpointReply } from "../contract/api.js";
+import { createEndpoint, deleteEndpoint, setEndpointLease } from "./endpoints.js";
+import { BgpReport, Counters, EndpointLease, EndpointOperReport, EndpointRequest, HostName, HostRegistration, type EndpointReply } from "../contract/api.js";
 import type { HostRecord } from "../contract/records.js";
 import * as docker from "./docker/index.js";
 import { inspectEndpoint, inspectObject, serviceProviders } from "./inspect.js";
@@ -316,6 +316,12 @@ export class Netmaster {
   createEndpoint(body: unknown): Promise<EndpointReply> {
     const req = parseBody(EndpointRequest, body, "endpoint request");
     return this.withRevision(this.mutate((tx) => createEndpoint(tx, req)));
+  }
+
+  /** Records the DHCP lease an agent holds for an endpoint of an ipam dhcp network (endpoints.ts setEndpointLease). */
+  setEndpointLease(id: string, body: unknown): Promise<EndpointReply> {
+    const req = parseBody(EndpointLease, body, "endpoint lease");
+    return this.withRevision(this.mutate((tx) => setEndpointLease(tx, id, req)));
   }
 
   /** The endpoint's reply with the revision the cache holds once the write is in (Mutator.run waits for it). */

@@ -202,6 +202,7 @@ describe("omitEmpty", () => {
     const obj = parseObject(kinds.network, "blue:net1", valid.network.body);
     assert.deepEqual(omitEmpty(obj), {
       encap: "vlan",
+      ipam: "netmaster",
       key: "blue:net1",
       networkName: "net1",
       nwType: "data",

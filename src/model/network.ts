@@ -24,6 +24,10 @@ const S = "Network";
 export const MAX_PKT_TAG = 16777216;
 
 // Fields in the ASCII order of their JSON names: the order the original checks them in.
+/** Where a network's containers get their IPv4 addresses. */
+export const NETWORK_IPAM = ["netmaster", "dhcp"] as const;
+export type NetworkIpam = (typeof NETWORK_IPAM)[number];
+
 export const Network = z.object({
   /**
    * How containers join the network on a host (ours, not Contiv's; absent = "bridge"): a veth on the network's
@@ -38,6 +42,11 @@ export const Network = z.object({
   /** Required at REST level (netctl sends vxlan by default). */
   encap: goEnum(S, "encap", ["vlan", "vxlan"]),
   gateway: goString(S, "gateway", { pattern: IPV4_OR_EMPTY }),
+  /**
+   * Where containers' IPv4 addresses come from: "netmaster" (its allocator; "" and absent mean it) or "dhcp"
+   * (the site's DHCP server on the network's segment; the agent leases them, see src/agent/dhcp). Not Contiv's.
+   */
+  ipam: goEnum(S, "ipam", NETWORK_IPAM, { fallback: "netmaster", message: 'ipam must be "netmaster" or "dhcp"' }),
   ipv6Gateway: goString(S, "ipv6Gateway", { pattern: IPV6_OR_EMPTY }),
   /** Accepts prefix lengths /1-/128 (the original's regex rejected a few; see common.ts). */
   ipv6Subnet: goString(S, "ipv6Subnet", { pattern: IPV6_SUBNET_OR_EMPTY }),
@@ -49,14 +58,33 @@ export const Network = z.object({
   /** `a.b.c.d/len` or `a.b.c.d-e.f.g.h/len`; required. */
   subnet: goString(S, "subnet", { pattern: IPV4_SUBNET }),
   tenantName: goString(S, "tenantName", { max: 64, pattern: NAME }),
-  /** macvlan/ipvlan: the host interface the containers' interfaces sit on; the agent's --uplink-if wins. */
+  /** macvlan/ipvlan: the host interface the containers' interfaces sit on; it wins over the agent's --uplink-if, which is the host's default. */
   uplinkIf: z.string().regex(IFNAME, { error: "uplinkIf must be an interface name (1-15 of A-Z a-z 0-9 . _ -)" }).optional(),
   key: objectKey,
 }).superRefine((net, ctx) => {
   for (const { path, message } of addressProblems(net)) ctx.addIssue({ code: "custom", path: [path], message });
   for (const { path, message } of attachProblems(net)) ctx.addIssue({ code: "custom", path: [path], message });
+  const dhcp = dhcpProblem(net);
+  if (dhcp !== undefined) ctx.addIssue({ code: "custom", path: ["ipam"], message: dhcp });
 }, ONCE_FIELDS_ARE_VALID);
 export type Network = z.infer<typeof Network>;
+
+/**
+ * Why a network cannot take its addresses from DHCP, or undefined. The server must answer on the network's
+ * L2 segment: a vlan network's bridge, which a site's server (or its relay) reaches. A vxlan network's segment
+ * is our overlay, where no site server sits, and an infra network's host endpoints are netmaster's.
+ */
+export function dhcpProblem(net: { ipam: string; encap: string; nwType: string; attachMode?: string | undefined }): string | undefined {
+  if (net.ipam !== "dhcp") return undefined;
+  if (net.attachMode !== undefined && net.attachMode !== "bridge") {
+    return `ipam dhcp needs attachMode bridge: the agent leases for a container on the network's bridge, not on a ${net.attachMode} attachment`;
+  }
+  if (net.encap !== "vlan") {
+    return `ipam dhcp needs encap vlan: a DHCP server answers on the network's segment, and a ${net.encap} network's segment is the overlay, where the site's server is not`;
+  }
+  if (net.nwType === "infra") return "ipam dhcp is for data networks: the hosts' own addresses on an infra network come from netmaster";
+  return undefined;
+}
 
 export const NetworkOper = z.object({
   /** Addresses handed out automatically (the gateway is not counted). */

@@ -99,6 +99,52 @@ for (const kind of STORE_KINDS) {
       assert.equal((await api.del("/api/v1/tenants/nic/")).status, 200);
     });
 
+    test("an ipam dhcp network takes only the agents' leases; vxlan refuses dhcp; inspect shows the source", async () => {
+      await api.create("/api/v1/tenants/lease/", { tenantName: "lease" });
+      const net = { tenantName: "lease", encap: "vlan", subnet: "198.18.9.0/24", gateway: "198.18.9.254", ipam: "dhcp" };
+      const vx = await api.post("/api/v1/networks/lease:vx/", { ...net, networkName: "vx", encap: "vxlan" });
+      assert.equal(vx.status >= 400, true);
+      assert.match(JSON.stringify(vx.body), /ipam dhcp needs encap vlan/);
+      await api.create("/api/v1/networks/lease:d/", { ...net, networkName: "d" });
+      assert.equal((await api.get<Inspect>("/api/v1/inspect/networks/lease:d/")).body.Config.ipam, "dhcp");
+      await api.create("/api/v1/networks/lease:n/", { ...net, networkName: "n", ipam: undefined, subnet: "198.18.10.0/24", gateway: "198.18.10.254" });
+      assert.equal((await api.get<Inspect>("/api/v1/inspect/networks/lease:n/")).body.Config.ipam, "netmaster");
+      const ep = { tenantName: "lease", networkName: "d", host: "h" };
+      type Reply = { endpoint: { ipAddress: string; endpointID: string; ipamSource?: string; macAddress: string } };
+      // A plain request: the endpoint waits for its lease, without IPv4 (the agent plumbs it, leases, records).
+      const waiting = await api.create<Reply>("/api/v1/agent/endpoints/", { ...ep, containerID: "wait" });
+      assert.equal(waiting.endpoint.ipAddress, "");
+      assert.equal(waiting.endpoint.ipamSource, "dhcp");
+      assert.match(waiting.endpoint.macAddress, /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/);
+      const lease = (ip: string, id = waiting.endpoint.endpointID) => api.call<Reply>("PUT", `/api/v1/agent/endpoints/${id}/lease`, { ipAddress: ip });
+      const static_ = await api.post("/api/v1/agent/endpoints/", { ...ep, containerID: "alloc", ipAddress: "198.18.9.7" });
+      assert.match(JSON.stringify(static_.body), /takes its addresses from DHCP/);
+      const delegated = await api.post("/api/v1/agent/endpoints/", { ...ep, containerID: "alloc", ipAddress: "198.18.9.7", ipamSource: "cni:static" });
+      assert.match(JSON.stringify(delegated.body), /takes its addresses from DHCP/);
+      const outside = await api.post("/api/v1/agent/endpoints/", { ...ep, containerID: "out", ipAddress: "198.18.99.5", ipamSource: "dhcp" });
+      assert.equal(outside.status >= 400, true);
+      const wrong = await api.post("/api/v1/agent/endpoints/", { ...ep, networkName: "n", containerID: "w", ipAddress: "198.18.10.5", ipamSource: "dhcp" });
+      assert.match(JSON.stringify(wrong.body), /does not take its addresses from DHCP/);
+      const leased = await api.create<Reply>("/api/v1/agent/endpoints/", { ...ep, containerID: "c1", ipAddress: "198.18.9.50", ipamSource: "dhcp" });
+      assert.equal(leased.endpoint.ipAddress, "198.18.9.50");
+      // Recording a lease: outside the subnet, held by another endpoint, or not an address: refused.
+      assert.equal((await lease("198.18.99.5")).status, 400);
+      assert.match(JSON.stringify((await lease("198.18.99.5")).body), /Cannot record DHCP lease 198\.18\.99\.5/);
+      assert.equal((await lease("198.18.9.50")).status, 409);
+      assert.equal((await lease("not-an-ip")).status, 400);
+      assert.equal((await lease("198.18.9.51")).body.endpoint.ipAddress, "198.18.9.51");
+      assert.equal((await lease("198.18.9.51")).status, 200, "the same lease again changes nothing");
+      // A renewal with another address releases the old one.
+      assert.equal((await lease("198.18.9.52")).body.endpoint.ipAddress, "198.18.9.52");
+      assert.equal((await lease("198.18.9.51", leased.endpoint.endpointID)).body.endpoint.ipAddress, "198.18.9.51");
+      assert.equal((await api.del(`/api/v1/agent/endpoints/${waiting.endpoint.endpointID}/`)).status, 200);
+      const oper = (await api.get<Inspect>(`/api/v1/inspect/endpoints/${leased.endpoint.endpointID}/`)).body.Oper;
+      assert.equal(oper.ipamSource, "dhcp");
+      assert.equal((await api.del(`/api/v1/agent/endpoints/${leased.endpoint.endpointID}/`)).status, 200);
+      for (const n of ["d", "n"]) assert.equal((await api.del(`/api/v1/networks/lease:${n}/`)).status, 200);
+      assert.deepEqual(Object.keys(await api.state()).filter((k) => /lease[:-]/.test(k)), []);
+    });
+
     test("networks: allocation strings, tags, overlap only within a tenant", async () => {
       await api.create("/api/v1/networks/blue:net1/", {
         tenantName: "blue",

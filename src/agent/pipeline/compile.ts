@@ -243,7 +243,8 @@ export function compileHost(
   const hasUplink = (tenant: string) => Boolean(view.get<TenantState>(tenantStateKey(tenant))?.index);
   const ports = grantPorts(
     attachments
-      .filter((a) => primary(a) && endpoints.has(a.endpointId) && hasUplink(endpoints.get(a.endpointId)!.tenantName))
+      // An endpoint waiting for its DHCP lease has no address to forward to yet.
+      .filter((a) => primary(a) && endpoints.has(a.endpointId) && endpoints.get(a.endpointId)!.ipAddress !== "" && hasUplink(endpoints.get(a.endpointId)!.tenantName))
       .map((a) => ({ containerId: a.containerId, endpointId: a.endpointId, tenant: endpoints.get(a.endpointId)!.tenantName, portMappings: a.portMappings })),
     ctx.vxlanPort,
   );
@@ -334,10 +335,12 @@ function desiredEndpoint(facts: HostFacts, { attachment, ep }: LocalEndpoint, ne
     ifname: attachment.ifname,
     containerSide: attachment.containerSide,
     mac: ep.macAddress,
-    ipv4: `${ep.ipAddress}/${prefixLen(net.subnet)}`,
+    // "" while the endpoint waits for its DHCP lease (ipam dhcp): the interface is on the bridge without IPv4
+    // (the lease client's requests go out on it), and without the IPv4 default route, which needs the address.
+    ipv4: ep.ipAddress === "" ? "" : `${ep.ipAddress}/${prefixLen(net.subnet)}`,
     ipv6: ep.ipv6Address ? `${ep.ipv6Address}/${prefixLen(net.ipv6Subnet)}` : "",
     // One default route per container: on its first interface (a second one would clash with it).
-    gateway: primary ? net.gateway : "",
+    gateway: primary && ep.ipAddress !== "" ? net.gateway : "",
     ipv6Gateway: primary ? net.ipv6Gateway : "",
     mtu: facts.ctx.mtu,
     qos: { egressBps: bps, ingressBps: bps, burstBytes: p ? p.burst * 1024 : 0 },
@@ -365,7 +368,7 @@ function tenantServices(view: StateView, tenant: string, mode: FwdMode, nets: Ma
     const state = view.get<ServiceState>(serviceStateKey(s.key));
     if (state === undefined || !nets.has(s.networkName)) continue;
     const providers = endpoints
-      .filter((ep) => (mode === "routing" ? nets.has(ep.networkName) : ep.networkName === s.networkName) && matchesSelectors(ep.labels, s.selectors))
+      .filter((ep) => ep.ipAddress !== "" && (mode === "routing" ? nets.has(ep.networkName) : ep.networkName === s.networkName) && matchesSelectors(ep.labels, s.selectors))
       .map((ep) => ({ endpoint: ep.endpointID, ipv4: ep.ipAddress, ipv6: ep.ipv6Address }))
       .sort((a, b) => (a.endpoint < b.endpoint ? -1 : 1));
     const ports = s.ports.map(parseServicePort).map((p) => ({ protocol: p.protocol, port: p.svcPort, targetPort: p.provPort }));
@@ -389,13 +392,13 @@ function tenantDns(view: StateView, tenant: string, namespace: string, networks:
         .filter((s) => s.ipv4.length > 0),
       groups: groups.map((g) => {
         const members = tenantEndpoints.filter((ep) => ep.groupName === g.groupName);
-        return { name: g.groupName, ipv4: members.map((ep) => ep.ipAddress), ipv6: members.map((ep) => ep.ipv6Address).filter(Boolean) };
+        return { name: g.groupName, ipv4: members.map((ep) => ep.ipAddress).filter(Boolean), ipv6: members.map((ep) => ep.ipv6Address).filter(Boolean) };
       }),
       // A container answers to its name and to its aliases (podman's network aliases).
       endpoints: tenantEndpoints.flatMap((ep) =>
         [ep.containerName.replace(/^\//, ""), ...(ep.aliases ?? [])]
           .filter((name) => name !== "")
-          .map((name) => ({ name, ipv4: [ep.ipAddress], ipv6: ep.ipv6Address ? [ep.ipv6Address] : [] })),
+          .map((name) => ({ name, ipv4: ep.ipAddress ? [ep.ipAddress] : [], ipv6: ep.ipv6Address ? [ep.ipv6Address] : [] })),
       ),
     },
   };
@@ -607,7 +610,7 @@ function policyFor(
         return {
           id: groupId(g.groupName) ?? 0,
           name: g.groupName,
-          ipv4: members.map((ep) => ep.ipAddress),
+          ipv4: members.map((ep) => ep.ipAddress).filter(Boolean),
           ipv6: members.map((ep) => ep.ipv6Address).filter(Boolean),
           dscp: profile(g)?.DSCP ?? 0,
         };

@@ -165,7 +165,8 @@ function renderEndpoint(
     if (cidr === null) issues.add(`${path}.${field}`, `invalid address "${value}"`);
     else addresses.push(cidr);
   }
-  if (endpoint.ipv4 === "") issues.add(`${path}.ipv4`, "an endpoint needs an IPv4 address");
+  // No IPv4 address: an endpoint waiting for its DHCP lease (types.ts DesiredEndpoint.ipv4); no IPv4 gateway then.
+  if (endpoint.ipv4 === "" && endpoint.gateway !== "") issues.add(`${path}.gateway`, "an IPv4 default route needs the endpoint's IPv4 address");
 
   const routes: EndpointState["container"]["routes"] = [];
   for (const [field, family] of [["gateway", 4], ["ipv6Gateway", 6]] as const) {
