@@ -108,6 +108,7 @@ describe("who may call what", () => {
     add("POST /api/v1/agent/endpoints", { method: "POST", path: "/api/v1/agent/endpoints/", body: { tenantName: "A", networkName: "net", containerID: "c9", host: "h1" } }, h1Route);
     add("DELETE /api/v1/agent/endpoints/:id", { method: "DELETE", path: `/api/v1/agent/endpoints/${ids["ep2"]}/` }, h1Route);
     add("PUT /api/v1/agent/endpoints/:id/oper", { method: "PUT", path: `/api/v1/agent/endpoints/${ids["ep1"]}/oper`, body: { containerName: "web" } }, h1Route);
+    add("PUT /api/v1/agent/endpoints/:id/lease", { method: "PUT", path: `/api/v1/agent/endpoints/${ids["ep1"]}/lease`, body: { ipAddress: "198.18.0.77" } }, h1Route);
     add("POST /api/v1/agent/docker/pools", { method: "POST", path: "/api/v1/agent/docker/pools/", body: { host: "h1" } }, h1Route);
     add("DELETE /api/v1/agent/docker/pools/:id", { method: "DELETE", path: `/api/v1/agent/docker/pools/${ids["pool1"]}` }, h1Route);
     add("POST /api/v1/agent/docker/pools/:id/addresses", { method: "POST", path: `/api/v1/agent/docker/pools/${ids["pool1"]}/addresses`, body: { host: "h1" } }, h1Route);
