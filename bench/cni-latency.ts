@@ -37,10 +37,10 @@ const OUR_SUBNET = "198.18.64.0/20";
 const OUR_GATEWAY = "198.18.79.254";
 const REF_SUBNET = "198.18.80.0/20";
 
-type Op = "ADD" | "DEL";
+export type Op = "ADD" | "DEL";
 
 /** One CNI plugin as a runtime sees it: how to exec it, with which config and CNI_PATH. */
-interface Plugin {
+export interface Plugin {
   label: string;
   argv: string[];
   env: NodeJS.ProcessEnv;
@@ -48,7 +48,7 @@ interface Plugin {
   config: Record<string, unknown>;
 }
 
-async function call(plugin: Plugin, op: Op, containerId: string, netns: string): Promise<Timed> {
+export async function call(plugin: Plugin, op: Op, containerId: string, netns: string): Promise<Timed> {
   const r = await timedSpawn(plugin.argv, {
     env: {
       ...plugin.env,
@@ -67,7 +67,7 @@ async function call(plugin: Plugin, op: Op, containerId: string, netns: string):
 }
 
 /** Our executable, exactly as a runtime would exec it (the wrapper drops NODE_EXTRA_CA_CERTS). */
-function ourExecutable(): { argv: string[]; env: NodeJS.ProcessEnv; how: string } {
+export function ourExecutable(): { argv: string[]; env: NodeJS.ProcessEnv; how: string } {
   if (existsSync(CNI_WRAPPER)) return { argv: [CNI_WRAPPER], env: { ...process.env }, how: "bin/netplugin-cni" };
   const env = { ...process.env };
   delete env.NODE_EXTRA_CA_CERTS;
