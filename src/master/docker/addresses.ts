@@ -38,7 +38,12 @@ export function requestDockerAddress(tx: Tx, poolId: string, req: DockerAddressR
   }
 
   if (pool.mode === "create" && !pool.bound) {
-    throw new ValidationError(`Cannot request address from pool ${pool.pool}: its network is not created yet (--aux-address is not supported)`);
+    // Only our network driver's CreateNetwork makes a network of a new pool; another driver (bridge, macvlan, …)
+    // never does, and --aux-address asks before it. Such a pool has no allocator: mapping an existing network does.
+    throw new ValidationError(
+      `Cannot request address from pool ${pool.pool}: no netplugin network was made with it (it is made only when the network driver is netplugin's too; --aux-address is not supported). ` +
+        "With another network driver, take addresses of a network that exists at netmaster: --ipam-opt network=NAME (or tenant=, group=, contiv-tag=)",
+    );
   }
   const net = getObject<Network>(tx, "network", `${pool.tenant}:${pool.network}`);
   if (!net) throw new NotFoundError(`Cannot request address: network ${pool.network} of tenant ${pool.tenant} no longer exists`);
