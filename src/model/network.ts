@@ -37,7 +37,7 @@ export const Network = z.object({
   attachMode: z.enum(ATTACH_MODES, { error: `attachMode must be one of ${ATTACH_MODES.join(", ")}` }).optional(),
   /** "" → the derived tag `<network>.<tenant>`. */
   cfgdTag: goString(S, "cfgdTag", { max: 128, pattern: NAME_OR_EMPTY }),
-  /** host-device: the host interface moved into the container (CNI args `device=` may name it instead). */
+  /** host-device: the host interface moved into the container (one container at a time holds it). */
   device: z.string().regex(IFNAME, { error: "device must be an interface name (1-15 of A-Z a-z 0-9 . _ -)" }).optional(),
   /** Required at REST level (netctl sends vxlan by default). */
   encap: goEnum(S, "encap", ["vlan", "vxlan"]),
