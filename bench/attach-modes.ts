@@ -23,8 +23,8 @@ import { applyAttachment, type DesiredAttachment } from "../src/datapath/linux/a
 import { must, RealExecutor } from "../src/lib/process.js";
 import type { PolicyInput } from "../src/policy/index.js";
 import { runPrefix } from "../test/harness/netns.js";
-import { Background, envNumber, iperfRate, isMain, missingPrerequisite, printTable, Teardown, timedSpawn } from "./lab.js";
-import { buildBridge, buildVeth, makeNamespaces } from "./offloads.js";
+import { Background, envNumber, iperfRate, isMain, makeNamespaces, missingPrerequisite, printTable, Teardown, timedSpawn } from "./lab.js";
+import { buildBridge, buildVeth } from "./offloads.js";
 import { fmt, median } from "./stats.js";
 
 const IPERF_PORT = 5201;

@@ -17,11 +17,10 @@ import { Cluster } from "../src/cluster/index.js";
 import { hostPrefix, NFT_TABLE, tenantNamespace } from "../src/datapath/names.js";
 import { must } from "../src/lib/process.js";
 import { waitFor } from "../src/lib/wait.js";
-import { Background, iperfRate, printTable, Teardown, timedSpawn } from "./lab.js";
+import { Background, iperfRate, printTable, Teardown, timedSpawn, vxlanPair } from "./lab.js";
 import { fmt, median } from "./stats.js";
 
 const IPERF_PORT = 5201;
-const VNI = 42;
 
 export interface ThroughputOptions {
   prefix: string;
@@ -56,53 +55,19 @@ function iperf(s: Setup, udp: boolean, o: ThroughputOptions): Promise<number> {
  * for the hooks our policy table needs, without our rules.
  */
 async function plainPair(prefix: string, label: string, conntrack: "none" | "tenant" | "tenant+host", teardown: Teardown): Promise<Setup> {
-  const name = (s: string) => `${prefix}-${s}`;
-  const made = async (n: string) => {
-    await must(["ip", "netns", "add", n]);
-    teardown.add(`delete ${n}`, () => timedSpawn(["ip", "netns", "del", n]));
-    await must(["ip", "-n", n, "link", "set", "lo", "up"]);
-  };
-  const ul = name("ul");
-  await made(ul);
-  await must(["ip", "-n", ul, "link", "add", "ul0", "mtu", "1500", "type", "bridge"]);
-  await must(["ip", "-n", ul, "link", "set", "ul0", "up"]);
-  const vtep = (i: number) => `198.19.0.${10 + i}`;
-  const mac = (i: number) => `02:00:c6:13:64:0${i}`;
+  const { ns: names, client, server, serverIp } = await vxlanPair(prefix, teardown);
   for (const i of [1, 2]) {
-    const host = name(`h${i}`);
-    const tenant = name(`t${i}`);
-    const container = name(`c${i}`);
-    for (const n of [host, tenant, container]) await made(n);
-    await must(["ip", "-n", ul, "link", "add", `h${i}`, "mtu", "1500", "type", "veth", "peer", "name", "eth0", "mtu", "1500", "netns", host]);
-    await must(["ip", "-n", ul, "link", "set", `h${i}`, "master", "ul0", "up"]);
-    await must(["ip", "-n", host, "addr", "add", `${vtep(i)}/24`, "dev", "eth0"]);
-    await must(["ip", "-n", host, "link", "set", "eth0", "up"]);
-    // Like ours: the VXLAN device is made in the host's namespace (its socket stays on the underlay), then moved.
-    await must(["ip", "-n", host, "link", "add", "vx0", "mtu", "1450", "type", "vxlan", "id", String(VNI), "local", vtep(i), "dstport", "4789", "nolearning", "ttl", "64", "udpcsum"]);
-    await must(["ip", "-n", host, "link", "set", "vx0", "netns", tenant]);
-    await must(["ip", "-n", tenant, "link", "add", "br0", "mtu", "1450", "type", "bridge"]);
-    await must(["ip", "-n", tenant, "link", "set", "br0", "up"]);
-    await must(["ip", "-n", tenant, "link", "set", "vx0", "master", "br0", "up"]);
-    await must(["bridge", "-n", tenant, "link", "set", "dev", "vx0", "learning", "off"]);
-    const other = i === 1 ? 2 : 1;
-    await must(["bridge", "-n", tenant, "fdb", "append", "00:00:00:00:00:00", "dev", "vx0", "dst", vtep(other)]);
-    await must(["bridge", "-n", tenant, "fdb", "add", mac(other), "dev", "vx0", "dst", vtep(other), "self", "permanent"]);
-    await must(["ip", "-n", tenant, "link", "add", "e0", "mtu", "1450", "type", "veth", "peer", "name", "eth0", "mtu", "1450", "netns", container]);
-    await must(["ip", "-n", tenant, "link", "set", "e0", "master", "br0", "up"]);
-    await must(["ip", "-n", container, "link", "set", "eth0", "address", mac(i)]);
-    await must(["ip", "-n", container, "addr", "add", `198.19.100.${i}/24`, "dev", "eth0"]);
-    await must(["ip", "-n", container, "link", "set", "eth0", "up"]);
-    // br_netfilter: off in the plain shape (a missing key means the module is not loaded: off anyway).
-    const on = conntrack === "none" ? 0 : 1;
-    await timedSpawn([...ns(tenant), "sysctl", "-q", "-w", `net.bridge.bridge-nf-call-iptables=${on}`, `net.bridge.bridge-nf-call-ip6tables=${on}`]);
-    if (conntrack !== "none") await must([...ns(tenant), "nft", "-f", "-"], { stdin: statefulTable("forward") });
+    const [host, tenant] = [names[`h${i}`]!, names[`t${i}`]!];
+    if (conntrack === "none") continue;
+    // br_netfilter and a stateful forward chain in the tenant namespace: the hooks our policy table needs.
+    await timedSpawn([...ns(tenant), "sysctl", "-q", "-w", "net.bridge.bridge-nf-call-iptables=1", "net.bridge.bridge-nf-call-ip6tables=1"]);
+    await must([...ns(tenant), "nft", "-f", "-"], { stdin: statefulTable("forward") });
     // Ours has a NAT table in the host's namespace (outbound traffic of the tenants): conntrack sees the underlay's UDP there.
     if (conntrack === "tenant+host") await must([...ns(host), "nft", "-f", "-"], { stdin: statefulTable("input") + statefulTable("output").replace("table inet bench", "table inet bench2") });
   }
-  const c1 = name("c1");
-  const ping = await timedSpawn([...ns(c1), "ping", "-c", "3", "-i", "0.2", "-W", "2", "-q", "198.19.100.2"]);
+  const ping = await timedSpawn([...ns(client), "ping", "-c", "3", "-i", "0.2", "-W", "2", "-q", serverIp]);
   if (ping.code !== 0) throw new Error(`${label}: the two containers do not reach each other: ${ping.stdout}`);
-  return { label, kind: conntrack === "none" ? "plain" : "layer", client: c1, server: name("c2"), serverIp: "198.19.100.2", tcp: [], udp: [] };
+  return { label, kind: conntrack === "none" ? "plain" : "layer", client, server, serverIp, tcp: [], udp: [] };
 }
 
 /** A stateful nft chain on one hook that accepts everything: conntrack on, no rules of ours. */

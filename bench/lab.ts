@@ -6,7 +6,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { realpathSync } from "node:fs";
 import { pathToFileURL } from "node:url";
-import { run, type CommandOptions, type RunResult } from "../src/lib/process.js";
+import { must, run, type CommandOptions, type RunResult } from "../src/lib/process.js";
 
 type Step = { what: string; fn: () => unknown };
 
@@ -184,4 +184,55 @@ export function printTable(header: string[], rows: string[][], leftColumns = 1):
   console.log(line(header));
   console.log(widths.map((w) => "-".repeat(w)).join("  "));
   for (const r of rows) console.log(line(r));
+}
+
+/** Namespaces `<prefix>-<role>` with lo up, each deleted by the teardown; role → name. */
+export async function makeNamespaces(prefix: string, roles: string[], teardown: Teardown): Promise<Record<string, string>> {
+  const ns: Record<string, string> = {};
+  for (const role of roles) {
+    const name = `${prefix}-${role}`;
+    await must(["ip", "netns", "add", name]);
+    teardown.add(`delete ${name}`, () => timedSpawn(["ip", "netns", "del", name]));
+    await must(["ip", "-n", name, "link", "set", "lo", "up"]);
+    ns[role] = name;
+  }
+  return ns;
+}
+
+/**
+ * Two hosts over VXLAN, built by hand as ours builds them, all in 198.19.0.0/16 (inside 198.18.0.0/15): an
+ * underlay bridge namespace "ul"; per host i a namespace hi with eth0 on the underlay (198.19.0.1i/24, MTU
+ * 1500: the stand-in for the host's NIC), a tenant namespace ti with vx0 (MTU 1450, made in hi so its socket
+ * stays on the underlay, then moved) and e0 on bridge br0, and a container ci with eth0 (198.19.100.i/24).
+ * br_netfilter is off in the tenant namespaces.
+ */
+export async function vxlanPair(prefix: string, teardown: Teardown): Promise<{ ns: Record<string, string>; client: string; server: string; serverIp: string }> {
+  const ns = await makeNamespaces(prefix, ["ul", "h1", "h2", "t1", "t2", "c1", "c2"], teardown);
+  await must(["ip", "-n", ns.ul!, "link", "add", "ul0", "mtu", "1500", "type", "bridge"]);
+  await must(["ip", "-n", ns.ul!, "link", "set", "ul0", "up"]);
+  const vtep = (i: number) => `198.19.0.${10 + i}`;
+  const mac = (i: number) => `02:00:c6:13:64:0${i}`;
+  for (const i of [1, 2]) {
+    const [host, tenant, container] = [ns[`h${i}`]!, ns[`t${i}`]!, ns[`c${i}`]!];
+    await must(["ip", "-n", ns.ul!, "link", "add", `h${i}`, "mtu", "1500", "type", "veth", "peer", "name", "eth0", "mtu", "1500", "netns", host]);
+    await must(["ip", "-n", ns.ul!, "link", "set", `h${i}`, "master", "ul0", "up"]);
+    await must(["ip", "-n", host, "addr", "add", `${vtep(i)}/24`, "dev", "eth0"]);
+    await must(["ip", "-n", host, "link", "set", "eth0", "up"]);
+    await must(["ip", "-n", host, "link", "add", "vx0", "mtu", "1450", "type", "vxlan", "id", "42", "local", vtep(i), "dstport", "4789", "nolearning", "ttl", "64", "udpcsum"]);
+    await must(["ip", "-n", host, "link", "set", "vx0", "netns", tenant]);
+    await must(["ip", "-n", tenant, "link", "add", "br0", "mtu", "1450", "type", "bridge"]);
+    await must(["ip", "-n", tenant, "link", "set", "br0", "up"]);
+    await must(["ip", "-n", tenant, "link", "set", "vx0", "master", "br0", "up"]);
+    await must(["bridge", "-n", tenant, "link", "set", "dev", "vx0", "learning", "off"]);
+    const other = i === 1 ? 2 : 1;
+    await must(["bridge", "-n", tenant, "fdb", "append", "00:00:00:00:00:00", "dev", "vx0", "dst", vtep(other)]);
+    await must(["bridge", "-n", tenant, "fdb", "add", mac(other), "dev", "vx0", "dst", vtep(other), "self", "permanent"]);
+    await must(["ip", "-n", tenant, "link", "add", "e0", "mtu", "1450", "type", "veth", "peer", "name", "eth0", "mtu", "1450", "netns", container]);
+    await must(["ip", "-n", tenant, "link", "set", "e0", "master", "br0", "up"]);
+    await must(["ip", "-n", container, "link", "set", "eth0", "address", mac(i)]);
+    await must(["ip", "-n", container, "addr", "add", `198.19.100.${i}/24`, "dev", "eth0"]);
+    await must(["ip", "-n", container, "link", "set", "eth0", "up"]);
+    await timedSpawn(["ip", "netns", "exec", tenant, "sysctl", "-q", "-w", "net.bridge.bridge-nf-call-iptables=0", "net.bridge.bridge-nf-call-ip6tables=0"]);
+  }
+  return { ns, client: ns.c1!, server: ns.c2!, serverIp: "198.19.100.2" };
 }

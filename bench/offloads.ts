@@ -24,11 +24,10 @@
 import { parseFeatures } from "../src/datapath/linux/offloads.js";
 import { must } from "../src/lib/process.js";
 import { runPrefix } from "../test/harness/netns.js";
-import { Background, envNumber, iperfRate, isMain, missingPrerequisite, printTable, Teardown, timedSpawn } from "./lab.js";
+import { Background, envNumber, iperfRate, isMain, makeNamespaces, missingPrerequisite, printTable, Teardown, timedSpawn, vxlanPair } from "./lab.js";
 import { fmt, median } from "./stats.js";
 
 const IPERF_PORT = 5201;
-const VNI = 42;
 
 type Shape = "veth" | "bridge" | "vxlan";
 
@@ -63,18 +62,6 @@ interface Setup extends Built {
 
 const exec = (ns: string) => ["ip", "netns", "exec", ns];
 
-export async function makeNamespaces(prefix: string, roles: string[], teardown: Teardown): Promise<Record<string, string>> {
-  const ns: Record<string, string> = {};
-  for (const role of roles) {
-    const name = `${prefix}-${role}`;
-    await must(["ip", "netns", "add", name]);
-    teardown.add(`delete ${name}`, () => timedSpawn(["ip", "netns", "del", name]));
-    await must(["ip", "-n", name, "link", "set", "lo", "up"]);
-    ns[role] = name;
-  }
-  return ns;
-}
-
 /** (a) Two namespaces, one veth between them. */
 export async function buildVeth(prefix: string, teardown: Teardown): Promise<Built> {
   const ns = await makeNamespaces(prefix, ["c", "s"], teardown);
@@ -101,40 +88,8 @@ export async function buildBridge(prefix: string, teardown: Teardown): Promise<B
   return { ns, client: ns.c!, server: ns.s!, serverIp: "198.18.121.2" };
 }
 
-/**
- * (c) Two hosts over VXLAN: an underlay bridge namespace "ul"; per host i a namespace hi with eth0 on the
- * underlay (198.19.0.1i/24, MTU 1500: the stand-in for the host's NIC), a tenant namespace ti with vx0 (MTU 1450)
- * and e0 on bridge br0, and a container ci with eth0 (198.19.100.i/24).
- */
-async function buildVxlan(prefix: string, teardown: Teardown): Promise<Built> {
-  const ns = await makeNamespaces(prefix, ["ul", "h1", "h2", "t1", "t2", "c1", "c2"], teardown);
-  await must(["ip", "-n", ns.ul!, "link", "add", "ul0", "type", "bridge"]);
-  await must(["ip", "-n", ns.ul!, "link", "set", "ul0", "up"]);
-  const vtep = (i: number) => `198.19.0.${10 + i}`;
-  const mac = (i: number) => `02:00:c6:13:64:0${i}`;
-  for (const i of [1, 2]) {
-    const [host, tenant, container] = [ns[`h${i}`]!, ns[`t${i}`]!, ns[`c${i}`]!];
-    await must(["ip", "-n", ns.ul!, "link", "add", `h${i}`, "mtu", "1500", "type", "veth", "peer", "name", "eth0", "mtu", "1500", "netns", host]);
-    await must(["ip", "-n", ns.ul!, "link", "set", `h${i}`, "master", "ul0", "up"]);
-    await must(["ip", "-n", host, "addr", "add", `${vtep(i)}/24`, "dev", "eth0"]);
-    await must(["ip", "-n", host, "link", "set", "eth0", "up"]);
-    await must(["ip", "-n", host, "link", "add", "vx0", "mtu", "1450", "netns", tenant, "type", "vxlan", "id", String(VNI), "local", vtep(i), "dstport", "4789", "nolearning", "ttl", "64"]);
-    await must(["ip", "-n", tenant, "link", "add", "br0", "mtu", "1450", "type", "bridge"]);
-    await must(["ip", "-n", tenant, "link", "set", "br0", "up"]);
-    await must(["ip", "-n", tenant, "link", "set", "vx0", "master", "br0", "up"]);
-    await must(["bridge", "-n", tenant, "link", "set", "dev", "vx0", "learning", "off"]);
-    const other = i === 1 ? 2 : 1;
-    await must(["bridge", "-n", tenant, "fdb", "append", "00:00:00:00:00:00", "dev", "vx0", "dst", vtep(other)]);
-    await must(["bridge", "-n", tenant, "fdb", "add", mac(other), "dev", "vx0", "dst", vtep(other), "self", "permanent"]);
-    await must(["ip", "-n", tenant, "link", "add", "e0", "mtu", "1450", "type", "veth", "peer", "name", "eth0", "mtu", "1450", "netns", container]);
-    await must(["ip", "-n", tenant, "link", "set", "e0", "master", "br0", "up"]);
-    await must(["ip", "-n", container, "link", "set", "eth0", "address", mac(i)]);
-    await must(["ip", "-n", container, "addr", "add", `198.19.100.${i}/24`, "dev", "eth0"]);
-    await must(["ip", "-n", container, "link", "set", "eth0", "up"]);
-    await timedSpawn([...exec(tenant), "sysctl", "-q", "-w", "net.bridge.bridge-nf-call-iptables=0", "net.bridge.bridge-nf-call-ip6tables=0"]);
-  }
-  return { ns, client: ns.c1!, server: ns.c2!, serverIp: "198.19.100.2" };
-}
+/** (c) Two hosts over VXLAN, as ours builds them (lab.ts vxlanPair). */
+const buildVxlan = vxlanPair;
 
 const BUILD: Record<Shape, (prefix: string, teardown: Teardown) => Promise<Built>> = { veth: buildVeth, bridge: buildBridge, vxlan: buildVxlan };
 

@@ -288,19 +288,22 @@ export class CniHandler {
   async resumeLeases(view: { get<T>(key: string): T | undefined }): Promise<void> {
     const { dhcp, log } = this.d;
     if (!dhcp) return;
-    for (const a of this.d.attachments.all()) {
-      const ep = view.get<EndpointState>(endpointKey(a.endpointId));
-      if (ep?.ipamSource !== "dhcp" || dhcp.has(a.endpointId) || a.netns === "") continue;
-      const owner: LeaseOwner = { endpointId: ep.endpointID, tenant: ep.tenantName, network: ep.networkName, netns: a.netns, ifname: a.ifname };
-      try {
-        const lease = await dhcp.acquire(owner, ep.ipAddress || undefined);
-        dhcp.recorded(ep.endpointID, ep.ipAddress);
-        log.info({ endpoint: ep.endpointID, ip: lease.ip }, "DHCP lease client resumed");
-        if (lease.ip !== ep.ipAddress) await this.leaseMoved(owner, lease);
-      } catch (err) {
-        log.error({ endpoint: ep.endpointID, ip: ep.ipAddress, err: (err as Error).message }, "cannot resume the DHCP lease");
-      }
-    }
+    // All at once: each may wait for its server up to the lease client's timeout.
+    await Promise.all(
+      this.d.attachments.all().map(async (a) => {
+        const ep = view.get<EndpointState>(endpointKey(a.endpointId));
+        if (ep?.ipamSource !== "dhcp" || dhcp.has(a.endpointId) || a.netns === "") return;
+        const owner: LeaseOwner = { endpointId: ep.endpointID, tenant: ep.tenantName, network: ep.networkName, netns: a.netns, ifname: a.ifname };
+        try {
+          const lease = await dhcp.acquire(owner, ep.ipAddress || undefined);
+          dhcp.recorded(ep.endpointID, ep.ipAddress);
+          log.info({ endpoint: ep.endpointID, ip: lease.ip }, "DHCP lease client resumed");
+          if (lease.ip !== ep.ipAddress) await this.leaseMoved(owner, lease);
+        } catch (err) {
+          log.error({ endpoint: ep.endpointID, ip: ep.ipAddress, err: (err as Error).message }, "cannot resume the DHCP lease");
+        }
+      }),
+    );
   }
 
   /**

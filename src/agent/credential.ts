@@ -2,9 +2,10 @@
 // agent's state directory (0600) and sent with every call. With it, netmaster lets the agent read its
 // host's state and write its host's records only (master/auth/access.ts).
 
-import { chmodSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ValidationError } from "../lib/errors.js";
+import { writePrivateFile } from "../lib/private-files.js";
 
 export const CREDENTIAL_FILE = "credential";
 
@@ -37,11 +38,7 @@ export async function loadOrJoin(source: CredentialSource, options: { fresh?: bo
   const joinToken = readTrimmed(source.joinTokenFile);
   if (!joinToken) throw new ValidationError(`Join token file ${source.joinTokenFile} is missing or empty`);
   const credential = await source.join(source.host, joinToken);
-  mkdirSync(source.stateDir, { recursive: true, mode: 0o700 });
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, `${credential}\n`, { mode: 0o600 });
-  chmodSync(tmp, 0o600);
-  renameSync(tmp, path);
+  writePrivateFile(path, `${credential}\n`);
   return credential;
 }
 

@@ -1,7 +1,7 @@
 // netplugin: the host agent. Parses flags, then either removes everything this
 // host's agent ever made (--cleanup) or runs the agent until SIGTERM/SIGINT.
 
-import { existsSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, rmSync } from "node:fs";
 import { hostname } from "node:os";
 import { Command, CommanderError, Option } from "commander";
 import { join } from "node:path";
@@ -69,16 +69,6 @@ function isPoolRange(text: string): boolean {
   }
 }
 
-function readJoinTokenFile(file: string): void {
-  let token: string;
-  try {
-    token = readFileSync(file, "utf8").trim();
-  } catch (err) {
-    throw new Error(`Cannot read --join-token-file ${file}: ${(err as Error).message}`);
-  }
-  if (token === "") throw new Error(`Invalid --join-token-file ${file}: it is empty`);
-}
-
 function parseFlags(argv: string[]): Flags {
   const program = new Command("netplugin")
     .description("netplugin host agent: converges this host's container networking to netmaster's intent")
@@ -137,7 +127,6 @@ function parseFlags(argv: string[]): Flags {
   if (!String(o.dockerNetns).startsWith("/")) throw new Error(`Invalid --docker-netns "${o.dockerNetns}": an absolute path`);
   if (!isPoolRange(String(o.dockerPoolRange))) throw new Error(`Invalid --docker-pool-range "${o.dockerPoolRange}": an IPv4 block of /8 to /24`);
   const joinTokenFile: string | undefined = o.joinTokenFile;
-  if (joinTokenFile !== undefined) readJoinTokenFile(joinTokenFile);
   const caFile: string | undefined = o.caFile ?? (existsSync(DEFAULT_CA_FILE) ? DEFAULT_CA_FILE : undefined);
   if (caFile !== undefined) readCaFile(caFile);
   const dnsUpstream = o.dnsUpstream === undefined ? undefined : String(o.dnsUpstream).split(",").map((u) => u.trim()).filter(Boolean);

@@ -12,7 +12,8 @@ import { runNetctl } from "./testing/fakeNetmaster.js";
 import { makeTestPki } from "./testing/pki.js";
 import { tempDir } from "./testing/tempDir.js";
 import { startSecureNetmaster, type SecureNetmaster } from "./testing/secureNetmaster.js";
-import { NETMASTER_CA_FILE, pemCertificates, resolveTrust } from "./trust.js";
+import { certificateBlocks } from "../lib/pem.js";
+import { NETMASTER_CA_FILE, resolveTrust } from "./trust.js";
 
 const pki = await makeTestPki();
 
@@ -70,9 +71,9 @@ describe("resolveTrust", { skip: pki ? false : "openssl is not installed" }, () 
     }
   });
 
-  it("pemCertificates refuses a certificate block that does not parse", () => {
-    assert.throws(() => pemCertificates("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"));
-    assert.deepEqual(pemCertificates("no certificates"), []);
+  it("certificateBlocks refuses a certificate block that does not parse", () => {
+    assert.throws(() => certificateBlocks("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"));
+    assert.deepEqual(certificateBlocks("no certificates"), []);
   });
 });
 

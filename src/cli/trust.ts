@@ -5,7 +5,7 @@
 // host's copy is only a convenience for netctl run next to netmaster, so it is trusted alongside the public
 // roots: it must never stop netctl from reaching a netmaster behind a publicly trusted certificate.
 
-import { X509Certificate } from "node:crypto";
+import { certificateBlocks } from "../lib/pem.js";
 import { readFileSync } from "node:fs";
 import { rootCertificates } from "node:tls";
 
@@ -18,15 +18,6 @@ export interface Trust {
   ca?: string[];
   /** The CA file in use, to name it when verification fails. */
   caFile?: string;
-}
-
-const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
-
-/** The certificates in a PEM file's text; throws if one does not parse, returns [] if there are none. */
-export function pemCertificates(text: string): string[] {
-  const certs = text.match(PEM_CERT) ?? [];
-  for (const pem of certs) new X509Certificate(pem);
-  return certs;
 }
 
 /**
@@ -43,7 +34,7 @@ export function resolveTrust(
   if (explicit) {
     let certs: string[];
     try {
-      certs = pemCertificates(readFileSync(explicit, "utf8"));
+      certs = certificateBlocks(readFileSync(explicit, "utf8"));
     } catch (err) {
       throw new FileError(`Cannot use CA file "${explicit}": ${(err as Error).message}`, { cause: err });
     }
@@ -51,7 +42,7 @@ export function resolveTrust(
     return { ca: certs, caFile: explicit };
   }
   try {
-    const certs = pemCertificates(readFileSync(hostCaFile, "utf8"));
+    const certs = certificateBlocks(readFileSync(hostCaFile, "utf8"));
     if (certs.length > 0) return { ca: [...rootCertificates, ...certs], caFile: hostCaFile };
   } catch {
     // absent, unreadable or not a certificate: this host is not netmaster's, use the default roots

@@ -90,5 +90,9 @@ describe("NetmasterFetch", () => {
     const notPem = join(dir, "key.pem");
     writeFileSync(notPem, ca.key);
     assert.throws(() => new NetmasterFetch({ caFile: notPem }), { message: `Cannot use --ca-file ${notPem}: no PEM certificate in it` });
+    // A broken certificate after a good one is refused at once, not later inside a TLS handshake.
+    const brokenSecond = join(dir, "chain.pem");
+    writeFileSync(brokenSecond, `${ca.cert}-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n`);
+    assert.throws(() => new NetmasterFetch({ caFile: brokenSecond }), new RegExp(`^Error: Cannot use --ca-file ${brokenSecond.replace(/[.]/g, "\\.")}: `));
   });
 });

@@ -5,8 +5,8 @@
 // trusted, or the connection error, instead of undici's bare "fetch failed".
 
 import { readFileSync } from "node:fs";
-import { X509Certificate } from "node:crypto";
 import { Agent, fetch, type Response } from "undici";
+import { parseCertificates } from "./pem.js";
 
 export type NetmasterResponse = Response;
 
@@ -37,9 +37,9 @@ export function readCaFile(file: string, flag = "--ca-file"): string {
     throw new Error(`Cannot read ${flag} ${file}: ${(err as Error).message}`);
   }
   try {
-    new X509Certificate(pem);
-  } catch {
-    throw new Error(`Cannot use ${flag} ${file}: no PEM certificate in it`);
+    parseCertificates(pem);
+  } catch (err) {
+    throw new Error(`Cannot use ${flag} ${file}: ${(err as Error).message}`);
   }
   return pem;
 }

@@ -6,6 +6,8 @@ import { createPrivateKey, randomBytes, webcrypto, X509Certificate, type KeyObje
 import { isIP } from "node:net";
 import { x509 } from "./x509.js";
 
+export { parseCertificates } from "./pem.js";
+
 /** A certificate and its private key, both PEM. */
 export interface CertAndKey {
   cert: string;
@@ -146,9 +148,3 @@ export function missingNames(cert: X509Certificate, names: string[]): string[] {
   });
 }
 
-/** Every certificate in a PEM text (a chain file holds the leaf first); throws when there is none. */
-export function parseCertificates(pem: string): X509Certificate[] {
-  const blocks = pem.match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g) ?? [];
-  if (blocks.length === 0) throw new Error("no PEM certificate in it");
-  return blocks.map((block) => new X509Certificate(block));
-}

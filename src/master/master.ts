@@ -121,6 +121,8 @@ export class Netmaster {
       }
     };
     cache.onChange((event) => event.key === AUTH_SECRETS_KEY && writeJoinToken());
+    // A reload (compacted history, broken watch) brings no change events.
+    cache.onReload(writeJoinToken);
     writeJoinToken();
     await recordEpoch(store, master.streamEpoch);
     election.start();

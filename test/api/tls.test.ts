@@ -3,10 +3,24 @@
 
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync, statSync } from "node:fs";
+import { request } from "node:http";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { NetmasterFetch } from "../../src/lib/netmaster-fetch.js";
+import { Api } from "../harness/api.js";
 import { startNetmaster, sqliteUrl, tempDir } from "../harness/netmaster.js";
+
+/** The status of a GET over a unix socket with this token. */
+function statusOver(socketPath: string, path: string, token: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request({ socketPath, path, headers: { "x-auth-token": token } }, (res) => {
+      res.resume();
+      res.on("end", () => resolve(res.statusCode ?? 0));
+    });
+    req.on("error", reject);
+    req.end();
+  });
+}
 
 describe("netmaster's TLS", () => {
   const dir = tempDir();
@@ -51,6 +65,20 @@ describe("netmaster's TLS", () => {
       await assert.rejects(client.fetch(`${nm.url.replace("http:", "https:")}/version`), /does not speak TLS: .*then use http:\/\//);
     } finally {
       await client.close();
+      await nm.stop();
+    }
+  });
+
+  test("--listen-socket is root's alone and takes a caller without a token for the admin, one with a token for its holder", async () => {
+    const socket = join(dir.path, "nm.sock");
+    const nm = await startNetmaster({ store: sqliteUrl(join(dir.path, "socket")), args: ["--listen-socket", socket] });
+    try {
+      assert.equal(statSync(socket).mode & 0o777, 0o600);
+      const api = new Api(`unix:${socket}`);
+      assert.equal((await api.get("/debug/state")).status, 200, "no token: the admin");
+      assert.equal(await statusOver(socket, "/debug/state", "not-a-token"), 401, "a token is checked, even here");
+      assert.equal(await statusOver(socket, "/debug/state", await nm.adminToken()), 200);
+    } finally {
       await nm.stop();
     }
   });

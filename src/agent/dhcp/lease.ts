@@ -5,7 +5,7 @@
 // the script changes nothing in the namespace.
 
 import { execFile, spawn, type ChildProcess } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { existsSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 export interface Lease {
@@ -52,6 +52,19 @@ export function parseLeaseLine(line: string): LeaseEvent | undefined {
   return undefined;
 }
 
+/**
+ * The event script, written once per directory and whole (renamed into place): a udhcpc started by a
+ * concurrent ADD may run it at any moment.
+ */
+function eventScript(dir: string): string {
+  const script = join(dir, "dhcp-event.sh");
+  if (existsSync(script)) return script;
+  const tmp = `${script}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+  writeFileSync(tmp, SCRIPT, { mode: 0o700 });
+  renameSync(tmp, script);
+  return script;
+}
+
 /** A running udhcpc for one interface. `lease` is the current one. */
 export class LeaseClient {
   lease: Lease | undefined;
@@ -67,8 +80,7 @@ export class LeaseClient {
 
   /** Starts udhcpc and resolves with the first lease; on failure nothing is left running. */
   static async start(o: LeaseClientOptions): Promise<LeaseClient> {
-    const script = join(o.scriptDir, "dhcp-event.sh");
-    writeFileSync(script, SCRIPT, { mode: 0o700 });
+    const script = eventScript(o.scriptDir);
     const argv = ["--net=" + o.netns, "busybox", "udhcpc", "-f", "-R", "-i", o.ifname, "-s", script, "-t", "5", "-T", "2", "-n"];
     if (o.requestIp) argv.push("-r", o.requestIp);
     const child = spawn("nsenter", argv, { stdio: ["ignore", "pipe", "pipe"] });

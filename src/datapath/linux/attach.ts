@@ -18,7 +18,8 @@ import { ValidationError } from "../../lib/errors.js";
 import type { Executor } from "../../lib/process.js";
 import type { EndpointQos } from "../types.js";
 import { canonicalCidr, canonicalIp, canonicalMac, familyOf } from "./addr.js";
-import { defaultBurst, TBF_LATENCY } from "./render.js";
+import { tbfArgs } from "./diffEndpoint.js";
+import { shaper } from "./render.js";
 import type { Shaper } from "./state.js";
 import { hostCommand, isNotFound } from "./tools.js";
 import { IFNAME, IssueList, TOKEN } from "./validate.js";
@@ -125,16 +126,10 @@ export function renderAttachment(a: DesiredAttachment): AttachState {
     mtu: a.mtu,
     addresses,
     routes,
-    egress: shaperOf(a.qos.egressBps, a.qos.burstBytes, mtuForBurst),
-    ingress: shaperOf(a.qos.ingressBps, a.qos.burstBytes, mtuForBurst),
+    egress: shaper(a.qos.egressBps, a.qos.burstBytes, mtuForBurst),
+    ingress: shaper(a.qos.ingressBps, a.qos.burstBytes, mtuForBurst),
     nftScript,
   };
-}
-
-function shaperOf(bps: number, burstBytes: number, mtu: number): Shaper | null {
-  if (bps <= 0) return null;
-  const rateBytes = Math.max(1, Math.floor(bps / 8));
-  return { rateBytes, burstBytes: burstBytes > 0 ? burstBytes : defaultBurst(rateBytes, mtu) };
 }
 
 /** The container's interface as the kernel shows it; null when it is not there. */
@@ -212,16 +207,12 @@ export function planAttachment(state: AttachState, observed: ObservedAttachment 
   return steps;
 }
 
-function tbf(dev: string, s: Shaper): string[] {
-  return ["tc", "qdisc", "replace", "dev", dev, "root", "handle", "1:", "tbf", "rate", `${s.rateBytes * 8}bit`, "burst", `${s.burstBytes}b`, "latency", TBF_LATENCY];
-}
-
 function planShapers(state: AttachState): AttachStep[] {
   const c = (argv: string[]): AttachStep => ({ where: "container", netns: state.netns, argv });
   const dev = state.ifname;
   const steps: AttachStep[] = [];
   // Deleting what may not be there: the runner ignores "not found" for these (optional: true).
-  steps.push(state.egress === null ? c(["tc", "qdisc", "del", "dev", dev, "root"]) : c(tbf(dev, state.egress)));
+  steps.push(state.egress === null ? c(["tc", "qdisc", "del", "dev", dev, "root"]) : c(["tc", ...tbfArgs(dev, state.egress)]));
   steps.push(c(["tc", "qdisc", "del", "dev", dev, "ingress"]));
   if (state.ingress === null) {
     steps.push(c(["ip", "link", "del", ATTACH_IFB]));
@@ -229,7 +220,7 @@ function planShapers(state: AttachState): AttachStep[] {
   }
   steps.push(c(["ip", "link", "add", ATTACH_IFB, "type", "ifb"]));
   steps.push(c(["ip", "link", "set", ATTACH_IFB, "up"]));
-  steps.push(c(tbf(ATTACH_IFB, state.ingress)));
+  steps.push(c(["tc", ...tbfArgs(ATTACH_IFB, state.ingress)]));
   steps.push(c(["tc", "qdisc", "add", "dev", dev, "handle", "ffff:", "ingress"]));
   steps.push(
     c(["tc", "filter", "add", "dev", dev, "parent", "ffff:", "protocol", "all", "prio", "1", "u32", "match", "u32", "0", "0", "action", "mirred", "egress", "redirect", "dev", ATTACH_IFB]),

@@ -13,7 +13,7 @@ export function sameShaper(observed: Shaper | null, wanted: Shaper): boolean {
   return observed.rateBytes === wanted.rateBytes && Math.abs(observed.burstBytes - wanted.burstBytes) <= slack;
 }
 
-function tbfArgs(dev: string, shaper: Shaper): string[] {
+export function tbfArgs(dev: string, shaper: Shaper): string[] {
   return [
     "qdisc", "replace", "dev", dev, "root", "handle", "1:", "tbf",
     "rate", `${shaper.rateBytes * 8}bit`, "burst", `${shaper.burstBytes}b`, "latency", TBF_LATENCY,

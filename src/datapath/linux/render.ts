@@ -73,7 +73,8 @@ export function defaultBurst(rateBytes: number, mtu: number): number {
   return Math.max(Math.ceil(rateBytes / 100), 4 * (mtu + 14));
 }
 
-function shaper(bps: number, burstBytes: number, mtu: number): Shaper | null {
+/** A tbf shaper for a rate in bit/s; null for no limit. The burst defaults from the rate and MTU. */
+export function shaper(bps: number, burstBytes: number, mtu: number): Shaper | null {
   if (bps <= 0) return null;
   const rateBytes = Math.max(1, Math.floor(bps / 8));
   return { rateBytes, burstBytes: burstBytes > 0 ? burstBytes : defaultBurst(rateBytes, mtu) };

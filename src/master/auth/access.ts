@@ -145,9 +145,3 @@ export function ownPool(param: string): AccessRule {
 export function ownDockerNetwork(param: string): AccessRule {
   return hostRule("remove a network", (req, look) => look.dockerNetworkHost(req.param(param) ?? ""), true);
 }
-
-/** Any host's agent (Docker's CreateNetwork: the network is its dockerd's), or an admin. */
-export const anyHost: AccessRule = (who) => {
-  const p = signedIn(who);
-  if (!isAdmin(p) && p.kind !== "host") refuse(p, "create a network for Docker: it is for hosts' agents and admins");
-};

@@ -3,7 +3,8 @@
 // slow work (password hashes, LDAP) are done before the mutation, which re-checks what it depends on.
 
 import { randomBytes, randomUUID, timingSafeEqual } from "node:crypto";
-import { chmodSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
+import { writePrivateFile } from "../../lib/private-files.js";
 import { join } from "node:path";
 import type { Logger } from "pino";
 import { z } from "zod";
@@ -72,14 +73,6 @@ function authView(tx: Tx): AuthView {
   };
 }
 
-/** Writes a secret file whole or not at all, readable by its owner only. */
-function writeSecret(path: string, content: string): void {
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, content, { mode: 0o600 });
-  chmodSync(tmp, 0o600);
-  renameSync(tmp, path);
-}
-
 const exactly = (a: string, b: string) => a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
 
 export class AuthService {
@@ -111,7 +104,7 @@ export class AuthService {
     const password = given ?? randomBytes(18).toString("base64url");
     parse(Password, password, "initial admin password");
     const file = given === undefined && this.options.stateDir !== undefined ? join(this.options.stateDir, "admin-password") : undefined;
-    if (file) writeSecret(file, `${password}\n`);
+    if (file) writePrivateFile(file, `${password}\n`);
     const user: UserRecord = { username: ADMIN_USER, first_name: "", last_name: "", disable: false, passwordHash: await hashPassword(password), uid: randomUUID() };
     const made = await this.deps.mutate((tx) => {
       if (tx.list(USER_PREFIX).length > 0) return false;
@@ -138,7 +131,7 @@ export class AuthService {
     } catch {
       current = undefined;
     }
-    if (current !== `${secrets.joinToken}\n`) writeSecret(path, `${secrets.joinToken}\n`);
+    if (current !== `${secrets.joinToken}\n`) writePrivateFile(path, `${secrets.joinToken}\n`);
   }
 
   private signer(tx: Tx): TokenSigner {
