@@ -22,6 +22,8 @@ function checks(ns: string): Check[] {
     { feature: "veth devices", argv: ip("link", "add", "neprobe", "type", "veth", "peer", "name", "neprobe2") },
     { feature: "ifb devices", argv: ip("link", "add", "niprobe", "type", "ifb") },
     { feature: "tc tbf qdisc", argv: tc("qdisc", "add", "dev", "neprobe", "root", "handle", "1:", "tbf", "rate", "8mbit", "burst", "10kb", "latency", "50ms") },
+    // Offload features of the veths and VXLAN devices are read and set this way (offloads.ts).
+    { feature: "ethtool -K (Debian package ethtool)", argv: ["ethtool", "-K", "neprobe", "gso", "on"], netns: true },
     { feature: "tc ingress qdisc", argv: tc("qdisc", "add", "dev", "neprobe", "handle", "ffff:", "ingress") },
     {
       feature: "tc u32 filter with mirred action",

@@ -94,8 +94,8 @@ export function diffOffloads(b: StepBuilder, want: TenantState, have: Record<str
 
 /**
  * One process reads every named device of a namespace: `ethtool -k` each in turn (a device that is gone prints
- * nothing). Without ethtool on the host it prints nothing at all: no device is read, so none gets a step.
+ * nothing). ethtool is checked at start (features.ts).
  */
 export function readFeaturesArgv(devices: string[]): string[] {
-  return ["sh", "-c", 'command -v ethtool >/dev/null || exit 0; for d; do ethtool -k "$d" 2>/dev/null; done; exit 0', "sh", ...devices];
+  return ["sh", "-c", 'for d; do ethtool -k "$d" 2>/dev/null; done; exit 0', "sh", ...devices];
 }
