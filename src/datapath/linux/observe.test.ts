@@ -107,7 +107,7 @@ function scripted(): FakeExecutor {
     .on(`tc -n ${NS_A} -json qdisc show`, { stdout: QDISCS })
     .on(`tc -n ${NS_A} -json -batch -`, { stdout: `${FILTERS}\n` })
     .on(`ip netns exec ${NS_A} nft -j list tables`, { stdout: NFT })
-    .on(/^ip netns exec \S+ sh -c command -v ethtool .* sh ne0000000001$/, { stdout: ETHTOOL_K_VETH_VXLAN.replace("Features for va:", "Features for ne0000000001:") })
+    .on(/^ip netns exec \S+ sh -c for d; do ethtool -k .* sh ne0000000001$/, { stdout: ETHTOOL_K_VETH_VXLAN.replace("Features for va:", "Features for ne0000000001:") })
     .on("nsenter --net=/var/run/netns/c1 ip -json -d -batch -", { stdout: `${C1_LINKS}\n${C1_ROUTES}\n` })
     .on("nsenter --net=/var/run/netns/c2 ip -json -d -batch -", {
       stderr: "nsenter: cannot open /var/run/netns/c2: No such file or directory",
