@@ -32,6 +32,13 @@ export interface DhcpLeasesDeps {
 
 const RETRY_MS = 10_000;
 
+/** The endpoint was released (its DEL) while its lease client was starting: the client was stopped. */
+export class LeaseReleased extends Error {
+  constructor(endpointId: string) {
+    super(`endpoint ${endpointId} was released while its DHCP lease was being acquired`);
+  }
+}
+
 interface Held {
   owner: LeaseOwner;
   client: LeaseClient;
@@ -42,6 +49,8 @@ interface Held {
 export class DhcpLeases {
   private readonly held = new Map<string, Held>();
   private readonly lost = new Map<string, UnitFailure>();
+  /** Endpoints whose client is starting, with the acquire() that started it: a release() in between cancels it. */
+  private readonly starting = new Map<string, symbol>();
   constructor(private readonly d: DhcpLeasesDeps) {}
 
   has(endpointId: string): boolean {
@@ -53,24 +62,41 @@ export class DhcpLeases {
    * agent restart). On failure nothing runs. The caller records the lease at netmaster and then calls recorded().
    */
   async acquire(owner: LeaseOwner, requestIp?: string): Promise<Lease> {
-    await this.release(owner.endpointId);
+    const id = owner.endpointId;
+    await this.release(id);
+    const ticket = Symbol(id);
+    this.starting.set(id, ticket);
+    // False once a release() (or a newer acquire()) came while udhcpc was starting: a DEL racing its ADD.
+    const current = () => this.starting.get(id) === ticket;
     let held: Held | undefined;
-    const client = await (this.d.start ?? LeaseClient.start)({
-      netns: owner.netns,
-      ifname: owner.ifname,
-      scriptDir: this.d.scriptDir,
-      ...(requestIp ? { requestIp } : {}),
-      ...(this.d.timeoutSeconds ? { timeoutSeconds: this.d.timeoutSeconds } : {}),
-      // Events before the first lease (udhcpc's initial deconfig) are start()'s; those after a release are moot.
-      onEvent: (e) => {
-        if (held !== undefined && this.held.get(owner.endpointId) === held) this.event(held, e);
-      },
-      onExit: (code) => {
-        if (held !== undefined && this.held.get(owner.endpointId) === held) this.exited(held, code);
-      },
-    });
+    let client: LeaseClient;
+    try {
+      client = await (this.d.start ?? LeaseClient.start)({
+        netns: owner.netns,
+        ifname: owner.ifname,
+        scriptDir: this.d.scriptDir,
+        ...(requestIp ? { requestIp } : {}),
+        ...(this.d.timeoutSeconds ? { timeoutSeconds: this.d.timeoutSeconds } : {}),
+        // Events before the first lease (udhcpc's initial deconfig) are start()'s; those after a release are moot.
+        onEvent: (e) => {
+          if (held !== undefined && this.held.get(id) === held) this.event(held, e);
+        },
+        onExit: (code) => {
+          if (held !== undefined && this.held.get(id) === held) this.exited(held, code);
+        },
+      });
+    } catch (err) {
+      if (!current()) throw new LeaseReleased(id);
+      this.starting.delete(id);
+      throw err;
+    }
+    if (!current()) {
+      await client.stop();
+      throw new LeaseReleased(id);
+    }
+    this.starting.delete(id);
     held = { owner, client, recorded: requestIp ?? "" };
-    this.held.set(owner.endpointId, held);
+    this.held.set(id, held);
     return client.lease!;
   }
 
@@ -84,6 +110,7 @@ export class DhcpLeases {
   async release(endpointId: string): Promise<void> {
     const h = this.held.get(endpointId);
     this.held.delete(endpointId);
+    this.starting.delete(endpointId);
     if (this.lost.delete(endpointId)) this.d.onProblem();
     await h?.client.stop();
   }
@@ -97,6 +124,7 @@ export class DhcpLeases {
   async abandonAll(): Promise<void> {
     const all = [...this.held.values()];
     this.held.clear();
+    this.starting.clear(); // a client still starting is stopped by its acquire()
     await Promise.all(all.map((h) => h.client.abandon()));
   }
 
@@ -139,6 +167,7 @@ export class DhcpLeases {
           if (lease.ip !== recorded) this.d.onAddress(h.owner, lease);
         })
         .catch((err: Error) => {
+          if (err instanceof LeaseReleased) return;
           this.d.log.warn({ endpoint: h.owner.endpointId, err: err.message }, "no DHCP lease yet; asking again later");
           // acquire() dropped the old entry: put it back so a release() still stops the retries.
           if (!this.held.has(h.owner.endpointId)) this.held.set(h.owner.endpointId, h);
