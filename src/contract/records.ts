@@ -8,7 +8,9 @@ import { z } from "zod";
 /**
  * Where an endpoint's addresses came from: "netmaster" (its allocator, or an address the runtime asked for
  * by name), "cni:<type>", the IPAM plugin a CNI config delegates to (src/cni/delegate.ts), or "dhcp", a lease
- * the agent holds from the DHCP server on an `ipam: dhcp` network's segment.
+ * the agent holds from the DHCP server on an `ipam: dhcp` network's segment. Records also say "docker": a
+ * Docker endpoint's address from the Docker network's own IPAM driver (netmaster tells, master/docker); no
+ * request may claim it.
  */
 export const IpamSource = z
   .string()

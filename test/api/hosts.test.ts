@@ -9,7 +9,7 @@ import { startNetmaster, waitForLeader, type NetmasterProcess } from "../harness
 import { STORE_KINDS, storeKinds, type StoreFixture } from "../harness/stores.js";
 
 interface EndpointReply {
-  endpoint: { endpointID: string; ipAddress: string; ipv6Address: string };
+  endpoint: { endpointID: string; ipAddress: string; ipv6Address: string; ipamSource?: string };
 }
 
 interface HostRow {
@@ -88,10 +88,18 @@ for (const kind of STORE_KINDS) {
       const adopted = await reserve();
       const docker = await api.create<EndpointReply>("/api/v1/agent/docker/endpoints", { tenantName: "t", networkName: "net", containerID: "d1", host: "dead", ipAddress: adopted });
       held.push(docker.endpoint);
+      assert.equal(docker.endpoint.ipamSource, undefined, "an address from our IPAM driver's pool is netmaster's");
+      // An address Docker's own IPAM driver gave (no reservation of ours holds it): the endpoint says so.
+      const fromDocker = await api.create<EndpointReply>("/api/v1/agent/docker/endpoints", { tenantName: "t", networkName: "net", containerID: "d2", host: "dead", ipAddress: "10.5.0.60" });
+      assert.equal(fromDocker.endpoint.ipamSource, "docker");
+      held.push(fromDocker.endpoint);
+      const claimed = await api.post("/api/v1/agent/docker/endpoints", { tenantName: "t", networkName: "net", containerID: "d3", host: "dead", ipAddress: "10.5.0.61", ipamSource: "cni:static" });
+      assert.equal(claimed.status, 400);
+      assert.match(claimed.text, /addresses come from the Docker network's IPAM driver, not cni:static/);
 
       assert.deepEqual(
         (await hosts()).map((h) => [h.name, h.registered, h.vtepIP, h.endpoints, h.reportedSecondsAgo]),
-        [["alive", true, "198.18.0.1", 1, null], ["dead", true, "198.18.0.2", 5, null]],
+        [["alive", true, "198.18.0.1", 1, null], ["dead", true, "198.18.0.2", 6, null]],
       );
 
       const removed = await api.del<{ endpoints: string[] }>("/api/v1/agent/hosts/dead/");

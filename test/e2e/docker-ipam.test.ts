@@ -77,6 +77,12 @@ describe("Docker: our network driver with Docker's IPAM, our IPAM driver with Do
     assert.ok(await ping(`${p}-d2`, a1), "d2 reaches d1");
     assert.ok(await ping(`${p}-d1`, "198.18.40.1"), "d1 reaches the gateway");
     assert.deepEqual((await keys(RESERVATIONS)).filter((k) => k.includes(`:${net}/`)), [], "Docker's IPAM holds the addresses, not netmaster");
+    const listed = (await api.get<{ Oper: { endpoints?: { ipAddress: string[]; ipamSource: string }[] } }>(`/api/v1/inspect/networks/default:${net}/`)).body.Oper.endpoints ?? [];
+    assert.deepEqual(
+      listed.map((e) => `${e.ipAddress[0]} ${e.ipamSource}`).sort(),
+      [a1, a2].map((a) => `${a} docker`).sort(),
+      "netctl net inspect says the addresses came from Docker's IPAM driver",
+    );
     await must("rm", "-f", `${p}-d1`, `${p}-d2`);
     await must("network", "rm", net);
     await waitFor(async () => (await api.get(`/api/v1/networks/default:${net}/`)).status === 404, { timeoutMs: 10_000, what: () => `${net} stayed at netmaster` });

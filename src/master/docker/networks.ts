@@ -1,6 +1,6 @@
 // Networks and endpoints the hosts' Docker drivers create at netmaster.
 
-import { ConflictError, NotFoundError } from "../../lib/errors.js";
+import { ConflictError, NotFoundError, ValidationError } from "../../lib/errors.js";
 import { kinds, parseObject, type EndpointGroup, type Network } from "../../model/index.js";
 import { formatIpv4 } from "../alloc/index.js";
 import { createEndpoint, deleteEndpoint, type EndpointGrant } from "../endpoints.js";
@@ -80,6 +80,9 @@ function networkOf(tx: Tx, req: EndpointRequest): string {
 
 /** Docker CreateEndpoint: createEndpoint, adopting the reservations of the addresses Docker got from RequestAddress. */
 export function createDockerEndpoint(tx: Tx, req: EndpointRequest): EndpointGrant {
+  if (req.ipamSource !== "netmaster") {
+    throw new ValidationError(`Cannot create Docker endpoint: its addresses come from the Docker network's IPAM driver, not ${req.ipamSource}`);
+  }
   const network = networkOf(tx, req);
   const id = endpointId(network, req.tenantName, req.containerID);
   if (tx.get<EndpointState>(endpointKey(id))) return createEndpoint(tx, req); // a retried call: nothing to adopt again
@@ -93,7 +96,9 @@ export function createDockerEndpoint(tx: Tx, req: EndpointRequest): EndpointGran
     allocatorOf(tx, r.tenant, r.network, r.poolGroup, isV6(r.address))?.release(r.address);
     adopted.push([key, r]);
   }
-  const reply = createEndpoint(tx, req);
+  // An IPv4 address none of our reservations holds came from the Docker network's own IPAM driver (--ipam-driver).
+  const fromDocker = req.ipAddress !== "" && !adopted.some(([, r]) => !isV6(r.address));
+  const reply = createEndpoint(tx, fromDocker ? { ...req, ipamSource: "docker" } : req);
   for (const [key, r] of adopted) tx.put(key, { ...r, endpointId: reply.endpoint.endpointID } satisfies DockerReservation);
   return reply;
 }

@@ -55,6 +55,10 @@ export const networkController: Controller<Network> = {
     }
     checkOverlap(tx, net);
     checkUplinkBlock(tx, net);
+    if (net.ipam === "dhcp" && getObject<Global>(tx, "global", GLOBAL_KEY)?.fwdMode === "routing") {
+      // Routed, the network's bridge answers ARP for the whole subnet and nothing relays DHCP to the site.
+      throw new ConflictError(`ipam dhcp needs the global fwdMode bridge: in routing mode no DHCP server on the site's segment reaches the containers`);
+    }
     const ipv4 = Ipv4Allocator.create(net.subnet, net.gateway);
     const ipv6 = net.ipv6Subnet ? Ipv6Allocator.create(net.ipv6Subnet, net.ipv6Gateway) : undefined;
 
