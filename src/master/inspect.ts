@@ -32,7 +32,20 @@ function goMap(labels: Record<string, string>): string {
   return `map[${parts.join(" ")}]`;
 }
 
+/**
+ * The host side of the endpoint's attachment: the bridge path's veth (the agent reports it) and its port on the
+ * bridge; nothing for macvlan and ipvlan, made on the uplink straight into the container's namespace; the
+ * moved host interface for host-device.
+ */
+function hostSide(tx: Tx, ep: EndpointState): { intfName: string; virtualPort: string } {
+  const net = tx.get<Network>(objectKey("network", `${ep.tenantName}:${ep.networkName}`));
+  const mode = net?.attachMode ?? "bridge";
+  if (mode === "bridge") return { intfName: ep.intfName, virtualPort: ep.intfName ? `v${ep.intfName}` : "" };
+  return { intfName: mode === "host-device" ? (net?.device ?? "") : "", virtualPort: "" };
+}
+
 export function endpointOper(tx: Tx, ep: EndpointState): EndpointOper {
+  const { intfName, virtualPort } = hostSide(tx, ep);
   const groupId = ep.groupName
     ? (tx.get<GroupState>(groupStateKey(`${ep.tenantName}:${ep.groupName}`))?.groupId ?? 0)
     : 0;
@@ -43,14 +56,14 @@ export function endpointOper(tx: Tx, ep: EndpointState): EndpointOper {
     endpointGroupKey: ep.groupName ? `${ep.groupName}:${ep.tenantName}` : "",
     endpointID: ep.endpointID,
     homingHost: ep.homingHost,
-    intfName: ep.intfName,
+    intfName,
     ipAddress: [ep.ipAddress, ep.ipv6Address],
     ipamSource: ep.ipamSource ?? "netmaster",
     labels: goMap(ep.labels),
     macAddress: ep.macAddress,
     network: `${ep.networkName}.${ep.tenantName}`,
     serviceName: ep.groupName,
-    virtualPort: ep.intfName ? `v${ep.intfName}` : "",
+    virtualPort,
     vtepIP: ep.vtepIP,
   };
 }

@@ -97,12 +97,21 @@ describe("NIC attach modes through CNI", { skip: root ? false : "needs root" }, 
     await cluster?.down();
   });
 
+  /** What network inspect says of the host side of the endpoint with this address. */
+  const hostSides = async (network: string, ip: string) => {
+    type Oper = { endpoints?: { ipAddress: string[]; intfName: string; virtualPort: string }[] };
+    const eps = (await api.get<{ Oper: Oper }>(`/api/v1/inspect/networks/t1:${network}/`)).body.Oper.endpoints ?? [];
+    const ep = eps.find((e) => e.ipAddress[0] === ip);
+    return ep && { intfName: ep.intfName, virtualPort: ep.virtualPort };
+  };
+
   test("a macvlan container gets a macvlan interface on the agent's --uplink-if, its address and default route; nothing of it on the host", async () => {
     const [eth0] = (await links(c1.ns.name)).filter((l) => l.ifname === "eth0");
     assert.equal(eth0?.linkinfo?.info_kind, "macvlan");
     assert.deepEqual(eth0?.addr_info?.map((a) => a.local).filter((a) => !a.startsWith("fe80:")), [c1.ip]);
     assert.match(await must(["ip", "-n", c1.ns.name, "route", "show", "default"]), new RegExp(`via ${OUTSIDE.replace(/\./g, "\\.")} dev eth0`));
     assert.ok(!(await links(hostNs)).some((l) => l.linkinfo?.info_kind === "macvlan"), "no macvlan link in the host's namespace");
+    assert.deepEqual(await hostSides("lan", c1.ip), { intfName: "", virtualPort: "" }, "inspect names no host-side port");
   });
 
   test("the macvlan containers reach the outside host and are reached by it", async () => {
@@ -142,6 +151,7 @@ describe("NIC attach modes through CNI", { skip: root ? false : "needs root" }, 
     assert.ok(!(await links(hostNs)).some((l) => l.ifname === VF), "moved out of the host");
     const [eth0] = (await links(c3.ns.name)).filter((l) => l.ifname === "eth0");
     assert.equal(eth0?.ifalias, `netplugin host-device ${VF}`);
+    assert.deepEqual(await hostSides("dev", c3.ip), { intfName: VF, virtualPort: "" }, "inspect names the moved device");
     assert.ok(await c3.ns.ping(OUTSIDE_VF));
     assert.equal(await outside.tcpReaches(c3.ip, 9090, 800), "refused", "reached: nothing listens there");
 
