@@ -4,6 +4,7 @@
 import type { Tx } from "../tx.js";
 import { ENDPOINT_PREFIX, objectKey, objectPrefix } from "../../contract/keys.js";
 import type { EndpointState } from "../records.js";
+import type { Network } from "../../model/index.js";
 
 export function getObject<T>(tx: Tx, type: string, key: string): T | undefined {
   return tx.get<T>(objectKey(type, key));
@@ -16,6 +17,12 @@ export function listObjects<T>(tx: Tx, type: string): T[] {
 /** Objects of a tenant-scoped type whose key starts with "<tenant>:". */
 export function listTenantObjects<T>(tx: Tx, type: string, tenant: string): T[] {
   return tx.list<T>(objectPrefix(type) + tenant + ":").map(([, v]) => v);
+}
+
+/** The network's direct attach mode (macvlan, ipvlan, host-device), or undefined on the bridge path. */
+export function directAttachMode(tx: Tx, tenant: string, network: string): string | undefined {
+  const mode = getObject<Network>(tx, "network", `${tenant}:${network}`)?.attachMode ?? "bridge";
+  return mode === "bridge" ? undefined : mode;
 }
 
 export function listEndpoints(tx: Tx): EndpointState[] {

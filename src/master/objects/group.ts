@@ -14,7 +14,7 @@ import { EPG_ID_KEY, groupStateKey, networkStateKey } from "../../contract/keys.
 import type { EpgIdCounter, GroupState } from "../records.js";
 import type { Tx } from "../tx.js";
 import type { Controller } from "./controller.js";
-import { endpointsOfGroup, getObject, listTenantObjects } from "./common.js";
+import { directAttachMode, endpointsOfGroup, getObject, listTenantObjects } from "./common.js";
 import { getNetworkState } from "./network.js";
 import { GLOBAL_KEY } from "./global.js";
 
@@ -39,14 +39,27 @@ function poolBounds(pool: string): [string, string] {
   return [start!, end ?? start!];
 }
 
+/**
+ * DSCP is marked on the tenant's bridge; a direct attachment's packets never cross it, so a profile that sets
+ * it cannot apply to a group on such a network.
+ */
+export function checkDscpReach(tx: Tx, g: EndpointGroup, profile: NetProfile): void {
+  const direct = profile.DSCP > 0 ? directAttachMode(tx, g.tenantName, g.networkName) : undefined;
+  if (direct !== undefined) {
+    throw new ValidationError(
+      `DSCP marking needs attachMode bridge: group ${g.groupName}'s network ${g.networkName} attaches its containers by ${direct}, and netprofile ${profile.profileName} sets DSCP ${profile.DSCP}`,
+    );
+  }
+}
+
 /** References a group may change after creation: policies, net profile, external contracts. */
 function checkReferences(tx: Tx, g: EndpointGroup): void {
   for (const p of g.policies) {
     if (!getObject<Policy>(tx, "policy", `${g.tenantName}:${p}`)) throw new NotFoundError("Policy not found");
   }
-  if (g.netProfile && !getObject<NetProfile>(tx, "netprofile", `${g.tenantName}:${g.netProfile}`)) {
-    throw new NotFoundError("netprofile not found");
-  }
+  const profile = g.netProfile ? getObject<NetProfile>(tx, "netprofile", `${g.tenantName}:${g.netProfile}`) : undefined;
+  if (g.netProfile && !profile) throw new NotFoundError("netprofile not found");
+  if (profile) checkDscpReach(tx, g, profile);
   for (const c of g.extContractsGrps) {
     if (!getObject<ExtContractsGroup>(tx, "extContractsGroup", `${g.tenantName}:${c}`)) {
       throw new NotFoundError(`External contracts group ${c} not found`);

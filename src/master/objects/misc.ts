@@ -17,9 +17,14 @@ import type { Tx } from "../tx.js";
 import type { Controller } from "./controller.js";
 import { getObject, listObjects, listTenantObjects } from "./common.js";
 import { GLOBAL_KEY } from "./global.js";
+import { checkDscpReach } from "./group.js";
 
 function checkBurst(p: NetProfile): void {
   if (p.burst > 0 && p.burst < 2) throw new ValidationError("Invalid Burst size. burst size > 1500 bytes");
+}
+
+function profileUsers(tx: Tx, p: NetProfile): EndpointGroup[] {
+  return listTenantObjects<EndpointGroup>(tx, "endpointGroup", p.tenantName).filter((g) => g.netProfile === p.profileName);
 }
 
 export const netProfileController: Controller<NetProfile> = {
@@ -27,13 +32,12 @@ export const netProfileController: Controller<NetProfile> = {
     if (!getObject<Tenant>(tx, "tenant", p.tenantName)) throw new NotFoundError("Tenant not found");
     checkBurst(p);
   },
-  update(_tx, _old, p) {
+  update(tx, _old, p) {
     checkBurst(p);
+    for (const g of profileUsers(tx, p)) checkDscpReach(tx, g, p);
   },
   remove(tx, p) {
-    const users = listTenantObjects<EndpointGroup>(tx, "endpointGroup", p.tenantName).filter(
-      (g) => g.netProfile === p.profileName,
-    );
+    const users = profileUsers(tx, p);
     if (users.length > 0) throw new ConflictError("NetProfile is being used");
   },
 };

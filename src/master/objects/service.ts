@@ -5,7 +5,7 @@ import { networkStateKey, serviceStateKey } from "../../contract/keys.js";
 import type { NetworkState, ServiceState } from "../records.js";
 import type { Tx } from "../tx.js";
 import type { Controller } from "./controller.js";
-import { getObject } from "./common.js";
+import { directAttachMode, getObject } from "./common.js";
 import { getNetworkState } from "./network.js";
 
 function checkService(tx: Tx, s: ServiceLB): void {
@@ -13,6 +13,11 @@ function checkService(tx: Tx, s: ServiceLB): void {
   if (!getObject<Tenant>(tx, "tenant", s.tenantName)) throw new NotFoundError("Tenant not found");
   if (!getObject<Network>(tx, "network", `${s.tenantName}:${s.networkName}`)) {
     throw new NotFoundError(`Network ${s.networkName} not found`);
+  }
+  const direct = directAttachMode(tx, s.tenantName, s.networkName);
+  if (direct !== undefined) {
+    // A VIP lives on the tenant's bridge, which a direct attachment's packets never cross.
+    throw new ValidationError(`Service load balancing needs attachMode bridge: network ${s.networkName} attaches its containers by ${direct}, and no VIP is in their path`);
   }
 }
 
