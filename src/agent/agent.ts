@@ -15,7 +15,6 @@ import { makePrivateDir } from "../lib/private-files.js";
 import { endpointKey } from "../contract/keys.js";
 import type { EndpointState } from "../contract/records.js";
 import { VERSION_INFO } from "../lib/version.js";
-import { UnauthenticatedError } from "../lib/errors.js";
 import { CounterCollector } from "./counters.js";
 import { AgentCredential } from "./credential.js";
 import { AttachmentStore } from "./attachments.js";
@@ -26,7 +25,7 @@ import { listenOnPort, listenOnSocket, localApi } from "./local-api.js";
 import { AgentMetrics } from "./metrics.js";
 import { realizationOf, RealizationReporter } from "./realization.js";
 import { serveMetrics } from "../lib/metrics.js";
-import { MasterClient, sleep } from "./master-client.js";
+import { MasterClient, retryUntilDone } from "./master-client.js";
 import { StateMirror } from "./pipeline/mirror.js";
 import { Reconciler } from "./pipeline/reconciler.js";
 import { detectMtu } from "./mtu.js";
@@ -96,10 +95,10 @@ function hostResolvers(): string[] {
 }
 
 export class Agent {
-  private readonly abort = new AbortController();
-
   private constructor(
     private readonly o: AgentOptions,
+    /** Ends what runs until netmaster answers: the first join, the registration. */
+    private readonly abort: AbortController,
     private readonly mirror: StateMirror,
     private readonly reconciler: Reconciler,
     private readonly dns: DnsSupervisor,
@@ -127,10 +126,16 @@ export class Agent {
       stateDir: o.stateDir,
       host: o.host,
       ...(o.joinTokenFile === undefined ? {} : { joinTokenFile: o.joinTokenFile }),
-      join: (host, joinToken) => master.join(host, joinToken),
+      // Joins happen at the first start and when netmaster refuses the credential (MasterClient renews it).
+      join: async (host, joinToken) => {
+        const joined = await master.join(host, joinToken);
+        log.info({ host }, "joined netmaster with the join token");
+        return joined;
+      },
     });
-    master = new MasterClient(o.netmasterUrls, new NetmasterFetch({ ...o.netmasterFetch, headers: () => credential.headers() }));
-    await credential.load();
+    master = new MasterClient(o.netmasterUrls, { http: new NetmasterFetch(o.netmasterFetch), credential });
+    const abort = new AbortController();
+    await credential.load({ signal: abort.signal, onRetry: (err) => log.warn({ err: err.message }, "cannot join netmaster; retrying") });
     const attachments = new AttachmentStore(o.stateDir);
     const pending = new Map<string, EndpointState>();
     // The gauges are read at scrape time only, when the mirror exists.
@@ -239,8 +244,8 @@ export class Agent {
     }
     dockerLoaded();
 
-    const agent = new Agent(o, mirror, reconciler, dns, servers, counters, docker, bgp, collector, realized, dhcp);
-    void agent.register(master, credential, mtu);
+    const agent = new Agent(o, abort, mirror, reconciler, dns, servers, counters, docker, bgp, collector, realized, dhcp);
+    void agent.register(master, mtu);
     void mirror.waitSynced().then(() => {
       log.info({ revision: mirror.currentRevision }, "following netmaster's state");
       reconciler.start();
@@ -256,21 +261,12 @@ export class Agent {
   }
 
   /** Registers the host, retrying until netmaster answers. */
-  private async register(master: MasterClient, credential: AgentCredential, mtu: number): Promise<void> {
-    for (let attempt = 0; !this.abort.signal.aborted; attempt++) {
-      try {
-        await master.registerHost(this.o.host, { vtepIP: this.o.vtepIP, mtu, agentVersion: VERSION_INFO.Version });
-        this.o.log.info({ host: this.o.host }, "host registered");
-        return;
-      } catch (err) {
-        if (err instanceof UnauthenticatedError && (await credential.renew().catch(() => false))) {
-          this.o.log.warn({ err: err.message }, "netmaster refused this host's credential; joined again with the join token");
-          continue;
-        }
-        this.o.log.warn({ err: (err as Error).message }, "cannot register host; retrying");
-        await sleep(Math.min(10_000, 500 * 2 ** attempt), this.abort.signal);
-      }
-    }
+  private register(master: MasterClient, mtu: number): Promise<void> {
+    const register = async () => {
+      await master.registerHost(this.o.host, { vtepIP: this.o.vtepIP, mtu, agentVersion: VERSION_INFO.Version });
+      this.o.log.info({ host: this.o.host }, "host registered");
+    };
+    return retryUntilDone(register, (err) => this.o.log.warn({ err: err.message }, "cannot register host; retrying"), this.abort.signal);
   }
 
   /** Stops serving and following; the kernel state stays as it is, so containers keep working. */

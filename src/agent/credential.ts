@@ -4,8 +4,9 @@
 
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { ValidationError } from "../lib/errors.js";
+import { UpstreamError, ValidationError } from "../lib/errors.js";
 import { writePrivateFile } from "../lib/private-files.js";
+import { retryUntilDone } from "./master-client.js";
 
 export const CREDENTIAL_FILE = "credential";
 
@@ -42,24 +43,52 @@ export async function loadOrJoin(source: CredentialSource, options: { fresh?: bo
   return credential;
 }
 
+const AUTH_HEADER = "x-auth-token";
+
 /** The credential an agent sends (X-Auth-Token), loaded or joined at start and joined again when refused. */
 export class AgentCredential {
   private value: string | undefined;
+  /** The join under way: every call refused meanwhile waits for it, as a second join would void the first's credential. */
+  private joining: Promise<void> | undefined;
 
   constructor(private readonly source: CredentialSource) {}
 
-  async load(): Promise<void> {
-    this.value = await loadOrJoin(this.source);
+  /**
+   * At start: the kept credential (no netmaster needed), else the first join. A join netmaster refuses (a
+   * bad join token) throws, stopping the agent; one it could not answer (not up yet, store down) is tried
+   * again in the background until `signal` aborts, so the agent starts anyway and its calls wait for it.
+   */
+  async load(o: { signal: AbortSignal; onRetry: (err: Error) => void }): Promise<void> {
+    try {
+      await this.join({ fresh: false });
+    } catch (err) {
+      if (!(err instanceof UpstreamError)) throw err;
+      o.onRetry(err);
+      // Refused is "no credential": the retries end as soon as a join, this one's or a refused call's, made one.
+      void retryUntilDone(() => this.renew({}), o.onRetry, o.signal);
+    }
   }
 
-  /** After netmaster refused it (the host was removed, or the store is new): joins again if a join token is at hand. */
-  async renew(): Promise<boolean> {
+  /**
+   * After netmaster refused `refused` (what headers() gave that call): joins again if a join token is at
+   * hand. A call refused while a join is under way waits for that one; a call refused for a credential
+   * renewed since only needs to try the new one.
+   */
+  async renew(refused: Record<string, string>): Promise<boolean> {
+    if (this.joining === undefined && refused[AUTH_HEADER] !== this.value) return true;
     if (this.source.joinTokenFile === undefined) return false;
-    this.value = await loadOrJoin(this.source, { fresh: true });
+    await this.join({ fresh: true });
     return true;
   }
 
   headers(): Record<string, string> {
-    return this.value === undefined ? {} : { "x-auth-token": this.value };
+    return this.value === undefined ? {} : { [AUTH_HEADER]: this.value };
+  }
+
+  private join(options: { fresh: boolean }): Promise<void> {
+    this.joining ??= loadOrJoin(this.source, options)
+      .then((value) => void (this.value = value))
+      .finally(() => (this.joining = undefined));
+    return this.joining;
   }
 }

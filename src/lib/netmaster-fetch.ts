@@ -17,8 +17,6 @@ export interface NetmasterFetchOptions {
   ca?: string | string[];
   /** No certificate checks at all (netctl's --insecure). Default false. */
   insecure?: boolean;
-  /** Headers for every request (a credential), asked for each one; a request's own headers win. */
-  headers?: () => Record<string, string>;
 }
 
 export interface NetmasterRequest {
@@ -51,20 +49,18 @@ export class NetmasterFetch {
   /** What this client trusts, in words, for error messages. */
   readonly trusts: string;
   private readonly dispatcher: Agent;
-  private readonly headers: () => Record<string, string>;
 
   /** Throws when caFile cannot be read or holds no certificate. */
   constructor(o: NetmasterFetchOptions = {}) {
     const ca = o.ca ?? (o.caFile === undefined ? undefined : readCaFile(o.caFile));
     this.trusts = o.insecure ? "nothing (insecure)" : o.ca !== undefined ? "the CA given" : o.caFile !== undefined ? `the CA in ${o.caFile}` : "the system's CAs";
     this.dispatcher = new Agent({ connect: { ...(ca === undefined ? {} : { ca }), ...(o.insecure ? { rejectUnauthorized: false } : {}) } });
-    this.headers = o.headers ?? (() => ({}));
   }
 
   /** undici's fetch through this client's trust; a failure to connect throws an Error saying why (see above). */
   async fetch(url: string, init: NetmasterRequest = {}): Promise<NetmasterResponse> {
     try {
-      return await fetch(url, { ...init, headers: { ...this.headers(), ...init.headers }, dispatcher: this.dispatcher });
+      return await fetch(url, { ...init, dispatcher: this.dispatcher });
     } catch (err) {
       throw this.explain(err, url);
     }
