@@ -1,28 +1,34 @@
 // The direct attachments of a DesiredHost (endpoints with `direct` set: macvlan, ipvlan, host-device), kept
-// by the driver beside its bridge path (driver.ts): attach.ts makes each one; this remembers what it made so
-// that an incremental run re-applies only an attachment whose rendered state changed (a policy change
-// re-loads the table in the container's namespace), a full run re-applies every one (repairs drift: a table
-// or shaper removed behind our back), and an attachment no longer wanted is released (host-device given
+// by the driver beside its bridge path (driver.ts): attach.ts makes each one, through plan Steps that apply.ts
+// runs; this remembers what it made so that an incremental run looks again only at an attachment whose
+// rendered state changed, and a full run observes every one and changes only what differs (repairs drift: a
+// table or shaper removed behind our back), and an attachment no longer wanted is released (host-device given
 // back). Failures are errors of the endpoint, retried by the next run.
 //
 // What it remembers lives only in this process: after an agent restart the attachments still wanted are
-// re-applied (idempotent: the interface found is kept), those removed while it was down are not known to it
-// (their interface goes with the container's namespace; a moved NIC is returned by the kernel).
+// observed and planned again (the interface found is kept; the policy script is loaded once more, as the
+// bridge path does, diff.ts diffNft), those removed while it was down are not known to it (their interface
+// goes with the container's namespace; a moved NIC is returned by the kernel).
 
 import type { DatapathProblem, DesiredEndpoint, DesiredHost, DesiredTenant } from "../types.js";
 import type { Executor } from "../../lib/process.js";
-import { applyAttachment, releaseAttachment, renderAttachment, type AttachContext, type DesiredAttachment, type DirectMode } from "./attach.js";
+import { applyAttachment, attachmentObject, releaseAttachment, renderAttachment, type AttachContext, type DesiredAttachment, type DirectMode } from "./attach.js";
 import type { ChangeSummary, ReconcileError } from "./plan.js";
+import type { PolicyCompiler } from "./policies.js";
+import { changeSummary } from "./report.js";
 
 interface Made {
   /** The rendered state applied (JSON), "" when the last apply of an attachment made before failed. */
   state: string;
+  /** The policy script this process loaded in the container's namespace; null: none, or not known. */
+  nftScript: string | null;
   tenant: string;
   /** The tenant namespace: a frozen tenant's attachments are left as they are. */
   namespace: string;
   network: string;
   endpoint: string;
   mode: DirectMode;
+  hostIf: string;
   netns: string;
   ifname: string;
 }
@@ -46,6 +52,7 @@ function desiredAttachment(tenant: DesiredTenant, e: DesiredEndpoint & { direct:
     ipv6Gateway: e.ipv6Gateway,
     qos: e.qos,
     policy: tenant.policy,
+    tenantNamespace: tenant.namespace,
   };
 }
 
@@ -60,12 +67,12 @@ export function withoutDirect(desired: DesiredHost): DesiredHost {
 }
 
 /** Pure: the direct attachments that cannot be rendered (a bad name, address, or a policy that does not compile). */
-export function checkDirect(desired: DesiredHost): DatapathProblem[] {
+export function checkDirect(desired: DesiredHost, compile: PolicyCompiler): DatapathProblem[] {
   const problems: DatapathProblem[] = [];
   for (const tenant of desired.tenants) {
     for (const e of directOf(tenant)) {
       try {
-        renderAttachment(desiredAttachment(tenant, e));
+        renderAttachment(desiredAttachment(tenant, e), compile);
       } catch (err) {
         problems.push({ owner: { tenant: tenant.name, network: e.network, endpoint: e.id }, message: (err as Error).message });
       }
@@ -74,16 +81,27 @@ export function checkDirect(desired: DesiredHost): DatapathProblem[] {
   return problems;
 }
 
+export interface DirectOptions {
+  /** Named namespace standing in for the agent's (tests); absent: the agent's own. */
+  hostNamespace?: string;
+  /** Where sysfs is read (tests); default "/sys". */
+  sysfs?: string;
+}
+
 export class DirectAttachments {
   private readonly made = new Map<string, Made>();
   private readonly ctx: AttachContext;
 
-  constructor(executor: Executor, hostNamespace: string | undefined) {
-    this.ctx = { executor, ...(hostNamespace === undefined ? {} : { hostNamespace }) };
+  constructor(executor: Executor, options: DirectOptions = {}) {
+    this.ctx = { executor, ...options };
   }
 
-  /** Makes the direct attachments of `desired` true and releases those no longer wanted. Never throws: failures are errors. */
-  async reconcile(desired: DesiredHost, full: boolean): Promise<{ changes: ChangeSummary[]; errors: ReconcileError[] }> {
+  /**
+   * Makes the direct attachments of `desired` true and releases those no longer wanted. `full`: observe every
+   * attachment, not only those whose rendered state changed. `compile`: the driver's policy cache. Never
+   * throws: failures are errors.
+   */
+  async reconcile(desired: DesiredHost, options: { full: boolean; compile: PolicyCompiler }): Promise<{ changes: ChangeSummary[]; errors: ReconcileError[] }> {
     const changes: ChangeSummary[] = [];
     const errors: ReconcileError[] = [];
     const wanted = new Set<string>();
@@ -93,40 +111,37 @@ export class DirectAttachments {
         wanted.add(key);
         const a = desiredAttachment(tenant, e);
         const owner = { tenant: tenant.name, network: e.network, endpoint: e.id };
-        const object = `${e.direct.mode} ${e.ifname} on ${e.direct.hostIf}`;
         const before = this.made.get(key);
-        let state: string;
+        let state;
         try {
-          state = JSON.stringify(renderAttachment(a));
+          state = renderAttachment(a, options.compile);
         } catch (err) {
-          errors.push({ owner, namespace: e.netns, objects: [object], message: (err as Error).message, cause: err as Error });
+          errors.push({ owner, namespace: e.netns, objects: [attachmentObject(a)], message: (err as Error).message, cause: err as Error });
           continue;
         }
-        if (!full && before?.state === state) continue;
-        try {
-          await applyAttachment(this.ctx, a);
-        } catch (err) {
-          // Still ours to release if it was made before; a new one was rolled back by applyAttachment.
-          if (before !== undefined) this.made.set(key, { ...before, state: "" });
-          errors.push({ owner, namespace: e.netns, objects: [object], message: (err as Error).message, cause: err as Error });
-          continue;
-        }
-        this.made.set(key, { state, tenant: tenant.name, namespace: tenant.namespace, network: e.network, endpoint: e.id, mode: e.direct.mode, netns: e.netns, ifname: e.ifname });
-        if (before?.state !== state) changes.push({ namespace: e.netns, phase: "container", action: before === undefined ? "create" : "update", object });
+        const rendered = JSON.stringify(state);
+        if (!options.full && before?.state === rendered) continue;
+        const result = await applyAttachment(this.ctx, state, { owner, appliedScript: before?.nftScript ?? null });
+        changes.push(...result.applied.map(changeSummary));
+        errors.push(...result.errors);
+        if (!result.present && before === undefined) continue;
+        const ok = result.errors.length === 0;
+        this.made.set(key, {
+          state: ok ? rendered : "",
+          // A failed run may have left the table as it was, or not: load it again next time.
+          nftScript: ok ? state.nftScript : null,
+          tenant: tenant.name, namespace: tenant.namespace, network: e.network, endpoint: e.id,
+          mode: e.direct.mode, hostIf: e.direct.hostIf, netns: e.netns, ifname: e.ifname,
+        });
       }
     }
     const frozen = new Set(desired.frozen ?? []);
     for (const [key, m] of [...this.made]) {
       if (wanted.has(key) || frozen.has(m.namespace)) continue;
-      const object = `${m.mode} ${m.ifname}`;
-      try {
-        await releaseAttachment(this.ctx, { mode: m.mode, netns: m.netns, ifname: m.ifname });
-      } catch (err) {
-        errors.push({ owner: { tenant: m.tenant, network: m.network, endpoint: m.endpoint }, namespace: m.netns, objects: [object], message: (err as Error).message, cause: err as Error });
-        continue;
-      }
-      this.made.delete(key);
-      changes.push({ namespace: m.netns, phase: "container", action: "delete", object });
+      const result = await releaseAttachment(this.ctx, m, { tenant: m.tenant, network: m.network, endpoint: m.endpoint });
+      changes.push(...result.applied.map(changeSummary));
+      errors.push(...result.errors);
+      if (result.errors.length === 0) this.made.delete(key);
     }
     return { changes, errors };
   }
