@@ -95,8 +95,8 @@ describe("direct attachments (kernel)", { skip: process.getuid?.() !== 0 ? "need
         await attach(ctx, attachment(mode, `${P}-c2`, DB, "02:00:c6:12:05:0c"));
       });
       after(async () => {
-        await detach(ctx, { mode, hostIf: NIC, netns: path(`${P}-c1`), ifname: "eth0" });
-        await detach(ctx, { mode, hostIf: NIC, netns: path(`${P}-c2`), ifname: "eth0" });
+        await detach(ctx, { mode, netns: path(`${P}-c1`), ifname: "eth0" });
+        await detach(ctx, { mode, netns: path(`${P}-c2`), ifname: "eth0" });
       });
 
       it("puts the container's interface on the uplink, in the container", async () => {
@@ -180,11 +180,11 @@ describe("direct attachments (kernel)", { skip: process.getuid?.() !== 0 ? "need
     assert.ok(await ping(`${P}-c3`, "198.18.6.250"));
     assert.equal(await tcp(`${P}-c3`, "198.18.6.250", 9090), "reply out");
     assert.deepEqual(await attach(ctx, a), []); // again: already there, nothing moved or changed
-    await detach(ctx, { mode: "host-device", hostIf: "vfstand0", netns: path(`${P}-c3`), ifname: "net1" });
+    await detach(ctx, { mode: "host-device", netns: path(`${P}-c3`), ifname: "net1" });
     assert.deepEqual(await links(`${P}-c3`), ["lo"]);
     const back = await exec.run(["ip", "-n", HOST, "-br", "addr", "show", "vfstand0"]);
     assert.doesNotMatch(back, /198\.18\.6\.3/); // given back empty
-    await detach(ctx, { mode: "host-device", hostIf: "vfstand0", netns: path(`${P}-c3`), ifname: "net1" }); // idempotent
+    await detach(ctx, { mode: "host-device", netns: path(`${P}-c3`), ifname: "net1" }); // idempotent
   });
 
   it("host-device: a device that is not on the host is refused, nothing moved", async () => {

@@ -1,10 +1,10 @@
 // Direct attachments (NIC attach modes): a container joins its network without a veth and bridge, on an
 // interface made on a host interface (macvlan bridge mode, ipvlan L2) or on a whole host interface moved
-// into its namespace (host-device: a NIC or an SR-IOV virtual function, sriov.ts). The same steps as the
-// bridge path in miniature: renderAttachment() (pure) makes every decision, observeAttachment() reads the
-// container's interface, its shapers and table, planAttachment() (pure) turns what differs into plan Steps,
-// and apply.ts runs them (applyAttachment()). What is already right gets no step: a run that finds the
-// attachment as it left it changes nothing (no qdisc re-added, no table reloaded and its counters reset).
+// into its namespace (host-device: a NIC or an SR-IOV virtual function, sriov.ts). This file makes
+// the decisions for one attachment, as the bridge path's render and diff do: renderAttachment() (its desired
+// state), planAttachment() / planRelease() (what differs from what direct.ts observed, as plan Steps that
+// apply.ts runs). All pure. What is already right gets no step: a run that finds the attachment as it left it
+// changes nothing (no qdisc re-added, no table reloaded and its counters reset).
 //
 // Nothing of the tenant namespace sees these packets: they go from the container straight to the host
 // interface's segment (macvlan/ipvlan: also straight to the other containers on that interface). So what
@@ -15,25 +15,19 @@
 // receives: ingress → mirred → an ifb in the container namespace with a tbf, the kernel having no police
 // action). A process in the container with CAP_NET_ADMIN can undo both: the README says so.
 
-import type { DatapathErrorOwner } from "../driver.js";
 import { NFT_TABLE } from "../names.js";
 import type { PolicyInput } from "../../policy/index.js";
 import { ValidationError } from "../../lib/errors.js";
-import type { Executor } from "../../lib/process.js";
 import type { EndpointQos } from "../types.js";
 import { canonicalCidr, canonicalIp, canonicalMac, familyOf } from "./addr.js";
-import { applyPlan, type ApplyOptions } from "./apply.js";
 import { POLICY_NFT_OBJECT } from "./diff.js";
 import { sameShaper, tbfArgs } from "./diffEndpoint.js";
-import { isMissingNamespace } from "./observe.js";
-import { defaultRoutes, hasNftTable, linkAddresses, linkKind, linkMac, linkUp, parseLinks, parseQdiscs, parseRedirects, parseRoutes, splitBatchJson } from "./parse.js";
-import type { Action, ReconcileError, Step, StepTarget } from "./plan.js";
+import type { Action, StepTarget } from "./plan.js";
 import type { PolicyCompiler } from "./policies.js";
 import { shaper } from "./render.js";
-import { failureErrors, problemError } from "./report.js";
-import { describeHostDevice, type HostDeviceInfo } from "./sriov.js";
+import type { HostDeviceInfo } from "./sriov.js";
 import type { DefaultRoute, ObservedQdisc, ObservedRedirect, Shaper } from "./state.js";
-import { StepBuilder } from "./stepBuilder.js";
+import type { StepBuilder } from "./stepBuilder.js";
 import { IFNAME, IssueList, TOKEN } from "./validate.js";
 
 export type DirectMode = "macvlan" | "ipvlan" | "host-device";
@@ -62,18 +56,6 @@ export interface DesiredAttachment {
   policy?: PolicyInput;
   /** The tenant's namespace: its direct attachments share one entry of the policy cache. */
   tenantNamespace: string;
-}
-
-/** Where the commands run: the agent's namespace (hostNamespace in tests) and the path it is reached by. */
-export interface AttachContext {
-  executor: Executor;
-  /** Named namespace standing in for the agent's (tests); absent: the agent's own. */
-  hostNamespace?: string;
-  /**
-   * Where sysfs is read to tell an SR-IOV physical function (sriov.ts); default "/sys", the agent's own
-   * namespace's view (under hostNamespace that holds none of the simulated host's devices).
-   */
-  sysfs?: string;
 }
 
 /**
@@ -187,61 +169,8 @@ export interface ObservedAttachment {
   hostDevice: HostDeviceInfo | null;
 }
 
-const NOTHING: ObservedAttachment = { netnsMissing: false, link: null, routes: [], ifb: null, qdiscs: [], redirects: [], nftTable: false, hostDevice: null };
-
 /** The marker a moved host device carries while it is in a container: its host name, to give it back. */
 export const HOST_DEVICE_ALIAS = "netplugin host-device ";
-
-function inNetns(netns: string, argv: string[]): string[] {
-  return ["nsenter", `--net=${netns}`, ...argv];
-}
-
-/** Reads the attachment `a` in its container's namespace. Read-only. */
-export async function observeAttachment(
-  ctx: AttachContext,
-  a: { mode: DirectMode; hostIf: string; netns: string; ifname: string },
-): Promise<ObservedAttachment> {
-  const { executor } = ctx;
-  const ipArgv = inNetns(a.netns, ["ip", "-json", "-d", "-batch", "-"]);
-  let ipText: string;
-  try {
-    ipText = await executor.run(ipArgv, { stdin: "addr show\nroute show table all\n" });
-  } catch (error) {
-    if (isMissingNamespace(error)) return { ...NOTHING, netnsMissing: true };
-    throw error;
-  }
-  const [linkText, routeText] = splitBatchJson(ipText, 2, ipArgv);
-  const links = parseLinks(linkText!, ipArgv);
-  const link = links.find((l) => l.ifname === a.ifname);
-  const ifb = links.find((l) => l.ifname === ATTACH_IFB);
-  const qdiscArgv = inNetns(a.netns, ["tc", "-json", "qdisc", "show"]);
-  const nftArgv = inNetns(a.netns, ["nft", "-j", "list", "tables"]);
-  const [qdiscText, nftText] = await Promise.all([executor.run(qdiscArgv), executor.run(nftArgv)]);
-  const qdiscs = parseQdiscs(qdiscText, qdiscArgv).filter((q) => q.dev === a.ifname || q.dev === ATTACH_IFB);
-  const filterArgv = inNetns(a.netns, ["tc", "-json", "filter", "show", "dev", a.ifname, "ingress"]);
-  const hasIngress = link !== undefined && qdiscs.some((q) => q.dev === a.ifname && q.kind === "ingress");
-  const alias = link?.ifalias ?? "";
-  return {
-    netnsMissing: false,
-    link:
-      link === undefined
-        ? null
-        : {
-            kind: linkKind(link),
-            hostName: alias.startsWith(HOST_DEVICE_ALIAS) ? alias.slice(HOST_DEVICE_ALIAS.length) : "",
-            mac: linkMac(link),
-            mtu: link.mtu,
-            up: linkUp(link),
-            addresses: linkAddresses(link),
-          },
-    routes: link === undefined ? [] : defaultRoutes(parseRoutes(routeText!, ipArgv), a.ifname),
-    ifb: ifb === undefined ? null : { up: linkUp(ifb) },
-    qdiscs,
-    redirects: hasIngress ? parseRedirects(a.ifname, await executor.run(filterArgv), filterArgv) : [],
-    nftTable: hasNftTable(nftText, "inet", NFT_TABLE, nftArgv),
-    hostDevice: a.mode === "host-device" && link === undefined ? describeHostDevice(a.hostIf, ctx.sysfs) : null,
-  };
-}
 
 /** Step.object of the interface itself: "macvlan eth0 on eth1". */
 export function attachmentObject(a: { mode: DirectMode; ifname: string; hostIf: string }): string {
@@ -396,79 +325,4 @@ export function planRelease(b: StepBuilder, a: { mode: DirectMode; netns: string
   // A batch line is split at blanks: an empty alias is written quoted.
   ip(object, ["link", "set", "dev", link.hostName, "alias", '""']);
   ip(object, ["link", "set", "dev", link.hostName, "netns", back]);
-}
-
-/** What one attachment's run did: as the bridge path reports it (report.ts). */
-export interface AttachResult {
-  applied: Step[];
-  errors: ReconcileError[];
-  /** The interface is in the container's namespace after the run (made or found, and not rolled back). */
-  present: boolean;
-}
-
-function runOptions(ctx: AttachContext): ApplyOptions {
-  return ctx.hostNamespace === undefined ? {} : { hostNamespace: ctx.hostNamespace };
-}
-
-/** The agent's own namespace as `ip link set … netns` takes it: this process's, which may not be PID 1's (a simulated host's). */
-function agentNamespace(ctx: AttachContext): string {
-  return ctx.hostNamespace === undefined ? String(process.pid) : `/var/run/netns/${ctx.hostNamespace}`;
-}
-
-/**
- * Makes the rendered attachment true: observes it, plans what differs, runs the plan (apply.ts). A new
- * interface whose later steps fail is taken away again and its errors say "…; rolled back". Never throws
- * for a kernel failure: that is an error of the result, owned by `owner`.
- */
-export async function applyAttachment(
-  ctx: AttachContext,
-  state: AttachState,
-  options: { owner: DatapathErrorOwner; appliedScript: string | null },
-): Promise<AttachResult> {
-  const object = attachmentObject(state);
-  let observed: ObservedAttachment;
-  try {
-    observed = await observeAttachment(ctx, state);
-  } catch (error) {
-    const cause = error instanceof Error ? error : new Error(String(error));
-    return { applied: [], errors: [{ owner: options.owner, namespace: state.netns, objects: [object], message: `Cannot read ${object}: ${cause.message}`, cause }], present: false };
-  }
-  const b = StepBuilder.of(state.netns, options.owner);
-  planAttachment(b, state, observed, options.appliedScript);
-  const result = await applyPlan(ctx.executor, { steps: b.steps(), problems: b.problems }, runOptions(ctx));
-  const errors = [...b.problems.map(problemError), ...result.failures.flatMap(failureErrors)].map((e) => explain(state, e));
-  const made = observed.link === null && result.applied.some((s) => s.target.kind === "host");
-  if (!made || result.failures.length === 0) return { applied: result.applied, errors, present: observed.link !== null || made };
-  const undo = await releaseAttachment(ctx, state, options.owner);
-  return {
-    applied: [...result.applied, ...undo.applied],
-    errors: [...errors.map((e) => ({ ...e, message: `${e.message}; rolled back` })), ...undo.errors],
-    present: undo.errors.length > 0,
-  };
-}
-
-/** A kernel without the driver of the mode says only "Unknown device type": the error says which. */
-function explain(state: AttachState, error: ReconcileError): ReconcileError {
-  if (state.mode === "host-device" || !/Unknown device type/.test(error.message)) return error;
-  return { ...error, message: `Cannot attach endpoint "${state.id}": this kernel has no ${state.mode} driver (CONFIG_${state.mode.toUpperCase()})` };
-}
-
-/** Takes the attachment away (planRelease). Idempotent. Never throws for a kernel failure. */
-export async function releaseAttachment(
-  ctx: AttachContext,
-  a: { mode: DirectMode; hostIf: string; netns: string; ifname: string },
-  owner: DatapathErrorOwner,
-): Promise<{ applied: Step[]; errors: ReconcileError[] }> {
-  const object = `${a.mode} ${a.ifname}`;
-  let observed: ObservedAttachment;
-  try {
-    observed = await observeAttachment(ctx, a);
-  } catch (error) {
-    const cause = error instanceof Error ? error : new Error(String(error));
-    return { applied: [], errors: [{ owner, namespace: a.netns, objects: [object], message: `Cannot read ${object}: ${cause.message}`, cause }] };
-  }
-  const b = StepBuilder.of(a.netns, owner);
-  planRelease(b, a, observed, agentNamespace(ctx));
-  const result = await applyPlan(ctx.executor, { steps: b.steps(), problems: b.problems }, runOptions(ctx));
-  return { applied: result.applied, errors: [...b.problems.map(problemError), ...result.failures.flatMap(failureErrors)] };
 }

@@ -11,7 +11,7 @@ import { randomInt } from "node:crypto";
 import type { Logger } from "pino";
 
 import { accumulateCounters, NO_COUNTER_HISTORY, type CounterHistory } from "../counters.js";
-import type { DatapathDriver, DatapathError, RuleCounters } from "../driver.js";
+import type { DatapathDriver, RuleCounters } from "../driver.js";
 import { hostNftTable, NFT_TABLE, ownsNamespace } from "../names.js";
 import type { DatapathProblem, DesiredHost } from "../types.js";
 import { ValidationError } from "../../lib/errors.js";

@@ -1,7 +1,8 @@
 // One direct attachment made or taken away outright (attach.ts), for the kernel tests and the bench, which
 // drive attachments one by one rather than through DirectAttachments: a run with errors throws them.
 
-import { applyAttachment, releaseAttachment, renderAttachment, type AttachContext, type DesiredAttachment, type DirectMode } from "../attach.js";
+import { renderAttachment, type DesiredAttachment, type DirectMode } from "../attach.js";
+import { applyAttachment, releaseAttachment, type AttachContext } from "../direct.js";
 import type { ReconcileError } from "../plan.js";
 import { compileEach } from "../policies.js";
 
@@ -16,6 +17,6 @@ export async function attach(ctx: AttachContext, a: DesiredAttachment): Promise<
   return result.applied.map((s) => `${s.action} ${s.object}`);
 }
 
-export async function detach(ctx: AttachContext, a: { mode: DirectMode; hostIf: string; netns: string; ifname: string }): Promise<void> {
+export async function detach(ctx: AttachContext, a: { mode: DirectMode; netns: string; ifname: string }): Promise<void> {
   throwErrors((await releaseAttachment(ctx, a, {})).errors);
 }
