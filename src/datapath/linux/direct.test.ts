@@ -11,7 +11,7 @@ import { ATTACH_IFB } from "./attach.js";
 import { DirectAttachments } from "./direct.js";
 import { PolicyCache } from "./policies.js";
 import { shaper } from "./render.js";
-import { FakeExecutor } from "./testing/fakeExecutor.js";
+import { FakeExecutor, type FakeCall } from "./testing/fakeExecutor.js";
 
 // DirectAttachments.reconcile against a FakeExecutor: the observation commands answer what a test says the
 // container's namespace holds; every other command (a change) succeeds and is recorded.
@@ -60,9 +60,10 @@ function holds(fake: FakeExecutor, what: { qos: EndpointQos; table: boolean } | 
   fake.on(`${IN} tc -json filter show dev eth0 ingress`, { stdout: JSON.stringify([{ kind: "u32", options: { actions: [{ kind: "mirred", to_dev: ATTACH_IFB }] } }]) });
 }
 
-/** The change commands since `from` (observation left out), each with its stdin. */
+/** The change commands since `from` (observation left out), each with its stdin (an nft script only named). */
 function changes(fake: FakeExecutor, from: number): string[] {
-  return fake.calls.slice(from).filter((c) => !OBSERVE.has(c.argv.join(" "))).map((c) => `${c.argv.join(" ")}${c.stdin === undefined ? "" : ` <<${c.stdin.startsWith("table") || c.stdin.includes("table inet") ? " nft script" : `\n${c.stdin}`}`}`);
+  const stdin = (c: FakeCall): string => (c.stdin === undefined ? "" : c.argv.includes("nft") ? " << nft script" : ` <<\n${c.stdin}`);
+  return fake.calls.slice(from).filter((c) => !OBSERVE.has(c.argv.join(" "))).map((c) => `${c.argv.join(" ")}${stdin(c)}`);
 }
 
 describe("DirectAttachments.reconcile", () => {
