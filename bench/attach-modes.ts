@@ -19,7 +19,8 @@
 //   BENCH_ATTACH_CPU=0       CPU sender and receiver are pinned to ("" = not pinned)
 //   BENCH_VERBOSE=1          every sample
 
-import { applyAttachment, type DesiredAttachment } from "../src/datapath/linux/attach.js";
+import type { DesiredAttachment } from "../src/datapath/linux/attach.js";
+import { attach } from "../src/datapath/linux/testing/attach.js";
 import { must, RealExecutor } from "../src/lib/process.js";
 import type { PolicyInput } from "../src/policy/index.js";
 import { runPrefix } from "../test/harness/netns.js";
@@ -71,10 +72,10 @@ async function buildDirect(
       id: `bench-${role}`, mode: o.mode, hostIf: "nicstand0", netns: `/var/run/netns/${ns[role]!}`, ifname: "eth0",
       mac: `02:00:c6:12:${o.subnet.toString(16).padStart(2, "0")}:0${host}`, mtu: 0,
       ipv4: `${ips[role]}/24`, ipv6: "", gateway: "", ipv6Gateway: "",
-      qos: { egressBps: 0, ingressBps: 0, burstBytes: 0 },
+      qos: { egressBps: 0, ingressBps: 0, burstBytes: 0 }, tenantNamespace: ns.h!,
       ...(o.policy ? { policy: policyFor(Object.values(ips)) } : {}),
     };
-    await applyAttachment(ctx, a);
+    await attach(ctx, a);
   }
   return o.toSegment ? { client: ns.c!, server: ns.o!, serverIp: `198.18.${o.subnet}.250` } : { client: ns.c!, server: ns.s!, serverIp: ips.s };
 }

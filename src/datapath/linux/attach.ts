@@ -1,8 +1,10 @@
 // Direct attachments (NIC attach modes): a container joins its network without a veth and bridge, on an
 // interface made on a host interface (macvlan bridge mode, ipvlan L2) or on a whole host interface moved
-// into its namespace (host-device: a NIC or an SR-IOV virtual function, sriov.ts). The same steps as the
-// bridge path in miniature: renderAttachment() (pure) makes every decision, observeAttachment() reads the
-// one link, planAttachment() (pure) turns the difference into commands, applyAttachment() runs them.
+// into its namespace (host-device: a NIC or an SR-IOV virtual function, sriov.ts). This file makes
+// the decisions for one attachment, as the bridge path's render and diff do: renderAttachment() (its desired
+// state), planAttachment() / planRelease() (what differs from what direct.ts observed, as plan Steps that
+// apply.ts runs). All pure. What is already right gets no step: a run that finds the attachment as it left it
+// changes nothing (no qdisc re-added, no table reloaded and its counters reset).
 //
 // Nothing of the tenant namespace sees these packets: they go from the container straight to the host
 // interface's segment (macvlan/ipvlan: also straight to the other containers on that interface). So what
@@ -13,15 +15,19 @@
 // receives: ingress → mirred → an ifb in the container namespace with a tbf, the kernel having no police
 // action). A process in the container with CAP_NET_ADMIN can undo both: the README says so.
 
-import { compilePolicy, type PolicyInput } from "../../policy/index.js";
+import { NFT_TABLE } from "../names.js";
+import type { PolicyInput } from "../../policy/index.js";
 import { ValidationError } from "../../lib/errors.js";
-import type { Executor } from "../../lib/process.js";
 import type { EndpointQos } from "../types.js";
 import { canonicalCidr, canonicalIp, canonicalMac, familyOf } from "./addr.js";
-import { tbfArgs } from "./diffEndpoint.js";
+import { POLICY_NFT_OBJECT } from "./diff.js";
+import { sameShaper, tbfArgs } from "./diffEndpoint.js";
+import type { Action, StepTarget } from "./plan.js";
+import type { PolicyCompiler } from "./policies.js";
 import { shaper } from "./render.js";
-import type { Shaper } from "./state.js";
-import { hostCommand, isNotFound } from "./tools.js";
+import type { HostDeviceInfo } from "./sriov.js";
+import type { DefaultRoute, ObservedQdisc, ObservedRedirect, Shaper } from "./state.js";
+import type { StepBuilder } from "./stepBuilder.js";
 import { IFNAME, IssueList, TOKEN } from "./validate.js";
 
 export type DirectMode = "macvlan" | "ipvlan" | "host-device";
@@ -48,13 +54,16 @@ export interface DesiredAttachment {
   qos: EndpointQos;
   /** The tenant's policy, enforced in the container's namespace; absent: no table there. */
   policy?: PolicyInput;
+  /** The tenant's namespace: its direct attachments share one entry of the policy cache. */
+  tenantNamespace: string;
 }
 
-/** Where the commands run: the agent's namespace (hostNamespace in tests) and the path it is reached by. */
-export interface AttachContext {
-  executor: Executor;
-  /** Named namespace standing in for the agent's (tests); absent: the agent's own. */
-  hostNamespace?: string;
+/**
+ * The policy cache key of a tenant's policy as its direct attachments enforce it: compiled without the
+ * tenant's bridges, so its input differs from the tenant table's and needs an entry of its own.
+ */
+export function directPolicyKey(tenantNamespace: string): string {
+  return `${tenantNamespace} direct`;
 }
 
 /** The ifb that carries what the container receives to its shaper: inside the container's namespace. */
@@ -77,8 +86,8 @@ export interface AttachState {
   nftScript: string | null;
 }
 
-/** The desired state of one attachment, or the list of what is wrong with it. Pure. */
-export function renderAttachment(a: DesiredAttachment): AttachState {
+/** The desired state of one attachment, or the list of what is wrong with it. Pure (`compile` caches). */
+export function renderAttachment(a: DesiredAttachment, compile: PolicyCompiler): AttachState {
   const issues = new IssueList();
   issues.name("hostIf", a.hostIf, IFNAME, "interface name");
   issues.name("ifname", a.ifname, IFNAME, "interface name");
@@ -106,7 +115,7 @@ export function renderAttachment(a: DesiredAttachment): AttachState {
   let nftScript: string | null = null;
   if (a.policy !== undefined) {
     try {
-      nftScript = compilePolicy({ ...a.policy, networks: [] }).script;
+      nftScript = compile(directPolicyKey(a.tenantNamespace), { ...a.policy, networks: [] }).script;
     } catch (err) {
       issues.add("policy", (err as Error).message);
     }
@@ -132,189 +141,188 @@ export function renderAttachment(a: DesiredAttachment): AttachState {
   };
 }
 
-/** The container's interface as the kernel shows it; null when it is not there. */
+
+/** The container's interface as the kernel shows it, with what hangs on it in the container's namespace. */
 export interface ObservedAttachment {
-  kind: string;
-  /** host-device: the name it had on the host (our alias), else "". */
-  hostName: string;
+  /** The container's namespace is gone (or never was): nothing else was read. */
+  netnsMissing: boolean;
+  link: {
+    kind: string;
+    /** host-device: the name it had on the host (our alias), else "". */
+    hostName: string;
+    mac: string;
+    mtu: number;
+    up: boolean;
+    addresses: string[];
+  } | null;
+  /** Default routes through the interface. */
+  routes: DefaultRoute[];
+  /** Our ifb (ATTACH_IFB) in the container's namespace. */
+  ifb: { up: boolean } | null;
+  /** Qdiscs of the interface and of the ifb. */
+  qdiscs: ObservedQdisc[];
+  /** Redirects of the interface's ingress. */
+  redirects: ObservedRedirect[];
+  /** `table inet netplugin` exists in the container's namespace. */
+  nftTable: boolean;
+  /** host-device not moved in yet: what sysfs says of the device on the host. */
+  hostDevice: HostDeviceInfo | null;
 }
 
 /** The marker a moved host device carries while it is in a container: its host name, to give it back. */
 export const HOST_DEVICE_ALIAS = "netplugin host-device ";
 
-export async function observeAttachment(ctx: AttachContext, netns: string, ifname: string): Promise<ObservedAttachment | null> {
-  let out: string;
-  try {
-    out = await ctx.executor.run(inNetns(netns, ["ip", "-json", "-details", "link", "show", "dev", ifname]));
-  } catch (err) {
-    if (isNotFound(err)) return null;
-    throw err;
-  }
-  const [link] = JSON.parse(out) as Array<{ ifalias?: string; linkinfo?: { info_kind?: string } }>;
-  const alias = link?.ifalias ?? "";
-  return {
-    kind: link?.linkinfo?.info_kind ?? "",
-    hostName: alias.startsWith(HOST_DEVICE_ALIAS) ? alias.slice(HOST_DEVICE_ALIAS.length) : "",
-  };
+/** Step.object of the interface itself: "macvlan eth0 on eth1". */
+export function attachmentObject(a: { mode: DirectMode; ifname: string; hostIf: string }): string {
+  return `${a.mode} ${a.ifname} on ${a.hostIf}`;
 }
 
-/** A command and the namespace it runs in: the agent's, or the container's (by path, through nsenter). */
-export type AttachStep = { where: "host"; argv: string[] } | { where: "container"; netns: string; argv: string[]; stdin?: string };
-
 /**
- * The commands that make `state` true given what is there. Pure. Idempotent: addresses, routes and qdiscs
- * are replaced, the policy table replaced whole; the interface is made only when it is missing. An existing
- * interface of another kind is refused (it is not ours).
+ * The steps that make `state` true given what is `observed`, into `b` (a builder of the container's
+ * namespace path). Pure. Only what differs gets a step; the policy table is (re)loaded when it is missing
+ * or this process has not loaded this exact script there (`appliedScript`: null when it does not know).
+ * Refused, as a problem of the builder: an existing interface of another kind (not ours), a container
+ * namespace that is gone, and an SR-IOV physical function that has VFs (moving it would take their
+ * uplink from every container using one).
  */
-export function planAttachment(state: AttachState, observed: ObservedAttachment | null): AttachStep[] {
+export function planAttachment(b: StepBuilder, state: AttachState, observed: ObservedAttachment, appliedScript: string | null): void {
   const { ifname, netns } = state;
-  const steps: AttachStep[] = [];
-  const c = (argv: string[], stdin?: string): AttachStep => ({ where: "container", netns, argv, ...(stdin === undefined ? {} : { stdin }) });
-  const wantKind = state.mode === "host-device" ? "" : state.mode;
-  if (observed !== null && state.mode !== "host-device" && observed.kind !== wantKind) {
-    throw new Error(`Cannot attach endpoint "${state.id}": "${ifname}" in ${netns} is a ${observed.kind || "device"} link, not ours`);
+  const object = attachmentObject(state);
+  const ip = (action: Action, what: string, args: string[]): void => b.containerIp("container", action, what, netns, args);
+  if (observed.netnsMissing) return b.problem(object, `container namespace "${netns}" does not exist`);
+  const link = observed.link;
+  if (link !== null && state.mode !== "host-device" && link.kind !== state.mode) {
+    return b.problem(object, `"${ifname}" in ${netns} is a ${link.kind || "device"} link, not ours`);
   }
-  if (observed !== null && state.mode === "host-device" && observed.hostName !== state.hostIf) {
-    throw new Error(`Cannot attach endpoint "${state.id}": "${ifname}" in ${netns} is not host device "${state.hostIf}"`);
+  if (link !== null && state.mode === "host-device" && link.hostName !== state.hostIf) {
+    return b.problem(object, `"${ifname}" in ${netns} is not host device "${state.hostIf}"`);
+  }
+  const vfs = observed.hostDevice?.virtfns ?? [];
+  if (vfs.length > 0) {
+    return b.problem(object, `"${state.hostIf}" is an SR-IOV physical function whose virtual functions (${vfs.join(", ")}) depend on it: attach one of those instead`);
   }
   const mtu = state.mtu > 0 ? ["mtu", String(state.mtu)] : [];
-  if (observed === null) {
+  const set: string[] = [];
+  if (link === null) {
     if (state.mode === "host-device") {
+      // The report says when what moves is a VF, and of which NIC.
+      const physfn = observed.hostDevice?.physfn;
+      const moved = physfn === undefined ? object : `${object} (SR-IOV VF of ${physfn || "a physical function"})`;
       // Down first: some drivers refuse to change namespace while up; the alias names it for the way back.
-      steps.push({ where: "host", argv: ["ip", "link", "set", "dev", state.hostIf, "down"] });
-      steps.push({ where: "host", argv: ["ip", "link", "set", "dev", state.hostIf, "alias", HOST_DEVICE_ALIAS + state.hostIf] });
-      steps.push({ where: "host", argv: ["ip", "link", "set", "dev", state.hostIf, "netns", netns] });
-      steps.push(c(["ip", "link", "set", "dev", state.hostIf, "name", ifname, ...mtu]));
+      b.hostIp("container", "create", moved, ["link", "set", "dev", state.hostIf, "down"]);
+      // Quoted: a batch line is split at blanks.
+      b.hostIp("container", "create", moved, ["link", "set", "dev", state.hostIf, "alias", `"${HOST_DEVICE_ALIAS}${state.hostIf}"`]);
+      b.hostIp("container", "create", moved, ["link", "set", "dev", state.hostIf, "netns", netns]);
+      ip("create", moved, ["link", "set", "dev", state.hostIf, "name", ifname, ...mtu]);
     } else {
       // Made from the agent's namespace straight into the container's: the uplink is only there.
       const type = state.mode === "macvlan" ? ["type", "macvlan", "mode", "bridge"] : ["type", "ipvlan", "mode", "l2"];
       const address = state.mac === null ? [] : ["address", state.mac];
-      steps.push({ where: "host", argv: ["ip", "link", "add", "link", state.hostIf, "name", ifname, "netns", netns, ...address, ...mtu, ...type] });
+      b.hostIp("container", "create", object, ["link", "add", "link", state.hostIf, "name", ifname, "netns", netns, ...address, ...mtu, ...type]);
     }
-  } else if (state.mtu > 0) {
-    steps.push(c(["ip", "link", "set", "dev", ifname, ...mtu]));
+  } else {
+    if (state.mac !== null && link.mac !== state.mac) set.push("address", state.mac);
+    if (state.mtu > 0 && link.mtu !== state.mtu) set.push(...mtu);
   }
-  for (const address of state.addresses) {
+  if (link === null || !link.up) set.push("up");
+  if (set.length > 0) ip(link === null ? "create" : "update", object, ["link", "set", "dev", ifname, ...set]);
+  const where = `${ifname} in ${netns}`;
+  const have = link?.addresses ?? [];
+  for (const address of have.filter((x) => !state.addresses.includes(x))) {
+    ip("delete", `address ${address} on ${where}`, ["addr", "del", address, "dev", ifname]);
+  }
+  for (const address of state.addresses.filter((x) => !have.includes(x))) {
+    // nodad: an IPv6 address is usable at once instead of after ~1 s of duplicate detection.
     const nodad = familyOf(address.split("/")[0]!) === 6 ? ["nodad"] : [];
-    steps.push(c(["ip", "addr", "replace", address, "dev", ifname, ...nodad]));
+    ip("create", `address ${address} on ${where}`, ["addr", "add", address, "dev", ifname, ...nodad]);
   }
-  steps.push(c(["ip", "link", "set", "dev", ifname, "up"]));
-  for (const r of state.routes) {
-    steps.push(c(["ip", `-${r.family}`, "route", "replace", "default", "via", r.via, "dev", ifname]));
+  const same = (r: DefaultRoute, w: DefaultRoute): boolean => r.family === w.family && r.via === w.via;
+  for (const r of observed.routes.filter((r) => !state.routes.some((w) => same(r, w)))) {
+    ip("delete", `default route via ${r.via} on ${where}`, ["route", "del", "default", "via", r.via, "dev", ifname]);
   }
-  steps.push(...planShapers(state));
-  steps.push(state.nftScript === null ? c(["nft", "delete", "table", "inet", "netplugin"]) : c(["nft", "-f", "-"], state.nftScript));
-  return steps;
+  for (const w of state.routes.filter((w) => !observed.routes.some((r) => same(r, w)))) {
+    ip("create", `default route via ${w.via} on ${where}`, ["route", "add", "default", "via", w.via, "dev", ifname]);
+  }
+  planShapers(b, state, link === null ? { ...observed, qdiscs: observed.qdiscs.filter((q) => q.dev !== ifname), redirects: [] } : observed);
+  const container: StepTarget = { kind: "container", path: netns };
+  if (state.nftScript === null) {
+    if (observed.nftTable) b.nft("delete", POLICY_NFT_OBJECT, ["delete", "table", "inet", NFT_TABLE], undefined, container);
+  } else if (!observed.nftTable || appliedScript !== state.nftScript) {
+    b.nft(observed.nftTable ? "update" : "create", POLICY_NFT_OBJECT, ["-f", "-"], state.nftScript, container);
+  }
 }
 
-function planShapers(state: AttachState): AttachStep[] {
-  const c = (argv: string[]): AttachStep => ({ where: "container", netns: state.netns, argv });
+/**
+ * Shapers in the container's namespace. What the container sends: a tbf as the interface's root qdisc. What
+ * it receives: the interface's ingress → mirred → our ifb, whose root is a tbf. Only a root tbf is ours to
+ * delete: a host device keeps its driver's qdisc.
+ */
+function planShapers(b: StepBuilder, state: AttachState, observed: ObservedAttachment): void {
   const dev = state.ifname;
-  const steps: AttachStep[] = [];
-  // Deleting what may not be there: the runner ignores "not found" for these (optional: true).
-  steps.push(state.egress === null ? c(["tc", "qdisc", "del", "dev", dev, "root"]) : c(["tc", ...tbfArgs(dev, state.egress)]));
-  steps.push(c(["tc", "qdisc", "del", "dev", dev, "ingress"]));
+  const container: StepTarget = { kind: "container", path: state.netns };
+  const tc = (action: Action, what: string, args: string[]): void => b.tc(action, what, args, container);
+  const ip = (action: Action, what: string, args: string[]): void => b.containerIp("container", action, what, state.netns, args);
+  const root = observed.qdiscs.find((q) => q.dev === dev && q.root);
+  if (state.egress !== null) {
+    if (!(root?.kind === "tbf" && sameShaper(root.shaper, state.egress))) tc(root?.kind === "tbf" ? "update" : "create", `tbf on ${dev}`, tbfArgs(dev, state.egress));
+  } else if (root?.kind === "tbf") {
+    tc("delete", `tbf on ${dev}`, ["qdisc", "del", "dev", dev, "root"]);
+  }
+  const ingress = observed.qdiscs.find((q) => q.dev === dev && q.kind === "ingress");
   if (state.ingress === null) {
-    steps.push(c(["ip", "link", "del", ATTACH_IFB]));
-    return steps;
+    if (ingress !== undefined) tc("delete", `ingress on ${dev}`, ["qdisc", "del", "dev", dev, "ingress"]);
+    if (observed.ifb !== null) ip("delete", `ifb ${ATTACH_IFB}`, ["link", "del", ATTACH_IFB]);
+    return;
   }
-  steps.push(c(["ip", "link", "add", ATTACH_IFB, "type", "ifb"]));
-  steps.push(c(["ip", "link", "set", ATTACH_IFB, "up"]));
-  steps.push(c(["tc", ...tbfArgs(ATTACH_IFB, state.ingress)]));
-  steps.push(c(["tc", "qdisc", "add", "dev", dev, "handle", "ffff:", "ingress"]));
-  steps.push(
-    c(["tc", "filter", "add", "dev", dev, "parent", "ffff:", "protocol", "all", "prio", "1", "u32", "match", "u32", "0", "0", "action", "mirred", "egress", "redirect", "dev", ATTACH_IFB]),
-  );
-  return steps;
-}
-
-/** A delete of something absent, or an add of something present, changes nothing: not a failure. */
-function harmless(step: AttachStep, err: unknown): boolean {
-  const stderr = (err as { stderr?: string }).stderr ?? "";
-  if ((step.argv.includes("del") || step.argv.includes("delete")) && isNotFound(err)) return true;
-  // tc's answer to deleting an ingress qdisc a device does not have.
-  if (step.argv[0] === "tc" && step.argv.includes("del") && step.argv.at(-1) === "ingress" && /Invalid handle/.test(stderr)) return true;
-  return step.argv[1] === "link" && step.argv[2] === "add" && step.argv[3] === ATTACH_IFB && /File exists/.test(stderr);
-}
-
-function inNetns(netns: string, argv: string[]): string[] {
-  return ["nsenter", `--net=${netns}`, ...argv];
-}
-
-async function runStep(ctx: AttachContext, step: AttachStep): Promise<void> {
-  try {
-    if (step.where === "container") {
-      await ctx.executor.run(inNetns(step.netns, step.argv), step.stdin === undefined ? {} : { stdin: step.stdin });
-    } else {
-      const { argv, netns } = hostCommand(step.argv, ctx.hostNamespace);
-      await ctx.executor.run(argv, netns === undefined ? {} : { netns });
-    }
-  } catch (err) {
-    if (!harmless(step, err)) throw err;
+  if (observed.ifb === null) {
+    ip("create", `ifb ${ATTACH_IFB}`, ["link", "add", ATTACH_IFB, "type", "ifb"]);
+    ip("create", `ifb ${ATTACH_IFB}`, ["link", "set", ATTACH_IFB, "up"]);
+  } else if (!observed.ifb.up) {
+    ip("update", `ifb ${ATTACH_IFB}`, ["link", "set", ATTACH_IFB, "up"]);
   }
+  const ifbRoot = observed.ifb === null ? undefined : observed.qdiscs.find((q) => q.dev === ATTACH_IFB && q.root);
+  if (!(ifbRoot?.kind === "tbf" && sameShaper(ifbRoot.shaper, state.ingress))) {
+    tc(ifbRoot?.kind === "tbf" ? "update" : "create", `tbf on ${ATTACH_IFB}`, tbfArgs(ATTACH_IFB, state.ingress));
+  }
+  const redirectRight = ingress !== undefined && observed.redirects.length === 1 && observed.redirects[0]!.toDev === ATTACH_IFB;
+  if (redirectRight) return;
+  if (ingress !== undefined) tc("delete", `ingress on ${dev}`, ["qdisc", "del", "dev", dev, "ingress"]);
+  tc("create", `ingress on ${dev}`, ["qdisc", "add", "dev", dev, "handle", "ffff:", "ingress"]);
+  tc("create", `redirect ${dev} to ${ATTACH_IFB}`, [
+    "filter", "add", "dev", dev, "parent", "ffff:", "protocol", "all", "prio", "1",
+    "u32", "match", "u32", "0", "0", "action", "mirred", "egress", "redirect", "dev", ATTACH_IFB,
+  ]);
 }
 
 /**
- * Makes the attachment true: reads the container's interface, plans, runs. A new interface whose later
- * steps fail is taken away again (a made link deleted, a moved device given back) and the error says
- * "…; rolled back". Idempotent.
+ * The steps that take the attachment away, into `b`. Pure. macvlan/ipvlan: the interface is deleted.
+ * host-device: the device is emptied (its tbf and ingress qdisc removed, addresses flushed, down), renamed
+ * back to its host name and moved back to `back` (the agent's namespace). Our ifb and table go in every
+ * mode. Nothing there (or the namespace gone) plans nothing. A device whose container namespace went away
+ * without a DEL is moved back by the kernel itself (physical devices return to the initial namespace;
+ * virtual stand-ins are destroyed).
  */
-export async function applyAttachment(ctx: AttachContext, desired: DesiredAttachment): Promise<AttachState> {
-  const state = renderAttachment(desired);
-  const observed = await observeAttachment(ctx, state.netns, state.ifname);
-  const steps = planAttachment(state, observed);
-  let made = false;
-  try {
-    for (const step of steps) {
-      await runStep(ctx, step);
-      if (step.where === "host" && observed === null) made = true;
-    }
-  } catch (err) {
-    const stderr = (err as { stderr?: string }).stderr ?? "";
-    if (!made && /Unknown device type/.test(stderr)) {
-      throw new Error(`Cannot attach endpoint "${state.id}": this kernel has no ${state.mode} driver (CONFIG_${state.mode.toUpperCase()})`, { cause: err });
-    }
-    if (!made) throw err;
-    await releaseAttachment(ctx, { mode: state.mode, netns: state.netns, ifname: state.ifname }).catch(() => undefined);
-    throw new Error(`${(err as Error).message}; rolled back`, { cause: err });
+export function planRelease(b: StepBuilder, a: { mode: DirectMode; netns: string; ifname: string }, observed: ObservedAttachment, back: string): void {
+  if (observed.netnsMissing) return;
+  const ip = (what: string, args: string[]): void => b.containerIp("container", "delete", what, a.netns, args);
+  const container: StepTarget = { kind: "container", path: a.netns };
+  const object = `${a.mode} ${a.ifname}`;
+  if (observed.nftTable) b.nft("delete", POLICY_NFT_OBJECT, ["delete", "table", "inet", NFT_TABLE], undefined, container);
+  if (observed.ifb !== null) ip(`ifb ${ATTACH_IFB}`, ["link", "del", ATTACH_IFB]);
+  const link = observed.link;
+  if (link === null) return;
+  if (a.mode !== "host-device") return ip(object, ["link", "del", "dev", a.ifname]);
+  if (link.hostName === "") return b.problem(object, `cannot give back "${a.ifname}" in ${a.netns}: it carries no host name (not moved in by us)`);
+  if (observed.qdiscs.some((q) => q.dev === a.ifname && q.root && q.kind === "tbf")) {
+    b.tc("delete", `tbf on ${a.ifname}`, ["qdisc", "del", "dev", a.ifname, "root"], container);
   }
-  return state;
-}
-
-/**
- * Takes the attachment away. macvlan/ipvlan: the interface is deleted. host-device: the device is emptied
- * (addresses flushed, down, its shaper and our ifb removed), renamed back to its host name and moved back to
- * the agent's namespace. Idempotent: nothing there (or the namespace gone) is not an error. A device whose
- * container namespace went away without a DEL is moved back by the kernel itself (physical devices return
- * to the initial namespace; virtual stand-ins are destroyed).
- */
-export async function releaseAttachment(ctx: AttachContext, a: { mode: DirectMode; netns: string; ifname: string }): Promise<void> {
-  let observed: ObservedAttachment | null;
-  try {
-    observed = await observeAttachment(ctx, a.netns, a.ifname);
-  } catch (err) {
-    if (/cannot open|No such file/i.test((err as { stderr?: string }).stderr ?? "")) return;
-    throw err;
+  if (observed.qdiscs.some((q) => q.dev === a.ifname && q.kind === "ingress")) {
+    b.tc("delete", `ingress on ${a.ifname}`, ["qdisc", "del", "dev", a.ifname, "ingress"], container);
   }
-  const c = (argv: string[]): AttachStep => ({ where: "container", netns: a.netns, argv });
-  const steps: AttachStep[] = [c(["nft", "delete", "table", "inet", "netplugin"]), c(["ip", "link", "del", ATTACH_IFB])];
-  if (observed !== null) {
-    if (a.mode === "host-device") {
-      if (observed.hostName === "") throw new Error(`Cannot give back "${a.ifname}" in ${a.netns}: it carries no host name (not moved in by us)`);
-      // The agent's own namespace (this process's), which may not be PID 1's (an agent of a simulated host).
-      const back = ctx.hostNamespace === undefined ? String(process.pid) : `/var/run/netns/${ctx.hostNamespace}`;
-      steps.push(
-        c(["tc", "qdisc", "del", "dev", a.ifname, "root"]),
-        c(["tc", "qdisc", "del", "dev", a.ifname, "ingress"]),
-        c(["ip", "addr", "flush", "dev", a.ifname]),
-        c(["ip", "link", "set", "dev", a.ifname, "down"]),
-        c(["ip", "link", "set", "dev", a.ifname, "name", observed.hostName]),
-        c(["ip", "link", "set", "dev", observed.hostName, "alias", ""]),
-        c(["ip", "link", "set", "dev", observed.hostName, "netns", back]),
-      );
-    } else {
-      steps.push(c(["ip", "link", "del", "dev", a.ifname]));
-    }
-  }
-  for (const s of steps) await runStep(ctx, s);
+  ip(object, ["addr", "flush", "dev", a.ifname]);
+  ip(object, ["link", "set", "dev", a.ifname, "down"]);
+  ip(object, ["link", "set", "dev", a.ifname, "name", link.hostName]);
+  // A batch line is split at blanks: an empty alias is written quoted.
+  ip(object, ["link", "set", "dev", link.hostName, "alias", '""']);
+  ip(object, ["link", "set", "dev", link.hostName, "netns", back]);
 }

@@ -11,7 +11,7 @@ import { randomInt } from "node:crypto";
 import type { Logger } from "pino";
 
 import { accumulateCounters, NO_COUNTER_HISTORY, type CounterHistory } from "../counters.js";
-import type { DatapathDriver, DatapathErrorOwner, DatapathError, RuleCounters } from "../driver.js";
+import type { DatapathDriver, RuleCounters } from "../driver.js";
 import { hostNftTable, NFT_TABLE, ownsNamespace } from "../names.js";
 import type { DatapathProblem, DesiredHost } from "../types.js";
 import { ValidationError } from "../../lib/errors.js";
@@ -21,12 +21,13 @@ import { applyPlan, type StepFailure } from "./apply.js";
 import { diffHost, POLICY_NFT_OBJECT } from "./diff.js";
 import { checkDirect, DirectAttachments, withoutDirect } from "./direct.js";
 import { PickupWindows } from "./pickup.js";
-import { PolicyCache } from "./policies.js";
+import { PolicyCache, type PolicyCompiler } from "./policies.js";
 import { HOST_TABLE_FAMILY } from "./renderOverlay.js";
 import { NOTHING_APPLIED, nextApplied, selectScope, type AppliedState, type ObserveScope } from "./incremental.js";
 import { listNamespaces, listTenantNamespaces, observeHost } from "./observe.js";
 import { parseLinks, linkKind } from "./parse.js";
-import { HOST_GROUP, type Action, type ChangeSummary, type Phase, type Plan, type Problem, type ReconcileError, type Step } from "./plan.js";
+import { HOST_GROUP, type ChangeSummary, type Plan, type ReconcileError, type Step } from "./plan.js";
+import { changeSummary, failureErrors, problemError } from "./report.js";
 import { checkHost, renderHost } from "./render.js";
 import type { HostState } from "./state.js";
 import { DELETE_GROUP } from "./stepBuilder.js";
@@ -54,36 +55,6 @@ export interface ReconcileReport {
   /** Failures and problems; non-empty means "try again later". */
   errors: ReconcileError[];
   durationMs: number;
-}
-
-function summary(s: { namespace: string; phase: Phase; action: Action; object: string }): ChangeSummary {
-  return { namespace: s.namespace, phase: s.phase, action: s.action, object: s.object };
-}
-
-function ownerKey(owner: DatapathErrorOwner): string {
-  return JSON.stringify([owner.tenant, owner.network, owner.endpoint, owner.ports]);
-}
-
-/** One error per unit whose steps failed: each reports what it concerns. */
-function failureErrors(f: StepFailure): ReconcileError[] {
-  const byOwner = new Map<string, { owner: DatapathErrorOwner; steps: Step[] }>();
-  for (const step of f.steps) {
-    const key = ownerKey(step.owner);
-    const entry = byOwner.get(key) ?? { owner: step.owner, steps: [] };
-    entry.steps.push(step);
-    byOwner.set(key, entry);
-  }
-  return [...byOwner.values()].map(({ owner, steps }) => ({
-    owner,
-    namespace: f.namespace,
-    objects: [...new Set(steps.map((s) => s.object))],
-    message: f.message,
-    cause: f.error,
-  }));
-}
-
-function problemError(p: Problem): ReconcileError {
-  return { owner: p.owner, namespace: p.namespace, objects: [p.object], message: `Cannot configure ${p.object}: ${p.message}`, cause: null };
 }
 
 export interface ReconcileOptions {
@@ -127,7 +98,7 @@ export class LinuxDatapath implements DatapathDriver {
     this.pickup = new PickupWindows(options.pickupWindowSeconds);
     this.hostNamespace = options.hostNamespace;
     this.logger = options.logger;
-    this.direct = new DirectAttachments(executor, options.hostNamespace);
+    this.direct = new DirectAttachments(executor, options.hostNamespace === undefined ? {} : { hostNamespace: options.hostNamespace });
   }
 
   private applyOptions(): { concurrency: number; hostNamespace?: string } {
@@ -148,7 +119,7 @@ export class LinuxDatapath implements DatapathDriver {
 
   /** Pure: what in `desired` cannot be rendered, each with its unit (render.ts checkHost), a policy that does not compile included. */
   check(desired: DesiredHost): DatapathProblem[] {
-    return [...checkHost(withoutDirect(desired), this.policies.compile), ...checkDirect(desired)];
+    return [...checkHost(withoutDirect(desired), this.policies.compile), ...checkDirect(desired, this.policies.compile)];
   }
 
   /** What reconcile(desired, options) would do now, without doing it. Throws ValidationError for bad input. */
@@ -202,7 +173,12 @@ export class LinuxDatapath implements DatapathDriver {
         compiled.set(namespace, policy);
         return policy;
       });
-      this.policies.keep(new Set(compiled.keys()));
+      // The direct attachments' policies are cached beside the tenants' (under their own keys).
+      const directKeys = new Set<string>();
+      const compileDirect: PolicyCompiler = (key, input) => {
+        directKeys.add(key);
+        return this.policies.compile(key, input);
+      };
       // Whatever throws from here on may have left anything half done: trust nothing applied before.
       const applied = this.trusted(options);
       this.applied = NOTHING_APPLIED;
@@ -223,9 +199,10 @@ export class LinuxDatapath implements DatapathDriver {
       this.pickup.record(result.applied, result.failures.flatMap((f) => f.steps), Date.now());
       this.unflushed = this.unflushedAfter(wanted, diffed, result.failures);
       // Direct attachments after the tenant namespaces (their policy is the tenant's, nothing else of it).
-      const direct = await this.direct.reconcile(desired, options.full === true);
+      const direct = await this.direct.reconcile(desired, { full: options.full === true, compile: compileDirect });
+      this.policies.keep(new Set([...compiled.keys(), ...directKeys]));
       const report: ReconcileReport = {
-        changes: [...result.applied.map(summary), ...direct.changes],
+        changes: [...result.applied.map(changeSummary), ...direct.changes],
         errors: [...errors, ...plan.problems.map(problemError), ...result.failures.flatMap(failureErrors), ...direct.errors],
         durationMs: Date.now() - started,
       };

@@ -80,7 +80,7 @@ function containerIp(path: string, args: string[]): string[] {
   return ["nsenter", `--net=${path}`, "ip", ...args];
 }
 
-function isMissingNamespace(error: unknown): boolean {
+export function isMissingNamespace(error: unknown): boolean {
   // "nsenter: cannot open PATH: No such file or directory", or a path that is no namespace
   // (a bind mount already gone): "reassociate to namespace 'ns/net' failed: Invalid argument".
   return error instanceof ProcessError && /nsenter: (cannot open|reassociate)/.test(error.stderr);

@@ -25,6 +25,8 @@ export const IpLink = z.object({
   mtu: z.number(),
   master: z.string().optional(),
   address: z.string().optional(),
+  /** `ip link set … alias`: what a moved host device carries (attach.ts). */
+  ifalias: z.string().optional(),
   linkinfo: z
     .object({
       info_kind: z.string().optional(),

@@ -1,6 +1,7 @@
 // SR-IOV virtual functions found through sysfs, for host-device attachments: a VF is a host interface like
-// any other once its driver has made its netdev, so attach.ts moves it as it moves a whole NIC. These
-// machines have no SR-IOV hardware; the unit test reads a sysfs tree it writes.
+// any other once its driver has made its netdev, so attach.ts moves it as it moves a whole NIC; a physical
+// function with VFs it refuses to move (down and gone from the host, it would take the VFs' uplink with it).
+// These machines have no SR-IOV hardware; the unit tests read a sysfs tree they write.
 
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
@@ -25,13 +26,6 @@ export function describeHostDevice(name: string, sysfs = "/sys"): HostDeviceInfo
     .filter((n) => n !== "");
   if (vfs.length > 0) info.virtfns = vfs;
   return info;
-}
-
-/** The interface names of the VFs of every physical function on the host, free or not. */
-export function listVirtualFunctions(sysfs = "/sys"): { pf: string; vfs: string[] }[] {
-  return listDir(join(sysfs, "class", "net"))
-    .map((pf) => ({ pf, vfs: describeHostDevice(pf, sysfs).virtfns ?? [] }))
-    .filter((e) => e.vfs.length > 0);
 }
 
 function firstNetdev(pciDir: string): string {

@@ -99,9 +99,9 @@ export class StepBuilder {
     this.push({ phase, action, object, tool: "ip", target: { kind: "container", path }, args });
   }
 
-  /** One `tc` batch line inside the tenant namespace. */
-  tc(action: Action, object: string, args: string[]): void {
-    this.push({ phase: "qdisc", action, object, tool: "tc", target: this.tenantTarget(), args });
+  /** One `tc` batch line, inside the tenant namespace unless `target` says otherwise. */
+  tc(action: Action, object: string, args: string[], target: StepTarget = this.tenantTarget()): void {
+    this.push({ phase: "qdisc", action, object, tool: "tc", target, args });
   }
 
   /** `phase`: "sysctl" unless the keys belong to a device made in a later phase (a bridge's). */
