@@ -4,8 +4,11 @@
 // one host interface, made by the datapath's own attach.ts, (d) the same with the tenant's policy table loaded
 // in both containers (a rule that matches nothing of this traffic: the cost of the hooks and conntrack),
 // (e) ipvlan L2 the same way where the kernel has the driver, and (f) macvlan container to an outside host on
-// the segment (the stand-in NIC is a veth whose other end is that host). The uplink is a veth standing in for
-// the NIC, in a namespace standing in for the host. Setups interleaved rep by rep (every other rep backwards),
+// the segment (the stand-in NIC is a veth whose other end is that host), (g) host-device: the stand-in NIC
+// moved into the container, to that outside host, and (h) macvlan and host-device again with each offload
+// the kernel decides (GRO, TSO+GSO, tx checksum) turned the other way (on the moved device; on the NIC under
+// the macvlans, whose own features are fixed to their parent's). The
+// uplink is a veth standing in for the NIC, in a namespace standing in for the host. Setups interleaved rep by rep (every other rep backwards),
 // medians printed as ratios to the plain veth pair and to veth + bridge of the same run. Each run is one TCP
 // stream (large GSO segments: mostly copy cost) and 64-byte UDP at full speed (per-packet cost).
 //
@@ -19,13 +22,14 @@
 //   BENCH_ATTACH_CPU=0       CPU sender and receiver are pinned to ("" = not pinned)
 //   BENCH_VERBOSE=1          every sample
 
-import type { DesiredAttachment } from "../src/datapath/linux/attach.js";
+import type { DesiredAttachment, DirectMode } from "../src/datapath/linux/attach.js";
+import { parseFeatures } from "../src/datapath/linux/offloads.js";
 import { attach } from "../src/datapath/linux/testing/attach.js";
 import { must, RealExecutor } from "../src/lib/process.js";
 import type { PolicyInput } from "../src/policy/index.js";
 import { runPrefix } from "../test/harness/netns.js";
 import { Background, envNumber, iperfRate, isMain, makeNamespaces, missingPrerequisite, printTable, Teardown, timedSpawn } from "./lab.js";
-import { buildBridge, buildVeth } from "./offloads.js";
+import { buildBridge, buildVeth, LONG_NAME } from "./offloads.js";
 import { fmt, median } from "./stats.js";
 
 const IPERF_PORT = 5201;
@@ -58,16 +62,21 @@ function policyFor(addresses: string[]): PolicyInput {
 async function buildDirect(
   prefix: string,
   teardown: Teardown,
-  o: { mode: "macvlan" | "ipvlan"; subnet: number; policy: boolean; toSegment: boolean },
+  o: { mode: DirectMode; subnet: number; policy: boolean; toSegment: boolean; offloads?: Offloads },
 ): Promise<Omit<Setup, "label" | "tcp" | "udp">> {
-  const ns = await makeNamespaces(prefix, ["h", "o", "c", "s"], teardown);
+  const hostDevice = o.mode === "host-device";
+  const ns = await makeNamespaces(prefix, hostDevice ? ["h", "o", "c"] : ["h", "o", "c", "s"], teardown);
   await must(["ip", "-n", ns.h!, "link", "add", "nicstand0", "type", "veth", "peer", "name", "eth0", "netns", ns.o!]);
   await must(["ip", "-n", ns.h!, "link", "set", "nicstand0", "up"]);
+  // A macvlan's features are fixed: it takes its parent's, so the stand-in NIC's are turned before it is made.
+  if (o.offloads && !hostDevice) await setOffloads(ns.h!, "nicstand0", o.offloads);
   await must(["ip", "-n", ns.o!, "addr", "add", `198.18.${o.subnet}.250/24`, "dev", "eth0"]);
   await must(["ip", "-n", ns.o!, "link", "set", "eth0", "up"]);
   const ips = { c: `198.18.${o.subnet}.1`, s: `198.18.${o.subnet}.2` };
   const ctx = { executor: new RealExecutor({ timeoutMs: 20_000 }), hostNamespace: ns.h! };
-  for (const [role, host] of [["c", 1], ["s", 2]] as const) {
+  // host-device: the stand-in NIC itself is moved into the one container, whose only peer is the outside host.
+  const roles = hostDevice ? ([["c", 1]] as const) : ([["c", 1], ["s", 2]] as const);
+  for (const [role, host] of roles) {
     const a: DesiredAttachment = {
       id: `bench-${role}`, mode: o.mode, hostIf: "nicstand0", netns: `/var/run/netns/${ns[role]!}`, ifname: "eth0",
       mac: `02:00:c6:12:${o.subnet.toString(16).padStart(2, "0")}:0${host}`, mtu: 0,
@@ -76,8 +85,25 @@ async function buildDirect(
       ...(o.policy ? { policy: policyFor(Object.values(ips)) } : {}),
     };
     await attach(ctx, a);
+    if (o.offloads && hostDevice) await setOffloads(ns[role]!, "eth0", o.offloads);
   }
-  return o.toSegment ? { client: ns.c!, server: ns.o!, serverIp: `198.18.${o.subnet}.250` } : { client: ns.c!, server: ns.s!, serverIp: ips.s };
+  return o.toSegment || hostDevice ? { client: ns.c!, server: ns.o!, serverIp: `198.18.${o.subnet}.250` } : { client: ns.c!, server: ns.s!, serverIp: ips.s };
+}
+
+/** ethtool -K features of the container interfaces; one the driver cannot change makes the setup unmeasurable. */
+type Offloads = Partial<Record<"gro" | "tso" | "gso" | "tx", "on" | "off">>;
+
+class Unchangeable extends Error {}
+
+async function setOffloads(ns: string, dev: string, features: Offloads): Promise<void> {
+  const asked = Object.entries(features) as [keyof Offloads, "on" | "off"][];
+  // ethtool exits non-zero when it could change nothing; what it did change is read back.
+  await timedSpawn([...exec(ns), "ethtool", "-K", dev, ...asked.flat()]);
+  const now = parseFeatures(await must([...exec(ns), "ethtool", "-k", dev]))[dev] ?? {};
+  for (const [f, want] of asked) {
+    const on = now[LONG_NAME[f] ?? f]?.on;
+    if (on === undefined || on !== (want === "on")) throw new Unchangeable(`${f} stays ${on === undefined ? "unknown" : on ? "on" : "off"} on ${dev}`);
+  }
 }
 
 /** Whether this kernel can make `kind` links (the machines here have macvlan, not ipvlan). */
@@ -103,7 +129,14 @@ export async function measureAttachModes(o: AttachBenchOptions, teardown: Teardo
     ["macvlan", (p) => buildDirect(p, teardown, { mode: "macvlan", subnet: 132, policy: false, toSegment: false })],
     ["macvlan + policy table", (p) => buildDirect(p, teardown, { mode: "macvlan", subnet: 133, policy: true, toSegment: false })],
     ["macvlan to segment", (p) => buildDirect(p, teardown, { mode: "macvlan", subnet: 134, policy: false, toSegment: true })],
+    ["host-device to segment", (p) => buildDirect(p, teardown, { mode: "host-device", subnet: 136, policy: false, toSegment: true })],
   ];
+  // Each offload the issue names, turned the other way: on the moved device, on the NIC under the macvlans.
+  const toggles: [string, Offloads][] = [["GRO on", { gro: "on" }], ["TSO+GSO off", { tso: "off", gso: "off" }], ["tx checksum off", { tx: "off" }]];
+  for (const [i, [what, offloads]] of toggles.entries()) {
+    builds.push([`  macvlan: ${what} (its NIC)`, (p) => buildDirect(p, teardown, { mode: "macvlan", subnet: 137 + i, policy: false, toSegment: false, offloads })]);
+    builds.push([`  host-device: ${what}`, (p) => buildDirect(p, teardown, { mode: "host-device", subnet: 140 + i, policy: false, toSegment: true, offloads })]);
+  }
   if (await kernelHas(o.prefix, "ipvlan", teardown)) {
     builds.push(["ipvlan", (p) => buildDirect(p, teardown, { mode: "ipvlan", subnet: 135, policy: false, toSegment: false })]);
   } else {
@@ -111,7 +144,14 @@ export async function measureAttachModes(o: AttachBenchOptions, teardown: Teardo
   }
   const setups: Setup[] = [];
   for (const [i, [label, build]] of builds.entries()) {
-    const built = await build(`${o.prefix}${i.toString(36)}`);
+    let built: Omit<Setup, "label" | "tcp" | "udp">;
+    try {
+      built = await build(`${o.prefix}${i.toString(36)}`);
+    } catch (err) {
+      if (!(err instanceof Unchangeable)) throw err;
+      missing.push(`${label.trim()}: ${err.message}`);
+      continue;
+    }
     const ping = await timedSpawn([...exec(built.client), "ping", "-c", "3", "-i", "0.2", "-W", "2", "-q", built.serverIp]);
     if (ping.code !== 0) throw new Error(`${label}: the client does not reach the server: ${ping.stdout}`);
     setups.push({ ...built, label, tcp: [], udp: [] });

@@ -123,7 +123,7 @@ export const VARIANTS: Variant[] = [
 ];
 
 /** ethtool's short names of `-K` and the long names `-k` prints. */
-const LONG_NAME: Record<string, string> = {
+export const LONG_NAME: Record<string, string> = {
   gro: "generic-receive-offload",
   gso: "generic-segmentation-offload",
   tso: "tcp-segmentation-offload",
