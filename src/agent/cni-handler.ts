@@ -76,8 +76,11 @@ function buildResult(call: AddCall | CheckCall, reply: EndpointReply, primary: b
     routes: [],
     dns: {},
   };
-  result.ips.push({ address: `${ep.ipAddress}/${net.subnetLen}`, interface: 0, ...(net.gateway ? { gateway: net.gateway } : {}) });
-  if (net.gateway && primary) result.routes.push({ dst: "0.0.0.0/0", gw: net.gateway });
+  // No IPv4 yet: an interface plumbed for an IPAM plugin that leases on it (the executable's first ADD).
+  if (ep.ipAddress !== "") {
+    result.ips.push({ address: `${ep.ipAddress}/${net.subnetLen}`, interface: 0, ...(net.gateway ? { gateway: net.gateway } : {}) });
+    if (net.gateway && primary) result.routes.push({ dst: "0.0.0.0/0", gw: net.gateway });
+  }
   if (ep.ipv6Address) {
     result.ips.push({ address: `${ep.ipv6Address}/${net.ipv6SubnetLen}`, interface: 0, ...(net.ipv6Gateway ? { gateway: net.ipv6Gateway } : {}) });
     if (net.ipv6Gateway && primary) result.routes.push({ dst: "::/0", gw: net.ipv6Gateway });
@@ -89,6 +92,13 @@ function buildResult(call: AddCall | CheckCall, reply: EndpointReply, primary: b
 }
 
 export class CniHandler {
+  /**
+   * Endpoints plumbed without IPv4 for an IPAM plugin that leases on the interface (CNI dhcp), by endpoint id:
+   * the executable's second ADD brings the plugin's address. Lost with the process: a second ADD that finds
+   * none fails, and the executable deletes what the first one made.
+   */
+  private readonly awaitingIpam = new Map<string, EndpointReply>();
+
   constructor(private readonly d: CniHandlerDeps) {}
 
   /** Never throws: every failure becomes a CNI error body. */
@@ -127,7 +137,9 @@ export class CniHandler {
 
   private async add(call: AddCall): Promise<CniResponse> {
     const { attachments } = this.d;
-    if (attachments.get(call.containerId, call.ifname)) {
+    const existing = attachments.get(call.containerId, call.ifname);
+    if (existing && call.ipam?.result !== undefined && this.awaitingIpam.has(existing.endpointId)) return this.completeIpam(call, existing);
+    if (existing) {
       throw cniError(CniErrorCode.Conflict, `container ${call.containerId} already has interface ${call.ifname} on this host: DEL it first`);
     }
     const netns = netnsProblem(call.netns);
@@ -137,7 +149,7 @@ export class CniHandler {
     const spec = call.endpoint;
     // With delegated IPAM the IPAM plugin's addresses are the requested ones: static IPs in CNI_ARGS or
     // runtimeConfig were the IPAM plugin's to honour (the static plugin reads them).
-    const ips = call.ipam ? call.ipam.result.ips.map((i) => i.address) : spec.ips;
+    const ips = call.ipam ? (call.ipam.result?.ips ?? []).map((i) => i.address) : spec.ips;
     const v4 = ips.map((a) => a.split("/")[0]!).filter((a) => !a.includes(":"));
     const v6 = ips.map((a) => a.split("/")[0]!).filter((a) => a.includes(":"));
     if (v4.length > 1 || v6.length > 1) {
@@ -172,6 +184,7 @@ export class CniHandler {
         labels: spec.labels,
         aliases: spec.aliases,
         ipamSource: call.ipam ? ipamSourceOf(call.ipam) : "netmaster",
+        addressLater: call.ipam !== undefined && call.ipam.result === undefined,
       });
     } catch (err) {
       throw asCniError(err, call.ipam ? `Cannot register the address IPAM plugin ${quoted(call.ipam.type)} gave` : "Cannot create endpoint");
@@ -207,13 +220,60 @@ export class CniHandler {
       if (err instanceof CniError) throw cniError(err.code, `${err.message}; rolled back`);
       throw cniError(CniErrorCode.DatapathFailed, `Cannot plumb endpoint ${ep.endpointID}: ${(err as Error).message}; rolled back`);
     }
-    ep = reply.endpoint;
+    if (call.ipam !== undefined && call.ipam.result === undefined) {
+      // The IPAM plugin leases on this interface: the executable runs it now and calls ADD again with its result.
+      this.awaitingIpam.set(ep.endpointID, reply);
+      log.info({ op: "add", endpoint: ep.endpointID, container: call.containerId, ipam: ipamSourceOf(call.ipam) }, "endpoint plumbed, waiting for its IPAM plugin's address");
+      return { result: formatResult(call.cniVersion, buildResult(call, reply, this.isPrimary(call))) };
+    }
+    return this.attached(call, reply);
+  }
+
+  /** The container's first interface, which alone gets default routes and published ports. */
+  private isPrimary(call: AddCall): boolean {
+    return !this.d.attachments.all().some((o) => o.containerId === call.containerId && o.ifname < call.ifname);
+  }
+
+  /** An ADD done: netmaster learns the host-side name, and the runtime gets its result. */
+  private async attached(call: AddCall, reply: EndpointReply): Promise<CniResponse> {
+    const { master, log } = this.d;
+    const ep = reply.endpoint;
     await master.reportOper(ep.endpointID, { intfName: endpointLinkName(ep.endpointID), vtepIP: "" }).catch((err: Error) =>
       log.warn({ endpoint: ep.endpointID, err: err.message }, "cannot report endpoint oper state"),
     );
     log.info({ op: "add", endpoint: ep.endpointID, container: call.containerId, ip: ep.ipAddress, ipam: call.ipam ? ipamSourceOf(call.ipam) : (ep.ipamSource ?? "netmaster") }, "endpoint attached");
-    const primary = !attachments.all().some((o) => o.containerId === call.containerId && o.ifname < call.ifname);
-    return { result: formatResult(call.cniVersion, buildResult(call, reply, primary)) };
+    return { result: formatResult(call.cniVersion, buildResult(call, reply, this.isPrimary(call))) };
+  }
+
+  /**
+   * The executable's second ADD for an IPAM plugin that leases on the interface: netmaster records the address
+   * it gave and the reconciler configures it. On failure the interface and the endpoint go (the executable
+   * then releases the plugin's lease).
+   */
+  private async completeIpam(call: AddCall, a: Attachment): Promise<CniResponse> {
+    const { master, plumber, log } = this.d;
+    const ipam = call.ipam!;
+    this.awaitingIpam.delete(a.endpointId);
+    const ips = ipam.result!.ips.map((i) => i.address.split("/")[0]!);
+    let reply: EndpointReply;
+    try {
+      if (ips.length !== 1 || ips[0]!.includes(":")) {
+        throw cniError(CniErrorCode.UnsupportedField, `IPAM plugin ${quoted(ipam.type)} leases on the interface and must give one IPv4 address, not ${ips.join(", ") || "none"}`);
+      }
+      try {
+        reply = await master.setEndpointLease(a.endpointId, ips[0]!);
+      } catch (err) {
+        throw asCniError(err, `Cannot register the address IPAM plugin ${quoted(ipam.type)} gave`);
+      }
+      // Undoes its record and the interface itself when it fails.
+      await plumber.attach(reply.endpoint, a, reply.revision);
+    } catch (err) {
+      await plumber.detach(a).catch((e: Error) => log.error({ endpoint: a.endpointId, err: e.message }, "cannot remove interface after failed ADD"));
+      await master.deleteEndpoint(a.endpointId).catch((e: Error) => log.error({ endpoint: a.endpointId, err: e.message }, "cannot release endpoint after failed ADD"));
+      if (err instanceof CniError) throw cniError(err.code, `${err.message}; rolled back`);
+      throw cniError(CniErrorCode.DatapathFailed, `Cannot plumb endpoint ${a.endpointId}: ${(err as Error).message}; rolled back`);
+    }
+    return this.attached(call, reply);
   }
 
   /**
@@ -337,6 +397,7 @@ export class CniHandler {
   private async del(call: DelCall): Promise<CniResponse> {
     const a = this.d.attachments.get(call.containerId, call.ifname);
     if (!a) return { result: null }; // never added here, or already deleted: DEL is idempotent
+    this.awaitingIpam.delete(a.endpointId);
     // DHCPRELEASE leaves from the container's interface: before it goes.
     await this.d.dhcp?.release(a.endpointId);
     await this.d.plumber.detach(a);

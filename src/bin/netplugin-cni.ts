@@ -13,6 +13,7 @@
 
 import { readSync, writeSync } from "node:fs";
 import { isatty } from "node:tty";
+import type { AgentRequest } from "../cni/delegate.js";
 
 import {
   CNI_COMMANDS,
@@ -84,11 +85,18 @@ async function main(): Promise<number> {
     args: env["CNI_ARGS"] ?? "",
     path: env["CNI_PATH"] ?? "",
   });
-  const bodyWith = (ipamResult?: Record<string, unknown>): string =>
-    `${head.slice(0, -1)},${ipamResult === undefined ? "" : `"ipamResult":${JSON.stringify(ipamResult)},`}"config":${decoded.text.trim()}}`;
+  const bodyWith = (r: AgentRequest): string => {
+    const fields = [
+      r.command === undefined ? head.slice(1, -1) : head.slice(1, -1).replace(/^"command":"[A-Z]+"/, `"command":"${r.command}"`),
+      ...(r.ipamResult === undefined ? [] : [`"ipamResult":${JSON.stringify(r.ipamResult)}`]),
+      ...(r.pending ? ['"ipamPending":true'] : []),
+      `"config":${decoded.text.trim()}`,
+    ];
+    return `{${fields.join(",")}}`;
+  };
 
   const { callAgent } = await import("../cni/client.js");
-  const toAgent = (ipamResult?: Record<string, unknown>) => callAgent({ socket, body: bodyWith(ipamResult), command: command as CniCommand });
+  const toAgent = (r: AgentRequest = {}) => callAgent({ socket, body: bodyWith(r), command: r.command ?? (command as CniCommand) });
 
   let outcome: Awaited<ReturnType<typeof callAgent>>;
   if (fields.ipam === undefined || fields.ipam === null) outcome = await toAgent();

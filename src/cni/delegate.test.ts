@@ -17,11 +17,19 @@ const IPAM_RESULT = { cniVersion: "1.0.0", ips: [{ address: "198.18.7.9/24", gat
 const ENV = { CNI_CONTAINERID: "c1", CNI_IFNAME: "eth0", CNI_NETNS: "/run/netns/x", CNI_PATH: "/opt/cni/bin" };
 
 /** A scripted run: what the IPAM plugin and the agent answer, and the log of who was called with what. */
-function script(plugin: Partial<Record<DelegatedCommand, DelegateOutcome>>, agent: DelegateOutcome, command: DelegatedCommand, cniVersion = "1.0.0") {
+function script(
+  plugin: Partial<Record<DelegatedCommand, DelegateOutcome>>,
+  agent: DelegateOutcome | DelegateOutcome[],
+  command: DelegatedCommand,
+  cniVersion = "1.0.0",
+  type = "host-local",
+) {
   const log: string[] = [];
+  // One answer for every call, or the answers in call order.
+  const answers = Array.isArray(agent) ? [...agent] : undefined;
   const run = runDelegated({
     command,
-    ipam: { type: "host-local" },
+    ipam: { type },
     cniVersion,
     env: { ...ENV, CNI_COMMAND: command },
     stdin: "{}",
@@ -30,9 +38,9 @@ function script(plugin: Partial<Record<DelegatedCommand, DelegateOutcome>>, agen
       log.push(`ipam ${o.command}`);
       return plugin[o.command] ?? { ok: true, result: null };
     },
-    callAgent: async (ipamResult) => {
-      log.push(`agent${ipamResult ? ` with ${JSON.stringify(ipamResult.ips)}` : ""}`);
-      return agent;
+    callAgent: async (r) => {
+      log.push(`agent${r?.command ? ` ${r.command}` : ""}${r?.pending ? " pending" : ""}${r?.ipamResult ? ` with ${JSON.stringify(r.ipamResult["ips"])}` : ""}`);
+      return answers ? (answers.shift() ?? OK) : (agent as DelegateOutcome);
     },
   });
   return { run, log };
@@ -68,6 +76,37 @@ describe("runDelegated", () => {
     const { run, log } = script({ ADD: { ok: true, result: IPAM_RESULT } }, { ...REFUSED, keepDelegation: true }, "ADD");
     assert.equal((await run).ok, false);
     assert.ok(!log.includes("ipam DEL"), log.join(", "));
+  });
+
+  it("ADD with a plugin that leases on the interface (dhcp): the interface first, then the lease, then the address", async () => {
+    const { run, log } = script({ ADD: { ok: true, result: IPAM_RESULT } }, [OK, { ok: true, result: IPAM_RESULT }], "ADD", "1.0.0", "dhcp");
+    assert.deepEqual(await run, { ok: true, result: IPAM_RESULT });
+    assert.deepEqual(log.slice(1), ["agent pending", "ipam ADD", `agent with ${JSON.stringify(IPAM_RESULT.ips)}`]);
+  });
+
+  it("dhcp: no lease removes the interface; a refused address releases the lease and removes the interface", async () => {
+    const noLease = script({ ADD: { ok: false, error: { code: 11, msg: "no DHCP offer" } } }, OK, "ADD", "1.0.0", "dhcp");
+    const out = await noLease.run;
+    assert.match(!out.ok ? out.error.msg : "", /no DHCP offer; the interface was removed$/);
+    assert.deepEqual(noLease.log.slice(1), ["agent pending", "ipam ADD", "agent DEL"]);
+
+    const refused = script({ ADD: { ok: true, result: IPAM_RESULT } }, [OK, { ...REFUSED, keepDelegation: true }], "ADD", "1.0.0", "dhcp");
+    const out2 = await refused.run;
+    assert.match(!out2.ok ? out2.error.msg : "", /outside the subnet; the IPAM reservation was released; the interface was removed$/);
+    assert.deepEqual(refused.log.slice(1), ["agent pending", "ipam ADD", `agent with ${JSON.stringify(IPAM_RESULT.ips)}`, "ipam DEL", "agent DEL"]);
+
+    const plumbing = script({}, REFUSED, "ADD", "1.0.0", "dhcp");
+    assert.equal((await plumbing.run).ok, false);
+    assert.deepEqual(plumbing.log.slice(1), ["agent pending"], "nothing leased when the interface cannot be made");
+  });
+
+  it("dhcp DEL: the lease is released before the agent removes the interface it leaves from", async () => {
+    const { run, log } = script({}, OK, "DEL", "1.0.0", "dhcp");
+    assert.deepEqual(await run, OK);
+    assert.deepEqual(log.slice(1), ["ipam DEL", "agent"]);
+    const failed = script({ DEL: { ok: false, error: { code: 11, msg: "daemon gone" } } }, OK, "DEL", "1.0.0", "dhcp");
+    assert.equal((await failed.run).ok, false);
+    assert.deepEqual(failed.log.slice(1), ["ipam DEL"], "the interface stays for the runtime's retry");
   });
 
   it("ADD failing in the IPAM plugin never reaches the agent", async () => {

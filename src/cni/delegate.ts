@@ -12,6 +12,11 @@
 //          outside the network's subnet or already held). When the agent fails, IPAM DEL undoes the
 //          reservation, unless the agent says the container already had this interface (a second ADD:
 //          the reservation belongs to the running one).
+//          A plugin that leases on the interface (ipam.ts leasesOnInterface: dhcp) needs it first, as the
+//          reference plugins make it before they call IPAM: agent ADD pending (the interface without
+//          IPv4) → IPAM ADD → agent ADD with the IPAM result. A failed IPAM ADD is undone by agent DEL;
+//          a failed second agent ADD by IPAM DEL and agent DEL (the interface is this call's own). Its DEL
+//          goes first too (the release leaves from the interface): IPAM DEL → agent DEL.
 //   DEL    agent DEL → IPAM DEL. netmaster releases the address before the IPAM plugin can hand it out
 //          again; a failed agent DEL keeps the reservation so the runtime's retry finds both.
 //   CHECK  agent CHECK → IPAM CHECK.
@@ -22,7 +27,7 @@ import { spawn } from "node:child_process";
 import { accessSync, constants, statSync } from "node:fs";
 import path from "node:path";
 
-import type { IpamSection } from "./ipam.js";
+import { leasesOnInterface, type IpamSection } from "./ipam.js";
 import { containerIdProblem, ifnameProblem, netnsPathProblem } from "./ids.js";
 import { CniErrorCode, quoted, type CniCommand, type CniErrorBody } from "./wire.js";
 
@@ -44,6 +49,8 @@ const MAX_PLUGIN_OUTPUT = 1 << 20;
 export type DelegateOutcome =
   | { ok: true; result: Record<string, unknown> | null }
   | { ok: false; error: CniErrorBody; keepDelegation?: boolean };
+
+type Failed = Extract<DelegateOutcome, { ok: false }>;
 
 function isExecutableFile(file: string): boolean {
   try {
@@ -136,6 +143,12 @@ export function execPlugin(opts: ExecPluginOptions): Promise<DelegateOutcome> {
   });
 }
 
+export interface AgentRequest {
+  ipamResult?: Record<string, unknown>;
+  pending?: true;
+  command?: "DEL";
+}
+
 export interface DelegationOptions {
   command: DelegatedCommand;
   ipam: IpamSection;
@@ -144,8 +157,11 @@ export interface DelegationOptions {
   env: NodeJS.ProcessEnv;
   /** The network config exactly as the runtime wrote it. */
   stdin: string;
-  /** Forwards the call to the agent; on ADD with the IPAM plugin's result. */
-  callAgent: (ipamResult?: Record<string, unknown>) => Promise<DelegateOutcome>;
+  /**
+   * Forwards the call to the agent: on ADD with the IPAM plugin's result, or `pending` (its interface first);
+   * `command` overrides the call's own (DEL, undoing a pending ADD).
+   */
+  callAgent: (request?: AgentRequest) => Promise<DelegateOutcome>;
   /** For tests. */
   exec?: (opts: ExecPluginOptions) => Promise<DelegateOutcome>;
   findPlugin?: (type: string, cniPath: string) => string | undefined;
@@ -176,18 +192,26 @@ export async function runDelegated(o: DelegationOptions): Promise<DelegateOutcom
       if (envProblem(o.env)) return o.callAgent();
       const found = locate();
       if ("error" in found) return found.error;
+      if (leasesOnInterface(o.ipam.type)) return addInterfaceFirst(o, () => run(found.file, "ADD"), () => run(found.file, "DEL"));
       const reserved = await run(found.file, "ADD");
       if (!reserved.ok) return reserved;
       if (reserved.result === null) {
         const undo = await run(found.file, "DEL");
         return withUndo({ ok: false, error: { code: CniErrorCode.IpamFailed, msg: `Cannot ADD: IPAM plugin ${quoted(o.ipam.type)} printed no result` } }, undo);
       }
-      const added = await o.callAgent(reserved.result);
+      const added = await o.callAgent({ ipamResult: reserved.result });
       if (added.ok || added.keepDelegation === true) return added;
       return withUndo(added, await run(found.file, "DEL"));
     }
     case "DEL":
     case "CHECK": {
+      if (o.command === "DEL" && leasesOnInterface(o.ipam.type)) {
+        // The release leaves from the interface (DHCPRELEASE): before the agent removes it.
+        const found = locate();
+        if ("error" in found) return found.error;
+        const released = await run(found.file, "DEL");
+        return released.ok ? o.callAgent() : released;
+      }
       const done = await o.callAgent();
       if (!done.ok) return done;
       const found = locate();
@@ -207,8 +231,33 @@ export async function runDelegated(o: DelegationOptions): Promise<DelegateOutcom
   }
 }
 
+/** ADD for an IPAM plugin that leases on the interface: the module comment's second order. */
+async function addInterfaceFirst(
+  o: DelegationOptions,
+  ipamAdd: () => Promise<DelegateOutcome>,
+  ipamDel: () => Promise<DelegateOutcome>,
+): Promise<DelegateOutcome> {
+  const plumbed = await o.callAgent({ pending: true });
+  if (!plumbed.ok) return plumbed;
+  const undoAgent = async (failed: Failed): Promise<DelegateOutcome> => {
+    const undo = await o.callAgent({ command: "DEL" });
+    const note = undo.ok ? "; the interface was removed" : `; removing the interface failed too: ${undo.error.msg}`;
+    return { ok: false, error: { ...failed.error, msg: failed.error.msg + note } };
+  };
+  const leased = await ipamAdd();
+  if (!leased.ok) return undoAgent(leased);
+  if (leased.result === null) {
+    const released = withUndo({ ok: false, error: { code: CniErrorCode.IpamFailed, msg: `Cannot ADD: IPAM plugin ${quoted(o.ipam.type)} printed no result` } }, await ipamDel());
+    return undoAgent(released);
+  }
+  const added = await o.callAgent({ ipamResult: leased.result });
+  if (added.ok) return added;
+  // The interface is this call's own (made above), whatever the agent says of it.
+  return undoAgent(withUndo(added, await ipamDel()));
+}
+
 /** The agent's refusal of an ADD, saying whether the IPAM reservation was released. */
-function withUndo(failed: DelegateOutcome & { ok: false }, undo: DelegateOutcome): DelegateOutcome {
+function withUndo(failed: Failed, undo: DelegateOutcome): Failed {
   const note = undo.ok ? "; the IPAM reservation was released" : `; releasing the IPAM reservation failed too: ${undo.error.msg}`;
   return { ok: false, error: { ...failed.error, msg: failed.error.msg + note } };
 }

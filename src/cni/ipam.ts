@@ -27,6 +27,15 @@ export function ipamTypeProblem(type: unknown): string | undefined {
   return undefined;
 }
 
+/**
+ * IPAM plugins that lease on the container's interface and so run after it exists (the reference plugins
+ * call IPAM once they made it): the CNI `dhcp` plugin's daemon runs a DHCP client on CNI_IFNAME in
+ * CNI_NETNS, with the interface's MAC. Every other plugin hands out an address without it, and runs first.
+ */
+export function leasesOnInterface(type: string): boolean {
+  return type === "dhcp";
+}
+
 export interface IpamSection {
   /** The IPAM plugin's executable name in CNI_PATH. */
   type: string;

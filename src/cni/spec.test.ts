@@ -165,6 +165,16 @@ describe("parseCniCall", () => {
     assert.ok(del.command === "DEL" && del.prevResult?.interfaces[0]?.name === "eth0");
   });
 
+  it("reads a delegated ADD: with the IPAM plugin's result, or pending (its interface first)", () => {
+    const dhcp = { ...config, ipam: { type: "dhcp" } };
+    const pending = parseCniCall(request({ config: dhcp, ipamPending: true }));
+    assert.ok(pending.command === "ADD");
+    assert.deepEqual(pending.ipam, { type: "dhcp" });
+    const leased = parseCniCall(request({ config: dhcp, ipamResult: { cniVersion: "1.0.0", ips: [{ address: "198.18.5.9/24" }] } }));
+    assert.ok(leased.command === "ADD");
+    assert.deepEqual(leased.ipam?.result?.ips.map((i) => i.address), ["198.18.5.9/24"]);
+  });
+
   it("parses STATUS and GC without container env", () => {
     const status = parseCniCall({ command: "STATUS", config });
     assert.equal(status.command, "STATUS");
@@ -189,7 +199,10 @@ describe("parseCniCall", () => {
     { name: "delegated IPAM without its result", body: request({ config: { ...config, ipam: { type: "host-local" } } }), code: 7, msg: /delegates IPAM to "host-local" but the call carries no IPAM result/ },
     { name: "an IPAM result without address", body: request({ config: { ...config, ipam: { type: "host-local" } }, ipamResult: { cniVersion: "1.0.0", ips: [] } }), code: 7, msg: /result of IPAM plugin "host-local": it holds no address/ },
     { name: "a bad IPAM result", body: request({ config: { ...config, ipam: { type: "static" } }, ipamResult: { ips: [{ address: "198.18.5.9" }] } }), code: 7, msg: /result of IPAM plugin "static": ipamResult.ips\[0\].address: must be an address with prefix length/ },
-    { name: "an IPAM result without ipam section", body: request({ ipamResult: { ips: [{ address: "198.18.5.9/24" }] } }), code: 6, msg: /ipamResult is only for an ADD whose config has an ipam section/ },
+    { name: "an IPAM result without ipam section", body: request({ ipamResult: { ips: [{ address: "198.18.5.9/24" }] } }), code: 6, msg: /ipamResult and ipamPending are only for an ADD whose config has an ipam section/ },
+    { name: "ipamPending without ipam section", body: request({ ipamPending: true }), code: 6, msg: /ipamResult and ipamPending are only for an ADD/ },
+    { name: "ipamPending with a result", body: request({ config: { ...config, ipam: { type: "dhcp" } }, ipamPending: true, ipamResult: { ips: [{ address: "198.18.5.9/24" }] } }), code: 6, msg: /ipamPending and ipamResult together/ },
+    { name: "ipamPending not a boolean", body: request({ config: { ...config, ipam: { type: "dhcp" } }, ipamPending: "yes" as unknown as boolean }), code: 6, msg: /ipamPending must be a boolean/ },
     { name: "a missing netns on ADD", body: request({ netns: "" }), code: 4, msg: /CNI_NETNS is missing/ },
     { name: "bad CNI_ARGS", body: request({ args: "FOO=1" }), code: 6, msg: /Cannot decode CNI_ARGS: FOO: unknown key/ },
     { name: "ADD without a network", body: request({ config: { ...config, network: undefined } }), code: 7, msg: /no network given: set "network" in the config or io.contiv.network in CNI_ARGS/ },

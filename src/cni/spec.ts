@@ -98,10 +98,13 @@ interface CallBase {
   path: string[];
 }
 
-/** ADD of a config with an `ipam` section: the IPAM plugin the executable ran, and what it answered. */
+/**
+ * ADD of a config with an `ipam` section: the IPAM plugin the executable ran, and what it answered; no result
+ * yet for one that leases on the interface (wire.ts ipamPending): the interface is plumbed first.
+ */
 export interface DelegatedIpam {
   type: string;
-  result: CniResult;
+  result?: CniResult;
 }
 
 export interface AddCall extends CallBase, CniEnv {
@@ -221,8 +224,8 @@ export function parseCniCall(body: unknown): CniCall {
     if (netConf.prevResult !== undefined) del.prevResult = netConf.prevResult;
     return del;
   }
-  if (req.ipamResult !== undefined && (req.command !== "ADD" || netConf.ipam === undefined)) {
-    throw new CniError(CniErrorCode.DecodeFailure, `Cannot decode CNI request: ipamResult is only for an ADD whose config has an ipam section`);
+  if ((req.ipamResult !== undefined || req.ipamPending === true) && (req.command !== "ADD" || netConf.ipam === undefined)) {
+    throw new CniError(CniErrorCode.DecodeFailure, `Cannot decode CNI request: ipamResult and ipamPending are only for an ADD whose config has an ipam section`);
   }
   if (endpoint === undefined) {
     throw new CniError(
@@ -239,6 +242,11 @@ export function parseCniCall(body: unknown): CniCall {
   const add: AddCall = { ...container, command: "ADD", endpoint };
   if (netConf.prevResult !== undefined) add.prevResult = netConf.prevResult;
   if (netConf.ipam !== undefined) {
+    if (req.ipamPending === true) {
+      if (req.ipamResult !== undefined) throw new CniError(CniErrorCode.DecodeFailure, "Cannot decode CNI request: ipamPending and ipamResult together");
+      add.ipam = { type: netConf.ipam.type };
+      return add;
+    }
     if (req.ipamResult === undefined) {
       throw new CniError(
         CniErrorCode.InvalidNetworkConfig,
@@ -278,8 +286,11 @@ function checkRequest(body: unknown): Omit<CniRequest, "config" | "ipamResult"> 
   };
   const ipam = body["ipamResult"];
   if (ipam !== undefined && ipam !== null && !isObject(ipam)) fail("ipamResult must be an object");
+  const pending = body["ipamPending"];
+  if (pending !== undefined && pending !== null && typeof pending !== "boolean") fail("ipamPending must be a boolean");
   return {
     ...(isObject(ipam) ? { ipamResult: ipam } : {}),
+    ...(pending === true ? { ipamPending: true } : {}),
     command: command as CniCommand,
     containerId: text("containerId"),
     netns: text("netns"),

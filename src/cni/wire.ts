@@ -73,6 +73,12 @@ export interface CniRequest {
    * ran it, delegate.ts). The agent registers its addresses with netmaster.
    */
   ipamResult?: Record<string, unknown>;
+  /**
+   * ADD of a config whose IPAM plugin leases on the interface (ipam.ts leasesOnInterface): the agent plumbs
+   * the interface without IPv4 first; the executable then runs the IPAM plugin and calls ADD again with its
+   * ipamResult, which completes the attachment.
+   */
+  ipamPending?: boolean;
 }
 
 /** A CNI error as the spec prints it, without the cniVersion the executable adds. */

@@ -39,10 +39,19 @@ export const EndpointRequest = z.object({
   aliases: z.array(DnsName).max(16).default([]),
   /** Where the requested addresses come from (records.ts IpamSource); netmaster's allocator by default. */
   ipamSource: IpamSource.default("netmaster"),
+  /**
+   * The IPv4 address comes after the interface is plumbed: a delegated IPAM plugin that leases on the
+   * container's interface (CNI dhcp) runs once it exists. The endpoint is made without IPv4 and the agent
+   * records the address with PUT .../endpoints/:id/lease. Only with ipamSource "cni:<type>".
+   */
+  addressLater: z.boolean().default(false),
 });
 export type EndpointRequest = z.infer<typeof EndpointRequest>;
 
-/** The DHCP lease an agent holds for an endpoint of an `ipam: dhcp` network (PUT .../endpoints/:id/lease). */
+/**
+ * The DHCP lease an agent holds for an endpoint of an `ipam: dhcp` network, or the address a delegated IPAM
+ * plugin gave an endpoint made with addressLater (PUT .../endpoints/:id/lease).
+ */
 export const EndpointLease = z.object({
   ipAddress: z.string().regex(/^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}$/, "ipAddress must be an IPv4 address"),
 });

@@ -110,6 +110,9 @@ function ipamSourceFor(net: Network, req: EndpointRequest): EndpointRequest["ipa
   if (req.ipamSource === "dhcp") {
     throw new ValidationError(`Cannot create endpoint: network ${net.networkName} does not take its addresses from DHCP (its ipam is netmaster)`);
   }
+  if (req.addressLater && (!req.ipamSource.startsWith("cni:") || req.ipAddress !== "")) {
+    throw new ValidationError(`Cannot create endpoint: addressLater is for a delegated IPAM plugin's address (ipamSource cni:<type>), and asks for no ipAddress`);
+  }
   return req.ipamSource;
 }
 
@@ -125,8 +128,9 @@ export function createEndpoint(tx: Tx, req: EndpointRequest): EndpointGrant {
     return reply(tx, existing, net);
   }
   const ipamSource = ipamSourceFor(net, req);
-  // On an ipam dhcp network without a lease yet: no IPv4 address until the agent records one.
-  const awaitingLease = ipamSource === "dhcp" && req.ipAddress === "";
+  // On an ipam dhcp network without a lease yet, or waiting for a delegated IPAM plugin that leases on the
+  // interface: no IPv4 address until the agent records one.
+  const awaitingLease = (ipamSource === "dhcp" && req.ipAddress === "") || req.addressLater;
 
   const netState = getNetworkState(tx, net.key);
   const ipv4 = Ipv4Allocator.fromJSON(netState.ipv4);
@@ -216,7 +220,8 @@ export function deleteEndpoint(tx: Tx, id: string): EndpointState {
 }
 
 /**
- * Records the DHCP lease the endpoint's agent holds (an `ipam: dhcp` network's endpoint): checked like a
+ * Records the DHCP lease the endpoint's agent holds (an `ipam: dhcp` network's endpoint), or the address a
+ * delegated IPAM plugin gave an endpoint made without one (addressLater, set once): checked like a
  * delegated address (an address of the subnet, or of the group's ip-pool, that nothing else holds), the
  * previous lease's address released. Asking again with the same address changes nothing.
  */
@@ -225,12 +230,17 @@ export function setEndpointLease(tx: Tx, id: string, req: EndpointLease): Endpoi
   if (!ep) throw new NotFoundError(`Endpoint ${id} not found`);
   const net = getObject<Network>(tx, "network", `${ep.tenantName}:${ep.networkName}`);
   if (!net) throw new NotFoundError(`Network ${ep.networkName} not found`);
-  if (ep.ipamSource !== "dhcp") {
+  const delegated = ep.ipamSource?.startsWith("cni:") === true;
+  if (ep.ipamSource !== "dhcp" && !delegated) {
     throw new ValidationError(`Cannot record a DHCP lease for endpoint ${id}: network ${net.networkName} does not take its addresses from DHCP`);
+  }
+  // A delegated IPAM plugin's address is recorded once, for an endpoint made without one (addressLater).
+  if (delegated && ep.ipAddress !== "" && ep.ipAddress !== req.ipAddress) {
+    throw new ConflictError(`Cannot record address ${req.ipAddress} for endpoint ${id}: it has ${ep.ipAddress} from IPAM plugin ${ep.ipamSource!.slice(4)} already`);
   }
   if (req.ipAddress === ep.ipAddress) return reply(tx, ep, net);
   const what = (err: unknown): never => {
-    const msg = `Cannot record DHCP lease ${req.ipAddress} for endpoint ${id} on network ${net.networkName} (${net.subnet}): ${(err as Error).message}`;
+    const msg = `Cannot record ${delegated ? "address" : "DHCP lease"} ${req.ipAddress} for endpoint ${id} on network ${net.networkName} (${net.subnet}): ${(err as Error).message}`;
     throw err instanceof ConflictError ? new ConflictError(msg) : new ValidationError(msg);
   };
   /** The new address taken from `alloc`, the previous one given back. */

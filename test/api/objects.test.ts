@@ -145,6 +145,29 @@ for (const kind of STORE_KINDS) {
       assert.deepEqual(Object.keys(await api.state()).filter((k) => /lease[:-]/.test(k)), []);
     });
 
+    test("an endpoint whose delegated IPAM plugin leases on the interface: no IPv4 at first, its address recorded once", async () => {
+      await api.create("/api/v1/tenants/later/", { tenantName: "later" });
+      await api.create("/api/v1/networks/later:n/", { tenantName: "later", networkName: "n", encap: "vxlan", subnet: "198.18.11.0/24", gateway: "198.18.11.254" });
+      const ep = { tenantName: "later", networkName: "n", host: "h" };
+      type Reply = { endpoint: { ipAddress: string; endpointID: string; ipamSource?: string } };
+      const own = await api.post("/api/v1/agent/endpoints/", { ...ep, containerID: "x", addressLater: true });
+      assert.match(own.text, /addressLater is for a delegated IPAM plugin's address/);
+      const withIp = await api.post("/api/v1/agent/endpoints/", { ...ep, containerID: "x", addressLater: true, ipamSource: "cni:dhcp", ipAddress: "198.18.11.5" });
+      assert.equal(withIp.status, 400);
+      const waiting = await api.create<Reply>("/api/v1/agent/endpoints/", { ...ep, containerID: "c1", addressLater: true, ipamSource: "cni:dhcp" });
+      assert.deepEqual([waiting.endpoint.ipAddress, waiting.endpoint.ipamSource], ["", "cni:dhcp"]);
+      const record = (ip: string) => api.call<Reply>("PUT", `/api/v1/agent/endpoints/${waiting.endpoint.endpointID}/lease`, { ipAddress: ip });
+      assert.equal((await record("198.18.99.5")).status, 400, "outside the subnet");
+      assert.equal((await record("198.18.11.120")).body.endpoint.ipAddress, "198.18.11.120");
+      assert.equal((await record("198.18.11.120")).status, 200, "the same again changes nothing");
+      const moved = await record("198.18.11.121");
+      assert.equal(moved.status, 409);
+      assert.match(moved.text, /it has 198\.18\.11\.120 from IPAM plugin dhcp already/);
+      assert.equal((await api.del(`/api/v1/agent/endpoints/${waiting.endpoint.endpointID}/`)).status, 200);
+      assert.equal((await api.del("/api/v1/networks/later:n/")).status, 200);
+      assert.deepEqual(Object.keys(await api.state()).filter((k) => /later[:-]/.test(k)), []);
+    });
+
     test("networks: allocation strings, tags, overlap only within a tenant", async () => {
       await api.create("/api/v1/networks/blue:net1/", {
         tenantName: "blue",

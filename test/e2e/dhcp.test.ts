@@ -7,28 +7,20 @@
 // Everything is in 198.18.0.0/15 with per-run names; each dnsmasq is stopped by its PID, even on failure.
 
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { must, run } from "../../src/lib/process.js";
+import { run } from "../../src/lib/process.js";
 import { waitFor } from "../../src/lib/wait.js";
-import { bridgeName } from "../../src/datapath/names.js";
 import { Api } from "../harness/api.js";
 import { agentGet, TestAgent } from "../harness/agent.js";
+import { DhcpServer } from "../harness/dnsmasq.js";
 import { runPrefix, TestNetns } from "../harness/netns.js";
 
 interface AddResult {
   ips: { address: string; gateway?: string }[];
   interfaces: { name: string; mac: string }[];
-}
-
-interface DhcpServer {
-  ns: string;
-  leaseFile: string;
-  logFile: string;
-  proc: ChildProcess;
 }
 
 const ready = process.getuid?.() === 0 && existsSync("/usr/sbin/dnsmasq") && existsSync("/usr/bin/busybox");
@@ -51,25 +43,13 @@ describe("ipam dhcp networks through CNI", { skip: !ready && "needs root, dnsmas
   }
   const ip = (r: AddResult) => r.ips[0]!.address.split("/")[0]!;
 
-  /** dnsmasq in its own namespace, its port a macvlan on `network`'s bridge in the tenant namespace. */
-  async function dhcpServer(network: string, address: string, range: string): Promise<DhcpServer> {
-    const ns = `${prefix}-srv-${network}`;
-    await must(["ip", "netns", "add", ns]);
-    const server: DhcpServer = { ns, leaseFile: path.join(dir, `${network}.leases`), logFile: path.join(dir, `${network}.log`), proc: undefined as unknown as ChildProcess };
+  const dhcpServer = async (network: string, address: string, range: string): Promise<DhcpServer> => {
+    const server = await DhcpServer.start({ ns: `${prefix}-srv-${network}`, dir, tenantNamespace: tenantNs(), network, address, range });
     servers.push(server);
-    await must(["ip", "-n", tenantNs(), "link", "add", "srv0", "link", bridgeName(network), "type", "macvlan", "mode", "bridge"]);
-    await must(["ip", "-n", tenantNs(), "link", "set", "srv0", "netns", ns]);
-    await must(["ip", "-n", ns, "addr", "add", address, "dev", "srv0"]);
-    await must(["ip", "-n", ns, "link", "set", "srv0", "up"]);
-    await must(["ip", "-n", ns, "link", "set", "lo", "up"]);
-    server.proc = spawn("ip", ["netns", "exec", ns, "dnsmasq", "--keep-in-foreground", "--port=0", "--interface=srv0", "--bind-interfaces", "--no-ping",
-      `--dhcp-range=${range},255.255.255.0,2m`, `--dhcp-leasefile=${server.leaseFile}`, "--log-dhcp", `--log-facility=${server.logFile}`,
-      "--conf-file=/dev/null", "--pid-file="], { stdio: "ignore" });
-    await waitFor(() => existsSync(server.logFile) && server.proc.exitCode === null, { timeoutMs: 5000, what: () => `dnsmasq on ${network} started` });
     return server;
-  }
-  const leases = (s: DhcpServer) => (existsSync(s.leaseFile) ? readFileSync(s.leaseFile, "utf8") : "");
-  const dnsmasqLog = (s: DhcpServer) => (existsSync(s.logFile) ? readFileSync(s.logFile, "utf8") : "");
+  };
+  const leases = (s: DhcpServer) => s.leases();
+  const dnsmasqLog = (s: DhcpServer) => s.log();
 
   let dh: DhcpServer, dx: DhcpServer;
   let a: AddResult, b: AddResult, c: AddResult;
@@ -98,12 +78,8 @@ describe("ipam dhcp networks through CNI", { skip: !ready && "needs root, dnsmas
   });
 
   after(async () => {
-    for (const s of servers) {
-      // Our own child, by its PID (ip netns exec execs dnsmasq in place).
-      if (s.proc?.pid !== undefined && s.proc.exitCode === null) s.proc.kill("SIGTERM");
-    }
     for (const ns of containers.values()) await ns.destroy();
-    for (const s of servers) await run(["ip", "netns", "del", s.ns]);
+    for (const s of servers) await s.stop();
     await agent?.destroy();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
