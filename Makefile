@@ -1,15 +1,16 @@
 # make demo: install what is missing, build, run netmaster on its embedded store and drive it with netctl.
 # make test: install what is missing, build, run every test.
 SHELL := /bin/bash
-APT_PACKAGES := etcd-server etcd-client iproute2 nftables conntrack iputils-ping iperf3 ethtool util-linux gobgpd frr docker.io podman containerd runc busybox-static containernetworking-plugins slapd ldap-utils dnsmasq-base
+APT_PACKAGES := etcd-server etcd-client iproute2 nftables conntrack iputils-ping iperf3 ethtool util-linux gobgpd frr docker.io podman containerd runc busybox-static containernetworking-plugins slapd ldap-utils dnsmasq-base openvswitch-switch
 PREFIX ?= /usr/local
 
 .PHONY: all deps apt-deps npm-deps build test demo install clean bench
 
 all: build
 
-# Tests start their own slapd in a namespace: the system slapd that installing the package may start
-# (Debian's postinst does, unless policy-rc.d forbids it) is stopped and disabled, only when we installed it.
+# Tests start their own slapd in a namespace, and their own Open vSwitch daemons: the system slapd and OVS that
+# installing the packages may start (Debian's postinsts do, unless policy-rc.d forbids it) are stopped and
+# disabled, only when we installed them.
 apt-deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
@@ -18,6 +19,10 @@ apt-deps:
 	  case " $$missing " in *" slapd "*) \
 	    if [ -d /run/systemd/system ]; then systemctl disable --now slapd; \
 	    else /etc/init.d/slapd stop; update-rc.d slapd disable; fi >/dev/null 2>&1 || true;; \
+	  esac; \
+	  case " $$missing " in *" openvswitch-switch "*) \
+	    if [ -d /run/systemd/system ]; then systemctl disable --now openvswitch-switch; \
+	    elif ls /var/run/openvswitch/*.pid >/dev/null 2>&1; then /usr/share/openvswitch/scripts/ovs-ctl stop; fi >/dev/null 2>&1 || true;; \
 	  esac; \
 	fi
 

@@ -1,0 +1,35 @@
+// The OpenFlow pipeline of the OVS driver: one bridge per host, every flow ours carries COOKIE, and the tables and
+// registers below are the contract between the parts that render flows (render.ts for ports, ARP and L2;
+// policy-flows.ts for the tenant's policy). Plain constants, no logic.
+//
+//   CLASSIFY (0)   where a packet comes from: a local endpoint's port (its MAC, and its addresses for IP and ARP:
+//                  no spoofing) or the tunnel port with a network's VNI. Sets TENANT_REG, NETWORK_REG, FLAGS_REG.
+//                  Anything else is dropped.
+//   ARP (10)       ARP requests for the network's gateway and for known endpoints are answered here, the way the
+//                  Linux driver's bridge and VXLAN proxy answer them; other ARP goes to L2_FORWARD.
+//   POLICY (20-39) IPv4 and IPv6 packets of a tenant, judged by its groups' rules (policy-flows.ts); allowed
+//                  packets continue at L2_FORWARD, denied ones are dropped. Non-IP packets never enter.
+//   L2_FORWARD (40) by (network, destination MAC): a local port, or the tunnel to the VTEP of a remote endpoint;
+//                  broadcast and multicast to every local port of the network and, unless the packet came from
+//                  the tunnel, to every peer VTEP.
+
+/** Our flows' cookie: every flow of the pipeline carries it, and only flows with it are ever changed or removed. */
+export const COOKIE = 0x6e70;
+
+export const TABLE = {
+  CLASSIFY: 0,
+  ARP: 10,
+  POLICY: 20,
+  /** The last table the policy may use. */
+  POLICY_LAST: 39,
+  L2_FORWARD: 40,
+} as const;
+
+/** The tenant's number (1..65535): its conntrack zone, so tenants with overlapping addresses never share entries. */
+export const TENANT_REG = "reg6";
+/** The network's number on this host (1..65535). */
+export const NETWORK_REG = "reg7";
+/** Flag bits, below. */
+export const FLAGS_REG = "reg8";
+/** Set in FLAGS_REG when the packet came from the tunnel: its sender's host judged its `out` rules. */
+export const FLAG_FROM_TUNNEL = 0x1;
