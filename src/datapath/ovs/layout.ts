@@ -5,8 +5,9 @@
 //   CLASSIFY (0)   where a packet comes from: a local endpoint's port (its MAC, and its addresses for IP and ARP:
 //                  no spoofing) or the tunnel port with a network's VNI. Sets TENANT_REG, NETWORK_REG, FLAGS_REG.
 //                  Anything else is dropped.
-//   ARP (10)       ARP requests for the network's gateway and for known endpoints are answered here, the way the
-//                  Linux driver's bridge and VXLAN proxy answer them; other ARP goes to L2_FORWARD.
+//   LOCAL (10)     what this host answers itself: ARP requests for the network's gateway and (proxy mode) for
+//                  known endpoints, the way the Linux driver's bridge and VXLAN proxy answer them, and pings to the
+//                  gateway; other ARP goes to L2_FORWARD, other IP to POLICY.
 //   POLICY (20-39) IPv4 and IPv6 packets of a tenant, judged by its groups' rules (policy-flows.ts); allowed
 //                  packets continue at L2_FORWARD, denied ones are dropped. Non-IP packets never enter.
 //   L2_FORWARD (40) by (network, destination MAC): a local port, or the tunnel to the VTEP of a remote endpoint;
@@ -18,7 +19,7 @@ export const COOKIE = 0x6e70;
 
 export const TABLE = {
   CLASSIFY: 0,
-  ARP: 10,
+  LOCAL: 10,
   POLICY: 20,
   /** The last table the policy may use. */
   POLICY_LAST: 39,

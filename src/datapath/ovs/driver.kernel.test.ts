@@ -1,0 +1,127 @@
+// The OVS driver against a real, private Open vSwitch (userspace datapath, as these machines have no kernel
+// module) running in a namespace that stands in for the host, with containers in their own namespaces: real
+// packets both ways on a network, the gateway answering, tenants with the same subnet kept apart, a second run
+// that changes nothing, the pipeline put back after ovs-vswitchd restarted (it keeps no flows), an endpoint
+// removed with its port and veth, and cleanup. Needs root and openvswitch-switch. Per-run names in
+// 198.18.0.0/15; everything removed at the end, also on failure.
+
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { after, before, describe, it } from "node:test";
+import { run } from "../../lib/process.js";
+import { addTestNamespaces, exec, ping, removeTestState, startProbe, tcp } from "../linux/testing/netns.js";
+import { emptyPolicy } from "../testing/desired.js";
+import type { DesiredEndpoint, DesiredHost, DesiredTenant } from "../types.js";
+import { OvsDatapath } from "./driver.js";
+import { bridgeName } from "./render.js";
+import { PrivateOvs } from "./testing/private-ovs.js";
+
+const root = process.getuid?.() === 0;
+const ovsInstalled = (await run(["ovs-vswitchd", "--version"])).code === 0;
+
+describe("OVS driver on a private Open vSwitch", { skip: !root ? "needs root" : !ovsInstalled ? "openvswitch-switch is not installed" : false }, () => {
+  const P = `npo${randomBytes(2).toString("hex")}`;
+  const HOST = `${P}-host`;
+  const ns = (c: string) => `${P}-${c}`;
+  let ovs: PrivateOvs;
+  let driver: OvsDatapath;
+
+  function ep(c: string, n: number, network = "blue"): DesiredEndpoint {
+    return {
+      id: `${network}-${c}`,
+      network,
+      hostLink: `ne${P.slice(3)}${c}`,
+      netns: `/var/run/netns/${ns(c)}`,
+      ifname: "eth0",
+      mac: `02:00:c6:12:32:0${n}`,
+      ipv4: `198.18.50.${n}/24`,
+      ipv6: "",
+      gateway: "198.18.50.254",
+      ipv6Gateway: "",
+      mtu: 1450,
+      qos: { egressBps: 0, ingressBps: 0, burstBytes: 0 },
+    };
+  }
+  function tenant(name: string, endpoints: DesiredEndpoint[]): DesiredTenant {
+    return {
+      name,
+      namespace: `${P}-t-${name}`,
+      fwdMode: "bridge",
+      networks: [{ name: "blue", bridge: `nb${name}`, subnet: "198.18.50.0/24", gateway: "198.18.50.254", ipv6Subnet: "", ipv6Gateway: "", mtu: 1450, routed: false, netfilter: false }],
+      endpoints,
+      policy: { ...emptyPolicy(), fwdMode: "bridge" },
+      hostEndpoints: [],
+    };
+  }
+  // Tenant b has the same subnet, and c3 the same address as c1.
+  const desired = (withC2 = true): DesiredHost => ({
+    prefix: P,
+    tenants: [tenant("a", [ep("c1", 1), ...(withC2 ? [ep("c2", 2)] : [])]), tenant("b", [{ ...ep("c3", 1), mac: "02:00:c6:12:32:13" }])],
+    host: { natOutbound: false },
+  });
+
+  before(async () => {
+    await addTestNamespaces(HOST, ["c1", "c2", "c3"].map(ns));
+    ovs = await PrivateOvs.start({ dir: mkdtempSync(path.join(tmpdir(), `${P}-ovs-`)), netns: HOST });
+    driver = new OvsDatapath(exec, { db: ovs.db, rundir: ovs.dir, datapathType: "netdev", hostNamespace: HOST });
+    for (const c of ["c1", "c2", "c3"]) await startProbe(ns(c), "serve", c, 8080);
+  });
+
+  after(async () => {
+    try {
+      await removeTestState(driver, P);
+    } finally {
+      await ovs?.stop();
+    }
+  });
+
+  it("plumbs every endpoint as a port of the host's bridge; packets flow both ways on a network", async () => {
+    const report = await driver.reconcile(desired(), { full: true });
+    assert.deepEqual(report.errors, []);
+    assert.ok(report.changes.some((c) => c.object === `bridge ${bridgeName(P)}`));
+    assert.ok(await ping(ns("c1"), "198.18.50.2"), `c1 → c2\n${ovs.log().slice(-2000)}`);
+    assert.ok(await ping(ns("c2"), "198.18.50.1"), "c2 → c1");
+    assert.equal(await tcp(ns("c1"), "198.18.50.2", 8080), "reply c2");
+    assert.equal(await tcp(ns("c2"), "198.18.50.1", 8080), "reply c1");
+  });
+
+  it("the gateway answers pings; tenants sharing a subnet (and an address) do not meet", async () => {
+    assert.ok(await ping(ns("c1"), "198.18.50.254"), "c1 → its gateway");
+    assert.ok(await ping(ns("c3"), "198.18.50.254"), "c3 → its own tenant's gateway");
+    assert.equal(await ping(ns("c3"), "198.18.50.2"), false, "c3 (tenant b) does not reach c2 (tenant a)");
+    assert.equal(await tcp(ns("c3"), "198.18.50.2", 8080), "timeout");
+  });
+
+  it("a second run changes nothing", async () => {
+    const again = await driver.reconcile(desired(), { full: true });
+    assert.deepEqual(again, { changes: [], errors: [] });
+  });
+
+  it("after ovs-vswitchd restarted (it keeps no flows) the next run puts the pipeline back", async () => {
+    await ovs.restartSwitch();
+    assert.equal(await ping(ns("c1"), "198.18.50.2"), false, "fail mode secure: nothing passes without our flows");
+    const report = await driver.reconcile(desired(), { full: false });
+    assert.deepEqual(report.errors, []);
+    assert.deepEqual(report.changes.map((c) => c.object), [`flows of ${bridgeName(P)} (${report.changes[0]!.object.match(/\((\d+)\)/)![1]})`]);
+    assert.ok(await ping(ns("c1"), "198.18.50.2"));
+  });
+
+  it("an endpoint that goes loses its port and veth; the others keep working", async () => {
+    const report = await driver.reconcile(desired(false), { full: false });
+    assert.deepEqual(report.errors, []);
+    assert.ok(report.changes.some((c) => c.action === "delete" && c.object === `port ne${P.slice(3)}c2`));
+    assert.equal((await run(["ip", "-n", ns("c2"), "-o", "link"])).stdout.split("\n").filter(Boolean).length, 1, "only lo left in c2");
+    assert.equal((await run(["ip", "-n", HOST, "link", "show", `ne${P.slice(3)}c2`])).code, 1);
+    assert.ok(await ping(ns("c1"), "198.18.50.254"));
+  });
+
+  it("cleanup removes the bridge and every endpoint veth", async () => {
+    const removed = await driver.cleanup(P);
+    assert.ok(removed.includes(`bridge ${bridgeName(P)}`));
+    assert.equal((await run(["ovs-vsctl", `--db=${ovs.db}`, "br-exists", bridgeName(P)])).code, 2);
+    assert.equal((await run(["ip", "-n", HOST, "link", "show", `ne${P.slice(3)}c1`])).code, 1);
+  });
+});

@@ -1,0 +1,242 @@
+// The Open vSwitch datapath of one host: one bridge (fail mode secure: without our flows nothing passes), a
+// port per local endpoint (the host side of its veth), a flow-based VXLAN port when networks span hosts, and
+// the whole pipeline of layout.ts as flows with our cookie. reconcile() = observe the bridge's ports → add and
+// remove ports (and the veths and container sides behind them) → render every flow (render.ts, policy-flows.ts)
+// → replace our flows in one atomic bundle when they differ from what this process applied or from what the
+// bridge holds (after ovs-vswitchd restarted, it holds none). Packets never meet a half-applied pipeline, and
+// conntrack entries are not touched, so running connections survive a re-apply.
+//
+// Driven through ovs-vsctl (the database) and ovs-ofctl (OpenFlow 1.5 on the bridge's management socket),
+// spawned through the process seam like the Linux driver's tools.
+
+import type { Logger } from "pino";
+
+import type { DatapathChange, DatapathDriver, DatapathError, DatapathReport } from "../driver.js";
+import type { DatapathProblem, DesiredHost } from "../types.js";
+import { ValidationError } from "../../lib/errors.js";
+import { ProcessError, type Executor } from "../../lib/process.js";
+import { COOKIE } from "./layout.js";
+import { allowAll, bridgeName, checkOvs, ENDPOINT_ID_KEY, needsTunnel, renderFlows, tunnelPortName, wantedPorts, type OvsFacts, type WantedPort } from "./render.js";
+
+export type OvsDatapathType = "system" | "netdev";
+
+export interface OvsDatapathOptions {
+  /** The OVS database: "unix:PATH" (default unix:/var/run/openvswitch/db.sock). */
+  db?: string;
+  /** Directory of ovs-vswitchd's sockets: the bridge's management socket is <rundir>/<bridge>.mgmt. */
+  rundir?: string;
+  /** system: the kernel module; netdev: the userspace datapath (machines without the module). */
+  datapathType: OvsDatapathType;
+  /** Named namespace standing in for the agent's own (tests): veths are made there, as ovs-vswitchd runs there. */
+  hostNamespace?: string;
+  /** The overlay's UDP port. */
+  vxlanPort?: number;
+  /** Policy flows per tenant (policy-flows.ts); absent: every packet the other tables pass is allowed. */
+  policy?: OvsFacts["policy"];
+  logger?: Logger;
+}
+
+interface ObservedPort {
+  name: string;
+  ofport: number;
+  /** external_ids:netplugin-endpoint, "" on ports we did not make for an endpoint. */
+  endpoint: string;
+}
+
+const DEFAULT_DB = "unix:/var/run/openvswitch/db.sock";
+const DEFAULT_RUNDIR = "/var/run/openvswitch";
+
+/** ovs-vsctl's JSON table format: {headings, data: [[cell, ...], ...]}; a cell may be ["map", [[k, v], ...]]. */
+function parsePorts(json: string): ObservedPort[] {
+  const doc = JSON.parse(json) as { headings: string[]; data: unknown[][] };
+  const col = (name: string) => doc.headings.indexOf(name);
+  return doc.data.map((row) => {
+    const ids = row[col("external_ids")] as ["map", [string, string][]];
+    const ofport = row[col("ofport")];
+    return {
+      name: String(row[col("name")]),
+      ofport: typeof ofport === "number" ? ofport : -1,
+      endpoint: ids[1].find(([k]) => k === ENDPOINT_ID_KEY)?.[1] ?? "",
+    };
+  });
+}
+
+export class OvsDatapath implements DatapathDriver {
+  private readonly db: string;
+  private readonly rundir: string;
+  /** The flows this process last applied without failure ("" before the first run). */
+  private applied = "";
+  private running: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly executor: Executor,
+    private readonly o: OvsDatapathOptions,
+  ) {
+    this.db = o.db ?? DEFAULT_DB;
+    this.rundir = o.rundir ?? DEFAULT_RUNDIR;
+  }
+
+  check(desired: DesiredHost): DatapathProblem[] {
+    return checkOvs(desired);
+  }
+
+  reconcile(desired: DesiredHost, options: { full: boolean }): Promise<DatapathReport> {
+    // One run at a time: the ports and flows of two runs must not interleave.
+    const run = this.running.then(() => this.reconcileNow(desired, options));
+    this.running = run.catch(() => undefined);
+    return run;
+  }
+
+  private vsctl(args: string[]): Promise<string> {
+    return this.executor.run(["ovs-vsctl", `--db=${this.db}`, "--timeout=10", ...args]);
+  }
+
+  private ofctl(args: string[], stdin?: string): Promise<string> {
+    const bridge = `unix:${this.rundir}/${bridgeName(this.prefix)}.mgmt`;
+    const [command, ...rest] = args;
+    return this.executor.run(["ovs-ofctl", "-O", "OpenFlow15", ...(stdin === undefined ? [] : ["--bundle"]), command!, bridge, ...rest], stdin === undefined ? {} : { stdin });
+  }
+
+  private ip(args: string[]): Promise<string> {
+    return this.executor.run(["ip", ...(this.o.hostNamespace === undefined ? [] : ["-n", this.o.hostNamespace]), ...args]);
+  }
+
+  private prefix = "";
+
+  private async reconcileNow(desired: DesiredHost, options: { full: boolean }): Promise<DatapathReport> {
+    const problems = checkOvs(desired);
+    if (problems.length > 0) {
+      throw new ValidationError(`Cannot reconcile: ${problems.map((p) => p.message).join("; ")}`);
+    }
+    this.prefix = desired.prefix;
+    const changes: DatapathChange[] = [];
+    const errors: DatapathError[] = [];
+    const change = (action: DatapathChange["action"], object: string) => changes.push({ namespace: "host", action, object });
+    const fail = (owner: DatapathError["owner"], objects: string[], err: unknown) =>
+      errors.push({ owner, namespace: "host", objects, message: err instanceof ProcessError ? `${err.argv.join(" ")}: ${err.stderr.trim()}` : (err as Error).message });
+
+    const bridge = bridgeName(desired.prefix);
+    try {
+      if (!(await this.bridgeExists(bridge))) {
+        // The fail mode is set as the bridge is made: setting it later wipes every flow and group of the bridge.
+        await this.vsctl(["add-br", bridge, "--", "set", "bridge", bridge, `datapath_type=${this.o.datapathType}`, "fail_mode=secure", "protocols=OpenFlow15", "other_config:disable-in-band=true"]);
+        change("create", `bridge ${bridge}`);
+        this.applied = "";
+      }
+    } catch (err) {
+      fail({}, [`bridge ${bridge}`], err);
+      return { changes, errors };
+    }
+
+    let observed = await this.ports(bridge);
+    const wanted = wantedPorts(desired);
+    const wantedNames = new Set(wanted.map((w) => w.name));
+    // Ports of endpoints that are gone: the port and its veth (the container side goes with it).
+    for (const p of observed.filter((p) => p.endpoint !== "" && !wantedNames.has(p.name))) {
+      try {
+        await this.vsctl(["--if-exists", "del-port", bridge, p.name]);
+        await this.ip(["link", "del", p.name]).catch((err: unknown) => {
+          if (!(err instanceof ProcessError && /Cannot find device/.test(err.stderr))) throw err;
+        });
+        change("delete", `port ${p.name}`);
+      } catch (err) {
+        fail({}, [`port ${p.name}`], err);
+      }
+    }
+    const have = new Set(observed.map((p) => p.name));
+    for (const w of wanted.filter((w) => !have.has(w.name) || (options.full && observed.find((p) => p.name === w.name)!.ofport < 0))) {
+      try {
+        await this.plumb(bridge, w);
+        change("create", `port ${w.name} for endpoint ${w.endpoint.id}`);
+      } catch (err) {
+        fail({ tenant: w.tenant, network: w.endpoint.network, endpoint: w.endpoint.id }, [`port ${w.name}`], err);
+        await this.unplumb(bridge, w.name);
+      }
+    }
+    const tunnel = tunnelPortName(desired.prefix);
+    const tunnelWanted = needsTunnel(desired);
+    try {
+      if (tunnelWanted && !have.has(tunnel)) {
+        const options = ["options:remote_ip=flow", "options:key=flow", `options:dst_port=${this.o.vxlanPort ?? 4789}`, "options:tos=inherit"];
+        await this.vsctl(["add-port", bridge, tunnel, "--", "set", "interface", tunnel, "type=vxlan", ...options]);
+        change("create", `port ${tunnel}`);
+      } else if (!tunnelWanted && have.has(tunnel)) {
+        await this.vsctl(["--if-exists", "del-port", bridge, tunnel]);
+        change("delete", `port ${tunnel}`);
+      }
+    } catch (err) {
+      fail({}, [`port ${tunnel}`], err);
+    }
+
+    observed = await this.ports(bridge);
+    const ofports = new Map(observed.filter((p) => p.ofport > 0).map((p) => [p.name, p.ofport]));
+    const flows = renderFlows(desired, { ofports, policy: this.o.policy ?? allowAll });
+    const text = flows.join("\n");
+    try {
+      const installed = await this.ourFlowCount();
+      if (text !== this.applied || installed !== flows.length) {
+        // One bundle: our flows go and come back at once; flows of other cookies (a controller's) stay.
+        const cookie = `0x${COOKIE.toString(16)}`;
+        await this.ofctl(["add-flows", "-"], [`delete cookie=${cookie}/-1`, ...flows.map((f) => `add ${f}`)].join("\n") + "\n");
+        this.applied = text;
+        change("update", `flows of ${bridge} (${flows.length})`);
+      }
+    } catch (err) {
+      this.applied = "";
+      fail({}, [`flows of ${bridge}`], err);
+    }
+    return { changes, errors };
+  }
+
+  private async bridgeExists(bridge: string): Promise<boolean> {
+    try {
+      await this.vsctl(["br-exists", bridge]);
+      return true;
+    } catch (err) {
+      if (err instanceof ProcessError && err.exitCode === 2) return false;
+      throw err;
+    }
+  }
+
+  private async ports(bridge: string): Promise<ObservedPort[]> {
+    const names = new Set((await this.vsctl(["list-ports", bridge])).split("\n").filter(Boolean));
+    const all = parsePorts(await this.vsctl(["--format=json", "--columns=name,ofport,external_ids", "list", "Interface"]));
+    return all.filter((p) => names.has(p.name));
+  }
+
+  private async ourFlowCount(): Promise<number> {
+    const dump = await this.ofctl(["dump-flows", `cookie=0x${COOKIE.toString(16)}/-1`, "--no-stats"]);
+    return dump.split("\n").filter((l) => l.includes("actions=")).length;
+  }
+
+  /** The endpoint's veth, its container side configured, its host side a port of the bridge. */
+  private async plumb(bridge: string, w: WantedPort): Promise<void> {
+    const e = w.endpoint;
+    await this.ip(["link", "del", w.name]).catch(() => undefined); // a half-made pair of an earlier failed run
+    await this.ip(["link", "add", w.name, "mtu", String(e.mtu), "type", "veth", "peer", "name", e.ifname, "address", e.mac, "mtu", String(e.mtu), "netns", e.netns]);
+    await this.ip(["link", "set", w.name, "up"]);
+    const inside = (args: string[]) => this.executor.run(["nsenter", `--net=${e.netns}`, ...args]);
+    await inside(["ip", "addr", "add", e.ipv4, "dev", e.ifname]);
+    await inside(["ip", "link", "set", e.ifname, "up"]);
+    if (e.gateway !== "") await inside(["ip", "route", "add", "default", "via", e.gateway, "dev", e.ifname]);
+    // The userspace datapath drops segments it cannot checksum, and TSO into a tunnel (OVS 3.1): the container
+    // sends them whole. (The kernel datapath needs no such change.)
+    if (this.o.datapathType === "netdev") await inside(["ethtool", "-K", e.ifname, "tx", "off"]);
+    await this.vsctl(["add-port", bridge, w.name, "--", "set", "interface", w.name, `external_ids:${ENDPOINT_ID_KEY}=${e.id}`]);
+  }
+
+  private async unplumb(bridge: string, name: string): Promise<void> {
+    await this.vsctl(["--if-exists", "del-port", bridge, name]).catch(() => undefined);
+    await this.ip(["link", "del", name]).catch(() => undefined);
+  }
+
+  /** Removes the bridge of hosts of `prefix` and every endpoint veth on it. */
+  async cleanup(prefix: string): Promise<string[]> {
+    const bridge = bridgeName(prefix);
+    if (!(await this.bridgeExists(bridge))) return [];
+    const ports = await this.ports(bridge);
+    await this.vsctl(["--if-exists", "del-br", bridge]);
+    for (const p of ports.filter((p) => p.endpoint !== "")) await this.ip(["link", "del", p.name]).catch(() => undefined);
+    return [`bridge ${bridge}`, ...ports.map((p) => `port ${p.name}`)];
+  }
+}

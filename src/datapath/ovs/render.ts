@@ -1,0 +1,231 @@
+// Pure: what the OVS driver wants of a host. The bridge's ports (one per local endpoint, the host side of its
+// veth, and the tunnel port when a network spans hosts) and the flows of every table but the policy's
+// (layout.ts), from a DesiredHost and the OpenFlow port numbers OVS gave the ports. The policy's flows come
+// from policy-flows.ts, handed in per tenant, so this module decides nothing about rules.
+
+import { gatewayMac } from "../linux/addr.js";
+import type { DatapathProblem, DesiredEndpoint, DesiredHost, DesiredNetwork, DesiredTenant } from "../types.js";
+import { COOKIE, FLAG_FROM_TUNNEL, FLAGS_REG, NETWORK_REG, TABLE, TENANT_REG } from "./layout.js";
+
+/** The host's OVS bridge and its tunnel port: they carry the host's prefix, as every object of an agent does. */
+export function bridgeName(prefix: string): string {
+  return `${prefix}-br`;
+}
+
+export function tunnelPortName(prefix: string): string {
+  return `${prefix}-vx`;
+}
+
+/** What external_ids:netplugin-endpoint holds on a port we made: the endpoint's id. */
+export const ENDPOINT_ID_KEY = "netplugin-endpoint";
+
+export interface WantedPort {
+  /** The host side of the endpoint's veth (DesiredEndpoint.hostLink). */
+  name: string;
+  endpoint: DesiredEndpoint;
+  tenant: string;
+}
+
+/** The local endpoints that get a port, in a stable order. */
+export function wantedPorts(desired: DesiredHost): WantedPort[] {
+  return desired.tenants
+    .flatMap((t) => t.endpoints.map((endpoint) => ({ name: endpoint.hostLink, endpoint, tenant: t.name })))
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+/** True when some network spans hosts: the bridge needs the tunnel port. */
+export function needsTunnel(desired: DesiredHost): boolean {
+  return desired.tenants.some((t) => t.networks.some((n) => n.vxlan !== undefined && n.vxlan.peers.length > 0));
+}
+
+/**
+ * Tenant numbers (their conntrack zones, 1..65535): from a hash of the name, the next free one on a
+ * collision (in name order), so a tenant keeps its zone, and its connections, while others come and go.
+ */
+export function tenantNumbers(names: readonly string[]): Map<string, number> {
+  const out = new Map<string, number>();
+  const used = new Set<number>();
+  for (const name of [...names].sort()) {
+    let n = (fnv1a(name) % 65535) + 1;
+    while (used.has(n)) n = (n % 65535) + 1;
+    used.add(n);
+    out.set(name, n);
+  }
+  return out;
+}
+
+function fnv1a(text: string): number {
+  let h = 0x811c9dc5;
+  for (const c of Buffer.from(text, "utf8")) h = Math.imul(h ^ c, 0x01000193) >>> 0;
+  return h;
+}
+
+/**
+ * What this driver cannot make yet, each with its unit: left out of the host, with the message as its
+ * failure, rather than made half. (The README's OVS section lists the same.)
+ */
+export function checkOvs(desired: DesiredHost): DatapathProblem[] {
+  const problems: DatapathProblem[] = [];
+  const not = (what: string) => `the ovs datapath does not do ${what} yet (use --datapath linux)`;
+  for (const t of desired.tenants) {
+    const tenant = t.name;
+    if (t.fwdMode === "routing") problems.push({ owner: { tenant }, message: not("routing between a tenant's networks (global fwdMode routing)") });
+    if ((t.services ?? []).length > 0) problems.push({ owner: { tenant }, message: not("service load balancing") });
+    for (const n of t.networks) {
+      const owner = { tenant, network: n.name };
+      if (n.routed) problems.push({ owner, message: not("routed networks (BGP)") });
+      if (n.ipv6Subnet !== "") problems.push({ owner, message: not("IPv6") });
+    }
+    for (const h of t.hostEndpoints) problems.push({ owner: { tenant, network: h.network }, message: not("infra networks (host endpoints)") });
+    for (const e of t.endpoints) {
+      const owner = { tenant, network: e.network, endpoint: e.id };
+      if (e.direct !== undefined) problems.push({ owner, message: not(`attachMode ${e.direct.mode}`) });
+      if (e.containerSide === "runtime") problems.push({ owner, message: not("Docker's endpoints") });
+      if ((e.portMappings ?? []).length > 0) problems.push({ owner, message: not("published host ports") });
+      if (e.qos.egressBps > 0 || e.qos.ingressBps > 0) problems.push({ owner, message: not("bandwidth limits") });
+      if (e.ipv4 === "") problems.push({ owner, message: not("endpoints without an IPv4 address (DHCP)") });
+    }
+  }
+  return problems;
+}
+
+export interface OvsFacts {
+  /** OpenFlow port number of each port, by name; a wanted port without one is not attached yet. */
+  ofports: ReadonlyMap<string, number>;
+  /** Policy flows per tenant name (policy-flows.ts), for tables POLICY..POLICY_LAST. */
+  policy: (tenant: DesiredTenant, tenantNumber: number) => string[];
+}
+
+const addressOf = (cidr: string) => cidr.split("/")[0]!;
+
+/** The policy of a driver given none: every IP packet the other tables pass goes on to delivery. */
+export function allowAll(): string[] {
+  return [flow(TABLE.POLICY, 0, "", `goto_table:${TABLE.L2_FORWARD}`)];
+}
+
+function flow(table: number, priority: number, match: string, actions: string): string {
+  return `cookie=0x${COOKIE.toString(16)},table=${table},priority=${priority}${match === "" ? "" : `,${match}`},actions=${actions}`;
+}
+
+function regs(tenant: number, network: number, fromTunnel: boolean): string {
+  return [`set_field:${tenant}->${TENANT_REG}`, `set_field:${network}->${NETWORK_REG}`, `set_field:${fromTunnel ? FLAG_FROM_TUNNEL : 0}->${FLAGS_REG}`].join(",");
+}
+
+/** An ARP reply to the request in hand, from `mac`/`ip`, out of the port it came in by. */
+function arpResponder(mac: string, ip: string): string {
+  return [
+    "move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[]",
+    `set_field:${mac}->eth_src`,
+    "set_field:2->arp_op",
+    "move:NXM_NX_ARP_SHA[]->NXM_NX_ARP_THA[]",
+    "move:NXM_OF_ARP_SPA[]->NXM_OF_ARP_TPA[]",
+    `set_field:${mac}->arp_sha`,
+    `set_field:${ip}->arp_spa`,
+    "IN_PORT",
+  ].join(",");
+}
+
+/** An ICMP echo reply from the gateway `mac`/`ip` to the request in hand. */
+function echoResponder(mac: string, ip: string): string {
+  return [
+    "move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[]",
+    `set_field:${mac}->eth_src`,
+    "move:NXM_OF_IP_SRC[]->NXM_OF_IP_DST[]",
+    `set_field:${ip}->ip_src`,
+    "set_field:0->icmp_type",
+    "IN_PORT",
+  ].join(",");
+}
+
+const MULTICAST = "dl_dst=01:00:00:00:00:00/01:00:00:00:00:00";
+
+/** The tenant's networks by name, each with its number on this host (1.. in the host's order of networks). */
+function networkNumbers(desired: DesiredHost): Map<string, number> {
+  const keys = desired.tenants.flatMap((t) => t.networks.map((n) => `${t.name}/${n.name}`)).sort();
+  return new Map(keys.map((k, i) => [k, i + 1]));
+}
+
+/**
+ * Every flow of the pipeline, sorted, for a DesiredHost that checkOvs() passed. Endpoints whose port has no
+ * OpenFlow number yet get none (the next run adds them).
+ */
+export function renderFlows(desired: DesiredHost, facts: OvsFacts): string[] {
+  const flows: string[] = [];
+  const tenants = tenantNumbers(desired.tenants.map((t) => t.name));
+  const networks = networkNumbers(desired);
+  const tunnel = facts.ofports.get(tunnelPortName(desired.prefix));
+
+  for (const t of desired.tenants) {
+    const tn = tenants.get(t.name)!;
+    for (const n of t.networks) {
+      const nn = networks.get(`${t.name}/${n.name}`)!;
+      const locals = t.endpoints.filter((e) => e.network === n.name && facts.ofports.has(e.hostLink));
+      flows.push(...networkFlows(n, tn, nn, locals, facts.ofports, tunnel));
+    }
+    flows.push(...facts.policy(t, tn));
+  }
+  // Whatever matched nothing: dropped (fail-mode secure adds no flows of its own).
+  for (const table of [TABLE.CLASSIFY, TABLE.L2_FORWARD]) flows.push(flow(table, 0, "", "drop"));
+  flows.push(flow(TABLE.LOCAL, 1, "arp", `goto_table:${TABLE.L2_FORWARD}`));
+  flows.push(flow(TABLE.LOCAL, 1, "ip", `goto_table:${TABLE.POLICY}`));
+  flows.push(flow(TABLE.LOCAL, 0, "", "drop"));
+  return [...new Set(flows)].sort();
+}
+
+function networkFlows(
+  n: DesiredNetwork,
+  tn: number,
+  nn: number,
+  locals: DesiredEndpoint[],
+  ofports: ReadonlyMap<string, number>,
+  tunnel: number | undefined,
+): string[] {
+  const out: string[] = [];
+  const net = `${NETWORK_REG}=${nn}`;
+  const gwMac = gatewayMac(n.bridge);
+  const vx = n.vxlan !== undefined && n.vxlan.peers.length > 0 && tunnel !== undefined ? n.vxlan : undefined;
+
+  // --- where packets come from ---
+  for (const e of locals) {
+    const port = ofports.get(e.hostLink)!;
+    const ip = addressOf(e.ipv4);
+    const from = `in_port=${port},dl_src=${e.mac}`;
+    out.push(flow(TABLE.CLASSIFY, 110, `${from},arp,arp_spa=${ip},arp_sha=${e.mac}`, `${regs(tn, nn, false)},goto_table:${TABLE.LOCAL}`));
+    out.push(flow(TABLE.CLASSIFY, 110, `${from},ip,nw_src=${ip}`, `${regs(tn, nn, false)},goto_table:${TABLE.LOCAL}`));
+  }
+  if (vx !== undefined) {
+    const from = `in_port=${tunnel},tun_id=${vx.vni}`;
+    out.push(flow(TABLE.CLASSIFY, 110, `${from},arp`, `${regs(tn, nn, true)},goto_table:${TABLE.LOCAL}`));
+    out.push(flow(TABLE.CLASSIFY, 110, `${from},ip`, `${regs(tn, nn, true)},goto_table:${TABLE.POLICY}`));
+  }
+
+  // --- ARP answered on this host: the gateway always; in proxy mode every endpoint of the network ---
+  const local = `${FLAGS_REG}=0/${FLAG_FROM_TUNNEL}`;
+  if (n.gateway !== "") {
+    out.push(flow(TABLE.LOCAL, 100, `${net},${local},arp,arp_op=1,arp_tpa=${n.gateway}`, arpResponder(gwMac, n.gateway)));
+  }
+  if (vx === undefined || vx.arpMode === "proxy") {
+    const known = [...locals.map((e) => ({ ip: addressOf(e.ipv4), mac: e.mac })), ...(vx?.remotes ?? []).map((r) => ({ ip: r.ipv4, mac: r.mac }))];
+    for (const k of known) out.push(flow(TABLE.LOCAL, 90, `${net},${local},arp,arp_op=1,arp_tpa=${k.ip}`, arpResponder(k.mac, k.ip)));
+  }
+
+  // --- the gateway answers local pings, and nothing else of it (no routing in this driver yet) ---
+  if (n.gateway !== "") {
+    out.push(flow(TABLE.LOCAL, 100, `${net},${local},icmp,icmp_type=8,nw_dst=${n.gateway}`, echoResponder(gwMac, n.gateway)));
+  }
+
+  // --- delivery ---
+  for (const e of locals) out.push(flow(TABLE.L2_FORWARD, 100, `${net},dl_dst=${e.mac}`, `output:${ofports.get(e.hostLink)!}`));
+  const toPeers: string[] = [];
+  if (vx !== undefined) {
+    for (const r of vx.remotes) {
+      out.push(flow(TABLE.L2_FORWARD, 100, `${net},dl_dst=${r.mac}`, `set_field:${vx.vni}->tun_id,set_field:${r.vtep}->tun_dst,output:${tunnel}`));
+    }
+    for (const peer of vx.peers) toPeers.push(`set_field:${vx.vni}->tun_id`, `set_field:${peer}->tun_dst`, `output:${tunnel}`);
+  }
+  const toLocals = locals.map((e) => `output:${ofports.get(e.hostLink)!}`);
+  out.push(flow(TABLE.L2_FORWARD, 60, `${net},${FLAGS_REG}=${FLAG_FROM_TUNNEL}/${FLAG_FROM_TUNNEL},${MULTICAST}`, toLocals.length > 0 ? toLocals.join(",") : "drop"));
+  const all = [...toLocals, ...toPeers];
+  out.push(flow(TABLE.L2_FORWARD, 50, `${net},${MULTICAST}`, all.length > 0 ? all.join(",") : "drop"));
+  return out;
+}
