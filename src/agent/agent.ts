@@ -50,6 +50,8 @@ export interface AgentOptions {
   joinTokenFile?: string;
   /** Which datapath driver makes the host's networking. */
   datapath: DatapathName;
+  /** --datapath ovs: where Open vSwitch is. */
+  ovs?: { db?: string; rundir?: string };
   vtepIP: string;
   /** Host interface macvlan/ipvlan networks that name no uplinkIf of their own attach to on this host (--uplink-if). */
   uplinkIf?: string;
@@ -115,7 +117,7 @@ export class Agent {
   static async start(o: AgentOptions): Promise<Agent> {
     const { log } = o;
     const prefix = hostPrefix(o.host);
-    const datapath = await createDatapath(o.datapath, { prefix, logger: log });
+    const datapath = await createDatapath(o.datapath, { prefix, logger: log, ...(o.ovs === undefined ? {} : { ovs: o.ovs }) });
     const executor = new RealExecutor();
     const mtu = o.mtu ?? (await detectMtu(executor, o.vtepIP));
 

@@ -1,6 +1,10 @@
-// The agent's flags are checked before it touches anything: a bad one is a message naming it and exit 22.
+// The agent's flags are checked before it touches anything: a bad one is a message naming it and exit 22. A
+// datapath the machine cannot run stops the agent at start with the reason.
 
 import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, it } from "node:test";
 
@@ -20,8 +24,10 @@ describe("netplugin flags", () => {
     [["--docker-pool-range", "300.1.0.0/16"], /Invalid --docker-pool-range "300\.1\.0\.0\/16"/],
     [["--docker-pool-range", "10.200.0.0/25"], /an IPv4 block of \/8 to \/24/],
     [["--docker-plugin-socket", "/run/x.socket"], /Invalid --docker-plugin-socket/],
-    [["--datapath", "ovs"], /Invalid --datapath "ovs": expected linux/],
-    [["--datapath", "ovs", "--cleanup"], /Invalid --datapath "ovs": expected linux/],
+    [["--datapath", "vpp"], /Invalid --datapath "vpp": expected linux or ovs/],
+    [["--datapath", "vpp", "--cleanup"], /Invalid --datapath "vpp": expected linux or ovs/],
+    [["--ovs-db", "/run/openvswitch/db.sock"], /Invalid --ovs-db "\/run\/openvswitch\/db\.sock": expected unix:\/path/],
+    [["--ovs-rundir", "run/openvswitch"], /Invalid --ovs-rundir "run\/openvswitch": an absolute path/],
   ];
   for (const [args, message] of bad) {
     it(`refuses ${args.join(" ")}`, async () => {
@@ -30,4 +36,20 @@ describe("netplugin flags", () => {
       assert.match(r.stderr, message);
     });
   }
+
+  it("--datapath ovs without an Open vSwitch that answers: exits at start, naming where it looked", async (t) => {
+    if (process.getuid?.() !== 0) return t.skip("needs root");
+    const dir = mkdtempSync(join(tmpdir(), "np-ovsprobe-"));
+    try {
+      const r = await run(
+        [process.execPath, NETPLUGIN, "--host", "h1", "--datapath", "ovs", "--ovs-db", `unix:${dir}/none.sock`, "--state-dir", join(dir, "state"),
+          "--socket", join(dir, "agent.sock"), "--docker-plugin-socket", "", "--netmaster", "http://127.0.0.1:1"],
+        { timeoutMs: 20_000 },
+      );
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, new RegExp(`Cannot use the ovs datapath: Open vSwitch does not answer at unix:${dir}/none\\.sock`));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

@@ -38,6 +38,7 @@ interface Flags {
   joinTokenFile: string | undefined;
   host: string;
   datapath: DatapathName;
+  ovs: { db: string; rundir: string };
   vtepIp: string;
   /** Host interface for macvlan/ipvlan networks that name no uplinkIf; "": none (each such network must name one). */
   uplinkIf: string;
@@ -79,6 +80,8 @@ function parseFlags(argv: string[]): Flags {
     .addOption(new Option("--host <name>", "this host's name in the cluster").default(hostname()))
     .addOption(new Option("--host-label <name>").hideHelp())
     .addOption(new Option("--datapath <driver>", `what makes the host's networking: ${DATAPATH_DRIVERS.join(", ")}`).default("linux"))
+    .addOption(new Option("--ovs-db <unix:path>", "--datapath ovs: Open vSwitch's database").default("unix:/var/run/openvswitch/db.sock"))
+    .addOption(new Option("--ovs-rundir <dir>", "--datapath ovs: where ovs-vswitchd keeps its sockets (<bridge>.mgmt)").default("/var/run/openvswitch"))
     .addOption(new Option("--vtep-ip <ip>", "this host's address on the underlay").default(""))
     .addOption(new Option("--ctrl-ip <ip>").hideHelp())
     .addOption(new Option("--uplink-if <ifname>", "host interface macvlan and ipvlan networks that name no uplinkIf of their own attach containers to").default(""))
@@ -112,6 +115,10 @@ function parseFlags(argv: string[]): Flags {
   if (!/^[A-Za-z0-9]([A-Za-z0-9._-]{0,253}[A-Za-z0-9])?$/.test(host)) throw new Error(`Invalid --host "${host}"`);
   const datapath = String(o.datapath);
   if (!isDatapathName(datapath)) throw new Error(`Invalid --datapath "${datapath}": expected ${DATAPATH_DRIVERS.join(" or ")}`);
+  const ovsDb = String(o.ovsDb);
+  if (!/^unix:\/\S+$/.test(ovsDb)) throw new Error(`Invalid --ovs-db "${ovsDb}": expected unix:/path/to/db.sock`);
+  const ovsRundir = String(o.ovsRundir);
+  if (!ovsRundir.startsWith("/")) throw new Error(`Invalid --ovs-rundir "${ovsRundir}": an absolute path`);
   const vtepIp: string = o.vtepIp || o.ctrlIp || "";
   if (vtepIp && !IPV4.test(vtepIp)) throw new Error(`Invalid --vtep-ip "${vtepIp}": expected an IPv4 address`);
   const uplinkIf = String(o.uplinkIf);
@@ -137,6 +144,7 @@ function parseFlags(argv: string[]): Flags {
     joinTokenFile,
     host,
     datapath,
+    ovs: { db: ovsDb, rundir: ovsRundir },
     vtepIp,
     uplinkIf,
     socket: o.socket,
@@ -173,7 +181,7 @@ async function main(): Promise<void> {
     const executor = new RealExecutor();
     const prefix = hostPrefix(flags.host);
     // No probe: removing needs less than building, and must work on a machine that cannot build.
-    const datapath = await createDatapath(flags.datapath, { prefix, probe: false, logger: log });
+    const datapath = await createDatapath(flags.datapath, { prefix, probe: false, logger: log, ovs: flags.ovs });
     // The BGP speaker first: its pid file lives in the state directory removed below.
     await new BgpSpeaker({ run: (argv, opts) => executor.run(argv, opts), stateDir: join(flags.stateDir, "bgp"), log }).apply(undefined);
     if (datapath.cleanup === undefined) log.warn({ datapath: flags.datapath }, "this datapath cannot clean up: what it made stays");
@@ -191,6 +199,7 @@ async function main(): Promise<void> {
     netmasterFetch: flags.caFile === undefined ? {} : { caFile: flags.caFile },
     ...(flags.joinTokenFile === undefined ? {} : { joinTokenFile: flags.joinTokenFile }),
     datapath: flags.datapath,
+    ovs: flags.ovs,
     vtepIP: flags.vtepIp,
     ...(flags.uplinkIf ? { uplinkIf: flags.uplinkIf } : {}),
     socketPath: flags.socket,

@@ -1,13 +1,17 @@
 // The datapath: what the agent asks of a host's networking (driver.ts DatapathDriver), the desired state it
 // hands over (types.ts), what errors and counters mean whatever driver made them, and the drivers themselves,
-// chosen by name: linux/ (plain kernel networking: ip, tc, nft). Public API, by name.
+// chosen by name: linux/ (plain kernel networking: ip, tc, nft) and ovs/ (an Open vSwitch bridge and OpenFlow
+// pipeline). Public API, by name.
 
 import type { Logger } from "pino";
 
-import { ValidationError } from "../lib/errors.js";
-import { RealExecutor } from "../lib/process.js";
+import { existsSync } from "node:fs";
+
+import { UpstreamError, ValidationError } from "../lib/errors.js";
+import { RealExecutor, run } from "../lib/process.js";
 import type { DatapathDriver } from "./driver.js";
 import { LinuxDatapath, probeFeatures } from "./linux/index.js";
+import { OvsDatapath } from "./ovs/driver.js";
 
 export type { DatapathChange, DatapathDriver, DatapathError, DatapathErrorOwner, DatapathReport, RuleCounters } from "./driver.js";
 export { concernsUnit, errorsOfPorts, errorsOfUnit } from "./errors.js";
@@ -15,7 +19,7 @@ export type { DatapathUnit } from "./errors.js";
 export { hostIPsOverlap } from "./ports.js";
 
 /** The drivers netplugin has, by the name `--datapath` takes. */
-export const DATAPATH_DRIVERS = ["linux"] as const;
+export const DATAPATH_DRIVERS = ["linux", "ovs"] as const;
 export type DatapathName = (typeof DATAPATH_DRIVERS)[number];
 
 export function isDatapathName(name: string): name is DatapathName {
@@ -31,6 +35,8 @@ export interface DatapathOptions {
    */
   probe?: boolean;
   logger?: Logger;
+  /** The ovs driver: where Open vSwitch's database and ovs-vswitchd's sockets are (OvsDatapathOptions). */
+  ovs?: { db?: string; rundir?: string };
 }
 
 /**
@@ -44,6 +50,21 @@ export async function createDatapath(name: string, options: DatapathOptions): Pr
     ]);
   }
   const executor = new RealExecutor();
+  if (name === "ovs") {
+    const db = options.ovs?.db ?? "unix:/var/run/openvswitch/db.sock";
+    if (options.probe !== false) {
+      const r = await run(["ovs-vsctl", `--db=${db}`, "--timeout=5", "show"]);
+      if (r.code !== 0) throw new UpstreamError(`Cannot use the ovs datapath: Open vSwitch does not answer at ${db}: ${r.stderr.trim() || `ovs-vsctl exited ${r.code}`}`);
+    }
+    // The kernel datapath where the module is loaded, else OVS's userspace one (slower, but anywhere).
+    const datapathType = existsSync("/sys/module/openvswitch") ? "system" : "netdev";
+    return new OvsDatapath(executor, {
+      db,
+      ...(options.ovs?.rundir === undefined ? {} : { rundir: options.ovs.rundir }),
+      datapathType,
+      ...(options.logger === undefined ? {} : { logger: options.logger }),
+    });
+  }
   if (options.probe !== false) await probeFeatures(executor, options.prefix);
   return new LinuxDatapath(executor, options.logger === undefined ? {} : { logger: options.logger });
 }

@@ -29,8 +29,6 @@ export interface OvsDatapathOptions {
   datapathType: OvsDatapathType;
   /** Named namespace standing in for the agent's own (tests): veths are made there, as ovs-vswitchd runs there. */
   hostNamespace?: string;
-  /** The overlay's UDP port. */
-  vxlanPort?: number;
   /** Policy flows per tenant (policy-flows.ts); absent: every packet the other tables pass is allowed. */
   policy?: OvsFacts["policy"];
   logger?: Logger;
@@ -157,7 +155,8 @@ export class OvsDatapath implements DatapathDriver {
     const tunnelWanted = needsTunnel(desired);
     try {
       if (tunnelWanted && !have.has(tunnel)) {
-        const options = ["options:remote_ip=flow", "options:key=flow", `options:dst_port=${this.o.vxlanPort ?? 4789}`, "options:tos=inherit"];
+        const port = desired.tenants.flatMap((t) => t.networks).find((n) => n.vxlan !== undefined)!.vxlan!.port;
+        const options = ["options:remote_ip=flow", "options:key=flow", `options:dst_port=${port}`, "options:tos=inherit"];
         await this.vsctl(["add-port", bridge, tunnel, "--", "set", "interface", tunnel, "type=vxlan", ...options]);
         change("create", `port ${tunnel}`);
       } else if (!tunnelWanted && have.has(tunnel)) {
