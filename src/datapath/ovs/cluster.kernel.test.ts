@@ -1,0 +1,116 @@
+// The OVS driver on two simulated hosts over VXLAN: each host a namespace with its own private Open vSwitch
+// (userspace datapath), an underlay veth between them. The userspace datapath tunnels through OVS's own routing,
+// so each host's underlay address sits on an OVS bridge of its own (`ul`, a plain learning switch holding the
+// underlay veth), as the README's OVS section tells operators to do. Containers on the same network on both
+// hosts reach each other both ways; the ARP for the remote one is answered on the sender's host (proxy mode).
+// Needs root and openvswitch-switch. Per-run names in 198.18.0.0/15; everything removed at the end.
+
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { after, before, describe, it } from "node:test";
+import { must, run } from "../../lib/process.js";
+import { waitFor } from "../../lib/wait.js";
+import { exec, ping, removeNamespaces, startProbe, tcp, killChildren } from "../linux/testing/netns.js";
+import { emptyPolicy } from "../testing/desired.js";
+import type { DesiredEndpoint, DesiredHost } from "../types.js";
+import { OvsDatapath } from "./driver.js";
+import { PrivateOvs } from "./testing/private-ovs.js";
+
+const root = process.getuid?.() === 0;
+const ovsInstalled = (await run(["ovs-vswitchd", "--version"])).code === 0;
+
+describe("OVS driver across two hosts over VXLAN", { skip: !root ? "needs root" : !ovsInstalled ? "openvswitch-switch is not installed" : false }, () => {
+  const P = `npv${randomBytes(2).toString("hex")}`;
+  const hosts = [1, 2].map((i) => ({ i, ns: `${P}-h${i}`, container: `${P}-c${i}`, vtep: `198.19.60.${i}`, prefix: `${P}h${i}` }));
+  const ovs: PrivateOvs[] = [];
+  const drivers: OvsDatapath[] = [];
+
+  const ep = (i: number): DesiredEndpoint => ({
+    id: `blue-c${i}`,
+    network: "blue",
+    hostLink: `ne${P.slice(3)}c${i}`,
+    netns: `/var/run/netns/${P}-c${i}`,
+    ifname: "eth0",
+    mac: `02:00:c6:12:3c:0${i}`,
+    ipv4: `198.18.60.${i}/24`,
+    ipv6: "",
+    gateway: "198.18.60.254",
+    ipv6Gateway: "",
+    mtu: 1450,
+    qos: { egressBps: 0, ingressBps: 0, burstBytes: 0 },
+  });
+  const desired = (i: number): DesiredHost => {
+    const other = 3 - i;
+    return {
+      prefix: hosts[i - 1]!.prefix,
+      tenants: [
+        {
+          name: "a",
+          namespace: `${P}-t-a`,
+          fwdMode: "bridge",
+          networks: [
+            {
+              name: "blue", bridge: "nbblue", subnet: "198.18.60.0/24", gateway: "198.18.60.254", ipv6Subnet: "", ipv6Gateway: "", mtu: 1450, routed: false, netfilter: false,
+              vxlan: {
+                vni: 5000, device: "nv5000", localVtep: hosts[i - 1]!.vtep, port: 4789, peers: [hosts[other - 1]!.vtep], arpMode: "proxy",
+                remotes: [{ id: `blue-c${other}`, mac: ep(other).mac, ipv4: `198.18.60.${other}`, ipv6: "", vtep: hosts[other - 1]!.vtep }],
+              },
+            },
+          ],
+          endpoints: [ep(i)],
+          policy: { ...emptyPolicy(), fwdMode: "bridge" },
+          hostEndpoints: [],
+        },
+      ],
+      host: { natOutbound: false },
+    };
+  };
+
+  before(async () => {
+    for (const h of hosts) {
+      await must(["ip", "netns", "add", h.ns]);
+      await must(["ip", "netns", "add", h.container]);
+      await must(["ip", "-n", h.container, "link", "set", "lo", "up"]);
+    }
+    await must(["ip", "-n", hosts[0]!.ns, "link", "add", "u1", "type", "veth", "peer", "name", "u2", "netns", hosts[1]!.ns]);
+    for (const h of hosts) {
+      const o = await PrivateOvs.start({ dir: mkdtempSync(path.join(tmpdir(), `${P}-ovs${h.i}-`)), netns: h.ns });
+      ovs.push(o);
+      const vsctl = (...args: string[]) => must(["ovs-vsctl", `--db=${o.db}`, ...args]);
+      await vsctl("add-br", "ul", "--", "set", "bridge", "ul", "datapath_type=netdev");
+      await vsctl("add-port", "ul", `u${h.i}`);
+      await must(["ip", "-n", h.ns, "link", "set", `u${h.i}`, "up"]);
+      await must(["ip", "-n", h.ns, "addr", "add", `${h.vtep}/24`, "dev", "ul"]);
+      await must(["ip", "-n", h.ns, "link", "set", "ul", "up"]);
+      drivers.push(new OvsDatapath(exec, { db: o.db, rundir: o.dir, datapathType: "netdev", hostNamespace: h.ns }));
+    }
+    for (const h of hosts) await startProbe(h.container, "serve", `c${h.i}`, 8080);
+  });
+
+  after(async () => {
+    killChildren();
+    for (const [i, d] of drivers.entries()) await d.cleanup(hosts[i]!.prefix).catch(() => undefined);
+    for (const o of ovs) await o.stop();
+    await removeNamespaces(P);
+  });
+
+  it("containers on one network on two hosts reach each other both ways", async () => {
+    for (const [i, d] of drivers.entries()) {
+      const report = await d.reconcile(desired(i + 1), { full: true });
+      assert.deepEqual(report.errors, [], `host ${i + 1}`);
+    }
+    // The first packets are lost while OVS resolves the tunnel's next hop on the underlay.
+    await waitFor(() => ping(hosts[0]!.container, "198.18.60.2"), { timeoutMs: 10_000, what: () => `c1 → c2 over the tunnel\n${ovs[0]!.log().slice(-1500)}` });
+    assert.ok(await ping(hosts[1]!.container, "198.18.60.1"), "c2 → c1");
+    assert.equal(await tcp(hosts[0]!.container, "198.18.60.2", 8080), "reply c2");
+    assert.equal(await tcp(hosts[1]!.container, "198.18.60.1", 8080), "reply c1");
+  });
+
+  it("the remote endpoint's ARP is answered on the sender's host", async () => {
+    const neigh = await must(["ip", "-n", hosts[0]!.container, "neigh", "show", "198.18.60.2"]);
+    assert.match(neigh, new RegExp(`lladdr ${ep(2).mac}`));
+  });
+});
