@@ -18,6 +18,7 @@ import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { hostPrefix } from "../datapath/names.js";
+import { PrivateOvs } from "../datapath/ovs/testing/private-ovs.js";
 import { CA_CERT_FILE } from "../lib/pki-store.js";
 import { must, run, type RunResult } from "../lib/process.js";
 import { StopWaiting, waitFor } from "../lib/wait.js";
@@ -42,6 +43,12 @@ export interface ClusterOptions {
   logLevel?: string;
   /** More flags for every agent, e.g. ["--endpoint-gc-grace", "2"]. */
   agentArgs?: string[];
+  /**
+   * The agents' datapath driver (default linux). ovs: each host runs its own private Open vSwitch (userspace
+   * datapath) in its namespace, its underlay address on an OVS bridge `ul` holding eth0, as OVS's native
+   * tunnelling needs (README, OVS datapath).
+   */
+  datapath?: "linux" | "ovs";
 }
 
 export interface ClusterHost {
@@ -58,6 +65,8 @@ export interface ClusterHost {
   dockerPluginSocket: string;
   /** Flags for this host's agent alone, after the cluster's (a later flag wins), e.g. the dockerd it serves. */
   agentArgs: string[];
+  /** The host's Open vSwitch (datapath ovs). */
+  ovs?: PrivateOvs;
 }
 
 export interface CniOutcome {
@@ -246,6 +255,19 @@ export class Cluster {
     // nodad: usable at once (BGP picks its IPv6 next hop from it when the session comes up).
     await must(["ip", "-n", host.namespace, "addr", "add", `${host.address6}/64`, "dev", "eth0", "nodad"]);
     await must(["ip", "-n", host.namespace, "link", "set", "eth0", "up"]);
+    if (this.options.datapath === "ovs") await this.startOvs(host);
+  }
+
+  /** The host's own Open vSwitch, its underlay address moved from eth0 to the OVS bridge `ul` that holds eth0. */
+  private async startOvs(host: ClusterHost): Promise<void> {
+    const ovs = await PrivateOvs.start({ dir: join(this.dir, `h${host.index}-ovs`), netns: host.namespace });
+    host.ovs = ovs;
+    await must(["ovs-vsctl", `--db=${ovs.db}`, "add-br", "ul", "--", "set", "bridge", "ul", "datapath_type=netdev", "--", "add-port", "ul", "eth0"]);
+    await must(["ip", "-n", host.namespace, "addr", "flush", "dev", "eth0"]);
+    await must(["ip", "-n", host.namespace, "addr", "add", `${host.address}/24`, "dev", "ul"]);
+    await must(["ip", "-n", host.namespace, "addr", "add", `${host.address6}/64`, "dev", "ul", "nodad"]);
+    await must(["ip", "-n", host.namespace, "link", "set", "ul", "mtu", String(UNDERLAY_MTU), "up"]);
+    host.agentArgs.push("--datapath", "ovs", "--ovs-db", ovs.db, "--ovs-rundir", ovs.dir);
   }
 
   /** Starts the host's agent (again, after its agent was stopped) and waits until it has synced and serves Docker if asked. */
@@ -324,7 +346,9 @@ export class Cluster {
   async down(): Promise<void> {
     await Promise.all(this.hosts.map((h) => h.agent?.stop()));
     for (const h of this.hosts) {
-      await run(["nsenter", `--net=/var/run/netns/${h.namespace}`, "--", process.execPath, BIN("netplugin"), "--cleanup", "--host", h.name, "--socket", h.socket, "--state-dir", h.stateDir, "--docker-plugin-socket", h.dockerPluginSocket]);
+      const ovs = h.ovs === undefined ? [] : ["--datapath", "ovs", "--ovs-db", h.ovs.db, "--ovs-rundir", h.ovs.dir];
+      await run(["nsenter", `--net=/var/run/netns/${h.namespace}`, "--", process.execPath, BIN("netplugin"), "--cleanup", "--host", h.name, "--socket", h.socket, "--state-dir", h.stateDir, "--docker-plugin-socket", h.dockerPluginSocket, ...ovs]);
+      await h.ovs?.stop();
     }
     await this.netmaster?.stop();
     await this.etcd?.stop();
