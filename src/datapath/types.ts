@@ -56,6 +56,11 @@ export interface DesiredHostNamespace {
    * with a source in it is the tenants' own traffic. Default 169.254.0.0/16.
    */
   uplinkRange?: string;
+  /**
+   * The agent's --uplink-if: the host's interface to the physical network. A driver that can tag frames (ovs)
+   * makes it a trunk for the `vlan` networks; the Linux driver uses it only for direct attachments.
+   */
+  uplinkIf?: string;
 }
 
 export interface DesiredTenant {
@@ -191,6 +196,12 @@ export interface DesiredNetwork {
   netfilter: boolean;
   /** Present for VXLAN networks in a cluster: the overlay device on the bridge and what it must know. */
   vxlan?: DesiredVxlan;
+  /**
+   * An `encap vlan` network's VLAN tag (its pktTag). The Linux driver carries such networks on the overlay
+   * (`vxlan`: these kernels have no 802.1Q devices); a driver that can tag frames (ovs) hands them to the physical
+   * network on DesiredHostNamespace.uplinkIf, tagged, when the host has one.
+   */
+  vlan?: number;
   /**
    * DNS queries that containers on this network send to resolvers elsewhere (Docker's embedded resolver
    * forwards names it does not know from inside the container) are answered by the tenant's DNS at the

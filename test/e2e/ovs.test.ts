@@ -1,13 +1,20 @@
 // The agent with `--datapath ovs` on a two-host simulated cluster (src/cluster with datapath "ovs": a private
 // Open vSwitch per host, userspace datapath): networks made with the API, containers attached through the real
 // CNI executable on both hosts, packets both ways across the VXLAN overlay, tenants with the same subnet kept
-// apart, and what the driver does not do yet refused by name with nothing left behind. Per-run names in
-// 198.18.0.0/15; the cluster's down() removes everything, also after a failure.
+// apart, and what the driver does not do yet refused by name with nothing left behind.
+// VLAN hand-off: each host's --uplink-if (trunk0) is a trunk port of a simulated top-of-rack switch (an OVS bridge
+// in its own namespace, its own private OVS) that also has an access port on VLAN 100 for a host that is not a
+// container; a `vlan` network with tag 100 reaches across hosts and to that host through the switch, both ways,
+// and a capture on a trunk shows the tag. Per-run names in 198.18.0.0/15; everything is removed at the end.
 
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { Cluster } from "../../src/cluster/index.js";
-import { run } from "../../src/lib/process.js";
+import { PrivateOvs } from "../../src/datapath/ovs/testing/private-ovs.js";
+import { must, run } from "../../src/lib/process.js";
 import { waitFor } from "../../src/lib/wait.js";
 import { Api } from "../harness/api.js";
 import { attach, type Attached } from "../harness/cluster.js";
@@ -21,10 +28,36 @@ describe("the OVS datapath through the agent", { skip: !root ? "needs root" : !o
   let api: Api;
   const made: TestNetns[] = [];
   let a1: Attached, a2: Attached, b1: Attached;
+  let tor: PrivateOvs | undefined;
+  let torNs = "";
+  let siteHost: TestNetns | undefined;
+
+  /** The top-of-rack switch: trunks to the hosts' trunk0 carrying VLAN 100, an access port on it for a site host. */
+  async function topOfRack(): Promise<void> {
+    torNs = `${cluster.prefix}-tor`;
+    await must(["ip", "netns", "add", torNs]);
+    tor = await PrivateOvs.start({ dir: mkdtempSync(path.join(tmpdir(), `${cluster.prefix}-tor-`)), netns: torNs });
+    const vsctl = (...args: string[]) => must(["ovs-vsctl", `--db=${tor!.db}`, ...args]);
+    await vsctl("add-br", "tor", "--", "set", "bridge", "tor", "datapath_type=netdev");
+    for (const h of cluster.hosts) {
+      await must(["ip", "-n", h.namespace, "link", "add", "trunk0", "type", "veth", "peer", "name", `t-h${h.index}`, "netns", torNs]);
+      await must(["ip", "-n", torNs, "link", "set", `t-h${h.index}`, "up"]);
+      await vsctl("add-port", "tor", `t-h${h.index}`, "trunks=100");
+    }
+    siteHost = await TestNetns.create(`${cluster.prefix}-site`);
+    await must(["ip", "-n", torNs, "link", "add", "a-100", "type", "veth", "peer", "name", "eth0", "netns", siteHost.name]);
+    await must(["ip", "-n", torNs, "link", "set", "a-100", "up"]);
+    await vsctl("add-port", "tor", "a-100", "tag=100");
+    await must(["ip", "-n", siteHost.name, "addr", "add", "198.18.71.250/24", "dev", "eth0"]);
+    await must(["ip", "-n", siteHost.name, "link", "set", "eth0", "up"]);
+    // The userspace datapath drops segments it would have to checksum: the site host sends them whole.
+    await must(["ip", "netns", "exec", siteHost.name, "ethtool", "-K", "eth0", "tx", "off"]);
+  }
 
   before(async () => {
-    cluster = await Cluster.up({ hosts: 2, datapath: "ovs", logLevel: "warn" });
+    cluster = await Cluster.up({ hosts: 2, datapath: "ovs", logLevel: "warn", agentArgs: ["--uplink-if", "trunk0"] });
     api = new Api(cluster.apiBase);
+    await topOfRack();
     for (const t of ["ta", "tb"]) {
       await api.create(`/api/v1/tenants/${t}/`, { tenantName: t });
       await api.create(`/api/v1/networks/${t}:blue/`, { tenantName: t, networkName: "blue", encap: "vxlan", subnet: "198.18.70.0/24", gateway: "198.18.70.254" });
@@ -37,7 +70,10 @@ describe("the OVS datapath through the agent", { skip: !root ? "needs root" : !o
 
   after(async () => {
     for (const ns of made) await ns.destroy();
+    await siteHost?.destroy();
     await cluster?.down();
+    await tor?.stop();
+    if (torNs) await run(["ip", "netns", "del", torNs]);
   });
 
   test("containers on one network on two hosts reach each other both ways", async () => {
@@ -65,5 +101,28 @@ describe("the OVS datapath through the agent", { skip: !root ? "needs root" : !o
     const links = (await run(["ip", "-n", c.namespace, "-o", "link"])).stdout.split("\n").filter(Boolean);
     assert.equal(links.length, 1, "only lo in the refused container");
     assert.ok(await a1.ns.ping(a2.ip), "the others keep working");
+  });
+
+  test("a vlan network is handed to the physical network tagged: across hosts and to a site host, both ways", async () => {
+    await api.create("/api/v1/networks/ta:vl100/", { tenantName: "ta", networkName: "vl100", encap: "vlan", pktTag: 100, subnet: "198.18.71.0/24", gateway: "198.18.71.254" });
+    const v1 = await attach(cluster, made, 1, "v1", { tenant: "ta", network: "vl100" });
+    const v2 = await attach(cluster, made, 2, "v2", { tenant: "ta", network: "vl100" });
+    await v2.ns.serve("v2", 8080);
+    await waitFor(() => v1.ns.ping(v2.ip, 1), { timeoutMs: 15_000, what: () => "v1 → v2 through the switch" });
+    assert.ok(await v2.ns.ping(v1.ip), "v2 → v1");
+    assert.equal(await v1.ns.tcpReaches(v2.ip, 8080), "v2");
+    assert.ok(await v1.ns.ping("198.18.71.250"), "v1 → the site host on VLAN 100");
+    assert.ok(await siteHost!.ping(v2.ip), "the site host → v2");
+    assert.equal(await siteHost!.tcpReaches(v2.ip, 8080), "v2");
+    assert.ok(await a1.ns.ping(a2.ip), "the overlay networks keep working beside it");
+  });
+
+  test("a capture on a trunk shows the frames tagged 100", async () => {
+    const capture = run(["ip", "netns", "exec", torNs, "tcpdump", "-c", "2", "-eni", "t-h1", "vlan 100 and icmp"], { timeoutMs: 15_000 });
+    await new Promise((r) => setTimeout(r, 1000));
+    await siteHost!.ping("198.18.71.1", 3);
+    const out = await capture;
+    assert.equal(out.code, 0, out.stderr);
+    assert.match(out.stdout, /ethertype 802\.1Q \(0x8100\), length \d+: vlan 100/);
   });
 });

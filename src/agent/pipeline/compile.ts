@@ -281,7 +281,8 @@ export function compileHost(
   }
 
   const natOutbound = tenants.some((t) => t.uplink !== undefined);
-  return { desired: { prefix: ctx.prefix, tenants, host: { natOutbound, uplinkRange: facts.uplinkRange } }, bgp: bgpFor(view, ctx.host, tenants), policies, dns, orphans, failures };
+  const host = { natOutbound, uplinkRange: facts.uplinkRange, ...(ctx.uplinkIf ? { uplinkIf: ctx.uplinkIf } : {}) };
+  return { desired: { prefix: ctx.prefix, tenants, host }, bgp: bgpFor(view, ctx.host, tenants), policies, dns, orphans, failures };
 }
 
 /** A network of a tenant present on this host, before it is known which bridges policy must see. */
@@ -305,6 +306,7 @@ function bridgedNetwork(facts: HostFacts, n: Network, tenantEndpoints: EndpointS
       .sort();
   }
   const state = view.get<NetworkTags>(networkStateKey(n.key));
+  if (state && n.encap === "vlan" && !desired.routed) desired.vlan = state.pktTag;
   if (ctx.vtepIP && state && !desired.routed) {
     const vni = networkVni(n, state);
     desired.vxlan = {

@@ -16,7 +16,20 @@ import type { DatapathProblem, DesiredHost } from "../types.js";
 import { ValidationError } from "../../lib/errors.js";
 import { ProcessError, type Executor } from "../../lib/process.js";
 import { COOKIE } from "./layout.js";
-import { allowAll, bridgeName, checkOvs, ENDPOINT_ID_KEY, needsTunnel, renderFlows, tunnelPortName, wantedPorts, type OvsFacts, type WantedPort } from "./render.js";
+import {
+  allowAll,
+  bridgeName,
+  checkOvs,
+  ENDPOINT_ID_KEY,
+  needsTunnel,
+  renderFlows,
+  ROLE_KEY,
+  trunkOf,
+  tunnelPortName,
+  wantedPorts,
+  type OvsFacts,
+  type WantedPort,
+} from "./render.js";
 
 export type OvsDatapathType = "system" | "netdev";
 
@@ -39,6 +52,8 @@ interface ObservedPort {
   ofport: number;
   /** external_ids:netplugin-endpoint, "" on ports we did not make for an endpoint. */
   endpoint: string;
+  /** external_ids:netplugin-role ("uplink": the host's interface as our trunk), or "". */
+  role: string;
 }
 
 const DEFAULT_DB = "unix:/var/run/openvswitch/db.sock";
@@ -55,6 +70,7 @@ function parsePorts(json: string): ObservedPort[] {
       name: String(row[col("name")]),
       ofport: typeof ofport === "number" ? ofport : -1,
       endpoint: ids[1].find(([k]) => k === ENDPOINT_ID_KEY)?.[1] ?? "",
+      role: ids[1].find(([k]) => k === ROLE_KEY)?.[1] ?? "",
     };
   });
 }
@@ -165,6 +181,26 @@ export class OvsDatapath implements DatapathDriver {
       }
     } catch (err) {
       fail({}, [`port ${tunnel}`], err);
+    }
+
+    // The host's interface to the physical network, a trunk for vlan networks: added and taken back, never deleted.
+    const trunk = trunkOf(desired);
+    for (const p of observed.filter((p) => p.role === "uplink" && p.name !== trunk)) {
+      try {
+        await this.vsctl(["--if-exists", "del-port", bridge, p.name]);
+        change("delete", `trunk ${p.name}`);
+      } catch (err) {
+        fail({}, [`trunk ${p.name}`], err);
+      }
+    }
+    if (trunk !== undefined && !have.has(trunk)) {
+      try {
+        await this.ip(["link", "set", trunk, "up"]);
+        await this.vsctl(["add-port", bridge, trunk, "--", "set", "interface", trunk, `external_ids:${ROLE_KEY}=uplink`]);
+        change("create", `trunk ${trunk}`);
+      } catch (err) {
+        fail({}, [`trunk ${trunk}`], err);
+      }
     }
 
     observed = await this.ports(bridge);

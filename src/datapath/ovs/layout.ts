@@ -32,5 +32,8 @@ export const TENANT_REG = "reg6";
 export const NETWORK_REG = "reg7";
 /** Flag bits, below. */
 export const FLAGS_REG = "reg8";
-/** Set in FLAGS_REG when the packet came from the tunnel: its sender's host judged its `out` rules. */
+/**
+ * Set in FLAGS_REG when the packet came from outside this host (the tunnel, or the trunk to the physical
+ * network): a container sender's host judged its `out` rules.
+ */
 export const FLAG_FROM_TUNNEL = 0x1;

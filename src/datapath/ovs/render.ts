@@ -18,6 +18,18 @@ export function tunnelPortName(prefix: string): string {
 
 /** What external_ids:netplugin-endpoint holds on a port we made: the endpoint's id. */
 export const ENDPOINT_ID_KEY = "netplugin-endpoint";
+/** external_ids:netplugin-role=uplink marks the host's interface we made a trunk port (it is not ours to delete). */
+export const ROLE_KEY = "netplugin-role";
+
+/**
+ * The interface that trunks the host's `vlan` networks to the physical network: the host's --uplink-if, when
+ * some network has a VLAN tag. Without one, vlan networks ride the overlay as on the Linux driver.
+ */
+export function trunkOf(desired: DesiredHost): string | undefined {
+  const uplink = desired.host.uplinkIf;
+  if (uplink === undefined || uplink === "") return undefined;
+  return desired.tenants.some((t) => t.networks.some((n) => n.vlan !== undefined)) ? uplink : undefined;
+}
 
 export interface WantedPort {
   /** The host side of the endpoint's veth (DesiredEndpoint.hostLink). */
@@ -33,9 +45,16 @@ export function wantedPorts(desired: DesiredHost): WantedPort[] {
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
-/** True when some network spans hosts: the bridge needs the tunnel port. */
+/** True when some network spans hosts over the overlay: the bridge needs the tunnel port. */
 export function needsTunnel(desired: DesiredHost): boolean {
-  return desired.tenants.some((t) => t.networks.some((n) => n.vxlan !== undefined && n.vxlan.peers.length > 0));
+  const trunk = trunkOf(desired);
+  return desired.tenants.some((t) => t.networks.some((n) => overlay(n, trunk) !== undefined));
+}
+
+/** The network's overlay, unless it is handed off tagged on the trunk (or has no peers to reach). */
+function overlay(n: DesiredNetwork, trunk: string | undefined): DesiredNetwork["vxlan"] {
+  if (n.vlan !== undefined && trunk !== undefined) return undefined;
+  return n.vxlan !== undefined && n.vxlan.peers.length > 0 ? n.vxlan : undefined;
 }
 
 /**
@@ -154,13 +173,16 @@ export function renderFlows(desired: DesiredHost, facts: OvsFacts): string[] {
   const tenants = tenantNumbers(desired.tenants.map((t) => t.name));
   const networks = networkNumbers(desired);
   const tunnel = facts.ofports.get(tunnelPortName(desired.prefix));
+  const trunkName = trunkOf(desired);
+  const trunk = trunkName === undefined ? undefined : facts.ofports.get(trunkName);
 
   for (const t of desired.tenants) {
     const tn = tenants.get(t.name)!;
     for (const n of t.networks) {
       const nn = networks.get(`${t.name}/${n.name}`)!;
       const locals = t.endpoints.filter((e) => e.network === n.name && facts.ofports.has(e.hostLink));
-      flows.push(...networkFlows(n, tn, nn, locals, facts.ofports, tunnel));
+      const ports = { ofports: facts.ofports, tunnel, trunk: n.vlan !== undefined ? trunk : undefined };
+      flows.push(...networkFlows(n, tn, nn, locals, ports, trunkName));
     }
     flows.push(...facts.policy(t, tn));
   }
@@ -177,13 +199,19 @@ function networkFlows(
   tn: number,
   nn: number,
   locals: DesiredEndpoint[],
-  ofports: ReadonlyMap<string, number>,
-  tunnel: number | undefined,
+  ports: { ofports: ReadonlyMap<string, number>; tunnel: number | undefined; trunk: number | undefined },
+  trunkName: string | undefined,
 ): string[] {
   const out: string[] = [];
+  const { ofports, tunnel } = ports;
   const net = `${NETWORK_REG}=${nn}`;
   const gwMac = gatewayMac(n.bridge);
-  const vx = n.vxlan !== undefined && n.vxlan.peers.length > 0 && tunnel !== undefined ? n.vxlan : undefined;
+  const fromOutside = `${FLAGS_REG}=${FLAG_FROM_TUNNEL}/${FLAG_FROM_TUNNEL}`;
+  const local = `${FLAGS_REG}=0/${FLAG_FROM_TUNNEL}`;
+  // Handed off tagged: the physical network carries the frames between hosts, and its router is the gateway.
+  const trunk = n.vlan !== undefined ? ports.trunk : undefined;
+  const handoff = trunk !== undefined || (n.vlan !== undefined && trunkName !== undefined);
+  const vx = tunnel !== undefined ? overlay(n, trunkName) : undefined;
 
   // --- where packets come from ---
   for (const e of locals) {
@@ -198,34 +226,45 @@ function networkFlows(
     out.push(flow(TABLE.CLASSIFY, 110, `${from},arp`, `${regs(tn, nn, true)},goto_table:${TABLE.LOCAL}`));
     out.push(flow(TABLE.CLASSIFY, 110, `${from},ip`, `${regs(tn, nn, true)},goto_table:${TABLE.POLICY}`));
   }
+  if (trunk !== undefined) {
+    const from = `in_port=${trunk},dl_vlan=${n.vlan}`;
+    out.push(flow(TABLE.CLASSIFY, 110, `${from},arp`, `pop_vlan,${regs(tn, nn, true)},goto_table:${TABLE.LOCAL}`));
+    out.push(flow(TABLE.CLASSIFY, 110, `${from},ip`, `pop_vlan,${regs(tn, nn, true)},goto_table:${TABLE.POLICY}`));
+  }
 
-  // --- ARP answered on this host: the gateway always; in proxy mode every endpoint of the network ---
-  const local = `${FLAGS_REG}=0/${FLAG_FROM_TUNNEL}`;
-  if (n.gateway !== "") {
+  // --- ARP answered on this host: the gateway (unless the site's router is); in proxy mode known endpoints ---
+  if (n.gateway !== "" && !handoff) {
     out.push(flow(TABLE.LOCAL, 100, `${net},${local},arp,arp_op=1,arp_tpa=${n.gateway}`, arpResponder(gwMac, n.gateway)));
   }
   if (vx === undefined || vx.arpMode === "proxy") {
-    const known = [...locals.map((e) => ({ ip: addressOf(e.ipv4), mac: e.mac })), ...(vx?.remotes ?? []).map((r) => ({ ip: r.ipv4, mac: r.mac }))];
+    const remotes = handoff ? [] : (vx?.remotes ?? []);
+    const known = [...locals.map((e) => ({ ip: addressOf(e.ipv4), mac: e.mac })), ...remotes.map((r) => ({ ip: r.ipv4, mac: r.mac }))];
     for (const k of known) out.push(flow(TABLE.LOCAL, 90, `${net},${local},arp,arp_op=1,arp_tpa=${k.ip}`, arpResponder(k.mac, k.ip)));
   }
 
   // --- the gateway answers local pings, and nothing else of it (no routing in this driver yet) ---
-  if (n.gateway !== "") {
+  if (n.gateway !== "" && !handoff) {
     out.push(flow(TABLE.LOCAL, 100, `${net},${local},icmp,icmp_type=8,nw_dst=${n.gateway}`, echoResponder(gwMac, n.gateway)));
   }
 
   // --- delivery ---
   for (const e of locals) out.push(flow(TABLE.L2_FORWARD, 100, `${net},dl_dst=${e.mac}`, `output:${ofports.get(e.hostLink)!}`));
-  const toPeers: string[] = [];
+  const toOutside: string[] = [];
   if (vx !== undefined) {
     for (const r of vx.remotes) {
       out.push(flow(TABLE.L2_FORWARD, 100, `${net},dl_dst=${r.mac}`, `set_field:${vx.vni}->tun_id,set_field:${r.vtep}->tun_dst,output:${tunnel}`));
     }
-    for (const peer of vx.peers) toPeers.push(`set_field:${vx.vni}->tun_id`, `set_field:${peer}->tun_dst`, `output:${tunnel}`);
+    for (const peer of vx.peers) toOutside.push(`set_field:${vx.vni}->tun_id`, `set_field:${peer}->tun_dst`, `output:${tunnel}`);
+  }
+  if (trunk !== undefined) {
+    // Any other destination is on the physical network (other hosts' containers, the site's hosts and router).
+    const tagged = `mod_vlan_vid:${n.vlan},output:${trunk}`;
+    out.push(flow(TABLE.L2_FORWARD, 10, `${net},${local}`, tagged));
+    toOutside.push(tagged);
   }
   const toLocals = locals.map((e) => `output:${ofports.get(e.hostLink)!}`);
-  out.push(flow(TABLE.L2_FORWARD, 60, `${net},${FLAGS_REG}=${FLAG_FROM_TUNNEL}/${FLAG_FROM_TUNNEL},${MULTICAST}`, toLocals.length > 0 ? toLocals.join(",") : "drop"));
-  const all = [...toLocals, ...toPeers];
+  out.push(flow(TABLE.L2_FORWARD, 60, `${net},${fromOutside},${MULTICAST}`, toLocals.length > 0 ? toLocals.join(",") : "drop"));
+  const all = [...toLocals, ...toOutside];
   out.push(flow(TABLE.L2_FORWARD, 50, `${net},${MULTICAST}`, all.length > 0 ? all.join(",") : "drop"));
   return out;
 }
