@@ -18,7 +18,7 @@ import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { hostPrefix } from "../datapath/names.js";
-import { PrivateOvs } from "../datapath/ovs/testing/private-ovs.js";
+import { PrivateOvs } from "../datapath/ovs/private-ovs.js";
 import { CA_CERT_FILE } from "../lib/pki-store.js";
 import { must, run, type RunResult } from "../lib/process.js";
 import { StopWaiting, waitFor } from "../lib/wait.js";

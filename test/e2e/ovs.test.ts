@@ -13,7 +13,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { Cluster } from "../../src/cluster/index.js";
-import { PrivateOvs } from "../../src/datapath/ovs/testing/private-ovs.js";
+import { PrivateOvs } from "../../src/datapath/ovs/private-ovs.js";
 import { must, run } from "../../src/lib/process.js";
 import { waitFor } from "../../src/lib/wait.js";
 import { Api } from "../harness/api.js";

@@ -17,7 +17,7 @@ import { emptyPolicy } from "../testing/desired.js";
 import type { DesiredEndpoint, DesiredHost, DesiredTenant } from "../types.js";
 import { OvsDatapath } from "./driver.js";
 import { bridgeName } from "./render.js";
-import { PrivateOvs } from "./testing/private-ovs.js";
+import { PrivateOvs } from "./private-ovs.js";
 
 const root = process.getuid?.() === 0;
 const ovsInstalled = (await run(["ovs-vswitchd", "--version"])).code === 0;

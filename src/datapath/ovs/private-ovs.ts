@@ -9,7 +9,7 @@
 
 import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import path from "node:path";
-import { must, run } from "../../../lib/process.js";
+import { must, run } from "../../lib/process.js";
 
 export interface PrivateOvsOptions {
   /** Directory for every file of this instance; created, and removed by stop(). */
