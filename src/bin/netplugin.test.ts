@@ -28,6 +28,8 @@ describe("netplugin flags", () => {
     [["--datapath", "vpp", "--cleanup"], /Invalid --datapath "vpp": expected linux or ovs/],
     [["--ovs-db", "/run/openvswitch/db.sock"], /Invalid --ovs-db "\/run\/openvswitch\/db\.sock": expected unix:\/path/],
     [["--ovs-rundir", "run/openvswitch"], /Invalid --ovs-rundir "run\/openvswitch": an absolute path/],
+    [["--ovs-controller", "127.0.0.1:6653"], /Invalid --ovs-controller "127\.0\.0\.1:6653": expected tcp:IP:PORT or ssl:IP:PORT/],
+    [["--ovs-controller", "tcp:controller.example:6653"], /Invalid --ovs-controller/],
   ];
   for (const [args, message] of bad) {
     it(`refuses ${args.join(" ")}`, async () => {

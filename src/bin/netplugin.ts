@@ -38,7 +38,7 @@ interface Flags {
   joinTokenFile: string | undefined;
   host: string;
   datapath: DatapathName;
-  ovs: { db: string; rundir: string };
+  ovs: { db: string; rundir: string; controller?: string };
   vtepIp: string;
   /** Host interface for macvlan/ipvlan networks that name no uplinkIf; "": none (each such network must name one). */
   uplinkIf: string;
@@ -82,6 +82,7 @@ function parseFlags(argv: string[]): Flags {
     .addOption(new Option("--datapath <driver>", `what makes the host's networking: ${DATAPATH_DRIVERS.join(", ")}`).default("linux"))
     .addOption(new Option("--ovs-db <unix:path>", "--datapath ovs: Open vSwitch's database").default("unix:/var/run/openvswitch/db.sock"))
     .addOption(new Option("--ovs-rundir <dir>", "--datapath ovs: where ovs-vswitchd keeps its sockets (<bridge>.mgmt)").default("/var/run/openvswitch"))
+    .addOption(new Option("--ovs-controller <target>", "--datapath ovs: an SDN controller for the bridge, tcp:IP:PORT or ssl:IP:PORT (it owns the hook tables 15 and 40)"))
     .addOption(new Option("--vtep-ip <ip>", "this host's address on the underlay").default(""))
     .addOption(new Option("--ctrl-ip <ip>").hideHelp())
     .addOption(new Option("--uplink-if <ifname>", "host interface macvlan and ipvlan networks that name no uplinkIf of their own attach containers to").default(""))
@@ -119,6 +120,10 @@ function parseFlags(argv: string[]): Flags {
   if (!/^unix:\/\S+$/.test(ovsDb)) throw new Error(`Invalid --ovs-db "${ovsDb}": expected unix:/path/to/db.sock`);
   const ovsRundir = String(o.ovsRundir);
   if (!ovsRundir.startsWith("/")) throw new Error(`Invalid --ovs-rundir "${ovsRundir}": an absolute path`);
+  const ovsController: string | undefined = o.ovsController;
+  if (ovsController !== undefined && !/^(tcp|ssl):(\d{1,3}(\.\d{1,3}){3}|\[[0-9A-Fa-f:]+\]):\d{1,5}$/.test(ovsController)) {
+    throw new Error(`Invalid --ovs-controller "${ovsController}": expected tcp:IP:PORT or ssl:IP:PORT`);
+  }
   const vtepIp: string = o.vtepIp || o.ctrlIp || "";
   if (vtepIp && !IPV4.test(vtepIp)) throw new Error(`Invalid --vtep-ip "${vtepIp}": expected an IPv4 address`);
   const uplinkIf = String(o.uplinkIf);
@@ -144,7 +149,7 @@ function parseFlags(argv: string[]): Flags {
     joinTokenFile,
     host,
     datapath,
-    ovs: { db: ovsDb, rundir: ovsRundir },
+    ovs: { db: ovsDb, rundir: ovsRundir, ...(ovsController === undefined ? {} : { controller: ovsController }) },
     vtepIp,
     uplinkIf,
     socket: o.socket,

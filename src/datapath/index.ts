@@ -36,7 +36,7 @@ export interface DatapathOptions {
   probe?: boolean;
   logger?: Logger;
   /** The ovs driver: where Open vSwitch's database and ovs-vswitchd's sockets are (OvsDatapathOptions). */
-  ovs?: { db?: string; rundir?: string };
+  ovs?: { db?: string; rundir?: string; controller?: string };
 }
 
 /**
@@ -61,6 +61,7 @@ export async function createDatapath(name: string, options: DatapathOptions): Pr
     return new OvsDatapath(executor, {
       db,
       ...(options.ovs?.rundir === undefined ? {} : { rundir: options.ovs.rundir }),
+      ...(options.ovs?.controller === undefined ? {} : { controller: options.ovs.controller }),
       datapathType,
       ...(options.logger === undefined ? {} : { logger: options.logger }),
     });

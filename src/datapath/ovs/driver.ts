@@ -42,6 +42,11 @@ export interface OvsDatapathOptions {
   datapathType: OvsDatapathType;
   /** Named namespace standing in for the agent's own (tests): veths are made there, as ovs-vswitchd runs there. */
   hostNamespace?: string;
+  /**
+   * An SDN controller for the bridge ("tcp:IP:PORT", "ssl:IP:PORT"): it owns the hook tables (layout.ts); the
+   * bridge stays in fail mode secure, so its coming and going changes none of our flows.
+   */
+  controller?: string;
   /** Policy flows per tenant (policy-flows.ts); absent: every packet the other tables pass is allowed. */
   policy?: OvsFacts["policy"];
   logger?: Logger;
@@ -133,13 +138,25 @@ export class OvsDatapath implements DatapathDriver {
     try {
       if (!(await this.bridgeExists(bridge))) {
         // The fail mode is set as the bridge is made: setting it later wipes every flow and group of the bridge.
-        await this.vsctl(["add-br", bridge, "--", "set", "bridge", bridge, `datapath_type=${this.o.datapathType}`, "fail_mode=secure", "protocols=OpenFlow15", "other_config:disable-in-band=true"]);
+        // OpenFlow 1.3 too: what most controllers speak.
+        await this.vsctl(["add-br", bridge, "--", "set", "bridge", bridge, `datapath_type=${this.o.datapathType}`, "fail_mode=secure", "protocols=OpenFlow13,OpenFlow15", "other_config:disable-in-band=true"]);
         change("create", `bridge ${bridge}`);
         this.applied = "";
       }
     } catch (err) {
       fail({}, [`bridge ${bridge}`], err);
       return { changes, errors };
+    }
+
+    try {
+      const controller = (await this.vsctl(["get-controller", bridge])).trim();
+      const wanted = this.o.controller ?? "";
+      if (controller !== wanted) {
+        await this.vsctl(wanted === "" ? ["del-controller", bridge] : ["set-controller", bridge, wanted]);
+        change(wanted === "" ? "delete" : "update", `controller of ${bridge}${wanted === "" ? "" : ` (${wanted})`}`);
+      }
+    } catch (err) {
+      fail({}, [`controller of ${bridge}`], err);
     }
 
     let observed = await this.ports(bridge);

@@ -8,11 +8,15 @@
 //   LOCAL (10)     what this host answers itself: ARP requests for the network's gateway and (proxy mode) for
 //                  known endpoints, the way the Linux driver's bridge and VXLAN proxy answer them, and pings to the
 //                  gateway; other ARP goes to L2_FORWARD, other IP to POLICY.
+//   PRE_HOOK (15)  an SDN controller's table (--ovs-controller): every IP packet crosses it before our policy;
+//                  ours is only its lowest flow, on to POLICY.
 //   POLICY (20-39) IPv4 and IPv6 packets of a tenant, judged by its groups' rules (policy-flows.ts); allowed
-//                  packets continue at L2_FORWARD, denied ones are dropped. Non-IP packets never enter.
-//   L2_FORWARD (40) by (network, destination MAC): a local port, or the tunnel to the VTEP of a remote endpoint;
+//                  packets continue at POST_HOOK, denied ones are dropped. Non-IP packets never enter.
+//   POST_HOOK (40) the controller's table after our policy: ours is only its lowest flow, on to L2_FORWARD.
+//   L2_FORWARD (45) by (network, destination MAC): a local port, or the tunnel to the VTEP of a remote endpoint;
 //                  broadcast and multicast to every local port of the network and, unless the packet came from
 //                  the tunnel, to every peer VTEP.
+// A controller may add flows of its own cookie to the hook tables; our runs replace only flows of COOKIE.
 
 /** Our flows' cookie: every flow of the pipeline carries it, and only flows with it are ever changed or removed. */
 export const COOKIE = 0x6e70;
@@ -20,10 +24,12 @@ export const COOKIE = 0x6e70;
 export const TABLE = {
   CLASSIFY: 0,
   LOCAL: 10,
+  PRE_HOOK: 15,
   POLICY: 20,
   /** The last table the policy may use. */
   POLICY_LAST: 39,
-  L2_FORWARD: 40,
+  POST_HOOK: 40,
+  L2_FORWARD: 45,
 } as const;
 
 /** The tenant's number (1..65535): its conntrack zone, so tenants with overlapping addresses never share entries. */

@@ -10,6 +10,7 @@
 import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import path from "node:path";
 import { must, run } from "../../lib/process.js";
+import { waitFor } from "../../lib/wait.js";
 
 export interface PrivateOvsOptions {
   /** Directory for every file of this instance; created, and removed by stop(). */
@@ -72,22 +73,33 @@ export class PrivateOvs {
       `--log-file=${f("ovs-vswitchd.log")}`, "--detach", "--no-chdir"]), { env: { ...process.env, ...this.env } });
   }
 
+  /** Ends a daemon: asked through its unixctl socket, then by its PID (ours), killed if it lingers. */
   private async exit(daemon: "ovs-vswitchd" | "ovsdb-server"): Promise<void> {
     const ctl = path.join(this.dir, `${daemon}.ctl`);
     const pidFile = path.join(this.dir, `${daemon}.pid`);
-    if (existsSync(ctl)) await run(["ovs-appctl", "-t", ctl, "exit"], { env: { ...process.env, ...this.env } });
-    // A daemon that did not answer: by the PID it wrote, which is ours.
-    if (existsSync(pidFile)) {
-      const pid = Number(readFileSync(pidFile, "utf8").trim());
-      if (Number.isInteger(pid) && pid > 0) {
-        try {
-          process.kill(pid, "SIGTERM");
-        } catch {
-          // gone already
-        }
-      }
-      rmSync(pidFile, { force: true });
+    // Read first: a daemon removes its pid file as it exits.
+    let pid = NaN;
+    try {
+      pid = Number(readFileSync(pidFile, "utf8").trim());
+    } catch {
+      // never started, or gone
     }
+    if (existsSync(ctl)) await run(["ovs-appctl", "-t", ctl, "exit"], { env: { ...process.env, ...this.env }, timeoutMs: 10_000 });
+    if (!Number.isInteger(pid) || pid <= 0) return;
+    const alive = () => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    try {
+      await waitFor(() => !alive(), { timeoutMs: 5000, intervalMs: 50, what: () => `${daemon} ${pid} exits` });
+    } catch {
+      process.kill(pid, "SIGKILL");
+    }
+    rmSync(pidFile, { force: true });
   }
 
   /** Ends both daemons and removes what they leave: the netdev datapath's taps and this instance's files. */

@@ -119,7 +119,7 @@ const addressOf = (cidr: string) => cidr.split("/")[0]!;
 
 /** The policy of a driver given none: every IP packet the other tables pass goes on to delivery. */
 export function allowAll(): string[] {
-  return [flow(TABLE.POLICY, 0, "", `goto_table:${TABLE.L2_FORWARD}`)];
+  return [flow(TABLE.POLICY, 0, "", `goto_table:${TABLE.POST_HOOK}`)];
 }
 
 function flow(table: number, priority: number, match: string, actions: string): string {
@@ -189,8 +189,11 @@ export function renderFlows(desired: DesiredHost, facts: OvsFacts): string[] {
   // Whatever matched nothing: dropped (fail-mode secure adds no flows of its own).
   for (const table of [TABLE.CLASSIFY, TABLE.L2_FORWARD]) flows.push(flow(table, 0, "", "drop"));
   flows.push(flow(TABLE.LOCAL, 1, "arp", `goto_table:${TABLE.L2_FORWARD}`));
-  flows.push(flow(TABLE.LOCAL, 1, "ip", `goto_table:${TABLE.POLICY}`));
+  flows.push(flow(TABLE.LOCAL, 1, "ip", `goto_table:${TABLE.PRE_HOOK}`));
   flows.push(flow(TABLE.LOCAL, 0, "", "drop"));
+  // The controller's tables: ours is only their lowest flow, on to the next of our tables.
+  flows.push(flow(TABLE.PRE_HOOK, 0, "", `goto_table:${TABLE.POLICY}`));
+  flows.push(flow(TABLE.POST_HOOK, 0, "", `goto_table:${TABLE.L2_FORWARD}`));
   return [...new Set(flows)].sort();
 }
 
@@ -224,12 +227,12 @@ function networkFlows(
   if (vx !== undefined) {
     const from = `in_port=${tunnel},tun_id=${vx.vni}`;
     out.push(flow(TABLE.CLASSIFY, 110, `${from},arp`, `${regs(tn, nn, true)},goto_table:${TABLE.LOCAL}`));
-    out.push(flow(TABLE.CLASSIFY, 110, `${from},ip`, `${regs(tn, nn, true)},goto_table:${TABLE.POLICY}`));
+    out.push(flow(TABLE.CLASSIFY, 110, `${from},ip`, `${regs(tn, nn, true)},goto_table:${TABLE.PRE_HOOK}`));
   }
   if (trunk !== undefined) {
     const from = `in_port=${trunk},dl_vlan=${n.vlan}`;
     out.push(flow(TABLE.CLASSIFY, 110, `${from},arp`, `pop_vlan,${regs(tn, nn, true)},goto_table:${TABLE.LOCAL}`));
-    out.push(flow(TABLE.CLASSIFY, 110, `${from},ip`, `pop_vlan,${regs(tn, nn, true)},goto_table:${TABLE.POLICY}`));
+    out.push(flow(TABLE.CLASSIFY, 110, `${from},ip`, `pop_vlan,${regs(tn, nn, true)},goto_table:${TABLE.PRE_HOOK}`));
   }
 
   // --- ARP answered on this host: the gateway (unless the site's router is); in proxy mode known endpoints ---
