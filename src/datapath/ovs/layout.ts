@@ -13,7 +13,11 @@
 //                  broadcast and multicast to every local port of the network and, unless the packet came from
 //                  the tunnel, to every peer VTEP.
 
-/** Our flows' cookie: every flow of the pipeline carries it, and only flows with it are ever changed or removed. */
+/**
+ * Our flows' cookie: every flow of the pipeline carries it, and only flows with it are ever changed or removed.
+ * Policy flows carry it in bits 0-15 only, with the tenant and a rule number above (policy-flows.ts): select all
+ * of ours with `cookie=0x6e70/0xffff`.
+ */
 export const COOKIE = 0x6e70;
 
 export const TABLE = {

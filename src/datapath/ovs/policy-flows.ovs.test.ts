@@ -4,7 +4,9 @@
 // what happens (`ovs-appctl ofproto/trace`, with `--ct-next` giving the conntrack state) and tracePacket() is the
 // oracle: the verdict, the rules that judged (from the JUDGE flows' cookies), the commit of new connections and
 // the DSCP. The oracle sees the tables as this host applies them: no `out` rules for packets from the tunnel, no
-// `in` rules for receivers that are not local. Needs root and openvswitch-switch; skipped otherwise.
+// `in` rules for receivers that are not local. Then real UDP packets (packet-out) through real conntrack: the
+// reply of an allowed connection passes where a new one is denied, only in its tenant's zone, and the per-rule
+// counters read back from the verdict flows' cookies. Needs root and openvswitch-switch; skipped otherwise.
 // OVS_POLICY_SEED and OVS_POLICY_RUNS reproduce or widen a run.
 
 import assert from "node:assert/strict";
@@ -18,9 +20,28 @@ import { parseIp } from "../../lib/ip.js";
 import { must } from "../../lib/process.js";
 import { compilePolicy, tracePacket, type CtState, type Packet, type PolicyInput, type PolicyRule, type PolicyTables, type TraceResult } from "../../policy/index.js";
 import { lookupInterval } from "../../policy/intervals.js";
+import { policyRuleCounters } from "./policy-counters.js";
 import { POLICY_TABLE, policyFlows, ruleNumberOf, TENANT_COOKIE_MASK, tenantCookie } from "./policy-flows.js";
 import { TABLE } from "./layout.js";
 import { PrivateOvs } from "./testing/private-ovs.js";
+
+/** Addresses of the conntrack test, outside the random policies' space. */
+const A = "198.19.0.1";
+const B = "198.19.0.2";
+
+/** An Ethernet + IPv4 + UDP frame (4 bytes of payload, no UDP checksum) as hex, for packet-out. */
+function udpFrame(src: string, dst: string, sport: number, dport: number): string {
+  const ip4 = (a: string) => a.split(".").map(Number);
+  const u16 = (n: number) => [n >> 8, n & 0xff];
+  const udp = [...u16(sport), ...u16(dport), ...u16(12), 0, 0, 1, 2, 3, 4];
+  const header = [0x45, 0, ...u16(20 + udp.length), 0, 0, 0x40, 0, 64, 17, 0, 0, ...ip4(src), ...ip4(dst)];
+  let sum = 0;
+  for (let i = 0; i < header.length; i += 2) sum += (header[i]! << 8) | header[i + 1]!;
+  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >> 16);
+  [header[10], header[11]] = u16(~sum & 0xffff) as [number, number];
+  const eth = [2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 8, 0];
+  return Buffer.from([...eth, ...header, ...udp]).toString("hex");
+}
 
 function skipReason(): string | undefined {
   if (process.getuid?.() !== 0) return "needs root";
@@ -189,19 +210,27 @@ function readTrace(text: string, tenant: number): OvsOutcome {
   };
 }
 
-describe("policy flows on a real Open vSwitch agree with tracePacket()", { skip: skipReason() ?? false }, () => {
+describe("policy flows on a real Open vSwitch", { skip: skipReason() ?? false }, () => {
   const bridge = `npf${randomBytes(3).toString("hex")}`;
   let ovs: PrivateOvs | undefined;
   let env: NodeJS.ProcessEnv = process.env;
   const ofctl = (args: string[], stdin?: string) => must(["ovs-ofctl", "-O", "OpenFlow15", ...args], { env, stdin, timeoutMs: 30_000 });
-  const installed: number[] = [];
 
   before(async () => {
     ovs = await PrivateOvs.start({ dir: mkdtempSync(path.join(tmpdir(), `${bridge}-`)) });
     env = { ...process.env, ...ovs.env };
     await must(["ovs-vsctl", `--db=${ovs.db}`, "add-br", bridge, "--", "set", "bridge", bridge, "datapath_type=netdev", "--", "set-fail-mode", bridge, "secure"], { env });
-    // Stand-ins for the tables around ours: 0 hands every packet to the policy, 40 sends it back out.
-    await ofctl(["--bundle", "add-flows", bridge, "-"], `cookie=0x1,table=0,priority=0,actions=goto_table:${TABLE.POLICY}\ncookie=0x1,table=${TABLE.L2_FORWARD},priority=0,actions=output:in_port\n`);
+    // Stand-ins for the tables around ours: 0 hands every packet to the policy, 40 sends it back out (and counts
+    // the real packets of the conntrack test by destination).
+    await ofctl(
+      ["--bundle", "add-flows", bridge, "-"],
+      [
+        `cookie=0x1,table=0,priority=0,actions=goto_table:${TABLE.POLICY}`,
+        `cookie=0x1,table=${TABLE.L2_FORWARD},priority=0,actions=output:in_port`,
+        ...[A, B].map((ip) => `cookie=0x2,table=${TABLE.L2_FORWARD},priority=10,udp,nw_dst=${ip},actions=output:in_port`),
+        "",
+      ].join("\n"),
+    );
   });
 
   after(async () => {
@@ -228,7 +257,6 @@ describe("policy flows on a real Open vSwitch agree with tracePacket()", { skip:
           const local = new Set([...localIps.ipv4, ...localIps.ipv6].map((a) => parseIp(a)!.value));
           const { flows, ruleKeys } = policyFlows({ tenant, tables, localIps });
           await ofctl(["--bundle", "add-flows", bridge, "-"], `${flows.join("\n")}\n`);
-          installed.push(tenant);
           const cases = raw.map((r) => toCase(pi, r));
           const traces = await Promise.all(
             cases.map((c) =>
@@ -273,14 +301,75 @@ describe("policy flows on a real Open vSwitch agree with tracePacket()", { skip:
   });
 
   it("removes one tenant's flows by its cookie and leaves the others", async () => {
-    assert.ok(installed.length >= 2);
-    const count = async (match: string) => (await ofctl(["dump-flows", bridge, match])).split("\n").filter((l) => l.includes("cookie=")).length;
+    const pi: PolicyInput = {
+      fwdMode: "bridge",
+      networks: [],
+      groups: [{ id: 1, name: "a", ipv4: [A], ipv6: [], dscp: 3 }],
+      rules: [{ key: "t:d:r", groupId: 1, direction: "in", priority: 1, action: "deny", protocol: 6 }],
+    };
+    const [first, second] = [9101, 9102];
+    const flows = [first, second].flatMap((tenant) => policyFlows({ tenant, tables: compilePolicy(pi).tables, localIps: { ipv4: [A], ipv6: [] } }).flows);
+    await ofctl(["--bundle", "add-flows", bridge, "-"], `${flows.join("\n")}\n`);
     const mask = `0x${TENANT_COOKIE_MASK.toString(16)}`;
-    const [first, second] = installed as [number, number];
-    const before = await count(`cookie=0x${tenantCookie(second).toString(16)}/${mask}`);
-    assert.ok(before > 0);
-    await ofctl(["del-flows", bridge, `cookie=0x${tenantCookie(first).toString(16)}/${mask}`]);
-    assert.equal(await count(`cookie=0x${tenantCookie(first).toString(16)}/${mask}`), 0);
-    assert.equal(await count(`cookie=0x${tenantCookie(second).toString(16)}/${mask}`), before);
+    const selects = (tenant: number) => `cookie=0x${tenantCookie(tenant).toString(16)}/${mask}`;
+    const count = async (tenant: number) => (await ofctl(["dump-flows", bridge, selects(tenant)])).split("\n").filter((l) => l.includes("cookie=")).length;
+    assert.equal(await count(first), flows.length / 2);
+    assert.equal(await count(second), flows.length / 2);
+    await ofctl(["del-flows", bridge, selects(first)]);
+    assert.equal(await count(first), 0);
+    assert.equal(await count(second), flows.length / 2);
+  });
+
+  it("passes the replies of an allowed connection through real conntrack, in the tenant's zone only", async () => {
+    // a may ask b's DNS; nothing else reaches b, b may send nothing, nothing reaches a.
+    const pi: PolicyInput = {
+      fwdMode: "bridge",
+      networks: [{ name: "a", bridge: "nba", subnet: "198.19.0.0/24", ipv6Subnet: "" }],
+      groups: [
+        { id: 1, name: "a", ipv4: [A], ipv6: [], dscp: 0 },
+        { id: 2, name: "b", ipv4: [B], ipv6: [], dscp: 10 },
+      ],
+      rules: [
+        { key: "t:s:b-in-dns", groupId: 2, direction: "in", priority: 10, action: "allow", peerGroupId: 1, protocol: 17, port: 53 },
+        { key: "t:s:b-in-deny", groupId: 2, direction: "in", priority: 1, action: "deny" },
+        { key: "t:s:b-out-deny", groupId: 2, direction: "out", priority: 1, action: "deny" },
+        { key: "t:s:a-in-deny", groupId: 1, direction: "in", priority: 1, action: "deny" },
+      ],
+    };
+    const [tenant, other] = [9001, 9002];
+    const localIps = { ipv4: [A, B], ipv6: [] };
+    const rendered = policyFlows({ tenant, tables: compilePolicy(pi).tables, localIps });
+    const flows = [...rendered.flows, ...policyFlows({ tenant: other, tables: compilePolicy(pi).tables, localIps }).flows];
+    await ofctl(["--bundle", "add-flows", bridge, "-"], `${flows.join("\n")}\n`);
+    const send = (t: number, src: string, dst: string, sport: number, dport: number) =>
+      ofctl(["packet-out", bridge, `in_port=LOCAL,packet=${udpFrame(src, dst, sport, dport)},actions=set_field:${t}->reg6,set_field:0->reg8,resubmit(,${TABLE.POLICY})`]);
+    const delivered = async (dst: string) => {
+      const dump = await ofctl(["dump-flows", bridge, `table=${TABLE.L2_FORWARD},cookie=0x2/-1,udp,nw_dst=${dst}`]);
+      return Number(dump.match(/n_packets=(\d+)/)?.[1] ?? NaN);
+    };
+
+    await send(tenant, B, A, 53, 40000);
+    assert.equal(await delivered(A), 0, "b may not open a connection to a");
+    await send(tenant, A, B, 40000, 53);
+    assert.equal(await delivered(B), 1, "a's query to b is allowed");
+    await send(tenant, B, A, 53, 40000);
+    assert.equal(await delivered(A), 1, "b's reply passes as established");
+    await send(tenant, B, A, 53, 40001);
+    assert.equal(await delivered(A), 1, "a new connection from b is still denied");
+    await send(other, B, A, 53, 40000);
+    assert.equal(await delivered(A), 1, "another tenant's zone has no such connection");
+
+    const conntrack = (zone: number) => must(["ovs-appctl", "-t", path.join(ovs!.dir, "ovs-vswitchd.ctl"), "dpctl/dump-conntrack", `zone=${zone}`], { env });
+    assert.match(await conntrack(tenant), /udp,orig=\(src=198\.19\.0\.1,dst=198\.19\.0\.2,sport=40000,dport=53\)/);
+    assert.doesNotMatch(await conntrack(other), /198\.19\.0/);
+
+    // Counters per rule from the verdict flows' cookies: b's `out` denied twice (a's `in` never got to judge).
+    const dump = await ofctl(["dump-flows", bridge, `table=${POLICY_TABLE.JUDGE},cookie=0x${tenantCookie(tenant).toString(16)}/0x${TENANT_COOKIE_MASK.toString(16)}`]);
+    const counters = policyRuleCounters(dump, tenant, rendered.ruleKeys);
+    assert.deepEqual(
+      Object.fromEntries([...counters].map(([k, c]) => [k, c.packets])),
+      Object.fromEntries(rendered.ruleKeys.map((k) => [k, { "t:s:b-in-dns": 1, "t:s:b-out-deny": 2 }[k] ?? 0])),
+    );
+    assert.deepEqual([...rendered.ruleKeys].sort(), ["t:s:a-in-deny", "t:s:b-in-deny", "t:s:b-in-dns", "t:s:b-out-deny"]);
   });
 });
