@@ -6,7 +6,8 @@
 // the DSCP. The oracle sees the tables as this host applies them: no `out` rules for packets from the tunnel, no
 // `in` rules for receivers that are not local. Then real UDP packets (packet-out) through real conntrack: the
 // reply of an allowed connection passes where a new one is denied, only in its tenant's zone, and the per-rule
-// counters read back from the verdict flows' cookies. Needs root and openvswitch-switch; skipped otherwise.
+// counters read back from the verdict flows' cookies. Needs root, iproute2 and openvswitch-switch; skipped
+// otherwise. The switch runs in a namespace `npf<hex>` of its own, deleted at the end.
 // OVS_POLICY_SEED and OVS_POLICY_RUNS reproduce or widen a run.
 
 import assert from "node:assert/strict";
@@ -46,6 +47,7 @@ function udpFrame(src: string, dst: string, sport: number, dport: number): strin
 function skipReason(): string | undefined {
   if (process.getuid?.() !== 0) return "needs root";
   if (!["/usr/sbin/ovs-vswitchd", "/usr/bin/ovs-vswitchd"].some(existsSync)) return "needs openvswitch-switch";
+  if (!["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"].some(existsSync)) return "needs iproute2";
   return undefined;
 }
 
@@ -165,7 +167,9 @@ function traceFlow(tenant: number, c: PacketCase): string {
   else if (p.protocol === 1 && !six) l4 = `icmp,${addrs}`;
   else l4 = `${six ? "ipv6" : "ip"},${addrs},nw_proto=${p.protocol}`;
   const regs = c.junk.map((v, i) => `reg${i}=${v}`).join(",");
-  return `in_port=LOCAL,${regs},reg6=${tenant},reg8=${c.fromTunnel ? 1 : 0},${l4}`;
+  // Other bits of the flags register are not ours to read: set some.
+  const flags = (c.junk[0]! << 1) | (c.fromTunnel ? 1 : 0);
+  return `in_port=LOCAL,${regs},reg6=${tenant},reg8=${flags},${l4}`;
 }
 
 const CT_NEXT: Record<CtState, string> = { new: "trk,new", established: "trk,est", related: "trk,rel", invalid: "trk,inv", untracked: "trk,new" };
@@ -216,8 +220,15 @@ describe("policy flows on a real Open vSwitch", { skip: skipReason() ?? false },
   let env: NodeJS.ProcessEnv = process.env;
   const ofctl = (args: string[], stdin?: string) => must(["ovs-ofctl", "-O", "OpenFlow15", ...args], { env, stdin, timeoutMs: 30_000 });
 
+  // vswitchd runs in a namespace of its own: the netdev datapath's taps (`ovs-netdev`, one per bridge) are then
+  // ours alone, also when other private switches run on the machine.
+  const netns = bridge;
+  let netnsMade = false;
+
   before(async () => {
-    ovs = await PrivateOvs.start({ dir: mkdtempSync(path.join(tmpdir(), `${bridge}-`)) });
+    await must(["ip", "netns", "add", netns]);
+    netnsMade = true;
+    ovs = await PrivateOvs.start({ dir: mkdtempSync(path.join(tmpdir(), `${bridge}-`)), netns });
     env = { ...process.env, ...ovs.env };
     await must(["ovs-vsctl", `--db=${ovs.db}`, "add-br", bridge, "--", "set", "bridge", bridge, "datapath_type=netdev", "--", "set-fail-mode", bridge, "secure"], { env });
     // Stand-ins for the tables around ours: 0 hands every packet to the policy, 40 sends it back out (and counts
@@ -234,7 +245,11 @@ describe("policy flows on a real Open vSwitch", { skip: skipReason() ?? false },
   });
 
   after(async () => {
-    await ovs?.stop();
+    try {
+      await ovs?.stop();
+    } finally {
+      if (netnsMade) await must(["ip", "netns", "del", netns]);
+    }
   });
 
   const seed = Number(process.env.OVS_POLICY_SEED ?? 20261205);
