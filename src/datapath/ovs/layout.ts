@@ -18,7 +18,11 @@
 //                  the tunnel, to every peer VTEP.
 // A controller may add flows of its own cookie to the hook tables; our runs replace only flows of COOKIE.
 
-/** Our flows' cookie: every flow of the pipeline carries it, and only flows with it are ever changed or removed. */
+/**
+ * Our flows' cookie: every flow of the pipeline carries it, and only flows with it are ever changed or removed.
+ * Policy flows carry it in bits 0-15 only, with the tenant and a rule number above (policy-flows.ts): select all
+ * of ours with `cookie=0x6e70/0xffff`.
+ */
 export const COOKIE = 0x6e70;
 
 export const TABLE = {
