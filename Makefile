@@ -1,7 +1,7 @@
 # make demo: install what is missing, build, run netmaster on its embedded store and drive it with netctl.
 # make test: install what is missing, build, run every test.
 SHELL := /bin/bash
-APT_PACKAGES := etcd-server etcd-client iproute2 nftables conntrack iputils-ping iperf3 ethtool util-linux gobgpd frr docker.io podman containerd runc busybox-static containernetworking-plugins slapd ldap-utils dnsmasq-base openvswitch-switch tcpdump
+APT_PACKAGES := etcd-server etcd-client iproute2 nftables conntrack iputils-ping iperf3 ethtool util-linux gobgpd frr docker.io podman containerd runc busybox-static containernetworking-plugins slapd ldap-utils dnsmasq-base openvswitch-switch tcpdump python3-os-ken
 PREFIX ?= /usr/local
 
 .PHONY: all deps apt-deps npm-deps build test demo install clean bench

@@ -125,4 +125,27 @@ describe("the OVS datapath through the agent", { skip: !root ? "needs root" : !o
     assert.equal(out.code, 0, out.stderr);
     assert.match(out.stdout, /ethertype 802\.1Q \(0x8100\), length \d+: vlan 100/);
   });
+
+  test("stateful policy: a deny rule on the receiver's group holds across hosts, allowed ports and replies pass", async () => {
+    await api.create("/api/v1/policys/ta:guard/", { tenantName: "ta", policyName: "guard" });
+    await api.create("/api/v1/rules/ta:guard:1/", { tenantName: "ta", policyName: "guard", ruleId: "1", direction: "in", protocol: "tcp", port: 9090, action: "deny", priority: 10 });
+    await api.create("/api/v1/endpointGroups/ta:web/", { tenantName: "ta", groupName: "web", networkName: "blue", policies: ["guard"] });
+    const w = await attach(cluster, made, 1, "w", { tenant: "ta", network: "blue", group: "web" });
+    await w.ns.serve("w", 8080);
+    await w.ns.serve("w", 9090);
+    await waitFor(async () => (await a2.ns.tcpReaches(w.ip, 8080, 800)) === "w", { timeoutMs: 15_000, what: () => "a2 → w:8080" });
+    assert.equal(await a2.ns.tcpReaches(w.ip, 9090, 800), "timeout", "denied from the other host");
+    assert.equal(await a1.ns.tcpReaches(w.ip, 9090, 800), "timeout", "denied on the same host");
+    assert.equal(await w.ns.tcpReaches(a2.ip, 8080), "a2", "w's own connections are not judged by its in rules");
+    // The refused connects (SYN retries) counted at the deny rule, read from the flows' counters.
+    type Stats = { Oper: { ruleStats: { ruleId: string; packets: number }[] } };
+    let stats: Stats["Oper"]["ruleStats"] = [];
+    await waitFor(async () => {
+      stats = (await api.get<Stats>("/api/v1/inspect/policys/ta:guard/")).body.Oper.ruleStats;
+      return stats.some((r) => r.ruleId === "1" && r.packets > 0);
+    }, { timeoutMs: 30_000, what: () => `the deny rule's counter: ${JSON.stringify(stats)}` });
+    // Removing the rule opens the port.
+    assert.equal((await api.del("/api/v1/rules/ta:guard:1/")).status, 200);
+    await waitFor(async () => (await a2.ns.tcpReaches(w.ip, 9090, 800)) === "w", { timeoutMs: 15_000, what: () => "a2 → w:9090 after the rule went" });
+  });
 });

@@ -54,7 +54,7 @@ describe("OVS driver with an SDN controller in the hook table", { skip }, () => 
   };
   const ofctl = (...args: string[]) => must(["ovs-ofctl", "-O", "OpenFlow15", ...args.slice(0, 1), `unix:${ovs.dir}/${bridge}.mgmt`, ...args.slice(1)]);
   const controllerFlows = async () => (await ofctl("dump-flows", `table=${TABLE.PRE_HOOK},cookie=0xc0de/-1`)).split("\n").filter((l) => l.includes("actions=")).length;
-  const ourFlows = async () => (await ofctl("dump-flows", `cookie=0x${COOKIE.toString(16)}/-1`, "--no-stats")).split("\n").filter((l) => l.includes("actions=")).sort();
+  const ourFlows = async () => (await ofctl("dump-flows", `cookie=0x${COOKIE.toString(16)}/0xffff`, "--no-stats")).split("\n").filter((l) => l.includes("actions=")).sort();
   const connected = async () => (await must(["ovs-vsctl", `--db=${ovs.db}`, "--columns=is_connected", "list", "Controller"])).includes("true");
 
   before(async () => {

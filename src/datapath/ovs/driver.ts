@@ -11,13 +11,17 @@
 
 import type { Logger } from "pino";
 
-import type { DatapathChange, DatapathDriver, DatapathError, DatapathReport } from "../driver.js";
-import type { DatapathProblem, DesiredHost } from "../types.js";
+import type { DatapathChange, DatapathDriver, DatapathError, DatapathReport, RuleCounters } from "../driver.js";
+import type { DatapathProblem, DesiredHost, DesiredTenant } from "../types.js";
+import { PolicyCache } from "../linux/policies.js";
+import { POLICY_TABLE, policyFlows } from "./policy-flows.js";
+import { policyRuleCounters } from "./policy-counters.js";
+import { accumulateCounters, NO_COUNTER_HISTORY, type CounterHistory } from "../counters.js";
+import type { RuleCounter } from "../../policy/index.js";
 import { ValidationError } from "../../lib/errors.js";
 import { ProcessError, type Executor } from "../../lib/process.js";
 import { COOKIE } from "./layout.js";
 import {
-  allowAll,
   bridgeName,
   checkOvs,
   ENDPOINT_ID_KEY,
@@ -27,7 +31,6 @@ import {
   trunkOf,
   tunnelPortName,
   wantedPorts,
-  type OvsFacts,
   type WantedPort,
 } from "./render.js";
 
@@ -47,8 +50,6 @@ export interface OvsDatapathOptions {
    * bridge stays in fail mode secure, so its coming and going changes none of our flows.
    */
   controller?: string;
-  /** Policy flows per tenant (policy-flows.ts); absent: every packet the other tables pass is allowed. */
-  policy?: OvsFacts["policy"];
   logger?: Logger;
 }
 
@@ -62,6 +63,8 @@ interface ObservedPort {
 }
 
 const DEFAULT_DB = "unix:/var/run/openvswitch/db.sock";
+/** Every flow of ours: the policy's carry the tenant and a rule number above COOKIE (layout.ts). */
+const OUR_COOKIES = `0x${COOKIE.toString(16)}/0xffff`;
 const DEFAULT_RUNDIR = "/var/run/openvswitch";
 
 /** ovs-vsctl's JSON table format: {headings, data: [[cell, ...], ...]}; a cell may be ["map", [[k, v], ...]]. */
@@ -86,6 +89,14 @@ export class OvsDatapath implements DatapathDriver {
   /** The flows this process last applied without failure ("" before the first run). */
   private applied = "";
   private running: Promise<unknown> = Promise.resolve();
+  /** Each tenant's last compiled policy: most runs change none, and compiling a large one takes long. */
+  private readonly policies = new PolicyCache();
+  /** Per tenant name: its number and rule keys in the flows last applied (what counters() maps cookies with). */
+  private appliedRules = new Map<string, { tenant: number; ruleKeys: string[] }>();
+  private renderedRules = new Map<string, { tenant: number; ruleKeys: string[] }>();
+  /** Every apply re-adds every flow: all counters restart. */
+  private reloaded = false;
+  private counterHistory: CounterHistory = NO_COUNTER_HISTORY;
 
   constructor(
     private readonly executor: Executor,
@@ -96,7 +107,46 @@ export class OvsDatapath implements DatapathDriver {
   }
 
   check(desired: DesiredHost): DatapathProblem[] {
-    return checkOvs(desired);
+    const problems = checkOvs(desired);
+    for (const t of desired.tenants) {
+      try {
+        this.policies.compile(t.name, t.policy);
+      } catch (err) {
+        problems.push({ owner: { tenant: t.name }, message: (err as Error).message });
+      }
+    }
+    return problems;
+  }
+
+  /** The tenant's policy as flows: `in` rules judged here only for its containers on this host. */
+  private policyOf(t: DesiredTenant, tenantNumber: number): string[] {
+    const ips = t.endpoints.map((e) => e.ipv4.split("/")[0]!).filter((ip) => ip !== "");
+    const ipv6 = t.endpoints.map((e) => e.ipv6.split("/")[0]!).filter((ip) => ip !== "");
+    const rendered = policyFlows({ tenant: tenantNumber, tables: this.policies.compile(t.name, t.policy).tables, localIps: { ipv4: ips, ipv6 } });
+    this.renderedRules.set(t.name, { tenant: tenantNumber, ruleKeys: rendered.ruleKeys });
+    return rendered.flows;
+  }
+
+  /** Per-rule counters of every tenant of the last applied pipeline, as running totals (../counters.ts). */
+  counters(): Promise<RuleCounters> {
+    const read = this.running.then(async () => {
+      const readings = new Map<string, ReadonlyMap<string, RuleCounter> | null>();
+      let dump: string | undefined;
+      try {
+        if (this.appliedRules.size > 0) dump = await this.ofctl(["dump-flows", `table=${POLICY_TABLE.JUDGE},cookie=${OUR_COOKIES}`]);
+      } catch (err) {
+        this.o.logger?.debug({ op: "counters", err: (err as Error).message }, "cannot read rule counters");
+      }
+      for (const [name, { tenant, ruleKeys }] of this.appliedRules) {
+        readings.set(name, dump === undefined ? null : policyRuleCounters(dump, tenant, ruleKeys));
+      }
+      const { history, totals } = accumulateCounters(this.counterHistory, readings, this.reloaded ? new Set(this.appliedRules.keys()) : new Set());
+      this.counterHistory = history;
+      this.reloaded = false;
+      return totals;
+    });
+    this.running = read.catch(() => undefined);
+    return read;
   }
 
   reconcile(desired: DesiredHost, options: { full: boolean }): Promise<DatapathReport> {
@@ -222,15 +272,17 @@ export class OvsDatapath implements DatapathDriver {
 
     observed = await this.ports(bridge);
     const ofports = new Map(observed.filter((p) => p.ofport > 0).map((p) => [p.name, p.ofport]));
-    const flows = renderFlows(desired, { ofports, policy: this.o.policy ?? allowAll });
+    this.renderedRules = new Map();
+    const flows = renderFlows(desired, { ofports, policy: (t, tenantNumber) => this.policyOf(t, tenantNumber) });
     const text = flows.join("\n");
     try {
       const installed = await this.ourFlowCount();
       if (text !== this.applied || installed !== flows.length) {
         // One bundle: our flows go and come back at once; flows of other cookies (a controller's) stay.
-        const cookie = `0x${COOKIE.toString(16)}`;
-        await this.ofctl(["add-flows", "-"], [`delete cookie=${cookie}/-1`, ...flows.map((f) => `add ${f}`)].join("\n") + "\n");
+        await this.ofctl(["add-flows", "-"], [`delete cookie=${OUR_COOKIES}`, ...flows.map((f) => `add ${f}`)].join("\n") + "\n");
         this.applied = text;
+        this.appliedRules = this.renderedRules;
+        this.reloaded = true;
         change("update", `flows of ${bridge} (${flows.length})`);
       }
     } catch (err) {
@@ -257,7 +309,7 @@ export class OvsDatapath implements DatapathDriver {
   }
 
   private async ourFlowCount(): Promise<number> {
-    const dump = await this.ofctl(["dump-flows", `cookie=0x${COOKIE.toString(16)}/-1`, "--no-stats"]);
+    const dump = await this.ofctl(["dump-flows", `cookie=${OUR_COOKIES}`, "--no-stats"]);
     return dump.split("\n").filter((l) => l.includes("actions=")).length;
   }
 

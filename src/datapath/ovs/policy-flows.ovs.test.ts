@@ -24,7 +24,7 @@ import { lookupInterval } from "../../policy/intervals.js";
 import { policyRuleCounters } from "./policy-counters.js";
 import { POLICY_TABLE, policyFlows, ruleNumberOf, TENANT_COOKIE_MASK, tenantCookie } from "./policy-flows.js";
 import { TABLE } from "./layout.js";
-import { PrivateOvs } from "./testing/private-ovs.js";
+import { PrivateOvs } from "./private-ovs.js";
 
 /** Addresses of the conntrack test, outside the random policies' space. */
 const A = "198.19.0.1";
@@ -201,8 +201,8 @@ function readTrace(text: string, tenant: number): OvsOutcome {
   const parts = text.split(/^=+\nrecirc\(/m);
   const last = parts[parts.length - 1]!;
   const actions = [...last.matchAll(/^Datapath actions: (.*)$/gm)].map((m) => m[1]!).pop() ?? "";
-  const reached = new RegExp(`^\\s*${TABLE.L2_FORWARD}\\. `, "m").test(last);
-  assert.equal(reached, actions !== "drop", `table ${TABLE.L2_FORWARD} reached but datapath drops, or the reverse:\n${text}`);
+  const reached = new RegExp(`^\\s*${TABLE.POST_HOOK}\\. `, "m").test(last);
+  assert.equal(reached, actions !== "drop", `table ${TABLE.POST_HOOK} reached but datapath drops, or the reverse:\n${text}`);
   const finalFlow = last.match(/^Final flow: (.*)$/m)?.[1] ?? "";
   const tos = finalFlow.match(/(?:^|,)nw_tos=(\d+)/);
   const rules = [...text.matchAll(new RegExp(`^\\s*${POLICY_TABLE.JUDGE}\\. .*cookie (0x[0-9a-f]+)$`, "gm"))].map((m) => ruleNumberOf(BigInt(m[1]!)));
@@ -237,8 +237,8 @@ describe("policy flows on a real Open vSwitch", { skip: skipReason() ?? false },
       ["--bundle", "add-flows", bridge, "-"],
       [
         `cookie=0x1,table=0,priority=0,actions=goto_table:${TABLE.POLICY}`,
-        `cookie=0x1,table=${TABLE.L2_FORWARD},priority=0,actions=output:in_port`,
-        ...[A, B].map((ip) => `cookie=0x2,table=${TABLE.L2_FORWARD},priority=10,udp,nw_dst=${ip},actions=output:in_port`),
+        `cookie=0x1,table=${TABLE.POST_HOOK},priority=0,actions=output:in_port`,
+        ...[A, B].map((ip) => `cookie=0x2,table=${TABLE.POST_HOOK},priority=10,udp,nw_dst=${ip},actions=output:in_port`),
         "",
       ].join("\n"),
     );
@@ -359,7 +359,7 @@ describe("policy flows on a real Open vSwitch", { skip: skipReason() ?? false },
     const send = (t: number, src: string, dst: string, sport: number, dport: number) =>
       ofctl(["packet-out", bridge, `in_port=LOCAL,packet=${udpFrame(src, dst, sport, dport)},actions=set_field:${t}->reg6,set_field:0->reg8,resubmit(,${TABLE.POLICY})`]);
     const delivered = async (dst: string) => {
-      const dump = await ofctl(["dump-flows", bridge, `table=${TABLE.L2_FORWARD},cookie=0x2/-1,udp,nw_dst=${dst}`]);
+      const dump = await ofctl(["dump-flows", bridge, `table=${TABLE.POST_HOOK},cookie=0x2/-1,udp,nw_dst=${dst}`]);
       return Number(dump.match(/n_packets=(\d+)/)?.[1] ?? NaN);
     };
 

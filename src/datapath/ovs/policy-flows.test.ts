@@ -39,7 +39,7 @@ describe("policyFlows", () => {
       for (const m of line.matchAll(/resubmit\(,(\d+)\)/g)) assert.equal(Number(m[1]), POLICY_TABLE.JUDGE, line);
       for (const m of line.matchAll(/goto_table:(\d+)/g)) {
         const to = Number(m[1]);
-        assert.ok(to > tableOf(line) && (to <= TABLE.POLICY_LAST || to === TABLE.L2_FORWARD), line);
+        assert.ok(to > tableOf(line) && (to <= TABLE.POLICY_LAST || to === TABLE.POST_HOOK), line);
       }
     }
     assert.equal(new Set(flows).size, flows.length);

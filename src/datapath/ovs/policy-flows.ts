@@ -19,7 +19,7 @@
 //   28 IN_VERDICT   reg4 = 1 → drop; else → COMMIT
 //   29 COMMIT       ct new → ct(commit, zone=tenant); → DSCP. Replies of a committed connection are established
 //                   and pass at CT, whatever the reverse direction's rules say.
-//   30 DSCP         from a local sender: source address → set ip_dscp; → TABLE.L2_FORWARD
+//   30 DSCP         from a local sender: source address → set ip_dscp; → TABLE.POST_HOOK
 //   31 JUDGE        (class, protocol, port) → reg4 := 1 deny, 0 allow or no element: ported exact, else ported
 //                   any (tcp/udp/sctp only); port-less exact by family, else port-less any. Only via resubmit.
 //
@@ -196,13 +196,13 @@ export function policyFlows(input: PolicyFlowsInput): PolicyFlows {
   // COMMIT, DSCP.
   for (const proto of ["ip", "ipv6"]) flow(T.COMMIT, 100, `${proto},ct_state=+trk+new`, `ct(commit,zone=${ZONE}),${goto(T.DSCP)}`);
   flow(T.COMMIT, 0, "", goto(T.DSCP));
-  flow(T.DSCP, 200, FROM_TUNNEL, goto(TABLE.L2_FORWARD));
+  flow(T.DSCP, 200, FROM_TUNNEL, goto(TABLE.POST_HOOK));
   for (const family of [4, 6] as const) {
     byPrefix(family, family === 4 ? t.dscp4 : t.dscp6, (cidr, dscp) =>
-      flow(T.DSCP, 100, ipMatch(family, "src", cidr), `set_field:${dscp}->ip_dscp,${goto(TABLE.L2_FORWARD)}`),
+      flow(T.DSCP, 100, ipMatch(family, "src", cidr), `set_field:${dscp}->ip_dscp,${goto(TABLE.POST_HOOK)}`),
     );
   }
-  flow(T.DSCP, 0, "", goto(TABLE.L2_FORWARD));
+  flow(T.DSCP, 0, "", goto(TABLE.POST_HOOK));
   return { flows, ruleKeys };
 
   function peerFlows(chain: GroupChain, table: number, dir: "src" | "dst", verdict: number): void {

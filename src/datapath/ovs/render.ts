@@ -117,10 +117,6 @@ export interface OvsFacts {
 
 const addressOf = (cidr: string) => cidr.split("/")[0]!;
 
-/** The policy of a driver given none: every IP packet the other tables pass goes on to delivery. */
-export function allowAll(): string[] {
-  return [flow(TABLE.POLICY, 0, "", `goto_table:${TABLE.POST_HOOK}`)];
-}
 
 function flow(table: number, priority: number, match: string, actions: string): string {
   return `cookie=0x${COOKIE.toString(16)},table=${table},priority=${priority}${match === "" ? "" : `,${match}`},actions=${actions}`;
