@@ -51,7 +51,7 @@ export interface AgentOptions {
   /** Which datapath driver makes the host's networking. */
   datapath: DatapathName;
   /** --datapath ovs: where Open vSwitch is. */
-  ovs?: { db?: string; rundir?: string; controller?: string };
+  ovs?: { db?: string; rundir?: string; controller?: string; uplinkAccessVlan?: number };
   vtepIP: string;
   /** Host interface macvlan/ipvlan networks that name no uplinkIf of their own attach to on this host (--uplink-if). */
   uplinkIf?: string;

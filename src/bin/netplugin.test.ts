@@ -30,6 +30,9 @@ describe("netplugin flags", () => {
     [["--ovs-rundir", "run/openvswitch"], /Invalid --ovs-rundir "run\/openvswitch": an absolute path/],
     [["--ovs-controller", "127.0.0.1:6653"], /Invalid --ovs-controller "127\.0\.0\.1:6653": expected tcp:IP:PORT or ssl:IP:PORT/],
     [["--ovs-controller", "tcp:controller.example:6653"], /Invalid --ovs-controller/],
+    [["--ovs-controller", "tcp:127.0.0.1:6653"], /--ovs-controller is for --datapath ovs only/],
+    [["--datapath", "ovs", "--uplink-access-vlan", "4095"], /Invalid --uplink-access-vlan "4095": expected a VLAN id, 1\.\.4094/],
+    [["--uplink-access-vlan", "100"], /--uplink-access-vlan is for --datapath ovs only/],
   ];
   for (const [args, message] of bad) {
     it(`refuses ${args.join(" ")}`, async () => {

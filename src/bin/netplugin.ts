@@ -38,7 +38,7 @@ interface Flags {
   joinTokenFile: string | undefined;
   host: string;
   datapath: DatapathName;
-  ovs: { db: string; rundir: string; controller?: string };
+  ovs: { db: string; rundir: string; controller?: string; uplinkAccessVlan?: number };
   vtepIp: string;
   /** Host interface for macvlan/ipvlan networks that name no uplinkIf; "": none (each such network must name one). */
   uplinkIf: string;
@@ -83,6 +83,7 @@ function parseFlags(argv: string[]): Flags {
     .addOption(new Option("--ovs-db <unix:path>", "--datapath ovs: Open vSwitch's database").default("unix:/var/run/openvswitch/db.sock"))
     .addOption(new Option("--ovs-rundir <dir>", "--datapath ovs: where ovs-vswitchd keeps its sockets (<bridge>.mgmt)").default("/var/run/openvswitch"))
     .addOption(new Option("--ovs-controller <target>", "--datapath ovs: an SDN controller for the bridge, tcp:IP:PORT or ssl:IP:PORT (it owns the hook tables 15 and 40)"))
+    .addOption(new Option("--uplink-access-vlan <tag>", "--datapath ovs: --uplink-if is an access port of this VLAN on its switch (default: a trunk): the vlan network with this tag goes there untagged"))
     .addOption(new Option("--vtep-ip <ip>", "this host's address on the underlay").default(""))
     .addOption(new Option("--ctrl-ip <ip>").hideHelp())
     .addOption(new Option("--uplink-if <ifname>", "host interface macvlan and ipvlan networks that name no uplinkIf of their own attach containers to").default(""))
@@ -121,6 +122,13 @@ function parseFlags(argv: string[]): Flags {
   const ovsRundir = String(o.ovsRundir);
   if (!ovsRundir.startsWith("/")) throw new Error(`Invalid --ovs-rundir "${ovsRundir}": an absolute path`);
   const ovsController: string | undefined = o.ovsController;
+  const accessVlan = o.uplinkAccessVlan === undefined ? undefined : Number(o.uplinkAccessVlan);
+  if (accessVlan !== undefined && !(Number.isInteger(accessVlan) && accessVlan >= 1 && accessVlan <= 4094)) {
+    throw new Error(`Invalid --uplink-access-vlan "${o.uplinkAccessVlan}": expected a VLAN id, 1..4094`);
+  }
+  for (const [flag, given] of [["--ovs-controller", ovsController], ["--uplink-access-vlan", accessVlan]] as const) {
+    if (given !== undefined && o.datapath !== "ovs") throw new Error(`${flag} is for --datapath ovs only`);
+  }
   if (ovsController !== undefined && !/^(tcp|ssl):(\d{1,3}(\.\d{1,3}){3}|\[[0-9A-Fa-f:]+\]):\d{1,5}$/.test(ovsController)) {
     throw new Error(`Invalid --ovs-controller "${ovsController}": expected tcp:IP:PORT or ssl:IP:PORT`);
   }
@@ -149,7 +157,12 @@ function parseFlags(argv: string[]): Flags {
     joinTokenFile,
     host,
     datapath,
-    ovs: { db: ovsDb, rundir: ovsRundir, ...(ovsController === undefined ? {} : { controller: ovsController }) },
+    ovs: {
+      db: ovsDb,
+      rundir: ovsRundir,
+      ...(ovsController === undefined ? {} : { controller: ovsController }),
+      ...(accessVlan === undefined ? {} : { uplinkAccessVlan: accessVlan }),
+    },
     vtepIp,
     uplinkIf,
     socket: o.socket,

@@ -36,7 +36,7 @@ export interface DatapathOptions {
   probe?: boolean;
   logger?: Logger;
   /** The ovs driver: where Open vSwitch's database and ovs-vswitchd's sockets are (OvsDatapathOptions). */
-  ovs?: { db?: string; rundir?: string; controller?: string };
+  ovs?: { db?: string; rundir?: string; controller?: string; uplinkAccessVlan?: number };
 }
 
 /**
@@ -62,6 +62,7 @@ export async function createDatapath(name: string, options: DatapathOptions): Pr
       db,
       ...(options.ovs?.rundir === undefined ? {} : { rundir: options.ovs.rundir }),
       ...(options.ovs?.controller === undefined ? {} : { controller: options.ovs.controller }),
+      ...(options.ovs?.uplinkAccessVlan === undefined ? {} : { uplinkAccessVlan: options.ovs.uplinkAccessVlan }),
       datapathType,
       ...(options.logger === undefined ? {} : { logger: options.logger }),
     });

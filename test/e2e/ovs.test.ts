@@ -126,6 +126,26 @@ describe("the OVS datapath through the agent", { skip: !root ? "needs root" : !o
     assert.match(out.stdout, /ethertype 802\.1Q \(0x8100\), length \d+: vlan 100/);
   });
 
+  test("an access uplink: a host whose switch port is an access port of VLAN 100 sends and takes that network untagged", async () => {
+    const h2 = cluster.hosts[1]!;
+    await must(["ovs-vsctl", `--db=${tor!.db}`, "set", "port", "t-h2", "tag=100", "--", "clear", "port", "t-h2", "trunks"]);
+    await h2.agent?.stop();
+    h2.agentArgs.push("--uplink-access-vlan", "100");
+    await cluster.startAgent(h2);
+    const [v1ip, v2ip] = ["198.18.71.1", "198.18.71.2"];
+    const v2 = made.find((ns) => ns.name.endsWith("-c-v2"))!;
+    await waitFor(() => v2.ping(v1ip, 1), { timeoutMs: 20_000, what: () => "v2 (access) → v1 (trunk)" });
+    assert.ok(await siteHost!.ping(v2ip), "the site host → v2");
+    assert.equal(await siteHost!.tcpReaches(v2ip, 8080), "v2");
+    const capture = run(["ip", "netns", "exec", torNs, "tcpdump", "-c", "2", "-eni", "t-h2", "icmp"], { timeoutMs: 15_000 });
+    await new Promise((r) => setTimeout(r, 1000));
+    await siteHost!.ping(v2ip, 3);
+    const out = await capture;
+    assert.equal(out.code, 0, out.stderr);
+    assert.match(out.stdout, /ethertype IPv4 \(0x0800\)/);
+    assert.doesNotMatch(out.stdout, /802\.1Q/, "untagged on the access port");
+  });
+
   test("stateful policy: a deny rule on the receiver's group holds across hosts, allowed ports and replies pass", async () => {
     await api.create("/api/v1/policys/ta:guard/", { tenantName: "ta", policyName: "guard" });
     await api.create("/api/v1/rules/ta:guard:1/", { tenantName: "ta", policyName: "guard", ruleId: "1", direction: "in", protocol: "tcp", port: 9090, action: "deny", priority: 10 });

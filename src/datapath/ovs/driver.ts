@@ -28,7 +28,7 @@ import {
   needsTunnel,
   renderFlows,
   ROLE_KEY,
-  trunkOf,
+  uplinkOf,
   tunnelPortName,
   wantedPorts,
   type WantedPort,
@@ -50,6 +50,8 @@ export interface OvsDatapathOptions {
    * bridge stays in fail mode secure, so its coming and going changes none of our flows.
    */
   controller?: string;
+  /** --uplink-if is an access port of this VLAN on its switch (default: a trunk): see render.ts Uplink. */
+  uplinkAccessVlan?: number;
   logger?: Logger;
 }
 
@@ -235,7 +237,8 @@ export class OvsDatapath implements DatapathDriver {
       }
     }
     const tunnel = tunnelPortName(desired.prefix);
-    const tunnelWanted = needsTunnel(desired);
+    const uplink = uplinkOf(desired, this.o.uplinkAccessVlan);
+    const tunnelWanted = needsTunnel(desired, uplink);
     try {
       if (tunnelWanted && !have.has(tunnel)) {
         const port = desired.tenants.flatMap((t) => t.networks).find((n) => n.vxlan !== undefined)!.vxlan!.port;
@@ -251,7 +254,7 @@ export class OvsDatapath implements DatapathDriver {
     }
 
     // The host's interface to the physical network, a trunk for vlan networks: added and taken back, never deleted.
-    const trunk = trunkOf(desired);
+    const trunk = uplink?.name;
     for (const p of observed.filter((p) => p.role === "uplink" && p.name !== trunk)) {
       try {
         await this.vsctl(["--if-exists", "del-port", bridge, p.name]);
@@ -273,7 +276,7 @@ export class OvsDatapath implements DatapathDriver {
     observed = await this.ports(bridge);
     const ofports = new Map(observed.filter((p) => p.ofport > 0).map((p) => [p.name, p.ofport]));
     this.renderedRules = new Map();
-    const flows = renderFlows(desired, { ofports, policy: (t, tenantNumber) => this.policyOf(t, tenantNumber) });
+    const flows = renderFlows(desired, { ofports, ...(uplink === undefined ? {} : { uplink }), policy: (t, tenantNumber) => this.policyOf(t, tenantNumber) });
     const text = flows.join("\n");
     try {
       const installed = await this.ourFlowCount();

@@ -21,14 +21,27 @@ export const ENDPOINT_ID_KEY = "netplugin-endpoint";
 /** external_ids:netplugin-role=uplink marks the host's interface we made a trunk port (it is not ours to delete). */
 export const ROLE_KEY = "netplugin-role";
 
+/** The host's interface to the physical network, as a port of the bridge. */
+export interface Uplink {
+  name: string;
+  /** The switch port is an access port of this VLAN: only the network with this tag goes there, untagged. */
+  accessVlan?: number;
+}
+
+/** Whether the network is handed to the physical network on the uplink (else it rides the overlay). */
+function handedOff(n: DesiredNetwork, uplink: Uplink | undefined): boolean {
+  return n.vlan !== undefined && uplink !== undefined && (uplink.accessVlan === undefined || uplink.accessVlan === n.vlan);
+}
+
 /**
- * The interface that trunks the host's `vlan` networks to the physical network: the host's --uplink-if, when
- * some network has a VLAN tag. Without one, vlan networks ride the overlay as on the Linux driver.
+ * The host's --uplink-if as our port, when some `vlan` network is handed off on it (a trunk, or an access port
+ * of the network's VLAN). Without one, vlan networks ride the overlay as on the Linux driver.
  */
-export function trunkOf(desired: DesiredHost): string | undefined {
-  const uplink = desired.host.uplinkIf;
-  if (uplink === undefined || uplink === "") return undefined;
-  return desired.tenants.some((t) => t.networks.some((n) => n.vlan !== undefined)) ? uplink : undefined;
+export function uplinkOf(desired: DesiredHost, accessVlan?: number): Uplink | undefined {
+  const name = desired.host.uplinkIf;
+  if (name === undefined || name === "") return undefined;
+  const uplink: Uplink = { name, ...(accessVlan === undefined ? {} : { accessVlan }) };
+  return desired.tenants.some((t) => t.networks.some((n) => handedOff(n, uplink))) ? uplink : undefined;
 }
 
 export interface WantedPort {
@@ -46,14 +59,13 @@ export function wantedPorts(desired: DesiredHost): WantedPort[] {
 }
 
 /** True when some network spans hosts over the overlay: the bridge needs the tunnel port. */
-export function needsTunnel(desired: DesiredHost): boolean {
-  const trunk = trunkOf(desired);
-  return desired.tenants.some((t) => t.networks.some((n) => overlay(n, trunk) !== undefined));
+export function needsTunnel(desired: DesiredHost, uplink: Uplink | undefined): boolean {
+  return desired.tenants.some((t) => t.networks.some((n) => overlay(n, uplink) !== undefined));
 }
 
-/** The network's overlay, unless it is handed off tagged on the trunk (or has no peers to reach). */
-function overlay(n: DesiredNetwork, trunk: string | undefined): DesiredNetwork["vxlan"] {
-  if (n.vlan !== undefined && trunk !== undefined) return undefined;
+/** The network's overlay, unless it is handed off on the uplink (or has no peers to reach). */
+function overlay(n: DesiredNetwork, uplink: Uplink | undefined): DesiredNetwork["vxlan"] {
+  if (handedOff(n, uplink)) return undefined;
   return n.vxlan !== undefined && n.vxlan.peers.length > 0 ? n.vxlan : undefined;
 }
 
@@ -111,6 +123,8 @@ export function checkOvs(desired: DesiredHost): DatapathProblem[] {
 export interface OvsFacts {
   /** OpenFlow port number of each port, by name; a wanted port without one is not attached yet. */
   ofports: ReadonlyMap<string, number>;
+  /** The uplink (uplinkOf()). */
+  uplink?: Uplink;
   /** Policy flows per tenant name (policy-flows.ts), for tables POLICY..POLICY_LAST. */
   policy: (tenant: DesiredTenant, tenantNumber: number) => string[];
 }
@@ -169,16 +183,16 @@ export function renderFlows(desired: DesiredHost, facts: OvsFacts): string[] {
   const tenants = tenantNumbers(desired.tenants.map((t) => t.name));
   const networks = networkNumbers(desired);
   const tunnel = facts.ofports.get(tunnelPortName(desired.prefix));
-  const trunkName = trunkOf(desired);
-  const trunk = trunkName === undefined ? undefined : facts.ofports.get(trunkName);
+  const uplink = facts.uplink;
+  const uplinkPort = uplink === undefined ? undefined : facts.ofports.get(uplink.name);
 
   for (const t of desired.tenants) {
     const tn = tenants.get(t.name)!;
     for (const n of t.networks) {
       const nn = networks.get(`${t.name}/${n.name}`)!;
       const locals = t.endpoints.filter((e) => e.network === n.name && facts.ofports.has(e.hostLink));
-      const ports = { ofports: facts.ofports, tunnel, trunk: n.vlan !== undefined ? trunk : undefined };
-      flows.push(...networkFlows(n, tn, nn, locals, ports, trunkName));
+      const ports = { ofports: facts.ofports, tunnel, uplink: handedOff(n, uplink) ? uplinkPort : undefined };
+      flows.push(...networkFlows(n, tn, nn, locals, ports, uplink));
     }
     flows.push(...facts.policy(t, tn));
   }
@@ -198,8 +212,8 @@ function networkFlows(
   tn: number,
   nn: number,
   locals: DesiredEndpoint[],
-  ports: { ofports: ReadonlyMap<string, number>; tunnel: number | undefined; trunk: number | undefined },
-  trunkName: string | undefined,
+  ports: { ofports: ReadonlyMap<string, number>; tunnel: number | undefined; uplink: number | undefined },
+  uplink: Uplink | undefined,
 ): string[] {
   const out: string[] = [];
   const { ofports, tunnel } = ports;
@@ -207,10 +221,12 @@ function networkFlows(
   const gwMac = gatewayMac(n.bridge);
   const fromOutside = `${FLAGS_REG}=${FLAG_FROM_TUNNEL}/${FLAG_FROM_TUNNEL}`;
   const local = `${FLAGS_REG}=0/${FLAG_FROM_TUNNEL}`;
-  // Handed off tagged: the physical network carries the frames between hosts, and its router is the gateway.
-  const trunk = n.vlan !== undefined ? ports.trunk : undefined;
-  const handoff = trunk !== undefined || (n.vlan !== undefined && trunkName !== undefined);
-  const vx = tunnel !== undefined ? overlay(n, trunkName) : undefined;
+  // Handed off: the physical network carries the frames between hosts, and its router is the gateway. On a
+  // trunk the frames are tagged with the network's VLAN; on an access port of that VLAN they go untagged.
+  const handoff = handedOff(n, uplink);
+  const port = handoff ? ports.uplink : undefined;
+  const tagged = uplink?.accessVlan === undefined;
+  const vx = tunnel !== undefined ? overlay(n, uplink) : undefined;
 
   // --- where packets come from ---
   for (const e of locals) {
@@ -225,10 +241,11 @@ function networkFlows(
     out.push(flow(TABLE.CLASSIFY, 110, `${from},arp`, `${regs(tn, nn, true)},goto_table:${TABLE.LOCAL}`));
     out.push(flow(TABLE.CLASSIFY, 110, `${from},ip`, `${regs(tn, nn, true)},goto_table:${TABLE.PRE_HOOK}`));
   }
-  if (trunk !== undefined) {
-    const from = `in_port=${trunk},dl_vlan=${n.vlan}`;
-    out.push(flow(TABLE.CLASSIFY, 110, `${from},arp`, `pop_vlan,${regs(tn, nn, true)},goto_table:${TABLE.LOCAL}`));
-    out.push(flow(TABLE.CLASSIFY, 110, `${from},ip`, `pop_vlan,${regs(tn, nn, true)},goto_table:${TABLE.PRE_HOOK}`));
+  if (port !== undefined) {
+    const from = tagged ? `in_port=${port},dl_vlan=${n.vlan}` : `in_port=${port},vlan_tci=0x0000/0x1000`;
+    const untag = tagged ? "pop_vlan," : "";
+    out.push(flow(TABLE.CLASSIFY, 110, `${from},arp`, `${untag}${regs(tn, nn, true)},goto_table:${TABLE.LOCAL}`));
+    out.push(flow(TABLE.CLASSIFY, 110, `${from},ip`, `${untag}${regs(tn, nn, true)},goto_table:${TABLE.PRE_HOOK}`));
   }
 
   // --- ARP answered on this host: the gateway (unless the site's router is); in proxy mode known endpoints ---
@@ -255,11 +272,11 @@ function networkFlows(
     }
     for (const peer of vx.peers) toOutside.push(`set_field:${vx.vni}->tun_id`, `set_field:${peer}->tun_dst`, `output:${tunnel}`);
   }
-  if (trunk !== undefined) {
+  if (port !== undefined) {
     // Any other destination is on the physical network (other hosts' containers, the site's hosts and router).
-    const tagged = `mod_vlan_vid:${n.vlan},output:${trunk}`;
-    out.push(flow(TABLE.L2_FORWARD, 10, `${net},${local}`, tagged));
-    toOutside.push(tagged);
+    const toPhysical = tagged ? `mod_vlan_vid:${n.vlan},output:${port}` : `output:${port}`;
+    out.push(flow(TABLE.L2_FORWARD, 10, `${net},${local}`, toPhysical));
+    toOutside.push(toPhysical);
   }
   const toLocals = locals.map((e) => `output:${ofports.get(e.hostLink)!}`);
   out.push(flow(TABLE.L2_FORWARD, 60, `${net},${fromOutside},${MULTICAST}`, toLocals.length > 0 ? toLocals.join(",") : "drop"));
