@@ -26,13 +26,17 @@ export function spawnedArgv(argv: string[], netns?: string): string[] {
   return netns === undefined ? argv : ["ip", "netns", "exec", netns, ...argv];
 }
 
-/** A command failed: the argv, its exit code (null when it could not start or was killed) and stderr. */
+/**
+ * A command failed: the argv, its exit code (null when it could not start or was killed), stderr, and stdout
+ * (for tools whose non-zero status is an answer: ovs-ofctl diff-flows exits 2 when it found differences).
+ */
 export class ProcessError extends UpstreamError {
   override name = "ProcessError";
   constructor(
     readonly argv: string[],
     readonly exitCode: number | null,
     readonly stderr: string,
+    readonly stdout = "",
   ) {
     super(
       `Cannot run "${argv.join(" ")}": ${exitCode === null ? "did not exit normally" : `exit ${exitCode}`}${
@@ -104,7 +108,7 @@ export async function must(argv: string[], options: CommandOptions = {}): Promis
   if (r.code === 0) return r.stdout;
   // Some tools report failures on stdout (iperf3 -J); a killed one may have said nothing.
   const detail = r.stderr !== "" ? r.stderr : r.stdout !== "" ? r.stdout : r.signal !== null ? `killed by ${r.signal}` : "";
-  throw new ProcessError(spawnedArgv(argv, options.netns), r.code, detail);
+  throw new ProcessError(spawnedArgv(argv, options.netns), r.code, detail, r.stdout);
 }
 
 export interface RealExecutorOptions {
