@@ -69,6 +69,11 @@ export interface ClusterHost {
   ovs?: PrivateOvs;
 }
 
+/** The agent flags of a host's datapath: its own Open vSwitch's, with datapath ovs. */
+function datapathArgs(host: ClusterHost): string[] {
+  return host.ovs === undefined ? [] : ["--datapath", "ovs", "--ovs-db", host.ovs.db, "--ovs-rundir", host.ovs.dir];
+}
+
 export interface CniOutcome {
   /** The executable's exit status; null when it was killed (it outran its 90 s). */
   code: number | null;
@@ -267,7 +272,6 @@ export class Cluster {
     await must(["ip", "-n", host.namespace, "addr", "add", `${host.address}/24`, "dev", "ul"]);
     await must(["ip", "-n", host.namespace, "addr", "add", `${host.address6}/64`, "dev", "ul", "nodad"]);
     await must(["ip", "-n", host.namespace, "link", "set", "ul", "mtu", String(UNDERLAY_MTU), "up"]);
-    host.agentArgs.push("--datapath", "ovs", "--ovs-db", ovs.db, "--ovs-rundir", ovs.dir);
   }
 
   /** Starts the host's agent (again, after its agent was stopped) and waits until it has synced and serves Docker if asked. */
@@ -275,7 +279,7 @@ export class Cluster {
     host.agent = NsProcess.start(
       host.namespace,
       [process.execPath, BIN("netplugin"), "--netmaster", this.netmasterUrl, "--ca-file", this.caFile, "--join-token-file", this.joinTokenFile, "--host", host.name, "--vtep-ip", host.address, "--socket", host.socket, "--state-dir", host.stateDir, "--log-level", this.options.logLevel ?? "info",
-        "--docker-plugin-socket", host.dockerPluginSocket, ...(this.options.agentArgs ?? []), ...host.agentArgs],
+        "--docker-plugin-socket", host.dockerPluginSocket, ...datapathArgs(host), ...(this.options.agentArgs ?? []), ...host.agentArgs],
       this.log(`h${host.index}`),
     );
     await waitFor(
@@ -346,8 +350,7 @@ export class Cluster {
   async down(): Promise<void> {
     await Promise.all(this.hosts.map((h) => h.agent?.stop()));
     for (const h of this.hosts) {
-      const ovs = h.ovs === undefined ? [] : ["--datapath", "ovs", "--ovs-db", h.ovs.db, "--ovs-rundir", h.ovs.dir];
-      await run(["nsenter", `--net=/var/run/netns/${h.namespace}`, "--", process.execPath, BIN("netplugin"), "--cleanup", "--host", h.name, "--socket", h.socket, "--state-dir", h.stateDir, "--docker-plugin-socket", h.dockerPluginSocket, ...ovs]);
+      await run(["nsenter", `--net=/var/run/netns/${h.namespace}`, "--", process.execPath, BIN("netplugin"), "--cleanup", "--host", h.name, "--socket", h.socket, "--state-dir", h.stateDir, "--docker-plugin-socket", h.dockerPluginSocket, ...datapathArgs(h)]);
       await h.ovs?.stop();
     }
     await this.netmaster?.stop();

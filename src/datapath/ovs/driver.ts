@@ -378,6 +378,12 @@ export class OvsDatapath implements DatapathDriver {
     await this.ip(["link", "add", w.name, "mtu", String(e.mtu), "type", "veth", "peer", "name", e.ifname, "address", e.mac, "mtu", String(e.mtu), "netns", e.netns]);
     await this.ip(["link", "set", w.name, "up"]);
     const inside = (args: string[]) => this.executor.run(["nsenter", `--net=${e.netns}`, ...args]);
+    if (e.containerSide === "runtime") {
+      // The runtime (Docker) moves, names and configures its side; its offloads go with it.
+      if (this.o.datapathType === "netdev") await inside(["ethtool", "-K", e.ifname, "tx", "off"]);
+      await this.vsctl(["add-port", bridge, w.name, "--", "set", "interface", w.name, `external_ids:${ENDPOINT_ID_KEY}=${e.id}`]);
+      return;
+    }
     await inside(["ip", "addr", "add", e.ipv4, "dev", e.ifname]);
     await inside(["ip", "link", "set", e.ifname, "up"]);
     if (e.gateway !== "") await inside(["ip", "route", "add", "default", "via", e.gateway, "dev", e.ifname]);

@@ -111,7 +111,6 @@ export function checkOvs(desired: DesiredHost): DatapathProblem[] {
     for (const e of t.endpoints) {
       const owner = { tenant, network: e.network, endpoint: e.id };
       if (e.direct !== undefined) problems.push({ owner, message: not(`attachMode ${e.direct.mode}`) });
-      if (e.containerSide === "runtime") problems.push({ owner, message: not("Docker's endpoints") });
       if ((e.portMappings ?? []).length > 0) problems.push({ owner, message: not("published host ports") });
       if (e.qos.egressBps > 0 || e.qos.ingressBps > 0) problems.push({ owner, message: not("bandwidth limits") });
       if (e.ipv4 === "") problems.push({ owner, message: not("endpoints without an IPv4 address (DHCP)") });
