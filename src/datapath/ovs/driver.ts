@@ -21,6 +21,8 @@ import type { RuleCounter } from "../../policy/index.js";
 import { ValidationError } from "../../lib/errors.js";
 import { ProcessError, type Executor } from "../../lib/process.js";
 import { COOKIE } from "./layout.js";
+import { OvsGroups } from "./groups.js";
+import { serviceGroups } from "./service-flows.js";
 import {
   bridgeName,
   checkOvs,
@@ -97,6 +99,8 @@ export class OvsDatapath implements DatapathDriver {
   /** Every apply re-adds every flow: all counters restart. */
   private reloaded = false;
   private counterHistory: CounterHistory = NO_COUNTER_HISTORY;
+  /** Our OpenFlow groups (services), put before the flows that use them. */
+  private readonly groups = new OvsGroups((args) => this.ofctl(args));
 
   constructor(
     private readonly executor: Executor,
@@ -275,6 +279,14 @@ export class OvsDatapath implements DatapathDriver {
     this.renderedRules = new Map();
     const flows = renderFlows(desired, { ofports, policy: (t, tenantNumber) => this.policyOf(t, tenantNumber) });
     const text = flows.join("\n");
+    let stale: number[] | undefined;
+    try {
+      const put = await this.groups.putGroups(serviceGroups(desired));
+      for (const d of put.done) change(d.action, d.object);
+      stale = put.stale;
+    } catch (err) {
+      fail({}, [`groups of ${bridge}`], err);
+    }
     try {
       const installed = await this.ourFlowCount();
       if (text !== this.applied || installed !== flows.length) {
@@ -287,7 +299,14 @@ export class OvsDatapath implements DatapathDriver {
       }
     } catch (err) {
       this.applied = "";
+      stale = undefined; // the flows on the bridge may still use them
       fail({}, [`flows of ${bridge}`], err);
+    }
+    try {
+      await this.groups.prune(stale ?? []);
+      for (const id of stale ?? []) change("delete", `group ${id}`);
+    } catch (err) {
+      fail({}, [`groups of ${bridge}`], err);
     }
     return { changes, errors };
   }
