@@ -2,7 +2,8 @@
 // (userspace datapath), an underlay veth between them. The userspace datapath tunnels through OVS's own routing,
 // so each host's underlay address sits on an OVS bridge of its own (`ul`, a plain learning switch holding the
 // underlay veth), as the README's OVS section tells operators to do. Containers on the same network on both
-// hosts reach each other both ways; the ARP for the remote one is answered on the sender's host (proxy mode).
+// hosts reach each other both ways; the ARP for the remote one is answered on the sender's host (proxy mode); a
+// service whose provider is on the other host is reached through the tunnel, its replies from the VIP.
 // Needs root and openvswitch-switch. Per-run names in 198.18.0.0/15; everything removed at the end.
 
 import assert from "node:assert/strict";
@@ -15,7 +16,7 @@ import { must, run } from "../../lib/process.js";
 import { waitFor } from "../../lib/wait.js";
 import { exec, ping, removeNamespaces, startProbe, tcp, killChildren } from "../linux/testing/netns.js";
 import { emptyPolicy } from "../testing/desired.js";
-import type { DesiredEndpoint, DesiredHost } from "../types.js";
+import type { DesiredEndpoint, DesiredHost, DesiredService } from "../types.js";
 import { OvsDatapath } from "./driver.js";
 import { PrivateOvs } from "./private-ovs.js";
 
@@ -42,7 +43,7 @@ describe("OVS driver across two hosts over VXLAN", { skip: !root ? "needs root" 
     mtu: 1450,
     qos: { egressBps: 0, ingressBps: 0, burstBytes: 0 },
   });
-  const desired = (i: number): DesiredHost => {
+  const desired = (i: number, services: DesiredService[] = []): DesiredHost => {
     const other = 3 - i;
     return {
       prefix: hosts[i - 1]!.prefix,
@@ -63,6 +64,7 @@ describe("OVS driver across two hosts over VXLAN", { skip: !root ? "needs root" 
           endpoints: [ep(i)],
           policy: { ...emptyPolicy(), fwdMode: "bridge" },
           hostEndpoints: [],
+          services,
         },
       ],
       host: { natOutbound: false },
@@ -112,5 +114,18 @@ describe("OVS driver across two hosts over VXLAN", { skip: !root ? "needs root" 
   it("the remote endpoint's ARP is answered on the sender's host", async () => {
     const neigh = await must(["ip", "-n", hosts[0]!.container, "neigh", "show", "198.18.60.2"]);
     assert.match(neigh, new RegExp(`lladdr ${ep(2).mac}`));
+  });
+
+  it("a service whose provider is on the other host: through the tunnel, replies from the VIP", async () => {
+    const web: DesiredService = {
+      name: "web", network: "blue", vip: "198.18.60.100", vip6: "",
+      ports: [{ protocol: "tcp", port: 80, targetPort: 8080 }],
+      providers: [{ endpoint: "blue-c2", ipv4: "198.18.60.2", ipv6: "" }],
+    };
+    for (const [i, d] of drivers.entries()) {
+      const report = await d.reconcile(desired(i + 1, [web]), { full: false });
+      assert.deepEqual(report.errors, [], `host ${i + 1}`);
+    }
+    for (let k = 0; k < 3; k++) assert.equal(await tcp(hosts[0]!.container, "198.18.60.100", 80), "reply c2", `connection ${k}`);
   });
 });

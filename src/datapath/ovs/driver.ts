@@ -24,6 +24,8 @@ import type { RuleCounter } from "../../policy/index.js";
 import { ValidationError } from "../../lib/errors.js";
 import { ProcessError, type Executor } from "../../lib/process.js";
 import { COOKIE } from "./layout.js";
+import { OvsGroups } from "./groups.js";
+import { serviceGroups } from "./service-flows.js";
 import {
   bridgeName,
   checkOvs,
@@ -127,6 +129,8 @@ export class OvsDatapath implements DatapathDriver {
   /** Every apply re-adds every flow: all counters restart. */
   private reloaded = false;
   private counterHistory: CounterHistory = NO_COUNTER_HISTORY;
+  /** Our OpenFlow groups (services), put before the flows that use them. */
+  private readonly groups = new OvsGroups((args) => this.ofctl(args));
 
   constructor(
     private readonly executor: Executor,
@@ -306,6 +310,14 @@ export class OvsDatapath implements DatapathDriver {
     this.renderedRules = new Map();
     const flows = renderFlows(desired, { ofports, ...(uplink === undefined ? {} : { uplink }), policy: (t, tenantNumber) => this.policyOf(t, tenantNumber) });
     const text = flows.join("\n");
+    let stale: number[] | undefined;
+    try {
+      const put = await this.groups.putGroups(serviceGroups(desired));
+      for (const d of put.done) change(d.action, d.object);
+      stale = put.stale;
+    } catch (err) {
+      fail({}, [`groups of ${bridge}`], err);
+    }
     try {
       // A run whose pipeline is what this process applied trusts it, unless the bridge lost flows (ovs-vswitchd
       // restarted) or the run is full; anything else is compared with the bridge by OVS itself.
@@ -321,7 +333,14 @@ export class OvsDatapath implements DatapathDriver {
       }
     } catch (err) {
       this.applied = "";
+      stale = undefined; // the flows on the bridge may still use them
       fail({}, [`flows of ${bridge}`], err);
+    }
+    try {
+      await this.groups.prune(stale ?? []);
+      for (const id of stale ?? []) change("delete", `group ${id}`);
+    } catch (err) {
+      fail({}, [`groups of ${bridge}`], err);
     }
     return { changes, errors };
   }

@@ -7,7 +7,15 @@
 //                  Anything else is dropped.
 //   LOCAL (10)     what this host answers itself: ARP requests for the network's gateway and (proxy mode) for
 //                  known endpoints, the way the Linux driver's bridge and VXLAN proxy answer them, and pings to the
-//                  gateway; other ARP goes to L2_FORWARD, other IP to POLICY.
+//                  gateway, and ARP and pings for service VIPs; other ARP goes to L2_FORWARD, other IP to SERVICES.
+//   SERVICES (11)  service load balancing (service-flows.ts): packets to a VIP's port, and the providers' packets
+//                  from their target port (replies), through conntrack with NAT in the tenant's zone → SERVICE_CT;
+//                  the rest → PRE_HOOK.
+//   SERVICE_CT (12) a new connection to a VIP's port → its select group (GROUP_BASE + n), whose bucket per
+//                  provider commits the DNAT (ct(commit,nat(dst=IP:PORT))) and comes back here; a packet now
+//                  to a provider gets the provider's MAC, a reply now from a VIP the VIP's MAC; untranslated
+//                  packets to a VIP are dropped; → PRE_HOOK. So the controller and our policy see the
+//                  provider's address, as on the Linux driver (DNAT before filtering).
 //   PRE_HOOK (15)  an SDN controller's table (--ovs-controller): every IP packet crosses it before our policy;
 //                  ours is only its lowest flow, on to POLICY.
 //   POLICY (20-39) IPv4 and IPv6 packets of a tenant, judged by its groups' rules (policy-flows.ts); allowed
@@ -28,6 +36,8 @@ export const COOKIE = 0x6e70;
 export const TABLE = {
   CLASSIFY: 0,
   LOCAL: 10,
+  SERVICES: 11,
+  SERVICE_CT: 12,
   PRE_HOOK: 15,
   POLICY: 20,
   /** The last table the policy may use. */
@@ -47,3 +57,9 @@ export const FLAGS_REG = "reg8";
  * network): a container sender's host judged its `out` rules.
  */
 export const FLAG_FROM_TUNNEL = 0x1;
+
+/**
+ * Our OpenFlow groups (service load balancing): GROUP_BASE + 1.. . Groups carry no cookie: the id's high 16 bits
+ * (COOKIE) mark them as ours, so a controller's groups outside the range are never touched.
+ */
+export const GROUP_BASE = COOKIE * 0x10000;

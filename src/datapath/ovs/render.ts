@@ -1,11 +1,14 @@
 // Pure: what the OVS driver wants of a host. The bridge's ports (one per local endpoint, the host side of its
 // veth, and the tunnel port when a network spans hosts) and the flows of every table but the policy's
 // (layout.ts), from a DesiredHost and the OpenFlow port numbers OVS gave the ports. The policy's flows come
-// from policy-flows.ts, handed in per tenant, so this module decides nothing about rules.
+// from policy-flows.ts, handed in per tenant, so this module decides nothing about rules; the services' from
+// service-flows.ts.
 
 import { gatewayMac } from "../linux/addr.js";
 import type { DatapathProblem, DesiredEndpoint, DesiredHost, DesiredNetwork, DesiredTenant } from "../types.js";
-import { COOKIE, FLAG_FROM_TUNNEL, FLAGS_REG, NETWORK_REG, TABLE, TENANT_REG } from "./layout.js";
+import { arpResponder, echoResponder, flow } from "./flow-text.js";
+import { FLAG_FROM_TUNNEL, FLAGS_REG, NETWORK_REG, TABLE, TENANT_REG } from "./layout.js";
+import { checkServices, serviceFlows } from "./service-flows.js";
 
 /** The host's OVS bridge and its tunnel port: they carry the host's prefix, as every object of an agent does. */
 export function bridgeName(prefix: string): string {
@@ -101,7 +104,7 @@ export function checkOvs(desired: DesiredHost): DatapathProblem[] {
   for (const t of desired.tenants) {
     const tenant = t.name;
     if (t.fwdMode === "routing") problems.push({ owner: { tenant }, message: not("routing between a tenant's networks (global fwdMode routing)") });
-    if ((t.services ?? []).length > 0) problems.push({ owner: { tenant }, message: not("service load balancing") });
+    problems.push(...checkServices(t));
     for (const n of t.networks) {
       const owner = { tenant, network: n.name };
       if (n.routed) problems.push({ owner, message: not("routed networks (BGP)") });
@@ -131,38 +134,8 @@ export interface OvsFacts {
 const addressOf = (cidr: string) => cidr.split("/")[0]!;
 
 
-function flow(table: number, priority: number, match: string, actions: string): string {
-  return `cookie=0x${COOKIE.toString(16)},table=${table},priority=${priority}${match === "" ? "" : `,${match}`},actions=${actions}`;
-}
-
 function regs(tenant: number, network: number, fromTunnel: boolean): string {
   return [`set_field:${tenant}->${TENANT_REG}`, `set_field:${network}->${NETWORK_REG}`, `set_field:${fromTunnel ? FLAG_FROM_TUNNEL : 0}->${FLAGS_REG}`].join(",");
-}
-
-/** An ARP reply to the request in hand, from `mac`/`ip`, out of the port it came in by. */
-function arpResponder(mac: string, ip: string): string {
-  return [
-    "move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[]",
-    `set_field:${mac}->eth_src`,
-    "set_field:2->arp_op",
-    "move:NXM_NX_ARP_SHA[]->NXM_NX_ARP_THA[]",
-    "move:NXM_OF_ARP_SPA[]->NXM_OF_ARP_TPA[]",
-    `set_field:${mac}->arp_sha`,
-    `set_field:${ip}->arp_spa`,
-    "IN_PORT",
-  ].join(",");
-}
-
-/** An ICMP echo reply from the gateway `mac`/`ip` to the request in hand. */
-function echoResponder(mac: string, ip: string): string {
-  return [
-    "move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[]",
-    `set_field:${mac}->eth_src`,
-    "move:NXM_OF_IP_SRC[]->NXM_OF_IP_DST[]",
-    `set_field:${ip}->ip_src`,
-    "set_field:0->icmp_type",
-    "IN_PORT",
-  ].join(",");
 }
 
 const MULTICAST = "dl_dst=01:00:00:00:00:00/01:00:00:00:00:00";
@@ -195,10 +168,11 @@ export function renderFlows(desired: DesiredHost, facts: OvsFacts): string[] {
     }
     flows.push(...facts.policy(t, tn));
   }
+  flows.push(...serviceFlows(desired, tenants, networks));
   // Whatever matched nothing: dropped (fail-mode secure adds no flows of its own).
   for (const table of [TABLE.CLASSIFY, TABLE.L2_FORWARD]) flows.push(flow(table, 0, "", "drop"));
   flows.push(flow(TABLE.LOCAL, 1, "arp", `goto_table:${TABLE.L2_FORWARD}`));
-  flows.push(flow(TABLE.LOCAL, 1, "ip", `goto_table:${TABLE.PRE_HOOK}`));
+  flows.push(flow(TABLE.LOCAL, 1, "ip", `goto_table:${TABLE.SERVICES}`));
   flows.push(flow(TABLE.LOCAL, 0, "", "drop"));
   // The controller's tables: ours is only their lowest flow, on to the next of our tables.
   flows.push(flow(TABLE.PRE_HOOK, 0, "", `goto_table:${TABLE.POLICY}`));
@@ -238,13 +212,13 @@ function networkFlows(
   if (vx !== undefined) {
     const from = `in_port=${tunnel},tun_id=${vx.vni}`;
     out.push(flow(TABLE.CLASSIFY, 110, `${from},arp`, `${regs(tn, nn, true)},goto_table:${TABLE.LOCAL}`));
-    out.push(flow(TABLE.CLASSIFY, 110, `${from},ip`, `${regs(tn, nn, true)},goto_table:${TABLE.PRE_HOOK}`));
+    out.push(flow(TABLE.CLASSIFY, 110, `${from},ip`, `${regs(tn, nn, true)},goto_table:${TABLE.SERVICES}`));
   }
   if (port !== undefined) {
     const from = tagged ? `in_port=${port},dl_vlan=${n.vlan}` : `in_port=${port},vlan_tci=0x0000/0x1000`;
     const untag = tagged ? "pop_vlan," : "";
     out.push(flow(TABLE.CLASSIFY, 110, `${from},arp`, `${untag}${regs(tn, nn, true)},goto_table:${TABLE.LOCAL}`));
-    out.push(flow(TABLE.CLASSIFY, 110, `${from},ip`, `${untag}${regs(tn, nn, true)},goto_table:${TABLE.PRE_HOOK}`));
+    out.push(flow(TABLE.CLASSIFY, 110, `${from},ip`, `${untag}${regs(tn, nn, true)},goto_table:${TABLE.SERVICES}`));
   }
 
   // --- ARP answered on this host: the gateway (unless the site's router is); in proxy mode known endpoints ---

@@ -1,0 +1,47 @@
+// The driver's OpenFlow groups (service-flows.ts) on the bridge, through ovs-ofctl. Groups cannot ride in the
+// flow bundle and must exist before the flows that use them, so a run is: put() before the bundle (adds the
+// missing ones, changes those whose spec differs from what this process last put), the bundle, then prune()
+// (deletes ours no longer wanted: deleting a group deletes the flows that use it, and the new flows use none
+// of them). Only ids in our range (layout.ts GROUP_BASE) are ever touched. Both are idempotent.
+
+import { GROUP_BASE } from "./layout.js";
+import type { ServiceGroup } from "./service-flows.js";
+
+type Ofctl = (args: string[]) => Promise<string>;
+
+const isOurs = (id: number) => Math.floor(id / 0x10000) === GROUP_BASE / 0x10000;
+
+/** Ids of our groups in `ovs-ofctl dump-groups` output. */
+export function ourGroupIds(dump: string): number[] {
+  return [...dump.matchAll(/\bgroup_id=(\d+)/g)].map((m) => Number(m[1])).filter(isOurs);
+}
+
+export class OvsGroups {
+  /** Spec by id of what this process last put (forgotten on failure: put again next run). */
+  private readonly put = new Map<number, string>();
+
+  constructor(private readonly ofctl: Ofctl) {}
+
+  /** Adds or changes the wanted groups; returns what it did, and the ids of ours to prune after the flows. */
+  async putGroups(wanted: readonly ServiceGroup[]): Promise<{ done: Array<{ action: "create" | "update"; object: string }>; stale: number[] }> {
+    const have = new Set(ourGroupIds(await this.ofctl(["dump-groups"])));
+    const done: Array<{ action: "create" | "update"; object: string }> = [];
+    for (const g of wanted) {
+      if (have.has(g.id) && this.put.get(g.id) === g.spec) continue;
+      this.put.delete(g.id);
+      await this.ofctl([have.has(g.id) ? "mod-group" : "add-group", g.spec]);
+      this.put.set(g.id, g.spec);
+      done.push({ action: have.has(g.id) ? "update" : "create", object: `group ${g.id}` });
+    }
+    const ids = new Set(wanted.map((g) => g.id));
+    return { done, stale: [...have].filter((id) => !ids.has(id)).sort((a, b) => a - b) };
+  }
+
+  /** Deletes the given groups of ours (absent ones are no error). */
+  async prune(stale: readonly number[]): Promise<void> {
+    for (const id of stale) {
+      this.put.delete(id);
+      await this.ofctl(["del-groups", `group_id=${id}`]);
+    }
+  }
+}

@@ -1,0 +1,169 @@
+// Service load balancing of the OVS driver against a real, private Open vSwitch (userspace datapath) in a
+// namespace standing in for the host: a client container reaches a VIP's port and gets both providers over
+// several connections, replies come from the VIP (conntrack shows the DNAT), UDP too; the VIP answers ARP and
+// ping; a service without providers drops; a provider's deny rule holds for connections through the VIP (the
+// policy sees the provider's address); the groups come back after ovs-vswitchd restarts and go with the
+// service. Needs root and openvswitch-switch. Per-run names in 198.18.0.0/15; everything removed at the end.
+
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { after, before, describe, it } from "node:test";
+import { run } from "../../lib/process.js";
+import type { PolicyInput } from "../../policy/index.js";
+import { addTestNamespaces, exec, ping, probe, removeTestState, startProbe, tcp } from "../linux/testing/netns.js";
+import type { DesiredEndpoint, DesiredHost, DesiredService } from "../types.js";
+import { OvsDatapath } from "./driver.js";
+import { ourGroupIds } from "./groups.js";
+import { PrivateOvs } from "./private-ovs.js";
+
+const root = process.getuid?.() === 0;
+const ovsInstalled = (await run(["ovs-vswitchd", "--version"])).code === 0;
+
+describe("OVS driver: service load balancing on a private Open vSwitch", { skip: !root ? "needs root" : !ovsInstalled ? "openvswitch-switch is not installed" : false }, () => {
+  const P = `nps${randomBytes(2).toString("hex")}`;
+  const HOST = `${P}-host`;
+  const ns = (c: string) => `${P}-${c}`;
+  const VIP = "198.18.60.100";
+  const EMPTY_VIP = "198.18.60.101";
+  let ovs: PrivateOvs;
+  let driver: OvsDatapath;
+
+  function ep(c: string, n: number): DesiredEndpoint {
+    return {
+      id: `blue-${c}`,
+      network: "blue",
+      hostLink: `ne${P.slice(3)}${c}`,
+      netns: `/var/run/netns/${ns(c)}`,
+      ifname: "eth0",
+      mac: `02:00:c6:12:3c:0${n}`,
+      ipv4: `198.18.60.${n}/24`,
+      ipv6: "",
+      gateway: "198.18.60.254",
+      ipv6Gateway: "",
+      mtu: 1450,
+      qos: { egressBps: 0, ingressBps: 0, burstBytes: 0 },
+    };
+  }
+  const web: DesiredService = {
+    name: "web",
+    network: "blue",
+    vip: VIP,
+    vip6: "",
+    ports: [
+      { protocol: "tcp", port: 80, targetPort: 8080 },
+      { protocol: "udp", port: 5353, targetPort: 8080 },
+    ],
+    providers: [
+      { endpoint: "blue-p2", ipv4: "198.18.60.2", ipv6: "" },
+      { endpoint: "blue-p3", ipv4: "198.18.60.3", ipv6: "" },
+    ],
+  };
+  const empty: DesiredService = { name: "empty", network: "blue", vip: EMPTY_VIP, vip6: "", ports: [{ protocol: "tcp", port: 80, targetPort: 8080 }], providers: [] };
+  const noPolicy = (): PolicyInput => ({ fwdMode: "bridge", networks: [], groups: [], rules: [] });
+  // p3 takes no TCP to 8080: its provider port, so the rule holds only if the policy judges after the DNAT.
+  const denyP3 = (): PolicyInput => ({
+    fwdMode: "bridge",
+    networks: [],
+    groups: [{ id: 1, name: "p3", ipv4: ["198.18.60.3"], ipv6: [], dscp: 0 }],
+    rules: [{ key: "a:p:deny-8080", groupId: 1, direction: "in", priority: 1, action: "deny", protocol: 6, port: 8080 }],
+  });
+  const desired = (services: DesiredService[], policy = noPolicy()): DesiredHost => ({
+    prefix: P,
+    tenants: [
+      {
+        name: "a",
+        namespace: `${P}-t-a`,
+        fwdMode: "bridge",
+        networks: [{ name: "blue", bridge: "nbsvc", subnet: "198.18.60.0/24", gateway: "198.18.60.254", ipv6Subnet: "", ipv6Gateway: "", mtu: 1450, routed: false, netfilter: false }],
+        endpoints: [ep("c1", 1), ep("p2", 2), ep("p3", 3)],
+        policy,
+        hostEndpoints: [],
+        services,
+      },
+    ],
+    host: { natOutbound: false },
+  });
+  const appctl = (args: string[]) => run(["ovs-appctl", "-t", path.join(ovs.dir, "ovs-vswitchd.ctl"), ...args], { env: { ...process.env, ...ovs.env } });
+  const groupIds = async () => ourGroupIds((await run(["ovs-ofctl", "-O", "OpenFlow15", "dump-groups", `unix:${ovs.dir}/${P}-br.mgmt`])).stdout);
+  /** `tcp` to the VIP's port `count` times: how often each answer came. */
+  async function spread(count: number, vip = VIP): Promise<Map<string, number>> {
+    const seen = new Map<string, number>();
+    for (let i = 0; i < count; i++) {
+      const r = await tcp(ns("c1"), vip, 80);
+      seen.set(r, (seen.get(r) ?? 0) + 1);
+    }
+    return seen;
+  }
+
+  before(async () => {
+    await addTestNamespaces(HOST, ["c1", "p2", "p3"].map(ns));
+    ovs = await PrivateOvs.start({ dir: mkdtempSync(path.join(tmpdir(), `${P}-ovs-`)), netns: HOST });
+    driver = new OvsDatapath(exec, { db: ovs.db, rundir: ovs.dir, datapathType: "netdev", hostNamespace: HOST });
+    for (const c of ["p2", "p3"]) await startProbe(ns(c), "serve", c, 8080);
+  });
+
+  after(async () => {
+    try {
+      await removeTestState(driver, P);
+    } finally {
+      await ovs?.stop();
+    }
+  });
+
+  it("spreads new connections to the VIP's port over both providers; replies come from the VIP", async () => {
+    const report = await driver.reconcile(desired([web, empty]), { full: true });
+    assert.deepEqual(report.errors, []);
+    assert.equal((await groupIds()).length, 2, "a group per service port with providers");
+    const seen = await spread(12);
+    assert.deepEqual([...seen.keys()].sort(), ["reply p2", "reply p3"], `answers: ${JSON.stringify([...seen])}\n${ovs.log().slice(-1500)}`);
+    // The client's socket is connected to the VIP: it took the answers, so they came from the VIP.
+    const ct = (await appctl(["dpctl/dump-conntrack"])).stdout;
+    assert.doesNotMatch(ct, /orig=\(src=198\.18\.60\.1,dst=198\.18\.60\.[23],/, "the policy's ct found the DNAT's entry (same zone), made none of its own");
+    assert.match(ct, new RegExp(`tcp,orig=\\(src=198\\.18\\.60\\.1,dst=${VIP.replace(/\./g, "\\.")},sport=\\d+,dport=80\\),reply=\\(src=198\\.18\\.60\\.[23],dst=198\\.18\\.60\\.1,sport=8080`), ct);
+  });
+
+  it("UDP to the VIP's port reaches a provider; the VIP answers ARP and ping", async () => {
+    const r = await probe(ns("c1"), "udp", VIP, 5353, 3, 50);
+    assert.equal(r.received, 3, JSON.stringify(r));
+    assert.equal((r.tags as string[]).length, 1, "one provider per UDP flow");
+    assert.ok(await ping(ns("c1"), VIP));
+    const neigh = (await run(["ip", "-n", ns("c1"), "neigh", "show", VIP])).stdout;
+    assert.match(neigh, /lladdr/);
+  });
+
+  it("a service without providers drops connections (OpenFlow cannot reset them)", async () => {
+    assert.equal(await tcp(ns("c1"), EMPTY_VIP, 80), "timeout");
+    assert.equal(await tcp(ns("c1"), VIP, 81), "timeout", "a port the service does not have");
+  });
+
+  it("a provider's deny rule holds for connections through the VIP: the policy sees the provider", async () => {
+    const report = await driver.reconcile(desired([web, empty], denyP3()), { full: false });
+    assert.deepEqual(report.errors, []);
+    assert.equal(await tcp(ns("c1"), "198.18.60.3", 8080), "timeout", "direct, denied");
+    assert.equal(await tcp(ns("c1"), "198.18.60.2", 8080), "reply p2", "direct, allowed");
+    const seen = await spread(10);
+    assert.deepEqual([...seen.keys()].sort(), ["reply p2", "timeout"], `answers: ${JSON.stringify([...seen])}`);
+  });
+
+  it("a second run changes nothing; after ovs-vswitchd restarted the groups and flows come back", async () => {
+    assert.deepEqual(await driver.reconcile(desired([web, empty]), { full: false }).then((r) => r.errors), []);
+    assert.deepEqual(await driver.reconcile(desired([web, empty]), { full: false }), { changes: [], errors: [] });
+    await ovs.restartSwitch();
+    const report = await driver.reconcile(desired([web, empty]), { full: false });
+    assert.deepEqual(report.errors, []);
+    assert.deepEqual(report.changes.filter((c) => c.object.startsWith("group")).map((c) => c.action), ["create", "create"]);
+    assert.deepEqual([...(await spread(8)).keys()].sort(), ["reply p2", "reply p3"]);
+  });
+
+  it("a service that goes takes its groups and VIP with it", async () => {
+    const report = await driver.reconcile(desired([]), { full: false });
+    assert.deepEqual(report.errors, []);
+    assert.deepEqual(report.changes.filter((c) => c.object.startsWith("group")).map((c) => c.action), ["delete", "delete"]);
+    assert.deepEqual(await groupIds(), []);
+    assert.equal(await tcp(ns("c1"), VIP, 80), "timeout");
+    assert.equal(await tcp(ns("c1"), "198.18.60.2", 8080), "reply p2", "the providers are still reachable directly");
+  });
+});
