@@ -1,9 +1,10 @@
 // The Open vSwitch datapath of one host: one bridge (fail mode secure: without our flows nothing passes), a
 // port per local endpoint (the host side of its veth), a flow-based VXLAN port when networks span hosts, and
 // the whole pipeline of layout.ts as flows with our cookie. reconcile() = observe the bridge's ports → add and
-// remove ports (and the veths and container sides behind them) → render every flow (render.ts, policy-flows.ts)
-// → replace our flows in one atomic bundle when they differ from what this process applied or from what the
-// bridge holds (after ovs-vswitchd restarted, it holds none). Packets never meet a half-applied pipeline, and
+// remove ports (and the veths and container sides behind them) → add and modify the meters of endpoints'
+// bandwidth limits (meters.ts) where they differ from the bridge's → render every flow (render.ts,
+// policy-flows.ts) → replace our flows in one atomic bundle when they differ from what this process applied or
+// from what the bridge holds (after ovs-vswitchd restarted, it holds none) → delete meters no flow uses any more. Packets never meet a half-applied pipeline, and
 // conntrack entries are not touched, so running connections survive a re-apply.
 //
 // Driven through ovs-vsctl (the database) and ovs-ofctl (OpenFlow 1.5 on the bridge's management socket),
@@ -21,12 +22,14 @@ import type { RuleCounter } from "../../policy/index.js";
 import { ValidationError } from "../../lib/errors.js";
 import { ProcessError, type Executor } from "../../lib/process.js";
 import { COOKIE } from "./layout.js";
+import { diffMeters, meterSpec, parseMeters, type Meter } from "./meters.js";
 import {
   bridgeName,
   checkOvs,
   ENDPOINT_ID_KEY,
   needsTunnel,
   renderFlows,
+  renderMeters,
   ROLE_KEY,
   trunkOf,
   tunnelPortName,
@@ -272,6 +275,10 @@ export class OvsDatapath implements DatapathDriver {
 
     observed = await this.ports(bridge);
     const ofports = new Map(observed.filter((p) => p.ofport > 0).map((p) => [p.name, p.ofport]));
+    // Meters before the flows that use them. A port whose meter could not be made gets no flows: nothing of it
+    // passes unlimited (the next run tries again).
+    const meters = await this.applyMeters(desired, ofports, change, fail);
+    for (const name of meters.failed) ofports.delete(name);
     this.renderedRules = new Map();
     const flows = renderFlows(desired, { ofports, policy: (t, tenantNumber) => this.policyOf(t, tenantNumber) });
     const text = flows.join("\n");
@@ -288,8 +295,57 @@ export class OvsDatapath implements DatapathDriver {
     } catch (err) {
       this.applied = "";
       fail({}, [`flows of ${bridge}`], err);
+      return { changes, errors };
+    }
+    // Only now: deleting a meter deletes the flows that use it, and none of ours do any more.
+    for (const id of meters.stale) {
+      try {
+        await this.ofctl(["del-meter", `meter=${id}`]);
+        change("delete", `meter ${id}`);
+      } catch (err) {
+        fail({}, [`meter ${id}`], err);
+      }
     }
     return { changes, errors };
+  }
+
+  /**
+   * Adds and modifies the meters of local endpoints' limits (renderMeters) so that the bridge's match: only what
+   * differs from `dump-meters` is sent, so a second run, or a restarted agent, sends nothing. Returns our meters
+   * that nobody wants (deleted after the flows) and the ports whose new meter could not be added.
+   */
+  private async applyMeters(
+    desired: DesiredHost,
+    ofports: ReadonlyMap<string, number>,
+    change: (action: DatapathChange["action"], object: string) => void,
+    fail: (owner: DatapathError["owner"], objects: string[], err: unknown) => void,
+  ): Promise<{ stale: number[]; failed: Set<string> }> {
+    const wanted = renderMeters(desired, ofports);
+    const owners = new Map(wanted.map((w) => [w.meter.id, w]));
+    const ownerOf = (m: Meter) => owners.get(m.id)!;
+    const label = (m: Meter) => `meter ${m.id} (${ownerOf(m).direction} of endpoint ${ownerOf(m).port.endpoint.id}, ${m.kbps} kbit/s, burst ${m.burstKb} kbit)`;
+    const endpointOf = (m: Meter) => ({ tenant: ownerOf(m).port.tenant, network: ownerOf(m).port.endpoint.network, endpoint: ownerOf(m).port.endpoint.id });
+    let observed: Meter[];
+    try {
+      observed = parseMeters(await this.ofctl(["dump-meters"]));
+    } catch (err) {
+      fail({}, [`meters of ${bridgeName(this.prefix)}`], err);
+      return { stale: [], failed: new Set(wanted.map((w) => w.port.name)) };
+    }
+    const plan = diffMeters(wanted.map((w) => w.meter), observed);
+    const failed = new Set<string>();
+    // A meter that could not be added leaves its port without flows; one that could not be changed keeps its old limit.
+    const steps = [...plan.add.map((m) => ["add-meter", m] as const), ...plan.modify.map((m) => ["mod-meter", m] as const)];
+    for (const [verb, m] of steps) {
+      try {
+        await this.ofctl([verb, meterSpec(m)]);
+        change(verb === "add-meter" ? "create" : "update", label(m));
+      } catch (err) {
+        fail(endpointOf(m), [`meter ${m.id}`], err);
+        if (verb === "add-meter") failed.add(ownerOf(m).port.name);
+      }
+    }
+    return { stale: plan.remove, failed };
   }
 
   private async bridgeExists(bridge: string): Promise<boolean> {
