@@ -92,12 +92,11 @@ describe("the OVS datapath through the agent", { skip: !root ? "needs root" : !o
   });
 
   test("what the OVS datapath does not do yet is refused by name, and nothing is left", async () => {
-    await api.create("/api/v1/netprofiles/ta:slow/", { tenantName: "ta", profileName: "slow", bandwidth: "10Mbps", burst: 100 });
-    await api.create("/api/v1/endpointGroups/ta:capped/", { tenantName: "ta", groupName: "capped", networkName: "blue", netProfile: "slow" });
-    const c = await cluster.addContainer(1, "capped", { tenant: "ta", network: "blue", group: "capped" });
+    await api.create("/api/v1/networks/ta:six/", { tenantName: "ta", networkName: "six", encap: "vxlan", subnet: "198.18.72.0/24", gateway: "198.18.72.254", ipv6Subnet: "fd00:72::/64", ipv6Gateway: "fd00:72::fe" });
+    const c = await cluster.addContainer(1, "six", { tenant: "ta", network: "six" });
     made.push(new TestNetns(c.namespace));
     assert.notEqual(c.result.code, 0);
-    assert.match(String(c.result.out["msg"]), /the ovs datapath does not do bandwidth limits yet/);
+    assert.match(String(c.result.out["msg"]), /the ovs datapath does not do IPv6 yet/);
     const links = (await run(["ip", "-n", c.namespace, "-o", "link"])).stdout.split("\n").filter(Boolean);
     assert.equal(links.length, 1, "only lo in the refused container");
     assert.ok(await a1.ns.ping(a2.ip), "the others keep working");

@@ -2,9 +2,11 @@
 // port per local endpoint (the host side of its veth), a flow-based VXLAN port when networks span hosts, the
 // host's uplink as a trunk (or access) port for vlan networks, and the whole pipeline of layout.ts as flows with
 // our cookie. reconcile() = observe the bridge's ports → add and remove ports (and the veths and container sides
-// behind them) → render every flow (render.ts, policy-flows.ts) → have OVS compare them with the bridge's and
-// apply only the differences in one atomic bundle. Packets never meet a half-applied pipeline, conntrack is not
-// touched, flows that stay keep their counters, and a restarted agent whose flows are right changes nothing.
+// behind them) → add and modify the meters of endpoints' bandwidth limits (meters.ts) and the groups of services
+// (groups.ts) where they differ from the bridge's → render every flow (render.ts, policy-flows.ts,
+// service-flows.ts) → have OVS compare them with the bridge's and apply only the differences in one atomic bundle
+// → delete meters and groups no flow uses any more. Packets never meet a half-applied pipeline, conntrack is not
+// touched, flows that stay keep their counters, and a restarted agent whose bridge is right changes nothing.
 //
 // Driven through ovs-vsctl (the database) and ovs-ofctl (OpenFlow 1.5 on the bridge's management socket),
 // spawned through the process seam like the Linux driver's tools.
@@ -26,12 +28,14 @@ import { ProcessError, type Executor } from "../../lib/process.js";
 import { COOKIE } from "./layout.js";
 import { OvsGroups } from "./groups.js";
 import { serviceGroups } from "./service-flows.js";
+import { diffMeters, meterSpec, parseMeters, type Meter } from "./meters.js";
 import {
   bridgeName,
   checkOvs,
   ENDPOINT_ID_KEY,
   needsTunnel,
   renderFlows,
+  renderMeters,
   ROLE_KEY,
   uplinkOf,
   tunnelPortName,
@@ -126,8 +130,6 @@ export class OvsDatapath implements DatapathDriver {
   /** Per tenant name: its number and rule keys in the flows last applied (what counters() maps cookies with). */
   private appliedRules = new Map<string, { tenant: number; ruleKeys: string[] }>();
   private renderedRules = new Map<string, { tenant: number; ruleKeys: string[] }>();
-  /** Every apply re-adds every flow: all counters restart. */
-  private reloaded = false;
   private counterHistory: CounterHistory = NO_COUNTER_HISTORY;
   /** Our OpenFlow groups (services), put before the flows that use them. */
   private readonly groups = new OvsGroups((args) => this.ofctl(args));
@@ -174,9 +176,10 @@ export class OvsDatapath implements DatapathDriver {
       for (const [name, { tenant, ruleKeys }] of this.appliedRules) {
         readings.set(name, dump === undefined ? null : policyRuleCounters(dump, tenant, ruleKeys));
       }
-      const { history, totals } = accumulateCounters(this.counterHistory, readings, this.reloaded ? new Set(this.appliedRules.keys()) : new Set());
+      // Only changed flows are re-added (their counters restart): a reading below the last one starts a new
+      // generation (../counters.ts), flows that stayed keep counting.
+      const { history, totals } = accumulateCounters(this.counterHistory, readings, new Set());
       this.counterHistory = history;
-      this.reloaded = false;
       return totals;
     });
     this.running = read.catch(() => undefined);
@@ -307,6 +310,10 @@ export class OvsDatapath implements DatapathDriver {
 
     observed = await this.ports(bridge);
     const ofports = new Map(observed.filter((p) => p.ofport > 0).map((p) => [p.name, p.ofport]));
+    // Meters before the flows that use them. A port whose meter could not be made gets no flows: nothing of it
+    // passes unlimited (the next run tries again).
+    const meters = await this.applyMeters(desired, ofports, change, fail);
+    for (const name of meters.failed) ofports.delete(name);
     this.renderedRules = new Map();
     const flows = renderFlows(desired, { ofports, ...(uplink === undefined ? {} : { uplink }), policy: (t, tenantNumber) => this.policyOf(t, tenantNumber) });
     const text = flows.join("\n");
@@ -325,7 +332,6 @@ export class OvsDatapath implements DatapathDriver {
       if (!trusted) {
         const changed = await this.syncFlows(flows);
         if (changed > 0) {
-          this.reloaded = true;
           change("update", `flows of ${bridge} (${changed} of ${flows.length} changed)`);
         }
         this.applied = text;
@@ -335,6 +341,16 @@ export class OvsDatapath implements DatapathDriver {
       this.applied = "";
       stale = undefined; // the flows on the bridge may still use them
       fail({}, [`flows of ${bridge}`], err);
+      return { changes, errors };
+    }
+    // Only now: deleting a meter deletes the flows that use it, and none of ours do any more.
+    for (const id of meters.stale) {
+      try {
+        await this.ofctl(["del-meter", `meter=${id}`]);
+        change("delete", `meter ${id}`);
+      } catch (err) {
+        fail({}, [`meter ${id}`], err);
+      }
     }
     try {
       await this.groups.prune(stale ?? []);
@@ -343,6 +359,45 @@ export class OvsDatapath implements DatapathDriver {
       fail({}, [`groups of ${bridge}`], err);
     }
     return { changes, errors };
+  }
+
+  /**
+   * Adds and modifies the meters of local endpoints' limits (renderMeters) so that the bridge's match: only what
+   * differs from `dump-meters` is sent, so a second run, or a restarted agent, sends nothing. Returns our meters
+   * that nobody wants (deleted after the flows) and the ports whose new meter could not be added.
+   */
+  private async applyMeters(
+    desired: DesiredHost,
+    ofports: ReadonlyMap<string, number>,
+    change: (action: DatapathChange["action"], object: string) => void,
+    fail: (owner: DatapathError["owner"], objects: string[], err: unknown) => void,
+  ): Promise<{ stale: number[]; failed: Set<string> }> {
+    const wanted = renderMeters(desired, ofports);
+    const owners = new Map(wanted.map((w) => [w.meter.id, w]));
+    const ownerOf = (m: Meter) => owners.get(m.id)!;
+    const label = (m: Meter) => `meter ${m.id} (${ownerOf(m).direction} of endpoint ${ownerOf(m).port.endpoint.id}, ${m.kbps} kbit/s, burst ${m.burstKb} kbit)`;
+    const endpointOf = (m: Meter) => ({ tenant: ownerOf(m).port.tenant, network: ownerOf(m).port.endpoint.network, endpoint: ownerOf(m).port.endpoint.id });
+    let observed: Meter[];
+    try {
+      observed = parseMeters(await this.ofctl(["dump-meters"]));
+    } catch (err) {
+      fail({}, [`meters of ${bridgeName(this.prefix)}`], err);
+      return { stale: [], failed: new Set(wanted.map((w) => w.port.name)) };
+    }
+    const plan = diffMeters(wanted.map((w) => w.meter), observed);
+    const failed = new Set<string>();
+    // A meter that could not be added leaves its port without flows; one that could not be changed keeps its old limit.
+    const steps = [...plan.add.map((m) => ["add-meter", m] as const), ...plan.modify.map((m) => ["mod-meter", m] as const)];
+    for (const [verb, m] of steps) {
+      try {
+        await this.ofctl([verb, meterSpec(m)]);
+        change(verb === "add-meter" ? "create" : "update", label(m));
+      } catch (err) {
+        fail(endpointOf(m), [`meter ${m.id}`], err);
+        if (verb === "add-meter") failed.add(ownerOf(m).port.name);
+      }
+    }
+    return { stale: plan.remove, failed };
   }
 
   private async bridgeExists(bridge: string): Promise<boolean> {

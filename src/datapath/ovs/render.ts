@@ -8,6 +8,7 @@ import { gatewayMac } from "../linux/addr.js";
 import type { DatapathProblem, DesiredEndpoint, DesiredHost, DesiredNetwork, DesiredTenant } from "../types.js";
 import { arpResponder, echoResponder, flow } from "./flow-text.js";
 import { FLAG_FROM_TUNNEL, FLAGS_REG, NETWORK_REG, TABLE, TENANT_REG } from "./layout.js";
+import { endpointMeters, type Meter, type MeterDirection } from "./meters.js";
 import { checkServices, serviceFlows } from "./service-flows.js";
 
 /** The host's OVS bridge and its tunnel port: they carry the host's prefix, as every object of an agent does. */
@@ -115,7 +116,6 @@ export function checkOvs(desired: DesiredHost): DatapathProblem[] {
       const owner = { tenant, network: e.network, endpoint: e.id };
       if (e.direct !== undefined) problems.push({ owner, message: not(`attachMode ${e.direct.mode}`) });
       if ((e.portMappings ?? []).length > 0) problems.push({ owner, message: not("published host ports") });
-      if (e.qos.egressBps > 0 || e.qos.ingressBps > 0) problems.push({ owner, message: not("bandwidth limits") });
       if (e.ipv4 === "") problems.push({ owner, message: not("endpoints without an IPv4 address (DHCP)") });
     }
   }
@@ -144,6 +144,24 @@ const MULTICAST = "dl_dst=01:00:00:00:00:00/01:00:00:00:00:00";
 function networkNumbers(desired: DesiredHost): Map<string, number> {
   const keys = desired.tenants.flatMap((t) => t.networks.map((n) => `${t.name}/${n.name}`)).sort();
   return new Map(keys.map((k, i) => [k, i + 1]));
+}
+
+export interface WantedMeter {
+  meter: Meter;
+  direction: MeterDirection;
+  /** The endpoint's port it limits. */
+  port: WantedPort;
+}
+
+/** The meters of every local endpoint with a port and a limit (meters.ts), in id order. */
+export function renderMeters(desired: DesiredHost, ofports: ReadonlyMap<string, number>): WantedMeter[] {
+  return wantedPorts(desired)
+    .filter((w) => ofports.has(w.name))
+    .flatMap((port) => {
+      const { egress, ingress } = endpointMeters(port.endpoint, ofports.get(port.name)!);
+      return [...(egress === undefined ? [] : [{ meter: egress, direction: "egress" as const, port }]), ...(ingress === undefined ? [] : [{ meter: ingress, direction: "ingress" as const, port }])];
+    })
+    .sort((a, b) => a.meter.id - b.meter.id);
 }
 
 /**
@@ -201,13 +219,15 @@ function networkFlows(
   const tagged = uplink?.accessVlan === undefined;
   const vx = tunnel !== undefined ? overlay(n, uplink) : undefined;
 
-  // --- where packets come from ---
+  // --- where packets come from (an endpoint's egress meter first: everything it sends) ---
   for (const e of locals) {
     const port = ofports.get(e.hostLink)!;
     const ip = addressOf(e.ipv4);
     const from = `in_port=${port},dl_src=${e.mac}`;
-    out.push(flow(TABLE.CLASSIFY, 110, `${from},arp,arp_spa=${ip},arp_sha=${e.mac}`, `${regs(tn, nn, false)},goto_table:${TABLE.LOCAL}`));
-    out.push(flow(TABLE.CLASSIFY, 110, `${from},ip,nw_src=${ip}`, `${regs(tn, nn, false)},goto_table:${TABLE.LOCAL}`));
+    const { egress } = endpointMeters(e, port);
+    const classified = `${egress === undefined ? "" : `meter:${egress.id},`}${regs(tn, nn, false)},goto_table:${TABLE.LOCAL}`;
+    out.push(flow(TABLE.CLASSIFY, 110, `${from},arp,arp_spa=${ip},arp_sha=${e.mac}`, classified));
+    out.push(flow(TABLE.CLASSIFY, 110, `${from},ip,nw_src=${ip}`, classified));
   }
   if (vx !== undefined) {
     const from = `in_port=${tunnel},tun_id=${vx.vni}`;
@@ -236,8 +256,13 @@ function networkFlows(
     out.push(flow(TABLE.LOCAL, 100, `${net},${local},icmp,icmp_type=8,nw_dst=${n.gateway}`, echoResponder(gwMac, n.gateway)));
   }
 
-  // --- delivery ---
-  for (const e of locals) out.push(flow(TABLE.L2_FORWARD, 100, `${net},dl_dst=${e.mac}`, `output:${ofports.get(e.hostLink)!}`));
+  // --- delivery (an endpoint's ingress meter on its unicast only: a meter must be a flow's first action, so the
+  // flood flows below, one flow for many ports, deliver broadcast and multicast unmetered) ---
+  for (const e of locals) {
+    const port = ofports.get(e.hostLink)!;
+    const { ingress } = endpointMeters(e, port);
+    out.push(flow(TABLE.L2_FORWARD, 100, `${net},dl_dst=${e.mac}`, `${ingress === undefined ? "" : `meter:${ingress.id},`}output:${port}`));
+  }
   const toOutside: string[] = [];
   if (vx !== undefined) {
     for (const r of vx.remotes) {
