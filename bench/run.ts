@@ -13,3 +13,4 @@ await (await import("./slices.js")).benchSlices();
 await (await import("./services.js")).benchServices();
 await (await import("./auth.js")).benchAuth();
 await (await import("./offloads.js")).benchOffloads();
+await (await import("./ovs.js")).benchOvs();
