@@ -167,4 +167,33 @@ describe("the OVS datapath through the agent", { skip: !root ? "needs root" : !o
     assert.equal((await api.del("/api/v1/rules/ta:guard:1/")).status, 200);
     await waitFor(async () => (await a2.ns.tcpReaches(w.ip, 9090, 800)) === "w", { timeoutMs: 15_000, what: () => "a2 → w:9090 after the rule went" });
   });
+
+  test("a service's VIP spreads new connections over its providers on both hosts; a bandwidth limit holds", async () => {
+    const labelled = (app: string) => ({ args: { cni: { labels: [{ key: "app", value: app }] } } });
+    const s1 = await attach(cluster, made, 1, "s1", { tenant: "ta", network: "blue", ...labelled("svc") });
+    const s2 = await attach(cluster, made, 2, "s2", { tenant: "ta", network: "blue", ...labelled("svc") });
+    await s1.ns.serve("s1", 8181);
+    await s2.ns.serve("s2", 8181);
+    await api.create("/api/v1/serviceLBs/ta:svc/", { tenantName: "ta", serviceName: "svc", networkName: "blue", selectors: ["app=svc"], ports: ["80:8181:TCP"] });
+    const vip = (await api.get<{ Oper: { serviceVip: string } }>("/api/v1/inspect/serviceLBs/ta:svc/")).body.Oper.serviceVip;
+    assert.match(vip, /^198\.18\.70\.\d+$/);
+    const seen = new Set<string>();
+    await waitFor(async () => {
+      seen.add(await a1.ns.tcpReaches(vip, 80, 1500));
+      return seen.has("s1") && seen.has("s2");
+    }, { timeoutMs: 30_000, what: () => `a1 → ${vip}:80 reached ${[...seen].join(", ")}` });
+
+    // A group with a 20 Mbit/s profile: its container sends about that, not the unlimited rate.
+    await api.create("/api/v1/netprofiles/ta:slow/", { tenantName: "ta", profileName: "slow", bandwidth: "20Mbps", burst: 2000 });
+    await api.create("/api/v1/endpointGroups/ta:capped/", { tenantName: "ta", groupName: "capped", networkName: "blue", netProfile: "slow" });
+    const capped = await attach(cluster, made, 1, "capped", { tenant: "ta", network: "blue", group: "capped" });
+    const server = await a2.ns.iperfServer(5201);
+    try {
+      const r = await capped.ns.exec(["iperf3", "-c", a2.ip, "-t", "3", "-J"]);
+      const bps = (JSON.parse(r.stdout) as { end: { sum_received: { bits_per_second: number } } }).end.sum_received.bits_per_second;
+      assert.ok(bps > 5e6 && bps < 30e6, `capped sends ${Math.round(bps / 1e6)} Mbit/s, limit 20`);
+    } finally {
+      server.kill();
+    }
+  });
 });
