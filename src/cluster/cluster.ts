@@ -69,6 +69,16 @@ export interface ClusterHost {
   ovs?: PrivateOvs;
 }
 
+/**
+ * The datapath of clusters that name none: linux, or NETPLUGIN_CLUSTER_DATAPATH=ovs, which runs any test or bench
+ * built on clusters against the OVS driver (`make test-ovs`).
+ */
+function defaultDatapath(): "linux" | "ovs" {
+  const env = process.env["NETPLUGIN_CLUSTER_DATAPATH"];
+  if (env !== undefined && env !== "" && env !== "linux" && env !== "ovs") throw new Error(`NETPLUGIN_CLUSTER_DATAPATH=${env}: expected linux or ovs`);
+  return env === "ovs" ? "ovs" : "linux";
+}
+
 /** The agent flags of a host's datapath: its own Open vSwitch's, with datapath ovs. */
 function datapathArgs(host: ClusterHost): string[] {
   return host.ovs === undefined ? [] : ["--datapath", "ovs", "--ovs-db", host.ovs.db, "--ovs-rundir", host.ovs.dir];
@@ -260,7 +270,7 @@ export class Cluster {
     // nodad: usable at once (BGP picks its IPv6 next hop from it when the session comes up).
     await must(["ip", "-n", host.namespace, "addr", "add", `${host.address6}/64`, "dev", "eth0", "nodad"]);
     await must(["ip", "-n", host.namespace, "link", "set", "eth0", "up"]);
-    if (this.options.datapath === "ovs") await this.startOvs(host);
+    if ((this.options.datapath ?? defaultDatapath()) === "ovs") await this.startOvs(host);
   }
 
   /** The host's own Open vSwitch, its underlay address moved from eth0 to the OVS bridge `ul` that holds eth0. */
