@@ -46,6 +46,16 @@ export function uplinkHostLink(prefix: string, tenant: string): string {
   return `${prefix}u${shortHash(tenant, 5)}`;
 }
 
+/** Agent-namespace end of a network's gateway veth (OVS driver: a port of the bridge): carries the prefix. */
+export function gatewayHostLink(prefix: string, tenant: string, network: string): string {
+  return `${prefix}g${shortHash(`${tenant}:${network}`, 5)}`;
+}
+
+/** Tenant-namespace end of a network's gateway veth (OVS driver): holds the gateway's MAC and addresses. */
+export function gatewayTenantLink(network: string): string {
+  return `ng${shortHash(network, 8)}`;
+}
+
 /** Tenant-namespace end of the uplink veth. */
 export const UPLINK_TENANT_LINK = "nuplink";
 

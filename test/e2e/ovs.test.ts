@@ -1,7 +1,8 @@
 // The agent with `--datapath ovs` on a two-host simulated cluster (src/cluster with datapath "ovs": a private
 // Open vSwitch per host, userspace datapath): networks made with the API, containers attached through the real
 // CNI executable on both hosts, packets both ways across the VXLAN overlay, tenants with the same subnet kept
-// apart, and what the driver does not do yet refused by name with nothing left behind.
+// apart, the tenant's DNS answering at the gateway (the gateway namespace), and what the driver does not do yet
+// refused by name with nothing left behind.
 // VLAN hand-off: each host's --uplink-if (trunk0) is a trunk port of a simulated top-of-rack switch (an OVS bridge
 // in its own namespace, its own private OVS) that also has an access port on VLAN 100 for a host that is not a
 // container; a `vlan` network with tag 100 reaches across hosts and to that host through the switch, both ways,
@@ -12,6 +13,7 @@ import { after, before, describe, test } from "node:test";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { Cluster } from "../../src/cluster/index.js";
 import { PrivateOvs } from "../../src/datapath/ovs/private-ovs.js";
 import { must, run } from "../../src/lib/process.js";
@@ -19,6 +21,8 @@ import { waitFor } from "../../src/lib/wait.js";
 import { Api } from "../harness/api.js";
 import { attach, type Attached } from "../harness/cluster.js";
 import { TestNetns } from "../harness/netns.js";
+
+const DNS_QUERY_JS = fileURLToPath(new URL("../harness/dns-query.js", import.meta.url));
 
 const root = process.getuid?.() === 0;
 const ovsInstalled = (await run(["ovs-vswitchd", "--version"])).code === 0;
@@ -89,6 +93,16 @@ describe("the OVS datapath through the agent", { skip: !root ? "needs root" : !o
     assert.equal(b1.ip, a1.ip, "both tenants hand out the same first address");
     assert.equal(await b1.ns.tcpReaches(a2.ip, 8080, 800), "timeout", "tb's container does not reach ta's");
     assert.equal(await a2.ns.tcpReaches(b1.ip, 8080), "a1", "the shared address is ta's a1 for ta's a2, never tb's b1");
+  });
+
+  test("the tenant's DNS answers at the gateway (its gateway namespace): a container resolves one on the other host", async () => {
+    const d = await attach(cluster, made, 2, "dn", { tenant: "ta", network: "blue" }, "IgnoreUnknown=1;K8S_POD_NAME=dnsb");
+    const q = async (c: Attached, name: string) =>
+      JSON.parse((await c.ns.exec([process.execPath, DNS_QUERY_JS, "198.18.70.254", name, "A"])).stdout) as { rcode: number | string; addresses: string[] };
+    await waitFor(async () => (await q(a1, "dnsb")).addresses.length > 0, { timeoutMs: 15_000, what: () => "no DNS answer at a1's gateway" });
+    assert.deepEqual((await q(a1, "dnsb")).addresses, [d.ip]);
+    const other = await q(b1, "dnsb");
+    assert.equal(other.addresses.length, 0, `tenant tb's DNS does not know ta's names: ${JSON.stringify(other)}`);
   });
 
   test("what the OVS datapath does not do yet is refused by name, and nothing is left", async () => {

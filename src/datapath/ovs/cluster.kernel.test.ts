@@ -3,7 +3,8 @@
 // so each host's underlay address sits on an OVS bridge of its own (`ul`, a plain learning switch holding the
 // underlay veth), as the README's OVS section tells operators to do. Containers on the same network on both
 // hosts reach each other both ways; the ARP for the remote one is answered on the sender's host (proxy mode); a
-// service whose provider is on the other host is reached through the tunnel, its replies from the VIP.
+// service whose provider is on the other host is reached through the tunnel, its replies from the VIP; in fwdMode
+// routing a container reaches one of another network on the other host through the gateway namespaces.
 // Needs root and openvswitch-switch. Per-run names in 198.18.0.0/15; everything removed at the end.
 
 import assert from "node:assert/strict";
@@ -16,7 +17,7 @@ import { must, run } from "../../lib/process.js";
 import { waitFor } from "../../lib/wait.js";
 import { exec, ping, removeNamespaces, startProbe, tcp, killChildren } from "../linux/testing/netns.js";
 import { emptyPolicy } from "../testing/desired.js";
-import type { DesiredEndpoint, DesiredHost, DesiredService } from "../types.js";
+import type { DesiredEndpoint, DesiredHost, DesiredNetwork, DesiredService, FwdMode } from "../types.js";
 import { OvsDatapath } from "./driver.js";
 import { PrivateOvs } from "./private-ovs.js";
 
@@ -43,26 +44,29 @@ describe("OVS driver across two hosts over VXLAN", { skip: !root ? "needs root" 
     mtu: 1450,
     qos: { egressBps: 0, ingressBps: 0, burstBytes: 0 },
   });
-  const desired = (i: number, services: DesiredService[] = []): DesiredHost => {
+  /** c3: on network red (198.18.61.0/24, VNI 5001) on host 2, when the tenant routes. */
+  const c3: DesiredEndpoint = { ...ep(3), id: "red-c3", network: "red", netns: `/var/run/netns/${P}-c3`, ipv4: "198.18.61.3/24", gateway: "198.18.61.254" };
+  const desired = (i: number, services: DesiredService[] = [], fwdMode: FwdMode = "bridge"): DesiredHost => {
     const other = 3 - i;
+    const vxlan = (vni: number, remotes: DesiredEndpoint[]): NonNullable<DesiredNetwork["vxlan"]> => ({
+      vni, device: `nv${vni}`, localVtep: hosts[i - 1]!.vtep, port: 4789, peers: [hosts[other - 1]!.vtep], arpMode: "proxy",
+      remotes: remotes.map((e) => ({ id: e.id, mac: e.mac, ipv4: e.ipv4.split("/")[0]!, ipv6: "", vtep: hosts[other - 1]!.vtep })),
+    });
+    const network = (name: string, third: number, vni: number, remotes: DesiredEndpoint[]): DesiredNetwork => ({
+      name, bridge: `nb${name}`, subnet: `198.18.${third}.0/24`, gateway: `198.18.${third}.254`, ipv6Subnet: "", ipv6Gateway: "", mtu: 1450, routed: false, netfilter: false,
+      vxlan: vxlan(vni, remotes),
+    });
+    const routing = fwdMode === "routing";
     return {
       prefix: hosts[i - 1]!.prefix,
       tenants: [
         {
           name: "a",
-          namespace: `${P}-t-a`,
-          fwdMode: "bridge",
-          networks: [
-            {
-              name: "blue", bridge: "nbblue", subnet: "198.18.60.0/24", gateway: "198.18.60.254", ipv6Subnet: "", ipv6Gateway: "", mtu: 1450, routed: false, netfilter: false,
-              vxlan: {
-                vni: 5000, device: "nv5000", localVtep: hosts[i - 1]!.vtep, port: 4789, peers: [hosts[other - 1]!.vtep], arpMode: "proxy",
-                remotes: [{ id: `blue-c${other}`, mac: ep(other).mac, ipv4: `198.18.60.${other}`, ipv6: "", vtep: hosts[other - 1]!.vtep }],
-              },
-            },
-          ],
-          endpoints: [ep(i)],
-          policy: { ...emptyPolicy(), fwdMode: "bridge" },
+          namespace: `${hosts[i - 1]!.prefix}-t-a`,
+          fwdMode,
+          networks: [network("blue", 60, 5000, [ep(other)]), ...(routing ? [network("red", 61, 5001, i === 1 ? [c3] : [])] : [])],
+          endpoints: [ep(i), ...(routing && i === 2 ? [c3] : [])],
+          policy: { ...emptyPolicy(), fwdMode },
           hostEndpoints: [],
           services,
         },
@@ -72,10 +76,10 @@ describe("OVS driver across two hosts over VXLAN", { skip: !root ? "needs root" 
   };
 
   before(async () => {
-    for (const h of hosts) {
-      await must(["ip", "netns", "add", h.ns]);
-      await must(["ip", "netns", "add", h.container]);
-      await must(["ip", "-n", h.container, "link", "set", "lo", "up"]);
+    for (const h of hosts) await must(["ip", "netns", "add", h.ns]);
+    for (const c of [...hosts.map((h) => h.container), `${P}-c3`]) {
+      await must(["ip", "netns", "add", c]);
+      await must(["ip", "-n", c, "link", "set", "lo", "up"]);
     }
     await must(["ip", "-n", hosts[0]!.ns, "link", "add", "u1", "type", "veth", "peer", "name", "u2", "netns", hosts[1]!.ns]);
     for (const h of hosts) {
@@ -90,6 +94,7 @@ describe("OVS driver across two hosts over VXLAN", { skip: !root ? "needs root" 
       drivers.push(new OvsDatapath(exec, { db: o.db, rundir: o.dir, datapathType: "netdev", hostNamespace: h.ns }));
     }
     for (const h of hosts) await startProbe(h.container, "serve", `c${h.i}`, 8080);
+    await startProbe(`${P}-c3`, "serve", "c3", 8080);
   });
 
   after(async () => {
@@ -127,5 +132,19 @@ describe("OVS driver across two hosts over VXLAN", { skip: !root ? "needs root" 
       assert.deepEqual(report.errors, [], `host ${i + 1}`);
     }
     for (let k = 0; k < 3; k++) assert.equal(await tcp(hosts[0]!.container, "198.18.60.100", 80), "reply c2", `connection ${k}`);
+  });
+
+  it("fwdMode routing: each host's gateway namespace routes to a network's container on the other host, both ways", async () => {
+    for (const [i, d] of drivers.entries()) {
+      const report = await d.reconcile(desired(i + 1, [], "routing"), { full: false });
+      assert.deepEqual(report.errors, [], `host ${i + 1}`);
+    }
+    const c1 = hosts[0]!.container;
+    const c3 = `${P}-c3`;
+    await waitFor(() => ping(c1, "198.18.61.3"), { timeoutMs: 10_000, what: () => `c1 (blue, host 1) → c3 (red, host 2)\n${ovs[0]!.log().slice(-1500)}` });
+    assert.ok(await ping(c3, "198.18.60.1"), "c3 → c1");
+    assert.equal(await tcp(c1, "198.18.61.3", 8080), "reply c3");
+    assert.equal(await tcp(c3, "198.18.60.1", 8080), "reply c1");
+    assert.equal(await tcp(c3, "198.18.60.2", 8080), "reply c2", "and to blue on its own host");
   });
 });

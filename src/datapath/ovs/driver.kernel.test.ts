@@ -7,44 +7,25 @@
 
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { run } from "../../lib/process.js";
-import { addTestNamespaces, exec, ping, removeTestState, startProbe, tcp } from "../linux/testing/netns.js";
+import { ping, tcp } from "../linux/testing/netns.js";
 import { emptyPolicy } from "../testing/desired.js";
 import type { DesiredEndpoint, DesiredHost, DesiredTenant } from "../types.js";
-import { OvsDatapath } from "./driver.js";
+import type { OvsDatapath } from "./driver.js";
 import { bridgeName } from "./render.js";
-import { PrivateOvs } from "./private-ovs.js";
+import type { PrivateOvs } from "./private-ovs.js";
+import { needsOvs, OvsTestHost } from "./testing/ovs-host.js";
 
-const root = process.getuid?.() === 0;
-const ovsInstalled = (await run(["ovs-vswitchd", "--version"])).code === 0;
-
-describe("OVS driver on a private Open vSwitch", { skip: !root ? "needs root" : !ovsInstalled ? "openvswitch-switch is not installed" : false }, () => {
+describe("OVS driver on a private Open vSwitch", { skip: needsOvs }, () => {
   const P = `npo${randomBytes(2).toString("hex")}`;
-  const HOST = `${P}-host`;
+  const testHost = new OvsTestHost(P);
+  const HOST = testHost.host;
   const ns = (c: string) => `${P}-${c}`;
   let ovs: PrivateOvs;
   let driver: OvsDatapath;
 
-  function ep(c: string, n: number, network = "blue"): DesiredEndpoint {
-    return {
-      id: `${network}-${c}`,
-      network,
-      hostLink: `ne${P.slice(3)}${c}`,
-      netns: `/var/run/netns/${ns(c)}`,
-      ifname: "eth0",
-      mac: `02:00:c6:12:32:0${n}`,
-      ipv4: `198.18.50.${n}/24`,
-      ipv6: "",
-      gateway: "198.18.50.254",
-      ipv6Gateway: "",
-      mtu: 1450,
-      qos: { egressBps: 0, ingressBps: 0, burstBytes: 0 },
-    };
-  }
+  const ep = (c: string, n: number): DesiredEndpoint => testHost.endpoint(c, n, { network: "blue", net24: "198.18.50", mac: `02:00:c6:12:32:0${n}` });
   function tenant(name: string, endpoints: DesiredEndpoint[]): DesiredTenant {
     return {
       name,
@@ -64,19 +45,10 @@ describe("OVS driver on a private Open vSwitch", { skip: !root ? "needs root" : 
   });
 
   before(async () => {
-    await addTestNamespaces(HOST, ["c1", "c2", "c3"].map(ns));
-    ovs = await PrivateOvs.start({ dir: mkdtempSync(path.join(tmpdir(), `${P}-ovs-`)), netns: HOST });
-    driver = new OvsDatapath(exec, { db: ovs.db, rundir: ovs.dir, datapathType: "netdev", hostNamespace: HOST });
-    for (const c of ["c1", "c2", "c3"]) await startProbe(ns(c), "serve", c, 8080);
+    ({ ovs, driver } = await testHost.start(["c1", "c2", "c3"]));
   });
 
-  after(async () => {
-    try {
-      await removeTestState(driver, P);
-    } finally {
-      await ovs?.stop();
-    }
-  });
+  after(() => testHost.stop());
 
   it("plumbs every endpoint as a port of the host's bridge; packets flow both ways on a network", async () => {
     const report = await driver.reconcile(desired(), { full: true });
@@ -101,7 +73,7 @@ describe("OVS driver on a private Open vSwitch", { skip: !root ? "needs root" : 
   });
 
   it("a restarted agent (a new driver) whose bridge is right changes nothing, counters included", async () => {
-    const restarted = new OvsDatapath(exec, { db: ovs.db, rundir: ovs.dir, datapathType: "netdev", hostNamespace: HOST });
+    const restarted = testHost.newDriver();
     assert.deepEqual(await restarted.reconcile(desired(), { full: false }), { changes: [], errors: [] });
   });
 

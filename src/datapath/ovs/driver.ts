@@ -1,9 +1,11 @@
 // The Open vSwitch datapath of one host: one bridge (fail mode secure: without our flows nothing passes), a
 // port per local endpoint (the host side of its veth), a flow-based VXLAN port when networks span hosts, the
-// host's uplink as a trunk (or access) port for vlan networks, and the whole pipeline of layout.ts as flows with
+// host's uplink as a trunk (or access) port for vlan networks, each tenant's gateway namespace with a veth port per
+// network (gateway.ts: DNS, and routing in fwdMode routing), and the whole pipeline of layout.ts as flows with
 // our cookie. reconcile() = observe the bridge's ports → add and remove ports (and the veths and container sides
-// behind them) → add and modify the meters of endpoints' bandwidth limits (meters.ts) and the groups of services
-// (groups.ts) where they differ from the bridge's → render every flow (render.ts, policy-flows.ts,
+// behind them) → the gateway namespaces where they differ (gateway-ns.ts) → add and modify the meters of
+// endpoints' bandwidth limits (meters.ts) and the groups of services (groups.ts) where they differ from the
+// bridge's → render every flow (render.ts, policy-flows.ts,
 // service-flows.ts) → have OVS compare them with the bridge's and apply only the differences in one atomic bundle
 // → delete meters and groups no flow uses any more. Packets never meet a half-applied pipeline, conntrack is not
 // touched, flows that stay keep their counters, and a restarted agent whose bridge is right changes nothing.
@@ -29,9 +31,12 @@ import { COOKIE } from "./layout.js";
 import { OvsGroups } from "./groups.js";
 import { serviceGroups } from "./service-flows.js";
 import { diffMeters, meterSpec, parseMeters, type Meter } from "./meters.js";
+import { GATEWAY_NAMESPACE_KEY, GATEWAY_ROLE } from "./gateway.js";
+import { GatewayNamespaces } from "./gateway-ns.js";
 import {
   bridgeName,
   checkOvs,
+  gatewaysOf,
   ENDPOINT_ID_KEY,
   needsTunnel,
   renderFlows,
@@ -69,8 +74,10 @@ interface ObservedPort {
   ofport: number;
   /** external_ids:netplugin-endpoint, "" on ports we did not make for an endpoint. */
   endpoint: string;
-  /** external_ids:netplugin-role ("uplink": the host's interface as our trunk), or "". */
+  /** external_ids:netplugin-role ("uplink": the host's interface as our trunk; "gateway": a gateway veth), or "". */
   role: string;
+  /** external_ids:netplugin-namespace of a gateway port: the namespace of its veth's other end, or "". */
+  namespace: string;
 }
 
 const DEFAULT_DB = "unix:/var/run/openvswitch/db.sock";
@@ -115,6 +122,7 @@ function parsePorts(json: string): ObservedPort[] {
       ofport: typeof ofport === "number" ? ofport : -1,
       endpoint: ids[1].find(([k]) => k === ENDPOINT_ID_KEY)?.[1] ?? "",
       role: ids[1].find(([k]) => k === ROLE_KEY)?.[1] ?? "",
+      namespace: ids[1].find(([k]) => k === GATEWAY_NAMESPACE_KEY)?.[1] ?? "",
     };
   });
 }
@@ -133,6 +141,8 @@ export class OvsDatapath implements DatapathDriver {
   private counterHistory: CounterHistory = NO_COUNTER_HISTORY;
   /** Our OpenFlow groups (services), put before the flows that use them. */
   private readonly groups = new OvsGroups((args) => this.ofctl(args));
+  /** The tenants' gateway namespaces (gateway.ts). */
+  private readonly gateways: GatewayNamespaces;
 
   constructor(
     private readonly executor: Executor,
@@ -140,6 +150,11 @@ export class OvsDatapath implements DatapathDriver {
   ) {
     this.db = o.db ?? DEFAULT_DB;
     this.rundir = o.rundir ?? DEFAULT_RUNDIR;
+    this.gateways = new GatewayNamespaces(executor, {
+      ...(o.hostNamespace === undefined ? {} : { hostNamespace: o.hostNamespace }),
+      netdev: o.datapathType === "netdev",
+      vsctl: (args) => this.vsctl(args),
+    });
   }
 
   check(desired: DesiredHost): DatapathProblem[] {
@@ -308,6 +323,10 @@ export class OvsDatapath implements DatapathDriver {
       }
     }
 
+    // Each tenant's gateway namespace, a veth per network with a gateway (its DNS, and routing in fwdMode routing).
+    const gatewayPorts = observed.filter((p) => p.role === GATEWAY_ROLE).map((p) => ({ name: p.name, namespace: p.namespace }));
+    await this.gateways.sync({ prefix: desired.prefix, bridge, wanted: gatewaysOf(desired, uplink), ports: gatewayPorts, frozen: desired.frozen ?? [] }, change, fail);
+
     observed = await this.ports(bridge);
     const ofports = new Map(observed.filter((p) => p.ofport > 0).map((p) => [p.name, p.ofport]));
     // Meters before the flows that use them. A port whose meter could not be made gets no flows: nothing of it
@@ -472,13 +491,18 @@ export class OvsDatapath implements DatapathDriver {
     await this.ip(["link", "del", name]).catch(() => undefined);
   }
 
-  /** Removes the bridge of hosts of `prefix` and every endpoint veth on it. */
+  /** Removes the bridge of hosts of `prefix`, every endpoint and gateway veth on it, and the gateway namespaces. */
   async cleanup(prefix: string): Promise<string[]> {
     const bridge = bridgeName(prefix);
-    if (!(await this.bridgeExists(bridge))) return [];
-    const ports = await this.ports(bridge);
-    await this.vsctl(["--if-exists", "del-br", bridge]);
-    for (const p of ports.filter((p) => p.endpoint !== "")) await this.ip(["link", "del", p.name]).catch(() => undefined);
-    return [`bridge ${bridge}`, ...ports.map((p) => `port ${p.name}`)];
+    const removed: string[] = [];
+    let gatewayPorts: { name: string; namespace: string }[] = [];
+    if (await this.bridgeExists(bridge)) {
+      const ports = await this.ports(bridge);
+      await this.vsctl(["--if-exists", "del-br", bridge]);
+      for (const p of ports.filter((p) => p.endpoint !== "")) await this.ip(["link", "del", p.name]).catch(() => undefined);
+      removed.push(`bridge ${bridge}`, ...ports.filter((p) => p.role !== GATEWAY_ROLE).map((p) => `port ${p.name}`));
+      gatewayPorts = ports.filter((p) => p.role === GATEWAY_ROLE);
+    }
+    return [...removed, ...(await this.gateways.remove(prefix, gatewayPorts))];
   }
 }

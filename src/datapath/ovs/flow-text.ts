@@ -1,11 +1,16 @@
 // OpenFlow text the renderers share (render.ts, service-flows.ts): a flow line of our cookie, and the actions
 // that answer ARP and pings on the host. Pure, no decisions.
 
-import { COOKIE } from "./layout.js";
+import { COOKIE, FLAGS_REG, NETWORK_REG, TENANT_REG } from "./layout.js";
 
 /** One ovs-ofctl flow line with our cookie. */
 export function flow(table: number, priority: number, match: string, actions: string): string {
   return `cookie=0x${COOKIE.toString(16)},table=${table},priority=${priority}${match === "" ? "" : `,${match}`},actions=${actions}`;
+}
+
+/** The actions of a CLASSIFY flow that say whose a packet is: the tenant's and network's numbers, and its flags. */
+export function classifyRegs(tenant: number, network: number, flags: number): string {
+  return [`set_field:${tenant}->${TENANT_REG}`, `set_field:${network}->${NETWORK_REG}`, `set_field:${flags}->${FLAGS_REG}`].join(",");
 }
 
 /** An ARP reply to the request in hand, from `mac`/`ip`, out of the port it came in by. */

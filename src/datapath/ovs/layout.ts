@@ -3,11 +3,14 @@
 // policy-flows.ts for the tenant's policy). Plain constants, no logic.
 //
 //   CLASSIFY (0)   where a packet comes from: a local endpoint's port (its MAC, and its addresses for IP and ARP:
-//                  no spoofing) or the tunnel port with a network's VNI. Sets TENANT_REG, NETWORK_REG, FLAGS_REG.
+//                  no spoofing), the tunnel port with a network's VNI, or a network's gateway port (the veth of the
+//                  tenant's gateway namespace, gateway.ts: its MAC, any address, since it routes). Sets
+//                  TENANT_REG, NETWORK_REG, FLAGS_REG.
 //                  Anything else is dropped.
 //   LOCAL (10)     what this host answers itself: ARP requests for the network's gateway and (proxy mode) for
 //                  known endpoints, the way the Linux driver's bridge and VXLAN proxy answer them, and pings to the
-//                  gateway, and ARP and pings for service VIPs; other ARP goes to L2_FORWARD, other IP to SERVICES.
+//                  gateway, and ARP and pings for service VIPs, and the gateway namespace's ARP for the network's
+//                  endpoints; other ARP goes to L2_FORWARD, other IP to SERVICES.
 //   SERVICES (11)  service load balancing (service-flows.ts): packets to a VIP's port, and the providers' packets
 //                  from their target port (replies), through conntrack with NAT in the tenant's zone → SERVICE_CT;
 //                  the rest → PRE_HOOK.
@@ -21,7 +24,9 @@
 //   POLICY (20-39) IPv4 and IPv6 packets of a tenant, judged by its groups' rules (policy-flows.ts); allowed
 //                  packets continue at POST_HOOK, denied ones are dropped. Non-IP packets never enter.
 //   POST_HOOK (40) the controller's table after our policy: ours is only its lowest flow, on to L2_FORWARD.
-//   L2_FORWARD (45) by (network, destination MAC): a local port, or the tunnel to the VTEP of a remote endpoint;
+//   L2_FORWARD (45) by (network, destination MAC): a local port, the network's gateway port for IP to the gateway's
+//                  MAC (fwdMode routing: any destination; bridge: only the gateway's own address), or the tunnel
+//                  to the VTEP of a remote endpoint;
 //                  broadcast and multicast to every local port of the network and, unless the packet came from
 //                  the tunnel, to every peer VTEP.
 // A controller may add flows of its own cookie to the hook tables; our runs replace only flows of COOKIE.
@@ -59,6 +64,14 @@ export const FLAGS_REG = "reg8";
  * network): a container sender's host judged its `out` rules.
  */
 export const FLAG_FROM_TUNNEL = 0x1;
+/**
+ * Set in FLAGS_REG when the packet came from the tenant's gateway namespace (gateway.ts): a router or a server
+ * of ours, not a container. It has no `out` rules of its own (a routed packet's sender had them judged on its
+ * way to the gateway), so the policy judges only the receiver's `in` rules, as for FLAG_FROM_TUNNEL; unlike a
+ * packet from the tunnel it is still a local sender for ARP (our responders answer it) and it is never flooded
+ * to peer VTEPs.
+ */
+export const FLAG_FROM_GATEWAY = 0x2;
 
 /**
  * Our OpenFlow groups (service load balancing): GROUP_BASE + 1.. . Groups carry no cookie: the id's high 16 bits

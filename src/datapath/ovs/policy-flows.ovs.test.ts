@@ -23,7 +23,7 @@ import { compilePolicy, tracePacket, type CtState, type Packet, type PolicyInput
 import { lookupInterval } from "../../policy/intervals.js";
 import { policyRuleCounters } from "./policy-counters.js";
 import { POLICY_TABLE, policyFlows, ruleNumberOf, TENANT_COOKIE_MASK, tenantCookie } from "./policy-flows.js";
-import { TABLE } from "./layout.js";
+import { FLAG_FROM_GATEWAY, FLAG_FROM_TUNNEL, TABLE } from "./layout.js";
 import { PrivateOvs } from "./private-ovs.js";
 
 /** Addresses of the conntrack test, outside the random policies' space. */
@@ -124,7 +124,10 @@ const inputArb: fc.Arbitrary<PolicyInput> = fc
 
 interface PacketCase {
   packet: Packet;
+  /** From the tunnel or the gateway namespace (flag): the sender's `out` rules are not judged here. */
   fromTunnel: boolean;
+  /** FLAGS_REG's bits of ours: FLAG_FROM_TUNNEL, FLAG_FROM_GATEWAY or none. */
+  flag: number;
   /** Garbage the tables before ours may leave in reg0-reg5. */
   junk: number[];
 }
@@ -151,7 +154,8 @@ function toCase(pi: PolicyInput, r: RawPacket): PacketCase {
   const packet: Packet = { saddr: addr(r.s), daddr: addr(r.d), protocol: r.protocol, ctState: r.ct };
   if ([6, 17, 132].includes(r.protocol)) packet.dport = r.port;
   if (r.protocol === 58) packet.icmpType = r.icmpType;
-  return { packet, fromTunnel: r.fromTunnel === 0, junk: r.junk };
+  const flag = r.fromTunnel === 0 ? FLAG_FROM_TUNNEL : r.fromTunnel === 1 ? FLAG_FROM_GATEWAY : 0;
+  return { packet, fromTunnel: flag !== 0, flag, junk: r.junk };
 }
 
 /** The flow ofproto/trace starts from: in_port LOCAL, the registers table 0 would set, the packet's headers. */
@@ -168,7 +172,7 @@ function traceFlow(tenant: number, c: PacketCase): string {
   else l4 = `${six ? "ipv6" : "ip"},${addrs},nw_proto=${p.protocol}`;
   const regs = c.junk.map((v, i) => `reg${i}=${v}`).join(",");
   // Other bits of the flags register are not ours to read: set some.
-  const flags = (c.junk[0]! << 1) | (c.fromTunnel ? 1 : 0);
+  const flags = (c.junk[0]! << 2) | c.flag;
   return `in_port=LOCAL,${regs},reg6=${tenant},reg8=${flags},${l4}`;
 }
 

@@ -8,7 +8,8 @@
 //   20 ENTRY        ICMPv6 neighbour discovery → DSCP; IPv4/IPv6 → ct(zone=tenant, table=CT)
 //   21 CT           established or related (and not invalid) → DSCP; the rest is judged → PREP
 //   22 PREP         reg2 := IP protocol, reg3 := destination port (tcp, udp, sctp; else 0)
-//   23 OUT_GROUP    from the tunnel → IN_GROUP (the sender's host judged `out`); source address → reg0 := its
+//   23 OUT_GROUP    from the tunnel or the gateway namespace → IN_GROUP (the sender's host judged `out`; a
+//                   routed packet's sender had them judged on its way to the gateway); source address → reg0 := its
 //                   group, if that has `out` rules → OUT_PEER; else → IN_GROUP
 //   24 OUT_PEER     (reg0 group, destination address) → reg1 := peer class (the group's noneClass if no prefix
 //                   matches); resubmit JUDGE → OUT_VERDICT
@@ -19,14 +20,14 @@
 //   28 IN_VERDICT   reg4 = 1 → drop; else → COMMIT
 //   29 COMMIT       ct new → ct(commit, zone=tenant); → DSCP. Replies of a committed connection are established
 //                   and pass at CT, whatever the reverse direction's rules say.
-//   30 DSCP         from a local sender: source address → set ip_dscp; → TABLE.POST_HOOK
+//   30 DSCP         from a local sender (not the tunnel, not the gateway): source address → set ip_dscp; → TABLE.POST_HOOK
 //   31 JUDGE        (class, protocol, port) → reg4 := 1 deny, 0 allow or no element: ported exact, else ported
 //                   any (tcp/udp/sctp only); port-less exact by family, else port-less any. Only via resubmit.
 //
 // Registers (scratch inside our tables only; every one is written before it is read, since the tables before
 // ours may have left anything in them): reg0 group id, reg1 peer class, reg2 IP protocol, reg3 destination
 // port, reg4 verdict (1 deny). Read only: TENANT_REG (matched on every flow, and the conntrack zone),
-// FLAGS_REG (FLAG_FROM_TUNNEL). NETWORK_REG is not used: policy is per tenant.
+// FLAGS_REG (FLAG_FROM_TUNNEL, FLAG_FROM_GATEWAY). NETWORK_REG is not used: policy is per tenant.
 //
 // Cookies, and counters per rule: every flow's cookie is COOKIE in bits 0-15, the tenant in bits 16-31 and,
 // on JUDGE flows, a rule number in bits 32-63 (0 on every other flow). `cookie=tenantCookie(t)/TENANT_COOKIE_MASK`
@@ -34,7 +35,8 @@
 // n, so summing n_packets/n_bytes of `dump-flows table=27,cookie=…` by (cookie >> 32) gives counters per rule,
 // as ruleCounters() does for nft's verdict-map elements (one element, one winning rule).
 //
-// Not rendered: PolicyTables.crossBridge (cross-network routing is not in this driver yet).
+// Not rendered: PolicyTables.crossBridge (in fwdMode bridge the gateway namespace does not forward, and our flows
+// send it only packets to its own addresses: gateway.ts).
 
 import { parseIp } from "../../lib/ip.js";
 import { lookupInterval } from "../../policy/intervals.js";
@@ -42,7 +44,7 @@ import { NFPROTO_IPV4, PORTED_PROTOCOLS } from "../../policy/normalize.js";
 import { ND_TYPES } from "../../policy/trace.js";
 import type { AddrInterval, GroupChain, JudgeElement, PolicyTables } from "../../policy/types.js";
 import { intervalToCidrs } from "./cidrs.js";
-import { COOKIE, FLAG_FROM_TUNNEL, FLAGS_REG, TABLE, TENANT_REG } from "./layout.js";
+import { COOKIE, FLAG_FROM_GATEWAY, FLAG_FROM_TUNNEL, FLAGS_REG, TABLE, TENANT_REG } from "./layout.js";
 
 /** Our tables within TABLE.POLICY .. TABLE.POLICY_LAST. */
 export const POLICY_TABLE = {
@@ -90,7 +92,8 @@ export interface PolicyFlows {
 
 const T = POLICY_TABLE;
 const ZONE = `NXM_NX_${TENANT_REG.toUpperCase()}[0..15]`;
-const FROM_TUNNEL = `${FLAGS_REG}=${FLAG_FROM_TUNNEL}/${FLAG_FROM_TUNNEL}`;
+/** Senders whose `out` rules are not judged here: from the tunnel (their host did), from the gateway namespace (none). */
+const NOT_JUDGED_OUT = [FLAG_FROM_TUNNEL, FLAG_FROM_GATEWAY].map((f) => `${FLAGS_REG}=${f}/${f}`);
 /** OpenFlow names of the ported protocols' destination port, by protocol, for IPv4 and IPv6. */
 const PORT_FIELDS: Record<number, [string, string, string]> = {
   6: ["tcp", "tcp6", "NXM_OF_TCP_DST[]"],
@@ -130,7 +133,7 @@ export function policyFlows(input: PolicyFlowsInput): PolicyFlows {
   }
 
   // OUT_GROUP, OUT_PEER: the sender's `out` rules, unless its host judged them.
-  flow(T.OUT_GROUP, 200, FROM_TUNNEL, goto(T.IN_GROUP));
+  for (const from of NOT_JUDGED_OUT) flow(T.OUT_GROUP, 200, from, goto(T.IN_GROUP));
   for (const family of [4, 6] as const) {
     const list = family === 4 ? t.outGroups4 : t.outGroups6;
     byPrefix(family, list.filter((m) => t.outChains.has(m.value)), (cidr, gid) =>
@@ -196,7 +199,7 @@ export function policyFlows(input: PolicyFlowsInput): PolicyFlows {
   // COMMIT, DSCP.
   for (const proto of ["ip", "ipv6"]) flow(T.COMMIT, 100, `${proto},ct_state=+trk+new`, `ct(commit,zone=${ZONE}),${goto(T.DSCP)}`);
   flow(T.COMMIT, 0, "", goto(T.DSCP));
-  flow(T.DSCP, 200, FROM_TUNNEL, goto(TABLE.POST_HOOK));
+  for (const from of NOT_JUDGED_OUT) flow(T.DSCP, 200, from, goto(TABLE.POST_HOOK));
   for (const family of [4, 6] as const) {
     byPrefix(family, family === 4 ? t.dscp4 : t.dscp6, (cidr, dscp) =>
       flow(T.DSCP, 100, ipMatch(family, "src", cidr), `set_field:${dscp}->ip_dscp,${goto(TABLE.POST_HOOK)}`),

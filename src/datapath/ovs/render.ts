@@ -1,13 +1,15 @@
 // Pure: what the OVS driver wants of a host. The bridge's ports (one per local endpoint, the host side of its
-// veth, and the tunnel port when a network spans hosts) and the flows of every table but the policy's
+// veth, and the tunnel port when a network spans hosts; the gateway namespaces' ports are gateway.ts's) and the flows of every table but the policy's
 // (layout.ts), from a DesiredHost and the OpenFlow port numbers OVS gave the ports. The policy's flows come
 // from policy-flows.ts, handed in per tenant, so this module decides nothing about rules; the services' from
 // service-flows.ts.
 
 import { gatewayMac } from "../linux/addr.js";
+import { gatewayHostLink } from "../names.js";
 import type { DatapathProblem, DesiredEndpoint, DesiredHost, DesiredNetwork, DesiredTenant } from "../types.js";
-import { arpResponder, echoResponder, flow } from "./flow-text.js";
-import { FLAG_FROM_TUNNEL, FLAGS_REG, NETWORK_REG, TABLE, TENANT_REG } from "./layout.js";
+import { arpResponder, classifyRegs, echoResponder, flow } from "./flow-text.js";
+import { gatewayFlows, wantedGateways, type WantedGatewayNamespace } from "./gateway.js";
+import { FLAG_FROM_TUNNEL, FLAGS_REG, NETWORK_REG, TABLE } from "./layout.js";
 import { endpointMeters, type Meter, type MeterDirection } from "./meters.js";
 import { checkServices, serviceFlows } from "./service-flows.js";
 
@@ -62,6 +64,11 @@ export function wantedPorts(desired: DesiredHost): WantedPort[] {
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
+/** The tenants' gateway namespaces (gateway.ts), but for networks handed off on the uplink (the site's router is their gateway). */
+export function gatewaysOf(desired: DesiredHost, uplink: Uplink | undefined): WantedGatewayNamespace[] {
+  return wantedGateways(desired, (n) => handedOff(n, uplink));
+}
+
 /** True when some network spans hosts over the overlay: the bridge needs the tunnel port. */
 export function needsTunnel(desired: DesiredHost, uplink: Uplink | undefined): boolean {
   return desired.tenants.some((t) => t.networks.some((n) => overlay(n, uplink) !== undefined));
@@ -104,7 +111,6 @@ export function checkOvs(desired: DesiredHost): DatapathProblem[] {
   const not = (what: string) => `the ovs datapath does not do ${what} yet (use --datapath linux)`;
   for (const t of desired.tenants) {
     const tenant = t.name;
-    if (t.fwdMode === "routing") problems.push({ owner: { tenant }, message: not("routing between a tenant's networks (global fwdMode routing)") });
     problems.push(...checkServices(t));
     for (const n of t.networks) {
       const owner = { tenant, network: n.name };
@@ -135,7 +141,7 @@ const addressOf = (cidr: string) => cidr.split("/")[0]!;
 
 
 function regs(tenant: number, network: number, fromTunnel: boolean): string {
-  return [`set_field:${tenant}->${TENANT_REG}`, `set_field:${network}->${NETWORK_REG}`, `set_field:${fromTunnel ? FLAG_FROM_TUNNEL : 0}->${FLAGS_REG}`].join(",");
+  return classifyRegs(tenant, network, fromTunnel ? FLAG_FROM_TUNNEL : 0);
 }
 
 const MULTICAST = "dl_dst=01:00:00:00:00:00/01:00:00:00:00:00";
@@ -183,6 +189,13 @@ export function renderFlows(desired: DesiredHost, facts: OvsFacts): string[] {
       const locals = t.endpoints.filter((e) => e.network === n.name && facts.ofports.has(e.hostLink));
       const ports = { ofports: facts.ofports, tunnel, uplink: handedOff(n, uplink) ? uplinkPort : undefined };
       flows.push(...networkFlows(n, tn, nn, locals, ports, uplink));
+      const gateway = n.gateway !== "" && !handedOff(n, uplink) ? facts.ofports.get(gatewayHostLink(desired.prefix, t.name, n.name)) : undefined;
+      if (gateway !== undefined) {
+        const remotes = (overlay(n, uplink)?.remotes ?? []).map((r) => ({ ip: r.ipv4, mac: r.mac }));
+        const known = [...locals.map((e) => ({ ip: addressOf(e.ipv4), mac: e.mac })), ...remotes];
+        const localPorts = locals.map((e) => facts.ofports.get(e.hostLink)!);
+        flows.push(...gatewayFlows({ network: n, tenant: tn, networkNumber: nn, port: gateway, routing: t.fwdMode === "routing", known, localPorts }));
+      }
     }
     flows.push(...facts.policy(t, tn));
   }
@@ -251,7 +264,7 @@ function networkFlows(
     for (const k of known) out.push(flow(TABLE.LOCAL, 90, `${net},${local},arp,arp_op=1,arp_tpa=${k.ip}`, arpResponder(k.mac, k.ip)));
   }
 
-  // --- the gateway answers local pings, and nothing else of it (no routing in this driver yet) ---
+  // --- the gateway answers local pings (the rest of it, DNS and routing, is the gateway namespace's: gateway.ts) ---
   if (n.gateway !== "" && !handoff) {
     out.push(flow(TABLE.LOCAL, 100, `${net},${local},icmp,icmp_type=8,nw_dst=${n.gateway}`, echoResponder(gwMac, n.gateway)));
   }

@@ -7,24 +7,20 @@
 
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { run } from "../../lib/process.js";
 import type { PolicyInput } from "../../policy/index.js";
-import { addTestNamespaces, exec, ping, probe, removeTestState, startProbe, tcp } from "../linux/testing/netns.js";
+import { ping, probe, tcp } from "../linux/testing/netns.js";
 import type { DesiredEndpoint, DesiredHost, DesiredService } from "../types.js";
-import { OvsDatapath } from "./driver.js";
+import type { OvsDatapath } from "./driver.js";
 import { ourGroupIds } from "./groups.js";
-import { PrivateOvs } from "./private-ovs.js";
+import type { PrivateOvs } from "./private-ovs.js";
+import { needsOvs, OvsTestHost } from "./testing/ovs-host.js";
 
-const root = process.getuid?.() === 0;
-const ovsInstalled = (await run(["ovs-vswitchd", "--version"])).code === 0;
-
-describe("OVS driver: service load balancing on a private Open vSwitch", { skip: !root ? "needs root" : !ovsInstalled ? "openvswitch-switch is not installed" : false }, () => {
+describe("OVS driver: service load balancing on a private Open vSwitch", { skip: needsOvs }, () => {
   const P = `nps${randomBytes(2).toString("hex")}`;
-  const HOST = `${P}-host`;
+  const testHost = new OvsTestHost(P);
   const ns = (c: string) => `${P}-${c}`;
   const VIP = "198.18.60.100";
   const EMPTY_VIP = "198.18.60.101";
@@ -99,19 +95,10 @@ describe("OVS driver: service load balancing on a private Open vSwitch", { skip:
   }
 
   before(async () => {
-    await addTestNamespaces(HOST, ["c1", "p2", "p3"].map(ns));
-    ovs = await PrivateOvs.start({ dir: mkdtempSync(path.join(tmpdir(), `${P}-ovs-`)), netns: HOST });
-    driver = new OvsDatapath(exec, { db: ovs.db, rundir: ovs.dir, datapathType: "netdev", hostNamespace: HOST });
-    for (const c of ["p2", "p3"]) await startProbe(ns(c), "serve", c, 8080);
+    ({ ovs, driver } = await testHost.start(["c1", "p2", "p3"], ["p2", "p3"]));
   });
 
-  after(async () => {
-    try {
-      await removeTestState(driver, P);
-    } finally {
-      await ovs?.stop();
-    }
-  });
+  after(() => testHost.stop());
 
   it("spreads new connections to the VIP's port over both providers; replies come from the VIP", async () => {
     const report = await driver.reconcile(desired([web, empty]), { full: true });

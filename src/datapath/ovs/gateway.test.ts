@@ -1,0 +1,125 @@
+// The gateway namespaces' pure parts: what is wanted, the steps from what exists, and the flows of a gateway port.
+
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { gatewayMac } from "../linux/addr.js";
+import { gatewayHostLink, gatewayTenantLink } from "../names.js";
+import { clusterHost, desiredHost, endpoint, network, NS_A, PREFIX } from "../testing/desired.js";
+import type { DesiredHost } from "../types.js";
+import { gatewayFlows, planGateways, wantedGateways, type ObservedGateways, type WantedGatewayNamespace } from "./gateway.js";
+import { FLAG_FROM_GATEWAY, TABLE } from "./layout.js";
+import { checkOvs, renderFlows } from "./render.js";
+
+/** Tenant a with networks blue (198.18.1.0/24) and red (198.18.2.0/24, no gateway unless `redGateway`), IPv4 only. */
+function host(fwdMode: "routing" | "bridge", redGateway = "198.18.2.254"): DesiredHost {
+  const d = desiredHost();
+  const t = d.tenants[0]!;
+  t.fwdMode = fwdMode;
+  t.networks = [
+    network({ ipv6Subnet: "", ipv6Gateway: "" }),
+    network({ name: "red", bridge: "nb00000002", subnet: "198.18.2.0/24", gateway: redGateway, ipv6Subnet: "", ipv6Gateway: "", mtu: 1400 }),
+  ];
+  t.endpoints = [endpoint(1, { ipv6: "" }), endpoint(2, { network: "red", ipv4: "198.18.2.2/24", gateway: "198.18.2.254", ipv6: "" })];
+  return d;
+}
+
+const blue = { tenant: "a", network: "blue", hostLink: gatewayHostLink(PREFIX, "a", "blue"), nsLink: gatewayTenantLink("blue"), mac: gatewayMac("nb00000001"), address: "198.18.1.254/24", mtu: 1450 };
+const red = { tenant: "a", network: "red", hostLink: gatewayHostLink(PREFIX, "a", "red"), nsLink: gatewayTenantLink("red"), mac: gatewayMac("nb00000002"), address: "198.18.2.254/24", mtu: 1400 };
+
+describe("wantedGateways", () => {
+  it("one namespace per tenant, a link per network with a gateway; forwarding only in fwdMode routing", () => {
+    assert.deepEqual(wantedGateways(host("routing")), [{ name: NS_A, tenant: "a", forwarding: true, links: [blue, red] }]);
+    assert.deepEqual(wantedGateways(host("bridge", "")), [{ name: NS_A, tenant: "a", forwarding: false, links: [blue] }]);
+  });
+
+  it("a skipped network (handed off: the site's router is its gateway) gets no link, a tenant without links no namespace", () => {
+    assert.deepEqual(wantedGateways(host("routing"), (n) => n.name === "red")[0]!.links, [blue]);
+    assert.deepEqual(wantedGateways(host("routing"), () => true), []);
+  });
+
+  it("checkOvs no longer refuses fwdMode routing", () => {
+    assert.deepEqual(checkOvs(host("routing")), []);
+  });
+});
+
+describe("planGateways", () => {
+  const wanted = wantedGateways(host("routing"));
+  const right = (): ObservedGateways => ({
+    namespaces: [NS_A, "other"],
+    inside: new Map([[NS_A, { forwarding: true, loUp: true, links: [blue, red].map((l) => ({ name: l.nsLink, mac: l.mac, mtu: l.mtu, up: true, addresses: [l.address] })) }]]),
+    ports: [blue, red].map((l) => ({ name: l.hostLink, namespace: NS_A })),
+  });
+
+  it("from nothing: the namespace, lo, each link, then forwarding", () => {
+    assert.deepEqual(planGateways(PREFIX, wanted, { namespaces: [], inside: new Map(), ports: [] }), [
+      { kind: "add-namespace", namespace: NS_A },
+      { kind: "lo-up", namespace: NS_A },
+      { kind: "add-link", namespace: NS_A, link: blue },
+      { kind: "add-link", namespace: NS_A, link: red },
+      { kind: "set-forwarding", namespace: NS_A, on: true },
+    ]);
+  });
+
+  it("what is right: nothing to do", () => {
+    assert.deepEqual(planGateways(PREFIX, wanted, right()), []);
+  });
+
+  it("only what differs: a link without its port or with another MAC made again, an address changed, forwarding off in bridge mode", () => {
+    const o = right();
+    o.ports = o.ports.filter((p) => p.name !== red.hostLink);
+    const links = o.inside.get(NS_A)!.links;
+    links[0] = { ...links[0]!, addresses: ["198.18.1.1/24", blue.address] };
+    const bridged: WantedGatewayNamespace[] = [{ ...wanted[0]!, forwarding: false }];
+    assert.deepEqual(planGateways(PREFIX, bridged, o), [
+      { kind: "delete-address", namespace: NS_A, link: blue.nsLink, address: "198.18.1.1/24" },
+      { kind: "add-link", namespace: NS_A, link: red },
+      { kind: "set-forwarding", namespace: NS_A, on: false },
+    ]);
+    links[0] = { ...links[0]!, mac: "02:00:00:00:00:99", addresses: [blue.address] };
+    assert.deepEqual(planGateways(PREFIX, wanted, right()).length, 0);
+    assert.deepEqual(planGateways(PREFIX, wanted, o)[0], { kind: "add-link", namespace: NS_A, link: blue });
+  });
+
+  it("a network gone loses its port, a tenant gone its namespace (ours only); frozen ones are left alone", () => {
+    const o = right();
+    o.namespaces.push(`${PREFIX}-t-gone`, `${PREFIX}-t-frozen`);
+    o.ports.push({ name: "npu0gdead1", namespace: `${PREFIX}-t-gone` }, { name: "npu0gdead2", namespace: `${PREFIX}-t-frozen` });
+    assert.deepEqual(planGateways(PREFIX, wanted, o, [`${PREFIX}-t-frozen`]), [
+      { kind: "delete-port", name: "npu0gdead1" },
+      { kind: "delete-namespace", namespace: `${PREFIX}-t-gone` },
+    ]);
+  });
+});
+
+describe("gatewayFlows", () => {
+  const base = { network: network({ ipv6Subnet: "", ipv6Gateway: "" }), tenant: 5, networkNumber: 1, port: 7, known: [{ ip: "198.18.1.1", mac: "02:00:00:00:00:01" }], localPorts: [3] };
+  const mac = gatewayMac("nb00000001");
+
+  it("classifies the namespace's packets by its MAC with the gateway flag, answers its ARP, keeps its floods on this host", () => {
+    const flows = gatewayFlows({ ...base, routing: true });
+    const classify = flows.filter((f) => f.includes(`table=${TABLE.CLASSIFY},`));
+    assert.equal(classify.length, 2);
+    for (const f of classify) assert.match(f, new RegExp(`in_port=7,dl_src=${mac},(arp|ip),actions=set_field:5->reg6,set_field:1->reg7,set_field:${FLAG_FROM_GATEWAY}->reg8,goto_table:${TABLE.LOCAL}$`));
+    assert.ok(flows.some((f) => f.includes(`table=${TABLE.LOCAL},priority=95,reg7=1,reg8=2/2,arp,arp_op=1,arp_tpa=198.18.1.1,`)));
+    assert.ok(flows.some((f) => f.endsWith(`table=${TABLE.L2_FORWARD},priority=60,reg7=1,reg8=2/2,dl_dst=01:00:00:00:00:00/01:00:00:00:00:00,actions=output:3`)));
+  });
+
+  it("routing: every IP packet to the gateway's MAC goes to the namespace; bridge: only those to the gateway's address", () => {
+    const to = (routing: boolean) => gatewayFlows({ ...base, routing }).filter((f) => f.endsWith("actions=output:7"));
+    assert.deepEqual(to(true).map((f) => f.replace(/^.*priority=/, "")), [`100,reg7=1,reg8=0/1,ip,dl_dst=${mac},actions=output:7`]);
+    assert.deepEqual(to(false).map((f) => f.replace(/^.*priority=/, "")), [`100,reg7=1,reg8=0/1,ip,nw_dst=198.18.1.254,dl_dst=${mac},actions=output:7`]);
+  });
+
+  it("renderFlows adds them once the port has an OpenFlow number, with remote endpoints known, and not before", () => {
+    const d = clusterHost();
+    d.tenants[0]!.networks[0]!.ipv6Subnet = "";
+    const facts = (ofports: [string, number][]) => ({ ofports: new Map(ofports), policy: () => [] });
+    const port = gatewayHostLink(PREFIX, "a", "blue");
+    const without = renderFlows(d, facts([["ne0000000001", 1]]));
+    const withPort = renderFlows(d, facts([["ne0000000001", 1], [port, 9]]));
+    assert.ok(!without.some((f) => f.includes("in_port=9")));
+    const added = withPort.filter((f) => !without.includes(f));
+    assert.ok(added.some((f) => f.includes("in_port=9,")));
+    assert.ok(added.some((f) => f.includes("arp_tpa=198.18.1.21,")), "a remote endpoint answered to the namespace");
+  });
+});

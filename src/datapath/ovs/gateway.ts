@@ -1,0 +1,183 @@
+// Pure: each tenant's gateway namespace on an OVS host, as OpenStack Neutron's router namespaces: the namespace
+// the Linux driver and the DNS supervisor use (DesiredTenant.namespace, tenantNamespace()), with one veth per
+// network that has a gateway: its namespace end holds the gateway's MAC (the one our flows answer ARP with) and
+// address, its other end is a port of the bridge (external_ids:netplugin-role=gateway). The tenant's DNS servers
+// bind there (src/agent/dns), and in fwdMode routing the namespace routes between the tenant's networks
+// (IPv4 forwarding on; off in bridge mode, where our flows send it only packets to its own addresses).
+//
+// What is decided here: the wanted namespaces and links (wantedGateways), the steps that turn what exists into
+// them (planGateways), and the flows of a gateway port (gatewayFlows). gateway-ns.ts carries out the steps.
+// ARP for the gateway and pings to it stay answered by flows (render.ts), so nothing changes for containers
+// when the namespace is late or gone; only what the flows do not answer (DNS, routed packets) goes there.
+
+import { gatewayMac } from "../linux/addr.js";
+import { gatewayHostLink, gatewayTenantLink, tenantNamespace } from "../names.js";
+import type { DesiredHost, DesiredNetwork } from "../types.js";
+import { arpResponder, classifyRegs, flow } from "./flow-text.js";
+import { FLAG_FROM_GATEWAY, FLAG_FROM_TUNNEL, FLAGS_REG, NETWORK_REG, TABLE } from "./layout.js";
+
+/** external_ids:netplugin-role of a gateway veth's bridge side. */
+export const GATEWAY_ROLE = "gateway";
+/** external_ids key of a gateway port: the namespace of its veth's other end. */
+export const GATEWAY_NAMESPACE_KEY = "netplugin-namespace";
+
+export interface WantedGatewayLink {
+  tenant: string;
+  network: string;
+  /** The bridge side (a port), in the agent's namespace. */
+  hostLink: string;
+  /** The namespace side. */
+  nsLink: string;
+  mac: string;
+  /** The gateway's address with the subnet's prefix length ("10.1.0.254/24"). */
+  address: string;
+  mtu: number;
+}
+
+export interface WantedGatewayNamespace {
+  name: string;
+  tenant: string;
+  /** IPv4 forwarding: fwdMode routing. */
+  forwarding: boolean;
+  links: WantedGatewayLink[];
+}
+
+/**
+ * The gateway namespace of every tenant with a network that has a gateway here; `skip` leaves a network out (one
+ * handed off to the physical network, whose router is its gateway). In name order, links too.
+ */
+export function wantedGateways(desired: DesiredHost, skip: (n: DesiredNetwork) => boolean = () => false): WantedGatewayNamespace[] {
+  const out: WantedGatewayNamespace[] = [];
+  for (const t of [...desired.tenants].sort((a, b) => cmp(a.name, b.name))) {
+    const links = t.networks
+      .filter((n) => n.gateway !== "" && !skip(n))
+      .map((n) => ({
+        tenant: t.name,
+        network: n.name,
+        hostLink: gatewayHostLink(desired.prefix, t.name, n.name),
+        nsLink: gatewayTenantLink(n.name),
+        mac: gatewayMac(n.bridge),
+        address: `${n.gateway}/${n.subnet.split("/")[1]}`,
+        mtu: n.mtu,
+      }))
+      .sort((a, b) => cmp(a.network, b.network));
+    if (links.length === 0) continue;
+    out.push({ name: t.namespace || tenantNamespace(desired.prefix, t.name), tenant: t.name, forwarding: t.fwdMode === "routing", links });
+  }
+  return out;
+}
+
+/** A link inside a gateway namespace, as `ip -json addr` shows it. */
+export interface ObservedNsLink {
+  name: string;
+  mac: string;
+  mtu: number;
+  up: boolean;
+  /** IPv4 addresses with their prefix length. */
+  addresses: string[];
+}
+
+export interface ObservedGatewayNamespace {
+  forwarding: boolean;
+  loUp: boolean;
+  links: ObservedNsLink[];
+}
+
+export interface ObservedGateways {
+  /** Every network namespace on the machine, by name. */
+  namespaces: string[];
+  /** What is inside those of them that are wanted. */
+  inside: ReadonlyMap<string, ObservedGatewayNamespace>;
+  /** The bridge's ports marked GATEWAY_ROLE, with the namespace of their other end (external_ids, GATEWAY_NAMESPACE_KEY). */
+  ports: { name: string; namespace: string }[];
+}
+
+export type GatewayStep =
+  | { kind: "add-namespace"; namespace: string }
+  | { kind: "lo-up"; namespace: string }
+  | { kind: "add-link"; namespace: string; link: WantedGatewayLink }
+  | { kind: "add-address"; namespace: string; link: string; address: string }
+  | { kind: "delete-address"; namespace: string; link: string; address: string }
+  | { kind: "set-forwarding"; namespace: string; on: boolean }
+  | { kind: "delete-port"; name: string }
+  | { kind: "delete-namespace"; namespace: string };
+
+/**
+ * The steps that make the gateway namespaces of `prefix` what `wanted` says, from what exists: only what differs.
+ * A link whose pair is incomplete (no port on the bridge, or no namespace end) or whose MAC, MTU or state differs
+ * is made again whole (add-link deletes what is left of it first); addresses are added and removed one by one.
+ * Ports of networks gone, and namespaces of tenants gone (named tenantNamespace(prefix, …)), are deleted last,
+ * except those of `frozen` namespaces (DesiredHost.frozen: left exactly as they are).
+ */
+export function planGateways(prefix: string, wanted: readonly WantedGatewayNamespace[], observed: ObservedGateways, frozen: readonly string[] = []): GatewayStep[] {
+  const steps: GatewayStep[] = [];
+  const existing = new Set(observed.namespaces);
+  const ports = new Set(observed.ports.map((p) => p.name));
+  const keep = new Set(frozen);
+  for (const ns of wanted) {
+    const inside = existing.has(ns.name) ? observed.inside.get(ns.name) : undefined;
+    if (!existing.has(ns.name)) steps.push({ kind: "add-namespace", namespace: ns.name });
+    if (inside?.loUp !== true) steps.push({ kind: "lo-up", namespace: ns.name });
+    for (const link of ns.links) {
+      const seen = inside?.links.find((l) => l.name === link.nsLink);
+      if (seen === undefined || !ports.has(link.hostLink) || seen.mac !== link.mac || seen.mtu !== link.mtu || !seen.up) {
+        steps.push({ kind: "add-link", namespace: ns.name, link });
+        continue;
+      }
+      for (const address of seen.addresses.filter((a) => a !== link.address)) steps.push({ kind: "delete-address", namespace: ns.name, link: link.nsLink, address });
+      if (!seen.addresses.includes(link.address)) steps.push({ kind: "add-address", namespace: ns.name, link: link.nsLink, address: link.address });
+    }
+    // Forwarding last: a namespace routes only once all its links are there.
+    if ((inside?.forwarding ?? false) !== ns.forwarding) steps.push({ kind: "set-forwarding", namespace: ns.name, on: ns.forwarding });
+  }
+  const wantedPorts = new Set(wanted.flatMap((ns) => ns.links.map((l) => l.hostLink)));
+  const stale = observed.ports.filter((p) => !wantedPorts.has(p.name) && !keep.has(p.namespace));
+  for (const name of stale.map((p) => p.name).sort()) steps.push({ kind: "delete-port", name });
+  const ours = tenantNamespace(prefix, "");
+  const wantedNames = new Set(wanted.map((ns) => ns.name));
+  for (const name of [...existing].filter((n) => n.startsWith(ours) && !wantedNames.has(n) && !keep.has(n)).sort()) steps.push({ kind: "delete-namespace", namespace: name });
+  return steps;
+}
+
+export interface GatewayFlowsInput {
+  network: DesiredNetwork;
+  /** The tenant's and network's numbers (render.ts). */
+  tenant: number;
+  networkNumber: number;
+  /** The OpenFlow port of the network's gateway veth. */
+  port: number;
+  /** fwdMode routing: every IP packet to the gateway's MAC goes to the namespace; bridge: only those to its address. */
+  routing: boolean;
+  /** Addresses and MACs of the network's endpoints, local and remote: the namespace's ARP is answered for them. */
+  known: { ip: string; mac: string }[];
+  /** The network's local ports (OpenFlow numbers): where the namespace's broadcasts go. */
+  localPorts: number[];
+}
+
+const MULTICAST = "dl_dst=01:00:00:00:00:00/01:00:00:00:00:00";
+
+/** The flows of one network's gateway port. */
+export function gatewayFlows(g: GatewayFlowsInput): string[] {
+  const out: string[] = [];
+  const n = g.network;
+  const mac = gatewayMac(n.bridge);
+  const net = `${NETWORK_REG}=${g.networkNumber}`;
+  const fromGateway = `${FLAGS_REG}=${FLAG_FROM_GATEWAY}/${FLAG_FROM_GATEWAY}`;
+  const classified = `${classifyRegs(g.tenant, g.networkNumber, FLAG_FROM_GATEWAY)},goto_table:${TABLE.LOCAL}`;
+  // From the namespace: its MAC, any address (it routes other networks' packets here).
+  for (const proto of ["arp", "ip"]) out.push(flow(TABLE.CLASSIFY, 110, `in_port=${g.port},dl_src=${mac},${proto}`, classified));
+  // Its ARP answered for every endpoint of the network, whatever the overlay's ARP mode: a reply to the gateway's
+  // MAC from another host would go to that host's namespace (every host has the same gateway MAC).
+  for (const k of g.known) out.push(flow(TABLE.LOCAL, 95, `${net},${fromGateway},arp,arp_op=1,arp_tpa=${k.ip}`, arpResponder(k.mac, k.ip)));
+  // To the namespace: IP to the gateway's MAC from this host's senders (not from the tunnel: each host has its own).
+  const to = g.routing ? "ip" : `ip,nw_dst=${n.gateway}`;
+  out.push(flow(TABLE.L2_FORWARD, 100, `${net},${FLAGS_REG}=0/${FLAG_FROM_TUNNEL},${to},dl_dst=${mac}`, `output:${g.port}`));
+  // Its broadcasts reach this host's ports of the network only, never the peers.
+  const locals = g.localPorts.map((p) => `output:${p}`);
+  out.push(flow(TABLE.L2_FORWARD, 60, `${net},${fromGateway},${MULTICAST}`, locals.length > 0 ? locals.join(",") : "drop"));
+  return out;
+}
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
