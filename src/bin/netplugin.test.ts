@@ -33,6 +33,7 @@ describe("netplugin flags", () => {
     [["--ovs-controller", "tcp:127.0.0.1:6653"], /--ovs-controller is for --datapath ovs only/],
     [["--datapath", "ovs", "--uplink-access-vlan", "4095"], /Invalid --uplink-access-vlan "4095": expected a VLAN id, 1\.\.4094/],
     [["--uplink-access-vlan", "100"], /--uplink-access-vlan is for --datapath ovs only/],
+    [["--datapath", "ovs", "--uplink-access-vlan", "100"], /--uplink-access-vlan needs --uplink-if/],
   ];
   for (const [args, message] of bad) {
     it(`refuses ${args.join(" ")}`, async () => {

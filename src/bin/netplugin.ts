@@ -129,6 +129,7 @@ function parseFlags(argv: string[]): Flags {
   for (const [flag, given] of [["--ovs-controller", ovsController], ["--uplink-access-vlan", accessVlan]] as const) {
     if (given !== undefined && o.datapath !== "ovs") throw new Error(`${flag} is for --datapath ovs only`);
   }
+  if (accessVlan !== undefined && String(o.uplinkIf) === "") throw new Error("--uplink-access-vlan needs --uplink-if, the interface it describes");
   if (ovsController !== undefined && !/^(tcp|ssl):(\d{1,3}(\.\d{1,3}){3}|\[[0-9A-Fa-f:]+\]):\d{1,5}$/.test(ovsController)) {
     throw new Error(`Invalid --ovs-controller "${ovsController}": expected tcp:IP:PORT or ssl:IP:PORT`);
   }

@@ -20,6 +20,7 @@ import type { Logger } from "pino";
 
 import type { DatapathChange, DatapathDriver, DatapathError, DatapathReport, RuleCounters } from "../driver.js";
 import type { DatapathProblem, DesiredHost, DesiredTenant } from "../types.js";
+import { tenantNamespace } from "../names.js";
 import { PolicyCache } from "../linux/policies.js";
 import { POLICY_TABLE, policyFlows } from "./policy-flows.js";
 import { policyRuleCounters } from "./policy-counters.js";
@@ -78,7 +79,12 @@ interface ObservedPort {
   role: string;
   /** external_ids:netplugin-namespace of a gateway port: the namespace of its veth's other end, or "". */
   namespace: string;
+  /** external_ids:netplugin-tenant of an endpoint's port ("" on ports made before it was kept). */
+  tenant: string;
 }
+
+/** The tenant an endpoint's port belongs to. */
+const TENANT_KEY = "netplugin-tenant";
 
 const DEFAULT_DB = "unix:/var/run/openvswitch/db.sock";
 
@@ -122,6 +128,7 @@ function parsePorts(json: string): ObservedPort[] {
       ofport: typeof ofport === "number" ? ofport : -1,
       endpoint: ids[1].find(([k]) => k === ENDPOINT_ID_KEY)?.[1] ?? "",
       role: ids[1].find(([k]) => k === ROLE_KEY)?.[1] ?? "",
+      tenant: ids[1].find(([k]) => k === TENANT_KEY)?.[1] ?? "",
       namespace: ids[1].find(([k]) => k === GATEWAY_NAMESPACE_KEY)?.[1] ?? "",
     };
   });
@@ -264,8 +271,13 @@ export class OvsDatapath implements DatapathDriver {
     let observed = await this.ports(bridge);
     const wanted = wantedPorts(desired);
     const wantedNames = new Set(wanted.map((w) => w.name));
+    // A tenant whose desired state could not be made is left exactly as it runs (DesiredHost.frozen): its ports
+    // stay, and so do the flows, meters and groups of the whole bridge (they are not kept per tenant), until it can.
+    const frozen = new Set(desired.frozen ?? []);
+    const isFrozen = (p: ObservedPort) => p.endpoint !== "" && !wantedNames.has(p.name) && (p.tenant === "" ? frozen.size > 0 : frozen.has(tenantNamespace(desired.prefix, p.tenant)));
+    const held = [...new Set(observed.filter(isFrozen).map((p) => p.tenant || "?"))];
     // Ports of endpoints that are gone: the port and its veth (the container side goes with it).
-    for (const p of observed.filter((p) => p.endpoint !== "" && !wantedNames.has(p.name))) {
+    for (const p of observed.filter((p) => p.endpoint !== "" && !wantedNames.has(p.name) && !isFrozen(p))) {
       try {
         await this.vsctl(["--if-exists", "del-port", bridge, p.name]);
         await this.ip(["link", "del", p.name]).catch((err: unknown) => {
@@ -326,6 +338,11 @@ export class OvsDatapath implements DatapathDriver {
     // Each tenant's gateway namespace, a veth per network with a gateway (its DNS, and routing in fwdMode routing).
     const gatewayPorts = observed.filter((p) => p.role === GATEWAY_ROLE).map((p) => ({ name: p.name, namespace: p.namespace }));
     await this.gateways.sync({ prefix: desired.prefix, bridge, wanted: gatewaysOf(desired, uplink), ports: gatewayPorts, frozen: desired.frozen ?? [] }, change, fail);
+
+    if (held.length > 0) {
+      fail({}, [`flows of ${bridge}`], new Error(`flows, meters and groups held as they are while tenant(s) ${held.join(", ")} cannot be made (their own failures say why)`));
+      return { changes, errors };
+    }
 
     observed = await this.ports(bridge);
     const ofports = new Map(observed.filter((p) => p.ofport > 0).map((p) => [p.name, p.ofport]));
@@ -474,7 +491,7 @@ export class OvsDatapath implements DatapathDriver {
     if (e.containerSide === "runtime") {
       // The runtime (Docker) moves, names and configures its side; its offloads go with it.
       if (this.o.datapathType === "netdev") await inside(["ethtool", "-K", e.ifname, "tx", "off"]);
-      await this.vsctl(["add-port", bridge, w.name, "--", "set", "interface", w.name, `external_ids:${ENDPOINT_ID_KEY}=${e.id}`]);
+      await this.vsctl(["--may-exist", "add-port", bridge, w.name, "--", "set", "interface", w.name, `external_ids:${ENDPOINT_ID_KEY}=${e.id}`, `external_ids:${TENANT_KEY}=${w.tenant}`]);
       return;
     }
     await inside(["ip", "addr", "add", e.ipv4, "dev", e.ifname]);
@@ -483,7 +500,7 @@ export class OvsDatapath implements DatapathDriver {
     // The userspace datapath drops segments it cannot checksum, and TSO into a tunnel (OVS 3.1): the container
     // sends them whole. (The kernel datapath needs no such change.)
     if (this.o.datapathType === "netdev") await inside(["ethtool", "-K", e.ifname, "tx", "off"]);
-    await this.vsctl(["add-port", bridge, w.name, "--", "set", "interface", w.name, `external_ids:${ENDPOINT_ID_KEY}=${e.id}`]);
+    await this.vsctl(["--may-exist", "add-port", bridge, w.name, "--", "set", "interface", w.name, `external_ids:${ENDPOINT_ID_KEY}=${e.id}`, `external_ids:${TENANT_KEY}=${w.tenant}`]);
   }
 
   private async unplumb(bridge: string, name: string): Promise<void> {

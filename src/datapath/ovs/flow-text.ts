@@ -38,3 +38,6 @@ export function echoResponder(mac: string, ip: string): string {
     "IN_PORT",
   ].join(",");
 }
+
+/** No 802.1Q header: what every classify flow of a port that must not carry tags matches. */
+export const UNTAGGED = "vlan_tci=0x0000/0x1fff";

@@ -99,7 +99,7 @@ describe("gatewayFlows", () => {
     const flows = gatewayFlows({ ...base, routing: true });
     const classify = flows.filter((f) => f.includes(`table=${TABLE.CLASSIFY},`));
     assert.equal(classify.length, 2);
-    for (const f of classify) assert.match(f, new RegExp(`in_port=7,dl_src=${mac},(arp|ip),actions=set_field:5->reg6,set_field:1->reg7,set_field:${FLAG_FROM_GATEWAY}->reg8,goto_table:${TABLE.LOCAL}$`));
+    for (const f of classify) assert.match(f, new RegExp(`in_port=7,dl_src=${mac},vlan_tci=0x0000\\/0x1fff,(arp|ip),actions=set_field:5->reg6,set_field:1->reg7,set_field:${FLAG_FROM_GATEWAY}->reg8,goto_table:${TABLE.LOCAL}$`));
     assert.ok(flows.some((f) => f.includes(`table=${TABLE.LOCAL},priority=95,reg7=1,reg8=2/2,arp,arp_op=1,arp_tpa=198.18.1.1,`)));
     assert.ok(flows.some((f) => f.endsWith(`table=${TABLE.L2_FORWARD},priority=60,reg7=1,reg8=2/2,dl_dst=01:00:00:00:00:00/01:00:00:00:00:00,actions=output:3`)));
   });

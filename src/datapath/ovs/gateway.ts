@@ -13,7 +13,7 @@
 import { gatewayMac } from "../linux/addr.js";
 import { gatewayHostLink, gatewayTenantLink, tenantNamespace } from "../names.js";
 import type { DesiredHost, DesiredNetwork } from "../types.js";
-import { arpResponder, classifyRegs, flow } from "./flow-text.js";
+import { arpResponder, classifyRegs, flow, UNTAGGED } from "./flow-text.js";
 import { FLAG_FROM_GATEWAY, FLAG_FROM_TUNNEL, FLAGS_REG, NETWORK_REG, TABLE } from "./layout.js";
 
 /** external_ids:netplugin-role of a gateway veth's bridge side. */
@@ -165,7 +165,7 @@ export function gatewayFlows(g: GatewayFlowsInput): string[] {
   const fromGateway = `${FLAGS_REG}=${FLAG_FROM_GATEWAY}/${FLAG_FROM_GATEWAY}`;
   const classified = `${classifyRegs(g.tenant, g.networkNumber, FLAG_FROM_GATEWAY)},goto_table:${TABLE.LOCAL}`;
   // From the namespace: its MAC, any address (it routes other networks' packets here).
-  for (const proto of ["arp", "ip"]) out.push(flow(TABLE.CLASSIFY, 110, `in_port=${g.port},dl_src=${mac},${proto}`, classified));
+  for (const proto of ["arp", "ip"]) out.push(flow(TABLE.CLASSIFY, 110, `in_port=${g.port},dl_src=${mac},${UNTAGGED},${proto}`, classified));
   // Its ARP answered for every endpoint of the network, whatever the overlay's ARP mode: a reply to the gateway's
   // MAC from another host would go to that host's namespace (every host has the same gateway MAC).
   for (const k of g.known) out.push(flow(TABLE.LOCAL, 95, `${net},${fromGateway},arp,arp_op=1,arp_tpa=${k.ip}`, arpResponder(k.mac, k.ip)));

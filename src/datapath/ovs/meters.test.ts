@@ -65,8 +65,8 @@ describe("meters of bandwidth limits", () => {
     const metered = flows.filter((f) => f.includes("meter:"));
     const tn = tenantNumbers(["a"]).get("a")!;
     assert.deepEqual(metered, [
-      `cookie=0x6e70,table=0,priority=110,in_port=3,dl_src=${limited.mac},arp,arp_spa=198.18.1.1,arp_sha=${limited.mac},actions=meter:65542,set_field:${tn}->reg6,set_field:1->reg7,set_field:0->reg8,goto_table:10`,
-      `cookie=0x6e70,table=0,priority=110,in_port=3,dl_src=${limited.mac},ip,nw_src=198.18.1.1,actions=meter:65542,set_field:${tn}->reg6,set_field:1->reg7,set_field:0->reg8,goto_table:10`,
+      `cookie=0x6e70,table=0,priority=110,in_port=3,dl_src=${limited.mac},vlan_tci=0x0000/0x1fff,arp,arp_spa=198.18.1.1,arp_sha=${limited.mac},actions=meter:65542,set_field:${tn}->reg6,set_field:1->reg7,set_field:0->reg8,goto_table:10`,
+      `cookie=0x6e70,table=0,priority=110,in_port=3,dl_src=${limited.mac},vlan_tci=0x0000/0x1fff,ip,nw_src=198.18.1.1,actions=meter:65542,set_field:${tn}->reg6,set_field:1->reg7,set_field:0->reg8,goto_table:10`,
       `cookie=0x6e70,table=45,priority=100,reg7=1,dl_dst=${limited.mac},actions=meter:65543,output:3`,
     ]);
     // The flood flow delivers to both ports unmetered; the unlimited endpoint has no meter anywhere.

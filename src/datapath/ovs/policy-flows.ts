@@ -32,7 +32,7 @@
 // Cookies, and counters per rule: every flow's cookie is COOKIE in bits 0-15, the tenant in bits 16-31 and,
 // on JUDGE flows, a rule number in bits 32-63 (0 on every other flow). `cookie=tenantCookie(t)/TENANT_COOKIE_MASK`
 // selects exactly one tenant's policy flows (to delete or dump them); ruleKeys[n - 1] is the key of rule number
-// n, so summing n_packets/n_bytes of `dump-flows table=27,cookie=…` by (cookie >> 32) gives counters per rule,
+// n, so summing n_packets/n_bytes of `dump-flows table=31,cookie=…` (JUDGE) by (cookie >> 32) gives counters per rule,
 // as ruleCounters() does for nft's verdict-map elements (one element, one winning rule).
 //
 // Not rendered: PolicyTables.crossBridge (in fwdMode bridge the gateway namespace does not forward, and our flows

@@ -7,7 +7,8 @@
 import { gatewayMac } from "../linux/addr.js";
 import { gatewayHostLink } from "../names.js";
 import type { DatapathProblem, DesiredEndpoint, DesiredHost, DesiredNetwork, DesiredTenant } from "../types.js";
-import { arpResponder, classifyRegs, echoResponder, flow } from "./flow-text.js";
+import { arpResponder, classifyRegs, echoResponder, flow, UNTAGGED } from "./flow-text.js";
+import { stableNumbers } from "./numbers.js";
 import { gatewayFlows, wantedGateways, type WantedGatewayNamespace } from "./gateway.js";
 import { FLAG_FROM_TUNNEL, FLAGS_REG, NETWORK_REG, TABLE } from "./layout.js";
 import { endpointMeters, type Meter, type MeterDirection } from "./meters.js";
@@ -80,26 +81,9 @@ function overlay(n: DesiredNetwork, uplink: Uplink | undefined): DesiredNetwork[
   return n.vxlan !== undefined && n.vxlan.peers.length > 0 ? n.vxlan : undefined;
 }
 
-/**
- * Tenant numbers (their conntrack zones, 1..65535): from a hash of the name, the next free one on a
- * collision (in name order), so a tenant keeps its zone, and its connections, while others come and go.
- */
+/** Tenant numbers: their conntrack zones, 1..65535, kept while other tenants come and go (numbers.ts). */
 export function tenantNumbers(names: readonly string[]): Map<string, number> {
-  const out = new Map<string, number>();
-  const used = new Set<number>();
-  for (const name of [...names].sort()) {
-    let n = (fnv1a(name) % 65535) + 1;
-    while (used.has(n)) n = (n % 65535) + 1;
-    used.add(n);
-    out.set(name, n);
-  }
-  return out;
-}
-
-function fnv1a(text: string): number {
-  let h = 0x811c9dc5;
-  for (const c of Buffer.from(text, "utf8")) h = Math.imul(h ^ c, 0x01000193) >>> 0;
-  return h;
+  return stableNumbers(names);
 }
 
 /**
@@ -236,19 +220,20 @@ function networkFlows(
   for (const e of locals) {
     const port = ofports.get(e.hostLink)!;
     const ip = addressOf(e.ipv4);
-    const from = `in_port=${port},dl_src=${e.mac}`;
+    // Untagged only: OVS matches ip/arp through one VLAN header, and a tagged frame would leave a trunk double-tagged.
+    const from = `in_port=${port},dl_src=${e.mac},${UNTAGGED}`;
     const { egress } = endpointMeters(e, port);
     const classified = `${egress === undefined ? "" : `meter:${egress.id},`}${regs(tn, nn, false)},goto_table:${TABLE.LOCAL}`;
     out.push(flow(TABLE.CLASSIFY, 110, `${from},arp,arp_spa=${ip},arp_sha=${e.mac}`, classified));
     out.push(flow(TABLE.CLASSIFY, 110, `${from},ip,nw_src=${ip}`, classified));
   }
   if (vx !== undefined) {
-    const from = `in_port=${tunnel},tun_id=${vx.vni}`;
+    const from = `in_port=${tunnel},tun_id=${vx.vni},${UNTAGGED}`;
     out.push(flow(TABLE.CLASSIFY, 110, `${from},arp`, `${regs(tn, nn, true)},goto_table:${TABLE.LOCAL}`));
     out.push(flow(TABLE.CLASSIFY, 110, `${from},ip`, `${regs(tn, nn, true)},goto_table:${TABLE.SERVICES}`));
   }
   if (port !== undefined) {
-    const from = tagged ? `in_port=${port},dl_vlan=${n.vlan}` : `in_port=${port},vlan_tci=0x0000/0x1000`;
+    const from = tagged ? `in_port=${port},dl_vlan=${n.vlan}` : `in_port=${port},${UNTAGGED}`;
     const untag = tagged ? "pop_vlan," : "";
     out.push(flow(TABLE.CLASSIFY, 110, `${from},arp`, `${untag}${regs(tn, nn, true)},goto_table:${TABLE.LOCAL}`));
     out.push(flow(TABLE.CLASSIFY, 110, `${from},ip`, `${untag}${regs(tn, nn, true)},goto_table:${TABLE.SERVICES}`));
@@ -285,7 +270,8 @@ function networkFlows(
   }
   if (port !== undefined) {
     // Any other destination is on the physical network (other hosts' containers, the site's hosts and router).
-    const toPhysical = tagged ? `mod_vlan_vid:${n.vlan},output:${port}` : `output:${port}`;
+    // Written as OpenFlow 1.5 has it (what mod_vlan_vid becomes), so OVS's comparison finds it unchanged.
+    const toPhysical = tagged ? `push_vlan:0x8100,set_field:${0x1000 + n.vlan!}->vlan_vid,output:${port}` : `output:${port}`;
     out.push(flow(TABLE.L2_FORWARD, 10, `${net},${local}`, toPhysical));
     toOutside.push(toPhysical);
   }

@@ -50,9 +50,14 @@ describe("checkServices", () => {
 describe("serviceGroups", () => {
   it("one select group per service port with providers, a bucket per provider committing the DNAT in the tenant's zone", () => {
     const groups = serviceGroups(host([web(), web({ name: "empty", vip: "198.18.1.101", providers: [] })]));
-    assert.deepEqual(groups.map((g) => g.id), [GROUP_BASE + 1, GROUP_BASE + 2]);
+    const ids = groups.map((g) => g.id);
+    assert.equal(new Set(ids).size, 2);
+    for (const id of ids) assert.ok(id > GROUP_BASE && id <= GROUP_BASE + 0xffff, `${id} in our range`);
     const ct = (ip: string, port: number) => `actions=ct(commit,zone=NXM_NX_REG6[0..15],nat(dst=${ip}:${port}),table=${TABLE.SERVICE_CT})`;
-    assert.equal(groups[0]!.spec, `group_id=${GROUP_BASE + 1},type=select,bucket=bucket_id:0,${ct("198.18.1.1", 8080)},bucket=bucket_id:1,${ct("198.18.1.21", 8080)}`);
+    assert.equal(groups[0]!.spec, `group_id=${groups[0]!.id},type=select,bucket=bucket_id:0,${ct("198.18.1.1", 8080)},bucket=bucket_id:1,${ct("198.18.1.21", 8080)}`);
+    // Ids stay while other services come and go: a renumbered group would misroute new connections.
+    const other = serviceGroups(host([web(), web({ name: "aaa", vip: "198.18.1.102" }), web({ name: "empty", vip: "198.18.1.101", providers: [] })]));
+    for (const g of groups) assert.ok(other.some((o) => o.id === g.id && o.spec === g.spec), `group ${g.id} kept`);
     assert.match(groups[1]!.spec, /nat\(dst=198\.18\.1\.1:5353\)/);
   });
 
@@ -72,7 +77,7 @@ describe("serviceFlows", () => {
     const flows = flowsOf(host([web()]));
     const where = "reg6=5,reg7=1";
     assert.ok(flows.includes(`cookie=0x6e70,table=${TABLE.SERVICES},priority=100,${where},tcp,nw_dst=198.18.1.100,tp_dst=80,actions=ct(zone=NXM_NX_REG6[0..15],nat,table=${TABLE.SERVICE_CT})`));
-    assert.ok(flows.includes(`cookie=0x6e70,table=${TABLE.SERVICE_CT},priority=100,${where},ct_state=+trk+new-inv,tcp,nw_dst=198.18.1.100,tp_dst=80,actions=group:${GROUP_BASE + 1}`));
+    assert.ok(flows.includes(`cookie=0x6e70,table=${TABLE.SERVICE_CT},priority=100,${where},ct_state=+trk+new-inv,tcp,nw_dst=198.18.1.100,tp_dst=80,actions=group:${serviceGroups(host([web()]))[0]!.id}`));
     // The providers' replies are translated back, and get the VIP's MAC.
     assert.ok(flows.includes(`cookie=0x6e70,table=${TABLE.SERVICES},priority=90,${where},udp,nw_src=198.18.1.21,tp_src=5353,actions=ct(zone=NXM_NX_REG6[0..15],nat,table=${TABLE.SERVICE_CT})`));
     const mac = gatewayMac("nb00000001");
@@ -100,8 +105,8 @@ describe("serviceFlows", () => {
     const ofports = new Map([["ne0000000001", 1], ["ne0000000002", 2], ["npu0-vx", 9]]);
     const flows = renderFlows(d, { ofports, policy: () => [] });
     assert.ok(flows.includes(`cookie=0x6e70,table=${TABLE.LOCAL},priority=1,ip,actions=goto_table:${TABLE.SERVICES}`));
-    assert.ok(flows.some((f) => f.includes("in_port=9,tun_id=100,ip,") && f.endsWith(`goto_table:${TABLE.SERVICES}`)));
+    assert.ok(flows.some((f) => f.includes("in_port=9,tun_id=100,vlan_tci=0x0000/0x1fff,ip,") && f.endsWith(`goto_table:${TABLE.SERVICES}`)));
     const used = new Set(flows.flatMap((f) => [...f.matchAll(/group:(\d+)/g)].map((m) => Number(m[1]))));
-    assert.deepEqual([...used].sort(), serviceGroups(d).map((g) => g.id));
+    assert.deepEqual([...used].sort((a, b) => a - b), serviceGroups(d).map((g) => g.id).sort((a, b) => a - b));
   });
 });

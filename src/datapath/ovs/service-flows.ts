@@ -20,10 +20,12 @@
 //    error around the packet, so the connection is dropped, not refused (the Linux driver refuses).
 //  - Not done: hairpin (a provider that gets its own connection: the Linux driver also translates the source
 //    to the gateway; here that connection fails), ICMP errors about a translated connection (not translated
-//    back), providers on another network than the service's (no routing in this driver).
+//    back). Providers on another network than the VIP's are refused (checkServices): balancing across the
+//    gateway namespace's routing is not done.
 
 import { canonicalIp, familyOf, gatewayMac, networkOf, parseCidr } from "../linux/addr.js";
 import type { DatapathProblem, DesiredHost, DesiredService, DesiredServicePort, DesiredTenant } from "../types.js";
+import { stableNumbers } from "./numbers.js";
 import { arpResponder, echoResponder, flow } from "./flow-text.js";
 import { FLAG_FROM_TUNNEL, FLAGS_REG, GROUP_BASE, NETWORK_REG, TABLE, TENANT_REG } from "./layout.js";
 
@@ -67,6 +69,9 @@ export function checkServices(t: DesiredTenant): DatapathProblem[] {
     for (const p of s.providers) {
       const ip = canonicalIp(p.ipv4);
       if (ip === null || familyOf(ip) !== 4) add(`provider ${p.endpoint}: invalid IPv4 address "${p.ipv4}"`);
+      else if (subnet !== null && networkOf(ip, subnet[1]) !== networkOf(subnet[0], subnet[1])) {
+        add(`provider ${p.endpoint} (${ip}) is on another network than the VIP's: the ovs datapath does not balance across networks yet (use --datapath linux)`);
+      }
     }
   }
   return problems;
@@ -106,7 +111,11 @@ function providersOf(t: DesiredTenant, s: DesiredService): Provider[] {
   return [...out.values()].sort((a, b) => compare(a.ip, b.ip));
 }
 
-/** Every service port of the host in a stable order; those with providers numbered GROUP_BASE + 1.. . */
+/**
+ * Every service port of the host in a stable order; those with providers get a group id GROUP_BASE + 1..65535
+ * that stays while other services come and go (numbers.ts): a renumbered group would send new connections to
+ * another service's providers between its mod-group and the flows that follow.
+ */
 function servicePorts(desired: DesiredHost): ServicePort[] {
   const ports: Omit<ServicePort, "group">[] = [];
   for (const t of desired.tenants) {
@@ -117,8 +126,8 @@ function servicePorts(desired: DesiredHost): ServicePort[] {
   }
   const key = (p: Omit<ServicePort, "group">) => `${p.tenant.name}\0${p.service.name}\0${p.port.protocol}\0${String(p.port.port).padStart(5, "0")}`;
   ports.sort((a, b) => compare(key(a), key(b)));
-  let next = GROUP_BASE;
-  return ports.map((p) => ({ ...p, group: p.providers.length > 0 ? ++next : undefined }));
+  const ids = stableNumbers(ports.filter((p) => p.providers.length > 0).map(key));
+  return ports.map((p) => ({ ...p, group: p.providers.length > 0 ? GROUP_BASE + ids.get(key(p))! : undefined }));
 }
 
 /** The select groups of the host's services (for a DesiredHost checkOvs() passed), by id. */
