@@ -251,6 +251,19 @@ export class OvsDatapath implements DatapathDriver {
         await this.vsctl(["add-br", bridge, "--", "set", "bridge", bridge, `datapath_type=${this.o.datapathType}`, "fail_mode=secure", "protocols=OpenFlow13,OpenFlow15", "other_config:disable-in-band=true"]);
         change("create", `bridge ${bridge}`);
         this.applied = "";
+      } else {
+        // A bridge of that name made otherwise (by hand, or changed since): in standalone mode it would switch
+        // as a learning switch whenever our flows are gone. Putting it right wipes its flows; the sync below
+        // puts ours back.
+        const [failMode, protocols, datapathType] = (await this.vsctl(["get", "bridge", bridge, "fail_mode", "protocols", "datapath_type"])).split("\n");
+        if (datapathType?.replace(/"/g, "") !== this.o.datapathType) {
+          throw new Error(`bridge ${bridge} has datapath_type ${datapathType}, not ${this.o.datapathType}: remove it (netplugin --cleanup) and start again`);
+        }
+        if (failMode !== "secure" || !protocols?.includes("OpenFlow15")) {
+          await this.vsctl(["set", "bridge", bridge, "fail_mode=secure", "protocols=OpenFlow13,OpenFlow15"]);
+          change("update", `bridge ${bridge} (fail mode secure, OpenFlow 1.3 and 1.5)`);
+          this.applied = "";
+        }
       }
     } catch (err) {
       fail({}, [`bridge ${bridge}`], err);

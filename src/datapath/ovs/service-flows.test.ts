@@ -4,7 +4,7 @@ import { clusterHost, desiredHost, endpoint, network } from "../testing/desired.
 import { services } from "../linux/testing/services.js";
 import { gatewayMac } from "../linux/addr.js";
 import type { DesiredHost, DesiredService } from "../types.js";
-import { ourGroupIds } from "./groups.js";
+import { groupMeaning, ourGroupIds } from "./groups.js";
 import { GROUP_BASE, TABLE } from "./layout.js";
 import { checkOvs, renderFlows } from "./render.js";
 import { checkServices, serviceFlows, serviceGroups } from "./service-flows.js";
@@ -69,6 +69,11 @@ describe("serviceGroups", () => {
   it("finds its own groups in a dump, not a controller's", () => {
     const dump = `OFPST_GROUP_DESC reply (OF1.5) (xid=0x2):\n group_id=${GROUP_BASE + 3},type=select,bucket=bucket_id:0,actions=drop\n group_id=7,type=all,bucket=bucket_id:0,actions=drop\n`;
     assert.deepEqual(ourGroupIds(dump), [GROUP_BASE + 3]);
+    // A group as OVS prints it means what our spec means, whatever the order of ct's arguments.
+    const printed = ` group_id=${GROUP_BASE + 3},type=select,bucket=bucket_id:0,actions=ct(commit,zone=NXM_NX_REG6[0..15],table=12,nat(dst=198.18.1.1:8080))`;
+    const spec = `group_id=${GROUP_BASE + 3},type=select,bucket=bucket_id:0,actions=ct(commit,zone=NXM_NX_REG6[0..15],nat(dst=198.18.1.1:8080),table=12)`;
+    assert.equal(groupMeaning(printed), groupMeaning(spec));
+    assert.notEqual(groupMeaning(printed), groupMeaning(spec.replace("8080", "8081")));
   });
 });
 

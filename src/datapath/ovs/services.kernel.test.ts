@@ -138,6 +138,7 @@ describe("OVS driver: service load balancing on a private Open vSwitch", { skip:
   it("a second run changes nothing; after ovs-vswitchd restarted the groups and flows come back", async () => {
     assert.deepEqual(await driver.reconcile(desired([web, empty]), { full: false }).then((r) => r.errors), []);
     assert.deepEqual(await driver.reconcile(desired([web, empty]), { full: false }), { changes: [], errors: [] });
+    assert.deepEqual(await testHost.newDriver().reconcile(desired([web, empty]), { full: false }), { changes: [], errors: [] }, "a restarted agent changes no group");
     await ovs.restartSwitch();
     const report = await driver.reconcile(desired([web, empty]), { full: false });
     assert.deepEqual(report.errors, []);
