@@ -292,10 +292,11 @@ export class OvsDatapath implements DatapathDriver {
     // Ports of endpoints that are gone: the port and its veth (the container side goes with it).
     for (const p of observed.filter((p) => p.endpoint !== "" && !wantedNames.has(p.name) && !isFrozen(p))) {
       try {
-        await this.vsctl(["--if-exists", "del-port", bridge, p.name]);
+        // The veth first: a port left behind is found and retried by the next run, a veth without a port is not.
         await this.ip(["link", "del", p.name]).catch((err: unknown) => {
           if (!(err instanceof ProcessError && /Cannot find device/.test(err.stderr))) throw err;
         });
+        await this.vsctl(["--if-exists", "del-port", bridge, p.name]);
         change("delete", `port ${p.name}`);
       } catch (err) {
         fail({}, [`port ${p.name}`], err);
