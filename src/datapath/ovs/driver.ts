@@ -172,9 +172,16 @@ export class OvsDatapath implements DatapathDriver {
       } catch (err) {
         problems.push({ owner: { tenant: t.name }, message: (err as Error).message });
       }
+      if (this.hasMeters !== false) continue;
+      for (const e of t.endpoints.filter((e) => e.qos.egressBps > 0 || e.qos.ingressBps > 0)) {
+        problems.push({ owner: { tenant: t.name, network: e.network, endpoint: e.id }, message: "bandwidth limits need OpenFlow meters, and this Open vSwitch datapath has none" });
+      }
     }
     return problems;
   }
+
+  /** Whether the bridge's datapath has meters (ovs-ofctl meter-features), once a run has asked. */
+  private hasMeters: boolean | undefined;
 
   /** The tenant's policy as flows: `in` rules judged here only for its containers on this host. */
   private policyOf(t: DesiredTenant, tenantNumber: number): string[] {
@@ -316,11 +323,15 @@ export class OvsDatapath implements DatapathDriver {
     const uplink = uplinkOf(desired, this.o.uplinkAccessVlan);
     const tunnelWanted = needsTunnel(desired, uplink);
     try {
+      const port = tunnelWanted ? desired.tenants.flatMap((t) => t.networks).find((n) => n.vxlan !== undefined)!.vxlan!.port : 0;
       if (tunnelWanted && !have.has(tunnel)) {
-        const port = desired.tenants.flatMap((t) => t.networks).find((n) => n.vxlan !== undefined)!.vxlan!.port;
         const options = ["options:remote_ip=flow", "options:key=flow", `options:dst_port=${port}`, "options:tos=inherit"];
         await this.vsctl(["add-port", bridge, tunnel, "--", "set", "interface", tunnel, "type=vxlan", ...options]);
         change("create", `port ${tunnel}`);
+      } else if (tunnelWanted && (await this.vsctl(["get", "interface", tunnel, "options:dst_port"])).trim().replace(/"/g, "") !== String(port)) {
+        // The overlay's port changed (another --vxlan-port): the tunnel follows.
+        await this.vsctl(["set", "interface", tunnel, `options:dst_port=${port}`]);
+        change("update", `port ${tunnel} (UDP ${port})`);
       } else if (!tunnelWanted && have.has(tunnel)) {
         await this.vsctl(["--if-exists", "del-port", bridge, tunnel]);
         change("delete", `port ${tunnel}`);
@@ -356,6 +367,12 @@ export class OvsDatapath implements DatapathDriver {
     if (held.length > 0) {
       fail({}, [`flows of ${bridge}`], new Error(`flows, meters and groups held as they are while tenant(s) ${held.join(", ")} cannot be made (their own failures say why)`));
       return { changes, errors };
+    }
+
+    if (this.hasMeters === undefined) {
+      const features = await this.ofctl(["meter-features"]).catch(() => "");
+      this.hasMeters = Number(/max_meter:(\d+)/.exec(features)?.[1] ?? 0) > 0;
+      this.o.logger?.info({ bridge, meters: this.hasMeters }, "OpenFlow meters of the datapath");
     }
 
     observed = await this.ports(bridge);
