@@ -7,43 +7,39 @@
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
-import { must, run } from "../../lib/process.js";
+import { must } from "../../lib/process.js";
 import { waitFor } from "../../lib/wait.js";
-import { addTestNamespaces, exec, ping, removeTestState, startProbe, tcp } from "../linux/testing/netns.js";
+import { ping, startProbe, tcp } from "../linux/testing/netns.js";
 import { emptyPolicy } from "../testing/desired.js";
 import type { DesiredEndpoint, DesiredHost } from "../types.js";
-import { OvsDatapath } from "./driver.js";
+import type { OvsDatapath } from "./driver.js";
 import { COOKIE, TABLE } from "./layout.js";
 import { bridgeName } from "./render.js";
-import { PrivateOvs } from "./private-ovs.js";
+import type { PrivateOvs } from "./private-ovs.js";
+import { needsOvs, OvsTestHost } from "./testing/ovs-host.js";
 
 // Compiled to dist/src/datapath/ovs/; the application stays in the source tree.
 const APP = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "..", "..", "src", "datapath", "ovs", "testing", "hook-app.py");
 const OSKEN = "/usr/bin/osken-manager";
 const PORT = 16653;
 
-const root = process.getuid?.() === 0;
-const ovsInstalled = (await run(["ovs-vswitchd", "--version"])).code === 0;
-const skip = !root ? "needs root" : !ovsInstalled ? "openvswitch-switch is not installed" : !existsSync(OSKEN) ? "python3-os-ken is not installed" : false;
+const skip = needsOvs || (!existsSync(OSKEN) && "python3-os-ken is not installed");
 
 describe("OVS driver with an SDN controller in the hook table", { skip }, () => {
   const P = `npk${randomBytes(2).toString("hex")}`;
-  const HOST = `${P}-host`;
-  const ns = (c: string) => `${P}-${c}`;
+  const testHost = new OvsTestHost(P);
+  const HOST = testHost.host;
+  const ns = (c: string) => testHost.ns(c);
   let ovs: PrivateOvs;
   let driver: OvsDatapath;
   let controller: ChildProcess | undefined;
   const bridge = bridgeName(P);
 
-  const ep = (c: string, n: number): DesiredEndpoint => ({
-    id: `blue-${c}`, network: "blue", hostLink: `ne${P.slice(3)}${c}`, netns: `/var/run/netns/${ns(c)}`, ifname: "eth0", mac: `02:00:c6:12:33:0${n}`,
-    ipv4: `198.18.51.${n}/24`, ipv6: "", gateway: "198.18.51.254", ipv6Gateway: "", mtu: 1450, qos: { egressBps: 0, ingressBps: 0, burstBytes: 0 },
-  });
+  const ep = (c: string, n: number): DesiredEndpoint => testHost.endpoint(c, n, { network: "blue", net24: "198.18.51", mac: `02:00:c6:12:33:0${n}` });
   const desired: DesiredHost = {
     prefix: P,
     tenants: [{
@@ -52,26 +48,19 @@ describe("OVS driver with an SDN controller in the hook table", { skip }, () => 
     }],
     host: { natOutbound: false },
   };
-  const ofctl = (...args: string[]) => must(["ovs-ofctl", "-O", "OpenFlow15", ...args.slice(0, 1), `unix:${ovs.dir}/${bridge}.mgmt`, ...args.slice(1)]);
+  const ofctl = (command: string, ...args: string[]) => testHost.ofctl(bridge, command, ...args);
   const controllerFlows = async () => (await ofctl("dump-flows", `table=${TABLE.PRE_HOOK},cookie=0xc0de/-1`)).split("\n").filter((l) => l.includes("actions=")).length;
   const ourFlows = async () => (await ofctl("dump-flows", `cookie=0x${COOKIE.toString(16)}/0xffff`, "--no-stats")).split("\n").filter((l) => l.includes("actions=")).sort();
   const connected = async () => (await must(["ovs-vsctl", `--db=${ovs.db}`, "--columns=is_connected", "list", "Controller"])).includes("true");
 
   before(async () => {
-    await addTestNamespaces(HOST, ["c1", "c2"].map(ns));
-    await must(["ip", "-n", HOST, "link", "set", "lo", "up"]); // the controller listens on its loopback
-    ovs = await PrivateOvs.start({ dir: mkdtempSync(path.join(tmpdir(), `${P}-ovs-`)), netns: HOST });
-    driver = new OvsDatapath(exec, { db: ovs.db, rundir: ovs.dir, datapathType: "netdev", hostNamespace: HOST, controller: `tcp:127.0.0.1:${PORT}` });
+    ({ ovs, driver } = await testHost.start(["c1", "c2"], [], { controller: `tcp:127.0.0.1:${PORT}` }));
     for (const port of [8080, 9090]) await startProbe(ns("c2"), "serve", "c2", port);
   });
 
   after(async () => {
     if (controller?.pid !== undefined && controller.exitCode === null) controller.kill("SIGKILL");
-    try {
-      await removeTestState(driver, P);
-    } finally {
-      await ovs?.stop();
-    }
+    await testHost.stop();
   });
 
   it("before the controller comes, our pipeline alone decides: both ports reachable", async () => {

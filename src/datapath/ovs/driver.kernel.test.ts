@@ -60,6 +60,17 @@ describe("OVS driver on a private Open vSwitch", { skip: needsOvs }, () => {
     assert.equal(await tcp(ns("c2"), "198.18.50.1", 8080), "reply c1");
   });
 
+  it("an endpoint that cannot be plumbed (its namespace is gone) fails alone and leaves no veth or port", async () => {
+    const d = desired();
+    const lost = { ...ep("c9", 9), netns: `/var/run/netns/${P}-nowhere` };
+    d.tenants[0]!.endpoints.push(lost);
+    const report = await driver.reconcile(d, { full: false });
+    assert.deepEqual(report.errors.map((e) => e.owner), [{ tenant: "a", network: "blue", endpoint: lost.id }]);
+    assert.equal((await run(["ip", "-n", HOST, "link", "show", lost.hostLink])).code, 1, "no veth");
+    assert.doesNotMatch((await run(["ovs-vsctl", `--db=${ovs.db}`, "list-ports", bridgeName(P)])).stdout, new RegExp(lost.hostLink), "no port");
+    assert.ok(await ping(ns("c1"), "198.18.50.2"), "the others keep working");
+  });
+
   it("the gateway answers pings; tenants sharing a subnet (and an address) do not meet", async () => {
     assert.ok(await ping(ns("c1"), "198.18.50.254"), "c1 → its gateway");
     assert.ok(await ping(ns("c3"), "198.18.50.254"), "c3 → its own tenant's gateway");

@@ -194,7 +194,7 @@ export class OvsDatapath implements DatapathDriver {
 
   /** Per-rule counters of every tenant of the last applied pipeline, as running totals (../counters.ts). */
   counters(): Promise<RuleCounters> {
-    const read = this.running.then(async () => {
+    return this.serial(async () => {
       const readings = new Map<string, ReadonlyMap<string, RuleCounter> | null>();
       let dump: string | undefined;
       try {
@@ -211,15 +211,17 @@ export class OvsDatapath implements DatapathDriver {
       this.counterHistory = history;
       return totals;
     });
-    this.running = read.catch(() => undefined);
-    return read;
   }
 
   reconcile(desired: DesiredHost, options: { full: boolean }): Promise<DatapathReport> {
-    // One run at a time: the ports and flows of two runs must not interleave.
-    const run = this.running.then(() => this.reconcileNow(desired, options));
-    this.running = run.catch(() => undefined);
-    return run;
+    return this.serial(() => this.reconcileNow(desired, options));
+  }
+
+  /** One call at a time: the ports and flows of two runs must not interleave, nor a reading with a run. */
+  private serial<T>(work: () => Promise<T>): Promise<T> {
+    const next = this.running.then(work);
+    this.running = next.catch(() => undefined);
+    return next;
   }
 
   private vsctl(args: string[]): Promise<string> {
@@ -232,8 +234,8 @@ export class OvsDatapath implements DatapathDriver {
     return this.executor.run(["ovs-ofctl", "-O", "OpenFlow15", ...(stdin === undefined ? [] : ["--bundle"]), command!, bridge, ...rest], stdin === undefined ? {} : { stdin });
   }
 
-  private ip(args: string[]): Promise<string> {
-    return this.executor.run(["ip", ...(this.o.hostNamespace === undefined ? [] : ["-n", this.o.hostNamespace]), ...args]);
+  private ip(args: string[], stdin?: string): Promise<string> {
+    return this.executor.run(["ip", ...(this.o.hostNamespace === undefined ? [] : ["-n", this.o.hostNamespace]), ...args], stdin === undefined ? {} : { stdin });
   }
 
   private prefix = "";
@@ -512,24 +514,21 @@ export class OvsDatapath implements DatapathDriver {
     return dump.split("\n").filter((l) => l.includes("actions=")).length;
   }
 
-  /** The endpoint's veth, its container side configured, its host side a port of the bridge. */
+  /**
+   * The endpoint's veth, its container side configured (unless the runtime's: Docker moves, names and configures
+   * its side), its host side a port of the bridge. Few processes: this is most of a CNI ADD.
+   */
   private async plumb(bridge: string, w: WantedPort): Promise<void> {
     const e = w.endpoint;
     await this.ip(["link", "del", w.name]).catch(() => undefined); // a half-made pair of an earlier failed run
-    await this.ip(["link", "add", w.name, "mtu", String(e.mtu), "type", "veth", "peer", "name", e.ifname, "address", e.mac, "mtu", String(e.mtu), "netns", e.netns]);
-    await this.ip(["link", "set", w.name, "up"]);
-    const inside = (args: string[]) => this.executor.run(["nsenter", `--net=${e.netns}`, ...args]);
-    if (e.containerSide === "runtime") {
-      // The runtime (Docker) moves, names and configures its side; its offloads go with it.
-      if (this.o.datapathType === "netdev") await inside(["ethtool", "-K", e.ifname, "tx", "off"]);
-      await this.vsctl(["--may-exist", "add-port", bridge, w.name, "--", "set", "interface", w.name, `external_ids:${ENDPOINT_ID_KEY}=${e.id}`, `external_ids:${TENANT_KEY}=${w.tenant}`]);
-      return;
+    await this.ip(["-batch", "-"], [`link add ${w.name} mtu ${e.mtu} type veth peer name ${e.ifname} address ${e.mac} mtu ${e.mtu} netns ${e.netns}`, `link set ${w.name} up`].join("\n") + "\n");
+    const inside = (args: string[], stdin?: string) => this.executor.run(["nsenter", `--net=${e.netns}`, ...args], stdin === undefined ? {} : { stdin });
+    if (e.containerSide !== "runtime") {
+      const lines = [`addr add ${e.ipv4} dev ${e.ifname}`, `link set ${e.ifname} up`, ...(e.gateway === "" ? [] : [`route add default via ${e.gateway} dev ${e.ifname}`])];
+      await inside(["ip", "-batch", "-"], lines.join("\n") + "\n");
     }
-    await inside(["ip", "addr", "add", e.ipv4, "dev", e.ifname]);
-    await inside(["ip", "link", "set", e.ifname, "up"]);
-    if (e.gateway !== "") await inside(["ip", "route", "add", "default", "via", e.gateway, "dev", e.ifname]);
     // The userspace datapath drops segments it cannot checksum, and TSO into a tunnel (OVS 3.1): the container
-    // sends them whole. (The kernel datapath needs no such change.)
+    // sends them whole, a runtime's side too (the setting moves with it). The kernel datapath needs no such change.
     if (this.o.datapathType === "netdev") await inside(["ethtool", "-K", e.ifname, "tx", "off"]);
     await this.vsctl(["--may-exist", "add-port", bridge, w.name, "--", "set", "interface", w.name, `external_ids:${ENDPOINT_ID_KEY}=${e.id}`, `external_ids:${TENANT_KEY}=${w.tenant}`]);
   }

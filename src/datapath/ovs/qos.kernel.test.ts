@@ -6,22 +6,17 @@
 
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { run } from "../../lib/process.js";
-import { addTestNamespaces, exec, removeTestState, spawnIn, waitListening } from "../linux/testing/netns.js";
+import { spawnIn, waitListening } from "../linux/testing/netns.js";
 import { emptyPolicy } from "../testing/desired.js";
 import type { DesiredEndpoint, DesiredHost, EndpointQos } from "../types.js";
-import { OvsDatapath } from "./driver.js";
+import type { OvsDatapath } from "./driver.js";
 import { isOurMeter, parseMeters } from "./meters.js";
-import { PrivateOvs } from "./private-ovs.js";
+import { needsOvs, OvsTestHost } from "./testing/ovs-host.js";
 import { bridgeName } from "./render.js";
 
-const root = process.getuid?.() === 0;
-const installed = async (argv: string[]) => (await run(argv)).code === 0;
-const skip = !root ? "needs root" : !(await installed(["ovs-vswitchd", "--version"])) ? "openvswitch-switch is not installed" : !(await installed(["iperf3", "--version"])) ? "iperf3 is not installed" : false;
+const skip = needsOvs || ((await run(["iperf3", "--version"])).code !== 0 && "iperf3 is not installed");
 
 const NONE: EndpointQos = { egressBps: 0, ingressBps: 0, burstBytes: 0 };
 const EGRESS = 20_000_000;
@@ -29,27 +24,14 @@ const INGRESS = 10_000_000;
 
 describe("OVS driver bandwidth limits (meters) on a private Open vSwitch", { skip }, () => {
   const P = `npq${randomBytes(2).toString("hex")}`;
-  const HOST = `${P}-host`;
-  const ns = (c: string) => `${P}-${c}`;
-  let ovs: PrivateOvs;
+  const testHost = new OvsTestHost(P);
+  const ns = (c: string) => testHost.ns(c);
   let driver: OvsDatapath;
 
-  function ep(c: string, n: number, qos: EndpointQos): DesiredEndpoint {
-    return {
-      id: `blue-${c}`,
-      network: "blue",
-      hostLink: `ne${P.slice(3)}${c}`,
-      netns: `/var/run/netns/${ns(c)}`,
-      ifname: "eth0",
-      mac: `02:00:c6:12:33:0${n}`,
-      ipv4: `198.18.51.${n}/24`,
-      ipv6: "",
-      gateway: "198.18.51.254",
-      ipv6Gateway: "",
-      mtu: 1450,
-      qos,
-    };
-  }
+  const ep = (c: string, n: number, qos: EndpointQos): DesiredEndpoint => ({
+    ...testHost.endpoint(c, n, { network: "blue", net24: "198.18.51", mac: `02:00:c6:12:33:0${n}` }),
+    qos,
+  });
   // c1 is limited (when asked), c2 serves iperf3, c3 is its unlimited client.
   const desired = (c1: EndpointQos): DesiredHost => ({
     prefix: P,
@@ -67,7 +49,7 @@ describe("OVS driver bandwidth limits (meters) on a private Open vSwitch", { ski
     host: { natOutbound: false },
   });
 
-  const ofctl = async (...args: string[]) => exec.run(["ovs-ofctl", "-O", "OpenFlow15", ...args.slice(0, 1), `unix:${ovs.dir}/${bridgeName(P)}.mgmt`, ...args.slice(1)]);
+  const ofctl = (command: string, ...args: string[]) => testHost.ofctl(bridgeName(P), command, ...args);
   const ourMeters = async () => parseMeters(await ofctl("dump-meters")).filter((m) => isOurMeter(m.id));
 
   /** TCP throughput in bit/s from `c` to c2 (reverse: c2 → c), 3 s; iperf3's "busy" server is asked again. */
@@ -91,20 +73,12 @@ describe("OVS driver bandwidth limits (meters) on a private Open vSwitch", { ski
     assert.ok(bps >= 0.3 * limit && bps <= 1.5 * limit, `${what}: ${(bps / 1e6).toFixed(1)} Mbit/s against a limit of ${limit / 1e6} Mbit/s`);
 
   before(async () => {
-    await addTestNamespaces(HOST, ["c1", "c2", "c3"].map(ns));
-    ovs = await PrivateOvs.start({ dir: mkdtempSync(path.join(tmpdir(), `${P}-ovs-`)), netns: HOST });
-    driver = new OvsDatapath(exec, { db: ovs.db, rundir: ovs.dir, datapathType: "netdev", hostNamespace: HOST });
+    ({ driver } = await testHost.start(["c1", "c2", "c3"], []));
     spawnIn(ns("c2"), ["iperf3", "-s", "-p", "5201"]);
     await waitListening(ns("c2"), 5201);
   });
 
-  after(async () => {
-    try {
-      await removeTestState(driver, P);
-    } finally {
-      await ovs?.stop();
-    }
-  });
+  after(() => testHost.stop());
 
   it("limits what a container sends and receives to about its rates; an unlimited pair is far faster", async (t) => {
     const report = await driver.reconcile(desired({ egressBps: EGRESS, ingressBps: INGRESS, burstBytes: 0 }), { full: true });
@@ -138,7 +112,7 @@ describe("OVS driver bandwidth limits (meters) on a private Open vSwitch", { ski
   });
 
   it("after ovs-vswitchd restarted (no meters, no flows) the next run puts both back", async () => {
-    await ovs.restartSwitch();
+    await testHost.ovs!.restartSwitch();
     const report = await driver.reconcile(desired({ egressBps: 5_000_000, ingressBps: INGRESS, burstBytes: 0 }), { full: false });
     assert.deepEqual(report.errors, []);
     assert.deepEqual(report.changes.map((c) => c.action).sort(), ["create", "create", "update"]);

@@ -21,28 +21,13 @@ import { needsOvs, OvsTestHost } from "./testing/ovs-host.js";
 describe("OVS driver: service load balancing on a private Open vSwitch", { skip: needsOvs }, () => {
   const P = `nps${randomBytes(2).toString("hex")}`;
   const testHost = new OvsTestHost(P);
-  const ns = (c: string) => `${P}-${c}`;
+  const ns = (c: string) => testHost.ns(c);
   const VIP = "198.18.60.100";
   const EMPTY_VIP = "198.18.60.101";
   let ovs: PrivateOvs;
   let driver: OvsDatapath;
 
-  function ep(c: string, n: number): DesiredEndpoint {
-    return {
-      id: `blue-${c}`,
-      network: "blue",
-      hostLink: `ne${P.slice(3)}${c}`,
-      netns: `/var/run/netns/${ns(c)}`,
-      ifname: "eth0",
-      mac: `02:00:c6:12:3c:0${n}`,
-      ipv4: `198.18.60.${n}/24`,
-      ipv6: "",
-      gateway: "198.18.60.254",
-      ipv6Gateway: "",
-      mtu: 1450,
-      qos: { egressBps: 0, ingressBps: 0, burstBytes: 0 },
-    };
-  }
+  const ep = (c: string, n: number): DesiredEndpoint => testHost.endpoint(c, n, { network: "blue", net24: "198.18.60", mac: `02:00:c6:12:3c:0${n}` });
   const web: DesiredService = {
     name: "web",
     network: "blue",

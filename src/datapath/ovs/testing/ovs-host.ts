@@ -9,7 +9,7 @@ import path from "node:path";
 import { run } from "../../../lib/process.js";
 import { addTestNamespaces, exec, removeNamespaces, removeTestState, startProbe } from "../../linux/testing/netns.js";
 import type { DesiredEndpoint } from "../../types.js";
-import { OvsDatapath } from "../driver.js";
+import { OvsDatapath, type OvsDatapathOptions } from "../driver.js";
 import { PrivateOvs } from "../private-ovs.js";
 
 /** Why a test needing a private OVS cannot run here (not root, no openvswitch-switch), or false: `describe`'s skip. */
@@ -52,19 +52,31 @@ export class OvsTestHost {
     };
   }
 
-  /** Makes the namespaces and the OVS, and a driver on it; netprobe in each of `serve` answers its name on port 8080. */
-  async start(containers: string[], serve: string[] = containers): Promise<{ ovs: PrivateOvs; driver: OvsDatapath }> {
+  /**
+   * Makes the namespaces (the host's with its loopback up, for a controller on 127.0.0.1) and the OVS, and a
+   * driver on it with `options`; netprobe in each of `serve` answers its name on port 8080.
+   */
+  async start(containers: string[], serve: string[] = containers, options: Partial<OvsDatapathOptions> = {}): Promise<{ ovs: PrivateOvs; driver: OvsDatapath }> {
     await addTestNamespaces(this.host, containers.map((c) => this.ns(c)));
+    await exec.run(["ip", "-n", this.host, "link", "set", "lo", "up"]);
     this.ovs = await PrivateOvs.start({ dir: mkdtempSync(path.join(tmpdir(), `${this.prefix}-ovs-`)), netns: this.host });
+    this.options = options;
     this.driver = this.newDriver();
     for (const c of serve) await startProbe(this.ns(c), "serve", c, 8080);
     return { ovs: this.ovs, driver: this.driver };
   }
 
-  /** Another driver on the same OVS (a restarted agent). */
+  private options: Partial<OvsDatapathOptions> = {};
+
+  /** Another driver on the same OVS, with start()'s options (a restarted agent). */
   newDriver(): OvsDatapath {
     const ovs = this.ovs!;
-    return new OvsDatapath(exec, { db: ovs.db, rundir: ovs.dir, datapathType: "netdev", hostNamespace: this.host });
+    return new OvsDatapath(exec, { db: ovs.db, rundir: ovs.dir, datapathType: "netdev", hostNamespace: this.host, ...this.options });
+  }
+
+  /** ovs-ofctl (OpenFlow 1.5) on this host's bridge `bridge`: its command, then its arguments. */
+  ofctl(bridge: string, command: string, ...args: string[]): Promise<string> {
+    return exec.run(["ovs-ofctl", "-O", "OpenFlow15", command, `unix:${this.ovs!.dir}/${bridge}.mgmt`, ...args]);
   }
 
   async stop(): Promise<void> {
