@@ -350,8 +350,8 @@ function renderTenants(desired: DesiredHost, compile: PolicyCompiler): { tenants
 
 const ISSUE_PATH = /^tenants\[(\d+)\](?:\.(networks|endpoints|hostEndpoints)\[(\d+)\](?:\.vxlan\.remotes\[(\d+)\])?)?\.?(.*)$/;
 
-/** The unit an issue path of renderTenants concerns, and the rest of the path (the field within it). */
-function ownerOf(desired: DesiredHost, path: string): { owner: DatapathOwner; field: string } {
+/** The unit an issue path of renderTenants (or of the OVS driver's own checks, same paths) concerns, and the rest of the path (the field within it). */
+export function ownerOf(desired: DesiredHost, path: string): { owner: DatapathOwner; field: string } {
   const m = ISSUE_PATH.exec(path);
   const tenant = m === null ? undefined : desired.tenants[Number(m[1])];
   if (m === null || tenant === undefined) return { owner: {}, field: path };

@@ -52,7 +52,7 @@ export function ownedTable(family: OwnedNftTable["family"], name: string, body: 
  * traffic passes the hook with the bridge as both input and output; `uplink` (the tenant end) is left to the
  * uplink's tables. Nothing in routing mode.
  */
-export function confineBridges(fwdMode: FwdMode, bridges: BridgeState[], uplink: string | null): string[] {
+export function confineBridges(fwdMode: FwdMode, bridges: readonly Pick<BridgeState, "name">[], uplink: string | null): string[] {
   if (fwdMode !== "bridge") return [];
   const allowed = (bridge: string): string => (uplink === null ? `"${bridge}"` : `{ "${bridge}", "${uplink}" }`);
   return ["    ct status dnat accept", ...bridges.map((b) => `    iifname "${b.name}" oifname != ${allowed(b.name)} drop`)];
@@ -70,7 +70,7 @@ export function confineBridges(fwdMode: FwdMode, bridges: BridgeState[], uplink:
 export function tenantNatTable(
   uplink: UplinkState,
   fwdMode: FwdMode,
-  bridges: BridgeState[],
+  bridges: readonly Pick<BridgeState, "name">[],
   routedSubnets: string[] = [],
   forwards: PortForward[] = [],
 ): OwnedNftTable {

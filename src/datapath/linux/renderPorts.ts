@@ -69,11 +69,14 @@ export function renderPortForwards(endpoints: DesiredEndpoint[], path: string, i
   return forwards.sort(compareForwards);
 }
 
+/** What checkHostPorts needs of a tenant's state (the OVS driver makes these without the rest of TenantState). */
+export type TenantPorts = Pick<TenantState, "tenant" | "uplink" | "portForwards"> & { vxlans: readonly { port: number }[] };
+
 /**
  * Host-wide checks: a host port and protocol is published once per host address (tenants apart), never on
  * the overlay's own UDP port, and only to tenants with an uplink. `tenants` in the order of DesiredHost.tenants.
  */
-export function checkHostPorts(desired: DesiredTenant[], tenants: TenantState[], issues: IssueList): void {
+export function checkHostPorts(desired: DesiredTenant[], tenants: readonly TenantPorts[], issues: IssueList): void {
   const vxlanPorts = new Set(tenants.flatMap((t) => t.vxlans.map((v) => v.port)));
   const seen: { forward: PortForward; tenant: string }[] = [];
   tenants.forEach((tenant, i) => {
@@ -157,7 +160,7 @@ export function hostPortChains(uplinks: string, forwards: HostPortForward[]): { 
 }
 
 /** Every tenant's published ports as the agent's namespace DNATs them, sorted. */
-export function hostPortForwards(tenants: TenantState[]): HostPortForward[] {
+export function hostPortForwards(tenants: readonly Pick<TenantState, "uplink" | "portForwards">[]): HostPortForward[] {
   return tenants
     .flatMap((t) =>
       t.uplink === null ? [] : t.portForwards.map((f) => ({ protocol: f.protocol, hostIP: f.hostIP, hostPort: f.hostPort, tenantAddr: t.uplink!.tenantGateway })),

@@ -20,7 +20,7 @@ import type { Logger } from "pino";
 
 import type { DatapathChange, DatapathDriver, DatapathError, DatapathReport, RuleCounters } from "../driver.js";
 import type { DatapathProblem, DesiredHost, DesiredTenant } from "../types.js";
-import { tenantNamespace } from "../names.js";
+import { hostNftTable, tenantNamespace } from "../names.js";
 import { PolicyCache } from "../linux/policies.js";
 import { POLICY_TABLE, policyFlows } from "./policy-flows.js";
 import { policyRuleCounters } from "./policy-counters.js";
@@ -34,6 +34,8 @@ import { serviceGroups } from "./service-flows.js";
 import { diffMeters, meterSpec, parseMeters, type Meter } from "./meters.js";
 import { GATEWAY_NAMESPACE_KEY, GATEWAY_ROLE } from "./gateway.js";
 import { GatewayNamespaces } from "./gateway-ns.js";
+import { checkOutside, wantedOutside } from "./outside.js";
+import { OutsideNamespaces } from "./outside-ns.js";
 import {
   bridgeName,
   checkOvs,
@@ -150,6 +152,8 @@ export class OvsDatapath implements DatapathDriver {
   private readonly groups = new OvsGroups((args) => this.ofctl(args));
   /** The tenants' gateway namespaces (gateway.ts). */
   private readonly gateways: GatewayNamespaces;
+  /** The tenants' ways out of the cluster and the host's published ports (outside.ts). */
+  private readonly outside: OutsideNamespaces;
 
   constructor(
     private readonly executor: Executor,
@@ -162,10 +166,16 @@ export class OvsDatapath implements DatapathDriver {
       netdev: o.datapathType === "netdev",
       vsctl: (args) => this.vsctl(args),
     });
+    this.outside = new OutsideNamespaces(executor, o.hostNamespace === undefined ? {} : { hostNamespace: o.hostNamespace });
+  }
+
+  /** What this driver cannot make of `desired`: checkOvs(), and the ways out and published ports (outside.ts). */
+  private problemsOf(desired: DesiredHost): DatapathProblem[] {
+    return [...checkOvs(desired), ...checkOutside(desired, gatewaysOf(desired, uplinkOf(desired, this.o.uplinkAccessVlan)))];
   }
 
   check(desired: DesiredHost): DatapathProblem[] {
-    const problems = checkOvs(desired);
+    const problems = this.problemsOf(desired);
     for (const t of desired.tenants) {
       try {
         this.policies.compile(t.name, t.policy);
@@ -241,7 +251,7 @@ export class OvsDatapath implements DatapathDriver {
   private prefix = "";
 
   private async reconcileNow(desired: DesiredHost, options: { full: boolean }): Promise<DatapathReport> {
-    const problems = checkOvs(desired);
+    const problems = this.problemsOf(desired);
     if (problems.length > 0) {
       throw new ValidationError(`Cannot reconcile: ${problems.map((p) => p.message).join("; ")}`);
     }
@@ -364,7 +374,11 @@ export class OvsDatapath implements DatapathDriver {
 
     // Each tenant's gateway namespace, a veth per network with a gateway (its DNS, and routing in fwdMode routing).
     const gatewayPorts = observed.filter((p) => p.role === GATEWAY_ROLE).map((p) => ({ name: p.name, namespace: p.namespace }));
-    await this.gateways.sync({ prefix: desired.prefix, bridge, wanted: gatewaysOf(desired, uplink), ports: gatewayPorts, frozen: desired.frozen ?? [] }, change, fail);
+    const gateways = gatewaysOf(desired, uplink);
+    await this.gateways.sync({ prefix: desired.prefix, bridge, wanted: gateways, ports: gatewayPorts, frozen: desired.frozen ?? [] }, change, fail);
+    // Their ways out and the host's published ports: the namespaces' NAT and the agent namespace's.
+    const gatewayNamespaces = [...new Set([...gateways.map((g) => g.name), ...gatewayPorts.map((p) => p.namespace)])];
+    await this.outside.sync({ wanted: wantedOutside(desired, gateways), gatewayNamespaces, frozen: desired.frozen ?? [] }, change, fail);
 
     if (held.length > 0) {
       fail({}, [`flows of ${bridge}`], new Error(`flows, meters and groups held as they are while tenant(s) ${held.join(", ")} cannot be made (their own failures say why)`));
@@ -550,6 +564,6 @@ export class OvsDatapath implements DatapathDriver {
       removed.push(`bridge ${bridge}`, ...ports.filter((p) => p.role !== GATEWAY_ROLE).map((p) => `port ${p.name}`));
       gatewayPorts = ports.filter((p) => p.role === GATEWAY_ROLE);
     }
-    return [...removed, ...(await this.gateways.remove(prefix, gatewayPorts))];
+    return [...removed, ...(await this.outside.remove(prefix, hostNftTable(prefix))), ...(await this.gateways.remove(prefix, gatewayPorts))];
   }
 }

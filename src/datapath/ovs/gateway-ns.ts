@@ -175,7 +175,8 @@ export class GatewayNamespaces {
   }
 }
 
-function ignoreMissing(err: unknown): void {
+/** For deleting a link that may be gone already: rethrows any other failure. */
+export function ignoreMissing(err: unknown): void {
   if (!(err instanceof ProcessError && /Cannot find device|does not exist/.test(err.stderr))) throw err;
 }
 

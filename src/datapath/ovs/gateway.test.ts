@@ -96,7 +96,7 @@ describe("gatewayFlows", () => {
   const mac = gatewayMac("nb00000001");
 
   it("classifies the namespace's packets by its MAC with the gateway flag, answers its ARP, keeps its floods on this host", () => {
-    const flows = gatewayFlows({ ...base, routing: true });
+    const flows = gatewayFlows({ ...base, forwards: true });
     const classify = flows.filter((f) => f.includes(`table=${TABLE.CLASSIFY},`));
     assert.equal(classify.length, 2);
     for (const f of classify) assert.match(f, new RegExp(`in_port=7,dl_src=${mac},vlan_tci=0x0000\\/0x1fff,(arp|ip),actions=set_field:5->reg6,set_field:1->reg7,set_field:${FLAG_FROM_GATEWAY}->reg8,goto_table:${TABLE.LOCAL}$`));
@@ -105,7 +105,7 @@ describe("gatewayFlows", () => {
   });
 
   it("routing: every IP packet to the gateway's MAC goes to the namespace; bridge: only those to the gateway's address", () => {
-    const to = (routing: boolean) => gatewayFlows({ ...base, routing }).filter((f) => f.endsWith("actions=output:7"));
+    const to = (routing: boolean) => gatewayFlows({ ...base, forwards: routing }).filter((f) => f.endsWith("actions=output:7"));
     assert.deepEqual(to(true).map((f) => f.replace(/^.*priority=/, "")), [`100,reg7=1,reg8=0/1,ip,dl_dst=${mac},actions=output:7`]);
     assert.deepEqual(to(false).map((f) => f.replace(/^.*priority=/, "")), [`100,reg7=1,reg8=0/1,ip,nw_dst=198.18.1.254,dl_dst=${mac},actions=output:7`]);
   });

@@ -37,7 +37,7 @@ export interface WantedGatewayLink {
 export interface WantedGatewayNamespace {
   name: string;
   tenant: string;
-  /** IPv4 forwarding: fwdMode routing. */
+  /** IPv4 forwarding: fwdMode routing, or a way out (outside.ts: its NAT table keeps bridge-mode networks apart). */
   forwarding: boolean;
   links: WantedGatewayLink[];
 }
@@ -62,7 +62,7 @@ export function wantedGateways(desired: DesiredHost, skip: (n: DesiredNetwork) =
       }))
       .sort((a, b) => cmp(a.network, b.network));
     if (links.length === 0) continue;
-    out.push({ name: t.namespace || tenantNamespace(desired.prefix, t.name), tenant: t.name, forwarding: t.fwdMode === "routing", links });
+    out.push({ name: t.namespace || tenantNamespace(desired.prefix, t.name), tenant: t.name, forwarding: t.fwdMode === "routing" || t.uplink !== undefined, links });
   }
   return out;
 }
@@ -146,8 +146,11 @@ export interface GatewayFlowsInput {
   networkNumber: number;
   /** The OpenFlow port of the network's gateway veth. */
   port: number;
-  /** fwdMode routing: every IP packet to the gateway's MAC goes to the namespace; bridge: only those to its address. */
-  routing: boolean;
+  /**
+   * The namespace forwards (fwdMode routing, or the tenant's way out: outside.ts): every IP packet to the gateway's
+   * MAC goes to it; otherwise only those to its address.
+   */
+  forwards: boolean;
   /** Addresses and MACs of the network's endpoints, local and remote: the namespace's ARP is answered for them. */
   known: { ip: string; mac: string }[];
   /** The network's local ports (OpenFlow numbers): where the namespace's broadcasts go. */
@@ -170,7 +173,7 @@ export function gatewayFlows(g: GatewayFlowsInput): string[] {
   // MAC from another host would go to that host's namespace (every host has the same gateway MAC).
   for (const k of g.known) out.push(flow(TABLE.LOCAL, 95, `${net},${fromGateway},arp,arp_op=1,arp_tpa=${k.ip}`, arpResponder(k.mac, k.ip)));
   // To the namespace: IP to the gateway's MAC from this host's senders (not from the tunnel: each host has its own).
-  const to = g.routing ? "ip" : `ip,nw_dst=${n.gateway}`;
+  const to = g.forwards ? "ip" : `ip,nw_dst=${n.gateway}`;
   out.push(flow(TABLE.L2_FORWARD, 100, `${net},${FLAGS_REG}=0/${FLAG_FROM_TUNNEL},${to},dl_dst=${mac}`, `output:${g.port}`));
   // Its broadcasts reach this host's ports of the network only, never the peers.
   const locals = g.localPorts.map((p) => `output:${p}`);

@@ -105,7 +105,6 @@ export function checkOvs(desired: DesiredHost): DatapathProblem[] {
     for (const e of t.endpoints) {
       const owner = { tenant, network: e.network, endpoint: e.id };
       if (e.direct !== undefined) problems.push({ owner, message: not(`attachMode ${e.direct.mode}`) });
-      if ((e.portMappings ?? []).length > 0) problems.push({ owner, message: not("published host ports") });
       if (e.ipv4 === "") problems.push({ owner, message: not("endpoints without an IPv4 address (DHCP)") });
     }
   }
@@ -178,7 +177,7 @@ export function renderFlows(desired: DesiredHost, facts: OvsFacts): string[] {
         const remotes = (overlay(n, uplink)?.remotes ?? []).map((r) => ({ ip: r.ipv4, mac: r.mac }));
         const known = [...locals.map((e) => ({ ip: addressOf(e.ipv4), mac: e.mac })), ...remotes];
         const localPorts = locals.map((e) => facts.ofports.get(e.hostLink)!);
-        flows.push(...gatewayFlows({ network: n, tenant: tn, networkNumber: nn, port: gateway, routing: t.fwdMode === "routing", known, localPorts }));
+        flows.push(...gatewayFlows({ network: n, tenant: tn, networkNumber: nn, port: gateway, forwards: t.fwdMode === "routing" || t.uplink !== undefined, known, localPorts }));
       }
     }
     flows.push(...facts.policy(t, tn));
