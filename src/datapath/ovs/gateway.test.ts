@@ -104,6 +104,13 @@ describe("gatewayFlows", () => {
     assert.ok(flows.some((f) => f.endsWith(`table=${TABLE.L2_FORWARD},priority=60,reg7=1,reg8=2/2,dl_dst=01:00:00:00:00:00/01:00:00:00:00:00,actions=output:3`)));
   });
 
+  it("DNS interception without forwarding: queries to port 53 of any address go to the namespace too", () => {
+    const dns = gatewayFlows({ ...base, forwards: false, network: { ...base.network, interceptDns: true } }).filter((f) => f.includes("tp_dst=53"));
+    assert.equal(dns.length, 2);
+    for (const f of dns) assert.match(f, /dl_dst=.*actions=output:7$/);
+    assert.deepEqual(gatewayFlows({ ...base, forwards: true, network: { ...base.network, interceptDns: true } }).filter((f) => f.includes("tp_dst=53")), [], "forwarding: already all IP");
+  });
+
   it("routing: every IP packet to the gateway's MAC goes to the namespace; bridge: only those to the gateway's address", () => {
     const to = (routing: boolean) => gatewayFlows({ ...base, forwards: routing }).filter((f) => f.endsWith("actions=output:7"));
     assert.deepEqual(to(true).map((f) => f.replace(/^.*priority=/, "")), [`100,reg7=1,reg8=0/1,ip,dl_dst=${mac},actions=output:7`]);

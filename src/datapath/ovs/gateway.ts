@@ -175,6 +175,12 @@ export function gatewayFlows(g: GatewayFlowsInput): string[] {
   // To the namespace: IP to the gateway's MAC from this host's senders (not from the tunnel: each host has its own).
   const to = g.forwards ? "ip" : `ip,nw_dst=${n.gateway}`;
   out.push(flow(TABLE.L2_FORWARD, 100, `${net},${FLAGS_REG}=0/${FLAG_FROM_TUNNEL},${to},dl_dst=${mac}`, `output:${g.port}`));
+  // DNS queries to resolvers elsewhere, which the namespace turns to the tenant's DNS (outside.ts dnsTable).
+  if (!g.forwards && n.interceptDns === true) {
+    for (const proto of ["tcp", "udp"]) {
+      out.push(flow(TABLE.L2_FORWARD, 100, `${net},${FLAGS_REG}=0/${FLAG_FROM_TUNNEL},${proto},tp_dst=53,dl_dst=${mac}`, `output:${g.port}`));
+    }
+  }
   // Its broadcasts reach this host's ports of the network only, never the peers.
   const locals = g.localPorts.map((p) => `output:${p}`);
   out.push(flow(TABLE.L2_FORWARD, 60, `${net},${fromGateway},${MULTICAST}`, locals.length > 0 ? locals.join(",") : "drop"));

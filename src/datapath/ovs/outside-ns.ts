@@ -7,7 +7,7 @@ import { nftTableTag } from "../linux/parse.js";
 import { HOST_TABLE_FAMILY, NAT_TABLE, uplinkHostPattern } from "../linux/renderOverlay.js";
 import { ProcessError, type Executor } from "../../lib/process.js";
 import { ignoreMissing } from "./gateway-ns.js";
-import { planOutside, type ObservedOutside, type ObservedUplinkEnd, type ObservedWayOutNamespace, type OutsideStep, type WantedOutside } from "./outside.js";
+import { DNS_TABLE, planOutside, type ObservedOutside, type ObservedUplinkEnd, type ObservedWayOutNamespace, type OutsideStep, type WantedOutside } from "./outside.js";
 
 export interface OutsideOptions {
   /** Named namespace standing in for the agent's own (tests, simulated hosts). */
@@ -76,6 +76,7 @@ export class OutsideNamespaces {
         ...(link === undefined ? {} : { link: endOf(link) }),
         defaultVia: routes.filter((r) => r.dev === tenantLink && r.gateway !== undefined).map((r) => r.gateway!),
         natTag: await this.tag((argv) => this.inside(namespace, argv), "ip", NAT_TABLE),
+        dnsTag: await this.tag((argv) => this.inside(namespace, argv), "ip", DNS_TABLE),
       });
     }
     const localnet = new Map<string, boolean>();
@@ -156,6 +157,12 @@ export class OutsideNamespaces {
       case "put-host-table":
         await this.host(["nft", "-f", "-"], step.table.script);
         return;
+      case "put-dns":
+        await this.inside(step.namespace, ["nft", "-f", "-"], step.table.script);
+        return;
+      case "delete-dns":
+        await this.inside(step.namespace, ["nft", "delete", "table", "ip", DNS_TABLE]);
+        return;
       case "delete-host-table":
         await this.host(["nft", "delete", "table", HOST_TABLE_FAMILY, step.name]);
         return;
@@ -197,6 +204,10 @@ export function describeOutside(step: OutsideStep): { action: DatapathChange["ac
       return { action: "delete", object: `nft table ip ${NAT_TABLE} in namespace ${step.namespace}` };
     case "put-host-table":
       return { action: "update", object: `nft table ${step.table.family} ${step.table.name}` };
+    case "put-dns":
+      return { action: "update", object: `nft table ip ${DNS_TABLE} in namespace ${step.namespace}` };
+    case "delete-dns":
+      return { action: "delete", object: `nft table ip ${DNS_TABLE} in namespace ${step.namespace}` };
     case "delete-host-table":
       return { action: "delete", object: `nft table ${HOST_TABLE_FAMILY} ${step.name}` };
   }

@@ -38,6 +38,7 @@ describe("OVS driver: a tenant's way out and published ports", { skip: needsOvs 
     mtu: 1450,
     routed: false,
     netfilter: false,
+    interceptDns: true,
   });
   const desired = (withUplink = true): DesiredHost => {
     const c1 = testHost.endpoint("c1", 1, { network: "blue", net24: "198.18.62", mac: "02:00:c6:12:3e:01" });
@@ -73,6 +74,7 @@ describe("OVS driver: a tenant's way out and published ports", { skip: needsOvs 
     await exec.run(["ip", "-n", OUTSIDE, "link", "set", "eth0", "up"]);
     await exec.run(["ip", "-n", OUTSIDE, "link", "set", "lo", "up"]);
     await startProbe(OUTSIDE, "serve-peer", 7000);
+    await startProbe(OUTSIDE, "serve", "resolver", 53);
   });
 
   after(() => testHost.stop());
@@ -82,6 +84,13 @@ describe("OVS driver: a tenant's way out and published ports", { skip: needsOvs 
     assert.deepEqual(report.errors, []);
     assert.equal(await tcp(testHost.ns("c1"), OUTSIDE_ADDRESS, 7000), `reply ${HOST_ADDRESS}`);
     assert.equal(await tcp(testHost.ns("c2"), OUTSIDE_ADDRESS, 7000), `reply ${HOST_ADDRESS}`);
+  });
+
+  it("DNS queries to a resolver outside are answered by the tenant's DNS in the gateway namespace, UDP and TCP", async () => {
+    await startProbe(TENANT_NS, "serve", "gw", 53);
+    assert.deepEqual(await probe(testHost.ns("c1"), "udp", OUTSIDE_ADDRESS, 53, 3, 50), { sent: 3, received: 3, lost: 0, tags: ["gw"] });
+    assert.equal(await tcp(testHost.ns("c2"), OUTSIDE_ADDRESS, 53), "reply gw");
+    assert.equal(await tcp(testHost.ns("c1"), OUTSIDE_ADDRESS, 7000), `reply ${HOST_ADDRESS}`, "other ports still go out");
   });
 
   it("a published host port reaches its container from the outside", async () => {
@@ -124,5 +133,6 @@ describe("OVS driver: a tenant's way out and published ports", { skip: needsOvs 
     assert.equal(await table(HOST, "inet", hostNftTable(P)), false);
     const r = await probe(testHost.ns("c1"), "tcp", OUTSIDE_ADDRESS, 7000, 1000);
     assert.notEqual(r.result, "reply");
+    assert.equal(await tcp(testHost.ns("c1"), OUTSIDE_ADDRESS, 53), "reply gw", "DNS is still intercepted without a way out");
   });
 });

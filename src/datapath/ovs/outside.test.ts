@@ -35,7 +35,7 @@ function made(d: DesiredHost): ObservedOutside {
   const w = wanted.wayOuts[0]!;
   return {
     hostLinks: [{ name: HOST_LINK, up: true, addresses: ["169.254.0.1/30"] }],
-    namespaces: new Map([[NS_A, { link: { name: UPLINK_TENANT_LINK, up: true, addresses: ["169.254.0.2/30"] }, defaultVia: ["169.254.0.1"], natTag: w.natTable.tag }]]),
+    namespaces: new Map([[NS_A, { link: { name: UPLINK_TENANT_LINK, up: true, addresses: ["169.254.0.2/30"] }, defaultVia: ["169.254.0.1"], natTag: w.natTable.tag, dnsTag: wanted.dns[0]?.table.tag ?? null }]]),
     hostTag: wanted.hostTable!.tag,
     forwarding: true,
     localnet: new Map([[HOST_LINK, true]]),
@@ -123,11 +123,12 @@ describe("planOutside", () => {
     const observed: ObservedOutside = {
       ...have,
       hostLinks: [...have.hostLinks, { name: stale, up: true, addresses: [] }, { name: frozenLink, up: true, addresses: [] }],
-      namespaces: new Map([...have.namespaces, [`${PREFIX}-t-old`, { defaultVia: [], natTag: "abc" }]]),
+      namespaces: new Map([...have.namespaces, [`${PREFIX}-t-old`, { defaultVia: [], natTag: "abc", dnsTag: "def" }]]),
     };
     assert.deepEqual(planOutside(wantedOutside(d, wantedGateways(d)), observed, [`${PREFIX}-t-held`]), [
       { kind: "delete-uplink", hostLink: stale },
       { kind: "delete-nat", namespace: `${PREFIX}-t-old` },
+      { kind: "delete-dns", namespace: `${PREFIX}-t-old` },
     ]);
   });
 

@@ -10,9 +10,14 @@
 //
 // A tenant has a way out when it has an uplink and a gateway namespace (a network with a gateway here that is
 // not handed off to the physical network, whose router is then the containers' way out).
+//
+// DNS queries on their way out (DesiredNetwork.interceptDns: Docker's embedded resolver forwards the names it does
+// not know to the resolvers of the host) are turned to the tenant's DNS at the network's gateway, as the Linux
+// driver does: a table of the gateway namespace DNATs port 53 to an address outside it to the gateway address of
+// the link it came in by (gatewayFlows sends such queries to the namespace).
 
 import { ownerOf } from "../linux/render.js";
-import { hostNatTable, renderUplink, tenantNatTable } from "../linux/renderOverlay.js";
+import { hostNatTable, ownedTable, renderUplink, tenantNatTable } from "../linux/renderOverlay.js";
 import { checkHostPorts, coversLoopback, hostPortForwards, renderPortForwards } from "../linux/renderPorts.js";
 import type { OwnedNftTable, PortForward, UplinkState } from "../linux/state.js";
 import { IssueList } from "../linux/validate.js";
@@ -31,10 +36,22 @@ export interface WantedWayOut {
   localnet: boolean;
 }
 
+/** The gateway namespace's DNS interception table. */
+export const DNS_TABLE = "netplugin_dns";
+const DNS_PORT = 53;
+
+export interface WantedDnsInterception {
+  namespace: string;
+  /** `table ip netplugin_dns`. */
+  table: OwnedNftTable;
+}
+
 export interface WantedOutside {
   /** The prefix's agent-side uplink ends start with this; others of the prefix are stale. */
   prefix: string;
   wayOuts: WantedWayOut[];
+  /** Per gateway namespace with a network that intercepts DNS, in namespace order. */
+  dns: WantedDnsInterception[];
   /** The agent namespace's table (hostNftTable(prefix)); null when no tenant has a way out. */
   hostTable: OwnedNftTable | null;
   hostTableName: string;
@@ -106,9 +123,32 @@ export function wantedOutside(desired: DesiredHost, gateways: readonly WantedGat
   return {
     prefix: desired.prefix,
     wayOuts,
+    dns: gateways.flatMap((g) => {
+      const tenant = desired.tenants.find((t) => t.name === g.tenant);
+      const intercepting = new Set(tenant?.networks.filter((n) => n.interceptDns === true).map((n) => n.name));
+      const links = g.links.filter((l) => intercepting.has(l.network));
+      return links.length === 0 ? [] : [{ namespace: g.name, table: dnsTable(links.map((l) => ({ link: l.nsLink, gateway: l.address.split("/")[0]! }))) }];
+    }),
     hostTable: wayOuts.length === 0 ? null : hostNatTable(desired.prefix, hostTableName, [], forwards, desired.host.uplinkRange),
     hostTableName,
   };
+}
+
+/**
+ * The DNS interception table of a gateway namespace: a query arriving by a gateway link to port 53 of an address
+ * not its own goes to that link's gateway address (where the tenant's DNS server binds). `links` in link order.
+ */
+export function dnsTable(links: readonly { link: string; gateway: string }[]): OwnedNftTable {
+  return ownedTable("ip", DNS_TABLE, [
+    "  map dns4 {",
+    "    type ifname : ipv4_addr",
+    `    elements = { ${links.map((l) => `"${l.link}" : ${l.gateway}`).join(", ")} }`,
+    "  }",
+    "  chain prerouting {",
+    "    type nat hook prerouting priority dstnat; policy accept;",
+    `    meta l4proto { tcp, udp } th dport ${DNS_PORT} fib daddr type != local dnat ip to iifname map @dns4`,
+    "  }",
+  ]);
 }
 
 /** What exists of the ways out (outside-ns.ts reads it). */
@@ -138,6 +178,7 @@ export interface ObservedWayOutNamespace {
   /** The next hops of its IPv4 default routes through the uplink's tenant end. */
   defaultVia: string[];
   natTag: string | null;
+  dnsTag: string | null;
 }
 
 export type OutsideStep =
@@ -148,6 +189,8 @@ export type OutsideStep =
   | { kind: "localnet"; hostLink: string; on: boolean }
   | { kind: "put-nat"; namespace: string; table: OwnedNftTable }
   | { kind: "delete-nat"; namespace: string }
+  | { kind: "put-dns"; namespace: string; table: OwnedNftTable }
+  | { kind: "delete-dns"; namespace: string }
   | { kind: "put-host-table"; table: OwnedNftTable }
   | { kind: "delete-host-table"; name: string };
 
@@ -166,6 +209,11 @@ export function planOutside(wanted: WantedOutside, observed: ObservedOutside, fr
   const withWayOut = new Set(wanted.wayOuts.map((w) => w.namespace));
   for (const [namespace, seen] of [...observed.namespaces].sort(([a], [b]) => (a < b ? -1 : 1))) {
     if (!withWayOut.has(namespace) && !frozen.includes(namespace) && seen.natTag !== null) steps.push({ kind: "delete-nat", namespace });
+    const dns = wanted.dns.find((d) => d.namespace === namespace);
+    if (dns === undefined && !frozen.includes(namespace) && seen.dnsTag !== null) steps.push({ kind: "delete-dns", namespace });
+  }
+  for (const d of wanted.dns) {
+    if (observed.namespaces.get(d.namespace)?.dnsTag !== d.table.tag) steps.push({ kind: "put-dns", namespace: d.namespace, table: d.table });
   }
   if (wanted.wayOuts.length > 0 && !observed.forwarding) steps.push({ kind: "host-forwarding" });
   for (const w of wanted.wayOuts) {
