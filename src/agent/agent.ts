@@ -181,8 +181,8 @@ export class Agent {
       pending,
       ctx: { host: o.host, prefix, mtu, vtepIP: o.vtepIP, vxlanPort: VXLAN_PORT, ...(o.uplinkIf === undefined ? {} : { uplinkIf: o.uplinkIf }) },
       stateMark: () => mirror.completeRevision,
-      onSynced: ({ compiled, errors, mark }) => {
-        const report = realizationOf(compiled, errors, mark);
+      onSynced: ({ compiled, errors, unapplied, mark }) => {
+        const report = realizationOf(compiled, errors, mark, unapplied);
         realized.report({ ...report, failures: [...report.failures, ...dhcp.failures()] });
       },
       datapath: meteredDatapath(datapath, metrics),

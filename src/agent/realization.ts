@@ -5,6 +5,7 @@
 
 import type { Logger } from "pino";
 import type { DatapathError } from "../datapath/driver.js";
+import type { DatapathProblem } from "../datapath/types.js";
 import { MAX_REPORTED_FAILURES, type RealizationReport, type UnitFailure } from "../contract/api.js";
 import type { CompiledHost } from "./pipeline/compile.js";
 import type { MasterClient } from "./master-client.js";
@@ -14,9 +15,10 @@ const MAX_MESSAGE = 2048;
 
 /**
  * What a sync put in force: the revision it compiled, the units it left out or kept at older versions, and
- * the tenants where the kernel did not take what was applied (a namespace's errors fail its tenant).
+ * the tenants where the kernel did not take what was applied (a namespace's errors fail its tenant); and the
+ * host-wide settings its datapath does not apply (DatapathDriver.unapplied).
  */
-export function realizationOf(compiled: CompiledHost, errors: DatapathError[], mark: StateMark): RealizationReport {
+export function realizationOf(compiled: CompiledHost, errors: DatapathError[], mark: StateMark, unapplied: readonly DatapathProblem[] = []): RealizationReport {
   const tenantOf = new Map(compiled.desired.tenants.map((t) => [t.namespace, t.name]));
   const failures: UnitFailure[] = compiled.failures.flatMap((f) =>
     f.owner.tenant === undefined ? [] : [{ ...f.owner, tenant: f.owner.tenant, message: f.message.slice(0, MAX_MESSAGE) }],
@@ -25,7 +27,8 @@ export function realizationOf(compiled: CompiledHost, errors: DatapathError[], m
     const tenant = tenantOf.get(e.namespace);
     if (tenant !== undefined) failures.push({ tenant, message: e.message.slice(0, MAX_MESSAGE) });
   }
-  return { ...mark, failures: failures.slice(0, MAX_REPORTED_FAILURES) };
+  const notApplied = unapplied.slice(0, 16).map((u) => ({ message: u.message.slice(0, MAX_MESSAGE) }));
+  return { ...mark, failures: failures.slice(0, MAX_REPORTED_FAILURES), ...(notApplied.length === 0 ? {} : { unapplied: notApplied }) };
 }
 
 const RESEND_MS = 15_000;

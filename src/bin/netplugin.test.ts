@@ -30,6 +30,8 @@ describe("netplugin flags", () => {
     [["--ovs-rundir", "run/openvswitch"], /Invalid --ovs-rundir "run\/openvswitch": an absolute path/],
     [["--datapath", "ovs", "--ovs-controller", "127.0.0.1:6653"], /Invalid --ovs-controller "127\.0\.0\.1:6653": expected tcp:IP:PORT or ssl:IP:PORT/],
     [["--datapath", "ovs", "--ovs-controller", "tcp:controller.example:6653"], /Invalid --ovs-controller/],
+    [["--datapath", "ovs", "--ovs-controller", "tcp:127.0.0.1:65536"], /Invalid --ovs-controller "tcp:127\.0\.0\.1:65536": port "65536" is not 1-65535/],
+    [["--datapath", "ovs", "--ovs-controller", "tcp:300.0.0.1:6653"], /Invalid --ovs-controller "tcp:300\.0\.0\.1:6653": "300\.0\.0\.1" is not an IPv4 address/],
     [["--ovs-controller", "tcp:127.0.0.1:6653"], /--ovs-controller is for --datapath ovs only/],
     [["--datapath", "ovs", "--uplink-access-vlan", "4095"], /Invalid --uplink-access-vlan "4095": expected a VLAN id, 1\.\.4094/],
     [["--uplink-access-vlan", "100"], /--uplink-access-vlan is for --datapath ovs only/],

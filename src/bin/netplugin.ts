@@ -6,7 +6,7 @@ import { hostname } from "node:os";
 import { Command, CommanderError, Option } from "commander";
 import { join } from "node:path";
 import { parseUpstream } from "../agent/dns/forward.js";
-import { IFNAME } from "../model/index.js";
+import { IFNAME, sdnControllerProblem } from "../model/index.js";
 import { Agent } from "../agent/agent.js";
 import {
   DEFAULT_DOCKER_API_SOCKET,
@@ -82,7 +82,7 @@ function parseFlags(argv: string[]): Flags {
     .addOption(new Option("--datapath <driver>", `what makes the host's networking: ${DATAPATH_DRIVERS.join(", ")}`).default("linux"))
     .addOption(new Option("--ovs-db <unix:path>", "--datapath ovs: Open vSwitch's database").default("unix:/var/run/openvswitch/db.sock"))
     .addOption(new Option("--ovs-rundir <dir>", "--datapath ovs: where ovs-vswitchd keeps its sockets (<bridge>.mgmt)").default("/var/run/openvswitch"))
-    .addOption(new Option("--ovs-controller <target>", "--datapath ovs: an SDN controller for the bridge, tcp:IP:PORT or ssl:IP:PORT (it owns the hook tables 15 and 40)"))
+    .addOption(new Option("--ovs-controller <target>", "--datapath ovs: an SDN controller for the bridge, tcp:IP:PORT or ssl:IP:PORT (it owns the hook tables 15 and 40); overrides the global sdnController on this host (\"\": none here)"))
     .addOption(new Option("--uplink-access-vlan <tag>", "--datapath ovs: --uplink-if is an access port of this VLAN on its switch (default: a trunk): the vlan network with this tag goes there untagged"))
     .addOption(new Option("--vtep-ip <ip>", "this host's address on the underlay").default(""))
     .addOption(new Option("--ctrl-ip <ip>").hideHelp())
@@ -130,9 +130,8 @@ function parseFlags(argv: string[]): Flags {
     if (given !== undefined && o.datapath !== "ovs") throw new Error(`${flag} is for --datapath ovs only`);
   }
   if (accessVlan !== undefined && String(o.uplinkIf) === "") throw new Error("--uplink-access-vlan needs --uplink-if, the interface it describes");
-  if (ovsController !== undefined && !/^(tcp|ssl):(\d{1,3}(\.\d{1,3}){3}|\[[0-9A-Fa-f:]+\]):\d{1,5}$/.test(ovsController)) {
-    throw new Error(`Invalid --ovs-controller "${ovsController}": expected tcp:IP:PORT or ssl:IP:PORT`);
-  }
+  const controllerProblem = ovsController === undefined ? undefined : sdnControllerProblem(ovsController);
+  if (controllerProblem !== undefined) throw new Error(`Invalid --ovs-controller "${ovsController}": ${controllerProblem}`);
   const vtepIp: string = o.vtepIp || o.ctrlIp || "";
   if (vtepIp && !IPV4.test(vtepIp)) throw new Error(`Invalid --vtep-ip "${vtepIp}": expected an IPv4 address`);
   const uplinkIf = String(o.uplinkIf);

@@ -66,6 +66,26 @@ describe("netctl global", () => {
     });
   });
 
+  it("set --sdn-controller sets the controller and changes nothing else", async () => {
+    assert.equal((await netctl("global", "set", "--sdn-controller", "tcp:192.0.2.7:6653")).code, 0);
+    assert.deepEqual(fake.bodyOf("POST /api/v1/globals/global/"), { ...global, sdnController: "tcp:192.0.2.7:6653" });
+  });
+
+  it("set of another field keeps the controller; info shows it after Contiv's lines", async () => {
+    const withController = { ...global, sdnController: "ssl:[2001:db8::1]:6653" };
+    fake.on("GET /api/v1/globals/global/", { json: withController });
+    fake.on("GET /api/v1/globals/", { json: [withController] });
+    assert.equal((await netctl("global", "set", "-a", "flood")).code, 0);
+    assert.deepEqual(fake.bodyOf("POST /api/v1/globals/global/"), { ...withController, arpMode: "flood" });
+    assert.match((await netctl("global", "info")).stdout, /Private subnet: 10\.200\.0\.0\/16\nSDN controller: ssl:\[2001:db8::1\]:6653\n$/);
+  });
+
+  it('set --sdn-controller "" clears it', async () => {
+    fake.on("GET /api/v1/globals/global/", { json: { ...global, sdnController: "tcp:192.0.2.7:6653" } });
+    assert.equal((await netctl("global", "set", "--sdn-controller", "")).code, 0);
+    assert.deepEqual(fake.bodyOf("POST /api/v1/globals/global/"), global);
+  });
+
   it("a refused set exits 3 with the server's message", async () => {
     fake.on("POST /api/v1/globals/global/", { status: 409, text: 'Cannot change vlans to "1-2": vlan 3 is in use' });
     const r = await netctl("global", "set", "-v", "1-2");

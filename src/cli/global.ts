@@ -6,7 +6,7 @@ import type { CommandContext, CommandSpec } from "./command.js";
 import { ServerError } from "./errors.js";
 import { printInspect } from "./listing.js";
 
-const GLOBAL_FIELDS = ["key", "arpMode", "fwdMode", "name", "networkInfraType", "pvtSubnet", "vlans", "vxlans"];
+const GLOBAL_FIELDS = ["key", "arpMode", "fwdMode", "name", "networkInfraType", "pvtSubnet", "sdnController", "vlans", "vxlans"];
 const ACIGW_FIELDS = [
   "key",
   "enforcePolicies",
@@ -35,7 +35,9 @@ async function showGlobal(ctx: CommandContext): Promise<void> {
         `ARP mode: ${fieldStr(g, "arpMode")}\n` +
         `Vlan Range: ${fieldStr(g, "vlans")}\n` +
         `Vxlan range: ${fieldStr(g, "vxlans")}\n` +
-        `Private subnet: ${fieldStr(g, "pvtSubnet")}\n`,
+        `Private subnet: ${fieldStr(g, "pvtSubnet")}\n` +
+        // Not Contiv's: shown only when set, so Contiv's lines stay as they were.
+        (fieldStr(g, "sdnController") === "" ? "" : `SDN controller: ${fieldStr(g, "sdnController")}\n`),
     );
   }
 }
@@ -61,6 +63,8 @@ async function setGlobal(ctx: CommandContext): Promise<void> {
     const v = ctx.str(flag);
     if (v !== "") global[field] = v;
   }
+  // Given as "", it clears the controller; not given, it stays.
+  if (ctx.has("sdn-controller")) global["sdnController"] = ctx.str("sdn-controller");
   await ctx.client.post("globals", "global", omitEmpty(global));
 }
 
@@ -130,6 +134,12 @@ export const globalCommand: CommandSpec = {
           kind: "string",
           value: "cidr",
           usage: "Select a /16 private subnet for host access",
+        },
+        {
+          name: "sdn-controller",
+          kind: "string",
+          value: "target",
+          usage: 'SDN controller for every host\'s OVS bridge, tcp:IP:PORT or ssl:IP:PORT ("" for none); an agent\'s --ovs-controller overrides it',
         },
       ],
       action: setGlobal,

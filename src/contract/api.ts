@@ -139,6 +139,11 @@ export const RealizationReport = z.object({
   /** The state stream epoch the revision came from: a report from another history is refused. */
   epoch: z.string().max(64),
   failures: z.array(UnitFailure).max(MAX_REPORTED_FAILURES),
+  /**
+   * Host-wide settings this host's datapath accepts but cannot put in force, and why (the linux datapath: the
+   * global sdnController). Absent from agents that predate it, and when there are none.
+   */
+  unapplied: z.array(z.object({ message: z.string().max(2048) })).max(16).optional(),
 });
 export type RealizationReport = z.infer<typeof RealizationReport>;
 

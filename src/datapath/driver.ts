@@ -53,6 +53,11 @@ export interface DatapathDriver {
    * makes the rest reconcilable; reconcile() refuses a DesiredHost with any problem.
    */
   check(desired: DesiredHost): DatapathProblem[];
+  /**
+   * Optional, pure: host-wide settings of `desired` this driver accepts but cannot put in force (the linux
+   * driver: an SDN controller), each saying so. They hold up nothing; the agent reports them as not applied.
+   */
+  unapplied?(desired: DesiredHost): DatapathProblem[];
   /** Makes the host match `desired`. Idempotent. full: read the whole host, not only what changed since it was applied. */
   reconcile(desired: DesiredHost, options: { full: boolean }): Promise<DatapathReport>;
   /**

@@ -61,6 +61,12 @@ export interface DesiredHostNamespace {
    * makes it a trunk for the `vlan` networks; the Linux driver uses it only for direct attachments.
    */
   uplinkIf?: string;
+  /**
+   * The global sdnController (model/sdn-controller.ts): the OpenFlow controller the host's bridge connects to,
+   * tcp:IP:PORT or ssl:IP:PORT; none when absent or "". A driver without a bridge (linux) cannot use one and
+   * says so (DatapathDriver.unapplied); the ovs driver's own --ovs-controller, when given, wins over it.
+   */
+  sdnController?: string;
 }
 
 export interface DesiredTenant {

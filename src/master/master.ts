@@ -27,7 +27,7 @@ import { StateStreams, type ResumePoint } from "./watch-stream.js";
 import type { WatchQuery } from "../contract/stream.js";
 import { z } from "zod";
 import { MasterMetrics } from "./metrics.js";
-import { realization, RealizationReport, type Realization, type RealizationScope } from "./realization.js";
+import { hostWideRealization, realization, RealizationReport, type Realization, type RealizationScope } from "./realization.js";
 import { Mutator, Tx } from "./tx.js";
 
 export interface NetmasterOptions {
@@ -232,6 +232,12 @@ export class Netmaster {
       const svc = obj as ServiceLB;
       const keys = [objectKey(kind.type, key), serviceStateKey(key), ...serviceProviders(tx, svc).map((ep) => endpointKey(ep.endpointID))];
       result.Oper = { ...(result.Oper as object), realization: this.realizationOf({ tenant: svc.tenantName }, keys) };
+    }
+    if (kind.type === "global") {
+      // Every host holds it; a setting its datapath cannot use (the linux one: sdnController) is named there.
+      const revision = this.cache.get(objectKey(kind.type, key))?.modRevision ?? 0;
+      const hosts = this.cache.list(HOST_PREFIX).map(([, entry]) => (entry.value as HostRecord).name);
+      result.Oper = { ...(result.Oper as object), realization: hostWideRealization(hosts, this.hostRealized, revision) };
     }
     if (kind.type === "network" || kind.type === "tenant") {
       const net = obj as { tenantName: string; networkName?: string };

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { realization, type RealizationReport } from "./realization.js";
+import { hostWideRealization, realization, RealizationReport } from "./realization.js";
 
 describe("realization", () => {
   const reports = new Map<string, RealizationReport>([
@@ -40,5 +40,26 @@ describe("realization", () => {
     assert.deepEqual(realization(hosts, failing, { tenant: "red", network: "web" }, 70).pendingHosts, [], "one endpoint does not hold up its network");
     assert.deepEqual(realization(hosts, failing, { tenant: "red", network: "web", endpoint: "web.red-c1" }, 70).pendingHosts, ["h2"]);
     assert.deepEqual(realization(hosts, failing, { tenant: "red", network: "web", endpoint: "web.red-c2" }, 70).pendingHosts, []);
+  });
+
+  it("a host-wide object (the global one) is pending on hosts behind it, never heard from, or whose datapath does not apply a setting of it, with why", () => {
+    const reports = new Map<string, RealizationReport>([
+      ["h1", { revision: 50, epoch: "e", failures: [{ tenant: "red", message: "nft: syntax error" }] }],
+      ["h2", { revision: 50, epoch: "e", failures: [], unapplied: [{ message: "the linux datapath cannot use an SDN controller" }] }],
+      ["h3", { revision: 40, epoch: "e", failures: [] }],
+    ]);
+    assert.deepEqual(hostWideRealization(["h4", "h3", "h2", "h1"], reports, 45), {
+      revision: 45,
+      pendingHosts: ["h2", "h3", "h4"],
+      errors: [{ host: "h2", message: "the linux datapath cannot use an SDN controller" }],
+    });
+    assert.deepEqual(hostWideRealization(["h1"], reports, 50), { revision: 50, pendingHosts: [] }, "a tenant's failure is not the global object's");
+  });
+
+  it("a report's unapplied settings are optional (agents from before them) and bounded", () => {
+    assert.equal(RealizationReport.safeParse({ revision: 1, epoch: "e", failures: [] }).success, true);
+    assert.equal(RealizationReport.safeParse({ revision: 1, epoch: "e", failures: [], unapplied: [{ message: "x" }] }).success, true);
+    assert.equal(RealizationReport.safeParse({ revision: 1, epoch: "e", failures: [], unapplied: [{ message: "x".repeat(2049) }] }).success, false);
+    assert.equal(RealizationReport.safeParse({ revision: 1, epoch: "e", failures: [], unapplied: Array.from({ length: 17 }, () => ({ message: "x" })) }).success, false);
   });
 });

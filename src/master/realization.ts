@@ -33,3 +33,23 @@ export function realization(hosts: string[], reports: ReadonlyMap<string, Realiz
   errors.sort((a, b) => (a.host < b.host ? -1 : a.host > b.host ? 1 : 0));
   return errors.length === 0 ? { revision, pendingHosts } : { revision, pendingHosts, errors };
 }
+
+/**
+ * Pure: the hosts (of `hosts`, sorted) where the change at `revision` to a host-wide object (the global one) is
+ * not known to be in force: no report yet, an older revision, or a setting of it their datapath does not apply
+ * (RealizationReport.unapplied, each message an error of that host).
+ */
+export function hostWideRealization(hosts: string[], reports: ReadonlyMap<string, RealizationReport>, revision: number): Realization {
+  const errors: { host: string; message: string }[] = [];
+  const pendingHosts = hosts
+    .filter((host) => {
+      const report = reports.get(host);
+      if (report === undefined) return true;
+      const unapplied = report.unapplied ?? [];
+      for (const u of unapplied) errors.push({ host, message: u.message });
+      return report.revision < revision || unapplied.length > 0;
+    })
+    .sort();
+  errors.sort((a, b) => (a.host < b.host ? -1 : a.host > b.host ? 1 : 0));
+  return errors.length === 0 ? { revision, pendingHosts } : { revision, pendingHosts, errors };
+}

@@ -1,9 +1,10 @@
-// global: cluster-wide settings (forwarding and ARP mode, tag ranges, private subnet).
+// global: cluster-wide settings (forwarding and ARP mode, tag ranges, private subnet, SDN controller).
 // A single object; key and name are always "global" (reference §1.10).
 
 import { z } from "zod";
 import { specialOverlap } from "../lib/ip-scope.js";
 import { tryParseIpv4 } from "../lib/ipv4.js";
+import { sdnControllerProblem } from "./sdn-controller.js";
 import { goEnum, goString, objectKey, ONCE_FIELDS_ARE_VALID, PVT_SUBNET, VLAN_RANGE, VXLAN_RANGE } from "./common.js";
 
 const S = "Global";
@@ -15,6 +16,15 @@ export const Global = z.object({
   networkInfraType: goEnum(S, "networkInfraType", ["aci", "aci-opflex", "default", ""], { max: 64 }),
   /** Host-access subnet; must be a /16. Required. */
   pvtSubnet: goString(S, "pvtSubnet", { pattern: PVT_SUBNET }),
+  /**
+   * Not Contiv's: the SDN controller every host's Open vSwitch bridge connects to, tcp:IP:PORT or ssl:IP:PORT
+   * (sdn-controller.ts); "" (the default) is none. An agent's --ovs-controller overrides it on its host; a
+   * host on the Linux datapath cannot use one and reports it as not applied.
+   */
+  sdnController: goString(S, "sdnController", { max: 256 }).check((payload) => {
+    const problem = sdnControllerProblem(payload.value);
+    if (problem !== undefined) payload.issues.push({ code: "custom", input: payload.value, message: `sdnController "${payload.value}" is invalid: ${problem}` });
+  }),
   /** One range `min-max`. Required. */
   vlans: goString(S, "vlans", { pattern: VLAN_RANGE }),
   /** One range `min-max`. Required. */

@@ -23,6 +23,7 @@ export { MAX_BURST, MAX_DSCP, NetProfile, normalizeBandwidth, parseBandwidth } f
 export { MAX_PKT_TAG, Network, NetworkOper } from "./network.js";
 export { ATTACH_MODES, IFNAME, type AttachMode } from "./network-attach.js";
 export { Policy, PolicyOper } from "./policy.js";
+export { sdnControllerProblem } from "./sdn-controller.js";
 export { MAX_RULE_PRIORITY, Rule } from "./rule.js";
 export {
   parseSelector,

@@ -225,4 +225,19 @@ describe("compileHost", () => {
     ], "x is not on this host: its record is none of this host's business");
     assert.deepEqual(out.desired.tenants.map((t) => [t.name, t.networks.map((n) => n.name), t.endpoints.map((e) => e.id)]), [["t", ["net"], ["a"]], ["u", ["net"], ["u1"]]]);
   });
+
+  describe("the global sdnController", () => {
+    const global = { name: "global", networkInfraType: "default", fwdMode: "bridge", arpMode: "proxy", vlans: "1-4094", vxlans: "1-10000", pvtSubnet: "169.254.0.0/16" };
+    const compile = (g: object) => compileHost(view({ ...base, [objectKey("global", "global")]: g }), [], new Map(), ctx("198.18.0.11")).desired.host;
+
+    test("reaches the host's desired state as it is set, and is absent when none", () => {
+      assert.equal(compile({ ...global, sdnController: "ssl:[2001:db8::1]:6653" }).sdnController, "ssl:[2001:db8::1]:6653");
+      assert.equal("sdnController" in compile({ ...global, sdnController: "" }), false);
+      assert.equal("sdnController" in compile(global), false, "a global object from before the field");
+    });
+
+    test("a global record with a malformed one is set aside: no controller, rather than a target OVS cannot parse", () => {
+      assert.equal("sdnController" in compile({ ...global, sdnController: "tcp:999.0.0.1:6653" }), false);
+    });
+  });
 });

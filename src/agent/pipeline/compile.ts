@@ -281,7 +281,8 @@ export function compileHost(
   }
 
   const natOutbound = tenants.some((t) => t.uplink !== undefined);
-  const host = { natOutbound, uplinkRange: facts.uplinkRange, ...(ctx.uplinkIf ? { uplinkIf: ctx.uplinkIf } : {}) };
+  const sdnController = view.get<{ sdnController?: string }>(objectKey("global", "global"))?.sdnController ?? "";
+  const host = { natOutbound, uplinkRange: facts.uplinkRange, ...(ctx.uplinkIf ? { uplinkIf: ctx.uplinkIf } : {}), ...(sdnController === "" ? {} : { sdnController }) };
   return { desired: { prefix: ctx.prefix, tenants, host }, bgp: bgpFor(view, ctx.host, tenants), policies, dns, orphans, failures };
 }
 

@@ -7,6 +7,7 @@ import type { AgentMetrics } from "../metrics.js";
 export function meteredDatapath(driver: DatapathDriver, metrics: Pick<AgentMetrics, "syncs" | "syncErrors" | "kernelChanges">): DatapathDriver {
   return {
     check: (desired) => driver.check(desired),
+    ...(driver.unapplied === undefined ? {} : { unapplied: driver.unapplied.bind(driver) }),
     reconcile: async (desired, options) => {
       const done = metrics.syncs.startTimer({ kind: options.full ? "full" : "incremental" });
       try {

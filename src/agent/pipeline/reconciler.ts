@@ -12,12 +12,15 @@ import { announced, compileHost, type CompiledHost, type HostContext, type State
 import { contain, type LastGood } from "./contain.js";
 import type { EndpointState } from "../../contract/records.js";
 import type { DatapathDriver, DatapathError } from "../../datapath/driver.js";
+import type { DatapathProblem } from "../../datapath/types.js";
 
 export interface SyncResult {
   /** What the run applied: units that failed are left out or at their last good versions (contain.ts). */
   compiled: CompiledHost;
   /** What the datapath could not read or apply (retried). */
   errors: DatapathError[];
+  /** Host-wide settings the datapath accepts but cannot put in force (DatapathDriver.unapplied): not retried. */
+  unapplied: DatapathProblem[];
   /** The mark `stateMark` gave as the run compiled. */
   mark: StateMark;
 }
@@ -70,6 +73,8 @@ export class Reconciler {
   private lastDns = new Map<string, TenantDns>();
   /** The failures of the last run, to log them once rather than on every run. */
   private lastFailures = "[]";
+  /** Likewise what the datapath does not apply. */
+  private lastUnapplied = "[]";
   /** The next run reads the whole host: periodic resync, CNI CHECK. (The first reads everything anyway: the datapath has applied nothing yet.) */
   private full = false;
 
@@ -149,6 +154,10 @@ export class Reconciler {
     const failing = JSON.stringify(compiled.failures);
     if (failing !== this.lastFailures) for (const f of compiled.failures) this.o.log.warn({ ...f.owner, err: f.message }, "not in the datapath: kept as it runs");
     this.lastFailures = failing;
+    const unapplied = this.o.datapath.unapplied?.(compiled.desired) ?? [];
+    const ignoring = JSON.stringify(unapplied);
+    if (ignoring !== this.lastUnapplied) for (const u of unapplied) this.o.log.warn({ err: u.message }, "not applied by this datapath");
+    this.lastUnapplied = ignoring;
     if (errors.length > 0 || compiled.failures.length > 0) {
       this.failures++;
       const delay = Math.min(120_000, 2000 * 2 ** (this.failures - 1));
@@ -158,7 +167,7 @@ export class Reconciler {
       this.failures = 0;
     }
     this.o.log.debug({ durationMs: Date.now() - started, tenants: compiled.desired.tenants.length, full }, "host synced");
-    const result = { compiled, errors, mark };
+    const result = { compiled, errors, unapplied, mark };
     this.o.onSynced?.(result);
     return result;
   }

@@ -130,6 +130,16 @@ describe("LinuxDatapath: errors name the unit they concern", () => {
     const driver: DatapathDriver = new LinuxDatapath(new EmptyHost());
     assert.deepEqual(driver.check(desired), [{ owner: { tenant: "a" }, message: "policy.rules[0].priority: invalid priority NaN" }]);
   });
+
+  it("an SDN controller is named as not applied, and holds up nothing: check finds no problem and the host is made", async () => {
+    const kernel = new EmptyHost();
+    const driver: DatapathDriver = new LinuxDatapath(kernel);
+    const desired = { ...host(), host: { ...host().host, sdnController: "tcp:192.0.2.7:6653" } };
+    assert.deepEqual(driver.unapplied?.(desired), [{ owner: {}, message: 'sdnController "tcp:192.0.2.7:6653" is not applied: the linux datapath cannot use an SDN controller' }]);
+    assert.deepEqual(driver.check(desired), []);
+    assert.deepEqual((await driver.reconcile(desired, { full: false })).errors, []);
+    assert.deepEqual(driver.unapplied?.(host()), [], "none set: nothing to say");
+  });
 });
 
 /** The policy of tenant a: group 1 (ep1) denies TCP from anywhere, allows port 80. */

@@ -122,6 +122,12 @@ export class LinuxDatapath implements DatapathDriver {
     return [...checkHost(withoutDirect(desired), this.policies.compile), ...checkDirect(desired, this.policies.compile)];
   }
 
+  /** Pure: an SDN controller needs an OpenFlow bridge, which this datapath has not. */
+  unapplied(desired: DesiredHost): DatapathProblem[] {
+    const controller = desired.host.sdnController ?? "";
+    return controller === "" ? [] : [{ owner: {}, message: `sdnController "${controller}" is not applied: the linux datapath cannot use an SDN controller` }];
+  }
+
   /** What reconcile(desired, options) would do now, without doing it. Throws ValidationError for bad input. */
   plan(desired: DesiredHost, options: ReconcileOptions = {}): Promise<Plan> {
     return this.serial(async () => (await this.observeAndDiff(renderHost(withoutDirect(desired), this.policies.compile), this.trusted(options))).plan);

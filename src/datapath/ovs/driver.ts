@@ -64,7 +64,8 @@ export interface OvsDatapathOptions {
   hostNamespace?: string;
   /**
    * An SDN controller for the bridge ("tcp:IP:PORT", "ssl:IP:PORT"): it owns the hook tables (layout.ts); the
-   * bridge stays in fail mode secure, so its coming and going changes none of our flows.
+   * bridge stays in fail mode secure, so its coming and going changes none of our flows. When given (""
+   * included: none), it wins over DesiredHost.host.sdnController, the global one.
    */
   controller?: string;
   /** --uplink-if is an access port of this VLAN on its switch (default: a trunk): see render.ts Uplink. */
@@ -291,7 +292,8 @@ export class OvsDatapath implements DatapathDriver {
 
     try {
       const controller = (await this.vsctl(["get-controller", bridge])).trim();
-      const wanted = this.o.controller ?? "";
+      // --ovs-controller, when given, wins over the global sdnController on this host.
+      const wanted = this.o.controller ?? desired.host.sdnController ?? "";
       if (controller !== wanted) {
         await this.vsctl(wanted === "" ? ["del-controller", bridge] : ["set-controller", bridge, wanted]);
         change(wanted === "" ? "delete" : "update", `controller of ${bridge}${wanted === "" ? "" : ` (${wanted})`}`);

@@ -19,7 +19,7 @@
 //                  to a provider gets the provider's MAC, a reply now from a VIP the VIP's MAC; untranslated
 //                  packets to a VIP are dropped; → PRE_HOOK. So the controller and our policy see the
 //                  provider's address, as on the Linux driver (DNAT before filtering).
-//   PRE_HOOK (15)  an SDN controller's table (--ovs-controller): every IP packet crosses it before our policy;
+//   PRE_HOOK (15)  an SDN controller's table (global sdnController, --ovs-controller): every IP packet crosses it before our policy;
 //                  ours is only its lowest flow, on to POLICY.
 //   POLICY (20-39) IPv4 and IPv6 packets of a tenant, judged by its groups' rules (policy-flows.ts); allowed
 //                  packets continue at POST_HOOK, denied ones are dropped. Non-IP packets never enter.

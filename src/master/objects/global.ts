@@ -23,6 +23,7 @@ export function defaultGlobal(settings: MasterSettings): Global {
     fwdMode: settings.fwdMode,
     arpMode: GLOBAL_DEFAULTS.arpMode,
     pvtSubnet: GLOBAL_DEFAULTS.pvtSubnet,
+    sdnController: "",
   };
 }
 
