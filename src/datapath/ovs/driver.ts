@@ -21,6 +21,7 @@ import type { Logger } from "pino";
 import type { DatapathChange, DatapathDriver, DatapathError, DatapathReport, RuleCounters } from "../driver.js";
 import type { DatapathProblem, DesiredHost, DesiredTenant } from "../types.js";
 import { hostNftTable, tenantNamespace } from "../names.js";
+import { checkDirect, DirectAttachments, withoutDirect } from "../linux/direct.js";
 import { PolicyCache } from "../linux/policies.js";
 import { POLICY_TABLE, policyFlows } from "./policy-flows.js";
 import { policyRuleCounters } from "./policy-counters.js";
@@ -155,6 +156,8 @@ export class OvsDatapath implements DatapathDriver {
   private readonly gateways: GatewayNamespaces;
   /** The tenants' ways out of the cluster and the host's published ports (outside.ts). */
   private readonly outside: OutsideNamespaces;
+  /** Endpoints with a direct attachment (macvlan, ipvlan, host-device): off the bridge, made as the Linux driver makes them. */
+  private readonly direct: DirectAttachments;
 
   constructor(
     private readonly executor: Executor,
@@ -167,12 +170,22 @@ export class OvsDatapath implements DatapathDriver {
       netdev: o.datapathType === "netdev",
       vsctl: (args) => this.vsctl(args),
     });
-    this.outside = new OutsideNamespaces(executor, o.hostNamespace === undefined ? {} : { hostNamespace: o.hostNamespace });
+    const host = o.hostNamespace === undefined ? {} : { hostNamespace: o.hostNamespace };
+    this.outside = new OutsideNamespaces(executor, host);
+    this.direct = new DirectAttachments(executor, host);
   }
 
-  /** What this driver cannot make of `desired`: checkOvs(), and the ways out and published ports (outside.ts). */
+  /**
+   * What this driver cannot make of `desired`: on the bridge, checkOvs() and the ways out and published ports
+   * (outside.ts); the direct attachments, the Linux driver's own checks.
+   */
   private problemsOf(desired: DesiredHost): DatapathProblem[] {
-    return [...checkOvs(desired), ...checkOutside(desired, gatewaysOf(desired, uplinkOf(desired, this.o.uplinkAccessVlan)))];
+    const bridged = withoutDirect(desired);
+    return [
+      ...checkOvs(bridged),
+      ...checkOutside(bridged, gatewaysOf(bridged, uplinkOf(bridged, this.o.uplinkAccessVlan))),
+      ...checkDirect(desired, this.policies.compile),
+    ];
   }
 
   check(desired: DesiredHost): DatapathProblem[] {
@@ -256,6 +269,18 @@ export class OvsDatapath implements DatapathDriver {
     if (problems.length > 0) {
       throw new ValidationError(`Cannot reconcile: ${problems.map((p) => p.message).join("; ")}`);
     }
+    const bridge = await this.reconcileBridge(withoutDirect(desired), options);
+    // Direct attachments after the bridge and the tenants' namespaces, as the Linux driver makes them: their policy
+    // is the tenant's, in the container's own namespace.
+    const direct = await this.direct.reconcile(desired, { full: options.full, compile: this.policies.compile });
+    return {
+      changes: [...bridge.changes, ...direct.changes.map(({ namespace, action, object }) => ({ namespace, action, object }))],
+      errors: [...bridge.errors, ...direct.errors.map(({ owner, namespace, objects, message }) => ({ owner, namespace, objects, message }))],
+    };
+  }
+
+  /** The bridge, its ports and flows, and the tenants' gateway namespaces and ways out. */
+  private async reconcileBridge(desired: DesiredHost, options: { full: boolean }): Promise<DatapathReport> {
     this.prefix = desired.prefix;
     const changes: DatapathChange[] = [];
     const errors: DatapathError[] = [];

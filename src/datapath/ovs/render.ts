@@ -104,7 +104,6 @@ export function checkOvs(desired: DesiredHost): DatapathProblem[] {
     for (const h of t.hostEndpoints) problems.push({ owner: { tenant, network: h.network }, message: not("infra networks (host endpoints)") });
     for (const e of t.endpoints) {
       const owner = { tenant, network: e.network, endpoint: e.id };
-      if (e.direct !== undefined) problems.push({ owner, message: not(`attachMode ${e.direct.mode}`) });
       if (e.ipv4 === "") problems.push({ owner, message: not("endpoints without an IPv4 address (DHCP)") });
     }
   }
