@@ -64,6 +64,11 @@ export function hostEndpointLink(prefix: string, tenant: string, network: string
   return `${prefix}h${shortHash(`${tenant}:${network}`, 5)}`;
 }
 
+/** OVS driver: the bridge's end (a port) of a host endpoint's veth, in the agent's namespace: carries the prefix. */
+export function hostEndpointPort(prefix: string, tenant: string, network: string): string {
+  return `${prefix}i${shortHash(`${tenant}:${network}`, 5)}`;
+}
+
 /** Tenant-namespace end of a host endpoint. */
 export function hostEndpointTenantLink(network: string): string {
   return `nh${shortHash(network, 8)}`;

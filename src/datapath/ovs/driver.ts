@@ -44,6 +44,7 @@ import {
   ENDPOINT_ID_KEY,
   needsTunnel,
   renderFlows,
+  withHostEndpoints,
   renderMeters,
   ROLE_KEY,
   uplinkOf,
@@ -269,7 +270,9 @@ export class OvsDatapath implements DatapathDriver {
     if (problems.length > 0) {
       throw new ValidationError(`Cannot reconcile: ${problems.map((p) => p.message).join("; ")}`);
     }
-    const bridge = await this.reconcileBridge(withoutDirect(desired), options);
+    // Host endpoints (infra networks) are ports of the bridge whose "container" is the agent's own namespace.
+    const agentNetns = this.o.hostNamespace === undefined ? "/proc/self/ns/net" : `/var/run/netns/${this.o.hostNamespace}`;
+    const bridge = await this.reconcileBridge(withHostEndpoints(withoutDirect(desired), agentNetns), options);
     // Direct attachments after the bridge and the tenants' namespaces, as the Linux driver makes them: their policy
     // is the tenant's, in the container's own namespace.
     const direct = await this.direct.reconcile(desired, { full: options.full, compile: this.policies.compile });

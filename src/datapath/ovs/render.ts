@@ -5,7 +5,7 @@
 // service-flows.ts.
 
 import { gatewayMac } from "../linux/addr.js";
-import { gatewayHostLink } from "../names.js";
+import { gatewayHostLink, hostEndpointPort } from "../names.js";
 import type { DatapathProblem, DesiredEndpoint, DesiredHost, DesiredNetwork, DesiredTenant } from "../types.js";
 import { arpResponder, classifyRegs, echoResponder, flow, UNTAGGED } from "./flow-text.js";
 import { stableNumbers } from "./numbers.js";
@@ -65,6 +65,44 @@ export function wantedPorts(desired: DesiredHost): WantedPort[] {
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
+/** The endpoint id of a tenant's host endpoint on an infra network (external_ids of its port). */
+export function hostEndpointId(network: string): string {
+  return `host:${network}`;
+}
+
+/**
+ * The host with each tenant's host endpoints (infra networks) as endpoints of the bridge: their "container" is the
+ * agent's own namespace (`agentNetns`, a path), where the veth's end holds the host's address on the network (no
+ * default route: the host keeps its own), and the bridge's end is a port like a container's, with its flows.
+ */
+export function withHostEndpoints(desired: DesiredHost, agentNetns: string): DesiredHost {
+  if (!desired.tenants.some((t) => t.hostEndpoints.length > 0)) return desired;
+  return {
+    ...desired,
+    tenants: desired.tenants.map((t) => ({
+      ...t,
+      endpoints: [
+        ...t.endpoints,
+        ...t.hostEndpoints.map((h) => ({
+          id: hostEndpointId(h.network),
+          network: h.network,
+          hostLink: hostEndpointPort(desired.prefix, t.name, h.network),
+          netns: agentNetns,
+          ifname: h.hostLink,
+          mac: h.mac,
+          ipv4: h.address,
+          ipv6: "",
+          gateway: "",
+          ipv6Gateway: "",
+          mtu: h.mtu,
+          qos: { egressBps: 0, ingressBps: 0, burstBytes: 0 },
+        })),
+      ],
+      hostEndpoints: [],
+    })),
+  };
+}
+
 /** The tenants' gateway namespaces (gateway.ts), but for networks handed off on the uplink (the site's router is their gateway). */
 export function gatewaysOf(desired: DesiredHost, uplink: Uplink | undefined): WantedGatewayNamespace[] {
   return wantedGateways(desired, (n) => handedOff(n, uplink));
@@ -101,7 +139,6 @@ export function checkOvs(desired: DesiredHost): DatapathProblem[] {
       if (n.routed) problems.push({ owner, message: not("routed networks (BGP)") });
       if (n.ipv6Subnet !== "") problems.push({ owner, message: not("IPv6") });
     }
-    for (const h of t.hostEndpoints) problems.push({ owner: { tenant, network: h.network }, message: not("infra networks (host endpoints)") });
     for (const e of t.endpoints) {
       const owner = { tenant, network: e.network, endpoint: e.id };
       if (e.ipv4 === "") problems.push({ owner, message: not("endpoints without an IPv4 address (DHCP)") });
