@@ -130,7 +130,7 @@ function renderBridge(network: DesiredNetwork, path: string, issues: IssueList):
 }
 
 /** Subnets ("network/len") of the tenant's routed networks in one family, sorted: their addresses are never NATed. */
-function routedSubnets(networks: DesiredNetwork[], family: 4 | 6): string[] {
+export function routedSubnets(networks: DesiredNetwork[], family: 4 | 6): string[] {
   const subnets = new Set<string>();
   for (const n of networks) {
     if (n.routed !== true) continue;

@@ -99,7 +99,7 @@ export function tenantNatTable(
  * may leave through it and only traffic to them may come in; the IPv6 default route carries nothing else. In
  * bridge mode routing between two bridges is dropped (`confineBridges`), as in the NAT table.
  */
-export function tenantRoute6Table(uplink: UplinkState, fwdMode: FwdMode, bridges: BridgeState[], routedSubnets: string[]): OwnedNftTable {
+export function tenantRoute6Table(uplink: UplinkState, fwdMode: FwdMode, bridges: readonly Pick<BridgeState, "name">[], routedSubnets: string[]): OwnedNftTable {
   const up = uplink.tenantLink;
   const routed = `{ ${routedSubnets.join(", ")} }`;
   return ownedTable("ip6", ROUTE6_TABLE, [

@@ -4,10 +4,10 @@
 
 import type { DatapathChange, DatapathError } from "../driver.js";
 import { nftTableTag } from "../linux/parse.js";
-import { HOST_TABLE_FAMILY, NAT_TABLE, uplinkHostPattern } from "../linux/renderOverlay.js";
+import { HOST_TABLE_FAMILY, NAT_TABLE, ROUTE6_TABLE, UPLINK_HOST_LL, UPLINK_TENANT_LL, uplinkHostPattern } from "../linux/renderOverlay.js";
 import { ProcessError, type Executor } from "../../lib/process.js";
 import { ignoreMissing } from "./gateway-ns.js";
-import { DNS_TABLE, planOutside, type ObservedOutside, type ObservedUplinkEnd, type ObservedWayOutNamespace, type OutsideStep, type WantedOutside } from "./outside.js";
+import { DNS_TABLE, planOutside, type ObservedOutside, type ObservedRoute, type ObservedUplinkEnd, type ObservedWayOutNamespace, type OutsideStep, type WantedOutside } from "./outside.js";
 
 export interface OutsideOptions {
   /** Named namespace standing in for the agent's own (tests, simulated hosts). */
@@ -27,11 +27,15 @@ interface IpRoute {
 }
 
 function endOf(l: IpAddr): ObservedUplinkEnd {
-  return {
-    name: l.ifname,
-    up: l.flags.includes("UP"),
-    addresses: (l.addr_info ?? []).filter((a) => a.family === "inet").map((a) => `${a.local}/${a.prefixlen}`),
-  };
+  const of = (family: string) => (l.addr_info ?? []).filter((a) => a.family === family).map((a) => `${a.local}/${a.prefixlen}`);
+  return { name: l.ifname, up: l.flags.includes("UP"), addresses: of("inet"), linkLocal: of("inet6").filter((a) => a.startsWith("fe80:")) };
+}
+
+/** `ip -json route` entries through `dev` with a next hop, as "dst/len" (a host route shows its address alone). */
+function routesOf(routes: IpRoute[], dev: string, hostLength: number): ObservedRoute[] {
+  return routes
+    .filter((r) => r.dev === dev && r.gateway !== undefined && r.dst !== "default")
+    .map((r) => ({ dst: r.dst.includes("/") ? r.dst : `${r.dst}/${hostLength}`, via: r.gateway! }));
 }
 
 export class OutsideNamespaces {
@@ -71,13 +75,26 @@ export class OutsideNamespaces {
       const tenantLink = wayOut?.uplink.tenantLink;
       const links = JSON.parse(await this.executor.run(["ip", "-n", namespace, "-json", "addr", "show"])) as IpAddr[];
       const link = links.find((l) => l.ifname === tenantLink);
-      const routes = tenantLink === undefined ? [] : (JSON.parse(await this.executor.run(["ip", "-n", namespace, "-json", "route", "show", "default"])) as IpRoute[]);
+      const defaults = async (family: "-4" | "-6") =>
+        tenantLink === undefined || link === undefined
+          ? []
+          : (JSON.parse(await this.executor.run(["ip", family, "-n", namespace, "-json", "route", "show", "default"])) as IpRoute[])
+              .filter((r) => r.dev === tenantLink && r.gateway !== undefined)
+              .map((r) => r.gateway!);
       namespaces.set(namespace, {
         ...(link === undefined ? {} : { link: endOf(link) }),
-        defaultVia: routes.filter((r) => r.dev === tenantLink && r.gateway !== undefined).map((r) => r.gateway!),
+        defaultVia: await defaults("-4"),
+        default6Via: wayOut?.uplink.ipv6 === true ? await defaults("-6") : [],
         natTag: await this.tag((argv) => this.inside(namespace, argv), "ip", NAT_TABLE),
+        route6Tag: await this.tag((argv) => this.inside(namespace, argv), "ip6", ROUTE6_TABLE),
         dnsTag: await this.tag((argv) => this.inside(namespace, argv), "ip", DNS_TABLE),
       });
+    }
+    const hostRoutes = new Map<string, ObservedRoute[]>();
+    if (wanted.wayOuts.some((w) => w.uplink.routes.length > 0) || hostLinks.length > 0) {
+      const v4 = JSON.parse(await this.host(["ip", "-4", "-json", "route", "show"])) as IpRoute[];
+      const v6 = JSON.parse(await this.host(["ip", "-6", "-json", "route", "show"])) as IpRoute[];
+      for (const l of hostLinks) hostRoutes.set(l.name, [...routesOf(v4, l.name, 32), ...routesOf(v6, l.name, 128)]);
     }
     const localnet = new Map<string, boolean>();
     for (const w of wanted.wayOuts.filter((w) => hostLinks.some((l) => l.name === w.uplink.hostLink))) {
@@ -89,6 +106,8 @@ export class OutsideNamespaces {
       namespaces,
       hostTag: await this.tag((argv) => this.host(argv), HOST_TABLE_FAMILY, wanted.hostTableName),
       forwarding: (await this.host(["sysctl", "-n", "net.ipv4.ip_forward"])).trim() === "1",
+      forwarding6: (await this.host(["sysctl", "-n", "net.ipv6.conf.all.forwarding"])).trim() === "1",
+      hostRoutes,
       localnet,
     };
   }
@@ -125,7 +144,24 @@ export class OutsideNamespaces {
   private async apply(step: OutsideStep): Promise<void> {
     switch (step.kind) {
       case "host-forwarding":
-        await this.host(["sysctl", "-q", "-w", "net.ipv4.ip_forward=1"]);
+        await this.host(["sysctl", "-q", "-w", step.family === 4 ? "net.ipv4.ip_forward=1" : "net.ipv6.conf.all.forwarding=1"]);
+        return;
+      case "link-local":
+        await this.host(["ip", "addr", "replace", `${UPLINK_HOST_LL}/64`, "dev", step.uplink.hostLink, "nodad"]);
+        await this.inside(step.namespace, ["ip", "addr", "replace", `${UPLINK_TENANT_LL}/64`, "dev", step.uplink.tenantLink, "nodad"]);
+        return;
+      case "host-route":
+        // `replace`: a BGP-learned route for an address that has just moved here is taken over.
+        await this.host(["ip", "route", "replace", step.dst, "via", step.via, "dev", step.hostLink]);
+        return;
+      case "delete-host-route":
+        await this.host(["ip", "route", "del", step.dst, "via", step.via, "dev", step.hostLink]);
+        return;
+      case "put-route6":
+        await this.inside(step.namespace, ["nft", "-f", "-"], step.table.script);
+        return;
+      case "delete-route6":
+        await this.inside(step.namespace, ["nft", "delete", "table", "ip6", ROUTE6_TABLE]);
         return;
       case "delete-uplink":
         await this.host(["ip", "link", "del", step.hostLink]).catch(ignoreMissing);
@@ -143,7 +179,9 @@ export class OutsideNamespaces {
         return;
       }
       case "default-route":
-        await this.inside(step.namespace, ["ip", "route", "replace", "default", "via", step.uplink.gateway, "dev", step.uplink.tenantLink]);
+        await this.inside(step.namespace, step.family === 4
+          ? ["ip", "route", "replace", "default", "via", step.uplink.gateway, "dev", step.uplink.tenantLink]
+          : ["ip", "-6", "route", "replace", "default", "via", UPLINK_HOST_LL, "dev", step.uplink.tenantLink]);
         return;
       case "localnet":
         await this.host(["sysctl", "-q", "-w", `net.ipv4.conf.${step.hostLink}.route_localnet=${step.on ? 1 : 0}`]);
@@ -189,13 +227,23 @@ export class OutsideNamespaces {
 export function describeOutside(step: OutsideStep): { action: DatapathChange["action"]; object: string } {
   switch (step.kind) {
     case "host-forwarding":
-      return { action: "update", object: "IPv4 forwarding on in the agent's namespace" };
+      return { action: "update", object: `IPv${step.family} forwarding on in the agent's namespace` };
+    case "link-local":
+      return { action: "create", object: `link-local addresses of uplink ${step.uplink.hostLink}` };
+    case "host-route":
+      return { action: "create", object: `route ${step.dst} via ${step.via} dev ${step.hostLink}` };
+    case "delete-host-route":
+      return { action: "delete", object: `route ${step.dst} via ${step.via} dev ${step.hostLink}` };
+    case "put-route6":
+      return { action: "update", object: `nft table ip6 ${ROUTE6_TABLE} in namespace ${step.namespace}` };
+    case "delete-route6":
+      return { action: "delete", object: `nft table ip6 ${ROUTE6_TABLE} in namespace ${step.namespace}` };
     case "delete-uplink":
       return { action: "delete", object: `uplink ${step.hostLink}` };
     case "add-uplink":
       return { action: "create", object: `uplink ${step.uplink.hostLink} (${step.uplink.hostAddr} to ${step.uplink.tenantAddr} in namespace ${step.namespace})` };
     case "default-route":
-      return { action: "update", object: `default route via ${step.uplink.gateway} in namespace ${step.namespace}` };
+      return { action: "update", object: `default route via ${step.family === 4 ? step.uplink.gateway : UPLINK_HOST_LL} in namespace ${step.namespace}` };
     case "localnet":
       return { action: "update", object: `route_localnet ${step.on ? "on" : "off"} on ${step.hostLink}` };
     case "put-nat":

@@ -34,15 +34,19 @@ function made(d: DesiredHost): ObservedOutside {
   const wanted = wantedOutside(d, wantedGateways(d));
   const w = wanted.wayOuts[0]!;
   return {
-    hostLinks: [{ name: HOST_LINK, up: true, addresses: ["169.254.0.1/30"] }],
-    namespaces: new Map([[NS_A, { link: { name: UPLINK_TENANT_LINK, up: true, addresses: ["169.254.0.2/30"] }, defaultVia: ["169.254.0.1"], natTag: w.natTable.tag, dnsTag: wanted.dns[0]?.table.tag ?? null }]]),
+    hostLinks: [{ name: HOST_LINK, up: true, addresses: ["169.254.0.1/30"], linkLocal: [] }],
+    hostRoutes: new Map([[HOST_LINK, w.uplink.routes.map((dst) => ({ dst, via: "169.254.0.2" }))]]),
+    namespaces: new Map([
+      [NS_A, { link: { name: UPLINK_TENANT_LINK, up: true, addresses: ["169.254.0.2/30"], linkLocal: [] }, defaultVia: ["169.254.0.1"], default6Via: [], natTag: w.natTable.tag, route6Tag: null, dnsTag: wanted.dns[0]?.table.tag ?? null }],
+    ]),
     hostTag: wanted.hostTable!.tag,
     forwarding: true,
+    forwarding6: false,
     localnet: new Map([[HOST_LINK, true]]),
   };
 }
 
-const NOTHING: ObservedOutside = { hostLinks: [], namespaces: new Map(), hostTag: null, forwarding: false, localnet: new Map() };
+const NOTHING: ObservedOutside = { hostLinks: [], hostRoutes: new Map(), namespaces: new Map(), hostTag: null, forwarding: false, forwarding6: false, localnet: new Map() };
 
 describe("wantedOutside", () => {
   it("the tenant's NAT table confines its networks by their gateway links, masquerades to the uplink and DNATs the published port", () => {
@@ -96,6 +100,49 @@ describe("checkOutside", () => {
   });
 });
 
+/** host() with blue routed (BGP) in both families: c1's /32 and /128 routed to the tenant. */
+function routedHost(): DesiredHost {
+  const d = host();
+  const t = d.tenants[0]!;
+  t.fwdMode = "routing";
+  t.networks[0] = { ...t.networks[0]!, routed: true, ipv6Subnet: "fd00:1::/64", ipv6Gateway: "fd00:1::fe" };
+  t.endpoints[0]!.portMappings = [];
+  t.uplink!.routes = ["198.18.1.1", "fd00:1::1"];
+  return d;
+}
+
+describe("routed networks", () => {
+  it("their subnets are not NATed, IPv6 gets the guard table, and the containers' routes and the IPv6 link-local ends are planned", () => {
+    const d = routedHost();
+    const wanted = wantedOutside(d, wantedGateways(d));
+    const w = wanted.wayOuts[0]!;
+    assert.match(w.natTable.script, /ip saddr \{ 198\.18\.1\.0\/24 \} accept/);
+    assert.match(w.route6Table!.script, /ip6 daddr \{ fd00:1::\/64 \} accept/);
+    const steps = planOutside(wanted, NOTHING);
+    assert.deepEqual(steps.filter((s) => s.kind === "host-route"), [
+      { kind: "host-route", hostLink: HOST_LINK, dst: "198.18.1.1/32", via: "169.254.0.2" },
+      { kind: "host-route", hostLink: HOST_LINK, dst: "fd00:1::1/128", via: "fe80::2" },
+    ]);
+    assert.deepEqual(steps.map((s) => s.kind).filter((k) => ["host-forwarding", "link-local", "default-route", "put-route6"].includes(k)), ["host-forwarding", "host-forwarding", "link-local", "default-route", "default-route", "put-route6"]);
+  });
+
+  it("a route of a container gone is deleted, the others kept", () => {
+    const d = routedHost();
+    const wanted = wantedOutside(d, wantedGateways(d));
+    const w = wanted.wayOuts[0]!;
+    const have: ObservedOutside = {
+      hostLinks: [{ name: HOST_LINK, up: true, addresses: ["169.254.0.1/30"], linkLocal: ["fe80::1/64"] }],
+      hostRoutes: new Map([[HOST_LINK, [{ dst: "198.18.1.1/32", via: "169.254.0.2" }, { dst: "fd00:1::1/128", via: "fe80::2" }, { dst: "198.18.1.9/32", via: "169.254.0.2" }]]]),
+      namespaces: new Map([[NS_A, { link: { name: UPLINK_TENANT_LINK, up: true, addresses: ["169.254.0.2/30"], linkLocal: ["fe80::2/64"] }, defaultVia: ["169.254.0.1"], default6Via: ["fe80::1"], natTag: w.natTable.tag, route6Tag: w.route6Table!.tag, dnsTag: null }]]),
+      hostTag: wanted.hostTable!.tag,
+      forwarding: true,
+      forwarding6: true,
+      localnet: new Map([[HOST_LINK, false]]),
+    };
+    assert.deepEqual(planOutside(wanted, have), [{ kind: "delete-host-route", hostLink: HOST_LINK, dst: "198.18.1.9/32", via: "169.254.0.2" }]);
+  });
+});
+
 describe("planOutside", () => {
   it("from nothing: forwarding, the uplink, its route, route_localnet, the tenant's table, the host's table last", () => {
     const d = host();
@@ -111,7 +158,7 @@ describe("planOutside", () => {
   it("an uplink end without its address is made again whole, with its route", () => {
     const d = host();
     const have = made(d);
-    const broken = { ...have, hostLinks: [{ name: HOST_LINK, up: true, addresses: [] }] };
+    const broken = { ...have, hostLinks: [{ name: HOST_LINK, up: true, addresses: [], linkLocal: [] }] };
     assert.deepEqual(planOutside(wantedOutside(d, wantedGateways(d)), broken).map((s) => s.kind), ["add-uplink", "default-route", "localnet"]);
   });
 
@@ -122,8 +169,8 @@ describe("planOutside", () => {
     const frozenLink = uplinkHostLink(PREFIX, "held");
     const observed: ObservedOutside = {
       ...have,
-      hostLinks: [...have.hostLinks, { name: stale, up: true, addresses: [] }, { name: frozenLink, up: true, addresses: [] }],
-      namespaces: new Map([...have.namespaces, [`${PREFIX}-t-old`, { defaultVia: [], natTag: "abc", dnsTag: "def" }]]),
+      hostLinks: [...have.hostLinks, { name: stale, up: true, addresses: [], linkLocal: [] }, { name: frozenLink, up: true, addresses: [], linkLocal: [] }],
+      namespaces: new Map([...have.namespaces, [`${PREFIX}-t-old`, { defaultVia: [], default6Via: [], natTag: "abc", route6Tag: null, dnsTag: "def" }]]),
     };
     assert.deepEqual(planOutside(wantedOutside(d, wantedGateways(d)), observed, [`${PREFIX}-t-held`]), [
       { kind: "delete-uplink", hostLink: stale },

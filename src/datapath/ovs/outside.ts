@@ -8,6 +8,11 @@
 // gateway (gateway.ts gatewayFlows sends it every IP packet to the gateway's MAC while the tenant has a way out;
 // in bridge mode the NAT table drops routing between two of its networks, as the Linux driver's does).
 //
+// Routed networks (BGP) cross the uplink as they are, as on Linux: their subnets are not NATed (the NAT table lets
+// them through both ways), the agent's namespace routes each local container's /32 (/128) via the uplink's tenant
+// end, where BGP announces it; with IPv6 the uplink's ends get fixed link-local addresses, the namespace an IPv6
+// default route and the Linux driver's IPv6 guard table, and the agent's namespace forwards IPv6.
+//
 // A tenant has a way out when it has an uplink and a gateway namespace (a network with a gateway here that is
 // not handed off to the physical network, whose router is then the containers' way out).
 //
@@ -16,8 +21,8 @@
 // driver does: a table of the gateway namespace DNATs port 53 to an address outside it to the gateway address of
 // the link it came in by (gatewayFlows sends such queries to the namespace).
 
-import { ownerOf } from "../linux/render.js";
-import { hostNatTable, ownedTable, renderUplink, tenantNatTable } from "../linux/renderOverlay.js";
+import { ownerOf, routedSubnets } from "../linux/render.js";
+import { hostNatTable, ownedTable, renderUplink, tenantNatTable, tenantRoute6Table, UPLINK_HOST_LL, UPLINK_TENANT_LL } from "../linux/renderOverlay.js";
 import { checkHostPorts, coversLoopback, hostPortForwards, renderPortForwards } from "../linux/renderPorts.js";
 import type { OwnedNftTable, PortForward, UplinkState } from "../linux/state.js";
 import { IssueList } from "../linux/validate.js";
@@ -32,6 +37,8 @@ export interface WantedWayOut {
   uplink: UplinkState;
   /** `table ip netplugin_nat` of the namespace. */
   natTable: OwnedNftTable;
+  /** `table ip6 netplugin_route6` when the uplink carries routed IPv6 (uplink.ipv6), else null. */
+  route6Table: OwnedNftTable | null;
   /** route_localnet on the uplink's agent-side end: a published port covers a loopback address of the host. */
   localnet: boolean;
 }
@@ -109,14 +116,19 @@ export function wantedOutside(desired: DesiredHost, gateways: readonly WantedGat
   const issues = new IssueList();
   const rendered = renderAll(desired, gateways, issues).filter((r) => r.uplink !== null);
   const wayOuts = rendered
-    .map((r) => ({
-      tenant: r.tenant.name,
-      namespace: r.gateway!.name,
-      uplink: r.uplink!,
+    .map((r) => {
       // The gateway namespace's ends of the networks' gateway veths are what it routes between.
-      natTable: tenantNatTable(r.uplink!, r.tenant.fwdMode, r.gateway!.links.map((l) => ({ name: l.nsLink })), [], r.forwards),
-      localnet: r.forwards.some(coversLoopback),
-    }))
+      const links = r.gateway!.links.map((l) => ({ name: l.nsLink }));
+      const up = r.uplink!;
+      return {
+        tenant: r.tenant.name,
+        namespace: r.gateway!.name,
+        uplink: up,
+        natTable: tenantNatTable(up, r.tenant.fwdMode, links, routedSubnets(r.tenant.networks, 4), r.forwards),
+        route6Table: up.ipv6 ? tenantRoute6Table(up, r.tenant.fwdMode, links, routedSubnets(r.tenant.networks, 6)) : null,
+        localnet: r.forwards.some(coversLoopback),
+      };
+    })
     .sort((a, b) => (a.namespace < b.namespace ? -1 : a.namespace > b.namespace ? 1 : 0));
   const hostTableName = hostNftTable(desired.prefix);
   const forwards = hostPortForwards(rendered.map((r) => ({ uplink: r.uplink, portForwards: r.forwards })));
@@ -155,6 +167,10 @@ export function dnsTable(links: readonly { link: string; gateway: string }[]): O
 export interface ObservedOutside {
   /** Links of the agent's namespace whose names start with the prefix's uplink pattern (uplinkHostPattern). */
   hostLinks: ObservedUplinkEnd[];
+  /** Routes of the agent's namespace through those links (routed containers), by link. */
+  hostRoutes: ReadonlyMap<string, readonly ObservedRoute[]>;
+  /** net.ipv6.conf.all.forwarding of the agent's namespace. */
+  forwarding6: boolean;
   /** Per gateway namespace (wanted or not): its uplink end, default routes and NAT table. */
   namespaces: ReadonlyMap<string, ObservedWayOutNamespace>;
   /** The agent namespace's table's tag (its comment), null when it has none. */
@@ -170,6 +186,14 @@ export interface ObservedUplinkEnd {
   up: boolean;
   /** IPv4 addresses with their prefix length. */
   addresses: string[];
+  /** IPv6 link-local addresses with their prefix length. */
+  linkLocal: string[];
+}
+
+export interface ObservedRoute {
+  /** "a.b.c.d/32", "x::y/128". */
+  dst: string;
+  via: string;
 }
 
 export interface ObservedWayOutNamespace {
@@ -177,18 +201,26 @@ export interface ObservedWayOutNamespace {
   link?: ObservedUplinkEnd;
   /** The next hops of its IPv4 default routes through the uplink's tenant end. */
   defaultVia: string[];
+  /** The same of IPv6. */
+  default6Via: string[];
   natTag: string | null;
+  route6Tag: string | null;
   dnsTag: string | null;
 }
 
 export type OutsideStep =
-  | { kind: "host-forwarding" }
+  | { kind: "host-forwarding"; family: 4 | 6 }
   | { kind: "delete-uplink"; hostLink: string }
   | { kind: "add-uplink"; namespace: string; uplink: UplinkState }
-  | { kind: "default-route"; namespace: string; uplink: UplinkState }
+  | { kind: "link-local"; namespace: string; uplink: UplinkState }
+  | { kind: "default-route"; namespace: string; uplink: UplinkState; family: 4 | 6 }
+  | { kind: "host-route"; hostLink: string; dst: string; via: string }
+  | { kind: "delete-host-route"; hostLink: string; dst: string; via: string }
   | { kind: "localnet"; hostLink: string; on: boolean }
   | { kind: "put-nat"; namespace: string; table: OwnedNftTable }
   | { kind: "delete-nat"; namespace: string }
+  | { kind: "put-route6"; namespace: string; table: OwnedNftTable }
+  | { kind: "delete-route6"; namespace: string }
   | { kind: "put-dns"; namespace: string; table: OwnedNftTable }
   | { kind: "delete-dns"; namespace: string }
   | { kind: "put-host-table"; table: OwnedNftTable }
@@ -215,7 +247,8 @@ export function planOutside(wanted: WantedOutside, observed: ObservedOutside, fr
   for (const d of wanted.dns) {
     if (observed.namespaces.get(d.namespace)?.dnsTag !== d.table.tag) steps.push({ kind: "put-dns", namespace: d.namespace, table: d.table });
   }
-  if (wanted.wayOuts.length > 0 && !observed.forwarding) steps.push({ kind: "host-forwarding" });
+  if (wanted.wayOuts.length > 0 && !observed.forwarding) steps.push({ kind: "host-forwarding", family: 4 });
+  if (wanted.wayOuts.some((w) => w.uplink.ipv6) && !observed.forwarding6) steps.push({ kind: "host-forwarding", family: 6 });
   for (const w of wanted.wayOuts) {
     const up = w.uplink;
     const hostEnd = observed.hostLinks.find((l) => l.name === up.hostLink);
@@ -223,10 +256,22 @@ export function planOutside(wanted: WantedOutside, observed: ObservedOutside, fr
     const whole = (end: ObservedUplinkEnd | undefined, address: string) => end !== undefined && end.up && end.addresses.length === 1 && end.addresses[0] === address;
     const made = whole(hostEnd, up.hostAddr) && whole(inside?.link, up.tenantAddr);
     if (!made) steps.push({ kind: "add-uplink", namespace: w.namespace, uplink: up });
-    if (!made || !(inside?.defaultVia.length === 1 && inside.defaultVia[0] === up.gateway)) steps.push({ kind: "default-route", namespace: w.namespace, uplink: up });
+    const linkLocal = (end: ObservedUplinkEnd | undefined, address: string) => end?.linkLocal.includes(`${address}/64`) === true;
+    if (up.ipv6 && (!made || !linkLocal(hostEnd, UPLINK_HOST_LL) || !linkLocal(inside?.link, UPLINK_TENANT_LL))) steps.push({ kind: "link-local", namespace: w.namespace, uplink: up });
+    // Routes through a link made again vanish with it.
+    const via = (family: 4 | 6) => (made ? (family === 4 ? inside?.defaultVia : inside?.default6Via) : []) ?? [];
+    if (!(via(4).length === 1 && via(4)[0] === up.gateway)) steps.push({ kind: "default-route", namespace: w.namespace, uplink: up, family: 4 });
+    if (up.ipv6 && !(via(6).length === 1 && via(6)[0] === UPLINK_HOST_LL)) steps.push({ kind: "default-route", namespace: w.namespace, uplink: up, family: 6 });
     // A new link starts with route_localnet off.
     if ((made ? (observed.localnet.get(up.hostLink) ?? false) : false) !== w.localnet) steps.push({ kind: "localnet", hostLink: up.hostLink, on: w.localnet });
+    // Routed containers: a /32 (/128) in the agent's namespace via the uplink's tenant end.
+    const routes = made ? (observed.hostRoutes.get(up.hostLink) ?? []) : [];
+    const nextHop = (dst: string) => (dst.includes(":") ? UPLINK_TENANT_LL : up.tenantGateway);
+    for (const r of routes.filter((r) => !up.routes.includes(r.dst) || r.via !== nextHop(r.dst))) steps.push({ kind: "delete-host-route", hostLink: up.hostLink, dst: r.dst, via: r.via });
+    for (const dst of up.routes.filter((d) => !routes.some((r) => r.dst === d && r.via === nextHop(d)))) steps.push({ kind: "host-route", hostLink: up.hostLink, dst, via: nextHop(dst) });
     if (inside?.natTag !== w.natTable.tag) steps.push({ kind: "put-nat", namespace: w.namespace, table: w.natTable });
+    if (w.route6Table !== null && inside?.route6Tag !== w.route6Table.tag) steps.push({ kind: "put-route6", namespace: w.namespace, table: w.route6Table });
+    if (w.route6Table === null && (inside?.route6Tag ?? null) !== null) steps.push({ kind: "delete-route6", namespace: w.namespace });
   }
   if (wanted.hostTable === null) {
     if (observed.hostTag !== null) steps.push({ kind: "delete-host-table", name: wanted.hostTableName });
