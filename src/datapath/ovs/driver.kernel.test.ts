@@ -116,6 +116,25 @@ describe("OVS driver on a private Open vSwitch", { skip: needsOvs }, () => {
     assert.ok(await ping(ns("c1"), "198.18.50.254"), "our flows are back");
   });
 
+  it("a frozen tenant this driver made keeps running as it was while another tenant changes", async () => {
+    // b cannot be made now (DesiredHost.frozen): b's c3 keeps its port and flows; a gets c2 back meanwhile.
+    const d: DesiredHost = { ...desired(true), tenants: [desired(true).tenants[0]!], frozen: [`${P}-t-b`] };
+    const report = await driver.reconcile(d, { full: false });
+    assert.deepEqual(report.errors, []);
+    assert.ok(report.changes.some((c) => c.object === `port ne${P.slice(3)}c2 for endpoint blue-c2`), JSON.stringify(report.changes));
+    assert.ok(await ping(ns("c1"), "198.18.50.2"), "tenant a converges");
+    assert.ok(await ping(ns("c3"), "198.18.50.254"), "frozen b still reaches its gateway");
+  });
+
+  it("a tenant frozen since the agent started holds the bridge's flows as they are, with an error saying so", async () => {
+    const d: DesiredHost = { ...desired(false), tenants: [desired(false).tenants[0]!], frozen: [`${P}-t-b`] };
+    const report = await testHost.newDriver().reconcile(d, { full: false });
+    assert.deepEqual(report.changes.map((c) => c.object), [`port ne${P.slice(3)}c2`], "only tenant a's own port that went");
+    assert.deepEqual(report.errors.map((e) => e.message), ["flows, meters and groups held as they are while tenant(s) b cannot be made (their own failures say why)"]);
+    assert.ok(await ping(ns("c3"), "198.18.50.254"), "b still runs");
+    assert.ok(await ping(ns("c1"), "198.18.50.254"), "and a");
+  });
+
   it("cleanup removes the bridge and every endpoint veth", async () => {
     const removed = await driver.cleanup(P);
     assert.ok(removed.includes(`bridge ${bridgeName(P)}`));

@@ -270,6 +270,7 @@ export class OvsDatapath implements DatapathDriver {
     if (problems.length > 0) {
       throw new ValidationError(`Cannot reconcile: ${problems.map((p) => p.message).join("; ")}`);
     }
+    desired = this.withFrozen(desired);
     // Host endpoints (infra networks) are ports of the bridge whose "container" is the agent's own namespace.
     const agentNetns = this.o.hostNamespace === undefined ? "/proc/self/ns/net" : `/var/run/netns/${this.o.hostNamespace}`;
     const bridge = await this.reconcileBridge(withHostEndpoints(withoutDirect(desired), agentNetns), options);
@@ -280,6 +281,29 @@ export class OvsDatapath implements DatapathDriver {
       changes: [...bridge.changes, ...direct.changes.map(({ namespace, action, object }) => ({ namespace, action, object }))],
       errors: [...bridge.errors, ...direct.errors.map(({ owner, namespace, objects, message }) => ({ owner, namespace, objects, message }))],
     };
+  }
+
+  /** Each tenant as the last run made it, by name: what a frozen tenant keeps (withFrozen). */
+  private lastTenants = new Map<string, DesiredTenant>();
+
+  /**
+   * A frozen tenant (DesiredHost.frozen) must stay exactly as it runs; the bridge's flows are one pipeline for all
+   * tenants, so a tenant this process has made is kept by making it again as it last was (its ports, namespaces
+   * and flows unchanged), and the others go on. Only one it has not made (frozen since this agent started) holds
+   * the whole bridge as it is (reconcileBridge), as it stays in `frozen`. Remembers the tenants made now.
+   */
+  private withFrozen(desired: DesiredHost): DesiredHost {
+    const start = tenantNamespace(desired.prefix, "");
+    const kept: DesiredTenant[] = [];
+    const unknown: string[] = [];
+    for (const namespace of desired.frozen ?? []) {
+      const last = this.lastTenants.get(namespace.slice(start.length));
+      if (last !== undefined && last.namespace === namespace && !desired.tenants.some((t) => t.name === last.name)) kept.push(last);
+      else unknown.push(namespace);
+    }
+    const tenants = [...desired.tenants, ...kept];
+    this.lastTenants = new Map(tenants.map((t) => [t.name, t]));
+    return { ...desired, tenants, frozen: unknown };
   }
 
   /** The bridge, its ports and flows, and the tenants' gateway namespaces and ways out. */
