@@ -23,8 +23,8 @@ function host(fwdMode: "routing" | "bridge", redGateway = "198.18.2.254"): Desir
   return d;
 }
 
-const blue = { tenant: "a", network: "blue", hostLink: gatewayHostLink(PREFIX, "a", "blue"), nsLink: gatewayTenantLink("blue"), mac: gatewayMac("nb00000001"), address: "198.18.1.254/24", mtu: 1450 };
-const red = { tenant: "a", network: "red", hostLink: gatewayHostLink(PREFIX, "a", "red"), nsLink: gatewayTenantLink("red"), mac: gatewayMac("nb00000002"), address: "198.18.2.254/24", mtu: 1400 };
+const blue = { tenant: "a", network: "blue", hostLink: gatewayHostLink(PREFIX, "a", "blue"), nsLink: gatewayTenantLink("blue"), mac: gatewayMac("nb00000001"), addresses: ["198.18.1.254/24"], mtu: 1450 };
+const red = { tenant: "a", network: "red", hostLink: gatewayHostLink(PREFIX, "a", "red"), nsLink: gatewayTenantLink("red"), mac: gatewayMac("nb00000002"), addresses: ["198.18.2.254/24"], mtu: 1400 };
 
 describe("wantedGateways", () => {
   it("one namespace per tenant, a link per network with a gateway; forwarding only in fwdMode routing", () => {
@@ -46,7 +46,7 @@ describe("planGateways", () => {
   const wanted = wantedGateways(host("routing"));
   const right = (): ObservedGateways => ({
     namespaces: [NS_A, "other"],
-    inside: new Map([[NS_A, { forwarding: true, loUp: true, links: [blue, red].map((l) => ({ name: l.nsLink, mac: l.mac, mtu: l.mtu, up: true, addresses: [l.address] })) }]]),
+    inside: new Map([[NS_A, { forwarding: true, forwarding6: true, loUp: true, links: [blue, red].map((l) => ({ name: l.nsLink, mac: l.mac, mtu: l.mtu, up: true, addresses: l.addresses })) }]]),
     ports: [blue, red].map((l) => ({ name: l.hostLink, namespace: NS_A })),
   });
 
@@ -68,14 +68,14 @@ describe("planGateways", () => {
     const o = right();
     o.ports = o.ports.filter((p) => p.name !== red.hostLink);
     const links = o.inside.get(NS_A)!.links;
-    links[0] = { ...links[0]!, addresses: ["198.18.1.1/24", blue.address] };
+    links[0] = { ...links[0]!, addresses: ["198.18.1.1/24", ...blue.addresses] };
     const bridged: WantedGatewayNamespace[] = [{ ...wanted[0]!, forwarding: false }];
     assert.deepEqual(planGateways(PREFIX, bridged, o), [
       { kind: "delete-address", namespace: NS_A, link: blue.nsLink, address: "198.18.1.1/24" },
       { kind: "add-link", namespace: NS_A, link: red },
       { kind: "set-forwarding", namespace: NS_A, on: false },
     ]);
-    links[0] = { ...links[0]!, mac: "02:00:00:00:00:99", addresses: [blue.address] };
+    links[0] = { ...links[0]!, mac: "02:00:00:00:00:99", addresses: blue.addresses };
     assert.deepEqual(planGateways(PREFIX, wanted, right()).length, 0);
     assert.deepEqual(planGateways(PREFIX, wanted, o)[0], { kind: "add-link", namespace: NS_A, link: blue });
   });
@@ -92,7 +92,7 @@ describe("planGateways", () => {
 });
 
 describe("gatewayFlows", () => {
-  const base = { network: network({ ipv6Subnet: "", ipv6Gateway: "" }), tenant: 5, networkNumber: 1, port: 7, known: [{ ip: "198.18.1.1", mac: "02:00:00:00:00:01" }], localPorts: [3] };
+  const base = { network: network({ ipv6Subnet: "", ipv6Gateway: "" }), tenant: 5, networkNumber: 1, port: 7, known: [{ ip: "198.18.1.1", mac: "02:00:00:00:00:01" }], known6: [], localPorts: [3] };
   const mac = gatewayMac("nb00000001");
 
   it("classifies the namespace's packets by its MAC with the gateway flag, answers its ARP, keeps its floods on this host", () => {
@@ -121,5 +121,46 @@ describe("gatewayFlows", () => {
     const added = withPort.filter((f) => !without.includes(f));
     assert.ok(added.some((f) => f.includes("in_port=9,")));
     assert.ok(added.some((f) => f.includes("arp_tpa=198.18.1.21,")), "a remote endpoint answered to the namespace");
+  });
+});
+
+describe("the gateway namespace with IPv6", () => {
+  const net6 = network();
+  const mac = gatewayMac("nb00000001");
+  const base = { network: net6, tenant: 5, networkNumber: 1, port: 7, known: [], known6: [{ ip: "fd00:1::1", mac: "02:00:00:00:00:01" }], localPorts: [3] };
+
+  it("the link holds the IPv6 gateway too (canonical, the subnet's length); only global addresses are compared", () => {
+    const wanted = wantedGateways(desiredHost());
+    assert.deepEqual(wanted[0]!.links[0]!.addresses, ["198.18.1.254/24", "fd00:1::fe/64"]);
+    const link = wanted[0]!.links[0]!;
+    const observed: ObservedGateways = {
+      namespaces: [NS_A],
+      inside: new Map([[NS_A, { forwarding: true, forwarding6: true, loUp: true, links: [{ name: link.nsLink, mac: link.mac, mtu: link.mtu, up: true, addresses: ["198.18.1.254/24"] }] }]]),
+      ports: [{ name: link.hostLink, namespace: NS_A }],
+    };
+    assert.deepEqual(planGateways(PREFIX, wanted, observed), [{ kind: "add-address", namespace: NS_A, link: link.nsLink, address: "fd00:1::fe/64" }]);
+    // IPv6 forwarding off where IPv4's is on: forwarding set again (both).
+    observed.inside.get(NS_A)!.links[0]!.addresses.push("fd00:1::fe/64");
+    (observed.inside.get(NS_A) as { forwarding6: boolean }).forwarding6 = false;
+    assert.deepEqual(planGateways(PREFIX, wanted, observed), [{ kind: "set-forwarding", namespace: NS_A, on: true }]);
+  });
+
+  it("classifies the namespace's IPv6, answers its ND for the network's endpoints, sends it IPv6 (bridge: to its addresses only)", () => {
+    const flows = gatewayFlows({ ...base, routing: true });
+    assert.ok(flows.some((f) => f.includes(`in_port=7,dl_src=${mac},vlan_tci=0x0000/0x1fff,ipv6,actions=`)));
+    assert.match(flows.find((f) => f.includes("nd_target=fd00:1::1"))!, /priority=95,reg7=1,reg8=2\/2,icmp6,icmp_type=135,nd_target=fd00:1::1,.*set_field:02:00:00:00:00:01->eth_src,.*set_field:1610612736->nd_reserved/);
+    const to = (routing: boolean) => gatewayFlows({ ...base, routing }).filter((f) => f.endsWith("actions=output:7")).map((f) => f.replace(/^.*priority=100,reg7=1,reg8=0\/1,/, ""));
+    assert.deepEqual(to(true), [`ip,dl_dst=${mac},actions=output:7`, `ipv6,dl_dst=${mac},actions=output:7`]);
+    assert.deepEqual(to(false), [
+      `ip,nw_dst=198.18.1.254,dl_dst=${mac},actions=output:7`,
+      `ipv6,ipv6_dst=fd00:1::fe,dl_dst=${mac},actions=output:7`,
+      `ipv6,ipv6_dst=fe80::/10,dl_dst=${mac},actions=output:7`,
+    ]);
+  });
+
+  it("a network with only an IPv6 gateway still gets the namespace's link", () => {
+    const d = desiredHost();
+    d.tenants[0]!.networks[0]!.gateway = "";
+    assert.deepEqual(wantedGateways(d)[0]!.links[0]!.addresses, ["fd00:1::fe/64"]);
   });
 });

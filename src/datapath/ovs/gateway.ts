@@ -1,19 +1,20 @@
 // Pure: each tenant's gateway namespace on an OVS host, as OpenStack Neutron's router namespaces: the namespace
 // the Linux driver and the DNS supervisor use (DesiredTenant.namespace, tenantNamespace()), with one veth per
 // network that has a gateway: its namespace end holds the gateway's MAC (the one our flows answer ARP with) and
-// address, its other end is a port of the bridge (external_ids:netplugin-role=gateway). The tenant's DNS servers
-// bind there (src/agent/dns), and in fwdMode routing the namespace routes between the tenant's networks
-// (IPv4 forwarding on; off in bridge mode, where our flows send it only packets to its own addresses).
+// addresses (IPv4 and IPv6, the latter without duplicate address detection), its other end is a port of the bridge
+// (external_ids:netplugin-role=gateway). The tenant's DNS servers bind there (src/agent/dns), and in fwdMode routing
+// the namespace routes between the tenant's networks (IPv4 and IPv6 forwarding on; off in bridge mode, where our
+// flows send it only packets to its own addresses).
 //
 // What is decided here: the wanted namespaces and links (wantedGateways), the steps that turn what exists into
 // them (planGateways), and the flows of a gateway port (gatewayFlows). gateway-ns.ts carries out the steps.
-// ARP for the gateway and pings to it stay answered by flows (render.ts), so nothing changes for containers
+// ARP and ND for the gateway and pings to it stay answered by flows (render.ts), so nothing changes for containers
 // when the namespace is late or gone; only what the flows do not answer (DNS, routed packets) goes there.
 
-import { gatewayMac } from "../linux/addr.js";
+import { canonicalIp, gatewayMac } from "../linux/addr.js";
 import { gatewayHostLink, gatewayTenantLink, tenantNamespace } from "../names.js";
 import type { DesiredHost, DesiredNetwork } from "../types.js";
-import { arpResponder, classifyRegs, flow, UNTAGGED } from "./flow-text.js";
+import { arpResponder, classifyRegs, flow, ndResponder, UNTAGGED } from "./flow-text.js";
 import { FLAG_FROM_GATEWAY, FLAG_FROM_TUNNEL, FLAGS_REG, NETWORK_REG, TABLE } from "./layout.js";
 
 /** external_ids:netplugin-role of a gateway veth's bridge side. */
@@ -29,15 +30,15 @@ export interface WantedGatewayLink {
   /** The namespace side. */
   nsLink: string;
   mac: string;
-  /** The gateway's address with the subnet's prefix length ("10.1.0.254/24"). */
-  address: string;
+  /** The gateways' addresses with their subnets' prefix lengths, IPv4 first ("10.1.0.254/24", "fd00:1::fe/64"). */
+  addresses: string[];
   mtu: number;
 }
 
 export interface WantedGatewayNamespace {
   name: string;
   tenant: string;
-  /** IPv4 forwarding: fwdMode routing. */
+  /** IPv4 and IPv6 forwarding: fwdMode routing. */
   forwarding: boolean;
   links: WantedGatewayLink[];
 }
@@ -50,14 +51,17 @@ export function wantedGateways(desired: DesiredHost, skip: (n: DesiredNetwork) =
   const out: WantedGatewayNamespace[] = [];
   for (const t of [...desired.tenants].sort((a, b) => cmp(a.name, b.name))) {
     const links = t.networks
-      .filter((n) => n.gateway !== "" && !skip(n))
+      .filter((n) => (n.gateway !== "" || n.ipv6Gateway !== "") && !skip(n))
       .map((n) => ({
         tenant: t.name,
         network: n.name,
         hostLink: gatewayHostLink(desired.prefix, t.name, n.name),
         nsLink: gatewayTenantLink(n.name),
         mac: gatewayMac(n.bridge),
-        address: `${n.gateway}/${n.subnet.split("/")[1]}`,
+        addresses: [
+          ...(n.gateway === "" ? [] : [`${n.gateway}/${n.subnet.split("/")[1]}`]),
+          ...(n.ipv6Gateway === "" ? [] : [`${canonicalIp(n.ipv6Gateway) ?? n.ipv6Gateway}/${n.ipv6Subnet.split("/")[1]}`]),
+        ],
         mtu: n.mtu,
       }))
       .sort((a, b) => cmp(a.network, b.network));
@@ -73,12 +77,15 @@ export interface ObservedNsLink {
   mac: string;
   mtu: number;
   up: boolean;
-  /** IPv4 addresses with their prefix length. */
+  /** IPv4 and global IPv6 addresses with their prefix length (not the link-local one the kernel gives every link). */
   addresses: string[];
 }
 
 export interface ObservedGatewayNamespace {
+  /** IPv4 forwarding. */
   forwarding: boolean;
+  /** IPv6 forwarding (net.ipv6.conf.all.forwarding). */
+  forwarding6: boolean;
   loUp: boolean;
   links: ObservedNsLink[];
 }
@@ -124,11 +131,11 @@ export function planGateways(prefix: string, wanted: readonly WantedGatewayNames
         steps.push({ kind: "add-link", namespace: ns.name, link });
         continue;
       }
-      for (const address of seen.addresses.filter((a) => a !== link.address)) steps.push({ kind: "delete-address", namespace: ns.name, link: link.nsLink, address });
-      if (!seen.addresses.includes(link.address)) steps.push({ kind: "add-address", namespace: ns.name, link: link.nsLink, address: link.address });
+      for (const address of seen.addresses.filter((a) => !link.addresses.includes(a))) steps.push({ kind: "delete-address", namespace: ns.name, link: link.nsLink, address });
+      for (const address of link.addresses.filter((a) => !seen.addresses.includes(a))) steps.push({ kind: "add-address", namespace: ns.name, link: link.nsLink, address });
     }
     // Forwarding last: a namespace routes only once all its links are there.
-    if ((inside?.forwarding ?? false) !== ns.forwarding) steps.push({ kind: "set-forwarding", namespace: ns.name, on: ns.forwarding });
+    if ((inside?.forwarding ?? false) !== ns.forwarding || (inside?.forwarding6 ?? false) !== ns.forwarding) steps.push({ kind: "set-forwarding", namespace: ns.name, on: ns.forwarding });
   }
   const wantedPorts = new Set(wanted.flatMap((ns) => ns.links.map((l) => l.hostLink)));
   const stale = observed.ports.filter((p) => !wantedPorts.has(p.name) && !keep.has(p.namespace));
@@ -150,6 +157,8 @@ export interface GatewayFlowsInput {
   routing: boolean;
   /** Addresses and MACs of the network's endpoints, local and remote: the namespace's ARP is answered for them. */
   known: { ip: string; mac: string }[];
+  /** Their IPv6 addresses (as OVS prints them): the namespace's neighbour solicitations are answered for them. */
+  known6: { ip: string; mac: string }[];
   /** The network's local ports (OpenFlow numbers): where the namespace's broadcasts go. */
   localPorts: number[];
 }
@@ -165,13 +174,19 @@ export function gatewayFlows(g: GatewayFlowsInput): string[] {
   const fromGateway = `${FLAGS_REG}=${FLAG_FROM_GATEWAY}/${FLAG_FROM_GATEWAY}`;
   const classified = `${classifyRegs(g.tenant, g.networkNumber, FLAG_FROM_GATEWAY)},goto_table:${TABLE.LOCAL}`;
   // From the namespace: its MAC, any address (it routes other networks' packets here).
-  for (const proto of ["arp", "ip"]) out.push(flow(TABLE.CLASSIFY, 110, `in_port=${g.port},dl_src=${mac},${UNTAGGED},${proto}`, classified));
+  const gw6 = n.ipv6Gateway === "" ? "" : (canonicalIp(n.ipv6Gateway) ?? n.ipv6Gateway);
+  // IPv6 only on a network with an IPv6 gateway (elsewhere the namespace's link-local chatter stays in it).
+  for (const proto of ["arp", "ip", ...(gw6 === "" ? [] : ["ipv6"])]) out.push(flow(TABLE.CLASSIFY, 110, `in_port=${g.port},dl_src=${mac},${UNTAGGED},${proto}`, classified));
   // Its ARP answered for every endpoint of the network, whatever the overlay's ARP mode: a reply to the gateway's
   // MAC from another host would go to that host's namespace (every host has the same gateway MAC).
   for (const k of g.known) out.push(flow(TABLE.LOCAL, 95, `${net},${fromGateway},arp,arp_op=1,arp_tpa=${k.ip}`, arpResponder(k.mac, k.ip)));
-  // To the namespace: IP to the gateway's MAC from this host's senders (not from the tunnel: each host has its own).
-  const to = g.routing ? "ip" : `ip,nw_dst=${n.gateway}`;
-  out.push(flow(TABLE.L2_FORWARD, 100, `${net},${FLAGS_REG}=0/${FLAG_FROM_TUNNEL},${to},dl_dst=${mac}`, `output:${g.port}`));
+  for (const k of g.known6) out.push(flow(TABLE.LOCAL, 95, `${net},${fromGateway},icmp6,icmp_type=135,nd_target=${k.ip}`, ndResponder(k.mac, k.ip, false)));
+  // To the namespace: IP to the gateway's MAC from this host's senders (not from the tunnel: each host has its own);
+  // in bridge mode only to the gateway's addresses (IPv6: its link-local one too, where its own ND may be answered).
+  const to = g.routing
+    ? ["ip", ...(gw6 === "" ? [] : ["ipv6"])]
+    : [...(n.gateway === "" ? [] : [`ip,nw_dst=${n.gateway}`]), ...(gw6 === "" ? [] : [`ipv6,ipv6_dst=${gw6}`, "ipv6,ipv6_dst=fe80::/10"])];
+  for (const t of to) out.push(flow(TABLE.L2_FORWARD, 100, `${net},${FLAGS_REG}=0/${FLAG_FROM_TUNNEL},${t},dl_dst=${mac}`, `output:${g.port}`));
   // Its broadcasts reach this host's ports of the network only, never the peers.
   const locals = g.localPorts.map((p) => `output:${p}`);
   out.push(flow(TABLE.L2_FORWARD, 60, `${net},${fromGateway},${MULTICAST}`, locals.length > 0 ? locals.join(",") : "drop"));
