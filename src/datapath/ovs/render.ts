@@ -4,7 +4,7 @@
 // from policy-flows.ts, handed in per tenant, so this module decides nothing about rules; the services' from
 // service-flows.ts.
 
-import { canonicalIp, gatewayMac } from "../linux/addr.js";
+import { canonicalCidr, canonicalIp, familyOf, gatewayMac, parseCidr } from "../linux/addr.js";
 import { gatewayHostLink } from "../names.js";
 import type { DatapathProblem, DesiredEndpoint, DesiredHost, DesiredNetwork, DesiredTenant } from "../types.js";
 import { arpResponder, classifyRegs, echo6Responder, echoResponder, flow, ndReplyFlows, ndResponder, UNTAGGED } from "./flow-text.js";
@@ -99,6 +99,8 @@ export function checkOvs(desired: DesiredHost): DatapathProblem[] {
     for (const n of t.networks) {
       const owner = { tenant, network: n.name };
       if (n.routed) problems.push({ owner, message: not("routed networks (BGP)") });
+      // The IPv6 gateway needs its subnet (the namespace's address takes its length), as on the Linux driver.
+      problems.push(...addressProblems(owner, [["ipv6Gateway", n.ipv6Gateway, 6]], [["ipv6Subnet", n.ipv6Subnet, 6]], n.ipv6Gateway));
     }
     for (const h of t.hostEndpoints) problems.push({ owner: { tenant, network: h.network }, message: not("infra networks (host endpoints)") });
     for (const e of t.endpoints) {
@@ -106,9 +108,28 @@ export function checkOvs(desired: DesiredHost): DatapathProblem[] {
       if (e.direct !== undefined) problems.push({ owner, message: not(`attachMode ${e.direct.mode}`) });
       if ((e.portMappings ?? []).length > 0) problems.push({ owner, message: not("published host ports") });
       if (e.ipv4 === "") problems.push({ owner, message: not("endpoints without an IPv4 address (DHCP)") });
+      problems.push(...addressProblems(owner, [["ipv6Gateway", e.ipv6Gateway, 6]], [["ipv6", e.ipv6, 6]], ""));
     }
   }
   return problems;
+}
+
+/**
+ * What is wrong with IPv6 fields, in the Linux driver's words (`field: invalid …`): `addresses` plain, `cidrs`
+ * with a length; a cidr is required where `needs` is not "" (a gateway needs its subnet).
+ */
+function addressProblems(owner: DatapathProblem["owner"], addresses: [string, string, 4 | 6][], cidrs: [string, string, 4 | 6][], needs: string): DatapathProblem[] {
+  const out: DatapathProblem[] = [];
+  for (const [field, value, family] of addresses) {
+    const ip = canonicalIp(value);
+    if (value !== "" && (ip === null || familyOf(ip) !== family)) out.push({ owner, message: `${field}: invalid address "${value}"` });
+  }
+  for (const [field, value, family] of cidrs) {
+    if (value === "" && needs === "") continue;
+    const cidr = canonicalCidr(value);
+    if (cidr === null || familyOf(parseCidr(cidr)![0]) !== family) out.push({ owner, message: `${field}: invalid ${needs === "" ? "address" : "subnet"} "${value}"` });
+  }
+  return out;
 }
 
 export interface OvsFacts {
