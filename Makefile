@@ -44,8 +44,8 @@ build: npm-deps
 	@printf '#!/bin/sh\nunset NODE_EXTRA_CA_CERTS\nexec node "$$(dirname "$$(readlink -f "$$0")")/../dist/src/bin/netplugin-cni.js" "$$@"\n' > bin/netplugin-cni
 	@chmod +x bin/*
 
-# The end-to-end files that run on the OVS datapath as they are (the others use what the ovs driver refuses:
-# IPv6, published ports, routing between networks, ...), run a second time with every cluster on OVS.
+# The end-to-end files that run on the OVS datapath as they are (the others use what the ovs driver refuses or
+# does not do yet), run a second time with every cluster on OVS.
 OVS_E2E := realization endpoint-gc metrics slices netmaster-restart ports nicmodes
 
 test: deps build

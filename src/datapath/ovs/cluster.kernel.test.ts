@@ -4,8 +4,10 @@
 // underlay veth), as the README's OVS section tells operators to do. Containers on the same network on both
 // hosts reach each other both ways; the ARP for the remote one is answered on the sender's host (proxy mode); a
 // service whose provider is on the other host is reached through the tunnel, its replies from the VIP; in fwdMode
-// routing a container reaches one of another network on the other host through the gateway namespaces.
-// Needs root and openvswitch-switch. Per-run names in 198.18.0.0/15; everything removed at the end.
+// routing a container reaches one of another network on the other host through the gateway namespaces. IPv6 the
+// same way: ping -6 and TCP over IPv6 across the tunnel both ways, the remote endpoint's neighbour solicitation
+// answered on the sender's host, an IPv6 VIP whose provider is on the other host, and IPv6 routed across hosts.
+// Needs root and openvswitch-switch. Per-run names in 198.18.0.0/15 and 2001:2::/48; everything removed at the end.
 
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
@@ -38,22 +40,25 @@ describe("OVS driver across two hosts over VXLAN", { skip: !root ? "needs root" 
     ifname: "eth0",
     mac: `02:00:c6:12:3c:0${i}`,
     ipv4: `198.18.60.${i}/24`,
-    ipv6: "",
+    ipv6: `2001:2:0:60::${i}/64`,
     gateway: "198.18.60.254",
-    ipv6Gateway: "",
+    ipv6Gateway: "2001:2:0:60::fe",
     mtu: 1450,
     qos: { egressBps: 0, ingressBps: 0, burstBytes: 0 },
   });
   /** c3: on network red (198.18.61.0/24, VNI 5001) on host 2, when the tenant routes. */
-  const c3: DesiredEndpoint = { ...ep(3), id: "red-c3", network: "red", netns: `/var/run/netns/${P}-c3`, ipv4: "198.18.61.3/24", gateway: "198.18.61.254" };
+  const c3: DesiredEndpoint = {
+    ...ep(3), id: "red-c3", network: "red", netns: `/var/run/netns/${P}-c3`, ipv4: "198.18.61.3/24", gateway: "198.18.61.254", ipv6: "2001:2:0:61::3/64", ipv6Gateway: "2001:2:0:61::fe",
+  };
   const desired = (i: number, services: DesiredService[] = [], fwdMode: FwdMode = "bridge"): DesiredHost => {
     const other = 3 - i;
     const vxlan = (vni: number, remotes: DesiredEndpoint[]): NonNullable<DesiredNetwork["vxlan"]> => ({
       vni, device: `nv${vni}`, localVtep: hosts[i - 1]!.vtep, port: 4789, peers: [hosts[other - 1]!.vtep], arpMode: "proxy",
-      remotes: remotes.map((e) => ({ id: e.id, mac: e.mac, ipv4: e.ipv4.split("/")[0]!, ipv6: "", vtep: hosts[other - 1]!.vtep })),
+      remotes: remotes.map((e) => ({ id: e.id, mac: e.mac, ipv4: e.ipv4.split("/")[0]!, ipv6: e.ipv6.split("/")[0]!, vtep: hosts[other - 1]!.vtep })),
     });
     const network = (name: string, third: number, vni: number, remotes: DesiredEndpoint[]): DesiredNetwork => ({
-      name, bridge: `nb${name}`, subnet: `198.18.${third}.0/24`, gateway: `198.18.${third}.254`, ipv6Subnet: "", ipv6Gateway: "", mtu: 1450, routed: false, netfilter: false,
+      name, bridge: `nb${name}`, subnet: `198.18.${third}.0/24`, gateway: `198.18.${third}.254`, ipv6Subnet: `2001:2:0:${third}::/64`, ipv6Gateway: `2001:2:0:${third}::fe`,
+      mtu: 1450, routed: false, netfilter: false,
       vxlan: vxlan(vni, remotes),
     });
     const routing = fwdMode === "routing";
@@ -121,20 +126,34 @@ describe("OVS driver across two hosts over VXLAN", { skip: !root ? "needs root" 
     assert.match(neigh, new RegExp(`lladdr ${ep(2).mac}`));
   });
 
+  it("IPv6: ping -6 and TCP over IPv6 across the tunnel both ways; the remote endpoint's solicitation answered on the sender's host", async () => {
+    await waitFor(() => ping(hosts[0]!.container, "2001:2:0:60::2"), { timeoutMs: 10_000, what: () => `c1 → c2 over IPv6\n${ovs[0]!.log().slice(-1500)}` });
+    assert.ok(await ping(hosts[1]!.container, "2001:2:0:60::1"), "c2 → c1");
+    assert.equal(await tcp(hosts[0]!.container, "2001:2:0:60::2", 8080), "reply c2");
+    assert.equal(await tcp(hosts[1]!.container, "2001:2:0:60::1", 8080), "reply c1");
+    const neigh = await must(["ip", "-n", hosts[0]!.container, "-6", "neigh", "show", "2001:2:0:60::2"]);
+    assert.match(neigh, new RegExp(`lladdr ${ep(2).mac}`));
+    // The answer came from host 1's flows: its responder for c2's address counted the solicitation.
+    const flows = await must(["ovs-ofctl", "-O", "OpenFlow15", "dump-flows", `unix:${ovs[0]!.dir}/${hosts[0]!.prefix}-br.mgmt`, "icmp6,icmp_type=135,nd_target=2001:2:0:60::2"]);
+    assert.match(flows, /n_packets=[1-9]/, flows);
+    assert.ok(await ping(hosts[0]!.container, "2001:2:0:60::fe"), "the IPv6 gateway on host 1");
+  });
+
   it("a service whose provider is on the other host: through the tunnel, replies from the VIP", async () => {
     const web: DesiredService = {
-      name: "web", network: "blue", vip: "198.18.60.100", vip6: "",
+      name: "web", network: "blue", vip: "198.18.60.100", vip6: "2001:2:0:60::100",
       ports: [{ protocol: "tcp", port: 80, targetPort: 8080 }],
-      providers: [{ endpoint: "blue-c2", ipv4: "198.18.60.2", ipv6: "" }],
+      providers: [{ endpoint: "blue-c2", ipv4: "198.18.60.2", ipv6: "2001:2:0:60::2" }],
     };
     for (const [i, d] of drivers.entries()) {
       const report = await d.reconcile(desired(i + 1, [web]), { full: false });
       assert.deepEqual(report.errors, [], `host ${i + 1}`);
     }
     for (let k = 0; k < 3; k++) assert.equal(await tcp(hosts[0]!.container, "198.18.60.100", 80), "reply c2", `connection ${k}`);
+    for (let k = 0; k < 3; k++) assert.equal(await tcp(hosts[0]!.container, "2001:2:0:60::100", 80), "reply c2", `IPv6 connection ${k}`);
   });
 
-  it("fwdMode routing: each host's gateway namespace routes to a network's container on the other host, both ways", async () => {
+  it("fwdMode routing: each host's gateway namespace routes to a network's container on the other host, both ways, IPv4 and IPv6", async () => {
     for (const [i, d] of drivers.entries()) {
       const report = await d.reconcile(desired(i + 1, [], "routing"), { full: false });
       assert.deepEqual(report.errors, [], `host ${i + 1}`);
@@ -146,5 +165,10 @@ describe("OVS driver across two hosts over VXLAN", { skip: !root ? "needs root" 
     assert.equal(await tcp(c1, "198.18.61.3", 8080), "reply c3");
     assert.equal(await tcp(c3, "198.18.60.1", 8080), "reply c1");
     assert.equal(await tcp(c3, "198.18.60.2", 8080), "reply c2", "and to blue on its own host");
+    // IPv6 the same way.
+    await waitFor(() => ping(c1, "2001:2:0:61::3"), { timeoutMs: 10_000, what: () => "c1 → c3 over IPv6" });
+    assert.ok(await ping(c3, "2001:2:0:60::1"), "c3 → c1 over IPv6");
+    assert.equal(await tcp(c1, "2001:2:0:61::3", 8080), "reply c3");
+    assert.equal(await tcp(c3, "2001:2:0:60::1", 8080), "reply c1");
   });
 });

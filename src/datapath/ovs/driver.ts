@@ -592,7 +592,14 @@ export class OvsDatapath implements DatapathDriver {
     await this.ip(["-batch", "-"], [`link add ${w.name} mtu ${e.mtu} type veth peer name ${e.ifname} address ${e.mac} mtu ${e.mtu} netns ${e.netns}`, `link set ${w.name} up`].join("\n") + "\n");
     const inside = (args: string[], stdin?: string) => this.executor.run(["nsenter", `--net=${e.netns}`, ...args], stdin === undefined ? {} : { stdin });
     if (e.containerSide !== "runtime") {
-      const lines = [`addr add ${e.ipv4} dev ${e.ifname}`, `link set ${e.ifname} up`, ...(e.gateway === "" ? [] : [`route add default via ${e.gateway} dev ${e.ifname}`])];
+      // nodad: the IPv6 address is usable at once instead of after ~1 s of duplicate address detection.
+      const lines = [
+        `addr add ${e.ipv4} dev ${e.ifname}`,
+        ...(e.ipv6 === "" ? [] : [`addr add ${e.ipv6} dev ${e.ifname} nodad`]),
+        `link set ${e.ifname} up`,
+        ...(e.gateway === "" ? [] : [`route add default via ${e.gateway} dev ${e.ifname}`]),
+        ...(e.ipv6 === "" || e.ipv6Gateway === "" ? [] : [`route add default via ${e.ipv6Gateway} dev ${e.ifname}`]),
+      ];
       await inside(["ip", "-batch", "-"], lines.join("\n") + "\n");
     }
     // The userspace datapath drops segments it cannot checksum, and TSO into a tunnel (OVS 3.1): the container

@@ -1,7 +1,7 @@
 // OpenFlow text the renderers share (render.ts, service-flows.ts): a flow line of our cookie, and the actions
-// that answer ARP and pings on the host. Pure, no decisions.
+// that answer ARP, neighbour solicitations and pings on the host. Pure, no decisions.
 
-import { COOKIE, FLAGS_REG, NETWORK_REG, TENANT_REG } from "./layout.js";
+import { COOKIE, FLAGS_REG, NETWORK_REG, TABLE, TENANT_REG } from "./layout.js";
 
 /** One ovs-ofctl flow line with our cookie. */
 export function flow(table: number, priority: number, match: string, actions: string): string {
@@ -35,6 +35,47 @@ export function echoResponder(mac: string, ip: string): string {
     "move:NXM_OF_IP_SRC[]->NXM_OF_IP_DST[]",
     `set_field:${ip}->ip_src`,
     "set_field:0->icmp_type",
+    "IN_PORT",
+  ].join(",");
+}
+
+/** A neighbour advertisement's flags (nd_reserved): solicited and override, and router for a gateway. */
+const ND_SOLICITED_OVERRIDE = 0x60000000;
+const ND_ROUTER = 0x80000000;
+
+/**
+ * An IPv6 neighbour advertisement for `ip` at `mac` made of the solicitation in hand (the NA of RFC 4861 in
+ * place of the NS: same target, its source-link-layer option turned into the target's), to its sender, out of
+ * the port it came in by; `router` sets the advertisement's router flag (the gateway). The target link-layer
+ * address is set in TABLE.ND_REPLY (ndReplyFlows): OpenFlow allows nd_tll only on a packet matched as an
+ * advertisement. Numbers as OVS prints them back.
+ */
+export function ndResponder(mac: string, ip: string, router: boolean): string {
+  return [
+    "move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[]",
+    `set_field:${mac}->eth_src`,
+    "move:NXM_NX_IPV6_SRC[]->NXM_NX_IPV6_DST[]",
+    `set_field:${ip}->ipv6_src`,
+    "set_field:136->icmpv6_type",
+    `set_field:${(router ? ND_ROUTER | ND_SOLICITED_OVERRIDE : ND_SOLICITED_OVERRIDE) >>> 0}->nd_reserved`,
+    "set_field:2->nd_options_type",
+    `resubmit(,${TABLE.ND_REPLY})`,
+  ].join(",");
+}
+
+/** The flows of TABLE.ND_REPLY: an advertisement from ndResponder gets its sender's MAC as target link-layer address. */
+export function ndReplyFlows(): string[] {
+  return [flow(TABLE.ND_REPLY, 100, "icmp6,icmp_type=136", "move:NXM_OF_ETH_SRC[]->NXM_NX_ND_TLL[],IN_PORT"), flow(TABLE.ND_REPLY, 0, "", "drop")];
+}
+
+/** An ICMPv6 echo reply from `mac`/`ip` (the IPv6 gateway, a VIP) to the request in hand. */
+export function echo6Responder(mac: string, ip: string): string {
+  return [
+    "move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[]",
+    `set_field:${mac}->eth_src`,
+    "move:NXM_NX_IPV6_SRC[]->NXM_NX_IPV6_DST[]",
+    `set_field:${ip}->ipv6_src`,
+    "set_field:129->icmpv6_type",
     "IN_PORT",
   ].join(",");
 }

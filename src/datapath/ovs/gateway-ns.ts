@@ -36,7 +36,7 @@ interface IpLink {
   address?: string;
   mtu: number;
   flags: string[];
-  addr_info?: { family: string; local: string; prefixlen: number }[];
+  addr_info?: { family: string; local: string; prefixlen: number; scope?: string }[];
 }
 
 export class GatewayNamespaces {
@@ -61,9 +61,10 @@ export class GatewayNamespaces {
 
   private async observeInside(namespace: string): Promise<ObservedGatewayNamespace> {
     const links = JSON.parse(await this.executor.run(["ip", "-n", namespace, "-json", "addr", "show"])) as IpLink[];
-    const forwarding = (await this.inside(namespace, ["sysctl", "-n", "net.ipv4.ip_forward"])).trim() === "1";
+    const [v4, v6] = (await this.inside(namespace, ["sysctl", "-n", "net.ipv4.ip_forward", "net.ipv6.conf.all.forwarding"])).trim().split("\n");
     return {
-      forwarding,
+      forwarding: v4?.trim() === "1",
+      forwarding6: v6?.trim() === "1",
       loUp: links.some((l) => l.ifname === "lo" && l.flags.includes("UP")),
       links: links
         .filter((l) => l.ifname !== "lo")
@@ -72,7 +73,7 @@ export class GatewayNamespaces {
           mac: l.address ?? "",
           mtu: l.mtu,
           up: l.flags.includes("UP"),
-          addresses: (l.addr_info ?? []).filter((a) => a.family === "inet").map((a) => `${a.local}/${a.prefixlen}`),
+          addresses: (l.addr_info ?? []).filter((a) => a.family === "inet" || (a.family === "inet6" && a.scope !== "link")).map((a) => `${a.local}/${a.prefixlen}`),
         })),
     };
   }
@@ -131,7 +132,7 @@ export class GatewayNamespaces {
         const mtu = String(link.mtu);
         await this.host(["link", "add", link.hostLink, "mtu", mtu, "type", "veth", "peer", "name", link.nsLink, "address", link.mac, "mtu", mtu, "netns", namespace]);
         await this.host(["link", "set", link.hostLink, "up"]);
-        await this.executor.run(["ip", "-n", namespace, "addr", "add", link.address, "dev", link.nsLink]);
+        for (const address of link.addresses) await this.executor.run(["ip", "-n", namespace, "addr", "add", address, "dev", link.nsLink, ...nodad(address)]);
         await this.executor.run(["ip", "-n", namespace, "link", "set", link.nsLink, "up"]);
         if (this.o.netdev) await this.inside(namespace, ["ethtool", "-K", link.nsLink, "tx", "off"]);
         const ids = { "netplugin-role": GATEWAY_ROLE, [GATEWAY_NAMESPACE_KEY]: namespace, "netplugin-tenant": link.tenant, "netplugin-network": link.network };
@@ -139,13 +140,13 @@ export class GatewayNamespaces {
         return;
       }
       case "add-address":
-        await this.executor.run(["ip", "-n", step.namespace, "addr", "add", step.address, "dev", step.link]);
+        await this.executor.run(["ip", "-n", step.namespace, "addr", "add", step.address, "dev", step.link, ...nodad(step.address)]);
         return;
       case "delete-address":
         await this.executor.run(["ip", "-n", step.namespace, "addr", "del", step.address, "dev", step.link]);
         return;
       case "set-forwarding":
-        await this.inside(step.namespace, ["sysctl", "-q", "-w", `net.ipv4.ip_forward=${step.on ? 1 : 0}`]);
+        await this.inside(step.namespace, ["sysctl", "-q", "-w", `net.ipv4.ip_forward=${step.v4 ? 1 : 0}`, `net.ipv6.conf.all.forwarding=${step.v6 ? 1 : 0}`]);
         return;
       case "delete-port":
         await this.o.vsctl(["--if-exists", "del-port", bridge, step.name]);
@@ -175,6 +176,11 @@ export class GatewayNamespaces {
   }
 }
 
+/** nodad for an IPv6 address: usable at once instead of after ~1 s of duplicate address detection. */
+function nodad(address: string): string[] {
+  return address.includes(":") ? ["nodad"] : [];
+}
+
 /** For deleting a link that may be gone already: rethrows any other failure. */
 export function ignoreMissing(err: unknown): void {
   if (!(err instanceof ProcessError && /Cannot find device|does not exist/.test(err.stderr))) throw err;
@@ -188,16 +194,21 @@ export function describe(step: GatewayStep): { action: DatapathChange["action"];
     case "lo-up":
       return { action: "update", object: `lo of namespace ${step.namespace}` };
     case "add-link":
-      return { action: "create", object: `gateway port ${step.link.hostLink} (${step.link.address} in namespace ${step.namespace})` };
+      return { action: "create", object: `gateway port ${step.link.hostLink} (${step.link.addresses.join(", ")} in namespace ${step.namespace})` };
     case "add-address":
       return { action: "create", object: `address ${step.address} on ${step.link} in namespace ${step.namespace}` };
     case "delete-address":
       return { action: "delete", object: `address ${step.address} on ${step.link} in namespace ${step.namespace}` };
     case "set-forwarding":
-      return { action: "update", object: `IPv4 forwarding ${step.on ? "on" : "off"} in namespace ${step.namespace}` };
+      return { action: "update", object: `${forwardingText(step.v4, step.v6)} in namespace ${step.namespace}` };
     case "delete-port":
       return { action: "delete", object: `gateway port ${step.name}` };
     case "delete-namespace":
       return { action: "delete", object: `namespace ${step.namespace}` };
   }
+}
+
+function forwardingText(v4: boolean, v6: boolean): string {
+  const onOff = (on: boolean) => (on ? "on" : "off");
+  return v4 === v6 ? `IPv4 and IPv6 forwarding ${onOff(v4)}` : `IPv4 forwarding ${onOff(v4)}, IPv6 forwarding ${onOff(v6)}`;
 }

@@ -73,7 +73,7 @@ describe("OVS driver: the tenant's gateway namespace", { skip: needsOvs }, () =>
     const report = await driver.reconcile(desired("routing"), { full: true });
     assert.deepEqual(report.errors, []);
     assert.ok(report.changes.some((c) => c.object === `namespace ${TENANT_NS}`));
-    assert.ok(report.changes.some((c) => c.object === `IPv4 forwarding on in namespace ${TENANT_NS}`));
+    assert.ok(report.changes.some((c) => c.object === `IPv4 and IPv6 forwarding on in namespace ${TENANT_NS}`));
     const addrs = (await exec.run(["ip", "-n", TENANT_NS, "-o", "-4", "addr", "show"])).split("\n").filter(Boolean);
     assert.ok(addrs.some((l) => l.includes(gatewayTenantLink("blue")) && l.includes("198.18.60.254/24")), addrs.join("\n"));
     assert.ok(addrs.some((l) => l.includes(gatewayTenantLink("red")) && l.includes("198.18.61.254/24")), addrs.join("\n"));
@@ -101,7 +101,7 @@ describe("OVS driver: the tenant's gateway namespace", { skip: needsOvs }, () =>
   it("fwdMode bridge: no routing between the networks (forwarding off, and only the gateway's own address reaches it); DNS still works", async () => {
     const report = await driver.reconcile(desired("bridge"), { full: false });
     assert.deepEqual(report.errors, []);
-    assert.ok(report.changes.some((c) => c.object === `IPv4 forwarding off in namespace ${TENANT_NS}`));
+    assert.ok(report.changes.some((c) => c.object === `IPv4 and IPv6 forwarding off in namespace ${TENANT_NS}`));
     assert.equal(await ping(ns("c1"), "198.18.61.2"), false, "c1 → c2");
     assert.equal(await ping(ns("c2"), "198.18.60.1"), false, "c2 → c1");
     assert.equal(await tcp(ns("c1"), "198.18.61.2", 8080), "timeout");

@@ -23,13 +23,18 @@ function host(fwdMode: "routing" | "bridge", redGateway = "198.18.2.254"): Desir
   return d;
 }
 
-const blue = { tenant: "a", network: "blue", hostLink: gatewayHostLink(PREFIX, "a", "blue"), nsLink: gatewayTenantLink("blue"), mac: gatewayMac("nb00000001"), address: "198.18.1.254/24", mtu: 1450 };
-const red = { tenant: "a", network: "red", hostLink: gatewayHostLink(PREFIX, "a", "red"), nsLink: gatewayTenantLink("red"), mac: gatewayMac("nb00000002"), address: "198.18.2.254/24", mtu: 1400 };
+const blue = { tenant: "a", network: "blue", hostLink: gatewayHostLink(PREFIX, "a", "blue"), nsLink: gatewayTenantLink("blue"), mac: gatewayMac("nb00000001"), addresses: ["198.18.1.254/24"], mtu: 1450 };
+const red = { tenant: "a", network: "red", hostLink: gatewayHostLink(PREFIX, "a", "red"), nsLink: gatewayTenantLink("red"), mac: gatewayMac("nb00000002"), addresses: ["198.18.2.254/24"], mtu: 1400 };
 
 describe("wantedGateways", () => {
-  it("one namespace per tenant, a link per network with a gateway; forwarding only in fwdMode routing", () => {
-    assert.deepEqual(wantedGateways(host("routing")), [{ name: NS_A, tenant: "a", forwarding: true, links: [blue, red] }]);
-    assert.deepEqual(wantedGateways(host("bridge", "")), [{ name: NS_A, tenant: "a", forwarding: false, links: [blue] }]);
+  it("one namespace per tenant, a link per network with a gateway; forwarding in fwdMode routing, IPv4 also with a way out", () => {
+    assert.deepEqual(wantedGateways(host("routing")), [{ name: NS_A, tenant: "a", forwarding: true, forwarding6: true, links: [blue, red] }]);
+    assert.deepEqual(wantedGateways(host("bridge", "")), [{ name: NS_A, tenant: "a", forwarding: false, forwarding6: false, links: [blue] }]);
+    const out = host("bridge");
+    out.tenants[0]!.uplink = { hostLink: "npu0uaaaaa", tenantLink: "nuplink", hostAddr: "169.254.0.1/30", tenantAddr: "169.254.0.2/30", routes: [] };
+    assert.deepEqual(wantedGateways(out).map((g) => [g.forwarding, g.forwarding6]), [[true, false]], "the NAT table confines IPv4 only");
+    out.tenants[0]!.uplink.routes = ["fd00:1::1"];
+    assert.deepEqual(wantedGateways(out).map((g) => [g.forwarding, g.forwarding6]), [[true, true]], "routed IPv6: its guard table confines it");
   });
 
   it("a skipped network (handed off: the site's router is its gateway) gets no link, a tenant without links no namespace", () => {
@@ -46,7 +51,7 @@ describe("planGateways", () => {
   const wanted = wantedGateways(host("routing"));
   const right = (): ObservedGateways => ({
     namespaces: [NS_A, "other"],
-    inside: new Map([[NS_A, { forwarding: true, loUp: true, links: [blue, red].map((l) => ({ name: l.nsLink, mac: l.mac, mtu: l.mtu, up: true, addresses: [l.address] })) }]]),
+    inside: new Map([[NS_A, { forwarding: true, forwarding6: true, loUp: true, links: [blue, red].map((l) => ({ name: l.nsLink, mac: l.mac, mtu: l.mtu, up: true, addresses: l.addresses })) }]]),
     ports: [blue, red].map((l) => ({ name: l.hostLink, namespace: NS_A })),
   });
 
@@ -56,7 +61,7 @@ describe("planGateways", () => {
       { kind: "lo-up", namespace: NS_A },
       { kind: "add-link", namespace: NS_A, link: blue },
       { kind: "add-link", namespace: NS_A, link: red },
-      { kind: "set-forwarding", namespace: NS_A, on: true },
+      { kind: "set-forwarding", namespace: NS_A, v4: true, v6: true },
     ]);
   });
 
@@ -68,14 +73,14 @@ describe("planGateways", () => {
     const o = right();
     o.ports = o.ports.filter((p) => p.name !== red.hostLink);
     const links = o.inside.get(NS_A)!.links;
-    links[0] = { ...links[0]!, addresses: ["198.18.1.1/24", blue.address] };
-    const bridged: WantedGatewayNamespace[] = [{ ...wanted[0]!, forwarding: false }];
+    links[0] = { ...links[0]!, addresses: ["198.18.1.1/24", ...blue.addresses] };
+    const bridged: WantedGatewayNamespace[] = [{ ...wanted[0]!, forwarding: false, forwarding6: false }];
     assert.deepEqual(planGateways(PREFIX, bridged, o), [
       { kind: "delete-address", namespace: NS_A, link: blue.nsLink, address: "198.18.1.1/24" },
       { kind: "add-link", namespace: NS_A, link: red },
-      { kind: "set-forwarding", namespace: NS_A, on: false },
+      { kind: "set-forwarding", namespace: NS_A, v4: false, v6: false },
     ]);
-    links[0] = { ...links[0]!, mac: "02:00:00:00:00:99", addresses: [blue.address] };
+    links[0] = { ...links[0]!, mac: "02:00:00:00:00:99", addresses: blue.addresses };
     assert.deepEqual(planGateways(PREFIX, wanted, right()).length, 0);
     assert.deepEqual(planGateways(PREFIX, wanted, o)[0], { kind: "add-link", namespace: NS_A, link: blue });
   });
@@ -92,11 +97,11 @@ describe("planGateways", () => {
 });
 
 describe("gatewayFlows", () => {
-  const base = { network: network({ ipv6Subnet: "", ipv6Gateway: "" }), tenant: 5, networkNumber: 1, port: 7, known: [{ ip: "198.18.1.1", mac: "02:00:00:00:00:01" }], localPorts: [3] };
+  const base = { network: network({ ipv6Subnet: "", ipv6Gateway: "" }), tenant: 5, networkNumber: 1, port: 7, known: [{ ip: "198.18.1.1", mac: "02:00:00:00:00:01" }], known6: [], localPorts: [3] };
   const mac = gatewayMac("nb00000001");
 
   it("classifies the namespace's packets by its MAC with the gateway flag, answers its ARP, keeps its floods on this host", () => {
-    const flows = gatewayFlows({ ...base, forwards: true });
+    const flows = gatewayFlows({ ...base, forwards: true, forwards6: true });
     const classify = flows.filter((f) => f.includes(`table=${TABLE.CLASSIFY},`));
     assert.equal(classify.length, 2);
     for (const f of classify) assert.match(f, new RegExp(`in_port=7,dl_src=${mac},vlan_tci=0x0000\\/0x1fff,(arp|ip),actions=set_field:5->reg6,set_field:1->reg7,set_field:${FLAG_FROM_GATEWAY}->reg8,goto_table:${TABLE.LOCAL}$`));
@@ -105,14 +110,14 @@ describe("gatewayFlows", () => {
   });
 
   it("DNS interception without forwarding: queries to port 53 of any address go to the namespace too", () => {
-    const dns = gatewayFlows({ ...base, forwards: false, network: { ...base.network, interceptDns: true } }).filter((f) => f.includes("tp_dst=53"));
+    const dns = gatewayFlows({ ...base, forwards: false, forwards6: false, network: { ...base.network, interceptDns: true } }).filter((f) => f.includes("tp_dst=53"));
     assert.equal(dns.length, 2);
     for (const f of dns) assert.match(f, /dl_dst=.*actions=output:7$/);
-    assert.deepEqual(gatewayFlows({ ...base, forwards: true, network: { ...base.network, interceptDns: true } }).filter((f) => f.includes("tp_dst=53")), [], "forwarding: already all IP");
+    assert.deepEqual(gatewayFlows({ ...base, forwards: true, forwards6: true, network: { ...base.network, interceptDns: true } }).filter((f) => f.includes("tp_dst=53")), [], "forwarding: already all IP");
   });
 
   it("routing: every IP packet to the gateway's MAC goes to the namespace; bridge: only those to the gateway's address", () => {
-    const to = (routing: boolean) => gatewayFlows({ ...base, forwards: routing }).filter((f) => f.endsWith("actions=output:7"));
+    const to = (routing: boolean) => gatewayFlows({ ...base, forwards: routing, forwards6: routing }).filter((f) => f.endsWith("actions=output:7"));
     assert.deepEqual(to(true).map((f) => f.replace(/^.*priority=/, "")), [`100,reg7=1,reg8=0/1,ip,dl_dst=${mac},actions=output:7`]);
     assert.deepEqual(to(false).map((f) => f.replace(/^.*priority=/, "")), [`100,reg7=1,reg8=0/1,ip,nw_dst=198.18.1.254,dl_dst=${mac},actions=output:7`]);
   });
@@ -128,5 +133,46 @@ describe("gatewayFlows", () => {
     const added = withPort.filter((f) => !without.includes(f));
     assert.ok(added.some((f) => f.includes("in_port=9,")));
     assert.ok(added.some((f) => f.includes("arp_tpa=198.18.1.21,")), "a remote endpoint answered to the namespace");
+  });
+});
+
+describe("the gateway namespace with IPv6", () => {
+  const net6 = network();
+  const mac = gatewayMac("nb00000001");
+  const base = { network: net6, tenant: 5, networkNumber: 1, port: 7, known: [], known6: [{ ip: "fd00:1::1", mac: "02:00:00:00:00:01" }], localPorts: [3] };
+
+  it("the link holds the IPv6 gateway too (canonical, the subnet's length); only global addresses are compared", () => {
+    const wanted = wantedGateways(desiredHost());
+    assert.deepEqual(wanted[0]!.links[0]!.addresses, ["198.18.1.254/24", "fd00:1::fe/64"]);
+    const link = wanted[0]!.links[0]!;
+    const observed: ObservedGateways = {
+      namespaces: [NS_A],
+      inside: new Map([[NS_A, { forwarding: true, forwarding6: true, loUp: true, links: [{ name: link.nsLink, mac: link.mac, mtu: link.mtu, up: true, addresses: ["198.18.1.254/24"] }] }]]),
+      ports: [{ name: link.hostLink, namespace: NS_A }],
+    };
+    assert.deepEqual(planGateways(PREFIX, wanted, observed), [{ kind: "add-address", namespace: NS_A, link: link.nsLink, address: "fd00:1::fe/64" }]);
+    // IPv6 forwarding off where IPv4's is on: forwarding set again (both).
+    observed.inside.get(NS_A)!.links[0]!.addresses.push("fd00:1::fe/64");
+    (observed.inside.get(NS_A) as { forwarding6: boolean }).forwarding6 = false;
+    assert.deepEqual(planGateways(PREFIX, wanted, observed), [{ kind: "set-forwarding", namespace: NS_A, v4: true, v6: true }]);
+  });
+
+  it("classifies the namespace's IPv6, answers its ND for the network's endpoints, sends it IPv6 (bridge: to its addresses only)", () => {
+    const flows = gatewayFlows({ ...base, forwards: true, forwards6: true });
+    assert.ok(flows.some((f) => f.includes(`in_port=7,dl_src=${mac},vlan_tci=0x0000/0x1fff,ipv6,actions=`)));
+    assert.match(flows.find((f) => f.includes("nd_target=fd00:1::1"))!, /priority=95,reg7=1,reg8=2\/2,icmp6,icmp_type=135,nd_target=fd00:1::1,.*set_field:02:00:00:00:00:01->eth_src,.*set_field:1610612736->nd_reserved/);
+    const to = (routing: boolean) => gatewayFlows({ ...base, forwards: routing, forwards6: routing }).filter((f) => f.endsWith("actions=output:7")).map((f) => f.replace(/^.*priority=100,reg7=1,reg8=0\/1,/, ""));
+    assert.deepEqual(to(true), [`ip,dl_dst=${mac},actions=output:7`, `ipv6,dl_dst=${mac},actions=output:7`]);
+    assert.deepEqual(to(false), [
+      `ip,nw_dst=198.18.1.254,dl_dst=${mac},actions=output:7`,
+      `ipv6,ipv6_dst=fd00:1::fe,dl_dst=${mac},actions=output:7`,
+      `ipv6,ipv6_dst=fe80::/10,dl_dst=${mac},actions=output:7`,
+    ]);
+  });
+
+  it("a network with only an IPv6 gateway still gets the namespace's link", () => {
+    const d = desiredHost();
+    d.tenants[0]!.networks[0]!.gateway = "";
+    assert.deepEqual(wantedGateways(d)[0]!.links[0]!.addresses, ["fd00:1::fe/64"]);
   });
 });

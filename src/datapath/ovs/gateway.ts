@@ -1,19 +1,20 @@
 // Pure: each tenant's gateway namespace on an OVS host, as OpenStack Neutron's router namespaces: the namespace
 // the Linux driver and the DNS supervisor use (DesiredTenant.namespace, tenantNamespace()), with one veth per
 // network that has a gateway: its namespace end holds the gateway's MAC (the one our flows answer ARP with) and
-// address, its other end is a port of the bridge (external_ids:netplugin-role=gateway). The tenant's DNS servers
-// bind there (src/agent/dns), and in fwdMode routing the namespace routes between the tenant's networks
-// (IPv4 forwarding on; off in bridge mode, where our flows send it only packets to its own addresses).
+// addresses (IPv4 and IPv6, the latter without duplicate address detection), its other end is a port of the bridge
+// (external_ids:netplugin-role=gateway). The tenant's DNS servers bind there (src/agent/dns), and in fwdMode routing
+// the namespace routes between the tenant's networks (IPv4 and IPv6 forwarding on; off in bridge mode, where our
+// flows send it only packets to its own addresses).
 //
 // What is decided here: the wanted namespaces and links (wantedGateways), the steps that turn what exists into
 // them (planGateways), and the flows of a gateway port (gatewayFlows). gateway-ns.ts carries out the steps.
-// ARP for the gateway and pings to it stay answered by flows (render.ts), so nothing changes for containers
+// ARP and ND for the gateway and pings to it stay answered by flows (render.ts), so nothing changes for containers
 // when the namespace is late or gone; only what the flows do not answer (DNS, routed packets) goes there.
 
-import { gatewayMac } from "../linux/addr.js";
+import { canonicalIp, gatewayMac } from "../linux/addr.js";
 import { gatewayHostLink, gatewayTenantLink, tenantNamespace } from "../names.js";
-import type { DesiredHost, DesiredNetwork } from "../types.js";
-import { arpResponder, classifyRegs, flow, UNTAGGED } from "./flow-text.js";
+import type { DesiredHost, DesiredNetwork, DesiredTenant } from "../types.js";
+import { arpResponder, classifyRegs, flow, ndResponder, UNTAGGED } from "./flow-text.js";
 import { FLAG_FROM_GATEWAY, FLAG_FROM_TUNNEL, FLAGS_REG, NETWORK_REG, TABLE } from "./layout.js";
 
 /** external_ids:netplugin-role of a gateway veth's bridge side. */
@@ -29,8 +30,8 @@ export interface WantedGatewayLink {
   /** The namespace side. */
   nsLink: string;
   mac: string;
-  /** The gateway's address with the subnet's prefix length ("10.1.0.254/24"). */
-  address: string;
+  /** The gateways' addresses with their subnets' prefix lengths, IPv4 first ("10.1.0.254/24", "fd00:1::fe/64"). */
+  addresses: string[];
   mtu: number;
 }
 
@@ -39,6 +40,8 @@ export interface WantedGatewayNamespace {
   tenant: string;
   /** IPv4 forwarding: fwdMode routing, or a way out (outside.ts: its NAT table keeps bridge-mode networks apart). */
   forwarding: boolean;
+  /** IPv6 forwarding: fwdMode routing, or routed IPv6 through the way out (its IPv6 guard table keeps them apart). */
+  forwarding6: boolean;
   links: WantedGatewayLink[];
 }
 
@@ -50,19 +53,22 @@ export function wantedGateways(desired: DesiredHost, skip: (n: DesiredNetwork) =
   const out: WantedGatewayNamespace[] = [];
   for (const t of [...desired.tenants].sort((a, b) => cmp(a.name, b.name))) {
     const links = t.networks
-      .filter((n) => n.gateway !== "" && !skip(n))
+      .filter((n) => (n.gateway !== "" || n.ipv6Gateway !== "") && !skip(n))
       .map((n) => ({
         tenant: t.name,
         network: n.name,
         hostLink: gatewayHostLink(desired.prefix, t.name, n.name),
         nsLink: gatewayTenantLink(n.name),
         mac: gatewayMac(n.bridge),
-        address: `${n.gateway}/${n.subnet.split("/")[1]}`,
+        addresses: [
+          ...(n.gateway === "" ? [] : [`${n.gateway}/${n.subnet.split("/")[1]}`]),
+          ...(n.ipv6Gateway === "" ? [] : [`${canonicalIp(n.ipv6Gateway) ?? n.ipv6Gateway}/${n.ipv6Subnet.split("/")[1]}`]),
+        ],
         mtu: n.mtu,
       }))
       .sort((a, b) => cmp(a.network, b.network));
     if (links.length === 0) continue;
-    out.push({ name: t.namespace || tenantNamespace(desired.prefix, t.name), tenant: t.name, forwarding: t.fwdMode === "routing" || t.uplink !== undefined, links });
+    out.push({ name: t.namespace || tenantNamespace(desired.prefix, t.name), tenant: t.name, ...forwardingOf(t), links });
   }
   return out;
 }
@@ -73,12 +79,15 @@ export interface ObservedNsLink {
   mac: string;
   mtu: number;
   up: boolean;
-  /** IPv4 addresses with their prefix length. */
+  /** IPv4 and global IPv6 addresses with their prefix length (not the link-local one the kernel gives every link). */
   addresses: string[];
 }
 
 export interface ObservedGatewayNamespace {
+  /** IPv4 forwarding. */
   forwarding: boolean;
+  /** IPv6 forwarding (net.ipv6.conf.all.forwarding). */
+  forwarding6: boolean;
   loUp: boolean;
   links: ObservedNsLink[];
 }
@@ -98,7 +107,7 @@ export type GatewayStep =
   | { kind: "add-link"; namespace: string; link: WantedGatewayLink }
   | { kind: "add-address"; namespace: string; link: string; address: string }
   | { kind: "delete-address"; namespace: string; link: string; address: string }
-  | { kind: "set-forwarding"; namespace: string; on: boolean }
+  | { kind: "set-forwarding"; namespace: string; v4: boolean; v6: boolean }
   | { kind: "delete-port"; name: string }
   | { kind: "delete-namespace"; namespace: string };
 
@@ -124,11 +133,13 @@ export function planGateways(prefix: string, wanted: readonly WantedGatewayNames
         steps.push({ kind: "add-link", namespace: ns.name, link });
         continue;
       }
-      for (const address of seen.addresses.filter((a) => a !== link.address)) steps.push({ kind: "delete-address", namespace: ns.name, link: link.nsLink, address });
-      if (!seen.addresses.includes(link.address)) steps.push({ kind: "add-address", namespace: ns.name, link: link.nsLink, address: link.address });
+      for (const address of seen.addresses.filter((a) => !link.addresses.includes(a))) steps.push({ kind: "delete-address", namespace: ns.name, link: link.nsLink, address });
+      for (const address of link.addresses.filter((a) => !seen.addresses.includes(a))) steps.push({ kind: "add-address", namespace: ns.name, link: link.nsLink, address });
     }
     // Forwarding last: a namespace routes only once all its links are there.
-    if ((inside?.forwarding ?? false) !== ns.forwarding) steps.push({ kind: "set-forwarding", namespace: ns.name, on: ns.forwarding });
+    if ((inside?.forwarding ?? false) !== ns.forwarding || (inside?.forwarding6 ?? false) !== ns.forwarding6) {
+      steps.push({ kind: "set-forwarding", namespace: ns.name, v4: ns.forwarding, v6: ns.forwarding6 });
+    }
   }
   const wantedPorts = new Set(wanted.flatMap((ns) => ns.links.map((l) => l.hostLink)));
   const stale = observed.ports.filter((p) => !wantedPorts.has(p.name) && !keep.has(p.namespace));
@@ -147,12 +158,16 @@ export interface GatewayFlowsInput {
   /** The OpenFlow port of the network's gateway veth. */
   port: number;
   /**
-   * The namespace forwards (fwdMode routing, or the tenant's way out: outside.ts): every IP packet to the gateway's
-   * MAC goes to it; otherwise only those to its address.
+   * The namespace forwards IPv4 (WantedGatewayNamespace.forwarding): every IPv4 packet to the gateway's MAC goes
+   * to it; otherwise only those to its address.
    */
   forwards: boolean;
+  /** The same for IPv6 (WantedGatewayNamespace.forwarding6). */
+  forwards6: boolean;
   /** Addresses and MACs of the network's endpoints, local and remote: the namespace's ARP is answered for them. */
   known: { ip: string; mac: string }[];
+  /** Their IPv6 addresses (as OVS prints them): the namespace's neighbour solicitations are answered for them. */
+  known6: { ip: string; mac: string }[];
   /** The network's local ports (OpenFlow numbers): where the namespace's broadcasts go. */
   localPorts: number[];
 }
@@ -168,15 +183,22 @@ export function gatewayFlows(g: GatewayFlowsInput): string[] {
   const fromGateway = `${FLAGS_REG}=${FLAG_FROM_GATEWAY}/${FLAG_FROM_GATEWAY}`;
   const classified = `${classifyRegs(g.tenant, g.networkNumber, FLAG_FROM_GATEWAY)},goto_table:${TABLE.LOCAL}`;
   // From the namespace: its MAC, any address (it routes other networks' packets here).
-  for (const proto of ["arp", "ip"]) out.push(flow(TABLE.CLASSIFY, 110, `in_port=${g.port},dl_src=${mac},${UNTAGGED},${proto}`, classified));
+  const gw6 = n.ipv6Gateway === "" ? "" : (canonicalIp(n.ipv6Gateway) ?? n.ipv6Gateway);
+  // IPv6 only on a network with an IPv6 gateway (elsewhere the namespace's link-local chatter stays in it).
+  for (const proto of ["arp", "ip", ...(gw6 === "" ? [] : ["ipv6"])]) out.push(flow(TABLE.CLASSIFY, 110, `in_port=${g.port},dl_src=${mac},${UNTAGGED},${proto}`, classified));
   // Its ARP answered for every endpoint of the network, whatever the overlay's ARP mode: a reply to the gateway's
   // MAC from another host would go to that host's namespace (every host has the same gateway MAC).
   for (const k of g.known) out.push(flow(TABLE.LOCAL, 95, `${net},${fromGateway},arp,arp_op=1,arp_tpa=${k.ip}`, arpResponder(k.mac, k.ip)));
-  // To the namespace: IP to the gateway's MAC from this host's senders (not from the tunnel: each host has its own).
-  const to = g.forwards ? "ip" : `ip,nw_dst=${n.gateway}`;
-  out.push(flow(TABLE.L2_FORWARD, 100, `${net},${FLAGS_REG}=0/${FLAG_FROM_TUNNEL},${to},dl_dst=${mac}`, `output:${g.port}`));
+  for (const k of g.known6) out.push(flow(TABLE.LOCAL, 95, `${net},${fromGateway},icmp6,icmp_type=135,nd_target=${k.ip}`, ndResponder(k.mac, k.ip, false)));
+  // To the namespace: IP to the gateway's MAC from this host's senders (not from the tunnel: each host has its own);
+  // where it does not forward only to the gateway's addresses (IPv6: its link-local one too, where its own ND may be answered).
+  const to = [
+    ...(g.forwards ? ["ip"] : n.gateway === "" ? [] : [`ip,nw_dst=${n.gateway}`]),
+    ...(gw6 === "" ? [] : g.forwards6 ? ["ipv6"] : [`ipv6,ipv6_dst=${gw6}`, "ipv6,ipv6_dst=fe80::/10"]),
+  ];
+  for (const t of to) out.push(flow(TABLE.L2_FORWARD, 100, `${net},${FLAGS_REG}=0/${FLAG_FROM_TUNNEL},${t},dl_dst=${mac}`, `output:${g.port}`));
   // DNS queries to resolvers elsewhere, which the namespace turns to the tenant's DNS (outside.ts dnsTable).
-  if (!g.forwards && n.interceptDns === true) {
+  if (!g.forwards && n.gateway !== "" && n.interceptDns === true) {
     for (const proto of ["tcp", "udp"]) {
       out.push(flow(TABLE.L2_FORWARD, 100, `${net},${FLAGS_REG}=0/${FLAG_FROM_TUNNEL},${proto},tp_dst=53,dl_dst=${mac}`, `output:${g.port}`));
     }
@@ -185,6 +207,12 @@ export function gatewayFlows(g: GatewayFlowsInput): string[] {
   const locals = g.localPorts.map((p) => `output:${p}`);
   out.push(flow(TABLE.L2_FORWARD, 60, `${net},${fromGateway},${MULTICAST}`, locals.length > 0 ? locals.join(",") : "drop"));
   return out;
+}
+
+/** Which families a tenant's gateway namespace forwards (WantedGatewayNamespace). */
+export function forwardingOf(t: DesiredTenant): { forwarding: boolean; forwarding6: boolean } {
+  const routing = t.fwdMode === "routing";
+  return { forwarding: routing || t.uplink !== undefined, forwarding6: routing || (t.uplink?.routes ?? []).some((r) => r.includes(":")) };
 }
 
 function cmp(a: string, b: string): number {

@@ -2,15 +2,16 @@
 // registers below are the contract between the parts that render flows (render.ts for ports, ARP and L2;
 // policy-flows.ts for the tenant's policy). Plain constants, no logic.
 //
-//   CLASSIFY (0)   where a packet comes from: a local endpoint's port (its MAC, and its addresses for IP and ARP:
-//                  no spoofing), the tunnel port with a network's VNI, or a network's gateway port (the veth of the
+//   CLASSIFY (0)   where a packet comes from: a local endpoint's port (its MAC, and its addresses for IP, ARP and
+//                  IPv6 neighbour discovery: no spoofing), the tunnel port with a network's VNI, or a network's gateway port (the veth of the
 //                  tenant's gateway namespace, gateway.ts: its MAC, any address, since it routes). Sets
 //                  TENANT_REG, NETWORK_REG, FLAGS_REG.
 //                  Anything else is dropped.
-//   LOCAL (10)     what this host answers itself: ARP requests for the network's gateway and (proxy mode) for
-//                  known endpoints, the way the Linux driver's bridge and VXLAN proxy answer them, and pings to the
-//                  gateway, and ARP and pings for service VIPs, and the gateway namespace's ARP for the network's
-//                  endpoints; other ARP goes to L2_FORWARD, other IP to SERVICES.
+//   LOCAL (10)     what this host answers itself: ARP requests and IPv6 neighbour solicitations for the network's
+//                  gateways and (proxy mode) for known endpoints, the way the Linux driver's bridge and VXLAN proxy
+//                  answer them, and pings (ICMP and ICMPv6 echo) to the gateways, and ARP, ND and pings for service
+//                  VIPs, and the gateway namespace's ARP and ND for the network's endpoints; other ARP goes to
+//                  L2_FORWARD, other IPv4 and IPv6 to SERVICES.
 //   SERVICES (11)  service load balancing (service-flows.ts): packets to a VIP's port, and the providers' packets
 //                  from their target port (replies), through conntrack with NAT in the tenant's zone → SERVICE_CT;
 //                  the rest → PRE_HOOK.
@@ -19,6 +20,10 @@
 //                  to a provider gets the provider's MAC, a reply now from a VIP the VIP's MAC; untranslated
 //                  packets to a VIP are dropped; → PRE_HOOK. So the controller and our policy see the
 //                  provider's address, as on the Linux driver (DNAT before filtering).
+//   ND_REPLY (13)  completes a neighbour advertisement a LOCAL responder made of a solicitation (flow-text.ts
+//                  ndResponder): its target link-layer address, the MAC it now comes from. OpenFlow lets a flow set
+//                  nd_tll only on a packet it matched as an advertisement, so the responder resubmits here; then
+//                  back out of the port it came in by. Entered only by resubmit.
 //   PRE_HOOK (15)  an SDN controller's table (global sdnController, --ovs-controller): every IP packet crosses it before our policy;
 //                  ours is only its lowest flow, on to POLICY.
 //   POLICY (20-39) IPv4 and IPv6 packets of a tenant, judged by its groups' rules (policy-flows.ts); allowed
@@ -45,6 +50,7 @@ export const TABLE = {
   LOCAL: 10,
   SERVICES: 11,
   SERVICE_CT: 12,
+  ND_REPLY: 13,
   PRE_HOOK: 15,
   POLICY: 20,
   /** The last table the policy may use. */

@@ -138,8 +138,12 @@ export function wantedOutside(desired: DesiredHost, gateways: readonly WantedGat
     dns: gateways.flatMap((g) => {
       const tenant = desired.tenants.find((t) => t.name === g.tenant);
       const intercepting = new Set(tenant?.networks.filter((n) => n.interceptDns === true).map((n) => n.name));
-      const links = g.links.filter((l) => intercepting.has(l.network));
-      return links.length === 0 ? [] : [{ namespace: g.name, table: dnsTable(links.map((l) => ({ link: l.nsLink, gateway: l.address.split("/")[0]! }))) }];
+      // Only networks with an IPv4 gateway: the table DNATs IPv4 queries.
+      const links = g.links.flatMap((l) => {
+        const gateway = l.addresses.find((a) => !a.includes(":"))?.split("/")[0];
+        return intercepting.has(l.network) && gateway !== undefined ? [{ link: l.nsLink, gateway }] : [];
+      });
+      return links.length === 0 ? [] : [{ namespace: g.name, table: dnsTable(links) }];
     }),
     hostTable: wayOuts.length === 0 ? null : hostNatTable(desired.prefix, hostTableName, [], forwards, desired.host.uplinkRange),
     hostTableName,

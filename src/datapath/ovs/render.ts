@@ -4,12 +4,12 @@
 // from policy-flows.ts, handed in per tenant, so this module decides nothing about rules; the services' from
 // service-flows.ts.
 
-import { gatewayMac } from "../linux/addr.js";
+import { canonicalCidr, canonicalIp, familyOf, gatewayMac, parseCidr } from "../linux/addr.js";
 import { gatewayHostLink, hostEndpointPort } from "../names.js";
 import type { DatapathProblem, DesiredEndpoint, DesiredHost, DesiredNetwork, DesiredTenant } from "../types.js";
-import { arpResponder, classifyRegs, echoResponder, flow, UNTAGGED } from "./flow-text.js";
+import { arpResponder, classifyRegs, echo6Responder, echoResponder, flow, ndReplyFlows, ndResponder, UNTAGGED } from "./flow-text.js";
 import { stableNumbers } from "./numbers.js";
-import { gatewayFlows, wantedGateways, type WantedGatewayNamespace } from "./gateway.js";
+import { forwardingOf, gatewayFlows, wantedGateways, type WantedGatewayNamespace } from "./gateway.js";
 import { FLAG_FROM_TUNNEL, FLAGS_REG, NETWORK_REG, TABLE } from "./layout.js";
 import { endpointMeters, type Meter, type MeterDirection } from "./meters.js";
 import { checkServices, serviceFlows } from "./service-flows.js";
@@ -137,14 +137,34 @@ export function checkOvs(desired: DesiredHost): DatapathProblem[] {
     for (const n of t.networks) {
       const owner = { tenant, network: n.name };
       if (n.routed) problems.push({ owner, message: not("routed networks (BGP)") });
-      if (n.ipv6Subnet !== "") problems.push({ owner, message: not("IPv6") });
+      // The IPv6 gateway needs its subnet (the namespace's address takes its length), as on the Linux driver.
+      problems.push(...addressProblems(owner, [["ipv6Gateway", n.ipv6Gateway, 6]], [["ipv6Subnet", n.ipv6Subnet, 6]], n.ipv6Gateway));
     }
     for (const e of t.endpoints) {
       const owner = { tenant, network: e.network, endpoint: e.id };
       if (e.ipv4 === "") problems.push({ owner, message: not("endpoints without an IPv4 address (DHCP)") });
+      problems.push(...addressProblems(owner, [["ipv6Gateway", e.ipv6Gateway, 6]], [["ipv6", e.ipv6, 6]], ""));
     }
   }
   return problems;
+}
+
+/**
+ * What is wrong with IPv6 fields, in the Linux driver's words (`field: invalid …`): `addresses` plain, `cidrs`
+ * with a length; a cidr is required where `needs` is not "" (a gateway needs its subnet).
+ */
+function addressProblems(owner: DatapathProblem["owner"], addresses: [string, string, 4 | 6][], cidrs: [string, string, 4 | 6][], needs: string): DatapathProblem[] {
+  const out: DatapathProblem[] = [];
+  for (const [field, value, family] of addresses) {
+    const ip = canonicalIp(value);
+    if (value !== "" && (ip === null || familyOf(ip) !== family)) out.push({ owner, message: `${field}: invalid address "${value}"` });
+  }
+  for (const [field, value, family] of cidrs) {
+    if (value === "" && needs === "") continue;
+    const cidr = canonicalCidr(value);
+    if (cidr === null || familyOf(parseCidr(cidr)![0]) !== family) out.push({ owner, message: `${field}: invalid ${needs === "" ? "address" : "subnet"} "${value}"` });
+  }
+  return out;
 }
 
 export interface OvsFacts {
@@ -157,13 +177,18 @@ export interface OvsFacts {
 }
 
 const addressOf = (cidr: string) => cidr.split("/")[0]!;
+/** An IPv6 address ("addr" or "addr/len") as OVS prints it, or "" for none. */
+const address6Of = (text: string) => (text === "" ? "" : (canonicalIp(addressOf(text)) ?? addressOf(text)));
 
 
 function regs(tenant: number, network: number, fromTunnel: boolean): string {
   return classifyRegs(tenant, network, fromTunnel ? FLAG_FROM_TUNNEL : 0);
 }
 
+/** Broadcast and multicast, IPv6's too (33:33:…, neighbour solicitations among them): flooded. */
 const MULTICAST = "dl_dst=01:00:00:00:00:00/01:00:00:00:00:00";
+/** An absent ND link-layer option, as OVS matches it. */
+const NO_MAC = "00:00:00:00:00:00";
 
 /** The tenant's networks by name, each with its number on this host (1.. in the host's order of networks). */
 function networkNumbers(desired: DesiredHost): Map<string, number> {
@@ -208,12 +233,14 @@ export function renderFlows(desired: DesiredHost, facts: OvsFacts): string[] {
       const locals = t.endpoints.filter((e) => e.network === n.name && facts.ofports.has(e.hostLink));
       const ports = { ofports: facts.ofports, tunnel, uplink: handedOff(n, uplink) ? uplinkPort : undefined };
       flows.push(...networkFlows(n, tn, nn, locals, ports, uplink));
-      const gateway = n.gateway !== "" && !handedOff(n, uplink) ? facts.ofports.get(gatewayHostLink(desired.prefix, t.name, n.name)) : undefined;
+      const hasGateway = (n.gateway !== "" || n.ipv6Gateway !== "") && !handedOff(n, uplink);
+      const gateway = hasGateway ? facts.ofports.get(gatewayHostLink(desired.prefix, t.name, n.name)) : undefined;
       if (gateway !== undefined) {
-        const remotes = (overlay(n, uplink)?.remotes ?? []).map((r) => ({ ip: r.ipv4, mac: r.mac }));
-        const known = [...locals.map((e) => ({ ip: addressOf(e.ipv4), mac: e.mac })), ...remotes];
+        const remotes = overlay(n, uplink)?.remotes ?? [];
+        const known = [...locals.map((e) => ({ ip: addressOf(e.ipv4), mac: e.mac })), ...remotes.map((r) => ({ ip: r.ipv4, mac: r.mac }))];
+        const known6 = [...locals.map((e) => ({ ip: address6Of(e.ipv6), mac: e.mac })), ...remotes.map((r) => ({ ip: address6Of(r.ipv6), mac: r.mac }))].filter((k) => k.ip !== "");
         const localPorts = locals.map((e) => facts.ofports.get(e.hostLink)!);
-        flows.push(...gatewayFlows({ network: n, tenant: tn, networkNumber: nn, port: gateway, forwards: t.fwdMode === "routing" || t.uplink !== undefined, known, localPorts }));
+        flows.push(...gatewayFlows({ network: n, tenant: tn, networkNumber: nn, port: gateway, ...forwardsOf(t), known, known6, localPorts }));
       }
     }
     flows.push(...facts.policy(t, tn));
@@ -223,6 +250,8 @@ export function renderFlows(desired: DesiredHost, facts: OvsFacts): string[] {
   for (const table of [TABLE.CLASSIFY, TABLE.L2_FORWARD]) flows.push(flow(table, 0, "", "drop"));
   flows.push(flow(TABLE.LOCAL, 1, "arp", `goto_table:${TABLE.L2_FORWARD}`));
   flows.push(flow(TABLE.LOCAL, 1, "ip", `goto_table:${TABLE.SERVICES}`));
+  flows.push(flow(TABLE.LOCAL, 1, "ipv6", `goto_table:${TABLE.SERVICES}`));
+  flows.push(...ndReplyFlows());
   flows.push(flow(TABLE.LOCAL, 0, "", "drop"));
   // The controller's tables: ours is only their lowest flow, on to the next of our tables.
   flows.push(flow(TABLE.PRE_HOOK, 0, "", `goto_table:${TABLE.POLICY}`));
@@ -261,32 +290,49 @@ function networkFlows(
     const classified = `${egress === undefined ? "" : `meter:${egress.id},`}${regs(tn, nn, false)},goto_table:${TABLE.LOCAL}`;
     out.push(flow(TABLE.CLASSIFY, 110, `${from},arp,arp_spa=${ip},arp_sha=${e.mac}`, classified));
     out.push(flow(TABLE.CLASSIFY, 110, `${from},ip,nw_src=${ip}`, classified));
+    const ip6 = address6Of(e.ipv6);
+    if (ip6 === "") continue;
+    // IPv6 from its address; its neighbour discovery only about itself: solicitations with its own MAC as
+    // source link-layer address (or none), advertisements only of its own address and MAC. Other ND is dropped.
+    out.push(flow(TABLE.CLASSIFY, 110, `${from},ipv6,ipv6_src=${ip6}`, classified));
+    for (const sll of [e.mac, NO_MAC]) out.push(flow(TABLE.CLASSIFY, 120, `${from},icmp6,ipv6_src=${ip6},icmp_type=135,nd_sll=${sll}`, classified));
+    for (const tll of [e.mac, NO_MAC]) out.push(flow(TABLE.CLASSIFY, 120, `${from},icmp6,ipv6_src=${ip6},icmp_type=136,nd_target=${ip6},nd_tll=${tll}`, classified));
+    for (const type of [135, 136]) out.push(flow(TABLE.CLASSIFY, 115, `${from},icmp6,icmp_type=${type}`, "drop"));
   }
   if (vx !== undefined) {
     const from = `in_port=${tunnel},tun_id=${vx.vni},${UNTAGGED}`;
     out.push(flow(TABLE.CLASSIFY, 110, `${from},arp`, `${regs(tn, nn, true)},goto_table:${TABLE.LOCAL}`));
-    out.push(flow(TABLE.CLASSIFY, 110, `${from},ip`, `${regs(tn, nn, true)},goto_table:${TABLE.SERVICES}`));
+    for (const proto of ["ip", "ipv6"]) out.push(flow(TABLE.CLASSIFY, 110, `${from},${proto}`, `${regs(tn, nn, true)},goto_table:${TABLE.SERVICES}`));
   }
   if (port !== undefined) {
     const from = tagged ? `in_port=${port},dl_vlan=${n.vlan}` : `in_port=${port},${UNTAGGED}`;
     const untag = tagged ? "pop_vlan," : "";
     out.push(flow(TABLE.CLASSIFY, 110, `${from},arp`, `${untag}${regs(tn, nn, true)},goto_table:${TABLE.LOCAL}`));
-    out.push(flow(TABLE.CLASSIFY, 110, `${from},ip`, `${untag}${regs(tn, nn, true)},goto_table:${TABLE.SERVICES}`));
+    for (const proto of ["ip", "ipv6"]) out.push(flow(TABLE.CLASSIFY, 110, `${from},${proto}`, `${untag}${regs(tn, nn, true)},goto_table:${TABLE.SERVICES}`));
   }
 
-  // --- ARP answered on this host: the gateway (unless the site's router is); in proxy mode known endpoints ---
+  // --- ARP and ND answered on this host: the gateways (unless the site's router is); in proxy mode known endpoints ---
+  const gw6 = address6Of(n.ipv6Gateway);
   if (n.gateway !== "" && !handoff) {
     out.push(flow(TABLE.LOCAL, 100, `${net},${local},arp,arp_op=1,arp_tpa=${n.gateway}`, arpResponder(gwMac, n.gateway)));
+  }
+  if (gw6 !== "" && !handoff) {
+    out.push(flow(TABLE.LOCAL, 100, `${net},${local},icmp6,icmp_type=135,nd_target=${gw6}`, ndResponder(gwMac, gw6, true)));
   }
   if (vx === undefined || vx.arpMode === "proxy") {
     const remotes = handoff ? [] : (vx?.remotes ?? []);
     const known = [...locals.map((e) => ({ ip: addressOf(e.ipv4), mac: e.mac })), ...remotes.map((r) => ({ ip: r.ipv4, mac: r.mac }))];
     for (const k of known) out.push(flow(TABLE.LOCAL, 90, `${net},${local},arp,arp_op=1,arp_tpa=${k.ip}`, arpResponder(k.mac, k.ip)));
+    const known6 = [...locals.map((e) => ({ ip: address6Of(e.ipv6), mac: e.mac })), ...remotes.map((r) => ({ ip: address6Of(r.ipv6), mac: r.mac }))];
+    for (const k of known6.filter((k) => k.ip !== "")) out.push(flow(TABLE.LOCAL, 90, `${net},${local},icmp6,icmp_type=135,nd_target=${k.ip}`, ndResponder(k.mac, k.ip, false)));
   }
 
   // --- the gateway answers local pings (the rest of it, DNS and routing, is the gateway namespace's: gateway.ts) ---
   if (n.gateway !== "" && !handoff) {
     out.push(flow(TABLE.LOCAL, 100, `${net},${local},icmp,icmp_type=8,nw_dst=${n.gateway}`, echoResponder(gwMac, n.gateway)));
+  }
+  if (gw6 !== "" && !handoff) {
+    out.push(flow(TABLE.LOCAL, 100, `${net},${local},icmp6,icmp_type=128,ipv6_dst=${gw6}`, echo6Responder(gwMac, gw6)));
   }
 
   // --- delivery (an endpoint's ingress meter on its unicast only: a meter must be a flow's first action, so the
@@ -315,4 +361,10 @@ function networkFlows(
   const all = [...toLocals, ...toOutside];
   out.push(flow(TABLE.L2_FORWARD, 50, `${net},${MULTICAST}`, all.length > 0 ? all.join(",") : "drop"));
   return out;
+}
+
+/** What the tenant's gateway flows send its namespace, by the families it forwards (gateway.ts forwardingOf). */
+function forwardsOf(t: DesiredTenant): { forwards: boolean; forwards6: boolean } {
+  const { forwarding, forwarding6 } = forwardingOf(t);
+  return { forwards: forwarding, forwards6: forwarding6 };
 }

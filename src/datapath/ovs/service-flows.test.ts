@@ -115,3 +115,63 @@ describe("serviceFlows", () => {
     assert.deepEqual([...used].sort((a, b) => a - b), serviceGroups(d).map((g) => g.id).sort((a, b) => a - b));
   });
 });
+
+describe("IPv6 services", () => {
+  /** The sample host with its IPv6 subnet (fd00:1::/64, gateway fd00:1::fe): ep1, ep2 and the remote blue-21 have IPv6. */
+  function host6(list: DesiredService[]): DesiredHost {
+    const d = desiredHost();
+    const t = d.tenants[0]!;
+    t.fwdMode = "bridge";
+    t.networks = [network({ vxlan: clusterHost().tenants[0]!.networks[0]!.vxlan! })];
+    t.services = list;
+    return d;
+  }
+  const web6 = (overrides: Partial<DesiredService> = {}): DesiredService => ({ ...services()[0]!, ...overrides });
+
+  it("checks the IPv6 VIP against the IPv6 subnet and gateway, and the providers' IPv6 addresses", () => {
+    const messages = (s: DesiredService[]) => checkServices(host6(s).tenants[0]!).map((p) => p.message);
+    assert.deepEqual(messages([web6()]), []);
+    assert.deepEqual(checkOvs(host6([web6()])), [], "checkOvs no longer refuses IPv6");
+    assert.deepEqual(messages([web6({ vip6: "fd00:2::1" })]), ['service "web": VIP fd00:2::1 is outside the IPv6 subnet "fd00:1::/64" of network "blue"']);
+    assert.deepEqual(messages([web6({ vip6: "FD00:1::FE" })]), ['service "web": VIP fd00:1::fe is the IPv6 gateway of network "blue"']);
+    assert.deepEqual(messages([web6({ vip6: "198.18.1.9" })]), ['service "web": invalid IPv6 VIP "198.18.1.9"']);
+    assert.deepEqual(messages([web6({ providers: [{ endpoint: "ep1", ipv4: "198.18.1.1", ipv6: "fd00:9::1" }] })]), [
+      `service "web": provider ep1 (fd00:9::1) is on another network than the VIP's: the ovs datapath does not balance across networks yet (use --datapath linux)`,
+    ]);
+    assert.deepEqual(messages([web6(), web6({ name: "other", vip: "198.18.1.101", ports: [{ protocol: "tcp", port: 80, targetPort: 1 }] })]), [
+      'service "other": fd00:1::100 80/tcp is also a port of service "web"',
+    ]);
+  });
+
+  it("a group of its own per port for the IPv6 VIP, to the providers with IPv6 only, NAT targets in brackets; the IPv4 groups keep their ids", () => {
+    const v4only = serviceGroups(host([web()]));
+    const groups = serviceGroups(host6([web6()]));
+    assert.equal(groups.length, 4, "tcp and udp, each family");
+    for (const g of v4only) assert.ok(groups.some((o) => o.id === g.id && o.spec === g.spec), `IPv4 group ${g.id} kept`);
+    const six = groups.filter((g) => !v4only.some((o) => o.id === g.id));
+    assert.equal(six.length, 2);
+    // Only ep1 has an IPv6 address among the providers (blue-21 is given without one).
+    for (const g of six) assert.equal([...g.spec.matchAll(/bucket=/g)].length, 1, g.spec);
+    assert.ok(six.some((g) => g.spec.endsWith(`bucket=bucket_id:0,actions=ct(commit,zone=NXM_NX_REG6[0..15],nat(dst=[fd00:1::1]:8080),table=${TABLE.SERVICE_CT})`)));
+    assert.equal(groupMeaning(six[0]!.spec).split(" ")[1]!.startsWith("[fd00:1::1]:"), true);
+  });
+
+  it("balances the IPv6 VIP's ports with tcp6/udp6 flows, answers ND and pings for it, drops what was not translated", () => {
+    const flows = flowsOf(host6([web6()]));
+    const where = "reg6=5,reg7=1";
+    const mac = gatewayMac("nb00000001");
+    assert.ok(flows.includes(`cookie=0x6e70,table=${TABLE.SERVICES},priority=100,${where},tcp6,ipv6_dst=fd00:1::100,tp_dst=80,actions=ct(zone=NXM_NX_REG6[0..15],nat,table=${TABLE.SERVICE_CT})`));
+    assert.ok(flows.some((f) => f.includes(`${where},ct_state=+trk+new-inv,udp6,ipv6_dst=fd00:1::100,tp_dst=53,actions=group:`)));
+    assert.ok(flows.includes(`cookie=0x6e70,table=${TABLE.SERVICES},priority=90,${where},tcp6,ipv6_src=fd00:1::1,tp_src=8080,actions=ct(zone=NXM_NX_REG6[0..15],nat,table=${TABLE.SERVICE_CT})`));
+    assert.ok(flows.includes(`cookie=0x6e70,table=${TABLE.SERVICE_CT},priority=50,${where},ipv6,ipv6_dst=fd00:1::1,actions=set_field:02:00:00:00:00:01->eth_dst,goto_table:${TABLE.PRE_HOOK}`));
+    assert.ok(flows.includes(`cookie=0x6e70,table=${TABLE.SERVICE_CT},priority=60,${where},ipv6,ipv6_src=fd00:1::100,actions=set_field:${mac}->eth_src,goto_table:${TABLE.PRE_HOOK}`));
+    assert.ok(flows.includes(`cookie=0x6e70,table=${TABLE.SERVICE_CT},priority=40,${where},ipv6,ipv6_dst=fd00:1::100,actions=drop`));
+    const nd = flows.find((f) => f.includes("nd_target=fd00:1::100"))!;
+    assert.match(nd, new RegExp(`table=${TABLE.LOCAL},priority=100,${where},reg8=0/1,icmp6,icmp_type=135,nd_target=fd00:1::100,actions=.*set_field:${mac}->eth_src,.*set_field:fd00:1::100->ipv6_src,set_field:136->icmpv6_type,set_field:1610612736->nd_reserved,.*resubmit\\(,${TABLE.ND_REPLY}\\)$`));
+    assert.match(flows.find((f) => f.includes("icmp_type=128"))!, /ipv6_dst=fd00:1::100,.*set_field:129->icmpv6_type,IN_PORT$/);
+    // The IPv6 provider-less port: dropped, as IPv4.
+    const none = flowsOf(host6([web6({ providers: [{ endpoint: "net1.blue-21", ipv4: "198.18.1.21", ipv6: "" }] })]));
+    assert.ok(none.some((f) => f.includes("ct_state=+trk+new-inv,tcp6,ipv6_dst=fd00:1::100,tp_dst=80,actions=drop")));
+    assert.ok(none.some((f) => f.includes("ct_state=+trk+new-inv,tcp,nw_dst=198.18.1.100,tp_dst=80,actions=group:")));
+  });
+});
