@@ -22,6 +22,7 @@ import type { DatapathChange, DatapathDriver, DatapathError, DatapathReport, Rul
 import type { DatapathProblem, DesiredHost, DesiredTenant } from "../types.js";
 import { hostNftTable, tenantNamespace } from "../names.js";
 import { checkDirect, DirectAttachments, withoutDirect } from "../linux/direct.js";
+import { checkHost } from "../linux/render.js";
 import { PolicyCache } from "../linux/policies.js";
 import { POLICY_TABLE, policyFlows } from "./policy-flows.js";
 import { policyRuleCounters } from "./policy-counters.js";
@@ -177,26 +178,29 @@ export class OvsDatapath implements DatapathDriver {
   }
 
   /**
-   * What this driver cannot make of `desired`: on the bridge, checkOvs() and the ways out and published ports
-   * (outside.ts); the direct attachments, the Linux driver's own checks.
+   * What this driver cannot make of `desired`: what the Linux driver could not render either (the same fields and
+   * words: a bad MAC, address, name, rule, a port published twice), what this one does not do (checkOvs), the
+   * ways out and published ports (outside.ts), and the direct attachments (the Linux driver's module). Each
+   * problem once.
    */
   private problemsOf(desired: DesiredHost): DatapathProblem[] {
     const bridged = withoutDirect(desired);
-    return [
+    const all = [
+      ...checkHost(bridged, this.policies.compile),
       ...checkOvs(bridged),
       ...checkOutside(bridged, gatewaysOf(bridged, uplinkOf(bridged, this.o.uplinkAccessVlan))),
       ...checkDirect(desired, this.policies.compile),
     ];
+    const seen = new Set<string>();
+    return all.filter((p) => {
+      const key = JSON.stringify([p.owner, p.message]);
+      return !seen.has(key) && seen.add(key) !== undefined;
+    });
   }
 
   check(desired: DesiredHost): DatapathProblem[] {
     const problems = this.problemsOf(desired);
     for (const t of desired.tenants) {
-      try {
-        this.policies.compile(t.name, t.policy);
-      } catch (err) {
-        problems.push({ owner: { tenant: t.name }, message: (err as Error).message });
-      }
       if (this.hasMeters !== false) continue;
       for (const e of t.endpoints.filter((e) => e.qos.egressBps > 0 || e.qos.ingressBps > 0)) {
         problems.push({ owner: { tenant: t.name, network: e.network, endpoint: e.id }, message: "bandwidth limits need OpenFlow meters, and this Open vSwitch datapath has none" });
@@ -212,7 +216,7 @@ export class OvsDatapath implements DatapathDriver {
   private policyOf(t: DesiredTenant, tenantNumber: number): string[] {
     const ips = t.endpoints.map((e) => e.ipv4.split("/")[0]!).filter((ip) => ip !== "");
     const ipv6 = t.endpoints.map((e) => e.ipv6.split("/")[0]!).filter((ip) => ip !== "");
-    const rendered = policyFlows({ tenant: tenantNumber, tables: this.policies.compile(t.name, t.policy).tables, localIps: { ipv4: ips, ipv6 } });
+    const rendered = policyFlows({ tenant: tenantNumber, tables: this.policies.compile(t.namespace, t.policy).tables, localIps: { ipv4: ips, ipv6 } });
     this.renderedRules.set(t.name, { tenant: tenantNumber, ruleKeys: rendered.ruleKeys });
     return rendered.flows;
   }

@@ -27,6 +27,24 @@ export function arpResponder(mac: string, ip: string): string {
   ].join(",");
 }
 
+/**
+ * An ARP reply from `mac` for whatever address the request in hand asks (proxy ARP: a router answering for the
+ * addresses it routes elsewhere), out of the port it came in by. The asked address goes through reg5.
+ */
+export function arpProxyResponder(mac: string): string {
+  return [
+    "move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[]",
+    `set_field:${mac}->eth_src`,
+    "set_field:2->arp_op",
+    "move:NXM_NX_ARP_SHA[]->NXM_NX_ARP_THA[]",
+    `set_field:${mac}->arp_sha`,
+    "move:NXM_OF_ARP_TPA[]->NXM_NX_REG5[]",
+    "move:NXM_OF_ARP_SPA[]->NXM_OF_ARP_TPA[]",
+    "move:NXM_NX_REG5[]->NXM_OF_ARP_SPA[]",
+    "IN_PORT",
+  ].join(",");
+}
+
 /** An ICMP echo reply from `mac`/`ip` (the gateway, a VIP) to the request in hand. */
 export function echoResponder(mac: string, ip: string): string {
   return [

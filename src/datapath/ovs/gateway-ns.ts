@@ -31,6 +31,13 @@ export interface GatewayPort {
   namespace: string;
 }
 
+interface IpRoute {
+  dst: string;
+  dev?: string;
+  gateway?: string;
+  protocol?: string;
+}
+
 interface IpLink {
   ifname: string;
   address?: string;
@@ -62,6 +69,12 @@ export class GatewayNamespaces {
   private async observeInside(namespace: string): Promise<ObservedGatewayNamespace> {
     const links = JSON.parse(await this.executor.run(["ip", "-n", namespace, "-json", "addr", "show"])) as IpLink[];
     const [v4, v6] = (await this.inside(namespace, ["sysctl", "-n", "net.ipv4.ip_forward", "net.ipv6.conf.all.forwarding"])).trim().split("\n");
+    // Routes we made (a routed network's containers): not the kernel's own (connected subnets, link-local).
+    const routes = [
+      ...(JSON.parse(await this.executor.run(["ip", "-4", "-n", namespace, "-json", "route", "show"])) as IpRoute[]).map((r) => ({ ...r, length: 32 })),
+      ...(JSON.parse(await this.executor.run(["ip", "-6", "-n", namespace, "-json", "route", "show"])) as IpRoute[]).map((r) => ({ ...r, length: 128 })),
+    ].filter((r) => r.protocol !== "kernel" && r.dst !== "default" && r.gateway === undefined && r.dev !== undefined);
+    const routesOf = (dev: string) => routes.filter((r) => r.dev === dev).map((r) => (r.dst.includes("/") ? r.dst : `${r.dst}/${r.length}`));
     return {
       forwarding: v4?.trim() === "1",
       forwarding6: v6?.trim() === "1",
@@ -74,6 +87,7 @@ export class GatewayNamespaces {
           mtu: l.mtu,
           up: l.flags.includes("UP"),
           addresses: (l.addr_info ?? []).filter((a) => a.family === "inet" || (a.family === "inet6" && a.scope !== "link")).map((a) => `${a.local}/${a.prefixlen}`),
+          routes: routesOf(l.ifname),
         })),
     };
   }
@@ -134,6 +148,7 @@ export class GatewayNamespaces {
         await this.host(["link", "set", link.hostLink, "up"]);
         for (const address of link.addresses) await this.executor.run(["ip", "-n", namespace, "addr", "add", address, "dev", link.nsLink, ...nodad(address)]);
         await this.executor.run(["ip", "-n", namespace, "link", "set", link.nsLink, "up"]);
+        for (const route of link.routes) await this.executor.run(["ip", "-n", namespace, "route", "replace", route, "dev", link.nsLink]);
         if (this.o.netdev) await this.inside(namespace, ["ethtool", "-K", link.nsLink, "tx", "off"]);
         const ids = { "netplugin-role": GATEWAY_ROLE, [GATEWAY_NAMESPACE_KEY]: namespace, "netplugin-tenant": link.tenant, "netplugin-network": link.network };
         await this.o.vsctl(["add-port", bridge, link.hostLink, "--", "set", "interface", link.hostLink, ...Object.entries(ids).map(([k, v]) => `external_ids:${k}=${v}`)]);
@@ -144,6 +159,12 @@ export class GatewayNamespaces {
         return;
       case "delete-address":
         await this.executor.run(["ip", "-n", step.namespace, "addr", "del", step.address, "dev", step.link]);
+        return;
+      case "add-route":
+        await this.executor.run(["ip", "-n", step.namespace, "route", "replace", step.route, "dev", step.link]);
+        return;
+      case "delete-route":
+        await this.executor.run(["ip", "-n", step.namespace, "route", "del", step.route, "dev", step.link]);
         return;
       case "set-forwarding":
         await this.inside(step.namespace, ["sysctl", "-q", "-w", `net.ipv4.ip_forward=${step.v4 ? 1 : 0}`, `net.ipv6.conf.all.forwarding=${step.v6 ? 1 : 0}`]);
@@ -193,6 +214,10 @@ export function describe(step: GatewayStep): { action: DatapathChange["action"];
       return { action: "create", object: `namespace ${step.namespace}` };
     case "lo-up":
       return { action: "update", object: `lo of namespace ${step.namespace}` };
+    case "add-route":
+      return { action: "create", object: `route ${step.route} dev ${step.link} in namespace ${step.namespace}` };
+    case "delete-route":
+      return { action: "delete", object: `route ${step.route} dev ${step.link} in namespace ${step.namespace}` };
     case "add-link":
       return { action: "create", object: `gateway port ${step.link.hostLink} (${step.link.addresses.join(", ")} in namespace ${step.namespace})` };
     case "add-address":

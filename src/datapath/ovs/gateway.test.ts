@@ -23,8 +23,8 @@ function host(fwdMode: "routing" | "bridge", redGateway = "198.18.2.254"): Desir
   return d;
 }
 
-const blue = { tenant: "a", network: "blue", hostLink: gatewayHostLink(PREFIX, "a", "blue"), nsLink: gatewayTenantLink("blue"), mac: gatewayMac("nb00000001"), addresses: ["198.18.1.254/24"], mtu: 1450 };
-const red = { tenant: "a", network: "red", hostLink: gatewayHostLink(PREFIX, "a", "red"), nsLink: gatewayTenantLink("red"), mac: gatewayMac("nb00000002"), addresses: ["198.18.2.254/24"], mtu: 1400 };
+const blue = { tenant: "a", network: "blue", hostLink: gatewayHostLink(PREFIX, "a", "blue"), nsLink: gatewayTenantLink("blue"), mac: gatewayMac("nb00000001"), addresses: ["198.18.1.254/24"], routes: [] as string[], mtu: 1450 };
+const red = { tenant: "a", network: "red", hostLink: gatewayHostLink(PREFIX, "a", "red"), nsLink: gatewayTenantLink("red"), mac: gatewayMac("nb00000002"), addresses: ["198.18.2.254/24"], routes: [] as string[], mtu: 1400 };
 
 describe("wantedGateways", () => {
   it("one namespace per tenant, a link per network with a gateway; forwarding in fwdMode routing, IPv4 also with a way out", () => {
@@ -51,7 +51,7 @@ describe("planGateways", () => {
   const wanted = wantedGateways(host("routing"));
   const right = (): ObservedGateways => ({
     namespaces: [NS_A, "other"],
-    inside: new Map([[NS_A, { forwarding: true, forwarding6: true, loUp: true, links: [blue, red].map((l) => ({ name: l.nsLink, mac: l.mac, mtu: l.mtu, up: true, addresses: l.addresses })) }]]),
+    inside: new Map([[NS_A, { forwarding: true, forwarding6: true, loUp: true, links: [blue, red].map((l) => ({ name: l.nsLink, mac: l.mac, mtu: l.mtu, up: true, addresses: l.addresses, routes: l.routes })) }]]),
     ports: [blue, red].map((l) => ({ name: l.hostLink, namespace: NS_A })),
   });
 
@@ -147,7 +147,7 @@ describe("the gateway namespace with IPv6", () => {
     const link = wanted[0]!.links[0]!;
     const observed: ObservedGateways = {
       namespaces: [NS_A],
-      inside: new Map([[NS_A, { forwarding: true, forwarding6: true, loUp: true, links: [{ name: link.nsLink, mac: link.mac, mtu: link.mtu, up: true, addresses: ["198.18.1.254/24"] }] }]]),
+      inside: new Map([[NS_A, { forwarding: true, forwarding6: true, loUp: true, links: [{ name: link.nsLink, mac: link.mac, mtu: link.mtu, up: true, addresses: ["198.18.1.254/24"], routes: [] }] }]]),
       ports: [{ name: link.hostLink, namespace: NS_A }],
     };
     assert.deepEqual(planGateways(PREFIX, wanted, observed), [{ kind: "add-address", namespace: NS_A, link: link.nsLink, address: "fd00:1::fe/64" }]);
@@ -174,5 +174,47 @@ describe("the gateway namespace with IPv6", () => {
     const d = desiredHost();
     d.tenants[0]!.networks[0]!.gateway = "";
     assert.deepEqual(wantedGateways(d)[0]!.links[0]!.addresses, ["fd00:1::fe/64"]);
+  });
+});
+
+describe("routed networks (BGP)", () => {
+  /** host("routing") with blue routed in both families, c1 (198.18.1.1, fd00:1::1) local, fd00:1::21 on another host. */
+  function routed(): DesiredHost {
+    const d = host("routing");
+    const t = d.tenants[0]!;
+    t.networks[0] = { ...t.networks[0]!, routed: true, ipv6Subnet: "fd00:1::/64", ipv6Gateway: "fd00:1::fe", remoteIpv6: ["fd00:1::21"] };
+    t.endpoints[0] = { ...t.endpoints[0]!, ipv6: "fd00:1::1/64" };
+    return d;
+  }
+
+  it("the namespace holds the gateways without their subnets and a route per local container", () => {
+    const link = wantedGateways(routed())[0]!.links.find((l) => l.network === "blue")!;
+    assert.deepEqual(link.addresses, ["198.18.1.254/32", "fd00:1::fe/128"]);
+    assert.deepEqual(link.routes, ["198.18.1.1/32", "fd00:1::1/128"]);
+    assert.deepEqual(wantedGateways(routed())[0]!.links.find((l) => l.network === "red")!.routes, [], "a bridged network has none");
+  });
+
+  it("a route of a container gone is deleted, a new one's added", () => {
+    const wanted = wantedGateways(routed());
+    const blueLink = wanted[0]!.links.find((l) => l.network === "blue")!;
+    const observed: ObservedGateways = {
+      namespaces: [NS_A],
+      inside: new Map([[NS_A, { forwarding: true, forwarding6: true, loUp: true, links: wanted[0]!.links.map((l) => ({ name: l.nsLink, mac: l.mac, mtu: l.mtu, up: true, addresses: l.addresses, routes: l.network === "blue" ? ["198.18.1.9/32", "fd00:1::1/128"] : [] })) }]]),
+      ports: wanted[0]!.links.map((l) => ({ name: l.hostLink, namespace: NS_A })),
+    };
+    assert.deepEqual(planGateways(PREFIX, wanted, observed), [
+      { kind: "delete-route", namespace: NS_A, link: blueLink.nsLink, route: "198.18.1.9/32" },
+      { kind: "add-route", namespace: NS_A, link: blueLink.nsLink, route: "198.18.1.1/32" },
+    ]);
+  });
+
+  it("checkOvs no longer refuses them; the gateway answers ARP for any other address of the subnet, and ND for the containers elsewhere", () => {
+    const d = routed();
+    assert.deepEqual(checkOvs(d), []);
+    const flows = renderFlows(d, { ofports: new Map([[d.tenants[0]!.endpoints[0]!.hostLink, 3]]), policy: () => [] });
+    const mac = gatewayMac("nb00000001");
+    assert.ok(flows.some((f) => /table=10,priority=80,reg7=1,reg8=0\/1,arp,arp_op=1,actions=.*move:NXM_OF_ARP_TPA\[\]->NXM_NX_REG5\[\]/.test(f) && f.includes(`set_field:${mac}->arp_sha`)), flows.join("\n"));
+    assert.ok(flows.some((f) => f.includes("priority=80,") && f.includes("nd_target=fd00:1::21") && f.includes(`set_field:${mac}->eth_src`)));
+    assert.equal(flows.filter((f) => f.includes("priority=80,") && f.includes("reg7=2")).length, 0, "not on the bridged network");
   });
 });

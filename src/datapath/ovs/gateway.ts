@@ -13,7 +13,7 @@
 
 import { canonicalIp, gatewayMac } from "../linux/addr.js";
 import { gatewayHostLink, gatewayTenantLink, tenantNamespace } from "../names.js";
-import type { DesiredHost, DesiredNetwork, DesiredTenant } from "../types.js";
+import type { DesiredEndpoint, DesiredHost, DesiredNetwork, DesiredTenant } from "../types.js";
 import { arpResponder, classifyRegs, flow, ndResponder, UNTAGGED } from "./flow-text.js";
 import { FLAG_FROM_GATEWAY, FLAG_FROM_TUNNEL, FLAGS_REG, NETWORK_REG, TABLE } from "./layout.js";
 
@@ -30,8 +30,13 @@ export interface WantedGatewayLink {
   /** The namespace side. */
   nsLink: string;
   mac: string;
-  /** The gateways' addresses with their subnets' prefix lengths, IPv4 first ("10.1.0.254/24", "fd00:1::fe/64"). */
+  /**
+   * The gateways' addresses with their subnets' prefix lengths, IPv4 first ("10.1.0.254/24", "fd00:1::fe/64"); on a
+   * routed network without them (/32, /128): its containers elsewhere are reached through the uplink.
+   */
   addresses: string[];
+  /** A routed network's local containers, routed through the link ("10.1.0.1/32", "fd00:1::1/128"), sorted. */
+  routes: string[];
   mtu: number;
 }
 
@@ -61,9 +66,10 @@ export function wantedGateways(desired: DesiredHost, skip: (n: DesiredNetwork) =
         nsLink: gatewayTenantLink(n.name),
         mac: gatewayMac(n.bridge),
         addresses: [
-          ...(n.gateway === "" ? [] : [`${n.gateway}/${n.subnet.split("/")[1]}`]),
-          ...(n.ipv6Gateway === "" ? [] : [`${canonicalIp(n.ipv6Gateway) ?? n.ipv6Gateway}/${n.ipv6Subnet.split("/")[1]}`]),
+          ...(n.gateway === "" ? [] : [`${n.gateway}/${n.routed ? 32 : n.subnet.split("/")[1]}`]),
+          ...(n.ipv6Gateway === "" ? [] : [`${canonicalIp(n.ipv6Gateway) ?? n.ipv6Gateway}/${n.routed ? 128 : n.ipv6Subnet.split("/")[1]}`]),
         ],
+        routes: n.routed ? routedContainers(n, t.endpoints) : [],
         mtu: n.mtu,
       }))
       .sort((a, b) => cmp(a.network, b.network));
@@ -81,6 +87,8 @@ export interface ObservedNsLink {
   up: boolean;
   /** IPv4 and global IPv6 addresses with their prefix length (not the link-local one the kernel gives every link). */
   addresses: string[];
+  /** Routes through the link that the kernel did not make itself ("dst/len"). */
+  routes: string[];
 }
 
 export interface ObservedGatewayNamespace {
@@ -107,6 +115,8 @@ export type GatewayStep =
   | { kind: "add-link"; namespace: string; link: WantedGatewayLink }
   | { kind: "add-address"; namespace: string; link: string; address: string }
   | { kind: "delete-address"; namespace: string; link: string; address: string }
+  | { kind: "add-route"; namespace: string; link: string; route: string }
+  | { kind: "delete-route"; namespace: string; link: string; route: string }
   | { kind: "set-forwarding"; namespace: string; v4: boolean; v6: boolean }
   | { kind: "delete-port"; name: string }
   | { kind: "delete-namespace"; namespace: string };
@@ -114,7 +124,8 @@ export type GatewayStep =
 /**
  * The steps that make the gateway namespaces of `prefix` what `wanted` says, from what exists: only what differs.
  * A link whose pair is incomplete (no port on the bridge, or no namespace end) or whose MAC, MTU or state differs
- * is made again whole (add-link deletes what is left of it first); addresses are added and removed one by one.
+ * is made again whole (add-link deletes what is left of it first, and makes its addresses and routes); addresses
+ * and a routed network's container routes are added and removed one by one.
  * Ports of networks gone, and namespaces of tenants gone (named tenantNamespace(prefix, …)), are deleted last,
  * except those of `frozen` namespaces (DesiredHost.frozen: left exactly as they are).
  */
@@ -135,6 +146,8 @@ export function planGateways(prefix: string, wanted: readonly WantedGatewayNames
       }
       for (const address of seen.addresses.filter((a) => !link.addresses.includes(a))) steps.push({ kind: "delete-address", namespace: ns.name, link: link.nsLink, address });
       for (const address of link.addresses.filter((a) => !seen.addresses.includes(a))) steps.push({ kind: "add-address", namespace: ns.name, link: link.nsLink, address });
+      for (const route of seen.routes.filter((r) => !link.routes.includes(r))) steps.push({ kind: "delete-route", namespace: ns.name, link: link.nsLink, route });
+      for (const route of link.routes.filter((r) => !seen.routes.includes(r))) steps.push({ kind: "add-route", namespace: ns.name, link: link.nsLink, route });
     }
     // Forwarding last: a namespace routes only once all its links are there.
     if ((inside?.forwarding ?? false) !== ns.forwarding || (inside?.forwarding6 ?? false) !== ns.forwarding6) {
@@ -207,6 +220,17 @@ export function gatewayFlows(g: GatewayFlowsInput): string[] {
   const locals = g.localPorts.map((p) => `output:${p}`);
   out.push(flow(TABLE.L2_FORWARD, 60, `${net},${fromGateway},${MULTICAST}`, locals.length > 0 ? locals.join(",") : "drop"));
   return out;
+}
+
+/** The host routes of a routed network's local containers: IPv4 always, IPv6 where the network has an IPv6 gateway. */
+function routedContainers(n: DesiredNetwork, endpoints: readonly DesiredEndpoint[]): string[] {
+  const routes = endpoints
+    .filter((e) => e.network === n.name)
+    .flatMap((e) => [
+      ...(e.ipv4 === "" ? [] : [`${e.ipv4.split("/")[0]}/32`]),
+      ...(e.ipv6 === "" || n.ipv6Gateway === "" ? [] : [`${canonicalIp(e.ipv6.split("/")[0]!) ?? e.ipv6.split("/")[0]}/128`]),
+    ]);
+  return [...new Set(routes)].sort(cmp);
 }
 
 /** Which families a tenant's gateway namespace forwards (WantedGatewayNamespace). */

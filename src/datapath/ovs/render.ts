@@ -7,7 +7,7 @@
 import { canonicalCidr, canonicalIp, familyOf, gatewayMac, parseCidr } from "../linux/addr.js";
 import { gatewayHostLink, hostEndpointPort } from "../names.js";
 import type { DatapathProblem, DesiredEndpoint, DesiredHost, DesiredNetwork, DesiredTenant } from "../types.js";
-import { arpResponder, classifyRegs, echo6Responder, echoResponder, flow, ndReplyFlows, ndResponder, UNTAGGED } from "./flow-text.js";
+import { arpProxyResponder, arpResponder, classifyRegs, echo6Responder, echoResponder, flow, ndReplyFlows, ndResponder, UNTAGGED } from "./flow-text.js";
 import { stableNumbers } from "./numbers.js";
 import { forwardingOf, gatewayFlows, wantedGateways, type WantedGatewayNamespace } from "./gateway.js";
 import { FLAG_FROM_TUNNEL, FLAGS_REG, NETWORK_REG, TABLE } from "./layout.js";
@@ -136,35 +136,13 @@ export function checkOvs(desired: DesiredHost): DatapathProblem[] {
     problems.push(...checkServices(t));
     for (const n of t.networks) {
       const owner = { tenant, network: n.name };
-      if (n.routed) problems.push({ owner, message: not("routed networks (BGP)") });
-      // The IPv6 gateway needs its subnet (the namespace's address takes its length), as on the Linux driver.
-      problems.push(...addressProblems(owner, [["ipv6Gateway", n.ipv6Gateway, 6]], [["ipv6Subnet", n.ipv6Subnet, 6]], n.ipv6Gateway));
     }
     for (const e of t.endpoints) {
       const owner = { tenant, network: e.network, endpoint: e.id };
       if (e.ipv4 === "") problems.push({ owner, message: not("endpoints without an IPv4 address (DHCP)") });
-      problems.push(...addressProblems(owner, [["ipv6Gateway", e.ipv6Gateway, 6]], [["ipv6", e.ipv6, 6]], ""));
     }
   }
   return problems;
-}
-
-/**
- * What is wrong with IPv6 fields, in the Linux driver's words (`field: invalid …`): `addresses` plain, `cidrs`
- * with a length; a cidr is required where `needs` is not "" (a gateway needs its subnet).
- */
-function addressProblems(owner: DatapathProblem["owner"], addresses: [string, string, 4 | 6][], cidrs: [string, string, 4 | 6][], needs: string): DatapathProblem[] {
-  const out: DatapathProblem[] = [];
-  for (const [field, value, family] of addresses) {
-    const ip = canonicalIp(value);
-    if (value !== "" && (ip === null || familyOf(ip) !== family)) out.push({ owner, message: `${field}: invalid address "${value}"` });
-  }
-  for (const [field, value, family] of cidrs) {
-    if (value === "" && needs === "") continue;
-    const cidr = canonicalCidr(value);
-    if (cidr === null || familyOf(parseCidr(cidr)![0]) !== family) out.push({ owner, message: `${field}: invalid ${needs === "" ? "address" : "subnet"} "${value}"` });
-  }
-  return out;
 }
 
 export interface OvsFacts {
@@ -325,6 +303,13 @@ function networkFlows(
     for (const k of known) out.push(flow(TABLE.LOCAL, 90, `${net},${local},arp,arp_op=1,arp_tpa=${k.ip}`, arpResponder(k.mac, k.ip)));
     const known6 = [...locals.map((e) => ({ ip: address6Of(e.ipv6), mac: e.mac })), ...remotes.map((r) => ({ ip: address6Of(r.ipv6), mac: r.mac }))];
     for (const k of known6.filter((k) => k.ip !== "")) out.push(flow(TABLE.LOCAL, 90, `${net},${local},icmp6,icmp_type=135,nd_target=${k.ip}`, ndResponder(k.mac, k.ip, false)));
+  }
+  // A routed network's containers elsewhere are reached through the gateway namespace (and from there the host's
+  // BGP routes): the gateway answers for every other address of the subnet, as the Linux driver's bridge does
+  // (proxy_arp; proxy NDP for the other hosts' IPv6 containers, remoteIpv6).
+  if (n.routed && n.gateway !== "") out.push(flow(TABLE.LOCAL, 80, `${net},${local},arp,arp_op=1`, arpProxyResponder(gwMac)));
+  if (n.routed && gw6 !== "") {
+    for (const ip of (n.remoteIpv6 ?? []).map(address6Of)) out.push(flow(TABLE.LOCAL, 80, `${net},${local},icmp6,icmp_type=135,nd_target=${ip}`, ndResponder(gwMac, ip, false)));
   }
 
   // --- the gateway answers local pings (the rest of it, DNS and routing, is the gateway namespace's: gateway.ts) ---
