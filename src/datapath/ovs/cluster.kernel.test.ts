@@ -6,7 +6,8 @@
 // service whose provider is on the other host is reached through the tunnel, its replies from the VIP; in fwdMode
 // routing a container reaches one of another network on the other host through the gateway namespaces. IPv6 the
 // same way: ping -6 and TCP over IPv6 across the tunnel both ways, the remote endpoint's neighbour solicitation
-// answered on the sender's host, an IPv6 VIP whose provider is on the other host, and IPv6 routed across hosts.
+// answered on the sender's host (in flood mode the solicitation, IPv6 multicast, crosses the tunnel and the remote
+// endpoint answers), an IPv6 VIP whose provider is on the other host, and IPv6 routed across hosts.
 // Needs root and openvswitch-switch. Per-run names in 198.18.0.0/15 and 2001:2::/48; everything removed at the end.
 
 import assert from "node:assert/strict";
@@ -50,10 +51,10 @@ describe("OVS driver across two hosts over VXLAN", { skip: !root ? "needs root" 
   const c3: DesiredEndpoint = {
     ...ep(3), id: "red-c3", network: "red", netns: `/var/run/netns/${P}-c3`, ipv4: "198.18.61.3/24", gateway: "198.18.61.254", ipv6: "2001:2:0:61::3/64", ipv6Gateway: "2001:2:0:61::fe",
   };
-  const desired = (i: number, services: DesiredService[] = [], fwdMode: FwdMode = "bridge"): DesiredHost => {
+  const desired = (i: number, services: DesiredService[] = [], fwdMode: FwdMode = "bridge", arpMode: "proxy" | "flood" = "proxy"): DesiredHost => {
     const other = 3 - i;
     const vxlan = (vni: number, remotes: DesiredEndpoint[]): NonNullable<DesiredNetwork["vxlan"]> => ({
-      vni, device: `nv${vni}`, localVtep: hosts[i - 1]!.vtep, port: 4789, peers: [hosts[other - 1]!.vtep], arpMode: "proxy",
+      vni, device: `nv${vni}`, localVtep: hosts[i - 1]!.vtep, port: 4789, peers: [hosts[other - 1]!.vtep], arpMode,
       remotes: remotes.map((e) => ({ id: e.id, mac: e.mac, ipv4: e.ipv4.split("/")[0]!, ipv6: e.ipv6.split("/")[0]!, vtep: hosts[other - 1]!.vtep })),
     });
     const network = (name: string, third: number, vni: number, remotes: DesiredEndpoint[]): DesiredNetwork => ({
@@ -137,6 +138,23 @@ describe("OVS driver across two hosts over VXLAN", { skip: !root ? "needs root" 
     const flows = await must(["ovs-ofctl", "-O", "OpenFlow15", "dump-flows", `unix:${ovs[0]!.dir}/${hosts[0]!.prefix}-br.mgmt`, "icmp6,icmp_type=135,nd_target=2001:2:0:60::2"]);
     assert.match(flows, /n_packets=[1-9]/, flows);
     assert.ok(await ping(hosts[0]!.container, "2001:2:0:60::fe"), "the IPv6 gateway on host 1");
+  });
+
+  it("flood mode: the neighbour solicitation for the remote endpoint crosses the tunnel (IPv6 multicast flooded) and c2 answers it", async () => {
+    for (const [i, d] of drivers.entries()) {
+      const report = await d.reconcile(desired(i + 1, [], "bridge", "flood"), { full: false });
+      assert.deepEqual(report.errors, [], `host ${i + 1}`);
+    }
+    const c1 = hosts[0]!.container;
+    await must(["ip", "-n", c1, "-6", "neigh", "flush", "all"]);
+    assert.ok(await ping(c1, "2001:2:0:60::2"), "c1 → c2 over IPv6, its solicitation flooded");
+    assert.match(await must(["ip", "-n", c1, "-6", "neigh", "show", "2001:2:0:60::2"]), new RegExp(`lladdr ${ep(2).mac}`));
+    // Not answered on host 1 for containers in flood mode: its only responder for c2's address is the gateway
+    // namespace's (reg8 FLAG_FROM_GATEWAY), whatever the mode.
+    const flows = await must(["ovs-ofctl", "-O", "OpenFlow15", "dump-flows", `unix:${ovs[0]!.dir}/${hosts[0]!.prefix}-br.mgmt`, "icmp6,icmp_type=135,nd_target=2001:2:0:60::2"]);
+    const responders = flows.split("\n").filter((l) => l.includes("nd_target="));
+    assert.ok(responders.length > 0 && responders.every((l) => l.includes("reg8=0x2/0x2")), flows);
+    assert.equal(await tcp(hosts[1]!.container, "2001:2:0:60::1", 8080), "reply c1");
   });
 
   it("a service whose provider is on the other host: through the tunnel, replies from the VIP", async () => {

@@ -8,7 +8,7 @@ import { gatewayMac } from "../linux/addr.js";
 import { clusterHost, desiredHost } from "../testing/desired.js";
 import type { DesiredHost } from "../types.js";
 import { TABLE } from "./layout.js";
-import { checkOvs, renderFlows } from "./render.js";
+import { checkOvs, renderFlows, uplinkOf } from "./render.js";
 
 const ofports = new Map([["ne0000000001", 1], ["ne0000000002", 2], ["npu0-vx", 9]]);
 const render = (d: DesiredHost) => renderFlows(d, { ofports, policy: () => [] });
@@ -85,5 +85,21 @@ describe("renderFlows: IPv6", () => {
     const flood = flows.find((f) => f.startsWith(`table=${TABLE.L2_FORWARD},priority=50,`))!;
     assert.match(flood, /dl_dst=01:00:00:00:00:00\/01:00:00:00:00:00/);
     assert.equal(parseInt("33", 16) & 1, 1);
+  });
+});
+
+describe("renderFlows: IPv6 on a trunk", () => {
+  it("IPv6 from the trunk with the network's tag is untagged and classified like IPv4; the site's router answers ND for the gateway", () => {
+    const d = desiredHost();
+    d.tenants[0]!.networks[0]!.vlan = 100;
+    d.host = { ...d.host, uplinkIf: "eth9" };
+    const uplink = uplinkOf(d);
+    assert.ok(uplink !== undefined);
+    const flows = renderFlows(d, { ofports: new Map([...ofports, ["eth9", 7]]), uplink, policy: () => [] }).map(body);
+    for (const proto of ["ip", "ipv6"]) {
+      assert.ok(flows.includes(`table=0,priority=110,in_port=7,dl_vlan=100,${proto},actions=pop_vlan,set_field:T->reg6,set_field:1->reg7,set_field:1->reg8,goto_table:${TABLE.SERVICES}`), proto);
+    }
+    assert.equal(flows.filter((f) => f.includes("nd_target=fd00:1::fe")).length, 0, "no ND answered for the gateway: the site's router is it");
+    assert.equal(flows.filter((f) => f.includes("icmp_type=128")).length, 0);
   });
 });
