@@ -140,6 +140,9 @@ function parsePorts(json: string): ObservedPort[] {
   });
 }
 
+/** The bridge's multicast snooping (render.ts snoopingVlans): groups without members are not flooded. */
+const SNOOPING = ["mcast_snooping_enable=true", "other_config:mcast-snooping-disable-flood-unregistered=true"];
+
 export class OvsDatapath implements DatapathDriver {
   private readonly db: string;
   private readonly rundir: string;
@@ -324,16 +327,20 @@ export class OvsDatapath implements DatapathDriver {
       if (!(await this.bridgeExists(bridge))) {
         // The fail mode is set as the bridge is made: setting it later wipes every flow and group of the bridge.
         // OpenFlow 1.3 too: what most controllers speak.
-        await this.vsctl(["add-br", bridge, "--", "set", "bridge", bridge, `datapath_type=${this.o.datapathType}`, "fail_mode=secure", "protocols=OpenFlow13,OpenFlow15", "other_config:disable-in-band=true"]);
+        await this.vsctl(["add-br", bridge, "--", "set", "bridge", bridge, `datapath_type=${this.o.datapathType}`, "fail_mode=secure", "protocols=OpenFlow13,OpenFlow15", "other_config:disable-in-band=true", ...SNOOPING]);
         change("create", `bridge ${bridge}`);
         this.applied = "";
       } else {
         // A bridge of that name made otherwise (by hand, or changed since): in standalone mode it would switch
         // as a learning switch whenever our flows are gone. Putting it right wipes its flows; the sync below
         // puts ours back.
-        const [failMode, protocols, datapathType] = (await this.vsctl(["get", "bridge", bridge, "fail_mode", "protocols", "datapath_type"])).split("\n");
+        const [failMode, protocols, datapathType, snooping] = (await this.vsctl(["get", "bridge", bridge, "fail_mode", "protocols", "datapath_type", "mcast_snooping_enable"])).split("\n");
         if (datapathType?.replace(/"/g, "") !== this.o.datapathType) {
           throw new Error(`bridge ${bridge} has datapath_type ${datapathType}, not ${this.o.datapathType}: remove it (netplugin --cleanup) and start again`);
+        }
+        if (snooping !== "true") {
+          await this.vsctl(["set", "bridge", bridge, ...SNOOPING]);
+          change("update", `bridge ${bridge} (multicast snooping)`);
         }
         if (failMode !== "secure" || !protocols?.includes("OpenFlow15")) {
           await this.vsctl(["set", "bridge", bridge, "fail_mode=secure", "protocols=OpenFlow13,OpenFlow15"]);
@@ -388,6 +395,16 @@ export class OvsDatapath implements DatapathDriver {
         fail({ tenant: w.tenant, network: w.endpoint.network, endpoint: w.endpoint.id }, [`port ${w.name}`], err);
         await this.unplumb(bridge, w.name);
       }
+    }
+    // A port whose network's VLAN moved (snoopingVlans) follows it.
+    try {
+      const tags = await this.portTags();
+      for (const w of wanted.filter((w) => tags.has(w.name) && tags.get(w.name) !== w.vlan)) {
+        await this.vsctl(["set", "port", w.name, `tag=${w.vlan}`]);
+        change("update", `port ${w.name} (VLAN ${w.vlan})`);
+      }
+    } catch (err) {
+      fail({}, ["port VLANs"], err);
     }
     const tunnel = tunnelPortName(desired.prefix);
     const uplink = uplinkOf(desired, this.o.uplinkAccessVlan);
@@ -551,6 +568,12 @@ export class OvsDatapath implements DatapathDriver {
     }
   }
 
+  /** The `tag` of every port of the database that has one, by name. */
+  private async portTags(): Promise<Map<string, number>> {
+    const doc = JSON.parse(await this.vsctl(["--format=json", "--columns=name,tag", "list", "Port"])) as { data: [string, unknown][] };
+    return new Map(doc.data.flatMap(([name, tag]) => (typeof tag === "number" ? [[name, tag] as const] : [])));
+  }
+
   private async ports(bridge: string): Promise<ObservedPort[]> {
     const names = new Set((await this.vsctl(["list-ports", bridge])).split("\n").filter(Boolean));
     const all = parsePorts(await this.vsctl(["--format=json", "--columns=name,ofport,external_ids", "list", "Interface"]));
@@ -609,7 +632,7 @@ export class OvsDatapath implements DatapathDriver {
     // The userspace datapath drops segments it cannot checksum, and TSO into a tunnel (OVS 3.1): the container
     // sends them whole, a runtime's side too (the setting moves with it). The kernel datapath needs no such change.
     if (this.o.datapathType === "netdev") await inside(["ethtool", "-K", e.ifname, "tx", "off"]);
-    await this.vsctl(["--may-exist", "add-port", bridge, w.name, "--", "set", "interface", w.name, `external_ids:${ENDPOINT_ID_KEY}=${e.id}`, `external_ids:${TENANT_KEY}=${w.tenant}`]);
+    await this.vsctl(["--may-exist", "add-port", bridge, w.name, `tag=${w.vlan}`, "--", "set", "interface", w.name, `external_ids:${ENDPOINT_ID_KEY}=${e.id}`, `external_ids:${TENANT_KEY}=${w.tenant}`]);
   }
 
   private async unplumb(bridge: string, name: string): Promise<void> {

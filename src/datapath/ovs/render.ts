@@ -56,13 +56,29 @@ export interface WantedPort {
   name: string;
   endpoint: DesiredEndpoint;
   tenant: string;
+  /** The port's VLAN inside the bridge (its `tag`): its network's, for multicast snooping (snoopingVlans). */
+  vlan: number;
 }
 
 /** The local endpoints that get a port, in a stable order. */
 export function wantedPorts(desired: DesiredHost): WantedPort[] {
+  const vlans = snoopingVlans(desired);
   return desired.tenants
-    .flatMap((t) => t.endpoints.map((endpoint) => ({ name: endpoint.hostLink, endpoint, tenant: t.name })))
+    .flatMap((t) => t.endpoints.map((endpoint) => ({ name: endpoint.hostLink, endpoint, tenant: t.name, vlan: vlans.get(`${t.name}/${endpoint.network}`) ?? SNOOPING_NONE })))
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+/** The VLAN of ports of no network (an endpoint whose network is not on the host): no other port shares it. */
+const SNOOPING_NONE = 4094;
+
+/**
+ * Each network's VLAN inside the bridge (1..4093, from its tenant's and its name, kept while others come and go):
+ * the `tag` of its endpoints' ports. Only Open vSwitch's own multicast snooping uses it (the NORMAL action, which
+ * learns group members from IGMP and delivers a group's packets to its members of the VLAN alone); our flows never
+ * look at it, and frames never carry it outside the bridge.
+ */
+export function snoopingVlans(desired: DesiredHost): Map<string, number> {
+  return stableNumbers(desired.tenants.flatMap((t) => t.networks.map((n) => `${t.name}/${n.name}`)), SNOOPING_NONE - 1);
 }
 
 /** The endpoint id of a tenant's host endpoint on an infra network (external_ids of its port). */
@@ -165,6 +181,7 @@ function regs(tenant: number, network: number, fromTunnel: boolean): string {
 
 /** Broadcast and multicast, IPv6's too (33:33:…, neighbour solicitations among them): flooded. */
 const MULTICAST = "dl_dst=01:00:00:00:00:00/01:00:00:00:00:00";
+const IGMP = "ip,nw_proto=2";
 /** An absent ND link-layer option, as OVS matches it. */
 const NO_MAC = "00:00:00:00:00:00";
 
@@ -200,6 +217,7 @@ export function renderFlows(desired: DesiredHost, facts: OvsFacts): string[] {
   const flows: string[] = [];
   const tenants = tenantNumbers(desired.tenants.map((t) => t.name));
   const networks = networkNumbers(desired);
+  const vlans = snoopingVlans(desired);
   const tunnel = facts.ofports.get(tunnelPortName(desired.prefix));
   const uplink = facts.uplink;
   const uplinkPort = uplink === undefined ? undefined : facts.ofports.get(uplink.name);
@@ -210,7 +228,7 @@ export function renderFlows(desired: DesiredHost, facts: OvsFacts): string[] {
       const nn = networks.get(`${t.name}/${n.name}`)!;
       const locals = t.endpoints.filter((e) => e.network === n.name && facts.ofports.has(e.hostLink));
       const ports = { ofports: facts.ofports, tunnel, uplink: handedOff(n, uplink) ? uplinkPort : undefined };
-      flows.push(...networkFlows(n, tn, nn, locals, ports, uplink));
+      flows.push(...networkFlows(n, tn, nn, locals, ports, uplink, vlans.get(`${t.name}/${n.name}`)!));
       const hasGateway = (n.gateway !== "" || n.ipv6Gateway !== "") && !handedOff(n, uplink);
       const gateway = hasGateway ? facts.ofports.get(gatewayHostLink(desired.prefix, t.name, n.name)) : undefined;
       if (gateway !== undefined) {
@@ -244,6 +262,7 @@ function networkFlows(
   locals: DesiredEndpoint[],
   ports: { ofports: ReadonlyMap<string, number>; tunnel: number | undefined; uplink: number | undefined },
   uplink: Uplink | undefined,
+  vlan: number,
 ): string[] {
   const out: string[] = [];
   const { ofports, tunnel } = ports;
@@ -342,9 +361,23 @@ function networkFlows(
     toOutside.push(toPhysical);
   }
   const toLocals = locals.map((e) => `output:${ofports.get(e.hostLink)!}`);
-  out.push(flow(TABLE.L2_FORWARD, 60, `${net},${fromOutside},${MULTICAST}`, toLocals.length > 0 ? toLocals.join(",") : "drop"));
+  const flood = toLocals.length > 0 ? toLocals.join(",") : "drop";
+  out.push(flow(TABLE.L2_FORWARD, 60, `${net},${fromOutside},${MULTICAST}`, flood));
   const all = [...toLocals, ...toOutside];
   out.push(flow(TABLE.L2_FORWARD, 50, `${net},${MULTICAST}`, all.length > 0 ? all.join(",") : "drop"));
+  // IGMP snooping, as the Linux driver's bridges do: IPv4 multicast reaches only this host's members of its group
+  // (and, from here, every peer, which delivers to its own members). Open vSwitch's NORMAL action learns the members
+  // from their IGMP reports and delivers by the port's VLAN (snoopingVlans); a packet from a peer gets the network's
+  // VLAN first. Link-local groups (224.0.0.0/24) and IGMP from peers are flooded as before; IPv6 multicast (ND)
+  // too. A network handed off on the uplink keeps flooding.
+  if (!handoff) {
+    const toVlan = `push_vlan:0x8100,set_field:${0x1000 + vlan}->vlan_vid,NORMAL`;
+    for (const m of [IGMP, "ip,nw_dst=224.0.0.0/24"]) out.push(flow(TABLE.L2_FORWARD, 62, `${net},${fromOutside},${m}`, flood));
+    out.push(flow(TABLE.L2_FORWARD, 61, `${net},${fromOutside},ip,nw_dst=224.0.0.0/4`, toVlan));
+    out.push(flow(TABLE.L2_FORWARD, 57, `${net},${IGMP}`, "NORMAL"));
+    out.push(flow(TABLE.L2_FORWARD, 56, `${net},ip,nw_dst=224.0.0.0/24`, all.length > 0 ? all.join(",") : "drop"));
+    out.push(flow(TABLE.L2_FORWARD, 55, `${net},ip,nw_dst=224.0.0.0/4`, [...toOutside, "NORMAL"].join(",")));
+  }
   return out;
 }
 
