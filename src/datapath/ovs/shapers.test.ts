@@ -2,7 +2,9 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { endpoint } from "../testing/desired.js";
 import type { ObservedQdisc } from "../linux/state.js";
-import { endpointShapers, shaperLabel, shaperStep } from "./shapers.js";
+import { FakeExecutor } from "../linux/testing/fakeExecutor.js";
+import { endpointShapers, shaperLabel, shaperStep, type EndpointShapers } from "./shapers.js";
+import { OvsShapers } from "./shapers-tc.js";
 
 const qos = { egressBps: 20_000_000, ingressBps: 10_000_000, burstBytes: 0 };
 const port = (overrides: Parameters<typeof endpoint>[1]) => {
@@ -46,5 +48,53 @@ describe("tbf shapers of bandwidth limits on the OVS datapath", () => {
     assert.equal(shaperStep("ne1", { ...noqueue, kind: "fq_codel" }, null), null, "not ours");
     assert.equal(shaperStep("ne1", undefined, null), null);
     assert.equal(shaperLabel("ne1", wanted), "tbf on ne1 (10000000 bit/s, burst 12500 B)");
+  });
+});
+
+describe("OvsShapers.sync against a scripted tc", () => {
+  const limited = endpointShapers(port({ qos }));
+  const hostLink = limited.port.name;
+  const hostQdiscs = (rate: number | null) =>
+    JSON.stringify([{ kind: rate === null ? "noqueue" : "tbf", handle: rate === null ? "0:" : "1:", dev: hostLink, root: true, ...(rate === null ? {} : { options: { rate, burst: 12_500 } }) }]);
+  const containerQdiscs = (rate: number | null) =>
+    JSON.stringify([{ kind: rate === null ? "noqueue" : "tbf", handle: "1:", dev: "eth0", root: true, ...(rate === null ? {} : { options: { rate, burst: 25_000 } }) }]);
+  const setup = () => {
+    const fake = new FakeExecutor();
+    const shapers = new OvsShapers(fake, { hostNamespace: "H", vsctl: () => Promise.resolve("") });
+    const changes: string[] = [];
+    const errors: string[] = [];
+    const sync = (ports: EndpointShapers[], full: boolean) =>
+      shapers.sync(ports, full, (action, object) => changes.push(`${action} ${object}`), (_owner, objects) => errors.push(objects.join()));
+    return { fake, shapers, changes, errors, sync };
+  };
+  const netns = limited.port.endpoint.netns;
+
+  it("makes both shapers, then trusts the container side on runs that are not full, reads it again on full runs", async () => {
+    const { fake, changes, errors, sync } = setup();
+    fake.on("tc -n H -json qdisc show", { stdout: hostQdiscs(null) }, 1).on(`nsenter --net=${netns} tc -json qdisc show`, { stdout: containerQdiscs(null) }, 1);
+    fake.on(/ qdisc replace /, { stdout: "" });
+    assert.deepEqual([...(await sync([limited], false))], []);
+    assert.deepEqual(changes, [`create tbf on ${hostLink} (10000000 bit/s, burst 12500 B)`, `create tbf on eth0 in ${netns} (20000000 bit/s, burst 25000 B)`]);
+    assert.deepEqual(errors, []);
+
+    fake.calls.length = 0;
+    changes.length = 0;
+    fake.on("tc -n H -json qdisc show", { stdout: hostQdiscs(1_250_000) });
+    fake.on(`nsenter --net=${netns} tc -json qdisc show`, { stdout: containerQdiscs(2_500_000) });
+    await sync([limited], false);
+    assert.deepEqual(fake.calls.map((c) => c.argv.join(" ")), ["tc -n H -json qdisc show"], "the container side this process made is trusted");
+    await sync([limited], true);
+    assert.deepEqual(fake.calls.map((c) => c.argv.join(" ")).slice(1), ["tc -n H -json qdisc show", `nsenter --net=${netns} tc -json qdisc show`]);
+    assert.deepEqual(changes, []);
+  });
+
+  it("a shaper that cannot be created keeps the port from its flows; one that cannot be changed does not", async () => {
+    const { fake, errors, sync } = setup();
+    fake.on("tc -n H -json qdisc show", { stdout: hostQdiscs(null) }).on(`nsenter --net=${netns} tc -json qdisc show`, { stdout: containerQdiscs(2_000_000) });
+    fake.on(/ qdisc replace /, { stderr: "RTNETLINK answers: No such device" });
+    assert.deepEqual([...(await sync([limited], true))], [hostLink]);
+    assert.deepEqual(errors, [`tbf on ${hostLink}`, `tbf on eth0 in ${netns}`]);
+    fake.on("tc -n H -json qdisc show", { stdout: hostQdiscs(2_000_000) });
+    assert.deepEqual([...(await sync([limited], true))], [], "both were updates");
   });
 });
