@@ -431,6 +431,7 @@ export class OvsDatapath implements DatapathDriver {
     // Shapers and meters before the flows that use them. A port whose shaper or meter could not be made gets no
     // flows: nothing of it passes unlimited (the next run tries again).
     const shaped = wanted.filter((w) => ofports.has(w.name)).map(endpointShapers);
+    if (options.full) await this.shapers.ensureNoopQos(bridge, shaped.map((s) => s.port.name), change, fail);
     for (const name of await this.shapers.sync(shaped, options.full, change, fail)) ofports.delete(name);
     const meters = await this.applyMeters(desired, ofports, change, fail);
     for (const name of meters.failed) ofports.delete(name);

@@ -140,6 +140,17 @@ describe("OVS driver bandwidth limits (tbf shapers, a meter for a runtime's side
     assert.deepEqual(await restarted.reconcile(desired(LIMITED), { full: false }), { changes: [], errors: [] });
   });
 
+  it("a port without the linux-noop QoS (made by an earlier version) gets it back on a full run", async () => {
+    const vsctl = (...args: string[]) => exec.run(["ovs-vsctl", `--db=${testHost.ovs!.db}`, ...args]);
+    await vsctl("clear", "port", hostLink("c3"), "qos");
+    assert.deepEqual(await driver.reconcile(desired(LIMITED), { full: false }), { changes: [], errors: [] });
+    const report = await driver.reconcile(desired(LIMITED), { full: true });
+    assert.deepEqual(report, { changes: [{ namespace: "host", action: "update", object: `qos of port ${hostLink("c3")} (linux-noop)` }], errors: [] });
+    const qos = (c: string) => vsctl("get", "port", hostLink(c), "qos");
+    assert.equal(await qos("c3"), await qos("c1"));
+    assert.equal((await vsctl("get", "qos", (await qos("c1")).trim(), "type")).trim(), "linux-noop");
+  });
+
   it("limits changed live are applied in place (tc replace, mod-meter), and take effect", async (t) => {
     const c1 = { egressBps: 5_000_000, ingressBps: 20_000_000, burstBytes: 0 };
     const report = await driver.reconcile(desired(c1, { ...LIMITED, egressBps: 10_000_000 }), { full: false });

@@ -130,6 +130,28 @@ export class OvsShapers {
     return this.noopQos;
   }
 
+  /**
+   * Every port of `names` (endpoint ports of `bridge`) references the bridge's linux-noop QoS: those that do not
+   * (made by an earlier version, or changed behind our back) are set. For full runs: one ovs-vsctl read.
+   */
+  async ensureNoopQos(bridge: string, names: readonly string[], change: Change, fail: Fail): Promise<void> {
+    if (names.length === 0) return;
+    try {
+      const uuid = await this.noopQosOf(bridge);
+      const doc = JSON.parse(await this.o.vsctl(["--format=json", "--columns=name,qos", "list", "Port", ...names])) as { headings: string[]; data: unknown[][] };
+      const [name, qos] = [doc.headings.indexOf("name"), doc.headings.indexOf("qos")];
+      for (const row of doc.data) {
+        const cell = row[qos] as [string, unknown];
+        if (cell[0] === "uuid" && cell[1] === uuid) continue;
+        await this.o.vsctl(["set", "port", String(row[name]), `qos=${uuid}`]);
+        change("update", `qos of port ${String(row[name])} (linux-noop)`);
+      }
+    } catch (err) {
+      this.noopQos = undefined;
+      fail({}, [`qos of the ports of ${bridge}`], err);
+    }
+  }
+
   /** Forgets the QoS row (a port could not be added: the row may be gone behind our back). */
   forgetNoopQos(): void {
     this.noopQos = undefined;
