@@ -3,8 +3,8 @@
 // to what is wanted. shapers-tc.ts reads the qdiscs and carries the steps out.
 //
 // What the container receives: a tbf as root qdisc of the bridge-side end of its veth. OVS transmits to that
-// end through the kernel's qdisc on both datapaths (the userspace one sends on an AF_PACKET socket, which passes
-// the qdisc). What it sends: nothing on the bridge side can queue it (the userspace datapath's AF_PACKET socket
+// end through the kernel's qdisc: the userspace datapath sends on an AF_PACKET socket, which passes the qdisc
+// (measured: qos.kernel.test.ts); the kernel datapath's dev_queue_xmit does too (not measured: no module here). What it sends: nothing on the bridge side can queue it (the userspace datapath's AF_PACKET socket
 // takes the packets before tc ingress, so no ifb redirect sees them), so a tbf as root qdisc of the container's
 // own interface, in its namespace, where we own that side (containerSide "ours"). Where a runtime owns it
 // (Docker), an OpenFlow meter limits what it sends (meters.ts): a policer, rougher than a shaper.
