@@ -3,10 +3,10 @@
 // host's uplink as a trunk (or access) port for vlan networks, each tenant's gateway namespace with a veth port per
 // network (gateway.ts: DNS, and routing in fwdMode routing), and the whole pipeline of layout.ts as flows with
 // our cookie. reconcile() = observe the bridge's ports → add and remove ports (and the veths and container sides
-// behind them) → the gateway namespaces where they differ (gateway-ns.ts) → add and modify the meters of
-// endpoints' bandwidth limits (meters.ts) and the groups of services (groups.ts) where they differ from the
-// bridge's → render every flow (render.ts, policy-flows.ts,
-// service-flows.ts) → have OVS compare them with the bridge's and apply only the differences in one atomic bundle
+// behind them) → the gateway namespaces where they differ (gateway-ns.ts) → the tbf shapers of endpoints'
+// bandwidth limits where they differ (shapers.ts), add and modify the meters of limits that cannot be shaped
+// (meters.ts) and the groups of services (groups.ts) where they differ from the bridge's → render every flow
+// (render.ts, policy-flows.ts, service-flows.ts) → have OVS compare them with the bridge's and apply only the differences in one atomic bundle
 // → delete meters and groups no flow uses any more. Packets never meet a half-applied pipeline, conntrack is not
 // touched, flows that stay keep their counters, and a restarted agent whose bridge is right changes nothing.
 //
@@ -34,6 +34,8 @@ import { COOKIE } from "./layout.js";
 import { OvsGroups } from "./groups.js";
 import { serviceGroups } from "./service-flows.js";
 import { diffMeters, meterSpec, parseMeters, type Meter } from "./meters.js";
+import { endpointShapers } from "./shapers.js";
+import { OvsShapers } from "./shapers-tc.js";
 import { GATEWAY_NAMESPACE_KEY, GATEWAY_ROLE } from "./gateway.js";
 import { GatewayNamespaces } from "./gateway-ns.js";
 import { checkOutside, wantedOutside } from "./outside.js";
@@ -163,6 +165,8 @@ export class OvsDatapath implements DatapathDriver {
   private readonly outside: OutsideNamespaces;
   /** Endpoints with a direct attachment (macvlan, ipvlan, host-device): off the bridge, made as the Linux driver makes them. */
   private readonly direct: DirectAttachments;
+  /** The tbf shapers of endpoints' bandwidth limits (shapers.ts). */
+  private readonly shapers: OvsShapers;
 
   constructor(
     private readonly executor: Executor,
@@ -178,6 +182,7 @@ export class OvsDatapath implements DatapathDriver {
     const host = o.hostNamespace === undefined ? {} : { hostNamespace: o.hostNamespace };
     this.outside = new OutsideNamespaces(executor, host);
     this.direct = new DirectAttachments(executor, host);
+    this.shapers = new OvsShapers(executor, { ...host, vsctl: (args) => this.vsctl(args) });
   }
 
   /**
@@ -205,8 +210,8 @@ export class OvsDatapath implements DatapathDriver {
     const problems = this.problemsOf(desired);
     for (const t of desired.tenants) {
       if (this.hasMeters !== false) continue;
-      for (const e of t.endpoints.filter((e) => e.qos.egressBps > 0 || e.qos.ingressBps > 0)) {
-        problems.push({ owner: { tenant: t.name, network: e.network, endpoint: e.id }, message: "bandwidth limits need OpenFlow meters, and this Open vSwitch datapath has none" });
+      for (const e of t.endpoints.filter((e) => e.direct === undefined && e.containerSide === "runtime" && e.qos.egressBps > 0)) {
+        problems.push({ owner: { tenant: t.name, network: e.network, endpoint: e.id }, message: "a bandwidth limit on what a runtime's container sends needs OpenFlow meters, and this Open vSwitch datapath has none" });
       }
     }
     return problems;
@@ -456,7 +461,7 @@ export class OvsDatapath implements DatapathDriver {
     await this.outside.sync({ wanted: wantedOutside(desired, gateways), gatewayNamespaces, frozen: desired.frozen ?? [] }, change, fail);
 
     if (held.length > 0) {
-      fail({}, [`flows of ${bridge}`], new Error(`flows, meters and groups held as they are while tenant(s) ${held.join(", ")} cannot be made (their own failures say why)`));
+      fail({}, [`flows of ${bridge}`], new Error(`flows, shapers, meters and groups held as they are while tenant(s) ${held.join(", ")} cannot be made (their own failures say why)`));
       return { changes, errors };
     }
 
@@ -468,8 +473,11 @@ export class OvsDatapath implements DatapathDriver {
 
     observed = await this.ports(bridge);
     const ofports = new Map(observed.filter((p) => p.ofport > 0).map((p) => [p.name, p.ofport]));
-    // Meters before the flows that use them. A port whose meter could not be made gets no flows: nothing of it
-    // passes unlimited (the next run tries again).
+    // Shapers and meters before the flows that use them. A port whose shaper or meter could not be made gets no
+    // flows: nothing of it passes unlimited (the next run tries again).
+    const shaped = wanted.filter((w) => ofports.has(w.name)).map(endpointShapers);
+    if (options.full) await this.shapers.ensureNoopQos(bridge, shaped.map((s) => s.port.name), change, fail);
+    for (const name of await this.shapers.sync(shaped, options.full, change, fail)) ofports.delete(name);
     const meters = await this.applyMeters(desired, ofports, change, fail);
     for (const name of meters.failed) ofports.delete(name);
     this.renderedRules = new Map();
@@ -533,7 +541,7 @@ export class OvsDatapath implements DatapathDriver {
     const wanted = renderMeters(desired, ofports);
     const owners = new Map(wanted.map((w) => [w.meter.id, w]));
     const ownerOf = (m: Meter) => owners.get(m.id)!;
-    const label = (m: Meter) => `meter ${m.id} (${ownerOf(m).direction} of endpoint ${ownerOf(m).port.endpoint.id}, ${m.kbps} kbit/s, burst ${m.burstKb} kbit)`;
+    const label = (m: Meter) => `meter ${m.id} (what endpoint ${ownerOf(m).port.endpoint.id} sends, ${m.kbps} kbit/s, burst ${m.burstKb} kbit)`;
     const endpointOf = (m: Meter) => ({ tenant: ownerOf(m).port.tenant, network: ownerOf(m).port.endpoint.network, endpoint: ownerOf(m).port.endpoint.id });
     let observed: Meter[];
     try {
@@ -632,7 +640,14 @@ export class OvsDatapath implements DatapathDriver {
     // The userspace datapath drops segments it cannot checksum, and TSO into a tunnel (OVS 3.1): the container
     // sends them whole, a runtime's side too (the setting moves with it). The kernel datapath needs no such change.
     if (this.o.datapathType === "netdev") await inside(["ethtool", "-K", e.ifname, "tx", "off"]);
-    await this.vsctl(["--may-exist", "add-port", bridge, w.name, `tag=${w.vlan}`, "--", "set", "interface", w.name, `external_ids:${ENDPOINT_ID_KEY}=${e.id}`, `external_ids:${TENANT_KEY}=${w.tenant}`]);
+    this.shapers.forget(w.name); // a new container side: no shaper yet
+    // qos: the bridge's linux-noop row, so ovs-vswitchd leaves the port's tbf (shapers.ts) alone.
+    const qos = await this.shapers.noopQosOf(bridge);
+    const ids = [`external_ids:${ENDPOINT_ID_KEY}=${e.id}`, `external_ids:${TENANT_KEY}=${w.tenant}`];
+    await this.vsctl(["--may-exist", "add-port", bridge, w.name, `tag=${w.vlan}`, "--", "set", "interface", w.name, ...ids, "--", "set", "port", w.name, `qos=${qos}`]).catch((err: unknown) => {
+      this.shapers.forgetNoopQos();
+      throw err;
+    });
   }
 
   private async unplumb(bridge: string, name: string): Promise<void> {
@@ -652,6 +667,7 @@ export class OvsDatapath implements DatapathDriver {
       removed.push(`bridge ${bridge}`, ...ports.filter((p) => p.role !== GATEWAY_ROLE).map((p) => `port ${p.name}`));
       gatewayPorts = ports.filter((p) => p.role === GATEWAY_ROLE);
     }
+    removed.push(...(await this.shapers.removeNoopQos(bridge)));
     return [...removed, ...(await this.outside.remove(prefix, hostNftTable(prefix))), ...(await this.gateways.remove(prefix, gatewayPorts))];
   }
 }

@@ -11,7 +11,7 @@ import { arpProxyResponder, arpResponder, classifyRegs, echo6Responder, echoResp
 import { stableNumbers } from "./numbers.js";
 import { forwardingOf, gatewayFlows, wantedGateways, type WantedGatewayNamespace } from "./gateway.js";
 import { FLAG_FROM_TUNNEL, FLAGS_REG, NETWORK_REG, TABLE } from "./layout.js";
-import { endpointMeters, type Meter, type MeterDirection } from "./meters.js";
+import { endpointMeter, type Meter } from "./meters.js";
 import { checkServices, serviceFlows } from "./service-flows.js";
 
 /** The host's OVS bridge and its tunnel port: they carry the host's prefix, as every object of an agent does. */
@@ -193,18 +193,17 @@ function networkNumbers(desired: DesiredHost): Map<string, number> {
 
 export interface WantedMeter {
   meter: Meter;
-  direction: MeterDirection;
-  /** The endpoint's port it limits. */
+  /** The endpoint's port whose sending it limits. */
   port: WantedPort;
 }
 
-/** The meters of every local endpoint with a port and a limit (meters.ts), in id order. */
+/** The meters of local endpoints with a port whose sending is metered (meters.ts endpointMeter), in id order. */
 export function renderMeters(desired: DesiredHost, ofports: ReadonlyMap<string, number>): WantedMeter[] {
   return wantedPorts(desired)
     .filter((w) => ofports.has(w.name))
     .flatMap((port) => {
-      const { egress, ingress } = endpointMeters(port.endpoint, ofports.get(port.name)!);
-      return [...(egress === undefined ? [] : [{ meter: egress, direction: "egress" as const, port }]), ...(ingress === undefined ? [] : [{ meter: ingress, direction: "ingress" as const, port }])];
+      const meter = endpointMeter(port.endpoint, ofports.get(port.name)!);
+      return meter === undefined ? [] : [{ meter, port }];
     })
     .sort((a, b) => a.meter.id - b.meter.id);
 }
@@ -277,14 +276,14 @@ function networkFlows(
   const tagged = uplink?.accessVlan === undefined;
   const vx = tunnel !== undefined ? overlay(n, uplink) : undefined;
 
-  // --- where packets come from (an endpoint's egress meter first: everything it sends) ---
+  // --- where packets come from (an endpoint's meter first, where it has one: everything it sends) ---
   for (const e of locals) {
     const port = ofports.get(e.hostLink)!;
     const ip = addressOf(e.ipv4);
     // Untagged only: OVS matches ip/arp through one VLAN header, and a tagged frame would leave a trunk double-tagged.
     const from = `in_port=${port},dl_src=${e.mac},${UNTAGGED}`;
-    const { egress } = endpointMeters(e, port);
-    const classified = `${egress === undefined ? "" : `meter:${egress.id},`}${regs(tn, nn, false)},goto_table:${TABLE.LOCAL}`;
+    const meter = endpointMeter(e, port);
+    const classified = `${meter === undefined ? "" : `meter:${meter.id},`}${regs(tn, nn, false)},goto_table:${TABLE.LOCAL}`;
     out.push(flow(TABLE.CLASSIFY, 110, `${from},arp,arp_spa=${ip},arp_sha=${e.mac}`, classified));
     out.push(flow(TABLE.CLASSIFY, 110, `${from},ip,nw_src=${ip}`, classified));
     const ip6 = address6Of(e.ipv6);
@@ -339,12 +338,9 @@ function networkFlows(
     out.push(flow(TABLE.LOCAL, 100, `${net},${local},icmp6,icmp_type=128,ipv6_dst=${gw6}`, echo6Responder(gwMac, gw6)));
   }
 
-  // --- delivery (an endpoint's ingress meter on its unicast only: a meter must be a flow's first action, so the
-  // flood flows below, one flow for many ports, deliver broadcast and multicast unmetered) ---
+  // --- delivery (what an endpoint receives is limited by a tbf on its port's device: shapers.ts) ---
   for (const e of locals) {
-    const port = ofports.get(e.hostLink)!;
-    const { ingress } = endpointMeters(e, port);
-    out.push(flow(TABLE.L2_FORWARD, 100, `${net},dl_dst=${e.mac}`, `${ingress === undefined ? "" : `meter:${ingress.id},`}output:${port}`));
+    out.push(flow(TABLE.L2_FORWARD, 100, `${net},dl_dst=${e.mac}`, `output:${ofports.get(e.hostLink)!}`));
   }
   const toOutside: string[] = [];
   if (vx !== undefined) {
