@@ -627,13 +627,15 @@ export class OvsDatapath implements DatapathDriver {
     await this.ip(["-batch", "-"], [`link add ${w.name} mtu ${e.mtu} type veth peer name ${e.ifname} address ${e.mac} mtu ${e.mtu} netns ${e.netns}`, `link set ${w.name} up`].join("\n") + "\n");
     const inside = (args: string[], stdin?: string) => this.executor.run(["nsenter", `--net=${e.netns}`, ...args], stdin === undefined ? {} : { stdin });
     if (e.containerSide !== "runtime") {
-      // nodad: the IPv6 address is usable at once instead of after ~1 s of duplicate address detection.
+      // nodad: the IPv6 address is usable at once instead of after ~1 s of duplicate address detection. `replace`:
+      // a container has one default route, on its first interface; one that another of its interfaces took while
+      // it was the only one (a runtime attaching them in either order) moves here.
       const lines = [
         `addr add ${e.ipv4} dev ${e.ifname}`,
         ...(e.ipv6 === "" ? [] : [`addr add ${e.ipv6} dev ${e.ifname} nodad`]),
         `link set ${e.ifname} up`,
-        ...(e.gateway === "" ? [] : [`route add default via ${e.gateway} dev ${e.ifname}`]),
-        ...(e.ipv6 === "" || e.ipv6Gateway === "" ? [] : [`route add default via ${e.ipv6Gateway} dev ${e.ifname}`]),
+        ...(e.gateway === "" ? [] : [`route replace default via ${e.gateway} dev ${e.ifname}`]),
+        ...(e.ipv6 === "" || e.ipv6Gateway === "" ? [] : [`route replace default via ${e.ipv6Gateway} dev ${e.ifname}`]),
       ];
       await inside(["ip", "-batch", "-"], lines.join("\n") + "\n");
     }
