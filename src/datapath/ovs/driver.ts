@@ -39,6 +39,7 @@ import { OvsShapers } from "./shapers-tc.js";
 import { GATEWAY_NAMESPACE_KEY, GATEWAY_ROLE } from "./gateway.js";
 import { GatewayNamespaces } from "./gateway-ns.js";
 import { checkOutside, wantedOutside } from "./outside.js";
+import type { WantedPort } from "./wanted-port.js";
 import { OutsideNamespaces } from "./outside-ns.js";
 import {
   bridgeName,
@@ -53,7 +54,6 @@ import {
   uplinkOf,
   tunnelPortName,
   wantedPorts,
-  type WantedPort,
 } from "./render.js";
 
 export type OvsDatapathType = "system" | "netdev";

@@ -13,6 +13,7 @@ import { forwardingOf, gatewayFlows, wantedGateways, type WantedGatewayNamespace
 import { FLAG_FROM_TUNNEL, FLAGS_REG, NETWORK_REG, TABLE } from "./layout.js";
 import { endpointMeter, type Meter } from "./meters.js";
 import { checkServices, serviceFlows } from "./service-flows.js";
+import type { WantedPort } from "./wanted-port.js";
 
 /** The host's OVS bridge and its tunnel port: they carry the host's prefix, as every object of an agent does. */
 export function bridgeName(prefix: string): string {
@@ -49,15 +50,6 @@ export function uplinkOf(desired: DesiredHost, accessVlan?: number): Uplink | un
   if (name === undefined || name === "") return undefined;
   const uplink: Uplink = { name, ...(accessVlan === undefined ? {} : { accessVlan }) };
   return desired.tenants.some((t) => t.networks.some((n) => handedOff(n, uplink))) ? uplink : undefined;
-}
-
-export interface WantedPort {
-  /** The host side of the endpoint's veth (DesiredEndpoint.hostLink). */
-  name: string;
-  endpoint: DesiredEndpoint;
-  tenant: string;
-  /** The port's VLAN inside the bridge (its `tag`): its network's, for multicast snooping (snoopingVlans). */
-  vlan: number;
 }
 
 /** The local endpoints that get a port, in a stable order. */

@@ -12,7 +12,7 @@
 import { sameShaper, tbfArgs } from "../linux/diffEndpoint.js";
 import { shaper } from "../linux/render.js";
 import type { ObservedQdisc, Shaper } from "../linux/state.js";
-import type { WantedPort } from "./render.js";
+import type { WantedPort } from "./wanted-port.js";
 
 export interface EndpointShapers {
   port: WantedPort;
