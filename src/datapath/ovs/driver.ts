@@ -295,6 +295,10 @@ export class OvsDatapath implements DatapathDriver {
     };
   }
 
+  /** What the last run made of the gateway namespaces and ways out without failure ("" : read them next run). */
+  private madeGateways = "";
+  private madeOutside = "";
+
   /** Each tenant as the last run made it, by name: what a frozen tenant keeps (withFrozen). */
   private lastTenants = new Map<string, DesiredTenant>();
 
@@ -455,10 +459,25 @@ export class OvsDatapath implements DatapathDriver {
     // Each tenant's gateway namespace, a veth per network with a gateway (its DNS, and routing in fwdMode routing).
     const gatewayPorts = observed.filter((p) => p.role === GATEWAY_ROLE).map((p) => ({ name: p.name, namespace: p.namespace }));
     const gateways = gatewaysOf(desired, uplink);
-    await this.gateways.sync({ prefix: desired.prefix, bridge, wanted: gateways, ports: gatewayPorts, frozen: desired.frozen ?? [] }, change, fail);
+    const frozenNamespaces = desired.frozen ?? [];
+    // Made as wanted by an earlier run of this process (and their ports still on the bridge): nothing to read
+    // unless the run is full, as the Linux driver reads only what changed.
+    const gatewaysKey = JSON.stringify({ gateways, frozenNamespaces, ports: gatewayPorts.map((p) => p.name).sort() });
+    const portsThere = gateways.every((g) => g.links.every((l) => gatewayPorts.some((p) => p.name === l.hostLink)));
+    if (options.full || !portsThere || gatewaysKey !== this.madeGateways) {
+      const before = errors.length;
+      await this.gateways.sync({ prefix: desired.prefix, bridge, wanted: gateways, ports: gatewayPorts, frozen: frozenNamespaces }, change, fail);
+      this.madeGateways = errors.length === before && portsThere ? gatewaysKey : "";
+    }
     // Their ways out and the host's published ports: the namespaces' NAT and the agent namespace's.
     const gatewayNamespaces = [...new Set([...gateways.map((g) => g.name), ...gatewayPorts.map((p) => p.namespace)])];
-    await this.outside.sync({ wanted: wantedOutside(desired, gateways), gatewayNamespaces, frozen: desired.frozen ?? [] }, change, fail);
+    const outside = wantedOutside(desired, gateways);
+    const outsideKey = JSON.stringify({ outside, gatewayNamespaces, frozenNamespaces });
+    if (options.full || outsideKey !== this.madeOutside) {
+      const before = errors.length;
+      await this.outside.sync({ wanted: outside, gatewayNamespaces, frozen: frozenNamespaces }, change, fail);
+      this.madeOutside = errors.length === before ? outsideKey : "";
+    }
 
     if (held.length > 0) {
       fail({}, [`flows of ${bridge}`], new Error(`flows, shapers, meters and groups held as they are while tenant(s) ${held.join(", ")} cannot be made (their own failures say why)`));
