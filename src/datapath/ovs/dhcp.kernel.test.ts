@@ -47,7 +47,7 @@ describe("OVS driver: endpoints leasing their address from a DHCP server through
     if (n < 5) return e;
     // Clients (5, 6): waiting for their lease, no IPv4 and no IPv4 default route, as the agent wants them then.
     const ip = leased.get(c);
-    return { ...e, ipv4: ip === undefined ? "" : `${ip}/24`, gateway: ip === undefined ? "" : `${NET}.254` };
+    return { ...e, ipv4: ip === undefined ? "" : `${ip}/24`, gateway: ip === undefined ? "" : `${NET}.254`, dhcp: true };
   };
   const desired = (): DesiredHost => ({
     prefix: P,
@@ -197,6 +197,22 @@ describe("OVS driver: endpoints leasing their address from a DHCP server through
     } finally {
       await inside("cl", "ip", "addr", "del", `${NET}.78/24`, "dev", "eth0");
     }
+  });
+
+  it("recorded, its DHCP client may still ask again from 0.0.0.0 (after an agent restart); an endpoint not leased may not", async () => {
+    const ip = leased.get("cl")!;
+    const acks = () => (log().match(new RegExp(`DHCPACK\\(eth0\\) ${ip.replace(/\./g, "\\.")} 02:00:c6:12:34:05`, "g")) ?? []).length;
+    const before = acks();
+    const again = await lease("cl", "-q", "-r", ip);
+    assert.equal(again.ip, ip);
+    assert.equal(acks(), before + 1);
+    // The peer (netmaster's address, no lease) asks from 0.0.0.0: dropped, the server never hears it.
+    const client = spawnIn(ns("pe"), ["busybox", "udhcpc", "-f", "-q", "-n", "-i", "eth0", "-s", path.join(dir, "event.sh"), "-t", "2", "-T", "1"]);
+    clients.push(client);
+    const code = await new Promise((resolve) => client.once("exit", resolve));
+    assert.equal(code, 1, "no lease for the peer");
+    assert.match(log(), /DHCPDISCOVER\(eth0\) (\S+ )?02:00:c6:12:34:05/, "the log names a client's discover so");
+    assert.doesNotMatch(log(), /DHCPDISCOVER\(eth0\) (\S+ )?02:00:c6:12:34:02/);
   });
 
   it("a lease released before it was recorded (netmaster refused it) reaches the server from the leased address", async () => {

@@ -1,7 +1,8 @@
 // renderFlows for an endpoint waiting for its DHCP lease (DesiredEndpoint.ipv4 ""): its port carries its DHCP
 // client's packets and its ARP requests as probes (sender address 0.0.0.0), nothing else of IPv4; no ARP is
 // answered for it; once the lease is recorded its flows are the usual ones (MAC and address) and only its flows
-// change. checkOvs no longer refuses it.
+// change, its DHCP client still let through from 0.0.0.0 (DesiredEndpoint.dhcp: it may ask again). checkOvs no
+// longer refuses it.
 
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
@@ -21,6 +22,14 @@ function waiting(d: DesiredHost = desiredHost()): DesiredHost {
   const e = d.tenants[0]!.endpoints[0]!;
   e.ipv4 = "";
   e.gateway = "";
+  e.dhcp = true;
+  return d;
+}
+
+/** The host with endpoint 1's lease recorded: its address, its default route, still a DHCP client. */
+function leased(): DesiredHost {
+  const d = desiredHost();
+  d.tenants[0]!.endpoints[0]!.dhcp = true;
   return d;
 }
 
@@ -78,22 +87,34 @@ describe("renderFlows: an endpoint waiting for its DHCP lease", () => {
 
   it("once the lease is recorded: the usual anti-spoofing by MAC and address, and only its flows changed", () => {
     const before = render(waiting());
-    const after = render(desiredHost());
+    const after = render(leased());
     const removed = before.filter((f) => !after.includes(f));
     const added = after.filter((f) => !before.includes(f));
     assert.deepEqual(removed.map(body).sort(), [
       `table=0,priority=110,${from},arp,arp_op=1,arp_sha=02:00:00:00:00:01,actions=set_field:0.0.0.0->arp_spa,${regs},goto_table:${TABLE.LOCAL}`,
       `table=0,priority=110,${from},udp,tp_src=68,tp_dst=67,actions=${regs},goto_table:${TABLE.LOCAL}`,
     ].sort());
-    // Its classification by address, and ARP answered for its address (proxy mode without overlay: known endpoints).
+    // Its classification by address (and its DHCP client's asking again from 0.0.0.0, and its probes), and ARP
+    // answered for its address (proxy mode without overlay: known endpoints).
+    const local = after.map(body).filter((f) => f.startsWith(`table=${TABLE.LOCAL},`) && f.includes("arp_tpa=198.18.1.1,"));
+    assert.equal(local.length, 1);
     assert.deepEqual(added.map(body).sort(), [
       `table=0,priority=110,${from},arp,arp_spa=198.18.1.1,arp_sha=02:00:00:00:00:01,actions=${regs},goto_table:${TABLE.LOCAL}`,
       `table=0,priority=110,${from},ip,nw_src=198.18.1.1,actions=${regs},goto_table:${TABLE.LOCAL}`,
-      ...after.map(body).filter((f) => f.startsWith(`table=${TABLE.LOCAL},`) && f.includes("arp_tpa=198.18.1.1,")),
+      `table=0,priority=110,${from},udp,nw_src=0.0.0.0,tp_src=68,tp_dst=67,actions=${regs},goto_table:${TABLE.LOCAL}`,
+      `table=0,priority=110,${from},arp,arp_op=1,arp_spa=0.0.0.0,arp_sha=02:00:00:00:00:01,actions=${regs},goto_table:${TABLE.LOCAL}`,
+      ...local,
     ].sort());
-    assert.equal(added.filter((f) => f.includes(`table=${TABLE.LOCAL},`)).length, added.length - 2, "nothing else changed");
-    assert.ok(added.every((f) => f.includes("198.18.1.1")), "every added flow is about its address");
     // Rendering again gives the same flows.
     assert.deepEqual(render(waiting()), before);
+  });
+
+  it("an endpoint whose address is not a lease gets no DHCP client flows from 0.0.0.0, nor probes", () => {
+    const plain = render(desiredHost()).filter((f) => f.includes("in_port=1,"));
+    assert.deepEqual(plain.filter((f) => f.includes("0.0.0.0") || f.includes("tp_src=68")), []);
+    const dhcp = render(leased()).filter((f) => f.includes("in_port=1,"));
+    assert.deepEqual(dhcp.filter((f) => !plain.includes(f)).length, 2);
+    // Nothing else of it from 0.0.0.0: only UDP from port 68 to 67.
+    assert.deepEqual(dhcp.filter((f) => f.includes("nw_src=0.0.0.0")).map((f) => /,(udp|ip|tcp)[^ ]*,actions/.exec(f)?.[0]), [",udp,nw_src=0.0.0.0,tp_src=68,tp_dst=67,actions"]);
   });
 });

@@ -257,6 +257,11 @@ function networkFlows(
     else {
       out.push(flow(TABLE.CLASSIFY, 110, `${from},arp,arp_spa=${ip},arp_sha=${e.mac}`, classified));
       out.push(flow(TABLE.CLASSIFY, 110, `${from},ip,nw_src=${ip}`, classified));
+      // A leased address: its DHCP client may ask again from 0.0.0.0 (types.ts DesiredEndpoint.dhcp), and probe.
+      if (e.dhcp === true) {
+        out.push(flow(TABLE.CLASSIFY, 110, `${from},udp,nw_src=0.0.0.0,tp_src=68,tp_dst=67`, classified));
+        out.push(flow(TABLE.CLASSIFY, 110, `${from},arp,arp_op=1,arp_spa=0.0.0.0,arp_sha=${e.mac}`, classified));
+      }
     }
     const ip6 = address6Of(e.ipv6);
     if (ip6 === "") continue;
