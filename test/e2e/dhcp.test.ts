@@ -63,7 +63,7 @@ describe("ipam dhcp networks through CNI", { skip: !ready && "needs root, dnsmas
   before(async () => {
     dir = mkdtempSync(path.join(tmpdir(), `${prefix}-dhcp-`));
     agent = await TestAgent.start({ ovsAgentArgs: SiteSwitch.agentArgs });
-    if (agent.host.ovs !== undefined) site = await SiteSwitch.start(`${prefix}-site`, agent.host.namespace);
+    if (agent.host.ovs !== undefined) site = await SiteSwitch.start(`${prefix}-site`, agent.host.namespace, dir);
     api = new Api(agent.apiBase);
     await api.create("/api/v1/tenants/t1/", { tenantName: "t1" });
     await api.create("/api/v1/networks/t1:nm/", { tenantName: "t1", networkName: "nm", encap: "vxlan", subnet: "198.18.41.0/24", gateway: "198.18.41.254" });
