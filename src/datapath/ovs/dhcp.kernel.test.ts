@@ -6,9 +6,10 @@
 // and only that endpoint's flows change; then it talks both ways, and a second run changes nothing. Before its
 // lease it can send nothing else: not from an address of its own choosing (a ping from it is dropped), and its ARP
 // requests reach others only as probes (nobody learns the address it names), while answers still come back; a
-// lease the agent releases before it was recorded (netmaster refused it) reaches the server. Needs root,
-// openvswitch-switch, dnsmasq and busybox. Per-run names in 198.18.0.0/15; dnsmasq and udhcpc stopped by their
-// PIDs and everything removed at the end, also on failure.
+// lease the agent releases before it was recorded (netmaster refused it) reaches the server; recorded, its client
+// may still ask from 0.0.0.0 (an endpoint not leased may not); a lease that comes back with another address moves
+// the container's. Needs root, openvswitch-switch, dnsmasq and busybox. Per-run names in 198.18.0.0/15; dnsmasq
+// and udhcpc stopped by their PIDs and everything removed at the end, also on failure.
 
 import assert from "node:assert/strict";
 import { type ChildProcess } from "node:child_process";
@@ -222,5 +223,20 @@ describe("OVS driver: endpoints leasing their address from a DHCP server through
     await stop(client);
     await waitFor(() => new RegExp(`DHCPRELEASE\\(eth0\\) ${ip.replace(/\./g, "\\.")} 02:00:c6:12:34:06`).test(log()), { timeoutMs: 5000, what: () => `the release in ${log()}` });
     assert.doesNotMatch(readFileSync(path.join(dir, "leases"), "utf8"), /02:00:c6:12:34:06/, "dnsmasq has let it go");
+  });
+
+  it("a lease that comes back with another address: the driver moves the container's address and default route", async () => {
+    const old = leased.get("cl")!;
+    leased.set("cl", `${NET}.149`);
+    const report = await driver.reconcile(desired(), { full: false });
+    assert.deepEqual(report.errors, []);
+    assert.ok(report.changes.some((c) => c.object === `IPv4 address of endpoint blue-cl (${NET}.149/24)`), JSON.stringify(report.changes));
+    const shown = await inside("cl", "ip", "-4", "-o", "addr", "show", "dev", "eth0");
+    assert.match(shown, new RegExp(`inet ${NET.replace(/\./g, "\\.")}\\.149/24 `));
+    assert.doesNotMatch(shown, new RegExp(`inet ${old.replace(/\./g, "\\.")}/`), "the old address is gone");
+    assert.match(await inside("cl", "ip", "-4", "route", "show", "default"), /default via/);
+    assert.ok(await ping(ns("pe"), `${NET}.149`), "peer → cl at its new address");
+    assert.equal(await ping(ns("pe"), old), false, "not at its old one");
+    assert.deepEqual(await driver.reconcile(desired(), { full: true }), { changes: [], errors: [] });
   });
 });

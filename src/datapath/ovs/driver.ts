@@ -400,8 +400,9 @@ export class OvsDatapath implements DatapathDriver {
     }
     // Endpoints whose IPv4 address changed since their port was made: the one waiting for its DHCP lease gets it
     // (and its default route) once the agent has recorded it, a new lease's address replaces the old one.
+    const observedByName = new Map(observed.map((p) => [p.name, p]));
     for (const w of wanted) {
-      const p = observed.find((p) => p.name === w.name);
+      const p = observedByName.get(w.name);
       if (p?.ipv4 === undefined || p.ipv4 === w.endpoint.ipv4 || w.endpoint.containerSide === "runtime") continue;
       try {
         await this.readdress(w, p.ipv4);
