@@ -23,11 +23,12 @@ import { after, before, describe, test } from "node:test";
 
 import { FrrRouter } from "../../src/agent/bgp/index.js";
 import { Cluster, type ClusterHost } from "../../src/cluster/index.js";
-import { bridgeName, hostPrefix, tenantNamespace } from "../../src/datapath/names.js";
+import { hostPrefix, tenantNamespace } from "../../src/datapath/names.js";
 import { must, run } from "../../src/lib/process.js";
 import { waitFor } from "../../src/lib/wait.js";
 import { Api } from "../harness/api.js";
 import { attach } from "../harness/cluster.js";
+import { networkLink } from "../harness/datapath.js";
 import { TestNetns } from "../harness/netns.js";
 
 const NETPROBE = fileURLToPath(new URL("../../src/datapath/linux/netprobe.js", import.meta.url));
@@ -212,7 +213,7 @@ describe("routed mode: two hosts announce their containers to an FRR top-of-rack
     assert.equal((await must(["ip", "-n", ns, "-json", "link", "show", "type", "vxlan"])).trim(), "[]");
     const routes = await must(["ip", "-n", ns, "route", "show"]);
     assert.ok(!routes.includes(SUBNET), routes);
-    assert.match(routes, new RegExp(`^${a.ip.replaceAll(".", "\\.")} dev ${bridgeName(NET.network)} `, "m"));
+    assert.match(routes, new RegExp(`^${a.ip.replaceAll(".", "\\.")} dev ${networkLink(h1, NET.network)} `, "m"));
   });
 
   test("containers on the two hosts reach each other both ways, through the router, with their own addresses", async () => {

@@ -3,7 +3,7 @@
 // asserts the same fact against either driver (NETPLUGIN_CLUSTER_DATAPATH).
 
 import type { ClusterHost } from "../../src/cluster/index.js";
-import { hostPrefix, tenantNamespace } from "../../src/datapath/names.js";
+import { bridgeName as bridgeNameOf, gatewayTenantLink, hostPrefix, tenantNamespace } from "../../src/datapath/names.js";
 import { bridgeName } from "../../src/datapath/ovs/render.js";
 import { must, run } from "../../src/lib/process.js";
 
@@ -28,4 +28,12 @@ export async function proxiesArp(host: ClusterHost, tenant: string, remoteIp: st
   const r = await run(["ip", "-n", tenantNamespace(hostPrefix(host.name), tenant), "-d", "-j", "link", "show", "type", "vxlan"]);
   const links = JSON.parse(r.stdout || "[]") as { linkinfo: { info_data: { proxy?: boolean } } }[];
   return links.length > 0 && links.every((l) => l.linkinfo.info_data.proxy === true);
+}
+
+/**
+ * The link of the tenant namespace through which it reaches a network's containers on this host (Linux: the
+ * network's bridge; OVS: the namespace's end of the network's gateway veth).
+ */
+export function networkLink(host: ClusterHost, network: string): string {
+  return host.ovs !== undefined ? gatewayTenantLink(network) : bridgeNameOf(network);
 }

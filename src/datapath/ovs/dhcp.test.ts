@@ -53,9 +53,10 @@ describe("renderFlows: an endpoint waiting for its DHCP lease", () => {
     assert.ok(classify.some((f) => f.includes("ipv6,ipv6_src=fd00:1::1,")));
   });
 
-  it("an egress meter stays the first action of its flows", () => {
+  it("an egress meter (a runtime's side: meters.ts endpointMeter) stays the first action of its flows", () => {
     const d = waiting();
     d.tenants[0]!.endpoints[0]!.qos = { egressBps: 1_000_000, ingressBps: 0, burstBytes: 0 };
+    d.tenants[0]!.endpoints[0]!.containerSide = "runtime";
     const four = render(d).filter((f) => f.includes(`table=${TABLE.CLASSIFY},`) && f.includes("in_port=1,") && /,(udp|arp),/.test(f));
     assert.equal(four.length, 2);
     for (const f of four) assert.match(f, /actions=meter:\d+,/);

@@ -130,7 +130,7 @@ describe("OVS driver on a private Open vSwitch", { skip: needsOvs }, () => {
     const d: DesiredHost = { ...desired(false), tenants: [desired(false).tenants[0]!], frozen: [`${P}-t-b`] };
     const report = await testHost.newDriver().reconcile(d, { full: false });
     assert.deepEqual(report.changes.map((c) => c.object), [`port ne${P.slice(3)}c2`], "only tenant a's own port that went");
-    assert.deepEqual(report.errors.map((e) => e.message), ["flows, meters and groups held as they are while tenant(s) b cannot be made (their own failures say why)"]);
+    assert.deepEqual(report.errors.map((e) => e.message), ["flows, shapers, meters and groups held as they are while tenant(s) b cannot be made (their own failures say why)"]);
     assert.ok(await ping(ns("c3"), "198.18.50.254"), "b still runs");
     assert.ok(await ping(ns("c1"), "198.18.50.254"), "and a");
   });

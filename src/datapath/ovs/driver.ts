@@ -3,10 +3,10 @@
 // host's uplink as a trunk (or access) port for vlan networks, each tenant's gateway namespace with a veth port per
 // network (gateway.ts: DNS, and routing in fwdMode routing), and the whole pipeline of layout.ts as flows with
 // our cookie. reconcile() = observe the bridge's ports → add and remove ports (and the veths and container sides
-// behind them) → the gateway namespaces where they differ (gateway-ns.ts) → add and modify the meters of
-// endpoints' bandwidth limits (meters.ts) and the groups of services (groups.ts) where they differ from the
-// bridge's → render every flow (render.ts, policy-flows.ts,
-// service-flows.ts) → have OVS compare them with the bridge's and apply only the differences in one atomic bundle
+// behind them) → the gateway namespaces where they differ (gateway-ns.ts) → the tbf shapers of endpoints'
+// bandwidth limits where they differ (shapers.ts), add and modify the meters of limits that cannot be shaped
+// (meters.ts) and the groups of services (groups.ts) where they differ from the bridge's → render every flow
+// (render.ts, policy-flows.ts, service-flows.ts) → have OVS compare them with the bridge's and apply only the differences in one atomic bundle
 // → delete meters and groups no flow uses any more. Packets never meet a half-applied pipeline, conntrack is not
 // touched, flows that stay keep their counters, and a restarted agent whose bridge is right changes nothing.
 //
@@ -34,9 +34,12 @@ import { COOKIE } from "./layout.js";
 import { OvsGroups } from "./groups.js";
 import { serviceGroups } from "./service-flows.js";
 import { diffMeters, meterSpec, parseMeters, type Meter } from "./meters.js";
+import { endpointShapers } from "./shapers.js";
+import { OvsShapers } from "./shapers-tc.js";
 import { GATEWAY_NAMESPACE_KEY, GATEWAY_ROLE } from "./gateway.js";
 import { GatewayNamespaces } from "./gateway-ns.js";
 import { checkOutside, wantedOutside } from "./outside.js";
+import type { WantedPort } from "./wanted-port.js";
 import { OutsideNamespaces } from "./outside-ns.js";
 import {
   bridgeName,
@@ -51,7 +54,6 @@ import {
   uplinkOf,
   tunnelPortName,
   wantedPorts,
-  type WantedPort,
 } from "./render.js";
 
 export type OvsDatapathType = "system" | "netdev";
@@ -149,6 +151,9 @@ function parsePorts(json: string): ObservedPort[] {
   });
 }
 
+/** The bridge's multicast snooping (render.ts snoopingVlans): groups without members are not flooded. */
+const SNOOPING = ["mcast_snooping_enable=true", "other_config:mcast-snooping-disable-flood-unregistered=true"];
+
 export class OvsDatapath implements DatapathDriver {
   private readonly db: string;
   private readonly rundir: string;
@@ -169,6 +174,8 @@ export class OvsDatapath implements DatapathDriver {
   private readonly outside: OutsideNamespaces;
   /** Endpoints with a direct attachment (macvlan, ipvlan, host-device): off the bridge, made as the Linux driver makes them. */
   private readonly direct: DirectAttachments;
+  /** The tbf shapers of endpoints' bandwidth limits (shapers.ts). */
+  private readonly shapers: OvsShapers;
 
   constructor(
     private readonly executor: Executor,
@@ -184,6 +191,7 @@ export class OvsDatapath implements DatapathDriver {
     const host = o.hostNamespace === undefined ? {} : { hostNamespace: o.hostNamespace };
     this.outside = new OutsideNamespaces(executor, host);
     this.direct = new DirectAttachments(executor, host);
+    this.shapers = new OvsShapers(executor, { ...host, vsctl: (args) => this.vsctl(args) });
   }
 
   /**
@@ -211,8 +219,8 @@ export class OvsDatapath implements DatapathDriver {
     const problems = this.problemsOf(desired);
     for (const t of desired.tenants) {
       if (this.hasMeters !== false) continue;
-      for (const e of t.endpoints.filter((e) => e.qos.egressBps > 0 || e.qos.ingressBps > 0)) {
-        problems.push({ owner: { tenant: t.name, network: e.network, endpoint: e.id }, message: "bandwidth limits need OpenFlow meters, and this Open vSwitch datapath has none" });
+      for (const e of t.endpoints.filter((e) => e.direct === undefined && e.containerSide === "runtime" && e.qos.egressBps > 0)) {
+        problems.push({ owner: { tenant: t.name, network: e.network, endpoint: e.id }, message: "a bandwidth limit on what a runtime's container sends needs OpenFlow meters, and this Open vSwitch datapath has none" });
       }
     }
     return problems;
@@ -333,16 +341,20 @@ export class OvsDatapath implements DatapathDriver {
       if (!(await this.bridgeExists(bridge))) {
         // The fail mode is set as the bridge is made: setting it later wipes every flow and group of the bridge.
         // OpenFlow 1.3 too: what most controllers speak.
-        await this.vsctl(["add-br", bridge, "--", "set", "bridge", bridge, `datapath_type=${this.o.datapathType}`, "fail_mode=secure", "protocols=OpenFlow13,OpenFlow15", "other_config:disable-in-band=true"]);
+        await this.vsctl(["add-br", bridge, "--", "set", "bridge", bridge, `datapath_type=${this.o.datapathType}`, "fail_mode=secure", "protocols=OpenFlow13,OpenFlow15", "other_config:disable-in-band=true", ...SNOOPING]);
         change("create", `bridge ${bridge}`);
         this.applied = "";
       } else {
         // A bridge of that name made otherwise (by hand, or changed since): in standalone mode it would switch
         // as a learning switch whenever our flows are gone. Putting it right wipes its flows; the sync below
         // puts ours back.
-        const [failMode, protocols, datapathType] = (await this.vsctl(["get", "bridge", bridge, "fail_mode", "protocols", "datapath_type"])).split("\n");
+        const [failMode, protocols, datapathType, snooping] = (await this.vsctl(["get", "bridge", bridge, "fail_mode", "protocols", "datapath_type", "mcast_snooping_enable"])).split("\n");
         if (datapathType?.replace(/"/g, "") !== this.o.datapathType) {
           throw new Error(`bridge ${bridge} has datapath_type ${datapathType}, not ${this.o.datapathType}: remove it (netplugin --cleanup) and start again`);
+        }
+        if (snooping !== "true") {
+          await this.vsctl(["set", "bridge", bridge, ...SNOOPING]);
+          change("update", `bridge ${bridge} (multicast snooping)`);
         }
         if (failMode !== "secure" || !protocols?.includes("OpenFlow15")) {
           await this.vsctl(["set", "bridge", bridge, "fail_mode=secure", "protocols=OpenFlow13,OpenFlow15"]);
@@ -411,6 +423,16 @@ export class OvsDatapath implements DatapathDriver {
         fail({ tenant: w.tenant, network: w.endpoint.network, endpoint: w.endpoint.id }, [`address of ${w.endpoint.ifname} in ${w.endpoint.netns}`], err);
       }
     }
+    // A port whose network's VLAN moved (snoopingVlans) follows it.
+    try {
+      const tags = await this.portTags();
+      for (const w of wanted.filter((w) => tags.has(w.name) && tags.get(w.name) !== w.vlan)) {
+        await this.vsctl(["set", "port", w.name, `tag=${w.vlan}`]);
+        change("update", `port ${w.name} (VLAN ${w.vlan})`);
+      }
+    } catch (err) {
+      fail({}, ["port VLANs"], err);
+    }
     const tunnel = tunnelPortName(desired.prefix);
     const uplink = uplinkOf(desired, this.o.uplinkAccessVlan);
     const tunnelWanted = needsTunnel(desired, uplink);
@@ -461,7 +483,7 @@ export class OvsDatapath implements DatapathDriver {
     await this.outside.sync({ wanted: wantedOutside(desired, gateways), gatewayNamespaces, frozen: desired.frozen ?? [] }, change, fail);
 
     if (held.length > 0) {
-      fail({}, [`flows of ${bridge}`], new Error(`flows, meters and groups held as they are while tenant(s) ${held.join(", ")} cannot be made (their own failures say why)`));
+      fail({}, [`flows of ${bridge}`], new Error(`flows, shapers, meters and groups held as they are while tenant(s) ${held.join(", ")} cannot be made (their own failures say why)`));
       return { changes, errors };
     }
 
@@ -473,8 +495,11 @@ export class OvsDatapath implements DatapathDriver {
 
     observed = await this.ports(bridge);
     const ofports = new Map(observed.filter((p) => p.ofport > 0).map((p) => [p.name, p.ofport]));
-    // Meters before the flows that use them. A port whose meter could not be made gets no flows: nothing of it
-    // passes unlimited (the next run tries again).
+    // Shapers and meters before the flows that use them. A port whose shaper or meter could not be made gets no
+    // flows: nothing of it passes unlimited (the next run tries again).
+    const shaped = wanted.filter((w) => ofports.has(w.name)).map(endpointShapers);
+    if (options.full) await this.shapers.ensureNoopQos(bridge, shaped.map((s) => s.port.name), change, fail);
+    for (const name of await this.shapers.sync(shaped, options.full, change, fail)) ofports.delete(name);
     const meters = await this.applyMeters(desired, ofports, change, fail);
     for (const name of meters.failed) ofports.delete(name);
     this.renderedRules = new Map();
@@ -538,7 +563,7 @@ export class OvsDatapath implements DatapathDriver {
     const wanted = renderMeters(desired, ofports);
     const owners = new Map(wanted.map((w) => [w.meter.id, w]));
     const ownerOf = (m: Meter) => owners.get(m.id)!;
-    const label = (m: Meter) => `meter ${m.id} (${ownerOf(m).direction} of endpoint ${ownerOf(m).port.endpoint.id}, ${m.kbps} kbit/s, burst ${m.burstKb} kbit)`;
+    const label = (m: Meter) => `meter ${m.id} (what endpoint ${ownerOf(m).port.endpoint.id} sends, ${m.kbps} kbit/s, burst ${m.burstKb} kbit)`;
     const endpointOf = (m: Meter) => ({ tenant: ownerOf(m).port.tenant, network: ownerOf(m).port.endpoint.network, endpoint: ownerOf(m).port.endpoint.id });
     let observed: Meter[];
     try {
@@ -571,6 +596,12 @@ export class OvsDatapath implements DatapathDriver {
       if (err instanceof ProcessError && err.exitCode === 2) return false;
       throw err;
     }
+  }
+
+  /** The `tag` of every port of the database that has one, by name. */
+  private async portTags(): Promise<Map<string, number>> {
+    const doc = JSON.parse(await this.vsctl(["--format=json", "--columns=name,tag", "list", "Port"])) as { data: [string, unknown][] };
+    return new Map(doc.data.flatMap(([name, tag]) => (typeof tag === "number" ? [[name, tag] as const] : [])));
   }
 
   private async ports(bridge: string): Promise<ObservedPort[]> {
@@ -618,23 +649,33 @@ export class OvsDatapath implements DatapathDriver {
     await this.ip(["-batch", "-"], [`link add ${w.name} mtu ${e.mtu} type veth peer name ${e.ifname} address ${e.mac} mtu ${e.mtu} netns ${e.netns}`, `link set ${w.name} up`].join("\n") + "\n");
     const inside = (args: string[], stdin?: string) => this.executor.run(["nsenter", `--net=${e.netns}`, ...args], stdin === undefined ? {} : { stdin });
     if (e.containerSide !== "runtime") {
-      // nodad: the IPv6 address is usable at once instead of after ~1 s of duplicate address detection. No IPv4
-      // address (nor its default route) while the endpoint waits for its DHCP lease: its lease client asks on the
-      // interface, and readdress() puts the address there once the agent has recorded it.
+      // nodad: the IPv6 address is usable at once instead of after ~1 s of duplicate address detection. `replace`:
+      // a container has one default route, on its first interface; one that another of its interfaces took while
+      // it was the only one (a runtime attaching them in either order) moves here. No IPv4 address (nor its
+      // default route) while the endpoint waits for its DHCP lease: its lease client asks on the interface, and
+      // readdress() puts the address there once the agent has recorded it.
       const lines = [
         ...(e.ipv4 === "" ? [] : [`addr add ${e.ipv4} dev ${e.ifname}`]),
         ...(e.ipv6 === "" ? [] : [`addr add ${e.ipv6} dev ${e.ifname} nodad`]),
         `link set ${e.ifname} up`,
-        ...(e.gateway === "" || e.ipv4 === "" ? [] : [`route add default via ${e.gateway} dev ${e.ifname}`]),
-        ...(e.ipv6 === "" || e.ipv6Gateway === "" ? [] : [`route add default via ${e.ipv6Gateway} dev ${e.ifname}`]),
+        ...(e.gateway === "" || e.ipv4 === "" ? [] : [`route replace default via ${e.gateway} dev ${e.ifname}`]),
+        ...(e.ipv6 === "" || e.ipv6Gateway === "" ? [] : [`route replace default via ${e.ipv6Gateway} dev ${e.ifname}`]),
       ];
       await inside(["ip", "-batch", "-"], lines.join("\n") + "\n");
     }
     // The userspace datapath drops segments it cannot checksum, and TSO into a tunnel (OVS 3.1): the container
     // sends them whole, a runtime's side too (the setting moves with it). The kernel datapath needs no such change.
     if (this.o.datapathType === "netdev") await inside(["ethtool", "-K", e.ifname, "tx", "off"]);
+    this.shapers.forget(w.name); // a new container side: no shaper yet
+    // qos: the bridge's linux-noop row, so ovs-vswitchd leaves the port's tbf (shapers.ts) alone.
+    const qos = await this.shapers.noopQosOf(bridge);
+    // What the driver put on the container side as its IPv4 address ("" while it waits for its lease): readdress().
     const ipv4 = e.containerSide === "runtime" ? [] : [`external_ids:${IPV4_KEY}="${e.ipv4}"`];
-    await this.vsctl(["--may-exist", "add-port", bridge, w.name, "--", "set", "interface", w.name, `external_ids:${ENDPOINT_ID_KEY}=${e.id}`, `external_ids:${TENANT_KEY}=${w.tenant}`, ...ipv4]);
+    const ids = [`external_ids:${ENDPOINT_ID_KEY}=${e.id}`, `external_ids:${TENANT_KEY}=${w.tenant}`, ...ipv4];
+    await this.vsctl(["--may-exist", "add-port", bridge, w.name, `tag=${w.vlan}`, "--", "set", "interface", w.name, ...ids, "--", "set", "port", w.name, `qos=${qos}`]).catch((err: unknown) => {
+      this.shapers.forgetNoopQos();
+      throw err;
+    });
   }
 
   /**
@@ -669,6 +710,7 @@ export class OvsDatapath implements DatapathDriver {
       removed.push(`bridge ${bridge}`, ...ports.filter((p) => p.role !== GATEWAY_ROLE).map((p) => `port ${p.name}`));
       gatewayPorts = ports.filter((p) => p.role === GATEWAY_ROLE);
     }
+    removed.push(...(await this.shapers.removeNoopQos(bridge)));
     return [...removed, ...(await this.outside.remove(prefix, hostNftTable(prefix))), ...(await this.gateways.remove(prefix, gatewayPorts))];
   }
 }

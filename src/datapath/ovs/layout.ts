@@ -37,8 +37,8 @@
 //                  broadcast and multicast to every local port of the network and, unless the packet came from
 //                  the tunnel, to every peer VTEP.
 // A controller may add flows of its own cookie to the hook tables; our runs replace only flows of COOKIE.
-// Bandwidth limits are meters (meters.ts): `meter:N` first on an endpoint's CLASSIFY flows (what it sends) and
-// before `output:` on its L2_FORWARD delivery flow (what it receives, unicast only: floods are not metered).
+// Bandwidth limits are tbf shapers on the ports' devices (shapers.ts), not flows, except what a runtime's container
+// (Docker's) sends: a meter (meters.ts), `meter:N` first on its CLASSIFY flows.
 
 /**
  * Our flows' cookie: every flow of the pipeline carries it, and only flows with it are ever changed or removed.
@@ -88,8 +88,8 @@ export const FLAG_FROM_GATEWAY = 0x2;
 export const GROUP_BASE = COOKIE * 0x10000;
 
 /**
- * Our meters' ids: METER_BASE + 2·ofport (+1 for ingress) of the endpoint's port (meters.ts meterId), up to
- * METER_LAST for the highest OpenFlow port number (0xff00). Only meters in this range are ever changed or
+ * Our meters' ids: METER_BASE + 2·ofport of the endpoint's port (meters.ts meterId; the odd ids were meters of
+ * what a container receives, now a tbf), up to METER_LAST for the highest OpenFlow port number (0xff00). Only meters in this range are ever changed or
  * removed: a controller keeps its meters below METER_BASE. (The userspace datapath has 262144 meters.)
  */
 export const METER_BASE = 0x10000;

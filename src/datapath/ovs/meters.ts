@@ -1,6 +1,8 @@
-// Pure: the OpenFlow meters that carry endpoints' bandwidth limits (DesiredEndpoint.qos) on the OVS bridge, read
-// back from `ovs-ofctl dump-meters`, and the difference between the two. Meters are not part of the flow bundle:
-// the driver adds and modifies them before the flows that use them, and deletes them after.
+// Pure: the OpenFlow meters that carry what remains of endpoints' bandwidth limits on the OVS bridge after the
+// tbf shapers (shapers.ts): what a container sends where a runtime owns its side of the veth (Docker), so no
+// shaper can be put there. Read back from `ovs-ofctl dump-meters`, and the difference between the two. Meters
+// are not part of the flow bundle: the driver adds and modifies them before the flows that use them, and
+// deletes them after.
 //
 // A meter is a policer (a drop band), not a shaper with a queue like the Linux driver's tbf: what exceeds the
 // rate is dropped at once, so TCP needs a deeper bucket to reach the rate (see meterBurstBytes).
@@ -8,8 +10,7 @@
 import { defaultBurst } from "../linux/render.js";
 import type { DesiredEndpoint } from "../types.js";
 import { METER_BASE, METER_LAST } from "./layout.js";
-
-export type MeterDirection = "egress" | "ingress";
+import { shapesContainerSide } from "./shapers.js";
 
 export interface Meter {
   id: number;
@@ -20,12 +21,13 @@ export interface Meter {
 }
 
 /**
- * The meter of an endpoint's port and direction: from the port's OpenFlow number, which OVS keeps unique on the
+ * The meter of what an endpoint's port sends: from the port's OpenFlow number, which OVS keeps unique on the
  * bridge and stable while the port exists (also across ovs-vswitchd restarts: it is stored in the database).
- * Egress (what the container sends) METER_BASE + 2·ofport, ingress (what it receives) one above.
+ * METER_BASE + 2·ofport (the odd ids above were meters of what a container receives, now a tbf: a bridge that
+ * still has them has them removed as ours and unwanted).
  */
-export function meterId(ofport: number, direction: MeterDirection): number {
-  return METER_BASE + 2 * ofport + (direction === "ingress" ? 1 : 0);
+export function meterId(ofport: number): number {
+  return METER_BASE + 2 * ofport;
 }
 
 /** True for ids in our range: only those are ever changed or removed (a controller's meters stay). */
@@ -34,27 +36,25 @@ export function isOurMeter(id: number): boolean {
 }
 
 /**
- * Default bucket of a meter for `rateBytes` byte/s: 250 ms at the rate, at least the Linux driver's shaper
+ * Least bucket of a meter for `rateBytes` byte/s: 250 ms at the rate, at least the Linux driver's shaper
  * burst. A policer with the shaper's 10 ms bucket lets one TCP stream reach about 5 % of the rate (measured on
- * the userspace datapath at 20 Mbit/s: 10 ms → 1 Mbit/s, 100 ms → 10, 250 ms → 18).
+ * the userspace datapath at 20 Mbit/s: 10 ms → 1 Mbit/s, 100 ms → 10, 250 ms → 18; at 10 Mbit/s Contiv's
+ * 64 KB burst, 50 ms, gave 2.7), so a smaller burst asked for is raised to it.
  */
 export function meterBurstBytes(rateBytes: number, mtu: number): number {
   return Math.max(defaultBurst(rateBytes, mtu), Math.ceil(rateBytes / 4));
 }
 
-function meterOf(id: number, bps: number, burstBytes: number, mtu: number): Meter {
-  const rateBytes = Math.max(1, Math.floor(bps / 8));
-  const burst = burstBytes > 0 ? burstBytes : meterBurstBytes(rateBytes, mtu);
-  return { id, kbps: Math.max(1, Math.round(bps / 1000)), burstKb: Math.max(1, Math.ceil((burst * 8) / 1000)) };
-}
-
-/** The endpoint's meters on a port numbered `ofport`: one per limited direction (qos.*Bps > 0). */
-export function endpointMeters(e: DesiredEndpoint, ofport: number): { egress?: Meter; ingress?: Meter } {
-  const { egressBps, ingressBps, burstBytes } = e.qos;
-  return {
-    ...(egressBps > 0 ? { egress: meterOf(meterId(ofport, "egress"), egressBps, burstBytes, e.mtu) } : {}),
-    ...(ingressBps > 0 ? { ingress: meterOf(meterId(ofport, "ingress"), ingressBps, burstBytes, e.mtu) } : {}),
-  };
+/**
+ * The meter of what the endpoint on a port numbered `ofport` sends: where its limit (qos.egressBps > 0) cannot be
+ * a shaper in its namespace (a runtime owns that side: shapers.ts); else undefined.
+ */
+export function endpointMeter(e: DesiredEndpoint, ofport: number): Meter | undefined {
+  const { egressBps, burstBytes } = e.qos;
+  if (egressBps <= 0 || shapesContainerSide(e)) return undefined;
+  const rateBytes = Math.max(1, Math.floor(egressBps / 8));
+  const burst = Math.max(burstBytes, meterBurstBytes(rateBytes, e.mtu));
+  return { id: meterId(ofport), kbps: Math.max(1, Math.round(egressBps / 1000)), burstKb: Math.max(1, Math.ceil((burst * 8) / 1000)) };
 }
 
 /** What add-meter and mod-meter take. */

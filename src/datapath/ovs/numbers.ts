@@ -2,16 +2,18 @@
 // Pure.
 
 /**
- * 1..65535 per name: from a hash of the name, the next free number on a collision (names taken in sorted
+ * 1..max per name: from a hash of the name, the next free number on a collision (names taken in sorted
  * order). A name keeps its number unless a new name collides with it and sorts before it, which needs two
- * hashes to meet in 65535 (rare); then the later one moves.
+ * hashes to meet in `max` (rare); then the later one moves. More names than numbers: an error.
  */
-export function stableNumbers(names: readonly string[]): Map<string, number> {
+export function stableNumbers(names: readonly string[], max = 65535): Map<string, number> {
   const out = new Map<string, number>();
   const used = new Set<number>();
-  for (const name of [...new Set(names)].sort()) {
-    let n = (fnv1a(name) % 65535) + 1;
-    while (used.has(n)) n = (n % 65535) + 1;
+  const unique = [...new Set(names)].sort();
+  if (unique.length > max) throw new Error(`${unique.length} names for ${max} numbers`);
+  for (const name of unique) {
+    let n = (fnv1a(name) % max) + 1;
+    while (used.has(n)) n = (n % max) + 1;
     used.add(n);
     out.set(name, n);
   }

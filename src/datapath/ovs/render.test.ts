@@ -8,7 +8,7 @@ import { gatewayMac } from "../linux/addr.js";
 import { clusterHost, desiredHost } from "../testing/desired.js";
 import type { DesiredHost } from "../types.js";
 import { TABLE } from "./layout.js";
-import { checkOvs, renderFlows, uplinkOf } from "./render.js";
+import { checkOvs, renderFlows, snoopingVlans, uplinkOf, wantedPorts } from "./render.js";
 
 const ofports = new Map([["ne0000000001", 1], ["ne0000000002", 2], ["npu0-vx", 9]]);
 const render = (d: DesiredHost) => renderFlows(d, { ofports, policy: () => [] });
@@ -101,5 +101,30 @@ describe("renderFlows: IPv6 on a trunk", () => {
     }
     assert.equal(flows.filter((f) => f.includes("nd_target=fd00:1::fe")).length, 0, "no ND answered for the gateway: the site's router is it");
     assert.equal(flows.filter((f) => f.includes("icmp_type=128")).length, 0);
+  });
+});
+
+describe("multicast snooping", () => {
+  it("each network has its own VLAN inside the bridge, kept while others come; its ports carry it", () => {
+    const d = desiredHost();
+    const vlans = snoopingVlans(d);
+    const blue = vlans.get("a/blue")!;
+    assert.ok(blue >= 1 && blue <= 4093);
+    d.tenants[0]!.networks.push({ ...d.tenants[0]!.networks[0]!, name: "red", bridge: "nb00000002" });
+    assert.equal(snoopingVlans(d).get("a/blue"), blue);
+    assert.notEqual(snoopingVlans(d).get("a/red"), blue);
+    assert.ok(wantedPorts(d).every((w) => w.vlan === blue));
+  });
+
+  it("IPv4 multicast goes to the peers and to NORMAL (OVS's snooping); from a peer it gets the VLAN first; link-local and IGMP from peers are flooded", () => {
+    const d = clusterHost();
+    const vlan = snoopingVlans(d).get("a/blue")!;
+    const flows = renderFlows(d, { ofports, policy: () => [] }).map(body);
+    const at = (priority: number) => flows.filter((f) => f.startsWith(`table=${TABLE.L2_FORWARD},priority=${priority},`));
+    assert.match(at(55)[0]!, /ip,nw_dst=224\.0\.0\.0\/4,actions=.*output:9.*,NORMAL$/);
+    assert.match(at(57)[0]!, /ip,nw_proto=2,actions=NORMAL$/);
+    assert.match(at(61)[0]!, new RegExp(`reg8=1/1,ip,nw_dst=224\\.0\\.0\\.0/4,actions=push_vlan:0x8100,set_field:${0x1000 + vlan}->vlan_vid,NORMAL$`));
+    assert.equal(at(62).length, 2);
+    for (const f of at(62)) assert.doesNotMatch(f, /NORMAL/);
   });
 });

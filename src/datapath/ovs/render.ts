@@ -11,8 +11,9 @@ import { arpProxyResponder, arpResponder, classifyRegs, echo6Responder, echoResp
 import { stableNumbers } from "./numbers.js";
 import { forwardingOf, gatewayFlows, wantedGateways, type WantedGatewayNamespace } from "./gateway.js";
 import { FLAG_FROM_TUNNEL, FLAGS_REG, NETWORK_REG, TABLE } from "./layout.js";
-import { endpointMeters, type Meter, type MeterDirection } from "./meters.js";
+import { endpointMeter, type Meter } from "./meters.js";
 import { checkServices, serviceFlows } from "./service-flows.js";
+import type { WantedPort } from "./wanted-port.js";
 
 /** The host's OVS bridge and its tunnel port: they carry the host's prefix, as every object of an agent does. */
 export function bridgeName(prefix: string): string {
@@ -51,18 +52,25 @@ export function uplinkOf(desired: DesiredHost, accessVlan?: number): Uplink | un
   return desired.tenants.some((t) => t.networks.some((n) => handedOff(n, uplink))) ? uplink : undefined;
 }
 
-export interface WantedPort {
-  /** The host side of the endpoint's veth (DesiredEndpoint.hostLink). */
-  name: string;
-  endpoint: DesiredEndpoint;
-  tenant: string;
-}
-
 /** The local endpoints that get a port, in a stable order. */
 export function wantedPorts(desired: DesiredHost): WantedPort[] {
+  const vlans = snoopingVlans(desired);
   return desired.tenants
-    .flatMap((t) => t.endpoints.map((endpoint) => ({ name: endpoint.hostLink, endpoint, tenant: t.name })))
+    .flatMap((t) => t.endpoints.map((endpoint) => ({ name: endpoint.hostLink, endpoint, tenant: t.name, vlan: vlans.get(`${t.name}/${endpoint.network}`) ?? SNOOPING_NONE })))
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+/** The VLAN of ports of no network (an endpoint whose network is not on the host): no other port shares it. */
+const SNOOPING_NONE = 4094;
+
+/**
+ * Each network's VLAN inside the bridge (1..4093, from its tenant's and its name, kept while others come and go):
+ * the `tag` of its endpoints' ports. Only Open vSwitch's own multicast snooping uses it (the NORMAL action, which
+ * learns group members from IGMP and delivers a group's packets to its members of the VLAN alone); our flows never
+ * look at it, and frames never carry it outside the bridge.
+ */
+export function snoopingVlans(desired: DesiredHost): Map<string, number> {
+  return stableNumbers(desired.tenants.flatMap((t) => t.networks.map((n) => `${t.name}/${n.name}`)), SNOOPING_NONE - 1);
 }
 
 /** The endpoint id of a tenant's host endpoint on an infra network (external_ids of its port). */
@@ -152,6 +160,7 @@ function regs(tenant: number, network: number, fromTunnel: boolean): string {
 
 /** Broadcast and multicast, IPv6's too (33:33:…, neighbour solicitations among them): flooded. */
 const MULTICAST = "dl_dst=01:00:00:00:00:00/01:00:00:00:00:00";
+const IGMP = "ip,nw_proto=2";
 /** An absent ND link-layer option, as OVS matches it. */
 const NO_MAC = "00:00:00:00:00:00";
 
@@ -163,18 +172,17 @@ function networkNumbers(desired: DesiredHost): Map<string, number> {
 
 export interface WantedMeter {
   meter: Meter;
-  direction: MeterDirection;
-  /** The endpoint's port it limits. */
+  /** The endpoint's port whose sending it limits. */
   port: WantedPort;
 }
 
-/** The meters of every local endpoint with a port and a limit (meters.ts), in id order. */
+/** The meters of local endpoints with a port whose sending is metered (meters.ts endpointMeter), in id order. */
 export function renderMeters(desired: DesiredHost, ofports: ReadonlyMap<string, number>): WantedMeter[] {
   return wantedPorts(desired)
     .filter((w) => ofports.has(w.name))
     .flatMap((port) => {
-      const { egress, ingress } = endpointMeters(port.endpoint, ofports.get(port.name)!);
-      return [...(egress === undefined ? [] : [{ meter: egress, direction: "egress" as const, port }]), ...(ingress === undefined ? [] : [{ meter: ingress, direction: "ingress" as const, port }])];
+      const meter = endpointMeter(port.endpoint, ofports.get(port.name)!);
+      return meter === undefined ? [] : [{ meter, port }];
     })
     .sort((a, b) => a.meter.id - b.meter.id);
 }
@@ -187,6 +195,7 @@ export function renderFlows(desired: DesiredHost, facts: OvsFacts): string[] {
   const flows: string[] = [];
   const tenants = tenantNumbers(desired.tenants.map((t) => t.name));
   const networks = networkNumbers(desired);
+  const vlans = snoopingVlans(desired);
   const tunnel = facts.ofports.get(tunnelPortName(desired.prefix));
   const uplink = facts.uplink;
   const uplinkPort = uplink === undefined ? undefined : facts.ofports.get(uplink.name);
@@ -197,7 +206,7 @@ export function renderFlows(desired: DesiredHost, facts: OvsFacts): string[] {
       const nn = networks.get(`${t.name}/${n.name}`)!;
       const locals = t.endpoints.filter((e) => e.network === n.name && facts.ofports.has(e.hostLink));
       const ports = { ofports: facts.ofports, tunnel, uplink: handedOff(n, uplink) ? uplinkPort : undefined };
-      flows.push(...networkFlows(n, tn, nn, locals, ports, uplink));
+      flows.push(...networkFlows(n, tn, nn, locals, ports, uplink, vlans.get(`${t.name}/${n.name}`)!));
       const hasGateway = (n.gateway !== "" || n.ipv6Gateway !== "") && !handedOff(n, uplink);
       const gateway = hasGateway ? facts.ofports.get(gatewayHostLink(desired.prefix, t.name, n.name)) : undefined;
       if (gateway !== undefined) {
@@ -231,6 +240,7 @@ function networkFlows(
   locals: DesiredEndpoint[],
   ports: { ofports: ReadonlyMap<string, number>; tunnel: number | undefined; uplink: number | undefined },
   uplink: Uplink | undefined,
+  vlan: number,
 ): string[] {
   const out: string[] = [];
   const { ofports, tunnel } = ports;
@@ -245,15 +255,16 @@ function networkFlows(
   const tagged = uplink?.accessVlan === undefined;
   const vx = tunnel !== undefined ? overlay(n, uplink) : undefined;
 
-  // --- where packets come from (an endpoint's egress meter first: everything it sends) ---
+  // --- where packets come from (an endpoint's meter first, where it has one: everything it sends) ---
   for (const e of locals) {
     const port = ofports.get(e.hostLink)!;
     const ip = addressOf(e.ipv4);
     // Untagged only: OVS matches ip/arp through one VLAN header, and a tagged frame would leave a trunk double-tagged.
     const from = `in_port=${port},dl_src=${e.mac},${UNTAGGED}`;
-    const { egress } = endpointMeters(e, port);
-    const classified = `${egress === undefined ? "" : `meter:${egress.id},`}${regs(tn, nn, false)},goto_table:${TABLE.LOCAL}`;
-    if (e.ipv4 === "") out.push(...awaitingLease(from, e.mac, egress === undefined ? "" : `meter:${egress.id},`, regs(tn, nn, false)));
+    const meter = endpointMeter(e, port);
+    const metered = meter === undefined ? "" : `meter:${meter.id},`;
+    const classified = `${metered}${regs(tn, nn, false)},goto_table:${TABLE.LOCAL}`;
+    if (e.ipv4 === "") out.push(...awaitingLease(from, e.mac, metered, regs(tn, nn, false)));
     else {
       out.push(flow(TABLE.CLASSIFY, 110, `${from},arp,arp_spa=${ip},arp_sha=${e.mac}`, classified));
       out.push(flow(TABLE.CLASSIFY, 110, `${from},ip,nw_src=${ip}`, classified));
@@ -315,12 +326,9 @@ function networkFlows(
     out.push(flow(TABLE.LOCAL, 100, `${net},${local},icmp6,icmp_type=128,ipv6_dst=${gw6}`, echo6Responder(gwMac, gw6)));
   }
 
-  // --- delivery (an endpoint's ingress meter on its unicast only: a meter must be a flow's first action, so the
-  // flood flows below, one flow for many ports, deliver broadcast and multicast unmetered) ---
+  // --- delivery (what an endpoint receives is limited by a tbf on its port's device: shapers.ts) ---
   for (const e of locals) {
-    const port = ofports.get(e.hostLink)!;
-    const { ingress } = endpointMeters(e, port);
-    out.push(flow(TABLE.L2_FORWARD, 100, `${net},dl_dst=${e.mac}`, `${ingress === undefined ? "" : `meter:${ingress.id},`}output:${port}`));
+    out.push(flow(TABLE.L2_FORWARD, 100, `${net},dl_dst=${e.mac}`, `output:${ofports.get(e.hostLink)!}`));
   }
   const toOutside: string[] = [];
   if (vx !== undefined) {
@@ -337,9 +345,23 @@ function networkFlows(
     toOutside.push(toPhysical);
   }
   const toLocals = locals.map((e) => `output:${ofports.get(e.hostLink)!}`);
-  out.push(flow(TABLE.L2_FORWARD, 60, `${net},${fromOutside},${MULTICAST}`, toLocals.length > 0 ? toLocals.join(",") : "drop"));
+  const flood = toLocals.length > 0 ? toLocals.join(",") : "drop";
+  out.push(flow(TABLE.L2_FORWARD, 60, `${net},${fromOutside},${MULTICAST}`, flood));
   const all = [...toLocals, ...toOutside];
   out.push(flow(TABLE.L2_FORWARD, 50, `${net},${MULTICAST}`, all.length > 0 ? all.join(",") : "drop"));
+  // IGMP snooping, as the Linux driver's bridges do: IPv4 multicast reaches only this host's members of its group
+  // (and, from here, every peer, which delivers to its own members). Open vSwitch's NORMAL action learns the members
+  // from their IGMP reports and delivers by the port's VLAN (snoopingVlans); a packet from a peer gets the network's
+  // VLAN first. Link-local groups (224.0.0.0/24) and IGMP from peers are flooded as before; IPv6 multicast (ND)
+  // too. A network handed off on the uplink keeps flooding.
+  if (!handoff) {
+    const toVlan = `push_vlan:0x8100,set_field:${0x1000 + vlan}->vlan_vid,NORMAL`;
+    for (const m of [IGMP, "ip,nw_dst=224.0.0.0/24"]) out.push(flow(TABLE.L2_FORWARD, 62, `${net},${fromOutside},${m}`, flood));
+    out.push(flow(TABLE.L2_FORWARD, 61, `${net},${fromOutside},ip,nw_dst=224.0.0.0/4`, toVlan));
+    out.push(flow(TABLE.L2_FORWARD, 57, `${net},${IGMP}`, "NORMAL"));
+    out.push(flow(TABLE.L2_FORWARD, 56, `${net},ip,nw_dst=224.0.0.0/24`, all.length > 0 ? all.join(",") : "drop"));
+    out.push(flow(TABLE.L2_FORWARD, 55, `${net},ip,nw_dst=224.0.0.0/4`, [...toOutside, "NORMAL"].join(",")));
+  }
   return out;
 }
 
