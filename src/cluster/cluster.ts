@@ -73,7 +73,7 @@ export interface ClusterHost {
  * The datapath of clusters that name none: linux, or NETPLUGIN_CLUSTER_DATAPATH=ovs, which runs any test or bench
  * built on clusters against the OVS driver (`make test-ovs`).
  */
-function defaultDatapath(): "linux" | "ovs" {
+export function defaultDatapath(): "linux" | "ovs" {
   const env = process.env["NETPLUGIN_CLUSTER_DATAPATH"];
   if (env !== undefined && env !== "" && env !== "linux" && env !== "ovs") throw new Error(`NETPLUGIN_CLUSTER_DATAPATH=${env}: expected linux or ovs`);
   return env === "ovs" ? "ovs" : "linux";

@@ -1,5 +1,5 @@
 // Simulated multi-host clusters on one machine (network namespaces), for tests, benchmarks and the demo.
-export { Cluster, NETMASTER_ADDRESS, netctlHint, OUTSIDE_ADDRESS, removeNamespaces } from "./cluster.js";
+export { Cluster, defaultDatapath, NETMASTER_ADDRESS, netctlHint, OUTSIDE_ADDRESS, removeNamespaces } from "./cluster.js";
 export type { ClusterHost, ClusterOptions, CniOutcome } from "./cluster.js";
 export { DOCKER_IMAGE, DockerHost, missingDockerTools, NOWHERE_DNS } from "./docker.js";
 export type { DockerHostOptions } from "./docker.js";

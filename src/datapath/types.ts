@@ -285,6 +285,13 @@ export interface DesiredEndpoint {
    * without IPv4 and without an IPv4 gateway, until the agent has the lease and netmaster recorded it.
    */
   ipv4: string;
+  /**
+   * The IPv4 address is (or will be) a DHCP lease held on the container's interface (an ipam dhcp network, or a
+   * delegated IPAM plugin that leases there, CNI dhcp): its DHCP client keeps asking from 0.0.0.0 after the address
+   * is recorded (a lease sought again after an agent restart or a lost lease, a plugin's renewals). A datapath that
+   * holds endpoints to their addresses lets those packets pass. Absent: false.
+   */
+  dhcp?: boolean;
   /** "addr/len", or "". */
   ipv6: string;
   /** Default route targets inside the container ("" = no default route). */

@@ -1,6 +1,7 @@
 // Delegated IPAM to the CNI `dhcp` plugin end to end on one host: a real agent and netmaster, the real CNI
 // executable, Debian's dhcp plugin and its daemon (started by the test on its own socket, stopped by its PID),
-// and dnsmasq as the site's DHCP server on the network's segment (test/harness/dnsmasq.ts). The dhcp plugin
+// and dnsmasq as the site's DHCP server on the network's segment (test/harness/dnsmasq.ts: on the OVS datapath,
+// NETPLUGIN_CLUSTER_DATAPATH=ovs, behind a site switch on the network's VLAN, the agent's uplink its trunk). The dhcp plugin
 // leases on the container's interface, so the executable has the agent plumb it first (src/cni/delegate.ts):
 // the container gets dnsmasq's lease for its MAC, reaches a netmaster-addressed container both ways, inspect
 // says where the address came from, DEL releases the lease; with the daemon unreachable the ADD fails with
@@ -16,7 +17,7 @@ import { run } from "../../src/lib/process.js";
 import { waitFor } from "../../src/lib/wait.js";
 import { Api } from "../harness/api.js";
 import { agentGet, TestAgent } from "../harness/agent.js";
-import { DhcpServer } from "../harness/dnsmasq.js";
+import { DhcpServer, SiteSwitch } from "../harness/dnsmasq.js";
 import { runPrefix, TestNetns } from "../harness/netns.js";
 
 const CNI_DIR = "/usr/lib/cni";
@@ -36,6 +37,9 @@ describe("CNI delegated IPAM to the dhcp plugin", { skip: !ready && "needs root,
   let socket: string;
   let daemon: ChildProcess | undefined;
   let server: DhcpServer | undefined;
+  let site: SiteSwitch | undefined;
+  /** The network's VLAN: a vlan network rides the overlay on Linux, and is handed off on the uplink on OVS. */
+  const VLAN = 146;
   const containers = new Map<string, TestNetns>();
   const id = (name: string) => `${prefix}${name}`;
   const env = (name: string) => ({ containerId: id(name), netns: containers.get(name)!.path, path: CNI_DIR });
@@ -52,16 +56,18 @@ describe("CNI delegated IPAM to the dhcp plugin", { skip: !ready && "needs root,
   before(async () => {
     dir = mkdtempSync(path.join(tmpdir(), `${prefix}-cnidhcp-`));
     socket = path.join(dir, "dhcp.sock");
-    agent = await TestAgent.start();
+    agent = await TestAgent.start({ ovsAgentArgs: SiteSwitch.agentArgs });
+    if (agent.host.ovs !== undefined) site = await SiteSwitch.start(`${prefix}-site`, agent.host.namespace, dir);
     api = new Api(agent.apiBase);
     await api.create("/api/v1/tenants/t1/", { tenantName: "t1" });
-    await api.create("/api/v1/networks/t1:nm/", { tenantName: "t1", networkName: "nm", encap: "vxlan", subnet: "198.18.46.0/24", gateway: "198.18.46.254" });
+    await api.create("/api/v1/networks/t1:nm/", { tenantName: "t1", networkName: "nm", encap: "vlan", pktTag: VLAN, subnet: "198.18.46.0/24", gateway: "198.18.46.254" });
     // A netmaster-addressed container (.1) brings the network's bridge to the host; dnsmasq hands out .100-.150.
     await container("anchor");
     const anchor = await agent.cni("ADD", env("anchor"), { name: "plain", tenant: "t1", network: "nm" });
     assert.equal(anchor.code, 0, `ADD anchor: ${anchor.stdout}\n${agent.logs()}`);
     await containers.get("anchor")!.serve("anchor", 80);
-    server = await DhcpServer.start({ ns: `${prefix}-srv`, dir, tenantNamespace: `${agent.prefix}-t-t1`, network: "nm", address: "198.18.46.253/24", range: "198.18.46.100,198.18.46.150" });
+    const where = site === undefined ? {} : { site: { switch: site, vlan: VLAN } };
+    server = await DhcpServer.start({ ns: `${prefix}-srv`, dir, tenantNamespace: `${agent.prefix}-t-t1`, network: "nm", address: "198.18.46.253/24", range: "198.18.46.100,198.18.46.150", ...where });
     daemon = spawn(path.join(CNI_DIR, "dhcp"), ["daemon", "-socketpath", socket, "-timeout", "5s"], { stdio: "ignore" });
     await waitFor(() => existsSync(socket), { timeoutMs: 5000, what: () => "the dhcp plugin's daemon listens" });
   });
@@ -74,6 +80,7 @@ describe("CNI delegated IPAM to the dhcp plugin", { skip: !ready && "needs root,
     }
     for (const ns of containers.values()) await ns.destroy();
     await server?.stop();
+    await site?.stop();
     await agent?.destroy();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });

@@ -1,8 +1,10 @@
 // DHCP networks end to end on one host: a real agent and netmaster, the real CNI executable, and dnsmasq as
-// the site's DHCP server on the network's segment. The segment of a vlan network on a host is its bridge in the
-// tenant namespace (here vlan networks ride the overlay: no 802.1Q uplink to put a server behind), so the
-// server's port is a macvlan on that bridge moved into the server's own namespace (a kind of link the agent
-// neither owns nor removes). Containers get dnsmasq's addresses, talk both ways, DEL releases the lease; a
+// the site's DHCP server on the network's segment. On the Linux datapath the segment of a vlan network on a host
+// is its bridge in the tenant namespace (vlan networks ride the overlay there: no 802.1Q uplink to put a server
+// behind), so the server's port is a macvlan on that bridge moved into the server's own namespace (a kind of link
+// the agent neither owns nor removes). On the OVS datapath (NETPLUGIN_CLUSTER_DATAPATH=ovs) the agent hands vlan
+// networks off on its --uplink-if, the trunk of a simulated site switch, and the servers sit behind it on the
+// networks' VLANs (test/harness/dnsmasq.ts SiteSwitch). Containers get dnsmasq's addresses, talk both ways, DEL releases the lease; a
 // server handing out addresses outside the network's subnet is refused with nothing left behind.
 // Everything is in 198.18.0.0/15 with per-run names; each dnsmasq is stopped by its PID, even on failure.
 
@@ -15,7 +17,7 @@ import { run } from "../../src/lib/process.js";
 import { waitFor } from "../../src/lib/wait.js";
 import { Api } from "../harness/api.js";
 import { agentGet, TestAgent } from "../harness/agent.js";
-import { DhcpServer } from "../harness/dnsmasq.js";
+import { DhcpServer, SiteSwitch } from "../harness/dnsmasq.js";
 import { runPrefix, TestNetns } from "../harness/netns.js";
 
 interface AddResult {
@@ -43,8 +45,12 @@ describe("ipam dhcp networks through CNI", { skip: !ready && "needs root, dnsmas
   }
   const ip = (r: AddResult) => r.ips[0]!.address.split("/")[0]!;
 
+  let site: SiteSwitch | undefined;
+  /** Each network's VLAN: on OVS its servers sit behind the site switch on it. */
+  const vlans: Record<string, number> = { dh: 140, dx: 144 };
   const dhcpServer = async (network: string, address: string, range: string): Promise<DhcpServer> => {
-    const server = await DhcpServer.start({ ns: `${prefix}-srv-${network}`, dir, tenantNamespace: tenantNs(), network, address, range });
+    const where = site === undefined ? {} : { site: { switch: site, vlan: vlans[network]! } };
+    const server = await DhcpServer.start({ ns: `${prefix}-srv-${network}`, dir, tenantNamespace: tenantNs(), network, address, range, ...where });
     servers.push(server);
     return server;
   };
@@ -56,12 +62,13 @@ describe("ipam dhcp networks through CNI", { skip: !ready && "needs root, dnsmas
 
   before(async () => {
     dir = mkdtempSync(path.join(tmpdir(), `${prefix}-dhcp-`));
-    agent = await TestAgent.start();
+    agent = await TestAgent.start({ ovsAgentArgs: SiteSwitch.agentArgs });
+    if (agent.host.ovs !== undefined) site = await SiteSwitch.start(`${prefix}-site`, agent.host.namespace, dir);
     api = new Api(agent.apiBase);
     await api.create("/api/v1/tenants/t1/", { tenantName: "t1" });
     await api.create("/api/v1/networks/t1:nm/", { tenantName: "t1", networkName: "nm", encap: "vxlan", subnet: "198.18.41.0/24", gateway: "198.18.41.254" });
-    await api.create("/api/v1/networks/t1:dh/", { tenantName: "t1", networkName: "dh", encap: "vlan", ipam: "dhcp", subnet: "198.18.40.0/24", gateway: "198.18.40.254" });
-    await api.create("/api/v1/networks/t1:dx/", { tenantName: "t1", networkName: "dx", encap: "vlan", ipam: "dhcp", subnet: "198.18.44.0/24", gateway: "198.18.44.254" });
+    await api.create("/api/v1/networks/t1:dh/", { tenantName: "t1", networkName: "dh", encap: "vlan", pktTag: vlans["dh"], ipam: "dhcp", subnet: "198.18.40.0/24", gateway: "198.18.40.254" });
+    await api.create("/api/v1/networks/t1:dx/", { tenantName: "t1", networkName: "dx", encap: "vlan", pktTag: vlans["dx"], ipam: "dhcp", subnet: "198.18.44.0/24", gateway: "198.18.44.254" });
     // A netmaster-addressed container brings the tenant, with all its networks' bridges, to the host.
     const anchor = await add("zz", "nm");
     assert.equal(anchor.code, 0, `ADD zz: ${anchor.stdout}\n${agent.logs()}`);
@@ -80,6 +87,7 @@ describe("ipam dhcp networks through CNI", { skip: !ready && "needs root, dnsmas
   after(async () => {
     for (const ns of containers.values()) await ns.destroy();
     for (const s of servers) await s.stop();
+    await site?.stop();
     await agent?.destroy();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });

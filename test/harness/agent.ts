@@ -2,7 +2,7 @@
 // agent runs in its own host namespace, never in the machine's, so whatever it
 // makes there (uplinks, NAT, forwarding) stays off the machine's own network.
 
-import { Cluster, type ClusterHost } from "../../src/cluster/index.js";
+import { Cluster, defaultDatapath, type ClusterHost } from "../../src/cluster/index.js";
 import { hostPrefix } from "../../src/datapath/names.js";
 import { unixRequest } from "../../src/cluster/index.js";
 
@@ -25,8 +25,10 @@ export class TestAgent {
   ) {}
 
   /** A one-host cluster: netmaster on the underlay, this agent in host namespace 1. */
-  static async start(options: { fwdMode?: "bridge" | "routing" } = {}): Promise<TestAgent> {
-    const cluster = await Cluster.up({ hosts: 1, logLevel: "warn", ...(options.fwdMode ? { fwdMode: options.fwdMode } : {}) });
+  /** `ovsAgentArgs`: more flags for the agent when the cluster runs the OVS datapath (NETPLUGIN_CLUSTER_DATAPATH). */
+  static async start(options: { fwdMode?: "bridge" | "routing"; ovsAgentArgs?: string[] } = {}): Promise<TestAgent> {
+    const agentArgs = defaultDatapath() === "ovs" ? (options.ovsAgentArgs ?? []) : [];
+    const cluster = await Cluster.up({ hosts: 1, logLevel: "warn", ...(options.fwdMode ? { fwdMode: options.fwdMode } : {}), ...(agentArgs.length > 0 ? { agentArgs } : {}) });
     return new TestAgent(cluster, cluster.hosts[0]!);
   }
 

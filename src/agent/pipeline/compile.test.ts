@@ -226,6 +226,24 @@ describe("compileHost", () => {
     assert.deepEqual(out.desired.tenants.map((t) => [t.name, t.networks.map((n) => n.name), t.endpoints.map((e) => e.id)]), [["t", ["net"], ["a"]], ["u", ["net"], ["u1"]]]);
   });
 
+  test("an endpoint whose address is a DHCP lease on its interface (ipam dhcp, CNI dhcp) says so; others do not", () => {
+    const eps = {
+      [endpointKey("w")]: endpoint("w", "h1", "", "net", { ipamSource: "dhcp", macAddress: "02:02:c6:12:01:10" }),
+      [endpointKey("l")]: endpoint("l", "h1", "198.18.1.11", "net", { ipamSource: "dhcp" }),
+      [endpointKey("c")]: endpoint("c", "h1", "198.18.1.12", "net", { ipamSource: "cni:dhcp" }),
+      [endpointKey("h")]: endpoint("h", "h1", "198.18.1.13", "net", { ipamSource: "cni:host-local" }),
+      [endpointKey("n")]: endpoint("n", "h1", "198.18.1.14"),
+    };
+    const out = compileHost(view({ ...base, ...eps }), ["w", "l", "c", "h", "n"].map((id) => attachment(id)), new Map(), ctx("198.18.0.11"));
+    assert.deepEqual(out.failures, []);
+    const byId = new Map(out.desired.tenants[0]!.endpoints.map((e) => [e.id, e]));
+    assert.deepEqual([...byId.keys()].sort(), ["c", "h", "l", "n", "w"]);
+    assert.deepEqual(["w", "l", "c", "h", "n"].map((id) => byId.get(id)!.dhcp ?? false), [true, true, true, false, false]);
+    // Waiting for its lease: no IPv4, no IPv4 default route.
+    assert.equal(byId.get("w")!.ipv4, "");
+    assert.equal(byId.get("w")!.gateway, "");
+  });
+
   describe("the global sdnController", () => {
     const global = { name: "global", networkInfraType: "default", fwdMode: "bridge", arpMode: "proxy", vlans: "1-4094", vxlans: "1-10000", pvtSubnet: "169.254.0.0/16" };
     const compile = (g: object) => compileHost(view({ ...base, [objectKey("global", "global")]: g }), [], new Map(), ctx("198.18.0.11")).desired.host;

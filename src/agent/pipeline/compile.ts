@@ -26,6 +26,7 @@ import type { PolicyInput } from "../../policy/index.js";
 import { formatIpv4, parseIpv4Subnet } from "../../lib/ipv4.js";
 import type { Attachment } from "../attachments.js";
 import { grantPorts } from "../ports.js";
+import { leasesOnInterface } from "../../cni/ipam.js";
 
 /** The agent's copy of its slice (mirror.ts): records checked as they arrived, and those set apart. */
 export interface StateView {
@@ -326,6 +327,11 @@ function bridgedNetwork(facts: HostFacts, n: Network, tenantEndpoints: EndpointS
   return desired;
 }
 
+/** Whether an endpoint's IPv4 address is a DHCP lease held on its interface: ipam dhcp, or CNI dhcp (DesiredEndpoint.dhcp). */
+function leasedOnInterface(ipamSource: string | undefined): boolean {
+  return ipamSource === "dhcp" || (ipamSource?.startsWith("cni:") === true && leasesOnInterface(ipamSource.slice("cni:".length)));
+}
+
 /** One of this host's containers on `net`, as the datapath must plumb it. */
 function desiredEndpoint(facts: HostFacts, { attachment, ep }: LocalEndpoint, net: Network, p: NetProfile | undefined): DesiredEndpoint {
   const bps = p ? (parseBandwidth(p.bandwidth) ?? 0) : 0;
@@ -341,6 +347,7 @@ function desiredEndpoint(facts: HostFacts, { attachment, ep }: LocalEndpoint, ne
     // "" while the endpoint waits for its DHCP lease (ipam dhcp): the interface is on the bridge without IPv4
     // (the lease client's requests go out on it), and without the IPv4 default route, which needs the address.
     ipv4: ep.ipAddress === "" ? "" : `${ep.ipAddress}/${prefixLen(net.subnet)}`,
+    ...(leasedOnInterface(ep.ipamSource) ? { dhcp: true } : {}),
     ipv6: ep.ipv6Address ? `${ep.ipv6Address}/${prefixLen(net.ipv6Subnet)}` : "",
     // One default route per container: on its first interface (a second one would clash with it).
     gateway: primary && ep.ipAddress !== "" ? net.gateway : "",

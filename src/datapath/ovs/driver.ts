@@ -89,10 +89,18 @@ interface ObservedPort {
   namespace: string;
   /** external_ids:netplugin-tenant of an endpoint's port ("" on ports made before it was kept). */
   tenant: string;
+  /**
+   * external_ids:netplugin-ipv4 of an endpoint's port: the IPv4 address the driver put on the container side ("":
+   * none, the endpoint waited for its DHCP lease), undefined where the driver does not configure that side (a
+   * runtime's) or on ports made before it was kept.
+   */
+  ipv4: string | undefined;
 }
 
 /** The tenant an endpoint's port belongs to. */
 const TENANT_KEY = "netplugin-tenant";
+/** The IPv4 address the driver configured on the container side of an endpoint's veth (ObservedPort.ipv4). */
+const IPV4_KEY = "netplugin-ipv4";
 
 const DEFAULT_DB = "unix:/var/run/openvswitch/db.sock";
 
@@ -138,6 +146,7 @@ function parsePorts(json: string): ObservedPort[] {
       role: ids[1].find(([k]) => k === ROLE_KEY)?.[1] ?? "",
       tenant: ids[1].find(([k]) => k === TENANT_KEY)?.[1] ?? "",
       namespace: ids[1].find(([k]) => k === GATEWAY_NAMESPACE_KEY)?.[1] ?? "",
+      ipv4: ids[1].find(([k]) => k === IPV4_KEY)?.[1],
     };
   });
 }
@@ -405,6 +414,19 @@ export class OvsDatapath implements DatapathDriver {
         await this.unplumb(bridge, w.name);
       }
     }
+    // Endpoints whose IPv4 address changed since their port was made: the one waiting for its DHCP lease gets it
+    // (and its default route) once the agent has recorded it, a new lease's address replaces the old one.
+    const observedByName = new Map(observed.map((p) => [p.name, p]));
+    for (const w of wanted) {
+      const p = observedByName.get(w.name);
+      if (p?.ipv4 === undefined || p.ipv4 === w.endpoint.ipv4 || w.endpoint.containerSide === "runtime") continue;
+      try {
+        await this.readdress(w, p.ipv4);
+        change("update", `IPv4 address of endpoint ${w.endpoint.id} (${w.endpoint.ipv4 || "none"})`);
+      } catch (err) {
+        fail({ tenant: w.tenant, network: w.endpoint.network, endpoint: w.endpoint.id }, [`address of ${w.endpoint.ifname} in ${w.endpoint.netns}`], err);
+      }
+    }
     // A port whose network's VLAN moved (snoopingVlans) follows it.
     try {
       const tags = await this.portTags();
@@ -648,12 +670,14 @@ export class OvsDatapath implements DatapathDriver {
     if (e.containerSide !== "runtime") {
       // nodad: the IPv6 address is usable at once instead of after ~1 s of duplicate address detection. `replace`:
       // a container has one default route, on its first interface; one that another of its interfaces took while
-      // it was the only one (a runtime attaching them in either order) moves here.
+      // it was the only one (a runtime attaching them in either order) moves here. No IPv4 address (nor its
+      // default route) while the endpoint waits for its DHCP lease: its lease client asks on the interface, and
+      // readdress() puts the address there once the agent has recorded it.
       const lines = [
-        `addr add ${e.ipv4} dev ${e.ifname}`,
+        ...(e.ipv4 === "" ? [] : [`addr add ${e.ipv4} dev ${e.ifname}`]),
         ...(e.ipv6 === "" ? [] : [`addr add ${e.ipv6} dev ${e.ifname} nodad`]),
         `link set ${e.ifname} up`,
-        ...(e.gateway === "" ? [] : [`route replace default via ${e.gateway} dev ${e.ifname}`]),
+        ...(e.gateway === "" || e.ipv4 === "" ? [] : [`route replace default via ${e.gateway} dev ${e.ifname}`]),
         ...(e.ipv6 === "" || e.ipv6Gateway === "" ? [] : [`route replace default via ${e.ipv6Gateway} dev ${e.ifname}`]),
       ];
       await inside(["ip", "-batch", "-"], lines.join("\n") + "\n");
@@ -664,11 +688,28 @@ export class OvsDatapath implements DatapathDriver {
     this.shapers.forget(w.name); // a new container side: no shaper yet
     // qos: the bridge's linux-noop row, so ovs-vswitchd leaves the port's tbf (shapers.ts) alone.
     const qos = await this.shapers.noopQosOf(bridge);
-    const ids = [`external_ids:${ENDPOINT_ID_KEY}=${e.id}`, `external_ids:${TENANT_KEY}=${w.tenant}`];
+    // What the driver put on the container side as its IPv4 address ("" while it waits for its lease): readdress().
+    const ipv4 = e.containerSide === "runtime" ? [] : [`external_ids:${IPV4_KEY}="${e.ipv4}"`];
+    const ids = [`external_ids:${ENDPOINT_ID_KEY}=${e.id}`, `external_ids:${TENANT_KEY}=${w.tenant}`, ...ipv4];
     await this.vsctl(["--may-exist", "add-port", bridge, w.name, `tag=${w.vlan}`, "--", "set", "interface", w.name, ...ids, "--", "set", "port", w.name, `qos=${qos}`]).catch((err: unknown) => {
       this.shapers.forgetNoopQos();
       throw err;
     });
+  }
+
+  /**
+   * The container side of an endpoint's veth from IPv4 address `had` (what its port's external_ids say the driver
+   * put there, "" for none) to the desired one, with the default route the address allows; then the port says so.
+   * The interface, MAC and the rest stay.
+   */
+  private async readdress(w: WantedPort, had: string): Promise<void> {
+    const e = w.endpoint;
+    const inside = (args: string[]) => this.executor.run(["nsenter", `--net=${e.netns}`, "ip", ...args]);
+    // An old address already gone is no reason to stop.
+    if (had !== "") await inside(["addr", "del", had, "dev", e.ifname]).catch(() => undefined);
+    if (e.ipv4 !== "") await inside(["addr", "replace", e.ipv4, "dev", e.ifname]);
+    if (e.ipv4 !== "" && e.gateway !== "") await inside(["route", "replace", "default", "via", e.gateway, "dev", e.ifname]);
+    await this.vsctl(["set", "interface", w.name, `external_ids:${IPV4_KEY}="${e.ipv4}"`]);
   }
 
   private async unplumb(bridge: string, name: string): Promise<void> {

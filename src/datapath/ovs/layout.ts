@@ -3,7 +3,9 @@
 // policy-flows.ts for the tenant's policy). Plain constants, no logic.
 //
 //   CLASSIFY (0)   where a packet comes from: a local endpoint's port (its MAC, and its addresses for IP, ARP and
-//                  IPv6 neighbour discovery: no spoofing), the tunnel port with a network's VNI, or a network's gateway port (the veth of the
+//                  IPv6 neighbour discovery: no spoofing; one waiting for its DHCP lease only its DHCP client's
+//                  UDP 68→67 and its ARP requests as probes, sender address 0.0.0.0; a leased one also its DHCP
+//                  client from 0.0.0.0), the tunnel port with a network's VNI, or a network's gateway port (the veth of the
 //                  tenant's gateway namespace, gateway.ts: its MAC, any address, since it routes). Sets
 //                  TENANT_REG, NETWORK_REG, FLAGS_REG.
 //                  Anything else is dropped.

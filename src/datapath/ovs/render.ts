@@ -137,20 +137,7 @@ export function tenantNumbers(names: readonly string[]): Map<string, number> {
  * failure, rather than made half. (The README's OVS section lists the same.)
  */
 export function checkOvs(desired: DesiredHost): DatapathProblem[] {
-  const problems: DatapathProblem[] = [];
-  const not = (what: string) => `the ovs datapath does not do ${what} yet (use --datapath linux)`;
-  for (const t of desired.tenants) {
-    const tenant = t.name;
-    problems.push(...checkServices(t));
-    for (const n of t.networks) {
-      const owner = { tenant, network: n.name };
-    }
-    for (const e of t.endpoints) {
-      const owner = { tenant, network: e.network, endpoint: e.id };
-      if (e.ipv4 === "") problems.push({ owner, message: not("endpoints without an IPv4 address (DHCP)") });
-    }
-  }
-  return problems;
+  return desired.tenants.flatMap((t) => checkServices(t));
 }
 
 export interface OvsFacts {
@@ -224,7 +211,7 @@ export function renderFlows(desired: DesiredHost, facts: OvsFacts): string[] {
       const gateway = hasGateway ? facts.ofports.get(gatewayHostLink(desired.prefix, t.name, n.name)) : undefined;
       if (gateway !== undefined) {
         const remotes = overlay(n, uplink)?.remotes ?? [];
-        const known = [...locals.map((e) => ({ ip: addressOf(e.ipv4), mac: e.mac })), ...remotes.map((r) => ({ ip: r.ipv4, mac: r.mac }))];
+        const known = [...locals.map((e) => ({ ip: addressOf(e.ipv4), mac: e.mac })), ...remotes.map((r) => ({ ip: r.ipv4, mac: r.mac }))].filter((k) => k.ip !== "");
         const known6 = [...locals.map((e) => ({ ip: address6Of(e.ipv6), mac: e.mac })), ...remotes.map((r) => ({ ip: address6Of(r.ipv6), mac: r.mac }))].filter((k) => k.ip !== "");
         const localPorts = locals.map((e) => facts.ofports.get(e.hostLink)!);
         flows.push(...gatewayFlows({ network: n, tenant: tn, networkNumber: nn, port: gateway, ...forwardsOf(t), known, known6, localPorts }));
@@ -275,9 +262,18 @@ function networkFlows(
     // Untagged only: OVS matches ip/arp through one VLAN header, and a tagged frame would leave a trunk double-tagged.
     const from = `in_port=${port},dl_src=${e.mac},${UNTAGGED}`;
     const meter = endpointMeter(e, port);
-    const classified = `${meter === undefined ? "" : `meter:${meter.id},`}${regs(tn, nn, false)},goto_table:${TABLE.LOCAL}`;
-    out.push(flow(TABLE.CLASSIFY, 110, `${from},arp,arp_spa=${ip},arp_sha=${e.mac}`, classified));
-    out.push(flow(TABLE.CLASSIFY, 110, `${from},ip,nw_src=${ip}`, classified));
+    const metered = meter === undefined ? "" : `meter:${meter.id},`;
+    const classified = `${metered}${regs(tn, nn, false)},goto_table:${TABLE.LOCAL}`;
+    if (e.ipv4 === "") out.push(...awaitingLease(from, e.mac, metered, regs(tn, nn, false)));
+    else {
+      out.push(flow(TABLE.CLASSIFY, 110, `${from},arp,arp_spa=${ip},arp_sha=${e.mac}`, classified));
+      out.push(flow(TABLE.CLASSIFY, 110, `${from},ip,nw_src=${ip}`, classified));
+      // A leased address: its DHCP client may ask again from 0.0.0.0 (types.ts DesiredEndpoint.dhcp), and probe.
+      if (e.dhcp === true) {
+        out.push(flow(TABLE.CLASSIFY, 110, `${from},udp,nw_src=0.0.0.0,tp_src=68,tp_dst=67`, classified));
+        out.push(flow(TABLE.CLASSIFY, 110, `${from},arp,arp_op=1,arp_spa=0.0.0.0,arp_sha=${e.mac}`, classified));
+      }
+    }
     const ip6 = address6Of(e.ipv6);
     if (ip6 === "") continue;
     // IPv6 from its address; its neighbour discovery only about itself: solicitations with its own MAC as
@@ -309,7 +305,7 @@ function networkFlows(
   }
   if (vx === undefined || vx.arpMode === "proxy") {
     const remotes = handoff ? [] : (vx?.remotes ?? []);
-    const known = [...locals.map((e) => ({ ip: addressOf(e.ipv4), mac: e.mac })), ...remotes.map((r) => ({ ip: r.ipv4, mac: r.mac }))];
+    const known = [...locals.map((e) => ({ ip: addressOf(e.ipv4), mac: e.mac })), ...remotes.map((r) => ({ ip: r.ipv4, mac: r.mac }))].filter((k) => k.ip !== "");
     for (const k of known) out.push(flow(TABLE.LOCAL, 90, `${net},${local},arp,arp_op=1,arp_tpa=${k.ip}`, arpResponder(k.mac, k.ip)));
     const known6 = [...locals.map((e) => ({ ip: address6Of(e.ipv6), mac: e.mac })), ...remotes.map((r) => ({ ip: address6Of(r.ipv6), mac: r.mac }))];
     for (const k of known6.filter((k) => k.ip !== "")) out.push(flow(TABLE.LOCAL, 90, `${net},${local},icmp6,icmp_type=135,nd_target=${k.ip}`, ndResponder(k.mac, k.ip, false)));
@@ -367,6 +363,23 @@ function networkFlows(
     out.push(flow(TABLE.L2_FORWARD, 55, `${net},ip,nw_dst=224.0.0.0/4`, [...toOutside, "NORMAL"].join(",")));
   }
   return out;
+}
+
+/**
+ * The CLASSIFY flows of an endpoint waiting for its DHCP lease (no IPv4 address yet: types.ts DesiredEndpoint.ipv4),
+ * from its port and MAC (`from`): its DHCP client's packets (UDP from port 68 to port 67: the discover and request
+ * from 0.0.0.0 to broadcast, and a release, which leaves from the leased address to the server's), and its ARP
+ * requests with its own MAC as sender, as probes (RFC 5227): the sender address is set to 0.0.0.0, so whatever
+ * address it names, no neighbour's cache learns it, and an answer still comes back to its MAC (a Linux host
+ * answers a probe for its address, and the client's kernel takes the answer). Nothing else of IPv4: the server's
+ * replies reach it by its MAC (L2_FORWARD). Once the lease is recorded (ipv4 set) the usual flows replace these.
+ */
+function awaitingLease(from: string, mac: string, meter: string, regs: string): string[] {
+  const classified = `${meter}${regs},goto_table:${TABLE.LOCAL}`;
+  return [
+    flow(TABLE.CLASSIFY, 110, `${from},udp,tp_src=68,tp_dst=67`, classified),
+    flow(TABLE.CLASSIFY, 110, `${from},arp,arp_op=1,arp_sha=${mac}`, `${meter}set_field:0.0.0.0->arp_spa,${regs},goto_table:${TABLE.LOCAL}`),
+  ];
 }
 
 /** What the tenant's gateway flows send its namespace, by the families it forwards (gateway.ts forwardingOf). */
