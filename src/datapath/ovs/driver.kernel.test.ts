@@ -107,9 +107,9 @@ describe("OVS driver on a private Open vSwitch", { skip: needsOvs }, () => {
     assert.ok(await ping(ns("c1"), "198.18.50.254"));
   });
 
-  it("a bridge found in standalone mode (a learning switch without our flows) is put back in secure mode", async () => {
+  it("a bridge found in standalone mode (a learning switch without our flows) is put back in secure mode by a full run", async () => {
     await run(["ovs-vsctl", `--db=${ovs.db}`, "set", "bridge", bridgeName(P), "fail_mode=standalone"]);
-    const report = await driver.reconcile(desired(false), { full: false });
+    const report = await driver.reconcile(desired(false), { full: true });
     assert.deepEqual(report.errors, []);
     assert.ok(report.changes.some((c) => c.object.startsWith(`bridge ${bridgeName(P)} (fail mode secure`)), JSON.stringify(report.changes));
     assert.equal((await run(["ovs-vsctl", `--db=${ovs.db}`, "get", "bridge", bridgeName(P), "fail_mode"])).stdout.trim(), "secure");

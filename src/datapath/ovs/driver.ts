@@ -48,6 +48,7 @@ import {
   ENDPOINT_ID_KEY,
   needsTunnel,
   renderFlows,
+  snoopingVlans,
   withHostEndpoints,
   renderMeters,
   ROLE_KEY,
@@ -304,6 +305,10 @@ export class OvsDatapath implements DatapathDriver {
     };
   }
 
+  /** The bridge and controller the last run found right (`<bridge> <controller>`), "" after a run that failed. */
+  private checkedBridge = "";
+  /** The network VLANs the ports' tags were last brought to. */
+  private syncedVlans = "";
   /** What the last run made of the gateway namespaces and ways out without failure ("" : read them next run). */
   private madeGateways = "";
   private madeOutside = "";
@@ -341,46 +346,53 @@ export class OvsDatapath implements DatapathDriver {
       errors.push({ owner, namespace: "host", objects, message: err instanceof ProcessError ? `${err.argv.join(" ")}: ${err.stderr.trim()}` : (err as Error).message });
 
     const bridge = bridgeName(desired.prefix);
-    try {
-      if (!(await this.bridgeExists(bridge))) {
-        // The fail mode is set as the bridge is made: setting it later wipes every flow and group of the bridge.
-        // OpenFlow 1.3 too: what most controllers speak.
-        await this.vsctl(["add-br", bridge, "--", "set", "bridge", bridge, `datapath_type=${this.o.datapathType}`, "fail_mode=secure", "protocols=OpenFlow13,OpenFlow15", "other_config:disable-in-band=true", ...SNOOPING]);
-        change("create", `bridge ${bridge}`);
-        this.applied = "";
-      } else {
-        // A bridge of that name made otherwise (by hand, or changed since): in standalone mode it would switch
-        // as a learning switch whenever our flows are gone. Putting it right wipes its flows; the sync below
-        // puts ours back.
-        const [failMode, protocols, datapathType, snooping] = (await this.vsctl(["get", "bridge", bridge, "fail_mode", "protocols", "datapath_type", "mcast_snooping_enable"])).split("\n");
-        if (datapathType?.replace(/"/g, "") !== this.o.datapathType) {
-          throw new Error(`bridge ${bridge} has datapath_type ${datapathType}, not ${this.o.datapathType}: remove it (netplugin --cleanup) and start again`);
-        }
-        if (snooping !== "true") {
-          await this.vsctl(["set", "bridge", bridge, ...SNOOPING]);
-          change("update", `bridge ${bridge} (multicast snooping)`);
-        }
-        if (failMode !== "secure" || !protocols?.includes("OpenFlow15")) {
-          await this.vsctl(["set", "bridge", bridge, "fail_mode=secure", "protocols=OpenFlow13,OpenFlow15"]);
-          change("update", `bridge ${bridge} (fail mode secure, OpenFlow 1.3 and 1.5)`);
+    // --ovs-controller, when given, wins over the global sdnController on this host.
+    const wantedController = this.o.controller ?? desired.host.sdnController ?? "";
+    // The bridge and its controller as this process last found them right: read again on a full run, or after a
+    // run that failed (as the Linux driver reads only what changed).
+    const bridgeKey = `${bridge} ${wantedController}`;
+    const bridgeChecked = !options.full && this.checkedBridge === bridgeKey;
+    this.checkedBridge = "";
+    if (!bridgeChecked) {
+      try {
+        if (!(await this.bridgeExists(bridge))) {
+          // The fail mode is set as the bridge is made: setting it later wipes every flow and group of the bridge.
+          // OpenFlow 1.3 too: what most controllers speak.
+          await this.vsctl(["add-br", bridge, "--", "set", "bridge", bridge, `datapath_type=${this.o.datapathType}`, "fail_mode=secure", "protocols=OpenFlow13,OpenFlow15", "other_config:disable-in-band=true", ...SNOOPING]);
+          change("create", `bridge ${bridge}`);
           this.applied = "";
+        } else {
+          // A bridge of that name made otherwise (by hand, or changed since): in standalone mode it would switch
+          // as a learning switch whenever our flows are gone. Putting it right wipes its flows; the sync below
+          // puts ours back.
+          const [failMode, protocols, datapathType, snooping] = (await this.vsctl(["get", "bridge", bridge, "fail_mode", "protocols", "datapath_type", "mcast_snooping_enable"])).split("\n");
+          if (datapathType?.replace(/"/g, "") !== this.o.datapathType) {
+            throw new Error(`bridge ${bridge} has datapath_type ${datapathType}, not ${this.o.datapathType}: remove it (netplugin --cleanup) and start again`);
+          }
+          if (snooping !== "true") {
+            await this.vsctl(["set", "bridge", bridge, ...SNOOPING]);
+            change("update", `bridge ${bridge} (multicast snooping)`);
+          }
+          if (failMode !== "secure" || !protocols?.includes("OpenFlow15")) {
+            await this.vsctl(["set", "bridge", bridge, "fail_mode=secure", "protocols=OpenFlow13,OpenFlow15"]);
+            change("update", `bridge ${bridge} (fail mode secure, OpenFlow 1.3 and 1.5)`);
+            this.applied = "";
+          }
         }
+      } catch (err) {
+        fail({}, [`bridge ${bridge}`], err);
+        return { changes, errors };
       }
-    } catch (err) {
-      fail({}, [`bridge ${bridge}`], err);
-      return { changes, errors };
-    }
 
-    try {
-      const controller = (await this.vsctl(["get-controller", bridge])).trim();
-      // --ovs-controller, when given, wins over the global sdnController on this host.
-      const wanted = this.o.controller ?? desired.host.sdnController ?? "";
-      if (controller !== wanted) {
-        await this.vsctl(wanted === "" ? ["del-controller", bridge] : ["set-controller", bridge, wanted]);
-        change(wanted === "" ? "delete" : "update", `controller of ${bridge}${wanted === "" ? "" : ` (${wanted})`}`);
+      try {
+        const controller = (await this.vsctl(["get-controller", bridge])).trim();
+        if (controller !== wantedController) {
+          await this.vsctl(wantedController === "" ? ["del-controller", bridge] : ["set-controller", bridge, wantedController]);
+          change(wantedController === "" ? "delete" : "update", `controller of ${bridge}${wantedController === "" ? "" : ` (${wantedController})`}`);
+        }
+      } catch (err) {
+        fail({}, [`controller of ${bridge}`], err);
       }
-    } catch (err) {
-      fail({}, [`controller of ${bridge}`], err);
     }
 
     let observed = await this.ports(bridge);
@@ -427,15 +439,20 @@ export class OvsDatapath implements DatapathDriver {
         fail({ tenant: w.tenant, network: w.endpoint.network, endpoint: w.endpoint.id }, [`address of ${w.endpoint.ifname} in ${w.endpoint.netns}`], err);
       }
     }
-    // A port whose network's VLAN moved (snoopingVlans) follows it.
-    try {
-      const tags = await this.portTags();
-      for (const w of wanted.filter((w) => tags.has(w.name) && tags.get(w.name) !== w.vlan)) {
-        await this.vsctl(["set", "port", w.name, `tag=${w.vlan}`]);
-        change("update", `port ${w.name} (VLAN ${w.vlan})`);
+    // A port whose network's VLAN moved (snoopingVlans) follows it. New ports are made with theirs.
+    const vlansKey = JSON.stringify([...snoopingVlans(desired)]);
+    if (options.full || vlansKey !== this.syncedVlans) {
+      try {
+        const tags = await this.portTags();
+        for (const w of wanted.filter((w) => tags.has(w.name) && tags.get(w.name) !== w.vlan)) {
+          await this.vsctl(["set", "port", w.name, `tag=${w.vlan}`]);
+          change("update", `port ${w.name} (VLAN ${w.vlan})`);
+        }
+        this.syncedVlans = vlansKey;
+      } catch (err) {
+        this.syncedVlans = "";
+        fail({}, ["port VLANs"], err);
       }
-    } catch (err) {
-      fail({}, ["port VLANs"], err);
     }
     const tunnel = tunnelPortName(desired.prefix);
     const uplink = uplinkOf(desired, this.o.uplinkAccessVlan);
@@ -565,6 +582,7 @@ export class OvsDatapath implements DatapathDriver {
     } catch (err) {
       fail({}, [`groups of ${bridge}`], err);
     }
+    if (errors.length === 0) this.checkedBridge = bridgeKey;
     return { changes, errors };
   }
 
