@@ -20,6 +20,9 @@
 //                  to a provider gets the provider's MAC, a reply now from a VIP the VIP's MAC; untranslated
 //                  packets to a VIP are dropped; → PRE_HOOK. So the controller and our policy see the
 //                  provider's address, as on the Linux driver (DNAT before filtering).
+//   HAIRPIN_REPLY (14) a hairpin connection's reply (a local provider that got its own connection to a VIP,
+//                  service-flows.ts), after conntrack undid its source NAT to the gateway: the provider's MAC,
+//                  then conntrack undoes the DNAT (the VIP) → SERVICE_CT. Entered only by ct(table=).
 //   ND_REPLY (13)  completes a neighbour advertisement a LOCAL responder made of a solicitation (flow-text.ts
 //                  ndResponder): its target link-layer address, the MAC it now comes from. OpenFlow lets a flow set
 //                  nd_tll only on a packet it matched as an advertisement, so the responder resubmits here; then
@@ -29,11 +32,14 @@
 //   POLICY (20-39) IPv4 and IPv6 packets of a tenant, judged by its groups' rules (policy-flows.ts); allowed
 //                  packets continue at POST_HOOK, denied ones are dropped. Non-IP packets never enter.
 //   POST_HOOK (40) the controller's table after our policy: ours is only its lowest flow, on to L2_FORWARD.
-//   L2_FORWARD (45) by (network, destination MAC): a local port, the network's gateway port for IP to the gateway's
+//   L2_FORWARD (45) a hairpin connection (source and destination the same local provider, after the policy) gets
+//                  its source translated to the gateway → HAIRPIN; the rest by (network, destination MAC): a local port, the network's gateway port for IP to the gateway's
 //                  MAC (fwdMode routing: any destination; bridge: only the gateway's own address), or the tunnel
 //                  to the VTEP of a remote endpoint;
 //                  broadcast and multicast to every local port of the network and, unless the packet came from
 //                  the tunnel, to every peer VTEP.
+//   HAIRPIN (46)   a hairpin connection, its source now the gateway's address: the gateway's MAC, → L2_FORWARD
+//                  again (resubmit). Entered only by ct(table=).
 // A controller may add flows of its own cookie to the hook tables; our runs replace only flows of COOKIE.
 // Bandwidth limits are meters (meters.ts): `meter:N` first on an endpoint's CLASSIFY flows (what it sends) and
 // before `output:` on its L2_FORWARD delivery flow (what it receives, unicast only: floods are not metered).
@@ -51,12 +57,14 @@ export const TABLE = {
   SERVICES: 11,
   SERVICE_CT: 12,
   ND_REPLY: 13,
+  HAIRPIN_REPLY: 14,
   PRE_HOOK: 15,
   POLICY: 20,
   /** The last table the policy may use. */
   POLICY_LAST: 39,
   POST_HOOK: 40,
   L2_FORWARD: 45,
+  HAIRPIN: 46,
 } as const;
 
 /** The tenant's number (1..65535): its conntrack zone, so tenants with overlapping addresses never share entries. */

@@ -1,13 +1,17 @@
 // Service load balancing of the OVS driver against a real, private Open vSwitch (userspace datapath) in a
 // namespace standing in for the host: a client container reaches a VIP's port and gets both providers over
 // several connections, replies come from the VIP (conntrack shows the DNAT), UDP too; the VIP answers ARP and
-// ping; a service without providers drops; a provider's deny rule holds for connections through the VIP (the
+// ping; a service without providers refuses at once (TCP reset, ICMP port unreachable: the gateway namespace, where
+// the VIP is a local address, refuses what the flows could not balance), and so does a port the service does not
+// have; a provider balanced to itself (hairpin) gets its connection, from the gateway; a provider's deny rule holds for connections through the VIP (the
 // policy sees the provider's address); the groups come back after ovs-vswitchd restarts and go with the
 // service. Needs root and openvswitch-switch. Per-run names in 198.18.0.0/15; everything removed at the end.
 
 import assert from "node:assert/strict";
+import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
 import { run } from "../../lib/process.js";
 import type { PolicyInput } from "../../policy/index.js";
@@ -17,6 +21,17 @@ import type { OvsDatapath } from "./driver.js";
 import { ourGroupIds } from "./groups.js";
 import type { PrivateOvs } from "./private-ovs.js";
 import { needsOvs, OvsTestHost } from "./testing/ovs-host.js";
+
+const LBPROBE = fileURLToPath(new URL("../linux/testing/lbprobe.js", import.meta.url));
+
+interface Tally {
+  answers: Record<string, number>;
+  peers: Record<string, number>;
+  refused: number;
+  timeout: number;
+  error: number;
+  slowestRefusalMs: number;
+}
 
 describe("OVS driver: service load balancing on a private Open vSwitch", { skip: needsOvs }, () => {
   const P = `nps${randomBytes(2).toString("hex")}`;
@@ -79,11 +94,30 @@ describe("OVS driver: service load balancing on a private Open vSwitch", { skip:
     return seen;
   }
 
+  /** lbprobe `kind` (tcp, udp) from a container: a tally. */
+  async function lbprobe(from: string, kind: "tcp" | "udp", address: string, port: number, count: number, timeoutMs: number): Promise<Tally> {
+    const r = await run([process.execPath, LBPROBE, kind, address, String(port), String(count), String(timeoutMs)], { netns: ns(from), timeoutMs: 60_000 });
+    assert.equal(r.code, 0, r.stderr);
+    return JSON.parse(r.stdout.trim().split("\n").pop()!) as Tally;
+  }
+  const hairpin: DesiredService = { ...web, name: "hairpin", vip: "198.18.60.102", ports: [{ protocol: "tcp", port: 80, targetPort: 9090 }], providers: [{ endpoint: "blue-p2", ipv4: "198.18.60.2", ipv6: "" }] };
+
   before(async () => {
     ({ ovs, driver } = await testHost.start(["c1", "p2", "p3"], ["p2", "p3"]));
+    // p2 serves port 9090 with lbprobe (it tells whom it saw): the hairpin service's target.
+    await new Promise<void>((resolve, reject) => {
+      const child = spawn("ip", ["netns", "exec", ns("p2"), process.execPath, LBPROBE, "serve", "p2", "9090"], { stdio: ["ignore", "pipe", "ignore"] });
+      servers.push(child);
+      child.stdout.once("data", () => resolve());
+      child.once("exit", (code) => reject(new Error(`lbprobe serve exited ${code}`)));
+    });
   });
 
-  after(() => testHost.stop());
+  const servers: ChildProcess[] = [];
+  after(async () => {
+    for (const child of servers) child.kill("SIGKILL");
+    await testHost.stop();
+  });
 
   it("spreads new connections to the VIP's port over both providers; replies come from the VIP", async () => {
     const report = await driver.reconcile(desired([web, empty]), { full: true });
@@ -106,9 +140,28 @@ describe("OVS driver: service load balancing on a private Open vSwitch", { skip:
     assert.match(neigh, /lladdr/);
   });
 
-  it("a service without providers drops connections (OpenFlow cannot reset them)", async () => {
-    assert.equal(await tcp(ns("c1"), EMPTY_VIP, 80), "timeout");
-    assert.equal(await tcp(ns("c1"), VIP, 81), "timeout", "a port the service does not have");
+  it("a service without providers refuses at once, TCP (reset) and UDP (port unreachable); so does a port the service does not have", async () => {
+    const tcp3 = await lbprobe("c1", "tcp", EMPTY_VIP, 80, 3, 2000);
+    assert.equal(tcp3.refused, 3, `${JSON.stringify(tcp3)}\n${ovs.log().slice(-1500)}`);
+    const udp3 = await lbprobe("c1", "udp", EMPTY_VIP, 80, 3, 2000);
+    assert.equal(udp3.refused, 3, JSON.stringify(udp3));
+    assert.ok(Math.max(tcp3.slowestRefusalMs, udp3.slowestRefusalMs) < 1000, "refused, not left to time out");
+    assert.equal(await tcp(ns("c1"), VIP, 81), "refused", "a port the service does not have");
+    assert.match(await tcp(ns("c1"), VIP, 80), /^reply p[23]$/, "the service's own port still balances");
+    // The namespace holds the VIPs and refuses there; the gateway itself is still what it was.
+    const addrs = (await run(["ip", "-n", `${P}-t-a`, "-o", "addr", "show"])).stdout;
+    assert.match(addrs, new RegExp(`${EMPTY_VIP.replace(/\./g, "\\.")}/32`), addrs);
+    assert.ok(await ping(ns("c1"), "198.18.60.254"), "the gateway answers ping");
+  });
+
+  it("hairpin: a provider balanced to itself gets its own connection, seen from the gateway; replies come from the VIP", async () => {
+    const report = await driver.reconcile(desired([web, empty, hairpin]), { full: false });
+    assert.deepEqual(report.errors, []);
+    const t = await lbprobe("p2", "tcp", "198.18.60.102", 80, 5, 2000);
+    assert.deepEqual(t.answers, { p2: 5 }, `${JSON.stringify(t)}\n${(await appctl(["dpctl/dump-conntrack"])).stdout}`);
+    assert.deepEqual(Object.keys(t.peers), ["198.18.60.254"], "the provider saw the gateway, not itself");
+    const other = await lbprobe("c1", "tcp", "198.18.60.102", 80, 3, 2000);
+    assert.deepEqual(other.peers, { "198.18.60.1": 3 }, "another client is seen as itself");
   });
 
   it("a provider's deny rule holds for connections through the VIP: the policy sees the provider", async () => {
@@ -121,9 +174,10 @@ describe("OVS driver: service load balancing on a private Open vSwitch", { skip:
   });
 
   it("a second run changes nothing; after ovs-vswitchd restarted the groups and flows come back", async () => {
+    assert.deepEqual(await driver.reconcile(desired([web, empty, hairpin]), { full: false }).then((r) => r.errors), []);
+    assert.deepEqual(await driver.reconcile(desired([web, empty, hairpin]), { full: true }), { changes: [], errors: [] });
+    assert.deepEqual(await testHost.newDriver().reconcile(desired([web, empty, hairpin]), { full: false }), { changes: [], errors: [] }, "a restarted agent changes no group");
     assert.deepEqual(await driver.reconcile(desired([web, empty]), { full: false }).then((r) => r.errors), []);
-    assert.deepEqual(await driver.reconcile(desired([web, empty]), { full: false }), { changes: [], errors: [] });
-    assert.deepEqual(await testHost.newDriver().reconcile(desired([web, empty]), { full: false }), { changes: [], errors: [] }, "a restarted agent changes no group");
     await ovs.restartSwitch();
     const report = await driver.reconcile(desired([web, empty]), { full: false });
     assert.deepEqual(report.errors, []);
@@ -138,5 +192,8 @@ describe("OVS driver: service load balancing on a private Open vSwitch", { skip:
     assert.deepEqual(await groupIds(), []);
     assert.equal(await tcp(ns("c1"), VIP, 80), "timeout");
     assert.equal(await tcp(ns("c1"), "198.18.60.2", 8080), "reply p2", "the providers are still reachable directly");
+    const addrs = (await run(["ip", "-n", `${P}-t-a`, "-o", "addr", "show"])).stdout;
+    assert.doesNotMatch(addrs, /198\.18\.60\.10[0-2]/, "the VIPs left the gateway namespace");
+    assert.notEqual((await run(["nft", "list", "table", "inet", "netplugin_refuse"], { netns: `${P}-t-a` })).code, 0, "and its refuse table");
   });
 });
