@@ -32,7 +32,7 @@ import { ValidationError } from "../../lib/errors.js";
 import { ProcessError, type Executor } from "../../lib/process.js";
 import { COOKIE } from "./layout.js";
 import { OvsGroups } from "./groups.js";
-import { serviceGroups } from "./service-flows.js";
+import { ctFlushArgs, leftProviders, serviceGroups, type LeftProvider } from "./service-flows.js";
 import { diffMeters, meterSpec, parseMeters, type Meter } from "./meters.js";
 import { GATEWAY_NAMESPACE_KEY, GATEWAY_ROLE } from "./gateway.js";
 import { GatewayNamespaces } from "./gateway-ns.js";
@@ -47,6 +47,7 @@ import {
   renderFlows,
   withHostEndpoints,
   renderMeters,
+  tenantNumbers,
   ROLE_KEY,
   uplinkOf,
   tunnelPortName,
@@ -459,10 +460,12 @@ export class OvsDatapath implements DatapathDriver {
     const flows = renderFlows(desired, { ofports, ...(uplink === undefined ? {} : { uplink }), policy: (t, tenantNumber) => this.policyOf(t, tenantNumber) });
     const text = flows.join("\n");
     let stale: number[] | undefined;
+    let left: LeftProvider[] = [];
     try {
       const put = await this.groups.putGroups(serviceGroups(desired));
       for (const d of put.done) change(d.action, d.object);
       stale = put.stale;
+      left = leftProviders(desired, tenantNumbers(desired.tenants.map((t) => t.name)), put.before);
     } catch (err) {
       fail({}, [`groups of ${bridge}`], err);
     }
@@ -498,6 +501,16 @@ export class OvsDatapath implements DatapathDriver {
       for (const id of stale ?? []) change("delete", `group ${id}`);
     } catch (err) {
       fail({}, [`groups of ${bridge}`], err);
+    }
+    // Once the groups no longer send there: the conntrack entries that still would (service-flows.ts leftProviders).
+    for (const l of left) {
+      const object = `conntrack entries ${l.vip.includes(":") ? `[${l.vip}]` : l.vip}:${l.port}/${l.protocol} → ${l.provider.includes(":") ? `[${l.provider}]` : l.provider}:${l.targetPort} (zone ${l.zone})`;
+      try {
+        await this.ofctl(["ct-flush", ...ctFlushArgs(l)]);
+        change("delete", object);
+      } catch (err) {
+        fail({}, [object], err);
+      }
     }
     return { changes, errors };
   }

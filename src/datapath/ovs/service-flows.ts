@@ -196,8 +196,63 @@ export function serviceGroups(desired: DesiredHost): ServiceGroup[] {
       const buckets = p.providers.map(
         (v, i) => `bucket=bucket_id:${i},actions=ct(commit,zone=${ZONE},nat(dst=${p.family === 6 ? `[${v.ip}]` : v.ip}:${p.port.targetPort}),table=${TABLE.SERVICE_CT})`,
       );
-      return { id: p.group!, spec: `group_id=${p.group!},type=select,${buckets.join(",")}` };
+      // Hashed on the 5-tuple by ofproto (OVS's default, the datapath's dp_hash, put every UDP flow of the
+      // userspace datapath in one bucket).
+      const f = FIELDS[p.family];
+      const fields = `${f.src === "nw_src" ? "ip_src,ip_dst" : "ipv6_src,ipv6_dst"},${p.port.protocol}_src,${p.port.protocol}_dst`;
+      return { id: p.group!, spec: `group_id=${p.group!},type=select,selection_method=hash,fields(${fields}),${buckets.join(",")}` };
     });
+}
+
+/** Conntrack entries of a provider that left a service port (leftProviders): NATed to it from the VIP's port. */
+export interface LeftProvider {
+  zone: number;
+  protocol: "tcp" | "udp";
+  vip: string;
+  port: number;
+  provider: string;
+  targetPort: number;
+}
+
+/**
+ * The providers that the groups on the bridge (`onBridge`: id → the line OVS printed) send to and the wanted
+ * ones no longer do, whose conntrack entries must go (the Linux driver's diffServices.ts, as far as OpenFlow's
+ * ct-flush can tell entries apart: by tuple, not by state). An entry DNATed to a provider sends the connection
+ * there for as long as it lives, whatever the group says now: a SYN sent while the provider went away (or
+ * before this host learned it had) leaves a SYN_SENT entry its retransmissions follow, to a provider that is not
+ * there. So: UDP entries always (every flow would go on to it), TCP ones only when the provider is no longer an
+ * endpoint of the tenant (it is gone, and so are its connections; one that only left the service keeps its
+ * running connections, as on Linux). What left is read from the bridge, so a restarted agent finds it too.
+ */
+export function leftProviders(desired: DesiredHost, tenants: ReadonlyMap<string, number>, onBridge: ReadonlyMap<number, string>): LeftProvider[] {
+  const out: LeftProvider[] = [];
+  for (const p of servicePorts(desired)) {
+    const line = p.group === undefined ? undefined : onBridge.get(p.group);
+    if (line === undefined) continue;
+    const now = new Set(p.providers.map((v) => (p.family === 6 ? `[${v.ip}]` : v.ip) + `:${p.port.targetPort}`));
+    const addresses = new Set(
+      [...p.tenant.endpoints.flatMap((e) => [e.ipv4, e.ipv6]), ...p.tenant.networks.flatMap((n) => (n.vxlan?.remotes ?? []).flatMap((r) => [r.ipv4, r.ipv6]))]
+        .filter((a) => a !== "")
+        .map((a) => canonicalIp(a.split("/")[0]!) ?? a),
+    );
+    for (const m of line.matchAll(/nat\(dst=([^)]+)\)/g)) {
+      const target = m[1]!;
+      if (now.has(target)) continue;
+      const at = /^\[?([^\]]+?)\]?:(\d+)$/.exec(target);
+      const ip = at === null ? null : canonicalIp(at[1]!);
+      if (at === null || ip === null) continue;
+      if (p.port.protocol === "tcp" && addresses.has(ip)) continue;
+      out.push({ zone: tenants.get(p.tenant.name)!, protocol: p.port.protocol, vip: p.vip, port: p.port.port, provider: ip, targetPort: Number(at[2]) });
+    }
+  }
+  return out;
+}
+
+/** ovs-ofctl ct-flush's arguments (after the switch) for a LeftProvider's entries: original destination, reply source. */
+export function ctFlushArgs(l: LeftProvider): string[] {
+  const v6 = l.vip.includes(":");
+  const proto = `ct_nw_proto=${l.protocol === "tcp" ? 6 : 17}`;
+  return [`zone=${l.zone}`, `${v6 ? "ct_ipv6_dst" : "ct_nw_dst"}=${l.vip},${proto},ct_tp_dst=${l.port}`, `${v6 ? "ct_ipv6_src" : "ct_nw_src"}=${l.provider},${proto},ct_tp_src=${l.targetPort}`];
 }
 
 /**

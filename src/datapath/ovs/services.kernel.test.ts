@@ -66,7 +66,7 @@ describe("OVS driver: service load balancing on a private Open vSwitch", { skip:
     groups: [{ id: 1, name: "p3", ipv4: ["198.18.60.3"], ipv6: [], dscp: 0 }],
     rules: [{ key: "a:p:deny-8080", groupId: 1, direction: "in", priority: 1, action: "deny", protocol: 6, port: 8080 }],
   });
-  const desired = (services: DesiredService[], policy = noPolicy()): DesiredHost => ({
+  const desired = (services: DesiredService[], policy = noPolicy(), endpoints = [ep("c1", 1), ep("p2", 2), ep("p3", 3)]): DesiredHost => ({
     prefix: P,
     tenants: [
       {
@@ -74,7 +74,7 @@ describe("OVS driver: service load balancing on a private Open vSwitch", { skip:
         namespace: `${P}-t-a`,
         fwdMode: "bridge",
         networks: [{ name: "blue", bridge: "nbsvc", subnet: "198.18.60.0/24", gateway: "198.18.60.254", ipv6Subnet: "", ipv6Gateway: "", mtu: 1450, routed: false, netfilter: false }],
-        endpoints: [ep("c1", 1), ep("p2", 2), ep("p3", 3)],
+        endpoints,
         policy,
         hostEndpoints: [],
         services,
@@ -95,8 +95,9 @@ describe("OVS driver: service load balancing on a private Open vSwitch", { skip:
   }
 
   /** lbprobe `kind` (tcp, udp) from a container: a tally. */
-  async function lbprobe(from: string, kind: "tcp" | "udp", address: string, port: number, count: number, timeoutMs: number): Promise<Tally> {
-    const r = await run([process.execPath, LBPROBE, kind, address, String(port), String(count), String(timeoutMs)], { netns: ns(from), timeoutMs: 60_000 });
+  async function lbprobe(from: string, kind: "tcp" | "udp", address: string, port: number, count: number, timeoutMs: number, sourcePort?: number): Promise<Tally> {
+    const extra = sourcePort === undefined ? [] : [String(sourcePort)];
+    const r = await run([process.execPath, LBPROBE, kind, address, String(port), String(count), String(timeoutMs), ...extra], { netns: ns(from), timeoutMs: 60_000 });
     assert.equal(r.code, 0, r.stderr);
     return JSON.parse(r.stdout.trim().split("\n").pop()!) as Tally;
   }
@@ -135,6 +136,9 @@ describe("OVS driver: service load balancing on a private Open vSwitch", { skip:
     const r = await probe(ns("c1"), "udp", VIP, 5353, 3, 50);
     assert.equal(r.received, 3, JSON.stringify(r));
     assert.equal((r.tags as string[]).length, 1, "one provider per UDP flow");
+    // New UDP flows (a new source port each) spread like TCP connections.
+    const flows = await lbprobe("c1", "udp", VIP, 5353, 16, 1000);
+    assert.deepEqual(Object.keys(flows.answers).map((a) => a.split(":")[0]).sort(), ["p2", "p3"], JSON.stringify(flows));
     assert.ok(await ping(ns("c1"), VIP));
     const neigh = (await run(["ip", "-n", ns("c1"), "neigh", "show", VIP])).stdout;
     assert.match(neigh, /lladdr/);
@@ -171,6 +175,38 @@ describe("OVS driver: service load balancing on a private Open vSwitch", { skip:
     assert.equal(await tcp(ns("c1"), "198.18.60.2", 8080), "reply p2", "direct, allowed");
     const seen = await spread(10);
     assert.deepEqual([...seen.keys()].sort(), ["reply p2", "timeout"], `answers: ${JSON.stringify([...seen])}`);
+  });
+
+  it("a provider that is gone takes its conntrack entries: a SYN that reuses the tuple of one sent while it went away reaches the other", async () => {
+    // With p3 denied, a connection balanced to p3 leaves a SYN_SENT entry DNATed to p3 (as one sent while p3
+    // went away does); find a source port whose connection went there, and one whose UDP flow did.
+    let tcpPort: number | undefined;
+    let udpPort: number | undefined;
+    const seen: Tally[] = [];
+    for (let from = 40_100; from < 40_160 && (tcpPort === undefined || udpPort === undefined); from++) {
+      const t = tcpPort === undefined ? await lbprobe("c1", "tcp", VIP, 80, 1, 300, from) : undefined;
+      if (t?.timeout === 1) tcpPort = from;
+      const u = udpPort === undefined ? await lbprobe("c1", "udp", VIP, 5353, 1, 500, from) : undefined;
+      // netprobe's UDP answer: "<tag>:<what it got>".
+      if (Object.keys(u?.answers ?? {}).some((a) => a.startsWith("p3:"))) udpPort = from;
+      seen.push(...[t, u].filter((x) => x !== undefined));
+    }
+    assert.ok(tcpPort !== undefined && udpPort !== undefined, `some connection went to p3: ${JSON.stringify(seen)}`);
+    const ct = (await appctl(["dpctl/dump-conntrack"])).stdout;
+    assert.match(ct, new RegExp(`tcp,orig=\\(src=198\\.18\\.60\\.1,dst=198\\.18\\.60\\.100,sport=${tcpPort},dport=80\\),reply=\\(src=198\\.18\\.60\\.3,.*SYN_SENT`), ct);
+    // p3 goes (its container with it).
+    const gone = [ep("c1", 1), ep("p2", 2)];
+    const without = { ...web, providers: web.providers.filter((p) => p.endpoint !== "blue-p3") };
+    const report = await driver.reconcile(desired([without, empty, hairpin], denyP3(), gone), { full: false });
+    assert.deepEqual(report.errors, []);
+    assert.deepEqual(report.changes.filter((c) => c.object.startsWith("conntrack")).map((c) => c.object).sort(), [
+      "conntrack entries 198.18.60.100:5353/udp → 198.18.60.3:8080 (zone " + /zone (\d+)/.exec(report.changes.find((c) => c.object.startsWith("conntrack"))?.object ?? "zone 0")![1] + ")",
+      "conntrack entries 198.18.60.100:80/tcp → 198.18.60.3:8080 (zone " + /zone (\d+)/.exec(report.changes.find((c) => c.object.startsWith("conntrack"))?.object ?? "zone 0")![1] + ")",
+    ]);
+    const again = await lbprobe("c1", "tcp", VIP, 80, 1, 2000, tcpPort);
+    assert.deepEqual(Object.keys(again.answers).map((a) => a.split(":")[0]), ["p2"], `the SYN on the old tuple went to the provider that stays: ${JSON.stringify(again)}`);
+    assert.deepEqual(Object.keys((await lbprobe("c1", "udp", VIP, 5353, 1, 1000, udpPort)).answers).map((a) => a.split(":")[0]), ["p2"], "the UDP flow moved to p2");
+    assert.deepEqual(await driver.reconcile(desired([without, empty, hairpin], denyP3(), gone), { full: true }), { changes: [], errors: [] });
   });
 
   it("a second run changes nothing; after ovs-vswitchd restarted the groups and flows come back", async () => {
