@@ -46,7 +46,7 @@ build: npm-deps
 
 # The end-to-end files that run on the OVS datapath as they are (the others use what the ovs driver refuses or
 # does not do yet), run a second time with every cluster on OVS.
-OVS_E2E := realization endpoint-gc metrics slices netmaster-restart ports nicmodes
+OVS_E2E := realization endpoint-gc metrics slices netmaster-restart ports nicmodes services
 
 test: deps build
 	node --test --test-concurrency=2 $$(find dist -name '*.test.js' | sort)
