@@ -36,7 +36,8 @@
 //    and commit a second entry. The provider's reply goes to its gateway and through the namespace (which
 //    routes); SERVICES translates it back only on the VIP's network, the namespace's second pass.
 //  - Not done: ICMP errors about a translated connection (not translated back); clients on another network than
-//    the VIP's are not balanced (their packets reach the namespace, which refuses them).
+//    the VIP's are not balanced (in fwdMode routing their packets reach the gateway namespace, which refuses
+//    them; in bridge mode they are dropped).
 
 import { canonicalIp, familyOf, gatewayMac, networkOf, parseCidr } from "../linux/addr.js";
 import { gatewayHostLink } from "../names.js";
@@ -222,7 +223,9 @@ export interface LeftProvider {
  * before this host learned it had) leaves a SYN_SENT entry its retransmissions follow, to a provider that is not
  * there. So: UDP entries always (every flow would go on to it), TCP ones only when the provider is no longer an
  * endpoint of the tenant (it is gone, and so are its connections; one that only left the service keeps its
- * running connections, as on Linux). What left is read from the bridge, so a restarted agent finds it too.
+ * running connections, as on Linux). What left is read from the bridge, so a restarted agent finds it too. Not
+ * found: the providers of a port whose last provider left (its group is deleted, not changed): those entries
+ * time out.
  */
 export function leftProviders(desired: DesiredHost, tenants: ReadonlyMap<string, number>, onBridge: ReadonlyMap<number, string>): LeftProvider[] {
   const out: LeftProvider[] = [];
