@@ -222,7 +222,7 @@ describe("refusal, hairpin and providers on other networks", () => {
     assert.ok(!flowsWith(d).some((f) => f.includes(`table=${TABLE.HAIRPIN}`) || f.includes("nat(src=")));
   });
 
-  it("a provider on another network: allowed in fwdMode routing only; the client's host routes to it", () => {
+  it("a provider on another network: allowed in fwdMode routing only; the client's host routes to it; clients on any network", () => {
     const red = network({ name: "red", bridge: "nb00000002", subnet: "198.18.2.0/24", gateway: "198.18.2.254", ipv6Subnet: "", ipv6Gateway: "" });
     const d = host([web({ providers: [{ endpoint: "ep3", ipv4: "198.18.2.3", ipv6: "" }] })]);
     const t = d.tenants[0]!;
@@ -235,11 +235,25 @@ describe("refusal, hairpin and providers on other networks", () => {
     t.fwdMode = "routing";
     assert.deepEqual(checkServices(t), []);
     const flows = flowsWith(d, new Map([["a/blue", 1], ["a/red", 2]]));
-    assert.ok(flows.includes(`cookie=0x6e70,table=${TABLE.SERVICE_CT},priority=50,${where},ip,nw_dst=198.18.2.3,actions=set_field:${gatewayMac("nb00000002")}->eth_src,set_field:02:00:00:00:00:03->eth_dst,set_field:2->reg7,goto_table:${TABLE.PRE_HOOK}`));
+    const sct = (priority: number, match: string, actions: string) => `cookie=0x6e70,table=${TABLE.SERVICE_CT},priority=${priority},${match},actions=${actions}`;
+    // Translated to ep3 on another network: routed by this host (red's number, from red's gateway MAC); on red already: its MAC only.
+    assert.ok(flows.includes(sct(50, "reg6=5,ip,nw_dst=198.18.2.3", `set_field:${gatewayMac("nb00000002")}->eth_src,set_field:02:00:00:00:00:03->eth_dst,set_field:2->reg7,goto_table:${TABLE.PRE_HOOK}`)));
+    assert.ok(flows.includes(sct(51, "reg6=5,reg7=2,ip,nw_dst=198.18.2.3", `set_field:02:00:00:00:00:03->eth_dst,goto_table:${TABLE.PRE_HOOK}`)));
     assert.match(serviceGroups(d)[0]!.spec, /nat\(dst=198\.18\.2\.3:8080\)/);
-    // Replies are translated back on the VIP's network only (after the gateway namespace routed them there).
-    assert.ok(flows.some((f) => f.includes(`${where},tcp,nw_src=198.18.2.3,tp_src=8080,actions=ct(`)));
-    assert.ok(!flows.some((f) => f.includes("reg7=2,") && f.includes("nw_src=198.18.2.3")));
+    // In fwdMode routing clients on every network are balanced (the VIP's port matched tenant-wide), and replies
+    // are translated back wherever they reach the client's network, but not on their way to a gateway namespace
+    // (its MAC): the namespace routes them first.
+    assert.ok(flows.includes(`cookie=0x6e70,table=${TABLE.SERVICES},priority=100,reg6=5,tcp,nw_dst=198.18.1.100,tp_dst=80,actions=ct(zone=NXM_NX_REG6[0..15],nat,table=${TABLE.SERVICE_CT})`));
+    assert.ok(flows.includes(`cookie=0x6e70,table=${TABLE.SERVICES},priority=90,reg6=5,tcp,nw_src=198.18.2.3,tp_src=8080,actions=ct(zone=NXM_NX_REG6[0..15],nat,table=${TABLE.SERVICE_CT})`));
+    for (const [reg7, bridge] of [[1, "nb00000001"], [2, "nb00000002"]] as const) {
+      assert.ok(flows.includes(`cookie=0x6e70,table=${TABLE.SERVICES},priority=92,reg6=5,reg7=${reg7},tcp,nw_src=198.18.2.3,tp_src=8080,dl_dst=${gatewayMac(bridge)},actions=goto_table:${TABLE.PRE_HOOK}`), bridge);
+    }
+    // The VIP's own flows (ARP, ping, refusal, replies' MAC) stay on its network.
+    assert.ok(flows.some((f) => f.includes(`priority=60,${where},ip,nw_src=198.18.1.100,`)));
+    // Bridge mode: the VIP's network only (unchanged).
+    const bridged = flowsWith(host([web()]));
+    assert.ok(bridged.some((f) => f.includes(`priority=100,${where},tcp,nw_dst=198.18.1.100,tp_dst=80,`)));
+    assert.ok(!bridged.some((f) => f.includes("priority=92,")));
     // No hairpin across networks (its client would be on another network than the VIP's).
     assert.ok(!flows.some((f) => f.includes("nat(src=")));
   });

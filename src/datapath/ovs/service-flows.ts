@@ -35,9 +35,11 @@
 //    provider's MAC): a second pass through the gateway namespace would meet conntrack with the translated tuple
 //    and commit a second entry. The provider's reply goes to its gateway and through the namespace (which
 //    routes); SERVICES translates it back only on the VIP's network, the namespace's second pass.
-//  - Not done: ICMP errors about a translated connection (not translated back); clients on another network than
-//    the VIP's are not balanced (in fwdMode routing their packets reach the gateway namespace, which refuses
-//    them; in bridge mode they are dropped).
+//  - Clients on another network than the VIP's (fwdMode routing): the VIP's ports are matched on every network of
+//    the tenant, the translated packet routed as above; replies are translated back wherever they reach the
+//    client's network, but not on their way to a gateway namespace (to its MAC), which routes them first.
+//  - Not done: ICMP errors about a translated connection (not translated back); in bridge mode clients on another
+//    network than the VIP's are not balanced (dropped; the Linux driver balances them).
 
 import { canonicalIp, familyOf, gatewayMac, networkOf, parseCidr } from "../linux/addr.js";
 import { gatewayHostLink } from "../names.js";
@@ -274,6 +276,10 @@ export function serviceFlows(desired: DesiredHost, tenants: ReadonlyMap<string, 
     const n = t.networks.find((n) => n.name === p.service.network)!;
     const tenant = `${TENANT_REG}=${tenants.get(t.name)!}`;
     const where = `${tenant},${NETWORK_REG}=${networks.get(`${t.name}/${n.name}`)!}`;
+    // fwdMode routing: clients on every network of the tenant (as on Linux), so balancing and translating back
+    // happen wherever the packet is; bridge mode: on the VIP's network only.
+    const routing = t.fwdMode === "routing";
+    const scope = routing ? tenant : where;
     const { vip, family } = p;
     const f = FIELDS[family];
     const vipMac = gatewayMac(n.bridge);
@@ -285,20 +291,30 @@ export function serviceFlows(desired: DesiredHost, tenants: ReadonlyMap<string, 
     vips.set(`${where} ${vip}`, { match: where, family, vip, mac: vipMac, refuseTo });
 
     // To the VIP's port: through conntrack's NAT; a new connection to the group (none: refused, or dropped).
-    out.push(flow(TABLE.SERVICES, 100, `${where},${proto},${f.dst}=${vip},tp_dst=${port}`, `ct(zone=${ZONE},nat,table=${TABLE.SERVICE_CT})`));
+    out.push(flow(TABLE.SERVICES, 100, `${scope},${proto},${f.dst}=${vip},tp_dst=${port}`, `ct(zone=${ZONE},nat,table=${TABLE.SERVICE_CT})`));
     const none = refuseTo === undefined ? "drop" : `goto_table:${TABLE.PRE_HOOK}`;
-    out.push(flow(TABLE.SERVICE_CT, 100, `${where},ct_state=+trk+new-inv,${proto},${f.dst}=${vip},tp_dst=${port}`, p.group === undefined ? none : `group:${p.group}`));
+    out.push(flow(TABLE.SERVICE_CT, 100, `${scope},ct_state=+trk+new-inv,${proto},${f.dst}=${vip},tp_dst=${port}`, p.group === undefined ? none : `group:${p.group}`));
     for (const v of p.providers) {
-      // The provider's packets from its target port: replies, translated back to the VIP (on the VIP's network:
-      // a provider elsewhere reaches it through the gateway namespace).
-      out.push(flow(TABLE.SERVICES, 90, `${where},${proto},${f.src}=${v.ip},tp_src=${targetPort}`, `ct(zone=${ZONE},nat,table=${TABLE.SERVICE_CT})`));
+      // The provider's packets from its target port: replies, translated back to the VIP where they reach the
+      // client's network (bridge mode: the VIP's); one to its gateway's MAC is routed by the gateway namespace
+      // first and translated on its second pass (translated now, that pass would meet conntrack with the VIP).
+      out.push(flow(TABLE.SERVICES, 90, `${scope},${proto},${f.src}=${v.ip},tp_src=${targetPort}`, `ct(zone=${ZONE},nat,table=${TABLE.SERVICE_CT})`));
+      if (routing) {
+        for (const m of t.networks) {
+          const match = `${tenant},${NETWORK_REG}=${networks.get(`${t.name}/${m.name}`)!},${proto},${f.src}=${v.ip},tp_src=${targetPort},dl_dst=${gatewayMac(m.bridge)}`;
+          out.push(flow(TABLE.SERVICES, 92, match, `goto_table:${TABLE.PRE_HOOK}`));
+        }
+      }
       const nv = networks.get(`${t.name}/${v.network.name}`)!;
-      // To the provider: its MAC; on another network, routed here (that network's number and gateway MAC).
-      const to =
-        v.network === n
-          ? `set_field:${v.mac}->eth_dst`
-          : `set_field:${gatewayMac(v.network.bridge)}->eth_src,set_field:${v.mac}->eth_dst,set_field:${nv}->${NETWORK_REG}`;
-      macs.set(`${where},${f.ip},${f.dst}=${v.ip}`, `${to},goto_table:${TABLE.PRE_HOOK}`);
+      // To the provider: its MAC; from another network, routed here (its network's number and gateway MAC).
+      const routed = `set_field:${gatewayMac(v.network.bridge)}->eth_src,set_field:${v.mac}->eth_dst,set_field:${nv}->${NETWORK_REG},goto_table:${TABLE.PRE_HOOK}`;
+      const direct = `set_field:${v.mac}->eth_dst,goto_table:${TABLE.PRE_HOOK}`;
+      if (routing) {
+        macs.set(`51 ${tenant},${NETWORK_REG}=${nv},${f.ip},${f.dst}=${v.ip}`, direct);
+        macs.set(`50 ${tenant},${f.ip},${f.dst}=${v.ip}`, routed);
+      } else {
+        macs.set(`50 ${where},${f.ip},${f.dst}=${v.ip}`, v.network === n ? direct : routed);
+      }
       if (!v.local || v.network !== n || gateway === null) continue;
       // Hairpin: the provider's reply to the gateway, translated back twice (SNAT, then after ct_clear the DNAT).
       const gw = family === 6 ? `[${gateway}]` : gateway;
@@ -310,7 +326,7 @@ export function serviceFlows(desired: DesiredHost, tenants: ReadonlyMap<string, 
       hairpins.set(`VIP ${where},${f.ip},${f.src}=${vip},${f.dst}=${v.ip}`, `set_field:${vipMac}->eth_src,set_field:0->in_port,goto_table:${TABLE.PRE_HOOK}`);
     }
   }
-  for (const [match, actions] of macs) out.push(flow(TABLE.SERVICE_CT, 50, match, actions));
+  for (const [key, actions] of macs) out.push(flow(TABLE.SERVICE_CT, Number(key.slice(0, 2)), key.slice(3), actions));
   for (const [key, actions] of hairpins) {
     if (key.startsWith("L2 ")) out.push(flow(TABLE.L2_FORWARD, 110, key.slice(3), actions));
     else if (key.startsWith("GW ")) out.push(flow(TABLE.HAIRPIN, 100, key.slice(3), actions));
