@@ -7,8 +7,10 @@
 // endpoints' bandwidth limits (meters.ts) and the groups of services (groups.ts) where they differ from the
 // bridge's → render every flow (render.ts, policy-flows.ts,
 // service-flows.ts) → have OVS compare them with the bridge's and apply only the differences in one atomic bundle
-// → delete meters and groups no flow uses any more. Packets never meet a half-applied pipeline, conntrack is not
-// touched, flows that stay keep their counters, and a restarted agent whose bridge is right changes nothing.
+// → delete meters and groups no flow uses any more → delete the conntrack entries of service providers that
+// left a group (service-flows.ts leftProviders; nothing else in conntrack is touched). Packets never meet a
+// half-applied pipeline, flows that stay keep their counters, and a restarted agent whose bridge is right
+// changes nothing.
 //
 // Driven through ovs-vsctl (the database) and ovs-ofctl (OpenFlow 1.5 on the bridge's management socket),
 // spawned through the process seam like the Linux driver's tools.
