@@ -187,8 +187,9 @@ describe("the OVS datapath through the agent", { skip: !root ? "needs root" : !o
 
   test("a service's VIP spreads new connections over its providers on both hosts; a bandwidth limit holds", async () => {
     const labelled = (app: string) => ({ args: { cni: { labels: [{ key: "app", value: app }] } } });
-    const s1 = await attach(cluster, made, 1, "s1", { tenant: "ta", network: "blue", ...labelled("svc") });
-    const s2 = await attach(cluster, made, 2, "s2", { tenant: "ta", network: "blue", ...labelled("svc") });
+    // Named apart from the IPv6 test's s1 and s2 (a container's namespace carries its name).
+    const s1 = await attach(cluster, made, 1, "lb1", { tenant: "ta", network: "blue", ...labelled("svc") });
+    const s2 = await attach(cluster, made, 2, "lb2", { tenant: "ta", network: "blue", ...labelled("svc") });
     await s1.ns.serve("s1", 8181);
     await s2.ns.serve("s2", 8181);
     await api.create("/api/v1/serviceLBs/ta:svc/", { tenantName: "ta", serviceName: "svc", networkName: "blue", selectors: ["app=svc"], ports: ["80:8181:TCP"] });

@@ -7,7 +7,9 @@
 // routing a container reaches one of another network on the other host through the gateway namespaces. IPv6 the
 // same way: ping -6 and TCP over IPv6 across the tunnel both ways, the remote endpoint's neighbour solicitation
 // answered on the sender's host (in flood mode the solicitation, IPv6 multicast, crosses the tunnel and the remote
-// endpoint answers), an IPv6 VIP whose provider is on the other host, and IPv6 routed across hosts.
+// endpoint answers), an IPv6 VIP whose provider is on the other host, and IPv6 routed across hosts; in fwdMode
+// routing a VIP balanced to a provider on another network, from clients on either host, and a client on another
+// network than the VIP's balanced over providers on both hosts, IPv4 and IPv6.
 // Needs root and openvswitch-switch. Per-run names in 198.18.0.0/15 and 2001:2::/48; everything removed at the end.
 
 import assert from "node:assert/strict";
@@ -188,5 +190,52 @@ describe("OVS driver across two hosts over VXLAN", { skip: !root ? "needs root" 
     assert.ok(await ping(c3, "2001:2:0:60::1"), "c3 → c1 over IPv6");
     assert.equal(await tcp(c1, "2001:2:0:61::3", 8080), "reply c3");
     assert.equal(await tcp(c3, "2001:2:0:60::1", 8080), "reply c1");
+  });
+
+  it("fwdMode routing: a VIP on blue balanced to a provider on red, from a client on the other host and from one on the provider's host; replies from the VIP", async () => {
+    const svc: DesiredService = {
+      name: "across", network: "blue", vip: "198.18.60.101", vip6: "2001:2:0:60::101",
+      ports: [{ protocol: "tcp", port: 80, targetPort: 8080 }],
+      providers: [{ endpoint: "red-c3", ipv4: "198.18.61.3", ipv6: "2001:2:0:61::3" }],
+    };
+    for (const [i, d] of drivers.entries()) {
+      const report = await d.reconcile(desired(i + 1, [svc], "routing"), { full: false });
+      assert.deepEqual(report.errors, [], `host ${i + 1}`);
+    }
+    // c1 (blue, host 1) → c3 (red, host 2): host 1 routes the translated packet onto red's overlay; c3's reply goes
+    // through host 2's gateway namespace onto blue and is translated back on host 1. c2 (blue, host 2): all on host 2.
+    for (const [client, who] of [[hosts[0]!.container, "c1 on the other host"], [hosts[1]!.container, "c2 on the provider's host"]] as const) {
+      for (let k = 0; k < 3; k++) assert.equal(await tcp(client, "198.18.60.101", 80), "reply c3", `${who}, connection ${k}\n${ovs[0]!.log().slice(-800)}`);
+      for (let k = 0; k < 2; k++) assert.equal(await tcp(client, "2001:2:0:60::101", 80), "reply c3", `${who}, IPv6 connection ${k}`);
+    }
+    for (const [i, d] of drivers.entries()) assert.deepEqual(await d.reconcile(desired(i + 1, [svc], "routing"), { full: true }), { changes: [], errors: [] }, `host ${i + 1}: a second run`);
+  });
+
+  it("fwdMode routing: a client on red reaches a VIP on blue, balanced over a provider on its own host and one on the other host; replies from the VIP", async () => {
+    const web: DesiredService = {
+      name: "web", network: "blue", vip: "198.18.60.102", vip6: "2001:2:0:60::102",
+      ports: [{ protocol: "tcp", port: 80, targetPort: 8080 }],
+      providers: [
+        { endpoint: "blue-c1", ipv4: "198.18.60.1", ipv6: "2001:2:0:60::1" },
+        { endpoint: "blue-c2", ipv4: "198.18.60.2", ipv6: "2001:2:0:60::2" },
+      ],
+    };
+    for (const [i, d] of drivers.entries()) {
+      const report = await d.reconcile(desired(i + 1, [web], "routing"), { full: false });
+      assert.deepEqual(report.errors, [], `host ${i + 1}`);
+    }
+    // c3 (red, host 2): c2 on its host, c1 on host 1; the client's socket is connected to the VIP, so an answer
+    // proves the reply came from it.
+    const c3 = `${P}-c3`;
+    for (const vip of ["198.18.60.102", "2001:2:0:60::102"]) {
+      const seen = new Set<string>();
+      for (let k = 0; k < 12 && seen.size < 2; k++) seen.add(await tcp(c3, vip, 80));
+      assert.deepEqual([...seen].sort(), ["reply c1", "reply c2"], `${vip}: ${[...seen].join(", ")}`);
+    }
+    // The blue clients still get both too.
+    const seen = new Set<string>();
+    for (let k = 0; k < 12 && seen.size < 2; k++) seen.add(await tcp(hosts[0]!.container, "198.18.60.102", 80));
+    assert.deepEqual([...seen].sort(), ["reply c1", "reply c2"]);
+    await drivers[0]!.reconcile(desired(1, [], "routing"), { full: false });
   });
 });

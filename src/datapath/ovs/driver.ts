@@ -7,8 +7,10 @@
 // bandwidth limits where they differ (shapers.ts), add and modify the meters of limits that cannot be shaped
 // (meters.ts) and the groups of services (groups.ts) where they differ from the bridge's → render every flow
 // (render.ts, policy-flows.ts, service-flows.ts) → have OVS compare them with the bridge's and apply only the differences in one atomic bundle
-// → delete meters and groups no flow uses any more. Packets never meet a half-applied pipeline, conntrack is not
-// touched, flows that stay keep their counters, and a restarted agent whose bridge is right changes nothing.
+// → delete meters and groups no flow uses any more → delete the conntrack entries of service providers that
+// left a group (service-flows.ts leftProviders; nothing else in conntrack is touched). Packets never meet a
+// half-applied pipeline, flows that stay keep their counters, and a restarted agent whose bridge is right
+// changes nothing.
 //
 // Driven through ovs-vsctl (the database) and ovs-ofctl (OpenFlow 1.5 on the bridge's management socket),
 // spawned through the process seam like the Linux driver's tools.
@@ -32,7 +34,7 @@ import { ValidationError } from "../../lib/errors.js";
 import { ProcessError, type Executor } from "../../lib/process.js";
 import { COOKIE } from "./layout.js";
 import { OvsGroups } from "./groups.js";
-import { serviceGroups } from "./service-flows.js";
+import { ctFlushArgs, leftProviders, serviceGroups, type LeftProvider } from "./service-flows.js";
 import { diffMeters, meterSpec, parseMeters, type Meter } from "./meters.js";
 import { endpointShapers } from "./shapers.js";
 import { OvsShapers } from "./shapers-tc.js";
@@ -51,6 +53,7 @@ import {
   snoopingVlans,
   withHostEndpoints,
   renderMeters,
+  tenantNumbers,
   ROLE_KEY,
   uplinkOf,
   tunnelPortName,
@@ -542,10 +545,12 @@ export class OvsDatapath implements DatapathDriver {
     const flows = renderFlows(desired, { ofports, ...(uplink === undefined ? {} : { uplink }), policy: (t, tenantNumber) => this.policyOf(t, tenantNumber) });
     const text = flows.join("\n");
     let stale: number[] | undefined;
+    let left: LeftProvider[] = [];
     try {
       const put = await this.groups.putGroups(serviceGroups(desired));
       for (const d of put.done) change(d.action, d.object);
       stale = put.stale;
+      left = leftProviders(desired, tenantNumbers(desired.tenants.map((t) => t.name)), put.before);
     } catch (err) {
       fail({}, [`groups of ${bridge}`], err);
     }
@@ -581,6 +586,16 @@ export class OvsDatapath implements DatapathDriver {
       for (const id of stale ?? []) change("delete", `group ${id}`);
     } catch (err) {
       fail({}, [`groups of ${bridge}`], err);
+    }
+    // Once the groups no longer send there: the conntrack entries that still would (service-flows.ts leftProviders).
+    for (const l of left) {
+      const object = `conntrack entries ${l.vip.includes(":") ? `[${l.vip}]` : l.vip}:${l.port}/${l.protocol} → ${l.provider.includes(":") ? `[${l.provider}]` : l.provider}:${l.targetPort} (zone ${l.zone})`;
+      try {
+        await this.ofctl(["ct-flush", ...ctFlushArgs(l)]);
+        change("delete", object);
+      } catch (err) {
+        fail({}, [object], err);
+      }
     }
     if (errors.length === 0) this.checkedBridge = bridgeKey;
     return { changes, errors };

@@ -5,10 +5,12 @@
 import type { DatapathChange, DatapathError } from "../driver.js";
 import { tenantNamespace } from "../names.js";
 import { ProcessError, type Executor } from "../../lib/process.js";
+import { nftTableTag } from "../linux/parse.js";
 import {
   GATEWAY_NAMESPACE_KEY,
   GATEWAY_ROLE,
   planGateways,
+  REFUSE_TABLE,
   type GatewayStep,
   type ObservedGatewayNamespace,
   type ObservedGateways,
@@ -60,6 +62,16 @@ export class GatewayNamespaces {
     return this.executor.run(["ip", "netns", "exec", namespace, ...argv]);
   }
 
+  /** The tag of the namespace's refuse table, null when it has none. */
+  private async refuseTag(namespace: string): Promise<string | null> {
+    try {
+      return nftTableTag(await this.executor.run(["nft", "list", "table", "inet", REFUSE_TABLE], { netns: namespace }));
+    } catch (err) {
+      if (err instanceof ProcessError && /No such file|does not exist/.test(err.stderr)) return null;
+      throw err;
+    }
+  }
+
   /** Every network namespace's name. */
   private async namespaces(): Promise<string[]> {
     const out = await this.executor.run(["ip", "-json", "netns", "list"]);
@@ -79,6 +91,7 @@ export class GatewayNamespaces {
       forwarding: v4?.trim() === "1",
       forwarding6: v6?.trim() === "1",
       loUp: links.some((l) => l.ifname === "lo" && l.flags.includes("UP")),
+      refuseTag: await this.refuseTag(namespace),
       links: links
         .filter((l) => l.ifname !== "lo")
         .map((l) => ({
@@ -169,6 +182,12 @@ export class GatewayNamespaces {
       case "set-forwarding":
         await this.inside(step.namespace, ["sysctl", "-q", "-w", `net.ipv4.ip_forward=${step.v4 ? 1 : 0}`, `net.ipv6.conf.all.forwarding=${step.v6 ? 1 : 0}`]);
         return;
+      case "put-refuse-table":
+        await this.executor.run(["nft", "-f", "-"], { netns: step.namespace, stdin: step.table.script });
+        return;
+      case "delete-refuse-table":
+        await this.executor.run(["nft", "delete", "table", "inet", REFUSE_TABLE], { netns: step.namespace });
+        return;
       case "delete-port":
         await this.o.vsctl(["--if-exists", "del-port", bridge, step.name]);
         await this.host(["link", "del", step.name]).catch(ignoreMissing);
@@ -226,6 +245,10 @@ export function describe(step: GatewayStep): { action: DatapathChange["action"];
       return { action: "delete", object: `address ${step.address} on ${step.link} in namespace ${step.namespace}` };
     case "set-forwarding":
       return { action: "update", object: `${forwardingText(step.v4, step.v6)} in namespace ${step.namespace}` };
+    case "put-refuse-table":
+      return { action: "update", object: `table inet ${REFUSE_TABLE} (connections to VIPs refused) in namespace ${step.namespace}` };
+    case "delete-refuse-table":
+      return { action: "delete", object: `table inet ${REFUSE_TABLE} in namespace ${step.namespace}` };
     case "delete-port":
       return { action: "delete", object: `gateway port ${step.name}` };
     case "delete-namespace":

@@ -6,7 +6,7 @@ import { gatewayMac } from "../linux/addr.js";
 import { gatewayHostLink, gatewayTenantLink } from "../names.js";
 import { clusterHost, desiredHost, endpoint, network, NS_A, PREFIX } from "../testing/desired.js";
 import type { DesiredHost } from "../types.js";
-import { gatewayFlows, planGateways, wantedGateways, type ObservedGateways, type WantedGatewayNamespace } from "./gateway.js";
+import { gatewayFlows, planGateways, REFUSE_TABLE, refuseTable, wantedGateways, type ObservedGateways, type WantedGatewayNamespace } from "./gateway.js";
 import { FLAG_FROM_GATEWAY, TABLE } from "./layout.js";
 import { checkOvs, renderFlows } from "./render.js";
 
@@ -42,6 +42,30 @@ describe("wantedGateways", () => {
     assert.deepEqual(wantedGateways(host("routing"), () => true), []);
   });
 
+  it("a network's VIPs are addresses of its link (in the families it has a gateway in), refused there by the refuse table", () => {
+    const d = host("bridge");
+    d.tenants[0]!.services = [
+      { name: "web", network: "blue", vip: "198.18.1.100", vip6: "", ports: [{ protocol: "tcp", port: 80, targetPort: 8080 }], providers: [] },
+      { name: "api", network: "blue", vip: "198.18.1.99", vip6: "", ports: [{ protocol: "udp", port: 53, targetPort: 53 }], providers: [] },
+      { name: "db", network: "red", vip: "198.18.2.100", vip6: "", ports: [{ protocol: "tcp", port: 5432, targetPort: 5432 }], providers: [] },
+    ];
+    const [ns] = wantedGateways(d);
+    assert.deepEqual(ns!.links.map((l) => l.addresses), [["198.18.1.254/24", "198.18.1.100/32", "198.18.1.99/32"], ["198.18.2.254/24", "198.18.2.100/32"]]);
+    assert.deepEqual(ns!.refuseTable, refuseTable(["198.18.1.100/32", "198.18.1.99/32", "198.18.2.100/32"]));
+    const script = ns!.refuseTable!.script;
+    assert.match(script, /set vips4 \{\n    type ipv4_addr\n    elements = \{ 198\.18\.1\.100, 198\.18\.1\.99, 198\.18\.2\.100 \}/);
+    assert.match(script, /type filter hook input priority filter; policy accept;\n    ip daddr @vips4 meta l4proto tcp reject with tcp reset\n    ip daddr @vips4 meta l4proto udp reject\n/);
+    assert.match(script, new RegExp(`^table inet ${REFUSE_TABLE}\ndelete table inet ${REFUSE_TABLE}\n`), "replaced whole, atomically");
+    // The same VIPs, the same tag; a network without its family's gateway gets no VIP (nothing could refuse there).
+    assert.equal(refuseTable(["198.18.1.100/32"]).tag, refuseTable(["198.18.1.100/32"]).tag);
+    assert.notEqual(refuseTable(["198.18.1.100/32"]).tag, refuseTable(["198.18.1.101/32"]).tag);
+    d.tenants[0]!.networks[1]!.gateway = "";
+    d.tenants[0]!.networks[1]!.ipv6Subnet = "fd00:2::/64";
+    d.tenants[0]!.networks[1]!.ipv6Gateway = "fd00:2::fe";
+    assert.deepEqual(wantedGateways(d)[0]!.links.find((l) => l.network === "red")!.addresses, ["fd00:2::fe/64"]);
+    assert.equal(wantedGateways(host("bridge"))[0]!.refuseTable, undefined, "no services, no table");
+  });
+
   it("checkOvs no longer refuses fwdMode routing", () => {
     assert.deepEqual(checkOvs(host("routing")), []);
   });
@@ -67,6 +91,18 @@ describe("planGateways", () => {
 
   it("what is right: nothing to do", () => {
     assert.deepEqual(planGateways(PREFIX, wanted, right()), []);
+  });
+
+  it("the refuse table: put when its tag differs (before the links, which add the VIPs), deleted when no VIP is left", () => {
+    const table = refuseTable(["198.18.1.100/32"]);
+    const withTable = wanted.map((ns) => ({ ...ns, refuseTable: table }));
+    assert.deepEqual(planGateways(PREFIX, withTable, right()), [{ kind: "put-refuse-table", namespace: NS_A, table }]);
+    const o = right();
+    o.inside.get(NS_A)!.refuseTag = table.tag;
+    assert.deepEqual(planGateways(PREFIX, withTable, o), []);
+    assert.deepEqual(planGateways(PREFIX, wanted, o), [{ kind: "delete-refuse-table", namespace: NS_A }]);
+    const fresh = planGateways(PREFIX, withTable, { namespaces: [], inside: new Map(), ports: [] }).map((s) => s.kind);
+    assert.deepEqual(fresh.slice(0, 4), ["add-namespace", "lo-up", "put-refuse-table", "add-link"]);
   });
 
   it("only what differs: a link without its port or with another MAC made again, an address changed, forwarding off in bridge mode", () => {

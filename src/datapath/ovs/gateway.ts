@@ -12,6 +12,8 @@
 // when the namespace is late or gone; only what the flows do not answer (DNS, routed packets) goes there.
 
 import { canonicalIp, gatewayMac } from "../linux/addr.js";
+import { ownedTable } from "../linux/renderOverlay.js";
+import type { OwnedNftTable } from "../linux/state.js";
 import { gatewayHostLink, gatewayTenantLink, tenantNamespace } from "../names.js";
 import type { DesiredEndpoint, DesiredHost, DesiredNetwork, DesiredTenant } from "../types.js";
 import { arpResponder, classifyRegs, flow, ndResponder, UNTAGGED } from "./flow-text.js";
@@ -32,7 +34,9 @@ export interface WantedGatewayLink {
   mac: string;
   /**
    * The gateways' addresses with their subnets' prefix lengths, IPv4 first ("10.1.0.254/24", "fd00:1::fe/64"); on a
-   * routed network without them (/32, /128): its containers elsewhere are reached through the uplink.
+   * routed network without them (/32, /128): its containers elsewhere are reached through the uplink. Then the
+   * VIPs of the network's services ("10.1.0.100/32", "fd00:1::100/128", sorted), in a family where the network has
+   * a gateway: what our flows cannot balance to a provider comes here and is refused (refuseTable).
    */
   addresses: string[];
   /** A routed network's local containers, routed through the link ("10.1.0.1/32", "fd00:1::1/128"), sorted. */
@@ -48,6 +52,47 @@ export interface WantedGatewayNamespace {
   /** IPv6 forwarding: fwdMode routing, or routed IPv6 through the way out (its IPv6 guard table keeps them apart). */
   forwarding6: boolean;
   links: WantedGatewayLink[];
+  /**
+   * Only when the tenant has VIPs on its links: `table inet netplugin_refuse`, whose input chain refuses TCP (reset)
+   * and UDP (ICMP port unreachable) to them, as the Linux driver's services table does (renderServices.ts).
+   */
+  refuseTable?: OwnedNftTable;
+}
+
+/** The gateway namespace's table that refuses connections to VIPs (WantedGatewayNamespace.refuseTable). */
+export const REFUSE_TABLE = "netplugin_refuse";
+
+/** The VIPs of a tenant's services on network `n` in the families where it has a gateway, "addr/32" and "addr/128", sorted. */
+function vipsOn(t: DesiredTenant, n: DesiredNetwork): string[] {
+  const out = new Set<string>();
+  for (const s of t.services ?? []) {
+    if (s.network !== n.name) continue;
+    const v4 = canonicalIp(s.vip);
+    const v6 = s.vip6 === "" ? null : canonicalIp(s.vip6);
+    if (v4 !== null && n.gateway !== "" && !v4.includes(":")) out.add(`${v4}/32`);
+    if (v6 !== null && n.ipv6Gateway !== "" && v6.includes(":")) out.add(`${v6}/128`);
+  }
+  return [...out].sort(cmp);
+}
+
+/** The refuse table for a namespace's VIPs ("addr/len"); the same text for the same VIPs. */
+export function refuseTable(vips: readonly string[]): OwnedNftTable {
+  const of = (v6: boolean) => vips.filter((v) => v.includes(":") === v6).map((v) => v.split("/")[0]!);
+  const body: string[] = [];
+  for (const [family, list] of [["ip", of(false)], ["ip6", of(true)]] as const) {
+    body.push(`  set vips${family === "ip" ? 4 : 6} {`, `    type ${family === "ip" ? "ipv4_addr" : "ipv6_addr"}`, ...(list.length === 0 ? [] : [`    elements = { ${list.join(", ")} }`]), "  }");
+  }
+  body.push(
+    "  chain input {",
+    // Before anything that listens in the namespace (the tenant's DNS binds every address).
+    "    type filter hook input priority filter; policy accept;",
+    "    ip daddr @vips4 meta l4proto tcp reject with tcp reset",
+    "    ip daddr @vips4 meta l4proto udp reject",
+    "    ip6 daddr @vips6 meta l4proto tcp reject with tcp reset",
+    "    ip6 daddr @vips6 meta l4proto udp reject",
+    "  }",
+  );
+  return ownedTable("inet", REFUSE_TABLE, body);
 }
 
 /**
@@ -59,7 +104,7 @@ export function wantedGateways(desired: DesiredHost, skip: (n: DesiredNetwork) =
   for (const t of [...desired.tenants].sort((a, b) => cmp(a.name, b.name))) {
     const links = t.networks
       .filter((n) => (n.gateway !== "" || n.ipv6Gateway !== "") && !skip(n))
-      .map((n) => ({
+      .map((n): WantedGatewayLink => ({
         tenant: t.name,
         network: n.name,
         hostLink: gatewayHostLink(desired.prefix, t.name, n.name),
@@ -68,13 +113,21 @@ export function wantedGateways(desired: DesiredHost, skip: (n: DesiredNetwork) =
         addresses: [
           ...(n.gateway === "" ? [] : [`${n.gateway}/${n.routed ? 32 : n.subnet.split("/")[1]}`]),
           ...(n.ipv6Gateway === "" ? [] : [`${canonicalIp(n.ipv6Gateway) ?? n.ipv6Gateway}/${n.routed ? 128 : n.ipv6Subnet.split("/")[1]}`]),
+          ...vipsOn(t, n),
         ],
         routes: n.routed ? routedContainers(n, t.endpoints) : [],
         mtu: n.mtu,
       }))
       .sort((a, b) => cmp(a.network, b.network));
     if (links.length === 0) continue;
-    out.push({ name: t.namespace || tenantNamespace(desired.prefix, t.name), tenant: t.name, ...forwardingOf(t), links });
+    const vips = t.networks.filter((n) => links.some((l) => l.network === n.name)).flatMap((n) => vipsOn(t, n));
+    out.push({
+      name: t.namespace || tenantNamespace(desired.prefix, t.name),
+      tenant: t.name,
+      ...forwardingOf(t),
+      links,
+      ...(vips.length === 0 ? {} : { refuseTable: refuseTable([...new Set(vips)].sort(cmp)) }),
+    });
   }
   return out;
 }
@@ -98,6 +151,8 @@ export interface ObservedGatewayNamespace {
   forwarding6: boolean;
   loUp: boolean;
   links: ObservedNsLink[];
+  /** The tag of its refuse table (REFUSE_TABLE), null when it has none. */
+  refuseTag?: string | null;
 }
 
 export interface ObservedGateways {
@@ -118,6 +173,8 @@ export type GatewayStep =
   | { kind: "add-route"; namespace: string; link: string; route: string }
   | { kind: "delete-route"; namespace: string; link: string; route: string }
   | { kind: "set-forwarding"; namespace: string; v4: boolean; v6: boolean }
+  | { kind: "put-refuse-table"; namespace: string; table: OwnedNftTable }
+  | { kind: "delete-refuse-table"; namespace: string }
   | { kind: "delete-port"; name: string }
   | { kind: "delete-namespace"; namespace: string };
 
@@ -138,6 +195,10 @@ export function planGateways(prefix: string, wanted: readonly WantedGatewayNames
     const inside = existing.has(ns.name) ? observed.inside.get(ns.name) : undefined;
     if (!existing.has(ns.name)) steps.push({ kind: "add-namespace", namespace: ns.name });
     if (inside?.loUp !== true) steps.push({ kind: "lo-up", namespace: ns.name });
+    // Connections to VIPs refused before the VIPs are addresses here (nothing that listens gets them).
+    const tag = inside?.refuseTag ?? null;
+    if (ns.refuseTable !== undefined && tag !== ns.refuseTable.tag) steps.push({ kind: "put-refuse-table", namespace: ns.name, table: ns.refuseTable });
+    if (ns.refuseTable === undefined && tag !== null) steps.push({ kind: "delete-refuse-table", namespace: ns.name });
     for (const link of ns.links) {
       const seen = inside?.links.find((l) => l.name === link.nsLink);
       if (seen === undefined || !ports.has(link.hostLink) || seen.mac !== link.mac || seen.mtu !== link.mtu || !seen.up) {

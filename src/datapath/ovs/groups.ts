@@ -33,7 +33,14 @@ function ourGroups(dump: string): Map<number, string> {
  */
 export function groupMeaning(text: string): string {
   const type = /\btype=(\w+)/.exec(text)?.[1] ?? "";
-  return [type, ...[...text.matchAll(/nat\(dst=([^)]+)\)/g)].map((m) => m[1])].join(" ");
+  const method = /\bselection_method=(\w+)/.exec(text)?.[1] ?? "";
+  const alias: Record<string, string> = { nw_src: "ip_src", nw_dst: "ip_dst" };
+  const fields = (/\bfields\(([^)]*)\)/.exec(text)?.[1] ?? "")
+    .split(",")
+    .filter((f) => f !== "")
+    .map((f) => alias[f] ?? f)
+    .sort();
+  return [type, method, fields.join(","), ...[...text.matchAll(/nat\(dst=([^)]+)\)/g)].map((m) => m[1])].join(" ");
 }
 
 export class OvsGroups {
@@ -43,7 +50,9 @@ export class OvsGroups {
   constructor(private readonly ofctl: Ofctl) {}
 
   /** Adds or changes the wanted groups; returns what it did, and the ids of ours to prune after the flows. */
-  async putGroups(wanted: readonly ServiceGroup[]): Promise<{ done: Array<{ action: "create" | "update"; object: string }>; stale: number[] }> {
+  async putGroups(
+    wanted: readonly ServiceGroup[],
+  ): Promise<{ done: Array<{ action: "create" | "update"; object: string }>; stale: number[]; before: Map<number, string> }> {
     const onBridge = ourGroups(await this.ofctl(["dump-groups"]));
     const have = new Set(onBridge.keys());
     const done: Array<{ action: "create" | "update"; object: string }> = [];
@@ -59,7 +68,7 @@ export class OvsGroups {
       done.push({ action: have.has(g.id) ? "update" : "create", object: `group ${g.id}` });
     }
     const ids = new Set(wanted.map((g) => g.id));
-    return { done, stale: [...have].filter((id) => !ids.has(id)).sort((a, b) => a - b) };
+    return { done, stale: [...have].filter((id) => !ids.has(id)).sort((a, b) => a - b), before: onBridge };
   }
 
   /** Deletes the given groups of ours (absent ones are no error). */

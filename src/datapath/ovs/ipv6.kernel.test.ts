@@ -4,7 +4,8 @@
 // solicitations and pings answered by flows (an advertisement with the router flag and the gateway's MAC); a
 // container can neither send from an address not its own nor advertise another's (the gateway namespace keeps the
 // right MAC); in fwdMode routing the gateway namespace routes IPv6 between the networks and serves on its IPv6
-// address; an IPv6 VIP balanced to its provider, its ND and pings answered; the policy denies over IPv6 what it
+// address; an IPv6 VIP balanced to its provider (and to itself: hairpin), its ND and pings answered, refused without
+// an IPv6 provider; the policy denies over IPv6 what it
 // must; a second run changes nothing. Needs root and openvswitch-switch. Per-run names, addresses in 198.18.0.0/15
 // and 2001:2::/48 (benchmarking); everything removed at the end, also on failure.
 
@@ -165,11 +166,16 @@ describe("OVS driver: IPv6", { skip: needsOvs }, () => {
     for (let k = 0; k < 3; k++) assert.equal(await tcp(ns("c1"), VIP6, 80), "reply c2", `connection ${k}`);
     assert.equal(await tcp(ns("c3"), VIP6, 80), "timeout", "not from another network (bridge mode)");
     assert.equal(await tcp(ns("c1"), "198.18.60.100", 80), "reply c2", "and the IPv4 VIP");
+    // Hairpin over IPv6: the provider gets its own connection to the VIP (its source translated to the gateway).
+    for (let k = 0; k < 2; k++) assert.equal(await tcp(ns("c2"), VIP6, 80), "reply c2", `hairpin ${k}`);
+    const ct = (await run(["ovs-appctl", "-t", `${ovs.dir}/ovs-vswitchd.ctl`, "dpctl/dump-conntrack"], { env: { ...process.env, ...ovs.env } })).stdout;
+    assert.match(ct, /orig=\(src=2001:2:0:60::2,dst=2001:2:0:60::2,.*reply=\(src=2001:2:0:60::2,dst=2001:2:0:60::fe,/, ct);
     assert.ok(await ping(ns("c1"), VIP6), "ping the VIP");
     assert.match(await neigh(ns("c1"), VIP6), new RegExp(`lladdr ${gatewayMac(net("blue").bridge)} `));
-    // A provider without an IPv6 address: the IPv6 VIP drops, the IPv4 one still balances.
+    // A provider without an IPv6 address: the IPv6 VIP refuses at once (a reset from the gateway namespace, as on
+    // Linux), the IPv4 one still balances.
     await reconcile(desired({ services: [{ ...web, providers: [{ endpoint: c2.id, ipv4: "198.18.60.2", ipv6: "" }] }] }));
-    assert.equal(await tcp(ns("c1"), VIP6, 80), "timeout");
+    assert.equal(await tcp(ns("c1"), VIP6, 80), "refused");
     assert.equal(await tcp(ns("c1"), "198.18.60.100", 80), "reply c2");
   });
 

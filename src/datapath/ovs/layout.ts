@@ -19,23 +19,33 @@
 //                  the rest → PRE_HOOK.
 //   SERVICE_CT (12) a new connection to a VIP's port → its select group (GROUP_BASE + n), whose bucket per
 //                  provider commits the DNAT (ct(commit,nat(dst=IP:PORT))) and comes back here; a packet now
-//                  to a provider gets the provider's MAC, a reply now from a VIP the VIP's MAC; untranslated
-//                  packets to a VIP are dropped; → PRE_HOOK. So the controller and our policy see the
-//                  provider's address, as on the Linux driver (DNAT before filtering).
+//                  to a provider gets the provider's MAC (one on another network: routed here, that network's
+//                  number and gateway MAC), a reply now from a VIP the VIP's MAC; untranslated TCP and UDP to a
+//                  VIP go on (L2_FORWARD sends them to the gateway namespace, which refuses them), other
+//                  untranslated packets to a VIP are dropped; → PRE_HOOK. So the controller and our policy see
+//                  the provider's address, as on the Linux driver (DNAT before filtering).
 //   ND_REPLY (13)  completes a neighbour advertisement a LOCAL responder made of a solicitation (flow-text.ts
 //                  ndResponder): its target link-layer address, the MAC it now comes from. OpenFlow lets a flow set
 //                  nd_tll only on a packet it matched as an advertisement, so the responder resubmits here; then
 //                  back out of the port it came in by. Entered only by resubmit.
+//   HAIRPIN_REPLY (14) a hairpin connection's reply (a local provider that got its own connection to a VIP,
+//                  service-flows.ts), after conntrack undid its source NAT to the gateway: the provider's MAC,
+//                  then conntrack undoes the DNAT (the VIP) → SERVICE_CT. Entered only by ct(table=).
 //   PRE_HOOK (15)  an SDN controller's table (global sdnController, --ovs-controller): every IP packet crosses it before our policy;
 //                  ours is only its lowest flow, on to POLICY.
 //   POLICY (20-39) IPv4 and IPv6 packets of a tenant, judged by its groups' rules (policy-flows.ts); allowed
 //                  packets continue at POST_HOOK, denied ones are dropped. Non-IP packets never enter.
 //   POST_HOOK (40) the controller's table after our policy: ours is only its lowest flow, on to L2_FORWARD.
-//   L2_FORWARD (45) by (network, destination MAC): a local port, the network's gateway port for IP to the gateway's
+//   L2_FORWARD (45) a hairpin connection (source and destination the same local provider, after the policy) gets
+//                  its source translated to the gateway → HAIRPIN; TCP and UDP to a VIP (untranslated) go to the
+//                  gateway port (refused there); the rest by (network, destination MAC): a local port, the
+//                  network's gateway port for IP to the gateway's
 //                  MAC (fwdMode routing: any destination; bridge: only the gateway's own address), or the tunnel
 //                  to the VTEP of a remote endpoint;
 //                  broadcast and multicast to every local port of the network and, unless the packet came from
 //                  the tunnel, to every peer VTEP.
+//   HAIRPIN (46)   a hairpin connection, its source now the gateway's address: the gateway's MAC, → L2_FORWARD
+//                  again (resubmit). Entered only by ct(table=).
 // A controller may add flows of its own cookie to the hook tables; our runs replace only flows of COOKIE.
 // Bandwidth limits are tbf shapers on the ports' devices (shapers.ts), not flows, except what a runtime's container
 // (Docker's) sends: a meter (meters.ts), `meter:N` first on its CLASSIFY flows.
@@ -53,12 +63,14 @@ export const TABLE = {
   SERVICES: 11,
   SERVICE_CT: 12,
   ND_REPLY: 13,
+  HAIRPIN_REPLY: 14,
   PRE_HOOK: 15,
   POLICY: 20,
   /** The last table the policy may use. */
   POLICY_LAST: 39,
   POST_HOOK: 40,
   L2_FORWARD: 45,
+  HAIRPIN: 46,
 } as const;
 
 /** The tenant's number (1..65535): its conntrack zone, so tenants with overlapping addresses never share entries. */

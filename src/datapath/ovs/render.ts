@@ -219,7 +219,7 @@ export function renderFlows(desired: DesiredHost, facts: OvsFacts): string[] {
     }
     flows.push(...facts.policy(t, tn));
   }
-  flows.push(...serviceFlows(desired, tenants, networks));
+  flows.push(...serviceFlows(desired, tenants, networks, facts.ofports));
   // Whatever matched nothing: dropped (fail-mode secure adds no flows of its own).
   for (const table of [TABLE.CLASSIFY, TABLE.L2_FORWARD]) flows.push(flow(table, 0, "", "drop"));
   flows.push(flow(TABLE.LOCAL, 1, "arp", `goto_table:${TABLE.L2_FORWARD}`));

@@ -7,7 +7,8 @@ import type { DesiredHost, DesiredService } from "../types.js";
 import { groupMeaning, ourGroupIds } from "./groups.js";
 import { GROUP_BASE, TABLE } from "./layout.js";
 import { checkOvs, renderFlows } from "./render.js";
-import { checkServices, serviceFlows, serviceGroups } from "./service-flows.js";
+import { gatewayHostLink } from "../names.js";
+import { checkServices, ctFlushArgs, leftProviders, serviceFlows, serviceGroups } from "./service-flows.js";
 
 /** The Linux driver's sample web service (ep1 here, net1.blue-21 behind the overlay), IPv4 only. */
 const web = (overrides: Partial<DesiredService> = {}): DesiredService => ({ ...services()[0]!, vip6: "", ...overrides });
@@ -54,7 +55,7 @@ describe("serviceGroups", () => {
     assert.equal(new Set(ids).size, 2);
     for (const id of ids) assert.ok(id > GROUP_BASE && id <= GROUP_BASE + 0xffff, `${id} in our range`);
     const ct = (ip: string, port: number) => `actions=ct(commit,zone=NXM_NX_REG6[0..15],nat(dst=${ip}:${port}),table=${TABLE.SERVICE_CT})`;
-    assert.equal(groups[0]!.spec, `group_id=${groups[0]!.id},type=select,bucket=bucket_id:0,${ct("198.18.1.1", 8080)},bucket=bucket_id:1,${ct("198.18.1.21", 8080)}`);
+    assert.equal(groups[0]!.spec, `group_id=${groups[0]!.id},type=select,selection_method=hash,fields(ip_src,ip_dst,tcp_src,tcp_dst),bucket=bucket_id:0,${ct("198.18.1.1", 8080)},bucket=bucket_id:1,${ct("198.18.1.21", 8080)}`);
     // Ids stay while other services come and go: a renumbered group would misroute new connections.
     const other = serviceGroups(host([web(), web({ name: "aaa", vip: "198.18.1.102" }), web({ name: "empty", vip: "198.18.1.101", providers: [] })]));
     for (const g of groups) assert.ok(other.some((o) => o.id === g.id && o.spec === g.spec), `group ${g.id} kept`);
@@ -74,6 +75,11 @@ describe("serviceGroups", () => {
     const spec = `group_id=${GROUP_BASE + 3},type=select,bucket=bucket_id:0,actions=ct(commit,zone=NXM_NX_REG6[0..15],nat(dst=198.18.1.1:8080),table=12)`;
     assert.equal(groupMeaning(printed), groupMeaning(spec));
     assert.notEqual(groupMeaning(printed), groupMeaning(spec.replace("8080", "8081")));
+    // The selection method and its fields count (OVS may print nw_src for ip_src, in its own order); an old
+    // group hashed by the datapath is changed.
+    const hashed = (fields: string) => ` group_id=${GROUP_BASE + 3},type=select,selection_method=hash,fields(${fields}),bucket=bucket_id:0,actions=ct(commit,table=12,zone=NXM_NX_REG6[0..15],nat(dst=198.18.1.1:8080))`;
+    assert.equal(groupMeaning(hashed("nw_src,nw_dst,tcp_src,tcp_dst")), groupMeaning(hashed("ip_src,ip_dst,tcp_src,tcp_dst")));
+    assert.notEqual(groupMeaning(hashed("ip_src,ip_dst,tcp_src,tcp_dst")), groupMeaning(printed));
   });
 });
 
@@ -136,7 +142,7 @@ describe("IPv6 services", () => {
     assert.deepEqual(messages([web6({ vip6: "FD00:1::FE" })]), ['service "web": VIP fd00:1::fe is the IPv6 gateway of network "blue"']);
     assert.deepEqual(messages([web6({ vip6: "198.18.1.9" })]), ['service "web": invalid IPv6 VIP "198.18.1.9"']);
     assert.deepEqual(messages([web6({ providers: [{ endpoint: "ep1", ipv4: "198.18.1.1", ipv6: "fd00:9::1" }] })]), [
-      `service "web": provider ep1 (fd00:9::1) is on another network than the VIP's: the ovs datapath does not balance across networks yet (use --datapath linux)`,
+      `service "web": provider ep1 (fd00:9::1) is on no network of the tenant`,
     ]);
     assert.deepEqual(messages([web6(), web6({ name: "other", vip: "198.18.1.101", ports: [{ protocol: "tcp", port: 80, targetPort: 1 }] })]), [
       'service "other": fd00:1::100 80/tcp is also a port of service "web"',
@@ -153,7 +159,8 @@ describe("IPv6 services", () => {
     // Only ep1 has an IPv6 address among the providers (blue-21 is given without one).
     for (const g of six) assert.equal([...g.spec.matchAll(/bucket=/g)].length, 1, g.spec);
     assert.ok(six.some((g) => g.spec.endsWith(`bucket=bucket_id:0,actions=ct(commit,zone=NXM_NX_REG6[0..15],nat(dst=[fd00:1::1]:8080),table=${TABLE.SERVICE_CT})`)));
-    assert.equal(groupMeaning(six[0]!.spec).split(" ")[1]!.startsWith("[fd00:1::1]:"), true);
+    assert.equal(groupMeaning(six[0]!.spec).split(" ")[3]!.startsWith("[fd00:1::1]:"), true);
+    assert.match(six[0]!.spec, /selection_method=hash,fields\(ipv6_src,ipv6_dst,(tcp|udp)_src,(tcp|udp)_dst\)/);
   });
 
   it("balances the IPv6 VIP's ports with tcp6/udp6 flows, answers ND and pings for it, drops what was not translated", () => {
@@ -173,5 +180,100 @@ describe("IPv6 services", () => {
     const none = flowsOf(host6([web6({ providers: [{ endpoint: "net1.blue-21", ipv4: "198.18.1.21", ipv6: "" }] })]));
     assert.ok(none.some((f) => f.includes("ct_state=+trk+new-inv,tcp6,ipv6_dst=fd00:1::100,tp_dst=80,actions=drop")));
     assert.ok(none.some((f) => f.includes("ct_state=+trk+new-inv,tcp,nw_dst=198.18.1.100,tp_dst=80,actions=group:")));
+  });
+});
+
+describe("refusal, hairpin and providers on other networks", () => {
+  const where = "reg6=5,reg7=1";
+  const gatewayPort = 7;
+  const ofports = new Map([[gatewayHostLink("npu0", "a", "blue"), gatewayPort]]);
+  const flowsWith = (d: DesiredHost, networks = numbers.networks) => serviceFlows(d, numbers.tenants, networks, ofports);
+
+  it("with a gateway port: TCP and UDP to a VIP that were not translated pass the policy and go to the gateway namespace", () => {
+    const flows = flowsWith(host([web({ providers: [] })]));
+    assert.ok(flows.some((f) => f.includes(`ct_state=+trk+new-inv,tcp,nw_dst=198.18.1.100,tp_dst=80,actions=goto_table:${TABLE.PRE_HOOK}`)), "no provider: on to the policy");
+    for (const proto of ["tcp", "udp"]) {
+      assert.ok(flows.includes(`cookie=0x6e70,table=${TABLE.SERVICE_CT},priority=45,${where},${proto},nw_dst=198.18.1.100,actions=goto_table:${TABLE.PRE_HOOK}`), proto);
+      assert.ok(flows.includes(`cookie=0x6e70,table=${TABLE.L2_FORWARD},priority=110,${where},reg8=0/1,${proto},nw_dst=198.18.1.100,actions=output:${gatewayPort}`), proto);
+    }
+    // Anything else to the VIP (not TCP, UDP or a ping) is still dropped.
+    assert.ok(flows.includes(`cookie=0x6e70,table=${TABLE.SERVICE_CT},priority=40,${where},ip,nw_dst=198.18.1.100,actions=drop`));
+    // No gateway in the family (an IPv4 VIP on a network without an IPv4 gateway): dropped as before.
+    const d = host([web({ providers: [] })]);
+    d.tenants[0]!.networks[0]!.gateway = "";
+    const none = flowsWith(d);
+    assert.ok(none.some((f) => f.includes("ct_state=+trk+new-inv,tcp,nw_dst=198.18.1.100,tp_dst=80,actions=drop")));
+    assert.ok(!none.some((f) => f.includes(`output:${gatewayPort}`)));
+  });
+
+  it("hairpin for a local provider only: SNAT to the gateway after the policy, its reply translated back twice", () => {
+    const flows = flowsWith(host([web()]));
+    // ep1 (198.18.1.1) is local; net1.blue-21 (198.18.1.21) is remote and gets none.
+    assert.ok(flows.includes(`cookie=0x6e70,table=${TABLE.L2_FORWARD},priority=110,${where},ip,nw_src=198.18.1.1,nw_dst=198.18.1.1,actions=ct_clear,ct(commit,zone=NXM_NX_REG6[0..15],nat(src=198.18.1.254),table=${TABLE.HAIRPIN})`));
+    assert.ok(flows.includes(`cookie=0x6e70,table=${TABLE.SERVICES},priority=95,${where},tcp,nw_src=198.18.1.1,nw_dst=198.18.1.254,tp_src=8080,actions=ct(zone=NXM_NX_REG6[0..15],nat,table=${TABLE.HAIRPIN_REPLY})`));
+    assert.ok(flows.includes(`cookie=0x6e70,table=${TABLE.HAIRPIN_REPLY},priority=100,${where},ip,nw_dst=198.18.1.1,actions=ct_clear,set_field:02:00:00:00:00:01->eth_dst,ct(zone=NXM_NX_REG6[0..15],nat,table=${TABLE.SERVICE_CT})`));
+    const mac = gatewayMac("nb00000001");
+    assert.ok(flows.includes(`cookie=0x6e70,table=${TABLE.HAIRPIN},priority=100,${where},actions=set_field:${mac}->eth_src,set_field:0->in_port,resubmit(,${TABLE.L2_FORWARD})`));
+    assert.ok(flows.includes(`cookie=0x6e70,table=${TABLE.SERVICE_CT},priority=65,${where},ip,nw_src=198.18.1.100,nw_dst=198.18.1.1,actions=set_field:${mac}->eth_src,set_field:0->in_port,goto_table:${TABLE.PRE_HOOK}`));
+    assert.ok(!flows.some((f) => f.includes("nw_src=198.18.1.21,nw_dst=198.18.1.21")), "no hairpin for the remote provider");
+    // A network without a gateway: no address to translate to, no hairpin.
+    const d = host([web()]);
+    d.tenants[0]!.networks[0]!.gateway = "";
+    assert.ok(!flowsWith(d).some((f) => f.includes(`table=${TABLE.HAIRPIN}`) || f.includes("nat(src=")));
+  });
+
+  it("a provider on another network: allowed in fwdMode routing only; the client's host routes to it; clients on any network", () => {
+    const red = network({ name: "red", bridge: "nb00000002", subnet: "198.18.2.0/24", gateway: "198.18.2.254", ipv6Subnet: "", ipv6Gateway: "" });
+    const d = host([web({ providers: [{ endpoint: "ep3", ipv4: "198.18.2.3", ipv6: "" }] })]);
+    const t = d.tenants[0]!;
+    t.networks.push(red);
+    t.endpoints.push(endpoint(3, { network: "red", ipv4: "198.18.2.3/24", ipv6: "", gateway: "198.18.2.254", ipv6Gateway: "" }));
+    assert.deepEqual(
+      checkServices(t).map((p) => p.message),
+      ['service "web": provider ep3 (198.18.2.3) is on network "red", not the VIP\'s: the ovs datapath balances across networks only in fwdMode routing (use --datapath linux)'],
+    );
+    t.fwdMode = "routing";
+    assert.deepEqual(checkServices(t), []);
+    const flows = flowsWith(d, new Map([["a/blue", 1], ["a/red", 2]]));
+    const sct = (priority: number, match: string, actions: string) => `cookie=0x6e70,table=${TABLE.SERVICE_CT},priority=${priority},${match},actions=${actions}`;
+    // Translated to ep3 on another network: routed by this host (red's number, from red's gateway MAC); on red already: its MAC only.
+    assert.ok(flows.includes(sct(50, "reg6=5,ip,nw_dst=198.18.2.3", `set_field:${gatewayMac("nb00000002")}->eth_src,set_field:02:00:00:00:00:03->eth_dst,set_field:2->reg7,goto_table:${TABLE.PRE_HOOK}`)));
+    assert.ok(flows.includes(sct(51, "reg6=5,reg7=2,ip,nw_dst=198.18.2.3", `set_field:02:00:00:00:00:03->eth_dst,goto_table:${TABLE.PRE_HOOK}`)));
+    assert.match(serviceGroups(d)[0]!.spec, /nat\(dst=198\.18\.2\.3:8080\)/);
+    // In fwdMode routing clients on every network are balanced (the VIP's port matched tenant-wide), and replies
+    // are translated back wherever they reach the client's network, but not on their way to a gateway namespace
+    // (its MAC): the namespace routes them first.
+    assert.ok(flows.includes(`cookie=0x6e70,table=${TABLE.SERVICES},priority=100,reg6=5,tcp,nw_dst=198.18.1.100,tp_dst=80,actions=ct(zone=NXM_NX_REG6[0..15],nat,table=${TABLE.SERVICE_CT})`));
+    assert.ok(flows.includes(`cookie=0x6e70,table=${TABLE.SERVICES},priority=90,reg6=5,tcp,nw_src=198.18.2.3,tp_src=8080,actions=ct(zone=NXM_NX_REG6[0..15],nat,table=${TABLE.SERVICE_CT})`));
+    for (const [reg7, bridge] of [[1, "nb00000001"], [2, "nb00000002"]] as const) {
+      assert.ok(flows.includes(`cookie=0x6e70,table=${TABLE.SERVICES},priority=92,reg6=5,reg7=${reg7},tcp,nw_src=198.18.2.3,tp_src=8080,dl_dst=${gatewayMac(bridge)},actions=goto_table:${TABLE.PRE_HOOK}`), bridge);
+    }
+    // The VIP's own flows (ARP, ping, refusal, replies' MAC) stay on its network.
+    assert.ok(flows.some((f) => f.includes(`priority=60,${where},ip,nw_src=198.18.1.100,`)));
+    // Bridge mode: the VIP's network only (unchanged).
+    const bridged = flowsWith(host([web()]));
+    assert.ok(bridged.some((f) => f.includes(`priority=100,${where},tcp,nw_dst=198.18.1.100,tp_dst=80,`)));
+    assert.ok(!bridged.some((f) => f.includes("priority=92,")));
+    // No hairpin across networks (its client would be on another network than the VIP's).
+    assert.ok(!flows.some((f) => f.includes("nat(src=")));
+  });
+
+  it("leftProviders: a provider a group on the bridge still sends to; UDP always, TCP only once it is no endpoint any more", () => {
+    const d = host([web()]);
+    const [tcp, udp] = serviceGroups(d);
+    const onBridge = (g: { id: number; spec: string }, extra: string) => new Map([[g.id, ` ${g.spec},bucket=bucket_id:2,actions=ct(commit,table=12,zone=NXM_NX_REG6[0..15],nat(dst=${extra}))`]]);
+    assert.deepEqual(leftProviders(d, numbers.tenants, new Map([[tcp!.id, tcp!.spec], [udp!.id, udp!.spec]])), [], "nothing left");
+    // 198.18.1.2 is ep2, still an endpoint: its TCP connections stay; its UDP flows go.
+    assert.deepEqual(leftProviders(d, numbers.tenants, onBridge(tcp!, "198.18.1.2:8080")), []);
+    assert.deepEqual(leftProviders(d, numbers.tenants, onBridge(udp!, "198.18.1.2:5353")), [{ zone: 5, protocol: "udp", vip: "198.18.1.100", port: 53, provider: "198.18.1.2", targetPort: 5353 }]);
+    // 198.18.1.9 is gone.
+    const gone = leftProviders(d, numbers.tenants, onBridge(tcp!, "198.18.1.9:8080"));
+    assert.deepEqual(gone, [{ zone: 5, protocol: "tcp", vip: "198.18.1.100", port: 80, provider: "198.18.1.9", targetPort: 8080 }]);
+    assert.deepEqual(ctFlushArgs(gone[0]!), ["zone=5", "ct_nw_dst=198.18.1.100,ct_nw_proto=6,ct_tp_dst=80", "ct_nw_src=198.18.1.9,ct_nw_proto=6,ct_tp_src=8080"]);
+    assert.deepEqual(ctFlushArgs({ zone: 5, protocol: "udp", vip: "fd00:1::100", port: 53, provider: "fd00:1::9", targetPort: 5353 }), [
+      "zone=5",
+      "ct_ipv6_dst=fd00:1::100,ct_nw_proto=17,ct_tp_dst=53",
+      "ct_ipv6_src=fd00:1::9,ct_nw_proto=17,ct_tp_src=5353",
+    ]);
   });
 });
