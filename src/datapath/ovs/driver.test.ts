@@ -3,7 +3,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { clusterHost, desiredHost } from "../testing/desired.js";
-import { flowChanges, OvsDatapath } from "./driver.js";
+import { OvsDatapath } from "./driver.js";
+import { flowChanges } from "./flow-sync.js";
 
 describe("flowChanges", () => {
   it("adds what only we have, deletes by exact match what only the bridge has of ours, leaves others' flows", () => {

@@ -15,9 +15,6 @@
 // Driven through ovs-vsctl (the database) and ovs-ofctl (OpenFlow 1.5 on the bridge's management socket),
 // spawned through the process seam like the Linux driver's tools.
 
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import type { Logger } from "pino";
 
 import type { DatapathChange, DatapathDriver, DatapathError, DatapathReport, RuleCounters } from "../driver.js";
@@ -32,22 +29,21 @@ import { accumulateCounters, NO_COUNTER_HISTORY, type CounterHistory } from "../
 import type { RuleCounter } from "../../policy/index.js";
 import { ValidationError } from "../../lib/errors.js";
 import { ProcessError, type Executor } from "../../lib/process.js";
-import { COOKIE } from "./layout.js";
 import { OvsGroups } from "./groups.js";
 import { ctFlushArgs, leftProviders, serviceGroups, type LeftProvider } from "./service-flows.js";
 import { diffMeters, meterSpec, parseMeters, type Meter } from "./meters.js";
 import { endpointShapers } from "./shapers.js";
 import { OvsShapers } from "./shapers-tc.js";
-import { GATEWAY_NAMESPACE_KEY, GATEWAY_ROLE } from "./gateway.js";
+import { GATEWAY_ROLE } from "./gateway.js";
 import { GatewayNamespaces } from "./gateway-ns.js";
 import { checkOutside, wantedOutside } from "./outside.js";
-import type { WantedPort } from "./wanted-port.js";
 import { OutsideNamespaces } from "./outside-ns.js";
+import { OUR_COOKIES, ourFlowCount, syncFlows, type Ofctl } from "./flow-sync.js";
+import { EndpointPorts, type ObservedPort } from "./ports.js";
 import {
   bridgeName,
   checkOvs,
   gatewaysOf,
-  ENDPOINT_ID_KEY,
   needsTunnel,
   renderFlows,
   snoopingVlans,
@@ -82,78 +78,9 @@ export interface OvsDatapathOptions {
   logger?: Logger;
 }
 
-interface ObservedPort {
-  name: string;
-  ofport: number;
-  /** external_ids:netplugin-endpoint, "" on ports we did not make for an endpoint. */
-  endpoint: string;
-  /** external_ids:netplugin-role ("uplink": the host's interface as our trunk; "gateway": a gateway veth), or "". */
-  role: string;
-  /** external_ids:netplugin-namespace of a gateway port: the namespace of its veth's other end, or "". */
-  namespace: string;
-  /** external_ids:netplugin-tenant of an endpoint's port ("" on ports made before it was kept). */
-  tenant: string;
-  /**
-   * external_ids:netplugin-ipv4 of an endpoint's port: the IPv4 address the driver put on the container side ("":
-   * none, the endpoint waited for its DHCP lease), undefined where the driver does not configure that side (a
-   * runtime's) or on ports made before it was kept.
-   */
-  ipv4: string | undefined;
-}
-
-/** The tenant an endpoint's port belongs to. */
-const TENANT_KEY = "netplugin-tenant";
-/** The IPv4 address the driver configured on the container side of an endpoint's veth (ObservedPort.ipv4). */
-const IPV4_KEY = "netplugin-ipv4";
-
 const DEFAULT_DB = "unix:/var/run/openvswitch/db.sock";
 
-/** Whether a flow as ovs-ofctl prints it carries one of our cookies (no cookie= printed: cookie 0). */
-function isOurs(printed: string): boolean {
-  const cookie = /\bcookie=(0x[0-9a-f]+)/.exec(printed)?.[1];
-  return cookie !== undefined && (BigInt(cookie) & 0xffffn) === BigInt(COOKIE);
-}
-
-/**
- * The bundle lines that turn the bridge's flows into the file's, from `ovs-ofctl diff-flows BRIDGE FILE`: a
- * flow only on the bridge ("-", ours only) is deleted by its exact match, a flow only in the file ("+") added
- * (an add replaces a flow of the same match: a changed flow is "-" and "+"). Deletes first. Pure.
- */
-export function flowChanges(diff: string): string[] {
-  const deletes: string[] = [];
-  const adds: string[] = [];
-  for (const line of diff.split("\n")) {
-    const flow = line.slice(1).trim();
-    if (line.startsWith("+")) adds.push(`add ${flow}`);
-    if (line.startsWith("-") && isOurs(flow)) {
-      const match = flow.replace(/\s*actions=.*$/, "").replace(/\s*\bcookie=0x[0-9a-f]+/, "");
-      deletes.push(`delete_strict ${match} cookie=${/\bcookie=(0x[0-9a-f]+)/.exec(flow)![1]}/-1`);
-    }
-  }
-  return [...deletes, ...adds];
-}
-/** Every flow of ours: the policy's carry the tenant and a rule number above COOKIE (layout.ts). */
-const OUR_COOKIES = `0x${COOKIE.toString(16)}/0xffff`;
 const DEFAULT_RUNDIR = "/var/run/openvswitch";
-
-/** ovs-vsctl's JSON table format: {headings, data: [[cell, ...], ...]}; a cell may be ["map", [[k, v], ...]]. */
-function parsePorts(json: string): ObservedPort[] {
-  const doc = JSON.parse(json) as { headings: string[]; data: unknown[][] };
-  const col = (name: string) => doc.headings.indexOf(name);
-  return doc.data.map((row) => {
-    const ids = row[col("external_ids")] as ["map", [string, string][]];
-    const ofport = row[col("ofport")];
-    return {
-      name: String(row[col("name")]),
-      ofport: typeof ofport === "number" ? ofport : -1,
-      endpoint: ids[1].find(([k]) => k === ENDPOINT_ID_KEY)?.[1] ?? "",
-      role: ids[1].find(([k]) => k === ROLE_KEY)?.[1] ?? "",
-      tenant: ids[1].find(([k]) => k === TENANT_KEY)?.[1] ?? "",
-      namespace: ids[1].find(([k]) => k === GATEWAY_NAMESPACE_KEY)?.[1] ?? "",
-      ipv4: ids[1].find(([k]) => k === IPV4_KEY)?.[1],
-    };
-  });
-}
 
 /** The bridge's multicast snooping (render.ts snoopingVlans): groups without members are not flooded. */
 const SNOOPING = ["mcast_snooping_enable=true", "other_config:mcast-snooping-disable-flood-unregistered=true"];
@@ -196,7 +123,12 @@ export class OvsDatapath implements DatapathDriver {
     this.outside = new OutsideNamespaces(executor, host);
     this.direct = new DirectAttachments(executor, host);
     this.shapers = new OvsShapers(executor, { ...host, vsctl: (args) => this.vsctl(args) });
+    this.endpointPorts = new EndpointPorts({ executor, vsctl: (args) => this.vsctl(args), ip: (args, stdin) => this.ip(args, stdin), datapathType: o.datapathType, shapers: this.shapers });
   }
+
+  /** The bridge's endpoint ports (ports.ts). */
+  private readonly endpointPorts: EndpointPorts;
+  private readonly ofctlOf: Ofctl = (args, stdin) => this.ofctl(args, stdin);
 
   /**
    * What this driver cannot make of `desired`: what the Linux driver could not render either (the same fields and
@@ -398,7 +330,7 @@ export class OvsDatapath implements DatapathDriver {
       }
     }
 
-    let observed = await this.ports(bridge);
+    let observed = await this.endpointPorts.list(bridge);
     const wanted = wantedPorts(desired);
     const wantedNames = new Set(wanted.map((w) => w.name));
     // A tenant whose desired state could not be made is left exactly as it runs (DesiredHost.frozen): its ports
@@ -422,11 +354,11 @@ export class OvsDatapath implements DatapathDriver {
     const have = new Set(observed.map((p) => p.name));
     for (const w of wanted.filter((w) => !have.has(w.name) || (options.full && observed.find((p) => p.name === w.name)!.ofport < 0))) {
       try {
-        await this.plumb(bridge, w);
+        await this.endpointPorts.plumb(bridge, w);
         change("create", `port ${w.name} for endpoint ${w.endpoint.id}`);
       } catch (err) {
         fail({ tenant: w.tenant, network: w.endpoint.network, endpoint: w.endpoint.id }, [`port ${w.name}`], err);
-        await this.unplumb(bridge, w.name);
+        await this.endpointPorts.unplumb(bridge, w.name);
       }
     }
     // Endpoints whose IPv4 address changed since their port was made: the one waiting for its DHCP lease gets it
@@ -436,7 +368,7 @@ export class OvsDatapath implements DatapathDriver {
       const p = observedByName.get(w.name);
       if (p?.ipv4 === undefined || p.ipv4 === w.endpoint.ipv4 || w.endpoint.containerSide === "runtime") continue;
       try {
-        await this.readdress(w, p.ipv4);
+        await this.endpointPorts.readdress(w, p.ipv4);
         change("update", `IPv4 address of endpoint ${w.endpoint.id} (${w.endpoint.ipv4 || "none"})`);
       } catch (err) {
         fail({ tenant: w.tenant, network: w.endpoint.network, endpoint: w.endpoint.id }, [`address of ${w.endpoint.ifname} in ${w.endpoint.netns}`], err);
@@ -446,7 +378,7 @@ export class OvsDatapath implements DatapathDriver {
     const vlansKey = JSON.stringify([...snoopingVlans(desired)]);
     if (options.full || vlansKey !== this.syncedVlans) {
       try {
-        const tags = await this.portTags();
+        const tags = await this.endpointPorts.tags();
         for (const w of wanted.filter((w) => tags.has(w.name) && tags.get(w.name) !== w.vlan)) {
           await this.vsctl(["set", "port", w.name, `tag=${w.vlan}`]);
           change("update", `port ${w.name} (VLAN ${w.vlan})`);
@@ -532,7 +464,7 @@ export class OvsDatapath implements DatapathDriver {
       this.o.logger?.info({ bridge, meters: this.hasMeters }, "OpenFlow meters of the datapath");
     }
 
-    observed = await this.ports(bridge);
+    observed = await this.endpointPorts.list(bridge);
     const ofports = new Map(observed.filter((p) => p.ofport > 0).map((p) => [p.name, p.ofport]));
     // Shapers and meters before the flows that use them. A port whose shaper or meter could not be made gets no
     // flows: nothing of it passes unlimited (the next run tries again).
@@ -557,9 +489,9 @@ export class OvsDatapath implements DatapathDriver {
     try {
       // A run whose pipeline is what this process applied trusts it, unless the bridge lost flows (ovs-vswitchd
       // restarted) or the run is full; anything else is compared with the bridge by OVS itself.
-      const trusted = text === this.applied && !options.full && (await this.ourFlowCount()) === flows.length;
+      const trusted = text === this.applied && !options.full && (await ourFlowCount(this.ofctlOf)) === flows.length;
       if (!trusted) {
-        const changed = await this.syncFlows(flows);
+        const changed = await syncFlows(this.ofctlOf, flows);
         if (changed > 0) {
           change("update", `flows of ${bridge} (${changed} of ${flows.length} changed)`);
         }
@@ -650,113 +582,13 @@ export class OvsDatapath implements DatapathDriver {
     }
   }
 
-  /** The `tag` of every port of the database that has one, by name. */
-  private async portTags(): Promise<Map<string, number>> {
-    const doc = JSON.parse(await this.vsctl(["--format=json", "--columns=name,tag", "list", "Port"])) as { data: [string, unknown][] };
-    return new Map(doc.data.flatMap(([name, tag]) => (typeof tag === "number" ? [[name, tag] as const] : [])));
-  }
-
-  private async ports(bridge: string): Promise<ObservedPort[]> {
-    const names = new Set((await this.vsctl(["list-ports", bridge])).split("\n").filter(Boolean));
-    const all = parsePorts(await this.vsctl(["--format=json", "--columns=name,ofport,external_ids", "list", "Interface"]));
-    return all.filter((p) => names.has(p.name));
-  }
-
-  /**
-   * Brings our flows on the bridge to `flows` with one atomic bundle of only the differences, as OVS itself
-   * finds them (`diff-flows` of the bridge and a file): flows that stay keep their counters, and a restarted
-   * agent whose flows are right changes nothing. Flows of other cookies (a controller's) are left alone.
-   * Returns how many flow changes the bundle made.
-   */
-  private async syncFlows(flows: string[]): Promise<number> {
-    const dir = mkdtempSync(join(tmpdir(), "netplugin-flows-"));
-    const file = join(dir, "flows");
-    let diff = "";
-    try {
-      writeFileSync(file, flows.join("\n") + "\n");
-      await this.ofctl(["diff-flows", file]);
-    } catch (err) {
-      if (!(err instanceof ProcessError && err.exitCode === 2)) throw err;
-      diff = err.stdout; // exit 2: there are differences
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-    const bundle = flowChanges(diff);
-    if (bundle.length > 0) await this.ofctl(["add-flows", "-"], bundle.join("\n") + "\n");
-    return bundle.length;
-  }
-
-  private async ourFlowCount(): Promise<number> {
-    const dump = await this.ofctl(["dump-flows", `cookie=${OUR_COOKIES}`, "--no-stats"]);
-    return dump.split("\n").filter((l) => l.includes("actions=")).length;
-  }
-
-  /**
-   * The endpoint's veth, its container side configured (unless the runtime's: Docker moves, names and configures
-   * its side), its host side a port of the bridge. Few processes: this is most of a CNI ADD.
-   */
-  private async plumb(bridge: string, w: WantedPort): Promise<void> {
-    const e = w.endpoint;
-    await this.ip(["link", "del", w.name]).catch(() => undefined); // a half-made pair of an earlier failed run
-    await this.ip(["-batch", "-"], [`link add ${w.name} mtu ${e.mtu} type veth peer name ${e.ifname} address ${e.mac} mtu ${e.mtu} netns ${e.netns}`, `link set ${w.name} up`].join("\n") + "\n");
-    const inside = (args: string[], stdin?: string) => this.executor.run(["nsenter", `--net=${e.netns}`, ...args], stdin === undefined ? {} : { stdin });
-    if (e.containerSide !== "runtime") {
-      // nodad: the IPv6 address is usable at once instead of after ~1 s of duplicate address detection. `replace`:
-      // a container has one default route, on its first interface; one that another of its interfaces took while
-      // it was the only one (a runtime attaching them in either order) moves here. No IPv4 address (nor its
-      // default route) while the endpoint waits for its DHCP lease: its lease client asks on the interface, and
-      // readdress() puts the address there once the agent has recorded it.
-      const lines = [
-        ...(e.ipv4 === "" ? [] : [`addr add ${e.ipv4} dev ${e.ifname}`]),
-        ...(e.ipv6 === "" ? [] : [`addr add ${e.ipv6} dev ${e.ifname} nodad`]),
-        `link set ${e.ifname} up`,
-        ...(e.gateway === "" || e.ipv4 === "" ? [] : [`route replace default via ${e.gateway} dev ${e.ifname}`]),
-        ...(e.ipv6 === "" || e.ipv6Gateway === "" ? [] : [`route replace default via ${e.ipv6Gateway} dev ${e.ifname}`]),
-      ];
-      await inside(["ip", "-batch", "-"], lines.join("\n") + "\n");
-    }
-    // The userspace datapath drops segments it cannot checksum, and TSO into a tunnel (OVS 3.1): the container
-    // sends them whole, a runtime's side too (the setting moves with it). The kernel datapath needs no such change.
-    if (this.o.datapathType === "netdev") await inside(["ethtool", "-K", e.ifname, "tx", "off"]);
-    this.shapers.forget(w.name); // a new container side: no shaper yet
-    // qos: the bridge's linux-noop row, so ovs-vswitchd leaves the port's tbf (shapers.ts) alone.
-    const qos = await this.shapers.noopQosOf(bridge);
-    // What the driver put on the container side as its IPv4 address ("" while it waits for its lease): readdress().
-    const ipv4 = e.containerSide === "runtime" ? [] : [`external_ids:${IPV4_KEY}="${e.ipv4}"`];
-    const ids = [`external_ids:${ENDPOINT_ID_KEY}=${e.id}`, `external_ids:${TENANT_KEY}=${w.tenant}`, ...ipv4];
-    await this.vsctl(["--may-exist", "add-port", bridge, w.name, `tag=${w.vlan}`, "--", "set", "interface", w.name, ...ids, "--", "set", "port", w.name, `qos=${qos}`]).catch((err: unknown) => {
-      this.shapers.forgetNoopQos();
-      throw err;
-    });
-  }
-
-  /**
-   * The container side of an endpoint's veth from IPv4 address `had` (what its port's external_ids say the driver
-   * put there, "" for none) to the desired one, with the default route the address allows; then the port says so.
-   * The interface, MAC and the rest stay.
-   */
-  private async readdress(w: WantedPort, had: string): Promise<void> {
-    const e = w.endpoint;
-    const inside = (args: string[]) => this.executor.run(["nsenter", `--net=${e.netns}`, "ip", ...args]);
-    // An old address already gone is no reason to stop.
-    if (had !== "") await inside(["addr", "del", had, "dev", e.ifname]).catch(() => undefined);
-    if (e.ipv4 !== "") await inside(["addr", "replace", e.ipv4, "dev", e.ifname]);
-    if (e.ipv4 !== "" && e.gateway !== "") await inside(["route", "replace", "default", "via", e.gateway, "dev", e.ifname]);
-    await this.vsctl(["set", "interface", w.name, `external_ids:${IPV4_KEY}="${e.ipv4}"`]);
-  }
-
-  private async unplumb(bridge: string, name: string): Promise<void> {
-    await this.vsctl(["--if-exists", "del-port", bridge, name]).catch(() => undefined);
-    await this.ip(["link", "del", name]).catch(() => undefined);
-  }
-
   /** Removes the bridge of hosts of `prefix`, every endpoint and gateway veth on it, and the gateway namespaces. */
   async cleanup(prefix: string): Promise<string[]> {
     const bridge = bridgeName(prefix);
     const removed: string[] = [];
     let gatewayPorts: { name: string; namespace: string }[] = [];
     if (await this.bridgeExists(bridge)) {
-      const ports = await this.ports(bridge);
+      const ports = await this.endpointPorts.list(bridge);
       await this.vsctl(["--if-exists", "del-br", bridge]);
       for (const p of ports.filter((p) => p.endpoint !== "")) await this.ip(["link", "del", p.name]).catch(() => undefined);
       removed.push(`bridge ${bridge}`, ...ports.filter((p) => p.role !== GATEWAY_ROLE).map((p) => `port ${p.name}`));

@@ -4,7 +4,7 @@
 // from policy-flows.ts, handed in per tenant, so this module decides nothing about rules; the services' from
 // service-flows.ts.
 
-import { canonicalCidr, canonicalIp, familyOf, gatewayMac, parseCidr } from "../linux/addr.js";
+import { canonicalIp, gatewayMac } from "../linux/addr.js";
 import { gatewayHostLink, hostEndpointPort } from "../names.js";
 import type { DatapathProblem, DesiredEndpoint, DesiredHost, DesiredNetwork, DesiredTenant } from "../types.js";
 import { arpProxyResponder, arpResponder, classifyRegs, echo6Responder, echoResponder, flow, ndReplyFlows, ndResponder, UNTAGGED } from "./flow-text.js";
