@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S -u NODE_EXTRA_CA_CERTS node
 // netplugin's CNI plugin executable (installed in the runtime's CNI bin dir under the config's
 // `type`, "netplugin"). A thin client: it reads stdin and the CNI_* environment, answers VERSION
 // itself and forwards every other command to the local agent (src/cni/wire.ts has the contract),
@@ -7,12 +7,17 @@
 // built-ins, the HTTP client loaded after VERSION is out of the way, no parsing beyond `socket` and
 // `cniVersion` — the agent validates everything else.
 //
+// How it starts (bench/cni-start.ts measured the options): `make build` also compiles this file and what it imports
+// to CommonJS (tsconfig.cni.json → dist/cni-cjs/), because an ES-module entry costs Node 20 its ESM loader and
+// every lazy export of each `node:` module it names (fs/promises, streams, readline); so no top-level await here.
+// No node:tty either (it loads net and the streams): fstat tells a terminal from a pipe. The shebang drops
+// NODE_EXTRA_CA_CERTS (a CA bundle read at start, ~30 ms) without a shell in between.
+//
 // stdout carries exactly one JSON document (a result, a VERSION answer or a CNI error) or nothing;
 // exit status 0 on success, 1 on any error. stdin is read up to MAX_CONFIG_BYTES and no further: a
 // longer config is refused as soon as its next byte arrives.
 
-import { readSync, writeSync } from "node:fs";
-import { isatty } from "node:tty";
+import { fstatSync, readSync, writeSync } from "node:fs";
 import type { AgentRequest } from "../cni/delegate.js";
 
 import {
@@ -27,7 +32,7 @@ import {
   type CniErrorBody,
 } from "../cni/wire.js";
 
-process.exit(await main());
+void main().then((code) => process.exit(code));
 
 async function main(): Promise<number> {
   const env = process.env;
@@ -35,7 +40,8 @@ async function main(): Promise<number> {
 
   let stdin: string | undefined;
   try {
-    stdin = command === "VERSION" && isatty(0) ? "" : await readStdin(MAX_CONFIG_BYTES);
+    // VERSION from a terminal (a person trying it; or /dev/null) answers without waiting on stdin: runtimes pipe the config.
+    stdin = command === "VERSION" && fstatSync(0).isCharacterDevice() ? "" : await readStdin(MAX_CONFIG_BYTES);
   } catch (err) {
     return printError(LATEST_VERSION, { code: CniErrorCode.IoFailure, msg: `Cannot read the network config from stdin: ${message(err)}` });
   }

@@ -3,7 +3,8 @@
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 
-export const EXECUTABLE = fileURLToPath(new URL("../../bin/netplugin-cni.js", import.meta.url));
+/** What `make build` installs as the executable: the CommonJS build of src/bin/netplugin-cni.ts (tsconfig.cni.json). */
+export const EXECUTABLE = fileURLToPath(new URL("../../../cni-cjs/bin/netplugin-cni.js", import.meta.url));
 
 export interface Run {
   status: number | null;
