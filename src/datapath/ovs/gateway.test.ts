@@ -137,7 +137,7 @@ describe("gatewayFlows", () => {
   const mac = gatewayMac("nb00000001");
 
   it("classifies the namespace's packets by its MAC with the gateway flag, answers its ARP, keeps its floods on this host", () => {
-    const flows = gatewayFlows({ ...base, forwards: true, forwards6: true });
+    const flows = gatewayFlows({ ...base, forwarding: true, forwarding6: true });
     const classify = flows.filter((f) => f.includes(`table=${TABLE.CLASSIFY},`));
     assert.equal(classify.length, 2);
     for (const f of classify) assert.match(f, new RegExp(`in_port=7,dl_src=${mac},vlan_tci=0x0000\\/0x1fff,(arp|ip),actions=set_field:5->reg6,set_field:1->reg7,set_field:${FLAG_FROM_GATEWAY}->reg8,goto_table:${TABLE.LOCAL}$`));
@@ -146,14 +146,14 @@ describe("gatewayFlows", () => {
   });
 
   it("DNS interception without forwarding: queries to port 53 of any address go to the namespace too", () => {
-    const dns = gatewayFlows({ ...base, forwards: false, forwards6: false, network: { ...base.network, interceptDns: true } }).filter((f) => f.includes("tp_dst=53"));
+    const dns = gatewayFlows({ ...base, forwarding: false, forwarding6: false, network: { ...base.network, interceptDns: true } }).filter((f) => f.includes("tp_dst=53"));
     assert.equal(dns.length, 2);
     for (const f of dns) assert.match(f, /dl_dst=.*actions=output:7$/);
-    assert.deepEqual(gatewayFlows({ ...base, forwards: true, forwards6: true, network: { ...base.network, interceptDns: true } }).filter((f) => f.includes("tp_dst=53")), [], "forwarding: already all IP");
+    assert.deepEqual(gatewayFlows({ ...base, forwarding: true, forwarding6: true, network: { ...base.network, interceptDns: true } }).filter((f) => f.includes("tp_dst=53")), [], "forwarding: already all IP");
   });
 
   it("routing: every IP packet to the gateway's MAC goes to the namespace; bridge: only those to the gateway's address", () => {
-    const to = (routing: boolean) => gatewayFlows({ ...base, forwards: routing, forwards6: routing }).filter((f) => f.endsWith("actions=output:7"));
+    const to = (routing: boolean) => gatewayFlows({ ...base, forwarding: routing, forwarding6: routing }).filter((f) => f.endsWith("actions=output:7"));
     assert.deepEqual(to(true).map((f) => f.replace(/^.*priority=/, "")), [`100,reg7=1,reg8=0/1,ip,dl_dst=${mac},actions=output:7`]);
     assert.deepEqual(to(false).map((f) => f.replace(/^.*priority=/, "")), [`100,reg7=1,reg8=0/1,ip,nw_dst=198.18.1.254,dl_dst=${mac},actions=output:7`]);
   });
@@ -194,10 +194,10 @@ describe("the gateway namespace with IPv6", () => {
   });
 
   it("classifies the namespace's IPv6, answers its ND for the network's endpoints, sends it IPv6 (bridge: to its addresses only)", () => {
-    const flows = gatewayFlows({ ...base, forwards: true, forwards6: true });
+    const flows = gatewayFlows({ ...base, forwarding: true, forwarding6: true });
     assert.ok(flows.some((f) => f.includes(`in_port=7,dl_src=${mac},vlan_tci=0x0000/0x1fff,ipv6,actions=`)));
     assert.match(flows.find((f) => f.includes("nd_target=fd00:1::1"))!, /priority=95,reg7=1,reg8=2\/2,icmp6,icmp_type=135,nd_target=fd00:1::1,.*set_field:02:00:00:00:00:01->eth_src,.*set_field:1610612736->nd_reserved/);
-    const to = (routing: boolean) => gatewayFlows({ ...base, forwards: routing, forwards6: routing }).filter((f) => f.endsWith("actions=output:7")).map((f) => f.replace(/^.*priority=100,reg7=1,reg8=0\/1,/, ""));
+    const to = (routing: boolean) => gatewayFlows({ ...base, forwarding: routing, forwarding6: routing }).filter((f) => f.endsWith("actions=output:7")).map((f) => f.replace(/^.*priority=100,reg7=1,reg8=0\/1,/, ""));
     assert.deepEqual(to(true), [`ip,dl_dst=${mac},actions=output:7`, `ipv6,dl_dst=${mac},actions=output:7`]);
     assert.deepEqual(to(false), [
       `ip,nw_dst=198.18.1.254,dl_dst=${mac},actions=output:7`,

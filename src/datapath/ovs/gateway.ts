@@ -232,12 +232,12 @@ export interface GatewayFlowsInput {
   /** The OpenFlow port of the network's gateway veth. */
   port: number;
   /**
-   * The namespace forwards IPv4 (WantedGatewayNamespace.forwarding): every IPv4 packet to the gateway's MAC goes
+   * The namespace forwards IPv4 (WantedGatewayNamespace.forwarding, forwardingOf): every IPv4 packet to the gateway's MAC goes
    * to it; otherwise only those to its address.
    */
-  forwards: boolean;
+  forwarding: boolean;
   /** The same for IPv6 (WantedGatewayNamespace.forwarding6). */
-  forwards6: boolean;
+  forwarding6: boolean;
   /** Addresses and MACs of the network's endpoints, local and remote: the namespace's ARP is answered for them. */
   known: { ip: string; mac: string }[];
   /** Their IPv6 addresses (as OVS prints them): the namespace's neighbour solicitations are answered for them. */
@@ -267,12 +267,12 @@ export function gatewayFlows(g: GatewayFlowsInput): string[] {
   // To the namespace: IP to the gateway's MAC from this host's senders (not from the tunnel: each host has its own);
   // where it does not forward only to the gateway's addresses (IPv6: its link-local one too, where its own ND may be answered).
   const to = [
-    ...(g.forwards ? ["ip"] : n.gateway === "" ? [] : [`ip,nw_dst=${n.gateway}`]),
-    ...(gw6 === "" ? [] : g.forwards6 ? ["ipv6"] : [`ipv6,ipv6_dst=${gw6}`, "ipv6,ipv6_dst=fe80::/10"]),
+    ...(g.forwarding ? ["ip"] : n.gateway === "" ? [] : [`ip,nw_dst=${n.gateway}`]),
+    ...(gw6 === "" ? [] : g.forwarding6 ? ["ipv6"] : [`ipv6,ipv6_dst=${gw6}`, "ipv6,ipv6_dst=fe80::/10"]),
   ];
   for (const t of to) out.push(flow(TABLE.L2_FORWARD, 100, `${net},${FLAGS_REG}=0/${FLAG_FROM_TUNNEL},${t},dl_dst=${mac}`, `output:${g.port}`));
   // DNS queries to resolvers elsewhere, which the namespace turns to the tenant's DNS (outside.ts dnsTable).
-  if (!g.forwards && n.gateway !== "" && n.interceptDns === true) {
+  if (!g.forwarding && n.gateway !== "" && n.interceptDns === true) {
     for (const proto of ["tcp", "udp"]) {
       out.push(flow(TABLE.L2_FORWARD, 100, `${net},${FLAGS_REG}=0/${FLAG_FROM_TUNNEL},${proto},tp_dst=53,dl_dst=${mac}`, `output:${g.port}`));
     }

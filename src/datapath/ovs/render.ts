@@ -214,7 +214,7 @@ export function renderFlows(desired: DesiredHost, facts: OvsFacts): string[] {
         const known = [...locals.map((e) => ({ ip: addressOf(e.ipv4), mac: e.mac })), ...remotes.map((r) => ({ ip: r.ipv4, mac: r.mac }))].filter((k) => k.ip !== "");
         const known6 = [...locals.map((e) => ({ ip: address6Of(e.ipv6), mac: e.mac })), ...remotes.map((r) => ({ ip: address6Of(r.ipv6), mac: r.mac }))].filter((k) => k.ip !== "");
         const localPorts = locals.map((e) => facts.ofports.get(e.hostLink)!);
-        flows.push(...gatewayFlows({ network: n, tenant: tn, networkNumber: nn, port: gateway, ...forwardsOf(t), known, known6, localPorts }));
+        flows.push(...gatewayFlows({ network: n, tenant: tn, networkNumber: nn, port: gateway, ...forwardingOf(t), known, known6, localPorts }));
       }
     }
     flows.push(...facts.policy(t, tn));
@@ -380,10 +380,4 @@ function awaitingLease(from: string, mac: string, meter: string, regs: string): 
     flow(TABLE.CLASSIFY, 110, `${from},udp,tp_src=68,tp_dst=67`, classified),
     flow(TABLE.CLASSIFY, 110, `${from},arp,arp_op=1,arp_sha=${mac}`, `${meter}set_field:0.0.0.0->arp_spa,${regs},goto_table:${TABLE.LOCAL}`),
   ];
-}
-
-/** What the tenant's gateway flows send its namespace, by the families it forwards (gateway.ts forwardingOf). */
-function forwardsOf(t: DesiredTenant): { forwards: boolean; forwards6: boolean } {
-  const { forwarding, forwarding6 } = forwardingOf(t);
-  return { forwards: forwarding, forwards6: forwarding6 };
 }
