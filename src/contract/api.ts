@@ -4,7 +4,7 @@
 import { z } from "zod";
 import { labelsProblem } from "../lib/labels.js";
 import { macProblem } from "../lib/mac.js";
-import { IpamSource, type EndpointState } from "./records.js";
+import { IpamSource, type AddressBlock, type EndpointState } from "./records.js";
 
 const Name = z.string().max(256);
 /** A runtime's labels, by lib/labels.ts's rules. */
@@ -45,6 +45,12 @@ export const EndpointRequest = z.object({
    * records the address with PUT .../endpoints/:id/lease. Only with ipamSource "cni:<type>".
    */
   addressLater: z.boolean().default(false),
+  /**
+   * The agent assigned ipAddress (and macAddress, derived from it) from one of its host's address blocks and
+   * has plumbed the endpoint already: netmaster records it, refusing an address outside the host's blocks or
+   * one another endpoint holds. Only with ipamSource "netmaster" on a network without IPv6.
+   */
+  fromBlock: z.boolean().default(false),
 });
 export type EndpointRequest = z.infer<typeof EndpointRequest>;
 
@@ -56,6 +62,20 @@ export const EndpointLease = z.object({
   ipAddress: z.string().regex(/^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}$/, "ipAddress must be an IPv4 address"),
 });
 export type EndpointLease = z.infer<typeof EndpointLease>;
+
+/** A host asks for a block of a network's IPv4 addresses to assign itself (POST /api/v1/agent/blocks). */
+export const BlockRequest = z.object({
+  tenantName: Name.min(1),
+  networkName: Name.min(1),
+  host: z.string().min(1).max(256),
+});
+export type BlockRequest = z.infer<typeof BlockRequest>;
+
+/** The block granted, and the state revision that holds it (and so the network's tenant on the host). */
+export interface BlockReply {
+  block: AddressBlock;
+  revision: number;
+}
 
 /** What the agent needs to plumb the endpoint, beside the endpoint itself. */
 export interface EndpointReply {
@@ -75,6 +95,11 @@ export interface EndpointReply {
    * reaches it (the first endpoint of a tenant on a host brings the tenant's records there).
    */
   revision: number;
+}
+
+/** Locally administered MAC derived from the IPv4 address, as Contiv does: 02:02:<ip bytes>. */
+export function macFromIpv4(ip: string): string {
+  return "02:02:" + ip.split(".").map((b) => Number(b).toString(16).padStart(2, "0")).join(":");
 }
 
 /** Same naming as Contiv: "<network>.<tenant>-<container>". */

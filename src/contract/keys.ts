@@ -40,6 +40,18 @@ export function macPrefix(networkKey: string): string {
   return `${ROOT}state/macs/${networkKey}/`;
 }
 
+/**
+ * A host's block of a network's IPv4 addresses (master/blocks.ts): its agent assigns them to the host's
+ * containers itself, without asking netmaster first. The CIDR's "/" becomes "_" in the key.
+ */
+export function blockKey(networkKey: string, cidr: string): string {
+  return `${blockPrefix(networkKey)}${cidr.replace("/", "_")}`;
+}
+export function blockPrefix(networkKey: string): string {
+  return `${BLOCK_PREFIX}${networkKey}/`;
+}
+export const BLOCK_PREFIX = `${ROOT}state/blocks/`;
+
 /** Runtime state of a tenant: its index (which link-local /30 its uplinks use on every host). */
 export function tenantStateKey(tenant: string): string {
   return `${ROOT}state/tenants/${tenant}`;

@@ -67,6 +67,24 @@ export type GroupRecord = z.infer<typeof GroupRecord>;
 export const ServiceRecord = z.object({ vip: z.string(), vip6: z.string().optional() });
 export type ServiceState = z.infer<typeof ServiceRecord>;
 
+/**
+ * A block of a network's IPv4 addresses held by one host, at blockKey: the host's agent assigns them to its
+ * containers without a round trip and registers each endpoint after (EndpointRequest.fromBlock). Netmaster's
+ * allocator counts the whole block as taken while it exists.
+ */
+export const AddressBlockRecord = z.object({
+  tenantName: z.string(),
+  networkName: z.string(),
+  host: z.string(),
+  /** Aligned, inside the network's subnet. */
+  cidr: z.string(),
+  /** The addresses of the CIDR the block holds, ascending: those free when it was granted (never the gateway). */
+  addresses: z.array(z.string()),
+  /** Address → id of the endpoint registered with it, as netmaster knows them. */
+  assigned: z.record(z.string(), z.string()),
+});
+export type AddressBlock = z.infer<typeof AddressBlockRecord>;
+
 /** A tenant's index, at tenantStateKey: its uplinks use 169.254.0.0/16's /30 number `index` on every host. */
 export const TenantRecord = z.object({ index: z.int() });
 export type TenantState = z.infer<typeof TenantRecord>;

@@ -68,6 +68,10 @@ function stateAudience(kind: string, rest: string, value: unknown): Audience {
     }
     case "hosts":
       return ALL;
+    case "blocks": {
+      const host = field(value, "host");
+      return typeof host === "string" ? { kind: "host", host } : NONE;
+    }
     case "docker": {
       const host = field(value, "host");
       return rest.startsWith("addresses/") && typeof host === "string" ? { kind: "host", host } : NONE;
@@ -88,11 +92,15 @@ export function audienceOf(key: string, value: unknown): Audience {
   return NONE;
 }
 
-/** An endpoint record makes its tenant present on the host it is homed on. */
+/**
+ * An endpoint record makes its tenant present on the host it is homed on; so does an address block, so that a
+ * host keeps its tenant's state while it may start containers without netmaster.
+ */
 export function presenceOf(key: string, value: unknown): { tenant: string; host: string } | undefined {
-  if (!key.startsWith(`${ROOT}state/eps/`)) return undefined;
+  const endpoint = key.startsWith(`${ROOT}state/eps/`);
+  if (!endpoint && !key.startsWith(`${ROOT}state/blocks/`)) return undefined;
   const tenant = field(value, "tenantName");
-  const host = field(value, "homingHost");
+  const host = field(value, endpoint ? "homingHost" : "host");
   return typeof tenant === "string" && typeof host === "string" ? { tenant, host } : undefined;
 }
 

@@ -7,7 +7,7 @@
 import { z } from "zod";
 import { kinds, type ObjectType } from "../model/index.js";
 import { ROOT } from "./keys.js";
-import { DockerReservationRecord, EndpointRecord, GroupRecord, HostRecord, NetworkTags, ServiceRecord, TenantRecord } from "./records.js";
+import { AddressBlockRecord, DockerReservationRecord, EndpointRecord, GroupRecord, HostRecord, NetworkTags, ServiceRecord, TenantRecord } from "./records.js";
 
 const STATE_SCHEMAS: Record<string, z.ZodType> = {
   eps: EndpointRecord,
@@ -17,6 +17,7 @@ const STATE_SCHEMAS: Record<string, z.ZodType> = {
   tenants: TenantRecord,
   hosts: HostRecord,
   docker: DockerReservationRecord,
+  blocks: AddressBlockRecord,
 };
 
 const objectSchemas = new Map<string, z.ZodType>();

@@ -5,7 +5,7 @@
 import { createHash } from "node:crypto";
 import { ConflictError, NotFoundError, ValidationError } from "../lib/errors.js";
 import type { EndpointGroup, Network, Tenant } from "../model/index.js";
-import { endpointId, type EndpointLease, type EndpointReply, type EndpointRequest } from "../contract/api.js";
+import { endpointId, macFromIpv4, type EndpointLease, type EndpointReply, type EndpointRequest } from "../contract/api.js";
 import { implicitLabels } from "../lib/labels.js";
 
 /** An endpoint as a mutation makes it; the caller adds the revision the write landed in. */
@@ -16,11 +16,6 @@ import type { EndpointState, GroupState, MacHolder, NetworkState } from "./recor
 import type { Tx } from "./tx.js";
 import { getObject } from "./objects/common.js";
 import { getNetworkState } from "./objects/network.js";
-
-/** Locally administered MAC derived from the IPv4 address, as Contiv does: 02:02:<ip bytes>. */
-export function macFromIpv4(ip: string): string {
-  return "02:02:" + ip.split(".").map((b) => Number(b).toString(16).padStart(2, "0")).join(":");
-}
 
 /**
  * The MAC for a new endpoint: the requested one, which must be free on the network, or the one derived from
