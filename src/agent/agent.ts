@@ -40,6 +40,7 @@ import { EndpointPlumber } from "./endpoints.js";
 import { DEFAULT_GRACE_MS, EndpointCollector } from "./endpoint-gc.js";
 import { join } from "node:path";
 import { DhcpLeases } from "./dhcp/leases.js";
+import { LocalIpam } from "./ipam/local-ipam.js";
 
 export interface AgentOptions {
   host: string;
@@ -61,6 +62,8 @@ export interface AgentOptions {
   mtu: number | undefined;
   /** How long an endpoint homed here may go unheld before it is deleted at netmaster (endpoint-gc.ts); default 60 s. */
   endpointGcGraceMs?: number;
+  /** How long one of the host's address blocks stays empty before it goes back to netmaster (ipam/local-ipam.ts); default 10 min. */
+  addressBlockIdleMs?: number;
   /** The Docker network and IPAM driver; undefined: none. */
   docker?: {
     /** Plugin socket, e.g. /run/docker/plugins/netplugin.sock (the driver is named after it). */
@@ -112,6 +115,7 @@ export class Agent {
     private readonly collector: EndpointCollector,
     private readonly realized: RealizationReporter,
     private readonly dhcp: DhcpLeases,
+    private readonly localIpam: LocalIpam,
   ) {}
 
   static async start(o: AgentOptions): Promise<Agent> {
@@ -140,6 +144,7 @@ export class Agent {
     await credential.load({ signal: abort.signal, onRetry: (err) => log.warn({ err: err.message }, "cannot join netmaster; retrying") });
     const attachments = new AttachmentStore(o.stateDir);
     const pending = new Map<string, EndpointState>();
+    let localIpam!: LocalIpam;
     // The gauges are read at scrape time only, when the mirror exists.
     const metrics = new AgentMetrics({ revision: () => mirror.currentRevision, attachments: () => attachments.all().length });
     // First, before anything runs: a port that cannot be had stops the agent with nothing started.
@@ -183,7 +188,7 @@ export class Agent {
       stateMark: () => mirror.completeRevision,
       onSynced: ({ compiled, errors, unapplied, mark }) => {
         const report = realizationOf(compiled, errors, mark, unapplied);
-        realized.report({ ...report, failures: [...report.failures, ...dhcp.failures()] });
+        realized.report({ ...report, failures: [...report.failures, ...dhcp.failures(), ...localIpam.failures()] });
       },
       datapath: meteredDatapath(datapath, metrics),
       dns: tenantDns,
@@ -200,6 +205,8 @@ export class Agent {
     mirror.onChange(() => {
       // Endpoints the stream now shows are no longer only ours to know.
       for (const id of pending.keys()) if (mirror.get(endpointKey(id))) pending.delete(id);
+      // The stream answers again: netmaster may be back for what waits in the outbox.
+      localIpam.flush();
       if (!mirror.synced) return;
       infra.ensure();
       reconciler.trigger();
@@ -215,9 +222,10 @@ export class Agent {
     let dockerFile: DockerStore | undefined;
     const dockerEndpointIds = () => [...(docker?.store ?? (dockerFile ??= new DockerStore(o.stateDir))).endpoints.values()].map((r) => r.endpointId);
     const collector = new EndpointCollector({ host: o.host, view: mirror, attachments, pending, dockerEndpointIds, master, graceMs: o.endpointGcGraceMs ?? DEFAULT_GRACE_MS, log });
+    localIpam = new LocalIpam({ host: o.host, stateDir: o.stateDir, view: mirror, master, pending, attachments, idleReleaseMs: o.addressBlockIdleMs ?? 600_000, log });
     const plumber = new EndpointPlumber({ attachments, pending, reconciler, waitForRevision: (revision, ms) => mirror.waitForRevision(revision, ms), log });
     cni = new CniHandler({
-      host: o.host, master, attachments, reconciler, plumber, ready: () => mirror.synced, vxlanPort: VXLAN_PORT, claim: (id) => collector.claim(id), dhcp, log,
+      host: o.host, master, attachments, reconciler, plumber, ready: () => mirror.synced, vxlanPort: VXLAN_PORT, claim: (id) => collector.claim(id), dhcp, localIpam, view: mirror, log,
     });
     const app = localApi({ host: o.host, prefix, cni, metrics, counters, mirror, attachments, reconciler });
     servers.push(await listenOnSocket(app, o.socketPath));
@@ -246,7 +254,7 @@ export class Agent {
     }
     dockerLoaded();
 
-    const agent = new Agent(o, abort, mirror, reconciler, dns, servers, counters, docker, bgp, collector, realized, dhcp);
+    const agent = new Agent(o, abort, mirror, reconciler, dns, servers, counters, docker, bgp, collector, realized, dhcp, localIpam);
     void agent.register(master, mtu);
     void mirror.waitSynced().then(() => {
       log.info({ revision: mirror.currentRevision }, "following netmaster's state");
@@ -254,6 +262,7 @@ export class Agent {
       // After a restart: the containers on ipam dhcp networks get their lease clients again, asking for their address.
       void cni.resumeLeases(mirror);
       if (!agent.abort.signal.aborted) {
+        localIpam.start();
         collector.start();
         realized.start();
       }
@@ -276,6 +285,7 @@ export class Agent {
     this.abort.abort();
     this.reconciler.stop();
     this.collector.stop();
+    this.localIpam.stop();
     this.realized.stop();
     this.bgp.stop();
     this.counters.stop();

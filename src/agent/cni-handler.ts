@@ -32,6 +32,9 @@ import type { EndpointState } from "../contract/records.js";
 import { endpointKey } from "../contract/keys.js";
 import type { DhcpLeases, LeaseOwner } from "./dhcp/leases.js";
 import type { Lease } from "./dhcp/lease.js";
+import { NoBlock, type LocalIpam } from "./ipam/local-ipam.js";
+import { blockEndpoint, blockPlan, type EndpointAsk } from "./ipam/local-endpoint.js";
+import type { StateView } from "./pipeline/compile.js";
 
 export interface CniHandlerDeps {
   host: string;
@@ -46,6 +49,10 @@ export interface CniHandlerDeps {
   vxlanPort: number;
   /** Keeps the endpoint collector off a container while its ADD runs (endpoint-gc.ts). */
   claim: (containerID: string) => Promise<() => void>;
+  /** Addresses of the host's own blocks (ipam/local-ipam.ts); absent: every address comes from netmaster. */
+  localIpam?: LocalIpam;
+  /** The host's copy of netmaster's state. */
+  view?: StateView;
   /** The leases of endpoints on ipam dhcp networks (dhcp/leases.ts); absent: such an ADD fails. */
   dhcp?: DhcpLeases;
   log: Logger;
@@ -169,6 +176,12 @@ export class CniHandler {
   private async attach(call: AddCall, ports: PortMapping[], ipAddress: string, ipv6Address: string): Promise<CniResponse> {
     const { attachments, master, log } = this.d;
     const spec = call.endpoint;
+    // Only netmaster can give what was asked for by value, or what another IPAM gives.
+    const ask = call.ipam === undefined && ipAddress === "" && ipv6Address === "" && !spec.mac ? this.ask(call) : undefined;
+    if (ask !== undefined) {
+      const local = await this.attachFromBlock(call, ports, ask);
+      if (local !== undefined) return local;
+    }
     let reply: EndpointReply;
     try {
       reply = await master.createEndpoint({
@@ -220,6 +233,8 @@ export class CniHandler {
       if (err instanceof CniError) throw cniError(err.code, `${err.message}; rolled back`);
       throw cniError(CniErrorCode.DatapathFailed, `Cannot plumb endpoint ${ep.endpointID}: ${(err as Error).message}; rolled back`);
     }
+    // The next ADD on this network need not ask netmaster.
+    if (ask !== undefined) this.warm(ask);
     if (call.ipam !== undefined && call.ipam.result === undefined) {
       // The IPAM plugin leases on this interface: the executable runs it now and calls ADD again with its result.
       this.awaitingIpam.set(ep.endpointID, reply);
@@ -227,6 +242,70 @@ export class CniHandler {
       return { result: formatResult(call.cniVersion, buildResult(call, reply, this.isPrimary(call))) };
     }
     return this.attached(call, reply);
+  }
+
+  private ask(call: AddCall): EndpointAsk {
+    const spec = call.endpoint;
+    return {
+      tenant: spec.tenant,
+      network: spec.network,
+      group: spec.group ?? "",
+      containerID: endpointContainerId(call.containerId, call.ifname),
+      containerName: call.pod.name ?? "",
+      host: this.d.host,
+      labels: spec.labels,
+      aliases: spec.aliases,
+    };
+  }
+
+  private warm(ask: EndpointAsk): void {
+    if (!this.d.localIpam || !this.d.view) return;
+    const plan = blockPlan(this.d.view, ask);
+    if ("networkKey" in plan) this.d.localIpam.warm(plan.networkKey);
+  }
+
+  /**
+   * ADD with an address of the host's own blocks, without asking netmaster (which hears of the endpoint right
+   * after, ipam/local-ipam.ts); undefined when it must go through netmaster after all. Undone on failure.
+   */
+  private async attachFromBlock(call: AddCall, ports: PortMapping[], ask: EndpointAsk): Promise<CniResponse | undefined> {
+    const { localIpam: ipam, view, log } = this.d;
+    if (!ipam || !view) return undefined;
+    const plan = blockPlan(view, ask);
+    if ("roundTrip" in plan) return undefined;
+    let made;
+    try {
+      made = await ipam.assign(plan.networkKey, (address) => blockEndpoint(view, ask, plan.networkKey, address));
+    } catch (err) {
+      if (err instanceof NoBlock) return undefined;
+      throw cniError(CniErrorCode.TryAgainLater, `Cannot create endpoint: this host has no free address of network ${plan.networkKey} in its blocks, and netmaster cannot give a block now: ${(err as Error).message}`);
+    }
+    if (made === undefined) return undefined;
+    const ep = made.reply.endpoint;
+    const attachment: Attachment = {
+      endpointId: ep.endpointID,
+      containerId: call.containerId,
+      ifname: call.ifname,
+      netns: call.netns,
+      tenant: ep.tenantName,
+      network: ep.networkName,
+      group: ep.groupName,
+      containerSide: "ours",
+      cniNetwork: call.netConf.name,
+      portMappings: ports,
+    };
+    try {
+      const taken = portConflict(attachment, this.d.attachments.all());
+      if (taken !== undefined) throw cniError(CniErrorCode.Conflict, `Cannot publish host port: ${taken}`);
+      await this.d.plumber.attach(ep, attachment, 0);
+    } catch (err) {
+      ipam.release(ep.ipAddress);
+      if (err instanceof CniError) throw cniError(err.code, `${err.message}; rolled back`);
+      throw cniError(CniErrorCode.DatapathFailed, `Cannot plumb endpoint ${ep.endpointID}: ${(err as Error).message}; rolled back`);
+    }
+    ipam.registerLater(ep.ipAddress);
+    log.info({ op: "add", endpoint: ep.endpointID, container: call.containerId, ip: ep.ipAddress, ipam: "block" }, "endpoint attached");
+    return { result: formatResult(call.cniVersion, buildResult(call, made.reply, this.isPrimary(call))) };
   }
 
   /** The container's first interface, which alone gets default routes and published ports. */
@@ -401,6 +480,10 @@ export class CniHandler {
     // DHCPRELEASE leaves from the container's interface: before it goes.
     await this.d.dhcp?.release(a.endpointId);
     await this.d.plumber.detach(a);
+    if (await this.d.localIpam?.remove(a.endpointId)) {
+      this.d.log.info({ op: "del", endpoint: a.endpointId, container: call.containerId }, "endpoint detached");
+      return { result: null };
+    }
     try {
       await this.d.master.deleteEndpoint(a.endpointId);
     } catch (err) {

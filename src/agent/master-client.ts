@@ -59,8 +59,9 @@ export class MasterClient {
   }
 
   /** `renew: false`: a 401 is final (the join's own refusal is of the join token, not of a credential). */
-  async request<T>(method: string, path: string, body?: unknown, options: { signal?: AbortSignal; renew?: boolean } = {}): Promise<T> {
-    const deadline = Date.now() + this.retryForMs;
+  /** `retryForMs`: this request's own budget for 503s and connection failures (the client's by default). */
+  async request<T>(method: string, path: string, body?: unknown, options: { signal?: AbortSignal; renew?: boolean; retryForMs?: number } = {}): Promise<T> {
+    const deadline = Date.now() + (options.retryForMs ?? this.retryForMs);
     // Once per request: a credential refused again right after renewing is not renewed in a loop.
     let renewable = options.renew ?? true;
     for (let attempt = 0; ; attempt++) {
@@ -166,6 +167,7 @@ export async function retryUntilDone(attempt: () => Promise<unknown>, onError: (
 }
 
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  if (signal?.aborted) return Promise.resolve();
   return new Promise((resolve) => {
     const t = setTimeout(resolve, ms);
     signal?.addEventListener("abort", () => (clearTimeout(t), resolve()), { once: true });

@@ -20,6 +20,7 @@ describe("netplugin flags", () => {
     [["--uplink-if", "eth 0"], /Invalid --uplink-if "eth 0": expected an interface name/],
     [["--uplink-if", "a234567890123456"], /Invalid --uplink-if "a234567890123456"/],
     [["--endpoint-gc-grace", "0"], /Invalid --endpoint-gc-grace "0"/],
+    [["--address-block-idle", "1.5"], /Invalid --address-block-idle "1\.5": expected whole seconds/],
     [["--socket", "relative.sock"], /Invalid --socket "relative\.sock"/],
     [["--docker-pool-range", "300.1.0.0/16"], /Invalid --docker-pool-range "300\.1\.0\.0\/16"/],
     [["--docker-pool-range", "10.200.0.0/25"], /an IPv4 block of \/8 to \/24/],

@@ -46,6 +46,7 @@ interface Flags {
   stateDir: string;
   mtu: number | undefined;
   endpointGcGraceMs: number;
+  addressBlockIdleMs: number;
   /** "" = no Docker driver. */
   dockerPluginSocket: string;
   dockerNetns: string;
@@ -91,6 +92,7 @@ function parseFlags(argv: string[]): Flags {
     .addOption(new Option("--state-dir <path>", "where the agent keeps its endpoint attachments (default /var/lib/netplugin/agent-<host>)"))
     .addOption(new Option("--mtu <bytes>", "MTU of bridges and container interfaces (default: the VTEP interface's minus 50, or 1500)").argParser(Number))
     .addOption(new Option("--endpoint-gc-grace <seconds>", "how long an endpoint netmaster keeps for this host may go without a container before it is released").default("60"))
+    .addOption(new Option("--address-block-idle <seconds>", "how long one of the host's address blocks stays empty before it goes back to netmaster").default("600"))
     .addOption(new Option("--docker-plugin-socket <path>", 'Docker network and IPAM driver socket, named after its base name ("" = none)').default(DEFAULT_DOCKER_PLUGIN_SOCKET))
     .addOption(new Option("--docker-netns <path>", "dockerd's network namespace").default(DEFAULT_DOCKER_NETNS))
     .addOption(new Option("--docker-api-socket <path>", "dockerd's Engine API socket (network names; netctl's networks made in Docker)").default(DEFAULT_DOCKER_API_SOCKET))
@@ -139,6 +141,8 @@ function parseFlags(argv: string[]): Flags {
   if (o.mtu !== undefined && (!Number.isInteger(o.mtu) || o.mtu < 576 || o.mtu > 65535)) throw new Error(`Invalid --mtu "${o.mtu}": expected 576..65535`);
   const grace = String(o.endpointGcGrace);
   if (!/^\d{1,6}$/.test(grace) || Number(grace) < 1) throw new Error(`Invalid --endpoint-gc-grace "${grace}": expected whole seconds, 1..999999`);
+  const blockIdle = String(o.addressBlockIdle);
+  if (!/^\d{1,6}$/.test(blockIdle) || Number(blockIdle) < 1) throw new Error(`Invalid --address-block-idle "${blockIdle}": expected whole seconds, 1..999999`);
   if (!String(o.socket).startsWith("/") || String(o.socket).length > 107) throw new Error(`Invalid --socket "${o.socket}": an absolute path of at most 107 bytes`);
   const dockerSocket = String(o.dockerPluginSocket);
   if (dockerSocket !== "" && (!dockerSocket.startsWith("/") || !dockerSocket.endsWith(".sock") || dockerSocket.length > 107)) {
@@ -169,6 +173,7 @@ function parseFlags(argv: string[]): Flags {
     stateDir: o.stateDir ?? `/var/lib/netplugin/agent-${host}`,
     mtu: o.mtu,
     endpointGcGraceMs: Number(grace) * 1000,
+    addressBlockIdleMs: Number(blockIdle) * 1000,
     dockerPluginSocket: dockerSocket,
     dockerNetns: o.dockerNetns,
     dockerApiSocket: o.dockerApiSocket,
@@ -224,6 +229,7 @@ async function main(): Promise<void> {
     stateDir: flags.stateDir,
     mtu: flags.mtu,
     endpointGcGraceMs: flags.endpointGcGraceMs,
+    addressBlockIdleMs: flags.addressBlockIdleMs,
     ...(flags.metricsListen ? { metricsListen: flags.metricsListen } : {}),
     ...(flags.dnsUpstream ? { dnsUpstream: flags.dnsUpstream } : {}),
     ...(flags.dockerPluginSocket

@@ -1,0 +1,383 @@
+// Addresses this host assigns itself: netmaster grants the host blocks of a network's IPv4 addresses
+// (master/blocks.ts; they reach the host on its state stream), and an ADD takes a free one without asking
+// netmaster, which learns the endpoint right after from an outbox of registrations and deletions sent in order.
+// While netmaster is unreachable the outbox waits and ADDs go on for networks the host has blocks of.
+//
+// No address is ever given twice: an address is free only when no entry of the ledger holds it and netmaster's
+// record of the block does not name an endpoint for it; an entry is written (state file, replaced atomically)
+// before the address is plumbed, and goes only when the ADD failed before netmaster was told, or netmaster
+// confirmed the endpoint's deletion. After a crash, an entry whose ADD did not finish plumbing (no attachment)
+// is dropped, one that did is registered.
+
+import { join } from "node:path";
+import type { Logger } from "pino";
+import { z } from "zod";
+import type { BlockReply, UnitFailure } from "../../contract/api.js";
+import { BLOCK_PREFIX, blockPrefix } from "../../contract/keys.js";
+import { EndpointRecord, type AddressBlock, type EndpointState } from "../../contract/records.js";
+import { ConflictError, NotFoundError, UpstreamError, ValidationError } from "../../lib/errors.js";
+import { parseIpv4 } from "../../lib/ipv4.js";
+import { readStateFile, writeStateFile } from "../../lib/state-file.js";
+import type { AttachmentStore } from "../attachments.js";
+import { sleep, type CreateEndpointRequest, type MasterClient } from "../master-client.js";
+import type { StateView } from "../pipeline/compile.js";
+import type { BlockEndpoint } from "./local-endpoint.js";
+
+const Entry = z.object({
+  address: z.string(),
+  /** The network's key, tenant:network. */
+  network: z.string(),
+  /** The block's CIDR. */
+  cidr: z.string(),
+  endpointId: z.string(),
+  /**
+   * plumbing: its ADD runs, netmaster has not been told; queued: its registration waits in the outbox;
+   * registered: netmaster has it; deleting: its deletion waits in the outbox; refused: netmaster refused it.
+   */
+  state: z.enum(["plumbing", "queued", "registered", "deleting", "refused"]),
+  /** Outbox order. */
+  seq: z.number().int(),
+  endpoint: EndpointRecord,
+  request: z.record(z.string(), z.unknown()),
+  error: z.string().optional(),
+});
+type Entry = z.infer<typeof Entry>;
+
+const FileFormat = z.object({ version: z.literal(1), seq: z.number().int(), entries: z.array(Entry) });
+
+/** Netmaster granted no block (none free, or the network takes none): the ADD goes through netmaster. */
+export class NoBlock extends Error {
+  override name = "NoBlock";
+}
+
+export interface LocalIpamDeps {
+  host: string;
+  stateDir: string;
+  view: StateView & { waitForRevision(revision: number, timeoutMs: number): Promise<void> };
+  master: MasterClient;
+  /** Endpoints the reconciler plumbs before the state stream shows them (agent.ts). */
+  pending: Map<string, EndpointState>;
+  attachments: AttachmentStore;
+  /** How long a block stays empty before it goes back to netmaster. */
+  idleReleaseMs: number;
+  /** How long a DEL waits for netmaster to hear of it before answering anyway; default 3 s. */
+  deleteWaitMs?: number;
+  log: Logger;
+}
+
+/** How long an ADD tries netmaster for a block before it gives up (netmaster down: fail fast, not after 15 s). */
+const GRANT_TRY_MS = 2_000;
+const SWEEP_MS = 30_000;
+const MAX_GRANTS_PER_ADD = 4;
+
+function byAddress(a: string, b: string): number {
+  return parseIpv4(a) - parseIpv4(b);
+}
+
+export class LocalIpam {
+  /** By address. */
+  private readonly entries = new Map<string, Entry>();
+  private seq = 0;
+  private readonly file: string;
+  /** Network key → a block grant in flight. */
+  private readonly grants = new Map<string, Promise<void>>();
+  /** network|cidr of blocks being given back: no address is taken from them meanwhile. */
+  private readonly releasing = new Set<string>();
+  private readonly emptySince = new Map<string, number>();
+  /** The outbox entry being sent, by address. */
+  private inFlight: string | undefined;
+  private draining = false;
+  /** Wakes the outbox worker from its wait between failed tries. */
+  private kick: AbortController = new AbortController();
+  /** Resolves DELs waiting for their deletion to reach netmaster, by address. */
+  private readonly delivered = new Map<string, () => void>();
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+
+  constructor(private readonly d: LocalIpamDeps) {
+    this.file = join(d.stateDir, "local-ipam.json");
+    const saved = readStateFile(this.file, FileFormat);
+    this.seq = saved?.seq ?? 0;
+    for (const e of saved?.entries ?? []) {
+      if (e.state === "plumbing") {
+        // Cut short by a crash: registered when it was plumbed (its runtime may DEL it), else never given.
+        if (!d.attachments.byEndpoint(e.endpointId)) continue;
+        e.state = "queued";
+        e.seq = ++this.seq;
+      }
+      this.entries.set(e.address, e);
+      if (e.state === "queued" || e.state === "refused") d.pending.set(e.endpointId, e.endpoint);
+    }
+    this.save();
+  }
+
+  /** Starts the outbox and the sweeps; call once the state is followed. */
+  start(): void {
+    clearInterval(this.timer);
+    this.timer = setInterval(() => this.sweep(), Math.min(SWEEP_MS, this.d.idleReleaseMs));
+    this.timer.unref();
+    this.flush();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearInterval(this.timer);
+    this.kick.abort();
+  }
+
+  /**
+   * Takes a free address of the host's blocks of the network for the endpoint `build` makes of it (asking
+   * netmaster for a block when none has room), recorded before it is returned. `build` returns undefined when
+   * the endpoint cannot be made here after all. Throws NoBlock when netmaster grants none.
+   */
+  async assign(networkKey: string, build: (address: string) => BlockEndpoint | undefined): Promise<BlockEndpoint | undefined> {
+    let free = this.pick(networkKey);
+    // Concurrent ADDs may take a new block's addresses before this one does: another block then.
+    for (let grants = 0; free === undefined; grants++) {
+      if (grants === MAX_GRANTS_PER_ADD) throw new NoBlock(`no free address in this host's blocks of network ${networkKey}`);
+      await this.grant(networkKey, GRANT_TRY_MS);
+      free = this.pick(networkKey);
+    }
+    const made = build(free.address);
+    if (!made) return undefined;
+    this.entries.set(free.address, {
+      address: free.address,
+      network: networkKey,
+      cidr: free.block.cidr,
+      endpointId: made.reply.endpoint.endpointID,
+      state: "plumbing",
+      seq: 0,
+      endpoint: made.reply.endpoint,
+      request: made.request as Record<string, unknown>,
+    });
+    this.save();
+    if (this.freeCount(networkKey) <= lowWater(free.block)) void this.grant(networkKey).catch(() => undefined);
+    return made;
+  }
+
+  /** A network this host starts containers on: a block is asked for in the background when it has none. */
+  warm(networkKey: string): void {
+    if (this.blocks(networkKey).length === 0) void this.grant(networkKey).catch(() => undefined);
+  }
+
+  /** The ADD failed before netmaster was told: the address is free again. */
+  release(address: string): void {
+    if (this.entries.get(address)?.state !== "plumbing") return;
+    this.entries.delete(address);
+    this.save();
+  }
+
+  /** The ADD is done: netmaster hears of the endpoint from the outbox. */
+  registerLater(address: string): void {
+    const e = this.entries.get(address);
+    if (e?.state !== "plumbing") return;
+    e.state = "queued";
+    e.seq = ++this.seq;
+    this.save();
+    this.flush();
+  }
+
+  /** Whether the endpoint's address came from a block here. */
+  has(endpointId: string): boolean {
+    return this.live(endpointId) !== undefined;
+  }
+
+  /**
+   * The endpoint's DEL: netmaster is told through the outbox (or never, when it had not heard yet); resolves
+   * once it has, or after a short wait when it is unreachable. False when the endpoint is not one of the blocks'.
+   */
+  async remove(endpointId: string): Promise<boolean> {
+    const e = this.live(endpointId);
+    if (!e) return false;
+    this.d.pending.delete(endpointId);
+    if (e.state === "queued" && this.inFlight !== e.address) {
+      this.entries.delete(e.address);
+      this.save();
+      return true;
+    }
+    e.state = "deleting";
+    e.seq = ++this.seq;
+    this.save();
+    const done = new Promise<void>((resolve) => this.delivered.set(e.address, resolve));
+    this.flush();
+    // Netmaster unreachable: the DEL is done here all the same, the outbox keeps trying.
+    await Promise.race([done, sleep(this.d.deleteWaitMs ?? 3_000)]);
+    return true;
+  }
+
+  /** Endpoints netmaster refused to register: they run here, unknown to the cluster. */
+  failures(): UnitFailure[] {
+    return [...this.entries.values()]
+      .filter((e) => e.state === "refused")
+      .map((e) => ({ tenant: e.endpoint.tenantName, network: e.endpoint.networkName, endpoint: e.endpointId, message: `netmaster refused the endpoint with block address ${e.address}: ${e.error ?? ""}` }));
+  }
+
+  /** The host's blocks of the network, by address. */
+  private blocks(networkKey: string): AddressBlock[] {
+    return this.d.view
+      .list<AddressBlock>(blockPrefix(networkKey))
+      .map(([, b]) => b)
+      .filter((b) => b.host === this.d.host && !this.releasing.has(`${networkKey}|${b.cidr}`))
+      .sort((a, b) => byAddress(a.cidr.split("/")[0]!, b.cidr.split("/")[0]!));
+  }
+
+  private isFree(block: AddressBlock, address: string): boolean {
+    return !this.entries.has(address) && block.assigned[address] === undefined;
+  }
+
+  private pick(networkKey: string): { address: string; block: AddressBlock } | undefined {
+    for (const block of this.blocks(networkKey)) {
+      const address = block.addresses.find((a) => this.isFree(block, a));
+      if (address !== undefined) return { address, block };
+    }
+    return undefined;
+  }
+
+  private freeCount(networkKey: string): number {
+    let n = 0;
+    for (const block of this.blocks(networkKey)) n += block.addresses.filter((a) => this.isFree(block, a)).length;
+    return n;
+  }
+
+  /** One grant per network at a time; resolves once the host's copy of the state holds the block. */
+  private grant(networkKey: string, tryMs?: number): Promise<void> {
+    let grant = this.grants.get(networkKey);
+    if (grant) return grant;
+    const [tenantName, networkName] = splitKey(networkKey);
+    grant = (async () => {
+      let reply: BlockReply;
+      try {
+        reply = await this.d.master.request<BlockReply>("POST", "/api/v1/agent/blocks", { tenantName, networkName, host: this.d.host }, tryMs === undefined ? {} : { retryForMs: tryMs });
+      } catch (err) {
+        // The network takes no blocks, none is free, or it does not exist: netmaster's own allocation says why.
+        if (err instanceof ValidationError || err instanceof ConflictError || err instanceof NotFoundError) throw new NoBlock((err as Error).message);
+        throw err;
+      }
+      this.d.log.info({ network: networkKey, block: reply.block.cidr, addresses: reply.block.addresses.length }, "address block granted");
+      await this.d.view.waitForRevision(reply.revision, 10_000);
+    })().finally(() => this.grants.delete(networkKey));
+    this.grants.set(networkKey, grant);
+    return grant;
+  }
+
+  /** The endpoint's entry while it holds its address for a container (not one being deleted). */
+  private live(endpointId: string): Entry | undefined {
+    for (const e of this.entries.values()) if (e.endpointId === endpointId && e.state !== "deleting" && e.state !== "plumbing") return e;
+    return undefined;
+  }
+
+  /** Sends the outbox now rather than after its wait between failed tries (netmaster may be back). */
+  flush(): void {
+    if (this.stopped) return;
+    this.kick.abort();
+    if (this.draining) return;
+    this.draining = true;
+    void this.drain();
+  }
+
+  /** Sends the outbox in order until it is empty; an unreachable netmaster is tried again and again. */
+  private async drain(): Promise<void> {
+    // `draining` is cleared in the same turn as the last look at the outbox: a flush never misses the end.
+    try {
+      for (let failures = 0; !this.stopped; ) {
+        const next = [...this.entries.values()].filter((e) => e.state === "queued" || e.state === "deleting").sort((a, b) => a.seq - b.seq)[0];
+        if (!next) return;
+        this.kick = new AbortController();
+        this.inFlight = next.address;
+        try {
+          await this.send(next);
+          failures = 0;
+        } catch (err) {
+          failures++;
+          this.d.log.warn({ endpoint: next.endpointId, op: next.state, err: (err as Error).message }, "cannot tell netmaster of a block endpoint; retrying");
+        } finally {
+          this.inFlight = undefined;
+        }
+        if (failures > 0) await sleep(Math.min(5_000, 250 * 2 ** failures), this.kick.signal);
+      }
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  /** One outbox entry to netmaster; throws only what is worth trying again. */
+  private async send(e: Entry): Promise<void> {
+    const { master, log } = this.d;
+    if (e.state === "queued") {
+      try {
+        await master.createEndpoint(e.request as CreateEndpointRequest);
+        // A DEL may have come meanwhile: its deletion is next in the outbox.
+        if (e.state === "queued") e.state = "registered";
+        log.info({ endpoint: e.endpointId, ip: e.address }, "block endpoint registered at netmaster");
+      } catch (err) {
+        if (err instanceof UpstreamError) throw err;
+        if (e.state === "queued") Object.assign(e, { state: "refused", error: (err as Error).message });
+        log.error({ endpoint: e.endpointId, ip: e.address, err: (err as Error).message }, "netmaster refused a block endpoint");
+      }
+    } else {
+      try {
+        await master.deleteEndpoint(e.endpointId);
+      } catch (err) {
+        if (err instanceof UpstreamError) throw err;
+        log.error({ endpoint: e.endpointId, ip: e.address, err: (err as Error).message }, "netmaster refused to delete a block endpoint; its address is freed here");
+      }
+      this.entries.delete(e.address);
+      this.delivered.get(e.address)?.();
+      this.delivered.delete(e.address);
+    }
+    this.save();
+  }
+
+  /**
+   * Now and then: endpoints whose attachment went without a DEL (their records forgotten) are deleted, and
+   * blocks empty for idleReleaseMs go back to netmaster.
+   */
+  private sweep(): void {
+    for (const e of this.entries.values()) {
+      if ((e.state === "registered" || e.state === "refused") && !this.d.attachments.byEndpoint(e.endpointId)) void this.remove(e.endpointId);
+    }
+    const now = Date.now();
+    for (const [, block] of this.d.view.list<AddressBlock>(BLOCK_PREFIX)) {
+      if (block.host !== this.d.host) continue;
+      const key = `${block.tenantName}:${block.networkName}|${block.cidr}`;
+      const empty = Object.keys(block.assigned).length === 0 && ![...this.entries.values()].some((e) => e.cidr === block.cidr && e.network === `${block.tenantName}:${block.networkName}`);
+      if (!empty) {
+        this.emptySince.delete(key);
+        continue;
+      }
+      const since = this.emptySince.get(key) ?? now;
+      this.emptySince.set(key, since);
+      if (now - since >= this.d.idleReleaseMs && !this.releasing.has(key)) void this.giveBack(block, key);
+    }
+  }
+
+  private async giveBack(block: AddressBlock, key: string): Promise<void> {
+    this.releasing.add(key);
+    try {
+      const cidr = block.cidr.replace("/", "_");
+      await this.d.master.request("DELETE", `/api/v1/agent/blocks/${encodeURIComponent(`${block.tenantName}:${block.networkName}`)}/${encodeURIComponent(cidr)}`);
+      this.emptySince.delete(key);
+      this.d.log.info({ network: `${block.tenantName}:${block.networkName}`, block: block.cidr }, "empty address block given back");
+    } catch (err) {
+      this.d.log.warn({ block: block.cidr, err: (err as Error).message }, "cannot give an empty address block back");
+    } finally {
+      this.releasing.delete(key);
+    }
+  }
+
+  private save(): void {
+    // Stopped: what is left in flight is sent again by the next agent (registrations and deletions are idempotent).
+    if (this.stopped) return;
+    writeStateFile(this.file, { version: 1, seq: this.seq, entries: [...this.entries.values()] });
+  }
+}
+
+/** Few free addresses left: the next block is asked for before an ADD has to wait for it. */
+function lowWater(block: AddressBlock): number {
+  return Math.max(2, Math.floor(block.addresses.length / 4));
+}
+
+function splitKey(networkKey: string): [string, string] {
+  const colon = networkKey.indexOf(":");
+  return [networkKey.slice(0, colon), networkKey.slice(colon + 1)];
+}
