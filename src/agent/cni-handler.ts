@@ -58,6 +58,12 @@ export interface CniHandlerDeps {
   log: Logger;
 }
 
+/**
+ * How long an ADD from a block waits for netmaster to record its endpoint: when it is up, the ADD answers with
+ * netmaster knowing the container (as an ADD through netmaster does); when it is not, at once.
+ */
+const REGISTER_WAIT_MS = 2_000;
+
 /** netmaster's errors as CNI errors with our plugin-specific codes. */
 function asCniError(err: unknown, action: string): CniError {
   if (err instanceof CniError) return err;
@@ -294,16 +300,20 @@ export class CniHandler {
       cniNetwork: call.netConf.name,
       portMappings: ports,
     };
+    const taken = portConflict(attachment, this.d.attachments.all());
+    if (taken !== undefined) {
+      ipam.release(ep.ipAddress);
+      throw cniError(CniErrorCode.Conflict, `Cannot publish host port: ${taken}`);
+    }
+    // Netmaster hears of the endpoint while it is plumbed, not before.
+    ipam.register(ep.ipAddress);
     try {
-      const taken = portConflict(attachment, this.d.attachments.all());
-      if (taken !== undefined) throw cniError(CniErrorCode.Conflict, `Cannot publish host port: ${taken}`);
       await this.d.plumber.attach(ep, attachment, 0);
     } catch (err) {
-      ipam.release(ep.ipAddress);
-      if (err instanceof CniError) throw cniError(err.code, `${err.message}; rolled back`);
+      await ipam.remove(ep.endpointID);
       throw cniError(CniErrorCode.DatapathFailed, `Cannot plumb endpoint ${ep.endpointID}: ${(err as Error).message}; rolled back`);
     }
-    ipam.registerLater(ep.ipAddress);
+    await ipam.registered(ep.ipAddress, REGISTER_WAIT_MS);
     log.info({ op: "add", endpoint: ep.endpointID, container: call.containerId, ip: ep.ipAddress, ipam: "block" }, "endpoint attached");
     return { result: formatResult(call.cniVersion, buildResult(call, made.reply, this.isPrimary(call))) };
   }

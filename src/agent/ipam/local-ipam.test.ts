@@ -143,7 +143,7 @@ async function add(a: ReturnType<typeof agentOn>, container: string, plumbs = tr
   }
   a.attachments.put(attachment(container));
   a.pending.set(made!.reply.endpoint.endpointID, made!.reply.endpoint);
-  a.ipam.registerLater(ip);
+  a.ipam.register(ip);
   return ip;
 }
 

@@ -69,6 +69,8 @@ export interface LocalIpamDeps {
 const GRANT_TRY_MS = 2_000;
 const SWEEP_MS = 30_000;
 const MAX_GRANTS_PER_ADD = 4;
+/** Registrations and deletions sent at once. */
+const MAX_IN_FLIGHT = 8;
 
 function byAddress(a: string, b: string): number {
   return parseIpv4(a) - parseIpv4(b);
@@ -84,13 +86,15 @@ export class LocalIpam {
   /** network|cidr of blocks being given back: no address is taken from them meanwhile. */
   private readonly releasing = new Set<string>();
   private readonly emptySince = new Map<string, number>();
-  /** The outbox entry being sent, by address. */
-  private inFlight: string | undefined;
-  private draining = false;
-  /** Wakes the outbox worker from its wait between failed tries. */
-  private kick: AbortController = new AbortController();
-  /** Resolves DELs waiting for their deletion to reach netmaster, by address. */
-  private readonly delivered = new Map<string, () => void>();
+  /** Outbox entries being sent, by address. */
+  private readonly inFlight = new Set<string>();
+  /** Failed sends in a row, and when the outbox is tried again after them. */
+  private failedSends = 0;
+  private retry: NodeJS.Timeout | undefined;
+  /** Counts flushes: a send that fails after a flush came is tried again at once (netmaster may be back). */
+  private flushes = 0;
+  /** Waiting for an entry's next send to settle (delivered or failed), by address. */
+  private readonly settled = new Map<string, (() => void)[]>();
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
 
@@ -122,7 +126,7 @@ export class LocalIpam {
   stop(): void {
     this.stopped = true;
     clearInterval(this.timer);
-    this.kick.abort();
+    clearTimeout(this.retry);
   }
 
   /**
@@ -160,15 +164,18 @@ export class LocalIpam {
     if (this.blocks(networkKey).length === 0) void this.grant(networkKey).catch(() => undefined);
   }
 
-  /** The ADD failed before netmaster was told: the address is free again. */
+  /** The ADD failed before netmaster was told (before `register`): the address is free again. */
   release(address: string): void {
     if (this.entries.get(address)?.state !== "plumbing") return;
     this.entries.delete(address);
     this.save();
   }
 
-  /** The ADD is done: netmaster hears of the endpoint from the outbox. */
-  registerLater(address: string): void {
+  /**
+   * Netmaster is told of the endpoint now, while it is plumbed. `registered` waits for that; `remove` undoes
+   * it when the plumbing fails.
+   */
+  register(address: string): void {
     const e = this.entries.get(address);
     if (e?.state !== "plumbing") return;
     e.state = "queued";
@@ -177,20 +184,30 @@ export class LocalIpam {
     this.flush();
   }
 
+  /**
+   * Resolves once netmaster has the endpoint, or a first try to tell it failed (it is unreachable: the outbox
+   * goes on trying), or after `timeoutMs`: an ADD answers with netmaster knowing its endpoint whenever it can.
+   */
+  async registered(address: string, timeoutMs: number): Promise<void> {
+    if (this.entries.get(address)?.state !== "queued") return;
+    await Promise.race([this.nextSettle(address), sleep(timeoutMs)]);
+  }
+
   /** Whether the endpoint's address came from a block here. */
   has(endpointId: string): boolean {
     return this.live(endpointId) !== undefined;
   }
 
   /**
-   * The endpoint's DEL: netmaster is told through the outbox (or never, when it had not heard yet); resolves
-   * once it has, or after a short wait when it is unreachable. False when the endpoint is not one of the blocks'.
+   * The endpoint's DEL, or a failed ADD's undoing: netmaster is told through the outbox (or never, when it had
+   * not heard yet); resolves once it has, or after a short wait when it is unreachable. False when the endpoint
+   * is not one of the blocks'.
    */
   async remove(endpointId: string): Promise<boolean> {
     const e = this.live(endpointId);
     if (!e) return false;
     this.d.pending.delete(endpointId);
-    if (e.state === "queued" && this.inFlight !== e.address) {
+    if (e.state === "queued" && !this.inFlight.has(e.address)) {
       this.entries.delete(e.address);
       this.save();
       return true;
@@ -198,10 +215,12 @@ export class LocalIpam {
     e.state = "deleting";
     e.seq = ++this.seq;
     this.save();
-    const done = new Promise<void>((resolve) => this.delivered.set(e.address, resolve));
+    const gone = (async () => {
+      while (this.entries.get(e.address) === e) await this.nextSettle(e.address);
+    })();
     this.flush();
     // Netmaster unreachable: the DEL is done here all the same, the outbox keeps trying.
-    await Promise.race([done, sleep(this.d.deleteWaitMs ?? 3_000)]);
+    await Promise.race([gone, sleep(this.d.deleteWaitMs ?? 3_000)]);
     return true;
   }
 
@@ -268,36 +287,48 @@ export class LocalIpam {
 
   /** Sends the outbox now rather than after its wait between failed tries (netmaster may be back). */
   flush(): void {
-    if (this.stopped) return;
-    this.kick.abort();
-    if (this.draining) return;
-    this.draining = true;
-    void this.drain();
+    this.flushes++;
+    clearTimeout(this.retry);
+    this.retry = undefined;
+    this.pump();
   }
 
-  /** Sends the outbox in order until it is empty; an unreachable netmaster is tried again and again. */
-  private async drain(): Promise<void> {
-    // `draining` is cleared in the same turn as the last look at the outbox: a flush never misses the end.
-    try {
-      for (let failures = 0; !this.stopped; ) {
-        const next = [...this.entries.values()].filter((e) => e.state === "queued" || e.state === "deleting").sort((a, b) => a.seq - b.seq)[0];
-        if (!next) return;
-        this.kick = new AbortController();
-        this.inFlight = next.address;
-        try {
-          await this.send(next);
-          failures = 0;
-        } catch (err) {
-          failures++;
-          this.d.log.warn({ endpoint: next.endpointId, op: next.state, err: (err as Error).message }, "cannot tell netmaster of a block endpoint; retrying");
-        } finally {
-          this.inFlight = undefined;
-        }
-        if (failures > 0) await sleep(Math.min(5_000, 250 * 2 ** failures), this.kick.signal);
-      }
-    } finally {
-      this.draining = false;
+  /**
+   * Sends what the outbox holds, several at once but each endpoint's in order (a deletion never overtakes the
+   * registration it undoes); after a failure, nothing until the retry timer or a flush.
+   */
+  private pump(): void {
+    if (this.stopped || this.retry !== undefined) return;
+    const busy = new Set<string>();
+    for (const address of this.inFlight) busy.add(this.entries.get(address)?.endpointId ?? "");
+    const ready = [...this.entries.values()].filter((e) => e.state === "queued" || e.state === "deleting").sort((a, b) => a.seq - b.seq);
+    for (const e of ready) {
+      if (this.inFlight.size >= MAX_IN_FLIGHT) return;
+      if (busy.has(e.endpointId)) continue;
+      busy.add(e.endpointId);
+      this.inFlight.add(e.address);
+      const flushes = this.flushes;
+      void this.send(e).then(
+        () => (this.failedSends = 0),
+        (err: Error) => {
+          this.failedSends++;
+          this.d.log.warn({ endpoint: e.endpointId, op: e.state, err: err.message }, "cannot tell netmaster of a block endpoint; retrying");
+          if (flushes !== this.flushes) return;
+          clearTimeout(this.retry);
+          this.retry = setTimeout(() => this.flush(), Math.min(5_000, 250 * 2 ** this.failedSends));
+        },
+      ).finally(() => {
+        this.inFlight.delete(e.address);
+        const waiting = this.settled.get(e.address) ?? [];
+        this.settled.delete(e.address);
+        for (const w of waiting) w();
+        this.pump();
+      });
     }
+  }
+
+  private nextSettle(address: string): Promise<void> {
+    return new Promise((resolve) => this.settled.set(address, [...(this.settled.get(address) ?? []), resolve]));
   }
 
   /** One outbox entry to netmaster; throws only what is worth trying again. */
@@ -322,8 +353,6 @@ export class LocalIpam {
         log.error({ endpoint: e.endpointId, ip: e.address, err: (err as Error).message }, "netmaster refused to delete a block endpoint; its address is freed here");
       }
       this.entries.delete(e.address);
-      this.delivered.get(e.address)?.();
-      this.delivered.delete(e.address);
     }
     this.save();
   }
