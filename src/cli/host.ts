@@ -26,6 +26,8 @@ async function removeHost(ctx: CommandContext): Promise<void> {
   const removal = await ctx.client.removeHost(name, { force: ctx.bool("force") });
   const endpoints = fieldList(removal, "endpoints");
   if (endpoints.length > 0) ctx.print(`Released endpoints: ${endpoints.join(", ")}\n`);
+  const blocks = fieldList(removal, "blocks");
+  if (blocks.length > 0) ctx.print(`Released address blocks: ${blocks.join(", ")}\n`);
 }
 
 export const hostCommand: CommandSpec = {

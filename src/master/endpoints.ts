@@ -1,6 +1,8 @@
 // Endpoints: a container's attachment to a network, created and deleted by
 // the host agents. Creating one allocates its addresses (from the group's
-// ip pool when the group has one, else from the network) and its MAC.
+// ip pool when the group has one, else from the network) and its MAC; or
+// records the address its host's agent assigned from one of the host's
+// address blocks (blocks.ts).
 
 import { createHash } from "node:crypto";
 import { ConflictError, NotFoundError, ValidationError } from "../lib/errors.js";
@@ -16,17 +18,26 @@ import type { EndpointState, GroupState, MacHolder, NetworkState } from "./recor
 import type { Tx } from "./tx.js";
 import { getObject } from "./objects/common.js";
 import { getNetworkState } from "./objects/network.js";
+import { assignInBlock, blockReservingMac, takesFromBlock, unassignInBlock } from "./blocks.js";
 
 /**
  * The MAC for a new endpoint: the requested one, which must be free on the network, or the one derived from
  * its IPv4 address, or (when a requested MAC took that one) a locally administered one derived from its id.
+ * None may be the MAC derived from a free address of a host's block: its agent would give it out too.
  */
-function chooseMac(tx: Tx, networkKey: string, networkName: string, requested: string, ipAddress: string, id: string): string {
-  const holder = (mac: string) => tx.get<MacHolder>(macKey(networkKey, mac));
+function chooseMac(tx: Tx, net: Network, requested: string, ipAddress: string, id: string): string {
+  const holder = (mac: string) => tx.get<MacHolder>(macKey(net.key, mac));
+  const reserved = (mac: string) => blockReservingMac(tx, net, mac, ipAddress);
   if (requested !== "") {
     const mac = requested.toLowerCase();
     const taken = holder(mac);
-    if (taken) throw new ConflictError(`MAC address ${mac} is already used by endpoint ${taken.endpointID} on network ${networkName}`);
+    if (taken) throw new ConflictError(`MAC address ${mac} is already used by endpoint ${taken.endpointID} on network ${net.networkName}`);
+    const block = reserved(mac);
+    if (block) {
+      throw new ConflictError(
+        `MAC address ${mac} is reserved on network ${net.networkName}: it belongs to an address of host ${block.host}'s address block ${block.cidr}, which its agent may assign`,
+      );
+    }
     return mac;
   }
   // An endpoint waiting for its DHCP lease has no IPv4 address yet: its MAC comes from its id.
@@ -37,9 +48,20 @@ function chooseMac(tx: Tx, networkKey: string, networkName: string, requested: s
     // Locally administered, unicast.
     bytes[0] = (bytes[0]! & 0xfc) | 0x02;
     const mac = [...bytes].map((b) => b.toString(16).padStart(2, "0")).join(":");
-    if (!holder(mac)) return mac;
+    if (!holder(mac) && !reserved(mac)) return mac;
   }
-  throw new ConflictError(`Cannot choose a free MAC address on network ${networkName}`);
+  throw new ConflictError(`Cannot choose a free MAC address on network ${net.networkName}`);
+}
+
+/** What an endpoint registered from its host's block may not ask for: the block gives an IPv4 address alone. */
+function checkFromBlock(net: Network, req: EndpointRequest, ipamSource: EndpointRequest["ipamSource"], pooled: boolean): void {
+  const what = `Cannot record endpoint ${req.containerID} from host ${req.host}'s address block`;
+  if (req.ipAddress === "") throw new ValidationError(`${what}: it has no ipAddress`);
+  if (ipamSource !== "netmaster") throw new ValidationError(`${what}: blocks are netmaster's addresses (ipamSource netmaster), not ${ipamSource}'s`);
+  if (req.ipv6Address !== "" || net.ipv6Subnet) {
+    throw new ValidationError(`${what}: network ${net.networkName} has IPv6 addresses, which no block holds: its endpoints go through netmaster`);
+  }
+  if (pooled) throw new ValidationError(`${what}: group ${req.groupName} takes its addresses from its ip-pool, which no block holds`);
 }
 
 function prefixLength(cidr: string): number {
@@ -133,13 +155,23 @@ export function createEndpoint(tx: Tx, req: EndpointRequest): EndpointGrant {
   const groupState = group ? tx.get<GroupState>(groupStateKey(groupKey)) : undefined;
   const pool = groupState?.pool ? PoolAllocator.fromJSON(groupState.pool) : undefined;
 
+  if (req.fromBlock) checkFromBlock(net, req, ipamSource, pool !== undefined);
+
   let ipAddress: string;
+  // A requested address of the host's own block is assigned there, as if the agent had taken it itself.
+  let inBlock = false;
   if (awaitingLease) {
     ipAddress = "";
   } else if (pool) {
     if (req.ipAddress) pool.reserve(req.ipAddress);
     ipAddress = req.ipAddress || pool.allocate();
     tx.put(groupStateKey(groupKey), { ...groupState!, pool: pool.toJSON() } satisfies GroupState);
+  } else if (req.ipAddress && takesFromBlock(tx, net, req.ipAddress, req.host, id)) {
+    ipAddress = req.ipAddress;
+    inBlock = true;
+    assignInBlock(tx, net, ipAddress, id);
+  } else if (req.fromBlock) {
+    throw new ConflictError(`Cannot record endpoint ${id} with address ${req.ipAddress}: it is in none of host ${req.host}'s address blocks of network ${net.networkName}`);
   } else {
     if (req.ipAddress) ipv4.reserve(req.ipAddress);
     ipAddress = req.ipAddress || ipv4.allocate();
@@ -155,8 +187,11 @@ export function createEndpoint(tx: Tx, req: EndpointRequest): EndpointGrant {
   } else if (req.ipv6Address) {
     throw new ValidationError(`Cannot create endpoint: network ${net.networkName} has no IPv6 subnet`);
   }
-  tx.put(networkStateKey(net.key), next);
-  const macAddress = chooseMac(tx, net.key, net.networkName, req.macAddress, ipAddress, id);
+  // The block holds the address already: the network's allocator is left alone.
+  if (!inBlock) tx.put(networkStateKey(net.key), next);
+  // The agent plumbed the endpoint with its MAC already: that one or none.
+  const requestedMac = req.fromBlock ? req.macAddress || macFromIpv4(ipAddress) : req.macAddress;
+  const macAddress = chooseMac(tx, net, requestedMac, ipAddress, id);
   tx.put(macKey(net.key, macAddress), { endpointID: id } satisfies MacHolder);
 
   const ep: EndpointState = {
@@ -173,7 +208,7 @@ export function createEndpoint(tx: Tx, req: EndpointRequest): EndpointGrant {
     intfName: req.intfName,
     vtepIP: req.vtepIP,
     labels: { ...req.labels, ...implicitLabels(net.tenantName, net.networkName, group?.groupName ?? "") },
-    requestedIp: req.ipAddress !== "",
+    requestedIp: req.ipAddress !== "" && !req.fromBlock,
     ...(req.aliases.length > 0 ? { aliases: req.aliases } : {}),
     ...(ipamSource !== "netmaster" ? { ipamSource } : {}),
   };
@@ -199,7 +234,8 @@ export function deleteEndpoint(tx: Tx, id: string): EndpointState {
     const next: NetworkState = { ...netState };
     if (!groupState?.pool && ep.ipAddress !== "") {
       const ipv4 = Ipv4Allocator.fromJSON(netState.ipv4);
-      ipv4.release(ep.ipAddress);
+      // A block's address stays the block's, for its host to assign again.
+      if (!unassignInBlock(tx, netKey, ipv4.subnet, ep.ipAddress, id)) ipv4.release(ep.ipAddress);
       next.ipv4 = ipv4.toJSON();
     }
     if (netState.ipv6 && ep.ipv6Address) {

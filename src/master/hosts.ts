@@ -7,6 +7,7 @@ import type { HostRecord } from "../contract/records.js";
 import { NotFoundError } from "../lib/errors.js";
 import { releaseDockerHost } from "./docker/index.js";
 import { deleteEndpoint } from "./endpoints.js";
+import { releaseHostBlocks } from "./blocks.js";
 import { endpointKey, HOST_PREFIX, hostKey } from "../contract/keys.js";
 import { listEndpoints } from "./objects/common.js";
 import { revokeHost } from "./auth/cascade.js";
@@ -25,12 +26,14 @@ export function registerHost(tx: Tx, name: string, reg: HostRegistration): HostR
 export interface HostRemoval {
   /** Ids of the endpoints that were homed on it. */
   endpoints: string[];
+  /** Its address blocks, "<tenant>:<network> <cidr>", their addresses given back to their networks. */
+  blocks: string[];
 }
 
 /**
  * Removes a host gone for good with everything it held, in the caller's one transaction: every endpoint homed
- * there (containers' and its own infra endpoints, with their addresses), what its dockerd holds (pools and
- * address reservations), and its record. Its agent registers it again if it ever comes back. A host the store
+ * there (containers' and its own infra endpoints, with their addresses), its address blocks, what its dockerd
+ * holds (pools and address reservations), and its record. Its agent registers it again if it ever comes back. A host the store
  * holds nothing of is a NotFoundError; leftovers of one whose record is gone already are removed like the rest.
  */
 export function deregisterHost(tx: Tx, name: string): HostRemoval {
@@ -38,11 +41,13 @@ export function deregisterHost(tx: Tx, name: string): HostRemoval {
   const endpoints = listEndpoints(tx)
     .filter((ep) => ep.homingHost === name)
     .map((ep) => deleteEndpoint(tx, ep.endpointID).endpointID);
+  // After the endpoints: each took its address off its block, which is empty now.
+  const blocks = releaseHostBlocks(tx, name).map((b) => `${b.tenantName}:${b.networkName} ${b.cidr}`);
   const docker = releaseDockerHost(tx, name, new Set(endpoints));
   const revoked = revokeHost(tx, name);
-  if (!registered && endpoints.length === 0 && docker === 0 && !revoked) throw new NotFoundError(`Host ${name} not found`);
+  if (!registered && endpoints.length === 0 && blocks.length === 0 && docker === 0 && !revoked) throw new NotFoundError(`Host ${name} not found`);
   if (registered) tx.delete(hostKey(name));
-  return { endpoints };
+  return { endpoints, blocks };
 }
 
 /** A host as `netctl host ls` shows it: registered, or holding endpoints without a record. */

@@ -29,6 +29,7 @@ import {
   ownEndpoint,
   ownHostInBody,
   ownHostParam,
+  ownBlock,
   ownPool,
   ownStream,
   selfOrAdmin,
@@ -321,6 +322,13 @@ export function createApp(master: Netmaster, log: Logger, options: AppOptions = 
   route("PUT", "/api/v1/agent/endpoints/:id/oper", ownEndpoint("id"), async (c) =>
     c.json(await master.reportEndpointOper(c.req.param("id")!, await readJson(c))),
   );
+  // Agent-facing: a host's blocks of a network's addresses, which its agent assigns itself (blocks.ts).
+  route("POST", "/api/v1/agent/blocks", ownHostInBody("host"), async (c) => c.json(await master.grantBlock(await readJson(c))));
+  route("DELETE", "/api/v1/agent/blocks/:network/:cidr", ownBlock("network", "cidr"), async (c) => {
+    const who = principal(c);
+    const host = who.kind === "host" ? who.host : undefined;
+    return c.json(await master.releaseBlock(c.req.param("network")!, c.req.param("cidr")!, host));
+  });
   // Agent-facing: Docker's IPAM pools and addresses, networks and endpoints (docker/).
   route("POST", "/api/v1/agent/docker/pools", ownHostInBody("host"), async (c) => c.json(await master.dockerRequestPool(await readJson(c))));
   route("DELETE", "/api/v1/agent/docker/pools/:id", ownPool("id"), async (c) => {

@@ -20,6 +20,7 @@ import { groupStateKey, networkStateKey, objectKey, serviceStateKey, TAGS_KEY } 
 import type { EndpointState, GroupState, NetworkState, ServiceState } from "./records.js";
 import type { Tx } from "./tx.js";
 import { listEndpoints, listObjects, listTenantObjects } from "./objects/common.js";
+import { listBlocks } from "./blocks.js";
 import type { TagsState } from "./objects/global.js";
 import { groupsUsingPolicy } from "./objects/policy.js";
 import { serviceVip } from "./objects/service.js";
@@ -68,10 +69,20 @@ export function endpointOper(tx: Tx, ep: EndpointState): EndpointOper {
   };
 }
 
+/** The network's allocator as inspect shows it: a block's unassigned addresses are free, for its host to assign. */
+function addressesAsUsed(tx: Tx, networkKey: string, state: NetworkState): Ipv4Allocator {
+  const ipv4 = Ipv4Allocator.fromJSON(state.ipv4);
+  for (const block of listBlocks(tx, networkKey)) {
+    for (const address of block.addresses) if (block.assigned[address] === undefined) ipv4.release(address);
+  }
+  return ipv4;
+}
+
 function networkOper(tx: Tx, net: Network): Record<string, unknown> {
   const state = tx.get<NetworkState>(networkStateKey(net.key));
   const eps = listEndpoints(tx).filter((ep) => ep.tenantName === net.tenantName && ep.networkName === net.networkName);
-  const ipv4 = state ? Ipv4Allocator.fromJSON(state.ipv4) : undefined;
+  const ipv4 = state ? addressesAsUsed(tx, net.key, state) : undefined;
+  const blocks = listBlocks(tx, net.key);
   return {
     allocatedAddressesCount: eps.filter((ep) => !ep.requestedIp).length,
     allocatedIPAddresses: ipv4?.allocatedString() ?? "",
@@ -81,6 +92,8 @@ function networkOper(tx: Tx, net: Network): Record<string, unknown> {
     pktTag: state?.pktTag ?? 0,
     networkTag: net.cfgdTag || `${net.networkName}.${net.tenantName}`,
     endpoints: eps.map((ep) => endpointOper(tx, ep)),
+    // Ours, not Contiv's: the hosts' address blocks, each with how many of its addresses are assigned.
+    addressBlocks: blocks.map((b) => ({ host: b.host, cidr: b.cidr, assigned: Object.keys(b.assigned).length, size: b.addresses.length })),
   };
 }
 
@@ -95,7 +108,7 @@ function groupOper(tx: Tx, g: EndpointGroup): Record<string, unknown> {
     allocated = pool.allocatedString();
     available = pool.availableString();
   } else if (netState) {
-    const ipv4 = Ipv4Allocator.fromJSON(netState.ipv4);
+    const ipv4 = addressesAsUsed(tx, `${g.tenantName}:${g.networkName}`, netState);
     allocated = eps.map((ep) => ep.ipAddress).filter((a) => a !== "").join(", ");
     available = ipv4.availableString();
   }

@@ -11,11 +11,14 @@ import { LeaderElection } from "../store/index.js";
 import type { Store } from "../store/types.js";
 import { StateCache } from "./cache.js";
 import { createEndpoint, deleteEndpoint, setEndpointLease } from "./endpoints.js";
-import { BgpReport, Counters, EndpointLease, EndpointOperReport, EndpointRequest, HostName, HostRegistration, type EndpointReply } from "../contract/api.js";
+import { BgpReport, BlockRequest, Counters, EndpointLease, EndpointOperReport, EndpointRequest, HostName, HostRegistration, type BlockReply, type EndpointReply } from "../contract/api.js";
 import type { HostRecord } from "../contract/records.js";
 import * as docker from "./docker/index.js";
 import { inspectEndpoint, inspectObject, serviceProviders } from "./inspect.js";
-import { AUTH_PREFIX, AUTH_SECRETS_KEY, dockerNetworkKey, endpointKey, HOST_PREFIX, LEADER_KEY, objectKey, objectPrefix, serviceStateKey } from "../contract/keys.js";
+import { AUTH_PREFIX, AUTH_SECRETS_KEY, blockKey, dockerNetworkKey, endpointKey, HOST_PREFIX, LEADER_KEY, objectKey, objectPrefix, serviceStateKey } from "../contract/keys.js";
+import type { AddressBlock } from "../contract/records.js";
+import { grantBlock, releaseBlock } from "./blocks.js";
+import { tryParseIpv4 } from "./alloc/index.js";
 import { AuthService, type AuthOptions } from "./auth/service.js";
 import type { AccessLookups } from "./auth/access.js";
 import { controllerFor, defaultGlobal, GLOBAL_KEY, type MasterSettings } from "./objects/index.js";
@@ -332,8 +335,23 @@ export class Netmaster {
     return this.withRevision(this.mutate((tx) => setEndpointLease(tx, id, req)));
   }
 
-  /** The endpoint's reply with the revision the cache holds once the write is in (Mutator.run waits for it). */
-  private async withRevision(reply: Promise<Omit<EndpointReply, "revision">>): Promise<EndpointReply> {
+  /** A new block of the network's IPv4 addresses for the host to assign itself (blocks.ts). */
+  grantBlock(body: unknown): Promise<BlockReply> {
+    const req = parseBody(BlockRequest, body, "block request");
+    return this.withRevision(this.mutate((tx) => ({ block: grantBlock(tx, req) })));
+  }
+
+  /**
+   * Gives an empty block back (blocks.ts); `host`, when given, must be the block's. `cidr` as in a path:
+   * "10.1.0.64/26" or, as in its key, "10.1.0.64_26".
+   */
+  releaseBlock(networkKey: string, cidr: string, host?: string): Promise<BlockReply> {
+    const canonical = blockCidrParam(cidr);
+    return this.withRevision(this.mutate((tx) => ({ block: releaseBlock(tx, networkKey, canonical, host) })));
+  }
+
+  /** The reply with the revision the cache holds once the write is in (Mutator.run waits for it). */
+  private async withRevision<T extends object>(reply: Promise<T>): Promise<T & { revision: number }> {
     return { ...(await reply), revision: this.cache.currentRevision };
   }
 
@@ -444,10 +462,26 @@ export class Netmaster {
       endpointHost: (id) => tx.get<EndpointState>(endpointKey(id))?.homingHost,
       poolHost: (poolId) => tx.get<docker.DockerPool>(docker.poolKey(poolId))?.host,
       dockerNetworkHost: (key) => tx.get<docker.DockerNetworkMaker>(dockerNetworkKey(key))?.host,
+      blockHost: (networkKey, cidr) => {
+        const canonical = tryBlockCidrParam(cidr);
+        return canonical === undefined ? undefined : tx.get<AddressBlock>(blockKey(networkKey, canonical))?.host;
+      },
     };
   }
 }
 
+
+function tryBlockCidrParam(text: string): string | undefined {
+  const [address, len, ...rest] = text.replace("_", "/").split("/");
+  if (rest.length > 0 || address === undefined || tryParseIpv4(address) === undefined || !/^[0-9]{1,2}$/.test(len ?? "") || Number(len) > 32) return undefined;
+  return `${address}/${Number(len)}`;
+}
+
+function blockCidrParam(text: string): string {
+  const cidr = tryBlockCidrParam(text);
+  if (cidr === undefined) throw new ValidationError(`Invalid address block "${text}": expected a CIDR such as 10.1.0.64/26 (or 10.1.0.64_26)`);
+  return cidr;
+}
 
 function parseBody<T extends z.ZodType>(schema: T, body: unknown, what: string): z.infer<T> {
   const parsed = schema.safeParse(body);

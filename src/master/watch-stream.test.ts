@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { StreamingApi } from "hono/utils/stream";
-import { endpointKey, hostKey, networkStateKey, objectKey } from "../contract/keys.js";
+import { blockKey, endpointKey, hostKey, networkStateKey, objectKey } from "../contract/keys.js";
 import { SqliteStore } from "../store/index.js";
 import { StateCache } from "./cache.js";
 import { StateStreams } from "./watch-stream.js";
@@ -155,6 +155,30 @@ describe("StateStreams", () => {
     assert.deepEqual(keysOf(d.lines, "delete").includes(objectKey("network", "red:net")), false);
     assert.ok(keysOf(d.lines, "delete").includes(networkStateKey("red:net")));
     d.hangUp();
+  });
+
+  it("sends an address block to its host alone, with its tenant's records; its release takes them away", async () => {
+    const h5 = client();
+    const h6 = client();
+    void streams.serve("h5", false, { revision: 0, epoch: "" }, h5.out, meter);
+    void streams.serve("h6", false, { revision: 0, epoch: "" }, h6.out, meter);
+    await settle();
+    const h6Before = h6.lines.length;
+    h5.lines.length = 0;
+    const block = { tenantName: "blue", networkName: "net", host: "h5", cidr: "198.18.1.0/28", addresses: ["198.18.1.2"], assigned: {} };
+    await put(blockKey("blue:net", block.cidr), block);
+    await settle();
+    assert.deepEqual(keysOf(h5.lines).sort(), [blockKey("blue:net", block.cidr), endpointKey("net.blue-b"), networkStateKey("blue:net"), objectKey("network", "blue:net"), objectKey("policy", "blue:p"), objectKey("tenant", "blue")].sort());
+    assert.deepEqual(h5.lines.find((l) => l.key === blockKey("blue:net", block.cidr))!.value, block);
+    assert.equal(h6.lines.length, h6Before);
+    assert.ok(streams.hostsOf("blue").includes("h5"));
+    h5.lines.length = 0;
+    await store.delete(blockKey("blue:net", block.cidr));
+    await settle();
+    assert.deepEqual(keysOf(h5.lines, "delete").sort(), [blockKey("blue:net", block.cidr), endpointKey("net.blue-b"), networkStateKey("blue:net"), objectKey("network", "blue:net"), objectKey("policy", "blue:p"), objectKey("tenant", "blue")].sort());
+    assert.ok(!streams.hostsOf("blue").includes("h5"));
+    h5.hangUp();
+    h6.hangUp();
   });
 
   it("knows where each tenant is present", async () => {

@@ -193,20 +193,23 @@ export class StateStreams {
     const key = event.key;
     const change = this.index.apply(key, event.type === "put" ? value : undefined);
     // Hosts that lose a tenant with this change get deletes for its records as they stood before it (this one
-    // included), hosts that gain one get its records as they stand after it (this one included).
+    // included when it is the tenant's), hosts that gain one get its records as they stand after it. A feed
+    // that got this record's line so is handled; one that did not (the record is the host's own, as an address
+    // block is) gets it below like any other.
     const handled = new Set<Feed>();
     for (const { tenant, host } of change.lost) {
       const keys = this.index.keysOfTenant(tenant);
       if (change.before.kind === "tenant" && change.before.tenant === tenant && !keys.includes(key)) keys.push(key);
       for (const feed of this.feedsOfHost(host)) {
-        handled.add(feed);
+        if (keys.includes(key)) handled.add(feed);
         for (const k of keys) if (!(feed.catalog && this.index.isCatalog(k))) feed.push(revision, deleteLine(k, revision));
       }
     }
     for (const { tenant, host } of change.gained) {
       for (const feed of this.feedsOfHost(host)) {
-        handled.add(feed);
-        for (const k of this.index.keysOfTenant(tenant, !feed.catalog)) feed.push(revision, putLine(k, this.cache.get(k)?.value, revision));
+        const keys = this.index.keysOfTenant(tenant, !feed.catalog);
+        if (keys.includes(key)) handled.add(feed);
+        for (const k of keys) feed.push(revision, putLine(k, this.cache.get(k)?.value, revision));
       }
     }
     const now = new Set(this.feedsOf(change.after));

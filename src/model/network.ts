@@ -99,5 +99,7 @@ export const NetworkOper = z.object({
   numEndpoints: z.int().optional(),
   /** The VLAN: the 802.1Q id, or the host-local VLAN of a vxlan network. */
   pktTag: z.int().optional(),
+  /** Ours, not Contiv's: the hosts' blocks of the network's addresses, each with how many of its `size` are assigned. */
+  addressBlocks: z.array(z.object({ host: z.string(), cidr: z.string(), assigned: z.int(), size: z.int() })).optional(),
 });
 export type NetworkOper = z.infer<typeof NetworkOper>;

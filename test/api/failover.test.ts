@@ -72,6 +72,10 @@ describe("leader failover on a three-member etcd cluster", () => {
       });
       ips.add(r.endpoint.ipAddress);
     }
+    // A host's address block outlives the leader: the next one hands none of its addresses out either.
+    assert.equal((await viaFollower.call("PUT", "/api/v1/agent/hosts/h2/", { vtepIP: "198.18.0.2", mtu: 1500 })).status, 200);
+    const { block } = await viaFollower.create<{ block: { addresses: string[] } }>("/api/v1/agent/blocks/", { tenantName: "default", networkName: "n1", host: "h2" });
+    for (const ip of block.addresses) ips.add(ip);
 
     const killedAt = Date.now();
     await leader!.kill();
@@ -89,6 +93,10 @@ describe("leader failover on a three-member etcd cluster", () => {
       assert.ok(!ips.has(r.endpoint.ipAddress), `${r.endpoint.ipAddress} handed out twice`);
       ips.add(r.endpoint.ipAddress);
     }
-    assert.equal(ips.size, 10);
+    assert.equal(ips.size, 10 + block.addresses.length);
+    const fromBlock = await api.create<{ endpoint: { ipAddress: string } }>("/api/v1/agent/endpoints/", {
+      tenantName: "default", networkName: "n1", containerID: "blk", host: "h2", ipAddress: block.addresses[0], fromBlock: true,
+    });
+    assert.equal(fromBlock.endpoint.ipAddress, block.addresses[0]);
   });
 });

@@ -324,6 +324,35 @@ for (const kind of STORE_KINDS) {
       assert.equal(ins.body.Oper.numEndpoints, 100);
     });
 
+    test("address blocks: concurrent grants, registrations from blocks and netmaster's allocations never share an address", async () => {
+      await api.create("/api/v1/networks/red:blocks/", { tenantName: "red", networkName: "blocks", encap: "vxlan", subnet: "10.51.0.0/24" });
+      const hosts = ["b1", "b2", "b3"];
+      for (const h of hosts) assert.equal((await api.call("PUT", `/api/v1/agent/hosts/${h}/`, { vtepIP: "198.18.2.1", mtu: 1500 })).status, 200);
+      const grants = await Promise.all(
+        hosts.flatMap((host) => [0, 1].map(() => api.post<{ block: { host: string; cidr: string; addresses: string[] } }>("/api/v1/agent/blocks/", { tenantName: "red", networkName: "blocks", host }))),
+      );
+      for (const r of grants) assert.equal(r.status, 200, r.text);
+      const blocks = grants.map((r) => r.body.block);
+      assert.equal(new Set(blocks.map((b) => b.cidr)).size, 6, "six distinct blocks");
+      const inBlocks = blocks.flatMap((b) => b.addresses);
+      assert.equal(new Set(inBlocks).size, inBlocks.length);
+
+      const fromBlocks = blocks.flatMap((b) => b.addresses.slice(0, 5).map((ipAddress, i) => ({ tenantName: "red", networkName: "blocks", containerID: `blk-${ipAddress}-${i}`, host: b.host, ipAddress, fromBlock: true })));
+      const roundTrips = Array.from({ length: 30 }, (_, i) => ({ tenantName: "red", networkName: "blocks", containerID: `rt-${i}`, host: hosts[i % 3]! }));
+      const replies = await Promise.all([...fromBlocks, ...roundTrips].map((body) => api.post<{ endpoint: { ipAddress: string } }>("/api/v1/agent/endpoints/", body)));
+      for (const r of replies) assert.equal(r.status, 200, r.text);
+      const ips = replies.map((r) => r.body.endpoint.ipAddress);
+      assert.equal(new Set(ips).size, ips.length, "no address twice");
+      const fromNetmaster = ips.slice(fromBlocks.length);
+      assert.deepEqual(fromNetmaster.filter((ip) => inBlocks.includes(ip)), [], "netmaster handed out no block address");
+      const ins = await api.get<Inspect>("/api/v1/inspect/networks/red:blocks/");
+      assert.deepEqual((ins.body.Oper.addressBlocks as { assigned: number }[]).map((b) => b.assigned), [5, 5, 5, 5, 5, 5]);
+      for (const h of hosts) assert.equal((await api.del(`/api/v1/agent/hosts/${h}/?force=true`)).status, 200);
+      const after = await api.get<Inspect>("/api/v1/inspect/networks/red:blocks/");
+      assert.deepEqual(after.body.Oper.addressBlocks, []);
+      assert.equal(after.body.Oper.availableIPAddresses, "10.51.0.1-10.51.0.254");
+    });
+
     test("policies and rules: references, direction checks, immutability, in-use", async () => {
       await api.create("/api/v1/policys/blue:p1/", { tenantName: "blue", policyName: "p1" });
       const rule = { tenantName: "blue", policyName: "p1", ruleId: "1", direction: "in", protocol: "tcp", action: "deny" };

@@ -59,6 +59,18 @@ for (const kind of STORE_KINDS) {
       const idC = (await api.get<Inspect>("/api/v1/inspect/endpointGroups/default:c/")).body.Oper.endpointGroupId as number;
       assert.ok(idC > idB, `group id ${idC} must be above every id handed out before (${idB})`);
 
+      // A host's address block survives: netmaster still hands none of its addresses out, and it releases empty.
+      assert.equal((await api.call("PUT", "/api/v1/agent/hosts/h1/", { vtepIP: "198.18.1.1", mtu: 1500 })).status, 200);
+      const { block } = await api.create<{ block: { cidr: string; addresses: string[] } }>("/api/v1/agent/blocks/", { tenantName: "default", networkName: "n1", host: "h1" });
+      await api.create("/api/v1/agent/endpoints/", { tenantName: "default", networkName: "n1", containerID: "b1", host: "h1", ipAddress: block.addresses[0], fromBlock: true });
+      const withBlock = await api.state();
+      await nm!.stop();
+      api = await start();
+      assert.deepEqual(await api.state(), withBlock);
+      const after = await api.create<{ endpoint: { ipAddress: string } }>("/api/v1/agent/endpoints/", { tenantName: "default", networkName: "n1", containerID: "c5", host: "h2" });
+      assert.ok(!block.addresses.includes(after.endpoint.ipAddress), `${after.endpoint.ipAddress} is block ${block.cidr}'s`);
+      assert.equal((await api.del(`/api/v1/agent/blocks/default:n1/${block.cidr.replace("/", "_")}`)).status, 409, "an endpoint holds an address of it");
+
       // A killed netmaster (no clean shutdown) loses nothing either.
       const beforeKill = await api.state();
       await nm!.kill();

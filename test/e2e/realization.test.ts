@@ -111,7 +111,7 @@ describe("realization of policy on every host", () => {
     assert.equal((await held()).length, 3, JSON.stringify(await held()));
     const removed = await api.del("/api/v1/agent/hosts/ghost/");
     assert.equal(removed.status, 200, removed.text);
-    assert.deepEqual(removed.body, { endpoints: ["net.t-left-behind"] });
+    assert.deepEqual(removed.body, { endpoints: ["net.t-left-behind"], blocks: [] });
     assert.deepEqual(await held(), []);
     assert.deepEqual((await policy()).pendingHosts, []);
     assert.equal((await api.del("/api/v1/agent/hosts/ghost/")).status, 404);

@@ -1,5 +1,5 @@
 // Allocators the netmaster keeps in the state store: IPv4 and IPv6 addresses
-// per network, IPv4 addresses per endpoint-group ip-pool, and cluster-wide
+// per network, IPv4 addresses per endpoint-group ip-pool, hosts' address blocks, and cluster-wide
 // VLAN ids and VXLAN VNIs. Each is a pure state machine: load with fromJSON()
 // inside a store transaction, call methods, write toJSON() back.
 
@@ -18,6 +18,7 @@ export {
   type Ipv4Subnet,
 } from "../../lib/ipv4.js";
 export { Ipv4Allocator, type Ipv4AllocatorJSON } from "./ipv4-allocator.js";
+export { blockCidrOf, blockPrefixLength, chooseBlock, type BlockChoice } from "./blocks.js";
 export { PoolAllocator, type PoolAllocatorJSON } from "./pool-allocator.js";
 export {
   formatIpv6,

@@ -118,6 +118,15 @@ describe("Ipv4Allocator requested addresses", () => {
     return a;
   };
 
+  it("finds the next address reserve() would take, past the gateway, pools and the range's end", () => {
+    const a = make();
+    assert.equal(a.nextAvailable("10.1.1.0"), "10.1.1.11", "10.1.1.10 is allocated");
+    assert.equal(a.nextAvailable("10.1.1.100"), "10.1.1.101");
+    assert.equal(a.nextAvailable("10.1.1.150"), "10.1.1.161");
+    assert.equal(a.nextAvailable("10.1.1.201"), undefined);
+    assertError(() => a.nextAvailable("10.1.2.1"), ValidationError, "hostIP 10.1.2.1 is exceeding beyond subnet 10.1.1.0/24");
+  });
+
   it("takes a free address, once", () => {
     const a = make();
     a.reserve("10.1.1.50");

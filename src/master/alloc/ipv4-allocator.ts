@@ -203,6 +203,12 @@ export class Ipv4Allocator {
     return i !== undefined && this.#bits.test(i) && !this.#isReserved(i);
   }
 
+  /** The lowest address at or above `from` that reserve() would take, if any. ValidationError outside the subnet. */
+  nextAvailable(from: string): string | undefined {
+    const i = this.#bits.nextClear(this.#index(from));
+    return i < 0 ? undefined : formatIpv4(this.#subnet.network + i);
+  }
+
   /** True when reserve(ip) would succeed. */
   isAvailable(ip: string): boolean {
     const i = this.#tryIndex(ip);

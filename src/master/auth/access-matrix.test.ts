@@ -67,6 +67,8 @@ describe("who may call what", () => {
     ids["dep1"] = endpointId(await must(dockerEp, tokens["h1"]!));
     ids["pool1"] = ((await must({ method: "POST", path: "/api/v1/agent/docker/pools/", body: { host: "h1" } }, tokens["h1"]!)).body as { poolId: string }).poolId;
     await must({ method: "POST", path: "/api/v1/agent/docker/networks/", body: { host: "h1", name: "dnet", tenant: "A", subnet: "198.18.12.0/24" } }, tokens["h1"]!);
+    const block = await must({ method: "POST", path: "/api/v1/agent/blocks/", body: { tenantName: "A", networkName: "net", host: "h1" } }, tokens["h1"]!);
+    ids["block1"] = (block.body as { block: { cidr: string } }).block.cidr.replace("/", "_");
     const { signingKey } = JSON.parse((await store().get(AUTH_SECRETS_KEY))!.value) as AuthSecrets;
     const user = JSON.parse((await store().get(`${AUTH_PREFIX}users/opsA`))!.value) as { uid: string };
     tokens["expired"] = await new TokenSigner(signingKey).sign({ kind: "user", sub: "opsA", uid: user.uid, source: "local", groups: [] }, -60);
@@ -109,6 +111,8 @@ describe("who may call what", () => {
     add("DELETE /api/v1/agent/endpoints/:id", { method: "DELETE", path: `/api/v1/agent/endpoints/${ids["ep2"]}/` }, h1Route);
     add("PUT /api/v1/agent/endpoints/:id/oper", { method: "PUT", path: `/api/v1/agent/endpoints/${ids["ep1"]}/oper`, body: { containerName: "web" } }, h1Route);
     add("PUT /api/v1/agent/endpoints/:id/lease", { method: "PUT", path: `/api/v1/agent/endpoints/${ids["ep1"]}/lease`, body: { ipAddress: "198.18.0.77" } }, h1Route);
+    add("POST /api/v1/agent/blocks", { method: "POST", path: "/api/v1/agent/blocks/", body: { tenantName: "A", networkName: "net", host: "h1" } }, h1Route);
+    add("DELETE /api/v1/agent/blocks/:network/:cidr", { method: "DELETE", path: `/api/v1/agent/blocks/A:net/${ids["block1"]}` }, h1Route);
     add("POST /api/v1/agent/docker/pools", { method: "POST", path: "/api/v1/agent/docker/pools/", body: { host: "h1" } }, h1Route);
     add("DELETE /api/v1/agent/docker/pools/:id", { method: "DELETE", path: `/api/v1/agent/docker/pools/${ids["pool1"]}` }, h1Route);
     add("POST /api/v1/agent/docker/pools/:id/addresses", { method: "POST", path: `/api/v1/agent/docker/pools/${ids["pool1"]}/addresses`, body: { host: "h1" } }, h1Route);

@@ -4,8 +4,8 @@
 //
 // admin: everything. ops: the objects of the tenants it is authorized for, read and write, global and
 // aciGw read only, nothing of hosts, users or the raw state. A host (its agent's credential): only its
-// own records: its host record and reports, its state stream, endpoints homed on it, its dockerd's pools
-// and the networks its dockerd made.
+// own records: its host record and reports, its state stream, endpoints homed on it, its address blocks,
+// its dockerd's pools and the networks its dockerd made.
 
 import { ForbiddenError, UnauthenticatedError } from "../../lib/errors.js";
 import { kindByCollection, type ModelObject, type ObjectKind } from "../../model/index.js";
@@ -25,6 +25,8 @@ export interface AccessLookups {
   poolHost(poolId: string): string | undefined;
   /** The host whose dockerd made the network `tenant:name`. */
   dockerNetworkHost(key: string): string | undefined;
+  /** The host holding the network's address block (cidr as the path gives it). */
+  blockHost(networkKey: string, cidr: string): string | undefined;
 }
 
 export type AccessRule = (who: Principal | undefined, req: AccessRequest, look: AccessLookups) => void | Promise<void>;
@@ -139,6 +141,11 @@ export function ownEndpoint(param: string): AccessRule {
 /** A pool its dockerd was given; one that does not exist is left to the handler (404). */
 export function ownPool(param: string): AccessRule {
   return hostRule("use a pool", (req, look) => look.poolHost(req.param(param) ?? ""), true);
+}
+
+/** An address block of the host; one that does not exist is left to the handler (404). */
+export function ownBlock(networkParam: string, cidrParam: string): AccessRule {
+  return hostRule("release an address block", (req, look) => look.blockHost(req.param(networkParam) ?? "", req.param(cidrParam) ?? ""), true);
 }
 
 /** A network its dockerd made; one that does not exist is left to the handler (404). */

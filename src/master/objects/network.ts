@@ -6,6 +6,7 @@ import { HOST_ENDPOINT_PREFIX, type NetworkState } from "../records.js";
 import type { Tx } from "../tx.js";
 import type { Controller } from "./controller.js";
 import { endpointsOfNetwork, getObject, listTenantObjects } from "./common.js";
+import { deleteNetworkBlocks } from "../blocks.js";
 import { GLOBAL_KEY, loadTags, saveTags } from "./global.js";
 
 export function networkKey(tenant: string, network: string): string {
@@ -100,6 +101,8 @@ export const networkController: Controller<Network> = {
     else tags.vxlan.free(state.extPktTag, state.pktTag);
     saveTags(tx, tags);
     tx.delete(networkStateKey(net.key));
+    // Blocks with assigned addresses imply endpoints, which refused the delete above; hosts' empty ones go.
+    deleteNetworkBlocks(tx, net.key);
     for (const [key] of tx.list(macPrefix(net.key))) tx.delete(key);
     if (tx.get(dockerNetworkKey(net.key))) tx.delete(dockerNetworkKey(net.key));
   },
