@@ -23,6 +23,7 @@ import { TestAgent } from "../test/harness/agent.js";
 import { runPrefix, TestNetns } from "../test/harness/netns.js";
 import { envNumber, isMain, missingPrerequisite, printTable, Teardown, timedSpawn, type Timed } from "./lab.js";
 import { fmt, median, percentile } from "./stats.js";
+import { callAgent } from "../src/cni/client.js";
 
 const COUNT = envNumber("BENCH_CNI_COUNT", 50);
 const STARTUP_RUNS = envNumber("BENCH_CNI_STARTUP", 20);
@@ -106,8 +107,21 @@ async function measureStartup(ours: Plugin, ref: Plugin, hostNs: string): Promis
   return rows;
 }
 
+/**
+ * One call to the agent's socket as the executable makes it, without the executable: the agent's own part of
+ * an ADD or DEL, from the request to the answer.
+ */
+async function callAgentAlone(plugin: Plugin, socket: string, op: Op, containerId: string, netns: string): Promise<number> {
+  const body = JSON.stringify({ command: op, containerId, netns, ifname: "eth0", args: "", path: plugin.cniPath, config: plugin.config });
+  const start = performance.now();
+  const r = await callAgent({ socket, body, command: op });
+  const ms = performance.now() - start;
+  if (!r.ok) throw new Error(`agent ${op} ${containerId}: ${JSON.stringify(r.error)}`);
+  return ms;
+}
+
 interface LatencyRow {
-  mode: "sequential" | "concurrent";
+  mode: "sequential" | "concurrent" | "agent alone";
   op: Op;
   ours: number[];
   ref: number[];
@@ -175,6 +189,7 @@ export async function benchCniLatency(): Promise<void> {
     };
     const oursNs = await containers("o");
     const refNs = await containers("r");
+    const aloneNs = await containers("a");
     const id = (p: Plugin, i: number) => `${prefix}${p.label === "ours" ? "o" : "r"}${i}`;
     await call(ours, "ADD", id(ours, 0), oursNs[0]!.path);
     await call(ref, "ADD", id(ref, 0), refNs[0]!.path);
@@ -193,6 +208,18 @@ export async function benchCniLatency(): Promise<void> {
       }
     }
     rows.push(seq.ADD, seq.DEL);
+    // The agent's part alone, the reference's whole call beside it again.
+    const alone: Record<Op, LatencyRow> = {
+      ADD: { mode: "agent alone", op: "ADD", ours: [], ref: [] },
+      DEL: { mode: "agent alone", op: "DEL", ours: [], ref: [] },
+    };
+    for (const op of ["ADD", "DEL"] as const) {
+      for (let i = 1; i <= COUNT; i++) {
+        alone[op].ours.push(await callAgentAlone(ours, agent.socket, op, `${prefix}a${i}`, aloneNs[i]!.path));
+        alone[op].ref.push((await call(ref, op, id(ref, i), refNs[i]!.path)).ms);
+      }
+    }
+    rows.push(alone.ADD, alone.DEL);
     const fifth = Math.max(1, Math.floor(COUNT / 5));
     const ends = (xs: number[]) => [median(xs.slice(0, fifth)), median(xs.slice(-fifth))];
     growth = { ours: ends(seq.ADD.ours), ref: ends(seq.ADD.ref) };
@@ -227,6 +254,7 @@ export async function benchCniLatency(): Promise<void> {
     2,
   );
   console.log(`(concurrent: all ${COUNT} calls started at once; wall = ms until the last one exited)`);
+  console.log("(agent alone: ours is the agent's socket request to its answer, without the executable; ref its whole call)");
   const fifth = Math.max(1, Math.floor(COUNT / 5));
   console.log(`sequential ADD as containers accumulate, p50 of the first ${fifth} -> last ${fifth} calls (ms):`);
   for (const side of ["ours", "ref"] as const) {

@@ -32,6 +32,8 @@ describe("the OVS datapath through the agent", { skip: !root ? "needs root" : !o
   let api: Api;
   const made: TestNetns[] = [];
   let a1: Attached, a2: Attached, b1: Attached;
+  /** The containers of the VLAN 100 network, on h1 and h2. */
+  let v1: Attached, v2: Attached;
   let tor: PrivateOvs | undefined;
   let torNs = "";
   let siteHost: TestNetns | undefined;
@@ -121,8 +123,8 @@ describe("the OVS datapath through the agent", { skip: !root ? "needs root" : !o
 
   test("a vlan network is handed to the physical network tagged: across hosts and to a site host, both ways", async () => {
     await api.create("/api/v1/networks/ta:vl100/", { tenantName: "ta", networkName: "vl100", encap: "vlan", pktTag: 100, subnet: "198.18.71.0/24", gateway: "198.18.71.254" });
-    const v1 = await attach(cluster, made, 1, "v1", { tenant: "ta", network: "vl100" });
-    const v2 = await attach(cluster, made, 2, "v2", { tenant: "ta", network: "vl100" });
+    v1 = await attach(cluster, made, 1, "v1", { tenant: "ta", network: "vl100" });
+    v2 = await attach(cluster, made, 2, "v2", { tenant: "ta", network: "vl100" });
     await v2.ns.serve("v2", 8080);
     await waitFor(() => v1.ns.ping(v2.ip, 1), { timeoutMs: 15_000, what: () => "v1 → v2 through the switch" });
     assert.ok(await v2.ns.ping(v1.ip), "v2 → v1");
@@ -136,7 +138,7 @@ describe("the OVS datapath through the agent", { skip: !root ? "needs root" : !o
   test("a capture on a trunk shows the frames tagged 100", async () => {
     const capture = run(["ip", "netns", "exec", torNs, "tcpdump", "-c", "2", "-eni", "t-h1", "vlan 100 and icmp"], { timeoutMs: 15_000 });
     await new Promise((r) => setTimeout(r, 1000));
-    await siteHost!.ping("198.18.71.1", 3);
+    await siteHost!.ping(v1.ip, 3);
     const out = await capture;
     assert.equal(out.code, 0, out.stderr);
     assert.match(out.stdout, /ethertype 802\.1Q \(0x8100\), length \d+: vlan 100/);
@@ -148,14 +150,12 @@ describe("the OVS datapath through the agent", { skip: !root ? "needs root" : !o
     await h2.agent?.stop();
     h2.agentArgs.push("--uplink-access-vlan", "100");
     await cluster.startAgent(h2);
-    const [v1ip, v2ip] = ["198.18.71.1", "198.18.71.2"];
-    const v2 = made.find((ns) => ns.name.endsWith("-c-v2"))!;
-    await waitFor(() => v2.ping(v1ip, 1), { timeoutMs: 20_000, what: () => "v2 (access) → v1 (trunk)" });
-    assert.ok(await siteHost!.ping(v2ip), "the site host → v2");
-    assert.equal(await siteHost!.tcpReaches(v2ip, 8080), "v2");
+    await waitFor(() => v2.ns.ping(v1.ip, 1), { timeoutMs: 20_000, what: () => "v2 (access) → v1 (trunk)" });
+    assert.ok(await siteHost!.ping(v2.ip), "the site host → v2");
+    assert.equal(await siteHost!.tcpReaches(v2.ip, 8080), "v2");
     const capture = run(["ip", "netns", "exec", torNs, "tcpdump", "-c", "2", "-eni", "t-h2", "icmp"], { timeoutMs: 15_000 });
     await new Promise((r) => setTimeout(r, 1000));
-    await siteHost!.ping(v2ip, 3);
+    await siteHost!.ping(v2.ip, 3);
     const out = await capture;
     assert.equal(out.code, 0, out.stderr);
     assert.match(out.stdout, /ethertype IPv4 \(0x0800\)/);

@@ -1,6 +1,7 @@
 // Each host holds its own slice of netmaster's state (contract/slices.ts): nothing of a tenant it has no
-// container of, the tenant's records once a container of it arrives there, none again once the last one
-// leaves. Read from each agent's copy (GET /state on its socket) on a cluster of three hosts.
+// container of, the tenant's records once a container of it arrives there (with the address block it assigns
+// from), none again once the last one has left and its block has gone back (after --address-block-idle).
+// Read from each agent's copy (GET /state on its socket) on a cluster of three hosts.
 
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
@@ -23,7 +24,7 @@ describe("each host holds its own slice of the state", () => {
     (await keysOf(host)).filter((k) => k.includes(`/${tenant}:`) || k.endsWith(`/${tenant}`) || new RegExp(`/state/eps/[^/]*\\.${tenant}-`).test(k));
 
   before(async () => {
-    cluster = await Cluster.up({ hosts: 3, logLevel: "warn" });
+    cluster = await Cluster.up({ hosts: 3, logLevel: "warn", agentArgs: ["--address-block-idle", "2"] });
     api = new Api(cluster.apiBase);
     for (const [t, subnet] of [["red", "198.18.170"], ["blue", "198.18.171"]] as const) {
       await api.create(`/api/v1/tenants/${t}/`, { tenantName: t });
@@ -64,17 +65,19 @@ describe("each host holds its own slice of the state", () => {
     assert.ok((state["/netplugin/state/nets/red:net"] as { ipv4?: unknown }).ipv4 !== undefined, "netmaster keeps the allocator");
   });
 
-  test("a container's arrival brings its tenant's slice to the host, and its leaving takes it away", async () => {
+  test("a container's arrival brings its tenant's slice to the host, and its leaving (with its empty block) takes it away", async () => {
     const c = await cluster.addContainer(3, "b3", { tenant: "blue", network: "net", group: "g" });
     assert.equal(c.result.code, 0, JSON.stringify(c.result.out));
     const blue = await tenantKeys(3, "blue");
     for (const kind of ["obj/network/blue:net", "obj/policy/blue:p", "state/nets/blue:net"]) assert.ok(blue.includes(`/netplugin/${kind}`), kind);
+    assert.equal(blue.filter((k) => k.includes("/state/blocks/blue:net/")).length, 1, "the host's own address block of the network");
     assert.equal(blue.filter((k) => k.includes("/state/eps/")).length, 2, "both of the tenant's endpoints, the other host's too");
     assert.deepEqual(await tenantKeys(3, "red"), [], "and still nothing of red");
 
     const r = await cluster.removeContainer(3, "b3", { tenant: "blue", network: "net", group: "g" });
     assert.equal(r.code, 0, JSON.stringify(r.out));
     let left: string[] = [];
-    await waitFor(async () => (left = await tenantKeys(3, "blue")).length === 0, { timeoutMs: 10_000, what: () => `h3 still holds ${JSON.stringify(left)}` });
+    // The block stays while it has been empty for less than 2 s (a next container would take its address at once).
+    await waitFor(async () => (left = await tenantKeys(3, "blue")).length === 0, { timeoutMs: 40_000, what: () => `h3 still holds ${JSON.stringify(left)}` });
   });
 });

@@ -193,11 +193,6 @@ export class LocalIpam {
     await Promise.race([this.nextSettle(address), sleep(timeoutMs)]);
   }
 
-  /** Whether the endpoint's address came from a block here. */
-  has(endpointId: string): boolean {
-    return this.live(endpointId) !== undefined;
-  }
-
   /**
    * The endpoint's DEL, or a failed ADD's undoing: netmaster is told through the outbox (or never, when it had
    * not heard yet); resolves once it has, or after a short wait when it is unreachable. False when the endpoint
