@@ -5,14 +5,15 @@ import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import fc from "fast-check";
 import pino from "pino";
-import { macFromIpv4, type BlockRequest, type EndpointRequest } from "../../contract/api.js";
+import { macFromIpv4 } from "../../contract/api.js";
 import { blockKey } from "../../contract/keys.js";
 import type { AddressBlock, EndpointState } from "../../contract/records.js";
-import { ConflictError, UpstreamError } from "../../lib/errors.js";
+import { UpstreamError } from "../../lib/errors.js";
 import { AttachmentStore, type Attachment } from "../attachments.js";
 import type { MasterClient } from "../master-client.js";
 import { LocalIpam, NoBlock } from "./local-ipam.js";
 import type { BlockEndpoint } from "./local-endpoint.js";
+import { FakeNetmaster, viewOf } from "./testing/fake-netmaster.js";
 
 const NET = "t:net";
 const log = pino({ level: process.env.TEST_LOG ?? "silent" });
@@ -22,86 +23,6 @@ after(() => {
   made.forEach((ipam) => ipam.stop());
   dirs.forEach((d) => rmSync(d, { recursive: true, force: true }));
 });
-
-/**
- * netmaster as the agent sees it, in memory: grants /29 blocks of 198.18.4.0/24 (8 addresses each), records
- * endpoints, refuses an address another endpoint holds, and is reachable or not. The view is the host's copy.
- */
-class FakeNetmaster {
-  up = true;
-  revision = 0;
-  readonly view = new Map<string, unknown>();
-  /** Endpoint id → address, as netmaster holds them. */
-  readonly endpoints = new Map<string, string>();
-  readonly calls: string[] = [];
-  private nextBlock = 0;
-  maxBlocks = 32;
-
-  private reach(): void {
-    if (!this.up) throw new UpstreamError("Cannot reach netmaster: connect ECONNREFUSED");
-  }
-
-  private blockOf(address: string): AddressBlock | undefined {
-    for (const [k, v] of this.view) if (k.includes("/state/blocks/") && (v as AddressBlock).addresses.includes(address)) return v as AddressBlock;
-    return undefined;
-  }
-
-  readonly client = {
-    request: async <T>(method: string, path: string, body?: unknown): Promise<T> => {
-      this.reach();
-      this.calls.push(`${method} ${path}`);
-      if (method === "POST" && path === "/api/v1/agent/blocks") {
-        const req = body as BlockRequest;
-        if (this.nextBlock >= this.maxBlocks) throw new ConflictError("no free block");
-        const base = this.nextBlock++ * 8;
-        const cidr = `198.18.4.${base}/29`;
-        const block: AddressBlock = {
-          tenantName: req.tenantName, networkName: req.networkName, host: req.host, cidr,
-          addresses: Array.from({ length: 8 }, (_, i) => `198.18.4.${base + i}`), assigned: {},
-        };
-        this.view.set(blockKey(NET, cidr), block);
-        return { block, revision: ++this.revision } as T;
-      }
-      if (method === "DELETE" && path.startsWith("/api/v1/agent/blocks/")) {
-        const cidr = decodeURIComponent(path.split("/").pop()!).replace("_", "/");
-        const block = this.view.get(blockKey(NET, cidr)) as AddressBlock;
-        if (Object.keys(block.assigned).length > 0) throw new ConflictError("block in use");
-        this.view.delete(blockKey(NET, cidr));
-        return undefined as T;
-      }
-      throw new Error(`unexpected ${method} ${path}`);
-    },
-    createEndpoint: async (req: Partial<EndpointRequest>) => {
-      this.reach();
-      const id = `net.t-${req.containerID}`;
-      this.calls.push(`create ${id}`);
-      const block = this.blockOf(req.ipAddress!);
-      if (!block) throw new ConflictError(`${req.ipAddress} is in no block of this host`);
-      const holder = block.assigned[req.ipAddress!];
-      if (holder !== undefined && holder !== id) throw new ConflictError(`${req.ipAddress} is held by ${holder}`);
-      block.assigned[req.ipAddress!] = id;
-      this.endpoints.set(id, req.ipAddress!);
-    },
-    deleteEndpoint: async (id: string) => {
-      this.reach();
-      this.calls.push(`delete ${id}`);
-      const ip = this.endpoints.get(id);
-      if (ip === undefined) return;
-      this.endpoints.delete(id);
-      const block = this.blockOf(ip);
-      if (block) delete block.assigned[ip];
-    },
-  };
-}
-
-function viewOf(nm: FakeNetmaster) {
-  return {
-    get: <T>(key: string) => nm.view.get(key) as T | undefined,
-    list: <T>(prefix: string) => [...nm.view].filter(([k]) => k.startsWith(prefix)) as [string, T][],
-    malformedRecords: () => new Map<string, string>(),
-    waitForRevision: async () => {},
-  };
-}
 
 function built(container: string) {
   return (address: string): BlockEndpoint => {
