@@ -112,6 +112,8 @@ describe("incremental LinuxDatapath runs in network namespaces", { skip: isRoot 
     assert.deepEqual(reads(commands, nsB), [], "tenant b is not read");
     assert.deepEqual(reads(commands, HOST_NS), [], "the agent's namespace is not read");
     assert.ok(reads(commands, `ip -n ${nsA} -json -d -batch -`).length === 1, "tenant a is read");
+    // An ADD changes no sysctl, nft table, FDB entry or shaper of the tenant (settled.ts): only its links are read.
+    assert.deepEqual(commands.filter((c) => /\b(sysctl|nft|fdb|qdisc)\b/.test(c)), [], "settled parts are not read");
     assert.equal(await ping(containerNs("c4"), "198.18.1.1"), true);
   });
 

@@ -21,6 +21,7 @@ import { isDeepStrictEqual } from "node:util";
 
 import type { HostNamespaceState, HostState, TenantState } from "./state.js";
 import { HOST_GROUP } from "./plan.js";
+import { settledParts, type SettledPart } from "./settled.js";
 
 /** What the driver applied without a failure, by tenant namespace; host: the agent-namespace part, or null. */
 export interface AppliedState {
@@ -46,6 +47,11 @@ export interface ObserveScope {
    * thing only a change behind our back alters (offloads.ts). Absent: every tenant read.
    */
   whole?: ReadonlySet<string>;
+  /**
+   * Parts of the tenants to read that equal what was applied there (settled.ts): taken as applied, not read.
+   * Absent for a tenant: every part read.
+   */
+  settled?: ReadonlyMap<string, ReadonlySet<SettledPart>>;
   /** Read the agent's namespace. */
   host: boolean;
 }
@@ -66,6 +72,7 @@ export function selectScope(wanted: HostState, applied: AppliedState, namespaces
   const existing = new Set(namespaces);
   const tenants = new Map<string, ReadonlySet<string>>();
   const whole = new Set<string>();
+  const settled = new Map<string, ReadonlySet<SettledPart>>();
   let host = !isDeepStrictEqual(applied.host, wanted.host);
   for (const tenant of wanted.tenants) {
     // A namespace that is gone took everything in it along: what was applied there counts for nothing.
@@ -78,10 +85,11 @@ export function selectScope(wanted: HostState, applied: AppliedState, namespaces
     }
     tenants.set(tenant.namespace, trusted);
     if (last === undefined) whole.add(tenant.namespace);
+    else settled.set(tenant.namespace, settledParts(last, tenant));
     // A tenant read whole (nothing applied) is diffed whole: the agent's side of it too.
     if (last === undefined || !isDeepStrictEqual(agentSide(last), agentSide(tenant))) host = true;
   }
-  return { namespaces, tenants, whole, host };
+  return { namespaces, tenants, whole, settled, host };
 }
 
 /**
