@@ -92,7 +92,7 @@ describe("incremental LinuxDatapath runs in network namespaces", { skip: isRoot 
 
   after(() => removeTestState(dp, P));
 
-  it("reads everything on the first run, then nothing but the namespace list while nothing changes", async () => {
+  it("reads everything on the first run, then nothing while nothing changes (the namespace list is a directory)", async () => {
     const first = await recorded(async () => assert.deepEqual((await dp.reconcile(desired())).errors, []));
     for (const c of ["c1", "c2", "c3"]) assert.ok(reads(first, `nsenter --net=${netnsPath(c)} ip -json`).length > 0, c);
     assert.ok(reads(first, `-n ${HOST_NS} -json -d addr show`).length > 0, "the agent's namespace is read");
@@ -102,7 +102,7 @@ describe("incremental LinuxDatapath runs in network namespaces", { skip: isRoot 
       const report = await dp.reconcile(desired());
       assert.deepEqual([report.changes, report.errors], [[], []]);
     });
-    assert.deepEqual(again, ["ip -json netns list"]);
+    assert.deepEqual(again, []);
   });
 
   it("after an ADD reads tenant a and only the new container; tenant b and the agent's namespace are not read", async () => {
@@ -168,7 +168,7 @@ describe("incremental LinuxDatapath runs in network namespaces", { skip: isRoot 
       const report = await dp.reconcile(withRuntime());
       assert.deepEqual([report.changes, report.errors], [[], []]);
     });
-    assert.deepEqual(steady, ["ip -json netns list"], "a steady runtime endpoint: nothing read, no problem");
+    assert.deepEqual(steady, [], "a steady runtime endpoint: nothing read, no problem");
     const full = await recorded(async () => {
       const report = await dp.reconcile(withRuntime(), { full: true });
       assert.deepEqual([report.changes, report.errors], [[], []]);

@@ -70,10 +70,10 @@ export async function listNamespaces(executor: Executor, signal?: AbortSignal): 
   return parseNetnsList(await executor.run(argv, { signal }), argv);
 }
 
-/** Tenant namespaces of this prefix that exist now. */
-export async function listTenantNamespaces(executor: Executor, prefix: string, signal?: AbortSignal): Promise<string[]> {
+/** Of `namespaces`, the tenant namespaces of this prefix, sorted. */
+export function tenantNamespacesOf(namespaces: string[], prefix: string): string[] {
   const start = tenantNamespace(prefix, "");
-  return (await listNamespaces(executor, signal)).filter((name) => name.startsWith(start)).sort();
+  return namespaces.filter((name) => name.startsWith(start)).sort();
 }
 
 /** ip, run inside a container's namespace given by path. */
@@ -414,7 +414,7 @@ export async function observeHost(
   wanted: HostState,
   options: ObserveOptions = {},
 ): Promise<ObservedHost> {
-  const namespaces = options.scope?.namespaces ?? (await listTenantNamespaces(executor, wanted.prefix, options.signal));
+  const namespaces = options.scope?.namespaces ?? tenantNamespacesOf(await listNamespaces(executor, options.signal), wanted.prefix);
   const existing = new Set(namespaces);
   const observed: ObservedHost = { namespaces, tenants: [], unwanted: [], failures: [], host: null };
   const readHost = options.scope?.host ?? true;
