@@ -464,7 +464,9 @@ export class OvsDatapath implements DatapathDriver {
       this.o.logger?.info({ bridge, meters: this.hasMeters }, "OpenFlow meters of the datapath");
     }
 
-    observed = await this.endpointPorts.list(bridge);
+    // Ports made or taken away by this run (or failing to be) have changed numbers: read them again. A run that
+    // changed nothing so far (most runs the agent makes after a CNI ADD or DEL) has them already.
+    if (changes.length > 0 || errors.length > 0) observed = await this.endpointPorts.list(bridge);
     const ofports = new Map(observed.filter((p) => p.ofport > 0).map((p) => [p.name, p.ofport]));
     // Shapers and meters before the flows that use them. A port whose shaper or meter could not be made gets no
     // flows: nothing of it passes unlimited (the next run tries again).
