@@ -483,7 +483,7 @@ export class OvsDatapath implements DatapathDriver {
     // read: two processes fewer on most runs (those after a CNI ADD or DEL that change no port). The shapers are
     // read on every run still: a bridge side's tbf deleted behind our back comes back with the next run.
     const groupsWanted = serviceGroups(desired);
-    const settledKey = JSON.stringify([[...ofports], renderMeters(desired, ofports), groupsWanted]);
+    const settledKey = JSON.stringify([renderMeters(desired, ofports), groupsWanted]);
     const settled = !options.full && settledKey === lastSettledKey && (await this.flowsIntact());
     const meters = settled ? { stale: [], failed: new Set<string>() } : await this.applyMeters(desired, ofports, change, fail);
     for (const name of meters.failed) ofports.delete(name);

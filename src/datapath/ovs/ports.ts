@@ -115,7 +115,7 @@ export class EndpointPorts {
     // The userspace datapath drops segments it cannot checksum, and TSO into a tunnel (OVS 3.1): the container
     // sends them whole, a runtime's side too (the setting moves with it). The kernel datapath needs no such change.
     if (this.o.datapathType === "netdev") await inside(["ethtool", "-K", e.ifname, "tx", "off"]);
-    this.o.shapers.forget(w.name); // a new container side: no shaper yet
+    this.o.shapers.madeAnew(w.name);
     // qos: the bridge's linux-noop row, so ovs-vswitchd leaves the port's tbf (shapers.ts) alone.
     const qos = await this.o.shapers.noopQosOf(bridge);
     // What the driver put on the container side as its IPv4 address ("" while it waits for its lease): readdress().
