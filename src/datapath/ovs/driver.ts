@@ -5,7 +5,8 @@
 // our cookie. reconcile() = observe the bridge's ports → add and remove ports (and the veths and container sides
 // behind them) → the gateway namespaces where they differ (gateway-ns.ts) → the tbf shapers of endpoints'
 // bandwidth limits where they differ (shapers.ts), add and modify the meters of limits that cannot be shaped
-// (meters.ts) and the groups of services (groups.ts) where they differ from the bridge's → render every flow
+// (meters.ts) and the groups of services (groups.ts) where they differ from the bridge's (not read when what they
+// are made of is what the last run without failure made them of and the bridge kept our flows) → render every flow
 // (render.ts, policy-flows.ts, service-flows.ts) → have OVS compare them with the bridge's and apply only the differences in one atomic bundle
 // → delete meters and groups no flow uses any more → delete the conntrack entries of service providers that
 // left a group (service-flows.ts leftProviders; nothing else in conntrack is touched). Packets never meet a
