@@ -5,6 +5,7 @@ import { benchDatapath } from "./datapath.js";
 
 await benchControlPlane();
 await benchCniLatency();
+await (await import("./cni-procs.js")).benchCniProcs();
 await (await import("./ipam-latency.js")).benchIpamLatency();
 await benchDatapath();
 await (await import("./cluster.js")).benchCluster();

@@ -5,6 +5,7 @@
 // read from ProcessError's exit code and stderr (the Linux datapath: datapath/linux/tools.ts).
 
 import { execFile } from "node:child_process";
+import { appendFileSync } from "node:fs";
 
 import { UpstreamError } from "./errors.js";
 
@@ -19,6 +20,18 @@ export interface RunOptions {
 export interface Executor {
   /** Runs argv (no shell) and returns its stdout; throws ProcessError when it exits non-zero or cannot start. */
   run(argv: string[], options?: RunOptions): Promise<string>;
+}
+
+/**
+ * NETPLUGIN_TRACE_EXEC=FILE: every command started is appended to FILE as one JSON line ({ pid, ms, argv }), so a
+ * benchmark can count what one operation spawns (bench/cni-procs.ts). Read once: an agent started with it traces all.
+ */
+const TRACE_FILE = process.env["NETPLUGIN_TRACE_EXEC"];
+
+function trace(argv: string[]): void {
+  if (TRACE_FILE !== undefined && TRACE_FILE !== "") {
+    appendFileSync(TRACE_FILE, `${JSON.stringify({ pid: process.pid, ms: Date.now(), argv })}\n`);
+  }
 }
 
 /** The full argv actually spawned for a call (ip netns exec prefix included). */
@@ -73,6 +86,7 @@ export interface CommandOptions {
 export function run(argv: string[], options: CommandOptions = {}): Promise<RunResult> {
   const [file, ...args] = spawnedArgv(argv, options.netns);
   if (file === undefined) return Promise.resolve({ code: null, signal: null, stdout: "", stderr: "empty argv" });
+  trace([file, ...args]);
   return new Promise((resolve) => {
     const child = execFile(
       file,

@@ -22,6 +22,8 @@ class EmptyHost implements Executor {
   fail: RegExp[] = [];
   answer: (text: string, stdin: string) => string | undefined = () => undefined;
   readonly namespaces = new Set<string>();
+  /** The driver's NamespaceLister on this host. */
+  readonly list = (): Promise<string[]> => Promise.resolve([...this.namespaces]);
 
   async run(argv: string[], options: RunOptions = {}): Promise<string> {
     const full = spawnedArgv(argv, options.netns);
@@ -29,7 +31,6 @@ class EmptyHost implements Executor {
     const stdin = options.stdin ?? "";
     const answered = this.answer(text, stdin);
     if (answered !== undefined) return answered;
-    if (text === "ip -json netns list") return JSON.stringify([...this.namespaces].map((name) => ({ name })));
     if (this.fail.some((f) => f.test(text))) throw new ProcessError(full, 1, "Error: refused.");
     if (full.includes("-batch")) {
       const lines = stdin.split("\n").slice(0, -1);
@@ -48,6 +49,10 @@ class EmptyHost implements Executor {
   }
 }
 
+function onHost(kernel: EmptyHost): LinuxDatapath {
+  return new LinuxDatapath(kernel, { namespaces: kernel.list });
+}
+
 /** clusterHost() with a host port published to ep1. */
 function host(): DesiredHost {
   const desired = clusterHost();
@@ -58,7 +63,7 @@ function host(): DesiredHost {
 async function errorsWhen(fail: RegExp): Promise<{ owner: unknown; objects: string[] }[]> {
   const kernel = new EmptyHost();
   kernel.fail = [fail];
-  const driver: DatapathDriver = new LinuxDatapath(kernel);
+  const driver: DatapathDriver = onHost(kernel);
   const { errors } = await driver.reconcile(host(), { full: false });
   return errors.map((e) => ({ owner: e.owner, objects: e.objects }));
 }
@@ -109,7 +114,7 @@ describe("LinuxDatapath: errors name the unit they concern", () => {
     const kernel = new EmptyHost();
     kernel.namespaces.add(NS_A);
     kernel.fail = [new RegExp(`^ip -n ${NS_A} -json -d -batch -$`)];
-    const driver = new LinuxDatapath(kernel);
+    const driver = onHost(kernel);
     assert.deepEqual(
       (await driver.reconcile(host(), { full: false })).errors.map((e) => [e.owner, e.objects]),
       [[{ tenant: "a" }, []]],
@@ -120,20 +125,20 @@ describe("LinuxDatapath: errors name the unit they concern", () => {
       if (text.startsWith("nsenter --net=/var/run/netns/c2 ")) throw new ProcessError(text.split(" "), 1, "nsenter: cannot open /var/run/netns/c2: No such file or directory");
       return undefined;
     };
-    const errors = (await new LinuxDatapath(gone).reconcile(host(), { full: false })).errors;
+    const errors = (await onHost(gone).reconcile(host(), { full: false })).errors;
     assert.deepEqual(errors.map((e) => [e.owner, e.objects]), [[{ tenant: "a", network: "blue", endpoint: "ep2" }, ["endpoint ep2"]]]);
   });
 
   it("a policy that does not compile is a problem of its tenant, found by check", () => {
     const desired = host();
     desired.tenants[0]!.policy.rules.push({ key: "a:p:1", groupId: 1, direction: "in", priority: Number.NaN, action: "deny" });
-    const driver: DatapathDriver = new LinuxDatapath(new EmptyHost());
+    const driver: DatapathDriver = onHost(new EmptyHost());
     assert.deepEqual(driver.check(desired), [{ owner: { tenant: "a" }, message: "policy.rules[0].priority: invalid priority NaN" }]);
   });
 
   it("an SDN controller is named as not applied, and holds up nothing: check finds no problem and the host is made", async () => {
     const kernel = new EmptyHost();
-    const driver: DatapathDriver = new LinuxDatapath(kernel);
+    const driver: DatapathDriver = onHost(kernel);
     const desired = { ...host(), host: { ...host().host, sdnController: "tcp:192.0.2.7:6653" } };
     assert.deepEqual(driver.unapplied?.(desired), [{ owner: {}, message: 'sdnController "tcp:192.0.2.7:6653" is not applied: the linux datapath cannot use an SDN controller' }]);
     assert.deepEqual(driver.check(desired), []);
@@ -174,7 +179,7 @@ describe("LinuxDatapath: rule counters", () => {
     const kernel = new EmptyHost();
     let table = nftCounters(policy(), { "a:p:deny": 3, "a:p:http": 5 });
     kernel.answer = (text) => (text === `ip netns exec ${NS_A} nft -j list table inet netplugin` ? table : undefined);
-    const driver: DatapathDriver = new LinuxDatapath(kernel);
+    const driver: DatapathDriver = onHost(kernel);
     const desired = host();
     desired.tenants[0]!.policy = policy();
     assert.deepEqual(await driver.counters!(), {}, "nothing before the first reconcile");
@@ -206,7 +211,7 @@ describe("LinuxDatapath: rule counters", () => {
       if (stdin === refused) throw new ProcessError(text.split(" "), 1, "Error: Could not process rule: No space left on device");
       return text === `ip netns exec ${NS_A} nft -j list table inet netplugin` ? nftCounters(policy(), { "a:p:http": 2 }) : undefined;
     };
-    const driver = new LinuxDatapath(kernel);
+    const driver = onHost(kernel);
     const desired = host();
     desired.tenants[0]!.policy = policy();
     assert.deepEqual((await driver.reconcile(desired, { full: false })).errors, []);
@@ -246,7 +251,7 @@ describe("LinuxDatapath: conntrack entries of providers that left", () => {
 
   it("deletes them after the table changed; a deletion that failed is made again on the next run, until it takes", async () => {
     const { kernel, state } = servicesKernel();
-    const driver = new LinuxDatapath(kernel);
+    const driver = onHost(kernel);
     state.refuse = true;
     const { errors } = await driver.reconcile(withoutRemote(), { full: false });
     assert.deepEqual(errors.map((e) => [e.owner, e.objects]), [
@@ -264,7 +269,7 @@ describe("LinuxDatapath: conntrack entries of providers that left", () => {
 
   it("forgets a deletion that failed when the provider is back", async () => {
     const { kernel, state } = servicesKernel();
-    const driver = new LinuxDatapath(kernel);
+    const driver = onHost(kernel);
     state.refuse = true;
     assert.equal((await driver.reconcile(withoutRemote(), { full: false })).errors.length, 1);
     state.refuse = false;

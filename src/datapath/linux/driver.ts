@@ -24,7 +24,8 @@ import { PickupWindows } from "./pickup.js";
 import { PolicyCache, type PolicyCompiler } from "./policies.js";
 import { HOST_TABLE_FAMILY } from "./renderOverlay.js";
 import { NOTHING_APPLIED, nextApplied, selectScope, type AppliedState, type ObserveScope } from "./incremental.js";
-import { listNamespaces, listTenantNamespaces, observeHost } from "./observe.js";
+import { readNamespaceDir, type NamespaceLister } from "./netnsDir.js";
+import { observeHost, tenantNamespacesOf } from "./observe.js";
 import { parseLinks, linkKind } from "./parse.js";
 import { HOST_GROUP, type ChangeSummary, type Plan, type ReconcileError, type Step } from "./plan.js";
 import { changeSummary, failureErrors, problemError } from "./report.js";
@@ -46,6 +47,8 @@ export interface LinuxDatapathOptions {
   hostNamespace?: string;
   /** How long a bridge that starts passing netfilter picks up running TCP connections (pickup.ts); tests shorten it. */
   pickupWindowSeconds?: number;
+  /** Where the names of the namespaces come from; default the directory `ip netns` keeps them in (netnsDir.ts). */
+  namespaces?: NamespaceLister;
   logger?: Logger;
 }
 
@@ -86,6 +89,7 @@ export class LinuxDatapath implements DatapathDriver {
   private queue: Promise<unknown> = Promise.resolve();
   private readonly concurrency: number;
   private readonly hostNamespace: string | undefined;
+  private readonly namespaces: NamespaceLister;
   private readonly logger: Logger | undefined;
   /** Endpoints with a direct attachment (direct.ts): outside the tenant namespaces, made beside them. */
   private readonly direct: DirectAttachments;
@@ -97,6 +101,7 @@ export class LinuxDatapath implements DatapathDriver {
     this.concurrency = options.concurrency ?? 4;
     this.pickup = new PickupWindows(options.pickupWindowSeconds);
     this.hostNamespace = options.hostNamespace;
+    this.namespaces = options.namespaces ?? readNamespaceDir;
     this.logger = options.logger;
     this.direct = new DirectAttachments(executor, options.hostNamespace === undefined ? {} : { hostNamespace: options.hostNamespace });
   }
@@ -142,7 +147,7 @@ export class LinuxDatapath implements DatapathDriver {
     wanted: HostState,
     applied: AppliedState,
   ): Promise<{ scope: ObserveScope; plan: Plan; errors: ReconcileError[]; diffed: Set<string> }> {
-    const scope = selectScope(wanted, applied, await listTenantNamespaces(this.executor, wanted.prefix));
+    const scope = selectScope(wanted, applied, tenantNamespacesOf(await this.namespaces(), wanted.prefix));
     const observed = await observeHost(this.executor, wanted, {
       concurrency: this.concurrency,
       ...(this.hostNamespace === undefined ? {} : { hostNamespace: this.hostNamespace }),
@@ -298,7 +303,7 @@ export class LinuxDatapath implements DatapathDriver {
       this.applied = NOTHING_APPLIED;
       this.unflushed = new Map();
       const removed: string[] = [];
-      for (const namespace of (await listNamespaces(this.executor)).filter((n) => ownsNamespace(prefix, n))) {
+      for (const namespace of (await this.namespaces()).filter((n) => ownsNamespace(prefix, n)).sort()) {
         await this.removeLinksOf(namespace);
         try {
           await this.executor.run(["ip", "netns", "del", namespace]);

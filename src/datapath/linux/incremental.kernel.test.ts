@@ -92,7 +92,7 @@ describe("incremental LinuxDatapath runs in network namespaces", { skip: isRoot 
 
   after(() => removeTestState(dp, P));
 
-  it("reads everything on the first run, then nothing but the namespace list while nothing changes", async () => {
+  it("reads everything on the first run, then nothing while nothing changes (the namespace list is a directory)", async () => {
     const first = await recorded(async () => assert.deepEqual((await dp.reconcile(desired())).errors, []));
     for (const c of ["c1", "c2", "c3"]) assert.ok(reads(first, `nsenter --net=${netnsPath(c)} ip -json`).length > 0, c);
     assert.ok(reads(first, `-n ${HOST_NS} -json -d addr show`).length > 0, "the agent's namespace is read");
@@ -102,7 +102,7 @@ describe("incremental LinuxDatapath runs in network namespaces", { skip: isRoot 
       const report = await dp.reconcile(desired());
       assert.deepEqual([report.changes, report.errors], [[], []]);
     });
-    assert.deepEqual(again, ["ip -json netns list"]);
+    assert.deepEqual(again, []);
   });
 
   it("after an ADD reads tenant a and only the new container; tenant b and the agent's namespace are not read", async () => {
@@ -112,6 +112,8 @@ describe("incremental LinuxDatapath runs in network namespaces", { skip: isRoot 
     assert.deepEqual(reads(commands, nsB), [], "tenant b is not read");
     assert.deepEqual(reads(commands, HOST_NS), [], "the agent's namespace is not read");
     assert.ok(reads(commands, `ip -n ${nsA} -json -d -batch -`).length === 1, "tenant a is read");
+    // An ADD changes no sysctl, nft table, FDB entry or shaper of the tenant (settled.ts): only its links are read.
+    assert.deepEqual(commands.filter((c) => /\b(sysctl|nft|fdb|qdisc)\b/.test(c)), [], "settled parts are not read");
     assert.equal(await ping(containerNs("c4"), "198.18.1.1"), true);
   });
 
@@ -166,7 +168,7 @@ describe("incremental LinuxDatapath runs in network namespaces", { skip: isRoot 
       const report = await dp.reconcile(withRuntime());
       assert.deepEqual([report.changes, report.errors], [[], []]);
     });
-    assert.deepEqual(steady, ["ip -json netns list"], "a steady runtime endpoint: nothing read, no problem");
+    assert.deepEqual(steady, [], "a steady runtime endpoint: nothing read, no problem");
     const full = await recorded(async () => {
       const report = await dp.reconcile(withRuntime(), { full: true });
       assert.deepEqual([report.changes, report.errors], [[], []]);

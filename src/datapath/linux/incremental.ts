@@ -4,14 +4,15 @@
 // TenantState, and the agent-namespace part (HostNamespaceState). What it remembers is trusted to be what
 // the kernel holds, because nothing but this process changes our objects, so a run reads and diffs only
 // what may differ: tenants whose rendered state is not the one remembered, and within such a tenant the
-// container sides only of endpoints whose container side is new or changed (a tenant namespace is read
-// whole: one ip, tc, nft, sysctl and bridge call in parallel; a container costs one nsenter each, and
-// there are many). What breaks the trust, and what then happens:
+// container sides only of endpoints whose container side is new or changed (a container costs one nsenter
+// each, and there are many), and of such a tenant only the parts that changed (settled.ts: its links, addresses
+// and routes are always read, in one ip call; sysctl, nft, bridge fdb and tc only when what is wanted of them
+// changed). What breaks the trust, and what then happens:
 //  - any failure in a tenant (unreadable, a problem, a failed step): nothing is remembered for it, so
 //    the next run reads it whole, all its containers too (never trust a cache after a failed step);
 //  - a failure in the agent's namespace (or reading it): nothing is remembered for it, nor for any tenant
 //    of that run that needed it (their uplink and host-endpoint steps were skipped without it);
-//  - a tenant namespace that no longer exists (`ip netns list`, read on every run): read whole;
+//  - a tenant namespace that no longer exists (the namespace list, read on every run: netnsDir.ts): read whole;
 //  - changes made behind our back (a link deleted by hand, a container namespace gone without a CNI
 //    DEL): seen only by a full run (`selectScope` with nothing applied), which the agent makes on its
 //    periodic resync, at start (nothing is remembered yet) and whenever the driver threw;
@@ -21,6 +22,7 @@ import { isDeepStrictEqual } from "node:util";
 
 import type { HostNamespaceState, HostState, TenantState } from "./state.js";
 import { HOST_GROUP } from "./plan.js";
+import { settledParts, type SettledPart } from "./settled.js";
 
 /** What the driver applied without a failure, by tenant namespace; host: the agent-namespace part, or null. */
 export interface AppliedState {
@@ -32,7 +34,7 @@ export const NOTHING_APPLIED: AppliedState = { tenants: new Map(), host: null };
 
 /** What one run reads. */
 export interface ObserveScope {
-  /** Tenant namespaces of our prefix that exist (one `ip netns list`, every run). */
+  /** Tenant namespaces of our prefix that exist (listed on every run, without a process: netnsDir.ts). */
   namespaces: string[];
   /**
    * Wanted tenants to read, by namespace, each with the host links of endpoints whose container side is
@@ -46,6 +48,11 @@ export interface ObserveScope {
    * thing only a change behind our back alters (offloads.ts). Absent: every tenant read.
    */
   whole?: ReadonlySet<string>;
+  /**
+   * Parts of the tenants to read that equal what was applied there (settled.ts): taken as applied, not read.
+   * Absent for a tenant: every part read.
+   */
+  settled?: ReadonlyMap<string, ReadonlySet<SettledPart>>;
   /** Read the agent's namespace. */
   host: boolean;
 }
@@ -66,6 +73,7 @@ export function selectScope(wanted: HostState, applied: AppliedState, namespaces
   const existing = new Set(namespaces);
   const tenants = new Map<string, ReadonlySet<string>>();
   const whole = new Set<string>();
+  const settled = new Map<string, ReadonlySet<SettledPart>>();
   let host = !isDeepStrictEqual(applied.host, wanted.host);
   for (const tenant of wanted.tenants) {
     // A namespace that is gone took everything in it along: what was applied there counts for nothing.
@@ -78,10 +86,11 @@ export function selectScope(wanted: HostState, applied: AppliedState, namespaces
     }
     tenants.set(tenant.namespace, trusted);
     if (last === undefined) whole.add(tenant.namespace);
+    else settled.set(tenant.namespace, settledParts(last, tenant));
     // A tenant read whole (nothing applied) is diffed whole: the agent's side of it too.
     if (last === undefined || !isDeepStrictEqual(agentSide(last), agentSide(tenant))) host = true;
   }
-  return { namespaces, tenants, whole, host };
+  return { namespaces, tenants, whole, settled, host };
 }
 
 /**

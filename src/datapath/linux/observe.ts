@@ -37,6 +37,7 @@ import {
 } from "./parse.js";
 import { HOST_GROUP } from "./plan.js";
 import type { ObserveScope } from "./incremental.js";
+import { settledObservation, type SettledPart } from "./settled.js";
 import { offloadDevices, parseFeatures, readFeaturesArgv } from "./offloads.js";
 import { HOST_TABLE_FAMILY, NAT_TABLE, ROUTE6_TABLE } from "./renderOverlay.js";
 import { LB_TABLE } from "./renderServices.js";
@@ -69,10 +70,10 @@ export async function listNamespaces(executor: Executor, signal?: AbortSignal): 
   return parseNetnsList(await executor.run(argv, { signal }), argv);
 }
 
-/** Tenant namespaces of this prefix that exist now. */
-export async function listTenantNamespaces(executor: Executor, prefix: string, signal?: AbortSignal): Promise<string[]> {
+/** Of `namespaces`, the tenant namespaces of this prefix, sorted. */
+export function tenantNamespacesOf(namespaces: string[], prefix: string): string[] {
   const start = tenantNamespace(prefix, "");
-  return (await listNamespaces(executor, signal)).filter((name) => name.startsWith(start)).sort();
+  return namespaces.filter((name) => name.startsWith(start)).sort();
 }
 
 /** ip, run inside a container's namespace given by path. */
@@ -217,18 +218,24 @@ function appliedContainer(endpoint: EndpointState, vethIfindex: number, peerIfin
   };
 }
 
-/**
- * Reads one tenant namespace and the containers its endpoints name, except those of `trusted` (host links):
- * their container sides are taken as applied when the host-side veth is there, and read otherwise.
- */
+export interface ObserveTenantOptions {
+  signal?: AbortSignal;
+  /** Host links whose container sides are taken as applied when the host-side veth is there (read otherwise); default none. */
+  trusted?: ReadonlySet<string>;
+  /** Read the offload features of its devices (offloads.ts); default true. */
+  offloads?: boolean;
+  /** Parts taken as applied instead of read (settled.ts); default none. */
+  settled?: ReadonlySet<SettledPart>;
+}
+
+/** Reads one tenant namespace and the containers its endpoints name (see ObserveTenantOptions for what it skips). */
 export async function observeTenant(
   executor: Executor,
   tenant: TenantState,
   exists: boolean,
-  signal?: AbortSignal,
-  trusted: ReadonlySet<string> = new Set(),
-  offloads = true,
+  options: ObserveTenantOptions = {},
 ): Promise<ObservedTenant> {
+  const { signal, trusted = new Set<string>(), offloads = true, settled = new Set<SettledPart>() } = options;
   const ns = tenant.namespace;
   const read = (endpoints: EndpointState[]): Promise<ObservedContainer[]> =>
     Promise.all(endpoints.map((e) => observeContainer(executor, e, signal)));
@@ -240,25 +247,31 @@ export async function observeTenant(
   const qdiscArgv = ["tc", "-n", ns, "-json", "qdisc", "show"];
   const nftArgv = ["nft", "-j", "list", "tables"];
   const fdbArgv = ["bridge", "-n", ns, "-json", "fdb", "show"];
+  const unless = (part: SettledPart, reading: () => Promise<string>): Promise<string | null> =>
+    settled.has(part) ? Promise.resolve(null) : reading();
   const [ipText, sysctlText, qdiscText, nftText, fdbText, untrusted] = await Promise.all([
     // "table all" lists both families in one batch line (the parsers keep the main table).
     executor.run(ipArgv, { stdin: "addr show\nroute show table all\nneigh show\nneigh show proxy\n", signal }),
     // Bridge sysctls of bridges that do not exist yet are left out by -e (and so planned).
-    executor.run(["sysctl", "-e", ...tenant.sysctls.map((s) => s.key), ...tenant.bridges.flatMap((b) => b.sysctls.map((s) => s.key))], {
-      netns: ns,
-      signal,
-    }),
-    executor.run(qdiscArgv, { signal }),
-    executor.run(nftArgv, { netns: ns, signal }),
+    unless("sysctls", () =>
+      executor.run(["sysctl", "-e", ...tenant.sysctls.map((s) => s.key), ...tenant.bridges.flatMap((b) => b.sysctls.map((s) => s.key))], {
+        netns: ns,
+        signal,
+      }),
+    ),
+    unless("qdiscs", () => executor.run(qdiscArgv, { signal })),
+    unless("nftTables", () => executor.run(nftArgv, { netns: ns, signal })),
     // FDB entries matter only on VXLAN devices we keep; an unwanted device goes whole.
-    tenant.vxlans.length > 0 ? executor.run(fdbArgv, { signal }) : Promise.resolve(""),
+    unless("fdb", () => (tenant.vxlans.length > 0 ? executor.run(fdbArgv, { signal }) : Promise.resolve(""))),
     read(ours.filter((e) => !trusted.has(e.hostLink))),
   ]);
   const [linkText, routeText, neighText, proxyText] = splitBatchJson(ipText, 4, ipArgv);
   const links = parseLinks(linkText!, ipArgv);
   const routes = parseRoutes(routeText!, ipArgv);
   const bridgeNames = new Set(links.filter((l) => linkKind(l) === "bridge").map((l) => l.ifname));
-  const qdiscs = parseQdiscs(qdiscText, qdiscArgv);
+  const linkNames = new Set(links.map((l) => l.ifname));
+  const shapers = qdiscText === null ? settledObservation.qdiscs(tenant, linkNames) : null;
+  const qdiscs = shapers?.qdiscs ?? parseQdiscs(qdiscText!, qdiscArgv);
   const veths = links.filter((l) => linkKind(l) === "veth");
   const applied: ObservedContainer[] = [];
   const unpaired: EndpointState[] = [];
@@ -273,16 +286,16 @@ export async function observeTenant(
     .filter((dev) => qdiscs.some((q) => q.dev === dev && q.kind === "ingress"));
   // A table we render whole: its tag is read only when it is wanted ("" stands for one to delete).
   const tagOf = (family: string, name: string, wanted: OwnedNftTable | null): Promise<string | null> | string | null =>
-    !hasNftTable(nftText, family, name, nftArgv) ? null
+    nftText === null ? (wanted?.tag ?? null)
+    : !hasNftTable(nftText, family, name, nftArgv) ? null
     : wanted === null ? ""
     : readTableTag(executor, ["nft", "list", "table", family, name], ns, signal);
-  const linkNames = new Set(links.map((l) => l.ifname));
   const featureDevices = offloads ? offloadDevices(tenant).map((d) => d.device).filter((d) => linkNames.has(d)) : [];
   const [natTag, route6Tag, lbTag, redirects, late, featureText] = await Promise.all([
     tagOf("ip", NAT_TABLE, tenant.natTable),
     tagOf("ip6", ROUTE6_TABLE, tenant.route6Table),
     tagOf("inet", LB_TABLE, tenant.lbTable),
-    readRedirects(executor, ns, ingressDevs, signal),
+    shapers?.redirects ?? readRedirects(executor, ns, ingressDevs, signal),
     read(unpaired),
     featureDevices.length === 0 ? Promise.resolve(undefined) : executor.run(readFeaturesArgv(featureDevices), { netns: ns, signal }),
   ]);
@@ -294,7 +307,7 @@ export async function observeTenant(
   return {
     namespace: ns,
     exists: true,
-    sysctls: parseSysctls(sysctlText),
+    sysctls: sysctlText === null ? settledObservation.sysctls(tenant) : parseSysctls(sysctlText),
     loopbackUp: links.some((l) => l.ifname === "lo" && linkUp(l)),
     bridges: links
       .filter((l) => linkKind(l) === "bridge")
@@ -324,9 +337,10 @@ export async function observeTenant(
     qdiscs,
     redirects,
     containers: [...untrusted, ...applied, ...late],
-    nftTable: hasNftTable(nftText, "inet", NFT_TABLE, nftArgv),
+    // Settled: a run without failure made the policy table where it was missing (diff.ts diffNft).
+    nftTable: nftText === null || hasNftTable(nftText, "inet", NFT_TABLE, nftArgv),
     vxlans,
-    fdb: parseFdb(fdbText, new Set(vxlans.map((v) => v.name)), fdbArgv),
+    fdb: fdbText === null ? settledObservation.fdb(tenant) : parseFdb(fdbText, new Set(vxlans.map((v) => v.name)), fdbArgv),
     neighbours: parseNeighbours(neighText!, ipArgv).filter((n) => vxlans.some((v) => v.name === n.dev)),
     routes: parseDefaultRoutes(routes),
     hostRoutes: parseHostRoutes(routes)
@@ -400,7 +414,7 @@ export async function observeHost(
   wanted: HostState,
   options: ObserveOptions = {},
 ): Promise<ObservedHost> {
-  const namespaces = options.scope?.namespaces ?? (await listTenantNamespaces(executor, wanted.prefix, options.signal));
+  const namespaces = options.scope?.namespaces ?? tenantNamespacesOf(await listNamespaces(executor, options.signal), wanted.prefix);
   const existing = new Set(namespaces);
   const observed: ObservedHost = { namespaces, tenants: [], unwanted: [], failures: [], host: null };
   const readHost = options.scope?.host ?? true;
@@ -431,7 +445,15 @@ export async function observeHost(
     try {
       const trusted = scope?.get(tenant.namespace);
       const whole = options.scope?.whole?.has(tenant.namespace) ?? true;
-      observed.tenants.push(await observeTenant(executor, tenant, existing.has(tenant.namespace), options.signal, trusted, whole));
+      const settled = options.scope?.settled?.get(tenant.namespace);
+      observed.tenants.push(
+        await observeTenant(executor, tenant, existing.has(tenant.namespace), {
+          ...(options.signal === undefined ? {} : { signal: options.signal }),
+          ...(trusted === undefined ? {} : { trusted }),
+          ...(settled === undefined ? {} : { settled }),
+          offloads: whole,
+        }),
+      );
     } catch (error) {
       observed.failures.push({
         namespace: tenant.namespace,

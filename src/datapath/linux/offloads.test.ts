@@ -8,10 +8,12 @@ import { StepBuilder } from "./stepBuilder.js";
 import type { HostState, TenantState } from "./state.js";
 import { ETHTOOL_K_VETH_VXLAN } from "./testing/ethtool.js";
 
-/** Only what offloads.ts looks at. */
+/** Only what offloads.ts and selectScope (incremental.ts, settled.ts) look at. */
 const tenant = {
   tenant: "a",
   namespace: "np-t-a",
+  sysctls: [],
+  bridges: [],
   endpoints: [{ id: "e1", network: "blue", hostLink: "va" }],
   vxlans: [{ device: "vx0", network: "blue" }],
 } as unknown as TenantState;

@@ -5,7 +5,8 @@
 // our cookie. reconcile() = observe the bridge's ports → add and remove ports (and the veths and container sides
 // behind them) → the gateway namespaces where they differ (gateway-ns.ts) → the tbf shapers of endpoints'
 // bandwidth limits where they differ (shapers.ts), add and modify the meters of limits that cannot be shaped
-// (meters.ts) and the groups of services (groups.ts) where they differ from the bridge's → render every flow
+// (meters.ts) and the groups of services (groups.ts) where they differ from the bridge's (not read when what they
+// are made of is what the last run without failure made them of and the bridge kept our flows) → render every flow
 // (render.ts, policy-flows.ts, service-flows.ts) → have OVS compare them with the bridge's and apply only the differences in one atomic bundle
 // → delete meters and groups no flow uses any more → delete the conntrack entries of service providers that
 // left a group (service-flows.ts leftProviders; nothing else in conntrack is touched). Packets never meet a
@@ -247,6 +248,8 @@ export class OvsDatapath implements DatapathDriver {
   /** What the last run made of the gateway namespaces and ways out without failure ("" : read them next run). */
   private madeGateways = "";
   private madeOutside = "";
+  /** What the last run without failure made the shapers, meters and groups of ("": read them next run). */
+  private settledKey = "";
 
   /** Each tenant as the last run made it, by name: what a frozen tenant keeps (withFrozen). */
   private lastTenants = new Map<string, DesiredTenant>();
@@ -288,6 +291,8 @@ export class OvsDatapath implements DatapathDriver {
     const bridgeKey = `${bridge} ${wantedController}`;
     const bridgeChecked = !options.full && this.checkedBridge === bridgeKey;
     this.checkedBridge = "";
+    const lastSettledKey = this.settledKey;
+    this.settledKey = "";
     if (!bridgeChecked) {
       try {
         if (!(await this.bridgeExists(bridge))) {
@@ -464,32 +469,45 @@ export class OvsDatapath implements DatapathDriver {
       this.o.logger?.info({ bridge, meters: this.hasMeters }, "OpenFlow meters of the datapath");
     }
 
-    observed = await this.endpointPorts.list(bridge);
+    // Ports made or taken away by this run (or failing to be) have changed numbers: read them again. A run that
+    // changed nothing so far (most runs the agent makes after a CNI ADD or DEL) has them already.
+    if (changes.length > 0 || errors.length > 0) observed = await this.endpointPorts.list(bridge);
     const ofports = new Map(observed.filter((p) => p.ofport > 0).map((p) => [p.name, p.ofport]));
     // Shapers and meters before the flows that use them. A port whose shaper or meter could not be made gets no
     // flows: nothing of it passes unlimited (the next run tries again).
     const shaped = wanted.filter((w) => ofports.has(w.name)).map(endpointShapers);
     if (options.full) await this.shapers.ensureNoopQos(bridge, shaped.map((s) => s.port.name), change, fail);
     for (const name of await this.shapers.sync(shaped, options.full, change, fail)) ofports.delete(name);
-    const meters = await this.applyMeters(desired, ofports, change, fail);
+    // What the meters and groups are made of. When it is what the last run without failure made them of, they
+    // are as that run left them (nothing but this process changes them), unless ovs-vswitchd restarted: it keeps
+    // no meter, group or flow across a restart, so our flows being all there says they are too. Then they are not
+    // read: two processes fewer on most runs (those after a CNI ADD or DEL that change no port). The shapers are
+    // read on every run still: a bridge side's tbf deleted behind our back comes back with the next run.
+    const groupsWanted = serviceGroups(desired);
+    const settledKey = JSON.stringify([renderMeters(desired, ofports), groupsWanted]);
+    const settled = !options.full && settledKey === lastSettledKey && (await this.flowsIntact());
+    const meters = settled ? { stale: [], failed: new Set<string>() } : await this.applyMeters(desired, ofports, change, fail);
     for (const name of meters.failed) ofports.delete(name);
     this.renderedRules = new Map();
     const flows = renderFlows(desired, { ofports, ...(uplink === undefined ? {} : { uplink }), policy: (t, tenantNumber) => this.policyOf(t, tenantNumber) });
     const text = flows.join("\n");
-    let stale: number[] | undefined;
+    let stale: number[] | undefined = settled ? [] : undefined;
     let left: LeftProvider[] = [];
     try {
-      const put = await this.groups.putGroups(serviceGroups(desired));
-      for (const d of put.done) change(d.action, d.object);
-      stale = put.stale;
-      left = leftProviders(desired, tenantNumbers(desired.tenants.map((t) => t.name)), put.before);
+      if (!settled) {
+        const put = await this.groups.putGroups(groupsWanted);
+        for (const d of put.done) change(d.action, d.object);
+        stale = put.stale;
+        left = leftProviders(desired, tenantNumbers(desired.tenants.map((t) => t.name)), put.before);
+      }
     } catch (err) {
       fail({}, [`groups of ${bridge}`], err);
     }
     try {
       // A run whose pipeline is what this process applied trusts it, unless the bridge lost flows (ovs-vswitchd
-      // restarted) or the run is full; anything else is compared with the bridge by OVS itself.
-      const trusted = text === this.applied && !options.full && (await ourFlowCount(this.ofctlOf)) === flows.length;
+      // restarted: a settled run has counted them) or the run is full; anything else is compared with the bridge
+      // by OVS itself.
+      const trusted = text === this.applied && !options.full && (settled || (await this.flowsIntact()));
       if (!trusted) {
         const changed = await syncFlows(this.ofctlOf, flows);
         if (changed > 0) {
@@ -529,8 +547,16 @@ export class OvsDatapath implements DatapathDriver {
         fail({}, [object], err);
       }
     }
-    if (errors.length === 0) this.checkedBridge = bridgeKey;
+    if (errors.length === 0) {
+      this.checkedBridge = bridgeKey;
+      this.settledKey = settledKey;
+    }
     return { changes, errors };
+  }
+
+  /** Whether the bridge has as many flows of ours as this process last applied (ovs-vswitchd keeps none across a restart). */
+  private async flowsIntact(): Promise<boolean> {
+    return this.applied !== "" && (await ourFlowCount(this.ofctlOf)) === this.applied.split("\n").length;
   }
 
   /**

@@ -3,6 +3,7 @@
 // its DHCP lease is recorded, and taken away.
 
 import type { Executor } from "../../lib/process.js";
+import { failedBatchLines } from "../linux/tools.js";
 import { GATEWAY_NAMESPACE_KEY } from "./gateway.js";
 import { ENDPOINT_ID_KEY, ROLE_KEY } from "./render.js";
 import type { OvsShapers } from "./shapers-tc.js";
@@ -70,11 +71,16 @@ export class EndpointPorts {
     return new Map(doc.data.flatMap(([name, tag]) => (typeof tag === "number" ? [[name, tag] as const] : [])));
   }
 
-  /** The bridge's ports with their OpenFlow numbers and what our external_ids say of them. */
+  /**
+   * The bridge's ports with their OpenFlow numbers and what our external_ids say of them. One ovs-vsctl for both
+   * commands: it prints each one's output in turn, so the port names come first, one a line, and the interfaces'
+   * table last, as one line of JSON.
+   */
   async list(bridge: string): Promise<ObservedPort[]> {
-    const names = new Set((await this.o.vsctl(["list-ports", bridge])).split("\n").filter(Boolean));
-    const all = parsePorts(await this.o.vsctl(["--format=json", "--columns=name,ofport,external_ids", "list", "Interface"]));
-    return all.filter((p) => names.has(p.name));
+    const out = await this.o.vsctl(["--format=json", "list-ports", bridge, "--", "--columns=name,ofport,external_ids", "list", "Interface"]);
+    const lines = out.split("\n").filter(Boolean);
+    const names = new Set(lines.slice(0, -1));
+    return parsePorts(lines[lines.length - 1] ?? "").filter((p) => names.has(p.name));
   }
 
   /**
@@ -83,8 +89,13 @@ export class EndpointPorts {
    */
   async plumb(bridge: string, w: WantedPort): Promise<void> {
     const e = w.endpoint;
-    await this.o.ip(["link", "del", w.name]).catch(() => undefined); // a half-made pair of an earlier failed run
-    await this.o.ip(["-batch", "-"], [`link add ${w.name} mtu ${e.mtu} type veth peer name ${e.ifname} address ${e.mac} mtu ${e.mtu} netns ${e.netns}`, `link set ${w.name} up`].join("\n") + "\n");
+    // First away with a half-made pair of an earlier failed run, in the same process: with -force ip goes on past
+    // that line when there is none, and says which lines failed.
+    const lines = [`link del ${w.name}`, `link add ${w.name} mtu ${e.mtu} type veth peer name ${e.ifname} address ${e.mac} mtu ${e.mtu} netns ${e.netns}`, `link set ${w.name} up`];
+    await this.o.ip(["-force", "-batch", "-"], lines.join("\n") + "\n").catch((err: unknown) => {
+      const failed = failedBatchLines(err);
+      if (failed.length === 0 || failed.some((n) => n !== 1)) throw err;
+    });
     const inside = (args: string[], stdin?: string) => this.o.executor.run(["nsenter", `--net=${e.netns}`, ...args], stdin === undefined ? {} : { stdin });
     if (e.containerSide !== "runtime") {
       // nodad: the IPv6 address is usable at once instead of after ~1 s of duplicate address detection. `replace`:
@@ -104,7 +115,7 @@ export class EndpointPorts {
     // The userspace datapath drops segments it cannot checksum, and TSO into a tunnel (OVS 3.1): the container
     // sends them whole, a runtime's side too (the setting moves with it). The kernel datapath needs no such change.
     if (this.o.datapathType === "netdev") await inside(["ethtool", "-K", e.ifname, "tx", "off"]);
-    this.o.shapers.forget(w.name); // a new container side: no shaper yet
+    this.o.shapers.madeAnew(w.name);
     // qos: the bridge's linux-noop row, so ovs-vswitchd leaves the port's tbf (shapers.ts) alone.
     const qos = await this.o.shapers.noopQosOf(bridge);
     // What the driver put on the container side as its IPv4 address ("" while it waits for its lease): readdress().

@@ -39,9 +39,12 @@ export class OvsShapers {
     private readonly o: OvsShapersOptions,
   ) {}
 
-  /** Forgets what this process knows of a port's container side (its veth is made anew, or is gone). */
-  forget(port: string): void {
-    this.containerSides.delete(port);
+  /**
+   * A port's veth was just made: its container side has the kernel's own root qdisc, no shaper, so a run wants one
+   * there only to make it (without reading it first, one process per new container fewer).
+   */
+  madeAnew(port: string): void {
+    this.containerSides.set(port, null);
   }
 
   private tcHost(args: string[]): Promise<string> {
