@@ -310,7 +310,7 @@ export class CniHandler {
     try {
       await this.d.plumber.attach(ep, attachment, 0);
     } catch (err) {
-      await ipam.remove(ep.endpointID);
+      ipam.remove(ep.endpointID);
       throw cniError(CniErrorCode.DatapathFailed, `Cannot plumb endpoint ${ep.endpointID}: ${(err as Error).message}; rolled back`);
     }
     await ipam.registered(ep.ipAddress, REGISTER_WAIT_MS);
@@ -490,7 +490,8 @@ export class CniHandler {
     // DHCPRELEASE leaves from the container's interface: before it goes.
     await this.d.dhcp?.release(a.endpointId);
     await this.d.plumber.detach(a);
-    if (await this.d.localIpam?.remove(a.endpointId)) {
+    // A block endpoint's deletion reaches netmaster from the outbox, right after (or once it answers again).
+    if (this.d.localIpam?.remove(a.endpointId)) {
       this.d.log.info({ op: "del", endpoint: a.endpointId, container: call.containerId }, "endpoint detached");
       return { result: null };
     }

@@ -130,14 +130,15 @@ export class MasterClient {
     return this.request("PUT", `/api/v1/agent/hosts/${encodeURIComponent(name)}/`, reg);
   }
 
-  createEndpoint(req: CreateEndpointRequest): Promise<EndpointReply> {
-    return this.request("POST", "/api/v1/agent/endpoints/", req);
+  /** `retryForMs`: as request's (0: one try, for a caller that retries itself). */
+  createEndpoint(req: CreateEndpointRequest, options: { retryForMs?: number } = {}): Promise<EndpointReply> {
+    return this.request("POST", "/api/v1/agent/endpoints/", req, options);
   }
 
   /** Idempotent: an endpoint netmaster no longer knows counts as deleted. */
-  async deleteEndpoint(id: string): Promise<void> {
+  async deleteEndpoint(id: string, options: { retryForMs?: number } = {}): Promise<void> {
     try {
-      await this.request<EndpointState>("DELETE", `/api/v1/agent/endpoints/${encodeURIComponent(id)}/`);
+      await this.request<EndpointState>("DELETE", `/api/v1/agent/endpoints/${encodeURIComponent(id)}/`, undefined, options);
     } catch (err) {
       if (!(err instanceof NotFoundError)) throw err;
     }

@@ -340,9 +340,10 @@ describe("CNI under real runtimes: podman and ctr run --cni", { skip }, () => {
       assert.equal(stop.code, 0, stop.stderr);
       const dels = spyCalls().podman.filter((c) => c.containerId === id && c.command === "DEL");
       assert.deepEqual(dels.map((c) => c.ifname).sort(), ["eth0", "eth1"]);
-      assert.ok(!(await allocated()).includes(on1), "stop released the address on net");
-      const net2 = await api.get<{ Oper: { allocatedIPAddresses: string } }>(`/api/v1/inspect/networks/${TENANT}:${NETWORK2}/`);
-      assert.ok(!net2.body.Oper.allocatedIPAddresses.split(", ").includes(on2), "and the one on net2");
+      // Block addresses: netmaster hears of the DELs right after they answer.
+      await waitFor(async () => !(await allocated()).includes(on1), { timeoutMs: 5_000, what: () => "stop released the address on net" });
+      const allocated2 = async () => (await api.get<{ Oper: { allocatedIPAddresses: string } }>(`/api/v1/inspect/networks/${TENANT}:${NETWORK2}/`)).body.Oper.allocatedIPAddresses.split(", ");
+      await waitFor(async () => !(await allocated2()).includes(on2), { timeoutMs: 5_000, what: () => "and the one on net2" });
 
       const start = await podman!.cmd(["start", name], 90);
       assert.equal(start.code, 0, `${start.stderr}\n${agentLog()}`);
@@ -401,8 +402,11 @@ describe("CNI under real runtimes: podman and ctr run --cni", { skip }, () => {
     assert.deepEqual(ctrDel.map((c) => [c.containerId, c.netns]), [[ctrContainerId(), ""]], JSON.stringify(calls.ctr));
 
     // The addresses are free again, the agent forgot the containers, no interface is left anywhere.
-    const free = await allocated();
-    for (const [name, ip] of ips) assert.ok(!free.includes(ip), `${name}'s ${ip} released: ${free.join(", ")}`);
+    let held: string[] = [];
+    await waitFor(async () => {
+      held = await allocated();
+      return [...ips].every(([, ip]) => !held.includes(ip));
+    }, { timeoutMs: 5_000, what: () => `${JSON.stringify([...ips])} released: allocated ${held.join(", ")}` });
     assert.deepEqual((await agentGet<Inspect>(host.socket, "/inspect")).attachments, []);
     const tenantNs = tenantNamespace(hostPrefix(host.name), TENANT);
     await waitFor(async () => {

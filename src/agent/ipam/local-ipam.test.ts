@@ -47,7 +47,7 @@ function agentOn(dir: string, nm: FakeNetmaster, over: { idleReleaseMs?: number 
   const pending = new Map<string, EndpointState>();
   const ipam = new LocalIpam({
     host: "h1", stateDir: dir, view: viewOf(nm), master: nm.client as unknown as MasterClient, pending, attachments,
-    idleReleaseMs: over.idleReleaseMs ?? 600_000, deleteWaitMs: 20, log,
+    idleReleaseMs: over.idleReleaseMs ?? 600_000, log,
   });
   ipam.start();
   made.push(ipam);
@@ -70,7 +70,7 @@ async function add(a: ReturnType<typeof agentOn>, container: string, plumbs = tr
 
 async function del(a: ReturnType<typeof agentOn>, container: string): Promise<void> {
   a.attachments.delete(container, "eth0");
-  await a.ipam.remove(`net.t-${container}`);
+  a.ipam.remove(`net.t-${container}`);
 }
 
 async function settle(nm: FakeNetmaster, a: ReturnType<typeof agentOn>): Promise<void> {

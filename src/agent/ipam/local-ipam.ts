@@ -60,8 +60,6 @@ export interface LocalIpamDeps {
   attachments: AttachmentStore;
   /** How long a block stays empty before it goes back to netmaster. */
   idleReleaseMs: number;
-  /** How long a DEL waits for netmaster to hear of it before answering anyway; default 3 s. */
-  deleteWaitMs?: number;
   log: Logger;
 }
 
@@ -69,6 +67,8 @@ export interface LocalIpamDeps {
 const GRANT_TRY_MS = 2_000;
 const SWEEP_MS = 30_000;
 const MAX_GRANTS_PER_ADD = 4;
+/** The outbox retries by itself: a request to an unreachable netmaster fails at once rather than after 15 s. */
+const ONE_TRY = { retryForMs: 0 };
 /** Registrations and deletions sent at once. */
 const MAX_IN_FLIGHT = 8;
 
@@ -190,15 +190,17 @@ export class LocalIpam {
    */
   async registered(address: string, timeoutMs: number): Promise<void> {
     if (this.entries.get(address)?.state !== "queued") return;
+    // Netmaster failed the last send, and the outbox waits before the next: no use waiting for it.
+    if (this.waitsForRetry(address)) return;
     await Promise.race([this.nextSettle(address), sleep(timeoutMs)]);
   }
 
   /**
-   * The endpoint's DEL, or a failed ADD's undoing: netmaster is told through the outbox (or never, when it had
-   * not heard yet); resolves once it has, or after a short wait when it is unreachable. False when the endpoint
-   * is not one of the blocks'.
+   * The endpoint's DEL, or a failed ADD's undoing: its deletion goes to netmaster through the outbox at once
+   * (nothing goes when netmaster had not been told yet), without waiting for netmaster: its address stays
+   * held here until netmaster has confirmed. False when the endpoint is not one of the blocks'.
    */
-  async remove(endpointId: string): Promise<boolean> {
+  remove(endpointId: string): boolean {
     const e = this.live(endpointId);
     if (!e) return false;
     this.d.pending.delete(endpointId);
@@ -210,12 +212,7 @@ export class LocalIpam {
     e.state = "deleting";
     e.seq = ++this.seq;
     this.save();
-    const gone = (async () => {
-      while (this.entries.get(e.address) === e) await this.nextSettle(e.address);
-    })();
     this.flush();
-    // Netmaster unreachable: the DEL is done here all the same, the outbox keeps trying.
-    await Promise.race([gone, sleep(this.d.deleteWaitMs ?? 3_000)]);
     return true;
   }
 
@@ -322,6 +319,11 @@ export class LocalIpam {
     }
   }
 
+  /** Netmaster failed the last send, and the entry waits for the outbox's next try. */
+  private waitsForRetry(address: string): boolean {
+    return this.retry !== undefined && !this.inFlight.has(address);
+  }
+
   private nextSettle(address: string): Promise<void> {
     return new Promise((resolve) => this.settled.set(address, [...(this.settled.get(address) ?? []), resolve]));
   }
@@ -331,7 +333,7 @@ export class LocalIpam {
     const { master, log } = this.d;
     if (e.state === "queued") {
       try {
-        await master.createEndpoint(e.request as CreateEndpointRequest);
+        await master.createEndpoint(e.request as CreateEndpointRequest, ONE_TRY);
         // A DEL may have come meanwhile: its deletion is next in the outbox.
         if (e.state === "queued") e.state = "registered";
         log.info({ endpoint: e.endpointId, ip: e.address }, "block endpoint registered at netmaster");
@@ -342,7 +344,7 @@ export class LocalIpam {
       }
     } else {
       try {
-        await master.deleteEndpoint(e.endpointId);
+        await master.deleteEndpoint(e.endpointId, ONE_TRY);
       } catch (err) {
         if (err instanceof UpstreamError) throw err;
         log.error({ endpoint: e.endpointId, ip: e.address, err: (err as Error).message }, "netmaster refused to delete a block endpoint; its address is freed here");
@@ -358,7 +360,7 @@ export class LocalIpam {
    */
   private sweep(): void {
     for (const e of this.entries.values()) {
-      if ((e.state === "registered" || e.state === "refused") && !this.d.attachments.byEndpoint(e.endpointId)) void this.remove(e.endpointId);
+      if ((e.state === "registered" || e.state === "refused") && !this.d.attachments.byEndpoint(e.endpointId)) this.remove(e.endpointId);
     }
     const now = Date.now();
     for (const [, block] of this.d.view.list<AddressBlock>(BLOCK_PREFIX)) {
