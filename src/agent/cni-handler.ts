@@ -311,6 +311,7 @@ export class CniHandler {
       await this.d.plumber.attach(ep, attachment, 0);
     } catch (err) {
       ipam.remove(ep.endpointID);
+      await ipam.gone(ep.ipAddress, REGISTER_WAIT_MS);
       throw cniError(CniErrorCode.DatapathFailed, `Cannot plumb endpoint ${ep.endpointID}: ${(err as Error).message}; rolled back`);
     }
     await ipam.registered(ep.ipAddress, REGISTER_WAIT_MS);

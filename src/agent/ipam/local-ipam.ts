@@ -216,6 +216,18 @@ export class LocalIpam {
     return true;
   }
 
+  /**
+   * Resolves once netmaster has confirmed the deletion `remove` queued for the address (or was never told), or
+   * netmaster is unreachable (the outbox keeps trying), or after `timeoutMs`: a failed ADD leaves nothing at
+   * netmaster whenever it can.
+   */
+  async gone(address: string, timeoutMs: number): Promise<void> {
+    const deleting = async () => {
+      while (this.entries.get(address)?.state === "deleting" && !this.waitsForRetry(address)) await this.nextSettle(address);
+    };
+    await Promise.race([deleting(), sleep(timeoutMs)]);
+  }
+
   /** Endpoints netmaster refused to register: they run here, unknown to the cluster. */
   failures(): UnitFailure[] {
     return [...this.entries.values()]
