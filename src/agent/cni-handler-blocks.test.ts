@@ -106,6 +106,13 @@ describe("CniHandler with host address blocks", () => {
     assert.equal(nm.endpoints.size, 0, "told once it answers again");
   });
 
+  it("an endpoint netmaster kept for the container from an earlier ADD cut short is replaced by the block's", async () => {
+    const a = agentWith(nm);
+    nm.endpoints.set("net.t-c1", "198.18.9.200");
+    assert.equal(ipOf(await a.handler.handle(request())), "198.18.4.0");
+    assert.equal(nm.endpoints.get("net.t-c1"), "198.18.4.0");
+  });
+
   it("an address or MAC asked for by value goes through netmaster, not a block", async () => {
     const a = agentWith(nm);
     assert.equal(ipOf(await a.handler.handle(request({ args: "IP=198.18.4.77" }))), "198.18.4.77");

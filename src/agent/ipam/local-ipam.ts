@@ -345,7 +345,12 @@ export class LocalIpam {
     const { master, log } = this.d;
     if (e.state === "queued") {
       try {
-        await master.createEndpoint(e.request as CreateEndpointRequest, ONE_TRY);
+        const kept = (await master.createEndpoint(e.request as CreateEndpointRequest, ONE_TRY))?.endpoint;
+        if (kept !== undefined && kept.ipAddress !== e.address) {
+          // netmaster kept this container's endpoint from an earlier ADD cut short: this ADD's replaces it.
+          await master.deleteEndpoint(e.endpointId, ONE_TRY);
+          await master.createEndpoint(e.request as CreateEndpointRequest, ONE_TRY);
+        }
         // A DEL may have come meanwhile: its deletion is next in the outbox.
         if (e.state === "queued") e.state = "registered";
         log.info({ endpoint: e.endpointId, ip: e.address }, "block endpoint registered at netmaster");

@@ -1,7 +1,8 @@
 // netmaster as an agent's local IPAM sees it, in memory, for tests: grants /29 blocks of 198.18.4.0/24
 // (8 addresses each), records endpoints registered from them, refuses an address another endpoint holds, and is
 // reachable or not. `view` is the host's copy of the state the blocks arrive in. A request not from a block gets
-// the address it asks for, or one of 198.18.9.0/24, as netmaster's own allocator would give it.
+// the address it asks for, or one of 198.18.9.0/24, as netmaster's own allocator would give it; one for an
+// endpoint it has already is answered with that endpoint, unchanged.
 
 import { macFromIpv4, type BlockRequest, type EndpointReply, type EndpointRequest } from "../../../contract/api.js";
 import { blockKey } from "../../../contract/keys.js";
@@ -57,8 +58,10 @@ export class FakeNetmaster {
       this.reach();
       const id = `${req.networkName}.${req.tenantName}-${req.containerID}`;
       this.calls.push(`create ${id}`);
-      if (!req.fromBlock) {
-        const ip = req.ipAddress || `198.18.9.${++this.allocated}`;
+      // As netmaster: asking again for an endpoint it has returns it as it is.
+      const existing = this.endpoints.get(id);
+      if (!req.fromBlock || existing !== undefined) {
+        const ip = existing ?? (req.ipAddress || `198.18.9.${++this.allocated}`);
         this.endpoints.set(id, ip);
         const endpoint: EndpointState = {
           endpointID: id, tenantName: req.tenantName!, networkName: req.networkName!, groupName: req.groupName ?? "", containerID: req.containerID!,
