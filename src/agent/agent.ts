@@ -144,7 +144,6 @@ export class Agent {
     await credential.load({ signal: abort.signal, onRetry: (err) => log.warn({ err: err.message }, "cannot join netmaster; retrying") });
     const attachments = new AttachmentStore(o.stateDir);
     const pending = new Map<string, EndpointState>();
-    let localIpam!: LocalIpam;
     // The gauges are read at scrape time only, when the mirror exists.
     const metrics = new AgentMetrics({ revision: () => mirror.currentRevision, attachments: () => attachments.all().length });
     // First, before anything runs: a port that cannot be had stops the agent with nothing started.
@@ -201,6 +200,8 @@ export class Agent {
       log,
     });
 
+    // Before the stream can change anything: its changes flush the outbox.
+    const localIpam = new LocalIpam({ host: o.host, stateDir: o.stateDir, view: mirror, master, pending, attachments, idleReleaseMs: o.addressBlockIdleMs ?? 600_000, log });
     const infra = new InfraEndpoints(mirror, master, o.host, pending, () => reconciler.trigger(), log);
     mirror.onChange(() => {
       // Endpoints the stream now shows are no longer only ours to know.
@@ -222,7 +223,6 @@ export class Agent {
     let dockerFile: DockerStore | undefined;
     const dockerEndpointIds = () => [...(docker?.store ?? (dockerFile ??= new DockerStore(o.stateDir))).endpoints.values()].map((r) => r.endpointId);
     const collector = new EndpointCollector({ host: o.host, view: mirror, attachments, pending, dockerEndpointIds, master, graceMs: o.endpointGcGraceMs ?? DEFAULT_GRACE_MS, log });
-    localIpam = new LocalIpam({ host: o.host, stateDir: o.stateDir, view: mirror, master, pending, attachments, idleReleaseMs: o.addressBlockIdleMs ?? 600_000, log });
     const plumber = new EndpointPlumber({ attachments, pending, reconciler, waitForRevision: (revision, ms) => mirror.waitForRevision(revision, ms), log });
     cni = new CniHandler({
       host: o.host, master, attachments, reconciler, plumber, ready: () => mirror.synced, vxlanPort: VXLAN_PORT, claim: (id) => collector.claim(id), dhcp, localIpam, view: mirror, log,
