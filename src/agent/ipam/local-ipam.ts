@@ -6,8 +6,9 @@
 // No address is ever given twice: an address is free only when no entry of the ledger holds it and netmaster's
 // record of the block does not name an endpoint for it; an entry is written (state file, replaced atomically)
 // before the address is plumbed, and goes only when the ADD failed before netmaster was told, or netmaster
-// confirmed the endpoint's deletion. After a crash, an entry whose ADD did not finish plumbing (no attachment)
-// is dropped, one that did is registered.
+// confirmed the endpoint's deletion. After a crash, an entry still `plumbing` is dropped when its ADD left no
+// attachment and registered when it did; one netmaster was being told of is registered, and deleted again by
+// the sweep if no attachment holds it.
 
 import { join } from "node:path";
 import type { Logger } from "pino";
