@@ -120,6 +120,19 @@ describe("CniHandler with host address blocks", () => {
     assert.deepEqual(nm.calls.filter((c) => c.startsWith("POST")), [], "no block asked for");
   });
 
+  it("an address of the host's own block asked for by value is not given to an ADD from the block meanwhile", async () => {
+    const a = agentWith(nm);
+    await a.handler.handle(request({ containerId: "first" }));
+    let answer!: () => void;
+    nm.gate = new Promise((resolve) => (answer = resolve));
+    const asked = a.handler.handle(request({ containerId: "static", args: "IP=198.18.4.1" }));
+    await new Promise((r) => setTimeout(r, 10));
+    const other = ipOf(await a.handler.handle(request({ containerId: "other" })));
+    answer();
+    assert.equal(ipOf(await asked), "198.18.4.1");
+    assert.notEqual(other, "198.18.4.1", "the lowest free address of the block was on its way to the request");
+  });
+
   it("with no block and netmaster down, an ADD fails at once saying why", async () => {
     const a = agentWith(nm);
     nm.up = false;

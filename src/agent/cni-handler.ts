@@ -178,9 +178,8 @@ export class CniHandler {
     }
   }
 
-  /** ADD once checked and claimed: netmaster's endpoint, the record, the plumbing; undone on failure. */
+  /** ADD once checked and claimed: from the host's block when it can, else through netmaster. */
   private async attach(call: AddCall, ports: PortMapping[], ipAddress: string, ipv6Address: string): Promise<CniResponse> {
-    const { attachments, master, log } = this.d;
     const spec = call.endpoint;
     // Only netmaster can give what was asked for by value, or what another IPAM gives.
     const ask = call.ipam === undefined && ipAddress === "" && ipv6Address === "" && !spec.mac ? this.ask(call) : undefined;
@@ -188,6 +187,20 @@ export class CniHandler {
       const local = await this.attachFromBlock(call, ports, ask);
       if (local !== undefined) return local;
     }
+    // A requested address of this host's own block is not taken by an ADD from the block meanwhile (the host's
+    // copy of the block shows it assigned once the endpoint's revision is there, before the plumbing).
+    const unhold = ipAddress !== "" ? this.d.localIpam?.hold(ipAddress) : undefined;
+    try {
+      return await this.attachThroughNetmaster(call, ports, ipAddress, ipv6Address, ask);
+    } finally {
+      unhold?.();
+    }
+  }
+
+  /** ADD with the endpoint netmaster makes: its addresses, the record, the plumbing; undone on failure. */
+  private async attachThroughNetmaster(call: AddCall, ports: PortMapping[], ipAddress: string, ipv6Address: string, ask: EndpointAsk | undefined): Promise<CniResponse> {
+    const { attachments, master, log } = this.d;
+    const spec = call.endpoint;
     let reply: EndpointReply;
     try {
       reply = await master.createEndpoint({

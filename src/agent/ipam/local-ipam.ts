@@ -82,6 +82,8 @@ export class LocalIpam {
   private readonly entries = new Map<string, Entry>();
   private seq = 0;
   private readonly file: string;
+  /** Addresses asked for through netmaster, on their way (hold), with how many asks. */
+  private readonly held = new Map<string, number>();
   /** Network key → a block grant in flight. */
   private readonly grants = new Map<string, Promise<void>>();
   /** network|cidr of blocks being given back: no address is taken from them meanwhile. */
@@ -158,6 +160,22 @@ export class LocalIpam {
     this.save();
     if (this.freeCount(networkKey) <= lowWater(free.block)) void this.grant(networkKey).catch(() => undefined);
     return made;
+  }
+
+  /**
+   * An address asked for by value through netmaster (which may assign it in one of this host's blocks) is
+   * not taken here until the returned function is called, once the host's copy shows what netmaster did.
+   */
+  hold(address: string): () => void {
+    this.held.set(address, (this.held.get(address) ?? 0) + 1);
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      const n = (this.held.get(address) ?? 1) - 1;
+      if (n > 0) this.held.set(address, n);
+      else this.held.delete(address);
+    };
   }
 
   /** A network this host starts containers on: a block is asked for in the background when it has none. */
@@ -246,7 +264,7 @@ export class LocalIpam {
   }
 
   private isFree(block: AddressBlock, address: string): boolean {
-    return !this.entries.has(address) && block.assigned[address] === undefined;
+    return !this.entries.has(address) && block.assigned[address] === undefined && !this.held.has(address);
   }
 
   private pick(networkKey: string): { address: string; block: AddressBlock } | undefined {

@@ -19,6 +19,8 @@ export class FakeNetmaster {
   private nextBlock = 0;
   private allocated = 0;
   maxBlocks = 32;
+  /** Holds back answers to requests that are not from a block until it resolves. */
+  gate: Promise<void> = Promise.resolve();
 
   private reach(): void {
     if (!this.up) throw new UpstreamError("Cannot reach netmaster: connect ECONNREFUSED");
@@ -61,8 +63,12 @@ export class FakeNetmaster {
       // As netmaster: asking again for an endpoint it has returns it as it is.
       const existing = this.endpoints.get(id);
       if (!req.fromBlock || existing !== undefined) {
+        await this.gate;
         const ip = existing ?? (req.ipAddress || `198.18.9.${++this.allocated}`);
         this.endpoints.set(id, ip);
+        // As netmaster: an address of the host's own block asked for by value is assigned in the block.
+        const block = this.blockOf(ip);
+        if (block && block.host === req.host) block.assigned[ip] = id;
         const endpoint: EndpointState = {
           endpointID: id, tenantName: req.tenantName!, networkName: req.networkName!, groupName: req.groupName ?? "", containerID: req.containerID!,
           containerName: "", ipAddress: ip, ipv6Address: "", macAddress: macFromIpv4(ip), homingHost: req.host!, intfName: "", vtepIP: "", labels: {}, requestedIp: !!req.ipAddress,
