@@ -1,7 +1,8 @@
-// The agent's side of CNI: ADD asks netmaster for the endpoint (it allocates the
-// addresses), records the attachment, and has the reconciler plumb it before
-// answering; any failure on the way undoes what was done, so a failed ADD
-// leaves no interface, address or record behind. DEL is idempotent and works
+// The agent's side of CNI: ADD takes an address of the host's own block (ipam/local-ipam.ts) and tells
+// netmaster while the reconciler plumbs it, or, for what only netmaster can give (addresses asked for by value,
+// delegated IPAM, dhcp and IPv6 networks, group ip pools), asks netmaster for the endpoint first; either way it
+// records the attachment and has the reconciler plumb it before answering, and any failure on the way undoes
+// what was done, so a failed ADD leaves no interface, address or record behind. DEL is idempotent and works
 // with an empty netns. Results are formatted for the caller's cniVersion.
 //
 // On an `ipam: dhcp` network netmaster makes the endpoint without IPv4 (waiting for its lease): the ADD plumbs
