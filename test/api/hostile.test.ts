@@ -256,9 +256,12 @@ function inconsistency(state: State): string | undefined {
     }
     const ipv4 = Ipv4Allocator.fromJSON(net.ipv4);
     const inPool = (e: Endpoint) => e.groupName !== "" && groups.get(`${e.tenantName}:${e.groupName}`)?.pool !== undefined;
-    const vips = values<{ tenantName: string; networkName: string }>(state, "/netplugin/obj/serviceLB/")
+    const services = values<{ tenantName: string; networkName: string }>(state, "/netplugin/obj/serviceLB/")
       .filter(([, svc]) => `${svc.tenantName}:${svc.networkName}` === key)
-      .map(([svcKey]) => (state[`/netplugin/state/services/${svcKey}`] as { vip?: string } | undefined)?.vip ?? "");
+      .map(([svcKey]) => state[`/netplugin/state/services/${svcKey}`] as { vip?: string; vip6?: string } | undefined);
+    const vips = services.map((s) => s?.vip ?? "");
+    // A service on a network with an IPv6 subnet holds an IPv6 VIP of its allocator too.
+    const vip6s = services.map((s) => s?.vip6 ?? "").filter((a) => a !== "");
     const used = new Set([
       ...vips,
       ...mine.filter((e) => !inPool(e)).map((e) => e.ipAddress),
@@ -268,8 +271,9 @@ function inconsistency(state: State): string | undefined {
     if (ipv4.allocatedCount !== used.size) return `${key}'s allocator holds ${ipv4.allocatedCount} addresses, ${used.size} are in use`;
     if (net.ipv6 !== undefined) {
       const ipv6 = Ipv6Allocator.fromJSON(net.ipv6);
-      for (const e of mine) if (e.ipv6Address !== "" && !ipv6.isAllocated(e.ipv6Address)) return `${e.ipv6Address} is in use on ${key} but free`;
-      if (ipv6.allocatedCount !== mine.filter((e) => e.ipv6Address !== "").length) return `${key}'s IPv6 allocator holds addresses no endpoint has`;
+      const used6 = [...mine.map((e) => e.ipv6Address).filter((a) => a !== ""), ...vip6s];
+      for (const ip of used6) if (!ipv6.isAllocated(ip)) return `${ip} is in use on ${key} but free`;
+      if (ipv6.allocatedCount !== used6.length) return `${key}'s IPv6 allocator holds addresses no endpoint or service has`;
     }
   }
   for (const e of endpoints) {
