@@ -81,6 +81,22 @@ function endpointContainerId(containerId: string, ifname: string): string {
   return ifname === "eth0" ? containerId : `${containerId}-${ifname}`;
 }
 
+/** The host's record of an ADD's endpoint: where its container side lives and what it publishes. */
+function attachmentOf(call: AddCall, ep: EndpointState, ports: PortMapping[]): Attachment {
+  return {
+    endpointId: ep.endpointID,
+    containerId: call.containerId,
+    ifname: call.ifname,
+    netns: call.netns,
+    tenant: ep.tenantName,
+    network: ep.networkName,
+    group: ep.groupName,
+    containerSide: "ours",
+    cniNetwork: call.netConf.name,
+    portMappings: ports,
+  };
+}
+
 /** primary: the container's first interface, which alone gets default routes (compile.ts does the same). */
 function buildResult(call: AddCall | CheckCall, reply: EndpointReply, primary: boolean): CniResult {
   const { endpoint: ep, network: net } = reply;
@@ -228,21 +244,10 @@ export class CniHandler {
       await master.deleteEndpoint(ep.endpointID).catch((e: Error) => log.error({ endpoint: ep.endpointID, err: e.message }, "cannot release endpoint after failed ADD"));
       throw cniError(CniErrorCode.Conflict, `Cannot register the address IPAM plugin ${quoted(call.ipam.type)} gave: netmaster held endpoint ${ep.endpointID} with ${ep.ipAddress} from an earlier ADD; released it, retry`);
     }
-    const attachment = {
-      endpointId: ep.endpointID,
-      containerId: call.containerId,
-      ifname: call.ifname,
-      netns: call.netns,
-      tenant: ep.tenantName,
-      network: ep.networkName,
-      group: ep.groupName,
-      containerSide: "ours" as const,
-      cniNetwork: call.netConf.name,
-      portMappings: ports,
-    };
+    const attachment = attachmentOf(call, ep, ports);
     try {
       // Checked again right before the record: another ADD may have taken a port while netmaster answered.
-      const taken = portConflict({ ...attachment, tenant: ep.tenantName }, attachments.all());
+      const taken = portConflict(attachment, attachments.all());
       if (taken !== undefined) throw cniError(CniErrorCode.Conflict, `Cannot publish host port: ${taken}`);
       // Undoes its record and kernel objects itself when it fails.
       await this.d.plumber.attach(ep, attachment, reply.revision);
@@ -302,18 +307,7 @@ export class CniHandler {
     }
     if (made === undefined) return undefined;
     const ep = made.reply.endpoint;
-    const attachment: Attachment = {
-      endpointId: ep.endpointID,
-      containerId: call.containerId,
-      ifname: call.ifname,
-      netns: call.netns,
-      tenant: ep.tenantName,
-      network: ep.networkName,
-      group: ep.groupName,
-      containerSide: "ours",
-      cniNetwork: call.netConf.name,
-      portMappings: ports,
-    };
+    const attachment = attachmentOf(call, ep, ports);
     const taken = portConflict(attachment, this.d.attachments.all());
     if (taken !== undefined) {
       ipam.release(ep.ipAddress);

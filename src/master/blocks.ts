@@ -98,11 +98,6 @@ export function releaseHostBlocks(tx: Tx, host: string): AddressBlock[] {
   return blocks;
 }
 
-/** Forgets the network's blocks; the network's allocator goes with it. */
-export function deleteNetworkBlocks(tx: Tx, networkKey: string): void {
-  for (const [key] of tx.list(blockPrefix(networkKey))) tx.delete(key);
-}
-
 /**
  * Whether an endpoint of `host` takes the address from a block: false when no block holds it; true when it
  * is a free address of one of the host's blocks (or already the same endpoint's); else a ConflictError

@@ -179,6 +179,40 @@ describe("LocalIpam", () => {
     b.ipam.stop();
   });
 
+  test("after a crash between telling netmaster and the plumbing, the endpoint is deleted there, not registered", async () => {
+    const nm = new FakeNetmaster();
+    const dir = tempDir();
+    const a = agentOn(dir, nm);
+    await add(a, "seed");
+    nm.up = false;
+    const made = (await a.ipam.assign(NET, built("told")))!;
+    a.ipam.register(made.reply.endpoint.ipAddress);
+    await new Promise((r) => setTimeout(r, 5));
+    a.ipam.stop();
+    nm.up = true;
+    nm.endpoints.set("net.t-told", made.reply.endpoint.ipAddress); // its registration may have landed before the crash
+    const b = agentOn(dir, nm);
+    assert.equal(b.pending.has("net.t-told"), false, "nothing plumbs an endpoint no attachment holds");
+    for (let i = 0; i < 100 && nm.endpoints.has("net.t-told"); i++) await new Promise((r) => setTimeout(r, 5));
+    assert.equal(nm.endpoints.has("net.t-told"), false);
+    assert.equal(nm.calls.filter((c) => c === "create net.t-told").length, 0, "not registered again");
+    b.ipam.stop();
+  });
+
+  test("the next block is asked for when few addresses are left, before an ADD has to wait for it", async () => {
+    const nm = new FakeNetmaster();
+    const a = agentOn(tempDir(), nm);
+    for (let i = 0; i < 5; i++) await add(a, `c${i}`);
+    assert.equal(nm.calls.filter((c) => c.startsWith("POST")).length, 1, "3 of 8 left: one block is enough");
+    await add(a, "c5");
+    for (let i = 0; i < 100 && nm.calls.filter((c) => c.startsWith("POST")).length < 2; i++) await new Promise((r) => setTimeout(r, 5));
+    assert.equal(nm.calls.filter((c) => c.startsWith("POST")).length, 2, "2 of 8 left: the next block is on its way");
+    nm.up = false;
+    const ips = [await add(a, "c6"), await add(a, "c7"), await add(a, "c8")];
+    assert.deepEqual(ips, ["198.18.4.6", "198.18.4.7", "198.18.4.8"], "the ninth ADD takes the prefetched block with netmaster down");
+    a.ipam.stop();
+  });
+
   test("netmaster refusing a registration shows as a failure of the endpoint", async () => {
     const nm = new FakeNetmaster();
     const a = agentOn(tempDir(), nm);

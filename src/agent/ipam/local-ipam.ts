@@ -7,8 +7,7 @@
 // record of the block does not name an endpoint for it; an entry is written (state file, replaced atomically)
 // before the address is plumbed, and goes only when the ADD failed before netmaster was told, or netmaster
 // confirmed the endpoint's deletion. After a crash, an entry still `plumbing` is dropped when its ADD left no
-// attachment and registered when it did; one netmaster was being told of is registered, and deleted again by
-// the sweep if no attachment holds it.
+// attachment and registered when it did; one netmaster was told of is deleted there when no attachment holds it.
 
 import { join } from "node:path";
 import type { Logger } from "pino";
@@ -106,11 +105,15 @@ export class LocalIpam {
     const saved = readStateFile(this.file, FileFormat);
     this.seq = saved?.seq ?? 0;
     for (const e of saved?.entries ?? []) {
+      const attached = d.attachments.byEndpoint(e.endpointId) !== undefined;
       if (e.state === "plumbing") {
-        // Cut short by a crash: registered when it was plumbed (its runtime may DEL it), else never given.
-        if (!d.attachments.byEndpoint(e.endpointId)) continue;
-        e.state = "queued";
-        e.seq = ++this.seq;
+        // Cut short by a crash before netmaster was told: registered when it was plumbed (its runtime may DEL
+        // it), else never given.
+        if (!attached) continue;
+        Object.assign(e, { state: "queued", seq: ++this.seq });
+      } else if (!attached && e.state !== "deleting") {
+        // Cut short after netmaster was told, before the plumbing (or its attachment gone with the agent down).
+        Object.assign(e, { state: "deleting", seq: ++this.seq });
       }
       this.entries.set(e.address, e);
       if (e.state === "queued" || e.state === "refused") d.pending.set(e.endpointId, e.endpoint);

@@ -1,12 +1,11 @@
 import { ConflictError, NotFoundError } from "../../lib/errors.js";
 import type { EndpointGroup, Global, Network, ServiceLB, Tenant } from "../../model/index.js";
 import { Ipv4Allocator, Ipv6Allocator, subnetBounds, ipv6SubnetBounds } from "../alloc/index.js";
-import { dockerNetworkKey, endpointKey, macPrefix, networkStateKey } from "../../contract/keys.js";
+import { blockPrefix, dockerNetworkKey, endpointKey, macPrefix, networkStateKey } from "../../contract/keys.js";
 import { HOST_ENDPOINT_PREFIX, type NetworkState } from "../records.js";
 import type { Tx } from "../tx.js";
 import type { Controller } from "./controller.js";
 import { endpointsOfNetwork, getObject, listTenantObjects } from "./common.js";
-import { deleteNetworkBlocks } from "../blocks.js";
 import { GLOBAL_KEY, loadTags, saveTags } from "./global.js";
 
 export function networkKey(tenant: string, network: string): string {
@@ -101,9 +100,9 @@ export const networkController: Controller<Network> = {
     else tags.vxlan.free(state.extPktTag, state.pktTag);
     saveTags(tx, tags);
     tx.delete(networkStateKey(net.key));
-    // Blocks with assigned addresses imply endpoints, which refused the delete above; hosts' empty ones go.
-    deleteNetworkBlocks(tx, net.key);
-    for (const [key] of tx.list(macPrefix(net.key))) tx.delete(key);
+    // The network's own records go with it: hosts' address blocks (one with assigned addresses implies
+    // endpoints, which refused the delete above; the allocator they were reserved in is gone) and MAC holders.
+    for (const prefix of [blockPrefix(net.key), macPrefix(net.key)]) for (const [key] of tx.list(prefix)) tx.delete(key);
     if (tx.get(dockerNetworkKey(net.key))) tx.delete(dockerNetworkKey(net.key));
   },
 };
