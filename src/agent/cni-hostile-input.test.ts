@@ -19,7 +19,8 @@ import { MAX_CONTAINER_ID, MAX_IFNAME_BYTES, MAX_NETNS_BYTES, MAX_NETWORK_NAME }
 import { MAX_CONFIG_BYTES, SUPPORTED_VERSIONS, type CniResponse } from "../cni/wire.js";
 import { startFakeCniAgent, type FakeCniAgent } from "./testing/fakeCniAgent.js";
 
-const EXECUTABLE = fileURLToPath(new URL("../bin/netplugin-cni.js", import.meta.url));
+/** The executable `make build` compiles (dist/cni/netplugin-cni). */
+const EXECUTABLE = fileURLToPath(new URL("../../cni/netplugin-cni", import.meta.url));
 const IN_PROCESS_RUNS = 10_000;
 const EXECUTABLE_RUNS = 300;
 
@@ -431,5 +432,5 @@ function paddedConfig(socket: string, bytes: number): Buffer {
 function runCni(vars: Record<string, string | undefined>, stdin: Buffer): Promise<RunResult> {
   const env: Record<string, string> = { PATH: process.env["PATH"] ?? "/usr/bin:/bin" };
   for (const [k, v] of Object.entries(vars)) if (v !== undefined) env[k] = v;
-  return runCommand([process.execPath, EXECUTABLE], { env, stdin, timeoutMs: 15_000 });
+  return runCommand([EXECUTABLE], { env, stdin, timeoutMs: 15_000 });
 }

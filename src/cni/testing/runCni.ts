@@ -3,8 +3,8 @@
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 
-/** What `make build` installs as the executable: the CommonJS build of src/bin/netplugin-cni.ts (tsconfig.cni.json). */
-export const EXECUTABLE = fileURLToPath(new URL("../../../cni-cjs/bin/netplugin-cni.js", import.meta.url));
+/** What `make build` installs as the executable: src/bin/netplugin-cni.ts compiled by bun into one file. */
+export const EXECUTABLE = fileURLToPath(new URL("../../../cni/netplugin-cni", import.meta.url));
 
 export interface Run {
   status: number | null;
@@ -18,7 +18,7 @@ export interface Run {
  */
 export function runCni(env: Record<string, string>, stdin: string | Buffer, options: { keepOpen?: boolean } = {}): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [EXECUTABLE], {
+    const child = spawn(EXECUTABLE, [], {
       env: { PATH: process.env["PATH"] ?? "/usr/bin:/bin", ...env },
       stdio: ["pipe", "pipe", "pipe"],
     });

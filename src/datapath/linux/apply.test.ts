@@ -37,7 +37,7 @@ describe("applyPlan", () => {
           "link add nb1 type bridge\naddr add 198.18.1.254/24 dev nb1\nlink add ne1 type veth peer name eth0 netns /run/netns/c1\n",
         ],
         [
-          "nsenter --net=/run/netns/c1 ip -force -batch -",
+          "ip -n c1 -force -batch -",
           "link set eth0 up\nroute add default via 198.18.1.254 dev eth0\n",
         ],
         ["tc -n np-t-a -force -batch -", "qdisc replace dev ne1 root handle 1: tbf rate 8bit\n"],
@@ -93,6 +93,23 @@ describe("applyPlan", () => {
     const result = await applyPlan(refused, plan);
     assert.deepEqual(result.failures.map((f) => f.steps.map((s) => s.object)), [["entries 1", "entries 2"]]);
     assert.equal(result.applied.length, 2);
+  });
+
+  it("skips the container side whose veth pair could not be made: the interface there is not ours", async () => {
+    const fake = new FakeExecutor({ stdout: "" }).on("ip -n np-t-a -force -batch -", {
+      stderr: "RTNETLINK answers: File exists\nCommand failed -:3\n",
+      exitCode: 1,
+    });
+    const result = await applyPlan(fake, { steps: tenantPlan("np-t-a"), problems: [] });
+    assert.deepEqual(
+      result.failures.map((f) => [f.steps.map((s) => s.object), f.message]),
+      [
+        [["veth ne1"], 'Cannot run "ip -n np-t-a -force -batch -": exit 1: RTNETLINK answers: File exists; Command failed -:3'],
+        [["interface eth0", "default route"], "Skipped 2 steps in /run/netns/c1: the veth pair into it could not be made"],
+      ],
+    );
+    assert.ok(!fake.calls.some((c) => c.argv.includes("c1")), "nothing runs in the container's namespace");
+    assert.ok(fake.calls.some((c) => c.argv[0] === "tc"), "the rest of the tenant still runs");
   });
 
   it("starts a new batch when the target or the tool changes", () => {

@@ -3,13 +3,14 @@
 // one `ip -batch -` (`tc -batch -`, `bridge -batch -`) call run with -force, so one bad line
 // does not keep the others from being applied, and "Command failed -:N" tells which step
 // failed. Consecutive conntrack lines become one `conntrack -R -` (CONNTRACK_BATCH), which names
-// no line: when it fails, all of its steps did (deleting entries again is harmless). Namespaces run
+// no line: when it fails, all of its steps did (deleting entries again is harmless). The steps inside a
+// container namespace whose veth pair could not be made are skipped: the interface there is not ours. Namespaces run
 // independently: a failure in one never stops another. Steps for the agent's own namespace run
 // there, or in `hostNamespace` when a test simulates hosts.
 
 import { errorMessage } from "../../lib/errors.js";
 import type { Executor } from "../../lib/process.js";
-import { CONNTRACK_BATCH, failedBatchLines, hostCommand } from "./tools.js";
+import { CONNTRACK_BATCH, containerCommand, failedBatchLines, hostCommand } from "./tools.js";
 import { mapLimit } from "./mapLimit.js";
 import { isBatchTool, type Plan, type Step, type StepTarget } from "./plan.js";
 
@@ -58,7 +59,7 @@ function batchCommand(tool: "ip" | "tc" | "bridge" | "conntrack", target: StepTa
       // ip, tc and bridge enter a named namespace themselves; conntrack has no such option.
       return tool === "conntrack" ? { argv, netns: target.name } : { argv: [tool, "-n", target.name, ...argv.slice(1)] };
     case "container":
-      return { argv: ["nsenter", `--net=${target.path}`, ...argv] };
+      return { argv: containerCommand(target.path, argv) };
     case "host":
       return hostCommand(argv, hostNamespace);
   }
@@ -68,7 +69,7 @@ function single(step: Step, hostNamespace?: string): Invocation {
   const base = { batch: false, steps: [step], ...(step.stdin === undefined ? {} : { stdin: step.stdin }) };
   const inTarget = (argv: string[]): Invocation => {
     if (step.target.kind === "namespace") return { ...base, argv, netns: step.target.name };
-    if (step.target.kind === "container") return { ...base, argv: ["nsenter", `--net=${step.target.path}`, ...argv] };
+    if (step.target.kind === "container") return { ...base, argv: containerCommand(step.target.path, argv) };
     const host = hostCommand(argv, hostNamespace);
     return { ...base, argv: host.argv, ...(host.netns === undefined ? {} : { netns: host.netns }) };
   };
@@ -120,8 +121,16 @@ async function applyNamespace(
   const { signal } = options;
   const namespace = steps[0]!.namespace;
   const runs = invocations(steps, options.hostNamespace);
+  /** Container namespaces whose veth pair could not be made: what is there under that name is not ours. */
+  const unmade = new Set<string>();
   for (let i = 0; i < runs.length; i++) {
     const run = runs[i]!;
+    const target = run.steps[0]!.target;
+    if (target.kind === "container" && unmade.has(target.path)) {
+      const error = new Error(`Skipped ${run.steps.length} steps in ${target.path}: the veth pair into it could not be made`);
+      result.failures.push({ namespace, steps: run.steps, message: error.message, error });
+      continue;
+    }
     try {
       await executor.run(run.argv, {
         ...(run.stdin === undefined ? {} : { stdin: run.stdin }),
@@ -135,6 +144,7 @@ async function applyNamespace(
       const failed = lines.length > 0 ? run.steps.filter((_, n) => lines.includes(n + 1)) : run.steps;
       result.applied.push(...run.steps.filter((s) => !failed.includes(s)));
       result.failures.push({ namespace, steps: failed, message: errorMessage(error), error });
+      for (const path of failed.map(pairInto)) if (path !== undefined) unmade.add(path);
       // Without its namespace nothing else of this tenant can succeed.
       if (run.steps.some((s) => s.tool === "netns" && s.action === "create")) {
         const skipped = runs.slice(i + 1).flatMap((r) => r.steps);
@@ -150,6 +160,13 @@ async function applyNamespace(
       }
     }
   }
+}
+
+/** The container namespace a step making a veth pair puts its peer in (diffEndpoint.ts createPair). */
+function pairInto(step: Step): string | undefined {
+  if (step.phase !== "veth" || step.action !== "create" || step.args[0] !== "link" || step.args[1] !== "add") return undefined;
+  const at = step.args.indexOf("netns");
+  return at < 0 ? undefined : step.args[at + 1];
 }
 
 /** Applies the plan; never throws for a kernel failure, which is reported in the result instead. */

@@ -17,8 +17,11 @@ import { FakeExecutor, type FakeCall } from "./testing/fakeExecutor.js";
 // container's namespace holds; every other command (a change) succeeds and is recorded.
 
 const NETNS = "/var/run/netns/c1";
+/** ip and tc enter a namespace of `ip netns` themselves; nft goes through nsenter (tools.ts containerCommand). */
 const IN = `nsenter --net=${NETNS}`;
-const OBSERVE = new Set([`${IN} ip -json -d -batch -`, `${IN} tc -json qdisc show`, `${IN} nft -j list tables`, `${IN} tc -json filter show dev eth0 ingress`]);
+const IP = "ip -n c1";
+const TC = "tc -n c1";
+const OBSERVE = new Set([`${IP} -json -d -batch -`, `${TC} -json qdisc show`, `${IN} nft -j list tables`, `${TC} -json filter show dev eth0 ingress`]);
 
 const SHAPED: EndpointQos = { egressBps: 8_000_000, ingressBps: 4_000_000, burstBytes: 0 };
 const POLICY: PolicyInput = {
@@ -54,10 +57,10 @@ function holds(fake: FakeExecutor, what: { qos: EndpointQos; table: boolean } | 
     ...(what.qos.ingressBps > 0 ? [{ kind: "ingress", handle: "ffff:", dev: "eth0" }, tbf(ATTACH_IFB, what.qos.ingressBps)] : []),
   ];
   const links = what === null ? [lo] : [lo, link, ...(what.qos.ingressBps > 0 ? [ifb] : [])];
-  fake.on(`${IN} ip -json -d -batch -`, { stdout: `${JSON.stringify(links)}\n${JSON.stringify(what === null ? [] : routes)}\n` });
-  fake.on(`${IN} tc -json qdisc show`, { stdout: JSON.stringify(qdiscs) });
+  fake.on(`${IP} -json -d -batch -`, { stdout: `${JSON.stringify(links)}\n${JSON.stringify(what === null ? [] : routes)}\n` });
+  fake.on(`${TC} -json qdisc show`, { stdout: JSON.stringify(qdiscs) });
   fake.on(`${IN} nft -j list tables`, { stdout: JSON.stringify({ nftables: what?.table === true ? [{ table: { family: "inet", name: "netplugin" } }] : [] }) });
-  fake.on(`${IN} tc -json filter show dev eth0 ingress`, { stdout: JSON.stringify([{ kind: "u32", options: { actions: [{ kind: "mirred", to_dev: ATTACH_IFB }] } }]) });
+  fake.on(`${TC} -json filter show dev eth0 ingress`, { stdout: JSON.stringify([{ kind: "u32", options: { actions: [{ kind: "mirred", to_dev: ATTACH_IFB }] } }]) });
 }
 
 /** The change commands since `from` (observation left out), each with its stdin (an nft script only named). */
@@ -82,8 +85,8 @@ describe("DirectAttachments.reconcile", () => {
     const { report, changes: made } = await run(host(), false);
     assert.deepEqual(made, [
       "ip -force -batch - <<\nlink add link eth1 name eth0 netns /var/run/netns/c1 address 02:00:00:00:00:01 mtu 1450 type macvlan mode bridge\n",
-      `${IN} ip -force -batch - <<\nlink set dev eth0 up\naddr add 198.18.1.1/24 dev eth0\naddr add fd00:1::1/64 dev eth0 nodad\nroute add default via 198.18.1.254 dev eth0\nroute add default via fd00:1::fe dev eth0\nlink add nifb0 type ifb\nlink set nifb0 up\n`,
-      `${IN} tc -force -batch - <<\nqdisc replace dev eth0 root handle 1: tbf rate 8000000bit burst 10000b latency 50ms\nqdisc replace dev nifb0 root handle 1: tbf rate 4000000bit burst 5856b latency 50ms\nqdisc add dev eth0 handle ffff: ingress\nfilter add dev eth0 parent ffff: protocol all prio 1 u32 match u32 0 0 action mirred egress redirect dev nifb0\n`,
+      `${IP} -force -batch - <<\nlink set dev eth0 up\naddr add 198.18.1.1/24 dev eth0\naddr add fd00:1::1/64 dev eth0 nodad\nroute add default via 198.18.1.254 dev eth0\nroute add default via fd00:1::fe dev eth0\nlink add nifb0 type ifb\nlink set nifb0 up\n`,
+      `${TC} -force -batch - <<\nqdisc replace dev eth0 root handle 1: tbf rate 8000000bit burst 10000b latency 50ms\nqdisc replace dev nifb0 root handle 1: tbf rate 4000000bit burst 5856b latency 50ms\nqdisc add dev eth0 handle ffff: ingress\nfilter add dev eth0 parent ffff: protocol all prio 1 u32 match u32 0 0 action mirred egress redirect dev nifb0\n`,
       `${IN} nft -f - << nft script`,
     ]);
     assert.ok(report.changes.some((c) => c.namespace === NETNS && c.action === "create" && c.object === "macvlan eth0 on eth1"));
@@ -107,7 +110,7 @@ describe("DirectAttachments.reconcile", () => {
   it("a changed QoS replaces only that shaper; a changed policy reloads only the table", async () => {
     const slower = { ...SHAPED, egressBps: 2_000_000 };
     assert.deepEqual((await run(host({ qos: slower }), false)).changes, [
-      `${IN} tc -force -batch - <<\nqdisc replace dev eth0 root handle 1: tbf rate 2000000bit burst 5856b latency 50ms\n`,
+      `${TC} -force -batch - <<\nqdisc replace dev eth0 root handle 1: tbf rate 2000000bit burst 5856b latency 50ms\n`,
     ]);
     holds(fake, { qos: slower, table: true });
     const denyMore = { ...POLICY, rules: [...POLICY.rules, { ...POLICY.rules[0]!, key: "t:p:2", port: 8081 }] };
@@ -118,7 +121,7 @@ describe("DirectAttachments.reconcile", () => {
     const { report, changes: removed } = await run(host({ attached: false }), false);
     assert.deepEqual(removed, [
       `${IN} nft delete table inet netplugin`,
-      `${IN} ip -force -batch - <<\nlink del nifb0\nlink del dev eth0\n`,
+      `${IP} -force -batch - <<\nlink del nifb0\nlink del dev eth0\n`,
     ]);
     assert.ok(report.changes.every((c) => c.action === "delete"));
     holds(fake, null);

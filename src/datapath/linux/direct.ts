@@ -35,6 +35,7 @@ import type { PolicyCompiler } from "./policies.js";
 import { changeSummary, failureErrors, problemError } from "./report.js";
 import { describeHostDevice } from "./sriov.js";
 import { StepBuilder } from "./stepBuilder.js";
+import { containerCommand } from "./tools.js";
 
 interface Made {
   /** The rendered state applied (JSON), "" when the last apply of an attachment made before failed. */
@@ -113,9 +114,6 @@ export interface AttachContext {
 
 const NOTHING: ObservedAttachment = { netnsMissing: false, link: null, routes: [], ifb: null, qdiscs: [], redirects: [], nftTable: false, hostDevice: null };
 
-function inNetns(netns: string, argv: string[]): string[] {
-  return ["nsenter", `--net=${netns}`, ...argv];
-}
 
 /**
  * Reads the attachment `a` in its container's namespace. Read-only. `hostDevice`: the host device to describe
@@ -123,7 +121,7 @@ function inNetns(netns: string, argv: string[]): string[] {
  */
 export async function observeAttachment(ctx: AttachContext, a: { netns: string; ifname: string }, hostDevice?: string): Promise<ObservedAttachment> {
   const { executor } = ctx;
-  const ipArgv = inNetns(a.netns, ["ip", "-json", "-d", "-batch", "-"]);
+  const ipArgv = containerCommand(a.netns, ["ip", "-json", "-d", "-batch", "-"]);
   let ipText: string;
   try {
     ipText = await executor.run(ipArgv, { stdin: "addr show\nroute show table all\n" });
@@ -135,11 +133,11 @@ export async function observeAttachment(ctx: AttachContext, a: { netns: string; 
   const links = parseLinks(linkText!, ipArgv);
   const link = links.find((l) => l.ifname === a.ifname);
   const ifb = links.find((l) => l.ifname === ATTACH_IFB);
-  const qdiscArgv = inNetns(a.netns, ["tc", "-json", "qdisc", "show"]);
-  const nftArgv = inNetns(a.netns, ["nft", "-j", "list", "tables"]);
+  const qdiscArgv = containerCommand(a.netns, ["tc", "-json", "qdisc", "show"]);
+  const nftArgv = containerCommand(a.netns, ["nft", "-j", "list", "tables"]);
   const [qdiscText, nftText] = await Promise.all([executor.run(qdiscArgv), executor.run(nftArgv)]);
   const qdiscs = parseQdiscs(qdiscText, qdiscArgv).filter((q) => q.dev === a.ifname || q.dev === ATTACH_IFB);
-  const filterArgv = inNetns(a.netns, ["tc", "-json", "filter", "show", "dev", a.ifname, "ingress"]);
+  const filterArgv = containerCommand(a.netns, ["tc", "-json", "filter", "show", "dev", a.ifname, "ingress"]);
   const hasIngress = link !== undefined && qdiscs.some((q) => q.dev === a.ifname && q.kind === "ingress");
   const alias = link?.ifalias ?? "";
   return {

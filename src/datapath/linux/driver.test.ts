@@ -74,8 +74,19 @@ describe("LinuxDatapath: errors name the unit they concern", () => {
   });
 
   it("an endpoint's veth: that endpoint", async () => {
+    // Its container side is not configured without the pair (apply.ts): that is the endpoint's too.
     assert.deepEqual(await errorsWhen(/^link add ne0000000001 /), [
       { owner: { tenant: "a", network: "blue", endpoint: "ep1" }, objects: ["veth ne0000000001"] },
+      {
+        owner: { tenant: "a", network: "blue", endpoint: "ep1" },
+        objects: [
+          "interface eth0 in /var/run/netns/c1",
+          "address 198.18.1.1/24 on eth0 in /var/run/netns/c1",
+          "address fd00:1::1/64 on eth0 in /var/run/netns/c1",
+          "default route via 198.18.1.254 on eth0 in /var/run/netns/c1",
+          "default route via fd00:1::fe on eth0 in /var/run/netns/c1",
+        ],
+      },
     ]);
   });
 
@@ -103,10 +114,13 @@ describe("LinuxDatapath: errors name the unit they concern", () => {
 
   it("one failed batch with lines of several units: one error per unit", async () => {
     const errors = await errorsWhen(/^link add (ne0000000001|ne0000000002|nb00000001) /);
-    assert.deepEqual(errors.map((e) => e.owner), [
-      { tenant: "a", network: "blue" },
-      { tenant: "a", network: "blue", endpoint: "ep1" },
-      { tenant: "a", network: "blue", endpoint: "ep2" },
+    // Then the container sides left without their pairs, one error each (apply.ts).
+    assert.deepEqual(errors.map((e) => [e.owner, e.objects.every((o) => o.endsWith("/var/run/netns/c1") || o.endsWith("/var/run/netns/c2"))]), [
+      [{ tenant: "a", network: "blue" }, false],
+      [{ tenant: "a", network: "blue", endpoint: "ep1" }, false],
+      [{ tenant: "a", network: "blue", endpoint: "ep2" }, false],
+      [{ tenant: "a", network: "blue", endpoint: "ep1" }, true],
+      [{ tenant: "a", network: "blue", endpoint: "ep2" }, true],
     ]);
   });
 
@@ -122,7 +136,7 @@ describe("LinuxDatapath: errors name the unit they concern", () => {
 
     const gone = new EmptyHost();
     gone.answer = (text) => {
-      if (text.startsWith("nsenter --net=/var/run/netns/c2 ")) throw new ProcessError(text.split(" "), 1, "nsenter: cannot open /var/run/netns/c2: No such file or directory");
+      if (text.startsWith("ip -n c2 ")) throw new ProcessError(text.split(" "), 1, 'Cannot open network namespace "c2": No such file or directory');
       return undefined;
     };
     const errors = (await onHost(gone).reconcile(host(), { full: false })).errors;

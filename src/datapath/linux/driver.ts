@@ -178,52 +178,73 @@ export class LinuxDatapath implements DatapathDriver {
   reconcile(desired: DesiredHost, options: ReconcileOptions = {}): Promise<ReconcileReport> {
     return this.serial(async () => {
       const started = Date.now();
-      const compiled = new Map<string, CompiledPolicy>();
-      const wanted = renderHost(withoutDirect(desired), (namespace, input) => {
-        const policy = this.policies.compile(namespace, input);
-        compiled.set(namespace, policy);
-        return policy;
-      });
-      // The direct attachments' policies are cached beside the tenants' (under their own keys).
-      const directKeys = new Set<string>();
-      const compileDirect: PolicyCompiler = (key, input) => {
-        directKeys.add(key);
-        return this.policies.compile(key, input);
-      };
-      // Whatever throws from here on may have left anything half done: trust nothing applied before.
-      const applied = this.trusted(options);
-      this.applied = NOTHING_APPLIED;
-      const { scope, plan, errors, diffed } = await this.observeAndDiff(wanted, applied);
-      const result = await applyPlan(this.executor, plan, this.applyOptions());
-      const failed = new Set([...errors, ...plan.problems, ...result.failures].map((f) => f.namespace));
-      this.applied = nextApplied(applied, wanted, scope, failed);
-      // Only the policy script is remembered; the tables we render whole carry their own tag.
-      for (const step of result.applied) {
-        const policy = step.tool === "nft" && step.object === POLICY_NFT_OBJECT;
-        if (policy && step.action !== "delete") this.appliedNft.set(step.namespace, step.stdin ?? "");
-        else if (policy || step.tool === "netns") this.appliedNft.delete(step.namespace);
-      }
-      for (const failure of result.failures) {
-        if (failure.steps.some((s) => s.tool === "nft" && s.object === POLICY_NFT_OBJECT)) this.appliedNft.delete(failure.namespace);
-      }
-      this.tables = this.tablesAfter(compiled, result.applied);
-      this.pickup.record(result.applied, result.failures.flatMap((f) => f.steps), Date.now());
-      this.unflushed = this.unflushedAfter(wanted, diffed, result.failures);
-      // Direct attachments after the tenant namespaces (their policy is the tenant's, nothing else of it).
-      const direct = await this.direct.reconcile(desired, { full: options.full === true, compile: compileDirect });
-      this.policies.keep(new Set([...compiled.keys(), ...directKeys]));
+      const first = await this.pass(desired, options);
+      // A container side taken as not made yet that could not be made (its interface name taken, say) was not
+      // read: a second pass reads the namespaces that failed (nothing of them is trusted now) and says why.
+      const second = first.freshFailed ? await this.pass(desired, {}) : undefined;
       const report: ReconcileReport = {
-        changes: [...result.applied.map(changeSummary), ...direct.changes],
-        errors: [...errors, ...plan.problems.map(problemError), ...result.failures.flatMap(failureErrors), ...direct.errors],
+        changes: [...first.changes, ...(second?.changes ?? [])],
+        errors: (second ?? first).errors,
         durationMs: Date.now() - started,
       };
+      const read = first.read + (second?.read ?? 0);
       if (report.changes.length > 0) {
-        this.logger?.info({ op: "reconcile", changes: report.changes.length, read: scope.tenants.size, durationMs: report.durationMs }, "datapath changed");
+        this.logger?.info({ op: "reconcile", changes: report.changes.length, read, durationMs: report.durationMs }, "datapath changed");
       } else {
-        this.logger?.debug({ op: "reconcile", read: scope.tenants.size, durationMs: report.durationMs }, "datapath in sync");
+        this.logger?.debug({ op: "reconcile", read, durationMs: report.durationMs }, "datapath in sync");
       }
       return report;
     });
+  }
+
+  /**
+   * One render → observe → diff → apply. freshFailed: a namespace where a container side was taken as not made
+   * yet failed (incremental.ts); read: how many tenants it read.
+   */
+  private async pass(
+    desired: DesiredHost,
+    options: ReconcileOptions,
+  ): Promise<Pick<ReconcileReport, "changes" | "errors"> & { freshFailed: boolean; read: number }> {
+    const compiled = new Map<string, CompiledPolicy>();
+    const wanted = renderHost(withoutDirect(desired), (namespace, input) => {
+      const policy = this.policies.compile(namespace, input);
+      compiled.set(namespace, policy);
+      return policy;
+    });
+    // The direct attachments' policies are cached beside the tenants' (under their own keys).
+    const directKeys = new Set<string>();
+    const compileDirect: PolicyCompiler = (key, input) => {
+      directKeys.add(key);
+      return this.policies.compile(key, input);
+    };
+    // Whatever throws from here on may have left anything half done: trust nothing applied before.
+    const applied = this.trusted(options);
+    this.applied = NOTHING_APPLIED;
+    const { scope, plan, errors, diffed } = await this.observeAndDiff(wanted, applied);
+    const result = await applyPlan(this.executor, plan, this.applyOptions());
+    const failed = new Set([...errors, ...plan.problems, ...result.failures].map((f) => f.namespace));
+    this.applied = nextApplied(applied, wanted, scope, failed);
+    // Only the policy script is remembered; the tables we render whole carry their own tag.
+    for (const step of result.applied) {
+      const policy = step.tool === "nft" && step.object === POLICY_NFT_OBJECT;
+      if (policy && step.action !== "delete") this.appliedNft.set(step.namespace, step.stdin ?? "");
+      else if (policy || step.tool === "netns") this.appliedNft.delete(step.namespace);
+    }
+    for (const failure of result.failures) {
+      if (failure.steps.some((s) => s.tool === "nft" && s.object === POLICY_NFT_OBJECT)) this.appliedNft.delete(failure.namespace);
+    }
+    this.tables = this.tablesAfter(compiled, result.applied);
+    this.pickup.record(result.applied, result.failures.flatMap((f) => f.steps), Date.now());
+    this.unflushed = this.unflushedAfter(wanted, diffed, result.failures);
+    // Direct attachments after the tenant namespaces (their policy is the tenant's, nothing else of it).
+    const direct = await this.direct.reconcile(desired, { full: options.full === true, compile: compileDirect });
+    this.policies.keep(new Set([...compiled.keys(), ...directKeys]));
+    return {
+      changes: [...result.applied.map(changeSummary), ...direct.changes],
+      errors: [...errors, ...plan.problems.map(problemError), ...result.failures.flatMap(failureErrors), ...direct.errors],
+      freshFailed: [...(scope.fresh?.keys() ?? [])].some((namespace) => failed.has(namespace)),
+      read: scope.tenants.size,
+    };
   }
 
   /**

@@ -82,6 +82,8 @@ async function recorded(fn: () => Promise<unknown>): Promise<string[]> {
 }
 
 const reads = (commands: string[], needle: string): string[] => commands.filter((c) => c.includes(needle));
+/** Reads of a container namespace's interfaces (`ip -n NAME`: the test's container namespaces are named ones). */
+const containerReads = (commands: string[]): string[] => commands.filter((c) => c.startsWith(`ip -n ${P}-c-`) && c.includes(" -json "));
 
 describe("incremental LinuxDatapath runs in network namespaces", { skip: isRoot ? false : "needs root" }, () => {
   const dp = new LinuxDatapath(recording, { hostNamespace: HOST_NS });
@@ -94,7 +96,7 @@ describe("incremental LinuxDatapath runs in network namespaces", { skip: isRoot 
 
   it("reads everything on the first run, then nothing while nothing changes (the namespace list is a directory)", async () => {
     const first = await recorded(async () => assert.deepEqual((await dp.reconcile(desired())).errors, []));
-    for (const c of ["c1", "c2", "c3"]) assert.ok(reads(first, `nsenter --net=${netnsPath(c)} ip -json`).length > 0, c);
+    for (const c of ["c1", "c2", "c3"]) assert.ok(reads(first, `ip -n ${containerNs(c)} -json`).length > 0, c);
     assert.ok(reads(first, `-n ${HOST_NS} -json -d addr show`).length > 0, "the agent's namespace is read");
     assert.equal(await ping(containerNs("c1"), "198.18.1.2"), true);
 
@@ -105,16 +107,34 @@ describe("incremental LinuxDatapath runs in network namespaces", { skip: isRoot 
     assert.deepEqual(again, []);
   });
 
-  it("after an ADD reads tenant a and only the new container; tenant b and the agent's namespace are not read", async () => {
+  it("after an ADD reads tenant a and no container: the new container side is made without a look, by one process", async () => {
     const commands = await recorded(async () => assert.deepEqual((await dp.reconcile(desired(true))).errors, []));
-    const containers = commands.filter((c) => c.startsWith("nsenter"));
-    assert.ok(containers.length > 0 && containers.every((c) => c.startsWith(`nsenter --net=${netnsPath("c4")} `)), containers.join("\n"));
+    assert.deepEqual(containerReads(commands), [], "no container side is read");
+    assert.deepEqual(reads(commands, containerNs("c4")), [`ip -n ${containerNs("c4")} -force -batch -`], "c4 is configured by one ip, no nsenter");
     assert.deepEqual(reads(commands, nsB), [], "tenant b is not read");
     assert.deepEqual(reads(commands, HOST_NS), [], "the agent's namespace is not read");
     assert.ok(reads(commands, `ip -n ${nsA} -json -d -batch -`).length === 1, "tenant a is read");
     // An ADD changes no sysctl, nft table, FDB entry or shaper of the tenant (settled.ts): only its links are read.
     assert.deepEqual(commands.filter((c) => /\b(sysctl|nft|fdb|qdisc)\b/.test(c)), [], "settled parts are not read");
     assert.equal(await ping(containerNs("c4"), "198.18.1.1"), true);
+  });
+
+  it("a new endpoint whose interface name is taken in its container: read after all, refused with why, the interface left as it was", async () => {
+    await exec.run(["ip", "-n", containerNs("c5"), "link", "add", "eth0", "type", "veth", "peer", "name", "other0"]);
+    try {
+      const taken = desired(true);
+      taken.tenants[0]!.endpoints.push(ep("c5", 1, 5));
+      const report = await dp.reconcile(taken);
+      assert.match(report.errors.map((e) => e.message).join("; "), /interface "eth0" in "[^"]+" exists and is not the peer/);
+      const eth0 = JSON.parse(await exec.run(["ip", "-n", containerNs("c5"), "-json", "addr", "show", "dev", "eth0"])) as { flags: string[]; addr_info: unknown[] }[];
+      assert.deepEqual([eth0[0]?.flags.includes("UP"), eth0[0]?.addr_info], [false, []], "no address, not brought up");
+      // The others are as they were: the next run without it changes nothing of theirs.
+      const back = await dp.reconcile(desired(true));
+      assert.deepEqual(back.errors, []);
+      assert.equal(await ping(containerNs("c4"), "198.18.1.1"), true);
+    } finally {
+      await exec.run(["ip", "-n", containerNs("c5"), "link", "del", "eth0"]);
+    }
   });
 
   it("does not see drift made behind its back until the full resync, which repairs it", async () => {
@@ -141,7 +161,7 @@ describe("incremental LinuxDatapath runs in network namespaces", { skip: isRoot 
     ghost.tenants[0]!.endpoints.push(ep("ghost", 1, 9)); // no such namespace: a problem in tenant a
     assert.match((await dp.reconcile(ghost)).errors[0]?.message ?? "", /does not exist/);
     const commands = await recorded(async () => assert.deepEqual((await dp.reconcile(desired(true))).errors, []));
-    for (const c of ["c1", "c2", "c4"]) assert.ok(reads(commands, `nsenter --net=${netnsPath(c)} `).length > 0, c);
+    for (const c of ["c1", "c2", "c4"]) assert.ok(reads(commands, `ip -n ${containerNs(c)} -json`).length > 0, c);
     assert.deepEqual(reads(commands, nsB), [], "tenant b did not fail: not read");
   });
 
@@ -154,7 +174,7 @@ describe("incremental LinuxDatapath runs in network namespaces", { skip: isRoot 
       return host;
     };
     const made = await recorded(async () => assert.deepEqual((await dp.reconcile(withRuntime())).errors, []));
-    assert.deepEqual(reads(made, "nsenter"), [], "no container side is read");
+    assert.deepEqual(containerReads(made), [], "no container side is read");
     const inRt = JSON.parse(await exec.run(["ip", "-n", containerNs("rt"), "-json", "link", "show", "dev", runtime.ifname])) as { address: string; flags: string[] }[];
     assert.equal(inRt[0]?.address, runtime.mac);
     assert.ok(!inRt[0]?.flags.includes("UP"), "left down for the runtime");

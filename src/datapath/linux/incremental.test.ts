@@ -48,11 +48,18 @@ describe("selectScope", () => {
     assert.deepEqual(scope.namespaces, namesOf(want));
   });
 
-  it("after an ADD reads only that tenant, and of its containers only the new one", () => {
+  it("after an ADD reads only that tenant, and takes the new container side as not made yet", () => {
     const before = renderHost(twoTenants());
     const desired = twoTenants();
     desired.tenants[0]!.endpoints.push(endpoint(4));
-    assert.deepEqual(describeScope(selectScope(renderHost(desired), appliedAll(before), namesOf(before))), [`${NS_A}: ${LINK(1)} ${LINK(2)}`]);
+    const scope = selectScope(renderHost(desired), appliedAll(before), namesOf(before));
+    assert.deepEqual(describeScope(scope), [`${NS_A}: ${LINK(1)} ${LINK(2)}`]);
+    assert.deepEqual([...(scope.fresh ?? [])].map(([ns, links]) => [ns, [...links]]), [[NS_A, [LINK(4)]]]);
+  });
+
+  it("takes no container side as not made in a tenant nothing of which is applied", () => {
+    const want = renderHost(twoTenants());
+    assert.deepEqual(selectScope(want, NOTHING_APPLIED, namesOf(want)).fresh, new Map());
   });
 
   it("after a DEL reads that tenant (to delete the veth) and no container", () => {

@@ -4,8 +4,10 @@
 // TenantState, and the agent-namespace part (HostNamespaceState). What it remembers is trusted to be what
 // the kernel holds, because nothing but this process changes our objects, so a run reads and diffs only
 // what may differ: tenants whose rendered state is not the one remembered, and within such a tenant the
-// container sides only of endpoints whose container side is new or changed (a container costs one nsenter
-// each, and there are many), and of such a tenant only the parts that changed (settled.ts: its links, addresses
+// container sides only of endpoints whose container side changed (a container costs one process each, and
+// there are many; the container side of an endpoint new in a tenant applied without failure is taken as not
+// made yet: its veth, the one way in, is not there; the driver reads it after all when making it fails),
+// and of such a tenant only the parts that changed (settled.ts: its links, addresses
 // and routes are always read, in one ip call; sysctl, nft, bridge fdb and tc only when what is wanted of them
 // changed). What breaks the trust, and what then happens:
 //  - any failure in a tenant (unreadable, a problem, a failed step): nothing is remembered for it, so
@@ -44,6 +46,12 @@ export interface ObserveScope {
    */
   tenants: ReadonlyMap<string, ReadonlySet<string>>;
   /**
+   * Per tenant to read, the host links of endpoints new there since it was applied without failure: their
+   * container sides are taken as not made yet (observe.ts reads them still when their namespace or host-side
+   * veth is there). Absent for a tenant: none.
+   */
+  fresh?: ReadonlyMap<string, ReadonlySet<string>>;
+  /**
    * Tenants read whole (nothing of them applied, or a full run): only there are offload features read, the one
    * thing only a change behind our back alters (offloads.ts). Absent: every tenant read.
    */
@@ -74,23 +82,27 @@ export function selectScope(wanted: HostState, applied: AppliedState, namespaces
   const tenants = new Map<string, ReadonlySet<string>>();
   const whole = new Set<string>();
   const settled = new Map<string, ReadonlySet<SettledPart>>();
+  const fresh = new Map<string, ReadonlySet<string>>();
   let host = !isDeepStrictEqual(applied.host, wanted.host);
   for (const tenant of wanted.tenants) {
     // A namespace that is gone took everything in it along: what was applied there counts for nothing.
     const last = existing.has(tenant.namespace) ? applied.tenants.get(tenant.namespace) : undefined;
     if (last !== undefined && isDeepStrictEqual(last, tenant)) continue;
     const trusted = new Set<string>();
+    const added = new Set<string>();
     for (const endpoint of tenant.endpoints.filter((e) => e.containerSide === "ours")) {
       const before = last?.endpoints.find((e) => e.hostLink === endpoint.hostLink);
       if (before !== undefined && isDeepStrictEqual(before.container, endpoint.container)) trusted.add(endpoint.hostLink);
+      else if (before === undefined && last !== undefined) added.add(endpoint.hostLink);
     }
     tenants.set(tenant.namespace, trusted);
+    if (added.size > 0) fresh.set(tenant.namespace, added);
     if (last === undefined) whole.add(tenant.namespace);
     else settled.set(tenant.namespace, settledParts(last, tenant));
     // A tenant read whole (nothing applied) is diffed whole: the agent's side of it too.
     if (last === undefined || !isDeepStrictEqual(agentSide(last), agentSide(tenant))) host = true;
   }
-  return { namespaces, tenants, whole, settled, host };
+  return { namespaces, tenants, fresh, whole, settled, host };
 }
 
 /**

@@ -108,11 +108,14 @@ function scripted(): FakeExecutor {
     .on(`tc -n ${NS_A} -json -batch -`, { stdout: `${FILTERS}\n` })
     .on(`ip netns exec ${NS_A} nft -j list tables`, { stdout: NFT })
     .on(/^ip netns exec \S+ sh -c for d; do ethtool -k .* sh ne0000000001$/, { stdout: ETHTOOL_K_VETH_VXLAN.replace("Features for va:", "Features for ne0000000001:") })
-    .on("nsenter --net=/var/run/netns/c1 ip -json -d -batch -", { stdout: `${C1_LINKS}\n${C1_ROUTES}\n` })
-    .on("nsenter --net=/var/run/netns/c2 ip -json -d -batch -", {
-      stderr: "nsenter: cannot open /var/run/netns/c2: No such file or directory",
+    .on("ip -n c1 -json -d -batch -", { stdout: `${C1_LINKS}\n${C1_ROUTES}\n` })
+    .on("ip -n c2 -json -d -batch -", {
+      stderr: 'Cannot open network namespace "c2": No such file or directory',
     });
 }
+
+/** A read of a container namespace: the tests' are named ones (c1, c2), which ip enters itself. */
+const CONTAINER_READ = /^ip -n c\d /;
 
 describe("observeHost", () => {
   it("reads links, addresses, qdiscs, redirects, nft table and container sides into ObservedTenant", async () => {
@@ -167,7 +170,7 @@ describe("observeHost", () => {
   it("observes a tenant whose namespace does not exist as empty, containers included", async () => {
     const fake = new FakeExecutor()
       .on("ip -json netns list", { stdout: "" })
-      .on(/^nsenter/, { stdout: `${JSON.stringify([{ ifindex: 1, ifname: "lo", flags: [], mtu: 65536 }])}\n[]\n` })
+      .on(/^ip -n c\d /, { stdout: `${JSON.stringify([{ ifindex: 1, ifname: "lo", flags: [], mtu: 65536 }])}\n[]\n` })
       .on(/^ip -n h1 -json -d addr show$/, { stdout: "[]" })
       .on(/^ip -n h1 -json (-6 )?route show$/, { stdout: "[]" })
       .on(/^ip netns exec h1 (sysctl|nft) /, { stdout: "" });
@@ -176,7 +179,7 @@ describe("observeHost", () => {
     assert.equal(observed.tenants[0]!.containers[0]!.link, null);
     assert.deepEqual(observed.host, { links: [], routes: [], sysctls: {}, nftTag: "" });
     assert.ok(
-      fake.commands().every((c) => c.startsWith("nsenter") || c === "ip -json netns list" || c.includes(" h1 ")),
+      fake.commands().every((c) => CONTAINER_READ.test(c) || c === "ip -json netns list" || c.includes(" h1 ")),
       "only the container namespaces, the namespace list and the host namespace are read",
     );
   });
@@ -187,7 +190,7 @@ describe("observeHost", () => {
     const fake = scripted();
     const observed = await observeHost(fake, renderHost(host));
     assert.deepEqual(observed.tenants[0]!.containers.map((c) => c.hostLink), ["ne0000000001"]);
-    assert.deepEqual(fake.commands().filter((c) => c.startsWith("nsenter")), ["nsenter --net=/var/run/netns/c1 ip -json -d -batch -"]);
+    assert.deepEqual(fake.commands().filter((c) => CONTAINER_READ.test(c)), ["ip -n c1 -json -d -batch -"]);
   });
 
   it("turns output it cannot parse into a failure of that tenant, not a throw", async () => {
@@ -220,7 +223,7 @@ describe("observeHost", () => {
     });
     assert.equal(c2!.netnsMissing, true, "no veth for ne0000000002: its container side is read");
     const commands = fake.commands();
-    assert.deepEqual(commands.filter((c) => c.startsWith("nsenter")), ["nsenter --net=/var/run/netns/c2 ip -json -d -batch -"]);
+    assert.deepEqual(commands.filter((c) => CONTAINER_READ.test(c)), ["ip -n c2 -json -d -batch -"]);
     assert.ok(!commands.some((c) => c.includes("netns list") || c.includes("addr show") || c.includes(`${PREFIX}-t-old`)), commands.join("\n"));
     assert.ok(!commands.some((c) => c.includes("ethtool")), "a tenant not read whole: no offloads read");
     assert.equal(observed.tenants[0]!.offloads, undefined);

@@ -3,12 +3,15 @@
 // only the interface a desired endpoint names (none where the runtime owns the container
 // side). Read-only: nothing here changes the kernel.
 // A run may read only part of the host (ObserveOptions.scope, chosen by incremental.ts); the
-// container sides it does not read are taken as applied (appliedContainer).
+// container sides it does not read are taken as applied (appliedContainer), or, for endpoints new in
+// their tenant, as not made yet (containerNotMade).
+
+import { existsSync } from "node:fs";
 
 import { NFT_TABLE, tenantNamespace } from "../names.js";
 import { canonicalIp } from "./addr.js";
 import { ProcessError, type Executor } from "../../lib/process.js";
-import { hostCommand, isNotFound } from "./tools.js";
+import { containerCommand, hostCommand, isNotFound } from "./tools.js";
 import { mapLimit } from "./mapLimit.js";
 import {
   defaultRoutes,
@@ -78,13 +81,14 @@ export function tenantNamespacesOf(namespaces: string[], prefix: string): string
 
 /** ip, run inside a container's namespace given by path. */
 function containerIp(path: string, args: string[]): string[] {
-  return ["nsenter", `--net=${path}`, "ip", ...args];
+  return containerCommand(path, ["ip", ...args]);
 }
 
 export function isMissingNamespace(error: unknown): boolean {
-  // "nsenter: cannot open PATH: No such file or directory", or a path that is no namespace
-  // (a bind mount already gone): "reassociate to namespace 'ns/net' failed: Invalid argument".
-  return error instanceof ProcessError && /nsenter: (cannot open|reassociate)/.test(error.stderr);
+  // "nsenter: cannot open PATH: No such file or directory", or a path that is no namespace (a bind mount
+  // already gone): "reassociate to namespace 'ns/net' failed: Invalid argument"; from `ip -n NAME`: "Cannot
+  // open network namespace "NAME": …", "setting the network namespace "NAME" failed: …".
+  return error instanceof ProcessError && /nsenter: (cannot open|reassociate)|Cannot open network namespace|setting the network namespace/.test(error.stderr);
 }
 
 export async function observeContainer(
@@ -218,10 +222,24 @@ function appliedContainer(endpoint: EndpointState, vethIfindex: number, peerIfin
   };
 }
 
+/**
+ * The container side of an endpoint new in a tenant applied without failure (incremental.ts), as not made yet:
+ * its namespace there, nothing of ours in it. Making the veth pair fails if the interface name is taken after
+ * all, and the driver then reads it (driver.ts).
+ */
+function containerNotMade(endpoint: EndpointState): ObservedContainer {
+  return { hostLink: endpoint.hostLink, netns: endpoint.container.netns, netnsMissing: false, link: null, routes: [] };
+}
+
 export interface ObserveTenantOptions {
   signal?: AbortSignal;
   /** Host links whose container sides are taken as applied when the host-side veth is there (read otherwise); default none. */
   trusted?: ReadonlySet<string>;
+  /**
+   * Host links whose container sides are taken as not made yet when neither the host-side veth is there nor the
+   * namespace is missing (read otherwise); default none.
+   */
+  fresh?: ReadonlySet<string>;
   /** Read the offload features of its devices (offloads.ts); default true. */
   offloads?: boolean;
   /** Parts taken as applied instead of read (settled.ts); default none. */
@@ -235,7 +253,7 @@ export async function observeTenant(
   exists: boolean,
   options: ObserveTenantOptions = {},
 ): Promise<ObservedTenant> {
-  const { signal, trusted = new Set<string>(), offloads = true, settled = new Set<SettledPart>() } = options;
+  const { signal, trusted = new Set<string>(), fresh = new Set<string>(), offloads = true, settled = new Set<SettledPart>() } = options;
   const ns = tenant.namespace;
   const read = (endpoints: EndpointState[]): Promise<ObservedContainer[]> =>
     Promise.all(endpoints.map((e) => observeContainer(executor, e, signal)));
@@ -263,7 +281,7 @@ export async function observeTenant(
     unless("nftTables", () => executor.run(nftArgv, { netns: ns, signal })),
     // FDB entries matter only on VXLAN devices we keep; an unwanted device goes whole.
     unless("fdb", () => (tenant.vxlans.length > 0 ? executor.run(fdbArgv, { signal }) : Promise.resolve(""))),
-    read(ours.filter((e) => !trusted.has(e.hostLink))),
+    read(ours.filter((e) => !trusted.has(e.hostLink) && !fresh.has(e.hostLink))),
   ]);
   const [linkText, routeText, neighText, proxyText] = splitBatchJson(ipText, 4, ipArgv);
   const links = parseLinks(linkText!, ipArgv);
@@ -278,6 +296,11 @@ export async function observeTenant(
   for (const endpoint of ours.filter((e) => trusted.has(e.hostLink))) {
     const veth = veths.find((v) => v.ifname === endpoint.hostLink);
     if (veth?.link_index !== undefined) applied.push(appliedContainer(endpoint, veth.ifindex, veth.link_index));
+    else unpaired.push(endpoint);
+  }
+  for (const endpoint of ours.filter((e) => fresh.has(e.hostLink))) {
+    const made = veths.some((v) => v.ifname === endpoint.hostLink);
+    if (!made && existsSync(endpoint.container.netns)) applied.push(containerNotMade(endpoint));
     else unpaired.push(endpoint);
   }
   const vxlans = links.filter((l) => linkKind(l) === "vxlan").map(observeVxlan);
@@ -444,12 +467,14 @@ export async function observeHost(
   await mapLimit(read, options.concurrency ?? 4, async (tenant) => {
     try {
       const trusted = scope?.get(tenant.namespace);
+      const fresh = options.scope?.fresh?.get(tenant.namespace);
       const whole = options.scope?.whole?.has(tenant.namespace) ?? true;
       const settled = options.scope?.settled?.get(tenant.namespace);
       observed.tenants.push(
         await observeTenant(executor, tenant, existing.has(tenant.namespace), {
           ...(options.signal === undefined ? {} : { signal: options.signal }),
           ...(trusted === undefined ? {} : { trusted }),
+          ...(fresh === undefined ? {} : { fresh }),
           ...(settled === undefined ? {} : { settled }),
           offloads: whole,
         }),

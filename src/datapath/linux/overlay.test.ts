@@ -430,7 +430,7 @@ describe("apply and observe in a simulated host", () => {
       .on(/nft -j list tables/, { stdout: JSON.stringify({ nftables: [{ table: { family: "ip", name: "netplugin_nat", handle: 2 } }] }) })
       .on(`ip netns exec ${NS_A} nft list table ip netplugin_nat`, { stdout: `table ip netplugin_nat {\n\tcomment "netplugin:${tag}"\n}\n` })
       .on(`bridge -n ${NS_A} -json fdb show`, { stdout: JSON.stringify(fdb) })
-      .on(/^nsenter/, { stdout: "[]\n[]\n" })
+      .on(/^ip -n c\d /, { stdout: "[]\n[]\n" })
       .on(`ip netns exec h1 nft list table inet netplugin_${PREFIX}`, { stderr: "Error: No such file or directory\n" });
     const observed = await observeHost(fake, want, { hostNamespace: "h1" });
     assert.deepEqual(observed.failures, []);

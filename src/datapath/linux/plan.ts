@@ -21,7 +21,7 @@ export type Action = "create" | "update" | "delete";
 
 /**
  * Where a step runs. `namespace`: a named tenant namespace (ip -n / tc -n / ip netns exec);
- * `container`: a namespace given by path (nsenter --net=PATH); `host`: the agent's own namespace.
+ * `container`: a namespace given by path (tools.ts containerCommand); `host`: the agent's own namespace.
  */
 export type StepTarget = { kind: "host" } | { kind: "namespace"; name: string } | { kind: "container"; path: string };
 

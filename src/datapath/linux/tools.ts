@@ -16,6 +16,21 @@ export function hostCommand(argv: string[], hostNamespace?: string): { argv: str
   return { argv, netns: hostNamespace };
 }
 
+/** Where `ip netns add` keeps namespace names (/var/run is /run on every current distribution). */
+const NAMED_NETNS = /^\/(?:var\/)?run\/netns\/([^/]+)$/;
+
+/**
+ * A command inside a container's namespace given by path. ip, tc and bridge enter a namespace of `ip netns`
+ * themselves (`-n NAME`: no second process, where nsenter is one more exec per call); a namespace elsewhere
+ * (/proc/PID/ns/net, a runtime's own directory) and other tools go through `nsenter --net=PATH`.
+ */
+export function containerCommand(path: string, argv: string[]): string[] {
+  const [tool, ...rest] = argv;
+  const name = NAMED_NETNS.exec(path)?.[1];
+  if (name !== undefined && (tool === "ip" || tool === "tc" || tool === "bridge")) return [tool, "-n", name, ...rest];
+  return ["nsenter", `--net=${path}`, ...argv];
+}
+
 /**
  * Runs the lines on stdin as `conntrack` commands (`-R -`). conntrack opens /dev/stdin by name, which fails
  * (ENXIO) on the socket a Node child gets as stdin: `cat` puts a pipe in between. The status is conntrack's.
