@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 
 import { diffHost } from "./diff.js";
-import { emptyTenant } from "./observe.js";
+import { emptyTenant } from "./assumed.js";
 import { PickupWindows } from "./pickup.js";
 import { describeStep, phaseIndex, type Plan, type Step } from "./plan.js";
 import { renderHost } from "./render.js";

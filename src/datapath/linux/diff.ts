@@ -12,6 +12,7 @@
 
 import type { DatapathErrorOwner } from "../driver.js";
 import { NFT_TABLE, tenantNamespace } from "../names.js";
+import { containerNotMade, emptyTenant } from "./assumed.js";
 import { diffEndpoint } from "./diffEndpoint.js";
 import { diffHostEndpoints, diffHostNamespace, diffOwnedTable, diffUplink, diffVxlans, hostRouteOwners } from "./diffOverlay.js";
 import { diffServices } from "./diffServices.js";
@@ -21,7 +22,7 @@ import { diffPickup, PICKUP_WINDOW_SECONDS, startsNetfilter, type PickupState } 
 import { newBridgeSysctl } from "./render.js";
 import { NAT_TABLE, ROUTE6_TABLE } from "./renderOverlay.js";
 import { DELETE_GROUP, StepBuilder } from "./stepBuilder.js";
-import type { HostState, ObservedHost, ObservedHostNamespace, ObservedTenant, TenantState } from "./state.js";
+import type { EndpointState, HostState, ObservedHost, ObservedHostNamespace, ObservedTenant, TenantState } from "./state.js";
 
 /** Step.object of the policy table: the only nft step whose script the driver remembers. */
 export const POLICY_NFT_OBJECT = `nft table inet ${NFT_TABLE}`;
@@ -204,14 +205,36 @@ function diffTenant(
   return b;
 }
 
-/** The plan that makes the kernel match `want`. Tenants that could not be observed get no step. */
-export function diffHost(want: HostState, have: ObservedHost, options: DiffOptions = {}): Plan {
-  const full: Required<DiffOptions> = {
+function withDefaults(options: DiffOptions): Required<DiffOptions> {
+  return {
     appliedNft: options.appliedNft ?? new Map(),
     pickup: options.pickup ?? { windowSeconds: PICKUP_WINDOW_SECONDS, open: new Map(), missing: new Set() },
     deleteGroup: options.deleteGroup ?? DELETE_GROUP,
     unflushed: options.unflushed ?? new Map(),
   };
+}
+
+/**
+ * The plan for a tenant that holds what was applied there without failure, to which `added` endpoints are all
+ * that changed besides the policy script (incremental.ts addedEndpoints): those endpoints made from nothing, the
+ * script if it is not the one applied. The rest equals what was applied, and so plans nothing: the same steps
+ * as diffTenant after reading the namespace, without reading it.
+ */
+export function diffAdditions(want: TenantState, added: readonly EndpointState[], options: DiffOptions = {}): Plan {
+  const full = withDefaults(options);
+  const tenant: DatapathErrorOwner = { tenant: want.tenant };
+  const b = StepBuilder.of(want.namespace, tenant, full.deleteGroup);
+  // What diffEndpoint, diffNft and diffPickup look at: no link, shaper or container side of the new endpoints,
+  // the policy table there, no bridge about to start passing netfilter.
+  const have: ObservedTenant = { ...emptyTenant(want.namespace, added.map(containerNotMade)), exists: true, loopbackUp: true, nftTable: true };
+  for (const endpoint of added) diffEndpoint(b.unit({ ...tenant, network: endpoint.network, endpoint: endpoint.id }), have, endpoint);
+  diffPickup(b, want, have, diffNft(b, want, have, full.appliedNft), full.pickup);
+  return { steps: b.steps(), problems: b.problems };
+}
+
+/** The plan that makes the kernel match `want`. Tenants that could not be observed get no step. */
+export function diffHost(want: HostState, have: ObservedHost, options: DiffOptions = {}): Plan {
+  const full = withDefaults(options);
   const plan: Plan = { steps: [], problems: [] };
   if (have.host !== null) plan.steps.push(...diffHostNamespace(want, have.host).steps());
   for (const tenant of want.tenants) {

@@ -18,7 +18,7 @@ import { ValidationError } from "../../lib/errors.js";
 import type { Executor } from "../../lib/process.js";
 import { ruleCounters, type CompiledPolicy, type RuleCounter } from "../../policy/index.js";
 import { applyPlan, type StepFailure } from "./apply.js";
-import { diffHost, POLICY_NFT_OBJECT } from "./diff.js";
+import { diffAdditions, diffHost, POLICY_NFT_OBJECT } from "./diff.js";
 import { checkDirect, DirectAttachments, withoutDirect } from "./direct.js";
 import { PickupWindows } from "./pickup.js";
 import { PolicyCache, type PolicyCompiler } from "./policies.js";
@@ -154,7 +154,16 @@ export class LinuxDatapath implements DatapathDriver {
       scope,
     });
     const deleteGroup = randomInt(1, 2 ** 31);
-    const plan = diffHost(wanted, observed, { appliedNft: this.appliedNft, pickup: this.pickup.state(Date.now()), deleteGroup, unflushed: this.unflushed });
+    const options = { appliedNft: this.appliedNft, pickup: this.pickup.state(Date.now()), deleteGroup, unflushed: this.unflushed };
+    const plan = diffHost(wanted, observed, options);
+    // Tenants to which only endpoints were added are planned without being read.
+    for (const tenant of wanted.tenants) {
+      const added = scope.added?.get(tenant.namespace);
+      if (added === undefined) continue;
+      const more = diffAdditions(tenant, added, options);
+      plan.steps.push(...more.steps);
+      plan.problems.push(...more.problems);
+    }
     const tenants = new Map(wanted.tenants.map((t) => [t.namespace, t.tenant]));
     const errors = observed.failures.map((f) => {
       const tenant = tenants.get(f.namespace);
@@ -179,8 +188,9 @@ export class LinuxDatapath implements DatapathDriver {
     return this.serial(async () => {
       const started = Date.now();
       const first = await this.pass(desired, options);
-      // A container side taken as not made yet that could not be made (its interface name taken, say) was not
-      // read: a second pass reads the namespaces that failed (nothing of them is trusted now) and says why.
+      // A tenant planned without reading it, or a container side taken as not made yet, that failed (an interface
+      // name taken, a container namespace gone): a second pass reads the namespaces that failed (nothing of them
+      // is trusted now) and says why.
       const second = first.freshFailed ? await this.pass(desired, {}) : undefined;
       const report: ReconcileReport = {
         changes: [...first.changes, ...(second?.changes ?? [])],
@@ -198,8 +208,8 @@ export class LinuxDatapath implements DatapathDriver {
   }
 
   /**
-   * One render → observe → diff → apply. freshFailed: a namespace where a container side was taken as not made
-   * yet failed (incremental.ts); read: how many tenants it read.
+   * One render → observe → diff → apply. freshFailed: a namespace planned without reading it, or where a
+   * container side was taken as not made yet, failed (incremental.ts); read: how many tenants it read.
    */
   private async pass(
     desired: DesiredHost,
@@ -242,7 +252,7 @@ export class LinuxDatapath implements DatapathDriver {
     return {
       changes: [...result.applied.map(changeSummary), ...direct.changes],
       errors: [...errors, ...plan.problems.map(problemError), ...result.failures.flatMap(failureErrors), ...direct.errors],
-      freshFailed: [...(scope.fresh?.keys() ?? [])].some((namespace) => failed.has(namespace)),
+      freshFailed: [...(scope.fresh?.keys() ?? []), ...(scope.added?.keys() ?? [])].some((namespace) => failed.has(namespace)),
       read: scope.tenants.size,
     };
   }

@@ -18,10 +18,14 @@ function twoTenants(): DesiredHost {
   return host;
 }
 
-/** What is read, compactly: "NS: trusted links", and "host" when the agent's namespace is read. */
+/**
+ * What is read, compactly: "NS: trusted links", "NS + added links" for a tenant planned without reading it, and
+ * "host" when the agent's namespace is read.
+ */
 function describeScope(scope: ObserveScope): string[] {
   return [
     ...[...scope.tenants].map(([ns, trusted]) => `${ns}: ${[...trusted].sort().join(" ")}`.trimEnd()),
+    ...[...(scope.added ?? [])].map(([ns, added]) => `${ns} + ${added.map((e) => e.hostLink).join(" ")}`),
     ...(scope.host ? ["host"] : []),
   ];
 }
@@ -48,10 +52,19 @@ describe("selectScope", () => {
     assert.deepEqual(scope.namespaces, namesOf(want));
   });
 
-  it("after an ADD reads only that tenant, and takes the new container side as not made yet", () => {
+  it("after an ADD reads nothing: the tenant's new endpoint is planned from nothing", () => {
     const before = renderHost(twoTenants());
     const desired = twoTenants();
     desired.tenants[0]!.endpoints.push(endpoint(4));
+    desired.tenants[0]!.policy.groups.push({ id: 1, name: "g", ipv4: [endpoint(4).ipv4.split("/")[0]!], ipv6: [], dscp: 0 });
+    assert.deepEqual(describeScope(selectScope(renderHost(desired), appliedAll(before), namesOf(before))), [`${NS_A} + ${LINK(4)}`]);
+  });
+
+  it("an ADD beside another change reads the tenant, and takes the new container side as not made yet", () => {
+    const before = renderHost(twoTenants());
+    const desired = twoTenants();
+    desired.tenants[0]!.endpoints.push(endpoint(4));
+    desired.tenants[0]!.endpoints[0]!.qos = { egressBps: 8_000_000, ingressBps: 0, burstBytes: 0 };
     const scope = selectScope(renderHost(desired), appliedAll(before), namesOf(before));
     assert.deepEqual(describeScope(scope), [`${NS_A}: ${LINK(1)} ${LINK(2)}`]);
     assert.deepEqual([...(scope.fresh ?? [])].map(([ns, links]) => [ns, [...links]]), [[NS_A, [LINK(4)]]]);
@@ -85,7 +98,7 @@ describe("selectScope", () => {
     }
   });
 
-  it("reads no container side a runtime owns: a steady runtime endpoint leaves its tenant unread, a new one reads it only", () => {
+  it("reads no container side a runtime owns: a steady runtime endpoint leaves its tenant unread, a new one is planned unread", () => {
     const runtime = (): DesiredHost => {
       const host = twoTenants();
       host.tenants[0]!.endpoints[1] = endpoint(2, { containerSide: "runtime", netns: "/proc/1/ns/net", ifname: "npu0d000002" });
@@ -95,7 +108,7 @@ describe("selectScope", () => {
     assert.deepEqual(describeScope(selectScope(renderHost(runtime()), appliedAll(before), namesOf(before))), []);
     const added = runtime();
     added.tenants[0]!.endpoints.push(endpoint(4, { containerSide: "runtime", netns: "/proc/1/ns/net", ifname: "npu0d000004" }));
-    assert.deepEqual(describeScope(selectScope(renderHost(added), appliedAll(before), namesOf(before))), [`${NS_A}: ${LINK(1)}`]);
+    assert.deepEqual(describeScope(selectScope(renderHost(added), appliedAll(before), namesOf(before))), [`${NS_A} + ${LINK(4)}`]);
     assert.deepEqual(describeScope(selectScope(before, NOTHING_APPLIED, namesOf(before))), [`${NS_A}:`, `${NS_B}:`, "host"]);
   });
 
@@ -119,7 +132,7 @@ describe("selectScope", () => {
     const applied = appliedAll(before);
     const added = clusterHost();
     added.tenants[0]!.endpoints.push(endpoint(4));
-    assert.deepEqual(describeScope(selectScope(renderHost(added), applied, namesOf(before))), [`${NS_A}: ${LINK(1)} ${LINK(2)}`]);
+    assert.deepEqual(describeScope(selectScope(renderHost(added), applied, namesOf(before))), [`${NS_A} + ${LINK(4)}`]);
     const routed = clusterHost();
     routed.tenants[0]!.uplink!.routes = ["198.18.1.1"];
     assert.deepEqual(describeScope(selectScope(renderHost(routed), applied, namesOf(before))), [`${NS_A}: ${LINK(1)} ${LINK(2)}`, "host"]);
@@ -139,8 +152,9 @@ describe("nextApplied", () => {
     for (const tenant of desired.tenants) tenant.endpoints.push(endpoint(4));
     const want = renderHost(desired);
     const scope = selectScope(want, appliedAll(before), namesOf(want));
-    assert.deepEqual(describeScope(scope), [`${NS_A}: ${LINK(1)} ${LINK(2)}`, `${NS_B}: ${LINK(3)}`]);
+    assert.deepEqual(describeScope(scope), [`${NS_A} + ${LINK(4)}`, `${NS_B} + ${LINK(4)}`]);
     const after = nextApplied(appliedAll(before), want, scope, new Set([NS_A]));
+    assert.equal(after.tenants.get(NS_B), want.tenants[1], "tenant b, planned unread, is remembered as wanted");
     assert.deepEqual([...after.tenants.keys()], [NS_B]);
     assert.deepEqual(describeScope(selectScope(want, after, namesOf(want))), [`${NS_A}:`, "host"]);
   });

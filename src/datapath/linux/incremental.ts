@@ -9,7 +9,9 @@
 // made yet: its veth, the one way in, is not there; the driver reads it after all when making it fails),
 // and of such a tenant only the parts that changed (settled.ts: its links, addresses
 // and routes are always read, in one ip call; sysctl, nft, bridge fdb and tc only when what is wanted of them
-// changed). What breaks the trust, and what then happens:
+// changed). A tenant to which only endpoints were added (and its policy script changed with them: a
+// container's ADD) is not read at all: its new endpoints are made from nothing (diff.ts diffAdditions), and a
+// failure there has the driver read it whole at once. What breaks the trust, and what then happens:
 //  - any failure in a tenant (unreadable, a problem, a failed step): nothing is remembered for it, so
 //    the next run reads it whole, all its containers too (never trust a cache after a failed step);
 //  - a failure in the agent's namespace (or reading it): nothing is remembered for it, nor for any tenant
@@ -22,7 +24,7 @@
 
 import { isDeepStrictEqual } from "node:util";
 
-import type { HostNamespaceState, HostState, TenantState } from "./state.js";
+import type { EndpointState, HostNamespaceState, HostState, TenantState } from "./state.js";
 import { HOST_GROUP } from "./plan.js";
 import { settledParts, type SettledPart } from "./settled.js";
 
@@ -52,6 +54,11 @@ export interface ObserveScope {
    */
   fresh?: ReadonlyMap<string, ReadonlySet<string>>;
   /**
+   * Tenants not read because only endpoints were added to them (addedEndpoints), with those endpoints: the
+   * driver plans them from nothing. Absent: none.
+   */
+  added?: ReadonlyMap<string, readonly EndpointState[]>;
+  /**
    * Tenants read whole (nothing of them applied, or a full run): only there are offload features read, the one
    * thing only a change behind our back alters (offloads.ts). Absent: every tenant read.
    */
@@ -76,6 +83,19 @@ function agentSide(tenant: TenantState | undefined): unknown {
     : { uplink: tenant.uplink, hostEndpoints: tenant.hostEndpoints, portForwards: tenant.portForwards };
 }
 
+/**
+ * The endpoints `tenant` adds to `last`, when nothing else changed but the policy script (which the driver
+ * compares with what it applied, without reading): undefined when anything else changed or nothing was added.
+ */
+export function addedEndpoints(last: TenantState, tenant: TenantState): EndpointState[] | undefined {
+  const wanted = new Map(tenant.endpoints.map((e) => [e.hostLink, e]));
+  if (!last.endpoints.every((e) => isDeepStrictEqual(wanted.get(e.hostLink), e))) return undefined;
+  const before = new Set(last.endpoints.map((e) => e.hostLink));
+  const added = tenant.endpoints.filter((e) => !before.has(e.hostLink));
+  const rest = (t: TenantState): TenantState => ({ ...t, endpoints: [], nftScript: "" });
+  return added.length > 0 && isDeepStrictEqual(rest(last), rest(tenant)) ? added : undefined;
+}
+
 /** What a run must read to bring the kernel from `applied` to `wanted`; NOTHING_APPLIED gives a full run. */
 export function selectScope(wanted: HostState, applied: AppliedState, namespaces: string[]): ObserveScope {
   const existing = new Set(namespaces);
@@ -83,30 +103,36 @@ export function selectScope(wanted: HostState, applied: AppliedState, namespaces
   const whole = new Set<string>();
   const settled = new Map<string, ReadonlySet<SettledPart>>();
   const fresh = new Map<string, ReadonlySet<string>>();
+  const added = new Map<string, readonly EndpointState[]>();
   let host = !isDeepStrictEqual(applied.host, wanted.host);
   for (const tenant of wanted.tenants) {
     // A namespace that is gone took everything in it along: what was applied there counts for nothing.
     const last = existing.has(tenant.namespace) ? applied.tenants.get(tenant.namespace) : undefined;
     if (last !== undefined && isDeepStrictEqual(last, tenant)) continue;
+    const adding = last === undefined ? undefined : addedEndpoints(last, tenant);
+    if (adding !== undefined) {
+      added.set(tenant.namespace, adding);
+      continue;
+    }
     const trusted = new Set<string>();
-    const added = new Set<string>();
+    const newLinks = new Set<string>();
     for (const endpoint of tenant.endpoints.filter((e) => e.containerSide === "ours")) {
       const before = last?.endpoints.find((e) => e.hostLink === endpoint.hostLink);
       if (before !== undefined && isDeepStrictEqual(before.container, endpoint.container)) trusted.add(endpoint.hostLink);
-      else if (before === undefined && last !== undefined) added.add(endpoint.hostLink);
+      else if (before === undefined && last !== undefined) newLinks.add(endpoint.hostLink);
     }
     tenants.set(tenant.namespace, trusted);
-    if (added.size > 0) fresh.set(tenant.namespace, added);
+    if (newLinks.size > 0) fresh.set(tenant.namespace, newLinks);
     if (last === undefined) whole.add(tenant.namespace);
     else settled.set(tenant.namespace, settledParts(last, tenant));
     // A tenant read whole (nothing applied) is diffed whole: the agent's side of it too.
     if (last === undefined || !isDeepStrictEqual(agentSide(last), agentSide(tenant))) host = true;
   }
-  return { namespaces, tenants, fresh, whole, settled, host };
+  return { namespaces, tenants, fresh, added, whole, settled, host };
 }
 
 /**
- * What is applied after a run that read `scope`: tenants it read are remembered as wanted unless their
+ * What is applied after a run that read `scope`: tenants it read or added endpoints to are remembered as wanted unless their
  * namespace (or, when it read the agent's namespace, that one: HOST_GROUP) is in `failed`; tenants it did
  * not read stay as they were (they equal what is wanted); tenants no longer wanted are forgotten.
  * `failed`: namespaces with an observe failure, a problem or a failed step.
@@ -115,7 +141,7 @@ export function nextApplied(previous: AppliedState, wanted: HostState, scope: Ob
   const hostFailed = scope.host && failed.has(HOST_GROUP);
   const tenants = new Map<string, TenantState>();
   for (const tenant of wanted.tenants) {
-    if (!scope.tenants.has(tenant.namespace)) {
+    if (!scope.tenants.has(tenant.namespace) && !scope.added?.has(tenant.namespace)) {
       const last = previous.tenants.get(tenant.namespace);
       if (last !== undefined) tenants.set(tenant.namespace, last);
     } else if (!hostFailed && !failed.has(tenant.namespace)) {

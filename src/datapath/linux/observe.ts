@@ -38,6 +38,7 @@ import {
   parseSysctls,
   splitBatchJson,
 } from "./parse.js";
+import { containerNotMade, emptyTenant } from "./assumed.js";
 import { HOST_GROUP } from "./plan.js";
 import type { ObserveScope } from "./incremental.js";
 import { settledObservation, type SettledPart } from "./settled.js";
@@ -143,33 +144,6 @@ async function readRedirects(
   return devs.flatMap((dev, i) => parseRedirects(dev, docs[i]!, argv));
 }
 
-/** An ObservedTenant for a namespace that does not exist yet. */
-export function emptyTenant(namespace: string, containers: ObservedContainer[] = []): ObservedTenant {
-  return {
-    namespace,
-    exists: false,
-    sysctls: {},
-    loopbackUp: false,
-    bridges: [],
-    veths: [],
-    ifbs: [],
-    qdiscs: [],
-    redirects: [],
-    containers,
-    nftTable: false,
-    vxlans: [],
-    fdb: [],
-    neighbours: [],
-    routes: [],
-    hostRoutes: [],
-    proxyNeighbours: [],
-    natTag: null,
-    route6Tag: null,
-    lbTag: null,
-    lbBackends: null,
-  };
-}
-
 function observeVxlan(l: IpLink): ObservedVxlan {
   const data = l.linkinfo?.info_data;
   const port = l.linkinfo?.info_slave_kind === "bridge" ? l.linkinfo.info_slave_data : undefined;
@@ -220,15 +194,6 @@ function appliedContainer(endpoint: EndpointState, vethIfindex: number, peerIfin
     link: { ifname, ifindex: peerIfindex, peerIfindex: vethIfindex, kind: "veth", mac, mtu, up: true, addresses },
     routes,
   };
-}
-
-/**
- * The container side of an endpoint new in a tenant applied without failure (incremental.ts), as not made yet:
- * its namespace there, nothing of ours in it. Making the veth pair fails if the interface name is taken after
- * all, and the driver then reads it (driver.ts).
- */
-function containerNotMade(endpoint: EndpointState): ObservedContainer {
-  return { hostLink: endpoint.hostLink, netns: endpoint.container.netns, netnsMissing: false, link: null, routes: [] };
 }
 
 export interface ObserveTenantOptions {
