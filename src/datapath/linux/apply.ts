@@ -1,12 +1,12 @@
-// Carries out a Plan through the Executor and decides nothing. Steps of one tenant
-// namespace run in plan order; consecutive ip (tc, bridge) lines for the same target become
-// one `ip -batch -` (`tc -batch -`, `bridge -batch -`) call run with -force, so one bad line
-// does not keep the others from being applied, and "Command failed -:N" tells which step
-// failed. Consecutive conntrack lines become one `conntrack -R -` (CONNTRACK_BATCH), which names
-// no line: when it fails, all of its steps did (deleting entries again is harmless). The steps inside a
-// container namespace whose veth pair could not be made are skipped: the interface there is not ours. Namespaces run
-// independently: a failure in one never stops another. Steps for the agent's own namespace run
-// there, or in `hostNamespace` when a test simulates hosts.
+// Carries out a Plan through the Executor and decides nothing. Steps of one tenant namespace run in plan
+// order; consecutive ip (tc, bridge) lines for the same target become one `ip -batch -` (`tc -batch -`,
+// `bridge -batch -`) call run with -force, so one bad line does not keep the others from being applied, and
+// "Command failed -:N" tells which step failed. Consecutive conntrack lines become one `conntrack -R -`
+// (CONNTRACK_BATCH), which names no line: when it fails, all of its steps did (deleting entries again is
+// harmless). Consecutive runs in different containers run at the same time; those in a container whose veth
+// pair could not be made are skipped: the interface there is not ours. Namespaces run independently: a failure
+// in one never stops another. Steps for the agent's own namespace run there, or in `hostNamespace` when a test
+// simulates hosts.
 
 import { errorMessage } from "../../lib/errors.js";
 import type { Executor } from "../../lib/process.js";
@@ -112,6 +112,9 @@ export function invocations(steps: Step[], hostNamespace?: string): Invocation[]
   return result;
 }
 
+/** How many container namespaces of one tenant are configured at the same time. */
+const CONTAINERS_AT_ONCE = 8;
+
 async function applyNamespace(
   executor: Executor,
   steps: Step[],
@@ -123,13 +126,13 @@ async function applyNamespace(
   const runs = invocations(steps, options.hostNamespace);
   /** Container namespaces whose veth pair could not be made: what is there under that name is not ours. */
   const unmade = new Set<string>();
-  for (let i = 0; i < runs.length; i++) {
-    const run = runs[i]!;
+  /** Runs one process; the error when nothing else of this tenant can succeed (its namespace could not be made). */
+  const runOne = async (run: Invocation): Promise<Error | undefined> => {
     const target = run.steps[0]!.target;
     if (target.kind === "container" && unmade.has(target.path)) {
       const error = new Error(`Skipped ${run.steps.length} steps in ${target.path}: the veth pair into it could not be made`);
       result.failures.push({ namespace, steps: run.steps, message: error.message, error });
-      continue;
+      return undefined;
     }
     try {
       await executor.run(run.argv, {
@@ -138,6 +141,7 @@ async function applyNamespace(
         ...(signal === undefined ? {} : { signal }),
       });
       result.applied.push(...run.steps);
+      return undefined;
     } catch (err) {
       const error = err instanceof Error ? err : new Error(String(err));
       const lines = run.batch ? failedBatchLines(error) : [];
@@ -145,20 +149,41 @@ async function applyNamespace(
       result.applied.push(...run.steps.filter((s) => !failed.includes(s)));
       result.failures.push({ namespace, steps: failed, message: errorMessage(error), error });
       for (const path of failed.map(pairInto)) if (path !== undefined) unmade.add(path);
-      // Without its namespace nothing else of this tenant can succeed.
-      if (run.steps.some((s) => s.tool === "netns" && s.action === "create")) {
-        const skipped = runs.slice(i + 1).flatMap((r) => r.steps);
-        if (skipped.length > 0) {
-          result.failures.push({
-            namespace,
-            steps: skipped,
-            message: `Skipped ${skipped.length} steps: namespace "${namespace}" could not be created`,
-            error,
-          });
-        }
-        return;
-      }
+      return run.steps.some((s) => s.tool === "netns" && s.action === "create") ? error : undefined;
     }
+  };
+  for (let i = 0; i < runs.length; ) {
+    const run = runs[i]!;
+    if (run.steps[0]!.target.kind === "container") {
+      // Consecutive runs in containers (the container sides of a tenant's new endpoints) touch nothing of each
+      // other: each container's in order, the containers at the same time.
+      let j = i;
+      while (j < runs.length && runs[j]!.steps[0]!.target.kind === "container") j++;
+      const byContainer = new Map<string, Invocation[]>();
+      for (const r of runs.slice(i, j)) {
+        const path = (r.steps[0]!.target as { path: string }).path;
+        byContainer.set(path, [...(byContainer.get(path) ?? []), r]);
+      }
+      await mapLimit([...byContainer.values()], CONTAINERS_AT_ONCE, async (own) => {
+        for (const r of own) await runOne(r);
+      });
+      i = j;
+      continue;
+    }
+    const fatal = await runOne(run);
+    if (fatal !== undefined) {
+      const skipped = runs.slice(i + 1).flatMap((r) => r.steps);
+      if (skipped.length > 0) {
+        result.failures.push({
+          namespace,
+          steps: skipped,
+          message: `Skipped ${skipped.length} steps: namespace "${namespace}" could not be created`,
+          error: fatal,
+        });
+      }
+      return;
+    }
+    i++;
   }
 }
 
