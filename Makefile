@@ -45,6 +45,8 @@ build: npm-deps
 	@# options). bun comes from npm as a build tool; the executable needs nothing of it at run time.
 	npx bun build --compile --minify --bytecode src/bin/netplugin-cni.ts --outfile dist/cni/netplugin-cni >/dev/null
 	@ln -sfn ../dist/cni/netplugin-cni bin/netplugin-cni
+	@# The agent's process starter (src/lib/spawner.ts): bun starts a command without forking the agent's 120 MB.
+	npx bun build --compile --minify --bytecode src/bin/netplugin-spawner.ts --outfile dist/spawner/netplugin-spawner >/dev/null
 	@chmod +x bin/*
 
 # The whole end-to-end suite runs a second time with every simulated cluster on the OVS datapath, but for the files

@@ -9,7 +9,7 @@ import { Hono } from "hono";
 import type { Logger } from "pino";
 import { hostPrefix } from "../datapath/names.js";
 import { createDatapath, type DatapathName } from "../datapath/index.js";
-import { RealExecutor } from "../lib/process.js";
+import { agentExecutor } from "../lib/spawner.js";
 import { NetmasterFetch, type NetmasterFetchOptions } from "../lib/netmaster-fetch.js";
 import { makePrivateDir } from "../lib/private-files.js";
 import { endpointKey } from "../contract/keys.js";
@@ -122,7 +122,7 @@ export class Agent {
     const { log } = o;
     const prefix = hostPrefix(o.host);
     const datapath = await createDatapath(o.datapath, { prefix, logger: log, ...(o.ovs === undefined ? {} : { ovs: o.ovs }) });
-    const executor = new RealExecutor();
+    const executor = agentExecutor();
     const mtu = o.mtu ?? (await detectMtu(executor, o.vtepIP));
 
     // Every part of the agent keeps its state below it (attachments, Docker, BGP, its credential), root's alone.

@@ -8,7 +8,8 @@ import type { Logger } from "pino";
 import { existsSync } from "node:fs";
 
 import { UpstreamError, ValidationError } from "../lib/errors.js";
-import { RealExecutor, run } from "../lib/process.js";
+import { run } from "../lib/process.js";
+import { agentExecutor } from "../lib/spawner.js";
 import type { DatapathDriver } from "./driver.js";
 import { LinuxDatapath, probeFeatures } from "./linux/index.js";
 import { OvsDatapath } from "./ovs/driver.js";
@@ -49,7 +50,7 @@ export async function createDatapath(name: string, options: DatapathOptions): Pr
       { path: "datapath", message: `unknown driver "${name}"` },
     ]);
   }
-  const executor = new RealExecutor();
+  const executor = agentExecutor();
   if (name === "ovs") {
     const db = options.ovs?.db ?? "unix:/var/run/openvswitch/db.sock";
     if (options.probe !== false) {

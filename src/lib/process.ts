@@ -28,7 +28,7 @@ export interface Executor {
  */
 const TRACE_FILE = process.env["NETPLUGIN_TRACE_EXEC"];
 
-function trace(argv: string[]): void {
+export function trace(argv: string[]): void {
   if (TRACE_FILE !== undefined && TRACE_FILE !== "") {
     appendFileSync(TRACE_FILE, `${JSON.stringify({ pid: process.pid, ms: Date.now(), argv })}\n`);
   }

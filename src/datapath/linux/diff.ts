@@ -22,7 +22,8 @@ import { diffPickup, PICKUP_WINDOW_SECONDS, startsNetfilter, type PickupState } 
 import { newBridgeSysctl } from "./render.js";
 import { NAT_TABLE, ROUTE6_TABLE } from "./renderOverlay.js";
 import { DELETE_GROUP, StepBuilder } from "./stepBuilder.js";
-import type { EndpointState, HostState, ObservedHost, ObservedHostNamespace, ObservedTenant, TenantState } from "./state.js";
+import type { HostState, ObservedHost, ObservedHostNamespace, ObservedTenant, TenantState } from "./state.js";
+import type { EndpointChanges } from "./incremental.js";
 
 /** Step.object of the policy table: the only nft step whose script the driver remembers. */
 export const POLICY_NFT_OBJECT = `nft table inet ${NFT_TABLE}`;
@@ -215,19 +216,23 @@ function withDefaults(options: DiffOptions): Required<DiffOptions> {
 }
 
 /**
- * The plan for a tenant that holds what was applied there without failure, to which `added` endpoints are all
- * that changed besides the policy script (incremental.ts addedEndpoints): those endpoints made from nothing, the
- * script if it is not the one applied. The rest equals what was applied, and so plans nothing: the same steps
- * as diffTenant after reading the namespace, without reading it.
+ * The plan for a tenant that holds what was applied there without failure, whose only change is endpoints added
+ * and removed besides the policy script (incremental.ts endpointChanges): the new endpoints made from nothing,
+ * the veths (and ifbs) of those gone deleted, the script if it is not the one applied. The rest equals what was
+ * applied, and so plans nothing: the steps diffTenant would plan after reading the namespace, without reading it.
  */
-export function diffAdditions(want: TenantState, added: readonly EndpointState[], options: DiffOptions = {}): Plan {
+export function diffEndpointChanges(want: TenantState, changes: EndpointChanges, options: DiffOptions = {}): Plan {
   const full = withDefaults(options);
   const tenant: DatapathErrorOwner = { tenant: want.tenant };
   const b = StepBuilder.of(want.namespace, tenant, full.deleteGroup);
+  for (const gone of changes.removed) {
+    b.deleteLink("veth", `veth ${gone.hostLink}`, gone.hostLink);
+    if (gone.egressLimit !== null) b.deleteLink("veth", `ifb ${gone.egressLimit.ifb}`, gone.egressLimit.ifb);
+  }
   // What diffEndpoint, diffNft and diffPickup look at: no link, shaper or container side of the new endpoints,
   // the policy table there, no bridge about to start passing netfilter.
-  const have: ObservedTenant = { ...emptyTenant(want.namespace, added.map(containerNotMade)), exists: true, loopbackUp: true, nftTable: true };
-  for (const endpoint of added) diffEndpoint(b.unit({ ...tenant, network: endpoint.network, endpoint: endpoint.id }), have, endpoint);
+  const have: ObservedTenant = { ...emptyTenant(want.namespace, changes.added.map(containerNotMade)), exists: true, loopbackUp: true, nftTable: true };
+  for (const endpoint of changes.added) diffEndpoint(b.unit({ ...tenant, network: endpoint.network, endpoint: endpoint.id }), have, endpoint);
   diffPickup(b, want, have, diffNft(b, want, have, full.appliedNft), full.pickup);
   return { steps: b.steps(), problems: b.problems };
 }

@@ -18,7 +18,7 @@ import { ValidationError } from "../../lib/errors.js";
 import type { Executor } from "../../lib/process.js";
 import { ruleCounters, type CompiledPolicy, type RuleCounter } from "../../policy/index.js";
 import { applyPlan, type StepFailure } from "./apply.js";
-import { diffAdditions, diffHost, POLICY_NFT_OBJECT } from "./diff.js";
+import { diffEndpointChanges, diffHost, POLICY_NFT_OBJECT } from "./diff.js";
 import { checkDirect, DirectAttachments, withoutDirect } from "./direct.js";
 import { PickupWindows } from "./pickup.js";
 import { PolicyCache, type PolicyCompiler } from "./policies.js";
@@ -156,11 +156,11 @@ export class LinuxDatapath implements DatapathDriver {
     const deleteGroup = randomInt(1, 2 ** 31);
     const options = { appliedNft: this.appliedNft, pickup: this.pickup.state(Date.now()), deleteGroup, unflushed: this.unflushed };
     const plan = diffHost(wanted, observed, options);
-    // Tenants to which only endpoints were added are planned without being read.
+    // Tenants whose only change is endpoints added or removed are planned without being read.
     for (const tenant of wanted.tenants) {
-      const added = scope.added?.get(tenant.namespace);
-      if (added === undefined) continue;
-      const more = diffAdditions(tenant, added, options);
+      const changes = scope.endpointsOnly?.get(tenant.namespace);
+      if (changes === undefined) continue;
+      const more = diffEndpointChanges(tenant, changes, options);
       plan.steps.push(...more.steps);
       plan.problems.push(...more.problems);
     }
@@ -252,7 +252,7 @@ export class LinuxDatapath implements DatapathDriver {
     return {
       changes: [...result.applied.map(changeSummary), ...direct.changes],
       errors: [...errors, ...plan.problems.map(problemError), ...result.failures.flatMap(failureErrors), ...direct.errors],
-      freshFailed: [...(scope.fresh?.keys() ?? []), ...(scope.added?.keys() ?? [])].some((namespace) => failed.has(namespace)),
+      freshFailed: [...(scope.fresh?.keys() ?? []), ...(scope.endpointsOnly?.keys() ?? [])].some((namespace) => failed.has(namespace)),
       read: scope.tenants.size,
     };
   }

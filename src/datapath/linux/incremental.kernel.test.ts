@@ -192,4 +192,19 @@ describe("incremental LinuxDatapath runs in network namespaces", { skip: isRoot 
     await dp.reconcile(desired(true));
     assert.equal((await exec.run(["ip", "-n", containerNs("c5"), "-o", "link"])).includes("eth1"), false, "its host side took it along");
   });
+
+  it("a DEL reads nothing: one process deletes the veth, and the container's end goes with it", async () => {
+    const commands = await recorded(async () => assert.deepEqual((await dp.reconcile(desired())).errors, []));
+    assert.deepEqual(commands, [`ip -n ${nsA} -force -batch -`]);
+    assert.equal((await exec.run(["ip", "-n", containerNs("c4"), "-o", "link"])).includes("eth0"), false);
+  });
+
+  it("a DEL whose veth went already (its container's namespace first): read after all, and nothing left to do", async () => {
+    assert.deepEqual((await dp.reconcile(desired(true))).errors, []);
+    await exec.run(["ip", "-n", containerNs("c4"), "link", "del", "eth0"]);
+    const commands = await recorded(async () => assert.deepEqual((await dp.reconcile(desired())).errors, []));
+    assert.ok(reads(commands, `ip -n ${nsA} -json -d -batch -`).length === 1, `the second pass reads tenant a:\n${commands.join("\n")}`);
+    const again = await recorded(async () => assert.deepEqual((await dp.reconcile(desired())).changes, []));
+    assert.deepEqual(again, [], "and trusts it again");
+  });
 });

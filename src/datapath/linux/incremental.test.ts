@@ -19,13 +19,15 @@ function twoTenants(): DesiredHost {
 }
 
 /**
- * What is read, compactly: "NS: trusted links", "NS + added links" for a tenant planned without reading it, and
+ * What is read, compactly: "NS: trusted links", "NS +added -removed links" for a tenant planned without reading it, and
  * "host" when the agent's namespace is read.
  */
 function describeScope(scope: ObserveScope): string[] {
   return [
     ...[...scope.tenants].map(([ns, trusted]) => `${ns}: ${[...trusted].sort().join(" ")}`.trimEnd()),
-    ...[...(scope.added ?? [])].map(([ns, added]) => `${ns} + ${added.map((e) => e.hostLink).join(" ")}`),
+    ...[...(scope.endpointsOnly ?? [])].map(([ns, c]) =>
+      [`${ns}`, ...c.added.map((e) => `+${e.hostLink}`), ...c.removed.map((e) => `-${e.hostLink}`)].join(" "),
+    ),
     ...(scope.host ? ["host"] : []),
   ];
 }
@@ -57,7 +59,7 @@ describe("selectScope", () => {
     const desired = twoTenants();
     desired.tenants[0]!.endpoints.push(endpoint(4));
     desired.tenants[0]!.policy.groups.push({ id: 1, name: "g", ipv4: [endpoint(4).ipv4.split("/")[0]!], ipv6: [], dscp: 0 });
-    assert.deepEqual(describeScope(selectScope(renderHost(desired), appliedAll(before), namesOf(before))), [`${NS_A} + ${LINK(4)}`]);
+    assert.deepEqual(describeScope(selectScope(renderHost(desired), appliedAll(before), namesOf(before))), [`${NS_A} +${LINK(4)}`]);
   });
 
   it("an ADD beside another change reads the tenant, and takes the new container side as not made yet", () => {
@@ -75,10 +77,18 @@ describe("selectScope", () => {
     assert.deepEqual(selectScope(want, NOTHING_APPLIED, namesOf(want)).fresh, new Map());
   });
 
-  it("after a DEL reads that tenant (to delete the veth) and no container", () => {
+  it("after a DEL reads nothing: the veth of the endpoint gone is deleted without a look", () => {
     const before = renderHost(twoTenants());
     const desired = twoTenants();
     desired.tenants[0]!.endpoints.pop();
+    assert.deepEqual(describeScope(selectScope(renderHost(desired), appliedAll(before), namesOf(before))), [`${NS_A} -${LINK(2)}`]);
+  });
+
+  it("a change of an endpoint that stays, beside an ADD or a DEL, reads the tenant", () => {
+    const before = renderHost(twoTenants());
+    const desired = twoTenants();
+    desired.tenants[0]!.endpoints.pop();
+    desired.tenants[0]!.endpoints[0]!.qos = { egressBps: 8_000_000, ingressBps: 0, burstBytes: 0 };
     assert.deepEqual(describeScope(selectScope(renderHost(desired), appliedAll(before), namesOf(before))), [`${NS_A}: ${LINK(1)}`]);
   });
 
@@ -108,7 +118,7 @@ describe("selectScope", () => {
     assert.deepEqual(describeScope(selectScope(renderHost(runtime()), appliedAll(before), namesOf(before))), []);
     const added = runtime();
     added.tenants[0]!.endpoints.push(endpoint(4, { containerSide: "runtime", netns: "/proc/1/ns/net", ifname: "npu0d000004" }));
-    assert.deepEqual(describeScope(selectScope(renderHost(added), appliedAll(before), namesOf(before))), [`${NS_A} + ${LINK(4)}`]);
+    assert.deepEqual(describeScope(selectScope(renderHost(added), appliedAll(before), namesOf(before))), [`${NS_A} +${LINK(4)}`]);
     assert.deepEqual(describeScope(selectScope(before, NOTHING_APPLIED, namesOf(before))), [`${NS_A}:`, `${NS_B}:`, "host"]);
   });
 
@@ -119,7 +129,8 @@ describe("selectScope", () => {
     const policy = twoTenants();
     policy.tenants[1]!.policy.groups.push({ id: 1, name: "g", ipv4: ["198.18.2.99"], ipv6: [], dscp: 3 });
     assert.deepEqual(describeScope(selectScope(renderHost(shaped), appliedAll(before), namesOf(before))), [`${NS_A}: ${LINK(1)} ${LINK(2)}`]);
-    assert.deepEqual(describeScope(selectScope(renderHost(policy), appliedAll(before), namesOf(before))), [`${NS_B}: ${LINK(3)}`]);
+    // A policy change alone is the script's, which the driver compares with what it applied: nothing is read.
+    assert.deepEqual(describeScope(selectScope(renderHost(policy), appliedAll(before), namesOf(before))), [`${NS_B}`]);
   });
 
   it("reads a tenant whole, and the agent's namespace, when its namespace is gone", () => {
@@ -132,7 +143,7 @@ describe("selectScope", () => {
     const applied = appliedAll(before);
     const added = clusterHost();
     added.tenants[0]!.endpoints.push(endpoint(4));
-    assert.deepEqual(describeScope(selectScope(renderHost(added), applied, namesOf(before))), [`${NS_A} + ${LINK(4)}`]);
+    assert.deepEqual(describeScope(selectScope(renderHost(added), applied, namesOf(before))), [`${NS_A} +${LINK(4)}`]);
     const routed = clusterHost();
     routed.tenants[0]!.uplink!.routes = ["198.18.1.1"];
     assert.deepEqual(describeScope(selectScope(renderHost(routed), applied, namesOf(before))), [`${NS_A}: ${LINK(1)} ${LINK(2)}`, "host"]);
@@ -152,7 +163,7 @@ describe("nextApplied", () => {
     for (const tenant of desired.tenants) tenant.endpoints.push(endpoint(4));
     const want = renderHost(desired);
     const scope = selectScope(want, appliedAll(before), namesOf(want));
-    assert.deepEqual(describeScope(scope), [`${NS_A} + ${LINK(4)}`, `${NS_B} + ${LINK(4)}`]);
+    assert.deepEqual(describeScope(scope), [`${NS_A} +${LINK(4)}`, `${NS_B} +${LINK(4)}`]);
     const after = nextApplied(appliedAll(before), want, scope, new Set([NS_A]));
     assert.equal(after.tenants.get(NS_B), want.tenants[1], "tenant b, planned unread, is remembered as wanted");
     assert.deepEqual([...after.tenants.keys()], [NS_B]);

@@ -9,9 +9,10 @@
 // made yet: its veth, the one way in, is not there; the driver reads it after all when making it fails),
 // and of such a tenant only the parts that changed (settled.ts: its links, addresses
 // and routes are always read, in one ip call; sysctl, nft, bridge fdb and tc only when what is wanted of them
-// changed). A tenant to which only endpoints were added (and its policy script changed with them: a
-// container's ADD) is not read at all: its new endpoints are made from nothing (diff.ts diffAdditions), and a
-// failure there has the driver read it whole at once. What breaks the trust, and what then happens:
+// changed). A tenant whose only change is endpoints added or removed (and its policy script changing with them: a
+// container's ADD or DEL) is not read at all: its new endpoints are made from nothing and the veths of those
+// gone deleted (diff.ts diffEndpointChanges), and a failure there (a veth already gone with its container
+// namespace) has the driver read it whole at once. What breaks the trust, and what then happens:
 //  - any failure in a tenant (unreadable, a problem, a failed step): nothing is remembered for it, so
 //    the next run reads it whole, all its containers too (never trust a cache after a failed step);
 //  - a failure in the agent's namespace (or reading it): nothing is remembered for it, nor for any tenant
@@ -54,10 +55,10 @@ export interface ObserveScope {
    */
   fresh?: ReadonlyMap<string, ReadonlySet<string>>;
   /**
-   * Tenants not read because only endpoints were added to them (addedEndpoints), with those endpoints: the
-   * driver plans them from nothing. Absent: none.
+   * Tenants not read because their only change is endpoints added or removed (endpointChanges), with those
+   * endpoints: the driver plans them without a look. Absent: none.
    */
-  added?: ReadonlyMap<string, readonly EndpointState[]>;
+  endpointsOnly?: ReadonlyMap<string, EndpointChanges>;
   /**
    * Tenants read whole (nothing of them applied, or a full run): only there are offload features read, the one
    * thing only a change behind our back alters (offloads.ts). Absent: every tenant read.
@@ -83,17 +84,27 @@ function agentSide(tenant: TenantState | undefined): unknown {
     : { uplink: tenant.uplink, hostEndpoints: tenant.hostEndpoints, portForwards: tenant.portForwards };
 }
 
+/** Endpoints a tenant gained and lost since it was applied. */
+export interface EndpointChanges {
+  added: EndpointState[];
+  removed: EndpointState[];
+}
+
 /**
- * The endpoints `tenant` adds to `last`, when nothing else changed but the policy script (which the driver
- * compares with what it applied, without reading): undefined when anything else changed or nothing was added.
+ * The endpoints `tenant` adds to `last` and removes from it, when nothing else changed but the policy script
+ * (which the driver compares with what it applied, without reading): undefined when anything else changed,
+ * an endpoint that stays among it.
  */
-export function addedEndpoints(last: TenantState, tenant: TenantState): EndpointState[] | undefined {
+export function endpointChanges(last: TenantState, tenant: TenantState): EndpointChanges | undefined {
   const wanted = new Map(tenant.endpoints.map((e) => [e.hostLink, e]));
-  if (!last.endpoints.every((e) => isDeepStrictEqual(wanted.get(e.hostLink), e))) return undefined;
-  const before = new Set(last.endpoints.map((e) => e.hostLink));
-  const added = tenant.endpoints.filter((e) => !before.has(e.hostLink));
+  const before = new Map(last.endpoints.map((e) => [e.hostLink, e]));
+  for (const [link, e] of before) if (wanted.has(link) && !isDeepStrictEqual(wanted.get(link), e)) return undefined;
   const rest = (t: TenantState): TenantState => ({ ...t, endpoints: [], nftScript: "" });
-  return added.length > 0 && isDeepStrictEqual(rest(last), rest(tenant)) ? added : undefined;
+  if (!isDeepStrictEqual(rest(last), rest(tenant))) return undefined;
+  return {
+    added: tenant.endpoints.filter((e) => !before.has(e.hostLink)),
+    removed: last.endpoints.filter((e) => !wanted.has(e.hostLink)),
+  };
 }
 
 /** What a run must read to bring the kernel from `applied` to `wanted`; NOTHING_APPLIED gives a full run. */
@@ -103,15 +114,15 @@ export function selectScope(wanted: HostState, applied: AppliedState, namespaces
   const whole = new Set<string>();
   const settled = new Map<string, ReadonlySet<SettledPart>>();
   const fresh = new Map<string, ReadonlySet<string>>();
-  const added = new Map<string, readonly EndpointState[]>();
+  const endpointsOnly = new Map<string, EndpointChanges>();
   let host = !isDeepStrictEqual(applied.host, wanted.host);
   for (const tenant of wanted.tenants) {
     // A namespace that is gone took everything in it along: what was applied there counts for nothing.
     const last = existing.has(tenant.namespace) ? applied.tenants.get(tenant.namespace) : undefined;
     if (last !== undefined && isDeepStrictEqual(last, tenant)) continue;
-    const adding = last === undefined ? undefined : addedEndpoints(last, tenant);
-    if (adding !== undefined) {
-      added.set(tenant.namespace, adding);
+    const changes = last === undefined ? undefined : endpointChanges(last, tenant);
+    if (changes !== undefined) {
+      endpointsOnly.set(tenant.namespace, changes);
       continue;
     }
     const trusted = new Set<string>();
@@ -128,11 +139,11 @@ export function selectScope(wanted: HostState, applied: AppliedState, namespaces
     // A tenant read whole (nothing applied) is diffed whole: the agent's side of it too.
     if (last === undefined || !isDeepStrictEqual(agentSide(last), agentSide(tenant))) host = true;
   }
-  return { namespaces, tenants, fresh, added, whole, settled, host };
+  return { namespaces, tenants, fresh, endpointsOnly, whole, settled, host };
 }
 
 /**
- * What is applied after a run that read `scope`: tenants it read or added endpoints to are remembered as wanted unless their
+ * What is applied after a run that read `scope`: tenants it read or planned unread are remembered as wanted unless their
  * namespace (or, when it read the agent's namespace, that one: HOST_GROUP) is in `failed`; tenants it did
  * not read stay as they were (they equal what is wanted); tenants no longer wanted are forgotten.
  * `failed`: namespaces with an observe failure, a problem or a failed step.
@@ -141,7 +152,7 @@ export function nextApplied(previous: AppliedState, wanted: HostState, scope: Ob
   const hostFailed = scope.host && failed.has(HOST_GROUP);
   const tenants = new Map<string, TenantState>();
   for (const tenant of wanted.tenants) {
-    if (!scope.tenants.has(tenant.namespace) && !scope.added?.has(tenant.namespace)) {
+    if (!scope.tenants.has(tenant.namespace) && !scope.endpointsOnly?.has(tenant.namespace)) {
       const last = previous.tenants.get(tenant.namespace);
       if (last !== undefined) tenants.set(tenant.namespace, last);
     } else if (!hostFailed && !failed.has(tenant.namespace)) {

@@ -79,7 +79,8 @@ describe("offloads", () => {
     const host = { prefix: "np", tenants: [tenant], frozen: [], host: null } as unknown as HostState;
     assert.deepEqual([...(selectScope(host, NOTHING_APPLIED, [tenant.namespace]).whole ?? [])], [tenant.namespace]);
     const applied = { tenants: new Map([[tenant.namespace, tenant]]), host: null };
-    const changed = { ...host, tenants: [{ ...tenant, nftScript: "x" }] } as HostState;
+    // A sysctl: a change that is not the policy script's or its endpoints' alone (those are planned unread).
+    const changed = { ...host, tenants: [{ ...tenant, sysctls: [...tenant.sysctls, { key: "net.ipv4.conf.all.rp_filter", value: "0" }] }] } as HostState;
     const scope = selectScope(changed, applied, [tenant.namespace]);
     assert.equal(scope.tenants.has(tenant.namespace), true, "a changed tenant is read");
     assert.equal(scope.whole?.has(tenant.namespace), false, "but not its offloads");
