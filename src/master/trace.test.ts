@@ -90,7 +90,7 @@ function facts(s: FakeState, reports: Record<string, Partial<RealizationReport>>
 const trace = (s: FakeState, q: Record<string, string>, f = facts(s)) => traceFlow(parseTraceQuery({ tenant: "t", ...q }), f);
 
 describe("traceFlow", () => {
-  it("with no rule, the default allows at both hosts", () => {
+  it("with no rule, no host's filter looks at the packet", () => {
     const r = trace(cluster(), { from: "a", to: "b", port: "80" });
     assert.equal(r.verdict, "allow");
     assert.deepEqual(r.from, { ip: "198.18.1.2", endpoint: "a", host: "h1", group: "client", network: "net" });
@@ -98,22 +98,28 @@ describe("traceFlow", () => {
     assert.equal(r.service, null);
     assert.deepEqual(
       r.hops.map((h) => [h.host, h.direction, h.verdict, h.rule, h.pending, h.reason]),
-      [["h1", "egress", "allow", null, false, "default"], ["h2", "ingress", "allow", null, false, "default"]],
+      [["h1", "egress", "allow", null, false, "not-filtered"], ["h2", "ingress", "allow", null, false, "not-filtered"]],
     );
   });
 
-  it("names the receiver's in rule that denies, and the higher priority allow that wins over it", () => {
+  it("names the receiver's in rule that denies, at the first host that filters the packet", () => {
     const s = cluster();
     addRule(s, { id: "1", policy: "pw", direction: "in", action: "deny", priority: 10, protocol: "tcp", port: 8080 });
-    let r = trace(s, { from: "a-name", to: "198.18.1.3", port: "8080" });
+    // a (h1) -> b2 (h1): one host, one hop.
+    let r = trace(s, { from: "a", to: "198.18.1.4", port: "8080" });
     assert.equal(r.verdict, "deny");
-    const hop = r.hops[1]!;
-    assert.deepEqual([hop.host, hop.direction, hop.verdict, hop.reason], ["h2", "ingress", "deny", "rule"]);
+    assert.equal(r.hops.length, 1);
+    const hop = r.hops[0]!;
+    assert.deepEqual([hop.host, hop.direction, hop.verdict, hop.reason, hop.outRule], ["h1", "egress", "deny", "rule", null]);
     assert.deepEqual(hop.rule, { id: "1", policy: "pw", priority: 10, action: "deny", text: "deny in from anyone, tcp/8080 (priority 10, policy pw)" });
+    assert.deepEqual(hop.inRule, hop.rule);
+    // a (h1) -> b (h2): web's b2 lives on h1, so h1 filters the bridge and drops it there, before it leaves.
+    r = trace(s, { from: "a-name", to: "b", port: "8080" });
+    assert.deepEqual(r.hops.map((h) => [h.host, h.direction, h.verdict, h.rule?.id]), [["h1", "egress", "deny", "1"]]);
     addRule(s, { id: "2", policy: "pw", direction: "in", action: "allow", priority: 20, protocol: "tcp", port: 8080, group: "client" });
     r = trace(s, { from: "/a-name", to: "b", port: "8080" });
     assert.equal(r.verdict, "allow");
-    assert.equal(r.hops[1]!.rule?.id, "2");
+    assert.deepEqual(r.hops.map((h) => [h.host, h.direction, h.verdict, h.rule?.id]), [["h1", "egress", "allow", "2"], ["h2", "ingress", "allow", "2"]]);
     assert.equal(r.hops[1]!.rule?.text, "allow in from group client, tcp/8080 (priority 20, policy pw)");
     assert.equal(trace(s, { from: "a", to: "b", port: "8081" }).verdict, "allow", "another port: no rule");
     assert.equal(trace(s, { from: "c", to: "b", port: "8080", proto: "udp" }).verdict, "deny", "c is on another network (bridge mode)");
@@ -125,16 +131,26 @@ describe("traceFlow", () => {
     const r = trace(s, { from: "a", to: "b", proto: "icmp" });
     assert.equal(r.verdict, "deny");
     assert.equal(r.hops.length, 1);
-    assert.deepEqual([r.hops[0]!.host, r.hops[0]!.direction, r.hops[0]!.rule?.id], ["h1", "egress", "9"]);
+    assert.deepEqual([r.hops[0]!.host, r.hops[0]!.direction, r.hops[0]!.rule?.id, r.hops[0]!.outRule?.id], ["h1", "egress", "9", "9"]);
     assert.equal(r.to.port, null);
+  });
+
+  it("a host whose bridge carries nothing with rules lets the packet by; the receiver's host judges", () => {
+    const s = cluster();
+    addRule(s, { id: "1", policy: "pw", direction: "in", action: "deny", priority: 10 });
+    // c (db, h2, net2) is the only one there: move b2 off h1 so that h1 holds no web endpoint.
+    s.put(ENDPOINT_PREFIX + "b2", endpoint("b2", "h2", "web", "198.18.1.4", "net", { app: "web" }));
+    const r = trace(s, { from: "a", to: "b", port: "80" });
+    assert.deepEqual(r.hops.map((h) => [h.host, h.direction, h.verdict, h.reason, h.rule?.id ?? null]), [["h1", "egress", "allow", "not-filtered", null], ["h2", "ingress", "deny", "rule", "1"]]);
   });
 
   it("says which host has not applied the newest change, and why when it failed", () => {
     const s = cluster();
-    addRule(s, { id: "1", policy: "pw", direction: "in", action: "deny", priority: 10 });
+    addRule(s, { id: "1", policy: "pc", direction: "out", action: "allow", priority: 10 });
+    addRule(s, { id: "2", policy: "pw", direction: "in", action: "deny", priority: 10, group: "db" });
     const f = facts(s, { h1: {}, h2: { revision: 1 } });
     let r = trace(s, { from: "a", to: "b", port: "80" }, f);
-    assert.deepEqual(r.hops.map((h) => [h.host, h.pending, h.verdict]), [["h1", false, "allow"], ["h2", true, "deny"]]);
+    assert.deepEqual(r.hops.map((h) => [h.host, h.pending, h.verdict]), [["h1", false, "allow"], ["h2", true, "allow"]]);
     r = trace(s, { from: "a", to: "b", port: "80" }, facts(s, { h1: { failures: [{ tenant: "t", message: "boom" }] }, h2: {} }));
     assert.deepEqual([r.hops[0]!.pending, r.hops[0]!.errors], [true, ["boom"]]);
     r = trace(s, { from: "a", to: "b", port: "80" }, facts(s, { h1: {} }));
@@ -159,7 +175,8 @@ describe("traceFlow", () => {
       name: "websvc", vip: "198.18.1.200", port: 80,
       backends: [{ endpoint: "b", ip: "198.18.1.3", port: 8080, verdict: "allow" }, { endpoint: "b2", ip: "198.18.1.4", port: 8080, verdict: "allow" }],
     });
-    assert.deepEqual(r.hops.map((h) => [h.backend, h.host, h.direction, h.rule?.id ?? null]), [["b", "h1", "egress", null], ["b", "h2", "ingress", "2"], ["b2", "h1", "egress", null], ["b2", "h1", "ingress", "2"]]);
+    // A tenant with services has every bridge filtered; b2 is on the client's host: one hop.
+    assert.deepEqual(r.hops.map((h) => [h.backend, h.host, h.direction, h.rule?.id ?? null]), [["b", "h1", "egress", "2"], ["b", "h2", "ingress", "2"], ["b2", "h1", "egress", "2"]]);
     r = trace(s, { from: "b2", to: "198.18.1.200", port: "80", backend: "b" });
     assert.deepEqual([r.verdict, r.service?.backends.map((b) => b.endpoint), r.hops.at(-1)?.rule?.id], ["deny", ["b"], "1"]);
     assert.throws(() => trace(s, { from: "a", to: "198.18.1.200", port: "81" }), (e: unknown) => e instanceof ValidationError && /has no tcp port 81 \(it has tcp\/80\)/.test(e.message));

@@ -1,7 +1,12 @@
 // "Why can A not reach B": the verdict of a new connection from one end to the other, and the rule (or the
-// default) that decides it at the sender's host (its `out` rules) and at the receiver's host (its `in`
-// rules), judged by tracePacket (policy/trace.ts) on the compiled structures the hosts load: no second
-// evaluator.
+// default) that decides it at the sender's host (hop "egress") and at the receiver's host (hop "ingress"),
+// judged by tracePacket (policy/trace.ts) on the compiled structures the hosts load: no second evaluator.
+//
+// Where the kernel judges: each host whose filter sees the packet runs the tenant's whole enforce chain on
+// it, the sender's `out` rules and then the receiver's `in` rules (policy/README.md). So a sender's host
+// whose bridge is filtered drops a packet the receiver's `in` rule denies before it leaves, and a host whose
+// bridge carries nothing with rules does not look at it at all ("not-filtered"). Both ends on one host: one
+// hop, as the packet passes that host's filter once.
 //
 // What a host has in force: netmaster keeps no copy of each host's compiled tables, but each agent reports
 // the revision its last sync applied and what in it failed (realization.ts). A host that applied the newest
@@ -18,7 +23,7 @@ import { canonicalIp } from "../lib/ip.js";
 import { parseSelector, parseServicePort, type Rule, type ServiceLB } from "../model/index.js";
 import { objectKey, objectPrefix, serviceStateKey } from "../contract/keys.js";
 import type { EndpointState, ServiceState } from "../contract/records.js";
-import { compilePolicy, tracePacket, type CompiledPolicy, type Packet, type PolicyTables } from "../policy/index.js";
+import { compilePolicy, tracePacket, type CompiledPolicy, type Packet } from "../policy/index.js";
 import { realization, type RealizationReport } from "./realization.js";
 import { fwdModeOf, tenantEndpoints, tenantPolicyInput, type StateReader } from "./trace-policy.js";
 import type { TraceQuery } from "./trace-query.js";
@@ -43,12 +48,18 @@ export interface TraceHop {
   host: string;
   direction: "egress" | "ingress";
   verdict: "allow" | "deny";
-  /** null: no rule matched, the default (allow) decided, or `reason` did. */
+  /** What decided: the rule that dropped it, else this end's own matching rule, else the other's; null: `reason` did. */
   rule: TraceRule | null;
+  /** The sender's winning `out` rule and the receiver's winning `in` rule at this host, if any matched. */
+  outRule: TraceRule | null;
+  inRule: TraceRule | null;
   /** The host has not applied the newest change to the tenant (or failed it): this is what it would decide. */
   pending: boolean;
-  /** Why, when not a rule: "default", "cross-network" (bridge mode: networks do not meet). */
-  reason: "rule" | "default" | "cross-network";
+  /**
+   * "rule"; "default" (no rule matched); "cross-network" (bridge mode: networks do not meet); "not-filtered"
+   * (the host's filter does not see this bridge's packets: nothing of its end has rules there).
+   */
+  reason: "rule" | "default" | "cross-network" | "not-filtered";
   /** With a service: the backend this hop leads to. */
   backend?: string;
   /** Why the host is pending, when it reported a failure of the tenant, network or endpoint. */
@@ -173,30 +184,53 @@ function packetOf(q: TraceQuery, family: 4 | 6, leg: Leg): Packet {
   };
 }
 
-/** The tables with one direction's chains left out: each host judges only its own end's rules. */
-function only(t: PolicyTables, direction: "out" | "in"): PolicyTables {
-  return direction === "out" ? { ...t, inChains: new Map() } : { ...t, outChains: new Map() };
+/**
+ * Whether the host's filter sees the packet on its way between `from` and `to` (agent/pipeline/compile.ts
+ * netfilteredNetworks): routed packets always; bridged ones only on a bridge that holds a local endpoint of a
+ * group with rules or DSCP, or any bridge of a tenant with services (their replies are un-NATed there).
+ */
+function judgedAt(ctx: HopContext, host: string, leg: Leg): boolean {
+  if (leg.from.network !== null && leg.to.network !== null && leg.from.network !== leg.to.network) return true;
+  if (ctx.hasServices) return true;
+  const network = leg.from.network ?? leg.to.network;
+  return ctx.endpoints.some((ep) => ep.homingHost === host && ep.networkName === network && ctx.policedGroups.has(ep.groupName));
 }
 
-function hopsOf(q: TraceQuery, facts: TraceFacts, compiled: CompiledPolicy, family: 4 | 6, leg: Leg): TraceHop[] {
+interface HopContext {
+  q: TraceQuery;
+  facts: TraceFacts;
+  compiled: CompiledPolicy;
+  family: 4 | 6;
+  endpoints: EndpointState[];
+  /** Groups with rules or DSCP. */
+  policedGroups: Set<string>;
+  hasServices: boolean;
+}
+
+/**
+ * One host's judgment: its filter runs the whole enforce chain (the sender's `out` rules, then the receiver's
+ * `in` rules) on every packet it sees, so a sender's host may drop for the receiver's `in` rule.
+ */
+function judge(ctx: HopContext, host: string, end: TraceEnd, direction: "egress" | "ingress", leg: Leg): TraceHop {
+  const r = realization([host], ctx.facts.reports, { tenant: ctx.q.tenant, network: end.network!, endpoint: end.endpoint! }, ctx.facts.tenantRevision);
+  const state = { pending: r.pendingHosts.length > 0, ...(r.errors ? { errors: r.errors.map((e) => e.message) } : {}), ...(leg.backend !== undefined ? { backend: leg.backend } : {}) };
+  if (!judgedAt(ctx, host, leg)) return { host, direction, verdict: "allow", rule: null, outRule: null, inRule: null, reason: "not-filtered", ...state };
+  const t = tracePacket(ctx.compiled, packetOf(ctx.q, ctx.family, leg));
+  const outRule = ruleOf(ctx.facts.state, t.outRule);
+  const inRule = ruleOf(ctx.facts.state, t.inRule);
+  const verdict = t.verdict === "accept" ? "allow" : "deny";
+  // What decided: the rule that dropped it, else this end's own rule, else the other end's, else the default.
+  const rule = t.reason === "out-rule" ? outRule : t.reason === "in-rule" ? inRule : direction === "egress" ? (outRule ?? inRule) : (inRule ?? outRule);
+  const reason = t.reason === "cross-network" ? "cross-network" : rule !== null ? "rule" : "default";
+  return { host, direction, verdict, rule: t.reason === "cross-network" ? null : rule, outRule, inRule, reason, ...state };
+}
+
+/** The sender's host, then the receiver's (once when they are one host); a hop that drops ends the path. */
+function hopsOf(ctx: HopContext, leg: Leg): TraceHop[] {
   const hops: TraceHop[] = [];
-  const packet = packetOf(q, family, leg);
-  const pendingOf = (end: TraceEnd) => {
-    const r = realization([end.host!], facts.reports, { tenant: q.tenant, network: end.network!, endpoint: end.endpoint! }, facts.tenantRevision);
-    return { pending: r.pendingHosts.length > 0, ...(r.errors ? { errors: r.errors.map((e) => e.message) } : {}) };
-  };
-  const extra = leg.backend !== undefined ? { backend: leg.backend } : {};
-  if (leg.from.host !== null) {
-    const t = tracePacket(only(compiled.tables, "out"), packet);
-    const reason = t.reason === "cross-network" ? "cross-network" : t.outRule ? "rule" : "default";
-    hops.push({ host: leg.from.host, direction: "egress", verdict: t.verdict === "accept" ? "allow" : "deny", rule: ruleOf(facts.state, t.outRule), reason, ...pendingOf(leg.from), ...extra });
-    if (t.verdict === "drop") return hops;
-  }
-  if (leg.to.host !== null) {
-    const t = tracePacket(only(compiled.tables, "in"), packet);
-    const reason = t.reason === "cross-network" ? "cross-network" : t.inRule ? "rule" : "default";
-    hops.push({ host: leg.to.host, direction: "ingress", verdict: t.verdict === "accept" ? "allow" : "deny", rule: ruleOf(facts.state, t.inRule), reason, ...pendingOf(leg.to), ...extra });
-  }
+  if (leg.from.host !== null) hops.push(judge(ctx, leg.from.host, leg.from, "egress", leg));
+  if (hops.some((h) => h.verdict === "deny")) return hops;
+  if (leg.to.host !== null && leg.to.host !== leg.from.host) hops.push(judge(ctx, leg.to.host, leg.to, "ingress", leg));
   return hops;
 }
 
@@ -226,12 +260,23 @@ export function traceFlow(q: TraceQuery, facts: TraceFacts): TraceResult {
   if (src.kind !== "end") throw new ValidationError("Cannot trace: from must be an endpoint or an address");
   const dst = resolve(state, q.tenant, "to", q.to, src.family, true);
   if (dst.family !== src.family) throw new ValidationError(`Cannot trace: from ${src.end.ip} and to ${q.to} are of different address families`);
-  const compiled = compilePolicy(tenantPolicyInput(state, q.tenant));
+  const input = tenantPolicyInput(state, q.tenant);
+  const policed = new Set([...input.rules.map((r) => r.groupId), ...input.groups.filter((g) => g.dscp > 0).map((g) => g.id)]);
+  const networks = new Set(input.networks.map((n) => n.name));
+  const ctx: HopContext = {
+    q,
+    facts,
+    compiled: compilePolicy(input),
+    family: src.family,
+    endpoints: tenantEndpoints(state, q.tenant),
+    policedGroups: new Set(input.groups.filter((g) => policed.has(g.id)).map((g) => g.name)),
+    hasServices: state.list<ServiceLB>(objectPrefix("serviceLB") + q.tenant + ":").some(([, svc]) => networks.has(svc.networkName) && state.get(serviceStateKey(svc.key)) !== undefined),
+  };
   const base = { tenant: q.tenant, proto: q.proto, from: src.end, revision: facts.currentRevision };
 
   if (dst.kind === "end") {
     if (src.end.host === null && dst.end.host === null) throw new ValidationError("Cannot trace: neither end is an endpoint of the tenant");
-    const hops = hopsOf(q, facts, compiled, src.family, { from: src.end, to: dst.end, dport: q.port, dnat: false });
+    const hops = hopsOf(ctx, { from: src.end, to: dst.end, dport: q.port, dnat: false });
     if (q.backend !== null) throw new ValidationError("Cannot trace: backend is only for a service VIP as to");
     return { ...base, to: { ...dst.end, port: q.port }, service: null, verdict: verdictOf(hops), hops };
   }
@@ -254,7 +299,7 @@ export function traceFlow(q: TraceQuery, facts: TraceFacts): TraceResult {
   for (const ep of providers) {
     const ip = canonicalIp(src.family === 4 ? ep.ipAddress : ep.ipv6Address)!;
     const port = svcPort?.provPort ?? null;
-    const legHops = hopsOf(q, facts, compiled, src.family, { from: src.end, to: endOf(ep, ip), dport: port, dnat: true, backend: ep.endpointID });
+    const legHops = hopsOf(ctx, { from: src.end, to: endOf(ep, ip), dport: port, dnat: true, backend: ep.endpointID });
     hops.push(...legHops);
     backends.push({ endpoint: ep.endpointID, ip, port, verdict: verdictOf(legHops) });
   }
