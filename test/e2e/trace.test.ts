@@ -5,10 +5,11 @@
 // must a service VIP's, whose backends the load balancer picks. A frozen agent shows that `pending` is
 // honest: the host still does what it did, and the trace says it has not applied the change.
 //
-// TRACE_SEED=<n> replays a run; TRACE_SCENARIOS sets how many policies (default 8).
+// TRACE_SEED=<n> replays a run; TRACE_SCENARIOS sets how many policies (default 12).
 
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
+import fc from "fast-check";
 import { Cluster } from "../../src/cluster/index.js";
 import { waitFor } from "../../src/lib/wait.js";
 import { Api } from "../harness/api.js";
@@ -29,18 +30,6 @@ interface Trace {
 }
 
 type Probe = { proto: "tcp"; port: number } | { proto: "udp"; port: number } | { proto: "icmp" };
-
-/** mulberry32: small, seedable, good enough to pick test cases. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const PORTS = [8080, 9090];
 const GROUPS = ["g1", "g2", "g3"];
@@ -64,9 +53,7 @@ async function inBatches<T, R>(items: T[], limit: number, fn: (item: T) => Promi
 
 describe("trace agrees with real packets", () => {
   const seed = Number(process.env["TRACE_SEED"] ?? Math.floor(Math.random() * 2 ** 31));
-  const scenarios = Number(process.env["TRACE_SCENARIOS"] ?? 8);
-  const random = prng(seed);
-  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!;
+  const scenarios = Number(process.env["TRACE_SCENARIOS"] ?? 12);
   let cluster: Cluster;
   let api: Api;
   const made: TestNetns[] = [];
@@ -126,29 +113,30 @@ describe("trace agrees with real packets", () => {
     await cluster?.down();
   });
 
-  /** A random rule of a random group's policy; ports only with tcp or udp. */
-  const randomRule = (n: number) => {
-    const group = pick(GROUPS);
-    const direction = pick(["in", "out"] as const);
-    const protocol = pick(["tcp", "udp", "icmp", ""] as const);
-    const port = protocol === "tcp" || protocol === "udp" ? pick([...PORTS, 0]) : 0;
-    const peer = pick([...GROUPS, ""]);
-    return {
-      tenantName: "t", policyName: POLICY_OF[group], ruleId: `r${n}`, direction, action: pick(["allow", "deny"] as const), priority: 1 + Math.floor(random() * 5), protocol, port,
+  /** A rule of one group's policy; ports only with tcp or udp. */
+  const ruleArb = fc
+    .record({
+      group: fc.constantFrom(...GROUPS),
+      direction: fc.constantFrom("in" as const, "out" as const),
+      // Deny twice as often: with default allow, denials are the rarer and the more telling cases.
+      action: fc.constantFrom("allow" as const, "deny" as const, "deny" as const),
+      priority: fc.integer({ min: 1, max: 5 }),
+      protocol: fc.constantFrom("tcp", "udp", "icmp", ""),
+      port: fc.constantFrom(...PORTS, 0),
+      peer: fc.constantFrom(...GROUPS, ""),
+    })
+    .map(({ group, direction, action, priority, protocol, port, peer }) => ({
+      tenantName: "t", policyName: POLICY_OF[group]!, direction, action, priority, protocol, port: protocol === "tcp" || protocol === "udp" ? port : 0,
       ...(peer === "" ? {} : direction === "in" ? { fromEndpointGroup: peer } : { toEndpointGroup: peer }),
-    };
-  };
+    }));
+  type RuleBody = typeof ruleArb extends fc.Arbitrary<infer R> ? R : never;
 
-  const putPolicy = async (count: number) => {
+  const putPolicy = async (policy: RuleBody[]) => {
     for (const key of rules.splice(0)) assert.equal((await api.del(`/api/v1/rules/${key}/`)).status, 200);
-    const made = [];
-    for (let n = 0; n < count; n++) {
-      const r = randomRule(n);
-      await api.create(`/api/v1/rules/t:${r.policyName}:${r.ruleId}/`, r);
-      rules.push(`t:${r.policyName}:${r.ruleId}`);
-      made.push(r);
+    for (const [n, r] of policy.entries()) {
+      await api.create(`/api/v1/rules/t:${r.policyName}:r${n}/`, { ...r, ruleId: `r${n}` });
+      rules.push(`t:${r.policyName}:r${n}`);
     }
-    return made;
   };
 
   /**
@@ -170,19 +158,19 @@ describe("trace agrees with real packets", () => {
   test(`random policies (seed ${seed}): each traced verdict is what real packets do`, async () => {
     const names = Object.keys(c);
     const probes: Probe[] = [{ proto: "tcp", port: 8080 }, { proto: "tcp", port: 9090 }, { proto: "udp", port: 9090 }, { proto: "icmp" }];
+    const pairs = names.flatMap((from) => names.filter((to) => to !== from).map((to) => [from, to] as const));
+    // Every ordered pair with a probe of its own, and as many more cases drawn at random.
+    const scenarioArb = fc.record({
+      policy: fc.array(ruleArb, { minLength: 2, maxLength: 6 }),
+      cases: fc.tuple(fc.array(fc.constantFrom(...probes), { minLength: pairs.length, maxLength: pairs.length }), fc.array(fc.tuple(fc.constantFrom(...pairs), fc.constantFrom(...probes)), { minLength: 12, maxLength: 12 })),
+      vipFrom: fc.constantFrom(...names),
+    });
     let checked = 0;
     const seen = { allow: 0, deny: 0 };
-    for (let s = 0; s < scenarios; s++) {
-      const policy = await putPolicy(2 + Math.floor(random() * 5));
+    for (const [s, { policy, cases: [own, more], vipFrom }] of fc.sample(scenarioArb, { seed, numRuns: scenarios }).entries()) {
+      await putPolicy(policy);
       await settled();
-      // Every ordered pair with a random probe, and as many more random cases.
-      const cases: [string, string, Probe][] = [];
-      for (const from of names) for (const to of names) if (from !== to) cases.push([from, to, pick(probes)]);
-      for (let i = 0; i < 12; i++) {
-        const from = pick(names);
-        const to = pick(names.filter((n) => n !== from));
-        cases.push([from, to, pick(probes)]);
-      }
+      const cases: [string, string, Probe][] = [...pairs.map(([from, to], i) => [from, to, own[i]!] as [string, string, Probe]), ...more.map(([[from, to], p]) => [from, to, p] as [string, string, Probe])];
       const results = await inBatches(cases, 4, async ([from, to, probe]) => {
         const t = await trace(id(from), id(to), probe);
         const real = await reaches(c[from]!.ns, c[to]!.ip, probe);
@@ -198,7 +186,7 @@ describe("trace agrees with real packets", () => {
         );
         assert.ok(t.hops.every((h) => !h.pending));
       }
-      if (s < scenarios / 2) await checkVip(s, pick(names));
+      if (s < scenarios / 2) await checkVip(s, vipFrom);
       // Half way: without the service, a host filters a bridge only where an endpoint's group has rules.
       if (s === Math.ceil(scenarios / 2) - 1) assert.equal((await api.del("/api/v1/serviceLBs/t:web/")).status, 200);
     }
