@@ -206,6 +206,8 @@ describe("traceFlow", () => {
     addRule(s, { id: "1", policy: "pw", direction: "in", action: "deny", priority: 10, ip: "203.0.113.0/24" });
     const r = trace(s, { from: "203.0.113.7", to: "b", port: "80" });
     assert.deepEqual([r.verdict, r.from.endpoint, r.hops.map((h) => [h.host, h.direction, h.rule?.id])], ["deny", null, [["h2", "ingress", "1"]]]);
+    const routed = trace(cluster(), { from: "203.0.113.7", to: "b", port: "80" });
+    assert.deepEqual(routed.hops.map((h) => [h.host, h.reason]), [["h2", "default"]], "routed in by the uplink: the filter sees it");
   });
 
   it("its hops together decide exactly what tracePacket decides on the whole compiled policy (random rules)", () => {

@@ -190,10 +190,10 @@ function packetOf(q: TraceQuery, family: 4 | 6, leg: Leg): Packet {
  * group with rules or DSCP, or any bridge of a tenant with services (their replies are un-NATed there).
  */
 function judgedAt(ctx: HopContext, host: string, leg: Leg): boolean {
-  if (leg.from.network !== null && leg.to.network !== null && leg.from.network !== leg.to.network) return true;
+  // An outside address comes and goes through the tenant's uplink: routed.
+  if (leg.from.network === null || leg.to.network === null || leg.from.network !== leg.to.network) return true;
   if (ctx.hasServices) return true;
-  const network = leg.from.network ?? leg.to.network;
-  return ctx.endpoints.some((ep) => ep.homingHost === host && ep.networkName === network && ctx.policedGroups.has(ep.groupName));
+  return ctx.endpoints.some((ep) => ep.homingHost === host && ep.networkName === leg.from.network && ctx.policedGroups.has(ep.groupName));
 }
 
 interface HopContext {
