@@ -3,6 +3,7 @@
 
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import fc from "fast-check";
 import { readEpochs } from "./epochs.js";
 import { InProcessNetmaster, TEST_ADMIN_PASSWORD } from "./testing/in-process.js";
 
@@ -41,6 +42,24 @@ describe("GET /api/v1/trace", () => {
     await nm.must({ method: "PUT", path: "/api/v1/agent/hosts/h2/realized", body: { revision: body.revision, epoch: epoch!, failures: [] } }, admin);
     const again = (await get(`tenant=t&from=${ids["a"]}&to=${ids["b"]}&proto=tcp&port=8080`)).body as typeof body;
     assert.deepEqual(again.hops.map((h) => [h.host, h.pending]), [["h1", true], ["h2", false]]);
+  });
+
+  it("answers any query with 200, 400 or 404 and a message, never a 5xx", async () => {
+    const value = fc.oneof(
+      fc.string({ maxLength: 12 }),
+      fc.constantFrom("t", "tcp", "udp", "icmp", "80", "0", "99999", "198.18.20.1", "198.18.20.2", "::1", "[::1]", "/a", "%00", ""),
+      fc.constant(""),
+    );
+    const key = fc.constantFrom("tenant", "from", "to", "proto", "port", "backend", "junk");
+    await fc.assert(
+      fc.asyncProperty(fc.dictionary(key, value, { maxKeys: 7 }), fc.boolean(), async (query, realEnds) => {
+        if (realEnds) Object.assign(query, { tenant: "t", from: ids["a"]!, to: ids["b"]! });
+        const r = await get(new URLSearchParams(query).toString());
+        assert.ok([200, 400, 404].includes(r.status), `${JSON.stringify(query)}: ${r.status} ${r.text}`);
+        if (r.status !== 200) assert.match(r.text, /^(Invalid query|Cannot trace): /);
+      }),
+      { numRuns: 300 },
+    );
   });
 
   it("refuses bad queries with 400, unknown ends with 404, other tenants' ops with 403", async () => {
