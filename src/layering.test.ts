@@ -15,7 +15,7 @@ const ALLOWED: Record<string, string[]> = {
   policy: ["lib"],
   contract: ["lib", "model"],
   datapath: ["lib", "policy"],
-  master: ["lib", "model", "store", "contract"],
+  master: ["lib", "model", "store", "contract", "policy"],
   agent: ["lib", "model", "policy", "contract", "datapath", "cni"],
   cni: ["lib"],
   cli: ["lib"],

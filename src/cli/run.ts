@@ -27,6 +27,7 @@ import { networkCommand } from "./network.js";
 import { policyCommand } from "./policy.js";
 import { serviceCommand } from "./service.js";
 import { tenantCommand } from "./tenant.js";
+import { traceCommand } from "./trace.js";
 import { NETMASTER_CA_FILE } from "./trust.js";
 import { userCommand } from "./user.js";
 import { clientVersion, formatVersion, versionCommand } from "./version.js";
@@ -68,6 +69,7 @@ export function netctlSpec(): CommandSpec {
       policyCommand,
       serviceCommand,
       tenantCommand,
+      traceCommand,
       userCommand,
       versionCommand,
     ],

@@ -39,6 +39,7 @@ import {
   type AccessRule,
 } from "./auth/access.js";
 import type { Principal } from "./auth/principal.js";
+import { tenantInQuery } from "./auth/tenant-query.js";
 import { NetmasterFetch, type NetmasterRequest, type NetmasterResponse } from "../lib/netmaster-fetch.js";
 import { serveMetrics } from "../lib/metrics.js";
 import { allowedMethods } from "./allow.js";
@@ -248,7 +249,8 @@ export function createApp(master: Netmaster, log: Logger, options: AppOptions = 
     const write = c.req.method !== "GET" && c.req.method !== "HEAD";
     const leaderRead =
       ["/api/v1/inspect/policys/", "/api/v1/inspect/Bgps/", "/api/v1/inspect/endpoints/"].some((p) => c.req.path.startsWith(p)) ||
-      c.req.path === "/api/v1/agent/hosts";
+      c.req.path === "/api/v1/agent/hosts" ||
+      c.req.path.replace(/\/$/, "") === "/api/v1/trace";
     if ((write || leaderRead) && !master.isLeader) return forwardToLeader(c, master, peers, options.forwardToken);
     await next();
   });
@@ -393,6 +395,8 @@ export function createApp(master: Netmaster, log: Logger, options: AppOptions = 
     return c.json(master.inspect(kind, c.req.param("key")!));
   });
 
+  // Before the collections: "trace" is no collection.
+  route("GET", "/api/v1/trace", tenantInQuery("tenant"), (c) => c.json(master.trace(c.req.query())));
   route("GET", "/api/v1/:collection", objectList, (c) => {
     const kind = master.kind(c.req.param("collection")!);
     const who = principal(c);

@@ -32,6 +32,9 @@ import { z } from "zod";
 import { MasterMetrics } from "./metrics.js";
 import { hostWideRealization, realization, RealizationReport, type Realization, type RealizationScope } from "./realization.js";
 import { Mutator, Tx } from "./tx.js";
+import { traceFlow, type TraceResult } from "./trace.js";
+import { tenantRevision } from "./trace-policy.js";
+import { parseTraceQuery } from "./trace-query.js";
 
 export interface NetmasterOptions {
   store: Store;
@@ -322,6 +325,12 @@ export class Netmaster {
     const present = new Set(this.streams.hostsOf(scope.tenant));
     const hosts = this.cache.list(HOST_PREFIX).map(([, entry]) => (entry.value as HostRecord).name).filter((h) => present.has(h));
     return realization(hosts, this.hostRealized, scope, revision);
+  }
+
+  /** Why A can or cannot reach B (trace.ts): from the state and the hosts' last reports, which only the leader holds. */
+  trace(query: Record<string, string>): TraceResult {
+    const q = parseTraceQuery(query);
+    return traceFlow(q, { state: this.view(), tenantRevision: tenantRevision(this.cache, q.tenant), currentRevision: this.cache.currentRevision, reports: this.hostRealized });
   }
 
   createEndpoint(body: unknown): Promise<EndpointReply> {

@@ -130,6 +130,7 @@ describe("who may call what", () => {
     add("GET /api/v1/agent/watch", { method: "GET", path: "/api/v1/agent/watch?host=h1" }, h1Route);
     add("GET /api/v1/inspect/endpoints/:id", { method: "GET", path: `/api/v1/inspect/endpoints/${ids["ep1"]}/` }, tenantRoute);
     add("GET /api/v1/inspect/:collection/:key", { method: "GET", path: "/api/v1/inspect/networks/A:net/" }, tenantRoute);
+    add("GET /api/v1/trace", { method: "GET", path: `/api/v1/trace?tenant=A&from=${ids["ep1"]}&to=198.18.10.99&port=80` }, tenantRoute);
     add("GET /api/v1/:collection", { method: "GET", path: "/api/v1/networks/" }, { opsOther: "allowed", opsOwn: true });
     add("GET /api/v1/:collection/:key", { method: "GET", path: "/api/v1/networks/A:net/" }, tenantRoute);
     const net2 = { tenantName: "A", networkName: "net2", encap: "vxlan", subnet: "198.18.13.0/24" };
