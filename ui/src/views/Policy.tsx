@@ -39,7 +39,7 @@ export function Policy() {
       <ErrorText text={matrix.error ?? tenants.error} />
       {m && (
         <>
-          <p class="muted">Rows: from; columns: to. Each rule: action, protocol/port, priority, packets and bytes counted on every host. Pairs no rule names follow the default (allow).</p>
+          <p class="muted">Rows: from; columns: to. Each rule: action, protocol/port, priority, and the packets and bytes it matched on every host (a rule's own total, so a rule of a policy on two groups shows the same counters in both columns). Pairs no rule names follow the default (allow).</p>
           <table class="matrix">
             <thead>
               <tr>

@@ -3,6 +3,7 @@
 
 import { useState } from "preact/hooks";
 import { get, messageOf } from "../api.js";
+import { traceQuery } from "../logic/trace.js";
 import { ErrorText } from "../errorText.js";
 
 interface TraceHop {
@@ -15,26 +16,17 @@ interface TraceHop {
 interface TraceResult {
   tenant: string;
   proto: string;
-  from: { ip: string; endpoint?: string; host?: string; group?: string };
-  to: { ip: string; port?: number; endpoint?: string; host?: string; group?: string };
+  from: { ip: string; endpoint?: string | null; host?: string | null; group?: string | null };
+  to: { ip: string; port?: number | null; endpoint?: string | null; host?: string | null; group?: string | null };
   service: null | { name: string; vip: string; port: number; backends: { endpoint: string; ip: string; port: number }[] };
   verdict: "allow" | "deny";
   hops: TraceHop[];
 }
 
-/** The query: `to` may carry a port ("10.0.0.5:80", "web:8080"); an IPv6 address only in brackets. */
-export function traceQuery(f: { tenant: string; from: string; to: string; proto: string }): string {
-  const q = new URLSearchParams({ tenant: f.tenant, from: f.from, proto: f.proto });
-  const m = /^(\[[^\]]+\]|[^:]+):(\d+)$/.exec(f.to.trim());
-  if (m) {
-    q.set("to", m[1]!.replace(/^\[|\]$/g, ""));
-    q.set("port", m[2]!);
-  } else q.set("to", f.to.trim());
-  return `/api/v1/trace?${q.toString()}`;
+function party(p: { ip: string; endpoint?: string | null; host?: string | null; group?: string | null; port?: number | null }): string {
+  const about = [p.endpoint ? p.ip : "", p.group ? `group ${p.group}` : "", p.host ? `on ${p.host}` : ""].filter((x) => x !== "");
+  return `${p.endpoint ?? p.ip}${p.port ? `:${p.port}` : ""}${about.length ? ` (${about.join(", ")})` : ""}`;
 }
-
-const party = (p: { ip: string; endpoint?: string; host?: string; group?: string; port?: number }) =>
-  `${p.endpoint ?? p.ip}${p.port ? `:${p.port}` : ""} (${[p.ip, p.group && `group ${p.group}`, p.host && `on ${p.host}`].filter(Boolean).join(", ")})`;
 
 export function Trace() {
   const [form, setForm] = useState({ tenant: "default", from: "", to: "", proto: "tcp" });
