@@ -53,6 +53,7 @@ describe("web UI", () => {
   let profile: string | undefined;
   let page: Page;
   let base = "";
+  const pageProblems: string[] = [];
   const artifacts = process.env["NETPLUGIN_ARTIFACTS"] ? join(process.env["NETPLUGIN_ARTIFACTS"], "ui") : mkdtempSync(join(tmpdir(), "netplugin-ui-shots-"));
   const shot = (name: string) => page.screenshot({ path: join(artifacts, `${name}.png`), fullPage: true });
   /** In the Objects view: "New" of a kind, its fields filled in, saved; the form, which stays only on a refusal. */
@@ -103,6 +104,9 @@ describe("web UI", () => {
     context = await chromium.launchPersistentContext(profile, { executablePath: "/usr/bin/chromium", args: CHROMIUM_ARGS, ignoreHTTPSErrors: true, viewport: { width: 1400, height: 900 } });
     page = context.pages()[0] ?? (await context.newPage());
     page.on("dialog", (d) => void d.accept());
+    // What the page itself got wrong: uncaught errors, and anything the CSP blocked (a fetch from elsewhere).
+    page.on("pageerror", (err) => pageProblems.push(err.message));
+    page.on("console", (m) => void (m.type() === "error" && /Content Security Policy|Refused to/.test(m.text()) && pageProblems.push(m.text())));
   });
 
   after(async () => {
@@ -284,5 +288,9 @@ describe("web UI", () => {
     await page.locator('tr[data-key="t:uigrp"] button.danger').click();
     await page.locator('tr[data-key="t:uigrp"]').waitFor({ state: "detached", timeout: 10_000 });
     assert.equal((await api.get("/api/v1/endpointGroups/t:uigrp/")).status, 404);
+  });
+
+  test("no view threw or tried to load anything from elsewhere", () => {
+    assert.deepEqual(pageProblems, []);
   });
 });
