@@ -1,7 +1,7 @@
 # make demo: install what is missing, build, run netmaster on its embedded store and drive it with netctl.
 # make test: install what is missing, build, run every test.
 SHELL := /bin/bash
-APT_PACKAGES := etcd-server etcd-client iproute2 nftables conntrack iputils-ping iperf3 ethtool util-linux gobgpd frr docker.io podman containerd runc busybox-static containernetworking-plugins slapd ldap-utils dnsmasq-base openvswitch-switch tcpdump python3-os-ken
+APT_PACKAGES := etcd-server etcd-client iproute2 nftables conntrack iputils-ping iperf3 ethtool util-linux gobgpd frr docker.io podman containerd runc busybox-static containernetworking-plugins chromium slapd ldap-utils dnsmasq-base openvswitch-switch tcpdump python3-os-ken
 PREFIX ?= /usr/local
 
 .PHONY: all deps apt-deps npm-deps build test demo install clean bench
@@ -36,6 +36,11 @@ deps: apt-deps npm-deps
 
 build: npm-deps
 	npx tsc -p tsconfig.json
+	@# The web UI (ui/): type-checked for the browser, bundled with what it imports into dist/webui, which netmaster serves at /ui/.
+	npx tsc -p ui/tsconfig.json
+	@mkdir -p dist/webui
+	npx esbuild ui/src/main.tsx --bundle --minify --format=esm --target=es2022 --jsx=automatic --jsx-import-source=preact --outfile=dist/webui/app.js --log-level=warning
+	@cp ui/index.html ui/app.css dist/webui/
 	@mkdir -p bin
 	@for b in netmaster netctl netplugin netplugin-cluster; do \
 	  printf '#!/bin/sh\nexec node "$$(dirname "$$(readlink -f "$$0")")/../dist/src/bin/%s.js" "$$@"\n' $$b > bin/$$b; \
@@ -50,8 +55,8 @@ build: npm-deps
 	@chmod +x bin/*
 
 # The whole end-to-end suite runs a second time with every simulated cluster on the OVS datapath, but for the files
-# that choose their datapath themselves (ovs, ovs-docker, sdn-controller) and the one no datapath takes part in.
-OVS_E2E_OWN := ovs ovs-docker sdn-controller ldap-login
+# that choose their datapath themselves (ovs, ovs-docker, sdn-controller) and the ones no datapath takes part in (ldap-login, the web UI).
+OVS_E2E_OWN := ovs ovs-docker sdn-controller ldap-login ui
 OVS_E2E := $(filter-out $(OVS_E2E_OWN),$(patsubst test/e2e/%.test.ts,%,$(wildcard test/e2e/*.test.ts)))
 
 test: deps build

@@ -46,6 +46,7 @@ import { allowedMethods } from "./allow.js";
 import type { Netmaster } from "./master.js";
 import { VERSION_INFO } from "../lib/version.js";
 import { EPOCH_HEADER, WatchQuery } from "../contract/stream.js";
+import { uiHandler } from "./ui.js";
 
 const MAX_BODY_BYTES = 1024 * 1024;
 
@@ -283,6 +284,7 @@ export function createApp(master: Netmaster, log: Logger, options: AppOptions = 
     }),
   );
   route("GET", "/debug/state", adminOnly, (c) => c.json(master.dump()));
+  route("GET", "/ui/*", open, uiHandler()); // the web UI's files: open, as a login page is; its API calls carry the token
   route("GET", "/metrics", anyPrincipal, (c) => serveMetrics(c, master.metrics.registry));
 
   // Contiv's auth_proxy, built in.

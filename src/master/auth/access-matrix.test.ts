@@ -89,6 +89,7 @@ describe("who may call what", () => {
     add("GET /info", { method: "GET", path: "/info" }, everyone);
     add("GET /metrics", { method: "GET", path: "/metrics" }, everyone);
     add("GET /debug/state", { method: "GET", path: "/debug/state" });
+    add("GET /ui/*", { method: "GET", path: "/ui/" }, everyone);
     add("POST /api/v1/auth_proxy/login", { method: "POST", path: "/api/v1/auth_proxy/login/", body: { username: "admin", password: ADMIN_PASSWORD } }, everyone);
     add("GET /api/v1/auth_proxy/health", { method: "GET", path: "/api/v1/auth_proxy/health/" }, everyone);
     add("GET /api/v1/auth_proxy/version", { method: "GET", path: "/api/v1/auth_proxy/version/" }, everyone);
