@@ -16,6 +16,9 @@ import { endpointKey } from "../contract/keys.js";
 import type { EndpointState } from "../contract/records.js";
 import { VERSION_INFO } from "../lib/version.js";
 import { CounterCollector } from "./counters.js";
+import { DEFAULT_FLOW_SETTINGS, flowLogOf, type FlowSettings } from "./flows/config.js";
+import { FlowRecorder } from "./flows/recorder.js";
+import { readNamespaceDir } from "../datapath/linux/netnsDir.js";
 import { AgentCredential } from "./credential.js";
 import { AttachmentStore } from "./attachments.js";
 import { CniHandler } from "./cni-handler.js";
@@ -81,6 +84,8 @@ export interface AgentOptions {
   dnsUpstream?: string[];
   /** Where to serve GET /metrics over TCP too (it is always on the local socket); undefined: nowhere. */
   metricsListen?: { host: string; port: number };
+  /** Flow records (flows/config.ts); default DEFAULT_FLOW_SETTINGS. */
+  flows?: FlowSettings;
   log: Logger;
 }
 
@@ -116,12 +121,20 @@ export class Agent {
     private readonly realized: RealizationReporter,
     private readonly dhcp: DhcpLeases,
     private readonly localIpam: LocalIpam,
+    private readonly flows: FlowRecorder | undefined,
   ) {}
 
   static async start(o: AgentOptions): Promise<Agent> {
     const { log } = o;
     const prefix = hostPrefix(o.host);
-    const datapath = await createDatapath(o.datapath, { prefix, logger: log, ...(o.ovs === undefined ? {} : { ovs: o.ovs }) });
+    const flowSettings = o.flows ?? DEFAULT_FLOW_SETTINGS;
+    const flowLog = flowLogOf(flowSettings);
+    const datapath = await createDatapath(o.datapath, {
+      prefix,
+      logger: log,
+      ...(o.ovs === undefined ? {} : { ovs: o.ovs }),
+      ...(flowLog === undefined ? {} : { flowLog }),
+    });
     const executor = agentExecutor();
     const mtu = o.mtu ?? (await detectMtu(executor, o.vtepIP));
 
@@ -227,7 +240,17 @@ export class Agent {
     cni = new CniHandler({
       host: o.host, master, attachments, reconciler, plumber, ready: () => mirror.synced, vxlanPort: VXLAN_PORT, claim: (id) => collector.claim(id), dhcp, localIpam, view: mirror, log,
     });
+    const flows =
+      flowLog === undefined
+        ? undefined
+        : new FlowRecorder({
+            host: o.host, prefix, group: flowLog.group, allowed: flowLog.allowed, cap: flowSettings.cap, namespaces: readNamespaceDir,
+            compiled: (namespace) => datapath.compiledPolicy?.(namespace), master, registry: metrics.registry, log,
+          });
+    flows?.start();
     const app = localApi({ host: o.host, prefix, cni, metrics, counters, mirror, attachments, reconciler });
+    // Flow records (flows/recorder.ts): 404 when the agent records none.
+    app.get("/flows", (c) => (flows ? c.json(flows.report()) : c.json({ error: "This agent records no flows (--flow-records off)" }, 404)));
     servers.push(await listenOnSocket(app, o.socketPath));
     if (o.docker) {
       docker = await DockerPlugin.start({
@@ -254,7 +277,7 @@ export class Agent {
     }
     dockerLoaded();
 
-    const agent = new Agent(o, abort, mirror, reconciler, dns, servers, counters, docker, bgp, collector, realized, dhcp, localIpam);
+    const agent = new Agent(o, abort, mirror, reconciler, dns, servers, counters, docker, bgp, collector, realized, dhcp, localIpam, flows);
     void agent.register(master, mtu);
     void mirror.waitSynced().then(() => {
       log.info({ revision: mirror.currentRevision }, "following netmaster's state");
@@ -289,6 +312,7 @@ export class Agent {
     this.realized.stop();
     this.bgp.stop();
     this.counters.stop();
+    await this.flows?.stop();
     this.mirror.stop();
     await Promise.all(this.servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
     await this.docker?.stop();

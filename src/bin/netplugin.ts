@@ -7,6 +7,7 @@ import { Command, CommanderError, Option } from "commander";
 import { join } from "node:path";
 import { parseUpstream } from "../agent/dns/forward.js";
 import { IFNAME, sdnControllerProblem } from "../model/index.js";
+import { DEFAULT_FLOW_SETTINGS, parseFlowSettings, type FlowSettings } from "../agent/flows/config.js";
 import { Agent } from "../agent/agent.js";
 import {
   DEFAULT_DOCKER_API_SOCKET,
@@ -56,6 +57,7 @@ interface Flags {
   /** Undefined: metrics only on the local socket. */
   metricsListen: { host: string; port: number } | undefined;
   dnsUpstream: string[] | undefined;
+  flows: FlowSettings;
   cleanup: boolean;
   logLevel: string;
   useJsonLog: boolean;
@@ -100,6 +102,9 @@ function parseFlags(argv: string[]): Flags {
     .addOption(new Option("--no-docker-sync", "do not make netmaster's networks and groups Docker networks"))
     .addOption(new Option("--dns-upstream <servers>", "where the tenants' DNS asks for names it does not know: IP or IP:port, comma separated (default: /etc/resolv.conf's nameservers)"))
     .addOption(new Option("--metrics-listen <host:port>", "also serve Prometheus metrics (GET /metrics) on this TCP address; they are always on the local socket"))
+    .addOption(new Option("--flow-records <mode>", "record connection attempts from the kernel: off, denied, or all (allowed ones too)").default(DEFAULT_FLOW_SETTINGS.mode))
+    .addOption(new Option("--flow-records-cap <n>", "flow records kept; the least recently seen go first").default(String(DEFAULT_FLOW_SETTINGS.cap)))
+    .addOption(new Option("--flow-log-rate <n>", "connection attempts per second each tenant's table may log").default(String(DEFAULT_FLOW_SETTINGS.ratePerSecond)))
     .addOption(new Option("--cleanup", "remove every kernel object and record this host's agent made, then exit").default(false))
     .addOption(new Option("--mode <mode>").hideHelp())
     .addOption(new Option("--netmode <mode>").hideHelp())
@@ -155,6 +160,7 @@ function parseFlags(argv: string[]): Flags {
   if (caFile !== undefined) readCaFile(caFile);
   const dnsUpstream = o.dnsUpstream === undefined ? undefined : String(o.dnsUpstream).split(",").map((u) => u.trim()).filter(Boolean);
   for (const u of dnsUpstream ?? []) if (parseUpstream(u) === undefined) throw new Error(`Invalid --dns-upstream "${u}": expected IP or IP:port ([IPv6]:port)`);
+  const flows = parseFlowSettings(String(o.flowRecords), String(o.flowRecordsCap), String(o.flowLogRate));
   return {
     netmaster,
     caFile,
@@ -181,6 +187,7 @@ function parseFlags(argv: string[]): Flags {
     dockerSync: o.dockerSync,
     metricsListen: o.metricsListen === undefined ? undefined : parseHostPort(String(o.metricsListen), "--metrics-listen"),
     dnsUpstream,
+    flows,
     cleanup: o.cleanup,
     logLevel: o.logLevel,
     useJsonLog: o.useJsonLog,
@@ -232,6 +239,7 @@ async function main(): Promise<void> {
     addressBlockIdleMs: flags.addressBlockIdleMs,
     ...(flags.metricsListen ? { metricsListen: flags.metricsListen } : {}),
     ...(flags.dnsUpstream ? { dnsUpstream: flags.dnsUpstream } : {}),
+    flows: flags.flows,
     ...(flags.dockerPluginSocket
       ? { docker: { socketPath: flags.dockerPluginSocket, netns: flags.dockerNetns, apiSocket: flags.dockerApiSocket, poolRange: flags.dockerPoolRange, sync: flags.dockerSync } }
       : {}),

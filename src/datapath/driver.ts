@@ -3,7 +3,7 @@
 // Declared here, beside the desired-state types, so a driver implements it without knowing the agent, and
 // the agent uses any driver (index.ts createDatapath) without knowing its internals.
 
-import type { RuleCounter } from "../policy/index.js";
+import type { CompiledPolicy, RuleCounter } from "../policy/index.js";
 import type { DatapathOwner, DatapathProblem, DesiredHost } from "./types.js";
 
 /**
@@ -65,6 +65,11 @@ export interface DatapathDriver {
    * driver's life: they never go down while the tenant stays, reloading its policy included.
    */
   counters?(): Promise<RuleCounters>;
+  /**
+   * Optional: the compiled policy of the script a tenant namespace's table holds (what the flow records trace an
+   * allowed attempt on), undefined while that is not known.
+   */
+  compiledPolicy?(namespace: string): CompiledPolicy | undefined;
   /**
    * Optional: removes everything a driver of this kind made for hosts of `prefix` (DesiredHost.prefix), in use
    * or left by a crashed agent, and returns what it removed. Idempotent.

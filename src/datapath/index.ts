@@ -10,6 +10,7 @@ import { existsSync } from "node:fs";
 import { UpstreamError, ValidationError } from "../lib/errors.js";
 import { run } from "../lib/process.js";
 import { agentExecutor } from "../lib/spawner.js";
+import type { FlowLogOptions } from "../policy/index.js";
 import type { DatapathDriver } from "./driver.js";
 import { LinuxDatapath, probeFeatures } from "./linux/index.js";
 import { OvsDatapath } from "./ovs/driver.js";
@@ -38,6 +39,8 @@ export interface DatapathOptions {
   logger?: Logger;
   /** The ovs driver: where Open vSwitch's database and ovs-vswitchd's sockets are (OvsDatapathOptions). */
   ovs?: { db?: string; rundir?: string; controller?: string; uplinkAccessVlan?: number };
+  /** The linux driver: what the tenants' tables log for the flow records; undefined: nothing. */
+  flowLog?: FlowLogOptions;
 }
 
 /**
@@ -69,5 +72,8 @@ export async function createDatapath(name: string, options: DatapathOptions): Pr
     });
   }
   if (options.probe !== false) await probeFeatures(executor, options.prefix);
-  return new LinuxDatapath(executor, options.logger === undefined ? {} : { logger: options.logger });
+  return new LinuxDatapath(executor, {
+    ...(options.logger === undefined ? {} : { logger: options.logger }),
+    ...(options.flowLog === undefined ? {} : { flowLog: options.flowLog }),
+  });
 }

@@ -234,7 +234,7 @@ export function compilePolicy(input: PolicyInput): CompiledPolicy {
     portlessExact,
     portlessAny,
   };
-  const script = renderScript(tables);
+  const script = renderScript(tables, input.flowLog);
 
   const elements: Record<string, number> = {
     out_groups: tables.outGroups4.length + tables.outGroups6.length,

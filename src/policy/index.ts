@@ -7,6 +7,7 @@ export { ruleCounters } from "./counters.js";
 export { tracePacket } from "./trace.js";
 export { evaluateNaive } from "./naive.js";
 export { elementId, TABLE_NAME } from "./render.js";
+export { ALLOW_PREFIX, DENY_PREFIX, FLOW_LOG_GROUP, type FlowLogOptions } from "./flowlog.js";
 export type {
   AddressFamily,
   CompiledPolicy,

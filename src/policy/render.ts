@@ -9,6 +9,7 @@
 // filter (0) for policy.
 
 import { formatInterval } from "./addr.js";
+import { denyChainName, renderFlowLog, type FlowLogOptions } from "./flowlog.js";
 import { NFPROTO_IPV4 } from "./normalize.js";
 import type { AddrInterval, GroupChain, JudgeElement, PolicyTables } from "./types.js";
 
@@ -58,12 +59,15 @@ function compareKeys(a: number[], b: number[]): number {
   return 0;
 }
 
-function verdictOf(e: JudgeElement): string {
-  return e.action === "deny" ? "drop" : "return";
+/** With a flow log, a deny element goes to its rule's chain (flowlog.ts), which logs before it drops. */
+type VerdictOf = (e: JudgeElement) => string;
+
+function verdictsFor(denyChains: Map<string, number> | undefined): VerdictOf {
+  return (e) => (e.action !== "deny" ? "return" : denyChains === undefined ? "drop" : `goto ${denyChainName(denyChains.get(e.ruleKey)!)}`);
 }
 
 /** A verdict map keyed by `typeof`, elements printed by `fmt` from the numeric key. */
-function judgeMap(name: JudgeMap, keyType: string, elements: Map<string, JudgeElement>, fmt: (k: number[]) => string): string[] {
+function judgeMap(name: JudgeMap, keyType: string, elements: Map<string, JudgeElement>, fmt: (k: number[]) => string, verdictOf: VerdictOf): string[] {
   const sorted = [...elements.entries()].map(([k, e]) => ({ k: numericKey(k), e })).sort((a, b) => compareKeys(a.k, b.k));
   return [
     `\tmap ${name} {`,
@@ -99,13 +103,24 @@ function groupChainParts(c: GroupChain): { maps: string[]; chain: string[] } {
   return { maps, chain };
 }
 
-export function renderScript(t: PolicyTables): string {
+/** Keys of the rules that deny in some element, sorted: their index names their chain. */
+function denyRuleKeys(t: PolicyTables): string[] {
+  const keys = new Set<string>();
+  for (const m of [t.portedExact, t.portedAny, t.portlessExact, t.portlessAny]) for (const e of m.values()) if (e.action === "deny") keys.add(e.ruleKey);
+  return [...keys].sort();
+}
+
+export function renderScript(t: PolicyTables, flowLog?: FlowLogOptions): string {
+  const denyKeys = flowLog === undefined ? [] : denyRuleKeys(t);
+  const log = flowLog === undefined ? undefined : renderFlowLog(flowLog, denyKeys);
+  const verdictOf = verdictsFor(flowLog === undefined ? undefined : new Map(denyKeys.map((k, i) => [k, i])));
   const out: string[] = [
     "# netplugin tenant policy (src/policy/compile.ts): one transaction replacing the table.",
     `table inet ${TABLE_NAME} {}`,
     `delete table inet ${TABLE_NAME}`,
     `table inet ${TABLE_NAME} {`,
   ];
+  if (log) out.push(...log.objects);
   out.push(
     // Filled by the datapath, not here (see the enforce chain).
     `\tset ${PICKUP_SET} {`,
@@ -134,12 +149,12 @@ export function renderScript(t: PolicyTables): string {
 
   const proto = (p: number) => PORTED_NAMES.get(p) ?? String(p);
   const family = (nf: number) => (nf === NFPROTO_IPV4 ? "ipv4" : "ipv6");
-  out.push(...judgeMap("ported_exact", "meta mark . meta l4proto . th dport", t.portedExact, ([c, p, port]) => `${c} . ${proto(p!)} . ${port}`));
-  out.push(...judgeMap("ported_any", "meta mark . meta l4proto", t.portedAny, ([c, p]) => `${c} . ${proto(p!)}`));
+  out.push(...judgeMap("ported_exact", "meta mark . meta l4proto . th dport", t.portedExact, ([c, p, port]) => `${c} . ${proto(p!)} . ${port}`, verdictOf));
+  out.push(...judgeMap("ported_any", "meta mark . meta l4proto", t.portedAny, ([c, p]) => `${c} . ${proto(p!)}`, verdictOf));
   out.push(
-    ...judgeMap("portless_exact", "meta mark . meta nfproto . meta l4proto", t.portlessExact, ([c, nf, p]) => `${c} . ${family(nf!)} . ${p}`),
+    ...judgeMap("portless_exact", "meta mark . meta nfproto . meta l4proto", t.portlessExact, ([c, nf, p]) => `${c} . ${family(nf!)} . ${p}`, verdictOf),
   );
-  out.push(...judgeMap("portless_any", "meta mark", t.portlessAny, ([c]) => `${c}`));
+  out.push(...judgeMap("portless_any", "meta mark", t.portlessAny, ([c]) => `${c}`, verdictOf));
 
   // Hooks cost every packet, established ones included: leave out what has nothing to do.
   if (dscpValues.length > 0) {
@@ -178,6 +193,8 @@ export function renderScript(t: PolicyTables): string {
     `\t\ticmpv6 type { ${ND_TYPES} } accept`,
     "\t\tjump out_check",
     "\t\tjump in_check",
+    // Here the attempt has passed both checks: the allowed one's record, when asked.
+    ...(log?.allowRule ?? []),
     "\t}",
     "\tchain out_check {",
     "\t\tip saddr vmap @out_groups4",
@@ -198,6 +215,7 @@ export function renderScript(t: PolicyTables): string {
   );
   for (const v of dscpValues) out.push(`\tchain dscp_${v} {`, `\t\tip dscp set ${v}`, `\t\tip6 dscp set ${v}`, "\t}");
   for (const p of parts) out.push(...p.chain);
+  if (log) out.push(...log.chains);
   out.push("}", "");
   return out.join("\n");
 }

@@ -3,6 +3,8 @@
 // the compiled result carries both the nft script and the lookup structures it
 // was rendered from, so tests can trace packets through exactly what is loaded.
 
+import type { FlowLogOptions } from "./flowlog.js";
+
 export type FwdMode = "bridge" | "routing";
 export type Direction = "in" | "out";
 export type RuleAction = "allow" | "deny";
@@ -62,6 +64,8 @@ export interface PolicyInput {
   groups: PolicyGroup[];
   /** One entry per (group that has the policy attached, rule). */
   rules: PolicyRule[];
+  /** Log connection attempts for the flow records (flowlog.ts); absent: no log statement. */
+  flowLog?: FlowLogOptions;
 }
 
 // ---------------------------------------------------------------------------

@@ -16,7 +16,7 @@ import { hostNftTable, NFT_TABLE, ownsNamespace } from "../names.js";
 import type { DatapathProblem, DesiredHost } from "../types.js";
 import { ValidationError } from "../../lib/errors.js";
 import type { Executor } from "../../lib/process.js";
-import { ruleCounters, type CompiledPolicy, type RuleCounter } from "../../policy/index.js";
+import { ruleCounters, type CompiledPolicy, type FlowLogOptions, type RuleCounter } from "../../policy/index.js";
 import { applyPlan, type StepFailure } from "./apply.js";
 import { diffEndpointChanges, diffHost, POLICY_NFT_OBJECT } from "./diff.js";
 import { checkDirect, DirectAttachments, withoutDirect } from "./direct.js";
@@ -47,6 +47,8 @@ export interface LinuxDatapathOptions {
   hostNamespace?: string;
   /** How long a bridge that starts passing netfilter picks up running TCP connections (pickup.ts); tests shorten it. */
   pickupWindowSeconds?: number;
+  /** What the tenants' tables log for the flow records (policy/flowlog.ts); undefined: nothing. */
+  flowLog?: FlowLogOptions;
   /** Where the names of the namespaces come from; default the directory `ip netns` keeps them in (netnsDir.ts). */
   namespaces?: NamespaceLister;
   logger?: Logger;
@@ -73,7 +75,7 @@ const PREFIX = /^[A-Za-z0-9]{3,}$/;
 export class LinuxDatapath implements DatapathDriver {
   private readonly appliedNft = new Map<string, string>();
   private readonly pickup: PickupWindows;
-  private readonly policies = new PolicyCache();
+  private readonly policies: PolicyCache;
   /**
    * Per tenant namespace of the last reconcile, the compiled policy of the script its table holds (what its
    * counters are read with); null while that is not known (nothing applied there by this process yet).
@@ -99,6 +101,7 @@ export class LinuxDatapath implements DatapathDriver {
     options: LinuxDatapathOptions = {},
   ) {
     this.concurrency = options.concurrency ?? 4;
+    this.policies = new PolicyCache(options.flowLog);
     this.pickup = new PickupWindows(options.pickupWindowSeconds);
     this.hostNamespace = options.hostNamespace;
     this.namespaces = options.namespaces ?? readNamespaceDir;
@@ -120,6 +123,10 @@ export class LinuxDatapath implements DatapathDriver {
     const run = this.queue.then(fn, fn);
     this.queue = run.catch(() => undefined);
     return run;
+  }
+
+  compiledPolicy(namespace: string): CompiledPolicy | undefined {
+    return this.tables.get(namespace) ?? undefined;
   }
 
   /** Pure: what in `desired` cannot be rendered, each with its unit (render.ts checkHost), a policy that does not compile included. */

@@ -1,0 +1,86 @@
+// The flow records of one host: connection attempts aggregated per (tenant, verdict, rule, src, dst, proto,
+// dport). Memory is bounded by a fixed number of entries: a new pair beyond the cap evicts the pair seen least
+// recently (a Map keeps insertion order, and a touched entry is moved to its end), and what it had counted is
+// added to `evicted`, so recorded + evicted = seen always holds, in packets and in entries.
+
+export type FlowVerdict = "allow" | "deny";
+
+export interface FlowRecord {
+  tenant: string;
+  verdict: FlowVerdict;
+  /** "policy:ruleId" (the tenant's), or null: no rule decided (the default allows). */
+  rule: string | null;
+  src: string;
+  dst: string;
+  proto: number;
+  dport: number;
+  packets: number;
+  /** Milliseconds since the epoch. */
+  firstSeen: number;
+  lastSeen: number;
+}
+
+export type FlowKey = Omit<FlowRecord, "packets" | "firstSeen" | "lastSeen">;
+
+export interface FlowTableStats {
+  cap: number;
+  entries: number;
+  /** Packets (logged attempts) counted, and entries made, since the start. */
+  seenPackets: number;
+  seenEntries: number;
+  /** What eviction took out of the table. */
+  evictedPackets: number;
+  evictedEntries: number;
+}
+
+export const DEFAULT_FLOW_CAP = 4096;
+
+export class FlowTable {
+  private readonly entries = new Map<string, FlowRecord>();
+  private seenPackets = 0;
+  private seenEntries = 0;
+  private evictedPackets = 0;
+  private evictedEntries = 0;
+
+  constructor(readonly cap = DEFAULT_FLOW_CAP) {
+    if (!Number.isInteger(cap) || cap < 1) throw new RangeError(`Cannot make a flow table of ${cap} entries: expected a positive integer`);
+  }
+
+  /** Counts one logged attempt at `now`. */
+  add(key: FlowKey, now: number): void {
+    this.seenPackets++;
+    const id = `${key.tenant}\u0000${key.verdict}\u0000${key.rule ?? ""}\u0000${key.src}\u0000${key.dst}\u0000${key.proto}\u0000${key.dport}`;
+    const had = this.entries.get(id);
+    if (had) {
+      had.packets++;
+      had.lastSeen = now;
+      this.entries.delete(id);
+      this.entries.set(id, had);
+      return;
+    }
+    if (this.entries.size >= this.cap) {
+      const [oldest, record] = this.entries.entries().next().value as [string, FlowRecord];
+      this.entries.delete(oldest);
+      this.evictedEntries++;
+      this.evictedPackets += record.packets;
+    }
+    this.seenEntries++;
+    this.entries.set(id, { ...key, packets: 1, firstSeen: now, lastSeen: now });
+  }
+
+  /** The records, most recently seen first. */
+  records(): FlowRecord[] {
+    return [...this.entries.values()].reverse().map((r) => ({ ...r }));
+  }
+
+  stats(): FlowTableStats {
+    return {
+      cap: this.cap,
+      entries: this.entries.size,
+      seenPackets: this.seenPackets,
+      seenEntries: this.seenEntries,
+      evictedPackets: this.evictedPackets,
+      evictedEntries: this.evictedEntries,
+    };
+  }
+}
