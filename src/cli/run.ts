@@ -27,6 +27,7 @@ import { networkCommand } from "./network.js";
 import { policyCommand } from "./policy.js";
 import { serviceCommand } from "./service.js";
 import { tenantCommand } from "./tenant.js";
+import { flowsCommand } from "./flows.js";
 import { traceCommand } from "./trace.js";
 import { NETMASTER_CA_FILE } from "./trust.js";
 import { userCommand } from "./user.js";
@@ -59,6 +60,7 @@ export function netctlSpec(): CommandSpec {
       bgpCommand,
       endpointCommand,
       extContractsCommand,
+      flowsCommand,
       globalCommand,
       groupCommand,
       hostCommand,

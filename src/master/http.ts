@@ -251,7 +251,8 @@ export function createApp(master: Netmaster, log: Logger, options: AppOptions = 
     const leaderRead =
       ["/api/v1/inspect/policys/", "/api/v1/inspect/Bgps/", "/api/v1/inspect/endpoints/"].some((p) => c.req.path.startsWith(p)) ||
       c.req.path === "/api/v1/agent/hosts" ||
-      c.req.path.replace(/\/$/, "") === "/api/v1/trace";
+      c.req.path.replace(/\/$/, "") === "/api/v1/trace" ||
+      c.req.path.replace(/\/$/, "") === "/api/v1/flows";
     if ((write || leaderRead) && !master.isLeader) return forwardToLeader(c, master, peers, options.forwardToken);
     await next();
   });
@@ -361,6 +362,10 @@ export function createApp(master: Netmaster, log: Logger, options: AppOptions = 
     master.reportCounters(c.req.param("name")!, await readJson(c));
     return c.json({});
   });
+  route("PUT", "/api/v1/agent/hosts/:name/flows", ownHostParam("name"), async (c) => {
+    master.reportFlows(c.req.param("name")!, await readJson(c));
+    return c.json({});
+  });
   route("PUT", "/api/v1/agent/hosts/:name/realized", ownHostParam("name"), async (c) => {
     await master.reportRealized(c.req.param("name")!, await readJson(c));
     return c.json({});
@@ -399,6 +404,7 @@ export function createApp(master: Netmaster, log: Logger, options: AppOptions = 
 
   // Before the collections: "trace" is no collection.
   route("GET", "/api/v1/trace", tenantInQuery("tenant"), (c) => c.json(master.trace(c.req.query())));
+  route("GET", "/api/v1/flows", tenantInQuery("tenant"), (c) => c.json(master.flows(c.req.query())));
   route("GET", "/api/v1/:collection", objectList, (c) => {
     const kind = master.kind(c.req.param("collection")!);
     const who = principal(c);

@@ -35,6 +35,8 @@ import { Mutator, Tx } from "./tx.js";
 import { traceFlow, type TraceResult } from "./trace.js";
 import { tenantRevision } from "./trace-policy.js";
 import { parseTraceQuery } from "./trace-query.js";
+import { FlowReports } from "./flows.js";
+import { FlowPush, FlowsQuery, type FlowsAnswer } from "../contract/flows.js";
 
 export interface NetmasterOptions {
   store: Store;
@@ -68,6 +70,8 @@ export class Netmaster {
   private readonly hostBgp = new Map<string, z.infer<typeof BgpReport>>();
   /** What each host's last datapath sync applied (realization.ts), leader memory only like the counters. */
   private readonly hostRealized = new Map<string, RealizationReport & { at: number }>();
+  /** Each host's last flow records (flows.ts), leader memory only like the counters. */
+  private readonly hostFlows = new FlowReports();
   /** Epochs seen on this store's list (watch-stream.ts): it only ever grows while this process runs. */
   private readonly knownEpochs = new Set<string>();
 
@@ -272,6 +276,20 @@ export class Netmaster {
     this.hostBgp.set(host, parseBody(BgpReport, body, "BGP report"));
   }
 
+  /** Flow records, kept like the counters. */
+  reportFlows(host: string, body: unknown): void {
+    parseBody(HostName, host, "host name");
+    if (!this.isLeader) throw new UpstreamError("This netmaster is not the leader");
+    this.hostFlows.report(host, parseBody(FlowPush, body, "flow records"));
+  }
+
+  /** GET /api/v1/flows: one tenant's records from every host. Throws NotFoundError for an unknown tenant. */
+  flows(query: Record<string, string>): FlowsAnswer {
+    const q = parseBody(FlowsQuery, query, "query");
+    if (!this.view().get(objectKey("tenant", q.tenant))) throw new NotFoundError(`Cannot list flows: tenant ${JSON.stringify(q.tenant)} not found`);
+    return this.hostFlows.query(q.tenant, q.denied === "true");
+  }
+
   /** Counters are only read on the leader; followers forward policy inspects to it. */
   reportCounters(host: string, body: unknown): void {
     parseBody(HostName, host, "host name");
@@ -384,6 +402,7 @@ export class Netmaster {
     const removal = await this.mutate((tx) => deregisterHost(tx, name));
     this.hostRealized.delete(name);
     this.hostCounters.delete(name);
+    this.hostFlows.forget(name);
     this.hostBgp.delete(name);
     return removal;
   }

@@ -10,7 +10,8 @@ import { Counter, Gauge, type Registry } from "prom-client";
 import { ALLOW_PREFIX, DENY_PREFIX, tracePacket, type CompiledPolicy } from "../../policy/index.js";
 import type { MasterClient } from "../master-client.js";
 import { FlowReader } from "./reader.js";
-import { FlowTable, type FlowRecord, type FlowTableStats } from "./table.js";
+import type { FlowPush } from "../../contract/flows.js";
+import { FlowTable } from "./table.js";
 import type { FlowPacket } from "./nflog.js";
 
 export interface FlowRecorderOptions {
@@ -34,10 +35,7 @@ export interface FlowRecorderOptions {
 }
 
 /** What the local API serves and the agent pushes (contract: master/flows.ts parses it). */
-export interface FlowReport {
-  allowed: boolean;
-  stats: FlowTableStats;
-  records: FlowRecord[];
+export interface FlowReport extends FlowPush {
   /** The readers' PIDs by namespace (what bench/flows.ts measures), and what they could not read. */
   readers: { namespace: string; pid: number | null; malformed: number; restarts: number }[];
 }
@@ -145,7 +143,7 @@ export class FlowRecorder {
   /** Sends the records to netmaster when they changed. */
   async push(): Promise<void> {
     const { allowed, stats, records } = this.report();
-    const body = { allowed, stats, records };
+    const body: FlowPush = { allowed, stats, records };
     const text = JSON.stringify(body);
     if (text === this.lastPushed) return;
     await this.o.master.request("PUT", `/api/v1/agent/hosts/${encodeURIComponent(this.o.host)}/flows`, body);

@@ -3,35 +3,9 @@
 // recently (a Map keeps insertion order, and a touched entry is moved to its end), and what it had counted is
 // added to `evicted`, so recorded + evicted = seen always holds, in packets and in entries.
 
-export type FlowVerdict = "allow" | "deny";
-
-export interface FlowRecord {
-  tenant: string;
-  verdict: FlowVerdict;
-  /** "policy:ruleId" (the tenant's), or null: no rule decided (the default allows). */
-  rule: string | null;
-  src: string;
-  dst: string;
-  proto: number;
-  dport: number;
-  packets: number;
-  /** Milliseconds since the epoch. */
-  firstSeen: number;
-  lastSeen: number;
-}
+import type { FlowRecord, FlowTableStats } from "../../contract/flows.js";
 
 export type FlowKey = Omit<FlowRecord, "packets" | "firstSeen" | "lastSeen">;
-
-export interface FlowTableStats {
-  cap: number;
-  entries: number;
-  /** Packets (logged attempts) counted, and entries made, since the start. */
-  seenPackets: number;
-  seenEntries: number;
-  /** What eviction took out of the table. */
-  evictedPackets: number;
-  evictedEntries: number;
-}
 
 export const DEFAULT_FLOW_CAP = 4096;
 

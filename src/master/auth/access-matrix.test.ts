@@ -124,6 +124,7 @@ describe("who may call what", () => {
     add("DELETE /api/v1/agent/docker/endpoints/:id", { method: "DELETE", path: `/api/v1/agent/docker/endpoints/${ids["dep1"]}` }, h1Route);
     add("PUT /api/v1/agent/hosts/:name/bgp", { method: "PUT", path: "/api/v1/agent/hosts/h1/bgp", body: { neighborStatus: "", adminStatus: "", numRoutes: 0, routes: [] } }, h1Route);
     add("PUT /api/v1/agent/hosts/:name/counters", { method: "PUT", path: "/api/v1/agent/hosts/h1/counters", body: { rules: {} } }, h1Route);
+    add("PUT /api/v1/agent/hosts/:name/flows", { method: "PUT", path: "/api/v1/agent/hosts/h1/flows", body: { allowed: false, stats: { cap: 10, entries: 0, seenPackets: 0, seenEntries: 0, evictedPackets: 0, evictedEntries: 0 }, records: [] } }, h1Route);
     add("PUT /api/v1/agent/hosts/:name/realized", { method: "PUT", path: "/api/v1/agent/hosts/h1/realized", body: { revision: 0, epoch: "", failures: [] } }, h1Route);
     add("PUT /api/v1/agent/hosts/:name", { method: "PUT", path: "/api/v1/agent/hosts/h1/", body: { vtepIP: "198.18.0.99", mtu: 1500 } }, h1Route);
     add("GET /api/v1/agent/hosts", { method: "GET", path: "/api/v1/agent/hosts/" });
@@ -132,6 +133,7 @@ describe("who may call what", () => {
     add("GET /api/v1/inspect/endpoints/:id", { method: "GET", path: `/api/v1/inspect/endpoints/${ids["ep1"]}/` }, tenantRoute);
     add("GET /api/v1/inspect/:collection/:key", { method: "GET", path: "/api/v1/inspect/networks/A:net/" }, tenantRoute);
     add("GET /api/v1/trace", { method: "GET", path: `/api/v1/trace?tenant=A&from=${ids["ep1"]}&to=198.18.10.99&port=80` }, tenantRoute);
+    add("GET /api/v1/flows", { method: "GET", path: "/api/v1/flows?tenant=A&denied=true" }, tenantRoute);
     add("GET /api/v1/:collection", { method: "GET", path: "/api/v1/networks/" }, { opsOther: "allowed", opsOwn: true });
     add("GET /api/v1/:collection/:key", { method: "GET", path: "/api/v1/networks/A:net/" }, tenantRoute);
     const net2 = { tenantName: "A", networkName: "net2", encap: "vxlan", subnet: "198.18.13.0/24" };
