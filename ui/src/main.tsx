@@ -1,5 +1,5 @@
 // The netplugin web UI, served by netmaster at /ui/ on the API's own origin: a login form when the API
-// asks for one, then four views chosen by the URL's hash (#topology, #policy, #objects, #trace).
+// asks for one, then five views chosen by the URL's hash (#topology, #policy, #objects, #trace, #flows).
 
 import { render } from "preact";
 import { useEffect, useState } from "preact/hooks";
@@ -8,9 +8,10 @@ import { Objects } from "./views/Objects.js";
 import { Policy } from "./views/Policy.js";
 import { Topology } from "./views/Topology.js";
 import { Trace } from "./views/Trace.js";
+import { Flows } from "./views/Flows.js";
 import { ErrorText } from "./errorText.js";
 
-const VIEWS = { topology: Topology, policy: Policy, objects: Objects, trace: Trace } as const;
+const VIEWS = { topology: Topology, policy: Policy, objects: Objects, trace: Trace, flows: Flows } as const;
 type ViewName = keyof typeof VIEWS;
 
 function viewOfHash(): ViewName {
