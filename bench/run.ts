@@ -15,3 +15,4 @@ await (await import("./services.js")).benchServices();
 await (await import("./auth.js")).benchAuth();
 await (await import("./offloads.js")).benchOffloads();
 await (await import("./ovs.js")).benchOvs();
+await (await import("./flows.js")).benchFlows();
