@@ -12,6 +12,8 @@
 //   BENCH_FLOW_ROUNDS=5      rounds (each floods both hosts)
 //   BENCH_FLOW_SECONDS=4     length of each flood
 //   BENCH_FLOW_RATE=200      --flow-log-rate of the recording host (the default)
+//   BENCH_FLOW_CAP=2048      --flow-records-cap of the recording host (the default)
+//   BENCH_FLOW_ON=denied     --flow-records of host 1 ("off" calibrates: both hosts alike)
 
 import { readFileSync } from "node:fs";
 import { Cluster } from "../src/cluster/index.js";
@@ -26,6 +28,8 @@ import { fmt, median } from "./stats.js";
 const ROUNDS = Math.max(1, envNumber("BENCH_FLOW_ROUNDS", 5));
 const SECONDS = envNumber("BENCH_FLOW_SECONDS", 4);
 const RATE = envNumber("BENCH_FLOW_RATE", 200);
+const ON = process.env["BENCH_FLOW_ON"] ?? "denied";
+const CAP = envNumber("BENCH_FLOW_CAP", 2048);
 const TICK_MS = 10; // USER_HZ is 100 on Linux
 
 /** Non-blocking connects to ports lo.. for `seconds`, 200 sockets at a time: every one a new, denied attempt. */
@@ -78,7 +82,7 @@ export async function benchFlows(): Promise<void> {
   try {
     cluster = await Cluster.up({ hosts: 2, logLevel: "warn" });
     const [on, off] = cluster.hosts as [NonNullable<typeof cluster.hosts[0]>, NonNullable<typeof cluster.hosts[0]>];
-    for (const [host, args] of [[on, ["--flow-records", "denied", "--flow-log-rate", String(RATE)]], [off, ["--flow-records", "off"]]] as const) {
+    for (const [host, args] of [[on, ["--flow-records", ON, "--flow-log-rate", String(RATE), "--flow-records-cap", String(CAP)]], [off, ["--flow-records", "off"]]] as const) {
       await host.agent!.stop();
       host.agentArgs.push(...args);
       await cluster.startAgent(host);
@@ -97,9 +101,10 @@ export async function benchFlows(): Promise<void> {
         web: await attach(cluster, made, i, `w${i}`, { tenant: "t", network: "net", group: "web" }),
       });
     }
-    const flows = async () => JSON.parse((await unixRequest(on.socket, "GET", "/flows")).text) as { stats: { seenPackets: number }; readers: { pid: number | null }[] };
+    const none = { stats: { seenPackets: 0 }, readers: [] };
+    const flows = async () => (ON === "off" ? none : (JSON.parse((await unixRequest(on.socket, "GET", "/flows")).text) as { stats: { seenPackets: number }; readers: { pid: number | null }[] }));
     // The recording host's reader runs before the first round.
-    await waitFor(async () => (await flows()).readers.some((r) => r.pid !== null), { timeoutMs: 20_000, what: () => "the flow reader" });
+    if (ON !== "off") await waitFor(async () => (await flows()).readers.some((r) => r.pid !== null), { timeoutMs: 20_000, what: () => "the flow reader" });
     await new Promise((r) => setTimeout(r, 1000));
 
     const measure = async (index: 0 | 1): Promise<Reading> => {
@@ -133,7 +138,7 @@ export async function benchFlows(): Promise<void> {
       offAgent.push(b.agentMs);
       rows.push([String(round + 1), String(a.attempts), String(a.logged), fmt(a.agentMs, 0), fmt(a.readersMs, 0), String(b.attempts), fmt(b.agentMs, 0)]);
     }
-    console.log(`\nFlow records: CPU ms over a ${SECONDS} s flood of denied connection attempts (+1 s), --flow-log-rate ${RATE}`);
+    console.log(`\nFlow records: CPU ms over a ${SECONDS} s flood of denied connection attempts (+1 s), host 1 --flow-records ${ON} --flow-log-rate ${RATE} --flow-records-cap ${CAP}, host 2 off`);
     printTable(["round", "attempts (on)", "logged", "agent ms (on)", "readers ms", "attempts (off)", "agent ms (off)"], rows);
     const mOff = median(offAgent);
     console.log(

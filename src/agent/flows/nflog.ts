@@ -32,7 +32,7 @@ export interface FlowPacket {
 
 /** Splits a pcap byte stream, in chunks as they come, into NFLOG records. */
 export class PcapNflogStream {
-  private buf = Buffer.alloc(0);
+  private buf: Buffer = Buffer.alloc(0);
   private little: boolean | undefined;
   /** Records (or a header) that could not be read. */
   malformed = 0;
@@ -41,7 +41,8 @@ export class PcapNflogStream {
 
   push(chunk: Uint8Array): NflogRecord[] {
     if (this.failed !== undefined) return [];
-    this.buf = this.buf.length === 0 ? Buffer.from(chunk) : Buffer.concat([this.buf, chunk]);
+    // A chunk read whole is not copied: records are parsed out of it before the next one comes.
+    this.buf = this.buf.length === 0 ? Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength) : Buffer.concat([this.buf, chunk]);
     const out: NflogRecord[] = [];
     let at = 0;
     if (this.little === undefined) {

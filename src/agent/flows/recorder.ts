@@ -52,6 +52,7 @@ export class FlowRecorder {
   private readonly readers = new Map<string, FlowReader>();
   private readonly packets: Counter<"tenant" | "rule" | "verdict">;
   private readonly evicted: Counter;
+  private readonly labelled = new Map<string, { inc(): void }>();
   private timers: NodeJS.Timeout[] = [];
   private lastPushed = "";
   private stopped = false;
@@ -125,10 +126,18 @@ export class FlowRecorder {
       const traced = compiled === undefined ? undefined : tracePacket(compiled, { saddr: p.src, daddr: p.dst, protocol: p.proto, dport: p.dport });
       rule = ruleName(traced?.inRule ?? traced?.outRule);
     } else return; // not ours: another tool logging to the group
-    const before = this.table.stats().evictedEntries;
+    const before = this.table.evicted;
     this.table.add({ tenant, verdict, rule, src: p.src, dst: p.dst, proto: p.proto, dport: p.dport }, Date.now());
-    this.evicted.inc(this.table.stats().evictedEntries - before);
-    this.packets.inc({ tenant, rule: rule ?? "default", verdict });
+    if (this.table.evicted > before) this.evicted.inc(this.table.evicted - before);
+    this.counterOf(tenant, rule ?? "default", verdict).inc();
+  }
+
+  /** The labelled counter, kept: prom-client hashes the labels on every inc() otherwise. Bounded by the rules. */
+  private counterOf(tenant: string, rule: string, verdict: string) {
+    const key = `${tenant}\u0000${rule}\u0000${verdict}`;
+    let child = this.labelled.get(key);
+    if (!child) this.labelled.set(key, (child = this.packets.labels(tenant, rule, verdict)));
+    return child;
   }
 
   report(): FlowReport {

@@ -47,6 +47,11 @@ export class FlowTable {
     return [...this.entries.values()].reverse().map((r) => ({ ...r }));
   }
 
+  /** Entries evicted so far (stats().evictedEntries, without building the rest). */
+  get evicted(): number {
+    return this.evictedEntries;
+  }
+
   stats(): FlowTableStats {
     return {
       cap: this.cap,
