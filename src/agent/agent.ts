@@ -128,7 +128,9 @@ export class Agent {
     const { log } = o;
     const prefix = hostPrefix(o.host);
     const flowSettings = o.flows ?? DEFAULT_FLOW_SETTINGS;
-    const flowLog = flowLogOf(flowSettings);
+    // The ovs datapath judges policy in OpenFlow, where no nft log statement can go: no flow records there.
+    const flowLog = o.datapath === "ovs" ? undefined : flowLogOf(flowSettings);
+    if (o.datapath === "ovs" && flowSettings.mode !== "off") log.warn({ datapath: o.datapath }, "flow records are not available on this datapath");
     const datapath = await createDatapath(o.datapath, {
       prefix,
       logger: log,
@@ -185,6 +187,7 @@ export class Agent {
     // Leases of containers on ipam dhcp networks (cni-handler.ts); their problems are reported as the endpoints'.
     let cni!: CniHandler;
     let reconciler!: Reconciler;
+    let flows: FlowRecorder | undefined;
     const dhcp = new DhcpLeases({
       scriptDir: o.stateDir,
       log,
@@ -201,6 +204,8 @@ export class Agent {
       onSynced: ({ compiled, errors, unapplied, mark }) => {
         const report = realizationOf(compiled, errors, mark, unapplied);
         realized.report({ ...report, failures: [...report.failures, ...dhcp.failures(), ...localIpam.failures()] });
+        // A tenant namespace a sync made gets its flow reader now, not at the next scan.
+        void flows?.scan().catch(() => undefined);
       },
       datapath: meteredDatapath(datapath, metrics),
       dns: tenantDns,
@@ -240,7 +245,7 @@ export class Agent {
     cni = new CniHandler({
       host: o.host, master, attachments, reconciler, plumber, ready: () => mirror.synced, vxlanPort: VXLAN_PORT, claim: (id) => collector.claim(id), dhcp, localIpam, view: mirror, log,
     });
-    const flows =
+    flows =
       flowLog === undefined
         ? undefined
         : new FlowRecorder({
@@ -250,7 +255,7 @@ export class Agent {
     flows?.start();
     const app = localApi({ host: o.host, prefix, cni, metrics, counters, mirror, attachments, reconciler });
     // Flow records (flows/recorder.ts): 404 when the agent records none.
-    app.get("/flows", (c) => (flows ? c.json(flows.report()) : c.json({ error: "This agent records no flows (--flow-records off)" }, 404)));
+    app.get("/flows", (c) => (flows ? c.json(flows.report()) : c.json({ error: "This agent records no flows (--flow-records off, or the ovs datapath)" }, 404)));
     servers.push(await listenOnSocket(app, o.socketPath));
     if (o.docker) {
       docker = await DockerPlugin.start({

@@ -102,7 +102,7 @@ describe("flow records", () => {
 
   test("a blocked connect is a denied flow naming its rule and the pair; an allowed one is not recorded", async () => {
     await waitFor(async () => (await c["a"]!.ns.tcpReaches(c["b"]!.ip, 8080, 700)) === "b", { timeoutMs: 20_000, what: () => "the allowed connect" });
-    // The reader starts within a scan (2 s) of the tenant's namespace: until then attempts go unread, so try again.
+    // The reader starts after the sync that made the tenant's namespace: attempts before go unread, so try again.
     let local: AgentFlows | undefined;
     await waitFor(
       async () => {
