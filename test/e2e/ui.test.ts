@@ -290,6 +290,27 @@ describe("web UI", () => {
     assert.equal((await api.get("/api/v1/endpointGroups/t:uigrp/")).status, 404);
   });
 
+  test("the flows view lists a blocked connect as a denied flow with the rule that dropped it", async () => {
+    // a to b:9090: web's rule 2 denies TCP but to 8080 from the client group. The agents' readers start with the
+    // tenant's namespace, so the connect is tried until netmaster has the record.
+    await waitFor(
+      async () => {
+        await a.ns.tcpReaches(b.ip, 9090, 500);
+        return (await api.get<{ records: { dport: number }[] }>("/api/v1/flows?tenant=t&denied=true")).body.records.some((r) => r.dport === 9090);
+      },
+      { timeoutMs: 30_000, what: () => "the denied flow at netmaster" },
+    );
+    await page.goto(`${base}/ui/#flows`);
+    await page.fill("#flows input[name=tenant]", "t");
+    await page.press("#flows input[name=tenant]", "Tab");
+    const row = page.locator("#flows table.flows tr.deny", { hasText: `${b.ip}:9090` }).first();
+    await row.waitFor({ timeout: 10_000 });
+    const text = (await row.textContent()) ?? "";
+    assert.match(text, /web:2/);
+    assert.match(text, new RegExp(a.ip.replaceAll(".", "\\.")));
+    await shot("flows");
+  });
+
   test("no view threw or tried to load anything from elsewhere", () => {
     assert.deepEqual(pageProblems, []);
   });
