@@ -187,7 +187,7 @@ export class Agent {
       stateMark: () => mirror.completeRevision,
       onSynced: ({ compiled, errors, unapplied, mark }) => {
         const report = realizationOf(compiled, errors, mark, unapplied);
-        realized.report({ ...report, failures: [...report.failures, ...dhcp.failures(), ...localIpam.failures()] });
+        realized.report({ ...report, failures: [...report.failures, ...dhcp.failures(), ...localIpam.failures()], datapath: o.datapath });
       },
       datapath: meteredDatapath(datapath, metrics),
       dns: tenantDns,
