@@ -203,7 +203,7 @@ export class Agent {
       stateMark: () => mirror.completeRevision,
       onSynced: ({ compiled, errors, unapplied, mark }) => {
         const report = realizationOf(compiled, errors, mark, unapplied);
-        realized.report({ ...report, failures: [...report.failures, ...dhcp.failures(), ...localIpam.failures()] });
+        realized.report({ ...report, failures: [...report.failures, ...dhcp.failures(), ...localIpam.failures()], datapath: o.datapath });
         // A tenant namespace a sync made gets its flow reader now, not at the next scan.
         void flows?.scan().catch(() => undefined);
       },

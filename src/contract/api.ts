@@ -169,6 +169,8 @@ export const RealizationReport = z.object({
    * global sdnController). Absent from agents that predate it, and when there are none.
    */
   unapplied: z.array(z.object({ message: z.string().max(2048) })).max(16).optional(),
+  /** The host's datapath driver (the trace models the linux one's filter). Absent from agents that predate it. */
+  datapath: z.enum(["linux", "ovs"]).optional(),
 });
 export type RealizationReport = z.infer<typeof RealizationReport>;
 

@@ -157,6 +157,18 @@ describe("traceFlow", () => {
     assert.equal(r.hops[1]!.pending, true, "h2 never reported");
   });
 
+  it("names each hop's datapath, and marks a hop on an OVS host inexact: the model is the linux datapath's", () => {
+    const s = cluster(); // no rule: the packet reaches both hosts
+    let r = trace(s, { from: "a", to: "b", port: "80" }, facts(s, { h1: { datapath: "linux" }, h2: { datapath: "linux" } }));
+    assert.ok(r.hops.length > 0);
+    assert.deepEqual([r.exact, r.hops.filter((h) => h.datapath !== "linux" || h.inexact !== undefined)], [true, []]);
+    r = trace(s, { from: "a", to: "b", port: "80" }, facts(s, { h1: { datapath: "linux" }, h2: { datapath: "ovs" } }));
+    assert.equal(r.exact, false);
+    assert.match(r.hops.find((h) => h.host === "h2")?.inexact ?? "", /h2 runs the ovs datapath/);
+    r = trace(s, { from: "a", to: "b", port: "80" });
+    assert.deepEqual([r.exact, r.hops.filter((h) => h.datapath !== undefined)], [true, []], "agents that do not say: taken as linux");
+  });
+
   it("bridge mode keeps networks apart; routing mode routes between them", () => {
     const bridged = trace(cluster("bridge"), { from: "a", to: "c", port: "80" });
     assert.deepEqual([bridged.verdict, bridged.hops.map((h) => h.reason)], ["deny", ["cross-network"]]);

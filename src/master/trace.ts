@@ -17,6 +17,9 @@
 // A service VIP as destination is translated as the hosts do (DNAT to a provider, then the provider's
 // address and target port are judged): each backend is traced, since the load balancer may pick any, and
 // the verdict is allow only if every backend allows; `backend` narrows it to one.
+//
+// The model is the linux datapath's: a host whose agent reports the ovs datapath gets its hop marked `inexact`,
+// and the answer `exact: false`.
 
 import { NotFoundError, ValidationError } from "../lib/errors.js";
 import { canonicalIp } from "../lib/ip.js";
@@ -64,6 +67,10 @@ export interface TraceHop {
   backend?: string;
   /** Why the host is pending, when it reported a failure of the tenant, network or endpoint. */
   errors?: string[];
+  /** The host's datapath, as its agent last reported it (absent: not reported yet, or an older agent). */
+  datapath?: "linux" | "ovs";
+  /** Set when the hop is not what the host's own datapath is known to do (an OVS host): why. */
+  inexact?: string;
 }
 
 export interface TraceBackend {
@@ -83,6 +90,8 @@ export interface TraceResult {
   hops: TraceHop[];
   /** The state revision the trace read, and the newest change to the tenant in it. */
   revision: number;
+  /** False when a hop is on a host whose datapath the trace does not model (its hops say `inexact`). */
+  exact: boolean;
 }
 
 /** What the trace needs of netmaster besides its state: revisions and the hosts' last reports. */
@@ -213,7 +222,16 @@ interface HopContext {
  */
 function judge(ctx: HopContext, host: string, end: TraceEnd, direction: "egress" | "ingress", leg: Leg): TraceHop {
   const r = realization([host], ctx.facts.reports, { tenant: ctx.q.tenant, network: end.network!, endpoint: end.endpoint! }, ctx.facts.tenantRevision);
-  const state = { pending: r.pendingHosts.length > 0, ...(r.errors ? { errors: r.errors.map((e) => e.message) } : {}), ...(leg.backend !== undefined ? { backend: leg.backend } : {}) };
+  const datapath = ctx.facts.reports.get(host)?.datapath;
+  const state = {
+    pending: r.pendingHosts.length > 0,
+    ...(r.errors ? { errors: r.errors.map((e) => e.message) } : {}),
+    ...(leg.backend !== undefined ? { backend: leg.backend } : {}),
+    ...(datapath === undefined ? {} : { datapath }),
+    // The OVS driver judges with its own flows, where the trace's model (which bridges a host's filter sees) is the
+    // linux driver's: it has been seen to differ from real packets there.
+    ...(datapath === "ovs" ? { inexact: `host ${host} runs the ovs datapath: this is what the linux datapath's filter would decide` } : {}),
+  };
   if (!judgedAt(ctx, host, leg)) return { host, direction, verdict: "allow", rule: null, outRule: null, inRule: null, reason: "not-filtered", ...state };
   const t = tracePacket(ctx.compiled, packetOf(ctx.q, ctx.family, leg));
   const outRule = ruleOf(ctx.facts.state, t.outRule);
@@ -278,7 +296,7 @@ export function traceFlow(q: TraceQuery, facts: TraceFacts): TraceResult {
     if (src.end.host === null && dst.end.host === null) throw new ValidationError("Cannot trace: neither end is an endpoint of the tenant");
     const hops = hopsOf(ctx, { from: src.end, to: dst.end, dport: q.port, dnat: false });
     if (q.backend !== null) throw new ValidationError("Cannot trace: backend is only for a service VIP as to");
-    return { ...base, to: { ...dst.end, port: q.port }, service: null, verdict: verdictOf(hops), hops };
+    return { ...base, to: { ...dst.end, port: q.port }, service: null, verdict: verdictOf(hops), hops, exact: exactOf(hops) };
   }
 
   const { svc, vip } = dst;
@@ -306,5 +324,9 @@ export function traceFlow(q: TraceQuery, facts: TraceFacts): TraceResult {
   const to = { ip: vip, port: q.port, endpoint: null, host: null, group: null, network: svc.networkName };
   // No backend: the VIP answers nothing.
   const verdict = backends.length > 0 && backends.every((b) => b.verdict === "allow") ? "allow" : "deny";
-  return { ...base, to, service: { name: svc.serviceName, vip, port: q.port, backends }, verdict, hops };
+  return { ...base, to, service: { name: svc.serviceName, vip, port: q.port, backends }, verdict, hops, exact: exactOf(hops) };
+}
+
+function exactOf(hops: TraceHop[]): boolean {
+  return hops.every((h) => h.inexact === undefined);
 }

@@ -25,6 +25,8 @@ interface Hop {
 }
 interface Trace {
   verdict: "allow" | "deny";
+  /** The hosts run the linux datapath, which the trace models. */
+  exact: boolean;
   hops: Hop[];
   service: null | { backends: { endpoint: string; verdict: "allow" | "deny" }[] };
 }
@@ -179,6 +181,7 @@ describe("trace agrees with real packets", () => {
       for (const { from, to, probe, t, real } of results) {
         seen[t.verdict]++;
         checked++;
+        assert.equal(t.exact, true, "every host runs the linux datapath and says so");
         assert.equal(
           t.verdict,
           real ? "allow" : "deny",
