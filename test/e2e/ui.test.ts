@@ -304,7 +304,10 @@ describe("web UI", () => {
     await page.fill("#flows input[name=tenant]", "t");
     await page.press("#flows input[name=tenant]", "Tab");
     const row = page.locator("#flows table.flows tr.deny", { hasText: `${b.ip}:9090` }).first();
-    await row.waitFor({ timeout: 10_000 });
+    await row.waitFor({ timeout: 10_000 }).catch(async (err: Error) => {
+      await shot("flows-failed");
+      throw new Error(`${err.message}; the view shows: ${await page.locator("#flows").textContent()}`);
+    });
     const text = (await row.textContent()) ?? "";
     assert.match(text, /web:2/);
     assert.match(text, new RegExp(a.ip.replaceAll(".", "\\.")));

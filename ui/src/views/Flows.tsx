@@ -15,6 +15,9 @@ interface FlowsAnswer {
 
 export function Flows() {
   const [form, setForm] = useState({ tenant: "default", denied: false });
+  // What is typed is kept apart from what is polled: a poll's re-render must not undo typing, and a half-typed
+  // name is not asked for; it applies on Enter or when the field is left.
+  const [draft, setDraft] = useState(form.tenant);
   const polled = usePoll(() => get<FlowsAnswer>(flowsQuery(form)), [form.tenant, form.denied]);
   const answer = polled.data;
   return (
@@ -23,7 +26,12 @@ export function Flows() {
       <form class="editor" onSubmit={(e) => e.preventDefault()}>
         <label class="field">
           <span>tenant</span>
-          <input name="tenant" value={form.tenant} onChange={(e) => setForm({ ...form, tenant: (e.target as HTMLInputElement).value })} />
+          <input
+            name="tenant"
+            value={draft}
+            onInput={(e) => setDraft((e.target as HTMLInputElement).value)}
+            onChange={(e) => setForm({ ...form, tenant: (e.target as HTMLInputElement).value })}
+          />
         </label>
         <label class="field">
           <span>denied only</span>
