@@ -13,7 +13,7 @@ const ALLOWED: Record<string, string[]> = {
   model: ["lib"],
   store: ["lib"],
   policy: ["lib"],
-  contract: ["lib", "model"],
+  contract: ["lib", "model", "policy"],
   datapath: ["lib", "policy"],
   master: ["lib", "model", "store", "contract", "policy"],
   agent: ["lib", "model", "policy", "contract", "datapath", "cni"],

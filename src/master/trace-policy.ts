@@ -1,22 +1,17 @@
-// A tenant's PolicyInput as its hosts' agents build it from the same records (agent/pipeline/compile.ts
-// policyFor), so the trace judges packets with the structures the hosts load. Netmaster may not import the
-// agent; this mirrors its rules, and the e2e test (test/e2e/trace.test.ts) holds the two together with real
-// packets. The input is the same on every host of the tenant: it names every network and every group
-// cluster-wide, so one input per tenant stands for each host that applied the newest state.
+// A tenant's PolicyInput as its hosts' agents build it from the same records (contract/policy-input.ts, which
+// the agents' compile.ts calls too), so the trace judges packets with the structures the hosts load. The input
+// is the same on every host of the tenant: it names every network and every group cluster-wide, so one input
+// per tenant stands for each host that applied the newest state.
 
-import type { EndpointGroup, Network, NetProfile, Policy, Rule } from "../model/index.js";
+import type { EndpointGroup, Network, NetProfile } from "../model/index.js";
+import { policyInputOf, type RecordReader } from "../contract/policy-input.js";
 import { ENDPOINT_PREFIX, groupStateKey, networkStateKey, objectKey, objectPrefix, serviceStateKey } from "../contract/keys.js";
-import type { EndpointState, GroupRecord } from "../contract/records.js";
+import type { EndpointState } from "../contract/records.js";
 import { formatIpv4, parseIpv4Subnet } from "../lib/ipv4.js";
 import type { PolicyInput } from "../policy/index.js";
 
 /** What the trace reads of netmaster's state (a Tx, or a map in tests). */
-export interface StateReader {
-  get<T>(key: string): T | undefined;
-  list<T>(prefix: string): [string, T][];
-}
-
-const PROTOCOLS: Record<string, number> = { tcp: 6, udp: 17, icmp: 1 };
+export type StateReader = RecordReader;
 
 function values<T>(state: StateReader, prefix: string): T[] {
   return state.list<T>(prefix).map(([, v]) => v);
@@ -45,70 +40,16 @@ export function fwdModeOf(state: StateReader): "bridge" | "routing" {
  * drops in bridge mode), never with the kernel's names.
  */
 export function tenantPolicyInput(state: StateReader, tenant: string): PolicyInput {
-  const netPrefix = objectPrefix("network") + tenant + ":";
-  const networks = values<Network>(state, netPrefix).flatMap((n) => {
+  const networks = values<Network>(state, objectPrefix("network") + tenant + ":").flatMap((n) => {
     const subnet = networkCidr(n.subnet);
     // An agent fails a network it cannot build and leaves it out of the policy; direct networks have no bridge.
     if (subnet === undefined) return [];
-    return [{ name: n.networkName, subnet, ipv6Subnet: n.ipv6Subnet, direct: n.attachMode !== undefined && n.attachMode !== "bridge" }];
+    const direct = n.attachMode !== undefined && n.attachMode !== "bridge";
+    return [{ name: n.networkName, bridge: direct ? undefined : n.networkName, subnet, ipv6Subnet: n.ipv6Subnet }];
   });
-  const netByName = new Map(networks.map((n) => [n.name, n]));
   const groups = values<EndpointGroup>(state, objectPrefix("endpointGroup") + tenant + ":");
-  const endpoints = tenantEndpoints(state, tenant);
-  const groupId = (name: string) => state.get<GroupRecord>(groupStateKey(`${tenant}:${name}`))?.groupId;
-  const rules: PolicyInput["rules"] = [];
-  for (const g of groups) {
-    const id = groupId(g.groupName);
-    if (id === undefined) continue;
-    for (const policyName of g.policies) {
-      if (!state.get<Policy>(objectKey("policy", `${tenant}:${policyName}`))) continue;
-      for (const r of values<Rule>(state, objectPrefix("rule") + `${tenant}:${policyName}:`)) {
-        const inbound = r.direction === "in";
-        const peerGroup = inbound ? r.fromEndpointGroup : r.toEndpointGroup;
-        const peerNet = inbound ? r.fromNetwork : r.toNetwork;
-        const peerIp = inbound ? r.fromIpAddress : r.toIpAddress;
-        const peerGroupId = peerGroup ? groupId(peerGroup) : undefined;
-        if (peerGroup && peerGroupId === undefined) continue; // as the agent: the rule waits for its group
-        const peerCidrs: string[] = [];
-        if (peerNet) {
-          const n = netByName.get(peerNet);
-          if (!n) continue;
-          peerCidrs.push(n.subnet, ...(n.ipv6Subnet ? [n.ipv6Subnet] : []));
-        }
-        if (peerIp) peerCidrs.push(peerIp);
-        const protocol = r.protocol === "" ? undefined : (PROTOCOLS[r.protocol] ?? Number(r.protocol));
-        rules.push({
-          key: r.key,
-          groupId: id,
-          direction: r.direction as "in" | "out",
-          priority: r.priority,
-          action: r.action as "allow" | "deny",
-          ...(peerGroupId !== undefined ? { peerGroupId } : {}),
-          ...(peerCidrs.length > 0 ? { peerCidrs } : {}),
-          ...(protocol !== undefined ? { protocol } : {}),
-          ...(r.port ? { port: r.port } : {}),
-        });
-      }
-    }
-  }
   const dscp = (g: EndpointGroup) => (g.netProfile ? (state.get<NetProfile>(objectKey("netprofile", `${tenant}:${g.netProfile}`))?.DSCP ?? 0) : 0);
-  return {
-    fwdMode: fwdModeOf(state),
-    networks: networks.filter((n) => !n.direct).map((n) => ({ name: n.name, bridge: n.name, subnet: n.subnet, ipv6Subnet: n.ipv6Subnet })),
-    groups: groups
-      .map((g) => {
-        const members = endpoints.filter((ep) => ep.groupName === g.groupName);
-        return {
-          id: groupId(g.groupName) ?? 0,
-          name: g.groupName,
-          ipv4: members.map((ep) => ep.ipAddress).filter(Boolean),
-          ipv6: members.map((ep) => ep.ipv6Address).filter(Boolean),
-          dscp: dscp(g),
-        };
-      })
-      .filter((g) => g.id > 0),
-    rules,
-  };
+  return policyInputOf(state, tenant, fwdModeOf(state), networks, groups, tenantEndpoints(state, tenant), dscp);
 }
 
 /** What tenantRevision reads: records with the revision of their last change (master's StateCache). */

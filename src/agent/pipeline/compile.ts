@@ -23,6 +23,7 @@ import type { HostRecord } from "../../contract/records.js";
 import type { Bgp } from "../../model/index.js";
 import type { BgpConfig } from "../bgp/index.js";
 import type { PolicyInput } from "../../policy/index.js";
+import { policyInputOf } from "../../contract/policy-input.js";
 import { formatIpv4, parseIpv4Subnet } from "../../lib/ipv4.js";
 import type { Attachment } from "../attachments.js";
 import { grantPorts } from "../ports.js";
@@ -79,7 +80,6 @@ export interface CompiledHost {
   failures: UnitFailure[];
 }
 
-const PROTOCOLS: Record<string, number> = { tcp: 6, udp: 17, icmp: 1 };
 
 function values<T>(view: StateView, prefix: string): T[] {
   return view.list<T>(prefix).map(([, v]) => v);
@@ -460,8 +460,15 @@ function compileTenant(facts: HostFacts, tenant: string, locals: LocalEndpoint[]
 
   // A direct network has no bridge in the tenant namespace (its containers sit on the host's segment): the
   // tenant's rules may still name it as a peer.
-  const policy = policyFor(view, tenant, facts.mode, bridged, groups, tenantEndpoints, profile);
-  policy.networks = policy.networks.filter((n) => !isDirect(netByName.get(n.name)));
+  const policy = policyInputOf(
+    view,
+    tenant,
+    facts.mode,
+    bridged.map((n) => ({ name: n.name, bridge: isDirect(netByName.get(n.name)) ? undefined : n.bridge, subnet: n.subnet, ipv6Subnet: n.ipv6Subnet })),
+    groups,
+    tenantEndpoints,
+    (g) => profile(g)?.DSCP ?? 0,
+  );
   const bridgedOnly = bridged.filter((n) => !isDirect(netByName.get(n.name)));
   const services = tenantServices(view, tenant, facts.mode, netByName, tenantEndpoints);
   // Replies of a service's connections are un-NATed by conntrack wherever they cross a bridge of the client.
@@ -565,67 +572,3 @@ export function announced(tenants: DesiredTenant[]): string[] {
   return [...new Set(announce)].sort();
 }
 
-function policyFor(
-  view: StateView,
-  tenant: string,
-  mode: FwdMode,
-  networks: BridgedNetwork[],
-  groups: EndpointGroup[],
-  endpoints: EndpointState[],
-  profile: (g: EndpointGroup) => NetProfile | undefined,
-): PolicyInput {
-  const groupId = (name: string) => view.get<GroupRecord>(groupStateKey(`${tenant}:${name}`))?.groupId;
-  const netByName = new Map(networks.map((n) => [n.name, n]));
-  const rules: PolicyInput["rules"] = [];
-  for (const g of groups) {
-    const id = groupId(g.groupName);
-    if (id === undefined) continue;
-    for (const policyName of g.policies) {
-      if (!view.get<Policy>(objectKey("policy", `${tenant}:${policyName}`))) continue;
-      for (const r of values<Rule>(view, objectPrefix("rule") + `${tenant}:${policyName}:`)) {
-        const inbound = r.direction === "in";
-        const peerGroup = inbound ? r.fromEndpointGroup : r.toEndpointGroup;
-        const peerNet = inbound ? r.fromNetwork : r.toNetwork;
-        const peerIp = inbound ? r.fromIpAddress : r.toIpAddress;
-        const peerGroupId = peerGroup ? groupId(peerGroup) : undefined;
-        if (peerGroup && peerGroupId === undefined) continue; // group not there yet: the rule waits for it
-        const peerCidrs: string[] = [];
-        if (peerNet) {
-          const n = netByName.get(peerNet);
-          if (!n) continue;
-          peerCidrs.push(n.subnet, ...(n.ipv6Subnet ? [n.ipv6Subnet] : []));
-        }
-        if (peerIp) peerCidrs.push(peerIp);
-        const protocol = r.protocol === "" ? undefined : (PROTOCOLS[r.protocol] ?? Number(r.protocol));
-        rules.push({
-          key: r.key,
-          groupId: id,
-          direction: r.direction as "in" | "out",
-          priority: r.priority,
-          action: r.action as "allow" | "deny",
-          ...(peerGroupId !== undefined ? { peerGroupId } : {}),
-          ...(peerCidrs.length > 0 ? { peerCidrs } : {}),
-          ...(protocol !== undefined ? { protocol } : {}),
-          ...(r.port ? { port: r.port } : {}),
-        });
-      }
-    }
-  }
-  return {
-    fwdMode: mode,
-    networks: networks.map((n) => ({ name: n.name, bridge: n.bridge, subnet: n.subnet, ipv6Subnet: n.ipv6Subnet })),
-    groups: groups
-      .map((g) => {
-        const members = endpoints.filter((ep) => ep.groupName === g.groupName);
-        return {
-          id: groupId(g.groupName) ?? 0,
-          name: g.groupName,
-          ipv4: members.map((ep) => ep.ipAddress).filter(Boolean),
-          ipv6: members.map((ep) => ep.ipv6Address).filter(Boolean),
-          dscp: profile(g)?.DSCP ?? 0,
-        };
-      })
-      .filter((g) => g.id > 0),
-    rules,
-  };
-}
