@@ -3,6 +3,7 @@
 // helper that dies fails what it was running and is replaced by the next command.
 
 import assert from "node:assert/strict";
+import { getEventListeners } from "node:events";
 import { existsSync } from "node:fs";
 import { describe, it } from "node:test";
 
@@ -41,6 +42,21 @@ describe("SpawnerExecutor", { skip: existsSync(SPAWNER) ? false : "the helper is
     const spawner = new SpawnerExecutor(SPAWNER, 200);
     try {
       await assert.rejects(spawner.run(["sleep", "10"]), (err: ProcessError) => err.exitCode === null && /killed by SIGKILL/.test(err.message));
+    } finally {
+      spawner.close();
+    }
+  });
+
+  it("an aborted command is answered at once; a finished one leaves no listener on the caller's signal", async () => {
+    const spawner = new SpawnerExecutor(SPAWNER);
+    try {
+      const abort = new AbortController();
+      const running = spawner.run(["sleep", "10"], { signal: abort.signal });
+      abort.abort();
+      await assert.rejects(running, /aborted/);
+      const kept = new AbortController();
+      for (let i = 0; i < 3; i++) await spawner.run(["true"], { signal: kept.signal });
+      assert.equal(getEventListeners(kept.signal, "abort").length, 0);
     } finally {
       spawner.close();
     }

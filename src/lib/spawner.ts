@@ -26,6 +26,8 @@ interface Waiting {
   argv: string[];
   resolve: (stdout: string) => void;
   reject: (err: Error) => void;
+  /** Stops listening to the caller's signal. */
+  forget: () => void;
 }
 
 export class SpawnerExecutor implements Executor {
@@ -45,9 +47,10 @@ export class SpawnerExecutor implements Executor {
     return new Promise((resolve, reject) => {
       const id = this.nextId++;
       const helper = this.started();
-      this.wait(id, { argv: full, resolve, reject });
       // Aborted: the caller stops waiting; the command runs to its end in the helper, its answer dropped.
-      options.signal?.addEventListener("abort", () => this.settle(id)?.reject(new ProcessError(full, null, "aborted")), { once: true });
+      const onAbort = (): void => this.settle(id)?.reject(new ProcessError(full, null, "aborted"));
+      options.signal?.addEventListener("abort", onAbort, { once: true });
+      this.wait(id, { argv: full, resolve, reject, forget: () => options.signal?.removeEventListener("abort", onAbort) });
       helper.stdin!.write(`${JSON.stringify({ id, argv: full, stdin: options.stdin, timeoutMs: this.timeoutMs })}\n`);
     });
   }
@@ -62,6 +65,7 @@ export class SpawnerExecutor implements Executor {
     const w = this.waiting.get(id);
     if (w === undefined) return undefined;
     this.waiting.delete(id);
+    w.forget();
     if (this.waiting.size === 0) this.keepAlive(false);
     return w;
   }

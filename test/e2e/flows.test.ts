@@ -12,26 +12,15 @@ import { Cluster } from "../../src/cluster/index.js";
 import { unixRequest } from "../../src/cluster/http.js";
 import { run } from "../../src/lib/process.js";
 import { waitFor } from "../../src/lib/wait.js";
+import type { FlowPush, FlowRecord, FlowsAnswer } from "../../src/contract/flows.js";
 import { Api } from "../harness/api.js";
 import { attach, type Attached } from "../harness/cluster.js";
 import type { TestNetns } from "../harness/netns.js";
 
-interface Flow {
-  host: string;
-  verdict: "allow" | "deny";
-  rule: string | null;
-  src: string;
-  dst: string;
-  proto: number;
-  dport: number;
-  packets: number;
-}
-interface AgentFlows {
-  allowed: boolean;
-  stats: { cap: number; entries: number; seenPackets: number; seenEntries: number; evictedPackets: number; evictedEntries: number };
-  records: Flow[];
-  readers: { namespace: string; pid: number | null }[];
-}
+/** A record as netmaster answers it (the agent's carry no host). */
+type Flow = FlowsAnswer["records"][number];
+/** The agent's table at its local /flows: what it pushes, and its readers. */
+type AgentFlows = Omit<FlowPush, "records"> & { records: FlowRecord[]; readers: { namespace: string; pid: number | null }[] };
 
 const CAP = 300;
 const FLOOD = `
@@ -74,7 +63,7 @@ describe("flow records", () => {
     assert.equal(r.status, 200, r.text);
     return r.body.records;
   };
-  const isPair = (f: Flow, dport: number) => f.src === c["a"]!.ip && f.dst === c["b"]!.ip && f.proto === 6 && f.dport === dport;
+  const isPair = (f: FlowRecord, dport: number) => f.src === c["a"]!.ip && f.dst === c["b"]!.ip && f.proto === 6 && f.dport === dport;
 
   before(async () => {
     cluster = await Cluster.up({ hosts: 1, logLevel: "warn", agentArgs: ["--flow-records-cap", String(CAP), "--flow-log-rate", "2000"] });

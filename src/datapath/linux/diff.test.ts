@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 
-import { diffHost } from "./diff.js";
-import { emptyTenant } from "./assumed.js";
+import { diffEndpointChanges, diffHost } from "./diff.js";
+import { containerNotMade, emptyTenant } from "./assumed.js";
+import { endpointChanges } from "./incremental.js";
 import { PickupWindows } from "./pickup.js";
 import { describeStep, phaseIndex, type Plan, type Step } from "./plan.js";
 import { renderHost } from "./render.js";
@@ -320,5 +321,30 @@ describe("diffHost", () => {
   it("leaves a tenant that could not be observed alone", () => {
     const { want } = inSync();
     assert.deepEqual(diffHost(want, { namespaces: [NS_A], tenants: [], unwanted: [], failures: [], host: null }), { steps: [], problems: [] });
+  });
+});
+
+describe("diffEndpointChanges", () => {
+  it("plans what diffHost plans after reading a kernel that holds what was applied: endpoints added and removed (a shaped one's ifb too), the policy script", () => {
+    const beforeDesired = desiredHost();
+    beforeDesired.tenants[0]!.endpoints[1] = endpoint(2, { qos: { egressBps: 8_000_000, ingressBps: 4_000_000, burstBytes: 0 } });
+    const afterDesired = structuredClone(beforeDesired);
+    afterDesired.tenants[0]!.endpoints.pop();
+    afterDesired.tenants[0]!.endpoints.push(endpoint(4));
+    const before = renderHost(beforeDesired);
+    const want = renderHost(afterDesired);
+    const changes = endpointChanges(before.tenants[0]!, want.tenants[0]!);
+    assert.deepEqual([changes?.added.map((e) => e.hostLink), changes?.removed.map((e) => e.hostLink)], [[endpoint(4).hostLink], [endpoint(2).hostLink]]);
+
+    const have = observedHost(before);
+    have.tenants[0]!.containers.push(containerNotMade(want.tenants[0]!.endpoints.find((e) => e.hostLink === endpoint(4).hostLink)!));
+    // The table holds an older script (a group's members changed with the endpoints): it is replaced.
+    const appliedNft = new Map([...appliedScripts(before), [NS_A, "an older script"]]);
+    const read = diffHost(want, have, { appliedNft });
+    const unread = diffEndpointChanges(want.tenants[0]!, changes!, { appliedNft });
+    assert.deepEqual(unread.problems, []);
+    assert.deepEqual(unread.steps.map(describeStep), read.steps.filter((s) => s.namespace === NS_A).map(describeStep));
+    assert.ok(unread.steps.some((s) => s.object.startsWith("ifb ")), "the shaped endpoint's ifb goes");
+    assert.ok(unread.steps.some((s) => s.tool === "nft"), "the policy script is replaced");
   });
 });
