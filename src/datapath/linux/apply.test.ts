@@ -112,6 +112,38 @@ describe("applyPlan", () => {
     assert.ok(fake.calls.some((c) => c.argv[0] === "tc"), "the rest of the tenant still runs");
   });
 
+  it("configures the container sides of many new endpoints 8 at a time, each container's runs in order", async () => {
+    const b = StepBuilder.of("np-t-a", { tenant: "a" });
+    const containers = Array.from({ length: 20 }, (_, n) => `/run/netns/c${n}`);
+    for (const path of containers) {
+      b.containerIp("container", "create", "interface eth0", path, ["link", "set", "eth0", "up"]);
+      b.sysctl("sysctls", ["-w", "net.ipv6.conf.eth0.disable_ipv6=1"], { kind: "container", path });
+    }
+    let running = 0;
+    let most = 0;
+    const order = new Map<string, string[]>();
+    const executor = {
+      async run(argv: string[]): Promise<string> {
+        // `ip -n NAME` for the ip batch, `nsenter --net=PATH` for sysctl (tools.ts containerCommand).
+        const net = argv.find((a) => a.startsWith("--net="));
+        const path = net ? net.slice("--net=".length) : `/run/netns/${argv[argv.indexOf("-n") + 1]}`;
+        order.set(path, [...(order.get(path) ?? []), argv.includes("sysctl") ? "sysctl" : "ip"]);
+        most = Math.max(most, ++running);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        running--;
+        return "";
+      },
+    };
+    const steps = b.steps();
+    const result = await applyPlan(executor, { steps, problems: [] });
+    assert.deepEqual(result.failures, []);
+    assert.equal(most, 8, "at most 8 containers at once, and that many when there are more");
+    assert.deepEqual([...order.keys()].sort(), [...containers].sort());
+    const planned = steps.filter((s) => s.target.kind === "container" && s.target.path === containers[0]).map((s) => s.tool);
+    assert.equal(new Set(planned).size, 2, "two runs per container");
+    for (const [path, runs] of order) assert.deepEqual(runs, planned, `${path}: its own runs in plan order`);
+  });
+
   it("starts a new batch when the target or the tool changes", () => {
     const b = StepBuilder.of("ns", {});
     b.ip("bridge", "create", "x", ["link", "add", "a"]);
