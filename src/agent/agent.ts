@@ -128,13 +128,15 @@ export class Agent {
     const { log } = o;
     const prefix = hostPrefix(o.host);
     const flowSettings = o.flows ?? DEFAULT_FLOW_SETTINGS;
-    // The ovs datapath judges policy in OpenFlow, where no nft log statement can go: no flow records there.
+    // The ovs datapath judges policy in OpenFlow, where no nft log statement can go: its bridge learns the records
+    // itself (datapath/ovs/flow-record-flows.ts), which this agent does not read yet.
     const flowLog = o.datapath === "ovs" ? undefined : flowLogOf(flowSettings);
-    if (o.datapath === "ovs" && flowSettings.mode !== "off") log.warn({ datapath: o.datapath }, "flow records are not available on this datapath");
+    if (o.datapath === "ovs" && flowSettings.mode !== "off") log.warn({ datapath: o.datapath }, "flow records are kept in the bridge but not reported on this datapath yet");
+    const ovsFlowRecords = o.datapath === "ovs" && flowSettings.mode !== "off" ? { flowRecords: { mode: flowSettings.mode, cap: flowSettings.cap } } : {};
     const datapath = await createDatapath(o.datapath, {
       prefix,
       logger: log,
-      ...(o.ovs === undefined ? {} : { ovs: o.ovs }),
+      ...(o.ovs === undefined && o.datapath !== "ovs" ? {} : { ovs: { ...o.ovs, ...ovsFlowRecords } }),
       ...(flowLog === undefined ? {} : { flowLog }),
     });
     const executor = agentExecutor();

@@ -14,6 +14,7 @@ import type { FlowLogOptions } from "../policy/index.js";
 import type { DatapathDriver } from "./driver.js";
 import { LinuxDatapath, probeFeatures } from "./linux/index.js";
 import { OvsDatapath } from "./ovs/driver.js";
+import type { FlowRecordMode } from "./ovs/flow-record-flows.js";
 
 export type { DatapathChange, DatapathDriver, DatapathError, DatapathErrorOwner, DatapathReport, RuleCounters } from "./driver.js";
 export { concernsUnit, errorsOfPorts, errorsOfUnit } from "./errors.js";
@@ -37,8 +38,11 @@ export interface DatapathOptions {
    */
   probe?: boolean;
   logger?: Logger;
-  /** The ovs driver: where Open vSwitch's database and ovs-vswitchd's sockets are (OvsDatapathOptions). */
-  ovs?: { db?: string; rundir?: string; controller?: string; uplinkAccessVlan?: number };
+  /**
+   * The ovs driver: where Open vSwitch's database and ovs-vswitchd's sockets are, and the flow records it learns in
+   * the bridge (OvsDatapathOptions).
+   */
+  ovs?: { db?: string; rundir?: string; controller?: string; uplinkAccessVlan?: number; flowRecords?: { mode: FlowRecordMode; cap: number } };
   /** The linux driver: what the tenants' tables log for the flow records; undefined: nothing. */
   flowLog?: FlowLogOptions;
 }
@@ -67,6 +71,7 @@ export async function createDatapath(name: string, options: DatapathOptions): Pr
       ...(options.ovs?.rundir === undefined ? {} : { rundir: options.ovs.rundir }),
       ...(options.ovs?.controller === undefined ? {} : { controller: options.ovs.controller }),
       ...(options.ovs?.uplinkAccessVlan === undefined ? {} : { uplinkAccessVlan: options.ovs.uplinkAccessVlan }),
+      ...(options.ovs?.flowRecords === undefined ? {} : { flowRecords: options.ovs.flowRecords }),
       datapathType,
       ...(options.logger === undefined ? {} : { logger: options.logger }),
     });

@@ -36,10 +36,14 @@ import { diffMeters, meterSpec, parseMeters, type Meter } from "./meters.js";
 import { endpointShapers } from "./shapers.js";
 import { OvsShapers } from "./shapers-tc.js";
 import { GATEWAY_ROLE } from "./gateway.js";
+import { TABLE } from "./layout.js";
 import { GatewayNamespaces } from "./gateway-ns.js";
 import { checkOutside, wantedOutside } from "./outside.js";
 import { OutsideNamespaces } from "./outside-ns.js";
 import { OUR_COOKIES, ourFlowCount, syncFlows, type Ofctl } from "./flow-sync.js";
+import { tenantRecordsCookie, type FlowRecordMode } from "./flow-record-flows.js";
+import { syncFlowRecordTable } from "./flow-record-table.js";
+import { readFlowRecords, type OvsFlowRecord } from "./flow-records.js";
 import { EndpointPorts, type ObservedPort } from "./ports.js";
 import {
   bridgeName,
@@ -76,7 +80,18 @@ export interface OvsDatapathOptions {
   controller?: string;
   /** --uplink-if is an access port of this VLAN on its switch (default: a trunk): see render.ts Uplink. */
   uplinkAccessVlan?: number;
+  /**
+   * Flow records (--flow-records, --flow-records-cap): learned into the bridge's record table, at most `cap` of
+   * them (flow-record-flows.ts, flow-record-table.ts), read with flowRecords(). Absent: none.
+   */
+  flowRecords?: { mode: FlowRecordMode; cap: number };
   logger?: Logger;
+}
+
+/** A tenant's number and rule keys (by rule number - 1) in the flows of a run. */
+interface AppliedRules {
+  tenant: number;
+  ruleKeys: string[];
 }
 
 const DEFAULT_DB = "unix:/var/run/openvswitch/db.sock";
@@ -95,8 +110,8 @@ export class OvsDatapath implements DatapathDriver {
   /** Each tenant's last compiled policy: most runs change none, and compiling a large one takes long. */
   private readonly policies = new PolicyCache();
   /** Per tenant name: its number and rule keys in the flows last applied (what counters() maps cookies with). */
-  private appliedRules = new Map<string, { tenant: number; ruleKeys: string[] }>();
-  private renderedRules = new Map<string, { tenant: number; ruleKeys: string[] }>();
+  private appliedRules = new Map<string, AppliedRules>();
+  private renderedRules = new Map<string, AppliedRules>();
   private counterHistory: CounterHistory = NO_COUNTER_HISTORY;
   /** Our OpenFlow groups (services), put before the flows that use them. */
   private readonly groups = new OvsGroups((args) => this.ofctl(args));
@@ -170,7 +185,12 @@ export class OvsDatapath implements DatapathDriver {
   private policyOf(t: DesiredTenant, tenantNumber: number): string[] {
     const ips = t.endpoints.map((e) => e.ipv4.split("/")[0]!).filter((ip) => ip !== "");
     const ipv6 = t.endpoints.map((e) => e.ipv6.split("/")[0]!).filter((ip) => ip !== "");
-    const rendered = policyFlows({ tenant: tenantNumber, tables: this.policies.compile(t.namespace, t.policy).tables, localIps: { ipv4: ips, ipv6 } });
+    const rendered = policyFlows({
+      tenant: tenantNumber,
+      tables: this.policies.compile(t.namespace, t.policy).tables,
+      localIps: { ipv4: ips, ipv6 },
+      ...(this.o.flowRecords === undefined ? {} : { flowRecords: this.o.flowRecords.mode }),
+    });
     this.renderedRules.set(t.name, { tenant: tenantNumber, ruleKeys: rendered.ruleKeys });
     return rendered.flows;
   }
@@ -194,6 +214,33 @@ export class OvsDatapath implements DatapathDriver {
       this.counterHistory = history;
       return totals;
     });
+  }
+
+  /**
+   * The flow records on the bridge (flow-records.ts) of the tenants of the last applied pipeline, with their rules
+   * as it numbered them; [] when records are off or nothing was applied yet. Throws when OVS cannot answer.
+   */
+  flowRecords(): Promise<OvsFlowRecord[]> {
+    return this.serial(async () => {
+      if (this.o.flowRecords === undefined || this.appliedRules.size === 0) return [];
+      const tenants = new Map([...this.appliedRules].map(([name, { tenant, ruleKeys }]) => [tenant, { name, ruleKeys }]));
+      return readFlowRecords(this.executor, `unix:${this.rundir}/${bridgeName(this.prefix)}.mgmt`, tenants);
+    });
+  }
+
+  /**
+   * Deletes the records of tenants whose rule numbers may mean other rules now: their rule keys changed since this
+   * process last applied them, or it applied none for them (a new tenant, whose number an old one may have had;
+   * a restarted agent's first run). Records are what OVS learned, not our pipeline: not reported as changes.
+   */
+  private async dropStaleRecords(before: ReadonlyMap<string, AppliedRules>, after: ReadonlyMap<string, AppliedRules>): Promise<void> {
+    const byNumber = (m: ReadonlyMap<string, AppliedRules>) => new Map([...m.values()].map((r) => [r.tenant, JSON.stringify(r.ruleKeys)]));
+    const [was, is] = [byNumber(before), byNumber(after)];
+    for (const tenant of new Set([...was.keys(), ...is.keys()])) {
+      if (was.get(tenant) !== undefined && was.get(tenant) === is.get(tenant)) continue;
+      await this.ofctl(["del-flows", `table=${TABLE.FLOW_RECORDS},cookie=${tenantRecordsCookie(tenant)}`]);
+      this.o.logger?.debug({ op: "flow-records", tenantNumber: tenant }, "flow records of a changed policy deleted");
+    }
   }
 
   reconcile(desired: DesiredHost, options: { full: boolean }): Promise<DatapathReport> {
@@ -322,6 +369,13 @@ export class OvsDatapath implements DatapathDriver {
       } catch (err) {
         fail({}, [`bridge ${bridge}`], err);
         return { changes, errors };
+      }
+
+      try {
+        const table = await syncFlowRecordTable((args) => this.vsctl(args), bridge, this.o.flowRecords?.cap);
+        if (table !== undefined) change(this.o.flowRecords === undefined ? "delete" : "update", table);
+      } catch (err) {
+        fail({}, [`flow record table of ${bridge}`], err);
       }
 
       try {
@@ -493,6 +547,8 @@ export class OvsDatapath implements DatapathDriver {
     const text = flows.join("\n");
     let stale: number[] | undefined = settled ? [] : undefined;
     let left: LeftProvider[] = [];
+    /** The rules of the flows applied before this run's, when this run applied its own. */
+    let rulesBefore: ReadonlyMap<string, AppliedRules> | undefined;
     try {
       if (!settled) {
         const put = await this.groups.putGroups(groupsWanted);
@@ -514,6 +570,7 @@ export class OvsDatapath implements DatapathDriver {
           change("update", `flows of ${bridge} (${changed} of ${flows.length} changed)`);
         }
         this.applied = text;
+        rulesBefore = this.appliedRules;
         this.appliedRules = this.renderedRules;
       }
     } catch (err) {
@@ -521,6 +578,13 @@ export class OvsDatapath implements DatapathDriver {
       stale = undefined; // the flows on the bridge may still use them
       fail({}, [`flows of ${bridge}`], err);
       return { changes, errors };
+    }
+    if (this.o.flowRecords !== undefined && rulesBefore !== undefined) {
+      try {
+        await this.dropStaleRecords(rulesBefore, this.appliedRules);
+      } catch (err) {
+        fail({}, [`flow records of ${bridge}`], err);
+      }
     }
     // Only now: deleting a meter deletes the flows that use it, and none of ours do any more.
     for (const id of meters.stale) {

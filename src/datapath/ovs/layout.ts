@@ -46,6 +46,10 @@
 //                  the tunnel, to every peer VTEP.
 //   HAIRPIN (46)   a hairpin connection, its source now the gateway's address: the gateway's MAC, → L2_FORWARD
 //                  again (resubmit). Entered only by ct(table=).
+//   FLOW_RECORDS (50) flow records (flow-record-flows.ts), only with --flow-records: flows the policy's verdict
+//                  tables learn, one per (tenant, verdict, rule, addresses, protocol, destination port), counting
+//                  the attempts by resubmit. No flow of COOKIE: OVS adds and expires them (idle timeout), bounded by
+//                  the table's flow_limit (flow-record-table.ts). Entered only by resubmit.
 // A controller may add flows of its own cookie to the hook tables; our runs replace only flows of COOKIE.
 // Bandwidth limits are tbf shapers on the ports' devices (shapers.ts), not flows, except what a runtime's container
 // (Docker's) sends: a meter (meters.ts), `meter:N` first on its CLASSIFY flows.
@@ -71,12 +75,24 @@ export const TABLE = {
   POST_HOOK: 40,
   L2_FORWARD: 45,
   HAIRPIN: 46,
+  FLOW_RECORDS: 50,
 } as const;
+
+/**
+ * The cookie (bits 0-15) of learned flow records (TABLE.FLOW_RECORDS): not COOKIE, since OVS, not our runs, adds and
+ * removes them (a run's diff-flows must leave them alone and ourFlowCount() must not count them).
+ */
+export const FLOW_RECORD_COOKIE = 0x6e71;
 
 /** The tenant's number (1..65535): its conntrack zone, so tenants with overlapping addresses never share entries. */
 export const TENANT_REG = "reg6";
 /** The network's number on this host (1..65535). */
 export const NETWORK_REG = "reg7";
+/**
+ * The number of the rule that decided (a policy rule number, policy-flows.ts ruleNumberOf), written by the JUDGE
+ * flows only while flow records are on, read when a record is learned (flow-record-flows.ts).
+ */
+export const RULE_REG = "reg9";
 /** Flag bits, below. */
 export const FLAGS_REG = "reg8";
 /**

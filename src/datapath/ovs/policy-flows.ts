@@ -35,6 +35,10 @@
 // n, so summing n_packets/n_bytes of `dump-flows table=31,cookie=…` (JUDGE) by (cookie >> 32) gives counters per rule,
 // as ruleCounters() does for nft's verdict-map elements (one element, one winning rule).
 //
+// Flow records (flowRecords set): JUDGE flows also write their rule number to RULE_REG (reg9), and the drops of
+// OUT_VERDICT and IN_VERDICT (mode "all": COMMIT's commit too) first learn a record into TABLE.FLOW_RECORDS and
+// count the packet there (flow-record-flows.ts).
+//
 // Not rendered: PolicyTables.crossBridge (in fwdMode bridge the gateway namespace does not forward, and our flows
 // send it only packets to its own addresses: gateway.ts).
 
@@ -44,6 +48,7 @@ import { NFPROTO_IPV4, PORTED_PROTOCOLS } from "../../policy/normalize.js";
 import { ND_TYPES } from "../../policy/trace.js";
 import type { AddrInterval, GroupChain, JudgeElement, PolicyTables } from "../../policy/types.js";
 import { intervalToCidrs } from "./cidrs.js";
+import { recordActions, ruleNumberAction, type FlowRecordMode } from "./flow-record-flows.js";
 import { COOKIE, FLAG_FROM_GATEWAY, FLAG_FROM_TUNNEL, FLAGS_REG, TABLE, TENANT_REG } from "./layout.js";
 
 /** Our tables within TABLE.POLICY .. TABLE.POLICY_LAST. */
@@ -81,6 +86,8 @@ export interface PolicyFlowsInput {
   tables: PolicyTables;
   /** Addresses of the tenant's endpoints on this host: only packets to them are judged by `in` rules here. */
   localIps: { ipv4: string[]; ipv6: string[] };
+  /** Flow records to learn (flow-record-flows.ts); absent: none. */
+  flowRecords?: FlowRecordMode;
 }
 
 export interface PolicyFlows {
@@ -105,7 +112,7 @@ const hex = (n: bigint) => `0x${n.toString(16)}`;
 
 /** The flows of one tenant's policy; deterministic (same input, same lines in the same order). */
 export function policyFlows(input: PolicyFlowsInput): PolicyFlows {
-  const { tenant, tables: t } = input;
+  const { tenant, tables: t, flowRecords } = input;
   if (!Number.isInteger(tenant) || tenant < 1 || tenant > 0xffff) throw new Error(`Tenant number ${tenant} is not in 1..65535`);
   const base = tenantCookie(tenant);
   const flows: string[] = [];
@@ -142,7 +149,7 @@ export function policyFlows(input: PolicyFlowsInput): PolicyFlows {
   }
   flow(T.OUT_GROUP, 0, "", goto(T.IN_GROUP));
   for (const chain of sorted(t.outChains)) peerFlows(chain, T.OUT_PEER, "dst", T.OUT_VERDICT);
-  flow(T.OUT_VERDICT, 100, "reg4=1", "drop");
+  denyFlows(T.OUT_VERDICT);
   flow(T.OUT_VERDICT, 0, "", goto(T.IN_GROUP));
 
   // IN_GROUP, IN_PEER: the receiver's `in` rules, when the receiver is here.
@@ -162,7 +169,7 @@ export function policyFlows(input: PolicyFlowsInput): PolicyFlows {
   }
   flow(T.IN_GROUP, 0, "", goto(T.COMMIT));
   for (const chain of sorted(t.inChains)) peerFlows(chain, T.IN_PEER, "src", T.IN_VERDICT);
-  flow(T.IN_VERDICT, 100, "reg4=1", "drop");
+  denyFlows(T.IN_VERDICT);
   flow(T.IN_VERDICT, 0, "", goto(T.COMMIT));
 
   // JUDGE: one flow per verdict element, carrying its rule's number.
@@ -177,7 +184,7 @@ export function policyFlows(input: PolicyFlowsInput): PolicyFlows {
       n = ruleKeys.length;
       ruleNumbers.set(e.ruleKey, n);
     }
-    flow(T.JUDGE, priority, match, e.action === "deny" ? DENY : ALLOW, n);
+    flow(T.JUDGE, priority, match, `${e.action === "deny" ? DENY : ALLOW}${flowRecords === undefined ? "" : `,${ruleNumberAction(n)}`}`, n);
   };
   for (const [key, e] of sortedEntries(t.portedExact)) {
     const [cls, proto, port] = key.split(".").map(Number);
@@ -197,7 +204,10 @@ export function policyFlows(input: PolicyFlowsInput): PolicyFlows {
   flow(T.JUDGE, 0, "", ALLOW);
 
   // COMMIT, DSCP.
-  for (const proto of ["ip", "ipv6"]) flow(T.COMMIT, 100, `${proto},ct_state=+trk+new`, `ct(commit,zone=${ZONE}),${goto(T.DSCP)}`);
+  for (const proto of ["ip", "ipv6"] as const) {
+    const record = flowRecords === "all" ? `${recordActions(tenant, proto, "allow")},` : "";
+    flow(T.COMMIT, 100, `${proto},ct_state=+trk+new`, `ct(commit,zone=${ZONE}),${record}${goto(T.DSCP)}`);
+  }
   flow(T.COMMIT, 0, "", goto(T.DSCP));
   for (const from of NOT_JUDGED_OUT) flow(T.DSCP, 200, from, goto(TABLE.POST_HOOK));
   for (const family of [4, 6] as const) {
@@ -207,6 +217,12 @@ export function policyFlows(input: PolicyFlowsInput): PolicyFlows {
   }
   flow(T.DSCP, 0, "", goto(TABLE.POST_HOOK));
   return { flows, ruleKeys };
+
+  /** reg4 = 1: drop, recorded first when records are on (learn needs the family in the match). */
+  function denyFlows(table: number): void {
+    if (flowRecords === undefined) flow(table, 100, "reg4=1", "drop");
+    else for (const proto of ["ip", "ipv6"] as const) flow(table, 100, `${proto},reg4=1`, recordActions(tenant, proto, "deny"));
+  }
 
   function peerFlows(chain: GroupChain, table: number, dir: "src" | "dst", verdict: number): void {
     const gid = `reg0=${chain.groupId}`;
