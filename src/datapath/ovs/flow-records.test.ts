@@ -120,6 +120,11 @@ describe("parseFlowRecordTable", () => {
     assert.deepEqual(parseFlowRecordTable(text), { active: 5, made: 11 });
     assert.equal(parseFlowRecordTable("  table 5:\n    active=5, lookup=13, matched=2\n"), undefined);
   });
+
+  it("reads a table folded into a ditto run as the table printed before it", () => {
+    const text = "  table 46:\n    active=3, lookup=9, matched=9\n\n  table 47:\n    active=0, lookup=0, matched=0\n\n  tables 48...253: ditto\n";
+    assert.deepEqual(parseFlowRecordTable(text), { active: 0, made: 0 });
+  });
 });
 
 describe("readFlowRecords", () => {

@@ -142,9 +142,25 @@ export interface FlowRecordTable {
   made: number;
 }
 
+/**
+ * From `dump-tables` text. ovs-ofctl folds a run of tables whose stats equal the one printed before them into
+ * `tables A...B: ditto` (as a record table that has seen nothing yet often is).
+ */
 export function parseFlowRecordTable(dumpTables: string): FlowRecordTable | undefined {
-  const m = new RegExp(`^\\s*table ${TABLE.FLOW_RECORDS}\\b[^\\n]*\\n\\s*active=(\\d+), lookup=(\\d+), matched=(\\d+)`, "m").exec(dumpTables);
-  return m === null ? undefined : { active: Number(m[1]), made: Number(m[2]) - Number(m[3]) };
+  let last: FlowRecordTable | undefined;
+  let table = -1;
+  for (const line of dumpTables.split("\n")) {
+    const one = /^\s*table (\d+)\b/.exec(line);
+    const ditto = /^\s*tables (\d+)\.\.\.(\d+): ditto/.exec(line);
+    const stats = /^\s*active=(\d+), lookup=(\d+), matched=(\d+)/.exec(line);
+    if (one !== null) table = Number(one[1]);
+    else if (ditto !== null && Number(ditto[1]) <= TABLE.FLOW_RECORDS && TABLE.FLOW_RECORDS <= Number(ditto[2])) return last;
+    else if (stats !== null) {
+      last = { active: Number(stats[1]), made: Number(stats[2]) - Number(stats[3]) };
+      if (table === TABLE.FLOW_RECORDS) return last;
+    }
+  }
+  return undefined;
 }
 
 /**
