@@ -110,7 +110,7 @@ export class EndpointTracker {
 
   /**
    * The endpoint of an address our IPAM reserved in the host's blocks, made here (netmaster hears of it through
-   * the outbox); undefined when netmaster makes it: another IPAM's address, IPv6, or a MAC Docker chose (only
+   * the outbox, from Join); undefined when netmaster makes it: another IPAM's address, IPv6, or a MAC Docker chose (only
    * netmaster can tell whether it is free on the network).
    */
   private fromBlock(req: CreateEndpoint, net: NetworkRecord): EndpointReply | undefined {
@@ -144,6 +144,8 @@ export class EndpointTracker {
       if (rec.sandbox === req.SandboxKey) return answer; // a retried call
       throw new ConflictError(`Endpoint ${req.EndpointID.slice(0, 12)} has joined a sandbox already`);
     }
+    // A block endpoint: netmaster hears of it now, while it is plumbed (../ipam/local-ipam.ts).
+    this.c.localIpam?.register(ep.ipAddress);
     try {
       // One reconcile run (incremental: it reads this tenant only) makes the pair; dockerd takes the container end once we answer.
       await this.c.plumber.attach(ep, this.attachmentOf(rec), this.createdAt.get(rec.endpointId) ?? 0);

@@ -62,11 +62,12 @@ function agentOn(dir: string, nm: FakeNetmaster, docker = new Set<string>(), idl
 }
 type Agent = ReturnType<typeof agentOn>;
 
-/** RequestAddress + CreateEndpoint as the Docker driver does them (its record written right after adopt). */
+/** RequestAddress + CreateEndpoint as the Docker driver does them (its record written right after adopt), and Join's registration. */
 async function create(a: Agent, container: string): Promise<string> {
   const ip = (await a.ipam.reserve(NET, POOL))!;
   assert.ok(a.ipam.adopt(NET, ip, built(container)), "adopted");
   a.docker.add(`net.t-${container}`);
+  a.ipam.register(ip);
   return ip;
 }
 
@@ -84,7 +85,25 @@ async function until(what: string, ok: () => boolean): Promise<void> {
 }
 
 describe("LocalIpam for Docker", () => {
-  test("RequestAddress reserves, CreateEndpoint registers without waiting, DeleteEndpoint then ReleaseAddress free it", async () => {
+  test("CreateEndpoint tells netmaster nothing; a DeleteEndpoint without Join drops the endpoint without netmaster", async () => {
+    const nm = new FakeNetmaster();
+    const a = agentOn(tempDir(), nm);
+    const ip = (await a.ipam.reserve(NET, POOL))!;
+    assert.ok(a.ipam.adopt(NET, ip, built("d1")));
+    a.docker.add("net.t-d1");
+    assert.equal(a.ipam.endpointOf("net.t-d1")?.ipAddress, ip, "Join finds the endpoint");
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(nm.endpoints.size, 0, "netmaster heard nothing before Join");
+    a.docker.delete("net.t-d1");
+    assert.ok(a.ipam.remove("net.t-d1"));
+    assert.equal(a.ipam.endpointOf("net.t-d1"), undefined);
+    assert.notEqual(await a.ipam.reserve(NET, POOL), ip, "Docker holds it until ReleaseAddress");
+    assert.ok(a.ipam.unreserve(POOL, ip));
+    assert.equal(await a.ipam.reserve(NET, POOL), ip, "then it is free");
+    assert.equal(nm.calls.filter((c) => c.endsWith("net.t-d1")).length, 0, "netmaster was never asked");
+  });
+
+  test("RequestAddress reserves, Join registers without waiting, DeleteEndpoint then ReleaseAddress free it", async () => {
     const nm = new FakeNetmaster();
     const a = agentOn(tempDir(), nm);
     const ip = await create(a, "d1");
@@ -103,13 +122,17 @@ describe("LocalIpam for Docker", () => {
     assert.equal(await a.ipam.reserve(NET, POOL), ip, "free again");
   });
 
-  test("a reserved address is never taken by a CNI ADD or another reservation", async () => {
+  test("a reserved address is never taken by a CNI ADD or another reservation, concurrent ones included", async () => {
     const nm = new FakeNetmaster();
     const a = agentOn(tempDir(), nm);
     const reserved = await a.ipam.reserve(NET, POOL);
     const cni = await a.ipam.assign(NET, built("c1"));
     const other = await a.ipam.reserve(NET, "pool-2");
     assert.equal(new Set([reserved, cni?.reply.endpoint.ipAddress, other]).size, 3);
+    const mixed = await Promise.all(
+      Array.from({ length: 30 }, async (_, i) => (i % 2 === 0 ? a.ipam.reserve(NET, POOL) : (await a.ipam.assign(NET, built(`m${i}`)))?.reply.endpoint.ipAddress)),
+    );
+    assert.equal(new Set([reserved, cni?.reply.endpoint.ipAddress, other, ...mixed]).size, 33, "33 addresses across blocks");
   });
 
   test("a wanted address: reserved when free in the host's blocks, refused when held, netmaster's when outside them", async () => {
@@ -177,26 +200,37 @@ describe("LocalIpam for Docker", () => {
     await assert.rejects(a.ipam.reserve(NET, POOL), NoBlock);
   });
 
-  test("after a crash: reservations stay; an endpoint Docker's record holds stays registered, one it never recorded is deleted", async () => {
+  test("after a crash: reservations stay; endpoints Docker's record holds are registered, ones it never recorded are not", async () => {
     const nm = new FakeNetmaster();
     const dir = tempDir();
     const docker = new Set<string>();
     const a = agentOn(dir, nm, docker);
     const kept = await create(a, "kept");
+    await until("registered", () => nm.endpoints.has("net.t-kept"));
     const spare = (await a.ipam.reserve(NET, POOL))!;
-    // Cut between adopt and the driver's record of the endpoint.
+    // Created, not joined yet: Docker's record holds it.
+    const waiting = (await a.ipam.reserve(NET, POOL))!;
+    a.ipam.adopt(NET, waiting, built("waiting"));
+    docker.add("net.t-waiting");
+    // Cut between adopt and the driver's record of the endpoint; and one cut after Join told netmaster, before the record.
     const cut = (await a.ipam.reserve(NET, POOL))!;
     a.ipam.adopt(NET, cut, built("cut"));
-    await until("both registered", () => nm.endpoints.size === 2);
+    const told = (await a.ipam.reserve(NET, POOL))!;
+    a.ipam.adopt(NET, told, built("told"));
+    a.ipam.register(told);
+    await until("told registered", () => nm.endpoints.has("net.t-told"));
     a.ipam.stop();
     const b = agentOn(dir, nm, docker);
-    await until("the unrecorded endpoint is deleted at netmaster", () => !nm.endpoints.has("net.t-cut"));
-    assert.equal(nm.endpoints.get("net.t-kept"), kept, "the recorded one stays, without an attachment");
+    assert.ok(b.pending.has("net.t-waiting"), "the created endpoint is known to the reconciler");
+    await until("the created endpoint is registered, the unrecorded one deleted", () => nm.endpoints.get("net.t-waiting") === waiting && !nm.endpoints.has("net.t-told"));
+    assert.equal(nm.endpoints.get("net.t-kept"), kept, "the joined one stays");
     assert.equal(nm.calls.filter((c) => c === "create net.t-kept").length, 1, "not registered again");
-    // Docker still holds all three addresses until its ReleaseAddress.
+    assert.equal(nm.calls.filter((c) => c === "create net.t-cut").length, 0, "never told");
+    // Docker still holds every address until its ReleaseAddress.
     const next = await b.ipam.reserve(NET, POOL);
-    assert.ok(![kept, spare, cut].includes(next!), `${next} is new`);
+    assert.ok(![kept, spare, waiting, cut, told].includes(next!), `${next} is new`);
     assert.ok(b.ipam.unreserve(POOL, cut));
+    assert.equal(await b.ipam.reserve(NET, POOL, cut), cut, "the cut one's address is free once released");
   });
 
   test("ReleasePool drops its reservations; a block holding one is not given back when idle", async () => {

@@ -11,8 +11,11 @@
 //
 // Docker asks in two steps (libnetwork: IPAM RequestAddress, then the driver's CreateEndpoint; on the way out
 // DeleteEndpoint, then ReleaseAddress), as netmaster's Docker reservations model it (master/docker/index.ts):
-// `reserve` takes an address for Docker's IPAM until `unreserve`, and `adopt` makes the endpoint of a reserved
-// address, registered through the same outbox. An address is free only when neither a reservation nor an entry
+// `reserve` takes an address for Docker's IPAM until `unreserve`, `adopt` makes the endpoint of a reserved
+// address, and Join `register`s it through the same outbox as it plumbs it (not at CreateEndpoint: the state
+// stream's echo of the registration would set off a reconcile run that Join's own run then waits behind). An
+// endpoint adopted but never joined is held by Docker's record of it: registered after a crash, and removed by
+// DeleteEndpoint without netmaster. An address is free only when neither a reservation nor an entry
 // holds it, so between DeleteEndpoint and ReleaseAddress nobody else gets it, and a late ReleaseAddress frees
 // nothing an endpoint still holds.
 
@@ -164,8 +167,11 @@ export class LocalIpam {
    * netmaster for a block when none has room), recorded before it is returned. `build` returns undefined when
    * the endpoint cannot be made here after all. Throws NoBlock when netmaster grants none.
    */
-  async assign(networkKey: string, build: (address: string) => BlockEndpoint | undefined): Promise<BlockEndpoint | undefined> {
-    const free = await this.takeFree(networkKey);
+  assign(networkKey: string, build: (address: string) => BlockEndpoint | undefined): Promise<BlockEndpoint | undefined> {
+    return this.takeFree(networkKey, (free) => this.record(networkKey, free, build));
+  }
+
+  private record(networkKey: string, free: { address: string; block: AddressBlock }, build: (address: string) => BlockEndpoint | undefined): BlockEndpoint | undefined {
     const made = build(free.address);
     if (!made) return undefined;
     this.entries.set(free.address, {
@@ -183,8 +189,11 @@ export class LocalIpam {
     return made;
   }
 
-  /** A free address of the host's blocks, granted a block when none has room; the caller takes it at once. */
-  private async takeFree(networkKey: string): Promise<{ address: string; block: AddressBlock }> {
+  /**
+   * `take`s a free address of the host's blocks, granted a block when none has room. `take` runs in the same
+   * turn as the pick that found the address, so that no concurrent call picks it too.
+   */
+  private async takeFree<T>(networkKey: string, take: (free: { address: string; block: AddressBlock }) => T): Promise<T> {
     let free = this.pick(networkKey);
     // Concurrent ADDs may take a new block's addresses before this one does: another block then.
     for (let grants = 0; free === undefined; grants++) {
@@ -192,7 +201,7 @@ export class LocalIpam {
       await this.grant(networkKey, GRANT_TRY_MS);
       free = this.pick(networkKey);
     }
-    return free;
+    return take(free);
   }
 
   /** Few free addresses left: the next block is asked for in the background. */
@@ -207,19 +216,20 @@ export class LocalIpam {
    * grants none, ConflictError when `wanted` is held already.
    */
   async reserve(networkKey: string, poolId: string, wanted = ""): Promise<string | undefined> {
-    let free: { address: string; block: AddressBlock } | undefined;
     if (wanted !== "") {
       const block = this.blocks(networkKey).find((b) => b.addresses.includes(wanted));
       if (block === undefined) return undefined;
       if (!this.isFree(block, wanted)) throw new ConflictError(`Cannot request address ${wanted}: address ${wanted} is not available: it is in use on this host`);
-      free = { address: wanted, block };
-    } else {
-      free = await this.takeFree(networkKey);
+      this.reserveFree(networkKey, poolId, { address: wanted, block });
+      return wanted;
     }
+    return this.takeFree(networkKey, (f) => (this.reserveFree(networkKey, poolId, f), f.address));
+  }
+
+  private reserveFree(networkKey: string, poolId: string, free: { address: string; block: AddressBlock }): void {
     this.reserved.set(free.address, { address: free.address, network: networkKey, cidr: free.block.cidr, poolId });
     this.save();
     this.topUp(networkKey, free.block);
-    return free.address;
   }
 
   /** The network of Docker's reservation of the address, if it is one. */
@@ -228,9 +238,9 @@ export class LocalIpam {
   }
 
   /**
-   * Docker's CreateEndpoint of a reserved address: the endpoint `build` makes holds it, and netmaster is told
-   * through the outbox at once. Undefined (nothing changed) when the address is not reserved for the network,
-   * holds an endpoint already, or `build` cannot make one here.
+   * Docker's CreateEndpoint of a reserved address: the endpoint `build` makes holds it; netmaster is told when
+   * Join calls `register`. Undefined (nothing changed) when the address is not reserved for the network, holds an
+   * endpoint already, or `build` cannot make one here.
    */
   adopt(networkKey: string, address: string, build: (address: string) => BlockEndpoint | undefined): BlockEndpoint | undefined {
     const r = this.reserved.get(address);
@@ -242,13 +252,12 @@ export class LocalIpam {
       network: networkKey,
       cidr: r.cidr,
       endpointId: made.reply.endpoint.endpointID,
-      state: "queued",
-      seq: ++this.seq,
+      state: "plumbing",
+      seq: 0,
       endpoint: made.reply.endpoint,
       request: made.request as Record<string, unknown>,
     });
     this.save();
-    this.flush();
     return made;
   }
 
@@ -336,7 +345,8 @@ export class LocalIpam {
     const e = this.live(endpointId);
     if (!e) return false;
     this.d.pending.delete(endpointId);
-    if (e.state === "queued" && !this.inFlight.has(e.address)) {
+    // Not told yet (a Docker endpoint never joined; a registration not sent): nothing to undo at netmaster.
+    if (e.state === "plumbing" || (e.state === "queued" && !this.inFlight.has(e.address))) {
       this.entries.delete(e.address);
       this.save();
       return true;
@@ -422,7 +432,7 @@ export class LocalIpam {
 
   /** The endpoint's entry while it holds its address for a container (not one being deleted). */
   private live(endpointId: string): Entry | undefined {
-    for (const e of this.entries.values()) if (e.endpointId === endpointId && e.state !== "deleting" && e.state !== "plumbing") return e;
+    for (const e of this.entries.values()) if (e.endpointId === endpointId && e.state !== "deleting") return e;
     return undefined;
   }
 
