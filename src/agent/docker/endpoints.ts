@@ -144,8 +144,6 @@ export class EndpointTracker {
       if (rec.sandbox === req.SandboxKey) return answer; // a retried call
       throw new ConflictError(`Endpoint ${req.EndpointID.slice(0, 12)} has joined a sandbox already`);
     }
-    // A block endpoint: netmaster hears of it now, while it is plumbed (../ipam/local-ipam.ts).
-    this.c.localIpam?.register(ep.ipAddress);
     try {
       // One reconcile run (incremental: it reads this tenant only) makes the pair; dockerd takes the container end once we answer.
       await this.c.plumber.attach(ep, this.attachmentOf(rec), this.createdAt.get(rec.endpointId) ?? 0);
@@ -155,6 +153,9 @@ export class EndpointTracker {
     rec.sandbox = req.SandboxKey;
     rec.phase = "joined";
     this.c.store.save();
+    // A block endpoint: netmaster hears of it now, once it is plumbed (../ipam/local-ipam.ts), so that its
+    // commit and the state stream's echo share the CPUs with dockerd's work after Join rather than with ours.
+    this.c.localIpam?.register(ep.ipAddress);
     this.c.log.info({ op: "Join", endpoint: rec.endpointId, sandbox: req.SandboxKey, link: rec.srcName }, "docker endpoint handed to dockerd");
     void this.describe(rec);
     return answer;

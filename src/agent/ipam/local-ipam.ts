@@ -12,8 +12,8 @@
 // Docker asks in two steps (libnetwork: IPAM RequestAddress, then the driver's CreateEndpoint; on the way out
 // DeleteEndpoint, then ReleaseAddress), as netmaster's Docker reservations model it (master/docker/index.ts):
 // `reserve` takes an address for Docker's IPAM until `unreserve`, `adopt` makes the endpoint of a reserved
-// address, and Join `register`s it through the same outbox as it plumbs it (not at CreateEndpoint: the state
-// stream's echo of the registration would set off a reconcile run that Join's own run then waits behind). An
+// address, and Join `register`s it through the same outbox once it is plumbed (not at CreateEndpoint: netmaster's
+// commit and the state stream's echo would compete with Join's plumbing for the host's CPUs). An
 // endpoint adopted but never joined is held by Docker's record of it: registered after a crash, and removed by
 // DeleteEndpoint without netmaster. An address is free only when neither a reservation nor an entry
 // holds it, so between DeleteEndpoint and ReleaseAddress nobody else gets it, and a late ReleaseAddress frees
