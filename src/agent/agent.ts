@@ -220,8 +220,16 @@ export class Agent {
       log,
     });
 
-    // Before the stream can change anything: its changes flush the outbox.
-    const localIpam = new LocalIpam({ host: o.host, stateDir: o.stateDir, view: mirror, master, pending, attachments, idleReleaseMs: o.addressBlockIdleMs ?? 600_000, log });
+    // The running driver's store, else its file (read once: nothing writes it while the driver is off):
+    // endpoints of a driver that is off now are still Docker's.
+    let dockerFile: DockerStore | undefined;
+    const dockerEndpointIds = () => [...(docker?.store ?? (dockerFile ??= new DockerStore(o.stateDir))).endpoints.values()].map((r) => r.endpointId);
+    // Before the stream can change anything: its changes flush the outbox. Docker's endpoints hold their block
+    // addresses between CreateEndpoint and Join, before they have an attachment.
+    const localIpam = new LocalIpam({
+      host: o.host, stateDir: o.stateDir, view: mirror, master, pending, attachments, holds: (id) => dockerEndpointIds().includes(id),
+      idleReleaseMs: o.addressBlockIdleMs ?? 600_000, log,
+    });
     const infra = new InfraEndpoints(mirror, master, o.host, pending, () => reconciler.trigger(), log);
     mirror.onChange(() => {
       // Endpoints the stream now shows are no longer only ours to know.
@@ -238,10 +246,6 @@ export class Agent {
     counters.start();
     // BGP session and routes, for `netctl bgp inspect` (netmaster keeps the last report in memory).
     bgp.startReports((state) => master.request("PUT", `/api/v1/agent/hosts/${encodeURIComponent(o.host)}/bgp`, state));
-    // The running driver's store, else its file (read once: nothing writes it while the driver is off):
-    // endpoints of a driver that is off now are still Docker's.
-    let dockerFile: DockerStore | undefined;
-    const dockerEndpointIds = () => [...(docker?.store ?? (dockerFile ??= new DockerStore(o.stateDir))).endpoints.values()].map((r) => r.endpointId);
     const collector = new EndpointCollector({ host: o.host, view: mirror, attachments, pending, dockerEndpointIds, master, graceMs: o.endpointGcGraceMs ?? DEFAULT_GRACE_MS, log });
     const plumber = new EndpointPlumber({ attachments, pending, reconciler, waitForRevision: (revision, ms) => mirror.waitForRevision(revision, ms), log });
     cni = new CniHandler({
@@ -276,6 +280,7 @@ export class Agent {
         attachments,
         vxlanPort: VXLAN_PORT,
         plumber,
+        localIpam,
         reconciler,
         executor,
         log,

@@ -11,6 +11,7 @@ import type { Reconciler } from "../pipeline/reconciler.js";
 import type { DockerEngine } from "./engine.js";
 import type { DockerNetns } from "./netns.js";
 import type { DockerStore } from "./state.js";
+import type { LocalIpam } from "../ipam/local-ipam.js";
 
 export interface DockerContext {
   host: string;
@@ -24,6 +25,8 @@ export interface DockerContext {
   store: DockerStore;
   attachments: AttachmentStore;
   plumber: EndpointPlumber;
+  /** The host's address blocks (blocks.ts); undefined: every address through netmaster. */
+  localIpam: LocalIpam | undefined;
   reconciler: Reconciler;
   dockerNetns: DockerNetns;
   engine: DockerEngine;

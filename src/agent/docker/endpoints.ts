@@ -1,8 +1,10 @@
-// libnetwork's endpoint calls: CreateEndpoint (netmaster creates the endpoint,
-// adopting the addresses IPAM handed out), Join (the veth is made, its
+// libnetwork's endpoint calls: CreateEndpoint (the endpoint of an address of
+// the host's blocks is made here and reaches netmaster through the outbox,
+// ../ipam/local-ipam.ts; netmaster creates any other, adopting the addresses
+// IPAM handed out), Join (the veth is made, its
 // container side in dockerd's namespace, and handed to dockerd: netns.ts),
 // Leave and DeleteEndpoint (the veth goes, the endpoint goes, the addresses
-// stay reserved until ReleaseAddress). EndpointOperInfo has nothing
+// stay reserved, here or at netmaster, until ReleaseAddress). EndpointOperInfo has nothing
 // to report. ProgramExternalConnectivity publishes the container's `-p` ports
 // (kept with the record and its attachment, ../ports.ts); Revoke and Leave
 // withdraw them. Every step that fails undoes what it did.
@@ -19,8 +21,10 @@ import { labelProblem, MAX_LABELS } from "../../lib/labels.js";
 import { endpointLinkName } from "../../datapath/names.js";
 import { transitLinkName, type DockerContext } from "./context.js";
 import { dockerAttachment } from "./desired.js";
+import { blockEndpoint } from "../ipam/local-endpoint.js";
+import { dockerAsk } from "./blocks.js";
 import type { NetworkTracker } from "./networks.js";
-import type { EndpointRecord } from "./state.js";
+import type { EndpointRecord, NetworkRecord } from "./state.js";
 import { portBindings, type CreateEndpoint, type CreateEndpointResponse, type EndpointOnly, type ExternalConnectivity, type Join, type JoinResponse, type PortBinding } from "./wire.js";
 
 /** libnetwork's protocol numbers. */
@@ -63,18 +67,21 @@ export class EndpointTracker {
     const net = await this.networks.ready(req.NetworkID);
     if (this.c.store.endpoints.has(req.EndpointID)) throw new ConflictError(`Endpoint ${req.EndpointID.slice(0, 12)} exists already`);
     const iface = req.Interface;
-    const reply = await this.c.master.request<EndpointReply>("POST", "/api/v1/agent/docker/endpoints", {
-      tenantName: net.tenant,
-      networkName: net.network,
-      groupName: net.group,
-      containerID: req.EndpointID,
-      containerName: "",
-      host: this.c.host,
-      ipAddress: withoutLength(iface.Address),
-      ipv6Address: withoutLength(iface.AddressIPv6),
-      macAddress: iface.MacAddress,
-      labels: {},
-    });
+    const local = this.fromBlock(req, net);
+    const reply =
+      local ??
+      (await this.c.master.request<EndpointReply>("POST", "/api/v1/agent/docker/endpoints", {
+        tenantName: net.tenant,
+        networkName: net.network,
+        groupName: net.group,
+        containerID: req.EndpointID,
+        containerName: "",
+        host: this.c.host,
+        ipAddress: withoutLength(iface.Address),
+        ipv6Address: withoutLength(iface.AddressIPv6),
+        macAddress: iface.MacAddress,
+        labels: {},
+      }));
     const ep = reply.endpoint;
     this.created.set(ep.endpointID, ep);
     this.createdAt.set(ep.endpointID, reply.revision);
@@ -97,12 +104,26 @@ export class EndpointTracker {
     if (!iface.Address) out.Interface.Address = `${ep.ipAddress}/${reply.network.subnetLen}`;
     // Docker must know an IPv6 address it did not ask for, or it disables IPv6 on the interface.
     if (!iface.AddressIPv6 && ep.ipv6Address) out.Interface.AddressIPv6 = `${ep.ipv6Address}/${reply.network.ipv6SubnetLen}`;
-    this.c.log.info({ op: "CreateEndpoint", endpoint: ep.endpointID, ip: ep.ipAddress }, "docker endpoint created");
+    this.c.log.info({ op: "CreateEndpoint", endpoint: ep.endpointID, ip: ep.ipAddress, ipam: local ? "block" : "netmaster" }, "docker endpoint created");
     return out;
   }
 
+  /**
+   * The endpoint of an address our IPAM reserved in the host's blocks, made here (netmaster hears of it through
+   * the outbox, from Join); undefined when netmaster makes it: another IPAM's address, IPv6, or a MAC Docker chose (only
+   * netmaster can tell whether it is free on the network).
+   */
+  private fromBlock(req: CreateEndpoint, net: NetworkRecord): EndpointReply | undefined {
+    const ipam = this.c.localIpam;
+    const iface = req.Interface;
+    if (!ipam || iface.AddressIPv6 || iface.MacAddress) return undefined;
+    const networkKey = `${net.tenant}:${net.network}`;
+    const made = ipam.adopt(networkKey, withoutLength(iface.Address), (address) => blockEndpoint(this.c.view, dockerAsk(this.c.host, net, req.EndpointID), networkKey, address));
+    return made?.reply;
+  }
+
   private endpointState(rec: EndpointRecord): EndpointState {
-    const ep = this.created.get(rec.endpointId) ?? this.c.view.get<EndpointState>(endpointKey(rec.endpointId));
+    const ep = this.created.get(rec.endpointId) ?? this.c.view.get<EndpointState>(endpointKey(rec.endpointId)) ?? this.c.localIpam?.endpointOf(rec.endpointId);
     if (!ep) throw new NotFoundError(`Endpoint ${rec.endpointId} not found at netmaster`);
     return ep;
   }
@@ -132,6 +153,9 @@ export class EndpointTracker {
     rec.sandbox = req.SandboxKey;
     rec.phase = "joined";
     this.c.store.save();
+    // A block endpoint: netmaster hears of it now, once it is plumbed (../ipam/local-ipam.ts), so that its
+    // commit and the state stream's echo share the CPUs with dockerd's work after Join rather than with ours.
+    this.c.localIpam?.register(ep.ipAddress);
     this.c.log.info({ op: "Join", endpoint: rec.endpointId, sandbox: req.SandboxKey, link: rec.srcName }, "docker endpoint handed to dockerd");
     void this.describe(rec);
     return answer;
@@ -252,6 +276,8 @@ export class EndpointTracker {
     if (!rec) return {}; // idempotent
     const attachment = this.c.attachments.byEndpoint(rec.endpointId);
     const release = async (): Promise<void> => {
+      // A block endpoint's deletion reaches netmaster from the outbox; its address stays Docker's until ReleaseAddress.
+      if (this.c.localIpam?.remove(rec.endpointId)) return;
       try {
         await this.c.master.request("DELETE", `/api/v1/agent/docker/endpoints/${encodeURIComponent(rec.endpointId)}`);
       } catch (err) {

@@ -1,7 +1,9 @@
 // The Docker network and IPAM driver the agent serves on a plugin socket
 // (libnetwork remote API): `docker network create -d <name> --ipam-driver
-// <name>`, where <name> is the socket's base name. Pools, addresses,
-// networks and endpoints are netmaster's (master/docker/); the kernel work
+// <name>`, where <name> is the socket's base name. Pools, networks and
+// endpoints are netmaster's (master/docker/), addresses are the host's blocks'
+// where they can be (blocks.ts) and endpoints of those reach netmaster through
+// the same outbox as CNI's (../ipam/local-ipam.ts); the kernel work
 // is the reconciler's, with the hand-over to dockerd described in netns.ts.
 // Public API: DockerPlugin.
 
@@ -14,6 +16,7 @@ import type { StateView } from "../pipeline/compile.js";
 import type { EndpointPlumber } from "../endpoints.js";
 import type { MasterClient } from "../master-client.js";
 import type { Reconciler } from "../pipeline/reconciler.js";
+import type { LocalIpam } from "../ipam/local-ipam.js";
 import { Mutex, type DockerContext } from "./context.js";
 import { EndpointTracker } from "./endpoints.js";
 import { DockerEngine } from "./engine.js";
@@ -52,6 +55,8 @@ export interface DockerPluginOptions {
   onStateChange: (listener: () => void) => void;
   attachments: AttachmentStore;
   plumber: EndpointPlumber;
+  /** The host's address blocks; undefined: every address through netmaster. */
+  localIpam?: LocalIpam;
   reconciler: Reconciler;
   executor: Executor;
   log: Logger;
@@ -85,6 +90,7 @@ export class DockerPlugin {
       store: new DockerStore(o.stateDir),
       attachments: o.attachments,
       plumber: o.plumber,
+      localIpam: o.localIpam,
       reconciler: o.reconciler,
       dockerNetns: new DockerNetns(o.executor, o.dockerNetns),
       engine: new DockerEngine(o.engineSocket),

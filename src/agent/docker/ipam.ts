@@ -1,12 +1,19 @@
-// libnetwork's IpamDriver: pools and addresses, all held by netmaster
-// (master/docker.ts) so that they are cluster-wide, persisted, and the same
-// after any restart. This host only remembers which pools it was given, so
-// that CreateNetwork (which names no pool) can tell what a network is for.
+// libnetwork's IpamDriver: pools, held by netmaster (master/docker/) so that
+// they are cluster-wide, persisted, and the same after any restart, and
+// addresses. An address of a network our network driver made or maps comes
+// from this host's address blocks without asking netmaster, as a CNI ADD's
+// does (blocks.ts says which); any other is reserved at netmaster. This host
+// remembers which pools it was given, so that CreateNetwork (which names no
+// pool) can tell what a network is for.
 
-import { NotFoundError } from "../../lib/errors.js";
+import { ConflictError, NotFoundError, UpstreamError } from "../../lib/errors.js";
 import type { DockerPoolReply } from "../../contract/docker.js";
+import { withoutLength } from "../../lib/ip.js";
+import { NoBlock } from "../ipam/local-ipam.js";
+import { dockerBlockPlan, poolPrefixLength } from "./blocks.js";
 import type { DockerContext } from "./context.js";
 import type { NetworkTracker } from "./networks.js";
+import type { PoolRecord } from "./state.js";
 import { GATEWAY_DATA, REQUEST_ADDRESS_TYPE, type RequestAddress, type RequestPool } from "./wire.js";
 
 interface IpRoute {
@@ -70,6 +77,7 @@ export class DockerIpam {
 
   async releasePool(poolId: string): Promise<Record<string, unknown>> {
     await this.c.master.request("DELETE", `/api/v1/agent/docker/pools/${encodeURIComponent(poolId)}`);
+    this.c.localIpam?.releasePool(poolId);
     if (this.c.store.pools.delete(poolId)) this.c.store.save();
     this.c.log.info({ op: "ReleasePool", poolId }, "pool released");
     return {};
@@ -79,7 +87,10 @@ export class DockerIpam {
     const gateway = req.Options[REQUEST_ADDRESS_TYPE] === GATEWAY_DATA;
     // An address of a network still being made (its name comes from dockerd) waits for it.
     const pool = this.c.store.pools.get(req.PoolID);
-    if (!gateway && pool?.networkId) await this.networks.ready(pool.networkId);
+    if (!gateway && pool?.networkId) {
+      const local = await this.fromBlock(pool, withoutLength(req.Address));
+      if (local !== undefined) return { Address: local, Data: {} };
+    }
     const r = await this.c.master.request<{ address: string }>("POST", `/api/v1/agent/docker/pools/${encodeURIComponent(req.PoolID)}/addresses`, {
       address: req.Address,
       gateway,
@@ -89,7 +100,37 @@ export class DockerIpam {
     return { Address: r.address, Data: {} };
   }
 
+  /**
+   * An address of the host's blocks for the pool's network (`wanted` when it is in one of them), as
+   * "address/len"; undefined when netmaster gives it (blocks.ts). Throws ConflictError when `wanted` is held,
+   * UpstreamError when the blocks are full and netmaster cannot be asked for another.
+   */
+  private async fromBlock(pool: PoolRecord, wanted: string): Promise<string | undefined> {
+    // An address of a network still being made (its name comes from dockerd) waits for it.
+    const net = await this.networks.ready(pool.networkId);
+    const ipam = this.c.localIpam;
+    if (!ipam) return undefined;
+    const plan = dockerBlockPlan(this.c.view, this.c.host, pool, net);
+    if ("roundTrip" in plan) return undefined;
+    let address: string | undefined;
+    try {
+      address = await ipam.reserve(plan.networkKey, pool.poolId, wanted);
+    } catch (err) {
+      if (err instanceof NoBlock) return undefined;
+      if (err instanceof ConflictError) throw err;
+      throw new UpstreamError(`Cannot request an address: this host has no free address of network ${plan.networkKey} in its blocks, and netmaster cannot give a block now: ${(err as Error).message}`, { cause: err });
+    }
+    if (address === undefined) return undefined;
+    this.c.log.debug({ op: "RequestAddress", poolId: pool.poolId, address, ipam: "block" }, "address handed out");
+    return `${address}/${poolPrefixLength(pool)}`;
+  }
+
   async releaseAddress(poolId: string, address: string): Promise<Record<string, unknown>> {
+    // Free here once no endpoint holds it either; netmaster never reserved it.
+    if (this.c.localIpam?.unreserve(poolId, withoutLength(address))) {
+      this.c.log.debug({ op: "ReleaseAddress", poolId, address, ipam: "block" }, "address released");
+      return {};
+    }
     try {
       await this.c.master.request("POST", `/api/v1/agent/docker/pools/${encodeURIComponent(poolId)}/release`, { address });
     } catch (err) {

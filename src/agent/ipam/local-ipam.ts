@@ -8,6 +8,16 @@
 // before the address is plumbed, and goes only when the ADD failed before netmaster was told, or netmaster
 // confirmed the endpoint's deletion. After a crash, an entry still `plumbing` is dropped when its ADD left no
 // attachment and registered when it did; one netmaster was told of is deleted there when no attachment holds it.
+//
+// Docker asks in two steps (libnetwork: IPAM RequestAddress, then the driver's CreateEndpoint; on the way out
+// DeleteEndpoint, then ReleaseAddress), as netmaster's Docker reservations model it (master/docker/index.ts):
+// `reserve` takes an address for Docker's IPAM until `unreserve`, `adopt` makes the endpoint of a reserved
+// address, and Join `register`s it through the same outbox once it is plumbed (not at CreateEndpoint: netmaster's
+// commit and the state stream's echo would compete with Join's plumbing for the host's CPUs). An
+// endpoint adopted but never joined is held by Docker's record of it: registered after a crash, and removed by
+// DeleteEndpoint without netmaster. An address is free only when neither a reservation nor an entry
+// holds it, so between DeleteEndpoint and ReleaseAddress nobody else gets it, and a late ReleaseAddress frees
+// nothing an endpoint still holds.
 
 import { join } from "node:path";
 import type { Logger } from "pino";
@@ -43,7 +53,19 @@ const Entry = z.object({
 });
 type Entry = z.infer<typeof Entry>;
 
-const FileFormat = z.object({ version: z.literal(1), seq: z.number().int(), entries: z.array(Entry) });
+/** An address Docker's IPAM was given (RequestAddress) until it gives it back (ReleaseAddress). */
+const Reservation = z.object({
+  address: z.string(),
+  /** The network's key, tenant:network. */
+  network: z.string(),
+  /** The block's CIDR. */
+  cidr: z.string(),
+  /** Docker's pool id. */
+  poolId: z.string(),
+});
+type Reservation = z.infer<typeof Reservation>;
+
+const FileFormat = z.object({ version: z.literal(1), seq: z.number().int(), entries: z.array(Entry), reserved: z.array(Reservation).default([]) });
 
 /** Netmaster granted no block (none free, or the network takes none): the ADD goes through netmaster. */
 export class NoBlock extends Error {
@@ -58,6 +80,8 @@ export interface LocalIpamDeps {
   /** Endpoints the reconciler plumbs before the state stream shows them (agent.ts). */
   pending: Map<string, EndpointState>;
   attachments: AttachmentStore;
+  /** Endpoints held on this host without an attachment (Docker's, between CreateEndpoint and Join). */
+  holds?: (endpointId: string) => boolean;
   /** How long a block stays empty before it goes back to netmaster. */
   idleReleaseMs: number;
   log: Logger;
@@ -79,6 +103,8 @@ function byAddress(a: string, b: string): number {
 export class LocalIpam {
   /** By address. */
   private readonly entries = new Map<string, Entry>();
+  /** Docker's reservations, by address. */
+  private readonly reserved = new Map<string, Reservation>();
   private seq = 0;
   private readonly file: string;
   /** Addresses asked for through netmaster, on their way (hold), with how many asks. */
@@ -104,8 +130,9 @@ export class LocalIpam {
     this.file = join(d.stateDir, "local-ipam.json");
     const saved = readStateFile(this.file, FileFormat);
     this.seq = saved?.seq ?? 0;
+    for (const r of saved?.reserved ?? []) this.reserved.set(r.address, r);
     for (const e of saved?.entries ?? []) {
-      const attached = d.attachments.byEndpoint(e.endpointId) !== undefined;
+      const attached = this.isHeld(e.endpointId);
       if (e.state === "plumbing") {
         // Cut short by a crash before netmaster was told: registered when it was plumbed (its runtime may DEL
         // it), else never given.
@@ -140,14 +167,11 @@ export class LocalIpam {
    * netmaster for a block when none has room), recorded before it is returned. `build` returns undefined when
    * the endpoint cannot be made here after all. Throws NoBlock when netmaster grants none.
    */
-  async assign(networkKey: string, build: (address: string) => BlockEndpoint | undefined): Promise<BlockEndpoint | undefined> {
-    let free = this.pick(networkKey);
-    // Concurrent ADDs may take a new block's addresses before this one does: another block then.
-    for (let grants = 0; free === undefined; grants++) {
-      if (grants === MAX_GRANTS_PER_ADD) throw new NoBlock(`no free address in this host's blocks of network ${networkKey}`);
-      await this.grant(networkKey, GRANT_TRY_MS);
-      free = this.pick(networkKey);
-    }
+  assign(networkKey: string, build: (address: string) => BlockEndpoint | undefined): Promise<BlockEndpoint | undefined> {
+    return this.takeFree(networkKey, (free) => this.record(networkKey, free, build));
+  }
+
+  private record(networkKey: string, free: { address: string; block: AddressBlock }, build: (address: string) => BlockEndpoint | undefined): BlockEndpoint | undefined {
     const made = build(free.address);
     if (!made) return undefined;
     this.entries.set(free.address, {
@@ -161,8 +185,103 @@ export class LocalIpam {
       request: made.request as Record<string, unknown>,
     });
     this.save();
-    if (this.freeCount(networkKey) <= lowWater(free.block)) void this.grant(networkKey).catch(() => undefined);
+    this.topUp(networkKey, free.block);
     return made;
+  }
+
+  /**
+   * `take`s a free address of the host's blocks, granted a block when none has room. `take` runs in the same
+   * turn as the pick that found the address, so that no concurrent call picks it too.
+   */
+  private async takeFree<T>(networkKey: string, take: (free: { address: string; block: AddressBlock }) => T): Promise<T> {
+    let free = this.pick(networkKey);
+    // Concurrent ADDs may take a new block's addresses before this one does: another block then.
+    for (let grants = 0; free === undefined; grants++) {
+      if (grants === MAX_GRANTS_PER_ADD) throw new NoBlock(`no free address in this host's blocks of network ${networkKey}`);
+      await this.grant(networkKey, GRANT_TRY_MS);
+      free = this.pick(networkKey);
+    }
+    return take(free);
+  }
+
+  /** Few free addresses left: the next block is asked for in the background. */
+  private topUp(networkKey: string, block: AddressBlock): void {
+    if (this.freeCount(networkKey) <= lowWater(block)) void this.grant(networkKey).catch(() => undefined);
+  }
+
+  /**
+   * Docker's RequestAddress: a free address of the host's blocks of the network (asking netmaster for a block
+   * when none has room), or `wanted` when it is in one of them, reserved for the pool until `unreserve`.
+   * Undefined when `wanted` is in none of the host's blocks (netmaster's to give). Throws NoBlock when netmaster
+   * grants none, ConflictError when `wanted` is held already.
+   */
+  async reserve(networkKey: string, poolId: string, wanted = ""): Promise<string | undefined> {
+    if (wanted !== "") {
+      const block = this.blocks(networkKey).find((b) => b.addresses.includes(wanted));
+      if (block === undefined) return undefined;
+      if (!this.isFree(block, wanted)) throw new ConflictError(`Cannot request address ${wanted}: address ${wanted} is not available: it is in use on this host`);
+      this.reserveFree(networkKey, poolId, { address: wanted, block });
+      return wanted;
+    }
+    return this.takeFree(networkKey, (f) => (this.reserveFree(networkKey, poolId, f), f.address));
+  }
+
+  private reserveFree(networkKey: string, poolId: string, free: { address: string; block: AddressBlock }): void {
+    this.reserved.set(free.address, { address: free.address, network: networkKey, cidr: free.block.cidr, poolId });
+    this.save();
+    this.topUp(networkKey, free.block);
+  }
+
+  /** The network of Docker's reservation of the address, if it is one. */
+  reservation(address: string): string | undefined {
+    return this.reserved.get(address)?.network;
+  }
+
+  /**
+   * Docker's CreateEndpoint of a reserved address: the endpoint `build` makes holds it; netmaster is told when
+   * Join calls `register`. Undefined (nothing changed) when the address is not reserved for the network, holds an
+   * endpoint already, or `build` cannot make one here.
+   */
+  adopt(networkKey: string, address: string, build: (address: string) => BlockEndpoint | undefined): BlockEndpoint | undefined {
+    const r = this.reserved.get(address);
+    if (r?.network !== networkKey || this.entries.has(address)) return undefined;
+    const made = build(address);
+    if (!made) return undefined;
+    this.entries.set(address, {
+      address,
+      network: networkKey,
+      cidr: r.cidr,
+      endpointId: made.reply.endpoint.endpointID,
+      state: "plumbing",
+      seq: 0,
+      endpoint: made.reply.endpoint,
+      request: made.request as Record<string, unknown>,
+    });
+    this.save();
+    return made;
+  }
+
+  /**
+   * Docker's ReleaseAddress: the reservation goes (the address is free once no endpoint holds it either).
+   * False when the address is not reserved for the pool here. Idempotent.
+   */
+  unreserve(poolId: string, address: string): boolean {
+    if (this.reserved.get(address)?.poolId !== poolId) return false;
+    this.reserved.delete(address);
+    this.save();
+    return true;
+  }
+
+  /** Docker's ReleasePool: the pool's reservations go with it. */
+  releasePool(poolId: string): void {
+    const before = this.reserved.size;
+    for (const [address, r] of this.reserved) if (r.poolId === poolId) this.reserved.delete(address);
+    if (this.reserved.size !== before) this.save();
+  }
+
+  /** The endpoint an entry of the blocks holds for its container (netmaster may not have it yet). */
+  endpointOf(endpointId: string): EndpointState | undefined {
+    return this.live(endpointId)?.endpoint;
   }
 
   /**
@@ -226,7 +345,8 @@ export class LocalIpam {
     const e = this.live(endpointId);
     if (!e) return false;
     this.d.pending.delete(endpointId);
-    if (e.state === "queued" && !this.inFlight.has(e.address)) {
+    // Not told yet (a Docker endpoint never joined; a registration not sent): nothing to undo at netmaster.
+    if (e.state === "plumbing" || (e.state === "queued" && !this.inFlight.has(e.address))) {
       this.entries.delete(e.address);
       this.save();
       return true;
@@ -257,6 +377,11 @@ export class LocalIpam {
       .map((e) => ({ tenant: e.endpoint.tenantName, network: e.endpoint.networkName, endpoint: e.endpointId, message: `netmaster refused the endpoint with block address ${e.address}: ${e.error ?? ""}` }));
   }
 
+  /** Something on this host holds the endpoint: its attachment, or Docker's record of it. */
+  private isHeld(endpointId: string): boolean {
+    return this.d.attachments.byEndpoint(endpointId) !== undefined || this.d.holds?.(endpointId) === true;
+  }
+
   /** The host's blocks of the network, by address. */
   private blocks(networkKey: string): AddressBlock[] {
     return this.d.view
@@ -267,7 +392,7 @@ export class LocalIpam {
   }
 
   private isFree(block: AddressBlock, address: string): boolean {
-    return !this.entries.has(address) && block.assigned[address] === undefined && !this.held.has(address);
+    return !this.entries.has(address) && !this.reserved.has(address) && block.assigned[address] === undefined && !this.held.has(address);
   }
 
   private pick(networkKey: string): { address: string; block: AddressBlock } | undefined {
@@ -307,7 +432,7 @@ export class LocalIpam {
 
   /** The endpoint's entry while it holds its address for a container (not one being deleted). */
   private live(endpointId: string): Entry | undefined {
-    for (const e of this.entries.values()) if (e.endpointId === endpointId && e.state !== "deleting" && e.state !== "plumbing") return e;
+    for (const e of this.entries.values()) if (e.endpointId === endpointId && e.state !== "deleting") return e;
     return undefined;
   }
 
@@ -399,13 +524,15 @@ export class LocalIpam {
    */
   private sweep(): void {
     for (const e of this.entries.values()) {
-      if ((e.state === "registered" || e.state === "refused") && !this.d.attachments.byEndpoint(e.endpointId)) this.remove(e.endpointId);
+      if ((e.state === "registered" || e.state === "refused") && !this.isHeld(e.endpointId)) this.remove(e.endpointId);
     }
     const now = Date.now();
     for (const [, block] of this.d.view.list<AddressBlock>(BLOCK_PREFIX)) {
       if (block.host !== this.d.host) continue;
       const key = `${block.tenantName}:${block.networkName}|${block.cidr}`;
-      const empty = Object.keys(block.assigned).length === 0 && ![...this.entries.values()].some((e) => e.cidr === block.cidr && e.network === `${block.tenantName}:${block.networkName}`);
+      const network = `${block.tenantName}:${block.networkName}`;
+      const holds = (e: { cidr: string; network: string }) => e.cidr === block.cidr && e.network === network;
+      const empty = Object.keys(block.assigned).length === 0 && ![...this.entries.values()].some(holds) && ![...this.reserved.values()].some(holds);
       if (!empty) {
         this.emptySince.delete(key);
         continue;
@@ -433,7 +560,7 @@ export class LocalIpam {
   private save(): void {
     // Stopped: what is left in flight is sent again by the next agent (registrations and deletions are idempotent).
     if (this.stopped) return;
-    writeStateFile(this.file, { version: 1, seq: this.seq, entries: [...this.entries.values()] });
+    writeStateFile(this.file, { version: 1, seq: this.seq, entries: [...this.entries.values()], reserved: [...this.reserved.values()] });
   }
 }
 

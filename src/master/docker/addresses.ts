@@ -1,8 +1,11 @@
-// libnetwork's IPAM addresses at netmaster: reservations from RequestAddress to ReleaseAddress.
+// libnetwork's IPAM addresses at netmaster: reservations from RequestAddress to ReleaseAddress. Addresses of a
+// host's block are that host's agent's to give (agent/docker/ipam.ts): never reserved here, so a reservation and
+// a block address never meet (the block's addresses are taken in the network's allocator while it exists).
 
 import { ConflictError, NotFoundError, ValidationError } from "../../lib/errors.js";
 import type { Network } from "../../model/index.js";
 import { getObject } from "../objects/common.js";
+import { blockHolding } from "../blocks.js";
 import type { Tx } from "../tx.js";
 import { withoutLength } from "../../lib/ip.js";
 import { addressValue, block, formatAddress, isV6 } from "./blocks.js";
@@ -47,6 +50,11 @@ export function requestDockerAddress(tx: Tx, poolId: string, req: DockerAddressR
   }
   const net = getObject<Network>(tx, "network", `${pool.tenant}:${pool.network}`);
   if (!net) throw new NotFoundError(`Cannot request address: network ${pool.network} of tenant ${pool.tenant} no longer exists`);
+  // A host's block holds it: only that host's agent gives it out (from Docker's RequestAddress too, agent/docker/ipam.ts).
+  const inBlock = wanted && !pool.v6 ? blockHolding(tx, net.key, net.subnet, wanted) : undefined;
+  if (inBlock) {
+    throw new ConflictError(`Cannot request address ${wanted}: address ${wanted} is not available here: it is in host ${inBlock.host}'s address block ${inBlock.cidr}, which that host's agent assigns`);
+  }
   const poolGroup = pool.v6 ? "" : pool.group;
   const allocator = allocatorOf(tx, pool.tenant, pool.network, poolGroup, pool.v6);
   if (!allocator) throw new NotFoundError(`Cannot request address: network ${pool.network} has no ${pool.v6 ? "IPv6" : "IPv4"} allocator`);

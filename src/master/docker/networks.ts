@@ -4,6 +4,7 @@ import { ConflictError, NotFoundError, ValidationError } from "../../lib/errors.
 import { kinds, parseObject, type EndpointGroup, type Network } from "../../model/index.js";
 import { formatIpv4 } from "../alloc/index.js";
 import { createEndpoint, deleteEndpoint, type EndpointGrant } from "../endpoints.js";
+import { blockHolding } from "../blocks.js";
 import { EndpointRequest, endpointId } from "../../contract/api.js";
 import { dockerNetworkKey, endpointKey, objectKey } from "../../contract/keys.js";
 import { controllerFor, type MasterSettings } from "../objects/index.js";
@@ -96,8 +97,12 @@ export function createDockerEndpoint(tx: Tx, req: EndpointRequest): EndpointGran
     allocatorOf(tx, r.tenant, r.network, r.poolGroup, isV6(r.address))?.release(r.address);
     adopted.push([key, r]);
   }
-  // An IPv4 address none of our reservations holds came from the Docker network's own IPAM driver (--ipam-driver).
-  const fromDocker = req.ipAddress !== "" && !adopted.some(([, r]) => !isV6(r.address));
+  // An IPv4 address none of our reservations holds came from the Docker network's own IPAM driver (--ipam-driver),
+  // or from the host's block through our IPAM (a MAC Docker chose brings such an endpoint here: createEndpoint
+  // assigns it in the block).
+  const net = getObject<Network>(tx, "network", `${req.tenantName}:${network}`);
+  const inBlock = net !== undefined && req.ipAddress !== "" && blockHolding(tx, net.key, net.subnet, req.ipAddress) !== undefined;
+  const fromDocker = req.ipAddress !== "" && !inBlock && !adopted.some(([, r]) => !isV6(r.address));
   const reply = createEndpoint(tx, fromDocker ? { ...req, ipamSource: "docker" } : req);
   for (const [key, r] of adopted) tx.put(key, { ...r, endpointId: reply.endpoint.endpointID } satisfies DockerReservation);
   return reply;
