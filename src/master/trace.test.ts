@@ -195,6 +195,20 @@ describe("traceFlow", () => {
     assert.deepEqual(r.hops.map((h) => [h.host, h.verdict, h.reason, h.rule?.id ?? null]), [["h1", "allow", "default", null], ["h2", "deny", "rule", "1"]]);
   });
 
+  it("an endpoint attached directly to a host interface is judged by the linux module on an OVS host too", () => {
+    const s = cluster();
+    s.put(objectKey("network", "t:mac"), { tenantName: "t", networkName: "mac", subnet: "198.18.3.0/24", ipv6Subnet: "", attachMode: "macvlan" });
+    s.put(objectKey("endpointGroup", "t:edge"), { tenantName: "t", groupName: "edge", networkName: "mac", policies: ["pe"] });
+    s.put(groupStateKey("t:edge"), { groupId: 4 });
+    s.put(objectKey("policy", "t:pe"), { tenantName: "t", policyName: "pe" });
+    s.put(ENDPOINT_PREFIX + "m", endpoint("m", "h1", "edge", "198.18.3.2", "mac"));
+    s.put(ENDPOINT_PREFIX + "m2", endpoint("m2", "h2", "edge", "198.18.3.3", "mac"));
+    addRule(s, { id: "1", policy: "pe", direction: "in", action: "deny", priority: 10, protocol: "tcp" });
+    // Its own namespace's filter runs the whole chain: m's host drops for m2's in rule, as on Linux.
+    const r = trace(s, { from: "m", to: "m2", port: "80" }, facts(s, { h1: { datapath: "ovs" }, h2: { datapath: "ovs" } }));
+    assert.deepEqual(r.hops.map((h) => [h.host, h.verdict, h.inRule?.id ?? null]), [["h1", "deny", "1"]]);
+  });
+
   it("agrees with the linux datapath's verdict for any policy, once every host applied it", () => {
     const spec = fc.record({
       policy: fc.constantFrom("pc", "pw"),
