@@ -258,6 +258,20 @@ describe("traceFlow", () => {
     assert.throws(() => trace(s, { from: "a", to: "198.18.1.200", port: "80", backend: "c" }), NotFoundError);
   });
 
+  it("an OVS host in bridge mode balances a VIP only for clients on the VIP's network", () => {
+    const s = cluster("bridge");
+    s.put(objectKey("serviceLB", "t:websvc"), { key: "t:websvc", tenantName: "t", serviceName: "websvc", networkName: "net", selectors: ["app=web"], ports: ["80:8080:TCP"] });
+    s.put(serviceStateKey("t:websvc"), { vip: "198.18.1.200" });
+    const ovs = facts(s, { h1: { datapath: "ovs" }, h2: { datapath: "ovs" } });
+    // c is on net2: Linux translates its packets and lets them cross; OVS drops them on c's host.
+    assert.equal(trace(s, { from: "c", to: "198.18.1.200", port: "80" }).verdict, "allow");
+    const r = trace(s, { from: "c", to: "198.18.1.200", port: "80" }, ovs);
+    assert.deepEqual([r.verdict, r.hops.map((h) => [h.backend, h.host, h.verdict, h.reason])], ["deny", [["b", "h2", "deny", "cross-network"], ["b2", "h2", "deny", "cross-network"]]]);
+    assert.equal(trace(s, { from: "a", to: "198.18.1.200", port: "80" }, ovs).verdict, "allow", "a client on the VIP's network");
+    s.put(objectKey("global", "global"), { fwdMode: "routing" });
+    assert.equal(trace(s, { from: "c", to: "198.18.1.200", port: "80" }, facts(s, { h1: { datapath: "ovs" }, h2: { datapath: "ovs" } })).verdict, "allow", "routing mode: balanced on every network");
+  });
+
   it("refuses what it cannot trace, with a message naming it", () => {
     const s = cluster();
     s.put(ENDPOINT_PREFIX + "d", { ...endpoint("d", "h1", "db", "198.18.1.9"), containerName: "/a-name" });

@@ -176,6 +176,8 @@ interface Leg {
   dport: number | null;
   dnat: boolean;
   backend?: string;
+  /** With a service: the VIP's network. */
+  vipNetwork?: string;
 }
 
 function packetOf(q: TraceQuery, family: 4 | 6, leg: Leg): Packet {
@@ -235,6 +237,11 @@ function judge(ctx: HopContext, host: string, end: TraceEnd, direction: "egress"
   // The OVS bridge judges every packet of the tenant, but only the chain's half whose end is here.
   const split = datapath === "ovs" && end.network !== null && ctx.bridged.has(end.network);
   if (!split && !judgedAt(ctx, host, leg)) return { host, direction, verdict: "allow", rule: null, outRule: null, inRule: null, reason: "not-filtered", ...state };
+  // OVS balances a VIP in bridge mode only for clients on its network (datapath/ovs/service-flows.ts): the others'
+  // packets to it are dropped on their host, where Linux translates them and lets them cross (policy/trace.ts).
+  if (split && leg.vipNetwork !== undefined && leg.from.host === host && ctx.compiled.tables.fwdMode === "bridge" && leg.from.network !== leg.vipNetwork) {
+    return { host, direction, verdict: "deny", rule: null, outRule: null, inRule: null, reason: "cross-network", ...state };
+  }
   const tables = split ? splitChainTables(ctx.compiled.tables, { out: leg.from.host === host, in: leg.to.host === host }) : ctx.compiled;
   const t = tracePacket(tables, packetOf(ctx.q, ctx.family, leg));
   const outRule = ruleOf(ctx.facts.state, t.outRule);
@@ -321,7 +328,7 @@ export function traceFlow(q: TraceQuery, facts: TraceFacts): TraceResult {
   for (const ep of providers) {
     const ip = canonicalIp(src.family === 4 ? ep.ipAddress : ep.ipv6Address)!;
     const port = svcPort?.provPort ?? null;
-    const legHops = hopsOf(ctx, { from: src.end, to: endOf(ep, ip), dport: port, dnat: true, backend: ep.endpointID });
+    const legHops = hopsOf(ctx, { from: src.end, to: endOf(ep, ip), dport: port, dnat: true, backend: ep.endpointID, vipNetwork: svc.networkName });
     hops.push(...legHops);
     backends.push({ endpoint: ep.endpointID, ip, port, verdict: verdictOf(legHops) });
   }
