@@ -186,7 +186,7 @@ describe("trace agrees with real packets", () => {
         seen[t.verdict]++;
         checked++;
         assert.deepEqual(t.hops.filter((h) => h.datapath !== datapath), [], `every host says it runs the ${datapath} datapath`);
-        assert.ok(t.hops.every((h) => !h.pending));
+        assert.ok(t.hops.every((h) => !h.pending), `seed ${seed} scenario ${s}: ${from} -> ${to}: a hop pending after the hosts settled: ${JSON.stringify(t.hops)}`);
         if (t.verdict !== (real ? "allow" : "deny")) wrong.push(`${from} -> ${to} ${JSON.stringify(probe)}: trace ${JSON.stringify(t.hops)}, real ${real ? "passes" : "blocked"}`);
       }
       // Every disagreement of the scenario at once: together they tell which rule the datapath reads otherwise.
