@@ -79,7 +79,6 @@ interface Hop {
   reason?: string;
   backend?: string;
   errors?: string[];
-  inexact?: string;
 }
 export interface TraceReply {
   tenant: string;
@@ -118,8 +117,7 @@ export function formatTrace(r: TraceReply): string {
   w.write(`${r.service ? "BACKEND\t" : ""}HOST\tDIRECTION\tVERDICT\tDECIDED BY\n`);
   for (const h of r.hops) {
     const pending = h.pending ? `  [pending: the host has not applied the newest change; this is what it will decide${h.errors?.length ? `; failed: ${h.errors.join("; ")}` : ""}]` : "";
-    const inexact = h.inexact === undefined ? "" : `  [inexact: ${h.inexact}]`;
-    w.write(`${r.service ? `${h.backend ?? ""}\t` : ""}${h.host}\t${h.direction}\t${h.verdict}\t${decided(h)}${pending}${inexact}\n`);
+    w.write(`${r.service ? `${h.backend ?? ""}\t` : ""}${h.host}\t${h.direction}\t${h.verdict}\t${decided(h)}${pending}\n`);
   }
   return lines.join("\n") + "\n" + w.flush();
 }

@@ -157,16 +157,79 @@ describe("traceFlow", () => {
     assert.equal(r.hops[1]!.pending, true, "h2 never reported");
   });
 
-  it("names each hop's datapath, and marks a hop on an OVS host inexact: the model is the linux datapath's", () => {
+  it("names each hop's datapath, as its agent reported it", () => {
     const s = cluster(); // no rule: the packet reaches both hosts
-    let r = trace(s, { from: "a", to: "b", port: "80" }, facts(s, { h1: { datapath: "linux" }, h2: { datapath: "linux" } }));
-    assert.ok(r.hops.length > 0);
-    assert.deepEqual([r.exact, r.hops.filter((h) => h.datapath !== "linux" || h.inexact !== undefined)], [true, []]);
-    r = trace(s, { from: "a", to: "b", port: "80" }, facts(s, { h1: { datapath: "linux" }, h2: { datapath: "ovs" } }));
-    assert.equal(r.exact, false);
-    assert.match(r.hops.find((h) => h.host === "h2")?.inexact ?? "", /h2 runs the ovs datapath/);
+    let r = trace(s, { from: "a", to: "b", port: "80" }, facts(s, { h1: { datapath: "linux" }, h2: { datapath: "ovs" } }));
+    assert.deepEqual(r.hops.map((h) => [h.host, h.datapath]), [["h1", "linux"], ["h2", "ovs"]]);
     r = trace(s, { from: "a", to: "b", port: "80" });
-    assert.deepEqual([r.exact, r.hops.filter((h) => h.datapath !== undefined)], [true, []], "agents that do not say: taken as linux");
+    assert.deepEqual(r.hops.filter((h) => h.datapath !== undefined), [], "agents that do not say: taken as linux");
+  });
+
+  it("an OVS host judges only its end's rules: the receiver's in rule drops at the receiver's host", () => {
+    const s = cluster();
+    const before = facts(s);
+    addRule(s, { id: "1", policy: "pw", direction: "in", action: "deny", priority: 10, protocol: "tcp", port: 8080 });
+    addRule(s, { id: "2", policy: "pc", direction: "out", action: "allow", priority: 5, protocol: "tcp" });
+    const f = facts(s, { h1: { datapath: "ovs" }, h2: { datapath: "ovs" } });
+    // Where linux's h1 drops already (b2 of web is on h1: its bridge is filtered), OVS's h1 judges a's out rules only.
+    let r = trace(s, { from: "a", to: "b", port: "8080" }, f);
+    assert.deepEqual(
+      r.hops.map((h) => [h.host, h.direction, h.verdict, h.reason, h.rule?.id ?? null, h.outRule?.id ?? null, h.inRule?.id ?? null]),
+      [["h1", "egress", "allow", "rule", "2", "2", null], ["h2", "ingress", "deny", "rule", "1", null, "1"]],
+    );
+    assert.equal(r.verdict, "deny");
+    // Both ends on one OVS host: one hop judges both.
+    r = trace(s, { from: "a", to: "198.18.1.4", port: "8080" }, f);
+    assert.deepEqual(r.hops.map((h) => [h.host, h.verdict, h.outRule?.id, h.inRule?.id]), [["h1", "deny", "2", "1"]]);
+    // A host that has not applied the rule: on OVS the packet passes the sender's host and waits at the receiver's.
+    const late = facts(s, { h1: { datapath: "ovs" }, h2: { datapath: "ovs", revision: before.tenantRevision } });
+    r = trace(s, { from: "a", to: "b", port: "8080" }, late);
+    assert.deepEqual(r.hops.map((h) => [h.host, h.verdict, h.pending]), [["h1", "allow", false], ["h2", "deny", true]]);
+  });
+
+  it("an OVS host judges every packet of its bridge: no host is not-filtered there", () => {
+    const s = cluster();
+    addRule(s, { id: "1", policy: "pw", direction: "in", action: "deny", priority: 10 });
+    s.put(ENDPOINT_PREFIX + "b2", endpoint("b2", "h2", "web", "198.18.1.4", "net", { app: "web" }));
+    const r = trace(s, { from: "a", to: "b", port: "80" }, facts(s, { h1: { datapath: "ovs" }, h2: { datapath: "ovs" } }));
+    assert.deepEqual(r.hops.map((h) => [h.host, h.verdict, h.reason, h.rule?.id ?? null]), [["h1", "allow", "default", null], ["h2", "deny", "rule", "1"]]);
+  });
+
+  it("an endpoint attached directly to a host interface is judged by the linux module on an OVS host too", () => {
+    const s = cluster();
+    s.put(objectKey("network", "t:mac"), { tenantName: "t", networkName: "mac", subnet: "198.18.3.0/24", ipv6Subnet: "", attachMode: "macvlan" });
+    s.put(objectKey("endpointGroup", "t:edge"), { tenantName: "t", groupName: "edge", networkName: "mac", policies: ["pe"] });
+    s.put(groupStateKey("t:edge"), { groupId: 4 });
+    s.put(objectKey("policy", "t:pe"), { tenantName: "t", policyName: "pe" });
+    s.put(ENDPOINT_PREFIX + "m", endpoint("m", "h1", "edge", "198.18.3.2", "mac"));
+    s.put(ENDPOINT_PREFIX + "m2", endpoint("m2", "h2", "edge", "198.18.3.3", "mac"));
+    addRule(s, { id: "1", policy: "pe", direction: "in", action: "deny", priority: 10, protocol: "tcp" });
+    // Its own namespace's filter runs the whole chain: m's host drops for m2's in rule, as on Linux.
+    const r = trace(s, { from: "m", to: "m2", port: "80" }, facts(s, { h1: { datapath: "ovs" }, h2: { datapath: "ovs" } }));
+    assert.deepEqual(r.hops.map((h) => [h.host, h.verdict, h.inRule?.id ?? null]), [["h1", "deny", "1"]]);
+  });
+
+  it("agrees with the linux datapath's verdict for any policy, once every host applied it", () => {
+    const spec = fc.record({
+      policy: fc.constantFrom("pc", "pw"),
+      direction: fc.constantFrom("in" as const, "out" as const),
+      action: fc.constantFrom("allow" as const, "deny" as const),
+      priority: fc.integer({ min: 1, max: 3 }),
+      protocol: fc.constantFrom("tcp", "udp", "icmp", ""),
+      port: fc.constantFrom(0, 80),
+      group: fc.constantFrom("client", "web", "db", ""),
+    });
+    fc.assert(
+      fc.property(fc.array(spec, { maxLength: 5 }), fc.constantFrom("a", "b", "b2"), fc.constantFrom("a", "b", "b2"), fc.constantFrom("tcp", "udp", "icmp"), (rules, from, to, proto) => {
+        fc.pre(from !== to);
+        const s = cluster();
+        rules.forEach((r, i) => addRule(s, { ...r, id: String(i), port: r.protocol === "tcp" || r.protocol === "udp" ? r.port : 0, ...(r.group === "" ? { group: undefined } : {}) }));
+        const q = { from, to, proto, ...(proto === "icmp" ? {} : { port: "80" }) };
+        const linux = trace(s, q);
+        const ovs = trace(s, q, facts(s, { h1: { datapath: "ovs" }, h2: { datapath: "ovs" } }));
+        assert.equal(ovs.verdict, linux.verdict);
+      }),
+    );
   });
 
   it("bridge mode keeps networks apart; routing mode routes between them", () => {
@@ -193,6 +256,20 @@ describe("traceFlow", () => {
     assert.deepEqual([r.verdict, r.service?.backends.map((b) => b.endpoint), r.hops.at(-1)?.rule?.id], ["deny", ["b"], "1"]);
     assert.throws(() => trace(s, { from: "a", to: "198.18.1.200", port: "81" }), (e: unknown) => e instanceof ValidationError && /has no tcp port 81 \(it has tcp\/80\)/.test(e.message));
     assert.throws(() => trace(s, { from: "a", to: "198.18.1.200", port: "80", backend: "c" }), NotFoundError);
+  });
+
+  it("an OVS host in bridge mode balances a VIP only for clients on the VIP's network", () => {
+    const s = cluster("bridge");
+    s.put(objectKey("serviceLB", "t:websvc"), { key: "t:websvc", tenantName: "t", serviceName: "websvc", networkName: "net", selectors: ["app=web"], ports: ["80:8080:TCP"] });
+    s.put(serviceStateKey("t:websvc"), { vip: "198.18.1.200" });
+    const ovs = facts(s, { h1: { datapath: "ovs" }, h2: { datapath: "ovs" } });
+    // c is on net2: Linux translates its packets and lets them cross; OVS drops them on c's host.
+    assert.equal(trace(s, { from: "c", to: "198.18.1.200", port: "80" }).verdict, "allow");
+    const r = trace(s, { from: "c", to: "198.18.1.200", port: "80" }, ovs);
+    assert.deepEqual([r.verdict, r.hops.map((h) => [h.backend, h.host, h.verdict, h.reason])], ["deny", [["b", "h2", "deny", "cross-network"], ["b2", "h2", "deny", "cross-network"]]]);
+    assert.equal(trace(s, { from: "a", to: "198.18.1.200", port: "80" }, ovs).verdict, "allow", "a client on the VIP's network");
+    s.put(objectKey("global", "global"), { fwdMode: "routing" });
+    assert.equal(trace(s, { from: "c", to: "198.18.1.200", port: "80" }, facts(s, { h1: { datapath: "ovs" }, h2: { datapath: "ovs" } })).verdict, "allow", "routing mode: balanced on every network");
   });
 
   it("refuses what it cannot trace, with a message naming it", () => {

@@ -2,7 +2,7 @@
 // default) that decides it at the sender's host (hop "egress") and at the receiver's host (hop "ingress"),
 // judged by tracePacket (policy/trace.ts) on the compiled structures the hosts load: no second evaluator.
 //
-// Where the kernel judges: each host whose filter sees the packet runs the tenant's whole enforce chain on
+// Where the linux datapath judges: each host whose filter sees the packet runs the tenant's whole enforce chain on
 // it, the sender's `out` rules and then the receiver's `in` rules (policy/README.md). So a sender's host
 // whose bridge is filtered drops a packet the receiver's `in` rule denies before it leaves, and a host whose
 // bridge carries nothing with rules does not look at it at all ("not-filtered"). Both ends on one host: one
@@ -18,15 +18,19 @@
 // address and target port are judged): each backend is traced, since the load balancer may pick any, and
 // the verdict is allow only if every backend allows; `backend` narrows it to one.
 //
-// The model is the linux datapath's: a host whose agent reports the ovs datapath gets its hop marked `inexact`,
-// and the answer `exact: false`.
+// Each host is judged as its own datapath judges, as its agent last reported it (none reported: linux). An OVS host
+// splits the chain (policy/split-chain.ts): the sender's `out` rules where the sender is, the receiver's `in`
+// rules where the receiver is, on every packet of its bridge (no "not-filtered"). So on OVS a receiver's `in` rule
+// drops at the receiver's host, where on Linux the sender's host drops it already: the same verdict once both
+// hosts applied the change, other hops while one has not. An endpoint attached directly to a host interface is
+// judged in its own namespace by the linux datapath's module on either datapath.
 
 import { NotFoundError, ValidationError } from "../lib/errors.js";
 import { canonicalIp } from "../lib/ip.js";
 import { parseSelector, parseServicePort, type Rule, type ServiceLB } from "../model/index.js";
 import { objectKey, objectPrefix, serviceStateKey } from "../contract/keys.js";
 import type { EndpointState, ServiceState } from "../contract/records.js";
-import { compilePolicy, tracePacket, type CompiledPolicy, type Packet } from "../policy/index.js";
+import { compilePolicy, splitChainTables, tracePacket, type CompiledPolicy, type Packet } from "../policy/index.js";
 import { realization, type RealizationReport } from "./realization.js";
 import { fwdModeOf, tenantEndpoints, tenantPolicyInput, type StateReader } from "./trace-policy.js";
 import type { TraceQuery } from "./trace-query.js";
@@ -69,8 +73,6 @@ export interface TraceHop {
   errors?: string[];
   /** The host's datapath, as its agent last reported it (absent: not reported yet, or an older agent). */
   datapath?: "linux" | "ovs";
-  /** Set when the hop is not what the host's own datapath is known to do (an OVS host): why. */
-  inexact?: string;
 }
 
 export interface TraceBackend {
@@ -90,8 +92,6 @@ export interface TraceResult {
   hops: TraceHop[];
   /** The state revision the trace read, and the newest change to the tenant in it. */
   revision: number;
-  /** False when a hop is on a host whose datapath the trace does not model (its hops say `inexact`). */
-  exact: boolean;
 }
 
 /** What the trace needs of netmaster besides its state: revisions and the hosts' last reports. */
@@ -176,6 +176,8 @@ interface Leg {
   dport: number | null;
   dnat: boolean;
   backend?: string;
+  /** With a service: the VIP's network. */
+  vipNetwork?: string;
 }
 
 function packetOf(q: TraceQuery, family: 4 | 6, leg: Leg): Packet {
@@ -213,12 +215,15 @@ interface HopContext {
   endpoints: EndpointState[];
   /** Groups with rules or DSCP. */
   policedGroups: Set<string>;
+  /** Networks with a bridge (the others are attached directly to a host interface). */
+  bridged: Set<string>;
   hasServices: boolean;
 }
 
 /**
- * One host's judgment: its filter runs the whole enforce chain (the sender's `out` rules, then the receiver's
- * `in` rules) on every packet it sees, so a sender's host may drop for the receiver's `in` rule.
+ * One host's judgment. A linux host's filter runs the whole enforce chain (the sender's `out` rules, then the
+ * receiver's `in` rules) on every packet it sees, so a sender's host may drop for the receiver's `in` rule; an OVS
+ * host judges only the rules of the end it holds.
  */
 function judge(ctx: HopContext, host: string, end: TraceEnd, direction: "egress" | "ingress", leg: Leg): TraceHop {
   const r = realization([host], ctx.facts.reports, { tenant: ctx.q.tenant, network: end.network!, endpoint: end.endpoint! }, ctx.facts.tenantRevision);
@@ -228,12 +233,17 @@ function judge(ctx: HopContext, host: string, end: TraceEnd, direction: "egress"
     ...(r.errors ? { errors: r.errors.map((e) => e.message) } : {}),
     ...(leg.backend !== undefined ? { backend: leg.backend } : {}),
     ...(datapath === undefined ? {} : { datapath }),
-    // The OVS driver judges with its own flows, where the trace's model (which bridges a host's filter sees) is the
-    // linux driver's: it has been seen to differ from real packets there.
-    ...(datapath === "ovs" ? { inexact: `host ${host} runs the ovs datapath: this is what the linux datapath's filter would decide` } : {}),
   };
-  if (!judgedAt(ctx, host, leg)) return { host, direction, verdict: "allow", rule: null, outRule: null, inRule: null, reason: "not-filtered", ...state };
-  const t = tracePacket(ctx.compiled, packetOf(ctx.q, ctx.family, leg));
+  // The OVS bridge judges every packet of the tenant, but only the chain's half whose end is here.
+  const split = datapath === "ovs" && end.network !== null && ctx.bridged.has(end.network);
+  if (!split && !judgedAt(ctx, host, leg)) return { host, direction, verdict: "allow", rule: null, outRule: null, inRule: null, reason: "not-filtered", ...state };
+  // OVS balances a VIP in bridge mode only for clients on its network (datapath/ovs/service-flows.ts): the others'
+  // packets to it are dropped on their host, where Linux translates them and lets them cross (policy/trace.ts).
+  if (split && leg.vipNetwork !== undefined && leg.from.host === host && ctx.compiled.tables.fwdMode === "bridge" && leg.from.network !== leg.vipNetwork) {
+    return { host, direction, verdict: "deny", rule: null, outRule: null, inRule: null, reason: "cross-network", ...state };
+  }
+  const tables = split ? splitChainTables(ctx.compiled.tables, { out: leg.from.host === host, in: leg.to.host === host }) : ctx.compiled;
+  const t = tracePacket(tables, packetOf(ctx.q, ctx.family, leg));
   const outRule = ruleOf(ctx.facts.state, t.outRule);
   const inRule = ruleOf(ctx.facts.state, t.inRule);
   const verdict = t.verdict === "accept" ? "allow" : "deny";
@@ -288,6 +298,7 @@ export function traceFlow(q: TraceQuery, facts: TraceFacts): TraceResult {
     family: src.family,
     endpoints: tenantEndpoints(state, q.tenant),
     policedGroups: new Set(input.groups.filter((g) => policed.has(g.id)).map((g) => g.name)),
+    bridged: networks,
     hasServices: state.list<ServiceLB>(objectPrefix("serviceLB") + q.tenant + ":").some(([, svc]) => networks.has(svc.networkName) && state.get(serviceStateKey(svc.key)) !== undefined),
   };
   const base = { tenant: q.tenant, proto: q.proto, from: src.end, revision: facts.currentRevision };
@@ -296,7 +307,7 @@ export function traceFlow(q: TraceQuery, facts: TraceFacts): TraceResult {
     if (src.end.host === null && dst.end.host === null) throw new ValidationError("Cannot trace: neither end is an endpoint of the tenant");
     const hops = hopsOf(ctx, { from: src.end, to: dst.end, dport: q.port, dnat: false });
     if (q.backend !== null) throw new ValidationError("Cannot trace: backend is only for a service VIP as to");
-    return { ...base, to: { ...dst.end, port: q.port }, service: null, verdict: verdictOf(hops), hops, exact: exactOf(hops) };
+    return { ...base, to: { ...dst.end, port: q.port }, service: null, verdict: verdictOf(hops), hops };
   }
 
   const { svc, vip } = dst;
@@ -317,16 +328,12 @@ export function traceFlow(q: TraceQuery, facts: TraceFacts): TraceResult {
   for (const ep of providers) {
     const ip = canonicalIp(src.family === 4 ? ep.ipAddress : ep.ipv6Address)!;
     const port = svcPort?.provPort ?? null;
-    const legHops = hopsOf(ctx, { from: src.end, to: endOf(ep, ip), dport: port, dnat: true, backend: ep.endpointID });
+    const legHops = hopsOf(ctx, { from: src.end, to: endOf(ep, ip), dport: port, dnat: true, backend: ep.endpointID, vipNetwork: svc.networkName });
     hops.push(...legHops);
     backends.push({ endpoint: ep.endpointID, ip, port, verdict: verdictOf(legHops) });
   }
   const to = { ip: vip, port: q.port, endpoint: null, host: null, group: null, network: svc.networkName };
   // No backend: the VIP answers nothing.
   const verdict = backends.length > 0 && backends.every((b) => b.verdict === "allow") ? "allow" : "deny";
-  return { ...base, to, service: { name: svc.serviceName, vip, port: q.port, backends }, verdict, hops, exact: exactOf(hops) };
-}
-
-function exactOf(hops: TraceHop[]): boolean {
-  return hops.every((h) => h.inexact === undefined);
+  return { ...base, to, service: { name: svc.serviceName, vip, port: q.port, backends }, verdict, hops };
 }

@@ -5,6 +5,7 @@
 export { compilePolicy, groupChainName } from "./compile.js";
 export { ruleCounters } from "./counters.js";
 export { tracePacket } from "./trace.js";
+export { splitChainTables } from "./split-chain.js";
 export { evaluateNaive } from "./naive.js";
 export { elementId, TABLE_NAME } from "./render.js";
 export { ALLOW_PREFIX, DENY_PREFIX, FLOW_LOG_GROUP, type FlowLogOptions } from "./flowlog.js";

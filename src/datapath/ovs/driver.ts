@@ -41,6 +41,7 @@ import { GatewayNamespaces } from "./gateway-ns.js";
 import { checkOutside, wantedOutside } from "./outside.js";
 import { OutsideNamespaces } from "./outside-ns.js";
 import { OUR_COOKIES, ourFlowCount, syncFlows, type Ofctl } from "./flow-sync.js";
+import { vswitchdControl } from "./datapath-cache.js";
 import { tenantRecordsCookie, type FlowRecordMode } from "./flow-record-flows.js";
 import { syncFlowRecordTable } from "./flow-record-table.js";
 import { readFlowRecords, type OvsFlowRecord } from "./flow-records.js";
@@ -568,6 +569,8 @@ export class OvsDatapath implements DatapathDriver {
         const changed = await syncFlows(this.ofctlOf, flows);
         if (changed > 0) {
           change("update", `flows of ${bridge} (${changed} of ${flows.length} changed)`);
+          // Not one cached translation of the tables before (datapath-cache.ts).
+          await this.executor.run(["ovs-appctl", "-t", vswitchdControl(this.rundir), "revalidator/purge"]);
         }
         this.applied = text;
         rulesBefore = this.appliedRules;

@@ -19,7 +19,7 @@ import { after, before, describe, it } from "node:test";
 import fc from "fast-check";
 import { parseIp } from "../../lib/ip.js";
 import { must } from "../../lib/process.js";
-import { compilePolicy, tracePacket, type CtState, type Packet, type PolicyInput, type PolicyRule, type PolicyTables, type TraceResult } from "../../policy/index.js";
+import { compilePolicy, splitChainTables, tracePacket, type CtState, type Packet, type PolicyInput, type PolicyRule, type PolicyTables, type TraceResult } from "../../policy/index.js";
 import { lookupInterval } from "../../policy/intervals.js";
 import { policyRuleCounters } from "./policy-counters.js";
 import { POLICY_TABLE, policyFlows, ruleNumberOf, TENANT_COOKIE_MASK, tenantCookie } from "./policy-flows.js";
@@ -181,15 +181,7 @@ const CT_NEXT: Record<CtState, string> = { new: "trk,new", established: "trk,est
 /** What the oracle says this host does: tracePacket() on the tables without the checks another host makes. */
 function expected(t: PolicyTables, c: PacketCase, local: Set<bigint>): TraceResult {
   const toLocal = local.has(parseIp(c.packet.daddr)!.value);
-  const here: PolicyTables = {
-    ...t,
-    crossBridge: [],
-    outGroups4: c.fromTunnel ? [] : t.outGroups4,
-    outGroups6: c.fromTunnel ? [] : t.outGroups6,
-    inGroups4: toLocal ? t.inGroups4 : [],
-    inGroups6: toLocal ? t.inGroups6 : [],
-  };
-  return tracePacket(here, c.packet);
+  return tracePacket({ ...splitChainTables(t, { out: !c.fromTunnel, in: toLocal }), crossBridge: [] }, c.packet);
 }
 
 interface OvsOutcome {

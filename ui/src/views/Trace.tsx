@@ -12,7 +12,6 @@ interface TraceHop {
   verdict: string;
   rule: null | { id: string; policy: string; priority: number; action: string; text: string };
   pending: boolean;
-  inexact?: string;
 }
 interface TraceResult {
   tenant: string;
@@ -97,7 +96,7 @@ export function Trace() {
                   <td>{h.direction}</td>
                   <td class={h.verdict}>{h.verdict}</td>
                   <td>{h.rule ? `${h.rule.policy}/${h.rule.id} p${h.rule.priority} ${h.rule.action}: ${h.rule.text}` : "default"}</td>
-                  <td>{[h.pending ? "pending" : "", h.inexact ?? ""].filter(Boolean).join("; ")}</td>
+                  <td>{h.pending ? "pending" : ""}</td>
                 </tr>
               ))}
             </tbody>
