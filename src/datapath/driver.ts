@@ -44,6 +44,41 @@ export interface DatapathReport {
   errors: DatapathError[];
 }
 
+/**
+ * One flow a tenant's kernel counts connection attempts of (the flow records, agent/flows): whatever mechanism
+ * counts them (the linux driver: nft dynamic sets), the recorder sees only this.
+ */
+export interface CountedFlow {
+  /** The driver's name for it while it is counted; forgetFlows takes it back. */
+  id: string;
+  verdict: "allow" | "deny";
+  /** The rule's key ("tenant:policy:ruleId"); null: the default allowed it. */
+  rule: string | null;
+  src: string;
+  dst: string;
+  proto: number;
+  /** 0 for a protocol without ports. */
+  dport: number;
+  /** Attempts counted since the driver began counting this flow: a running total. */
+  packets: number;
+  /** When it was last counted (ms since the epoch; to the second on the linux driver). */
+  lastSeen: number;
+  /** When the driver forgets it by itself unless it is counted again (ms since the epoch). */
+  expiresAt: number;
+}
+
+/** What one tenant namespace's kernel counts now. */
+export interface FlowCounts {
+  namespace: string;
+  /** Every count began again since the last reading (the table was replaced): none goes on from a count read before. */
+  restarted: boolean;
+  flows: CountedFlow[];
+  /** Attempts counted without a flow, there being no room for it: a running total, restarting with the rest. */
+  overflowPackets: number;
+  /** Flows the driver can count at once per address family (0: unknown). */
+  capacity: number;
+}
+
 /** Packets and bytes each policy rule has judged, by rule key (PolicyRule.key). */
 export type RuleCounters = Record<string, RuleCounter>;
 
@@ -70,6 +105,16 @@ export interface DatapathDriver {
    * allowed attempt on), undefined while that is not known.
    */
   compiledPolicy?(namespace: string): CompiledPolicy | undefined;
+  /**
+   * Optional: the flows every tenant namespace of the last reconcile counts now, and the namespaces whose counts
+   * could not be read this time (their counts go on: the next reading takes up from the last).
+   */
+  readFlows?(): Promise<{ counts: FlowCounts[]; unreadable: string[] }>;
+  /**
+   * Optional: stops counting these flows (CountedFlow.id) of a namespace, so others have room; their counts go
+   * with them. Best effort: what cannot be forgotten now expires by itself.
+   */
+  forgetFlows?(namespace: string, ids: string[]): Promise<void>;
   /**
    * Optional: removes everything a driver of this kind made for hosts of `prefix` (DesiredHost.prefix), in use
    * or left by a crashed agent, and returns what it removed. Idempotent.

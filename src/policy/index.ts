@@ -7,7 +7,8 @@ export { ruleCounters } from "./counters.js";
 export { tracePacket } from "./trace.js";
 export { evaluateNaive } from "./naive.js";
 export { elementId, TABLE_NAME } from "./render.js";
-export { ALLOW_PREFIX, DENY_PREFIX, FLOW_LOG_GROUP, type FlowLogOptions } from "./flowlog.js";
+export { DEFAULT_FLOW_TIMEOUT_SECONDS, type FlowSetOptions } from "./flowsets.js";
+export { FLOW_SETS_ARGV, flowElementText, flowRuleOf, parseFlowSets, renderFlowDeletes, type FlowSetElement, type FlowSetsReading } from "./flowreading.js";
 export type {
   AddressFamily,
   CompiledPolicy,

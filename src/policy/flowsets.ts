@@ -1,0 +1,82 @@
+// Flow records (agent/flows): the tenant's table counts connection attempts in the kernel, in dynamic sets whose
+// elements carry counters, and the agent reads the sets every few seconds (flowreading.ts). Per-packet work in
+// userspace (the NFLOG log statements this replaced) cost the agent several times its idle CPU under a flood; an
+// `update @set` costs the flooding packet's softirq a hash lookup and nothing in userspace.
+//
+// One set per family, for every rule: the key starts with a constant naming the rule (its flow id: 1 + its index
+// in the sorted deny rules; 0 for an allowed attempt), so the kernel's memory is bounded by the two sets' size
+// (the agent's --flow-records-cap) whatever the number of rules, not by rules × size. A denied attempt goes to a
+// chain of its rule's own, which counts it and drops it; an allowed one, when asked, is counted once at the end
+// of the policy checks, where it has passed both directions (which rule let it through is traced on the compiled
+// policy by the reader). When a set is full, `update` fails and the rule does not match: the next rule counts the
+// attempt in FULL_SET (by family) instead, so what did not fit is reported, not lost silently.
+
+/** How the tenant's table counts connection attempts; absent: it counts none. */
+export interface FlowSetOptions {
+  /** Count allowed connection attempts too, not only denied ones. */
+  allowed: boolean;
+  /** Elements each family's set may hold (nft `size`). */
+  size: number;
+  /** Seconds an element stays without being hit; the agent reads far more often, so nothing expires unread. */
+  timeoutSeconds: number;
+}
+
+/** Each family's set of flows: key flow id . saddr . daddr . l4proto . dport (0 without ports). */
+export const FLOW_SETS = { 4: "flows4", 6: "flows6" } as const;
+/** Attempts a full set had no room for, by nfproto. */
+export const FULL_SET = "flows_full";
+/** The flow id of an allowed attempt; a deny rule's is 1 + its index in CompiledPolicy.flowRules. */
+export const ALLOWED_FLOW_ID = 0;
+export const DEFAULT_FLOW_TIMEOUT_SECONDS = 120;
+
+/** Chain of the deny rule with index `i` (in the sorted list of the table's deny rules). */
+export function denyChainName(i: number): string {
+  return `deny_${i}`;
+}
+
+const PORTED = "{ tcp, udp, sctp }";
+
+/**
+ * The rules that count one attempt under flow id `id` and then take `verdict` ("drop", "return"); `guard` goes
+ * first on each. The last rule is reached only when the set had no room (or the packet is neither IPv4 nor IPv6).
+ */
+function countRules(id: number, verdict: string, guard: string): string[] {
+  const key = (family: "ip" | "ip6", port: string) => `{ ${id} . ${family} saddr . ${family} daddr . meta l4proto . ${port} }`;
+  return [
+    `${guard}meta nfproto ipv4 meta l4proto ${PORTED} update @${FLOW_SETS[4]} ${key("ip", "th dport")} ${verdict}`,
+    `${guard}meta nfproto ipv4 meta l4proto != ${PORTED} update @${FLOW_SETS[4]} ${key("ip", "0")} ${verdict}`,
+    `${guard}meta nfproto ipv6 meta l4proto ${PORTED} update @${FLOW_SETS[6]} ${key("ip6", "th dport")} ${verdict}`,
+    `${guard}meta nfproto ipv6 meta l4proto != ${PORTED} update @${FLOW_SETS[6]} ${key("ip6", "0")} ${verdict}`,
+    `${guard}update @${FULL_SET} { meta nfproto } ${verdict}`,
+  ].map((r) => `\t\t${r}`);
+}
+
+/** The nft lines of the flow sets: the sets, one chain per deny rule, and the allowed attempts' rules (for the enforce chain). */
+export function renderFlowSets(o: FlowSetOptions, denyKeys: string[]): { objects: string[]; chains: string[]; allowRules: string[] } {
+  // The rule's id is a `meta mark`-typed constant only because nft wants a named 32-bit type for the key.
+  const flowSet = (name: string, family: "ip" | "ip6") => [
+    `\tset ${name} {`,
+    `\t\ttypeof meta mark . ${family} saddr . ${family} daddr . meta l4proto . th dport`,
+    "\t\tflags dynamic,timeout",
+    `\t\ttimeout ${o.timeoutSeconds}s`,
+    `\t\tsize ${o.size}`,
+    "\t\tcounter",
+    "\t}",
+  ];
+  const objects = [
+    ...flowSet(FLOW_SETS[4], "ip"),
+    ...flowSet(FLOW_SETS[6], "ip6"),
+    // No timeout: its two elements keep counting for the table's life.
+    `\tset ${FULL_SET} {`,
+    "\t\ttypeof meta nfproto",
+    "\t\tflags dynamic",
+    "\t\tsize 2",
+    "\t\tcounter",
+    "\t}",
+  ];
+  // The last drop: a denied attempt is dropped whatever the counting did.
+  const chains = denyKeys.flatMap((_, i) => [`\tchain ${denyChainName(i)} {`, ...countRules(i + 1, "drop", ""), "\t\tdrop", "\t}"]);
+  // Counted, then `return`: the base chain's policy accepts it, as it would have without the count.
+  const allowRules = o.allowed ? countRules(ALLOWED_FLOW_ID, "return", "ct state new ") : [];
+  return { objects, chains, allowRules };
+}
