@@ -67,17 +67,27 @@ export interface CountedFlow {
   expiresAt: number;
 }
 
+/** A tenant namespace's running totals (since its counts last began): what the driver reads first, cheaply. */
+export interface FlowTotals {
+  /** Attempts counted per flow. */
+  counted: number;
+  /** Attempts counted without a flow, there being no room for it. */
+  overflowPackets: number;
+}
+
 /** What one tenant namespace's kernel counts now. */
-export interface FlowCounts {
+export interface FlowCounts extends FlowTotals {
   namespace: string;
   /** Every count began again since the last reading (the table was replaced): none goes on from a count read before. */
   restarted: boolean;
-  flows: CountedFlow[];
-  /** Attempts counted without a flow, there being no room for it: a running total, restarting with the rest. */
-  overflowPackets: number;
-  /** Flows the driver can count at once per address family (0: unknown). */
+  /** The flows, when they were listed (FlowReadOptions.list); undefined when not. */
+  flows: CountedFlow[] | undefined;
+  /** Flows the driver can count at once per address family (0: unknown, or not listed). */
   capacity: number;
 }
+
+/** Which namespaces' flows to list, from their totals: listing costs the set's whole size, the totals next to nothing. */
+export type FlowListChoice = (namespace: string, totals: FlowTotals, restarted: boolean) => boolean;
 
 /** Packets and bytes each policy rule has judged, by rule key (PolicyRule.key). */
 export type RuleCounters = Record<string, RuleCounter>;
@@ -106,10 +116,10 @@ export interface DatapathDriver {
    */
   compiledPolicy?(namespace: string): CompiledPolicy | undefined;
   /**
-   * Optional: the flows every tenant namespace of the last reconcile counts now, and the namespaces whose counts
-   * could not be read this time (their counts go on: the next reading takes up from the last).
+   * Optional: the totals of every tenant namespace of the last reconcile, with the flows of those `list` chooses,
+   * and the namespaces that could not be read this time (their counts go on: the next reading takes up from the last).
    */
-  readFlows?(): Promise<{ counts: FlowCounts[]; unreadable: string[] }>;
+  readFlows?(list: FlowListChoice): Promise<{ counts: FlowCounts[]; unreadable: string[] }>;
   /**
    * Optional: stops counting these flows (CountedFlow.id) of a namespace, so others have room; their counts go
    * with them. Best effort: what cannot be forgotten now expires by itself.

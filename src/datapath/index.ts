@@ -15,7 +15,18 @@ import type { DatapathDriver } from "./driver.js";
 import { LinuxDatapath, probeFeatures } from "./linux/index.js";
 import { OvsDatapath } from "./ovs/driver.js";
 
-export type { CountedFlow, DatapathChange, DatapathDriver, DatapathError, DatapathErrorOwner, DatapathReport, FlowCounts, RuleCounters } from "./driver.js";
+export type {
+  CountedFlow,
+  DatapathChange,
+  DatapathDriver,
+  DatapathError,
+  DatapathErrorOwner,
+  DatapathReport,
+  FlowCounts,
+  FlowListChoice,
+  FlowTotals,
+  RuleCounters,
+} from "./driver.js";
 export { concernsUnit, errorsOfPorts, errorsOfUnit } from "./errors.js";
 export type { DatapathUnit } from "./errors.js";
 export { hostIPsOverlap } from "./ports.js";

@@ -1,13 +1,14 @@
-// Reads the flow sets back (flowsets.ts) from `nft -j -p list sets table inet netplugin`: -p prints protocols as
-// numbers, and `list sets` gives every set of the table with its elements in one call (nft 1.0.6 prints only the
-// first object's JSON when one command line lists several). Each element is one flow with the kernel's running
-// count of its attempts; the agent turns counts into records (agent/flows). Hand-checked rather than with a
-// schema: a read under a flood holds the sets' whole size, every few seconds, and the agent's CPU is the cost
-// flow records are judged by.
+// Reads the flow sets back (flowsets.ts). First the two counters (`nft -j list counters table inet netplugin`, a
+// few hundred bytes): when the sets took no attempt since the last listing, that is all. Else the sets, from
+// `nft -j -p list sets table inet netplugin`: -p prints protocols as numbers, and `list sets` gives every set of
+// the table with its elements in one call (nft 1.0.6 prints only the first object's JSON when one command line
+// lists several). Each element is one flow with the kernel's running count of its attempts; the agent turns
+// counts into records (agent/flows). Hand-checked rather than with a schema, and addresses by their shape only
+// (the set's type made nft print them): a listing under a flood holds the sets' whole size, and the agent's CPU
+// is what flow records are judged by.
 
-import { isIP } from "node:net";
 import { ValidationError } from "../lib/errors.js";
-import { ALLOWED_FLOW_ID, FLOW_SETS, FULL_SET } from "./flowsets.js";
+import { ALLOWED_FLOW_ID, COUNTED_COUNTER, FLOW_SETS, FULL_COUNTER } from "./flowsets.js";
 import { TABLE_NAME } from "./render.js";
 import { tracePacket } from "./trace.js";
 import type { CompiledPolicy } from "./types.js";
@@ -29,8 +30,6 @@ export interface FlowSetElement {
 
 export interface FlowSetsReading {
   elements: FlowSetElement[];
-  /** Attempts the full sets had no room for, both families, since the table was loaded. */
-  fullPackets: number;
   /** Each family's set's size and timeout (seconds), from the first flow set read; 0 when none was. */
   size: number;
   timeout: number;
@@ -39,6 +38,16 @@ export interface FlowSetsReading {
 }
 
 export const FLOW_SETS_ARGV = ["nft", "-j", "-p", "list", "sets", "table", "inet", TABLE_NAME];
+export const FLOW_COUNTERS_ARGV = ["nft", "-j", "list", "counters", "table", "inet", TABLE_NAME];
+
+/** Since the table was loaded: attempts the sets took, and attempts a full set had no room for. */
+export interface FlowCountersReading {
+  counted: number;
+  full: number;
+}
+
+const IPV4 = /^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$/;
+const IPV6 = /^[0-9a-f:.]*:[0-9a-f:.]*$/i;
 
 const FAMILY_OF: Record<string, 4 | 6> = { [FLOW_SETS[4]]: 4, [FLOW_SETS[6]]: 6 };
 
@@ -64,33 +73,43 @@ function element(e: unknown, family: 4 | 6): FlowSetElement | undefined {
   const packets = int(elem!.counter?.packets, Number.MAX_SAFE_INTEGER);
   const expires = elem!.expires === undefined ? 0 : int(elem!.expires, 0xffffffff);
   if (flowId === undefined || p === undefined || port === undefined || packets === undefined || expires === undefined) return undefined;
-  if (typeof src !== "string" || typeof dst !== "string" || isIP(src) !== family || isIP(dst) !== family) return undefined;
+  const shape = family === 4 ? IPV4 : IPV6;
+  if (typeof src !== "string" || typeof dst !== "string" || !shape.test(src) || !shape.test(dst)) return undefined;
   return { family, flowId, src, dst, proto: p, dport: port, packets, expires };
 }
 
-/** The flow sets of the listing. Throws ValidationError when the text is not nft's JSON. */
-export function parseFlowSets(nftJsonText: string): FlowSetsReading {
+function nftItems(nftJsonText: string, what: string): unknown[] {
   let doc: unknown;
   try {
     doc = JSON.parse(nftJsonText);
   } catch (err) {
-    throw new ValidationError("Cannot read the flow sets: nft's output is not JSON", [], { cause: err });
+    throw new ValidationError(`Cannot read the ${what}: nft's output is not JSON`, [], { cause: err });
   }
   const items = (doc as { nftables?: unknown } | null)?.nftables;
-  if (!Array.isArray(items)) throw new ValidationError('Cannot read the flow sets: no "nftables" array in nft\'s output');
-  const reading: FlowSetsReading = { elements: [], fullPackets: 0, size: 0, timeout: 0, malformed: 0 };
-  for (const item of items) {
+  if (!Array.isArray(items)) throw new ValidationError(`Cannot read the ${what}: no "nftables" array in nft's output`);
+  return items;
+}
+
+/** The flow counters of the listing (0 for one missing). Throws ValidationError when the text is not nft's JSON. */
+export function parseFlowCounters(nftJsonText: string): FlowCountersReading {
+  const reading: FlowCountersReading = { counted: 0, full: 0 };
+  for (const item of nftItems(nftJsonText, "flow counters")) {
+    const c = (item as { counter?: { family?: unknown; table?: unknown; name?: unknown; packets?: unknown } } | null)?.counter;
+    if (!c || c.family !== "inet" || c.table !== TABLE_NAME) continue;
+    const packets = int(c.packets, Number.MAX_SAFE_INTEGER) ?? 0;
+    if (c.name === COUNTED_COUNTER) reading.counted = packets;
+    else if (c.name === FULL_COUNTER) reading.full = packets;
+  }
+  return reading;
+}
+
+/** The flow sets of the listing. Throws ValidationError when the text is not nft's JSON. */
+export function parseFlowSets(nftJsonText: string): FlowSetsReading {
+  const reading: FlowSetsReading = { elements: [], size: 0, timeout: 0, malformed: 0 };
+  for (const item of nftItems(nftJsonText, "flow sets")) {
     const set = (item as { set?: { family?: unknown; table?: unknown; name?: unknown; size?: unknown; timeout?: unknown; elem?: unknown } } | null)?.set;
     if (!set || set.family !== "inet" || set.table !== TABLE_NAME || typeof set.name !== "string") continue;
     const elems = Array.isArray(set.elem) ? set.elem : [];
-    if (set.name === FULL_SET) {
-      for (const e of elems) {
-        const packets = int((e as { elem?: JsonElem } | null)?.elem?.counter?.packets, Number.MAX_SAFE_INTEGER);
-        if (packets === undefined) reading.malformed++;
-        else reading.fullPackets += packets;
-      }
-      continue;
-    }
     const family = FAMILY_OF[set.name];
     if (family === undefined) continue;
     if (reading.size === 0) {

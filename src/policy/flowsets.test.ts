@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { compilePolicy } from "./compile.js";
-import { FLOW_SETS_ARGV, flowElementText, flowRuleOf, parseFlowSets, renderFlowDeletes, type FlowSetElement } from "./flowreading.js";
+import { FLOW_COUNTERS_ARGV, FLOW_SETS_ARGV, flowElementText, flowRuleOf, parseFlowCounters, parseFlowSets, renderFlowDeletes, type FlowSetElement } from "./flowreading.js";
 import type { FlowSetOptions } from "./flowsets.js";
 import { ruleCounters } from "./counters.js";
 import { Netns, kernelSkipReason } from "./testing/netns.js";
@@ -35,8 +35,9 @@ describe("flow sets in the tenant's script", () => {
     const { script } = compiled;
     assert.match(script, /\tset flows4 {\n\t\ttypeof meta mark \. ip saddr \. ip daddr \. meta l4proto \. th dport\n\t\tflags dynamic,timeout\n\t\ttimeout 120s\n\t\tsize 64\n\t\tcounter\n\t}/);
     assert.match(script, /\tset flows6 {\n\t\ttypeof meta mark \. ip6 saddr/);
-    assert.match(script, /\tchain deny_0 {\n\t\tmeta nfproto ipv4 meta l4proto { tcp, udp, sctp } update @flows4 { 1 \. ip saddr \. ip daddr \. meta l4proto \. th dport } drop\n/);
-    assert.match(script, /\tchain deny_1 {\n(\t\t.* update @flows[46] { 2 \. .*\n){4}\t\tupdate @flows_full { meta nfproto } drop\n\t\tdrop\n\t}/);
+    assert.match(script, /\tcounter flows_counted {\n\t}\n\tcounter flows_full {\n\t}/);
+    assert.match(script, /\tchain deny_0 {\n\t\tmeta nfproto ipv4 meta l4proto { tcp, udp, sctp } update @flows4 { 1 \. ip saddr \. ip daddr \. meta l4proto \. th dport } counter name "flows_counted" drop\n/);
+    assert.match(script, /\tchain deny_1 {\n(\t\t.* update @flows[46] { 2 \. .* counter name "flows_counted" drop\n){4}\t\tcounter name "flows_full" drop\n\t}/);
     assert.match(script, /: goto deny_0/);
     assert.doesNotMatch(script, /: drop\b/);
     assert.doesNotMatch(script, /ct state new .*update/);
@@ -44,8 +45,8 @@ describe("flow sets in the tenant's script", () => {
 
   it("counts allowed attempts under id 0, once, after both checks, only when asked", () => {
     const script = compilePolicy({ ...input, flowSets: { ...denied, allowed: true } }).script;
-    assert.match(script, /\t\tjump in_check\n\t\tct state new meta nfproto ipv4 meta l4proto { tcp, udp, sctp } update @flows4 { 0 \. ip saddr \. ip daddr \. meta l4proto \. th dport } return\n/);
-    assert.match(script, /\t\tct state new update @flows_full { meta nfproto } return\n\t}/);
+    assert.match(script, /\t\tjump in_check\n\t\tct state new meta nfproto ipv4 meta l4proto { tcp, udp, sctp } update @flows4 { 0 \. ip saddr \. ip daddr \. meta l4proto \. th dport } counter name "flows_counted" return\n/);
+    assert.match(script, /\t\tct state new counter name "flows_full" return\n\t}/);
   });
 
   it("changes no verdict: the same packets pass and drop, the counters map to the same rules", () => {
@@ -79,6 +80,7 @@ describe("flow sets in the kernel", { skip: kernelSkipReason() }, () => {
   let ns: Netns | undefined;
   const send = (src: string, dst: string, proto: "tcp" | "udp", ports: number[]) => ns!.exec(["python3", "-c", SEND, src, dst, proto, ...ports.map(String)]);
   const read = async () => parseFlowSets(await ns!.exec(FLOW_SETS_ARGV));
+  const totals = async () => parseFlowCounters(await ns!.exec(FLOW_COUNTERS_ARGV));
   const at = (r: { elements: FlowSetElement[] }, dst: string, dport: number) => r.elements.find((e) => e.dst === dst && e.dport === dport);
 
   before(async () => {
@@ -112,6 +114,8 @@ describe("flow sets in the kernel", { skip: kernelSkipReason() }, () => {
     const e53 = at(r, "2001:db8:1::2", 53)!;
     assert.deepEqual([e53.family, e53.proto, e53.packets, flowRuleOf(compiled, e53)?.rule], [6, 17, 1, "t:db:deny-all"]);
     assert.equal(at(r, "198.18.1.2", 5432), undefined);
+    // The counter the agent reads first moved with every attempt the sets took.
+    assert.deepEqual(await totals(), { counted: r.elements.reduce((n, e) => n + e.packets, 0), full: 0 });
 
     // An outgoing deny rule names itself; a portless attempt (ping) is keyed with port 0.
     await send("198.18.1.1", "198.18.1.9", "tcp", [22]);
@@ -150,7 +154,7 @@ describe("flow sets in the kernel", { skip: kernelSkipReason() }, () => {
     const r = await read();
     assert.equal(r.elements.filter((e) => e.family === 4).length, 4);
     assert.equal(r.elements.filter((e) => e.family === 6).length, 4);
-    assert.equal(r.fullPackets, 6 + 2);
+    assert.deepEqual(await totals(), { counted: 8, full: 6 + 2 });
     // Dropped all the same: nothing reached a listener (the deny-all rule's counter saw all 16).
     const counters = ruleCounters(await ns!.exec(["nft", "-j", "list", "table", "inet", "netplugin"]), compiled);
     assert.equal(counters.get("t:db:deny-all")!.packets, 16);

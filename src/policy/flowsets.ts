@@ -9,7 +9,8 @@
 // chain of its rule's own, which counts it and drops it; an allowed one, when asked, is counted once at the end
 // of the policy checks, where it has passed both directions (which rule let it through is traced on the compiled
 // policy by the reader). When a set is full, `update` fails and the rule does not match: the next rule counts the
-// attempt in FULL_SET (by family) instead, so what did not fit is reported, not lost silently.
+// attempt in FULL_COUNTER instead, so what did not fit is reported, not lost silently. COUNTED_COUNTER counts
+// every attempt a set took: the reader lists the sets (their whole size) only when it moved.
 
 /** How the tenant's table counts connection attempts; absent: it counts none. */
 export interface FlowSetOptions {
@@ -23,8 +24,9 @@ export interface FlowSetOptions {
 
 /** Each family's set of flows: key flow id . saddr . daddr . l4proto . dport (0 without ports). */
 export const FLOW_SETS = { 4: "flows4", 6: "flows6" } as const;
-/** Attempts a full set had no room for, by nfproto. */
-export const FULL_SET = "flows_full";
+/** Named counters: attempts the sets took, and attempts a full set had no room for. */
+export const COUNTED_COUNTER = "flows_counted";
+export const FULL_COUNTER = "flows_full";
 /** The flow id of an allowed attempt; a deny rule's is 1 + its index in CompiledPolicy.flowRules. */
 export const ALLOWED_FLOW_ID = 0;
 export const DEFAULT_FLOW_TIMEOUT_SECONDS = 120;
@@ -42,12 +44,14 @@ const PORTED = "{ tcp, udp, sctp }";
  */
 function countRules(id: number, verdict: string, guard: string): string[] {
   const key = (family: "ip" | "ip6", port: string) => `{ ${id} . ${family} saddr . ${family} daddr . meta l4proto . ${port} }`;
+  // A statement after a failed `update` does not run: the counter counts what the set took.
+  const counted = `counter name "${COUNTED_COUNTER}" ${verdict}`;
   return [
-    `${guard}meta nfproto ipv4 meta l4proto ${PORTED} update @${FLOW_SETS[4]} ${key("ip", "th dport")} ${verdict}`,
-    `${guard}meta nfproto ipv4 meta l4proto != ${PORTED} update @${FLOW_SETS[4]} ${key("ip", "0")} ${verdict}`,
-    `${guard}meta nfproto ipv6 meta l4proto ${PORTED} update @${FLOW_SETS[6]} ${key("ip6", "th dport")} ${verdict}`,
-    `${guard}meta nfproto ipv6 meta l4proto != ${PORTED} update @${FLOW_SETS[6]} ${key("ip6", "0")} ${verdict}`,
-    `${guard}update @${FULL_SET} { meta nfproto } ${verdict}`,
+    `${guard}meta nfproto ipv4 meta l4proto ${PORTED} update @${FLOW_SETS[4]} ${key("ip", "th dport")} ${counted}`,
+    `${guard}meta nfproto ipv4 meta l4proto != ${PORTED} update @${FLOW_SETS[4]} ${key("ip", "0")} ${counted}`,
+    `${guard}meta nfproto ipv6 meta l4proto ${PORTED} update @${FLOW_SETS[6]} ${key("ip6", "th dport")} ${counted}`,
+    `${guard}meta nfproto ipv6 meta l4proto != ${PORTED} update @${FLOW_SETS[6]} ${key("ip6", "0")} ${counted}`,
+    `${guard}counter name "${FULL_COUNTER}" ${verdict}`,
   ].map((r) => `\t\t${r}`);
 }
 
@@ -63,19 +67,8 @@ export function renderFlowSets(o: FlowSetOptions, denyKeys: string[]): { objects
     "\t\tcounter",
     "\t}",
   ];
-  const objects = [
-    ...flowSet(FLOW_SETS[4], "ip"),
-    ...flowSet(FLOW_SETS[6], "ip6"),
-    // No timeout: its two elements keep counting for the table's life.
-    `\tset ${FULL_SET} {`,
-    "\t\ttypeof meta nfproto",
-    "\t\tflags dynamic",
-    "\t\tsize 2",
-    "\t\tcounter",
-    "\t}",
-  ];
-  // The last drop: a denied attempt is dropped whatever the counting did.
-  const chains = denyKeys.flatMap((_, i) => [`\tchain ${denyChainName(i)} {`, ...countRules(i + 1, "drop", ""), "\t\tdrop", "\t}"]);
+  const objects = [`\tcounter ${COUNTED_COUNTER} {`, "\t}", `\tcounter ${FULL_COUNTER} {`, "\t}", ...flowSet(FLOW_SETS[4], "ip"), ...flowSet(FLOW_SETS[6], "ip6")];
+  const chains = denyKeys.flatMap((_, i) => [`\tchain ${denyChainName(i)} {`, ...countRules(i + 1, "drop", ""), "\t}"]);
   // Counted, then `return`: the base chain's policy accepts it, as it would have without the count.
   const allowRules = o.allowed ? countRules(ALLOWED_FLOW_ID, "return", "ct state new ") : [];
   return { objects, chains, allowRules };

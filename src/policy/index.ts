@@ -8,7 +8,18 @@ export { tracePacket } from "./trace.js";
 export { evaluateNaive } from "./naive.js";
 export { elementId, TABLE_NAME } from "./render.js";
 export { DEFAULT_FLOW_TIMEOUT_SECONDS, type FlowSetOptions } from "./flowsets.js";
-export { FLOW_SETS_ARGV, flowElementText, flowRuleOf, parseFlowSets, renderFlowDeletes, type FlowSetElement, type FlowSetsReading } from "./flowreading.js";
+export {
+  FLOW_COUNTERS_ARGV,
+  FLOW_SETS_ARGV,
+  flowElementText,
+  flowRuleOf,
+  parseFlowCounters,
+  parseFlowSets,
+  renderFlowDeletes,
+  type FlowCountersReading,
+  type FlowSetElement,
+  type FlowSetsReading,
+} from "./flowreading.js";
 export type {
   AddressFamily,
   CompiledPolicy,

@@ -1,22 +1,65 @@
 // Pure steps of the flow recorder (recorder.ts): the kernel's counts are running totals per flow, the agent's
-// table adds up attempts, so each reading is turned into what came since the last one; and a set nearly full is
-// given room by forgetting the flows seen least recently, whose counts the table holds already.
+// table adds up attempts, so each reading is turned into what came since the last one; the sets are listed only
+// when their totals moved, and under a flood at most every `busyMs`, so the agent's work does not grow with the
+// attempts' rate; and a set nearly full is given room by forgetting the flows seen least recently, whose counts
+// the table holds already.
 
-import type { CountedFlow } from "../../datapath/index.js";
+import type { CountedFlow, FlowTotals } from "../../datapath/index.js";
 
-/** What one namespace's last reading left: each flow's running count, and the overflow's. */
+/** What one namespace's readings left: each flow's running count and the totals when last listed, the totals at the last reading. */
 export interface Baseline {
   flows: Map<string, number>;
-  overflow: number;
+  /** FlowTotals.counted when the flows were last listed. */
+  listedCounted: number;
+  listedAt: number;
+  /** The totals at the last reading, listed or not. */
+  last: FlowTotals;
 }
 
-export const NO_BASELINE: Baseline = { flows: new Map(), overflow: 0 };
+/** Where a namespace's counts begin (or began again). */
+export function noBaseline(): Baseline {
+  return { flows: new Map(), listedCounted: 0, listedAt: 0, last: { counted: 0, overflowPackets: 0 } };
+}
+
+export interface PaceOptions {
+  /** Attempts (counted or overflowing) from one reading to the next from which a namespace is busy… */
+  busyAttempts: number;
+  /** …and then listed, and the records pushed, at most this often (ms). */
+  busyMs: number;
+}
+
+export const DEFAULT_PACE: PaceOptions = { busyAttempts: 1000, busyMs: 30_000 };
+
+/** Attempts since the last reading, counted or overflowing; a total lower than the last began again. */
+function attemptsSince(last: FlowTotals, totals: FlowTotals): number {
+  const since = (now: number, before: number) => (now >= before ? now - before : now);
+  return since(totals.counted, last.counted) + since(totals.overflowPackets, last.overflowPackets);
+}
+
+/** Whether a namespace is busy: so many attempts since the last reading that its records are paced. */
+export function isBusy(last: Baseline, totals: FlowTotals, restarted: boolean, o: PaceOptions = DEFAULT_PACE): boolean {
+  return attemptsSince(restarted ? noBaseline().last : last.last, totals) >= o.busyAttempts;
+}
+
+/** Whether to list a namespace's flows now: they moved since the last listing, and it is not busy or its listing is due. */
+export function shouldList(last: Baseline, totals: FlowTotals, restarted: boolean, now: number, o: PaceOptions = DEFAULT_PACE): boolean {
+  if (restarted || totals.counted < last.listedCounted) return true;
+  if (totals.counted === last.listedCounted) return false;
+  return !isBusy(last, totals, restarted, o) || now - last.listedAt >= o.busyMs;
+}
 
 /**
- * The attempts each flow and the overflow had since `last`, and the next baseline. A count lower than the last
- * one began again (the flow was forgotten and counted anew): all of it is new.
+ * The attempts each listed flow and the overflow had since `last`, and the next baseline. A count lower than the
+ * last one began again (the flow was forgotten and counted anew): all of it is new. `flows` undefined: not listed.
  */
-export function countSince(last: Baseline, flows: CountedFlow[], overflow: number): { added: { flow: CountedFlow; packets: number }[]; overflow: number; next: Baseline } {
+export function countSince(
+  last: Baseline,
+  totals: FlowTotals,
+  flows: CountedFlow[] | undefined,
+  now: number,
+): { added: { flow: CountedFlow; packets: number }[]; overflow: number; next: Baseline } {
+  const overflow = totals.overflowPackets >= last.last.overflowPackets ? totals.overflowPackets - last.last.overflowPackets : totals.overflowPackets;
+  if (flows === undefined) return { added: [], overflow, next: { ...last, last: totals } };
   const added: { flow: CountedFlow; packets: number }[] = [];
   const next = new Map<string, number>();
   for (const flow of flows) {
@@ -27,7 +70,7 @@ export function countSince(last: Baseline, flows: CountedFlow[], overflow: numbe
   }
   // In the order they were last seen, so the table's least recently seen stays the first to go.
   added.sort((a, b) => a.flow.lastSeen - b.flow.lastSeen);
-  return { added, overflow: overflow >= last.overflow ? overflow - last.overflow : overflow, next: { flows: next, overflow } };
+  return { added, overflow, next: { flows: next, listedCounted: totals.counted, listedAt: now, last: totals } };
 }
 
 export interface TrimOptions {

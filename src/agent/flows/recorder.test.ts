@@ -13,9 +13,17 @@ const flow = (port: number, packets: number, lastSeen: number): CountedFlow => (
   id: `4 1 . 198.18.0.1 . 198.18.0.2 . 6 . ${port}`, verdict: "deny", rule: "t:pw:deny", src: "198.18.0.1", dst: "198.18.0.2", proto: 6, dport: port, packets, lastSeen, expiresAt: lastSeen + 120_000,
 });
 
-function recorder(readings: FlowCounts[][], forgotten: string[][]) {
+/** A source that lists what it is given when the recorder chooses to, and records what the recorder chose. */
+function recorder(readings: FlowCounts[][], forgotten: string[][], chosen: boolean[] = []) {
   const source: FlowSource = {
-    readFlows: async () => ({ counts: readings.shift() ?? [], unreadable: [] }),
+    readFlows: async (list) => ({
+      counts: (readings.shift() ?? []).map((c) => {
+        const wanted = list(c.namespace, c, c.restarted);
+        chosen.push(wanted);
+        return wanted ? c : { ...c, flows: undefined, capacity: 0 };
+      }),
+      unreadable: [],
+    }),
     forgetFlows: async (_ns, ids) => void forgotten.push(ids),
   };
   const registry = new Registry();
@@ -23,7 +31,9 @@ function recorder(readings: FlowCounts[][], forgotten: string[][]) {
   return { r, registry };
 }
 
-const counts = (flows: CountedFlow[], o: Partial<FlowCounts> = {}): FlowCounts => ({ namespace: "np1-t-t", restarted: false, flows, overflowPackets: 0, capacity: 8, ...o });
+const counts = (flows: CountedFlow[], o: Partial<FlowCounts> = {}): FlowCounts => ({
+  namespace: "np1-t-t", restarted: false, flows, counted: flows.reduce((n, f) => n + f.packets, 0), overflowPackets: 0, capacity: 8, ...o,
+});
 
 describe("FlowRecorder", () => {
   it("adds what came since the last reading, names the rule without its tenant, counts overflow apart", async () => {
@@ -55,6 +65,16 @@ describe("FlowRecorder", () => {
     await r.read(10_000);
     assert.equal(r.report().records.find((x) => x.dport === 1)!.packets, 2);
     assert.equal(r.report().stats.seenPackets, 7);
+  });
+
+  it("lists only when the sets moved, and while a namespace is busy at most every 30 s", async () => {
+    const chosen: boolean[] = [];
+    const busy = (n: number) => counts([flow(80, n, 1000)]);
+    const { r } = recorder([[busy(1)], [busy(1)], [busy(2000)], [busy(4000)], [busy(6000)]], [], chosen);
+    for (const now of [0, 5000, 10_000, 15_000, 45_000]) await r.read(now);
+    // Moved, same, moved (busy, but last listed 10 s ago: no), busy and 15 s: no, busy and 45 s: yes.
+    assert.deepEqual(chosen, [true, false, false, false, true]);
+    assert.equal(r.report().records[0]!.packets, 6000);
   });
 
   it("counts a restarted table's flows from nothing", async () => {

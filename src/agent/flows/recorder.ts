@@ -1,8 +1,13 @@
-// The flow records of this host (issue 15): every few seconds the datapath's counts of each tenant namespace
-// (DatapathDriver.readFlows: on the linux driver, the tables' nft flow sets) are read, turned into what came since
-// the last reading (counting.ts) and added to one bounded table (table.ts); the counts go to Prometheus by tenant,
-// rule and verdict (no per-address label: its cardinality would be the flood's), and the records to netmaster
-// (GET /api/v1/flows gathers them). The kernel counts every attempt, so packets are exact, not sampled.
+// The flow records of this host (issue 15): every 5 s the datapath's totals of each tenant namespace are read
+// (DatapathDriver.readFlows: on the linux driver, two nft counters of the table), and where they moved its flows
+// are listed (the table's nft flow sets), turned into what came since the last listing (counting.ts) and added to
+// one bounded table (table.ts); the counts go to Prometheus by tenant, rule and verdict (no per-address label: its
+// cardinality would be the flood's), and the records to netmaster (GET /api/v1/flows gathers them). The kernel
+// counts every attempt, so packets are exact, not sampled.
+//
+// Pace: a namespace with 1000 attempts or more since the last reading is busy; its flows are listed, and the
+// records pushed, at most every 30 s, so a flood costs the agent a listing of the sets' size per 30 s whatever its
+// rate (what it costs the kernel is in the flooding packets' softirq). Records of a flood lag by up to that.
 //
 // Eviction: the kernel's sets expire a flow not hit for their timeout (120 s, far longer than a reading apart, so
 // nothing expires unread). A set at 3/4 of its size has its least recently seen flows forgotten down to half
@@ -16,7 +21,7 @@ import { Counter, Gauge, type Registry } from "prom-client";
 import type { FlowPush } from "../../contract/flows.js";
 import type { DatapathDriver } from "../../datapath/index.js";
 import type { MasterClient } from "../master-client.js";
-import { countSince, flowsToForget, NO_BASELINE, type Baseline } from "./counting.js";
+import { countSince, DEFAULT_PACE, flowsToForget, isBusy, noBaseline, shouldList, type Baseline, type PaceOptions } from "./counting.js";
 import { FlowTable } from "./table.js";
 
 /** What the recorder needs of a datapath. */
@@ -33,8 +38,10 @@ export interface FlowRecorderOptions {
   master: MasterClient;
   registry: Registry;
   log: Logger;
-  /** How often the counts are read and, when they changed, pushed; default 5 s. */
+  /** How often the totals are read and, when the records changed, pushed; default 5 s. */
   readMs?: number;
+  /** When a namespace is busy, and how often it is listed and pushed then (counting.ts); default DEFAULT_PACE. */
+  pace?: PaceOptions;
 }
 
 /** A rule key "tenant:policy:ruleId" as the records name it: "policy:ruleId". */
@@ -52,7 +59,10 @@ export class FlowRecorder {
   private readonly evicted: Counter;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
-  private lastPushed = "";
+  private pushedVersion = -1;
+  private pushedAt = 0;
+  /** Whether the last reading found a namespace busy: pushes are paced then. */
+  private busy = false;
   private stopped = false;
 
   constructor(private readonly o: FlowRecorderOptions) {
@@ -109,10 +119,19 @@ export class FlowRecorder {
     this.running = undefined;
   }
 
-  /** Reads the counts of every tenant namespace of this host into the table; forgets flows where a set fills. */
+  /** Reads the totals of every tenant namespace of this host, the flows of those due, into the table; forgets flows where a set fills. */
   async read(now = Date.now()): Promise<void> {
     const mine = `${this.o.prefix}-t-`;
-    const { counts: read, unreadable } = await this.o.source.readFlows();
+    const pace = this.o.pace ?? DEFAULT_PACE;
+    const baselineOf = (namespace: string, restarted: boolean) => (restarted ? undefined : this.baselines.get(namespace)) ?? noBaseline();
+    let busy = false;
+    const { counts: read, unreadable } = await this.o.source.readFlows((namespace, totals, restarted) => {
+      if (!namespace.startsWith(mine)) return false;
+      const last = baselineOf(namespace, restarted);
+      if (isBusy(last, totals, restarted, pace)) busy = true;
+      return shouldList(last, totals, restarted, now, pace);
+    });
+    this.busy = busy;
     const baselines = new Map<string, Baseline>();
     // Counts not read now go on in the kernel: the next reading takes up from the last.
     for (const namespace of unreadable) {
@@ -122,20 +141,24 @@ export class FlowRecorder {
     for (const counts of read) {
       if (!counts.namespace.startsWith(mine)) continue;
       const tenant = counts.namespace.slice(mine.length);
-      const last = counts.restarted ? NO_BASELINE : (this.baselines.get(counts.namespace) ?? NO_BASELINE);
-      const { added, overflow, next } = countSince(last, counts.flows, counts.overflowPackets);
+      const { added, overflow, next } = countSince(baselineOf(counts.namespace, counts.restarted), counts, counts.flows, now);
       const evictedBefore = this.table.evicted;
+      const byRule = new Map<string, { rule: string; verdict: string; packets: number }>();
       for (const { flow, packets } of added) {
         const rule = ruleName(flow.rule);
         this.table.add({ tenant, verdict: flow.verdict, rule, src: flow.src, dst: flow.dst, proto: flow.proto, dport: flow.dport }, packets, flow.lastSeen);
-        this.packets.labels(tenant, rule ?? "default", flow.verdict).inc(packets);
+        const label = `${rule ?? "default"}\u0000${flow.verdict}`;
+        const sum = byRule.get(label);
+        if (sum) sum.packets += packets;
+        else byRule.set(label, { rule: rule ?? "default", verdict: flow.verdict, packets });
       }
+      for (const { rule, verdict, packets } of byRule.values()) this.packets.labels(tenant, rule, verdict).inc(packets);
       if (this.table.evicted > evictedBefore) this.evicted.inc(this.table.evicted - evictedBefore);
       if (overflow > 0) {
         this.table.addOverflow(overflow);
         this.overflow.labels(tenant).inc(overflow);
       }
-      const forget = flowsToForget(counts.flows, counts.capacity, now);
+      const forget = counts.flows === undefined ? [] : flowsToForget(counts.flows, counts.capacity, now);
       if (forget.length > 0) {
         await this.o.source.forgetFlows(counts.namespace, forget);
         // Counted anew from nothing if they come back.
@@ -151,12 +174,13 @@ export class FlowRecorder {
     return { allowed: this.o.allowed, stats: this.table.stats(), records: this.table.records() };
   }
 
-  /** Sends the records to netmaster when they changed. */
-  async push(): Promise<void> {
-    const body = this.report();
-    const text = JSON.stringify(body);
-    if (text === this.lastPushed) return;
-    await this.o.master.request("PUT", `/api/v1/agent/hosts/${encodeURIComponent(this.o.host)}/flows`, body);
-    this.lastPushed = text;
+  /** Sends the records to netmaster when they changed; while a namespace is busy, at most as often as it is listed. */
+  async push(now = Date.now()): Promise<void> {
+    const version = this.table.version;
+    if (version === this.pushedVersion) return;
+    if (this.busy && now - this.pushedAt < (this.o.pace ?? DEFAULT_PACE).busyMs) return;
+    await this.o.master.request("PUT", `/api/v1/agent/hosts/${encodeURIComponent(this.o.host)}/flows`, this.report());
+    this.pushedVersion = version;
+    this.pushedAt = now;
   }
 }

@@ -16,6 +16,8 @@ export class FlowTable {
   private evictedPackets = 0;
   private evictedEntries = 0;
   private overflowPackets = 0;
+  /** Goes up with every change: what the recorder pushes only when it moved. */
+  version = 0;
 
   constructor(readonly cap = DEFAULT_FLOW_CAP) {
     if (!Number.isInteger(cap) || cap < 1) throw new RangeError(`Cannot make a flow table of ${cap} entries: expected a positive integer`);
@@ -23,6 +25,7 @@ export class FlowTable {
 
   /** Counts `packets` attempts of a pair, the last of them at `lastSeen`. */
   add(key: FlowKey, packets: number, lastSeen: number): void {
+    this.version++;
     this.seenPackets += packets;
     const id = `${key.tenant}\u0000${key.verdict}\u0000${key.rule ?? ""}\u0000${key.src}\u0000${key.dst}\u0000${key.proto}\u0000${key.dport}`;
     const had = this.entries.get(id);
@@ -45,6 +48,7 @@ export class FlowTable {
 
   /** Counts attempts that came without a pair (the kernel had no room for one). */
   addOverflow(packets: number): void {
+    this.version++;
     this.overflowPackets += packets;
   }
 

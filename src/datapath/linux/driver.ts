@@ -11,7 +11,7 @@ import { randomInt } from "node:crypto";
 import type { Logger } from "pino";
 
 import { accumulateCounters, NO_COUNTER_HISTORY, type CounterHistory } from "../counters.js";
-import type { DatapathDriver, FlowCounts, RuleCounters } from "../driver.js";
+import type { DatapathDriver, FlowCounts, FlowListChoice, RuleCounters } from "../driver.js";
 import { hostNftTable, NFT_TABLE, ownsNamespace } from "../names.js";
 import type { DatapathProblem, DesiredHost } from "../types.js";
 import { ValidationError } from "../../lib/errors.js";
@@ -326,10 +326,11 @@ export class LinuxDatapath implements DatapathDriver {
   }
 
   /**
-   * The flow sets of every tenant whose policy in force is known (flows.ts). One serialised with the reconciles,
-   * so each is named with the policy its table holds; `restarted` when the table was replaced since the last read.
+   * The flow counters of every tenant whose policy in force is known, and the sets `list` asks for (flows.ts).
+   * Serialised with the reconciles, so each is named with the policy its table holds; `restarted` when the table
+   * was replaced since the last read.
    */
-  readFlows(): Promise<{ counts: FlowCounts[]; unreadable: string[] }> {
+  readFlows(list: FlowListChoice): Promise<{ counts: FlowCounts[]; unreadable: string[] }> {
     return this.serial(async () => {
       const out: FlowCounts[] = [];
       const unreadable: string[] = [];
@@ -337,9 +338,10 @@ export class LinuxDatapath implements DatapathDriver {
       for (const [namespace, policy] of this.tables) {
         if (policy === null) continue;
         try {
-          const { counts, cache } = await readFlowCounts(this.executor, namespace, policy, this.reloadedFlowSets.has(namespace), Date.now(), this.flowTraces.get(namespace));
+          const restarted = this.reloadedFlowSets.has(namespace);
+          const { counts, cache } = await readFlowCounts(this.executor, namespace, { policy, restarted, now: Date.now(), cache: this.flowTraces.get(namespace), list });
           this.reloadedFlowSets.delete(namespace);
-          traces.set(namespace, cache);
+          if (cache) traces.set(namespace, cache);
           out.push(counts);
         } catch (error) {
           this.logger?.debug({ op: "flows", namespace, err: (error as Error).message }, "cannot read flow sets");

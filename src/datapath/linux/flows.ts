@@ -1,11 +1,11 @@
 // The flow records of one tenant namespace's table (policy/flowsets.ts), as the recorder sees them
-// (DatapathDriver.readFlows): each set element becomes a CountedFlow named by its rule under the policy the
-// table holds. An allowed attempt's rule is a trace on that policy; its answer is kept per element while the
+// (DatapathDriver.readFlows): its two counters, and when the recorder asks for them, its sets, each element a
+// CountedFlow named by its rule under the policy the table holds. An allowed attempt's rule is a trace on that policy; its answer is kept per element while the
 // policy stays, so a flow is traced once, not at every reading.
 
-import type { CountedFlow, FlowCounts } from "../driver.js";
+import type { CountedFlow, FlowCounts, FlowListChoice } from "../driver.js";
 import type { Executor } from "../../lib/process.js";
-import { FLOW_SETS_ARGV, flowElementText, flowRuleOf, parseFlowSets, renderFlowDeletes, type CompiledPolicy } from "../../policy/index.js";
+import { FLOW_COUNTERS_ARGV, FLOW_SETS_ARGV, flowElementText, flowRuleOf, parseFlowCounters, parseFlowSets, renderFlowDeletes, type CompiledPolicy } from "../../policy/index.js";
 
 type Named = ReturnType<typeof flowRuleOf>;
 
@@ -21,17 +21,21 @@ function flowId(family: 4 | 6, text: string): string {
 }
 
 /**
- * Reads a namespace's flow sets. `cache` is the last reading's (or undefined); the answer carries the next one,
- * holding only the elements read now. Throws what the executor throws, ValidationError for output not nft's JSON.
+ * Reads a namespace's flow counters, and its sets when `list` says so. `cache` is the last listing's (or
+ * undefined); the answer carries the next one, holding only the elements listed now (the same when not listed).
+ * Throws what the executor throws, ValidationError for output not nft's JSON.
  */
 export async function readFlowCounts(
   executor: Executor,
   namespace: string,
-  policy: CompiledPolicy,
-  restarted: boolean,
-  now: number,
-  cache: TraceCache | undefined,
-): Promise<{ counts: FlowCounts; cache: TraceCache }> {
+  o: { policy: CompiledPolicy; restarted: boolean; now: number; cache: TraceCache | undefined; list: FlowListChoice },
+): Promise<{ counts: FlowCounts; cache: TraceCache | undefined }> {
+  const { policy, restarted, now, cache } = o;
+  const totals = parseFlowCounters(await executor.run(FLOW_COUNTERS_ARGV, { netns: namespace }));
+  const base = { namespace, restarted, counted: totals.counted, overflowPackets: totals.full };
+  if (!o.list(namespace, { counted: totals.counted, overflowPackets: totals.full }, restarted)) {
+    return { counts: { ...base, flows: undefined, capacity: 0 }, cache: cache?.policy === policy ? cache : undefined };
+  }
   const reading = parseFlowSets(await executor.run(FLOW_SETS_ARGV, { netns: namespace }));
   const had = cache?.policy === policy ? cache.rules : new Map<string, Named>();
   const rules = new Map<string, Named>();
@@ -46,7 +50,7 @@ export async function readFlowCounts(
     const expiresAt = now + e.expires * 1000;
     flows.push({ id: flowId(e.family, text), ...named, src: e.src, dst: e.dst, proto: e.proto, dport: e.dport, packets: e.packets, lastSeen: expiresAt - reading.timeout * 1000, expiresAt });
   }
-  return { counts: { namespace, restarted, flows, overflowPackets: reading.fullPackets, capacity: reading.size }, cache: { policy, rules } };
+  return { counts: { ...base, flows, capacity: reading.size }, cache: { policy, rules } };
 }
 
 /** Deletes these flows (CountedFlow.id) from a namespace's sets, in one transaction. Throws what the executor throws. */
