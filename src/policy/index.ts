@@ -3,7 +3,7 @@
 // per-rule counters back. Pure: running the script is the datapath's job.
 
 export { compilePolicy, groupChainName } from "./compile.js";
-export { ruleCounters } from "./counters.js";
+export { RULE_COUNTERS_ARGV, ruleCounters } from "./counters.js";
 export { tracePacket } from "./trace.js";
 export { evaluateNaive } from "./naive.js";
 export { elementId, TABLE_NAME } from "./render.js";

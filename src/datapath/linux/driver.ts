@@ -16,7 +16,7 @@ import { hostNftTable, NFT_TABLE, ownsNamespace } from "../names.js";
 import type { DatapathProblem, DesiredHost } from "../types.js";
 import { ValidationError } from "../../lib/errors.js";
 import type { Executor } from "../../lib/process.js";
-import { ruleCounters, type CompiledPolicy, type FlowSetOptions, type RuleCounter } from "../../policy/index.js";
+import { RULE_COUNTERS_ARGV, ruleCounters, type CompiledPolicy, type FlowSetOptions, type RuleCounter } from "../../policy/index.js";
 import { applyPlan, type StepFailure } from "./apply.js";
 import { diffEndpointChanges, diffHost, POLICY_NFT_OBJECT } from "./diff.js";
 import { checkDirect, DirectAttachments, withoutDirect } from "./direct.js";
@@ -311,7 +311,7 @@ export class LinuxDatapath implements DatapathDriver {
           continue;
         }
         try {
-          const json = await this.executor.run(["nft", "-j", "list", "table", "inet", NFT_TABLE], { netns: namespace });
+          const json = await this.executor.run(RULE_COUNTERS_ARGV, { netns: namespace });
           readings.set(namespace, ruleCounters(json, policy));
         } catch (error) {
           this.logger?.debug({ op: "counters", namespace, err: (error as Error).message }, "cannot read rule counters");
