@@ -58,7 +58,7 @@ describe("countSince", () => {
 
 describe("shouldList", () => {
   const pace = { busyAttempts: 100, busyMs: 30_000 };
-  const at = (listedCounted: number, listedAt: number, last: { counted: number; overflowPackets: number }): Baseline => ({ flows: new Map(), listedCounted, listedAt, last });
+  const at = (listedCounted: number, listedAt: number, last: { counted: number; overflowPackets: number }, crowded = false): Baseline => ({ flows: new Map(), listedCounted, listedAt, last, crowded });
 
   it("lists when the sets took attempts since the last listing, or the table began again", () => {
     assert.equal(shouldList(at(5, 0, totals(5)), totals(5, 99), false, 1000, pace), false);
@@ -74,6 +74,12 @@ describe("shouldList", () => {
     assert.equal(shouldList(listed, totals(60, 50), false, 40_000, pace), true);
     // Busy with overflow alone: nothing to list.
     assert.equal(shouldList(listed, totals(5, 500), false, 40_000, pace), false);
+  });
+
+  it("lists a set left crowded by a busy listing once the tenant is quiet, to make room", () => {
+    const crowded = at(5, 10_000, totals(5, 500), true);
+    assert.equal(shouldList(crowded, totals(5, 900), false, 15_000, pace), false);
+    assert.equal(shouldList(crowded, totals(5, 500), false, 15_000, pace), true);
   });
 });
 

@@ -14,11 +14,13 @@ export interface Baseline {
   listedAt: number;
   /** The totals at the last reading, listed or not. */
   last: FlowTotals;
+  /** The last listing found a set that wants room, and none was made (it was busy): list again once it is quiet. */
+  crowded: boolean;
 }
 
 /** Where a namespace's counts begin (or began again). */
 export function noBaseline(): Baseline {
-  return { flows: new Map(), listedCounted: 0, listedAt: 0, last: { counted: 0, overflowPackets: 0 } };
+  return { flows: new Map(), listedCounted: 0, listedAt: 0, last: { counted: 0, overflowPackets: 0 }, crowded: false };
 }
 
 export interface PaceOptions {
@@ -41,10 +43,13 @@ export function isBusy(last: Baseline, totals: FlowTotals, restarted: boolean, o
   return attemptsSince(restarted ? noBaseline().last : last.last, totals) >= o.busyAttempts;
 }
 
-/** Whether to list a namespace's flows now: they moved since the last listing, and it is not busy or its listing is due. */
+/**
+ * Whether to list a namespace's flows now: they moved since the last listing, or a set wants room, and it is not
+ * busy or its listing is due.
+ */
 export function shouldList(last: Baseline, totals: FlowTotals, restarted: boolean, now: number, o: PaceOptions = DEFAULT_PACE): boolean {
   if (restarted || totals.counted < last.listedCounted) return true;
-  if (totals.counted === last.listedCounted) return false;
+  if (totals.counted === last.listedCounted && !last.crowded) return false;
   return !isBusy(last, totals, restarted, o) || now - last.listedAt >= o.busyMs;
 }
 
@@ -70,7 +75,7 @@ export function countSince(
   }
   // In the order they were last seen, so the table's least recently seen stays the first to go.
   added.sort((a, b) => a.flow.lastSeen - b.flow.lastSeen);
-  return { added, overflow, next: { flows: next, listedCounted: totals.counted, listedAt: now, last: totals } };
+  return { added, overflow, next: { flows: next, listedCounted: totals.counted, listedAt: now, last: totals, crowded: false } };
 }
 
 export interface TrimOptions {

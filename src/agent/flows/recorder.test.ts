@@ -77,6 +77,19 @@ describe("FlowRecorder", () => {
     assert.equal(r.report().records[0]!.packets, 6000);
   });
 
+  it("makes no room while busy, and at the first quiet reading after", async () => {
+    const forgotten: string[][] = [];
+    const six = (n: number) => counts([1, 2, 3, 4, 5, 6].map((p) => flow(p, n, p * 1000)), { overflowPackets: n });
+    const { r } = recorder([[six(1)], [six(2000)], [six(2000)]], forgotten);
+    await r.read(0);
+    assert.equal(forgotten.length, 1); // quiet: room made at once
+    forgotten.length = 0;
+    await r.read(40_000); // busy, listing due: listed, no room made
+    assert.deepEqual(forgotten, []);
+    await r.read(45_000); // quiet, nothing counted, but crowded: listed and trimmed
+    assert.equal(forgotten.length, 1);
+  });
+
   it("counts a restarted table's flows from nothing", async () => {
     const { r } = recorder([[counts([flow(80, 3, 1000)])], [counts([flow(80, 1, 2000)], { restarted: true })]], []);
     await r.read(10_000);

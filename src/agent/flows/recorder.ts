@@ -11,7 +11,9 @@
 //
 // Eviction: the kernel's sets expire a flow not hit for their timeout (120 s, far longer than a reading apart, so
 // nothing expires unread). A set at 3/4 of its size has its least recently seen flows forgotten down to half
-// (DatapathDriver.forgetFlows): their counts are in the table already, and new flows find room. What comes
+// (DatapathDriver.forgetFlows): their counts are in the table already, and new flows find room. Not while the
+// tenant is busy: the flows a flood filled the set with stay and the rest is overflow, so the agent's work stays
+// one listing of the same set; room is made at the first quiet reading. What comes
 // between a full set and that reading is counted as overflow, per tenant, not per flow. Lost: attempts counted
 // between a reading and the forgetting that follows it (milliseconds), and those since the last reading when a
 // policy change replaces the table. Nothing here knows nft: another datapath could feed it the same counts.
@@ -124,14 +126,14 @@ export class FlowRecorder {
     const mine = `${this.o.prefix}-t-`;
     const pace = this.o.pace ?? DEFAULT_PACE;
     const baselineOf = (namespace: string, restarted: boolean) => (restarted ? undefined : this.baselines.get(namespace)) ?? noBaseline();
-    let busy = false;
+    const busy = new Set<string>();
     const { counts: read, unreadable } = await this.o.source.readFlows((namespace, totals, restarted) => {
       if (!namespace.startsWith(mine)) return false;
       const last = baselineOf(namespace, restarted);
-      if (isBusy(last, totals, restarted, pace)) busy = true;
+      if (isBusy(last, totals, restarted, pace)) busy.add(namespace);
       return shouldList(last, totals, restarted, now, pace);
     });
-    this.busy = busy;
+    this.busy = busy.size > 0;
     const baselines = new Map<string, Baseline>();
     // Counts not read now go on in the kernel: the next reading takes up from the last.
     for (const namespace of unreadable) {
@@ -158,7 +160,9 @@ export class FlowRecorder {
         this.table.addOverflow(overflow);
         this.overflow.labels(tenant).inc(overflow);
       }
-      const forget = counts.flows === undefined ? [] : flowsToForget(counts.flows, counts.capacity, now);
+      const wanted = counts.flows === undefined ? [] : flowsToForget(counts.flows, counts.capacity, now);
+      const forget = busy.has(counts.namespace) ? [] : wanted;
+      if (wanted.length > 0 && forget.length === 0) next.crowded = true;
       if (forget.length > 0) {
         await this.o.source.forgetFlows(counts.namespace, forget);
         // Counted anew from nothing if they come back.
