@@ -18,7 +18,7 @@ export interface FlowSetOptions {
   allowed: boolean;
   /** Elements each family's set may hold (nft `size`). */
   size: number;
-  /** Seconds an element stays without being hit; the agent reads far more often, so nothing expires unread. */
+  /** Seconds an element stays without being hit; the agent lists more often, so nothing expires unread. */
   timeoutSeconds: number;
 }
 
@@ -29,7 +29,8 @@ export const COUNTED_COUNTER = "flows_counted";
 export const FULL_COUNTER = "flows_full";
 /** The flow id of an allowed attempt; a deny rule's is 1 + its index in CompiledPolicy.flowRules. */
 export const ALLOWED_FLOW_ID = 0;
-export const DEFAULT_FLOW_TIMEOUT_SECONDS = 120;
+/** Longer than the agent's longest gap between two listings (agent/flows/counting.ts DEFAULT_PACE), so nothing expires unread. */
+export const DEFAULT_FLOW_TIMEOUT_SECONDS = 300;
 
 /** Chain of the deny rule with index `i` (in the sorted list of the table's deny rules). */
 export function denyChainName(i: number): string {

@@ -30,7 +30,12 @@ export interface PaceOptions {
   busyMs: number;
 }
 
-export const DEFAULT_PACE: PaceOptions = { busyAttempts: 1000, busyMs: 30_000 };
+/**
+ * Busy from 200 attempts a second (at readings 5 s apart); then listed every 4 min. A listing under a flood costs
+ * the agent ~80 ms (bench/flows.ts); the sets' timeout (policy/flowsets.ts, 300 s) is longer than busyMs plus a
+ * reading, so no flow expires between two listings.
+ */
+export const DEFAULT_PACE: PaceOptions = { busyAttempts: 1000, busyMs: 240_000 };
 
 /** Attempts since the last reading, counted or overflowing; a total lower than the last began again. */
 function attemptsSince(last: FlowTotals, totals: FlowTotals): number {

@@ -27,7 +27,8 @@ function recorder(readings: FlowCounts[][], forgotten: string[][], chosen: boole
     forgetFlows: async (_ns, ids) => void forgotten.push(ids),
   };
   const registry = new Registry();
-  const r = new FlowRecorder({ host: "h", prefix: "np1", allowed: false, cap: 10, source, master: {} as MasterClient, registry, log: pino({ level: "silent" }) });
+  const pace = { busyAttempts: 1000, busyMs: 30_000 };
+  const r = new FlowRecorder({ host: "h", prefix: "np1", allowed: false, cap: 10, source, master: {} as MasterClient, registry, log: pino({ level: "silent" }), pace });
   return { r, registry };
 }
 

@@ -6,10 +6,11 @@
 // counts every attempt, so packets are exact, not sampled.
 //
 // Pace: a namespace with 1000 attempts or more since the last reading is busy; its flows are listed, and the
-// records pushed, at most every 30 s, so a flood costs the agent a listing of the sets' size per 30 s whatever its
-// rate (what it costs the kernel is in the flooding packets' softirq). Records of a flood lag by up to that.
+// records pushed, at most every 4 minutes (counting.ts DEFAULT_PACE), so a flood costs the agent a reading of two
+// counters every 5 s and a listing of the sets' size per 4 minutes, whatever its rate (what it costs the kernel
+// is in the flooding packets' softirq). A flood's records lag by up to that; its overflow too.
 //
-// Eviction: the kernel's sets expire a flow not hit for their timeout (120 s, far longer than a reading apart, so
+// Eviction: the kernel's sets expire a flow not hit for their timeout (300 s, longer than two listings apart, so
 // nothing expires unread). A set at 3/4 of its size has its least recently seen flows forgotten down to half
 // (DatapathDriver.forgetFlows): their counts are in the table already, and new flows find room. Not while the
 // tenant is busy: the flows a flood filled the set with stay and the rest is overflow, so the agent's work stays
