@@ -1,9 +1,9 @@
 // What the agent asks of a datapath driver, whichever kernel mechanism it uses: check a DesiredHost (pure),
-// and make the host match it; and, where the driver can, read per-rule counters and remove all it made.
+// and make the host match it; and, where the driver can, read per-rule counters and flow counts, and remove all it made.
 // Declared here, beside the desired-state types, so a driver implements it without knowing the agent, and
 // the agent uses any driver (index.ts createDatapath) without knowing its internals.
 
-import type { CompiledPolicy, RuleCounter } from "../policy/index.js";
+import type { RuleCounter } from "../policy/index.js";
 import type { DatapathOwner, DatapathProblem, DesiredHost } from "./types.js";
 
 /**
@@ -110,11 +110,6 @@ export interface DatapathDriver {
    * driver's life: they never go down while the tenant stays, reloading its policy included.
    */
   counters?(): Promise<RuleCounters>;
-  /**
-   * Optional: the compiled policy of the script a tenant namespace's table holds (what the flow records trace an
-   * allowed attempt on), undefined while that is not known.
-   */
-  compiledPolicy?(namespace: string): CompiledPolicy | undefined;
   /**
    * Optional: the totals of every tenant namespace of the last reconcile, with the flows of those `list` chooses,
    * and the namespaces that could not be read this time (their counts go on: the next reading takes up from the last).
