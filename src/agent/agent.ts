@@ -16,9 +16,8 @@ import { endpointKey } from "../contract/keys.js";
 import type { EndpointState } from "../contract/records.js";
 import { VERSION_INFO } from "../lib/version.js";
 import { CounterCollector } from "./counters.js";
-import { DEFAULT_FLOW_SETTINGS, flowLogOf, type FlowSettings } from "./flows/config.js";
+import { DEFAULT_FLOW_SETTINGS, flowSetsOf, type FlowSettings } from "./flows/config.js";
 import { FlowRecorder } from "./flows/recorder.js";
-import { readNamespaceDir } from "../datapath/linux/netnsDir.js";
 import { AgentCredential } from "./credential.js";
 import { AttachmentStore } from "./attachments.js";
 import { CniHandler } from "./cni-handler.js";
@@ -128,16 +127,15 @@ export class Agent {
     const { log } = o;
     const prefix = hostPrefix(o.host);
     const flowSettings = o.flows ?? DEFAULT_FLOW_SETTINGS;
-    // The ovs datapath judges policy in OpenFlow, where no nft log statement can go: its bridge learns the records
-    // itself (datapath/ovs/flow-record-flows.ts), which this agent does not read yet.
-    const flowLog = o.datapath === "ovs" ? undefined : flowLogOf(flowSettings);
-    if (o.datapath === "ovs" && flowSettings.mode !== "off") log.warn({ datapath: o.datapath }, "flow records are kept in the bridge but not reported on this datapath yet");
+    // The ovs datapath judges policy in OpenFlow, where no nft flow set is: its bridge learns the records itself
+    // (datapath/ovs/flow-record-flows.ts).
+    const flowSets = o.datapath === "ovs" ? undefined : flowSetsOf(flowSettings);
     const ovsFlowRecords = o.datapath === "ovs" && flowSettings.mode !== "off" ? { flowRecords: { mode: flowSettings.mode, cap: flowSettings.cap } } : {};
     const datapath = await createDatapath(o.datapath, {
       prefix,
       logger: log,
       ...(o.ovs === undefined && o.datapath !== "ovs" ? {} : { ovs: { ...o.ovs, ...ovsFlowRecords } }),
-      ...(flowLog === undefined ? {} : { flowLog }),
+      ...(flowSets === undefined ? {} : { flowSets }),
     });
     const executor = agentExecutor();
     const mtu = o.mtu ?? (await detectMtu(executor, o.vtepIP));
@@ -189,7 +187,6 @@ export class Agent {
     // Leases of containers on ipam dhcp networks (cni-handler.ts); their problems are reported as the endpoints'.
     let cni!: CniHandler;
     let reconciler!: Reconciler;
-    let flows: FlowRecorder | undefined;
     const dhcp = new DhcpLeases({
       scriptDir: o.stateDir,
       log,
@@ -206,8 +203,6 @@ export class Agent {
       onSynced: ({ compiled, errors, unapplied, mark }) => {
         const report = realizationOf(compiled, errors, mark, unapplied);
         realized.report({ ...report, failures: [...report.failures, ...dhcp.failures(), ...localIpam.failures()], datapath: o.datapath });
-        // A tenant namespace a sync made gets its flow reader now, not at the next scan.
-        void flows?.scan().catch(() => undefined);
       },
       datapath: meteredDatapath(datapath, metrics),
       dns: tenantDns,
@@ -251,13 +246,11 @@ export class Agent {
     cni = new CniHandler({
       host: o.host, master, attachments, reconciler, plumber, ready: () => mirror.synced, vxlanPort: VXLAN_PORT, claim: (id) => collector.claim(id), dhcp, localIpam, view: mirror, log,
     });
-    flows =
-      flowLog === undefined
+    const flowSource = datapath.readFlows && datapath.forgetFlows ? { readFlows: datapath.readFlows.bind(datapath), forgetFlows: datapath.forgetFlows.bind(datapath) } : undefined;
+    const flows =
+      flowSets === undefined || flowSource === undefined
         ? undefined
-        : new FlowRecorder({
-            host: o.host, prefix, group: flowLog.group, allowed: flowLog.allowed, cap: flowSettings.cap, namespaces: readNamespaceDir,
-            compiled: (namespace) => datapath.compiledPolicy?.(namespace), master, registry: metrics.registry, log,
-          });
+        : new FlowRecorder({ host: o.host, prefix, allowed: flowSets.allowed, cap: flowSettings.cap, source: flowSource, master, registry: metrics.registry, log });
     flows?.start();
     const app = localApi({ host: o.host, prefix, cni, metrics, counters, mirror, attachments, reconciler });
     // Flow records (flows/recorder.ts): 404 when the agent records none.

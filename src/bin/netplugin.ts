@@ -103,8 +103,7 @@ function parseFlags(argv: string[]): Flags {
     .addOption(new Option("--dns-upstream <servers>", "where the tenants' DNS asks for names it does not know: IP or IP:port, comma separated (default: /etc/resolv.conf's nameservers)"))
     .addOption(new Option("--metrics-listen <host:port>", "also serve Prometheus metrics (GET /metrics) on this TCP address; they are always on the local socket"))
     .addOption(new Option("--flow-records <mode>", "record connection attempts from the kernel: off, denied, or all (allowed ones too)").default(DEFAULT_FLOW_SETTINGS.mode))
-    .addOption(new Option("--flow-records-cap <n>", "flow records kept; the least recently seen go first").default(String(DEFAULT_FLOW_SETTINGS.cap)))
-    .addOption(new Option("--flow-log-rate <n>", "connection attempts per second each tenant's table may log").default(String(DEFAULT_FLOW_SETTINGS.ratePerSecond)))
+    .addOption(new Option("--flow-records-cap <n>", "flow records kept, and flows each tenant's kernel set holds per address family (1..5000); the least recently seen go first").default(String(DEFAULT_FLOW_SETTINGS.cap)))
     .addOption(new Option("--cleanup", "remove every kernel object and record this host's agent made, then exit").default(false))
     .addOption(new Option("--mode <mode>").hideHelp())
     .addOption(new Option("--netmode <mode>").hideHelp())
@@ -160,7 +159,7 @@ function parseFlags(argv: string[]): Flags {
   if (caFile !== undefined) readCaFile(caFile);
   const dnsUpstream = o.dnsUpstream === undefined ? undefined : String(o.dnsUpstream).split(",").map((u) => u.trim()).filter(Boolean);
   for (const u of dnsUpstream ?? []) if (parseUpstream(u) === undefined) throw new Error(`Invalid --dns-upstream "${u}": expected IP or IP:port ([IPv6]:port)`);
-  const flows = parseFlowSettings(String(o.flowRecords), String(o.flowRecordsCap), String(o.flowLogRate));
+  const flows = parseFlowSettings(String(o.flowRecords), String(o.flowRecordsCap));
   return {
     netmaster,
     caFile,

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { afterEach, beforeEach, describe, it } from "node:test";
-import { changedFlows, followFlows, type FlowRow, type FlowsReply } from "./flows.js";
+import { changedFlows, followFlows, formatHosts, type FlowRow, type FlowsReply } from "./flows.js";
 import { fakeNetmaster, runNetctl, type FakeNetmaster } from "./testing/fakeNetmaster.js";
 
 const row = (o: Partial<FlowRow> = {}): FlowRow => ({
@@ -65,6 +65,11 @@ describe("netctl flows --follow", () => {
     assert.match(printed[0]!, /^HOST .*\nh1 .*:8080 +3 /);
     assert.doesNotMatch(printed[1]!, /HOST/);
     assert.match(printed[1]!, /:22 +3 .*\n.*:8080 +4 /);
+  });
+
+  it("says what a host's kernel counted without room for its flow, when it did", () => {
+    const host = { ...reply.hosts[0]!, allowed: true, overflowPackets: 12 };
+    assert.equal(formatHosts({ ...reply, hosts: [host] }, false), "# h1: 2 of 2048 records held, 0 evicted, 12 attempts counted without room for their flow\n");
   });
 
   it("changedFlows keeps what it has seen", () => {

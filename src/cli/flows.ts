@@ -1,4 +1,4 @@
-// netctl flows: the connection attempts the hosts' kernels logged for a tenant (GET /api/v1/flows), denied ones by
+// netctl flows: the connection attempts the hosts' kernels counted for a tenant (GET /api/v1/flows), denied ones by
 // the rule that dropped them. --follow polls and prints the records that are new or changed since the last poll.
 
 import { jsonFlag, tenantFlag, type CommandContext, type CommandSpec } from "./command.js";
@@ -24,7 +24,8 @@ export interface FlowRow {
 export interface FlowsReply {
   tenant: string;
   records: FlowRow[];
-  hosts: { host: string; allowed: boolean; cap: number; entries: number; evictedEntries: number; evictedPackets: number }[];
+  /** overflowPackets: absent from a netmaster from before flow sets. */
+  hosts: { host: string; allowed: boolean; cap: number; entries: number; evictedEntries: number; evictedPackets: number; overflowPackets?: number }[];
 }
 
 export function flowsQuery(tenant: string, denied: boolean): string {
@@ -49,10 +50,13 @@ export function formatFlows(records: FlowRow[]): string {
   return w.flush();
 }
 
-/** Pure: one line per host on what its table holds and whether allowed attempts are recorded there. */
+/** Pure: one line per host on what its table holds, what its kernel had no room for, and whether allowed attempts are recorded there. */
 export function formatHosts(reply: FlowsReply, denied: boolean): string {
   return reply.hosts
-    .map((h) => `# ${h.host}: ${h.entries} of ${h.cap} records held, ${h.evictedEntries} evicted${denied || h.allowed ? "" : "; allowed attempts not recorded (netplugin --flow-records all)"}\n`)
+    .map((h) => {
+      const overflow = h.overflowPackets ? `, ${h.overflowPackets} attempts counted without room for their flow` : "";
+      return `# ${h.host}: ${h.entries} of ${h.cap} records held, ${h.evictedEntries} evicted${overflow}${denied || h.allowed ? "" : "; allowed attempts not recorded (netplugin --flow-records all)"}\n`;
+    })
     .join("");
 }
 
@@ -112,7 +116,7 @@ async function flows(ctx: CommandContext): Promise<void> {
 
 export const flowsCommand: CommandSpec = {
   name: "flows",
-  usage: "Connection attempts the hosts logged for a tenant: denied ones by rule, allowed ones where recorded",
+  usage: "Connection attempts the hosts counted for a tenant: denied ones by rule, allowed ones where recorded",
   flags: [
     tenantFlag,
     { name: "denied", kind: "bool", usage: "Only denied attempts" },

@@ -27,6 +27,8 @@ export const FlowTableStats = z.object({
   seenEntries: z.number().int().min(0),
   evictedPackets: z.number().int().min(0),
   evictedEntries: z.number().int().min(0),
+  /** Attempts the kernel counted without a flow: its set was full (an agent from before reports none). */
+  overflowPackets: z.number().int().min(0).default(0),
 });
 export type FlowTableStats = z.infer<typeof FlowTableStats>;
 
@@ -51,6 +53,6 @@ export interface FlowsAnswer {
   tenant: string;
   /** Most recently seen first; each from the host whose table logged it. */
   records: (FlowRecord & { host: string })[];
-  /** Per reporting host: whether it records allowed attempts, its table's bound and what it evicted. */
+  /** Per reporting host: whether it records allowed attempts, its table's bound, what it evicted and what overflowed. */
   hosts: ({ host: string; allowed: boolean; reportedAt: number } & FlowTableStats)[];
 }

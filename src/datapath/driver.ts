@@ -1,9 +1,9 @@
 // What the agent asks of a datapath driver, whichever kernel mechanism it uses: check a DesiredHost (pure),
-// and make the host match it; and, where the driver can, read per-rule counters and remove all it made.
+// and make the host match it; and, where the driver can, read per-rule counters and flow counts, and remove all it made.
 // Declared here, beside the desired-state types, so a driver implements it without knowing the agent, and
 // the agent uses any driver (index.ts createDatapath) without knowing its internals.
 
-import type { CompiledPolicy, RuleCounter } from "../policy/index.js";
+import type { RuleCounter } from "../policy/index.js";
 import type { DatapathOwner, DatapathProblem, DesiredHost } from "./types.js";
 
 /**
@@ -44,6 +44,51 @@ export interface DatapathReport {
   errors: DatapathError[];
 }
 
+/**
+ * One flow a tenant's kernel counts connection attempts of (the flow records, agent/flows): whatever mechanism
+ * counts them (the linux driver: nft dynamic sets), the recorder sees only this.
+ */
+export interface CountedFlow {
+  /** The driver's name for it while it is counted; forgetFlows takes it back. */
+  id: string;
+  verdict: "allow" | "deny";
+  /** The rule's key ("tenant:policy:ruleId"); null: the default allowed it. */
+  rule: string | null;
+  src: string;
+  dst: string;
+  proto: number;
+  /** 0 for a protocol without ports. */
+  dport: number;
+  /** Attempts counted since the driver began counting this flow: a running total. */
+  packets: number;
+  /** When it was last counted (ms since the epoch; to the second on the linux driver). */
+  lastSeen: number;
+  /** When the driver forgets it by itself unless it is counted again (ms since the epoch). */
+  expiresAt: number;
+}
+
+/** A tenant namespace's running totals (since its counts last began): what the driver reads first, cheaply. */
+export interface FlowTotals {
+  /** Attempts counted per flow. */
+  counted: number;
+  /** Attempts counted without a flow, there being no room for it. */
+  overflowPackets: number;
+}
+
+/** What one tenant namespace's kernel counts now. */
+export interface FlowCounts extends FlowTotals {
+  namespace: string;
+  /** Every count began again since the last reading (the table was replaced): none goes on from a count read before. */
+  restarted: boolean;
+  /** The flows, when they were listed (FlowReadOptions.list); undefined when not. */
+  flows: CountedFlow[] | undefined;
+  /** Flows the driver can count at once per address family (0: unknown, or not listed). */
+  capacity: number;
+}
+
+/** Which namespaces' flows to list, from their totals: listing costs the set's whole size, the totals next to nothing. */
+export type FlowListChoice = (namespace: string, totals: FlowTotals, restarted: boolean) => boolean;
+
 /** Packets and bytes each policy rule has judged, by rule key (PolicyRule.key). */
 export type RuleCounters = Record<string, RuleCounter>;
 
@@ -66,10 +111,15 @@ export interface DatapathDriver {
    */
   counters?(): Promise<RuleCounters>;
   /**
-   * Optional: the compiled policy of the script a tenant namespace's table holds (what the flow records trace an
-   * allowed attempt on), undefined while that is not known.
+   * Optional: the totals of every tenant namespace of the last reconcile, with the flows of those `list` chooses,
+   * and the namespaces that could not be read this time (their counts go on: the next reading takes up from the last).
    */
-  compiledPolicy?(namespace: string): CompiledPolicy | undefined;
+  readFlows?(list: FlowListChoice): Promise<{ counts: FlowCounts[]; unreadable: string[] }>;
+  /**
+   * Optional: stops counting these flows (CountedFlow.id) of a namespace, so others have room; their counts go
+   * with them. Best effort: what cannot be forgotten now expires by itself.
+   */
+  forgetFlows?(namespace: string, ids: string[]): Promise<void>;
   /**
    * Optional: removes everything a driver of this kind made for hosts of `prefix` (DesiredHost.prefix), in use
    * or left by a crashed agent, and returns what it removed. Idempotent.

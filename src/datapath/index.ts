@@ -10,13 +10,24 @@ import { existsSync } from "node:fs";
 import { UpstreamError, ValidationError } from "../lib/errors.js";
 import { run } from "../lib/process.js";
 import { agentExecutor } from "../lib/spawner.js";
-import type { FlowLogOptions } from "../policy/index.js";
+import type { FlowSetOptions } from "../policy/index.js";
 import type { DatapathDriver } from "./driver.js";
 import { LinuxDatapath, probeFeatures } from "./linux/index.js";
 import { OvsDatapath } from "./ovs/driver.js";
 import type { FlowRecordMode } from "./ovs/flow-record-flows.js";
 
-export type { DatapathChange, DatapathDriver, DatapathError, DatapathErrorOwner, DatapathReport, RuleCounters } from "./driver.js";
+export type {
+  CountedFlow,
+  DatapathChange,
+  DatapathDriver,
+  DatapathError,
+  DatapathErrorOwner,
+  DatapathReport,
+  FlowCounts,
+  FlowListChoice,
+  FlowTotals,
+  RuleCounters,
+} from "./driver.js";
 export { concernsUnit, errorsOfPorts, errorsOfUnit } from "./errors.js";
 export type { DatapathUnit } from "./errors.js";
 export { hostIPsOverlap } from "./ports.js";
@@ -43,8 +54,8 @@ export interface DatapathOptions {
    * the bridge (OvsDatapathOptions).
    */
   ovs?: { db?: string; rundir?: string; controller?: string; uplinkAccessVlan?: number; flowRecords?: { mode: FlowRecordMode; cap: number } };
-  /** The linux driver: what the tenants' tables log for the flow records; undefined: nothing. */
-  flowLog?: FlowLogOptions;
+  /** The linux driver: how the tenants' tables count connection attempts for the flow records; undefined: not at all. */
+  flowSets?: FlowSetOptions;
 }
 
 /**
@@ -79,6 +90,6 @@ export async function createDatapath(name: string, options: DatapathOptions): Pr
   if (options.probe !== false) await probeFeatures(executor, options.prefix);
   return new LinuxDatapath(executor, {
     ...(options.logger === undefined ? {} : { logger: options.logger }),
-    ...(options.flowLog === undefined ? {} : { flowLog: options.flowLog }),
+    ...(options.flowSets === undefined ? {} : { flowSets: options.flowSets }),
   });
 }

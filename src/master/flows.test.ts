@@ -3,7 +3,7 @@ import { describe, it } from "node:test";
 import { FlowPush, FlowsQuery } from "../contract/flows.js";
 import { FlowReports } from "./flows.js";
 
-const stats = { cap: 4, entries: 1, seenPackets: 1, seenEntries: 1, evictedPackets: 0, evictedEntries: 0 };
+const stats = { cap: 4, entries: 1, seenPackets: 1, seenEntries: 1, evictedPackets: 0, evictedEntries: 0, overflowPackets: 0 };
 const rec = (tenant: string, verdict: "allow" | "deny", lastSeen: number) => ({ tenant, verdict, rule: verdict === "deny" ? "p:r" : null, src: "198.18.0.1", dst: "198.18.0.2", proto: 6, dport: 80, packets: 1, firstSeen: 0, lastSeen });
 
 describe("FlowReports", () => {

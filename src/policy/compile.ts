@@ -73,7 +73,7 @@
 import { computeCells, cellsIdentity, isEmptyCells, type Cells } from "./cells.js";
 import { coalesce, sweepAtoms, type Span } from "./intervals.js";
 import { normalizeInput, type NormRule } from "./normalize.js";
-import { elementId, renderScript } from "./render.js";
+import { denyRuleKeys, elementId, renderScript } from "./render.js";
 import type {
   AddrInterval,
   CompiledPolicy,
@@ -234,7 +234,8 @@ export function compilePolicy(input: PolicyInput): CompiledPolicy {
     portlessExact,
     portlessAny,
   };
-  const script = renderScript(tables, input.flowLog);
+  const flowRules = input.flowSets === undefined ? [] : denyRuleKeys(tables);
+  const script = renderScript(tables, input.flowSets, flowRules);
 
   const elements: Record<string, number> = {
     out_groups: tables.outGroups4.length + tables.outGroups6.length,
@@ -251,6 +252,7 @@ export function compilePolicy(input: PolicyInput): CompiledPolicy {
     script,
     elementRules,
     ruleKeys: [...new Set(input.rules.map((r) => r.key))],
+    flowRules,
     tables,
     warnings: norm.warnings,
     stats: {

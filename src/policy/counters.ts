@@ -1,4 +1,5 @@
-// Per-rule packet/byte counters from `nft -j list table inet netplugin`
+// Per-rule packet/byte counters from `nft -j list maps inet` (RULE_COUNTERS_ARGV: the maps alone, not the flow
+// sets, which hold up to thousands of elements; `list table` gives the same maps and works too)
 // (`-n` for numeric output is best, names work too). Every verdict-map element
 // carries a counter and stands for one rule (CompiledPolicy.elementRules), so a
 // rule's counter is the sum over its elements. Counters restart at zero each
@@ -7,6 +8,9 @@
 import { ValidationError } from "../lib/errors.js";
 import { elementId, JUDGE_MAPS, TABLE_NAME, type JudgeMap } from "./render.js";
 import type { CompiledPolicy, RuleCounter } from "./types.js";
+
+/** What the counters are read with: every inet map of the namespace (nft 1.0.6 has no `list maps table`); ours are told by their table. */
+export const RULE_COUNTERS_ARGV = ["nft", "-j", "list", "maps", "inet"];
 
 /** Names nft prints for protocol numbers without -n (netbase /etc/protocols), and for nfproto. */
 const NAMES: Record<string, number> = {

@@ -3,12 +3,24 @@
 // per-rule counters back. Pure: running the script is the datapath's job.
 
 export { compilePolicy, groupChainName } from "./compile.js";
-export { ruleCounters } from "./counters.js";
+export { RULE_COUNTERS_ARGV, ruleCounters } from "./counters.js";
 export { tracePacket } from "./trace.js";
 export { splitChainTables } from "./split-chain.js";
 export { evaluateNaive } from "./naive.js";
 export { elementId, TABLE_NAME } from "./render.js";
-export { ALLOW_PREFIX, DENY_PREFIX, FLOW_LOG_GROUP, type FlowLogOptions } from "./flowlog.js";
+export { DEFAULT_FLOW_TIMEOUT_SECONDS, type FlowSetOptions } from "./flowsets.js";
+export {
+  FLOW_COUNTERS_ARGV,
+  FLOW_SETS_ARGV,
+  flowElementText,
+  flowRuleOf,
+  parseFlowCounters,
+  parseFlowSets,
+  renderFlowDeletes,
+  type FlowCountersReading,
+  type FlowSetElement,
+  type FlowSetsReading,
+} from "./flowreading.js";
 export type {
   AddressFamily,
   CompiledPolicy,

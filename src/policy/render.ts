@@ -9,7 +9,7 @@
 // filter (0) for policy.
 
 import { formatInterval } from "./addr.js";
-import { denyChainName, renderFlowLog, type FlowLogOptions } from "./flowlog.js";
+import { denyChainName, renderFlowSets, type FlowSetOptions } from "./flowsets.js";
 import { NFPROTO_IPV4 } from "./normalize.js";
 import type { AddrInterval, GroupChain, JudgeElement, PolicyTables } from "./types.js";
 
@@ -59,7 +59,7 @@ function compareKeys(a: number[], b: number[]): number {
   return 0;
 }
 
-/** With a flow log, a deny element goes to its rule's chain (flowlog.ts), which logs before it drops. */
+/** With flow sets, a deny element goes to its rule's chain (flowsets.ts), which counts the attempt before it drops. */
 type VerdictOf = (e: JudgeElement) => string;
 
 function verdictsFor(denyChains: Map<string, number> | undefined): VerdictOf {
@@ -103,17 +103,17 @@ function groupChainParts(c: GroupChain): { maps: string[]; chain: string[] } {
   return { maps, chain };
 }
 
-/** Keys of the rules that deny in some element, sorted: their index names their chain. */
-function denyRuleKeys(t: PolicyTables): string[] {
+/** Keys of the rules that deny in some element, sorted: their index names their chain and their flow id. */
+export function denyRuleKeys(t: PolicyTables): string[] {
   const keys = new Set<string>();
   for (const m of [t.portedExact, t.portedAny, t.portlessExact, t.portlessAny]) for (const e of m.values()) if (e.action === "deny") keys.add(e.ruleKey);
   return [...keys].sort();
 }
 
-export function renderScript(t: PolicyTables, flowLog?: FlowLogOptions): string {
-  const denyKeys = flowLog === undefined ? [] : denyRuleKeys(t);
-  const log = flowLog === undefined ? undefined : renderFlowLog(flowLog, denyKeys);
-  const verdictOf = verdictsFor(flowLog === undefined ? undefined : new Map(denyKeys.map((k, i) => [k, i])));
+/** The script; with flow sets, `denyKeys` are denyRuleKeys(t) (the caller keeps them to name the flow ids). */
+export function renderScript(t: PolicyTables, flowSets?: FlowSetOptions, denyKeys: string[] = []): string {
+  const log = flowSets === undefined ? undefined : renderFlowSets(flowSets, denyKeys);
+  const verdictOf = verdictsFor(flowSets === undefined ? undefined : new Map(denyKeys.map((k, i) => [k, i])));
   const out: string[] = [
     "# netplugin tenant policy (src/policy/compile.ts): one transaction replacing the table.",
     `table inet ${TABLE_NAME} {}`,
@@ -193,8 +193,8 @@ export function renderScript(t: PolicyTables, flowLog?: FlowLogOptions): string 
     `\t\ticmpv6 type { ${ND_TYPES} } accept`,
     "\t\tjump out_check",
     "\t\tjump in_check",
-    // Here the attempt has passed both checks: the allowed one's record, when asked.
-    ...(log?.allowRule ?? []),
+    // Here the attempt has passed both checks: the allowed one is counted, when asked.
+    ...(log?.allowRules ?? []),
     "\t}",
     "\tchain out_check {",
     "\t\tip saddr vmap @out_groups4",

@@ -3,7 +3,7 @@
 // the compiled result carries both the nft script and the lookup structures it
 // was rendered from, so tests can trace packets through exactly what is loaded.
 
-import type { FlowLogOptions } from "./flowlog.js";
+import type { FlowSetOptions } from "./flowsets.js";
 
 export type FwdMode = "bridge" | "routing";
 export type Direction = "in" | "out";
@@ -64,8 +64,8 @@ export interface PolicyInput {
   groups: PolicyGroup[];
   /** One entry per (group that has the policy attached, rule). */
   rules: PolicyRule[];
-  /** Log connection attempts for the flow records (flowlog.ts); absent: no log statement. */
-  flowLog?: FlowLogOptions;
+  /** Count connection attempts in the table's flow sets for the flow records (flowsets.ts); absent: no flow sets. */
+  flowSets?: FlowSetOptions;
 }
 
 // ---------------------------------------------------------------------------
@@ -144,6 +144,8 @@ export interface CompiledPolicy {
   elementRules: Map<string, string>;
   /** Every rule key of the input, so counters can report rules that matched nothing. */
   ruleKeys: string[];
+  /** With flow sets: the deny rule whose flow id is i + 1 at index i (flowsets.ts); empty without. */
+  flowRules: string[];
   tables: PolicyTables;
   stats: CompileStats;
   /** Things that are legal but probably not what the user meant (unknown groups, ignored ports, duplicate addresses). */

@@ -291,8 +291,8 @@ describe("web UI", () => {
   });
 
   test("the flows view lists a blocked connect as a denied flow with the rule that dropped it", async () => {
-    // a to b:9090: web's rule 2 denies TCP but to 8080 from the client group. The agents' readers start with the
-    // tenant's namespace, so the connect is tried until netmaster has the record.
+    // a to b:9090: web's rule 2 denies TCP but to 8080 from the client group. The kernel counts from when the
+    // agent loaded the tenant's table, and the agent reads and pushes every 5 s: tried until netmaster has it.
     await waitFor(
       async () => {
         await a.ns.tcpReaches(b.ip, 9090, 500);

@@ -15,19 +15,23 @@ export class FlowTable {
   private seenEntries = 0;
   private evictedPackets = 0;
   private evictedEntries = 0;
+  private overflowPackets = 0;
+  /** Goes up with every change: what the recorder pushes only when it moved. */
+  version = 0;
 
   constructor(readonly cap = DEFAULT_FLOW_CAP) {
     if (!Number.isInteger(cap) || cap < 1) throw new RangeError(`Cannot make a flow table of ${cap} entries: expected a positive integer`);
   }
 
-  /** Counts one logged attempt at `now`. */
-  add(key: FlowKey, now: number): void {
-    this.seenPackets++;
+  /** Counts `packets` attempts of a pair, the last of them at `lastSeen`. */
+  add(key: FlowKey, packets: number, lastSeen: number): void {
+    this.version++;
+    this.seenPackets += packets;
     const id = `${key.tenant}\u0000${key.verdict}\u0000${key.rule ?? ""}\u0000${key.src}\u0000${key.dst}\u0000${key.proto}\u0000${key.dport}`;
     const had = this.entries.get(id);
     if (had) {
-      had.packets++;
-      had.lastSeen = now;
+      had.packets += packets;
+      had.lastSeen = Math.max(had.lastSeen, lastSeen);
       this.entries.delete(id);
       this.entries.set(id, had);
       return;
@@ -39,7 +43,13 @@ export class FlowTable {
       this.evictedPackets += record.packets;
     }
     this.seenEntries++;
-    this.entries.set(id, { ...key, packets: 1, firstSeen: now, lastSeen: now });
+    this.entries.set(id, { ...key, packets, firstSeen: lastSeen, lastSeen });
+  }
+
+  /** Counts attempts that came without a pair (the kernel had no room for one). */
+  addOverflow(packets: number): void {
+    this.version++;
+    this.overflowPackets += packets;
   }
 
   /** The records, most recently seen first. */
@@ -60,6 +70,7 @@ export class FlowTable {
       seenEntries: this.seenEntries,
       evictedPackets: this.evictedPackets,
       evictedEntries: this.evictedEntries,
+      overflowPackets: this.overflowPackets,
     };
   }
 }

@@ -175,7 +175,7 @@ function policy(extra = false): PolicyInput {
   };
 }
 
-/** What `nft -j list table inet netplugin` prints for `input` with every element of a rule at `counts[rule]`. */
+/** What `nft -j list maps inet` (the maps of `list table inet netplugin`) prints for `input` with every element of a rule at `counts[rule]`. */
 function nftCounters(input: PolicyInput, counts: Record<string, number>): string {
   const maps = new Map<string, unknown[]>();
   for (const [id, rule] of compilePolicy(input).elementRules) {
@@ -192,7 +192,7 @@ describe("LinuxDatapath: rule counters", () => {
   it("reads every tenant's counters by rule key, as running totals across policy reloads", async () => {
     const kernel = new EmptyHost();
     let table = nftCounters(policy(), { "a:p:deny": 3, "a:p:http": 5 });
-    kernel.answer = (text) => (text === `ip netns exec ${NS_A} nft -j list table inet netplugin` ? table : undefined);
+    kernel.answer = (text) => (text === `ip netns exec ${NS_A} nft -j list maps inet` ? table : undefined);
     const driver: DatapathDriver = onHost(kernel);
     const desired = host();
     desired.tenants[0]!.policy = policy();
@@ -223,7 +223,7 @@ describe("LinuxDatapath: rule counters", () => {
     const refused = compilePolicy(policy(true)).script;
     kernel.answer = (text, stdin) => {
       if (stdin === refused) throw new ProcessError(text.split(" "), 1, "Error: Could not process rule: No space left on device");
-      return text === `ip netns exec ${NS_A} nft -j list table inet netplugin` ? nftCounters(policy(), { "a:p:http": 2 }) : undefined;
+      return text === `ip netns exec ${NS_A} nft -j list maps inet` ? nftCounters(policy(), { "a:p:http": 2 }) : undefined;
     };
     const driver = onHost(kernel);
     const desired = host();

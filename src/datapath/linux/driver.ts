@@ -5,21 +5,22 @@
 // Runs are incremental: the driver remembers what it applied without failure and reads only
 // what may differ from it (incremental.ts); a full run reads everything, to repair drift.
 // The per-rule counters are read from each tenant's policy table (`nft -j list table`) and mapped to
-// rules with the compiled policy of the script that table holds.
+// rules with the compiled policy of the script that table holds; so are the flow records (flows.ts).
 
 import { randomInt } from "node:crypto";
 import type { Logger } from "pino";
 
 import { accumulateCounters, NO_COUNTER_HISTORY, type CounterHistory } from "../counters.js";
-import type { DatapathDriver, RuleCounters } from "../driver.js";
+import type { DatapathDriver, FlowCounts, FlowListChoice, RuleCounters } from "../driver.js";
 import { hostNftTable, NFT_TABLE, ownsNamespace } from "../names.js";
 import type { DatapathProblem, DesiredHost } from "../types.js";
 import { ValidationError } from "../../lib/errors.js";
 import type { Executor } from "../../lib/process.js";
-import { ruleCounters, type CompiledPolicy, type FlowLogOptions, type RuleCounter } from "../../policy/index.js";
+import { RULE_COUNTERS_ARGV, ruleCounters, type CompiledPolicy, type FlowSetOptions, type RuleCounter } from "../../policy/index.js";
 import { applyPlan, type StepFailure } from "./apply.js";
 import { diffEndpointChanges, diffHost, POLICY_NFT_OBJECT } from "./diff.js";
 import { checkDirect, DirectAttachments, withoutDirect } from "./direct.js";
+import { forgetFlowElements, readFlowCounts, type TraceCache } from "./flows.js";
 import { PickupWindows } from "./pickup.js";
 import { PolicyCache, type PolicyCompiler } from "./policies.js";
 import { HOST_TABLE_FAMILY } from "./renderOverlay.js";
@@ -47,8 +48,8 @@ export interface LinuxDatapathOptions {
   hostNamespace?: string;
   /** How long a bridge that starts passing netfilter picks up running TCP connections (pickup.ts); tests shorten it. */
   pickupWindowSeconds?: number;
-  /** What the tenants' tables log for the flow records (policy/flowlog.ts); undefined: nothing. */
-  flowLog?: FlowLogOptions;
+  /** How the tenants' tables count connection attempts for the flow records (policy/flowsets.ts); undefined: not at all. */
+  flowSets?: FlowSetOptions;
   /** Where the names of the namespaces come from; default the directory `ip netns` keeps them in (netnsDir.ts). */
   namespaces?: NamespaceLister;
   logger?: Logger;
@@ -83,6 +84,9 @@ export class LinuxDatapath implements DatapathDriver {
   private tables = new Map<string, CompiledPolicy | null>();
   /** Namespaces whose table was (re)placed since counters were last read: their counters restarted. */
   private readonly reloadedTables = new Set<string>();
+  /** The same since the flow sets were last read, and per namespace the allowed flows' traced rules. */
+  private readonly reloadedFlowSets = new Set<string>();
+  private flowTraces = new Map<string, TraceCache>();
   private counterHistory: CounterHistory = NO_COUNTER_HISTORY;
   /** Conntrack deletions that failed, by tenant namespace: planned again until they take (diffServices.ts). */
   private unflushed = new Map<string, Step[]>();
@@ -101,7 +105,7 @@ export class LinuxDatapath implements DatapathDriver {
     options: LinuxDatapathOptions = {},
   ) {
     this.concurrency = options.concurrency ?? 4;
-    this.policies = new PolicyCache(options.flowLog);
+    this.policies = new PolicyCache(options.flowSets);
     this.pickup = new PickupWindows(options.pickupWindowSeconds);
     this.hostNamespace = options.hostNamespace;
     this.namespaces = options.namespaces ?? readNamespaceDir;
@@ -125,9 +129,6 @@ export class LinuxDatapath implements DatapathDriver {
     return run;
   }
 
-  compiledPolicy(namespace: string): CompiledPolicy | undefined {
-    return this.tables.get(namespace) ?? undefined;
-  }
 
   /** Pure: what in `desired` cannot be rendered, each with its unit (render.ts checkHost), a policy that does not compile included. */
   check(desired: DesiredHost): DatapathProblem[] {
@@ -276,6 +277,7 @@ export class LinuxDatapath implements DatapathDriver {
       else if (step.tool === "nft" && step.object === POLICY_NFT_OBJECT) tables.set(step.namespace, rendered.get(step.namespace) ?? null);
       else continue;
       this.reloadedTables.add(step.namespace);
+      this.reloadedFlowSets.add(step.namespace);
     }
     for (const namespace of tables.keys()) if (!rendered.has(namespace)) tables.delete(namespace);
     return tables;
@@ -309,7 +311,7 @@ export class LinuxDatapath implements DatapathDriver {
           continue;
         }
         try {
-          const json = await this.executor.run(["nft", "-j", "list", "table", "inet", NFT_TABLE], { netns: namespace });
+          const json = await this.executor.run(RULE_COUNTERS_ARGV, { netns: namespace });
           readings.set(namespace, ruleCounters(json, policy));
         } catch (error) {
           this.logger?.debug({ op: "counters", namespace, err: (error as Error).message }, "cannot read rule counters");
@@ -320,6 +322,45 @@ export class LinuxDatapath implements DatapathDriver {
       this.counterHistory = history;
       this.reloadedTables.clear();
       return totals;
+    });
+  }
+
+  /**
+   * The flow counters of every tenant whose policy in force is known, and the sets `list` asks for (flows.ts).
+   * Serialised with the reconciles, so each is named with the policy its table holds; `restarted` when the table
+   * was replaced since the last read.
+   */
+  readFlows(list: FlowListChoice): Promise<{ counts: FlowCounts[]; unreadable: string[] }> {
+    return this.serial(async () => {
+      const out: FlowCounts[] = [];
+      const unreadable: string[] = [];
+      const traces = new Map<string, TraceCache>();
+      for (const [namespace, policy] of this.tables) {
+        if (policy === null) continue;
+        try {
+          const restarted = this.reloadedFlowSets.has(namespace);
+          const { counts, cache } = await readFlowCounts(this.executor, namespace, { policy, restarted, now: Date.now(), cache: this.flowTraces.get(namespace), list });
+          this.reloadedFlowSets.delete(namespace);
+          if (cache) traces.set(namespace, cache);
+          out.push(counts);
+        } catch (error) {
+          this.logger?.debug({ op: "flows", namespace, err: (error as Error).message }, "cannot read flow sets");
+          unreadable.push(namespace);
+        }
+      }
+      this.flowTraces = traces;
+      return { counts: out, unreadable };
+    });
+  }
+
+  /** Deletes flows of a namespace's sets (flows.ts); a failure (one expired meanwhile fails the transaction) is logged at debug. */
+  forgetFlows(namespace: string, ids: string[]): Promise<void> {
+    return this.serial(async () => {
+      try {
+        await forgetFlowElements(this.executor, namespace, ids);
+      } catch (error) {
+        this.logger?.debug({ op: "flows", namespace, err: (error as Error).message }, "cannot forget flows");
+      }
     });
   }
 

@@ -3,7 +3,7 @@
 // keeps each namespace's last compiled policy and compiles again only when its input differs.
 
 import { ValidationError } from "../../lib/errors.js";
-import { compilePolicy, type CompiledPolicy, type FlowLogOptions, type PolicyInput } from "../../policy/index.js";
+import { compilePolicy, type CompiledPolicy, type FlowSetOptions, type PolicyInput } from "../../policy/index.js";
 import type { IssueList } from "./validate.js";
 
 /** Compiles a tenant's policy; render.ts takes one, so the driver can hand it its cache. Throws what compilePolicy throws. */
@@ -27,11 +27,11 @@ export function renderPolicy(namespace: string, input: PolicyInput, path: string
 export class PolicyCache {
   private readonly last = new Map<string, { input: string; compiled: CompiledPolicy }>();
 
-  /** flowLog: what every tenant's table logs for the flow records (policy/flowlog.ts); a host-wide choice of the agent. */
-  constructor(private readonly flowLog?: FlowLogOptions) {}
+  /** flowSets: how every tenant's table counts connection attempts for the flow records (policy/flowsets.ts); a host-wide choice of the agent. */
+  constructor(private readonly flowSets?: FlowSetOptions) {}
 
   readonly compile: PolicyCompiler = (namespace, given) => {
-    const input = this.flowLog === undefined ? given : { ...given, flowLog: this.flowLog };
+    const input = this.flowSets === undefined ? given : { ...given, flowSets: this.flowSets };
     const key = JSON.stringify(input);
     const last = this.last.get(namespace);
     if (last?.input === key) return last.compiled;

@@ -1,16 +1,16 @@
-// Flows: the connection attempts the hosts' kernels logged for a tenant (GET /api/v1/flows), polled every 2 s;
+// Flows: the connection attempts the hosts' kernels counted for a tenant (GET /api/v1/flows), polled every 2 s;
 // denied ones name the rule that dropped them. Per host, whether its table is full and allowed attempts recorded.
 
 import { useState } from "preact/hooks";
 import { get } from "../api.js";
-import { flowsQuery, flowTarget, type FlowRow } from "../logic/flows.js";
+import { flowsQuery, flowTarget, hostSummary, type FlowHost, type FlowRow } from "../logic/flows.js";
 import { usePoll } from "../poll.js";
 import { ErrorText } from "../errorText.js";
 
 interface FlowsAnswer {
   tenant: string;
   records: FlowRow[];
-  hosts: { host: string; allowed: boolean; cap: number; entries: number; evictedEntries: number }[];
+  hosts: FlowHost[];
 }
 
 export function Flows() {
@@ -42,7 +42,7 @@ export function Flows() {
       {answer && (
         <>
           <p class="hosts">
-            {answer.hosts.map((h) => `${h.host}: ${h.entries}/${h.cap} records, ${h.evictedEntries} evicted${h.allowed ? "" : ", allowed not recorded"}`).join(" · ") || "no host has reported flows yet"}
+            {answer.hosts.map(hostSummary).join(" · ") || "no host has reported flows yet"}
           </p>
           <table class="plain flows">
             <thead>
