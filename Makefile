@@ -56,8 +56,8 @@ build: npm-deps
 
 # The whole end-to-end suite runs a second time with every simulated cluster on the OVS datapath, but for the files
 # that choose their datapath themselves (ovs, ovs-docker, sdn-controller), the ones no datapath takes part in (ldap-login,
-# the web UI), and what only the Linux datapath does (flow records from nft logs).
-OVS_E2E_OWN := ovs ovs-docker sdn-controller ldap-login ui flows
+# the web UI).
+OVS_E2E_OWN := ovs ovs-docker sdn-controller ldap-login ui
 OVS_E2E := $(filter-out $(OVS_E2E_OWN),$(patsubst test/e2e/%.test.ts,%,$(wildcard test/e2e/*.test.ts)))
 
 test: deps build

@@ -248,9 +248,9 @@ export class Agent {
     });
     const flowSource = datapath.readFlows && datapath.forgetFlows ? { readFlows: datapath.readFlows.bind(datapath), forgetFlows: datapath.forgetFlows.bind(datapath) } : undefined;
     const flows =
-      flowSets === undefined || flowSource === undefined
+      flowSettings.mode === "off" || flowSource === undefined
         ? undefined
-        : new FlowRecorder({ host: o.host, prefix, allowed: flowSets.allowed, cap: flowSettings.cap, source: flowSource, master, registry: metrics.registry, log });
+        : new FlowRecorder({ host: o.host, prefix, allowed: flowSettings.mode === "all", cap: flowSettings.cap, source: flowSource, master, registry: metrics.registry, log });
     flows?.start();
     const app = localApi({ host: o.host, prefix, cni, metrics, counters, mirror, attachments, reconciler });
     // Flow records (flows/recorder.ts): 404 when the agent records none.

@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
-import { Cluster } from "../../src/cluster/index.js";
+import { Cluster, defaultDatapath } from "../../src/cluster/index.js";
 import { unixRequest } from "../../src/cluster/http.js";
 import { run } from "../../src/lib/process.js";
 import { waitFor } from "../../src/lib/wait.js";
@@ -44,6 +44,8 @@ for p in range(lo, lo + n):
 function rssKb(pid: number): number {
   return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? NaN);
 }
+
+const DATAPATH = defaultDatapath();
 
 describe("flow records", () => {
   let cluster: Cluster;
@@ -144,7 +146,10 @@ describe("flow records", () => {
     assert.ok(!(await masterFlows(true)).some((f) => isPair(f, 8080)));
   });
 
-  test("a flood of denied attempts keeps the table and the kernel's set at the cap, evicting and counting what had no room, with the agent's RSS flat", async (t) => {
+  // OVS keeps no overflow count: its bridge evicts the least recently seen record instead (its bound is shown by
+  // src/datapath/ovs/flow-records.kernel.test.ts).
+  const linuxOnly = DATAPATH === "ovs" && "the nft set's bound and overflow count belong to the linux datapath";
+  test("a flood of denied attempts keeps the table and the kernel's set at the cap, evicting and counting what had no room, with the agent's RSS flat", { skip: linuxOnly }, async (t) => {
     const pid = cluster.hosts[0]!.agent!.child.pid!;
     const flood = async (lo: number) => {
       const r = await c["a"]!.ns.exec(["/usr/bin/python3", "-c", FLOOD, c["b"]!.ip, String(lo), "4000"]);

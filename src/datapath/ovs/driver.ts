@@ -18,7 +18,7 @@
 
 import type { Logger } from "pino";
 
-import type { DatapathChange, DatapathDriver, DatapathError, DatapathReport, RuleCounters } from "../driver.js";
+import type { CountedFlow, DatapathChange, DatapathDriver, DatapathError, DatapathReport, FlowCounts, FlowListChoice, RuleCounters } from "../driver.js";
 import type { DatapathProblem, DesiredHost, DesiredTenant } from "../types.js";
 import { hostNftTable, tenantNamespace } from "../names.js";
 import { checkDirect, DirectAttachments, withoutDirect } from "../linux/direct.js";
@@ -27,7 +27,7 @@ import { PolicyCache } from "../linux/policies.js";
 import { POLICY_TABLE, policyFlows } from "./policy-flows.js";
 import { policyRuleCounters } from "./policy-counters.js";
 import { accumulateCounters, NO_COUNTER_HISTORY, type CounterHistory } from "../counters.js";
-import type { RuleCounter } from "../../policy/index.js";
+import { tracePacket, type CompiledPolicy, type RuleCounter } from "../../policy/index.js";
 import { ValidationError } from "../../lib/errors.js";
 import { ProcessError, type Executor } from "../../lib/process.js";
 import { OvsGroups } from "./groups.js";
@@ -42,7 +42,7 @@ import { checkOutside, wantedOutside } from "./outside.js";
 import { OutsideNamespaces } from "./outside-ns.js";
 import { OUR_COOKIES, ourFlowCount, syncFlows, type Ofctl } from "./flow-sync.js";
 import { vswitchdControl } from "./datapath-cache.js";
-import { tenantRecordsCookie, type FlowRecordMode } from "./flow-record-flows.js";
+import { FLOW_RECORD_IDLE_SECONDS, tenantRecordsCookie, type FlowRecordMode } from "./flow-record-flows.js";
 import { syncFlowRecordTable } from "./flow-record-table.js";
 import { readFlowRecords, type OvsFlowRecord } from "./flow-records.js";
 import { EndpointPorts, type ObservedPort } from "./ports.js";
@@ -93,6 +93,8 @@ export interface OvsDatapathOptions {
 interface AppliedRules {
   tenant: number;
   ruleKeys: string[];
+  /** The policy the flows were rendered from: an allowed record's rule is traced on it. */
+  compiled: CompiledPolicy;
 }
 
 const DEFAULT_DB = "unix:/var/run/openvswitch/db.sock";
@@ -113,6 +115,8 @@ export class OvsDatapath implements DatapathDriver {
   /** Per tenant name: its number and rule keys in the flows last applied (what counters() maps cookies with). */
   private appliedRules = new Map<string, AppliedRules>();
   private renderedRules = new Map<string, AppliedRules>();
+  /** Per tenant name: its number and rule keys when readFlows last read its records. */
+  private readNumbering = new Map<string, string>();
   private counterHistory: CounterHistory = NO_COUNTER_HISTORY;
   /** Our OpenFlow groups (services), put before the flows that use them. */
   private readonly groups = new OvsGroups((args) => this.ofctl(args));
@@ -186,13 +190,14 @@ export class OvsDatapath implements DatapathDriver {
   private policyOf(t: DesiredTenant, tenantNumber: number): string[] {
     const ips = t.endpoints.map((e) => e.ipv4.split("/")[0]!).filter((ip) => ip !== "");
     const ipv6 = t.endpoints.map((e) => e.ipv6.split("/")[0]!).filter((ip) => ip !== "");
+    const compiled = this.policies.compile(t.namespace, t.policy);
     const rendered = policyFlows({
       tenant: tenantNumber,
-      tables: this.policies.compile(t.namespace, t.policy).tables,
+      tables: compiled.tables,
       localIps: { ipv4: ips, ipv6 },
       ...(this.o.flowRecords === undefined ? {} : { flowRecords: this.o.flowRecords.mode }),
     });
-    this.renderedRules.set(t.name, { tenant: tenantNumber, ruleKeys: rendered.ruleKeys });
+    this.renderedRules.set(t.name, { tenant: tenantNumber, ruleKeys: rendered.ruleKeys, compiled });
     return rendered.flows;
   }
 
@@ -228,6 +233,45 @@ export class OvsDatapath implements DatapathDriver {
       return readFlowRecords(this.executor, `unix:${this.rundir}/${bridgeName(this.prefix)}.mgmt`, tenants);
     });
   }
+
+  /**
+   * The flow records as the recorder reads them (DatapathDriver.readFlows): per tenant of the last applied
+   * pipeline, its records' attempts summed, and its records when `list` asks (one dump of the records table
+   * serves all tenants). `restarted` when the tenant's rule numbering is not the one the last reading saw: its
+   * records were deleted then (dropStaleRecords). Nothing overflows: OVS evicts the least recently seen record
+   * instead (flow-record-table.ts), so a record counted again after its eviction starts from 1.
+   */
+  readFlows(list: FlowListChoice): Promise<{ counts: FlowCounts[]; unreadable: string[] }> {
+    return this.serial(async () => {
+      const applied = [...this.appliedRules];
+      if (this.o.flowRecords === undefined || applied.length === 0) return { counts: [], unreadable: [] };
+      const tenants = new Map(applied.map(([name, { tenant, ruleKeys }]) => [tenant, { name, ruleKeys }]));
+      let records: OvsFlowRecord[];
+      try {
+        records = await readFlowRecords(this.executor, `unix:${this.rundir}/${bridgeName(this.prefix)}.mgmt`, tenants);
+      } catch (err) {
+        this.o.logger?.debug({ op: "flows", err: (err as Error).message }, "cannot read the flow records");
+        return { counts: [], unreadable: applied.map(([name]) => tenantNamespace(this.prefix, name)) };
+      }
+      const now = Date.now();
+      const numbering = new Map<string, string>();
+      const counts = applied.map(([name, rules]): FlowCounts => {
+        const namespace = tenantNamespace(this.prefix, name);
+        const identity = JSON.stringify([rules.tenant, rules.ruleKeys]);
+        const restarted = this.readNumbering.get(name) !== identity;
+        numbering.set(name, identity);
+        const own = records.filter((r) => r.tenant === name);
+        const totals = { counted: own.reduce((sum, r) => sum + r.packets, 0), overflowPackets: 0 };
+        const flows = list(namespace, totals, restarted) ? own.map((r) => countedFlow(r, rules.compiled, now)) : undefined;
+        return { namespace, restarted, ...totals, flows, capacity: 0 };
+      });
+      this.readNumbering = numbering;
+      return { counts, unreadable: [] };
+    });
+  }
+
+  /** Nothing to do: OVS makes room itself, evicting the least recently seen record beyond the cap (capacity 0 asks for none). */
+  async forgetFlows(): Promise<void> {}
 
   /**
    * Deletes the records of tenants whose rule numbers may mean other rules now: their rule keys changed since this
@@ -690,4 +734,27 @@ export class OvsDatapath implements DatapathDriver {
     removed.push(...(await this.shapers.removeNoopQos(bridge)));
     return [...removed, ...(await this.outside.remove(prefix, hostNftTable(prefix))), ...(await this.gateways.remove(prefix, gatewayPorts))];
   }
+}
+
+/** A record as the recorder counts it: the rule by its key, an allowed one's traced as `netctl trace` names it. */
+function countedFlow(r: OvsFlowRecord, compiled: CompiledPolicy, now: number): CountedFlow {
+  const rule =
+    r.verdict === "deny"
+      ? r.rule === null
+        ? null
+        : `${r.tenant}:${r.rule}`
+      : ((t) => t.inRule ?? t.outRule ?? null)(tracePacket(compiled, { saddr: r.src, daddr: r.dst, protocol: r.proto, dport: r.dport }));
+  const lastSeen = now - r.idleSeconds * 1000;
+  return {
+    id: `${r.verdict} ${r.rule ?? ""} ${r.src} ${r.dst} ${r.proto} ${r.dport}`,
+    verdict: r.verdict,
+    rule,
+    src: r.src,
+    dst: r.dst,
+    proto: r.proto,
+    dport: r.dport,
+    packets: r.packets,
+    lastSeen,
+    expiresAt: lastSeen + FLOW_RECORD_IDLE_SECONDS * 1000,
+  };
 }
