@@ -45,6 +45,11 @@ export interface FlowRecorderOptions {
   readMs?: number;
   /** When a namespace is busy, and how often it is listed and pushed then (counting.ts); default DEFAULT_PACE. */
   pace?: PaceOptions;
+  /**
+   * While a namespace is busy, the totals are read at most this often (ms); default 30 s. Its records are pushed
+   * every busyMs at most anyway; under a flood each reading costs the agent the flood's softirq it happens to run in.
+   */
+  busyReadMs?: number;
 }
 
 /** A rule key "tenant:policy:ruleId" as the records name it: "policy:ruleId". */
@@ -64,6 +69,7 @@ export class FlowRecorder {
   private running: Promise<void> | undefined;
   private pushedVersion = -1;
   private pushedAt = 0;
+  private readAt = 0;
   /** Whether the last reading found a namespace busy: pushes are paced then. */
   private busy = false;
   private stopped = false;
@@ -107,9 +113,14 @@ export class FlowRecorder {
     await this.running;
   }
 
-  /** One reading and push; skipped while the last one still runs. */
+  /** Whether the timer's reading runs at `now`: always, but while a namespace is busy at most every busyReadMs. */
+  readingDue(now: number): boolean {
+    return !this.busy || now - this.readAt >= (this.o.busyReadMs ?? 30_000);
+  }
+
+  /** One reading and push; skipped while the last one still runs, or while busy and not due. */
   private async tick(): Promise<void> {
-    if (this.running || this.stopped) return;
+    if (this.running || this.stopped || !this.readingDue(Date.now())) return;
     this.running = (async () => {
       try {
         await this.read();
@@ -124,6 +135,7 @@ export class FlowRecorder {
 
   /** Reads the totals of every tenant namespace of this host, the flows of those due, into the table; forgets flows where a set fills. */
   async read(now = Date.now()): Promise<void> {
+    this.readAt = now;
     const mine = `${this.o.prefix}-t-`;
     const pace = this.o.pace ?? DEFAULT_PACE;
     const baselineOf = (namespace: string, restarted: boolean) => (restarted ? undefined : this.baselines.get(namespace)) ?? noBaseline();
