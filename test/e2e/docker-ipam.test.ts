@@ -99,11 +99,14 @@ describe("Docker: our network driver with Docker's IPAM, our IPAM driver with Do
     const [a1, a2] = [await ipOf(`${p}-b1`, net), await ipOf(`${p}-b2`, net)];
     assert.match(a1, /^198\.18\.41\.\d+$/);
     assert.notEqual(a1, a2);
-    assert.deepEqual(
-      (await keys(RESERVATIONS)).filter((k) => k.startsWith(`${RESERVATIONS}default:${backing}/`)).sort(),
-      [a1, a2].map((a) => `${RESERVATIONS}default:${backing}/${a}`).sort(),
-      "netmaster holds both addresses for the network it hands them out of",
-    );
+    // The state dump is netmaster's cache, fed by the store's watch: it may trail the commit RequestAddress waited for.
+    const reserved = [a1, a2].map((a) => `${RESERVATIONS}default:${backing}/${a}`).sort();
+    let held: string[] = [];
+    await waitFor(async () => (held = (await keys(RESERVATIONS)).filter((k) => k.startsWith(`${RESERVATIONS}default:${backing}/`)).sort()).length >= 2, {
+      timeoutMs: 5_000,
+      what: () => `netmaster holds both addresses for the network it hands them out of: ${JSON.stringify(held)}`,
+    });
+    assert.deepEqual(held, reserved, "netmaster holds both addresses for the network it hands them out of");
     assert.ok(await ping(`${p}-b1`, a2), "b1 reaches b2 over Docker's bridge");
     assert.ok(await ping(`${p}-b2`, a1), "b2 reaches b1");
     assert.match(await must("exec", `${p}-b1`, "ip", "route"), /default via 198\.18\.41\.254/);

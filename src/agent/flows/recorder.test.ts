@@ -78,16 +78,18 @@ describe("FlowRecorder", () => {
     assert.equal(r.report().records[0]!.packets, 6000);
   });
 
-  it("reads at every tick while quiet, and while busy at most every busyReadMs", async () => {
+  it("reads at every tick while quiet or after a burst, and in a lasting flood at most every busyReadMs", async () => {
     const busy = (n: number) => counts([flow(80, n, 1000)]);
-    const { r } = recorder([[busy(1)], [busy(5000)], [busy(5001)]], []);
+    const { r } = recorder([[busy(1)], [busy(5000)], [busy(10_000)], [busy(10_001)]], []);
     assert.equal(r.readingDue(0), true);
     await r.read(0);
     assert.equal(r.readingDue(5000), true, "quiet: every tick");
-    await r.read(5000); // 4999 attempts in 5 s: busy
-    assert.deepEqual([r.readingDue(10_000), r.readingDue(34_999), r.readingDue(35_000)], [false, false, true]);
-    await r.read(35_000); // one attempt in 30 s: quiet again
-    assert.equal(r.readingDue(40_000), true);
+    await r.read(5000); // 4999 attempts in 5 s: busy once, a burst so far
+    assert.equal(r.readingDue(10_000), true, "after one busy reading: the next tick");
+    await r.read(10_000); // busy again: a lasting flood
+    assert.deepEqual([r.readingDue(15_000), r.readingDue(39_999), r.readingDue(40_000)], [false, false, true]);
+    await r.read(40_000); // one attempt in 30 s: quiet again
+    assert.equal(r.readingDue(45_000), true);
   });
 
   it("makes no room while busy, and at the first quiet reading after", async () => {

@@ -70,6 +70,8 @@ export class FlowRecorder {
   private pushedVersion = -1;
   private pushedAt = 0;
   private readAt = 0;
+  /** Whether the reading before the last found a namespace busy. */
+  private wasBusy = false;
   /** Whether the last reading found a namespace busy: pushes are paced then. */
   private busy = false;
   private stopped = false;
@@ -113,9 +115,12 @@ export class FlowRecorder {
     await this.running;
   }
 
-  /** Whether the timer's reading runs at `now`: always, but while a namespace is busy at most every busyReadMs. */
+  /**
+   * Whether the timer's reading runs at `now`: always, but while a namespace has been busy at two readings in a
+   * row (a flood that lasts, not a burst whose records the next reading should bring) at most every busyReadMs.
+   */
   readingDue(now: number): boolean {
-    return !this.busy || now - this.readAt >= (this.o.busyReadMs ?? 30_000);
+    return !(this.busy && this.wasBusy) || now - this.readAt >= (this.o.busyReadMs ?? 30_000);
   }
 
   /** One reading and push; skipped while the last one still runs, or while busy and not due. */
@@ -146,6 +151,7 @@ export class FlowRecorder {
       if (isBusy(last, totals, restarted, pace)) busy.add(namespace);
       return shouldList(last, totals, restarted, now, pace);
     });
+    this.wasBusy = this.busy;
     this.busy = busy.size > 0;
     const baselines = new Map<string, Baseline>();
     // Counts not read now go on in the kernel: the next reading takes up from the last.
