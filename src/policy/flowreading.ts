@@ -150,6 +150,11 @@ export function flowRuleOf(compiled: CompiledPolicy, e: FlowSetElement): { verdi
     const rule = compiled.flowRules[e.flowId - 1];
     return rule === undefined ? undefined : { verdict: "deny", rule };
   }
-  const traced = tracePacket(compiled, { saddr: e.src, daddr: e.dst, protocol: e.proto, dport: e.dport });
-  return { verdict: "allow", rule: traced.inRule ?? traced.outRule ?? null };
+  return { verdict: "allow", rule: allowingRule(compiled, e) };
+}
+
+/** The rule that allowed an attempt, as `netctl trace` names it: the receiver's, else the sender's; null: the default. */
+export function allowingRule(compiled: CompiledPolicy, a: { src: string; dst: string; proto: number; dport: number }): string | null {
+  const traced = tracePacket(compiled, { saddr: a.src, daddr: a.dst, protocol: a.proto, dport: a.dport });
+  return traced.inRule ?? traced.outRule ?? null;
 }

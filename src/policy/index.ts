@@ -13,6 +13,7 @@ export {
   FLOW_COUNTERS_ARGV,
   FLOW_SETS_ARGV,
   flowElementText,
+  allowingRule,
   flowRuleOf,
   parseFlowCounters,
   parseFlowSets,

@@ -78,7 +78,7 @@ describe("FlowRecorder", () => {
     assert.equal(r.report().records[0]!.packets, 6000);
   });
 
-  it("reads at every tick while quiet or after a burst, and in a lasting flood at most every busyReadMs", async () => {
+  it("reads at every tick while quiet or after a burst, and in a lasting flood at most every BUSY_READ_MS", async () => {
     const busy = (n: number) => counts([flow(80, n, 1000)]);
     const { r } = recorder([[busy(1)], [busy(5000)], [busy(10_000)], [busy(10_001)]], []);
     assert.equal(r.readingDue(0), true);

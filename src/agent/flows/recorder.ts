@@ -45,12 +45,13 @@ export interface FlowRecorderOptions {
   readMs?: number;
   /** When a namespace is busy, and how often it is listed and pushed then (counting.ts); default DEFAULT_PACE. */
   pace?: PaceOptions;
-  /**
-   * While a namespace is busy, the totals are read at most this often (ms); default 30 s. Its records are pushed
-   * every busyMs at most anyway; under a flood each reading costs the agent the flood's softirq it happens to run in.
-   */
-  busyReadMs?: number;
 }
+
+/**
+ * In a lasting flood the totals are read at most this often (ms): its records are pushed every busyMs at most
+ * anyway, and under a flood each reading costs the agent the flood's softirq it happens to run in.
+ */
+export const BUSY_READ_MS = 30_000;
 
 /** A rule key "tenant:policy:ruleId" as the records name it: "policy:ruleId". */
 function ruleName(key: string | null): string | null {
@@ -117,10 +118,10 @@ export class FlowRecorder {
 
   /**
    * Whether the timer's reading runs at `now`: always, but while a namespace has been busy at two readings in a
-   * row (a flood that lasts, not a burst whose records the next reading should bring) at most every busyReadMs.
+   * row (a flood that lasts, not a burst whose records the next reading should bring) at most every BUSY_READ_MS.
    */
   readingDue(now: number): boolean {
-    return !(this.busy && this.wasBusy) || now - this.readAt >= (this.o.busyReadMs ?? 30_000);
+    return !(this.busy && this.wasBusy) || now - this.readAt >= BUSY_READ_MS;
   }
 
   /** One reading and push; skipped while the last one still runs, or while busy and not due. */

@@ -7,13 +7,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import pino from "pino";
-import { macFromIpv4 } from "../../contract/api.js";
 import type { EndpointState } from "../../contract/records.js";
 import { ConflictError, UpstreamError } from "../../lib/errors.js";
 import { AttachmentStore, type Attachment } from "../attachments.js";
 import type { MasterClient } from "../master-client.js";
 import { LocalIpam, NoBlock } from "./local-ipam.js";
-import type { BlockEndpoint } from "./local-endpoint.js";
+import { built } from "./testing/built-endpoint.js";
 import { FakeNetmaster, viewOf } from "./testing/fake-netmaster.js";
 
 const NET = "t:net";
@@ -32,18 +31,6 @@ function tempDir(): string {
   return d;
 }
 
-function built(container: string) {
-  return (address: string): BlockEndpoint => {
-    const endpoint: EndpointState = {
-      endpointID: `net.t-${container}`, tenantName: "t", networkName: "net", groupName: "", containerID: container, containerName: "",
-      ipAddress: address, ipv6Address: "", macAddress: macFromIpv4(address), homingHost: "h1", intfName: "", vtepIP: "", labels: {}, requestedIp: false,
-    };
-    return {
-      reply: { endpoint, network: { subnetLen: 24, gateway: "", ipv6SubnetLen: 0, ipv6Gateway: "", pktTag: 1, extPktTag: 1, encap: "vxlan" }, groupId: 0, revision: 0 },
-      request: { tenantName: "t", networkName: "net", containerID: container, host: "h1", ipAddress: address, macAddress: macFromIpv4(address), fromBlock: true },
-    };
-  };
-}
 
 function attachment(container: string): Attachment {
   return { endpointId: `net.t-${container}`, containerId: container, ifname: "eth0", netns: "/proc/1/ns/net", containerSide: "runtime", tenant: "t", network: "net", group: "", cniNetwork: "", portMappings: [] };

@@ -174,17 +174,7 @@ export class LocalIpam {
   private record(networkKey: string, free: { address: string; block: AddressBlock }, build: (address: string) => BlockEndpoint | undefined): BlockEndpoint | undefined {
     const made = build(free.address);
     if (!made) return undefined;
-    this.entries.set(free.address, {
-      address: free.address,
-      network: networkKey,
-      cidr: free.block.cidr,
-      endpointId: made.reply.endpoint.endpointID,
-      state: "plumbing",
-      seq: 0,
-      endpoint: made.reply.endpoint,
-      request: made.request as Record<string, unknown>,
-    });
-    this.save();
+    this.plumbing(free.address, networkKey, free.block.cidr, made);
     this.topUp(networkKey, free.block);
     return made;
   }
@@ -247,17 +237,7 @@ export class LocalIpam {
     if (r?.network !== networkKey || this.entries.has(address)) return undefined;
     const made = build(address);
     if (!made) return undefined;
-    this.entries.set(address, {
-      address,
-      network: networkKey,
-      cidr: r.cidr,
-      endpointId: made.reply.endpoint.endpointID,
-      state: "plumbing",
-      seq: 0,
-      endpoint: made.reply.endpoint,
-      request: made.request as Record<string, unknown>,
-    });
-    this.save();
+    this.plumbing(address, networkKey, r.cidr, made);
     return made;
   }
 
@@ -298,6 +278,21 @@ export class LocalIpam {
       if (n > 0) this.held.set(address, n);
       else this.held.delete(address);
     };
+  }
+
+  /** Records (and saves) an address taken for an endpoint being plumbed. */
+  private plumbing(address: string, networkKey: string, cidr: string, made: BlockEndpoint): void {
+    this.entries.set(address, {
+      address,
+      network: networkKey,
+      cidr,
+      endpointId: made.reply.endpoint.endpointID,
+      state: "plumbing",
+      seq: 0,
+      endpoint: made.reply.endpoint,
+      request: made.request as Record<string, unknown>,
+    });
+    this.save();
   }
 
   /** A network this host starts containers on: a block is asked for in the background when it has none. */

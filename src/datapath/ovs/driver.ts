@@ -18,7 +18,7 @@
 
 import type { Logger } from "pino";
 
-import type { CountedFlow, DatapathChange, DatapathDriver, DatapathError, DatapathReport, FlowCounts, FlowListChoice, RuleCounters } from "../driver.js";
+import type { DatapathChange, DatapathDriver, DatapathError, DatapathReport, FlowCounts, FlowListChoice, RuleCounters } from "../driver.js";
 import type { DatapathProblem, DesiredHost, DesiredTenant } from "../types.js";
 import { hostNftTable, tenantNamespace } from "../names.js";
 import { checkDirect, DirectAttachments, withoutDirect } from "../linux/direct.js";
@@ -27,7 +27,7 @@ import { PolicyCache } from "../linux/policies.js";
 import { POLICY_TABLE, policyFlows } from "./policy-flows.js";
 import { policyRuleCounters } from "./policy-counters.js";
 import { accumulateCounters, NO_COUNTER_HISTORY, type CounterHistory } from "../counters.js";
-import { tracePacket, type CompiledPolicy, type RuleCounter } from "../../policy/index.js";
+import type { CompiledPolicy, RuleCounter } from "../../policy/index.js";
 import { ValidationError } from "../../lib/errors.js";
 import { ProcessError, type Executor } from "../../lib/process.js";
 import { OvsGroups } from "./groups.js";
@@ -42,9 +42,9 @@ import { checkOutside, wantedOutside } from "./outside.js";
 import { OutsideNamespaces } from "./outside-ns.js";
 import { OUR_COOKIES, ourFlowCount, syncFlows, type Ofctl } from "./flow-sync.js";
 import { vswitchdControl } from "./datapath-cache.js";
-import { FLOW_RECORD_IDLE_SECONDS, tenantRecordsCookie, type FlowRecordMode } from "./flow-record-flows.js";
+import { tenantRecordsCookie, type FlowRecordMode } from "./flow-record-flows.js";
 import { syncFlowRecordTable } from "./flow-record-table.js";
-import { readFlowRecords, type OvsFlowRecord } from "./flow-records.js";
+import { countedFlow, readFlowRecords, type OvsFlowRecord } from "./flow-records.js";
 import { EndpointPorts, type ObservedPort } from "./ports.js";
 import {
   bridgeName,
@@ -734,27 +734,4 @@ export class OvsDatapath implements DatapathDriver {
     removed.push(...(await this.shapers.removeNoopQos(bridge)));
     return [...removed, ...(await this.outside.remove(prefix, hostNftTable(prefix))), ...(await this.gateways.remove(prefix, gatewayPorts))];
   }
-}
-
-/** A record as the recorder counts it: the rule by its key, an allowed one's traced as `netctl trace` names it. */
-function countedFlow(r: OvsFlowRecord, compiled: CompiledPolicy, now: number): CountedFlow {
-  const rule =
-    r.verdict === "deny"
-      ? r.rule === null
-        ? null
-        : `${r.tenant}:${r.rule}`
-      : ((t) => t.inRule ?? t.outRule ?? null)(tracePacket(compiled, { saddr: r.src, daddr: r.dst, protocol: r.proto, dport: r.dport }));
-  const lastSeen = now - r.idleSeconds * 1000;
-  return {
-    id: `${r.verdict} ${r.rule ?? ""} ${r.src} ${r.dst} ${r.proto} ${r.dport}`,
-    verdict: r.verdict,
-    rule,
-    src: r.src,
-    dst: r.dst,
-    proto: r.proto,
-    dport: r.dport,
-    packets: r.packets,
-    lastSeen,
-    expiresAt: lastSeen + FLOW_RECORD_IDLE_SECONDS * 1000,
-  };
 }

@@ -3,7 +3,9 @@ import { describe, it } from "node:test";
 import fc from "fast-check";
 import { formatIp } from "../../lib/ip.js";
 import { flowRecordCookie, type FlowVerdict } from "./flow-record-flows.js";
-import { parseFlowRecords, parseFlowRecordTable, readFlowRecords, type OvsFlowRecord, type RecordTenant } from "./flow-records.js";
+import { compilePolicy } from "../../policy/index.js";
+import { FLOW_RECORD_IDLE_SECONDS } from "./flow-record-flows.js";
+import { countedFlow, parseFlowRecords, parseFlowRecordTable, readFlowRecords, type OvsFlowRecord, type RecordTenant } from "./flow-records.js";
 
 const tenants = new Map<number, RecordTenant>([
   [0x2a, { name: "blue", ruleKeys: ["blue:pw:allow-web", "blue:pw:deny-tcp", "blue:q:no-dns"] }],
@@ -134,5 +136,32 @@ describe("readFlowRecords", () => {
     const records = await readFlowRecords(executor, "unix:/run/x/br.mgmt", tenants);
     assert.deepEqual(calls, [["ovs-ofctl", "-O", "OpenFlow15", "dump-flows", "unix:/run/x/br.mgmt", "table=50"]]);
     assert.equal(records.length, 3);
+  });
+});
+
+describe("countedFlow", () => {
+  const compiled = compilePolicy({
+    fwdMode: "routing",
+    networks: [{ name: "n", bridge: "nb1", subnet: "198.18.1.0/24", ipv6Subnet: "" }],
+    groups: [
+      { id: 1, name: "web", ipv4: ["198.18.1.1"], ipv6: [], dscp: 0 },
+      { id: 2, name: "db", ipv4: ["198.18.1.2"], ipv6: [], dscp: 0 },
+    ],
+    rules: [
+      { key: "t:db:deny", groupId: 2, direction: "in", priority: 1, action: "deny" },
+      { key: "t:db:pg", groupId: 2, direction: "in", priority: 10, action: "allow", protocol: 6, port: 5432, peerGroupId: 1 },
+    ],
+  });
+  const record = (verdict: FlowVerdict, rule: string | null, dport: number): OvsFlowRecord => ({
+    tenant: "t", verdict, rule, src: "198.18.1.1", dst: "198.18.1.2", proto: 6, dport, packets: 3, idleSeconds: 4, ageSeconds: 9,
+  });
+
+  it("names a denied record's rule by its key, an allowed one's by a trace; last seen from idle, expiry from the idle timeout", () => {
+    const now = 1_000_000;
+    const denied = countedFlow(record("deny", "db:deny", 80), compiled, now);
+    assert.deepEqual([denied.verdict, denied.rule, denied.packets, denied.lastSeen, denied.expiresAt], ["deny", "t:db:deny", 3, now - 4000, now - 4000 + FLOW_RECORD_IDLE_SECONDS * 1000]);
+    assert.equal(countedFlow(record("allow", null, 5432), compiled, now).rule, "t:db:pg");
+    assert.equal(countedFlow({ ...record("allow", null, 80), dst: "198.18.1.9" }, compiled, now).rule, null, "the default allowed it");
+    assert.notEqual(countedFlow(record("deny", "db:deny", 80), compiled, now).id, countedFlow(record("deny", "db:deny", 81), compiled, now).id);
   });
 });

@@ -12,7 +12,9 @@
 
 import { parseIp } from "../../lib/ip.js";
 import type { Executor } from "../../lib/process.js";
-import { VERDICT_CODE, type FlowVerdict } from "./flow-record-flows.js";
+import { allowingRule, type CompiledPolicy } from "../../policy/index.js";
+import type { CountedFlow } from "../driver.js";
+import { FLOW_RECORD_IDLE_SECONDS, VERDICT_CODE, type FlowVerdict } from "./flow-record-flows.js";
 import { FLOW_RECORD_COOKIE, TABLE } from "./layout.js";
 
 /** One record: attempts of one (tenant, verdict, rule, src, dst, proto, dport) that OVS counted. */
@@ -171,4 +173,23 @@ export function parseFlowRecordTable(dumpTables: string): FlowRecordTable | unde
 export async function readFlowRecords(executor: Executor, bridge: string, tenants: ReadonlyMap<number, RecordTenant>): Promise<OvsFlowRecord[]> {
   const dump = await executor.run(["ovs-ofctl", "-O", "OpenFlow15", "dump-flows", bridge, `table=${TABLE.FLOW_RECORDS}`]);
   return parseFlowRecords(dump, tenants);
+}
+
+/** A record as the recorder counts it (DatapathDriver.readFlows): the rule by its key, an allowed one's traced as `netctl trace` names it. */
+export function countedFlow(r: OvsFlowRecord, compiled: CompiledPolicy, now: number): CountedFlow {
+  // A denied record names its rule without the tenant; the recorder takes keys ("tenant:policy:ruleId").
+  const rule = r.verdict === "allow" ? allowingRule(compiled, r) : r.rule === null ? null : `${r.tenant}:${r.rule}`;
+  const lastSeen = now - r.idleSeconds * 1000;
+  return {
+    id: `${r.verdict} ${r.rule ?? ""} ${r.src} ${r.dst} ${r.proto} ${r.dport}`,
+    verdict: r.verdict,
+    rule,
+    src: r.src,
+    dst: r.dst,
+    proto: r.proto,
+    dport: r.dport,
+    packets: r.packets,
+    lastSeen,
+    expiresAt: lastSeen + FLOW_RECORD_IDLE_SECONDS * 1000,
+  };
 }
