@@ -8,9 +8,13 @@
 // Answer:   {"id": 1, "code": 0, "signal": null, "stdout": "…", "stderr": "…"}
 // A command that cannot start answers code null with the reason in stderr; one past its time is killed
 // (SIGKILL) and answers code null. When stdin ends (the agent is gone) it exits once the running commands end.
+// An `ip -force -batch -` of the lines an endpoint's ADD and DEL write is not started at all: it is carried out
+// here over rtnetlink (datapath/linux/netlink/ip-batch.ts), with the same answer `ip` gives.
 
 import { spawn } from "node:child_process";
 import { createInterface } from "node:readline";
+import { NotStarted, parseIpBatch, runIpBatch } from "../datapath/linux/netlink/ip-batch.js";
+import { kernel } from "./spawner-netlink.js";
 
 /** Output kept of each stream, as the agent's own starter keeps (src/lib/process.ts). */
 const MAX_OUTPUT = 256 * 1024 * 1024;
@@ -27,6 +31,20 @@ function answer(doc: object): void {
 }
 
 function start(r: Request): void {
+  const batch = parseIpBatch(r.argv, r.stdin);
+  if (batch !== undefined) {
+    try {
+      const { code, stderr } = runIpBatch(batch, kernel);
+      answer({ id: r.id, code, signal: null, stdout: "", stderr });
+      return;
+    } catch (err) {
+      // A namespace that cannot be opened: `ip` tries, and says why in its own words.
+      if (!(err instanceof NotStarted)) {
+        answer({ id: r.id, code: 1, signal: null, stdout: "", stderr: `netlink: ${(err as Error).message}\n` });
+        return;
+      }
+    }
+  }
   const [file, ...args] = r.argv;
   if (typeof file !== "string") {
     answer({ id: r.id, code: null, signal: null, stdout: "", stderr: "empty argv" });

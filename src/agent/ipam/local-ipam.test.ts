@@ -146,7 +146,7 @@ describe("LocalIpam", () => {
     a.ipam.stop();
   });
 
-  test("after a crash: an ADD cut before plumbing frees its address, one cut after is registered", async () => {
+  test("after a crash: an ADD cut before it registered frees its address, one cut after its plumbing is registered", async () => {
     const nm = new FakeNetmaster();
     const dir = tempDir();
     const a = agentOn(dir, nm);
@@ -154,6 +154,8 @@ describe("LocalIpam", () => {
     nm.up = false;
     const cutEarly = (await a.ipam.assign(NET, built("early")))!.reply.endpoint.ipAddress;
     const cutLate = (await a.ipam.assign(NET, built("late")))!.reply.endpoint.ipAddress;
+    // As an ADD does: registered (netmaster is down: it waits in the outbox), then plumbed.
+    a.ipam.register(cutLate);
     a.attachments.put(attachment("late"));
     a.ipam.stop();
     nm.up = true;

@@ -95,6 +95,8 @@ const MAX_GRANTS_PER_ADD = 4;
 const ONE_TRY = { retryForMs: 0 };
 /** Registrations and deletions sent at once. */
 const MAX_IN_FLIGHT = 8;
+/** How long a send's outcome may wait to be written with others' (saveSoon). */
+const SAVE_SOON_MS = 200;
 
 function byAddress(a: string, b: string): number {
   return parseIpv4(a) - parseIpv4(b);
@@ -124,6 +126,8 @@ export class LocalIpam {
   /** Waiting for an entry's next send to settle (delivered or failed), by address. */
   private readonly settled = new Map<string, (() => void)[]>();
   private timer: NodeJS.Timeout | undefined;
+  /** A saveSoon waiting. */
+  private soon: NodeJS.Timeout | undefined;
   private stopped = false;
 
   constructor(private readonly d: LocalIpamDeps) {
@@ -160,6 +164,7 @@ export class LocalIpam {
     this.stopped = true;
     clearInterval(this.timer);
     clearTimeout(this.retry);
+    clearTimeout(this.soon);
   }
 
   /**
@@ -174,7 +179,9 @@ export class LocalIpam {
   private record(networkKey: string, free: { address: string; block: AddressBlock }, build: (address: string) => BlockEndpoint | undefined): BlockEndpoint | undefined {
     const made = build(free.address);
     if (!made) return undefined;
-    this.plumbing(free.address, networkKey, free.block.cidr, made);
+    // Not written yet: the ADD registers the endpoint (which writes it) before it plumbs anything, so a crash
+    // before that leaves nothing to undo, and an ADD pays for one write, not two.
+    this.plumbing(free.address, networkKey, free.block.cidr, made, false);
     this.topUp(networkKey, free.block);
     return made;
   }
@@ -237,7 +244,7 @@ export class LocalIpam {
     if (r?.network !== networkKey || this.entries.has(address)) return undefined;
     const made = build(address);
     if (!made) return undefined;
-    this.plumbing(address, networkKey, r.cidr, made);
+    this.plumbing(address, networkKey, r.cidr, made, true);
     return made;
   }
 
@@ -280,8 +287,8 @@ export class LocalIpam {
     };
   }
 
-  /** Records (and saves) an address taken for an endpoint being plumbed. */
-  private plumbing(address: string, networkKey: string, cidr: string, made: BlockEndpoint): void {
+  /** Records an address taken for an endpoint being plumbed; `save`: written now. */
+  private plumbing(address: string, networkKey: string, cidr: string, made: BlockEndpoint, save: boolean): void {
     this.entries.set(address, {
       address,
       network: networkKey,
@@ -292,7 +299,7 @@ export class LocalIpam {
       endpoint: made.reply.endpoint,
       request: made.request as Record<string, unknown>,
     });
-    this.save();
+    if (save) this.save();
   }
 
   /** A network this host starts containers on: a block is asked for in the background when it has none. */
@@ -510,7 +517,7 @@ export class LocalIpam {
       }
       this.entries.delete(e.address);
     }
-    this.save();
+    this.saveSoon();
   }
 
   /**
@@ -552,7 +559,19 @@ export class LocalIpam {
     }
   }
 
+  /**
+   * A write that only spares the next agent sending again what netmaster has (a send's outcome; registrations
+   * and deletions are idempotent), shared by the sends within SAVE_SOON_MS. Any write takes it along.
+   */
+  private saveSoon(): void {
+    if (this.soon !== undefined) return;
+    this.soon = setTimeout(() => this.save(), SAVE_SOON_MS);
+    this.soon.unref();
+  }
+
   private save(): void {
+    clearTimeout(this.soon);
+    this.soon = undefined;
     // Stopped: what is left in flight is sent again by the next agent (registrations and deletions are idempotent).
     if (this.stopped) return;
     writeStateFile(this.file, { version: 1, seq: this.seq, entries: [...this.entries.values()], reserved: [...this.reserved.values()] });

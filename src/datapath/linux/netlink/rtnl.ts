@@ -1,0 +1,255 @@
+// rtnetlink messages for the few changes an endpoint's ADD and DEL make (ip-batch.ts says which), built and read
+// as bytes: pure, so they are checked here against the layout of linux/rtnetlink.h and run against the kernel
+// only by the agent's process starter (src/bin/spawner-netlink.ts), which has the socket Node lacks.
+
+import { ipBytes, parseIp } from "../../../lib/ip.js";
+
+const NLMSG_HEADER = 16;
+const NLMSG_ERROR = 2;
+
+const NLM_F_REQUEST = 0x1;
+const NLM_F_ACK = 0x4;
+const NLM_F_EXCL = 0x200;
+const NLM_F_CREATE = 0x400;
+/** In an error answer: attributes (the extended ack) follow the echoed header. */
+const NLM_F_ACK_TLVS = 0x200;
+/** In an error answer: the request's payload is not echoed, only its header. */
+const NLM_F_CAPPED = 0x100;
+const NLMSGERR_ATTR_MSG = 1;
+
+const RTM_NEWLINK = 16;
+const RTM_DELLINK = 17;
+const RTM_GETLINK = 18;
+const RTM_NEWADDR = 20;
+const RTM_NEWROUTE = 24;
+
+const IFLA_ADDRESS = 1;
+const IFLA_IFNAME = 3;
+const IFLA_MTU = 4;
+const IFLA_MASTER = 10;
+const IFLA_LINKINFO = 18;
+const IFLA_GROUP = 27;
+const IFLA_NET_NS_FD = 28;
+const IFLA_INFO_KIND = 1;
+const IFLA_INFO_DATA = 2;
+const VETH_INFO_PEER = 1;
+const IFF_UP = 0x1;
+
+const IFA_ADDRESS = 1;
+const IFA_LOCAL = 2;
+const IFA_FLAGS = 8;
+const IFA_F_NODAD = 0x2;
+
+const RTA_OIF = 4;
+const RTA_GATEWAY = 5;
+const RT_TABLE_MAIN = 254;
+const RTPROT_BOOT = 3;
+const RTN_UNICAST = 1;
+
+const AF_UNSPEC = 0;
+export const AF_INET = 2;
+export const AF_INET6 = 10;
+
+/** An attribute: its type and payload, or nested attributes. */
+type Attr = [type: number, value: Uint8Array | Attr[]];
+
+function pad4(n: number): number {
+  return (n + 3) & ~3;
+}
+
+function encodeAttrs(attrs: Attr[]): Uint8Array {
+  const parts = attrs.map(([type, value]) => {
+    const payload = value instanceof Uint8Array ? value : encodeAttrs(value);
+    const out = new Uint8Array(pad4(4 + payload.length));
+    const view = new DataView(out.buffer);
+    view.setUint16(0, 4 + payload.length, true);
+    view.setUint16(2, type, true);
+    out.set(payload, 4);
+    return out;
+  });
+  return concat(parts);
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+function u32(n: number): Uint8Array {
+  const out = new Uint8Array(4);
+  new DataView(out.buffer).setUint32(0, n, true);
+  return out;
+}
+
+function cString(s: string): Uint8Array {
+  return new TextEncoder().encode(`${s}\0`);
+}
+
+/** "02:42:ac:11:00:02" as 6 bytes. */
+function macBytes(mac: string): Uint8Array {
+  return Uint8Array.from(mac.split(":").map((h) => parseInt(h, 16)));
+}
+
+/** An IPv4 or IPv6 address (already checked) in network order. */
+function addressBytes(address: string): Uint8Array {
+  const ip = parseIp(address);
+  if (ip === undefined) throw new Error(`not an IP address: "${address}"`);
+  return ipBytes(ip);
+}
+
+/** struct ifinfomsg: family, type, index, flags, change. */
+function ifinfomsg(index: number, flags: number, change: number): Uint8Array {
+  const out = new Uint8Array(16);
+  const view = new DataView(out.buffer);
+  view.setUint8(0, AF_UNSPEC);
+  view.setInt32(4, index, true);
+  view.setUint32(8, flags, true);
+  view.setUint32(12, change, true);
+  return out;
+}
+
+function message(type: number, flags: number, seq: number, body: Uint8Array[]): Uint8Array {
+  const payload = concat(body);
+  const out = new Uint8Array(NLMSG_HEADER + payload.length);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, out.length, true);
+  view.setUint16(4, type, true);
+  view.setUint16(6, flags | NLM_F_REQUEST, true);
+  view.setUint32(8, seq, true);
+  out.set(payload, NLMSG_HEADER);
+  return out;
+}
+
+export interface VethRequest {
+  name: string;
+  mtu?: number;
+  address?: string;
+  peer: { name: string; mtu?: number; address?: string; netnsFd?: number };
+}
+
+/** `ip link add NAME … type veth peer name P … netns NS`. */
+export function newVeth(seq: number, v: VethRequest): Uint8Array {
+  const linkAttrs = (l: { name: string; mtu?: number; address?: string; netnsFd?: number }): Attr[] => [
+    [IFLA_IFNAME, cString(l.name)],
+    ...(l.mtu === undefined ? [] : [[IFLA_MTU, u32(l.mtu)] as Attr]),
+    ...(l.address === undefined ? [] : [[IFLA_ADDRESS, macBytes(l.address)] as Attr]),
+    ...(l.netnsFd === undefined ? [] : [[IFLA_NET_NS_FD, u32(l.netnsFd)] as Attr]),
+  ];
+  const peer = concat([ifinfomsg(0, 0, 0), encodeAttrs(linkAttrs(v.peer))]);
+  const info: Attr = [IFLA_LINKINFO, [[IFLA_INFO_KIND, cString("veth")], [IFLA_INFO_DATA, [[VETH_INFO_PEER, peer]]]]];
+  return message(RTM_NEWLINK, NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL, seq, [ifinfomsg(0, 0, 0), encodeAttrs([...linkAttrs(v), info])]);
+}
+
+export interface LinkChange {
+  /** The link, by name. */
+  name: string;
+  masterIndex?: number;
+  mtu?: number;
+  address?: string;
+  group?: number;
+  up?: boolean;
+}
+
+/** `ip link set NAME …`: the link found by its name. */
+export function setLink(seq: number, c: LinkChange): Uint8Array {
+  const attrs: Attr[] = [[IFLA_IFNAME, cString(c.name)]];
+  if (c.masterIndex !== undefined) attrs.push([IFLA_MASTER, u32(c.masterIndex)]);
+  if (c.mtu !== undefined) attrs.push([IFLA_MTU, u32(c.mtu)]);
+  if (c.address !== undefined) attrs.push([IFLA_ADDRESS, macBytes(c.address)]);
+  if (c.group !== undefined) attrs.push([IFLA_GROUP, u32(c.group)]);
+  const change = c.up === undefined ? 0 : IFF_UP;
+  return message(RTM_NEWLINK, NLM_F_ACK, seq, [ifinfomsg(0, c.up === true ? IFF_UP : 0, change), encodeAttrs(attrs)]);
+}
+
+/** `ip link del NAME` or `ip link del group G`. */
+export function deleteLink(seq: number, which: { name: string } | { group: number }): Uint8Array {
+  const attr: Attr = "name" in which ? [IFLA_IFNAME, cString(which.name)] : [IFLA_GROUP, u32(which.group)];
+  return message(RTM_DELLINK, NLM_F_ACK, seq, [ifinfomsg(0, 0, 0), encodeAttrs([attr])]);
+}
+
+/** A link's index by its name (the answer: linkIndex). */
+export function getLink(seq: number, name: string): Uint8Array {
+  return message(RTM_GETLINK, 0, seq, [ifinfomsg(0, 0, 0), encodeAttrs([[IFLA_IFNAME, cString(name)]])]);
+}
+
+/** `ip addr add ADDRESS/LEN dev X [nodad]`. */
+export function newAddress(seq: number, a: { family: number; address: string; prefixLength: number; index: number; nodad: boolean }): Uint8Array {
+  const head = new Uint8Array(8);
+  const view = new DataView(head.buffer);
+  view.setUint8(0, a.family);
+  view.setUint8(1, a.prefixLength);
+  view.setUint8(2, a.nodad ? IFA_F_NODAD : 0);
+  view.setUint32(4, a.index, true);
+  const bytes = addressBytes(a.address);
+  const attrs: Attr[] = [[IFA_LOCAL, bytes], [IFA_ADDRESS, bytes]];
+  if (a.nodad) attrs.push([IFA_FLAGS, u32(IFA_F_NODAD)]);
+  return message(RTM_NEWADDR, NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL, seq, [head, encodeAttrs(attrs)]);
+}
+
+/** `ip route add default via GATEWAY dev X`, in the main table. */
+export function newDefaultRoute(seq: number, r: { family: number; gateway: string; index: number }): Uint8Array {
+  const head = new Uint8Array(12);
+  const view = new DataView(head.buffer);
+  view.setUint8(0, r.family);
+  view.setUint8(4, RT_TABLE_MAIN);
+  view.setUint8(5, RTPROT_BOOT);
+  view.setUint8(7, RTN_UNICAST);
+  return message(RTM_NEWROUTE, NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL, seq, [head, encodeAttrs([[RTA_GATEWAY, addressBytes(r.gateway)], [RTA_OIF, u32(r.index)]])]);
+}
+
+/** The sequence number of a message, to match an answer to its request. */
+export function sequenceOf(message: Uint8Array): number {
+  return new DataView(message.buffer, message.byteOffset, message.byteLength).getUint32(8, true);
+}
+
+/** The messages of one datagram the kernel sent. */
+export function splitMessages(datagram: Uint8Array): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  const view = new DataView(datagram.buffer, datagram.byteOffset, datagram.byteLength);
+  for (let at = 0; at + NLMSG_HEADER <= datagram.length; ) {
+    const length = view.getUint32(at, true);
+    if (length < NLMSG_HEADER || at + length > datagram.length) break;
+    out.push(datagram.subarray(at, at + length));
+    at += pad4(length);
+  }
+  return out;
+}
+
+/** The kernel's answer to a request: 0 or a negative errno, with the extended ack's message when it gave one. */
+export interface Answer {
+  error: number;
+  message: string;
+}
+
+/** An answer message: an NLMSG_ERROR (an ack is one with error 0), or a reply (error 0). */
+export function answerOf(msg: Uint8Array): Answer {
+  const view = new DataView(msg.buffer, msg.byteOffset, msg.byteLength);
+  if (view.getUint16(4, true) !== NLMSG_ERROR) return { error: 0, message: "" };
+  const error = view.getInt32(NLMSG_HEADER, true);
+  const flags = view.getUint16(6, true);
+  let text = "";
+  if (flags & NLM_F_ACK_TLVS) {
+    // After the error: the request's header, and its payload unless capped.
+    const echoed = NLMSG_HEADER + 4;
+    const start = echoed + (flags & NLM_F_CAPPED ? NLMSG_HEADER : view.getUint32(echoed, true));
+    for (let at = pad4(start); at + 4 <= msg.length; ) {
+      const length = view.getUint16(at, true);
+      if (length < 4) break;
+      if (view.getUint16(at + 2, true) === NLMSGERR_ATTR_MSG) {
+        text = new TextDecoder().decode(msg.subarray(at + 4, at + length)).replace(/\0.*$/s, "");
+      }
+      at += pad4(length);
+    }
+  }
+  return { error, message: text };
+}
+
+/** The index of the link a getLink reply describes. */
+export function linkIndex(reply: Uint8Array): number {
+  return new DataView(reply.buffer, reply.byteOffset, reply.byteLength).getInt32(NLMSG_HEADER + 4, true);
+}
