@@ -32,7 +32,11 @@ async function state(ns: string): Promise<unknown> {
   const links = JSON.parse(await exec.run(["ip", "-n", ns, "-json", "-details", "link", "show"])) as Record<string, unknown>[];
   const addrs = JSON.parse(await exec.run(["ip", "-n", ns, "-json", "addr", "show"])) as { ifname: string; addr_info: Record<string, unknown>[] }[];
   const routes = async (family: string) =>
-    (JSON.parse(await exec.run(["ip", "-n", ns, "-json", family, "route", "show"])) as Record<string, unknown>[]).map((r) => ({ ...r }));
+    (JSON.parse(await exec.run(["ip", "-n", ns, "-json", family, "route", "show"])) as Record<string, unknown>[]).map((r): Record<string, unknown> => ({
+      ...r,
+      // "linkdown" follows the carrier: not compared.
+      flags: ((r["flags"] as string[] | undefined) ?? []).filter((f) => f !== "linkdown"),
+    }));
   const info = (l: Record<string, unknown>) => l["linkinfo"] as { info_kind?: string; info_slave_kind?: string } | undefined;
   return {
     links: links.map((l) => ({
