@@ -41,7 +41,7 @@ function agentOn(dir: string, nm: FakeNetmaster, over: { idleReleaseMs?: number 
   return { ipam, attachments, pending };
 }
 
-/** What a CNI ADD does with the local IPAM: assign, plumb (the attachment), then register. */
+/** What a CNI ADD does with the local IPAM (cni-handler.ts): assign, register (which writes the entry), then plumb. */
 async function add(a: ReturnType<typeof agentOn>, container: string, plumbs = true): Promise<string> {
   const made = await a.ipam.assign(NET, built(container));
   const ip = made!.reply.endpoint.ipAddress;
@@ -49,9 +49,9 @@ async function add(a: ReturnType<typeof agentOn>, container: string, plumbs = tr
     a.ipam.release(ip);
     return ip;
   }
-  a.attachments.put(attachment(container));
   a.pending.set(made!.reply.endpoint.endpointID, made!.reply.endpoint);
   a.ipam.register(ip);
+  a.attachments.put(attachment(container));
   return ip;
 }
 
@@ -165,6 +165,23 @@ describe("LocalIpam", () => {
     assert.equal(nm.endpoints.get("net.t-late"), cutLate);
     assert.equal(nm.endpoints.has("net.t-early"), false);
     assert.equal(await add(b, "next"), cutEarly, "the address of the ADD cut before plumbing is free");
+    b.ipam.stop();
+  });
+
+  test("a registration's outcome not yet written when the agent stops is sent again, and netmaster keeps one endpoint", async () => {
+    const nm = new FakeNetmaster();
+    const dir = tempDir();
+    const a = agentOn(dir, nm);
+    const ip = await add(a, "c1");
+    await settle(nm, a);
+    // Stopped within the 200 ms its write waits for (saveSoon): the file still says queued.
+    a.ipam.stop();
+    const b = agentOn(dir, nm);
+    await settle(nm, b);
+    for (let i = 0; i < 200 && nm.calls.filter((c) => c === "create net.t-c1").length < 2; i++) await new Promise((r) => setTimeout(r, 5));
+    assert.equal(nm.calls.filter((c) => c === "create net.t-c1").length, 2, "sent again");
+    assert.deepEqual([...nm.endpoints], [["net.t-c1", ip]]);
+    assert.notEqual(await add(b, "c2"), ip, "its address is still taken");
     b.ipam.stop();
   });
 

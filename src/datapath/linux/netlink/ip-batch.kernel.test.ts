@@ -120,6 +120,14 @@ describe("ip -batch over rtnetlink, against ip itself", { skip: existsSync(SPAWN
     assert.equal(JSON.stringify(await state(twins.spawner.container)).includes("eth0"), false);
   });
 
+  it("a namespace that cannot be opened, the run's own or a peer's, sends the run to ip, which says why", async () => {
+    const gone = `${P}-gone`;
+    const own = await both("gone namespace", () => ["ip", "-n", gone, "-force", "-batch", "-"], () => "link set eth0 up\n");
+    assert.match(own.stderr, /Cannot open network namespace/);
+    const peer = await both("gone peer namespace", inTenant, () => `link add ne4 type veth peer name eth1 netns ${gone}\n`);
+    assert.notEqual(peer.code, 0);
+  });
+
   it("a line it does not carry out sends the whole run to ip, which answers", async () => {
     const r = await both("fallback", inTenant, (t) => `link add ne2 type veth peer name eth0 address 02:02:c6:12:40:03 netns /var/run/netns/${t.container}\nlink set ne2 type bridge_slave hairpin on\n`);
     assert.equal(r.code, 1, "ne2 is not a bridge port: the second line fails");

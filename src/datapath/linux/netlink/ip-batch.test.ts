@@ -27,9 +27,9 @@ describe("parseIpBatch", () => {
       netns: "/proc/42/ns/net",
       lines: [
         { op: "set", name: "eth0", up: true },
-        { op: "addr", family: 2, address: "198.18.64.2", prefixLength: 20, dev: "eth0", nodad: false },
-        { op: "addr", family: 10, address: "fd00::2", prefixLength: 64, dev: "eth0", nodad: true },
-        { op: "route", family: 2, gateway: "198.18.79.254", dev: "eth0" },
+        { op: "addr", address: "198.18.64.2", prefixLength: 20, dev: "eth0", nodad: false },
+        { op: "addr", address: "fd00::2", prefixLength: 64, dev: "eth0", nodad: true },
+        { op: "route", gateway: "198.18.79.254", dev: "eth0" },
       ],
     });
     assert.deepEqual(parseIpBatch(["ip", "-force", "-batch", "-"], DEL), {

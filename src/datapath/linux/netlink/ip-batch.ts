@@ -5,8 +5,9 @@
 // behaviour. What is covered answers as `ip` does: each line's error on stderr, then "Command failed -:N"
 // (which apply.ts reads), the next line run anyway (-force), exit status 1 when a line failed.
 
-import { isIPv4, isIPv6 } from "node:net";
-import { AF_INET, AF_INET6, answerOf, deleteLink, getLink, linkIndex, newAddress, newDefaultRoute, newVeth, setLink, type Answer } from "./rtnl.js";
+import { canonicalIp, canonicalMac, parseCidr } from "../addr.js";
+import { IFNAME } from "../validate.js";
+import { answerOf, deleteLink, getLink, linkIndex, newAddress, newDefaultRoute, newVeth, setLink, type Answer } from "./rtnl.js";
 
 /** Where `ip -n NAME` finds a named namespace. */
 const NETNS_RUN_DIR = "/var/run/netns";
@@ -23,8 +24,8 @@ export type IpLine =
   | { op: "set"; name: string; master?: string; mtu?: number; address?: string; group?: number; up?: boolean }
   | { op: "del"; name: string }
   | { op: "del-group"; group: number }
-  | { op: "addr"; family: number; address: string; prefixLength: number; dev: string; nodad: boolean }
-  | { op: "route"; family: number; gateway: string; dev: string };
+  | { op: "addr"; address: string; prefixLength: number; dev: string; nodad: boolean }
+  | { op: "route"; gateway: string; dev: string };
 
 export interface IpBatch {
   /** The namespace's file; undefined: the starter's own namespace. */
@@ -32,18 +33,17 @@ export interface IpBatch {
   lines: IpLine[];
 }
 
-const LINK_NAME = /^[A-Za-z0-9_.:@-]{1,15}$/;
-const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
 const NUMBER = /^(0|[1-9][0-9]{0,9})$/;
 
-function u32(text: string | undefined): number | undefined {
+function parseU32(text: string | undefined): number | undefined {
   if (text === undefined || !NUMBER.test(text)) return undefined;
   const n = Number(text);
   return n <= 0xffffffff ? n : undefined;
 }
 
+/** A name as the datapath writes one (validate.ts); any other is left to `ip`. */
 function linkName(text: string | undefined): string | undefined {
-  return text !== undefined && LINK_NAME.test(text) && text !== "." && text !== ".." ? text : undefined;
+  return text !== undefined && IFNAME.test(text) ? text : undefined;
 }
 
 /** A namespace as `ip` takes it after `netns`: a path, or a name under /var/run/netns. Not a PID. */
@@ -69,7 +69,11 @@ function linkOptions(tokens: string[], keys: string[], flags = false): Record<st
     }
     const value = tokens[i + 1];
     if (!keys.includes(key) || key in out || value === undefined) return undefined;
-    const ok = key === "mtu" || key === "group" ? u32(value) !== undefined : key === "address" ? MAC.test(value) : key === "netns" ? netnsFile(value) !== undefined : linkName(value) !== undefined;
+    const ok =
+      key === "mtu" || key === "group" ? parseU32(value) !== undefined
+      : key === "address" ? canonicalMac(value) !== null
+      : key === "netns" ? netnsFile(value) !== undefined
+      : linkName(value) !== undefined;
     if (!ok) return undefined;
     out[key] = value;
   }
@@ -77,7 +81,7 @@ function linkOptions(tokens: string[], keys: string[], flags = false): Record<st
 }
 
 function withLinkOptions(o: Record<string, string>): { mtu?: number; address?: string } {
-  return { ...(o["mtu"] === undefined ? {} : { mtu: u32(o["mtu"])! }), ...(o["address"] === undefined ? {} : { address: o["address"].toLowerCase() }) };
+  return { ...(o["mtu"] === undefined ? {} : { mtu: parseU32(o["mtu"])! }), ...(o["address"] === undefined ? {} : { address: canonicalMac(o["address"])! }) };
 }
 
 /** One batch line, or undefined when it is not one of the forms carried out here. */
@@ -106,31 +110,28 @@ export function parseIpLine(line: string): IpLine | undefined {
       name,
       ...withLinkOptions(o),
       ...(o["master"] === undefined ? {} : { master: o["master"] }),
-      ...(o["group"] === undefined ? {} : { group: u32(o["group"])! }),
+      ...(o["group"] === undefined ? {} : { group: parseU32(o["group"])! }),
       ...(o["state"] === undefined ? {} : { up: o["state"] === "up" }),
     };
   }
   if (object === "link" && (verb === "del" || verb === "delete") && t.length <= 4) {
     if (t[2] === "group") {
-      const group = u32(t[3]);
+      const group = parseU32(t[3]);
       return group === undefined || group === 0 ? undefined : { op: "del-group", group };
     }
     const name = linkName(t[2] === "dev" ? t[3] : t.length === 3 ? t[2] : undefined);
     return name === undefined ? undefined : { op: "del", name };
   }
   if (object === "addr" && verb === "add" && t[3] === "dev" && (t.length === 5 || (t.length === 6 && t[5] === "nodad"))) {
-    const [address, length] = (t[2] ?? "").split("/");
+    const cidr = parseCidr(t[2]!);
     const dev = linkName(t[4]);
-    const family = isIPv4(address ?? "") ? AF_INET : isIPv6(address ?? "") ? AF_INET6 : undefined;
-    const prefixLength = u32(length);
-    if (dev === undefined || family === undefined || prefixLength === undefined || prefixLength > (family === AF_INET ? 32 : 128)) return undefined;
-    return { op: "addr", family, address: address!, prefixLength, dev, nodad: t.length === 6 };
+    if (dev === undefined || cidr === null) return undefined;
+    return { op: "addr", address: cidr[0], prefixLength: cidr[1], dev, nodad: t.length === 6 };
   }
   if (object === "route" && verb === "add" && t.length === 7 && t[2] === "default" && t[3] === "via" && t[5] === "dev") {
-    const gateway = t[4]!;
+    const gateway = canonicalIp(t[4]!);
     const dev = linkName(t[6]);
-    const family = isIPv4(gateway) ? AF_INET : isIPv6(gateway) && !gateway.includes("%") ? AF_INET6 : undefined;
-    return dev === undefined || family === undefined ? undefined : { op: "route", family, gateway, dev };
+    return dev === undefined || gateway === null ? undefined : { op: "route", gateway, dev };
   }
   return undefined;
 }

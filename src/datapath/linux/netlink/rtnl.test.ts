@@ -65,13 +65,13 @@ describe("rtnl messages", () => {
   });
 
   it("an address and a default route, IPv4 and IPv6", () => {
-    const a = newAddress(4, { family: 10, address: "fd00::2", prefixLength: 64, index: 3, nodad: true });
+    const a = newAddress(4, { address: "fd00::2", prefixLength: 64, index: 3, nodad: true });
     const v = new DataView(a.buffer);
     assert.deepEqual([v.getUint8(16), v.getUint8(17), v.getUint8(18), v.getUint32(20, true)], [10, 64, 2, 3]);
     const local = attrs(a.subarray(24)).find((x) => x.type === 2)!;
     assert.deepEqual([...local.data], [0xfd, 0, ...new Array(13).fill(0), 2]);
     assert.equal(u32(attrs(a.subarray(24)).find((x) => x.type === 8)), 2);
-    const r = newDefaultRoute(5, { family: 2, gateway: "198.18.79.254", index: 3 });
+    const r = newDefaultRoute(5, { gateway: "198.18.79.254", index: 3 });
     const rv = new DataView(r.buffer);
     assert.deepEqual([rv.getUint8(16), rv.getUint8(17), rv.getUint8(20), rv.getUint8(21), rv.getUint8(22), rv.getUint8(23)], [2, 0, 254, 3, 0, 1]);
     const ra = attrs(r.subarray(28));

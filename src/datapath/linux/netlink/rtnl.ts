@@ -47,8 +47,8 @@ const RTPROT_BOOT = 3;
 const RTN_UNICAST = 1;
 
 const AF_UNSPEC = 0;
-export const AF_INET = 2;
-export const AF_INET6 = 10;
+const AF_INET = 2;
+const AF_INET6 = 10;
 
 /** An attribute: its type and payload, or nested attributes. */
 type Attr = [type: number, value: Uint8Array | Attr[]];
@@ -95,11 +95,11 @@ function macBytes(mac: string): Uint8Array {
   return Uint8Array.from(mac.split(":").map((h) => parseInt(h, 16)));
 }
 
-/** An IPv4 or IPv6 address (already checked) in network order. */
-function addressBytes(address: string): Uint8Array {
+/** An IPv4 or IPv6 address (already checked): its address family and its bytes in network order. */
+function addressOf(address: string): { family: number; bytes: Uint8Array } {
   const ip = parseIp(address);
   if (ip === undefined) throw new Error(`not an IP address: "${address}"`);
-  return ipBytes(ip);
+  return { family: ip.family === 4 ? AF_INET : AF_INET6, bytes: ipBytes(ip) };
 }
 
 /** struct ifinfomsg: family, type, index, flags, change. */
@@ -178,28 +178,29 @@ export function getLink(seq: number, name: string): Uint8Array {
 }
 
 /** `ip addr add ADDRESS/LEN dev X [nodad]`. */
-export function newAddress(seq: number, a: { family: number; address: string; prefixLength: number; index: number; nodad: boolean }): Uint8Array {
+export function newAddress(seq: number, a: { address: string; prefixLength: number; index: number; nodad: boolean }): Uint8Array {
+  const { family, bytes } = addressOf(a.address);
   const head = new Uint8Array(8);
   const view = new DataView(head.buffer);
-  view.setUint8(0, a.family);
+  view.setUint8(0, family);
   view.setUint8(1, a.prefixLength);
   view.setUint8(2, a.nodad ? IFA_F_NODAD : 0);
   view.setUint32(4, a.index, true);
-  const bytes = addressBytes(a.address);
   const attrs: Attr[] = [[IFA_LOCAL, bytes], [IFA_ADDRESS, bytes]];
   if (a.nodad) attrs.push([IFA_FLAGS, u32(IFA_F_NODAD)]);
   return message(RTM_NEWADDR, NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL, seq, [head, encodeAttrs(attrs)]);
 }
 
 /** `ip route add default via GATEWAY dev X`, in the main table. */
-export function newDefaultRoute(seq: number, r: { family: number; gateway: string; index: number }): Uint8Array {
+export function newDefaultRoute(seq: number, r: { gateway: string; index: number }): Uint8Array {
+  const gateway = addressOf(r.gateway);
   const head = new Uint8Array(12);
   const view = new DataView(head.buffer);
-  view.setUint8(0, r.family);
+  view.setUint8(0, gateway.family);
   view.setUint8(4, RT_TABLE_MAIN);
   view.setUint8(5, RTPROT_BOOT);
   view.setUint8(7, RTN_UNICAST);
-  return message(RTM_NEWROUTE, NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL, seq, [head, encodeAttrs([[RTA_GATEWAY, addressBytes(r.gateway)], [RTA_OIF, u32(r.index)]])]);
+  return message(RTM_NEWROUTE, NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL, seq, [head, encodeAttrs([[RTA_GATEWAY, gateway.bytes], [RTA_OIF, u32(r.index)]])]);
 }
 
 /** The sequence number of a message, to match an answer to its request. */
