@@ -9,11 +9,15 @@
 // A command that cannot start answers code null with the reason in stderr; one past its time is killed
 // (SIGKILL) and answers code null. When stdin ends (the agent is gone) it exits once the running commands end.
 // An `ip -force -batch -` of the lines an endpoint's ADD and DEL write is not started at all: it is carried out
-// here over rtnetlink (datapath/linux/netlink/ip-batch.ts), with the same answer `ip` gives.
+// here over rtnetlink (datapath/linux/netlink/ip-batch.ts), with the same answer `ip` gives; the `nft -j`
+// listings the agent reads every few seconds (a set or map by name, a table's counters, the tables) over
+// nf_tables netlink (nft-list.ts), with the JSON `nft` prints.
 
 import { spawn } from "node:child_process";
 import { createInterface } from "node:readline";
-import { NotStarted, parseIpBatch, runIpBatch } from "../datapath/linux/netlink/ip-batch.js";
+import { parseIpBatch, runIpBatch } from "../datapath/linux/netlink/ip-batch.js";
+import { NotStarted } from "../datapath/linux/netlink/kernel.js";
+import { parseNftList, runNftList } from "../datapath/linux/netlink/nft-list.js";
 import { kernel } from "./spawner-netlink.js";
 
 /** Output kept of each stream, as the agent's own starter keeps (src/lib/process.ts). */
@@ -43,6 +47,15 @@ function start(r: Request): void {
         answer({ id: r.id, code: 1, signal: null, stdout: "", stderr: `netlink: ${(err as Error).message}\n` });
         return;
       }
+    }
+  }
+  const listing = parseNftList(r.argv, r.stdin);
+  if (listing !== undefined) {
+    try {
+      answer({ id: r.id, code: 0, signal: null, stdout: runNftList(listing, kernel), stderr: "" });
+      return;
+    } catch {
+      // NotStarted (runNftList throws nothing else): nft answers.
     }
   }
   const [file, ...args] = r.argv;

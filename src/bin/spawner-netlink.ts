@@ -1,4 +1,4 @@
-// rtnetlink sockets for the process starter (netplugin-spawner.ts), through libc by bun's FFI: Node has no
+// Netlink sockets (rtnetlink, nf_tables) for the process starter (netplugin-spawner.ts), through libc by bun's FFI: Node has no
 // netlink socket, which is why this lives in the starter (compiled by bun) and nowhere in the agent. A socket is
 // made in another namespace by entering it (setns) on this thread, opening the socket, and coming back: a socket
 // stays in the namespace it was made in. Only the starter's main thread ever enters, and always comes back
@@ -7,13 +7,13 @@
 
 import { dlopen, FFIType, read } from "bun:ffi";
 import { closeSync, openSync } from "node:fs";
-import { sequenceOf, splitMessages } from "../datapath/linux/netlink/rtnl.js";
-import type { NetlinkKernel, RouteSocket } from "../datapath/linux/netlink/ip-batch.js";
+import type { NetlinkKernel, NetlinkProtocol, NetlinkSocket } from "../datapath/linux/netlink/kernel.js";
+import { NLMSG_DONE, NLMSG_ERROR, sequenceOf, splitMessages, typeOf } from "../datapath/linux/netlink/message.js";
 
 const AF_NETLINK = 16;
 const SOCK_RAW = 3;
 const SOCK_CLOEXEC = 0o2000000;
-const NETLINK_ROUTE = 0;
+const PROTOCOLS: Record<NetlinkProtocol, number> = { route: 0, netfilter: 12 };
 const SOL_SOCKET = 1;
 const SO_RCVTIMEO = 20;
 const SOL_NETLINK = 270;
@@ -21,6 +21,8 @@ const NETLINK_CAP_ACK = 10;
 const NETLINK_EXT_ACK = 11;
 const CLONE_NEWNET = 0x40000000;
 const EINTR = 4;
+/** recv: the datagram's whole length, also when the buffer was too short for it. */
+const MSG_TRUNC = 0x20;
 /** A request the kernel has not answered by then fails its line. */
 const ANSWER_TIMEOUT_S = 5;
 
@@ -51,8 +53,8 @@ function fail(what: string): never {
 /** This thread's own namespace, to come back to. */
 let home: number | undefined;
 
-function routeSocket(): number {
-  const fd = c.socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE) as number;
+function netlinkSocket(protocol: NetlinkProtocol): number {
+  const fd = c.socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, PROTOCOLS[protocol]) as number;
   if (fd < 0) fail("netlink socket");
   const one = new Int32Array([1]);
   // Errors with the kernel's own message; the answer without the request echoed back.
@@ -66,8 +68,8 @@ function routeSocket(): number {
   return fd;
 }
 
-function socketIn(netns: string | undefined): number {
-  if (netns === undefined) return routeSocket();
+function socketIn(netns: string | undefined, protocol: NetlinkProtocol): number {
+  if (netns === undefined) return netlinkSocket(protocol);
   home ??= openSync("/proc/thread-self/ns/net", "r");
   const target = openSync(netns, "r");
   try {
@@ -76,7 +78,7 @@ function socketIn(netns: string | undefined): number {
     closeSync(target);
   }
   try {
-    return routeSocket();
+    return netlinkSocket(protocol);
   } finally {
     if ((c.setns(home, CLONE_NEWNET) as number) < 0) {
       process.stderr.write(`netplugin-spawner: cannot come back to its own network namespace: ${strerror(errno())}\n`);
@@ -85,22 +87,49 @@ function socketIn(netns: string | undefined): number {
   }
 }
 
-class Socket implements RouteSocket {
-  private readonly buffer = new Uint8Array(64 * 1024);
+class Socket implements NetlinkSocket {
+  /** Larger than any one datagram of a dump (the kernel fills at most 32 KiB, or a page more). */
+  private readonly buffer = new Uint8Array(256 * 1024);
 
   constructor(private readonly fd: number) {}
 
   talk(request: Uint8Array): Uint8Array {
-    if (Number(c.send(this.fd, request, request.length, 0)) !== request.length) fail("netlink send");
+    this.send(request);
     const seq = sequenceOf(request);
     for (;;) {
-      const n = Number(c.recv(this.fd, this.buffer, this.buffer.length, 0));
+      const answer = this.receive().find((m) => sequenceOf(m) === seq);
+      if (answer !== undefined) return answer.slice();
+    }
+  }
+
+  dump(request: Uint8Array): Uint8Array[] {
+    this.send(request);
+    const seq = sequenceOf(request);
+    const out: Uint8Array[] = [];
+    for (;;) {
+      for (const m of this.receive()) {
+        if (sequenceOf(m) !== seq) continue;
+        if (typeOf(m) === NLMSG_DONE) return out;
+        out.push(m.slice());
+        if (typeOf(m) === NLMSG_ERROR) return out;
+      }
+    }
+  }
+
+  private send(request: Uint8Array): void {
+    if (Number(c.send(this.fd, request, request.length, 0)) !== request.length) fail("netlink send");
+  }
+
+  /** The messages of the next datagram. */
+  private receive(): Uint8Array[] {
+    for (;;) {
+      const n = Number(c.recv(this.fd, this.buffer, this.buffer.length, MSG_TRUNC));
       if (n < 0) {
         if (errno() === EINTR) continue;
         fail("netlink answer");
       }
-      const answer = splitMessages(this.buffer.subarray(0, n)).find((m) => sequenceOf(m) === seq);
-      if (answer !== undefined) return answer.slice();
+      if (n > this.buffer.length) throw new Error(`netlink answer of ${n} bytes, more than ${this.buffer.length}`);
+      return splitMessages(this.buffer.subarray(0, n));
     }
   }
 
@@ -110,7 +139,7 @@ class Socket implements RouteSocket {
 }
 
 export const kernel: NetlinkKernel = {
-  socket: (netns) => new Socket(socketIn(netns)),
+  socket: (netns, protocol) => new Socket(socketIn(netns, protocol)),
   openNetns: (path) => openSync(path, "r"),
   closeFd: (fd) => closeSync(fd),
   strerror,

@@ -1,6 +1,7 @@
-// Per-rule packet/byte counters from `nft -j list maps inet` (RULE_COUNTERS_ARGV: the maps alone, not the flow
-// sets, which hold up to thousands of elements; `list table` gives the same maps and works too)
-// (`-n` for numeric output is best, names work too). Every verdict-map element
+// Per-rule packet/byte counters from the judge maps, each listed by name (RULE_COUNTERS_ARGVS: nft fetches
+// that map alone, where `list maps` or `list table` fetch every set's elements, the flow sets' thousands too;
+// and the agent's process starter answers these over netlink without starting nft: netlink/nft-list.ts). `-n`
+// for numeric output is best, names work too (`list table` gives the same maps and is read the same). Every verdict-map element
 // carries a counter and stands for one rule (CompiledPolicy.elementRules), so a
 // rule's counter is the sum over its elements. Counters restart at zero each
 // time the script is loaded (the table is recreated).
@@ -9,8 +10,8 @@ import { ValidationError } from "../lib/errors.js";
 import { elementId, JUDGE_MAPS, TABLE_NAME, type JudgeMap } from "./render.js";
 import type { CompiledPolicy, RuleCounter } from "./types.js";
 
-/** What the counters are read with: every inet map of the namespace (nft 1.0.6 has no `list maps table`); ours are told by their table. */
-export const RULE_COUNTERS_ARGV = ["nft", "-j", "list", "maps", "inet"];
+/** What the counters are read with: one listing per judge map. */
+export const RULE_COUNTERS_ARGVS = JUDGE_MAPS.map((map) => ["nft", "-j", "-n", "list", "map", "inet", TABLE_NAME, map]);
 
 /** Names nft prints for protocol numbers without -n (netbase /etc/protocols), and for nfproto. */
 const NAMES: Record<string, number> = {
@@ -96,20 +97,25 @@ function unwrap(key: unknown): JsonElem {
   return { val: key };
 }
 
-/**
- * Sums the element counters of the compiled policy's verdict maps per rule key.
- * Every rule key of the input appears, with zeros if it judged nothing.
- * Throws ValidationError if the text is not nft JSON.
- */
-export function ruleCounters(nftJsonText: string, compiled: CompiledPolicy): Map<string, RuleCounter> {
+function nftItems(nftJsonText: string): unknown[] {
   let doc: unknown;
   try {
     doc = JSON.parse(nftJsonText);
   } catch (err) {
     throw new ValidationError("Cannot read nft counters: output is not JSON", [], { cause: err });
   }
-  const items = (doc as { nftables?: unknown }).nftables;
+  const items = (doc as { nftables?: unknown } | null)?.nftables;
   if (!Array.isArray(items)) throw new ValidationError("Cannot read nft counters: no \"nftables\" array in the output");
+  return items;
+}
+
+/**
+ * Sums the element counters of the compiled policy's verdict maps per rule key, over one listing or several
+ * (RULE_COUNTERS_ARGVS' outputs). Every rule key of the input appears, with zeros if it judged nothing.
+ * Throws ValidationError if a text is not nft JSON.
+ */
+export function ruleCounters(nftJsonTexts: string | string[], compiled: CompiledPolicy): Map<string, RuleCounter> {
+  const items = (typeof nftJsonTexts === "string" ? [nftJsonTexts] : nftJsonTexts).flatMap(nftItems);
   const totals = new Map<string, RuleCounter>();
   for (const key of compiled.ruleKeys) totals.set(key, { packets: 0, bytes: 0 });
   for (const item of items) {

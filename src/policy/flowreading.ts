@@ -1,8 +1,9 @@
 // Reads the flow sets back (flowsets.ts). First the two counters (`nft -j list counters table inet netplugin`, a
-// few hundred bytes): when the sets took no attempt since the last listing, that is all. Else the sets, from
-// `nft -j -p list sets table inet netplugin`: -p prints protocols as numbers, and `list sets` gives every set of
-// the table with its elements in one call (nft 1.0.6 prints only the first object's JSON when one command line
-// lists several). Each element is one flow with the kernel's running count of its attempts; the agent turns
+// few hundred bytes): when the sets took no attempt since the last listing, that is all. Else the sets, each by
+// name (`nft -j -n list set inet netplugin flows4`: -n prints protocols as numbers; by name, nft fetches that set
+// alone). The agent's process starter answers both over netlink without starting nft (netlink/nft-list.ts): a
+// full set's listing costs it a few ms where nft took ~70 ms of CPU, and nft fetched the full sets for the
+// counters too. Each element is one flow with the kernel's running count of its attempts; the agent turns
 // counts into records (agent/flows). Hand-checked rather than with a schema, and addresses by their shape only
 // (the set's type made nft print them): a listing under a flood holds the sets' whole size, and the agent's CPU
 // is what flow records are judged by.
@@ -37,7 +38,8 @@ export interface FlowSetsReading {
   malformed: number;
 }
 
-export const FLOW_SETS_ARGV = ["nft", "-j", "-p", "list", "sets", "table", "inet", TABLE_NAME];
+/** One listing per family's set, by name: nft fetches that set alone. */
+export const FLOW_SETS_ARGVS = ([4, 6] as const).map((family) => ["nft", "-j", "-n", "list", "set", "inet", TABLE_NAME, FLOW_SETS[family]]);
 export const FLOW_COUNTERS_ARGV = ["nft", "-j", "list", "counters", "table", "inet", TABLE_NAME];
 
 /** Since the table was loaded: attempts the sets took, and attempts a full set had no room for. */
@@ -103,10 +105,11 @@ export function parseFlowCounters(nftJsonText: string): FlowCountersReading {
   return reading;
 }
 
-/** The flow sets of the listing. Throws ValidationError when the text is not nft's JSON. */
-export function parseFlowSets(nftJsonText: string): FlowSetsReading {
+/** The flow sets of the listings (FLOW_SETS_ARGVS' outputs, or one of `list sets`). Throws ValidationError when a text is not nft's JSON. */
+export function parseFlowSets(nftJsonTexts: string | string[]): FlowSetsReading {
   const reading: FlowSetsReading = { elements: [], size: 0, timeout: 0, malformed: 0 };
-  for (const item of nftItems(nftJsonText, "flow sets")) {
+  const items = (typeof nftJsonTexts === "string" ? [nftJsonTexts] : nftJsonTexts).flatMap((text) => nftItems(text, "flow sets"));
+  for (const item of items) {
     const set = (item as { set?: { family?: unknown; table?: unknown; name?: unknown; size?: unknown; timeout?: unknown; elem?: unknown } } | null)?.set;
     if (!set || set.family !== "inet" || set.table !== TABLE_NAME || typeof set.name !== "string") continue;
     const elems = Array.isArray(set.elem) ? set.elem : [];

@@ -3,7 +3,7 @@
 // per-rule counters back. Pure: running the script is the datapath's job.
 
 export { compilePolicy, groupChainName } from "./compile.js";
-export { RULE_COUNTERS_ARGV, ruleCounters } from "./counters.js";
+export { RULE_COUNTERS_ARGVS, ruleCounters } from "./counters.js";
 export { tracePacket } from "./trace.js";
 export { splitChainTables } from "./split-chain.js";
 export { evaluateNaive } from "./naive.js";
@@ -11,7 +11,7 @@ export { elementId, TABLE_NAME } from "./render.js";
 export { DEFAULT_FLOW_TIMEOUT_SECONDS, type FlowSetOptions } from "./flowsets.js";
 export {
   FLOW_COUNTERS_ARGV,
-  FLOW_SETS_ARGV,
+  FLOW_SETS_ARGVS,
   flowElementText,
   allowingRule,
   flowRuleOf,

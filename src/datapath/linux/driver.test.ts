@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 
 import { ProcessError, spawnedArgv, type Executor, type RunOptions } from "../../lib/process.js";
-import { compilePolicy, type PolicyInput } from "../../policy/index.js";
+import { compilePolicy, RULE_COUNTERS_ARGVS, type PolicyInput } from "../../policy/index.js";
 import type { DatapathDriver } from "../driver.js";
 import type { DesiredHost } from "../types.js";
 import { LinuxDatapath } from "./driver.js";
@@ -175,24 +175,31 @@ function policy(extra = false): PolicyInput {
   };
 }
 
-/** What `nft -j list maps inet` (the maps of `list table inet netplugin`) prints for `input` with every element of a rule at `counts[rule]`. */
-function nftCounters(input: PolicyInput, counts: Record<string, number>): string {
-  const maps = new Map<string, unknown[]>();
+/** What `nft -j -n list map inet netplugin NAME` prints of each judge map for `input`, with every element of a rule at `counts[rule]`. */
+function nftCounters(input: PolicyInput, counts: Record<string, number>): Map<string, string> {
+  const maps = new Map<string, unknown[]>(RULE_COUNTERS_ARGVS.map((argv) => [argv.at(-1)!, []]));
   for (const [id, rule] of compilePolicy(input).elementRules) {
     const [name, key] = id.split(":") as [string, string];
     const parts = key.split(".").map(Number);
     const packets = counts[rule] ?? 0;
     const elem = { elem: { val: parts.length === 1 ? parts[0] : { concat: parts }, counter: { packets, bytes: packets * 100 } } };
-    maps.set(name, [...(maps.get(name) ?? []), [elem, { accept: null }]]);
+    maps.get(name)!.push([elem, { accept: null }]);
   }
-  return JSON.stringify({ nftables: [...maps].map(([name, elem]) => ({ map: { family: "inet", table: "netplugin", name, elem } })) });
+  return new Map([...maps].map(([name, elem]) => [name, JSON.stringify({ nftables: [{ map: { family: "inet", table: "netplugin", name, elem } }] })]));
+}
+
+/** The answer to a judge map's listing in NS_A, from `maps` (or the one text for all). */
+function mapListing(text: string, maps: Map<string, string> | string): string | undefined {
+  const listed = new RegExp(`^ip netns exec ${NS_A} nft -j -n list map inet netplugin (\\w+)$`).exec(text);
+  if (listed === null) return undefined;
+  return typeof maps === "string" ? maps : maps.get(listed[1]!);
 }
 
 describe("LinuxDatapath: rule counters", () => {
   it("reads every tenant's counters by rule key, as running totals across policy reloads", async () => {
     const kernel = new EmptyHost();
-    let table = nftCounters(policy(), { "a:p:deny": 3, "a:p:http": 5 });
-    kernel.answer = (text) => (text === `ip netns exec ${NS_A} nft -j list maps inet` ? table : undefined);
+    let table: Map<string, string> | string = nftCounters(policy(), { "a:p:deny": 3, "a:p:http": 5 });
+    kernel.answer = (text) => mapListing(text, table);
     const driver: DatapathDriver = onHost(kernel);
     const desired = host();
     desired.tenants[0]!.policy = policy();
@@ -223,7 +230,7 @@ describe("LinuxDatapath: rule counters", () => {
     const refused = compilePolicy(policy(true)).script;
     kernel.answer = (text, stdin) => {
       if (stdin === refused) throw new ProcessError(text.split(" "), 1, "Error: Could not process rule: No space left on device");
-      return text === `ip netns exec ${NS_A} nft -j list maps inet` ? nftCounters(policy(), { "a:p:http": 2 }) : undefined;
+      return mapListing(text, nftCounters(policy(), { "a:p:http": 2 }));
     };
     const driver = onHost(kernel);
     const desired = host();

@@ -4,7 +4,7 @@
 // established connections survive. Calls are serialised: one reconcile at a time.
 // Runs are incremental: the driver remembers what it applied without failure and reads only
 // what may differ from it (incremental.ts); a full run reads everything, to repair drift.
-// The per-rule counters are read from each tenant's policy table (`nft -j list table`) and mapped to
+// The per-rule counters are read from each tenant's judge maps (policy/counters.ts) and mapped to
 // rules with the compiled policy of the script that table holds; so are the flow records (flows.ts).
 
 import { randomInt } from "node:crypto";
@@ -16,7 +16,7 @@ import { hostNftTable, NFT_TABLE, ownsNamespace } from "../names.js";
 import type { DatapathProblem, DesiredHost } from "../types.js";
 import { ValidationError } from "../../lib/errors.js";
 import type { Executor } from "../../lib/process.js";
-import { RULE_COUNTERS_ARGV, ruleCounters, type CompiledPolicy, type FlowSetOptions, type RuleCounter } from "../../policy/index.js";
+import { RULE_COUNTERS_ARGVS, ruleCounters, type CompiledPolicy, type FlowSetOptions, type RuleCounter } from "../../policy/index.js";
 import { applyPlan, type StepFailure } from "./apply.js";
 import { diffEndpointChanges, diffHost, POLICY_NFT_OBJECT } from "./diff.js";
 import { checkDirect, DirectAttachments, withoutDirect } from "./direct.js";
@@ -311,8 +311,8 @@ export class LinuxDatapath implements DatapathDriver {
           continue;
         }
         try {
-          const json = await this.executor.run(RULE_COUNTERS_ARGV, { netns: namespace });
-          readings.set(namespace, ruleCounters(json, policy));
+          const listed = await Promise.all(RULE_COUNTERS_ARGVS.map((argv) => this.executor.run(argv, { netns: namespace })));
+          readings.set(namespace, ruleCounters(listed, policy));
         } catch (error) {
           this.logger?.debug({ op: "counters", namespace, err: (error as Error).message }, "cannot read rule counters");
           readings.set(namespace, null);

@@ -23,10 +23,14 @@ const input: PolicyInput = {
 const policy = compilePolicy(input);
 const COUNTERS = `{"nftables": [{"counter": {"family": "inet", "name": "flows_counted", "table": "netplugin", "packets": 5}}, {"counter": {"family": "inet", "name": "flows_full", "table": "netplugin", "packets": 2}}]}`;
 const elem = (id: number, dport: number, packets: number, expires: number) => ({ elem: { val: { concat: [id, "198.18.1.1", "198.18.1.2", 6, dport] }, expires, counter: { packets, bytes: 0 } } });
-const SETS = JSON.stringify({ nftables: [{ set: { family: "inet", table: "netplugin", name: "flows4", size: 8, timeout: 120, elem: [elem(1, 80, 3, 110), elem(0, 5432, 2, 100), elem(9, 1, 1, 100)] } }] });
+const SETS4 = JSON.stringify({ nftables: [{ set: { family: "inet", table: "netplugin", name: "flows4", size: 8, timeout: 120, elem: [elem(1, 80, 3, 110), elem(0, 5432, 2, 100), elem(9, 1, 1, 100)] } }] });
+const SETS6 = JSON.stringify({ nftables: [{ set: { family: "inet", table: "netplugin", name: "flows6", size: 8, timeout: 120 } }] });
 
 function executor(): FakeExecutor {
-  return new FakeExecutor().on("ip netns exec ns1 nft -j list counters table inet netplugin", { stdout: COUNTERS }).on("ip netns exec ns1 nft -j -p list sets table inet netplugin", { stdout: SETS });
+  return new FakeExecutor()
+    .on("ip netns exec ns1 nft -j list counters table inet netplugin", { stdout: COUNTERS })
+    .on("ip netns exec ns1 nft -j -n list set inet netplugin flows4", { stdout: SETS4 })
+    .on("ip netns exec ns1 nft -j -n list set inet netplugin flows6", { stdout: SETS6 });
 }
 
 describe("readFlowCounts", () => {

@@ -5,7 +5,7 @@
 
 import type { CountedFlow, FlowCounts, FlowListChoice } from "../driver.js";
 import type { Executor } from "../../lib/process.js";
-import { FLOW_COUNTERS_ARGV, FLOW_SETS_ARGV, flowElementText, flowRuleOf, parseFlowCounters, parseFlowSets, renderFlowDeletes, type CompiledPolicy } from "../../policy/index.js";
+import { FLOW_COUNTERS_ARGV, FLOW_SETS_ARGVS, flowElementText, flowRuleOf, parseFlowCounters, parseFlowSets, renderFlowDeletes, type CompiledPolicy } from "../../policy/index.js";
 
 type Named = ReturnType<typeof flowRuleOf>;
 
@@ -36,7 +36,7 @@ export async function readFlowCounts(
   if (!o.list(namespace, { counted: totals.counted, overflowPackets: totals.full }, restarted)) {
     return { counts: { ...base, flows: undefined, capacity: 0 }, cache: cache?.policy === policy ? cache : undefined };
   }
-  const reading = parseFlowSets(await executor.run(FLOW_SETS_ARGV, { netns: namespace }));
+  const reading = parseFlowSets(await Promise.all(FLOW_SETS_ARGVS.map((argv) => executor.run(argv, { netns: namespace }))));
   const had = cache?.policy === policy ? cache.rules : new Map<string, Named>();
   const rules = new Map<string, Named>();
   const flows: CountedFlow[] = [];

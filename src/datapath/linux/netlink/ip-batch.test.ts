@@ -6,8 +6,9 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
 
-import { NotStarted, parseIpBatch, parseIpLine, runIpBatch, type NetlinkKernel, type RouteSocket } from "./ip-batch.js";
-import { sequenceOf } from "./rtnl.js";
+import { parseIpBatch, parseIpLine, runIpBatch } from "./ip-batch.js";
+import { NotStarted, type NetlinkKernel, type NetlinkSocket } from "./kernel.js";
+import { sequenceOf } from "./message.js";
 
 const ADD_TENANT_SIDE =
   "link add ne0bd47d9e8a mtu 1450 type veth peer name eth0 address 02:02:c6:12:40:02 mtu 1450 netns /var/run/netns/nbpd89f-c2\nlink set ne0bd47d9e8a master nba08a0fcb up\n";
@@ -101,7 +102,7 @@ function scripted(errnos: number[], opts: { failOpen?: boolean; failSocket?: boo
     socket(netns) {
       if (opts.failSocket) throw new Error("no such namespace");
       seen.netns.push(netns);
-      const socket: RouteSocket = {
+      const socket: NetlinkSocket = {
         talk(request) {
           seen.requests++;
           const errno = errnos.shift() ?? 0;
@@ -113,6 +114,9 @@ function scripted(errnos: number[], opts: { failOpen?: boolean; failSocket?: boo
           view.setUint32(8, sequenceOf(request), true);
           view.setInt32(16, -errno, true);
           return answer;
+        },
+        dump() {
+          throw new Error("an ip run dumps nothing");
         },
         close: () => void seen.socketClosed++,
       };

@@ -7,10 +7,10 @@
 
 import { canonicalIp, canonicalMac, parseCidr } from "../addr.js";
 import { IFNAME } from "../validate.js";
-import { answerOf, deleteLink, getLink, linkIndex, newAddress, newDefaultRoute, newVeth, setLink, type Answer } from "./rtnl.js";
+import { NETNS_RUN_DIR, NotStarted, type NetlinkKernel, type NetlinkSocket } from "./kernel.js";
+import { answerOf, type Answer } from "./message.js";
+import { deleteLink, getLink, linkIndex, newAddress, newDefaultRoute, newVeth, setLink } from "./rtnl.js";
 
-/** Where `ip -n NAME` finds a named namespace. */
-const NETNS_RUN_DIR = "/var/run/netns";
 const ENODEV = 19;
 
 export type IpLine =
@@ -166,29 +166,10 @@ export function parseIpBatch(argv: string[], stdin: string | undefined): IpBatch
   return lines.length === 0 ? undefined : { netns, lines };
 }
 
-/** rtnetlink in one namespace: the answer to each request, matched by its sequence number. */
-export interface RouteSocket {
-  talk(request: Uint8Array): Uint8Array;
-  close(): void;
-}
-
-/** What a run needs of the kernel: sockets and namespace files. Thrown errors mean "leave it to `ip`". */
-export interface NetlinkKernel {
-  /** A socket in the namespace of the file; undefined: the caller's own. */
-  socket(netns: string | undefined): RouteSocket;
-  /** A namespace file opened, for a veth's peer. */
-  openNetns(path: string): number;
-  closeFd(fd: number): void;
-  strerror(errno: number): string;
-}
-
 export interface BatchOutcome {
   code: number;
   stderr: string;
 }
-
-/** Nothing of the batch ran: its namespace, or a peer's, could not be opened. */
-export class NotStarted extends Error {}
 
 /**
  * Runs the batch as `ip -force -batch -` would. Throws NotStarted when its namespace, or a peer's, cannot be
@@ -196,13 +177,13 @@ export class NotStarted extends Error {}
  */
 export function runIpBatch(batch: IpBatch, kernel: NetlinkKernel): BatchOutcome {
   const fds = new Map<string, number>();
-  let socket: RouteSocket | undefined;
+  let socket: NetlinkSocket | undefined;
   try {
     try {
       for (const line of batch.lines) {
         if (line.op === "veth" && line.peer.netns !== undefined && !fds.has(line.peer.netns)) fds.set(line.peer.netns, kernel.openNetns(line.peer.netns));
       }
-      socket = kernel.socket(batch.netns);
+      socket = kernel.socket(batch.netns, "route");
     } catch (err) {
       throw new NotStarted((err as Error).message);
     }
@@ -216,7 +197,7 @@ export function runIpBatch(batch: IpBatch, kernel: NetlinkKernel): BatchOutcome 
 /** A socket that fails mid-run fails its line, as any other error of a line. */
 class LineError extends Error {}
 
-function runLines(lines: IpLine[], socket: RouteSocket, fds: Map<string, number>, strerror: (errno: number) => string): BatchOutcome {
+function runLines(lines: IpLine[], socket: NetlinkSocket, fds: Map<string, number>, strerror: (errno: number) => string): BatchOutcome {
   let seq = 0;
   const talk = (build: (seq: number) => Uint8Array): Answer & { reply: Uint8Array } => {
     let reply: Uint8Array;

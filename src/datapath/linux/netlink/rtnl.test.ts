@@ -5,7 +5,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 
-import { answerOf, deleteLink, linkIndex, newAddress, newDefaultRoute, newVeth, sequenceOf, setLink, splitMessages } from "./rtnl.js";
+import { answerOf, sequenceOf, splitMessages } from "./message.js";
+import { deleteLink, linkIndex, newAddress, newDefaultRoute, newVeth, setLink } from "./rtnl.js";
 
 interface Attr {
   type: number;

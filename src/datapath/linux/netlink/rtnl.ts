@@ -3,19 +3,7 @@
 // only by the agent's process starter (src/bin/spawner-netlink.ts), which has the socket Node lacks.
 
 import { ipBytes, parseIp } from "../../../lib/ip.js";
-
-const NLMSG_HEADER = 16;
-const NLMSG_ERROR = 2;
-
-const NLM_F_REQUEST = 0x1;
-const NLM_F_ACK = 0x4;
-const NLM_F_EXCL = 0x200;
-const NLM_F_CREATE = 0x400;
-/** In an error answer: attributes (the extended ack) follow the echoed header. */
-const NLM_F_ACK_TLVS = 0x200;
-/** In an error answer: the request's payload is not echoed, only its header. */
-const NLM_F_CAPPED = 0x100;
-const NLMSGERR_ATTR_MSG = 1;
+import { concat, cString, encodeAttrs, message, NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLMSG_HEADER, type Attr } from "./message.js";
 
 const RTM_NEWLINK = 16;
 const RTM_DELLINK = 17;
@@ -50,44 +38,10 @@ const AF_UNSPEC = 0;
 const AF_INET = 2;
 const AF_INET6 = 10;
 
-/** An attribute: its type and payload, or nested attributes. */
-type Attr = [type: number, value: Uint8Array | Attr[]];
-
-function pad4(n: number): number {
-  return (n + 3) & ~3;
-}
-
-function encodeAttrs(attrs: Attr[]): Uint8Array {
-  const parts = attrs.map(([type, value]) => {
-    const payload = value instanceof Uint8Array ? value : encodeAttrs(value);
-    const out = new Uint8Array(pad4(4 + payload.length));
-    const view = new DataView(out.buffer);
-    view.setUint16(0, 4 + payload.length, true);
-    view.setUint16(2, type, true);
-    out.set(payload, 4);
-    return out;
-  });
-  return concat(parts);
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
 function u32(n: number): Uint8Array {
   const out = new Uint8Array(4);
   new DataView(out.buffer).setUint32(0, n, true);
   return out;
-}
-
-function cString(s: string): Uint8Array {
-  return new TextEncoder().encode(`${s}\0`);
 }
 
 /** "02:42:ac:11:00:02" as 6 bytes. */
@@ -110,18 +64,6 @@ function ifinfomsg(index: number, flags: number, change: number): Uint8Array {
   view.setInt32(4, index, true);
   view.setUint32(8, flags, true);
   view.setUint32(12, change, true);
-  return out;
-}
-
-function message(type: number, flags: number, seq: number, body: Uint8Array[]): Uint8Array {
-  const payload = concat(body);
-  const out = new Uint8Array(NLMSG_HEADER + payload.length);
-  const view = new DataView(out.buffer);
-  view.setUint32(0, out.length, true);
-  view.setUint16(4, type, true);
-  view.setUint16(6, flags | NLM_F_REQUEST, true);
-  view.setUint32(8, seq, true);
-  out.set(payload, NLMSG_HEADER);
   return out;
 }
 
@@ -201,53 +143,6 @@ export function newDefaultRoute(seq: number, r: { gateway: string; index: number
   view.setUint8(5, RTPROT_BOOT);
   view.setUint8(7, RTN_UNICAST);
   return message(RTM_NEWROUTE, NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL, seq, [head, encodeAttrs([[RTA_GATEWAY, gateway.bytes], [RTA_OIF, u32(r.index)]])]);
-}
-
-/** The sequence number of a message, to match an answer to its request. */
-export function sequenceOf(message: Uint8Array): number {
-  return new DataView(message.buffer, message.byteOffset, message.byteLength).getUint32(8, true);
-}
-
-/** The messages of one datagram the kernel sent. */
-export function splitMessages(datagram: Uint8Array): Uint8Array[] {
-  const out: Uint8Array[] = [];
-  const view = new DataView(datagram.buffer, datagram.byteOffset, datagram.byteLength);
-  for (let at = 0; at + NLMSG_HEADER <= datagram.length; ) {
-    const length = view.getUint32(at, true);
-    if (length < NLMSG_HEADER || at + length > datagram.length) break;
-    out.push(datagram.subarray(at, at + length));
-    at += pad4(length);
-  }
-  return out;
-}
-
-/** The kernel's answer to a request: 0 or a negative errno, with the extended ack's message when it gave one. */
-export interface Answer {
-  error: number;
-  message: string;
-}
-
-/** An answer message: an NLMSG_ERROR (an ack is one with error 0), or a reply (error 0). */
-export function answerOf(msg: Uint8Array): Answer {
-  const view = new DataView(msg.buffer, msg.byteOffset, msg.byteLength);
-  if (view.getUint16(4, true) !== NLMSG_ERROR) return { error: 0, message: "" };
-  const error = view.getInt32(NLMSG_HEADER, true);
-  const flags = view.getUint16(6, true);
-  let text = "";
-  if (flags & NLM_F_ACK_TLVS) {
-    // After the error: the request's header, and its payload unless capped.
-    const echoed = NLMSG_HEADER + 4;
-    const start = echoed + (flags & NLM_F_CAPPED ? NLMSG_HEADER : view.getUint32(echoed, true));
-    for (let at = pad4(start); at + 4 <= msg.length; ) {
-      const length = view.getUint16(at, true);
-      if (length < 4) break;
-      if (view.getUint16(at + 2, true) === NLMSGERR_ATTR_MSG) {
-        text = new TextDecoder().decode(msg.subarray(at + 4, at + length)).replace(/\0.*$/s, "");
-      }
-      at += pad4(length);
-    }
-  }
-  return { error, message: text };
 }
 
 /** The index of the link a getLink reply describes. */
