@@ -2,7 +2,9 @@
 // flow records on (--flow-records denied, the default) against off, in the same run, as utime + stime
 // (/proc/<pid>/stat, sampled per tick) and as the scheduler's exact run time (/proc/<pid>/schedstat); and, apart,
 // the CPU of the commands the agent had run: its spawner helper (src/lib/spawner.ts) and what that ran (the `nft`
-// readings; on the off host, its rule counters alike). A two-host cluster: host 1 records, host 2 does not; each
+// readings; on the off host, its rule counters alike). Those two are sampled per tick, and a short command's CPU
+// rounds to whole ticks; so each agent is also put in a CPU accounting cgroup of its own (with its helper, and so
+// every command they start): "all" is that cgroup's exact total, the agent and everything it ran. A two-host cluster: host 1 records, host 2 does not; each
 // has a client and a web container of the same groups, whose policy denies TCP. Rounds alternate which host is
 // flooded first, so drift on a shared machine hits both alike; medians and on/off ratios printed. The kernel's own
 // cost (an `update @flows4` per attempt: a hash lookup and a counter) is in the flooding process's softirq time,
@@ -16,7 +18,7 @@
 //   BENCH_FLOW_CAP=2048      --flow-records-cap of the recording host (the default)
 //   BENCH_FLOW_ON=denied     --flow-records of host 1 ("off" calibrates: both hosts alike)
 
-import { readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
 import { Cluster } from "../src/cluster/index.js";
 import { unixRequest } from "../src/cluster/http.js";
 import { Api } from "../test/harness/api.js";
@@ -81,14 +83,62 @@ function runMs(pid: number): number {
 
 /** The agent's own CPU, and that of the commands it had run: its live children (the spawner) and all they and it waited for. */
 function cpuMs(pid: number): { own: number; children: number; run: number } {
-  let children: number[] = [];
-  try {
-    children = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
-  } catch {
-    // No children file: the commands' CPU reads as the agent's waited-for time alone.
-  }
+  // No children file: the commands' CPU reads as the agent's waited-for time alone.
+  const children = childrenOf(pid);
   const agent = procCpu(pid);
   return { own: agent.own, children: agent.waited + children.map(procCpu).reduce((n, c) => n + c.own + c.waited, 0), run: runMs(pid) };
+}
+
+/**
+ * A CPU accounting cgroup (v1 cpuacct, else v2) holding an agent and its helper: the exact CPU time of them and of
+ * every process they start from then on (ms). Undefined where neither can be made.
+ */
+class CpuGroup {
+  private constructor(
+    private readonly dir: string,
+    private readonly usage: () => number,
+  ) {}
+
+  static make(name: string, pids: number[]): CpuGroup | undefined {
+    const v1 = "/sys/fs/cgroup/cpuacct";
+    const v2 = existsSync("/sys/fs/cgroup/cgroup.controllers") ? "/sys/fs/cgroup" : undefined;
+    const root = existsSync(v1) ? v1 : v2;
+    if (root === undefined) return undefined;
+    const dir = `${root}/${name}`;
+    try {
+      mkdirSync(dir);
+      for (const pid of pids) writeFileSync(`${dir}/cgroup.procs`, String(pid));
+    } catch {
+      return undefined;
+    }
+    const usage =
+      root === v1
+        ? () => Number(readFileSync(`${dir}/cpuacct.usage`, "utf8")) / 1e6
+        : () => Number(/usage_usec (\d+)/.exec(readFileSync(`${dir}/cpu.stat`, "utf8"))?.[1] ?? 0) / 1e3;
+    return new CpuGroup(dir, usage);
+  }
+
+  ms(): number {
+    return this.usage();
+  }
+
+  /** Once its processes are gone. */
+  remove(): void {
+    try {
+      rmdirSync(this.dir);
+    } catch {
+      // Still in use (a process outlived the cluster): left, named with the run's prefix.
+    }
+  }
+}
+
+/** The pids of a process's live children. */
+function childrenOf(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
 }
 
 interface Reading {
@@ -96,6 +146,8 @@ interface Reading {
   /** From schedstat: exact run time. */
   agentRunMs: number;
   childrenMs: number;
+  /** The agent's cgroup: it and all it ran, exact. */
+  allMs: number;
   attempts: number;
   counted: number;
   overflow: number;
@@ -109,6 +161,7 @@ export async function benchFlows(): Promise<void> {
   }
   let cluster: Cluster | undefined;
   const made: TestNetns[] = [];
+  const groups: (CpuGroup | undefined)[] = [];
   try {
     cluster = await Cluster.up({ hosts: 2, logLevel: "warn" });
     const [on, off] = cluster.hosts as [NonNullable<typeof cluster.hosts[0]>, NonNullable<typeof cluster.hosts[0]>];
@@ -136,22 +189,29 @@ export async function benchFlows(): Promise<void> {
     const flows = async () => (ON === "off" ? none : (JSON.parse((await unixRequest(on.socket, "GET", "/flows")).text) as { stats: Stats }));
     // Settle: both agents past their start-up work before the first round.
     await new Promise((r) => setTimeout(r, 5000));
+    for (const [i, host] of [on, off].entries()) {
+      const pid = host.agent!.child.pid!;
+      groups.push(CpuGroup.make(`${cluster.prefix}-cpu${i}`, [pid, ...childrenOf(pid)]));
+    }
 
     const measure = async (index: 0 | 1): Promise<Reading> => {
       const host = index === 0 ? on : off;
       const pid = host.agent!.child.pid!;
       const stats0 = index === 0 ? (await flows()).stats : none.stats;
+      const all0 = groups[index]?.ms() ?? 0;
       const cpu0 = cpuMs(pid);
       const r = await pairs[index]!.client.ns.exec(["/usr/bin/python3", "-c", FLOOD, pairs[index]!.web.ip, String(SECONDS)]);
       if (r.code !== 0) throw new Error(`flood: ${r.stderr}`);
       // Past the agent's next reading (every 5 s), so the flood's records are in what is measured.
       await new Promise((resolve) => setTimeout(resolve, TAIL_MS));
       const cpu = cpuMs(pid);
+      const all = (groups[index]?.ms() ?? 0) - all0;
       const stats = index === 0 ? (await flows()).stats : none.stats;
       return {
         agentMs: cpu.own - cpu0.own,
         agentRunMs: cpu.run - cpu0.run,
         childrenMs: cpu.children - cpu0.children,
+        allMs: all,
         attempts: Number(r.stdout.trim()),
         counted: stats.seenPackets - stats0.seenPackets,
         overflow: stats.overflowPackets - stats0.overflowPackets,
@@ -165,6 +225,8 @@ export async function benchFlows(): Promise<void> {
     const offChildren: number[] = [];
     const onRun: number[] = [];
     const offRun: number[] = [];
+    const onAll: number[] = [];
+    const offAll: number[] = [];
     for (let round = 0; round < ROUNDS; round++) {
       const order: (0 | 1)[] = round % 2 === 0 ? [0, 1] : [1, 0];
       const got: Record<number, Reading> = {};
@@ -177,19 +239,23 @@ export async function benchFlows(): Promise<void> {
       offChildren.push(b.childrenMs);
       onRun.push(a.agentRunMs);
       offRun.push(b.agentRunMs);
+      onAll.push(a.allMs);
+      offAll.push(b.allMs);
       rows.push([
-        String(round + 1), String(a.attempts), String(a.counted), String(a.overflow), fmt(a.agentMs, 0), fmt(a.agentRunMs, 0), fmt(a.childrenMs, 0),
-        String(b.attempts), fmt(b.agentMs, 0), fmt(b.agentRunMs, 0), fmt(b.childrenMs, 0),
+        String(round + 1), String(a.attempts), String(a.counted), String(a.overflow), fmt(a.agentMs, 0), fmt(a.agentRunMs, 0), fmt(a.childrenMs, 0), fmt(a.allMs, 0),
+        String(b.attempts), fmt(b.agentMs, 0), fmt(b.agentRunMs, 0), fmt(b.childrenMs, 0), fmt(b.allMs, 0),
       ]);
     }
     console.log(`\nFlow records: CPU ms over a ${SECONDS} s flood of denied connection attempts (+${TAIL_MS / 1000} s), host 1 --flow-records ${ON} --flow-records-cap ${CAP}, host 2 off`);
-    printTable(["round", "attempts (on)", "counted per flow", "overflow", "agent ms (on)", "run ms", "its commands ms", "attempts (off)", "agent ms (off)", "run ms", "its commands ms"], rows);
+    printTable(["round", "attempts (on)", "counted per flow", "overflow", "agent ms (on)", "run ms", "its commands ms", "all ms", "attempts (off)", "agent ms (off)", "run ms", "its commands ms", "all ms"], rows);
     const ratio = (on: number[], off: number[]) => `on ${fmt(median(on), 0)} ms, off ${fmt(median(off), 0)} ms (×${fmt(median(on) / median(off), 2)})`;
     console.log(`median agent CPU (utime + stime): ${ratio(onAgent, offAgent)}; run time (schedstat): ${ratio(onRun, offRun)}`);
     console.log(`median CPU of the commands it had run (spawner, ip, nft): ${ratio(onChildren, offChildren)}`);
+    if (groups.every((g) => g !== undefined)) console.log(`median CPU of the agent and all it ran (its cgroup, exact): ${ratio(onAll, offAll)}`);
   } finally {
     for (const ns of made.splice(0)) await ns.destroy();
     await cluster?.down();
+    for (const g of groups) g?.remove();
   }
 }
 
