@@ -4,19 +4,21 @@
 // the CPU of the commands the agent had run: its spawner helper (src/lib/spawner.ts) and what that ran (the `nft`
 // readings; on the off host, its rule counters alike). Those two are sampled per tick, and a short command's CPU
 // rounds to whole ticks; so each agent is also put in a CPU accounting cgroup of its own (with its helper, and so
-// every command they start): "all" is that cgroup's exact total, the agent and everything it ran. A two-host cluster: host 1 records, host 2 does not; each
-// has a client and a web container of the same groups, whose policy denies TCP. Rounds alternate which host is
-// flooded first, so drift on a shared machine hits both alike; medians and on/off ratios printed. The kernel's own
+// every command they start): "all" is that cgroup's exact total, the agent and everything it ran. A two-host
+// cluster: one host records, the other does not; each has a client and a web container of the same groups, whose
+// policy denies TCP. Rounds alternate which host is flooded first, so drift on a shared machine hits both alike,
+// and halfway the hosts swap roles (both agents restarted), so what differs between the hosts themselves (host 1
+// runs a little more than host 2 with both off) cancels out; medians and on/off ratios printed. The kernel's own
 // cost (an `update @flows4` per attempt: a hash lookup and a counter) is in the flooding process's softirq time,
 // not measured here; the attempts each flood made are printed for both hosts.
 //
 // Safety: namespaces named with the run's prefix, removed at the end also on failure; 198.18.0.0/15.
 //
 // Run alone: node dist/bench/flows.js
-//   BENCH_FLOW_ROUNDS=5      rounds (each floods both hosts)
+//   BENCH_FLOW_ROUNDS=6      rounds (each floods both hosts; half with host 1 recording, half with host 2)
 //   BENCH_FLOW_SECONDS=30    length of each flood (a busy tenant's sets are listed at most every 4 minutes: see the README)
 //   BENCH_FLOW_CAP=2048      --flow-records-cap of the recording host (the default)
-//   BENCH_FLOW_ON=denied     --flow-records of host 1 ("off" calibrates: both hosts alike)
+//   BENCH_FLOW_ON=denied     --flow-records of the recording host ("off" calibrates: both hosts alike)
 
 import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
 import { Cluster } from "../src/cluster/index.js";
@@ -27,7 +29,7 @@ import type { TestNetns } from "../test/harness/netns.js";
 import { envNumber, isMain, missingPrerequisite, printTable } from "./lab.js";
 import { fmt, median } from "./stats.js";
 
-const ROUNDS = Math.max(1, envNumber("BENCH_FLOW_ROUNDS", 5));
+const ROUNDS = Math.max(2, envNumber("BENCH_FLOW_ROUNDS", 6));
 const SECONDS = envNumber("BENCH_FLOW_SECONDS", 30);
 const ON = process.env["BENCH_FLOW_ON"] ?? "denied";
 const CAP = envNumber("BENCH_FLOW_CAP", 2048);
@@ -153,6 +155,9 @@ interface Reading {
   overflow: number;
 }
 
+/** After an agent (re)starts: past its start-up work and its first reconcile. */
+const SETTLE_MS = 8000;
+
 export async function benchFlows(): Promise<void> {
   const missing = await missingPrerequisite(["ip", "nft"]);
   if (missing) {
@@ -161,16 +166,30 @@ export async function benchFlows(): Promise<void> {
   }
   let cluster: Cluster | undefined;
   const made: TestNetns[] = [];
-  const groups: (CpuGroup | undefined)[] = [];
+  const allGroups: CpuGroup[] = [];
   try {
     cluster = await Cluster.up({ hosts: 2, logLevel: "warn" });
-    const [on, off] = cluster.hosts as [NonNullable<typeof cluster.hosts[0]>, NonNullable<typeof cluster.hosts[0]>];
-    for (const [host, args] of [[on, ["--flow-records", ON, "--flow-records-cap", String(CAP)]], [off, ["--flow-records", "off"]]] as const) {
-      await host.agent!.stop();
-      host.agentArgs.push(...args);
-      await cluster.startAgent(host);
-    }
-    const api = new Api(cluster.apiBase);
+    const c = cluster;
+    const hosts = c.hosts as [NonNullable<(typeof c.hosts)[0]>, NonNullable<(typeof c.hosts)[0]>];
+    const baseArgs = hosts.map((h) => [...h.agentArgs]);
+    let groups: (CpuGroup | undefined)[] = [];
+    /** Restarts both agents, host `recording` with flow records and the other without, each in a CPU group of its own. */
+    const configure = async (recording: 0 | 1): Promise<void> => {
+      for (const [i, h] of hosts.entries()) {
+        await h.agent?.stop();
+        const records = i === recording ? ["--flow-records", ON, "--flow-records-cap", String(CAP)] : ["--flow-records", "off"];
+        h.agentArgs.splice(0, h.agentArgs.length, ...baseArgs[i]!, ...records);
+        await c.startAgent(h);
+      }
+      await new Promise((r) => setTimeout(r, SETTLE_MS));
+      groups = hosts.map((h, i) => {
+        const pid = h.agent!.child.pid!;
+        return CpuGroup.make(`${c.prefix}-cpu${i}-${recording}`, [pid, ...childrenOf(pid)]);
+      });
+      allGroups.push(...groups.filter((g) => g !== undefined));
+    };
+    await configure(0);
+    const api = new Api(c.apiBase);
     await api.create("/api/v1/tenants/t/", { tenantName: "t" });
     await api.create("/api/v1/networks/t:net/", { tenantName: "t", networkName: "net", encap: "vxlan", subnet: "198.18.181.0/24", gateway: "198.18.181.254" });
     await api.create("/api/v1/policys/t:pw/", { tenantName: "t", policyName: "pw" });
@@ -180,24 +199,22 @@ export async function benchFlows(): Promise<void> {
     const pairs: { client: Attached; web: Attached }[] = [];
     for (const i of [1, 2]) {
       pairs.push({
-        client: await attach(cluster, made, i, `c${i}`, { tenant: "t", network: "net", group: "client" }),
-        web: await attach(cluster, made, i, `w${i}`, { tenant: "t", network: "net", group: "web" }),
+        client: await attach(c, made, i, `c${i}`, { tenant: "t", network: "net", group: "client" }),
+        web: await attach(c, made, i, `w${i}`, { tenant: "t", network: "net", group: "web" }),
       });
     }
-    type Stats = { seenPackets: number; overflowPackets: number };
-    const none: { stats: Stats } = { stats: { seenPackets: 0, overflowPackets: 0 } };
-    const flows = async () => (ON === "off" ? none : (JSON.parse((await unixRequest(on.socket, "GET", "/flows")).text) as { stats: Stats }));
-    // Settle: both agents past their start-up work before the first round.
+    // Settle: both agents past their work for the new endpoints before the first round.
     await new Promise((r) => setTimeout(r, 5000));
-    for (const [i, host] of [on, off].entries()) {
-      const pid = host.agent!.child.pid!;
-      groups.push(CpuGroup.make(`${cluster.prefix}-cpu${i}`, [pid, ...childrenOf(pid)]));
-    }
 
-    const measure = async (index: 0 | 1): Promise<Reading> => {
-      const host = index === 0 ? on : off;
-      const pid = host.agent!.child.pid!;
-      const stats0 = index === 0 ? (await flows()).stats : none.stats;
+    type Stats = { seenPackets: number; overflowPackets: number };
+    const none: Stats = { seenPackets: 0, overflowPackets: 0 };
+    const flowStats = async (index: 0 | 1, recording: boolean): Promise<Stats> =>
+      !recording || ON === "off" ? none : (JSON.parse((await unixRequest(hosts[index].socket, "GET", "/flows")).text) as { stats: Stats }).stats;
+
+    /** Floods host `index`'s web container from its client; what its agent spent meanwhile and 6 s after. */
+    const measure = async (index: 0 | 1, recording: boolean): Promise<Reading> => {
+      const pid = hosts[index].agent!.child.pid!;
+      const stats0 = await flowStats(index, recording);
       const all0 = groups[index]?.ms() ?? 0;
       const cpu0 = cpuMs(pid);
       const r = await pairs[index]!.client.ns.exec(["/usr/bin/python3", "-c", FLOOD, pairs[index]!.web.ip, String(SECONDS)]);
@@ -206,7 +223,7 @@ export async function benchFlows(): Promise<void> {
       await new Promise((resolve) => setTimeout(resolve, TAIL_MS));
       const cpu = cpuMs(pid);
       const all = (groups[index]?.ms() ?? 0) - all0;
-      const stats = index === 0 ? (await flows()).stats : none.stats;
+      const stats = await flowStats(index, recording);
       return {
         agentMs: cpu.own - cpu0.own,
         agentRunMs: cpu.run - cpu0.run,
@@ -219,43 +236,43 @@ export async function benchFlows(): Promise<void> {
     };
 
     const rows: string[][] = [];
-    const onAgent: number[] = [];
-    const offAgent: number[] = [];
-    const onChildren: number[] = [];
-    const offChildren: number[] = [];
-    const onRun: number[] = [];
-    const offRun: number[] = [];
-    const onAll: number[] = [];
-    const offAll: number[] = [];
+    const on: Reading[] = [];
+    const off: Reading[] = [];
+    const half = Math.ceil(ROUNDS / 2);
     for (let round = 0; round < ROUNDS; round++) {
-      const order: (0 | 1)[] = round % 2 === 0 ? [0, 1] : [1, 0];
-      const got: Record<number, Reading> = {};
-      for (const i of order) got[i] = await measure(i);
-      const a = got[0]!;
-      const b = got[1]!;
-      onAgent.push(a.agentMs);
-      offAgent.push(b.agentMs);
-      onChildren.push(a.childrenMs);
-      offChildren.push(b.childrenMs);
-      onRun.push(a.agentRunMs);
-      offRun.push(b.agentRunMs);
-      onAll.push(a.allMs);
-      offAll.push(b.allMs);
+      // Halfway the hosts swap roles, so what differs between the two hosts themselves cancels out.
+      const recording: 0 | 1 = round < half ? 0 : 1;
+      if (round === half) await configure(1);
+      const other: 0 | 1 = recording === 0 ? 1 : 0;
+      const order = round % 2 === 0 ? [recording, other] : [other, recording];
+      const got = new Map<number, Reading>();
+      for (const i of order) got.set(i, await measure(i, i === recording));
+      const a = got.get(recording)!;
+      const b = got.get(other)!;
+      on.push(a);
+      off.push(b);
       rows.push([
-        String(round + 1), String(a.attempts), String(a.counted), String(a.overflow), fmt(a.agentMs, 0), fmt(a.agentRunMs, 0), fmt(a.childrenMs, 0), fmt(a.allMs, 0),
+        String(round + 1), `h${recording + 1}`, String(a.attempts), String(a.counted), String(a.overflow), fmt(a.agentMs, 0), fmt(a.agentRunMs, 0), fmt(a.childrenMs, 0), fmt(a.allMs, 0),
         String(b.attempts), fmt(b.agentMs, 0), fmt(b.agentRunMs, 0), fmt(b.childrenMs, 0), fmt(b.allMs, 0),
       ]);
     }
-    console.log(`\nFlow records: CPU ms over a ${SECONDS} s flood of denied connection attempts (+${TAIL_MS / 1000} s), host 1 --flow-records ${ON} --flow-records-cap ${CAP}, host 2 off`);
-    printTable(["round", "attempts (on)", "counted per flow", "overflow", "agent ms (on)", "run ms", "its commands ms", "all ms", "attempts (off)", "agent ms (off)", "run ms", "its commands ms", "all ms"], rows);
-    const ratio = (on: number[], off: number[]) => `on ${fmt(median(on), 0)} ms, off ${fmt(median(off), 0)} ms (×${fmt(median(on) / median(off), 2)})`;
-    console.log(`median agent CPU (utime + stime): ${ratio(onAgent, offAgent)}; run time (schedstat): ${ratio(onRun, offRun)}`);
-    console.log(`median CPU of the commands it had run (spawner, ip, nft): ${ratio(onChildren, offChildren)}`);
-    if (groups.every((g) => g !== undefined)) console.log(`median CPU of the agent and all it ran (its cgroup, exact): ${ratio(onAll, offAll)}`);
+    console.log(`\nFlow records: CPU ms over a ${SECONDS} s flood of denied connection attempts (+${TAIL_MS / 1000} s), the recording host --flow-records ${ON} --flow-records-cap ${CAP}, the other off`);
+    printTable(
+      ["round", "recording", "attempts (on)", "counted per flow", "overflow", "agent ms (on)", "run ms", "its commands ms", "all ms", "attempts (off)", "agent ms (off)", "run ms", "its commands ms", "all ms"],
+      rows,
+    );
+    const ratio = (pick: (r: Reading) => number) => {
+      const a = median(on.map(pick));
+      const b = median(off.map(pick));
+      return `on ${fmt(a, 0)} ms, off ${fmt(b, 0)} ms (×${fmt(a / b, 2)})`;
+    };
+    console.log(`median agent CPU (utime + stime): ${ratio((r) => r.agentMs)}; run time (schedstat): ${ratio((r) => r.agentRunMs)}`);
+    console.log(`median CPU of the commands it had run (spawner, ip, nft): ${ratio((r) => r.childrenMs)}`);
+    if (allGroups.length > 0) console.log(`median CPU of the agent and all it ran (its cgroup, exact): ${ratio((r) => r.allMs)}`);
   } finally {
     for (const ns of made.splice(0)) await ns.destroy();
     await cluster?.down();
-    for (const g of groups) g?.remove();
+    for (const g of allGroups) g.remove();
   }
 }
 
