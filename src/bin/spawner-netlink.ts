@@ -117,7 +117,10 @@ class Socket implements NetlinkSocket {
   }
 
   private send(request: Uint8Array): void {
-    if (Number(c.send(this.fd, request, request.length, 0)) !== request.length) fail("netlink send");
+    const n = Number(c.send(this.fd, request, request.length, 0));
+    if (n < 0) fail("netlink send");
+    // A datagram goes whole or not at all; errno says nothing of a short count.
+    if (n !== request.length) throw new Error(`netlink send: ${n} of ${request.length} bytes sent`);
   }
 
   /** The messages of the next datagram. */
