@@ -246,6 +246,27 @@ export interface CtrContainer {
   output: () => string;
 }
 
+/**
+ * runc under containerd puts a container's cgroup at /<containerd namespace>/<id> in every hierarchy; the
+ * container's own goes with it, the namespace's stays behind: removed here where empty (v1: one per controller).
+ */
+function removeEmptyCgroups(name: string): void {
+  const root = "/sys/fs/cgroup";
+  let hierarchies: string[] = [];
+  try {
+    hierarchies = readdirSync(root).map((c) => join(root, c));
+  } catch {
+    return; // no cgroup file system
+  }
+  for (const dir of [root, ...hierarchies]) {
+    try {
+      rmdirSync(join(dir, name));
+    } catch {
+      // not there, not a hierarchy, or still in use
+    }
+  }
+}
+
 /** A standalone containerd (own config, root, state and socket under dir) and `ctr` against it. */
 export class Containerd {
   readonly socket: string;
@@ -383,7 +404,7 @@ export class Containerd {
     return r.stdout.split("\n").filter((l) => l !== "");
   }
 
-  /** Removes every task and container of the namespace, the namespace, then stops containerd. */
+  /** Removes every task and container of the namespace, the namespace and its cgroups, then stops containerd. */
   async cleanup(): Promise<void> {
     if (this.process && this.process.exitCode === null) {
       for (const id of await this.containers()) {
@@ -395,6 +416,7 @@ export class Containerd {
       }
       await run(["timeout", "30", "ctr", "--address", this.socket, "namespaces", "rm", this.namespace]);
     }
+    removeEmptyCgroups(this.namespace);
     for (const c of this.runs.values()) if (c.child.exitCode === null) c.child.kill("SIGKILL");
     this.runs.clear();
     await this.stop();
