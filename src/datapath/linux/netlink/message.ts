@@ -94,29 +94,28 @@ export function splitMessages(datagram: Uint8Array): Uint8Array[] {
   return out;
 }
 
-/** Attributes read back: each type's payload (the last one when a type repeats, as the kernel's parser keeps). */
-export function parseAttrs(bytes: Uint8Array): Map<number, Uint8Array> {
-  const out = new Map<number, Uint8Array>();
+/** Calls `each` for every attribute in order, repeated types included. */
+function eachAttr(bytes: Uint8Array, each: (type: number, payload: Uint8Array) => void): void {
   for (let at = 0; at + 4 <= bytes.length; ) {
     // Read byte by byte: a DataView per attribute costs more than the rest (thousands of set elements).
     const length = bytes[at]! | (bytes[at + 1]! << 8);
     if (length < 4 || at + length > bytes.length) break;
-    out.set((bytes[at + 2]! | (bytes[at + 3]! << 8)) & NLA_TYPE_MASK, bytes.subarray(at + 4, at + length));
+    each((bytes[at + 2]! | (bytes[at + 3]! << 8)) & NLA_TYPE_MASK, bytes.subarray(at + 4, at + length));
     at += pad4(length);
   }
+}
+
+/** Attributes read back: each type's payload (the last one when a type repeats, as the kernel's parser keeps). */
+export function parseAttrs(bytes: Uint8Array): Map<number, Uint8Array> {
+  const out = new Map<number, Uint8Array>();
+  eachAttr(bytes, (type, payload) => out.set(type, payload));
   return out;
 }
 
 /** Attributes read back in order, repeated types included (a nested list: NFTA_LIST_ELEM after NFTA_LIST_ELEM). */
 export function attrList(bytes: Uint8Array): [type: number, payload: Uint8Array][] {
   const out: [number, Uint8Array][] = [];
-  const view = viewOf(bytes);
-  for (let at = 0; at + 4 <= bytes.length; ) {
-    const length = view.getUint16(at, true);
-    if (length < 4 || at + length > bytes.length) break;
-    out.push([view.getUint16(at + 2, true) & NLA_TYPE_MASK, bytes.subarray(at + 4, at + length)]);
-    at += pad4(length);
-  }
+  eachAttr(bytes, (type, payload) => out.push([type, payload]));
   return out;
 }
 

@@ -146,7 +146,7 @@ describe("runNftList", () => {
 
   /** A kernel answering each request by its message type; counts the sockets closed. */
   function scripted(o: { generations?: number[]; failSocket?: boolean; setError?: number }) {
-    const seen = { closed: 0, generations: 0 };
+    const seen = { closed: 0, generations: 0, dumps: 0 };
     const generations = o.generations ?? [];
     const kernel: NetlinkKernel = {
       socket() {
@@ -166,7 +166,10 @@ describe("runNftList", () => {
             }
             return flowSet(seq);
           },
-          dump: (request) => [reply(NEWSETELEM, sequenceOf(request), 1, [[3, [element(KEY_A, 1000, 1)]]])],
+          dump: (request) => {
+            seen.dumps++;
+            return [reply(NEWSETELEM, sequenceOf(request), 1, [[3, [element(KEY_A, 1000, 1)]]])];
+          },
           close: () => void seen.closed++,
         };
       },
@@ -181,7 +184,7 @@ describe("runNftList", () => {
     const { kernel, seen } = scripted({ generations: [5, 6, 6, 6] });
     const out = runNftList(listing, kernel);
     assert.match(out, /^\{"nftables":\[\{"set":\{"family":"inet","name":"flows4".*\}\]\}\n$/);
-    assert.deepEqual(seen, { closed: 1, generations: 4 }, "read again once the ruleset changed during the first reading");
+    assert.deepEqual(seen, { closed: 1, generations: 4, dumps: 2 }, "read again once the ruleset changed during the first reading");
   });
 
   it("leaves it to nft (NotStarted), the socket closed: a kernel error, a ruleset changing under every reading, no socket", () => {
@@ -191,5 +194,12 @@ describe("runNftList", () => {
       assert.equal(seen.closed, 1);
     }
     assert.throws(() => runNftList(listing, scripted({ failSocket: true }).kernel), NotStarted);
+  });
+
+  it("leaves `list map` of a set to nft (its error) without reading the set's elements", () => {
+    const { kernel, seen } = scripted({});
+    const asMap = parseNftList(["nft", "-j", "-n", "list", "map", "inet", "netplugin", "flows4"], undefined)!;
+    assert.throws(() => runNftList(asMap, kernel), NotStarted);
+    assert.deepEqual(seen, { closed: 1, generations: 1, dumps: 0 });
   });
 });

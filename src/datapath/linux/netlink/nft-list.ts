@@ -18,6 +18,7 @@ import {
   getGeneration,
   getSet,
   getTable,
+  isMap,
   NFT_OBJECT_COUNTER,
   readObject,
   readSet,
@@ -96,11 +97,9 @@ function list(socket: NetlinkSocket, listing: NftListing, seq: () => number): Js
     case "set":
     case "map": {
       const set = readSet(replied(socket.talk(getSet(seq(), listing.family, listing.table, listing.name))));
+      if (isMap(set) !== (listing.what === "map")) throw new NotStarted(`not a ${listing.what}`);
       const elements = dumped(socket, dumpSetElements(seq(), listing.family, listing.table, listing.name)).flatMap(readSetElements);
-      const printed = setJson(set, elements);
-      // `list set` of a map (or `list map` of a set): nft's own error.
-      if (!(listing.what in (printed as Record<string, Json>))) throw new NotStarted(`not a ${listing.what}`);
-      return [printed];
+      return [setJson(set, elements)];
     }
   }
 }

@@ -430,6 +430,11 @@ function byKey(a: NftElement, b: NftElement): number {
   return 0;
 }
 
+/** Whether the set is a map: nft lists it as a "map", and `list set` of it (or `list map` of a set) is nft's error. */
+export function isMap(set: NftSet): boolean {
+  return (set.flags & NFT_SET_MAP) !== 0;
+}
+
 /**
  * What `nft -j -n list set|map FAMILY TABLE NAME` prints of the set and its elements (without the metainfo
  * object nft puts first: its version is nft's to tell). The keys (and their order) are nft 1.0.6's.
@@ -437,8 +442,8 @@ function byKey(a: NftElement, b: NftElement): number {
 export function setJson(set: NftSet, elements: NftElement[]): Json {
   if (set.flags & (NFT_SET_ANONYMOUS | NFT_SET_INTERVAL | NFT_SET_OBJECT)) throw new Unsupported("an anonymous, interval or object set");
   if (set.comment) throw new Unsupported("a set with a comment");
-  const isMap = (set.flags & NFT_SET_MAP) !== 0;
-  if (isMap && set.dataType !== NFT_DATA_VERDICT) throw new Unsupported("a map of values, not verdicts");
+  const map = isMap(set);
+  if (map && set.dataType !== NFT_DATA_VERDICT) throw new Unsupported("a map of values, not verdicts");
   if (set.expressions.some((e) => e !== "counter")) throw new Unsupported("a set expression other than counter");
   const fields = keyFields(set);
   const out: { [key: string]: Json } = {
@@ -448,7 +453,7 @@ export function setJson(set: NftSet, elements: NftElement[]): Json {
     type: fields.length === 1 ? fields[0]!.name : fields.map((f) => f.name),
     handle: set.handle,
   };
-  if (isMap) out["map"] = "verdict";
+  if (map) out["map"] = "verdict";
   if (!(set.flags & NFT_SET_CONSTANT)) {
     if (set.policy === NFT_SET_POL_MEMORY) out["policy"] = "memory";
     else if (set.policy !== 0) throw new Unsupported(`set policy ${set.policy}`);
@@ -469,13 +474,13 @@ export function setJson(set: NftSet, elements: NftElement[]): Json {
       if (e.expirationMs !== 0) elem["expires"] = Math.floor(e.expirationMs / 1000);
       if (e.counter !== undefined) elem["counter"] = { packets: e.counter.packets, bytes: e.counter.bytes };
       const printed: Json = Object.keys(elem).length === 1 ? val : { elem };
-      if (!isMap) return printed;
+      if (!map) return printed;
       if (e.verdict === undefined) throw new Unsupported("a map element without its verdict");
       return [printed, verdictJson(e.verdict)];
     });
   }
   if (set.expressions.length > 0) out["stmt"] = set.expressions.map(() => ({ counter: null }));
-  return { [isMap ? "map" : "set"]: out };
+  return { [map ? "map" : "set"]: out };
 }
 
 /** What `nft -j list counters table …` prints of one counter. */
