@@ -60,9 +60,15 @@ build: npm-deps
 OVS_E2E_OWN := ovs ovs-docker sdn-controller ldap-login ui
 OVS_E2E := $(filter-out $(OVS_E2E_OWN),$(patsubst test/e2e/%.test.ts,%,$(wildcard test/e2e/*.test.ts)))
 
+# Each run also writes its TAP to a file; on a failure the failing tests are printed again last, where the tail of a
+# long CI log shows them.
+run_tests = node --test --test-concurrency=2 --test-reporter=tap --test-reporter-destination=stdout \
+	--test-reporter=tap --test-reporter-destination=$(1) $(2) || \
+	{ echo "== failed in $(1):"; grep -E '^ *(not ok|  +(location|error):)' $(1); exit 1; }
+
 test: deps build
-	node --test --test-concurrency=2 $$(find dist -name '*.test.js' | sort)
-	NETPLUGIN_CLUSTER_DATAPATH=ovs node --test --test-concurrency=2 $(patsubst %,dist/test/e2e/%.test.js,$(OVS_E2E))
+	$(call run_tests,dist/test-all.tap,$$(find dist -name '*.test.js' | sort))
+	NETPLUGIN_CLUSTER_DATAPATH=ovs $(call run_tests,dist/test-ovs.tap,$(patsubst %,dist/test/e2e/%.test.js,$(OVS_E2E)))
 
 bench: deps build
 	node dist/bench/run.js
