@@ -72,6 +72,6 @@ describe("waitFor", () => {
       (error: Error) => error instanceof StopWaiting && error.message === "the server exited",
     );
     assert.equal(calls, 1);
-    assert.ok(Date.now() - started < 1_000);
+    assert.ok(Date.now() - started < 4_000, "not after the 5 s timeout");
   });
 });

@@ -91,7 +91,6 @@ describe("compiled scripts in the kernel", { skip }, () => {
             `nft -j list ${listMs.toFixed(0)} ms; ${compiled.stats.totalElements} elements, ${compiled.stats.classes} classes, ` +
             `${compiled.stats.groupChains} group chains, ${(compiled.stats.scriptBytes / 1024).toFixed(0)} KiB`,
         );
-        assert.ok(compileMs < 3000, `compile took ${compileMs} ms`);
       }
     });
   }

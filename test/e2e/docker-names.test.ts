@@ -168,10 +168,9 @@ describe("Contiv's getting-started across hosts: containers find each other by n
     // The stand-in never answers this one: the tenant DNS gives up and says so (SERVFAIL) in about 2 s. Asked
     // once from podman's container (busybox nslookup would ask again on every SERVFAIL until its own 5 s are up).
     const pid = (await podman!.inspect<{ State: { Pid: number } }>(podmanName)).State.Pid;
-    const t0 = Date.now();
     const silent = await run(["nsenter", `--net=/proc/${pid}/ns/net`, process.execPath, DNS_QUERY, GATEWAY, "silent.example", "A"]);
+    // The SERVFAIL at all proves it came before dns-query's own 3 s were up.
     assert.deepEqual(JSON.parse(silent.stdout), { rcode: 2, addresses: [] }, silent.stderr);
-    assert.ok(Date.now() - t0 < 5_000, `took ${Date.now() - t0} ms`);
 
     // The interception answers whatever server a container asks; dockerd's own leads nowhere else.
     const direct = await d1().docker(["exec", "web", "nslookup", "db", NOWHERE_DNS]);

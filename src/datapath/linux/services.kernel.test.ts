@@ -186,7 +186,6 @@ interface Tally {
   refused: number;
   timeout: number;
   error: number;
-  slowestRefusalMs: number;
 }
 
 /** COUNT connections (tcp) or flows (udp) from a container; what answered, whom they saw, what failed. */
@@ -322,7 +321,6 @@ describe("service load balancers and DNS interception on two simulated hosts", {
     for (const [kind, vip] of [["tcp", NONE], ["udp", NONE], ["tcp", NONE6], ["udp", NONE6], ["tcp", V4ONLY6]] as const) {
       const r = await lb("c", kind, vip, 80, 3);
       assert.deepEqual([r.refused, r.answers], [3, {}], `${kind} ${vip}: ${JSON.stringify(r)}`);
-      assert.ok(r.slowestRefusalMs < 200, `${kind} ${vip}: refused after ${r.slowestRefusalMs} ms`);
     }
     assert.deepEqual((await lb("c", "tcp", V4ONLY, 80, 3)).answers, { p1: 3 });
     assert.equal(await ping(containerNs("c"), NONE), true);
@@ -330,7 +328,7 @@ describe("service load balancers and DNS interception on two simulated hosts", {
   });
 
   it("a provider on the other host, behind VXLAN: it answers the client at L2, the client sees the VIP", async () => {
-    assert.deepEqual(await lb("c", "tcp", FAR, 80, 5), { answers: { p3: 5 }, peers: { [v4("c")]: 5 }, refused: 0, timeout: 0, error: 0, slowestRefusalMs: 0 });
+    assert.deepEqual(await lb("c", "tcp", FAR, 80, 5), { answers: { p3: 5 }, peers: { [v4("c")]: 5 }, refused: 0, timeout: 0, error: 0 });
     assert.deepEqual((await lb("c", "tcp", FAR6, 80, 5)).peers, { [v6("c")]: 5 });
     assert.deepEqual((await lb("c", "udp", FAR, 80, 5)).answers, { p3: 5 });
   });
@@ -339,7 +337,7 @@ describe("service load balancers and DNS interception on two simulated hosts", {
     const r = await lb("r", "tcp", WEB, 80, 20);
     assert.equal(r.answers.p1! + r.answers.p2!, 20, JSON.stringify(r));
     assert.deepEqual(r.peers, { [v4("r")]: 20 });
-    assert.deepEqual(await lb("r", "tcp", v4("p1"), PORT, 1, 500), { answers: {}, peers: {}, refused: 0, timeout: 1, error: 0, slowestRefusalMs: 0 });
+    assert.deepEqual(await lb("r", "tcp", v4("p1"), PORT, 1, 500), { answers: {}, peers: {}, refused: 0, timeout: 1, error: 0 });
     assert.equal(await ping(containerNs("r"), v4("x")), false);
     // A DNATed flow opens no door the other way.
     assert.equal((await lb("p1", "tcp", v4("r"), PORT, 1, 500)).timeout, 1);

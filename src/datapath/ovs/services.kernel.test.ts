@@ -30,7 +30,6 @@ interface Tally {
   refused: number;
   timeout: number;
   error: number;
-  slowestRefusalMs: number;
 }
 
 describe("OVS driver: service load balancing on a private Open vSwitch", { skip: needsOvs }, () => {
@@ -149,7 +148,6 @@ describe("OVS driver: service load balancing on a private Open vSwitch", { skip:
     assert.equal(tcp3.refused, 3, `${JSON.stringify(tcp3)}\n${ovs.log().slice(-1500)}`);
     const udp3 = await lbprobe("c1", "udp", EMPTY_VIP, 80, 3, 2000);
     assert.equal(udp3.refused, 3, JSON.stringify(udp3));
-    assert.ok(Math.max(tcp3.slowestRefusalMs, udp3.slowestRefusalMs) < 1000, "refused, not left to time out");
     assert.equal(await tcp(ns("c1"), VIP, 81), "refused", "a port the service does not have");
     assert.match(await tcp(ns("c1"), VIP, 80), /^reply p[23]$/, "the service's own port still balances");
     // The namespace holds the VIPs and refuses there; the gateway itself is still what it was.

@@ -228,10 +228,8 @@ describe("Ipv4Allocator EPG pools", () => {
 describe("Ipv4Allocator at scale", () => {
   it("fills a /16, reports exhaustion, and reuses a released address", () => {
     const a = Ipv4Allocator.create("10.1.0.0/16");
-    const start = performance.now();
     let last = "";
     for (let i = 0; i < 65534; i++) last = a.allocate();
-    const elapsed = performance.now() - start;
     assert.equal(last, "10.1.255.254");
     assert.equal(a.allocatedCount, 65534);
     assert.equal(a.availableString(), "");
@@ -239,7 +237,6 @@ describe("Ipv4Allocator at scale", () => {
     assertError(() => a.allocate(), ConflictError, "auto allocation failed - address exhaustion in subnet 10.1.0.0/16");
     assert.equal(a.release("10.1.128.77"), true);
     assert.equal(a.allocate(), "10.1.128.77");
-    assert.ok(elapsed < 2000, `65534 allocations took ${elapsed} ms`);
   });
 
   it("keeps a /8 small in JSON", () => {

@@ -98,8 +98,8 @@ describe("ldapLogin: a server that cannot be used is an UpstreamError", () => {
 
   it("says the server cannot be reached when nothing listens, at once", async () => {
     const outcome = await slapd.login({ ...slapd.config, port: 390 }, "alice", slapd.users.alice.password);
+    // The refusal itself, not the login's 5 s timeout ("no answer within"), ended it.
     assert.match(upstreamMessage(outcome), /^Cannot reach LDAP server "127\.0\.0\.1:390": connect ECONNREFUSED 127\.0\.0\.1:390$/);
-    assert.ok(outcome.elapsedMs < 1_000, `took ${outcome.elapsedMs} ms`);
   });
 
   it("says an IPv6 server cannot be reached, written with brackets", async () => {
@@ -117,7 +117,8 @@ describe("ldapLogin: a server that cannot be used is an UpstreamError", () => {
     try {
       const outcome = await slapd.login(slapd.config, "alice", slapd.users.alice.password, { timeoutMs: 1_000 });
       assert.equal(upstreamMessage(outcome), 'Cannot log in through LDAP server "127.0.0.1:389": no answer within 1000 ms');
-      assert.ok(outcome.elapsedMs >= 999 && outcome.elapsedMs < 2_000, `took ${outcome.elapsedMs} ms`);
+      // The message is the 1 s timer's own (the default is 5 s); timers fire late on a busy machine, never early.
+      assert.ok(outcome.elapsedMs >= 999, `took ${outcome.elapsedMs} ms`);
     } finally {
       slapd.resume();
     }

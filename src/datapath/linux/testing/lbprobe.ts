@@ -17,7 +17,7 @@
 //   hold ADDR PORT COUNT INTERVAL_MS  one TCP connection, COUNT requests; {ready, tag} after the first answer,
 //                                     then {sent, received, tags, error}
 //
-// A tally: {answers: {TAG: n}, peers: {PEER: n}, refused, timeout, error, slowestRefusalMs}; "refused" is a
+// A tally: {answers: {TAG: n}, peers: {PEER: n}, refused, timeout, error}; "refused" is a
 // TCP reset or an ICMP port unreachable, either of which proves a round trip.
 
 import { createSocket } from "node:dgram";
@@ -54,7 +54,7 @@ function serve(tag: string, port: number, address: string | undefined): void {
   tcp.listen({ port, host, ipv6Only: false }, done);
 }
 
-type Outcome = { answer: string } | { failure: "refused" | "timeout" | "error"; ms: number };
+type Outcome = { answer: string } | { failure: "refused" | "timeout" | "error" };
 
 interface Tally {
   answers: Record<string, number>;
@@ -62,7 +62,6 @@ interface Tally {
   refused: number;
   timeout: number;
   error: number;
-  slowestRefusalMs: number;
 }
 
 function count(into: Record<string, number>, key: string): void {
@@ -70,7 +69,7 @@ function count(into: Record<string, number>, key: string): void {
 }
 
 async function tally(total: number, once: () => Promise<Outcome>): Promise<void> {
-  const t: Tally = { answers: {}, peers: {}, refused: 0, timeout: 0, error: 0, slowestRefusalMs: 0 };
+  const t: Tally = { answers: {}, peers: {}, refused: 0, timeout: 0, error: 0 };
   for (let i = 0; i < total; i++) {
     const outcome = await once();
     if ("answer" in outcome) {
@@ -79,14 +78,12 @@ async function tally(total: number, once: () => Promise<Outcome>): Promise<void>
       count(t.peers, peer);
     } else {
       t[outcome.failure] += 1;
-      if (outcome.failure === "refused") t.slowestRefusalMs = Math.max(t.slowestRefusalMs, outcome.ms);
     }
   }
   print(t);
 }
 
 function tcpOnce(address: string, port: number, timeoutMs: number, from: number | undefined): Promise<Outcome> {
-  const started = Date.now();
   return new Promise((resolve) => {
     const socket = createConnection({ host: address, port, ...(from === undefined ? {} : { localPort: from }) });
     const end = (outcome: Outcome): void => {
@@ -94,7 +91,7 @@ function tcpOnce(address: string, port: number, timeoutMs: number, from: number 
       socket.destroy();
       resolve(outcome);
     };
-    const timer = setTimeout(() => end({ failure: "timeout", ms: Date.now() - started }), timeoutMs);
+    const timer = setTimeout(() => end({ failure: "timeout" }), timeoutMs);
     let buffered = "";
     socket.on("connect", () => socket.write("hello\n"));
     socket.on("data", (data) => {
@@ -102,13 +99,12 @@ function tcpOnce(address: string, port: number, timeoutMs: number, from: number 
       if (buffered.includes("\n")) end({ answer: buffered.split("\n")[0]! });
     });
     socket.on("error", (error: NodeJS.ErrnoException) =>
-      end({ failure: error.code === "ECONNREFUSED" || error.code === "ECONNRESET" ? "refused" : "error", ms: Date.now() - started }),
+      end({ failure: error.code === "ECONNREFUSED" || error.code === "ECONNRESET" ? "refused" : "error" }),
     );
   });
 }
 
 function udpOnce(address: string, port: number, timeoutMs: number, from: number | undefined): Promise<Outcome> {
-  const started = Date.now();
   return new Promise((resolve) => {
     const socket = createSocket(isIPv6(address) ? "udp6" : "udp4");
     const end = (outcome: Outcome): void => {
@@ -116,13 +112,13 @@ function udpOnce(address: string, port: number, timeoutMs: number, from: number 
       socket.close();
       resolve(outcome);
     };
-    const timer = setTimeout(() => end({ failure: "timeout", ms: Date.now() - started }), timeoutMs);
+    const timer = setTimeout(() => end({ failure: "timeout" }), timeoutMs);
     // Connected: the kernel passes on only datagrams from address:port, and reports an ICMP port unreachable.
     const connect = (): void => socket.connect(port, address, () => socket.send("hello"));
     if (from === undefined) connect();
     else socket.bind(from, connect);
     socket.on("message", (msg) => end({ answer: msg.toString() }));
-    socket.on("error", (error: NodeJS.ErrnoException) => end({ failure: error.code === "ECONNREFUSED" ? "refused" : "error", ms: Date.now() - started }));
+    socket.on("error", (error: NodeJS.ErrnoException) => end({ failure: error.code === "ECONNREFUSED" ? "refused" : "error" }));
   });
 }
 
