@@ -70,8 +70,27 @@ export interface StartNetmasterOptions {
   shareCaWith?: NetmasterProcess;
 }
 
+/** Starts with a port chosen here: tries a port taken by another socket after freePort() saw it free. */
+const START_ATTEMPTS = 3;
+
+class PortTaken extends Error {
+  constructor(port: number, options: ErrorOptions) {
+    super(`netmaster cannot listen on 127.0.0.1:${port}: in use`, options);
+  }
+}
+
 export async function startNetmaster(options: StartNetmasterOptions): Promise<NetmasterProcess> {
-  const port = options.port ?? (await freePort());
+  if (options.port !== undefined) return startOn(options, options.port);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOn(options, await freePort());
+    } catch (err) {
+      if (attempt === START_ATTEMPTS || !(err instanceof PortTaken)) throw err;
+    }
+  }
+}
+
+async function startOn(options: StartNetmasterOptions, port: number): Promise<NetmasterProcess> {
   const plain = options.args?.includes("--plain-http") === true;
   const ownsDir = options.stateDir === undefined;
   const stateDir = options.stateDir ?? mkdtempSync(join(tmpdir(), "netmaster-state-"));
@@ -85,7 +104,8 @@ export async function startNetmaster(options: StartNetmasterOptions): Promise<Ne
   running.add(child);
   let stderr = "";
   child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise<void>((resolve) => child.once("exit", () => (running.delete(child), resolve())));
+  // "close": after the exit, once stderr has been read to its end.
+  const exited = new Promise<void>((resolve) => child.once("close", () => (running.delete(child), resolve())));
   const url = `${plain ? "http" : "https"}://127.0.0.1:${port}`;
   const caFile = plain ? "" : join(stateDir, "ca.crt");
   let client: NetmasterFetch | undefined;
@@ -158,6 +178,7 @@ export async function startNetmaster(options: StartNetmasterOptions): Promise<Ne
     }, { timeoutMs: 15_000, what: () => `netmaster did not come up: ${stderr}` });
   } catch (err) {
     await proc.kill();
+    if (/EADDRINUSE/.test(stderr)) throw new PortTaken(port, { cause: err });
     throw err;
   }
   return proc;
