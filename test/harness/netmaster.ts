@@ -12,7 +12,7 @@ import { fileURLToPath } from "node:url";
 import { NetmasterFetch, type NetmasterRequest, type NetmasterResponse } from "../../src/lib/netmaster-fetch.js";
 import { StopWaiting, waitFor } from "../../src/lib/wait.js";
 import { Api } from "./api.js";
-import { freePort } from "./ports.js";
+import { onFreePort, PortTaken } from "./ports.js";
 
 const NETMASTER_JS = fileURLToPath(new URL("../../src/bin/netmaster.js", import.meta.url));
 
@@ -70,24 +70,8 @@ export interface StartNetmasterOptions {
   shareCaWith?: NetmasterProcess;
 }
 
-/** Starts with a port chosen here: tries a port taken by another socket after freePort() saw it free. */
-const START_ATTEMPTS = 3;
-
-class PortTaken extends Error {
-  constructor(port: number, options: ErrorOptions) {
-    super(`netmaster cannot listen on 127.0.0.1:${port}: in use`, options);
-  }
-}
-
-export async function startNetmaster(options: StartNetmasterOptions): Promise<NetmasterProcess> {
-  if (options.port !== undefined) return startOn(options, options.port);
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await startOn(options, await freePort());
-    } catch (err) {
-      if (attempt === START_ATTEMPTS || !(err instanceof PortTaken)) throw err;
-    }
-  }
+export function startNetmaster(options: StartNetmasterOptions): Promise<NetmasterProcess> {
+  return options.port === undefined ? onFreePort((port) => startOn(options, port)) : startOn(options, options.port);
 }
 
 async function startOn(options: StartNetmasterOptions, port: number): Promise<NetmasterProcess> {
@@ -178,7 +162,7 @@ async function startOn(options: StartNetmasterOptions, port: number): Promise<Ne
     }, { timeoutMs: 15_000, what: () => `netmaster did not come up: ${stderr}` });
   } catch (err) {
     await proc.kill();
-    if (/EADDRINUSE/.test(stderr)) throw new PortTaken(port, { cause: err });
+    if (/EADDRINUSE/.test(stderr)) throw new PortTaken(`netmaster cannot listen on 127.0.0.1:${port}: in use`, { cause: err });
     throw err;
   }
   return proc;

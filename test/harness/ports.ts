@@ -12,3 +12,21 @@ export function freePort(): Promise<number> {
     });
   });
 }
+
+/** What a start on a port throws when another socket took the port after freePort() saw it free. */
+export class PortTaken extends Error {
+  override name = "PortTaken";
+}
+
+const ATTEMPTS = 3;
+
+/** start(port) on a free port, again on another one when that port was taken meanwhile (PortTaken), 3 tries. */
+export async function onFreePort<T>(start: (port: number) => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await start(await freePort());
+    } catch (err) {
+      if (attempt === ATTEMPTS || !(err instanceof PortTaken)) throw err;
+    }
+  }
+}
